@@ -1,0 +1,157 @@
+# triad - hand-written Makefile. Targets: deps build run test bench fuzz lint clean
+#
+#   make run    install missing Debian packages, build, start one node (data in ./data)
+#   make test   same set-up, then the whole test suite (unit + ASan/UBSan + black-box)
+#
+# Layout: build/triad (release), build/asan/ (sanitizer build for tests),
+# build/gen/ (protobuf-c sources generated from proto/*.proto).
+
+SHELL := /bin/bash
+CC ?= gcc
+ifeq ($(origin CC),default)
+CC := gcc
+endif
+
+DEB_PKGS := libraft-dev libuv1-dev libprotobuf-c-dev protobuf-c-compiler librocksdb-dev \
+	libsnappy-dev libcurl4-openssl-dev libcriterion-dev libnghttp2-dev libpcre2-dev \
+	libyaml-dev zlib1g-dev libzstd-dev liblz4-dev pkg-config python3 curl
+FUZZ_PKGS := clang libclang-rt-14-dev
+LINT_PKGS := clang-format cppcheck
+PC_LIBS := raft libuv libprotobuf-c rocksdb libcurl libnghttp2 libpcre2-8 yaml-0.1 zlib libzstd liblz4
+
+WARN := -std=c11 -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes \
+	-Wmissing-prototypes -Wformat=2 -Wimplicit-fallthrough -Wvla -Werror
+GEN_WARN := -std=c11 -w
+PC_CFLAGS = $(shell pkg-config --cflags $(PC_LIBS) 2>/dev/null)
+PC_LDLIBS = $(shell pkg-config --libs $(PC_LIBS) 2>/dev/null) -lsnappy -lpthread -lm
+BASE_CFLAGS = -D_GNU_SOURCE -I. -Ibuild/gen $(PC_CFLAGS) -g -MMD -MP
+OPT ?= -O2
+ASAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+
+PROTOS := $(wildcard proto/*.proto)
+GEN_C := $(patsubst proto/%.proto,build/gen/proto/%.pb-c.c,$(PROTOS))
+GEN_H := $(GEN_C:.c=.h)
+
+MODULE_SRCS := $(wildcard lib/*.c) $(wildcard proto/*.c) $(wildcard storage/*.c) \
+	$(wildcard query/*.c) $(wildcard query/*/*.c) $(wildcard raft/*.c) \
+	$(filter-out server/main.c,$(wildcard server/*.c))
+UNIT_SRCS := $(shell find tests/unit -name 'test_*.c' 2>/dev/null) $(wildcard tests/lib/*.c)
+BENCH_SRCS := $(wildcard bench/*.c)
+FUZZ_SRCS := $(wildcard fuzz/fuzz_*.c)
+
+REL_OBJS := $(patsubst %.c,build/obj/%.o,$(MODULE_SRCS)) $(patsubst %.c,build/obj/%.o,$(GEN_C))
+ASAN_OBJS := $(patsubst %.c,build/asan/obj/%.o,$(MODULE_SRCS)) $(patsubst %.c,build/asan/obj/%.o,$(GEN_C))
+
+.PHONY: all deps build run test unit blackbox conformance bench fuzz lint format clean prometheus
+
+all: build
+
+# ---- set-up -----------------------------------------------------------------
+# Installs only what is missing; runs apt-get update first when it must install
+# (a fresh machine may have no package lists yet).
+deps:
+	@missing=""; for p in $(DEB_PKGS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "deps: installing$$missing"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing >/dev/null || exit 1; \
+	fi
+
+build: deps build/triad
+
+build/gen/proto/%.pb-c.c build/gen/proto/%.pb-c.h: proto/%.proto
+	@mkdir -p build/gen
+	protoc-c --c_out=build/gen $<
+
+build/obj/build/gen/%.o: build/gen/%.c $(GEN_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(GEN_WARN) $(BASE_CFLAGS) $(OPT) -c $< -o $@
+
+build/obj/%.o: %.c | $(GEN_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(WARN) $(BASE_CFLAGS) $(OPT) -c $< -o $@
+
+build/asan/obj/build/gen/%.o: build/gen/%.c $(GEN_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(GEN_WARN) $(BASE_CFLAGS) -O1 $(ASAN) -c $< -o $@
+
+build/asan/obj/%.o: %.c | $(GEN_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(WARN) $(BASE_CFLAGS) -O1 $(ASAN) -c $< -o $@
+
+build/libtriad.a: $(REL_OBJS)
+	@rm -f $@; ar rcs $@ $^
+
+build/asan/libtriad.a: $(ASAN_OBJS)
+	@rm -f $@; ar rcs $@ $^
+
+build/triad: build/obj/server/main.o build/libtriad.a
+	$(CC) -o $@ $^ $(PC_LDLIBS)
+
+build/asan/triad: build/asan/obj/server/main.o build/asan/libtriad.a
+	$(CC) $(ASAN) -o $@ $^ $(PC_LDLIBS)
+
+run: build
+	./build/triad serve --data-dir ./data
+
+# ---- tests ------------------------------------------------------------------
+build/asan/unit_tests: $(patsubst %.c,build/asan/obj/%.o,$(UNIT_SRCS)) build/asan/libtriad.a
+	$(CC) $(ASAN) -o $@ $^ $(PC_LDLIBS) -lcriterion
+
+# Prometheus 2.42 from Debian, unpacked (no service starts): build/prometheus/usr/bin/prometheus
+prometheus: build/prometheus/usr/bin/prometheus
+build/prometheus/usr/bin/prometheus:
+	@mkdir -p build/prometheus/deb
+	@cd build/prometheus/deb && (apt-get download prometheus >/dev/null 2>&1 || \
+	  (apt-get update -qq && apt-get download prometheus))
+	dpkg-deb -x build/prometheus/deb/prometheus_*.deb build/prometheus
+	@touch $@
+
+unit: deps build/asan/unit_tests
+	./build/asan/unit_tests --jobs 2
+
+blackbox: deps build/triad build/asan/triad build/prometheus/usr/bin/prometheus
+	python3 tests/blackbox/run.py
+
+test: deps
+	$(MAKE) --no-print-directory unit
+	$(MAKE) --no-print-directory blackbox
+
+# ---- benchmarks ---------------------------------------------------------------
+build/bench/%: bench/%.c build/libtriad.a
+	@mkdir -p build/bench
+	$(CC) $(WARN) $(BASE_CFLAGS) -O2 -o $@ $^ $(PC_LDLIBS)
+
+bench: deps build/triad build/prometheus/usr/bin/prometheus $(patsubst bench/%.c,build/bench/%,$(BENCH_SRCS))
+	@for b in $(patsubst bench/%.c,build/bench/%,$(BENCH_SRCS)); do echo "== $$b"; $$b || exit 1; done
+
+# ---- fuzzing ------------------------------------------------------------------
+FUZZ_TIME ?= 30
+FUZZ_CFLAGS = -D_GNU_SOURCE -I. -Ibuild/gen $(PC_CFLAGS) -g -O1 -fsanitize=fuzzer,address,undefined
+build/fuzz/%: fuzz/%.c $(MODULE_SRCS) $(GEN_C)
+	@mkdir -p build/fuzz
+	clang $(FUZZ_CFLAGS) -std=c11 -o $@ $< $(MODULE_SRCS) $(GEN_C) $(PC_LDLIBS)
+
+fuzz: deps $(GEN_H) $(patsubst fuzz/%.c,build/fuzz/%,$(FUZZ_SRCS))
+	@for f in $(patsubst fuzz/%.c,%,$(FUZZ_SRCS)); do \
+	  echo "== fuzz $$f ($(FUZZ_TIME)s)"; mkdir -p build/fuzz/corpus/$$f; \
+	  ./build/fuzz/$$f -max_total_time=$(FUZZ_TIME) build/fuzz/corpus/$$f fuzz/corpus/$$f || exit 1; \
+	done
+
+# ---- static checks ---------------------------------------------------------------
+LINT_FILES = $(shell git ls-files '*.c' '*.h' | grep -v '\.pb-c\.')
+lint: $(GEN_H)
+	@for p in $(LINT_PKGS); do command -v $$p >/dev/null || { export DEBIAN_FRONTEND=noninteractive; apt-get install -y -qq $$p >/dev/null; }; done
+	clang-format --dry-run --Werror $(LINT_FILES)
+	cppcheck --quiet --error-exitcode=1 --std=c11 --enable=warning,portability \
+	  --suppress=missingIncludeSystem --inline-suppr -I. -Ibuild/gen lib server storage query proto raft
+
+format:
+	clang-format -i $(LINT_FILES)
+
+clean:
+	rm -rf build
+
+-include $(shell find build -name '*.d' 2>/dev/null)

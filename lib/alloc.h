@@ -1,0 +1,43 @@
+/* alloc.h - the one swappable allocator (tests inject OOM through it) and
+ * per-request arenas freed in one call. */
+#ifndef TR_LIB_ALLOC_H
+#define TR_LIB_ALLOC_H
+
+#include <stddef.h>
+
+struct tr_allocator {
+    int version; /* 1 */
+    void *data;
+    void *(*malloc)(void *data, size_t size);
+    void *(*realloc)(void *data, void *ptr, size_t size);
+    void (*free)(void *data, void *ptr);
+};
+
+/* Replaces the process allocator (NULL restores libc). Not thread-safe:
+ * call before any other thread starts. */
+void tr_allocator_set(const struct tr_allocator *a);
+
+void *tr_malloc(size_t size);
+void *tr_calloc(size_t n, size_t size); /* NULL on overflow */
+void *tr_realloc(void *ptr, size_t size);
+void tr_free(void *ptr);
+char *tr_strdup(const char *s);
+char *tr_strndup(const char *s, size_t n);
+
+/* Arena: bump allocation in blocks; everything freed by tr_arena_free.
+ * Allocations are 16-byte aligned. Not thread-safe. */
+struct tr_arena_block;
+struct tr_arena {
+    struct tr_arena_block *head; /* current block (list of blocks) */
+    size_t block_size;           /* default size of new blocks */
+    size_t total;                /* bytes handed out, for limits */
+};
+
+void tr_arena_init(struct tr_arena *a, size_t block_size);
+void *tr_arena_alloc(struct tr_arena *a, size_t size); /* NULL on OOM */
+void *tr_arena_memdup(struct tr_arena *a, const void *p, size_t n);
+char *tr_arena_strndup(struct tr_arena *a, const char *s, size_t n);
+void tr_arena_reset(struct tr_arena *a); /* keeps the first block */
+void tr_arena_free(struct tr_arena *a);
+
+#endif

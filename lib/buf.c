@@ -1,0 +1,324 @@
+#include "lib/buf.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "lib/alloc.h"
+#include "lib/err.h"
+
+struct tr_slice tr_slice_cstr(const char *s)
+{
+    return (struct tr_slice){s, strlen(s)};
+}
+
+bool tr_slice_eq(struct tr_slice a, struct tr_slice b)
+{
+    return a.len == b.len && (a.len == 0 || memcmp(a.base, b.base, a.len) == 0);
+}
+
+bool tr_slice_eq_cstr(struct tr_slice a, const char *s)
+{
+    return tr_slice_eq(a, tr_slice_cstr(s));
+}
+
+bool tr_slice_eq_nocase(struct tr_slice a, const char *s)
+{
+    size_t n = strlen(s);
+    return a.len == n && strncasecmp(a.base, s, n) == 0;
+}
+
+int tr_slice_cmp(struct tr_slice a, struct tr_slice b)
+{
+    size_t n = a.len < b.len ? a.len : b.len;
+    int c = n ? memcmp(a.base, b.base, n) : 0;
+    if (c != 0) {
+        return c;
+    }
+    return a.len < b.len ? -1 : (a.len > b.len ? 1 : 0);
+}
+
+void tr_buf_init(struct tr_buf *b)
+{
+    memset(b, 0, sizeof(*b));
+}
+
+void tr_buf_free(struct tr_buf *b)
+{
+    tr_free(b->data);
+    tr_buf_init(b);
+}
+
+void tr_buf_reset(struct tr_buf *b)
+{
+    b->len = 0;
+    b->oom = false;
+    if (b->data != NULL) {
+        b->data[0] = '\0';
+    }
+}
+
+int tr_buf_reserve(struct tr_buf *b, size_t extra)
+{
+    if (b->oom) {
+        return TR_ENOMEM;
+    }
+    if (extra > SIZE_MAX / 2 - b->len) {
+        b->oom = true;
+        return TR_ENOMEM;
+    }
+    size_t need = b->len + extra + 1;
+    if (need <= b->cap) {
+        return 0;
+    }
+    size_t cap = b->cap ? b->cap : 64;
+    while (cap < need) {
+        cap *= 2;
+    }
+    char *p = tr_realloc(b->data, cap);
+    if (p == NULL) {
+        b->oom = true;
+        return TR_ENOMEM;
+    }
+    b->data = p;
+    b->cap = cap;
+    return 0;
+}
+
+int tr_buf_append(struct tr_buf *b, const void *p, size_t n)
+{
+    int rv = tr_buf_reserve(b, n);
+    if (rv != 0) {
+        return rv;
+    }
+    if (n > 0) {
+        memcpy(b->data + b->len, p, n);
+    }
+    b->len += n;
+    b->data[b->len] = '\0';
+    return 0;
+}
+
+int tr_buf_putc(struct tr_buf *b, char c)
+{
+    return tr_buf_append(b, &c, 1);
+}
+
+int tr_buf_puts(struct tr_buf *b, const char *s)
+{
+    return tr_buf_append(b, s, strlen(s));
+}
+
+int tr_buf_printf(struct tr_buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    va_list ap2;
+    va_copy(ap2, ap);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0) {
+        va_end(ap2);
+        return TR_EINVAL;
+    }
+    int rv = tr_buf_reserve(b, (size_t)n);
+    if (rv != 0) {
+        va_end(ap2);
+        return rv;
+    }
+    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap2);
+    va_end(ap2);
+    b->len += (size_t)n;
+    return 0;
+}
+
+int tr_buf_put_u16be(struct tr_buf *b, uint16_t v)
+{
+    unsigned char x[2];
+    tr_put_u16be(x, v);
+    return tr_buf_append(b, x, 2);
+}
+
+int tr_buf_put_u32be(struct tr_buf *b, uint32_t v)
+{
+    unsigned char x[4];
+    tr_put_u32be(x, v);
+    return tr_buf_append(b, x, 4);
+}
+
+int tr_buf_put_u64be(struct tr_buf *b, uint64_t v)
+{
+    unsigned char x[8];
+    tr_put_u64be(x, v);
+    return tr_buf_append(b, x, 8);
+}
+
+int tr_buf_put_uvarint(struct tr_buf *b, uint64_t v)
+{
+    unsigned char x[10];
+    size_t n = 0;
+    while (v >= 0x80) {
+        x[n++] = (unsigned char)(v | 0x80);
+        v >>= 7;
+    }
+    x[n++] = (unsigned char)v;
+    return tr_buf_append(b, x, n);
+}
+
+int tr_buf_put_varint(struct tr_buf *b, int64_t v)
+{
+    uint64_t u = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+    return tr_buf_put_uvarint(b, u);
+}
+
+char *tr_buf_steal(struct tr_buf *b, size_t *len)
+{
+    char *p = b->data;
+    if (len != NULL) {
+        *len = b->len;
+    }
+    tr_buf_init(b);
+    return p;
+}
+
+size_t tr_uvarint_len(uint64_t v)
+{
+    size_t n = 1;
+    while (v >= 0x80) {
+        v >>= 7;
+        n++;
+    }
+    return n;
+}
+
+int tr_cursor_u8(struct tr_cursor *c, uint8_t *v)
+{
+    if (c->p >= c->end) {
+        return TR_EPROTO;
+    }
+    *v = *c->p++;
+    return 0;
+}
+
+int tr_cursor_u16be(struct tr_cursor *c, uint16_t *v)
+{
+    if (tr_cursor_left(c) < 2) {
+        return TR_EPROTO;
+    }
+    *v = tr_get_u16be(c->p);
+    c->p += 2;
+    return 0;
+}
+
+int tr_cursor_u32be(struct tr_cursor *c, uint32_t *v)
+{
+    if (tr_cursor_left(c) < 4) {
+        return TR_EPROTO;
+    }
+    *v = tr_get_u32be(c->p);
+    c->p += 4;
+    return 0;
+}
+
+int tr_cursor_u64be(struct tr_cursor *c, uint64_t *v)
+{
+    if (tr_cursor_left(c) < 8) {
+        return TR_EPROTO;
+    }
+    *v = tr_get_u64be(c->p);
+    c->p += 8;
+    return 0;
+}
+
+int tr_cursor_uvarint(struct tr_cursor *c, uint64_t *v)
+{
+    uint64_t x = 0;
+    unsigned shift = 0;
+    for (int i = 0; i < 10; i++) {
+        if (c->p >= c->end) {
+            return TR_EPROTO;
+        }
+        uint8_t byte = *c->p++;
+        if (i == 9 && byte > 1) {
+            return TR_EPROTO; /* overflows 64 bits */
+        }
+        x |= (uint64_t)(byte & 0x7f) << shift;
+        if (byte < 0x80) {
+            *v = x;
+            return 0;
+        }
+        shift += 7;
+    }
+    return TR_EPROTO;
+}
+
+int tr_cursor_varint(struct tr_cursor *c, int64_t *v)
+{
+    uint64_t u;
+    int rv = tr_cursor_uvarint(c, &u);
+    if (rv != 0) {
+        return rv;
+    }
+    *v = (int64_t)(u >> 1) ^ -(int64_t)(u & 1);
+    return 0;
+}
+
+int tr_cursor_bytes(struct tr_cursor *c, size_t n, struct tr_slice *out)
+{
+    if (tr_cursor_left(c) < n) {
+        return TR_EPROTO;
+    }
+    out->base = (const char *)c->p;
+    out->len = n;
+    c->p += n;
+    return 0;
+}
+
+void tr_put_u16be(void *p, uint16_t v)
+{
+    unsigned char *q = p;
+    q[0] = (unsigned char)(v >> 8);
+    q[1] = (unsigned char)v;
+}
+
+void tr_put_u32be(void *p, uint32_t v)
+{
+    unsigned char *q = p;
+    for (int i = 3; i >= 0; i--) {
+        q[i] = (unsigned char)v;
+        v >>= 8;
+    }
+}
+
+void tr_put_u64be(void *p, uint64_t v)
+{
+    unsigned char *q = p;
+    for (int i = 7; i >= 0; i--) {
+        q[i] = (unsigned char)v;
+        v >>= 8;
+    }
+}
+
+uint16_t tr_get_u16be(const void *p)
+{
+    const unsigned char *q = p;
+    return (uint16_t)((q[0] << 8) | q[1]);
+}
+
+uint32_t tr_get_u32be(const void *p)
+{
+    const unsigned char *q = p;
+    return ((uint32_t)q[0] << 24) | ((uint32_t)q[1] << 16) |
+           ((uint32_t)q[2] << 8) | q[3];
+}
+
+uint64_t tr_get_u64be(const void *p)
+{
+    const unsigned char *q = p;
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++) {
+        v = (v << 8) | q[i];
+    }
+    return v;
+}

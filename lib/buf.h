@@ -1,0 +1,80 @@
+/* buf.h - growable byte buffers, zero-copy slices and a bounds-checked read
+ * cursor for wire data (never trust a length from the network). */
+#ifndef TR_LIB_BUF_H
+#define TR_LIB_BUF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct tr_slice {
+    const char *base; /* not NUL-terminated */
+    size_t len;
+};
+
+#define TR_SLICE_LIT(s) ((struct tr_slice){(s), sizeof(s) - 1})
+struct tr_slice tr_slice_cstr(const char *s);
+bool tr_slice_eq(struct tr_slice a, struct tr_slice b);
+bool tr_slice_eq_cstr(struct tr_slice a, const char *s);
+bool tr_slice_eq_nocase(struct tr_slice a, const char *s);
+int tr_slice_cmp(struct tr_slice a, struct tr_slice b); /* memcmp order */
+
+/* Growable buffer owning its bytes (tr_malloc). data is always
+ * NUL-terminated after a successful append (the NUL is not counted). */
+struct tr_buf {
+    char *data;
+    size_t len;
+    size_t cap;
+    bool oom; /* set once an append failed; later appends are no-ops */
+};
+
+void tr_buf_init(struct tr_buf *b);
+void tr_buf_free(struct tr_buf *b);
+void tr_buf_reset(struct tr_buf *b); /* len = 0, keeps memory, clears oom */
+int tr_buf_reserve(struct tr_buf *b, size_t extra);
+int tr_buf_append(struct tr_buf *b, const void *p, size_t n);
+int tr_buf_putc(struct tr_buf *b, char c);
+int tr_buf_puts(struct tr_buf *b, const char *s);
+int tr_buf_printf(struct tr_buf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+int tr_buf_put_u16be(struct tr_buf *b, uint16_t v);
+int tr_buf_put_u32be(struct tr_buf *b, uint32_t v);
+int tr_buf_put_u64be(struct tr_buf *b, uint64_t v);
+int tr_buf_put_uvarint(struct tr_buf *b, uint64_t v);
+int tr_buf_put_varint(struct tr_buf *b, int64_t v); /* zig-zag */
+/* Hands the bytes to the caller (free with tr_free); b becomes empty. */
+char *tr_buf_steal(struct tr_buf *b, size_t *len);
+
+/* Read cursor. Every getter returns 0 or TR_EPROTO without reading past end. */
+struct tr_cursor {
+    const uint8_t *p;
+    const uint8_t *end;
+};
+
+static inline struct tr_cursor tr_cursor_make(const void *p, size_t n)
+{
+    return (struct tr_cursor){(const uint8_t *)p, (const uint8_t *)p + n};
+}
+static inline size_t tr_cursor_left(const struct tr_cursor *c)
+{
+    return (size_t)(c->end - c->p);
+}
+int tr_cursor_u8(struct tr_cursor *c, uint8_t *v);
+int tr_cursor_u16be(struct tr_cursor *c, uint16_t *v);
+int tr_cursor_u32be(struct tr_cursor *c, uint32_t *v);
+int tr_cursor_u64be(struct tr_cursor *c, uint64_t *v);
+int tr_cursor_uvarint(struct tr_cursor *c, uint64_t *v);
+int tr_cursor_varint(struct tr_cursor *c, int64_t *v);
+int tr_cursor_bytes(struct tr_cursor *c, size_t n, struct tr_slice *out);
+
+/* Big-endian helpers for keys. */
+void tr_put_u16be(void *p, uint16_t v);
+void tr_put_u32be(void *p, uint32_t v);
+void tr_put_u64be(void *p, uint64_t v);
+uint16_t tr_get_u16be(const void *p);
+uint32_t tr_get_u32be(const void *p);
+uint64_t tr_get_u64be(const void *p);
+/* Number of bytes tr_buf_put_uvarint writes for v. */
+size_t tr_uvarint_len(uint64_t v);
+
+#endif

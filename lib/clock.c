@@ -1,0 +1,43 @@
+#include "lib/clock.h"
+
+#include <stddef.h>
+#include <time.h>
+
+static const struct tr_clock *clock_cur;
+
+void tr_clock_set(const struct tr_clock *c)
+{
+    clock_cur = c;
+}
+
+tr_ns tr_now_ns(void)
+{
+    if (clock_cur != NULL) {
+        return clock_cur->now_ns(clock_cur->data);
+    }
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (tr_ns)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+tr_ms tr_now_ms(void)
+{
+    return tr_now_ns() / 1000000;
+}
+
+tr_ns tr_mono_ns(void)
+{
+    if (clock_cur != NULL) {
+        return clock_cur->mono_ns(clock_cur->data);
+    }
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (tr_ns)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+double tr_process_cpu_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}

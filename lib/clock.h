@@ -1,0 +1,24 @@
+/* clock.h - time sources behind a swappable vtable (tests fake "now"). */
+#ifndef TR_LIB_CLOCK_H
+#define TR_LIB_CLOCK_H
+
+#include <stdint.h>
+
+typedef int64_t tr_ms; /* milliseconds since the Unix epoch */
+typedef int64_t tr_ns; /* nanoseconds since the Unix epoch */
+
+struct tr_clock {
+    int version; /* 1 */
+    void *data;
+    tr_ns (*now_ns)(void *data);     /* wall clock */
+    tr_ns (*mono_ns)(void *data);    /* monotonic */
+};
+
+void tr_clock_set(const struct tr_clock *c); /* NULL restores real time */
+tr_ns tr_now_ns(void);
+tr_ms tr_now_ms(void);
+tr_ns tr_mono_ns(void);
+/* CPU seconds used by this process (user+system). */
+double tr_process_cpu_seconds(void);
+
+#endif
