@@ -14,6 +14,7 @@ Environment: TRIAD_BIN (default build/triad under the repository root),
 TRIAD_KEEP=1 keeps temp dirs, TRIAD_READY_TIMEOUT (seconds, default 30).
 """
 
+import glob
 import http.client
 import json
 import os
@@ -331,3 +332,70 @@ def wait_until(fn, timeout, interval=0.25, what="condition"):
         time.sleep(interval)
     raise AssertionError("timed out after %ss waiting for %s%s" % (
         timeout, what, " (last error: %s)" % last_exc if last_exc else ""))
+
+
+PROMETHEUS_BIN = os.environ.get(
+    "PROMETHEUS_BIN", os.path.join(REPO, "build", "prometheus", "usr", "bin", "prometheus"))
+
+
+def ensure_prometheus():
+    """Debian's Prometheus 2.42 unpacked under build/prometheus (what
+    `make prometheus` does: apt-get download + dpkg-deb -x)."""
+    if os.path.exists(PROMETHEUS_BIN):
+        return PROMETHEUS_BIN
+    if "PROMETHEUS_BIN" in os.environ:
+        raise Skip("PROMETHEUS_BIN=%s does not exist" % PROMETHEUS_BIN)
+    root = os.path.join(REPO, "build", "prometheus")
+    deb = os.path.join(root, "deb")
+    os.makedirs(deb, exist_ok=True)
+    if subprocess.run(["apt-get", "download", "prometheus"], cwd=deb,
+                      capture_output=True).returncode != 0:
+        subprocess.run(["apt-get", "update", "-qq"], capture_output=True)
+        r = subprocess.run(["apt-get", "download", "prometheus"], cwd=deb, capture_output=True)
+        if r.returncode != 0:
+            raise Skip("cannot download the prometheus package: %s" % r.stderr.decode()[-300:])
+    debs = sorted(glob.glob(os.path.join(deb, "prometheus_*.deb")))
+    subprocess.run(["dpkg-deb", "-x", debs[-1], root], check=True)
+    return PROMETHEUS_BIN
+
+
+class Prometheus(Process):
+    """A Prometheus 2.42 server with its own config and TSDB in a temp dir."""
+
+    name = "prometheus"
+
+    def __init__(self, config_yaml, extra_args=()):
+        super().__init__()
+        self.binary = ensure_prometheus()
+        self.port = free_port()
+        self.config_path = os.path.join(self.tmp, "prometheus.yml")
+        with open(self.config_path, "w") as f:
+            f.write(config_yaml.replace("@PORT@", str(self.port)))
+        self.extra_args = list(extra_args)
+
+    def start(self, timeout=60):
+        self._spawn([self.binary, "--config.file", self.config_path,
+                     "--storage.tsdb.path", os.path.join(self.tmp, "tsdb"),
+                     "--web.listen-address", "127.0.0.1:%d" % self.port,
+                     "--log.level", "info"] + self.extra_args)
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError("prometheus exited with %s:\n%s" % (
+                    self.proc.returncode, self.stderr_tail(30)))
+            try:
+                if http_request(self.port, "GET", "/-/ready", timeout=2).status == 200:
+                    return self
+            except (OSError, http.client.HTTPException):
+                pass
+            time.sleep(0.1)
+        raise AssertionError("prometheus not ready:\n" + self.stderr_tail(30))
+
+    def query(self, expr):
+        """Instant query; returns the result list of the JSON."""
+        path = "/api/v1/query?" + urllib.parse.urlencode({"query": expr})
+        r = http_request(self.port, "GET", path, timeout=10)
+        assert r.status == 200, r
+        j = r.json()
+        assert j["status"] == "success", j
+        return j["data"]["result"]
