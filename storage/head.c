@@ -1,0 +1,656 @@
+/* head.c - the in-memory head: open chunks per series and window, and the
+ * deterministic apply of metrics entries into it. */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "lib/alloc.h"
+#include "lib/err.h"
+#include "lib/log.h"
+#include "storage/entry.h"
+#include "storage/keys.h"
+#include "storage/labels.h"
+#include "storage/storage_int.h"
+
+#define HEAD_OOO_MAX TR_CHUNK_MAX_SAMPLES
+
+static int64_t head__window_start(int64_t t, int64_t w)
+{
+    int64_t q = t / w;
+    if (t % w != 0 && t < 0) {
+        q--;
+    }
+    return q * w;
+}
+
+struct head_tenant *head_tenant_find(struct tr_storage *s,
+                                     struct tr_slice tenant)
+{
+    for (struct head_tenant *t = s->tenants; t != NULL; t = t->next) {
+        if (t->name_len == tenant.len &&
+            memcmp(t->name, tenant.base, tenant.len) == 0) {
+            return t;
+        }
+    }
+    return NULL;
+}
+
+static struct head_tenant *head__tenant_get(struct tr_storage *s,
+                                            struct tr_slice tenant)
+{
+    struct head_tenant *t = head_tenant_find(s, tenant);
+    if (t != NULL) {
+        return t;
+    }
+    t = tr_calloc(1, sizeof(*t));
+    if (t == NULL) {
+        return NULL;
+    }
+    t->name = tr_strndup(tenant.base, tenant.len);
+    if (t->name == NULL) {
+        tr_free(t);
+        return NULL;
+    }
+    t->name_len = tenant.len;
+    t->next = s->tenants;
+    s->tenants = t;
+    return t;
+}
+
+struct head_window *head_window_find(struct head_tenant *t, int64_t start)
+{
+    for (struct head_window *w = t->windows; w != NULL; w = w->next) {
+        if (w->start == start) {
+            return w;
+        }
+    }
+    return NULL;
+}
+
+static struct head_window *head__window_get(struct head_tenant *t,
+                                            int64_t start)
+{
+    struct head_window *w = head_window_find(t, start);
+    if (w != NULL) {
+        return w;
+    }
+    w = tr_calloc(1, sizeof(*w));
+    if (w == NULL) {
+        return NULL;
+    }
+    w->start = start;
+    tr_u64map_init(&w->series);
+    w->next = t->windows;
+    t->windows = w;
+    return w;
+}
+
+void head_chunk_record(struct tr_buf *out, int64_t maxt, const void *bytes,
+                       size_t n)
+{
+    tr_buf_put_u64be(out, tr_key_time(maxt));
+    tr_buf_append(out, bytes, n);
+}
+
+static void head__chunk_key(struct tr_buf *k, struct head_tenant *t,
+                            int64_t window, uint64_t id, int64_t mint,
+                            uint64_t seq)
+{
+    tr_buf_reset(k);
+    tr_key_shard_prefix(k, (struct tr_slice){t->name, t->name_len}, window, 0,
+                        TR_KEY_CHUNK);
+    tr_buf_put_u64be(k, id);
+    tr_buf_put_u64be(k, tr_key_time(mint));
+    tr_buf_put_u64be(k, seq);
+}
+
+static void head__put_chunk(struct tr_storage *s, struct head_tenant *t,
+                            int64_t window, uint64_t id, int64_t mint,
+                            uint64_t seq, int64_t maxt, const void *bytes,
+                            size_t n)
+{
+    head__chunk_key(&s->key, t, window, id, mint, seq);
+    tr_buf_reset(&s->val);
+    head_chunk_record(&s->val, maxt, bytes, n);
+    tr_wbatch_put(s->batch, TR_CF_METRICS, s->key.data, s->key.len,
+                  s->val.data, s->val.len);
+}
+
+static void head__cut(struct tr_storage *s, struct head_tenant *t,
+                      struct head_window *w, struct head_series *hs)
+{
+    if (hs->chunk.count == 0) {
+        return;
+    }
+    if (hs->dirty) {
+        head__put_chunk(s, t, w->start, hs->id, hs->chunk.min_t, 0,
+                        hs->chunk.t, hs->chunk.data, tr_xor_len(&hs->chunk));
+    }
+    tr_xor_free(&hs->chunk);
+    tr_xor_init(&hs->chunk);
+    hs->dirty = false;
+    s->chunks_cut++;
+}
+
+static void head__flush_ooo(struct tr_storage *s, uint64_t index,
+                            struct head_tenant *t, struct head_window *w,
+                            struct head_series *hs)
+{
+    if (hs->ooo.n == 0) {
+        return;
+    }
+    struct tr_xor_chunk c;
+    tr_xor_init(&c);
+    for (uint32_t i = 0; i < hs->ooo.n; i++) {
+        tr_xor_append(&c, hs->ooo.t[i], hs->ooo.v[i]);
+    }
+    head__put_chunk(s, t, w->start, hs->id, hs->ooo.t[0], index,
+                    hs->ooo.t[hs->ooo.n - 1], c.data, tr_xor_len(&c));
+    tr_xor_free(&c);
+    hs->ooo.n = 0;
+}
+
+/* Writes what the batch holds so far (cut chunks, new series) so that
+ * look-ups in RocksDB see it. The entry is already in the WAL, so a crash
+ * after this partial write is repaired by replay. */
+static void head__write_pending(struct tr_storage *s)
+{
+    if (tr_wbatch_count(s->batch) == 0) {
+        return;
+    }
+    char err[TR_ERRMSG_SIZE];
+    if (tr_engine_write(s->eng, s->batch, err) != 0) {
+        tr_log_error("storage write failed", "err=\"%s\"", err);
+    }
+    tr_wbatch_clear(s->batch);
+}
+
+/* Looks up the persisted tail of a series (the newest in-order chunk) so
+ * appending resumes where it stopped before a restart. */
+static void head__load_tail(struct tr_storage *s, struct head_tenant *t,
+                            struct head_window *w, struct head_series *hs)
+{
+    hs->loaded = true;
+    head__write_pending(s);
+    struct tr_buf pk;
+    tr_buf_init(&pk);
+    tr_key_shard_prefix(&pk, (struct tr_slice){t->name, t->name_len}, w->start,
+                        0, TR_KEY_CHUNK);
+    tr_buf_put_u64be(&pk, hs->id);
+    size_t plen = pk.len;
+    for (int i = 0; i < 16; i++) {
+        tr_buf_putc(&pk, (char)0xff);
+    }
+    struct tr_iter *it = tr_iter_new(s->eng, TR_CF_METRICS);
+    if (it == NULL) {
+        tr_buf_free(&pk);
+        return;
+    }
+    tr_iter_seek_for_prev(it, pk.data, pk.len);
+    for (; tr_iter_has_prefix(it, pk.data, plen); tr_iter_prev(it)) {
+        struct tr_slice k = tr_iter_key(it);
+        struct tr_slice v = tr_iter_value(it);
+        if (k.len != plen + 16 || v.len < 8) {
+            continue;
+        }
+        if (tr_get_u64be(k.base + plen + 8) != 0) {
+            continue; /* out-of-order chunk */
+        }
+        int64_t maxt = tr_key_time_decode(tr_get_u64be(v.base));
+        const char *bytes = v.base + 8;
+        size_t n = v.len - 8;
+        struct tr_xor_chunk c;
+        tr_xor_init(&c);
+        if (tr_xor_load(&c, bytes, n) != 0) {
+            tr_xor_free(&c);
+            break;
+        }
+        hs->last_t = maxt;
+        hs->last_v = c.v_bits;
+        if (c.count < TR_CHUNK_MAX_SAMPLES) {
+            hs->chunk = c; /* resume appending into the same key */
+            hs->dirty = false;
+        } else {
+            tr_xor_free(&c);
+        }
+        break;
+    }
+    tr_iter_free(it);
+    tr_buf_free(&pk);
+}
+
+static void head__series_free(struct head_series *hs)
+{
+    tr_xor_free(&hs->chunk);
+    tr_free(hs->ooo.t);
+    tr_free(hs->ooo.v);
+    tr_free(hs->labels);
+    tr_free(hs);
+}
+
+static void head__put_series_keys(struct tr_storage *s, struct head_tenant *t,
+                                  int64_t window, uint64_t id, const char *enc,
+                                  size_t len)
+{
+    struct tr_slice tenant = {t->name, t->name_len};
+    tr_buf_reset(&s->key);
+    tr_key_shard_prefix(&s->key, tenant, window, 0, TR_KEY_SERIES);
+    tr_buf_put_u64be(&s->key, id);
+    tr_wbatch_put(s->batch, TR_CF_METRICS, s->key.data, s->key.len, enc, len);
+    struct tr_arena a;
+    tr_arena_init(&a, 4096);
+    struct tr_label *ls;
+    size_t n;
+    if (tr_labels_decode(enc, len, &a, &ls, &n) == 0) {
+        for (size_t i = 0; i < n; i++) {
+            tr_buf_reset(&s->key);
+            tr_key_shard_prefix(&s->key, tenant, window, 0, TR_KEY_POSTING);
+            tr_key_posting(&s->key, ls[i].name, ls[i].value);
+            tr_buf_put_u64be(&s->key, id);
+            tr_wbatch_put(s->batch, TR_CF_METRICS, s->key.data, s->key.len,
+                          "", 0);
+        }
+    }
+    tr_arena_free(&a);
+}
+
+/* Finds or creates the series with canonical labels enc in window w.
+ * Returns 0, TR_ELIMIT (series limit; errmsg set) or TR_ENOMEM/TR_EIO. */
+static int head__series_get(struct tr_storage *s, struct head_tenant *t,
+                            struct head_window *w, struct tr_slice enc,
+                            struct tr_apply_result *res,
+                            struct head_series **out, char *errmsg)
+{
+    uint64_t id = tr_labels_hash(enc.base, enc.len);
+    for (int probe = 0; probe < 1024; probe++, id++) {
+        struct head_series *hs = tr_u64map_get(&w->series, id);
+        if (hs != NULL) {
+            if (hs->labels_len == enc.len &&
+                memcmp(hs->labels, enc.base, enc.len) == 0) {
+                *out = hs;
+                return 0;
+            }
+            continue; /* id collision: probe the next id */
+        }
+        /* not in memory: maybe on disk (written before a restart) */
+        bool on_disk = false;
+        tr_buf_reset(&s->key);
+        tr_key_shard_prefix(&s->key, (struct tr_slice){t->name, t->name_len},
+                            w->start, 0, TR_KEY_SERIES);
+        tr_buf_put_u64be(&s->key, id);
+        tr_buf_reset(&s->val);
+        int rv = tr_engine_get(s->eng, TR_CF_METRICS, s->key.data, s->key.len,
+                               &s->val);
+        if (rv == 0) {
+            if (s->val.len != enc.len ||
+                memcmp(s->val.data, enc.base, enc.len) != 0) {
+                continue; /* taken by other labels */
+            }
+            on_disk = true;
+        } else if (rv != TR_ENOTFOUND) {
+            return tr_errf(TR_EIO, errmsg, "storage read failed");
+        }
+        if (!on_disk && s->cfg.max_series > 0 &&
+            t->active_series >= s->cfg.max_series) {
+            return tr_errf(TR_ELIMIT, errmsg,
+                           "per-tenant series limit of %" PRIu64
+                           " exceeded, please contact administrator to raise "
+                           "it (limits.max-series)",
+                           s->cfg.max_series);
+        }
+        hs = tr_calloc(1, sizeof(*hs));
+        if (hs == NULL) {
+            return TR_ENOMEM;
+        }
+        hs->labels = tr_malloc(enc.len ? enc.len : 1);
+        if (hs->labels == NULL) {
+            tr_free(hs);
+            return TR_ENOMEM;
+        }
+        memcpy(hs->labels, enc.base, enc.len);
+        hs->labels_len = (uint32_t)enc.len;
+        hs->id = id;
+        hs->last_t = INT64_MIN;
+        hs->loaded = !on_disk;
+        tr_xor_init(&hs->chunk);
+        if (tr_u64map_put(&w->series, id, hs) != 0) {
+            head__series_free(hs);
+            return TR_ENOMEM;
+        }
+        if (!on_disk) {
+            head__put_series_keys(s, t, w->start, id, enc.base, enc.len);
+            res->series_created++;
+        }
+        t->active_series++;
+        s->head_series++;
+        *out = hs;
+        return 0;
+    }
+    return tr_errf(TR_EIO, errmsg, "series id space exhausted");
+}
+
+/* Is there a sample at t already? 1 with its bits in *bits, 0 if not. */
+static int head__find_sample(struct tr_storage *s, struct head_tenant *t,
+                             struct head_window *w, struct head_series *hs,
+                             int64_t ts, uint64_t *bits)
+{
+    int64_t ct;
+    double cv;
+    if (hs->chunk.count > 0 && ts >= hs->chunk.min_t) {
+        struct tr_xor_iter it;
+        tr_xor_iter_init(&it, hs->chunk.data, tr_xor_len(&hs->chunk));
+        while (tr_xor_iter_next(&it, &ct, &cv) == 1 && ct <= ts) {
+            if (ct == ts) {
+                memcpy(bits, &cv, 8);
+                return 1;
+            }
+        }
+    }
+    uint32_t lo = 0, hi = hs->ooo.n;
+    while (lo < hi) {
+        uint32_t mid = (lo + hi) / 2;
+        if (hs->ooo.t[mid] < ts) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    if (lo < hs->ooo.n && hs->ooo.t[lo] == ts) {
+        memcpy(bits, &hs->ooo.v[lo], 8);
+        return 1;
+    }
+    /* persisted chunks whose [mint, maxt] covers ts */
+    head__write_pending(s);
+    struct tr_buf pk;
+    tr_buf_init(&pk);
+    tr_key_shard_prefix(&pk, (struct tr_slice){t->name, t->name_len}, w->start,
+                        0, TR_KEY_CHUNK);
+    tr_buf_put_u64be(&pk, hs->id);
+    size_t plen = pk.len;
+    struct tr_iter *it = tr_iter_new(s->eng, TR_CF_METRICS);
+    int found = 0;
+    if (it == NULL) {
+        tr_buf_free(&pk);
+        return 0;
+    }
+    for (tr_iter_seek(it, pk.data, plen);
+         !found && tr_iter_has_prefix(it, pk.data, plen); tr_iter_next(it)) {
+        struct tr_slice k = tr_iter_key(it);
+        struct tr_slice v = tr_iter_value(it);
+        if (k.len != plen + 16 || v.len < 8) {
+            continue;
+        }
+        int64_t mint = tr_key_time_decode(tr_get_u64be(k.base + plen));
+        int64_t maxt = tr_key_time_decode(tr_get_u64be(v.base));
+        if (mint > ts) {
+            break;
+        }
+        if (maxt < ts) {
+            continue;
+        }
+        struct tr_xor_iter xi;
+        tr_xor_iter_init(&xi, v.base + 8, v.len - 8);
+        while (tr_xor_iter_next(&xi, &ct, &cv) == 1 && ct <= ts) {
+            if (ct == ts) {
+                memcpy(bits, &cv, 8);
+                found = 1;
+                break;
+            }
+        }
+    }
+    tr_iter_free(it);
+    tr_buf_free(&pk);
+    return found;
+}
+
+static int head__ooo_insert(struct head_series *hs, int64_t ts, double v)
+{
+    if (hs->ooo.n == hs->ooo.cap) {
+        uint32_t cap = hs->ooo.cap ? hs->ooo.cap * 2 : 8;
+        int64_t *nt = tr_realloc(hs->ooo.t, cap * sizeof(int64_t));
+        if (nt == NULL) {
+            return TR_ENOMEM;
+        }
+        hs->ooo.t = nt;
+        double *nv = tr_realloc(hs->ooo.v, cap * sizeof(double));
+        if (nv == NULL) {
+            return TR_ENOMEM;
+        }
+        hs->ooo.v = nv;
+        hs->ooo.cap = cap;
+    }
+    uint32_t i = hs->ooo.n;
+    while (i > 0 && hs->ooo.t[i - 1] > ts) {
+        hs->ooo.t[i] = hs->ooo.t[i - 1];
+        hs->ooo.v[i] = hs->ooo.v[i - 1];
+        i--;
+    }
+    hs->ooo.t[i] = ts;
+    hs->ooo.v[i] = v;
+    hs->ooo.n++;
+    return 0;
+}
+
+static void head__reject(struct tr_apply_result *res, int code,
+                         const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void head__reject(struct tr_apply_result *res, int code,
+                         const char *fmt, ...)
+{
+    res->samples_rejected++;
+    if (res->first_error != 0) {
+        return;
+    }
+    res->first_error = code;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(res->errmsg, sizeof(res->errmsg), fmt, ap);
+    va_end(ap);
+}
+
+static void head__append(struct tr_storage *s, uint64_t index,
+                         struct head_tenant *t, struct head_window *w,
+                         struct head_series *hs, int64_t ts, double v,
+                         struct tr_apply_result *res)
+{
+    uint64_t vb;
+    memcpy(&vb, &v, 8);
+    if (!hs->loaded) {
+        head__load_tail(s, t, w, hs);
+    }
+    if (hs->last_t == INT64_MIN || ts > hs->last_t) {
+        if (hs->chunk.count > 0 &&
+            (hs->chunk.count >= TR_CHUNK_MAX_SAMPLES ||
+             ts - hs->chunk.min_t >= s->cfg.chunk_max_ms)) {
+            head__cut(s, t, w, hs);
+        }
+        if (tr_xor_append(&hs->chunk, ts, v) != 0) {
+            head__reject(res, TR_ENOMEM, "out of memory");
+            return;
+        }
+        hs->dirty = true;
+        hs->last_t = ts;
+        hs->last_v = vb;
+        res->samples_appended++;
+        return;
+    }
+    uint64_t old;
+    int have;
+    if (ts == hs->last_t) {
+        have = 1;
+        old = hs->last_v;
+    } else {
+        if (ts < hs->last_t - s->cfg.ooo_window_ms) {
+            head__reject(res, TR_ETOOOLD,
+                         "out of order sample: timestamp %" PRId64
+                         " is older than the series' newest sample (%" PRId64
+                         ") by more than the out-of-order window of %" PRId64
+                         "ms (ingest.ooo-window)",
+                         ts, hs->last_t, s->cfg.ooo_window_ms);
+            return;
+        }
+        have = head__find_sample(s, t, w, hs, ts, &old);
+    }
+    if (have) {
+        if (old == vb) {
+            res->samples_duplicate++;
+        } else {
+            double ov;
+            memcpy(&ov, &old, 8);
+            head__reject(res, TR_EDUP,
+                         "duplicate sample for timestamp %" PRId64
+                         ": the series already has value %.17g there, this "
+                         "write has %.17g",
+                         ts, ov, v);
+        }
+        return;
+    }
+    if (head__ooo_insert(hs, ts, v) != 0) {
+        head__reject(res, TR_ENOMEM, "out of memory");
+        return;
+    }
+    res->samples_appended++;
+    if (hs->ooo.n >= HEAD_OOO_MAX) {
+        head__flush_ooo(s, index, t, w, hs);
+    }
+}
+
+static void head__put_metadata(struct tr_storage *s, struct tr_slice tenant,
+                               const struct tr_entry_meta *m)
+{
+    tr_buf_reset(&s->key);
+    tr_key_metadata(&s->key, tenant, m->metric);
+    tr_buf_reset(&s->val);
+    tr_buf_putc(&s->val, (char)m->type);
+    tr_buf_put_uvarint(&s->val, m->help.len);
+    tr_buf_append(&s->val, m->help.base, m->help.len);
+    tr_buf_put_uvarint(&s->val, m->unit.len);
+    tr_buf_append(&s->val, m->unit.base, m->unit.len);
+    tr_wbatch_put(s->batch, TR_CF_META, s->key.data, s->key.len, s->val.data,
+                  s->val.len);
+}
+
+int head_apply(struct tr_storage *s, uint64_t index, const void *entry,
+               size_t len, struct tr_apply_result *res, char *errmsg)
+{
+    struct tr_arena a;
+    tr_arena_init(&a, 64 * 1024);
+    struct tr_entry_metrics m;
+    int rv = tr_entry_metrics_decode(entry, len, &a, &m);
+    if (rv != 0) {
+        tr_arena_free(&a);
+        return tr_errf(rv, errmsg, "corrupt write entry at index %" PRIu64,
+                       index);
+    }
+    struct head_tenant *t = head__tenant_get(s, m.tenant);
+    if (t == NULL) {
+        tr_arena_free(&a);
+        return tr_errf(TR_ENOMEM, errmsg, "out of memory");
+    }
+    for (size_t i = 0; i < m.n_series; i++) {
+        const struct tr_entry_series *es = &m.series[i];
+        struct head_window *w = NULL;
+        struct head_series *hs = NULL;
+        for (size_t j = 0; j < es->n_samples; j++) {
+            int64_t ws = head__window_start(es->ts[j], s->cfg.window_ms);
+            if (w == NULL || w->start != ws) {
+                w = head__window_get(t, ws);
+                if (w == NULL) {
+                    head__reject(res, TR_ENOMEM, "out of memory");
+                    continue;
+                }
+                char serr[TR_ERRMSG_SIZE];
+                rv = head__series_get(s, t, w, es->enc, res, &hs, serr);
+                if (rv != 0) {
+                    head__reject(res, rv, "%s", serr);
+                    w = NULL;
+                    continue;
+                }
+            }
+            head__append(s, index, t, w, hs, es->ts[j], es->vs[j], res);
+        }
+    }
+    for (size_t i = 0; i < m.n_meta; i++) {
+        head__put_metadata(s, m.tenant, &m.meta[i]);
+        res->metadata_written++;
+    }
+    tr_arena_free(&a);
+    return 0;
+}
+
+void head_persist(struct tr_storage *s, uint64_t index, bool cut_all)
+{
+    for (struct head_tenant *t = s->tenants; t != NULL; t = t->next) {
+        for (struct head_window *w = t->windows; w != NULL; w = w->next) {
+            for (size_t i = 0; i < w->series.cap; i++) {
+                struct head_series *hs = w->series.slots[i].value;
+                if (hs == NULL) {
+                    continue;
+                }
+                if (hs->chunk.count > 0 && hs->dirty) {
+                    head__put_chunk(s, t, w->start, hs->id, hs->chunk.min_t, 0,
+                                    hs->chunk.t, hs->chunk.data,
+                                    tr_xor_len(&hs->chunk));
+                    hs->dirty = false;
+                }
+                if (cut_all && hs->chunk.count > 0) {
+                    tr_xor_free(&hs->chunk);
+                    tr_xor_init(&hs->chunk);
+                    s->chunks_cut++;
+                }
+                head__flush_ooo(s, index, t, w, hs);
+            }
+        }
+    }
+}
+
+static void head__window_free(struct tr_storage *s, struct head_tenant *t,
+                              struct head_window *w)
+{
+    for (size_t i = 0; i < w->series.cap; i++) {
+        struct head_series *hs = w->series.slots[i].value;
+        if (hs != NULL) {
+            head__series_free(hs);
+            t->active_series--;
+            s->head_series--;
+        }
+    }
+    tr_u64map_free(&w->series);
+    tr_free(w);
+}
+
+void head_evict(struct tr_storage *s, int64_t older_than_ms)
+{
+    for (struct head_tenant *t = s->tenants; t != NULL; t = t->next) {
+        struct head_window **pw = &t->windows;
+        while (*pw != NULL) {
+            struct head_window *w = *pw;
+            if (w->start + s->cfg.window_ms < older_than_ms) {
+                *pw = w->next;
+                head__window_free(s, t, w);
+            } else {
+                pw = &w->next;
+            }
+        }
+    }
+}
+
+void head_free(struct tr_storage *s)
+{
+    struct head_tenant *t = s->tenants;
+    while (t != NULL) {
+        struct head_tenant *next = t->next;
+        struct head_window *w = t->windows;
+        while (w != NULL) {
+            struct head_window *wn = w->next;
+            head__window_free(s, t, w);
+            w = wn;
+        }
+        tr_free(t->name);
+        tr_free(t);
+        t = next;
+    }
+    s->tenants = NULL;
+}

@@ -1,0 +1,837 @@
+/* select.c - the local select source: matcher evaluation over postings,
+ * series look-up, and sample reads merging the head and persisted chunks. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/alloc.h"
+#include "lib/err.h"
+#include "storage/chunk.h"
+#include "storage/keys.h"
+#include "storage/storage_int.h"
+
+struct idvec {
+    uint64_t *v;
+    size_t n;
+    size_t cap;
+};
+
+static int idvec_push(struct idvec *iv, uint64_t id)
+{
+    if (iv->n == iv->cap) {
+        size_t cap = iv->cap ? iv->cap * 2 : 64;
+        uint64_t *nv = tr_realloc(iv->v, cap * sizeof(uint64_t));
+        if (nv == NULL) {
+            return TR_ENOMEM;
+        }
+        iv->v = nv;
+        iv->cap = cap;
+    }
+    iv->v[iv->n++] = id;
+    return 0;
+}
+
+static int idvec__cmp(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : (x > y ? 1 : 0);
+}
+
+static void idvec_sort_unique(struct idvec *iv)
+{
+    if (iv->n < 2) {
+        return;
+    }
+    bool sorted = true;
+    for (size_t i = 1; i < iv->n && sorted; i++) {
+        sorted = iv->v[i - 1] < iv->v[i];
+    }
+    if (sorted) {
+        return;
+    }
+    qsort(iv->v, iv->n, sizeof(uint64_t), idvec__cmp);
+    size_t o = 1;
+    for (size_t i = 1; i < iv->n; i++) {
+        if (iv->v[i] != iv->v[o - 1]) {
+            iv->v[o++] = iv->v[i];
+        }
+    }
+    iv->n = o;
+}
+
+static void idvec_free(struct idvec *iv)
+{
+    tr_free(iv->v);
+    memset(iv, 0, sizeof(*iv));
+}
+
+/* a := a AND b (both sorted unique) */
+static void idvec_intersect(struct idvec *a, const struct idvec *b)
+{
+    size_t i = 0, j = 0, o = 0;
+    while (i < a->n && j < b->n) {
+        if (a->v[i] < b->v[j]) {
+            i++;
+        } else if (a->v[i] > b->v[j]) {
+            j++;
+        } else {
+            a->v[o++] = a->v[i];
+            i++;
+            j++;
+        }
+    }
+    a->n = o;
+}
+
+/* a := a AND NOT b */
+static void idvec_subtract(struct idvec *a, const struct idvec *b)
+{
+    size_t i = 0, j = 0, o = 0;
+    while (i < a->n) {
+        while (j < b->n && b->v[j] < a->v[i]) {
+            j++;
+        }
+        if (j < b->n && b->v[j] == a->v[i]) {
+            i++;
+            continue;
+        }
+        a->v[o++] = a->v[i++];
+    }
+    a->n = o;
+}
+
+/* Context for one window of one tenant. */
+struct win_ctx {
+    struct tr_iter *it;
+    struct tr_slice tenant;
+    int64_t window;
+    struct tr_buf key;
+};
+
+/* ids of postings P|name|value (exact) */
+static int sel__postings_exact(struct win_ctx *wc, struct tr_slice name,
+                               struct tr_slice value, struct idvec *out)
+{
+    tr_buf_reset(&wc->key);
+    tr_key_shard_prefix(&wc->key, wc->tenant, wc->window, 0, TR_KEY_POSTING);
+    tr_key_posting(&wc->key, name, value);
+    size_t pl = wc->key.len;
+    for (tr_iter_seek(wc->it, wc->key.data, pl);
+         tr_iter_has_prefix(wc->it, wc->key.data, pl); tr_iter_next(wc->it)) {
+        struct tr_slice k = tr_iter_key(wc->it);
+        if (k.len != pl + 8) {
+            continue;
+        }
+        if (idvec_push(out, tr_get_u64be(k.base + pl)) != 0) {
+            return TR_ENOMEM;
+        }
+    }
+    return 0;
+}
+
+/* ids of series having label name whose value matches m (want = true) or
+ * does not match m (want = false). m == NULL: any value. */
+static int sel__postings_scan(struct win_ctx *wc, struct tr_slice name,
+                              const struct tr_matcher *m, bool want,
+                              struct idvec *out)
+{
+    tr_buf_reset(&wc->key);
+    tr_key_shard_prefix(&wc->key, wc->tenant, wc->window, 0, TR_KEY_POSTING);
+    tr_buf_put_uvarint(&wc->key, name.len);
+    tr_buf_append(&wc->key, name.base, name.len);
+    size_t pl = wc->key.len;
+    struct tr_buf last; /* the previous value (key memory moves on next) */
+    tr_buf_init(&last);
+    bool have_last = false, last_ok = false;
+    int rv = 0;
+    for (tr_iter_seek(wc->it, wc->key.data, pl);
+         rv == 0 && tr_iter_has_prefix(wc->it, wc->key.data, pl);
+         tr_iter_next(wc->it)) {
+        struct tr_slice k = tr_iter_key(wc->it);
+        struct tr_cursor c = tr_cursor_make(k.base + pl, k.len - pl);
+        uint64_t vl;
+        struct tr_slice value;
+        if (tr_cursor_uvarint(&c, &vl) != 0 ||
+            tr_cursor_bytes(&c, vl, &value) != 0 || tr_cursor_left(&c) != 8) {
+            continue;
+        }
+        if (!have_last ||
+            !tr_slice_eq((struct tr_slice){last.data, last.len}, value)) {
+            last_ok = m == NULL ||
+                      tr_matcher_matches(m, value.base, value.len) == want;
+            tr_buf_reset(&last);
+            tr_buf_append(&last, value.base, value.len);
+            have_last = true;
+        }
+        if (last_ok) {
+            rv = idvec_push(out, tr_get_u64be(c.p));
+        }
+    }
+    tr_buf_free(&last);
+    if (rv != 0) {
+        return rv;
+    }
+    idvec_sort_unique(out);
+    return 0;
+}
+
+static int sel__all_series(struct win_ctx *wc, struct idvec *out)
+{
+    tr_buf_reset(&wc->key);
+    tr_key_shard_prefix(&wc->key, wc->tenant, wc->window, 0, TR_KEY_SERIES);
+    size_t pl = wc->key.len;
+    for (tr_iter_seek(wc->it, wc->key.data, pl);
+         tr_iter_has_prefix(wc->it, wc->key.data, pl); tr_iter_next(wc->it)) {
+        struct tr_slice k = tr_iter_key(wc->it);
+        if (k.len == pl + 8 && idvec_push(out, tr_get_u64be(k.base + pl)) != 0) {
+            return TR_ENOMEM;
+        }
+    }
+    return 0;
+}
+
+/* Evaluates matchers in one window into out (sorted unique ids). */
+static int sel__match_window(struct win_ctx *wc, const struct tr_matcher *ms,
+                             size_t n, struct idvec *out)
+{
+    bool have = false;
+    int rv = 0;
+    for (size_t i = 0; i < n && rv == 0; i++) {
+        const struct tr_matcher *m = &ms[i];
+        if (tr_matcher_matches_empty(m)) {
+            continue;
+        }
+        struct idvec set = {0};
+        struct tr_slice name = tr_slice_cstr(m->name);
+        const char *const *lits;
+        const size_t *lens;
+        size_t nl;
+        if (m->type == TR_MATCH_EQ) {
+            rv = sel__postings_exact(
+                wc, name, (struct tr_slice){m->value, m->value_len}, &set);
+        } else if (m->type == TR_MATCH_RE &&
+                   (nl = tr_matcher_literals(m, &lits, &lens)) > 0) {
+            for (size_t j = 0; j < nl && rv == 0; j++) {
+                rv = sel__postings_exact(
+                    wc, name, (struct tr_slice){lits[j], lens[j]}, &set);
+            }
+            idvec_sort_unique(&set);
+        } else {
+            rv = sel__postings_scan(wc, name, m, true, &set);
+        }
+        if (!have) {
+            *out = set;
+            have = true;
+        } else {
+            idvec_intersect(out, &set);
+            idvec_free(&set);
+        }
+        if (have && out->n == 0) {
+            return rv;
+        }
+    }
+    for (size_t i = 0; i < n && rv == 0; i++) {
+        const struct tr_matcher *m = &ms[i];
+        if (!tr_matcher_matches_empty(m)) {
+            continue;
+        }
+        if (!have) {
+            rv = sel__all_series(wc, out);
+            have = true;
+        }
+        struct idvec set = {0};
+        if (rv == 0) {
+            rv = sel__postings_scan(wc, tr_slice_cstr(m->name), m, false, &set);
+        }
+        idvec_subtract(out, &set);
+        idvec_free(&set);
+    }
+    if (!have && rv == 0) {
+        rv = sel__all_series(wc, out);
+    }
+    return rv;
+}
+
+static int64_t sel__window_start(int64_t t, int64_t w)
+{
+    int64_t q = t / w;
+    if (t % w != 0 && t < 0) {
+        q--;
+    }
+    return q * w;
+}
+
+/* One matched series in one window. */
+struct sel_hit {
+    struct tr_label *labels;
+    size_t n_labels;
+    int64_t window;
+    uint64_t id;
+};
+
+struct sel_hits {
+    struct sel_hit *v;
+    size_t n;
+    size_t cap;
+};
+
+static int sel__hit_cmp(const void *a, const void *b)
+{
+    const struct sel_hit *x = a, *y = b;
+    int c = tr_labels_cmp(x->labels, x->n_labels, y->labels, y->n_labels);
+    if (c != 0) {
+        return c;
+    }
+    return x->window < y->window ? -1 : (x->window > y->window ? 1 : 0);
+}
+
+/* Visits every window of tenant overlapping [mint, maxt], collecting the
+ * series matching ms (labels decoded into arena). */
+static int sel__collect(struct tr_storage *s, struct tr_slice tenant,
+                        const struct tr_matcher *ms, size_t n, int64_t mint,
+                        int64_t maxt, struct tr_arena *arena,
+                        struct sel_hits *hits, char *errmsg)
+{
+    struct win_ctx wc;
+    memset(&wc, 0, sizeof(wc));
+    wc.tenant = tenant;
+    tr_buf_init(&wc.key);
+    wc.it = tr_iter_new(s->eng, TR_CF_METRICS);
+    if (wc.it == NULL) {
+        return tr_errf(TR_ENOMEM, errmsg, "out of memory");
+    }
+    struct tr_buf k2;
+    tr_buf_init(&k2);
+    int rv = 0;
+    int64_t first = sel__window_start(mint, s->cfg.window_ms);
+    tr_buf_reset(&k2);
+    tr_key_tenant_prefix(&k2, tenant);
+    size_t tpl = k2.len;
+    tr_buf_put_u64be(&k2, tr_key_time(first));
+    tr_iter_seek(wc.it, k2.data, k2.len);
+    while (rv == 0 && tr_iter_has_prefix(wc.it, k2.data, tpl)) {
+        int64_t window;
+        uint16_t slot;
+        char kind;
+        if (tr_key_parse_shard(tr_iter_key(wc.it), tenant.len, &window, &slot,
+                               &kind) != 0 ||
+            window > maxt) {
+            break;
+        }
+        wc.window = window;
+        struct idvec ids = {0};
+        rv = sel__match_window(&wc, ms, n, &ids);
+        for (size_t i = 0; i < ids.n && rv == 0; i++) {
+            tr_buf_reset(&wc.key);
+            tr_key_shard_prefix(&wc.key, tenant, window, 0, TR_KEY_SERIES);
+            tr_buf_put_u64be(&wc.key, ids.v[i]);
+            struct tr_buf lv;
+            tr_buf_init(&lv);
+            if (tr_engine_get(s->eng, TR_CF_METRICS, wc.key.data, wc.key.len,
+                              &lv) != 0) {
+                tr_buf_free(&lv);
+                continue;
+            }
+            const char *enc = tr_arena_memdup(arena, lv.data, lv.len);
+            size_t elen = lv.len;
+            tr_buf_free(&lv);
+            if (enc == NULL) {
+                rv = TR_ENOMEM;
+                break;
+            }
+            if (hits->n == hits->cap) {
+                size_t cap = hits->cap ? hits->cap * 2 : 256;
+                struct sel_hit *nv = tr_realloc(hits->v, cap * sizeof(*nv));
+                if (nv == NULL) {
+                    rv = TR_ENOMEM;
+                    break;
+                }
+                hits->v = nv;
+                hits->cap = cap;
+            }
+            struct sel_hit *h = &hits->v[hits->n];
+            if (tr_labels_decode(enc, elen, arena, &h->labels,
+                                 &h->n_labels) != 0) {
+                continue;
+            }
+            h->window = window;
+            h->id = ids.v[i];
+            hits->n++;
+        }
+        idvec_free(&ids);
+        /* next window */
+        tr_buf_reset(&k2);
+        tr_key_tenant_prefix(&k2, tenant);
+        tr_buf_put_u64be(&k2, tr_key_time(window) + 1);
+        tr_iter_seek(wc.it, k2.data, k2.len);
+    }
+    tr_iter_free(wc.it);
+    tr_buf_free(&wc.key);
+    tr_buf_free(&k2);
+    if (rv == TR_ENOMEM) {
+        return tr_errf(rv, errmsg, "out of memory");
+    }
+    return rv;
+}
+
+struct sample_vec {
+    struct tr_sample *v;
+    size_t n;
+    size_t cap;
+};
+
+static int svec_push(struct sample_vec *sv, int64_t t, double v)
+{
+    if (sv->n == sv->cap) {
+        size_t cap = sv->cap ? sv->cap * 2 : 256;
+        struct tr_sample *nv = tr_realloc(sv->v, cap * sizeof(*nv));
+        if (nv == NULL) {
+            return TR_ENOMEM;
+        }
+        sv->v = nv;
+        sv->cap = cap;
+    }
+    sv->v[sv->n].t = t;
+    sv->v[sv->n].v = v;
+    sv->n++;
+    return 0;
+}
+
+static int svec_decode(struct sample_vec *sv, const void *bytes, size_t n,
+                       int64_t mint, int64_t maxt)
+{
+    struct tr_xor_iter it;
+    tr_xor_iter_init(&it, bytes, n);
+    int64_t t;
+    double v;
+    int r;
+    while ((r = tr_xor_iter_next(&it, &t, &v)) == 1) {
+        if (t > maxt) {
+            break;
+        }
+        if (t >= mint && svec_push(sv, t, v) != 0) {
+            return TR_ENOMEM;
+        }
+    }
+    return r < 0 ? TR_ECORRUPT : 0;
+}
+
+static int sample__cmp(const void *a, const void *b)
+{
+    const struct tr_sample *x = a, *y = b;
+    return x->t < y->t ? -1 : (x->t > y->t ? 1 : 0);
+}
+
+/* Head part of a hit: copied under the head read lock. */
+struct head_copy {
+    struct tr_buf chunk;      /* open chunk bytes */
+    int64_t *ooo_t;
+    double *ooo_v;
+    uint32_t ooo_n;
+};
+
+static void sel__copy_head(struct tr_storage *s, struct tr_slice tenant,
+                           const struct sel_hit *h, struct head_copy *hc)
+{
+    struct head_tenant *t = head_tenant_find(s, tenant);
+    struct head_window *w = t ? head_window_find(t, h->window) : NULL;
+    struct head_series *hs = w ? tr_u64map_get(&w->series, h->id) : NULL;
+    if (hs == NULL) {
+        return;
+    }
+    if (hs->chunk.count > 0) {
+        tr_buf_append(&hc->chunk, hs->chunk.data, tr_xor_len(&hs->chunk));
+    }
+    if (hs->ooo.n > 0) {
+        hc->ooo_t = tr_malloc(hs->ooo.n * sizeof(int64_t));
+        hc->ooo_v = tr_malloc(hs->ooo.n * sizeof(double));
+        if (hc->ooo_t != NULL && hc->ooo_v != NULL) {
+            memcpy(hc->ooo_t, hs->ooo.t, hs->ooo.n * sizeof(int64_t));
+            memcpy(hc->ooo_v, hs->ooo.v, hs->ooo.n * sizeof(double));
+            hc->ooo_n = hs->ooo.n;
+        }
+    }
+}
+
+static int sel__read_samples(struct tr_iter *it,
+                             struct tr_slice tenant, const struct sel_hit *h,
+                             const struct head_copy *hc, int64_t mint,
+                             int64_t maxt, struct sample_vec *sv)
+{
+    struct tr_buf pk;
+    tr_buf_init(&pk);
+    tr_key_shard_prefix(&pk, tenant, h->window, 0, TR_KEY_CHUNK);
+    tr_buf_put_u64be(&pk, h->id);
+    size_t pl = pk.len;
+    int rv = 0;
+    for (tr_iter_seek(it, pk.data, pl);
+         rv == 0 && tr_iter_has_prefix(it, pk.data, pl); tr_iter_next(it)) {
+        struct tr_slice k = tr_iter_key(it);
+        struct tr_slice v = tr_iter_value(it);
+        if (k.len != pl + 16 || v.len < 8) {
+            continue;
+        }
+        int64_t cmin = tr_key_time_decode(tr_get_u64be(k.base + pl));
+        int64_t cmax = tr_key_time_decode(tr_get_u64be(v.base));
+        if (cmin > maxt) {
+            break;
+        }
+        if (cmax < mint) {
+            continue;
+        }
+        rv = svec_decode(sv, v.base + 8, v.len - 8, mint, maxt);
+    }
+    tr_buf_free(&pk);
+    if (rv == 0 && hc->chunk.len > 0) {
+        rv = svec_decode(sv, hc->chunk.data, hc->chunk.len, mint, maxt);
+    }
+    for (uint32_t i = 0; rv == 0 && i < hc->ooo_n; i++) {
+        if (hc->ooo_t[i] >= mint && hc->ooo_t[i] <= maxt) {
+            rv = svec_push(sv, hc->ooo_t[i], hc->ooo_v[i]);
+        }
+    }
+    return rv;
+}
+
+static void sel__sort_dedupe(struct sample_vec *sv)
+{
+    bool sorted = true;
+    for (size_t i = 1; i < sv->n && sorted; i++) {
+        sorted = sv->v[i - 1].t < sv->v[i].t;
+    }
+    if (sorted) {
+        return;
+    }
+    qsort(sv->v, sv->n, sizeof(*sv->v), sample__cmp);
+    size_t o = sv->n ? 1 : 0;
+    for (size_t i = 1; i < sv->n; i++) {
+        if (sv->v[i].t != sv->v[o - 1].t) {
+            sv->v[o++] = sv->v[i];
+        }
+    }
+    sv->n = o;
+}
+
+static int sel__select(void *impl, struct tr_slice tenant,
+                       const struct tr_matcher *ms, size_t n,
+                       const struct tr_select_hints *h,
+                       struct tr_select_result *out, char *errmsg)
+{
+    struct tr_storage *s = impl;
+    memset(out, 0, sizeof(*out));
+    tr_arena_init(&out->arena, 64 * 1024);
+    struct sel_hits hits = {0};
+    int rv = sel__collect(s, tenant, ms, n, h->mint, h->maxt, &out->arena,
+                          &hits, errmsg);
+    if (rv != 0) {
+        tr_free(hits.v);
+        return rv;
+    }
+    if (hits.n > 1) {
+        qsort(hits.v, hits.n, sizeof(*hits.v), sel__hit_cmp);
+    }
+    /* group hits of the same label set (several windows) */
+    size_t groups = 0;
+    for (size_t i = 0; i < hits.n; i++) {
+        if (i == 0 || tr_labels_cmp(hits.v[i - 1].labels, hits.v[i - 1].n_labels,
+                                    hits.v[i].labels, hits.v[i].n_labels) != 0) {
+            groups++;
+        }
+    }
+    if (h->max_series > 0 && groups > h->max_series) {
+        tr_free(hits.v);
+        return tr_errf(TR_ELIMIT, errmsg,
+                       "query would select %zu series, more than the limit "
+                       "of %zu",
+                       groups, h->max_series);
+    }
+    out->series = tr_arena_alloc(&out->arena,
+                                 (groups ? groups : 1) * sizeof(*out->series));
+    if (out->series == NULL) {
+        tr_free(hits.v);
+        return tr_errf(TR_ENOMEM, errmsg, "out of memory");
+    }
+    struct head_copy *hcs = NULL;
+    if (!h->no_samples && hits.n > 0) {
+        hcs = tr_calloc(hits.n, sizeof(*hcs));
+        if (hcs == NULL) {
+            tr_free(hits.v);
+            return tr_errf(TR_ENOMEM, errmsg, "out of memory");
+        }
+        /* head first, then a newer RocksDB snapshot: data moving from the
+         * head to RocksDB in between is seen twice (deduplicated), never
+         * missed */
+        pthread_rwlock_rdlock(&s->head_mu);
+        for (size_t i = 0; i < hits.n; i++) {
+            sel__copy_head(s, tenant, &hits.v[i], &hcs[i]);
+        }
+        pthread_rwlock_unlock(&s->head_mu);
+    }
+    struct tr_iter *it = h->no_samples ? NULL : tr_iter_new(s->eng, TR_CF_METRICS);
+    size_t total = 0;
+    size_t gi = 0;
+    struct sample_vec sv = {0};
+    for (size_t i = 0; i < hits.n && rv == 0;) {
+        size_t j = i + 1;
+        while (j < hits.n &&
+               tr_labels_cmp(hits.v[i].labels, hits.v[i].n_labels,
+                             hits.v[j].labels, hits.v[j].n_labels) == 0) {
+            j++;
+        }
+        struct tr_series_data *sd = &out->series[gi];
+        sd->labels = hits.v[i].labels;
+        sd->n_labels = hits.v[i].n_labels;
+        sd->samples = NULL;
+        sd->n_samples = 0;
+        if (!h->no_samples) {
+            sv.n = 0;
+            for (size_t k = i; k < j && rv == 0; k++) {
+                rv = sel__read_samples(it, tenant, &hits.v[k], &hcs[k],
+                                       h->mint, h->maxt, &sv);
+            }
+            sel__sort_dedupe(&sv);
+            total += sv.n;
+            if (h->max_samples > 0 && total > h->max_samples) {
+                rv = tr_errf(TR_ELIMIT, errmsg,
+                             "query processing would load too many samples "
+                             "into memory in query execution");
+                break;
+            }
+            if (sv.n == 0) {
+                i = j;
+                continue; /* no data in range: not part of the result */
+            }
+            sd->samples = tr_arena_memdup(&out->arena, sv.v,
+                                          sv.n * sizeof(*sv.v));
+            sd->n_samples = sv.n;
+        }
+        gi++;
+        i = j;
+        if (h->limit > 0 && gi >= h->limit && i < hits.n) {
+            out->truncated = true;
+            break;
+        }
+    }
+    tr_free(sv.v);
+    tr_iter_free(it);
+    if (hcs != NULL) {
+        for (size_t i = 0; i < hits.n; i++) {
+            tr_buf_free(&hcs[i].chunk);
+            tr_free(hcs[i].ooo_t);
+            tr_free(hcs[i].ooo_v);
+        }
+        tr_free(hcs);
+    }
+    tr_free(hits.v);
+    out->n_series = gi;
+    if (rv == TR_ECORRUPT) {
+        return tr_errf(rv, errmsg, "corrupt chunk in storage");
+    }
+    return rv;
+}
+
+static int sel__slice_cmp(const void *a, const void *b)
+{
+    return tr_slice_cmp(*(const struct tr_slice *)a,
+                        *(const struct tr_slice *)b);
+}
+
+struct strset {
+    struct tr_slice *v;
+    size_t n;
+    size_t cap;
+};
+
+static int strset_add(struct strset *ss, struct tr_arena *a, struct tr_slice s)
+{
+    if (ss->n == ss->cap) {
+        size_t cap = ss->cap ? ss->cap * 2 : 64;
+        struct tr_slice *nv = tr_realloc(ss->v, cap * sizeof(*nv));
+        if (nv == NULL) {
+            return TR_ENOMEM;
+        }
+        ss->v = nv;
+        ss->cap = cap;
+    }
+    char *p = tr_arena_strndup(a, s.base, s.len);
+    if (p == NULL) {
+        return TR_ENOMEM;
+    }
+    ss->v[ss->n].base = p;
+    ss->v[ss->n].len = s.len;
+    ss->n++;
+    return 0;
+}
+
+static int strset_finish(struct strset *ss, size_t limit,
+                         struct tr_string_list *out)
+{
+    if (ss->n > 1) {
+        qsort(ss->v, ss->n, sizeof(*ss->v), sel__slice_cmp);
+        size_t o = 1;
+        for (size_t i = 1; i < ss->n; i++) {
+            if (!tr_slice_eq(ss->v[i], ss->v[o - 1])) {
+                ss->v[o++] = ss->v[i];
+            }
+        }
+        ss->n = o;
+    }
+    if (limit > 0 && ss->n > limit) {
+        ss->n = limit;
+        out->truncated = true;
+    }
+    out->items = tr_arena_memdup(&out->arena, ss->v,
+                                 (ss->n ? ss->n : 1) * sizeof(*ss->v));
+    out->n = ss->n;
+    tr_free(ss->v);
+    return out->items == NULL ? TR_ENOMEM : 0;
+}
+
+/* Distinct posting names (value_of == NULL) or values of one name, over the
+ * windows overlapping [mint, maxt], skipping from one distinct key part to
+ * the next with seeks. */
+static int sel__scan_postings(struct tr_storage *s, struct tr_slice tenant,
+                              const struct tr_slice *value_of, int64_t mint,
+                              int64_t maxt, struct tr_string_list *out,
+                              struct strset *ss)
+{
+    struct tr_iter *it = tr_iter_new(s->eng, TR_CF_METRICS);
+    struct tr_iter *wit = tr_iter_new(s->eng, TR_CF_METRICS);
+    struct tr_buf k, wk;
+    tr_buf_init(&k);
+    tr_buf_init(&wk);
+    int rv = 0;
+    tr_key_tenant_prefix(&wk, tenant);
+    size_t tpl = wk.len;
+    tr_buf_put_u64be(&wk, tr_key_time(sel__window_start(mint, s->cfg.window_ms)));
+    uint8_t succ[2048];
+    for (tr_iter_seek(wit, wk.data, wk.len);
+         rv == 0 && tr_iter_has_prefix(wit, wk.data, tpl);) {
+        int64_t window;
+        uint16_t slot;
+        char kind;
+        if (tr_key_parse_shard(tr_iter_key(wit), tenant.len, &window, &slot,
+                               &kind) != 0 ||
+            window > maxt) {
+            break;
+        }
+        tr_buf_reset(&k);
+        tr_key_shard_prefix(&k, tenant, window, 0, TR_KEY_POSTING);
+        if (value_of != NULL) {
+            tr_buf_put_uvarint(&k, value_of->len);
+            tr_buf_append(&k, value_of->base, value_of->len);
+        }
+        size_t pl = k.len;
+        tr_iter_seek(it, k.data, pl);
+        while (rv == 0 && tr_iter_has_prefix(it, k.data, pl)) {
+            struct tr_slice key = tr_iter_key(it);
+            struct tr_cursor c = tr_cursor_make(key.base + pl, key.len - pl);
+            uint64_t l;
+            struct tr_slice part;
+            if (tr_cursor_uvarint(&c, &l) != 0 ||
+                tr_cursor_bytes(&c, l, &part) != 0) {
+                tr_iter_next(it);
+                continue;
+            }
+            rv = strset_add(ss, &out->arena, part);
+            size_t upto = (size_t)((const char *)c.p - key.base);
+            if (upto > sizeof(succ)) {
+                tr_iter_next(it);
+                continue;
+            }
+            size_t sl = tr_prefix_successor(key.base, upto, succ);
+            if (sl == 0) {
+                break;
+            }
+            tr_iter_seek(it, succ, sl);
+        }
+        tr_buf_reset(&wk);
+        tr_key_tenant_prefix(&wk, tenant);
+        tr_buf_put_u64be(&wk, tr_key_time(window) + 1);
+        tr_iter_seek(wit, wk.data, wk.len);
+    }
+    tr_iter_free(it);
+    tr_iter_free(wit);
+    tr_buf_free(&k);
+    tr_buf_free(&wk);
+    return rv;
+}
+
+static int sel__labels_common(struct tr_storage *s, struct tr_slice tenant,
+                              const struct tr_slice *value_of,
+                              const struct tr_matcher *ms, size_t n,
+                              const struct tr_select_hints *h,
+                              struct tr_string_list *out, char *errmsg)
+{
+    memset(out, 0, sizeof(*out));
+    tr_arena_init(&out->arena, 16 * 1024);
+    struct strset ss = {0};
+    int rv;
+    if (n == 0) {
+        rv = sel__scan_postings(s, tenant, value_of, h->mint, h->maxt, out,
+                                &ss);
+    } else {
+        struct sel_hits hits = {0};
+        struct tr_arena tmp;
+        tr_arena_init(&tmp, 64 * 1024);
+        rv = sel__collect(s, tenant, ms, n, h->mint, h->maxt, &tmp, &hits,
+                          errmsg);
+        for (size_t i = 0; i < hits.n && rv == 0; i++) {
+            const struct sel_hit *hit = &hits.v[i];
+            for (size_t j = 0; j < hit->n_labels && rv == 0; j++) {
+                if (value_of == NULL) {
+                    rv = strset_add(&ss, &out->arena, hit->labels[j].name);
+                } else if (tr_slice_eq(hit->labels[j].name, *value_of)) {
+                    rv = strset_add(&ss, &out->arena, hit->labels[j].value);
+                }
+            }
+        }
+        tr_free(hits.v);
+        tr_arena_free(&tmp);
+    }
+    if (rv == 0) {
+        rv = strset_finish(&ss, h->limit, out);
+    } else {
+        tr_free(ss.v);
+    }
+    if (rv == TR_ENOMEM) {
+        return tr_errf(rv, errmsg, "out of memory");
+    }
+    return rv;
+}
+
+static int sel__label_names(void *impl, struct tr_slice tenant,
+                            const struct tr_matcher *ms, size_t n,
+                            const struct tr_select_hints *h,
+                            struct tr_string_list *out, char *errmsg)
+{
+    return sel__labels_common(impl, tenant, NULL, ms, n, h, out, errmsg);
+}
+
+static int sel__label_values(void *impl, struct tr_slice tenant,
+                             struct tr_slice name, const struct tr_matcher *ms,
+                             size_t n, const struct tr_select_hints *h,
+                             struct tr_string_list *out, char *errmsg)
+{
+    return sel__labels_common(impl, tenant, &name, ms, n, h, out, errmsg);
+}
+
+void select_init_source(struct tr_storage *s)
+{
+    s->source.version = 1;
+    s->source.impl = s;
+    s->source.select = sel__select;
+    s->source.label_names = sel__label_names;
+    s->source.label_values = sel__label_values;
+}
+
+void tr_select_result_free(struct tr_select_result *r)
+{
+    tr_arena_free(&r->arena);
+    memset(r, 0, sizeof(*r));
+}
+
+void tr_string_list_free(struct tr_string_list *l)
+{
+    tr_arena_free(&l->arena);
+    memset(l, 0, sizeof(*l));
+}

@@ -1,0 +1,86 @@
+/* storage_int.h - private types of the metric store (storage/ only). */
+#ifndef TR_STORAGE_STORAGE_INT_H
+#define TR_STORAGE_STORAGE_INT_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "lib/u64map.h"
+#include "storage/chunk.h"
+#include "storage/engine.h"
+#include "storage/storage.h"
+
+/* Out-of-order samples of a series, sorted by time, not yet in a chunk. */
+struct head_ooo {
+    int64_t *t;
+    double *v;
+    uint32_t n;
+    uint32_t cap;
+};
+
+/* One series in one window, in memory. */
+struct head_series {
+    uint64_t id;                 /* key id in the window (hash + probe) */
+    char *labels;                /* canonical encoding (tr_malloc) */
+    uint32_t labels_len;
+    bool loaded;                 /* persisted tail looked up already */
+    bool dirty;                  /* open chunk changed since checkpoint */
+    int64_t last_t;              /* newest in-order timestamp, INT64_MIN */
+    uint64_t last_v;             /* its value bits */
+    struct tr_xor_chunk chunk;   /* open in-order chunk (count 0 = none) */
+    struct head_ooo ooo;
+};
+
+struct head_window {
+    int64_t start;               /* window start ms */
+    struct tr_u64map series;     /* id -> struct head_series */
+    struct head_window *next;
+};
+
+struct head_tenant {
+    char *name;
+    size_t name_len;
+    uint64_t active_series;      /* series in memory over all windows */
+    struct head_window *windows;
+    struct head_tenant *next;
+};
+
+struct tr_storage {
+    struct tr_storage_config cfg;
+    char *data_dir;
+    struct tr_engine *eng;
+    pthread_mutex_t write_mu;    /* serializes append/checkpoint */
+    pthread_rwlock_t head_mu;    /* head structure: W in apply, R in reads */
+    struct head_tenant *tenants;
+    uint64_t last_index;         /* newest logged entry */
+    uint64_t checkpoint_index;
+    uint64_t wal_bytes;
+    uint64_t head_series;
+    uint64_t chunks_cut;
+    uint64_t checkpoints;
+    struct tr_wbatch *batch;     /* reused per apply (under write_mu) */
+    struct tr_buf key;           /* scratch key (under write_mu) */
+    struct tr_buf val;           /* scratch value (under write_mu) */
+    struct tr_select_source source;
+};
+
+/* head.c */
+int head_apply(struct tr_storage *s, uint64_t index, const void *entry,
+               size_t len, struct tr_apply_result *res, char *errmsg);
+/* Persists open chunks (and cuts them when cut_all), OOO buffers, into
+ * s->batch. */
+void head_persist(struct tr_storage *s, uint64_t index, bool cut_all);
+void head_evict(struct tr_storage *s, int64_t older_than_ms);
+void head_free(struct tr_storage *s);
+struct head_tenant *head_tenant_find(struct tr_storage *s,
+                                     struct tr_slice tenant);
+struct head_window *head_window_find(struct head_tenant *t, int64_t start);
+/* Appends the chunk record (maxt + bytes) to out. */
+void head_chunk_record(struct tr_buf *out, int64_t maxt, const void *bytes,
+                       size_t n);
+
+/* select.c */
+void select_init_source(struct tr_storage *s);
+
+#endif
