@@ -1,0 +1,1173 @@
+/* http.c - the HTTP/1.1 server: listeners, connections, timeouts, routing,
+ * dispatch to the thread pool, response writing, graceful shutdown.
+ *
+ * Connection state machine (one request at a time per connection; bytes of
+ * pipelined requests wait in conn->in until the previous response is out):
+ *
+ *            accept
+ *              |
+ *              v      first byte            head parsed
+ *   +----->  IDLE  -------------->  HEAD  -------------->  BODY
+ *   |          |                     |                      |
+ *   |   idle timeout: close    header timeout: 408    body timeout: 408
+ *   |                                |                      | body done
+ *   |                                v                      v
+ *   |                              BUSY  <------------------+
+ *   |                      (handler on the pool, then uv_write; reading
+ *   |                       stopped)
+ *   |  written, keep-alive           |
+ *   +--------------------------------+
+ *                                    | written, close: shutdown(SHUT_WR)
+ *                                    v
+ *                                  DRAIN (read and discard until EOF or
+ *                                    |    a short timer; avoids a RST
+ *                                    v    that would eat the response)
+ *                                 CLOSING (uv_close; freed when both
+ *                                          handles are closed and no
+ *                                          work item refers to it)
+ *
+ * Memory: a connection is freed only when its tcp and timer close callbacks
+ * have run and no exchange is on the thread pool (conn->refs). */
+#include "server/http.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/clock.h"
+#include "lib/compress.h"
+#include "lib/err.h"
+#include "lib/log.h"
+#include "server/http_int.h"
+#include "server/selfmetrics.h"
+
+#define READ_CHUNK (64 * 1024)
+#define DRAIN_MS 2000
+#define DEFAULT_MAX_BODY (64u << 20)
+#define DEFAULT_MAX_HEADER (1u << 20)
+
+enum enc { ENC_IDENTITY, ENC_GZIP, ENC_DEFLATE, ENC_SNAPPY };
+
+struct route {
+    unsigned methods;
+    char *pattern;
+    unsigned flags;
+    tr_http_handler_fn fn;
+};
+
+struct listener {
+    uv_tcp_t tcp;
+    struct tr_http_server *s;
+    struct listener *next;
+};
+
+enum phase { PH_IDLE, PH_HEAD, PH_BODY, PH_BUSY, PH_DRAIN, PH_CLOSING };
+
+struct exchange;
+
+struct conn {
+    uv_tcp_t tcp;
+    uv_timer_t timer;
+    uv_write_t cont_req;    /* "100 Continue" */
+    uv_shutdown_t shut_req; /* lingering close */
+    struct tr_http_server *s;
+    struct conn *prev, *next; /* s->conns */
+    int refs;                 /* open handles + exchanges on the pool */
+    enum phase phase;
+    bool reading;
+    bool counted;     /* included in the connections gauge */
+    struct tr_buf in; /* received, not yet consumed */
+    struct tr_http_parser parser;
+    struct exchange *x; /* current request (NULL only when closing) */
+    char remote[64];
+};
+
+struct exchange {
+    uv_work_t work;
+    uv_write_t wreq;
+    struct conn *c;
+    struct tr_arena arena;
+    struct tr_http_request req;
+    struct tr_http_response resp;
+    const struct route *route;
+    struct tr_buf raw;     /* body as received (de-chunked) */
+    struct tr_buf decoded; /* body after Content-Encoding */
+    enum enc enc;
+    struct tr_buf head; /* serialized status line + headers */
+    bool close_after;
+    bool head_only; /* HEAD request: no body bytes */
+    tr_ns start;
+    const char *method_label;
+};
+
+struct tr_http_server {
+    uv_loop_t *loop;
+    struct tr_http_server_config cfg;
+    struct route *routes;
+    size_t n_routes;
+    struct listener *listeners;
+    size_t n_listeners; /* not yet closed */
+    struct conn *conns;
+    size_t n_conns;  /* allocated (incl. closing) */
+    size_t n_active; /* counted in the gauge */
+    size_t n_work;   /* exchanges on the thread pool */
+    bool shutting_down;
+    bool shutdown_timer_on;
+    bool done;
+    uv_timer_t shutdown_timer;
+    void (*shutdown_cb)(void *arg);
+    void *shutdown_arg;
+    struct tr_sm_family *m_requests;
+    struct tr_sm_family *m_duration;
+    struct tr_sm_family *m_conns;
+};
+
+static void conn_close(struct conn *c);
+static void conn_process(struct conn *c);
+static void write_response(struct exchange *x);
+static void maybe_done(struct tr_http_server *s);
+
+/* ---- small helpers ----------------------------------------------------- */
+
+static const char *status_text(int status)
+{
+    switch (status) {
+        case 100:
+            return "Continue";
+        case 200:
+            return "OK";
+        case 201:
+            return "Created";
+        case 202:
+            return "Accepted";
+        case 204:
+            return "No Content";
+        case 206:
+            return "Partial Content";
+        case 301:
+            return "Moved Permanently";
+        case 302:
+            return "Found";
+        case 304:
+            return "Not Modified";
+        case 307:
+            return "Temporary Redirect";
+        case 400:
+            return "Bad Request";
+        case 401:
+            return "Unauthorized";
+        case 403:
+            return "Forbidden";
+        case 404:
+            return "Not Found";
+        case 405:
+            return "Method Not Allowed";
+        case 406:
+            return "Not Acceptable";
+        case 408:
+            return "Request Timeout";
+        case 409:
+            return "Conflict";
+        case 410:
+            return "Gone";
+        case 411:
+            return "Length Required";
+        case 413:
+            return "Request Entity Too Large";
+        case 415:
+            return "Unsupported Media Type";
+        case 422:
+            return "Unprocessable Entity";
+        case 429:
+            return "Too Many Requests";
+        case 431:
+            return "Request Header Fields Too Large";
+        case 499:
+            return "Client Closed Request";
+        case 500:
+            return "Internal Server Error";
+        case 501:
+            return "Not Implemented";
+        case 502:
+            return "Bad Gateway";
+        case 503:
+            return "Service Unavailable";
+        case 504:
+            return "Gateway Timeout";
+        case 505:
+            return "HTTP Version Not Supported";
+        default:
+            return "Status";
+    }
+}
+
+static const char *method_name(enum tr_http_method m)
+{
+    switch (m) {
+        case TR_HTTP_GET:
+            return "GET";
+        case TR_HTTP_POST:
+            return "POST";
+        case TR_HTTP_PUT:
+            return "PUT";
+        case TR_HTTP_DELETE:
+            return "DELETE";
+        case TR_HTTP_HEAD:
+            return "HEAD";
+        case TR_HTTP_OPTIONS:
+            return "OPTIONS";
+        case TR_HTTP_PATCH:
+            return "PATCH";
+        default:
+            return "OTHER";
+    }
+}
+
+void tr_http_resp_header(struct tr_http_response *resp,
+                         const char *name,
+                         const char *fmt,
+                         ...)
+{
+    tr_buf_puts(&resp->headers, name);
+    tr_buf_puts(&resp->headers, ": ");
+    va_list ap;
+    va_start(ap, fmt);
+    char tmp[512];
+    int n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+    va_end(ap);
+    if (n >= 0 && (size_t)n < sizeof(tmp)) {
+        tr_buf_append(&resp->headers, tmp, (size_t)n);
+    } else if (n >= 0) {
+        char *big = tr_malloc((size_t)n + 1);
+        if (big != NULL) {
+            va_start(ap, fmt);
+            vsnprintf(big, (size_t)n + 1, fmt, ap);
+            va_end(ap);
+            tr_buf_append(&resp->headers, big, (size_t)n);
+            tr_free(big);
+        } else {
+            resp->headers.oom = true;
+        }
+    }
+    tr_buf_puts(&resp->headers, "\r\n");
+}
+
+void tr_http_resp_text(struct tr_http_response *resp,
+                       int status,
+                       const char *text)
+{
+    resp->status = status;
+    resp->content_type = "text/plain; charset=utf-8";
+    tr_buf_reset(&resp->body);
+    tr_buf_puts(&resp->body, text);
+    if (resp->body.len == 0 || resp->body.data[resp->body.len - 1] != '\n') {
+        tr_buf_putc(&resp->body, '\n');
+    }
+}
+
+/* ---- server ------------------------------------------------------------ */
+
+int tr_http_server_new(uv_loop_t *loop,
+                       const struct tr_http_server_config *cfg,
+                       struct tr_http_server **out)
+{
+    if (cfg == NULL || cfg->version != 1) {
+        return TR_EINVAL;
+    }
+    struct tr_http_server *s = tr_calloc(1, sizeof(*s));
+    if (s == NULL) {
+        return TR_ENOMEM;
+    }
+    s->loop = loop;
+    s->cfg = *cfg;
+    if (s->cfg.max_body_bytes == 0) {
+        s->cfg.max_body_bytes = DEFAULT_MAX_BODY;
+    }
+    if (s->cfg.max_header_bytes == 0) {
+        s->cfg.max_header_bytes = DEFAULT_MAX_HEADER;
+    }
+    struct tr_selfmetrics *reg =
+        cfg->metrics ? cfg->metrics : tr_selfmetrics_default();
+    static const char *const req_labels[] = {"route", "method", "status"};
+    static const char *const route_label[] = {"route"};
+    s->m_requests = tr_selfmetrics_counter(
+        reg, "triad_http_requests_total",
+        "Total HTTP requests served, by route, method and status code.", 3,
+        req_labels);
+    s->m_duration = tr_selfmetrics_histogram(
+        reg, "triad_http_request_duration_seconds",
+        "Time from the first byte of a request to its response being queued.",
+        1, route_label, NULL, 0);
+    s->m_conns = tr_selfmetrics_gauge(reg, "triad_http_connections",
+                                      "Open HTTP connections.", 0, NULL);
+    *out = s;
+    return 0;
+}
+
+int tr_http_route(struct tr_http_server *s,
+                  unsigned methods,
+                  const char *pattern,
+                  unsigned flags,
+                  tr_http_handler_fn fn)
+{
+    if (pattern == NULL || pattern[0] != '/' || fn == NULL || methods == 0) {
+        return TR_EINVAL;
+    }
+    size_t caps = 0;
+    for (const char *p = strstr(pattern, "{}"); p; p = strstr(p + 2, "{}")) {
+        caps++;
+    }
+    if (caps > TR_HTTP_MAX_PARAMS) {
+        return TR_EINVAL;
+    }
+    struct route *nr =
+        tr_realloc(s->routes, (s->n_routes + 1) * sizeof(*s->routes));
+    if (nr == NULL) {
+        return TR_ENOMEM;
+    }
+    s->routes = nr;
+    struct route *r = &s->routes[s->n_routes];
+    r->pattern = tr_strdup(pattern);
+    if (r->pattern == NULL) {
+        return TR_ENOMEM;
+    }
+    r->methods = methods;
+    r->flags = flags;
+    r->fn = fn;
+    s->n_routes++;
+    return 0;
+}
+
+void tr_http_server_free(struct tr_http_server *s)
+{
+    if (s == NULL) {
+        return;
+    }
+    for (size_t i = 0; i < s->n_routes; i++) {
+        tr_free(s->routes[i].pattern);
+    }
+    tr_free(s->routes);
+    tr_free(s);
+}
+
+/* ---- listening --------------------------------------------------------- */
+
+static void on_listener_close(uv_handle_t *h)
+{
+    struct listener *l = h->data;
+    struct tr_http_server *s = l->s;
+    s->n_listeners--;
+    tr_free(l);
+    maybe_done(s);
+}
+
+static void on_conn_handle_close(uv_handle_t *h);
+static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf);
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
+static void on_timer(uv_timer_t *t);
+
+static void gauge_update(struct tr_http_server *s)
+{
+    tr_selfmetrics_set(s->m_conns, (double)s->n_active);
+}
+
+static struct exchange *exchange_new(struct conn *c)
+{
+    struct exchange *x = tr_calloc(1, sizeof(*x));
+    if (x == NULL) {
+        return NULL;
+    }
+    x->c = c;
+    tr_arena_init(&x->arena, 8192);
+    tr_buf_init(&x->raw);
+    tr_buf_init(&x->decoded);
+    tr_buf_init(&x->head);
+    tr_buf_init(&x->resp.headers);
+    tr_buf_init(&x->resp.body);
+    x->resp.status = 200;
+    x->route = NULL;
+    x->method_label = "OTHER";
+    x->work.data = x;
+    x->wreq.data = x;
+    return x;
+}
+
+static void exchange_free(struct exchange *x)
+{
+    if (x == NULL) {
+        return;
+    }
+    tr_arena_free(&x->arena);
+    tr_buf_free(&x->raw);
+    tr_buf_free(&x->decoded);
+    tr_buf_free(&x->head);
+    tr_buf_free(&x->resp.headers);
+    tr_buf_free(&x->resp.body);
+    tr_free(x);
+}
+
+static void set_timer(struct conn *c, uint64_t ms)
+{
+    if (ms == 0) {
+        uv_timer_stop(&c->timer);
+    } else {
+        uv_timer_start(&c->timer, on_timer, ms, 0);
+    }
+}
+
+static void start_reading(struct conn *c)
+{
+    if (!c->reading && c->phase != PH_CLOSING) {
+        if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0) {
+            c->reading = true;
+        }
+    }
+}
+
+static void stop_reading(struct conn *c)
+{
+    if (c->reading) {
+        uv_read_stop((uv_stream_t *)&c->tcp);
+        c->reading = false;
+    }
+}
+
+static void peer_name(struct conn *c)
+{
+    struct sockaddr_storage ss;
+    int len = sizeof(ss);
+    c->remote[0] = '\0';
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) != 0) {
+        return;
+    }
+    char ip[INET6_ADDRSTRLEN] = "";
+    if (ss.ss_family == AF_INET) {
+        struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+        uv_ip4_name(a, ip, sizeof(ip));
+        snprintf(c->remote, sizeof(c->remote), "%s:%d", ip, ntohs(a->sin_port));
+    } else if (ss.ss_family == AF_INET6) {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+        uv_ip6_name(a, ip, sizeof(ip));
+        snprintf(c->remote, sizeof(c->remote), "[%s]:%d", ip,
+                 ntohs(a->sin6_port));
+    }
+}
+
+static void on_connection(uv_stream_t *server, int status)
+{
+    struct listener *l = server->data;
+    struct tr_http_server *s = l->s;
+    if (status < 0) {
+        tr_log_warn("http accept failed", "err=%s", uv_strerror(status));
+        return;
+    }
+    struct conn *c = tr_calloc(1, sizeof(*c));
+    if (c == NULL) {
+        return; /* the connection stays in the backlog; retried later */
+    }
+    c->s = s;
+    tr_buf_init(&c->in);
+    uv_tcp_init(s->loop, &c->tcp);
+    uv_timer_init(s->loop, &c->timer);
+    c->tcp.data = c;
+    c->timer.data = c;
+    c->refs = 2;
+    c->next = s->conns;
+    if (s->conns) {
+        s->conns->prev = c;
+    }
+    s->conns = c;
+    s->n_conns++;
+    c->phase = PH_IDLE;
+    if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0) {
+        conn_close(c);
+        return;
+    }
+    if (s->shutting_down ||
+        (s->cfg.max_connections > 0 && s->n_active >= s->cfg.max_connections)) {
+        conn_close(c);
+        return;
+    }
+    c->counted = true;
+    s->n_active++;
+    gauge_update(s);
+    uv_tcp_nodelay(&c->tcp, 1);
+    peer_name(c);
+    tr_http_parser_init(&c->parser, s->cfg.max_header_bytes,
+                        s->cfg.max_body_bytes, NULL);
+    c->x = exchange_new(c);
+    if (c->x == NULL) {
+        conn_close(c);
+        return;
+    }
+    c->parser.arena = &c->x->arena;
+    /* The header timeout also bounds a connection that sends nothing. */
+    set_timer(c, s->cfg.header_timeout_ms ? s->cfg.header_timeout_ms
+                                          : s->cfg.idle_timeout_ms);
+    start_reading(c);
+}
+
+/* Splits "host:port" ("[v6]:port", ":port"). */
+static int parse_addr(const char *addr,
+                      struct sockaddr_storage *ss,
+                      char *errmsg)
+{
+    const char *colon = strrchr(addr, ':');
+    if (colon == NULL) {
+        return tr_errf(TR_EINVAL, errmsg, "listen: address %s has no port",
+                       addr);
+    }
+    char host[128];
+    size_t hl = (size_t)(colon - addr);
+    if (hl >= sizeof(host)) {
+        return tr_errf(TR_EINVAL, errmsg, "listen: host too long in %s", addr);
+    }
+    memcpy(host, addr, hl);
+    host[hl] = '\0';
+    char *end;
+    long port = strtol(colon + 1, &end, 10);
+    if (colon[1] == '\0' || *end != '\0' || port < 0 || port > 65535) {
+        return tr_errf(TR_EINVAL, errmsg, "listen: invalid port in %s", addr);
+    }
+    memset(ss, 0, sizeof(*ss));
+    if (hl >= 2 && host[0] == '[' && host[hl - 1] == ']') {
+        host[hl - 1] = '\0';
+        if (uv_ip6_addr(host + 1, (int)port, (struct sockaddr_in6 *)ss) != 0) {
+            return tr_errf(TR_EINVAL, errmsg, "listen: invalid address %s",
+                           addr);
+        }
+        return 0;
+    }
+    if (hl == 0) {
+        strcpy(host, "0.0.0.0");
+    } else if (strcmp(host, "localhost") == 0) {
+        strcpy(host, "127.0.0.1");
+    }
+    if (uv_ip4_addr(host, (int)port, (struct sockaddr_in *)ss) != 0 &&
+        uv_ip6_addr(host, (int)port, (struct sockaddr_in6 *)ss) != 0) {
+        return tr_errf(TR_EINVAL, errmsg, "listen: invalid address %s", addr);
+    }
+    return 0;
+}
+
+int tr_http_listen(struct tr_http_server *s,
+                   const char *addr,
+                   int *port,
+                   char *errmsg)
+{
+    struct sockaddr_storage ss;
+    int rv = parse_addr(addr, &ss, errmsg);
+    if (rv != 0) {
+        return rv;
+    }
+    if (s->shutting_down) {
+        return tr_errf(TR_EINVAL, errmsg, "listen: server is shutting down");
+    }
+    struct listener *l = tr_calloc(1, sizeof(*l));
+    if (l == NULL) {
+        return tr_errf(TR_ENOMEM, errmsg, "listen: out of memory");
+    }
+    l->s = s;
+    uv_tcp_init(s->loop, &l->tcp);
+    l->tcp.data = l;
+    s->n_listeners++;
+    int uvrv = uv_tcp_bind(&l->tcp, (struct sockaddr *)&ss, 0);
+    if (uvrv == 0) {
+        uvrv = uv_listen((uv_stream_t *)&l->tcp, 1024, on_connection);
+    }
+    if (uvrv != 0) {
+        uv_close((uv_handle_t *)&l->tcp, on_listener_close);
+        return tr_errf(TR_EIO, errmsg, "listen on %s: %s", addr,
+                       uv_strerror(uvrv));
+    }
+    if (port != NULL) {
+        struct sockaddr_storage bound;
+        int len = sizeof(bound);
+        uv_tcp_getsockname(&l->tcp, (struct sockaddr *)&bound, &len);
+        *port = ntohs(bound.ss_family == AF_INET6
+                          ? ((struct sockaddr_in6 *)&bound)->sin6_port
+                          : ((struct sockaddr_in *)&bound)->sin_port);
+    }
+    l->next = s->listeners;
+    s->listeners = l;
+    return 0;
+}
+
+/* ---- connection life --------------------------------------------------- */
+
+static void conn_unref(struct conn *c)
+{
+    if (--c->refs > 0) {
+        return;
+    }
+    struct tr_http_server *s = c->s;
+    if (c->prev) {
+        c->prev->next = c->next;
+    } else {
+        s->conns = c->next;
+    }
+    if (c->next) {
+        c->next->prev = c->prev;
+    }
+    s->n_conns--;
+    exchange_free(c->x);
+    tr_http_parser_free(&c->parser);
+    tr_buf_free(&c->in);
+    tr_free(c);
+    maybe_done(s);
+}
+
+static void on_conn_handle_close(uv_handle_t *h)
+{
+    conn_unref(h->data);
+}
+
+static void conn_close(struct conn *c)
+{
+    if (c->phase == PH_CLOSING) {
+        return;
+    }
+    c->phase = PH_CLOSING;
+    c->reading = false;
+    if (c->counted) {
+        c->counted = false;
+        c->s->n_active--;
+        gauge_update(c->s);
+    }
+    uv_close((uv_handle_t *)&c->tcp, on_conn_handle_close);
+    uv_close((uv_handle_t *)&c->timer, on_conn_handle_close);
+}
+
+static void on_shutdown(uv_shutdown_t *req, int status)
+{
+    struct conn *c = req->data;
+    if (status < 0 && c->phase == PH_DRAIN) {
+        conn_close(c);
+    }
+}
+
+/* After the last response of a connection: half-close and drain. */
+static void conn_linger(struct conn *c)
+{
+    if (c->phase == PH_CLOSING) {
+        return;
+    }
+    c->phase = PH_DRAIN;
+    c->shut_req.data = c;
+    if (c->s->shutting_down ||
+        uv_shutdown(&c->shut_req, (uv_stream_t *)&c->tcp, on_shutdown) != 0) {
+        conn_close(c);
+        return;
+    }
+    set_timer(c, DRAIN_MS);
+    start_reading(c);
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    (void)suggested;
+    struct conn *c = h->data;
+    if (c->phase == PH_DRAIN) {
+        tr_buf_reset(&c->in);
+    }
+    if (tr_buf_reserve(&c->in, READ_CHUNK - 1) != 0) {
+        buf->base = NULL;
+        buf->len = 0;
+        return;
+    }
+    buf->base = c->in.data + c->in.len;
+    buf->len = c->in.cap - c->in.len - 1; /* keep room for the NUL */
+}
+
+static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
+{
+    (void)buf;
+    struct conn *c = st->data;
+    if (nread == 0) {
+        return;
+    }
+    if (nread < 0) {
+        /* EOF or error (incl. UV_ENOBUFS): nothing more to answer. */
+        conn_close(c);
+        return;
+    }
+    if (c->phase == PH_DRAIN) {
+        return; /* discarded (on_alloc resets the buffer) */
+    }
+    c->in.len += (size_t)nread;
+    c->in.data[c->in.len] = '\0';
+    conn_process(c);
+}
+
+static void on_timer(uv_timer_t *t)
+{
+    struct conn *c = t->data;
+    struct tr_http_server *s = c->s;
+    switch (c->phase) {
+        case PH_HEAD:
+        case PH_BODY: {
+            struct exchange *x = c->x;
+            stop_reading(c);
+            char msg[128];
+            snprintf(msg, sizeof(msg),
+                     "request timeout: %s not received within %llu ms",
+                     c->phase == PH_HEAD ? "headers" : "body",
+                     (unsigned long long)(c->phase == PH_HEAD
+                                              ? s->cfg.header_timeout_ms
+                                              : s->cfg.body_timeout_ms));
+            c->phase = PH_BUSY;
+            tr_http_resp_text(&x->resp, 408, msg);
+            x->close_after = true;
+            write_response(x);
+            break;
+        }
+        case PH_IDLE:
+        case PH_DRAIN:
+            conn_close(c);
+            break;
+        default:
+            break;
+    }
+}
+
+static void on_continue_written(uv_write_t *req, int status)
+{
+    (void)req;
+    (void)status;
+}
+
+/* Drops n consumed bytes from the front of c->in. */
+static void in_consume(struct conn *c, size_t n)
+{
+    if (n == 0) {
+        return;
+    }
+    memmove(c->in.data, c->in.data + n, c->in.len - n);
+    c->in.len -= n;
+    c->in.data[c->in.len] = '\0';
+}
+
+static void dispatch(struct exchange *x);
+
+static void conn_process(struct conn *c)
+{
+    struct tr_http_server *s = c->s;
+    while (c->phase == PH_IDLE || c->phase == PH_HEAD || c->phase == PH_BODY) {
+        if (c->phase == PH_IDLE && c->in.len == 0) {
+            return;
+        }
+        size_t used = 0;
+        int rv = tr_http_parse(&c->parser, c->in.data ? c->in.data : "",
+                               c->in.len, &used);
+        in_consume(c, used);
+        if (c->phase == PH_IDLE && (tr_http_parser_started(&c->parser) ||
+                                    c->in.len > 0 || rv != TR_HP_NEED_MORE)) {
+            c->phase = PH_HEAD;
+            c->x->start = tr_mono_ns();
+            set_timer(c, s->cfg.header_timeout_ms);
+        }
+        switch (rv) {
+            case TR_HP_NEED_MORE:
+                return;
+            case TR_HP_HEAD: {
+                struct tr_http_parser *p = &c->parser;
+                c->phase = PH_BODY;
+                set_timer(c, s->cfg.body_timeout_ms);
+                bool has_body =
+                    p->chunked || (p->has_content_length && p->content_length);
+                if (p->expect_continue && has_body && c->in.len == 0) {
+                    static char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+                    uv_buf_t b = uv_buf_init(cont, sizeof(cont) - 1);
+                    uv_write(&c->cont_req, (uv_stream_t *)&c->tcp, &b, 1,
+                             on_continue_written);
+                }
+                break;
+            }
+            case TR_HP_DONE:
+                uv_timer_stop(&c->timer);
+                stop_reading(c);
+                c->phase = PH_BUSY;
+                dispatch(c->x);
+                return;
+            case TR_HP_ERROR:
+            default: {
+                struct exchange *x = c->x;
+                uv_timer_stop(&c->timer);
+                stop_reading(c);
+                c->phase = PH_BUSY;
+                tr_http_resp_text(&x->resp, c->parser.err_status,
+                                  c->parser.errmsg);
+                x->close_after = true;
+                write_response(x);
+                return;
+            }
+        }
+    }
+}
+
+/* ---- routing and dispatch ---------------------------------------------- */
+
+/* Matches path against pattern, capturing "{}" segments into req. */
+static bool route_match(const struct route *r, struct tr_http_request *req)
+{
+    const char *p = r->pattern;
+    const char *x = req->path.base;
+    const char *xe = x + req->path.len;
+    size_t np = 0;
+    struct tr_slice caps[TR_HTTP_MAX_PARAMS];
+    while (*p) {
+        if (p[0] == '{' && p[1] == '}') {
+            const char *st = x;
+            while (x < xe && *x != '/') {
+                x++;
+            }
+            if (x == st || np >= TR_HTTP_MAX_PARAMS) {
+                return false;
+            }
+            caps[np++] = (struct tr_slice){st, (size_t)(x - st)};
+            p += 2;
+            continue;
+        }
+        if (x >= xe || *x != *p) {
+            return false;
+        }
+        x++;
+        p++;
+    }
+    if (x != xe && !(r->flags & TR_ROUTE_PREFIX)) {
+        return false;
+    }
+    memcpy(req->params, caps, np * sizeof(caps[0]));
+    req->n_params = np;
+    return true;
+}
+
+static bool method_allowed(unsigned mask, enum tr_http_method m)
+{
+    return (mask & m) || (m == TR_HTTP_HEAD && (mask & TR_HTTP_GET));
+}
+
+static void put_allow(struct tr_http_response *resp, unsigned mask)
+{
+    static const enum tr_http_method all[] = {
+        TR_HTTP_GET,    TR_HTTP_HEAD,  TR_HTTP_POST,    TR_HTTP_PUT,
+        TR_HTTP_DELETE, TR_HTTP_PATCH, TR_HTTP_OPTIONS,
+    };
+    if (mask & TR_HTTP_GET) {
+        mask |= TR_HTTP_HEAD;
+    }
+    char list[128] = "";
+    for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+        if (mask & all[i]) {
+            if (list[0]) {
+                strcat(list, ", ");
+            }
+            strcat(list, method_name(all[i]));
+        }
+    }
+    tr_http_resp_header(resp, "Allow", "%s", list);
+}
+
+static void work_cb(uv_work_t *w)
+{
+    struct exchange *x = w->data;
+    struct tr_http_request *req = &x->req;
+    if (x->enc != ENC_IDENTITY) {
+        char err[TR_ERRMSG_SIZE];
+        int rv;
+        size_t max = x->c->s->cfg.max_body_bytes;
+        switch (x->enc) {
+            case ENC_GZIP:
+                rv = tr_gzip_decode(x->raw.data, x->raw.len, max, &x->decoded,
+                                    err);
+                break;
+            case ENC_DEFLATE:
+                rv = tr_deflate_decode(x->raw.data, x->raw.len, max,
+                                       &x->decoded, err);
+                break;
+            default:
+                rv = tr_snappy_decode(x->raw.data, x->raw.len, max, &x->decoded,
+                                      err);
+                break;
+        }
+        if (rv == TR_ETOOLARGE) {
+            char msg[TR_ERRMSG_SIZE + 64];
+            snprintf(msg, sizeof(msg), "request body too large: %s", err);
+            tr_http_resp_text(&x->resp, 413, msg);
+            x->close_after = true;
+            return;
+        }
+        if (rv != 0) {
+            tr_http_resp_text(&x->resp, rv == TR_ENOMEM ? 503 : 400, err);
+            return;
+        }
+        req->body = x->decoded.data ? x->decoded.data : "";
+        req->body_len = x->decoded.len;
+        req->body_decoded = true;
+        tr_buf_free(&x->raw);
+    }
+    x->route->fn(req, &x->resp);
+}
+
+static void after_work_cb(uv_work_t *w, int status)
+{
+    (void)status;
+    struct exchange *x = w->data;
+    struct conn *c = x->c;
+    struct tr_http_server *s = c->s;
+    s->n_work--;
+    if (c->phase == PH_CLOSING) {
+        /* The connection was force-closed meanwhile. */
+        conn_unref(c);
+        maybe_done(s);
+        return;
+    }
+    c->refs--; /* the handles still hold theirs */
+    write_response(x);
+    maybe_done(s);
+}
+
+static void dispatch(struct exchange *x)
+{
+    struct conn *c = x->c;
+    struct tr_http_server *s = c->s;
+    struct tr_http_parser *p = &c->parser;
+    struct tr_http_request *req = &x->req;
+    req->method = p->method;
+    req->path = (struct tr_slice){p->path, p->path_len};
+    req->raw_query = (struct tr_slice){p->raw_query, p->raw_query_len};
+    req->headers = p->headers;
+    req->n_headers = p->n_headers;
+    req->arena = &x->arena;
+    req->app = s->cfg.app;
+    memcpy(req->remote_addr, c->remote, sizeof(req->remote_addr));
+    /* Take the body buffer: the parser starts a new one. */
+    x->raw = p->body;
+    tr_buf_init(&p->body);
+    req->body = x->raw.data ? x->raw.data : "";
+    req->body_len = x->raw.len;
+    x->head_only = p->method == TR_HTTP_HEAD;
+    x->close_after = !p->keep_alive;
+    x->method_label = method_name(p->method);
+    if (x->start == 0) {
+        x->start = tr_mono_ns();
+    }
+
+    unsigned allow = 0;
+    for (size_t i = 0; i < s->n_routes; i++) {
+        const struct route *r = &s->routes[i];
+        if (!route_match(r, req)) {
+            continue;
+        }
+        if (method_allowed(r->methods, req->method)) {
+            x->route = r;
+            break;
+        }
+        allow |= r->methods;
+    }
+    if (x->route == NULL) {
+        char msg[256];
+        if (allow) {
+            snprintf(msg, sizeof(msg), "method %s not allowed for %.*s",
+                     p->method_str,
+                     (int)(p->path_len > 150 ? 150 : p->path_len), p->path);
+            tr_http_resp_text(&x->resp, 405, msg);
+            put_allow(&x->resp, allow);
+        } else {
+            snprintf(msg, sizeof(msg), "404 page not found: %.*s",
+                     (int)(p->path_len > 150 ? 150 : p->path_len), p->path);
+            tr_http_resp_text(&x->resp, 404, msg);
+        }
+        req->n_params = 0;
+        write_response(x);
+        return;
+    }
+    req->route_name = x->route->pattern;
+
+    const struct tr_slice *ce = tr_http_header_get(req, "Content-Encoding");
+    x->enc = ENC_IDENTITY;
+    if (ce != NULL && ce->len > 0 && !tr_slice_eq_nocase(*ce, "identity")) {
+        if (tr_slice_eq_nocase(*ce, "gzip") ||
+            tr_slice_eq_nocase(*ce, "x-gzip")) {
+            x->enc = ENC_GZIP;
+        } else if (tr_slice_eq_nocase(*ce, "deflate")) {
+            x->enc = ENC_DEFLATE;
+        } else if (tr_slice_eq_nocase(*ce, "snappy")) {
+            x->enc = ENC_SNAPPY;
+        } else {
+            char msg[256];
+            snprintf(msg, sizeof(msg),
+                     "unsupported Content-Encoding \"%.*s\" (supported: "
+                     "gzip, deflate, snappy, identity)",
+                     (int)(ce->len > 64 ? 64 : ce->len), ce->base);
+            tr_http_resp_text(&x->resp, 415, msg);
+            write_response(x);
+            return;
+        }
+    }
+    if ((x->route->flags & TR_ROUTE_INLINE) && x->enc == ENC_IDENTITY) {
+        x->route->fn(req, &x->resp);
+        write_response(x);
+        return;
+    }
+    c->refs++;
+    s->n_work++;
+    int rv = uv_queue_work(s->loop, &x->work, work_cb, after_work_cb);
+    if (rv != 0) {
+        c->refs--;
+        s->n_work--;
+        tr_http_resp_text(&x->resp, 503, "server busy: cannot queue request");
+        write_response(x);
+    }
+}
+
+/* ---- responses --------------------------------------------------------- */
+
+static void on_written(uv_write_t *w, int status)
+{
+    struct exchange *x = w->data;
+    struct conn *c = x->c;
+    struct tr_http_server *s = c->s;
+    if (c->phase == PH_CLOSING) {
+        return; /* freed with the connection */
+    }
+    if (status < 0) {
+        conn_close(c);
+        return;
+    }
+    if (x->close_after || s->shutting_down) {
+        conn_linger(c);
+        return;
+    }
+    /* Next request on this connection. */
+    exchange_free(x);
+    c->x = exchange_new(c);
+    if (c->x == NULL) {
+        conn_close(c);
+        return;
+    }
+    tr_http_parser_reset(&c->parser, &c->x->arena);
+    c->phase = PH_IDLE;
+    set_timer(c, s->cfg.idle_timeout_ms);
+    start_reading(c);
+    conn_process(c);
+}
+
+static void write_response(struct exchange *x)
+{
+    struct conn *c = x->c;
+    struct tr_http_server *s = c->s;
+    struct tr_http_response *r = &x->resp;
+    if (r->status < 100 || r->status > 999) {
+        r->status = 500;
+    }
+    if (r->body.oom || r->headers.oom) {
+        tr_buf_reset(&r->headers);
+        tr_http_resp_text(r, 503, "out of memory building the response");
+    }
+    int st = r->status;
+    bool no_body = st == 204 || st == 304 || (st >= 100 && st < 200);
+    bool keep_alive_10 = !x->close_after && c->parser.minor == 0;
+    if (s->shutting_down) {
+        x->close_after = true;
+    }
+    struct tr_buf *h = &x->head;
+    tr_buf_printf(h, "HTTP/1.1 %d %s\r\n", st, status_text(st));
+    if (r->content_type != NULL && !no_body) {
+        tr_buf_printf(h, "Content-Type: %s\r\n", r->content_type);
+    }
+    if (!no_body) {
+        tr_buf_printf(h, "Content-Length: %zu\r\n", r->body.len);
+    }
+    if (x->close_after) {
+        tr_buf_puts(h, "Connection: close\r\n");
+    } else if (keep_alive_10) {
+        tr_buf_puts(h, "Connection: keep-alive\r\n");
+    }
+    tr_buf_append(h, r->headers.data ? r->headers.data : "", r->headers.len);
+    tr_buf_puts(h, "\r\n");
+
+    char status_str[8];
+    snprintf(status_str, sizeof(status_str), "%d", st);
+    const char *route = x->route ? x->route->pattern : "other";
+    tr_selfmetrics_inc(s->m_requests, 1, route, x->method_label, status_str);
+    if (x->start != 0) {
+        tr_selfmetrics_observe(s->m_duration,
+                               (double)(tr_mono_ns() - x->start) / 1e9, route);
+    }
+    if (h->oom) {
+        conn_close(c);
+        return;
+    }
+    uv_buf_t bufs[2];
+    unsigned n = 0;
+    bufs[n++] = uv_buf_init(h->data, (unsigned)h->len);
+    if (!no_body && !x->head_only && r->body.len > 0) {
+        bufs[n++] = uv_buf_init(r->body.data, (unsigned)r->body.len);
+    }
+    c->phase = PH_BUSY;
+    if (uv_write(&x->wreq, (uv_stream_t *)&c->tcp, bufs, n, on_written) != 0) {
+        conn_close(c);
+    }
+}
+
+/* ---- shutdown ---------------------------------------------------------- */
+
+static void on_shutdown_timer_close(uv_handle_t *h)
+{
+    struct tr_http_server *s = h->data;
+    if (s->shutdown_cb) {
+        s->shutdown_cb(s->shutdown_arg);
+    }
+}
+
+static void maybe_done(struct tr_http_server *s)
+{
+    if (!s->shutting_down || s->done || s->n_listeners > 0 || s->n_conns > 0 ||
+        s->n_work > 0) {
+        return;
+    }
+    s->done = true;
+    uv_timer_stop(&s->shutdown_timer);
+    uv_close((uv_handle_t *)&s->shutdown_timer, on_shutdown_timer_close);
+}
+
+static void on_shutdown_timeout(uv_timer_t *t)
+{
+    struct tr_http_server *s = t->data;
+    tr_log_warn("http shutdown timeout: closing busy connections",
+                "open=%zu in_flight=%zu", s->n_conns, s->n_work);
+    for (struct conn *c = s->conns; c; c = c->next) {
+        conn_close(c);
+    }
+}
+
+void tr_http_server_shutdown(struct tr_http_server *s,
+                             uint64_t timeout_ms,
+                             void (*cb)(void *arg),
+                             void *arg)
+{
+    if (s->shutting_down) {
+        return;
+    }
+    s->shutting_down = true;
+    s->shutdown_cb = cb;
+    s->shutdown_arg = arg;
+    uv_timer_init(s->loop, &s->shutdown_timer);
+    s->shutdown_timer.data = s;
+    for (struct listener *l = s->listeners; l; l = l->next) {
+        uv_close((uv_handle_t *)&l->tcp, on_listener_close);
+    }
+    s->listeners = NULL;
+    /* Idle or half-read connections close now; busy ones after their
+     * response (write_response forces Connection: close). */
+    for (struct conn *c = s->conns; c; c = c->next) {
+        if (c->phase != PH_BUSY) {
+            conn_close(c);
+        }
+    }
+    uv_timer_start(&s->shutdown_timer, on_shutdown_timeout,
+                   timeout_ms ? timeout_ms : 1, 0);
+    maybe_done(s);
+}

@@ -1,0 +1,132 @@
+/* http_int.h - private types of the HTTP server: the incremental request
+ * parser (http_parse.c, pure: no libuv, fuzzable) and helpers shared by
+ * http.c and http_form.c.
+ *
+ * Parser contract. The caller keeps the unconsumed input in one contiguous
+ * buffer and calls tr_http_parse() with it after every read; the parser
+ * reports how many bytes it consumed (the caller drops them). The head
+ * (request line + headers) is consumed only once complete; its parsed form
+ * is copied into p->arena, so the input buffer may move afterwards. Body
+ * bytes are consumed as they arrive and appended (de-chunked) to p->body.
+ *
+ *   NEED_MORE --(head complete)--> HEAD --(body complete)--> DONE
+ *       \                            \
+ *        +-------------(framing/limit error)--------------> ERROR
+ *
+ * A request without a body goes straight from NEED_MORE to DONE... after a
+ * HEAD report: HEAD is always reported once, so the caller can answer
+ * "Expect: 100-continue" before the body is read. Bytes after a complete
+ * request are left unconsumed (pipelining): the caller resets the parser
+ * with tr_http_parser_reset() once it has answered.
+ *
+ * Accepted grammar (RFC 9112, with Go's leniencies): lines end in CRLF or a
+ * bare LF; empty lines before the request line are skipped; the request
+ * target is origin-form ("/path?query"), absolute-form ("http://h/path")
+ * or "*"; versions HTTP/1.0 and HTTP/1.1 (others -> 505); header names are
+ * tokens followed directly by ':'; obsolete line folding is rejected.
+ * Chunked bodies: hex size, optional ";ext" (ignored), CRLF, data, CRLF;
+ * trailers after the last chunk are read and discarded. */
+#ifndef TR_SERVER_HTTP_INT_H
+#define TR_SERVER_HTTP_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lib/alloc.h"
+#include "lib/buf.h"
+#include "server/http.h"
+
+#define TR_HTTP_MAX_HEADERS 100
+#define TR_HTTP_MAX_CHUNK_LINE 4096 /* size line incl. extensions */
+
+enum tr_http_parse_result {
+    TR_HP_NEED_MORE = 0, /* feed more bytes */
+    TR_HP_HEAD = 1,      /* head parsed; call again for the body */
+    TR_HP_DONE = 2,      /* request complete */
+    TR_HP_ERROR = 3,     /* p->err_status and p->errmsg tell why */
+};
+
+enum tr_http_parse_state {
+    TR_HPS_HEAD = 0,
+    TR_HPS_HEAD_DONE, /* HEAD reported, body (if any) next */
+    TR_HPS_BODY_CL,
+    TR_HPS_CHUNK_SIZE,
+    TR_HPS_CHUNK_EXT,
+    TR_HPS_CHUNK_SIZE_LF,
+    TR_HPS_CHUNK_DATA,
+    TR_HPS_CHUNK_DATA_CR,
+    TR_HPS_CHUNK_DATA_LF,
+    TR_HPS_TRAILER_START, /* at the start of a trailer line */
+    TR_HPS_TRAILER_LINE,
+    TR_HPS_TRAILER_LF, /* after CR of a trailer line */
+    TR_HPS_END_LF,     /* after CR of the empty line ending trailers */
+    TR_HPS_DONE,
+    TR_HPS_ERROR,
+};
+
+struct tr_http_parser {
+    /* Set by the caller (kept across resets). */
+    size_t max_header_bytes; /* head size limit -> 431 */
+    size_t max_body_bytes;   /* raw body limit -> 413 */
+    struct tr_arena *arena;  /* receives the parsed head */
+    /* Internal state. */
+    enum tr_http_parse_state state;
+    size_t scan;        /* head bytes already searched */
+    uint64_t left;      /* CL bytes or chunk bytes to read */
+    size_t line_len;    /* chunk size line / trailer bytes */
+    size_t size_digits; /* hex digits of the chunk size */
+    /* Result: the head (valid after TR_HP_HEAD, in arena). */
+    enum tr_http_method method;
+    char *method_str; /* as sent */
+    char *path;       /* percent-decoded, NUL-terminated */
+    size_t path_len;
+    char *raw_query; /* after '?', NUL-terminated */
+    size_t raw_query_len;
+    struct tr_http_header *headers; /* n_headers entries */
+    size_t n_headers;
+    int minor;            /* HTTP/1.<minor> */
+    bool keep_alive;      /* after Connection / version rules */
+    bool expect_continue; /* "Expect: 100-continue" (1.1) */
+    bool chunked;         /* Transfer-Encoding: chunked */
+    bool has_content_length;
+    uint64_t content_length;
+    size_t head_bytes; /* size of the consumed head */
+    /* Result: the raw (still content-encoded) body, tr_malloc'ed. */
+    struct tr_buf body;
+    /* Error (after TR_HP_ERROR). */
+    int err_status; /* 400, 413, 431, 505 */
+    char errmsg[256];
+};
+
+/* Zeroes p, sets the limits and arena; body buffer empty. */
+void tr_http_parser_init(struct tr_http_parser *p,
+                         size_t max_header_bytes,
+                         size_t max_body_bytes,
+                         struct tr_arena *arena);
+/* Ready for the next request (keeps limits; frees nothing in the arena:
+ * the caller sets p->arena to the next request's arena). The body buffer
+ * is emptied, its memory kept unless the caller stole it. */
+void tr_http_parser_reset(struct tr_http_parser *p, struct tr_arena *arena);
+void tr_http_parser_free(struct tr_http_parser *p);
+/* Parses data[0..len). Returns a tr_http_parse_result; *consumed is the
+ * number of bytes used (the caller drops them before the next call). */
+int tr_http_parse(struct tr_http_parser *p,
+                  const char *data,
+                  size_t len,
+                  size_t *consumed);
+/* True if the parser has consumed bytes of a request not yet complete. */
+bool tr_http_parser_started(const struct tr_http_parser *p);
+
+/* Method name to enum (TR_HTTP_OTHER if unknown). */
+enum tr_http_method tr_http__method(const char *s, size_t n);
+/* Decodes %XX (and '+' as space if plus) from s into out (room for n+1
+ * bytes); returns the decoded length. strict: an invalid escape fails with
+ * (size_t)-1; otherwise it is copied literally. out is NUL-terminated. */
+size_t tr_http__unescape(const char *s,
+                         size_t n,
+                         bool plus,
+                         bool strict,
+                         char *out);
+
+#endif
