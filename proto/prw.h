@@ -30,7 +30,7 @@ struct tr_prw_label {
 };
 
 struct tr_prw_sample {
-    double value;  /* bit-exact (stale markers are NaN 0x7ff0000000000002) */
+    double value; /* bit-exact (stale markers are NaN 0x7ff0000000000002) */
     int64_t ts_ms;
 };
 
@@ -53,15 +53,15 @@ enum tr_prw_metric_type {
 };
 
 struct tr_prw_metadata {
-    int type;                  /* enum tr_prw_metric_type */
-    struct tr_slice family;    /* metric family name (1.0); for 2.0 the
-                                  series' __name__ */
+    int type;               /* enum tr_prw_metric_type */
+    struct tr_slice family; /* metric family name (1.0); for 2.0 the
+                               series' __name__ */
     struct tr_slice help;
     struct tr_slice unit;
 };
 
 struct tr_prw_series {
-    struct tr_prw_label *labels;     /* as sent: unsorted, maybe invalid */
+    struct tr_prw_label *labels; /* as sent: unsorted, maybe invalid */
     size_t n_labels;
     struct tr_prw_sample *samples;
     size_t n_samples;
@@ -70,28 +70,44 @@ struct tr_prw_series {
     size_t n_histograms;             /* native histograms: counted, skipped */
     int has_metadata;                /* 2.0 per-series metadata present */
     struct tr_prw_metadata metadata; /* 2.0 only */
+    int64_t created_ts_ms;           /* 2.0 created_timestamp=6; 0 = unset */
 };
 
 struct tr_prw_request {
-    int version;                     /* 1 or 2 */
+    int version; /* 1 or 2 */
     struct tr_prw_series *series;
     size_t n_series;
     struct tr_prw_metadata *metadata; /* 1.0 request-level metadata */
     size_t n_metadata;
 };
 
+/* Bit pattern of Prometheus' stale marker (value.StaleNaN). */
+#define TR_PRW_STALE_NAN_BITS UINT64_C(0x7ff0000000000002)
+
 /* Decode a 1.0 WriteRequest (already snappy-decoded). Returns 0 or TR_EPROTO
  * (errmsg says what and at which byte offset) or TR_ENOMEM. out's arrays are
  * allocated in arena; slices point into buf, which must outlive out. */
-int tr_prw_decode_v1(const void *buf, size_t len, struct tr_arena *arena,
-                     struct tr_prw_request *out, char *errmsg);
+int tr_prw_decode_v1(const void *buf,
+                     size_t len,
+                     struct tr_arena *arena,
+                     struct tr_prw_request *out,
+                     char *errmsg);
 /* Decode a 2.0 Request. Also TR_EPROTO for a symbol reference out of range
  * or an odd labels_refs count. */
-int tr_prw_decode_v2(const void *buf, size_t len, struct tr_arena *arena,
-                     struct tr_prw_request *out, char *errmsg);
+int tr_prw_decode_v2(const void *buf,
+                     size_t len,
+                     struct tr_arena *arena,
+                     struct tr_prw_request *out,
+                     char *errmsg);
 
 /* Encoders (tests, benchmarks, load generators): protobuf bytes appended to
- * out (not snappy-compressed). */
+ * out (not snappy-compressed). Returns 0, TR_ENOMEM or TR_EINVAL (a count
+ * without its array). Fields equal to their proto3 default are omitted, as
+ * Go's encoder does (a double is omitted only if its bits are all zero).
+ * Histograms cannot be encoded (n_histograms is ignored). 1.0 ignores the
+ * 2.0-only fields; 2.0 ignores req->metadata and metadata.family (a 2.0
+ * receiver derives it from __name__) and builds a de-duplicated symbol table
+ * with symbols[0] = "". */
 int tr_prw_encode_v1(const struct tr_prw_request *req, struct tr_buf *out);
 int tr_prw_encode_v2(const struct tr_prw_request *req, struct tr_buf *out);
 

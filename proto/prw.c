@@ -1,0 +1,1460 @@
+/* prw.c - Prometheus remote-write 1.0 and 2.0 codecs (contract in prw.h).
+ *
+ * Protobuf wire format, as far as these messages need it:
+ *
+ *   record   = tag payload
+ *   tag      = uvarint(field_number << 3 | wire_type), field_number >= 1
+ *   wire_type 0 VARINT  payload = uvarint (int64: two's complement, so a
+ *                       negative value takes 10 bytes; enum likewise)
+ *             1 I64     payload = 8 bytes little-endian (double)
+ *             2 LEN     payload = uvarint length, then that many bytes
+ *                       (string, sub-message, packed repeated scalars)
+ *             3 SGROUP, 4 EGROUP: deprecated groups - rejected (TR_EPROTO)
+ *             5 I32     payload = 4 bytes little-endian
+ *             6, 7      invalid
+ *
+ * Fields may come in any order and repeat; a repeated scalar (2.0
+ * labels_refs) may be packed (one LEN record) or not (one VARINT record per
+ * element), or a mix. A repeated singular field keeps the last value; a
+ * repeated singular message (2.0 metadata) is merged. Unknown fields of wire
+ * type 0, 1, 2 and 5 are skipped. A known field with the wrong wire type is
+ * an error (as in gogoproto, which Prometheus uses).
+ *
+ * Decoding is two passes over the bytes with no recursion (the nesting is
+ * fixed: request > series > label/sample/exemplar > exemplar label): pass 1
+ * validates and counts, then every array is allocated once in the arena,
+ * pass 2 fills them. All labels of a request share one array (each series
+ * points at its run), likewise samples, exemplars and exemplar labels. 2.0
+ * needs one extra walk over the top level to fill the symbol table before
+ * references are resolved. */
+#include "proto/prw.h"
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "lib/err.h"
+#include "lib/hash.h"
+
+enum {
+    WT_VARINT = 0,
+    WT_I64 = 1,
+    WT_LEN = 2,
+    WT_SGROUP = 3,
+    WT_EGROUP = 4,
+    WT_I32 = 5,
+};
+
+/* ---- reading ------------------------------------------------------------ */
+
+/* Decoding context shared by both versions. */
+struct rd {
+    const uint8_t *base; /* first byte of the request (offsets in errors) */
+    char *errmsg;        /* caller's buffer or NULL */
+    size_t series_idx;   /* timeseries being decoded, SIZE_MAX outside */
+};
+
+__attribute__((format(printf, 4, 5))) static int rd_fail(const struct rd *rd,
+                                                         const uint8_t *at,
+                                                         const char *msg,
+                                                         const char *fmt,
+                                                         ...)
+{
+    char what[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof(what), fmt, ap);
+    va_end(ap);
+    size_t off = (size_t)(at - rd->base);
+    if (rd->series_idx != SIZE_MAX) {
+        tr_errf(TR_EPROTO, rd->errmsg, "%s: %s (timeseries[%zu]) at offset %zu",
+                msg, what, rd->series_idx, off);
+    } else {
+        tr_errf(TR_EPROTO, rd->errmsg, "%s: %s at offset %zu", msg, what, off);
+    }
+    return TR_EPROTO; /* a constant, so the compiler sees rv != 0 */
+}
+
+/* uvarint with a one-byte fast path; the general case is the library's
+ * bounds-checked reader (rejects > 10 bytes and 64-bit overflow). */
+static inline int rd_uvarint(struct tr_cursor *c, uint64_t *v)
+{
+    if (c->p < c->end && *c->p < 0x80) {
+        *v = *c->p++;
+        return 0;
+    }
+    return tr_cursor_uvarint(c, v);
+}
+
+static inline uint64_t load_u64le(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--) {
+        v = (v << 8) | p[i];
+    }
+    return v;
+}
+
+static inline double bits_to_double(uint64_t u)
+{
+    double d;
+    memcpy(&d, &u, sizeof(d));
+    return d;
+}
+
+static inline uint64_t double_to_bits(double d)
+{
+    uint64_t u;
+    memcpy(&u, &d, sizeof(u));
+    return u;
+}
+
+/* Reads a tag. *at is set to the tag's first byte (for later messages). */
+static inline int rd_tag(const struct rd *rd,
+                         struct tr_cursor *c,
+                         const char *msg,
+                         uint32_t *field,
+                         unsigned *wt)
+{
+    const uint8_t *at = c->p;
+    uint64_t t;
+    *field = 0;
+    *wt = 0;
+    if (c->p < c->end && *c->p < 0x80) {
+        t = *c->p++;
+    } else if (tr_cursor_uvarint(c, &t) != 0) {
+        return rd_fail(rd, at, msg, "truncated or overlong tag varint");
+    }
+    if (t > UINT32_MAX) {
+        return rd_fail(rd, at, msg, "tag %llu out of range",
+                       (unsigned long long)t);
+    }
+    *field = (uint32_t)(t >> 3);
+    *wt = (unsigned)(t & 7);
+    if (*field == 0) {
+        return rd_fail(rd, at, msg, "field number 0");
+    }
+    if (*wt == WT_SGROUP || *wt == WT_EGROUP) {
+        return rd_fail(rd, at, msg,
+                       "field %u uses deprecated group wire type %u", *field,
+                       *wt);
+    }
+    if (*wt > WT_I32) {
+        return rd_fail(rd, at, msg, "field %u has invalid wire type %u", *field,
+                       *wt);
+    }
+    return 0;
+}
+
+static inline int rd_want(const struct rd *rd,
+                          const uint8_t *at,
+                          const char *msg,
+                          uint32_t field,
+                          unsigned wt,
+                          unsigned want)
+{
+    if (wt != want) {
+        return rd_fail(rd, at, msg, "field %u has wire type %u, expected %u",
+                       field, wt, want);
+    }
+    return 0;
+}
+
+/* LEN payload: bounds-checked sub-cursor, c advanced past it. */
+static inline int rd_len(const struct rd *rd,
+                         struct tr_cursor *c,
+                         const char *msg,
+                         uint32_t field,
+                         struct tr_cursor *sub)
+{
+    const uint8_t *at = c->p;
+    uint64_t n;
+    sub->p = sub->end = c->p;
+    if (rd_uvarint(c, &n) != 0) {
+        return rd_fail(rd, at, msg, "truncated length of field %u", field);
+    }
+    if (n > tr_cursor_left(c)) {
+        return rd_fail(rd, at, msg,
+                       "length %llu of field %u exceeds the %zu bytes left",
+                       (unsigned long long)n, field, tr_cursor_left(c));
+    }
+    sub->p = c->p;
+    sub->end = c->p + n;
+    c->p += n;
+    return 0;
+}
+
+static inline int rd_slice(const struct rd *rd,
+                           struct tr_cursor *c,
+                           const char *msg,
+                           uint32_t field,
+                           struct tr_slice *out)
+{
+    struct tr_cursor sub;
+    int rv = rd_len(rd, c, msg, field, &sub);
+    if (rv == 0) {
+        out->base = (const char *)sub.p;
+        out->len = (size_t)(sub.end - sub.p);
+    }
+    return rv;
+}
+
+static inline int rd_double(const struct rd *rd,
+                            struct tr_cursor *c,
+                            const char *msg,
+                            uint32_t field,
+                            double *out)
+{
+    if (tr_cursor_left(c) < 8) {
+        return rd_fail(rd, c->p, msg, "truncated double field %u", field);
+    }
+    *out = bits_to_double(load_u64le(c->p));
+    c->p += 8;
+    return 0;
+}
+
+static inline int rd_u64(const struct rd *rd,
+                         struct tr_cursor *c,
+                         const char *msg,
+                         uint32_t field,
+                         uint64_t *out)
+{
+    const uint8_t *at = c->p;
+    if (rd_uvarint(c, out) != 0) {
+        return rd_fail(rd, at, msg, "truncated or overlong varint field %u",
+                       field);
+    }
+    return 0;
+}
+
+/* Skips the payload of an unknown field (tag already read). */
+static int rd_skip(const struct rd *rd,
+                   struct tr_cursor *c,
+                   const char *msg,
+                   uint32_t field,
+                   unsigned wt)
+{
+    uint64_t v;
+    struct tr_cursor sub;
+    switch (wt) {
+        case WT_VARINT:
+            return rd_u64(rd, c, msg, field, &v);
+        case WT_I64:
+            if (tr_cursor_left(c) < 8) {
+                return rd_fail(rd, c->p, msg, "truncated fixed64 field %u",
+                               field);
+            }
+            c->p += 8;
+            return 0;
+        case WT_I32:
+            if (tr_cursor_left(c) < 4) {
+                return rd_fail(rd, c->p, msg, "truncated fixed32 field %u",
+                               field);
+            }
+            c->p += 4;
+            return 0;
+        case WT_LEN:
+            return rd_len(rd, c, msg, field, &sub);
+        default:
+            /* rd_tag lets no other wire type through */
+            return rd_fail(rd, c->p, msg, "wire type %u", wt);
+    }
+}
+
+/* Arena array of n elements; NULL (and no error) when n == 0. */
+static void *arena_array(struct tr_arena *a, size_t n, size_t size, int *rv)
+{
+    if (n == 0 || *rv != 0) {
+        return NULL;
+    }
+    if (n > SIZE_MAX / size) {
+        *rv = TR_ENOMEM;
+        return NULL;
+    }
+    void *p = tr_arena_alloc(a, n * size);
+    if (p == NULL) {
+        *rv = TR_ENOMEM;
+    }
+    return p;
+}
+
+/* ---- shared leaf messages ----------------------------------------------- */
+
+/* Sample (both versions): value=1 double, timestamp=2 int64. */
+static int dec_sample(const struct rd *rd,
+                      struct tr_cursor c,
+                      const char *msg,
+                      struct tr_prw_sample *out)
+{
+    out->value = 0;
+    out->ts_ms = 0;
+    while (c.p < c.end) {
+        const uint8_t *at = c.p;
+        uint32_t field;
+        unsigned wt;
+        uint64_t u;
+        int rv = rd_tag(rd, &c, msg, &field, &wt);
+        if (rv != 0) {
+            return rv;
+        }
+        switch (field) {
+            case 1:
+                if ((rv = rd_want(rd, at, msg, field, wt, WT_I64)) != 0 ||
+                    (rv = rd_double(rd, &c, msg, field, &out->value)) != 0) {
+                    return rv;
+                }
+                break;
+            case 2:
+                if ((rv = rd_want(rd, at, msg, field, wt, WT_VARINT)) != 0 ||
+                    (rv = rd_u64(rd, &c, msg, field, &u)) != 0) {
+                    return rv;
+                }
+                out->ts_ms = (int64_t)u;
+                break;
+            default:
+                if ((rv = rd_skip(rd, &c, msg, field, wt)) != 0) {
+                    return rv;
+                }
+        }
+    }
+    return 0;
+}
+
+/* ---- 1.0 ---------------------------------------------------------------- */
+
+static const char M1_REQ[] = "prometheus.WriteRequest";
+static const char M1_TS[] = "prometheus.TimeSeries";
+static const char M1_LABEL[] = "prometheus.Label";
+static const char M1_SAMPLE[] = "prometheus.Sample";
+static const char M1_EX[] = "prometheus.Exemplar";
+static const char M1_MD[] = "prometheus.MetricMetadata";
+
+struct v1 {
+    struct rd rd;
+    bool fill; /* pass 2: arrays below are allocated */
+    /* pass 1: totals; pass 2: next free index of each array */
+    size_t n_series, n_labels, n_samples, n_exemplars, n_ex_labels;
+    size_t n_metadata;
+    struct tr_prw_series *series;
+    struct tr_prw_label *labels;
+    struct tr_prw_sample *samples;
+    struct tr_prw_exemplar *exemplars;
+    struct tr_prw_label *ex_labels;
+    struct tr_prw_metadata *metadata;
+};
+
+/* Label: name=1, value=2. */
+static int v1_label(const struct rd *rd,
+                    struct tr_cursor c,
+                    struct tr_prw_label *out)
+{
+    out->name.base = out->value.base = NULL;
+    out->name.len = out->value.len = 0;
+    while (c.p < c.end) {
+        const uint8_t *at = c.p;
+        uint32_t field;
+        unsigned wt;
+        int rv = rd_tag(rd, &c, M1_LABEL, &field, &wt);
+        if (rv != 0) {
+            return rv;
+        }
+        if (field == 1 || field == 2) {
+            if ((rv = rd_want(rd, at, M1_LABEL, field, wt, WT_LEN)) != 0 ||
+                (rv = rd_slice(rd, &c, M1_LABEL, field,
+                               field == 1 ? &out->name : &out->value)) != 0) {
+                return rv;
+            }
+        } else if ((rv = rd_skip(rd, &c, M1_LABEL, field, wt)) != 0) {
+            return rv;
+        }
+    }
+    return 0;
+}
+
+/* Exemplar: labels=1, value=2, timestamp=3. */
+static int v1_exemplar(struct v1 *x,
+                       struct tr_cursor c,
+                       struct tr_prw_exemplar *out)
+{
+    size_t first = x->n_ex_labels;
+    struct tr_prw_label scratch;
+    out->value = 0;
+    out->ts_ms = 0;
+    while (c.p < c.end) {
+        const uint8_t *at = c.p;
+        uint32_t field;
+        unsigned wt;
+        uint64_t u;
+        struct tr_cursor sub;
+        int rv = rd_tag(&x->rd, &c, M1_EX, &field, &wt);
+        if (rv != 0) {
+            return rv;
+        }
+        switch (field) {
+            case 1:
+                if ((rv = rd_want(&x->rd, at, M1_EX, field, wt, WT_LEN)) != 0 ||
+                    (rv = rd_len(&x->rd, &c, M1_EX, field, &sub)) != 0 ||
+                    (rv = v1_label(&x->rd, sub,
+                                   x->fill ? &x->ex_labels[x->n_ex_labels]
+                                           : &scratch)) != 0) {
+                    return rv;
+                }
+                x->n_ex_labels++;
+                break;
+            case 2:
+                if ((rv = rd_want(&x->rd, at, M1_EX, field, wt, WT_I64)) != 0 ||
+                    (rv = rd_double(&x->rd, &c, M1_EX, field, &out->value)) !=
+                        0) {
+                    return rv;
+                }
+                break;
+            case 3:
+                if ((rv = rd_want(&x->rd, at, M1_EX, field, wt, WT_VARINT)) !=
+                        0 ||
+                    (rv = rd_u64(&x->rd, &c, M1_EX, field, &u)) != 0) {
+                    return rv;
+                }
+                out->ts_ms = (int64_t)u;
+                break;
+            default:
+                if ((rv = rd_skip(&x->rd, &c, M1_EX, field, wt)) != 0) {
+                    return rv;
+                }
+        }
+    }
+    out->labels =
+        x->fill && x->n_ex_labels > first ? x->ex_labels + first : NULL;
+    out->n_labels = x->n_ex_labels - first;
+    return 0;
+}
+
+/* TimeSeries: labels=1, samples=2, exemplars=3, histograms=4. */
+static int v1_series(struct v1 *x, struct tr_cursor c, struct tr_prw_series *s)
+{
+    size_t first_label = x->n_labels;
+    size_t first_sample = x->n_samples;
+    size_t first_ex = x->n_exemplars;
+    struct tr_prw_label label_scratch;
+    struct tr_prw_sample sample_scratch;
+    struct tr_prw_exemplar ex_scratch;
+    memset(s, 0, sizeof(*s));
+    while (c.p < c.end) {
+        const uint8_t *at = c.p;
+        uint32_t field;
+        unsigned wt;
+        struct tr_cursor sub;
+        int rv = rd_tag(&x->rd, &c, M1_TS, &field, &wt);
+        if (rv != 0) {
+            return rv;
+        }
+        if (field < 1 || field > 4) {
+            if ((rv = rd_skip(&x->rd, &c, M1_TS, field, wt)) != 0) {
+                return rv;
+            }
+            continue;
+        }
+        if ((rv = rd_want(&x->rd, at, M1_TS, field, wt, WT_LEN)) != 0 ||
+            (rv = rd_len(&x->rd, &c, M1_TS, field, &sub)) != 0) {
+            return rv;
+        }
+        switch (field) {
+            case 1:
+                rv = v1_label(
+                    &x->rd, sub,
+                    x->fill ? &x->labels[x->n_labels] : &label_scratch);
+                x->n_labels++;
+                break;
+            case 2:
+                rv = dec_sample(
+                    &x->rd, sub, M1_SAMPLE,
+                    x->fill ? &x->samples[x->n_samples] : &sample_scratch);
+                x->n_samples++;
+                break;
+            case 3:
+                rv = v1_exemplar(
+                    x, sub,
+                    x->fill ? &x->exemplars[x->n_exemplars] : &ex_scratch);
+                x->n_exemplars++;
+                break;
+            default: /* 4: native histogram, counted and skipped */
+                s->n_histograms++;
+                break;
+        }
+        if (rv != 0) {
+            return rv;
+        }
+    }
+    s->n_labels = x->n_labels - first_label;
+    s->n_samples = x->n_samples - first_sample;
+    s->n_exemplars = x->n_exemplars - first_ex;
+    if (x->fill) {
+        s->labels = s->n_labels ? x->labels + first_label : NULL;
+        s->samples = s->n_samples ? x->samples + first_sample : NULL;
+        s->exemplars = s->n_exemplars ? x->exemplars + first_ex : NULL;
+    }
+    return 0;
+}
+
+/* MetricMetadata: type=1, metric_family_name=2, help=4, unit=5. */
+static int v1_metadata(const struct rd *rd,
+                       struct tr_cursor c,
+                       struct tr_prw_metadata *out)
+{
+    memset(out, 0, sizeof(*out));
+    while (c.p < c.end) {
+        const uint8_t *at = c.p;
+        uint32_t field;
+        unsigned wt;
+        uint64_t u;
+        struct tr_slice *dst = NULL;
+        int rv = rd_tag(rd, &c, M1_MD, &field, &wt);
+        if (rv != 0) {
+            return rv;
+        }
+        switch (field) {
+            case 1:
+                if ((rv = rd_want(rd, at, M1_MD, field, wt, WT_VARINT)) != 0 ||
+                    (rv = rd_u64(rd, &c, M1_MD, field, &u)) != 0) {
+                    return rv;
+                }
+                out->type = (int)(int32_t)(uint32_t)u;
+                continue;
+            case 2:
+                dst = &out->family;
+                break;
+            case 4:
+                dst = &out->help;
+                break;
+            case 5:
+                dst = &out->unit;
+                break;
+            default:
+                if ((rv = rd_skip(rd, &c, M1_MD, field, wt)) != 0) {
+                    return rv;
+                }
+                continue;
+        }
+        if ((rv = rd_want(rd, at, M1_MD, field, wt, WT_LEN)) != 0 ||
+            (rv = rd_slice(rd, &c, M1_MD, field, dst)) != 0) {
+            return rv;
+        }
+    }
+    return 0;
+}
+
+/* WriteRequest: timeseries=1, metadata=3. */
+static int v1_walk(struct v1 *x, const void *buf, size_t len)
+{
+    struct tr_cursor c = tr_cursor_make(buf, len);
+    struct tr_prw_series series_scratch;
+    struct tr_prw_metadata md_scratch;
+    x->n_series = x->n_labels = x->n_samples = 0;
+    x->n_exemplars = x->n_ex_labels = x->n_metadata = 0;
+    while (c.p < c.end) {
+        const uint8_t *at = c.p;
+        uint32_t field;
+        unsigned wt;
+        struct tr_cursor sub;
+        int rv = rd_tag(&x->rd, &c, M1_REQ, &field, &wt);
+        if (rv != 0) {
+            return rv;
+        }
+        if (field != 1 && field != 3) {
+            if ((rv = rd_skip(&x->rd, &c, M1_REQ, field, wt)) != 0) {
+                return rv;
+            }
+            continue;
+        }
+        if ((rv = rd_want(&x->rd, at, M1_REQ, field, wt, WT_LEN)) != 0 ||
+            (rv = rd_len(&x->rd, &c, M1_REQ, field, &sub)) != 0) {
+            return rv;
+        }
+        if (field == 1) {
+            x->rd.series_idx = x->n_series;
+            rv = v1_series(x, sub,
+                           x->fill ? &x->series[x->n_series] : &series_scratch);
+            x->rd.series_idx = SIZE_MAX;
+            x->n_series++;
+        } else {
+            rv = v1_metadata(
+                &x->rd, sub,
+                x->fill ? &x->metadata[x->n_metadata] : &md_scratch);
+            x->n_metadata++;
+        }
+        if (rv != 0) {
+            return rv;
+        }
+    }
+    return 0;
+}
+
+int tr_prw_decode_v1(const void *buf,
+                     size_t len,
+                     struct tr_arena *arena,
+                     struct tr_prw_request *out,
+                     char *errmsg)
+{
+    memset(out, 0, sizeof(*out));
+    out->version = 1;
+    if (buf == NULL && len > 0) {
+        return tr_errf(TR_EINVAL, errmsg, "prw: NULL buffer");
+    }
+    struct v1 x;
+    memset(&x, 0, sizeof(x));
+    x.rd.base = buf;
+    x.rd.errmsg = errmsg;
+    x.rd.series_idx = SIZE_MAX;
+    int rv = v1_walk(&x, buf, len);
+    if (rv != 0) {
+        return rv;
+    }
+    x.series = arena_array(arena, x.n_series, sizeof(*x.series), &rv);
+    x.labels = arena_array(arena, x.n_labels, sizeof(*x.labels), &rv);
+    x.samples = arena_array(arena, x.n_samples, sizeof(*x.samples), &rv);
+    x.exemplars = arena_array(arena, x.n_exemplars, sizeof(*x.exemplars), &rv);
+    x.ex_labels = arena_array(arena, x.n_ex_labels, sizeof(*x.ex_labels), &rv);
+    x.metadata = arena_array(arena, x.n_metadata, sizeof(*x.metadata), &rv);
+    if (rv != 0) {
+        return tr_errf(rv, errmsg, "prw: out of memory");
+    }
+    x.fill = true;
+    rv = v1_walk(&x, buf, len); /* cannot fail: same bytes as pass 1 */
+    if (rv != 0) {
+        return rv;
+    }
+    out->series = x.series;
+    out->n_series = x.n_series;
+    out->metadata = x.metadata;
+    out->n_metadata = x.n_metadata;
+    return 0;
+}
+
+/* ---- 2.0 ---------------------------------------------------------------- */
+
+static const char M2_REQ[] = "io.prometheus.write.v2.Request";
+static const char M2_TS[] = "io.prometheus.write.v2.TimeSeries";
+static const char M2_SAMPLE[] = "io.prometheus.write.v2.Sample";
+static const char M2_EX[] = "io.prometheus.write.v2.Exemplar";
+static const char M2_MD[] = "io.prometheus.write.v2.Metadata";
+
+struct v2 {
+    struct rd rd;
+    bool fill;
+    size_t n_symbols; /* final after pass 1 */
+    size_t n_series, n_labels, n_samples, n_exemplars, n_ex_labels;
+    struct tr_slice *symbols;
+    struct tr_prw_series *series;
+    struct tr_prw_label *labels;
+    struct tr_prw_sample *samples;
+    struct tr_prw_exemplar *exemplars;
+    struct tr_prw_label *ex_labels;
+};
+
+/* Resolves symbol reference ref (pass 2 only). */
+static inline int v2_sym(const struct v2 *x,
+                         const uint8_t *at,
+                         const char *msg,
+                         const char *what,
+                         uint64_t ref,
+                         struct tr_slice *out)
+{
+    if (ref >= x->n_symbols) {
+        return rd_fail(&x->rd, at, msg,
+                       "%s reference %llu out of range (%zu symbols)", what,
+                       (unsigned long long)ref, x->n_symbols);
+    }
+    *out = x->symbols[ref];
+    return 0;
+}
+
+/* One labels_refs record (field 1 of TimeSeries or Exemplar), packed or
+ * not. *k counts the references seen so far; reference k goes to the name
+ * (k even) or value (k odd) of labels[k / 2] when filling. */
+static int v2_refs(struct v2 *x,
+                   struct tr_cursor *c,
+                   const char *msg,
+                   unsigned wt,
+                   struct tr_prw_label *labels,
+                   size_t *k)
+{
+    struct tr_cursor sub;
+    int rv;
+    if (wt == WT_VARINT) {
+        const uint8_t *at = c->p;
+        uint64_t ref;
+        if ((rv = rd_u64(&x->rd, c, msg, 1, &ref)) != 0) {
+            return rv;
+        }
+        if (x->fill) {
+            struct tr_prw_label *l = &labels[*k / 2];
+            if ((rv = v2_sym(x, at, msg, "label", ref,
+                             (*k & 1) ? &l->value : &l->name)) != 0) {
+                return rv;
+            }
+        }
+        (*k)++;
+        return 0;
+    }
+    if (wt == WT_LEN) {
+        if ((rv = rd_len(&x->rd, c, msg, 1, &sub)) != 0) {
+            return rv;
+        }
+    } else {
+        return rd_fail(&x->rd, c->p, msg,
+                       "field 1 has wire type %u, expected 0 or 2", wt);
+    }
+    while (sub.p < sub.end) {
+        const uint8_t *at = sub.p;
+        uint64_t ref;
+        if (*sub.p < 0x80) {
+            ref = *sub.p++;
+        } else if (tr_cursor_uvarint(&sub, &ref) != 0) {
+            return rd_fail(&x->rd, at, msg, "truncated or overlong label ref");
+        }
+        if (x->fill) {
+            struct tr_prw_label *l = &labels[*k / 2];
+            if ((rv = v2_sym(x, at, msg, "label", ref,
+                             (*k & 1) ? &l->value : &l->name)) != 0) {
+                return rv;
+            }
+        }
+        (*k)++;
+    }
+    return 0;
+}
+
+/* Exemplar: labels_refs=1, value=2, timestamp=3. */
+static int v2_exemplar(struct v2 *x,
+                       struct tr_cursor c,
+                       struct tr_prw_exemplar *out)
+{
+    struct tr_prw_label *labels =
+        x->fill ? x->ex_labels + x->n_ex_labels : NULL;
+    size_t k = 0;
+    out->value = 0;
+    out->ts_ms = 0;
+    while (c.p < c.end) {
+        const uint8_t *at = c.p;
+        uint32_t field;
+        unsigned wt;
+        uint64_t u;
+        int rv = rd_tag(&x->rd, &c, M2_EX, &field, &wt);
+        if (rv != 0) {
+            return rv;
+        }
+        switch (field) {
+            case 1:
+                rv = v2_refs(x, &c, M2_EX, wt, labels, &k);
+                break;
+            case 2:
+                if ((rv = rd_want(&x->rd, at, M2_EX, field, wt, WT_I64)) == 0) {
+                    rv = rd_double(&x->rd, &c, M2_EX, field, &out->value);
+                }
+                break;
+            case 3:
+                if ((rv = rd_want(&x->rd, at, M2_EX, field, wt, WT_VARINT)) ==
+                        0 &&
+                    (rv = rd_u64(&x->rd, &c, M2_EX, field, &u)) == 0) {
+                    out->ts_ms = (int64_t)u;
+                }
+                break;
+            default:
+                rv = rd_skip(&x->rd, &c, M2_EX, field, wt);
+        }
+        if (rv != 0) {
+            return rv;
+        }
+    }
+    if (k & 1) {
+        return rd_fail(&x->rd, c.end, M2_EX, "odd number (%zu) of labels_refs",
+                       k);
+    }
+    out->labels = k ? labels : NULL;
+    out->n_labels = k / 2;
+    x->n_ex_labels += k / 2;
+    return 0;
+}
+
+/* Metadata: type=1, help_ref=3, unit_ref=4; merged into the caller's
+ * values when repeated. */
+static int v2_metadata(const struct v2 *x,
+                       struct tr_cursor c,
+                       uint64_t *type,
+                       uint64_t *help_ref,
+                       uint64_t *unit_ref)
+{
+    while (c.p < c.end) {
+        const uint8_t *at = c.p;
+        uint32_t field;
+        unsigned wt;
+        int rv = rd_tag(&x->rd, &c, M2_MD, &field, &wt);
+        if (rv != 0) {
+            return rv;
+        }
+        uint64_t *dst = field == 1   ? type
+                        : field == 3 ? help_ref
+                        : field == 4 ? unit_ref
+                                     : NULL;
+        if (dst == NULL) {
+            rv = rd_skip(&x->rd, &c, M2_MD, field, wt);
+        } else if ((rv = rd_want(&x->rd, at, M2_MD, field, wt, WT_VARINT)) ==
+                   0) {
+            rv = rd_u64(&x->rd, &c, M2_MD, field, dst);
+        }
+        if (rv != 0) {
+            return rv;
+        }
+    }
+    return 0;
+}
+
+/* TimeSeries: labels_refs=1, samples=2, histograms=3, exemplars=4,
+ * metadata=5, created_timestamp=6. */
+static int v2_series(struct v2 *x, struct tr_cursor c, struct tr_prw_series *s)
+{
+    struct tr_prw_label *labels = x->fill ? x->labels + x->n_labels : NULL;
+    size_t k = 0;
+    size_t first_sample = x->n_samples;
+    size_t first_ex = x->n_exemplars;
+    uint64_t md_type = 0, md_help = 0, md_unit = 0;
+    const uint8_t *md_at = NULL;
+    struct tr_prw_sample sample_scratch;
+    struct tr_prw_exemplar ex_scratch;
+    memset(s, 0, sizeof(*s));
+    while (c.p < c.end) {
+        const uint8_t *at = c.p;
+        uint32_t field;
+        unsigned wt;
+        uint64_t u;
+        struct tr_cursor sub;
+        int rv = rd_tag(&x->rd, &c, M2_TS, &field, &wt);
+        if (rv != 0) {
+            return rv;
+        }
+        switch (field) {
+            case 1:
+                rv = v2_refs(x, &c, M2_TS, wt, labels, &k);
+                break;
+            case 2:
+            case 3:
+            case 4:
+            case 5:
+                if ((rv = rd_want(&x->rd, at, M2_TS, field, wt, WT_LEN)) != 0 ||
+                    (rv = rd_len(&x->rd, &c, M2_TS, field, &sub)) != 0) {
+                    return rv;
+                }
+                if (field == 2) {
+                    rv = dec_sample(
+                        &x->rd, sub, M2_SAMPLE,
+                        x->fill ? &x->samples[x->n_samples] : &sample_scratch);
+                    x->n_samples++;
+                } else if (field == 3) {
+                    s->n_histograms++;
+                } else if (field == 4) {
+                    rv = v2_exemplar(
+                        x, sub,
+                        x->fill ? &x->exemplars[x->n_exemplars] : &ex_scratch);
+                    x->n_exemplars++;
+                } else {
+                    s->has_metadata = 1;
+                    md_at = at;
+                    rv = v2_metadata(x, sub, &md_type, &md_help, &md_unit);
+                }
+                break;
+            case 6:
+                if ((rv = rd_want(&x->rd, at, M2_TS, field, wt, WT_VARINT)) ==
+                        0 &&
+                    (rv = rd_u64(&x->rd, &c, M2_TS, field, &u)) == 0) {
+                    s->created_ts_ms = (int64_t)u;
+                }
+                break;
+            default:
+                rv = rd_skip(&x->rd, &c, M2_TS, field, wt);
+        }
+        if (rv != 0) {
+            return rv;
+        }
+    }
+    if (k & 1) {
+        return rd_fail(&x->rd, c.end, M2_TS, "odd number (%zu) of labels_refs",
+                       k);
+    }
+    s->n_labels = k / 2;
+    s->n_samples = x->n_samples - first_sample;
+    s->n_exemplars = x->n_exemplars - first_ex;
+    x->n_labels += k / 2;
+    if (!x->fill) {
+        return 0;
+    }
+    s->labels = k ? labels : NULL;
+    s->samples = s->n_samples ? x->samples + first_sample : NULL;
+    s->exemplars = s->n_exemplars ? x->exemplars + first_ex : NULL;
+    if (s->has_metadata) {
+        int rv;
+        s->metadata.type = (int)(int32_t)(uint32_t)md_type;
+        if ((rv = v2_sym(x, md_at, M2_MD, "help", md_help,
+                         &s->metadata.help)) != 0 ||
+            (rv = v2_sym(x, md_at, M2_MD, "unit", md_unit,
+                         &s->metadata.unit)) != 0) {
+            return rv;
+        }
+        for (size_t i = 0; i < s->n_labels; i++) {
+            if (tr_slice_eq_cstr(s->labels[i].name, "__name__")) {
+                s->metadata.family = s->labels[i].value;
+                break;
+            }
+        }
+    }
+    return 0;
+}
+
+/* Request: symbols=4, timeseries=5. Pass 1 counts symbols; pass 2 expects
+ * them filled already (v2_fill_symbols) and ignores field 4. */
+static int v2_walk(struct v2 *x, const void *buf, size_t len)
+{
+    struct tr_cursor c = tr_cursor_make(buf, len);
+    struct tr_prw_series series_scratch;
+    x->n_series = x->n_labels = x->n_samples = 0;
+    x->n_exemplars = x->n_ex_labels = 0;
+    if (!x->fill) {
+        x->n_symbols = 0;
+    }
+    while (c.p < c.end) {
+        const uint8_t *at = c.p;
+        uint32_t field;
+        unsigned wt;
+        struct tr_cursor sub;
+        int rv = rd_tag(&x->rd, &c, M2_REQ, &field, &wt);
+        if (rv != 0) {
+            return rv;
+        }
+        if (field != 4 && field != 5) {
+            if ((rv = rd_skip(&x->rd, &c, M2_REQ, field, wt)) != 0) {
+                return rv;
+            }
+            continue;
+        }
+        if ((rv = rd_want(&x->rd, at, M2_REQ, field, wt, WT_LEN)) != 0 ||
+            (rv = rd_len(&x->rd, &c, M2_REQ, field, &sub)) != 0) {
+            return rv;
+        }
+        if (field == 4) {
+            if (!x->fill) {
+                x->n_symbols++;
+            }
+            continue;
+        }
+        x->rd.series_idx = x->n_series;
+        rv = v2_series(x, sub,
+                       x->fill ? &x->series[x->n_series] : &series_scratch);
+        x->rd.series_idx = SIZE_MAX;
+        x->n_series++;
+        if (rv != 0) {
+            return rv;
+        }
+    }
+    return 0;
+}
+
+/* Fills x->symbols from the already validated request. */
+static void v2_fill_symbols(struct v2 *x, const void *buf, size_t len)
+{
+    struct tr_cursor c = tr_cursor_make(buf, len);
+    size_t n = 0;
+    while (c.p < c.end) {
+        uint32_t field;
+        unsigned wt;
+        struct tr_cursor sub;
+        if (rd_tag(&x->rd, &c, M2_REQ, &field, &wt) != 0) {
+            return;
+        }
+        if (field == 4 && wt == WT_LEN) {
+            if (rd_len(&x->rd, &c, M2_REQ, field, &sub) != 0) {
+                return;
+            }
+            x->symbols[n].base = (const char *)sub.p;
+            x->symbols[n].len = (size_t)(sub.end - sub.p);
+            n++;
+        } else if (rd_skip(&x->rd, &c, M2_REQ, field, wt) != 0) {
+            return;
+        }
+    }
+}
+
+int tr_prw_decode_v2(const void *buf,
+                     size_t len,
+                     struct tr_arena *arena,
+                     struct tr_prw_request *out,
+                     char *errmsg)
+{
+    memset(out, 0, sizeof(*out));
+    out->version = 2;
+    if (buf == NULL && len > 0) {
+        return tr_errf(TR_EINVAL, errmsg, "prw: NULL buffer");
+    }
+    struct v2 x;
+    memset(&x, 0, sizeof(x));
+    x.rd.base = buf;
+    x.rd.errmsg = errmsg;
+    x.rd.series_idx = SIZE_MAX;
+    int rv = v2_walk(&x, buf, len);
+    if (rv != 0) {
+        return rv;
+    }
+    if (x.n_symbols == 0 && x.n_series > 0) {
+        return tr_errf(TR_EPROTO, errmsg,
+                       "%s: no symbols (symbols[0] must be \"\")", M2_REQ);
+    }
+    x.symbols = arena_array(arena, x.n_symbols, sizeof(*x.symbols), &rv);
+    x.series = arena_array(arena, x.n_series, sizeof(*x.series), &rv);
+    x.labels = arena_array(arena, x.n_labels, sizeof(*x.labels), &rv);
+    x.samples = arena_array(arena, x.n_samples, sizeof(*x.samples), &rv);
+    x.exemplars = arena_array(arena, x.n_exemplars, sizeof(*x.exemplars), &rv);
+    x.ex_labels = arena_array(arena, x.n_ex_labels, sizeof(*x.ex_labels), &rv);
+    if (rv != 0) {
+        return tr_errf(rv, errmsg, "prw: out of memory");
+    }
+    if (x.n_symbols > 0) {
+        v2_fill_symbols(&x, buf, len);
+        if (x.symbols[0].len != 0) {
+            return tr_errf(
+                TR_EPROTO, errmsg,
+                "%s: symbols[0] is not \"\" (%zu bytes) at offset "
+                "%zu",
+                M2_REQ, x.symbols[0].len,
+                (size_t)((const uint8_t *)x.symbols[0].base - x.rd.base));
+        }
+    }
+    x.fill = true;
+    rv = v2_walk(&x, buf, len); /* fails only on a bad reference */
+    if (rv != 0) {
+        return rv;
+    }
+    out->series = x.series;
+    out->n_series = x.n_series;
+    return 0;
+}
+
+/* ---- encoding ----------------------------------------------------------- */
+
+/* Sizes. Every field number here is < 16, so a tag is one byte. */
+static inline size_t sz_varint_field(uint64_t v)
+{
+    return v ? 1 + tr_uvarint_len(v) : 0;
+}
+
+static inline size_t sz_double_field(double d)
+{
+    return double_to_bits(d) ? 9 : 0;
+}
+
+static inline size_t sz_len_field(size_t n)
+{
+    return 1 + tr_uvarint_len(n) + n;
+}
+
+static inline size_t sz_str_field(struct tr_slice s)
+{
+    return s.len ? sz_len_field(s.len) : 0;
+}
+
+static inline uint8_t *w_uvarint(uint8_t *w, uint64_t v)
+{
+    while (v >= 0x80) {
+        *w++ = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    *w++ = (uint8_t)v;
+    return w;
+}
+
+static inline uint8_t *w_tag(uint8_t *w, unsigned field, unsigned wt)
+{
+    *w++ = (uint8_t)(field << 3 | wt);
+    return w;
+}
+
+static inline uint8_t *w_varint_field(uint8_t *w, unsigned field, uint64_t v)
+{
+    return v ? w_uvarint(w_tag(w, field, WT_VARINT), v) : w;
+}
+
+static inline uint8_t *w_double_field(uint8_t *w, unsigned field, double d)
+{
+    uint64_t u = double_to_bits(d);
+    if (u == 0) {
+        return w;
+    }
+    w = w_tag(w, field, WT_I64);
+    for (int i = 0; i < 8; i++) {
+        *w++ = (uint8_t)(u >> (8 * i));
+    }
+    return w;
+}
+
+static inline uint8_t *w_len_hdr(uint8_t *w, unsigned field, size_t n)
+{
+    return w_uvarint(w_tag(w, field, WT_LEN), n);
+}
+
+static inline uint8_t *w_bytes_field(uint8_t *w,
+                                     unsigned field,
+                                     struct tr_slice s,
+                                     bool always)
+{
+    if (s.len == 0 && !always) {
+        return w;
+    }
+    w = w_len_hdr(w, field, s.len);
+    if (s.len) {
+        memcpy(w, s.base, s.len);
+    }
+    return w + s.len;
+}
+
+static size_t sz_sample(const struct tr_prw_sample *s)
+{
+    return sz_double_field(s->value) + sz_varint_field((uint64_t)s->ts_ms);
+}
+
+static uint8_t *w_sample(uint8_t *w, const struct tr_prw_sample *s)
+{
+    w = w_len_hdr(w, 2, sz_sample(s));
+    w = w_double_field(w, 1, s->value);
+    return w_varint_field(w, 2, (uint64_t)s->ts_ms);
+}
+
+/* Checks that every nonzero count comes with its array. */
+static int check_request(const struct tr_prw_request *req)
+{
+    if (req->n_series && req->series == NULL) {
+        return TR_EINVAL;
+    }
+    if (req->n_metadata && req->metadata == NULL) {
+        return TR_EINVAL;
+    }
+    for (size_t i = 0; i < req->n_series; i++) {
+        const struct tr_prw_series *s = &req->series[i];
+        if ((s->n_labels && !s->labels) || (s->n_samples && !s->samples) ||
+            (s->n_exemplars && !s->exemplars)) {
+            return TR_EINVAL;
+        }
+        for (size_t j = 0; j < s->n_exemplars; j++) {
+            if (s->exemplars[j].n_labels && !s->exemplars[j].labels) {
+                return TR_EINVAL;
+            }
+        }
+    }
+    return 0;
+}
+
+/* -- 1.0 -- */
+
+static size_t sz_label_v1(const struct tr_prw_label *l)
+{
+    return sz_str_field(l->name) + sz_str_field(l->value);
+}
+
+static uint8_t *w_label_v1(uint8_t *w,
+                           unsigned field,
+                           const struct tr_prw_label *l)
+{
+    w = w_len_hdr(w, field, sz_label_v1(l));
+    w = w_bytes_field(w, 1, l->name, false);
+    return w_bytes_field(w, 2, l->value, false);
+}
+
+static size_t sz_exemplar_v1(const struct tr_prw_exemplar *e)
+{
+    size_t n = sz_double_field(e->value) + sz_varint_field((uint64_t)e->ts_ms);
+    for (size_t i = 0; i < e->n_labels; i++) {
+        n += sz_len_field(sz_label_v1(&e->labels[i]));
+    }
+    return n;
+}
+
+static size_t sz_series_v1(const struct tr_prw_series *s)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < s->n_labels; i++) {
+        n += sz_len_field(sz_label_v1(&s->labels[i]));
+    }
+    for (size_t i = 0; i < s->n_samples; i++) {
+        n += sz_len_field(sz_sample(&s->samples[i]));
+    }
+    for (size_t i = 0; i < s->n_exemplars; i++) {
+        n += sz_len_field(sz_exemplar_v1(&s->exemplars[i]));
+    }
+    return n;
+}
+
+static size_t sz_metadata_v1(const struct tr_prw_metadata *m)
+{
+    return sz_varint_field((uint64_t)(int64_t)m->type) +
+           sz_str_field(m->family) + sz_str_field(m->help) +
+           sz_str_field(m->unit);
+}
+
+int tr_prw_encode_v1(const struct tr_prw_request *req, struct tr_buf *out)
+{
+    int rv = check_request(req);
+    if (rv != 0) {
+        return rv;
+    }
+    size_t total = 0;
+    for (size_t i = 0; i < req->n_series; i++) {
+        total += sz_len_field(sz_series_v1(&req->series[i]));
+    }
+    for (size_t i = 0; i < req->n_metadata; i++) {
+        total += sz_len_field(sz_metadata_v1(&req->metadata[i]));
+    }
+    if ((rv = tr_buf_reserve(out, total)) != 0) {
+        return rv;
+    }
+    uint8_t *w0 = (uint8_t *)out->data + out->len;
+    uint8_t *w = w0;
+    for (size_t i = 0; i < req->n_series; i++) {
+        const struct tr_prw_series *s = &req->series[i];
+        w = w_len_hdr(w, 1, sz_series_v1(s));
+        for (size_t j = 0; j < s->n_labels; j++) {
+            w = w_label_v1(w, 1, &s->labels[j]);
+        }
+        for (size_t j = 0; j < s->n_samples; j++) {
+            w = w_sample(w, &s->samples[j]);
+        }
+        for (size_t j = 0; j < s->n_exemplars; j++) {
+            const struct tr_prw_exemplar *e = &s->exemplars[j];
+            w = w_len_hdr(w, 3, sz_exemplar_v1(e));
+            for (size_t k = 0; k < e->n_labels; k++) {
+                w = w_label_v1(w, 1, &e->labels[k]);
+            }
+            w = w_double_field(w, 2, e->value);
+            w = w_varint_field(w, 3, (uint64_t)e->ts_ms);
+        }
+    }
+    for (size_t i = 0; i < req->n_metadata; i++) {
+        const struct tr_prw_metadata *m = &req->metadata[i];
+        w = w_len_hdr(w, 3, sz_metadata_v1(m));
+        w = w_varint_field(w, 1, (uint64_t)(int64_t)m->type);
+        w = w_bytes_field(w, 2, m->family, false);
+        w = w_bytes_field(w, 4, m->help, false);
+        w = w_bytes_field(w, 5, m->unit, false);
+    }
+    out->len += (size_t)(w - w0);
+    out->data[out->len] = '\0';
+    return 0;
+}
+
+/* -- 2.0 -- */
+
+/* Symbol table under construction: symbols[0] = "", an open-addressing
+ * hash index over it, and the references of every string in the order the
+ * writer consumes them (series labels, exemplar labels, help, unit). */
+struct symtab {
+    struct tr_slice *symbols;
+    size_t n_symbols;
+    uint32_t *index; /* symbol number + 1; 0 = empty slot */
+    size_t mask;     /* index has mask + 1 slots (a power of two) */
+    uint32_t *refs;
+    size_t n_refs;
+};
+
+static uint32_t symtab_intern(struct symtab *t, struct tr_slice s)
+{
+    if (s.len == 0) {
+        return 0;
+    }
+    size_t h = (size_t)tr_hash64(s.base, s.len, 0) & t->mask;
+    for (;;) {
+        uint32_t slot = t->index[h];
+        if (slot == 0) {
+            uint32_t ref = (uint32_t)t->n_symbols;
+            t->symbols[t->n_symbols++] = s;
+            t->index[h] = ref + 1;
+            return ref;
+        }
+        if (tr_slice_eq(t->symbols[slot - 1], s)) {
+            return slot - 1;
+        }
+        h = (h + 1) & t->mask;
+    }
+}
+
+static void symtab_add(struct symtab *t, struct tr_slice s)
+{
+    t->refs[t->n_refs++] = symtab_intern(t, s);
+}
+
+static size_t sz_refs(const uint32_t *refs, size_t n)
+{
+    size_t len = 0;
+    for (size_t i = 0; i < n; i++) {
+        len += tr_uvarint_len(refs[i]);
+    }
+    return len;
+}
+
+static uint8_t *w_refs(uint8_t *w, const uint32_t *refs, size_t n)
+{
+    if (n == 0) {
+        return w;
+    }
+    w = w_len_hdr(w, 1, sz_refs(refs, n));
+    for (size_t i = 0; i < n; i++) {
+        w = w_uvarint(w, refs[i]);
+    }
+    return w;
+}
+
+static size_t sz_refs_field(const uint32_t *refs, size_t n)
+{
+    return n ? sz_len_field(sz_refs(refs, n)) : 0;
+}
+
+static size_t sz_exemplar_v2(const struct tr_prw_exemplar *e,
+                             const uint32_t *refs)
+{
+    return sz_refs_field(refs, 2 * e->n_labels) + sz_double_field(e->value) +
+           sz_varint_field((uint64_t)e->ts_ms);
+}
+
+static size_t sz_metadata_v2(const struct tr_prw_series *s,
+                             const uint32_t *refs)
+{
+    return sz_varint_field((uint64_t)(int64_t)s->metadata.type) +
+           sz_varint_field(refs[0]) + sz_varint_field(refs[1]);
+}
+
+/* Size of series s whose references start at refs. */
+static size_t sz_series_v2(const struct tr_prw_series *s, const uint32_t *refs)
+{
+    size_t n = sz_refs_field(refs, 2 * s->n_labels);
+    refs += 2 * s->n_labels;
+    for (size_t i = 0; i < s->n_samples; i++) {
+        n += sz_len_field(sz_sample(&s->samples[i]));
+    }
+    for (size_t i = 0; i < s->n_exemplars; i++) {
+        n += sz_len_field(sz_exemplar_v2(&s->exemplars[i], refs));
+        refs += 2 * s->exemplars[i].n_labels;
+    }
+    if (s->has_metadata) {
+        n += sz_len_field(sz_metadata_v2(s, refs));
+    }
+    return n + sz_varint_field((uint64_t)s->created_ts_ms);
+}
+
+static uint8_t *w_series_v2(uint8_t *w,
+                            const struct tr_prw_series *s,
+                            const uint32_t *refs)
+{
+    w = w_len_hdr(w, 5, sz_series_v2(s, refs));
+    w = w_refs(w, refs, 2 * s->n_labels);
+    refs += 2 * s->n_labels;
+    for (size_t i = 0; i < s->n_samples; i++) {
+        w = w_sample(w, &s->samples[i]);
+    }
+    for (size_t i = 0; i < s->n_exemplars; i++) {
+        const struct tr_prw_exemplar *e = &s->exemplars[i];
+        w = w_len_hdr(w, 4, sz_exemplar_v2(e, refs));
+        w = w_refs(w, refs, 2 * e->n_labels);
+        w = w_double_field(w, 2, e->value);
+        w = w_varint_field(w, 3, (uint64_t)e->ts_ms);
+        refs += 2 * e->n_labels;
+    }
+    if (s->has_metadata) {
+        w = w_len_hdr(w, 5, sz_metadata_v2(s, refs));
+        w = w_varint_field(w, 1, (uint64_t)(int64_t)s->metadata.type);
+        w = w_varint_field(w, 3, refs[0]);
+        w = w_varint_field(w, 4, refs[1]);
+    }
+    return w_varint_field(w, 6, (uint64_t)s->created_ts_ms);
+}
+
+/* Number of references series s consumes. */
+static size_t series_refs(const struct tr_prw_series *s)
+{
+    size_t n = 2 * s->n_labels + (s->has_metadata ? 2 : 0);
+    for (size_t i = 0; i < s->n_exemplars; i++) {
+        n += 2 * s->exemplars[i].n_labels;
+    }
+    return n;
+}
+
+int tr_prw_encode_v2(const struct tr_prw_request *req, struct tr_buf *out)
+{
+    int rv = check_request(req);
+    if (rv != 0) {
+        return rv;
+    }
+    size_t n_refs = 0;
+    for (size_t i = 0; i < req->n_series; i++) {
+        n_refs += series_refs(&req->series[i]);
+    }
+    if (n_refs >= UINT32_MAX / 2) {
+        return TR_EINVAL;
+    }
+    struct symtab t = {0};
+    size_t slots = 16;
+    while (slots < 2 * (n_refs + 1)) {
+        slots *= 2;
+    }
+    t.mask = slots - 1;
+    t.symbols = tr_malloc((n_refs + 1) * sizeof(*t.symbols));
+    t.index = tr_calloc(slots, sizeof(*t.index));
+    t.refs = tr_malloc((n_refs + 1) * sizeof(*t.refs));
+    if (t.symbols == NULL || t.index == NULL || t.refs == NULL) {
+        rv = TR_ENOMEM;
+        goto err_after_alloc;
+    }
+    t.symbols[t.n_symbols++] = (struct tr_slice){"", 0};
+    for (size_t i = 0; i < req->n_series; i++) {
+        const struct tr_prw_series *s = &req->series[i];
+        for (size_t j = 0; j < s->n_labels; j++) {
+            symtab_add(&t, s->labels[j].name);
+            symtab_add(&t, s->labels[j].value);
+        }
+        for (size_t j = 0; j < s->n_exemplars; j++) {
+            const struct tr_prw_exemplar *e = &s->exemplars[j];
+            for (size_t k = 0; k < e->n_labels; k++) {
+                symtab_add(&t, e->labels[k].name);
+                symtab_add(&t, e->labels[k].value);
+            }
+        }
+        if (s->has_metadata) {
+            symtab_add(&t, s->metadata.help);
+            symtab_add(&t, s->metadata.unit);
+        }
+    }
+    size_t total = 0;
+    for (size_t i = 0; i < t.n_symbols; i++) {
+        total += sz_len_field(t.symbols[i].len);
+    }
+    const uint32_t *refs = t.refs;
+    for (size_t i = 0; i < req->n_series; i++) {
+        total += sz_len_field(sz_series_v2(&req->series[i], refs));
+        refs += series_refs(&req->series[i]);
+    }
+    if ((rv = tr_buf_reserve(out, total)) != 0) {
+        goto err_after_alloc;
+    }
+    uint8_t *w0 = (uint8_t *)out->data + out->len;
+    uint8_t *w = w0;
+    for (size_t i = 0; i < t.n_symbols; i++) {
+        w = w_bytes_field(w, 4, t.symbols[i], true);
+    }
+    refs = t.refs;
+    for (size_t i = 0; i < req->n_series; i++) {
+        w = w_series_v2(w, &req->series[i], refs);
+        refs += series_refs(&req->series[i]);
+    }
+    out->len += (size_t)(w - w0);
+    out->data[out->len] = '\0';
+    rv = 0;
+err_after_alloc:
+    tr_free(t.refs);
+    tr_free(t.index);
+    tr_free(t.symbols);
+    return rv;
+}
