@@ -21,12 +21,14 @@
  * an error (as in gogoproto, which Prometheus uses).
  *
  * Decoding is two passes over the bytes with no recursion (the nesting is
- * fixed: request > series > label/sample/exemplar > exemplar label): pass 1
- * validates and counts, then every array is allocated once in the arena,
- * pass 2 fills them. All labels of a request share one array (each series
- * points at its run), likewise samples, exemplars and exemplar labels. 2.0
- * needs one extra walk over the top level to fill the symbol table before
- * references are resolved. */
+ * fixed: request > series > label/sample/exemplar > exemplar label). Pass 1
+ * only checks the framing (tags and lengths down to the records it must
+ * count) and counts; then every array is allocated once in the arena and
+ * pass 2 parses every record, validating it as it fills. Both passes see the
+ * same framing, so pass 2 never needs more elements than pass 1 counted. All
+ * labels of a request share one array (each series points at its run), likewise
+ * samples, exemplars and exemplar labels. 2.0 needs one extra walk over the top
+ * level to fill the symbol table before references are resolved. */
 #include "proto/prw.h"
 
 #include <stdarg.h>
@@ -85,6 +87,25 @@ static inline int rd_uvarint(struct tr_cursor *c, uint64_t *v)
         *v = *c->p++;
         return 0;
     }
+    if (tr_cursor_left(c) >= 10) {
+        /* no bounds checks needed; same rules as tr_cursor_uvarint */
+        const uint8_t *p = c->p;
+        uint64_t x = 0;
+        for (unsigned i = 0; i < 9; i++) {
+            x |= (uint64_t)(p[i] & 0x7f) << (7 * i);
+            if (p[i] < 0x80) {
+                c->p = p + i + 1;
+                *v = x;
+                return 0;
+            }
+        }
+        if (p[9] > 1) {
+            return TR_EPROTO;
+        }
+        *v = x | (uint64_t)p[9] << 63;
+        c->p = p + 10;
+        return 0;
+    }
     return tr_cursor_uvarint(c, v);
 }
 
@@ -124,7 +145,7 @@ static inline int rd_tag(const struct rd *rd,
     *wt = 0;
     if (c->p < c->end && *c->p < 0x80) {
         t = *c->p++;
-    } else if (tr_cursor_uvarint(c, &t) != 0) {
+    } else if (rd_uvarint(c, &t) != 0) {
         return rd_fail(rd, at, msg, "truncated or overlong tag varint");
     }
     if (t > UINT32_MAX) {
@@ -350,6 +371,17 @@ static int v1_label(const struct rd *rd,
                     struct tr_cursor c,
                     struct tr_prw_label *out)
 {
+    /* fast path for the usual shape: 0a <n> name 12 <m> value, n, m < 128 */
+    size_t left = tr_cursor_left(&c);
+    if (left >= 4 && c.p[0] == 0x0a && c.p[1] < 0x80 &&
+        (size_t)c.p[1] + 4 <= left && c.p[2 + c.p[1]] == 0x12 &&
+        (size_t)c.p[1] + 4 + c.p[3 + c.p[1]] == left) {
+        out->name.base = (const char *)c.p + 2;
+        out->name.len = c.p[1];
+        out->value.base = (const char *)c.p + 4 + c.p[1];
+        out->value.len = c.p[3 + c.p[1]];
+        return 0;
+    }
     out->name.base = out->value.base = NULL;
     out->name.len = out->value.len = 0;
     while (c.p < c.end) {
@@ -379,7 +411,6 @@ static int v1_exemplar(struct v1 *x,
                        struct tr_prw_exemplar *out)
 {
     size_t first = x->n_ex_labels;
-    struct tr_prw_label scratch;
     out->value = 0;
     out->ts_ms = 0;
     while (c.p < c.end) {
@@ -395,10 +426,12 @@ static int v1_exemplar(struct v1 *x,
         switch (field) {
             case 1:
                 if ((rv = rd_want(&x->rd, at, M1_EX, field, wt, WT_LEN)) != 0 ||
-                    (rv = rd_len(&x->rd, &c, M1_EX, field, &sub)) != 0 ||
+                    (rv = rd_len(&x->rd, &c, M1_EX, field, &sub)) != 0) {
+                    return rv;
+                }
+                if (x->fill &&
                     (rv = v1_label(&x->rd, sub,
-                                   x->fill ? &x->ex_labels[x->n_ex_labels]
-                                           : &scratch)) != 0) {
+                                   &x->ex_labels[x->n_ex_labels])) != 0) {
                     return rv;
                 }
                 x->n_ex_labels++;
@@ -436,8 +469,6 @@ static int v1_series(struct v1 *x, struct tr_cursor c, struct tr_prw_series *s)
     size_t first_label = x->n_labels;
     size_t first_sample = x->n_samples;
     size_t first_ex = x->n_exemplars;
-    struct tr_prw_label label_scratch;
-    struct tr_prw_sample sample_scratch;
     struct tr_prw_exemplar ex_scratch;
     memset(s, 0, sizeof(*s));
     while (c.p < c.end) {
@@ -461,15 +492,16 @@ static int v1_series(struct v1 *x, struct tr_cursor c, struct tr_prw_series *s)
         }
         switch (field) {
             case 1:
-                rv = v1_label(
-                    &x->rd, sub,
-                    x->fill ? &x->labels[x->n_labels] : &label_scratch);
+                if (x->fill) {
+                    rv = v1_label(&x->rd, sub, &x->labels[x->n_labels]);
+                }
                 x->n_labels++;
                 break;
             case 2:
-                rv = dec_sample(
-                    &x->rd, sub, M1_SAMPLE,
-                    x->fill ? &x->samples[x->n_samples] : &sample_scratch);
+                if (x->fill) {
+                    rv = dec_sample(&x->rd, sub, M1_SAMPLE,
+                                    &x->samples[x->n_samples]);
+                }
                 x->n_samples++;
                 break;
             case 3:
@@ -549,7 +581,6 @@ static int v1_walk(struct v1 *x, const void *buf, size_t len)
 {
     struct tr_cursor c = tr_cursor_make(buf, len);
     struct tr_prw_series series_scratch;
-    struct tr_prw_metadata md_scratch;
     x->n_series = x->n_labels = x->n_samples = 0;
     x->n_exemplars = x->n_ex_labels = x->n_metadata = 0;
     while (c.p < c.end) {
@@ -578,9 +609,9 @@ static int v1_walk(struct v1 *x, const void *buf, size_t len)
             x->rd.series_idx = SIZE_MAX;
             x->n_series++;
         } else {
-            rv = v1_metadata(
-                &x->rd, sub,
-                x->fill ? &x->metadata[x->n_metadata] : &md_scratch);
+            if (x->fill) {
+                rv = v1_metadata(&x->rd, sub, &x->metadata[x->n_metadata]);
+            }
             x->n_metadata++;
         }
         if (rv != 0) {
@@ -620,7 +651,7 @@ int tr_prw_decode_v1(const void *buf,
         return tr_errf(rv, errmsg, "prw: out of memory");
     }
     x.fill = true;
-    rv = v1_walk(&x, buf, len); /* cannot fail: same bytes as pass 1 */
+    rv = v1_walk(&x, buf, len);
     if (rv != 0) {
         return rv;
     }
@@ -704,6 +735,16 @@ static int v2_refs(struct v2 *x,
     } else {
         return rd_fail(&x->rd, c->p, msg,
                        "field 1 has wire type %u, expected 0 or 2", wt);
+    }
+    if (!x->fill) {
+        /* pass 1 counts varint terminators; pass 2 rejects overlong ones */
+        if (sub.p < sub.end && sub.end[-1] >= 0x80) {
+            return rd_fail(&x->rd, sub.end - 1, msg, "truncated label ref");
+        }
+        for (const uint8_t *p = sub.p; p < sub.end; p++) {
+            *k += *p < 0x80;
+        }
+        return 0;
     }
     while (sub.p < sub.end) {
         const uint8_t *at = sub.p;
@@ -820,7 +861,6 @@ static int v2_series(struct v2 *x, struct tr_cursor c, struct tr_prw_series *s)
     size_t first_ex = x->n_exemplars;
     uint64_t md_type = 0, md_help = 0, md_unit = 0;
     const uint8_t *md_at = NULL;
-    struct tr_prw_sample sample_scratch;
     struct tr_prw_exemplar ex_scratch;
     memset(s, 0, sizeof(*s));
     while (c.p < c.end) {
@@ -846,9 +886,10 @@ static int v2_series(struct v2 *x, struct tr_cursor c, struct tr_prw_series *s)
                     return rv;
                 }
                 if (field == 2) {
-                    rv = dec_sample(
-                        &x->rd, sub, M2_SAMPLE,
-                        x->fill ? &x->samples[x->n_samples] : &sample_scratch);
+                    if (x->fill) {
+                        rv = dec_sample(&x->rd, sub, M2_SAMPLE,
+                                        &x->samples[x->n_samples]);
+                    }
                     x->n_samples++;
                 } else if (field == 3) {
                     s->n_histograms++;
@@ -860,7 +901,9 @@ static int v2_series(struct v2 *x, struct tr_cursor c, struct tr_prw_series *s)
                 } else {
                     s->has_metadata = 1;
                     md_at = at;
-                    rv = v2_metadata(x, sub, &md_type, &md_help, &md_unit);
+                    if (x->fill) {
+                        rv = v2_metadata(x, sub, &md_type, &md_help, &md_unit);
+                    }
                 }
                 break;
             case 6:
@@ -1028,7 +1071,7 @@ int tr_prw_decode_v2(const void *buf,
         }
     }
     x.fill = true;
-    rv = v2_walk(&x, buf, len); /* fails only on a bad reference */
+    rv = v2_walk(&x, buf, len);
     if (rv != 0) {
         return rv;
     }
