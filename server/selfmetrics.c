@@ -199,7 +199,9 @@ static struct tr_sm_family *family_register(struct tr_selfmetrics *r,
     if (!ok) {
         goto err_after_family;
     }
-    memcpy(f->bounds, bounds, n_bounds * sizeof(double));
+    if (n_bounds > 0) {
+        memcpy(f->bounds, bounds, n_bounds * sizeof(double));
+    }
     f->n_bounds = n_bounds;
     if (r->tail) {
         r->tail->next = f;
