@@ -112,7 +112,7 @@ def test_series_limit_warns():
 
 def test_series_errors():
     for params, phrase in (
-        ({}, "no match[] parameter provided"),
+        ({}, r"no match\[\] parameter provided"),
         ({"match[]": "{"}, "parse error|unexpected|invalid"),
         ({"match[]": '{job=~"("}'}, "parse|regex|missing|invalid"),
         ({"match[]": "up", "start": "abc"}, 'invalid parameter \\\\?"start\\\\?"'),

@@ -391,9 +391,13 @@ class Prometheus(Process):
             time.sleep(0.1)
         raise AssertionError("prometheus not ready:\n" + self.stderr_tail(30))
 
-    def query(self, expr):
-        """Instant query; returns the result list of the JSON."""
-        path = "/api/v1/query?" + urllib.parse.urlencode({"query": expr})
+    def query(self, expr, at=None):
+        """Instant query (at: evaluation time in seconds); returns the
+        result list of the JSON."""
+        params = {"query": expr}
+        if at is not None:
+            params["time"] = "%.3f" % at
+        path = "/api/v1/query?" + urllib.parse.urlencode(params)
         r = http_request(self.port, "GET", path, timeout=10)
         assert r.status == 200, r
         j = r.json()

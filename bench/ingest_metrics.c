@@ -1,0 +1,941 @@
+/* ingest_metrics.c - remote-write ingest benchmark: triad vs Prometheus 2.42.
+ *
+ * Generates one deterministic, realistic data set and sends the very same
+ * requests to (1) build/triad and (2) Debian's Prometheus 2.42 started with
+ * --web.enable-remote-write-receiver, each started here on free 127.0.0.1
+ * ports with a fresh temp data dir and stopped by PID at the end.
+ *
+ * Data: SERIES series (default 100,000 = 100 metric names x 1,000 label
+ * combinations: job, instance, method/status, device or handler/le), scraped
+ * every 15 s for ROUNDS rounds (default 200 -> 20M samples) ending at "now".
+ * 50% counters (random increments, some idle), 30% gauges (integer random
+ * walks, noisy floats, 3-digit ratios), 20% histogram buckets (cumulative
+ * per le). Timestamps carry a per-instance offset and occasional 1-2 ms
+ * jitter like real scrapes. Like Prometheus' remote write, every series
+ * is owned by one connection (series % CONNS) so its samples arrive in
+ * order, and requests carry BATCH samples (default 2,000 =
+ * max_samples_per_send), one sample per series per request, labels sorted,
+ * snappy-compressed remote-write 1.0.
+ *
+ * Measured per server: samples/s over the ingest phase; CPU seconds per
+ * million samples (utime+stime of the server from /proc/PID/stat, delta over
+ * the ingest phase); peak RSS (VmHWM); bytes on disk per sample after a
+ * flush: triad = POST /api/v1/admin/flush then the apparent size of the whole
+ * data dir; Prometheus = POST /api/v1/admin/tsdb/snapshot then the size of the
+ * snapshot (one compacted block holding the same data). Any non-2xx response
+ * counts its samples as failed and is printed (first few bodies).
+ *
+ * Usage: build/bench/ingest_metrics [--series N] [--rounds N] [--batch N]
+ *          [--conns N] [--only triad|prometheus] [--triad PATH]
+ *          [--prometheus PATH] [--keep]
+ * Environment: BENCH_SERIES, BENCH_ROUNDS, BENCH_BATCH, BENCH_CONNS,
+ * BENCH_ONLY, TRIAD_BIN, PROMETHEUS_BIN. Exit status: 0 when the runs
+ * completed (targets are reported, not asserted), 1 otherwise.
+ *
+ * Self-contained on purpose (libcurl, libsnappy, libc): the protobuf is
+ * written inline so the benchmark does not depend on triad's own encoder. */
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <snappy-c.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SCRAPE_MS 15000
+#define COMBOS 1000 /* label combinations per metric name */
+#define MAX_ERRORS_SHOWN 5
+
+struct cfg {
+    long series;
+    long rounds;
+    long batch;
+    long conns;
+    const char *only;
+    const char *triad_bin;
+    const char *prom_bin;
+    int keep;
+};
+
+static struct cfg cfg = {100000, 200, 2000, 6, NULL, "build/triad",
+                         "build/prometheus/usr/bin/prometheus", 0};
+static int64_t t0_ms; /* timestamp of round 0 (same for both servers) */
+
+/* ---- small utilities --------------------------------------------------- */
+
+static double mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static uint64_t mix64(uint64_t x)
+{
+    x += 0x9e3779b97f4a7c15ULL;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+    return x ^ (x >> 31);
+}
+
+static uint64_t h2(uint64_t a, uint64_t b)
+{
+    return mix64(mix64(a) ^ (b * 0x632be59bd9b4e019ULL));
+}
+
+static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void die(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("ingest_metrics: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    exit(1);
+}
+
+struct bytes {
+    char *p;
+    size_t len, cap;
+};
+
+static void b_reserve(struct bytes *b, size_t n)
+{
+    if (b->len + n <= b->cap)
+        return;
+    size_t cap = b->cap ? b->cap : 4096;
+    while (cap < b->len + n)
+        cap *= 2;
+    char *p = realloc(b->p, cap);
+    if (!p)
+        die("out of memory");
+    b->p = p;
+    b->cap = cap;
+}
+
+static void b_put(struct bytes *b, const void *p, size_t n)
+{
+    b_reserve(b, n);
+    memcpy(b->p + b->len, p, n);
+    b->len += n;
+}
+
+static void b_uvarint(struct bytes *b, uint64_t v)
+{
+    uint8_t tmp[10];
+    size_t n = 0;
+    while (v >= 0x80) {
+        tmp[n++] = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    tmp[n++] = (uint8_t)v;
+    b_put(b, tmp, n);
+}
+
+static size_t uvarint_len(uint64_t v)
+{
+    size_t n = 1;
+    while (v >= 0x80) {
+        v >>= 7;
+        n++;
+    }
+    return n;
+}
+
+/* length-delimited field with a string payload */
+static void b_field_str(struct bytes *b, unsigned field, const char *s)
+{
+    size_t n = strlen(s);
+    b_uvarint(b, (uint64_t)field << 3 | 2);
+    b_uvarint(b, n);
+    b_put(b, s, n);
+}
+
+/* ---- the data set ------------------------------------------------------ */
+
+static const char *const families[] = {
+    "http_server",  "grpc_server", "db_client",  "cache",     "queue",
+    "node_network", "node_disk",   "process",    "go_runtime", "kafka_consumer",
+};
+static const char *const jobs[] = {"node", "api", "db", "cache", "queue"};
+static const char *const methods[] = {"GET", "POST", "PUT", "DELETE"};
+static const char *const statuses[] = {"200", "201", "400", "404", "500"};
+static const char *const les[] = {"0.005", "0.01", "0.025", "0.05", "0.1",
+                                  "0.25",  "0.5",  "1",     "2.5",  "+Inf"};
+static const double le_cdf[] = {0.05, 0.1, 0.2, 0.35, 0.5, 0.7, 0.85, 0.95, 0.99, 1.0};
+
+enum kind { COUNTER, GAUGE_INT, GAUGE_FLOAT, GAUGE_RATIO, BUCKET };
+
+static enum kind kind_of(long s)
+{
+    long m = s / COMBOS;
+    switch (m % 10) {
+    case 0: case 1: case 2: case 3: case 4: return COUNTER;
+    case 5: return GAUGE_INT;
+    case 6: return GAUGE_FLOAT;
+    case 7: return GAUGE_RATIO;
+    default: return BUCKET;
+    }
+}
+
+/* Encoded "labels" fields (field 1 of TimeSeries) of series s, sorted by
+ * name: __name__, device|handler|method, instance, job, le, status. */
+static void encode_labels(long s, struct bytes *out)
+{
+    long m = s / COMBOS, c = s % COMBOS, inst = c % 50, k = c / 50;
+    char name[96], instance[32], v1[32];
+    const char *fam = families[m % 10];
+    enum kind kd = kind_of(s);
+    struct {
+        const char *n, *v;
+    } l[6];
+    int nl = 0;
+
+    snprintf(instance, sizeof instance, "10.0.%ld.%ld:9100", inst / 10, inst % 10 + 10);
+    switch (kd) {
+    case COUNTER:
+        snprintf(name, sizeof name, "bench_%s_%ld_requests_total", fam, m);
+        break;
+    case GAUGE_INT:
+        snprintf(name, sizeof name, "bench_%s_%ld_memory_bytes", fam, m);
+        break;
+    case GAUGE_FLOAT:
+        snprintf(name, sizeof name, "bench_%s_%ld_temperature_celsius", fam, m);
+        break;
+    case GAUGE_RATIO:
+        snprintf(name, sizeof name, "bench_%s_%ld_utilization_ratio", fam, m);
+        break;
+    case BUCKET:
+        snprintf(name, sizeof name, "bench_%s_%ld_duration_seconds_bucket", fam, m);
+        break;
+    }
+    l[nl].n = "__name__";
+    l[nl++].v = name;
+    if (kd == COUNTER) {
+        l[nl].n = "instance";
+        l[nl++].v = instance;
+        l[nl].n = "job";
+        l[nl++].v = jobs[inst / 10];
+        l[nl].n = "method";
+        l[nl++].v = methods[k % 4];
+        l[nl].n = "status";
+        l[nl++].v = statuses[k / 4];
+    } else if (kd == BUCKET) {
+        snprintf(v1, sizeof v1, "/api/v1/%s", k / 10 ? "query" : "write");
+        l[nl].n = "handler";
+        l[nl++].v = v1;
+        l[nl].n = "instance";
+        l[nl++].v = instance;
+        l[nl].n = "job";
+        l[nl++].v = jobs[inst / 10];
+        l[nl].n = "le";
+        l[nl++].v = les[k % 10];
+    } else {
+        snprintf(v1, sizeof v1, "sd%c", (char)('a' + k));
+        l[nl].n = "device";
+        l[nl++].v = v1;
+        l[nl].n = "instance";
+        l[nl++].v = instance;
+        l[nl].n = "job";
+        l[nl++].v = jobs[inst / 10];
+    }
+    for (int i = 0; i < nl; i++) {
+        size_t ln = strlen(l[i].n), lv = strlen(l[i].v);
+        size_t body = 1 + uvarint_len(ln) + ln + 1 + uvarint_len(lv) + lv;
+        b_uvarint(out, 1 << 3 | 2);
+        b_uvarint(out, body);
+        b_field_str(out, 1, l[i].n);
+        b_field_str(out, 2, l[i].v);
+    }
+}
+
+static double initial_value(long s)
+{
+    uint64_t h = h2((uint64_t)s, 0xabcdef);
+    switch (kind_of(s)) {
+    case COUNTER: return (double)(h % 100000);
+    case GAUGE_INT: return (double)(((h % 4096) + 1024) * 1048576);
+    case GAUGE_FLOAT: return 30.0 + (double)(h % 4000) / 100.0;
+    case GAUGE_RATIO: return (double)(h % 1000) / 1000.0;
+    case BUCKET: return 0.0;
+    }
+    return 0;
+}
+
+/* Value of series s at round r given its previous value. */
+static double next_value(long s, long r, double prev)
+{
+    uint64_t h = h2((uint64_t)s, (uint64_t)r + 1);
+    long c = s % COMBOS;
+    switch (kind_of(s)) {
+    case COUNTER:
+        if (h % 4 == 0)
+            return prev; /* idle this interval */
+        return prev + (double)((h >> 8) % 16 + 1);
+    case GAUGE_INT: {
+        double v = prev + (double)((int64_t)((h >> 4) % 257) - 128) * 4096.0;
+        return v < 0 ? -v : v;
+    }
+    case GAUGE_FLOAT: {
+        double phase = (double)(h2((uint64_t)s, 7) % 628) / 100.0;
+        return 45.0 + 10.0 * sin((double)r / 40.0 + phase) +
+               (double)((int64_t)((h >> 16) % 2001) - 1000) / 997.0;
+    }
+    case GAUGE_RATIO: {
+        double v = prev + (double)((int64_t)((h >> 4) % 41) - 20) / 1000.0;
+        v = v < 0 ? 0 : (v > 1 ? 1 : v);
+        return round(v * 1000.0) / 1000.0;
+    }
+    case BUCKET: {
+        /* the 10 buckets of one (metric, instance, handler) share the number
+         * of new observations, so the cumulative le buckets stay monotone */
+        long m = s / COMBOS, inst = c % 50, handler = (c / 50) / 10;
+        uint64_t g = (uint64_t)(m * 100 + inst * 2 + handler);
+        uint64_t n = h2(g, (uint64_t)r + 99) % 24;
+        return prev + floor((double)n * le_cdf[(c / 50) % 10]);
+    }
+    }
+    return prev;
+}
+
+static int64_t ts_of(long s, long r)
+{
+    long inst = (s % COMBOS) % 50;
+    uint64_t h = h2((uint64_t)(s / COMBOS * 50 + inst), (uint64_t)r + 5);
+    int64_t jitter = (h % 16 == 0) ? (int64_t)(h >> 8) % 3 : 0;
+    return t0_ms + (int64_t)r * SCRAPE_MS + inst * 211 + jitter;
+}
+
+/* ---- sender threads ------------------------------------------------------- */
+
+struct target {
+    const char *name;
+    char url[128];
+    atomic_long ok_samples, failed_samples, requests, failed_requests, errors_shown;
+    pthread_mutex_t mu;
+};
+
+struct sink {
+    char buf[512];
+    size_t len;
+};
+
+static size_t sink_write(char *p, size_t size, size_t n, void *ud)
+{
+    struct sink *s = ud;
+    size_t k = size * n, room = sizeof s->buf - 1 - s->len;
+    memcpy(s->buf + s->len, p, k < room ? k : room);
+    s->len += k < room ? k : room;
+    s->buf[s->len] = 0;
+    return k;
+}
+
+struct worker {
+    pthread_t th;
+    struct target *t;
+    long id;
+};
+
+static void send_batch(CURL *e, struct target *t, struct bytes *pb, long nsamples,
+                       struct bytes *z)
+{
+    size_t zl = snappy_max_compressed_length(pb->len);
+    z->len = 0;
+    b_reserve(z, zl);
+    if (snappy_compress(pb->p, pb->len, z->p, &zl) != SNAPPY_OK)
+        die("snappy_compress failed");
+    struct sink sk = {.len = 0};
+    sk.buf[0] = 0;
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, z->p);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)zl);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, &sk);
+    CURLcode rc = curl_easy_perform(e);
+    long status = 0;
+    curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+    atomic_fetch_add(&t->requests, 1);
+    if (rc == CURLE_OK && status >= 200 && status < 300) {
+        atomic_fetch_add(&t->ok_samples, nsamples);
+        return;
+    }
+    atomic_fetch_add(&t->failed_samples, nsamples);
+    atomic_fetch_add(&t->failed_requests, 1);
+    if (atomic_fetch_add(&t->errors_shown, 1) < MAX_ERRORS_SHOWN) {
+        pthread_mutex_lock(&t->mu);
+        if (rc != CURLE_OK)
+            fprintf(stderr, "  %s: request failed: %s\n", t->name, curl_easy_strerror(rc));
+        else
+            fprintf(stderr, "  %s: HTTP %ld: %.300s\n", t->name, status, sk.buf);
+        pthread_mutex_unlock(&t->mu);
+    }
+}
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    long n_own = 0;
+    for (long s = w->id; s < cfg.series; s += cfg.conns)
+        n_own++;
+    /* labels of every owned series, encoded once */
+    struct bytes labels = {0}, pb = {0}, z = {0};
+    size_t *loff = calloc((size_t)n_own + 1, sizeof *loff);
+    double *val = calloc((size_t)n_own, sizeof *val);
+    if (!loff || !val)
+        die("out of memory");
+    for (long i = 0; i < n_own; i++) {
+        long s = w->id + i * cfg.conns;
+        loff[i] = labels.len;
+        encode_labels(s, &labels);
+        val[i] = initial_value(s);
+    }
+    loff[n_own] = labels.len;
+
+    CURL *e = curl_easy_init();
+    struct curl_slist *hdr = NULL;
+    hdr = curl_slist_append(hdr, "Content-Type: application/x-protobuf");
+    hdr = curl_slist_append(hdr, "Content-Encoding: snappy");
+    hdr = curl_slist_append(hdr, "X-Prometheus-Remote-Write-Version: 0.1.0");
+    hdr = curl_slist_append(hdr, "User-Agent: triad-bench/1");
+    hdr = curl_slist_append(hdr, "Expect:");
+    curl_easy_setopt(e, CURLOPT_URL, w->t->url);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, hdr);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, sink_write);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT, 60L);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
+
+    long in_batch = 0;
+    for (long r = 0; r < cfg.rounds; r++) {
+        for (long i = 0; i < n_own; i++) {
+            long s = w->id + i * cfg.conns;
+            val[i] = next_value(s, r, val[i]);
+            /* TimeSeries { labels..., samples { value=1 double, timestamp=2 } } */
+            int64_t ts = ts_of(s, r);
+            size_t lab = loff[i + 1] - loff[i];
+            size_t sample = 1 + 8 + 1 + uvarint_len((uint64_t)ts);
+            size_t series_len = lab + 1 + uvarint_len(sample) + sample;
+            b_uvarint(&pb, 1 << 3 | 2);
+            b_uvarint(&pb, series_len);
+            b_put(&pb, labels.p + loff[i], lab);
+            b_uvarint(&pb, 2 << 3 | 2);
+            b_uvarint(&pb, sample);
+            uint8_t d[9];
+            d[0] = 1 << 3 | 1;
+            memcpy(d + 1, &val[i], 8); /* little-endian host */
+            b_put(&pb, d, 9);
+            b_uvarint(&pb, 2 << 3 | 0);
+            b_uvarint(&pb, (uint64_t)ts);
+            if (++in_batch == cfg.batch) {
+                send_batch(e, w->t, &pb, in_batch, &z);
+                pb.len = 0;
+                in_batch = 0;
+            }
+        }
+    }
+    if (in_batch)
+        send_batch(e, w->t, &pb, in_batch, &z);
+    curl_slist_free_all(hdr);
+    curl_easy_cleanup(e);
+    free(labels.p);
+    free(pb.p);
+    free(z.p);
+    free(loff);
+    free(val);
+    return NULL;
+}
+
+/* ---- process control and measurement ----------------------------------- */
+
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t al = sizeof a;
+    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
+        getsockname(fd, (struct sockaddr *)&a, &al) != 0)
+        die("free_port: %s", strerror(errno));
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+static pid_t spawn(char *const argv[], const char *log_path)
+{
+    pid_t pid = fork();
+    if (pid < 0)
+        die("fork: %s", strerror(errno));
+    if (pid == 0) {
+        int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+            close(fd);
+        }
+        int null = open("/dev/null", O_RDONLY);
+        if (null >= 0)
+            dup2(null, 0);
+        execv(argv[0], argv);
+        fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
+        _exit(127);
+    }
+    return pid;
+}
+
+/* SIGTERM by PID, wait up to 30 s, then SIGKILL. Returns the exit status
+ * as waitpid reports it, or -1 if it had to be killed. */
+static int stop_pid(pid_t pid)
+{
+    int st = 0;
+    kill(pid, SIGTERM);
+    for (int i = 0; i < 300; i++) {
+        if (waitpid(pid, &st, WNOHANG) == pid)
+            return st;
+        usleep(100000);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, &st, 0);
+    return -1;
+}
+
+/* GET or POST url; returns the HTTP status (0 on transport error), body in out. */
+static long http_simple(const char *method, const char *url, struct sink *out)
+{
+    CURL *e = curl_easy_init();
+    struct sink tmp;
+    if (!out)
+        out = &tmp;
+    out->len = 0;
+    out->buf[0] = 0;
+    curl_easy_setopt(e, CURLOPT_URL, url);
+    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
+    if (strcmp(method, "POST") == 0) {
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, "");
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, 0L);
+    }
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, sink_write);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, out);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT, 600L);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    long status = 0;
+    if (curl_easy_perform(e) == CURLE_OK)
+        curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_cleanup(e);
+    return status;
+}
+
+/* Polls url until 200; 0 on success, the exit status if the child died,
+ * -1 on timeout. */
+static int wait_ready(pid_t pid, const char *url, double timeout_s)
+{
+    double end = mono_s() + timeout_s;
+    while (mono_s() < end) {
+        int st;
+        if (waitpid(pid, &st, WNOHANG) == pid)
+            return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+        if (http_simple("GET", url, NULL) == 200)
+            return 0;
+        usleep(50000);
+    }
+    return -1;
+}
+
+static double cpu_seconds(pid_t pid)
+{
+    char path[64], buf[2048];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    char *p = strrchr(buf, ')');
+    if (!p)
+        return -1;
+    unsigned long ut = 0, st = 0;
+    /* fields after "comm)": state(3) ... utime(14) stime(15) */
+    if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+        return -1;
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+static long vm_hwm_kib(pid_t pid)
+{
+    char path[64], line[256];
+    long kib = -1;
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, "VmHWM:", 6) == 0)
+            kib = strtol(line + 6, NULL, 10);
+    fclose(f);
+    return kib;
+}
+
+static long long du_total;
+static int du_cb(const char *p, const struct stat *sb, int type, struct FTW *ftw)
+{
+    (void)p;
+    (void)ftw;
+    if (type == FTW_F)
+        du_total += (long long)sb->st_size;
+    return 0;
+}
+
+/* apparent size (bytes of regular files) under dir */
+static long long du_bytes(const char *dir)
+{
+    du_total = 0;
+    if (nftw(dir, du_cb, 32, FTW_PHYS) != 0)
+        return -1;
+    return du_total;
+}
+
+/* Sum of the values of every line of a Prometheus text exposition whose
+ * metric name is exactly name. -1 if absent. */
+static double scrape_sum(const char *url, const char *name)
+{
+    CURL *e = curl_easy_init();
+    struct bytes b = {0};
+    double sum = -1;
+    curl_easy_setopt(e, CURLOPT_URL, url);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, NULL); /* default: fwrite */
+    FILE *mem = open_memstream(&b.p, &b.len);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, mem);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT, 30L);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    CURLcode rc = curl_easy_perform(e);
+    fclose(mem);
+    curl_easy_cleanup(e);
+    if (rc != CURLE_OK || !b.p) {
+        free(b.p);
+        return -1;
+    }
+    size_t nl = strlen(name);
+    for (char *line = strtok(b.p, "\n"); line; line = strtok(NULL, "\n")) {
+        if (strncmp(line, name, nl) != 0 || (line[nl] != ' ' && line[nl] != '{'))
+            continue;
+        char *sp = strrchr(line, '}');
+        sp = strchr(sp ? sp : line, ' ');
+        if (sp)
+            sum = (sum < 0 ? 0 : sum) + strtod(sp + 1, NULL);
+    }
+    free(b.p);
+    return sum;
+}
+
+/* ---- one run against one server ------------------------------------------ */
+
+struct result {
+    int ok;
+    double wall_s, cpu_ingest_s, cpu_flush_s, flush_s;
+    long hwm_kib;
+    long long disk_bytes;
+    long ok_samples, failed_samples, failed_requests;
+    double server_count; /* samples the server says it ingested */
+};
+
+static int rm_cb(const char *p, const struct stat *sb, int type, struct FTW *ftw)
+{
+    (void)sb;
+    (void)ftw;
+    return type == FTW_DP ? rmdir(p) : unlink(p);
+}
+
+static void rm_rf(const char *dir)
+{
+    nftw(dir, rm_cb, 32, FTW_DEPTH | FTW_PHYS);
+}
+
+static void ingest(struct target *t, struct result *res, pid_t pid)
+{
+    struct worker *ws = calloc((size_t)cfg.conns, sizeof *ws);
+    if (!ws)
+        die("out of memory");
+    double cpu0 = cpu_seconds(pid), w0 = mono_s();
+    for (long i = 0; i < cfg.conns; i++) {
+        ws[i].t = t;
+        ws[i].id = i;
+        if (pthread_create(&ws[i].th, NULL, worker_main, &ws[i]) != 0)
+            die("pthread_create");
+    }
+    for (long i = 0; i < cfg.conns; i++)
+        pthread_join(ws[i].th, NULL);
+    res->wall_s = mono_s() - w0;
+    res->cpu_ingest_s = cpu_seconds(pid) - cpu0;
+    res->ok_samples = atomic_load(&t->ok_samples);
+    res->failed_samples = atomic_load(&t->failed_samples);
+    res->failed_requests = atomic_load(&t->failed_requests);
+    free(ws);
+}
+
+static void print_result(const char *name, const struct result *r)
+{
+    long total = r->ok_samples + r->failed_samples;
+    printf("%s:\n", name);
+    printf("  samples sent          %ld ok, %ld failed (%ld failed requests)\n", r->ok_samples,
+           r->failed_samples, r->failed_requests);
+    if (r->server_count >= 0)
+        printf("  server counted        %.0f samples\n", r->server_count);
+    printf("  ingest wall time      %.2f s\n", r->wall_s);
+    printf("  samples/s             %.0f\n", (double)r->ok_samples / r->wall_s);
+    printf("  CPU s / 1M samples    %.3f  (%.2f CPU s over the ingest phase)\n",
+           r->cpu_ingest_s / ((double)total / 1e6), r->cpu_ingest_s);
+    printf("  flush/snapshot        %.2f s wall, %.2f CPU s\n", r->flush_s, r->cpu_flush_s);
+    printf("  peak RSS (VmHWM)      %.1f MiB\n", (double)r->hwm_kib / 1024.0);
+    printf("  bytes on disk         %lld  (%.3f bytes/sample)\n", r->disk_bytes,
+           (double)r->disk_bytes / (double)(r->ok_samples ? r->ok_samples : 1));
+    fflush(stdout);
+}
+
+static int run_triad(struct result *res)
+{
+    char dir[] = "/tmp/bench-triad-XXXXXX";
+    if (!mkdtemp(dir))
+        die("mkdtemp: %s", strerror(errno));
+    char data[256], log[256], http[64], cluster[64], ready[128];
+    snprintf(data, sizeof data, "%s/data", dir);
+    snprintf(log, sizeof log, "%s/triad.log", dir);
+    snprintf(http, sizeof http, "127.0.0.1:%d", free_port());
+    snprintf(cluster, sizeof cluster, "127.0.0.1:%d", free_port());
+    snprintf(ready, sizeof ready, "http://%s/ready", http);
+    mkdir(data, 0755);
+    char *argv[] = {(char *)cfg.triad_bin, "serve", "--http-addr", http, "--tempo-http-addr", "",
+                    "--otlp-grpc-addr", "", "--otlp-http-addr", "", "--cluster-addr", cluster,
+                    "--data-dir", data, "--log-level", "warn",
+                    /* optional: dropped below if the server does not know them */
+                    "--late-write-grace", "1000000h", "--ingest.creation-grace", "1000000h",
+                    NULL};
+    pid_t pid = spawn(argv, log);
+    int rc = wait_ready(pid, ready, 60);
+    if (rc == 2) { /* unknown flag: retry without the optional ones */
+        fprintf(stderr, "  triad rejected the grace flags; retrying without them\n");
+        argv[16] = NULL;
+        pid = spawn(argv, log);
+        rc = wait_ready(pid, ready, 60);
+    }
+    if (rc != 0) {
+        fprintf(stderr, "triad did not become ready (%d); log: %s\n", rc, log);
+        if (rc < 0)
+            stop_pid(pid);
+        return -1;
+    }
+    static struct target t = {.name = "triad"};
+    pthread_mutex_init(&t.mu, NULL);
+    snprintf(t.url, sizeof t.url, "http://%s/api/v1/write", http);
+    printf("triad: pid %d on %s, data %s\n", (int)pid, http, data);
+    fflush(stdout);
+    ingest(&t, res, pid);
+
+    char url[160];
+    snprintf(url, sizeof url, "http://%s/metrics", http);
+    res->server_count = scrape_sum(url, "triad_samples_ingested_total");
+    double c0 = cpu_seconds(pid), w0 = mono_s();
+    snprintf(url, sizeof url, "http://%s/api/v1/admin/flush", http);
+    struct sink sk;
+    long st = http_simple("POST", url, &sk);
+    res->flush_s = mono_s() - w0;
+    res->cpu_flush_s = cpu_seconds(pid) - c0;
+    if (st < 200 || st >= 300)
+        fprintf(stderr, "  triad flush: HTTP %ld %s\n", st, sk.buf);
+    res->hwm_kib = vm_hwm_kib(pid);
+    res->disk_bytes = du_bytes(data);
+    int est = stop_pid(pid);
+    if (est != 0)
+        fprintf(stderr, "  triad: exit status %d after SIGTERM (log %s)\n", est, log);
+    res->ok = 1;
+    if (!cfg.keep)
+        rm_rf(dir);
+    return 0;
+}
+
+static int run_prometheus(struct result *res)
+{
+    char dir[] = "/tmp/bench-prom-XXXXXX";
+    if (!mkdtemp(dir))
+        die("mkdtemp: %s", strerror(errno));
+    char tsdb[256], log[256], conf[256], addr[64], ready[128], flag_conf[300], flag_tsdb[300],
+        flag_addr[100];
+    snprintf(tsdb, sizeof tsdb, "%s/tsdb", dir);
+    snprintf(log, sizeof log, "%s/prometheus.log", dir);
+    snprintf(conf, sizeof conf, "%s/prometheus.yml", dir);
+    snprintf(addr, sizeof addr, "127.0.0.1:%d", free_port());
+    snprintf(ready, sizeof ready, "http://%s/-/ready", addr);
+    FILE *f = fopen(conf, "w");
+    if (!f)
+        die("%s: %s", conf, strerror(errno));
+    fputs("global:\n  scrape_interval: 15s\n", f);
+    fclose(f);
+    snprintf(flag_conf, sizeof flag_conf, "--config.file=%s", conf);
+    snprintf(flag_tsdb, sizeof flag_tsdb, "--storage.tsdb.path=%s", tsdb);
+    snprintf(flag_addr, sizeof flag_addr, "--web.listen-address=%s", addr);
+    char *argv[] = {(char *)cfg.prom_bin, flag_conf, flag_tsdb, flag_addr,
+                    "--web.enable-remote-write-receiver", "--web.enable-admin-api",
+                    "--log.level=warn", NULL};
+    pid_t pid = spawn(argv, log);
+    if (wait_ready(pid, ready, 60) != 0) {
+        fprintf(stderr, "prometheus did not become ready; log: %s\n", log);
+        stop_pid(pid);
+        return -1;
+    }
+    static struct target t = {.name = "prometheus"};
+    pthread_mutex_init(&t.mu, NULL);
+    snprintf(t.url, sizeof t.url, "http://%s/api/v1/write", addr);
+    printf("prometheus: pid %d on %s, tsdb %s\n", (int)pid, addr, tsdb);
+    fflush(stdout);
+    ingest(&t, res, pid);
+
+    char url[200];
+    snprintf(url, sizeof url, "http://%s/metrics", addr);
+    res->server_count = scrape_sum(url, "prometheus_tsdb_head_samples_appended_total");
+    double c0 = cpu_seconds(pid), w0 = mono_s();
+    snprintf(url, sizeof url, "http://%s/api/v1/admin/tsdb/snapshot", addr);
+    struct sink sk;
+    long st = http_simple("POST", url, &sk);
+    res->flush_s = mono_s() - w0;
+    res->cpu_flush_s = cpu_seconds(pid) - c0;
+    res->hwm_kib = vm_hwm_kib(pid);
+    /* {"status":"success","data":{"name":"20240101T000000Z-..."}} */
+    char *nm = strstr(sk.buf, "\"name\":\"");
+    if (st != 200 || !nm) {
+        fprintf(stderr, "  prometheus snapshot failed: HTTP %ld %s\n", st, sk.buf);
+        res->disk_bytes = du_bytes(tsdb);
+    } else {
+        nm += 8;
+        char *q = strchr(nm, '"');
+        if (q)
+            *q = 0;
+        char snap[512];
+        snprintf(snap, sizeof snap, "%s/snapshots/%s", tsdb, nm);
+        res->disk_bytes = du_bytes(snap);
+    }
+    stop_pid(pid);
+    res->ok = 1;
+    if (!cfg.keep)
+        rm_rf(dir);
+    return 0;
+}
+
+/* ---- main -------------------------------------------------------------------- */
+
+static long env_long(const char *name, long def)
+{
+    const char *v = getenv(name);
+    return v && *v ? strtol(v, NULL, 10) : def;
+}
+
+static void usage(void)
+{
+    fprintf(stderr, "usage: ingest_metrics [--series N] [--rounds N] [--batch N] [--conns N]\n"
+                    "         [--only triad|prometheus] [--triad PATH] [--prometheus PATH] "
+                    "[--keep]\n");
+    exit(2);
+}
+
+int main(int argc, char **argv)
+{
+    cfg.series = env_long("BENCH_SERIES", cfg.series);
+    cfg.rounds = env_long("BENCH_ROUNDS", cfg.rounds);
+    cfg.batch = env_long("BENCH_BATCH", cfg.batch);
+    cfg.conns = env_long("BENCH_CONNS", cfg.conns);
+    if (getenv("BENCH_ONLY") && *getenv("BENCH_ONLY"))
+        cfg.only = getenv("BENCH_ONLY");
+    if (getenv("TRIAD_BIN"))
+        cfg.triad_bin = getenv("TRIAD_BIN");
+    if (getenv("PROMETHEUS_BIN"))
+        cfg.prom_bin = getenv("PROMETHEUS_BIN");
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(a, "--keep") == 0) {
+            cfg.keep = 1;
+            continue;
+        }
+        if (!v)
+            usage();
+        if (strcmp(a, "--series") == 0)
+            cfg.series = strtol(v, NULL, 10);
+        else if (strcmp(a, "--rounds") == 0)
+            cfg.rounds = strtol(v, NULL, 10);
+        else if (strcmp(a, "--batch") == 0)
+            cfg.batch = strtol(v, NULL, 10);
+        else if (strcmp(a, "--conns") == 0)
+            cfg.conns = strtol(v, NULL, 10);
+        else if (strcmp(a, "--only") == 0)
+            cfg.only = v;
+        else if (strcmp(a, "--triad") == 0)
+            cfg.triad_bin = v;
+        else if (strcmp(a, "--prometheus") == 0)
+            cfg.prom_bin = v;
+        else
+            usage();
+        i++;
+    }
+    if (cfg.series < 1 || cfg.rounds < 1 || cfg.batch < 1 || cfg.conns < 1 || cfg.conns > 64)
+        usage();
+    int do_triad = !cfg.only || strcmp(cfg.only, "triad") == 0;
+    int do_prom = !cfg.only || strcmp(cfg.only, "prometheus") == 0;
+    if (!do_triad && !do_prom)
+        usage();
+    signal(SIGPIPE, SIG_IGN);
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    int64_t now_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+    t0_ms = (now_ms - (int64_t)cfg.rounds * SCRAPE_MS) / SCRAPE_MS * SCRAPE_MS;
+    printf("ingest benchmark: %ld series x %ld rounds (15 s) = %ld samples, %ld per request, "
+           "%ld connections, data %.1f h ending now\n",
+           cfg.series, cfg.rounds, cfg.series * cfg.rounds, cfg.batch, cfg.conns,
+           (double)cfg.rounds * SCRAPE_MS / 3.6e6);
+    fflush(stdout);
+
+    struct result rt = {0}, rp = {0};
+    int failed = 0;
+    if (do_triad) {
+        if (run_triad(&rt) == 0)
+            print_result("triad", &rt);
+        else
+            failed = 1;
+    }
+    if (do_prom) {
+        if (run_prometheus(&rp) == 0)
+            print_result("prometheus 2.42", &rp);
+        else
+            failed = 1;
+    }
+    if (rt.ok && rp.ok && rt.ok_samples && rp.ok_samples) {
+        double cpu_t = rt.cpu_ingest_s / (double)(rt.ok_samples + rt.failed_samples);
+        double cpu_p = rp.cpu_ingest_s / (double)(rp.ok_samples + rp.failed_samples);
+        double bps_t = (double)rt.disk_bytes / (double)rt.ok_samples;
+        double bps_p = (double)rp.disk_bytes / (double)rp.ok_samples;
+        printf("triad / prometheus:\n");
+        printf("  samples/s             %.2fx\n", ((double)rt.ok_samples / rt.wall_s) /
+                                                     ((double)rp.ok_samples / rp.wall_s));
+        printf("  CPU per sample        %.2fx  (target <= 0.5x: %s)\n", cpu_t / cpu_p,
+               cpu_t / cpu_p <= 0.5 ? "met" : "NOT met");
+        printf("  bytes per sample      %.2fx  (target <= 0.7x: %s)\n", bps_t / bps_p,
+               bps_t / bps_p <= 0.7 ? "met" : "NOT met");
+        printf("  peak RSS              %.2fx\n", (double)rt.hwm_kib / (double)rp.hwm_kib);
+    }
+    if (rt.failed_samples || rp.failed_samples)
+        printf("WARNING: failed samples: triad %ld, prometheus %ld\n", rt.failed_samples,
+               rp.failed_samples);
+    curl_global_cleanup();
+    return failed;
+}
