@@ -86,7 +86,9 @@ struct tr_prw_request {
 
 /* Decode a 1.0 WriteRequest (already snappy-decoded). Returns 0 or TR_EPROTO
  * (errmsg says what and at which byte offset) or TR_ENOMEM. out's arrays are
- * allocated in arena; slices point into buf, which must outlive out. */
+ * allocated in arena; slices point into buf, which must outlive out.
+ * TR_EINVAL if buf is NULL with len > 0. Two passes (count, then fill),
+ * no recursion; on error out is left empty (arena memory may be used). */
 int tr_prw_decode_v1(const void *buf,
                      size_t len,
                      struct tr_arena *arena,
