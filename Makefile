@@ -24,8 +24,9 @@ WARN := -std=c11 -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes \
 GEN_WARN := -std=c11 -w
 PC_CFLAGS = $(shell pkg-config --cflags $(PC_LIBS) 2>/dev/null)
 PC_LDLIBS = $(shell pkg-config --libs $(PC_LIBS) 2>/dev/null) -lsnappy -lpthread -lm
-BASE_CFLAGS = -D_GNU_SOURCE -I. -Ibuild/gen $(PC_CFLAGS) -g -MMD -MP
+BASE_CFLAGS = -D_GNU_SOURCE -DTRIAD_REVISION=\"$(REVISION)\" -I. -Ibuild/gen $(PC_CFLAGS) -g -MMD -MP
 OPT ?= -O2
+REVISION := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 ASAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 PROTOS := $(wildcard proto/*.proto)
@@ -154,4 +155,4 @@ format:
 clean:
 	rm -rf build
 
--include $(shell find build -name '*.d' 2>/dev/null)
+-include $(shell find build/obj build/asan -name '*.d' -type f 2>/dev/null)

@@ -1,0 +1,171 @@
+/* app.c - wiring: storage, self-metrics, routes. */
+#include "server/app.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "lib/clock.h"
+#include "lib/err.h"
+#include "lib/log.h"
+#include "server/version.h"
+
+static void app__collect(struct tr_buf *out, void *arg)
+{
+    struct tr_app *app = arg;
+    struct tr_storage_stats st;
+    tr_storage_get_stats(app->storage, &st);
+    tr_buf_printf(out,
+                  "# HELP triad_head_series Series held in memory (open "
+                  "windows).\n# TYPE triad_head_series gauge\n"
+                  "triad_head_series %" PRIu64 "\n"
+                  "# HELP triad_head_chunks Open chunks in memory.\n"
+                  "# TYPE triad_head_chunks gauge\ntriad_head_chunks %" PRIu64
+                  "\n# HELP triad_wal_last_index Index of the newest "
+                  "write-ahead log entry.\n# TYPE triad_wal_last_index gauge\n"
+                  "triad_wal_last_index %" PRIu64 "\n"
+                  "# HELP triad_wal_checkpoint_index Index covered by the last "
+                  "checkpoint.\n# TYPE triad_wal_checkpoint_index gauge\n"
+                  "triad_wal_checkpoint_index %" PRIu64 "\n"
+                  "# HELP triad_wal_bytes Write-ahead log bytes since the "
+                  "last checkpoint.\n# TYPE triad_wal_bytes gauge\n"
+                  "triad_wal_bytes %" PRIu64 "\n"
+                  "# HELP triad_chunks_cut_total Chunks completed and "
+                  "persisted.\n# TYPE triad_chunks_cut_total counter\n"
+                  "triad_chunks_cut_total %" PRIu64 "\n"
+                  "# HELP triad_checkpoints_total Head checkpoints taken.\n"
+                  "# TYPE triad_checkpoints_total counter\n"
+                  "triad_checkpoints_total %" PRIu64 "\n",
+                  st.head_series, st.head_chunks, st.last_index,
+                  st.checkpoint_index, st.chunks_cut, st.checkpoints,
+                  st.wal_bytes);
+    tr_engine_stats(tr_storage_engine(app->storage), out);
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    double cpu = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+                 (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+    long rss_pages = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (f != NULL) {
+        long size;
+        if (fscanf(f, "%ld %ld", &size, &rss_pages) != 2) {
+            rss_pages = 0;
+        }
+        fclose(f);
+    }
+    tr_buf_printf(out,
+                  "# HELP process_cpu_seconds_total Total user and system CPU "
+                  "time spent in seconds.\n# TYPE process_cpu_seconds_total "
+                  "counter\nprocess_cpu_seconds_total %.3f\n"
+                  "# HELP process_resident_memory_bytes Resident memory size "
+                  "in bytes.\n# TYPE process_resident_memory_bytes gauge\n"
+                  "process_resident_memory_bytes %ld\n"
+                  "# HELP process_start_time_seconds Start time of the process "
+                  "since unix epoch in seconds.\n# TYPE "
+                  "process_start_time_seconds gauge\n"
+                  "process_start_time_seconds %.3f\n"
+                  "# HELP triad_build_info Build information.\n"
+                  "# TYPE triad_build_info gauge\n"
+                  "triad_build_info{version=\"%s\",revision=\"%s\"} 1\n",
+                  cpu, rss_pages * sysconf(_SC_PAGESIZE),
+                  (double)app->start_ms / 1000.0, TRIAD_VERSION,
+                  TRIAD_REVISION);
+}
+
+int tr_app_init(struct tr_app *app, const struct tr_config *cfg,
+                char *errmsg)
+{
+    memset(app, 0, sizeof(*app));
+    app->cfg = cfg;
+    app->start_ms = tr_now_ms();
+    int64_t grace = cfg->late_write_grace_metrics_ms >= 0
+                        ? cfg->late_write_grace_metrics_ms
+                        : cfg->late_write_grace_ms;
+    struct tr_storage_config sc = {
+        .version = 1,
+        .data_dir = cfg->data_dir,
+        .cache_bytes = cfg->storage_cache_bytes,
+        .wal_sync = cfg->wal_sync,
+        .window_ms = cfg->placement_window_ms,
+        .ooo_window_ms = cfg->ooo_window_ms,
+        .chunk_max_ms = 2 * 3600 * 1000LL,
+        .max_series = cfg->limits.max_series,
+        .head_retain_ms = grace,
+    };
+    int rv = tr_storage_open(&sc, &app->storage, errmsg);
+    if (rv != 0) {
+        return rv;
+    }
+    app->source = tr_storage_source(app->storage);
+    app->limiters = tr_rate_limiters_new(cfg->limits.ingestion_rate,
+                                         (double)cfg->limits.ingestion_burst);
+    struct tr_selfmetrics *r = tr_selfmetrics_default();
+    static const char *const tl[] = {"tenant"};
+    static const char *const trl[] = {"tenant", "reason"};
+    app->m_samples = tr_selfmetrics_counter(
+        r, "triad_samples_ingested_total",
+        "Samples appended to storage, per tenant.", 1, tl);
+    app->m_rejected = tr_selfmetrics_counter(
+        r, "triad_samples_rejected_total",
+        "Samples rejected on ingest, per tenant and reason.", 2, trl);
+    app->m_series = tr_selfmetrics_counter(
+        r, "triad_series_created_total", "Series created, per tenant.", 1, tl);
+    app->m_exemplars = tr_selfmetrics_counter(
+        r, "triad_exemplars_received_total",
+        "Exemplars received (not stored yet).", 1, tl);
+    app->m_histograms = tr_selfmetrics_counter(
+        r, "triad_native_histograms_received_total",
+        "Native histogram samples received (not stored yet).", 1, tl);
+    app->m_metadata = tr_selfmetrics_counter(
+        r, "triad_metadata_ingested_total",
+        "Metric metadata records stored.", 1, tl);
+    tr_selfmetrics_add_collector(r, app__collect, app);
+    return 0;
+}
+
+void tr_app_close(struct tr_app *app)
+{
+    tr_selfmetrics_remove_collector(tr_selfmetrics_default(), app__collect,
+                                    app);
+    tr_storage_close(app->storage);
+    app->storage = NULL;
+    tr_rate_limiters_free(app->limiters);
+    app->limiters = NULL;
+}
+
+int tr_app_routes(struct tr_app *app, struct tr_http_server *http)
+{
+    (void)app;
+    const unsigned GP = TR_HTTP_GET | TR_HTTP_POST;
+    struct {
+        unsigned methods;
+        const char *pattern;
+        unsigned flags;
+        tr_http_handler_fn fn;
+    } routes[] = {
+        {TR_HTTP_GET, "/ready", TR_ROUTE_INLINE, tr_api_ready},
+        {TR_HTTP_GET, "/-/ready", TR_ROUTE_INLINE, tr_api_ready},
+        {TR_HTTP_GET, "/-/healthy", TR_ROUTE_INLINE, tr_api_healthy},
+        {TR_HTTP_GET, "/metrics", 0, tr_api_metrics},
+        {TR_HTTP_POST | TR_HTTP_PUT, "/api/v1/write", 0, tr_api_write},
+        {TR_HTTP_POST | TR_HTTP_PUT, "/api/v1/push", 0, tr_api_write},
+        {TR_HTTP_POST, "/api/v1/read", 0, tr_api_remote_read},
+        {GP, "/api/v1/series", 0, tr_api_series},
+        {GP, "/api/v1/labels", 0, tr_api_labels},
+        {TR_HTTP_GET, "/api/v1/label/{}/values", 0, tr_api_label_values},
+        {TR_HTTP_GET, "/api/v1/metadata", 0, tr_api_metadata},
+        {TR_HTTP_GET, "/api/v1/status/buildinfo", TR_ROUTE_INLINE,
+         tr_api_buildinfo},
+        {TR_HTTP_POST, "/api/v1/admin/flush", 0, tr_api_flush},
+    };
+    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+        int rv = tr_http_route(http, routes[i].methods, routes[i].pattern,
+                               routes[i].flags, routes[i].fn);
+        if (rv != 0) {
+            return rv;
+        }
+    }
+    return 0;
+}

@@ -1,0 +1,95 @@
+/* app.h - the running node: configuration, storage, metrics families and
+ * per-tenant state shared by the API handlers. */
+#ifndef TR_SERVER_APP_H
+#define TR_SERVER_APP_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "server/config.h"
+#include "server/http.h"
+#include "server/selfmetrics.h"
+#include "storage/select.h"
+#include "storage/storage.h"
+
+#define TR_TENANT_MAX 150
+
+struct tr_rate_limiters; /* server/limits.c */
+
+struct tr_app {
+    const struct tr_config *cfg;
+    struct tr_storage *storage;
+    const struct tr_select_source *source; /* reads (local for now) */
+    struct tr_rate_limiters *limiters;
+    int64_t start_ms;
+    /* self-metrics */
+    struct tr_sm_family *m_samples; /* triad_samples_ingested_total{tenant} */
+    struct tr_sm_family
+        *m_rejected; /* triad_samples_rejected_total{tenant,reason} */
+    struct tr_sm_family *m_series;    /* triad_series_created_total{tenant} */
+    struct tr_sm_family *m_exemplars; /* triad_exemplars_received_total */
+    struct tr_sm_family
+        *m_histograms; /* triad_native_histograms_received_total */
+    struct tr_sm_family *m_metadata; /* triad_metadata_ingested_total */
+    struct tr_sm_family
+        *m_write_bytes; /* triad_write_request_bytes histogram */
+};
+
+/* Builds the app (opens storage) and registers self-metrics. */
+int tr_app_init(struct tr_app *app, const struct tr_config *cfg, char *errmsg);
+void tr_app_close(struct tr_app *app);
+/* Adds every API route to the HTTP server. */
+int tr_app_routes(struct tr_app *app, struct tr_http_server *http);
+
+/* Tenant of a request: X-Scope-OrgID, else the basic-auth user when auth is
+ * enabled, else "anonymous" (auth disabled). Fills out (NUL-terminated,
+ * TR_TENANT_MAX + 1 bytes). Returns 0, TR_EAUTH (401: no tenant with auth
+ * enabled) or TR_EINVAL (400: malformed tenant id); errmsg set. */
+int tr_app_tenant(const struct tr_app *app,
+                  const struct tr_http_request *req,
+                  char *out,
+                  char *errmsg);
+/* HTTP status for an error code (the one place that maps them). */
+int tr_status_for(int code);
+
+/* Rate limiting (server/limits.c): takes n tokens from the tenant's bucket;
+ * false when the tenant is over its ingestion rate. */
+struct tr_rate_limiters *tr_rate_limiters_new(double rate, double burst);
+void tr_rate_limiters_free(struct tr_rate_limiters *l);
+bool tr_rate_limit_take(struct tr_rate_limiters *l,
+                        const char *tenant,
+                        double n);
+
+/* Handlers (server/api_*.c). */
+void tr_api_write(const struct tr_http_request *req,
+                  struct tr_http_response *resp);
+void tr_api_remote_read(const struct tr_http_request *req,
+                        struct tr_http_response *resp);
+void tr_api_series(const struct tr_http_request *req,
+                   struct tr_http_response *resp);
+void tr_api_labels(const struct tr_http_request *req,
+                   struct tr_http_response *resp);
+void tr_api_label_values(const struct tr_http_request *req,
+                         struct tr_http_response *resp);
+void tr_api_metadata(const struct tr_http_request *req,
+                     struct tr_http_response *resp);
+void tr_api_buildinfo(const struct tr_http_request *req,
+                      struct tr_http_response *resp);
+void tr_api_ready(const struct tr_http_request *req,
+                  struct tr_http_response *resp);
+void tr_api_healthy(const struct tr_http_request *req,
+                    struct tr_http_response *resp);
+void tr_api_metrics(const struct tr_http_request *req,
+                    struct tr_http_response *resp);
+void tr_api_flush(const struct tr_http_request *req,
+                  struct tr_http_response *resp);
+
+/* Prometheus JSON error envelope: {"status":"error","errorType":..,"error":..}
+ * with the status code for the error type. */
+void tr_prom_error(struct tr_http_response *resp,
+                   int status,
+                   const char *error_type,
+                   const char *msg);
+
+#endif

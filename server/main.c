@@ -1,0 +1,241 @@
+/* main.c - `triad serve | status | version | help`. */
+#include <curl/curl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "lib/clock.h"
+#include "lib/err.h"
+#include "lib/log.h"
+#include "server/app.h"
+#include "server/config.h"
+#include "server/http.h"
+#include "server/version.h"
+
+struct node {
+    struct tr_config cfg;
+    struct tr_app app;
+    uv_loop_t *loop;
+    struct tr_http_server *http;
+    uv_signal_t sigterm;
+    uv_signal_t sigint;
+    uv_timer_t checkpoint_timer;
+    uv_work_t checkpoint_work;
+    bool checkpoint_running;
+    bool stopping;
+};
+
+static void node__checkpoint_work(uv_work_t *w)
+{
+    struct node *n = w->data;
+    tr_storage_checkpoint(n->app.storage, tr_now_ms());
+}
+
+static void node__checkpoint_done(uv_work_t *w, int status)
+{
+    (void)status;
+    struct node *n = w->data;
+    n->checkpoint_running = false;
+}
+
+static void node__on_checkpoint_timer(uv_timer_t *t)
+{
+    struct node *n = t->data;
+    if (n->checkpoint_running || n->stopping) {
+        return;
+    }
+    n->checkpoint_running = true;
+    n->checkpoint_work.data = n;
+    uv_queue_work(n->loop, &n->checkpoint_work, node__checkpoint_work,
+                  node__checkpoint_done);
+}
+
+static void node__on_http_closed(void *arg)
+{
+    struct node *n = arg;
+    uv_close((uv_handle_t *)&n->sigterm, NULL);
+    uv_close((uv_handle_t *)&n->sigint, NULL);
+    uv_close((uv_handle_t *)&n->checkpoint_timer, NULL);
+}
+
+static void node__on_signal(uv_signal_t *s, int signum)
+{
+    struct node *n = s->data;
+    if (n->stopping) {
+        tr_log_warn("second signal: exiting now", "signal=%d", signum);
+        exit(1);
+    }
+    n->stopping = true;
+    tr_log_info("shutting down", "signal=%d", signum);
+    uv_timer_stop(&n->checkpoint_timer);
+    tr_http_server_shutdown(n->http, (uint64_t)n->cfg.shutdown_timeout_ms,
+                            node__on_http_closed, n);
+}
+
+static int node__serve(struct node *n)
+{
+    char err[TR_ERRMSG_SIZE];
+    enum tr_log_level lvl;
+    if (tr_log_parse_level(n->cfg.log_level, &lvl) == 0) {
+        tr_log_set_level(lvl);
+    }
+    tr_log_info("starting triad",
+                "version=%s node=%s data_dir=%s http_addr=%s", TRIAD_VERSION,
+                n->cfg.node_name, n->cfg.data_dir, n->cfg.http_addr);
+    int64_t t0 = tr_mono_ns();
+    if (tr_app_init(&n->app, &n->cfg, err) != 0) {
+        tr_log_error("cannot open storage", "err=\"%s\"", err);
+        return 1;
+    }
+    tr_log_info("storage open", "took_ms=%lld",
+                (long long)((tr_mono_ns() - t0) / 1000000));
+    n->loop = uv_default_loop();
+    struct tr_http_server_config hc = {
+        .version = 1,
+        .max_body_bytes = n->cfg.max_body_bytes,
+        .max_header_bytes = 64 * 1024,
+        .header_timeout_ms = (uint64_t)n->cfg.http_header_timeout_ms,
+        .body_timeout_ms = (uint64_t)n->cfg.http_body_timeout_ms,
+        .idle_timeout_ms = (uint64_t)n->cfg.http_idle_timeout_ms,
+        .max_connections = n->cfg.http_max_connections,
+        .app = &n->app,
+    };
+    if (tr_http_server_new(n->loop, &hc, &n->http) != 0 ||
+        tr_app_routes(&n->app, n->http) != 0) {
+        tr_log_error("cannot create HTTP server", NULL);
+        tr_app_close(&n->app);
+        return 1;
+    }
+    const char *addrs[2] = {n->cfg.http_addr, n->cfg.tempo_http_addr};
+    for (int i = 0; i < 2; i++) {
+        if (addrs[i] == NULL || addrs[i][0] == '\0' ||
+            (i == 1 && strcmp(addrs[1], addrs[0]) == 0)) {
+            continue;
+        }
+        int port = 0;
+        if (tr_http_listen(n->http, addrs[i], &port, err) != 0) {
+            tr_log_error("cannot listen", "addr=%s err=\"%s\"", addrs[i], err);
+            tr_http_server_free(n->http);
+            tr_app_close(&n->app);
+            return 1;
+        }
+        tr_log_info("listening", "addr=%s port=%d api=%s", addrs[i], port,
+                    i == 0 ? "http" : "tempo-http");
+    }
+    uv_signal_init(n->loop, &n->sigterm);
+    uv_signal_init(n->loop, &n->sigint);
+    n->sigterm.data = n;
+    n->sigint.data = n;
+    uv_signal_start(&n->sigterm, node__on_signal, SIGTERM);
+    uv_signal_start(&n->sigint, node__on_signal, SIGINT);
+    uv_timer_init(n->loop, &n->checkpoint_timer);
+    n->checkpoint_timer.data = n;
+    uint64_t every = (uint64_t)n->cfg.head_flush_interval_ms;
+    uv_timer_start(&n->checkpoint_timer, node__on_checkpoint_timer, every,
+                   every);
+    tr_log_info("ready", NULL);
+    uv_run(n->loop, UV_RUN_DEFAULT);
+    tr_http_server_free(n->http);
+    tr_app_close(&n->app);
+    uv_loop_close(n->loop);
+    tr_log_info("stopped", NULL);
+    return 0;
+}
+
+static size_t status__write(char *p, size_t size, size_t nmemb, void *arg)
+{
+    tr_buf_append(arg, p, size * nmemb);
+    return size * nmemb;
+}
+
+static int status__get(const char *base, const char *path, struct tr_buf *out,
+                       long *code)
+{
+    char url[1024];
+    snprintf(url, sizeof(url), "%s%s", base, path);
+    CURL *c = curl_easy_init();
+    if (c == NULL) {
+        return -1;
+    }
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, status__write);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
+    CURLcode rc = curl_easy_perform(c);
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, code);
+    curl_easy_cleanup(c);
+    return rc == CURLE_OK ? 0 : -1;
+}
+
+/* Prints the node's readiness and its storage gauges from /metrics. */
+static int node__status(const struct tr_config *cfg)
+{
+    struct tr_buf body;
+    tr_buf_init(&body);
+    long code = 0;
+    if (status__get(cfg->status_addr, "/ready", &body, &code) != 0) {
+        fprintf(stderr, "triad status: cannot reach %s\n", cfg->status_addr);
+        tr_buf_free(&body);
+        return 1;
+    }
+    printf("%-28s %s\n", "node", cfg->status_addr);
+    printf("%-28s %s (HTTP %ld)\n", "ready", code == 200 ? "yes" : "no", code);
+    tr_buf_reset(&body);
+    if (status__get(cfg->status_addr, "/metrics", &body, &code) == 0 &&
+        code == 200) {
+        static const char *const keys[] = {
+            "triad_head_series ", "triad_head_chunks ",
+            "triad_wal_last_index ", "triad_wal_checkpoint_index ",
+            "triad_wal_bytes ", "triad_chunks_cut_total ",
+            "process_resident_memory_bytes "};
+        for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+            const char *p = strstr(body.data, keys[k]);
+            while (p != NULL && p != body.data && p[-1] != '\n') {
+                p = strstr(p + 1, keys[k]);
+            }
+            if (p != NULL) {
+                const char *v = p + strlen(keys[k]);
+                printf("%-28.*s %.*s\n", (int)strlen(keys[k]) - 1, keys[k],
+                       (int)strcspn(v, "\n"), v);
+            }
+        }
+    }
+    tr_buf_free(&body);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    signal(SIGPIPE, SIG_IGN);
+    if (getenv("UV_THREADPOOL_SIZE") == NULL) {
+        setenv("UV_THREADPOOL_SIZE", "8", 1);
+    }
+    static struct node n;
+    char err[TR_ERRMSG_SIZE];
+    if (tr_config_load(&n.cfg, argc, argv, err) != 0) {
+        fprintf(stderr, "triad: %s\n\n", err);
+        tr_config_usage(stderr);
+        return 2;
+    }
+    int rc = 0;
+    switch (n.cfg.command) {
+        case TR_CMD_VERSION:
+            printf("triad %s (revision %s)\n", TRIAD_VERSION, TRIAD_REVISION);
+            break;
+        case TR_CMD_HELP:
+            tr_config_usage(stdout);
+            break;
+        case TR_CMD_STATUS:
+            curl_global_init(CURL_GLOBAL_DEFAULT);
+            rc = node__status(&n.cfg);
+            curl_global_cleanup();
+            break;
+        case TR_CMD_SERVE:
+            rc = node__serve(&n);
+            break;
+    }
+    tr_config_free(&n.cfg);
+    return rc;
+}

@@ -1,0 +1,250 @@
+/* prom_json.c - Prometheus API envelope and parameters. */
+#include "server/prom_json.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "lib/err.h"
+#include "query/promql/selector.h"
+#include "server/app.h"
+
+void tr_prom_error(struct tr_http_response *resp,
+                   int status,
+                   const char *error_type,
+                   const char *msg)
+{
+    struct tr_json j;
+    tr_buf_reset(&resp->body);
+    tr_json_init(&j, &resp->body);
+    tr_json_obj_begin(&j);
+    tr_json_key(&j, "status");
+    tr_json_str(&j, "error");
+    tr_json_key(&j, "errorType");
+    tr_json_str(&j, error_type);
+    tr_json_key(&j, "error");
+    tr_json_str(&j, msg);
+    tr_json_obj_end(&j);
+    resp->status = status;
+    resp->content_type = "application/json";
+}
+
+static int prom__days_from_civil(int y, int m, int d, int64_t *days)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    *days = era * 146097 + doe - 719468;
+    return 0;
+}
+
+/* RFC 3339 with optional fraction: 2006-01-02T15:04:05.999999999Z07:00 */
+static int prom__parse_rfc3339(const char *s, int64_t *ms)
+{
+    int y, mo, d, h, mi, sec, n = 0;
+    if (sscanf(s, "%4d-%2d-%2d%*1[Tt]%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec,
+               &n) != 6 ||
+        n != 19) {
+        return TR_EINVAL;
+    }
+    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 59) {
+        return TR_EINVAL;
+    }
+    const char *p = s + 19;
+    int64_t frac_ms = 0;
+    if (*p == '.') {
+        p++;
+        int digits = 0;
+        while (*p >= '0' && *p <= '9') {
+            if (digits < 3) {
+                frac_ms = frac_ms * 10 + (*p - '0');
+            }
+            digits++;
+            p++;
+        }
+        if (digits == 0) {
+            return TR_EINVAL;
+        }
+        for (int i = digits; i < 3; i++) {
+            frac_ms *= 10;
+        }
+    }
+    int64_t off = 0;
+    if (*p == 'Z' || *p == 'z') {
+        p++;
+    } else if (*p == '+' || *p == '-') {
+        int oh, om;
+        if (sscanf(p + 1, "%2d:%2d", &oh, &om) != 2 || strlen(p) != 6) {
+            return TR_EINVAL;
+        }
+        off = (oh * 60 + om) * 60;
+        if (*p == '-') {
+            off = -off;
+        }
+        p += 6;
+    } else {
+        return TR_EINVAL;
+    }
+    if (*p != '\0') {
+        return TR_EINVAL;
+    }
+    int64_t days;
+    prom__days_from_civil(y, mo, d, &days);
+    int64_t secs = days * 86400 + h * 3600 + mi * 60 + sec - off;
+    *ms = secs * 1000 + frac_ms;
+    return 0;
+}
+
+int tr_prom_parse_time(const char *s, int64_t *ms)
+{
+    char *end;
+    errno = 0;
+    double f = strtod(s, &end);
+    if (end != s && *end == '\0' && !isnan(f)) {
+        if (f >= 9.2e15 || isinf(f)) {
+            *ms = TR_PROM_MAX_TIME;
+            return 0;
+        }
+        if (f <= -9.2e15) {
+            *ms = TR_PROM_MIN_TIME;
+            return 0;
+        }
+        double ip;
+        double fp = modf(f, &ip);
+        fp = round(fp * 1000) / 1000;
+        *ms = (int64_t)ip * 1000 + (int64_t)llround(fp * 1000);
+        return 0;
+    }
+    if (strcmp(s, "-292275055-05-16T16:47:04.192Z") == 0) {
+        *ms = TR_PROM_MIN_TIME;
+        return 0;
+    }
+    if (strcmp(s, "292277025-08-18T07:12:54.999Z") == 0) {
+        *ms = TR_PROM_MAX_TIME;
+        return 0;
+    }
+    return prom__parse_rfc3339(s, ms);
+}
+
+int tr_prom_time_param(const struct tr_http_request *req,
+                       struct tr_http_response *resp,
+                       const char *name,
+                       int64_t def,
+                       int64_t *ms)
+{
+    const char *v = tr_http_form_get(req, name);
+    if (v == NULL || v[0] == '\0') {
+        *ms = def;
+        return 0;
+    }
+    if (tr_prom_parse_time(v, ms) != 0) {
+        char msg[512];
+        snprintf(msg, sizeof(msg),
+                 "invalid time value for '%s': cannot parse \"%.300s\" to a "
+                 "valid timestamp",
+                 name, v);
+        tr_prom_error(resp, 400, "bad_data", msg);
+        return -1;
+    }
+    return 0;
+}
+
+int tr_prom_limit_param(const struct tr_http_request *req,
+                        struct tr_http_response *resp,
+                        size_t *limit)
+{
+    const char *v = tr_http_form_get(req, "limit");
+    *limit = 0;
+    if (v == NULL || v[0] == '\0') {
+        return 0;
+    }
+    char *end;
+    errno = 0;
+    long long l = strtoll(v, &end, 10);
+    if (*end != '\0' || errno != 0) {
+        char msg[512];
+        snprintf(msg, sizeof(msg),
+                 "strconv.Atoi: parsing \"%.300s\": invalid syntax", v);
+        tr_prom_error(resp, 400, "bad_data", msg);
+        return -1;
+    }
+    if (l <= 0) {
+        /* Prometheus 2.53 treats limit=0 as "no limit" */
+        if (l == 0) {
+            return 0;
+        }
+        tr_prom_error(resp, 400, "bad_data", "limit must be positive");
+        return -1;
+    }
+    *limit = (size_t)l;
+    return 0;
+}
+
+int tr_prom_matchers_param(const struct tr_http_request *req,
+                           struct tr_http_response *resp,
+                           struct tr_prom_matchers *out)
+{
+    memset(out, 0, sizeof(*out));
+    struct tr_slice vals[64];
+    size_t total = 0;
+    size_t n = tr_http_form_values(req, "match[]", vals, 64, &total);
+    if (total > 64) {
+        tr_prom_error(resp, 400, "bad_data",
+                      "too many match[] parameters (at most 64)");
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char err[TR_ERRMSG_SIZE];
+        int rv = tr_promql_parse_selector(vals[i].base, vals[i].len,
+                                          &out->sets[out->n],
+                                          &out->lens[out->n], err);
+        if (rv != 0) {
+            tr_prom_matchers_free(out);
+            tr_prom_error(resp, 400, "bad_data", err);
+            return -1;
+        }
+        out->n++;
+    }
+    return 0;
+}
+
+void tr_prom_matchers_free(struct tr_prom_matchers *m)
+{
+    for (size_t i = 0; i < m->n; i++) {
+        tr_promql_matchers_free(m->sets[i], m->lens[i]);
+    }
+    m->n = 0;
+}
+
+void tr_prom_success_begin(struct tr_http_response *resp, struct tr_json *j)
+{
+    tr_buf_reset(&resp->body);
+    tr_json_init(j, &resp->body);
+    tr_json_obj_begin(j);
+    tr_json_key(j, "status");
+    tr_json_str(j, "success");
+    tr_json_key(j, "data");
+}
+
+void tr_prom_success_end(struct tr_http_response *resp,
+                         struct tr_json *j,
+                         const char *warning)
+{
+    if (warning != NULL) {
+        tr_json_key(j, "warnings");
+        tr_json_arr_begin(j);
+        tr_json_str(j, warning);
+        tr_json_arr_end(j);
+    }
+    tr_json_obj_end(j);
+    resp->status = 200;
+    resp->content_type = "application/json";
+    if (resp->body.oom) {
+        tr_prom_error(resp, 503, "internal", "out of memory");
+    }
+}
