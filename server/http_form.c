@@ -53,7 +53,7 @@ static void scan(const struct tr_http_request *req,
                  size_t max,
                  size_t *count)
 {
-    char kbuf[256];
+    char kbuf[256] = {0};
     const char *end = s + n;
     while (s < end) {
         const char *amp = memchr(s, '&', (size_t)(end - s));
