@@ -13,8 +13,8 @@
  *       \                            \
  *        +-------------(framing/limit error)--------------> ERROR
  *
- * A request without a body goes straight from NEED_MORE to DONE... after a
- * HEAD report: HEAD is always reported once, so the caller can answer
+ * HEAD is reported exactly once per request, even without a body (the
+ * next call then returns DONE at once), so the caller can answer
  * "Expect: 100-continue" before the body is read. Bytes after a complete
  * request are left unconsumed (pipelining): the caller resets the parser
  * with tr_http_parser_reset() once it has answered.
