@@ -55,7 +55,9 @@ char *tr_strndup(const char *s, size_t n)
 {
     char *p = tr_malloc(n + 1);
     if (p != NULL) {
-        memcpy(p, s, n);
+        if (n > 0) {
+            memcpy(p, s, n);
+        }
         p[n] = '\0';
     }
     return p;
@@ -137,7 +139,9 @@ char *tr_arena_strndup(struct tr_arena *a, const char *s, size_t n)
 {
     char *q = tr_arena_alloc(a, n + 1);
     if (q != NULL) {
-        memcpy(q, s, n);
+        if (n > 0) {
+            memcpy(q, s, n);
+        }
         q[n] = '\0';
     }
     return q;

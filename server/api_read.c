@@ -32,7 +32,8 @@ static int read__common(const struct tr_http_request *req,
     }
     if (h->maxt < h->mint) {
         tr_prom_error(resp, 400, "bad_data",
-                      "end timestamp must not be before start time");
+                      "invalid parameter \"end\": end timestamp must not be "
+                      "before start time");
         return -1;
     }
     return 0;

@@ -145,9 +145,9 @@ int tr_prom_time_param(const struct tr_http_request *req,
     if (tr_prom_parse_time(v, ms) != 0) {
         char msg[512];
         snprintf(msg, sizeof(msg),
-                 "invalid time value for '%s': cannot parse \"%.300s\" to a "
-                 "valid timestamp",
-                 name, v);
+                 "invalid parameter \"%s\": invalid time value for '%s': "
+                 "cannot parse \"%.300s\" to a valid timestamp",
+                 name, name, v);
         tr_prom_error(resp, 400, "bad_data", msg);
         return -1;
     }

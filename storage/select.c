@@ -679,8 +679,9 @@ static int strset_finish(struct strset *ss, size_t limit,
         ss->n = limit;
         out->truncated = true;
     }
-    out->items = tr_arena_memdup(&out->arena, ss->v,
-                                 (ss->n ? ss->n : 1) * sizeof(*ss->v));
+    out->items = ss->n > 0 ? tr_arena_memdup(&out->arena, ss->v,
+                                             ss->n * sizeof(*ss->v))
+                           : tr_arena_alloc(&out->arena, sizeof(*ss->v));
     out->n = ss->n;
     tr_free(ss->v);
     return out->items == NULL ? TR_ENOMEM : 0;
