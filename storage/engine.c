@@ -48,11 +48,14 @@ static rocksdb_options_t *engine__cf_options(struct tr_engine *e, int cf)
     rocksdb_options_set_num_levels(o, 7);
     rocksdb_options_set_compression_per_level(o, levels, 7);
     rocksdb_options_set_bottommost_compression(o, rocksdb_zstd_compression);
+    /* (window_bits, level, strategy, max_dict_bytes, enabled): sealed data
+     * is written once and read often, so spend compaction CPU on size */
+    rocksdb_options_set_bottommost_compression_options(o, -14, 9, 0, 0, 1);
     rocksdb_options_set_level_compaction_dynamic_level_bytes(o, 1);
     if (cf == TR_CF_WAL) {
         /* entries are usually deleted by a checkpoint before a flush */
-        rocksdb_options_set_write_buffer_size(o, 256u << 20);
-        rocksdb_options_set_max_write_buffer_number(o, 3);
+        rocksdb_options_set_write_buffer_size(o, 128u << 20);
+        rocksdb_options_set_max_write_buffer_number(o, 2);
     } else {
         rocksdb_options_set_write_buffer_size(o, 64u << 20);
     }

@@ -1,5 +1,6 @@
 #include "storage/entry.h"
 
+#include <lz4.h>
 #include <string.h>
 
 #include "lib/err.h"
@@ -10,8 +11,8 @@ static void entry__put_bytes(struct tr_buf *b, struct tr_slice s)
     tr_buf_append(b, s.base, s.len);
 }
 
-int tr_entry_metrics_encode(const struct tr_entry_metrics *m,
-                            struct tr_buf *out)
+static int entry__encode_plain(const struct tr_entry_metrics *m,
+                               struct tr_buf *out)
 {
     struct tr_buf lb;
     tr_buf_init(&lb);
@@ -51,6 +52,38 @@ int tr_entry_metrics_encode(const struct tr_entry_metrics *m,
     return out->oom ? TR_ENOMEM : 0;
 }
 
+int tr_entry_metrics_encode(const struct tr_entry_metrics *m,
+                            struct tr_buf *out)
+{
+    struct tr_buf plain;
+    tr_buf_init(&plain);
+    int rv = entry__encode_plain(m, &plain);
+    if (rv != 0 || plain.len < TR_ENTRY_COMPRESS_MIN ||
+        plain.len > LZ4_MAX_INPUT_SIZE) {
+        if (rv == 0) {
+            rv = tr_buf_append(out, plain.data, plain.len);
+        }
+        tr_buf_free(&plain);
+        return rv;
+    }
+    int bound = LZ4_compressBound((int)plain.len);
+    tr_buf_putc(out, TR_ENTRY_METRICS);
+    tr_buf_putc(out, TR_ENTRY_METRICS_LZ4);
+    tr_buf_put_uvarint(out, plain.len);
+    if (tr_buf_reserve(out, (size_t)bound) != 0) {
+        tr_buf_free(&plain);
+        return TR_ENOMEM;
+    }
+    int n = LZ4_compress_default(plain.data, out->data + out->len,
+                                 (int)plain.len, bound);
+    tr_buf_free(&plain);
+    if (n <= 0) {
+        return TR_ENOMEM;
+    }
+    out->len += (size_t)n;
+    return 0;
+}
+
 static int entry__bytes(struct tr_cursor *c, struct tr_slice *s)
 {
     uint64_t n;
@@ -63,6 +96,27 @@ static int entry__bytes(struct tr_cursor *c, struct tr_slice *s)
 int tr_entry_metrics_decode(const void *buf, size_t len, struct tr_arena *a,
                             struct tr_entry_metrics *out)
 {
+    const uint8_t *b = buf;
+    if (len >= 2 && b[0] == TR_ENTRY_METRICS && b[1] == TR_ENTRY_METRICS_LZ4) {
+        struct tr_cursor lc = tr_cursor_make(b + 2, len - 2);
+        uint64_t raw;
+        if (tr_cursor_uvarint(&lc, &raw) != 0 || raw < 2 || raw > (1u << 30) ||
+            tr_cursor_left(&lc) > INT32_MAX) {
+            return TR_ECORRUPT;
+        }
+        char *plain = tr_arena_alloc(a, raw);
+        if (plain == NULL) {
+            return TR_ENOMEM;
+        }
+        int n = LZ4_decompress_safe((const char *)lc.p, plain,
+                                    (int)tr_cursor_left(&lc), (int)raw);
+        if (n < 0 || (uint64_t)n != raw || (uint8_t)plain[1] ==
+                                               TR_ENTRY_METRICS_LZ4) {
+            return TR_ECORRUPT;
+        }
+        buf = plain;
+        len = raw;
+    }
     struct tr_cursor c = tr_cursor_make(buf, len);
     uint8_t type, ver;
     uint64_t ns;

@@ -18,6 +18,14 @@
  *   .       uvarint  number of metadata records M
  *   .       per record: u8 type, uvarint+bytes metric family name,
  *                      uvarint+bytes help, uvarint+bytes unit
+ *
+ *   compressed metrics write entry (type 1, version 2): entries of 512
+ *   bytes or more are LZ4-compressed (label sets repeat a lot)
+ *   OFFSET  SIZE     DESCRIPTION
+ *   0       1        type = 1
+ *   1       1        version = 2
+ *   2       uvarint  length of the version 1 entry (at most 1 GiB)
+ *   .       ...      LZ4 block of the whole version 1 entry
  */
 #ifndef TR_STORAGE_ENTRY_H
 #define TR_STORAGE_ENTRY_H
@@ -31,6 +39,8 @@
 
 #define TR_ENTRY_METRICS 1
 #define TR_ENTRY_METRICS_VERSION 1
+#define TR_ENTRY_METRICS_LZ4 2
+#define TR_ENTRY_COMPRESS_MIN 512
 
 struct tr_entry_series {
     struct tr_label *labels;   /* sorted by name, unique names */

@@ -8,6 +8,7 @@
 #include "lib/alloc.h"
 #include "lib/err.h"
 #include "lib/log.h"
+#include "storage/chunk_record.h"
 #include "storage/entry.h"
 #include "storage/keys.h"
 #include "storage/labels.h"
@@ -89,8 +90,9 @@ static struct head_window *head__window_get(struct head_tenant *t,
 void head_chunk_record(struct tr_buf *out, int64_t maxt, const void *bytes,
                        size_t n)
 {
-    tr_buf_put_u64be(out, tr_key_time(maxt));
-    tr_buf_append(out, bytes, n);
+    if (tr_chunk_record_build(out, maxt, bytes, n) != 0) {
+        tr_log_error("cannot encode chunk record", NULL);
+    }
 }
 
 static void head__chunk_key(struct tr_buf *k, struct head_tenant *t,
@@ -197,16 +199,26 @@ static void head__load_tail(struct tr_storage *s, struct head_tenant *t,
         if (tr_get_u64be(k.base + plen + 8) != 0) {
             continue; /* out-of-order chunk */
         }
-        int64_t maxt = tr_key_time_decode(tr_get_u64be(v.base));
-        const char *bytes = v.base + 8;
-        size_t n = v.len - 8;
+        struct tr_chunk_reader rd;
+        if (tr_chunk_reader_init(&rd, v.base, v.len) != 0) {
+            break;
+        }
         struct tr_xor_chunk c;
         tr_xor_init(&c);
-        if (tr_xor_load(&c, bytes, n) != 0) {
+        int64_t ct;
+        double cv;
+        int r;
+        while ((r = tr_chunk_reader_next(&rd, &ct, &cv)) == 1) {
+            if (tr_xor_append(&c, ct, cv) != 0) {
+                r = TR_ENOMEM;
+                break;
+            }
+        }
+        if (r != 0 || c.count == 0) {
             tr_xor_free(&c);
             break;
         }
-        hs->last_t = maxt;
+        hs->last_t = c.t;
         hs->last_v = c.v_bits;
         if (c.count < TR_CHUNK_MAX_SAMPLES) {
             hs->chunk = c; /* resume appending into the same key */
@@ -382,16 +394,15 @@ static int head__find_sample(struct tr_storage *s, struct head_tenant *t,
             continue;
         }
         int64_t mint = tr_key_time_decode(tr_get_u64be(k.base + plen));
-        int64_t maxt = tr_key_time_decode(tr_get_u64be(v.base));
+        int64_t maxt = tr_chunk_record_maxt(v.base, v.len);
         if (mint > ts) {
             break;
         }
-        if (maxt < ts) {
+        struct tr_chunk_reader rd;
+        if (maxt < ts || tr_chunk_reader_init(&rd, v.base, v.len) != 0) {
             continue;
         }
-        struct tr_xor_iter xi;
-        tr_xor_iter_init(&xi, v.base + 8, v.len - 8);
-        while (tr_xor_iter_next(&xi, &ct, &cv) == 1 && ct <= ts) {
+        while (tr_chunk_reader_next(&rd, &ct, &cv) == 1 && ct <= ts) {
             if (ct == ts) {
                 memcpy(bits, &cv, 8);
                 found = 1;

@@ -21,10 +21,7 @@
  *                 seq 0 = the in-order chunk starting at mint; seq > 0 = an
  *                 out-of-order chunk written by WAL entry `seq`
  *
- *   chunk record (value of a 'C' key)
- *   OFFSET  SIZE  DESCRIPTION
- *   0       8     maxt, sign-flipped u64 BE
- *   8       ...   XOR chunk bytes (storage/chunk.h)
+ *   chunk record (value of a 'C' key): storage/chunk_record.h
  *
  * meta column family:
  *   "A"                                 -> u64 BE checkpoint index: every

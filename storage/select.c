@@ -6,6 +6,7 @@
 #include "lib/alloc.h"
 #include "lib/err.h"
 #include "storage/chunk.h"
+#include "storage/chunk_record.h"
 #include "storage/keys.h"
 #include "storage/storage_int.h"
 
@@ -415,6 +416,27 @@ static int svec_decode(struct sample_vec *sv, const void *bytes, size_t n,
     return r < 0 ? TR_ECORRUPT : 0;
 }
 
+static int svec_decode_record(struct sample_vec *sv, const void *rec,
+                              size_t n, int64_t mint, int64_t maxt)
+{
+    struct tr_chunk_reader rd;
+    if (tr_chunk_reader_init(&rd, rec, n) != 0) {
+        return TR_ECORRUPT;
+    }
+    int64_t t;
+    double v;
+    int r;
+    while ((r = tr_chunk_reader_next(&rd, &t, &v)) == 1) {
+        if (t > maxt) {
+            break;
+        }
+        if (t >= mint && svec_push(sv, t, v) != 0) {
+            return TR_ENOMEM;
+        }
+    }
+    return r < 0 ? TR_ECORRUPT : 0;
+}
+
 static int sample__cmp(const void *a, const void *b)
 {
     const struct tr_sample *x = a, *y = b;
@@ -471,14 +493,14 @@ static int sel__read_samples(struct tr_iter *it,
             continue;
         }
         int64_t cmin = tr_key_time_decode(tr_get_u64be(k.base + pl));
-        int64_t cmax = tr_key_time_decode(tr_get_u64be(v.base));
+        int64_t cmax = tr_chunk_record_maxt(v.base, v.len);
         if (cmin > maxt) {
             break;
         }
         if (cmax < mint) {
             continue;
         }
-        rv = svec_decode(sv, v.base + 8, v.len - 8, mint, maxt);
+        rv = svec_decode_record(sv, v.base, v.len, mint, maxt);
     }
     tr_buf_free(&pk);
     if (rv == 0 && hc->chunk.len > 0) {

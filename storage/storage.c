@@ -95,6 +95,9 @@ int tr_storage_open(const struct tr_storage_config *cfg,
     if (s->cfg.chunk_max_ms <= 0) {
         s->cfg.chunk_max_ms = 2 * 3600 * 1000LL;
     }
+    if (s->cfg.wal_checkpoint_bytes == 0) {
+        s->cfg.wal_checkpoint_bytes = 64u << 20;
+    }
     if (s->cfg.ooo_window_ms < 0) {
         s->cfg.ooo_window_ms = 0;
     }
@@ -144,6 +147,9 @@ err_after_alloc:
     return TR_EIO;
 }
 
+static int storage__checkpoint_locked(struct tr_storage *s, int64_t now_ms,
+                                      bool cut_all);
+
 int tr_storage_append(struct tr_storage *s, const void *entry, size_t len,
                       struct tr_apply_result *res, char *errmsg)
 {
@@ -173,6 +179,10 @@ int tr_storage_append(struct tr_storage *s, const void *entry, size_t len,
     }
     tr_wbatch_clear(s->batch);
     pthread_rwlock_unlock(&s->head_mu);
+    if (s->wal_bytes >= s->cfg.wal_checkpoint_bytes) {
+        /* bound the WAL (and so replay time and its memtable) */
+        storage__checkpoint_locked(s, INT64_MIN, false);
+    }
     pthread_mutex_unlock(&s->write_mu);
     return rv;
 }

@@ -35,6 +35,8 @@ struct tr_storage_config {
     uint64_t max_series;         /* per tenant active series; 0 = off */
     int64_t head_retain_ms;      /* keep a window in memory until
                                     window end + this (late-write grace) */
+    uint64_t wal_checkpoint_bytes; /* checkpoint once the WAL holds this
+                                      much (0 = 64 MiB) */
 };
 
 struct tr_apply_result {
