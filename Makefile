@@ -129,17 +129,58 @@ bench: deps build/triad build/prometheus/usr/bin/prometheus $(patsubst bench/%.c
 	@for b in $(patsubst bench/%.c,build/bench/%,$(BENCH_SRCS)); do echo "== $$b"; $$b || exit 1; done
 
 # ---- fuzzing ------------------------------------------------------------------
+# One libFuzzer driver per decoder/parser (fuzz/fuzz_*.c, seeds in
+# fuzz/corpus/<driver>/). Module sources are compiled once with fuzzer
+# coverage + ASan/UBSan (build/fuzz/obj/, UB aborts) and linked into every
+# driver. `make fuzz` runs each driver for FUZZ_TIME seconds, logs to
+# build/fuzz/<driver>.log, keeps grown corpora in build/fuzz/corpus/<driver>/
+# and crash inputs in build/fuzz/artifacts/<driver>/; it runs every driver
+# and fails at the end if any of them crashed.
 FUZZ_TIME ?= 30
-FUZZ_CFLAGS = -D_GNU_SOURCE -I. -Ibuild/gen $(PC_CFLAGS) -g -O1 -fsanitize=fuzzer,address,undefined
-build/fuzz/%: fuzz/%.c $(MODULE_SRCS) $(GEN_C)
-	@mkdir -p build/fuzz
-	clang $(FUZZ_CFLAGS) -std=c11 -o $@ $< $(MODULE_SRCS) $(GEN_C) $(PC_LDLIBS)
+FUZZ_CC ?= clang
+FUZZ_SAN := address,undefined
+FUZZ_CFLAGS = -D_GNU_SOURCE -DTRIAD_REVISION=\"$(REVISION)\" -I. -Ibuild/gen \
+	$(PC_CFLAGS) -std=c11 -g -O1 -fno-omit-frame-pointer \
+	-fno-sanitize-recover=undefined -MMD -MP
+FUZZ_NAMES := $(patsubst fuzz/%.c,%,$(FUZZ_SRCS))
+FUZZ_BINS := $(addprefix build/fuzz/,$(FUZZ_NAMES))
+FUZZ_OBJS := $(patsubst %.c,build/fuzz/obj/%.o,$(MODULE_SRCS) $(GEN_C))
 
-fuzz: deps $(GEN_H) $(patsubst fuzz/%.c,build/fuzz/%,$(FUZZ_SRCS))
-	@for f in $(patsubst fuzz/%.c,%,$(FUZZ_SRCS)); do \
-	  echo "== fuzz $$f ($(FUZZ_TIME)s)"; mkdir -p build/fuzz/corpus/$$f; \
-	  ./build/fuzz/$$f -max_total_time=$(FUZZ_TIME) build/fuzz/corpus/$$f fuzz/corpus/$$f || exit 1; \
+.PHONY: fuzz-deps fuzz-build
+fuzz-deps:
+	@for p in $(FUZZ_PKGS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || { \
+	    export DEBIAN_FRONTEND=noninteractive; apt-get install -y -qq --no-install-recommends $$p >/dev/null || exit 1; }; \
 	done
+
+$(FUZZ_OBJS): build/fuzz/obj/%.o: %.c | $(GEN_H) fuzz-deps
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,$(FUZZ_SAN) -c -o $@ $<
+
+$(FUZZ_BINS): build/fuzz/%: fuzz/%.c $(FUZZ_OBJS) | $(GEN_H) fuzz-deps
+	@mkdir -p build/fuzz
+	@echo "  LINK $@ ($< + module objects)"
+	@$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer,$(FUZZ_SAN) -o $@ $< $(FUZZ_OBJS) $(PC_LDLIBS)
+
+fuzz-build: deps $(FUZZ_BINS)
+
+fuzz: fuzz-build
+	@failed=""; for f in $(FUZZ_NAMES); do \
+	  mkdir -p build/fuzz/corpus/$$f build/fuzz/artifacts/$$f; \
+	  echo "== fuzz $$f ($(FUZZ_TIME)s, log build/fuzz/$$f.log)"; \
+	  if ./build/fuzz/$$f -max_total_time=$(FUZZ_TIME) -timeout=20 \
+	      -artifact_prefix=build/fuzz/artifacts/$$f/ \
+	      build/fuzz/corpus/$$f fuzz/corpus/$$f >build/fuzz/$$f.log 2>&1; then \
+	    grep -E '^#[0-9]+' build/fuzz/$$f.log | tail -n 1; \
+	    grep -E '^Done [0-9]+ runs' build/fuzz/$$f.log | tail -n 1; \
+	  else \
+	    echo "!! $$f FAILED:"; grep -E 'ERROR|SUMMARY|runtime error|#[0-9]+ 0x|Test unit written' build/fuzz/$$f.log | head -n 25; \
+	    failed="$$failed $$f"; \
+	  fi; \
+	done; \
+	if [ -n "$$failed" ]; then echo "fuzz: crashes in:$$failed"; exit 1; fi
+
+-include $(patsubst %.o,%.d,$(FUZZ_OBJS)) $(addsuffix .d,$(FUZZ_BINS))
 
 # ---- static checks ---------------------------------------------------------------
 LINT_FILES = $(shell git ls-files '*.c' '*.h' | grep -v '\.pb-c\.')
