@@ -21,7 +21,8 @@ static int read__common(const struct tr_http_request *req,
     char err[TR_ERRMSG_SIZE];
     int rv = tr_app_tenant(app, req, tenant, err);
     if (rv != 0) {
-        tr_http_resp_text(resp, tr_status_for(rv), err);
+        tr_prom_error(resp, tr_status_for(rv),
+                      rv == TR_EAUTH ? "unauthorized" : "bad_data", err);
         return -1;
     }
     memset(h, 0, sizeof(*h));
@@ -287,7 +288,8 @@ void tr_api_metadata(const struct tr_http_request *req,
     char err[TR_ERRMSG_SIZE];
     int rv = tr_app_tenant(app, req, tenant, err);
     if (rv != 0) {
-        tr_http_resp_text(resp, tr_status_for(rv), err);
+        tr_prom_error(resp, tr_status_for(rv),
+                      rv == TR_EAUTH ? "unauthorized" : "bad_data", err);
         return;
     }
     size_t limit;

@@ -321,6 +321,29 @@ static int write__version(const struct tr_http_request *req, char *errmsg)
     return 0;
 }
 
+/* Adds a metadata record when its metric name is valid (metadata never
+ * fails a request), cutting help and unit at the configured length. */
+static void write__metadata(struct tr_entry_metrics *em,
+                            const struct tr_prw_metadata *pm, uint32_t max)
+{
+    if (!write__metric_name_ok(pm->family) ||
+        !tr_utf8_valid(pm->help.base, pm->help.len) ||
+        !tr_utf8_valid(pm->unit.base, pm->unit.len)) {
+        return;
+    }
+    struct tr_entry_meta *m = &em->meta[em->n_meta++];
+    m->type = (uint8_t)pm->type;
+    m->metric = pm->family;
+    m->help = pm->help;
+    m->unit = pm->unit;
+    if (max > 0 && m->help.len > max) {
+        m->help.len = max;
+    }
+    if (max > 0 && m->unit.len > max) {
+        m->unit.len = max;
+    }
+}
+
 static void write__fail(struct tr_http_response *resp,
                         int code,
                         const char *msg)
@@ -420,33 +443,14 @@ void tr_api_write(const struct tr_http_request *req,
             write__series(&w, req->arena, ps, &em.series[em.n_series])) {
             em.n_series++;
         }
-        if (ps->has_metadata && ps->metadata.family.len > 0 &&
+        if (ps->has_metadata &&
             (ps->metadata.type != 0 || ps->metadata.help.len > 0 ||
              ps->metadata.unit.len > 0)) {
-            struct tr_entry_meta *m = &em.meta[em.n_meta++];
-            m->type = (uint8_t)ps->metadata.type;
-            m->metric = ps->metadata.family;
-            m->help = ps->metadata.help;
-            m->unit = ps->metadata.unit;
+            write__metadata(&em, &ps->metadata, cfg->limits.max_metadata_len);
         }
     }
-    uint32_t max_meta = cfg->limits.max_metadata_len;
     for (size_t i = 0; i < pr.n_metadata; i++) {
-        const struct tr_prw_metadata *pm = &pr.metadata[i];
-        if (!write__metric_name_ok(pm->family)) {
-            continue; /* metadata never fails a request */
-        }
-        struct tr_entry_meta *m = &em.meta[em.n_meta++];
-        m->type = (uint8_t)pm->type;
-        m->metric = pm->family;
-        m->help = pm->help;
-        m->unit = pm->unit;
-        if (max_meta > 0 && m->help.len > max_meta) {
-            m->help.len = max_meta;
-        }
-        if (max_meta > 0 && m->unit.len > max_meta) {
-            m->unit.len = max_meta;
-        }
+        write__metadata(&em, &pr.metadata[i], cfg->limits.max_metadata_len);
     }
     tr_selfmetrics_inc(app->m_exemplars, (double)n_exemplars, w.tenant);
     tr_selfmetrics_inc(app->m_histograms, (double)n_hist, w.tenant);

@@ -39,8 +39,8 @@ static void app__collect(struct tr_buf *out, void *arg)
                   "# TYPE triad_checkpoints_total counter\n"
                   "triad_checkpoints_total %" PRIu64 "\n",
                   st.head_series, st.head_chunks, st.last_index,
-                  st.checkpoint_index, st.chunks_cut, st.checkpoints,
-                  st.wal_bytes);
+                  st.checkpoint_index, st.wal_bytes, st.chunks_cut,
+                  st.checkpoints);
     tr_engine_stats(tr_storage_engine(app->storage), out);
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);

@@ -6,7 +6,8 @@
  *   metrics        series, postings and chunks (keys in storage/keys.h)
  *   wal            write-ahead entries not yet covered by a checkpoint
  *
- * Compression: LZ4 for young levels, ZSTD for the bottom level. Writes go
+ * Compression: none for level 0 (short-lived), LZ4 for levels 1-5, ZSTD
+ * (level 9) for the bottom level. Writes go
  * through RocksDB's WAL (fsync per write only with sync=true). */
 #ifndef TR_STORAGE_ENGINE_H
 #define TR_STORAGE_ENGINE_H
