@@ -2,11 +2,12 @@
  * (server/prom_json.h): float Unix seconds or RFC 3339 on arbitrary
  * NUL-terminated bytes.
  *
- * Properties checked: no crash or UB; the result is 0 or non-zero only; a
- * plain decimal integer ([+-]?[0-9]+) parses and gives value*1000 exactly
- * while |value| <= 2^53 (every such integer is an exact double), is off by
- * at most one second beyond that (double rounding), and clamps to
- * TR_PROM_MIN_TIME/TR_PROM_MAX_TIME at +-9.2e15 s. */
+ * Properties checked: no crash or UB; a string starting with '-' never
+ * gives a positive time; a plain decimal integer ([+-]?[0-9]+) parses and
+ * gives value*1000 exactly while |value| <= 2^53 (every such integer is an
+ * exact double), is off by at most one second beyond that (double
+ * rounding), and clamps to TR_PROM_MIN_TIME/TR_PROM_MAX_TIME at +-9.2e15 s.
+ */
 #include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -75,6 +76,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     int64_t ms = 0;
     int rv = tr_prom_parse_time(s, &ms);
+    if (rv == 0 && s[0] == '-' && ms > 0) {
+        abort(); /* a negative time must not come out positive */
+    }
     if (plain_integer(s)) {
         check_integer(s, rv, ms);
     }
