@@ -1,0 +1,660 @@
+/* group.c - one Raft group: raft_uv I/O on its own directory, a transport
+ * over the node's mux, and struct raft.
+ *
+ * Closing (tr_raft_group_close):
+ *
+ *   uv_close(poll timer) ----------------------------.
+ *   raft_close(r) -> raft_uv closes its streams,     |
+ *     calls transport->close (our pending connects   |
+ *     end with RAFT_CANCELED), waits for them        |
+ *     -> raft close cb: raft_uv_close(io) frees the  |
+ *        uv state, tr_raft_transport_close frees the |
+ *        transport state                             v
+ *   both done (g->open == 0) -> free g -> user cb(arg)
+ *
+ * The user FSM is wrapped (g->fsm) so applied bytes and snapshots can be
+ * counted; every wrapper calls the user's function with the user's fsm. */
+#include "raft/group.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <raft/uv.h>
+
+#include "lib/alloc.h"
+#include "lib/err.h"
+#include "lib/log.h"
+#include "raft/transport.h"
+
+#define POLL_MS 50
+
+struct tr_raft_group {
+    uv_loop_t *loop;
+    char name[TR_RAFT_GROUP_NAME_MAX + 1];
+    struct raft_io io;                  /* raft_uv */
+    struct raft_uv_transport transport; /* over the mux */
+    struct raft raft;
+    struct raft_fsm fsm; /* wrapper around user_fsm */
+    struct raft_fsm *user_fsm;
+    uv_timer_t poll; /* leader-change polling */
+    raft_id leader;  /* last leader seen (0 = none) */
+    uint64_t leader_changes;
+    uint64_t snapshots;
+    uint64_t bytes_replicated;
+    void (*on_leader_change)(void *arg,
+                             struct tr_raft_group *g,
+                             raft_id leader);
+    void *arg;
+    unsigned open; /* poll timer + raft while closing */
+    bool closing;
+    void (*close_cb)(void *arg);
+    void *close_arg;
+};
+
+/* One client request (apply, membership change or transfer). */
+struct greq {
+    union {
+        struct raft_apply apply;
+        struct raft_change change;
+        struct raft_transfer transfer;
+    } u;
+    struct tr_raft_group *g;
+    tr_raft_apply_cb cb;
+    void *arg;
+    raft_id id; /* add: server to promote after raft_add */
+    int role;   /* add: role to assign after raft_add */
+};
+
+static int map_raft_err(int rv)
+{
+    switch (rv) {
+        case 0:
+            return 0;
+        case RAFT_NOTLEADER:
+        case RAFT_LEADERSHIPLOST:
+        case RAFT_SHUTDOWN:
+        case RAFT_NOCONNECTION:
+            return TR_EUNAVAIL;
+        case RAFT_NOMEM:
+            return TR_ENOMEM;
+        case RAFT_CANCELED:
+            return TR_ECANCELED;
+        case RAFT_BADID:
+        case RAFT_BADROLE:
+        case RAFT_DUPLICATEID:
+        case RAFT_DUPLICATEADDRESS:
+        case RAFT_INVALID:
+        case RAFT_CANTCHANGE:
+        case RAFT_NOTFOUND:
+            return TR_EINVAL;
+        default:
+            return TR_EIO;
+    }
+}
+
+/* ---- leader tracking ---------------------------------------------------- */
+
+static void check_leader(struct tr_raft_group *g)
+{
+    raft_id id = 0;
+    const char *addr = NULL;
+    if (g->closing) {
+        return;
+    }
+    raft_leader(&g->raft, &id, &addr);
+    if (id == g->leader) {
+        return;
+    }
+    g->leader = id;
+    if (id != 0) {
+        g->leader_changes++;
+    }
+    tr_log_debug("raft leader changed", "group=%s leader=%llu", g->name,
+                 (unsigned long long)id);
+    if (g->on_leader_change != NULL) {
+        g->on_leader_change(g->arg, g, id);
+    }
+}
+
+static void poll_cb(uv_timer_t *t)
+{
+    check_leader(t->data);
+}
+
+/* ---- FSM wrapper -------------------------------------------------------- */
+
+static int fsm_apply(struct raft_fsm *fsm,
+                     const struct raft_buffer *buf,
+                     void **result)
+{
+    struct tr_raft_group *g = fsm->data;
+    int rv = g->user_fsm->apply(g->user_fsm, buf, result);
+    if (rv == 0) {
+        g->bytes_replicated += buf->len;
+    }
+    return rv;
+}
+
+static int fsm_snapshot(struct raft_fsm *fsm,
+                        struct raft_buffer *bufs[],
+                        unsigned *n)
+{
+    struct tr_raft_group *g = fsm->data;
+    int rv = g->user_fsm->snapshot(g->user_fsm, bufs, n);
+    if (rv == 0) {
+        g->snapshots++;
+    }
+    return rv;
+}
+
+static int fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
+{
+    struct tr_raft_group *g = fsm->data;
+    int rv = g->user_fsm->restore(g->user_fsm, buf);
+    if (rv == 0) {
+        g->snapshots++;
+    }
+    return rv;
+}
+
+static int fsm_snapshot_finalize(struct raft_fsm *fsm,
+                                 struct raft_buffer *bufs[],
+                                 unsigned *n)
+{
+    struct tr_raft_group *g = fsm->data;
+    return g->user_fsm->snapshot_finalize(g->user_fsm, bufs, n);
+}
+
+static int fsm_snapshot_async(struct raft_fsm *fsm,
+                              struct raft_buffer *bufs[],
+                              unsigned *n)
+{
+    struct tr_raft_group *g = fsm->data;
+    return g->user_fsm->snapshot_async(g->user_fsm, bufs, n);
+}
+
+static void wrap_fsm(struct tr_raft_group *g, struct raft_fsm *u)
+{
+    memset(&g->fsm, 0, sizeof(g->fsm));
+    g->user_fsm = u;
+    g->fsm.version = u->version;
+    g->fsm.data = g;
+    g->fsm.apply = fsm_apply;
+    g->fsm.snapshot = u->snapshot != NULL ? fsm_snapshot : NULL;
+    g->fsm.restore = u->restore != NULL ? fsm_restore : NULL;
+    if (u->version >= 2) {
+        g->fsm.snapshot_finalize =
+            u->snapshot_finalize != NULL ? fsm_snapshot_finalize : NULL;
+    }
+    if (u->version >= 3) {
+        g->fsm.snapshot_async =
+            u->snapshot_async != NULL ? fsm_snapshot_async : NULL;
+    }
+}
+
+/* ---- start / close ------------------------------------------------------ */
+
+/* mkdir -p; 0 or errno. */
+static int mkdir_p(const char *dir)
+{
+    char path[4096];
+    size_t n = strlen(dir);
+    if (n == 0 || n >= sizeof(path)) {
+        return ENAMETOOLONG;
+    }
+    memcpy(path, dir, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (path[i] == '/' || path[i] == '\0') {
+            char c = path[i];
+            path[i] = '\0';
+            if (mkdir(path, 0755) != 0 && errno != EEXIST) {
+                return errno;
+            }
+            path[i] = c;
+        }
+    }
+    return 0;
+}
+
+static void group_maybe_free(struct tr_raft_group *g)
+{
+    if (g->open > 0) {
+        return;
+    }
+    void (*cb)(void *) = g->close_cb;
+    void *arg = g->close_arg;
+    tr_free(g);
+    if (cb != NULL) {
+        cb(arg);
+    }
+}
+
+static void poll_close_cb(uv_handle_t *h)
+{
+    struct tr_raft_group *g = h->data;
+    g->open--;
+    group_maybe_free(g);
+}
+
+static void raft_closed_cb(struct raft *r)
+{
+    struct tr_raft_group *g = r->data;
+    /* raft_uv fired this after its transport close completed. */
+    raft_uv_close(&g->io);
+    tr_raft_transport_close(&g->transport);
+    g->open--;
+    group_maybe_free(g);
+}
+
+void tr_raft_group_close(struct tr_raft_group *g,
+                         void (*cb)(void *arg),
+                         void *arg)
+{
+    if (g->closing) {
+        return;
+    }
+    g->closing = true;
+    g->close_cb = cb;
+    g->close_arg = arg;
+    g->open = 2;
+    uv_close((uv_handle_t *)&g->poll, poll_close_cb);
+    raft_close(&g->raft, raft_closed_cb);
+}
+
+static int check_config(const struct tr_raft_group_config *cfg, char *errmsg)
+{
+    if (cfg == NULL || cfg->version != 1) {
+        return tr_errf(TR_EINVAL, errmsg, "raft group: config version");
+    }
+    if (!tr_raft_name_valid(cfg->name)) {
+        return tr_errf(TR_EINVAL, errmsg, "raft group: bad name %s",
+                       cfg->name != NULL ? cfg->name : "(null)");
+    }
+    if (cfg->dir == NULL || cfg->dir[0] == '\0') {
+        return tr_errf(TR_EINVAL, errmsg, "raft group %s: no dir", cfg->name);
+    }
+    if (cfg->id == 0 || cfg->address == NULL || cfg->address[0] == '\0' ||
+        strlen(cfg->address) > TR_RAFT_ADDRESS_MAX) {
+        return tr_errf(TR_EINVAL, errmsg, "raft group %s: bad id or address",
+                       cfg->name);
+    }
+    if (cfg->fsm == NULL || cfg->fsm->apply == NULL || cfg->fsm->version < 1 ||
+        cfg->fsm->version > 3) {
+        return tr_errf(TR_EINVAL, errmsg, "raft group %s: bad fsm", cfg->name);
+    }
+    return 0;
+}
+
+static int do_bootstrap(struct tr_raft_group *g,
+                        const struct tr_raft_server *servers,
+                        size_t n,
+                        char *errmsg)
+{
+    struct raft_configuration conf;
+    int rv = 0;
+    raft_configuration_init(&conf);
+    for (size_t i = 0; i < n; i++) {
+        rv = raft_configuration_add(&conf, servers[i].id, servers[i].address,
+                                    servers[i].role);
+        if (rv != 0) {
+            rv = tr_errf(map_raft_err(rv), errmsg,
+                         "raft group %s: bootstrap server %llu: %s", g->name,
+                         (unsigned long long)servers[i].id, raft_strerror(rv));
+            goto out;
+        }
+    }
+    rv = raft_bootstrap(&g->raft, &conf);
+    if (rv == RAFT_CANTBOOTSTRAP) {
+        rv = 0; /* already has state: keep it */
+    } else if (rv != 0) {
+        rv = tr_errf(map_raft_err(rv), errmsg, "raft group %s: bootstrap: %s",
+                     g->name, raft_errmsg(&g->raft));
+    }
+out:
+    raft_configuration_close(&conf);
+    return rv;
+}
+
+int tr_raft_group_start(uv_loop_t *loop,
+                        struct tr_raft_mux *mux,
+                        const struct tr_raft_group_config *cfg,
+                        const struct tr_raft_server *bootstrap,
+                        size_t n,
+                        struct tr_raft_group **out,
+                        char *errmsg)
+{
+    int rv = check_config(cfg, errmsg);
+    if (rv != 0) {
+        return rv;
+    }
+    int e = mkdir_p(cfg->dir);
+    if (e != 0) {
+        return tr_errf(TR_EIO, errmsg, "raft group %s: mkdir %s: %s", cfg->name,
+                       cfg->dir, strerror(e));
+    }
+    struct tr_raft_group *g = tr_calloc(1, sizeof(*g));
+    if (g == NULL) {
+        return tr_errf(TR_ENOMEM, errmsg, "out of memory");
+    }
+    g->loop = loop;
+    snprintf(g->name, sizeof(g->name), "%s", cfg->name);
+    g->on_leader_change = cfg->on_leader_change;
+    g->arg = cfg->arg;
+    wrap_fsm(g, cfg->fsm);
+
+    rv = tr_raft_transport_init(&g->transport, mux, cfg->name);
+    if (rv != 0) {
+        rv = tr_errf(rv, errmsg, "raft group %s: transport (duplicate name?)",
+                     cfg->name);
+        goto err_after_alloc;
+    }
+    rv = raft_uv_init(&g->io, loop, cfg->dir, &g->transport);
+    if (rv != 0) {
+        rv = tr_errf(map_raft_err(rv), errmsg, "raft group %s: raft_uv: %s",
+                     cfg->name, g->io.errmsg);
+        goto err_after_transport;
+    }
+    raft_uv_set_segment_size(
+        &g->io, cfg->segment_size != 0 ? cfg->segment_size : 1024 * 1024);
+    unsigned election = cfg->election_ms != 0 ? cfg->election_ms : 300;
+    unsigned heartbeat = cfg->heartbeat_ms != 0 ? cfg->heartbeat_ms : 50;
+    /* raft_uv retries a failed connect after 1 s by default; reconnect to
+     * a restarted peer within one election timeout instead. */
+    raft_uv_set_connect_retry_delay(&g->io, election);
+    rv = raft_init(&g->raft, &g->io, &g->fsm, cfg->id, cfg->address);
+    if (rv != 0) {
+        /* raft_init fails before or inside io->init; transport->init is
+         * its last fallible step, so nothing asynchronous is open. */
+        rv = tr_errf(map_raft_err(rv), errmsg, "raft group %s: init: %s",
+                     cfg->name, raft_errmsg(&g->raft));
+        goto err_after_io;
+    }
+    g->raft.data = g;
+    uv_timer_init(loop, &g->poll);
+    g->poll.data = g;
+    raft_set_election_timeout(&g->raft, election);
+    raft_set_heartbeat_timeout(&g->raft, heartbeat);
+    raft_set_pre_vote(&g->raft, cfg->pre_vote);
+    raft_set_snapshot_threshold(&g->raft, cfg->snapshot_threshold != 0
+                                              ? cfg->snapshot_threshold
+                                              : 1024);
+    raft_set_snapshot_trailing(
+        &g->raft, cfg->snapshot_trailing != 0 ? cfg->snapshot_trailing : 512);
+
+    if (bootstrap != NULL && n > 0) {
+        rv = do_bootstrap(g, bootstrap, n, errmsg);
+        if (rv != 0) {
+            goto err_after_raft;
+        }
+    }
+    rv = raft_start(&g->raft);
+    if (rv != 0) {
+        rv = tr_errf(map_raft_err(rv), errmsg, "raft group %s: start: %s",
+                     cfg->name, raft_errmsg(&g->raft));
+        goto err_after_raft;
+    }
+    uv_timer_start(&g->poll, poll_cb, POLL_MS, POLL_MS);
+    *out = g;
+    return 0;
+
+err_after_raft:
+    /* Asynchronous from here: g is freed by the close callbacks. */
+    tr_raft_group_close(g, NULL, NULL);
+    return rv;
+err_after_io:
+    raft_uv_close(&g->io);
+err_after_transport:
+    tr_raft_transport_close(&g->transport);
+err_after_alloc:
+    tr_free(g);
+    return rv;
+}
+
+/* ---- requests ----------------------------------------------------------- */
+
+static struct greq *greq_new(struct tr_raft_group *g,
+                             tr_raft_apply_cb cb,
+                             void *arg)
+{
+    struct greq *q = tr_calloc(1, sizeof(*q));
+    if (q != NULL) {
+        q->g = g;
+        q->cb = cb;
+        q->arg = arg;
+    }
+    return q;
+}
+
+static void apply_done(struct raft_apply *req, int status, void *result)
+{
+    struct greq *q = req->data;
+    tr_raft_apply_cb cb = q->cb;
+    void *arg = q->arg;
+    tr_free(q);
+    if (cb != NULL) {
+        cb(arg, map_raft_err(status), status == 0 ? result : NULL);
+    }
+}
+
+int tr_raft_group_apply(struct tr_raft_group *g,
+                        const void *buf,
+                        size_t len,
+                        tr_raft_apply_cb cb,
+                        void *arg)
+{
+    if (g->closing) {
+        return TR_EUNAVAIL;
+    }
+    if (raft_state(&g->raft) != RAFT_LEADER) {
+        return TR_EUNAVAIL;
+    }
+    struct greq *q = greq_new(g, cb, arg);
+    if (q == NULL) {
+        return TR_ENOMEM;
+    }
+    struct raft_buffer b;
+    b.len = len;
+    b.base = raft_malloc(len > 0 ? len : 1);
+    if (b.base == NULL) {
+        tr_free(q);
+        return TR_ENOMEM;
+    }
+    if (len > 0) {
+        memcpy(b.base, buf, len);
+    }
+    q->u.apply.data = q;
+    int rv = raft_apply(&g->raft, &q->u.apply, &b, 1, apply_done);
+    if (rv != 0) {
+        /* raft 0.15 frees the entry itself only when it failed after
+         * appending it (replication trigger, an I/O error); NOTLEADER and
+         * NOMEM come before that and leave the buffer to us. */
+        if (rv == RAFT_NOTLEADER || rv == RAFT_NOMEM) {
+            raft_free(b.base);
+        }
+        tr_free(q);
+        return map_raft_err(rv);
+    }
+    return 0;
+}
+
+static void change_done(struct raft_change *req, int status)
+{
+    struct greq *q = req->data;
+    if (status == 0 && q->role >= 0 && q->role != RAFT_SPARE &&
+        !q->g->closing) {
+        /* raft_add made it a spare; now give it its role. */
+        int role = q->role;
+        q->role = -1;
+        int rv =
+            raft_assign(&q->g->raft, &q->u.change, q->id, role, change_done);
+        if (rv == 0) {
+            return;
+        }
+        status = rv;
+    }
+    tr_raft_apply_cb cb = q->cb;
+    void *arg = q->arg;
+    tr_free(q);
+    if (cb != NULL) {
+        cb(arg, map_raft_err(status), NULL);
+    }
+}
+
+int tr_raft_group_add(struct tr_raft_group *g,
+                      raft_id id,
+                      const char *address,
+                      int role,
+                      tr_raft_apply_cb cb,
+                      void *arg)
+{
+    if (g->closing) {
+        return TR_EUNAVAIL;
+    }
+    if (id == 0 || address == NULL ||
+        (role != RAFT_VOTER && role != RAFT_STANDBY && role != RAFT_SPARE)) {
+        return TR_EINVAL;
+    }
+    struct greq *q = greq_new(g, cb, arg);
+    if (q == NULL) {
+        return TR_ENOMEM;
+    }
+    q->id = id;
+    q->role = role;
+    q->u.change.data = q;
+    int rv = raft_add(&g->raft, &q->u.change, id, address, change_done);
+    if (rv != 0) {
+        tr_free(q);
+        return map_raft_err(rv);
+    }
+    return 0;
+}
+
+int tr_raft_group_remove(struct tr_raft_group *g,
+                         raft_id id,
+                         tr_raft_apply_cb cb,
+                         void *arg)
+{
+    if (g->closing) {
+        return TR_EUNAVAIL;
+    }
+    struct greq *q = greq_new(g, cb, arg);
+    if (q == NULL) {
+        return TR_ENOMEM;
+    }
+    q->role = -1;
+    q->u.change.data = q;
+    int rv = raft_remove(&g->raft, &q->u.change, id, change_done);
+    if (rv != 0) {
+        tr_free(q);
+        return map_raft_err(rv);
+    }
+    return 0;
+}
+
+static void transfer_done(struct raft_transfer *req)
+{
+    struct greq *q = req->data;
+    struct tr_raft_group *g = q->g;
+    /* raft reports no status: success when this node is no longer the
+     * leader (and, for a named target, when it is the leader now). */
+    raft_id leader = 0;
+    const char *addr = NULL;
+    raft_leader(&g->raft, &leader, &addr);
+    int status = 0;
+    if (raft_state(&g->raft) == RAFT_LEADER ||
+        (q->id != 0 && leader != 0 && leader != q->id)) {
+        status = TR_ETIMEOUT;
+    }
+    tr_raft_apply_cb cb = q->cb;
+    void *arg = q->arg;
+    tr_free(q);
+    check_leader(g);
+    if (cb != NULL) {
+        cb(arg, status, NULL);
+    }
+}
+
+int tr_raft_group_transfer(struct tr_raft_group *g,
+                           raft_id id,
+                           tr_raft_apply_cb cb,
+                           void *arg)
+{
+    if (g->closing) {
+        return TR_EUNAVAIL;
+    }
+    struct greq *q = greq_new(g, cb, arg);
+    if (q == NULL) {
+        return TR_ENOMEM;
+    }
+    q->id = id;
+    q->u.transfer.data = q;
+    int rv = raft_transfer(&g->raft, &q->u.transfer, id, transfer_done);
+    if (rv != 0) {
+        tr_free(q);
+        return map_raft_err(rv);
+    }
+    return 0;
+}
+
+/* ---- queries ------------------------------------------------------------ */
+
+raft_id tr_raft_group_leader(struct tr_raft_group *g, const char **address)
+{
+    raft_id id = 0;
+    const char *addr = NULL;
+    raft_leader(&g->raft, &id, &addr);
+    check_leader(g);
+    if (address != NULL) {
+        *address = addr;
+    }
+    return id;
+}
+
+bool tr_raft_group_is_leader(struct tr_raft_group *g)
+{
+    return raft_state(&g->raft) == RAFT_LEADER;
+}
+
+const char *tr_raft_group_name(struct tr_raft_group *g)
+{
+    return g->name;
+}
+
+struct raft *tr_raft_group_raft(struct tr_raft_group *g)
+{
+    return &g->raft;
+}
+
+void tr_raft_group_stats(struct tr_raft_group *g,
+                         struct tr_raft_group_stats *st)
+{
+    check_leader(g);
+    memset(st, 0, sizeof(*st));
+    st->state = raft_state(&g->raft);
+    st->term = g->raft.current_term;
+    st->commit_index = g->raft.commit_index;
+    st->last_applied = raft_last_applied(&g->raft);
+    st->last_index = raft_last_index(&g->raft);
+    st->leader_changes = g->leader_changes;
+    st->snapshots = g->snapshots;
+    st->bytes_replicated = g->bytes_replicated;
+    st->leader = g->leader;
+}
+
+size_t tr_raft_group_servers(struct tr_raft_group *g,
+                             struct tr_raft_server *out,
+                             size_t max)
+{
+    const struct raft_configuration *c = &g->raft.configuration;
+    size_t n = 0;
+    for (unsigned i = 0; i < c->n && n < max; i++) {
+        out[n].id = c->servers[i].id;
+        snprintf(out[n].address, sizeof(out[n].address), "%s",
+                 c->servers[i].address != NULL ? c->servers[i].address : "");
+        out[n].role = c->servers[i].role;
+        n++;
+    }
+    return n;
+}
