@@ -1,6 +1,7 @@
 /* test_transport.c - raft/transport.c: handshake codec, and the mux over
  * real TCP on 127.0.0.1 (accept, reject, connect, cancel). */
 #include <criterion/criterion.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <uv.h>
@@ -151,6 +152,7 @@ static void tick_cb(uv_timer_t *t)
 
 static void loop_setup(void)
 {
+    signal(SIGPIPE, SIG_IGN); /* as triad does at start (DESIGN §2) */
     cr_assert_eq(uv_loop_init(&loop), 0);
     uv_timer_init(&loop, &tick);
     uv_timer_start(&tick, tick_cb, 10, 10);
