@@ -1,0 +1,791 @@
+/* catalog.c - the cluster catalog: commands, deterministic apply, snapshot,
+ * look-ups and placement (formats in catalog.h). */
+#include "raft/catalog.h"
+
+#include <string.h>
+
+#include "lib/alloc.h"
+#include "lib/err.h"
+
+#define CAT_VERSION 1
+#define CAT_MAX_K 65535u
+
+/* Smallest encodings, to bound counts by the bytes left: a snapshot node is
+ * id (8) + three empty strings (3) + state (1); a snapshot shard is signal,
+ * window, length, slot, state (1 each), count (1) and one id (8). */
+#define NODE_MIN_BYTES 12u
+#define SHARD_MIN_BYTES 14u
+
+/* Allowed shard transitions, as masks of target states:
+ *
+ *   ACTIVE --> SEALING --> SEALED --> DELETED
+ *     |           |                      ^
+ *     +-----------+----------------------+
+ */
+static const unsigned shard_next[5] = {
+    [TR_SHARD_ACTIVE] = (1u << TR_SHARD_SEALING) | (1u << TR_SHARD_DELETED),
+    [TR_SHARD_SEALING] = (1u << TR_SHARD_SEALED) | (1u << TR_SHARD_DELETED),
+    [TR_SHARD_SEALED] = 1u << TR_SHARD_DELETED,
+    [TR_SHARD_DELETED] = 0,
+};
+
+static bool signal_ok(unsigned s)
+{
+    return s >= TR_SIGNAL_METRICS && s <= TR_SIGNAL_TRACES;
+}
+
+static bool shard_state_ok(unsigned s)
+{
+    return s >= TR_SHARD_ACTIVE && s <= TR_SHARD_DELETED;
+}
+
+void tr_catalog_init(struct tr_catalog *c)
+{
+    memset(c, 0, sizeof(*c));
+}
+
+void tr_catalog_free(struct tr_catalog *c)
+{
+    tr_free(c->nodes);
+    tr_free(c->shards);
+    tr_catalog_init(c);
+}
+
+/* ---- search ---------------------------------------------------------- */
+
+/* Index of the first node with id >= id. */
+static size_t node_lower(const struct tr_catalog_node *nodes,
+                         size_t n,
+                         uint64_t id)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (nodes[mid].id < id) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    return lo;
+}
+
+static bool node_known(const struct tr_catalog_node *nodes,
+                       size_t n,
+                       uint64_t id)
+{
+    size_t i = node_lower(nodes, n, id);
+    return i < n && nodes[i].id == id;
+}
+
+static int shard_cmp(const struct tr_catalog_shard *s,
+                     uint8_t signal,
+                     int64_t window,
+                     uint32_t slot)
+{
+    if (s->signal != signal) {
+        return s->signal < signal ? -1 : 1;
+    }
+    if (s->window != window) {
+        return s->window < window ? -1 : 1;
+    }
+    if (s->slot != slot) {
+        return s->slot < slot ? -1 : 1;
+    }
+    return 0;
+}
+
+/* Index of the first shard whose key is >= (signal, window, slot). */
+static size_t shard_lower(const struct tr_catalog *c,
+                          uint8_t signal,
+                          int64_t window,
+                          uint32_t slot)
+{
+    size_t lo = 0, hi = c->n_shards;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (shard_cmp(&c->shards[mid], signal, window, slot) < 0) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    return lo;
+}
+
+const struct tr_catalog_node *tr_catalog_node(const struct tr_catalog *c,
+                                              uint64_t id)
+{
+    size_t i = node_lower(c->nodes, c->n_nodes, id);
+    return i < c->n_nodes && c->nodes[i].id == id ? &c->nodes[i] : NULL;
+}
+
+const struct tr_catalog_shard *tr_catalog_shard(const struct tr_catalog *c,
+                                                uint8_t signal,
+                                                int64_t window,
+                                                uint16_t slot)
+{
+    size_t i = shard_lower(c, signal, window, slot);
+    if (i < c->n_shards &&
+        shard_cmp(&c->shards[i], signal, window, slot) == 0) {
+        return &c->shards[i];
+    }
+    return NULL;
+}
+
+long tr_catalog_window(const struct tr_catalog *c,
+                       uint8_t signal,
+                       int64_t window)
+{
+    size_t i = shard_lower(c, signal, window, 0);
+    if (i < c->n_shards && c->shards[i].signal == signal &&
+        c->shards[i].window == window) {
+        return (long)i;
+    }
+    return -1;
+}
+
+size_t tr_catalog_active_nodes(const struct tr_catalog *c,
+                               uint64_t *ids,
+                               size_t max)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < c->n_nodes; i++) {
+        if (c->nodes[i].state != TR_NODE_ACTIVE) {
+            continue;
+        }
+        if (n < max) {
+            ids[n] = c->nodes[i].id;
+        }
+        n++;
+    }
+    return n;
+}
+
+/* ---- encoding helpers ------------------------------------------------ */
+
+static void put_str(struct tr_buf *out, const char *s, size_t cap)
+{
+    size_t n = strnlen(s, cap - 1);
+    tr_buf_put_uvarint(out, n);
+    tr_buf_append(out, s, n);
+}
+
+static void put_node(struct tr_buf *out, const struct tr_catalog_node *n)
+{
+    tr_buf_put_u64be(out, n->id);
+    put_str(out, n->name, sizeof(n->name));
+    put_str(out, n->raft_addr, sizeof(n->raft_addr));
+    put_str(out, n->http_addr, sizeof(n->http_addr));
+}
+
+static void put_ids(struct tr_buf *out, const uint64_t *ids, size_t n)
+{
+    tr_buf_put_uvarint(out, n);
+    for (size_t i = 0; i < n; i++) {
+        tr_buf_put_u64be(out, ids[i]);
+    }
+}
+
+static void put_head(struct tr_buf *out, char type)
+{
+    tr_buf_putc(out, type);
+    tr_buf_putc(out, CAT_VERSION);
+}
+
+/* Reads a length-prefixed string into dst[cap] (NUL-terminated). Too long
+ * or holding a NUL byte: TR_ECORRUPT. */
+static int get_str(struct tr_cursor *cur, char *dst, size_t cap)
+{
+    uint64_t n;
+    struct tr_slice s;
+    if (tr_cursor_uvarint(cur, &n) != 0 || n >= cap ||
+        tr_cursor_bytes(cur, (size_t)n, &s) != 0 ||
+        (n > 0 && memchr(s.base, 0, s.len) != NULL)) {
+        return TR_ECORRUPT;
+    }
+    if (n > 0) {
+        memcpy(dst, s.base, s.len);
+    }
+    dst[n] = '\0';
+    return 0;
+}
+
+/* id, name, raft address, http address. */
+static int get_node(struct tr_cursor *cur, struct tr_catalog_node *n)
+{
+    memset(n, 0, sizeof(*n));
+    if (tr_cursor_u64be(cur, &n->id) != 0 ||
+        get_str(cur, n->name, sizeof(n->name)) != 0 ||
+        get_str(cur, n->raft_addr, sizeof(n->raft_addr)) != 0 ||
+        get_str(cur, n->http_addr, sizeof(n->http_addr)) != 0) {
+        return TR_ECORRUPT;
+    }
+    return 0;
+}
+
+/* uvarint n, n ids. Stores at most TR_CATALOG_MAX_REPLICAS ids (when ids
+ * is non-NULL); *n gets the count as encoded (so > MAX is visible).
+ * TR_ECORRUPT when the bytes are not there. */
+static int get_ids(struct tr_cursor *cur, uint64_t *ids, uint64_t *n)
+{
+    if (tr_cursor_uvarint(cur, n) != 0 || *n > tr_cursor_left(cur) / 8) {
+        return TR_ECORRUPT;
+    }
+    for (uint64_t i = 0; i < *n; i++) {
+        uint64_t id;
+        if (tr_cursor_u64be(cur, &id) != 0) {
+            return TR_ECORRUPT;
+        }
+        if (ids != NULL && i < TR_CATALOG_MAX_REPLICAS) {
+            ids[i] = id;
+        }
+    }
+    return 0;
+}
+
+/* A replica list: 1..MAX ids, distinct, each a known node. */
+static int check_replicas(const struct tr_catalog_node *nodes,
+                          size_t n_nodes,
+                          const uint64_t *ids,
+                          uint64_t n,
+                          char *errmsg)
+{
+    if (n < 1 || n > TR_CATALOG_MAX_REPLICAS) {
+        return tr_errf(TR_EINVAL, errmsg, "catalog: %llu replicas (want 1..%d)",
+                       (unsigned long long)n, TR_CATALOG_MAX_REPLICAS);
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!node_known(nodes, n_nodes, ids[i])) {
+            return tr_errf(TR_EINVAL, errmsg, "catalog: unknown node %llu",
+                           (unsigned long long)ids[i]);
+        }
+        for (size_t j = 0; j < i; j++) {
+            if (ids[j] == ids[i]) {
+                return tr_errf(TR_EINVAL, errmsg,
+                               "catalog: node %llu twice in one shard",
+                               (unsigned long long)ids[i]);
+            }
+        }
+    }
+    return 0;
+}
+
+/* ---- command builders ------------------------------------------------ */
+
+void tr_catalog_cmd_add_node(struct tr_buf *out,
+                             const struct tr_catalog_node *n)
+{
+    put_head(out, 'N');
+    put_node(out, n);
+}
+
+void tr_catalog_cmd_remove_node(struct tr_buf *out, uint64_t id)
+{
+    put_head(out, 'R');
+    tr_buf_put_u64be(out, id);
+}
+
+void tr_catalog_cmd_create_window(struct tr_buf *out,
+                                  uint8_t signal,
+                                  int64_t window,
+                                  int64_t window_ms,
+                                  uint16_t k,
+                                  const uint64_t *replicas,
+                                  uint8_t rf)
+{
+    put_head(out, 'W');
+    tr_buf_putc(out, (char)signal);
+    tr_buf_put_varint(out, window);
+    tr_buf_put_uvarint(out, (uint64_t)window_ms);
+    tr_buf_put_uvarint(out, k);
+    for (size_t s = 0; s < k; s++) {
+        put_ids(out, replicas + s * rf, rf);
+    }
+}
+
+void tr_catalog_cmd_set_state(struct tr_buf *out,
+                              uint8_t signal,
+                              int64_t window,
+                              uint16_t slot,
+                              int state)
+{
+    put_head(out, 'S');
+    tr_buf_putc(out, (char)signal);
+    tr_buf_put_varint(out, window);
+    tr_buf_put_uvarint(out, slot);
+    tr_buf_putc(out, (char)(uint8_t)state);
+}
+
+void tr_catalog_cmd_set_replicas(struct tr_buf *out,
+                                 uint8_t signal,
+                                 int64_t window,
+                                 uint16_t slot,
+                                 const uint64_t *ids,
+                                 uint8_t n)
+{
+    put_head(out, 'P');
+    tr_buf_putc(out, (char)signal);
+    tr_buf_put_varint(out, window);
+    tr_buf_put_uvarint(out, slot);
+    put_ids(out, ids, n);
+}
+
+/* ---- apply ----------------------------------------------------------- */
+
+static int apply_add_node(struct tr_catalog *c,
+                          struct tr_cursor *cur,
+                          char *errmsg)
+{
+    struct tr_catalog_node n;
+    if (get_node(cur, &n) != 0 || tr_cursor_left(cur) != 0) {
+        return tr_errf(TR_ECORRUPT, errmsg, "catalog: bad add-node command");
+    }
+    if (n.id == 0) {
+        return tr_errf(TR_EINVAL, errmsg, "catalog: node id 0");
+    }
+    n.state = TR_NODE_ACTIVE;
+    size_t i = node_lower(c->nodes, c->n_nodes, n.id);
+    if (i < c->n_nodes && c->nodes[i].id == n.id) {
+        c->nodes[i] = n; /* upsert: addresses may change on restart */
+        return 0;
+    }
+    struct tr_catalog_node *p =
+        tr_realloc(c->nodes, (c->n_nodes + 1) * sizeof(*p));
+    if (p == NULL) {
+        return tr_errf(TR_ENOMEM, errmsg, "catalog: out of memory");
+    }
+    c->nodes = p;
+    memmove(&p[i + 1], &p[i], (c->n_nodes - i) * sizeof(*p));
+    p[i] = n;
+    c->n_nodes++;
+    return 0;
+}
+
+static int apply_remove_node(struct tr_catalog *c,
+                             struct tr_cursor *cur,
+                             char *errmsg)
+{
+    uint64_t id;
+    if (tr_cursor_u64be(cur, &id) != 0 || tr_cursor_left(cur) != 0) {
+        return tr_errf(TR_ECORRUPT, errmsg, "catalog: bad remove-node command");
+    }
+    size_t i = node_lower(c->nodes, c->n_nodes, id);
+    if (i == c->n_nodes || c->nodes[i].id != id) {
+        return tr_errf(TR_EINVAL, errmsg, "catalog: unknown node %llu",
+                       (unsigned long long)id);
+    }
+    c->nodes[i].state = TR_NODE_REMOVED;
+    return 0;
+}
+
+/* signal u8, window varint: the prefix of 'W', 'S' and 'P'. */
+static int get_window(struct tr_cursor *cur, uint8_t *signal, int64_t *window)
+{
+    if (tr_cursor_u8(cur, signal) != 0 || tr_cursor_varint(cur, window) != 0) {
+        return TR_ECORRUPT;
+    }
+    return 0;
+}
+
+static int apply_create_window(struct tr_catalog *c,
+                               struct tr_cursor *cur,
+                               char *errmsg)
+{
+    uint8_t signal;
+    int64_t window;
+    uint64_t len, k;
+    if (get_window(cur, &signal, &window) != 0 ||
+        tr_cursor_uvarint(cur, &len) != 0 || tr_cursor_uvarint(cur, &k) != 0 ||
+        k > tr_cursor_left(cur)) { /* every slot takes at least one byte */
+        return tr_errf(TR_ECORRUPT, errmsg, "catalog: bad create-window");
+    }
+    /* Parse every slot first (undecodable beats invalid), keeping them
+     * only while k is in range: the allocation is bounded by both the
+     * input and CAT_MAX_K. */
+    struct tr_catalog_shard *tmp = NULL;
+    if (k >= 1 && k <= CAT_MAX_K) {
+        tmp = tr_calloc((size_t)k, sizeof(*tmp));
+        if (tmp == NULL) {
+            return tr_errf(TR_ENOMEM, errmsg, "catalog: out of memory");
+        }
+    }
+    int rv;
+    uint64_t bad_n = 1;
+    for (uint64_t s = 0; s < k; s++) {
+        uint64_t ids[TR_CATALOG_MAX_REPLICAS];
+        uint64_t n;
+        if (get_ids(cur, ids, &n) != 0) {
+            rv = tr_errf(TR_ECORRUPT, errmsg, "catalog: bad create-window");
+            goto err_after_tmp;
+        }
+        if (n < 1 || n > TR_CATALOG_MAX_REPLICAS) {
+            bad_n = n;
+        } else if (tmp != NULL) {
+            tmp[s].signal = signal;
+            tmp[s].window = window;
+            tmp[s].window_ms = (int64_t)len;
+            tmp[s].slot = (uint16_t)s;
+            tmp[s].k = (uint16_t)k;
+            tmp[s].state = TR_SHARD_ACTIVE;
+            memcpy(tmp[s].replicas, ids, (size_t)n * sizeof(ids[0]));
+            tmp[s].n_replicas = (uint8_t)n;
+        }
+    }
+    if (tr_cursor_left(cur) != 0) {
+        rv = tr_errf(TR_ECORRUPT, errmsg, "catalog: bad create-window");
+        goto err_after_tmp;
+    }
+    if (!signal_ok(signal)) {
+        rv = tr_errf(TR_EINVAL, errmsg, "catalog: unknown signal %u", signal);
+        goto err_after_tmp;
+    }
+    if (len < 1 || len > (uint64_t)INT64_MAX) {
+        rv = tr_errf(TR_EINVAL, errmsg, "catalog: bad window length");
+        goto err_after_tmp;
+    }
+    if (tmp == NULL) {
+        rv = tr_errf(TR_EINVAL, errmsg, "catalog: %llu shards (want 1..%u)",
+                     (unsigned long long)k, CAT_MAX_K);
+        goto err_after_tmp;
+    }
+    if (bad_n < 1 || bad_n > TR_CATALOG_MAX_REPLICAS) {
+        rv = check_replicas(c->nodes, c->n_nodes, NULL, bad_n, errmsg);
+        goto err_after_tmp;
+    }
+    for (size_t s = 0; s < k; s++) {
+        rv = check_replicas(c->nodes, c->n_nodes, tmp[s].replicas,
+                            tmp[s].n_replicas, errmsg);
+        if (rv != 0) {
+            goto err_after_tmp;
+        }
+    }
+    size_t at = shard_lower(c, signal, window, 0);
+    if (at < c->n_shards && c->shards[at].signal == signal &&
+        c->shards[at].window == window) {
+        rv = tr_errf(TR_EINVAL, errmsg,
+                     "catalog: window %lld of signal %u exists",
+                     (long long)window, signal);
+        goto err_after_tmp;
+    }
+    struct tr_catalog_shard *p =
+        tr_realloc(c->shards, (c->n_shards + (size_t)k) * sizeof(*p));
+    if (p == NULL) {
+        rv = tr_errf(TR_ENOMEM, errmsg, "catalog: out of memory");
+        goto err_after_tmp;
+    }
+    c->shards = p;
+    memmove(&p[at + k], &p[at], (c->n_shards - at) * sizeof(*p));
+    memcpy(&p[at], tmp, (size_t)k * sizeof(*p));
+    c->n_shards += (size_t)k;
+    tr_free(tmp);
+    return 0;
+
+err_after_tmp:
+    tr_free(tmp);
+    return rv;
+}
+
+/* signal, window, slot: the shard named by 'S' and 'P', or NULL (and
+ * TR_EINVAL in errmsg). */
+static struct tr_catalog_shard *find_target(struct tr_catalog *c,
+                                            uint8_t signal,
+                                            int64_t window,
+                                            uint64_t slot,
+                                            char *errmsg)
+{
+    if (slot <= UINT16_MAX) {
+        size_t i = shard_lower(c, signal, window, (uint32_t)slot);
+        if (i < c->n_shards &&
+            shard_cmp(&c->shards[i], signal, window, (uint32_t)slot) == 0) {
+            return &c->shards[i];
+        }
+    }
+    tr_errf(TR_EINVAL, errmsg, "catalog: no shard (%u, %lld, %llu)", signal,
+            (long long)window, (unsigned long long)slot);
+    return NULL;
+}
+
+static int apply_set_state(struct tr_catalog *c,
+                           struct tr_cursor *cur,
+                           char *errmsg)
+{
+    uint8_t signal, state;
+    int64_t window;
+    uint64_t slot;
+    if (get_window(cur, &signal, &window) != 0 ||
+        tr_cursor_uvarint(cur, &slot) != 0 || tr_cursor_u8(cur, &state) != 0 ||
+        tr_cursor_left(cur) != 0) {
+        return tr_errf(TR_ECORRUPT, errmsg, "catalog: bad set-state command");
+    }
+    struct tr_catalog_shard *s = find_target(c, signal, window, slot, errmsg);
+    if (s == NULL) {
+        return TR_EINVAL;
+    }
+    if (!shard_state_ok(state) || (shard_next[s->state] & (1u << state)) == 0) {
+        return tr_errf(TR_EINVAL, errmsg,
+                       "catalog: shard state %d -> %u not allowed", s->state,
+                       state);
+    }
+    s->state = state;
+    return 0;
+}
+
+static int apply_set_replicas(struct tr_catalog *c,
+                              struct tr_cursor *cur,
+                              char *errmsg)
+{
+    uint8_t signal;
+    int64_t window;
+    uint64_t slot, n;
+    uint64_t ids[TR_CATALOG_MAX_REPLICAS];
+    if (get_window(cur, &signal, &window) != 0 ||
+        tr_cursor_uvarint(cur, &slot) != 0 || get_ids(cur, ids, &n) != 0 ||
+        tr_cursor_left(cur) != 0) {
+        return tr_errf(TR_ECORRUPT, errmsg,
+                       "catalog: bad set-replicas command");
+    }
+    struct tr_catalog_shard *s = find_target(c, signal, window, slot, errmsg);
+    if (s == NULL) {
+        return TR_EINVAL;
+    }
+    if (s->state == TR_SHARD_DELETED) {
+        return tr_errf(TR_EINVAL, errmsg, "catalog: shard is deleted");
+    }
+    int rv = check_replicas(c->nodes, c->n_nodes, ids, n, errmsg);
+    if (rv != 0) {
+        return rv;
+    }
+    memset(s->replicas, 0, sizeof(s->replicas));
+    memcpy(s->replicas, ids, (size_t)n * sizeof(ids[0]));
+    s->n_replicas = (uint8_t)n;
+    return 0;
+}
+
+int tr_catalog_apply(struct tr_catalog *c,
+                     const void *cmd,
+                     size_t len,
+                     char *errmsg)
+{
+    struct tr_cursor cur = tr_cursor_make(cmd, len);
+    uint8_t type, version;
+    if (tr_cursor_u8(&cur, &type) != 0 || tr_cursor_u8(&cur, &version) != 0) {
+        return tr_errf(TR_ECORRUPT, errmsg, "catalog: short command");
+    }
+    if (version != CAT_VERSION) {
+        return tr_errf(TR_ECORRUPT, errmsg, "catalog: command version %u",
+                       version);
+    }
+    int rv;
+    switch (type) {
+        case 'N':
+            rv = apply_add_node(c, &cur, errmsg);
+            break;
+        case 'R':
+            rv = apply_remove_node(c, &cur, errmsg);
+            break;
+        case 'W':
+            rv = apply_create_window(c, &cur, errmsg);
+            break;
+        case 'S':
+            rv = apply_set_state(c, &cur, errmsg);
+            break;
+        case 'P':
+            rv = apply_set_replicas(c, &cur, errmsg);
+            break;
+        default:
+            return tr_errf(TR_ECORRUPT, errmsg, "catalog: command type 0x%02x",
+                           type);
+    }
+    if (rv == 0) {
+        c->version++;
+    }
+    return rv;
+}
+
+/* ---- snapshot -------------------------------------------------------- */
+
+int tr_catalog_encode(const struct tr_catalog *c, struct tr_buf *out)
+{
+    put_head(out, 'C');
+    tr_buf_put_uvarint(out, c->n_nodes);
+    for (size_t i = 0; i < c->n_nodes; i++) {
+        put_node(out, &c->nodes[i]);
+        tr_buf_putc(out, (char)(uint8_t)c->nodes[i].state);
+    }
+    tr_buf_put_uvarint(out, c->n_shards);
+    for (size_t i = 0; i < c->n_shards; i++) {
+        const struct tr_catalog_shard *s = &c->shards[i];
+        tr_buf_putc(out, (char)s->signal);
+        tr_buf_put_varint(out, s->window);
+        tr_buf_put_uvarint(out, (uint64_t)s->window_ms);
+        tr_buf_put_uvarint(out, s->slot);
+        tr_buf_putc(out, (char)(uint8_t)s->state);
+        put_ids(out, s->replicas, s->n_replicas);
+    }
+    tr_buf_put_uvarint(out, c->version);
+    return out->oom ? TR_ENOMEM : 0;
+}
+
+/* One snapshot shard; checks its own fields and its order after prev
+ * (NULL for the first). */
+static int get_shard(struct tr_cursor *cur,
+                     const struct tr_catalog_node *nodes,
+                     size_t n_nodes,
+                     const struct tr_catalog_shard *prev,
+                     struct tr_catalog_shard *s)
+{
+    uint64_t len, slot, n;
+    uint8_t state;
+    memset(s, 0, sizeof(*s));
+    if (get_window(cur, &s->signal, &s->window) != 0 ||
+        tr_cursor_uvarint(cur, &len) != 0 ||
+        tr_cursor_uvarint(cur, &slot) != 0 || tr_cursor_u8(cur, &state) != 0 ||
+        get_ids(cur, s->replicas, &n) != 0) {
+        return TR_ECORRUPT;
+    }
+    if (!signal_ok(s->signal) || len < 1 || len > (uint64_t)INT64_MAX ||
+        slot >= CAT_MAX_K || !shard_state_ok(state) ||
+        check_replicas(nodes, n_nodes, s->replicas, n, NULL) != 0) {
+        return TR_ECORRUPT;
+    }
+    s->window_ms = (int64_t)len;
+    s->slot = (uint16_t)slot;
+    s->state = state;
+    s->n_replicas = (uint8_t)n;
+    bool same =
+        prev != NULL && prev->signal == s->signal && prev->window == s->window;
+    if (same) {
+        /* slots of a window are 0..K-1 in order, one length */
+        if (slot != (uint64_t)prev->slot + 1 ||
+            prev->window_ms != s->window_ms) {
+            return TR_ECORRUPT;
+        }
+    } else if (slot != 0 ||
+               (prev != NULL && shard_cmp(prev, s->signal, s->window, 0) > 0)) {
+        return TR_ECORRUPT;
+    }
+    return 0;
+}
+
+int tr_catalog_decode(struct tr_catalog *c, const void *buf, size_t len)
+{
+    struct tr_cursor cur = tr_cursor_make(buf, len);
+    uint8_t type, version;
+    uint64_t n_nodes, n_shards, cat_version;
+    struct tr_catalog_node *nodes = NULL;
+    struct tr_catalog_shard *shards = NULL;
+    int rv = TR_ECORRUPT;
+    if (tr_cursor_u8(&cur, &type) != 0 || type != 'C' ||
+        tr_cursor_u8(&cur, &version) != 0 || version != CAT_VERSION ||
+        tr_cursor_uvarint(&cur, &n_nodes) != 0 ||
+        n_nodes > tr_cursor_left(&cur) / NODE_MIN_BYTES) {
+        return TR_ECORRUPT;
+    }
+    if (n_nodes > 0) {
+        nodes = tr_calloc((size_t)n_nodes, sizeof(*nodes));
+        if (nodes == NULL) {
+            return TR_ENOMEM;
+        }
+    }
+    for (size_t i = 0; i < n_nodes; i++) {
+        uint8_t state;
+        if (get_node(&cur, &nodes[i]) != 0 || tr_cursor_u8(&cur, &state) != 0 ||
+            nodes[i].id == 0 || (i > 0 && nodes[i].id <= nodes[i - 1].id) ||
+            (state != TR_NODE_ACTIVE && state != TR_NODE_REMOVED)) {
+            goto err_after_nodes;
+        }
+        nodes[i].state = state;
+    }
+    if (tr_cursor_uvarint(&cur, &n_shards) != 0 ||
+        n_shards > tr_cursor_left(&cur) / SHARD_MIN_BYTES) {
+        goto err_after_nodes;
+    }
+    if (n_shards > 0) {
+        shards = tr_calloc((size_t)n_shards, sizeof(*shards));
+        if (shards == NULL) {
+            rv = TR_ENOMEM;
+            goto err_after_nodes;
+        }
+    }
+    for (size_t i = 0; i < n_shards; i++) {
+        if (get_shard(&cur, nodes, (size_t)n_nodes,
+                      i > 0 ? &shards[i - 1] : NULL, &shards[i]) != 0) {
+            goto err_after_shards;
+        }
+    }
+    /* k of each window: its last slot + 1 (slots are 0..K-1 in order) */
+    for (size_t i = n_shards; i > 0; i--) {
+        struct tr_catalog_shard *s = &shards[i - 1];
+        bool last = i == n_shards || shards[i].slot == 0;
+        s->k = last ? (uint16_t)(s->slot + 1) : shards[i].k;
+    }
+    if (tr_cursor_uvarint(&cur, &cat_version) != 0 ||
+        tr_cursor_left(&cur) != 0) {
+        goto err_after_shards;
+    }
+    tr_free(c->nodes);
+    tr_free(c->shards);
+    c->nodes = nodes;
+    c->n_nodes = (size_t)n_nodes;
+    c->shards = shards;
+    c->n_shards = (size_t)n_shards;
+    c->version = cat_version;
+    return 0;
+
+err_after_shards:
+    tr_free(shards);
+err_after_nodes:
+    tr_free(nodes);
+    return rv;
+}
+
+/* ---- placement ------------------------------------------------------- */
+
+static uint64_t gcd(uint64_t a, uint64_t b)
+{
+    while (b != 0) {
+        uint64_t t = a % b;
+        a = b;
+        b = t;
+    }
+    return a;
+}
+
+uint8_t tr_catalog_place(const uint64_t *nodes,
+                         size_t n_nodes,
+                         int64_t window,
+                         int64_t window_ms,
+                         uint16_t k,
+                         uint8_t rf,
+                         uint64_t *out)
+{
+    if (n_nodes == 0 || rf == 0) {
+        return 0;
+    }
+    if (rf > n_nodes) {
+        rf = (uint8_t)n_nodes;
+    }
+    if (rf > TR_CATALOG_MAX_REPLICAS) {
+        rf = TR_CATALOG_MAX_REPLICAS;
+    }
+    if (k == 0) {
+        return rf;
+    }
+    int64_t wlen = window_ms > 0 ? window_ms : 1;
+    int64_t w = window / wlen;
+    if (window % wlen != 0 && window < 0) {
+        w--; /* floor division */
+    }
+    uint64_t n = n_nodes;
+    int64_t wm = w % (int64_t)n; /* n_nodes <= INT64_MAX in practice */
+    uint64_t base = (uint64_t)(wm < 0 ? wm + (int64_t)n : wm);
+    uint64_t period = n / gcd(k, n); /* layers before j*k repeats mod n */
+    for (uint64_t s = 0; s < k; s++) {
+        for (uint64_t j = 0; j < rf; j++) {
+            uint64_t idx = (base + s + (j * k) % n + j / period) % n;
+            out[s * rf + j] = nodes[idx];
+        }
+    }
+    return rf;
+}
