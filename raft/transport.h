@@ -56,6 +56,9 @@ int tr_raft_transport_init(struct raft_uv_transport *t,
                            struct tr_raft_mux *m,
                            const char *group);
 void tr_raft_transport_close(struct raft_uv_transport *t);
+/* (If t->close has not completed yet, tr_raft_transport_close finishes the
+ * close itself, without a callback, and frees the state when libuv is done
+ * with it; groups never rely on this.) */
 
 /* Handshake codec (pure functions; fuzzed by fuzz/fuzz_raft_handshake.c). */
 #define TR_RAFT_GROUP_NAME_MAX 63
