@@ -114,7 +114,7 @@ unit: deps build/asan/unit_tests
 	./build/asan/unit_tests --jobs 2
 
 blackbox: deps build/triad build/asan/triad build/prometheus/usr/bin/prometheus
-	TRIAD_BIN=$(CURDIR)/build/asan/triad python3 tests/blackbox/run.py
+	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp TRIAD_BIN=$(CURDIR)/build/asan/triad python3 tests/blackbox/run.py
 
 test: deps
 	$(MAKE) --no-print-directory unit

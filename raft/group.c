@@ -125,14 +125,55 @@ static void poll_cb(uv_timer_t *t)
 
 /* ---- FSM wrapper -------------------------------------------------------- */
 
+/* raft_uv stores entry payloads 8-byte aligned and assumes their lengths
+ * are multiples of 8, so every proposal is framed:
+ *
+ *   OFFSET  SIZE  DESCRIPTION
+ *   0       L     the caller's bytes
+ *   L       P     zero padding, so that L + P + 4 is a multiple of 8
+ *   L+P     4     L, little-endian
+ *
+ * and the FSM sees the caller's L bytes only. */
+/* Index of the entry being applied (loop thread; see group.h). */
+static uint64_t group_applying_index;
+
+uint64_t tr_raft_group_applying_index(void)
+{
+    return group_applying_index;
+}
+
+static size_t frame_len(size_t len)
+{
+    return (len + 4 + 7) & ~(size_t)7;
+}
+
 static int fsm_apply(struct raft_fsm *fsm,
                      const struct raft_buffer *buf,
                      void **result)
 {
     struct tr_raft_group *g = fsm->data;
-    int rv = g->user_fsm->apply(g->user_fsm, buf, result);
+    const uint8_t *p = buf->base;
+    if (buf->len < 8 || buf->len % 8 != 0) {
+        tr_log_error("raft group: malformed entry frame", "group=%s len=%zu",
+                     g->name, buf->len);
+        *result = NULL;
+        return 0; /* deterministic: every replica skips it */
+    }
+    uint32_t l = (uint32_t)p[buf->len - 4] | ((uint32_t)p[buf->len - 3] << 8) |
+                 ((uint32_t)p[buf->len - 2] << 16) |
+                 ((uint32_t)p[buf->len - 1] << 24);
+    if (frame_len(l) != buf->len) {
+        tr_log_error("raft group: malformed entry frame", "group=%s len=%zu",
+                     g->name, buf->len);
+        *result = NULL;
+        return 0;
+    }
+    struct raft_buffer inner = {buf->base, l};
+    group_applying_index = raft_last_applied(&g->raft) + 1;
+    int rv = g->user_fsm->apply(g->user_fsm, &inner, result);
+    group_applying_index = 0;
     if (rv == 0) {
-        g->bytes_replicated += buf->len;
+        g->bytes_replicated += l;
     }
     return rv;
 }
@@ -454,16 +495,26 @@ int tr_raft_group_apply(struct tr_raft_group *g,
     if (q == NULL) {
         return TR_ENOMEM;
     }
+    if (len > UINT32_MAX - 16) {
+        tr_free(q);
+        return TR_ETOOLARGE;
+    }
     struct raft_buffer b;
-    b.len = len;
-    b.base = raft_malloc(len > 0 ? len : 1);
+    b.len = frame_len(len);
+    b.base = raft_malloc(b.len);
     if (b.base == NULL) {
         tr_free(q);
         return TR_ENOMEM;
     }
+    memset(b.base, 0, b.len);
     if (len > 0) {
         memcpy(b.base, buf, len);
     }
+    uint8_t *tail = (uint8_t *)b.base + b.len - 4;
+    tail[0] = (uint8_t)len;
+    tail[1] = (uint8_t)(len >> 8);
+    tail[2] = (uint8_t)(len >> 16);
+    tail[3] = (uint8_t)(len >> 24);
     q->u.apply.data = q;
     int rv = raft_apply(&g->raft, &q->u.apply, &b, 1, apply_done);
     if (rv != 0) {

@@ -79,6 +79,11 @@ int tr_raft_group_remove(struct tr_raft_group *g, raft_id id,
 int tr_raft_group_transfer(struct tr_raft_group *g, raft_id id,
                            tr_raft_apply_cb cb, void *arg);
 
+/* Inside an FSM's apply callback: the Raft index of the entry being applied
+ * (r->last_applied + 1; also during raft_start's replay, before the caller
+ * could know the struct raft). 0 outside apply. Loop thread only. */
+uint64_t tr_raft_group_applying_index(void);
+
 /* The current leader as this node sees it (id 0 = unknown); address may be
  * NULL. */
 raft_id tr_raft_group_leader(struct tr_raft_group *g, const char **address);

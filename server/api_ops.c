@@ -4,11 +4,18 @@
 
 #include "lib/clock.h"
 #include "server/app.h"
+#include "server/cluster.h"
 
 void tr_api_ready(const struct tr_http_request *req,
                   struct tr_http_response *resp)
 {
-    (void)req;
+    struct tr_app *app = req->app;
+    if (app->cluster == NULL || !tr_cluster_ready(app->cluster)) {
+        tr_http_resp_text(resp, 503,
+                          "not ready: waiting for the cluster (meta group "
+                          "leader and this node's registration)");
+        return;
+    }
     tr_http_resp_text(resp, 200, "ready");
 }
 

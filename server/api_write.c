@@ -17,6 +17,7 @@
 #include "lib/log.h"
 #include "proto/prw.h"
 #include "server/app.h"
+#include "server/cluster.h"
 #include "storage/entry.h"
 
 struct write_ctx {
@@ -473,21 +474,13 @@ void tr_api_write(const struct tr_http_request *req,
     struct tr_apply_result res;
     memset(&res, 0, sizeof(res));
     if (em.n_series > 0 || em.n_meta > 0) {
-        struct tr_buf entry;
-        tr_buf_init(&entry);
-        rv = tr_entry_metrics_encode(&em, &entry);
-        if (rv == 0) {
-            rv = tr_storage_append(app->storage, entry.data, entry.len, &res,
-                                   errmsg);
-        } else {
-            snprintf(errmsg, sizeof(errmsg), "out of memory");
-        }
-        tr_buf_free(&entry);
+        rv = tr_cluster_write(app->cluster, &em, &res, errmsg);
         if (rv != 0) {
-            tr_log_error("remote write: storage append failed",
-                         "tenant=%s err=\"%s\"", w.tenant, errmsg);
-            write__fail(resp, rv == TR_ECORRUPT ? TR_EIO : rv,
-                        "storage unavailable, retry later");
+            tr_log_warn("remote write: not committed", "tenant=%s err=\"%s\"",
+                        w.tenant, errmsg);
+            char m[TR_ERRMSG_SIZE + 64];
+            snprintf(m, sizeof(m), "write not committed, retry: %s", errmsg);
+            write__fail(resp, rv == TR_ENOMEM ? TR_ENOMEM : TR_EUNAVAIL, m);
             tr_buf_free(&dec);
             return;
         }

@@ -10,6 +10,7 @@
 #include "lib/clock.h"
 #include "lib/err.h"
 #include "lib/log.h"
+#include "server/cluster.h"
 #include "server/version.h"
 
 static void app__collect(struct tr_buf *out, void *arg)
@@ -23,24 +24,20 @@ static void app__collect(struct tr_buf *out, void *arg)
                   "triad_head_series %" PRIu64 "\n"
                   "# HELP triad_head_chunks Open chunks in memory.\n"
                   "# TYPE triad_head_chunks gauge\ntriad_head_chunks %" PRIu64
-                  "\n# HELP triad_wal_last_index Index of the newest "
-                  "write-ahead log entry.\n# TYPE triad_wal_last_index gauge\n"
-                  "triad_wal_last_index %" PRIu64 "\n"
-                  "# HELP triad_wal_checkpoint_index Index covered by the last "
-                  "checkpoint.\n# TYPE triad_wal_checkpoint_index gauge\n"
-                  "triad_wal_checkpoint_index %" PRIu64 "\n"
-                  "# HELP triad_wal_bytes Write-ahead log bytes since the "
-                  "last checkpoint.\n# TYPE triad_wal_bytes gauge\n"
-                  "triad_wal_bytes %" PRIu64 "\n"
+                  "\n# HELP triad_storage_shards Shards with data on this "
+                  "node.\n# TYPE triad_storage_shards gauge\n"
+                  "triad_storage_shards %" PRIu64 "\n"
                   "# HELP triad_chunks_cut_total Chunks completed and "
                   "persisted.\n# TYPE triad_chunks_cut_total counter\n"
                   "triad_chunks_cut_total %" PRIu64 "\n"
-                  "# HELP triad_checkpoints_total Head checkpoints taken.\n"
+                  "# HELP triad_checkpoints_total Shard checkpoints taken.\n"
                   "# TYPE triad_checkpoints_total counter\n"
                   "triad_checkpoints_total %" PRIu64 "\n",
-                  st.head_series, st.head_chunks, st.last_index,
-                  st.checkpoint_index, st.wal_bytes, st.chunks_cut,
+                  st.head_series, st.head_chunks, st.shards, st.chunks_cut,
                   st.checkpoints);
+    if (app->cluster != NULL) {
+        tr_cluster_metrics(app->cluster, out);
+    }
     tr_engine_stats(tr_storage_engine(app->storage), out);
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
@@ -80,9 +77,6 @@ int tr_app_init(struct tr_app *app, const struct tr_config *cfg,
     memset(app, 0, sizeof(*app));
     app->cfg = cfg;
     app->start_ms = tr_now_ms();
-    int64_t grace = cfg->late_write_grace_metrics_ms >= 0
-                        ? cfg->late_write_grace_metrics_ms
-                        : cfg->late_write_grace_ms;
     struct tr_storage_config sc = {
         .version = 1,
         .data_dir = cfg->data_dir,
@@ -92,7 +86,6 @@ int tr_app_init(struct tr_app *app, const struct tr_config *cfg,
         .ooo_window_ms = cfg->ooo_window_ms,
         .chunk_max_ms = 2 * 3600 * 1000LL,
         .max_series = cfg->limits.max_series,
-        .head_retain_ms = grace,
     };
     int rv = tr_storage_open(&sc, &app->storage, errmsg);
     if (rv != 0) {

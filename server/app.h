@@ -16,11 +16,13 @@
 #define TR_TENANT_MAX 150
 
 struct tr_rate_limiters; /* server/limits.c */
+struct tr_cluster;       /* server/cluster.h */
 
 struct tr_app {
     const struct tr_config *cfg;
     struct tr_storage *storage;
-    const struct tr_select_source *source; /* reads (local for now) */
+    const struct tr_select_source *source; /* reads: the cluster fan-out */
+    struct tr_cluster *cluster;          /* writes are routed through it */
     struct tr_rate_limiters *limiters;
     int64_t start_ms;
     /* self-metrics */

@@ -38,6 +38,12 @@ struct tr_config {
     uint32_t replication_factor;  /* --replication-factor, 0 = min(3,n) */
     uint32_t shards_per_window;   /* --shards-per-window, 0 = nodes */
     int64_t placement_window_ms;  /* --placement-window, 24h */
+    int64_t raft_election_ms;      /* --raft.election-timeout, 300ms */
+    int64_t raft_heartbeat_ms;     /* --raft.heartbeat-timeout, 50ms */
+    bool raft_pre_vote;            /* --raft.pre-vote, true */
+    uint32_t raft_snapshot_threshold; /* --raft.snapshot-threshold, 4096 */
+    uint32_t raft_snapshot_trailing;  /* --raft.snapshot-trailing, 1024 */
+    int64_t cluster_write_timeout_ms; /* --cluster.write-timeout, 10s */
     int64_t retention_metrics_ms; /* --retention.metrics, 20d */
     int64_t retention_logs_ms;    /* --retention.logs, 7d */
     int64_t retention_traces_ms;  /* --retention.traces, 14d */

@@ -10,6 +10,7 @@
 #include "lib/err.h"
 #include "lib/log.h"
 #include "server/app.h"
+#include "server/cluster.h"
 #include "server/config.h"
 #include "server/http.h"
 #include "server/version.h"
@@ -19,6 +20,7 @@ struct node {
     struct tr_app app;
     uv_loop_t *loop;
     struct tr_http_server *http;
+    struct tr_cluster *cluster;
     uv_signal_t sigterm;
     uv_signal_t sigint;
     uv_timer_t checkpoint_timer;
@@ -30,7 +32,7 @@ struct node {
 static void node__checkpoint_work(uv_work_t *w)
 {
     struct node *n = w->data;
-    tr_storage_checkpoint(n->app.storage, tr_now_ms());
+    tr_storage_checkpoint_all(n->app.storage);
 }
 
 static void node__checkpoint_done(uv_work_t *w, int status)
@@ -52,12 +54,19 @@ static void node__on_checkpoint_timer(uv_timer_t *t)
                   node__checkpoint_done);
 }
 
-static void node__on_http_closed(void *arg)
+static void node__on_cluster_closed(void *arg)
 {
     struct node *n = arg;
     uv_close((uv_handle_t *)&n->sigterm, NULL);
     uv_close((uv_handle_t *)&n->sigint, NULL);
     uv_close((uv_handle_t *)&n->checkpoint_timer, NULL);
+}
+
+static void node__on_http_closed(void *arg)
+{
+    struct node *n = arg;
+    /* in-flight requests are done: hand leaderships over, close groups */
+    tr_cluster_shutdown(n->cluster, node__on_cluster_closed, n);
 }
 
 static void node__on_signal(uv_signal_t *s, int signum)
@@ -102,12 +111,18 @@ static int node__serve(struct node *n)
         .max_connections = n->cfg.http_max_connections,
         .app = &n->app,
     };
-    if (tr_http_server_new(n->loop, &hc, &n->http) != 0 ||
-        tr_app_routes(&n->app, n->http) != 0) {
+    if (tr_http_server_new(n->loop, &hc, &n->http) != 0) {
         tr_log_error("cannot create HTTP server", NULL);
         tr_app_close(&n->app);
         return 1;
     }
+    if (tr_app_routes(&n->app, n->http) != 0 ||
+        tr_cluster_routes(NULL, n->http) != 0) {
+        tr_log_error("cannot add routes", NULL);
+        tr_app_close(&n->app);
+        return 1;
+    }
+    int http_port = 0;
     const char *addrs[2] = {n->cfg.http_addr, n->cfg.tempo_http_addr};
     for (int i = 0; i < 2; i++) {
         if (addrs[i] == NULL || addrs[i][0] == '\0' ||
@@ -123,7 +138,19 @@ static int node__serve(struct node *n)
         }
         tr_log_info("listening", "addr=%s port=%d api=%s", addrs[i], port,
                     i == 0 ? "http" : "tempo-http");
+        if (http_port == 0) {
+            http_port = port;
+        }
     }
+    if (tr_cluster_start(n->loop, &n->cfg, n->app.storage, http_port,
+                         &n->cluster, err) != 0) {
+        tr_log_error("cannot start the cluster layer", "err=\"%s\"", err);
+        tr_http_server_free(n->http);
+        tr_app_close(&n->app);
+        return 1;
+    }
+    n->app.cluster = n->cluster;
+    n->app.source = tr_cluster_source(n->cluster);
     uv_signal_init(n->loop, &n->sigterm);
     uv_signal_init(n->loop, &n->sigint);
     n->sigterm.data = n;
@@ -138,6 +165,8 @@ static int node__serve(struct node *n)
     tr_log_info("ready", NULL);
     uv_run(n->loop, UV_RUN_DEFAULT);
     tr_http_server_free(n->http);
+    n->app.cluster = NULL;
+    tr_cluster_free(n->cluster);
     tr_app_close(&n->app);
     uv_loop_close(n->loop);
     tr_log_info("stopped", NULL);

@@ -106,7 +106,9 @@ int tr_prom_parse_time(const char *s, int64_t *ms)
     errno = 0;
     double f = strtod(s, &end);
     if (end != s && *end == '\0' && !isnan(f)) {
-        if (f >= 9.2e15 || isinf(f)) {
+        /* out of the representable range (infinities included): clamp
+         * to the boundary on the same side */
+        if (f >= 9.2e15) {
             *ms = TR_PROM_MAX_TIME;
             return 0;
         }

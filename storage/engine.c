@@ -11,7 +11,7 @@
 #include "lib/log.h"
 
 static const char *const engine_cf_names[TR_CF_COUNT] = {"default", "meta",
-                                                         "metrics", "wal"};
+                                                         "metrics"};
 
 struct tr_engine {
     rocksdb_t *db;
@@ -52,13 +52,8 @@ static rocksdb_options_t *engine__cf_options(struct tr_engine *e, int cf)
      * is written once and read often, so spend compaction CPU on size */
     rocksdb_options_set_bottommost_compression_options(o, -14, 9, 0, 0, 1);
     rocksdb_options_set_level_compaction_dynamic_level_bytes(o, 1);
-    if (cf == TR_CF_WAL) {
-        /* entries are usually deleted by a checkpoint before a flush */
-        rocksdb_options_set_write_buffer_size(o, 128u << 20);
-        rocksdb_options_set_max_write_buffer_number(o, 2);
-    } else {
-        rocksdb_options_set_write_buffer_size(o, 64u << 20);
-    }
+    (void)cf;
+    rocksdb_options_set_write_buffer_size(o, 64u << 20);
     return o;
 }
 

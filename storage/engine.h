@@ -4,7 +4,6 @@
  *   default        nothing yet (RocksDB requires it)
  *   meta           node-local state: checkpoint index, metric metadata
  *   metrics        series, postings and chunks (keys in storage/keys.h)
- *   wal            write-ahead entries not yet covered by a checkpoint
  *
  * Compression: none for level 0 (short-lived), LZ4 for levels 1-5, ZSTD
  * (level 9) for the bottom level. Writes go
@@ -18,7 +17,7 @@
 
 #include "lib/buf.h"
 
-enum tr_cf { TR_CF_DEFAULT, TR_CF_META, TR_CF_METRICS, TR_CF_WAL, TR_CF_COUNT };
+enum tr_cf { TR_CF_DEFAULT, TR_CF_META, TR_CF_METRICS, TR_CF_COUNT };
 
 struct tr_engine;
 struct tr_wbatch;

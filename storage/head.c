@@ -59,10 +59,11 @@ static struct head_tenant *head__tenant_get(struct tr_storage *s,
     return t;
 }
 
-struct head_window *head_window_find(struct head_tenant *t, int64_t start)
+struct head_window *head_window_find(struct head_tenant *t, int64_t start,
+                                     uint16_t slot)
 {
     for (struct head_window *w = t->windows; w != NULL; w = w->next) {
-        if (w->start == start) {
+        if (w->start == start && w->slot == slot) {
             return w;
         }
     }
@@ -70,9 +71,9 @@ struct head_window *head_window_find(struct head_tenant *t, int64_t start)
 }
 
 static struct head_window *head__window_get(struct head_tenant *t,
-                                            int64_t start)
+                                            int64_t start, uint16_t slot)
 {
-    struct head_window *w = head_window_find(t, start);
+    struct head_window *w = head_window_find(t, start, slot);
     if (w != NULL) {
         return w;
     }
@@ -81,6 +82,7 @@ static struct head_window *head__window_get(struct head_tenant *t,
         return NULL;
     }
     w->start = start;
+    w->slot = slot;
     tr_u64map_init(&w->series);
     w->next = t->windows;
     t->windows = w;
@@ -96,23 +98,23 @@ void head_chunk_record(struct tr_buf *out, int64_t maxt, const void *bytes,
 }
 
 static void head__chunk_key(struct tr_buf *k, struct head_tenant *t,
-                            int64_t window, uint64_t id, int64_t mint,
-                            uint64_t seq)
+                            const struct head_window *w, uint64_t id,
+                            int64_t mint, uint64_t seq)
 {
     tr_buf_reset(k);
-    tr_key_shard_prefix(k, (struct tr_slice){t->name, t->name_len}, window, 0,
-                        TR_KEY_CHUNK);
+    tr_key_shard_prefix(k, (struct tr_slice){t->name, t->name_len}, w->start,
+                        w->slot, TR_KEY_CHUNK);
     tr_buf_put_u64be(k, id);
     tr_buf_put_u64be(k, tr_key_time(mint));
     tr_buf_put_u64be(k, seq);
 }
 
 static void head__put_chunk(struct tr_storage *s, struct head_tenant *t,
-                            int64_t window, uint64_t id, int64_t mint,
-                            uint64_t seq, int64_t maxt, const void *bytes,
-                            size_t n)
+                            const struct head_window *w, uint64_t id,
+                            int64_t mint, uint64_t seq, int64_t maxt,
+                            const void *bytes, size_t n)
 {
-    head__chunk_key(&s->key, t, window, id, mint, seq);
+    head__chunk_key(&s->key, t, w, id, mint, seq);
     tr_buf_reset(&s->val);
     head_chunk_record(&s->val, maxt, bytes, n);
     tr_wbatch_put(s->batch, TR_CF_METRICS, s->key.data, s->key.len,
@@ -126,7 +128,7 @@ static void head__cut(struct tr_storage *s, struct head_tenant *t,
         return;
     }
     if (hs->dirty) {
-        head__put_chunk(s, t, w->start, hs->id, hs->chunk.min_t, 0,
+        head__put_chunk(s, t, w, hs->id, hs->chunk.min_t, 0,
                         hs->chunk.t, hs->chunk.data, tr_xor_len(&hs->chunk));
     }
     tr_xor_free(&hs->chunk);
@@ -147,15 +149,15 @@ static void head__flush_ooo(struct tr_storage *s, uint64_t index,
     for (uint32_t i = 0; i < hs->ooo.n; i++) {
         tr_xor_append(&c, hs->ooo.t[i], hs->ooo.v[i]);
     }
-    head__put_chunk(s, t, w->start, hs->id, hs->ooo.t[0], index,
+    head__put_chunk(s, t, w, hs->id, hs->ooo.t[0], index,
                     hs->ooo.t[hs->ooo.n - 1], c.data, tr_xor_len(&c));
     tr_xor_free(&c);
     hs->ooo.n = 0;
 }
 
 /* Writes what the batch holds so far (cut chunks, new series) so that
- * look-ups in RocksDB see it. The entry is already in the WAL, so a crash
- * after this partial write is repaired by replay. */
+ * look-ups in RocksDB see it. The entry is already in the Raft log, so a
+ * crash after this partial write is repaired by replay. */
 static void head__write_pending(struct tr_storage *s)
 {
     if (tr_wbatch_count(s->batch) == 0) {
@@ -178,7 +180,7 @@ static void head__load_tail(struct tr_storage *s, struct head_tenant *t,
     struct tr_buf pk;
     tr_buf_init(&pk);
     tr_key_shard_prefix(&pk, (struct tr_slice){t->name, t->name_len}, w->start,
-                        0, TR_KEY_CHUNK);
+                        w->slot, TR_KEY_CHUNK);
     tr_buf_put_u64be(&pk, hs->id);
     size_t plen = pk.len;
     for (int i = 0; i < 16; i++) {
@@ -242,12 +244,12 @@ static void head__series_free(struct head_series *hs)
 }
 
 static void head__put_series_keys(struct tr_storage *s, struct head_tenant *t,
-                                  int64_t window, uint64_t id, const char *enc,
-                                  size_t len)
+                                  const struct head_window *w, uint64_t id,
+                                  const char *enc, size_t len)
 {
     struct tr_slice tenant = {t->name, t->name_len};
     tr_buf_reset(&s->key);
-    tr_key_shard_prefix(&s->key, tenant, window, 0, TR_KEY_SERIES);
+    tr_key_shard_prefix(&s->key, tenant, w->start, w->slot, TR_KEY_SERIES);
     tr_buf_put_u64be(&s->key, id);
     tr_wbatch_put(s->batch, TR_CF_METRICS, s->key.data, s->key.len, enc, len);
     struct tr_arena a;
@@ -257,7 +259,8 @@ static void head__put_series_keys(struct tr_storage *s, struct head_tenant *t,
     if (tr_labels_decode(enc, len, &a, &ls, &n) == 0) {
         for (size_t i = 0; i < n; i++) {
             tr_buf_reset(&s->key);
-            tr_key_shard_prefix(&s->key, tenant, window, 0, TR_KEY_POSTING);
+            tr_key_shard_prefix(&s->key, tenant, w->start, w->slot,
+                                TR_KEY_POSTING);
             tr_key_posting(&s->key, ls[i].name, ls[i].value);
             tr_buf_put_u64be(&s->key, id);
             tr_wbatch_put(s->batch, TR_CF_METRICS, s->key.data, s->key.len,
@@ -289,7 +292,7 @@ static int head__series_get(struct tr_storage *s, struct head_tenant *t,
         bool on_disk = false;
         tr_buf_reset(&s->key);
         tr_key_shard_prefix(&s->key, (struct tr_slice){t->name, t->name_len},
-                            w->start, 0, TR_KEY_SERIES);
+                            w->start, w->slot, TR_KEY_SERIES);
         tr_buf_put_u64be(&s->key, id);
         tr_buf_reset(&s->val);
         int rv = tr_engine_get(s->eng, TR_CF_METRICS, s->key.data, s->key.len,
@@ -331,7 +334,7 @@ static int head__series_get(struct tr_storage *s, struct head_tenant *t,
             return TR_ENOMEM;
         }
         if (!on_disk) {
-            head__put_series_keys(s, t, w->start, id, enc.base, enc.len);
+            head__put_series_keys(s, t, w, id, enc.base, enc.len);
             res->series_created++;
         }
         t->active_series++;
@@ -377,7 +380,7 @@ static int head__find_sample(struct tr_storage *s, struct head_tenant *t,
     struct tr_buf pk;
     tr_buf_init(&pk);
     tr_key_shard_prefix(&pk, (struct tr_slice){t->name, t->name_len}, w->start,
-                        0, TR_KEY_CHUNK);
+                        w->slot, TR_KEY_CHUNK);
     tr_buf_put_u64be(&pk, hs->id);
     size_t plen = pk.len;
     struct tr_iter *it = tr_iter_new(s->eng, TR_CF_METRICS);
@@ -543,8 +546,9 @@ static void head__put_metadata(struct tr_storage *s, struct tr_slice tenant,
                   s->val.len);
 }
 
-int head_apply(struct tr_storage *s, uint64_t index, const void *entry,
-               size_t len, struct tr_apply_result *res, char *errmsg)
+int head_apply(struct tr_storage *s, int64_t window, uint16_t slot,
+               uint64_t index, const void *entry, size_t len,
+               struct tr_apply_result *res, char *errmsg)
 {
     struct tr_arena a;
     tr_arena_init(&a, 64 * 1024);
@@ -556,31 +560,30 @@ int head_apply(struct tr_storage *s, uint64_t index, const void *entry,
                        index);
     }
     struct head_tenant *t = head__tenant_get(s, m.tenant);
-    if (t == NULL) {
+    struct head_window *w = t ? head__window_get(t, window, slot) : NULL;
+    if (w == NULL) {
         tr_arena_free(&a);
         return tr_errf(TR_ENOMEM, errmsg, "out of memory");
     }
     for (size_t i = 0; i < m.n_series; i++) {
         const struct tr_entry_series *es = &m.series[i];
-        struct head_window *w = NULL;
         struct head_series *hs = NULL;
+        char serr[TR_ERRMSG_SIZE];
+        rv = head__series_get(s, t, w, es->enc, res, &hs, serr);
         for (size_t j = 0; j < es->n_samples; j++) {
-            int64_t ws = head__window_start(es->ts[j], s->cfg.window_ms);
-            if (w == NULL || w->start != ws) {
-                w = head__window_get(t, ws);
-                if (w == NULL) {
-                    head__reject(res, TR_ENOMEM, "out of memory");
-                    continue;
-                }
-                char serr[TR_ERRMSG_SIZE];
-                rv = head__series_get(s, t, w, es->enc, res, &hs, serr);
-                if (rv != 0) {
-                    head__reject(res, rv, "%s", serr);
-                    w = NULL;
-                    continue;
-                }
+            if (rv != 0) {
+                head__reject(res, rv, "%s", serr);
+            } else if (head__window_start(es->ts[j], s->cfg.window_ms) !=
+                       window) {
+                /* the coordinator routes by window; never store a sample
+                 * in the wrong shard */
+                head__reject(res, TR_EINVAL,
+                             "sample at %" PRId64 " routed to the shard of "
+                             "window %" PRId64,
+                             es->ts[j], window);
+            } else {
+                head__append(s, index, t, w, hs, es->ts[j], es->vs[j], res);
             }
-            head__append(s, index, t, w, hs, es->ts[j], es->vs[j], res);
         }
     }
     for (size_t i = 0; i < m.n_meta; i++) {
@@ -591,17 +594,21 @@ int head_apply(struct tr_storage *s, uint64_t index, const void *entry,
     return 0;
 }
 
-void head_persist(struct tr_storage *s, uint64_t index, bool cut_all)
+void head_persist(struct tr_storage *s, int64_t window, int slot,
+                  uint64_t seq, bool cut_all)
 {
     for (struct head_tenant *t = s->tenants; t != NULL; t = t->next) {
         for (struct head_window *w = t->windows; w != NULL; w = w->next) {
+            if (w->start != window || (slot >= 0 && w->slot != slot)) {
+                continue;
+            }
             for (size_t i = 0; i < w->series.cap; i++) {
                 struct head_series *hs = w->series.slots[i].value;
                 if (hs == NULL) {
                     continue;
                 }
                 if (hs->chunk.count > 0 && hs->dirty) {
-                    head__put_chunk(s, t, w->start, hs->id, hs->chunk.min_t, 0,
+                    head__put_chunk(s, t, w, hs->id, hs->chunk.min_t, 0,
                                     hs->chunk.t, hs->chunk.data,
                                     tr_xor_len(&hs->chunk));
                     hs->dirty = false;
@@ -611,7 +618,7 @@ void head_persist(struct tr_storage *s, uint64_t index, bool cut_all)
                     tr_xor_init(&hs->chunk);
                     s->chunks_cut++;
                 }
-                head__flush_ooo(s, index, t, w, hs);
+                head__flush_ooo(s, seq, t, w, hs);
             }
         }
     }
@@ -632,13 +639,13 @@ static void head__window_free(struct tr_storage *s, struct head_tenant *t,
     tr_free(w);
 }
 
-void head_evict(struct tr_storage *s, int64_t older_than_ms)
+void head_evict_window(struct tr_storage *s, int64_t window, int slot)
 {
     for (struct head_tenant *t = s->tenants; t != NULL; t = t->next) {
         struct head_window **pw = &t->windows;
         while (*pw != NULL) {
             struct head_window *w = *pw;
-            if (w->start + s->cfg.window_ms < older_than_ms) {
+            if (w->start == window && (slot < 0 || w->slot == slot)) {
                 *pw = w->next;
                 head__window_free(s, t, w);
             } else {

@@ -41,12 +41,6 @@ void tr_key_posting(struct tr_buf *k, struct tr_slice name,
     tr_buf_append(k, value.base, value.len);
 }
 
-void tr_key_wal(uint8_t out[9], uint64_t index)
-{
-    out[0] = 'W';
-    tr_put_u64be(out + 1, index);
-}
-
 void tr_key_metadata(struct tr_buf *k, struct tr_slice tenant,
                      struct tr_slice metric)
 {

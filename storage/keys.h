@@ -19,19 +19,18 @@
  *   'C' chunk:    prefix | id u64 BE | mint (sign-flipped u64 BE) |
  *                 seq u64 BE                        -> chunk record
  *                 seq 0 = the in-order chunk starting at mint; seq > 0 = an
- *                 out-of-order chunk written by WAL entry `seq`
+ *                 out-of-order chunk persisted at Raft index `seq`
  *
  *   chunk record (value of a 'C' key): storage/chunk_record.h
  *
  * meta column family:
- *   "A"                                 -> u64 BE checkpoint index: every
- *                                          WAL entry <= it is durable in the
- *                                          metrics column family
+ *   "A" | window (8, sign-flipped BE) | slot (2 BE)
+ *                                       -> u64 BE applied index of the shard:
+ *                                          every Raft entry <= it is durable
+ *                                          in the metrics column family
  *   "M" | tenant | 0x00 | metric name   -> metadata record: u8 type,
  *                                          uvarint len + help, uvarint len +
  *                                          unit
- * wal column family:
- *   "W" | index u64 BE                  -> entry (storage/entry.h)
  */
 #ifndef TR_STORAGE_KEYS_H
 #define TR_STORAGE_KEYS_H
@@ -65,7 +64,6 @@ int tr_key_parse_shard(struct tr_slice key, size_t tenant_len,
                        int64_t *window_start, uint16_t *slot, char *kind);
 void tr_key_posting(struct tr_buf *k, struct tr_slice name,
                     struct tr_slice value);
-void tr_key_wal(uint8_t out[9], uint64_t index);
 void tr_key_metadata(struct tr_buf *k, struct tr_slice tenant,
                      struct tr_slice metric);
 

@@ -105,6 +105,7 @@ struct win_ctx {
     struct tr_iter *it;
     struct tr_slice tenant;
     int64_t window;
+    uint16_t slot;
     struct tr_buf key;
 };
 
@@ -113,7 +114,7 @@ static int sel__postings_exact(struct win_ctx *wc, struct tr_slice name,
                                struct tr_slice value, struct idvec *out)
 {
     tr_buf_reset(&wc->key);
-    tr_key_shard_prefix(&wc->key, wc->tenant, wc->window, 0, TR_KEY_POSTING);
+    tr_key_shard_prefix(&wc->key, wc->tenant, wc->window, wc->slot, TR_KEY_POSTING);
     tr_key_posting(&wc->key, name, value);
     size_t pl = wc->key.len;
     for (tr_iter_seek(wc->it, wc->key.data, pl);
@@ -136,7 +137,7 @@ static int sel__postings_scan(struct win_ctx *wc, struct tr_slice name,
                               struct idvec *out)
 {
     tr_buf_reset(&wc->key);
-    tr_key_shard_prefix(&wc->key, wc->tenant, wc->window, 0, TR_KEY_POSTING);
+    tr_key_shard_prefix(&wc->key, wc->tenant, wc->window, wc->slot, TR_KEY_POSTING);
     tr_buf_put_uvarint(&wc->key, name.len);
     tr_buf_append(&wc->key, name.base, name.len);
     size_t pl = wc->key.len;
@@ -178,7 +179,7 @@ static int sel__postings_scan(struct win_ctx *wc, struct tr_slice name,
 static int sel__all_series(struct win_ctx *wc, struct idvec *out)
 {
     tr_buf_reset(&wc->key);
-    tr_key_shard_prefix(&wc->key, wc->tenant, wc->window, 0, TR_KEY_SERIES);
+    tr_key_shard_prefix(&wc->key, wc->tenant, wc->window, wc->slot, TR_KEY_SERIES);
     size_t pl = wc->key.len;
     for (tr_iter_seek(wc->it, wc->key.data, pl);
          tr_iter_has_prefix(wc->it, wc->key.data, pl); tr_iter_next(wc->it)) {
@@ -266,6 +267,7 @@ struct sel_hit {
     struct tr_label *labels;
     size_t n_labels;
     int64_t window;
+    uint16_t slot;
     uint64_t id;
 };
 
@@ -282,14 +284,39 @@ static int sel__hit_cmp(const void *a, const void *b)
     if (c != 0) {
         return c;
     }
-    return x->window < y->window ? -1 : (x->window > y->window ? 1 : 0);
+    if (x->window != y->window) {
+        return x->window < y->window ? -1 : 1;
+    }
+    return x->slot < y->slot ? -1 : (x->slot > y->slot ? 1 : 0);
 }
 
 /* Visits every window of tenant overlapping [mint, maxt], collecting the
  * series matching ms (labels decoded into arena). */
+static bool sel__shard_wanted(const struct tr_select_hints *h, int64_t window,
+                              uint16_t slot)
+{
+    return !h->shard_only || (h->shard_window == window && h->shard_slot == slot);
+}
+
+/* Positions it at the first key of the shard after (window, slot). */
+static void sel__seek_next_shard(struct tr_iter *it, struct tr_buf *k,
+                                 struct tr_slice tenant, int64_t window,
+                                 uint16_t slot)
+{
+    tr_buf_reset(k);
+    tr_key_tenant_prefix(k, tenant);
+    if (slot == UINT16_MAX) {
+        tr_buf_put_u64be(k, tr_key_time(window) + 1);
+    } else {
+        tr_buf_put_u64be(k, tr_key_time(window));
+        tr_buf_put_u16be(k, (uint16_t)(slot + 1));
+    }
+    tr_iter_seek(it, k->data, k->len);
+}
+
 static int sel__collect(struct tr_storage *s, struct tr_slice tenant,
-                        const struct tr_matcher *ms, size_t n, int64_t mint,
-                        int64_t maxt, struct tr_arena *arena,
+                        const struct tr_matcher *ms, size_t n,
+                        const struct tr_select_hints *h, struct tr_arena *arena,
                         struct sel_hits *hits, char *errmsg)
 {
     struct win_ctx wc;
@@ -303,6 +330,7 @@ static int sel__collect(struct tr_storage *s, struct tr_slice tenant,
     struct tr_buf k2;
     tr_buf_init(&k2);
     int rv = 0;
+    int64_t mint = h->mint, maxt = h->maxt;
     int64_t first = sel__window_start(mint, s->cfg.window_ms);
     tr_buf_reset(&k2);
     tr_key_tenant_prefix(&k2, tenant);
@@ -318,12 +346,17 @@ static int sel__collect(struct tr_storage *s, struct tr_slice tenant,
             window > maxt) {
             break;
         }
+        if (!sel__shard_wanted(h, window, slot)) {
+            sel__seek_next_shard(wc.it, &k2, tenant, window, slot);
+            continue;
+        }
         wc.window = window;
+        wc.slot = slot;
         struct idvec ids = {0};
         rv = sel__match_window(&wc, ms, n, &ids);
         for (size_t i = 0; i < ids.n && rv == 0; i++) {
             tr_buf_reset(&wc.key);
-            tr_key_shard_prefix(&wc.key, tenant, window, 0, TR_KEY_SERIES);
+            tr_key_shard_prefix(&wc.key, tenant, window, slot, TR_KEY_SERIES);
             tr_buf_put_u64be(&wc.key, ids.v[i]);
             struct tr_buf lv;
             tr_buf_init(&lv);
@@ -349,21 +382,18 @@ static int sel__collect(struct tr_storage *s, struct tr_slice tenant,
                 hits->v = nv;
                 hits->cap = cap;
             }
-            struct sel_hit *h = &hits->v[hits->n];
-            if (tr_labels_decode(enc, elen, arena, &h->labels,
-                                 &h->n_labels) != 0) {
+            struct sel_hit *hit = &hits->v[hits->n];
+            if (tr_labels_decode(enc, elen, arena, &hit->labels,
+                                 &hit->n_labels) != 0) {
                 continue;
             }
-            h->window = window;
-            h->id = ids.v[i];
+            hit->window = window;
+            hit->slot = slot;
+            hit->id = ids.v[i];
             hits->n++;
         }
         idvec_free(&ids);
-        /* next window */
-        tr_buf_reset(&k2);
-        tr_key_tenant_prefix(&k2, tenant);
-        tr_buf_put_u64be(&k2, tr_key_time(window) + 1);
-        tr_iter_seek(wc.it, k2.data, k2.len);
+        sel__seek_next_shard(wc.it, &k2, tenant, window, slot);
     }
     tr_iter_free(wc.it);
     tr_buf_free(&wc.key);
@@ -455,7 +485,7 @@ static void sel__copy_head(struct tr_storage *s, struct tr_slice tenant,
                            const struct sel_hit *h, struct head_copy *hc)
 {
     struct head_tenant *t = head_tenant_find(s, tenant);
-    struct head_window *w = t ? head_window_find(t, h->window) : NULL;
+    struct head_window *w = t ? head_window_find(t, h->window, h->slot) : NULL;
     struct head_series *hs = w ? tr_u64map_get(&w->series, h->id) : NULL;
     if (hs == NULL) {
         return;
@@ -481,7 +511,7 @@ static int sel__read_samples(struct tr_iter *it,
 {
     struct tr_buf pk;
     tr_buf_init(&pk);
-    tr_key_shard_prefix(&pk, tenant, h->window, 0, TR_KEY_CHUNK);
+    tr_key_shard_prefix(&pk, tenant, h->window, h->slot, TR_KEY_CHUNK);
     tr_buf_put_u64be(&pk, h->id);
     size_t pl = pk.len;
     int rv = 0;
@@ -542,8 +572,7 @@ static int sel__select(void *impl, struct tr_slice tenant,
     memset(out, 0, sizeof(*out));
     tr_arena_init(&out->arena, 64 * 1024);
     struct sel_hits hits = {0};
-    int rv = sel__collect(s, tenant, ms, n, h->mint, h->maxt, &out->arena,
-                          &hits, errmsg);
+    int rv = sel__collect(s, tenant, ms, n, h, &out->arena, &hits, errmsg);
     if (rv != 0) {
         tr_free(hits.v);
         return rv;
@@ -713,9 +742,9 @@ static int strset_finish(struct strset *ss, size_t limit,
  * windows overlapping [mint, maxt], skipping from one distinct key part to
  * the next with seeks. */
 static int sel__scan_postings(struct tr_storage *s, struct tr_slice tenant,
-                              const struct tr_slice *value_of, int64_t mint,
-                              int64_t maxt, struct tr_string_list *out,
-                              struct strset *ss)
+                              const struct tr_slice *value_of,
+                              const struct tr_select_hints *h,
+                              struct tr_string_list *out, struct strset *ss)
 {
     struct tr_iter *it = tr_iter_new(s->eng, TR_CF_METRICS);
     struct tr_iter *wit = tr_iter_new(s->eng, TR_CF_METRICS);
@@ -725,7 +754,8 @@ static int sel__scan_postings(struct tr_storage *s, struct tr_slice tenant,
     int rv = 0;
     tr_key_tenant_prefix(&wk, tenant);
     size_t tpl = wk.len;
-    tr_buf_put_u64be(&wk, tr_key_time(sel__window_start(mint, s->cfg.window_ms)));
+    tr_buf_put_u64be(&wk,
+                     tr_key_time(sel__window_start(h->mint, s->cfg.window_ms)));
     uint8_t succ[2048];
     for (tr_iter_seek(wit, wk.data, wk.len);
          rv == 0 && tr_iter_has_prefix(wit, wk.data, tpl);) {
@@ -734,11 +764,15 @@ static int sel__scan_postings(struct tr_storage *s, struct tr_slice tenant,
         char kind;
         if (tr_key_parse_shard(tr_iter_key(wit), tenant.len, &window, &slot,
                                &kind) != 0 ||
-            window > maxt) {
+            window > h->maxt) {
             break;
         }
+        if (!sel__shard_wanted(h, window, slot)) {
+            sel__seek_next_shard(wit, &wk, tenant, window, slot);
+            continue;
+        }
         tr_buf_reset(&k);
-        tr_key_shard_prefix(&k, tenant, window, 0, TR_KEY_POSTING);
+        tr_key_shard_prefix(&k, tenant, window, slot, TR_KEY_POSTING);
         if (value_of != NULL) {
             tr_buf_put_uvarint(&k, value_of->len);
             tr_buf_append(&k, value_of->base, value_of->len);
@@ -767,10 +801,7 @@ static int sel__scan_postings(struct tr_storage *s, struct tr_slice tenant,
             }
             tr_iter_seek(it, succ, sl);
         }
-        tr_buf_reset(&wk);
-        tr_key_tenant_prefix(&wk, tenant);
-        tr_buf_put_u64be(&wk, tr_key_time(window) + 1);
-        tr_iter_seek(wit, wk.data, wk.len);
+        sel__seek_next_shard(wit, &wk, tenant, window, slot);
     }
     tr_iter_free(it);
     tr_iter_free(wit);
@@ -790,14 +821,12 @@ static int sel__labels_common(struct tr_storage *s, struct tr_slice tenant,
     struct strset ss = {0};
     int rv;
     if (n == 0) {
-        rv = sel__scan_postings(s, tenant, value_of, h->mint, h->maxt, out,
-                                &ss);
+        rv = sel__scan_postings(s, tenant, value_of, h, out, &ss);
     } else {
         struct sel_hits hits = {0};
         struct tr_arena tmp;
         tr_arena_init(&tmp, 64 * 1024);
-        rv = sel__collect(s, tenant, ms, n, h->mint, h->maxt, &tmp, &hits,
-                          errmsg);
+        rv = sel__collect(s, tenant, ms, n, h, &tmp, &hits, errmsg);
         for (size_t i = 0; i < hits.n && rv == 0; i++) {
             const struct sel_hit *hit = &hits.v[i];
             for (size_t j = 0; j < hit->n_labels && rv == 0; j++) {

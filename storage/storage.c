@@ -1,4 +1,4 @@
-/* storage.c - opening, recovery, the write-ahead log, checkpoints. */
+/* storage.c - opening, shard apply and checkpoints, eviction, flush. */
 #include "storage/storage.h"
 
 #include <inttypes.h>
@@ -36,49 +36,43 @@ static int storage__mkdirs(const char *dir)
     return 0;
 }
 
-static int storage__replay(struct tr_storage *s, char *errmsg)
+/* meta key of a shard's applied index: "A" | window | slot */
+static void storage__applied_key(uint8_t out[11], int64_t window,
+                                 uint16_t slot)
 {
-    uint8_t from[9];
-    tr_key_wal(from, s->checkpoint_index + 1);
-    struct tr_iter *it = tr_iter_new(s->eng, TR_CF_WAL);
-    if (it == NULL) {
-        return tr_errf(TR_ENOMEM, errmsg, "out of memory");
-    }
-    uint64_t n = 0, samples = 0;
-    for (tr_iter_seek(it, from, 9); tr_iter_has_prefix(it, "W", 1);
-         tr_iter_next(it)) {
-        struct tr_slice k = tr_iter_key(it);
-        if (k.len != 9) {
-            continue;
+    out[0] = 'A';
+    tr_put_u64be(out + 1, tr_key_time(window));
+    tr_put_u16be(out + 9, slot);
+}
+
+/* The shard's progress record, loaded from RocksDB on first use. */
+static struct storage_shard *storage__shard(struct tr_storage *s,
+                                            int64_t window, uint16_t slot)
+{
+    for (struct storage_shard *sh = s->shards; sh != NULL; sh = sh->next) {
+        if (sh->window == window && sh->slot == slot) {
+            return sh;
         }
-        uint64_t idx = tr_get_u64be(k.base + 1);
-        struct tr_slice v = tr_iter_value(it);
-        struct tr_apply_result res;
-        memset(&res, 0, sizeof(res));
-        char err[TR_ERRMSG_SIZE];
-        tr_wbatch_clear(s->batch);
-        if (head_apply(s, idx, v.base, v.len, &res, err) != 0) {
-            tr_log_error("skipping corrupt WAL entry", "index=%" PRIu64
-                         " err=\"%s\"", idx, err);
-        }
-        if (tr_engine_write(s->eng, s->batch, err) != 0) {
-            tr_iter_free(it);
-            return tr_errf(TR_EIO, errmsg, "replay: %s", err);
-        }
-        tr_wbatch_clear(s->batch);
-        s->last_index = idx;
-        s->wal_bytes += v.len;
-        samples += res.samples_appended;
-        n++;
     }
-    tr_iter_free(it);
-    if (n > 0) {
-        tr_log_info("replayed write-ahead log",
-                    "entries=%" PRIu64 " samples=%" PRIu64
-                    " checkpoint=%" PRIu64 " last_index=%" PRIu64,
-                    n, samples, s->checkpoint_index, s->last_index);
+    struct storage_shard *sh = tr_calloc(1, sizeof(*sh));
+    if (sh == NULL) {
+        return NULL;
     }
-    return 0;
+    sh->window = window;
+    sh->slot = slot;
+    uint8_t k[11];
+    storage__applied_key(k, window, slot);
+    struct tr_buf v;
+    tr_buf_init(&v);
+    if (tr_engine_get(s->eng, TR_CF_META, k, sizeof(k), &v) == 0 &&
+        v.len == 8) {
+        sh->durable = tr_get_u64be(v.data);
+        sh->applied = sh->durable;
+    }
+    tr_buf_free(&v);
+    sh->next = s->shards;
+    s->shards = sh;
+    return sh;
 }
 
 int tr_storage_open(const struct tr_storage_config *cfg,
@@ -94,9 +88,6 @@ int tr_storage_open(const struct tr_storage_config *cfg,
     }
     if (s->cfg.chunk_max_ms <= 0) {
         s->cfg.chunk_max_ms = 2 * 3600 * 1000LL;
-    }
-    if (s->cfg.wal_checkpoint_bytes == 0) {
-        s->cfg.wal_checkpoint_bytes = 64u << 20;
     }
     if (s->cfg.ooo_window_ms < 0) {
         s->cfg.ooo_window_ms = 0;
@@ -119,24 +110,10 @@ int tr_storage_open(const struct tr_storage_config *cfg,
         goto err_after_alloc;
     }
     s->batch = tr_wbatch_new(s->eng);
-    struct tr_buf v;
-    tr_buf_init(&v);
-    if (tr_engine_get(s->eng, TR_CF_META, "A", 1, &v) == 0 && v.len == 8) {
-        s->checkpoint_index = tr_get_u64be(v.data);
-    }
-    tr_buf_free(&v);
-    s->last_index = s->checkpoint_index;
     select_init_source(s);
-    if (storage__replay(s, errmsg) != 0) {
-        goto err_after_engine;
-    }
     *out = s;
     return 0;
 
-err_after_engine:
-    head_free(s);
-    tr_wbatch_free(s->batch);
-    tr_engine_close(s->eng);
 err_after_alloc:
     tr_buf_free(&s->key);
     tr_buf_free(&s->val);
@@ -147,93 +124,129 @@ err_after_alloc:
     return TR_EIO;
 }
 
-static int storage__checkpoint_locked(struct tr_storage *s, int64_t now_ms,
-                                      bool cut_all);
-
-int tr_storage_append(struct tr_storage *s, const void *entry, size_t len,
-                      struct tr_apply_result *res, char *errmsg)
+int tr_storage_shard_apply(struct tr_storage *s, int64_t window, uint16_t slot,
+                           uint64_t index, const void *entry, size_t len,
+                           struct tr_apply_result *res, char *errmsg)
 {
     memset(res, 0, sizeof(*res));
+    res->index = index;
     pthread_mutex_lock(&s->write_mu);
-    uint64_t idx = s->last_index + 1;
-    uint8_t k[9];
-    tr_key_wal(k, idx);
-    tr_wbatch_clear(s->batch);
-    tr_wbatch_put(s->batch, TR_CF_WAL, k, 9, entry, len);
-    int rv = tr_engine_write(s->eng, s->batch, errmsg);
-    tr_wbatch_clear(s->batch);
-    if (rv != 0) {
+    struct storage_shard *sh = storage__shard(s, window, slot);
+    if (sh == NULL) {
         pthread_mutex_unlock(&s->write_mu);
-        return TR_EIO;
+        return tr_errf(TR_ENOMEM, errmsg, "out of memory");
     }
-    s->last_index = idx;
-    s->wal_bytes += len;
-    res->index = idx;
+    if (index <= sh->applied) {
+        res->skipped = true;
+        pthread_mutex_unlock(&s->write_mu);
+        return 0;
+    }
     pthread_rwlock_wrlock(&s->head_mu);
-    rv = head_apply(s, idx, entry, len, res, errmsg);
+    tr_wbatch_clear(s->batch);
+    int rv = head_apply(s, window, slot, index, entry, len, res, errmsg);
     char err[TR_ERRMSG_SIZE];
     if (tr_wbatch_count(s->batch) > 0 &&
         tr_engine_write(s->eng, s->batch, err) != 0) {
-        /* the entry is in the WAL: replay repairs this on restart */
+        /* the entry is in the Raft log: replay repairs this on restart */
         tr_log_error("storage apply write failed", "err=\"%s\"", err);
     }
     tr_wbatch_clear(s->batch);
     pthread_rwlock_unlock(&s->head_mu);
-    if (s->wal_bytes >= s->cfg.wal_checkpoint_bytes) {
-        /* bound the WAL (and so replay time and its memtable) */
-        storage__checkpoint_locked(s, INT64_MIN, false);
+    sh->applied = index;
+    sh->entries++;
+    pthread_mutex_unlock(&s->write_mu);
+    return rv;
+}
+
+/* Persists one shard (cutting chunks when cut_all) with its applied index.
+ * Caller holds write_mu. */
+static int storage__checkpoint_locked(struct tr_storage *s,
+                                      struct storage_shard *sh, bool cut_all)
+{
+    char err[TR_ERRMSG_SIZE];
+    pthread_rwlock_wrlock(&s->head_mu);
+    tr_wbatch_clear(s->batch);
+    head_persist(s, sh->window, sh->slot, sh->applied, cut_all);
+    uint8_t k[11], a[8];
+    storage__applied_key(k, sh->window, sh->slot);
+    tr_put_u64be(a, sh->applied);
+    tr_wbatch_put(s->batch, TR_CF_META, k, sizeof(k), a, 8);
+    int rv = tr_engine_write(s->eng, s->batch, err);
+    tr_wbatch_clear(s->batch);
+    pthread_rwlock_unlock(&s->head_mu);
+    if (rv == 0) {
+        sh->durable = sh->applied;
+        s->checkpoints++;
+    } else {
+        tr_log_error("checkpoint failed", "err=\"%s\"", err);
+    }
+    return rv;
+}
+
+int tr_storage_shard_checkpoint(struct tr_storage *s, int64_t window,
+                                uint16_t slot, uint64_t *index)
+{
+    pthread_mutex_lock(&s->write_mu);
+    struct storage_shard *sh = storage__shard(s, window, slot);
+    int rv = sh ? storage__checkpoint_locked(s, sh, false) : TR_ENOMEM;
+    if (index != NULL) {
+        *index = sh ? sh->durable : 0;
     }
     pthread_mutex_unlock(&s->write_mu);
     return rv;
 }
 
-static int storage__checkpoint_locked(struct tr_storage *s, int64_t now_ms,
-                                      bool cut_all)
+int tr_storage_checkpoint_all(struct tr_storage *s)
 {
-    char err[TR_ERRMSG_SIZE];
-    pthread_rwlock_wrlock(&s->head_mu);
-    tr_wbatch_clear(s->batch);
-    head_persist(s, s->last_index, cut_all);
-    uint8_t a[8];
-    tr_put_u64be(a, s->last_index);
-    tr_wbatch_put(s->batch, TR_CF_META, "A", 1, a, 8);
-    uint8_t from[9], to[9];
-    tr_key_wal(from, 0);
-    tr_key_wal(to, s->last_index + 1);
-    tr_wbatch_delete_range(s->batch, TR_CF_WAL, from, 9, to, 9);
-    int rv = tr_engine_write(s->eng, s->batch, err);
-    tr_wbatch_clear(s->batch);
-    if (rv == 0) {
-        s->checkpoint_index = s->last_index;
-        s->wal_bytes = 0;
-        s->checkpoints++;
-        if (now_ms != INT64_MIN && s->cfg.head_retain_ms >= 0) {
-            head_evict(s, now_ms - s->cfg.head_retain_ms);
+    int rv = 0;
+    pthread_mutex_lock(&s->write_mu);
+    for (struct storage_shard *sh = s->shards; sh != NULL; sh = sh->next) {
+        if (sh->applied > sh->durable) {
+            rv |= storage__checkpoint_locked(s, sh, false);
         }
-    } else {
-        tr_log_error("checkpoint failed", "err=\"%s\"", err);
     }
-    pthread_rwlock_unlock(&s->head_mu);
+    pthread_mutex_unlock(&s->write_mu);
     return rv;
 }
 
-int tr_storage_checkpoint(struct tr_storage *s, int64_t now_ms)
+uint64_t tr_storage_shard_applied(struct tr_storage *s, int64_t window,
+                                  uint16_t slot, bool durable)
 {
     pthread_mutex_lock(&s->write_mu);
-    int rv = storage__checkpoint_locked(s, now_ms, false);
+    struct storage_shard *sh = storage__shard(s, window, slot);
+    uint64_t v = sh ? (durable ? sh->durable : sh->applied) : 0;
+    pthread_mutex_unlock(&s->write_mu);
+    return v;
+}
+
+int tr_storage_evict(struct tr_storage *s, int64_t older_than_ms)
+{
+    int rv = 0;
+    pthread_mutex_lock(&s->write_mu);
+    for (struct storage_shard *sh = s->shards; sh != NULL; sh = sh->next) {
+        if (sh->window + s->cfg.window_ms >= older_than_ms) {
+            continue;
+        }
+        rv |= storage__checkpoint_locked(s, sh, true);
+        pthread_rwlock_wrlock(&s->head_mu);
+        head_evict_window(s, sh->window, sh->slot);
+        pthread_rwlock_unlock(&s->head_mu);
+    }
     pthread_mutex_unlock(&s->write_mu);
     return rv;
 }
 
 int tr_storage_flush(struct tr_storage *s)
 {
+    int rv = 0;
     pthread_mutex_lock(&s->write_mu);
-    int rv = storage__checkpoint_locked(s, INT64_MIN, true);
+    for (struct storage_shard *sh = s->shards; sh != NULL; sh = sh->next) {
+        rv |= storage__checkpoint_locked(s, sh, true);
+    }
     pthread_mutex_unlock(&s->write_mu);
     if (rv == 0) {
         rv = tr_engine_flush(s->eng);
     }
-    tr_engine_compact(s->eng, TR_CF_WAL);
     tr_engine_compact(s->eng, TR_CF_META);
     tr_engine_compact(s->eng, TR_CF_METRICS);
     return rv;
@@ -244,9 +257,18 @@ void tr_storage_close(struct tr_storage *s)
     if (s == NULL) {
         return;
     }
-    tr_storage_checkpoint(s, INT64_MIN);
+    pthread_mutex_lock(&s->write_mu);
+    for (struct storage_shard *sh = s->shards; sh != NULL; sh = sh->next) {
+        storage__checkpoint_locked(s, sh, false);
+    }
+    pthread_mutex_unlock(&s->write_mu);
     tr_engine_flush(s->eng);
     head_free(s);
+    while (s->shards != NULL) {
+        struct storage_shard *next = s->shards->next;
+        tr_free(s->shards);
+        s->shards = next;
+    }
     tr_wbatch_free(s->batch);
     tr_engine_close(s->eng);
     tr_buf_free(&s->key);
@@ -260,13 +282,15 @@ void tr_storage_close(struct tr_storage *s)
 void tr_storage_get_stats(struct tr_storage *s, struct tr_storage_stats *st)
 {
     memset(st, 0, sizeof(*st));
+    pthread_mutex_lock(&s->write_mu);
+    for (struct storage_shard *sh = s->shards; sh != NULL; sh = sh->next) {
+        st->shards++;
+    }
+    pthread_mutex_unlock(&s->write_mu);
     pthread_rwlock_rdlock(&s->head_mu);
     st->head_series = s->head_series;
-    st->last_index = s->last_index;
-    st->checkpoint_index = s->checkpoint_index;
     st->chunks_cut = s->chunks_cut;
     st->checkpoints = s->checkpoints;
-    st->wal_bytes = s->wal_bytes;
     for (struct head_tenant *t = s->tenants; t != NULL; t = t->next) {
         for (struct head_window *w = t->windows; w != NULL; w = w->next) {
             for (size_t i = 0; i < w->series.cap; i++) {

@@ -34,6 +34,7 @@ struct head_series {
 
 struct head_window {
     int64_t start;               /* window start ms */
+    uint16_t slot;               /* shard slot within the window */
     struct tr_u64map series;     /* id -> struct head_series */
     struct head_window *next;
 };
@@ -53,9 +54,7 @@ struct tr_storage {
     pthread_mutex_t write_mu;    /* serializes append/checkpoint */
     pthread_rwlock_t head_mu;    /* head structure: W in apply, R in reads */
     struct head_tenant *tenants;
-    uint64_t last_index;         /* newest logged entry */
-    uint64_t checkpoint_index;
-    uint64_t wal_bytes;
+    struct storage_shard *shards;
     uint64_t head_series;
     uint64_t chunks_cut;
     uint64_t checkpoints;
@@ -65,17 +64,32 @@ struct tr_storage {
     struct tr_select_source source;
 };
 
+/* A shard's progress (one per (window, slot) applied on this node). */
+struct storage_shard {
+    int64_t window;
+    uint16_t slot;
+    uint64_t applied;            /* newest applied Raft index */
+    uint64_t durable;            /* everything <= durable is in RocksDB */
+    uint64_t entries;            /* applied since open */
+    struct storage_shard *next;
+};
+
 /* head.c */
-int head_apply(struct tr_storage *s, uint64_t index, const void *entry,
-               size_t len, struct tr_apply_result *res, char *errmsg);
-/* Persists open chunks (and cuts them when cut_all), OOO buffers, into
+int head_apply(struct tr_storage *s, int64_t window, uint16_t slot,
+               uint64_t index, const void *entry, size_t len,
+               struct tr_apply_result *res, char *errmsg);
+/* Persists the open chunks (cutting them when cut_all) and out-of-order
+ * buffers (as chunks numbered seq) of window's slot (-1: every slot) into
  * s->batch. */
-void head_persist(struct tr_storage *s, uint64_t index, bool cut_all);
-void head_evict(struct tr_storage *s, int64_t older_than_ms);
+void head_persist(struct tr_storage *s, int64_t window, int slot,
+                  uint64_t seq, bool cut_all);
+/* Frees window's slot (-1: every slot) from memory; persist it first. */
+void head_evict_window(struct tr_storage *s, int64_t window, int slot);
 void head_free(struct tr_storage *s);
 struct head_tenant *head_tenant_find(struct tr_storage *s,
                                      struct tr_slice tenant);
-struct head_window *head_window_find(struct head_tenant *t, int64_t start);
+struct head_window *head_window_find(struct head_tenant *t, int64_t start,
+                                     uint16_t slot);
 /* Appends the chunk record (maxt + bytes) to out. */
 void head_chunk_record(struct tr_buf *out, int64_t maxt, const void *bytes,
                        size_t n);
