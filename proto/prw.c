@@ -772,7 +772,7 @@ static int v2_exemplar(struct v2 *x,
                        struct tr_prw_exemplar *out)
 {
     struct tr_prw_label *labels =
-        x->fill ? x->ex_labels + x->n_ex_labels : NULL;
+        x->fill && x->ex_labels != NULL ? x->ex_labels + x->n_ex_labels : NULL;
     size_t k = 0;
     out->value = 0;
     out->ts_ms = 0;
@@ -855,7 +855,8 @@ static int v2_metadata(const struct v2 *x,
  * metadata=5, created_timestamp=6. */
 static int v2_series(struct v2 *x, struct tr_cursor c, struct tr_prw_series *s)
 {
-    struct tr_prw_label *labels = x->fill ? x->labels + x->n_labels : NULL;
+    struct tr_prw_label *labels =
+        x->fill && x->labels != NULL ? x->labels + x->n_labels : NULL;
     size_t k = 0;
     size_t first_sample = x->n_samples;
     size_t first_ex = x->n_exemplars;
