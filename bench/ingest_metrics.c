@@ -645,7 +645,9 @@ struct result {
     int ok;
     double wall_s, cpu_ingest_s, cpu_flush_s, flush_s;
     long hwm_kib;
-    long long disk_bytes;
+    long long disk_bytes;   /* the store: triad data/db, Prometheus' block */
+    long long log_bytes;    /* the write-ahead log: triad's Raft log (not in
+                               disk_bytes, as Prometheus' WAL is not) */
     long ok_samples, failed_samples, failed_requests;
     double server_count; /* samples the server says it ingested */
 };
@@ -700,6 +702,11 @@ static void print_result(const char *name, const struct result *r)
     printf("  peak RSS (VmHWM)      %.1f MiB\n", (double)r->hwm_kib / 1024.0);
     printf("  bytes on disk         %lld  (%.3f bytes/sample)\n", r->disk_bytes,
            (double)r->disk_bytes / (double)(r->ok_samples ? r->ok_samples : 1));
+    if (r->log_bytes > 0)
+        printf("  write-ahead log       %lld  (%.3f bytes/sample; Raft log, kept "
+               "until the shard's next snapshot)\n",
+               r->log_bytes,
+               (double)r->log_bytes / (double)(r->ok_samples ? r->ok_samples : 1));
     fflush(stdout);
 }
 
@@ -751,7 +758,11 @@ static int run_triad(struct result *res)
     if (st < 200 || st >= 300)
         fprintf(stderr, "  triad flush: HTTP %ld %s\n", st, sk.buf);
     res->hwm_kib = vm_hwm_kib(pid);
-    res->disk_bytes = du_bytes(data);
+    char db[300], raftdir[300];
+    snprintf(db, sizeof db, "%s/db", data);
+    snprintf(raftdir, sizeof raftdir, "%s/raft", data);
+    res->disk_bytes = du_bytes(db);
+    res->log_bytes = du_bytes(raftdir);
     int est = stop_pid(pid);
     if (est != 0)
         fprintf(stderr, "  triad: exit status %d after SIGTERM (log %s)\n", est, log);

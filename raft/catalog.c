@@ -430,6 +430,8 @@ static int apply_create_window(struct tr_catalog *c,
             tmp[s].state = TR_SHARD_ACTIVE;
             memcpy(tmp[s].replicas, ids, (size_t)n * sizeof(ids[0]));
             tmp[s].n_replicas = (uint8_t)n;
+            memcpy(tmp[s].initial, ids, (size_t)n * sizeof(ids[0]));
+            tmp[s].n_initial = (uint8_t)n;
         }
     }
     if (tr_cursor_left(cur) != 0) {
@@ -622,6 +624,7 @@ int tr_catalog_encode(const struct tr_catalog *c, struct tr_buf *out)
         tr_buf_put_uvarint(out, s->slot);
         tr_buf_putc(out, (char)(uint8_t)s->state);
         put_ids(out, s->replicas, s->n_replicas);
+        put_ids(out, s->initial, s->n_initial);
     }
     tr_buf_put_uvarint(out, c->version);
     return out->oom ? TR_ENOMEM : 0;
@@ -635,20 +638,23 @@ static int get_shard(struct tr_cursor *cur,
                      const struct tr_catalog_shard *prev,
                      struct tr_catalog_shard *s)
 {
-    uint64_t len, slot, n;
+    uint64_t len, slot, n, ni;
     uint8_t state;
     memset(s, 0, sizeof(*s));
     if (get_window(cur, &s->signal, &s->window) != 0 ||
         tr_cursor_uvarint(cur, &len) != 0 ||
         tr_cursor_uvarint(cur, &slot) != 0 || tr_cursor_u8(cur, &state) != 0 ||
-        get_ids(cur, s->replicas, &n) != 0) {
+        get_ids(cur, s->replicas, &n) != 0 ||
+        get_ids(cur, s->initial, &ni) != 0) {
         return TR_ECORRUPT;
     }
     if (!signal_ok(s->signal) || len < 1 || len > (uint64_t)INT64_MAX ||
         slot >= CAT_MAX_K || !shard_state_ok(state) ||
-        check_replicas(nodes, n_nodes, s->replicas, n, NULL) != 0) {
+        check_replicas(nodes, n_nodes, s->replicas, n, NULL) != 0 ||
+        check_replicas(nodes, n_nodes, s->initial, ni, NULL) != 0) {
         return TR_ECORRUPT;
     }
+    s->n_initial = (uint8_t)ni;
     s->window_ms = (int64_t)len;
     s->slot = (uint16_t)slot;
     s->state = state;

@@ -24,7 +24,7 @@
  *
  *   snapshot: 'C' version 1, uvarint node count, nodes as in 'N' plus a
  *   state byte, uvarint shard count, shards as (signal, window, length,
- *   slot, state, replicas).
+ *   slot, state, replicas, initial replicas).
  *
  *   Details (both forms): ids are u64 BE everywhere (also in 'N' and 'R');
  *   strings are uvarint length + bytes without NUL, name < NAME_MAX and
@@ -88,6 +88,11 @@ struct tr_catalog_shard {
     int state;                                  /* enum tr_shard_state */
     uint64_t replicas[TR_CATALOG_MAX_REPLICAS]; /* [0] preferred leader */
     uint8_t n_replicas;
+    /* the replicas the window was created with: they bootstrap the shard's
+     * Raft group; replicas added later join it empty and are added by its
+     * leader (a second bootstrap would fork the log) */
+    uint64_t initial[TR_CATALOG_MAX_REPLICAS];
+    uint8_t n_initial;
 };
 
 struct tr_catalog {

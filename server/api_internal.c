@@ -189,6 +189,100 @@ static void api__ensure_window(const struct tr_http_request *req,
     tr_http_resp_text(resp, 200, "ok");
 }
 
+/* ---- removing a node --------------------------------------------------------- */
+
+struct remove_call {
+    struct tr_cluster *c;
+    uint64_t id;
+    int rv;
+    struct cl_call call;
+};
+
+static void remove__done(void *arg, int rv)
+{
+    struct remove_call *r = arg;
+    r->rv = rv;
+    cl_call_done(&r->call);
+}
+
+static void remove__start(void *arg)
+{
+    struct remove_call *r = arg;
+    cl_remove_node_loop(r->c, r->id, remove__done, r);
+}
+
+static void remove__run(struct tr_cluster *c, uint64_t id,
+                        struct tr_http_response *resp)
+{
+    struct remove_call r;
+    memset(&r, 0, sizeof(r));
+    r.c = c;
+    r.id = id;
+    cl_call_init(&r.call, 1);
+    if (tr_rpc_run_on_loop(c->rpc, remove__start, &r) == 0) {
+        cl_call_wait(&r.call);
+    } else {
+        r.rv = TR_ENOMEM;
+    }
+    cl_call_destroy(&r.call);
+    if (r.rv == TR_ENOTFOUND) {
+        tr_http_resp_text(resp, 404, "no such node in the catalog");
+    } else if (r.rv != 0) {
+        tr_http_resp_text(resp, 503,
+                          "node not removed (no meta leader?); retry");
+    } else {
+        tr_http_resp_text(resp, 200, "removed");
+    }
+}
+
+static void api__remove_node(const struct tr_http_request *req,
+                             struct tr_http_response *resp)
+{
+    struct tr_cluster *c = internal__cluster(req, resp);
+    if (c == NULL) {
+        return;
+    }
+    struct tr_cursor cur = tr_cursor_make(req->body, req->body_len);
+    uint64_t id;
+    if (tr_cursor_u64be(&cur, &id) != 0) {
+        tr_http_resp_text(resp, 400, "malformed node id");
+        return;
+    }
+    remove__run(c, id, resp);
+}
+
+/* POST /api/v1/admin/cluster/remove-node?name=NODE: re-places the node's
+ * shard replicas on other nodes and takes it out of the cluster. */
+static void api__admin_remove_node(const struct tr_http_request *req,
+                                   struct tr_http_response *resp)
+{
+    struct tr_app *app = req->app;
+    struct tr_cluster *c = app->cluster;
+    if (c == NULL) {
+        tr_http_resp_text(resp, 503, "cluster layer not running");
+        return;
+    }
+    const char *name = tr_http_form_get(req, "name");
+    if (name == NULL || name[0] == '\0') {
+        tr_http_resp_text(resp, 400, "missing parameter \"name\"");
+        return;
+    }
+    uint64_t id = 0;
+    pthread_mutex_lock(&c->meta_fsm.mu);
+    const struct tr_catalog *cat = &c->meta_fsm.catalog;
+    for (size_t i = 0; i < cat->n_nodes; i++) {
+        if (strcmp(cat->nodes[i].name, name) == 0) {
+            id = cat->nodes[i].id;
+        }
+    }
+    pthread_mutex_unlock(&c->meta_fsm.mu);
+    if (id == 0) {
+        tr_http_resp_text(resp, 404, "no such node in the catalog");
+        return;
+    }
+    remove__run(c, id, resp);
+}
+
 /* ---- shard data ----------------------------------------------------------------- */
 
 static int internal__shard(const struct tr_http_request *req,
@@ -552,6 +646,9 @@ int tr_cluster_routes(struct tr_cluster *c, struct tr_http_server *http)
         {TR_HTTP_POST, "/internal/v1/select", api__select},
         {TR_HTTP_POST, "/internal/v1/status/local", api__status_local},
         {TR_HTTP_GET, "/api/v1/status/cluster", api__status_cluster},
+        {TR_HTTP_POST, "/internal/v1/remove-node", api__remove_node},
+        {TR_HTTP_POST, "/api/v1/admin/cluster/remove-node",
+         api__admin_remove_node},
     };
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
         int rv = tr_http_route(http, routes[i].methods, routes[i].pattern, 0,

@@ -501,6 +501,195 @@ static void cl__register(struct tr_cluster *c)
     tr_buf_free(&body);
 }
 
+/* ---- removing a node (meta leader) --------------------------------------- */
+
+static bool cl__is_replica(const struct tr_catalog_shard *sh, uint64_t id)
+{
+    for (size_t r = 0; r < sh->n_replicas; r++) {
+        if (sh->replicas[r] == id) {
+            return true;
+        }
+    }
+    return false;
+}
+
+
+struct cl_remove {
+    struct tr_cluster *c;
+    uint64_t id;
+    int pending;
+    int rv;
+    void (*cb)(void *arg, int rv);
+    void *arg;
+};
+
+static void cl__remove_finish(struct cl_remove *r)
+{
+    if (r->cb != NULL) {
+        r->cb(r->arg, r->rv);
+    }
+    tr_free(r);
+}
+
+static void cl__remove_left_meta(void *arg, int status, void *result)
+{
+    (void)result;
+    struct cl_remove *r = arg;
+    if (status != 0 && r->rv == 0) {
+        r->rv = status;
+    }
+    cl__remove_finish(r);
+}
+
+static void cl__remove_step(void *arg, int status, void *result)
+{
+    struct cl_remove *r = arg;
+    if (status == 0 && result != NULL) {
+        struct tr_meta_fsm *m = result;
+        status = m->last_rv;
+    }
+    if (status != 0 && r->rv == 0) {
+        r->rv = status;
+    }
+    if (--r->pending > 0) {
+        return;
+    }
+    /* catalog updated: now take it out of the meta group if a member */
+    struct tr_raft_server servers[CL_MAX_PEERS];
+    size_t ns = tr_raft_group_servers(r->c->meta, servers, CL_MAX_PEERS);
+    for (size_t i = 0; i < ns; i++) {
+        if (servers[i].id == r->id && r->id != r->c->self.id &&
+            tr_raft_group_remove(r->c->meta, r->id, cl__remove_left_meta, r) ==
+                0) {
+            return;
+        }
+    }
+    cl__remove_finish(r);
+}
+
+static void cl__on_forward_remove(void *arg, int status, long http_status,
+                                  const char *body, size_t len)
+{
+    (void)body;
+    (void)len;
+    struct cl_remove *r = arg;
+    r->rv = status != 0 ? status
+                        : (http_status == 200 ? 0
+                           : http_status == 404 ? TR_ENOTFOUND
+                                                : TR_EUNAVAIL);
+    cl__remove_finish(r);
+}
+
+void cl_remove_node_loop(struct tr_cluster *c, uint64_t id,
+                         void (*cb)(void *arg, int rv), void *arg)
+{
+    struct cl_remove *r = tr_calloc(1, sizeof(*r));
+    if (r == NULL || c->meta == NULL) {
+        tr_free(r);
+        cb(arg, TR_EUNAVAIL);
+        return;
+    }
+    r->c = c;
+    r->id = id;
+    r->cb = cb;
+    r->arg = arg;
+    if (!tr_raft_group_is_leader(c->meta)) {
+        raft_id leader = tr_raft_group_leader(c->meta, NULL);
+        char http[TR_CATALOG_ADDR_MAX], url[300];
+        struct tr_buf body;
+        tr_buf_init(&body);
+        tr_buf_put_u64be(&body, id);
+        if (leader == 0 || !cl_node_http(c, leader, http, sizeof(http))) {
+            tr_buf_free(&body);
+            r->rv = TR_EUNAVAIL;
+            cl__remove_finish(r);
+            return;
+        }
+        snprintf(url, sizeof(url), "http://%s/internal/v1/remove-node", http);
+        if (tr_rpc_post(c->rpc, url, body.data, body.len, NULL, 10000,
+                        cl__on_forward_remove, r) != 0) {
+            r->rv = TR_EUNAVAIL;
+            cl__remove_finish(r);
+        }
+        tr_buf_free(&body);
+        return;
+    }
+    const struct tr_catalog *cat = &c->meta_fsm.catalog;
+    const struct tr_catalog_node *nd = tr_catalog_node(cat, id);
+    if (nd == NULL) {
+        r->rv = TR_ENOTFOUND;
+        cl__remove_finish(r);
+        return;
+    }
+    tr_log_info("removing node", "name=%s id=%" PRIu64, nd->name, id);
+    uint64_t active[256];
+    size_t na = tr_catalog_active_nodes(cat, active, 256);
+    if (na > 256) {
+        na = 256;
+    }
+    struct tr_buf cmd;
+    tr_buf_init(&cmd);
+    r->pending = 1; /* held until every proposal is submitted */
+    int64_t cur_window = INT64_MIN;
+    size_t load[256];
+    for (size_t i = 0; i < cat->n_shards; i++) {
+        const struct tr_catalog_shard *sh = &cat->shards[i];
+        if (sh->window != cur_window) {
+            /* replicas per node in this window, to spread replacements */
+            cur_window = sh->window;
+            memset(load, 0, sizeof(load));
+            for (size_t j = i; j < cat->n_shards && cat->shards[j].window ==
+                                                       cur_window;
+                 j++) {
+                for (size_t q = 0; q < cat->shards[j].n_replicas; q++) {
+                    for (size_t a = 0; a < na; a++) {
+                        load[a] += active[a] == cat->shards[j].replicas[q];
+                    }
+                }
+            }
+        }
+        if ((sh->state != TR_SHARD_ACTIVE && sh->state != TR_SHARD_SEALING) ||
+            !cl__is_replica(sh, id)) {
+            continue;
+        }
+        uint64_t ids[TR_CATALOG_MAX_REPLICAS];
+        uint8_t n = 0;
+        size_t best = SIZE_MAX;
+        for (size_t a = 0; a < na; a++) {
+            if (active[a] != id && !cl__is_replica(sh, active[a]) &&
+                (best == SIZE_MAX || load[a] < load[best])) {
+                best = a;
+            }
+        }
+        for (size_t q = 0; q < sh->n_replicas; q++) {
+            if (sh->replicas[q] != id) {
+                ids[n++] = sh->replicas[q];
+            } else if (best != SIZE_MAX) {
+                ids[n++] = active[best]; /* same position */
+                load[best]++;
+            }
+        }
+        if (n == 0) {
+            continue; /* its only replica: nothing to move it to */
+        }
+        tr_buf_reset(&cmd);
+        tr_catalog_cmd_set_replicas(&cmd, sh->signal, sh->window, sh->slot, ids,
+                                    n);
+        if (tr_raft_group_apply(c->meta, cmd.data, cmd.len, cl__remove_step,
+                                r) == 0) {
+            r->pending++;
+        }
+    }
+    tr_buf_reset(&cmd);
+    tr_catalog_cmd_remove_node(&cmd, id);
+    if (tr_raft_group_apply(c->meta, cmd.data, cmd.len, cl__remove_step, r) ==
+        0) {
+        r->pending++;
+    }
+    tr_buf_free(&cmd);
+    cl__remove_step(r, 0, NULL); /* release the hold */
+}
+
 /* ---- windows (meta leader) ---------------------------------------------- */
 
 struct cl_window_req {
@@ -647,6 +836,8 @@ static void cl__leader_windows(struct tr_cluster *c)
 
 /* ---- shard groups -------------------------------------------------------- */
 
+static void cl__group_closed(void *arg);
+
 struct cl_copy_work {
     uv_work_t req;
     struct cl_group *g;
@@ -744,11 +935,17 @@ static int cl__group_start(struct tr_cluster *c,
                       g);
     char dir[2200];
     snprintf(dir, sizeof(dir), "%s/%s", c->raft_dir, g->name);
+    /* the window's initial replicas bootstrap the group; a replica added
+     * later starts empty and is brought in by the group's leader */
+    bool initial = false;
+    for (size_t i = 0; i < sh->n_initial; i++) {
+        initial = initial || sh->initial[i] == c->self.id;
+    }
     struct tr_raft_server servers[TR_CATALOG_MAX_REPLICAS];
     size_t n = 0;
-    for (size_t i = 0; i < sh->n_replicas; i++) {
+    for (size_t i = 0; initial && i < sh->n_initial; i++) {
         const struct tr_catalog_node *nd =
-            tr_catalog_node(&c->meta_fsm.catalog, sh->replicas[i]);
+            tr_catalog_node(&c->meta_fsm.catalog, sh->initial[i]);
         if (nd == NULL) {
             continue;
         }
@@ -761,7 +958,8 @@ static int cl__group_start(struct tr_cluster *c,
     struct tr_raft_group_config gc;
     cl__group_config(c, &gc, g->name, dir, &g->fsm.fsm);
     char err[TR_ERRMSG_SIZE];
-    int rv = tr_raft_group_start(c->loop, c->mux, &gc, servers, n, &g->g, err);
+    int rv = tr_raft_group_start(c->loop, c->mux, &gc, initial ? servers : NULL,
+                                 initial ? n : 0, &g->g, err);
     if (rv != 0) {
         tr_log_error("cannot start shard group", "group=%s err=\"%s\"", g->name,
                      err);
@@ -782,9 +980,68 @@ static void cl__group_closed(void *arg)
 {
     struct cl_group *g = arg;
     struct tr_cluster *c = g->c;
+    for (struct cl_group **pg = &c->groups; *pg != NULL; pg = &(*pg)->next) {
+        if (*pg == g) {
+            *pg = g->next;
+            break;
+        }
+    }
     tr_shard_fsm_close(&g->fsm);
     tr_free(g);
     c->closing--;
+}
+
+static void cl__change_done(void *arg, int status, void *result)
+{
+    (void)result;
+    struct cl_group *g = arg;
+    g->change_inflight = false;
+    if (status != 0) {
+        tr_log_warn("shard membership change failed", "group=%s rv=%d",
+                    g->name, status);
+    }
+}
+
+/* Leader: makes the group's Raft configuration follow the catalog's
+ * replica list, one change at a time (new voters first). */
+static void cl__reconcile(struct cl_group *g, const struct tr_catalog_shard *sh)
+{
+    struct tr_cluster *c = g->c;
+    if (g->change_inflight) {
+        return;
+    }
+    struct tr_raft_server servers[16];
+    size_t ns = tr_raft_group_servers(g->g, servers, 16);
+    for (size_t r = 0; r < sh->n_replicas; r++) {
+        bool in = false;
+        for (size_t i = 0; i < ns; i++) {
+            in = in || servers[i].id == sh->replicas[r];
+        }
+        const struct tr_catalog_node *nd =
+            tr_catalog_node(&c->meta_fsm.catalog, sh->replicas[r]);
+        if (!in && nd != NULL) {
+            tr_log_info("adding shard replica", "group=%s node=%s", g->name,
+                        nd->name);
+            g->change_inflight = true;
+            if (tr_raft_group_add(g->g, nd->id, nd->raft_addr, RAFT_VOTER,
+                                  cl__change_done, g) != 0) {
+                g->change_inflight = false;
+            }
+            return;
+        }
+    }
+    for (size_t i = 0; i < ns; i++) {
+        if (!cl__is_replica(sh, servers[i].id) && servers[i].id != c->self.id) {
+            tr_log_info("removing shard replica", "group=%s id=%" PRIu64,
+                        g->name, (uint64_t)servers[i].id);
+            g->change_inflight = true;
+            if (tr_raft_group_remove(g->g, servers[i].id, cl__change_done, g) !=
+                0) {
+                g->change_inflight = false;
+            }
+            return;
+        }
+    }
 }
 
 /* Starts the groups of shards this node replicates; rebalances leaders;
@@ -812,6 +1069,19 @@ static void cl__groups(struct tr_cluster *c)
         }
         if (g->fsm.catching_up && !g->copying) {
             cl__start_copy(g);
+        }
+        const struct tr_catalog_shard *csh =
+            tr_catalog_shard(cat, CL_SIGNAL, g->window, g->slot);
+        if (csh != NULL && !cl__is_replica(csh, c->self.id)) {
+            /* re-placed away from this node */
+            tr_log_info("leaving shard group", "group=%s", g->name);
+            g->closing = true;
+            c->closing++;
+            tr_raft_group_close(g->g, cl__group_closed, g);
+            continue;
+        }
+        if (csh != NULL && tr_raft_group_is_leader(g->g)) {
+            cl__reconcile(g, csh);
         }
         if (!tr_raft_group_is_leader(g->g) ||
             now - g->last_transfer_ms < CL_TRANSFER_EVERY_MS) {

@@ -30,6 +30,7 @@ struct cl_group {
     bool closing;
     bool copying;
     uint64_t start_last_index;   /* newest log entry when the group started */
+    bool change_inflight;        /* a membership change is being applied */
     bool replayed;               /* applied everything it had at start */
     int64_t last_transfer_ms;
     struct cl_group *next;
@@ -119,6 +120,11 @@ bool cl_node_http(struct tr_cluster *c, uint64_t id, char *out, size_t n);
 /* Loop: asks the meta leader (local or remote) to create window w. */
 int cl_ensure_window_loop(struct tr_cluster *c, int64_t window,
                           void (*cb)(void *arg, int rv), void *arg);
+/* Loop: removes node id from the cluster (meta leader or forward): its
+ * shards get a replacement replica, then it leaves the catalog and the
+ * meta group. */
+void cl_remove_node_loop(struct tr_cluster *c, uint64_t id,
+                         void (*cb)(void *arg, int rv), void *arg);
 /* Loop: handles a join / registration of node n (leader or forward). */
 void cl_join_loop(struct tr_cluster *c, const struct tr_catalog_node *n,
                   void (*cb)(void *arg, int rv), void *arg);
