@@ -142,6 +142,11 @@ uint64_t tr_raft_group_applying_index(void)
     return group_applying_index;
 }
 
+void tr_raft_group_set_applying_index(uint64_t index)
+{
+    group_applying_index = index;
+}
+
 static size_t frame_len(size_t len)
 {
     return (len + 4 + 7) & ~(size_t)7;

@@ -83,6 +83,10 @@ int tr_raft_group_transfer(struct tr_raft_group *g, raft_id id,
  * (r->last_applied + 1; also during raft_start's replay, before the caller
  * could know the struct raft). 0 outside apply. Loop thread only. */
 uint64_t tr_raft_group_applying_index(void);
+/* Sets the value tr_raft_group_applying_index() returns: for test harnesses
+ * driving an FSM without a group (e.g. raft_fixture), around each apply.
+ * Loop thread only. */
+void tr_raft_group_set_applying_index(uint64_t index);
 
 /* The current leader as this node sees it (id 0 = unknown); address may be
  * NULL. */
