@@ -60,10 +60,10 @@ static int meta__restore(struct raft_fsm *fsm, struct raft_buffer *buf)
     pthread_mutex_lock(&m->mu);
     int rv = tr_catalog_decode(&m->catalog, buf->base, buf->len);
     pthread_mutex_unlock(&m->mu);
-    raft_free(buf->base);
     if (rv != 0) {
-        return RAFT_CORRUPT;
+        return RAFT_CORRUPT; /* raft frees the buffer on failure */
     }
+    raft_free(buf->base);
     if (m->on_change != NULL) {
         m->on_change(m->arg);
     }

@@ -123,12 +123,13 @@ static int fsm__restore(struct raft_fsm *fsm, struct raft_buffer *buf)
     uint16_t slot;
     int rv = tr_shard_marker_decode(buf->base, buf->len, &index, &window,
                                     &slot);
-    raft_free(buf->base);
     if (rv != 0 || window != f->window || slot != f->slot) {
+        /* on failure raft keeps ownership of the buffer and frees it */
         tr_log_error("bad shard snapshot marker", "window=%" PRId64 " slot=%u",
                      f->window, f->slot);
         return RAFT_CORRUPT;
     }
+    raft_free(buf->base);
     f->snapshots++;
     uint64_t have = tr_storage_shard_applied(f->storage, window, slot, true);
     if (have >= index) {
@@ -147,8 +148,8 @@ static int fsm__restore(struct raft_fsm *fsm, struct raft_buffer *buf)
 
 void tr_shard_fsm_copy_done(struct tr_shard_fsm *f, bool ok, uint64_t loaded)
 {
-    if (!ok) {
-        return;
+    if (!ok || loaded < f->copy_target) {
+        return; /* a newer snapshot arrived meanwhile: copy again */
     }
     char err[TR_ERRMSG_SIZE];
     for (size_t i = 0; i < f->n_pending; i++) {

@@ -31,6 +31,15 @@ static int read__common(const struct tr_http_request *req,
         tr_prom_time_param(req, resp, "end", TR_PROM_MAX_TIME, &h->maxt) != 0) {
         return -1;
     }
+    const char *cons = tr_http_form_get(req, "consistency");
+    if (cons != NULL && strcmp(cons, "strong") == 0) {
+        h->leader_only = true; /* read every shard from its leader */
+    } else if (cons != NULL && cons[0] != '\0' && strcmp(cons, "eventual") != 0) {
+        tr_prom_error(resp, 400, "bad_data",
+                      "invalid parameter \"consistency\": want strong or "
+                      "eventual");
+        return -1;
+    }
     if (h->maxt < h->mint) {
         tr_prom_error(resp, 400, "bad_data",
                       "invalid parameter \"end\": end timestamp must not be "

@@ -1092,16 +1092,23 @@ static void cl__groups(struct tr_cluster *c)
         if (sh == NULL || sh->n_replicas < 2 || sh->replicas[0] == c->self.id) {
             continue;
         }
-        /* hand leadership to the preferred replica when it is a member */
-        struct tr_raft_server servers[TR_CATALOG_MAX_REPLICAS];
-        size_t ns = tr_raft_group_servers(g->g, servers, TR_CATALOG_MAX_REPLICAS);
-        for (size_t i = 0; i < ns; i++) {
-            if (servers[i].id == sh->replicas[0] &&
-                servers[i].role == RAFT_VOTER) {
+        /* hand leadership to the preferred replica, but only when it is a
+         * voter that answered recently and has the whole log (a transfer
+         * to a dead or lagging node would stall writes) */
+        struct raft *r = tr_raft_group_raft(g->g);
+        const struct raft_configuration *conf = &r->configuration;
+        for (unsigned i = 0; i < conf->n; i++) {
+            if (conf->servers[i].id != sh->replicas[0] ||
+                conf->servers[i].role != RAFT_VOTER ||
+                r->leader_state.progress == NULL) {
+                continue;
+            }
+            const struct raft_progress *p = &r->leader_state.progress[i];
+            if (p->recent_recv && p->match_index >= raft_last_index(r)) {
                 g->last_transfer_ms = now;
                 tr_raft_group_transfer(g->g, sh->replicas[0], NULL, NULL);
-                break;
             }
+            break;
         }
     }
 }

@@ -527,6 +527,60 @@ int cl_shard_apply_here(struct tr_cluster *c, int64_t window, uint16_t slot,
 
 /* ---- reads --------------------------------------------------------------------- */
 
+/* Strong reads: a Raft barrier on the shard's leader makes every entry
+ * committed before the read applied here, and proves leadership. */
+struct cl_barrier {
+    struct tr_cluster *c;
+    int64_t window;
+    uint16_t slot;
+    int rv;
+    struct raft_barrier req;
+    struct cl_call call;
+};
+
+static void barrier__done(struct raft_barrier *req, int status)
+{
+    struct cl_barrier *b = req->data;
+    b->rv = status == 0 ? 0 : TR_EUNAVAIL;
+    cl_call_done(&b->call);
+}
+
+static void barrier__start(void *arg)
+{
+    struct cl_barrier *b = arg;
+    struct cl_group *g = cl_group_find(b->c, b->window, b->slot);
+    if (g == NULL || g->fsm.catching_up || !tr_raft_group_is_leader(g->g)) {
+        b->rv = TR_EUNAVAIL;
+        cl_call_done(&b->call);
+        return;
+    }
+    b->req.data = b;
+    if (raft_barrier(tr_raft_group_raft(g->g), &b->req, barrier__done) != 0) {
+        b->rv = TR_EUNAVAIL;
+        cl_call_done(&b->call);
+    }
+}
+
+/* Worker thread: 0 when this node leads the shard and has applied every
+ * committed entry. */
+static int cl__leader_barrier(struct tr_cluster *c, int64_t window,
+                              uint16_t slot)
+{
+    struct cl_barrier b;
+    memset(&b, 0, sizeof(b));
+    b.c = c;
+    b.window = window;
+    b.slot = slot;
+    cl_call_init(&b.call, 1);
+    if (tr_rpc_run_on_loop(c->rpc, barrier__start, &b) == 0) {
+        cl_call_wait(&b.call);
+    } else {
+        b.rv = TR_ENOMEM;
+    }
+    cl_call_destroy(&b.call);
+    return b.rv;
+}
+
 enum { SEL_SELECT = 1, SEL_NAMES = 2, SEL_VALUES = 3 };
 
 static void sel__put_bytes(struct tr_buf *b, struct tr_slice s)
@@ -556,7 +610,7 @@ static void sel__encode_req(struct tr_buf *b, int op, struct tr_slice tenant,
     tr_buf_put_uvarint(b, slot);
     tr_buf_put_varint(b, h->mint);
     tr_buf_put_varint(b, h->maxt);
-    tr_buf_putc(b, h->no_samples ? 1 : 0);
+    tr_buf_putc(b, (char)((h->no_samples ? 1 : 0) | (h->leader_only ? 2 : 0)));
     tr_buf_put_uvarint(b, h->limit);
     tr_buf_put_uvarint(b, h->max_series);
     tr_buf_put_uvarint(b, h->max_samples);
@@ -724,6 +778,10 @@ int cl_select_serve(struct tr_cluster *c, const void *req, size_t len,
         return tr_errf(TR_EPROTO, errmsg, "malformed select request");
     }
     h.no_samples = flags & 1;
+    if ((flags & 2) && cl__leader_barrier(c, window, (uint16_t)slot) != 0) {
+        /* strong consistency: only the shard's current leader answers */
+        return tr_errf(TR_EUNAVAIL, errmsg, "not the shard's leader");
+    }
     h.limit = limit;
     h.max_series = max_series;
     h.max_samples = max_samples;
@@ -786,9 +844,11 @@ struct sel_shard {
     bool local;
 };
 
-/* Shards of windows overlapping [mint, maxt] (under the meta mutex). */
+/* Shards of windows overlapping [mint, maxt] (under the meta mutex);
+ * local = this node may answer (a replica that is not catching up, and the
+ * leader when leader_only). */
 static size_t sel__shards(struct tr_cluster *c, int64_t mint, int64_t maxt,
-                          struct sel_shard **out)
+                          bool leader_only, struct sel_shard **out)
 {
     pthread_mutex_lock(&c->meta_fsm.mu);
     const struct tr_catalog *cat = &c->meta_fsm.catalog;
@@ -815,7 +875,10 @@ static size_t sel__shards(struct tr_cluster *c, int64_t mint, int64_t maxt,
         for (size_t i = 0; i < n; i++) {
             for (size_t k = 0; k < c->n_stats; k++) {
                 if (c->stats[k].window == v[i].window &&
-                    c->stats[k].slot == v[i].slot && c->stats[k].catching_up) {
+                    c->stats[k].slot == v[i].slot &&
+                    (c->stats[k].catching_up ||
+                     (leader_only && c->stats[k].state != RAFT_LEADER &&
+                      c->stats[k].leader != 0))) {
                     v[i].local = false; /* no reads while catching up */
                 }
             }
@@ -827,9 +890,9 @@ static size_t sel__shards(struct tr_cluster *c, int64_t mint, int64_t maxt,
 }
 
 /* Sends req to the shard's replicas in turn until one answers 200. */
-static int sel__remote(struct tr_cluster *c, const struct sel_shard *sh,
-                       const struct tr_buf *req, struct tr_buf *resp,
-                       char *errmsg)
+static int sel__remote_once(struct tr_cluster *c, const struct sel_shard *sh,
+                            const struct tr_buf *req, struct tr_buf *resp,
+                            char *errmsg)
 {
     int rv = TR_EUNAVAIL;
     for (size_t i = 0; i < sh->n; i++) {
@@ -856,6 +919,22 @@ static int sel__remote(struct tr_cluster *c, const struct sel_shard *sh,
                    "no replica of shard %" PRId64 "/%u answered (data of that "
                    "shard is unavailable)",
                    sh->window, sh->slot);
+}
+
+/* Asks the replicas; while a shard has no leader (election, leadership
+ * transfer) a leader-only read retries for up to the write timeout. */
+static int sel__remote(struct tr_cluster *c, const struct sel_shard *sh,
+                       const struct tr_buf *req, struct tr_buf *resp,
+                       bool leader_only, char *errmsg)
+{
+    int64_t deadline = cl_now_ms() + c->cfg->cluster_write_timeout_ms;
+    for (;;) {
+        int rv = sel__remote_once(c, sh, req, resp, errmsg);
+        if (rv != TR_EUNAVAIL || !leader_only || cl_now_ms() >= deadline) {
+            return rv;
+        }
+        cl__sleep_ms(50);
+    }
 }
 
 struct merge_ref {
@@ -980,7 +1059,7 @@ static int cl__select(void *impl, struct tr_slice tenant,
 {
     struct tr_cluster *c = impl;
     struct sel_shard *shards;
-    size_t ns = sel__shards(c, h->mint, h->maxt, &shards);
+    size_t ns = sel__shards(c, h->mint, h->maxt, h->leader_only, &shards);
     if (shards == NULL) {
         return tr_errf(TR_ENOMEM, errmsg, "out of memory");
     }
@@ -997,7 +1076,9 @@ static int cl__select(void *impl, struct tr_slice tenant,
         hh.shard_only = true;
         hh.shard_window = sh->window;
         hh.shard_slot = sh->slot;
-        if (sh->local) {
+        if (sh->local &&
+            (!h->leader_only ||
+             cl__leader_barrier(c, sh->window, sh->slot) == 0)) {
             rv = local->select(local->impl, tenant, ms, n, &hh, &parts[done],
                                errmsg);
             continue;
@@ -1005,7 +1086,7 @@ static int cl__select(void *impl, struct tr_slice tenant,
         tr_buf_reset(&req);
         sel__encode_req(&req, SEL_SELECT, tenant, sh->window, sh->slot, &hh,
                         NULL, ms, n);
-        rv = sel__remote(c, sh, &req, &resp, errmsg);
+        rv = sel__remote(c, sh, &req, &resp, h->leader_only, errmsg);
         if (rv == 0 && sel__decode_result(resp.data, resp.len, &parts[done]) != 0) {
             rv = tr_errf(TR_EUNAVAIL, errmsg, "bad select response");
         }
@@ -1036,7 +1117,7 @@ static int cl__strings(struct tr_cluster *c, int op, struct tr_slice tenant,
                        struct tr_string_list *out, char *errmsg)
 {
     struct sel_shard *shards;
-    size_t ns = sel__shards(c, h->mint, h->maxt, &shards);
+    size_t ns = sel__shards(c, h->mint, h->maxt, h->leader_only, &shards);
     if (shards == NULL) {
         return tr_errf(TR_ENOMEM, errmsg, "out of memory");
     }
@@ -1053,7 +1134,9 @@ static int cl__strings(struct tr_cluster *c, int op, struct tr_slice tenant,
         hh.shard_only = true;
         hh.shard_window = sh->window;
         hh.shard_slot = sh->slot;
-        if (sh->local) {
+        if (sh->local &&
+            (!h->leader_only ||
+             cl__leader_barrier(c, sh->window, sh->slot) == 0)) {
             rv = op == SEL_NAMES
                      ? local->label_names(local->impl, tenant, ms, n, &hh,
                                           &parts[i], errmsg)
@@ -1063,7 +1146,7 @@ static int cl__strings(struct tr_cluster *c, int op, struct tr_slice tenant,
             tr_buf_reset(&req);
             sel__encode_req(&req, op, tenant, sh->window, sh->slot, &hh, name,
                             ms, n);
-            rv = sel__remote(c, sh, &req, &resp, errmsg);
+            rv = sel__remote(c, sh, &req, &resp, h->leader_only, errmsg);
             if (rv == 0 &&
                 sel__decode_strings(resp.data, resp.len, &parts[i]) != 0) {
                 rv = tr_errf(TR_EUNAVAIL, errmsg, "bad label response");

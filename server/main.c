@@ -198,41 +198,52 @@ static int status__get(const char *base, const char *path, struct tr_buf *out,
     return rc == CURLE_OK ? 0 : -1;
 }
 
-/* Prints the node's readiness and its storage gauges from /metrics. */
+#include "server/status_cmd.h" /* tr_status_print, for node__status */
+
+/* Prints the cluster status (nodes, shards, leaders, lag) of the node at
+ * --addr, from GET /api/v1/status/cluster, as tables (server/status_cmd.c).
+ * Exit status 1 when the node cannot be reached, answers non-200 or sends
+ * something that is not the expected JSON. */
 static int node__status(const struct tr_config *cfg)
 {
+    static const char path[] = "/api/v1/status/cluster";
+    char base[900];
+    const char *addr = cfg->status_addr ? cfg->status_addr : "";
+    snprintf(base, sizeof(base), "%s%s",
+             strstr(addr, "://") == NULL ? "http://" : "", addr);
+    size_t bl = strlen(base);
+    while (bl > 0 && base[bl - 1] == '/') {
+        base[--bl] = '\0';
+    }
     struct tr_buf body;
     tr_buf_init(&body);
     long code = 0;
-    if (status__get(cfg->status_addr, "/ready", &body, &code) != 0) {
-        fprintf(stderr, "triad status: cannot reach %s\n", cfg->status_addr);
-        tr_buf_free(&body);
-        return 1;
-    }
-    printf("%-28s %s\n", "node", cfg->status_addr);
-    printf("%-28s %s (HTTP %ld)\n", "ready", code == 200 ? "yes" : "no", code);
-    tr_buf_reset(&body);
-    if (status__get(cfg->status_addr, "/metrics", &body, &code) == 0 &&
-        code == 200) {
-        static const char *const keys[] = {
-            "triad_head_series ", "triad_head_chunks ",
-            "triad_wal_last_index ", "triad_wal_checkpoint_index ",
-            "triad_wal_bytes ", "triad_chunks_cut_total ",
-            "process_resident_memory_bytes "};
-        for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
-            const char *p = strstr(body.data, keys[k]);
-            while (p != NULL && p != body.data && p[-1] != '\n') {
-                p = strstr(p + 1, keys[k]);
-            }
-            if (p != NULL) {
-                const char *v = p + strlen(keys[k]);
-                printf("%-28.*s %.*s\n", (int)strlen(keys[k]) - 1, keys[k],
-                       (int)strcspn(v, "\n"), v);
-            }
+    int rc = 0;
+    if (status__get(base, path, &body, &code) != 0) {
+        fprintf(stderr,
+                "triad status: cannot reach %s (GET %s%s failed: connection "
+                "refused, unresolvable host or no answer within 10 s)\n",
+                base, base, path);
+        rc = 1;
+    } else if (code != 200) {
+        int n = body.data ? (int)strcspn(body.data, "\r\n") : 0;
+        fprintf(stderr, "triad status: GET %s%s answered HTTP %ld%s%.*s\n", base,
+                path, code, n > 0 ? ": " : "", n > 200 ? 200 : n,
+                body.data ? body.data : "");
+        rc = 1;
+    } else if (body.oom) {
+        fprintf(stderr, "triad status: out of memory reading %s%s\n", base, path);
+        rc = 1;
+    } else {
+        char err[512];
+        if (tr_status_print(stdout, base, body.data ? body.data : "", body.len,
+                            err, sizeof(err)) != 0) {
+            fprintf(stderr, "triad status: %s\n", err);
+            rc = 1;
         }
     }
     tr_buf_free(&body);
-    return 0;
+    return rc;
 }
 
 int main(int argc, char **argv)

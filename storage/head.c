@@ -137,6 +137,24 @@ static void head__cut(struct tr_storage *s, struct head_tenant *t,
     s->chunks_cut++;
 }
 
+#define HEAD_OPEN_OOO_SEQ UINT64_MAX
+
+static void head__ooo_record(struct tr_storage *s, struct head_tenant *t,
+                             struct head_window *w, struct head_series *hs,
+                             int64_t mint, uint64_t seq)
+{
+    struct tr_xor_chunk c;
+    tr_xor_init(&c);
+    for (uint32_t i = 0; i < hs->ooo.n; i++) {
+        tr_xor_append(&c, hs->ooo.t[i], hs->ooo.v[i]);
+    }
+    head__put_chunk(s, t, w, hs->id, mint, seq, hs->ooo.t[hs->ooo.n - 1],
+                    c.data, tr_xor_len(&c));
+    tr_xor_free(&c);
+}
+
+/* Entry-driven: a full out-of-order buffer becomes a chunk numbered by the
+ * entry's index (deterministic on every replica). */
 static void head__flush_ooo(struct tr_storage *s, uint64_t index,
                             struct head_tenant *t, struct head_window *w,
                             struct head_series *hs)
@@ -144,15 +162,26 @@ static void head__flush_ooo(struct tr_storage *s, uint64_t index,
     if (hs->ooo.n == 0) {
         return;
     }
-    struct tr_xor_chunk c;
-    tr_xor_init(&c);
-    for (uint32_t i = 0; i < hs->ooo.n; i++) {
-        tr_xor_append(&c, hs->ooo.t[i], hs->ooo.v[i]);
+    head__ooo_record(s, t, w, hs, hs->ooo.t[0], index);
+    if (hs->ooo.persisted) {
+        head__chunk_key(&s->key, t, w, hs->id, INT64_MIN, HEAD_OPEN_OOO_SEQ);
+        tr_wbatch_delete(s->batch, TR_CF_METRICS, s->key.data, s->key.len);
+        hs->ooo.persisted = false;
     }
-    head__put_chunk(s, t, w, hs->id, hs->ooo.t[0], index,
-                    hs->ooo.t[hs->ooo.n - 1], c.data, tr_xor_len(&c));
-    tr_xor_free(&c);
     hs->ooo.n = 0;
+    hs->ooo.dirty = false;
+}
+
+/* Checkpoint: the open buffer is written in place under a fixed key. */
+static void head__persist_ooo(struct tr_storage *s, struct head_tenant *t,
+                              struct head_window *w, struct head_series *hs)
+{
+    if (!hs->ooo.dirty || hs->ooo.n == 0) {
+        return;
+    }
+    head__ooo_record(s, t, w, hs, INT64_MIN, HEAD_OPEN_OOO_SEQ);
+    hs->ooo.persisted = true;
+    hs->ooo.dirty = false;
 }
 
 /* Writes what the batch holds so far (cut chunks, new series) so that
@@ -169,6 +198,8 @@ static void head__write_pending(struct tr_storage *s)
     }
     tr_wbatch_clear(s->batch);
 }
+
+static int head__ooo_insert(struct head_series *hs, int64_t ts, double v);
 
 /* Looks up the persisted tail of a series (the newest in-order chunk) so
  * appending resumes where it stopped before a restart. */
@@ -191,6 +222,29 @@ static void head__load_tail(struct tr_storage *s, struct head_tenant *t,
         tr_buf_free(&pk);
         return;
     }
+    /* the open out-of-order record (fixed key, first in the series) */
+    struct tr_buf ok;
+    tr_buf_init(&ok);
+    tr_buf_append(&ok, pk.data, plen);
+    tr_buf_put_u64be(&ok, tr_key_time(INT64_MIN));
+    tr_buf_put_u64be(&ok, HEAD_OPEN_OOO_SEQ);
+    tr_iter_seek(it, ok.data, ok.len);
+    if (tr_iter_valid(it)) {
+        struct tr_slice k = tr_iter_key(it);
+        struct tr_chunk_reader rd;
+        if (k.len == ok.len && memcmp(k.base, ok.data, ok.len) == 0 &&
+            tr_chunk_reader_init(&rd, tr_iter_value(it).base,
+                                 tr_iter_value(it).len) == 0) {
+            int64_t ot;
+            double ov;
+            while (tr_chunk_reader_next(&rd, &ot, &ov) == 1) {
+                head__ooo_insert(hs, ot, ov);
+            }
+            hs->ooo.persisted = true;
+            hs->ooo.dirty = false;
+        }
+    }
+    tr_buf_free(&ok);
     tr_iter_seek_for_prev(it, pk.data, pk.len);
     for (; tr_iter_has_prefix(it, pk.data, plen); tr_iter_prev(it)) {
         struct tr_slice k = tr_iter_key(it);
@@ -443,6 +497,7 @@ static int head__ooo_insert(struct head_series *hs, int64_t ts, double v)
     hs->ooo.t[i] = ts;
     hs->ooo.v[i] = v;
     hs->ooo.n++;
+    hs->ooo.dirty = true;
     return 0;
 }
 
@@ -618,7 +673,8 @@ void head_persist(struct tr_storage *s, int64_t window, int slot,
                     tr_xor_init(&hs->chunk);
                     s->chunks_cut++;
                 }
-                head__flush_ooo(s, seq, t, w, hs);
+                (void)seq;
+                head__persist_ooo(s, t, w, hs);
             }
         }
     }

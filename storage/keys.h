@@ -19,7 +19,11 @@
  *   'C' chunk:    prefix | id u64 BE | mint (sign-flipped u64 BE) |
  *                 seq u64 BE                        -> chunk record
  *                 seq 0 = the in-order chunk starting at mint; seq > 0 = an
- *                 out-of-order chunk persisted at Raft index `seq`
+ *                 out-of-order chunk completed (120 samples) by the entry
+ *                 at Raft index `seq`; mint = INT64_MIN and seq = 2^64-1 =
+ *                 the series' open out-of-order samples as of the last
+ *                 checkpoint (rewritten in place, so the shard's bytes do
+ *                 not depend on when replicas checkpoint)
  *
  *   chunk record (value of a 'C' key): storage/chunk_record.h
  *

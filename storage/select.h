@@ -33,6 +33,8 @@ struct tr_select_hints {
     size_t limit;              /* stop after this many results; 0 = all */
     size_t max_series;         /* TR_ELIMIT beyond it; 0 = unlimited */
     size_t max_samples;        /* TR_ELIMIT beyond it; 0 = unlimited */
+    bool leader_only;          /* cluster reads: only from shard leaders
+                                  (consistency=strong) */
     bool shard_only;           /* read only the shard below (cluster reads) */
     int64_t shard_window;
     uint16_t shard_slot;

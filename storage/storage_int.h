@@ -17,6 +17,8 @@ struct head_ooo {
     double *v;
     uint32_t n;
     uint32_t cap;
+    bool dirty;                  /* changed since the last checkpoint */
+    bool persisted;              /* an open out-of-order record exists */
 };
 
 /* One series in one window, in memory. */

@@ -65,6 +65,12 @@ def test_cluster_formed():
               all(s["leader"] for s in shards))
         return ok and st
     st = wait_until(formed, 30, 0.25, "3 nodes up and 3 shards with leaders")
+
+    def balanced():
+        st2 = status(NODES[0])
+        return all(s["leader"] == s["replicas"][0]["node"] for s in st2["shards"])
+    # leadership moves to each shard's preferred replica (spreads leaders)
+    wait_until(balanced, 20, 0.25, "every shard led by its preferred replica")
     for s in current_shards(st):
         assert len(s["replicas"]) == 3, s
     # every node answers the same catalog
@@ -90,6 +96,13 @@ def test_write_on_one_read_on_all():
     for i in (0, 1):
         for labels, samples in _series(i):
             want[prw.sorted_labels(labels)] = [(ts, prw.f64_bits(v)) for ts, v in samples]
+    # consistency=strong reads every shard from its leader: no waiting
+    for t in NODES:
+        r = t.get_json("/api/v1/series", {"match[]": "cl_metric", "consistency": "strong",
+                                          "start": str(BASE // 1000 - 10)})
+        assert len(r["data"]) == len(want), (t.port, len(r["data"]))
+    r = NODES[0].get("/api/v1/series", {"match[]": "cl_metric", "consistency": "maybe"})
+    assert r.status == 400 and "consistency" in r.text, (r.status, r.text)
     # followers apply a committed entry when the next append or heartbeat
     # tells them the commit index: allow a moment
     for t in NODES:
