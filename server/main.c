@@ -227,12 +227,13 @@ static int node__status(const struct tr_config *cfg)
         rc = 1;
     } else if (code != 200) {
         int n = body.data ? (int)strcspn(body.data, "\r\n") : 0;
-        fprintf(stderr, "triad status: GET %s%s answered HTTP %ld%s%.*s\n", base,
-                path, code, n > 0 ? ": " : "", n > 200 ? 200 : n,
+        fprintf(stderr, "triad status: GET %s%s answered HTTP %ld%s%.*s\n",
+                base, path, code, n > 0 ? ": " : "", n > 200 ? 200 : n,
                 body.data ? body.data : "");
         rc = 1;
     } else if (body.oom) {
-        fprintf(stderr, "triad status: out of memory reading %s%s\n", base, path);
+        fprintf(stderr, "triad status: out of memory reading %s%s\n", base,
+                path);
         rc = 1;
     } else {
         char err[512];

@@ -10,7 +10,8 @@
 #include "lib/alloc.h"
 #include "lib/buf.h"
 
-/* ---- JSON parser ---------------------------------------------------------- */
+/* ---- JSON parser ----------------------------------------------------------
+ */
 
 struct sj_parser {
     struct tr_sjson *doc;
@@ -20,8 +21,8 @@ struct sj_parser {
 static void sj__fail(struct sj_parser *p, const char *what)
 {
     if (p->doc->err[0] == '\0') {
-        snprintf(p->doc->err, sizeof(p->doc->err), "invalid JSON at byte %zu: %s",
-                 p->pos, what);
+        snprintf(p->doc->err, sizeof(p->doc->err),
+                 "invalid JSON at byte %zu: %s", p->pos, what);
     }
 }
 
@@ -184,11 +185,13 @@ static int sj__number(struct sj_parser *p)
     return 0;
 }
 
-static int sj__literal(struct sj_parser *p, const char *lit,
+static int sj__literal(struct sj_parser *p,
+                       const char *lit,
                        enum tr_sjson_type type)
 {
     size_t n = strlen(lit);
-    if (p->doc->len - p->pos < n || memcmp(p->doc->text + p->pos, lit, n) != 0) {
+    if (p->doc->len - p->pos < n ||
+        memcmp(p->doc->text + p->pos, lit, n) != 0) {
         sj__fail(p, "unexpected character");
         return -1;
     }
@@ -371,7 +374,11 @@ long tr_sjson_at(const struct tr_sjson *doc, long arr, size_t i)
 }
 
 /* Appends n bytes if they fit (leaving room for the NUL). */
-static bool sj__put(char *out, size_t outlen, size_t *o, const char *b, size_t n)
+static bool sj__put(char *out,
+                    size_t outlen,
+                    size_t *o,
+                    const char *b,
+                    size_t n)
 {
     if (*o + n + 1 > outlen) {
         return false;
@@ -414,7 +421,9 @@ static uint32_t sj__hex4(const char *s)
     return v;
 }
 
-const char *tr_sjson_text(const struct tr_sjson *doc, long idx, char *out,
+const char *tr_sjson_text(const struct tr_sjson *doc,
+                          long idx,
+                          char *out,
                           size_t outlen)
 {
     if (outlen == 0) {
@@ -447,8 +456,8 @@ const char *tr_sjson_text(const struct tr_sjson *doc, long idx, char *out,
             if (e == 'u') {
                 uint32_t cp = sj__hex4(s + i + 2);
                 i += 6;
-                if (cp >= 0xD800 && cp <= 0xDBFF && i + 6 <= n && s[i] == '\\' &&
-                    s[i + 1] == 'u') {
+                if (cp >= 0xD800 && cp <= 0xDBFF && i + 6 <= n &&
+                    s[i] == '\\' && s[i + 1] == 'u') {
                     uint32_t lo = sj__hex4(s + i + 2);
                     if (lo >= 0xDC00 && lo <= 0xDFFF) {
                         cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
@@ -475,7 +484,8 @@ const char *tr_sjson_text(const struct tr_sjson *doc, long idx, char *out,
         unsigned char c = (unsigned char)s[i];
         size_t sl = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
         size_t j = 1;
-        while (j < sl && i + j < n && ((unsigned char)s[i + j] & 0xC0) == 0x80) {
+        while (j < sl && i + j < n &&
+               ((unsigned char)s[i + j] & 0xC0) == 0x80) {
             j++;
         }
         if (!sj__put(out, outlen, &o, s + i, j)) {
@@ -514,7 +524,8 @@ uint64_t tr_sjson_u64(const struct tr_sjson *doc, long idx)
     return v;
 }
 
-/* ---- tables ----------------------------------------------------------------- */
+/* ---- tables -----------------------------------------------------------------
+ */
 
 #define ST_MAX_COLS 8
 
@@ -527,7 +538,9 @@ struct st_table {
     bool oom;
 };
 
-static void st__init(struct st_table *t, size_t ncols, const char *const *head,
+static void st__init(struct st_table *t,
+                     size_t ncols,
+                     const char *const *head,
                      const bool *right)
 {
     memset(t, 0, sizeof(*t));
@@ -603,7 +616,9 @@ static size_t st__width(const char *s)
     return w;
 }
 
-static void st__line(FILE *out, const struct st_table *t, const size_t *widths,
+static void st__line(FILE *out,
+                     const struct st_table *t,
+                     const size_t *widths,
                      const char *const *vals)
 {
     for (size_t i = 0; i < t->ncols; i++) {
@@ -641,11 +656,13 @@ static void st__print(FILE *out, const struct st_table *t)
     }
     st__line(out, t, widths, t->head);
     for (size_t r = 0; r < t->nrows; r++) {
-        st__line(out, t, widths, (const char *const *)(t->cells + r * t->ncols));
+        st__line(out, t, widths,
+                 (const char *const *)(t->cells + r * t->ncols));
     }
 }
 
-/* ---- the status report -------------------------------------------------------- */
+/* ---- the status report
+ * -------------------------------------------------------- */
 
 static int st__fail(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -665,8 +682,8 @@ static void st__replicas(const struct tr_sjson *d, long reps, struct tr_buf *b)
 {
     tr_buf_reset(b);
     tr_buf_puts(b, "");
-    size_t n = reps >= 0 && d->toks[reps].type == TR_SJSON_ARRAY ? d->toks[reps].n
-                                                                 : 0;
+    size_t n =
+        reps >= 0 && d->toks[reps].type == TR_SJSON_ARRAY ? d->toks[reps].n : 0;
     for (size_t i = 0; i < n; i++) {
         long r = tr_sjson_at(d, reps, i);
         char node[ST_FIELD], state[64];
@@ -679,7 +696,8 @@ static void st__replicas(const struct tr_sjson *d, long reps, struct tr_buf *b)
             tr_buf_printf(b, "%s:-(unknown)", node[0] ? node : "?");
             continue;
         }
-        tr_buf_printf(b, "%s:%" PRIu64 "(%" PRIu64 "%s%s)", node[0] ? node : "?",
+        tr_buf_printf(b, "%s:%" PRIu64 "(%" PRIu64 "%s%s)",
+                      node[0] ? node : "?",
                       tr_sjson_u64(d, tr_sjson_get(d, r, "appliedIndex")),
                       tr_sjson_u64(d, tr_sjson_get(d, r, "lag")),
                       strcmp(state, "catching-up") == 0 ? "," : "",
@@ -687,12 +705,17 @@ static void st__replicas(const struct tr_sjson *d, long reps, struct tr_buf *b)
     }
 }
 
-int tr_status_print(FILE *out, const char *addr, const char *body, size_t len,
-                    char *err, size_t errlen)
+int tr_status_print(FILE *out,
+                    const char *addr,
+                    const char *body,
+                    size_t len,
+                    char *err,
+                    size_t errlen)
 {
     struct tr_sjson d;
     if (tr_sjson_parse(&d, body, len) != 0) {
-        int rv = st__fail(err, errlen, "%s/api/v1/status/cluster: %s", addr, d.err);
+        int rv =
+            st__fail(err, errlen, "%s/api/v1/status/cluster: %s", addr, d.err);
         tr_sjson_free(&d);
         return rv;
     }
@@ -712,15 +735,16 @@ int tr_status_print(FILE *out, const char *addr, const char *body, size_t len,
     long shards = tr_sjson_get(&d, data, "shards");
     if (nodes < 0 || d.toks[nodes].type != TR_SJSON_ARRAY || shards < 0 ||
         d.toks[shards].type != TR_SJSON_ARRAY) {
-        st__fail(err, errlen, "%s/api/v1/status/cluster: no nodes or shards array",
-                 addr);
+        st__fail(err, errlen,
+                 "%s/api/v1/status/cluster: no nodes or shards array", addr);
         tr_sjson_free(&d);
         return -1;
     }
 
     char node[ST_FIELD], leader[ST_FIELD], term[32], commit[32];
     tr_sjson_text(&d, tr_sjson_get(&d, data, "node"), node, sizeof(node));
-    tr_sjson_text(&d, tr_sjson_get(&d, data, "metaLeader"), leader, sizeof(leader));
+    tr_sjson_text(&d, tr_sjson_get(&d, data, "metaLeader"), leader,
+                  sizeof(leader));
     snprintf(term, sizeof(term), "%" PRIu64,
              tr_sjson_u64(&d, tr_sjson_get(&d, data, "metaTerm")));
     snprintf(commit, sizeof(commit), "%" PRIu64,
@@ -750,9 +774,9 @@ int tr_status_print(FILE *out, const char *addr, const char *body, size_t len,
     }
 
     /* SHARDS */
-    static const char *const shead[] = {"SIGNAL", "WINDOW START", "SLOT", "STATE",
-                                        "LEADER", "TERM", "COMMIT",
-                                        "REPLICAS node:applied(lag)"};
+    static const char *const shead[] = {
+        "SIGNAL", "WINDOW START", "SLOT",   "STATE",
+        "LEADER", "TERM",         "COMMIT", "REPLICAS node:applied(lag)"};
     static const bool sright[] = {false, false, true, false,
                                   false, true,  true, false};
     struct st_table stt;
@@ -783,8 +807,8 @@ int tr_status_print(FILE *out, const char *addr, const char *body, size_t len,
         snprintf(scommit, sizeof(scommit), "%" PRIu64,
                  tr_sjson_u64(&d, tr_sjson_get(&d, e, "commitIndex")));
         st__replicas(&d, tr_sjson_get(&d, e, "replicas"), &reps);
-        const char *row[8] = {sig, ws, slot, state, lead, sterm, scommit,
-                              reps.oom ? "?" : reps.data};
+        const char *row[8] = {sig,  ws,    slot,    state,
+                              lead, sterm, scommit, reps.oom ? "?" : reps.data};
         st__row(&stt, row);
     }
     tr_buf_free(&reps);
@@ -794,7 +818,8 @@ int tr_status_print(FILE *out, const char *addr, const char *body, size_t len,
         rv = st__fail(err, errlen, "out of memory");
     } else {
         char nodeline[2 * ST_FIELD + 8];
-        snprintf(nodeline, sizeof(nodeline), "%s (%s)", addr, node[0] ? node : "?");
+        snprintf(nodeline, sizeof(nodeline), "%s (%s)", addr,
+                 node[0] ? node : "?");
         static const char *const khead[] = {"", ""};
         static const bool kright[] = {false, false};
         struct st_table kv;

@@ -53,14 +53,20 @@ long tr_sjson_at(const struct tr_sjson *doc, long arr, size_t i);
 /* Decoded text of a string (numbers, booleans: their literal; null or a
  * missing value (idx < 0): ""), NUL-terminated, truncated to fit out
  * (never in the middle of a UTF-8 sequence). Returns out. */
-const char *tr_sjson_text(const struct tr_sjson *doc, long idx, char *out,
+const char *tr_sjson_text(const struct tr_sjson *doc,
+                          long idx,
+                          char *out,
                           size_t outlen);
 /* An unsigned integer (a number or a string of digits); 0 if not one. */
 uint64_t tr_sjson_u64(const struct tr_sjson *doc, long idx);
 
 /* Prints the status tables for the JSON body of /api/v1/status/cluster of
  * the node at addr. Returns 0, or -1 with a message in err. */
-int tr_status_print(FILE *out, const char *addr, const char *body, size_t len,
-                    char *err, size_t errlen);
+int tr_status_print(FILE *out,
+                    const char *addr,
+                    const char *body,
+                    size_t len,
+                    char *err,
+                    size_t errlen);
 
 #endif
