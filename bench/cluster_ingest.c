@@ -1,0 +1,1530 @@
+/* cluster_ingest.c - replicated ingest and failover benchmark for triad.
+ *
+ * Every write in triad goes through Raft (docs/DESIGN.md §4). This
+ * benchmark measures what replication costs and how fast writes resume
+ * when a shard leader dies. It starts build/triad itself (fresh temp data
+ * dirs, free 127.0.0.1 ports, stopped by PID at the end) and runs:
+ *
+ *  1. RF=1: one node (K=1 shard per window, RF=1);
+ *  2. RF=3: three processes on 127.0.0.1 with --bootstrap-expect 3 (K=3
+ *     shards per window, every shard a 3-voter Raft group);
+ *
+ * each receiving the same deterministic load: SERIES series (default 50,000)
+ * x ROUNDS scrapes 15 s apart (default 100 -> 5M samples), remote-write 1.0
+ * (snappy, labels sorted), BATCH samples per request (default 2,000), CONNS
+ * connections (default 6) spread round-robin over the nodes, every series
+ * owned by one connection so its samples arrive in order. The data
+ * generator is the one of bench/ingest_metrics.c (copied, so that each
+ * benchmark stays one self-contained file).
+ *
+ * Per run: samples/s (acked samples / wall time of the ingest phase);
+ * server CPU (utime+stime from /proc/PID/stat) of every node, delta from the
+ * first request until every replica of every shard reports lag 0 (so the
+ * followers' apply work is counted), per million samples in total, per node
+ * and per replica (total / RF); peak RSS (VmHWM) per node; client-side
+ * latency of every request (p50/p99/max). Then the ratio of total CPU
+ * RF=3 / RF=1 (target <= 3.5x).
+ *
+ * 3. Failover, on the RF=3 cluster after its ingest: probe series are chosen
+ *    so that every shard of the current window has PROBES_PER_SHARD of them
+ *    (found by writing candidate series one by one and seeing which shard's
+ *    commit index moved in GET /api/v1/status/cluster). One thread per probe
+ *    series writes one sample per request (so each request touches one
+ *    shard), every 20 ms, to the live nodes in turn. FAILOVERS times (default
+ *    10): wait until every replica has lag 0, SIGKILL the node that leads
+ *    the most shards of the current window, and measure failover time = time
+ *    from the kill until every probe series has had a successful write
+ *    (2xx) sent after the kill, i.e. until every shard, in particular those
+ *    the killed node led, accepts writes again. Writers pick only live
+ *    nodes (the victim is taken out of their rotation just before the kill),
+ *    so a failed request sent after the kill is a failure of a surviving
+ *    node. Then restart the killed node (same data dir), wait until it is
+ *    ready and every replica is within 16 entries of its leader under the
+ *    writes, then pause the writers until every replica reports lag 0 (the
+ *    status API reads the nodes one after another, so exact lag 0 needs a
+ *    quiet moment), resume them for 0.5 s and do the next kill.
+ *    Prints every failover time, p50 and p99 (target p99 <= 2 s) and the
+ *    number of failed probe requests.
+ *
+ * Usage: build/bench/cluster_ingest [--series N] [--rounds N] [--batch N]
+ *          [--conns N] [--failovers N] [--probes-per-shard N]
+ *          [--only rf1|rf3] [--triad PATH] [--keep]
+ * Environment: BENCH_SERIES, BENCH_ROUNDS, BENCH_BATCH, BENCH_CONNS,
+ * BENCH_FAILOVERS, BENCH_PROBES, BENCH_ONLY, TRIAD_BIN. --only rf3 skips the
+ * single-node run; --failovers 0 skips the failover run. Exit status: 0 when
+ * the runs completed (targets are reported, not asserted), 1 otherwise
+ * (a node did not start, the cluster did not form or catch up, a failover
+ * did not recover within 30 s). */
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <snappy-c.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SCRAPE_MS 15000
+#define COMBOS 1000 /* label combinations per metric name */
+#define MAX_ERRORS_SHOWN 5
+#define MAX_NODES 3
+#define MAX_SHARDS 64
+#define MAX_REPL 8
+
+struct cfg {
+    long series;
+    long rounds;
+    long batch;
+    long conns;
+    long failovers;
+    long probes_per_shard;
+    const char *only;
+    const char *triad_bin;
+    int keep;
+};
+
+static struct cfg cfg = {50000, 100, 2000, 6, 10, 2, NULL, "build/triad", 0};
+static int64_t t0_ms; /* timestamp of round 0 (same for both runs) */
+
+/* ---- small utilities --------------------------------------------------- */
+
+static double mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static uint64_t mix64(uint64_t x)
+{
+    x += 0x9e3779b97f4a7c15ULL;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+    return x ^ (x >> 31);
+}
+
+static uint64_t h2(uint64_t a, uint64_t b)
+{
+    return mix64(mix64(a) ^ (b * 0x632be59bd9b4e019ULL));
+}
+
+static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void die(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("cluster_ingest: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    exit(1);
+}
+
+struct bytes {
+    char *p;
+    size_t len, cap;
+};
+
+static void b_reserve(struct bytes *b, size_t n)
+{
+    if (b->len + n <= b->cap)
+        return;
+    size_t cap = b->cap ? b->cap : 4096;
+    while (cap < b->len + n)
+        cap *= 2;
+    char *p = realloc(b->p, cap);
+    if (!p)
+        die("out of memory");
+    b->p = p;
+    b->cap = cap;
+}
+
+static void b_put(struct bytes *b, const void *p, size_t n)
+{
+    b_reserve(b, n);
+    memcpy(b->p + b->len, p, n);
+    b->len += n;
+}
+
+static void b_uvarint(struct bytes *b, uint64_t v)
+{
+    uint8_t tmp[10];
+    size_t n = 0;
+    while (v >= 0x80) {
+        tmp[n++] = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    tmp[n++] = (uint8_t)v;
+    b_put(b, tmp, n);
+}
+
+static size_t uvarint_len(uint64_t v)
+{
+    size_t n = 1;
+    while (v >= 0x80) {
+        v >>= 7;
+        n++;
+    }
+    return n;
+}
+
+/* length-delimited field with a string payload */
+static void b_field_str(struct bytes *b, unsigned field, const char *s)
+{
+    size_t n = strlen(s);
+    b_uvarint(b, (uint64_t)field << 3 | 2);
+    b_uvarint(b, n);
+    b_put(b, s, n);
+}
+
+/* ---- the data set ------------------------------------------------------ */
+
+static const char *const families[] = {
+    "http_server",  "grpc_server", "db_client",  "cache",     "queue",
+    "node_network", "node_disk",   "process",    "go_runtime", "kafka_consumer",
+};
+static const char *const jobs[] = {"node", "api", "db", "cache", "queue"};
+static const char *const methods[] = {"GET", "POST", "PUT", "DELETE"};
+static const char *const statuses[] = {"200", "201", "400", "404", "500"};
+static const char *const les[] = {"0.005", "0.01", "0.025", "0.05", "0.1",
+                                  "0.25",  "0.5",  "1",     "2.5",  "+Inf"};
+static const double le_cdf[] = {0.05, 0.1, 0.2, 0.35, 0.5, 0.7, 0.85, 0.95, 0.99, 1.0};
+
+enum kind { COUNTER, GAUGE_INT, GAUGE_FLOAT, GAUGE_RATIO, BUCKET };
+
+static enum kind kind_of(long s)
+{
+    long m = s / COMBOS;
+    switch (m % 10) {
+    case 0: case 1: case 2: case 3: case 4: return COUNTER;
+    case 5: return GAUGE_INT;
+    case 6: return GAUGE_FLOAT;
+    case 7: return GAUGE_RATIO;
+    default: return BUCKET;
+    }
+}
+
+/* Encoded "labels" fields (field 1 of TimeSeries) of series s, sorted by
+ * name: __name__, device|handler|method, instance, job, le, status. */
+static void encode_labels(long s, struct bytes *out)
+{
+    long m = s / COMBOS, c = s % COMBOS, inst = c % 50, k = c / 50;
+    char name[96], instance[32], v1[32];
+    const char *fam = families[m % 10];
+    enum kind kd = kind_of(s);
+    struct {
+        const char *n, *v;
+    } l[6];
+    int nl = 0;
+
+    snprintf(instance, sizeof instance, "10.0.%ld.%ld:9100", inst / 10, inst % 10 + 10);
+    switch (kd) {
+    case COUNTER:
+        snprintf(name, sizeof name, "bench_%s_%ld_requests_total", fam, m);
+        break;
+    case GAUGE_INT:
+        snprintf(name, sizeof name, "bench_%s_%ld_memory_bytes", fam, m);
+        break;
+    case GAUGE_FLOAT:
+        snprintf(name, sizeof name, "bench_%s_%ld_temperature_celsius", fam, m);
+        break;
+    case GAUGE_RATIO:
+        snprintf(name, sizeof name, "bench_%s_%ld_utilization_ratio", fam, m);
+        break;
+    case BUCKET:
+        snprintf(name, sizeof name, "bench_%s_%ld_duration_seconds_bucket", fam, m);
+        break;
+    }
+    l[nl].n = "__name__";
+    l[nl++].v = name;
+    if (kd == COUNTER) {
+        l[nl].n = "instance";
+        l[nl++].v = instance;
+        l[nl].n = "job";
+        l[nl++].v = jobs[inst / 10];
+        l[nl].n = "method";
+        l[nl++].v = methods[k % 4];
+        l[nl].n = "status";
+        l[nl++].v = statuses[k / 4];
+    } else if (kd == BUCKET) {
+        snprintf(v1, sizeof v1, "/api/v1/%s", k / 10 ? "query" : "write");
+        l[nl].n = "handler";
+        l[nl++].v = v1;
+        l[nl].n = "instance";
+        l[nl++].v = instance;
+        l[nl].n = "job";
+        l[nl++].v = jobs[inst / 10];
+        l[nl].n = "le";
+        l[nl++].v = les[k % 10];
+    } else {
+        snprintf(v1, sizeof v1, "sd%c", (char)('a' + k));
+        l[nl].n = "device";
+        l[nl++].v = v1;
+        l[nl].n = "instance";
+        l[nl++].v = instance;
+        l[nl].n = "job";
+        l[nl++].v = jobs[inst / 10];
+    }
+    for (int i = 0; i < nl; i++) {
+        size_t ln = strlen(l[i].n), lv = strlen(l[i].v);
+        size_t body = 1 + uvarint_len(ln) + ln + 1 + uvarint_len(lv) + lv;
+        b_uvarint(out, 1 << 3 | 2);
+        b_uvarint(out, body);
+        b_field_str(out, 1, l[i].n);
+        b_field_str(out, 2, l[i].v);
+    }
+}
+
+static double initial_value(long s)
+{
+    uint64_t h = h2((uint64_t)s, 0xabcdef);
+    switch (kind_of(s)) {
+    case COUNTER: return (double)(h % 100000);
+    case GAUGE_INT: return (double)(((h % 4096) + 1024) * 1048576);
+    case GAUGE_FLOAT: return 30.0 + (double)(h % 4000) / 100.0;
+    case GAUGE_RATIO: return (double)(h % 1000) / 1000.0;
+    case BUCKET: return 0.0;
+    }
+    return 0;
+}
+
+/* Value of series s at round r given its previous value. */
+static double next_value(long s, long r, double prev)
+{
+    uint64_t h = h2((uint64_t)s, (uint64_t)r + 1);
+    long c = s % COMBOS;
+    switch (kind_of(s)) {
+    case COUNTER:
+        if (h % 4 == 0)
+            return prev; /* idle this interval */
+        return prev + (double)((h >> 8) % 16 + 1);
+    case GAUGE_INT: {
+        double v = prev + (double)((int64_t)((h >> 4) % 257) - 128) * 4096.0;
+        return v < 0 ? -v : v;
+    }
+    case GAUGE_FLOAT: {
+        double phase = (double)(h2((uint64_t)s, 7) % 628) / 100.0;
+        return 45.0 + 10.0 * sin((double)r / 40.0 + phase) +
+               (double)((int64_t)((h >> 16) % 2001) - 1000) / 997.0;
+    }
+    case GAUGE_RATIO: {
+        double v = prev + (double)((int64_t)((h >> 4) % 41) - 20) / 1000.0;
+        v = v < 0 ? 0 : (v > 1 ? 1 : v);
+        return round(v * 1000.0) / 1000.0;
+    }
+    case BUCKET: {
+        /* the 10 buckets of one (metric, instance, handler) share the number
+         * of new observations, so the cumulative le buckets stay monotone */
+        long m = s / COMBOS, inst = c % 50, handler = (c / 50) / 10;
+        uint64_t g = (uint64_t)(m * 100 + inst * 2 + handler);
+        uint64_t n = h2(g, (uint64_t)r + 99) % 24;
+        return prev + floor((double)n * le_cdf[(c / 50) % 10]);
+    }
+    }
+    return prev;
+}
+
+static int64_t ts_of(long s, long r)
+{
+    long inst = (s % COMBOS) % 50;
+    uint64_t h = h2((uint64_t)(s / COMBOS * 50 + inst), (uint64_t)r + 5);
+    int64_t jitter = (h % 16 == 0) ? (int64_t)(h >> 8) % 3 : 0;
+    return t0_ms + (int64_t)r * SCRAPE_MS + inst * 211 + jitter;
+}
+
+/* ---- sender threads ------------------------------------------------------- */
+
+struct target {
+    const char *name;
+    atomic_long ok_samples, failed_samples, requests, failed_requests, errors_shown;
+    pthread_mutex_t mu;
+};
+
+struct sink {
+    char buf[512];
+    size_t len;
+};
+
+static size_t sink_write(char *p, size_t size, size_t n, void *ud)
+{
+    struct sink *s = ud;
+    size_t k = size * n, room = sizeof s->buf - 1 - s->len;
+    memcpy(s->buf + s->len, p, k < room ? k : room);
+    s->len += k < room ? k : room;
+    s->buf[s->len] = 0;
+    return k;
+}
+
+struct lats {
+    double *v; /* seconds */
+    size_t n, cap;
+};
+
+static void lat_add(struct lats *l, double s)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 1024;
+        double *v = realloc(l->v, cap * sizeof *v);
+        if (!v)
+            die("out of memory");
+        l->v = v;
+        l->cap = cap;
+    }
+    l->v[l->n++] = s;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* nearest-rank percentile of a sorted array */
+static double pct(const double *v, size_t n, double p)
+{
+    if (n == 0)
+        return NAN;
+    size_t k = (size_t)ceil(p / 100.0 * (double)n);
+    return v[k ? k - 1 : 0];
+}
+
+struct worker {
+    pthread_t th;
+    struct target *t;
+    long id;
+    char url[128];
+    struct lats lat;
+};
+
+static void send_batch(CURL *e, struct worker *w, struct bytes *pb, long nsamples,
+                       struct bytes *z)
+{
+    struct target *t = w->t;
+    size_t zl = snappy_max_compressed_length(pb->len);
+    z->len = 0;
+    b_reserve(z, zl);
+    if (snappy_compress(pb->p, pb->len, z->p, &zl) != SNAPPY_OK)
+        die("snappy_compress failed");
+    struct sink sk = {.len = 0};
+    sk.buf[0] = 0;
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, z->p);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)zl);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, &sk);
+    double t0 = mono_s();
+    CURLcode rc = curl_easy_perform(e);
+    lat_add(&w->lat, mono_s() - t0);
+    long status = 0;
+    curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+    atomic_fetch_add(&t->requests, 1);
+    if (rc == CURLE_OK && status >= 200 && status < 300) {
+        atomic_fetch_add(&t->ok_samples, nsamples);
+        return;
+    }
+    atomic_fetch_add(&t->failed_samples, nsamples);
+    atomic_fetch_add(&t->failed_requests, 1);
+    if (atomic_fetch_add(&t->errors_shown, 1) < MAX_ERRORS_SHOWN) {
+        pthread_mutex_lock(&t->mu);
+        if (rc != CURLE_OK)
+            fprintf(stderr, "  %s: %s: request failed: %s\n", t->name, w->url,
+                    curl_easy_strerror(rc));
+        else
+            fprintf(stderr, "  %s: %s: HTTP %ld: %.300s\n", t->name, w->url, status, sk.buf);
+        pthread_mutex_unlock(&t->mu);
+    }
+}
+
+static struct curl_slist *prw_headers(void)
+{
+    struct curl_slist *hdr = NULL;
+    hdr = curl_slist_append(hdr, "Content-Type: application/x-protobuf");
+    hdr = curl_slist_append(hdr, "Content-Encoding: snappy");
+    hdr = curl_slist_append(hdr, "X-Prometheus-Remote-Write-Version: 0.1.0");
+    hdr = curl_slist_append(hdr, "User-Agent: triad-bench/1");
+    hdr = curl_slist_append(hdr, "Expect:");
+    return hdr;
+}
+
+/* appends TimeSeries { labels (pre-encoded), samples { value, timestamp } } */
+static void put_series(struct bytes *pb, const char *lab, size_t lab_len, double v, int64_t ts)
+{
+    size_t sample = 1 + 8 + 1 + uvarint_len((uint64_t)ts);
+    size_t series_len = lab_len + 1 + uvarint_len(sample) + sample;
+    b_uvarint(pb, 1 << 3 | 2);
+    b_uvarint(pb, series_len);
+    b_put(pb, lab, lab_len);
+    b_uvarint(pb, 2 << 3 | 2);
+    b_uvarint(pb, sample);
+    uint8_t d[9];
+    d[0] = 1 << 3 | 1;
+    memcpy(d + 1, &v, 8); /* little-endian host */
+    b_put(pb, d, 9);
+    b_uvarint(pb, 2 << 3 | 0);
+    b_uvarint(pb, (uint64_t)ts);
+}
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    long n_own = 0;
+    for (long s = w->id; s < cfg.series; s += cfg.conns)
+        n_own++;
+    /* labels of every owned series, encoded once */
+    struct bytes labels = {0}, pb = {0}, z = {0};
+    size_t *loff = calloc((size_t)n_own + 1, sizeof *loff);
+    double *val = calloc((size_t)n_own, sizeof *val);
+    if (!loff || !val)
+        die("out of memory");
+    for (long i = 0; i < n_own; i++) {
+        long s = w->id + i * cfg.conns;
+        loff[i] = labels.len;
+        encode_labels(s, &labels);
+        val[i] = initial_value(s);
+    }
+    loff[n_own] = labels.len;
+
+    CURL *e = curl_easy_init();
+    struct curl_slist *hdr = prw_headers();
+    curl_easy_setopt(e, CURLOPT_URL, w->url);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, hdr);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, sink_write);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT, 60L);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
+
+    long in_batch = 0;
+    for (long r = 0; r < cfg.rounds; r++) {
+        for (long i = 0; i < n_own; i++) {
+            long s = w->id + i * cfg.conns;
+            val[i] = next_value(s, r, val[i]);
+            put_series(&pb, labels.p + loff[i], loff[i + 1] - loff[i], val[i], ts_of(s, r));
+            if (++in_batch == cfg.batch) {
+                send_batch(e, w, &pb, in_batch, &z);
+                pb.len = 0;
+                in_batch = 0;
+            }
+        }
+    }
+    if (in_batch)
+        send_batch(e, w, &pb, in_batch, &z);
+    curl_slist_free_all(hdr);
+    curl_easy_cleanup(e);
+    free(labels.p);
+    free(pb.p);
+    free(z.p);
+    free(loff);
+    free(val);
+    return NULL;
+}
+
+/* ---- process control and measurement ----------------------------------- */
+
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t al = sizeof a;
+    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
+        getsockname(fd, (struct sockaddr *)&a, &al) != 0)
+        die("free_port: %s", strerror(errno));
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+static pid_t spawn(char *const argv[], const char *log_path)
+{
+    pid_t pid = fork();
+    if (pid < 0)
+        die("fork: %s", strerror(errno));
+    if (pid == 0) {
+        int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+            close(fd);
+        }
+        int null = open("/dev/null", O_RDONLY);
+        if (null >= 0)
+            dup2(null, 0);
+        execv(argv[0], argv);
+        fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
+        _exit(127);
+    }
+    return pid;
+}
+
+/* SIGTERM by PID, wait up to 30 s, then SIGKILL. Returns the exit status
+ * as waitpid reports it, or -1 if it had to be killed. */
+static int stop_pid(pid_t pid)
+{
+    int st = 0;
+    kill(pid, SIGTERM);
+    for (int i = 0; i < 300; i++) {
+        if (waitpid(pid, &st, WNOHANG) == pid)
+            return st;
+        usleep(100000);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, &st, 0);
+    return -1;
+}
+
+/* GET or POST url; returns the HTTP status (0 on transport error), body in out. */
+static long http_simple(const char *method, const char *url, struct sink *out)
+{
+    CURL *e = curl_easy_init();
+    struct sink tmp;
+    if (!out)
+        out = &tmp;
+    out->len = 0;
+    out->buf[0] = 0;
+    curl_easy_setopt(e, CURLOPT_URL, url);
+    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
+    if (strcmp(method, "POST") == 0) {
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, "");
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, 0L);
+    }
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, sink_write);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, out);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT, 600L);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    long status = 0;
+    if (curl_easy_perform(e) == CURLE_OK)
+        curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_cleanup(e);
+    return status;
+}
+
+/* Polls url until 200; 0 on success, the exit status if the child died,
+ * -1 on timeout. */
+static int wait_ready(pid_t pid, const char *url, double timeout_s)
+{
+    double end = mono_s() + timeout_s;
+    while (mono_s() < end) {
+        int st;
+        if (waitpid(pid, &st, WNOHANG) == pid)
+            return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+        if (http_simple("GET", url, NULL) == 200)
+            return 0;
+        usleep(50000);
+    }
+    return -1;
+}
+
+static double cpu_seconds(pid_t pid)
+{
+    char path[64], buf[2048];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    char *p = strrchr(buf, ')');
+    if (!p)
+        return -1;
+    unsigned long ut = 0, st = 0;
+    /* fields after "comm)": state(3) ... utime(14) stime(15) */
+    if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+        return -1;
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+static long vm_hwm_kib(pid_t pid)
+{
+    char path[64], line[256];
+    long kib = -1;
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, "VmHWM:", 6) == 0)
+            kib = strtol(line + 6, NULL, 10);
+    fclose(f);
+    return kib;
+}
+
+static int rm_cb(const char *p, const struct stat *sb, int type, struct FTW *ftw)
+{
+    (void)sb;
+    (void)ftw;
+    return type == FTW_DP ? rmdir(p) : unlink(p);
+}
+
+static void rm_rf(const char *dir)
+{
+    nftw(dir, rm_cb, 32, FTW_DEPTH | FTW_PHYS);
+}
+
+/* GET url into a malloc'ed NUL-terminated string; HTTP status or 0. */
+static long http_get_all(const char *url, char **out, long timeout_ms)
+{
+    CURL *e = curl_easy_init();
+    char *p = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&p, &len);
+    if (!e || !mem)
+        die("out of memory");
+    curl_easy_setopt(e, CURLOPT_URL, url);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, NULL); /* default: fwrite */
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, mem);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    long status = 0;
+    if (curl_easy_perform(e) == CURLE_OK)
+        curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_cleanup(e);
+    fclose(mem);
+    *out = p;
+    return status;
+}
+
+/* ---- the cluster ------------------------------------------------------------ */
+
+struct node {
+    char name[16], http[64], cluster[64], data[300], log[300], url_write[128];
+    char *argv[48];
+    pid_t pid;
+    atomic_int alive;
+};
+
+struct cluster {
+    int n;
+    char dir[64];
+    char joins[256];
+    struct node nodes[MAX_NODES];
+};
+
+static int start_node(struct node *nd)
+{
+    nd->pid = spawn(nd->argv, nd->log);
+    char ready[128];
+    snprintf(ready, sizeof ready, "http://%s/ready", nd->http);
+    int rc = wait_ready(nd->pid, ready, 90);
+    if (rc != 0) {
+        fprintf(stderr, "%s did not become ready (%d); log: %s\n", nd->name, rc, nd->log);
+        if (rc < 0)
+            stop_pid(nd->pid);
+        nd->pid = 0;
+        return -1;
+    }
+    atomic_store(&nd->alive, 1);
+    return 0;
+}
+
+static int start_cluster(struct cluster *c, int n)
+{
+    memset(c, 0, sizeof *c);
+    c->n = n;
+    snprintf(c->dir, sizeof c->dir, "/tmp/bench-cluster%d-XXXXXX", n);
+    if (!mkdtemp(c->dir))
+        die("mkdtemp: %s", strerror(errno));
+    for (int i = 0; i < n; i++) {
+        struct node *nd = &c->nodes[i];
+        snprintf(nd->name, sizeof nd->name, "n%d", i + 1);
+        snprintf(nd->http, sizeof nd->http, "127.0.0.1:%d", free_port());
+        snprintf(nd->cluster, sizeof nd->cluster, "127.0.0.1:%d", free_port());
+        snprintf(nd->data, sizeof nd->data, "%s/%s", c->dir, nd->name);
+        snprintf(nd->log, sizeof nd->log, "%s/%s.log", c->dir, nd->name);
+        snprintf(nd->url_write, sizeof nd->url_write, "http://%s/api/v1/write", nd->http);
+        mkdir(nd->data, 0755);
+        size_t l = strlen(c->joins);
+        snprintf(c->joins + l, sizeof c->joins - l, "%s%s", i ? "," : "", nd->http); /* --join takes HTTP addresses */
+    }
+    for (int i = 0; i < n; i++) {
+        struct node *nd = &c->nodes[i];
+        static char expect[8];
+        snprintf(expect, sizeof expect, "%d", n);
+        char *a[] = {(char *)cfg.triad_bin, "serve", "--node-name", nd->name, "--http-addr",
+                     nd->http, "--tempo-http-addr", "", "--otlp-grpc-addr", "",
+                     "--otlp-http-addr", "", "--cluster-addr", nd->cluster, "--data-dir",
+                     nd->data, "--log-level", "warn", "--late-write-grace", "1000000h",
+                     "--ingest.creation-grace", "1000000h", "--limits.ingestion-rate", "0",
+                     "--limits.max-series", "0", "--bootstrap-expect", expect, "--join",
+                     c->joins, NULL};
+        size_t na = sizeof a / sizeof a[0];
+        if (n == 1)
+            na -= 4; /* a single node needs no bootstrap */
+        for (size_t k = 0; k + 1 < na; k++)
+            nd->argv[k] = a[k];
+        nd->argv[na - 1] = NULL;
+    }
+    /* spawn all first: with --bootstrap-expect none is ready alone */
+    for (int i = 0; i < n; i++)
+        c->nodes[i].pid = spawn(c->nodes[i].argv, c->nodes[i].log);
+    for (int i = 0; i < n; i++) {
+        struct node *nd = &c->nodes[i];
+        char ready[128];
+        snprintf(ready, sizeof ready, "http://%s/ready", nd->http);
+        int rc = wait_ready(nd->pid, ready, 90);
+        if (rc != 0) {
+            fprintf(stderr, "%s did not become ready (%d); log: %s\n", nd->name, rc, nd->log);
+            return -1;
+        }
+        atomic_store(&nd->alive, 1);
+    }
+    return 0;
+}
+
+static void stop_cluster(struct cluster *c)
+{
+    for (int i = 0; i < c->n; i++) {
+        struct node *nd = &c->nodes[i];
+        if (nd->pid > 0) {
+            int st = stop_pid(nd->pid);
+            if (st != 0)
+                fprintf(stderr, "  %s: exit status %d after SIGTERM (log %s)\n", nd->name, st,
+                        nd->log);
+            nd->pid = 0;
+        }
+        atomic_store(&nd->alive, 0);
+    }
+    if (!cfg.keep)
+        rm_rf(c->dir);
+    else
+        printf("  kept %s\n", c->dir);
+}
+
+/* ---- GET /api/v1/status/cluster --------------------------------------------- */
+
+struct replica_info {
+    char node[16], state[16];
+    uint64_t applied, lag;
+};
+
+struct shard_info {
+    int64_t window;
+    int slot;
+    char leader[16];
+    uint64_t commit;
+    int nrep;
+    struct replica_info rep[MAX_REPL];
+};
+
+struct status {
+    int nshards; /* every metrics shard of every window */
+    struct shard_info sh[MAX_SHARDS];
+    int64_t cur_window; /* the window holding "now" */
+};
+
+static const char *find_in(const char *p, const char *end, const char *needle)
+{
+    size_t n = strlen(needle);
+    return end > p ? memmem(p, (size_t)(end - p), needle, n) : NULL;
+}
+
+/* value after "key": in [p, end), NULL if absent */
+static const char *json_val(const char *p, const char *end, const char *key)
+{
+    char k[64];
+    snprintf(k, sizeof k, "\"%s\":", key);
+    const char *q = find_in(p, end, k);
+    return q ? q + strlen(k) : NULL;
+}
+
+static void json_strcpy(const char *v, char *out, size_t n)
+{
+    out[0] = 0;
+    if (!v || *v != '"')
+        return;
+    v++;
+    size_t i = 0;
+    while (v[i] && v[i] != '"' && i + 1 < n) {
+        out[i] = v[i];
+        i++;
+    }
+    out[i] = 0;
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The server writes compact JSON with a fixed key order; this reads just
+ * the fields needed. 0 on success. */
+static int get_status(struct cluster *c, struct status *st)
+{
+    memset(st, 0, sizeof *st);
+    char *body = NULL;
+    long code = 0;
+    for (int i = 0; i < c->n && code != 200; i++) {
+        if (!atomic_load(&c->nodes[i].alive))
+            continue;
+        char url[128];
+        snprintf(url, sizeof url, "http://%s/api/v1/status/cluster", c->nodes[i].http);
+        free(body);
+        body = NULL;
+        code = http_get_all(url, &body, 10000);
+    }
+    if (code != 200 || !body) {
+        free(body);
+        return -1;
+    }
+    const char *end = body + strlen(body);
+    const char *p = strstr(body, "\"shards\":[");
+    int64_t now = now_ms();
+    st->cur_window = INT64_MIN;
+    while (p && (p = find_in(p, end, "{\"signal\":")) != NULL) {
+        const char *next = find_in(p + 1, end, "{\"signal\":");
+        const char *e = next ? next : end;
+        char sig[16];
+        json_strcpy(json_val(p, e, "signal"), sig, sizeof sig);
+        if (strcmp(sig, "metrics") == 0 && st->nshards < MAX_SHARDS) {
+            struct shard_info *s = &st->sh[st->nshards++];
+            const char *v;
+            if ((v = json_val(p, e, "window")))
+                s->window = strtoll(v, NULL, 10);
+            if ((v = json_val(p, e, "slot")))
+                s->slot = (int)strtol(v, NULL, 10);
+            json_strcpy(json_val(p, e, "leader"), s->leader, sizeof s->leader);
+            if ((v = json_val(p, e, "commitIndex")))
+                s->commit = strtoull(v, NULL, 10);
+            const char *r = json_val(p, e, "replicas");
+            while (r && s->nrep < MAX_REPL && (r = find_in(r, e, "\"node\":")) != NULL) {
+                struct replica_info *ri = &s->rep[s->nrep++];
+                json_strcpy(r + 7, ri->node, sizeof ri->node);
+                if ((v = json_val(r, e, "appliedIndex")))
+                    ri->applied = strtoull(v, NULL, 10);
+                if ((v = json_val(r, e, "lag")))
+                    ri->lag = strtoull(v, NULL, 10);
+                json_strcpy(json_val(r, e, "state"), ri->state, sizeof ri->state);
+                r += 7;
+            }
+            if (s->window <= now && s->window > st->cur_window)
+                st->cur_window = s->window;
+        }
+        p = next;
+    }
+    free(body);
+    return 0;
+}
+
+/* every current-window shard has a leader and rf replicas, k shards */
+static int formed(const struct status *st, int k, int rf)
+{
+    int n = 0;
+    for (int i = 0; i < st->nshards; i++) {
+        const struct shard_info *s = &st->sh[i];
+        if (s->window != st->cur_window)
+            continue;
+        if (!s->leader[0] || s->nrep != rf)
+            return 0;
+        n++;
+    }
+    return n == k;
+}
+
+/* every shard (every window) has a leader and every replica is known, not
+ * catching up by copy, and at most max_lag entries behind the leader's
+ * commit index (0: has applied everything the leader committed) */
+static int caught_up(const struct status *st, uint64_t max_lag)
+{
+    if (st->nshards == 0)
+        return 0;
+    for (int i = 0; i < st->nshards; i++) {
+        const struct shard_info *s = &st->sh[i];
+        if (!s->leader[0])
+            return 0;
+        for (int r = 0; r < s->nrep; r++) {
+            const struct replica_info *ri = &s->rep[r];
+            if (strcmp(ri->state, "unknown") == 0 || strcmp(ri->state, "catching-up") == 0 ||
+                ri->lag > max_lag || (ri->applied == 0 && s->commit > 0))
+                return 0;
+        }
+    }
+    return 1;
+}
+
+static int wait_status(struct cluster *c, int (*pred)(const struct status *, int, int), int k,
+                       int rf, double timeout_s)
+{
+    double end = mono_s() + timeout_s;
+    struct status *st = malloc(sizeof *st);
+    if (!st)
+        die("out of memory");
+    int ok = 0;
+    while (!ok && mono_s() < end) {
+        ok = get_status(c, st) == 0 && pred(st, k, rf);
+        if (!ok)
+            usleep(100000);
+    }
+    free(st);
+    return ok ? 0 : -1;
+}
+
+static int pred_formed(const struct status *st, int k, int rf)
+{
+    return formed(st, k, rf);
+}
+
+/* k = the largest lag allowed */
+static int pred_caught_up(const struct status *st, int k, int rf)
+{
+    (void)rf;
+    return caught_up(st, (uint64_t)k);
+}
+
+/* ---- ingest runs ---------------------------------------------------------------- */
+
+struct result {
+    int ok, n;
+    double wall_s, settle_s;
+    double cpu_s[MAX_NODES]; /* per node, first request -> lag 0 */
+    double cpu_total;
+    long hwm_kib[MAX_NODES];
+    long ok_samples, failed_samples, requests, failed_requests;
+    double p50, p99, pmax; /* request latency, s */
+};
+
+static int run_ingest(int n, struct cluster *c, struct result *res)
+{
+    memset(res, 0, sizeof *res);
+    res->n = n;
+    printf("RF=%d: starting %d node%s\n", n, n, n > 1 ? "s" : "");
+    fflush(stdout);
+    if (start_cluster(c, n) != 0)
+        return -1;
+    if (wait_status(c, pred_formed, n, n, 60) != 0) {
+        fprintf(stderr, "RF=%d: cluster did not form (every shard with a leader) in 60 s\n", n);
+        return -1;
+    }
+    for (int i = 0; i < n; i++)
+        printf("  %s: pid %d, http %s, cluster %s\n", c->nodes[i].name, (int)c->nodes[i].pid,
+               c->nodes[i].http, c->nodes[i].cluster);
+    fflush(stdout);
+
+    static struct target t;
+    memset(&t, 0, sizeof t);
+    t.name = n == 1 ? "RF=1" : "RF=3";
+    pthread_mutex_init(&t.mu, NULL);
+    struct worker *ws = calloc((size_t)cfg.conns, sizeof *ws);
+    if (!ws)
+        die("out of memory");
+    double cpu0[MAX_NODES];
+    for (int i = 0; i < n; i++)
+        cpu0[i] = cpu_seconds(c->nodes[i].pid);
+    double w0 = mono_s();
+    for (long i = 0; i < cfg.conns; i++) {
+        ws[i].t = &t;
+        ws[i].id = i;
+        snprintf(ws[i].url, sizeof ws[i].url, "%s", c->nodes[i % n].url_write);
+        if (pthread_create(&ws[i].th, NULL, worker_main, &ws[i]) != 0)
+            die("pthread_create");
+    }
+    for (long i = 0; i < cfg.conns; i++)
+        pthread_join(ws[i].th, NULL);
+    res->wall_s = mono_s() - w0;
+    /* followers apply committed entries after the ack: count their work */
+    if (wait_status(c, pred_caught_up, 0, 0, 120) != 0)
+        fprintf(stderr, "RF=%d: replicas did not reach lag 0 within 120 s\n", n);
+    res->settle_s = mono_s() - w0 - res->wall_s;
+    for (int i = 0; i < n; i++) {
+        res->cpu_s[i] = cpu_seconds(c->nodes[i].pid) - cpu0[i];
+        res->cpu_total += res->cpu_s[i];
+        res->hwm_kib[i] = vm_hwm_kib(c->nodes[i].pid);
+    }
+    res->ok_samples = atomic_load(&t.ok_samples);
+    res->failed_samples = atomic_load(&t.failed_samples);
+    res->requests = atomic_load(&t.requests);
+    res->failed_requests = atomic_load(&t.failed_requests);
+    struct lats all = {0};
+    for (long i = 0; i < cfg.conns; i++) {
+        for (size_t k = 0; k < ws[i].lat.n; k++)
+            lat_add(&all, ws[i].lat.v[k]);
+        free(ws[i].lat.v);
+    }
+    qsort(all.v, all.n, sizeof *all.v, cmp_double);
+    res->p50 = pct(all.v, all.n, 50);
+    res->p99 = pct(all.v, all.n, 99);
+    res->pmax = all.n ? all.v[all.n - 1] : NAN;
+    free(all.v);
+    free(ws);
+    res->ok = 1;
+    return 0;
+}
+
+static void print_result(const struct result *r)
+{
+    long total = r->ok_samples + r->failed_samples;
+    double mil = (double)total / 1e6;
+    printf("RF=%d (%d node%s, %ld connections):\n", r->n, r->n, r->n > 1 ? "s" : "", cfg.conns);
+    printf("  samples sent            %ld ok, %ld failed (%ld of %ld requests failed)\n",
+           r->ok_samples, r->failed_samples, r->failed_requests, r->requests);
+    printf("  ingest wall time        %.2f s (+ %.2f s until every replica had lag 0)\n",
+           r->wall_s, r->settle_s);
+    printf("  samples/s               %.0f\n", (double)r->ok_samples / r->wall_s);
+    printf("  request latency         p50 %.1f ms, p99 %.1f ms, max %.1f ms\n", r->p50 * 1e3,
+           r->p99 * 1e3, r->pmax * 1e3);
+    printf("  CPU s / 1M samples      %.3f total (all nodes), %.3f per replica\n",
+           r->cpu_total / mil, r->cpu_total / mil / r->n);
+    for (int i = 0; i < r->n; i++)
+        printf("    n%d                    %.3f  (%.2f CPU s, peak RSS %.1f MiB)\n", i + 1,
+               r->cpu_s[i] / mil, r->cpu_s[i], (double)r->hwm_kib[i] / 1024.0);
+    fflush(stdout);
+}
+
+/* ---- failover ----------------------------------------------------------------- */
+
+struct probe {
+    pthread_t th;
+    struct cluster *c;
+    long id;
+    int slot;
+    struct bytes labels;
+    int64_t last_ts;
+    atomic_long ok, failed, failed_after_kill; /* the last: requests sent after a kill */
+    atomic_llong first_ok_ns; /* first 2xx of a request sent after the kill, ns after it */
+};
+
+static atomic_int fo_stop, fo_pause;
+static atomic_llong kill_ns; /* CLOCK_MONOTONIC ns of the current kill, 0 = none */
+static atomic_long probe_errors_shown;
+static atomic_long last_fail_status; /* HTTP status of the latest failed probe, 0 = transport */
+
+static long long mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static void probe_labels(long id, struct bytes *out)
+{
+    char v[32];
+    snprintf(v, sizeof v, "%ld", id);
+    const char *l[2][2] = {{"__name__", "bench_failover_probe"}, {"probe", v}};
+    for (int i = 0; i < 2; i++) {
+        size_t ln = strlen(l[i][0]), lv = strlen(l[i][1]);
+        size_t body = 1 + uvarint_len(ln) + ln + 1 + uvarint_len(lv) + lv;
+        b_uvarint(out, 1 << 3 | 2);
+        b_uvarint(out, body);
+        b_field_str(out, 1, l[i][0]);
+        b_field_str(out, 2, l[i][1]);
+    }
+}
+
+/* one sample of probe p to url; returns the HTTP status (0: transport error) */
+static long probe_write(CURL *e, struct probe *p, const char *url)
+{
+    struct bytes pb = {0}, z = {0};
+    int64_t ts = now_ms();
+    if (ts <= p->last_ts)
+        ts = p->last_ts + 1;
+    p->last_ts = ts;
+    put_series(&pb, p->labels.p, p->labels.len, (double)(ts % 100000), ts);
+    size_t zl = snappy_max_compressed_length(pb.len);
+    b_reserve(&z, zl);
+    if (snappy_compress(pb.p, pb.len, z.p, &zl) != SNAPPY_OK)
+        die("snappy_compress failed");
+    struct sink sk = {.len = 0};
+    sk.buf[0] = 0;
+    curl_easy_setopt(e, CURLOPT_URL, url);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, z.p);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)zl);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, &sk);
+    CURLcode rc = curl_easy_perform(e);
+    long status = 0;
+    if (rc == CURLE_OK)
+        curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+    if ((status < 200 || status >= 300) && atomic_load(&kill_ns) == 0 &&
+        atomic_fetch_add(&probe_errors_shown, 1) < MAX_ERRORS_SHOWN)
+        fprintf(stderr, "  probe %ld -> %s: %s %ld %.200s\n", p->id, url,
+                rc == CURLE_OK ? "HTTP" : curl_easy_strerror(rc), status, sk.buf);
+    free(pb.p);
+    free(z.p);
+    return status;
+}
+
+static CURL *probe_handle(struct curl_slist *hdr)
+{
+    CURL *e = curl_easy_init();
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, hdr);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, sink_write);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT, 15L); /* above the server's 10 s write timeout */
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, 1000L);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
+    return e;
+}
+
+static void *probe_main(void *arg)
+{
+    struct probe *p = arg;
+    struct cluster *c = p->c;
+    struct curl_slist *hdr = prw_headers();
+    CURL *eh[MAX_NODES];
+    for (int i = 0; i < c->n; i++)
+        eh[i] = probe_handle(hdr);
+    unsigned rr = (unsigned)p->id;
+    while (!atomic_load(&fo_stop)) {
+        int i = -1;
+        for (int k = 0; k < c->n; k++) {
+            int cand = (int)((rr + (unsigned)k) % (unsigned)c->n);
+            if (atomic_load(&c->nodes[cand].alive)) {
+                i = cand;
+                break;
+            }
+        }
+        rr++;
+        if (i < 0 || atomic_load(&fo_pause)) {
+            usleep(20000);
+            continue;
+        }
+        long long sent = mono_ns();
+        long st = probe_write(eh[i], p, c->nodes[i].url_write);
+        long long done = mono_ns(), k = atomic_load(&kill_ns);
+        if (st >= 200 && st < 300) {
+            atomic_fetch_add(&p->ok, 1);
+            if (k && sent > k && atomic_load(&p->first_ok_ns) < 0)
+                atomic_store(&p->first_ok_ns, done - k);
+        } else {
+            atomic_fetch_add(&p->failed, 1);
+            if (k && sent > k) {
+                atomic_fetch_add(&p->failed_after_kill, 1);
+                atomic_store(&last_fail_status, st);
+            }
+        }
+        usleep(20000);
+    }
+    for (int i = 0; i < c->n; i++)
+        curl_easy_cleanup(eh[i]);
+    curl_slist_free_all(hdr);
+    return NULL;
+}
+
+/* slot of the current window whose commit index moved between a and b;
+ * -1 if none or several did */
+static int moved_slot(const struct status *a, const struct status *b)
+{
+    int slot = -1;
+    for (int i = 0; i < b->nshards; i++) {
+        const struct shard_info *sb = &b->sh[i];
+        if (sb->window != b->cur_window)
+            continue;
+        for (int j = 0; j < a->nshards; j++) {
+            const struct shard_info *sa = &a->sh[j];
+            if (sa->window == sb->window && sa->slot == sb->slot && sa->commit != sb->commit) {
+                if (slot >= 0)
+                    return -1;
+                slot = sb->slot;
+            }
+        }
+    }
+    return slot;
+}
+
+static int run_failover(struct cluster *c, double *times, int *nt, long *failed_reqs)
+{
+    int k = 0;
+    struct status *st = malloc(sizeof *st), *st2 = malloc(sizeof *st2);
+    if (!st || !st2)
+        die("out of memory");
+    if (wait_status(c, pred_caught_up, 0, 0, 60) != 0 || get_status(c, st) != 0) {
+        fprintf(stderr, "failover: cluster not caught up before the first kill\n");
+        return -1;
+    }
+    for (int i = 0; i < st->nshards; i++)
+        if (st->sh[i].window == st->cur_window)
+            k++;
+    /* find PROBES_PER_SHARD series for every slot of the current window */
+    int nprobes = (int)cfg.probes_per_shard * k;
+    struct probe *pr = calloc((size_t)nprobes, sizeof *pr);
+    int *have = calloc((size_t)k + 1, sizeof *have);
+    if (!pr || !have)
+        die("out of memory");
+    struct curl_slist *hdr = prw_headers();
+    CURL *e = probe_handle(hdr);
+    int np = 0;
+    for (long cand = 0; cand < 2000 && np < nprobes; cand++) {
+        struct probe tmp = {.id = cand};
+        probe_labels(cand, &tmp.labels);
+        if (get_status(c, st) != 0)
+            continue;
+        long s = probe_write(e, &tmp, c->nodes[0].url_write);
+        int slot = (s >= 200 && s < 300 && get_status(c, st2) == 0) ? moved_slot(st, st2) : -1;
+        if (slot >= 0 && slot < k && have[slot] < cfg.probes_per_shard) {
+            have[slot]++;
+            pr[np] = tmp;
+            pr[np].slot = slot;
+            np++;
+        } else {
+            free(tmp.labels.p);
+        }
+    }
+    curl_easy_cleanup(e);
+    curl_slist_free_all(hdr);
+    if (np < nprobes) {
+        fprintf(stderr, "failover: found probe series for only %d of %d (shard, probe) pairs\n",
+                np, nprobes);
+        return -1;
+    }
+    printf("failover: %d shards in the current window, %d probe series (%ld per shard), "
+           "one writer thread each, one sample per request every 20 ms\n",
+           k, np, cfg.probes_per_shard);
+    fflush(stdout);
+    atomic_store(&fo_stop, 0);
+    atomic_store(&kill_ns, 0);
+    for (int i = 0; i < np; i++) {
+        pr[i].c = c;
+        atomic_store(&pr[i].first_ok_ns, -1);
+        if (pthread_create(&pr[i].th, NULL, probe_main, &pr[i]) != 0)
+            die("pthread_create");
+    }
+    int rv = 0;
+    *nt = 0;
+    for (long it = 0; it < cfg.failovers; it++) {
+        /* lag 0 exactly needs a quiet moment: the status API reads the
+         * nodes one after the other, so under writes the leader's commit
+         * index and a follower's applied index are taken at different
+         * times. Pause the writers until every replica has lag 0. */
+        atomic_store(&fo_pause, 1);
+        usleep(100000);
+        int ok = wait_status(c, pred_caught_up, 0, 0, 120) == 0 && get_status(c, st) == 0;
+        atomic_store(&fo_pause, 0);
+        if (!ok) {
+            fprintf(stderr, "failover %ld: replicas did not reach lag 0 within 120 s\n", it + 1);
+            rv = -1;
+            break;
+        }
+        /* victim: the node leading the most shards of the current window */
+        int lead[MAX_NODES] = {0}, victim = 0;
+        char led[128] = "";
+        for (int i = 0; i < st->nshards; i++) {
+            if (st->sh[i].window != st->cur_window)
+                continue;
+            for (int n = 0; n < c->n; n++)
+                if (strcmp(st->sh[i].leader, c->nodes[n].name) == 0)
+                    lead[n]++;
+        }
+        for (int n = 1; n < c->n; n++)
+            if (lead[n] > lead[victim])
+                victim = n;
+        for (int i = 0; i < st->nshards; i++) {
+            if (st->sh[i].window == st->cur_window &&
+                strcmp(st->sh[i].leader, c->nodes[victim].name) == 0) {
+                size_t l = strlen(led);
+                snprintf(led + l, sizeof led - l, "%s%d", l ? "," : "", st->sh[i].slot);
+            }
+        }
+        long failed0 = 0;
+        for (int i = 0; i < np; i++) {
+            atomic_store(&pr[i].first_ok_ns, -1);
+            failed0 += atomic_load(&pr[i].failed_after_kill);
+        }
+        usleep(500000); /* writes flowing */
+        struct node *vn = &c->nodes[victim];
+        atomic_store(&vn->alive, 0); /* writers stop picking it */
+        atomic_store(&kill_ns, mono_ns());
+        kill(vn->pid, SIGKILL);
+        waitpid(vn->pid, NULL, 0);
+        vn->pid = 0;
+        double end = mono_s() + 30;
+        long long worst = -1;
+        while (mono_s() < end) {
+            worst = 0;
+            for (int i = 0; i < np && worst >= 0; i++) {
+                long long f = atomic_load(&pr[i].first_ok_ns);
+                worst = f < 0 ? -1 : (f > worst ? f : worst);
+            }
+            if (worst >= 0)
+                break;
+            usleep(5000);
+        }
+        long failed1 = 0;
+        for (int i = 0; i < np; i++)
+            failed1 += atomic_load(&pr[i].failed_after_kill);
+        atomic_store(&kill_ns, 0);
+        *failed_reqs += failed1 - failed0;
+        if (worst < 0) {
+            printf("  failover %2ld: killed %s (leader of slot%s %s): NOT recovered in 30 s\n",
+                   it + 1, vn->name, strchr(led, ',') ? "s" : "", led);
+            rv = -1;
+            break;
+        }
+        times[(*nt)++] = (double)worst / 1e9;
+        printf("  failover %2ld: killed %s (leader of slot%s %s): every shard writable again "
+               "after %.3f s (%ld probe requests sent after the kill failed",
+               it + 1, vn->name, strchr(led, ',') ? "s" : "", led, (double)worst / 1e9,
+               failed1 - failed0);
+        if (failed1 > failed0)
+            printf(", last: %s %ld", atomic_load(&last_fail_status) ? "HTTP" : "transport error",
+                   atomic_load(&last_fail_status));
+        printf(")");
+        fflush(stdout);
+        double r0 = mono_s();
+        if (start_node(vn) != 0) {
+            rv = -1;
+            break;
+        }
+        double r1 = mono_s();
+        /* under the probes' writes: up to 16 entries in flight */
+        if (wait_status(c, pred_caught_up, 16, 0, 120) != 0) {
+            printf("\n");
+            fprintf(stderr, "failover %ld: %s did not catch up in 120 s\n", it + 1, vn->name);
+            rv = -1;
+            break;
+        }
+        printf("; restart: ready %.2f s, caught up (lag <= 16 under writes) %.2f s\n",
+               r1 - r0, mono_s() - r0);
+        fflush(stdout);
+    }
+    atomic_store(&fo_stop, 1);
+    for (int i = 0; i < np; i++) {
+        pthread_join(pr[i].th, NULL);
+        free(pr[i].labels.p);
+    }
+    free(pr);
+    free(have);
+    free(st);
+    free(st2);
+    return rv;
+}
+
+/* ---- main -------------------------------------------------------------------- */
+
+static long env_long(const char *name, long def)
+{
+    const char *v = getenv(name);
+    return v && *v ? strtol(v, NULL, 10) : def;
+}
+
+static void usage(void)
+{
+    fprintf(stderr, "usage: cluster_ingest [--series N] [--rounds N] [--batch N] [--conns N]\n"
+                    "         [--failovers N] [--probes-per-shard N] [--only rf1|rf3]\n"
+                    "         [--triad PATH] [--keep]\n");
+    exit(2);
+}
+
+int main(int argc, char **argv)
+{
+    cfg.series = env_long("BENCH_SERIES", cfg.series);
+    cfg.rounds = env_long("BENCH_ROUNDS", cfg.rounds);
+    cfg.batch = env_long("BENCH_BATCH", cfg.batch);
+    cfg.conns = env_long("BENCH_CONNS", cfg.conns);
+    cfg.failovers = env_long("BENCH_FAILOVERS", cfg.failovers);
+    cfg.probes_per_shard = env_long("BENCH_PROBES", cfg.probes_per_shard);
+    if (getenv("BENCH_ONLY") && *getenv("BENCH_ONLY"))
+        cfg.only = getenv("BENCH_ONLY");
+    if (getenv("TRIAD_BIN"))
+        cfg.triad_bin = getenv("TRIAD_BIN");
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(a, "--keep") == 0) {
+            cfg.keep = 1;
+            continue;
+        }
+        if (!v)
+            usage();
+        if (strcmp(a, "--series") == 0)
+            cfg.series = strtol(v, NULL, 10);
+        else if (strcmp(a, "--rounds") == 0)
+            cfg.rounds = strtol(v, NULL, 10);
+        else if (strcmp(a, "--batch") == 0)
+            cfg.batch = strtol(v, NULL, 10);
+        else if (strcmp(a, "--conns") == 0)
+            cfg.conns = strtol(v, NULL, 10);
+        else if (strcmp(a, "--failovers") == 0)
+            cfg.failovers = strtol(v, NULL, 10);
+        else if (strcmp(a, "--probes-per-shard") == 0)
+            cfg.probes_per_shard = strtol(v, NULL, 10);
+        else if (strcmp(a, "--only") == 0)
+            cfg.only = v;
+        else if (strcmp(a, "--triad") == 0)
+            cfg.triad_bin = v;
+        else
+            usage();
+        i++;
+    }
+    if (cfg.series < 1 || cfg.rounds < 1 || cfg.batch < 1 || cfg.conns < 1 || cfg.conns > 64 ||
+        cfg.failovers < 0 || cfg.failovers > 1000 || cfg.probes_per_shard < 1 ||
+        cfg.probes_per_shard > 16)
+        usage();
+    int do_rf1 = !cfg.only || strcmp(cfg.only, "rf1") == 0;
+    int do_rf3 = !cfg.only || strcmp(cfg.only, "rf3") == 0;
+    if (!do_rf1 && !do_rf3)
+        usage();
+    signal(SIGPIPE, SIG_IGN);
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+
+    int64_t nw = now_ms();
+    t0_ms = (nw - (int64_t)cfg.rounds * SCRAPE_MS) / SCRAPE_MS * SCRAPE_MS;
+    printf("cluster ingest benchmark: %ld series x %ld rounds (15 s) = %ld samples, %ld per "
+           "request, %ld connections spread over the nodes, data %.1f h ending now\n",
+           cfg.series, cfg.rounds, cfg.series * cfg.rounds, cfg.batch, cfg.conns,
+           (double)cfg.rounds * SCRAPE_MS / 3.6e6);
+    fflush(stdout);
+
+    int failed = 0;
+    static struct cluster c1, c3;
+    struct result r1 = {0}, r3 = {0};
+    if (do_rf1) {
+        if (run_ingest(1, &c1, &r1) == 0)
+            print_result(&r1);
+        else
+            failed = 1;
+        stop_cluster(&c1);
+    }
+    if (do_rf3) {
+        if (run_ingest(3, &c3, &r3) == 0)
+            print_result(&r3);
+        else
+            failed = 1;
+    }
+    if (r1.ok && r3.ok) {
+        double c1m = r1.cpu_total / (double)(r1.ok_samples + r1.failed_samples);
+        double c3m = r3.cpu_total / (double)(r3.ok_samples + r3.failed_samples);
+        printf("RF=3 / RF=1:\n");
+        printf("  samples/s               %.2fx\n", ((double)r3.ok_samples / r3.wall_s) /
+                                                       ((double)r1.ok_samples / r1.wall_s));
+        printf("  total CPU per sample    %.2fx  (target <= 3.5x: %s)\n", c3m / c1m,
+               c3m / c1m <= 3.5 ? "met" : "NOT met");
+        printf("  p99 request latency     %.2fx\n", r3.p99 / r1.p99);
+        fflush(stdout);
+    }
+    if (r1.failed_samples || r3.failed_samples)
+        printf("WARNING: failed samples: RF=1 %ld, RF=3 %ld\n", r1.failed_samples,
+               r3.failed_samples);
+    if (do_rf3 && r3.ok && cfg.failovers > 0) {
+        double *times = calloc((size_t)cfg.failovers, sizeof *times);
+        int nt = 0;
+        long fr = 0;
+        if (!times)
+            die("out of memory");
+        if (run_failover(&c3, times, &nt, &fr) != 0)
+            failed = 1;
+        if (nt > 0) {
+            printf("failover times (s):");
+            for (int i = 0; i < nt; i++)
+                printf(" %.3f", times[i]);
+            qsort(times, (size_t)nt, sizeof *times, cmp_double);
+            printf("\n  %d failovers: p50 %.3f s, p99 %.3f s, max %.3f s (target p99 <= 2 s: "
+                   "%s); %ld probe requests sent between a kill and its recovery failed\n",
+                   nt, pct(times, (size_t)nt, 50), pct(times, (size_t)nt, 99), times[nt - 1],
+                   pct(times, (size_t)nt, 99) <= 2.0 ? "met" : "NOT met", fr);
+        }
+        free(times);
+    }
+    if (do_rf3)
+        stop_cluster(&c3);
+    curl_global_cleanup();
+    return failed;
+}
