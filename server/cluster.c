@@ -1190,6 +1190,25 @@ static void cl__refresh_stats(struct tr_cluster *c)
     pthread_mutex_unlock(&c->mu);
 }
 
+/* Every node must place data by the cluster's window length: reads seek
+ * windows with this node's --placement-window. */
+static void cl__check_window_length(struct tr_cluster *c)
+{
+    static bool warned;
+    const struct tr_catalog *cat = &c->meta_fsm.catalog;
+    if (warned || cat->n_shards == 0) {
+        return;
+    }
+    const struct tr_catalog_shard *sh = &cat->shards[cat->n_shards - 1];
+    if (sh->window_ms != c->window_ms) {
+        warned = true;
+        tr_log_error("this node's --placement-window differs from the "
+                     "cluster's; start it with the cluster's value",
+                     "node_ms=%" PRId64 " cluster_ms=%" PRId64, c->window_ms,
+                     sh->window_ms);
+    }
+}
+
 static void cl__on_tick(uv_timer_t *t)
 {
     struct tr_cluster *c = t->data;
@@ -1201,6 +1220,7 @@ static void cl__on_tick(uv_timer_t *t)
         return;
     }
     cl__register(c);
+    cl__check_window_length(c);
     cl__leader_windows(c);
     cl__groups(c);
     cl__refresh_stats(c);

@@ -16,15 +16,6 @@
 
 #define HEAD_OOO_MAX TR_CHUNK_MAX_SAMPLES
 
-static int64_t head__window_start(int64_t t, int64_t w)
-{
-    int64_t q = t / w;
-    if (t % w != 0 && t < 0) {
-        q--;
-    }
-    return q * w;
-}
-
 struct head_tenant *head_tenant_find(struct tr_storage *s,
                                      struct tr_slice tenant)
 {
@@ -628,10 +619,12 @@ int head_apply(struct tr_storage *s, int64_t window, uint16_t slot,
         for (size_t j = 0; j < es->n_samples; j++) {
             if (rv != 0) {
                 head__reject(res, rv, "%s", serr);
-            } else if (head__window_start(es->ts[j], s->cfg.window_ms) !=
-                       window) {
-                /* the coordinator routes by window; never store a sample
-                 * in the wrong shard */
+            } else if (es->ts[j] < window) {
+                /* the coordinator routes by window; a sample before the
+                 * shard's window never belongs to it. (Only the start is
+                 * checked: the window's length is the catalog's, not this
+                 * node's --placement-window, and apply must not depend on
+                 * local settings.) */
                 head__reject(res, TR_EINVAL,
                              "sample at %" PRId64 " routed to the shard of "
                              "window %" PRId64,
