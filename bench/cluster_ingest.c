@@ -120,7 +120,8 @@ static uint64_t h2(uint64_t a, uint64_t b)
     return mix64(mix64(a) ^ (b * 0x632be59bd9b4e019ULL));
 }
 
-static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void die(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2), noreturn));
 static void die(const char *fmt, ...)
 {
     va_list ap;
@@ -192,15 +193,16 @@ static void b_field_str(struct bytes *b, unsigned field, const char *s)
 /* ---- the data set ------------------------------------------------------ */
 
 static const char *const families[] = {
-    "http_server",  "grpc_server", "db_client",  "cache",     "queue",
-    "node_network", "node_disk",   "process",    "go_runtime", "kafka_consumer",
+    "http_server",  "grpc_server", "db_client", "cache",      "queue",
+    "node_network", "node_disk",   "process",   "go_runtime", "kafka_consumer",
 };
 static const char *const jobs[] = {"node", "api", "db", "cache", "queue"};
 static const char *const methods[] = {"GET", "POST", "PUT", "DELETE"};
 static const char *const statuses[] = {"200", "201", "400", "404", "500"};
 static const char *const les[] = {"0.005", "0.01", "0.025", "0.05", "0.1",
                                   "0.25",  "0.5",  "1",     "2.5",  "+Inf"};
-static const double le_cdf[] = {0.05, 0.1, 0.2, 0.35, 0.5, 0.7, 0.85, 0.95, 0.99, 1.0};
+static const double le_cdf[] = {0.05, 0.1,  0.2,  0.35, 0.5,
+                                0.7,  0.85, 0.95, 0.99, 1.0};
 
 enum kind { COUNTER, GAUGE_INT, GAUGE_FLOAT, GAUGE_RATIO, BUCKET };
 
@@ -208,11 +210,20 @@ static enum kind kind_of(long s)
 {
     long m = s / COMBOS;
     switch (m % 10) {
-    case 0: case 1: case 2: case 3: case 4: return COUNTER;
-    case 5: return GAUGE_INT;
-    case 6: return GAUGE_FLOAT;
-    case 7: return GAUGE_RATIO;
-    default: return BUCKET;
+        case 0:
+        case 1:
+        case 2:
+        case 3:
+        case 4:
+            return COUNTER;
+        case 5:
+            return GAUGE_INT;
+        case 6:
+            return GAUGE_FLOAT;
+        case 7:
+            return GAUGE_RATIO;
+        default:
+            return BUCKET;
     }
 }
 
@@ -229,23 +240,27 @@ static void encode_labels(long s, struct bytes *out)
     } l[6];
     int nl = 0;
 
-    snprintf(instance, sizeof instance, "10.0.%ld.%ld:9100", inst / 10, inst % 10 + 10);
+    snprintf(instance, sizeof instance, "10.0.%ld.%ld:9100", inst / 10,
+             inst % 10 + 10);
     switch (kd) {
-    case COUNTER:
-        snprintf(name, sizeof name, "bench_%s_%ld_requests_total", fam, m);
-        break;
-    case GAUGE_INT:
-        snprintf(name, sizeof name, "bench_%s_%ld_memory_bytes", fam, m);
-        break;
-    case GAUGE_FLOAT:
-        snprintf(name, sizeof name, "bench_%s_%ld_temperature_celsius", fam, m);
-        break;
-    case GAUGE_RATIO:
-        snprintf(name, sizeof name, "bench_%s_%ld_utilization_ratio", fam, m);
-        break;
-    case BUCKET:
-        snprintf(name, sizeof name, "bench_%s_%ld_duration_seconds_bucket", fam, m);
-        break;
+        case COUNTER:
+            snprintf(name, sizeof name, "bench_%s_%ld_requests_total", fam, m);
+            break;
+        case GAUGE_INT:
+            snprintf(name, sizeof name, "bench_%s_%ld_memory_bytes", fam, m);
+            break;
+        case GAUGE_FLOAT:
+            snprintf(name, sizeof name, "bench_%s_%ld_temperature_celsius", fam,
+                     m);
+            break;
+        case GAUGE_RATIO:
+            snprintf(name, sizeof name, "bench_%s_%ld_utilization_ratio", fam,
+                     m);
+            break;
+        case BUCKET:
+            snprintf(name, sizeof name, "bench_%s_%ld_duration_seconds_bucket",
+                     fam, m);
+            break;
     }
     l[nl].n = "__name__";
     l[nl++].v = name;
@@ -291,11 +306,16 @@ static double initial_value(long s)
 {
     uint64_t h = h2((uint64_t)s, 0xabcdef);
     switch (kind_of(s)) {
-    case COUNTER: return (double)(h % 100000);
-    case GAUGE_INT: return (double)(((h % 4096) + 1024) * 1048576);
-    case GAUGE_FLOAT: return 30.0 + (double)(h % 4000) / 100.0;
-    case GAUGE_RATIO: return (double)(h % 1000) / 1000.0;
-    case BUCKET: return 0.0;
+        case COUNTER:
+            return (double)(h % 100000);
+        case GAUGE_INT:
+            return (double)(((h % 4096) + 1024) * 1048576);
+        case GAUGE_FLOAT:
+            return 30.0 + (double)(h % 4000) / 100.0;
+        case GAUGE_RATIO:
+            return (double)(h % 1000) / 1000.0;
+        case BUCKET:
+            return 0.0;
     }
     return 0;
 }
@@ -306,32 +326,34 @@ static double next_value(long s, long r, double prev)
     uint64_t h = h2((uint64_t)s, (uint64_t)r + 1);
     long c = s % COMBOS;
     switch (kind_of(s)) {
-    case COUNTER:
-        if (h % 4 == 0)
-            return prev; /* idle this interval */
-        return prev + (double)((h >> 8) % 16 + 1);
-    case GAUGE_INT: {
-        double v = prev + (double)((int64_t)((h >> 4) % 257) - 128) * 4096.0;
-        return v < 0 ? -v : v;
-    }
-    case GAUGE_FLOAT: {
-        double phase = (double)(h2((uint64_t)s, 7) % 628) / 100.0;
-        return 45.0 + 10.0 * sin((double)r / 40.0 + phase) +
-               (double)((int64_t)((h >> 16) % 2001) - 1000) / 997.0;
-    }
-    case GAUGE_RATIO: {
-        double v = prev + (double)((int64_t)((h >> 4) % 41) - 20) / 1000.0;
-        v = v < 0 ? 0 : (v > 1 ? 1 : v);
-        return round(v * 1000.0) / 1000.0;
-    }
-    case BUCKET: {
-        /* the 10 buckets of one (metric, instance, handler) share the number
-         * of new observations, so the cumulative le buckets stay monotone */
-        long m = s / COMBOS, inst = c % 50, handler = (c / 50) / 10;
-        uint64_t g = (uint64_t)(m * 100 + inst * 2 + handler);
-        uint64_t n = h2(g, (uint64_t)r + 99) % 24;
-        return prev + floor((double)n * le_cdf[(c / 50) % 10]);
-    }
+        case COUNTER:
+            if (h % 4 == 0)
+                return prev; /* idle this interval */
+            return prev + (double)((h >> 8) % 16 + 1);
+        case GAUGE_INT: {
+            double v =
+                prev + (double)((int64_t)((h >> 4) % 257) - 128) * 4096.0;
+            return v < 0 ? -v : v;
+        }
+        case GAUGE_FLOAT: {
+            double phase = (double)(h2((uint64_t)s, 7) % 628) / 100.0;
+            return 45.0 + 10.0 * sin((double)r / 40.0 + phase) +
+                   (double)((int64_t)((h >> 16) % 2001) - 1000) / 997.0;
+        }
+        case GAUGE_RATIO: {
+            double v = prev + (double)((int64_t)((h >> 4) % 41) - 20) / 1000.0;
+            v = v < 0 ? 0 : (v > 1 ? 1 : v);
+            return round(v * 1000.0) / 1000.0;
+        }
+        case BUCKET: {
+            /* the 10 buckets of one (metric, instance, handler) share the
+             * number of new observations, so the cumulative le buckets stay
+             * monotone */
+            long m = s / COMBOS, inst = c % 50, handler = (c / 50) / 10;
+            uint64_t g = (uint64_t)(m * 100 + inst * 2 + handler);
+            uint64_t n = h2(g, (uint64_t)r + 99) % 24;
+            return prev + floor((double)n * le_cdf[(c / 50) % 10]);
+        }
     }
     return prev;
 }
@@ -344,11 +366,13 @@ static int64_t ts_of(long s, long r)
     return t0_ms + (int64_t)r * SCRAPE_MS + inst * 211 + jitter;
 }
 
-/* ---- sender threads ------------------------------------------------------- */
+/* ---- sender threads -------------------------------------------------------
+ */
 
 struct target {
     const char *name;
-    atomic_long ok_samples, failed_samples, requests, failed_requests, errors_shown;
+    atomic_long ok_samples, failed_samples, requests, failed_requests,
+        errors_shown;
     pthread_mutex_t mu;
 };
 
@@ -408,7 +432,10 @@ struct worker {
     struct lats lat;
 };
 
-static void send_batch(CURL *e, struct worker *w, struct bytes *pb, long nsamples,
+static void send_batch(CURL *e,
+                       struct worker *w,
+                       struct bytes *pb,
+                       long nsamples,
                        struct bytes *z)
 {
     struct target *t = w->t;
@@ -440,7 +467,8 @@ static void send_batch(CURL *e, struct worker *w, struct bytes *pb, long nsample
             fprintf(stderr, "  %s: %s: request failed: %s\n", t->name, w->url,
                     curl_easy_strerror(rc));
         else
-            fprintf(stderr, "  %s: %s: HTTP %ld: %.300s\n", t->name, w->url, status, sk.buf);
+            fprintf(stderr, "  %s: %s: HTTP %ld: %.300s\n", t->name, w->url,
+                    status, sk.buf);
         pthread_mutex_unlock(&t->mu);
     }
 }
@@ -457,7 +485,11 @@ static struct curl_slist *prw_headers(void)
 }
 
 /* appends TimeSeries { labels (pre-encoded), samples { value, timestamp } } */
-static void put_series(struct bytes *pb, const char *lab, size_t lab_len, double v, int64_t ts)
+static void put_series(struct bytes *pb,
+                       const char *lab,
+                       size_t lab_len,
+                       double v,
+                       int64_t ts)
 {
     size_t sample = 1 + 8 + 1 + uvarint_len((uint64_t)ts);
     size_t series_len = lab_len + 1 + uvarint_len(sample) + sample;
@@ -508,7 +540,8 @@ static void *worker_main(void *arg)
         for (long i = 0; i < n_own; i++) {
             long s = w->id + i * cfg.conns;
             val[i] = next_value(s, r, val[i]);
-            put_series(&pb, labels.p + loff[i], loff[i + 1] - loff[i], val[i], ts_of(s, r));
+            put_series(&pb, labels.p + loff[i], loff[i + 1] - loff[i], val[i],
+                       ts_of(s, r));
             if (++in_batch == cfg.batch) {
                 send_batch(e, w, &pb, in_batch, &z);
                 pb.len = 0;
@@ -581,7 +614,8 @@ static int stop_pid(pid_t pid)
     return -1;
 }
 
-/* GET or POST url; returns the HTTP status (0 on transport error), body in out. */
+/* GET or POST url; returns the HTTP status (0 on transport error), body in out.
+ */
 static long http_simple(const char *method, const char *url, struct sink *out)
 {
     CURL *e = curl_easy_init();
@@ -638,7 +672,8 @@ static double cpu_seconds(pid_t pid)
         return -1;
     unsigned long ut = 0, st = 0;
     /* fields after "comm)": state(3) ... utime(14) stime(15) */
-    if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+    if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
+               &ut, &st) != 2)
         return -1;
     return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
@@ -658,7 +693,10 @@ static long vm_hwm_kib(pid_t pid)
     return kib;
 }
 
-static int rm_cb(const char *p, const struct stat *sb, int type, struct FTW *ftw)
+static int rm_cb(const char *p,
+                 const struct stat *sb,
+                 int type,
+                 struct FTW *ftw)
 {
     (void)sb;
     (void)ftw;
@@ -693,7 +731,8 @@ static long http_get_all(const char *url, char **out, long timeout_ms)
     return status;
 }
 
-/* ---- the cluster ------------------------------------------------------------ */
+/* ---- the cluster ------------------------------------------------------------
+ */
 
 struct node {
     char name[16], http[64], cluster[64], data[300], log[300], url_write[128];
@@ -716,7 +755,8 @@ static int start_node(struct node *nd)
     snprintf(ready, sizeof ready, "http://%s/ready", nd->http);
     int rc = wait_ready(nd->pid, ready, 90);
     if (rc != 0) {
-        fprintf(stderr, "%s did not become ready (%d); log: %s\n", nd->name, rc, nd->log);
+        fprintf(stderr, "%s did not become ready (%d); log: %s\n", nd->name, rc,
+                nd->log);
         if (rc < 0)
             stop_pid(nd->pid);
         nd->pid = 0;
@@ -740,22 +780,48 @@ static int start_cluster(struct cluster *c, int n)
         snprintf(nd->cluster, sizeof nd->cluster, "127.0.0.1:%d", free_port());
         snprintf(nd->data, sizeof nd->data, "%s/%s", c->dir, nd->name);
         snprintf(nd->log, sizeof nd->log, "%s/%s.log", c->dir, nd->name);
-        snprintf(nd->url_write, sizeof nd->url_write, "http://%s/api/v1/write", nd->http);
+        snprintf(nd->url_write, sizeof nd->url_write, "http://%s/api/v1/write",
+                 nd->http);
         mkdir(nd->data, 0755);
         size_t l = strlen(c->joins);
-        snprintf(c->joins + l, sizeof c->joins - l, "%s%s", i ? "," : "", nd->http); /* --join takes HTTP addresses */
+        snprintf(c->joins + l, sizeof c->joins - l, "%s%s", i ? "," : "",
+                 nd->http); /* --join takes HTTP addresses */
     }
     for (int i = 0; i < n; i++) {
         struct node *nd = &c->nodes[i];
         static char expect[8];
         snprintf(expect, sizeof expect, "%d", n);
-        char *a[] = {(char *)cfg.triad_bin, "serve", "--node-name", nd->name, "--http-addr",
-                     nd->http, "--tempo-http-addr", "", "--otlp-grpc-addr", "",
-                     "--otlp-http-addr", "", "--cluster-addr", nd->cluster, "--data-dir",
-                     nd->data, "--log-level", "warn", "--late-write-grace", "1000000h",
-                     "--ingest.creation-grace", "1000000h", "--limits.ingestion-rate", "0",
-                     "--limits.max-series", "0", "--bootstrap-expect", expect, "--join",
-                     c->joins, NULL};
+        char *a[] = {(char *)cfg.triad_bin,
+                     "serve",
+                     "--node-name",
+                     nd->name,
+                     "--http-addr",
+                     nd->http,
+                     "--tempo-http-addr",
+                     "",
+                     "--otlp-grpc-addr",
+                     "",
+                     "--otlp-http-addr",
+                     "",
+                     "--cluster-addr",
+                     nd->cluster,
+                     "--data-dir",
+                     nd->data,
+                     "--log-level",
+                     "warn",
+                     "--late-write-grace",
+                     "1000000h",
+                     "--ingest.creation-grace",
+                     "1000000h",
+                     "--limits.ingestion-rate",
+                     "0",
+                     "--limits.max-series",
+                     "0",
+                     "--bootstrap-expect",
+                     expect,
+                     "--join",
+                     c->joins,
+                     NULL};
         size_t na = sizeof a / sizeof a[0];
         if (n == 1)
             na -= 4; /* a single node needs no bootstrap */
@@ -772,7 +838,8 @@ static int start_cluster(struct cluster *c, int n)
         snprintf(ready, sizeof ready, "http://%s/ready", nd->http);
         int rc = wait_ready(nd->pid, ready, 90);
         if (rc != 0) {
-            fprintf(stderr, "%s did not become ready (%d); log: %s\n", nd->name, rc, nd->log);
+            fprintf(stderr, "%s did not become ready (%d); log: %s\n", nd->name,
+                    rc, nd->log);
             return -1;
         }
         atomic_store(&nd->alive, 1);
@@ -787,8 +854,8 @@ static void stop_cluster(struct cluster *c)
         if (nd->pid > 0) {
             int st = stop_pid(nd->pid);
             if (st != 0)
-                fprintf(stderr, "  %s: exit status %d after SIGTERM (log %s)\n", nd->name, st,
-                        nd->log);
+                fprintf(stderr, "  %s: exit status %d after SIGTERM (log %s)\n",
+                        nd->name, st, nd->log);
             nd->pid = 0;
         }
         atomic_store(&nd->alive, 0);
@@ -799,7 +866,8 @@ static void stop_cluster(struct cluster *c)
         printf("  kept %s\n", c->dir);
 }
 
-/* ---- GET /api/v1/status/cluster --------------------------------------------- */
+/* ---- GET /api/v1/status/cluster ---------------------------------------------
+ */
 
 struct replica_info {
     char node[16], state[16];
@@ -868,7 +936,8 @@ static int get_status(struct cluster *c, struct status *st)
         if (!atomic_load(&c->nodes[i].alive))
             continue;
         char url[128];
-        snprintf(url, sizeof url, "http://%s/api/v1/status/cluster", c->nodes[i].http);
+        snprintf(url, sizeof url, "http://%s/api/v1/status/cluster",
+                 c->nodes[i].http);
         free(body);
         body = NULL;
         code = http_get_all(url, &body, 10000);
@@ -897,14 +966,16 @@ static int get_status(struct cluster *c, struct status *st)
             if ((v = json_val(p, e, "commitIndex")))
                 s->commit = strtoull(v, NULL, 10);
             const char *r = json_val(p, e, "replicas");
-            while (r && s->nrep < MAX_REPL && (r = find_in(r, e, "\"node\":")) != NULL) {
+            while (r && s->nrep < MAX_REPL &&
+                   (r = find_in(r, e, "\"node\":")) != NULL) {
                 struct replica_info *ri = &s->rep[s->nrep++];
                 json_strcpy(r + 7, ri->node, sizeof ri->node);
                 if ((v = json_val(r, e, "appliedIndex")))
                     ri->applied = strtoull(v, NULL, 10);
                 if ((v = json_val(r, e, "lag")))
                     ri->lag = strtoull(v, NULL, 10);
-                json_strcpy(json_val(r, e, "state"), ri->state, sizeof ri->state);
+                json_strcpy(json_val(r, e, "state"), ri->state,
+                            sizeof ri->state);
                 r += 7;
             }
             if (s->window <= now && s->window > st->cur_window)
@@ -944,16 +1015,20 @@ static int caught_up(const struct status *st, uint64_t max_lag)
             return 0;
         for (int r = 0; r < s->nrep; r++) {
             const struct replica_info *ri = &s->rep[r];
-            if (strcmp(ri->state, "unknown") == 0 || strcmp(ri->state, "catching-up") == 0 ||
-                ri->lag > max_lag || (ri->applied == 0 && s->commit > 0))
+            if (strcmp(ri->state, "unknown") == 0 ||
+                strcmp(ri->state, "catching-up") == 0 || ri->lag > max_lag ||
+                (ri->applied == 0 && s->commit > 0))
                 return 0;
         }
     }
     return 1;
 }
 
-static int wait_status(struct cluster *c, int (*pred)(const struct status *, int, int), int k,
-                       int rf, double timeout_s)
+static int wait_status(struct cluster *c,
+                       int (*pred)(const struct status *, int, int),
+                       int k,
+                       int rf,
+                       double timeout_s)
 {
     double end = mono_s() + timeout_s;
     struct status *st = malloc(sizeof *st);
@@ -981,7 +1056,8 @@ static int pred_caught_up(const struct status *st, int k, int rf)
     return caught_up(st, (uint64_t)k);
 }
 
-/* ---- ingest runs ---------------------------------------------------------------- */
+/* ---- ingest runs
+ * ---------------------------------------------------------------- */
 
 struct result {
     int ok, n;
@@ -1002,12 +1078,15 @@ static int run_ingest(int n, struct cluster *c, struct result *res)
     if (start_cluster(c, n) != 0)
         return -1;
     if (wait_status(c, pred_formed, n, n, 60) != 0) {
-        fprintf(stderr, "RF=%d: cluster did not form (every shard with a leader) in 60 s\n", n);
+        fprintf(
+            stderr,
+            "RF=%d: cluster did not form (every shard with a leader) in 60 s\n",
+            n);
         return -1;
     }
     for (int i = 0; i < n; i++)
-        printf("  %s: pid %d, http %s, cluster %s\n", c->nodes[i].name, (int)c->nodes[i].pid,
-               c->nodes[i].http, c->nodes[i].cluster);
+        printf("  %s: pid %d, http %s, cluster %s\n", c->nodes[i].name,
+               (int)c->nodes[i].pid, c->nodes[i].http, c->nodes[i].cluster);
     fflush(stdout);
 
     static struct target t;
@@ -1033,7 +1112,8 @@ static int run_ingest(int n, struct cluster *c, struct result *res)
     res->wall_s = mono_s() - w0;
     /* followers apply committed entries after the ack: count their work */
     if (wait_status(c, pred_caught_up, 0, 0, 120) != 0)
-        fprintf(stderr, "RF=%d: replicas did not reach lag 0 within 120 s\n", n);
+        fprintf(stderr, "RF=%d: replicas did not reach lag 0 within 120 s\n",
+                n);
     res->settle_s = mono_s() - w0 - res->wall_s;
     for (int i = 0; i < n; i++) {
         res->cpu_s[i] = cpu_seconds(c->nodes[i].pid) - cpu0[i];
@@ -1064,23 +1144,34 @@ static void print_result(const struct result *r)
 {
     long total = r->ok_samples + r->failed_samples;
     double mil = (double)total / 1e6;
-    printf("RF=%d (%d node%s, %ld connections):\n", r->n, r->n, r->n > 1 ? "s" : "", cfg.conns);
-    printf("  samples sent            %ld ok, %ld failed (%ld of %ld requests failed)\n",
-           r->ok_samples, r->failed_samples, r->failed_requests, r->requests);
-    printf("  ingest wall time        %.2f s (+ %.2f s until every replica had lag 0)\n",
-           r->wall_s, r->settle_s);
-    printf("  samples/s               %.0f\n", (double)r->ok_samples / r->wall_s);
-    printf("  request latency         p50 %.1f ms, p99 %.1f ms, max %.1f ms\n", r->p50 * 1e3,
-           r->p99 * 1e3, r->pmax * 1e3);
-    printf("  CPU s / 1M samples      %.3f total (all nodes), %.3f per replica\n",
-           r->cpu_total / mil, r->cpu_total / mil / r->n);
+    printf("RF=%d (%d node%s, %ld connections):\n", r->n, r->n,
+           r->n > 1 ? "s" : "", cfg.conns);
+    printf(
+        "  samples sent            %ld ok, %ld failed (%ld of %ld requests "
+        "failed)\n",
+        r->ok_samples, r->failed_samples, r->failed_requests, r->requests);
+    printf(
+        "  ingest wall time        %.2f s (+ %.2f s until every replica had "
+        "lag 0)\n",
+        r->wall_s, r->settle_s);
+    printf("  samples/s               %.0f\n",
+           (double)r->ok_samples / r->wall_s);
+    printf("  request latency         p50 %.1f ms, p99 %.1f ms, max %.1f ms\n",
+           r->p50 * 1e3, r->p99 * 1e3, r->pmax * 1e3);
+    printf(
+        "  CPU s / 1M samples      %.3f total (all nodes), %.3f per replica\n",
+        r->cpu_total / mil, r->cpu_total / mil / r->n);
     for (int i = 0; i < r->n; i++)
-        printf("    n%d                    %.3f  (%.2f CPU s, peak RSS %.1f MiB)\n", i + 1,
-               r->cpu_s[i] / mil, r->cpu_s[i], (double)r->hwm_kib[i] / 1024.0);
+        printf(
+            "    n%d                    %.3f  (%.2f CPU s, peak RSS %.1f "
+            "MiB)\n",
+            i + 1, r->cpu_s[i] / mil, r->cpu_s[i],
+            (double)r->hwm_kib[i] / 1024.0);
     fflush(stdout);
 }
 
-/* ---- failover ----------------------------------------------------------------- */
+/* ---- failover
+ * ----------------------------------------------------------------- */
 
 struct probe {
     pthread_t th;
@@ -1089,14 +1180,18 @@ struct probe {
     int slot;
     struct bytes labels;
     int64_t last_ts;
-    atomic_long ok, failed, failed_after_kill; /* the last: requests sent after a kill */
-    atomic_llong first_ok_ns; /* first 2xx of a request sent after the kill, ns after it */
+    atomic_long ok, failed,
+        failed_after_kill;    /* the last: requests sent after a kill */
+    atomic_llong first_ok_ns; /* first 2xx of a request sent after the kill, ns
+                                 after it */
 };
 
 static atomic_int fo_stop, fo_pause;
-static atomic_llong kill_ns; /* CLOCK_MONOTONIC ns of the current kill, 0 = none */
+static atomic_llong
+    kill_ns; /* CLOCK_MONOTONIC ns of the current kill, 0 = none */
 static atomic_long probe_errors_shown;
-static atomic_long last_fail_status; /* HTTP status of the latest failed probe, 0 = transport */
+static atomic_long last_fail_status; /* HTTP status of the latest failed probe,
+                                        0 = transport */
 
 static long long mono_ns(void)
 {
@@ -1146,7 +1241,8 @@ static long probe_write(CURL *e, struct probe *p, const char *url)
     if ((status < 200 || status >= 300) && atomic_load(&kill_ns) == 0 &&
         atomic_fetch_add(&probe_errors_shown, 1) < MAX_ERRORS_SHOWN)
         fprintf(stderr, "  probe %ld -> %s: %s %ld %.200s\n", p->id, url,
-                rc == CURLE_OK ? "HTTP" : curl_easy_strerror(rc), status, sk.buf);
+                rc == CURLE_OK ? "HTTP" : curl_easy_strerror(rc), status,
+                sk.buf);
     free(pb.p);
     free(z.p);
     return status;
@@ -1157,7 +1253,8 @@ static CURL *probe_handle(struct curl_slist *hdr)
     CURL *e = curl_easy_init();
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, hdr);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, sink_write);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT, 15L); /* above the server's 10 s write timeout */
+    curl_easy_setopt(e, CURLOPT_TIMEOUT,
+                     15L); /* above the server's 10 s write timeout */
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, 1000L);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
@@ -1220,7 +1317,8 @@ static int moved_slot(const struct status *a, const struct status *b)
             continue;
         for (int j = 0; j < a->nshards; j++) {
             const struct shard_info *sa = &a->sh[j];
-            if (sa->window == sb->window && sa->slot == sb->slot && sa->commit != sb->commit) {
+            if (sa->window == sb->window && sa->slot == sb->slot &&
+                sa->commit != sb->commit) {
                 if (slot >= 0)
                     return -1;
                 slot = sb->slot;
@@ -1230,14 +1328,19 @@ static int moved_slot(const struct status *a, const struct status *b)
     return slot;
 }
 
-static int run_failover(struct cluster *c, double *times, int *nt, long *failed_reqs)
+static int run_failover(struct cluster *c,
+                        double *times,
+                        int *nt,
+                        long *failed_reqs)
 {
     int k = 0;
     struct status *st = malloc(sizeof *st), *st2 = malloc(sizeof *st2);
     if (!st || !st2)
         die("out of memory");
-    if (wait_status(c, pred_caught_up, 0, 0, 60) != 0 || get_status(c, st) != 0) {
-        fprintf(stderr, "failover: cluster not caught up before the first kill\n");
+    if (wait_status(c, pred_caught_up, 0, 0, 60) != 0 ||
+        get_status(c, st) != 0) {
+        fprintf(stderr,
+                "failover: cluster not caught up before the first kill\n");
         return -1;
     }
     for (int i = 0; i < st->nshards; i++)
@@ -1258,7 +1361,9 @@ static int run_failover(struct cluster *c, double *times, int *nt, long *failed_
         if (get_status(c, st) != 0)
             continue;
         long s = probe_write(e, &tmp, c->nodes[0].url_write);
-        int slot = (s >= 200 && s < 300 && get_status(c, st2) == 0) ? moved_slot(st, st2) : -1;
+        int slot = (s >= 200 && s < 300 && get_status(c, st2) == 0)
+                       ? moved_slot(st, st2)
+                       : -1;
         if (slot >= 0 && slot < k && have[slot] < cfg.probes_per_shard) {
             have[slot]++;
             pr[np] = tmp;
@@ -1271,13 +1376,17 @@ static int run_failover(struct cluster *c, double *times, int *nt, long *failed_
     curl_easy_cleanup(e);
     curl_slist_free_all(hdr);
     if (np < nprobes) {
-        fprintf(stderr, "failover: found probe series for only %d of %d (shard, probe) pairs\n",
+        fprintf(stderr,
+                "failover: found probe series for only %d of %d (shard, probe) "
+                "pairs\n",
                 np, nprobes);
         return -1;
     }
-    printf("failover: %d shards in the current window, %d probe series (%ld per shard), "
-           "one writer thread each, one sample per request every 20 ms\n",
-           k, np, cfg.probes_per_shard);
+    printf(
+        "failover: %d shards in the current window, %d probe series (%ld per "
+        "shard), "
+        "one writer thread each, one sample per request every 20 ms\n",
+        k, np, cfg.probes_per_shard);
     fflush(stdout);
     atomic_store(&fo_stop, 0);
     atomic_store(&kill_ns, 0);
@@ -1296,10 +1405,13 @@ static int run_failover(struct cluster *c, double *times, int *nt, long *failed_
          * times. Pause the writers until every replica has lag 0. */
         atomic_store(&fo_pause, 1);
         usleep(100000);
-        int ok = wait_status(c, pred_caught_up, 0, 0, 120) == 0 && get_status(c, st) == 0;
+        int ok = wait_status(c, pred_caught_up, 0, 0, 120) == 0 &&
+                 get_status(c, st) == 0;
         atomic_store(&fo_pause, 0);
         if (!ok) {
-            fprintf(stderr, "failover %ld: replicas did not reach lag 0 within 120 s\n", it + 1);
+            fprintf(stderr,
+                    "failover %ld: replicas did not reach lag 0 within 120 s\n",
+                    it + 1);
             rv = -1;
             break;
         }
@@ -1320,7 +1432,8 @@ static int run_failover(struct cluster *c, double *times, int *nt, long *failed_
             if (st->sh[i].window == st->cur_window &&
                 strcmp(st->sh[i].leader, c->nodes[victim].name) == 0) {
                 size_t l = strlen(led);
-                snprintf(led + l, sizeof led - l, "%s%d", l ? "," : "", st->sh[i].slot);
+                snprintf(led + l, sizeof led - l, "%s%d", l ? "," : "",
+                         st->sh[i].slot);
             }
         }
         long failed0 = 0;
@@ -1353,18 +1466,23 @@ static int run_failover(struct cluster *c, double *times, int *nt, long *failed_
         atomic_store(&kill_ns, 0);
         *failed_reqs += failed1 - failed0;
         if (worst < 0) {
-            printf("  failover %2ld: killed %s (leader of slot%s %s): NOT recovered in 30 s\n",
-                   it + 1, vn->name, strchr(led, ',') ? "s" : "", led);
+            printf(
+                "  failover %2ld: killed %s (leader of slot%s %s): NOT "
+                "recovered in 30 s\n",
+                it + 1, vn->name, strchr(led, ',') ? "s" : "", led);
             rv = -1;
             break;
         }
         times[(*nt)++] = (double)worst / 1e9;
-        printf("  failover %2ld: killed %s (leader of slot%s %s): every shard writable again "
-               "after %.3f s (%ld probe requests sent after the kill failed",
-               it + 1, vn->name, strchr(led, ',') ? "s" : "", led, (double)worst / 1e9,
-               failed1 - failed0);
+        printf(
+            "  failover %2ld: killed %s (leader of slot%s %s): every shard "
+            "writable again "
+            "after %.3f s (%ld probe requests sent after the kill failed",
+            it + 1, vn->name, strchr(led, ',') ? "s" : "", led,
+            (double)worst / 1e9, failed1 - failed0);
         if (failed1 > failed0)
-            printf(", last: %s %ld", atomic_load(&last_fail_status) ? "HTTP" : "transport error",
+            printf(", last: %s %ld",
+                   atomic_load(&last_fail_status) ? "HTTP" : "transport error",
                    atomic_load(&last_fail_status));
         printf(")");
         fflush(stdout);
@@ -1377,12 +1495,15 @@ static int run_failover(struct cluster *c, double *times, int *nt, long *failed_
         /* under the probes' writes: up to 16 entries in flight */
         if (wait_status(c, pred_caught_up, 16, 0, 120) != 0) {
             printf("\n");
-            fprintf(stderr, "failover %ld: %s did not catch up in 120 s\n", it + 1, vn->name);
+            fprintf(stderr, "failover %ld: %s did not catch up in 120 s\n",
+                    it + 1, vn->name);
             rv = -1;
             break;
         }
-        printf("; restart: ready %.2f s, caught up (lag <= 16 under writes) %.2f s\n",
-               r1 - r0, mono_s() - r0);
+        printf(
+            "; restart: ready %.2f s, caught up (lag <= 16 under writes) %.2f "
+            "s\n",
+            r1 - r0, mono_s() - r0);
         fflush(stdout);
     }
     atomic_store(&fo_stop, 1);
@@ -1397,7 +1518,8 @@ static int run_failover(struct cluster *c, double *times, int *nt, long *failed_
     return rv;
 }
 
-/* ---- main -------------------------------------------------------------------- */
+/* ---- main
+ * -------------------------------------------------------------------- */
 
 static long env_long(const char *name, long def)
 {
@@ -1407,9 +1529,11 @@ static long env_long(const char *name, long def)
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: cluster_ingest [--series N] [--rounds N] [--batch N] [--conns N]\n"
-                    "         [--failovers N] [--probes-per-shard N] [--only rf1|rf3]\n"
-                    "         [--triad PATH] [--keep]\n");
+    fprintf(stderr,
+            "usage: cluster_ingest [--series N] [--rounds N] [--batch N] "
+            "[--conns N]\n"
+            "         [--failovers N] [--probes-per-shard N] [--only rf1|rf3]\n"
+            "         [--triad PATH] [--keep]\n");
     exit(2);
 }
 
@@ -1454,9 +1578,9 @@ int main(int argc, char **argv)
             usage();
         i++;
     }
-    if (cfg.series < 1 || cfg.rounds < 1 || cfg.batch < 1 || cfg.conns < 1 || cfg.conns > 64 ||
-        cfg.failovers < 0 || cfg.failovers > 1000 || cfg.probes_per_shard < 1 ||
-        cfg.probes_per_shard > 16)
+    if (cfg.series < 1 || cfg.rounds < 1 || cfg.batch < 1 || cfg.conns < 1 ||
+        cfg.conns > 64 || cfg.failovers < 0 || cfg.failovers > 1000 ||
+        cfg.probes_per_shard < 1 || cfg.probes_per_shard > 16)
         usage();
     int do_rf1 = !cfg.only || strcmp(cfg.only, "rf1") == 0;
     int do_rf3 = !cfg.only || strcmp(cfg.only, "rf3") == 0;
@@ -1467,10 +1591,13 @@ int main(int argc, char **argv)
 
     int64_t nw = now_ms();
     t0_ms = (nw - (int64_t)cfg.rounds * SCRAPE_MS) / SCRAPE_MS * SCRAPE_MS;
-    printf("cluster ingest benchmark: %ld series x %ld rounds (15 s) = %ld samples, %ld per "
-           "request, %ld connections spread over the nodes, data %.1f h ending now\n",
-           cfg.series, cfg.rounds, cfg.series * cfg.rounds, cfg.batch, cfg.conns,
-           (double)cfg.rounds * SCRAPE_MS / 3.6e6);
+    printf(
+        "cluster ingest benchmark: %ld series x %ld rounds (15 s) = %ld "
+        "samples, %ld per "
+        "request, %ld connections spread over the nodes, data %.1f h ending "
+        "now\n",
+        cfg.series, cfg.rounds, cfg.series * cfg.rounds, cfg.batch, cfg.conns,
+        (double)cfg.rounds * SCRAPE_MS / 3.6e6);
     fflush(stdout);
 
     int failed = 0;
@@ -1493,16 +1620,17 @@ int main(int argc, char **argv)
         double c1m = r1.cpu_total / (double)(r1.ok_samples + r1.failed_samples);
         double c3m = r3.cpu_total / (double)(r3.ok_samples + r3.failed_samples);
         printf("RF=3 / RF=1:\n");
-        printf("  samples/s               %.2fx\n", ((double)r3.ok_samples / r3.wall_s) /
-                                                       ((double)r1.ok_samples / r1.wall_s));
-        printf("  total CPU per sample    %.2fx  (target <= 3.5x: %s)\n", c3m / c1m,
-               c3m / c1m <= 3.5 ? "met" : "NOT met");
+        printf("  samples/s               %.2fx\n",
+               ((double)r3.ok_samples / r3.wall_s) /
+                   ((double)r1.ok_samples / r1.wall_s));
+        printf("  total CPU per sample    %.2fx  (target <= 3.5x: %s)\n",
+               c3m / c1m, c3m / c1m <= 3.5 ? "met" : "NOT met");
         printf("  p99 request latency     %.2fx\n", r3.p99 / r1.p99);
         fflush(stdout);
     }
     if (r1.failed_samples || r3.failed_samples)
-        printf("WARNING: failed samples: RF=1 %ld, RF=3 %ld\n", r1.failed_samples,
-               r3.failed_samples);
+        printf("WARNING: failed samples: RF=1 %ld, RF=3 %ld\n",
+               r1.failed_samples, r3.failed_samples);
     if (do_rf3 && r3.ok && cfg.failovers > 0) {
         double *times = calloc((size_t)cfg.failovers, sizeof *times);
         int nt = 0;
@@ -1516,10 +1644,14 @@ int main(int argc, char **argv)
             for (int i = 0; i < nt; i++)
                 printf(" %.3f", times[i]);
             qsort(times, (size_t)nt, sizeof *times, cmp_double);
-            printf("\n  %d failovers: p50 %.3f s, p99 %.3f s, max %.3f s (target p99 <= 2 s: "
-                   "%s); %ld probe requests sent between a kill and its recovery failed\n",
-                   nt, pct(times, (size_t)nt, 50), pct(times, (size_t)nt, 99), times[nt - 1],
-                   pct(times, (size_t)nt, 99) <= 2.0 ? "met" : "NOT met", fr);
+            printf(
+                "\n  %d failovers: p50 %.3f s, p99 %.3f s, max %.3f s (target "
+                "p99 <= 2 s: "
+                "%s); %ld probe requests sent between a kill and its recovery "
+                "failed\n",
+                nt, pct(times, (size_t)nt, 50), pct(times, (size_t)nt, 99),
+                times[nt - 1],
+                pct(times, (size_t)nt, 99) <= 2.0 ? "met" : "NOT met", fr);
         }
         free(times);
     }

@@ -70,8 +70,14 @@ struct cfg {
     int keep;
 };
 
-static struct cfg cfg = {100000, 200, 2000, 6, NULL, "build/triad",
-                         "build/prometheus/usr/bin/prometheus", 0};
+static struct cfg cfg = {100000,
+                         200,
+                         2000,
+                         6,
+                         NULL,
+                         "build/triad",
+                         "build/prometheus/usr/bin/prometheus",
+                         0};
 static int64_t t0_ms; /* timestamp of round 0 (same for both servers) */
 
 /* ---- small utilities --------------------------------------------------- */
@@ -96,7 +102,8 @@ static uint64_t h2(uint64_t a, uint64_t b)
     return mix64(mix64(a) ^ (b * 0x632be59bd9b4e019ULL));
 }
 
-static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void die(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2), noreturn));
 static void die(const char *fmt, ...)
 {
     va_list ap;
@@ -168,15 +175,16 @@ static void b_field_str(struct bytes *b, unsigned field, const char *s)
 /* ---- the data set ------------------------------------------------------ */
 
 static const char *const families[] = {
-    "http_server",  "grpc_server", "db_client",  "cache",     "queue",
-    "node_network", "node_disk",   "process",    "go_runtime", "kafka_consumer",
+    "http_server",  "grpc_server", "db_client", "cache",      "queue",
+    "node_network", "node_disk",   "process",   "go_runtime", "kafka_consumer",
 };
 static const char *const jobs[] = {"node", "api", "db", "cache", "queue"};
 static const char *const methods[] = {"GET", "POST", "PUT", "DELETE"};
 static const char *const statuses[] = {"200", "201", "400", "404", "500"};
 static const char *const les[] = {"0.005", "0.01", "0.025", "0.05", "0.1",
                                   "0.25",  "0.5",  "1",     "2.5",  "+Inf"};
-static const double le_cdf[] = {0.05, 0.1, 0.2, 0.35, 0.5, 0.7, 0.85, 0.95, 0.99, 1.0};
+static const double le_cdf[] = {0.05, 0.1,  0.2,  0.35, 0.5,
+                                0.7,  0.85, 0.95, 0.99, 1.0};
 
 enum kind { COUNTER, GAUGE_INT, GAUGE_FLOAT, GAUGE_RATIO, BUCKET };
 
@@ -184,11 +192,20 @@ static enum kind kind_of(long s)
 {
     long m = s / COMBOS;
     switch (m % 10) {
-    case 0: case 1: case 2: case 3: case 4: return COUNTER;
-    case 5: return GAUGE_INT;
-    case 6: return GAUGE_FLOAT;
-    case 7: return GAUGE_RATIO;
-    default: return BUCKET;
+        case 0:
+        case 1:
+        case 2:
+        case 3:
+        case 4:
+            return COUNTER;
+        case 5:
+            return GAUGE_INT;
+        case 6:
+            return GAUGE_FLOAT;
+        case 7:
+            return GAUGE_RATIO;
+        default:
+            return BUCKET;
     }
 }
 
@@ -205,23 +222,27 @@ static void encode_labels(long s, struct bytes *out)
     } l[6];
     int nl = 0;
 
-    snprintf(instance, sizeof instance, "10.0.%ld.%ld:9100", inst / 10, inst % 10 + 10);
+    snprintf(instance, sizeof instance, "10.0.%ld.%ld:9100", inst / 10,
+             inst % 10 + 10);
     switch (kd) {
-    case COUNTER:
-        snprintf(name, sizeof name, "bench_%s_%ld_requests_total", fam, m);
-        break;
-    case GAUGE_INT:
-        snprintf(name, sizeof name, "bench_%s_%ld_memory_bytes", fam, m);
-        break;
-    case GAUGE_FLOAT:
-        snprintf(name, sizeof name, "bench_%s_%ld_temperature_celsius", fam, m);
-        break;
-    case GAUGE_RATIO:
-        snprintf(name, sizeof name, "bench_%s_%ld_utilization_ratio", fam, m);
-        break;
-    case BUCKET:
-        snprintf(name, sizeof name, "bench_%s_%ld_duration_seconds_bucket", fam, m);
-        break;
+        case COUNTER:
+            snprintf(name, sizeof name, "bench_%s_%ld_requests_total", fam, m);
+            break;
+        case GAUGE_INT:
+            snprintf(name, sizeof name, "bench_%s_%ld_memory_bytes", fam, m);
+            break;
+        case GAUGE_FLOAT:
+            snprintf(name, sizeof name, "bench_%s_%ld_temperature_celsius", fam,
+                     m);
+            break;
+        case GAUGE_RATIO:
+            snprintf(name, sizeof name, "bench_%s_%ld_utilization_ratio", fam,
+                     m);
+            break;
+        case BUCKET:
+            snprintf(name, sizeof name, "bench_%s_%ld_duration_seconds_bucket",
+                     fam, m);
+            break;
     }
     l[nl].n = "__name__";
     l[nl++].v = name;
@@ -267,11 +288,16 @@ static double initial_value(long s)
 {
     uint64_t h = h2((uint64_t)s, 0xabcdef);
     switch (kind_of(s)) {
-    case COUNTER: return (double)(h % 100000);
-    case GAUGE_INT: return (double)(((h % 4096) + 1024) * 1048576);
-    case GAUGE_FLOAT: return 30.0 + (double)(h % 4000) / 100.0;
-    case GAUGE_RATIO: return (double)(h % 1000) / 1000.0;
-    case BUCKET: return 0.0;
+        case COUNTER:
+            return (double)(h % 100000);
+        case GAUGE_INT:
+            return (double)(((h % 4096) + 1024) * 1048576);
+        case GAUGE_FLOAT:
+            return 30.0 + (double)(h % 4000) / 100.0;
+        case GAUGE_RATIO:
+            return (double)(h % 1000) / 1000.0;
+        case BUCKET:
+            return 0.0;
     }
     return 0;
 }
@@ -282,32 +308,34 @@ static double next_value(long s, long r, double prev)
     uint64_t h = h2((uint64_t)s, (uint64_t)r + 1);
     long c = s % COMBOS;
     switch (kind_of(s)) {
-    case COUNTER:
-        if (h % 4 == 0)
-            return prev; /* idle this interval */
-        return prev + (double)((h >> 8) % 16 + 1);
-    case GAUGE_INT: {
-        double v = prev + (double)((int64_t)((h >> 4) % 257) - 128) * 4096.0;
-        return v < 0 ? -v : v;
-    }
-    case GAUGE_FLOAT: {
-        double phase = (double)(h2((uint64_t)s, 7) % 628) / 100.0;
-        return 45.0 + 10.0 * sin((double)r / 40.0 + phase) +
-               (double)((int64_t)((h >> 16) % 2001) - 1000) / 997.0;
-    }
-    case GAUGE_RATIO: {
-        double v = prev + (double)((int64_t)((h >> 4) % 41) - 20) / 1000.0;
-        v = v < 0 ? 0 : (v > 1 ? 1 : v);
-        return round(v * 1000.0) / 1000.0;
-    }
-    case BUCKET: {
-        /* the 10 buckets of one (metric, instance, handler) share the number
-         * of new observations, so the cumulative le buckets stay monotone */
-        long m = s / COMBOS, inst = c % 50, handler = (c / 50) / 10;
-        uint64_t g = (uint64_t)(m * 100 + inst * 2 + handler);
-        uint64_t n = h2(g, (uint64_t)r + 99) % 24;
-        return prev + floor((double)n * le_cdf[(c / 50) % 10]);
-    }
+        case COUNTER:
+            if (h % 4 == 0)
+                return prev; /* idle this interval */
+            return prev + (double)((h >> 8) % 16 + 1);
+        case GAUGE_INT: {
+            double v =
+                prev + (double)((int64_t)((h >> 4) % 257) - 128) * 4096.0;
+            return v < 0 ? -v : v;
+        }
+        case GAUGE_FLOAT: {
+            double phase = (double)(h2((uint64_t)s, 7) % 628) / 100.0;
+            return 45.0 + 10.0 * sin((double)r / 40.0 + phase) +
+                   (double)((int64_t)((h >> 16) % 2001) - 1000) / 997.0;
+        }
+        case GAUGE_RATIO: {
+            double v = prev + (double)((int64_t)((h >> 4) % 41) - 20) / 1000.0;
+            v = v < 0 ? 0 : (v > 1 ? 1 : v);
+            return round(v * 1000.0) / 1000.0;
+        }
+        case BUCKET: {
+            /* the 10 buckets of one (metric, instance, handler) share the
+             * number of new observations, so the cumulative le buckets stay
+             * monotone */
+            long m = s / COMBOS, inst = c % 50, handler = (c / 50) / 10;
+            uint64_t g = (uint64_t)(m * 100 + inst * 2 + handler);
+            uint64_t n = h2(g, (uint64_t)r + 99) % 24;
+            return prev + floor((double)n * le_cdf[(c / 50) % 10]);
+        }
     }
     return prev;
 }
@@ -320,12 +348,14 @@ static int64_t ts_of(long s, long r)
     return t0_ms + (int64_t)r * SCRAPE_MS + inst * 211 + jitter;
 }
 
-/* ---- sender threads ------------------------------------------------------- */
+/* ---- sender threads -------------------------------------------------------
+ */
 
 struct target {
     const char *name;
     char url[128];
-    atomic_long ok_samples, failed_samples, requests, failed_requests, errors_shown;
+    atomic_long ok_samples, failed_samples, requests, failed_requests,
+        errors_shown;
     pthread_mutex_t mu;
 };
 
@@ -350,7 +380,10 @@ struct worker {
     long id;
 };
 
-static void send_batch(CURL *e, struct target *t, struct bytes *pb, long nsamples,
+static void send_batch(CURL *e,
+                       struct target *t,
+                       struct bytes *pb,
+                       long nsamples,
                        struct bytes *z)
 {
     size_t zl = snappy_max_compressed_length(pb->len);
@@ -376,9 +409,11 @@ static void send_batch(CURL *e, struct target *t, struct bytes *pb, long nsample
     if (atomic_fetch_add(&t->errors_shown, 1) < MAX_ERRORS_SHOWN) {
         pthread_mutex_lock(&t->mu);
         if (rc != CURLE_OK)
-            fprintf(stderr, "  %s: request failed: %s\n", t->name, curl_easy_strerror(rc));
+            fprintf(stderr, "  %s: request failed: %s\n", t->name,
+                    curl_easy_strerror(rc));
         else
-            fprintf(stderr, "  %s: HTTP %ld: %.300s\n", t->name, status, sk.buf);
+            fprintf(stderr, "  %s: HTTP %ld: %.300s\n", t->name, status,
+                    sk.buf);
         pthread_mutex_unlock(&t->mu);
     }
 }
@@ -422,7 +457,8 @@ static void *worker_main(void *arg)
         for (long i = 0; i < n_own; i++) {
             long s = w->id + i * cfg.conns;
             val[i] = next_value(s, r, val[i]);
-            /* TimeSeries { labels..., samples { value=1 double, timestamp=2 } } */
+            /* TimeSeries { labels..., samples { value=1 double, timestamp=2 } }
+             */
             int64_t ts = ts_of(s, r);
             size_t lab = loff[i + 1] - loff[i];
             size_t sample = 1 + 8 + 1 + uvarint_len((uint64_t)ts);
@@ -510,7 +546,8 @@ static int stop_pid(pid_t pid)
     return -1;
 }
 
-/* GET or POST url; returns the HTTP status (0 on transport error), body in out. */
+/* GET or POST url; returns the HTTP status (0 on transport error), body in out.
+ */
 static long http_simple(const char *method, const char *url, struct sink *out)
 {
     CURL *e = curl_easy_init();
@@ -567,7 +604,8 @@ static double cpu_seconds(pid_t pid)
         return -1;
     unsigned long ut = 0, st = 0;
     /* fields after "comm)": state(3) ... utime(14) stime(15) */
-    if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+    if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
+               &ut, &st) != 2)
         return -1;
     return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
@@ -588,7 +626,10 @@ static long vm_hwm_kib(pid_t pid)
 }
 
 static long long du_total;
-static int du_cb(const char *p, const struct stat *sb, int type, struct FTW *ftw)
+static int du_cb(const char *p,
+                 const struct stat *sb,
+                 int type,
+                 struct FTW *ftw)
 {
     (void)p;
     (void)ftw;
@@ -628,7 +669,8 @@ static double scrape_sum(const char *url, const char *name)
     }
     size_t nl = strlen(name);
     for (char *line = strtok(b.p, "\n"); line; line = strtok(NULL, "\n")) {
-        if (strncmp(line, name, nl) != 0 || (line[nl] != ' ' && line[nl] != '{'))
+        if (strncmp(line, name, nl) != 0 ||
+            (line[nl] != ' ' && line[nl] != '{'))
             continue;
         char *sp = strrchr(line, '}');
         sp = strchr(sp ? sp : line, ' ');
@@ -645,14 +687,17 @@ struct result {
     int ok;
     double wall_s, cpu_ingest_s, cpu_flush_s, flush_s;
     long hwm_kib;
-    long long disk_bytes;   /* the store: triad data/db, Prometheus' block */
-    long long log_bytes;    /* the write-ahead log: triad's Raft log (not in
-                               disk_bytes, as Prometheus' WAL is not) */
+    long long disk_bytes; /* the store: triad data/db, Prometheus' block */
+    long long log_bytes;  /* the write-ahead log: triad's Raft log (not in
+                             disk_bytes, as Prometheus' WAL is not) */
     long ok_samples, failed_samples, failed_requests;
     double server_count; /* samples the server says it ingested */
 };
 
-static int rm_cb(const char *p, const struct stat *sb, int type, struct FTW *ftw)
+static int rm_cb(const char *p,
+                 const struct stat *sb,
+                 int type,
+                 struct FTW *ftw)
 {
     (void)sb;
     (void)ftw;
@@ -690,23 +735,25 @@ static void print_result(const char *name, const struct result *r)
 {
     long total = r->ok_samples + r->failed_samples;
     printf("%s:\n", name);
-    printf("  samples sent          %ld ok, %ld failed (%ld failed requests)\n", r->ok_samples,
-           r->failed_samples, r->failed_requests);
+    printf("  samples sent          %ld ok, %ld failed (%ld failed requests)\n",
+           r->ok_samples, r->failed_samples, r->failed_requests);
     if (r->server_count >= 0)
         printf("  server counted        %.0f samples\n", r->server_count);
     printf("  ingest wall time      %.2f s\n", r->wall_s);
     printf("  samples/s             %.0f\n", (double)r->ok_samples / r->wall_s);
     printf("  CPU s / 1M samples    %.3f  (%.2f CPU s over the ingest phase)\n",
            r->cpu_ingest_s / ((double)total / 1e6), r->cpu_ingest_s);
-    printf("  flush/snapshot        %.2f s wall, %.2f CPU s\n", r->flush_s, r->cpu_flush_s);
+    printf("  flush/snapshot        %.2f s wall, %.2f CPU s\n", r->flush_s,
+           r->cpu_flush_s);
     printf("  peak RSS (VmHWM)      %.1f MiB\n", (double)r->hwm_kib / 1024.0);
     printf("  bytes on disk         %lld  (%.3f bytes/sample)\n", r->disk_bytes,
            (double)r->disk_bytes / (double)(r->ok_samples ? r->ok_samples : 1));
     if (r->log_bytes > 0)
-        printf("  write-ahead log       %lld  (%.3f bytes/sample; Raft log, kept "
-               "until the shard's next snapshot)\n",
-               r->log_bytes,
-               (double)r->log_bytes / (double)(r->ok_samples ? r->ok_samples : 1));
+        printf(
+            "  write-ahead log       %lld  (%.3f bytes/sample; Raft log, kept "
+            "until the shard's next snapshot)\n",
+            r->log_bytes,
+            (double)r->log_bytes / (double)(r->ok_samples ? r->ok_samples : 1));
     fflush(stdout);
 }
 
@@ -722,15 +769,15 @@ static int run_triad(struct result *res)
     snprintf(cluster, sizeof cluster, "127.0.0.1:%d", free_port());
     snprintf(ready, sizeof ready, "http://%s/ready", http);
     mkdir(data, 0755);
-    char *argv[] = {(char *)cfg.triad_bin, "serve", "--http-addr", http, "--tempo-http-addr", "",
-                    "--otlp-grpc-addr", "", "--otlp-http-addr", "", "--cluster-addr", cluster,
-                    "--data-dir", data, "--log-level", "warn",
-                    /* the data ends now but starts before the late-write
-                     * grace; Prometheus has no ingestion limits, so neither
-                     * does triad here */
-                    "--late-write-grace", "1000000h", "--ingest.creation-grace", "1000000h",
-                    "--limits.ingestion-rate", "0", "--limits.max-series", "0",
-                    NULL};
+    char *argv[] = {
+        (char *)cfg.triad_bin, "serve", "--http-addr", http,
+        "--tempo-http-addr", "", "--otlp-grpc-addr", "", "--otlp-http-addr", "",
+        "--cluster-addr", cluster, "--data-dir", data, "--log-level", "warn",
+        /* the data ends now but starts before the late-write
+         * grace; Prometheus has no ingestion limits, so neither
+         * does triad here */
+        "--late-write-grace", "1000000h", "--ingest.creation-grace", "1000000h",
+        "--limits.ingestion-rate", "0", "--limits.max-series", "0", NULL};
     pid_t pid = spawn(argv, log);
     int rc = wait_ready(pid, ready, 60);
     if (rc != 0) {
@@ -765,7 +812,8 @@ static int run_triad(struct result *res)
     res->log_bytes = du_bytes(raftdir);
     int est = stop_pid(pid);
     if (est != 0)
-        fprintf(stderr, "  triad: exit status %d after SIGTERM (log %s)\n", est, log);
+        fprintf(stderr, "  triad: exit status %d after SIGTERM (log %s)\n", est,
+                log);
     res->ok = 1;
     if (!cfg.keep)
         rm_rf(dir);
@@ -777,8 +825,8 @@ static int run_prometheus(struct result *res)
     char dir[] = "/tmp/bench-prom-XXXXXX";
     if (!mkdtemp(dir))
         die("mkdtemp: %s", strerror(errno));
-    char tsdb[256], log[256], conf[256], addr[64], ready[128], flag_conf[300], flag_tsdb[300],
-        flag_addr[100];
+    char tsdb[256], log[256], conf[256], addr[64], ready[128], flag_conf[300],
+        flag_tsdb[300], flag_addr[100];
     snprintf(tsdb, sizeof tsdb, "%s/tsdb", dir);
     snprintf(log, sizeof log, "%s/prometheus.log", dir);
     snprintf(conf, sizeof conf, "%s/prometheus.yml", dir);
@@ -792,9 +840,14 @@ static int run_prometheus(struct result *res)
     snprintf(flag_conf, sizeof flag_conf, "--config.file=%s", conf);
     snprintf(flag_tsdb, sizeof flag_tsdb, "--storage.tsdb.path=%s", tsdb);
     snprintf(flag_addr, sizeof flag_addr, "--web.listen-address=%s", addr);
-    char *argv[] = {(char *)cfg.prom_bin, flag_conf, flag_tsdb, flag_addr,
-                    "--web.enable-remote-write-receiver", "--web.enable-admin-api",
-                    "--log.level=warn", NULL};
+    char *argv[] = {(char *)cfg.prom_bin,
+                    flag_conf,
+                    flag_tsdb,
+                    flag_addr,
+                    "--web.enable-remote-write-receiver",
+                    "--web.enable-admin-api",
+                    "--log.level=warn",
+                    NULL};
     pid_t pid = spawn(argv, log);
     if (wait_ready(pid, ready, 60) != 0) {
         fprintf(stderr, "prometheus did not become ready; log: %s\n", log);
@@ -810,7 +863,8 @@ static int run_prometheus(struct result *res)
 
     char url[200];
     snprintf(url, sizeof url, "http://%s/metrics", addr);
-    res->server_count = scrape_sum(url, "prometheus_tsdb_head_samples_appended_total");
+    res->server_count =
+        scrape_sum(url, "prometheus_tsdb_head_samples_appended_total");
     double c0 = cpu_seconds(pid), w0 = mono_s();
     snprintf(url, sizeof url, "http://%s/api/v1/admin/tsdb/snapshot", addr);
     struct sink sk;
@@ -821,7 +875,8 @@ static int run_prometheus(struct result *res)
     /* {"status":"success","data":{"name":"20240101T000000Z-..."}} */
     char *nm = strstr(sk.buf, "\"name\":\"");
     if (st != 200 || !nm) {
-        fprintf(stderr, "  prometheus snapshot failed: HTTP %ld %s\n", st, sk.buf);
+        fprintf(stderr, "  prometheus snapshot failed: HTTP %ld %s\n", st,
+                sk.buf);
         res->disk_bytes = du_bytes(tsdb);
     } else {
         nm += 8;
@@ -839,7 +894,8 @@ static int run_prometheus(struct result *res)
     return 0;
 }
 
-/* ---- main -------------------------------------------------------------------- */
+/* ---- main
+ * -------------------------------------------------------------------- */
 
 static long env_long(const char *name, long def)
 {
@@ -849,9 +905,12 @@ static long env_long(const char *name, long def)
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: ingest_metrics [--series N] [--rounds N] [--batch N] [--conns N]\n"
-                    "         [--only triad|prometheus] [--triad PATH] [--prometheus PATH] "
-                    "[--keep]\n");
+    fprintf(
+        stderr,
+        "usage: ingest_metrics [--series N] [--rounds N] [--batch N] [--conns "
+        "N]\n"
+        "         [--only triad|prometheus] [--triad PATH] [--prometheus PATH] "
+        "[--keep]\n");
     exit(2);
 }
 
@@ -894,7 +953,8 @@ int main(int argc, char **argv)
             usage();
         i++;
     }
-    if (cfg.series < 1 || cfg.rounds < 1 || cfg.batch < 1 || cfg.conns < 1 || cfg.conns > 64)
+    if (cfg.series < 1 || cfg.rounds < 1 || cfg.batch < 1 || cfg.conns < 1 ||
+        cfg.conns > 64)
         usage();
     int do_triad = !cfg.only || strcmp(cfg.only, "triad") == 0;
     int do_prom = !cfg.only || strcmp(cfg.only, "prometheus") == 0;
@@ -907,10 +967,12 @@ int main(int argc, char **argv)
     clock_gettime(CLOCK_REALTIME, &now);
     int64_t now_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
     t0_ms = (now_ms - (int64_t)cfg.rounds * SCRAPE_MS) / SCRAPE_MS * SCRAPE_MS;
-    printf("ingest benchmark: %ld series x %ld rounds (15 s) = %ld samples, %ld per request, "
-           "%ld connections, data %.1f h ending now\n",
-           cfg.series, cfg.rounds, cfg.series * cfg.rounds, cfg.batch, cfg.conns,
-           (double)cfg.rounds * SCRAPE_MS / 3.6e6);
+    printf(
+        "ingest benchmark: %ld series x %ld rounds (15 s) = %ld samples, %ld "
+        "per request, "
+        "%ld connections, data %.1f h ending now\n",
+        cfg.series, cfg.rounds, cfg.series * cfg.rounds, cfg.batch, cfg.conns,
+        (double)cfg.rounds * SCRAPE_MS / 3.6e6);
     fflush(stdout);
 
     struct result rt = {0}, rp = {0};
@@ -928,22 +990,26 @@ int main(int argc, char **argv)
             failed = 1;
     }
     if (rt.ok && rp.ok && rt.ok_samples && rp.ok_samples) {
-        double cpu_t = rt.cpu_ingest_s / (double)(rt.ok_samples + rt.failed_samples);
-        double cpu_p = rp.cpu_ingest_s / (double)(rp.ok_samples + rp.failed_samples);
+        double cpu_t =
+            rt.cpu_ingest_s / (double)(rt.ok_samples + rt.failed_samples);
+        double cpu_p =
+            rp.cpu_ingest_s / (double)(rp.ok_samples + rp.failed_samples);
         double bps_t = (double)rt.disk_bytes / (double)rt.ok_samples;
         double bps_p = (double)rp.disk_bytes / (double)rp.ok_samples;
         printf("triad / prometheus:\n");
-        printf("  samples/s             %.2fx\n", ((double)rt.ok_samples / rt.wall_s) /
-                                                     ((double)rp.ok_samples / rp.wall_s));
-        printf("  CPU per sample        %.2fx  (target <= 0.5x: %s)\n", cpu_t / cpu_p,
-               cpu_t / cpu_p <= 0.5 ? "met" : "NOT met");
-        printf("  bytes per sample      %.2fx  (target <= 0.7x: %s)\n", bps_t / bps_p,
-               bps_t / bps_p <= 0.7 ? "met" : "NOT met");
-        printf("  peak RSS              %.2fx\n", (double)rt.hwm_kib / (double)rp.hwm_kib);
+        printf("  samples/s             %.2fx\n",
+               ((double)rt.ok_samples / rt.wall_s) /
+                   ((double)rp.ok_samples / rp.wall_s));
+        printf("  CPU per sample        %.2fx  (target <= 0.5x: %s)\n",
+               cpu_t / cpu_p, cpu_t / cpu_p <= 0.5 ? "met" : "NOT met");
+        printf("  bytes per sample      %.2fx  (target <= 0.7x: %s)\n",
+               bps_t / bps_p, bps_t / bps_p <= 0.7 ? "met" : "NOT met");
+        printf("  peak RSS              %.2fx\n",
+               (double)rt.hwm_kib / (double)rp.hwm_kib);
     }
     if (rt.failed_samples || rp.failed_samples)
-        printf("WARNING: failed samples: triad %ld, prometheus %ld\n", rt.failed_samples,
-               rp.failed_samples);
+        printf("WARNING: failed samples: triad %ld, prometheus %ld\n",
+               rt.failed_samples, rp.failed_samples);
     curl_global_cleanup();
     return failed;
 }

@@ -168,7 +168,9 @@ int tr_buf_put_uvarint(struct tr_buf *b, uint64_t v)
 
 int tr_buf_put_varint(struct tr_buf *b, int64_t v)
 {
-    uint64_t u = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+    /* zig-zag: the sign bit spread over all bits, without shifting a
+     * negative value */
+    uint64_t u = ((uint64_t)v << 1) ^ (v < 0 ? UINT64_MAX : 0);
     return tr_buf_put_uvarint(b, u);
 }
 

@@ -10,8 +10,8 @@ typedef int64_t tr_ns; /* nanoseconds since the Unix epoch */
 struct tr_clock {
     int version; /* 1 */
     void *data;
-    tr_ns (*now_ns)(void *data);     /* wall clock */
-    tr_ns (*mono_ns)(void *data);    /* monotonic */
+    tr_ns (*now_ns)(void *data);  /* wall clock */
+    tr_ns (*mono_ns)(void *data); /* monotonic */
 };
 
 void tr_clock_set(const struct tr_clock *c); /* NULL restores real time */

@@ -12,22 +12,22 @@
 #define TR_ERRMSG_SIZE 512
 
 /* X(name, value, message) */
-#define TR_ERR_TABLE(X)                                                        \
-    X(TR_ENOMEM, -1, "out of memory")                                          \
-    X(TR_EINVAL, -2, "invalid argument")                                       \
-    X(TR_EPROTO, -3, "malformed input")                                        \
-    X(TR_ECORRUPT, -4, "corrupt data")                                         \
-    X(TR_ETOOLARGE, -5, "too large")                                           \
-    X(TR_ENOTFOUND, -6, "not found")                                           \
-    X(TR_EIO, -7, "i/o error")                                                 \
-    X(TR_ELIMIT, -8, "limit exceeded")                                         \
-    X(TR_EUNAVAIL, -9, "service unavailable")                                  \
-    X(TR_ETOOOLD, -10, "sample too old")                                       \
-    X(TR_EDUP, -11, "duplicate sample with different value")                  \
-    X(TR_EUNSUPPORTED, -12, "unsupported")                                     \
-    X(TR_ETIMEOUT, -13, "timed out")                                           \
-    X(TR_ECANCELED, -14, "canceled")                                           \
-    X(TR_EAUTH, -15, "unauthorized")                                           \
+#define TR_ERR_TABLE(X)                                      \
+    X(TR_ENOMEM, -1, "out of memory")                        \
+    X(TR_EINVAL, -2, "invalid argument")                     \
+    X(TR_EPROTO, -3, "malformed input")                      \
+    X(TR_ECORRUPT, -4, "corrupt data")                       \
+    X(TR_ETOOLARGE, -5, "too large")                         \
+    X(TR_ENOTFOUND, -6, "not found")                         \
+    X(TR_EIO, -7, "i/o error")                               \
+    X(TR_ELIMIT, -8, "limit exceeded")                       \
+    X(TR_EUNAVAIL, -9, "service unavailable")                \
+    X(TR_ETOOOLD, -10, "sample too old")                     \
+    X(TR_EDUP, -11, "duplicate sample with different value") \
+    X(TR_EUNSUPPORTED, -12, "unsupported")                   \
+    X(TR_ETIMEOUT, -13, "timed out")                         \
+    X(TR_ECANCELED, -14, "canceled")                         \
+    X(TR_EAUTH, -15, "unauthorized")                         \
     X(TR_EEXEC, -16, "execution error")
 
 enum {

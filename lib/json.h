@@ -13,10 +13,10 @@
 #define TR_JSON_MAX_DEPTH 64
 
 struct tr_json {
-    struct tr_buf *out;                /* not owned */
-    int depth;                         /* open containers */
-    bool first[TR_JSON_MAX_DEPTH];     /* no element yet at this depth */
-    bool after_key;                    /* a key was written, value next */
+    struct tr_buf *out;            /* not owned */
+    int depth;                     /* open containers */
+    bool first[TR_JSON_MAX_DEPTH]; /* no element yet at this depth */
+    bool after_key;                /* a key was written, value next */
 };
 
 void tr_json_init(struct tr_json *j, struct tr_buf *out);
@@ -40,7 +40,8 @@ void tr_json_escape(struct tr_buf *b, const char *s, size_t n);
 
 /* Formats v like Go's strconv.FormatFloat(v, 'f', -1, 64) / 'g' variants
  * used by Prometheus: shortest digits that round-trip. "NaN", "+Inf",
- * "-Inf" for the specials. Returns the length written (buf >= TR_DOUBLE_BUF bytes). */
+ * "-Inf" for the specials. Returns the length written (buf >= TR_DOUBLE_BUF
+ * bytes). */
 #define TR_DOUBLE_BUF 400
 size_t tr_format_double(char *buf, double v);
 

@@ -42,7 +42,9 @@ void *tr_u64map_get(const struct tr_u64map *m, uint64_t key)
     }
 }
 
-static void map__insert(struct tr_u64map_slot *slots, size_t cap, uint64_t key,
+static void map__insert(struct tr_u64map_slot *slots,
+                        size_t cap,
+                        uint64_t key,
                         void *value)
 {
     size_t i = map__idx(key, cap);

@@ -21,22 +21,23 @@ struct tr_raft_mux; /* raft/transport.h */
 struct tr_raft_group;
 
 struct tr_raft_group_config {
-    int version;                /* 1 */
-    const char *name;           /* group name, e.g. "meta", "m-1732406400000-0";
-                                   [A-Za-z0-9_.-], at most 63 bytes */
-    const char *dir;            /* data directory (created if missing) */
-    raft_id id;                 /* this node's raft id (non-zero) */
-    const char *address;        /* this node's cluster address (advertised) */
-    struct raft_fsm *fsm;       /* version 1 or 2; called on the loop */
-    unsigned election_ms;       /* default 300 */
-    unsigned heartbeat_ms;      /* default 50 */
-    bool pre_vote;              /* default true (set by the caller) */
-    unsigned snapshot_threshold;/* entries between snapshots, default 1024 */
-    unsigned snapshot_trailing; /* entries kept after a snapshot, def. 512 */
-    size_t segment_size;        /* default 1 MiB */
+    int version;           /* 1 */
+    const char *name;      /* group name, e.g. "meta", "m-1732406400000-0";
+                              [A-Za-z0-9_.-], at most 63 bytes */
+    const char *dir;       /* data directory (created if missing) */
+    raft_id id;            /* this node's raft id (non-zero) */
+    const char *address;   /* this node's cluster address (advertised) */
+    struct raft_fsm *fsm;  /* version 1 or 2; called on the loop */
+    unsigned election_ms;  /* default 300 */
+    unsigned heartbeat_ms; /* default 50 */
+    bool pre_vote;         /* default true (set by the caller) */
+    unsigned snapshot_threshold; /* entries between snapshots, default 1024 */
+    unsigned snapshot_trailing;  /* entries kept after a snapshot, def. 512 */
+    size_t segment_size;         /* default 1 MiB */
     /* Optional: called on the loop when this node's view of the leader
      * changes (new leader id, 0 = none) - for metrics and routing caches. */
-    void (*on_leader_change)(void *arg, struct tr_raft_group *g,
+    void (*on_leader_change)(void *arg,
+                             struct tr_raft_group *g,
                              raft_id leader);
     void *arg;
 };
@@ -44,17 +45,20 @@ struct tr_raft_group_config {
 struct tr_raft_server {
     raft_id id;
     char address[128];
-    int role;                   /* RAFT_VOTER, RAFT_STANDBY, RAFT_SPARE */
+    int role; /* RAFT_VOTER, RAFT_STANDBY, RAFT_SPARE */
 };
 
 /* Creates the group (raft_uv I/O, transport over mux, raft instance). When
  * bootstrap is non-NULL and the directory holds no Raft state yet, the
  * group is bootstrapped with that configuration (n servers; every replica
  * must pass the same list). Then starts it. 0 or TR_E* with errmsg. */
-int tr_raft_group_start(uv_loop_t *loop, struct tr_raft_mux *mux,
+int tr_raft_group_start(uv_loop_t *loop,
+                        struct tr_raft_mux *mux,
                         const struct tr_raft_group_config *cfg,
-                        const struct tr_raft_server *bootstrap, size_t n,
-                        struct tr_raft_group **out, char *errmsg);
+                        const struct tr_raft_server *bootstrap,
+                        size_t n,
+                        struct tr_raft_group **out,
+                        char *errmsg);
 
 /* Proposes buf (copied) as a new entry. cb runs on the loop once the entry
  * is committed and applied locally (status 0, result = what the FSM's
@@ -67,17 +71,28 @@ int tr_raft_group_start(uv_loop_t *loop, struct tr_raft_mux *mux,
  * addresses -> TR_EINVAL; everything else -> TR_EIO. A transfer that did
  * not complete within the election timeout reports TR_ETIMEOUT. */
 typedef void (*tr_raft_apply_cb)(void *arg, int status, void *result);
-int tr_raft_group_apply(struct tr_raft_group *g, const void *buf, size_t len,
-                        tr_raft_apply_cb cb, void *arg);
+int tr_raft_group_apply(struct tr_raft_group *g,
+                        const void *buf,
+                        size_t len,
+                        tr_raft_apply_cb cb,
+                        void *arg);
 
 /* Membership changes (leader only). cb as above (result NULL). */
-int tr_raft_group_add(struct tr_raft_group *g, raft_id id, const char *address,
-                      int role, tr_raft_apply_cb cb, void *arg);
-int tr_raft_group_remove(struct tr_raft_group *g, raft_id id,
-                         tr_raft_apply_cb cb, void *arg);
+int tr_raft_group_add(struct tr_raft_group *g,
+                      raft_id id,
+                      const char *address,
+                      int role,
+                      tr_raft_apply_cb cb,
+                      void *arg);
+int tr_raft_group_remove(struct tr_raft_group *g,
+                         raft_id id,
+                         tr_raft_apply_cb cb,
+                         void *arg);
 /* Leadership transfer to id (0 = let raft pick). */
-int tr_raft_group_transfer(struct tr_raft_group *g, raft_id id,
-                           tr_raft_apply_cb cb, void *arg);
+int tr_raft_group_transfer(struct tr_raft_group *g,
+                           raft_id id,
+                           tr_raft_apply_cb cb,
+                           void *arg);
 
 /* Inside an FSM's apply callback: the Raft index of the entry being applied
  * (r->last_applied + 1; also during raft_start's replay, before the caller
@@ -96,24 +111,27 @@ const char *tr_raft_group_name(struct tr_raft_group *g);
 struct raft *tr_raft_group_raft(struct tr_raft_group *g);
 
 struct tr_raft_group_stats {
-    int state;                  /* RAFT_FOLLOWER, RAFT_CANDIDATE, ... */
+    int state; /* RAFT_FOLLOWER, RAFT_CANDIDATE, ... */
     uint64_t term;
     uint64_t commit_index;
     uint64_t last_applied;
-    uint64_t last_index;        /* newest entry in the log */
-    uint64_t leader_changes;    /* observed by this node */
-    uint64_t snapshots;         /* taken or installed */
-    uint64_t bytes_replicated;  /* bytes of entries applied */
+    uint64_t last_index;       /* newest entry in the log */
+    uint64_t leader_changes;   /* observed by this node */
+    uint64_t snapshots;        /* taken or installed */
+    uint64_t bytes_replicated; /* bytes of entries applied */
     raft_id leader;
 };
-void tr_raft_group_stats(struct tr_raft_group *g, struct tr_raft_group_stats *st);
+void tr_raft_group_stats(struct tr_raft_group *g,
+                         struct tr_raft_group_stats *st);
 /* Configuration (servers) as this node knows it; returns count (<= max). */
-size_t tr_raft_group_servers(struct tr_raft_group *g, struct tr_raft_server *out,
+size_t tr_raft_group_servers(struct tr_raft_group *g,
+                             struct tr_raft_server *out,
                              size_t max);
 
 /* Closes the raft instance, its I/O and transport; cb runs on the loop when
  * the memory is released. */
-void tr_raft_group_close(struct tr_raft_group *g, void (*cb)(void *arg),
+void tr_raft_group_close(struct tr_raft_group *g,
+                         void (*cb)(void *arg),
                          void *arg);
 
 #endif

@@ -6,13 +6,14 @@
 #include "lib/err.h"
 #include "lib/log.h"
 
-static int meta__apply(struct raft_fsm *fsm, const struct raft_buffer *buf,
+static int meta__apply(struct raft_fsm *fsm,
+                       const struct raft_buffer *buf,
                        void **result)
 {
     struct tr_meta_fsm *m = fsm->data;
     pthread_mutex_lock(&m->mu);
-    m->last_rv = tr_catalog_apply(&m->catalog, buf->base, buf->len,
-                                  m->last_err);
+    m->last_rv =
+        tr_catalog_apply(&m->catalog, buf->base, buf->len, m->last_err);
     pthread_mutex_unlock(&m->mu);
     if (m->last_rv != 0) {
         tr_log_debug("catalog command not applied", "err=\"%s\"", m->last_err);
@@ -24,7 +25,8 @@ static int meta__apply(struct raft_fsm *fsm, const struct raft_buffer *buf,
     return 0;
 }
 
-static int meta__snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[],
+static int meta__snapshot(struct raft_fsm *fsm,
+                          struct raft_buffer *bufs[],
                           unsigned *n_bufs)
 {
     struct tr_meta_fsm *m = fsm->data;
@@ -70,7 +72,8 @@ static int meta__restore(struct raft_fsm *fsm, struct raft_buffer *buf)
     return 0;
 }
 
-void tr_meta_fsm_init(struct tr_meta_fsm *m, void (*on_change)(void *arg),
+void tr_meta_fsm_init(struct tr_meta_fsm *m,
+                      void (*on_change)(void *arg),
                       void *arg)
 {
     memset(m, 0, sizeof(*m));

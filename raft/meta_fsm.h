@@ -11,17 +11,18 @@
 #include "raft/catalog.h"
 
 struct tr_meta_fsm {
-    struct raft_fsm fsm;            /* handed to raft (version 1) */
-    struct tr_catalog catalog;      /* written on the loop thread only */
-    pthread_mutex_t mu;             /* held while writing; readers on other
-                                       threads take it too */
-    int last_rv;                    /* result of the newest apply */
+    struct raft_fsm fsm;       /* handed to raft (version 1) */
+    struct tr_catalog catalog; /* written on the loop thread only */
+    pthread_mutex_t mu;        /* held while writing; readers on other
+                                  threads take it too */
+    int last_rv;               /* result of the newest apply */
     char last_err[256];
     void (*on_change)(void *arg);
     void *arg;
 };
 
-void tr_meta_fsm_init(struct tr_meta_fsm *m, void (*on_change)(void *arg),
+void tr_meta_fsm_init(struct tr_meta_fsm *m,
+                      void (*on_change)(void *arg),
                       void *arg);
 void tr_meta_fsm_close(struct tr_meta_fsm *m);
 

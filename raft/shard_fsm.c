@@ -10,8 +10,10 @@
 #include "raft/group.h"
 #include "storage/keys.h"
 
-void tr_shard_marker_encode(uint8_t out[TR_SHARD_MARKER_SIZE], uint64_t index,
-                            int64_t window, uint16_t slot)
+void tr_shard_marker_encode(uint8_t out[TR_SHARD_MARKER_SIZE],
+                            uint64_t index,
+                            int64_t window,
+                            uint16_t slot)
 {
     memcpy(out, "TRSM", 4);
     out[4] = 1;
@@ -20,12 +22,14 @@ void tr_shard_marker_encode(uint8_t out[TR_SHARD_MARKER_SIZE], uint64_t index,
     tr_put_u16be(out + 21, slot);
 }
 
-int tr_shard_marker_decode(const void *buf, size_t len, uint64_t *index,
-                           int64_t *window, uint16_t *slot)
+int tr_shard_marker_decode(const void *buf,
+                           size_t len,
+                           uint64_t *index,
+                           int64_t *window,
+                           uint16_t *slot)
 {
     const uint8_t *p = buf;
-    if (len != TR_SHARD_MARKER_SIZE || memcmp(p, "TRSM", 4) != 0 ||
-        p[4] != 1) {
+    if (len != TR_SHARD_MARKER_SIZE || memcmp(p, "TRSM", 4) != 0 || p[4] != 1) {
         return TR_ECORRUPT;
     }
     *index = tr_get_u64be(p + 5);
@@ -34,13 +38,13 @@ int tr_shard_marker_decode(const void *buf, size_t len, uint64_t *index,
     return 0;
 }
 
-static int fsm__queue(struct tr_shard_fsm *f, uint64_t index,
+static int fsm__queue(struct tr_shard_fsm *f,
+                      uint64_t index,
                       const struct raft_buffer *buf)
 {
     if (f->n_pending == f->cap_pending) {
         size_t cap = f->cap_pending ? f->cap_pending * 2 : 64;
-        struct tr_shard_pending *np =
-            tr_realloc(f->pending, cap * sizeof(*np));
+        struct tr_shard_pending *np = tr_realloc(f->pending, cap * sizeof(*np));
         if (np == NULL) {
             return TR_ENOMEM;
         }
@@ -52,11 +56,13 @@ static int fsm__queue(struct tr_shard_fsm *f, uint64_t index,
         return TR_ENOMEM;
     }
     memcpy(copy, buf->base, buf->len);
-    f->pending[f->n_pending++] = (struct tr_shard_pending){index, copy, buf->len};
+    f->pending[f->n_pending++] =
+        (struct tr_shard_pending){index, copy, buf->len};
     return 0;
 }
 
-static int fsm__apply(struct raft_fsm *fsm, const struct raft_buffer *buf,
+static int fsm__apply(struct raft_fsm *fsm,
+                      const struct raft_buffer *buf,
                       void **result)
 {
     struct tr_shard_fsm *f = fsm->data;
@@ -86,7 +92,8 @@ static int fsm__apply(struct raft_fsm *fsm, const struct raft_buffer *buf,
     return 0;
 }
 
-static int fsm__snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[],
+static int fsm__snapshot(struct raft_fsm *fsm,
+                         struct raft_buffer *bufs[],
                          unsigned *n_bufs)
 {
     struct tr_shard_fsm *f = fsm->data;
@@ -121,8 +128,8 @@ static int fsm__restore(struct raft_fsm *fsm, struct raft_buffer *buf)
     uint64_t index;
     int64_t window;
     uint16_t slot;
-    int rv = tr_shard_marker_decode(buf->base, buf->len, &index, &window,
-                                    &slot);
+    int rv =
+        tr_shard_marker_decode(buf->base, buf->len, &index, &window, &slot);
     if (rv != 0 || window != f->window || slot != f->slot) {
         /* on failure raft keeps ownership of the buffer and frees it */
         tr_log_error("bad shard snapshot marker", "window=%" PRId64 " slot=%u",
@@ -156,9 +163,8 @@ void tr_shard_fsm_copy_done(struct tr_shard_fsm *f, bool ok, uint64_t loaded)
         struct tr_shard_pending *p = &f->pending[i];
         if (p->index > loaded) {
             struct tr_apply_result res;
-            if (tr_storage_shard_apply(f->storage, f->window, f->slot,
-                                       p->index, p->buf, p->len, &res,
-                                       err) != 0) {
+            if (tr_storage_shard_apply(f->storage, f->window, f->slot, p->index,
+                                       p->buf, p->len, &res, err) != 0) {
                 tr_log_warn("queued shard entry not applied", "err=\"%s\"",
                             err);
             }
@@ -168,12 +174,15 @@ void tr_shard_fsm_copy_done(struct tr_shard_fsm *f, bool ok, uint64_t loaded)
     f->n_pending = 0;
     f->catching_up = false;
     tr_log_info("shard caught up by copy",
-                "window=%" PRId64 " slot=%u index=%" PRIu64, f->window,
-                f->slot, loaded);
+                "window=%" PRId64 " slot=%u index=%" PRIu64, f->window, f->slot,
+                loaded);
 }
 
-void tr_shard_fsm_init(struct tr_shard_fsm *f, struct tr_storage *s,
-                       int64_t window, uint16_t slot, tr_shard_copy_fn copy,
+void tr_shard_fsm_init(struct tr_shard_fsm *f,
+                       struct tr_storage *s,
+                       int64_t window,
+                       uint16_t slot,
+                       tr_shard_copy_fn copy,
                        void *arg)
 {
     memset(f, 0, sizeof(*f));

@@ -36,7 +36,8 @@
 
 struct tr_shard_fsm;
 /* Called on the loop when a copy is needed (target index: the marker's). */
-typedef void (*tr_shard_copy_fn)(void *arg, struct tr_shard_fsm *f,
+typedef void (*tr_shard_copy_fn)(void *arg,
+                                 struct tr_shard_fsm *f,
                                  uint64_t index);
 
 struct tr_shard_pending {
@@ -46,7 +47,7 @@ struct tr_shard_pending {
 };
 
 struct tr_shard_fsm {
-    struct raft_fsm fsm;              /* handed to raft (version 1) */
+    struct raft_fsm fsm; /* handed to raft (version 1) */
     struct tr_storage *storage;
     int64_t window;
     uint16_t slot;
@@ -55,7 +56,7 @@ struct tr_shard_fsm {
     struct tr_shard_pending *pending; /* entries queued while catching up */
     size_t n_pending;
     size_t cap_pending;
-    struct tr_apply_result last;      /* result of the newest apply */
+    struct tr_apply_result last; /* result of the newest apply */
     int last_rv;
     uint64_t applied_entries;
     uint64_t applied_bytes;
@@ -64,8 +65,11 @@ struct tr_shard_fsm {
     void *copy_arg;
 };
 
-void tr_shard_fsm_init(struct tr_shard_fsm *f, struct tr_storage *s,
-                       int64_t window, uint16_t slot, tr_shard_copy_fn copy,
+void tr_shard_fsm_init(struct tr_shard_fsm *f,
+                       struct tr_storage *s,
+                       int64_t window,
+                       uint16_t slot,
+                       tr_shard_copy_fn copy,
                        void *arg);
 void tr_shard_fsm_close(struct tr_shard_fsm *f);
 /* The copy finished: ok = the dump was loaded at index `loaded`. Replays
@@ -73,9 +77,14 @@ void tr_shard_fsm_close(struct tr_shard_fsm *f);
  * catching-up (call the hook again later). */
 void tr_shard_fsm_copy_done(struct tr_shard_fsm *f, bool ok, uint64_t loaded);
 
-void tr_shard_marker_encode(uint8_t out[TR_SHARD_MARKER_SIZE], uint64_t index,
-                            int64_t window, uint16_t slot);
-int tr_shard_marker_decode(const void *buf, size_t len, uint64_t *index,
-                           int64_t *window, uint16_t *slot);
+void tr_shard_marker_encode(uint8_t out[TR_SHARD_MARKER_SIZE],
+                            uint64_t index,
+                            int64_t window,
+                            uint16_t slot);
+int tr_shard_marker_decode(const void *buf,
+                           size_t len,
+                           uint64_t *index,
+                           int64_t *window,
+                           uint16_t *slot);
 
 #endif

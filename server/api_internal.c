@@ -24,7 +24,8 @@ static struct tr_cluster *internal__cluster(const struct tr_http_request *req,
     }
     const char *secret = app->cfg->cluster_secret;
     if (secret[0] != '\0') {
-        const struct tr_slice *h = tr_http_header_get(req, TR_RPC_SECRET_HEADER);
+        const struct tr_slice *h =
+            tr_http_header_get(req, TR_RPC_SECRET_HEADER);
         if (h == NULL || !tr_slice_eq_cstr(*h, secret)) {
             tr_http_resp_text(resp, 401, "bad or missing cluster secret");
             return NULL;
@@ -41,7 +42,8 @@ static void internal__binary(struct tr_http_response *resp, struct tr_buf *b)
     resp->content_type = "application/octet-stream";
 }
 
-/* ---- hello and join ---------------------------------------------------------- */
+/* ---- hello and join
+ * ---------------------------------------------------------- */
 
 static void api__hello(const struct tr_http_request *req,
                        struct tr_http_response *resp)
@@ -183,13 +185,15 @@ static void api__ensure_window(const struct tr_http_request *req,
     }
     cl_call_destroy(&w.call);
     if (w.rv != 0) {
-        tr_http_resp_text(resp, 503, "window not created (not the meta leader?)");
+        tr_http_resp_text(resp, 503,
+                          "window not created (not the meta leader?)");
         return;
     }
     tr_http_resp_text(resp, 200, "ok");
 }
 
-/* ---- removing a node --------------------------------------------------------- */
+/* ---- removing a node
+ * --------------------------------------------------------- */
 
 struct remove_call {
     struct tr_cluster *c;
@@ -211,7 +215,8 @@ static void remove__start(void *arg)
     cl_remove_node_loop(r->c, r->id, remove__done, r);
 }
 
-static void remove__run(struct tr_cluster *c, uint64_t id,
+static void remove__run(struct tr_cluster *c,
+                        uint64_t id,
                         struct tr_http_response *resp)
 {
     struct remove_call r;
@@ -283,10 +288,12 @@ static void api__admin_remove_node(const struct tr_http_request *req,
     remove__run(c, id, resp);
 }
 
-/* ---- shard data ----------------------------------------------------------------- */
+/* ---- shard data
+ * ----------------------------------------------------------------- */
 
 static int internal__shard(const struct tr_http_request *req,
-                           struct tr_cursor *cur, int64_t *window,
+                           struct tr_cursor *cur,
+                           int64_t *window,
                            uint16_t *slot)
 {
     uint64_t s;
@@ -337,11 +344,10 @@ static void api__select(const struct tr_http_request *req,
     char err[TR_ERRMSG_SIZE] = "";
     int rv = cl_select_serve(c, req->body, req->body_len, &b, err);
     if (rv != 0) {
-        tr_http_resp_text(resp, rv == TR_ELIMIT || rv == TR_EINVAL ||
-                                        rv == TR_EPROTO
-                                    ? 400
-                                    : 503,
-                          err);
+        tr_http_resp_text(
+            resp,
+            rv == TR_ELIMIT || rv == TR_EINVAL || rv == TR_EPROTO ? 400 : 503,
+            err);
     } else {
         internal__binary(resp, &b);
     }
@@ -385,7 +391,8 @@ static void api__shard_dump(const struct tr_http_request *req,
     tr_buf_free(&b);
 }
 
-/* ---- status ----------------------------------------------------------------------- */
+/* ---- status
+ * ----------------------------------------------------------------------- */
 
 static void api__status_local(const struct tr_http_request *req,
                               struct tr_http_response *resp)
@@ -427,8 +434,11 @@ struct shard_view {
     bool catching_up;
 };
 
-static size_t status__decode(uint64_t node, const char *buf, size_t len,
-                             struct shard_view *out, size_t max)
+static size_t status__decode(uint64_t node,
+                             const char *buf,
+                             size_t len,
+                             struct shard_view *out,
+                             size_t max)
 {
     struct tr_cursor c = tr_cursor_make(buf, len);
     uint64_t n;
@@ -441,7 +451,8 @@ static size_t status__decode(uint64_t node, const char *buf, size_t len,
         uint64_t slot;
         uint8_t state, cu;
         if (tr_cursor_varint(&c, &v->window) != 0 ||
-            tr_cursor_uvarint(&c, &slot) != 0 || tr_cursor_u8(&c, &state) != 0 ||
+            tr_cursor_uvarint(&c, &slot) != 0 ||
+            tr_cursor_u8(&c, &state) != 0 ||
             tr_cursor_u64be(&c, &v->leader) != 0 ||
             tr_cursor_uvarint(&c, &v->term) != 0 ||
             tr_cursor_uvarint(&c, &v->commit) != 0 ||
@@ -596,7 +607,8 @@ static void api__status_cluster(const struct tr_http_request *req,
         for (size_t r = 0; r < sh->n_replicas; r++) {
             const struct shard_view *rv = NULL;
             for (size_t v = 0; v < nv; v++) {
-                if (views[v].window == sh->window && views[v].slot == sh->slot &&
+                if (views[v].window == sh->window &&
+                    views[v].slot == sh->slot &&
                     views[v].node == sh->replicas[r]) {
                     rv = &views[v];
                 }
@@ -608,13 +620,13 @@ static void api__status_cluster(const struct tr_http_request *req,
             tr_json_uint(&j, rv ? rv->applied : 0);
             tr_json_key(&j, "lag");
             uint64_t commit = lead ? lead->commit : 0;
-            tr_json_uint(&j, rv && commit > rv->applied ? commit - rv->applied
-                                                        : 0);
+            tr_json_uint(&j,
+                         rv && commit > rv->applied ? commit - rv->applied : 0);
             tr_json_key(&j, "state");
-            tr_json_str(&j, rv == NULL            ? "unknown"
-                            : rv->catching_up     ? "catching-up"
+            tr_json_str(&j, rv == NULL                 ? "unknown"
+                            : rv->catching_up          ? "catching-up"
                             : rv->state == RAFT_LEADER ? "leader"
-                                                  : "follower");
+                                                       : "follower");
             tr_json_obj_end(&j);
         }
         tr_json_arr_end(&j);

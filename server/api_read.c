@@ -14,7 +14,8 @@
 
 /* Reads tenant and time range; writes the error response on failure. */
 static int read__common(const struct tr_http_request *req,
-                        struct tr_http_response *resp, char *tenant,
+                        struct tr_http_response *resp,
+                        char *tenant,
                         struct tr_select_hints *h)
 {
     struct tr_app *app = req->app;
@@ -34,7 +35,8 @@ static int read__common(const struct tr_http_request *req,
     const char *cons = tr_http_form_get(req, "consistency");
     if (cons != NULL && strcmp(cons, "strong") == 0) {
         h->leader_only = true; /* read every shard from its leader */
-    } else if (cons != NULL && cons[0] != '\0' && strcmp(cons, "eventual") != 0) {
+    } else if (cons != NULL && cons[0] != '\0' &&
+               strcmp(cons, "eventual") != 0) {
         tr_prom_error(resp, 400, "bad_data",
                       "invalid parameter \"consistency\": want strong or "
                       "eventual");
@@ -49,7 +51,8 @@ static int read__common(const struct tr_http_request *req,
     return 0;
 }
 
-static void read__storage_error(struct tr_http_response *resp, int rv,
+static void read__storage_error(struct tr_http_response *resp,
+                                int rv,
                                 const char *err)
 {
     if (rv == TR_ELIMIT) {
@@ -263,8 +266,8 @@ void tr_api_labels(const struct tr_http_request *req,
 void tr_api_label_values(const struct tr_http_request *req,
                          struct tr_http_response *resp)
 {
-    struct tr_slice name = req->n_params > 0 ? req->params[0]
-                                             : (struct tr_slice){"", 0};
+    struct tr_slice name =
+        req->n_params > 0 ? req->params[0] : (struct tr_slice){"", 0};
     bool ok = name.len > 0;
     for (size_t i = 0; i < name.len && ok; i++) {
         char c = name.base[i];
@@ -283,9 +286,9 @@ void tr_api_label_values(const struct tr_http_request *req,
 
 static const char *read__type_name(uint8_t t)
 {
-    static const char *const names[] = {"unknown", "counter", "gauge",
-                                        "histogram", "gaugehistogram",
-                                        "summary", "info", "stateset"};
+    static const char *const names[] = {
+        "unknown",        "counter", "gauge", "histogram",
+        "gaugehistogram", "summary", "info",  "stateset"};
     return t < sizeof(names) / sizeof(names[0]) ? names[t] : "unknown";
 }
 

@@ -22,7 +22,8 @@ static void rread__free(void *data, void *p)
     (void)p;
 }
 
-static void rread__fail(struct tr_http_response *resp, int code,
+static void rread__fail(struct tr_http_response *resp,
+                        int code,
                         const char *msg)
 {
     tr_http_resp_text(resp, tr_status_for(code), msg);
@@ -45,7 +46,8 @@ void tr_api_remote_read(const struct tr_http_request *req,
     const char *pb = req->body;
     size_t pbl = req->body_len;
     const struct tr_slice *ce = tr_http_header_get(req, "Content-Encoding");
-    if (!(req->body_decoded && ce != NULL && tr_slice_eq_nocase(*ce, "snappy"))) {
+    if (!(req->body_decoded && ce != NULL &&
+          tr_slice_eq_nocase(*ce, "snappy"))) {
         rv = tr_snappy_decode(req->body, req->body_len,
                               app->cfg->max_body_bytes, &dec, err);
         if (rv != 0) {
@@ -68,10 +70,9 @@ void tr_api_remote_read(const struct tr_http_request *req,
     }
     Prometheus__ReadResponse out = PROMETHEUS__READ_RESPONSE__INIT;
     out.n_results = rr->n_queries;
-    out.results = tr_arena_alloc(req->arena,
-                                 (rr->n_queries + 1) * sizeof(*out.results));
-    struct tr_select_result *sel =
-        tr_calloc(rr->n_queries + 1, sizeof(*sel));
+    out.results =
+        tr_arena_alloc(req->arena, (rr->n_queries + 1) * sizeof(*out.results));
+    struct tr_select_result *sel = tr_calloc(rr->n_queries + 1, sizeof(*sel));
     if (out.results == NULL || sel == NULL) {
         tr_free(sel);
         rread__fail(resp, TR_ENOMEM, "out of memory");
@@ -140,21 +141,24 @@ void tr_api_remote_read(const struct tr_http_request *req,
             req->arena, (r->n_series + 1) * sizeof(*qr->timeseries));
         for (size_t i = 0; i < r->n_series; i++) {
             const struct tr_series_data *sd = &r->series[i];
-            Prometheus__TimeSeries *ts = tr_arena_alloc(req->arena, sizeof(*ts));
+            Prometheus__TimeSeries *ts =
+                tr_arena_alloc(req->arena, sizeof(*ts));
             Prometheus__TimeSeries tinit = PROMETHEUS__TIME_SERIES__INIT;
             *ts = tinit;
             ts->n_labels = sd->n_labels;
-            ts->labels = tr_arena_alloc(req->arena,
-                                        (sd->n_labels + 1) * sizeof(*ts->labels));
+            ts->labels = tr_arena_alloc(
+                req->arena, (sd->n_labels + 1) * sizeof(*ts->labels));
             Prometheus__Label *lbs =
                 tr_arena_alloc(req->arena, (sd->n_labels + 1) * sizeof(*lbs));
             for (size_t l = 0; l < sd->n_labels; l++) {
                 Prometheus__Label linit = PROMETHEUS__LABEL__INIT;
                 lbs[l] = linit;
-                lbs[l].name = tr_arena_strndup(req->arena, sd->labels[l].name.base,
-                                               sd->labels[l].name.len);
-                lbs[l].value = tr_arena_strndup(
-                    req->arena, sd->labels[l].value.base, sd->labels[l].value.len);
+                lbs[l].name =
+                    tr_arena_strndup(req->arena, sd->labels[l].name.base,
+                                     sd->labels[l].name.len);
+                lbs[l].value =
+                    tr_arena_strndup(req->arena, sd->labels[l].value.base,
+                                     sd->labels[l].value.len);
                 ts->labels[l] = &lbs[l];
             }
             ts->n_samples = sd->n_samples;

@@ -325,7 +325,8 @@ static int write__version(const struct tr_http_request *req, char *errmsg)
 /* Adds a metadata record when its metric name is valid (metadata never
  * fails a request), cutting help and unit at the configured length. */
 static void write__metadata(struct tr_entry_metrics *em,
-                            const struct tr_prw_metadata *pm, uint32_t max)
+                            const struct tr_prw_metadata *pm,
+                            uint32_t max)
 {
     if (!write__metric_name_ok(pm->family) ||
         !tr_utf8_valid(pm->help.base, pm->help.len) ||

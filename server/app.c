@@ -21,15 +21,18 @@ static void app__collect(struct tr_buf *out, void *arg)
     tr_buf_printf(out,
                   "# HELP triad_head_series Series held in memory (open "
                   "windows).\n# TYPE triad_head_series gauge\n"
-                  "triad_head_series %" PRIu64 "\n"
+                  "triad_head_series %" PRIu64
+                  "\n"
                   "# HELP triad_head_chunks Open chunks in memory.\n"
                   "# TYPE triad_head_chunks gauge\ntriad_head_chunks %" PRIu64
                   "\n# HELP triad_storage_shards Shards with data on this "
                   "node.\n# TYPE triad_storage_shards gauge\n"
-                  "triad_storage_shards %" PRIu64 "\n"
+                  "triad_storage_shards %" PRIu64
+                  "\n"
                   "# HELP triad_chunks_cut_total Chunks completed and "
                   "persisted.\n# TYPE triad_chunks_cut_total counter\n"
-                  "triad_chunks_cut_total %" PRIu64 "\n"
+                  "triad_chunks_cut_total %" PRIu64
+                  "\n"
                   "# HELP triad_checkpoints_total Shard checkpoints taken.\n"
                   "# TYPE triad_checkpoints_total counter\n"
                   "triad_checkpoints_total %" PRIu64 "\n",
@@ -71,8 +74,7 @@ static void app__collect(struct tr_buf *out, void *arg)
                   TRIAD_REVISION);
 }
 
-int tr_app_init(struct tr_app *app, const struct tr_config *cfg,
-                char *errmsg)
+int tr_app_init(struct tr_app *app, const struct tr_config *cfg, char *errmsg)
 {
     memset(app, 0, sizeof(*app));
     app->cfg = cfg;
@@ -105,15 +107,15 @@ int tr_app_init(struct tr_app *app, const struct tr_config *cfg,
         "Samples rejected on ingest, per tenant and reason.", 2, trl);
     app->m_series = tr_selfmetrics_counter(
         r, "triad_series_created_total", "Series created, per tenant.", 1, tl);
-    app->m_exemplars = tr_selfmetrics_counter(
-        r, "triad_exemplars_received_total",
-        "Exemplars received (not stored yet).", 1, tl);
+    app->m_exemplars =
+        tr_selfmetrics_counter(r, "triad_exemplars_received_total",
+                               "Exemplars received (not stored yet).", 1, tl);
     app->m_histograms = tr_selfmetrics_counter(
         r, "triad_native_histograms_received_total",
         "Native histogram samples received (not stored yet).", 1, tl);
-    app->m_metadata = tr_selfmetrics_counter(
-        r, "triad_metadata_ingested_total",
-        "Metric metadata records stored.", 1, tl);
+    app->m_metadata =
+        tr_selfmetrics_counter(r, "triad_metadata_ingested_total",
+                               "Metric metadata records stored.", 1, tl);
     tr_selfmetrics_add_collector(r, app__collect, app);
     return 0;
 }

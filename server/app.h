@@ -22,7 +22,7 @@ struct tr_app {
     const struct tr_config *cfg;
     struct tr_storage *storage;
     const struct tr_select_source *source; /* reads: the cluster fan-out */
-    struct tr_cluster *cluster;          /* writes are routed through it */
+    struct tr_cluster *cluster;            /* writes are routed through it */
     struct tr_rate_limiters *limiters;
     int64_t start_ms;
     /* self-metrics */

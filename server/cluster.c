@@ -85,7 +85,8 @@ bool cl_node_http(struct tr_cluster *c, uint64_t id, char *out, size_t n)
 {
     bool ok = false;
     pthread_mutex_lock(&c->meta_fsm.mu);
-    const struct tr_catalog_node *nd = tr_catalog_node(&c->meta_fsm.catalog, id);
+    const struct tr_catalog_node *nd =
+        tr_catalog_node(&c->meta_fsm.catalog, id);
     if (nd != NULL && nd->http_addr[0] != '\0') {
         snprintf(out, n, "%s", nd->http_addr);
         ok = true;
@@ -104,7 +105,8 @@ bool cl_node_http(struct tr_cluster *c, uint64_t id, char *out, size_t n)
     return ok;
 }
 
-struct cl_group *cl_group_find(struct tr_cluster *c, int64_t window,
+struct cl_group *cl_group_find(struct tr_cluster *c,
+                               int64_t window,
                                uint16_t slot)
 {
     for (struct cl_group *g = c->groups; g != NULL; g = g->next) {
@@ -134,8 +136,10 @@ static bool cl__dir_has_state(const char *dir)
 }
 
 static void cl__group_config(struct tr_cluster *c,
-                             struct tr_raft_group_config *gc, const char *name,
-                             const char *dir, struct raft_fsm *fsm)
+                             struct tr_raft_group_config *gc,
+                             const char *name,
+                             const char *dir,
+                             struct raft_fsm *fsm)
 {
     memset(gc, 0, sizeof(*gc));
     gc->version = 1;
@@ -159,7 +163,8 @@ static void cl__meta_changed(void *arg)
 
 /* Starts the meta group, bootstrapping it with servers when given. */
 static int cl__meta_start(struct tr_cluster *c,
-                          const struct tr_raft_server *servers, size_t n)
+                          const struct tr_raft_server *servers,
+                          size_t n)
 {
     char dir[2100];
     snprintf(dir, sizeof(dir), "%s/meta", c->raft_dir);
@@ -168,8 +173,8 @@ static int cl__meta_start(struct tr_cluster *c,
     gc.snapshot_threshold = 256;
     gc.snapshot_trailing = 128;
     char err[TR_ERRMSG_SIZE];
-    int rv = tr_raft_group_start(c->loop, c->mux, &gc, servers, n, &c->meta,
-                                 err);
+    int rv =
+        tr_raft_group_start(c->loop, c->mux, &gc, servers, n, &c->meta, err);
     if (rv != 0) {
         tr_log_error("cannot start the meta group", "err=\"%s\"", err);
         return rv;
@@ -177,12 +182,13 @@ static int cl__meta_start(struct tr_cluster *c,
     struct tr_raft_group_stats gs;
     tr_raft_group_stats(c->meta, &gs);
     c->meta_start_last_index = gs.last_index;
-    tr_log_info("meta group started", "bootstrap_servers=%zu last_index=%" PRIu64,
-                n, gs.last_index);
+    tr_log_info("meta group started",
+                "bootstrap_servers=%zu last_index=%" PRIu64, n, gs.last_index);
     return 0;
 }
 
-/* ---- discovery: hello ----------------------------------------------------- */
+/* ---- discovery: hello -----------------------------------------------------
+ */
 
 static void cl__add_peer(struct tr_cluster *c, const struct tr_catalog_node *n)
 {
@@ -205,8 +211,11 @@ struct cl_hello_ctx {
     char http[TR_CATALOG_ADDR_MAX];
 };
 
-static void cl__on_hello(void *arg, int status, long http_status,
-                         const char *body, size_t len)
+static void cl__on_hello(void *arg,
+                         int status,
+                         long http_status,
+                         const char *body,
+                         size_t len)
 {
     struct cl_hello_ctx *h = arg;
     struct tr_cluster *c = h->c;
@@ -333,7 +342,8 @@ static void cl__maybe_start_meta(struct tr_cluster *c)
     cl__meta_start(c, servers, expect);
 }
 
-/* ---- joining and registration (meta leader side) ---------------------------- */
+/* ---- joining and registration (meta leader side) ----------------------------
+ */
 
 struct cl_join {
     struct tr_cluster *c;
@@ -373,17 +383,22 @@ static void cl__join_added(void *arg, int status, void *result)
     }
 }
 
-static void cl__on_forward_join(void *arg, int status, long http_status,
-                                const char *body, size_t len)
+static void cl__on_forward_join(void *arg,
+                                int status,
+                                long http_status,
+                                const char *body,
+                                size_t len)
 {
     (void)body;
     (void)len;
-    cl__join_finish(arg, status != 0 ? status
-                                     : (http_status == 200 ? 0 : TR_EUNAVAIL));
+    cl__join_finish(
+        arg, status != 0 ? status : (http_status == 200 ? 0 : TR_EUNAVAIL));
 }
 
-void cl_join_loop(struct tr_cluster *c, const struct tr_catalog_node *n,
-                  void (*cb)(void *arg, int rv), void *arg)
+void cl_join_loop(struct tr_cluster *c,
+                  const struct tr_catalog_node *n,
+                  void (*cb)(void *arg, int rv),
+                  void *arg)
 {
     struct cl_join *j = tr_calloc(1, sizeof(*j));
     if (j == NULL) {
@@ -446,8 +461,11 @@ static void cl__on_self_join(void *arg, int rv)
     }
 }
 
-static void cl__on_join_rpc(void *arg, int status, long http_status,
-                            const char *body, size_t len)
+static void cl__on_join_rpc(void *arg,
+                            int status,
+                            long http_status,
+                            const char *body,
+                            size_t len)
 {
     (void)body;
     (void)len;
@@ -513,7 +531,6 @@ static bool cl__is_replica(const struct tr_catalog_shard *sh, uint64_t id)
     return false;
 }
 
-
 struct cl_remove {
     struct tr_cluster *c;
     uint64_t id;
@@ -567,21 +584,26 @@ static void cl__remove_step(void *arg, int status, void *result)
     cl__remove_finish(r);
 }
 
-static void cl__on_forward_remove(void *arg, int status, long http_status,
-                                  const char *body, size_t len)
+static void cl__on_forward_remove(void *arg,
+                                  int status,
+                                  long http_status,
+                                  const char *body,
+                                  size_t len)
 {
     (void)body;
     (void)len;
     struct cl_remove *r = arg;
     r->rv = status != 0 ? status
-                        : (http_status == 200 ? 0
+                        : (http_status == 200   ? 0
                            : http_status == 404 ? TR_ENOTFOUND
                                                 : TR_EUNAVAIL);
     cl__remove_finish(r);
 }
 
-void cl_remove_node_loop(struct tr_cluster *c, uint64_t id,
-                         void (*cb)(void *arg, int rv), void *arg)
+void cl_remove_node_loop(struct tr_cluster *c,
+                         uint64_t id,
+                         void (*cb)(void *arg, int rv),
+                         void *arg)
 {
     struct cl_remove *r = tr_calloc(1, sizeof(*r));
     if (r == NULL || c->meta == NULL) {
@@ -638,8 +660,8 @@ void cl_remove_node_loop(struct tr_cluster *c, uint64_t id,
             /* replicas per node in this window, to spread replacements */
             cur_window = sh->window;
             memset(load, 0, sizeof(load));
-            for (size_t j = i; j < cat->n_shards && cat->shards[j].window ==
-                                                       cur_window;
+            for (size_t j = i;
+                 j < cat->n_shards && cat->shards[j].window == cur_window;
                  j++) {
                 for (size_t q = 0; q < cat->shards[j].n_replicas; q++) {
                     for (size_t a = 0; a < na; a++) {
@@ -714,21 +736,26 @@ static void cl__window_applied(void *arg, int status, void *result)
     tr_free(w);
 }
 
-static void cl__on_window_rpc(void *arg, int status, long http_status,
-                              const char *body, size_t len)
+static void cl__on_window_rpc(void *arg,
+                              int status,
+                              long http_status,
+                              const char *body,
+                              size_t len)
 {
     (void)body;
     (void)len;
     struct cl_window_req *w = arg;
     if (w->cb != NULL) {
-        w->cb(w->arg, status != 0 ? status
-                                  : (http_status == 200 ? 0 : TR_EUNAVAIL));
+        w->cb(w->arg,
+              status != 0 ? status : (http_status == 200 ? 0 : TR_EUNAVAIL));
     }
     tr_free(w);
 }
 
-int cl_ensure_window_loop(struct tr_cluster *c, int64_t window,
-                          void (*cb)(void *arg, int rv), void *arg)
+int cl_ensure_window_loop(struct tr_cluster *c,
+                          int64_t window,
+                          void (*cb)(void *arg, int rv),
+                          void *arg)
 {
     if (tr_catalog_window(&c->meta_fsm.catalog, CL_SIGNAL, window) >= 0) {
         cb(arg, 0);
@@ -771,11 +798,11 @@ int cl_ensure_window_loop(struct tr_cluster *c, int64_t window,
         cb(arg, TR_EUNAVAIL);
         return 0;
     }
-    uint16_t k = (uint16_t)(c->cfg->shards_per_window ? c->cfg->shards_per_window
-                                                     : n);
-    uint8_t rf = (uint8_t)(c->cfg->replication_factor
-                               ? c->cfg->replication_factor
-                               : (n < 3 ? n : 3));
+    uint16_t k =
+        (uint16_t)(c->cfg->shards_per_window ? c->cfg->shards_per_window : n);
+    uint8_t rf =
+        (uint8_t)(c->cfg->replication_factor ? c->cfg->replication_factor
+                                             : (n < 3 ? n : 3));
     if (rf > n) {
         rf = (uint8_t)n;
     }
@@ -791,10 +818,10 @@ int cl_ensure_window_loop(struct tr_cluster *c, int64_t window,
     tr_catalog_cmd_create_window(&cmd, CL_SIGNAL, window, c->window_ms, k,
                                  place, used);
     tr_free(place);
-    tr_log_info("creating window", "window=%" PRId64 " shards=%u rf=%u",
-                window, k, used);
-    int rv = tr_raft_group_apply(c->meta, cmd.data, cmd.len,
-                                 cl__window_applied, w);
+    tr_log_info("creating window", "window=%" PRId64 " shards=%u rf=%u", window,
+                k, used);
+    int rv =
+        tr_raft_group_apply(c->meta, cmd.data, cmd.len, cl__window_applied, w);
     tr_buf_free(&cmd);
     if (rv != 0) {
         tr_free(w);
@@ -884,8 +911,8 @@ static void cl__copy_done(uv_work_t *req, int status)
     if (w->ok && w->loaded >= w->g->fsm.copy_target) {
         tr_shard_fsm_copy_done(&w->g->fsm, true, w->loaded);
     } else {
-        tr_log_warn("shard copy failed; retrying",
-                    "window=%" PRId64 " slot=%u", w->g->window, w->g->slot);
+        tr_log_warn("shard copy failed; retrying", "window=%" PRId64 " slot=%u",
+                    w->g->window, w->g->slot);
     }
     tr_free(w);
 }
@@ -997,8 +1024,8 @@ static void cl__change_done(void *arg, int status, void *result)
     struct cl_group *g = arg;
     g->change_inflight = false;
     if (status != 0) {
-        tr_log_warn("shard membership change failed", "group=%s rv=%d",
-                    g->name, status);
+        tr_log_warn("shard membership change failed", "group=%s rv=%d", g->name,
+                    status);
     }
 }
 
@@ -1202,10 +1229,11 @@ static void cl__check_window_length(struct tr_cluster *c)
     const struct tr_catalog_shard *sh = &cat->shards[cat->n_shards - 1];
     if (sh->window_ms != c->window_ms) {
         warned = true;
-        tr_log_error("this node's --placement-window differs from the "
-                     "cluster's; start it with the cluster's value",
-                     "node_ms=%" PRId64 " cluster_ms=%" PRId64, c->window_ms,
-                     sh->window_ms);
+        tr_log_error(
+            "this node's --placement-window differs from the "
+            "cluster's; start it with the cluster's value",
+            "node_ms=%" PRId64 " cluster_ms=%" PRId64, c->window_ms,
+            sh->window_ms);
     }
 }
 
@@ -1263,9 +1291,12 @@ static void cl__host_of(const char *addr, char *host, size_t n)
     host[l] = '\0';
 }
 
-int tr_cluster_start(uv_loop_t *loop, const struct tr_config *cfg,
-                     struct tr_storage *storage, int http_port,
-                     struct tr_cluster **out, char *errmsg)
+int tr_cluster_start(uv_loop_t *loop,
+                     const struct tr_config *cfg,
+                     struct tr_storage *storage,
+                     int http_port,
+                     struct tr_cluster **out,
+                     char *errmsg)
 {
     struct tr_cluster *c = tr_calloc(1, sizeof(*c));
     if (c == NULL) {
@@ -1314,8 +1345,8 @@ int tr_cluster_start(uv_loop_t *loop, const struct tr_config *cfg,
                                  0.1,   0.25,  0.5,   1,    2.5,   5};
     c->m_commit_seconds = tr_selfmetrics_histogram(
         r, "triad_raft_commit_duration_seconds",
-        "Time from proposing a write to its commit and apply on the leader.",
-        0, NULL, lat, sizeof(lat) / sizeof(lat[0]));
+        "Time from proposing a write to its commit and apply on the leader.", 0,
+        NULL, lat, sizeof(lat) / sizeof(lat[0]));
     static const char *const rl[] = {"result"};
     c->m_forwarded = tr_selfmetrics_counter(
         r, "triad_shard_writes_total",
@@ -1421,8 +1452,7 @@ static void cl__close_all(uv_timer_t *t)
     }
 }
 
-void tr_cluster_shutdown(struct tr_cluster *c, void (*cb)(void *arg),
-                         void *arg)
+void tr_cluster_shutdown(struct tr_cluster *c, void (*cb)(void *arg), void *arg)
 {
     c->stopping = true;
     c->shutdown_cb = cb;
@@ -1471,10 +1501,9 @@ void tr_cluster_metrics(struct tr_cluster *c, struct tr_buf *out)
     tr_buf_printf(out, "triad_raft_term{group=\"meta\"} %" PRIu64 "\n",
                   c->meta_stats.term);
     for (size_t i = 0; i < c->n_stats; i++) {
-        tr_buf_printf(out,
-                      "triad_raft_term{group=\"m%" PRId64 "-%u\"} %" PRIu64
-                      "\n",
-                      c->stats[i].window, c->stats[i].slot, c->stats[i].term);
+        tr_buf_printf(
+            out, "triad_raft_term{group=\"m%" PRId64 "-%u\"} %" PRIu64 "\n",
+            c->stats[i].window, c->stats[i].slot, c->stats[i].term);
     }
     static const char *const names[][2] = {
         {"triad_raft_commit_index", "Commit index per group."},

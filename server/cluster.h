@@ -25,12 +25,16 @@ struct tr_cluster;
  * meta group (bootstrapped alone, with --bootstrap-expect peers, or joined
  * through --join), and a tick that creates windows and starts shard
  * groups. http_port is the bound API port (for the advertised address). */
-int tr_cluster_start(uv_loop_t *loop, const struct tr_config *cfg,
-                     struct tr_storage *storage, int http_port,
-                     struct tr_cluster **out, char *errmsg);
+int tr_cluster_start(uv_loop_t *loop,
+                     const struct tr_config *cfg,
+                     struct tr_storage *storage,
+                     int http_port,
+                     struct tr_cluster **out,
+                     char *errmsg);
 /* Transfers leaderships away, closes every group, the listener and the RPC
  * client; cb on the loop when done. Loop thread. */
-void tr_cluster_shutdown(struct tr_cluster *c, void (*cb)(void *arg),
+void tr_cluster_shutdown(struct tr_cluster *c,
+                         void (*cb)(void *arg),
                          void *arg);
 void tr_cluster_free(struct tr_cluster *c);
 
@@ -38,8 +42,10 @@ void tr_cluster_free(struct tr_cluster *c);
  * shards and waits until every touched shard committed and applied it.
  * res sums the shards' results. 0, or TR_EUNAVAIL (no leader / no quorum
  * within --cluster.write-timeout: 503) with errmsg. */
-int tr_cluster_write(struct tr_cluster *c, const struct tr_entry_metrics *m,
-                     struct tr_apply_result *res, char *errmsg);
+int tr_cluster_write(struct tr_cluster *c,
+                     const struct tr_entry_metrics *m,
+                     struct tr_apply_result *res,
+                     char *errmsg);
 /* The cluster-wide select source (fan-out to one replica per shard). */
 const struct tr_select_source *tr_cluster_source(struct tr_cluster *c);
 /* Ready: the meta group has a leader and this node is in the catalog. */

@@ -29,9 +29,9 @@ struct cl_group {
     struct tr_shard_fsm fsm;
     bool closing;
     bool copying;
-    uint64_t start_last_index;   /* newest log entry when the group started */
-    bool change_inflight;        /* a membership change is being applied */
-    bool replayed;               /* applied everything it had at start */
+    uint64_t start_last_index; /* newest log entry when the group started */
+    bool change_inflight;      /* a membership change is being applied */
+    bool replayed;             /* applied everything it had at start */
     int64_t last_transfer_ms;
     struct cl_group *next;
 };
@@ -40,7 +40,7 @@ struct cl_group {
 struct cl_stat {
     int64_t window;
     uint16_t slot;
-    int state;               /* RAFT_* */
+    int state; /* RAFT_* */
     uint64_t leader;
     uint64_t term;
     uint64_t commit;
@@ -65,12 +65,12 @@ struct tr_cluster {
     struct tr_raft_group *meta;
     struct tr_meta_fsm meta_fsm;
     bool meta_bootstrapped_here;
-    uint64_t meta_start_last_index;  /* newest meta entry at start */
-    bool meta_replayed;              /* the catalog caught up with it */
+    uint64_t meta_start_last_index; /* newest meta entry at start */
+    bool meta_replayed;             /* the catalog caught up with it */
     /* discovery before the meta group exists (under mu) */
     struct tr_catalog_node peers[CL_MAX_PEERS];
     size_t n_peers;
-    bool peer_formed;            /* a peer reported a running cluster */
+    bool peer_formed; /* a peer reported a running cluster */
     char formed_http[TR_CATALOG_ADDR_MAX];
     int hello_inflight;
     bool join_inflight;
@@ -85,12 +85,12 @@ struct tr_cluster {
     struct cl_stat *stats;
     size_t n_stats;
     struct tr_raft_group_stats meta_stats;
-    bool groups_replayed;        /* every local group replayed its log */
+    bool groups_replayed; /* every local group replayed its log */
     struct tr_select_source source;
     /* shutdown */
     bool stopping;
-    int closing;                 /* close callbacks still to come */
-    int close_phase;             /* 0 groups and meta, 1 mux and rpc, 2 done */
+    int closing;     /* close callbacks still to come */
+    int close_phase; /* 0 groups and meta, 1 mux and rpc, 2 done */
     void (*shutdown_cb)(void *arg);
     void *shutdown_arg;
     /* metrics */
@@ -112,37 +112,57 @@ void cl_call_destroy(struct cl_call *w);
 
 /* cluster.c */
 int64_t cl_window_start(const struct tr_cluster *c, int64_t t);
-struct cl_group *cl_group_find(struct tr_cluster *c, int64_t window,
+struct cl_group *cl_group_find(struct tr_cluster *c,
+                               int64_t window,
                                uint16_t slot);
 /* Copy of a catalog node's HTTP address (under the meta mutex); false when
  * unknown. */
 bool cl_node_http(struct tr_cluster *c, uint64_t id, char *out, size_t n);
 /* Loop: asks the meta leader (local or remote) to create window w. */
-int cl_ensure_window_loop(struct tr_cluster *c, int64_t window,
-                          void (*cb)(void *arg, int rv), void *arg);
+int cl_ensure_window_loop(struct tr_cluster *c,
+                          int64_t window,
+                          void (*cb)(void *arg, int rv),
+                          void *arg);
 /* Loop: removes node id from the cluster (meta leader or forward): its
  * shards get a replacement replica, then it leaves the catalog and the
  * meta group. */
-void cl_remove_node_loop(struct tr_cluster *c, uint64_t id,
-                         void (*cb)(void *arg, int rv), void *arg);
+void cl_remove_node_loop(struct tr_cluster *c,
+                         uint64_t id,
+                         void (*cb)(void *arg, int rv),
+                         void *arg);
 /* Loop: handles a join / registration of node n (leader or forward). */
-void cl_join_loop(struct tr_cluster *c, const struct tr_catalog_node *n,
-                  void (*cb)(void *arg, int rv), void *arg);
+void cl_join_loop(struct tr_cluster *c,
+                  const struct tr_catalog_node *n,
+                  void (*cb)(void *arg, int rv),
+                  void *arg);
 int64_t cl_now_ms(void);
 
 /* cluster_io.c: write routing and reads */
 void cl_io_init_source(struct tr_cluster *c);
 /* Serves a forwarded shard apply on this node (worker thread). */
-int cl_shard_apply_here(struct tr_cluster *c, int64_t window, uint16_t slot,
-                        const void *entry, size_t len, bool forwarded,
-                        struct tr_apply_result *res, char *errmsg);
-void cl_apply_result_encode(const struct tr_apply_result *r, int rv,
-                            const char *err, struct tr_buf *out);
-int cl_apply_result_decode(const void *buf, size_t len,
-                           struct tr_apply_result *r, int *rv, char *err);
+int cl_shard_apply_here(struct tr_cluster *c,
+                        int64_t window,
+                        uint16_t slot,
+                        const void *entry,
+                        size_t len,
+                        bool forwarded,
+                        struct tr_apply_result *res,
+                        char *errmsg);
+void cl_apply_result_encode(const struct tr_apply_result *r,
+                            int rv,
+                            const char *err,
+                            struct tr_buf *out);
+int cl_apply_result_decode(const void *buf,
+                           size_t len,
+                           struct tr_apply_result *r,
+                           int *rv,
+                           char *err);
 /* Serves a select request from another node (worker thread). */
-int cl_select_serve(struct tr_cluster *c, const void *req, size_t len,
-                    struct tr_buf *out, char *errmsg);
+int cl_select_serve(struct tr_cluster *c,
+                    const void *req,
+                    size_t len,
+                    struct tr_buf *out,
+                    char *errmsg);
 
 /* node record wire form (an 'N' catalog command) */
 int cl_node_decode(const void *buf, size_t len, struct tr_catalog_node *n);

@@ -29,10 +29,13 @@
 #include "lib/log.h"
 #include "server/cluster_int.h"
 
-/* ---- apply results ---------------------------------------------------------- */
+/* ---- apply results ----------------------------------------------------------
+ */
 
-void cl_apply_result_encode(const struct tr_apply_result *r, int rv,
-                            const char *err, struct tr_buf *out)
+void cl_apply_result_encode(const struct tr_apply_result *r,
+                            int rv,
+                            const char *err,
+                            struct tr_buf *out)
 {
     tr_buf_put_varint(out, rv);
     tr_buf_put_uvarint(out, r->index);
@@ -48,15 +51,19 @@ void cl_apply_result_encode(const struct tr_apply_result *r, int rv,
     tr_buf_append(out, m, ml);
 }
 
-int cl_apply_result_decode(const void *buf, size_t len,
-                           struct tr_apply_result *r, int *rv, char *err)
+int cl_apply_result_decode(const void *buf,
+                           size_t len,
+                           struct tr_apply_result *r,
+                           int *rv,
+                           char *err)
 {
     struct tr_cursor c = tr_cursor_make(buf, len);
     int64_t v, fe;
     uint64_t ml;
     struct tr_slice m;
     memset(r, 0, sizeof(*r));
-    if (tr_cursor_varint(&c, &v) != 0 || tr_cursor_uvarint(&c, &r->index) != 0 ||
+    if (tr_cursor_varint(&c, &v) != 0 ||
+        tr_cursor_uvarint(&c, &r->index) != 0 ||
         tr_cursor_uvarint(&c, &r->samples_appended) != 0 ||
         tr_cursor_uvarint(&c, &r->samples_duplicate) != 0 ||
         tr_cursor_uvarint(&c, &r->samples_rejected) != 0 ||
@@ -78,16 +85,17 @@ int cl_apply_result_decode(const void *buf, size_t len,
     return 0;
 }
 
-/* ---- one shard write, driven on the loop -------------------------------------- */
+/* ---- one shard write, driven on the loop
+ * -------------------------------------- */
 
 struct cl_op {
     struct tr_cluster *c;
     int64_t window;
     uint16_t slot;
-    struct tr_buf body;          /* window, slot, entry */
-    size_t entry_off;            /* where the entry starts in body */
-    bool no_forward;             /* apply here or fail (already forwarded) */
-    bool mark_forwarded;         /* the next node must not forward again */
+    struct tr_buf body;  /* window, slot, entry */
+    size_t entry_off;    /* where the entry starts in body */
+    bool no_forward;     /* apply here or fail (already forwarded) */
+    bool mark_forwarded; /* the next node must not forward again */
     int attempt;
     int rv;
     char err[TR_ERRMSG_SIZE];
@@ -115,15 +123,19 @@ static void op__applied(void *arg, int status, void *result)
         tr_selfmetrics_inc(c->m_forwarded, 1, "local");
     }
     if (status != 0) {
-        snprintf(op->err, sizeof(op->err), "shard %" PRId64 "/%u: %s",
-                 op->window, op->slot,
-                 status == TR_EUNAVAIL ? "leadership lost" : tr_strerror(status));
+        snprintf(
+            op->err, sizeof(op->err), "shard %" PRId64 "/%u: %s", op->window,
+            op->slot,
+            status == TR_EUNAVAIL ? "leadership lost" : tr_strerror(status));
     }
     op__finish(op, status);
 }
 
-static void op__rpc_done(void *arg, int status, long http_status,
-                         const char *body, size_t len)
+static void op__rpc_done(void *arg,
+                         int status,
+                         long http_status,
+                         const char *body,
+                         size_t len)
 {
     struct cl_op *op = arg;
     int rv = status;
@@ -135,9 +147,9 @@ static void op__rpc_done(void *arg, int status, long http_status,
         tr_selfmetrics_inc(op->c->m_forwarded, 1, "forwarded");
     } else if (rv == 0) {
         rv = TR_EUNAVAIL;
-        snprintf(op->err, sizeof(op->err), "shard %" PRId64 "/%u: HTTP %ld: %.*s",
-                 op->window, op->slot, http_status, (int)(len > 200 ? 200 : len),
-                 body);
+        snprintf(op->err, sizeof(op->err),
+                 "shard %" PRId64 "/%u: HTTP %ld: %.*s", op->window, op->slot,
+                 http_status, (int)(len > 200 ? 200 : len), body);
     } else {
         snprintf(op->err, sizeof(op->err), "shard %" PRId64 "/%u: %s",
                  op->window, op->slot, tr_strerror(rv));
@@ -160,9 +172,9 @@ static void op__start(void *arg)
     }
     struct cl_group *g = cl_group_find(c, op->window, op->slot);
     if (g != NULL && tr_raft_group_is_leader(g->g) && !g->fsm.catching_up) {
-        int rv = tr_raft_group_apply(g->g, op->body.data + op->entry_off,
-                                     op->body.len - op->entry_off, op__applied,
-                                     op);
+        int rv =
+            tr_raft_group_apply(g->g, op->body.data + op->entry_off,
+                                op->body.len - op->entry_off, op__applied, op);
         if (rv != 0) {
             snprintf(op->err, sizeof(op->err), "shard %" PRId64 "/%u: %s",
                      op->window, op->slot, tr_strerror(rv));
@@ -204,8 +216,10 @@ static void op__start(void *arg)
     }
     char http[TR_CATALOG_ADDR_MAX], url[300];
     if (target == 0 || !cl_node_http(c, target, http, sizeof(http))) {
-        snprintf(op->err, sizeof(op->err), "no reachable replica for shard "
-                 "%" PRId64 "/%u", op->window, op->slot);
+        snprintf(op->err, sizeof(op->err),
+                 "no reachable replica for shard "
+                 "%" PRId64 "/%u",
+                 op->window, op->slot);
         op__finish(op, TR_EUNAVAIL);
         return;
     }
@@ -220,7 +234,9 @@ static void op__start(void *arg)
     }
 }
 
-static void op__init(struct cl_op *op, struct tr_cluster *c, int64_t window,
+static void op__init(struct cl_op *op,
+                     struct tr_cluster *c,
+                     int64_t window,
                      uint16_t slot)
 {
     memset(op, 0, sizeof(*op));
@@ -241,7 +257,9 @@ static void cl__sleep_ms(int ms)
 
 /* Runs ops on the loop until each succeeds or fails for good; retries
  * "unavailable" (no leader, leader moved, replica down) until deadline. */
-static void cl__run_ops(struct tr_cluster *c, struct cl_op *ops, size_t n,
+static void cl__run_ops(struct tr_cluster *c,
+                        struct cl_op *ops,
+                        size_t n,
                         int64_t deadline_ms)
 {
     size_t todo = n;
@@ -268,8 +286,9 @@ static void cl__run_ops(struct tr_cluster *c, struct cl_op *ops, size_t n,
             if (!pending[i]) {
                 continue;
             }
-            bool retry = (ops[i].rv == TR_EUNAVAIL || ops[i].rv == TR_ETIMEOUT) &&
-                         cl_now_ms() < deadline_ms;
+            bool retry =
+                (ops[i].rv == TR_EUNAVAIL || ops[i].rv == TR_ETIMEOUT) &&
+                cl_now_ms() < deadline_ms;
             if (retry) {
                 ops[i].attempt++;
                 todo++;
@@ -284,7 +303,8 @@ static void cl__run_ops(struct tr_cluster *c, struct cl_op *ops, size_t n,
     tr_free(pending);
 }
 
-/* ---- the write path ----------------------------------------------------------- */
+/* ---- the write path
+ * ----------------------------------------------------------- */
 
 struct cl_win_wait {
     struct tr_cluster *c;
@@ -307,8 +327,11 @@ static void win__start(void *arg)
 }
 
 /* K of window w, creating the window through the meta leader if needed. */
-static int cl__window_k(struct tr_cluster *c, int64_t w, int64_t deadline,
-                        uint16_t *k, char *errmsg)
+static int cl__window_k(struct tr_cluster *c,
+                        int64_t w,
+                        int64_t deadline,
+                        uint16_t *k,
+                        char *errmsg)
 {
     for (;;) {
         pthread_mutex_lock(&c->meta_fsm.mu);
@@ -322,7 +345,8 @@ static int cl__window_k(struct tr_cluster *c, int64_t w, int64_t deadline,
         }
         if (cl_now_ms() >= deadline) {
             return tr_errf(TR_EUNAVAIL, errmsg,
-                           "the shards of window %" PRId64 " could not be "
+                           "the shards of window %" PRId64
+                           " could not be "
                            "created in time (no meta leader?)",
                            w);
         }
@@ -349,8 +373,10 @@ struct cl_shard_build {
     size_t cap;
 };
 
-int tr_cluster_write(struct tr_cluster *c, const struct tr_entry_metrics *m,
-                     struct tr_apply_result *res, char *errmsg)
+int tr_cluster_write(struct tr_cluster *c,
+                     const struct tr_entry_metrics *m,
+                     struct tr_apply_result *res,
+                     char *errmsg)
 {
     memset(res, 0, sizeof(*res));
     int64_t deadline = cl_now_ms() + c->cfg->cluster_write_timeout_ms;
@@ -498,9 +524,14 @@ int tr_cluster_write(struct tr_cluster *c, const struct tr_entry_metrics *m,
     return rv;
 }
 
-int cl_shard_apply_here(struct tr_cluster *c, int64_t window, uint16_t slot,
-                        const void *entry, size_t len, bool forwarded,
-                        struct tr_apply_result *res, char *errmsg)
+int cl_shard_apply_here(struct tr_cluster *c,
+                        int64_t window,
+                        uint16_t slot,
+                        const void *entry,
+                        size_t len,
+                        bool forwarded,
+                        struct tr_apply_result *res,
+                        char *errmsg)
 {
     struct cl_op op;
     op__init(&op, c, window, slot);
@@ -525,7 +556,8 @@ int cl_shard_apply_here(struct tr_cluster *c, int64_t window, uint16_t slot,
     return rv;
 }
 
-/* ---- reads --------------------------------------------------------------------- */
+/* ---- reads
+ * --------------------------------------------------------------------- */
 
 /* Strong reads: a Raft barrier on the shard's leader makes every entry
  * committed before the read applied here, and proves leadership. */
@@ -563,7 +595,8 @@ static void barrier__start(void *arg)
 
 /* Worker thread: 0 when this node leads the shard and has applied every
  * committed entry. */
-static int cl__leader_barrier(struct tr_cluster *c, int64_t window,
+static int cl__leader_barrier(struct tr_cluster *c,
+                              int64_t window,
                               uint16_t slot)
 {
     struct cl_barrier b;
@@ -598,11 +631,15 @@ static int sel__get_bytes(struct tr_cursor *c, struct tr_slice *s)
     return tr_cursor_bytes(c, l, s) == 0 ? 0 : TR_EPROTO;
 }
 
-static void sel__encode_req(struct tr_buf *b, int op, struct tr_slice tenant,
-                            int64_t window, uint16_t slot,
+static void sel__encode_req(struct tr_buf *b,
+                            int op,
+                            struct tr_slice tenant,
+                            int64_t window,
+                            uint16_t slot,
                             const struct tr_select_hints *h,
                             const struct tr_slice *name,
-                            const struct tr_matcher *ms, size_t n)
+                            const struct tr_matcher *ms,
+                            size_t n)
 {
     tr_buf_putc(b, (char)op);
     sel__put_bytes(b, tenant);
@@ -625,7 +662,8 @@ static void sel__encode_req(struct tr_buf *b, int op, struct tr_slice tenant,
     }
 }
 
-static void sel__encode_result(struct tr_buf *b, const struct tr_select_result *r)
+static void sel__encode_result(struct tr_buf *b,
+                               const struct tr_select_result *r)
 {
     struct tr_buf lb;
     tr_buf_init(&lb);
@@ -639,8 +677,8 @@ static void sel__encode_result(struct tr_buf *b, const struct tr_select_result *
         tr_buf_put_uvarint(b, sd->n_samples);
         int64_t prev = 0;
         for (size_t j = 0; j < sd->n_samples; j++) {
-            tr_buf_put_varint(b, (int64_t)((uint64_t)sd->samples[j].t -
-                                           (uint64_t)prev));
+            tr_buf_put_varint(
+                b, (int64_t)((uint64_t)sd->samples[j].t - (uint64_t)prev));
             prev = sd->samples[j].t;
             uint64_t bits;
             memcpy(&bits, &sd->samples[j].v, 8);
@@ -655,7 +693,8 @@ static void sel__encode_result(struct tr_buf *b, const struct tr_select_result *
 }
 
 /* Decodes a select response into r (arena-backed; r initialised here). */
-static int sel__decode_result(const void *buf, size_t len,
+static int sel__decode_result(const void *buf,
+                              size_t len,
                               struct tr_select_result *r)
 {
     memset(r, 0, sizeof(*r));
@@ -689,7 +728,8 @@ static int sel__decode_result(const void *buf, size_t len,
             tr_cursor_uvarint(&c, &ns) != 0 || ns > tr_cursor_left(&c)) {
             return TR_EPROTO;
         }
-        sd->samples = tr_arena_alloc(&r->arena, (ns ? ns : 1) * sizeof(struct tr_sample));
+        sd->samples =
+            tr_arena_alloc(&r->arena, (ns ? ns : 1) * sizeof(struct tr_sample));
         if (sd->samples == NULL) {
             return TR_ENOMEM;
         }
@@ -697,7 +737,8 @@ static int sel__decode_result(const void *buf, size_t len,
         for (uint64_t j = 0; j < ns; j++) {
             int64_t d;
             struct tr_slice vb;
-            if (tr_cursor_varint(&c, &d) != 0 || tr_cursor_bytes(&c, 8, &vb) != 0) {
+            if (tr_cursor_varint(&c, &d) != 0 ||
+                tr_cursor_bytes(&c, 8, &vb) != 0) {
                 return TR_EPROTO;
             }
             prev = (int64_t)((uint64_t)prev + (uint64_t)d);
@@ -714,7 +755,8 @@ static int sel__decode_result(const void *buf, size_t len,
     return 0;
 }
 
-static void sel__encode_strings(struct tr_buf *b, const struct tr_string_list *l)
+static void sel__encode_strings(struct tr_buf *b,
+                                const struct tr_string_list *l)
 {
     tr_buf_putc(b, l->truncated ? 1 : 0);
     tr_buf_put_uvarint(b, l->n);
@@ -723,7 +765,8 @@ static void sel__encode_strings(struct tr_buf *b, const struct tr_string_list *l
     }
 }
 
-static int sel__decode_strings(const void *buf, size_t len,
+static int sel__decode_strings(const void *buf,
+                               size_t len,
                                struct tr_string_list *l)
 {
     memset(l, 0, sizeof(*l));
@@ -753,8 +796,11 @@ static int sel__decode_strings(const void *buf, size_t len,
     return 0;
 }
 
-int cl_select_serve(struct tr_cluster *c, const void *req, size_t len,
-                    struct tr_buf *out, char *errmsg)
+int cl_select_serve(struct tr_cluster *c,
+                    const void *req,
+                    size_t len,
+                    struct tr_buf *out,
+                    char *errmsg)
 {
     struct tr_cursor cur = tr_cursor_make(req, len);
     uint8_t op, flags;
@@ -803,8 +849,8 @@ int cl_select_serve(struct tr_cluster *c, const void *req, size_t len,
         }
         memcpy(tn, mn.base, mn.len);
         tn[mn.len] = '\0';
-        rv = tr_matcher_init(&ms[nm], (enum tr_match_type)t, tn, mv.base, mv.len,
-                             errmsg);
+        rv = tr_matcher_init(&ms[nm], (enum tr_match_type)t, tn, mv.base,
+                             mv.len, errmsg);
         if (rv == 0) {
             nm++;
         }
@@ -847,13 +893,17 @@ struct sel_shard {
 /* Shards of windows overlapping [mint, maxt] (under the meta mutex);
  * local = this node may answer (a replica that is not catching up, and the
  * leader when leader_only). */
-static size_t sel__shards(struct tr_cluster *c, int64_t mint, int64_t maxt,
-                          bool leader_only, struct sel_shard **out)
+static size_t sel__shards(struct tr_cluster *c,
+                          int64_t mint,
+                          int64_t maxt,
+                          bool leader_only,
+                          struct sel_shard **out)
 {
     pthread_mutex_lock(&c->meta_fsm.mu);
     const struct tr_catalog *cat = &c->meta_fsm.catalog;
     size_t n = 0;
-    struct sel_shard *v = tr_calloc(cat->n_shards ? cat->n_shards : 1, sizeof(*v));
+    struct sel_shard *v =
+        tr_calloc(cat->n_shards ? cat->n_shards : 1, sizeof(*v));
     for (size_t i = 0; v != NULL && i < cat->n_shards; i++) {
         const struct tr_catalog_shard *sh = &cat->shards[i];
         if (sh->signal != CL_SIGNAL || sh->state == TR_SHARD_DELETED ||
@@ -890,8 +940,10 @@ static size_t sel__shards(struct tr_cluster *c, int64_t mint, int64_t maxt,
 }
 
 /* Sends req to the shard's replicas in turn until one answers 200. */
-static int sel__remote_once(struct tr_cluster *c, const struct sel_shard *sh,
-                            const struct tr_buf *req, struct tr_buf *resp,
+static int sel__remote_once(struct tr_cluster *c,
+                            const struct sel_shard *sh,
+                            const struct tr_buf *req,
+                            struct tr_buf *resp,
                             char *errmsg)
 {
     int rv = TR_EUNAVAIL;
@@ -916,16 +968,20 @@ static int sel__remote_once(struct tr_cluster *c, const struct sel_shard *sh,
         rv = TR_EUNAVAIL;
     }
     return tr_errf(rv, errmsg,
-                   "no replica of shard %" PRId64 "/%u answered (data of that "
+                   "no replica of shard %" PRId64
+                   "/%u answered (data of that "
                    "shard is unavailable)",
                    sh->window, sh->slot);
 }
 
 /* Asks the replicas; while a shard has no leader (election, leadership
  * transfer) a leader-only read retries for up to the write timeout. */
-static int sel__remote(struct tr_cluster *c, const struct sel_shard *sh,
-                       const struct tr_buf *req, struct tr_buf *resp,
-                       bool leader_only, char *errmsg)
+static int sel__remote(struct tr_cluster *c,
+                       const struct sel_shard *sh,
+                       const struct tr_buf *req,
+                       struct tr_buf *resp,
+                       bool leader_only,
+                       char *errmsg)
 {
     int64_t deadline = cl_now_ms() + c->cfg->cluster_write_timeout_ms;
     for (;;) {
@@ -956,9 +1012,11 @@ static int merge__sample_cmp(const void *a, const void *b)
 
 /* Merges per-shard results into out: one series per label set, samples
  * sorted and unique. */
-static int sel__merge(struct tr_select_result *parts, size_t np,
+static int sel__merge(struct tr_select_result *parts,
+                      size_t np,
                       const struct tr_select_hints *h,
-                      struct tr_select_result *out, char *errmsg)
+                      struct tr_select_result *out,
+                      char *errmsg)
 {
     memset(out, 0, sizeof(*out));
     tr_arena_init(&out->arena, 64 * 1024);
@@ -968,8 +1026,8 @@ static int sel__merge(struct tr_select_result *parts, size_t np,
         out->truncated = out->truncated || parts[i].truncated;
     }
     struct merge_ref *refs = tr_malloc((total ? total : 1) * sizeof(*refs));
-    out->series = tr_arena_alloc(&out->arena, (total ? total : 1) *
-                                                  sizeof(*out->series));
+    out->series =
+        tr_arena_alloc(&out->arena, (total ? total : 1) * sizeof(*out->series));
     if (refs == NULL || out->series == NULL) {
         tr_free(refs);
         return tr_errf(TR_ENOMEM, errmsg, "out of memory");
@@ -998,22 +1056,22 @@ static int sel__merge(struct tr_select_result *parts, size_t np,
         }
         struct tr_series_data *d = &out->series[out->n_series++];
         d->n_labels = refs[i].sd->n_labels;
-        d->labels = tr_arena_alloc(&out->arena,
-                                   (d->n_labels ? d->n_labels : 1) *
-                                       sizeof(*d->labels));
-        d->samples = tr_arena_alloc(&out->arena, (ns ? ns : 1) *
-                                                     sizeof(*d->samples));
+        d->labels = tr_arena_alloc(
+            &out->arena, (d->n_labels ? d->n_labels : 1) * sizeof(*d->labels));
+        d->samples =
+            tr_arena_alloc(&out->arena, (ns ? ns : 1) * sizeof(*d->samples));
         if (d->labels == NULL || d->samples == NULL) {
             rv = tr_errf(TR_ENOMEM, errmsg, "out of memory");
             break;
         }
         for (size_t l = 0; l < d->n_labels; l++) {
             const struct tr_label *src = &refs[i].sd->labels[l];
-            d->labels[l].name.base = tr_arena_memdup(&out->arena, src->name.base,
-                                                     src->name.len ? src->name.len : 1);
+            d->labels[l].name.base = tr_arena_memdup(
+                &out->arena, src->name.base, src->name.len ? src->name.len : 1);
             d->labels[l].name.len = src->name.len;
-            d->labels[l].value.base = tr_arena_memdup(
-                &out->arena, src->value.base, src->value.len ? src->value.len : 1);
+            d->labels[l].value.base =
+                tr_arena_memdup(&out->arena, src->value.base,
+                                src->value.len ? src->value.len : 1);
             d->labels[l].value.len = src->value.len;
         }
         size_t o = 0;
@@ -1052,10 +1110,13 @@ static int sel__merge(struct tr_select_result *parts, size_t np,
     return rv;
 }
 
-static int cl__select(void *impl, struct tr_slice tenant,
-                      const struct tr_matcher *ms, size_t n,
+static int cl__select(void *impl,
+                      struct tr_slice tenant,
+                      const struct tr_matcher *ms,
+                      size_t n,
                       const struct tr_select_hints *h,
-                      struct tr_select_result *out, char *errmsg)
+                      struct tr_select_result *out,
+                      char *errmsg)
 {
     struct tr_cluster *c = impl;
     struct sel_shard *shards;
@@ -1076,9 +1137,8 @@ static int cl__select(void *impl, struct tr_slice tenant,
         hh.shard_only = true;
         hh.shard_window = sh->window;
         hh.shard_slot = sh->slot;
-        if (sh->local &&
-            (!h->leader_only ||
-             cl__leader_barrier(c, sh->window, sh->slot) == 0)) {
+        if (sh->local && (!h->leader_only ||
+                          cl__leader_barrier(c, sh->window, sh->slot) == 0)) {
             rv = local->select(local->impl, tenant, ms, n, &hh, &parts[done],
                                errmsg);
             continue;
@@ -1087,7 +1147,8 @@ static int cl__select(void *impl, struct tr_slice tenant,
         sel__encode_req(&req, SEL_SELECT, tenant, sh->window, sh->slot, &hh,
                         NULL, ms, n);
         rv = sel__remote(c, sh, &req, &resp, h->leader_only, errmsg);
-        if (rv == 0 && sel__decode_result(resp.data, resp.len, &parts[done]) != 0) {
+        if (rv == 0 &&
+            sel__decode_result(resp.data, resp.len, &parts[done]) != 0) {
             rv = tr_errf(TR_EUNAVAIL, errmsg, "bad select response");
         }
     }
@@ -1108,13 +1169,19 @@ static int cl__select(void *impl, struct tr_slice tenant,
 
 static int strs__cmp(const void *a, const void *b)
 {
-    return tr_slice_cmp(*(const struct tr_slice *)a, *(const struct tr_slice *)b);
+    return tr_slice_cmp(*(const struct tr_slice *)a,
+                        *(const struct tr_slice *)b);
 }
 
-static int cl__strings(struct tr_cluster *c, int op, struct tr_slice tenant,
-                       const struct tr_slice *name, const struct tr_matcher *ms,
-                       size_t n, const struct tr_select_hints *h,
-                       struct tr_string_list *out, char *errmsg)
+static int cl__strings(struct tr_cluster *c,
+                       int op,
+                       struct tr_slice tenant,
+                       const struct tr_slice *name,
+                       const struct tr_matcher *ms,
+                       size_t n,
+                       const struct tr_select_hints *h,
+                       struct tr_string_list *out,
+                       char *errmsg)
 {
     struct sel_shard *shards;
     size_t ns = sel__shards(c, h->mint, h->maxt, h->leader_only, &shards);
@@ -1134,9 +1201,8 @@ static int cl__strings(struct tr_cluster *c, int op, struct tr_slice tenant,
         hh.shard_only = true;
         hh.shard_window = sh->window;
         hh.shard_slot = sh->slot;
-        if (sh->local &&
-            (!h->leader_only ||
-             cl__leader_barrier(c, sh->window, sh->slot) == 0)) {
+        if (sh->local && (!h->leader_only ||
+                          cl__leader_barrier(c, sh->window, sh->slot) == 0)) {
             rv = op == SEL_NAMES
                      ? local->label_names(local->impl, tenant, ms, n, &hh,
                                           &parts[i], errmsg)
@@ -1158,8 +1224,8 @@ static int cl__strings(struct tr_cluster *c, int op, struct tr_slice tenant,
     tr_arena_init(&out->arena, 16 * 1024);
     if (rv == 0) {
         struct tr_slice *all = tr_malloc((total ? total : 1) * sizeof(*all));
-        out->items = tr_arena_alloc(&out->arena, (total ? total : 1) *
-                                                     sizeof(*out->items));
+        out->items = tr_arena_alloc(&out->arena,
+                                    (total ? total : 1) * sizeof(*out->items));
         if (all == NULL || out->items == NULL) {
             rv = tr_errf(TR_ENOMEM, errmsg, "out of memory");
         } else {
@@ -1199,18 +1265,25 @@ static int cl__strings(struct tr_cluster *c, int op, struct tr_slice tenant,
     return rv;
 }
 
-static int cl__label_names(void *impl, struct tr_slice tenant,
-                           const struct tr_matcher *ms, size_t n,
+static int cl__label_names(void *impl,
+                           struct tr_slice tenant,
+                           const struct tr_matcher *ms,
+                           size_t n,
                            const struct tr_select_hints *h,
-                           struct tr_string_list *out, char *errmsg)
+                           struct tr_string_list *out,
+                           char *errmsg)
 {
     return cl__strings(impl, SEL_NAMES, tenant, NULL, ms, n, h, out, errmsg);
 }
 
-static int cl__label_values(void *impl, struct tr_slice tenant,
-                            struct tr_slice name, const struct tr_matcher *ms,
-                            size_t n, const struct tr_select_hints *h,
-                            struct tr_string_list *out, char *errmsg)
+static int cl__label_values(void *impl,
+                            struct tr_slice tenant,
+                            struct tr_slice name,
+                            const struct tr_matcher *ms,
+                            size_t n,
+                            const struct tr_select_hints *h,
+                            struct tr_string_list *out,
+                            char *errmsg)
 {
     return cl__strings(impl, SEL_VALUES, tenant, &name, ms, n, h, out, errmsg);
 }

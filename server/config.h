@@ -24,30 +24,30 @@ struct tr_limits {
 
 struct tr_config {
     enum tr_command command;
-    char *config_file;            /* --config */
-    char *http_addr;              /* --http-addr, 0.0.0.0:3100 */
-    char *tempo_http_addr;        /* --tempo-http-addr, 0.0.0.0:3200; "" off */
-    char *otlp_grpc_addr;         /* --otlp-grpc-addr, 0.0.0.0:4317 */
-    char *otlp_http_addr;         /* --otlp-http-addr, 0.0.0.0:4318 */
-    char *cluster_addr;           /* --cluster-addr, 0.0.0.0:9095 */
-    char *data_dir;               /* --data-dir, ./data */
-    char *node_name;              /* --node-name, default host name */
-    char *advertise_addr;         /* --advertise-addr */
-    char *join;                   /* --join ADDR[,ADDR...] */
-    uint32_t bootstrap_expect;    /* --bootstrap-expect, 0 = none */
-    uint32_t replication_factor;  /* --replication-factor, 0 = min(3,n) */
-    uint32_t shards_per_window;   /* --shards-per-window, 0 = nodes */
-    int64_t placement_window_ms;  /* --placement-window, 24h */
-    int64_t raft_election_ms;      /* --raft.election-timeout, 300ms */
-    int64_t raft_heartbeat_ms;     /* --raft.heartbeat-timeout, 50ms */
-    bool raft_pre_vote;            /* --raft.pre-vote, true */
-    uint32_t raft_snapshot_threshold; /* --raft.snapshot-threshold, 4096 */
-    uint32_t raft_snapshot_trailing;  /* --raft.snapshot-trailing, 1024 */
-    int64_t cluster_write_timeout_ms; /* --cluster.write-timeout, 10s */
-    int64_t retention_metrics_ms; /* --retention.metrics, 20d */
-    int64_t retention_logs_ms;    /* --retention.logs, 7d */
-    int64_t retention_traces_ms;  /* --retention.traces, 14d */
-    int64_t late_write_grace_ms;  /* --late-write-grace, 2h */
+    char *config_file;           /* --config */
+    char *http_addr;             /* --http-addr, 0.0.0.0:3100 */
+    char *tempo_http_addr;       /* --tempo-http-addr, 0.0.0.0:3200; "" off */
+    char *otlp_grpc_addr;        /* --otlp-grpc-addr, 0.0.0.0:4317 */
+    char *otlp_http_addr;        /* --otlp-http-addr, 0.0.0.0:4318 */
+    char *cluster_addr;          /* --cluster-addr, 0.0.0.0:9095 */
+    char *data_dir;              /* --data-dir, ./data */
+    char *node_name;             /* --node-name, default host name */
+    char *advertise_addr;        /* --advertise-addr */
+    char *join;                  /* --join ADDR[,ADDR...] */
+    uint32_t bootstrap_expect;   /* --bootstrap-expect, 0 = none */
+    uint32_t replication_factor; /* --replication-factor, 0 = min(3,n) */
+    uint32_t shards_per_window;  /* --shards-per-window, 0 = nodes */
+    int64_t placement_window_ms; /* --placement-window, 24h */
+    int64_t raft_election_ms;    /* --raft.election-timeout, 300ms */
+    int64_t raft_heartbeat_ms;   /* --raft.heartbeat-timeout, 50ms */
+    bool raft_pre_vote;          /* --raft.pre-vote, true */
+    uint32_t raft_snapshot_threshold;    /* --raft.snapshot-threshold, 4096 */
+    uint32_t raft_snapshot_trailing;     /* --raft.snapshot-trailing, 1024 */
+    int64_t cluster_write_timeout_ms;    /* --cluster.write-timeout, 10s */
+    int64_t retention_metrics_ms;        /* --retention.metrics, 20d */
+    int64_t retention_logs_ms;           /* --retention.logs, 7d */
+    int64_t retention_traces_ms;         /* --retention.traces, 14d */
+    int64_t late_write_grace_ms;         /* --late-write-grace, 2h */
     int64_t late_write_grace_metrics_ms; /* --late-write-grace.metrics, -1 =
                                             inherit */
     int64_t late_write_grace_logs_ms;    /* --late-write-grace.logs */

@@ -90,9 +90,9 @@ static int node__serve(struct node *n)
     if (tr_log_parse_level(n->cfg.log_level, &lvl) == 0) {
         tr_log_set_level(lvl);
     }
-    tr_log_info("starting triad",
-                "version=%s node=%s data_dir=%s http_addr=%s", TRIAD_VERSION,
-                n->cfg.node_name, n->cfg.data_dir, n->cfg.http_addr);
+    tr_log_info("starting triad", "version=%s node=%s data_dir=%s http_addr=%s",
+                TRIAD_VERSION, n->cfg.node_name, n->cfg.data_dir,
+                n->cfg.http_addr);
     int64_t t0 = tr_mono_ns();
     if (tr_app_init(&n->app, &n->cfg, err) != 0) {
         tr_log_error("cannot open storage", "err=\"%s\"", err);
@@ -179,7 +179,9 @@ static size_t status__write(char *p, size_t size, size_t nmemb, void *arg)
     return size * nmemb;
 }
 
-static int status__get(const char *base, const char *path, struct tr_buf *out,
+static int status__get(const char *base,
+                       const char *path,
+                       struct tr_buf *out,
                        long *code)
 {
     char url[1024];

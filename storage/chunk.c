@@ -18,8 +18,9 @@
 #include "lib/err.h"
 
 #define CHUNK_HDR_BITS 16
-#define CHUNK_SLACK 32 /* bytes kept past the write position (>= max sample) \
-                        */
+#define CHUNK_SLACK                                          \
+    32 /* bytes kept past the write position (>= max sample) \
+        */
 #define CHUNK_MAX_COUNT 65535
 
 static inline uint64_t load_be64(const uint8_t *p)
@@ -159,7 +160,7 @@ int tr_xor_append(struct tr_xor_chunk *c, int64_t t, double v)
         return rv;
     }
     if (c->count == 0) {
-        uint64_t zz = ((uint64_t)t << 1) ^ (uint64_t)(t >> 63);
+        uint64_t zz = ((uint64_t)t << 1) ^ (t < 0 ? UINT64_MAX : 0);
         put_uvarint_bytes(c, zz);
         put_bits(c, vb, 64);
         c->min_t = t;

@@ -11,7 +11,7 @@
 #define REC_MAX_SCALE 6
 
 static const double rec_pow10[REC_MAX_SCALE + 1] = {1e0, 1e1, 1e2, 1e3,
-                                                     1e4, 1e5, 1e6};
+                                                    1e4, 1e5, 1e6};
 
 static int64_t rec__gcd(int64_t a, int64_t b)
 {
@@ -50,7 +50,10 @@ static int rec__scale(const double *vs, size_t n, int64_t *ks)
     return -1;
 }
 
-int tr_chunk_record_build(struct tr_buf *out, int64_t maxt, const void *xor,
+int tr_chunk_record_build(struct tr_buf *out,
+                          int64_t maxt,
+                          const void * xor
+                          ,
                           size_t n)
 {
     uint16_t cnt = tr_xor_count(xor, n);
@@ -90,7 +93,8 @@ int tr_chunk_record_build(struct tr_buf *out, int64_t maxt, const void *xor,
         tr_buf_put_varint(out, ts[0]);
         tr_buf_put_uvarint(out, (uint64_t)(ts[1] - ts[0]));
         for (size_t i = 2; i < got; i++) {
-            tr_buf_put_varint(out, (ts[i] - ts[i - 1]) - (ts[i - 1] - ts[i - 2]));
+            tr_buf_put_varint(out,
+                              (ts[i] - ts[i - 1]) - (ts[i - 1] - ts[i - 2]));
         }
         tr_buf_putc(out, (char)d);
         tr_buf_put_uvarint(out, (uint64_t)g);
@@ -129,8 +133,7 @@ int tr_chunk_reader_init(struct tr_chunk_reader *r, const void *rec, size_t n)
         return TR_ECORRUPT;
     }
     r->cur = tr_cursor_make(p + 9, n - 9);
-    if (tr_cursor_uvarint(&r->cur, &r->n) != 0 || r->n == 0 ||
-        r->n > n * 8) {
+    if (tr_cursor_uvarint(&r->cur, &r->n) != 0 || r->n == 0 || r->n > n * 8) {
         return TR_ECORRUPT;
     }
     /* skip the timestamps to find the values */

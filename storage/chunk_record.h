@@ -38,16 +38,19 @@
 /* Appends the record for an XOR-encoded chunk (whose newest timestamp is
  * maxt) to out, packed when the values allow it. 0 or TR_ENOMEM /
  * TR_ECORRUPT (bad XOR bytes). */
-int tr_chunk_record_build(struct tr_buf *out, int64_t maxt, const void *xor,
+int tr_chunk_record_build(struct tr_buf *out,
+                          int64_t maxt,
+                          const void * xor
+                          ,
                           size_t n);
 /* maxt of a record; INT64_MIN when rec is too short. */
 int64_t tr_chunk_record_maxt(const void *rec, size_t n);
 
 struct tr_chunk_reader {
     int format;
-    struct tr_xor_iter xor;       /* format 1 */
-    struct tr_cursor cur;         /* format 2: timestamps ... */
-    struct tr_cursor vcur;        /* ... and values */
+    struct tr_xor_iter xor ; /* format 1 */
+    struct tr_cursor cur;    /* format 2: timestamps ... */
+    struct tr_cursor vcur;   /* ... and values */
     uint64_t n;
     uint64_t i;
     int64_t t;

@@ -41,7 +41,7 @@ static rocksdb_options_t *engine__cf_options(struct tr_engine *e, int cf)
     rocksdb_options_t *o = rocksdb_options_create();
     rocksdb_options_set_block_based_table_factory(o, e->table);
     /* LZ4 for young levels, ZSTD for the bottom level */
-    int levels[7] = {rocksdb_no_compression, rocksdb_lz4_compression,
+    int levels[7] = {rocksdb_no_compression,  rocksdb_lz4_compression,
                      rocksdb_lz4_compression, rocksdb_lz4_compression,
                      rocksdb_lz4_compression, rocksdb_lz4_compression,
                      rocksdb_lz4_compression};
@@ -57,8 +57,11 @@ static rocksdb_options_t *engine__cf_options(struct tr_engine *e, int cf)
     return o;
 }
 
-int tr_engine_open(const char *dir, size_t cache_bytes, bool sync,
-                   struct tr_engine **out, char *errmsg)
+int tr_engine_open(const char *dir,
+                   size_t cache_bytes,
+                   bool sync,
+                   struct tr_engine **out,
+                   char *errmsg)
 {
     struct tr_engine *e = tr_calloc(1, sizeof(*e));
     if (e == NULL) {
@@ -70,8 +73,7 @@ int tr_engine_open(const char *dir, size_t cache_bytes, bool sync,
     rocksdb_block_based_options_set_block_size(e->table, 16 * 1024);
     rocksdb_block_based_options_set_filter_policy(
         e->table, rocksdb_filterpolicy_create_bloom(10));
-    rocksdb_block_based_options_set_cache_index_and_filter_blocks(e->table,
-                                                                   1);
+    rocksdb_block_based_options_set_cache_index_and_filter_blocks(e->table, 1);
     e->opts = rocksdb_options_create();
     rocksdb_options_set_create_if_missing(e->opts, 1);
     rocksdb_options_set_create_missing_column_families(e->opts, 1);
@@ -128,13 +130,16 @@ void tr_engine_close(struct tr_engine *e)
     tr_free(e);
 }
 
-int tr_engine_get(struct tr_engine *e, enum tr_cf cf, const void *key,
-                  size_t klen, struct tr_buf *out)
+int tr_engine_get(struct tr_engine *e,
+                  enum tr_cf cf,
+                  const void *key,
+                  size_t klen,
+                  struct tr_buf *out)
 {
     char *err = NULL;
     size_t vlen = 0;
-    char *v = rocksdb_get_cf(e->db, e->ropts, e->cf[cf], key, klen, &vlen,
-                             &err);
+    char *v =
+        rocksdb_get_cf(e->db, e->ropts, e->cf[cf], key, klen, &vlen, &err);
     if (err != NULL) {
         tr_log_error("storage read failed", "err=\"%s\"", err);
         rocksdb_free(err);
@@ -237,24 +242,32 @@ void tr_wbatch_clear(struct tr_wbatch *b)
     rocksdb_writebatch_clear(b->wb);
 }
 
-void tr_wbatch_put(struct tr_wbatch *b, enum tr_cf cf, const void *k,
-                   size_t kl, const void *v, size_t vl)
+void tr_wbatch_put(struct tr_wbatch *b,
+                   enum tr_cf cf,
+                   const void *k,
+                   size_t kl,
+                   const void *v,
+                   size_t vl)
 {
     rocksdb_writebatch_put_cf(b->wb, b->e->cf[cf], k, kl, v, vl);
 }
 
-void tr_wbatch_delete(struct tr_wbatch *b, enum tr_cf cf, const void *k,
+void tr_wbatch_delete(struct tr_wbatch *b,
+                      enum tr_cf cf,
+                      const void *k,
                       size_t kl)
 {
     rocksdb_writebatch_delete_cf(b->wb, b->e->cf[cf], k, kl);
 }
 
-void tr_wbatch_delete_range(struct tr_wbatch *b, enum tr_cf cf,
-                            const void *from, size_t fl, const void *to,
+void tr_wbatch_delete_range(struct tr_wbatch *b,
+                            enum tr_cf cf,
+                            const void *from,
+                            size_t fl,
+                            const void *to,
                             size_t tl)
 {
-    rocksdb_writebatch_delete_range_cf(b->wb, b->e->cf[cf], from, fl,
-                                       to, tl);
+    rocksdb_writebatch_delete_range_cf(b->wb, b->e->cf[cf], from, fl, to, tl);
 }
 
 size_t tr_wbatch_count(struct tr_wbatch *b)

@@ -23,12 +23,18 @@ struct tr_engine;
 struct tr_wbatch;
 struct tr_iter;
 
-int tr_engine_open(const char *dir, size_t cache_bytes, bool sync,
-                   struct tr_engine **out, char *errmsg);
+int tr_engine_open(const char *dir,
+                   size_t cache_bytes,
+                   bool sync,
+                   struct tr_engine **out,
+                   char *errmsg);
 void tr_engine_close(struct tr_engine *e);
 /* Point read: 0 and value appended to out, TR_ENOTFOUND, or TR_EIO. */
-int tr_engine_get(struct tr_engine *e, enum tr_cf cf, const void *key,
-                  size_t klen, struct tr_buf *out);
+int tr_engine_get(struct tr_engine *e,
+                  enum tr_cf cf,
+                  const void *key,
+                  size_t klen,
+                  struct tr_buf *out);
 /* Flushes memtables of every column family to SST files. */
 int tr_engine_flush(struct tr_engine *e);
 /* Full compaction of one column family. */
@@ -40,12 +46,21 @@ uint64_t tr_engine_live_bytes(struct tr_engine *e, enum tr_cf cf);
 struct tr_wbatch *tr_wbatch_new(struct tr_engine *e);
 void tr_wbatch_free(struct tr_wbatch *b);
 void tr_wbatch_clear(struct tr_wbatch *b);
-void tr_wbatch_put(struct tr_wbatch *b, enum tr_cf cf, const void *k,
-                   size_t kl, const void *v, size_t vl);
-void tr_wbatch_delete(struct tr_wbatch *b, enum tr_cf cf, const void *k,
+void tr_wbatch_put(struct tr_wbatch *b,
+                   enum tr_cf cf,
+                   const void *k,
+                   size_t kl,
+                   const void *v,
+                   size_t vl);
+void tr_wbatch_delete(struct tr_wbatch *b,
+                      enum tr_cf cf,
+                      const void *k,
                       size_t kl);
-void tr_wbatch_delete_range(struct tr_wbatch *b, enum tr_cf cf,
-                            const void *from, size_t fl, const void *to,
+void tr_wbatch_delete_range(struct tr_wbatch *b,
+                            enum tr_cf cf,
+                            const void *from,
+                            size_t fl,
+                            const void *to,
                             size_t tl);
 size_t tr_wbatch_count(struct tr_wbatch *b);
 /* Atomic write of the whole batch. 0 or TR_EIO (errmsg). */

@@ -29,8 +29,8 @@ static int entry__encode_plain(const struct tr_entry_metrics *m,
         int64_t prev = 0;
         tr_buf_reserve(out, s->n_samples * 18);
         for (size_t j = 0; j < s->n_samples; j++) {
-            tr_buf_put_varint(out, (int64_t)((uint64_t)s->ts[j] -
-                                             (uint64_t)prev));
+            tr_buf_put_varint(out,
+                              (int64_t)((uint64_t)s->ts[j] - (uint64_t)prev));
             prev = s->ts[j];
             uint64_t bits;
             memcpy(&bits, &s->vs[j], 8);
@@ -93,7 +93,9 @@ static int entry__bytes(struct tr_cursor *c, struct tr_slice *s)
     return tr_cursor_bytes(c, n, s) == 0 ? 0 : TR_ECORRUPT;
 }
 
-int tr_entry_metrics_decode(const void *buf, size_t len, struct tr_arena *a,
+int tr_entry_metrics_decode(const void *buf,
+                            size_t len,
+                            struct tr_arena *a,
                             struct tr_entry_metrics *out)
 {
     const uint8_t *b = buf;
@@ -110,8 +112,8 @@ int tr_entry_metrics_decode(const void *buf, size_t len, struct tr_arena *a,
         }
         int n = LZ4_decompress_safe((const char *)lc.p, plain,
                                     (int)tr_cursor_left(&lc), (int)raw);
-        if (n < 0 || (uint64_t)n != raw || (uint8_t)plain[1] ==
-                                               TR_ENTRY_METRICS_LZ4) {
+        if (n < 0 || (uint64_t)n != raw ||
+            (uint8_t)plain[1] == TR_ENTRY_METRICS_LZ4) {
             return TR_ECORRUPT;
         }
         buf = plain;
@@ -177,7 +179,8 @@ int tr_entry_metrics_decode(const void *buf, size_t len, struct tr_arena *a,
         struct tr_entry_meta *m = &out->meta[i];
         if (tr_cursor_u8(&c, &m->type) != 0 ||
             entry__bytes(&c, &m->metric) != 0 ||
-            entry__bytes(&c, &m->help) != 0 || entry__bytes(&c, &m->unit) != 0) {
+            entry__bytes(&c, &m->help) != 0 ||
+            entry__bytes(&c, &m->unit) != 0) {
             return TR_ECORRUPT;
         }
     }

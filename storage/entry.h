@@ -43,16 +43,16 @@
 #define TR_ENTRY_COMPRESS_MIN 512
 
 struct tr_entry_series {
-    struct tr_label *labels;   /* sorted by name, unique names */
+    struct tr_label *labels; /* sorted by name, unique names */
     size_t n_labels;
-    const int64_t *ts;         /* samples (any order) */
+    const int64_t *ts; /* samples (any order) */
     const double *vs;
     size_t n_samples;
-    struct tr_slice enc;       /* canonical labels (decode output only) */
+    struct tr_slice enc; /* canonical labels (decode output only) */
 };
 
 struct tr_entry_meta {
-    uint8_t type;              /* enum tr_prw_metric_type values */
+    uint8_t type; /* enum tr_prw_metric_type values */
     struct tr_slice metric;
     struct tr_slice help;
     struct tr_slice unit;
@@ -70,7 +70,9 @@ int tr_entry_metrics_encode(const struct tr_entry_metrics *m,
                             struct tr_buf *out);
 /* Decodes; slices point into buf, arrays in arena. labels are not decoded
  * (enc holds the canonical bytes; n_labels = 0). TR_ECORRUPT. */
-int tr_entry_metrics_decode(const void *buf, size_t len, struct tr_arena *a,
+int tr_entry_metrics_decode(const void *buf,
+                            size_t len,
+                            struct tr_arena *a,
                             struct tr_entry_metrics *out);
 
 #endif

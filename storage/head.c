@@ -50,7 +50,8 @@ static struct head_tenant *head__tenant_get(struct tr_storage *s,
     return t;
 }
 
-struct head_window *head_window_find(struct head_tenant *t, int64_t start,
+struct head_window *head_window_find(struct head_tenant *t,
+                                     int64_t start,
                                      uint16_t slot)
 {
     for (struct head_window *w = t->windows; w != NULL; w = w->next) {
@@ -62,7 +63,8 @@ struct head_window *head_window_find(struct head_tenant *t, int64_t start,
 }
 
 static struct head_window *head__window_get(struct head_tenant *t,
-                                            int64_t start, uint16_t slot)
+                                            int64_t start,
+                                            uint16_t slot)
 {
     struct head_window *w = head_window_find(t, start, slot);
     if (w != NULL) {
@@ -80,7 +82,9 @@ static struct head_window *head__window_get(struct head_tenant *t,
     return w;
 }
 
-void head_chunk_record(struct tr_buf *out, int64_t maxt, const void *bytes,
+void head_chunk_record(struct tr_buf *out,
+                       int64_t maxt,
+                       const void *bytes,
                        size_t n)
 {
     if (tr_chunk_record_build(out, maxt, bytes, n) != 0) {
@@ -88,9 +92,12 @@ void head_chunk_record(struct tr_buf *out, int64_t maxt, const void *bytes,
     }
 }
 
-static void head__chunk_key(struct tr_buf *k, struct head_tenant *t,
-                            const struct head_window *w, uint64_t id,
-                            int64_t mint, uint64_t seq)
+static void head__chunk_key(struct tr_buf *k,
+                            struct head_tenant *t,
+                            const struct head_window *w,
+                            uint64_t id,
+                            int64_t mint,
+                            uint64_t seq)
 {
     tr_buf_reset(k);
     tr_key_shard_prefix(k, (struct tr_slice){t->name, t->name_len}, w->start,
@@ -100,27 +107,34 @@ static void head__chunk_key(struct tr_buf *k, struct head_tenant *t,
     tr_buf_put_u64be(k, seq);
 }
 
-static void head__put_chunk(struct tr_storage *s, struct head_tenant *t,
-                            const struct head_window *w, uint64_t id,
-                            int64_t mint, uint64_t seq, int64_t maxt,
-                            const void *bytes, size_t n)
+static void head__put_chunk(struct tr_storage *s,
+                            struct head_tenant *t,
+                            const struct head_window *w,
+                            uint64_t id,
+                            int64_t mint,
+                            uint64_t seq,
+                            int64_t maxt,
+                            const void *bytes,
+                            size_t n)
 {
     head__chunk_key(&s->key, t, w, id, mint, seq);
     tr_buf_reset(&s->val);
     head_chunk_record(&s->val, maxt, bytes, n);
-    tr_wbatch_put(s->batch, TR_CF_METRICS, s->key.data, s->key.len,
-                  s->val.data, s->val.len);
+    tr_wbatch_put(s->batch, TR_CF_METRICS, s->key.data, s->key.len, s->val.data,
+                  s->val.len);
 }
 
-static void head__cut(struct tr_storage *s, struct head_tenant *t,
-                      struct head_window *w, struct head_series *hs)
+static void head__cut(struct tr_storage *s,
+                      struct head_tenant *t,
+                      struct head_window *w,
+                      struct head_series *hs)
 {
     if (hs->chunk.count == 0) {
         return;
     }
     if (hs->dirty) {
-        head__put_chunk(s, t, w, hs->id, hs->chunk.min_t, 0,
-                        hs->chunk.t, hs->chunk.data, tr_xor_len(&hs->chunk));
+        head__put_chunk(s, t, w, hs->id, hs->chunk.min_t, 0, hs->chunk.t,
+                        hs->chunk.data, tr_xor_len(&hs->chunk));
     }
     tr_xor_free(&hs->chunk);
     tr_xor_init(&hs->chunk);
@@ -130,9 +144,12 @@ static void head__cut(struct tr_storage *s, struct head_tenant *t,
 
 #define HEAD_OPEN_OOO_SEQ UINT64_MAX
 
-static void head__ooo_record(struct tr_storage *s, struct head_tenant *t,
-                             struct head_window *w, struct head_series *hs,
-                             int64_t mint, uint64_t seq)
+static void head__ooo_record(struct tr_storage *s,
+                             struct head_tenant *t,
+                             struct head_window *w,
+                             struct head_series *hs,
+                             int64_t mint,
+                             uint64_t seq)
 {
     struct tr_xor_chunk c;
     tr_xor_init(&c);
@@ -146,8 +163,10 @@ static void head__ooo_record(struct tr_storage *s, struct head_tenant *t,
 
 /* Entry-driven: a full out-of-order buffer becomes a chunk numbered by the
  * entry's index (deterministic on every replica). */
-static void head__flush_ooo(struct tr_storage *s, uint64_t index,
-                            struct head_tenant *t, struct head_window *w,
+static void head__flush_ooo(struct tr_storage *s,
+                            uint64_t index,
+                            struct head_tenant *t,
+                            struct head_window *w,
                             struct head_series *hs)
 {
     if (hs->ooo.n == 0) {
@@ -164,8 +183,10 @@ static void head__flush_ooo(struct tr_storage *s, uint64_t index,
 }
 
 /* Checkpoint: the open buffer is written in place under a fixed key. */
-static void head__persist_ooo(struct tr_storage *s, struct head_tenant *t,
-                              struct head_window *w, struct head_series *hs)
+static void head__persist_ooo(struct tr_storage *s,
+                              struct head_tenant *t,
+                              struct head_window *w,
+                              struct head_series *hs)
 {
     if (!hs->ooo.dirty || hs->ooo.n == 0) {
         return;
@@ -194,8 +215,10 @@ static int head__ooo_insert(struct head_series *hs, int64_t ts, double v);
 
 /* Looks up the persisted tail of a series (the newest in-order chunk) so
  * appending resumes where it stopped before a restart. */
-static void head__load_tail(struct tr_storage *s, struct head_tenant *t,
-                            struct head_window *w, struct head_series *hs)
+static void head__load_tail(struct tr_storage *s,
+                            struct head_tenant *t,
+                            struct head_window *w,
+                            struct head_series *hs)
 {
     hs->loaded = true;
     head__write_pending(s);
@@ -288,9 +311,12 @@ static void head__series_free(struct head_series *hs)
     tr_free(hs);
 }
 
-static void head__put_series_keys(struct tr_storage *s, struct head_tenant *t,
-                                  const struct head_window *w, uint64_t id,
-                                  const char *enc, size_t len)
+static void head__put_series_keys(struct tr_storage *s,
+                                  struct head_tenant *t,
+                                  const struct head_window *w,
+                                  uint64_t id,
+                                  const char *enc,
+                                  size_t len)
 {
     struct tr_slice tenant = {t->name, t->name_len};
     tr_buf_reset(&s->key);
@@ -308,8 +334,8 @@ static void head__put_series_keys(struct tr_storage *s, struct head_tenant *t,
                                 TR_KEY_POSTING);
             tr_key_posting(&s->key, ls[i].name, ls[i].value);
             tr_buf_put_u64be(&s->key, id);
-            tr_wbatch_put(s->batch, TR_CF_METRICS, s->key.data, s->key.len,
-                          "", 0);
+            tr_wbatch_put(s->batch, TR_CF_METRICS, s->key.data, s->key.len, "",
+                          0);
         }
     }
     tr_arena_free(&a);
@@ -317,10 +343,13 @@ static void head__put_series_keys(struct tr_storage *s, struct head_tenant *t,
 
 /* Finds or creates the series with canonical labels enc in window w.
  * Returns 0, TR_ELIMIT (series limit; errmsg set) or TR_ENOMEM/TR_EIO. */
-static int head__series_get(struct tr_storage *s, struct head_tenant *t,
-                            struct head_window *w, struct tr_slice enc,
+static int head__series_get(struct tr_storage *s,
+                            struct head_tenant *t,
+                            struct head_window *w,
+                            struct tr_slice enc,
                             struct tr_apply_result *res,
-                            struct head_series **out, char *errmsg)
+                            struct head_series **out,
+                            char *errmsg)
 {
     uint64_t id = tr_labels_hash(enc.base, enc.len);
     for (int probe = 0; probe < 1024; probe++, id++) {
@@ -391,9 +420,12 @@ static int head__series_get(struct tr_storage *s, struct head_tenant *t,
 }
 
 /* Is there a sample at t already? 1 with its bits in *bits, 0 if not. */
-static int head__find_sample(struct tr_storage *s, struct head_tenant *t,
-                             struct head_window *w, struct head_series *hs,
-                             int64_t ts, uint64_t *bits)
+static int head__find_sample(struct tr_storage *s,
+                             struct head_tenant *t,
+                             struct head_window *w,
+                             struct head_series *hs,
+                             int64_t ts,
+                             uint64_t *bits)
 {
     int64_t ct;
     double cv;
@@ -492,12 +524,15 @@ static int head__ooo_insert(struct head_series *hs, int64_t ts, double v)
     return 0;
 }
 
-static void head__reject(struct tr_apply_result *res, int code,
-                         const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+static void head__reject(struct tr_apply_result *res,
+                         int code,
+                         const char *fmt,
+                         ...) __attribute__((format(printf, 3, 4)));
 
-static void head__reject(struct tr_apply_result *res, int code,
-                         const char *fmt, ...)
+static void head__reject(struct tr_apply_result *res,
+                         int code,
+                         const char *fmt,
+                         ...)
 {
     res->samples_rejected++;
     if (res->first_error != 0) {
@@ -510,9 +545,13 @@ static void head__reject(struct tr_apply_result *res, int code,
     va_end(ap);
 }
 
-static void head__append(struct tr_storage *s, uint64_t index,
-                         struct head_tenant *t, struct head_window *w,
-                         struct head_series *hs, int64_t ts, double v,
+static void head__append(struct tr_storage *s,
+                         uint64_t index,
+                         struct head_tenant *t,
+                         struct head_window *w,
+                         struct head_series *hs,
+                         int64_t ts,
+                         double v,
                          struct tr_apply_result *res)
 {
     uint64_t vb;
@@ -577,7 +616,8 @@ static void head__append(struct tr_storage *s, uint64_t index,
     }
 }
 
-static void head__put_metadata(struct tr_storage *s, struct tr_slice tenant,
+static void head__put_metadata(struct tr_storage *s,
+                               struct tr_slice tenant,
                                const struct tr_entry_meta *m)
 {
     tr_buf_reset(&s->key);
@@ -592,9 +632,14 @@ static void head__put_metadata(struct tr_storage *s, struct tr_slice tenant,
                   s->val.len);
 }
 
-int head_apply(struct tr_storage *s, int64_t window, uint16_t slot,
-               uint64_t index, const void *entry, size_t len,
-               struct tr_apply_result *res, char *errmsg)
+int head_apply(struct tr_storage *s,
+               int64_t window,
+               uint16_t slot,
+               uint64_t index,
+               const void *entry,
+               size_t len,
+               struct tr_apply_result *res,
+               char *errmsg)
 {
     struct tr_arena a;
     tr_arena_init(&a, 64 * 1024);
@@ -626,7 +671,8 @@ int head_apply(struct tr_storage *s, int64_t window, uint16_t slot,
                  * node's --placement-window, and apply must not depend on
                  * local settings.) */
                 head__reject(res, TR_EINVAL,
-                             "sample at %" PRId64 " routed to the shard of "
+                             "sample at %" PRId64
+                             " routed to the shard of "
                              "window %" PRId64,
                              es->ts[j], window);
             } else {
@@ -642,8 +688,11 @@ int head_apply(struct tr_storage *s, int64_t window, uint16_t slot,
     return 0;
 }
 
-void head_persist(struct tr_storage *s, int64_t window, int slot,
-                  uint64_t seq, bool cut_all)
+void head_persist(struct tr_storage *s,
+                  int64_t window,
+                  int slot,
+                  uint64_t seq,
+                  bool cut_all)
 {
     for (struct head_tenant *t = s->tenants; t != NULL; t = t->next) {
         for (struct head_window *w = t->windows; w != NULL; w = w->next) {
@@ -673,7 +722,8 @@ void head_persist(struct tr_storage *s, int64_t window, int slot,
     }
 }
 
-static void head__window_free(struct tr_storage *s, struct head_tenant *t,
+static void head__window_free(struct tr_storage *s,
+                              struct head_tenant *t,
                               struct head_window *w)
 {
     for (size_t i = 0; i < w->series.cap; i++) {

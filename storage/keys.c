@@ -10,8 +10,11 @@ void tr_key_tenant_prefix(struct tr_buf *k, struct tr_slice tenant)
     tr_buf_putc(k, '\0');
 }
 
-void tr_key_shard_prefix(struct tr_buf *k, struct tr_slice tenant,
-                         int64_t window_start, uint16_t slot, char kind)
+void tr_key_shard_prefix(struct tr_buf *k,
+                         struct tr_slice tenant,
+                         int64_t window_start,
+                         uint16_t slot,
+                         char kind)
 {
     tr_key_tenant_prefix(k, tenant);
     tr_buf_put_u64be(k, tr_key_time(window_start));
@@ -19,8 +22,11 @@ void tr_key_shard_prefix(struct tr_buf *k, struct tr_slice tenant,
     tr_buf_putc(k, kind);
 }
 
-int tr_key_parse_shard(struct tr_slice key, size_t tenant_len,
-                       int64_t *window_start, uint16_t *slot, char *kind)
+int tr_key_parse_shard(struct tr_slice key,
+                       size_t tenant_len,
+                       int64_t *window_start,
+                       uint16_t *slot,
+                       char *kind)
 {
     if (key.len < tenant_len + 12 || key.base[tenant_len] != '\0') {
         return TR_ECORRUPT;
@@ -32,7 +38,8 @@ int tr_key_parse_shard(struct tr_slice key, size_t tenant_len,
     return 0;
 }
 
-void tr_key_posting(struct tr_buf *k, struct tr_slice name,
+void tr_key_posting(struct tr_buf *k,
+                    struct tr_slice name,
                     struct tr_slice value)
 {
     tr_buf_put_uvarint(k, name.len);
@@ -41,7 +48,8 @@ void tr_key_posting(struct tr_buf *k, struct tr_slice name,
     tr_buf_append(k, value.base, value.len);
 }
 
-void tr_key_metadata(struct tr_buf *k, struct tr_slice tenant,
+void tr_key_metadata(struct tr_buf *k,
+                     struct tr_slice tenant,
                      struct tr_slice metric)
 {
     tr_buf_putc(k, 'M');

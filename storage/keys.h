@@ -59,16 +59,24 @@ static inline int64_t tr_key_time_decode(uint64_t u)
 }
 
 /* Appends tenant|0|window|slot|kind. */
-void tr_key_shard_prefix(struct tr_buf *k, struct tr_slice tenant,
-                         int64_t window_start, uint16_t slot, char kind);
+void tr_key_shard_prefix(struct tr_buf *k,
+                         struct tr_slice tenant,
+                         int64_t window_start,
+                         uint16_t slot,
+                         char kind);
 /* Appends tenant|0 (every window of a tenant). */
 void tr_key_tenant_prefix(struct tr_buf *k, struct tr_slice tenant);
 /* Parses the window and slot of a key that starts with tenant|0. */
-int tr_key_parse_shard(struct tr_slice key, size_t tenant_len,
-                       int64_t *window_start, uint16_t *slot, char *kind);
-void tr_key_posting(struct tr_buf *k, struct tr_slice name,
+int tr_key_parse_shard(struct tr_slice key,
+                       size_t tenant_len,
+                       int64_t *window_start,
+                       uint16_t *slot,
+                       char *kind);
+void tr_key_posting(struct tr_buf *k,
+                    struct tr_slice name,
                     struct tr_slice value);
-void tr_key_metadata(struct tr_buf *k, struct tr_slice tenant,
+void tr_key_metadata(struct tr_buf *k,
+                     struct tr_slice tenant,
                      struct tr_slice metric);
 
 #endif

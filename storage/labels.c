@@ -29,7 +29,9 @@ void tr_labels_sort(struct tr_label *ls, size_t n)
     }
 }
 
-int tr_labels_cmp(const struct tr_label *a, size_t na, const struct tr_label *b,
+int tr_labels_cmp(const struct tr_label *a,
+                  size_t na,
+                  const struct tr_label *b,
                   size_t nb)
 {
     size_t n = na < nb ? na : nb;
@@ -58,8 +60,11 @@ int tr_labels_encode(const struct tr_label *ls, size_t n, struct tr_buf *out)
     return out->oom ? TR_ENOMEM : 0;
 }
 
-int tr_labels_decode(const void *buf, size_t len, struct tr_arena *a,
-                     struct tr_label **out, size_t *n)
+int tr_labels_decode(const void *buf,
+                     size_t len,
+                     struct tr_arena *a,
+                     struct tr_label **out,
+                     size_t *n)
 {
     struct tr_cursor c = tr_cursor_make(buf, len);
     uint64_t cnt;
@@ -84,8 +89,10 @@ int tr_labels_decode(const void *buf, size_t len, struct tr_arena *a,
     return 0;
 }
 
-struct tr_slice tr_labels_get(const struct tr_label *ls, size_t n,
-                              const char *name, size_t name_len)
+struct tr_slice tr_labels_get(const struct tr_label *ls,
+                              size_t n,
+                              const char *name,
+                              size_t name_len)
 {
     for (size_t i = 0; i < n; i++) {
         if (ls[i].name.len == name_len &&

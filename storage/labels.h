@@ -23,16 +23,23 @@ struct tr_label {
 
 /* Sorts labels by name (insertion sort for small sets, qsort otherwise). */
 void tr_labels_sort(struct tr_label *ls, size_t n);
-int tr_labels_cmp(const struct tr_label *a, size_t na, const struct tr_label *b,
+int tr_labels_cmp(const struct tr_label *a,
+                  size_t na,
+                  const struct tr_label *b,
                   size_t nb);
 /* Appends the canonical encoding of sorted labels. */
 int tr_labels_encode(const struct tr_label *ls, size_t n, struct tr_buf *out);
 /* Decodes into an arena array whose slices point into buf. TR_ECORRUPT. */
-int tr_labels_decode(const void *buf, size_t len, struct tr_arena *a,
-                     struct tr_label **out, size_t *n);
+int tr_labels_decode(const void *buf,
+                     size_t len,
+                     struct tr_arena *a,
+                     struct tr_label **out,
+                     size_t *n);
 /* Value of label name or NULL slice (base NULL) if absent. */
-struct tr_slice tr_labels_get(const struct tr_label *ls, size_t n,
-                              const char *name, size_t name_len);
+struct tr_slice tr_labels_get(const struct tr_label *ls,
+                              size_t n,
+                              const char *name,
+                              size_t name_len);
 /* Series id seed hash of a canonical encoding. */
 uint64_t tr_labels_hash(const void *enc, size_t len);
 

@@ -110,11 +110,14 @@ struct win_ctx {
 };
 
 /* ids of postings P|name|value (exact) */
-static int sel__postings_exact(struct win_ctx *wc, struct tr_slice name,
-                               struct tr_slice value, struct idvec *out)
+static int sel__postings_exact(struct win_ctx *wc,
+                               struct tr_slice name,
+                               struct tr_slice value,
+                               struct idvec *out)
 {
     tr_buf_reset(&wc->key);
-    tr_key_shard_prefix(&wc->key, wc->tenant, wc->window, wc->slot, TR_KEY_POSTING);
+    tr_key_shard_prefix(&wc->key, wc->tenant, wc->window, wc->slot,
+                        TR_KEY_POSTING);
     tr_key_posting(&wc->key, name, value);
     size_t pl = wc->key.len;
     for (tr_iter_seek(wc->it, wc->key.data, pl);
@@ -132,12 +135,15 @@ static int sel__postings_exact(struct win_ctx *wc, struct tr_slice name,
 
 /* ids of series having label name whose value matches m (want = true) or
  * does not match m (want = false). m == NULL: any value. */
-static int sel__postings_scan(struct win_ctx *wc, struct tr_slice name,
-                              const struct tr_matcher *m, bool want,
+static int sel__postings_scan(struct win_ctx *wc,
+                              struct tr_slice name,
+                              const struct tr_matcher *m,
+                              bool want,
                               struct idvec *out)
 {
     tr_buf_reset(&wc->key);
-    tr_key_shard_prefix(&wc->key, wc->tenant, wc->window, wc->slot, TR_KEY_POSTING);
+    tr_key_shard_prefix(&wc->key, wc->tenant, wc->window, wc->slot,
+                        TR_KEY_POSTING);
     tr_buf_put_uvarint(&wc->key, name.len);
     tr_buf_append(&wc->key, name.base, name.len);
     size_t pl = wc->key.len;
@@ -179,12 +185,14 @@ static int sel__postings_scan(struct win_ctx *wc, struct tr_slice name,
 static int sel__all_series(struct win_ctx *wc, struct idvec *out)
 {
     tr_buf_reset(&wc->key);
-    tr_key_shard_prefix(&wc->key, wc->tenant, wc->window, wc->slot, TR_KEY_SERIES);
+    tr_key_shard_prefix(&wc->key, wc->tenant, wc->window, wc->slot,
+                        TR_KEY_SERIES);
     size_t pl = wc->key.len;
     for (tr_iter_seek(wc->it, wc->key.data, pl);
          tr_iter_has_prefix(wc->it, wc->key.data, pl); tr_iter_next(wc->it)) {
         struct tr_slice k = tr_iter_key(wc->it);
-        if (k.len == pl + 8 && idvec_push(out, tr_get_u64be(k.base + pl)) != 0) {
+        if (k.len == pl + 8 &&
+            idvec_push(out, tr_get_u64be(k.base + pl)) != 0) {
             return TR_ENOMEM;
         }
     }
@@ -192,8 +200,10 @@ static int sel__all_series(struct win_ctx *wc, struct idvec *out)
 }
 
 /* Evaluates matchers in one window into out (sorted unique ids). */
-static int sel__match_window(struct win_ctx *wc, const struct tr_matcher *ms,
-                             size_t n, struct idvec *out)
+static int sel__match_window(struct win_ctx *wc,
+                             const struct tr_matcher *ms,
+                             size_t n,
+                             struct idvec *out)
 {
     bool have = false;
     int rv = 0;
@@ -292,15 +302,19 @@ static int sel__hit_cmp(const void *a, const void *b)
 
 /* Visits every window of tenant overlapping [mint, maxt], collecting the
  * series matching ms (labels decoded into arena). */
-static bool sel__shard_wanted(const struct tr_select_hints *h, int64_t window,
+static bool sel__shard_wanted(const struct tr_select_hints *h,
+                              int64_t window,
                               uint16_t slot)
 {
-    return !h->shard_only || (h->shard_window == window && h->shard_slot == slot);
+    return !h->shard_only ||
+           (h->shard_window == window && h->shard_slot == slot);
 }
 
 /* Positions it at the first key of the shard after (window, slot). */
-static void sel__seek_next_shard(struct tr_iter *it, struct tr_buf *k,
-                                 struct tr_slice tenant, int64_t window,
+static void sel__seek_next_shard(struct tr_iter *it,
+                                 struct tr_buf *k,
+                                 struct tr_slice tenant,
+                                 int64_t window,
                                  uint16_t slot)
 {
     tr_buf_reset(k);
@@ -314,10 +328,14 @@ static void sel__seek_next_shard(struct tr_iter *it, struct tr_buf *k,
     tr_iter_seek(it, k->data, k->len);
 }
 
-static int sel__collect(struct tr_storage *s, struct tr_slice tenant,
-                        const struct tr_matcher *ms, size_t n,
-                        const struct tr_select_hints *h, struct tr_arena *arena,
-                        struct sel_hits *hits, char *errmsg)
+static int sel__collect(struct tr_storage *s,
+                        struct tr_slice tenant,
+                        const struct tr_matcher *ms,
+                        size_t n,
+                        const struct tr_select_hints *h,
+                        struct tr_arena *arena,
+                        struct sel_hits *hits,
+                        char *errmsg)
 {
     struct win_ctx wc;
     memset(&wc, 0, sizeof(wc));
@@ -427,8 +445,11 @@ static int svec_push(struct sample_vec *sv, int64_t t, double v)
     return 0;
 }
 
-static int svec_decode(struct sample_vec *sv, const void *bytes, size_t n,
-                       int64_t mint, int64_t maxt)
+static int svec_decode(struct sample_vec *sv,
+                       const void *bytes,
+                       size_t n,
+                       int64_t mint,
+                       int64_t maxt)
 {
     struct tr_xor_iter it;
     tr_xor_iter_init(&it, bytes, n);
@@ -446,8 +467,11 @@ static int svec_decode(struct sample_vec *sv, const void *bytes, size_t n,
     return r < 0 ? TR_ECORRUPT : 0;
 }
 
-static int svec_decode_record(struct sample_vec *sv, const void *rec,
-                              size_t n, int64_t mint, int64_t maxt)
+static int svec_decode_record(struct sample_vec *sv,
+                              const void *rec,
+                              size_t n,
+                              int64_t mint,
+                              int64_t maxt)
 {
     struct tr_chunk_reader rd;
     if (tr_chunk_reader_init(&rd, rec, n) != 0) {
@@ -475,14 +499,16 @@ static int sample__cmp(const void *a, const void *b)
 
 /* Head part of a hit: copied under the head read lock. */
 struct head_copy {
-    struct tr_buf chunk;      /* open chunk bytes */
+    struct tr_buf chunk; /* open chunk bytes */
     int64_t *ooo_t;
     double *ooo_v;
     uint32_t ooo_n;
 };
 
-static void sel__copy_head(struct tr_storage *s, struct tr_slice tenant,
-                           const struct sel_hit *h, struct head_copy *hc)
+static void sel__copy_head(struct tr_storage *s,
+                           struct tr_slice tenant,
+                           const struct sel_hit *h,
+                           struct head_copy *hc)
 {
     struct head_tenant *t = head_tenant_find(s, tenant);
     struct head_window *w = t ? head_window_find(t, h->window, h->slot) : NULL;
@@ -505,9 +531,12 @@ static void sel__copy_head(struct tr_storage *s, struct tr_slice tenant,
 }
 
 static int sel__read_samples(struct tr_iter *it,
-                             struct tr_slice tenant, const struct sel_hit *h,
-                             const struct head_copy *hc, int64_t mint,
-                             int64_t maxt, struct sample_vec *sv)
+                             struct tr_slice tenant,
+                             const struct sel_hit *h,
+                             const struct head_copy *hc,
+                             int64_t mint,
+                             int64_t maxt,
+                             struct sample_vec *sv)
 {
     struct tr_buf pk;
     tr_buf_init(&pk);
@@ -563,10 +592,13 @@ static void sel__sort_dedupe(struct sample_vec *sv)
     sv->n = o;
 }
 
-static int sel__select(void *impl, struct tr_slice tenant,
-                       const struct tr_matcher *ms, size_t n,
+static int sel__select(void *impl,
+                       struct tr_slice tenant,
+                       const struct tr_matcher *ms,
+                       size_t n,
                        const struct tr_select_hints *h,
-                       struct tr_select_result *out, char *errmsg)
+                       struct tr_select_result *out,
+                       char *errmsg)
 {
     struct tr_storage *s = impl;
     memset(out, 0, sizeof(*out));
@@ -583,8 +615,9 @@ static int sel__select(void *impl, struct tr_slice tenant,
     /* group hits of the same label set (several windows) */
     size_t groups = 0;
     for (size_t i = 0; i < hits.n; i++) {
-        if (i == 0 || tr_labels_cmp(hits.v[i - 1].labels, hits.v[i - 1].n_labels,
-                                    hits.v[i].labels, hits.v[i].n_labels) != 0) {
+        if (i == 0 ||
+            tr_labels_cmp(hits.v[i - 1].labels, hits.v[i - 1].n_labels,
+                          hits.v[i].labels, hits.v[i].n_labels) != 0) {
             groups++;
         }
     }
@@ -617,7 +650,8 @@ static int sel__select(void *impl, struct tr_slice tenant,
         }
         pthread_rwlock_unlock(&s->head_mu);
     }
-    struct tr_iter *it = h->no_samples ? NULL : tr_iter_new(s->eng, TR_CF_METRICS);
+    struct tr_iter *it =
+        h->no_samples ? NULL : tr_iter_new(s->eng, TR_CF_METRICS);
     size_t total = 0;
     size_t gi = 0;
     struct sample_vec sv = {0};
@@ -636,8 +670,8 @@ static int sel__select(void *impl, struct tr_slice tenant,
         if (!h->no_samples) {
             sv.n = 0;
             for (size_t k = i; k < j && rv == 0; k++) {
-                rv = sel__read_samples(it, tenant, &hits.v[k], &hcs[k],
-                                       h->mint, h->maxt, &sv);
+                rv = sel__read_samples(it, tenant, &hits.v[k], &hcs[k], h->mint,
+                                       h->maxt, &sv);
             }
             sel__sort_dedupe(&sv);
             total += sv.n;
@@ -651,8 +685,8 @@ static int sel__select(void *impl, struct tr_slice tenant,
                 i = j;
                 continue; /* no data in range: not part of the result */
             }
-            sd->samples = tr_arena_memdup(&out->arena, sv.v,
-                                          sv.n * sizeof(*sv.v));
+            sd->samples =
+                tr_arena_memdup(&out->arena, sv.v, sv.n * sizeof(*sv.v));
             sd->n_samples = sv.n;
         }
         gi++;
@@ -713,7 +747,8 @@ static int strset_add(struct strset *ss, struct tr_arena *a, struct tr_slice s)
     return 0;
 }
 
-static int strset_finish(struct strset *ss, size_t limit,
+static int strset_finish(struct strset *ss,
+                         size_t limit,
                          struct tr_string_list *out)
 {
     if (ss->n > 1) {
@@ -730,9 +765,9 @@ static int strset_finish(struct strset *ss, size_t limit,
         ss->n = limit;
         out->truncated = true;
     }
-    out->items = ss->n > 0 ? tr_arena_memdup(&out->arena, ss->v,
-                                             ss->n * sizeof(*ss->v))
-                           : tr_arena_alloc(&out->arena, sizeof(*ss->v));
+    out->items =
+        ss->n > 0 ? tr_arena_memdup(&out->arena, ss->v, ss->n * sizeof(*ss->v))
+                  : tr_arena_alloc(&out->arena, sizeof(*ss->v));
     out->n = ss->n;
     tr_free(ss->v);
     return out->items == NULL ? TR_ENOMEM : 0;
@@ -741,10 +776,12 @@ static int strset_finish(struct strset *ss, size_t limit,
 /* Distinct posting names (value_of == NULL) or values of one name, over the
  * windows overlapping [mint, maxt], skipping from one distinct key part to
  * the next with seeks. */
-static int sel__scan_postings(struct tr_storage *s, struct tr_slice tenant,
+static int sel__scan_postings(struct tr_storage *s,
+                              struct tr_slice tenant,
                               const struct tr_slice *value_of,
                               const struct tr_select_hints *h,
-                              struct tr_string_list *out, struct strset *ss)
+                              struct tr_string_list *out,
+                              struct strset *ss)
 {
     struct tr_iter *it = tr_iter_new(s->eng, TR_CF_METRICS);
     struct tr_iter *wit = tr_iter_new(s->eng, TR_CF_METRICS);
@@ -810,11 +847,14 @@ static int sel__scan_postings(struct tr_storage *s, struct tr_slice tenant,
     return rv;
 }
 
-static int sel__labels_common(struct tr_storage *s, struct tr_slice tenant,
+static int sel__labels_common(struct tr_storage *s,
+                              struct tr_slice tenant,
                               const struct tr_slice *value_of,
-                              const struct tr_matcher *ms, size_t n,
+                              const struct tr_matcher *ms,
+                              size_t n,
                               const struct tr_select_hints *h,
-                              struct tr_string_list *out, char *errmsg)
+                              struct tr_string_list *out,
+                              char *errmsg)
 {
     memset(out, 0, sizeof(*out));
     tr_arena_init(&out->arena, 16 * 1024);
@@ -851,18 +891,25 @@ static int sel__labels_common(struct tr_storage *s, struct tr_slice tenant,
     return rv;
 }
 
-static int sel__label_names(void *impl, struct tr_slice tenant,
-                            const struct tr_matcher *ms, size_t n,
+static int sel__label_names(void *impl,
+                            struct tr_slice tenant,
+                            const struct tr_matcher *ms,
+                            size_t n,
                             const struct tr_select_hints *h,
-                            struct tr_string_list *out, char *errmsg)
+                            struct tr_string_list *out,
+                            char *errmsg)
 {
     return sel__labels_common(impl, tenant, NULL, ms, n, h, out, errmsg);
 }
 
-static int sel__label_values(void *impl, struct tr_slice tenant,
-                             struct tr_slice name, const struct tr_matcher *ms,
-                             size_t n, const struct tr_select_hints *h,
-                             struct tr_string_list *out, char *errmsg)
+static int sel__label_values(void *impl,
+                             struct tr_slice tenant,
+                             struct tr_slice name,
+                             const struct tr_matcher *ms,
+                             size_t n,
+                             const struct tr_select_hints *h,
+                             struct tr_string_list *out,
+                             char *errmsg)
 {
     return sel__labels_common(impl, tenant, &name, ms, n, h, out, errmsg);
 }

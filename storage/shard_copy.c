@@ -26,11 +26,15 @@ static uint64_t copy__fnv(uint64_t h, const void *p, size_t n)
 
 /* Calls fn for every (tenant, shard range) with the iterator positioned at
  * the range's first key; fn iterates the range itself. */
-typedef int (*copy_range_fn)(void *arg, struct tr_iter *it,
+typedef int (*copy_range_fn)(void *arg,
+                             struct tr_iter *it,
                              const struct tr_buf *prefix);
 
-static int copy__ranges(struct tr_storage *s, int64_t window, uint16_t slot,
-                        copy_range_fn fn, void *arg)
+static int copy__ranges(struct tr_storage *s,
+                        int64_t window,
+                        uint16_t slot,
+                        copy_range_fn fn,
+                        void *arg)
 {
     struct tr_iter *it = tr_iter_new(s->eng, TR_CF_METRICS);
     if (it == NULL) {
@@ -66,7 +70,8 @@ static int copy__ranges(struct tr_storage *s, int64_t window, uint16_t slot,
     return rv;
 }
 
-static int copy__sum_range(void *arg, struct tr_iter *it,
+static int copy__sum_range(void *arg,
+                           struct tr_iter *it,
                            const struct tr_buf *prefix)
 {
     uint64_t *h = arg;
@@ -79,7 +84,8 @@ static int copy__sum_range(void *arg, struct tr_iter *it,
     return 0;
 }
 
-uint64_t tr_storage_shard_checksum(struct tr_storage *s, int64_t window,
+uint64_t tr_storage_shard_checksum(struct tr_storage *s,
+                                   int64_t window,
                                    uint16_t slot)
 {
     uint64_t h = FNV_OFFSET;
@@ -87,7 +93,8 @@ uint64_t tr_storage_shard_checksum(struct tr_storage *s, int64_t window,
     return h;
 }
 
-static int copy__dump_range(void *arg, struct tr_iter *it,
+static int copy__dump_range(void *arg,
+                            struct tr_iter *it,
                             const struct tr_buf *prefix)
 {
     struct tr_buf *out = arg;
@@ -103,7 +110,9 @@ static int copy__dump_range(void *arg, struct tr_iter *it,
     return out->oom ? TR_ENOMEM : 0;
 }
 
-int tr_storage_shard_dump(struct tr_storage *s, int64_t window, uint16_t slot,
+int tr_storage_shard_dump(struct tr_storage *s,
+                          int64_t window,
+                          uint16_t slot,
                           struct tr_buf *out)
 {
     uint64_t index = 0;
@@ -122,7 +131,8 @@ int tr_storage_shard_dump(struct tr_storage *s, int64_t window, uint16_t slot,
     return out->oom ? TR_ENOMEM : 0;
 }
 
-static int copy__delete_range(void *arg, struct tr_iter *it,
+static int copy__delete_range(void *arg,
+                              struct tr_iter *it,
                               const struct tr_buf *prefix)
 {
     (void)it;
@@ -132,14 +142,14 @@ static int copy__delete_range(void *arg, struct tr_iter *it,
         return TR_EINVAL;
     }
     size_t tl = tr_prefix_successor(prefix->data, prefix->len, to);
-    tr_wbatch_delete_range(b, TR_CF_METRICS, prefix->data, prefix->len, to,
-                           tl);
+    tr_wbatch_delete_range(b, TR_CF_METRICS, prefix->data, prefix->len, to, tl);
     return 0;
 }
 
 /* Caller holds write_mu. Deletes the shard's keys and applied index and
  * frees its head. */
-static int copy__drop_locked(struct tr_storage *s, int64_t window,
+static int copy__drop_locked(struct tr_storage *s,
+                             int64_t window,
                              uint16_t slot)
 {
     struct tr_wbatch *b = tr_wbatch_new(s->eng);
@@ -177,8 +187,12 @@ int tr_storage_shard_drop(struct tr_storage *s, int64_t window, uint16_t slot)
     return rv;
 }
 
-int tr_storage_shard_load(struct tr_storage *s, int64_t window, uint16_t slot,
-                          const void *dump, size_t len, uint64_t *index)
+int tr_storage_shard_load(struct tr_storage *s,
+                          int64_t window,
+                          uint16_t slot,
+                          const void *dump,
+                          size_t len,
+                          uint64_t *index)
 {
     if (len < 16) {
         return TR_ECORRUPT;

@@ -37,8 +37,7 @@ static int storage__mkdirs(const char *dir)
 }
 
 /* meta key of a shard's applied index: "A" | window | slot */
-static void storage__applied_key(uint8_t out[11], int64_t window,
-                                 uint16_t slot)
+static void storage__applied_key(uint8_t out[11], int64_t window, uint16_t slot)
 {
     out[0] = 'A';
     tr_put_u64be(out + 1, tr_key_time(window));
@@ -47,7 +46,8 @@ static void storage__applied_key(uint8_t out[11], int64_t window,
 
 /* The shard's progress record, loaded from RocksDB on first use. */
 static struct storage_shard *storage__shard(struct tr_storage *s,
-                                            int64_t window, uint16_t slot)
+                                            int64_t window,
+                                            uint16_t slot)
 {
     for (struct storage_shard *sh = s->shards; sh != NULL; sh = sh->next) {
         if (sh->window == window && sh->slot == slot) {
@@ -76,7 +76,8 @@ static struct storage_shard *storage__shard(struct tr_storage *s,
 }
 
 int tr_storage_open(const struct tr_storage_config *cfg,
-                    struct tr_storage **out, char *errmsg)
+                    struct tr_storage **out,
+                    char *errmsg)
 {
     struct tr_storage *s = tr_calloc(1, sizeof(*s));
     if (s == NULL) {
@@ -104,8 +105,8 @@ int tr_storage_open(const struct tr_storage_config *cfg,
         tr_errf(TR_EIO, errmsg, "cannot create data directory %s", dir);
         goto err_after_alloc;
     }
-    int rv = tr_engine_open(dir, cfg->cache_bytes, cfg->wal_sync, &s->eng,
-                            errmsg);
+    int rv =
+        tr_engine_open(dir, cfg->cache_bytes, cfg->wal_sync, &s->eng, errmsg);
     if (rv != 0) {
         goto err_after_alloc;
     }
@@ -124,9 +125,14 @@ err_after_alloc:
     return TR_EIO;
 }
 
-int tr_storage_shard_apply(struct tr_storage *s, int64_t window, uint16_t slot,
-                           uint64_t index, const void *entry, size_t len,
-                           struct tr_apply_result *res, char *errmsg)
+int tr_storage_shard_apply(struct tr_storage *s,
+                           int64_t window,
+                           uint16_t slot,
+                           uint64_t index,
+                           const void *entry,
+                           size_t len,
+                           struct tr_apply_result *res,
+                           char *errmsg)
 {
     memset(res, 0, sizeof(*res));
     res->index = index;
@@ -161,7 +167,8 @@ int tr_storage_shard_apply(struct tr_storage *s, int64_t window, uint16_t slot,
 /* Persists one shard (cutting chunks when cut_all) with its applied index.
  * Caller holds write_mu. */
 static int storage__checkpoint_locked(struct tr_storage *s,
-                                      struct storage_shard *sh, bool cut_all)
+                                      struct storage_shard *sh,
+                                      bool cut_all)
 {
     char err[TR_ERRMSG_SIZE];
     pthread_rwlock_wrlock(&s->head_mu);
@@ -183,8 +190,10 @@ static int storage__checkpoint_locked(struct tr_storage *s,
     return rv;
 }
 
-int tr_storage_shard_checkpoint(struct tr_storage *s, int64_t window,
-                                uint16_t slot, uint64_t *index)
+int tr_storage_shard_checkpoint(struct tr_storage *s,
+                                int64_t window,
+                                uint16_t slot,
+                                uint64_t *index)
 {
     pthread_mutex_lock(&s->write_mu);
     struct storage_shard *sh = storage__shard(s, window, slot);
@@ -209,8 +218,10 @@ int tr_storage_checkpoint_all(struct tr_storage *s)
     return rv;
 }
 
-uint64_t tr_storage_shard_applied(struct tr_storage *s, int64_t window,
-                                  uint16_t slot, bool durable)
+uint64_t tr_storage_shard_applied(struct tr_storage *s,
+                                  int64_t window,
+                                  uint16_t slot,
+                                  bool durable)
 {
     pthread_mutex_lock(&s->write_mu);
     struct storage_shard *sh = storage__shard(s, window, slot);
@@ -314,9 +325,12 @@ const struct tr_select_source *tr_storage_source(struct tr_storage *s)
     return &s->source;
 }
 
-int tr_storage_metadata(struct tr_storage *s, struct tr_slice tenant,
-                        struct tr_slice metric, size_t limit,
-                        struct tr_arena *a, struct tr_metadata_item **out,
+int tr_storage_metadata(struct tr_storage *s,
+                        struct tr_slice tenant,
+                        struct tr_slice metric,
+                        size_t limit,
+                        struct tr_arena *a,
+                        struct tr_metadata_item **out,
                         size_t *n)
 {
     struct tr_buf pk;

@@ -28,21 +28,21 @@
 #include "storage/select.h"
 
 struct tr_storage_config {
-    int version;                 /* 1 */
+    int version; /* 1 */
     const char *data_dir;
     size_t cache_bytes;
-    bool wal_sync;               /* fsync RocksDB writes */
-    int64_t window_ms;           /* placement window, 24 h */
-    int64_t ooo_window_ms;       /* out-of-order acceptance per series */
-    int64_t chunk_max_ms;        /* cut chunks spanning this (2 h) */
-    uint64_t max_series;         /* per tenant active series; 0 = off */
+    bool wal_sync;         /* fsync RocksDB writes */
+    int64_t window_ms;     /* placement window, 24 h */
+    int64_t ooo_window_ms; /* out-of-order acceptance per series */
+    int64_t chunk_max_ms;  /* cut chunks spanning this (2 h) */
+    uint64_t max_series;   /* per tenant active series; 0 = off */
 };
 
 struct tr_apply_result {
-    uint64_t index;              /* Raft index of the entry */
-    bool skipped;                /* at or below the applied index */
+    uint64_t index; /* Raft index of the entry */
+    bool skipped;   /* at or below the applied index */
     uint64_t samples_appended;
-    uint64_t samples_duplicate;  /* exact duplicates: no-ops */
+    uint64_t samples_duplicate; /* exact duplicates: no-ops */
     uint64_t samples_rejected;
     uint64_t series_created;
     uint64_t metadata_written;
@@ -53,7 +53,7 @@ struct tr_apply_result {
 struct tr_storage_stats {
     uint64_t head_series;
     uint64_t head_chunks;
-    uint64_t shards;             /* shards with state on this node */
+    uint64_t shards; /* shards with state on this node */
     uint64_t chunks_cut;
     uint64_t checkpoints;
 };
@@ -62,7 +62,8 @@ struct tr_storage;
 
 /* Opens (creating if needed). */
 int tr_storage_open(const struct tr_storage_config *cfg,
-                    struct tr_storage **out, char *errmsg);
+                    struct tr_storage **out,
+                    char *errmsg);
 /* Checkpoints every shard and closes. */
 void tr_storage_close(struct tr_storage *s);
 
@@ -71,19 +72,28 @@ void tr_storage_close(struct tr_storage *s);
  * skipped (res->skipped). Returns 0 when applied (individual samples may
  * still be rejected: see res->first_error), TR_ECORRUPT for an undecodable
  * entry (skipped: apply stays deterministic). */
-int tr_storage_shard_apply(struct tr_storage *s, int64_t window, uint16_t slot,
-                           uint64_t index, const void *entry, size_t len,
-                           struct tr_apply_result *res, char *errmsg);
+int tr_storage_shard_apply(struct tr_storage *s,
+                           int64_t window,
+                           uint16_t slot,
+                           uint64_t index,
+                           const void *entry,
+                           size_t len,
+                           struct tr_apply_result *res,
+                           char *errmsg);
 /* Persists the shard's head and applied index atomically; *index gets the
  * index now durable. */
-int tr_storage_shard_checkpoint(struct tr_storage *s, int64_t window,
-                                uint16_t slot, uint64_t *index);
+int tr_storage_shard_checkpoint(struct tr_storage *s,
+                                int64_t window,
+                                uint16_t slot,
+                                uint64_t *index);
 /* Checkpoints every shard with state on this node (bounds Raft replay
  * after a crash independently of snapshots). */
 int tr_storage_checkpoint_all(struct tr_storage *s);
 /* Applied index of a shard (durable = covered by a checkpoint). */
-uint64_t tr_storage_shard_applied(struct tr_storage *s, int64_t window,
-                                  uint16_t slot, bool durable);
+uint64_t tr_storage_shard_applied(struct tr_storage *s,
+                                  int64_t window,
+                                  uint16_t slot,
+                                  bool durable);
 /* Forgets a shard's applied state, head and data (before a bulk copy
  * replaces it, or when it is dropped). */
 int tr_storage_shard_drop(struct tr_storage *s, int64_t window, uint16_t slot);
@@ -91,14 +101,21 @@ int tr_storage_shard_drop(struct tr_storage *s, int64_t window, uint16_t slot);
  * checkpoint, as a stream of records: u8 cf, uvarint key length, key,
  * uvarint value length, value; then the applied index (u64 BE) and an
  * FNV-1a 64 checksum of everything before it (u64 BE). */
-int tr_storage_shard_dump(struct tr_storage *s, int64_t window, uint16_t slot,
+int tr_storage_shard_dump(struct tr_storage *s,
+                          int64_t window,
+                          uint16_t slot,
                           struct tr_buf *out);
 /* Loads a dump (verifying the checksum) in place of the shard's data and
  * sets its applied index; TR_ECORRUPT on a bad dump. */
-int tr_storage_shard_load(struct tr_storage *s, int64_t window, uint16_t slot,
-                          const void *dump, size_t len, uint64_t *index);
+int tr_storage_shard_load(struct tr_storage *s,
+                          int64_t window,
+                          uint16_t slot,
+                          const void *dump,
+                          size_t len,
+                          uint64_t *index);
 /* Checksum of the shard's persisted keys and values (all tenants). */
-uint64_t tr_storage_shard_checksum(struct tr_storage *s, int64_t window,
+uint64_t tr_storage_shard_checksum(struct tr_storage *s,
+                                   int64_t window,
                                    uint16_t slot);
 /* Persists (cutting every chunk) and frees windows that ended before
  * older_than_ms from memory. */
@@ -120,9 +137,12 @@ struct tr_metadata_item {
 };
 /* All metadata of a tenant, or of one metric when metric.len > 0; sorted by
  * metric name; at most limit metrics (0 = all). Arrays in arena. */
-int tr_storage_metadata(struct tr_storage *s, struct tr_slice tenant,
-                        struct tr_slice metric, size_t limit,
-                        struct tr_arena *a, struct tr_metadata_item **out,
+int tr_storage_metadata(struct tr_storage *s,
+                        struct tr_slice tenant,
+                        struct tr_slice metric,
+                        size_t limit,
+                        struct tr_arena *a,
+                        struct tr_metadata_item **out,
                         size_t *n);
 
 #endif

@@ -17,34 +17,34 @@ struct head_ooo {
     double *v;
     uint32_t n;
     uint32_t cap;
-    bool dirty;                  /* changed since the last checkpoint */
-    bool persisted;              /* an open out-of-order record exists */
+    bool dirty;     /* changed since the last checkpoint */
+    bool persisted; /* an open out-of-order record exists */
 };
 
 /* One series in one window, in memory. */
 struct head_series {
-    uint64_t id;                 /* key id in the window (hash + probe) */
-    char *labels;                /* canonical encoding (tr_malloc) */
+    uint64_t id;  /* key id in the window (hash + probe) */
+    char *labels; /* canonical encoding (tr_malloc) */
     uint32_t labels_len;
-    bool loaded;                 /* persisted tail looked up already */
-    bool dirty;                  /* open chunk changed since checkpoint */
-    int64_t last_t;              /* newest in-order timestamp, INT64_MIN */
-    uint64_t last_v;             /* its value bits */
-    struct tr_xor_chunk chunk;   /* open in-order chunk (count 0 = none) */
+    bool loaded;               /* persisted tail looked up already */
+    bool dirty;                /* open chunk changed since checkpoint */
+    int64_t last_t;            /* newest in-order timestamp, INT64_MIN */
+    uint64_t last_v;           /* its value bits */
+    struct tr_xor_chunk chunk; /* open in-order chunk (count 0 = none) */
     struct head_ooo ooo;
 };
 
 struct head_window {
-    int64_t start;               /* window start ms */
-    uint16_t slot;               /* shard slot within the window */
-    struct tr_u64map series;     /* id -> struct head_series */
+    int64_t start;           /* window start ms */
+    uint16_t slot;           /* shard slot within the window */
+    struct tr_u64map series; /* id -> struct head_series */
     struct head_window *next;
 };
 
 struct head_tenant {
     char *name;
     size_t name_len;
-    uint64_t active_series;      /* series in memory over all windows */
+    uint64_t active_series; /* series in memory over all windows */
     struct head_window *windows;
     struct head_tenant *next;
 };
@@ -53,16 +53,16 @@ struct tr_storage {
     struct tr_storage_config cfg;
     char *data_dir;
     struct tr_engine *eng;
-    pthread_mutex_t write_mu;    /* serializes append/checkpoint */
-    pthread_rwlock_t head_mu;    /* head structure: W in apply, R in reads */
+    pthread_mutex_t write_mu; /* serializes append/checkpoint */
+    pthread_rwlock_t head_mu; /* head structure: W in apply, R in reads */
     struct head_tenant *tenants;
     struct storage_shard *shards;
     uint64_t head_series;
     uint64_t chunks_cut;
     uint64_t checkpoints;
-    struct tr_wbatch *batch;     /* reused per apply (under write_mu) */
-    struct tr_buf key;           /* scratch key (under write_mu) */
-    struct tr_buf val;           /* scratch value (under write_mu) */
+    struct tr_wbatch *batch; /* reused per apply (under write_mu) */
+    struct tr_buf key;       /* scratch key (under write_mu) */
+    struct tr_buf val;       /* scratch value (under write_mu) */
     struct tr_select_source source;
 };
 
@@ -70,30 +70,41 @@ struct tr_storage {
 struct storage_shard {
     int64_t window;
     uint16_t slot;
-    uint64_t applied;            /* newest applied Raft index */
-    uint64_t durable;            /* everything <= durable is in RocksDB */
-    uint64_t entries;            /* applied since open */
+    uint64_t applied; /* newest applied Raft index */
+    uint64_t durable; /* everything <= durable is in RocksDB */
+    uint64_t entries; /* applied since open */
     struct storage_shard *next;
 };
 
 /* head.c */
-int head_apply(struct tr_storage *s, int64_t window, uint16_t slot,
-               uint64_t index, const void *entry, size_t len,
-               struct tr_apply_result *res, char *errmsg);
+int head_apply(struct tr_storage *s,
+               int64_t window,
+               uint16_t slot,
+               uint64_t index,
+               const void *entry,
+               size_t len,
+               struct tr_apply_result *res,
+               char *errmsg);
 /* Persists the open chunks (cutting them when cut_all) and out-of-order
  * buffers (as chunks numbered seq) of window's slot (-1: every slot) into
  * s->batch. */
-void head_persist(struct tr_storage *s, int64_t window, int slot,
-                  uint64_t seq, bool cut_all);
+void head_persist(struct tr_storage *s,
+                  int64_t window,
+                  int slot,
+                  uint64_t seq,
+                  bool cut_all);
 /* Frees window's slot (-1: every slot) from memory; persist it first. */
 void head_evict_window(struct tr_storage *s, int64_t window, int slot);
 void head_free(struct tr_storage *s);
 struct head_tenant *head_tenant_find(struct tr_storage *s,
                                      struct tr_slice tenant);
-struct head_window *head_window_find(struct head_tenant *t, int64_t start,
+struct head_window *head_window_find(struct head_tenant *t,
+                                     int64_t start,
                                      uint16_t slot);
 /* Appends the chunk record (maxt + bytes) to out. */
-void head_chunk_record(struct tr_buf *out, int64_t maxt, const void *bytes,
+void head_chunk_record(struct tr_buf *out,
+                       int64_t maxt,
+                       const void *bytes,
                        size_t n);
 
 /* select.c */

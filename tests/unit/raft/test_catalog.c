@@ -648,8 +648,8 @@ Test(catalog, corrupt_snapshots)
      * n, ids */
     size_t s0 = shards;
     size_t shard_len = 1 + 1 + 4 + 1 + 1 + 1 + 16 + 1 + 16; /* + initial */
-    cat_expect_corrupt(&s, s0, 0, &d);                 /* signal 0 */
-    cat_expect_corrupt(&s, s0, 4, &d);                 /* signal 4 */
+    cat_expect_corrupt(&s, s0, 0, &d);                      /* signal 0 */
+    cat_expect_corrupt(&s, s0, 4, &d);                      /* signal 4 */
     cat_expect_corrupt(&s, s0 + 2, 0, &d);             /* length 0 (+ shape) */
     cat_expect_corrupt(&s, s0 + 6, 1, &d);             /* first slot not 0 */
     cat_expect_corrupt(&s, s0 + 7, 0, &d);             /* state 0 */

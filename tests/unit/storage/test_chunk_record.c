@@ -6,7 +6,9 @@
 
 #include "storage/chunk_record.h"
 
-static void rec_roundtrip(const int64_t *ts, const double *vs, size_t n,
+static void rec_roundtrip(const int64_t *ts,
+                          const double *vs,
+                          size_t n,
                           int want_format)
 {
     struct tr_xor_chunk c;
@@ -101,7 +103,7 @@ Test(chunk_record, corrupt)
     cr_assert_neq(tr_chunk_reader_init(&r, "short", 5), 0);
     char bad[12] = {0, 0, 0, 0, 0, 0, 0, 0, 7, 1, 2, 3};
     cr_assert_neq(tr_chunk_reader_init(&r, bad, sizeof(bad)), 0);
-    char packed_bad[12] = {0, 0, 0, 0, 0, 0, 0, 0, 2, (char)0xff, (char)0xff,
-                           (char)0xff};
+    char packed_bad[12] = {0, 0, 0, 0,          0,          0,
+                           0, 0, 2, (char)0xff, (char)0xff, (char)0xff};
     cr_assert_neq(tr_chunk_reader_init(&r, packed_bad, sizeof(packed_bad)), 0);
 }

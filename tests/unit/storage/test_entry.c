@@ -15,15 +15,19 @@ Test(entry, roundtrip_plain_and_compressed)
         int64_t ts[3] = {-1, 1700000000000LL, 1700000015000LL};
         double vs[3] = {1, 0.5, -2};
         for (size_t i = 0; i < ns; i++) {
-            ser[i] = (struct tr_entry_series){.labels = ls, .n_labels = 2,
-                                              .ts = ts, .vs = vs,
+            ser[i] = (struct tr_entry_series){.labels = ls,
+                                              .n_labels = 2,
+                                              .ts = ts,
+                                              .vs = vs,
                                               .n_samples = 3};
         }
         struct tr_entry_meta meta = {1, TR_SLICE_LIT("up"), TR_SLICE_LIT("h"),
                                      TR_SLICE_LIT("")};
         struct tr_entry_metrics m = {.tenant = TR_SLICE_LIT("t"),
-                                     .series = ser, .n_series = ns,
-                                     .meta = &meta, .n_meta = 1};
+                                     .series = ser,
+                                     .n_series = ns,
+                                     .meta = &meta,
+                                     .n_meta = 1};
         struct tr_buf b;
         tr_buf_init(&b);
         cr_assert_eq(tr_entry_metrics_encode(&m, &b), 0);

@@ -53,7 +53,6 @@ static void st_teardown(void)
     }
 }
 
-
 static int64_t st_window(int64_t t)
 {
     int64_t q = t / DAY;
@@ -65,27 +64,31 @@ static int64_t st_window(int64_t t)
 
 /* Applies one series "name{k=v}" with samples (all in one window) as the
  * next entry of shard (window of ts[0], slot 0); returns the result. */
-static struct tr_apply_result st_put(struct tr_storage *s, const char *tenant,
-                                     const char *name, const char *k,
-                                     const char *v, const int64_t *ts,
-                                     const double *vs, size_t n)
+static struct tr_apply_result st_put(struct tr_storage *s,
+                                     const char *tenant,
+                                     const char *name,
+                                     const char *k,
+                                     const char *v,
+                                     const int64_t *ts,
+                                     const double *vs,
+                                     size_t n)
 {
     struct tr_label ls[2] = {
         {TR_SLICE_LIT("__name__"), tr_slice_cstr(name)},
         {tr_slice_cstr(k), tr_slice_cstr(v)},
     };
     tr_labels_sort(ls, 2);
-    struct tr_entry_series es = {.labels = ls, .n_labels = 2, .ts = ts,
-                                 .vs = vs, .n_samples = n};
-    struct tr_entry_metrics m = {.tenant = tr_slice_cstr(tenant),
-                                 .series = &es, .n_series = 1};
+    struct tr_entry_series es = {
+        .labels = ls, .n_labels = 2, .ts = ts, .vs = vs, .n_samples = n};
+    struct tr_entry_metrics m = {
+        .tenant = tr_slice_cstr(tenant), .series = &es, .n_series = 1};
     struct tr_buf b;
     tr_buf_init(&b);
     cr_assert_eq(tr_entry_metrics_encode(&m, &b), 0);
     struct tr_apply_result res;
     char err[TR_ERRMSG_SIZE];
-    int rv = tr_storage_shard_apply(s, st_window(ts[0]), 0, ++st_index,
-                                    b.data, b.len, &res, err);
+    int rv = tr_storage_shard_apply(s, st_window(ts[0]), 0, ++st_index, b.data,
+                                    b.len, &res, err);
     cr_assert_eq(rv, 0, "apply: %s", err);
     tr_buf_free(&b);
     return res;
@@ -94,8 +97,10 @@ static struct tr_apply_result st_put(struct tr_storage *s, const char *tenant,
 static struct tr_select_result st_select(struct tr_storage *s,
                                          const char *tenant,
                                          enum tr_match_type t,
-                                         const char *lname, const char *val,
-                                         int64_t mint, int64_t maxt)
+                                         const char *lname,
+                                         const char *val,
+                                         int64_t mint,
+                                         int64_t maxt)
 {
     const struct tr_select_source *src = tr_storage_source(s);
     struct tr_matcher m;
@@ -244,9 +249,9 @@ Test(storage, matchers_and_label_apis)
     struct tr_select_hints h = {.mint = t - DAY, .maxt = t + DAY};
     struct tr_string_list l;
     char err[TR_ERRMSG_SIZE];
-    cr_assert_eq(src->label_names(src->impl, TR_SLICE_LIT("t"), NULL, 0, &h,
-                                  &l, err),
-                 0);
+    cr_assert_eq(
+        src->label_names(src->impl, TR_SLICE_LIT("t"), NULL, 0, &h, &l, err),
+        0);
     cr_assert_eq(l.n, 3);
     cr_assert(tr_slice_eq_cstr(l.items[0], "__name__"));
     cr_assert(tr_slice_eq_cstr(l.items[1], "env"));
@@ -259,10 +264,10 @@ Test(storage, matchers_and_label_apis)
     cr_assert(tr_slice_eq_cstr(l.items[1], "y"));
     tr_string_list_free(&l);
     h.limit = 1;
-    cr_assert_eq(src->label_values(src->impl, TR_SLICE_LIT("t"),
-                                   TR_SLICE_LIT("__name__"), NULL, 0, &h, &l,
-                                   err),
-                 0);
+    cr_assert_eq(
+        src->label_values(src->impl, TR_SLICE_LIT("t"),
+                          TR_SLICE_LIT("__name__"), NULL, 0, &h, &l, err),
+        0);
     cr_assert_eq(l.n, 1);
     cr_assert(l.truncated);
     tr_string_list_free(&l);
@@ -288,7 +293,9 @@ Test(storage, series_limit)
 /* A child process applies entries and dies without closing (as kill -9
  * would); the parent reopens: the applied index is the last checkpoint, and
  * re-applying the log after it (as Raft replays) restores everything. */
-static void st_round(struct tr_storage *s, int64_t base, int round,
+static void st_round(struct tr_storage *s,
+                     int64_t base,
+                     int round,
                      uint64_t index)
 {
     int64_t ts[50];
@@ -366,9 +373,11 @@ Test(storage, determinism_and_copy)
     int64_t w = st_window(base);
     for (int r = 0; r < 2; r++) {
         snprintf(dirs[r], sizeof(dirs[r]), "%s/r%d", st_dir, r);
-        struct tr_storage_config c = {.version = 1, .data_dir = dirs[r],
+        struct tr_storage_config c = {.version = 1,
+                                      .data_dir = dirs[r],
                                       .cache_bytes = 8 << 20,
-                                      .window_ms = DAY, .ooo_window_ms = HOUR};
+                                      .window_ms = DAY,
+                                      .ooo_window_ms = HOUR};
         char err[TR_ERRMSG_SIZE];
         cr_assert_eq(tr_storage_open(&c, &ss[r], err), 0, "%s", err);
         for (int round = 0; round < 6; round++) {
