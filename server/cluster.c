@@ -846,7 +846,9 @@ static void cl__leader_windows(struct tr_cluster *c)
     uint64_t ids[256];
     size_t n = tr_catalog_active_nodes(&c->meta_fsm.catalog, ids, 256);
     uint32_t expect = c->cfg->bootstrap_expect ? c->cfg->bootstrap_expect : 1;
-    if (n < expect) {
+    /* wait for the expected nodes before the first window only: after a
+     * node removal there may be fewer for good */
+    if (n < expect && c->meta_fsm.catalog.n_shards == 0) {
         return;
     }
     int64_t now = cl_now_ms();

@@ -7,7 +7,8 @@
  *                  first error, uvarint + bytes message
  *   select request:  u8 op (1 select, 2 label names, 3 label values),
  *                  uvarint + tenant, varint window, uvarint slot, varint
- *                  mint, varint maxt, u8 flags (1 = no samples), uvarint
+ *                  mint, varint maxt, u8 flags (1 = no samples, 2 = leader
+ *                  only: consistency=strong), uvarint
  *                  limit, max series, max samples, uvarint + label name
  *                  (op 3), uvarint n matchers, per matcher: u8 type,
  *                  uvarint + name, uvarint + value
@@ -824,6 +825,19 @@ int cl_select_serve(struct tr_cluster *c,
         return tr_errf(TR_EPROTO, errmsg, "malformed select request");
     }
     h.no_samples = flags & 1;
+    /* a replica without a running, caught-up group for the shard may hold
+     * partial data: let the coordinator ask another one */
+    bool serving = false;
+    pthread_mutex_lock(&c->mu);
+    for (size_t i = 0; i < c->n_stats; i++) {
+        if (c->stats[i].window == window && c->stats[i].slot == slot) {
+            serving = !c->stats[i].catching_up;
+        }
+    }
+    pthread_mutex_unlock(&c->mu);
+    if (!serving) {
+        return tr_errf(TR_EUNAVAIL, errmsg, "shard not served by this replica");
+    }
     if ((flags & 2) && cl__leader_barrier(c, window, (uint16_t)slot) != 0) {
         /* strong consistency: only the shard's current leader answers */
         return tr_errf(TR_EUNAVAIL, errmsg, "not the shard's leader");
@@ -923,6 +937,13 @@ static size_t sel__shards(struct tr_cluster *c,
     if (v != NULL) {
         pthread_mutex_lock(&c->mu);
         for (size_t i = 0; i < n; i++) {
+            /* local only with a running group for the shard */
+            bool running = false;
+            for (size_t k = 0; k < c->n_stats; k++) {
+                running = running || (c->stats[k].window == v[i].window &&
+                                      c->stats[k].slot == v[i].slot);
+            }
+            v[i].local = v[i].local && running;
             for (size_t k = 0; k < c->n_stats; k++) {
                 if (c->stats[k].window == v[i].window &&
                     c->stats[k].slot == v[i].slot &&

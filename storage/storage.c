@@ -3,6 +3,7 @@
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -153,8 +154,13 @@ int tr_storage_shard_apply(struct tr_storage *s,
     char err[TR_ERRMSG_SIZE];
     if (tr_wbatch_count(s->batch) > 0 &&
         tr_engine_write(s->eng, s->batch, err) != 0) {
-        /* the entry is in the Raft log: replay repairs this on restart */
-        tr_log_error("storage apply write failed", "err=\"%s\"", err);
+        /* A replicated state machine cannot skip part of an entry: stop,
+         * and let the restart replay the Raft log (the entry is there). */
+        tr_log_error(
+            "storage write failed while applying a Raft entry; "
+            "stopping so that a restart replays it",
+            "err=\"%s\" index=%" PRIu64, err, index);
+        abort();
     }
     tr_wbatch_clear(s->batch);
     pthread_rwlock_unlock(&s->head_mu);
