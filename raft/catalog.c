@@ -48,7 +48,77 @@ void tr_catalog_free(struct tr_catalog *c)
 {
     tr_free(c->nodes);
     tr_free(c->shards);
+    tr_free(c->tenants);
     tr_catalog_init(c);
+}
+
+/* ---- tenants ----------------------------------------------------------- */
+
+const struct tr_catalog_tenant *tr_catalog_tenant(const struct tr_catalog *c,
+                                                  const char *name)
+{
+    size_t lo = 0, hi = c->n_tenants;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        int cmp = strcmp(c->tenants[mid].name, name);
+        if (cmp == 0) {
+            return &c->tenants[mid];
+        }
+        if (cmp < 0) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    return NULL;
+}
+
+static void put_tenant(struct tr_buf *out, const struct tr_catalog_tenant *t);
+static int get_tenant(struct tr_cursor *cur, struct tr_catalog_tenant *t);
+
+static bool tenant_is_default(const struct tr_catalog_tenant *t)
+{
+    return t->max_series == 0 && t->ingestion_rate < 0 &&
+           t->ingestion_burst == 0 && t->retention_metrics_ms < 0 &&
+           t->retention_logs_ms < 0 && t->retention_traces_ms < 0;
+}
+
+static int apply_set_tenant(struct tr_catalog *c,
+                            struct tr_cursor *cur,
+                            char *errmsg)
+{
+    struct tr_catalog_tenant t;
+    if (get_tenant(cur, &t) != 0 || tr_cursor_left(cur) != 0 ||
+        t.name[0] == '\0') {
+        return tr_errf(TR_ECORRUPT, errmsg, "catalog: bad set-tenant command");
+    }
+    size_t at = 0;
+    while (at < c->n_tenants && strcmp(c->tenants[at].name, t.name) < 0) {
+        at++;
+    }
+    bool exists = at < c->n_tenants && strcmp(c->tenants[at].name, t.name) == 0;
+    if (tenant_is_default(&t)) {
+        if (exists) {
+            memmove(&c->tenants[at], &c->tenants[at + 1],
+                    (c->n_tenants - at - 1) * sizeof(t));
+            c->n_tenants--;
+        }
+        return 0;
+    }
+    if (exists) {
+        c->tenants[at] = t;
+        return 0;
+    }
+    struct tr_catalog_tenant *nt =
+        tr_realloc(c->tenants, (c->n_tenants + 1) * sizeof(t));
+    if (nt == NULL) {
+        return tr_errf(TR_ENOMEM, errmsg, "out of memory");
+    }
+    c->tenants = nt;
+    memmove(&nt[at + 1], &nt[at], (c->n_tenants - at) * sizeof(t));
+    nt[at] = t;
+    c->n_tenants++;
+    return 0;
 }
 
 /* ---- search ---------------------------------------------------------- */
@@ -193,6 +263,26 @@ static void put_head(struct tr_buf *out, char type)
     tr_buf_putc(out, CAT_VERSION);
 }
 
+static void put_tenant(struct tr_buf *out, const struct tr_catalog_tenant *t)
+{
+    put_str(out, t->name, sizeof(t->name));
+    tr_buf_put_uvarint(out, t->max_series);
+    uint64_t bits;
+    memcpy(&bits, &t->ingestion_rate, 8);
+    tr_buf_put_u64be(out, bits);
+    tr_buf_put_uvarint(out, t->ingestion_burst);
+    tr_buf_put_varint(out, t->retention_metrics_ms);
+    tr_buf_put_varint(out, t->retention_logs_ms);
+    tr_buf_put_varint(out, t->retention_traces_ms);
+}
+
+void tr_catalog_cmd_set_tenant(struct tr_buf *out,
+                               const struct tr_catalog_tenant *t)
+{
+    put_head(out, 'T');
+    put_tenant(out, t);
+}
+
 /* Reads a length-prefixed string into dst[cap] (NUL-terminated). Too long
  * or holding a NUL byte: TR_ECORRUPT. */
 static int get_str(struct tr_cursor *cur, char *dst, size_t cap)
@@ -208,6 +298,26 @@ static int get_str(struct tr_cursor *cur, char *dst, size_t cap)
         memcpy(dst, s.base, s.len);
     }
     dst[n] = '\0';
+    return 0;
+}
+
+static int get_tenant(struct tr_cursor *cur, struct tr_catalog_tenant *t)
+{
+    uint64_t bits;
+    memset(t, 0, sizeof(*t));
+    if (get_str(cur, t->name, sizeof(t->name)) != 0 ||
+        tr_cursor_uvarint(cur, &t->max_series) != 0 ||
+        tr_cursor_u64be(cur, &bits) != 0 ||
+        tr_cursor_uvarint(cur, &t->ingestion_burst) != 0 ||
+        tr_cursor_varint(cur, &t->retention_metrics_ms) != 0 ||
+        tr_cursor_varint(cur, &t->retention_logs_ms) != 0 ||
+        tr_cursor_varint(cur, &t->retention_traces_ms) != 0) {
+        return TR_ECORRUPT;
+    }
+    memcpy(&t->ingestion_rate, &bits, 8);
+    if (t->ingestion_rate != t->ingestion_rate) {
+        return TR_ECORRUPT; /* NaN */
+    }
     return 0;
 }
 
@@ -595,6 +705,9 @@ int tr_catalog_apply(struct tr_catalog *c,
         case 'P':
             rv = apply_set_replicas(c, &cur, errmsg);
             break;
+        case 'T':
+            rv = apply_set_tenant(c, &cur, errmsg);
+            break;
         default:
             return tr_errf(TR_ECORRUPT, errmsg, "catalog: command type 0x%02x",
                            type);
@@ -627,6 +740,12 @@ int tr_catalog_encode(const struct tr_catalog *c, struct tr_buf *out)
         put_ids(out, s->initial, s->n_initial);
     }
     tr_buf_put_uvarint(out, c->version);
+    if (c->n_tenants > 0) {
+        tr_buf_put_uvarint(out, c->n_tenants);
+        for (size_t i = 0; i < c->n_tenants; i++) {
+            put_tenant(out, &c->tenants[i]);
+        }
+    }
     return out->oom ? TR_ENOMEM : 0;
 }
 
@@ -726,12 +845,39 @@ int tr_catalog_decode(struct tr_catalog *c, const void *buf, size_t len)
         bool last = i == n_shards || shards[i].slot == 0;
         s->k = last ? (uint16_t)(s->slot + 1) : shards[i].k;
     }
-    if (tr_cursor_uvarint(&cur, &cat_version) != 0 ||
-        tr_cursor_left(&cur) != 0) {
+    struct tr_catalog_tenant *tenants = NULL;
+    uint64_t n_tenants = 0;
+    if (tr_cursor_uvarint(&cur, &cat_version) != 0) {
+        goto err_after_shards;
+    }
+    if (tr_cursor_left(&cur) > 0) {
+        if (tr_cursor_uvarint(&cur, &n_tenants) != 0 || n_tenants == 0 ||
+            n_tenants > tr_cursor_left(&cur) / 8) {
+            goto err_after_shards;
+        }
+        tenants = tr_calloc((size_t)n_tenants, sizeof(*tenants));
+        if (tenants == NULL) {
+            rv = TR_ENOMEM;
+            goto err_after_shards;
+        }
+        for (size_t i = 0; i < n_tenants; i++) {
+            if (get_tenant(&cur, &tenants[i]) != 0 ||
+                tenants[i].name[0] == '\0' ||
+                (i > 0 && strcmp(tenants[i - 1].name, tenants[i].name) >= 0)) {
+                tr_free(tenants);
+                goto err_after_shards;
+            }
+        }
+    }
+    if (tr_cursor_left(&cur) != 0) {
+        tr_free(tenants);
         goto err_after_shards;
     }
     tr_free(c->nodes);
     tr_free(c->shards);
+    tr_free(c->tenants);
+    c->tenants = tenants;
+    c->n_tenants = (size_t)n_tenants;
     c->nodes = nodes;
     c->n_nodes = (size_t)n_nodes;
     c->shards = shards;

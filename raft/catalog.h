@@ -21,10 +21,14 @@
  *          the first is the preferred leader)
  *     'S': signal u8, window start, slot uvarint, state u8
  *     'P': signal u8, window start, slot uvarint, uvarint n, n ids
+ *     'T': tenant name, uvarint max series, u64 BE bits of the ingestion
+ *          rate (double), uvarint burst, varint retention metrics / logs /
+ *          traces ms (upsert; every field at its default removes it)
  *
  *   snapshot: 'C' version 1, uvarint node count, nodes as in 'N' plus a
  *   state byte, uvarint shard count, shards as (signal, window, length,
- *   slot, state, replicas, initial replicas).
+ *   slot, state, replicas, initial replicas), uvarint catalog version,
+ *   then (optional) uvarint tenant count and tenants as in 'T'.
  *
  *   Details (both forms): ids are u64 BE everywhere (also in 'N' and 'R');
  *   strings are uvarint length + bytes without NUL, name < NAME_MAX and
@@ -95,12 +99,27 @@ struct tr_catalog_shard {
     uint8_t n_initial;
 };
 
+/* Per-tenant overrides of the node-wide defaults (0 / -1 = default). */
+#define TR_CATALOG_TENANT_MAX 151
+struct tr_catalog_tenant {
+    char name[TR_CATALOG_TENANT_MAX];
+    uint64_t max_series;          /* 0 = --limits.max-series */
+    double ingestion_rate;        /* samples/s; < 0 = default,
+                                     0 = unlimited */
+    uint64_t ingestion_burst;     /* 0 = default */
+    int64_t retention_metrics_ms; /* -1 = --retention.metrics */
+    int64_t retention_logs_ms;    /* -1 = default */
+    int64_t retention_traces_ms;  /* -1 = default */
+};
+
 struct tr_catalog {
     struct tr_catalog_node *nodes; /* sorted by id */
     size_t n_nodes;
     struct tr_catalog_shard *shards; /* sorted by (signal, window, slot) */
     size_t n_shards;
-    uint64_t version; /* bumped by every applied change */
+    uint64_t version;                  /* bumped by every applied change */
+    struct tr_catalog_tenant *tenants; /* sorted by name */
+    size_t n_tenants;
 };
 
 void tr_catalog_init(struct tr_catalog *c);
@@ -140,6 +159,12 @@ void tr_catalog_cmd_set_replicas(struct tr_buf *out,
                                  uint16_t slot,
                                  const uint64_t *ids,
                                  uint8_t n);
+
+void tr_catalog_cmd_set_tenant(struct tr_buf *out,
+                               const struct tr_catalog_tenant *t);
+/* The tenant's overrides or NULL. */
+const struct tr_catalog_tenant *tr_catalog_tenant(const struct tr_catalog *c,
+                                                  const char *name);
 
 /* Snapshot of the whole catalog (0 or TR_ENOMEM), and its restore
  * (replaces c on success: 0; TR_ECORRUPT or TR_ENOMEM leave c unchanged).

@@ -3,6 +3,7 @@
  * secret, and GET /api/v1/status/cluster. Handlers run on worker threads. */
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -286,6 +287,203 @@ static void api__admin_remove_node(const struct tr_http_request *req,
         return;
     }
     remove__run(c, id, resp);
+}
+
+/* ---- catalog commands and tenant limits ------------------------------- */
+
+struct propose_call {
+    struct tr_cluster *c;
+    const void *cmd;
+    size_t len;
+    int rv;
+    struct cl_call call;
+};
+
+static void propose__done(void *arg, int rv)
+{
+    struct propose_call *p = arg;
+    p->rv = rv;
+    cl_call_done(&p->call);
+}
+
+static void propose__start(void *arg)
+{
+    struct propose_call *p = arg;
+    cl_meta_propose_loop(p->c, p->cmd, p->len, propose__done, p);
+}
+
+/* Worker thread: proposes a catalog command and waits for its result. */
+static int internal__propose(struct tr_cluster *c, const void *cmd, size_t len)
+{
+    struct propose_call p;
+    memset(&p, 0, sizeof(p));
+    p.c = c;
+    p.cmd = cmd;
+    p.len = len;
+    cl_call_init(&p.call, 1);
+    if (tr_rpc_run_on_loop(c->rpc, propose__start, &p) == 0) {
+        cl_call_wait(&p.call);
+    } else {
+        p.rv = TR_ENOMEM;
+    }
+    cl_call_destroy(&p.call);
+    return p.rv;
+}
+
+static void api__meta_command(const struct tr_http_request *req,
+                              struct tr_http_response *resp)
+{
+    struct tr_cluster *c = internal__cluster(req, resp);
+    if (c == NULL) {
+        return;
+    }
+    int rv = internal__propose(c, req->body, req->body_len);
+    if (rv == TR_EINVAL || rv == TR_ECORRUPT) {
+        tr_http_resp_text(resp, 400, "catalog command refused");
+    } else if (rv != 0) {
+        tr_http_resp_text(resp, 503, "no meta leader; retry");
+    } else {
+        tr_http_resp_text(resp, 200, "ok");
+    }
+}
+
+/* Reads an optional numeric form value; -2 = absent, -3 = malformed. */
+static double internal__num(const struct tr_http_request *req, const char *key)
+{
+    const char *v = tr_http_form_get(req, key);
+    if (v == NULL || v[0] == '\0') {
+        return -2;
+    }
+    char *end;
+    double d = strtod(v, &end);
+    if (*end != '\0' || d != d || d < 0) {
+        return -3;
+    }
+    return d;
+}
+
+static int64_t internal__dur(const struct tr_http_request *req,
+                             const char *key,
+                             int *bad)
+{
+    const char *v = tr_http_form_get(req, key);
+    int64_t ms;
+    if (v == NULL || v[0] == '\0') {
+        return -1;
+    }
+    if (tr_parse_duration_ms(v, &ms) != 0) {
+        *bad = 1;
+        return -1;
+    }
+    return ms;
+}
+
+static void limits__dur(struct tr_json *j, const char *key, int64_t ms)
+{
+    char d[64];
+    tr_format_duration_ms(ms, d, sizeof(d));
+    tr_json_key(j, key);
+    tr_json_str(j, d);
+}
+
+static void limits__json(struct tr_http_response *resp,
+                         const struct tr_config *cfg,
+                         const char *tenant,
+                         const struct tr_catalog_tenant *t)
+{
+    struct tr_json j;
+    tr_buf_reset(&resp->body);
+    tr_json_init(&j, &resp->body);
+    tr_json_obj_begin(&j);
+    tr_json_key(&j, "status");
+    tr_json_str(&j, "success");
+    tr_json_key(&j, "data");
+    tr_json_obj_begin(&j);
+    tr_json_key(&j, "tenant");
+    tr_json_str(&j, tenant);
+    tr_json_key(&j, "overridden");
+    tr_json_bool(&j, t != NULL);
+    tr_json_key(&j, "max_series");
+    tr_json_uint(&j,
+                 t && t->max_series ? t->max_series : cfg->limits.max_series);
+    tr_json_key(&j, "ingestion_rate");
+    tr_json_double(&j, t && t->ingestion_rate >= 0
+                           ? t->ingestion_rate
+                           : cfg->limits.ingestion_rate);
+    tr_json_key(&j, "ingestion_burst");
+    tr_json_uint(&j, t && t->ingestion_burst ? t->ingestion_burst
+                                             : cfg->limits.ingestion_burst);
+    limits__dur(&j, "retention_metrics",
+                t && t->retention_metrics_ms >= 0 ? t->retention_metrics_ms
+                                                  : cfg->retention_metrics_ms);
+    limits__dur(&j, "retention_logs",
+                t && t->retention_logs_ms >= 0 ? t->retention_logs_ms
+                                               : cfg->retention_logs_ms);
+    limits__dur(&j, "retention_traces",
+                t && t->retention_traces_ms >= 0 ? t->retention_traces_ms
+                                                 : cfg->retention_traces_ms);
+    tr_json_obj_end(&j);
+    tr_json_obj_end(&j);
+    resp->status = 200;
+    resp->content_type = "application/json";
+}
+
+/* GET shows a tenant's effective limits; POST sets its overrides:
+ * /api/v1/admin/tenants/limits?tenant=T&max_series=N&ingestion_rate=R&
+ * ingestion_burst=B&retention_metrics=D&retention_logs=D&retention_traces=D
+ * (absent = default; a POST with none of them removes the overrides). */
+static void api__tenant_limits(const struct tr_http_request *req,
+                               struct tr_http_response *resp)
+{
+    struct tr_app *app = req->app;
+    struct tr_cluster *c = app->cluster;
+    if (c == NULL) {
+        tr_http_resp_text(resp, 503, "cluster layer not running");
+        return;
+    }
+    const char *tenant = tr_http_form_get(req, "tenant");
+    if (tenant == NULL || tenant[0] == '\0' ||
+        strlen(tenant) >= TR_CATALOG_TENANT_MAX) {
+        tr_http_resp_text(resp, 400,
+                          "missing or too long parameter \"tenant\"");
+        return;
+    }
+    struct tr_catalog_tenant cur;
+    if (req->method != TR_HTTP_POST) {
+        bool have = tr_cluster_tenant(c, tenant, &cur);
+        limits__json(resp, app->cfg, tenant, have ? &cur : NULL);
+        return;
+    }
+    struct tr_catalog_tenant t;
+    memset(&t, 0, sizeof(t));
+    snprintf(t.name, sizeof(t.name), "%s", tenant);
+    double ms = internal__num(req, "max_series");
+    double rate = internal__num(req, "ingestion_rate");
+    double burst = internal__num(req, "ingestion_burst");
+    int bad = ms == -3 || rate == -3 || burst == -3;
+    t.max_series = ms >= 0 ? (uint64_t)ms : 0;
+    t.ingestion_rate = rate >= 0 ? rate : -1;
+    t.ingestion_burst = burst >= 0 ? (uint64_t)burst : 0;
+    t.retention_metrics_ms = internal__dur(req, "retention_metrics", &bad);
+    t.retention_logs_ms = internal__dur(req, "retention_logs", &bad);
+    t.retention_traces_ms = internal__dur(req, "retention_traces", &bad);
+    if (bad) {
+        tr_http_resp_text(resp, 400,
+                          "bad value: numbers must be >= 0, retentions "
+                          "durations like 30d");
+        return;
+    }
+    struct tr_buf cmd;
+    tr_buf_init(&cmd);
+    tr_catalog_cmd_set_tenant(&cmd, &t);
+    int rv = internal__propose(c, cmd.data, cmd.len);
+    tr_buf_free(&cmd);
+    if (rv != 0) {
+        tr_http_resp_text(resp, 503, "not stored (no meta leader?); retry");
+        return;
+    }
+    bool have = tr_cluster_tenant(c, tenant, &cur);
+    limits__json(resp, app->cfg, tenant, have ? &cur : NULL);
 }
 
 /* ---- shard data
@@ -659,6 +857,9 @@ int tr_cluster_routes(struct tr_cluster *c, struct tr_http_server *http)
         {TR_HTTP_POST, "/internal/v1/status/local", api__status_local},
         {TR_HTTP_GET, "/api/v1/status/cluster", api__status_cluster},
         {TR_HTTP_POST, "/internal/v1/remove-node", api__remove_node},
+        {TR_HTTP_POST, "/internal/v1/meta-command", api__meta_command},
+        {TR_HTTP_GET | TR_HTTP_POST, "/api/v1/admin/tenants/limits",
+         api__tenant_limits},
         {TR_HTTP_POST, "/api/v1/admin/cluster/remove-node",
          api__admin_remove_node},
     };

@@ -16,6 +16,7 @@
 #include "lib/err.h"
 #include "lib/log.h"
 #include "proto/prw.h"
+#include "raft/catalog.h"
 #include "server/app.h"
 #include "server/cluster.h"
 #include "storage/entry.h"
@@ -457,14 +458,22 @@ void tr_api_write(const struct tr_http_request *req,
     tr_selfmetrics_inc(app->m_exemplars, (double)n_exemplars, w.tenant);
     tr_selfmetrics_inc(app->m_histograms, (double)n_hist, w.tenant);
     uint64_t valid = n_samples - w.rejected;
-    if (valid > 0 &&
-        !tr_rate_limit_take(app->limiters, w.tenant, (double)valid)) {
+    /* the tenant's overrides from the catalog, else the node defaults */
+    double rate = cfg->limits.ingestion_rate;
+    double burst = (double)cfg->limits.ingestion_burst;
+    struct tr_catalog_tenant ov;
+    if (tr_cluster_tenant(app->cluster, w.tenant, &ov)) {
+        rate = ov.ingestion_rate >= 0 ? ov.ingestion_rate : rate;
+        burst = ov.ingestion_burst > 0 ? (double)ov.ingestion_burst : burst;
+        em.max_series = ov.max_series;
+    }
+    if (valid > 0 && !tr_rate_limit_take_with(app->limiters, w.tenant,
+                                              (double)valid, rate, burst)) {
         snprintf(errmsg, sizeof(errmsg),
-                 "ingestion rate limit (%g samples/s, burst %" PRIu64
-                 ") exceeded by tenant %s while adding %" PRIu64
+                 "ingestion rate limit (%g samples/s, burst %.0f) exceeded by "
+                 "tenant %s while adding %" PRIu64
                  " samples; retry later (limits.ingestion-rate)",
-                 cfg->limits.ingestion_rate, cfg->limits.ingestion_burst,
-                 w.tenant, valid);
+                 rate, burst, w.tenant, valid);
         tr_selfmetrics_inc(app->m_rejected, (double)valid, w.tenant,
                            "rate_limited");
         tr_http_resp_header(resp, "Retry-After", "1");

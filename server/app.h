@@ -62,6 +62,12 @@ void tr_rate_limiters_free(struct tr_rate_limiters *l);
 bool tr_rate_limit_take(struct tr_rate_limiters *l,
                         const char *tenant,
                         double n);
+/* The same with the tenant's own rate and burst (catalog overrides). */
+bool tr_rate_limit_take_with(struct tr_rate_limiters *l,
+                             const char *tenant,
+                             double n,
+                             double rate,
+                             double burst);
 
 /* Handlers (server/api_*.c). */
 void tr_api_write(const struct tr_http_request *req,

@@ -712,6 +712,77 @@ void cl_remove_node_loop(struct tr_cluster *c,
     cl__remove_step(r, 0, NULL); /* release the hold */
 }
 
+/* ---- generic catalog proposals ----------------------------------------- */
+
+struct cl_propose {
+    void (*cb)(void *arg, int rv);
+    void *arg;
+};
+
+static void cl__propose_applied(void *arg, int status, void *result)
+{
+    struct cl_propose *p = arg;
+    if (status == 0 && result != NULL) {
+        status = ((struct tr_meta_fsm *)result)->last_rv;
+    }
+    p->cb(p->arg, status);
+    tr_free(p);
+}
+
+static void cl__propose_forwarded(void *arg,
+                                  int status,
+                                  long http_status,
+                                  const char *body,
+                                  size_t len)
+{
+    (void)body;
+    (void)len;
+    struct cl_propose *p = arg;
+    p->cb(p->arg, status != 0 ? status
+                              : (http_status == 200   ? 0
+                                 : http_status == 400 ? TR_EINVAL
+                                                      : TR_EUNAVAIL));
+    tr_free(p);
+}
+
+void cl_meta_propose_loop(struct tr_cluster *c,
+                          const void *cmd,
+                          size_t len,
+                          void (*cb)(void *arg, int rv),
+                          void *arg)
+{
+    struct cl_propose *p = tr_calloc(1, sizeof(*p));
+    if (p == NULL || c->meta == NULL) {
+        tr_free(p);
+        cb(arg, TR_EUNAVAIL);
+        return;
+    }
+    p->cb = cb;
+    p->arg = arg;
+    if (tr_raft_group_is_leader(c->meta)) {
+        if (tr_raft_group_apply(c->meta, cmd, len, cl__propose_applied, p) !=
+            0) {
+            tr_free(p);
+            cb(arg, TR_EUNAVAIL);
+        }
+        return;
+    }
+    raft_id leader = tr_raft_group_leader(c->meta, NULL);
+    char http[TR_CATALOG_ADDR_MAX], url[300];
+    if (leader == 0 || leader == c->self.id ||
+        !cl_node_http(c, leader, http, sizeof(http))) {
+        tr_free(p);
+        cb(arg, TR_EUNAVAIL);
+        return;
+    }
+    snprintf(url, sizeof(url), "http://%s/internal/v1/meta-command", http);
+    if (tr_rpc_post(c->rpc, url, cmd, len, NULL, 5000, cl__propose_forwarded,
+                    p) != 0) {
+        tr_free(p);
+        cb(arg, TR_EUNAVAIL);
+    }
+}
+
 /* ---- windows (meta leader) ---------------------------------------------- */
 
 struct cl_window_req {
@@ -1264,6 +1335,20 @@ static void cl__on_tick(uv_timer_t *t)
             tr_storage_evict(c->storage, now - grace);
         }
     }
+}
+
+bool tr_cluster_tenant(struct tr_cluster *c,
+                       const char *tenant,
+                       struct tr_catalog_tenant *out)
+{
+    pthread_mutex_lock(&c->meta_fsm.mu);
+    const struct tr_catalog_tenant *t =
+        tr_catalog_tenant(&c->meta_fsm.catalog, tenant);
+    if (t != NULL) {
+        *out = *t;
+    }
+    pthread_mutex_unlock(&c->meta_fsm.mu);
+    return t != NULL;
 }
 
 bool tr_cluster_ready(struct tr_cluster *c)

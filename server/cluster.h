@@ -48,6 +48,12 @@ int tr_cluster_write(struct tr_cluster *c,
                      char *errmsg);
 /* The cluster-wide select source (fan-out to one replica per shard). */
 const struct tr_select_source *tr_cluster_source(struct tr_cluster *c);
+/* The tenant's limit overrides from the catalog; false when it has none
+ * (any thread). */
+struct tr_catalog_tenant;
+bool tr_cluster_tenant(struct tr_cluster *c,
+                       const char *tenant,
+                       struct tr_catalog_tenant *out);
 /* Ready: the meta group has a leader and this node is in the catalog. */
 bool tr_cluster_ready(struct tr_cluster *c);
 /* Adds /internal/v1/... and /api/v1/status/cluster routes. */

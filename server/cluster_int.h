@@ -130,6 +130,13 @@ void cl_remove_node_loop(struct tr_cluster *c,
                          uint64_t id,
                          void (*cb)(void *arg, int rv),
                          void *arg);
+/* Loop: proposes a catalog command on the meta leader (here or forwarded);
+ * cb gets the apply result. */
+void cl_meta_propose_loop(struct tr_cluster *c,
+                          const void *cmd,
+                          size_t len,
+                          void (*cb)(void *arg, int rv),
+                          void *arg);
 /* Loop: handles a join / registration of node n (leader or forward). */
 void cl_join_loop(struct tr_cluster *c,
                   const struct tr_catalog_node *n,

@@ -489,6 +489,7 @@ int tr_cluster_write(struct tr_cluster *c,
             .n_series = bs[b].n,
             .meta = b == 0 ? m->meta : NULL,
             .n_meta = b == 0 ? m->n_meta : 0,
+            .max_series = m->max_series,
         };
         op__init(&ops[b], c, bs[b].window, bs[b].slot);
         rv = tr_entry_metrics_encode(&em, &ops[b].body);

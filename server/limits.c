@@ -58,8 +58,21 @@ bool tr_rate_limit_take(struct tr_rate_limiters *l,
                         const char *tenant,
                         double n)
 {
-    if (l == NULL || l->rate <= 0) {
+    return l == NULL ||
+           tr_rate_limit_take_with(l, tenant, n, l->rate, l->burst);
+}
+
+bool tr_rate_limit_take_with(struct tr_rate_limiters *l,
+                             const char *tenant,
+                             double n,
+                             double rate,
+                             double burst)
+{
+    if (l == NULL || rate <= 0) {
         return true;
+    }
+    if (burst <= 0) {
+        burst = rate;
     }
     uint64_t h = tr_hash64(tenant, strlen(tenant), 1);
     int64_t now = tr_mono_ns();
@@ -76,20 +89,20 @@ bool tr_rate_limit_take(struct tr_rate_limiters *l,
             pthread_mutex_unlock(&l->mu);
             return true; /* fail open: never drop data on our own OOM */
         }
-        b->tokens = l->burst;
+        b->tokens = burst;
         b->last_ns = now;
         b->next = head;
         tr_u64map_put(&l->buckets, h, b);
     }
     double elapsed = (double)(now - b->last_ns) / 1e9;
     b->last_ns = now;
-    b->tokens += elapsed * l->rate;
-    if (b->tokens > l->burst) {
-        b->tokens = l->burst;
+    b->tokens += elapsed * rate;
+    if (b->tokens > burst) {
+        b->tokens = burst;
     }
     bool ok = false;
     /* a request larger than the burst passes when the bucket is full */
-    if (b->tokens >= n || b->tokens >= l->burst) {
+    if (b->tokens >= n || b->tokens >= burst) {
         b->tokens -= n;
         ok = true;
     }

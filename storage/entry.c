@@ -48,6 +48,9 @@ static int entry__encode_plain(const struct tr_entry_metrics *m,
         entry__put_bytes(out, m->meta[i].help);
         entry__put_bytes(out, m->meta[i].unit);
     }
+    if (m->max_series > 0) {
+        tr_buf_put_uvarint(out, m->max_series);
+    }
     tr_buf_free(&lb);
     return out->oom ? TR_ENOMEM : 0;
 }
@@ -185,5 +188,10 @@ int tr_entry_metrics_decode(const void *buf,
         }
     }
     out->n_meta = nm;
+    if (tr_cursor_left(&c) > 0 &&
+        (tr_cursor_uvarint(&c, &out->max_series) != 0 ||
+         out->max_series == 0)) {
+        return TR_ECORRUPT;
+    }
     return tr_cursor_left(&c) == 0 ? 0 : TR_ECORRUPT;
 }

@@ -18,6 +18,9 @@
  *   .       uvarint  number of metadata records M
  *   .       per record: u8 type, uvarint+bytes metric family name,
  *                      uvarint+bytes help, uvarint+bytes unit
+ *   .       optional uvarint: the tenant's series limit when it overrides
+ *           the node default (carried in the entry so that every replica
+ *           enforces the same limit)
  *
  *   compressed metrics write entry (type 1, version 2): entries of 512
  *   bytes or more are LZ4-compressed (label sets repeat a lot)
@@ -64,6 +67,7 @@ struct tr_entry_metrics {
     size_t n_series;
     struct tr_entry_meta *meta;
     size_t n_meta;
+    uint64_t max_series; /* 0: the storage's default */
 };
 
 int tr_entry_metrics_encode(const struct tr_entry_metrics *m,

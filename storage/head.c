@@ -347,6 +347,7 @@ static int head__series_get(struct tr_storage *s,
                             struct head_tenant *t,
                             struct head_window *w,
                             struct tr_slice enc,
+                            uint64_t max_series,
                             struct tr_apply_result *res,
                             struct head_series **out,
                             char *errmsg)
@@ -380,13 +381,12 @@ static int head__series_get(struct tr_storage *s,
         } else if (rv != TR_ENOTFOUND) {
             return tr_errf(TR_EIO, errmsg, "storage read failed");
         }
-        if (!on_disk && s->cfg.max_series > 0 &&
-            t->active_series >= s->cfg.max_series) {
+        if (!on_disk && max_series > 0 && t->active_series >= max_series) {
             return tr_errf(TR_ELIMIT, errmsg,
                            "per-tenant series limit of %" PRIu64
                            " exceeded, please contact administrator to raise "
                            "it (limits.max-series)",
-                           s->cfg.max_series);
+                           max_series);
         }
         hs = tr_calloc(1, sizeof(*hs));
         if (hs == NULL) {
@@ -660,7 +660,9 @@ int head_apply(struct tr_storage *s,
         const struct tr_entry_series *es = &m.series[i];
         struct head_series *hs = NULL;
         char serr[TR_ERRMSG_SIZE];
-        rv = head__series_get(s, t, w, es->enc, res, &hs, serr);
+        rv = head__series_get(s, t, w, es->enc,
+                              m.max_series ? m.max_series : s->cfg.max_series,
+                              res, &hs, serr);
         for (size_t j = 0; j < es->n_samples; j++) {
             if (rv != 0) {
                 head__reject(res, rv, "%s", serr);

@@ -1006,3 +1006,61 @@ Test(catalog, out_of_memory)
     tr_buf_free(&ref_enc);
     tr_catalog_free(&ref);
 }
+
+Test(catalog, tenant_overrides)
+{
+    struct tr_catalog c;
+    tr_catalog_init(&c);
+    struct tr_catalog_tenant t = {.max_series = 10,
+                                  .ingestion_rate = 500,
+                                  .ingestion_burst = 1000,
+                                  .retention_metrics_ms = 3600000,
+                                  .retention_logs_ms = -1,
+                                  .retention_traces_ms = -1};
+    snprintf(t.name, sizeof(t.name), "team-b");
+    struct tr_buf cmd;
+    tr_buf_init(&cmd);
+    tr_catalog_cmd_set_tenant(&cmd, &t);
+    char err[TR_ERRMSG_SIZE];
+    cr_assert_eq(tr_catalog_apply(&c, cmd.data, cmd.len, err), 0, "%s", err);
+    snprintf(t.name, sizeof(t.name), "team-a");
+    t.max_series = 5;
+    tr_buf_reset(&cmd);
+    tr_catalog_cmd_set_tenant(&cmd, &t);
+    cr_assert_eq(tr_catalog_apply(&c, cmd.data, cmd.len, err), 0);
+    cr_assert_eq(c.n_tenants, 2);
+    cr_assert_str_eq(c.tenants[0].name, "team-a");
+    const struct tr_catalog_tenant *g = tr_catalog_tenant(&c, "team-b");
+    cr_assert_not_null(g);
+    cr_assert_eq(g->max_series, 10);
+    cr_assert_eq(g->ingestion_rate, 500);
+    cr_assert_null(tr_catalog_tenant(&c, "nobody"));
+    /* snapshot round trip keeps them */
+    struct tr_buf enc;
+    tr_buf_init(&enc);
+    cr_assert_eq(tr_catalog_encode(&c, &enc), 0);
+    struct tr_catalog d;
+    tr_catalog_init(&d);
+    cr_assert_eq(tr_catalog_decode(&d, enc.data, enc.len), 0);
+    cr_assert_eq(d.n_tenants, 2);
+    cr_assert_eq(tr_catalog_tenant(&d, "team-a")->max_series, 5);
+    /* all defaults removes the override */
+    struct tr_catalog_tenant def = {.ingestion_rate = -1,
+                                    .retention_metrics_ms = -1,
+                                    .retention_logs_ms = -1,
+                                    .retention_traces_ms = -1};
+    snprintf(def.name, sizeof(def.name), "team-a");
+    tr_buf_reset(&cmd);
+    tr_catalog_cmd_set_tenant(&cmd, &def);
+    cr_assert_eq(tr_catalog_apply(&c, cmd.data, cmd.len, err), 0);
+    cr_assert_eq(c.n_tenants, 1);
+    /* a truncated command is corrupt and changes nothing */
+    tr_buf_reset(&cmd);
+    tr_catalog_cmd_set_tenant(&cmd, &t);
+    cr_assert_eq(tr_catalog_apply(&c, cmd.data, cmd.len - 1, err), TR_ECORRUPT);
+    cr_assert_eq(c.n_tenants, 1);
+    tr_buf_free(&enc);
+    tr_buf_free(&cmd);
+    tr_catalog_free(&c);
+    tr_catalog_free(&d);
+}
