@@ -614,6 +614,15 @@ static void api__status_local(const struct tr_http_request *req,
         tr_buf_put_uvarint(&b, s->applied);
         tr_buf_putc(&b, s->catching_up ? 1 : 0);
     }
+    /* the meta leader adds every member's heartbeat health */
+    tr_buf_putc(&b, c->meta_leader ? 1 : 0);
+    if (c->meta_leader) {
+        tr_buf_put_uvarint(&b, c->n_health);
+        for (size_t i = 0; i < c->n_health; i++) {
+            tr_buf_put_u64be(&b, c->health[i].id);
+            tr_buf_putc(&b, c->health[i].ok ? 1 : 0);
+        }
+    }
     pthread_mutex_unlock(&c->mu);
     internal__binary(resp, &b);
     tr_buf_free(&b);
@@ -632,11 +641,18 @@ struct shard_view {
     bool catching_up;
 };
 
+struct node_health {
+    uint64_t id[64];
+    bool ok[64];
+    size_t n;
+};
+
 static size_t status__decode(uint64_t node,
                              const char *buf,
                              size_t len,
                              struct shard_view *out,
-                             size_t max)
+                             size_t max,
+                             struct node_health *health)
 {
     struct tr_cursor c = tr_cursor_make(buf, len);
     uint64_t n;
@@ -663,6 +679,22 @@ static size_t status__decode(uint64_t node,
         v->state = state;
         v->catching_up = cu != 0;
         k++;
+    }
+    /* heartbeat health, from the meta leader only */
+    uint8_t leader;
+    uint64_t nh;
+    if (health != NULL && tr_cursor_u8(&c, &leader) == 0 && leader == 1 &&
+        tr_cursor_uvarint(&c, &nh) == 0) {
+        for (uint64_t i = 0; i < nh && i < 64; i++) {
+            uint64_t id;
+            uint8_t ok;
+            if (tr_cursor_u64be(&c, &id) != 0 || tr_cursor_u8(&c, &ok) != 0) {
+                break;
+            }
+            health->id[health->n] = id;
+            health->ok[health->n] = ok != 0;
+            health->n++;
+        }
     }
     return k;
 }
@@ -703,6 +735,8 @@ static void api__status_cluster(const struct tr_http_request *req,
     size_t cap = 4096, nv = 0;
     struct shard_view *views = tr_calloc(cap, sizeof(*views));
     bool *reachable = tr_calloc(cat.n_nodes ? cat.n_nodes : 1, sizeof(bool));
+    struct node_health health;
+    memset(&health, 0, sizeof(health));
     struct tr_buf body;
     tr_buf_init(&body);
     for (size_t i = 0; views != NULL && reachable != NULL && i < cat.n_nodes;
@@ -720,7 +754,7 @@ static void api__status_cluster(const struct tr_http_request *req,
             status == 200) {
             reachable[i] = true;
             nv += status__decode(nd->id, body.data, body.len, views + nv,
-                                 cap - nv);
+                                 cap - nv, &health);
         }
     }
     tr_buf_free(&body);
@@ -759,10 +793,25 @@ static void api__status_cluster(const struct tr_http_request *req,
         tr_json_str(&j, nd->raft_addr);
         tr_json_key(&j, "httpAddr");
         tr_json_str(&j, nd->http_addr);
+        /* heartbeat: what the meta leader heard (null: not a meta member,
+         * or no leader) */
+        int hb = -1;
+        for (size_t h = 0; h < health.n; h++) {
+            if (health.id[h] == nd->id) {
+                hb = health.ok[h];
+            }
+        }
         tr_json_key(&j, "state");
-        tr_json_str(&j, nd->state == TR_NODE_ACTIVE
-                            ? (reachable && reachable[i] ? "up" : "unreachable")
-                            : "removed");
+        tr_json_str(&j, nd->state != TR_NODE_ACTIVE ? "removed"
+                        : hb == 0                   ? "down"
+                        : reachable && reachable[i] ? "up"
+                                                    : "unreachable");
+        tr_json_key(&j, "heartbeat");
+        if (hb < 0) {
+            tr_json_null(&j);
+        } else {
+            tr_json_bool(&j, hb == 1);
+        }
         tr_json_obj_end(&j);
     }
     tr_json_arr_end(&j);

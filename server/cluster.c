@@ -1286,6 +1286,19 @@ static void cl__refresh_stats(struct tr_cluster *c)
     c->stats = st;
     c->n_stats = i;
     c->meta_stats = ms;
+    c->meta_leader = c->meta != NULL && tr_raft_group_is_leader(c->meta);
+    c->n_health = 0;
+    if (c->meta_leader) {
+        struct raft *r = tr_raft_group_raft(c->meta);
+        for (unsigned k = 0; k < r->configuration.n && k < CL_MAX_PEERS; k++) {
+            uint64_t id = r->configuration.servers[k].id;
+            c->health[c->n_health].id = id;
+            c->health[c->n_health].ok =
+                id == c->self.id || (r->leader_state.progress != NULL &&
+                                     r->leader_state.progress[k].recent_recv);
+            c->n_health++;
+        }
+    }
     c->groups_replayed = replayed && cl__all_groups_started(c);
     pthread_mutex_unlock(&c->mu);
 }

@@ -85,6 +85,14 @@ struct tr_cluster {
     struct cl_stat *stats;
     size_t n_stats;
     struct tr_raft_group_stats meta_stats;
+    /* node health as the meta leader sees it: heard from within the
+     * election timeout (Raft heartbeat replies); only on the meta leader */
+    bool meta_leader;
+    size_t n_health;
+    struct {
+        uint64_t id;
+        bool ok;
+    } health[CL_MAX_PEERS];
     bool groups_replayed; /* every local group replayed its log */
     struct tr_select_source source;
     /* shutdown */

@@ -186,6 +186,14 @@ def test_kill_shard_leader_during_writes():
         except AssertionError:
             raise AssertionError("node %d lost acknowledged batches %r"
                                  % (t.port, sorted(missing())[:10]))
+    # node health from Raft heartbeats (as the meta leader sees them)
+    live = [t for t in NODES if t.running()][0]
+
+    def seen_down():
+        st = status(live)
+        n = [x for x in st["nodes"] if x["name"] == victim_name][0]
+        return n["state"] == "down" and n["heartbeat"] is False
+    wait_until(seen_down, 10, 0.2, "%s reported down (no heartbeat)" % victim_name)
     # restart: the node catches up to the leader's applied index
     victim.start()
 
