@@ -262,10 +262,9 @@ static void api__remove_node(const struct tr_http_request *req,
 static void api__admin_remove_node(const struct tr_http_request *req,
                                    struct tr_http_response *resp)
 {
-    struct tr_app *app = req->app;
-    struct tr_cluster *c = app->cluster;
+    /* cluster administration: the cluster secret when one is set */
+    struct tr_cluster *c = internal__cluster(req, resp);
     if (c == NULL) {
-        tr_http_resp_text(resp, 503, "cluster layer not running");
         return;
     }
     const char *name = tr_http_form_get(req, "name");
@@ -436,9 +435,14 @@ static void api__tenant_limits(const struct tr_http_request *req,
                                struct tr_http_response *resp)
 {
     struct tr_app *app = req->app;
-    struct tr_cluster *c = app->cluster;
+    /* changing limits needs the cluster secret when one is set */
+    struct tr_cluster *c = req->method == TR_HTTP_POST
+                               ? internal__cluster(req, resp)
+                               : app->cluster;
     if (c == NULL) {
-        tr_http_resp_text(resp, 503, "cluster layer not running");
+        if (req->method != TR_HTTP_POST) {
+            tr_http_resp_text(resp, 503, "cluster layer not running");
+        }
         return;
     }
     const char *tenant = tr_http_form_get(req, "tenant");

@@ -484,6 +484,18 @@ static void cl__register(struct tr_cluster *c)
     }
     const struct tr_catalog_node *me =
         tr_catalog_node(&c->meta_fsm.catalog, c->self.id);
+    if (me != NULL && me->state == TR_NODE_REMOVED) {
+        static bool said;
+        if (!said) {
+            said = true;
+            tr_log_error(
+                "this node was removed from the cluster; it does not "
+                "rejoin (start it with an empty data directory to "
+                "add it again)",
+                NULL);
+        }
+        return;
+    }
     if (me != NULL && me->state == TR_NODE_ACTIVE &&
         strcmp(me->raft_addr, c->self.raft_addr) == 0 &&
         strcmp(me->http_addr, c->self.http_addr) == 0) {
