@@ -163,7 +163,7 @@ static const struct opt opts[] = {
      "DURATION", "how long a graceful shutdown may take"},
     /* storage */
     {"storage.wal-sync", K_BOOL, F(wal_sync), "false", NULL, 0, 0, 0, "",
-     "fsync the write-ahead log on every write"},
+     "fsync every storage (RocksDB) write; Raft logs are always fsynced"},
     {"storage.block-cache-size", K_SIZE, F(storage_cache_bytes), "256MiB", NULL,
      0, 0, 0, "SIZE", "storage block cache"},
     {"storage.head-checkpoint-interval", K_DUR, F(head_flush_interval_ms), "5m",
