@@ -1,0 +1,94 @@
+/* value.h - PromQL evaluation values and the function-call interface
+ * shared by the evaluator (query/promql/eval.c) and the function
+ * implementations (query/promql/funcs_eval.c).
+ *
+ * All memory of values lives in the evaluation's arena. Label sets are
+ * sorted by name (storage/labels.h). Timestamps are ms, values bit-exact
+ * float64. */
+#ifndef TR_QUERY_PROMQL_VALUE_H
+#define TR_QUERY_PROMQL_VALUE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lib/alloc.h"
+#include "query/promql/ast.h"
+#include "storage/labels.h"
+
+struct tr_pq_point {
+    int64_t t;
+    double v;
+};
+
+/* One element of an instant vector. */
+struct tr_pq_sample {
+    struct tr_label *labels;
+    size_t n_labels;
+    int64_t t; /* the evaluation timestamp (Prometheus' T) */
+    double v;
+};
+
+struct tr_pq_vector {
+    struct tr_pq_sample *s;
+    size_t n;
+};
+
+/* One element of a range vector: the points of a series inside the range
+ * (t - range, t], sorted by time. */
+struct tr_pq_series {
+    struct tr_label *labels;
+    size_t n_labels;
+    struct tr_pq_point *pts;
+    size_t n;
+};
+
+struct tr_pq_matrix {
+    struct tr_pq_series *s;
+    size_t n;
+};
+
+struct tr_pq_value {
+    enum tr_promql_type type;
+    double scalar;             /* TR_PROMQL_TYPE_SCALAR */
+    const char *str;           /* TR_PROMQL_TYPE_STRING (arena) */
+    size_t str_len;
+    struct tr_pq_vector vec;   /* TR_PROMQL_TYPE_VECTOR */
+    struct tr_pq_matrix mat;   /* TR_PROMQL_TYPE_MATRIX */
+};
+
+/* Context of one function call at one evaluation step. */
+struct tr_pq_fctx {
+    struct tr_arena *arena;          /* for the output */
+    int64_t ts;                      /* evaluation time, ms */
+    int64_t range_ms;                /* matrix argument's range (rate etc.) */
+    const struct tr_promql_node *call; /* the CALL node (absent() reads
+                                          its argument's matchers) */
+    char *errmsg;                    /* TR_ERRMSG_SIZE */
+    /* set by sort/sort_desc/sort_by_label*: the result's order matters */
+    bool ordered;
+};
+
+/* A PromQL function: args as evaluated (matrix arguments hold the points
+ * of (ts - range, ts] for this step). Writes the resulting instant vector
+ * (or, for scalar-returning functions, a one-element vector without
+ * labels: the evaluator converts it). Returns 0 or TR_EEXEC (errmsg set,
+ * e.g. Prometheus' "invalid regular expression in label_replace(): ..."). */
+typedef int (*tr_pq_func_fn)(struct tr_pq_fctx *ctx,
+                             const struct tr_pq_value *args,
+                             size_t n_args,
+                             struct tr_pq_vector *out);
+
+/* The implementation of a function by name, NULL when not implemented. */
+tr_pq_func_fn tr_pq_func_impl(const char *name);
+
+/* Label helpers for functions and the evaluator (arena copies). */
+struct tr_label *tr_pq_labels_drop_name(struct tr_arena *a,
+                                        const struct tr_label *ls, size_t n,
+                                        size_t *out_n);
+struct tr_label *tr_pq_labels_set(struct tr_arena *a, const struct tr_label *ls,
+                                  size_t n, const char *name,
+                                  const char *value, size_t value_len,
+                                  size_t *out_n); /* "" value removes */
+
+#endif
