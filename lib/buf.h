@@ -74,6 +74,9 @@ void tr_put_u64be(void *p, uint64_t v);
 uint16_t tr_get_u16be(const void *p);
 uint32_t tr_get_u32be(const void *p);
 uint64_t tr_get_u64be(const void *p);
+/* Length of the valid UTF-8 sequence at s (n >= 1 bytes available), 0 when
+ * it is not one (no surrogates, no overlongs). */
+size_t tr_utf8_seq_len(const unsigned char *s, size_t n);
 /* True when s[0..n) is valid UTF-8 (no surrogates, no overlongs). */
 bool tr_utf8_valid(const char *s, size_t n);
 /* Number of bytes tr_buf_put_uvarint writes for v. */

@@ -77,44 +77,6 @@ void tr_json_key(struct tr_json *j, const char *key)
     tr_json_key_n(j, key, strlen(key));
 }
 
-/* Length of the valid UTF-8 sequence at s (max n bytes), 0 if invalid. */
-static size_t json__utf8_len(const unsigned char *s, size_t n)
-{
-    unsigned char c = s[0];
-    if (c < 0x80) {
-        return 1;
-    }
-    size_t len;
-    uint32_t cp;
-    if ((c & 0xe0) == 0xc0) {
-        len = 2;
-        cp = c & 0x1f;
-    } else if ((c & 0xf0) == 0xe0) {
-        len = 3;
-        cp = c & 0x0f;
-    } else if ((c & 0xf8) == 0xf0) {
-        len = 4;
-        cp = c & 0x07;
-    } else {
-        return 0;
-    }
-    if (n < len) {
-        return 0;
-    }
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80) {
-            return 0;
-        }
-        cp = (cp << 6) | (s[i] & 0x3f);
-    }
-    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) ||
-        (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-        (cp >= 0xd800 && cp <= 0xdfff)) {
-        return 0;
-    }
-    return len;
-}
-
 void tr_json_escape(struct tr_buf *b, const char *str, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
@@ -128,7 +90,7 @@ void tr_json_escape(struct tr_buf *b, const char *str, size_t n)
             continue;
         }
         if (c >= 0x80) {
-            size_t l = json__utf8_len(s + i, n - i);
+            size_t l = tr_utf8_seq_len(s + i, n - i);
             if (l > 0) {
                 /* Go escapes U+2028 and U+2029 */
                 if (l == 3 && s[i] == 0xe2 && s[i + 1] == 0x80 &&
