@@ -94,24 +94,43 @@ static void api__hello(const struct tr_http_request *req,
     tr_buf_free(&rec);
 }
 
-struct join_call {
+/* A loop-thread operation awaited by a worker thread: the operation's
+ * context embeds this first, its completion callback is wait__done. */
+struct loop_wait {
     struct tr_cluster *c;
-    struct tr_catalog_node n;
     int rv;
     struct cl_call call;
 };
 
-static void join__done(void *arg, int rv)
+static void wait__done(void *arg, int rv)
 {
-    struct join_call *j = arg;
-    j->rv = rv;
-    cl_call_done(&j->call);
+    struct loop_wait *w = arg;
+    w->rv = rv;
+    cl_call_done(&w->call);
 }
+
+/* Runs start(w) on the loop and waits until it calls wait__done. */
+static int wait__run(struct loop_wait *w, void (*start)(void *arg))
+{
+    cl_call_init(&w->call, 1);
+    if (tr_rpc_run_on_loop(w->c->rpc, start, w) == 0) {
+        cl_call_wait(&w->call);
+    } else {
+        w->rv = TR_ENOMEM;
+    }
+    cl_call_destroy(&w->call);
+    return w->rv;
+}
+
+struct join_call {
+    struct loop_wait w; /* first */
+    struct tr_catalog_node n;
+};
 
 static void join__start(void *arg)
 {
     struct join_call *j = arg;
-    cl_join_loop(j->c, &j->n, join__done, j);
+    cl_join_loop(j->w.c, &j->n, wait__done, &j->w);
 }
 
 static void api__join(const struct tr_http_request *req,
@@ -123,19 +142,12 @@ static void api__join(const struct tr_http_request *req,
     }
     struct join_call j;
     memset(&j, 0, sizeof(j));
-    j.c = c;
+    j.w.c = c;
     if (cl_node_decode(req->body, req->body_len, &j.n) != 0) {
         tr_http_resp_text(resp, 400, "malformed node record");
         return;
     }
-    cl_call_init(&j.call, 1);
-    if (tr_rpc_run_on_loop(c->rpc, join__start, &j) == 0) {
-        cl_call_wait(&j.call);
-    } else {
-        j.rv = TR_ENOMEM;
-    }
-    cl_call_destroy(&j.call);
-    if (j.rv != 0) {
+    if (wait__run(&j.w, join__start) != 0) {
         tr_http_resp_text(resp, 503, "join failed: no meta leader yet");
         return;
     }
@@ -143,23 +155,14 @@ static void api__join(const struct tr_http_request *req,
 }
 
 struct window_call {
-    struct tr_cluster *c;
+    struct loop_wait w; /* first */
     int64_t window;
-    int rv;
-    struct cl_call call;
 };
-
-static void window__done(void *arg, int rv)
-{
-    struct window_call *w = arg;
-    w->rv = rv;
-    cl_call_done(&w->call);
-}
 
 static void window__start(void *arg)
 {
     struct window_call *w = arg;
-    cl_ensure_window_loop(w->c, w->window, window__done, w);
+    cl_ensure_window_loop(w->w.c, w->window, wait__done, &w->w);
 }
 
 static void api__ensure_window(const struct tr_http_request *req,
@@ -172,20 +175,13 @@ static void api__ensure_window(const struct tr_http_request *req,
     struct tr_cursor cur = tr_cursor_make(req->body, req->body_len);
     struct window_call w;
     memset(&w, 0, sizeof(w));
-    w.c = c;
+    w.w.c = c;
     if (tr_cursor_varint(&cur, &w.window) != 0 ||
         cl_window_start(c, w.window) != w.window) {
         tr_http_resp_text(resp, 400, "malformed window");
         return;
     }
-    cl_call_init(&w.call, 1);
-    if (tr_rpc_run_on_loop(c->rpc, window__start, &w) == 0) {
-        cl_call_wait(&w.call);
-    } else {
-        w.rv = TR_ENOMEM;
-    }
-    cl_call_destroy(&w.call);
-    if (w.rv != 0) {
+    if (wait__run(&w.w, window__start) != 0) {
         tr_http_resp_text(resp, 503,
                           "window not created (not the meta leader?)");
         return;
@@ -197,23 +193,14 @@ static void api__ensure_window(const struct tr_http_request *req,
  * --------------------------------------------------------- */
 
 struct remove_call {
-    struct tr_cluster *c;
+    struct loop_wait w; /* first */
     uint64_t id;
-    int rv;
-    struct cl_call call;
 };
-
-static void remove__done(void *arg, int rv)
-{
-    struct remove_call *r = arg;
-    r->rv = rv;
-    cl_call_done(&r->call);
-}
 
 static void remove__start(void *arg)
 {
     struct remove_call *r = arg;
-    cl_remove_node_loop(r->c, r->id, remove__done, r);
+    cl_remove_node_loop(r->w.c, r->id, wait__done, &r->w);
 }
 
 static void remove__run(struct tr_cluster *c,
@@ -222,18 +209,12 @@ static void remove__run(struct tr_cluster *c,
 {
     struct remove_call r;
     memset(&r, 0, sizeof(r));
-    r.c = c;
+    r.w.c = c;
     r.id = id;
-    cl_call_init(&r.call, 1);
-    if (tr_rpc_run_on_loop(c->rpc, remove__start, &r) == 0) {
-        cl_call_wait(&r.call);
-    } else {
-        r.rv = TR_ENOMEM;
-    }
-    cl_call_destroy(&r.call);
-    if (r.rv == TR_ENOTFOUND) {
+    int rv = wait__run(&r.w, remove__start);
+    if (rv == TR_ENOTFOUND) {
         tr_http_resp_text(resp, 404, "no such node in the catalog");
-    } else if (r.rv != 0) {
+    } else if (rv != 0) {
         tr_http_resp_text(resp, 503,
                           "node not removed (no meta leader?); retry");
     } else {
@@ -291,24 +272,15 @@ static void api__admin_remove_node(const struct tr_http_request *req,
 /* ---- catalog commands and tenant limits ------------------------------- */
 
 struct propose_call {
-    struct tr_cluster *c;
+    struct loop_wait w; /* first */
     const void *cmd;
     size_t len;
-    int rv;
-    struct cl_call call;
 };
-
-static void propose__done(void *arg, int rv)
-{
-    struct propose_call *p = arg;
-    p->rv = rv;
-    cl_call_done(&p->call);
-}
 
 static void propose__start(void *arg)
 {
     struct propose_call *p = arg;
-    cl_meta_propose_loop(p->c, p->cmd, p->len, propose__done, p);
+    cl_meta_propose_loop(p->w.c, p->cmd, p->len, wait__done, &p->w);
 }
 
 /* Worker thread: proposes a catalog command and waits for its result. */
@@ -316,17 +288,10 @@ static int internal__propose(struct tr_cluster *c, const void *cmd, size_t len)
 {
     struct propose_call p;
     memset(&p, 0, sizeof(p));
-    p.c = c;
+    p.w.c = c;
     p.cmd = cmd;
     p.len = len;
-    cl_call_init(&p.call, 1);
-    if (tr_rpc_run_on_loop(c->rpc, propose__start, &p) == 0) {
-        cl_call_wait(&p.call);
-    } else {
-        p.rv = TR_ENOMEM;
-    }
-    cl_call_destroy(&p.call);
-    return p.rv;
+    return wait__run(&p.w, propose__start);
 }
 
 static void api__meta_command(const struct tr_http_request *req,
