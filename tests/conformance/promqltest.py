@@ -773,7 +773,7 @@ class Client:
         status, data = self._request("POST", path, body, {
             "Content-Type": "application/x-www-form-urlencoded"})
         if status == 404:
-            raise EndpointMissing("%s -> 404 %s" % (path, data[:200].decode("utf-8", "replace")))
+            raise EndpointMissing("%s -> 404 %s" % (path, data[:200].decode("utf-8", "replace").strip()))
         try:
             j = json.loads(data)
         except ValueError:
