@@ -30,6 +30,10 @@ def test_promqltest():
     counts = promqltest.parse_all(files)  # raises on any line it cannot parse
     print("    parsed: " + ", ".join("%s %d" % (n, c) for n, c in counts.items())
           + " (%d evals)" % sum(counts.values()))
+    old = os.path.join(d, "v2.42.0")
+    if os.path.isdir(old):
+        n = sum(promqltest.parse_all(promqltest.test_files(old)).values())
+        print("    parsed v2.42.0/: %d evals" % n)
     t = Triad(promqltest.TRIAD_FLAGS).start()
     results = promqltest.run(t.port, files)
     regressions = promqltest.summarize(results, promqltest.load_expected())
