@@ -484,7 +484,17 @@ void tr_promql_format(const struct tr_promql_node *n, struct tr_buf *out)
             tr_promql_format(n->unary.expr, out);
             break;
         case TR_PROMQL_NODE_BINARY:
-            tr_promql_format(n->bin.lhs, out);
+            /* Prometheus prints +Inf as "+Inf", which re-parses as unary
+             * plus over the whole ^ expression ("+Inf ^ 2" is +(Inf ^ 2));
+             * print the left operand of ^ as "Inf" so that the canonical
+             * form is stable (the only deviation from Prometheus). */
+            if (n->bin.op == TR_PROMQL_POW &&
+                n->bin.lhs->kind == TR_PROMQL_NODE_NUMBER &&
+                isinf(n->bin.lhs->num.val) && n->bin.lhs->num.val > 0) {
+                tr_buf_puts(out, "Inf");
+            } else {
+                tr_promql_format(n->bin.lhs, out);
+            }
             tr_buf_putc(out, ' ');
             tr_buf_puts(out, tr_promql_binop_name(n->bin.op));
             if (n->bin.return_bool) {

@@ -126,6 +126,8 @@ static const struct {
     {"a atan2 b", "a atan2 b"},
     {"2 ^ 3 ^ 2", "2 ^ 3 ^ 2"},
     {"-1 ^ 2", "-1 ^ 2"},
+    {"Inf ^ 2 + -Inf", "Inf ^ 2 + -Inf"},
+    {"-1 -1 ^Inf^1 *-1 ^1", "-1 - 1 ^ Inf ^ 1 * -1 ^ 1"},
     {"holt_winters(x[5m], 0.5, 0.1)", "holt_winters(x[5m], 0.5, 0.1)"},
     {"absent_over_time(nonexistent{job=\"x\"}[1h])",
      "absent_over_time(nonexistent{job=\"x\"}[1h])"},
