@@ -841,7 +841,7 @@ static int parse_range(struct parser *p, struct tr_promql_node **e)
         return rv;
     }
     if (t->type != TR_PROMQL_DURATION) {
-        return unexpected(p, t, "subquery or range selector", "duration");
+        return unexpected(p, t, "subquery selector", "duration");
     }
     if ((rv = duration_tok(p, t, &range)) != 0) {
         return rv;
@@ -881,9 +881,11 @@ static int parse_range(struct parser *p, struct tr_promql_node **e)
             if ((rv = peek(p, &t)) != 0) {
                 return rv;
             }
-        }
-        if (t->type != TR_PROMQL_RBRACKET) {
-            return unexpected(p, t, "subquery selector", "\"]\"");
+            if (t->type != TR_PROMQL_RBRACKET) {
+                return unexpected(p, t, "subquery selector", "\"]\"");
+            }
+        } else if (t->type != TR_PROMQL_RBRACKET) {
+            return unexpected(p, t, "subquery selector", "duration or \"]\"");
         }
         advance(p);
         if ((n = new_node(p, TR_PROMQL_NODE_SUBQUERY, (*e)->start)) == NULL) {

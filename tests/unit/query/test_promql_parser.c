@@ -445,6 +445,15 @@ static const struct {
     {"sum by (a:b) (x)",
      "1:9: parse error: unexpected metric identifier \"a:b\" in grouping "
      "opts, expected label"},
+    {"foo[5m:1m 1]",
+     "1:11: parse error: unexpected number \"1\" in subquery selector, "
+     "expected \"]\""},
+    {"foo[5m 1]",
+     "1:8: parse error: unexpected number \"1\" in subquery or range, "
+     "expected \":\" or \"]\""},
+    {"foo @ bar",
+     "1:7: parse error: unexpected identifier \"bar\" in @, expected "
+     "timestamp"},
     {"sum by a (x)",
      "1:8: parse error: unexpected identifier \"a\" in grouping opts, "
      "expected \"(\""},
