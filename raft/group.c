@@ -3,14 +3,12 @@
  *
  * Closing (tr_raft_group_close):
  *
- *   uv_close(poll timer) ----------------------------.
- *   raft_close(r) -> raft_uv closes its streams,     |
- *     calls transport->close (our pending connects   |
- *     end with RAFT_CANCELED), waits for them        |
- *     -> raft close cb: raft_uv_close(io) frees the  |
- *        uv state, tr_raft_transport_close frees the |
- *        transport state                             v
- *   both done (g->open == 0) -> free g -> user cb(arg)
+ *   stop the poll timer; raft_close(r) -> raft_uv closes its streams, calls
+ *   transport->close (pending connects end with RAFT_CANCELED), waits
+ *   -> raft close cb: the poll timer is re-armed for CLOSE_GRACE_MS (raft_uv
+ *      can still have file-system work in flight)
+ *   -> raft_uv_close(io), tr_raft_transport_close, uv_close(poll timer)
+ *   -> free g -> user cb(arg)
  *
  * The user FSM is wrapped (g->fsm) so applied bytes and snapshots can be
  * counted; every wrapper calls the user's function with the user's fsm. */
@@ -47,7 +45,6 @@ struct tr_raft_group {
                              struct tr_raft_group *g,
                              raft_id leader);
     void *arg;
-    unsigned open; /* poll timer + raft while closing */
     bool closing;
     void (*close_cb)(void *arg);
     void *close_arg;
@@ -264,11 +261,14 @@ static int mkdir_p(const char *dir)
     return 0;
 }
 
-static void group_maybe_free(struct tr_raft_group *g)
+/* raft_uv may still have file-system work in flight (segment
+ * finalization) when raft's close callback fires; releasing its state then
+ * let a late callback touch freed memory. The release waits this long. */
+#define CLOSE_GRACE_MS 1000
+
+static void poll_close_cb(uv_handle_t *h)
 {
-    if (g->open > 0) {
-        return;
-    }
+    struct tr_raft_group *g = h->data;
     void (*cb)(void *) = g->close_cb;
     void *arg = g->close_arg;
     tr_free(g);
@@ -277,21 +277,19 @@ static void group_maybe_free(struct tr_raft_group *g)
     }
 }
 
-static void poll_close_cb(uv_handle_t *h)
+static void release_cb(uv_timer_t *t)
 {
-    struct tr_raft_group *g = h->data;
-    g->open--;
-    group_maybe_free(g);
+    struct tr_raft_group *g = t->data;
+    raft_uv_close(&g->io);
+    tr_raft_transport_close(&g->transport);
+    uv_close((uv_handle_t *)&g->poll, poll_close_cb);
 }
 
 static void raft_closed_cb(struct raft *r)
 {
     struct tr_raft_group *g = r->data;
-    /* raft_uv fired this after its transport close completed. */
-    raft_uv_close(&g->io);
-    tr_raft_transport_close(&g->transport);
-    g->open--;
-    group_maybe_free(g);
+    /* the poll timer doubles as the release timer */
+    uv_timer_start(&g->poll, release_cb, CLOSE_GRACE_MS, 0);
 }
 
 void tr_raft_group_close(struct tr_raft_group *g,
@@ -304,8 +302,7 @@ void tr_raft_group_close(struct tr_raft_group *g,
     g->closing = true;
     g->close_cb = cb;
     g->close_arg = arg;
-    g->open = 2;
-    uv_close((uv_handle_t *)&g->poll, poll_close_cb);
+    uv_timer_stop(&g->poll);
     raft_close(&g->raft, raft_closed_cb);
 }
 
