@@ -121,7 +121,7 @@ test: deps
 	$(MAKE) --no-print-directory blackbox
 
 # ---- benchmarks ---------------------------------------------------------------
-build/bench/%: bench/%.c build/libtriad.a
+build/bench/%: bench/%.c $(wildcard bench/lib/*.c) build/libtriad.a
 	@mkdir -p build/bench
 	$(CC) $(WARN) $(BASE_CFLAGS) -O2 -o $@ $^ $(PC_LDLIBS)
 
