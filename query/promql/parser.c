@@ -908,8 +908,8 @@ static int parse_range(struct parser *p, struct tr_promql_node **e)
 static int parse_offset(struct parser *p, struct tr_promql_node *e)
 {
     struct tr_promql_token *t;
-    int64_t *offset, *at_ms, d;
-    enum tr_promql_at *at;
+    int64_t *offset = NULL, *at_ms = NULL, d;
+    enum tr_promql_at *at = NULL;
     bool neg = false;
     int rv;
 
@@ -945,8 +945,8 @@ static int parse_offset(struct parser *p, struct tr_promql_node *e)
 static int parse_at(struct parser *p, struct tr_promql_node *e)
 {
     struct tr_promql_token *t;
-    int64_t *offset, *at_ms;
-    enum tr_promql_at *at;
+    int64_t *offset = NULL, *at_ms = NULL;
+    enum tr_promql_at *at = NULL;
     int rv;
 
     advance(p); /* @ */
