@@ -67,6 +67,11 @@ struct tr_pq_fctx {
     char *errmsg;                    /* TR_ERRMSG_SIZE */
     /* set by sort/sort_desc/sort_by_label*: the result's order matters */
     bool ordered;
+    /* End of the matrix argument's range (ts minus offset, @ applied) when
+     * has_range_end; otherwise rate/increase/delta derive it from the CALL
+     * node (offset, @ <timestamp>). */
+    bool has_range_end;
+    int64_t range_end_ms;
 };
 
 /* A PromQL function: args as evaluated (matrix arguments hold the points
