@@ -152,6 +152,19 @@ void cl_join_loop(struct tr_cluster *c,
                   void *arg);
 int64_t cl_now_ms(void);
 
+/* cluster_meta.c */
+void cl_maybe_start_meta(struct tr_cluster *c);
+void cl_register(struct tr_cluster *c);
+void cl_leader_windows(struct tr_cluster *c);
+void cl_meta_changed(void *arg);
+bool cl_is_replica(const struct tr_catalog_shard *sh, uint64_t id);
+/* Raft settings of a group of this node (--raft.* flags). */
+void cl_group_config(struct tr_cluster *c,
+                     struct tr_raft_group_config *gc,
+                     const char *name,
+                     const char *dir,
+                     struct raft_fsm *fsm);
+
 /* cluster_io.c: write routing and reads */
 void cl_io_init_source(struct tr_cluster *c);
 /* Serves a forwarded shard apply on this node (worker thread). */
