@@ -637,7 +637,8 @@ Test(promql_funcs, histogram_quantile_classic)
     PF_NEAR(pf_hq(0.8, h1, &n), 0.72); /* rank 96: 0.2 + 0.8 * 26 / 40 */
     PF_NEAR(pf_hq(0, hn, &n), -0.2);
     PF_NEAR(pf_hq(1, hn, &n), 0.3);
-    PF_NEAR(pf_hq(0.3, hn, &n), -0.1); /* ranks end at a flat bucket */
+    PF_NEAR(pf_hq(0.3, hn, &n), -0.2); /* lowest bucket, bound <= 0 */
+    PF_NEAR(pf_hq(0.5, hn, &n), -0.15);
     PF_NEAR(pf_hq(-0.1, h1, &n), -INFINITY);
     PF_NEAR(pf_hq(1.01, h1, &n), INFINITY);
     PF_NEAR(pf_hq(NAN, h1, &n), NAN);
@@ -661,7 +662,8 @@ Test(promql_funcs, histogram_quantile_classic)
     {
         const char *le[] = {"1", "2", "+Inf"};
         const double cc[] = {5, 3, 10};
-        PF_NEAR(pf_hq(0.5, pf_hist(NULL, NULL, le, cc, 3), &n), 2);
+        PF_NEAR(pf_hq(0.5, pf_hist(NULL, NULL, le, cc, 3), &n), 1);
+        PF_NEAR(pf_hq(0.75, pf_hist(NULL, NULL, le, cc, 3), &n), 2);
         const char *le_m[] = {"0.1", "0.2", "2e-1", "2.0e-1", "+Inf", "+inf"};
         const double cm[] = {10, 10, 10, 10, 40, 0};
         /* merged: 0.1:10, 0.2:30, +Inf:40; q .5 -> rank 20 in (0.1, 0.2] */
