@@ -154,6 +154,12 @@ int tr_app_routes(struct tr_app *app, struct tr_http_server *http)
         {TR_HTTP_GET, "/api/v1/status/buildinfo", TR_ROUTE_INLINE,
          tr_api_buildinfo},
         {TR_HTTP_POST, "/api/v1/admin/flush", 0, tr_api_flush},
+        {GP, "/api/v1/query", 0, tr_api_query},
+        {GP, "/api/v1/query_range", 0, tr_api_query_range},
+        {GP, "/api/v1/format_query", 0, tr_api_format_query},
+        {GP, "/api/v1/query_exemplars", 0, tr_api_query_exemplars},
+        {TR_HTTP_GET, "/api/v1/rules", TR_ROUTE_INLINE, tr_api_rules},
+        {TR_HTTP_GET, "/api/v1/alerts", TR_ROUTE_INLINE, tr_api_alerts},
     };
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
         int rv = tr_http_route(http, routes[i].methods, routes[i].pattern,

@@ -92,6 +92,19 @@ void tr_api_metrics(const struct tr_http_request *req,
                     struct tr_http_response *resp);
 void tr_api_flush(const struct tr_http_request *req,
                   struct tr_http_response *resp);
+/* PromQL endpoints (server/api_query.c). */
+void tr_api_query(const struct tr_http_request *req,
+                  struct tr_http_response *resp);
+void tr_api_query_range(const struct tr_http_request *req,
+                        struct tr_http_response *resp);
+void tr_api_format_query(const struct tr_http_request *req,
+                         struct tr_http_response *resp);
+void tr_api_query_exemplars(const struct tr_http_request *req,
+                            struct tr_http_response *resp);
+void tr_api_rules(const struct tr_http_request *req,
+                  struct tr_http_response *resp);
+void tr_api_alerts(const struct tr_http_request *req,
+                   struct tr_http_response *resp);
 
 /* Prometheus JSON error envelope: {"status":"error","errorType":..,"error":..}
  * with the status code for the error type. */

@@ -1146,7 +1146,8 @@ static int ev__call(struct tr_pq_ev *e,
     if (args == NULL) {
         return ev__oom(e);
     }
-    int64_t range = 0;
+    int64_t range = 0, range_end = t;
+    bool has_end = false;
     for (size_t i = 0; i < na; i++) {
         const struct tr_promql_node *a = ev__unparen(n->call.args[i]);
         int rv;
@@ -1161,9 +1162,15 @@ static int ev__call(struct tr_pq_ev *e,
             return rv;
         }
         if (a->kind == TR_PROMQL_NODE_MATRIX_SEL) {
+            const struct tr_promql_node *vs = a->ms.vs;
             range = a->ms.range_ms;
+            has_end = true;
+            range_end =
+                ev__at(e, vs->vs.at, vs->vs.at_ms, t) - vs->vs.offset_ms;
         } else if (a->kind == TR_PROMQL_NODE_SUBQUERY) {
             range = a->sq.range_ms;
+            has_end = true;
+            range_end = ev__at(e, a->sq.at, a->sq.at_ms, t) - a->sq.offset_ms;
         }
     }
     struct tr_pq_fctx ctx;
@@ -1171,6 +1178,8 @@ static int ev__call(struct tr_pq_ev *e,
     ctx.arena = e->scratch;
     ctx.ts = t;
     ctx.range_ms = range;
+    ctx.has_range_end = has_end;
+    ctx.range_end_ms = range_end;
     ctx.call = n;
     ctx.errmsg = e->errmsg;
     struct tr_pq_vector v = {NULL, 0};
