@@ -1,0 +1,189 @@
+"""PromQL HTTP API (/api/v1/query, /api/v1/query_range, format_query,
+query_exemplars, rules, alerts): Prometheus 2.53's JSON byte for byte,
+error types and status codes."""
+
+import json
+import urllib.parse
+
+from triad import Triad
+
+T = None
+T0 = 1_700_000_000_000  # ms; old data, accepted through the grace flags
+
+
+def setup_module():
+    global T
+    T = Triad(["--late-write-grace", "1000000h",
+               "--ingest.creation-grace", "1000000h",
+               "--ingest.ooo-window", "1000000h"]).start()
+    series = []
+    for inst, mul in (("a", 1), ("b", 2)):
+        series.append(([("__name__", "up"), ("instance", inst), ("job", "prometheus")],
+                       [(T0 + k * 15_000, float(k * mul)) for k in range(21)]))
+    series.append(([("__name__", "ratio"), ("job", "x")],
+                   [(T0 + k * 15_000, 1.5) for k in range(21)]))
+    T.write_v1(series)
+
+
+def teardown_module():
+    if T is not None:
+        T.stop()
+
+
+def get(path, **params):
+    return T.get(path, params)
+
+
+def body(r):
+    return r.body.decode()
+
+
+def compact(obj):
+    return json.dumps(obj, separators=(",", ":"))
+
+
+def test_scalar_shape():
+    r = get("/api/v1/query", query="1+1", time="1700000000.123")
+    assert r.status == 200, r
+    assert r.headers["content-type"].startswith("application/json")
+    assert body(r) == '{"status":"success","data":{"resultType":"scalar","result":[1700000000.123,"2"]}}'
+    r = get("/api/v1/query", query="0/0", time="1700000000")
+    assert body(r) == '{"status":"success","data":{"resultType":"scalar","result":[1700000000,"NaN"]}}'
+    r = get("/api/v1/query", query="-1/0", time="1700000000.5")
+    assert body(r) == '{"status":"success","data":{"resultType":"scalar","result":[1700000000.500,"-Inf"]}}'
+    r = get("/api/v1/query", query="1/3", time="1700000000.05")
+    assert body(r) == ('{"status":"success","data":{"resultType":"scalar",'
+                       '"result":[1700000000.050,"0.3333333333333333"]}}')
+
+
+def test_grafana_health_check_post():
+    # Grafana's data source test: POST form, query=1+1, time=now
+    form = urllib.parse.urlencode({"query": "1+1", "time": "1700000000"}).encode()
+    r = T.request("POST", "/api/v1/query", form,
+                  {"Content-Type": "application/x-www-form-urlencoded"})
+    assert r.status == 200, r
+    assert body(r) == '{"status":"success","data":{"resultType":"scalar","result":[1700000000,"2"]}}'
+
+
+def test_time_defaults_to_now():
+    r = get("/api/v1/query", query="time()")
+    assert r.status == 200, r
+    d = r.json()["data"]
+    assert d["resultType"] == "scalar"
+    assert abs(d["result"][0] - float(d["result"][1])) < 1
+
+
+def test_string_shape():
+    r = get("/api/v1/query", query='"hello"', time="1700000000")
+    assert body(r) == '{"status":"success","data":{"resultType":"string","result":[1700000000,"hello"]}}'
+
+
+def test_vector_shape():
+    r = get("/api/v1/query", query='up{instance="a"}', time="1700000060")
+    assert r.status == 200, r
+    assert body(r) == ('{"status":"success","data":{"resultType":"vector","result":['
+                       '{"metric":{"__name__":"up","instance":"a","job":"prometheus"},'
+                       '"value":[1700000060,"4"]}]}}')
+    r = get("/api/v1/query", query="ratio", time="1700000060.5")
+    assert body(r) == ('{"status":"success","data":{"resultType":"vector","result":['
+                       '{"metric":{"__name__":"ratio","job":"x"},"value":[1700000060.500,"1.5"]}]}}')
+    r = get("/api/v1/query", query="nothing_here", time="1700000060")
+    assert body(r) == '{"status":"success","data":{"resultType":"vector","result":[]}}'
+
+
+def test_vector_operations():
+    r = get("/api/v1/query", query="sum by (job) (up) * 2", time="1700000060")
+    assert body(r) == ('{"status":"success","data":{"resultType":"vector","result":['
+                       '{"metric":{"job":"prometheus"},"value":[1700000060,"24"]}]}}')
+    r = get("/api/v1/query", query='up / ignoring(instance, job) group_left ratio', time="1700000060")
+    res = r.json()["data"]["result"]
+    assert sorted((x["metric"]["instance"], x["value"][1]) for x in res) == \
+        [("a", "2.6666666666666665"), ("b", "5.333333333333333")]
+
+
+def test_matrix_shape_instant():
+    r = get("/api/v1/query", query='up{instance="b"}[30s]', time="1700000030")
+    assert body(r) == ('{"status":"success","data":{"resultType":"matrix","result":['
+                       '{"metric":{"__name__":"up","instance":"b","job":"prometheus"},'
+                       '"values":[[1700000000,"0"],[1700000015,"2"],[1700000030,"4"]]}]}}')
+
+
+def test_query_range_shape():
+    r = get("/api/v1/query_range", query='up', start="1700000000", end="1700000060", step="30")
+    assert r.status == 200, r
+    assert body(r) == ('{"status":"success","data":{"resultType":"matrix","result":['
+                       '{"metric":{"__name__":"up","instance":"a","job":"prometheus"},'
+                       '"values":[[1700000000,"0"],[1700000030,"2"],[1700000060,"4"]]},'
+                       '{"metric":{"__name__":"up","instance":"b","job":"prometheus"},'
+                       '"values":[[1700000000,"0"],[1700000030,"4"],[1700000060,"8"]]}]}}')
+    # duration step, scalar expression
+    r = get("/api/v1/query_range", query="1+1", start="1700000000", end="1700000060", step="1m")
+    assert body(r) == ('{"status":"success","data":{"resultType":"matrix","result":['
+                       '{"metric":{},"values":[[1700000000,"2"],[1700000060,"2"]]}]}}')
+    # RFC 3339 times and POST form
+    form = urllib.parse.urlencode({"query": "count(up)", "start": "2023-11-14T22:13:20Z",
+                                   "end": "2023-11-14T22:13:50Z", "step": "15s"}).encode()
+    r = T.request("POST", "/api/v1/query_range", form,
+                  {"Content-Type": "application/x-www-form-urlencoded"})
+    assert body(r) == ('{"status":"success","data":{"resultType":"matrix","result":['
+                       '{"metric":{},"values":[[1700000000,"2"],[1700000015,"2"],[1700000030,"2"]]}]}}')
+    r = get("/api/v1/query_range", query="nothing_here", start="1700000000", end="1700000060", step="30")
+    assert body(r) == '{"status":"success","data":{"resultType":"matrix","result":[]}}'
+
+
+def test_rate_over_range():
+    r = get("/api/v1/query_range", query='rate(up{instance="a"}[1m])',
+            start="1700000120", end="1700000180", step="60")
+    res = r.json()["data"]["result"]
+    assert len(res) == 1 and res[0]["metric"] == {"instance": "a", "job": "prometheus"}
+    assert [v[1] for v in res[0]["values"]] == ["0.06666666666666667", "0.06666666666666667"]
+
+
+def err(r, status, etype, msg):
+    assert r.status == status, r
+    assert body(r) == compact({"status": "error", "errorType": etype, "error": msg}), body(r)
+
+
+def test_errors():
+    r = get("/api/v1/query", query="sum(", time="1700000000")
+    assert r.status == 400 and r.json()["errorType"] == "bad_data", r
+    assert r.json()["error"].startswith('invalid parameter "query": 1:5: parse error'), r
+    err(get("/api/v1/query", query="1", time="abc"), 400, "bad_data",
+        'invalid parameter "time": invalid time value for \'time\': cannot parse "abc" to a valid timestamp')
+    err(get("/api/v1/query_range", query="1", end="1700000000", step="15"), 400, "bad_data",
+        'invalid parameter "start": cannot parse "" to a valid timestamp')
+    err(get("/api/v1/query_range", query="1", start="1700000060", end="1700000000", step="15"),
+        400, "bad_data", 'invalid parameter "end": end timestamp must not be before start time')
+    err(get("/api/v1/query_range", query="1", start="1700000000", end="1700000060", step="0"),
+        400, "bad_data", 'invalid parameter "step": zero or negative query resolution step '
+        'widths are not accepted. Try a positive integer')
+    err(get("/api/v1/query_range", query="1", start="1700000000", end="1700000060", step="x"),
+        400, "bad_data", 'invalid parameter "step": cannot parse "x" to a valid duration')
+    err(get("/api/v1/query_range", query="1", start="0", end="1700000000", step="1"),
+        400, "bad_data", "exceeded maximum resolution of 11,000 points per timeseries. "
+        "Try decreasing the query resolution (?step=XX)")
+    err(get("/api/v1/query_range", query="up[5m]", start="1700000000", end="1700000060", step="15"),
+        400, "bad_data", 'invalid parameter "query": invalid expression type "range vector" '
+        'for range query, must be Scalar or instant Vector')
+    r = get("/api/v1/query", query="up / on(job) up", time="1700000060")
+    assert r.status == 422 and r.json()["errorType"] == "execution", r
+    assert "many-to-many matching not allowed: matching labels must be unique on one side" \
+        in r.json()["error"]
+    r = T.request("DELETE", "/api/v1/query?query=1")
+    assert r.status == 405, r
+
+
+def test_format_query():
+    r = get("/api/v1/format_query", query="sum(rate(foo{job=\"a\"}[5m]))by(job)")
+    assert body(r) == '{"status":"success","data":"sum by (job) (rate(foo{job=\\"a\\"}[5m]))"}'
+    r = get("/api/v1/format_query", query="foo{")
+    assert r.status == 400 and r.json()["errorType"] == "bad_data", r
+
+
+def test_grafana_probes():
+    assert body(get("/api/v1/rules")) == '{"status":"success","data":{"groups":[]}}'
+    assert body(get("/api/v1/alerts")) == '{"status":"success","data":{"alerts":[]}}'
+    r = get("/api/v1/query_exemplars", query="up", start="1700000000", end="1700000060")
+    assert body(r) == '{"status":"success","data":[]}'
+    r = get("/api/v1/query_exemplars", query="up", start="1700000000000", end="1700000060000")
+    assert body(r) == '{"status":"success","data":[]}'
