@@ -568,7 +568,7 @@ int tr_pq_acc_add(struct tr_pq_acc *m,
         s->h = h;
         s->labels = la ? tr_pq_ev_labels_dup(la, ls, n) : (struct tr_label *)ls;
         s->n_labels = n;
-        if (s->labels == NULL) {
+        if (s->labels == NULL && la != NULL) {
             return tr_errf(TR_ENOMEM, errmsg, "out of memory");
         }
         m->slots[j] = ++m->n;

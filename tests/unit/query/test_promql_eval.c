@@ -374,6 +374,9 @@ Test(promql_eval, subquery)
               "{instance=\"0\", job=\"web\"} 6");
     pe_expect("http_requests{job=\"web\"}[2m:1m] offset 1m", 300,
               HR_WEB0 " 10@120 15@180 20@240");
+    /* label-less inner results (scalar-like vectors) */
+    pe_expect("sum_over_time(vector(1)[2m:1m])", 300, "{} 3");
+    pe_expect("sum_over_time(vector(time())[2m:1m] @ 120)", 600, "{} 180");
     pe_expect("(http_requests{job=\"web\"} * 2)[2m:1m] @ 120", 600,
               "{instance=\"0\", job=\"web\"} 0@0 10@60 20@120");
 }
