@@ -35,7 +35,7 @@ struct tr_pq_vector {
 };
 
 /* One element of a range vector: the points of a series inside the range
- * (t - range, t], sorted by time. */
+ * [t - range, t] (closed, as Prometheus 2.53), sorted by time. */
 struct tr_pq_series {
     struct tr_label *labels;
     size_t n_labels;
@@ -75,7 +75,7 @@ struct tr_pq_fctx {
 };
 
 /* A PromQL function: args as evaluated (matrix arguments hold the points
- * of (ts - range, ts] for this step). Writes the resulting instant vector
+ * of [ts - range, ts] for this step). Writes the resulting instant vector
  * (or, for scalar-returning functions, a one-element vector without
  * labels: the evaluator converts it). Returns 0 or TR_EEXEC (errmsg set,
  * e.g. Prometheus' "invalid regular expression in label_replace(): ..."). */
