@@ -206,7 +206,7 @@ void tr_promql_format_float(double v, struct tr_buf *out)
             break;
         }
     }
-    char digits[24];
+    char digits[24] = {0};
     size_t k = 0;
     const char *p = e;
     bool neg = false;

@@ -2,10 +2,10 @@
  * functions.go, quantile.go) on float samples, one evaluation step per call.
  *
  * Conventions (value.h): matrix arguments hold, per series, the points of
- * [range_end - range, range_end] (closed, as 2.53); series without points produce nothing.
- * Every function drops __name__ from its output except last_over_time,
- * label_replace, label_join and the sort functions, as in 2.53. Scalar
- * results are one-element vectors without labels. Native-histogram
+ * [range_end - range, range_end] (closed, as 2.53); series without points
+ * produce nothing. Every function drops __name__ from its output except
+ * last_over_time, label_replace, label_join and the sort functions, as in 2.53.
+ * Scalar results are one-element vectors without labels. Native-histogram
  * functions (histogram_count, ...) see only float samples and return an
  * empty vector, as Prometheus does for floats.
  *

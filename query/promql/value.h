@@ -50,21 +50,21 @@ struct tr_pq_matrix {
 
 struct tr_pq_value {
     enum tr_promql_type type;
-    double scalar;             /* TR_PROMQL_TYPE_SCALAR */
-    const char *str;           /* TR_PROMQL_TYPE_STRING (arena) */
+    double scalar;   /* TR_PROMQL_TYPE_SCALAR */
+    const char *str; /* TR_PROMQL_TYPE_STRING (arena) */
     size_t str_len;
-    struct tr_pq_vector vec;   /* TR_PROMQL_TYPE_VECTOR */
-    struct tr_pq_matrix mat;   /* TR_PROMQL_TYPE_MATRIX */
+    struct tr_pq_vector vec; /* TR_PROMQL_TYPE_VECTOR */
+    struct tr_pq_matrix mat; /* TR_PROMQL_TYPE_MATRIX */
 };
 
 /* Context of one function call at one evaluation step. */
 struct tr_pq_fctx {
-    struct tr_arena *arena;          /* for the output */
-    int64_t ts;                      /* evaluation time, ms */
-    int64_t range_ms;                /* matrix argument's range (rate etc.) */
+    struct tr_arena *arena;            /* for the output */
+    int64_t ts;                        /* evaluation time, ms */
+    int64_t range_ms;                  /* matrix argument's range (rate etc.) */
     const struct tr_promql_node *call; /* the CALL node (absent() reads
                                           its argument's matchers) */
-    char *errmsg;                    /* TR_ERRMSG_SIZE */
+    char *errmsg;                      /* TR_ERRMSG_SIZE */
     /* set by sort/sort_desc/sort_by_label*: the result's order matters */
     bool ordered;
     /* End of the matrix argument's range (ts minus offset, @ applied) when
@@ -89,11 +89,15 @@ tr_pq_func_fn tr_pq_func_impl(const char *name);
 
 /* Label helpers for functions and the evaluator (arena copies). */
 struct tr_label *tr_pq_labels_drop_name(struct tr_arena *a,
-                                        const struct tr_label *ls, size_t n,
+                                        const struct tr_label *ls,
+                                        size_t n,
                                         size_t *out_n);
-struct tr_label *tr_pq_labels_set(struct tr_arena *a, const struct tr_label *ls,
-                                  size_t n, const char *name,
-                                  const char *value, size_t value_len,
+struct tr_label *tr_pq_labels_set(struct tr_arena *a,
+                                  const struct tr_label *ls,
+                                  size_t n,
+                                  const char *name,
+                                  const char *value,
+                                  size_t value_len,
                                   size_t *out_n); /* "" value removes */
 
 #endif
