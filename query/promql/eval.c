@@ -1306,6 +1306,8 @@ static int ev__range(struct tr_pq_ev *e,
 {
     struct tr_arena scratch;
     tr_arena_init(&scratch, 64 * 1024);
+    /* reset to NULL before returning */
+    /* cppcheck-suppress autoVariables */
     e->scratch = &scratch;
     struct tr_pq_acc acc;
     memset(&acc, 0, sizeof(acc));
