@@ -73,8 +73,15 @@ struct cfg {
     int keep;
 };
 
-static struct cfg cfg = {COMBOS, 60, 24, 5, 4, 2000, "build/triad",
-                         "build/prometheus/usr/bin/prometheus", 0};
+static struct cfg cfg = {COMBOS,
+                         60,
+                         24,
+                         5,
+                         4,
+                         2000,
+                         "build/triad",
+                         "build/prometheus/usr/bin/prometheus",
+                         0};
 static long rounds;
 
 /* ---- servers --------------------------------------------------------------
@@ -260,35 +267,15 @@ static int start_triad(struct server *s)
     snprintf(s->base, sizeof s->base, "http://%s", http);
     snprintf(ready, sizeof ready, "http://%s/ready", http);
     mkdir(data, 0755);
-    char *argv[] = {(char *)cfg.triad_bin,
-                    "serve",
-                    "--http-addr",
-                    http,
-                    "--tempo-http-addr",
-                    "",
-                    "--otlp-grpc-addr",
-                    "",
-                    "--otlp-http-addr",
-                    "",
-                    "--cluster-addr",
-                    cluster,
-                    "--data-dir",
-                    data,
-                    "--log-level",
-                    "warn",
-                    /* the data starts a day ago; Prometheus has no
-                     * ingestion limits, so neither does triad here */
-                    "--late-write-grace",
-                    "1000000h",
-                    "--ingest.creation-grace",
-                    "1000000h",
-                    "--ingest.ooo-window",
-                    "1000000h",
-                    "--limits.ingestion-rate",
-                    "0",
-                    "--limits.max-series",
-                    "0",
-                    NULL};
+    char *argv[] = {
+        (char *)cfg.triad_bin, "serve", "--http-addr", http,
+        "--tempo-http-addr", "", "--otlp-grpc-addr", "", "--otlp-http-addr", "",
+        "--cluster-addr", cluster, "--data-dir", data, "--log-level", "warn",
+        /* the data starts a day ago; Prometheus has no
+         * ingestion limits, so neither does triad here */
+        "--late-write-grace", "1000000h", "--ingest.creation-grace", "1000000h",
+        "--ingest.ooo-window", "1000000h", "--limits.ingestion-rate", "0",
+        "--limits.max-series", "0", NULL};
     s->pid = spawn(argv, s->log);
     int rc = wait_ready(s->pid, ready, 60);
     if (rc != 0) {
@@ -361,7 +348,10 @@ struct worker {
     long id;
 };
 
-static void send_one(CURL *e, struct server *s, const char *z, size_t zl,
+static void send_one(CURL *e,
+                     struct server *s,
+                     const char *z,
+                     size_t zl,
                      long nsamples)
 {
     struct body b = {0};
@@ -376,9 +366,9 @@ static void send_one(CURL *e, struct server *s, const char *z, size_t zl,
     } else {
         atomic_fetch_add(&s->failed_samples, nsamples);
         if (atomic_fetch_add(&s->errors_shown, 1) < MAX_ERRORS_SHOWN)
-            fprintf(stderr, "  %s: write failed: %s HTTP %ld %.300s\n",
-                    s->name, rc != CURLE_OK ? curl_easy_strerror(rc) : "",
-                    status, b.p ? b.p : "");
+            fprintf(stderr, "  %s: write failed: %s HTTP %ld %.300s\n", s->name,
+                    rc != CURLE_OK ? curl_easy_strerror(rc) : "", status,
+                    b.p ? b.p : "");
     }
     free(b.p);
 }
@@ -481,6 +471,59 @@ static void load(void)
     free(ws);
 }
 
+/* Value of the first line of url's text exposition whose metric name is
+ * exactly name; NAN if absent. */
+static double scrape_value(const char *url, const char *name)
+{
+    CURL *e = curl_easy_init();
+    struct body b = {0};
+    double v = NAN;
+    curl_easy_setopt(e, CURLOPT_URL, url);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, body_write);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, &b);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT, 10L);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    CURLcode rc = curl_easy_perform(e);
+    curl_easy_cleanup(e);
+    size_t nl = strlen(name);
+    for (char *line = rc == CURLE_OK ? b.p : NULL; line && *line;) {
+        char *next = strchr(line, '\n');
+        if (next)
+            *next = 0;
+        if (strncmp(line, name, nl) == 0 &&
+            (line[nl] == ' ' || line[nl] == '{')) {
+            char *sp = strrchr(line, '}');
+            sp = strchr(sp ? sp : line, ' ');
+            if (sp) {
+                v = strtod(sp + 1, NULL);
+                break;
+            }
+        }
+        line = next ? next + 1 : NULL;
+    }
+    free(b.p);
+    return v;
+}
+
+/* Prometheus compacts its head into 2 h blocks once it spans more than 3 h;
+ * waits (at most timeout_s) until it has, so that the query phase does not
+ * overlap the compaction of the loaded day. Returns the head span in h. */
+static double wait_prom_compaction(double timeout_s)
+{
+    char url[160];
+    snprintf(url, sizeof url, "%s/metrics", srv[1].base);
+    double t0 = mono_s(), span = NAN;
+    while (mono_s() - t0 < timeout_s) {
+        double mn = scrape_value(url, "prometheus_tsdb_head_min_time"),
+               mx = scrape_value(url, "prometheus_tsdb_head_max_time");
+        span = (mx - mn) / 3.6e6;
+        if (!(span > 3.0))
+            break;
+        usleep(500000);
+    }
+    return span;
+}
+
 /* Waits until both servers use < 5% CPU over 1 s (background compaction
  * done), at most timeout_s. Returns the seconds waited. */
 static double quiesce(double timeout_s)
@@ -513,8 +556,8 @@ struct query {
 };
 
 struct run {
-    double ms[2];      /* median per server */
-    long series[2];    /* result series per server */
+    double ms[2];   /* median per server */
+    long series[2]; /* result series per server */
     int failed;
 };
 
@@ -541,7 +584,9 @@ static long count_series(const char *p)
 }
 
 /* One query_range request; returns ms, -1 on failure; *nseries set. */
-static double run_query(CURL *e, struct server *s, const char *form,
+static double run_query(CURL *e,
+                        struct server *s,
+                        const char *form,
                         long *nseries)
 {
     struct body b = {0};
@@ -621,8 +666,7 @@ int main(int argc, char **argv)
     }
     if (cfg.combos < 50 || cfg.combos > COMBOS || cfg.interval_s < 1 ||
         cfg.interval_s > 300 || cfg.hours < 1 || cfg.reps < 1 ||
-        cfg.reps > MAX_REPS || cfg.conns < 1 || cfg.conns > 64 ||
-        cfg.batch < 1)
+        cfg.reps > MAX_REPS || cfg.conns < 1 || cfg.conns > 64 || cfg.batch < 1)
         goto usage;
     signal(SIGPIPE, SIG_IGN);
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -637,12 +681,13 @@ int main(int argc, char **argv)
     /* ts_at(s, r) = t0 + r * iv + offset (< 10.4 s) */
     t0_ms = (now_ms - 11000 - (int64_t)(rounds - 1) * iv_ms) / 1000 * 1000;
     long nseries = NMETRICS * cfg.combos;
-    printf("promql benchmark: %ld series (10 metric names x %ld), one sample "
-           "every %ld s for %.2f h ending now = %ld samples, %ld connections, "
-           "%ld samples per request; %ld timed runs per query and server\n",
-           nseries, cfg.combos, cfg.interval_s,
-           (double)rounds * (double)cfg.interval_s / 3600.0, nseries * rounds,
-           cfg.conns, cfg.batch, cfg.reps);
+    printf(
+        "promql benchmark: %ld series (10 metric names x %ld), one sample "
+        "every %ld s for %.2f h ending now = %ld samples, %ld connections, "
+        "%ld samples per request; %ld timed runs per query and server\n",
+        nseries, cfg.combos, cfg.interval_s,
+        (double)rounds * (double)cfg.interval_s / 3600.0, nseries * rounds,
+        cfg.conns, cfg.batch, cfg.reps);
     fflush(stdout);
 
     int failed = 0;
@@ -654,15 +699,22 @@ int main(int argc, char **argv)
     double w0 = mono_s();
     load();
     double load_s = mono_s() - w0;
-    printf("load: %.1f s; triad %ld ok / %ld failed samples, prometheus %ld "
-           "ok / %ld failed\n",
-           load_s, atomic_load(&srv[0].ok_samples),
-           atomic_load(&srv[0].failed_samples),
-           atomic_load(&srv[1].ok_samples),
-           atomic_load(&srv[1].failed_samples));
+    printf(
+        "load: %.1f s; triad %ld ok / %ld failed samples, prometheus %ld "
+        "ok / %ld failed\n",
+        load_s, atomic_load(&srv[0].ok_samples),
+        atomic_load(&srv[0].failed_samples), atomic_load(&srv[1].ok_samples),
+        atomic_load(&srv[1].failed_samples));
     if (atomic_load(&srv[0].failed_samples) ||
         atomic_load(&srv[1].failed_samples))
         printf("WARNING: some samples were not accepted\n");
+    w0 = mono_s();
+    double span = wait_prom_compaction(120);
+    char blocks_url[160];
+    snprintf(blocks_url, sizeof blocks_url, "%s/metrics", srv[1].base);
+    printf("prometheus: head spans %.2f h, %.0f blocks (%.1f s wait)\n", span,
+           scrape_value(blocks_url, "prometheus_tsdb_blocks_loaded"),
+           mono_s() - w0);
     printf("waiting for both servers to be idle: %.1f s\n", quiesce(90));
     fflush(stdout);
 
@@ -674,10 +726,12 @@ int main(int argc, char **argv)
         {"histogram_quantile",
          "histogram_quantile(0.9, sum by (le) "
          "(rate(bench_go_runtime_8_duration_seconds_bucket[5m])))"},
-        {"regex selector", "bench_node_network_5_memory_bytes{instance=~"
-                           "\"10.0.1.*\"}"},
-        {"subquery", "max_over_time(rate(bench_http_server_0_requests_total"
-                     "[5m])[30m:1m])"},
+        {"regex selector",
+         "bench_node_network_5_memory_bytes{instance=~"
+         "\"10.0.1.*\"}"},
+        {"subquery",
+         "max_over_time(rate(bench_http_server_0_requests_total"
+         "[5m])[30m:1m])"},
     };
     enum { NQ = sizeof qs / sizeof qs[0] };
     struct {
@@ -736,16 +790,19 @@ int main(int argc, char **argv)
     double query_s = mono_s() - qw0;
     free(lat);
 
-    printf("\nmedian of %ld runs after one warm-up, per server (query phase "
-           "%.1f s):\n\n",
-           cfg.reps, query_s);
-    printf("| %-62s | range | step  | series | triad ms | prometheus ms | "
-           "ratio |\n",
-           "query");
-    printf("|%.64s|-------|-------|--------|----------|---------------|-------|"
-           "\n",
-           "----------------------------------------------------------------"
-           "----");
+    printf(
+        "\nmedian of %ld runs after one warm-up, per server (query phase "
+        "%.1f s):\n\n",
+        cfg.reps, query_s);
+    printf(
+        "| %-62s | range | step  | series | triad ms | prometheus ms | "
+        "ratio |\n",
+        "query");
+    printf(
+        "|%.64s|-------|-------|--------|----------|---------------|-------|"
+        "\n",
+        "----------------------------------------------------------------"
+        "----");
     double ratios[NQ * 2];
     int nr = 0, all_le1 = 1;
     for (int q = 0; q < NQ; q++)
@@ -776,22 +833,24 @@ int main(int argc, char **argv)
         for (int r = 0; r < 2; r++)
             if (!runs[q][r].failed &&
                 runs[q][r].series[0] != runs[q][r].series[1])
-                printf("WARNING: %s over %s: triad returned %ld series, "
-                       "prometheus %ld\n",
-                       qs[q].expr, ranges[r].name, runs[q][r].series[0],
-                       runs[q][r].series[1]);
+                printf(
+                    "WARNING: %s over %s: triad returned %ld series, "
+                    "prometheus %ld\n",
+                    qs[q].expr, ranges[r].name, runs[q][r].series[0],
+                    runs[q][r].series[1]);
     if (nr) {
         double med = median(ratios, nr);
         printf("\nmedian ratio triad / prometheus: %.2f\n", med);
         printf("targets: every ratio <= 1.0: %s; median <= 0.5: %s\n",
                all_le1 ? "met" : "NOT met", med <= 0.5 ? "met" : "NOT met");
     }
-    printf("RSS after the queries: triad %.1f MiB (peak %.1f), prometheus "
-           "%.1f MiB (peak %.1f)\n",
-           (double)vm_rss_kib(srv[0].pid, "VmRSS:") / 1024.0,
-           (double)vm_rss_kib(srv[0].pid, "VmHWM:") / 1024.0,
-           (double)vm_rss_kib(srv[1].pid, "VmRSS:") / 1024.0,
-           (double)vm_rss_kib(srv[1].pid, "VmHWM:") / 1024.0);
+    printf(
+        "RSS after the queries: triad %.1f MiB (peak %.1f), prometheus "
+        "%.1f MiB (peak %.1f)\n",
+        (double)vm_rss_kib(srv[0].pid, "VmRSS:") / 1024.0,
+        (double)vm_rss_kib(srv[0].pid, "VmHWM:") / 1024.0,
+        (double)vm_rss_kib(srv[1].pid, "VmRSS:") / 1024.0,
+        (double)vm_rss_kib(srv[1].pid, "VmHWM:") / 1024.0);
     curl_easy_cleanup(e[0]);
     curl_easy_cleanup(e[1]);
 
