@@ -858,9 +858,21 @@ out:
     for (int k = 0; k < 2; k++) {
         if (srv[k].pid > 0) {
             int st = stop_pid(srv[k].pid);
-            if (st != 0)
-                fprintf(stderr, "  %s: exit status %d after SIGTERM (log %s)\n",
-                        srv[k].name, st, srv[k].log);
+            if (st != 0) {
+                if (st > 0 && WIFSIGNALED(st))
+                    fprintf(stderr,
+                            "WARNING: %s died of signal %d after SIGTERM; "
+                            "kept %s\n",
+                            srv[k].name, WTERMSIG(st), srv[k].dir);
+                else
+                    fprintf(stderr,
+                            "WARNING: %s: exit status %d after SIGTERM "
+                            "(-1: killed after 30 s); kept %s\n",
+                            srv[k].name,
+                            st > 0 && WIFEXITED(st) ? WEXITSTATUS(st) : st,
+                            srv[k].dir);
+                continue;
+            }
         }
         if (srv[k].dir[0] && !cfg.keep)
             rm_rf(srv[k].dir);
