@@ -635,6 +635,11 @@ static int64_t ev__floor_div(int64_t a, int64_t b)
     return q;
 }
 
+static int ev__oom(struct tr_pq_ev *e)
+{
+    return tr_errf(TR_ENOMEM, e->errmsg, "out of memory");
+}
+
 static int ev__subquery(struct tr_pq_ev *e,
                         const struct tr_promql_node *n,
                         int64_t t,
@@ -651,11 +656,42 @@ static int ev__subquery(struct tr_pq_ev *e,
     memset(&acc, 0, sizeof(acc));
     int rv = 0;
     size_t total = 0;
+    /* Only a subquery not nested in another sees its outer timestamps in
+     * increasing order, one call per step of the range query: only its
+     * entries can be evicted safely once a step is done. */
+    struct tr_pq_sqmemo *memo = NULL;
+    if (e->memo_on && e->sq_depth == 0) {
+        memo = tr_pq_sqmemo_get(e, n);
+        if (memo == NULL) {
+            return ev__oom(e);
+        }
+        tr_pq_sqmemo_evict(memo, ts);
+    }
+    e->sq_depth++;
     for (; ts <= ref; ts += step) {
+        const struct tr_pq_sqmemo_ent *hit =
+            memo != NULL ? tr_pq_sqmemo_find(memo, ts) : NULL;
         struct tr_pq_value v;
-        rv = tr_pq_ev_eval(e, n->sq.expr, ts, &v);
-        if (rv != 0) {
-            break;
+        memset(&v, 0, sizeof(v));
+        if (hit == NULL) {
+            rv = tr_pq_ev_eval(e, n->sq.expr, ts, &v);
+            if (rv != 0) {
+                break;
+            }
+            if (memo != NULL && v.type != TR_PROMQL_TYPE_STRING) {
+                rv = tr_pq_sqmemo_put(memo, ts, &v, &hit);
+                if (rv != 0) {
+                    rv = ev__oom(e);
+                    break;
+                }
+            }
+        }
+        if (hit != NULL) {
+            v.type =
+                hit->scalar ? TR_PROMQL_TYPE_SCALAR : TR_PROMQL_TYPE_VECTOR;
+            v.scalar = hit->sv;
+            v.vec.s = hit->s;
+            v.vec.n = hit->n;
         }
         if (v.type == TR_PROMQL_TYPE_SCALAR) {
             rv = tr_pq_acc_add(&acc, NULL, NULL, 0, ts, v.scalar, e->errmsg);
@@ -672,6 +708,7 @@ static int ev__subquery(struct tr_pq_ev *e,
             break;
         }
     }
+    e->sq_depth--;
     if (rv == 0) {
         out->type = TR_PROMQL_TYPE_MATRIX;
         rv = tr_pq_acc_matrix(&acc, e->scratch, &out->mat, e->errmsg);
@@ -740,11 +777,6 @@ static bool ev__drops_name(enum tr_promql_tok op)
         default:
             return false;
     }
-}
-
-static int ev__oom(struct tr_pq_ev *e)
-{
-    return tr_errf(TR_ENOMEM, e->errmsg, "out of memory");
 }
 
 static int ev__vector_scalar(struct tr_pq_ev *e,
@@ -1414,8 +1446,10 @@ int tr_promql_eval(const struct tr_select_source *src,
             rv = ev__oom(&e);
         }
     } else if (rv == 0) {
+        e.memo_on = true;
         rv = ev__range(&e, expr, step_ms, a, out);
     }
+    tr_pq_sqmemo_free_all(&e);
     for (size_t i = 0; i < e.n_sels; i++) {
         if (e.sels[i].fetched) {
             tr_select_result_free(&e.sels[i].res);

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lib/alloc.h"
 #include "lib/hash.h"
 #include "query/promql/eval.h"
 
@@ -16,6 +17,24 @@ struct tr_pq_sel {
     int64_t maxt;
     bool fetched; /* res holds memory */
     struct tr_select_result res;
+};
+
+/* Inner results of one subquery node, by inner timestamp (eval_sqmemo.c);
+ * used only by range queries, for subqueries not nested in another. */
+struct tr_pq_sqmemo_ent {
+    int64_t ts;
+    bool scalar;
+    double sv;              /* scalar result */
+    struct tr_pq_sample *s; /* vector result, in ar */
+    size_t n;
+    struct tr_arena ar;
+};
+struct tr_pq_sqmemo {
+    const struct tr_promql_node *node;
+    struct tr_pq_sqmemo_ent *ents; /* sorted by ts; live ones in [head, n) */
+    size_t head;
+    size_t n;
+    size_t cap;
 };
 
 /* Evaluation state of one query. */
@@ -36,7 +55,26 @@ struct tr_pq_ev {
     size_t n_sels;
     size_t cap_sels;
     char *errmsg;
+    bool memo_on;               /* range query: subquery results kept */
+    unsigned sq_depth;          /* subqueries being evaluated */
+    struct tr_pq_sqmemo *memos; /* heap */
+    size_t n_memos;
+    size_t cap_memos;
 };
+
+struct tr_pq_sqmemo *tr_pq_sqmemo_get(struct tr_pq_ev *e,
+                                      const struct tr_promql_node *node);
+/* Frees the entries before ts0. */
+void tr_pq_sqmemo_evict(struct tr_pq_sqmemo *m, int64_t ts0);
+const struct tr_pq_sqmemo_ent *tr_pq_sqmemo_find(struct tr_pq_sqmemo *m,
+                                                 int64_t ts);
+/* Keeps a deep copy of v at ts when ts is after every kept entry (*out
+ * then points at it; else *out is NULL and nothing is kept). */
+int tr_pq_sqmemo_put(struct tr_pq_sqmemo *m,
+                     int64_t ts,
+                     const struct tr_pq_value *v,
+                     const struct tr_pq_sqmemo_ent **out);
+void tr_pq_sqmemo_free_all(struct tr_pq_ev *e);
 
 /* Open-addressing map of byte strings (arena memory, never grows: sized
  * for the number of keys at init). */

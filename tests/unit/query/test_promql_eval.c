@@ -616,3 +616,120 @@ Test(promql_eval, limits)
     cr_expect_str_eq(got, "");
     tr_free(got);
 }
+
+/* ---- range queries vs instant queries at every step ----------------------
+ * A range query keeps subquery results between steps (eval_sqmemo.c);
+ * instant queries never do. Each range result must equal the instant
+ * results at its steps, put together per series. */
+
+/* Splits s at '\n' into tr_malloc'd lines, sorted; returns the count. */
+static size_t pe_split_sorted(const char *s, char ***out)
+{
+    size_t n = 0, cap = 8;
+    char **v = malloc(cap * sizeof(*v));
+    while (*s != '\0') {
+        size_t len = strcspn(s, "\n");
+        if (n == cap) {
+            cap *= 2;
+            v = realloc(v, cap * sizeof(*v));
+        }
+        v[n++] = strndup(s, len);
+        s += len + (s[len] == '\n');
+    }
+    qsort(v, n, sizeof(*v), pe_line_cmp);
+    *out = v;
+    return n;
+}
+
+static void pe_expect_range_as_instants(const char *q,
+                                        int64_t start_s,
+                                        int64_t end_s,
+                                        int64_t step_s)
+{
+    char err[TR_ERRMSG_SIZE] = "";
+    char *keys[64];
+    struct tr_buf rows[64];
+    size_t nk = 0;
+    for (int64_t t = start_s; t <= end_s; t += step_s) {
+        char *got;
+        int rv = pe_run_opts(q, t * 1000, t * 1000, 0, NULL, false, &got, err);
+        cr_assert_eq(rv, 0, "%s at %lld: %s", q, (long long)t, err);
+        char **lines;
+        size_t nl = pe_split_sorted(got, &lines);
+        for (size_t i = 0; i < nl; i++) {
+            char *sp = strrchr(lines[i], ' ');
+            cr_assert_not_null(sp, "%s", lines[i]);
+            *sp = '\0';
+            size_t k = 0;
+            while (k < nk && strcmp(keys[k], lines[i]) != 0) {
+                k++;
+            }
+            if (k == nk) {
+                cr_assert_lt(nk, 64);
+                keys[nk] = strdup(lines[i]);
+                tr_buf_init(&rows[nk]);
+                tr_buf_puts(&rows[nk], lines[i]);
+                nk++;
+            }
+            tr_buf_printf(&rows[k], " %s@%lld", sp + 1, (long long)t);
+            free(lines[i]);
+        }
+        free(lines);
+        tr_free(got);
+    }
+    struct tr_buf want;
+    tr_buf_init(&want);
+    for (size_t k = 0; k < nk; k++) {
+        tr_buf_append(&want, rows[k].data, rows[k].len);
+        tr_buf_putc(&want, '\n');
+        tr_buf_free(&rows[k]);
+        free(keys[k]);
+    }
+    tr_buf_putc(&want, '\0');
+    char *range;
+    int rv = pe_run_opts(q, start_s * 1000, end_s * 1000, step_s * 1000, NULL,
+                         false, &range, err);
+    cr_assert_eq(rv, 0, "%s: %s", q, err);
+    char **a, **b;
+    size_t na = pe_split_sorted(range, &a);
+    size_t nb = pe_split_sorted(want.data, &b);
+    cr_expect_eq(na, nb, "%s: %zu series, instants give %zu:\n%s\nwant\n%s", q,
+                 na, nb, range, want.data);
+    for (size_t i = 0; i < na && i < nb; i++) {
+        cr_expect_str_eq(a[i], b[i], "%s", q);
+    }
+    for (size_t i = 0; i < na; i++) {
+        free(a[i]);
+    }
+    for (size_t i = 0; i < nb; i++) {
+        free(b[i]);
+    }
+    free(a);
+    free(b);
+    tr_free(range);
+    tr_buf_free(&want);
+}
+
+Test(promql_eval, range_subqueries_equal_instants)
+{
+    static const char *const qs[] = {
+        "max_over_time(rate(http_requests[2m])[5m:1m])",
+        "sum_over_time(http_requests{job=\"web\"}[5m:2m])",
+        "count_over_time(http_requests[3m:])",
+        "avg_over_time(http_requests[2m:30s] offset 1m)",
+        "sum_over_time(http_requests[2m:1m] offset -1m)",
+        "sum_over_time(vector(time())[2m:1m] @ 120)",
+        "max_over_time(sum by (job) (http_requests)[4m:1m])",
+        /* nested: the inner one is evaluated out of order, never kept */
+        "max_over_time(sum_over_time(http_requests[2m:1m])[4m:1m])",
+        "min_over_time((sum(http_requests) > 100)[3m:1m])",
+        "sum_over_time(vector(scalar(sum(http_requests)))[3m:1m])",
+        "sum_over_time(http_requests[2m:1m]) - "
+        "sum_over_time(http_requests[3m:1m])",
+        "rate(http_requests[5m:1m]) * 60",
+    };
+    for (size_t i = 0; i < sizeof(qs) / sizeof(qs[0]); i++) {
+        pe_expect_range_as_instants(qs[i], 0, 720, 45);
+        pe_expect_range_as_instants(qs[i], 60, 600, 60);
+    }
+}
