@@ -56,6 +56,7 @@
  * (a node did not start, the cluster did not form or catch up, a failover
  * did not recover within 30 s). */
 #include "bench/lib/datagen.h"
+#include "bench/lib/proc.h"
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -292,151 +293,6 @@ static void *worker_main(void *arg)
 }
 
 /* ---- process control and measurement ----------------------------------- */
-
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t al = sizeof a;
-    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
-        getsockname(fd, (struct sockaddr *)&a, &al) != 0)
-        die("free_port: %s", strerror(errno));
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
-static pid_t spawn(char *const argv[], const char *log_path)
-{
-    pid_t pid = fork();
-    if (pid < 0)
-        die("fork: %s", strerror(errno));
-    if (pid == 0) {
-        int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
-        if (fd >= 0) {
-            dup2(fd, 1);
-            dup2(fd, 2);
-            close(fd);
-        }
-        int null = open("/dev/null", O_RDONLY);
-        if (null >= 0)
-            dup2(null, 0);
-        execv(argv[0], argv);
-        fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
-        _exit(127);
-    }
-    return pid;
-}
-
-/* SIGTERM by PID, wait up to 30 s, then SIGKILL. Returns the exit status
- * as waitpid reports it, or -1 if it had to be killed. */
-static int stop_pid(pid_t pid)
-{
-    int st = 0;
-    kill(pid, SIGTERM);
-    for (int i = 0; i < 300; i++) {
-        if (waitpid(pid, &st, WNOHANG) == pid)
-            return st;
-        usleep(100000);
-    }
-    kill(pid, SIGKILL);
-    waitpid(pid, &st, 0);
-    return -1;
-}
-
-/* GET or POST url; returns the HTTP status (0 on transport error), body in out.
- */
-static long http_simple(const char *method, const char *url, struct sink *out)
-{
-    CURL *e = curl_easy_init();
-    struct sink tmp;
-    if (!out)
-        out = &tmp;
-    out->len = 0;
-    out->buf[0] = 0;
-    curl_easy_setopt(e, CURLOPT_URL, url);
-    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
-    if (strcmp(method, "POST") == 0) {
-        curl_easy_setopt(e, CURLOPT_POSTFIELDS, "");
-        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, 0L);
-    }
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, sink_write);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, out);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT, 600L);
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    long status = 0;
-    if (curl_easy_perform(e) == CURLE_OK)
-        curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
-    curl_easy_cleanup(e);
-    return status;
-}
-
-/* Polls url until 200; 0 on success, the exit status if the child died,
- * -1 on timeout. */
-static int wait_ready(pid_t pid, const char *url, double timeout_s)
-{
-    double end = mono_s() + timeout_s;
-    while (mono_s() < end) {
-        int st;
-        if (waitpid(pid, &st, WNOHANG) == pid)
-            return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-        if (http_simple("GET", url, NULL) == 200)
-            return 0;
-        usleep(50000);
-    }
-    return -1;
-}
-
-static double cpu_seconds(pid_t pid)
-{
-    char path[64], buf[2048];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return -1;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = 0;
-    char *p = strrchr(buf, ')');
-    if (!p)
-        return -1;
-    unsigned long ut = 0, st = 0;
-    /* fields after "comm)": state(3) ... utime(14) stime(15) */
-    if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
-               &ut, &st) != 2)
-        return -1;
-    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
-}
-
-static long vm_hwm_kib(pid_t pid)
-{
-    char path[64], line[256];
-    long kib = -1;
-    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return -1;
-    while (fgets(line, sizeof line, f))
-        if (strncmp(line, "VmHWM:", 6) == 0)
-            kib = strtol(line + 6, NULL, 10);
-    fclose(f);
-    return kib;
-}
-
-static int rm_cb(const char *p,
-                 const struct stat *sb,
-                 int type,
-                 struct FTW *ftw)
-{
-    (void)sb;
-    (void)ftw;
-    return type == FTW_DP ? rmdir(p) : unlink(p);
-}
-
-static void rm_rf(const char *dir)
-{
-    nftw(dir, rm_cb, 32, FTW_DEPTH | FTW_PHYS);
-}
 
 /* GET url into a malloc'ed NUL-terminated string; HTTP status or 0. */
 static long http_get_all(const char *url, char **out, long timeout_ms)
@@ -848,7 +704,7 @@ static int run_ingest(int n, struct cluster *c, struct result *res)
     for (int i = 0; i < n; i++) {
         res->cpu_s[i] = cpu_seconds(c->nodes[i].pid) - cpu0[i];
         res->cpu_total += res->cpu_s[i];
-        res->hwm_kib[i] = vm_hwm_kib(c->nodes[i].pid);
+        res->hwm_kib[i] = vm_status_kib(c->nodes[i].pid, "VmHWM:");
     }
     res->ok_samples = atomic_load(&t.ok_samples);
     res->failed_samples = atomic_load(&t.failed_samples);

@@ -37,6 +37,7 @@
  * BENCH_CONNS, BENCH_BATCH, TRIAD_BIN, PROMETHEUS_BIN. Exit status: 0 when
  * the run completed, 1 when a server did not start or a query failed. */
 #include "bench/lib/datagen.h"
+#include "bench/lib/proc.h"
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -121,137 +122,6 @@ static size_t body_write(char *p, size_t size, size_t n, void *ud)
     b->len += k;
     b->p[b->len] = 0;
     return k;
-}
-
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t al = sizeof a;
-    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
-        getsockname(fd, (struct sockaddr *)&a, &al) != 0)
-        die("free_port: %s", strerror(errno));
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
-static pid_t spawn(char *const argv[], const char *log_path)
-{
-    pid_t pid = fork();
-    if (pid < 0)
-        die("fork: %s", strerror(errno));
-    if (pid == 0) {
-        int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
-        if (fd >= 0) {
-            dup2(fd, 1);
-            dup2(fd, 2);
-            close(fd);
-        }
-        int null = open("/dev/null", O_RDONLY);
-        if (null >= 0)
-            dup2(null, 0);
-        execv(argv[0], argv);
-        fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
-        _exit(127);
-    }
-    return pid;
-}
-
-static int stop_pid(pid_t pid)
-{
-    int st = 0;
-    kill(pid, SIGTERM);
-    for (int i = 0; i < 300; i++) {
-        if (waitpid(pid, &st, WNOHANG) == pid)
-            return st;
-        usleep(100000);
-    }
-    kill(pid, SIGKILL);
-    waitpid(pid, &st, 0);
-    return -1;
-}
-
-static long http_get_status(const char *url)
-{
-    CURL *e = curl_easy_init();
-    struct body b = {0};
-    curl_easy_setopt(e, CURLOPT_URL, url);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, body_write);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, &b);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT, 10L);
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    long status = 0;
-    if (curl_easy_perform(e) == CURLE_OK)
-        curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
-    curl_easy_cleanup(e);
-    free(b.p);
-    return status;
-}
-
-static int wait_ready(pid_t pid, const char *url, double timeout_s)
-{
-    double end = mono_s() + timeout_s;
-    while (mono_s() < end) {
-        int st;
-        if (waitpid(pid, &st, WNOHANG) == pid)
-            return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-        if (http_get_status(url) == 200)
-            return 0;
-        usleep(50000);
-    }
-    return -1;
-}
-
-static double cpu_seconds(pid_t pid)
-{
-    char path[64], buf[2048];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return -1;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = 0;
-    char *p = strrchr(buf, ')');
-    if (!p)
-        return -1;
-    unsigned long ut = 0, st = 0;
-    if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
-               &ut, &st) != 2)
-        return -1;
-    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
-}
-
-static long vm_rss_kib(pid_t pid, const char *field)
-{
-    char path[64], line[256];
-    long kib = -1;
-    size_t fl = strlen(field);
-    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return -1;
-    while (fgets(line, sizeof line, f))
-        if (strncmp(line, field, fl) == 0)
-            kib = strtol(line + fl, NULL, 10);
-    fclose(f);
-    return kib;
-}
-
-static int rm_cb(const char *p,
-                 const struct stat *sb,
-                 int type,
-                 struct FTW *ftw)
-{
-    (void)sb;
-    (void)ftw;
-    return type == FTW_DP ? rmdir(p) : unlink(p);
-}
-
-static void rm_rf(const char *dir)
-{
-    nftw(dir, rm_cb, 32, FTW_DEPTH | FTW_PHYS);
 }
 
 static int start_triad(struct server *s)
@@ -847,10 +717,10 @@ int main(int argc, char **argv)
     printf(
         "RSS after the queries: triad %.1f MiB (peak %.1f), prometheus "
         "%.1f MiB (peak %.1f)\n",
-        (double)vm_rss_kib(srv[0].pid, "VmRSS:") / 1024.0,
-        (double)vm_rss_kib(srv[0].pid, "VmHWM:") / 1024.0,
-        (double)vm_rss_kib(srv[1].pid, "VmRSS:") / 1024.0,
-        (double)vm_rss_kib(srv[1].pid, "VmHWM:") / 1024.0);
+        (double)vm_status_kib(srv[0].pid, "VmRSS:") / 1024.0,
+        (double)vm_status_kib(srv[0].pid, "VmHWM:") / 1024.0,
+        (double)vm_status_kib(srv[1].pid, "VmRSS:") / 1024.0,
+        (double)vm_status_kib(srv[1].pid, "VmHWM:") / 1024.0);
     curl_easy_cleanup(e[0]);
     curl_easy_cleanup(e[1]);
 
