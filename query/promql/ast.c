@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "lib/alloc.h"
+#include "lib/json.h"
 
 void tr_promql_ast_free(struct tr_promql_node *n)
 {
@@ -186,63 +187,10 @@ void tr_promql_format_duration(int64_t ms, struct tr_buf *out)
 
 void tr_promql_format_float(double v, struct tr_buf *out)
 {
-    if (isnan(v)) {
-        tr_buf_puts(out, "NaN");
-        return;
-    }
-    if (isinf(v)) {
-        tr_buf_puts(out, v > 0 ? "+Inf" : "-Inf");
-        return;
-    }
-    if (v == 0) {
-        tr_buf_puts(out, signbit(v) ? "-0" : "0");
-        return;
-    }
-    /* Shortest decimal that round-trips, then laid out without exponent. */
-    char e[40];
-    for (int prec = 1; prec <= 17; prec++) {
-        snprintf(e, sizeof(e), "%.*e", prec - 1, v);
-        if (strtod(e, NULL) == v) {
-            break;
-        }
-    }
-    char digits[24] = {0};
-    size_t k = 0;
-    const char *p = e;
-    bool neg = false;
-    if (*p == '-') {
-        neg = true;
-        p++;
-    }
-    for (; *p != 'e' && *p != '\0'; p++) {
-        if (*p >= '0' && *p <= '9' && k < sizeof(digits)) {
-            digits[k++] = *p;
-        }
-    }
-    int x = *p == 'e' ? atoi(p + 1) : 0;
-    while (k > 1 && digits[k - 1] == '0') {
-        k--;
-    }
-    long point = (long)x + 1; /* digits before the decimal point */
-    if (neg) {
-        tr_buf_putc(out, '-');
-    }
-    if (point <= 0) {
-        tr_buf_puts(out, "0.");
-        for (long i = 0; i < -point; i++) {
-            tr_buf_putc(out, '0');
-        }
-        tr_buf_append(out, digits, k);
-    } else if ((size_t)point >= k) {
-        tr_buf_append(out, digits, k);
-        for (long i = 0; i < point - (long)k; i++) {
-            tr_buf_putc(out, '0');
-        }
-    } else {
-        tr_buf_append(out, digits, (size_t)point);
-        tr_buf_putc(out, '.');
-        tr_buf_append(out, digits + point, k - (size_t)point);
-    }
+    /* Go's FormatFloat(v, 'f', -1, 64); NaN, +Inf, -Inf and -0 alike */
+    char tmp[TR_DOUBLE_BUF];
+    size_t n = tr_format_double(tmp, v);
+    tr_buf_append(out, tmp, n);
 }
 
 /* Decodes one UTF-8 rune at s[i]; -1 (width 1) for an invalid byte. */

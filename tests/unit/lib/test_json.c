@@ -21,6 +21,7 @@ Test(json, format_double_shortest_plain)
 {
     char b[TR_DOUBLE_BUF];
     cr_assert_str_eq(fmt(0, b), "0");
+    cr_assert_str_eq(fmt(-0.0, b), "-0");
     cr_assert_str_eq(fmt(1, b), "1");
     cr_assert_str_eq(fmt(-2.5, b), "-2.5");
     cr_assert_str_eq(fmt(0.1, b), "0.1");
