@@ -1,5 +1,7 @@
 #include "lib/json.h"
 
+#include "lib/dtoa.h"
+
 #include <inttypes.h>
 #include <float.h>
 #include <math.h>
@@ -192,90 +194,6 @@ void tr_json_double(struct tr_json *j, double v)
     tr_buf_append(j->out, tmp, n);
 }
 
-/* Rounds the 17 significant digits in d17 to nd digits into e as
- * "[-]d.ddde<exp>". Returns false when the dropped tail is exactly one
- * half: rounding the already rounded 17 digits could then differ from
- * rounding v itself, so the caller asks printf instead. */
-static bool json__round_digits(char *e,
-                               size_t cap,
-                               bool neg,
-                               const char *d17,
-                               int exp10,
-                               int nd)
-{
-    const char *tail = d17 + nd;
-    bool half = tail[0] == '5';
-    bool above = tail[0] > '5';
-    for (int i = 1; tail[i] != '\0' && half && !above; i++) {
-        above = tail[i] != '0';
-    }
-    if (half && !above) {
-        return false;
-    }
-    char d[20];
-    memcpy(d, d17, (size_t)nd);
-    if (above || half) {
-        int i = nd - 1;
-        while (i >= 0 && d[i] == '9') {
-            d[i--] = '0';
-        }
-        if (i < 0) {
-            d[0] = '1'; /* 99..9 -> 100..0 */
-            exp10++;
-        } else {
-            d[i]++;
-        }
-    }
-    snprintf(e, cap, "%s%c.%.*se%d", neg ? "-" : "", d[0], nd - 1, d + 1,
-             exp10);
-    return true;
-}
-
-/* Shortest "%.*e" form of a finite v that reads back as v. Any decimal
- * of at most DBL_DIG (15) significant digits survives a round trip
- * through double, so if the shortest form has <= 15 digits, the
- * correctly rounded 15-digit form is it padded with zeros (the caller
- * strips them); otherwise 16 digits are tried, and 17 always suffice.
- * One printf gives the 17 digits; the shorter candidates are rounded
- * from them in place, and strtod checks each. */
-static void json__shortest_e(char *e, size_t cap, double v)
-{
-    if (v != 0 && fabs(v) < DBL_MIN) {
-        /* subnormals carry fewer digits than DBL_DIG: try every length */
-        for (int prec = 0; prec < 16; prec++) {
-            snprintf(e, cap, "%.*e", prec, v);
-            if (strtod(e, NULL) == v) {
-                return;
-            }
-        }
-        snprintf(e, cap, "%.16e", v);
-        return;
-    }
-    char full[40];
-    snprintf(full, sizeof(full), "%.16e", v);
-    const char *p = full;
-    bool neg = *p == '-';
-    p += neg;
-    char d17[18];
-    int n = 0;
-    for (; *p != 'e' && n < 17; p++) {
-        if (*p != '.') {
-            d17[n++] = *p;
-        }
-    }
-    d17[n] = '\0';
-    int exp10 = atoi(p + 1);
-    for (int nd = DBL_DIG; nd < 17; nd++) {
-        if (!json__round_digits(e, cap, neg, d17, exp10, nd)) {
-            snprintf(e, cap, "%.*e", nd - 1, v);
-        }
-        if (strtod(e, NULL) == v) {
-            return;
-        }
-    }
-    snprintf(e, cap, "%s", full);
-}
-
 size_t tr_format_double(char *buf, double v)
 {
     if (isnan(v)) {
@@ -286,30 +204,30 @@ size_t tr_format_double(char *buf, double v)
         memcpy(buf, v > 0 ? "+Inf" : "-Inf", 5);
         return 4;
     }
-    /* shortest %.*e that round-trips, then lay it out as Go's 'f' -1
-     * for exponents in [-4, 21) and as 'e' otherwise ('g'-like, as
-     * Prometheus' FormatFloat(v, 'f', -1, 64) gives plain digits always;
-     * callers needing exact Go 'f' semantics use the digits below). */
-    char e[40];
-    json__shortest_e(e, sizeof(e), v);
-    /* parse mantissa digits and exponent from e: [-]d[.ddd]e[+-]xx */
-    const char *p = e;
-    int neg = 0;
-    if (*p == '-') {
-        neg = 1;
-        p++;
-    }
-    char digits[24];
-    int nd = 0;
-    for (; *p != 'e'; p++) {
-        if (*p != '.') {
-            digits[nd++] = *p;
+    int neg = signbit(v) != 0;
+    if (fabs(v) < 9007199254740992.0 && v == (double)(int64_t)v) {
+        /* integers below 2^53: the rounding interval is at most one unit
+         * wide, so the shortest digits are the integer's own */
+        uint64_t u = (uint64_t)(int64_t)fabs(v);
+        char tmp[24];
+        int k = 0;
+        do {
+            tmp[k++] = (char)('0' + u % 10);
+            u /= 10;
+        } while (u != 0);
+        size_t o = 0;
+        if (neg) {
+            buf[o++] = '-';
         }
+        while (k > 0) {
+            buf[o++] = tmp[--k];
+        }
+        buf[o] = '\0';
+        return o;
     }
-    int exp10 = atoi(p + 1);
-    while (nd > 1 && digits[nd - 1] == '0') {
-        nd--;
-    }
+    char digits[17];
+    int exp10;
+    int nd = tr_dtoa_shortest(v, digits, &exp10);
     size_t o = 0;
     if (neg) {
         buf[o++] = '-';

@@ -100,23 +100,25 @@ static int query__required_time(const struct tr_http_request *req,
  * unless they are zero. */
 static void query__ts(struct tr_json *j, int64_t t)
 {
-    char buf[48];
-    size_t n = 0;
-    uint64_t u;
-    if (t < 0) {
-        buf[n++] = '-';
-        u = (uint64_t)0 - (uint64_t)t;
-    } else {
-        u = (uint64_t)t;
-    }
-    uint64_t frac = u % 1000;
-    n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%llu",
-                          (unsigned long long)(u / 1000));
+    char buf[32];
+    char *end = buf + sizeof(buf), *p = end;
+    uint64_t u = t < 0 ? (uint64_t)0 - (uint64_t)t : (uint64_t)t;
+    uint64_t frac = u % 1000, secs = u / 1000;
     if (frac != 0) {
-        n += (size_t)snprintf(buf + n, sizeof(buf) - n, ".%03llu",
-                              (unsigned long long)frac);
+        for (int i = 0; i < 3; i++) {
+            *--p = (char)('0' + frac % 10);
+            frac /= 10;
+        }
+        *--p = '.';
     }
-    tr_json_raw(j, buf, n);
+    do {
+        *--p = (char)('0' + secs % 10);
+        secs /= 10;
+    } while (secs != 0);
+    if (t < 0) {
+        *--p = '-';
+    }
+    tr_json_raw(j, p, (size_t)(end - p));
 }
 
 static void query__value(struct tr_json *j, double v)
