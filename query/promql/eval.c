@@ -224,6 +224,15 @@ int tr_pq_sig(struct tr_arena *a,
 
 /* ---- per-step limits -------------------------------------------------- */
 
+int tr_pq_ev_deadline(struct tr_pq_ev *e)
+{
+    if (e->deadline != 0 && tr_mono_ns() > e->deadline) {
+        return tr_errf(TR_ETIMEOUT, e->errmsg,
+                       "query timed out in expression evaluation");
+    }
+    return 0;
+}
+
 int tr_pq_ev_check(struct tr_pq_ev *e)
 {
     if (e->deadline != 0 && (++e->tick & 63) == 0 &&
@@ -234,7 +243,7 @@ int tr_pq_ev_check(struct tr_pq_ev *e)
     return 0;
 }
 
-static int ev__add_samples(struct tr_pq_ev *e, size_t n)
+int tr_pq_ev_add_samples(struct tr_pq_ev *e, size_t n)
 {
     e->cur_samples += n;
     if (e->max_samples != 0 &&
@@ -248,10 +257,10 @@ static int ev__add_samples(struct tr_pq_ev *e, size_t n)
 
 /* ---- selectors ---------------------------------------------------------- */
 
-static int64_t ev__at(const struct tr_pq_ev *e,
-                      enum tr_promql_at at,
-                      int64_t at_ms,
-                      int64_t t)
+int64_t tr_pq_ev_at(const struct tr_pq_ev *e,
+                    enum tr_promql_at at,
+                    int64_t at_ms,
+                    int64_t t)
 {
     switch (at) {
         case TR_PROMQL_AT_TIMESTAMP:
@@ -304,7 +313,7 @@ static int ev__collect(struct tr_pq_ev *e,
             const struct tr_promql_node *vs =
                 n->kind == TR_PROMQL_NODE_VECTOR_SEL ? n : n->ms.vs;
             if (vs->vs.at != TR_PROMQL_AT_NONE) {
-                lo = hi = ev__at(e, vs->vs.at, vs->vs.at_ms, 0);
+                lo = hi = tr_pq_ev_at(e, vs->vs.at, vs->vs.at_ms, 0);
             }
             int64_t back = n->kind == TR_PROMQL_NODE_VECTOR_SEL
                                ? e->lookback
@@ -314,7 +323,7 @@ static int ev__collect(struct tr_pq_ev *e,
         }
         case TR_PROMQL_NODE_SUBQUERY:
             if (n->sq.at != TR_PROMQL_AT_NONE) {
-                lo = hi = ev__at(e, n->sq.at, n->sq.at_ms, 0);
+                lo = hi = tr_pq_ev_at(e, n->sq.at, n->sq.at_ms, 0);
             }
             return ev__collect(e, n->sq.expr,
                                lo - n->sq.offset_ms - n->sq.range_ms,
@@ -361,8 +370,8 @@ static int ev__fetch(struct tr_pq_ev *e)
     return 0;
 }
 
-static const struct tr_pq_sel *ev__sel(const struct tr_pq_ev *e,
-                                       const struct tr_promql_node *vs)
+const struct tr_pq_sel *tr_pq_ev_sel(const struct tr_pq_ev *e,
+                                     const struct tr_promql_node *vs)
 {
     for (size_t i = 0; i < e->n_sels; i++) {
         if (e->sels[i].vs == vs) {
@@ -395,14 +404,14 @@ static int ev__vector_sel(struct tr_pq_ev *e,
                           bool keep_ts,
                           struct tr_pq_value *out)
 {
-    const struct tr_pq_sel *s = ev__sel(e, vs);
+    const struct tr_pq_sel *s = tr_pq_ev_sel(e, vs);
     out->type = TR_PROMQL_TYPE_VECTOR;
     out->vec.n = 0;
     out->vec.s = NULL;
     if (s == NULL || s->res.n_series == 0) {
         return 0;
     }
-    int64_t ref = ev__at(e, vs->vs.at, vs->vs.at_ms, t) - vs->vs.offset_ms;
+    int64_t ref = tr_pq_ev_at(e, vs->vs.at, vs->vs.at_ms, t) - vs->vs.offset_ms;
     struct tr_pq_sample *o =
         tr_arena_alloc(e->scratch, s->res.n_series * sizeof(*o));
     if (o == NULL) {
@@ -427,7 +436,7 @@ static int ev__vector_sel(struct tr_pq_ev *e,
     }
     out->vec.s = o;
     out->vec.n = k;
-    return ev__add_samples(e, k);
+    return tr_pq_ev_add_samples(e, k);
 }
 
 /* Matrix selector at t: samples in [ref - range, ref]. */
@@ -437,14 +446,14 @@ static int ev__matrix_sel(struct tr_pq_ev *e,
                           struct tr_pq_value *out)
 {
     const struct tr_promql_node *vs = n->ms.vs;
-    const struct tr_pq_sel *s = ev__sel(e, vs);
+    const struct tr_pq_sel *s = tr_pq_ev_sel(e, vs);
     out->type = TR_PROMQL_TYPE_MATRIX;
     out->mat.n = 0;
     out->mat.s = NULL;
     if (s == NULL || s->res.n_series == 0) {
         return 0;
     }
-    int64_t ref = ev__at(e, vs->vs.at, vs->vs.at_ms, t) - vs->vs.offset_ms;
+    int64_t ref = tr_pq_ev_at(e, vs->vs.at, vs->vs.at_ms, t) - vs->vs.offset_ms;
     int64_t mint = ref - n->ms.range_ms;
     struct tr_pq_series *o =
         tr_arena_alloc(e->scratch, s->res.n_series * sizeof(*o));
@@ -483,112 +492,10 @@ static int ev__matrix_sel(struct tr_pq_ev *e,
     }
     out->mat.s = o;
     out->mat.n = k;
-    return ev__add_samples(e, total);
+    return tr_pq_ev_add_samples(e, total);
 }
 
-/* ---- series accumulation (subqueries, range queries) ------------------ */
-
-void tr_pq_acc_free(struct tr_pq_acc *m)
-{
-    for (size_t i = 0; i < m->n; i++) {
-        tr_free(m->s[i].pts);
-    }
-    tr_free(m->s);
-    tr_free(m->slots);
-    memset(m, 0, sizeof(*m));
-}
-
-static uint64_t ev__labels_hash(const struct tr_label *ls, size_t n)
-{
-    uint64_t h = 0x9e3779b97f4a7c15ULL;
-    for (size_t i = 0; i < n; i++) {
-        h = tr_hash64(ls[i].name.base, ls[i].name.len, h);
-        h = tr_hash64(ls[i].value.base, ls[i].value.len, h ^ 0xff);
-    }
-    return h;
-}
-
-static int ev__acc_grow(struct tr_pq_acc *m)
-{
-    size_t cap = m->nslots ? m->nslots * 2 : 64;
-    size_t *slots = tr_calloc(cap, sizeof(*slots));
-    if (slots == NULL) {
-        return TR_ENOMEM;
-    }
-    for (size_t i = 0; i < m->n; i++) {
-        size_t j = m->s[i].h & (cap - 1);
-        while (slots[j] != 0) {
-            j = (j + 1) & (cap - 1);
-        }
-        slots[j] = i + 1;
-    }
-    tr_free(m->slots);
-    m->slots = slots;
-    m->nslots = cap;
-    return 0;
-}
-
-/* Appends point (t, v) to the series of labels ls; new series get their
- * labels deep-copied into la when la != NULL (else referenced).
- * TR_EEXEC when the series already has a point at t. */
-int tr_pq_acc_add(struct tr_pq_acc *m,
-                  struct tr_arena *la,
-                  const struct tr_label *ls,
-                  size_t n,
-                  int64_t t,
-                  double v,
-                  char *errmsg)
-{
-    if ((m->n + 1) * 2 > m->nslots && ev__acc_grow(m) != 0) {
-        return tr_errf(TR_ENOMEM, errmsg, "out of memory");
-    }
-    uint64_t h = ev__labels_hash(ls, n);
-    size_t j = h & (m->nslots - 1);
-    struct tr_pq_acc_series *s = NULL;
-    while (m->slots[j] != 0) {
-        struct tr_pq_acc_series *c = &m->s[m->slots[j] - 1];
-        if (c->h == h && tr_labels_cmp(c->labels, c->n_labels, ls, n) == 0) {
-            s = c;
-            break;
-        }
-        j = (j + 1) & (m->nslots - 1);
-    }
-    if (s == NULL) {
-        if (m->n == m->cap) {
-            size_t cap = m->cap ? m->cap * 2 : 16;
-            struct tr_pq_acc_series *ns = tr_realloc(m->s, cap * sizeof(*ns));
-            if (ns == NULL) {
-                return tr_errf(TR_ENOMEM, errmsg, "out of memory");
-            }
-            m->s = ns;
-            m->cap = cap;
-        }
-        s = &m->s[m->n];
-        memset(s, 0, sizeof(*s));
-        s->h = h;
-        s->labels = la ? tr_pq_ev_labels_dup(la, ls, n) : (struct tr_label *)ls;
-        s->n_labels = n;
-        if (s->labels == NULL && la != NULL) {
-            return tr_errf(TR_ENOMEM, errmsg, "out of memory");
-        }
-        m->slots[j] = ++m->n;
-    } else if (s->n > 0 && s->pts[s->n - 1].t == t) {
-        return tr_errf(TR_EEXEC, errmsg,
-                       "vector cannot contain metrics with the same labelset");
-    }
-    if (s->n == s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 8;
-        struct tr_pq_point *p = tr_realloc(s->pts, cap * sizeof(*p));
-        if (p == NULL) {
-            return tr_errf(TR_ENOMEM, errmsg, "out of memory");
-        }
-        s->pts = p;
-        s->cap = cap;
-    }
-    s->pts[s->n].t = t;
-    s->pts[s->n++].v = v;
-    return 0;
-}
+/* ---- series order ------------------------------------------------------ */
 
 static int ev__series_cmp(const void *x, const void *y)
 {
@@ -596,43 +503,11 @@ static int ev__series_cmp(const void *x, const void *y)
     return tr_labels_cmp(a->labels, a->n_labels, b->labels, b->n_labels);
 }
 
-/* Copies the accumulated series into a matrix in arena a, sorted. */
-int tr_pq_acc_matrix(struct tr_pq_acc *m,
-                     struct tr_arena *a,
-                     struct tr_pq_matrix *out,
-                     char *errmsg)
+void tr_pq_matrix_sort(struct tr_pq_matrix *m)
 {
-    out->n = 0;
-    out->s = tr_arena_alloc(a, (m->n ? m->n : 1) * sizeof(*out->s));
-    if (out->s == NULL) {
-        return tr_errf(TR_ENOMEM, errmsg, "out of memory");
+    if (m->n > 1) {
+        qsort(m->s, m->n, sizeof(*m->s), ev__series_cmp);
     }
-    for (size_t i = 0; i < m->n; i++) {
-        struct tr_pq_series *s = &out->s[i];
-        s->labels = m->s[i].labels;
-        s->n_labels = m->s[i].n_labels;
-        s->n = m->s[i].n;
-        s->pts = tr_arena_memdup(a, m->s[i].pts, s->n * sizeof(*s->pts));
-        if (s->pts == NULL) {
-            return tr_errf(TR_ENOMEM, errmsg, "out of memory");
-        }
-    }
-    out->n = m->n;
-    if (out->n > 1) {
-        qsort(out->s, out->n, sizeof(*out->s), ev__series_cmp);
-    }
-    return 0;
-}
-
-/* ---- subqueries ------------------------------------------------------- */
-
-static int64_t ev__floor_div(int64_t a, int64_t b)
-{
-    int64_t q = a / b;
-    if ((a % b != 0) && ((a < 0) != (b < 0))) {
-        q--;
-    }
-    return q;
 }
 
 static int ev__oom(struct tr_pq_ev *e)
@@ -640,88 +515,11 @@ static int ev__oom(struct tr_pq_ev *e)
     return tr_errf(TR_ENOMEM, e->errmsg, "out of memory");
 }
 
-static int ev__subquery(struct tr_pq_ev *e,
-                        const struct tr_promql_node *n,
-                        int64_t t,
-                        struct tr_pq_value *out)
-{
-    int64_t step = n->sq.step_ms > 0 ? n->sq.step_ms : e->sq_step;
-    int64_t ref = ev__at(e, n->sq.at, n->sq.at_ms, t) - n->sq.offset_ms;
-    int64_t mint = ref - n->sq.range_ms;
-    int64_t ts = ev__floor_div(mint, step) * step;
-    if (ts < mint) {
-        ts += step;
-    }
-    struct tr_pq_acc acc;
-    memset(&acc, 0, sizeof(acc));
-    int rv = 0;
-    size_t total = 0;
-    /* Only a subquery not nested in another sees its outer timestamps in
-     * increasing order, one call per step of the range query: only its
-     * entries can be evicted safely once a step is done. */
-    struct tr_pq_sqmemo *memo = NULL;
-    if (e->memo_on && e->sq_depth == 0) {
-        memo = tr_pq_sqmemo_get(e, n);
-        if (memo == NULL) {
-            return ev__oom(e);
-        }
-        tr_pq_sqmemo_evict(memo, ts);
-    }
-    e->sq_depth++;
-    for (; ts <= ref; ts += step) {
-        const struct tr_pq_sqmemo_ent *hit =
-            memo != NULL ? tr_pq_sqmemo_find(memo, ts) : NULL;
-        struct tr_pq_value v;
-        memset(&v, 0, sizeof(v));
-        if (hit == NULL) {
-            rv = tr_pq_ev_eval(e, n->sq.expr, ts, &v);
-            if (rv != 0) {
-                break;
-            }
-            if (memo != NULL && v.type != TR_PROMQL_TYPE_STRING) {
-                rv = tr_pq_sqmemo_put(memo, ts, &v, &hit);
-                if (rv != 0) {
-                    rv = ev__oom(e);
-                    break;
-                }
-            }
-        }
-        if (hit != NULL) {
-            v.type =
-                hit->scalar ? TR_PROMQL_TYPE_SCALAR : TR_PROMQL_TYPE_VECTOR;
-            v.scalar = hit->sv;
-            v.vec.s = hit->s;
-            v.vec.n = hit->n;
-        }
-        if (v.type == TR_PROMQL_TYPE_SCALAR) {
-            rv = tr_pq_acc_add(&acc, NULL, NULL, 0, ts, v.scalar, e->errmsg);
-            total++;
-        } else {
-            for (size_t i = 0; i < v.vec.n && rv == 0; i++) {
-                rv = tr_pq_acc_add(&acc, NULL, v.vec.s[i].labels,
-                                   v.vec.s[i].n_labels, ts, v.vec.s[i].v,
-                                   e->errmsg);
-            }
-            total += v.vec.n;
-        }
-        if (rv != 0) {
-            break;
-        }
-    }
-    e->sq_depth--;
-    if (rv == 0) {
-        out->type = TR_PROMQL_TYPE_MATRIX;
-        rv = tr_pq_acc_matrix(&acc, e->scratch, &out->mat, e->errmsg);
-    }
-    tr_pq_acc_free(&acc);
-    return rv != 0 ? rv : ev__add_samples(e, total);
-}
-
 /* ---- binary operators ------------------------------------------------ */
 
 /* Prometheus' vectorElemBinop for floats: the value and whether a
  * comparison keeps the element. */
-static double ev__binop(enum tr_promql_tok op, double l, double r, bool *keep)
+double tr_pq_ev_binop(enum tr_promql_tok op, double l, double r, bool *keep)
 {
     *keep = true;
     switch (op) {
@@ -763,7 +561,7 @@ static double ev__binop(enum tr_promql_tok op, double l, double r, bool *keep)
     return NAN;
 }
 
-static bool ev__drops_name(enum tr_promql_tok op)
+bool tr_pq_ev_drops_name(enum tr_promql_tok op)
 {
     switch (op) {
         case TR_PROMQL_ADD:
@@ -787,7 +585,7 @@ static int ev__vector_scalar(struct tr_pq_ev *e,
                              struct tr_pq_value *out)
 {
     enum tr_promql_tok op = n->bin.op;
-    bool drop = ev__drops_name(op) || n->bin.return_bool;
+    bool drop = tr_pq_ev_drops_name(op) || n->bin.return_bool;
     struct tr_pq_sample *o =
         tr_arena_alloc(e->scratch, (vec->n ? vec->n : 1) * sizeof(*o));
     if (o == NULL) {
@@ -801,7 +599,7 @@ static int ev__vector_scalar(struct tr_pq_ev *e,
             r = vec->s[i].v;
         }
         bool keep;
-        double v = ev__binop(op, l, r, &keep);
+        double v = tr_pq_ev_binop(op, l, r, &keep);
         if (tr_promql_op_is_comparison(op) && swap) {
             v = vec->s[i].v;
         }
@@ -932,7 +730,7 @@ static struct tr_label *ev__result_metric(struct tr_pq_ev *e,
     if (o == NULL) {
         return NULL;
     }
-    bool drop = ev__drops_name(n->bin.op) || n->bin.return_bool;
+    bool drop = tr_pq_ev_drops_name(n->bin.op) || n->bin.return_bool;
     size_t k = 0;
     for (size_t i = 0; i < ls->n_labels; i++) {
         struct tr_slice nm = ls->labels[i].name;
@@ -1027,7 +825,7 @@ static int ev__vector_vector(struct tr_pq_ev *e,
             fr = l->s[i].v;
         }
         bool keep;
-        double v = ev__binop(n->bin.op, fl, fr, &keep);
+        double v = tr_pq_ev_binop(n->bin.op, fl, fr, &keep);
         if (n->bin.return_bool) {
             v = keep ? 1.0 : 0.0;
         } else if (!keep) {
@@ -1098,7 +896,7 @@ static int ev__binary(struct tr_pq_ev *e,
     }
     if (l.type == TR_PROMQL_TYPE_SCALAR && r.type == TR_PROMQL_TYPE_SCALAR) {
         bool keep;
-        double v = ev__binop(n->bin.op, l.scalar, r.scalar, &keep);
+        double v = tr_pq_ev_binop(n->bin.op, l.scalar, r.scalar, &keep);
         if (n->bin.return_bool) {
             v = keep ? 1.0 : 0.0;
         }
@@ -1198,11 +996,12 @@ static int ev__call(struct tr_pq_ev *e,
             range = a->ms.range_ms;
             has_end = true;
             range_end =
-                ev__at(e, vs->vs.at, vs->vs.at_ms, t) - vs->vs.offset_ms;
+                tr_pq_ev_at(e, vs->vs.at, vs->vs.at_ms, t) - vs->vs.offset_ms;
         } else if (a->kind == TR_PROMQL_NODE_SUBQUERY) {
             range = a->sq.range_ms;
             has_end = true;
-            range_end = ev__at(e, a->sq.at, a->sq.at_ms, t) - a->sq.offset_ms;
+            range_end =
+                tr_pq_ev_at(e, a->sq.at, a->sq.at_ms, t) - a->sq.offset_ms;
         }
     }
     struct tr_pq_fctx ctx;
@@ -1244,6 +1043,10 @@ int tr_pq_ev_eval(struct tr_pq_ev *e,
         return rv;
     }
     memset(out, 0, sizeof(*out));
+    rv = tr_pq_batch_serve(e, n, t, out);
+    if (rv != 1) {
+        return rv;
+    }
     switch (n->kind) {
         case TR_PROMQL_NODE_NUMBER:
             out->type = TR_PROMQL_TYPE_SCALAR;
@@ -1259,7 +1062,7 @@ int tr_pq_ev_eval(struct tr_pq_ev *e,
         case TR_PROMQL_NODE_MATRIX_SEL:
             return ev__matrix_sel(e, n, t, out);
         case TR_PROMQL_NODE_SUBQUERY:
-            return ev__subquery(e, n, t, out);
+            return tr_pq_ev_subquery(e, n, t, out);
         case TR_PROMQL_NODE_PAREN:
             return tr_pq_ev_eval(e, n->paren.expr, t, out);
         case TR_PROMQL_NODE_UNARY:
@@ -1330,6 +1133,8 @@ static int ev__own_result(struct tr_arena *a, struct tr_pq_value *v)
     return 0;
 }
 
+/* Range query: the expression at every step at once (eval_batch.c), as a
+ * matrix sorted by labels in a. */
 static int ev__range(struct tr_pq_ev *e,
                      const struct tr_promql_node *expr,
                      int64_t step,
@@ -1341,38 +1146,55 @@ static int ev__range(struct tr_pq_ev *e,
     /* reset to NULL before returning */
     /* cppcheck-suppress autoVariables */
     e->scratch = &scratch;
-    struct tr_pq_acc acc;
-    memset(&acc, 0, sizeof(acc));
-    int rv = 0;
-    for (int64_t t = e->start; t <= e->end && rv == 0; t += step) {
-        tr_arena_reset(&scratch);
-        e->cur_samples = 0;
-        struct tr_pq_value v;
-        rv = tr_pq_ev_eval(e, expr, t, &v);
-        if (rv != 0) {
-            break;
-        }
-        if (v.type == TR_PROMQL_TYPE_SCALAR) {
-            rv = tr_pq_acc_add(&acc, a, NULL, 0, t, v.scalar, e->errmsg);
-            e->out_samples++;
-        } else {
-            for (size_t i = 0; i < v.vec.n && rv == 0; i++) {
-                rv = tr_pq_acc_add(&acc, a, v.vec.s[i].labels,
-                                   v.vec.s[i].n_labels, t, v.vec.s[i].v,
-                                   e->errmsg);
-            }
-            e->out_samples += v.vec.n;
-        }
-        if (rv == 0) {
-            e->cur_samples = 0;
-            rv = ev__add_samples(e, 0);
-        }
+    struct tr_pq_grid g;
+    g.n = (size_t)((e->end - e->start) / step) + 1;
+    g.ts = tr_malloc(g.n * sizeof(*g.ts));
+    struct tr_pq_bval *b = NULL;
+    int rv = g.ts == NULL ? ev__oom(e) : 0;
+    for (size_t k = 0; rv == 0 && k < g.n; k++) {
+        g.ts[k] = e->start + (int64_t)k * step;
     }
     if (rv == 0) {
-        out->type = TR_PROMQL_TYPE_MATRIX;
-        rv = tr_pq_acc_matrix(&acc, a, &out->mat, e->errmsg);
+        rv = tr_pq_batch_eval(e, expr, &g, &b);
     }
-    tr_pq_acc_free(&acc);
+    size_t rows = rv == 0 ? (b->scalar ? 1 : b->n) : 0;
+    out->type = TR_PROMQL_TYPE_MATRIX;
+    out->mat.n = 0;
+    out->mat.s = tr_arena_alloc(a, (rows ? rows : 1) * sizeof(*out->mat.s));
+    if (rv == 0 && out->mat.s == NULL) {
+        rv = ev__oom(e);
+    }
+    for (size_t i = 0; rv == 0 && i < rows; i++) {
+        size_t np = 0;
+        for (size_t k = 0; k < g.n; k++) {
+            np += b->scalar || b->s[i].ok[k];
+        }
+        if (np == 0) {
+            continue;
+        }
+        struct tr_pq_series *s = &out->mat.s[out->mat.n];
+        s->pts = tr_arena_alloc(a, np * sizeof(*s->pts));
+        s->n = 0;
+        s->n_labels = b->scalar ? 0 : b->s[i].n_labels;
+        s->labels = tr_pq_ev_labels_dup(a, b->scalar ? NULL : b->s[i].labels,
+                                        s->n_labels);
+        if (s->pts == NULL || s->labels == NULL) {
+            rv = ev__oom(e);
+            break;
+        }
+        for (size_t k = 0; k < g.n; k++) {
+            if (b->scalar || b->s[i].ok[k]) {
+                s->pts[s->n].t = g.ts[k];
+                s->pts[s->n++].v = b->scalar ? b->sv[k] : b->s[i].v[k];
+            }
+        }
+        out->mat.n++;
+    }
+    if (rv == 0) {
+        tr_pq_matrix_sort(&out->mat);
+    }
+    tr_pq_bval_free(e, b);
+    tr_free(g.ts);
     tr_arena_free(&scratch);
     e->scratch = NULL;
     return rv;
@@ -1435,6 +1257,7 @@ int tr_promql_eval(const struct tr_select_source *src,
         e.deadline = opts->deadline_mono_ns;
     }
     e.errmsg = errmsg;
+    tr_arena_init(&e.larena, 64 * 1024);
     int rv = ev__collect(&e, expr, start_ms, end_ms);
     if (rv == 0) {
         rv = ev__fetch(&e);
@@ -1446,10 +1269,13 @@ int tr_promql_eval(const struct tr_select_source *src,
             rv = ev__oom(&e);
         }
     } else if (rv == 0) {
-        e.memo_on = true;
         rv = ev__range(&e, expr, step_ms, a, out);
     }
-    tr_pq_sqmemo_free_all(&e);
+    while (e.n_reg > 0) {
+        tr_pq_bval_free(&e, e.reg[--e.n_reg]);
+    }
+    tr_free(e.reg);
+    tr_arena_free(&e.larena);
     for (size_t i = 0; i < e.n_sels; i++) {
         if (e.sels[i].fetched) {
             tr_select_result_free(&e.sels[i].res);

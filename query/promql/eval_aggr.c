@@ -94,12 +94,12 @@ static int aggr__rank_cmp(const void *x, const void *y)
 }
 
 /* Output labels of a group. */
-static struct tr_label *aggr__group_labels(struct tr_arena *a,
-                                           const struct tr_label *ls,
-                                           size_t n,
-                                           bool without,
-                                           const struct tr_promql_labels *g,
-                                           size_t *out_n)
+struct tr_label *tr_pq_aggr_group_labels(struct tr_arena *a,
+                                         const struct tr_label *ls,
+                                         size_t n,
+                                         bool without,
+                                         const struct tr_promql_labels *g,
+                                         size_t *out_n)
 {
     struct tr_label *o = tr_arena_alloc(a, (n ? n : 1) * sizeof(*o));
     if (o == NULL) {
@@ -222,9 +222,9 @@ int tr_pq_ev_aggregate(struct tr_pq_ev *e,
             slot->v = ng;
             struct aggr_group *ag = &g[ng++];
             memset(ag, 0, sizeof(*ag));
-            ag->labels =
-                aggr__group_labels(e->scratch, s->labels, s->n_labels,
-                                   n->agg.without, &grouping, &ag->n_labels);
+            ag->labels = tr_pq_aggr_group_labels(e->scratch, s->labels,
+                                                 s->n_labels, n->agg.without,
+                                                 &grouping, &ag->n_labels);
             if (ag->labels == NULL) {
                 return aggr__oom(e);
             }

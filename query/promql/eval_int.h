@@ -19,22 +19,38 @@ struct tr_pq_sel {
     struct tr_select_result res;
 };
 
-/* Inner results of one subquery node, by inner timestamp (eval_sqmemo.c);
- * used only by range queries, for subqueries not nested in another. */
-struct tr_pq_sqmemo_ent {
-    int64_t ts;
-    bool scalar;
-    double sv;              /* scalar result */
-    struct tr_pq_sample *s; /* vector result, in ar */
+/* The times a batch value is evaluated at: sorted, unique. */
+struct tr_pq_grid {
+    int64_t *ts;
     size_t n;
-    struct tr_arena ar;
 };
-struct tr_pq_sqmemo {
-    const struct tr_promql_node *node;
-    struct tr_pq_sqmemo_ent *ents; /* sorted by ts; live ones in [head, n) */
-    size_t head;
+
+/* One output series of a batch value. */
+struct tr_pq_bser {
+    struct tr_label *labels; /* borrowed: e->larena or selector results,
+                                both alive until the query ends */
+    size_t n_labels;
+    double *v;   /* [g.n] */
+    uint8_t *ok; /* [g.n]: 1 = a point at g.ts[k] */
+};
+
+/* A node's result at every time of a grid (eval_batch.c). */
+struct tr_pq_bval {
+    const struct tr_promql_node *node; /* when registered */
+    struct tr_pq_grid g;
+    bool owns_grid; /* g.ts is freed with the value */
+    bool scalar;    /* sv[g.n] instead of series */
+    double *sv;
+    struct tr_pq_bser *s; /* heap array */
     size_t n;
     size_t cap;
+    size_t points; /* present points, counted against the sample limit */
+    bool counted;
+    uint64_t *hash; /* generic path: label hash per series, heap */
+    size_t cap_hash;
+    size_t *slots; /* generic path: index + 1 by hash, heap */
+    size_t nslots;
+    struct tr_arena ar; /* rows */
 };
 
 /* Evaluation state of one query. */
@@ -55,26 +71,31 @@ struct tr_pq_ev {
     size_t n_sels;
     size_t cap_sels;
     char *errmsg;
-    bool memo_on;               /* range query: subquery results kept */
-    unsigned sq_depth;          /* subqueries being evaluated */
-    struct tr_pq_sqmemo *memos; /* heap */
-    size_t n_memos;
-    size_t cap_memos;
+    struct tr_arena larena;  /* labels made by batch evaluation */
+    struct tr_pq_bval **reg; /* batch values served to the step-by-step
+                                evaluator (tr_pq_batch_serve), heap */
+    size_t n_reg;
+    size_t cap_reg;
 };
 
-struct tr_pq_sqmemo *tr_pq_sqmemo_get(struct tr_pq_ev *e,
-                                      const struct tr_promql_node *node);
-/* Frees the entries before ts0. */
-void tr_pq_sqmemo_evict(struct tr_pq_sqmemo *m, int64_t ts0);
-const struct tr_pq_sqmemo_ent *tr_pq_sqmemo_find(struct tr_pq_sqmemo *m,
-                                                 int64_t ts);
-/* Keeps a deep copy of v at ts when ts is after every kept entry (*out
- * then points at it; else *out is NULL and nothing is kept). */
-int tr_pq_sqmemo_put(struct tr_pq_sqmemo *m,
-                     int64_t ts,
-                     const struct tr_pq_value *v,
-                     const struct tr_pq_sqmemo_ent **out);
-void tr_pq_sqmemo_free_all(struct tr_pq_ev *e);
+/* Evaluates n (an instant vector or scalar expression) at every time of g
+ * into *out (free with tr_pq_bval_free). */
+int tr_pq_batch_eval(struct tr_pq_ev *e,
+                     const struct tr_promql_node *n,
+                     const struct tr_pq_grid *g,
+                     struct tr_pq_bval **out);
+void tr_pq_bval_free(struct tr_pq_ev *e, struct tr_pq_bval *b);
+/* Serves n at t from a registered batch value: 0 with *out set, 1 when
+ * there is none, or an error. */
+int tr_pq_batch_serve(struct tr_pq_ev *e,
+                      const struct tr_promql_node *n,
+                      int64_t t,
+                      struct tr_pq_value *out);
+/* The range vector of subquery n at t (sorted by labels, in e->scratch). */
+int tr_pq_ev_subquery(struct tr_pq_ev *e,
+                      const struct tr_promql_node *n,
+                      int64_t t,
+                      struct tr_pq_value *out);
 
 /* Open-addressing map of byte strings (arena memory, never grows: sized
  * for the number of keys at init). */
@@ -145,7 +166,32 @@ struct tr_label *tr_pq_ev_labels_set(struct tr_arena *a,
 bool tr_pq_ev_is_name(struct tr_slice s);
 bool tr_pq_ev_in_list(struct tr_slice s, const struct tr_promql_labels *l);
 
+/* TR_ETIMEOUT past the deadline: _check looks at the clock every 64th
+ * call (per node and step), _deadline every time. */
 int tr_pq_ev_check(struct tr_pq_ev *e);
+int tr_pq_ev_deadline(struct tr_pq_ev *e);
+int tr_pq_ev_add_samples(struct tr_pq_ev *e, size_t n);
+/* The evaluation time of a node with @ modifier at (t when none). */
+int64_t tr_pq_ev_at(const struct tr_pq_ev *e,
+                    enum tr_promql_at at,
+                    int64_t at_ms,
+                    int64_t t);
+/* The fetched data of a vector selector node, NULL when none. */
+const struct tr_pq_sel *tr_pq_ev_sel(const struct tr_pq_ev *e,
+                                     const struct tr_promql_node *vs);
+/* Prometheus' vectorElemBinop for floats (*keep: a comparison holds). */
+double tr_pq_ev_binop(enum tr_promql_tok op, double l, double r, bool *keep);
+/* Arithmetic operators drop the metric name. */
+bool tr_pq_ev_drops_name(enum tr_promql_tok op);
+/* Sorts a matrix's series by labels. */
+void tr_pq_matrix_sort(struct tr_pq_matrix *m);
+/* Output labels of an aggregation group (eval_aggr.c), shallow copy. */
+struct tr_label *tr_pq_aggr_group_labels(struct tr_arena *a,
+                                         const struct tr_label *ls,
+                                         size_t n,
+                                         bool without,
+                                         const struct tr_promql_labels *g,
+                                         size_t *out_n);
 int tr_pq_ev_check_dups(struct tr_pq_ev *e, const struct tr_pq_vector *v);
 int tr_pq_ev_eval(struct tr_pq_ev *e,
                   const struct tr_promql_node *n,

@@ -30,10 +30,7 @@ typedef int (*sample_cmp_fn)(const struct tr_pq_sample *a,
 
 typedef double (*math_fn)(double);
 
-typedef double (*over_fn)(struct tr_pq_fctx *ctx,
-                          const struct tr_pq_value *args,
-                          const struct tr_pq_series *s,
-                          int *st);
+typedef tr_pq_over_fn over_fn;
 
 struct hq_bucket {
     double upper;

@@ -533,3 +533,57 @@ OVER(resets, o_resets, 0, false)
 OVER(deriv, o_deriv, 0, false)
 OVER(predict_linear, o_predict_linear, 0, false)
 OVER(holt_winters, o_holt_winters, 0, false)
+
+/* The range functions with a per-series core, by name (sorted). */
+static const struct {
+    const char *name;
+    over_fn f;
+    size_t mat_arg;
+    bool keep;
+} over_table[] = {
+    {"avg_over_time", o_avg, 0, false},
+    {"changes", o_changes, 0, false},
+    {"count_over_time", o_count, 0, false},
+    {"delta", o_delta, 0, false},
+    {"deriv", o_deriv, 0, false},
+    {"holt_winters", o_holt_winters, 0, false},
+    {"idelta", o_idelta, 0, false},
+    {"increase", o_increase, 0, false},
+    {"irate", o_irate, 0, false},
+    {"last_over_time", o_last, 0, true},
+    {"mad_over_time", o_mad, 0, false},
+    {"max_over_time", o_max, 0, false},
+    {"min_over_time", o_min, 0, false},
+    {"predict_linear", o_predict_linear, 0, false},
+    {"present_over_time", o_present, 0, false},
+    {"quantile_over_time", o_quantile, 1, false},
+    {"rate", o_rate, 0, false},
+    {"resets", o_resets, 0, false},
+    {"stddev_over_time", o_stddev, 0, false},
+    {"stdvar_over_time", o_stdvar, 0, false},
+    {"sum_over_time", o_sum, 0, false},
+};
+
+bool tr_pq_func_over(const char *name,
+                     tr_pq_over_fn *f,
+                     size_t *mat_arg,
+                     bool *keep_name)
+{
+    size_t lo = 0, hi = sizeof(over_table) / sizeof(over_table[0]);
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(over_table[mid].name, name);
+        if (c == 0) {
+            *f = over_table[mid].f;
+            *mat_arg = over_table[mid].mat_arg;
+            *keep_name = over_table[mid].keep;
+            return true;
+        }
+        if (c < 0) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    return false;
+}

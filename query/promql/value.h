@@ -87,6 +87,24 @@ typedef int (*tr_pq_func_fn)(struct tr_pq_fctx *ctx,
 /* The implementation of a function by name, NULL when not implemented. */
 tr_pq_func_fn tr_pq_func_impl(const char *name);
 
+/* The per-series core of a range function (rate, *_over_time, deriv, ...):
+ * one value from the points of series s inside the range ending at
+ * ctx->range_end_ms (args as for the function; the matrix argument is s).
+ * *st (0 on entry) set to 1 drops the series at this step, to a TR_E*
+ * code (errmsg set) fails the call. */
+typedef double (*tr_pq_over_fn)(struct tr_pq_fctx *ctx,
+                                const struct tr_pq_value *args,
+                                const struct tr_pq_series *s,
+                                int *st);
+
+/* Whether function name is a range function with a per-series core: its
+ * core, the index of its matrix argument, and whether the result keeps the
+ * metric name. */
+bool tr_pq_func_over(const char *name,
+                     tr_pq_over_fn *f,
+                     size_t *mat_arg,
+                     bool *keep_name);
+
 /* Label helpers for functions and the evaluator (arena copies). */
 struct tr_label *tr_pq_labels_drop_name(struct tr_arena *a,
                                         const struct tr_label *ls,

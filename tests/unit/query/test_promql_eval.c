@@ -733,3 +733,108 @@ Test(promql_eval, range_subqueries_equal_instants)
         pe_expect_range_as_instants(qs[i], 60, 600, 60);
     }
 }
+
+/* Range queries are evaluated series by series (eval_batch.c): fast paths
+ * for selectors, range functions, simple aggregations and scalar operators,
+ * the step-by-step code for everything else. Instant queries take the
+ * step-by-step path, so each shape below checks the batch evaluation
+ * against it at every step. */
+Test(promql_eval, range_batch_equals_instants)
+{
+    static const char *const qs[] = {
+        /* selectors */
+        "http_requests",
+        "http_requests offset 2m",
+        "http_requests offset -1m",
+        "http_requests @ 300",
+        "metric_stale",
+        /* range functions over selectors */
+        "rate(http_requests[3m])",
+        "irate(http_requests[2m] offset 1m)",
+        "increase(http_requests[3m] @ 400)",
+        "delta(http_requests[5m])",
+        "last_over_time(http_requests[2m])",
+        "quantile_over_time(0.3, http_requests[4m])",
+        "quantile_over_time(-(0.5), http_requests[4m])",
+        "predict_linear(http_requests[4m], 60)",
+        "holt_winters(http_requests[5m], 0.5, 0.5)",
+        "deriv(http_requests[3m])",
+        "changes(metric_stale[5m])",
+        "resets(http_requests[5m])",
+        "count_over_time(metric_stale[2m])",
+        "present_over_time(metric_stale[1m])",
+        "stddev_over_time(http_requests[4m])",
+        "mad_over_time(http_requests[4m])",
+        /* simple aggregations */
+        "sum(http_requests)",
+        "avg by (job) (http_requests)",
+        "count without (instance) (http_requests)",
+        "min(http_requests)",
+        "max by (instance) (rate(http_requests[2m]))",
+        "group(http_requests)",
+        "stddev(http_requests)",
+        "stdvar by (job) (http_requests)",
+        "sum by (job) ({__name__=~\"http_requests|other\"})",
+        "sum(sum by (job) (http_requests))",
+        /* operators with scalars */
+        "http_requests * 2",
+        "2 - http_requests",
+        "http_requests > 50",
+        "100 < bool http_requests",
+        "http_requests == bool 40",
+        "-http_requests",
+        "sum(http_requests) / scalar(count(http_requests))",
+        /* step by step over batch children */
+        "topk(2, http_requests)",
+        "http_requests / on(instance, job) group_left other",
+        "http_requests and other",
+        "http_requests unless on(job) other",
+        "label_replace(http_requests, \"x\", \"$1\", \"job\", \"(.*)\")",
+        "absent(nonexistent)",
+        "absent_over_time(nonexistent[2m])",
+        "timestamp(http_requests)",
+        "abs(-http_requests)",
+        "vector(1)",
+        "count_values(\"v\", http_requests)",
+        "quantile(0.5, http_requests)",
+        "sort_desc(http_requests)",
+        "histogram_quantile(0.5, sum by (le) (http_requests))",
+        "max_over_time(deriv(rate(http_requests[2m])[4m:30s])[3m:])",
+        "avg_over_time(topk(1, http_requests)[3m:1m])",
+    };
+    for (size_t i = 0; i < sizeof(qs) / sizeof(qs[0]); i++) {
+        pe_expect_range_as_instants(qs[i], 0, 720, 45);
+        pe_expect_range_as_instants(qs[i], 60, 600, 60);
+    }
+    /* scalar results, and @ end() (an instant query's end is its time) */
+    pe_expect_range("1 + 2 * 3", 0, 120, 60, "{} 7@0 7@60 7@120");
+    pe_expect_range("time() + 1", 0, 120, 60, "{} 1@0 61@60 121@120");
+    pe_expect_range("scalar(sum(http_requests))", 0, 120, 60,
+                    "{} 0@0 35@60 70@120");
+    pe_expect_range("http_requests{job=\"web\"} @ end()", 0, 120, 60,
+                    HR_WEB0 " 10@0 10@60 10@120");
+    pe_expect_range("sum_over_time(http_requests{job=\"web\"}[1m] @ start())",
+                    0, 120, 60, "{instance=\"0\", job=\"web\"} 0@0 0@60 0@120");
+}
+
+/* Label sets that collide once the metric name is dropped fail the query
+ * on every path, as in Prometheus. */
+Test(promql_eval, range_batch_duplicate_labelsets)
+{
+    static const char *const qs[] = {
+        "rate({__name__=~\"http_requests|other\"}[5m])",
+        "{__name__=~\"http_requests|other\"} * 2",
+        "abs({__name__=~\"http_requests|other\"})",
+    };
+    for (size_t i = 0; i < sizeof(qs) / sizeof(qs[0]); i++) {
+        pe_expect_err(qs[i], 0, 600, 60, NULL, TR_EEXEC,
+                      "vector cannot contain metrics with the same labelset");
+        pe_expect_err(qs[i], 300, 300, 0, NULL, TR_EEXEC,
+                      "vector cannot contain metrics with the same labelset");
+    }
+    /* no collision where only one of them has points */
+    pe_expect_range(
+        "rate({__name__=~\"http_requests|other\", job=\"web\"}[5m])"
+        " * 60",
+        60, 60, 60, "{instance=\"0\", job=\"web\"} 1@60");
+}
