@@ -171,6 +171,28 @@ void tr_arena_reset(struct tr_arena *a)
     a->total = 0;
 }
 
+void tr_arena_adopt(struct tr_arena *dst, struct tr_arena *src)
+{
+    struct tr_arena_block *first = src->head;
+    if (first == NULL) {
+        return;
+    }
+    struct tr_arena_block *last = first;
+    while (last->next != NULL) {
+        last = last->next;
+    }
+    if (dst->head == NULL) {
+        dst->head = first;
+    } else {
+        /* behind dst's head, which keeps serving new allocations */
+        last->next = dst->head->next;
+        dst->head->next = first;
+    }
+    dst->total += src->total;
+    src->head = NULL;
+    src->total = 0;
+}
+
 void tr_arena_free(struct tr_arena *a)
 {
     struct tr_arena_block *b = a->head;

@@ -38,6 +38,9 @@ void *tr_arena_alloc(struct tr_arena *a, size_t size); /* NULL on OOM */
 void *tr_arena_memdup(struct tr_arena *a, const void *p, size_t n);
 char *tr_arena_strndup(struct tr_arena *a, const char *s, size_t n);
 void tr_arena_reset(struct tr_arena *a); /* keeps the first block */
+/* Moves every block of src into dst: memory src handed out stays valid
+ * and is freed with dst; src is left empty. */
+void tr_arena_adopt(struct tr_arena *dst, struct tr_arena *src);
 void tr_arena_free(struct tr_arena *a);
 
 #endif

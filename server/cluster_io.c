@@ -1032,8 +1032,52 @@ static int merge__sample_cmp(const void *a, const void *b)
     return x->t < y->t ? -1 : (x->t > y->t ? 1 : 0);
 }
 
+static int merge__first_cmp(const void *a, const void *b)
+{
+    const struct merge_ref *x = a, *y = b;
+    int64_t tx = x->sd->n_samples ? x->sd->samples[0].t : INT64_MIN;
+    int64_t ty = y->sd->n_samples ? y->sd->samples[0].t : INT64_MIN;
+    return tx < ty ? -1 : (tx > ty ? 1 : 0);
+}
+
+/* The samples of one series from several shards into dst, sorted and
+ * unique; returns their number. Shards of different windows hold disjoint
+ * time ranges, so the parts ordered by their first sample are usually
+ * already in order; overlapping parts are sorted and deduplicated. */
+static size_t merge__samples(struct merge_ref *refs,
+                             size_t n,
+                             struct tr_sample *dst)
+{
+    qsort(refs, n, sizeof(*refs), merge__first_cmp);
+    size_t o = 0;
+    bool sorted = true;
+    for (size_t r = 0; r < n; r++) {
+        const struct tr_series_data *sd = refs[r].sd;
+        if (sd->n_samples == 0) {
+            continue;
+        }
+        if (o > 0 && sd->samples[0].t <= dst[o - 1].t) {
+            sorted = false;
+        }
+        memcpy(dst + o, sd->samples, sd->n_samples * sizeof(*dst));
+        o += sd->n_samples;
+    }
+    if (sorted || o < 2) {
+        return o;
+    }
+    qsort(dst, o, sizeof(*dst), merge__sample_cmp);
+    size_t u = 1;
+    for (size_t s = 1; s < o; s++) {
+        if (dst[s].t != dst[u - 1].t) {
+            dst[u++] = dst[s];
+        }
+    }
+    return u;
+}
+
 /* Merges per-shard results into out: one series per label set, samples
- * sorted and unique. */
+ * sorted and unique. Takes over the parts' memory (their arenas are
+ * empty afterwards). */
 static int sel__merge(struct tr_select_result *parts,
                       size_t np,
                       const struct tr_select_hints *h,
@@ -1077,42 +1121,22 @@ static int sel__merge(struct tr_select_result *parts,
             break;
         }
         struct tr_series_data *d = &out->series[out->n_series++];
+        /* labels and single-part samples stay in the parts' memory, which
+         * out adopts below */
         d->n_labels = refs[i].sd->n_labels;
-        d->labels = tr_arena_alloc(
-            &out->arena, (d->n_labels ? d->n_labels : 1) * sizeof(*d->labels));
-        d->samples =
-            tr_arena_alloc(&out->arena, (ns ? ns : 1) * sizeof(*d->samples));
-        if (d->labels == NULL || d->samples == NULL) {
-            rv = tr_errf(TR_ENOMEM, errmsg, "out of memory");
-            break;
-        }
-        for (size_t l = 0; l < d->n_labels; l++) {
-            const struct tr_label *src = &refs[i].sd->labels[l];
-            d->labels[l].name.base = tr_arena_memdup(
-                &out->arena, src->name.base, src->name.len ? src->name.len : 1);
-            d->labels[l].name.len = src->name.len;
-            d->labels[l].value.base =
-                tr_arena_memdup(&out->arena, src->value.base,
-                                src->value.len ? src->value.len : 1);
-            d->labels[l].value.len = src->value.len;
-        }
-        size_t o = 0;
-        for (size_t r = i; r < j; r++) {
-            if (refs[r].sd->n_samples > 0) {
-                memcpy(d->samples + o, refs[r].sd->samples,
-                       refs[r].sd->n_samples * sizeof(*d->samples));
-                o += refs[r].sd->n_samples;
+        d->labels = refs[i].sd->labels;
+        size_t o;
+        if (j - i == 1) {
+            d->samples = refs[i].sd->samples;
+            o = refs[i].sd->n_samples;
+        } else {
+            d->samples = tr_arena_alloc(&out->arena,
+                                        (ns ? ns : 1) * sizeof(*d->samples));
+            if (d->samples == NULL) {
+                rv = tr_errf(TR_ENOMEM, errmsg, "out of memory");
+                break;
             }
-        }
-        if (j - i > 1 && o > 1) {
-            qsort(d->samples, o, sizeof(*d->samples), merge__sample_cmp);
-            size_t u = 1;
-            for (size_t s = 1; s < o; s++) {
-                if (d->samples[s].t != d->samples[u - 1].t) {
-                    d->samples[u++] = d->samples[s];
-                }
-            }
-            o = u;
+            o = merge__samples(&refs[i], j - i, d->samples);
         }
         d->n_samples = o;
         samples += o;
@@ -1127,6 +1151,9 @@ static int sel__merge(struct tr_select_result *parts,
         rv = tr_errf(TR_ELIMIT, errmsg,
                      "query would select more series than the limit of %zu",
                      h->max_series);
+    }
+    for (size_t i = 0; i < np; i++) {
+        tr_arena_adopt(&out->arena, &parts[i].arena);
     }
     tr_free(refs);
     return rv;

@@ -1,5 +1,6 @@
 /* main.c - `triad serve | status | version | help`. */
 #include <curl/curl.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -252,6 +253,8 @@ static int node__status(const struct tr_config *cfg)
 int main(int argc, char **argv)
 {
     signal(SIGPIPE, SIG_IGN);
+    mallopt(M_TRIM_THRESHOLD, 256 << 20);
+    mallopt(M_MMAP_THRESHOLD, 64 << 20);
     if (getenv("UV_THREADPOOL_SIZE") == NULL) {
         setenv("UV_THREADPOOL_SIZE", "8", 1);
     }

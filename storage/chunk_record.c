@@ -117,6 +117,158 @@ int64_t tr_chunk_record_maxt(const void *rec, size_t n)
     return tr_key_time_decode(tr_get_u64be(rec));
 }
 
+/* Bounds-checked uvarint with a one-byte fast path. */
+static inline int rec__uvarint(const uint8_t **pp,
+                               const uint8_t *end,
+                               uint64_t *v)
+{
+    const uint8_t *p = *pp;
+    if (p < end && *p < 0x80) {
+        *v = *p;
+        *pp = p + 1;
+        return 0;
+    }
+    uint64_t x = 0;
+    for (unsigned i = 0, shift = 0; i < 10; i++, shift += 7) {
+        if (p >= end) {
+            return TR_ECORRUPT;
+        }
+        uint8_t b = *p++;
+        if (i == 9 && b > 1) {
+            return TR_ECORRUPT;
+        }
+        x |= (uint64_t)(b & 0x7f) << shift;
+        if (b < 0x80) {
+            *v = x;
+            *pp = p;
+            return 0;
+        }
+    }
+    return TR_ECORRUPT;
+}
+
+static inline int rec__varint(const uint8_t **pp,
+                              const uint8_t *end,
+                              int64_t *v)
+{
+    uint64_t u;
+    if (rec__uvarint(pp, end, &u) != 0) {
+        return TR_ECORRUPT;
+    }
+    *v = (int64_t)(u >> 1) ^ -(int64_t)(u & 1);
+    return 0;
+}
+
+size_t tr_chunk_record_count(const void *rec, size_t n)
+{
+    if (n < TR_CHUNK_RECORD_HEADER) {
+        return 0;
+    }
+    const uint8_t *p = rec;
+    if (p[8] == TR_CHUNK_FMT_XOR) {
+        return tr_xor_count(p + 9, n - 9);
+    }
+    const uint8_t *q = p + 9;
+    uint64_t c;
+    if (p[8] != TR_CHUNK_FMT_PACKED || rec__uvarint(&q, p + n, &c) != 0 ||
+        c > n * 8) {
+        return 0;
+    }
+    return (size_t)c;
+}
+
+long tr_chunk_record_decode(const void *rec,
+                            size_t n,
+                            int64_t mint,
+                            int64_t maxt,
+                            struct tr_sample *dst)
+{
+    const uint8_t *p = rec;
+    if (n < TR_CHUNK_RECORD_HEADER) {
+        return TR_ECORRUPT;
+    }
+    size_t got = 0;
+    if (p[8] == TR_CHUNK_FMT_XOR) {
+        /* the iterator stops at the header's count, which
+         * tr_chunk_record_count reported */
+        struct tr_xor_iter it;
+        tr_xor_iter_init(&it, p + 9, n - 9);
+        int64_t t;
+        double v;
+        int r;
+        while ((r = tr_xor_iter_next(&it, &t, &v)) == 1) {
+            if (t > maxt) {
+                break;
+            }
+            if (t >= mint) {
+                dst[got].t = t;
+                dst[got].v = v;
+                got++;
+            }
+        }
+        return r < 0 ? TR_ECORRUPT : (long)got;
+    }
+    if (p[8] != TR_CHUNK_FMT_PACKED || tr_chunk_record_count(rec, n) == 0) {
+        return TR_ECORRUPT;
+    }
+    const uint8_t *q = p + 9, *end = p + n;
+    uint64_t cnt, u, g;
+    int64_t x, t, delta = 0;
+    if (rec__uvarint(&q, end, &cnt) != 0 || rec__varint(&q, end, &t) != 0) {
+        return TR_ECORRUPT;
+    }
+    /* timestamps of every sample; the window [lo, hi) is kept */
+    size_t lo = 0, hi = 0;
+    for (size_t i = 0; i < cnt; i++) {
+        if (i == 1) {
+            if (rec__uvarint(&q, end, &u) != 0) {
+                return TR_ECORRUPT;
+            }
+            delta = (int64_t)u;
+            t = (int64_t)((uint64_t)t + (uint64_t)delta);
+        } else if (i > 1) {
+            if (rec__varint(&q, end, &x) != 0) {
+                return TR_ECORRUPT;
+            }
+            delta = (int64_t)((uint64_t)delta + (uint64_t)x);
+            t = (int64_t)((uint64_t)t + (uint64_t)delta);
+        }
+        dst[i].t = t;
+        if (t < mint) {
+            lo = i + 1;
+        }
+        if (t <= maxt) {
+            hi = i + 1;
+        }
+    }
+    if (q >= end || *q > REC_MAX_SCALE) {
+        return TR_ECORRUPT;
+    }
+    uint8_t d = *q++;
+    int64_t k;
+    if (rec__uvarint(&q, end, &g) != 0 || g == 0 || g > INT64_MAX ||
+        rec__varint(&q, end, &k) != 0) {
+        return TR_ECORRUPT;
+    }
+    double div = rec_pow10[d];
+    for (size_t i = 0; i < hi; i++) {
+        if (i > 0) {
+            if (rec__varint(&q, end, &x) != 0) {
+                return TR_ECORRUPT;
+            }
+            k = (int64_t)((uint64_t)k + (uint64_t)x * g);
+        }
+        dst[i].v = d == 0 ? (double)k : (double)k / div;
+    }
+    if (lo >= hi) {
+        return 0;
+    }
+    if (lo > 0) {
+        memmove(dst, dst + lo, (hi - lo) * sizeof(*dst));
+    }
+    return (long)(hi - lo);
+}
+
 int tr_chunk_reader_init(struct tr_chunk_reader *r, const void *rec, size_t n)
 {
     memset(r, 0, sizeof(*r));

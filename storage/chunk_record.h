@@ -30,6 +30,7 @@
 
 #include "lib/buf.h"
 #include "storage/chunk.h"
+#include "storage/select.h"
 
 #define TR_CHUNK_FMT_XOR 1
 #define TR_CHUNK_FMT_PACKED 2
@@ -59,6 +60,19 @@ struct tr_chunk_reader {
     int64_t g;
     double div;
 };
+
+/* Number of samples the record says it holds (0 when malformed): room
+ * to reserve for tr_chunk_record_decode. At most n * 8. */
+size_t tr_chunk_record_count(const void *rec, size_t n);
+/* Decodes the samples of record rec with mint <= t <= maxt into dst
+ * (room for tr_chunk_record_count samples), in time order. Returns how
+ * many, or TR_ECORRUPT. One pass over the bytes, no per-sample calls:
+ * the query path's decoder; tr_chunk_reader is the general one. */
+long tr_chunk_record_decode(const void *rec,
+                            size_t n,
+                            int64_t mint,
+                            int64_t maxt,
+                            struct tr_sample *dst);
 
 /* TR_ECORRUPT when rec is not a record. */
 int tr_chunk_reader_init(struct tr_chunk_reader *r, const void *rec, size_t n);

@@ -467,28 +467,40 @@ static int svec_decode(struct sample_vec *sv,
     return r < 0 ? TR_ECORRUPT : 0;
 }
 
+static int svec_reserve(struct sample_vec *sv, size_t more)
+{
+    if (sv->n + more <= sv->cap) {
+        return 0;
+    }
+    size_t cap = sv->cap ? sv->cap : 256;
+    while (cap < sv->n + more) {
+        cap *= 2;
+    }
+    struct tr_sample *nv = tr_realloc(sv->v, cap * sizeof(*nv));
+    if (nv == NULL) {
+        return TR_ENOMEM;
+    }
+    sv->v = nv;
+    sv->cap = cap;
+    return 0;
+}
+
 static int svec_decode_record(struct sample_vec *sv,
                               const void *rec,
                               size_t n,
                               int64_t mint,
                               int64_t maxt)
 {
-    struct tr_chunk_reader rd;
-    if (tr_chunk_reader_init(&rd, rec, n) != 0) {
+    size_t cnt = tr_chunk_record_count(rec, n);
+    if (svec_reserve(sv, cnt) != 0) {
+        return TR_ENOMEM;
+    }
+    long got = tr_chunk_record_decode(rec, n, mint, maxt, sv->v + sv->n);
+    if (got < 0) {
         return TR_ECORRUPT;
     }
-    int64_t t;
-    double v;
-    int r;
-    while ((r = tr_chunk_reader_next(&rd, &t, &v)) == 1) {
-        if (t > maxt) {
-            break;
-        }
-        if (t >= mint && svec_push(sv, t, v) != 0) {
-            return TR_ENOMEM;
-        }
-    }
-    return r < 0 ? TR_ECORRUPT : 0;
+    sv->n += (size_t)got;
+    return 0;
 }
 
 static int sample__cmp(const void *a, const void *b)

@@ -33,6 +33,26 @@ static void rec_roundtrip(const int64_t *ts,
                      vs[i]);
     }
     cr_assert_eq(tr_chunk_reader_next(&r, &t, &v), 0);
+    /* the bulk decoder: whole record and windows of it */
+    cr_assert_eq(tr_chunk_record_count(rec.data, rec.len), n);
+    struct tr_sample *d = malloc(n * sizeof(*d));
+    for (size_t a = 0; a < n; a += 1 + n / 7) {
+        for (size_t b = a; b < n; b += 1 + n / 5) {
+            int64_t lo = a == 0 ? INT64_MIN : ts[a] - (a % 2);
+            int64_t hi = b == n - 1 ? INT64_MAX : ts[b] + (b % 2);
+            long got = tr_chunk_record_decode(rec.data, rec.len, lo, hi, d);
+            size_t want = 0;
+            for (size_t i = 0; i < n; i++) {
+                if (ts[i] >= lo && ts[i] <= hi) {
+                    cr_assert_lt(want, (size_t)got, "[%zu,%zu]", a, b);
+                    cr_assert_eq(d[want].t, ts[i]);
+                    cr_assert_eq(memcmp(&d[want].v, &vs[i], 8), 0);
+                    want++;
+                }
+            }
+            cr_assert_eq((size_t)got, want, "[%zu,%zu]", a, b);
+        }
+    }
     /* every truncation is rejected or ends early, never read past the end */
     for (size_t cut = 0; cut < rec.len; cut++) {
         char *copy = malloc(cut ? cut : 1);
@@ -42,8 +62,11 @@ static void rec_roundtrip(const int64_t *ts,
             while (tr_chunk_reader_next(&r2, &t, &v) == 1) {
             }
         }
+        long got = tr_chunk_record_decode(copy, cut, INT64_MIN, INT64_MAX, d);
+        cr_assert(got < 0 || (size_t)got <= n, "cut %zu: %ld", cut, got);
         free(copy);
     }
+    free(d);
     tr_buf_free(&rec);
     tr_xor_free(&c);
 }
