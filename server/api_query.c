@@ -15,6 +15,7 @@
 #include "query/promql/parser.h"
 #include "server/app.h"
 #include "server/prom_json.h"
+#include "server/prom_result.h"
 
 #define QUERY_DEFAULT_TIMEOUT_MS (2 * 60 * 1000)
 #define QUERY_MAX_SAMPLES 50000000
@@ -96,110 +97,6 @@ static int query__required_time(const struct tr_http_request *req,
     return 0;
 }
 
-/* Prometheus' jsonutil.MarshalTimestamp: seconds, '.', 3 ms digits
- * unless they are zero. */
-static void query__ts(struct tr_json *j, int64_t t)
-{
-    char buf[32];
-    char *end = buf + sizeof(buf), *p = end;
-    uint64_t u = t < 0 ? (uint64_t)0 - (uint64_t)t : (uint64_t)t;
-    uint64_t frac = u % 1000, secs = u / 1000;
-    if (frac != 0) {
-        for (int i = 0; i < 3; i++) {
-            *--p = (char)('0' + frac % 10);
-            frac /= 10;
-        }
-        *--p = '.';
-    }
-    do {
-        *--p = (char)('0' + secs % 10);
-        secs /= 10;
-    } while (secs != 0);
-    if (t < 0) {
-        *--p = '-';
-    }
-    tr_json_raw(j, p, (size_t)(end - p));
-}
-
-static void query__value(struct tr_json *j, double v)
-{
-    char buf[TR_DOUBLE_BUF];
-    size_t n = tr_format_double(buf, v);
-    tr_json_str_n(j, buf, n);
-}
-
-static void query__metric(struct tr_json *j,
-                          const struct tr_label *ls,
-                          size_t n)
-{
-    tr_json_key(j, "metric");
-    tr_json_obj_begin(j);
-    for (size_t i = 0; i < n; i++) {
-        tr_json_key_n(j, ls[i].name.base, ls[i].name.len);
-        tr_json_str_n(j, ls[i].value.base, ls[i].value.len);
-    }
-    tr_json_obj_end(j);
-}
-
-static void query__write_result(struct tr_json *j,
-                                const struct tr_pq_value *v,
-                                int64_t ts)
-{
-    tr_json_obj_begin(j);
-    tr_json_key(j, "resultType");
-    tr_json_str(j, tr_promql_type_name(v->type));
-    tr_json_key(j, "result");
-    switch (v->type) {
-        case TR_PROMQL_TYPE_SCALAR:
-            tr_json_arr_begin(j);
-            query__ts(j, ts);
-            query__value(j, v->scalar);
-            tr_json_arr_end(j);
-            break;
-        case TR_PROMQL_TYPE_STRING:
-            tr_json_arr_begin(j);
-            query__ts(j, ts);
-            tr_json_str_n(j, v->str ? v->str : "", v->str_len);
-            tr_json_arr_end(j);
-            break;
-        case TR_PROMQL_TYPE_VECTOR:
-            tr_json_arr_begin(j);
-            for (size_t i = 0; i < v->vec.n; i++) {
-                const struct tr_pq_sample *s = &v->vec.s[i];
-                tr_json_obj_begin(j);
-                query__metric(j, s->labels, s->n_labels);
-                tr_json_key(j, "value");
-                tr_json_arr_begin(j);
-                query__ts(j, s->t);
-                query__value(j, s->v);
-                tr_json_arr_end(j);
-                tr_json_obj_end(j);
-            }
-            tr_json_arr_end(j);
-            break;
-        default:
-            tr_json_arr_begin(j);
-            for (size_t i = 0; i < v->mat.n; i++) {
-                const struct tr_pq_series *s = &v->mat.s[i];
-                tr_json_obj_begin(j);
-                query__metric(j, s->labels, s->n_labels);
-                tr_json_key(j, "values");
-                tr_json_arr_begin(j);
-                for (size_t k = 0; k < s->n; k++) {
-                    tr_json_arr_begin(j);
-                    query__ts(j, s->pts[k].t);
-                    query__value(j, s->pts[k].v);
-                    tr_json_arr_end(j);
-                }
-                tr_json_arr_end(j);
-                tr_json_obj_end(j);
-            }
-            tr_json_arr_end(j);
-            break;
-    }
-    tr_json_obj_end(j);
-}
-
 /* Maps an evaluation error to Prometheus' error type and status. */
 static void query__eval_error(struct tr_http_response *resp,
                               int rv,
@@ -265,7 +162,7 @@ static void query__run(const struct tr_http_request *req,
     } else {
         struct tr_json j;
         tr_prom_success_begin(resp, &j);
-        query__write_result(&j, &v, start);
+        tr_prom_write_result(&j, &v, start);
         tr_prom_success_end(resp, &j, NULL);
     }
     tr_promql_ast_free(expr);

@@ -846,9 +846,9 @@ int cl_select_serve(struct tr_cluster *c,
     h.limit = limit;
     h.max_series = max_series;
     h.max_samples = max_samples;
-    h.shard_only = true;
-    h.shard_window = window;
-    h.shard_slot = (uint16_t)slot;
+    struct tr_shard_id only = {window, (uint16_t)slot};
+    h.shards = &only;
+    h.n_shards = 1;
     struct tr_matcher *ms = tr_calloc(n ? n : 1, sizeof(*ms));
     size_t nm = 0;
     int rv = ms ? 0 : TR_ENOMEM;
@@ -1173,43 +1173,64 @@ static int cl__select(void *impl,
     if (shards == NULL) {
         return tr_errf(TR_ENOMEM, errmsg, "out of memory");
     }
-    struct tr_select_result *parts = tr_calloc(ns ? ns : 1, sizeof(*parts));
+    struct tr_select_result *parts = tr_calloc(ns + 1, sizeof(*parts));
     int rv = parts ? 0 : tr_errf(TR_ENOMEM, errmsg, "out of memory");
     const struct tr_select_source *local = tr_storage_source(c->storage);
     struct tr_buf req, resp;
     tr_buf_init(&req);
     tr_buf_init(&resp);
-    size_t done = 0;
-    for (; done < ns && rv == 0; done++) {
-        struct sel_shard *sh = &shards[done];
-        struct tr_select_hints hh = *h;
-        hh.shard_only = true;
-        hh.shard_window = sh->window;
-        hh.shard_slot = sh->slot;
+    /* every shard this node can answer is read in one local select (the
+     * storage merges a series' windows itself), the others one request
+     * each; parts[0] is the local one */
+    struct tr_shard_id *locals = tr_calloc(ns ? ns : 1, sizeof(*locals));
+    size_t nl = 0, np = 1;
+    if (locals == NULL && rv == 0) {
+        rv = tr_errf(TR_ENOMEM, errmsg, "out of memory");
+    }
+    for (size_t i = 0; i < ns && rv == 0; i++) {
+        struct sel_shard *sh = &shards[i];
         if (sh->local && (!h->leader_only ||
                           cl__leader_barrier(c, sh->window, sh->slot) == 0)) {
-            rv = local->select(local->impl, tenant, ms, n, &hh, &parts[done],
-                               errmsg);
+            locals[nl].window = sh->window;
+            locals[nl++].slot = sh->slot;
             continue;
         }
+        struct tr_select_hints hh = *h;
+        struct tr_shard_id only = {sh->window, sh->slot};
+        hh.shards = &only;
+        hh.n_shards = 1;
         tr_buf_reset(&req);
         sel__encode_req(&req, SEL_SELECT, tenant, sh->window, sh->slot, &hh,
                         NULL, ms, n);
         rv = sel__remote(c, sh, &req, &resp, h->leader_only, errmsg);
         if (rv == 0 &&
-            sel__decode_result(resp.data, resp.len, &parts[done]) != 0) {
+            sel__decode_result(resp.data, resp.len, &parts[np]) != 0) {
             rv = tr_errf(TR_EUNAVAIL, errmsg, "bad select response");
         }
+        np++;
     }
-    if (rv == 0) {
-        rv = sel__merge(parts, ns, h, out, errmsg);
+    if (rv == 0 && nl > 0) {
+        struct tr_select_hints hh = *h;
+        hh.shards = locals;
+        hh.n_shards = nl;
+        rv = local->select(local->impl, tenant, ms, n, &hh, &parts[0], errmsg);
+    }
+    if (rv == 0 && np == 1) {
+        *out = parts[0]; /* only local shards: nothing to merge */
+        memset(&parts[0], 0, sizeof(parts[0]));
+        if (nl == 0) {
+            tr_arena_init(&out->arena, 1024);
+        }
+    } else if (rv == 0) {
+        rv = sel__merge(parts, np, h, out, errmsg);
     } else {
         memset(out, 0, sizeof(*out));
     }
-    for (size_t i = 0; parts != NULL && i < ns; i++) {
+    for (size_t i = 0; parts != NULL && i < np && i <= ns; i++) {
         tr_select_result_free(&parts[i]);
     }
     tr_free(parts);
+    tr_free(locals);
     tr_free(shards);
     tr_buf_free(&req);
     tr_buf_free(&resp);
@@ -1247,9 +1268,9 @@ static int cl__strings(struct tr_cluster *c,
     for (size_t i = 0; i < ns && rv == 0; i++) {
         struct sel_shard *sh = &shards[i];
         struct tr_select_hints hh = *h;
-        hh.shard_only = true;
-        hh.shard_window = sh->window;
-        hh.shard_slot = sh->slot;
+        struct tr_shard_id only = {sh->window, sh->slot};
+        hh.shards = &only;
+        hh.n_shards = 1;
         if (sh->local && (!h->leader_only ||
                           cl__leader_barrier(c, sh->window, sh->slot) == 0)) {
             rv = op == SEL_NAMES

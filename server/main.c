@@ -9,6 +9,7 @@
 
 #include "lib/clock.h"
 #include "lib/err.h"
+#include "lib/par.h"
 #include "lib/log.h"
 #include "server/app.h"
 #include "server/cluster.h"
@@ -279,7 +280,14 @@ int main(int argc, char **argv)
             curl_global_cleanup();
             break;
         case TR_CMD_SERVE:
+            /* helpers for work inside one request (lib/par.h) */
+            if (tr_par_start(0) != 0) {
+                fprintf(stderr, "triad: cannot start helper threads\n");
+                rc = 1;
+                break;
+            }
             rc = node__serve(&n);
+            tr_par_stop();
             break;
     }
     tr_config_free(&n.cfg);

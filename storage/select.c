@@ -1,9 +1,11 @@
 /* select.c - the local select source: matcher evaluation over postings,
  * series look-up, and sample reads merging the head and persisted chunks. */
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "lib/alloc.h"
+#include "lib/par.h"
 #include "lib/err.h"
 #include "storage/chunk.h"
 #include "storage/chunk_record.h"
@@ -306,8 +308,15 @@ static bool sel__shard_wanted(const struct tr_select_hints *h,
                               int64_t window,
                               uint16_t slot)
 {
-    return !h->shard_only ||
-           (h->shard_window == window && h->shard_slot == slot);
+    if (h->n_shards == 0) {
+        return true;
+    }
+    for (size_t i = 0; i < h->n_shards; i++) {
+        if (h->shards[i].window == window && h->shards[i].slot == slot) {
+            return true;
+        }
+    }
+    return false;
 }
 
 /* Positions it at the first key of the shard after (window, slot). */
@@ -604,6 +613,166 @@ static void sel__sort_dedupe(struct sample_vec *sv)
     sv->n = o;
 }
 
+static void sel__free_heads(struct head_copy *hcs, size_t n)
+{
+    if (hcs == NULL) {
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        tr_buf_free(&hcs[i].chunk);
+        tr_free(hcs[i].ooo_t);
+        tr_free(hcs[i].ooo_v);
+    }
+    tr_free(hcs);
+}
+
+/* ---- parallel sample reads --------------------------------------------- *
+ * Series are cut into pieces of consecutive label groups; each piece is read
+ * with its own RocksDB iterator (created after the head copies, like the
+ * sequential path's) into its own arena, which the result adopts. */
+
+#define SEL_PAR_MIN_SERIES 64
+
+struct sel_piece {
+    size_t g0; /* first group */
+    size_t g1; /* one past the last */
+    struct tr_arena arena;
+    int rv;
+};
+
+struct sel_par {
+    struct tr_storage *s;
+    struct tr_slice tenant;
+    const struct sel_hits *hits;
+    const struct head_copy *hcs;
+    const size_t *group_start; /* [ng + 1]: first hit of each group */
+    int64_t mint;
+    int64_t maxt;
+    size_t max_samples;
+    atomic_size_t total;
+    atomic_int stop;
+    struct tr_series_data *tmp; /* [ng] */
+    struct sel_piece *pieces;
+};
+
+static void sel__read_piece(void *arg, size_t pi)
+{
+    struct sel_par *p = arg;
+    struct sel_piece *pc = &p->pieces[pi];
+    struct tr_iter *it = tr_iter_new(p->s->eng, TR_CF_METRICS);
+    struct sample_vec sv = {0};
+    if (it == NULL) {
+        pc->rv = TR_ENOMEM;
+        return;
+    }
+    for (size_t g = pc->g0; g < pc->g1 && pc->rv == 0; g++) {
+        if (atomic_load(&p->stop)) {
+            break;
+        }
+        sv.n = 0;
+        for (size_t k = p->group_start[g];
+             k < p->group_start[g + 1] && pc->rv == 0; k++) {
+            pc->rv = sel__read_samples(it, p->tenant, &p->hits->v[k],
+                                       &p->hcs[k], p->mint, p->maxt, &sv);
+        }
+        if (pc->rv != 0) {
+            break;
+        }
+        sel__sort_dedupe(&sv);
+        size_t total = atomic_fetch_add(&p->total, sv.n) + sv.n;
+        if (p->max_samples > 0 && total > p->max_samples) {
+            pc->rv = TR_ELIMIT;
+            break;
+        }
+        struct tr_series_data *sd = &p->tmp[g];
+        sd->labels = p->hits->v[p->group_start[g]].labels;
+        sd->n_labels = p->hits->v[p->group_start[g]].n_labels;
+        sd->n_samples = sv.n;
+        sd->samples = NULL;
+        if (sv.n > 0) {
+            sd->samples =
+                tr_arena_memdup(&pc->arena, sv.v, sv.n * sizeof(*sv.v));
+            if (sd->samples == NULL) {
+                pc->rv = TR_ENOMEM;
+            }
+        }
+    }
+    if (pc->rv != 0) {
+        atomic_store(&p->stop, 1);
+    }
+    tr_free(sv.v);
+    tr_iter_free(it);
+}
+
+static int sel__read_parallel(struct tr_storage *s,
+                              struct tr_slice tenant,
+                              const struct sel_hits *hits,
+                              const struct head_copy *hcs,
+                              size_t ng,
+                              const struct tr_select_hints *h,
+                              struct tr_select_result *out)
+{
+    size_t np = tr_par_threads() * 4;
+    if (np > ng) {
+        np = ng;
+    }
+    size_t *starts = tr_malloc((ng + 1) * sizeof(*starts));
+    struct sel_piece *pieces = tr_calloc(np, sizeof(*pieces));
+    struct tr_series_data *tmp = tr_calloc(ng, sizeof(*tmp));
+    int rv = 0;
+    if (starts == NULL || pieces == NULL || tmp == NULL) {
+        rv = TR_ENOMEM;
+        goto out;
+    }
+    size_t g = 0;
+    for (size_t i = 0; i < hits->n; i++) {
+        if (i == 0 ||
+            tr_labels_cmp(hits->v[i - 1].labels, hits->v[i - 1].n_labels,
+                          hits->v[i].labels, hits->v[i].n_labels) != 0) {
+            starts[g++] = i;
+        }
+    }
+    starts[ng] = hits->n;
+    struct sel_par p;
+    memset(&p, 0, sizeof(p));
+    p.s = s;
+    p.tenant = tenant;
+    p.hits = hits;
+    p.hcs = hcs;
+    p.group_start = starts;
+    p.mint = h->mint;
+    p.maxt = h->maxt;
+    p.max_samples = h->max_samples;
+    atomic_init(&p.total, 0);
+    atomic_init(&p.stop, 0);
+    p.tmp = tmp;
+    p.pieces = pieces;
+    for (size_t i = 0; i < np; i++) {
+        pieces[i].g0 = ng * i / np;
+        pieces[i].g1 = ng * (i + 1) / np;
+        tr_arena_init(&pieces[i].arena, 64 * 1024);
+    }
+    tr_par_for(np, sel__read_piece, &p);
+    for (size_t i = 0; i < np; i++) {
+        if (rv == 0) {
+            rv = pieces[i].rv;
+        }
+        tr_arena_adopt(&out->arena, &pieces[i].arena);
+    }
+    size_t gi = 0;
+    for (size_t i = 0; rv == 0 && i < ng; i++) {
+        if (tmp[i].n_samples > 0) {
+            out->series[gi++] = tmp[i]; /* no data in range: not a result */
+        }
+    }
+    out->n_series = gi;
+out:
+    tr_free(starts);
+    tr_free(pieces);
+    tr_free(tmp);
+    return rv;
+}
+
 static int sel__select(void *impl,
                        struct tr_slice tenant,
                        const struct tr_matcher *ms,
@@ -662,6 +831,24 @@ static int sel__select(void *impl,
         }
         pthread_rwlock_unlock(&s->head_mu);
     }
+    if (!h->no_samples && h->limit == 0 && tr_par_threads() > 1 &&
+        groups >= SEL_PAR_MIN_SERIES) {
+        rv = sel__read_parallel(s, tenant, &hits, hcs, groups, h, out);
+        sel__free_heads(hcs, hits.n);
+        tr_free(hits.v);
+        if (rv == TR_ELIMIT) {
+            return tr_errf(rv, errmsg,
+                           "query processing would load too many samples "
+                           "into memory in query execution");
+        }
+        if (rv == TR_ENOMEM) {
+            return tr_errf(rv, errmsg, "out of memory");
+        }
+        if (rv == TR_ECORRUPT) {
+            return tr_errf(rv, errmsg, "corrupt chunk in storage");
+        }
+        return rv;
+    }
     struct tr_iter *it =
         h->no_samples ? NULL : tr_iter_new(s->eng, TR_CF_METRICS);
     size_t total = 0;
@@ -710,14 +897,7 @@ static int sel__select(void *impl,
     }
     tr_free(sv.v);
     tr_iter_free(it);
-    if (hcs != NULL) {
-        for (size_t i = 0; i < hits.n; i++) {
-            tr_buf_free(&hcs[i].chunk);
-            tr_free(hcs[i].ooo_t);
-            tr_free(hcs[i].ooo_v);
-        }
-        tr_free(hcs);
-    }
+    sel__free_heads(hcs, hits.n);
     tr_free(hits.v);
     out->n_series = gi;
     if (rv == TR_ECORRUPT) {

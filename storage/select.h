@@ -26,6 +26,12 @@ struct tr_series_data {
     size_t n_samples;
 };
 
+/* One shard of the metrics signal: (window start, slot). */
+struct tr_shard_id {
+    int64_t window;
+    uint16_t slot;
+};
+
 struct tr_select_hints {
     int64_t mint;       /* inclusive, ms */
     int64_t maxt;       /* inclusive, ms */
@@ -35,9 +41,9 @@ struct tr_select_hints {
     size_t max_samples; /* TR_ELIMIT beyond it; 0 = unlimited */
     bool leader_only;   /* cluster reads: only from shard leaders
                            (consistency=strong) */
-    bool shard_only;    /* read only the shard below (cluster reads) */
-    int64_t shard_window;
-    uint16_t shard_slot;
+    /* cluster reads: only these shards (n_shards > 0), else every shard */
+    const struct tr_shard_id *shards;
+    size_t n_shards;
 };
 
 struct tr_select_result {

@@ -30,7 +30,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/clock.h"
 #include "lib/err.h"
+#include "lib/par.h"
 #include "query/promql/eval_int.h"
 
 /* ---- batch values --------------------------------------------------- */
@@ -558,26 +560,38 @@ struct bt_input {
 };
 
 /* Slides [ref - range, ref] over in's points for every time of g and
- * applies f; writes row s. */
+ * applies f; writes row s. Errors go to errmsg (TR_ERRMSG_SIZE). */
 static int bt__slide(struct tr_pq_ev *e,
                      const struct tr_promql_node *call,
                      tr_pq_over_fn f,
                      const struct tr_pq_value *args,
                      const struct bt_input *in,
-                     int64_t range,
-                     enum tr_promql_at at,
-                     int64_t at_ms,
-                     int64_t offset,
+                     const struct tr_promql_node *mod, /* ms or sq */
                      const struct tr_pq_grid *g,
                      struct tr_arena *tmp,
-                     struct tr_pq_bser *s)
+                     struct tr_pq_bser *s,
+                     char *errmsg)
 {
+    int64_t range, at_ms, offset;
+    enum tr_promql_at at;
+    if (mod->kind == TR_PROMQL_NODE_MATRIX_SEL) {
+        const struct tr_promql_node *vs = mod->ms.vs;
+        range = mod->ms.range_ms;
+        at = vs->vs.at;
+        at_ms = vs->vs.at_ms;
+        offset = vs->vs.offset_ms;
+    } else {
+        range = mod->sq.range_ms;
+        at = mod->sq.at;
+        at_ms = mod->sq.at_ms;
+        offset = mod->sq.offset_ms;
+    }
     struct tr_pq_fctx ctx;
     memset(&ctx, 0, sizeof(ctx));
     ctx.arena = tmp;
     ctx.range_ms = range;
     ctx.call = call;
-    ctx.errmsg = e->errmsg;
+    ctx.errmsg = errmsg;
     ctx.has_range_end = true;
     size_t lo = 0, hi = 0;
     for (size_t k = 0; k < g->n; k++) {
@@ -630,41 +644,171 @@ static int bt__eval(struct tr_pq_ev *e,
                     const struct tr_pq_grid *g,
                     struct tr_pq_bval **out);
 
-/* Adds the output row of in to b (labels without __name__ unless keep). */
-static int bt__range_row(struct tr_pq_ev *e,
-                         struct tr_pq_bval *b,
-                         const struct tr_promql_node *call,
-                         tr_pq_over_fn f,
-                         bool keep,
-                         const struct tr_pq_value *args,
-                         const struct bt_input *in,
-                         const struct tr_promql_node *mod, /* ms or sq */
-                         struct tr_arena *tmp)
+/* One range-function call over many input series, cut into pieces that
+ * lib/par runs in parallel: every input series gets an output row (memory
+ * and labels from its piece's arena); rows without points are dropped
+ * afterwards, in input order. */
+struct bt_rf {
+    struct tr_pq_ev *e;
+    const struct tr_promql_node *call;
+    tr_pq_over_fn f;
+    bool keep;
+    const struct tr_pq_value *args;
+    const struct tr_promql_node *mod;
+    const struct tr_pq_grid *g;
+    /* inputs: a selector's series, or an inner batch value's rows */
+    const struct tr_pq_sel *sel;
+    const struct tr_pq_bval *inner;
+    size_t n_in;
+    struct tr_pq_bser *rows; /* [n_in] */
+    bool *has;               /* [n_in]: the row has a point */
+    struct bt_rf_piece *pieces;
+};
+
+struct bt_rf_piece {
+    size_t lo, hi;
+    struct tr_arena ar; /* rows and labels */
+    int rv;
+    char errmsg[TR_ERRMSG_SIZE];
+};
+
+static void bt__rf_piece(void *arg, size_t pi)
 {
-    struct tr_label *ls = (struct tr_label *)in->labels;
-    size_t nl = in->n_labels;
-    if (!keep) {
-        ls = bt__drop_name(e, in->labels, in->n_labels, &nl);
-        if (ls == NULL) {
-            return bt__oom(e);
+    struct bt_rf *rf = arg;
+    struct bt_rf_piece *pc = &rf->pieces[pi];
+    const struct tr_pq_grid *g = rf->g;
+    size_t gn = g->n ? g->n : 1;
+    struct tr_arena tmp;
+    tr_arena_init(&tmp, 16 * 1024);
+    struct tr_pq_point *buf = NULL;
+    size_t cap = 0;
+    for (size_t i = pc->lo; i < pc->hi && pc->rv == 0; i++) {
+        struct bt_input in = {NULL, 0, NULL, 0};
+        size_t need =
+            rf->sel ? rf->sel->res.series[i].n_samples : rf->inner->g.n;
+        if (need > cap) {
+            struct tr_pq_point *nb = tr_realloc(buf, need * sizeof(*nb));
+            if (nb == NULL) {
+                pc->rv = TR_ENOMEM;
+                break;
+            }
+            buf = nb;
+            cap = need;
+        }
+        size_t np = 0;
+        if (rf->sel != NULL) {
+            const struct tr_series_data *sd = &rf->sel->res.series[i];
+            for (size_t j = 0; j < sd->n_samples; j++) {
+                if (!bt__is_stale(sd->samples[j].v)) {
+                    buf[np].t = sd->samples[j].t;
+                    buf[np++].v = sd->samples[j].v;
+                }
+            }
+            in.labels = sd->labels;
+            in.n_labels = sd->n_labels;
+        } else {
+            const struct tr_pq_bval *b = rf->inner;
+            for (size_t k = 0; k < b->g.n; k++) {
+                if (b->scalar || b->s[i].ok[k]) {
+                    buf[np].t = b->g.ts[k];
+                    buf[np++].v = b->scalar ? b->sv[k] : b->s[i].v[k];
+                }
+            }
+            if (!b->scalar) {
+                in.labels = b->s[i].labels;
+                in.n_labels = b->s[i].n_labels;
+            }
+        }
+        in.pts = buf;
+        in.n = np;
+        rf->has[i] = false;
+        if (np == 0) {
+            continue;
+        }
+        struct tr_pq_bser *s = &rf->rows[i];
+        s->labels = (struct tr_label *)in.labels;
+        s->n_labels = in.n_labels;
+        if (!rf->keep) {
+            s->labels = tr_pq_labels_drop_name(&pc->ar, in.labels, in.n_labels,
+                                               &s->n_labels);
+        }
+        s->v = tr_arena_alloc(&pc->ar, gn * sizeof(double));
+        s->ok = tr_arena_alloc(&pc->ar, gn);
+        if (s->labels == NULL || s->v == NULL || s->ok == NULL) {
+            pc->rv = TR_ENOMEM;
+            break;
+        }
+        memset(s->ok, 0, gn);
+        pc->rv = bt__slide(rf->e, rf->call, rf->f, rf->args, &in, rf->mod, g,
+                           &tmp, s, pc->errmsg);
+        rf->has[i] = pc->rv == 0 && bt__any(s, g->n);
+        if (pc->rv == 0 && (i & 63) == 63 && rf->e->deadline != 0 &&
+            tr_mono_ns() > rf->e->deadline) {
+            pc->rv = tr_errf(TR_ETIMEOUT, pc->errmsg,
+                             "query timed out in expression evaluation");
         }
     }
-    struct tr_pq_bser *s = bt__add(b, ls, nl);
-    if (s == NULL) {
-        return bt__oom(e);
+    if (pc->rv == TR_ENOMEM) {
+        tr_errf(TR_ENOMEM, pc->errmsg, "out of memory");
     }
-    int rv;
-    if (mod->kind == TR_PROMQL_NODE_MATRIX_SEL) {
-        const struct tr_promql_node *vs = mod->ms.vs;
-        rv = bt__slide(e, call, f, args, in, mod->ms.range_ms, vs->vs.at,
-                       vs->vs.at_ms, vs->vs.offset_ms, &b->g, tmp, s);
-    } else {
-        rv = bt__slide(e, call, f, args, in, mod->sq.range_ms, mod->sq.at,
-                       mod->sq.at_ms, mod->sq.offset_ms, &b->g, tmp, s);
+    tr_free(buf);
+    tr_arena_free(&tmp);
+}
+
+/* Runs rf over its inputs into b. */
+static int bt__rf_run(struct bt_rf *rf, struct tr_pq_bval *b)
+{
+    struct tr_pq_ev *e = rf->e;
+    size_t n = rf->n_in;
+    size_t np = tr_par_threads() > 1 && n >= 64 ? tr_par_threads() * 4 : 1;
+    if (np > n) {
+        np = n ? n : 1;
     }
-    if (rv == 0 && !bt__any(s, b->g.n)) {
-        bt__pop(b);
+    rf->rows = tr_calloc(n ? n : 1, sizeof(*rf->rows));
+    rf->has = tr_calloc(n ? n : 1, sizeof(*rf->has));
+    rf->pieces = tr_calloc(np, sizeof(*rf->pieces));
+    int rv = 0;
+    if (rf->rows == NULL || rf->has == NULL || rf->pieces == NULL) {
+        rv = bt__oom(e);
     }
+    for (size_t i = 0; rv == 0 && i < np; i++) {
+        rf->pieces[i].lo = n * i / np;
+        rf->pieces[i].hi = n * (i + 1) / np;
+        tr_arena_init(&rf->pieces[i].ar, 64 * 1024);
+    }
+    if (rv == 0) {
+        tr_par_for(np, bt__rf_piece, rf);
+    }
+    for (size_t i = 0; rv == 0 && i < np; i++) {
+        if (rf->pieces[i].rv != 0) {
+            rv = rf->pieces[i].rv;
+            memcpy(e->errmsg, rf->pieces[i].errmsg, TR_ERRMSG_SIZE);
+        }
+    }
+    for (size_t i = 0; rf->pieces != NULL && i < np; i++) {
+        /* labels must live as long as the query (parents borrow them);
+         * the rows go along */
+        tr_arena_adopt(&e->larena, &rf->pieces[i].ar);
+    }
+    for (size_t i = 0; rv == 0 && i < n; i++) {
+        if (!rf->has[i]) {
+            continue;
+        }
+        if (b->n == b->cap) {
+            size_t cap = b->cap ? b->cap * 2 : 16;
+            struct tr_pq_bser *ns = tr_realloc(b->s, cap * sizeof(*ns));
+            if (ns == NULL) {
+                rv = bt__oom(e);
+                break;
+            }
+            b->s = ns;
+            b->cap = cap;
+        }
+        b->s[b->n++] = rf->rows[i];
+    }
+    tr_free(rf->rows);
+    tr_free(rf->has);
+    tr_free(rf->pieces);
     return rv;
 }
 
@@ -693,16 +837,22 @@ static int bt__range_func(struct tr_pq_ev *e,
         return bt__oom(e);
     }
     *out = b;
-    struct tr_arena tmp;
-    tr_arena_init(&tmp, 16 * 1024);
-    struct tr_pq_point *buf = NULL;
-    size_t cap = 0;
+    struct bt_rf rf;
+    memset(&rf, 0, sizeof(rf));
+    rf.e = e;
+    rf.call = n;
+    rf.f = f;
+    rf.keep = keep;
+    rf.args = args;
+    rf.mod = m;
+    rf.g = g;
     int rv = 0;
     if (m->kind == TR_PROMQL_NODE_MATRIX_SEL) {
-        const struct tr_pq_sel *sel = tr_pq_ev_sel(e, m->ms.vs);
+        rf.sel = tr_pq_ev_sel(e, m->ms.vs);
+        rf.n_in = rf.sel != NULL ? rf.sel->res.n_series : 0;
         size_t total = 0;
-        for (size_t i = 0; sel != NULL && i < sel->res.n_series; i++) {
-            total += sel->res.series[i].n_samples;
+        for (size_t i = 0; i < rf.n_in; i++) {
+            total += rf.sel->res.series[i].n_samples;
         }
         e->cur_samples += total;
         if (e->max_samples != 0 && e->cur_samples > e->max_samples) {
@@ -710,33 +860,8 @@ static int bt__range_func(struct tr_pq_ev *e,
                          "query processing would load too many samples "
                          "into memory in query execution");
         }
-        for (size_t i = 0; rv == 0 && sel != NULL && i < sel->res.n_series;
-             i++) {
-            const struct tr_series_data *sd = &sel->res.series[i];
-            if (sd->n_samples > cap) {
-                struct tr_pq_point *nb =
-                    tr_realloc(buf, sd->n_samples * sizeof(*nb));
-                if (nb == NULL) {
-                    rv = bt__oom(e);
-                    break;
-                }
-                buf = nb;
-                cap = sd->n_samples;
-            }
-            size_t np = 0;
-            for (size_t j = 0; j < sd->n_samples; j++) {
-                if (!bt__is_stale(sd->samples[j].v)) {
-                    buf[np].t = sd->samples[j].t;
-                    buf[np++].v = sd->samples[j].v;
-                }
-            }
-            struct bt_input in = {sd->labels, sd->n_labels, buf, np};
-            if (np > 0) {
-                rv = bt__range_row(e, b, n, f, keep, args, &in, m, &tmp);
-            }
-            if (rv == 0 && (i & 63) == 63) {
-                rv = tr_pq_ev_deadline(e);
-            }
+        if (rv == 0) {
+            rv = bt__rf_run(&rf, b);
         }
         e->cur_samples -= total;
     } else {
@@ -747,40 +872,13 @@ static int bt__range_func(struct tr_pq_ev *e,
             rv = bt__eval(e, m->sq.expr, &ig, &inner);
         }
         if (rv == 0) {
-            cap = ig.n ? ig.n : 1;
-            buf = tr_malloc(cap * sizeof(*buf));
-            if (buf == NULL) {
-                rv = bt__oom(e);
-            }
-        }
-        size_t rows = rv == 0 ? (inner->scalar ? 1 : inner->n) : 0;
-        for (size_t i = 0; rv == 0 && i < rows; i++) {
-            size_t np = 0;
-            struct bt_input in = {NULL, 0, buf, 0};
-            for (size_t k = 0; k < ig.n; k++) {
-                if (inner->scalar || inner->s[i].ok[k]) {
-                    buf[np].t = ig.ts[k];
-                    buf[np++].v =
-                        inner->scalar ? inner->sv[k] : inner->s[i].v[k];
-                }
-            }
-            if (!inner->scalar) {
-                in.labels = inner->s[i].labels;
-                in.n_labels = inner->s[i].n_labels;
-            }
-            in.n = np;
-            if (np > 0) {
-                rv = bt__range_row(e, b, n, f, keep, args, &in, m, &tmp);
-            }
-            if (rv == 0 && (i & 63) == 63) {
-                rv = tr_pq_ev_deadline(e);
-            }
+            rf.inner = inner;
+            rf.n_in = inner->scalar ? 1 : inner->n;
+            rv = bt__rf_run(&rf, b);
         }
         tr_pq_bval_free(e, inner);
         tr_free(ig.ts);
     }
-    tr_free(buf);
-    tr_arena_free(&tmp);
     if (rv == 0 && !keep) {
         rv = bt__check_dups(e, b);
     }

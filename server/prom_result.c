@@ -1,0 +1,246 @@
+/* prom_result.c - encoding of PromQL results (see prom_result.h).
+ *
+ * Vectors and matrices are written straight into byte buffers: label names
+ * and values are copied as they are unless they need JSON escaping (then
+ * tr_json_escape writes them as Go's encoding/json does), timestamps and
+ * values go through the allocation-free formatters. Results with many
+ * points are cut into pieces of whole series that lib/par encodes in
+ * parallel, each into its own buffer, joined in order afterwards. */
+#include "server/prom_result.h"
+
+#include <stdbool.h>
+#include <string.h>
+
+#include "lib/alloc.h"
+#include "lib/buf.h"
+#include "lib/par.h"
+
+/* Points per piece below which one thread encodes everything. */
+#define RESULT_PAR_MIN_POINTS 20000
+
+size_t tr_prom_format_ts(char *buf, int64_t t)
+{
+    uint64_t u = t < 0 ? (uint64_t)0 - (uint64_t)t : (uint64_t)t;
+    uint64_t frac = u % 1000, secs = u / 1000;
+    size_t digits = 1;
+    for (uint64_t x = secs; x >= 10; x /= 10) {
+        digits++;
+    }
+    size_t n = (t < 0) + digits + (frac != 0 ? 4 : 0);
+    char *p = buf + n;
+    if (frac != 0) {
+        *--p = (char)('0' + frac % 10);
+        *--p = (char)('0' + frac / 10 % 10);
+        *--p = (char)('0' + frac / 100);
+        *--p = '.';
+    }
+    do {
+        *--p = (char)('0' + secs % 10);
+        secs /= 10;
+    } while (secs != 0);
+    if (t < 0) {
+        *--p = '-';
+    }
+    return n;
+}
+
+/* Appends s as a JSON string (quoted). */
+static void res__str(struct tr_buf *b, const char *s, size_t n)
+{
+    bool plain = true;
+    for (size_t i = 0; i < n && plain; i++) {
+        unsigned char c = (unsigned char)s[i];
+        plain = c >= 0x20 && c < 0x80 && c != '"' && c != '\\';
+    }
+    tr_buf_putc(b, '"');
+    if (plain) {
+        tr_buf_append(b, s, n);
+    } else {
+        tr_json_escape(b, s, n);
+    }
+    tr_buf_putc(b, '"');
+}
+
+static void res__metric(struct tr_buf *b, const struct tr_label *ls, size_t n)
+{
+    tr_buf_append(b, "{\"metric\":{", 11);
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0) {
+            tr_buf_putc(b, ',');
+        }
+        res__str(b, ls[i].name.base, ls[i].name.len);
+        tr_buf_putc(b, ':');
+        res__str(b, ls[i].value.base, ls[i].value.len);
+    }
+    tr_buf_putc(b, '}');
+}
+
+/* Appends [<ts>,"<v>"]. */
+static void res__point(struct tr_buf *b, int64_t t, double v)
+{
+    if (tr_buf_reserve(b, 32 + TR_DOUBLE_BUF) != 0) {
+        return;
+    }
+    char *p = b->data + b->len;
+    char *start = p;
+    *p++ = '[';
+    p += tr_prom_format_ts(p, t);
+    *p++ = ',';
+    *p++ = '"';
+    p += tr_format_double(p, v);
+    *p++ = '"';
+    *p++ = ']';
+    b->len += (size_t)(p - start);
+    b->data[b->len] = '\0';
+}
+
+static void res__series(struct tr_buf *b, const struct tr_pq_series *s)
+{
+    res__metric(b, s->labels, s->n_labels);
+    tr_buf_append(b, ",\"values\":[", 11);
+    for (size_t k = 0; k < s->n; k++) {
+        if (k > 0) {
+            tr_buf_putc(b, ',');
+        }
+        res__point(b, s->pts[k].t, s->pts[k].v);
+    }
+    tr_buf_append(b, "]}", 2);
+}
+
+static void res__sample(struct tr_buf *b, const struct tr_pq_sample *s)
+{
+    res__metric(b, s->labels, s->n_labels);
+    tr_buf_append(b, ",\"value\":", 9);
+    res__point(b, s->t, s->v);
+    tr_buf_putc(b, '}');
+}
+
+/* A run of whole series (or samples) encoded into its own buffer. */
+struct res_piece {
+    size_t lo; /* first element */
+    size_t hi; /* one past the last */
+    struct tr_buf out;
+};
+
+struct res_job {
+    const struct tr_pq_value *v;
+    struct res_piece *pieces;
+};
+
+static void res__encode_piece(void *arg, size_t i)
+{
+    struct res_job *job = arg;
+    struct res_piece *p = &job->pieces[i];
+    for (size_t k = p->lo; k < p->hi; k++) {
+        if (k > p->lo) {
+            tr_buf_putc(&p->out, ',');
+        }
+        if (job->v->type == TR_PROMQL_TYPE_VECTOR) {
+            res__sample(&p->out, &job->v->vec.s[k]);
+        } else {
+            res__series(&p->out, &job->v->mat.s[k]);
+        }
+    }
+}
+
+/* Appends the elements of a vector or matrix, comma-separated. */
+static void res__elements(struct tr_buf *out, const struct tr_pq_value *v)
+{
+    bool vec = v->type == TR_PROMQL_TYPE_VECTOR;
+    size_t n = vec ? v->vec.n : v->mat.n;
+    size_t points = 0;
+    for (size_t i = 0; i < n; i++) {
+        points += vec ? 1 : v->mat.s[i].n;
+    }
+    size_t threads = tr_par_threads();
+    size_t np = 1;
+    if (threads > 1 && points >= 2 * RESULT_PAR_MIN_POINTS && n > 1) {
+        np = threads * 4; /* a few pieces per thread evens out the load */
+        if (np > n) {
+            np = n;
+        }
+    }
+    struct res_piece *pieces = np > 1 ? tr_calloc(np, sizeof(*pieces)) : NULL;
+    if (pieces == NULL) {
+        struct res_piece one;
+        memset(&one, 0, sizeof(one));
+        one.hi = n;
+        one.out = *out;
+        struct res_job job = {v, &one};
+        res__encode_piece(&job, 0);
+        *out = one.out;
+        return;
+    }
+    /* cut at whole elements, about the same number of points each */
+    size_t per = points / np + 1, acc = 0, k = 0;
+    for (size_t i = 0; i < n && k < np; i++) {
+        if (acc == 0) {
+            pieces[k].lo = i;
+        }
+        acc += vec ? 1 : v->mat.s[i].n;
+        if (acc >= per || i + 1 == n) {
+            pieces[k].hi = i + 1;
+            tr_buf_init(&pieces[k].out);
+            tr_buf_reserve(&pieces[k].out, acc * 48);
+            k++;
+            acc = 0;
+        }
+    }
+    if (k > 0 && pieces[k - 1].hi < n) {
+        pieces[k - 1].hi = n;
+    }
+    struct res_job job = {v, pieces};
+    tr_par_for(k, res__encode_piece, &job);
+    size_t total = 0;
+    for (size_t i = 0; i < k; i++) {
+        total += pieces[i].out.len + 1;
+        if (pieces[i].out.oom) {
+            out->oom = true;
+        }
+    }
+    tr_buf_reserve(out, total);
+    for (size_t i = 0; i < k; i++) {
+        if (i > 0) {
+            tr_buf_putc(out, ',');
+        }
+        tr_buf_append(out, pieces[i].out.data, pieces[i].out.len);
+        tr_buf_free(&pieces[i].out);
+    }
+    tr_free(pieces);
+}
+
+void tr_prom_write_result(struct tr_json *j,
+                          const struct tr_pq_value *v,
+                          int64_t ts)
+{
+    tr_json_obj_begin(j);
+    tr_json_key(j, "resultType");
+    tr_json_str(j, tr_promql_type_name(v->type));
+    tr_json_key(j, "result");
+    char buf[32 + TR_DOUBLE_BUF];
+    size_t n;
+    switch (v->type) {
+        case TR_PROMQL_TYPE_SCALAR:
+            tr_json_arr_begin(j);
+            n = tr_prom_format_ts(buf, ts);
+            tr_json_raw(j, buf, n);
+            n = tr_format_double(buf, v->scalar);
+            tr_json_str_n(j, buf, n);
+            tr_json_arr_end(j);
+            break;
+        case TR_PROMQL_TYPE_STRING:
+            tr_json_arr_begin(j);
+            n = tr_prom_format_ts(buf, ts);
+            tr_json_raw(j, buf, n);
+            tr_json_str_n(j, v->str ? v->str : "", v->str_len);
+            tr_json_arr_end(j);
+            break;
+        default:
+            /* the elements go straight into the writer's buffer */
+            tr_json_arr_begin(j);
+            res__elements(j->out, v);
+            tr_json_arr_end(j);
+            break;
+    }
+    tr_json_obj_end(j);
+}
