@@ -32,7 +32,7 @@
  *
  * Usage: build/bench/promql [--combos N] [--interval S] [--hours H]
  *          [--reps N] [--conns N] [--batch N] [--triad PATH]
- *          [--prometheus PATH] [--keep]
+ *          [--prometheus PATH] [--keep] [--hold S]
  * Environment: BENCH_COMBOS, BENCH_INTERVAL, BENCH_HOURS, BENCH_REPS,
  * BENCH_CONNS, BENCH_BATCH, TRIAD_BIN, PROMETHEUS_BIN. Exit status: 0 when
  * the run completed, 1 when a server did not start or a query failed. */
@@ -72,6 +72,7 @@ struct cfg {
     const char *triad_bin;
     const char *prom_bin;
     int keep;
+    long hold_s;
 };
 
 static struct cfg cfg = {COMBOS,
@@ -82,6 +83,7 @@ static struct cfg cfg = {COMBOS,
                          2000,
                          "build/triad",
                          "build/prometheus/usr/bin/prometheus",
+                         0,
                          0};
 static long rounds;
 
@@ -522,6 +524,8 @@ int main(int argc, char **argv)
             cfg.hours = strtol(x, NULL, 10);
         else if (strcmp(a, "--reps") == 0)
             cfg.reps = strtol(x, NULL, 10);
+        else if (strcmp(a, "--hold") == 0)
+            cfg.hold_s = strtol(x, NULL, 10);
         else if (strcmp(a, "--conns") == 0)
             cfg.conns = strtol(x, NULL, 10);
         else if (strcmp(a, "--batch") == 0)
@@ -723,6 +727,14 @@ int main(int argc, char **argv)
         (double)vm_status_kib(srv[1].pid, "VmHWM:") / 1024.0);
     curl_easy_cleanup(e[0]);
     curl_easy_cleanup(e[1]);
+    if (cfg.hold_s > 0) {
+        /* for profiling by hand: both servers stay up with the data */
+        printf("holding %ld s: triad %s (pid %d), prometheus %s (pid %d)\n",
+               cfg.hold_s, srv[0].base, (int)srv[0].pid, srv[1].base,
+               (int)srv[1].pid);
+        fflush(stdout);
+        sleep((unsigned)cfg.hold_s);
+    }
 
 out:
     for (int k = 0; k < 2; k++) {
@@ -755,6 +767,6 @@ usage:
             "usage: promql [--combos N (50..1000)] [--interval S] [--hours H] "
             "[--reps N]\n"
             "         [--conns N] [--batch N] [--triad PATH] "
-            "[--prometheus PATH] [--keep]\n");
+            "[--prometheus PATH] [--keep] [--hold S]\n");
     return 2;
 }

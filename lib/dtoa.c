@@ -50,6 +50,11 @@ static const uint64_t pow10_u64[20] = {1ULL,
                                        1000000000000000000ULL,
                                        10000000000000000000ULL};
 
+static const char dtoa_digits2[201] =
+    "00010203040506070809101112131415161718192021222324252627282930313233343536"
+    "37383940414243444546474849505152535455565758596061626364656667686970717273"
+    "7475767778798081828384858687888990919293949596979899";
+
 static void big_set(struct big *b, uint64_t x)
 {
     b->w[0] = (uint32_t)x;
@@ -142,21 +147,13 @@ static bool big_shr(struct big *b, int s)
     return lost;
 }
 
-/* floor(x * 2^a / 10^q) into *out, *exact when nothing was cut off.
- * Returns false when the result does not fit in 64 bits. */
-static bool dtoa__scale(uint64_t x, int a, int q, uint64_t *out, bool *exact)
+/* dtoa__scale for any magnitude, with the big integer. */
+static bool dtoa__scale_big(uint64_t x,
+                            int a,
+                            int q,
+                            uint64_t *out,
+                            bool *exact)
 {
-    if (a <= 0 && a > -128 && q <= 0 && q >= -19) {
-        /* typical magnitudes: x * 10^-q < 2^55 * 10^19 < 2^119 */
-        tr_u128 p = (tr_u128)x * pow10_u64[-q];
-        tr_u128 r = a == 0 ? p : p >> -a;
-        if ((r >> 64) != 0) {
-            return false;
-        }
-        *out = (uint64_t)r;
-        *exact = a == 0 || (p & (((tr_u128)1 << -a) - 1)) == 0;
-        return true;
-    }
     struct big b;
     big_set(&b, x);
     if (a > 0) {
@@ -179,6 +176,31 @@ static bool dtoa__scale(uint64_t x, int a, int q, uint64_t *out, bool *exact)
         b.n == 0 ? 0 : (b.n == 1 ? b.w[0] : ((uint64_t)b.w[1] << 32 | b.w[0]));
     *exact = !lost;
     return true;
+}
+
+/* floor(x * 2^a / 10^q) into *out, *exact when nothing was cut off.
+ * Returns false when the result does not fit in 64 bits. */
+static inline bool dtoa__scale(uint64_t x,
+                               int a,
+                               int q,
+                               uint64_t *out,
+                               bool *exact)
+{
+    if (a <= 0 && a > -128 && q <= 0 && q >= -21) {
+        /* typical magnitudes: x * 10^-q < 2^55 * 10^21 < 2^126 */
+        tr_u128 p = (tr_u128)x * pow10_u64[q < -19 ? 19 : -q];
+        if (q < -19) {
+            p *= pow10_u64[-q - 19];
+        }
+        tr_u128 r = a == 0 ? p : p >> -a;
+        if ((r >> 64) != 0) {
+            return false;
+        }
+        *out = (uint64_t)r;
+        *exact = a == 0 || (p & (((tr_u128)1 << -a) - 1)) == 0;
+        return true;
+    }
+    return dtoa__scale_big(x, a, q, out, exact);
 }
 
 static int dtoa__floor_log10_pow2(int p)
@@ -214,8 +236,8 @@ int tr_dtoa_shortest(double v, char digits[17], int *exp10)
     uint64_t xc = 4 * m, xp = 4 * m + 2;
     int msb = 63 - __builtin_clzll(m);
     int q = dtoa__floor_log10_pow2(e2 + msb) - 17;
-    uint64_t vr, vp, vm;
-    bool vr_exact, vp_exact, vm_exact;
+    uint64_t vr = 0, vp = 0, vm = 0;
+    bool vr_exact = false, vp_exact = false, vm_exact = false;
     /* q is right or one too small; the loop settles it (an estimate one
      * off either way costs one more scaling) */
     for (int tries = 0; tries < 6; tries++) {
@@ -268,17 +290,27 @@ int tr_dtoa_shortest(double v, char digits[17], int *exp10)
         d /= 10;
         k++;
     }
-    char tmp[20];
-    int n = 0;
-    while (d != 0) {
-        tmp[n++] = (char)('0' + d % 10);
-        d /= 10;
+    /* 17 digits always suffice */
+    int n = 1;
+    if (d >= 10) {
+        /* digits from the bit length: log10(2) ~ 1233 / 4096 */
+        int t = (64 - __builtin_clzll(d)) * 1233 >> 12;
+        n = t + (d >= pow10_u64[t]);
     }
-    /* 17 digits always suffice, so nn == n */
-    int nn = n < 17 ? n : 17;
-    for (int i = 0; i < nn; i++) {
-        digits[i] = tmp[n - 1 - i];
+    char *p = digits + n;
+    while (d >= 100) {
+        uint64_t dq = d / 100;
+        unsigned r = (unsigned)(d - dq * 100);
+        p -= 2;
+        memcpy(p, dtoa_digits2 + 2 * r, 2);
+        d = dq;
+    }
+    if (d >= 10) {
+        p -= 2;
+        memcpy(p, dtoa_digits2 + 2 * d, 2);
+    } else {
+        *--p = (char)('0' + d);
     }
     *exp10 = q + k + n - 1;
-    return nn;
+    return n;
 }

@@ -75,16 +75,35 @@ static void res__metric(struct tr_buf *b, const struct tr_label *ls, size_t n)
     tr_buf_putc(b, '}');
 }
 
+/* Formatted timestamps: the series of a matrix share their steps. */
+#define TS_CACHE 256
+struct ts_cache {
+    int64_t t[TS_CACHE];
+    uint8_t len[TS_CACHE]; /* 0: empty */
+    char s[TS_CACHE][24];
+};
+
 /* Appends [<ts>,"<v>"]. */
-static void res__point(struct tr_buf *b, int64_t t, double v)
+static void res__point(struct tr_buf *b,
+                       struct ts_cache *tc,
+                       int64_t t,
+                       double v)
 {
-    if (tr_buf_reserve(b, 32 + TR_DOUBLE_BUF) != 0) {
+    if (b->cap - b->len < 32 + TR_DOUBLE_BUF + 1 &&
+        tr_buf_reserve(b, 32 + TR_DOUBLE_BUF) != 0) {
         return;
     }
     char *p = b->data + b->len;
     char *start = p;
     *p++ = '[';
-    p += tr_prom_format_ts(p, t);
+    size_t h = (size_t)(((uint64_t)t * 0x9e3779b97f4a7c15ULL) >> 56);
+    if (tc->len[h] == 0 || tc->t[h] != t) {
+        tc->t[h] = t;
+        tc->len[h] = (uint8_t)tr_prom_format_ts(tc->s[h], t);
+    }
+    /* a fixed-size copy (three moves); the room reserved above covers it */
+    memcpy(p, tc->s[h], sizeof(tc->s[h]));
+    p += tc->len[h];
     *p++ = ',';
     *p++ = '"';
     p += tr_format_double(p, v);
@@ -94,7 +113,9 @@ static void res__point(struct tr_buf *b, int64_t t, double v)
     b->data[b->len] = '\0';
 }
 
-static void res__series(struct tr_buf *b, const struct tr_pq_series *s)
+static void res__series(struct tr_buf *b,
+                        struct ts_cache *tc,
+                        const struct tr_pq_series *s)
 {
     res__metric(b, s->labels, s->n_labels);
     tr_buf_append(b, ",\"values\":[", 11);
@@ -102,16 +123,18 @@ static void res__series(struct tr_buf *b, const struct tr_pq_series *s)
         if (k > 0) {
             tr_buf_putc(b, ',');
         }
-        res__point(b, s->pts[k].t, s->pts[k].v);
+        res__point(b, tc, s->pts[k].t, s->pts[k].v);
     }
     tr_buf_append(b, "]}", 2);
 }
 
-static void res__sample(struct tr_buf *b, const struct tr_pq_sample *s)
+static void res__sample(struct tr_buf *b,
+                        struct ts_cache *tc,
+                        const struct tr_pq_sample *s)
 {
     res__metric(b, s->labels, s->n_labels);
     tr_buf_append(b, ",\"value\":", 9);
-    res__point(b, s->t, s->v);
+    res__point(b, tc, s->t, s->v);
     tr_buf_putc(b, '}');
 }
 
@@ -131,16 +154,23 @@ static void res__encode_piece(void *arg, size_t i)
 {
     struct res_job *job = arg;
     struct res_piece *p = &job->pieces[i];
+    struct ts_cache *tc = tr_malloc(sizeof(*tc));
+    if (tc == NULL) {
+        p->out.oom = true;
+        return;
+    }
+    memset(tc->len, 0, sizeof(tc->len));
     for (size_t k = p->lo; k < p->hi; k++) {
         if (k > p->lo) {
             tr_buf_putc(&p->out, ',');
         }
         if (job->v->type == TR_PROMQL_TYPE_VECTOR) {
-            res__sample(&p->out, &job->v->vec.s[k]);
+            res__sample(&p->out, tc, &job->v->vec.s[k]);
         } else {
-            res__series(&p->out, &job->v->mat.s[k]);
+            res__series(&p->out, tc, &job->v->mat.s[k]);
         }
     }
+    tr_free(tc);
 }
 
 /* Appends the elements of a vector or matrix, comma-separated. */

@@ -201,17 +201,36 @@ static int sel__all_series(struct win_ctx *wc, struct idvec *out)
     return 0;
 }
 
-/* Evaluates matchers in one window into out (sorted unique ids). */
+/* Matchers answered by exact postings look-ups: equality with a non-empty
+ * value, regexes that are a set of literals not matching "". */
+static bool sel__cheap(const struct tr_matcher *m)
+{
+    const char *const *lits;
+    const size_t *lens;
+    if (tr_matcher_matches_empty(m)) {
+        return false;
+    }
+    return m->type == TR_MATCH_EQ ||
+           (m->type == TR_MATCH_RE && tr_matcher_literals(m, &lits, &lens) > 0);
+}
+
+/* Evaluates matchers in one window into out (sorted unique ids). When a
+ * cheap matcher narrows the candidates, the other matchers are not
+ * evaluated over postings (a scan of every value of their label) but left
+ * to the caller, which checks them on each candidate's labels
+ * (*filter = true). */
 static int sel__match_window(struct win_ctx *wc,
                              const struct tr_matcher *ms,
                              size_t n,
-                             struct idvec *out)
+                             struct idvec *out,
+                             bool *filter)
 {
     bool have = false;
     int rv = 0;
+    *filter = false;
     for (size_t i = 0; i < n && rv == 0; i++) {
         const struct tr_matcher *m = &ms[i];
-        if (tr_matcher_matches_empty(m)) {
+        if (!sel__cheap(m)) {
             continue;
         }
         struct idvec set = {0};
@@ -222,15 +241,13 @@ static int sel__match_window(struct win_ctx *wc,
         if (m->type == TR_MATCH_EQ) {
             rv = sel__postings_exact(
                 wc, name, (struct tr_slice){m->value, m->value_len}, &set);
-        } else if (m->type == TR_MATCH_RE &&
-                   (nl = tr_matcher_literals(m, &lits, &lens)) > 0) {
+        } else {
+            nl = tr_matcher_literals(m, &lits, &lens);
             for (size_t j = 0; j < nl && rv == 0; j++) {
                 rv = sel__postings_exact(
                     wc, name, (struct tr_slice){lits[j], lens[j]}, &set);
             }
             idvec_sort_unique(&set);
-        } else {
-            rv = sel__postings_scan(wc, name, m, true, &set);
         }
         if (!have) {
             *out = set;
@@ -239,7 +256,32 @@ static int sel__match_window(struct win_ctx *wc,
             idvec_intersect(out, &set);
             idvec_free(&set);
         }
-        if (have && out->n == 0) {
+        if (out->n == 0) {
+            return rv;
+        }
+    }
+    if (have) {
+        for (size_t i = 0; i < n; i++) {
+            *filter = *filter || !sel__cheap(&ms[i]);
+        }
+        return rv;
+    }
+    /* no cheap matcher: postings scans */
+    for (size_t i = 0; i < n && rv == 0; i++) {
+        const struct tr_matcher *m = &ms[i];
+        if (tr_matcher_matches_empty(m)) {
+            continue;
+        }
+        struct idvec set = {0};
+        rv = sel__postings_scan(wc, tr_slice_cstr(m->name), m, true, &set);
+        if (!have) {
+            *out = set;
+            have = true;
+        } else {
+            idvec_intersect(out, &set);
+            idvec_free(&set);
+        }
+        if (out->n == 0) {
             return rv;
         }
     }
@@ -263,6 +305,22 @@ static int sel__match_window(struct win_ctx *wc,
         rv = sel__all_series(wc, out);
     }
     return rv;
+}
+
+/* Whether labels ls satisfy every matcher (a missing label is ""). */
+static bool sel__labels_match(const struct tr_label *ls,
+                              size_t nl,
+                              const struct tr_matcher *ms,
+                              size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        struct tr_slice v =
+            tr_labels_get(ls, nl, ms[i].name, strlen(ms[i].name));
+        if (!tr_matcher_matches(&ms[i], v.base ? v.base : "", v.len)) {
+            return false;
+        }
+    }
+    return true;
 }
 
 static int64_t sel__window_start(int64_t t, int64_t w)
@@ -380,21 +438,36 @@ static int sel__collect(struct tr_storage *s,
         wc.window = window;
         wc.slot = slot;
         struct idvec ids = {0};
-        rv = sel__match_window(&wc, ms, n, &ids);
+        bool filter;
+        rv = sel__match_window(&wc, ms, n, &ids, &filter);
+        /* labels of series in memory come from the head, the others from
+         * their 'S' key */
+        pthread_rwlock_rdlock(&s->head_mu);
+        struct head_tenant *ht = head_tenant_find(s, tenant);
+        struct head_window *hw = ht ? head_window_find(ht, window, slot) : NULL;
+        struct tr_buf lv;
+        tr_buf_init(&lv);
         for (size_t i = 0; i < ids.n && rv == 0; i++) {
-            tr_buf_reset(&wc.key);
-            tr_key_shard_prefix(&wc.key, tenant, window, slot, TR_KEY_SERIES);
-            tr_buf_put_u64be(&wc.key, ids.v[i]);
-            struct tr_buf lv;
-            tr_buf_init(&lv);
-            if (tr_engine_get(s->eng, TR_CF_METRICS, wc.key.data, wc.key.len,
-                              &lv) != 0) {
-                tr_buf_free(&lv);
-                continue;
+            const struct head_series *hs =
+                hw != NULL ? tr_u64map_get(&hw->series, ids.v[i]) : NULL;
+            const char *enc;
+            size_t elen;
+            if (hs != NULL) {
+                enc = tr_arena_memdup(arena, hs->labels, hs->labels_len);
+                elen = hs->labels_len;
+            } else {
+                tr_buf_reset(&wc.key);
+                tr_key_shard_prefix(&wc.key, tenant, window, slot,
+                                    TR_KEY_SERIES);
+                tr_buf_put_u64be(&wc.key, ids.v[i]);
+                tr_buf_reset(&lv);
+                if (tr_engine_get(s->eng, TR_CF_METRICS, wc.key.data,
+                                  wc.key.len, &lv) != 0) {
+                    continue;
+                }
+                enc = tr_arena_memdup(arena, lv.data, lv.len);
+                elen = lv.len;
             }
-            const char *enc = tr_arena_memdup(arena, lv.data, lv.len);
-            size_t elen = lv.len;
-            tr_buf_free(&lv);
             if (enc == NULL) {
                 rv = TR_ENOMEM;
                 break;
@@ -411,7 +484,9 @@ static int sel__collect(struct tr_storage *s,
             }
             struct sel_hit *hit = &hits->v[hits->n];
             if (tr_labels_decode(enc, elen, arena, &hit->labels,
-                                 &hit->n_labels) != 0) {
+                                 &hit->n_labels) != 0 ||
+                (filter &&
+                 !sel__labels_match(hit->labels, hit->n_labels, ms, n))) {
                 continue;
             }
             hit->window = window;
@@ -419,6 +494,8 @@ static int sel__collect(struct tr_storage *s,
             hit->id = ids.v[i];
             hits->n++;
         }
+        pthread_rwlock_unlock(&s->head_mu);
+        tr_buf_free(&lv);
         idvec_free(&ids);
         sel__seek_next_shard(wc.it, &k2, tenant, window, slot);
     }

@@ -114,6 +114,32 @@ static struct tr_select_result st_select(struct tr_storage *s,
     return r;
 }
 
+/* Series count of a select with two matchers (type, name, value each). */
+static size_t st_count2(struct tr_storage *s,
+                        enum tr_match_type t1,
+                        const char *n1,
+                        const char *v1,
+                        enum tr_match_type t2,
+                        const char *n2,
+                        const char *v2,
+                        int64_t t)
+{
+    const struct tr_select_source *src = tr_storage_source(s);
+    struct tr_matcher m[2];
+    char err[TR_ERRMSG_SIZE];
+    cr_assert_eq(tr_matcher_init(&m[0], t1, n1, v1, strlen(v1), err), 0);
+    cr_assert_eq(tr_matcher_init(&m[1], t2, n2, v2, strlen(v2), err), 0);
+    struct tr_select_hints h = {.mint = t - DAY, .maxt = t + DAY};
+    struct tr_select_result r;
+    cr_assert_eq(src->select(src->impl, TR_SLICE_LIT("t"), m, 2, &h, &r, err),
+                 0, "select: %s", err);
+    size_t n = r.n_series;
+    tr_select_result_free(&r);
+    tr_matcher_free(&m[0]);
+    tr_matcher_free(&m[1]);
+    return n;
+}
+
 TestSuite(storage, .init = st_setup, .fini = st_teardown);
 
 Test(storage, append_and_read_back_bit_exact)
@@ -244,6 +270,32 @@ Test(storage, matchers_and_label_apis)
     q = st_select(s, "t", TR_MATCH_EQ, "job", "", t - DAY, t + DAY);
     cr_assert_eq(q.n_series, 1, "job=\"\" means no job label");
     tr_select_result_free(&q);
+    /* an exact matcher narrows the candidates; the others are checked on
+     * their labels (a missing label is "") */
+    cr_assert_eq(
+        st_count2(s, TR_MATCH_EQ, "__name__", "a", TR_MATCH_NEQ, "job", "x", t),
+        1);
+    cr_assert_eq(st_count2(s, TR_MATCH_EQ, "__name__", "a", TR_MATCH_RE, "job",
+                           ".*y", t),
+                 1);
+    cr_assert_eq(st_count2(s, TR_MATCH_EQ, "__name__", "a", TR_MATCH_RE, "job",
+                           "x|z", t),
+                 1);
+    cr_assert_eq(
+        st_count2(s, TR_MATCH_EQ, "__name__", "a", TR_MATCH_EQ, "job", "", t),
+        0);
+    cr_assert_eq(
+        st_count2(s, TR_MATCH_EQ, "__name__", "b", TR_MATCH_EQ, "job", "", t),
+        1);
+    cr_assert_eq(st_count2(s, TR_MATCH_RE, "__name__", "a|b", TR_MATCH_NRE,
+                           "env", "pr.*", t),
+                 2);
+    cr_assert_eq(st_count2(s, TR_MATCH_RE, "__name__", "a|b", TR_MATCH_RE,
+                           "env", "pr.*", t),
+                 1);
+    cr_assert_eq(st_count2(s, TR_MATCH_EQ, "__name__", "b", TR_MATCH_NEQ, "env",
+                           "prod", t),
+                 0);
 
     const struct tr_select_source *src = tr_storage_source(s);
     struct tr_select_hints h = {.mint = t - DAY, .maxt = t + DAY};
