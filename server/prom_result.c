@@ -75,17 +75,27 @@ static void res__metric(struct tr_buf *b, const struct tr_label *ls, size_t n)
     tr_buf_putc(b, '}');
 }
 
-/* Formatted timestamps: the series of a matrix share their steps. */
-#define TS_CACHE 256
+/* Formatted timestamps by point index: the series of a matrix share their
+ * steps, so the k-th point of one series usually has the k-th point's time
+ * of the previous one. */
 struct ts_cache {
-    int64_t t[TS_CACHE];
-    uint8_t len[TS_CACHE]; /* 0: empty */
-    char s[TS_CACHE][24];
+    int64_t *t;
+    uint8_t *len; /* 0: empty */
+    char (*s)[24];
+    size_t cap;
 };
 
-/* Appends [<ts>,"<v>"]. */
+static void ts_cache_free(struct ts_cache *tc)
+{
+    tr_free(tc->t);
+    tr_free(tc->len);
+    tr_free(tc->s);
+}
+
+/* Appends [<ts>,"<v>"]; k is the point's index in its series. */
 static void res__point(struct tr_buf *b,
                        struct ts_cache *tc,
+                       size_t k,
                        int64_t t,
                        double v)
 {
@@ -96,14 +106,37 @@ static void res__point(struct tr_buf *b,
     char *p = b->data + b->len;
     char *start = p;
     *p++ = '[';
-    size_t h = (size_t)(((uint64_t)t * 0x9e3779b97f4a7c15ULL) >> 56);
-    if (tc->len[h] == 0 || tc->t[h] != t) {
-        tc->t[h] = t;
-        tc->len[h] = (uint8_t)tr_prom_format_ts(tc->s[h], t);
+    if (k >= tc->cap) {
+        size_t cap = tc->cap ? tc->cap * 2 : 512;
+        while (cap <= k) {
+            cap *= 2;
+        }
+        int64_t *nt = tr_realloc(tc->t, cap * sizeof(*nt));
+        if (nt != NULL) {
+            tc->t = nt;
+        }
+        uint8_t *nl = tr_realloc(tc->len, cap);
+        if (nl != NULL) {
+            tc->len = nl;
+        }
+        char(*ns)[24] = tr_realloc(tc->s, cap * sizeof(*ns));
+        if (ns != NULL) {
+            tc->s = ns;
+        }
+        if (nt == NULL || nl == NULL || ns == NULL) {
+            b->oom = true;
+            return;
+        }
+        memset(tc->len + tc->cap, 0, cap - tc->cap);
+        tc->cap = cap;
     }
+    if (tc->len[k] == 0 || tc->t[k] != t) {
+        tc->t[k] = t;
+        tc->len[k] = (uint8_t)tr_prom_format_ts(tc->s[k], t);
+    }
+    memcpy(p, tc->s[k], sizeof(tc->s[k]));
+    p += tc->len[k];
     /* a fixed-size copy (three moves); the room reserved above covers it */
-    memcpy(p, tc->s[h], sizeof(tc->s[h]));
-    p += tc->len[h];
     *p++ = ',';
     *p++ = '"';
     p += tr_format_double(p, v);
@@ -123,7 +156,7 @@ static void res__series(struct tr_buf *b,
         if (k > 0) {
             tr_buf_putc(b, ',');
         }
-        res__point(b, tc, s->pts[k].t, s->pts[k].v);
+        res__point(b, tc, k, s->pts[k].t, s->pts[k].v);
     }
     tr_buf_append(b, "]}", 2);
 }
@@ -134,7 +167,7 @@ static void res__sample(struct tr_buf *b,
 {
     res__metric(b, s->labels, s->n_labels);
     tr_buf_append(b, ",\"value\":", 9);
-    res__point(b, tc, s->t, s->v);
+    res__point(b, tc, 0, s->t, s->v);
     tr_buf_putc(b, '}');
 }
 
@@ -154,12 +187,9 @@ static void res__encode_piece(void *arg, size_t i)
 {
     struct res_job *job = arg;
     struct res_piece *p = &job->pieces[i];
-    struct ts_cache *tc = tr_malloc(sizeof(*tc));
-    if (tc == NULL) {
-        p->out.oom = true;
-        return;
-    }
-    memset(tc->len, 0, sizeof(tc->len));
+    struct ts_cache cache;
+    memset(&cache, 0, sizeof(cache));
+    struct ts_cache *tc = &cache;
     for (size_t k = p->lo; k < p->hi; k++) {
         if (k > p->lo) {
             tr_buf_putc(&p->out, ',');
@@ -170,7 +200,7 @@ static void res__encode_piece(void *arg, size_t i)
             res__series(&p->out, tc, &job->v->mat.s[k]);
         }
     }
-    tr_free(tc);
+    ts_cache_free(tc);
 }
 
 /* Appends the elements of a vector or matrix, comma-separated. */

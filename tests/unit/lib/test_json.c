@@ -5,6 +5,7 @@
 #include <float.h>
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -65,4 +66,28 @@ Test(json, format_double_round_trips)
         }
         cr_assert_eq(strtod(fmt(v, b), NULL), v, "%a -> %s", v, b);
     }
+}
+
+/* Integer values (counters, byte gauges) take a digit-table path: every
+ * power-of-ten boundary and its neighbours, both signs. */
+Test(json, format_double_integers)
+{
+    char b[TR_DOUBLE_BUF], want[32];
+    int64_t p = 1;
+    for (int e = 0; e <= 16; e++, p *= 10) {
+        for (int64_t d = -2; d <= 2; d++) {
+            int64_t x = p + d;
+            if (x < 0 || x >= (1LL << 53)) {
+                continue;
+            }
+            snprintf(want, sizeof(want), "%lld", (long long)x);
+            cr_assert_str_eq(fmt((double)x, b), want);
+            if (x > 0) {
+                snprintf(want, sizeof(want), "-%lld", (long long)x);
+                cr_assert_str_eq(fmt(-(double)x, b), want);
+            }
+        }
+    }
+    cr_assert_str_eq(fmt(9007199254740991.0, b), "9007199254740991");
+    cr_assert_str_eq(fmt(1854881792.0, b), "1854881792");
 }
