@@ -850,13 +850,13 @@ out:
     return rv;
 }
 
-static int sel__select(void *impl,
-                       struct tr_slice tenant,
-                       const struct tr_matcher *ms,
-                       size_t n,
-                       const struct tr_select_hints *h,
-                       struct tr_select_result *out,
-                       char *errmsg)
+static int sel__select_impl(void *impl,
+                            struct tr_slice tenant,
+                            const struct tr_matcher *ms,
+                            size_t n,
+                            const struct tr_select_hints *h,
+                            struct tr_select_result *out,
+                            char *errmsg)
 {
     struct tr_storage *s = impl;
     memset(out, 0, sizeof(*out));
@@ -979,6 +979,22 @@ static int sel__select(void *impl,
     out->n_series = gi;
     if (rv == TR_ECORRUPT) {
         return tr_errf(rv, errmsg, "corrupt chunk in storage");
+    }
+    return rv;
+}
+
+/* On error the result holds nothing (callers free it only on success). */
+static int sel__select(void *impl,
+                       struct tr_slice tenant,
+                       const struct tr_matcher *ms,
+                       size_t n,
+                       const struct tr_select_hints *h,
+                       struct tr_select_result *out,
+                       char *errmsg)
+{
+    int rv = sel__select_impl(impl, tenant, ms, n, h, out, errmsg);
+    if (rv != 0) {
+        tr_select_result_free(out);
     }
     return rv;
 }

@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "lib/par.h"
 #include "storage/entry.h"
 #include "storage/storage.h"
 
@@ -469,4 +470,69 @@ Test(storage, determinism_and_copy)
     tr_buf_free(&dump);
     tr_storage_close(ss[0]);
     tr_storage_close(ss[1]);
+}
+
+/* A select of many series reads pieces of them on lib/par's helper threads
+ * (each with its own iterator and arena): same series, same samples, same
+ * order as on one thread, across two windows, head and persisted chunks;
+ * the sample limit still holds. */
+Test(storage, parallel_reads_match_serial)
+{
+    struct tr_storage *s = st_open(0);
+    int64_t base = 1700000000000LL - 1700000000000LL % DAY + DAY - 2 * HOUR;
+    int64_t ts[300];
+    double vs[300];
+    char val[16];
+    for (int i = 0; i < 150; i++) {
+        snprintf(val, sizeof(val), "%03d", i);
+        /* samples before and after the window boundary, one apply each */
+        for (int w = 0; w < 2; w++) {
+            int n = 0;
+            for (int k = 0; k < 150; k++) {
+                int64_t t = base + (int64_t)(w * 150 + k) * 48000;
+                if ((t >= base + 2 * HOUR) != (w == 1)) {
+                    continue;
+                }
+                ts[n] = t;
+                vs[n++] = i * 1000 + w * 150 + k;
+            }
+            if (n > 0) {
+                st_put(s, "t", "m", "i", val, ts, vs, (size_t)n);
+            }
+        }
+    }
+    const struct tr_select_source *src = tr_storage_source(s);
+    struct tr_matcher m;
+    char err[TR_ERRMSG_SIZE];
+    cr_assert_eq(tr_matcher_init(&m, TR_MATCH_EQ, "__name__", "m", 1, err), 0);
+    struct tr_select_hints h = {.mint = base, .maxt = base + DAY};
+    struct tr_select_result serial, par;
+    cr_assert_eq(
+        src->select(src->impl, TR_SLICE_LIT("t"), &m, 1, &h, &serial, err), 0);
+    cr_assert_eq(serial.n_series, 150);
+    cr_assert_eq(tr_par_start(3), 0);
+    cr_assert_eq(
+        src->select(src->impl, TR_SLICE_LIT("t"), &m, 1, &h, &par, err), 0,
+        "%s", err);
+    cr_assert_eq(par.n_series, serial.n_series);
+    for (size_t i = 0; i < par.n_series; i++) {
+        const struct tr_series_data *a = &serial.series[i], *b = &par.series[i];
+        cr_assert_eq(
+            tr_labels_cmp(a->labels, a->n_labels, b->labels, b->n_labels), 0);
+        cr_assert_eq(a->n_samples, b->n_samples, "series %zu", i);
+        cr_assert_eq(a->n_samples, 300, "series %zu", i);
+        cr_assert_eq(
+            memcmp(a->samples, b->samples, a->n_samples * sizeof(*a->samples)),
+            0);
+    }
+    tr_select_result_free(&par);
+    h.max_samples = 1000;
+    cr_assert_eq(
+        src->select(src->impl, TR_SLICE_LIT("t"), &m, 1, &h, &par, err),
+        TR_ELIMIT);
+    cr_assert(strstr(err, "too many samples") != NULL, "%s", err);
+    tr_par_stop();
+    tr_select_result_free(&serial);
+    tr_matcher_free(&m);
+    tr_storage_close(s);
 }
