@@ -155,16 +155,21 @@ static void query__run(const struct tr_http_request *req,
         return;
     }
     struct tr_pq_value v;
+    struct tr_pq_annos annos;
+    memset(&annos, 0, sizeof(annos));
+    struct tr_promql_eval_opts o = *opts;
+    o.annos = &annos;
     rv = tr_promql_eval(app->source, tr_slice_cstr(tenant), expr, start, end,
-                        step, opts, &a, &v, err);
+                        step, &o, &a, &v, err);
     if (rv != 0) {
         query__eval_error(resp, rv, err);
     } else {
         struct tr_json j;
         tr_prom_success_begin(resp, &j);
         tr_prom_write_result(&j, &v, start);
-        tr_prom_success_end(resp, &j, NULL);
+        tr_prom_success_end_annos(resp, &j, &annos, q);
     }
+    tr_pq_annos_free(&annos);
     tr_promql_ast_free(expr);
     tr_arena_free(&a);
 }

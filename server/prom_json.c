@@ -233,6 +233,99 @@ void tr_prom_success_begin(struct tr_http_response *resp, struct tr_json *j)
     tr_json_key(j, "data");
 }
 
+#define PROM_MAX_ANNOS 10
+
+static int prom__str_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Writes the "warnings" (info false) or "infos" array of annos. */
+static void prom__annos(struct tr_json *j,
+                        const struct tr_pq_annos *a,
+                        const char *query,
+                        bool info)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < a->n; i++) {
+        n += a->v[i].info == info;
+    }
+    size_t omitted = info ? a->omitted_infos : a->omitted_warnings;
+    if (n == 0 && omitted == 0) {
+        return;
+    }
+    char **msgs = tr_calloc(n ? n : 1, sizeof(*msgs));
+    if (msgs == NULL) {
+        return;
+    }
+    size_t k = 0;
+    size_t qlen = query ? strlen(query) : 0;
+    for (size_t i = 0; i < a->n; i++) {
+        if (a->v[i].info != info) {
+            continue;
+        }
+        /* Prometheus' PositionRange.StartPosInput: 1-based line:col */
+        size_t pos = a->v[i].pos <= qlen ? a->v[i].pos : qlen;
+        size_t line = 1, last_nl = 0;
+        bool seen_nl = false;
+        for (size_t c = 0; c < pos; c++) {
+            if (query[c] == '\n') {
+                line++;
+                last_nl = c;
+                seen_nl = true;
+            }
+        }
+        size_t col = seen_nl ? pos - last_nl : pos + 1;
+        struct tr_buf b;
+        tr_buf_init(&b);
+        tr_buf_printf(&b, "%s (%zu:%zu)", a->v[i].msg, line, col);
+        tr_buf_putc(&b, '\0');
+        msgs[k++] = b.data;
+    }
+    qsort(msgs, k, sizeof(*msgs), prom__str_cmp);
+    tr_json_key(j, info ? "infos" : "warnings");
+    tr_json_arr_begin(j);
+    for (size_t i = 0; i < k && i < PROM_MAX_ANNOS; i++) {
+        tr_json_str(j, msgs[i] ? msgs[i] : "");
+    }
+    if (k > PROM_MAX_ANNOS) {
+        omitted += k - PROM_MAX_ANNOS;
+    }
+    if (omitted > 0) {
+        char line[96];
+        snprintf(line, sizeof(line), "%zu more %s annotations omitted", omitted,
+                 info ? "info" : "warning");
+        tr_json_str(j, line);
+    }
+    tr_json_arr_end(j);
+    for (size_t i = 0; i < k; i++) {
+        tr_free(msgs[i]);
+    }
+    tr_free(msgs);
+}
+
+static void prom__end(struct tr_http_response *resp, struct tr_json *j)
+{
+    tr_json_obj_end(j);
+    resp->status = 200;
+    resp->content_type = "application/json";
+    if (resp->body.oom) {
+        tr_prom_error(resp, 503, "internal", "out of memory");
+    }
+}
+
+void tr_prom_success_end_annos(struct tr_http_response *resp,
+                               struct tr_json *j,
+                               const struct tr_pq_annos *annos,
+                               const char *query)
+{
+    if (annos != NULL) {
+        prom__annos(j, annos, query, false);
+        prom__annos(j, annos, query, true);
+    }
+    prom__end(resp, j);
+}
+
 void tr_prom_success_end(struct tr_http_response *resp,
                          struct tr_json *j,
                          const char *warning)

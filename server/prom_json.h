@@ -8,6 +8,7 @@
 
 #include "lib/json.h"
 #include "lib/matcher.h"
+#include "query/promql/value.h"
 #include "server/http.h"
 
 #define TR_PROM_MIN_TIME (INT64_MIN / 4)
@@ -43,8 +44,17 @@ void tr_prom_matchers_free(struct tr_prom_matchers *m);
 /* Starts {"status":"success","data": — the caller writes the data value and
  * then calls tr_prom_success_end. */
 void tr_prom_success_begin(struct tr_http_response *resp, struct tr_json *j);
+/* Ends the envelope, with "warnings": [warning] when warning != NULL. */
 void tr_prom_success_end(struct tr_http_response *resp,
                          struct tr_json *j,
                          const char *warning);
+/* Ends the envelope of a PromQL query: annos (may be NULL) become
+ * Prometheus' "warnings" and "infos" arrays (omitted when empty): each
+ * message followed by " (line:col)" of its node in query, sorted, at most
+ * 10 of each kind and then "N more warning/info annotations omitted". */
+void tr_prom_success_end_annos(struct tr_http_response *resp,
+                               struct tr_json *j,
+                               const struct tr_pq_annos *annos,
+                               const char *query);
 
 #endif

@@ -1013,6 +1013,7 @@ static int ev__call(struct tr_pq_ev *e,
     ctx.range_end_ms = range_end;
     ctx.call = n;
     ctx.errmsg = e->errmsg;
+    ctx.annos = e->annos;
     struct tr_pq_vector v = {NULL, 0};
     int rv = fn(&ctx, args, na, &v);
     if (rv != 0) {
@@ -1255,6 +1256,7 @@ int tr_promql_eval(const struct tr_select_source *src,
         }
         e.max_samples = opts->max_samples;
         e.deadline = opts->deadline_mono_ns;
+        e.annos = opts->annos;
     }
     e.errmsg = errmsg;
     tr_arena_init(&e.larena, 64 * 1024);

@@ -200,6 +200,9 @@ int tr_pq_ev_aggregate(struct tr_pq_ev *e,
             grouping.n++;
         }
     }
+    if (op == TR_PROMQL_AGGR_QUANTILE) {
+        tr_pq_warn_quantile(e->annos, pv.scalar, n->agg.param->start);
+    }
     struct aggr_group *g = tr_arena_alloc(e->scratch, vec.n * sizeof(*g));
     size_t *gi = tr_arena_alloc(e->scratch, vec.n * sizeof(*gi));
     struct tr_pq_kmap m;

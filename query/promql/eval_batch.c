@@ -570,6 +570,7 @@ static int bt__slide(struct tr_pq_ev *e,
                      const struct tr_pq_grid *g,
                      struct tr_arena *tmp,
                      struct tr_pq_bser *s,
+                     struct tr_pq_annos *annos,
                      char *errmsg)
 {
     int64_t range, at_ms, offset;
@@ -593,7 +594,9 @@ static int bt__slide(struct tr_pq_ev *e,
     ctx.call = call;
     ctx.errmsg = errmsg;
     ctx.has_range_end = true;
+    ctx.annos = annos;
     size_t lo = 0, hi = 0;
+    bool any = false;
     for (size_t k = 0; k < g->n; k++) {
         int64_t ref = tr_pq_ev_at(e, at, at_ms, g->ts[k]) - offset;
         int64_t mint = ref - range;
@@ -630,12 +633,16 @@ static int bt__slide(struct tr_pq_ev *e,
         if (st == 0) {
             s->v[k] = v;
             s->ok[k] = 1;
+            any = true;
         }
         if ((k & 1023) == 1023) {
             tr_arena_reset(tmp);
         }
     }
     tr_arena_reset(tmp);
+    if (any) {
+        tr_pq_note_non_counter(&ctx, in->labels, in->n_labels);
+    }
     return 0;
 }
 
@@ -668,6 +675,7 @@ struct bt_rf {
 struct bt_rf_piece {
     size_t lo, hi;
     struct tr_arena ar; /* rows and labels */
+    struct tr_pq_annos annos;
     int rv;
     char errmsg[TR_ERRMSG_SIZE];
 };
@@ -739,8 +747,9 @@ static void bt__rf_piece(void *arg, size_t pi)
             break;
         }
         memset(s->ok, 0, gn);
-        pc->rv = bt__slide(rf->e, rf->call, rf->f, rf->args, &in, rf->mod, g,
-                           &tmp, s, pc->errmsg);
+        pc->rv =
+            bt__slide(rf->e, rf->call, rf->f, rf->args, &in, rf->mod, g, &tmp,
+                      s, rf->e->annos ? &pc->annos : NULL, pc->errmsg);
         rf->has[i] = pc->rv == 0 && bt__any(s, g->n);
         if (pc->rv == 0 && (i & 63) == 63 && rf->e->deadline != 0 &&
             tr_mono_ns() > rf->e->deadline) {
@@ -789,6 +798,10 @@ static int bt__rf_run(struct bt_rf *rf, struct tr_pq_bval *b)
         /* labels must live as long as the query (parents borrow them);
          * the rows go along */
         tr_arena_adopt(&e->larena, &rf->pieces[i].ar);
+        if (e->annos != NULL) {
+            tr_pq_annos_merge(e->annos, &rf->pieces[i].annos);
+        }
+        tr_pq_annos_free(&rf->pieces[i].annos);
     }
     for (size_t i = 0; rv == 0 && i < n; i++) {
         if (!rf->has[i]) {

@@ -71,9 +71,10 @@ struct tr_pq_ev {
     size_t n_sels;
     size_t cap_sels;
     char *errmsg;
-    struct tr_arena larena;  /* labels made by batch evaluation */
-    struct tr_pq_bval **reg; /* batch values served to the step-by-step
-                                evaluator (tr_pq_batch_serve), heap */
+    struct tr_arena larena;    /* labels made by batch evaluation */
+    struct tr_pq_annos *annos; /* NULL: annotations not collected */
+    struct tr_pq_bval **reg;   /* batch values served to the step-by-step
+                                  evaluator (tr_pq_batch_serve), heap */
     size_t n_reg;
     size_t cap_reg;
 };

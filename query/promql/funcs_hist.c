@@ -54,7 +54,7 @@ int bucket_cmp(const void *pa, const void *pb)
 }
 
 /* bucketQuantile of Prometheus 2.53 (b sorted here; n > 0). */
-double bucket_quantile(double q, struct hq_bucket *b, size_t n)
+double bucket_quantile(double q, struct hq_bucket *b, size_t n, bool *forced)
 {
     size_t i, k, lo, hi;
     double obs, rank, start = 0, end, count, prev;
@@ -97,8 +97,13 @@ double bucket_quantile(double q, struct hq_bucket *b, size_t n)
         if (cur == prev) {
             continue;
         }
-        if (almost_equal(prev, cur, 1e-12) || cur < prev) {
+        if (almost_equal(prev, cur, 1e-12)) {
+            b[i].count = prev; /* precision noise, silently */
+            continue;
+        }
+        if (cur < prev) {
             b[i].count = prev;
+            *forced = true;
             continue;
         }
         prev = cur;
@@ -189,6 +194,12 @@ int fn_histogram_quantile(struct tr_pq_fctx *ctx,
     size_t n = 0;
     int rc = out_init(ctx, out, in->n);
     (void)n_args;
+    const struct tr_promql_node *call = ctx->call;
+    bool annotate = ctx->annos != NULL && call != NULL &&
+                    call->kind == TR_PROMQL_NODE_CALL && call->call.n_args == 2;
+    if (annotate) {
+        tr_pq_warn_quantile(ctx->annos, q, call->call.args[0]->start);
+    }
     if (rc != 0 || in->n == 0) {
         return rc;
     }
@@ -201,11 +212,26 @@ int fn_histogram_quantile(struct tr_pq_fctx *ctx,
      * place via a parallel array after sorting (sort samples first) */
     for (size_t i = 0; i < in->n; i++) {
         double le;
-        if (parse_le(label_get(in->s[i].labels, in->s[i].n_labels, "le", 2),
-                     &le)) {
+        struct tr_slice lv =
+            label_get(in->s[i].labels, in->s[i].n_labels, "le", 2);
+        if (parse_le(lv, &le)) {
             s[n] = in->s[i];
             s[n].t = (int64_t)i; /* index back into in */
             n++;
+        } else if (annotate) {
+            struct tr_slice nm =
+                label_get(in->s[i].labels, in->s[i].n_labels, "__name__", 8);
+            struct tr_buf a;
+            tr_buf_init(&a);
+            tr_promql_format_quote(lv.base ? lv.base : "", lv.len, &a);
+            tr_buf_puts(&a, " for metric name ");
+            tr_promql_format_quote(nm.base ? nm.base : "", nm.len, &a);
+            tr_buf_putc(&a, '\0');
+            tr_pq_annos_add(ctx->annos, false, call->call.args[1]->start,
+                            "PromQL warning: bucket label \"le\" is missing "
+                            "or has a malformed value of %s",
+                            a.data ? a.data : "");
+            tr_buf_free(&a);
         }
     }
     rc = sort_samples(ctx, s, n, hq_cmp, NULL);
@@ -225,8 +251,19 @@ int fn_histogram_quantile(struct tr_pq_fctx *ctx,
         if (ls == NULL) {
             return oom(ctx);
         }
-        rc = out_push(ctx, out, ls, nl, true, ctx->ts,
-                      bucket_quantile(q, b, nb));
+        bool forced = false;
+        double res = bucket_quantile(q, b, nb, &forced);
+        if (forced && annotate) {
+            /* the group's labels have no metric name (Prometheus drops it
+             * with le), so the name in the message is always "" */
+            tr_pq_annos_add(ctx->annos, true, call->call.args[1]->start,
+                            "PromQL info: input to histogram_quantile needed "
+                            "to be fixed for monotonicity (see "
+                            "https://prometheus.io/docs/prometheus/latest/"
+                            "querying/functions/#histogram_quantile) for "
+                            "metric name \"\"");
+        }
+        rc = out_push(ctx, out, ls, nl, true, ctx->ts, res);
         i = j;
     }
     return rc;

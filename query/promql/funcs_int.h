@@ -255,7 +255,7 @@ double o_holt_winters(struct tr_pq_fctx *ctx,
 bool parse_le(struct tr_slice s, double *out);
 bool almost_equal(double a, double b, double eps);
 int bucket_cmp(const void *pa, const void *pb);
-double bucket_quantile(double q, struct hq_bucket *b, size_t n);
+double bucket_quantile(double q, struct hq_bucket *b, size_t n, bool *forced);
 int labels_cmp_no_le(const struct tr_label *a,
                      size_t na,
                      const struct tr_label *b,

@@ -29,6 +29,7 @@ int over_time(struct tr_pq_fctx *ctx,
             return st;
         }
         if (st == 0) {
+            tr_pq_note_non_counter(ctx, s->labels, s->n_labels);
             rc = out_push(ctx, out, s->labels, s->n_labels, !keep_name, ctx->ts,
                           v);
         }
@@ -316,11 +317,63 @@ double *values_copy(struct tr_pq_fctx *ctx,
     return v;
 }
 
+void tr_pq_warn_quantile(struct tr_pq_annos *a, double q, size_t pos)
+{
+    if (a == NULL || (q >= 0 && q <= 1)) {
+        return;
+    }
+    char g[64];
+    tr_pq_go_fmt_g(g, sizeof(g), q);
+    tr_pq_annos_add(a, false, pos,
+                    "PromQL warning: quantile value should be between 0 and "
+                    "1, got %s",
+                    g);
+}
+
+void tr_pq_note_non_counter(struct tr_pq_fctx *ctx,
+                            const struct tr_label *ls,
+                            size_t n)
+{
+    if (ctx->annos == NULL || ctx->call == NULL ||
+        ctx->call->kind != TR_PROMQL_NODE_CALL || ctx->call->call.n_args < 1 ||
+        (strcmp(ctx->call->call.func->name, "rate") != 0 &&
+         strcmp(ctx->call->call.func->name, "increase") != 0) ||
+        unparen(ctx->call->call.args[0])->kind != TR_PROMQL_NODE_MATRIX_SEL) {
+        return;
+    }
+    struct tr_slice name = label_get(ls, n, "__name__", 8);
+    static const char *const suffixes[] = {"_total", "_sum", "_count",
+                                           "_bucket"};
+    if (name.len == 0) {
+        return;
+    }
+    for (size_t i = 0; i < 4; i++) {
+        size_t sl = strlen(suffixes[i]);
+        if (name.len >= sl &&
+            memcmp(name.base + name.len - sl, suffixes[i], sl) == 0) {
+            return;
+        }
+    }
+    struct tr_buf q;
+    tr_buf_init(&q);
+    tr_promql_format_quote(name.base, name.len, &q);
+    tr_buf_putc(&q, '\0');
+    tr_pq_annos_add(ctx->annos, true, ctx->call->call.args[0]->start,
+                    "PromQL info: metric might not be a counter, name does "
+                    "not end in _total/_sum/_count/_bucket: %s",
+                    q.data ? q.data : "\"\"");
+    tr_buf_free(&q);
+}
+
 double o_quantile(struct tr_pq_fctx *ctx,
                   const struct tr_pq_value *args,
                   const struct tr_pq_series *s,
                   int *st)
 {
+    if (ctx->call != NULL && ctx->call->kind == TR_PROMQL_NODE_CALL) {
+        tr_pq_warn_quantile(ctx->annos, args[0].scalar,
+                            ctx->call->call.args[0]->start);
+    }
     double *v = values_copy(ctx, s, st);
     return v == NULL ? 0 : quantile_of(args[0].scalar, v, s->n);
 }

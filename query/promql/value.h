@@ -57,6 +57,38 @@ struct tr_pq_value {
     struct tr_pq_matrix mat; /* TR_PROMQL_TYPE_MATRIX */
 };
 
+/* Annotations of one evaluation: Prometheus' "warnings" and "infos"
+ * (util/annotations), deduplicated by message; the position (byte offset
+ * into the query of the node the annotation is about) of the last one
+ * added is kept, as Prometheus' map does. */
+struct tr_pq_anno {
+    bool info;  /* "PromQL info: ..." rather than "PromQL warning: ..." */
+    size_t pos; /* byte offset of the node in the query */
+    char *msg;  /* heap */
+};
+struct tr_pq_annos {
+    struct tr_pq_anno *v; /* heap */
+    size_t n;
+    size_t cap;
+    size_t omitted_warnings; /* beyond TR_PQ_ANNOS_MAX distinct ones */
+    size_t omitted_infos;
+};
+#define TR_PQ_ANNOS_MAX 1024
+
+/* Adds one annotation (a NULL a is a no-op). */
+void tr_pq_annos_add(struct tr_pq_annos *a,
+                     bool info,
+                     size_t pos,
+                     const char *fmt,
+                     ...) __attribute__((format(printf, 4, 5)));
+/* Moves every annotation of src into dst (src is left empty). */
+void tr_pq_annos_merge(struct tr_pq_annos *dst, struct tr_pq_annos *src);
+void tr_pq_annos_free(struct tr_pq_annos *a);
+/* Go's fmt %g of v into buf (n >= 32): shortest digits, exponent form
+ * ("1e+06", "2.5e-05") when the exponent is below -4 or at least 6,
+ * "NaN", "+Inf", "-Inf". */
+void tr_pq_go_fmt_g(char *buf, size_t n, double v);
+
 /* Context of one function call at one evaluation step. */
 struct tr_pq_fctx {
     struct tr_arena *arena;            /* for the output */
@@ -72,6 +104,8 @@ struct tr_pq_fctx {
      * node (offset, @ <timestamp>). */
     bool has_range_end;
     int64_t range_end_ms;
+    /* where warnings and infos go; NULL: nowhere */
+    struct tr_pq_annos *annos;
 };
 
 /* A PromQL function: args as evaluated (matrix arguments hold the points
@@ -96,6 +130,17 @@ typedef double (*tr_pq_over_fn)(struct tr_pq_fctx *ctx,
                                 const struct tr_pq_value *args,
                                 const struct tr_pq_series *s,
                                 int *st);
+
+/* Prometheus' InvalidQuantileWarning when q is outside [0, 1] or NaN; pos
+ * is the quantile argument's position. */
+void tr_pq_warn_quantile(struct tr_pq_annos *a, double q, size_t pos);
+
+/* Prometheus' PossibleNonCounterInfo: rate() or increase() over a matrix
+ * selector gave a result for a series whose metric name does not end in
+ * _total, _sum, _count or _bucket (call this for such series). */
+void tr_pq_note_non_counter(struct tr_pq_fctx *ctx,
+                            const struct tr_label *ls,
+                            size_t n);
 
 /* Whether function name is a range function with a per-series core: its
  * core, the index of its matrix argument, and whether the result keeps the

@@ -139,6 +139,57 @@ def test_rate_over_range():
     assert [v[1] for v in res[0]["values"]] == ["0.06666666666666667", "0.06666666666666667"]
 
 
+def test_warnings_and_infos():
+    # Prometheus 2.53's annotations: "warnings" then "infos" after "data",
+    # each message with the (line:col) of the expression it is about
+    r = get("/api/v1/query_range", query='rate(up{instance="a"}[1m])',
+            start="1700000120", end="1700000180", step="60")
+    assert body(r).endswith(
+        ']}]},"infos":["PromQL info: metric might not be a counter, name does not '
+        'end in _total/_sum/_count/_bucket: \\"up\\" (1:6)"]}'), body(r)
+    r = get("/api/v1/query", query='sum(\n  increase(up[1m]))', time="1700000180")
+    assert r.json()["infos"] == [
+        'PromQL info: metric might not be a counter, name does not end in '
+        '_total/_sum/_count/_bucket: "up" (2:12)']
+    r = get("/api/v1/query", query="quantile(1.5, up)", time="1700000180")
+    doc = r.json()
+    assert doc["warnings"] == [
+        "PromQL warning: quantile value should be between 0 and 1, got 1.5 (1:10)"]
+    assert "infos" not in doc
+    # histogram buckets (own tenant): a decreasing bucket is fixed, with an
+    # info; a bucket without a parsable "le" is skipped, with a warning
+    buckets = []
+    for le, v in (("1", 5.0), ("2", 3.0), ("+Inf", 6.0), ("x", 1.0)):
+        buckets.append(([("__name__", "h_bucket"), ("le", le)],
+                        [(T0 + k * 15_000, v) for k in range(5)]))
+    T.write_v1(buckets, tenant="annos")
+    r = T.get("/api/v1/query", {"query": "histogram_quantile(0.5, h_bucket)",
+                                "time": "1700000030"}, tenant="annos")
+    doc = r.json()
+    assert doc["status"] == "success"
+    assert doc["data"]["result"] == [{"metric": {}, "value": [1700000030, "0.6"]}], doc
+    assert doc["warnings"] == [
+        'PromQL warning: bucket label "le" is missing or has a malformed value '
+        'of "x" for metric name "h_bucket" (1:25)']
+    assert doc["infos"] == [
+        "PromQL info: input to histogram_quantile needed to be fixed for "
+        "monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/"
+        "functions/#histogram_quantile) for metric name \"\" (1:25)"]
+    # at most 10 of a kind, sorted, then a count of the others
+    T.write_v1([([("__name__", "m%d" % i), ("i", str(i))], [(T0 + k * 15_000, float(k)) for k in range(5)])
+                for i in range(12)], tenant="annos")
+    r = T.get("/api/v1/query", {"query": 'rate({__name__=~"m.*"}[1m])',
+                                "time": "1700000060"}, tenant="annos")
+    infos = r.json()["infos"]
+    names = sorted("m%d" % i for i in range(12))[:10]
+    assert infos == ['PromQL info: metric might not be a counter, name does not end in '
+                     '_total/_sum/_count/_bucket: "%s" (1:6)' % n for n in names] + [
+                         "2 more info annotations omitted"], infos
+    # no annotations: the keys are absent, not empty
+    r = get("/api/v1/query", query="up", time="1700000180")
+    assert "warnings" not in r.json() and "infos" not in r.json()
+
+
 def err(r, status, etype, msg):
     assert r.status == status, r
     assert body(r) == compact({"status": "error", "errorType": etype, "error": msg}), body(r)

@@ -154,5 +154,6 @@ def test_metadata_from_captures():
 def teardown_module():
     if T is not None and T.running():
         rc = T.stop()
-        assert rc == 0, "SIGTERM exit code %r" % rc
+        assert rc == 0, "SIGTERM exit code %r; stderr tail:\n%s" % (
+            rc, T.stderr_tail(60))
 

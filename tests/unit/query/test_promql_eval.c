@@ -838,3 +838,114 @@ Test(promql_eval, range_batch_duplicate_labelsets)
         " * 60",
         60, 60, 60, "{instance=\"0\", job=\"web\"} 1@60");
 }
+
+/* ---- annotations (Prometheus' warnings and infos) ------------------------ */
+
+/* Runs q with annotations collected; returns them as "W|I pos msg" lines
+ * (sorted), tr_malloc'd. */
+static char *pe_annos(const char *q,
+                      int64_t start_s,
+                      int64_t end_s,
+                      int64_t step_s)
+{
+    struct tr_pq_annos an;
+    memset(&an, 0, sizeof(an));
+    struct tr_promql_eval_opts o;
+    memset(&o, 0, sizeof(o));
+    o.annos = &an;
+    char err[TR_ERRMSG_SIZE] = "";
+    char *got = NULL;
+    int rv = pe_run_opts(q, start_s * 1000, end_s * 1000, step_s * 1000, &o,
+                         false, &got, err);
+    cr_assert_eq(rv, 0, "%s: %s", q, err);
+    tr_free(got);
+    char **lines = calloc(an.n + 1, sizeof(*lines));
+    for (size_t i = 0; i < an.n; i++) {
+        struct tr_buf b;
+        tr_buf_init(&b);
+        tr_buf_printf(&b, "%c %zu %s", an.v[i].info ? 'I' : 'W', an.v[i].pos,
+                      an.v[i].msg);
+        lines[i] = b.data;
+    }
+    qsort(lines, an.n, sizeof(*lines), pe_line_cmp);
+    struct tr_buf all;
+    tr_buf_init(&all);
+    for (size_t i = 0; i < an.n; i++) {
+        tr_buf_puts(&all, lines[i]);
+        tr_buf_putc(&all, '\n');
+        tr_free(lines[i]);
+    }
+    tr_buf_putc(&all, '\0');
+    free(lines);
+    tr_pq_annos_free(&an);
+    return all.data;
+}
+
+#define NON_COUNTER(name)                                               \
+    "PromQL info: metric might not be a counter, name does not end in " \
+    "_total/_sum/_count/_bucket: \"" name "\""
+
+Test(promql_eval, annotations)
+{
+    static const struct {
+        const char *q;
+        const char *want;
+    } cases[] = {
+        {"rate(http_requests[5m])", "I 5 " NON_COUNTER("http_requests") "\n"},
+        {"sum(increase((http_requests[5m])))",
+         "I 13 " NON_COUNTER("http_requests") "\n"},
+        {"delta(http_requests[5m])", ""},
+        {"rate(http_requests[5m:1m])", ""}, /* subqueries: no check */
+        {"quantile_over_time(1.5, http_requests[5m])",
+         "W 19 PromQL warning: quantile value should be between 0 and 1, got "
+         "1.5\n"},
+        {"quantile(-2, http_requests)",
+         "W 9 PromQL warning: quantile value should be between 0 and 1, got "
+         "-2\n"},
+        {"histogram_quantile(2e7, http_requests)",
+         "W 19 PromQL warning: quantile value should be between 0 and 1, got "
+         "2e+07\n"
+         "W 24 PromQL warning: bucket label \"le\" is missing or has a "
+         "malformed value of \"\" for metric name \"http_requests\"\n"},
+        {"quantile(0.5, http_requests)", ""},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *inst = pe_annos(cases[i].q, 300, 300, 0);
+        cr_expect_str_eq(inst, cases[i].want, "%s (instant)", cases[i].q);
+        tr_free(inst);
+        char *range = pe_annos(cases[i].q, 60, 600, 60);
+        cr_expect_str_eq(range, cases[i].want, "%s (range)", cases[i].q);
+        tr_free(range);
+    }
+}
+
+Test(promql_eval, go_fmt_g)
+{
+    static const struct {
+        double v;
+        const char *want;
+    } cases[] = {
+        {1.5, "1.5"},
+        {-2, "-2"},
+        {2e7, "2e+07"},
+        {1e6, "1e+06"},
+        {123456, "123456"},
+        {0.0001, "0.0001"},
+        {0.00001, "1e-05"},
+        {1e-300, "1e-300"},
+        {0, "0"},
+        {-0.0, "-0"},
+        {100, "100"},
+        {0.25, "0.25"},
+        {1234567, "1.234567e+06"},
+    };
+    char buf[64];
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        tr_pq_go_fmt_g(buf, sizeof(buf), cases[i].v);
+        cr_expect_str_eq(buf, cases[i].want);
+    }
+    tr_pq_go_fmt_g(buf, sizeof(buf), NAN);
+    cr_expect_str_eq(buf, "NaN");
+    tr_pq_go_fmt_g(buf, sizeof(buf), -INFINITY);
+    cr_expect_str_eq(buf, "-Inf");
+}
