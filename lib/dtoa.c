@@ -299,11 +299,10 @@ int tr_dtoa_shortest(double v, char digits[17], int *exp10)
     }
     char *p = digits + n;
     while (d >= 100) {
-        uint64_t dq = d / 100;
-        unsigned r = (unsigned)(d - dq * 100);
+        unsigned r = (unsigned)(d % 100);
+        d /= 100;
         p -= 2;
         memcpy(p, dtoa_digits2 + 2 * r, 2);
-        d = dq;
     }
     if (d >= 10) {
         p -= 2;

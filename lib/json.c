@@ -247,11 +247,10 @@ size_t tr_format_double(char *buf, double v)
         }
         char *p = buf + o + nd;
         while (u >= 100) {
-            uint64_t q = u / 100;
-            unsigned r = (unsigned)(u - q * 100);
+            unsigned r = (unsigned)(u % 100);
+            u /= 100;
             p -= 2;
             memcpy(p, json_digits2 + 2 * r, 2);
-            u = q;
         }
         if (u >= 10) {
             p -= 2;

@@ -1247,6 +1247,8 @@ static int bt__generic(struct tr_pq_ev *e,
     struct tr_arena step;
     tr_arena_init(&step, 64 * 1024);
     struct tr_arena *saved = e->scratch;
+    /* restored before returning */
+    /* cppcheck-suppress autoVariables */
     e->scratch = &step;
     size_t base = e->cur_samples;
     for (size_t k = 0; rv == 0 && k < g->n; k++) {
