@@ -48,6 +48,10 @@ struct tr_raft_group {
     bool closing;
     void (*close_cb)(void *arg);
     void *close_arg;
+    /* raft_uv's close, wrapped so raft's close callback runs once */
+    void (*uv_close)(struct raft_io *io, raft_io_close_cb cb);
+    raft_io_close_cb io_close_cb;
+    bool io_closed;
 };
 
 /* One client request (apply, membership change or transfer). */
@@ -266,6 +270,31 @@ static int mkdir_p(const char *dir)
  * let a late callback touch freed memory. The release waits this long. */
 #define CLOSE_GRACE_MS 1000
 
+/* raft_uv 0.15 can report its close twice: uvMaybeFireCloseCb runs again
+ * when an open segment's writer finishes closing after every other piece
+ * had (seen on SIGTERM after an idle period: raft's close callback then
+ * freed its address twice, "double free detected in tcache 2"). The io's
+ * close is wrapped so the callback raft gave it runs once; the group
+ * outlives a late second report by CLOSE_GRACE_MS. */
+static void io_close_once_cb(struct raft_io *io)
+{
+    struct raft *r = io->data;
+    struct tr_raft_group *g = r->data;
+    if (g->io_closed) {
+        return;
+    }
+    g->io_closed = true;
+    g->io_close_cb(io);
+}
+
+static void io_close_wrapper(struct raft_io *io, raft_io_close_cb cb)
+{
+    struct raft *r = io->data;
+    struct tr_raft_group *g = r->data;
+    g->io_close_cb = cb;
+    g->uv_close(io, io_close_once_cb);
+}
+
 static void poll_close_cb(uv_handle_t *h)
 {
     struct tr_raft_group *g = h->data;
@@ -406,6 +435,8 @@ int tr_raft_group_start(uv_loop_t *loop,
     /* raft_uv retries a failed connect after 1 s by default; reconnect to
      * a restarted peer within one election timeout instead. */
     raft_uv_set_connect_retry_delay(&g->io, election);
+    g->uv_close = g->io.close;
+    g->io.close = io_close_wrapper;
     rv = raft_init(&g->raft, &g->io, &g->fsm, cfg->id, cfg->address);
     if (rv != 0) {
         /* raft_init fails before or inside io->init; transport->init is

@@ -154,6 +154,7 @@ static void query__run(const struct tr_http_request *req,
         tr_arena_free(&a);
         return;
     }
+    atomic_fetch_add(&app->queries_running, 1);
     struct tr_pq_value v;
     struct tr_pq_annos annos;
     memset(&annos, 0, sizeof(annos));
@@ -170,6 +171,8 @@ static void query__run(const struct tr_http_request *req,
         tr_prom_success_end_annos(resp, &j, &annos, q);
     }
     tr_pq_annos_free(&annos);
+    atomic_store(&app->last_query_end_ms, tr_now_ms());
+    atomic_fetch_sub(&app->queries_running, 1);
     tr_promql_ast_free(expr);
     tr_arena_free(&a);
 }

@@ -5,6 +5,7 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "server/config.h"
@@ -36,6 +37,10 @@ struct tr_app {
     struct tr_sm_family *m_metadata; /* triad_metadata_ingested_total */
     struct tr_sm_family
         *m_write_bytes; /* triad_write_request_bytes histogram */
+    /* PromQL queries running and when the last one ended (tr_now_ms), for
+     * returning memory to the OS while idle (server/main.c) */
+    atomic_int queries_running;
+    _Atomic int64_t last_query_end_ms;
 };
 
 /* Builds the app (opens storage) and registers self-metrics. */

@@ -28,8 +28,45 @@ struct node {
     uv_timer_t checkpoint_timer;
     uv_work_t checkpoint_work;
     bool checkpoint_running;
+    uv_timer_t trim_timer;
+    uv_work_t trim_work;
+    bool trim_running;
+    int64_t trimmed_after; /* last_query_end_ms the last trim followed */
     bool stopping;
 };
+
+/* glibc keeps freed memory for the next query (mallopt in main); once no
+ * query has run for TRIM_IDLE_MS it is handed back to the OS. */
+#define TRIM_CHECK_MS 5000
+#define TRIM_IDLE_MS 10000
+
+static void node__trim_work(uv_work_t *w)
+{
+    (void)w;
+    malloc_trim(0);
+}
+
+static void node__trim_done(uv_work_t *w, int status)
+{
+    (void)status;
+    struct node *n = w->data;
+    n->trim_running = false;
+}
+
+static void node__on_trim_timer(uv_timer_t *t)
+{
+    struct node *n = t->data;
+    int64_t last = atomic_load(&n->app.last_query_end_ms);
+    if (n->trim_running || n->stopping || last == 0 ||
+        last == n->trimmed_after || atomic_load(&n->app.queries_running) > 0 ||
+        tr_now_ms() - last < TRIM_IDLE_MS) {
+        return;
+    }
+    n->trimmed_after = last;
+    n->trim_running = true;
+    n->trim_work.data = n;
+    uv_queue_work(n->loop, &n->trim_work, node__trim_work, node__trim_done);
+}
 
 static void node__checkpoint_work(uv_work_t *w)
 {
@@ -62,6 +99,7 @@ static void node__on_cluster_closed(void *arg)
     uv_close((uv_handle_t *)&n->sigterm, NULL);
     uv_close((uv_handle_t *)&n->sigint, NULL);
     uv_close((uv_handle_t *)&n->checkpoint_timer, NULL);
+    uv_close((uv_handle_t *)&n->trim_timer, NULL);
 }
 
 static void node__on_http_closed(void *arg)
@@ -81,6 +119,7 @@ static void node__on_signal(uv_signal_t *s, int signum)
     n->stopping = true;
     tr_log_info("shutting down", "signal=%d", signum);
     uv_timer_stop(&n->checkpoint_timer);
+    uv_timer_stop(&n->trim_timer);
     tr_http_server_shutdown(n->http, (uint64_t)n->cfg.shutdown_timeout_ms,
                             node__on_http_closed, n);
 }
@@ -164,6 +203,10 @@ static int node__serve(struct node *n)
     uint64_t every = (uint64_t)n->cfg.head_flush_interval_ms;
     uv_timer_start(&n->checkpoint_timer, node__on_checkpoint_timer, every,
                    every);
+    uv_timer_init(n->loop, &n->trim_timer);
+    n->trim_timer.data = n;
+    uv_timer_start(&n->trim_timer, node__on_trim_timer, TRIM_CHECK_MS,
+                   TRIM_CHECK_MS);
     tr_log_info("ready", NULL);
     uv_run(n->loop, UV_RUN_DEFAULT);
     tr_http_server_free(n->http);
