@@ -413,7 +413,9 @@ static double quiesce(double timeout_s)
             c[k] = now;
         }
         calm = busy ? 0 : calm + 1;
-        if (calm >= 2)
+        /* RocksDB compacts in bursts after a load: a short lull between a
+         * flush and a compaction is not idle */
+        if (calm >= 5)
             break;
     }
     return mono_s() - t0;
