@@ -291,25 +291,31 @@ int tr_dtoa_shortest(double v, char digits[17], int *exp10)
         k++;
     }
     /* 17 digits always suffice */
-    int n = 1;
-    if (d >= 10) {
+    int n = (int)tr_dtoa_u64(digits, d);
+    *exp10 = q + k + n - 1;
+    return n;
+}
+
+size_t tr_dtoa_u64(char *buf, uint64_t v)
+{
+    size_t n = 1;
+    if (v >= 10) {
         /* digits from the bit length: log10(2) ~ 1233 / 4096 */
-        int t = (64 - __builtin_clzll(d)) * 1233 >> 12;
-        n = t + (d >= pow10_u64[t]);
+        int t = (64 - __builtin_clzll(v)) * 1233 >> 12;
+        n = (size_t)t + (v >= pow10_u64[t]);
     }
-    char *p = digits + n;
-    while (d >= 100) {
-        unsigned r = (unsigned)(d % 100);
-        d /= 100;
+    char *p = buf + n;
+    while (v >= 100) {
+        unsigned r = (unsigned)(v % 100);
+        v /= 100;
         p -= 2;
         memcpy(p, dtoa_digits2 + 2 * r, 2);
     }
-    if (d >= 10) {
+    if (v >= 10) {
         p -= 2;
-        memcpy(p, dtoa_digits2 + 2 * d, 2);
+        memcpy(p, dtoa_digits2 + 2 * v, 2);
     } else {
-        *--p = (char)('0' + d);
+        *--p = (char)('0' + v);
     }
-    *exp10 = q + k + n - 1;
     return n;
 }

@@ -17,6 +17,7 @@
 #ifndef TR_LIB_DTOA_H
 #define TR_LIB_DTOA_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* Shortest digits of |v| (v finite and non-zero): writes 1..17 ASCII digits
@@ -25,5 +26,9 @@
  * |v| ~ 0.d1d2...dn * 10^(*exp10 + 1). Returns n. For v == 0 writes "0"
  * with *exp10 = 0; the sign is the caller's. */
 int tr_dtoa_shortest(double v, char digits[17], int *exp10);
+
+/* Decimal digits of v into buf (at least 20 bytes, not NUL-terminated);
+ * returns their number. */
+size_t tr_dtoa_u64(char *buf, uint64_t v);
 
 #endif

@@ -194,32 +194,6 @@ void tr_json_double(struct tr_json *j, double v)
     tr_buf_append(j->out, tmp, n);
 }
 
-static const uint64_t json_pow10[20] = {1ULL,
-                                        10ULL,
-                                        100ULL,
-                                        1000ULL,
-                                        10000ULL,
-                                        100000ULL,
-                                        1000000ULL,
-                                        10000000ULL,
-                                        100000000ULL,
-                                        1000000000ULL,
-                                        10000000000ULL,
-                                        100000000000ULL,
-                                        1000000000000ULL,
-                                        10000000000000ULL,
-                                        100000000000000ULL,
-                                        1000000000000000ULL,
-                                        10000000000000000ULL,
-                                        100000000000000000ULL,
-                                        1000000000000000000ULL,
-                                        10000000000000000000ULL};
-
-static const char json_digits2[201] =
-    "00010203040506070809101112131415161718192021222324252627282930313233343536"
-    "37383940414243444546474849505152535455565758596061626364656667686970717273"
-    "7475767778798081828384858687888990919293949596979899";
-
 size_t tr_format_double(char *buf, double v)
 {
     if (isnan(v)) {
@@ -239,25 +213,7 @@ size_t tr_format_double(char *buf, double v)
         if (neg) {
             buf[o++] = '-';
         }
-        size_t nd = 1;
-        if (u >= 10) {
-            /* digits from the bit length: log10(2) ~ 1233 / 4096 */
-            int t = (64 - __builtin_clzll(u)) * 1233 >> 12;
-            nd = (size_t)t + (u >= json_pow10[t]);
-        }
-        char *p = buf + o + nd;
-        while (u >= 100) {
-            unsigned r = (unsigned)(u % 100);
-            u /= 100;
-            p -= 2;
-            memcpy(p, json_digits2 + 2 * r, 2);
-        }
-        if (u >= 10) {
-            p -= 2;
-            memcpy(p, json_digits2 + 2 * u, 2);
-        } else {
-            *--p = (char)('0' + u);
-        }
+        size_t nd = tr_dtoa_u64(buf + o, u);
         o += nd;
         buf[o] = '\0';
         return o;

@@ -1158,41 +1158,11 @@ static int ev__range(struct tr_pq_ev *e,
     if (rv == 0) {
         rv = tr_pq_batch_eval(e, expr, &g, &b);
     }
-    size_t rows = rv == 0 ? (b->scalar ? 1 : b->n) : 0;
     out->type = TR_PROMQL_TYPE_MATRIX;
     out->mat.n = 0;
-    out->mat.s = tr_arena_alloc(a, (rows ? rows : 1) * sizeof(*out->mat.s));
-    if (rv == 0 && out->mat.s == NULL) {
-        rv = ev__oom(e);
-    }
-    for (size_t i = 0; rv == 0 && i < rows; i++) {
-        size_t np = 0;
-        for (size_t k = 0; k < g.n; k++) {
-            np += b->scalar || b->s[i].ok[k];
-        }
-        if (np == 0) {
-            continue;
-        }
-        struct tr_pq_series *s = &out->mat.s[out->mat.n];
-        s->pts = tr_arena_alloc(a, np * sizeof(*s->pts));
-        s->n = 0;
-        s->n_labels = b->scalar ? 0 : b->s[i].n_labels;
-        s->labels = tr_pq_ev_labels_dup(a, b->scalar ? NULL : b->s[i].labels,
-                                        s->n_labels);
-        if (s->pts == NULL || s->labels == NULL) {
-            rv = ev__oom(e);
-            break;
-        }
-        for (size_t k = 0; k < g.n; k++) {
-            if (b->scalar || b->s[i].ok[k]) {
-                s->pts[s->n].t = g.ts[k];
-                s->pts[s->n++].v = b->scalar ? b->sv[k] : b->s[i].v[k];
-            }
-        }
-        out->mat.n++;
-    }
+    size_t points;
     if (rv == 0) {
-        tr_pq_matrix_sort(&out->mat);
+        rv = tr_pq_bval_matrix(e, b, 0, g.n, a, true, &out->mat, &points);
     }
     tr_pq_bval_free(e, b);
     tr_free(g.ts);

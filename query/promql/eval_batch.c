@@ -1081,8 +1081,7 @@ static int bt__aggregate(struct tr_pq_ev *e,
     return rv != 0 ? rv : bt__count(e, b);
 }
 
-/* ---- operators ------------------------------------------------------------
- */
+/* ---- operators --------------------------------------------------- */
 
 static int bt__binary_scalar(struct tr_pq_ev *e,
                              const struct tr_promql_node *n,
@@ -1158,8 +1157,7 @@ static int bt__binary_scalar(struct tr_pq_ev *e,
     return rv != 0 ? rv : bt__count(e, b);
 }
 
-/* ---- generic path ----------------------------------------------------------
- */
+/* ---- generic path ------------------------------------------------ */
 
 /* Evaluates child c for the times of g and registers it, unless the
  * step-by-step code reads it some other way. */
@@ -1288,8 +1286,7 @@ static int bt__generic(struct tr_pq_ev *e,
     return rv != 0 ? rv : bt__count(e, b);
 }
 
-/* ---- dispatch
- * ---------------------------------------------------------------- */
+/* ---- dispatch ---------------------------------------------------- */
 
 static int bt__eval(struct tr_pq_ev *e,
                     const struct tr_promql_node *n,
@@ -1371,8 +1368,7 @@ int tr_pq_batch_eval(struct tr_pq_ev *e,
     return bt__eval(e, n, g, out);
 }
 
-/* ---- subqueries (both evaluators) ------------------------------------------
- */
+/* ---- subqueries (both evaluators) -------------------------------- */
 
 int tr_pq_ev_subquery(struct tr_pq_ev *e,
                       const struct tr_promql_node *n,
@@ -1425,48 +1421,60 @@ int tr_pq_ev_subquery(struct tr_pq_ev *e,
     while (end < b->g.n && b->g.ts[end] <= ref) {
         end++;
     }
-    size_t rows = b->scalar ? 1 : b->n;
     out->type = TR_PROMQL_TYPE_MATRIX;
-    out->mat.n = 0;
-    out->mat.s =
-        tr_arena_alloc(e->scratch, (rows ? rows : 1) * sizeof(*out->mat.s));
     size_t total = 0;
-    if (out->mat.s == NULL) {
-        rv = bt__oom(e);
+    rv = tr_pq_bval_matrix(e, b, lo, end, e->scratch, false, &out->mat, &total);
+    if (own != NULL) {
+        tr_pq_bval_free(e, own);
     }
-    for (size_t i = 0; rv == 0 && i < rows; i++) {
+    return rv != 0 ? rv : tr_pq_ev_add_samples(e, total);
+}
+
+int tr_pq_bval_matrix(struct tr_pq_ev *e,
+                      const struct tr_pq_bval *b,
+                      size_t lo,
+                      size_t hi,
+                      struct tr_arena *a,
+                      bool copy_labels,
+                      struct tr_pq_matrix *out,
+                      size_t *points)
+{
+    size_t rows = b->scalar ? 1 : b->n;
+    *points = 0;
+    out->n = 0;
+    out->s = tr_arena_alloc(a, (rows ? rows : 1) * sizeof(*out->s));
+    if (out->s == NULL) {
+        return bt__oom(e);
+    }
+    for (size_t i = 0; i < rows; i++) {
         size_t np = 0;
-        for (size_t k = lo; k < end; k++) {
+        for (size_t k = lo; k < hi; k++) {
             np += b->scalar || b->s[i].ok[k];
         }
         if (np == 0) {
             continue;
         }
-        struct tr_pq_series *s = &out->mat.s[out->mat.n];
-        s->pts = tr_arena_alloc(e->scratch, np * sizeof(*s->pts));
-        if (s->pts == NULL) {
-            rv = bt__oom(e);
-            break;
+        struct tr_pq_series *s = &out->s[out->n];
+        s->n_labels = b->scalar ? 0 : b->s[i].n_labels;
+        s->labels = b->scalar ? NULL : b->s[i].labels;
+        if (copy_labels) {
+            s->labels = tr_pq_ev_labels_dup(a, s->labels, s->n_labels);
+        }
+        s->pts = tr_arena_alloc(a, np * sizeof(*s->pts));
+        if (s->pts == NULL || (copy_labels && s->labels == NULL)) {
+            return bt__oom(e);
         }
         s->n = 0;
-        for (size_t k = lo; k < end; k++) {
+        for (size_t k = lo; k < hi; k++) {
             if (b->scalar || b->s[i].ok[k]) {
                 s->pts[s->n].t = b->g.ts[k];
                 s->pts[s->n++].v = b->scalar ? b->sv[k] : b->s[i].v[k];
             }
         }
-        s->labels = b->scalar ? NULL : b->s[i].labels;
-        s->n_labels = b->scalar ? 0 : b->s[i].n_labels;
-        total += np;
-        out->mat.n++;
+        *points += np;
+        out->n++;
     }
-    if (own != NULL) {
-        tr_pq_bval_free(e, own);
-    }
-    if (rv != 0) {
-        return rv;
-    }
-    /* sorted by labels, as the step-by-step accumulation gave them */
-    tr_pq_matrix_sort(&out->mat);
-    return tr_pq_ev_add_samples(e, total);
+    /* sorted by labels, as Prometheus returns range results */
+    tr_pq_matrix_sort(out);
+    return 0;
 }

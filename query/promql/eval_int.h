@@ -92,6 +92,17 @@ int tr_pq_batch_serve(struct tr_pq_ev *e,
                       const struct tr_promql_node *n,
                       int64_t t,
                       struct tr_pq_value *out);
+/* The points of b at its times [lo, hi) as a matrix in a, series sorted by
+ * labels (deep copies of the labels when copy_labels); *points counts
+ * them. */
+int tr_pq_bval_matrix(struct tr_pq_ev *e,
+                      const struct tr_pq_bval *b,
+                      size_t lo,
+                      size_t hi,
+                      struct tr_arena *a,
+                      bool copy_labels,
+                      struct tr_pq_matrix *out,
+                      size_t *points);
 /* The range vector of subquery n at t (sorted by labels, in e->scratch). */
 int tr_pq_ev_subquery(struct tr_pq_ev *e,
                       const struct tr_promql_node *n,
