@@ -192,18 +192,24 @@ static int query__common(const struct tr_http_request *req,
         return -1;
     }
     memset(opts, 0, sizeof(*opts));
+    const struct tr_config *cfg = app->cfg;
+    int64_t max_timeout =
+        cfg != NULL ? cfg->query_timeout_ms : QUERY_DEFAULT_TIMEOUT_MS;
     int64_t timeout, lookback;
-    if (query__duration_param(req, resp, "timeout", QUERY_DEFAULT_TIMEOUT_MS,
-                              &timeout) != 0 ||
+    if (query__duration_param(req, resp, "timeout", max_timeout, &timeout) !=
+            0 ||
         query__duration_param(req, resp, "lookback_delta", 0, &lookback) != 0) {
         return -1;
     }
-    if (timeout <= 0 || timeout > QUERY_DEFAULT_TIMEOUT_MS) {
-        timeout = QUERY_DEFAULT_TIMEOUT_MS;
+    if (timeout <= 0 || timeout > max_timeout) {
+        timeout = max_timeout;
     }
     opts->deadline_mono_ns = tr_mono_ns() + timeout * 1000000;
-    opts->lookback_ms = lookback > 0 ? lookback : 0;
-    opts->max_samples = QUERY_MAX_SAMPLES;
+    opts->lookback_ms =
+        lookback > 0 ? lookback : (cfg != NULL ? cfg->query_lookback_ms : 0);
+    opts->max_samples =
+        cfg != NULL ? (size_t)cfg->query_max_samples : QUERY_MAX_SAMPLES;
+    opts->max_series = cfg != NULL ? (size_t)cfg->query_max_series : 0;
     return 0;
 }
 

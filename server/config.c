@@ -186,6 +186,18 @@ static const struct opt opts[] = {
      "2048", NULL, 0, 0, 0, "N", "bytes per label value"},
     {"limits.max-metadata-length", K_U32, F(limits.max_metadata_len), "1024",
      NULL, 0, 0, 0, "N", "bytes of metric help and unit metadata"},
+    /* PromQL queries */
+    {"query.timeout", K_DUR, F(query_timeout_ms), "2m", NULL, 1, 0, 0,
+     "DURATION",
+     "longest a query may run; a smaller timeout parameter wins (503)"},
+    {"query.max-samples", K_U64, F(query_max_samples), "50000000", NULL, 0, 0,
+     0, "N", "samples a query may hold in memory at once; 0: unlimited (422)"},
+    {"query.max-series", K_U64, F(query_max_series), "0", NULL, 0, 0, 0, "N",
+     "series a query may select, over all its selectors; 0: unlimited (422)"},
+    {"query.lookback-delta", K_DUR, F(query_lookback_ms), "5m", NULL, 1, 0, 0,
+     "DURATION",
+     "how far back an instant selector looks for a sample; the "
+     "lookback_delta parameter wins"},
     /* triad status */
     {"addr", K_URL, F(status_addr), "http://127.0.0.1:3100", NULL, 0, 0, 0,
      "URL", "triad status: HTTP address of the node to ask"},

@@ -68,6 +68,10 @@ struct tr_config {
     size_t storage_cache_bytes;     /* --storage.block-cache-size, 256MiB */
     int64_t head_flush_interval_ms; /* --storage.head-checkpoint-interval, 5m */
     struct tr_limits limits;        /* --limits.* (defaults for every tenant) */
+    int64_t query_timeout_ms;       /* --query.timeout, 2m */
+    uint64_t query_max_samples;     /* --query.max-samples, 50000000; 0: none */
+    uint64_t query_max_series;      /* --query.max-series, 0: none */
+    int64_t query_lookback_ms;      /* --query.lookback-delta, 5m */
     char *status_addr;              /* `triad status --addr URL` */
 };
 

@@ -352,20 +352,45 @@ static int ev__collect(struct tr_pq_ev *e,
     return 0;
 }
 
+/* Selects every selector's data; the samples limit bounds what all of them
+ * load together (each select gets what is left of it), the series limit
+ * the series they select together. */
 static int ev__fetch(struct tr_pq_ev *e)
 {
+    size_t samples = 0, series = 0;
     for (size_t i = 0; i < e->n_sels; i++) {
         struct tr_pq_sel *s = &e->sels[i];
         struct tr_select_hints h;
         memset(&h, 0, sizeof(h));
         h.mint = s->mint;
         h.maxt = s->maxt;
+        if (e->max_samples != 0) {
+            /* what is left (at least 1: 0 would mean unlimited) */
+            h.max_samples =
+                samples < e->max_samples ? e->max_samples - samples : 1;
+        }
         int rv = e->src->select(e->src->impl, e->tenant, s->vs->vs.matchers,
                                 s->vs->vs.n_matchers, &h, &s->res, e->errmsg);
         if (rv != 0) {
             return rv;
         }
         s->fetched = true;
+        for (size_t k = 0; k < s->res.n_series; k++) {
+            samples += s->res.series[k].n_samples;
+        }
+        series += s->res.n_series;
+        if (e->max_series != 0 && series > e->max_series) {
+            return tr_errf(TR_ELIMIT, e->errmsg,
+                           "the query exceeded the maximum number of series "
+                           "(limit: %zu series, query.max-series): select "
+                           "fewer series or a shorter range",
+                           e->max_series);
+        }
+        if (e->max_samples != 0 && samples > e->max_samples) {
+            return tr_errf(TR_ELIMIT, e->errmsg,
+                           "query processing would load too many samples into "
+                           "memory in query execution");
+        }
     }
     return 0;
 }
@@ -1225,6 +1250,7 @@ int tr_promql_eval(const struct tr_select_source *src,
             e.sq_step = opts->subquery_step_ms;
         }
         e.max_samples = opts->max_samples;
+        e.max_series = opts->max_series;
         e.deadline = opts->deadline_mono_ns;
         e.annos = opts->annos;
     }

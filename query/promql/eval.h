@@ -37,6 +37,8 @@ struct tr_promql_eval_opts {
     size_t max_samples;       /* samples in memory at once; 0: unlimited */
     int64_t deadline_mono_ns; /* tr_mono_ns() deadline; 0: none */
     int64_t subquery_step_ms; /* default subquery step; 0: 1m */
+    size_t max_series;        /* series selected, over all selectors; 0:
+                                 unlimited */
     /* receives Prometheus' warnings and infos (the caller frees them with
      * tr_pq_annos_free); NULL: not collected */
     struct tr_pq_annos *annos;

@@ -62,6 +62,7 @@ struct tr_pq_ev {
     int64_t lookback;
     int64_t sq_step;          /* default subquery step */
     size_t max_samples;       /* 0: unlimited */
+    size_t max_series;        /* 0: unlimited */
     size_t cur_samples;       /* loaded during this step */
     size_t out_samples;       /* held by the range query's output */
     int64_t deadline;         /* tr_mono_ns(); 0: none */

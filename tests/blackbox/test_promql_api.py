@@ -190,6 +190,32 @@ def test_warnings_and_infos():
     assert "warnings" not in r.json() and "infos" not in r.json()
 
 
+def test_query_limit_flags():
+    # --query.max-series / --query.max-samples: 422 execution (the series
+    # limit in Mimir's wording, the samples one in Prometheus')
+    t = Triad(["--late-write-grace", "1000000h", "--ingest.creation-grace", "1000000h",
+               "--query.max-series", "2", "--query.max-samples", "100"]).start()
+    try:
+        t.write_v1([([("__name__", "up"), ("instance", i)],
+                     [(T0 + k * 15_000, float(k)) for k in range(21)]) for i in "abc"])
+        r = t.get("/api/v1/query", {"query": 'up{instance=~"a|b"}', "time": "1700000300"})
+        assert r.status == 200, r
+        r = t.get("/api/v1/query", {"query": "up", "time": "1700000300"})
+        assert r.status == 422, r
+        assert r.json() == {"status": "error", "errorType": "execution",
+                            "error": "the query exceeded the maximum number of series "
+                                     "(limit: 2 series, query.max-series): select fewer "
+                                     "series or a shorter range"}, r.body
+        r = t.get("/api/v1/query_range", {"query": 'up{instance=~"a|b"}',
+                                          "start": "1700000000", "end": "1700000300",
+                                          "step": "5"})
+        assert r.status == 422, r
+        assert r.json()["error"] == ("query processing would load too many samples "
+                                     "into memory in query execution"), r.body
+    finally:
+        t.stop()
+
+
 def err(r, status, etype, msg):
     assert r.status == status, r
     assert body(r) == compact({"status": "error", "errorType": etype, "error": msg}), body(r)

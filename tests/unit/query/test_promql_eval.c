@@ -598,6 +598,21 @@ Test(promql_eval, limits)
     pe_expect_err("http_requests", 0, 600, 60, &o, TR_ELIMIT,
                   "query processing would load too many samples");
     o.max_samples = 0;
+    /* series: over all selectors of the query together */
+    o.max_series = 3;
+    char *ok = NULL;
+    char err2[TR_ERRMSG_SIZE];
+    cr_assert_eq(
+        pe_run_opts("http_requests", 300000, 300000, 0, &o, false, &ok, err2),
+        0, "%s", err2);
+    tr_free(ok);
+    pe_expect_err("http_requests + on(instance, job) other", 300, 300, 0, &o,
+                  TR_ELIMIT,
+                  "the query exceeded the maximum number of series (limit: 3 "
+                  "series, query.max-series)");
+    pe_expect_err("sum(http_requests) + sum(other)", 0, 600, 60, &o, TR_ELIMIT,
+                  "the query exceeded the maximum number of series");
+    o.max_series = 0;
     o.deadline_mono_ns = 1;
     pe_expect_err("http_requests + 1", 0, 600, 1, &o, TR_ETIMEOUT,
                   "query timed out in expression evaluation");
