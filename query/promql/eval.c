@@ -12,15 +12,6 @@
 #include "lib/err.h"
 #include "query/promql/eval_int.h"
 
-#define STALE_NAN_BITS 0x7ff0000000000002ULL
-
-static bool ev__is_stale(double v)
-{
-    uint64_t b;
-    memcpy(&b, &v, sizeof(b));
-    return b == STALE_NAN_BITS;
-}
-
 /* ---- labels -------------------------------------------------------------- */
 
 void tr_pq_labels_format(const struct tr_label *ls,
@@ -246,8 +237,7 @@ int tr_pq_ev_check(struct tr_pq_ev *e)
 int tr_pq_ev_add_samples(struct tr_pq_ev *e, size_t n)
 {
     e->cur_samples += n;
-    if (e->max_samples != 0 &&
-        e->cur_samples + e->out_samples > e->max_samples) {
+    if (e->max_samples != 0 && e->cur_samples > e->max_samples) {
         return tr_errf(TR_ELIMIT, e->errmsg,
                        "query processing would load too many samples into "
                        "memory in query execution");
@@ -450,7 +440,7 @@ static int ev__vector_sel(struct tr_pq_ev *e,
             continue;
         }
         const struct tr_sample *smp = &sd->samples[u - 1];
-        if (smp->t < ref - e->lookback || ev__is_stale(smp->v)) {
+        if (smp->t < ref - e->lookback || tr_pq_is_stale(smp->v)) {
             continue;
         }
         o[k].labels = sd->labels;
@@ -500,7 +490,7 @@ static int ev__matrix_sel(struct tr_pq_ev *e,
         }
         size_t np = 0;
         for (size_t j = lo; j < hi; j++) {
-            if (!ev__is_stale(sd->samples[j].v)) {
+            if (!tr_pq_is_stale(sd->samples[j].v)) {
                 p[np].t = sd->samples[j].t;
                 p[np++].v = sd->samples[j].v;
             }
@@ -976,14 +966,6 @@ int tr_pq_ev_check_dups(struct tr_pq_ev *e, const struct tr_pq_vector *v)
 
 /* ---- functions --------------------------------------------------------- */
 
-static const struct tr_promql_node *ev__unparen(const struct tr_promql_node *n)
-{
-    while (n->kind == TR_PROMQL_NODE_PAREN) {
-        n = n->paren.expr;
-    }
-    return n;
-}
-
 static int ev__call(struct tr_pq_ev *e,
                     const struct tr_promql_node *n,
                     int64_t t,
@@ -1004,7 +986,7 @@ static int ev__call(struct tr_pq_ev *e,
     int64_t range = 0, range_end = t;
     bool has_end = false;
     for (size_t i = 0; i < na; i++) {
-        const struct tr_promql_node *a = ev__unparen(n->call.args[i]);
+        const struct tr_promql_node *a = tr_pq_unparen(n->call.args[i]);
         int rv;
         memset(&args[i], 0, sizeof(args[i]));
         if (a->kind == TR_PROMQL_NODE_VECTOR_SEL &&

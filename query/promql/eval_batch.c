@@ -42,9 +42,7 @@ static int bt__oom(struct tr_pq_ev *e)
     return tr_errf(TR_ENOMEM, e->errmsg, "out of memory");
 }
 
-static struct tr_pq_bval *bt__new(struct tr_pq_ev *e,
-                                  const struct tr_pq_grid *g,
-                                  bool scalar)
+static struct tr_pq_bval *bt__new(const struct tr_pq_grid *g, bool scalar)
 {
     struct tr_pq_bval *b = tr_calloc(1, sizeof(*b));
     if (b == NULL) {
@@ -61,7 +59,6 @@ static struct tr_pq_bval *bt__new(struct tr_pq_ev *e,
             return NULL;
         }
     }
-    (void)e;
     return b;
 }
 
@@ -98,13 +95,7 @@ static int bt__count(struct tr_pq_ev *e, struct tr_pq_bval *b)
         }
     }
     b->counted = true;
-    e->cur_samples += b->points;
-    if (e->max_samples != 0 && e->cur_samples > e->max_samples) {
-        return tr_errf(TR_ELIMIT, e->errmsg,
-                       "query processing would load too many samples into "
-                       "memory in query execution");
-    }
-    return 0;
+    return tr_pq_ev_add_samples(e, b->points);
 }
 
 /* Appends a series with labels ls (borrowed: they must outlive the query's
@@ -265,8 +256,8 @@ static struct tr_pq_bval *bt__lookup(const struct tr_pq_ev *e,
     return NULL;
 }
 
-/* Index of t in g, or g->n when absent. */
-static size_t bt__grid_index(const struct tr_pq_grid *g, int64_t t)
+/* Index of the first time of g at or after t (g->n when none). */
+static size_t bt__grid_lower(const struct tr_pq_grid *g, int64_t t)
 {
     size_t lo = 0, hi = g->n;
     while (lo < hi) {
@@ -277,7 +268,14 @@ static size_t bt__grid_index(const struct tr_pq_grid *g, int64_t t)
             hi = mid;
         }
     }
-    return lo < g->n && g->ts[lo] == t ? lo : g->n;
+    return lo;
+}
+
+/* Index of t in g, or g->n when absent. */
+static size_t bt__grid_index(const struct tr_pq_grid *g, int64_t t)
+{
+    size_t k = bt__grid_lower(g, t);
+    return k < g->n && g->ts[k] == t ? k : g->n;
 }
 
 int tr_pq_batch_serve(struct tr_pq_ev *e,
@@ -369,9 +367,10 @@ static int bt__subquery_grid(struct tr_pq_ev *e,
                 ts = nt;
             }
             ts[k++] = t;
-            if ((k & 4095) == 0 && tr_pq_ev_deadline(e) != 0) {
+            int late = (k & 4095) == 0 ? tr_pq_ev_deadline(e) : 0;
+            if (late != 0) {
                 tr_free(ts);
-                return tr_pq_ev_deadline(e);
+                return late;
             }
         }
     }
@@ -380,20 +379,39 @@ static int bt__subquery_grid(struct tr_pq_ev *e,
     return 0;
 }
 
-/* ---- helpers ------------------------------------------------------------ */
+static int bt__eval(struct tr_pq_ev *e,
+                    const struct tr_promql_node *n,
+                    const struct tr_pq_grid *g,
+                    struct tr_pq_bval **out);
 
-static const struct tr_promql_node *bt__unparen(const struct tr_promql_node *n)
+/* Subquery sq's inner expression at the times every time of g needs; the
+ * value owns its grid. */
+static int bt__subquery_inner(struct tr_pq_ev *e,
+                              const struct tr_promql_node *sq,
+                              const struct tr_pq_grid *g,
+                              struct tr_pq_bval **out)
 {
-    while (n->kind == TR_PROMQL_NODE_PAREN) {
-        n = n->paren.expr;
+    struct tr_pq_grid ig;
+    *out = NULL;
+    int rv = bt__subquery_grid(e, sq, g, &ig);
+    if (rv != 0) {
+        return rv;
     }
-    return n;
+    rv = bt__eval(e, sq->sq.expr, &ig, out);
+    if (rv != 0) {
+        tr_free(ig.ts);
+        return rv;
+    }
+    (*out)->owns_grid = true;
+    return 0;
 }
+
+/* ---- helpers ------------------------------------------------------------ */
 
 /* A number literal (possibly in parentheses or with a sign). */
 static bool bt__literal(const struct tr_promql_node *n, double *v)
 {
-    n = bt__unparen(n);
+    n = tr_pq_unparen(n);
     if (n->kind == TR_PROMQL_NODE_NUMBER) {
         *v = n->num.val;
         return true;
@@ -407,43 +425,11 @@ static bool bt__literal(const struct tr_promql_node *n, double *v)
     return false;
 }
 
-/* idx[0..b->n) := row indexes sorted by labels (stable merge sort; qsort
- * has no context argument in C11). */
-static int bt__sort_rows(const struct tr_pq_bval *b, size_t *idx)
+static int bt__row_cmp(const void *x, const void *y)
 {
-    size_t *tmp = tr_malloc((b->n ? b->n : 1) * sizeof(*tmp));
-    if (tmp == NULL) {
-        return TR_ENOMEM;
-    }
-    for (size_t i = 0; i < b->n; i++) {
-        idx[i] = i;
-    }
-    for (size_t w = 1; w < b->n; w *= 2) {
-        for (size_t lo = 0; lo < b->n; lo += 2 * w) {
-            size_t mid = lo + w < b->n ? lo + w : b->n;
-            size_t hi = lo + 2 * w < b->n ? lo + 2 * w : b->n;
-            size_t i = lo, j = mid, o = lo;
-            while (i < mid && j < hi) {
-                const struct tr_pq_bser *x = &b->s[idx[i]];
-                const struct tr_pq_bser *y = &b->s[idx[j]];
-                if (tr_labels_cmp(x->labels, x->n_labels, y->labels,
-                                  y->n_labels) <= 0) {
-                    tmp[o++] = idx[i++];
-                } else {
-                    tmp[o++] = idx[j++];
-                }
-            }
-            while (i < mid) {
-                tmp[o++] = idx[i++];
-            }
-            while (j < hi) {
-                tmp[o++] = idx[j++];
-            }
-        }
-        memcpy(idx, tmp, b->n * sizeof(*idx));
-    }
-    tr_free(tmp);
-    return 0;
+    const struct tr_pq_bser *a = *(const struct tr_pq_bser *const *)x;
+    const struct tr_pq_bser *b = *(const struct tr_pq_bser *const *)y;
+    return tr_labels_cmp(a->labels, a->n_labels, b->labels, b->n_labels);
 }
 
 /* Fails when two rows with equal labels have a point at the same time
@@ -453,20 +439,21 @@ static int bt__check_dups(struct tr_pq_ev *e, const struct tr_pq_bval *b)
     if (b->n < 2) {
         return 0;
     }
-    size_t *idx = tr_malloc(b->n * sizeof(*idx));
-    if (idx == NULL || bt__sort_rows(b, idx) != 0) {
-        tr_free(idx);
+    const struct tr_pq_bser **p = tr_malloc(b->n * sizeof(*p));
+    if (p == NULL) {
         return bt__oom(e);
     }
+    for (size_t i = 0; i < b->n; i++) {
+        p[i] = &b->s[i];
+    }
+    qsort(p, b->n, sizeof(*p), bt__row_cmp);
     int rv = 0;
     for (size_t i = 1; i < b->n && rv == 0; i++) {
-        const struct tr_pq_bser *x = &b->s[idx[i - 1]], *y = &b->s[idx[i]];
-        if (tr_labels_cmp(x->labels, x->n_labels, y->labels, y->n_labels) !=
-            0) {
+        if (bt__row_cmp(&p[i - 1], &p[i]) != 0) {
             continue;
         }
         for (size_t k = 0; k < b->g.n; k++) {
-            if (x->ok[k] && y->ok[k]) {
+            if (p[i - 1]->ok[k] && p[i]->ok[k]) {
                 rv = tr_errf(TR_EEXEC, e->errmsg,
                              "vector cannot contain metrics with the same "
                              "labelset");
@@ -474,34 +461,18 @@ static int bt__check_dups(struct tr_pq_ev *e, const struct tr_pq_bval *b)
             }
         }
     }
-    tr_free(idx);
+    tr_free(p);
     return rv;
 }
 
-/* Labels without __name__, in e->larena. */
-static struct tr_label *bt__drop_name(struct tr_pq_ev *e,
-                                      const struct tr_label *ls,
-                                      size_t n,
-                                      size_t *out_n)
-{
-    return tr_pq_labels_drop_name(&e->larena, ls, n, out_n);
-}
-
 /* ---- vector selectors -------------------------------------------------- */
-
-static bool bt__is_stale(double v)
-{
-    uint64_t b;
-    memcpy(&b, &v, sizeof(b));
-    return b == 0x7ff0000000000002ULL;
-}
 
 static int bt__vector_sel(struct tr_pq_ev *e,
                           const struct tr_promql_node *n,
                           const struct tr_pq_grid *g,
                           struct tr_pq_bval **out)
 {
-    struct tr_pq_bval *b = bt__new(e, g, false);
+    struct tr_pq_bval *b = bt__new(g, false);
     if (b == NULL) {
         return bt__oom(e);
     }
@@ -531,7 +502,7 @@ static int bt__vector_sel(struct tr_pq_ev *e,
                 continue;
             }
             const struct tr_sample *smp = &sd->samples[j - 1];
-            if (smp->t < ref - e->lookback || bt__is_stale(smp->v)) {
+            if (smp->t < ref - e->lookback || tr_pq_is_stale(smp->v)) {
                 continue;
             }
             s->v[k] = smp->v;
@@ -541,8 +512,9 @@ static int bt__vector_sel(struct tr_pq_ev *e,
         if (!any) {
             bt__pop(b);
         }
-        if ((i & 63) == 63 && tr_pq_ev_deadline(e) != 0) {
-            return tr_pq_ev_deadline(e);
+        int late = (i & 63) == 63 ? tr_pq_ev_deadline(e) : 0;
+        if (late != 0) {
+            return late;
         }
     }
     return bt__count(e, b);
@@ -646,11 +618,6 @@ static int bt__slide(struct tr_pq_ev *e,
     return 0;
 }
 
-static int bt__eval(struct tr_pq_ev *e,
-                    const struct tr_promql_node *n,
-                    const struct tr_pq_grid *g,
-                    struct tr_pq_bval **out);
-
 /* One range-function call over many input series, cut into pieces that
  * lib/par runs in parallel: every input series gets an output row (memory
  * and labels from its piece's arena); rows without points are dropped
@@ -707,7 +674,7 @@ static void bt__rf_piece(void *arg, size_t pi)
         if (rf->sel != NULL) {
             const struct tr_series_data *sd = &rf->sel->res.series[i];
             for (size_t j = 0; j < sd->n_samples; j++) {
-                if (!bt__is_stale(sd->samples[j].v)) {
+                if (!tr_pq_is_stale(sd->samples[j].v)) {
                     buf[np].t = sd->samples[j].t;
                     buf[np++].v = sd->samples[j].v;
                 }
@@ -844,8 +811,8 @@ static int bt__range_func(struct tr_pq_ev *e,
             args[i].type = TR_PROMQL_TYPE_MATRIX;
         }
     }
-    const struct tr_promql_node *m = bt__unparen(n->call.args[mat_arg]);
-    struct tr_pq_bval *b = bt__new(e, g, false);
+    const struct tr_promql_node *m = tr_pq_unparen(n->call.args[mat_arg]);
+    struct tr_pq_bval *b = bt__new(g, false);
     if (b == NULL) {
         return bt__oom(e);
     }
@@ -867,30 +834,20 @@ static int bt__range_func(struct tr_pq_ev *e,
         for (size_t i = 0; i < rf.n_in; i++) {
             total += rf.sel->res.series[i].n_samples;
         }
-        e->cur_samples += total;
-        if (e->max_samples != 0 && e->cur_samples > e->max_samples) {
-            rv = tr_errf(TR_ELIMIT, e->errmsg,
-                         "query processing would load too many samples "
-                         "into memory in query execution");
-        }
+        rv = tr_pq_ev_add_samples(e, total);
         if (rv == 0) {
             rv = bt__rf_run(&rf, b);
         }
         e->cur_samples -= total;
     } else {
-        struct tr_pq_grid ig = {NULL, 0};
         struct tr_pq_bval *inner = NULL;
-        rv = bt__subquery_grid(e, m, g, &ig);
-        if (rv == 0) {
-            rv = bt__eval(e, m->sq.expr, &ig, &inner);
-        }
+        rv = bt__subquery_inner(e, m, g, &inner);
         if (rv == 0) {
             rf.inner = inner;
             rf.n_in = inner->scalar ? 1 : inner->n;
             rv = bt__rf_run(&rf, b);
         }
         tr_pq_bval_free(e, inner);
-        tr_free(ig.ts);
     }
     if (rv == 0 && !keep) {
         rv = bt__check_dups(e, b);
@@ -935,7 +892,7 @@ static int bt__aggregate(struct tr_pq_ev *e,
         tr_pq_bval_free(e, in);
         return rv;
     }
-    struct tr_pq_bval *b = bt__new(e, g, false);
+    struct tr_pq_bval *b = bt__new(g, false);
     if (b == NULL) {
         tr_pq_bval_free(e, in);
         return bt__oom(e);
@@ -1095,7 +1052,7 @@ static int bt__binary_scalar(struct tr_pq_ev *e,
     }
     struct tr_pq_bval *b = NULL;
     if (rv == 0) {
-        b = bt__new(e, g, l->scalar && r->scalar);
+        b = bt__new(g, l->scalar && r->scalar);
         rv = b == NULL ? bt__oom(e) : 0;
     }
     *out = b;
@@ -1116,7 +1073,8 @@ static int bt__binary_scalar(struct tr_pq_ev *e,
             struct tr_label *ls = s->labels;
             size_t nl = s->n_labels;
             if (drop) {
-                ls = bt__drop_name(e, s->labels, s->n_labels, &nl);
+                ls = tr_pq_labels_drop_name(&e->larena, s->labels, s->n_labels,
+                                            &nl);
             }
             struct tr_pq_bser *o = ls ? bt__add(b, ls, nl) : NULL;
             if (o == NULL) {
@@ -1165,7 +1123,7 @@ static int bt__prepare(struct tr_pq_ev *e,
                        const struct tr_promql_node *c,
                        const struct tr_pq_grid *g)
 {
-    const struct tr_promql_node *u = bt__unparen(c);
+    const struct tr_promql_node *u = tr_pq_unparen(c);
     if (u->kind == TR_PROMQL_NODE_NUMBER || u->kind == TR_PROMQL_NODE_STRING ||
         u->kind == TR_PROMQL_NODE_MATRIX_SEL) {
         return 0;
@@ -1173,17 +1131,9 @@ static int bt__prepare(struct tr_pq_ev *e,
     struct tr_pq_bval *b = NULL;
     int rv;
     if (u->kind == TR_PROMQL_NODE_SUBQUERY) {
-        struct tr_pq_grid ig;
-        rv = bt__subquery_grid(e, u, g, &ig);
-        if (rv != 0) {
-            return rv;
-        }
-        rv = bt__eval(e, u->sq.expr, &ig, &b);
+        rv = bt__subquery_inner(e, u, g, &b);
         if (rv == 0) {
-            b->owns_grid = true;
             rv = bt__register(e, u->sq.expr, b);
-        } else {
-            tr_free(ig.ts);
         }
     } else {
         rv = bt__eval(e, u, g, &b);
@@ -1225,7 +1175,7 @@ static int bt__generic(struct tr_pq_ev *e,
         case TR_PROMQL_NODE_CALL: {
             bool ts_fn = strcmp(n->call.func->name, "timestamp") == 0;
             for (size_t i = 0; rv == 0 && i < n->call.n_args; i++) {
-                const struct tr_promql_node *a = bt__unparen(n->call.args[i]);
+                const struct tr_promql_node *a = tr_pq_unparen(n->call.args[i]);
                 if (ts_fn && a->kind == TR_PROMQL_NODE_VECTOR_SEL) {
                     continue; /* timestamp() reads the samples' times */
                 }
@@ -1238,7 +1188,7 @@ static int bt__generic(struct tr_pq_ev *e,
     }
     struct tr_pq_bval *b = NULL;
     if (rv == 0) {
-        b = bt__new(e, g, n->type == TR_PROMQL_TYPE_SCALAR);
+        b = bt__new(g, n->type == TR_PROMQL_TYPE_SCALAR);
         rv = b == NULL ? bt__oom(e) : 0;
     }
     *out = b;
@@ -1298,10 +1248,10 @@ static int bt__eval(struct tr_pq_ev *e,
     if (rv != 0) {
         return rv;
     }
-    n = bt__unparen(n);
+    n = tr_pq_unparen(n);
     switch (n->kind) {
         case TR_PROMQL_NODE_NUMBER: {
-            struct tr_pq_bval *b = bt__new(e, g, true);
+            struct tr_pq_bval *b = bt__new(g, true);
             if (b == NULL) {
                 return bt__oom(e);
             }
@@ -1323,7 +1273,7 @@ static int bt__eval(struct tr_pq_ev *e,
                 mat_arg < n->call.n_args && n->call.n_args <= 5;
             for (size_t i = 0; fast && i < n->call.n_args; i++) {
                 double lit;
-                const struct tr_promql_node *a = bt__unparen(n->call.args[i]);
+                const struct tr_promql_node *a = tr_pq_unparen(n->call.args[i]);
                 fast = i == mat_arg ? (a->kind == TR_PROMQL_NODE_MATRIX_SEL ||
                                        a->kind == TR_PROMQL_NODE_SUBQUERY)
                                     : bt__literal(a, &lit);
@@ -1375,48 +1325,22 @@ int tr_pq_ev_subquery(struct tr_pq_ev *e,
                       int64_t t,
                       struct tr_pq_value *out)
 {
-    int64_t step = n->sq.step_ms > 0 ? n->sq.step_ms : e->sq_step;
     int64_t ref = tr_pq_ev_at(e, n->sq.at, n->sq.at_ms, t) - n->sq.offset_ms;
-    int64_t mint = ref - n->sq.range_ms;
     struct tr_pq_bval *b = bt__lookup(e, n->sq.expr);
     struct tr_pq_bval *own = NULL;
-    int rv = 0;
+    int rv;
     if (b == NULL) {
         /* evaluated on its own (instant query, or a subquery inside a
          * node that is evaluated step by step) */
-        struct tr_pq_grid g;
-        g.n = 0;
-        int64_t first = bt__align_up(mint, step);
-        if (first <= ref) {
-            g.n = (size_t)((ref - first) / step) + 1;
-        }
-        g.ts = tr_malloc((g.n ? g.n : 1) * sizeof(*g.ts));
-        if (g.ts == NULL) {
-            return bt__oom(e);
-        }
-        for (size_t k = 0; k < g.n; k++) {
-            g.ts[k] = first + (int64_t)k * step;
-        }
-        struct tr_arena *saved = e->scratch;
-        rv = bt__eval(e, n->sq.expr, &g, &own);
-        e->scratch = saved;
+        struct tr_pq_grid one = {&t, 1};
+        rv = bt__subquery_inner(e, n, &one, &own);
         if (rv != 0) {
-            tr_free(g.ts);
             return rv;
         }
-        own->owns_grid = true;
         b = own;
     }
-    /* the times of b inside [mint, ref] */
-    size_t lo = 0, hi = b->g.n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (b->g.ts[mid] < mint) {
-            lo = mid + 1;
-        } else {
-            hi = mid;
-        }
-    }
+    /* the times of b inside [ref - range, ref] */
+    size_t lo = bt__grid_lower(&b->g, ref - n->sq.range_ms);
     size_t end = lo;
     while (end < b->g.n && b->g.ts[end] <= ref) {
         end++;
@@ -1424,9 +1348,7 @@ int tr_pq_ev_subquery(struct tr_pq_ev *e,
     out->type = TR_PROMQL_TYPE_MATRIX;
     size_t total = 0;
     rv = tr_pq_bval_matrix(e, b, lo, end, e->scratch, false, &out->mat, &total);
-    if (own != NULL) {
-        tr_pq_bval_free(e, own);
-    }
+    tr_pq_bval_free(e, own);
     return rv != 0 ? rv : tr_pq_ev_add_samples(e, total);
 }
 

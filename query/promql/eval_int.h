@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "lib/alloc.h"
 #include "lib/hash.h"
@@ -63,8 +64,7 @@ struct tr_pq_ev {
     int64_t sq_step;          /* default subquery step */
     size_t max_samples;       /* 0: unlimited */
     size_t max_series;        /* 0: unlimited */
-    size_t cur_samples;       /* loaded during this step */
-    size_t out_samples;       /* held by the range query's output */
+    size_t cur_samples;       /* samples and points held now */
     int64_t deadline;         /* tr_mono_ns(); 0: none */
     unsigned tick;            /* deadline checks every 64 nodes */
     struct tr_arena *scratch; /* per-step memory */
@@ -181,6 +181,23 @@ bool tr_pq_ev_in_list(struct tr_slice s, const struct tr_promql_labels *l);
 
 /* TR_ETIMEOUT past the deadline: _check looks at the clock every 64th
  * call (per node and step), _deadline every time. */
+/* Prometheus' stale marker (a NaN with this exact payload). */
+static inline bool tr_pq_is_stale(double v)
+{
+    uint64_t b;
+    memcpy(&b, &v, sizeof(b));
+    return b == 0x7ff0000000000002ULL;
+}
+
+static inline const struct tr_promql_node *tr_pq_unparen(
+    const struct tr_promql_node *n)
+{
+    while (n->kind == TR_PROMQL_NODE_PAREN) {
+        n = n->paren.expr;
+    }
+    return n;
+}
+
 int tr_pq_ev_check(struct tr_pq_ev *e);
 int tr_pq_ev_deadline(struct tr_pq_ev *e);
 int tr_pq_ev_add_samples(struct tr_pq_ev *e, size_t n);
