@@ -1223,6 +1223,9 @@ static int cl__select(void *impl,
         }
     } else if (rv == 0) {
         rv = sel__merge(parts, np, h, out, errmsg);
+        if (rv != 0) {
+            tr_select_result_free(out); /* as the storage's select does */
+        }
     } else {
         memset(out, 0, sizeof(*out));
     }

@@ -703,10 +703,11 @@ static void sel__free_heads(struct head_copy *hcs, size_t n)
     tr_free(hcs);
 }
 
-/* ---- parallel sample reads --------------------------------------------- *
- * Series are cut into pieces of consecutive label groups; each piece is read
- * with its own RocksDB iterator (created after the head copies, like the
- * sequential path's) into its own arena, which the result adopts. */
+/* ---- sample reads --------------------------------------------------------- *
+ * Series are cut into pieces of consecutive label groups (one piece, on the
+ * caller, for few series or without helper threads); each piece is read
+ * with its own RocksDB iterator (created after the head copies) into its own
+ * arena, which the result adopts. */
 
 #define SEL_PAR_MIN_SERIES 64
 
@@ -781,17 +782,27 @@ static void sel__read_piece(void *arg, size_t pi)
     tr_iter_free(it);
 }
 
-static int sel__read_parallel(struct tr_storage *s,
-                              struct tr_slice tenant,
-                              const struct sel_hits *hits,
-                              const struct head_copy *hcs,
-                              size_t ng,
-                              const struct tr_select_hints *h,
-                              struct tr_select_result *out)
+/* Reads the samples of the ng label groups of hits into out->series (in
+ * group order; groups without data in range are not part of the result;
+ * h->limit cuts the result as the labels-only path does). */
+static int sel__read_series(struct tr_storage *s,
+                            struct tr_slice tenant,
+                            const struct sel_hits *hits,
+                            const struct head_copy *hcs,
+                            size_t ng,
+                            const struct tr_select_hints *h,
+                            struct tr_select_result *out)
 {
-    size_t np = tr_par_threads() * 4;
-    if (np > ng) {
-        np = ng;
+    if (ng == 0) {
+        out->n_series = 0;
+        return 0;
+    }
+    size_t np = 1;
+    if (tr_par_threads() > 1 && ng >= SEL_PAR_MIN_SERIES) {
+        np = tr_par_threads() * 4;
+        if (np > ng) {
+            np = ng;
+        }
     }
     size_t *starts = tr_malloc((ng + 1) * sizeof(*starts));
     struct sel_piece *pieces = tr_calloc(np, sizeof(*pieces));
@@ -838,8 +849,13 @@ static int sel__read_parallel(struct tr_storage *s,
     }
     size_t gi = 0;
     for (size_t i = 0; rv == 0 && i < ng; i++) {
-        if (tmp[i].n_samples > 0) {
-            out->series[gi++] = tmp[i]; /* no data in range: not a result */
+        if (tmp[i].n_samples == 0) {
+            continue; /* no data in range: not part of the result */
+        }
+        out->series[gi++] = tmp[i];
+        if (h->limit > 0 && gi >= h->limit && i + 1 < ng) {
+            out->truncated = true;
+            break;
         }
     }
     out->n_series = gi;
@@ -908,9 +924,8 @@ static int sel__select_impl(void *impl,
         }
         pthread_rwlock_unlock(&s->head_mu);
     }
-    if (!h->no_samples && h->limit == 0 && tr_par_threads() > 1 &&
-        groups >= SEL_PAR_MIN_SERIES) {
-        rv = sel__read_parallel(s, tenant, &hits, hcs, groups, h, out);
+    if (!h->no_samples) {
+        rv = sel__read_series(s, tenant, &hits, hcs, groups, h, out);
         sel__free_heads(hcs, hits.n);
         tr_free(hits.v);
         if (rv == TR_ELIMIT) {
@@ -926,61 +941,30 @@ static int sel__select_impl(void *impl,
         }
         return rv;
     }
-    struct tr_iter *it =
-        h->no_samples ? NULL : tr_iter_new(s->eng, TR_CF_METRICS);
-    size_t total = 0;
+    /* labels only */
     size_t gi = 0;
-    struct sample_vec sv = {0};
-    for (size_t i = 0; i < hits.n && rv == 0;) {
+    for (size_t i = 0; i < hits.n;) {
         size_t j = i + 1;
         while (j < hits.n &&
                tr_labels_cmp(hits.v[i].labels, hits.v[i].n_labels,
                              hits.v[j].labels, hits.v[j].n_labels) == 0) {
             j++;
         }
-        struct tr_series_data *sd = &out->series[gi];
+        struct tr_series_data *sd = &out->series[gi++];
         sd->labels = hits.v[i].labels;
         sd->n_labels = hits.v[i].n_labels;
         sd->samples = NULL;
         sd->n_samples = 0;
-        if (!h->no_samples) {
-            sv.n = 0;
-            for (size_t k = i; k < j && rv == 0; k++) {
-                rv = sel__read_samples(it, tenant, &hits.v[k], &hcs[k], h->mint,
-                                       h->maxt, &sv);
-            }
-            sel__sort_dedupe(&sv);
-            total += sv.n;
-            if (h->max_samples > 0 && total > h->max_samples) {
-                rv = tr_errf(TR_ELIMIT, errmsg,
-                             "query processing would load too many samples "
-                             "into memory in query execution");
-                break;
-            }
-            if (sv.n == 0) {
-                i = j;
-                continue; /* no data in range: not part of the result */
-            }
-            sd->samples =
-                tr_arena_memdup(&out->arena, sv.v, sv.n * sizeof(*sv.v));
-            sd->n_samples = sv.n;
-        }
-        gi++;
         i = j;
         if (h->limit > 0 && gi >= h->limit && i < hits.n) {
             out->truncated = true;
             break;
         }
     }
-    tr_free(sv.v);
-    tr_iter_free(it);
     sel__free_heads(hcs, hits.n);
     tr_free(hits.v);
     out->n_series = gi;
-    if (rv == TR_ECORRUPT) {
-        return tr_errf(rv, errmsg, "corrupt chunk in storage");
-    }
-    return rv;
+    return 0;
 }
 
 /* On error the result holds nothing (callers free it only on success). */
