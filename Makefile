@@ -34,7 +34,7 @@ GEN_C := $(patsubst proto/%.proto,build/gen/proto/%.pb-c.c,$(PROTOS))
 GEN_H := $(GEN_C:.c=.h)
 
 MODULE_SRCS := $(wildcard lib/*.c) $(wildcard proto/*.c) $(wildcard storage/*.c) \
-	$(wildcard query/*.c) $(wildcard query/*/*.c) $(wildcard raft/*.c) \
+	$(wildcard query/*.c) $(wildcard query/*/*.c) $(wildcard raft/*.c) $(wildcard cluster/*.c) \
 	$(filter-out server/main.c,$(wildcard server/*.c))
 UNIT_SRCS := $(shell find tests/unit -name 'test_*.c' 2>/dev/null) $(wildcard tests/lib/*.c)
 BENCH_SRCS := $(wildcard bench/*.c)

@@ -15,6 +15,11 @@ struct tr_clock {
 };
 
 void tr_clock_set(const struct tr_clock *c); /* NULL restores real time */
+/* The fake wall clock (--debug.fake-clock): starts at `at`, standing still
+ * until moved by tr_clock_fake_set (which never moves it back); the
+ * monotonic clock stays real. Installs itself with tr_clock_set. */
+void tr_clock_fake_start(tr_ms at);
+void tr_clock_fake_set(tr_ms now);
 tr_ns tr_now_ns(void);
 tr_ms tr_now_ms(void);
 tr_ns tr_mono_ns(void);

@@ -52,6 +52,53 @@ void tr_catalog_free(struct tr_catalog *c)
     tr_catalog_init(c);
 }
 
+/* ---- settings and clock ------------------------------------------------ */
+
+static void put_head(struct tr_buf *out, char type);
+
+void tr_catalog_cmd_set_settings(struct tr_buf *out,
+                                 const struct tr_catalog_settings *st)
+{
+    put_head(out, 'G');
+    tr_buf_put_varint(out, st->ooo_window_ms);
+}
+
+void tr_catalog_cmd_set_clock(struct tr_buf *out, int64_t now_ms)
+{
+    put_head(out, 'K');
+    tr_buf_put_varint(out, now_ms);
+}
+
+static int apply_set_settings(struct tr_catalog *c,
+                              struct tr_cursor *cur,
+                              char *errmsg)
+{
+    int64_t ooo;
+    if (tr_cursor_varint(cur, &ooo) != 0 || ooo < 0 ||
+        tr_cursor_left(cur) != 0) {
+        return tr_errf(TR_ECORRUPT, errmsg, "catalog: bad settings command");
+    }
+    c->settings.set = true;
+    c->settings.ooo_window_ms = ooo;
+    return 0;
+}
+
+static int apply_set_clock(struct tr_catalog *c,
+                           struct tr_cursor *cur,
+                           char *errmsg)
+{
+    int64_t t;
+    if (tr_cursor_varint(cur, &t) != 0 || t <= 0 || tr_cursor_left(cur) != 0) {
+        return tr_errf(TR_ECORRUPT, errmsg, "catalog: bad clock command");
+    }
+    if (t < c->clock_ms) {
+        return tr_errf(TR_EINVAL, errmsg,
+                       "catalog: the cluster clock never goes back");
+    }
+    c->clock_ms = t;
+    return 0;
+}
+
 /* ---- tenants ----------------------------------------------------------- */
 
 const struct tr_catalog_tenant *tr_catalog_tenant(const struct tr_catalog *c,
@@ -708,6 +755,12 @@ int tr_catalog_apply(struct tr_catalog *c,
         case 'T':
             rv = apply_set_tenant(c, &cur, errmsg);
             break;
+        case 'G':
+            rv = apply_set_settings(c, &cur, errmsg);
+            break;
+        case 'K':
+            rv = apply_set_clock(c, &cur, errmsg);
+            break;
         default:
             return tr_errf(TR_ECORRUPT, errmsg, "catalog: command type 0x%02x",
                            type);
@@ -740,11 +793,18 @@ int tr_catalog_encode(const struct tr_catalog *c, struct tr_buf *out)
         put_ids(out, s->initial, s->n_initial);
     }
     tr_buf_put_uvarint(out, c->version);
-    if (c->n_tenants > 0) {
+    bool extra = c->settings.set || c->clock_ms != 0;
+    if (c->n_tenants > 0 || extra) {
         tr_buf_put_uvarint(out, c->n_tenants);
         for (size_t i = 0; i < c->n_tenants; i++) {
             put_tenant(out, &c->tenants[i]);
         }
+    }
+    if (extra) {
+        tr_buf_putc(out, 'G');
+        tr_buf_putc(out, c->settings.set ? 1 : 0);
+        tr_buf_put_varint(out, c->settings.ooo_window_ms);
+        tr_buf_put_varint(out, c->clock_ms);
     }
     return out->oom ? TR_ENOMEM : 0;
 }
@@ -850,12 +910,15 @@ int tr_catalog_decode(struct tr_catalog *c, const void *buf, size_t len)
     if (tr_cursor_uvarint(&cur, &cat_version) != 0) {
         goto err_after_shards;
     }
+    struct tr_catalog_settings settings = {false, 0};
+    int64_t clock_ms = 0;
     if (tr_cursor_left(&cur) > 0) {
-        if (tr_cursor_uvarint(&cur, &n_tenants) != 0 || n_tenants == 0 ||
+        if (tr_cursor_uvarint(&cur, &n_tenants) != 0 ||
             n_tenants > tr_cursor_left(&cur) / 8) {
             goto err_after_shards;
         }
-        tenants = tr_calloc((size_t)n_tenants, sizeof(*tenants));
+        tenants = tr_calloc((size_t)(n_tenants ? n_tenants : 1),
+                            sizeof(*tenants));
         if (tenants == NULL) {
             rv = TR_ENOMEM;
             goto err_after_shards;
@@ -867,6 +930,21 @@ int tr_catalog_decode(struct tr_catalog *c, const void *buf, size_t len)
                 tr_free(tenants);
                 goto err_after_shards;
             }
+        }
+        /* settings and clock: present exactly when the tenant count is
+         * there without tenants, or after them when set */
+        uint8_t tag, set;
+        if (tr_cursor_left(&cur) > 0 || n_tenants == 0) {
+            if (tr_cursor_u8(&cur, &tag) != 0 || tag != 'G' ||
+                tr_cursor_u8(&cur, &set) != 0 || set > 1 ||
+                tr_cursor_varint(&cur, &settings.ooo_window_ms) != 0 ||
+                tr_cursor_varint(&cur, &clock_ms) != 0 ||
+                settings.ooo_window_ms < 0 || clock_ms < 0 ||
+                (set == 0 && (settings.ooo_window_ms != 0 || clock_ms == 0))) {
+                tr_free(tenants);
+                goto err_after_shards;
+            }
+            settings.set = set == 1;
         }
     }
     if (tr_cursor_left(&cur) != 0) {
@@ -883,6 +961,8 @@ int tr_catalog_decode(struct tr_catalog *c, const void *buf, size_t len)
     c->shards = shards;
     c->n_shards = (size_t)n_shards;
     c->version = cat_version;
+    c->settings = settings;
+    c->clock_ms = clock_ms;
     return 0;
 
 err_after_shards:

@@ -24,11 +24,18 @@
  *     'T': tenant name, uvarint max series, u64 BE bits of the ingestion
  *          rate (double), uvarint burst, varint retention metrics / logs /
  *          traces ms (upsert; every field at its default removes it)
+ *     'G': cluster settings that apply must agree on: varint out-of-order
+ *          window ms (>= 0); replaces the settings
+ *     'K': cluster clock (--debug.fake-clock): varint now ms (> 0, never
+ *          below the current one)
  *
  *   snapshot: 'C' version 1, uvarint node count, nodes as in 'N' plus a
  *   state byte, uvarint shard count, shards as (signal, window, length,
  *   slot, state, replicas, initial replicas), uvarint catalog version,
- *   then (optional) uvarint tenant count and tenants as in 'T'.
+ *   then (optional: when there are tenants, settings or a clock) uvarint
+ *   tenant count and tenants as in 'T', then (optional: when settings or
+ *   a clock are set) 'G', u8 settings set (0/1), varint out-of-order
+ *   window ms, varint clock ms (0 = the real clock).
  *
  *   Details (both forms): ids are u64 BE everywhere (also in 'N' and 'R');
  *   strings are uvarint length + bytes without NUL, name < NAME_MAX and
@@ -53,16 +60,12 @@
 #include <stdint.h>
 
 #include "lib/buf.h"
+#include "storage/shard.h"
 
 #define TR_CATALOG_MAX_REPLICAS 7
 #define TR_CATALOG_NAME_MAX 64
 #define TR_CATALOG_ADDR_MAX 128
 
-enum tr_signal {
-    TR_SIGNAL_METRICS = 1,
-    TR_SIGNAL_LOGS = 2,
-    TR_SIGNAL_TRACES = 3
-};
 
 enum tr_node_state { TR_NODE_ACTIVE = 1, TR_NODE_REMOVED = 2 };
 
@@ -112,6 +115,14 @@ struct tr_catalog_tenant {
     int64_t retention_traces_ms;  /* -1 = default */
 };
 
+/* Cluster-wide settings that apply depends on (replicated, so every
+ * replica of every shard uses the same; proposed by the meta leader from
+ * its flags). */
+struct tr_catalog_settings {
+    bool set;              /* false until the first 'G' */
+    int64_t ooo_window_ms; /* --ingest.ooo-window */
+};
+
 struct tr_catalog {
     struct tr_catalog_node *nodes; /* sorted by id */
     size_t n_nodes;
@@ -120,6 +131,8 @@ struct tr_catalog {
     uint64_t version;                  /* bumped by every applied change */
     struct tr_catalog_tenant *tenants; /* sorted by name */
     size_t n_tenants;
+    struct tr_catalog_settings settings;
+    int64_t clock_ms; /* the cluster's fake clock; 0 = real time */
 };
 
 void tr_catalog_init(struct tr_catalog *c);
@@ -162,6 +175,9 @@ void tr_catalog_cmd_set_replicas(struct tr_buf *out,
 
 void tr_catalog_cmd_set_tenant(struct tr_buf *out,
                                const struct tr_catalog_tenant *t);
+void tr_catalog_cmd_set_settings(struct tr_buf *out,
+                                 const struct tr_catalog_settings *st);
+void tr_catalog_cmd_set_clock(struct tr_buf *out, int64_t now_ms);
 /* The tenant's overrides or NULL. */
 const struct tr_catalog_tenant *tr_catalog_tenant(const struct tr_catalog *c,
                                                   const char *name);

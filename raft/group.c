@@ -41,6 +41,15 @@ struct tr_raft_group {
     uint64_t leader_changes;
     uint64_t snapshots;
     uint64_t bytes_replicated;
+    /* snapshots by log bytes as well as entries (see tr_raft_group_config):
+     * bytes and entries applied since the last snapshot */
+    uint64_t snap_bytes;
+    uint64_t snap_entries;
+    uint64_t snapshot_bytes;          /* 0 = entries only */
+    uint64_t snapshot_trailing_bytes; /* 0 = entries only */
+    unsigned snapshot_threshold;
+    unsigned snapshot_trailing;
+    bool snap_forced; /* the threshold was lowered to force one */
     void (*on_leader_change)(void *arg,
                              struct tr_raft_group *g,
                              raft_id leader);
@@ -180,8 +189,39 @@ static int fsm_apply(struct raft_fsm *fsm,
     group_applying_index = 0;
     if (rv == 0) {
         g->bytes_replicated += l;
+        g->snap_bytes += buf->len;
+        g->snap_entries++;
+        if (g->snapshot_bytes > 0 && g->snap_bytes >= g->snapshot_bytes &&
+            !g->snap_forced) {
+            /* raft counts entries only: lower its threshold so that it
+             * takes a snapshot right after this batch of applies */
+            g->snap_forced = true;
+            raft_set_snapshot_threshold(&g->raft, 1);
+        }
     }
     return rv;
+}
+
+/* A snapshot is being taken: start counting again, restore the entry
+ * threshold, and keep about snapshot_trailing_bytes of log behind it. */
+static void group__snapshot_taken(struct tr_raft_group *g)
+{
+    unsigned trailing = g->snapshot_trailing;
+    if (g->snapshot_trailing_bytes > 0 && g->snap_entries > 0) {
+        uint64_t avg = g->snap_bytes / g->snap_entries;
+        uint64_t by_bytes = g->snapshot_trailing_bytes / (avg ? avg : 1);
+        if (by_bytes < 16) {
+            by_bytes = 16;
+        }
+        if (by_bytes < trailing) {
+            trailing = (unsigned)by_bytes;
+        }
+    }
+    raft_set_snapshot_trailing(&g->raft, trailing);
+    raft_set_snapshot_threshold(&g->raft, g->snapshot_threshold);
+    g->snap_forced = false;
+    g->snap_bytes = 0;
+    g->snap_entries = 0;
 }
 
 static int fsm_snapshot(struct raft_fsm *fsm,
@@ -192,6 +232,7 @@ static int fsm_snapshot(struct raft_fsm *fsm,
     int rv = g->user_fsm->snapshot(g->user_fsm, bufs, n);
     if (rv == 0) {
         g->snapshots++;
+        group__snapshot_taken(g);
     }
     return rv;
 }
@@ -428,6 +469,12 @@ int tr_raft_group_start(uv_loop_t *loop,
                      cfg->name, g->io.errmsg);
         goto err_after_transport;
     }
+    /* raft_uv 0.15 implements async_work (version 2 of raft_io) but still
+     * says version 1, and raft refuses asynchronous snapshots (shard state
+     * machines take theirs off the loop) with a version-1 io */
+    if (g->io.async_work != NULL && g->io.version < 2) {
+        g->io.version = 2;
+    }
     raft_uv_set_segment_size(
         &g->io, cfg->segment_size != 0 ? cfg->segment_size : 1024 * 1024);
     unsigned election = cfg->election_ms != 0 ? cfg->election_ms : 300;
@@ -451,11 +498,14 @@ int tr_raft_group_start(uv_loop_t *loop,
     raft_set_election_timeout(&g->raft, election);
     raft_set_heartbeat_timeout(&g->raft, heartbeat);
     raft_set_pre_vote(&g->raft, cfg->pre_vote);
-    raft_set_snapshot_threshold(&g->raft, cfg->snapshot_threshold != 0
-                                              ? cfg->snapshot_threshold
-                                              : 1024);
-    raft_set_snapshot_trailing(
-        &g->raft, cfg->snapshot_trailing != 0 ? cfg->snapshot_trailing : 512);
+    g->snapshot_threshold =
+        cfg->snapshot_threshold != 0 ? cfg->snapshot_threshold : 1024;
+    g->snapshot_trailing =
+        cfg->snapshot_trailing != 0 ? cfg->snapshot_trailing : 512;
+    g->snapshot_bytes = cfg->snapshot_bytes;
+    g->snapshot_trailing_bytes = cfg->snapshot_trailing_bytes;
+    raft_set_snapshot_threshold(&g->raft, g->snapshot_threshold);
+    raft_set_snapshot_trailing(&g->raft, g->snapshot_trailing);
 
     if (bootstrap != NULL && n > 0) {
         rv = do_bootstrap(g, bootstrap, n, errmsg);

@@ -33,6 +33,12 @@ struct tr_raft_group_config {
     bool pre_vote;         /* default true (set by the caller) */
     unsigned snapshot_threshold; /* entries between snapshots, default 1024 */
     unsigned snapshot_trailing;  /* entries kept after a snapshot, def. 512 */
+    /* version 1 also: a snapshot once this many log bytes were applied
+     * since the last one (0: entries only), keeping about
+     * snapshot_trailing_bytes of log behind it (at least 16 entries, at
+     * most snapshot_trailing) */
+    uint64_t snapshot_bytes;
+    uint64_t snapshot_trailing_bytes;
     size_t segment_size;         /* default 1 MiB */
     /* Optional: called on the loop when this node's view of the leader
      * changes (new leader id, 0 = none) - for metrics and routing caches. */

@@ -1,95 +1,360 @@
-/* shard_fsm.c - a shard's Raft state machine over local storage. */
+/* shard_fsm.c - a shard's Raft state machine: an apply queue in front of
+ * local storage, drained in log order by a storage thread (contract in
+ * raft/shard_fsm.h). */
 #include "raft/shard_fsm.h"
 
 #include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "lib/alloc.h"
 #include "lib/err.h"
 #include "lib/log.h"
 #include "raft/group.h"
+#include "storage/entry.h"
 #include "storage/keys.h"
+
+#define FSM_VERIFY_KEEP 16
+
+enum fsm_kind { ITEM_ENTRY, ITEM_RESTORE, ITEM_CHECKPOINT };
+
+/* One unit of work in the queue. Freed when its last reference goes: the
+ * queue's (dropped by the storage thread once done) and, for entries, the
+ * ticket's (f->last, dropped when the next entry replaces it). */
+struct fsm_item {
+    enum fsm_kind kind;
+    uint64_t index; /* entry: Raft index; restore: the marker's index */
+    void *buf;
+    size_t len;
+    atomic_int refs;
+    /* under f->mu */
+    bool done;
+    int rv;
+    struct tr_apply_result res; /* checkpoint: res.index = durable index */
+    tr_shard_applied_cb cb;
+    void *cb_arg;
+    struct tr_shard_fsm *f;
+    struct fsm_item *next;
+};
+
+struct fsm_verify {
+    uint64_t request;
+    uint64_t index;
+    uint64_t checksum;
+};
+
+struct tr_shard_fsm {
+    struct raft_fsm fsm; /* handed to raft (version 3) */
+    struct tr_storage *storage;
+    struct tr_shard_id id;
+    struct tr_lane *lane;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;        /* checkpoint items done */
+    struct fsm_item *head;    /* queue (under mu) */
+    struct fsm_item *tail;
+    struct tr_shard_fsm_state st; /* under mu */
+    bool closing;                 /* under mu */
+    struct fsm_item *last;        /* loop: the newest entry's ticket */
+    uint64_t snapshot_target;     /* loop: index the pending marker names */
+    struct fsm_verify verify[FSM_VERIFY_KEEP]; /* under mu */
+    unsigned next_verify;
+};
+
+static void item__unref(struct fsm_item *it)
+{
+    if (it != NULL && atomic_fetch_sub(&it->refs, 1) == 1) {
+        tr_free(it->buf);
+        tr_free(it);
+    }
+}
+
+/* ---- markers ------------------------------------------------------------ */
 
 void tr_shard_marker_encode(uint8_t out[TR_SHARD_MARKER_SIZE],
                             uint64_t index,
-                            int64_t window,
-                            uint16_t slot)
+                            const struct tr_shard_id *id)
 {
     memcpy(out, "TRSM", 4);
-    out[4] = 1;
+    out[4] = 2;
     tr_put_u64be(out + 5, index);
-    tr_put_u64be(out + 13, tr_key_time(window));
-    tr_put_u16be(out + 21, slot);
+    out[13] = id->signal;
+    tr_put_u64be(out + 14, tr_key_time(id->window));
+    tr_put_u16be(out + 22, id->slot);
 }
 
 int tr_shard_marker_decode(const void *buf,
                            size_t len,
                            uint64_t *index,
-                           int64_t *window,
-                           uint16_t *slot)
+                           struct tr_shard_id *id)
 {
     const uint8_t *p = buf;
-    if (len != TR_SHARD_MARKER_SIZE || memcmp(p, "TRSM", 4) != 0 || p[4] != 1) {
+    if (len < 5 || memcmp(p, "TRSM", 4) != 0) {
+        return TR_ECORRUPT;
+    }
+    if (p[4] == 1 && len == TR_SHARD_MARKER_V1_SIZE) {
+        *index = tr_get_u64be(p + 5);
+        id->signal = TR_SIGNAL_METRICS;
+        id->window = tr_key_time_decode(tr_get_u64be(p + 13));
+        id->slot = tr_get_u16be(p + 21);
+        return 0;
+    }
+    if (p[4] != 2 || len != TR_SHARD_MARKER_SIZE || !tr_signal_valid(p[13])) {
         return TR_ECORRUPT;
     }
     *index = tr_get_u64be(p + 5);
-    *window = tr_key_time_decode(tr_get_u64be(p + 13));
-    *slot = tr_get_u16be(p + 21);
+    id->signal = p[13];
+    id->window = tr_key_time_decode(tr_get_u64be(p + 14));
+    id->slot = tr_get_u16be(p + 22);
     return 0;
 }
 
-static int fsm__queue(struct tr_shard_fsm *f,
-                      uint64_t index,
-                      const struct raft_buffer *buf)
+/* ---- the queue ------------------------------------------------------------ */
+
+/* Caller holds f->mu. */
+static void fsm__push(struct tr_shard_fsm *f, struct fsm_item *it)
 {
-    if (f->n_pending == f->cap_pending) {
-        size_t cap = f->cap_pending ? f->cap_pending * 2 : 64;
-        struct tr_shard_pending *np = tr_realloc(f->pending, cap * sizeof(*np));
-        if (np == NULL) {
-            return TR_ENOMEM;
-        }
-        f->pending = np;
-        f->cap_pending = cap;
+    it->f = f;
+    it->next = NULL;
+    if (f->tail != NULL) {
+        f->tail->next = it;
+    } else {
+        f->head = it;
     }
-    void *copy = tr_malloc(buf->len ? buf->len : 1);
-    if (copy == NULL) {
-        return TR_ENOMEM;
-    }
-    memcpy(copy, buf->base, buf->len);
-    f->pending[f->n_pending++] =
-        (struct tr_shard_pending){index, copy, buf->len};
-    return 0;
+    f->tail = it;
+    f->st.queued++;
+    f->st.queued_bytes += it->len;
 }
 
-static int fsm__apply(struct raft_fsm *fsm,
-                      const struct raft_buffer *buf,
-                      void **result)
+/* Caller holds f->mu; it is the head. */
+static void fsm__pop(struct tr_shard_fsm *f, struct fsm_item *it)
 {
-    struct tr_shard_fsm *f = fsm->data;
-    uint64_t index = tr_raft_group_applying_index();
-    char err[TR_ERRMSG_SIZE];
-    memset(&f->last, 0, sizeof(f->last));
-    f->last.index = index;
-    if (f->catching_up) {
-        /* applied after the copy is loaded, in order */
-        f->last_rv = fsm__queue(f, index, buf);
-        if (f->last_rv == 0) {
-            f->last.samples_appended = 0;
+    f->head = it->next;
+    if (f->head == NULL) {
+        f->tail = NULL;
+    }
+    f->st.queued--;
+    f->st.queued_bytes -= it->len;
+}
+
+/* Marks it done (caller holds f->mu); returns the callback to run after
+ * unlocking (NULL when none is registered yet). */
+static tr_shard_applied_cb fsm__done_locked(struct tr_shard_fsm *f,
+                                            struct fsm_item *it,
+                                            int rv)
+{
+    it->done = true;
+    it->rv = rv;
+    if (it->kind == ITEM_CHECKPOINT) {
+        pthread_cond_broadcast(&f->cv);
+        return NULL;
+    }
+    return it->cb;
+}
+
+/* Completes every queued checkpoint with rv (the queue is held: a snapshot
+ * must not wait for it). Caller holds f->mu. */
+static void fsm__fail_checkpoints(struct tr_shard_fsm *f, int rv)
+{
+    struct fsm_item **pp = &f->head;
+    f->tail = NULL;
+    while (*pp != NULL) {
+        struct fsm_item *it = *pp;
+        if (it->kind == ITEM_CHECKPOINT) {
+            *pp = it->next;
+            f->st.queued--;
+            fsm__done_locked(f, it, rv);
+            item__unref(it);
+            continue;
         }
-        *result = f;
+        f->tail = it;
+        pp = &it->next;
+    }
+}
+
+/* Storage thread: applies one entry. */
+static int fsm__apply_entry(struct tr_shard_fsm *f,
+                            struct fsm_item *it,
+                            char *err)
+{
+    uint64_t request;
+    if (tr_entry_verify_decode(it->buf, it->len, &request) == 0) {
+        uint64_t durable = 0, sum = 0;
+        int rv = tr_storage_shard_verify(f->storage, &f->id, &durable, &sum);
+        if (rv != 0) {
+            snprintf(err, TR_ERRMSG_SIZE, "verify checkpoint failed");
+            return TR_EIO;
+        }
+        pthread_mutex_lock(&f->mu);
+        struct fsm_verify *v = &f->verify[f->next_verify++ % FSM_VERIFY_KEEP];
+        v->request = request;
+        v->index = it->index;
+        v->checksum = sum;
+        pthread_mutex_unlock(&f->mu);
+        it->res.index = it->index;
         return 0;
     }
-    f->last_rv = tr_storage_shard_apply(f->storage, f->window, f->slot, index,
-                                        buf->base, buf->len, &f->last, err);
-    if (f->last_rv != 0) {
+    int rv = tr_storage_shard_apply(f->storage, &f->id, it->index, it->buf,
+                                    it->len, &it->res, err);
+    if (rv != 0 && rv != TR_EIO) {
+        /* undecodable or unsupported: skipped alike on every replica */
         tr_log_warn("shard entry not applied",
-                    "window=%" PRId64 " slot=%u index=%" PRIu64 " err=\"%s\"",
-                    f->window, f->slot, index, err);
+                    "signal=%s window=%" PRId64 " slot=%u index=%" PRIu64
+                    " err=\"%s\"",
+                    tr_signal_name(f->id.signal), f->id.window, f->id.slot,
+                    it->index, err);
     }
-    f->applied_entries++;
-    f->applied_bytes += buf->len;
-    *result = f;
+    return rv;
+}
+
+/* Storage thread: a marker from raft (restart or snapshot install). */
+static bool fsm__restore(struct tr_shard_fsm *f, struct fsm_item *it)
+{
+    uint64_t have = tr_storage_shard_applied(f->storage, &f->id, false);
+    if (have >= it->index) {
+        return false; /* our own data covers it (restart) */
+    }
+    tr_log_info("shard needs a copy from another replica",
+                "signal=%s window=%" PRId64 " slot=%u have=%" PRIu64
+                " need=%" PRIu64,
+                tr_signal_name(f->id.signal), f->id.window, f->id.slot, have,
+                it->index);
+    return true;
+}
+
+static void fsm__cancel_all(struct tr_shard_fsm *f)
+{
+    for (;;) {
+        pthread_mutex_lock(&f->mu);
+        struct fsm_item *it = f->head;
+        if (it == NULL) {
+            pthread_mutex_unlock(&f->mu);
+            return;
+        }
+        fsm__pop(f, it);
+        tr_shard_applied_cb cb = fsm__done_locked(f, it, TR_ECANCELED);
+        pthread_mutex_unlock(&f->mu);
+        if (cb != NULL) {
+            cb(it->cb_arg, TR_ECANCELED, &it->res);
+        }
+        item__unref(it);
+    }
+}
+
+/* The lane's run function: drains the queue in order. */
+static void fsm__run(void *arg)
+{
+    struct tr_shard_fsm *f = arg;
+    char err[TR_ERRMSG_SIZE];
+    for (;;) {
+        pthread_mutex_lock(&f->mu);
+        if (f->closing) {
+            pthread_mutex_unlock(&f->mu);
+            fsm__cancel_all(f);
+            return;
+        }
+        struct fsm_item *it = f->head;
+        bool held = f->st.failed || f->st.catching_up;
+        pthread_mutex_unlock(&f->mu);
+        if (it == NULL || held) {
+            return;
+        }
+        int rv = 0;
+        bool copy = false;
+        err[0] = '\0';
+        switch (it->kind) {
+            case ITEM_ENTRY:
+                rv = fsm__apply_entry(f, it, err);
+                break;
+            case ITEM_RESTORE:
+                copy = fsm__restore(f, it);
+                break;
+            case ITEM_CHECKPOINT:
+                rv = tr_storage_shard_checkpoint(f->storage, &f->id,
+                                                 &it->res.index);
+                break;
+        }
+        pthread_mutex_lock(&f->mu);
+        if (it->kind == ITEM_ENTRY && rv == TR_EIO) {
+            /* fail-stop: the entry stays queued, nothing advances */
+            f->st.failed = true;
+            snprintf(f->st.failure, sizeof(f->st.failure), "%s", err);
+            fsm__fail_checkpoints(f, TR_EIO);
+            pthread_mutex_unlock(&f->mu);
+            tr_log_error("shard replica stopped: storage write failed",
+                         "signal=%s window=%" PRId64 " slot=%u index=%" PRIu64
+                         " err=\"%s\"",
+                         tr_signal_name(f->id.signal), f->id.window,
+                         f->id.slot, it->index, err);
+            return;
+        }
+        fsm__pop(f, it);
+        if (it->kind == ITEM_ENTRY) {
+            f->st.applied_index = it->index;
+            f->st.applied_entries++;
+            f->st.applied_bytes += it->len;
+        }
+        if (copy) {
+            f->st.catching_up = true;
+            f->st.copy_target = it->index;
+            fsm__fail_checkpoints(f, TR_EUNAVAIL);
+        }
+        tr_shard_applied_cb cb = fsm__done_locked(f, it, rv);
+        pthread_mutex_unlock(&f->mu);
+        if (cb != NULL) {
+            cb(it->cb_arg, rv, &it->res);
+        }
+        item__unref(it);
+    }
+}
+
+/* ---- raft's side (loop thread) ------------------------------------------ */
+
+static int fsm__raft_apply(struct raft_fsm *fsm,
+                           const struct raft_buffer *buf,
+                           void **result)
+{
+    struct tr_shard_fsm *f = fsm->data;
+    struct fsm_item *it = tr_calloc(1, sizeof(*it));
+    void *copy = tr_malloc(buf->len ? buf->len : 1);
+    if (it == NULL || copy == NULL) {
+        tr_free(it);
+        tr_free(copy);
+        return RAFT_NOMEM; /* raft applies it again later */
+    }
+    memcpy(copy, buf->base, buf->len);
+    it->kind = ITEM_ENTRY;
+    it->index = tr_raft_group_applying_index();
+    it->buf = copy;
+    it->len = buf->len;
+    it->res.index = it->index;
+    atomic_init(&it->refs, 2); /* the queue and the ticket */
+    pthread_mutex_lock(&f->mu);
+    fsm__push(f, it);
+    f->st.queued_index = it->index;
+    pthread_mutex_unlock(&f->mu);
+    item__unref(f->last);
+    f->last = it;
+    tr_lane_kick(f->lane);
+    *result = it;
     return 0;
+}
+
+void tr_shard_fsm_when_applied(void *result, tr_shard_applied_cb cb, void *arg)
+{
+    struct fsm_item *it = result;
+    struct tr_shard_fsm *f = it->f;
+    pthread_mutex_lock(&f->mu);
+    bool done = it->done;
+    if (!done) {
+        it->cb = cb;
+        it->cb_arg = arg;
+    }
+    pthread_mutex_unlock(&f->mu);
+    if (done) {
+        cb(arg, it->rv, &it->res);
+    }
 }
 
 static int fsm__snapshot(struct raft_fsm *fsm,
@@ -97,13 +362,12 @@ static int fsm__snapshot(struct raft_fsm *fsm,
                          unsigned *n_bufs)
 {
     struct tr_shard_fsm *f = fsm->data;
-    if (f->catching_up) {
+    pthread_mutex_lock(&f->mu);
+    bool busy = f->st.catching_up || f->st.failed || f->closing;
+    f->snapshot_target = f->st.queued_index;
+    pthread_mutex_unlock(&f->mu);
+    if (busy) {
         return RAFT_BUSY; /* nothing durable to mark yet */
-    }
-    uint64_t index = 0;
-    if (tr_storage_shard_checkpoint(f->storage, f->window, f->slot, &index) !=
-        0) {
-        return RAFT_IOERR;
     }
     struct raft_buffer *b = raft_malloc(sizeof(*b));
     if (b == NULL) {
@@ -115,95 +379,210 @@ static int fsm__snapshot(struct raft_fsm *fsm,
         return RAFT_NOMEM;
     }
     b->len = TR_SHARD_MARKER_SIZE;
-    tr_shard_marker_encode(b->base, index, f->window, f->slot);
+    memset(b->base, 0, b->len);
     *bufs = b;
     *n_bufs = 1;
-    f->snapshots++;
     return 0;
 }
 
-static int fsm__restore(struct raft_fsm *fsm, struct raft_buffer *buf)
+/* raft's I/O thread pool: waits until the storage thread checkpointed
+ * everything up to the target, then writes the marker. */
+static int fsm__snapshot_async(struct raft_fsm *fsm,
+                               struct raft_buffer *bufs[],
+                               unsigned *n_bufs)
+{
+    struct tr_shard_fsm *f = fsm->data;
+    uint64_t target = f->snapshot_target;
+    struct fsm_item *it = tr_calloc(1, sizeof(*it));
+    if (it == NULL) {
+        return RAFT_NOMEM;
+    }
+    it->kind = ITEM_CHECKPOINT;
+    atomic_init(&it->refs, 2); /* the queue and this waiter */
+    pthread_mutex_lock(&f->mu);
+    if (f->st.catching_up || f->st.failed || f->closing) {
+        pthread_mutex_unlock(&f->mu);
+        tr_free(it);
+        return RAFT_BUSY;
+    }
+    fsm__push(f, it);
+    pthread_mutex_unlock(&f->mu);
+    tr_lane_kick(f->lane);
+    pthread_mutex_lock(&f->mu);
+    while (!it->done) {
+        pthread_cond_wait(&f->cv, &f->mu);
+    }
+    int rv = it->rv;
+    uint64_t durable = it->res.index;
+    pthread_mutex_unlock(&f->mu);
+    item__unref(it);
+    if (rv != 0 || durable < target || *n_bufs != 1) {
+        return RAFT_IOERR;
+    }
+    tr_shard_marker_encode((*bufs)[0].base, target, &f->id);
+    pthread_mutex_lock(&f->mu);
+    f->st.snapshots++;
+    pthread_mutex_unlock(&f->mu);
+    return 0;
+}
+
+static int fsm__snapshot_finalize(struct raft_fsm *fsm,
+                                  struct raft_buffer *bufs[],
+                                  unsigned *n_bufs)
+{
+    (void)fsm;
+    if (*bufs != NULL) {
+        for (unsigned i = 0; i < *n_bufs; i++) {
+            raft_free((*bufs)[i].base);
+        }
+        raft_free(*bufs);
+    }
+    *bufs = NULL;
+    *n_bufs = 0;
+    return 0;
+}
+
+static int fsm__raft_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
 {
     struct tr_shard_fsm *f = fsm->data;
     uint64_t index;
-    int64_t window;
-    uint16_t slot;
-    int rv =
-        tr_shard_marker_decode(buf->base, buf->len, &index, &window, &slot);
-    if (rv != 0 || window != f->window || slot != f->slot) {
+    struct tr_shard_id id;
+    int rv = tr_shard_marker_decode(buf->base, buf->len, &index, &id);
+    if (rv != 0 || !tr_shard_eq(&id, &f->id)) {
         /* on failure raft keeps ownership of the buffer and frees it */
-        tr_log_error("bad shard snapshot marker", "window=%" PRId64 " slot=%u",
-                     f->window, f->slot);
+        tr_log_error("bad shard snapshot marker",
+                     "signal=%s window=%" PRId64 " slot=%u",
+                     tr_signal_name(f->id.signal), f->id.window, f->id.slot);
         return RAFT_CORRUPT;
     }
+    struct fsm_item *it = tr_calloc(1, sizeof(*it));
+    if (it == NULL) {
+        return RAFT_NOMEM;
+    }
     raft_free(buf->base);
-    f->snapshots++;
-    uint64_t have = tr_storage_shard_applied(f->storage, window, slot, true);
-    if (have >= index) {
-        return 0; /* our own snapshot after a restart: data is local */
-    }
-    tr_log_info("shard needs a copy from another replica",
-                "window=%" PRId64 " slot=%u have=%" PRIu64 " need=%" PRIu64,
-                window, slot, have, index);
-    f->catching_up = true;
-    f->copy_target = index;
-    if (f->copy != NULL) {
-        f->copy(f->copy_arg, f, index);
-    }
+    it->kind = ITEM_RESTORE;
+    it->index = index;
+    atomic_init(&it->refs, 1);
+    pthread_mutex_lock(&f->mu);
+    fsm__push(f, it);
+    f->st.snapshots++;
+    pthread_mutex_unlock(&f->mu);
+    tr_lane_kick(f->lane);
     return 0;
+}
+
+/* ---- owner's side ----------------------------------------------------------
+ */
+
+int tr_shard_fsm_new(struct tr_storage *s,
+                     struct tr_lanes *lanes,
+                     const struct tr_shard_id *id,
+                     struct tr_shard_fsm **out)
+{
+    int rv = tr_storage_shard_claim(s, id);
+    if (rv != 0) {
+        return rv;
+    }
+    struct tr_shard_fsm *f = tr_calloc(1, sizeof(*f));
+    if (f == NULL) {
+        tr_storage_shard_unclaim(s, id);
+        return TR_ENOMEM;
+    }
+    f->storage = s;
+    f->id = *id;
+    f->fsm.version = 3;
+    f->fsm.data = f;
+    f->fsm.apply = fsm__raft_apply;
+    f->fsm.snapshot = fsm__snapshot;
+    f->fsm.restore = fsm__raft_restore;
+    f->fsm.snapshot_finalize = fsm__snapshot_finalize;
+    f->fsm.snapshot_async = fsm__snapshot_async;
+    f->lane = tr_lane_new(lanes, fsm__run, f);
+    if (f->lane == NULL) {
+        tr_free(f);
+        tr_storage_shard_unclaim(s, id);
+        return TR_ENOMEM;
+    }
+    pthread_mutex_init(&f->mu, NULL);
+    pthread_cond_init(&f->cv, NULL);
+    /* what a previous state machine of the shard left half-done is
+     * forgotten: Raft replays it from the durable index */
+    tr_storage_shard_reset(s, id);
+    f->st.applied_index = tr_storage_shard_applied(s, id, false);
+    *out = f;
+    return 0;
+}
+
+struct raft_fsm *tr_shard_fsm_raft(struct tr_shard_fsm *f)
+{
+    return &f->fsm;
+}
+
+static void fsm__free(void *arg)
+{
+    struct tr_shard_fsm *f = arg;
+    tr_storage_shard_unclaim(f->storage, &f->id);
+    pthread_cond_destroy(&f->cv);
+    pthread_mutex_destroy(&f->mu);
+    tr_free(f);
+}
+
+void tr_shard_fsm_stop(struct tr_shard_fsm *f)
+{
+    pthread_mutex_lock(&f->mu);
+    f->closing = true;
+    fsm__fail_checkpoints(f, TR_ECANCELED);
+    pthread_mutex_unlock(&f->mu);
+    tr_lane_kick(f->lane);
+}
+
+void tr_shard_fsm_release(struct tr_shard_fsm *f)
+{
+    tr_shard_fsm_stop(f);
+    item__unref(f->last);
+    f->last = NULL;
+    tr_lane_release(f->lane, fsm__free, f);
+}
+
+void tr_shard_fsm_state(struct tr_shard_fsm *f, struct tr_shard_fsm_state *st)
+{
+    pthread_mutex_lock(&f->mu);
+    *st = f->st;
+    pthread_mutex_unlock(&f->mu);
 }
 
 void tr_shard_fsm_copy_done(struct tr_shard_fsm *f, bool ok, uint64_t loaded)
 {
-    if (!ok || loaded < f->copy_target) {
-        return; /* a newer snapshot arrived meanwhile: copy again */
+    pthread_mutex_lock(&f->mu);
+    bool release = ok && f->st.catching_up && loaded >= f->st.copy_target;
+    if (release) {
+        f->st.catching_up = false;
+        f->st.applied_index = loaded;
     }
-    char err[TR_ERRMSG_SIZE];
-    for (size_t i = 0; i < f->n_pending; i++) {
-        struct tr_shard_pending *p = &f->pending[i];
-        if (p->index > loaded) {
-            struct tr_apply_result res;
-            if (tr_storage_shard_apply(f->storage, f->window, f->slot, p->index,
-                                       p->buf, p->len, &res, err) != 0) {
-                tr_log_warn("queued shard entry not applied", "err=\"%s\"",
-                            err);
-            }
+    pthread_mutex_unlock(&f->mu);
+    if (release) {
+        tr_log_info("shard caught up by copy",
+                    "signal=%s window=%" PRId64 " slot=%u index=%" PRIu64,
+                    tr_signal_name(f->id.signal), f->id.window, f->id.slot,
+                    loaded);
+        tr_lane_kick(f->lane); /* entries above the copy apply now */
+    }
+}
+
+int tr_shard_fsm_verify_result(struct tr_shard_fsm *f,
+                               uint64_t request,
+                               uint64_t *index,
+                               uint64_t *checksum)
+{
+    int rv = TR_ENOTFOUND;
+    pthread_mutex_lock(&f->mu);
+    for (unsigned i = 0; i < FSM_VERIFY_KEEP; i++) {
+        if (f->verify[i].request == request && request != 0) {
+            *index = f->verify[i].index;
+            *checksum = f->verify[i].checksum;
+            rv = 0;
         }
-        tr_free(p->buf);
     }
-    f->n_pending = 0;
-    f->catching_up = false;
-    tr_log_info("shard caught up by copy",
-                "window=%" PRId64 " slot=%u index=%" PRIu64, f->window, f->slot,
-                loaded);
-}
-
-void tr_shard_fsm_init(struct tr_shard_fsm *f,
-                       struct tr_storage *s,
-                       int64_t window,
-                       uint16_t slot,
-                       tr_shard_copy_fn copy,
-                       void *arg)
-{
-    memset(f, 0, sizeof(*f));
-    f->fsm.version = 1;
-    f->fsm.data = f;
-    f->fsm.apply = fsm__apply;
-    f->fsm.snapshot = fsm__snapshot;
-    f->fsm.restore = fsm__restore;
-    f->storage = s;
-    f->window = window;
-    f->slot = slot;
-    f->copy = copy;
-    f->copy_arg = arg;
-}
-
-void tr_shard_fsm_close(struct tr_shard_fsm *f)
-{
-    for (size_t i = 0; i < f->n_pending; i++) {
-        tr_free(f->pending[i].buf);
-    }
-    tr_free(f->pending);
-    f->pending = NULL;
-    f->n_pending = 0;
+    pthread_mutex_unlock(&f->mu);
+    return rv;
 }

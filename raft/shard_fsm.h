@@ -1,27 +1,55 @@
-/* shard_fsm.h - the state machine of a shard's Raft group: entries go into
- * local storage (storage/storage.h) for the shard (window, slot).
+/* shard_fsm.h - the state machine of a shard's Raft group. Entries go into
+ * local storage (storage/storage.h) for the shard (signal, window, slot) -
+ * on a storage thread, never on the loop thread that runs Raft.
  *
- *   apply:    the entry at tr_raft_group_applying_index() is applied with
- *             tr_storage_shard_apply (deterministic, idempotent); its result
- *             is kept in the FSM for the proposer's callback, which raft
- *             runs right after apply on the same loop iteration.
- *   snapshot: a marker, never data: the shard is checkpointed first (all
- *             state up to the applied index durable in RocksDB), then the
- *             marker records that index.
- *   restore:  a marker at or below the local durable index needs nothing
- *             (restart); a newer one means this replica missed data: it is
- *             marked catching-up, the copy hook fetches the shard from a
- *             healthy replica, and entries applied meanwhile are queued and
- *             replayed once the copy is loaded. A catching-up shard serves
- *             no reads.
+ * Contract with canonical raft, whose fsm->apply is synchronous:
  *
- *   marker
+ *   apply (loop):    the entry is copied into the shard's apply queue and
+ *                    raft moves on; a storage thread (lib/lanes.h: one lane
+ *                    per shard, so entries apply in log order) calls
+ *                    tr_storage_shard_apply at the entry's Raft index. The
+ *                    proposer's callback receives a ticket and waits with
+ *                    tr_shard_fsm_when_applied until the storage thread
+ *                    applied the entry: a client is acknowledged only after
+ *                    its entry is committed AND applied in the leader's
+ *                    storage, so a read right after the ack sees it.
+ *   verify entries:  (storage/entry.h) are applied by checkpointing and
+ *                    checksumming the shard; every replica does it at the
+ *                    same index, so the checksums must be equal.
+ *   snapshot (loop): a marker, never data. raft asks at its last applied
+ *                    index; snapshot() notes the newest entry queued so far
+ *                    (the target) and snapshot_async() (raft's I/O thread
+ *                    pool) queues a checkpoint behind it and waits: once
+ *                    the storage thread ran it, everything up to the target
+ *                    is durable in RocksDB and the marker names the target.
+ *                    A marker never names an index whose data is not
+ *                    durable.
+ *   restore (loop):  queued like an entry. A marker at or below the local
+ *                    durable index needs nothing (restart); a newer one
+ *                    means this replica missed data: it is marked catching-
+ *                    up, its queue is held, and the owner copies the shard
+ *                    from a healthy replica (tr_shard_fsm_copy_done then
+ *                    releases the queue). A catching-up shard serves no
+ *                    reads.
+ *   failure:         a storage write that fails stops the replica (fail-
+ *                    stop): the entry stays at the head of the queue, the
+ *                    applied index does not advance, the state says failed;
+ *                    the owner closes and restarts the group, and storage
+ *                    replays from its durable index (tr_storage_shard_reset
+ *                    is called by the next state machine of the shard).
+ *   back-pressure:   tr_shard_fsm_state reports the queued entries and
+ *                    bytes; the write path refuses to propose (503) while
+ *                    a shard's queue is over its limit.
+ *
+ *   marker (version 2; version 1 - without the signal byte, 23 bytes - is
+ *   still read, as a metrics shard)
  *   OFFSET  SIZE  DESCRIPTION
  *   0       4     magic "TRSM"
- *   4       1     version = 1
- *   5       8     applied index, big-endian
- *   13      8     window start (sign-flipped), big-endian
- *   21      2     slot, big-endian
+ *   4       1     version = 2
+ *   5       8     index, big-endian: every entry <= it is durable in storage
+ *   13      1     signal
+ *   14      8     window start (sign-flipped), big-endian
+ *   22      2     slot, big-endian
  */
 #ifndef TR_RAFT_SHARD_FSM_H
 #define TR_RAFT_SHARD_FSM_H
@@ -30,61 +58,79 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "lib/lanes.h"
+#include "storage/shard.h"
 #include "storage/storage.h"
 
-#define TR_SHARD_MARKER_SIZE 23
+#define TR_SHARD_MARKER_SIZE 24
+#define TR_SHARD_MARKER_V1_SIZE 23
 
 struct tr_shard_fsm;
-/* Called on the loop when a copy is needed (target index: the marker's). */
-typedef void (*tr_shard_copy_fn)(void *arg,
-                                 struct tr_shard_fsm *f,
-                                 uint64_t index);
 
-struct tr_shard_pending {
-    uint64_t index;
-    void *buf;
-    size_t len;
-};
+/* Creates the state machine of shard id, applying on lanes. The shard's
+ * storage state is reset to its durable index first (a previous state
+ * machine of the shard may have failed half-way). TR_EUNAVAIL while the
+ * previous state machine of the shard still drains (retry later). */
+int tr_shard_fsm_new(struct tr_storage *s,
+                     struct tr_lanes *lanes,
+                     const struct tr_shard_id *id,
+                     struct tr_shard_fsm **out);
+/* The raft_fsm to hand to raft (version 3). */
+struct raft_fsm *tr_shard_fsm_raft(struct tr_shard_fsm *f);
+/* Before closing the shard's Raft group (loop): queued work is canceled,
+ * waiters (proposers, a pending snapshot) are released with TR_ECANCELED,
+ * nothing more is applied. */
+void tr_shard_fsm_stop(struct tr_shard_fsm *f);
+/* After raft's close callback (raft calls the FSM no more): queued work is
+ * canceled (waiters get TR_ECANCELED) and the memory is freed by the
+ * storage thread once idle. Loop thread. */
+void tr_shard_fsm_release(struct tr_shard_fsm *f);
 
-struct tr_shard_fsm {
-    struct raft_fsm fsm; /* handed to raft (version 1) */
-    struct tr_storage *storage;
-    int64_t window;
-    uint16_t slot;
-    bool catching_up;
-    uint64_t copy_target;             /* marker index being copied */
-    struct tr_shard_pending *pending; /* entries queued while catching up */
-    size_t n_pending;
-    size_t cap_pending;
-    struct tr_apply_result last; /* result of the newest apply */
-    int last_rv;
-    uint64_t applied_entries;
+/* In a proposer's raft apply callback: `result` is what the FSM's apply
+ * gave raft (a ticket). cb(arg, rv, res) runs once the storage thread
+ * applied the entry (rv as tr_storage_shard_apply, TR_ECANCELED when the
+ * shard closed first) - right away on this thread when it already was,
+ * else on the storage thread. Call at most once per result. */
+typedef void (*tr_shard_applied_cb)(void *arg,
+                                    int rv,
+                                    const struct tr_apply_result *res);
+void tr_shard_fsm_when_applied(void *result, tr_shard_applied_cb cb, void *arg);
+
+struct tr_shard_fsm_state {
+    uint64_t queued_index;  /* newest entry handed to the queue */
+    uint64_t applied_index; /* newest entry applied in storage */
+    uint64_t queued;        /* entries waiting in the queue */
+    uint64_t queued_bytes;
+    uint64_t applied_entries; /* since start */
     uint64_t applied_bytes;
-    uint64_t snapshots;
-    tr_shard_copy_fn copy;
-    void *copy_arg;
+    uint64_t snapshots; /* taken or installed */
+    bool catching_up;
+    uint64_t copy_target; /* marker index a copy must reach */
+    bool failed;
+    char failure[160]; /* why it failed */
 };
+/* Any thread. */
+void tr_shard_fsm_state(struct tr_shard_fsm *f, struct tr_shard_fsm_state *st);
 
-void tr_shard_fsm_init(struct tr_shard_fsm *f,
-                       struct tr_storage *s,
-                       int64_t window,
-                       uint16_t slot,
-                       tr_shard_copy_fn copy,
-                       void *arg);
-void tr_shard_fsm_close(struct tr_shard_fsm *f);
-/* The copy finished: ok = the dump was loaded at index `loaded`. Replays
- * the queued entries above it and leaves catching-up; on failure stays
- * catching-up (call the hook again later). */
+/* The copy finished (any thread): ok = the shard was loaded from another
+ * replica at index `loaded`; the queue is released when loaded reaches the
+ * marker's index, else the shard stays catching-up (copy again). */
 void tr_shard_fsm_copy_done(struct tr_shard_fsm *f, bool ok, uint64_t loaded);
+
+/* The checksum this replica computed when it applied the verify entry with
+ * this request id: 0 with its index, TR_ENOTFOUND when not applied (yet).
+ * Any thread. */
+int tr_shard_fsm_verify_result(struct tr_shard_fsm *f,
+                               uint64_t request,
+                               uint64_t *index,
+                               uint64_t *checksum);
 
 void tr_shard_marker_encode(uint8_t out[TR_SHARD_MARKER_SIZE],
                             uint64_t index,
-                            int64_t window,
-                            uint16_t slot);
+                            const struct tr_shard_id *id);
 int tr_shard_marker_decode(const void *buf,
                            size_t len,
                            uint64_t *index,
-                           int64_t *window,
-                           uint16_t *slot);
+                           struct tr_shard_id *id);
 
 #endif

@@ -4,7 +4,7 @@
 
 #include "lib/clock.h"
 #include "server/app.h"
-#include "server/cluster.h"
+#include "cluster/cluster.h"
 
 void tr_api_ready(const struct tr_http_request *req,
                   struct tr_http_response *resp)

@@ -171,7 +171,7 @@ static void query__run(const struct tr_http_request *req,
         tr_prom_success_end_annos(resp, &j, &annos, q);
     }
     tr_pq_annos_free(&annos);
-    atomic_store(&app->last_query_end_ms, tr_now_ms());
+    atomic_store(&app->last_query_end_ms, tr_mono_ns() / 1000000);
     atomic_fetch_sub(&app->queries_running, 1);
     tr_promql_ast_free(expr);
     tr_arena_free(&a);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "lib/err.h"
+#include "cluster/cluster.h"
 #include "server/app.h"
 #include "server/prom_json.h"
 #include "server/version.h"
@@ -331,11 +332,20 @@ void tr_api_metadata(const struct tr_http_request *req,
     const char *metric = tr_http_form_get(req, "metric");
     struct tr_metadata_item *items;
     size_t n;
-    rv = tr_storage_metadata(app->storage, tr_slice_cstr(tenant),
-                             tr_slice_cstr(metric ? metric : ""), limit,
-                             req->arena, &items, &n);
+    snprintf(err, sizeof(err), "metadata read failed");
+    if (app->cluster != NULL) {
+        /* cluster-wide: the metrics shards hold it, every node answers
+         * alike */
+        rv = tr_cluster_metadata(app->cluster, tr_slice_cstr(tenant),
+                                 tr_slice_cstr(metric ? metric : ""), limit,
+                                 req->arena, &items, &n, err);
+    } else {
+        rv = tr_storage_metadata(app->storage, tr_slice_cstr(tenant),
+                                 tr_slice_cstr(metric ? metric : ""), limit,
+                                 NULL, 0, req->arena, &items, &n);
+    }
     if (rv != 0) {
-        tr_prom_error(resp, 503, "unavailable", "metadata read failed");
+        tr_prom_error(resp, 503, "unavailable", err);
         return;
     }
     struct tr_json j;

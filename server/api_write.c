@@ -18,7 +18,7 @@
 #include "proto/prw.h"
 #include "raft/catalog.h"
 #include "server/app.h"
-#include "server/cluster.h"
+#include "cluster/cluster.h"
 #include "storage/entry.h"
 
 struct write_ctx {
@@ -465,7 +465,6 @@ void tr_api_write(const struct tr_http_request *req,
     if (tr_cluster_tenant(app->cluster, w.tenant, &ov)) {
         rate = ov.ingestion_rate >= 0 ? ov.ingestion_rate : rate;
         burst = ov.ingestion_burst > 0 ? (double)ov.ingestion_burst : burst;
-        em.max_series = ov.max_series;
     }
     if (valid > 0 && !tr_rate_limit_take_with(app->limiters, w.tenant,
                                               (double)valid, rate, burst)) {
@@ -484,28 +483,31 @@ void tr_api_write(const struct tr_http_request *req,
     struct tr_apply_result res;
     memset(&res, 0, sizeof(res));
     if (em.n_series > 0 || em.n_meta > 0) {
-        rv = tr_cluster_write(app->cluster, &em, &res, errmsg);
+        rv = tr_cluster_write_metrics(app->cluster, &em, &res, errmsg);
         if (rv != 0) {
             tr_log_warn("remote write: not committed", "tenant=%s err=\"%s\"",
                         w.tenant, errmsg);
             char m[TR_ERRMSG_SIZE + 64];
             snprintf(m, sizeof(m), "write not committed, retry: %s", errmsg);
+            if (rv == TR_EBUSY) {
+                tr_http_resp_header(resp, "Retry-After", "1");
+            }
             write__fail(resp, rv == TR_ENOMEM ? TR_ENOMEM : TR_EUNAVAIL, m);
             tr_buf_free(&dec);
             return;
         }
     }
     tr_buf_free(&dec);
-    uint64_t written = res.samples_appended + res.samples_duplicate;
-    tr_selfmetrics_inc(app->m_samples, (double)res.samples_appended, w.tenant);
-    tr_selfmetrics_inc(app->m_series, (double)res.series_created, w.tenant);
-    tr_selfmetrics_inc(app->m_metadata, (double)res.metadata_written, w.tenant);
-    if (res.samples_rejected > 0) {
+    uint64_t written = res.appended + res.duplicate;
+    tr_selfmetrics_inc(app->m_samples, (double)res.appended, w.tenant);
+    tr_selfmetrics_inc(app->m_series, (double)res.created, w.tenant);
+    tr_selfmetrics_inc(app->m_metadata, (double)res.metadata, w.tenant);
+    if (res.rejected > 0) {
         const char *reason = res.first_error == TR_EDUP ? "duplicate_timestamp"
                              : res.first_error == TR_ETOOOLD ? "out_of_order"
                              : res.first_error == TR_ELIMIT  ? "series_limit"
                                                              : "internal";
-        tr_selfmetrics_inc(app->m_rejected, (double)res.samples_rejected,
+        tr_selfmetrics_inc(app->m_rejected, (double)res.rejected,
                            w.tenant, reason);
     }
     tr_http_resp_header(resp, "X-Prometheus-Remote-Write-Samples-Written",
@@ -514,7 +516,7 @@ void tr_api_write(const struct tr_http_request *req,
                         "0");
     tr_http_resp_header(resp, "X-Prometheus-Remote-Write-Exemplars-Written",
                         "0");
-    uint64_t bad = w.rejected + res.samples_rejected;
+    uint64_t bad = w.rejected + res.rejected;
     if (bad > 0) {
         const char *first = w.first_err[0] ? w.first_err : res.errmsg;
         int code = w.first_err[0] ? TR_EINVAL : res.first_error;

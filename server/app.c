@@ -10,7 +10,7 @@
 #include "lib/clock.h"
 #include "lib/err.h"
 #include "lib/log.h"
-#include "server/cluster.h"
+#include "cluster/cluster.h"
 #include "server/version.h"
 
 static void app__collect(struct tr_buf *out, void *arg)
@@ -85,9 +85,7 @@ int tr_app_init(struct tr_app *app, const struct tr_config *cfg, char *errmsg)
         .cache_bytes = cfg->storage_cache_bytes,
         .wal_sync = cfg->wal_sync,
         .window_ms = cfg->placement_window_ms,
-        .ooo_window_ms = cfg->ooo_window_ms,
         .chunk_max_ms = 2 * 3600 * 1000LL,
-        .max_series = cfg->limits.max_series,
     };
     int rv = tr_storage_open(&sc, &app->storage, errmsg);
     if (rv != 0) {

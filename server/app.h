@@ -10,14 +10,14 @@
 
 #include "server/config.h"
 #include "server/http.h"
-#include "server/selfmetrics.h"
+#include "lib/selfmetrics.h"
 #include "storage/select.h"
 #include "storage/storage.h"
 
 #define TR_TENANT_MAX 150
 
 struct tr_rate_limiters; /* server/limits.c */
-struct tr_cluster;       /* server/cluster.h */
+struct tr_cluster;       /* cluster/cluster.h */
 
 struct tr_app {
     const struct tr_config *cfg;
@@ -110,6 +110,10 @@ void tr_api_rules(const struct tr_http_request *req,
                   struct tr_http_response *resp);
 void tr_api_alerts(const struct tr_http_request *req,
                    struct tr_http_response *resp);
+
+/* The cluster layer's endpoints and the administration endpoints
+ * (server/api_cluster.c). */
+int tr_api_cluster_routes(struct tr_http_server *http);
 
 /* Prometheus JSON error envelope: {"status":"error","errorType":..,"error":..}
  * with the status code for the error type. */

@@ -116,6 +116,12 @@ static const struct opt opts[] = {
     {"raft.snapshot-trailing", K_U32, F(raft_snapshot_trailing), "1024", NULL,
      1, 0, 0, "N",
      "entries kept after a snapshot for followers that lag a little"},
+    {"raft.snapshot-bytes", K_SIZE, F(raft_snapshot_bytes), "4MiB", NULL, 0, 0,
+     0, "SIZE",
+     "log bytes between snapshots as well (0: entries only); bounds the log"},
+    {"raft.snapshot-trailing-bytes", K_SIZE, F(raft_snapshot_trailing_bytes),
+     "1MiB", NULL, 0, 0, 0, "SIZE",
+     "about this much log is kept after a snapshot (0: entries only)"},
     {"cluster.write-timeout", K_DUR, F(cluster_write_timeout_ms), "10s", NULL,
      10, 0, 0, "DURATION",
      "how long a write waits for every shard to commit (then 503)"},
@@ -169,6 +175,12 @@ static const struct opt opts[] = {
     {"storage.head-checkpoint-interval", K_DUR, F(head_flush_interval_ms), "5m",
      NULL, MS_S, 0, 0, "DURATION",
      "how often in-memory heads are checkpointed to disk"},
+    {"storage.apply-threads", K_U32, F(storage_apply_threads), "2", NULL, 1,
+     64, 0, "N", "storage threads applying committed Raft entries"},
+    {"storage.apply-queue-size", K_SIZE, F(apply_queue_bytes), "64MiB", NULL,
+     1024, 0, 0, "SIZE",
+     "committed bytes a shard may have waiting for its storage thread; "
+     "writes get 503 beyond it"},
     /* per-tenant limits (defaults for every tenant) */
     {"limits.max-series", K_U64, F(limits.max_series), "1500000", NULL, 0, 0, 0,
      "N", "active series per tenant; 0: unlimited"},
@@ -198,9 +210,17 @@ static const struct opt opts[] = {
      "DURATION",
      "how far back an instant selector looks for a sample; the "
      "lookback_delta parameter wins"},
+    /* debugging and tests */
+    {"debug.fake-clock", K_STR, F(debug_fake_clock), "", "none", 0, 0, 0,
+     "RFC3339",
+     "start the cluster's wall clock here, standing still; POST "
+     "/debug/clock?advance=D moves it (tests only)"},
     /* triad status */
     {"addr", K_URL, F(status_addr), "http://127.0.0.1:3100", NULL, 0, 0, 0,
      "URL", "triad status: HTTP address of the node to ask"},
+    {"verify", K_BOOL, F(status_verify), "false", NULL, 0, 0, O_NOYAML, "",
+     "triad status: also prove replicas equal (POST "
+     "/api/v1/admin/cluster/verify)"},
 };
 
 #define N_OPTS (sizeof(opts) / sizeof(opts[0]))

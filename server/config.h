@@ -43,6 +43,8 @@ struct tr_config {
     bool raft_pre_vote;          /* --raft.pre-vote, true */
     uint32_t raft_snapshot_threshold;    /* --raft.snapshot-threshold, 4096 */
     uint32_t raft_snapshot_trailing;     /* --raft.snapshot-trailing, 1024 */
+    size_t raft_snapshot_bytes;          /* --raft.snapshot-bytes, 4MiB */
+    size_t raft_snapshot_trailing_bytes; /* --raft.snapshot-trailing-bytes */
     int64_t cluster_write_timeout_ms;    /* --cluster.write-timeout, 10s */
     int64_t retention_metrics_ms;        /* --retention.metrics, 20d */
     int64_t retention_logs_ms;           /* --retention.logs, 7d */
@@ -67,12 +69,16 @@ struct tr_config {
     bool wal_sync;                  /* --storage.wal-sync: fsync per write */
     size_t storage_cache_bytes;     /* --storage.block-cache-size, 256MiB */
     int64_t head_flush_interval_ms; /* --storage.head-checkpoint-interval, 5m */
+    uint32_t storage_apply_threads; /* --storage.apply-threads, 2 */
+    size_t apply_queue_bytes;       /* --storage.apply-queue-size, 64MiB */
+    char *debug_fake_clock;         /* --debug.fake-clock RFC3339, "" off */
     struct tr_limits limits;        /* --limits.* (defaults for every tenant) */
     int64_t query_timeout_ms;       /* --query.timeout, 2m */
     uint64_t query_max_samples;     /* --query.max-samples, 50000000; 0: none */
     uint64_t query_max_series;      /* --query.max-series, 0: none */
     int64_t query_lookback_ms;      /* --query.lookback-delta, 5m */
     char *status_addr;              /* `triad status --addr URL` */
+    bool status_verify;             /* `triad status --verify` */
 };
 
 /* Fills cfg with defaults, then the YAML file named by --config (if any),

@@ -40,7 +40,7 @@
 #include "lib/err.h"
 #include "lib/log.h"
 #include "server/http_int.h"
-#include "server/selfmetrics.h"
+#include "lib/selfmetrics.h"
 
 #define READ_CHUNK (64 * 1024)
 #define DRAIN_MS 2000

@@ -7,14 +7,17 @@
 #include <string.h>
 #include <uv.h>
 
+#include "cluster/cluster.h"
+#include "cluster/status_cmd.h"
 #include "lib/clock.h"
 #include "lib/err.h"
-#include "lib/par.h"
 #include "lib/log.h"
+#include "lib/par.h"
+#include "lib/selfmetrics.h"
 #include "server/app.h"
-#include "server/cluster.h"
 #include "server/config.h"
 #include "server/http.h"
+#include "server/prom_json.h"
 #include "server/version.h"
 
 struct node {
@@ -29,6 +32,9 @@ struct node {
     uv_work_t checkpoint_work;
     bool checkpoint_running;
     uv_timer_t trim_timer;
+    uv_timer_t lag_timer; /* measures how late the loop's timers fire */
+    int64_t lag_due_ns;
+    struct tr_sm_family *m_loop_lag;
     uv_work_t trim_work;
     bool trim_running;
     int64_t trimmed_after; /* last_query_end_ms the last trim followed */
@@ -59,13 +65,29 @@ static void node__on_trim_timer(uv_timer_t *t)
     int64_t last = atomic_load(&n->app.last_query_end_ms);
     if (n->trim_running || n->stopping || last == 0 ||
         last == n->trimmed_after || atomic_load(&n->app.queries_running) > 0 ||
-        tr_now_ms() - last < TRIM_IDLE_MS) {
+        tr_mono_ns() / 1000000 - last < TRIM_IDLE_MS) {
         return;
     }
     n->trimmed_after = last;
     n->trim_running = true;
     n->trim_work.data = n;
     uv_queue_work(n->loop, &n->trim_work, node__trim_work, node__trim_done);
+}
+
+/* The loop's lateness: a timer due every LAG_EVERY_MS; how much later
+ * than due it fires is triad_loop_lag_seconds (the loop never blocks on
+ * disk or queries, so this stays small; Raft heartbeats share it). */
+#define LAG_EVERY_MS 10
+
+static void node__on_lag_timer(uv_timer_t *t)
+{
+    struct node *n = t->data;
+    int64_t now = tr_mono_ns();
+    if (n->lag_due_ns != 0) {
+        int64_t late = now - n->lag_due_ns;
+        tr_selfmetrics_observe(n->m_loop_lag, late > 0 ? (double)late / 1e9 : 0);
+    }
+    n->lag_due_ns = now + LAG_EVERY_MS * 1000000LL;
 }
 
 static void node__checkpoint_work(uv_work_t *w)
@@ -100,6 +122,7 @@ static void node__on_cluster_closed(void *arg)
     uv_close((uv_handle_t *)&n->sigint, NULL);
     uv_close((uv_handle_t *)&n->checkpoint_timer, NULL);
     uv_close((uv_handle_t *)&n->trim_timer, NULL);
+    uv_close((uv_handle_t *)&n->lag_timer, NULL);
 }
 
 static void node__on_http_closed(void *arg)
@@ -120,8 +143,69 @@ static void node__on_signal(uv_signal_t *s, int signum)
     tr_log_info("shutting down", "signal=%d", signum);
     uv_timer_stop(&n->checkpoint_timer);
     uv_timer_stop(&n->trim_timer);
+    uv_timer_stop(&n->lag_timer);
     tr_http_server_shutdown(n->http, (uint64_t)n->cfg.shutdown_timeout_ms,
                             node__on_http_closed, n);
+}
+
+static int64_t node__grace(const struct tr_config *cfg, int64_t per_signal)
+{
+    return per_signal >= 0 ? per_signal : cfg->late_write_grace_ms;
+}
+
+static void node__cluster_config(const struct tr_config *cfg,
+                                 struct tr_cluster_config *cc)
+{
+    memset(cc, 0, sizeof(*cc));
+    cc->version = 1;
+    cc->data_dir = cfg->data_dir;
+    cc->node_name = cfg->node_name;
+    cc->cluster_addr = cfg->cluster_addr;
+    cc->advertise_addr = cfg->advertise_addr;
+    cc->join = cfg->join;
+    cc->cluster_secret = cfg->cluster_secret;
+    cc->bootstrap_expect = cfg->bootstrap_expect;
+    cc->replication_factor = cfg->replication_factor;
+    cc->shards_per_window = cfg->shards_per_window;
+    cc->placement_window_ms = cfg->placement_window_ms;
+    cc->election_ms = cfg->raft_election_ms;
+    cc->heartbeat_ms = cfg->raft_heartbeat_ms;
+    cc->pre_vote = cfg->raft_pre_vote;
+    cc->snapshot_threshold = cfg->raft_snapshot_threshold;
+    cc->snapshot_trailing = cfg->raft_snapshot_trailing;
+    cc->snapshot_bytes = cfg->raft_snapshot_bytes;
+    cc->snapshot_trailing_bytes = cfg->raft_snapshot_trailing_bytes;
+    cc->write_timeout_ms = cfg->cluster_write_timeout_ms;
+    cc->late_write_grace_ms[TR_SIGNAL_METRICS] =
+        node__grace(cfg, cfg->late_write_grace_metrics_ms);
+    cc->late_write_grace_ms[TR_SIGNAL_LOGS] =
+        node__grace(cfg, cfg->late_write_grace_logs_ms);
+    cc->late_write_grace_ms[TR_SIGNAL_TRACES] =
+        node__grace(cfg, cfg->late_write_grace_traces_ms);
+    cc->ooo_window_ms = cfg->ooo_window_ms;
+    cc->max_series = cfg->limits.max_series;
+    cc->apply_queue_bytes = cfg->apply_queue_bytes;
+    cc->storage_threads = cfg->storage_apply_threads;
+    cc->fake_clock = cfg->debug_fake_clock[0] != '\0';
+}
+
+/* --debug.fake-clock: the wall clock starts at the given time and stands
+ * still (the cluster moves it: POST /debug/clock). */
+static int node__fake_clock(const struct tr_config *cfg)
+{
+    if (cfg->debug_fake_clock[0] == '\0') {
+        return 0;
+    }
+    int64_t ms;
+    if (tr_prom_parse_time(cfg->debug_fake_clock, &ms) != 0) {
+        tr_log_error("bad --debug.fake-clock (want RFC3339 or unix seconds)",
+                     "value=%s", cfg->debug_fake_clock);
+        return -1;
+    }
+    tr_clock_fake_start(ms);
+    tr_log_warn("the wall clock is fake (--debug.fake-clock): tests only",
+                "start=%s", cfg->debug_fake_clock);
+    return 0;
 }
 
 static int node__serve(struct node *n)
@@ -134,6 +218,9 @@ static int node__serve(struct node *n)
     tr_log_info("starting triad", "version=%s node=%s data_dir=%s http_addr=%s",
                 TRIAD_VERSION, n->cfg.node_name, n->cfg.data_dir,
                 n->cfg.http_addr);
+    if (node__fake_clock(&n->cfg) != 0) {
+        return 2;
+    }
     int64_t t0 = tr_mono_ns();
     if (tr_app_init(&n->app, &n->cfg, err) != 0) {
         tr_log_error("cannot open storage", "err=\"%s\"", err);
@@ -158,7 +245,7 @@ static int node__serve(struct node *n)
         return 1;
     }
     if (tr_app_routes(&n->app, n->http) != 0 ||
-        tr_cluster_routes(NULL, n->http) != 0) {
+        tr_api_cluster_routes(n->http) != 0) {
         tr_log_error("cannot add routes", NULL);
         tr_app_close(&n->app);
         return 1;
@@ -183,8 +270,10 @@ static int node__serve(struct node *n)
             http_port = port;
         }
     }
-    if (tr_cluster_start(n->loop, &n->cfg, n->app.storage, http_port,
-                         &n->cluster, err) != 0) {
+    struct tr_cluster_config cc;
+    node__cluster_config(&n->cfg, &cc);
+    if (tr_cluster_start(n->loop, &cc, n->app.storage, http_port, &n->cluster,
+                         err) != 0) {
         tr_log_error("cannot start the cluster layer", "err=\"%s\"", err);
         tr_http_server_free(n->http);
         tr_app_close(&n->app);
@@ -207,6 +296,18 @@ static int node__serve(struct node *n)
     n->trim_timer.data = n;
     uv_timer_start(&n->trim_timer, node__on_trim_timer, TRIM_CHECK_MS,
                    TRIM_CHECK_MS);
+    static const double lag_buckets[] = {0.0005, 0.001, 0.002, 0.005, 0.01,
+                                         0.02,   0.05,  0.1,   0.25,  0.5,
+                                         1,      2.5};
+    n->m_loop_lag = tr_selfmetrics_histogram(
+        tr_selfmetrics_default(), "triad_loop_lag_seconds",
+        "How late the event loop's timers fire (the loop runs every socket "
+        "and every Raft group).",
+        0, NULL, lag_buckets, sizeof(lag_buckets) / sizeof(lag_buckets[0]));
+    uv_timer_init(n->loop, &n->lag_timer);
+    n->lag_timer.data = n;
+    uv_timer_start(&n->lag_timer, node__on_lag_timer, LAG_EVERY_MS,
+                   LAG_EVERY_MS);
     tr_log_info("ready", NULL);
     uv_run(n->loop, UV_RUN_DEFAULT);
     tr_http_server_free(n->http);
@@ -216,82 +317,6 @@ static int node__serve(struct node *n)
     uv_loop_close(n->loop);
     tr_log_info("stopped", NULL);
     return 0;
-}
-
-static size_t status__write(char *p, size_t size, size_t nmemb, void *arg)
-{
-    tr_buf_append(arg, p, size * nmemb);
-    return size * nmemb;
-}
-
-static int status__get(const char *base,
-                       const char *path,
-                       struct tr_buf *out,
-                       long *code)
-{
-    char url[1024];
-    snprintf(url, sizeof(url), "%s%s", base, path);
-    CURL *c = curl_easy_init();
-    if (c == NULL) {
-        return -1;
-    }
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, status__write);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
-    CURLcode rc = curl_easy_perform(c);
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, code);
-    curl_easy_cleanup(c);
-    return rc == CURLE_OK ? 0 : -1;
-}
-
-#include "server/status_cmd.h" /* tr_status_print, for node__status */
-
-/* Prints the cluster status (nodes, shards, leaders, lag) of the node at
- * --addr, from GET /api/v1/status/cluster, as tables (server/status_cmd.c).
- * Exit status 1 when the node cannot be reached, answers non-200 or sends
- * something that is not the expected JSON. */
-static int node__status(const struct tr_config *cfg)
-{
-    static const char path[] = "/api/v1/status/cluster";
-    char base[900];
-    const char *addr = cfg->status_addr ? cfg->status_addr : "";
-    snprintf(base, sizeof(base), "%s%s",
-             strstr(addr, "://") == NULL ? "http://" : "", addr);
-    size_t bl = strlen(base);
-    while (bl > 0 && base[bl - 1] == '/') {
-        base[--bl] = '\0';
-    }
-    struct tr_buf body;
-    tr_buf_init(&body);
-    long code = 0;
-    int rc = 0;
-    if (status__get(base, path, &body, &code) != 0) {
-        fprintf(stderr,
-                "triad status: cannot reach %s (GET %s%s failed: connection "
-                "refused, unresolvable host or no answer within 10 s)\n",
-                base, base, path);
-        rc = 1;
-    } else if (code != 200) {
-        int n = body.data ? (int)strcspn(body.data, "\r\n") : 0;
-        fprintf(stderr, "triad status: GET %s%s answered HTTP %ld%s%.*s\n",
-                base, path, code, n > 0 ? ": " : "", n > 200 ? 200 : n,
-                body.data ? body.data : "");
-        rc = 1;
-    } else if (body.oom) {
-        fprintf(stderr, "triad status: out of memory reading %s%s\n", base,
-                path);
-        rc = 1;
-    } else {
-        char err[512];
-        if (tr_status_print(stdout, base, body.data ? body.data : "", body.len,
-                            err, sizeof(err)) != 0) {
-            fprintf(stderr, "triad status: %s\n", err);
-            rc = 1;
-        }
-    }
-    tr_buf_free(&body);
-    return rc;
 }
 
 int main(int argc, char **argv)
@@ -319,7 +344,9 @@ int main(int argc, char **argv)
             break;
         case TR_CMD_STATUS:
             curl_global_init(CURL_GLOBAL_DEFAULT);
-            rc = node__status(&n.cfg);
+            rc = tr_status_command(stdout,
+                                   n.cfg.status_addr ? n.cfg.status_addr : "",
+                                   n.cfg.status_verify, n.cfg.cluster_secret);
             curl_global_cleanup();
             break;
         case TR_CMD_SERVE:

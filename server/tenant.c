@@ -30,6 +30,7 @@ int tr_status_for(int code)
             return 499;
         case TR_ETIMEOUT:
         case TR_EUNAVAIL:
+        case TR_EBUSY:
         case TR_ENOMEM:
         case TR_EIO:
             return 503;

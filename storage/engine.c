@@ -10,8 +10,8 @@
 #include "lib/err.h"
 #include "lib/log.h"
 
-static const char *const engine_cf_names[TR_CF_COUNT] = {"default", "meta",
-                                                         "metrics"};
+static const char *const engine_cf_names[TR_CF_COUNT] = {
+    "default", "meta", "metrics", "logs", "traces"};
 
 struct tr_engine {
     rocksdb_t *db;

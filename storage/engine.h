@@ -2,8 +2,13 @@
  *
  *   column family  holds
  *   default        nothing yet (RocksDB requires it)
- *   meta           node-local state: checkpoint index, metric metadata
- *   metrics        series, postings and chunks (keys in storage/keys.h)
+ *   meta           node-local state: the applied index of every shard
+ *                  (and, in data directories written before the shard
+ *                  identity carried its signal, legacy metric metadata)
+ *   metrics        series, postings, chunks and metadata of metrics shards
+ *                  (keys in storage/keys.h)
+ *   logs           data of logs shards
+ *   traces         data of traces shards
  *
  * Compression: none for level 0 (short-lived), LZ4 for levels 1-5, ZSTD
  * (level 9) for the bottom level. Writes go
@@ -17,7 +22,21 @@
 
 #include "lib/buf.h"
 
-enum tr_cf { TR_CF_DEFAULT, TR_CF_META, TR_CF_METRICS, TR_CF_COUNT };
+enum tr_cf {
+    TR_CF_DEFAULT,
+    TR_CF_META,
+    TR_CF_METRICS,
+    TR_CF_LOGS,
+    TR_CF_TRACES,
+    TR_CF_COUNT
+};
+
+/* The column family holding a signal's shards (enum tr_signal). */
+static inline enum tr_cf tr_cf_of_signal(uint8_t signal)
+{
+    return signal == 2 ? TR_CF_LOGS : signal == 3 ? TR_CF_TRACES
+                                                  : TR_CF_METRICS;
+}
 
 struct tr_engine;
 struct tr_wbatch;

@@ -1,14 +1,38 @@
+/* entry.c - metrics write entries (format in storage/entry.h). */
 #include "storage/entry.h"
 
 #include <lz4.h>
 #include <string.h>
+#include <zstd.h>
 
 #include "lib/err.h"
+
+#define ENTRY_ZSTD_LEVEL 1
+#define ENTRY_MAX_RAW (1u << 30)
 
 static void entry__put_bytes(struct tr_buf *b, struct tr_slice s)
 {
     tr_buf_put_uvarint(b, s.len);
     tr_buf_append(b, s.base, s.len);
+}
+
+/* One value as its XOR with the previous value's bits. */
+static void entry__put_xor(struct tr_buf *b, uint64_t x)
+{
+    if (x == 0) {
+        tr_buf_putc(b, 0);
+        return;
+    }
+    unsigned tz = (unsigned)__builtin_ctzll(x) / 8;
+    unsigned lz = (unsigned)__builtin_clzll(x) / 8;
+    unsigned n = 8 - tz - lz;
+    unsigned char tmp[9];
+    tmp[0] = (unsigned char)((tz << 4) | n);
+    x >>= 8 * tz;
+    for (unsigned i = 0; i < n; i++) {
+        tmp[1 + i] = (unsigned char)(x >> (8 * i));
+    }
+    tr_buf_append(b, tmp, 1 + n);
 }
 
 static int entry__encode_plain(const struct tr_entry_metrics *m,
@@ -18,27 +42,37 @@ static int entry__encode_plain(const struct tr_entry_metrics *m,
     tr_buf_init(&lb);
     tr_buf_putc(out, TR_ENTRY_METRICS);
     tr_buf_putc(out, TR_ENTRY_METRICS_VERSION);
+    tr_buf_put_varint(out, m->ooo_window_ms);
     entry__put_bytes(out, m->tenant);
-    tr_buf_put_uvarint(out, m->n_series);
+    size_t n_series = 0;
+    for (size_t i = 0; i < m->n_series; i++) {
+        n_series += m->series[i].n_samples > 0;
+    }
+    tr_buf_put_uvarint(out, n_series);
     for (size_t i = 0; i < m->n_series; i++) {
         const struct tr_entry_series *s = &m->series[i];
+        if (s->n_samples == 0) {
+            continue;
+        }
         tr_buf_reset(&lb);
         tr_labels_encode(s->labels, s->n_labels, &lb);
         entry__put_bytes(out, (struct tr_slice){lb.data, lb.len});
         tr_buf_put_uvarint(out, s->n_samples);
-        int64_t prev = 0;
-        tr_buf_reserve(out, s->n_samples * 18);
+        tr_buf_reserve(out, s->n_samples * 12);
+        uint64_t prev_t = 0, prev_d = 0;
         for (size_t j = 0; j < s->n_samples; j++) {
-            tr_buf_put_varint(out,
-                              (int64_t)((uint64_t)s->ts[j] - (uint64_t)prev));
-            prev = s->ts[j];
+            uint64_t t = (uint64_t)s->ts[j];
+            uint64_t d = t - prev_t;
+            tr_buf_put_varint(out, (int64_t)(j < 2 ? d : d - prev_d));
+            prev_d = d;
+            prev_t = t;
+        }
+        uint64_t prev_v = 0;
+        for (size_t j = 0; j < s->n_samples; j++) {
             uint64_t bits;
             memcpy(&bits, &s->vs[j], 8);
-            unsigned char le[8];
-            for (int k = 0; k < 8; k++) {
-                le[k] = (unsigned char)(bits >> (8 * k));
-            }
-            tr_buf_append(out, le, 8);
+            entry__put_xor(out, bits ^ prev_v);
+            prev_v = bits;
         }
     }
     tr_buf_put_uvarint(out, m->n_meta);
@@ -47,9 +81,6 @@ static int entry__encode_plain(const struct tr_entry_metrics *m,
         entry__put_bytes(out, m->meta[i].metric);
         entry__put_bytes(out, m->meta[i].help);
         entry__put_bytes(out, m->meta[i].unit);
-    }
-    if (m->max_series > 0) {
-        tr_buf_put_uvarint(out, m->max_series);
     }
     tr_buf_free(&lb);
     return out->oom ? TR_ENOMEM : 0;
@@ -62,28 +93,28 @@ int tr_entry_metrics_encode(const struct tr_entry_metrics *m,
     tr_buf_init(&plain);
     int rv = entry__encode_plain(m, &plain);
     if (rv != 0 || plain.len < TR_ENTRY_COMPRESS_MIN ||
-        plain.len > LZ4_MAX_INPUT_SIZE) {
+        plain.len > ENTRY_MAX_RAW) {
         if (rv == 0) {
             rv = tr_buf_append(out, plain.data, plain.len);
         }
         tr_buf_free(&plain);
         return rv;
     }
-    int bound = LZ4_compressBound((int)plain.len);
+    size_t bound = ZSTD_compressBound(plain.len);
     tr_buf_putc(out, TR_ENTRY_METRICS);
-    tr_buf_putc(out, TR_ENTRY_METRICS_LZ4);
+    tr_buf_putc(out, TR_ENTRY_METRICS_ZSTD);
     tr_buf_put_uvarint(out, plain.len);
-    if (tr_buf_reserve(out, (size_t)bound) != 0) {
+    if (tr_buf_reserve(out, bound) != 0) {
         tr_buf_free(&plain);
         return TR_ENOMEM;
     }
-    int n = LZ4_compress_default(plain.data, out->data + out->len,
-                                 (int)plain.len, bound);
+    size_t n = ZSTD_compress(out->data + out->len, bound, plain.data,
+                             plain.len, ENTRY_ZSTD_LEVEL);
     tr_buf_free(&plain);
-    if (n <= 0) {
+    if (ZSTD_isError(n)) {
         return TR_ENOMEM;
     }
-    out->len += (size_t)n;
+    out->len += n;
     return 0;
 }
 
@@ -96,39 +127,144 @@ static int entry__bytes(struct tr_cursor *c, struct tr_slice *s)
     return tr_cursor_bytes(c, n, s) == 0 ? 0 : TR_ECORRUPT;
 }
 
+/* Uncompresses a version 2 (LZ4) or 4 (zstd) entry into the arena. */
+static int entry__inflate(const uint8_t *b,
+                          size_t len,
+                          struct tr_arena *a,
+                          const void **plain_out,
+                          size_t *len_out)
+{
+    struct tr_cursor lc = tr_cursor_make(b + 2, len - 2);
+    uint64_t raw;
+    if (tr_cursor_uvarint(&lc, &raw) != 0 || raw < 2 || raw > ENTRY_MAX_RAW ||
+        tr_cursor_left(&lc) > INT32_MAX) {
+        return TR_ECORRUPT;
+    }
+    char *plain = tr_arena_alloc(a, raw);
+    if (plain == NULL) {
+        return TR_ENOMEM;
+    }
+    uint8_t want;
+    if (b[1] == TR_ENTRY_METRICS_V1_LZ4) {
+        int n = LZ4_decompress_safe((const char *)lc.p, plain,
+                                    (int)tr_cursor_left(&lc), (int)raw);
+        if (n < 0 || (uint64_t)n != raw) {
+            return TR_ECORRUPT;
+        }
+        want = TR_ENTRY_METRICS_V1;
+    } else {
+        size_t n = ZSTD_decompress(plain, raw, lc.p, tr_cursor_left(&lc));
+        if (ZSTD_isError(n) || n != raw) {
+            return TR_ECORRUPT;
+        }
+        want = TR_ENTRY_METRICS_VERSION;
+    }
+    if ((uint8_t)plain[0] != TR_ENTRY_METRICS || (uint8_t)plain[1] != want) {
+        return TR_ECORRUPT;
+    }
+    *plain_out = plain;
+    *len_out = raw;
+    return 0;
+}
+
+/* Version 1 samples: delta timestamps, 8 raw value bytes. */
+static int entry__samples_v1(struct tr_cursor *c,
+                             uint64_t n,
+                             int64_t *ts,
+                             double *vs)
+{
+    int64_t prev = 0;
+    for (uint64_t j = 0; j < n; j++) {
+        int64_t d;
+        struct tr_slice vb;
+        if (tr_cursor_varint(c, &d) != 0 || tr_cursor_bytes(c, 8, &vb) != 0) {
+            return TR_ECORRUPT;
+        }
+        prev = (int64_t)((uint64_t)prev + (uint64_t)d);
+        ts[j] = prev;
+        uint64_t bits = 0;
+        for (int k = 7; k >= 0; k--) {
+            bits = (bits << 8) | (uint8_t)vb.base[k];
+        }
+        memcpy(&vs[j], &bits, 8);
+    }
+    return 0;
+}
+
+/* Version 3 samples: delta-of-delta timestamps, XOR'd values. */
+static int entry__samples_v3(struct tr_cursor *c,
+                             uint64_t n,
+                             int64_t *ts,
+                             double *vs)
+{
+    uint64_t prev_t = 0, prev_d = 0;
+    for (uint64_t j = 0; j < n; j++) {
+        int64_t v;
+        if (tr_cursor_varint(c, &v) != 0) {
+            return TR_ECORRUPT;
+        }
+        uint64_t d = j < 2 ? (uint64_t)v : prev_d + (uint64_t)v;
+        prev_t += d;
+        prev_d = d;
+        ts[j] = (int64_t)prev_t;
+    }
+    uint64_t prev_v = 0;
+    for (uint64_t j = 0; j < n; j++) {
+        uint8_t h;
+        if (tr_cursor_u8(c, &h) != 0) {
+            return TR_ECORRUPT;
+        }
+        uint64_t x = 0;
+        if (h != 0) {
+            unsigned tz = h >> 4, nb = h & 15;
+            struct tr_slice xb;
+            if (nb == 0 || tz + nb > 8 || tr_cursor_bytes(c, nb, &xb) != 0) {
+                return TR_ECORRUPT;
+            }
+            for (unsigned k = nb; k-- > 0;) {
+                x = (x << 8) | (uint8_t)xb.base[k];
+            }
+            /* canonical: the outermost bytes are non-zero */
+            if ((x & 0xff) == 0 || (x >> (8 * (nb - 1))) == 0) {
+                return TR_ECORRUPT;
+            }
+            x <<= 8 * tz;
+        }
+        prev_v ^= x;
+        memcpy(&vs[j], &prev_v, 8);
+    }
+    return 0;
+}
+
 int tr_entry_metrics_decode(const void *buf,
                             size_t len,
                             struct tr_arena *a,
                             struct tr_entry_metrics *out)
 {
     const uint8_t *b = buf;
-    if (len >= 2 && b[0] == TR_ENTRY_METRICS && b[1] == TR_ENTRY_METRICS_LZ4) {
-        struct tr_cursor lc = tr_cursor_make(b + 2, len - 2);
-        uint64_t raw;
-        if (tr_cursor_uvarint(&lc, &raw) != 0 || raw < 2 || raw > (1u << 30) ||
-            tr_cursor_left(&lc) > INT32_MAX) {
-            return TR_ECORRUPT;
+    memset(out, 0, sizeof(*out));
+    if (len >= 2 && b[0] == TR_ENTRY_METRICS &&
+        (b[1] == TR_ENTRY_METRICS_V1_LZ4 || b[1] == TR_ENTRY_METRICS_ZSTD)) {
+        int rv = entry__inflate(b, len, a, &buf, &len);
+        if (rv != 0) {
+            return rv;
         }
-        char *plain = tr_arena_alloc(a, raw);
-        if (plain == NULL) {
-            return TR_ENOMEM;
-        }
-        int n = LZ4_decompress_safe((const char *)lc.p, plain,
-                                    (int)tr_cursor_left(&lc), (int)raw);
-        if (n < 0 || (uint64_t)n != raw ||
-            (uint8_t)plain[1] == TR_ENTRY_METRICS_LZ4) {
-            return TR_ECORRUPT;
-        }
-        buf = plain;
-        len = raw;
     }
     struct tr_cursor c = tr_cursor_make(buf, len);
     uint8_t type, ver;
     uint64_t ns;
-    memset(out, 0, sizeof(*out));
     if (tr_cursor_u8(&c, &type) != 0 || type != TR_ENTRY_METRICS ||
-        tr_cursor_u8(&c, &ver) != 0 || ver != TR_ENTRY_METRICS_VERSION ||
-        entry__bytes(&c, &out->tenant) != 0 ||
+        tr_cursor_u8(&c, &ver) != 0 ||
+        (ver != TR_ENTRY_METRICS_V1 && ver != TR_ENTRY_METRICS_VERSION)) {
+        return TR_ECORRUPT;
+    }
+    bool v3 = ver == TR_ENTRY_METRICS_VERSION;
+    out->ooo_window_ms = TR_ENTRY_LEGACY_OOO_MS;
+    if (v3 && (tr_cursor_varint(&c, &out->ooo_window_ms) != 0 ||
+               out->ooo_window_ms < 0)) {
+        return TR_ECORRUPT;
+    }
+    if (entry__bytes(&c, &out->tenant) != 0 ||
         tr_cursor_uvarint(&c, &ns) != 0 || ns > len) {
         return TR_ECORRUPT;
     }
@@ -141,7 +277,7 @@ int tr_entry_metrics_decode(const void *buf,
         memset(s, 0, sizeof(*s));
         uint64_t n;
         if (entry__bytes(&c, &s->enc) != 0 || tr_cursor_uvarint(&c, &n) != 0 ||
-            n > tr_cursor_left(&c) / 9) {
+            n > tr_cursor_left(&c) / (v3 ? 2 : 9) || (v3 && n == 0)) {
             return TR_ECORRUPT;
         }
         int64_t *ts = tr_arena_alloc(a, (n ? n : 1) * sizeof(int64_t));
@@ -149,21 +285,10 @@ int tr_entry_metrics_decode(const void *buf,
         if (ts == NULL || vs == NULL) {
             return TR_ENOMEM;
         }
-        int64_t prev = 0;
-        for (uint64_t j = 0; j < n; j++) {
-            int64_t d;
-            struct tr_slice vb;
-            if (tr_cursor_varint(&c, &d) != 0 ||
-                tr_cursor_bytes(&c, 8, &vb) != 0) {
-                return TR_ECORRUPT;
-            }
-            prev = (int64_t)((uint64_t)prev + (uint64_t)d);
-            ts[j] = prev;
-            uint64_t bits = 0;
-            for (int k = 7; k >= 0; k--) {
-                bits = (bits << 8) | (uint8_t)vb.base[k];
-            }
-            memcpy(&vs[j], &bits, 8);
+        int rv = v3 ? entry__samples_v3(&c, n, ts, vs)
+                    : entry__samples_v1(&c, n, ts, vs);
+        if (rv != 0) {
+            return rv;
         }
         s->ts = ts;
         s->vs = vs;
@@ -188,10 +313,28 @@ int tr_entry_metrics_decode(const void *buf,
         }
     }
     out->n_meta = nm;
-    if (tr_cursor_left(&c) > 0 &&
-        (tr_cursor_uvarint(&c, &out->max_series) != 0 ||
-         out->max_series == 0)) {
-        return TR_ECORRUPT;
+    if (!v3 && tr_cursor_left(&c) > 0) {
+        uint64_t legacy_limit; /* ignored: limits come before proposing */
+        if (tr_cursor_uvarint(&c, &legacy_limit) != 0 || legacy_limit == 0) {
+            return TR_ECORRUPT;
+        }
     }
     return tr_cursor_left(&c) == 0 ? 0 : TR_ECORRUPT;
+}
+
+void tr_entry_verify_encode(uint64_t request, uint8_t out[TR_ENTRY_VERIFY_SIZE])
+{
+    out[0] = TR_ENTRY_VERIFY;
+    out[1] = 1;
+    tr_put_u64be(out + 2, request);
+}
+
+int tr_entry_verify_decode(const void *buf, size_t len, uint64_t *request)
+{
+    const uint8_t *p = buf;
+    if (len != TR_ENTRY_VERIFY_SIZE || p[0] != TR_ENTRY_VERIFY || p[1] != 1) {
+        return TR_ECORRUPT;
+    }
+    *request = tr_get_u64be(p + 2);
+    return 0;
 }

@@ -1,34 +1,56 @@
 /* entry.h - write entries: the compact, versioned internal encoding of a
- * validated write batch. It is what the write-ahead log stores today and
- * what Raft entries carry later; never the client's raw bytes.
+ * validated write batch for one shard. Raft entries carry it; never the
+ * client's raw bytes. Everything apply needs to decide is in the entry
+ * (the out-of-order window comes from the catalog through the proposer),
+ * so every replica applies it alike.
  *
- *   metrics write entry (type 1, version 1)
+ *   metrics write entry (type 1, version 3; what is written)
  *   OFFSET  SIZE     DESCRIPTION
  *   0       1        type = 1
- *   1       1        version = 1
- *   2       uvarint  tenant length, then tenant bytes
+ *   1       1        version = 3
+ *   2       varint   out-of-order window ms (>= 0; zig-zag)
+ *   .       uvarint  tenant length, then tenant bytes
  *   .       uvarint  number of series S
  *   .       per series:
  *             uvarint  length of the canonical label set, then its bytes
  *                      (storage/labels.h; sorted, validated)
- *             uvarint  number of samples N
- *             per sample: varint timestamp ms (zig-zag; the first is
- *                      absolute, later ones are deltas from the previous),
- *                      8 bytes value bits, little-endian
+ *             uvarint  number of samples N (>= 1)
+ *             varint   t0 (zig-zag, ms); if N >= 2: varint t1 - t0; then
+ *                      varint delta-of-delta (t_i - t_i-1) - (t_i-1 - t_i-2)
+ *                      for i = 2..N-1 (wrapping int64 arithmetic; any
+ *                      order, duplicates allowed)
+ *             per sample: the value bits XOR the previous sample's (the
+ *                      first against 0) x, byte-aligned: one byte 0x00 when
+ *                      x = 0, else a byte (tz << 4) | n with tz = trailing
+ *                      zero bytes of x (0..7) and n = its significant
+ *                      bytes (1..8), then those n bytes, least significant
+ *                      first
  *   .       uvarint  number of metadata records M
  *   .       per record: u8 type, uvarint+bytes metric family name,
  *                      uvarint+bytes help, uvarint+bytes unit
- *   .       optional uvarint: the tenant's series limit when it overrides
- *           the node default (carried in the entry so that every replica
- *           enforces the same limit)
  *
- *   compressed metrics write entry (type 1, version 2): entries of 512
- *   bytes or more are LZ4-compressed (label sets repeat a lot)
+ *   compressed metrics write entry (type 1, version 4): a version 3 entry
+ *   of 512 bytes or more, compressed with zstd
  *   OFFSET  SIZE     DESCRIPTION
  *   0       1        type = 1
- *   1       1        version = 2
- *   2       uvarint  length of the version 1 entry (at most 1 GiB)
- *   .       ...      LZ4 block of the whole version 1 entry
+ *   1       1        version = 4
+ *   2       uvarint  length of the version 3 entry (at most 1 GiB)
+ *   .       ...      zstd frame of the whole version 3 entry
+ *
+ *   still read (Raft logs written by earlier builds):
+ *   version 1: as version 3 without the out-of-order window (apply uses
+ *   TR_ENTRY_LEGACY_OOO_MS), with per sample a varint timestamp delta from
+ *   the previous (the first absolute) and 8 value bytes little-endian, and
+ *   an optional trailing uvarint series limit (ignored: limits are applied
+ *   before proposing); version 2: LZ4 block of a version 1 entry, after
+ *   uvarint length.
+ *
+ *   verify entry (type 0x56 'V', version 1; storage never sees it: the
+ *   shard state machine checksums the shard when it applies one)
+ *   OFFSET  SIZE     DESCRIPTION
+ *   0       1        type = 0x56
+ *   1       1        version = 1
+ *   2       8        request id, big-endian (chosen by the proposer)
  */
 #ifndef TR_STORAGE_ENTRY_H
 #define TR_STORAGE_ENTRY_H
@@ -41,9 +63,14 @@
 #include "storage/labels.h"
 
 #define TR_ENTRY_METRICS 1
-#define TR_ENTRY_METRICS_VERSION 1
-#define TR_ENTRY_METRICS_LZ4 2
+#define TR_ENTRY_METRICS_V1 1
+#define TR_ENTRY_METRICS_V1_LZ4 2
+#define TR_ENTRY_METRICS_VERSION 3
+#define TR_ENTRY_METRICS_ZSTD 4
 #define TR_ENTRY_COMPRESS_MIN 512
+#define TR_ENTRY_LEGACY_OOO_MS (3600 * 1000LL)
+#define TR_ENTRY_VERIFY 0x56
+#define TR_ENTRY_VERIFY_SIZE 10
 
 struct tr_entry_series {
     struct tr_label *labels; /* sorted by name, unique names */
@@ -67,16 +94,22 @@ struct tr_entry_metrics {
     size_t n_series;
     struct tr_entry_meta *meta;
     size_t n_meta;
-    uint64_t max_series; /* 0: the storage's default */
+    int64_t ooo_window_ms; /* out-of-order acceptance per series */
 };
 
 int tr_entry_metrics_encode(const struct tr_entry_metrics *m,
                             struct tr_buf *out);
-/* Decodes; slices point into buf, arrays in arena. labels are not decoded
- * (enc holds the canonical bytes; n_labels = 0). TR_ECORRUPT. */
+/* Decodes; slices point into buf (or into the arena for compressed
+ * entries), arrays in arena. labels are not decoded (enc holds the
+ * canonical bytes; n_labels = 0). TR_ECORRUPT. */
 int tr_entry_metrics_decode(const void *buf,
                             size_t len,
                             struct tr_arena *a,
                             struct tr_entry_metrics *out);
+
+
+/* Verify entry: encode / decode (TR_ECORRUPT unless exactly one). */
+void tr_entry_verify_encode(uint64_t request, uint8_t out[TR_ENTRY_VERIFY_SIZE]);
+int tr_entry_verify_decode(const void *buf, size_t len, uint64_t *request);
 
 #endif

@@ -205,8 +205,9 @@ static void head__write_pending(struct tr_storage *s)
         return;
     }
     char err[TR_ERRMSG_SIZE];
-    if (tr_engine_write(s->eng, s->batch, err) != 0) {
+    if (!s->write_failed && tr_engine_write(s->eng, s->batch, err) != 0) {
         tr_log_error("storage write failed", "err=\"%s\"", err);
+        s->write_failed = true; /* the apply fails as a whole */
     }
     tr_wbatch_clear(s->batch);
 }
@@ -234,6 +235,7 @@ static void head__load_tail(struct tr_storage *s,
     struct tr_iter *it = tr_iter_new(s->eng, TR_CF_METRICS);
     if (it == NULL) {
         tr_buf_free(&pk);
+        s->write_failed = true; /* cannot resume the series: fail-stop */
         return;
     }
     /* the open out-of-order record (fixed key, first in the series) */
@@ -341,13 +343,64 @@ static void head__put_series_keys(struct tr_storage *s,
     tr_arena_free(&a);
 }
 
+/* The tenant's series count in the shard: its 'N' key, or (a shard
+ * written before the count existed) the number of its series keys - the
+ * same on every replica at the same index. */
+uint64_t head_series_count_load(struct tr_storage *s,
+                                struct tr_slice tenant,
+                                int64_t window,
+                                uint16_t slot)
+{
+    struct tr_buf k, v;
+    tr_buf_init(&k);
+    tr_buf_init(&v);
+    tr_key_shard_prefix(&k, tenant, window, slot, TR_KEY_COUNT);
+    uint64_t n = 0;
+    if (tr_engine_get(s->eng, TR_CF_METRICS, k.data, k.len, &v) == 0 &&
+        v.len == 8) {
+        n = tr_get_u64be(v.data);
+    } else {
+        tr_buf_reset(&k);
+        tr_key_shard_prefix(&k, tenant, window, slot, TR_KEY_SERIES);
+        struct tr_iter *it = tr_iter_new(s->eng, TR_CF_METRICS);
+        if (it != NULL) {
+            for (tr_iter_seek(it, k.data, k.len);
+                 tr_iter_has_prefix(it, k.data, k.len); tr_iter_next(it)) {
+                n++;
+            }
+            tr_iter_free(it);
+        }
+    }
+    tr_buf_free(&k);
+    tr_buf_free(&v);
+    return n;
+}
+
+static void head__count_series(struct tr_storage *s,
+                               struct head_tenant *t,
+                               struct head_window *w)
+{
+    struct tr_slice tenant = {t->name, t->name_len};
+    if (!w->n_loaded) {
+        head__write_pending(s);
+        w->n_series = head_series_count_load(s, tenant, w->start, w->slot);
+        w->n_loaded = true;
+    }
+    w->n_series++;
+    uint8_t v[8];
+    tr_put_u64be(v, w->n_series);
+    tr_buf_reset(&s->key);
+    tr_key_shard_prefix(&s->key, tenant, w->start, w->slot, TR_KEY_COUNT);
+    tr_wbatch_put(s->batch, TR_CF_METRICS, s->key.data, s->key.len, v, 8);
+}
+
 /* Finds or creates the series with canonical labels enc in window w.
- * Returns 0, TR_ELIMIT (series limit; errmsg set) or TR_ENOMEM/TR_EIO. */
+ * Returns 0 or TR_ENOMEM/TR_EIO. No limit applies here: the leader cut
+ * the entry at the tenant's series limit before proposing it. */
 static int head__series_get(struct tr_storage *s,
                             struct head_tenant *t,
                             struct head_window *w,
                             struct tr_slice enc,
-                            uint64_t max_series,
                             struct tr_apply_result *res,
                             struct head_series **out,
                             char *errmsg)
@@ -381,13 +434,6 @@ static int head__series_get(struct tr_storage *s,
         } else if (rv != TR_ENOTFOUND) {
             return tr_errf(TR_EIO, errmsg, "storage read failed");
         }
-        if (!on_disk && max_series > 0 && t->active_series >= max_series) {
-            return tr_errf(TR_ELIMIT, errmsg,
-                           "per-tenant series limit of %" PRIu64
-                           " exceeded, please contact administrator to raise "
-                           "it (limits.max-series)",
-                           max_series);
-        }
         hs = tr_calloc(1, sizeof(*hs));
         if (hs == NULL) {
             return TR_ENOMEM;
@@ -409,7 +455,8 @@ static int head__series_get(struct tr_storage *s,
         }
         if (!on_disk) {
             head__put_series_keys(s, t, w, id, enc.base, enc.len);
-            res->series_created++;
+            head__count_series(s, t, w);
+            res->created++;
         }
         t->active_series++;
         s->head_series++;
@@ -464,6 +511,7 @@ static int head__find_sample(struct tr_storage *s,
     int found = 0;
     if (it == NULL) {
         tr_buf_free(&pk);
+        s->write_failed = true; /* cannot look: fail-stop */
         return 0;
     }
     for (tr_iter_seek(it, pk.data, plen);
@@ -534,7 +582,7 @@ static void head__reject(struct tr_apply_result *res,
                          const char *fmt,
                          ...)
 {
-    res->samples_rejected++;
+    res->rejected++;
     if (res->first_error != 0) {
         return;
     }
@@ -547,6 +595,7 @@ static void head__reject(struct tr_apply_result *res,
 
 static void head__append(struct tr_storage *s,
                          uint64_t index,
+                         int64_t ooo_window_ms,
                          struct head_tenant *t,
                          struct head_window *w,
                          struct head_series *hs,
@@ -566,13 +615,13 @@ static void head__append(struct tr_storage *s,
             head__cut(s, t, w, hs);
         }
         if (tr_xor_append(&hs->chunk, ts, v) != 0) {
-            head__reject(res, TR_ENOMEM, "out of memory");
+            s->write_failed = true; /* this replica only: fail-stop */
             return;
         }
         hs->dirty = true;
         hs->last_t = ts;
         hs->last_v = vb;
-        res->samples_appended++;
+        res->appended++;
         return;
     }
     uint64_t old;
@@ -581,20 +630,20 @@ static void head__append(struct tr_storage *s,
         have = 1;
         old = hs->last_v;
     } else {
-        if (ts < hs->last_t - s->cfg.ooo_window_ms) {
+        if (ts < hs->last_t - ooo_window_ms) {
             head__reject(res, TR_ETOOOLD,
                          "out of order sample: timestamp %" PRId64
                          " is older than the series' newest sample (%" PRId64
                          ") by more than the out-of-order window of %" PRId64
                          "ms (ingest.ooo-window)",
-                         ts, hs->last_t, s->cfg.ooo_window_ms);
+                         ts, hs->last_t, ooo_window_ms);
             return;
         }
         have = head__find_sample(s, t, w, hs, ts, &old);
     }
     if (have) {
         if (old == vb) {
-            res->samples_duplicate++;
+            res->duplicate++;
         } else {
             double ov;
             memcpy(&ov, &old, 8);
@@ -607,21 +656,26 @@ static void head__append(struct tr_storage *s,
         return;
     }
     if (head__ooo_insert(hs, ts, v) != 0) {
-        head__reject(res, TR_ENOMEM, "out of memory");
+        s->write_failed = true; /* this replica only: fail-stop */
         return;
     }
-    res->samples_appended++;
+    res->appended++;
     if (hs->ooo.n >= HEAD_OOO_MAX) {
         head__flush_ooo(s, index, t, w, hs);
     }
 }
 
+/* Metadata lives in the shard's key range (kind 'M'), so it is replicated,
+ * checksummed, copied and dropped with the shard. */
 static void head__put_metadata(struct tr_storage *s,
                                struct tr_slice tenant,
+                               int64_t window,
+                               uint16_t slot,
                                const struct tr_entry_meta *m)
 {
     tr_buf_reset(&s->key);
-    tr_key_metadata(&s->key, tenant, m->metric);
+    tr_key_shard_prefix(&s->key, tenant, window, slot, TR_KEY_META);
+    tr_buf_append(&s->key, m->metric.base, m->metric.len);
     tr_buf_reset(&s->val);
     tr_buf_putc(&s->val, (char)m->type);
     tr_buf_put_uvarint(&s->val, m->help.len);
@@ -660,13 +714,15 @@ int head_apply(struct tr_storage *s,
         const struct tr_entry_series *es = &m.series[i];
         struct head_series *hs = NULL;
         char serr[TR_ERRMSG_SIZE];
-        rv = head__series_get(s, t, w, es->enc,
-                              m.max_series ? m.max_series : s->cfg.max_series,
-                              res, &hs, serr);
+        rv = head__series_get(s, t, w, es->enc, res, &hs, serr);
+        if (rv != 0) {
+            /* not a property of the entry (memory, I/O): fail the apply
+             * as a whole instead of refusing samples on this replica only */
+            tr_arena_free(&a);
+            return tr_errf(TR_EIO, errmsg, "%s", serr);
+        }
         for (size_t j = 0; j < es->n_samples; j++) {
-            if (rv != 0) {
-                head__reject(res, rv, "%s", serr);
-            } else if (es->ts[j] < window) {
+            if (es->ts[j] < window) {
                 /* the coordinator routes by window; a sample before the
                  * shard's window never belongs to it. (Only the start is
                  * checked: the window's length is the catalog's, not this
@@ -678,13 +734,14 @@ int head_apply(struct tr_storage *s,
                              "window %" PRId64,
                              es->ts[j], window);
             } else {
-                head__append(s, index, t, w, hs, es->ts[j], es->vs[j], res);
+                head__append(s, index, m.ooo_window_ms, t, w, hs, es->ts[j],
+                             es->vs[j], res);
             }
         }
     }
     for (size_t i = 0; i < m.n_meta; i++) {
-        head__put_metadata(s, m.tenant, &m.meta[i]);
-        res->metadata_written++;
+        head__put_metadata(s, m.tenant, window, slot, &m.meta[i]);
+        res->metadata++;
     }
     tr_arena_free(&a);
     return 0;
@@ -772,4 +829,73 @@ void head_free(struct tr_storage *s)
         t = next;
     }
     s->tenants = NULL;
+}
+
+/* Does the series with canonical labels enc exist in the shard? (caller
+ * holds head_mu for reading) */
+static bool head__series_exists(struct tr_storage *s,
+                                struct tr_slice tenant,
+                                struct head_window *w,
+                                int64_t window,
+                                uint16_t slot,
+                                struct tr_slice enc,
+                                struct tr_buf *key,
+                                struct tr_buf *val)
+{
+    uint64_t id = tr_labels_hash(enc.base, enc.len);
+    for (int probe = 0; probe < 1024; probe++, id++) {
+        struct head_series *hs = w ? tr_u64map_get(&w->series, id) : NULL;
+        if (hs != NULL) {
+            if (hs->labels_len == enc.len &&
+                memcmp(hs->labels, enc.base, enc.len) == 0) {
+                return true;
+            }
+            continue;
+        }
+        tr_buf_reset(key);
+        tr_key_shard_prefix(key, tenant, window, slot, TR_KEY_SERIES);
+        tr_buf_put_u64be(key, id);
+        tr_buf_reset(val);
+        if (tr_engine_get(s->eng, TR_CF_METRICS, key->data, key->len, val) !=
+            0) {
+            return false; /* a free id: the series is not there */
+        }
+        if (val->len == enc.len && memcmp(val->data, enc.base, enc.len) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+int tr_storage_series_admit(struct tr_storage *s,
+                            const struct tr_shard_id *id,
+                            struct tr_slice tenant,
+                            const struct tr_slice *labels,
+                            size_t n,
+                            bool *is_new,
+                            uint64_t *count)
+{
+    if (id->signal != TR_SIGNAL_METRICS) {
+        return TR_EINVAL;
+    }
+    struct tr_buf key, val;
+    tr_buf_init(&key);
+    tr_buf_init(&val);
+    pthread_rwlock_rdlock(&s->head_mu);
+    struct head_tenant *t = head_tenant_find(s, tenant);
+    struct head_window *w =
+        t ? head_window_find(t, id->window, id->slot) : NULL;
+    if (w != NULL && w->n_loaded) {
+        *count = w->n_series;
+    } else {
+        *count = head_series_count_load(s, tenant, id->window, id->slot);
+    }
+    for (size_t i = 0; i < n; i++) {
+        is_new[i] = !head__series_exists(s, tenant, w, id->window, id->slot,
+                                         labels[i], &key, &val);
+    }
+    pthread_rwlock_unlock(&s->head_mu);
+    tr_buf_free(&key);
+    tr_buf_free(&val);
+    return 0;
 }

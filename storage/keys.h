@@ -16,6 +16,12 @@
  *   'S' series:   prefix | id u64 BE                -> canonical labels
  *   'P' posting:  prefix | uvarint len(name) | name | uvarint len(value) |
  *                 value | id u64 BE                 -> empty
+ *   'N' count:    prefix                            -> u64 BE number of the
+ *                 tenant's series in the shard (replicated state: written
+ *                 by apply with every series it creates; the leader cuts
+ *                 writes at the tenant's series limit against it)
+ *   'M' metadata: prefix | metric name               -> metadata record: u8
+ *                 type, uvarint len + help, uvarint len + unit
  *   'C' chunk:    prefix | id u64 BE | mint (sign-flipped u64 BE) |
  *                 seq u64 BE                        -> chunk record
  *                 seq 0 = the in-order chunk starting at mint; seq > 0 = an
@@ -28,13 +34,15 @@
  *   chunk record (value of a 'C' key): storage/chunk_record.h
  *
  * meta column family:
- *   "A" | window (8, sign-flipped BE) | slot (2 BE)
+ *   "A" | signal (1) | window (8, sign-flipped BE) | slot (2 BE)
  *                                       -> u64 BE applied index of the shard:
  *                                          every Raft entry <= it is durable
- *                                          in the metrics column family
- *   "M" | tenant | 0x00 | metric name   -> metadata record: u8 type,
- *                                          uvarint len + help, uvarint len +
- *                                          unit
+ *                                          in the signal's column family
+ *   legacy (directories written before shard ids carried their signal):
+ *   "A" | window | slot (11 bytes)      -> rewritten as a metrics shard's
+ *                                          key when the storage opens
+ *   "M" | tenant | 0x00 | metric name   -> metadata record as 'M' above
+ *                                          (read, never written any more)
  */
 #ifndef TR_STORAGE_KEYS_H
 #define TR_STORAGE_KEYS_H
@@ -47,6 +55,9 @@
 #define TR_KEY_SERIES 'S'
 #define TR_KEY_POSTING 'P'
 #define TR_KEY_CHUNK 'C'
+#define TR_KEY_COUNT 'N'
+#define TR_KEY_META 'M'
+#define TR_KEY_APPLIED_SIZE 12
 #define TR_KEY_MAX_TENANT 150
 
 static inline uint64_t tr_key_time(int64_t t)

@@ -13,6 +13,7 @@
 #include "lib/buf.h"
 #include "lib/matcher.h"
 #include "storage/labels.h"
+#include "storage/shard.h"
 
 struct tr_sample {
     int64_t t; /* ms */
@@ -26,11 +27,6 @@ struct tr_series_data {
     size_t n_samples;
 };
 
-/* One shard of the metrics signal: (window start, slot). */
-struct tr_shard_id {
-    int64_t window;
-    uint16_t slot;
-};
 
 struct tr_select_hints {
     int64_t mint;       /* inclusive, ms */

@@ -31,12 +31,13 @@ typedef int (*copy_range_fn)(void *arg,
                              const struct tr_buf *prefix);
 
 static int copy__ranges(struct tr_storage *s,
-                        int64_t window,
-                        uint16_t slot,
+                        const struct tr_shard_id *id,
                         copy_range_fn fn,
                         void *arg)
 {
-    struct tr_iter *it = tr_iter_new(s->eng, TR_CF_METRICS);
+    int64_t window = id->window;
+    uint16_t slot = id->slot;
+    struct tr_iter *it = tr_iter_new(s->eng, tr_cf_of_signal(id->signal));
     if (it == NULL) {
         return TR_ENOMEM;
     }
@@ -84,24 +85,35 @@ static int copy__sum_range(void *arg,
     return 0;
 }
 
-uint64_t tr_storage_shard_checksum(struct tr_storage *s,
-                                   int64_t window,
-                                   uint16_t slot)
+uint64_t storage_shard_checksum_locked(struct tr_storage *s,
+                                       const struct tr_shard_id *id)
 {
     uint64_t h = FNV_OFFSET;
-    copy__ranges(s, window, slot, copy__sum_range, &h);
+    copy__ranges(s, id, copy__sum_range, &h);
     return h;
 }
+
+uint64_t tr_storage_shard_checksum(struct tr_storage *s,
+                                   const struct tr_shard_id *id)
+{
+    return storage_shard_checksum_locked(s, id);
+}
+
+struct copy_dump {
+    struct tr_buf *out;
+    uint8_t cf;
+};
 
 static int copy__dump_range(void *arg,
                             struct tr_iter *it,
                             const struct tr_buf *prefix)
 {
-    struct tr_buf *out = arg;
+    struct copy_dump *d = arg;
+    struct tr_buf *out = d->out;
     for (; tr_iter_has_prefix(it, prefix->data, prefix->len);
          tr_iter_next(it)) {
         struct tr_slice k = tr_iter_key(it), v = tr_iter_value(it);
-        tr_buf_putc(out, TR_CF_METRICS);
+        tr_buf_putc(out, (char)d->cf);
         tr_buf_put_uvarint(out, k.len);
         tr_buf_append(out, k.base, k.len);
         tr_buf_put_uvarint(out, v.len);
@@ -111,17 +123,17 @@ static int copy__dump_range(void *arg,
 }
 
 int tr_storage_shard_dump(struct tr_storage *s,
-                          int64_t window,
-                          uint16_t slot,
+                          const struct tr_shard_id *id,
                           struct tr_buf *out)
 {
     uint64_t index = 0;
-    int rv = tr_storage_shard_checkpoint(s, window, slot, &index);
+    int rv = tr_storage_shard_checkpoint(s, id, &index);
     if (rv != 0) {
         return rv;
     }
     size_t start = out->len;
-    rv = copy__ranges(s, window, slot, copy__dump_range, out);
+    struct copy_dump d = {out, (uint8_t)tr_cf_of_signal(id->signal)};
+    rv = copy__ranges(s, id, copy__dump_range, &d);
     if (rv != 0) {
         return rv;
     }
@@ -131,47 +143,52 @@ int tr_storage_shard_dump(struct tr_storage *s,
     return out->oom ? TR_ENOMEM : 0;
 }
 
+struct copy_delete {
+    struct tr_wbatch *b;
+    enum tr_cf cf;
+};
+
 static int copy__delete_range(void *arg,
                               struct tr_iter *it,
                               const struct tr_buf *prefix)
 {
     (void)it;
-    struct tr_wbatch *b = arg;
+    struct copy_delete *d = arg;
     uint8_t to[512];
     if (prefix->len > sizeof(to)) {
         return TR_EINVAL;
     }
     size_t tl = tr_prefix_successor(prefix->data, prefix->len, to);
-    tr_wbatch_delete_range(b, TR_CF_METRICS, prefix->data, prefix->len, to, tl);
+    tr_wbatch_delete_range(d->b, d->cf, prefix->data, prefix->len, to, tl);
     return 0;
 }
 
 /* Caller holds write_mu. Deletes the shard's keys and applied index and
  * frees its head. */
 static int copy__drop_locked(struct tr_storage *s,
-                             int64_t window,
-                             uint16_t slot)
+                             const struct tr_shard_id *id)
 {
     struct tr_wbatch *b = tr_wbatch_new(s->eng);
     if (b == NULL) {
         return TR_ENOMEM;
     }
-    int rv = copy__ranges(s, window, slot, copy__delete_range, b);
-    uint8_t k[11];
-    k[0] = 'A';
-    tr_put_u64be(k + 1, tr_key_time(window));
-    tr_put_u16be(k + 9, slot);
+    struct copy_delete d = {b, tr_cf_of_signal(id->signal)};
+    int rv = copy__ranges(s, id, copy__delete_range, &d);
+    uint8_t k[TR_KEY_APPLIED_SIZE];
+    storage_applied_key(k, id);
     tr_wbatch_delete(b, TR_CF_META, k, sizeof(k));
     char err[TR_ERRMSG_SIZE];
     if (rv == 0) {
         rv = tr_engine_write(s->eng, b, err);
     }
     tr_wbatch_free(b);
-    pthread_rwlock_wrlock(&s->head_mu);
-    head_evict_window(s, window, slot);
-    pthread_rwlock_unlock(&s->head_mu);
+    if (id->signal == TR_SIGNAL_METRICS) {
+        pthread_rwlock_wrlock(&s->head_mu);
+        head_evict_window(s, id->window, id->slot);
+        pthread_rwlock_unlock(&s->head_mu);
+    }
     for (struct storage_shard *sh = s->shards; sh != NULL; sh = sh->next) {
-        if (sh->window == window && sh->slot == slot) {
+        if (tr_shard_eq(&sh->id, id)) {
             sh->applied = 0;
             sh->durable = 0;
         }
@@ -179,17 +196,16 @@ static int copy__drop_locked(struct tr_storage *s,
     return rv;
 }
 
-int tr_storage_shard_drop(struct tr_storage *s, int64_t window, uint16_t slot)
+int tr_storage_shard_drop(struct tr_storage *s, const struct tr_shard_id *id)
 {
     pthread_mutex_lock(&s->write_mu);
-    int rv = copy__drop_locked(s, window, slot);
+    int rv = copy__drop_locked(s, id);
     pthread_mutex_unlock(&s->write_mu);
     return rv;
 }
 
 int tr_storage_shard_load(struct tr_storage *s,
-                          int64_t window,
-                          uint16_t slot,
+                          const struct tr_shard_id *id,
                           const void *dump,
                           size_t len,
                           uint64_t *index)
@@ -205,8 +221,9 @@ int tr_storage_shard_load(struct tr_storage *s,
     uint64_t idx = tr_get_u64be(d + len - 16);
     /* every key must belong to this shard */
     uint8_t tail[10];
-    tr_put_u64be(tail, tr_key_time(window));
-    tr_put_u16be(tail + 8, slot);
+    tr_put_u64be(tail, tr_key_time(id->window));
+    tr_put_u16be(tail + 8, id->slot);
+    uint8_t want_cf = (uint8_t)tr_cf_of_signal(id->signal);
     struct tr_cursor c = tr_cursor_make(d, len - 16);
     struct tr_wbatch *b = tr_wbatch_new(s->eng);
     if (b == NULL) {
@@ -217,7 +234,7 @@ int tr_storage_shard_load(struct tr_storage *s,
         uint8_t cf;
         uint64_t kl, vl;
         struct tr_slice k, v;
-        if (tr_cursor_u8(&c, &cf) != 0 || cf != TR_CF_METRICS ||
+        if (tr_cursor_u8(&c, &cf) != 0 || cf != want_cf ||
             tr_cursor_uvarint(&c, &kl) != 0 ||
             tr_cursor_bytes(&c, kl, &k) != 0 ||
             tr_cursor_uvarint(&c, &vl) != 0 ||
@@ -232,17 +249,15 @@ int tr_storage_shard_load(struct tr_storage *s,
             rv = TR_ECORRUPT;
             break;
         }
-        tr_wbatch_put(b, TR_CF_METRICS, k.base, k.len, v.base, v.len);
+        tr_wbatch_put(b, (enum tr_cf)want_cf, k.base, k.len, v.base, v.len);
     }
     pthread_mutex_lock(&s->write_mu);
     if (rv == 0) {
-        rv = copy__drop_locked(s, window, slot);
+        rv = copy__drop_locked(s, id);
     }
     if (rv == 0) {
-        uint8_t k[11], a[8];
-        k[0] = 'A';
-        tr_put_u64be(k + 1, tr_key_time(window));
-        tr_put_u16be(k + 9, slot);
+        uint8_t k[TR_KEY_APPLIED_SIZE], a[8];
+        storage_applied_key(k, id);
         tr_put_u64be(a, idx);
         tr_wbatch_put(b, TR_CF_META, k, sizeof(k), a, 8);
         char err[TR_ERRMSG_SIZE];
@@ -252,11 +267,10 @@ int tr_storage_shard_load(struct tr_storage *s,
         }
     }
     if (rv == 0) {
-        for (struct storage_shard *sh = s->shards; sh != NULL; sh = sh->next) {
-            if (sh->window == window && sh->slot == slot) {
-                sh->applied = idx;
-                sh->durable = idx;
-            }
+        struct storage_shard *sh = storage_shard_get(s, id);
+        if (sh != NULL) {
+            sh->applied = idx;
+            sh->durable = idx;
         }
     }
     pthread_mutex_unlock(&s->write_mu);

@@ -37,21 +37,20 @@ static int storage__mkdirs(const char *dir)
     return 0;
 }
 
-/* meta key of a shard's applied index: "A" | window | slot */
-static void storage__applied_key(uint8_t out[11], int64_t window, uint16_t slot)
+void storage_applied_key(uint8_t out[TR_KEY_APPLIED_SIZE],
+                         const struct tr_shard_id *id)
 {
     out[0] = 'A';
-    tr_put_u64be(out + 1, tr_key_time(window));
-    tr_put_u16be(out + 9, slot);
+    out[1] = id->signal;
+    tr_put_u64be(out + 2, tr_key_time(id->window));
+    tr_put_u16be(out + 10, id->slot);
 }
 
-/* The shard's progress record, loaded from RocksDB on first use. */
-static struct storage_shard *storage__shard(struct tr_storage *s,
-                                            int64_t window,
-                                            uint16_t slot)
+struct storage_shard *storage_shard_get(struct tr_storage *s,
+                                        const struct tr_shard_id *id)
 {
     for (struct storage_shard *sh = s->shards; sh != NULL; sh = sh->next) {
-        if (sh->window == window && sh->slot == slot) {
+        if (tr_shard_eq(&sh->id, id)) {
             return sh;
         }
     }
@@ -59,10 +58,9 @@ static struct storage_shard *storage__shard(struct tr_storage *s,
     if (sh == NULL) {
         return NULL;
     }
-    sh->window = window;
-    sh->slot = slot;
-    uint8_t k[11];
-    storage__applied_key(k, window, slot);
+    sh->id = *id;
+    uint8_t k[TR_KEY_APPLIED_SIZE];
+    storage_applied_key(k, id);
     struct tr_buf v;
     tr_buf_init(&v);
     if (tr_engine_get(s->eng, TR_CF_META, k, sizeof(k), &v) == 0 &&
@@ -74,6 +72,50 @@ static struct storage_shard *storage__shard(struct tr_storage *s,
     sh->next = s->shards;
     s->shards = sh;
     return sh;
+}
+
+/* Data directories written before shard ids carried their signal keyed
+ * applied indexes "A" | window | slot (11 bytes): those are metrics shards.
+ * Rewrites them as "A" | signal | window | slot, in one batch. */
+static int storage__upgrade_applied_keys(struct tr_storage *s, char *errmsg)
+{
+    struct tr_iter *it = tr_iter_new(s->eng, TR_CF_META);
+    struct tr_wbatch *b = tr_wbatch_new(s->eng);
+    if (it == NULL || b == NULL) {
+        tr_iter_free(it);
+        tr_wbatch_free(b);
+        return tr_errf(TR_ENOMEM, errmsg, "out of memory");
+    }
+    size_t n = 0;
+    for (tr_iter_seek(it, "A", 1); tr_iter_has_prefix(it, "A", 1);
+         tr_iter_next(it)) {
+        struct tr_slice k = tr_iter_key(it), v = tr_iter_value(it);
+        if (k.len != TR_KEY_APPLIED_SIZE - 1) {
+            continue;
+        }
+        const uint8_t *p = (const uint8_t *)k.base;
+        struct tr_shard_id id = {
+            .signal = TR_SIGNAL_METRICS,
+            .window = tr_key_time_decode(tr_get_u64be(p + 1)),
+            .slot = tr_get_u16be(p + 9),
+        };
+        uint8_t nk[TR_KEY_APPLIED_SIZE];
+        storage_applied_key(nk, &id);
+        tr_wbatch_put(b, TR_CF_META, nk, sizeof(nk), v.base, v.len);
+        tr_wbatch_delete(b, TR_CF_META, k.base, k.len);
+        n++;
+    }
+    tr_iter_free(it);
+    int rv = 0;
+    if (n > 0) {
+        rv = tr_engine_write(s->eng, b, errmsg);
+        if (rv == 0) {
+            tr_log_info("data directory upgraded: shard ids carry their signal",
+                        "shards=%zu", n);
+        }
+    }
+    tr_wbatch_free(b);
+    return rv;
 }
 
 int tr_storage_open(const struct tr_storage_config *cfg,
@@ -90,9 +132,6 @@ int tr_storage_open(const struct tr_storage_config *cfg,
     }
     if (s->cfg.chunk_max_ms <= 0) {
         s->cfg.chunk_max_ms = 2 * 3600 * 1000LL;
-    }
-    if (s->cfg.ooo_window_ms < 0) {
-        s->cfg.ooo_window_ms = 0;
     }
     s->data_dir = tr_strdup(cfg->data_dir);
     s->cfg.data_dir = s->data_dir;
@@ -112,6 +151,11 @@ int tr_storage_open(const struct tr_storage_config *cfg,
         goto err_after_alloc;
     }
     s->batch = tr_wbatch_new(s->eng);
+    if (storage__upgrade_applied_keys(s, errmsg) != 0) {
+        tr_wbatch_free(s->batch);
+        tr_engine_close(s->eng);
+        goto err_after_alloc;
+    }
     select_init_source(s);
     *out = s;
     return 0;
@@ -126,9 +170,22 @@ err_after_alloc:
     return TR_EIO;
 }
 
+void tr_apply_result_add(struct tr_apply_result *a,
+                         const struct tr_apply_result *b)
+{
+    a->appended += b->appended;
+    a->duplicate += b->duplicate;
+    a->rejected += b->rejected;
+    a->created += b->created;
+    a->metadata += b->metadata;
+    if (a->first_error == 0 && b->first_error != 0) {
+        a->first_error = b->first_error;
+        memcpy(a->errmsg, b->errmsg, sizeof(a->errmsg));
+    }
+}
+
 int tr_storage_shard_apply(struct tr_storage *s,
-                           int64_t window,
-                           uint16_t slot,
+                           const struct tr_shard_id *id,
                            uint64_t index,
                            const void *entry,
                            size_t len,
@@ -137,8 +194,12 @@ int tr_storage_shard_apply(struct tr_storage *s,
 {
     memset(res, 0, sizeof(*res));
     res->index = index;
+    if (id->signal != TR_SIGNAL_METRICS) {
+        return tr_errf(TR_EUNSUPPORTED, errmsg, "no store for %s shards",
+                       tr_signal_name(id->signal));
+    }
     pthread_mutex_lock(&s->write_mu);
-    struct storage_shard *sh = storage__shard(s, window, slot);
+    struct storage_shard *sh = storage_shard_get(s, id);
     if (sh == NULL) {
         pthread_mutex_unlock(&s->write_mu);
         return tr_errf(TR_ENOMEM, errmsg, "out of memory");
@@ -150,24 +211,67 @@ int tr_storage_shard_apply(struct tr_storage *s,
     }
     pthread_rwlock_wrlock(&s->head_mu);
     tr_wbatch_clear(s->batch);
-    int rv = head_apply(s, window, slot, index, entry, len, res, errmsg);
-    char err[TR_ERRMSG_SIZE];
-    if (tr_wbatch_count(s->batch) > 0 &&
+    s->write_failed = false;
+    int rv = head_apply(s, id->window, id->slot, index, entry, len, res,
+                        errmsg);
+    char err[TR_ERRMSG_SIZE] = "";
+    if (tr_wbatch_count(s->batch) > 0 && !s->write_failed &&
         tr_engine_write(s->eng, s->batch, err) != 0) {
-        /* A replicated state machine cannot skip part of an entry: stop,
-         * and let the restart replay the Raft log (the entry is there). */
-        tr_log_error(
-            "storage write failed while applying a Raft entry; "
-            "stopping so that a restart replays it",
-            "err=\"%s\" index=%" PRIu64, err, index);
-        abort();
+        s->write_failed = true;
     }
     tr_wbatch_clear(s->batch);
     pthread_rwlock_unlock(&s->head_mu);
+    if (s->write_failed || rv == TR_EIO || rv == TR_ENOMEM) {
+        /* A replicated state machine cannot skip part of an entry: the
+         * applied index stays, and the caller stops this replica until
+         * the shard is reset and the entry applied again. */
+        pthread_mutex_unlock(&s->write_mu);
+        return tr_errf(TR_EIO, errmsg,
+                       "storage write failed while applying index %" PRIu64
+                       "%s%s",
+                       index, err[0] ? ": " : "", err);
+    }
     sh->applied = index;
     sh->entries++;
     pthread_mutex_unlock(&s->write_mu);
     return rv;
+}
+
+int tr_storage_shard_claim(struct tr_storage *s, const struct tr_shard_id *id)
+{
+    pthread_mutex_lock(&s->write_mu);
+    struct storage_shard *sh = storage_shard_get(s, id);
+    int rv = sh == NULL ? TR_ENOMEM : sh->claimed ? TR_EUNAVAIL : 0;
+    if (rv == 0) {
+        sh->claimed = true;
+    }
+    pthread_mutex_unlock(&s->write_mu);
+    return rv;
+}
+
+void tr_storage_shard_unclaim(struct tr_storage *s,
+                              const struct tr_shard_id *id)
+{
+    pthread_mutex_lock(&s->write_mu);
+    struct storage_shard *sh = storage_shard_get(s, id);
+    if (sh != NULL) {
+        sh->claimed = false;
+    }
+    pthread_mutex_unlock(&s->write_mu);
+}
+
+int tr_storage_shard_reset(struct tr_storage *s, const struct tr_shard_id *id)
+{
+    pthread_mutex_lock(&s->write_mu);
+    struct storage_shard *sh = storage_shard_get(s, id);
+    if (sh != NULL) {
+        pthread_rwlock_wrlock(&s->head_mu);
+        head_evict_window(s, id->window, id->slot);
+        pthread_rwlock_unlock(&s->head_mu);
+        sh->applied = sh->durable;
+    }
+    pthread_mutex_unlock(&s->write_mu);
+    return sh != NULL ? 0 : TR_ENOMEM;
 }
 
 /* Persists one shard (cutting chunks when cut_all) with its applied index.
@@ -179,9 +283,9 @@ static int storage__checkpoint_locked(struct tr_storage *s,
     char err[TR_ERRMSG_SIZE];
     pthread_rwlock_wrlock(&s->head_mu);
     tr_wbatch_clear(s->batch);
-    head_persist(s, sh->window, sh->slot, sh->applied, cut_all);
-    uint8_t k[11], a[8];
-    storage__applied_key(k, sh->window, sh->slot);
+    head_persist(s, sh->id.window, sh->id.slot, sh->applied, cut_all);
+    uint8_t k[TR_KEY_APPLIED_SIZE], a[8];
+    storage_applied_key(k, &sh->id);
     tr_put_u64be(a, sh->applied);
     tr_wbatch_put(s->batch, TR_CF_META, k, sizeof(k), a, 8);
     int rv = tr_engine_write(s->eng, s->batch, err);
@@ -197,15 +301,31 @@ static int storage__checkpoint_locked(struct tr_storage *s,
 }
 
 int tr_storage_shard_checkpoint(struct tr_storage *s,
-                                int64_t window,
-                                uint16_t slot,
+                                const struct tr_shard_id *id,
                                 uint64_t *index)
 {
     pthread_mutex_lock(&s->write_mu);
-    struct storage_shard *sh = storage__shard(s, window, slot);
+    struct storage_shard *sh = storage_shard_get(s, id);
     int rv = sh ? storage__checkpoint_locked(s, sh, false) : TR_ENOMEM;
     if (index != NULL) {
         *index = sh ? sh->durable : 0;
+    }
+    pthread_mutex_unlock(&s->write_mu);
+    return rv;
+}
+
+int tr_storage_shard_verify(struct tr_storage *s,
+                            const struct tr_shard_id *id,
+                            uint64_t *index,
+                            uint64_t *checksum)
+{
+    /* under write_mu throughout, so no apply slips in between */
+    pthread_mutex_lock(&s->write_mu);
+    struct storage_shard *sh = storage_shard_get(s, id);
+    int rv = sh ? storage__checkpoint_locked(s, sh, false) : TR_ENOMEM;
+    if (rv == 0) {
+        *index = sh->durable;
+        *checksum = storage_shard_checksum_locked(s, id);
     }
     pthread_mutex_unlock(&s->write_mu);
     return rv;
@@ -225,28 +345,30 @@ int tr_storage_checkpoint_all(struct tr_storage *s)
 }
 
 uint64_t tr_storage_shard_applied(struct tr_storage *s,
-                                  int64_t window,
-                                  uint16_t slot,
+                                  const struct tr_shard_id *id,
                                   bool durable)
 {
     pthread_mutex_lock(&s->write_mu);
-    struct storage_shard *sh = storage__shard(s, window, slot);
+    struct storage_shard *sh = storage_shard_get(s, id);
     uint64_t v = sh ? (durable ? sh->durable : sh->applied) : 0;
     pthread_mutex_unlock(&s->write_mu);
     return v;
 }
 
-int tr_storage_evict(struct tr_storage *s, int64_t older_than_ms)
+int tr_storage_evict(struct tr_storage *s,
+                     uint8_t signal,
+                     int64_t older_than_ms)
 {
     int rv = 0;
     pthread_mutex_lock(&s->write_mu);
     for (struct storage_shard *sh = s->shards; sh != NULL; sh = sh->next) {
-        if (sh->window + s->cfg.window_ms >= older_than_ms) {
+        if (sh->id.signal != signal ||
+            sh->id.window + s->cfg.window_ms >= older_than_ms) {
             continue;
         }
         rv |= storage__checkpoint_locked(s, sh, true);
         pthread_rwlock_wrlock(&s->head_mu);
-        head_evict_window(s, sh->window, sh->slot);
+        head_evict_window(s, sh->id.window, sh->id.slot);
         pthread_rwlock_unlock(&s->head_mu);
     }
     pthread_mutex_unlock(&s->write_mu);
@@ -258,14 +380,15 @@ int tr_storage_flush(struct tr_storage *s)
     int rv = 0;
     pthread_mutex_lock(&s->write_mu);
     for (struct storage_shard *sh = s->shards; sh != NULL; sh = sh->next) {
-        rv |= storage__checkpoint_locked(s, sh, true);
+        rv |= storage__checkpoint_locked(s, sh, false);
     }
     pthread_mutex_unlock(&s->write_mu);
     if (rv == 0) {
         rv = tr_engine_flush(s->eng);
     }
-    tr_engine_compact(s->eng, TR_CF_META);
-    tr_engine_compact(s->eng, TR_CF_METRICS);
+    for (int cf = TR_CF_META; cf < TR_CF_COUNT; cf++) {
+        tr_engine_compact(s->eng, (enum tr_cf)cf);
+    }
     return rv;
 }
 
@@ -329,69 +452,4 @@ struct tr_engine *tr_storage_engine(struct tr_storage *s)
 const struct tr_select_source *tr_storage_source(struct tr_storage *s)
 {
     return &s->source;
-}
-
-int tr_storage_metadata(struct tr_storage *s,
-                        struct tr_slice tenant,
-                        struct tr_slice metric,
-                        size_t limit,
-                        struct tr_arena *a,
-                        struct tr_metadata_item **out,
-                        size_t *n)
-{
-    struct tr_buf pk;
-    tr_buf_init(&pk);
-    tr_key_metadata(&pk, tenant, metric);
-    size_t base = pk.len - metric.len;
-    struct tr_iter *it = tr_iter_new(s->eng, TR_CF_META);
-    size_t cnt = 0, cap = 0;
-    struct tr_metadata_item *items = NULL;
-    int rv = 0;
-    if (it == NULL) {
-        tr_buf_free(&pk);
-        return TR_ENOMEM;
-    }
-    for (tr_iter_seek(it, pk.data, pk.len);
-         tr_iter_has_prefix(it, pk.data, pk.len); tr_iter_next(it)) {
-        struct tr_slice k = tr_iter_key(it);
-        struct tr_slice v = tr_iter_value(it);
-        if (metric.len > 0 && k.len != pk.len) {
-            continue;
-        }
-        if (limit > 0 && cnt >= limit) {
-            break;
-        }
-        if (cnt == cap) {
-            size_t ncap = cap ? cap * 2 : 64;
-            struct tr_metadata_item *ni = tr_arena_alloc(a, ncap * sizeof(*ni));
-            if (ni == NULL) {
-                rv = TR_ENOMEM;
-                break;
-            }
-            if (cnt > 0) {
-                memcpy(ni, items, cnt * sizeof(*ni));
-            }
-            items = ni;
-            cap = ncap;
-        }
-        struct tr_metadata_item *m = &items[cnt];
-        struct tr_cursor c = tr_cursor_make(v.base, v.len);
-        uint64_t l;
-        if (tr_cursor_u8(&c, &m->type) != 0 || tr_cursor_uvarint(&c, &l) != 0 ||
-            tr_cursor_bytes(&c, l, &m->help) != 0 ||
-            tr_cursor_uvarint(&c, &l) != 0 ||
-            tr_cursor_bytes(&c, l, &m->unit) != 0) {
-            continue;
-        }
-        m->metric.base = tr_arena_memdup(a, k.base + base, k.len - base);
-        m->metric.len = k.len - base;
-        m->help.base = tr_arena_memdup(a, m->help.base, m->help.len);
-        m->unit.base = tr_arena_memdup(a, m->unit.base, m->unit.len);
-        cnt++;
-    }
-    tr_iter_free(it);
-    tr_buf_free(&pk);
-    *out = items;
-    *n = cnt;
-    return rv;
 }

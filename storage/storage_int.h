@@ -9,6 +9,7 @@
 #include "lib/u64map.h"
 #include "storage/chunk.h"
 #include "storage/engine.h"
+#include "storage/keys.h"
 #include "storage/storage.h"
 
 /* Out-of-order samples of a series, sorted by time, not yet in a chunk. */
@@ -38,6 +39,9 @@ struct head_window {
     int64_t start;           /* window start ms */
     uint16_t slot;           /* shard slot within the window */
     struct tr_u64map series; /* id -> struct head_series */
+    uint64_t n_series;       /* the tenant's series in this shard (the
+                                replicated count: its 'N' key) */
+    bool n_loaded;           /* n_series read from storage */
     struct head_window *next;
 };
 
@@ -61,20 +65,33 @@ struct tr_storage {
     uint64_t chunks_cut;
     uint64_t checkpoints;
     struct tr_wbatch *batch; /* reused per apply (under write_mu) */
+    bool write_failed;       /* a write of the current apply failed */
     struct tr_buf key;       /* scratch key (under write_mu) */
     struct tr_buf val;       /* scratch value (under write_mu) */
     struct tr_select_source source;
 };
 
-/* A shard's progress (one per (window, slot) applied on this node). */
+/* A shard's progress (one per shard applied on this node). */
 struct storage_shard {
-    int64_t window;
-    uint16_t slot;
+    struct tr_shard_id id;
     uint64_t applied; /* newest applied Raft index */
     uint64_t durable; /* everything <= durable is in RocksDB */
     uint64_t entries; /* applied since open */
+    bool claimed;     /* a state machine owns it */
     struct storage_shard *next;
 };
+
+/* storage.c */
+/* The shard's progress record, loaded from RocksDB on first use (caller
+ * holds write_mu). */
+struct storage_shard *storage_shard_get(struct tr_storage *s,
+                                        const struct tr_shard_id *id);
+void storage_applied_key(uint8_t out[TR_KEY_APPLIED_SIZE],
+                         const struct tr_shard_id *id);
+
+/* shard_copy.c: checksum of the shard's keys (caller holds write_mu). */
+uint64_t storage_shard_checksum_locked(struct tr_storage *s,
+                                       const struct tr_shard_id *id);
 
 /* head.c */
 int head_apply(struct tr_storage *s,
@@ -96,6 +113,11 @@ void head_persist(struct tr_storage *s,
 /* Frees window's slot (-1: every slot) from memory; persist it first. */
 void head_evict_window(struct tr_storage *s, int64_t window, int slot);
 void head_free(struct tr_storage *s);
+/* The tenant's series count in a shard as stored ('N' key, else counted). */
+uint64_t head_series_count_load(struct tr_storage *s,
+                                struct tr_slice tenant,
+                                int64_t window,
+                                uint16_t slot);
 struct head_tenant *head_tenant_find(struct tr_storage *s,
                                      struct tr_slice tenant);
 struct head_window *head_window_find(struct head_tenant *t,

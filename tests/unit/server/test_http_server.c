@@ -20,7 +20,7 @@
 #include "lib/compress.h"
 #include "lib/err.h"
 #include "server/http.h"
-#include "server/selfmetrics.h"
+#include "lib/selfmetrics.h"
 
 /* ---- server fixture ---------------------------------------------------- */
 

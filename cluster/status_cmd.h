@@ -2,9 +2,10 @@
  * GET /api/v1/status/cluster as human-readable tables, with a small bounded
  * JSON parser (no recursion deeper than TR_SJSON_MAX_DEPTH, at most one
  * token per input byte, input at most TR_SJSON_MAX_INPUT bytes). */
-#ifndef TR_SERVER_STATUS_CMD_H
-#define TR_SERVER_STATUS_CMD_H
+#ifndef TR_CLUSTER_STATUS_CMD_H
+#define TR_CLUSTER_STATUS_CMD_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -68,5 +69,25 @@ int tr_status_print(FILE *out,
                     size_t len,
                     char *err,
                     size_t errlen);
+
+/* Prints the verify table for the JSON of POST /api/v1/admin/cluster/verify;
+ * *consistent tells whether every shard was. 0, or -1 with err. */
+int tr_status_print_verify(FILE *out,
+                           const char *addr,
+                           const char *body,
+                           size_t len,
+                           bool *consistent,
+                           char *err,
+                           size_t errlen);
+
+/* `triad status --addr URL [--verify]`: prints the cluster status of the
+ * node at addr (and the verify table). Returns the exit status: 0, or 1
+ * when the node cannot be reached, answers non-200, sends something that
+ * is not the expected JSON, or (verify) a shard is not consistent.
+ * secret (may be NULL) is sent as the cluster secret. */
+int tr_status_command(FILE *out,
+                      const char *addr,
+                      bool verify,
+                      const char *secret);
 
 #endif

@@ -23,7 +23,7 @@
  *
  * Lifetime: every libuv handle (async, timer, each poll) counts in
  * r->n_handles; r is freed in the last close callback, after tr_rpc_close. */
-#include "server/rpc.h"
+#include "cluster/rpc.h"
 
 #include <curl/curl.h>
 #include <pthread.h>

@@ -18,8 +18,8 @@
 
 #include "lib/err.h"
 #include "server/http.h"
-#include "server/rpc.h"
-#include "server/selfmetrics.h"
+#include "cluster/rpc.h"
+#include "lib/selfmetrics.h"
 
 #define SECRET "s3cret-Ünïcode"
 #define SLOW_MS 600

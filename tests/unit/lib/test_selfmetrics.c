@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "lib/err.h"
-#include "server/selfmetrics.h"
+#include "lib/selfmetrics.h"
 
 static void render(struct tr_selfmetrics *r, struct tr_buf *out)
 {

@@ -3,7 +3,7 @@
  * Layout: registry -> list of families (registration order) -> per family a
  * small open-addressing hash of series keyed by the label values. A series
  * stores its label values as one allocation of NUL-separated strings. */
-#include "server/selfmetrics.h"
+#include "lib/selfmetrics.h"
 
 #include <math.h>
 #include <pthread.h>

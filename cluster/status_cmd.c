@@ -1,7 +1,9 @@
-/* status_cmd.c - `triad status`: a bounded JSON parser and the tables
- * printed from GET /api/v1/status/cluster. */
-#include "server/status_cmd.h"
+/* status_cmd.c - `triad status [--verify]`: a bounded JSON parser, the
+ * tables printed from GET /api/v1/status/cluster (and, with --verify, from
+ * POST /api/v1/admin/cluster/verify), and the command itself. */
+#include "cluster/status_cmd.h"
 
+#include <curl/curl.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -853,4 +855,206 @@ int tr_status_print(FILE *out,
     st__free(&stt);
     tr_sjson_free(&d);
     return rv;
+}
+
+/* ---- the verify table ------------------------------------------------------
+ */
+
+int tr_status_print_verify(FILE *out,
+                           const char *addr,
+                           const char *body,
+                           size_t len,
+                           bool *consistent,
+                           char *err,
+                           size_t errlen)
+{
+    struct tr_sjson d;
+    *consistent = false;
+    if (tr_sjson_parse(&d, body, len) != 0) {
+        int rv = st__fail(err, errlen, "%s/api/v1/admin/cluster/verify: %s",
+                          addr, d.err);
+        tr_sjson_free(&d);
+        return rv;
+    }
+    long shards = tr_sjson_get(&d, 0, "shards");
+    if (shards < 0 || d.toks[shards].type != TR_SJSON_ARRAY) {
+        st__fail(err, errlen, "%s/api/v1/admin/cluster/verify: no shards",
+                 addr);
+        tr_sjson_free(&d);
+        return -1;
+    }
+    static const char *const head[] = {"SIGNAL",     "WINDOW", "SLOT", "INDEX",
+                                       "CONSISTENT", "REPLICAS node:checksum"};
+    static const bool right[] = {false, false, true, true, false, false};
+    struct st_table t;
+    st__init(&t, 6, head, right);
+    struct tr_buf reps;
+    tr_buf_init(&reps);
+    size_t n = d.toks[shards].n, bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        long e = tr_sjson_at(&d, shards, i);
+        char sig[32], win[32], slot[32], idx[32], cons[16];
+        tr_sjson_text(&d, tr_sjson_get(&d, e, "signal"), sig, sizeof(sig));
+        tr_sjson_text(&d, tr_sjson_get(&d, e, "window"), win, sizeof(win));
+        tr_sjson_text(&d, tr_sjson_get(&d, e, "slot"), slot, sizeof(slot));
+        tr_sjson_text(&d, tr_sjson_get(&d, e, "index"), idx, sizeof(idx));
+        tr_sjson_text(&d, tr_sjson_get(&d, e, "consistent"), cons,
+                      sizeof(cons));
+        bad += strcmp(cons, "true") != 0;
+        tr_buf_reset(&reps);
+        long rs = tr_sjson_get(&d, e, "replicas");
+        for (size_t r = 0; rs >= 0 && r < d.toks[rs].n; r++) {
+            long re = tr_sjson_at(&d, rs, r);
+            char node[ST_FIELD], sum[40], rerr[ST_FIELD];
+            tr_sjson_text(&d, tr_sjson_get(&d, re, "node"), node, sizeof(node));
+            tr_sjson_text(&d, tr_sjson_get(&d, re, "checksum"), sum,
+                          sizeof(sum));
+            tr_sjson_text(&d, tr_sjson_get(&d, re, "error"), rerr,
+                          sizeof(rerr));
+            tr_buf_printf(&reps, "%s%s:%s", r ? " " : "", node,
+                          sum[0] ? sum : "-");
+            if (rerr[0]) {
+                tr_buf_printf(&reps, "(%s)", rerr);
+            }
+        }
+        tr_buf_putc(&reps, '\0');
+        const char *row[6] = {sig, win, slot, idx, cons,
+                              reps.oom ? "?" : reps.data};
+        st__row(&t, row);
+    }
+    tr_buf_free(&reps);
+    int rv = 0;
+    if (t.oom) {
+        rv = st__fail(err, errlen, "out of memory");
+    } else {
+        fprintf(out, "\nVERIFY (%zu shards, %zu not consistent)\n", n, bad);
+        if (n > 0) {
+            st__print(out, &t);
+        } else {
+            fputs("(none)\n", out);
+        }
+        *consistent = bad == 0;
+    }
+    st__free(&t);
+    tr_sjson_free(&d);
+    return rv;
+}
+
+/* ---- the command ------------------------------------------------------------
+ */
+
+static size_t st__write(char *p, size_t size, size_t nmemb, void *arg)
+{
+    tr_buf_append(arg, p, size * nmemb);
+    return size * nmemb;
+}
+
+static int st__http(const char *base,
+                    const char *path,
+                    bool post,
+                    const char *secret,
+                    long timeout_s,
+                    struct tr_buf *out,
+                    long *code)
+{
+    char url[1024];
+    snprintf(url, sizeof(url), "%s%s", base, path);
+    CURL *c = curl_easy_init();
+    if (c == NULL) {
+        return -1;
+    }
+    struct curl_slist *hdrs = NULL;
+    char h[600];
+    if (secret != NULL && secret[0] != '\0') {
+        snprintf(h, sizeof(h), "X-Triad-Cluster-Secret: %s", secret);
+        hdrs = curl_slist_append(hdrs, h);
+        curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+    }
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    if (post) {
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
+    }
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, st__write);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, timeout_s);
+    CURLcode rc = curl_easy_perform(c);
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, code);
+    curl_easy_cleanup(c);
+    curl_slist_free_all(hdrs);
+    return rc == CURLE_OK ? 0 : -1;
+}
+
+/* GET or POST base+path; 0 with the body, or -1 with a message on stderr. */
+static int st__fetch(const char *base,
+                     const char *path,
+                     bool post,
+                     const char *secret,
+                     struct tr_buf *body)
+{
+    long code = 0;
+    if (st__http(base, path, post, secret, post ? 60L : 10L, body, &code) !=
+        0) {
+        fprintf(stderr,
+                "triad status: cannot reach %s (%s %s%s failed: connection "
+                "refused, unresolvable host or no answer in time)\n",
+                base, post ? "POST" : "GET", base, path);
+        return -1;
+    }
+    if (code != 200) {
+        int n = body->data ? (int)strcspn(body->data, "\r\n") : 0;
+        fprintf(stderr, "triad status: %s %s%s answered HTTP %ld%s%.*s\n",
+                post ? "POST" : "GET", base, path, code, n > 0 ? ": " : "",
+                n > 200 ? 200 : n, body->data ? body->data : "");
+        return -1;
+    }
+    if (body->oom) {
+        fprintf(stderr, "triad status: out of memory reading %s%s\n", base,
+                path);
+        return -1;
+    }
+    return 0;
+}
+
+int tr_status_command(FILE *out,
+                      const char *addr,
+                      bool verify,
+                      const char *secret)
+{
+    static const char path[] = "/api/v1/status/cluster";
+    char base[900];
+    snprintf(base, sizeof(base), "%s%s",
+             strstr(addr, "://") == NULL ? "http://" : "", addr);
+    size_t bl = strlen(base);
+    while (bl > 0 && base[bl - 1] == '/') {
+        base[--bl] = '\0';
+    }
+    struct tr_buf body;
+    tr_buf_init(&body);
+    int rc = 0;
+    char err[512];
+    if (st__fetch(base, path, false, secret, &body) != 0) {
+        rc = 1;
+    } else if (tr_status_print(out, base, body.data ? body.data : "", body.len,
+                               err, sizeof(err)) != 0) {
+        fprintf(stderr, "triad status: %s\n", err);
+        rc = 1;
+    }
+    if (rc == 0 && verify) {
+        tr_buf_reset(&body);
+        bool consistent = false;
+        if (st__fetch(base, "/api/v1/admin/cluster/verify", true, secret,
+                      &body) != 0) {
+            rc = 1;
+        } else if (tr_status_print_verify(out, base,
+                                          body.data ? body.data : "",
+                                          body.len, &consistent, err,
+                                          sizeof(err)) != 0) {
+            fprintf(stderr, "triad status: %s\n", err);
+            rc = 1;
+        } else if (!consistent) {
+            rc = 1; /* replicas differ (or did not answer) */
+        }
+    }
+    tr_buf_free(&body);
+    return rc;
 }

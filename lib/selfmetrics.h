@@ -18,8 +18,8 @@
  * Update calls on a NULL family are no-ops, so a failed registration never
  * crashes a hot path. Label values are passed as exactly n_labels
  * `const char *` arguments (NULL is taken as ""). */
-#ifndef TR_SERVER_SELFMETRICS_H
-#define TR_SERVER_SELFMETRICS_H
+#ifndef TR_LIB_SELFMETRICS_H
+#define TR_LIB_SELFMETRICS_H
 
 #include <stddef.h>
 

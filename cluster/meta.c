@@ -1,4 +1,4 @@
-/* cluster_meta.c - the meta group side of the cluster layer: starting or
+/* meta.c - the meta group side of the cluster layer: starting or
  * forming the meta group (alone, --bootstrap-expect with --join, or joining
  * a running cluster), registration and joins, node removal with replica
  * re-placement, generic catalog proposals, and window creation by the meta
@@ -10,10 +10,11 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "cluster/cluster_int.h"
 #include "lib/alloc.h"
+#include "lib/clock.h"
 #include "lib/err.h"
 #include "lib/log.h"
-#include "server/cluster_int.h"
 
 static bool cl__dir_has_state(const char *dir)
 {
@@ -46,17 +47,25 @@ void cl_group_config(struct tr_cluster *c,
     gc->id = c->self.id;
     gc->address = c->self.raft_addr;
     gc->fsm = fsm;
-    gc->election_ms = (unsigned)c->cfg->raft_election_ms;
-    gc->heartbeat_ms = (unsigned)c->cfg->raft_heartbeat_ms;
-    gc->pre_vote = c->cfg->raft_pre_vote;
-    gc->snapshot_threshold = c->cfg->raft_snapshot_threshold;
-    gc->snapshot_trailing = c->cfg->raft_snapshot_trailing;
-    gc->segment_size = 1u << 20;
+    gc->election_ms = (unsigned)c->cfg.election_ms;
+    gc->heartbeat_ms = (unsigned)c->cfg.heartbeat_ms;
+    gc->pre_vote = c->cfg.pre_vote;
+    gc->snapshot_threshold = c->cfg.snapshot_threshold;
+    gc->snapshot_trailing = c->cfg.snapshot_trailing;
+    gc->snapshot_bytes = c->cfg.snapshot_bytes;
+    gc->snapshot_trailing_bytes = c->cfg.snapshot_trailing_bytes;
+    gc->segment_size = CL_SEGMENT_SIZE;
 }
 
+/* Catalog changed (loop, after apply): the tick reacts to most changes; the
+ * cluster clock moves here, so every node moves it as it applies. */
 void cl_meta_changed(void *arg)
 {
-    (void)arg; /* the tick reacts to catalog changes */
+    struct tr_cluster *c = arg;
+    int64_t t = c->meta_fsm.catalog.clock_ms;
+    if (c->cfg.fake_clock && t > 0 && t > tr_now_ms()) {
+        tr_clock_fake_set(t);
+    }
 }
 
 /* Starts the meta group, bootstrapping it with servers when given. */
@@ -70,6 +79,10 @@ static int cl__meta_start(struct tr_cluster *c,
     cl_group_config(c, &gc, "meta", dir, &c->meta_fsm.fsm);
     gc.snapshot_threshold = 256;
     gc.snapshot_trailing = 128;
+    gc.snapshot_bytes = 0;
+    gc.snapshot_trailing_bytes = 0;
+    /* catalog commands are tiny: no large preallocated segments */
+    gc.segment_size = CL_META_SEGMENT_SIZE;
     char err[TR_ERRMSG_SIZE];
     int rv =
         tr_raft_group_start(c->loop, c->mux, &gc, servers, n, &c->meta, err);
@@ -149,14 +162,14 @@ static void cl__on_hello(void *arg,
 
 static void cl__send_hellos(struct tr_cluster *c)
 {
-    if (c->hello_inflight > 0 || c->cfg->join[0] == '\0') {
+    if (c->hello_inflight > 0 || c->cfg.join[0] == '\0') {
         return;
     }
     struct tr_buf body;
     tr_buf_init(&body);
     tr_catalog_cmd_add_node(&body, &c->self);
     char list[4096];
-    snprintf(list, sizeof(list), "%s", c->cfg->join);
+    snprintf(list, sizeof(list), "%s", c->cfg.join);
     char *save = NULL;
     for (char *a = strtok_r(list, ",", &save); a != NULL;
          a = strtok_r(NULL, ",", &save)) {
@@ -166,7 +179,7 @@ static void cl__send_hellos(struct tr_cluster *c)
         }
         h->c = c;
         snprintf(h->http, sizeof(h->http), "%s", a);
-        char url[300];
+        char url[CL_URL_MAX];
         snprintf(url, sizeof(url), "http://%s/internal/v1/hello", a);
         if (tr_rpc_post(c->rpc, url, body.data, body.len, NULL, 1000,
                         cl__on_hello, h) == 0) {
@@ -194,8 +207,8 @@ void cl_maybe_start_meta(struct tr_cluster *c)
         cl__meta_start(c, NULL, 0);
         return;
     }
-    uint32_t expect = c->cfg->bootstrap_expect;
-    bool has_join = c->cfg->join[0] != '\0';
+    uint32_t expect = c->cfg.bootstrap_expect;
+    bool has_join = c->cfg.join[0] != '\0';
     if (!has_join && expect <= 1) {
         struct tr_raft_server s = {.id = c->self.id, .role = RAFT_VOTER};
         snprintf(s.address, sizeof(s.address), "%s", c->self.raft_addr);
@@ -315,7 +328,7 @@ void cl_join_loop(struct tr_cluster *c,
     }
     if (!tr_raft_group_is_leader(c->meta)) {
         raft_id leader = tr_raft_group_leader(c->meta, NULL);
-        char http[TR_CATALOG_ADDR_MAX], url[300];
+        char http[TR_CATALOG_ADDR_MAX], url[CL_URL_MAX];
         if (leader == 0 || leader == c->self.id ||
             !cl_node_http(c, leader, http, sizeof(http))) {
             cl__join_finish(j, TR_EUNAVAIL);
@@ -408,18 +421,18 @@ void cl_register(struct tr_cluster *c)
     }
     /* no leader known: we may be a new node the cluster does not know yet;
      * ask the nodes given by --join */
-    if (c->cfg->join[0] == '\0') {
+    if (c->cfg.join[0] == '\0') {
         return;
     }
     struct tr_buf body;
     tr_buf_init(&body);
     tr_catalog_cmd_add_node(&body, &c->self);
     char list[4096];
-    snprintf(list, sizeof(list), "%s", c->cfg->join);
+    snprintf(list, sizeof(list), "%s", c->cfg.join);
     char *save = NULL;
     char *a = strtok_r(list, ",", &save);
     if (a != NULL) {
-        char url[300];
+        char url[CL_URL_MAX];
         snprintf(url, sizeof(url), "http://%s/internal/v1/join", a);
         if (tr_rpc_post(c->rpc, url, body.data, body.len, NULL, 3000,
                         cl__on_join_rpc, c) == 0) {
@@ -527,7 +540,7 @@ void cl_remove_node_loop(struct tr_cluster *c,
     r->arg = arg;
     if (!tr_raft_group_is_leader(c->meta)) {
         raft_id leader = tr_raft_group_leader(c->meta, NULL);
-        char http[TR_CATALOG_ADDR_MAX], url[300];
+        char http[TR_CATALOG_ADDR_MAX], url[CL_URL_MAX];
         struct tr_buf body;
         tr_buf_init(&body);
         tr_buf_put_u64be(&body, id);
@@ -678,7 +691,7 @@ void cl_meta_propose_loop(struct tr_cluster *c,
         return;
     }
     raft_id leader = tr_raft_group_leader(c->meta, NULL);
-    char http[TR_CATALOG_ADDR_MAX], url[300];
+    char http[TR_CATALOG_ADDR_MAX], url[CL_URL_MAX];
     if (leader == 0 || leader == c->self.id ||
         !cl_node_http(c, leader, http, sizeof(http))) {
         tr_free(p);
@@ -734,11 +747,12 @@ static void cl__on_window_rpc(void *arg,
 }
 
 int cl_ensure_window_loop(struct tr_cluster *c,
+                          uint8_t signal,
                           int64_t window,
                           void (*cb)(void *arg, int rv),
                           void *arg)
 {
-    if (tr_catalog_window(&c->meta_fsm.catalog, CL_SIGNAL, window) >= 0) {
+    if (tr_catalog_window(&c->meta_fsm.catalog, signal, window) >= 0) {
         cb(arg, 0);
         return 0;
     }
@@ -753,7 +767,7 @@ int cl_ensure_window_loop(struct tr_cluster *c,
     w->arg = arg;
     if (!tr_raft_group_is_leader(c->meta)) {
         raft_id leader = tr_raft_group_leader(c->meta, NULL);
-        char http[TR_CATALOG_ADDR_MAX], url[300];
+        char http[TR_CATALOG_ADDR_MAX], url[CL_URL_MAX];
         if (leader == 0 || !cl_node_http(c, leader, http, sizeof(http))) {
             tr_free(w);
             cb(arg, TR_EUNAVAIL);
@@ -761,6 +775,7 @@ int cl_ensure_window_loop(struct tr_cluster *c,
         }
         struct tr_buf body;
         tr_buf_init(&body);
+        tr_buf_putc(&body, (char)signal);
         tr_buf_put_varint(&body, window);
         snprintf(url, sizeof(url), "http://%s/internal/v1/ensure-window", http);
         int rv = tr_rpc_post(c->rpc, url, body.data, body.len, NULL, 3000,
@@ -780,9 +795,9 @@ int cl_ensure_window_loop(struct tr_cluster *c,
         return 0;
     }
     uint16_t k =
-        (uint16_t)(c->cfg->shards_per_window ? c->cfg->shards_per_window : n);
+        (uint16_t)(c->cfg.shards_per_window ? c->cfg.shards_per_window : n);
     uint8_t rf =
-        (uint8_t)(c->cfg->replication_factor ? c->cfg->replication_factor
+        (uint8_t)(c->cfg.replication_factor ? c->cfg.replication_factor
                                              : (n < 3 ? n : 3));
     if (rf > n) {
         rf = (uint8_t)n;
@@ -796,11 +811,11 @@ int cl_ensure_window_loop(struct tr_cluster *c,
     uint8_t used = tr_catalog_place(ids, n, window, c->window_ms, k, rf, place);
     struct tr_buf cmd;
     tr_buf_init(&cmd);
-    tr_catalog_cmd_create_window(&cmd, CL_SIGNAL, window, c->window_ms, k,
-                                 place, used);
+    tr_catalog_cmd_create_window(&cmd, signal, window, c->window_ms, k, place,
+                                 used);
     tr_free(place);
-    tr_log_info("creating window", "window=%" PRId64 " shards=%u rf=%u", window,
-                k, used);
+    tr_log_info("creating window", "signal=%s window=%" PRId64 " shards=%u rf=%u",
+                tr_signal_name(signal), window, k, used);
     int rv =
         tr_raft_group_apply(c->meta, cmd.data, cmd.len, cl__window_applied, w);
     tr_buf_free(&cmd);
@@ -817,8 +832,41 @@ static void cl__on_own_window(void *arg, int rv)
     (void)rv;
 }
 
-/* The meta leader creates the current and the next window ahead of time,
- * once the expected nodes are in the catalog. */
+static void cl__on_settings(void *arg, int rv)
+{
+    (void)arg;
+    if (rv != 0) {
+        tr_log_warn("cluster settings not stored yet", "rv=%d", rv);
+    }
+}
+
+/* The meta leader keeps the catalog's settings (what apply depends on)
+ * equal to its own flags: they are set once the cluster forms, and change
+ * when a leader with other flags takes over (a warning says so). */
+static void cl__leader_settings(struct tr_cluster *c, int64_t now)
+{
+    const struct tr_catalog_settings *cur = &c->meta_fsm.catalog.settings;
+    struct tr_catalog_settings want = {true, c->cfg.ooo_window_ms};
+    if ((cur->set && cur->ooo_window_ms == want.ooo_window_ms) ||
+        now - c->last_settings_ms < 1000) {
+        return;
+    }
+    if (cur->set) {
+        tr_log_warn("cluster settings differ from this meta leader's flags; "
+                    "the leader's apply",
+                    "ooo_window_ms=%" PRId64 " catalog_ooo_window_ms=%" PRId64,
+                    want.ooo_window_ms, cur->ooo_window_ms);
+    }
+    c->last_settings_ms = now;
+    struct tr_buf cmd;
+    tr_buf_init(&cmd);
+    tr_catalog_cmd_set_settings(&cmd, &want);
+    cl_meta_propose_loop(c, cmd.data, cmd.len, cl__on_settings, NULL);
+    tr_buf_free(&cmd);
+}
+
+/* The meta leader creates the current and the next window of every signal
+ * with a store ahead of time, once the expected nodes are in the catalog. */
 void cl_leader_windows(struct tr_cluster *c)
 {
     if (c->window_inflight || !tr_raft_group_is_leader(c->meta)) {
@@ -826,20 +874,122 @@ void cl_leader_windows(struct tr_cluster *c)
     }
     uint64_t ids[256];
     size_t n = tr_catalog_active_nodes(&c->meta_fsm.catalog, ids, 256);
-    uint32_t expect = c->cfg->bootstrap_expect ? c->cfg->bootstrap_expect : 1;
+    uint32_t expect = c->cfg.bootstrap_expect ? c->cfg.bootstrap_expect : 1;
     /* wait for the expected nodes before the first window only: after a
      * node removal there may be fewer for good */
     if (n < expect && c->meta_fsm.catalog.n_shards == 0) {
         return;
     }
     int64_t now = cl_now_ms();
+    cl__leader_settings(c, now);
     int64_t cur = cl_window_start(c, now);
-    for (int i = 0; i < 2; i++) {
-        int64_t w = cur + i * c->window_ms;
-        if (tr_catalog_window(&c->meta_fsm.catalog, CL_SIGNAL, w) < 0) {
-            c->window_inflight = true;
-            cl_ensure_window_loop(c, w, cl__on_own_window, NULL);
-            return;
+    for (uint8_t s = TR_SIGNAL_MIN; s <= TR_SIGNAL_MAX; s++) {
+        if (cl_signal_ops(s) == NULL) {
+            continue;
         }
+        for (int i = 0; i < 2; i++) {
+            int64_t w = cur + i * c->window_ms;
+            if (tr_catalog_window(&c->meta_fsm.catalog, s, w) < 0) {
+                c->window_inflight = true;
+                cl_ensure_window_loop(c, s, w, cl__on_own_window, NULL);
+                return;
+            }
+        }
+    }
+}
+
+/* ---- worker-thread helpers -------------------------------------------------
+ */
+
+struct cl_propose_wait {
+    struct tr_cluster *c;
+    const void *cmd;
+    size_t len;
+    int rv;
+    struct cl_call call;
+};
+
+static void propose_wait__done(void *arg, int rv)
+{
+    struct cl_propose_wait *p = arg;
+    p->rv = rv;
+    cl_call_done(&p->call);
+}
+
+static void propose_wait__start(void *arg)
+{
+    struct cl_propose_wait *p = arg;
+    cl_meta_propose_loop(p->c, p->cmd, p->len, propose_wait__done, p);
+}
+
+int cl_meta_propose(struct tr_cluster *c, const void *cmd, size_t len)
+{
+    struct cl_propose_wait p;
+    memset(&p, 0, sizeof(p));
+    p.c = c;
+    p.cmd = cmd;
+    p.len = len;
+    cl_call_init(&p.call, 1);
+    if (tr_rpc_run_on_loop(c->rpc, propose_wait__start, &p) == 0) {
+        cl_call_wait(&p.call);
+    } else {
+        p.rv = TR_ENOMEM;
+    }
+    cl_call_destroy(&p.call);
+    return p.rv;
+}
+
+struct cl_win_wait {
+    struct tr_cluster *c;
+    uint8_t signal;
+    int64_t window;
+    int rv;
+    struct cl_call *call;
+};
+
+static void win__done(void *arg, int rv)
+{
+    struct cl_win_wait *w = arg;
+    w->rv = rv;
+    cl_call_done(w->call);
+}
+
+static void win__start(void *arg)
+{
+    struct cl_win_wait *w = arg;
+    cl_ensure_window_loop(w->c, w->signal, w->window, win__done, w);
+}
+
+int cl_window_k(struct tr_cluster *c,
+                uint8_t signal,
+                int64_t w,
+                int64_t deadline,
+                uint16_t *k,
+                char *errmsg)
+{
+    for (;;) {
+        pthread_mutex_lock(&c->meta_fsm.mu);
+        long idx = tr_catalog_window(&c->meta_fsm.catalog, signal, w);
+        if (idx >= 0) {
+            *k = c->meta_fsm.catalog.shards[idx].k;
+        }
+        pthread_mutex_unlock(&c->meta_fsm.mu);
+        if (idx >= 0) {
+            return 0;
+        }
+        if (cl_now_ms() >= deadline) {
+            return tr_errf(TR_EUNAVAIL, errmsg,
+                           "the %s shards of window %" PRId64
+                           " could not be created in time (no meta leader?)",
+                           tr_signal_name(signal), w);
+        }
+        struct cl_call call;
+        cl_call_init(&call, 1);
+        struct cl_win_wait ww = {c, signal, w, 0, &call};
+        if (tr_rpc_run_on_loop(c->rpc, win__start, &ww) == 0) {
+            cl_call_wait(&call);
+        }
+        cl_call_destroy(&call);
+        cl_sleep_ms(ww.rv != 0 ? 50 : 5); /* the commit reaches us soon */
     }
 }

@@ -5,8 +5,8 @@
  * tr_rpc_post must be called on the loop thread; its callback runs there.
  * tr_rpc_call is the blocking form for worker threads: it hands the request
  * to the loop (uv_async) and waits for the answer. */
-#ifndef TR_SERVER_RPC_H
-#define TR_SERVER_RPC_H
+#ifndef TR_CLUSTER_RPC_H
+#define TR_CLUSTER_RPC_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -1,0 +1,340 @@
+/* cluster_int.h - private types of the cluster layer (cluster/ only). */
+#ifndef TR_CLUSTER_CLUSTER_INT_H
+#define TR_CLUSTER_CLUSTER_INT_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cluster/cluster.h"
+#include "cluster/rpc.h"
+#include "cluster/signal.h"
+#include "lib/lanes.h"
+#include "lib/selfmetrics.h"
+#include "raft/catalog.h"
+#include "raft/group.h"
+#include "raft/meta_fsm.h"
+#include "raft/shard_fsm.h"
+#include "raft/transport.h"
+
+#define CL_MAX_PEERS 64
+#define CL_URL_MAX 320
+/* raft_uv segment sizes: its open segments are preallocated (two or three
+ * per group), so they stay small, the meta group's smallest */
+#define CL_SEGMENT_SIZE (1u << 20)
+#define CL_META_SEGMENT_SIZE (64u << 10)
+
+/* A shard group this node replicates. Loop thread only. */
+struct cl_group {
+    struct tr_cluster *c;
+    struct tr_shard_id id;
+    char name[48];
+    struct tr_raft_group *g;
+    struct tr_shard_fsm *fsm;
+    bool closing;
+    bool copying;
+    uint64_t start_last_index; /* newest log entry when the group started */
+    bool change_inflight;      /* a membership change is being applied */
+    bool replayed;             /* applied everything it had at start */
+    int64_t last_transfer_ms;
+    struct cl_group *next;
+};
+
+/* What other threads may read about a local group (under c->mu). */
+struct cl_stat {
+    struct tr_shard_id id;
+    int state; /* RAFT_* */
+    uint64_t leader;
+    uint64_t term;
+    uint64_t commit;
+    uint64_t applied; /* applied in storage */
+    uint64_t last_index;
+    uint64_t leader_changes;
+    uint64_t snapshots;
+    uint64_t bytes;
+    uint64_t queued; /* entries waiting for the storage thread */
+    uint64_t queued_bytes;
+    bool catching_up;
+    bool failed;
+};
+
+struct tr_cluster {
+    uv_loop_t *loop;
+    struct tr_cluster_config cfg;
+    char *strings; /* copies of cfg's strings */
+    struct tr_storage *storage;
+    struct tr_lanes *lanes; /* storage threads */
+    struct tr_raft_mux *mux;
+    struct tr_rpc *rpc;
+    struct tr_catalog_node self;
+    char raft_dir[2048];
+    int64_t window_ms;
+    /* meta group */
+    struct tr_raft_group *meta;
+    struct tr_meta_fsm meta_fsm;
+    bool meta_bootstrapped_here;
+    uint64_t meta_start_last_index; /* newest meta entry at start */
+    bool meta_replayed;             /* the catalog caught up with it */
+    int64_t last_settings_ms;       /* settings proposed (meta leader) */
+    /* discovery before the meta group exists (under mu) */
+    struct tr_catalog_node peers[CL_MAX_PEERS];
+    size_t n_peers;
+    bool peer_formed; /* a peer reported a running cluster */
+    char formed_http[TR_CATALOG_ADDR_MAX];
+    int hello_inflight;
+    bool join_inflight;
+    int64_t last_join_ms;
+    bool window_inflight;
+    /* shard groups (loop thread) */
+    struct cl_group *groups;
+    uv_timer_t tick;
+    int64_t last_evict_ms;
+    uv_work_t evict_work;
+    bool evict_running;
+    int64_t evict_before[TR_SIGNAL_MAX + 1];
+    /* shared with workers */
+    pthread_mutex_t mu;
+    struct cl_stat *stats;
+    size_t n_stats;
+    struct tr_raft_group_stats meta_stats;
+    /* node health as the meta leader sees it: heard from within the
+     * election timeout (Raft heartbeat replies); only on the meta leader */
+    bool meta_leader;
+    size_t n_health;
+    struct {
+        uint64_t id;
+        bool ok;
+    } health[CL_MAX_PEERS];
+    bool groups_replayed; /* every local group replayed its log */
+    struct tr_select_source source;
+    /* shutdown */
+    bool stopping;
+    int closing;     /* close callbacks still to come */
+    int close_phase; /* 0 groups and meta, 1 mux and rpc, 2 done */
+    void (*shutdown_cb)(void *arg);
+    void *shutdown_arg;
+    /* metrics */
+    struct tr_sm_family *m_commit_seconds;
+    struct tr_sm_family *m_forwarded;
+    struct tr_sm_family *m_read_seconds;
+};
+
+/* ---- node.c ---------------------------------------------------------------
+ */
+
+/* Runs fn(arg) on the loop thread and waits for it to call cl_call_done. */
+struct cl_call {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int pending;
+};
+void cl_call_init(struct cl_call *w, int pending);
+void cl_call_done(struct cl_call *w);
+void cl_call_wait(struct cl_call *w);
+void cl_call_destroy(struct cl_call *w);
+void cl_sleep_ms(int ms);
+
+/* The cluster's wall clock (the fake clock when configured). */
+int64_t cl_now_ms(void);
+int64_t cl_window_start(const struct tr_cluster *c, int64_t t);
+/* Copy of a catalog node's HTTP address (under the meta mutex); false when
+ * unknown. */
+bool cl_node_http(struct tr_cluster *c, uint64_t id, char *out, size_t n);
+/* "http://<node's address><path>" into url; false when unknown. */
+bool cl_node_url(struct tr_cluster *c,
+                 uint64_t id,
+                 const char *path,
+                 char *url,
+                 size_t n);
+/* node record wire form (an 'N' catalog command) */
+int cl_node_decode(const void *buf, size_t len, struct tr_catalog_node *n);
+/* The local group's stats (under c->mu); false when there is none. */
+bool cl_stat_get(struct tr_cluster *c,
+                 const struct tr_shard_id *id,
+                 struct cl_stat *out);
+/* Can this replica answer reads of the shard (running group, caught up,
+ * not failed)? Any thread. */
+bool cl_serves(struct tr_cluster *c, const struct tr_shard_id *id);
+
+/* ---- groups.c: shard groups (loop) ----------------------------------------
+ */
+
+struct cl_group *cl_group_find(struct tr_cluster *c,
+                               const struct tr_shard_id *id);
+/* Starts, reconciles, balances, copies and restarts the groups of shards
+ * this node replicates (every tick). */
+void cl_groups_tick(struct tr_cluster *c);
+/* Refreshes c->stats from the local groups (every tick). */
+void cl_groups_refresh_stats(struct tr_cluster *c);
+/* Shutdown: stops every group's state machine and closes its Raft group;
+ * done(c) once per group when closed. Returns the number closing. */
+int cl_groups_close_all(struct tr_cluster *c, void (*done)(struct tr_cluster *));
+/* Shutdown: transfers the leadership of every group this node leads to
+ * another voter; true when any transfer started. */
+bool cl_groups_transfer_all(struct tr_cluster *c);
+/* Strong reads (worker thread): 0 when this node leads the shard and has
+ * applied in storage every entry committed before the call. */
+int cl_leader_barrier(struct tr_cluster *c, const struct tr_shard_id *id);
+
+/* ---- meta.c: the meta group (loop unless noted) -----------------------------
+ */
+
+void cl_maybe_start_meta(struct tr_cluster *c);
+void cl_register(struct tr_cluster *c);
+/* Meta leader: creates the current and next windows of every signal with a
+ * store, and keeps the catalog's settings equal to this node's flags. */
+void cl_leader_windows(struct tr_cluster *c);
+void cl_meta_changed(void *arg);
+bool cl_is_replica(const struct tr_catalog_shard *sh, uint64_t id);
+/* Raft settings of a group of this node (--raft.* flags). */
+void cl_group_config(struct tr_cluster *c,
+                     struct tr_raft_group_config *gc,
+                     const char *name,
+                     const char *dir,
+                     struct raft_fsm *fsm);
+/* Asks the meta leader (local or remote) to create window w of signal. */
+int cl_ensure_window_loop(struct tr_cluster *c,
+                          uint8_t signal,
+                          int64_t window,
+                          void (*cb)(void *arg, int rv),
+                          void *arg);
+/* Removes node id from the cluster (meta leader or forward). */
+void cl_remove_node_loop(struct tr_cluster *c,
+                         uint64_t id,
+                         void (*cb)(void *arg, int rv),
+                         void *arg);
+/* Proposes a catalog command on the meta leader (here or forwarded). */
+void cl_meta_propose_loop(struct tr_cluster *c,
+                          const void *cmd,
+                          size_t len,
+                          void (*cb)(void *arg, int rv),
+                          void *arg);
+/* Worker thread: proposes a catalog command and waits for its result. */
+int cl_meta_propose(struct tr_cluster *c, const void *cmd, size_t len);
+/* Handles a join / registration of node n (leader or forward). */
+void cl_join_loop(struct tr_cluster *c,
+                  const struct tr_catalog_node *n,
+                  void (*cb)(void *arg, int rv),
+                  void *arg);
+/* Worker thread: K of window w of signal, creating the window through the
+ * meta leader when needed (until deadline). */
+int cl_window_k(struct tr_cluster *c,
+                uint8_t signal,
+                int64_t w,
+                int64_t deadline,
+                uint16_t *k,
+                char *errmsg);
+
+/* ---- write.c: shard writes ------------------------------------------------
+ */
+
+/* One shard's entry to commit, and what became of it. */
+struct cl_batch {
+    struct tr_shard_id id;
+    struct tr_buf entry;
+    int rv;                     /* out: 0 or why it failed */
+    struct tr_apply_result res; /* out: index, counts */
+};
+/* Worker thread: commits each batch's entry on its shard (the leader cuts it
+ * at the shard's limits first: the signal's admit op), in parallel, and
+ * waits until each is applied in the leader's storage; retries
+ * "unavailable" until deadline. res sums the results. 0, TR_EUNAVAIL or
+ * TR_EBUSY (a shard is overloaded) with errmsg. */
+int cl_write_batches(struct tr_cluster *c,
+                     struct cl_batch *b,
+                     size_t n,
+                     int64_t deadline_ms,
+                     struct tr_apply_result *res,
+                     char *errmsg);
+/* Serves a forwarded shard apply on this node (worker thread). */
+int cl_shard_apply_here(struct tr_cluster *c,
+                        const struct tr_shard_id *id,
+                        const void *entry,
+                        size_t len,
+                        bool forwarded,
+                        struct tr_apply_result *res,
+                        char *errmsg);
+void cl_apply_result_encode(const struct tr_apply_result *r,
+                            int rv,
+                            const char *err,
+                            struct tr_buf *out);
+int cl_apply_result_decode(const void *buf,
+                           size_t len,
+                           struct tr_apply_result *r,
+                           int *rv,
+                           char *err);
+
+/* ---- read.c: parallel reads -------------------------------------------------
+ */
+
+/* A read over the shards of one signal overlapping [mint, maxt]: the local
+ * shards are handed to local() on the calling worker, every other shard is
+ * asked of one replica (shards grouped per node, all nodes in parallel),
+ * and each answer is handed to remote() - in a fixed order, on the calling
+ * worker. A node that fails is replaced by the shards' next replicas; a
+ * shard no replica serves fails the read (never partial data). */
+struct cl_read {
+    uint8_t signal;
+    int64_t mint;
+    int64_t maxt;
+    bool leader_only;    /* consistency=strong */
+    const void *req;     /* the signal's read request */
+    size_t req_len;
+    int (*local)(void *arg,
+                 const struct tr_shard_id *ids,
+                 size_t n,
+                 char *errmsg);
+    int (*remote)(void *arg,
+                  const struct tr_shard_id *ids,
+                  size_t n,
+                  const char *body,
+                  size_t len,
+                  char *errmsg);
+    void *arg;
+};
+int cl_read_run(struct tr_cluster *c, const struct cl_read *r, char *errmsg);
+/* Serves /internal/v1/read (worker thread). */
+int cl_read_serve(struct tr_cluster *c,
+                  const void *body,
+                  size_t len,
+                  struct tr_buf *out,
+                  char *errmsg);
+
+/* ---- handlers.c, status.c: endpoints --------------------------------------- */
+void cl_resp_text(struct tr_cluster_response *resp,
+                  int status,
+                  const char *msg);
+/* Checks the cluster secret; false (401 written) when it is wrong. */
+bool cl_authorized(struct tr_cluster *c,
+                   const struct tr_cluster_request *req,
+                   struct tr_cluster_response *resp);
+/* The local replica's verify result (worker thread): 0, TR_ENOTFOUND (not
+ * applied yet), TR_EUNAVAIL (no local group). */
+int cl_verify_local(struct tr_cluster *c,
+                    const struct tr_shard_id *id,
+                    uint64_t request,
+                    uint64_t *index,
+                    uint64_t *checksum);
+void cl_status_local(struct tr_cluster *c,
+                     const struct tr_cluster_request *req,
+                     struct tr_cluster_response *resp);
+/* A copy of the catalog (any thread); free with tr_catalog_free. */
+int cl_catalog_copy(struct tr_cluster *c, struct tr_catalog *out);
+void cl_status_cluster(struct tr_cluster *c,
+                       const struct tr_cluster_request *req,
+                       struct tr_cluster_response *resp);
+
+/* ---- verify.c ------------------------------------------------------------ */
+
+/* Worker thread: proposes a verify entry through every active shard and
+ * collects every replica's checksum at that index; JSON into out. */
+int cl_verify(struct tr_cluster *c, struct tr_buf *out, char *errmsg);
+
+/* ---- signal_metrics.c ------------------------------------------------------ */
+void cl_signal_metrics_init_source(struct tr_cluster *c);
+
+/* ---- shard ids on the wire: u8 signal, varint window, uvarint slot ------ */
+void cl_put_shard(struct tr_buf *b, const struct tr_shard_id *id);
+int cl_get_shard(struct tr_cursor *c, struct tr_shard_id *id);
+
+#endif

@@ -1,0 +1,486 @@
+/* handlers.c - the node-to-node endpoints under /internal/v1/ (compact
+ * binary bodies, formats at the top of write.c, read.c and
+ * signal_metrics.c), authenticated by the cluster secret, and the cluster
+ * administration endpoints. Plain functions over tr_cluster_request /
+ * tr_cluster_response that server/ registers; they run on worker threads.
+ *
+ *   endpoint                       body -> answer
+ *   POST /internal/v1/hello        node record -> u8 formed, uvarint n,
+ *                                  n x (uvarint len + node record)
+ *   POST /internal/v1/join         node record -> 200 joined / 503
+ *   POST /internal/v1/ensure-window  u8 signal, varint window -> 200 / 503
+ *   POST /internal/v1/shard/apply  shard id, entry -> 200 + apply result
+ *   POST /internal/v1/shard/dump   shard id -> 200 + dump / 503
+ *   POST /internal/v1/shard/verify shard id, u64 BE request id -> 200 +
+ *                                  u64 BE index, u64 BE checksum / 404
+ *                                  (not applied yet) / 503
+ *   POST /internal/v1/read         read request (read.c) -> the signal's
+ *                                  response / 400 / 503
+ *   POST /internal/v1/status/local -> local groups (status.c)
+ *   POST /internal/v1/remove-node  u64 BE node id -> 200 / 404 / 503
+ *   POST /internal/v1/meta-command catalog command -> 200 / 400 / 503
+ *   (shard id: u8 signal, varint window, uvarint slot)
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cluster/cluster_int.h"
+#include "lib/alloc.h"
+#include "lib/err.h"
+#include "lib/log.h"
+
+void cl_resp_text(struct tr_cluster_response *resp, int status, const char *msg)
+{
+    tr_buf_reset(resp->body);
+    tr_buf_append(resp->body, msg, strlen(msg));
+    resp->status = status;
+    resp->content_type = "text/plain; charset=utf-8";
+}
+
+static void cl__binary(struct tr_cluster_response *resp, struct tr_buf *b)
+{
+    tr_buf_reset(resp->body);
+    tr_buf_append(resp->body, b->data, b->len);
+    resp->status = 200;
+    resp->content_type = "application/octet-stream";
+}
+
+bool cl_authorized(struct tr_cluster *c,
+                   const struct tr_cluster_request *req,
+                   struct tr_cluster_response *resp)
+{
+    const char *secret = c->cfg.cluster_secret;
+    if (secret[0] != '\0') {
+        const char *h = req->header(req->ctx, TR_RPC_SECRET_HEADER);
+        if (h == NULL || strcmp(h, secret) != 0) {
+            cl_resp_text(resp, 401, "bad or missing cluster secret");
+            return false;
+        }
+    }
+    return true;
+}
+
+/* ---- hello and join ---------------------------------------------------------
+ */
+
+static void api__hello(struct tr_cluster *c,
+                       const struct tr_cluster_request *req,
+                       struct tr_cluster_response *resp)
+{
+    struct tr_catalog_node n;
+    if (cl_node_decode(req->body, req->body_len, &n) != 0) {
+        cl_resp_text(resp, 400, "malformed node record");
+        return;
+    }
+    pthread_mutex_lock(&c->mu);
+    size_t i = 0;
+    for (; i < c->n_peers; i++) {
+        if (c->peers[i].id == n.id) {
+            c->peers[i] = n;
+            break;
+        }
+    }
+    if (i == c->n_peers && c->n_peers < CL_MAX_PEERS) {
+        c->peers[c->n_peers++] = n;
+    }
+    bool have_self = false;
+    for (i = 0; i < c->n_peers; i++) {
+        have_self = have_self || c->peers[i].id == c->self.id;
+    }
+    if (!have_self && c->n_peers < CL_MAX_PEERS) {
+        c->peers[c->n_peers++] = c->self;
+    }
+    struct tr_buf b, rec;
+    tr_buf_init(&b);
+    tr_buf_init(&rec);
+    bool formed = c->meta_stats.leader != 0;
+    tr_buf_putc(&b, formed ? 1 : 0);
+    tr_buf_put_uvarint(&b, c->n_peers);
+    for (i = 0; i < c->n_peers; i++) {
+        tr_buf_reset(&rec);
+        tr_catalog_cmd_add_node(&rec, &c->peers[i]);
+        tr_buf_put_uvarint(&b, rec.len);
+        tr_buf_append(&b, rec.data, rec.len);
+    }
+    pthread_mutex_unlock(&c->mu);
+    cl__binary(resp, &b);
+    tr_buf_free(&b);
+    tr_buf_free(&rec);
+}
+
+/* A loop-thread operation awaited by a worker thread: the operation's
+ * context embeds this first, its completion callback is wait__done. */
+struct loop_wait {
+    struct tr_cluster *c;
+    int rv;
+    struct cl_call call;
+};
+
+static void wait__done(void *arg, int rv)
+{
+    struct loop_wait *w = arg;
+    w->rv = rv;
+    cl_call_done(&w->call);
+}
+
+/* Runs start(w) on the loop and waits until it calls wait__done. */
+static int wait__run(struct loop_wait *w, void (*start)(void *arg))
+{
+    cl_call_init(&w->call, 1);
+    if (tr_rpc_run_on_loop(w->c->rpc, start, w) == 0) {
+        cl_call_wait(&w->call);
+    } else {
+        w->rv = TR_ENOMEM;
+    }
+    cl_call_destroy(&w->call);
+    return w->rv;
+}
+
+struct join_call {
+    struct loop_wait w; /* first */
+    struct tr_catalog_node n;
+};
+
+static void join__start(void *arg)
+{
+    struct join_call *j = arg;
+    cl_join_loop(j->w.c, &j->n, wait__done, &j->w);
+}
+
+static void api__join(struct tr_cluster *c,
+                      const struct tr_cluster_request *req,
+                      struct tr_cluster_response *resp)
+{
+    struct join_call j;
+    memset(&j, 0, sizeof(j));
+    j.w.c = c;
+    if (cl_node_decode(req->body, req->body_len, &j.n) != 0) {
+        cl_resp_text(resp, 400, "malformed node record");
+        return;
+    }
+    if (wait__run(&j.w, join__start) != 0) {
+        cl_resp_text(resp, 503, "join failed: no meta leader yet");
+        return;
+    }
+    cl_resp_text(resp, 200, "joined");
+}
+
+struct window_call {
+    struct loop_wait w; /* first */
+    uint8_t signal;
+    int64_t window;
+};
+
+static void window__start(void *arg)
+{
+    struct window_call *w = arg;
+    cl_ensure_window_loop(w->w.c, w->signal, w->window, wait__done, &w->w);
+}
+
+static void api__ensure_window(struct tr_cluster *c,
+                               const struct tr_cluster_request *req,
+                               struct tr_cluster_response *resp)
+{
+    struct tr_cursor cur = tr_cursor_make(req->body, req->body_len);
+    struct window_call w;
+    memset(&w, 0, sizeof(w));
+    w.w.c = c;
+    if (tr_cursor_u8(&cur, &w.signal) != 0 || cl_signal_ops(w.signal) == NULL ||
+        tr_cursor_varint(&cur, &w.window) != 0 ||
+        cl_window_start(c, w.window) != w.window) {
+        cl_resp_text(resp, 400, "malformed window");
+        return;
+    }
+    if (wait__run(&w.w, window__start) != 0) {
+        cl_resp_text(resp, 503, "window not created (not the meta leader?)");
+        return;
+    }
+    cl_resp_text(resp, 200, "ok");
+}
+
+/* ---- removing a node ------------------------------------------------------------
+ */
+
+struct remove_call {
+    struct loop_wait w; /* first */
+    uint64_t id;
+};
+
+static void remove__start(void *arg)
+{
+    struct remove_call *r = arg;
+    cl_remove_node_loop(r->w.c, r->id, wait__done, &r->w);
+}
+
+static void remove__run(struct tr_cluster *c,
+                        uint64_t id,
+                        struct tr_cluster_response *resp)
+{
+    struct remove_call r;
+    memset(&r, 0, sizeof(r));
+    r.w.c = c;
+    r.id = id;
+    int rv = wait__run(&r.w, remove__start);
+    if (rv == TR_ENOTFOUND) {
+        cl_resp_text(resp, 404, "no such node in the catalog");
+    } else if (rv != 0) {
+        cl_resp_text(resp, 503, "node not removed (no meta leader?); retry");
+    } else {
+        cl_resp_text(resp, 200, "removed");
+    }
+}
+
+static void api__remove_node(struct tr_cluster *c,
+                             const struct tr_cluster_request *req,
+                             struct tr_cluster_response *resp)
+{
+    struct tr_cursor cur = tr_cursor_make(req->body, req->body_len);
+    uint64_t id;
+    if (tr_cursor_u64be(&cur, &id) != 0) {
+        cl_resp_text(resp, 400, "malformed node id");
+        return;
+    }
+    remove__run(c, id, resp);
+}
+
+/* POST /api/v1/admin/cluster/remove-node?name=NODE: re-places the node's
+ * shard replicas on other nodes and takes it out of the cluster. */
+static void api__admin_remove_node(struct tr_cluster *c,
+                                   const struct tr_cluster_request *req,
+                                   struct tr_cluster_response *resp)
+{
+    const char *name = req->form(req->ctx, "name");
+    if (name == NULL || name[0] == '\0') {
+        cl_resp_text(resp, 400, "missing parameter \"name\"");
+        return;
+    }
+    uint64_t id = 0;
+    pthread_mutex_lock(&c->meta_fsm.mu);
+    const struct tr_catalog *cat = &c->meta_fsm.catalog;
+    for (size_t i = 0; i < cat->n_nodes; i++) {
+        if (strcmp(cat->nodes[i].name, name) == 0) {
+            id = cat->nodes[i].id;
+        }
+    }
+    pthread_mutex_unlock(&c->meta_fsm.mu);
+    if (id == 0) {
+        cl_resp_text(resp, 404, "no such node in the catalog");
+        return;
+    }
+    remove__run(c, id, resp);
+}
+
+static void api__meta_command(struct tr_cluster *c,
+                              const struct tr_cluster_request *req,
+                              struct tr_cluster_response *resp)
+{
+    int rv = cl_meta_propose(c, req->body, req->body_len);
+    if (rv == TR_EINVAL || rv == TR_ECORRUPT) {
+        cl_resp_text(resp, 400, "catalog command refused");
+    } else if (rv != 0) {
+        cl_resp_text(resp, 503, "no meta leader; retry");
+    } else {
+        cl_resp_text(resp, 200, "ok");
+    }
+}
+
+/* ---- shard data ----------------------------------------------------------------
+ */
+
+static void api__shard_apply(struct tr_cluster *c,
+                             const struct tr_cluster_request *req,
+                             struct tr_cluster_response *resp)
+{
+    struct tr_cursor cur = tr_cursor_make(req->body, req->body_len);
+    struct tr_shard_id id;
+    if (cl_get_shard(&cur, &id) != 0 || cl_signal_ops(id.signal) == NULL) {
+        cl_resp_text(resp, 400, "malformed shard apply");
+        return;
+    }
+    bool forwarded = req->header(req->ctx, "X-Triad-Forwarded") != NULL;
+    struct tr_apply_result res;
+    char err[TR_ERRMSG_SIZE] = "";
+    int rv = cl_shard_apply_here(c, &id, cur.p, tr_cursor_left(&cur), forwarded,
+                                 &res, err);
+    struct tr_buf b;
+    tr_buf_init(&b);
+    cl_apply_result_encode(&res, rv, err, &b);
+    cl__binary(resp, &b);
+    tr_buf_free(&b);
+}
+
+static void api__read(struct tr_cluster *c,
+                      const struct tr_cluster_request *req,
+                      struct tr_cluster_response *resp)
+{
+    struct tr_buf b;
+    tr_buf_init(&b);
+    char err[TR_ERRMSG_SIZE] = "";
+    int rv = cl_read_serve(c, req->body, req->body_len, &b, err);
+    if (rv != 0) {
+        cl_resp_text(
+            resp,
+            rv == TR_ELIMIT || rv == TR_EINVAL || rv == TR_EPROTO ? 400 : 503,
+            err);
+    } else {
+        cl__binary(resp, &b);
+    }
+    tr_buf_free(&b);
+}
+
+static void api__shard_dump(struct tr_cluster *c,
+                            const struct tr_cluster_request *req,
+                            struct tr_cluster_response *resp)
+{
+    struct tr_cursor cur = tr_cursor_make(req->body, req->body_len);
+    struct tr_shard_id id;
+    if (cl_get_shard(&cur, &id) != 0) {
+        cl_resp_text(resp, 400, "malformed shard dump request");
+        return;
+    }
+    if (!cl_serves(c, &id)) {
+        cl_resp_text(resp, 503, "this replica cannot serve the shard");
+        return;
+    }
+    struct tr_buf b;
+    tr_buf_init(&b);
+    if (tr_storage_shard_dump(c->storage, &id, &b) != 0) {
+        tr_buf_free(&b);
+        cl_resp_text(resp, 503, "dump failed");
+        return;
+    }
+    cl__binary(resp, &b);
+    tr_buf_free(&b);
+}
+
+/* Loop: the local group's verify result for a request. */
+struct verify_look {
+    struct loop_wait w; /* first */
+    struct tr_shard_id id;
+    uint64_t request;
+    uint64_t index;
+    uint64_t checksum;
+};
+
+static void verify_look__start(void *arg)
+{
+    struct verify_look *v = arg;
+    struct cl_group *g = cl_group_find(v->w.c, &v->id);
+    int rv = g == NULL ? TR_EUNAVAIL
+                       : tr_shard_fsm_verify_result(g->fsm, v->request,
+                                                    &v->index, &v->checksum);
+    wait__done(&v->w, rv);
+}
+
+int cl_verify_local(struct tr_cluster *c,
+                    const struct tr_shard_id *id,
+                    uint64_t request,
+                    uint64_t *index,
+                    uint64_t *checksum)
+{
+    struct verify_look v;
+    memset(&v, 0, sizeof(v));
+    v.w.c = c;
+    v.id = *id;
+    v.request = request;
+    int rv = wait__run(&v.w, verify_look__start);
+    *index = v.index;
+    *checksum = v.checksum;
+    return rv;
+}
+
+static void api__shard_verify(struct tr_cluster *c,
+                              const struct tr_cluster_request *req,
+                              struct tr_cluster_response *resp)
+{
+    struct tr_cursor cur = tr_cursor_make(req->body, req->body_len);
+    struct tr_shard_id id;
+    uint64_t request, index = 0, sum = 0;
+    if (cl_get_shard(&cur, &id) != 0 || tr_cursor_u64be(&cur, &request) != 0) {
+        cl_resp_text(resp, 400, "malformed verify request");
+        return;
+    }
+    int rv = cl_verify_local(c, &id, request, &index, &sum);
+    if (rv == TR_ENOTFOUND) {
+        cl_resp_text(resp, 404, "verify entry not applied here (yet)");
+        return;
+    }
+    if (rv != 0) {
+        cl_resp_text(resp, 503, "no replica of the shard here");
+        return;
+    }
+    struct tr_buf b;
+    tr_buf_init(&b);
+    tr_buf_put_u64be(&b, index);
+    tr_buf_put_u64be(&b, sum);
+    cl__binary(resp, &b);
+    tr_buf_free(&b);
+}
+
+static void api__admin_verify(struct tr_cluster *c,
+                              const struct tr_cluster_request *req,
+                              struct tr_cluster_response *resp)
+{
+    (void)req;
+    char err[TR_ERRMSG_SIZE] = "";
+    tr_buf_reset(resp->body);
+    int rv = cl_verify(c, resp->body, err);
+    if (rv != 0) {
+        cl_resp_text(resp, 503, err);
+        return;
+    }
+    resp->status = 200;
+    resp->content_type = "application/json";
+}
+
+/* ---- the route table ------------------------------------------------------------
+ */
+
+/* Checks the cluster secret, then runs the endpoint. */
+#define CL_ROUTE(fn)                                                      \
+    static void fn##__auth(struct tr_cluster *c,                          \
+                           const struct tr_cluster_request *req,          \
+                           struct tr_cluster_response *resp)              \
+    {                                                                     \
+        if (cl_authorized(c, req, resp)) {                                \
+            fn(c, req, resp);                                             \
+        }                                                                 \
+    }
+
+CL_ROUTE(api__hello)
+CL_ROUTE(api__join)
+CL_ROUTE(api__ensure_window)
+CL_ROUTE(api__shard_apply)
+CL_ROUTE(api__shard_dump)
+CL_ROUTE(api__shard_verify)
+CL_ROUTE(api__read)
+CL_ROUTE(api__remove_node)
+CL_ROUTE(api__meta_command)
+CL_ROUTE(api__admin_remove_node)
+CL_ROUTE(api__admin_verify)
+CL_ROUTE(cl_status_local)
+
+static const struct tr_cluster_route cl_routes[] = {
+    {TR_CLUSTER_POST, "/internal/v1/hello", api__hello__auth},
+    {TR_CLUSTER_POST, "/internal/v1/join", api__join__auth},
+    {TR_CLUSTER_POST, "/internal/v1/ensure-window", api__ensure_window__auth},
+    {TR_CLUSTER_POST, "/internal/v1/shard/apply", api__shard_apply__auth},
+    {TR_CLUSTER_POST, "/internal/v1/shard/dump", api__shard_dump__auth},
+    {TR_CLUSTER_POST, "/internal/v1/shard/verify", api__shard_verify__auth},
+    {TR_CLUSTER_POST, "/internal/v1/read", api__read__auth},
+    {TR_CLUSTER_POST, "/internal/v1/status/local", cl_status_local__auth},
+    {TR_CLUSTER_POST, "/internal/v1/remove-node", api__remove_node__auth},
+    {TR_CLUSTER_POST, "/internal/v1/meta-command", api__meta_command__auth},
+    {TR_CLUSTER_GET, "/api/v1/status/cluster", cl_status_cluster},
+    {TR_CLUSTER_POST, "/api/v1/admin/cluster/remove-node",
+     api__admin_remove_node__auth},
+    {TR_CLUSTER_POST, "/api/v1/admin/cluster/verify", api__admin_verify__auth},
+};
+
+const struct tr_cluster_route *tr_cluster_routes(size_t *n)
+{
+    *n = sizeof(cl_routes) / sizeof(cl_routes[0]);
+    return cl_routes;
+}

@@ -1,0 +1,388 @@
+/* read.c - reads fan out to one healthy replica per shard, local first, all
+ * nodes in parallel (one request per node for all the shards it answers),
+ * and /internal/v1/read, which serves them.
+ *
+ *   read request body:  u8 signal, u8 flags (1 = leader only: consistency=
+ *                  strong), uvarint n shards (1..4096), per shard: varint
+ *                  window, uvarint slot; then the signal's request bytes
+ *   response:      200 + the signal's response; 400 (the request is
+ *                  wrong: the coordinator fails the read); 503 (this
+ *                  replica cannot serve a shard: the coordinator asks the
+ *                  shard's next replica)
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cluster/cluster_int.h"
+#include "lib/alloc.h"
+#include "lib/clock.h"
+#include "lib/err.h"
+#include "lib/log.h"
+
+#define RD_MAX_SHARDS 4096
+#define RD_TIMEOUT_MS 30000
+
+struct rd_shard {
+    struct tr_shard_id id;
+    uint64_t replicas[TR_CATALOG_MAX_REPLICAS];
+    uint8_t n;
+    bool local;
+    bool done;
+    int tried; /* remote replicas asked */
+};
+
+/* One request to one node. */
+struct rd_target {
+    struct tr_cluster *c;
+    uint64_t node;
+    size_t *shards; /* indexes into the shard list */
+    size_t n;
+    struct tr_buf req;
+    struct tr_buf resp;
+    int rv;
+    long status;
+    struct cl_call *call;
+};
+
+/* Shards of signal overlapping [mint, maxt], with local = this node
+ * serves it (and leads it, for leader-only reads). */
+static size_t rd__shards(struct tr_cluster *c,
+                         const struct cl_read *r,
+                         struct rd_shard **out)
+{
+    pthread_mutex_lock(&c->meta_fsm.mu);
+    const struct tr_catalog *cat = &c->meta_fsm.catalog;
+    size_t n = 0;
+    struct rd_shard *v =
+        tr_calloc(cat->n_shards ? cat->n_shards : 1, sizeof(*v));
+    for (size_t i = 0; v != NULL && i < cat->n_shards; i++) {
+        const struct tr_catalog_shard *sh = &cat->shards[i];
+        if (sh->signal != r->signal || sh->state == TR_SHARD_DELETED ||
+            sh->window > r->maxt || sh->window + sh->window_ms <= r->mint) {
+            continue;
+        }
+        struct rd_shard *s = &v[n++];
+        s->id = (struct tr_shard_id){sh->signal, sh->window, sh->slot};
+        s->n = sh->n_replicas;
+        memcpy(s->replicas, sh->replicas, sizeof(s->replicas));
+        s->local = cl_is_replica(sh, c->self.id);
+    }
+    pthread_mutex_unlock(&c->meta_fsm.mu);
+    for (size_t i = 0; v != NULL && i < n; i++) {
+        struct cl_stat st;
+        v[i].local = v[i].local && cl_stat_get(c, &v[i].id, &st) &&
+                     !st.catching_up && !st.failed &&
+                     (!r->leader_only || st.state == RAFT_LEADER);
+    }
+    *out = v;
+    return n;
+}
+
+static void rd__on_reply(void *arg,
+                         int status,
+                         long http_status,
+                         const char *body,
+                         size_t len)
+{
+    struct rd_target *t = arg;
+    t->rv = status;
+    t->status = http_status;
+    if (status == 0 && tr_buf_append(&t->resp, body, len) != 0) {
+        t->rv = TR_ENOMEM;
+    }
+    cl_call_done(t->call);
+}
+
+struct rd_round {
+    struct tr_cluster *c;
+    struct rd_target *targets;
+    size_t n;
+};
+
+/* Loop: sends every target's request. */
+static void rd__send(void *arg)
+{
+    struct rd_round *rr = arg;
+    for (size_t i = 0; i < rr->n; i++) {
+        struct rd_target *t = &rr->targets[i];
+        char url[CL_URL_MAX];
+        if (!cl_node_url(rr->c, t->node, "/internal/v1/read", url,
+                         sizeof(url)) ||
+            tr_rpc_post(rr->c->rpc, url, t->req.data, t->req.len, NULL,
+                        RD_TIMEOUT_MS, rd__on_reply, t) != 0) {
+            t->rv = TR_EUNAVAIL;
+            cl_call_done(t->call);
+        }
+    }
+}
+
+/* The replica to ask next for shard s (skipping this node), or 0. */
+static uint64_t rd__pick(struct tr_cluster *c, const struct rd_shard *s)
+{
+    int seen = 0;
+    for (size_t i = 0; i < s->n; i++) {
+        if (s->replicas[i] == c->self.id) {
+            continue;
+        }
+        if (seen++ == s->tried) {
+            return s->replicas[i];
+        }
+    }
+    return 0;
+}
+
+/* One round: groups the shards still to read by the node to ask, asks all
+ * nodes in parallel (running local() meanwhile when given), hands the
+ * answers to remote(). Shards whose node failed stay to do. */
+static int rd__round(struct tr_cluster *c,
+                     const struct cl_read *r,
+                     struct rd_shard *shards,
+                     size_t ns,
+                     const struct tr_shard_id *locals,
+                     size_t nl,
+                     bool *retry,
+                     char *errmsg)
+{
+    struct rd_target *targets = tr_calloc(ns ? ns : 1, sizeof(*targets));
+    size_t *idx = tr_calloc(ns ? ns : 1, sizeof(*idx));
+    if (targets == NULL || idx == NULL) {
+        tr_free(targets);
+        tr_free(idx);
+        return tr_errf(TR_ENOMEM, errmsg, "out of memory");
+    }
+    size_t nt = 0, used = 0;
+    int rv = 0;
+    *retry = false;
+    /* the node to ask for each shard still to read */
+    uint64_t *pick = tr_calloc(ns ? ns : 1, sizeof(*pick));
+    if (pick == NULL) {
+        rv = tr_errf(TR_ENOMEM, errmsg, "out of memory");
+    }
+    for (size_t i = 0; i < ns && rv == 0; i++) {
+        struct rd_shard *s = &shards[i];
+        if (s->done || s->local) {
+            continue;
+        }
+        pick[i] = rd__pick(c, s);
+        if (pick[i] == 0) {
+            rv = tr_errf(TR_EUNAVAIL, errmsg,
+                         "no replica of shard %s/%" PRId64
+                         "/%u answered (data of that shard is unavailable)",
+                         tr_signal_name(s->id.signal), s->id.window,
+                         s->id.slot);
+            /* a strong read waits for the shard's leader */
+            *retry = r->leader_only;
+        }
+    }
+    /* one target per node, its shards contiguous in idx */
+    for (size_t i = 0; i < ns && rv == 0; i++) {
+        if (pick[i] == 0) {
+            continue;
+        }
+        size_t t = 0;
+        while (t < nt && targets[t].node != pick[i]) {
+            t++;
+        }
+        if (t < nt) {
+            continue; /* gathered with the first shard of its node */
+        }
+        targets[nt].c = c;
+        targets[nt].node = pick[i];
+        targets[nt].shards = &idx[used];
+        for (size_t j = i; j < ns; j++) {
+            if (pick[j] == pick[i]) {
+                idx[used++] = j;
+                targets[nt].n++;
+            }
+        }
+        nt++;
+    }
+    tr_free(pick);
+    struct cl_call call;
+    cl_call_init(&call, (int)nt);
+    for (size_t t = 0; t < nt && rv == 0; t++) {
+        struct rd_target *tg = &targets[t];
+        tr_buf_init(&tg->req);
+        tr_buf_init(&tg->resp);
+        tg->call = &call;
+        tr_buf_putc(&tg->req, (char)r->signal);
+        tr_buf_putc(&tg->req, r->leader_only ? 1 : 0);
+        tr_buf_put_uvarint(&tg->req, tg->n);
+        for (size_t k = 0; k < tg->n; k++) {
+            const struct rd_shard *s = &shards[tg->shards[k]];
+            tr_buf_put_varint(&tg->req, s->id.window);
+            tr_buf_put_uvarint(&tg->req, s->id.slot);
+        }
+        tr_buf_append(&tg->req, r->req, r->req_len);
+    }
+    struct rd_round rr = {c, targets, nt};
+    if (rv == 0 && nt > 0 && tr_rpc_run_on_loop(c->rpc, rd__send, &rr) != 0) {
+        rv = tr_errf(TR_EUNAVAIL, errmsg, "node shutting down");
+        call.pending = 0;
+    }
+    if (rv != 0) {
+        call.pending = 0;
+    }
+    /* the local shards are read while the remote ones travel */
+    int lrv = 0;
+    if (rv == 0 && nl > 0) {
+        lrv = r->local(r->arg, locals, nl, errmsg);
+    }
+    cl_call_wait(&call);
+    cl_call_destroy(&call);
+    if (rv == 0) {
+        rv = lrv;
+    }
+    for (size_t t = 0; t < nt; t++) {
+        struct rd_target *tg = &targets[t];
+        if (rv == 0 && tg->rv == 0 && tg->status == 200) {
+            struct tr_shard_id *ids =
+                tr_malloc((tg->n ? tg->n : 1) * sizeof(*ids));
+            if (ids == NULL) {
+                rv = tr_errf(TR_ENOMEM, errmsg, "out of memory");
+            }
+            for (size_t k = 0; ids != NULL && k < tg->n; k++) {
+                ids[k] = shards[tg->shards[k]].id;
+                shards[tg->shards[k]].done = true;
+            }
+            if (ids != NULL) {
+                rv = r->remote(r->arg, ids, tg->n, tg->resp.data,
+                               tg->resp.len, errmsg);
+            }
+            tr_free(ids);
+        } else if (rv == 0 && tg->rv == 0 && tg->status == 400) {
+            rv = tr_errf(TR_EINVAL, errmsg, "%.*s", (int)tg->resp.len,
+                         tg->resp.data);
+        } else if (rv == 0) {
+            /* that node failed: its shards go to their next replicas */
+            for (size_t k = 0; k < tg->n; k++) {
+                shards[tg->shards[k]].tried++;
+            }
+            *retry = true;
+        }
+        tr_buf_free(&tg->req);
+        tr_buf_free(&tg->resp);
+    }
+    tr_free(targets);
+    tr_free(idx);
+    return rv;
+}
+
+int cl_read_run(struct tr_cluster *c, const struct cl_read *r, char *errmsg)
+{
+    int64_t t0 = tr_mono_ns();
+    struct rd_shard *shards;
+    size_t ns = rd__shards(c, r, &shards);
+    if (shards == NULL) {
+        return tr_errf(TR_ENOMEM, errmsg, "out of memory");
+    }
+    struct tr_shard_id *locals = tr_calloc(ns ? ns : 1, sizeof(*locals));
+    if (locals == NULL) {
+        tr_free(shards);
+        return tr_errf(TR_ENOMEM, errmsg, "out of memory");
+    }
+    size_t nl = 0;
+    for (size_t i = 0; i < ns; i++) {
+        if (shards[i].local && r->leader_only &&
+            cl_leader_barrier(c, &shards[i].id) != 0) {
+            shards[i].local = false; /* lost leadership: ask the leader */
+        }
+        if (shards[i].local) {
+            locals[nl++] = shards[i].id;
+            shards[i].done = true;
+        }
+    }
+    int64_t deadline = cl_now_ms() + c->cfg.write_timeout_ms;
+    int rv = 0;
+    bool first = true;
+    for (;;) {
+        bool retry = false, todo = false;
+        for (size_t i = 0; i < ns; i++) {
+            todo = todo || !shards[i].done;
+        }
+        if (!todo && !first) {
+            break;
+        }
+        rv = rd__round(c, r, shards, ns, first ? locals : NULL,
+                       first ? nl : 0, &retry, errmsg);
+        first = false;
+        if (rv == 0 && !retry) {
+            break;
+        }
+        if (rv != 0 && !(retry && r->leader_only)) {
+            break;
+        }
+        if (rv != 0) {
+            /* strong read with a shard without a leader right now (an
+             * election, a transfer): ask its replicas again shortly */
+            if (cl_now_ms() >= deadline) {
+                break;
+            }
+            for (size_t i = 0; i < ns; i++) {
+                shards[i].tried = 0;
+            }
+            rv = 0;
+            cl_sleep_ms(50);
+        }
+    }
+    tr_free(locals);
+    tr_free(shards);
+    tr_selfmetrics_observe(c->m_read_seconds,
+                           (double)(tr_mono_ns() - t0) / 1e9,
+                           tr_signal_name(r->signal));
+    return rv;
+}
+
+int cl_read_serve(struct tr_cluster *c,
+                  const void *body,
+                  size_t len,
+                  struct tr_buf *out,
+                  char *errmsg)
+{
+    struct tr_cursor cur = tr_cursor_make(body, len);
+    uint8_t signal, flags;
+    uint64_t n;
+    if (tr_cursor_u8(&cur, &signal) != 0 || tr_cursor_u8(&cur, &flags) != 0 ||
+        tr_cursor_uvarint(&cur, &n) != 0 || n == 0 || n > RD_MAX_SHARDS) {
+        return tr_errf(TR_EPROTO, errmsg, "malformed read request");
+    }
+    const struct cl_signal_ops *ops = cl_signal_ops(signal);
+    if (ops == NULL) {
+        return tr_errf(TR_EPROTO, errmsg, "no store for signal %u", signal);
+    }
+    struct tr_shard_id *ids = tr_calloc(n, sizeof(*ids));
+    if (ids == NULL) {
+        return tr_errf(TR_ENOMEM, errmsg, "out of memory");
+    }
+    int rv = 0;
+    for (uint64_t i = 0; i < n && rv == 0; i++) {
+        uint64_t slot;
+        ids[i].signal = signal;
+        if (tr_cursor_varint(&cur, &ids[i].window) != 0 ||
+            tr_cursor_uvarint(&cur, &slot) != 0 || slot > UINT16_MAX) {
+            rv = tr_errf(TR_EPROTO, errmsg, "malformed read request");
+            break;
+        }
+        ids[i].slot = (uint16_t)slot;
+        /* a replica without a running, caught-up group for the shard may
+         * hold partial data: let the coordinator ask another one */
+        if (!cl_serves(c, &ids[i])) {
+            rv = tr_errf(TR_EUNAVAIL, errmsg,
+                         "shard %s/%" PRId64 "/%u not served by this replica",
+                         tr_signal_name(signal), ids[i].window, ids[i].slot);
+        } else if ((flags & 1) && cl_leader_barrier(c, &ids[i]) != 0) {
+            /* strong consistency: only the shard's current leader answers */
+            rv = tr_errf(TR_EUNAVAIL, errmsg, "not the leader of shard %s/%" PRId64
+                         "/%u", tr_signal_name(signal), ids[i].window,
+                         ids[i].slot);
+        }
+    }
+    if (rv == 0) {
+        rv = ops->serve_read(c, ids, (size_t)n, cur.p, tr_cursor_left(&cur),
+                             out, errmsg);
+    }
+    tr_free(ids);
+    return rv;
+}

@@ -1,0 +1,1186 @@
+/* signal_metrics.c - the metrics signal in the cluster: splitting a write
+ * into per-shard entries, the leader's series-limit admission, the
+ * cluster-wide select source (select, label names and values) and metric
+ * metadata over the parallel fan-out, serving them for other nodes, and
+ * merging the shards' results.
+ *
+ *   metrics read request (after the generic read header, cluster/read.c):
+ *                  u8 op (1 select, 2 label names, 3 label values,
+ *                  4 metadata), uvarint + tenant, varint mint, varint
+ *                  maxt, u8 flags (1 = no samples), uvarint limit, max
+ *                  series, max samples, uvarint + label name (op 3) or
+ *                  metric name (op 4), uvarint n matchers (<= 256), per
+ *                  matcher: u8 type, uvarint + name, uvarint + value
+ *   select response: u8 truncated, uvarint n series, per series: uvarint +
+ *                  canonical labels, uvarint n samples, per sample: varint
+ *                  t delta, 8 bytes value bits (LE)
+ *   strings response: u8 truncated, uvarint n, per string uvarint + bytes
+ *   metadata response: uvarint n, per item: uvarint + metric, u8 type,
+ *                  uvarint + help, uvarint + unit
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cluster/cluster_int.h"
+#include "lib/alloc.h"
+#include "lib/err.h"
+#include "lib/hash.h"
+#include "lib/log.h"
+
+enum { SEL_SELECT = 1, SEL_NAMES = 2, SEL_VALUES = 3, SEL_METADATA = 4 };
+
+/* ---- writes ----------------------------------------------------------------
+ */
+
+struct sm_build {
+    struct tr_shard_id id;
+    struct tr_entry_series *series;
+    size_t n;
+    size_t cap;
+};
+
+static int64_t sm__ooo_window(struct tr_cluster *c)
+{
+    pthread_mutex_lock(&c->meta_fsm.mu);
+    const struct tr_catalog_settings *st = &c->meta_fsm.catalog.settings;
+    int64_t v = st->set ? st->ooo_window_ms : c->cfg.ooo_window_ms;
+    pthread_mutex_unlock(&c->meta_fsm.mu);
+    return v;
+}
+
+/* The batch of shard (w, slot), added when new. */
+static struct sm_build *sm__batch(struct sm_build **bs,
+                                  size_t *nb,
+                                  size_t *capb,
+                                  int64_t w,
+                                  uint16_t slot)
+{
+    for (size_t b = 0; b < *nb; b++) {
+        if ((*bs)[b].id.window == w && (*bs)[b].id.slot == slot) {
+            return &(*bs)[b];
+        }
+    }
+    if (*nb == *capb) {
+        size_t cap = *capb ? *capb * 2 : 8;
+        struct sm_build *n = tr_realloc(*bs, cap * sizeof(*n));
+        if (n == NULL) {
+            return NULL;
+        }
+        *bs = n;
+        *capb = cap;
+    }
+    struct sm_build *b = &(*bs)[(*nb)++];
+    memset(b, 0, sizeof(*b));
+    b->id = (struct tr_shard_id){TR_SIGNAL_METRICS, w, slot};
+    return b;
+}
+
+/* The sub-series of es in batch b (the last one added when it came from
+ * es), added when new. */
+static struct tr_entry_series *sm__sub(struct tr_arena *a,
+                                       struct sm_build *b,
+                                       const struct tr_entry_series *es)
+{
+    if (b->n > 0 && b->series[b->n - 1].labels == es->labels) {
+        return &b->series[b->n - 1];
+    }
+    if (b->n == b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 64;
+        struct tr_entry_series *ns = tr_arena_alloc(a, cap * sizeof(*ns));
+        if (ns == NULL) {
+            return NULL;
+        }
+        if (b->n > 0) {
+            memcpy(ns, b->series, b->n * sizeof(*ns));
+        }
+        b->series = ns;
+        b->cap = cap;
+    }
+    struct tr_entry_series *d = &b->series[b->n++];
+    memset(d, 0, sizeof(*d));
+    d->labels = es->labels;
+    d->n_labels = es->n_labels;
+    d->ts = tr_arena_alloc(a, es->n_samples * sizeof(int64_t));
+    d->vs = tr_arena_alloc(a, es->n_samples * sizeof(double));
+    return d->ts != NULL && d->vs != NULL ? d : NULL;
+}
+
+int tr_cluster_write_metrics(struct tr_cluster *c,
+                             const struct tr_entry_metrics *m,
+                             struct tr_apply_result *res,
+                             char *errmsg)
+{
+    memset(res, 0, sizeof(*res));
+    int64_t deadline = cl_now_ms() + c->cfg.write_timeout_ms;
+    struct tr_arena a;
+    tr_arena_init(&a, 64 * 1024);
+    uint64_t tseed = tr_hash64(m->tenant.base, m->tenant.len, 0x74656e);
+    struct sm_build *bs = NULL;
+    size_t nb = 0, capb = 0;
+    struct tr_buf enc;
+    tr_buf_init(&enc);
+    int rv = 0;
+    /* each series goes to shard (window(ts), jump_hash(hash(tenant,
+     * labels), K)) for every one of its samples */
+    int64_t last_w = INT64_MIN;
+    uint16_t last_k = 0;
+    for (size_t i = 0; i < m->n_series && rv == 0; i++) {
+        const struct tr_entry_series *es = &m->series[i];
+        tr_buf_reset(&enc);
+        tr_labels_encode(es->labels, es->n_labels, &enc);
+        uint64_t h = tr_hash64(enc.data, enc.len, tseed);
+        for (size_t j = 0; j < es->n_samples && rv == 0; j++) {
+            int64_t w = cl_window_start(c, es->ts[j]);
+            if (w != last_w) {
+                rv = cl_window_k(c, TR_SIGNAL_METRICS, w, deadline, &last_k,
+                                 errmsg);
+                if (rv != 0) {
+                    break;
+                }
+                last_w = w;
+            }
+            uint16_t slot = (uint16_t)tr_jump_hash(h, last_k);
+            struct sm_build *b = sm__batch(&bs, &nb, &capb, w, slot);
+            struct tr_entry_series *d = b ? sm__sub(&a, b, es) : NULL;
+            if (d == NULL) {
+                rv = tr_errf(TR_ENOMEM, errmsg, "out of memory");
+                break;
+            }
+            ((int64_t *)d->ts)[d->n_samples] = es->ts[j];
+            ((double *)d->vs)[d->n_samples] = es->vs[j];
+            d->n_samples++;
+        }
+    }
+    tr_buf_free(&enc);
+    if (rv == 0 && nb == 0 && m->n_meta > 0) {
+        /* metadata only: it goes to slot 0 of the current window */
+        int64_t w = cl_window_start(c, cl_now_ms());
+        uint16_t k;
+        rv = cl_window_k(c, TR_SIGNAL_METRICS, w, deadline, &k, errmsg);
+        if (rv == 0 && sm__batch(&bs, &nb, &capb, w, 0) == NULL) {
+            rv = tr_errf(TR_ENOMEM, errmsg, "out of memory");
+        }
+    }
+    struct cl_batch *batches =
+        rv == 0 ? tr_calloc(nb ? nb : 1, sizeof(*batches)) : NULL;
+    if (rv == 0 && batches == NULL) {
+        rv = tr_errf(TR_ENOMEM, errmsg, "out of memory");
+    }
+    int64_t ooo = rv == 0 ? sm__ooo_window(c) : 0;
+    for (size_t b = 0; b < nb && rv == 0; b++) {
+        /* metadata travels with the first shard's entry */
+        struct tr_entry_metrics em = {
+            .tenant = m->tenant,
+            .series = bs[b].series,
+            .n_series = bs[b].n,
+            .meta = b == 0 ? m->meta : NULL,
+            .n_meta = b == 0 ? m->n_meta : 0,
+            .ooo_window_ms = ooo,
+        };
+        batches[b].id = bs[b].id;
+        tr_buf_init(&batches[b].entry);
+        rv = tr_entry_metrics_encode(&em, &batches[b].entry);
+    }
+    if (rv == 0) {
+        rv = cl_write_batches(c, batches, nb, deadline, res, errmsg);
+    }
+    for (size_t b = 0; batches != NULL && b < nb; b++) {
+        tr_buf_free(&batches[b].entry);
+    }
+    tr_free(batches);
+    tr_free(bs);
+    tr_arena_free(&a);
+    return rv;
+}
+
+/* Leader: cuts the entry at the tenant's series limit, divided over the
+ * window's K shards (as Mimir divides a global limit over its ingesters),
+ * against the tenant's series count in this shard - replicated state that
+ * apply keeps - so every replica applies exactly what was accepted. */
+static int sm__admit(struct tr_cluster *c,
+                     const struct tr_shard_id *id,
+                     const void *entry,
+                     size_t len,
+                     struct tr_buf *out,
+                     struct tr_apply_result *res,
+                     char *errmsg)
+{
+    const uint8_t *p = entry;
+    if (len < 1 || p[0] != TR_ENTRY_METRICS) {
+        return tr_buf_append(out, entry, len); /* verify entries */
+    }
+    struct tr_arena a;
+    tr_arena_init(&a, 16 * 1024);
+    struct tr_entry_metrics m;
+    int rv = tr_entry_metrics_decode(entry, len, &a, &m);
+    if (rv != 0) {
+        tr_arena_free(&a);
+        return tr_errf(TR_EPROTO, errmsg, "malformed metrics entry");
+    }
+    char tenant[TR_CATALOG_TENANT_MAX];
+    snprintf(tenant, sizeof(tenant), "%.*s", (int)m.tenant.len, m.tenant.base);
+    uint64_t limit = c->cfg.max_series;
+    uint16_t k = 1;
+    pthread_mutex_lock(&c->meta_fsm.mu);
+    const struct tr_catalog_tenant *t =
+        tr_catalog_tenant(&c->meta_fsm.catalog, tenant);
+    if (t != NULL && t->max_series > 0) {
+        limit = t->max_series;
+    }
+    const struct tr_catalog_shard *sh = tr_catalog_shard(
+        &c->meta_fsm.catalog, id->signal, id->window, id->slot);
+    if (sh != NULL && sh->k > 0) {
+        k = sh->k;
+    }
+    pthread_mutex_unlock(&c->meta_fsm.mu);
+    if (limit == 0 || m.n_series == 0) {
+        tr_arena_free(&a);
+        return tr_buf_append(out, entry, len);
+    }
+    uint64_t per_shard = (limit + k - 1) / k;
+    struct tr_slice *labels = tr_arena_alloc(&a, m.n_series * sizeof(*labels));
+    bool *is_new = tr_arena_alloc(&a, m.n_series * sizeof(*is_new));
+    if (labels == NULL || is_new == NULL) {
+        tr_arena_free(&a);
+        return tr_errf(TR_ENOMEM, errmsg, "out of memory");
+    }
+    for (size_t i = 0; i < m.n_series; i++) {
+        labels[i] = m.series[i].enc;
+    }
+    uint64_t count = 0;
+    rv = tr_storage_series_admit(c->storage, id, m.tenant, labels, m.n_series,
+                                 is_new, &count);
+    if (rv != 0) {
+        tr_arena_free(&a);
+        return tr_errf(rv, errmsg, "series admission failed");
+    }
+    size_t kept = 0;
+    uint64_t refused = 0;
+    const uint64_t base = count;
+    for (size_t i = 0; i < m.n_series; i++) {
+        if (is_new[i] && count >= per_shard) {
+            refused += m.series[i].n_samples;
+            continue;
+        }
+        count += is_new[i];
+        kept++;
+    }
+    if (refused == 0) {
+        tr_arena_free(&a);
+        return tr_buf_append(out, entry, len);
+    }
+    res->rejected += refused;
+    if (res->first_error == 0) {
+        res->first_error = TR_ELIMIT;
+        snprintf(res->errmsg, sizeof(res->errmsg),
+                 "per-tenant series limit of %" PRIu64
+                 " exceeded, please contact administrator to raise it "
+                 "(limits.max-series; %" PRIu64
+                 " per shard over the window's %u shards)",
+                 limit, per_shard, k);
+    }
+    /* the entry without the refused series: labels stay encoded */
+    struct tr_entry_series *keep =
+        tr_arena_alloc(&a, (kept ? kept : 1) * sizeof(*keep));
+    if (keep == NULL) {
+        tr_arena_free(&a);
+        return tr_errf(TR_ENOMEM, errmsg, "out of memory");
+    }
+    size_t o = 0;
+    uint64_t again = base;
+    for (size_t i = 0; i < m.n_series; i++) {
+        if (is_new[i] && again >= per_shard) {
+            continue;
+        }
+        again += is_new[i];
+        keep[o] = m.series[i];
+        if (tr_labels_decode(keep[o].enc.base, keep[o].enc.len, &a,
+                             &keep[o].labels, &keep[o].n_labels) != 0) {
+            tr_arena_free(&a);
+            return tr_errf(TR_EPROTO, errmsg, "malformed labels in entry");
+        }
+        o++;
+    }
+    m.series = keep;
+    m.n_series = o;
+    rv = tr_entry_metrics_encode(&m, out);
+    tr_arena_free(&a);
+    return rv;
+}
+
+/* ---- read requests and responses ---------------------------------------------
+ */
+
+static void sm__put_bytes(struct tr_buf *b, struct tr_slice s)
+{
+    tr_buf_put_uvarint(b, s.len);
+    tr_buf_append(b, s.base, s.len);
+}
+
+static int sm__get_bytes(struct tr_cursor *c, struct tr_slice *s)
+{
+    uint64_t l;
+    if (tr_cursor_uvarint(c, &l) != 0) {
+        return TR_EPROTO;
+    }
+    return tr_cursor_bytes(c, l, s) == 0 ? 0 : TR_EPROTO;
+}
+
+static void sm__encode_req(struct tr_buf *b,
+                           int op,
+                           struct tr_slice tenant,
+                           const struct tr_select_hints *h,
+                           const struct tr_slice *name,
+                           const struct tr_matcher *ms,
+                           size_t n)
+{
+    tr_buf_putc(b, (char)op);
+    sm__put_bytes(b, tenant);
+    tr_buf_put_varint(b, h->mint);
+    tr_buf_put_varint(b, h->maxt);
+    tr_buf_putc(b, (char)(h->no_samples ? 1 : 0));
+    tr_buf_put_uvarint(b, h->limit);
+    tr_buf_put_uvarint(b, h->max_series);
+    tr_buf_put_uvarint(b, h->max_samples);
+    if (op == SEL_VALUES || op == SEL_METADATA) {
+        sm__put_bytes(b, *name);
+    }
+    tr_buf_put_uvarint(b, n);
+    for (size_t i = 0; i < n; i++) {
+        tr_buf_putc(b, (char)ms[i].type);
+        sm__put_bytes(b, tr_slice_cstr(ms[i].name));
+        sm__put_bytes(b, (struct tr_slice){ms[i].value, ms[i].value_len});
+    }
+}
+
+static void sm__encode_result(struct tr_buf *b, const struct tr_select_result *r)
+{
+    struct tr_buf lb;
+    tr_buf_init(&lb);
+    tr_buf_putc(b, r->truncated ? 1 : 0);
+    tr_buf_put_uvarint(b, r->n_series);
+    for (size_t i = 0; i < r->n_series; i++) {
+        const struct tr_series_data *sd = &r->series[i];
+        tr_buf_reset(&lb);
+        tr_labels_encode(sd->labels, sd->n_labels, &lb);
+        sm__put_bytes(b, (struct tr_slice){lb.data, lb.len});
+        tr_buf_put_uvarint(b, sd->n_samples);
+        tr_buf_reserve(b, sd->n_samples * 12);
+        int64_t prev = 0;
+        for (size_t j = 0; j < sd->n_samples; j++) {
+            tr_buf_put_varint(
+                b, (int64_t)((uint64_t)sd->samples[j].t - (uint64_t)prev));
+            prev = sd->samples[j].t;
+            uint64_t bits;
+            memcpy(&bits, &sd->samples[j].v, 8);
+            unsigned char le[8];
+            for (int k = 0; k < 8; k++) {
+                le[k] = (unsigned char)(bits >> (8 * k));
+            }
+            tr_buf_append(b, le, 8);
+        }
+    }
+    tr_buf_free(&lb);
+}
+
+/* Decodes a select response into r (arena-backed; r initialised here). */
+static int sm__decode_result(const void *buf,
+                             size_t len,
+                             struct tr_select_result *r)
+{
+    memset(r, 0, sizeof(*r));
+    tr_arena_init(&r->arena, 64 * 1024);
+    char *copy = tr_arena_memdup(&r->arena, buf, len ? len : 1);
+    if (copy == NULL) {
+        return TR_ENOMEM;
+    }
+    struct tr_cursor c = tr_cursor_make(copy, len);
+    uint8_t trunc;
+    uint64_t n;
+    if (tr_cursor_u8(&c, &trunc) != 0 || tr_cursor_uvarint(&c, &n) != 0 ||
+        n > len) {
+        return TR_EPROTO;
+    }
+    r->truncated = trunc != 0;
+    r->series = tr_arena_alloc(&r->arena, (n ? n : 1) * sizeof(*r->series));
+    if (r->series == NULL) {
+        return TR_ENOMEM;
+    }
+    for (uint64_t i = 0; i < n; i++) {
+        struct tr_series_data *sd = &r->series[i];
+        struct tr_slice enc;
+        uint64_t ns;
+        if (sm__get_bytes(&c, &enc) != 0 ||
+            tr_labels_decode(enc.base, enc.len, &r->arena, &sd->labels,
+                             &sd->n_labels) != 0 ||
+            tr_cursor_uvarint(&c, &ns) != 0 || ns > tr_cursor_left(&c)) {
+            return TR_EPROTO;
+        }
+        sd->samples =
+            tr_arena_alloc(&r->arena, (ns ? ns : 1) * sizeof(struct tr_sample));
+        if (sd->samples == NULL) {
+            return TR_ENOMEM;
+        }
+        int64_t prev = 0;
+        for (uint64_t j = 0; j < ns; j++) {
+            int64_t d;
+            struct tr_slice vb;
+            if (tr_cursor_varint(&c, &d) != 0 ||
+                tr_cursor_bytes(&c, 8, &vb) != 0) {
+                return TR_EPROTO;
+            }
+            prev = (int64_t)((uint64_t)prev + (uint64_t)d);
+            uint64_t bits = 0;
+            for (int k = 7; k >= 0; k--) {
+                bits = (bits << 8) | (uint8_t)vb.base[k];
+            }
+            sd->samples[j].t = prev;
+            memcpy(&sd->samples[j].v, &bits, 8);
+        }
+        sd->n_samples = ns;
+        r->n_series++;
+    }
+    return tr_cursor_left(&c) == 0 ? 0 : TR_EPROTO;
+}
+
+static void sm__encode_strings(struct tr_buf *b, const struct tr_string_list *l)
+{
+    tr_buf_putc(b, l->truncated ? 1 : 0);
+    tr_buf_put_uvarint(b, l->n);
+    for (size_t i = 0; i < l->n; i++) {
+        sm__put_bytes(b, l->items[i]);
+    }
+}
+
+static int sm__decode_strings(const void *buf,
+                              size_t len,
+                              struct tr_string_list *l)
+{
+    memset(l, 0, sizeof(*l));
+    tr_arena_init(&l->arena, 16 * 1024);
+    char *copy = tr_arena_memdup(&l->arena, buf, len ? len : 1);
+    if (copy == NULL) {
+        return TR_ENOMEM;
+    }
+    struct tr_cursor c = tr_cursor_make(copy, len);
+    uint8_t trunc;
+    uint64_t n;
+    if (tr_cursor_u8(&c, &trunc) != 0 || tr_cursor_uvarint(&c, &n) != 0 ||
+        n > len) {
+        return TR_EPROTO;
+    }
+    l->truncated = trunc != 0;
+    l->items = tr_arena_alloc(&l->arena, (n ? n : 1) * sizeof(*l->items));
+    if (l->items == NULL) {
+        return TR_ENOMEM;
+    }
+    for (uint64_t i = 0; i < n; i++) {
+        if (sm__get_bytes(&c, &l->items[i]) != 0) {
+            return TR_EPROTO;
+        }
+        l->n++;
+    }
+    return 0;
+}
+
+static void sm__encode_metadata(struct tr_buf *b,
+                                const struct tr_metadata_item *it,
+                                size_t n)
+{
+    tr_buf_put_uvarint(b, n);
+    for (size_t i = 0; i < n; i++) {
+        sm__put_bytes(b, it[i].metric);
+        tr_buf_putc(b, (char)it[i].type);
+        sm__put_bytes(b, it[i].help);
+        sm__put_bytes(b, it[i].unit);
+    }
+}
+
+/* Appends the decoded items to *items (arena a). */
+static int sm__decode_metadata(const void *buf,
+                               size_t len,
+                               struct tr_arena *a,
+                               struct tr_metadata_item **items,
+                               size_t *n,
+                               size_t *cap)
+{
+    char *copy = tr_arena_memdup(a, buf, len ? len : 1);
+    if (copy == NULL) {
+        return TR_ENOMEM;
+    }
+    struct tr_cursor c = tr_cursor_make(copy, len);
+    uint64_t cnt;
+    if (tr_cursor_uvarint(&c, &cnt) != 0 || cnt > len) {
+        return TR_EPROTO;
+    }
+    for (uint64_t i = 0; i < cnt; i++) {
+        if (*n == *cap) {
+            size_t nc = *cap ? *cap * 2 : 64;
+            struct tr_metadata_item *ni = tr_arena_alloc(a, nc * sizeof(*ni));
+            if (ni == NULL) {
+                return TR_ENOMEM;
+            }
+            if (*n > 0) {
+                memcpy(ni, *items, *n * sizeof(*ni));
+            }
+            *items = ni;
+            *cap = nc;
+        }
+        struct tr_metadata_item *m = &(*items)[*n];
+        if (sm__get_bytes(&c, &m->metric) != 0 ||
+            tr_cursor_u8(&c, &m->type) != 0 ||
+            sm__get_bytes(&c, &m->help) != 0 ||
+            sm__get_bytes(&c, &m->unit) != 0) {
+            return TR_EPROTO;
+        }
+        (*n)++;
+    }
+    return 0;
+}
+
+/* ---- serving other nodes -----------------------------------------------------
+ */
+
+static int sm__serve_read(struct tr_cluster *c,
+                          const struct tr_shard_id *ids,
+                          size_t n_ids,
+                          const void *req,
+                          size_t len,
+                          struct tr_buf *out,
+                          char *errmsg)
+{
+    struct tr_cursor cur = tr_cursor_make(req, len);
+    uint8_t op, flags;
+    struct tr_slice tenant, name = {NULL, 0};
+    uint64_t limit, max_series, max_samples, n;
+    struct tr_select_hints h;
+    memset(&h, 0, sizeof(h));
+    if (tr_cursor_u8(&cur, &op) != 0 || op < SEL_SELECT || op > SEL_METADATA ||
+        sm__get_bytes(&cur, &tenant) != 0 ||
+        tr_cursor_varint(&cur, &h.mint) != 0 ||
+        tr_cursor_varint(&cur, &h.maxt) != 0 ||
+        tr_cursor_u8(&cur, &flags) != 0 ||
+        tr_cursor_uvarint(&cur, &limit) != 0 ||
+        tr_cursor_uvarint(&cur, &max_series) != 0 ||
+        tr_cursor_uvarint(&cur, &max_samples) != 0 ||
+        ((op == SEL_VALUES || op == SEL_METADATA) &&
+         sm__get_bytes(&cur, &name) != 0) ||
+        tr_cursor_uvarint(&cur, &n) != 0 || n > 256) {
+        return tr_errf(TR_EPROTO, errmsg, "malformed select request");
+    }
+    h.no_samples = flags & 1;
+    h.limit = limit;
+    h.max_series = max_series;
+    h.max_samples = max_samples;
+    h.shards = ids;
+    h.n_shards = n_ids;
+    if (op == SEL_METADATA) {
+        struct tr_arena a;
+        tr_arena_init(&a, 16 * 1024);
+        struct tr_metadata_item *items = NULL;
+        size_t cnt = 0;
+        int rv = tr_storage_metadata(c->storage, tenant, name, limit, ids,
+                                     n_ids, &a, &items, &cnt);
+        if (rv == 0) {
+            sm__encode_metadata(out, items, cnt);
+        }
+        tr_arena_free(&a);
+        return rv == 0 ? 0 : tr_errf(rv, errmsg, "metadata read failed");
+    }
+    struct tr_matcher *ms = tr_calloc(n ? n : 1, sizeof(*ms));
+    size_t nm = 0;
+    int rv = ms ? 0 : TR_ENOMEM;
+    char tn[TR_CATALOG_NAME_MAX + 100];
+    for (uint64_t i = 0; i < n && rv == 0; i++) {
+        uint8_t t;
+        struct tr_slice mn, mv;
+        if (tr_cursor_u8(&cur, &t) != 0 || t > TR_MATCH_NRE ||
+            sm__get_bytes(&cur, &mn) != 0 || sm__get_bytes(&cur, &mv) != 0 ||
+            mn.len >= sizeof(tn)) {
+            rv = tr_errf(TR_EPROTO, errmsg, "malformed matcher");
+            break;
+        }
+        memcpy(tn, mn.base, mn.len);
+        tn[mn.len] = '\0';
+        rv = tr_matcher_init(&ms[nm], (enum tr_match_type)t, tn, mv.base,
+                             mv.len, errmsg);
+        if (rv == 0) {
+            nm++;
+        }
+    }
+    const struct tr_select_source *src = tr_storage_source(c->storage);
+    if (rv == 0 && op == SEL_SELECT) {
+        struct tr_select_result r;
+        rv = src->select(src->impl, tenant, ms, nm, &h, &r, errmsg);
+        if (rv == 0) {
+            sm__encode_result(out, &r);
+            tr_select_result_free(&r);
+        }
+    } else if (rv == 0) {
+        struct tr_string_list l;
+        rv = op == SEL_NAMES
+                 ? src->label_names(src->impl, tenant, ms, nm, &h, &l, errmsg)
+                 : src->label_values(src->impl, tenant, name, ms, nm, &h, &l,
+                                     errmsg);
+        if (rv == 0) {
+            sm__encode_strings(out, &l);
+            tr_string_list_free(&l);
+        }
+    }
+    for (size_t i = 0; i < nm; i++) {
+        tr_matcher_free(&ms[i]);
+    }
+    tr_free(ms);
+    return rv;
+}
+
+const struct cl_signal_ops cl_signal_metrics = {
+    .signal = TR_SIGNAL_METRICS,
+    .admit = sm__admit,
+    .serve_read = sm__serve_read,
+};
+
+const struct cl_signal_ops *cl_signal_ops(uint8_t signal)
+{
+    return signal == TR_SIGNAL_METRICS ? &cl_signal_metrics : NULL;
+}
+
+/* ---- merging shard results ------------------------------------------------------
+ */
+
+struct merge_ref {
+    const struct tr_series_data *sd;
+};
+
+static int merge__cmp(const void *a, const void *b)
+{
+    const struct merge_ref *x = a, *y = b;
+    return tr_labels_cmp(x->sd->labels, x->sd->n_labels, y->sd->labels,
+                         y->sd->n_labels);
+}
+
+static int merge__sample_cmp(const void *a, const void *b)
+{
+    const struct tr_sample *x = a, *y = b;
+    return x->t < y->t ? -1 : (x->t > y->t ? 1 : 0);
+}
+
+static int merge__first_cmp(const void *a, const void *b)
+{
+    const struct merge_ref *x = a, *y = b;
+    int64_t tx = x->sd->n_samples ? x->sd->samples[0].t : INT64_MIN;
+    int64_t ty = y->sd->n_samples ? y->sd->samples[0].t : INT64_MIN;
+    return tx < ty ? -1 : (tx > ty ? 1 : 0);
+}
+
+/* The samples of one series from several shards into dst, sorted and
+ * unique; returns their number. Shards of different windows hold disjoint
+ * time ranges, so the parts ordered by their first sample are usually
+ * already in order; overlapping parts are sorted and deduplicated. */
+static size_t merge__samples(struct merge_ref *refs,
+                             size_t n,
+                             struct tr_sample *dst)
+{
+    qsort(refs, n, sizeof(*refs), merge__first_cmp);
+    size_t o = 0;
+    bool sorted = true;
+    for (size_t r = 0; r < n; r++) {
+        const struct tr_series_data *sd = refs[r].sd;
+        if (sd->n_samples == 0) {
+            continue;
+        }
+        if (o > 0 && sd->samples[0].t <= dst[o - 1].t) {
+            sorted = false;
+        }
+        memcpy(dst + o, sd->samples, sd->n_samples * sizeof(*dst));
+        o += sd->n_samples;
+    }
+    if (sorted || o < 2) {
+        return o;
+    }
+    qsort(dst, o, sizeof(*dst), merge__sample_cmp);
+    size_t u = 1;
+    for (size_t s = 1; s < o; s++) {
+        if (dst[s].t != dst[u - 1].t) {
+            dst[u++] = dst[s];
+        }
+    }
+    return u;
+}
+
+/* Merges per-shard results into out: one series per label set, samples
+ * sorted and unique. Takes over the parts' memory (their arenas are
+ * empty afterwards). */
+static int sm__merge(struct tr_select_result *parts,
+                     size_t np,
+                     const struct tr_select_hints *h,
+                     struct tr_select_result *out,
+                     char *errmsg)
+{
+    memset(out, 0, sizeof(*out));
+    tr_arena_init(&out->arena, 64 * 1024);
+    size_t total = 0;
+    for (size_t i = 0; i < np; i++) {
+        total += parts[i].n_series;
+        out->truncated = out->truncated || parts[i].truncated;
+    }
+    struct merge_ref *refs = tr_malloc((total ? total : 1) * sizeof(*refs));
+    out->series =
+        tr_arena_alloc(&out->arena, (total ? total : 1) * sizeof(*out->series));
+    if (refs == NULL || out->series == NULL) {
+        tr_free(refs);
+        return tr_errf(TR_ENOMEM, errmsg, "out of memory");
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < np; i++) {
+        for (size_t j = 0; j < parts[i].n_series; j++) {
+            refs[k++].sd = &parts[i].series[j];
+        }
+    }
+    if (k > 1) {
+        qsort(refs, k, sizeof(*refs), merge__cmp);
+    }
+    size_t samples = 0;
+    int rv = 0;
+    for (size_t i = 0; i < k && rv == 0;) {
+        size_t j = i + 1;
+        size_t ns = refs[i].sd->n_samples;
+        while (j < k && merge__cmp(&refs[i], &refs[j]) == 0) {
+            ns += refs[j].sd->n_samples;
+            j++;
+        }
+        if (h->limit > 0 && out->n_series >= h->limit) {
+            out->truncated = true;
+            break;
+        }
+        struct tr_series_data *d = &out->series[out->n_series++];
+        /* labels and single-part samples stay in the parts' memory, which
+         * out adopts below */
+        d->n_labels = refs[i].sd->n_labels;
+        d->labels = refs[i].sd->labels;
+        size_t o;
+        if (j - i == 1) {
+            d->samples = refs[i].sd->samples;
+            o = refs[i].sd->n_samples;
+        } else {
+            d->samples = tr_arena_alloc(&out->arena,
+                                        (ns ? ns : 1) * sizeof(*d->samples));
+            if (d->samples == NULL) {
+                rv = tr_errf(TR_ENOMEM, errmsg, "out of memory");
+                break;
+            }
+            o = merge__samples(&refs[i], j - i, d->samples);
+        }
+        d->n_samples = o;
+        samples += o;
+        if (h->max_samples > 0 && samples > h->max_samples) {
+            rv = tr_errf(TR_ELIMIT, errmsg,
+                         "query processing would load too many samples into "
+                         "memory in query execution");
+        }
+        i = j;
+    }
+    if (rv == 0 && h->max_series > 0 && out->n_series > h->max_series) {
+        rv = tr_errf(TR_ELIMIT, errmsg,
+                     "query would select more series than the limit of %zu",
+                     h->max_series);
+    }
+    for (size_t i = 0; i < np; i++) {
+        tr_arena_adopt(&out->arena, &parts[i].arena);
+    }
+    tr_free(refs);
+    return rv;
+}
+
+/* ---- the cluster-wide select source ----------------------------------------------
+ */
+
+/* State of one select over the fan-out: parts[0] is the local one. */
+struct sm_select {
+    struct tr_cluster *c;
+    struct tr_slice tenant;
+    const struct tr_matcher *ms;
+    size_t n;
+    const struct tr_select_hints *h;
+    struct tr_select_result *parts;
+    size_t np;
+    size_t cap;
+    bool have_local;
+};
+
+static int sm__select_local(void *arg,
+                            const struct tr_shard_id *ids,
+                            size_t n,
+                            char *errmsg)
+{
+    struct sm_select *s = arg;
+    const struct tr_select_source *local = tr_storage_source(s->c->storage);
+    struct tr_select_hints hh = *s->h;
+    hh.shards = ids;
+    hh.n_shards = n;
+    int rv = local->select(local->impl, s->tenant, s->ms, s->n, &hh,
+                           &s->parts[0], errmsg);
+    s->have_local = rv == 0;
+    return rv;
+}
+
+static int sm__select_remote(void *arg,
+                             const struct tr_shard_id *ids,
+                             size_t n,
+                             const char *body,
+                             size_t len,
+                             char *errmsg)
+{
+    (void)ids;
+    (void)n;
+    struct sm_select *s = arg;
+    if (s->np == s->cap) {
+        size_t cap = s->cap * 2;
+        struct tr_select_result *p = tr_realloc(s->parts, cap * sizeof(*p));
+        if (p == NULL) {
+            return tr_errf(TR_ENOMEM, errmsg, "out of memory");
+        }
+        s->parts = p;
+        s->cap = cap;
+    }
+    struct tr_select_result *part = &s->parts[s->np++];
+    if (sm__decode_result(body, len, part) != 0) {
+        return tr_errf(TR_EUNAVAIL, errmsg, "bad select response");
+    }
+    return 0;
+}
+
+static int sm__select(void *impl,
+                      struct tr_slice tenant,
+                      const struct tr_matcher *ms,
+                      size_t n,
+                      const struct tr_select_hints *h,
+                      struct tr_select_result *out,
+                      char *errmsg)
+{
+    struct tr_cluster *c = impl;
+    struct sm_select s = {c, tenant, ms, n, h, NULL, 1, 8, false};
+    s.parts = tr_calloc(s.cap, sizeof(*s.parts));
+    if (s.parts == NULL) {
+        return tr_errf(TR_ENOMEM, errmsg, "out of memory");
+    }
+    struct tr_buf req;
+    tr_buf_init(&req);
+    sm__encode_req(&req, SEL_SELECT, tenant, h, NULL, ms, n);
+    struct cl_read r = {
+        .signal = TR_SIGNAL_METRICS,
+        .mint = h->mint,
+        .maxt = h->maxt,
+        .leader_only = h->leader_only,
+        .req = req.data,
+        .req_len = req.len,
+        .local = sm__select_local,
+        .remote = sm__select_remote,
+        .arg = &s,
+    };
+    int rv = cl_read_run(c, &r, errmsg);
+    if (rv == 0 && s.np == 1) {
+        *out = s.parts[0]; /* only local shards: nothing to merge */
+        memset(&s.parts[0], 0, sizeof(s.parts[0]));
+        if (!s.have_local) {
+            memset(out, 0, sizeof(*out));
+            tr_arena_init(&out->arena, 1024);
+        }
+    } else if (rv == 0) {
+        rv = sm__merge(s.parts, s.np, h, out, errmsg);
+        if (rv != 0) {
+            tr_select_result_free(out); /* as the storage's select does */
+        }
+    } else {
+        memset(out, 0, sizeof(*out));
+    }
+    for (size_t i = 0; i < s.np; i++) {
+        if (i > 0 || s.have_local) {
+            tr_select_result_free(&s.parts[i]);
+        }
+    }
+    tr_free(s.parts);
+    tr_buf_free(&req);
+    return rv;
+}
+
+static int strs__cmp(const void *a, const void *b)
+{
+    return tr_slice_cmp(*(const struct tr_slice *)a,
+                        *(const struct tr_slice *)b);
+}
+
+/* Label names or values over the fan-out: every part's strings. */
+struct sm_strings {
+    struct tr_cluster *c;
+    int op;
+    struct tr_slice tenant;
+    const struct tr_slice *name;
+    const struct tr_matcher *ms;
+    size_t n;
+    const struct tr_select_hints *h;
+    struct tr_string_list *parts;
+    size_t np;
+    size_t cap;
+};
+
+static struct tr_string_list *sm__strings_part(struct sm_strings *s)
+{
+    if (s->np == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 8;
+        struct tr_string_list *p = tr_realloc(s->parts, cap * sizeof(*p));
+        if (p == NULL) {
+            return NULL;
+        }
+        s->parts = p;
+        s->cap = cap;
+    }
+    struct tr_string_list *l = &s->parts[s->np++];
+    memset(l, 0, sizeof(*l));
+    tr_arena_init(&l->arena, 1024);
+    return l;
+}
+
+static int sm__strings_local(void *arg,
+                             const struct tr_shard_id *ids,
+                             size_t n,
+                             char *errmsg)
+{
+    struct sm_strings *s = arg;
+    const struct tr_select_source *local = tr_storage_source(s->c->storage);
+    struct tr_select_hints hh = *s->h;
+    hh.shards = ids;
+    hh.n_shards = n;
+    struct tr_string_list *l = sm__strings_part(s);
+    if (l == NULL) {
+        return tr_errf(TR_ENOMEM, errmsg, "out of memory");
+    }
+    tr_string_list_free(l);
+    return s->op == SEL_NAMES
+               ? local->label_names(local->impl, s->tenant, s->ms, s->n, &hh,
+                                    l, errmsg)
+               : local->label_values(local->impl, s->tenant, *s->name, s->ms,
+                                     s->n, &hh, l, errmsg);
+}
+
+static int sm__strings_remote(void *arg,
+                              const struct tr_shard_id *ids,
+                              size_t n,
+                              const char *body,
+                              size_t len,
+                              char *errmsg)
+{
+    (void)ids;
+    (void)n;
+    struct sm_strings *s = arg;
+    struct tr_string_list *l = sm__strings_part(s);
+    if (l == NULL) {
+        return tr_errf(TR_ENOMEM, errmsg, "out of memory");
+    }
+    tr_string_list_free(l);
+    if (sm__decode_strings(body, len, l) != 0) {
+        return tr_errf(TR_EUNAVAIL, errmsg, "bad label response");
+    }
+    return 0;
+}
+
+static int sm__strings(struct tr_cluster *c,
+                       int op,
+                       struct tr_slice tenant,
+                       const struct tr_slice *name,
+                       const struct tr_matcher *ms,
+                       size_t n,
+                       const struct tr_select_hints *h,
+                       struct tr_string_list *out,
+                       char *errmsg)
+{
+    struct sm_strings s = {c, op, tenant, name, ms, n, h, NULL, 0, 0};
+    struct tr_buf req;
+    tr_buf_init(&req);
+    sm__encode_req(&req, op, tenant, h, name, ms, n);
+    struct cl_read r = {
+        .signal = TR_SIGNAL_METRICS,
+        .mint = h->mint,
+        .maxt = h->maxt,
+        .leader_only = h->leader_only,
+        .req = req.data,
+        .req_len = req.len,
+        .local = sm__strings_local,
+        .remote = sm__strings_remote,
+        .arg = &s,
+    };
+    int rv = cl_read_run(c, &r, errmsg);
+    memset(out, 0, sizeof(*out));
+    tr_arena_init(&out->arena, 16 * 1024);
+    size_t total = 0;
+    for (size_t i = 0; i < s.np; i++) {
+        total += s.parts[i].n;
+    }
+    if (rv == 0) {
+        struct tr_slice *all = tr_malloc((total ? total : 1) * sizeof(*all));
+        out->items = tr_arena_alloc(&out->arena,
+                                    (total ? total : 1) * sizeof(*out->items));
+        if (all == NULL || out->items == NULL) {
+            rv = tr_errf(TR_ENOMEM, errmsg, "out of memory");
+        } else {
+            size_t k = 0;
+            for (size_t i = 0; i < s.np; i++) {
+                for (size_t j = 0; j < s.parts[i].n; j++) {
+                    all[k++] = s.parts[i].items[j];
+                }
+                out->truncated = out->truncated || s.parts[i].truncated;
+            }
+            if (k > 1) {
+                qsort(all, k, sizeof(*all), strs__cmp);
+            }
+            for (size_t i = 0; i < k; i++) {
+                if (i > 0 && tr_slice_eq(all[i], all[i - 1])) {
+                    continue;
+                }
+                if (h->limit > 0 && out->n >= h->limit) {
+                    out->truncated = true;
+                    break;
+                }
+                out->items[out->n].base =
+                    tr_arena_strndup(&out->arena, all[i].base, all[i].len);
+                out->items[out->n].len = all[i].len;
+                out->n++;
+            }
+        }
+        tr_free(all);
+    }
+    for (size_t i = 0; i < s.np; i++) {
+        tr_string_list_free(&s.parts[i]);
+    }
+    tr_free(s.parts);
+    tr_buf_free(&req);
+    return rv;
+}
+
+static int sm__label_names(void *impl,
+                           struct tr_slice tenant,
+                           const struct tr_matcher *ms,
+                           size_t n,
+                           const struct tr_select_hints *h,
+                           struct tr_string_list *out,
+                           char *errmsg)
+{
+    return sm__strings(impl, SEL_NAMES, tenant, NULL, ms, n, h, out, errmsg);
+}
+
+static int sm__label_values(void *impl,
+                            struct tr_slice tenant,
+                            struct tr_slice name,
+                            const struct tr_matcher *ms,
+                            size_t n,
+                            const struct tr_select_hints *h,
+                            struct tr_string_list *out,
+                            char *errmsg)
+{
+    return sm__strings(impl, SEL_VALUES, tenant, &name, ms, n, h, out, errmsg);
+}
+
+void cl_signal_metrics_init_source(struct tr_cluster *c)
+{
+    c->source.version = 1;
+    c->source.impl = c;
+    c->source.select = sm__select;
+    c->source.label_names = sm__label_names;
+    c->source.label_values = sm__label_values;
+}
+
+const struct tr_select_source *tr_cluster_source(struct tr_cluster *c)
+{
+    return &c->source;
+}
+
+/* ---- metadata ----------------------------------------------------------------------
+ */
+
+struct sm_meta {
+    struct tr_cluster *c;
+    struct tr_slice tenant;
+    struct tr_slice metric;
+    size_t limit;
+    struct tr_arena *a;
+    struct tr_metadata_item *items;
+    size_t n;
+    size_t cap;
+};
+
+static int sm__meta_local(void *arg,
+                          const struct tr_shard_id *ids,
+                          size_t n,
+                          char *errmsg)
+{
+    struct sm_meta *m = arg;
+    struct tr_metadata_item *items = NULL;
+    size_t cnt = 0;
+    int rv = tr_storage_metadata(m->c->storage, m->tenant, m->metric, 0, ids,
+                                 n, m->a, &items, &cnt);
+    if (rv != 0) {
+        return tr_errf(rv, errmsg, "metadata read failed");
+    }
+    struct tr_buf b;
+    tr_buf_init(&b);
+    sm__encode_metadata(&b, items, cnt);
+    rv = sm__decode_metadata(b.data, b.len, m->a, &m->items, &m->n, &m->cap);
+    tr_buf_free(&b);
+    return rv == 0 ? 0 : tr_errf(rv, errmsg, "out of memory");
+}
+
+static int sm__meta_remote(void *arg,
+                           const struct tr_shard_id *ids,
+                           size_t n,
+                           const char *body,
+                           size_t len,
+                           char *errmsg)
+{
+    (void)ids;
+    (void)n;
+    struct sm_meta *m = arg;
+    int rv = sm__decode_metadata(body, len, m->a, &m->items, &m->n, &m->cap);
+    return rv == 0 ? 0 : tr_errf(TR_EUNAVAIL, errmsg, "bad metadata response");
+}
+
+int tr_cluster_metadata(struct tr_cluster *c,
+                        struct tr_slice tenant,
+                        struct tr_slice metric,
+                        size_t limit,
+                        struct tr_arena *a,
+                        struct tr_metadata_item **out,
+                        size_t *n,
+                        char *errmsg)
+{
+    /* metadata arrives with every write (Prometheus resends it every
+     * minute): the current and the previous window hold all of it */
+    int64_t now = cl_now_ms();
+    struct sm_meta m = {c, tenant, metric, limit, a, NULL, 0, 0};
+    struct tr_select_hints h;
+    memset(&h, 0, sizeof(h));
+    h.mint = cl_window_start(c, now) - c->window_ms;
+    h.maxt = now + c->window_ms;
+    struct tr_buf req;
+    tr_buf_init(&req);
+    sm__encode_req(&req, SEL_METADATA, tenant, &h, &metric, NULL, 0);
+    struct cl_read r = {
+        .signal = TR_SIGNAL_METRICS,
+        .mint = h.mint,
+        .maxt = h.maxt,
+        .req = req.data,
+        .req_len = req.len,
+        .local = sm__meta_local,
+        .remote = sm__meta_remote,
+        .arg = &m,
+    };
+    int rv = cl_read_run(c, &r, errmsg);
+    tr_buf_free(&req);
+    if (rv != 0) {
+        return rv;
+    }
+    *n = tr_metadata_merge(m.items, m.n, limit);
+    *out = m.items;
+    return 0;
+}

@@ -1,0 +1,280 @@
+/* api_cluster.c - registers the cluster layer's endpoints (cluster/
+ * cluster.h: /internal/v1/..., /api/v1/status/cluster, cluster
+ * administration) under their paths, adapting the HTTP request and
+ * response; and the administration endpoints that need the node's flags:
+ * tenant limits and the fake clock. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cluster/cluster.h"
+#include "lib/clock.h"
+#include "lib/err.h"
+#include "lib/json.h"
+#include "server/app.h"
+#include "server/prom_json.h"
+
+_Static_assert((int)TR_CLUSTER_GET == (int)TR_HTTP_GET &&
+                   (int)TR_CLUSTER_POST == (int)TR_HTTP_POST,
+               "cluster and HTTP method bits agree");
+
+static const char *ac__header(void *ctx, const char *name)
+{
+    const struct tr_http_request *req = ctx;
+    const struct tr_slice *h = tr_http_header_get(req, name);
+    return h == NULL ? NULL : tr_arena_strndup(req->arena, h->base, h->len);
+}
+
+static const char *ac__form(void *ctx, const char *name)
+{
+    return tr_http_form_get(ctx, name);
+}
+
+/* Every cluster route: finds it by the matched pattern and runs it. */
+static void ac__handle(const struct tr_http_request *req,
+                       struct tr_http_response *resp)
+{
+    struct tr_app *app = req->app;
+    if (app->cluster == NULL) {
+        tr_http_resp_text(resp, 503, "cluster layer not running");
+        return;
+    }
+    size_t n;
+    const struct tr_cluster_route *routes = tr_cluster_routes(&n);
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(routes[i].path, req->route_name) != 0) {
+            continue;
+        }
+        struct tr_cluster_request creq = {
+            .body = req->body,
+            .body_len = req->body_len,
+            .post = req->method == TR_HTTP_POST,
+            .header = ac__header,
+            .form = ac__form,
+            .ctx = (void *)req,
+        };
+        struct tr_cluster_response cresp = {200, NULL, &resp->body};
+        routes[i].fn(app->cluster, &creq, &cresp);
+        resp->status = cresp.status;
+        resp->content_type = cresp.content_type;
+        return;
+    }
+    tr_http_resp_text(resp, 404, "not found");
+}
+
+/* ---- tenant limits ----------------------------------------------------------
+ */
+
+/* Reads an optional numeric form value; -2 = absent, -3 = malformed. */
+static double admin__num(const struct tr_http_request *req, const char *key)
+{
+    const char *v = tr_http_form_get(req, key);
+    if (v == NULL || v[0] == '\0') {
+        return -2;
+    }
+    char *end;
+    double d = strtod(v, &end);
+    if (*end != '\0' || d != d || d < 0) {
+        return -3;
+    }
+    return d;
+}
+
+static int64_t admin__dur(const struct tr_http_request *req,
+                          const char *key,
+                          int *bad)
+{
+    const char *v = tr_http_form_get(req, key);
+    int64_t ms;
+    if (v == NULL || v[0] == '\0') {
+        return -1;
+    }
+    if (tr_parse_duration_ms(v, &ms) != 0) {
+        *bad = 1;
+        return -1;
+    }
+    return ms;
+}
+
+static void limits__dur(struct tr_json *j, const char *key, int64_t ms)
+{
+    char d[64];
+    tr_format_duration_ms(ms, d, sizeof(d));
+    tr_json_key(j, key);
+    tr_json_str(j, d);
+}
+
+static void limits__json(struct tr_http_response *resp,
+                         const struct tr_config *cfg,
+                         const char *tenant,
+                         const struct tr_catalog_tenant *t)
+{
+    struct tr_json j;
+    tr_buf_reset(&resp->body);
+    tr_json_init(&j, &resp->body);
+    tr_json_obj_begin(&j);
+    tr_json_key(&j, "status");
+    tr_json_str(&j, "success");
+    tr_json_key(&j, "data");
+    tr_json_obj_begin(&j);
+    tr_json_key(&j, "tenant");
+    tr_json_str(&j, tenant);
+    tr_json_key(&j, "overridden");
+    tr_json_bool(&j, t != NULL);
+    tr_json_key(&j, "max_series");
+    tr_json_uint(&j,
+                 t && t->max_series ? t->max_series : cfg->limits.max_series);
+    tr_json_key(&j, "ingestion_rate");
+    tr_json_double(&j, t && t->ingestion_rate >= 0
+                           ? t->ingestion_rate
+                           : cfg->limits.ingestion_rate);
+    tr_json_key(&j, "ingestion_burst");
+    tr_json_uint(&j, t && t->ingestion_burst ? t->ingestion_burst
+                                             : cfg->limits.ingestion_burst);
+    limits__dur(&j, "retention_metrics",
+                t && t->retention_metrics_ms >= 0 ? t->retention_metrics_ms
+                                                  : cfg->retention_metrics_ms);
+    limits__dur(&j, "retention_logs",
+                t && t->retention_logs_ms >= 0 ? t->retention_logs_ms
+                                               : cfg->retention_logs_ms);
+    limits__dur(&j, "retention_traces",
+                t && t->retention_traces_ms >= 0 ? t->retention_traces_ms
+                                                 : cfg->retention_traces_ms);
+    tr_json_obj_end(&j);
+    tr_json_obj_end(&j);
+    resp->status = 200;
+    resp->content_type = "application/json";
+}
+
+/* Changing state through the admin API needs the cluster secret when one
+ * is set (the same header as node-to-node requests). */
+static bool admin__authorized(const struct tr_http_request *req,
+                              struct tr_http_response *resp)
+{
+    struct tr_app *app = req->app;
+    const char *secret = app->cfg->cluster_secret;
+    if (secret[0] == '\0') {
+        return true;
+    }
+    const struct tr_slice *h = tr_http_header_get(req, "X-Triad-Cluster-Secret");
+    if (h == NULL || !tr_slice_eq_cstr(*h, secret)) {
+        tr_http_resp_text(resp, 401, "bad or missing cluster secret");
+        return false;
+    }
+    return true;
+}
+
+/* GET shows a tenant's effective limits; POST sets its overrides:
+ * /api/v1/admin/tenants/limits?tenant=T&max_series=N&ingestion_rate=R&
+ * ingestion_burst=B&retention_metrics=D&retention_logs=D&retention_traces=D
+ * (absent = default; a POST with none of them removes the overrides). */
+static void admin__tenant_limits(const struct tr_http_request *req,
+                                 struct tr_http_response *resp)
+{
+    struct tr_app *app = req->app;
+    if (app->cluster == NULL) {
+        tr_http_resp_text(resp, 503, "cluster layer not running");
+        return;
+    }
+    if (req->method == TR_HTTP_POST && !admin__authorized(req, resp)) {
+        return;
+    }
+    const char *tenant = tr_http_form_get(req, "tenant");
+    if (tenant == NULL || tenant[0] == '\0' ||
+        strlen(tenant) >= TR_CATALOG_TENANT_MAX) {
+        tr_http_resp_text(resp, 400,
+                          "missing or too long parameter \"tenant\"");
+        return;
+    }
+    struct tr_catalog_tenant cur;
+    if (req->method != TR_HTTP_POST) {
+        bool have = tr_cluster_tenant(app->cluster, tenant, &cur);
+        limits__json(resp, app->cfg, tenant, have ? &cur : NULL);
+        return;
+    }
+    struct tr_catalog_tenant t;
+    memset(&t, 0, sizeof(t));
+    snprintf(t.name, sizeof(t.name), "%s", tenant);
+    double ms = admin__num(req, "max_series");
+    double rate = admin__num(req, "ingestion_rate");
+    double burst = admin__num(req, "ingestion_burst");
+    int bad = ms == -3 || rate == -3 || burst == -3;
+    t.max_series = ms >= 0 ? (uint64_t)ms : 0;
+    t.ingestion_rate = rate >= 0 ? rate : -1;
+    t.ingestion_burst = burst >= 0 ? (uint64_t)burst : 0;
+    t.retention_metrics_ms = admin__dur(req, "retention_metrics", &bad);
+    t.retention_logs_ms = admin__dur(req, "retention_logs", &bad);
+    t.retention_traces_ms = admin__dur(req, "retention_traces", &bad);
+    if (bad) {
+        tr_http_resp_text(resp, 400,
+                          "bad value: numbers must be >= 0, retentions "
+                          "durations like 30d");
+        return;
+    }
+    if (tr_cluster_set_tenant(app->cluster, &t) != 0) {
+        tr_http_resp_text(resp, 503, "not stored (no meta leader?); retry");
+        return;
+    }
+    bool have = tr_cluster_tenant(app->cluster, tenant, &cur);
+    limits__json(resp, app->cfg, tenant, have ? &cur : NULL);
+}
+
+/* POST /debug/clock?advance=DURATION: moves the cluster's fake clock
+ * (--debug.fake-clock) on every node; 404 without the flag, 403 with
+ * --auth.enabled (never on a production cluster). */
+static void admin__clock(const struct tr_http_request *req,
+                         struct tr_http_response *resp)
+{
+    struct tr_app *app = req->app;
+    if (app->cfg->debug_fake_clock[0] == '\0') {
+        tr_http_resp_text(resp, 404,
+                          "not found (start with --debug.fake-clock)");
+        return;
+    }
+    if (app->cfg->auth_enabled) {
+        tr_http_resp_text(resp, 403,
+                          "the fake clock is refused with --auth.enabled");
+        return;
+    }
+    if (app->cluster == NULL) {
+        tr_http_resp_text(resp, 503, "cluster layer not running");
+        return;
+    }
+    const char *adv = tr_http_form_get(req, "advance");
+    int64_t ms;
+    if (adv == NULL || tr_parse_duration_ms(adv, &ms) != 0) {
+        tr_http_resp_text(resp, 400,
+                          "missing or bad parameter \"advance\" (a duration "
+                          "like 90m)");
+        return;
+    }
+    char err[TR_ERRMSG_SIZE];
+    int rv = tr_cluster_clock_advance(app->cluster, ms, err);
+    if (rv != 0) {
+        tr_http_resp_text(resp, rv == TR_EINVAL ? 400 : 503, err);
+        return;
+    }
+    char body[64];
+    snprintf(body, sizeof(body), "%lld\n", (long long)tr_now_ms());
+    tr_http_resp_text(resp, 200, body);
+}
+
+int tr_api_cluster_routes(struct tr_http_server *http)
+{
+    size_t n;
+    const struct tr_cluster_route *routes = tr_cluster_routes(&n);
+    for (size_t i = 0; i < n; i++) {
+        int rv =
+            tr_http_route(http, routes[i].methods, routes[i].path, 0, ac__handle);
+        if (rv != 0) {
+            return rv;
+        }
+    }
+    int rv = tr_http_route(http, TR_HTTP_GET | TR_HTTP_POST,
+                           "/api/v1/admin/tenants/limits", 0,
+                           admin__tenant_limits);
+    if (rv == 0) {
+        rv = tr_http_route(http, TR_HTTP_POST, "/debug/clock", 0, admin__clock);
+    }
+    return rv;
+}
