@@ -430,7 +430,11 @@ void cl_groups_refresh_stats(struct tr_cluster *c)
             .leader = gs.leader,
             .term = gs.term,
             .commit = gs.commit_index,
-            .applied = fs.applied_index,
+            /* with nothing queued, storage has everything raft applied
+             * (configuration entries and barriers have no data) */
+            .applied = fs.queued == 0 && gs.last_applied > fs.applied_index
+                           ? gs.last_applied
+                           : fs.applied_index,
             .last_index = gs.last_index,
             .leader_changes = gs.leader_changes,
             .snapshots = gs.snapshots,

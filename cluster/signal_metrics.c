@@ -1154,14 +1154,13 @@ int tr_cluster_metadata(struct tr_cluster *c,
                         size_t *n,
                         char *errmsg)
 {
-    /* metadata arrives with every write (Prometheus resends it every
-     * minute): the current and the previous window hold all of it */
-    int64_t now = cl_now_ms();
+    /* metadata travels with the first shard of a write (any window): every
+     * window's shards are asked (a small read: one record per metric) */
     struct sm_meta m = {c, tenant, metric, limit, a, NULL, 0, 0};
     struct tr_select_hints h;
     memset(&h, 0, sizeof(h));
-    h.mint = cl_window_start(c, now) - c->window_ms;
-    h.maxt = now + c->window_ms;
+    h.mint = INT64_MIN;
+    h.maxt = INT64_MAX;
     struct tr_buf req;
     tr_buf_init(&req);
     sm__encode_req(&req, SEL_METADATA, tenant, &h, &metric, NULL, 0);

@@ -279,7 +279,7 @@ static void fsm__run(void *arg)
         if (it->kind == ITEM_ENTRY && rv == TR_EIO) {
             /* fail-stop: the entry stays queued, nothing advances */
             f->st.failed = true;
-            snprintf(f->st.failure, sizeof(f->st.failure), "%s", err);
+            snprintf(f->st.failure, sizeof(f->st.failure), "%.150s", err);
             fsm__fail_checkpoints(f, TR_EIO);
             pthread_mutex_unlock(&f->mu);
             tr_log_error("shard replica stopped: storage write failed",

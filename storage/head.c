@@ -682,7 +682,7 @@ static void head__put_metadata(struct tr_storage *s,
     tr_buf_append(&s->val, m->help.base, m->help.len);
     tr_buf_put_uvarint(&s->val, m->unit.len);
     tr_buf_append(&s->val, m->unit.base, m->unit.len);
-    tr_wbatch_put(s->batch, TR_CF_META, s->key.data, s->key.len, s->val.data,
+    tr_wbatch_put(s->batch, TR_CF_METRICS, s->key.data, s->key.len, s->val.data,
                   s->val.len);
 }
 

@@ -47,7 +47,9 @@ size_t tr_metadata_merge(struct tr_metadata_item *items,
 {
     /* by name, then by content, so that every node picks the same record
      * whatever order the shards answered in */
-    qsort(items, n, sizeof(*items), meta__item_cmp);
+    if (n > 1) {
+        qsort(items, n, sizeof(*items), meta__item_cmp);
+    }
     size_t o = 0;
     for (size_t i = 0; i < n; i++) {
         if (o > 0 && tr_slice_eq(items[i].metric, items[o - 1].metric)) {
@@ -218,7 +220,9 @@ int tr_storage_metadata(struct tr_storage *s,
     size_t cnt = 0;
     struct tr_metadata_item *items = NULL;
     if (rv == 0) {
-        qsort(l.v, l.n, sizeof(*l.v), meta__cmp);
+        if (l.n > 1) {
+            qsort(l.v, l.n, sizeof(*l.v), meta__cmp);
+        }
         items = tr_arena_alloc(a, (l.n ? l.n : 1) * sizeof(*items));
         if (items == NULL) {
             rv = TR_ENOMEM;
