@@ -340,14 +340,16 @@ PROMETHEUS_BIN = os.environ.get(
 # Newer Prometheus releases, unpacked from Debian trixie/sid by the shared
 # tool ../shared/tools/debian-pkg (outside the repository; `make
 # prometheus-2.53` / `make prometheus-3.5` do the same):
-#   version: (suite, package=version, directory under build/tools, env override)
+#   version: (full version, suite, package=version, directory under build/tools,
+#             environment variable that overrides the path)
 DEBIAN_PKG = os.environ.get("DEBIAN_PKG", os.path.join(REPO, "..", "shared", "tools",
                                                        "debian-pkg"))
 PROMETHEUS_VERSIONS = {
     # the PromQL reference: the semantics triad implements
-    "2.53": ("trixie", "prometheus=2.53.3+ds1-2", "prometheus-2.53", "PROMETHEUS_2_53_BIN"),
+    "2.53": ("2.53.3", "trixie", "prometheus=2.53.3+ds1-2", "prometheus-2.53",
+             "PROMETHEUS_2_53_BIN"),
     # current LTS: the benchmark baseline, a remote-write 1.0/2.0 sender
-    "3.5": ("sid", "prometheus=3.5.3+ds1-6", "prometheus-3.5", "PROMETHEUS_3_5_BIN"),
+    "3.5": ("3.5.3", "sid", "prometheus=3.5.3+ds1-6", "prometheus-3.5", "PROMETHEUS_3_5_BIN"),
 }
 
 
@@ -380,7 +382,7 @@ def ensure_prometheus(version="2.42"):
 
 
 def _ensure_debian_pkg(version):
-    suite, pkg, sub, env = PROMETHEUS_VERSIONS[version]
+    full, suite, pkg, sub, env = PROMETHEUS_VERSIONS[version]
     if os.environ.get(env):
         if not os.path.exists(os.environ[env]):
             raise Skip("%s=%s does not exist" % (env, os.environ[env]))
@@ -390,16 +392,18 @@ def _ensure_debian_pkg(version):
     if os.path.exists(binary):
         return binary
     if not os.path.exists(DEBIAN_PKG):
-        raise Skip("Prometheus %s needs %s (absent; it lives in ../shared/tools beside the "
-                   "repository)" % (version, os.path.abspath(DEBIAN_PKG)))
-    print("    fetching Prometheus %s: debian-pkg %s %s %s" % (version, suite, pkg, dest))
+        raise Skip("Prometheus %s needs debian-pkg, not found at %s (../shared/tools beside "
+                   "the repository)" % (full, os.path.abspath(DEBIAN_PKG)))
+    print("    fetching Prometheus %s: debian-pkg %s %s %s" % (full, suite, pkg, dest))
     try:
-        r = subprocess.run([DEBIAN_PKG, suite, pkg, dest], capture_output=True, timeout=600)
+        r = subprocess.run([DEBIAN_PKG, suite, pkg, dest], capture_output=True, timeout=120)
     except subprocess.TimeoutExpired:
-        raise Skip("debian-pkg %s %s timed out (Debian mirror unreachable?)" % (suite, pkg))
+        raise Skip("Prometheus %s: debian-pkg %s %s timed out (Debian mirror unreachable?)"
+                   % (full, suite, pkg))
     if r.returncode != 0 or not os.path.exists(binary):
-        raise Skip("debian-pkg %s %s failed (exit %d; Debian mirror unreachable?): %s" % (
-            suite, pkg, r.returncode, r.stderr.decode(errors="replace").strip()[-300:]))
+        raise Skip("Prometheus %s: debian-pkg %s %s failed (exit %d; Debian mirror "
+                   "unreachable?): %s" % (full, suite, pkg, r.returncode,
+                                          r.stderr.decode(errors="replace").strip()[-300:]))
     return binary
 
 
