@@ -110,6 +110,29 @@ build/prometheus/usr/bin/prometheus:
 	dpkg-deb -x build/prometheus/deb/prometheus_*.deb build/prometheus
 	@touch $@
 
+# Newer Prometheus releases from Debian trixie/sid, unpacked by the shared tool
+# ../shared/tools/debian-pkg (outside the repository, beside the clone):
+#   prometheus-2.53  build/tools/prometheus-2.53/usr/bin/prometheus  the PromQL
+#                    reference (semantics triad implements; compliance runner)
+#   prometheus-3.5   build/tools/prometheus-3.5/usr/bin/prometheus   current LTS:
+#                    the benchmark baseline, a remote-write 1.0/2.0 sender
+# The black-box tests fetch them on demand the same way and skip (visibly)
+# when the tool or the Debian mirror is unavailable.
+DEBIAN_PKG ?= ../shared/tools/debian-pkg
+PROM_2_53 := build/tools/prometheus-2.53/usr/bin/prometheus
+PROM_3_5 := build/tools/prometheus-3.5/usr/bin/prometheus
+.PHONY: prometheus-2.53 prometheus-3.5
+prometheus-2.53: $(PROM_2_53)
+prometheus-3.5: $(PROM_3_5)
+$(PROM_2_53):
+	@test -x $(DEBIAN_PKG) || { echo "$@: $(DEBIAN_PKG) not found (needed for Prometheus 2.53.3)" >&2; exit 1; }
+	$(DEBIAN_PKG) trixie prometheus=2.53.3+ds1-2 build/tools/prometheus-2.53
+	@touch $@
+$(PROM_3_5):
+	@test -x $(DEBIAN_PKG) || { echo "$@: $(DEBIAN_PKG) not found (needed for Prometheus 3.5.3)" >&2; exit 1; }
+	$(DEBIAN_PKG) sid prometheus=3.5.3+ds1-6 build/tools/prometheus-3.5
+	@touch $@
+
 unit: deps build/asan/unit_tests
 	./build/asan/unit_tests --jobs 2
 
@@ -125,7 +148,7 @@ build/bench/%: bench/%.c $(wildcard bench/lib/*.c) build/libtriad.a
 	@mkdir -p build/bench
 	$(CC) $(WARN) $(BASE_CFLAGS) -O2 -o $@ $^ $(PC_LDLIBS)
 
-bench: deps build/triad build/prometheus/usr/bin/prometheus $(patsubst bench/%.c,build/bench/%,$(BENCH_SRCS))
+bench: deps build/triad $(PROM_3_5) $(patsubst bench/%.c,build/bench/%,$(BENCH_SRCS))
 	@for b in $(patsubst bench/%.c,build/bench/%,$(BENCH_SRCS)); do echo "== $$b"; $$b || exit 1; done
 
 # ---- fuzzing ------------------------------------------------------------------

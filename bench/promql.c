@@ -1,6 +1,7 @@
-/* promql.c - PromQL range-query latency benchmark: triad vs Prometheus 2.42.
+/* promql.c - PromQL range-query benchmark: triad vs Prometheus 3.5.3.
  *
- * Starts build/triad and Debian's Prometheus 2.42 (with
+ * Starts build/triad and Prometheus 3.5.3 (the current LTS:
+ * build/tools/prometheus-3.5, `make prometheus-3.5`; with
  * --web.enable-remote-write-receiver) on free 127.0.0.1 ports with fresh
  * temp dirs, loads the very same remote-write data into both at the same
  * time, waits until both are idle, then runs a fixed set of range queries on
@@ -26,9 +27,13 @@
  * Each query is run once per server as a warm-up, then REPS times (default 5)
  * per server; reported: the median wall time of the HTTP request (POST, form
  * body, keep-alive connection, no compression, the whole JSON response read),
- * triad / Prometheus per query, and the median of those ratios. Targets
- * (every ratio <= 1.0, median <= 0.5) are reported, not asserted. A warning
- * is printed if the two servers return different numbers of result series.
+ * triad / Prometheus per query, and the median of those ratios; and the
+ * peak RSS of each server over the query phase (VmHWM, reset to the current
+ * RSS by writing 5 to /proc/PID/clear_refs when the phase starts; where
+ * that is refused, the maximum of VmRSS polled every 20 ms) and its ratio.
+ * Targets (every latency ratio <= 1.0, median <= 0.5, peak RSS ratio <=
+ * 1.0) are reported, not asserted. A warning is printed if the two servers
+ * return different numbers of result series.
  *
  * Usage: build/bench/promql [--combos N] [--interval S] [--hours H]
  *          [--reps N] [--conns N] [--batch N] [--triad PATH]
@@ -82,7 +87,7 @@ static struct cfg cfg = {COMBOS,
                          4,
                          2000,
                          "build/triad",
-                         "build/prometheus/usr/bin/prometheus",
+                         "build/tools/prometheus-3.5/usr/bin/prometheus",
                          0,
                          0};
 static long rounds;
@@ -421,6 +426,71 @@ static double quiesce(double timeout_s)
     return mono_s() - t0;
 }
 
+/* ---- peak RSS over the query phase ----------------------------------------
+ */
+
+struct rss_watch {
+    pthread_t th;
+    int polling;      /* the poller thread runs */
+    atomic_int stop;  /* tells it to end */
+    int hwm_reset[2]; /* VmHWM of server k was reset at the start */
+    long polled[2];   /* KiB: the largest VmRSS polled */
+};
+
+static void rss_poll_once(struct rss_watch *w)
+{
+    for (int k = 0; k < 2; k++) {
+        long v = vm_status_kib(srv[k].pid, "VmRSS:");
+        if (v > w->polled[k])
+            w->polled[k] = v;
+    }
+}
+
+static void *rss_poller(void *arg)
+{
+    struct rss_watch *w = arg;
+    while (!atomic_load(&w->stop)) {
+        rss_poll_once(w);
+        usleep(20000);
+    }
+    return NULL;
+}
+
+/* Resets both servers' VmHWM; polls VmRSS (every 20 ms) when a reset is
+ * refused. */
+static void rss_watch_start(struct rss_watch *w)
+{
+    memset(w, 0, sizeof *w);
+    atomic_init(&w->stop, 0);
+    int need_poll = 0;
+    for (int k = 0; k < 2; k++) {
+        w->hwm_reset[k] = reset_peak_rss(srv[k].pid) == 0;
+        need_poll |= !w->hwm_reset[k];
+    }
+    rss_poll_once(w);
+    if (need_poll && pthread_create(&w->th, NULL, rss_poller, w) == 0)
+        w->polling = 1;
+}
+
+/* peak[k] in KiB; *how describes the method. */
+static void rss_watch_end(struct rss_watch *w, long peak[2], const char **how)
+{
+    if (w->polling) {
+        atomic_store(&w->stop, 1);
+        pthread_join(w->th, NULL);
+    }
+    rss_poll_once(w);
+    for (int k = 0; k < 2; k++) {
+        long hwm = w->hwm_reset[k] ? vm_status_kib(srv[k].pid, "VmHWM:") : -1;
+        peak[k] = hwm > w->polled[k] ? hwm : w->polled[k];
+    }
+    *how = w->hwm_reset[0] && w->hwm_reset[1]
+               ? "VmHWM, reset when the phase started"
+           : w->polling ? "VmRSS polled every 20 ms where VmHWM could not be "
+                          "reset"
+                        : "VmRSS at the start and the end only";
+}
+
 /* ---- queries ----------------------------------------------------------------
  */
 
@@ -566,6 +636,10 @@ int main(int argc, char **argv)
         cfg.conns, cfg.batch, cfg.reps);
     fflush(stdout);
 
+    char prom_name[96], prom_version[64];
+    program_version(cfg.prom_bin, prom_version, sizeof prom_version);
+    snprintf(prom_name, sizeof prom_name, "prometheus %s", prom_version);
+    printf("baseline: %s (%s)\n", prom_name, cfg.prom_bin);
     int failed = 0;
     if (start_triad(&srv[0]) != 0 || start_prometheus(&srv[1]) != 0) {
         failed = 1;
@@ -628,6 +702,8 @@ int main(int argc, char **argv)
     double *lat = calloc((size_t)cfg.reps, sizeof *lat);
     if (!lat)
         die("out of memory");
+    struct rss_watch rss;
+    rss_watch_start(&rss);
     double qw0 = mono_s();
     for (int q = 0; q < NQ; q++) {
         char *esc = curl_easy_escape(e[0], qs[q].expr, 0);
@@ -664,6 +740,9 @@ int main(int argc, char **argv)
         curl_free(esc);
     }
     double query_s = mono_s() - qw0;
+    long peak_kib[2];
+    const char *peak_how;
+    rss_watch_end(&rss, peak_kib, &peak_how);
     free(lat);
 
     printf(
@@ -714,19 +793,24 @@ int main(int argc, char **argv)
                     "prometheus %ld\n",
                     qs[q].expr, ranges[r].name, runs[q][r].series[0],
                     runs[q][r].series[1]);
+    double rss_ratio = (double)peak_kib[0] / (double)peak_kib[1];
+    printf(
+        "\npeak RSS over the query phase (%s): triad %.1f MiB, %s %.1f "
+        "MiB, ratio %.2f\n",
+        peak_how, (double)peak_kib[0] / 1024.0, prom_name,
+        (double)peak_kib[1] / 1024.0, rss_ratio);
+    printf("RSS after the queries: triad %.1f MiB, prometheus %.1f MiB\n",
+           (double)vm_status_kib(srv[0].pid, "VmRSS:") / 1024.0,
+           (double)vm_status_kib(srv[1].pid, "VmRSS:") / 1024.0);
     if (nr) {
         double med = median(ratios, nr);
-        printf("\nmedian ratio triad / prometheus: %.2f\n", med);
-        printf("targets: every ratio <= 1.0: %s; median <= 0.5: %s\n",
-               all_le1 ? "met" : "NOT met", med <= 0.5 ? "met" : "NOT met");
+        printf("median latency ratio triad / prometheus: %.2f\n", med);
+        printf(
+            "targets: every latency ratio <= 1.0: %s; median <= 0.5: %s; "
+            "peak RSS ratio <= 1.0: %s\n",
+            all_le1 ? "met" : "NOT met", med <= 0.5 ? "met" : "NOT met",
+            rss_ratio <= 1.0 ? "met" : "NOT met");
     }
-    printf(
-        "RSS after the queries: triad %.1f MiB (peak %.1f), prometheus "
-        "%.1f MiB (peak %.1f)\n",
-        (double)vm_status_kib(srv[0].pid, "VmRSS:") / 1024.0,
-        (double)vm_status_kib(srv[0].pid, "VmHWM:") / 1024.0,
-        (double)vm_status_kib(srv[1].pid, "VmRSS:") / 1024.0,
-        (double)vm_status_kib(srv[1].pid, "VmHWM:") / 1024.0);
     curl_easy_cleanup(e[0]);
     curl_easy_cleanup(e[1]);
     if (cfg.hold_s > 0) {

@@ -11,7 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -54,16 +56,115 @@ pid_t spawn(char *const argv[], const char *log_path)
 
 int stop_pid(pid_t pid)
 {
-    int st = 0;
+    return stop_pid_measured(pid, NULL, NULL);
+}
+
+static double rusage_cpu(const struct rusage *ru)
+{
+    return (double)ru->ru_utime.tv_sec + (double)ru->ru_utime.tv_usec / 1e6 +
+           (double)ru->ru_stime.tv_sec + (double)ru->ru_stime.tv_usec / 1e6;
+}
+
+int stop_pid_measured(pid_t pid, double *cpu_s, double *wait_s)
+{
+    int st = 0, rc = -1;
+    struct rusage ru;
+    memset(&ru, 0, sizeof ru);
+    double t0 = mono_s();
     kill(pid, SIGTERM);
-    for (int i = 0; i < 300; i++) {
-        if (waitpid(pid, &st, WNOHANG) == pid)
-            return st;
-        usleep(100000);
+    for (int i = 0; i < 3000; i++) {
+        if (wait4(pid, &st, WNOHANG, &ru) == pid) {
+            rc = st;
+            break;
+        }
+        usleep(10000);
     }
-    kill(pid, SIGKILL);
-    waitpid(pid, &st, 0);
-    return -1;
+    if (rc == -1) {
+        kill(pid, SIGKILL);
+        wait4(pid, &st, 0, &ru);
+    }
+    if (wait_s)
+        *wait_s = mono_s() - t0;
+    if (cpu_s)
+        *cpu_s = rusage_cpu(&ru);
+    return rc;
+}
+
+int reset_peak_rss(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/clear_refs", (int)pid);
+    int fd = open(path, O_WRONLY);
+    if (fd < 0)
+        return -1;
+    ssize_t n = write(fd, "5", 1);
+    close(fd);
+    return n == 1 ? 0 : -1;
+}
+
+/* nftw has no user pointer: the walk in progress (disk_usage is not
+ * thread-safe) */
+static long long du_alloc, du_apparent;
+
+static int du_cb(const char *p,
+                 const struct stat *sb,
+                 int type,
+                 struct FTW *ftw)
+{
+    (void)p;
+    (void)ftw;
+    if (type == FTW_F && S_ISREG(sb->st_mode)) {
+        du_alloc += (long long)sb->st_blocks * 512;
+        du_apparent += (long long)sb->st_size;
+    }
+    return 0;
+}
+
+int disk_usage(const char *path, long long *alloc, long long *apparent)
+{
+    du_alloc = du_apparent = 0;
+    int rc = nftw(path, du_cb, 32, FTW_PHYS);
+    *alloc = du_alloc;
+    *apparent = du_apparent;
+    return rc == 0 ? 0 : -1;
+}
+
+void program_version(const char *binary, char *out, size_t n)
+{
+    int fds[2];
+    snprintf(out, n, "?");
+    if (pipe(fds) != 0)
+        return;
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(fds[0]);
+        close(fds[1]);
+        return;
+    }
+    if (pid == 0) {
+        dup2(fds[1], 1);
+        dup2(fds[1], 2);
+        close(fds[0]);
+        close(fds[1]);
+        execl(binary, binary, "--version", (char *)NULL);
+        _exit(127);
+    }
+    close(fds[1]);
+    char buf[512];
+    size_t len = 0;
+    ssize_t k;
+    while (len < sizeof buf - 1 &&
+           (k = read(fds[0], buf + len, sizeof buf - 1 - len)) > 0)
+        len += (size_t)k;
+    buf[len] = 0;
+    close(fds[0]);
+    waitpid(pid, NULL, 0);
+    char *v = strstr(buf, "version ");
+    if (!v)
+        return;
+    v += 8;
+    size_t vl = strcspn(v, " \t\r\n");
+    snprintf(out, n, "%.*s", (int)vl, v);
 }
 
 static size_t discard(char *p, size_t size, size_t n, void *ud)

@@ -3,6 +3,7 @@
 #ifndef TR_BENCH_PROC_H
 #define TR_BENCH_PROC_H
 
+#include <stddef.h>
 #include <sys/types.h>
 
 /* A free TCP port on 127.0.0.1 (dies on error). */
@@ -13,6 +14,10 @@ pid_t spawn(char *const argv[], const char *log_path);
 /* SIGTERM by PID, wait up to 30 s, then SIGKILL. Returns the exit status
  * as waitpid reports it, or -1 if it had to be killed. */
 int stop_pid(pid_t pid);
+/* stop_pid, also measuring: *cpu_s = user + system CPU seconds of the
+ * process' whole life (wait4's rusage), *wait_s = seconds from SIGTERM to
+ * its exit. Either pointer may be NULL. */
+int stop_pid_measured(pid_t pid, double *cpu_s, double *wait_s);
 /* Polls GET url until 200; 0 on success, the exit status if the child
  * died, -1 on timeout. */
 int wait_ready(pid_t pid, const char *url, double timeout_s);
@@ -21,6 +26,18 @@ double cpu_seconds(pid_t pid);
 /* A "Vm...:" field of /proc/pid/status (e.g. "VmHWM:") in KiB, -1 if
  * unknown. */
 long vm_status_kib(pid_t pid, const char *field);
+/* Resets pid's peak RSS (VmHWM) to its current RSS by writing "5" to
+ * /proc/pid/clear_refs. 0 on success, -1 if refused (then VmHWM keeps the
+ * peak of the whole life). */
+int reset_peak_rss(pid_t pid);
+/* The regular files under path (a directory, walked without following
+ * symlinks, or a single file): *alloc = allocated bytes (st_blocks x 512,
+ * what du and a volume's fill level count), *apparent = sum of their sizes.
+ * 0 on success, -1 if path cannot be walked. Not thread-safe. */
+int disk_usage(const char *path, long long *alloc, long long *apparent);
+/* The first line of `binary --version` from "version " on, e.g. "3.5.3+ds1
+ * (branch: ...)", cut at the first blank: "3.5.3+ds1"; "?" if unknown. */
+void program_version(const char *binary, char *out, size_t n);
 /* rm -rf dir (no symlinks followed). */
 void rm_rf(const char *dir);
 

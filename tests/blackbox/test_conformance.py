@@ -1,9 +1,11 @@
 """PromQL conformance: Prometheus' PromQL test scripts (tests/conformance/
-promqltest.py) and the PromQL compliance queries against Prometheus 2.42
-(tests/conformance/compliance.py). Both fail only on a regression: fewer
-passes than tests/conformance/expected_*.json. They skip with a notice when
-the conformance data (TRIAD_CONFORMANCE_DIR, default ../shared/conformance)
-is missing."""
+promqltest.py) and the PromQL compliance queries against Prometheus 2.53.3,
+the reference (tests/conformance/compliance.py). Both fail only on a
+regression: fewer passes than tests/conformance/expected_*.json. They skip
+with a notice when the conformance data (TRIAD_CONFORMANCE_DIR, default
+../shared/conformance) is missing; the compliance test also when Prometheus
+2.53.3 cannot be had (../shared/tools/debian-pkg or the Debian mirror
+unavailable)."""
 
 import os
 import sys

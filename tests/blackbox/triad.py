@@ -337,10 +337,32 @@ def wait_until(fn, timeout, interval=0.25, what="condition"):
 PROMETHEUS_BIN = os.environ.get(
     "PROMETHEUS_BIN", os.path.join(REPO, "build", "prometheus", "usr", "bin", "prometheus"))
 
+# Newer Prometheus releases, unpacked from Debian trixie/sid by the shared
+# tool ../shared/tools/debian-pkg (outside the repository; `make
+# prometheus-2.53` / `make prometheus-3.5` do the same):
+#   version: (full version, suite, package=version, directory under build/tools,
+#             environment variable that overrides the path)
+DEBIAN_PKG = os.environ.get("DEBIAN_PKG", os.path.join(REPO, "..", "shared", "tools",
+                                                       "debian-pkg"))
+PROMETHEUS_VERSIONS = {
+    # the PromQL reference: the semantics triad implements
+    "2.53": ("2.53.3", "trixie", "prometheus=2.53.3+ds1-2", "prometheus-2.53",
+             "PROMETHEUS_2_53_BIN"),
+    # current LTS: the benchmark baseline, a remote-write 1.0/2.0 sender
+    "3.5": ("3.5.3", "sid", "prometheus=3.5.3+ds1-6", "prometheus-3.5", "PROMETHEUS_3_5_BIN"),
+}
 
-def ensure_prometheus():
-    """Debian's Prometheus 2.42 unpacked under build/prometheus (what
-    `make prometheus` does: apt-get download + dpkg-deb -x)."""
+
+def ensure_prometheus(version="2.42"):
+    """Path of a Prometheus binary of `version`, fetched if missing.
+    "2.42": Debian 12's package unpacked under build/prometheus (what `make
+    prometheus` does: apt-get download + dpkg-deb -x). "2.53", "3.5":
+    build/tools/prometheus-<version>/usr/bin/prometheus, unpacked by
+    ../shared/tools/debian-pkg from a newer Debian suite. Raises Skip (with
+    the reason) when it cannot be had: the tool is absent, or the Debian
+    mirror cannot be reached."""
+    if version != "2.42":
+        return _ensure_debian_pkg(version)
     if os.path.exists(PROMETHEUS_BIN):
         return PROMETHEUS_BIN
     if "PROMETHEUS_BIN" in os.environ:
@@ -359,15 +381,44 @@ def ensure_prometheus():
     return PROMETHEUS_BIN
 
 
+def _ensure_debian_pkg(version):
+    full, suite, pkg, sub, env = PROMETHEUS_VERSIONS[version]
+    if os.environ.get(env):
+        if not os.path.exists(os.environ[env]):
+            raise Skip("%s=%s does not exist" % (env, os.environ[env]))
+        return os.environ[env]
+    dest = os.path.join(REPO, "build", "tools", sub)
+    binary = os.path.join(dest, "usr", "bin", "prometheus")
+    if os.path.exists(binary):
+        return binary
+    if not os.path.exists(DEBIAN_PKG):
+        raise Skip("Prometheus %s needs debian-pkg, not found at %s (../shared/tools beside "
+                   "the repository)" % (full, os.path.abspath(DEBIAN_PKG)))
+    print("    fetching Prometheus %s: debian-pkg %s %s %s" % (full, suite, pkg, dest))
+    try:
+        r = subprocess.run([DEBIAN_PKG, suite, pkg, dest], capture_output=True, timeout=120)
+    except subprocess.TimeoutExpired:
+        raise Skip("Prometheus %s: debian-pkg %s %s timed out (Debian mirror unreachable?)"
+                   % (full, suite, pkg))
+    if r.returncode != 0 or not os.path.exists(binary):
+        raise Skip("Prometheus %s: debian-pkg %s %s failed (exit %d; Debian mirror "
+                   "unreachable?): %s" % (full, suite, pkg, r.returncode,
+                                          r.stderr.decode(errors="replace").strip()[-300:]))
+    return binary
+
+
 class Prometheus(Process):
-    """A Prometheus 2.42 server with its own config and TSDB in a temp dir."""
+    """A Prometheus server (version "2.42": Debian 12's; "2.53", "3.5": see
+    ensure_prometheus) with its own config and TSDB in a temp dir."""
 
     name = "prometheus"
 
-    def __init__(self, config_yaml, extra_args=()):
+    def __init__(self, config_yaml, extra_args=(), version="2.42"):
         super().__init__()
-        self.binary = ensure_prometheus()
+        self.version = version
+        self.binary = ensure_prometheus(version)
         self.port = free_port()
+        self.tsdb = os.path.join(self.tmp, "tsdb")
         self.config_path = os.path.join(self.tmp, "prometheus.yml")
         with open(self.config_path, "w") as f:
             f.write(config_yaml.replace("@PORT@", str(self.port)))
@@ -375,7 +426,7 @@ class Prometheus(Process):
 
     def start(self, timeout=60):
         self._spawn([self.binary, "--config.file", self.config_path,
-                     "--storage.tsdb.path", os.path.join(self.tmp, "tsdb"),
+                     "--storage.tsdb.path", self.tsdb,
                      "--web.listen-address", "127.0.0.1:%d" % self.port,
                      "--log.level", "info"] + self.extra_args)
         deadline = time.time() + timeout

@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """compliance.py - the PromQL compliance queries (prometheus/compliance,
 ../shared/conformance/promql-compliance/promql-test-queries.yml) against
-triad, with Debian's Prometheus 2.42 as the reference.
+triad, with Prometheus 2.53.3 as the reference (the PromQL semantics triad
+implements; unpacked from Debian trixie by ../shared/tools/debian-pkg into
+build/tools/prometheus-2.53, see `make prometheus-2.53`; the test is skipped
+with the reason when the tool or the Debian mirror is unavailable).
 
 1. A synthetic data set shaped like the PromLabs demo service (every metric
    name and label the queries use) is generated deterministically: 2 h at
@@ -20,7 +23,7 @@ triad, with Debian's Prometheus 2.42 as the reference.
      demo_api_request_duration_seconds_{bucket,sum,count}{method,path,status}
          classic histogram, 15 le buckets incl. +Inf, 4 label combinations
    The same data is remote-written to triad (tenant "compliance") and to a
-   fresh Prometheus 2.42 (--web.enable-remote-write-receiver).
+   fresh Prometheus 2.53.3 (--web.enable-remote-write-receiver).
 2. The 118 templates expand to 539 queries (cartesian product of the listed
    variant_args, values as upstream). Each runs as a range query (10 min
    window ending 15 min before the data ends, step 10 s) on both servers.
@@ -37,7 +40,7 @@ and a reference error on a query that should work is reported).
 
   compliance.py [--port PORT | --bin TRIAD] [--target-prometheus] [-v]
                 [--update-expected]
---target-prometheus compares a second Prometheus 2.42 holding the same data
+--target-prometheus compares a second Prometheus 2.53.3 holding the same data
 (a self-check of the runner: should give 539/539).
 """
 
@@ -399,11 +402,25 @@ def run(triad_client, ref_client, queries, start_ms, end_ms, step_ms=QUERY_STEP_
 
 
 PROM_CONFIG = "global: {}\nstorage:\n  tsdb:\n    out_of_order_time_window: 3h\n"
+# The reference: the Prometheus release whose PromQL semantics triad implements.
+REFERENCE_VERSION = "2.53"
 
 
 def start_prometheus():
     import triad
-    return triad.Prometheus(PROM_CONFIG, ["--web.enable-remote-write-receiver"]).start()
+    return triad.Prometheus(PROM_CONFIG, ["--web.enable-remote-write-receiver"],
+                            version=REFERENCE_VERSION).start()
+
+
+def prom_version(binary):
+    """"2.53.3+ds1" from `prometheus --version` (the reference actually run)."""
+    import subprocess
+    try:
+        out = subprocess.run([binary, "--version"], capture_output=True, timeout=30).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return "?"
+    m = re.search(rb"version (\S+)", out)
+    return m.group(1).decode() if m else "?"
 
 
 def run_all(triad_port=None, triad_bin=None, target_prometheus=False, verbose=False,
@@ -445,8 +462,9 @@ def run_all(triad_port=None, triad_bin=None, target_prometheus=False, verbose=Fa
         q_start = q_end - QUERY_RANGE_MS
         t1 = time.time()
         passed, failures, stats = run(target, ref, queries, q_start, q_end, verbose=verbose)
-        print("  reference (Prometheus 2.42): %d errors on queries that should work, %d empty "
-              "results; queries ran in %.1fs" % (stats["errors"], stats["empty"], time.time() - t1))
+        print("  reference (Prometheus %s): %d errors on queries that should work, %d empty "
+              "results; queries ran in %.1fs" % (prom_version(prom.binary), stats["errors"],
+                                                 stats["empty"], time.time() - t1))
         if stats["errors"]:
             for query, msg in failures:
                 if msg.startswith("reference failed"):

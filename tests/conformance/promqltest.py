@@ -934,21 +934,29 @@ def parse_all(files):
 
 
 class PrometheusClient(Client):
-    """Self-check of the runner: Prometheus 2.42 (Debian), restarted empty
-    for every block (it has no tenants). Use with the v2.42.0 scripts."""
+    """Self-check of the runner: a Prometheus server, restarted empty for
+    every block (it has no tenants). version "2.53" (2.53.3, the reference;
+    use with the v2.53.5 scripts) or "2.42" (Debian 12's; use with the
+    v2.42.0 scripts); see tests/blackbox/triad.py ensure_prometheus."""
 
     CONFIG = "global: {}\nstorage:\n  tsdb:\n    out_of_order_time_window: 1000000h\n"
 
-    def __init__(self):
+    def __init__(self, version="2.53"):
         super().__init__(0)
         self.prom = None
+        self.version = version
 
     def new_block(self, tenant):
         import triad
         if self.prom is not None:
             self.prom.cleanup()
+        features = "native-histograms"
+        if self.version != "2.42":
+            # triad always enables them (docs/compatibility/prometheus.md)
+            features += ",promql-experimental-functions"
         self.prom = triad.Prometheus(self.CONFIG, ["--web.enable-remote-write-receiver",
-                                                      "--enable-feature=native-histograms"]).start()
+                                                      "--enable-feature=" + features],
+                                     version=self.version).start()
         self.port = self.prom.port
 
     def close(self):
@@ -1032,8 +1040,9 @@ def main(argv=None):
     ap.add_argument("--bin", help="triad binary to start (default TRIAD_BIN / build/triad)")
     ap.add_argument("--expected", default=EXPECTED_FILE)
     ap.add_argument("--update-expected", action="store_true")
-    ap.add_argument("--prometheus", action="store_true",
-                    help="self-check: run against Prometheus 2.42 (use --dir .../v2.42.0)")
+    ap.add_argument("--prometheus", nargs="?", const="2.53", choices=("2.53", "2.42"),
+                    help="self-check: run against Prometheus 2.53.3 (default) or 2.42 "
+                         "(then use --dir .../v2.42.0)")
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args(argv)
     directory = args.dir or os.path.join(conformance_dir(), "promqltest")
@@ -1049,7 +1058,7 @@ def main(argv=None):
     if args.parse_only:
         return 0
     if args.prometheus:
-        client = PrometheusClient()
+        client = PrometheusClient(args.prometheus)
         try:
             results = run(0, files, verbose=args.verbose, client=client,
                           failures_file=FAILURES_FILE.replace(".txt", "-prometheus.txt"))
