@@ -88,7 +88,8 @@ struct tr_cluster {
     /* shard groups (loop thread) */
     struct cl_group *groups;
     uv_timer_t tick;
-    int64_t last_evict_ms;
+    int64_t last_evict_ms;      /* monotonic */
+    int64_t last_evict_wall_ms; /* the cluster's clock */
     uv_work_t evict_work;
     bool evict_running;
     int64_t evict_before[TR_SIGNAL_MAX + 1];
@@ -134,8 +135,11 @@ void cl_call_wait(struct cl_call *w);
 void cl_call_destroy(struct cl_call *w);
 void cl_sleep_ms(int ms);
 
-/* The cluster's wall clock (the fake clock when configured). */
+/* The cluster's wall clock (the fake clock when configured): placement,
+ * windows, eviction. Deadlines and intervals use cl_mono_ms (monotonic,
+ * never fake: a fake clock stands still). */
 int64_t cl_now_ms(void);
+int64_t cl_mono_ms(void);
 int64_t cl_window_start(const struct tr_cluster *c, int64_t t);
 /* Copy of a catalog node's HTTP address (under the meta mutex); false when
  * unknown. */

@@ -344,7 +344,7 @@ void cl_groups_tick(struct tr_cluster *c)
             cl__group_start(c, sh);
         }
     }
-    int64_t now = cl_now_ms();
+    int64_t now = cl_mono_ms();
     for (struct cl_group *g = c->groups; g != NULL; g = g->next) {
         if (g->closing) {
             continue;
@@ -542,7 +542,7 @@ int cl_leader_barrier(struct tr_cluster *c, const struct tr_shard_id *id)
     }
     cl_call_destroy(&b.call);
     /* wait (bounded) until storage applied what the barrier covered */
-    int64_t deadline = cl_now_ms() + c->cfg.write_timeout_ms;
+    int64_t deadline = cl_mono_ms() + c->cfg.write_timeout_ms;
     while (b.rv == 0) {
         struct cl_stat st;
         if (!cl_stat_get(c, id, &st) || st.failed || st.catching_up) {
@@ -552,7 +552,7 @@ int cl_leader_barrier(struct tr_cluster *c, const struct tr_shard_id *id)
         if (tr_storage_shard_applied(c->storage, id, false) >= b.index) {
             break;
         }
-        if (cl_now_ms() >= deadline) {
+        if (cl_mono_ms() >= deadline) {
             b.rv = TR_EUNAVAIL;
             break;
         }

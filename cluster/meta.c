@@ -390,7 +390,7 @@ static void cl__on_join_rpc(void *arg,
 /* Makes sure this node is in the catalog with its current addresses. */
 void cl_register(struct tr_cluster *c)
 {
-    if (c->join_inflight || cl_now_ms() - c->last_join_ms < 500) {
+    if (c->join_inflight || cl_mono_ms() - c->last_join_ms < 500) {
         return;
     }
     const struct tr_catalog_node *me =
@@ -412,7 +412,7 @@ void cl_register(struct tr_cluster *c)
         strcmp(me->http_addr, c->self.http_addr) == 0) {
         return;
     }
-    c->last_join_ms = cl_now_ms();
+    c->last_join_ms = cl_mono_ms();
     raft_id leader = tr_raft_group_leader(c->meta, NULL);
     if (leader != 0) {
         c->join_inflight = true;
@@ -880,9 +880,8 @@ void cl_leader_windows(struct tr_cluster *c)
     if (n < expect && c->meta_fsm.catalog.n_shards == 0) {
         return;
     }
-    int64_t now = cl_now_ms();
-    cl__leader_settings(c, now);
-    int64_t cur = cl_window_start(c, now);
+    cl__leader_settings(c, cl_mono_ms());
+    int64_t cur = cl_window_start(c, cl_now_ms());
     for (uint8_t s = TR_SIGNAL_MIN; s <= TR_SIGNAL_MAX; s++) {
         if (cl_signal_ops(s) == NULL) {
             continue;
@@ -977,7 +976,7 @@ int cl_window_k(struct tr_cluster *c,
         if (idx >= 0) {
             return 0;
         }
-        if (cl_now_ms() >= deadline) {
+        if (cl_mono_ms() >= deadline) {
             return tr_errf(TR_EUNAVAIL, errmsg,
                            "the %s shards of window %" PRId64
                            " could not be created in time (no meta leader?)",

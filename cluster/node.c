@@ -24,6 +24,11 @@ int64_t cl_now_ms(void)
     return tr_now_ms();
 }
 
+int64_t cl_mono_ms(void)
+{
+    return tr_mono_ns() / 1000000;
+}
+
 void cl_sleep_ms(int ms)
 {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
@@ -207,11 +212,14 @@ static void cl__evict_done(uv_work_t *w, int status)
 
 static void cl__maybe_evict(struct tr_cluster *c)
 {
-    int64_t now = cl_now_ms();
-    if (c->evict_running || now - c->last_evict_ms < CL_EVICT_EVERY_MS) {
+    int64_t mono = cl_mono_ms(), now = cl_now_ms();
+    /* every minute, or as soon as a fake clock moved a minute */
+    if (c->evict_running || (mono - c->last_evict_ms < CL_EVICT_EVERY_MS &&
+                             now - c->last_evict_wall_ms < CL_EVICT_EVERY_MS)) {
         return;
     }
-    c->last_evict_ms = now;
+    c->last_evict_ms = mono;
+    c->last_evict_wall_ms = now;
     for (uint8_t s = TR_SIGNAL_MIN; s <= TR_SIGNAL_MAX; s++) {
         int64_t grace = c->cfg.late_write_grace_ms[s];
         c->evict_before[s] = grace < INT64_MAX / 4 ? now - grace : INT64_MIN;

@@ -30,7 +30,8 @@ struct rd_shard {
     uint8_t n;
     bool local;
     bool done;
-    int tried; /* remote replicas asked */
+    int tried;       /* remote replicas asked */
+    uint64_t leader; /* as this node knows it (0: unknown) */
 };
 
 /* One request to one node. */
@@ -72,9 +73,10 @@ static size_t rd__shards(struct tr_cluster *c,
     pthread_mutex_unlock(&c->meta_fsm.mu);
     for (size_t i = 0; v != NULL && i < n; i++) {
         struct cl_stat st;
-        v[i].local = v[i].local && cl_stat_get(c, &v[i].id, &st) &&
-                     !st.catching_up && !st.failed &&
+        bool have = v[i].local && cl_stat_get(c, &v[i].id, &st);
+        v[i].local = have && !st.catching_up && !st.failed &&
                      (!r->leader_only || st.state == RAFT_LEADER);
+        v[i].leader = have ? st.leader : 0;
     }
     *out = v;
     return n;
@@ -118,12 +120,18 @@ static void rd__send(void *arg)
     }
 }
 
-/* The replica to ask next for shard s (skipping this node), or 0. */
+/* The replica to ask next for shard s (skipping this node), or 0: the
+ * leader this node knows first (a strong read needs it), then the
+ * replicas in catalog order. */
 static uint64_t rd__pick(struct tr_cluster *c, const struct rd_shard *s)
 {
     int seen = 0;
+    uint64_t leader = s->leader != c->self.id ? s->leader : 0;
+    if (leader != 0 && seen++ == s->tried) {
+        return leader;
+    }
     for (size_t i = 0; i < s->n; i++) {
-        if (s->replicas[i] == c->self.id) {
+        if (s->replicas[i] == c->self.id || s->replicas[i] == leader) {
             continue;
         }
         if (seen++ == s->tried) {
@@ -176,23 +184,25 @@ static int rd__round(struct tr_cluster *c,
             *retry = r->leader_only;
         }
     }
-    /* one target per node, its shards contiguous in idx */
+    /* one target per node, its shards contiguous in idx; a strong read
+     * asks for each shard alone (a node that does not lead one of them
+     * must not fail the others) */
     for (size_t i = 0; i < ns && rv == 0; i++) {
         if (pick[i] == 0) {
             continue;
         }
         size_t t = 0;
-        while (t < nt && targets[t].node != pick[i]) {
+        while (!r->leader_only && t < nt && targets[t].node != pick[i]) {
             t++;
         }
-        if (t < nt) {
+        if (!r->leader_only && t < nt) {
             continue; /* gathered with the first shard of its node */
         }
         targets[nt].c = c;
         targets[nt].node = pick[i];
         targets[nt].shards = &idx[used];
         for (size_t j = i; j < ns; j++) {
-            if (pick[j] == pick[i]) {
+            if (pick[j] == pick[i] && (j == i || !r->leader_only)) {
                 idx[used++] = j;
                 targets[nt].n++;
             }
@@ -294,7 +304,7 @@ int cl_read_run(struct tr_cluster *c, const struct cl_read *r, char *errmsg)
             shards[i].done = true;
         }
     }
-    int64_t deadline = cl_now_ms() + c->cfg.write_timeout_ms;
+    int64_t deadline = cl_mono_ms() + c->cfg.write_timeout_ms;
     int rv = 0;
     bool first = true;
     for (;;) {
@@ -317,7 +327,7 @@ int cl_read_run(struct tr_cluster *c, const struct cl_read *r, char *errmsg)
         if (rv != 0) {
             /* strong read with a shard without a leader right now (an
              * election, a transfer): ask its replicas again shortly */
-            if (cl_now_ms() >= deadline) {
+            if (cl_mono_ms() >= deadline) {
                 break;
             }
             for (size_t i = 0; i < ns; i++) {

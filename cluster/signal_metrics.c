@@ -113,7 +113,7 @@ int tr_cluster_write_metrics(struct tr_cluster *c,
                              char *errmsg)
 {
     memset(res, 0, sizeof(*res));
-    int64_t deadline = cl_now_ms() + c->cfg.write_timeout_ms;
+    int64_t deadline = cl_mono_ms() + c->cfg.write_timeout_ms;
     struct tr_arena a;
     tr_arena_init(&a, 64 * 1024);
     uint64_t tseed = tr_hash64(m->tenant.base, m->tenant.len, 0x74656e);

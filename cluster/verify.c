@@ -11,6 +11,7 @@
  * A replica that does not answer within the write timeout gets "checksum":
  * null and an error, and its shard is not consistent (not proven). */
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,7 +72,7 @@ static void vf__ask(struct tr_cluster *c,
             r->ok = true;
             break;
         }
-        if (cl_now_ms() >= deadline) {
+        if (cl_mono_ms() >= deadline) {
             snprintf(r->err, sizeof(r->err), "%s",
                      rv == TR_ENOTFOUND
                          ? "has not applied the verify entry in time"
@@ -99,8 +100,11 @@ int cl_verify(struct tr_cluster *c, struct tr_buf *out, char *errmsg)
         tr_catalog_free(&cat);
         return tr_errf(TR_ENOMEM, errmsg, "out of memory");
     }
-    /* one request id for this run: every replica reports it back */
-    uint64_t seed[2] = {(uint64_t)tr_now_ns(), c->self.id};
+    /* one request id for this run: every replica reports it back (never
+     * the same twice: a fake wall clock stands still) */
+    static _Atomic uint64_t runs;
+    uint64_t seed[3] = {(uint64_t)tr_mono_ns(), c->self.id,
+                        atomic_fetch_add(&runs, 1)};
     uint64_t request = tr_hash64(seed, sizeof(seed), 0x766572) | 1;
     size_t n = 0;
     for (size_t i = 0; i < cat.n_shards; i++) {
@@ -116,7 +120,7 @@ int cl_verify(struct tr_cluster *c, struct tr_buf *out, char *errmsg)
         shs[n] = sh;
         n++;
     }
-    int64_t deadline = cl_now_ms() + c->cfg.write_timeout_ms;
+    int64_t deadline = cl_mono_ms() + c->cfg.write_timeout_ms;
     struct tr_apply_result total;
     char werr[TR_ERRMSG_SIZE] = "";
     cl_write_batches(c, b, n, deadline, &total, werr);

@@ -363,7 +363,7 @@ static void cl__run_ops(struct tr_cluster *c,
             }
             bool retry =
                 (ops[i].rv == TR_EUNAVAIL || ops[i].rv == TR_ETIMEOUT) &&
-                cl_now_ms() < deadline_ms;
+                cl_mono_ms() < deadline_ms;
             if (retry) {
                 ops[i].attempt++;
                 todo++;
