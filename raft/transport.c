@@ -69,6 +69,7 @@ struct tr_raft_mux {
 
 struct conn {
     struct tport *tp;
+    uv_loop_t *loop; /* the mux's (tp->m is NULL once a mux is closed) */
     struct raft_uv_connect *req;
     raft_uv_connect_cb cb;
     uv_tcp_t *tcp; /* raft_malloc'd, NULL until connecting */
@@ -657,9 +658,8 @@ static void conn_fail(struct conn *c, int status)
 static void conn_addr_failed(struct conn *c, int uv_err)
 {
     tr_log_debug("raft connect failed",
-                 "group=%s host=%s port=%s try=%u/%u "
-                 "err=\"%s\"",
-                 c->tp->name, c->host, c->port, c->next_addr, c->n_addrs,
+                 "group=%s host=%s port=%s try=%u/%u err=\"%s\"", c->tp->name,
+                 c->host, c->port, c->next_addr, c->n_addrs,
                  uv_strerror(uv_err));
     c->try_next = !c->canceled;
     conn_fail(c, RAFT_NOCONNECTION);
@@ -709,12 +709,11 @@ static void conn_connect_cb(uv_connect_t *cr, int status)
  * fails, even at once, closes the handle and tries the next address). */
 static int conn_connect_next(struct conn *c)
 {
-    uv_loop_t *loop = c->tp->m->loop;
     c->tcp = raft_malloc(sizeof(*c->tcp));
     if (c->tcp == NULL) {
         return RAFT_NOMEM;
     }
-    uv_tcp_init(loop, c->tcp);
+    uv_tcp_init(c->loop, c->tcp);
     c->tcp->data = c;
     uv_tcp_nodelay(c->tcp, 1);
     c->connect.data = c;
@@ -779,9 +778,7 @@ static void conn_gai_cb(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
     if (n == 0) {
         if (!c->canceled) {
             tr_log_debug("raft connect: no address",
-                         "group=%s host=%s "
-                         "err=\"%s\"",
-                         c->tp->name, c->host,
+                         "group=%s host=%s err=\"%s\"", c->tp->name, c->host,
                          status != 0 ? uv_strerror(status) : "empty list");
         }
         conn_fail(c, RAFT_NOCONNECTION);
@@ -820,6 +817,7 @@ static int tport_connect(struct raft_uv_transport *t,
         return RAFT_INVALID;
     }
     c->tp = tp;
+    c->loop = tp->m->loop;
     c->req = req;
     c->cb = cb;
     c->status = RAFT_NOCONNECTION;
@@ -844,8 +842,8 @@ static int tport_connect(struct raft_uv_transport *t,
     c->resolver = tp->m->resolver;
     c->gai.data = c;
     c->resolving = true;
-    int rv = c->resolver->resolve(c->resolver, tp->m->loop, &c->gai,
-                                  conn_gai_cb, c->host, c->port, &hints);
+    int rv = c->resolver->resolve(c->resolver, c->loop, &c->gai, conn_gai_cb,
+                                  c->host, c->port, &hints);
     if (rv != 0) {
         c->resolving = false;
         conn_unlink(c);
