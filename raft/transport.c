@@ -13,9 +13,12 @@
  *                group name from tr_raft_transport_init until raft_uv calls
  *                t->close; freed by tr_raft_transport_close.
  *   connect      one outgoing connection attempt: resolve (numeric, else
- *                uv_getaddrinfo) -> uv_tcp_connect -> write handshake ->
- *                connect cb with the raft_malloc'd stream. Canceled by
- *                t->close: the cb then runs with RAFT_CANCELED.
+ *                the mux's resolver, by default uv_getaddrinfo) ->
+ *                uv_tcp_connect to each resolved address in turn until one
+ *                connects (a failed address's handle is closed before the
+ *                next is tried) -> write handshake -> connect cb with the
+ *                raft_malloc'd stream. Canceled by t->close: the cb then
+ *                runs with RAFT_CANCELED.
  *
  * The accepting side reads exactly as many bytes as the parser asks for,
  * so it never consumes raft_uv's first message, and it stops reading
@@ -56,6 +59,7 @@ struct tr_raft_mux {
     uv_timer_t sweep;          /* closes handshakes past their deadline */
     struct incoming *incoming; /* connections reading the handshake */
     struct tport *groups;      /* registered transports */
+    struct tr_raft_resolver *resolver; /* for connects to host names */
     struct tr_raft_mux_stats stats;
     unsigned open_handles; /* listener + sweep while closing */
     bool closing;
@@ -65,16 +69,22 @@ struct tr_raft_mux {
 
 struct conn {
     struct tport *tp;
+    uv_loop_t *loop; /* the mux's (tp->m is NULL once a mux is closed) */
     struct raft_uv_connect *req;
     raft_uv_connect_cb cb;
     uv_tcp_t *tcp; /* raft_malloc'd, NULL until connecting */
+    struct tr_raft_resolver *resolver; /* the one gai was started with */
     uv_getaddrinfo_t gai;
     uv_connect_t connect;
     uv_write_t write;
     int status;       /* RAFT_* reported when failing */
-    bool resolving;   /* uv_getaddrinfo in flight */
+    bool resolving;   /* resolver->resolve in flight */
     bool tcp_closing; /* uv_close(tcp) called */
+    bool try_next;    /* the TCP connect failed: next address on close */
     bool canceled;
+    unsigned n_addrs;   /* addresses to try, in resolver order */
+    unsigned next_addr; /* index of the next one to try */
+    struct sockaddr_storage addrs[TR_RAFT_CONNECT_ADDRS_MAX];
     struct conn *prev, *next;
     char host[TR_RAFT_ADDRESS_MAX + 1];
     char port[8];
@@ -270,6 +280,39 @@ static int numeric_addr(const char *host,
     return TR_EINVAL;
 }
 
+/* The default resolver: getaddrinfo on libuv's thread pool. */
+static int res_gai_resolve(struct tr_raft_resolver *r,
+                           uv_loop_t *loop,
+                           uv_getaddrinfo_t *req,
+                           uv_getaddrinfo_cb cb,
+                           const char *host,
+                           const char *port,
+                           const struct addrinfo *hints)
+{
+    (void)r;
+    return uv_getaddrinfo(loop, req, cb, host, port, hints);
+}
+
+static void res_gai_cancel(struct tr_raft_resolver *r, uv_getaddrinfo_t *req)
+{
+    (void)r;
+    uv_cancel((uv_req_t *)req); /* cb then runs with UV_EAI_CANCELED */
+}
+
+static void res_gai_free(struct tr_raft_resolver *r, struct addrinfo *res)
+{
+    (void)r;
+    uv_freeaddrinfo(res);
+}
+
+static struct tr_raft_resolver res_gai = {
+    .version = TR_RAFT_RESOLVER_VERSION,
+    .data = NULL,
+    .resolve = res_gai_resolve,
+    .cancel = res_gai_cancel,
+    .free = res_gai_free,
+};
+
 /* ---- mux: accepting ----------------------------------------------------- */
 
 static void mux_maybe_free(struct tr_raft_mux *m)
@@ -452,6 +495,7 @@ int tr_raft_mux_new(uv_loop_t *loop,
         return tr_errf(TR_ENOMEM, errmsg, "out of memory");
     }
     m->loop = loop;
+    m->resolver = &res_gai;
     int rv = uv_tcp_init(loop, &m->listener);
     if (rv != 0) {
         tr_free(m);
@@ -526,6 +570,20 @@ void tr_raft_mux_stats(struct tr_raft_mux *m, struct tr_raft_mux_stats *st)
     *st = m->stats;
 }
 
+int tr_raft_mux_set_resolver(struct tr_raft_mux *m, struct tr_raft_resolver *r)
+{
+    if (r == NULL) {
+        m->resolver = &res_gai;
+        return 0;
+    }
+    if (r->version != TR_RAFT_RESOLVER_VERSION || r->resolve == NULL ||
+        r->cancel == NULL || r->free == NULL) {
+        return TR_EINVAL;
+    }
+    m->resolver = r;
+    return 0;
+}
+
 /* ---- transport: connecting ---------------------------------------------- */
 
 static void tport_maybe_closed(struct tport *tp);
@@ -559,11 +617,25 @@ static void conn_finish_failed(struct conn *c)
     tport_maybe_closed(tp);
 }
 
+static int conn_connect_next(struct conn *c);
+
+/* The handle of a failed address (or of a canceled or failed attempt) is
+ * closed: try the next address when the TCP connect itself failed, else
+ * finish. */
 static void conn_tcp_close_cb(uv_handle_t *h)
 {
     struct conn *c = h->data;
     raft_free(c->tcp);
     c->tcp = NULL;
+    c->tcp_closing = false;
+    if (c->try_next && !c->canceled && c->next_addr < c->n_addrs) {
+        c->try_next = false;
+        int rv = conn_connect_next(c);
+        if (rv == 0) {
+            return;
+        }
+        c->status = rv;
+    }
     conn_finish_failed(c);
 }
 
@@ -579,6 +651,18 @@ static void conn_fail(struct conn *c, int status)
         return;
     }
     conn_finish_failed(c);
+}
+
+/* This address refused (or could not be dialed): close its handle; the
+ * close callback moves on to the next address. */
+static void conn_addr_failed(struct conn *c, int uv_err)
+{
+    tr_log_debug("raft connect failed",
+                 "group=%s host=%s port=%s try=%u/%u err=\"%s\"", c->tp->name,
+                 c->host, c->port, c->next_addr, c->n_addrs,
+                 uv_strerror(uv_err));
+    c->try_next = !c->canceled;
+    conn_fail(c, RAFT_NOCONNECTION);
 }
 
 static void conn_write_cb(uv_write_t *w, int status)
@@ -604,8 +688,12 @@ static void conn_write_cb(uv_write_t *w, int status)
 static void conn_connect_cb(uv_connect_t *cr, int status)
 {
     struct conn *c = cr->data;
-    if (status != 0 || c->canceled) {
+    if (c->canceled) {
         conn_fail(c, RAFT_NOCONNECTION);
+        return;
+    }
+    if (status != 0) {
+        conn_addr_failed(c, status);
         return;
     }
     uv_buf_t b = uv_buf_init((char *)c->hs, (unsigned)c->hs_len);
@@ -615,40 +703,91 @@ static void conn_connect_cb(uv_connect_t *cr, int status)
     }
 }
 
-/* Starts the TCP connect. RAFT_NOMEM (nothing started, caller cleans up)
- * or 0 (the attempt finishes through callbacks, success or not). */
-static int conn_start_tcp(struct conn *c, const struct sockaddr *sa)
+/* Starts the TCP connect to c->addrs[c->next_addr++] (c->tcp is NULL and
+ * an address is left). RAFT_NOMEM (nothing started, the caller fails the
+ * attempt) or 0 (the attempt goes on through callbacks: a connect that
+ * fails, even at once, closes the handle and tries the next address). */
+static int conn_connect_next(struct conn *c)
 {
-    uv_loop_t *loop = c->tp->m->loop;
     c->tcp = raft_malloc(sizeof(*c->tcp));
     if (c->tcp == NULL) {
         return RAFT_NOMEM;
     }
-    uv_tcp_init(loop, c->tcp);
+    uv_tcp_init(c->loop, c->tcp);
     c->tcp->data = c;
     uv_tcp_nodelay(c->tcp, 1);
     c->connect.data = c;
-    if (uv_tcp_connect(&c->connect, c->tcp, sa, conn_connect_cb) != 0) {
-        conn_fail(c, RAFT_NOCONNECTION); /* async: closes the handle */
+    const struct sockaddr *sa =
+        (const struct sockaddr *)&c->addrs[c->next_addr++];
+    int rv = uv_tcp_connect(&c->connect, c->tcp, sa, conn_connect_cb);
+    if (rv != 0) {
+        conn_addr_failed(c, rv); /* async: closes the handle */
     }
     return 0;
+}
+
+/* Copies the IPv4/IPv6 addresses of a resolver's list, in its order and
+ * without duplicates, into c->addrs; returns how many. */
+static unsigned conn_take_addrs(struct conn *c, const struct addrinfo *res)
+{
+    c->n_addrs = 0;
+    c->next_addr = 0;
+    for (const struct addrinfo *ai = res;
+         ai != NULL && c->n_addrs < TR_RAFT_CONNECT_ADDRS_MAX;
+         ai = ai->ai_next) {
+        size_t len;
+        if (ai->ai_addr == NULL) {
+            continue;
+        }
+        if (ai->ai_family == AF_INET && ai->ai_addr->sa_family == AF_INET) {
+            len = sizeof(struct sockaddr_in);
+        } else if (ai->ai_family == AF_INET6 &&
+                   ai->ai_addr->sa_family == AF_INET6) {
+            len = sizeof(struct sockaddr_in6);
+        } else {
+            continue;
+        }
+        if ((size_t)ai->ai_addrlen < len) {
+            continue;
+        }
+        struct sockaddr_storage *ss = &c->addrs[c->n_addrs];
+        memset(ss, 0, sizeof(*ss));
+        memcpy(ss, ai->ai_addr, len);
+        bool dup = false;
+        for (unsigned i = 0; i < c->n_addrs && !dup; i++) {
+            dup = memcmp(&c->addrs[i], ss, sizeof(*ss)) == 0;
+        }
+        if (!dup) {
+            c->n_addrs++;
+        }
+    }
+    return c->n_addrs;
 }
 
 static void conn_gai_cb(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 {
     struct conn *c = req->data;
     c->resolving = false;
-    if (status != 0 || res == NULL || c->canceled) {
-        if (res != NULL) {
-            uv_freeaddrinfo(res);
+    unsigned n = 0;
+    if (status == 0 && !c->canceled) {
+        n = conn_take_addrs(c, res);
+    }
+    if (res != NULL) {
+        c->resolver->free(c->resolver, res);
+    }
+    if (n == 0) {
+        if (!c->canceled) {
+            tr_log_debug("raft connect: no address",
+                         "group=%s host=%s err=\"%s\"", c->tp->name, c->host,
+                         status != 0 ? uv_strerror(status) : "empty list");
         }
         conn_fail(c, RAFT_NOCONNECTION);
         return;
     }
-    if (conn_start_tcp(c, res->ai_addr) != 0) {
-        conn_fail(c, RAFT_NOMEM);
+    int rv = conn_connect_next(c);
+    if (rv != 0) {
+        conn_fail(c, rv);
     }
-    uv_freeaddrinfo(res);
 }
 
 /* Implements t->connect. The callback never runs inside this function:
@@ -678,6 +817,7 @@ static int tport_connect(struct raft_uv_transport *t,
         return RAFT_INVALID;
     }
     c->tp = tp;
+    c->loop = tp->m->loop;
     c->req = req;
     c->cb = cb;
     c->status = RAFT_NOCONNECTION;
@@ -686,9 +826,9 @@ static int tport_connect(struct raft_uv_transport *t,
         tp->conns->prev = c;
     }
     tp->conns = c;
-    struct sockaddr_storage ss;
-    if (numeric_addr(c->host, c->port, &ss) == 0) {
-        if (conn_start_tcp(c, (const struct sockaddr *)&ss) != 0) {
+    if (numeric_addr(c->host, c->port, &c->addrs[0]) == 0) {
+        c->n_addrs = 1;
+        if (conn_connect_next(c) != 0) {
             conn_unlink(c);
             tr_free(c);
             return RAFT_NOMEM;
@@ -699,10 +839,11 @@ static int tport_connect(struct raft_uv_transport *t,
     memset(&hints, 0, sizeof(hints));
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
+    c->resolver = tp->m->resolver;
     c->gai.data = c;
     c->resolving = true;
-    int rv = uv_getaddrinfo(tp->m->loop, &c->gai, conn_gai_cb, c->host, c->port,
-                            &hints);
+    int rv = c->resolver->resolve(c->resolver, c->loop, &c->gai, conn_gai_cb,
+                                  c->host, c->port, &hints);
     if (rv != 0) {
         c->resolving = false;
         conn_unlink(c);
@@ -802,7 +943,8 @@ static void tport_close(struct raft_uv_transport *t,
     for (struct conn *c = tp->conns; c != NULL; c = c->next) {
         c->canceled = true;
         if (c->resolving) {
-            uv_cancel((uv_req_t *)&c->gai); /* cb runs with UV_ECANCELED */
+            /* conn_gai_cb runs (early, with an error, if it could) */
+            c->resolver->cancel(c->resolver, &c->gai);
         } else if (c->tcp != NULL && !c->tcp_closing) {
             c->tcp_closing = true;
             uv_close((uv_handle_t *)c->tcp, conn_tcp_close_cb);

@@ -41,12 +41,44 @@ int tr_raft_mux_new(uv_loop_t *loop,
 /* Closes the listener and pending handshakes; cb when memory is free.
  * Close every group's transport first. */
 void tr_raft_mux_close(struct tr_raft_mux *m, void (*cb)(void *arg), void *arg);
+/* Name resolution seam (a versioned vtable, like struct raft_io): how
+ * t->connect turns a host that is not a numeric address into a list of
+ * addresses. The default is libuv's getaddrinfo, run on the thread pool so
+ * the loop never blocks; tests install one answering from a fixed list.
+ * t->connect tries every IPv4/IPv6 address of the list in its order (at
+ * most TR_RAFT_CONNECT_ADDRS_MAX) until one accepts the TCP connection. */
+#define TR_RAFT_RESOLVER_VERSION 1
+#define TR_RAFT_CONNECT_ADDRS_MAX 16
+struct tr_raft_resolver {
+    int version; /* TR_RAFT_RESOLVER_VERSION */
+    void *data;  /* the implementation's */
+    /* As uv_getaddrinfo: 0, and cb runs later exactly once (never inside
+     * this call) with a list the transport frees with free(); or a
+     * negative UV error code, and cb never runs. */
+    int (*resolve)(struct tr_raft_resolver *r,
+                   uv_loop_t *loop,
+                   uv_getaddrinfo_t *req,
+                   uv_getaddrinfo_cb cb,
+                   const char *host,
+                   const char *port,
+                   const struct addrinfo *hints);
+    /* As uv_cancel on a pending req: cb runs early with a non-zero status,
+     * or with its result when it is too late to cancel. */
+    void (*cancel)(struct tr_raft_resolver *r, uv_getaddrinfo_t *req);
+    /* Frees a (non-NULL) list that cb received. */
+    void (*free)(struct tr_raft_resolver *r, struct addrinfo *res);
+};
+/* Resolver for connects started from now on (NULL: the default). r must
+ * outlive them; a pending connect keeps the resolver it started with.
+ * 0, or TR_EINVAL for an unknown version or a missing function. */
+int tr_raft_mux_set_resolver(struct tr_raft_mux *m, struct tr_raft_resolver *r);
+
 /* Counters for /metrics. */
 struct tr_raft_mux_stats {
     uint64_t accepted;
     uint64_t rejected; /* bad handshake or unknown group */
     uint64_t connected;
-    uint64_t connect_failed;
+    uint64_t connect_failed; /* connects that failed on every address */
 };
 void tr_raft_mux_stats(struct tr_raft_mux *m, struct tr_raft_mux_stats *st);
 

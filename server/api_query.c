@@ -126,6 +126,17 @@ static void query__eval_error(struct tr_http_response *resp,
     }
 }
 
+/* The "query" parameter ("" when absent) as a slice: it may hold NUL
+ * bytes (%00 in the form), which PromQL string literals accept. */
+static struct tr_slice query__text(const struct tr_http_request *req)
+{
+    struct tr_slice q;
+    if (tr_http_form_values(req, "query", &q, 1, NULL) == 0) {
+        return (struct tr_slice){"", 0};
+    }
+    return q;
+}
+
 /* Shared by query and query_range; step 0 = instant at start. */
 static void query__run(const struct tr_http_request *req,
                        struct tr_http_response *resp,
@@ -136,15 +147,12 @@ static void query__run(const struct tr_http_request *req,
                        const struct tr_promql_eval_opts *opts)
 {
     struct tr_app *app = req->app;
-    const char *q = tr_http_form_get(req, "query");
-    if (q == NULL) {
-        q = "";
-    }
+    struct tr_slice q = query__text(req);
     struct tr_arena a;
     tr_arena_init(&a, 64 * 1024);
     struct tr_promql_node *expr = NULL;
     char err[TR_ERRMSG_SIZE] = "";
-    int rv = tr_promql_parse(q, strlen(q), &a, &expr, err);
+    int rv = tr_promql_parse(q.base, q.len, &a, &expr, err);
     if (rv != 0) {
         if (rv == TR_ENOMEM) {
             tr_prom_error(resp, 503, "internal", "out of memory");
@@ -168,7 +176,7 @@ static void query__run(const struct tr_http_request *req,
         struct tr_json j;
         tr_prom_success_begin(resp, &j);
         tr_prom_write_result(&j, &v, start);
-        tr_prom_success_end_annos(resp, &j, &annos, q);
+        tr_prom_success_end_annos(resp, &j, &annos, q.base, q.len);
     }
     tr_pq_annos_free(&annos);
     atomic_store(&app->last_query_end_ms, tr_mono_ns() / 1000000);
@@ -274,15 +282,12 @@ void tr_api_query_range(const struct tr_http_request *req,
 void tr_api_format_query(const struct tr_http_request *req,
                          struct tr_http_response *resp)
 {
-    const char *q = tr_http_form_get(req, "query");
-    if (q == NULL) {
-        q = "";
-    }
+    struct tr_slice q = query__text(req);
     struct tr_arena a;
     tr_arena_init(&a, 16 * 1024);
     struct tr_promql_node *expr = NULL;
     char err[TR_ERRMSG_SIZE] = "";
-    int rv = tr_promql_parse(q, strlen(q), &a, &expr, err);
+    int rv = tr_promql_parse(q.base, q.len, &a, &expr, err);
     if (rv != 0) {
         query__bad_param(resp, "query", err);
         tr_arena_free(&a);
@@ -334,15 +339,12 @@ void tr_api_query_exemplars(const struct tr_http_request *req,
                          "end timestamp must not be before start time");
         return;
     }
-    const char *q = tr_http_form_get(req, "query");
-    if (q == NULL) {
-        q = "";
-    }
+    struct tr_slice q = query__text(req);
     struct tr_arena a;
     tr_arena_init(&a, 16 * 1024);
     struct tr_promql_node *expr = NULL;
     char err[TR_ERRMSG_SIZE] = "";
-    if (tr_promql_parse(q, strlen(q), &a, &expr, err) != 0) {
+    if (tr_promql_parse(q.base, q.len, &a, &expr, err) != 0) {
         tr_prom_error(resp, 400, "bad_data", err);
         tr_arena_free(&a);
         return;

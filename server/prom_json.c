@@ -244,6 +244,7 @@ static int prom__str_cmp(const void *a, const void *b)
 static void prom__annos(struct tr_json *j,
                         const struct tr_pq_annos *a,
                         const char *query,
+                        size_t qlen,
                         bool info)
 {
     size_t n = 0;
@@ -259,7 +260,9 @@ static void prom__annos(struct tr_json *j,
         return;
     }
     size_t k = 0;
-    size_t qlen = query ? strlen(query) : 0;
+    if (query == NULL) {
+        qlen = 0;
+    }
     for (size_t i = 0; i < a->n; i++) {
         if (a->v[i].info != info) {
             continue;
@@ -317,11 +320,12 @@ static void prom__end(struct tr_http_response *resp, struct tr_json *j)
 void tr_prom_success_end_annos(struct tr_http_response *resp,
                                struct tr_json *j,
                                const struct tr_pq_annos *annos,
-                               const char *query)
+                               const char *query,
+                               size_t query_len)
 {
     if (annos != NULL) {
-        prom__annos(j, annos, query, false);
-        prom__annos(j, annos, query, true);
+        prom__annos(j, annos, query, query_len, false);
+        prom__annos(j, annos, query, query_len, true);
     }
     prom__end(resp, j);
 }

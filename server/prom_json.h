@@ -50,11 +50,13 @@ void tr_prom_success_end(struct tr_http_response *resp,
                          const char *warning);
 /* Ends the envelope of a PromQL query: annos (may be NULL) become
  * Prometheus' "warnings" and "infos" arrays (omitted when empty): each
- * message followed by " (line:col)" of its node in query, sorted, at most
- * 10 of each kind and then "N more warning/info annotations omitted". */
+ * message followed by " (line:col)" of its node in query (query_len bytes,
+ * NUL bytes allowed), sorted, at most 10 of each kind and then "N more
+ * warning/info annotations omitted". */
 void tr_prom_success_end_annos(struct tr_http_response *resp,
                                struct tr_json *j,
                                const struct tr_pq_annos *annos,
-                               const char *query);
+                               const char *query,
+                               size_t query_len);
 
 #endif

@@ -257,6 +257,31 @@ def test_format_query():
     assert r.status == 400 and r.json()["errorType"] == "bad_data", r
 
 
+def post_form(path, **params):
+    form = urllib.parse.urlencode(params).encode()
+    return T.request("POST", path, form,
+                     {"Content-Type": "application/x-www-form-urlencoded"})
+
+
+def test_nul_bytes_in_string_literals():
+    # A literal may hold NUL (%00 in the form): Prometheus 2.53 answers with
+    # Go's strconv.Quote (\x00) in format_query and "\u0000" in JSON.
+    for q in ('"a\x00b"', "'a\x00b'", "`a\x00b`"):
+        r = post_form("/api/v1/format_query", query=q)
+        assert body(r) == '{"status":"success","data":"\\"a\\\\x00b\\""}', (q, r)
+    r = get("/api/v1/format_query", query='"a\x00b"')
+    assert body(r) == '{"status":"success","data":"\\"a\\\\x00b\\""}', r
+    r = post_form("/api/v1/format_query", query='foo{job="x\x00y", a="\\x00"}')
+    assert body(r) == '{"status":"success","data":"foo{a=\\"\\\\x00\\",job=\\"x\\\\x00y\\"}"}', r
+    r = post_form("/api/v1/query", query='"a\x00b"', time="1700000000")
+    assert body(r) == ('{"status":"success","data":{"resultType":"string",'
+                       '"result":[1700000000,"a\\u0000b"]}}'), r
+    # An escaped U+FFFD formats as the rune itself, as strconv.Quote does
+    # (which Prometheus' lexer would then refuse: "invalid UTF-8 rune").
+    r = post_form("/api/v1/format_query", query='"\\uFFFD"')
+    assert r.body == '{"status":"success","data":"\\"\ufffd\\""}'.encode(), r
+
+
 def test_grafana_probes():
     assert body(get("/api/v1/rules")) == '{"status":"success","data":{"groups":[]}}'
     assert body(get("/api/v1/alerts")) == '{"status":"success","data":{"alerts":[]}}'

@@ -236,3 +236,69 @@ Test(query_promql_lexer, token_desc)
     tr_promql_tok_desc(s, &t, d, sizeof(d));
     cr_assert_str_eq(d, want[8]);
 }
+
+/* Lexes the n bytes of s (NUL bytes included): the first token's type and
+ * length, or the error message in err. */
+static int lex_first_n(const char *s,
+                       size_t n,
+                       struct tr_promql_token *t,
+                       char *err)
+{
+    struct tr_promql_lexer l;
+    err[0] = '\0';
+    tr_promql_lex_init(&l, s, n);
+    return tr_promql_lex_next(&l, t, err);
+}
+
+/* A string literal may hold any rune but a newline ('' and "") or any but
+ * ` (raw), NUL included, as Prometheus' lexer; its value keeps them. */
+Test(query_promql_lexer, strings_with_nul_bytes)
+{
+    static const struct {
+        const char *in;
+        size_t n;
+    } ok[] = {
+        {"\"a\0b\"", 5},
+        {"'a\0b'", 5},
+        {"`a\0b`", 5},
+    };
+    struct tr_promql_token t;
+    char err[TR_ERRMSG_SIZE];
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        cr_assert_eq(lex_first_n(ok[i].in, ok[i].n, &t, err), 0, "%zu: %s", i,
+                     err);
+        cr_assert_eq(t.type, TR_PROMQL_STRING, "%zu", i);
+        cr_assert_eq(t.pos, 0);
+        cr_assert_eq(t.len, 5, "%zu: the NUL ended the token", i);
+        struct tr_buf b;
+        tr_buf_init(&b);
+        cr_assert_eq(tr_promql_unquote(ok[i].in, ok[i].n, &b), 0);
+        cr_assert_eq(b.len, 3);
+        cr_assert_eq(memcmp(b.data, "a\0b", 3), 0);
+        tr_buf_free(&b);
+    }
+    /* Inside braces too, and a token after it is still seen. */
+    const char sel[] = "{a=\"\0\"} + 1";
+    struct tr_promql_lexer l;
+    tr_promql_lex_init(&l, sel, sizeof(sel) - 1);
+    enum tr_promql_tok want[] = {
+        TR_PROMQL_LBRACE, TR_PROMQL_IDENT, TR_PROMQL_EQL,    TR_PROMQL_STRING,
+        TR_PROMQL_RBRACE, TR_PROMQL_ADD,   TR_PROMQL_NUMBER, TR_PROMQL_EOF};
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+        cr_assert_eq(tr_promql_lex_next(&l, &t, err), 0, "%s", err);
+        cr_assert_eq(t.type, want[i], "token %zu", i);
+    }
+    /* Errors stay Prometheus': no closing quote after the NUL; a NUL
+     * outside a string. */
+    cr_assert_eq(lex_first_n("\"a\0", 3, &t, err), TR_EINVAL);
+    cr_assert_str_eq(err, "1:1: parse error: unterminated quoted string");
+    cr_assert_eq(lex_first_n("`\0", 2, &t, err), TR_EINVAL);
+    cr_assert_str_eq(err, "1:1: parse error: unterminated raw string");
+    cr_assert_eq(lex_first_n("\0", 1, &t, err), TR_EINVAL);
+    cr_assert_str_eq(err, "1:1: parse error: unexpected character: '\\x00'");
+    /* U+FFFD itself is refused in a literal, as by Prometheus (Go decodes
+     * it as utf8.RuneError); the escape \uFFFD is fine. */
+    check("\"\xef\xbf\xbd\"", "1:1: parse error: invalid UTF-8 rune");
+    check("`\xef\xbf\xbd`", "1:1: parse error: invalid UTF-8 rune");
+    check_unquote("\"\\uFFFD\"", "\xef\xbf\xbd", 3);
+}

@@ -475,6 +475,119 @@ Test(promql_parser, errors)
     }
 }
 
+/* Parses the n bytes of q: 0 and the canonical form in *fmt (tr_malloc'd,
+ * NUL-terminated; q may hold NUL bytes, the form never does), or the error
+ * in errmsg. */
+static int pq_parse_fmt_n(const char *q, size_t n, char **fmt, char *errmsg)
+{
+    struct tr_arena a;
+    struct tr_promql_node *node;
+    tr_arena_init(&a, 4096);
+    *fmt = NULL;
+    int rv = tr_promql_parse(q, n, &a, &node, errmsg);
+    if (rv == 0) {
+        struct tr_buf b;
+        tr_buf_init(&b);
+        tr_promql_format(node, &b);
+        cr_assert_null(memchr(b.data, '\0', b.len), "raw NUL in the form");
+        tr_buf_putc(&b, '\0');
+        tr_promql_ast_free(node);
+        *fmt = tr_buf_steal(&b, NULL);
+    }
+    tr_arena_free(&a);
+    return rv;
+}
+
+/* A literal and its length, NUL bytes included. */
+#define LIT(s) s, sizeof(s) - 1
+
+/* String literals holding NUL bytes (%00 in an HTTP form) parse, keep the
+ * bytes, and format as Go's strconv.Quote does (\x00), like Prometheus'
+ * format_query; the form parses back to itself. */
+Test(promql_parser, strings_with_nul_bytes)
+{
+    static const struct {
+        const char *in;
+        size_t n;
+        const char *out;
+    } cases[] = {
+        {LIT("\"a\0b\""), "\"a\\x00b\""},
+        {LIT("'a\0b'"), "\"a\\x00b\""},
+        {LIT("`a\0b`"), "\"a\\x00b\""},
+        {LIT("\"\0\""), "\"\\x00\""},
+        {LIT("\"\\x00\""), "\"\\x00\""},
+        {LIT("foo{job=\"x\0y\",a=`\0`}"), "foo{a=\"\\x00\",job=\"x\\x00y\"}"},
+        {LIT("label_replace(up, \"a\", \"\0\", \"b\", \"\")"),
+         "label_replace(up, \"a\", \"\\x00\", \"b\", \"\")"},
+        {LIT("count_values(\"v\0\", x) # \0 in a comment"),
+         "count_values(\"v\\x00\", x)"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char em[TR_ERRMSG_SIZE] = "";
+        char *f = NULL;
+        cr_assert_eq(pq_parse_fmt_n(cases[i].in, cases[i].n, &f, em), 0,
+                     "case %zu: %s", i, em);
+        cr_expect_str_eq(f, cases[i].out, "case %zu", i);
+        char *f2 = NULL;
+        cr_assert_eq(pq_parse_fmt_n(f, strlen(f), &f2, em), 0, "%s: %s", f, em);
+        cr_expect_str_eq(f2, f);
+        tr_free(f2);
+        tr_free(f);
+    }
+    /* The node keeps the bytes. */
+    struct tr_arena a;
+    struct tr_promql_node *n;
+    tr_arena_init(&a, 4096);
+    cr_assert_eq(tr_promql_parse("\"a\0b\"", 5, &a, &n, NULL), 0);
+    cr_assert_eq(n->kind, TR_PROMQL_NODE_STRING);
+    cr_assert_eq(n->str.len, 3);
+    cr_assert_eq(memcmp(n->str.val, "a\0b", 3), 0);
+    tr_promql_ast_free(n);
+    tr_arena_free(&a);
+
+    /* Errors are Prometheus' own. */
+    static const struct {
+        const char *in;
+        size_t n;
+        const char *err;
+    } bad[] = {
+        {LIT("\"a\0"), "1:1: parse error: unterminated quoted string"},
+        {LIT("sum(x) \0"), "1:8: parse error: unexpected character: '\\x00'"},
+        {LIT("1 \"a\0b\""),
+         "1:3: parse error: unexpected string \"\\\"a\\x00b\\\"\""},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char em[TR_ERRMSG_SIZE] = "";
+        char *f = NULL;
+        cr_expect_eq(pq_parse_fmt_n(bad[i].in, bad[i].n, &f, em), TR_EINVAL,
+                     "bad %zu", i);
+        cr_expect_str_eq(em, bad[i].err, "bad %zu", i);
+        tr_free(f);
+    }
+}
+
+/* Go's strconv.Quote writes U+FFFD as the rune itself (it is printable),
+ * and Prometheus' lexer refuses that rune in a literal ("invalid UTF-8
+ * rune", Go decodes it as utf8.RuneError): so the canonical form of
+ * "\uFFFD" does not parse again, in Prometheus as in triad. format_query
+ * answers as Prometheus does. This is the input fuzz_promql_parser found
+ * (fuzz/corpus/fuzz_promql_parser/issue8-nul-fffd). */
+Test(promql_parser, escaped_fffd_formats_as_prometheus)
+{
+    static const char in[] = "\"0`\0\0F-EFF1A*F+\\uFFFD?3[\"";
+    char em[TR_ERRMSG_SIZE] = "";
+    char *f = NULL;
+    cr_assert_eq(pq_parse_fmt_n(in, sizeof(in) - 1, &f, em), 0, "%s", em);
+    cr_assert_str_eq(f, "\"0`\\x00\\x00F-EFF1A*F+\xef\xbf\xbd?3[\"");
+    char *f2 = NULL;
+    cr_assert_eq(pq_parse_fmt_n(f, strlen(f), &f2, em), TR_EINVAL);
+    cr_assert_str_eq(em, "1:1: parse error: invalid UTF-8 rune");
+    tr_free(f);
+    cr_assert_eq(pq_parse_fmt_n("\"\\uFFFD\"", 8, &f, em), 0, "%s", em);
+    cr_assert_str_eq(f, "\"\xef\xbf\xbd\"");
+    tr_free(f);
+}
+
 Test(promql_parser, bad_regex_and_depth)
 {
     char em[TR_ERRMSG_SIZE] = "";

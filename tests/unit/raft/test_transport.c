@@ -1,9 +1,19 @@
 /* test_transport.c - raft/transport.c: handshake codec, and the mux over
- * real TCP on 127.0.0.1 (accept, reject, connect, cancel). */
+ * real TCP on loopback (accept, reject, connect, fallback over a host's
+ * addresses, cancel). No test sends a packet outside 127.0.0.0/8 and ::1:
+ * host names go through a fake resolver answering from a fixed list (or
+ * through getaddrinfo for a numeric form), and a connect that must stay in
+ * flight goes to a local listener whose accept queue is full. */
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include "lib/err.h"
@@ -187,6 +197,186 @@ static void close_mux(struct tr_raft_mux *m)
     bool done = false;
     tr_raft_mux_close(m, mux_close_cb, &done);
     cr_assert(run_until(&done, 2000), "mux close callback");
+}
+
+static void run_for(unsigned ms)
+{
+    bool never = false;
+    run_until(&never, ms);
+}
+
+/* A listener on 127.0.0.1 that never accepts, its accept queue filled by
+ * connections of its own: the kernel drops further SYNs, so a connect to
+ * it stays in flight (SYNs retransmitted on loopback) until closed. */
+#define STUCK_FILL_MAX 16
+struct stuck {
+    int lfd;
+    int port;
+    int fill[STUCK_FILL_MAX]; /* our own connections, the last pending */
+    int n_fill;
+};
+
+static void stuck_open(struct stuck *s)
+{
+    struct sockaddr_in sa;
+    socklen_t len = sizeof(sa);
+    memset(s, 0, sizeof(*s));
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    s->lfd = socket(AF_INET, SOCK_STREAM, 0);
+    cr_assert_geq(s->lfd, 0);
+    cr_assert_eq(bind(s->lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    cr_assert_eq(listen(s->lfd, 0), 0);
+    cr_assert_eq(getsockname(s->lfd, (struct sockaddr *)&sa, &len), 0);
+    s->port = ntohs(sa.sin_port);
+    /* Connect until one stays pending: the queue is full then. */
+    for (;;) {
+        cr_assert_lt(s->n_fill, STUCK_FILL_MAX, "accept queue never full");
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+        cr_assert_geq(fd, 0);
+        s->fill[s->n_fill++] = fd;
+        if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+            cr_assert_eq(errno, EINPROGRESS);
+        }
+        struct pollfd p = {.fd = fd, .events = POLLOUT};
+        if (poll(&p, 1, 200) == 0) {
+            return;
+        }
+    }
+}
+
+static void stuck_close(struct stuck *s)
+{
+    for (int i = 0; i < s->n_fill; i++) {
+        close(s->fill[i]);
+    }
+    close(s->lfd);
+}
+
+/* A resolver answering every host with the numeric addresses in addrs
+ * (with the port asked for) on a later loop iteration: UV_EAI_NONAME when
+ * n is 0; with hold set, it answers only when canceled. One request at a
+ * time. */
+struct fake_resolver {
+    struct tr_raft_resolver r;
+    const char *addrs[4];
+    unsigned n;
+    bool hold;
+    int sync_error; /* returned by resolve when non-zero */
+    uv_timer_t timer;
+    uv_getaddrinfo_t *req; /* pending */
+    uv_getaddrinfo_cb cb;
+    int port;
+    bool canceled;
+    char host[64]; /* last host asked for */
+    unsigned resolves, cancels, frees;
+};
+
+struct fake_ai {
+    struct addrinfo ai; /* first: a list links these */
+    struct sockaddr_storage ss;
+};
+
+static void fake_answer(uv_timer_t *t)
+{
+    struct fake_resolver *f = t->data;
+    struct addrinfo *head = NULL;
+    struct addrinfo **tail = &head;
+    int status = 0;
+    if (f->canceled) {
+        status = UV_EAI_CANCELED;
+    } else if (f->n == 0) {
+        status = UV_EAI_NONAME;
+    }
+    for (unsigned i = 0; status == 0 && i < f->n; i++) {
+        struct fake_ai *x = calloc(1, sizeof(*x));
+        cr_assert_not_null(x);
+        if (uv_ip4_addr(f->addrs[i], f->port, (struct sockaddr_in *)&x->ss) ==
+            0) {
+            x->ai.ai_family = AF_INET;
+            x->ai.ai_addrlen = sizeof(struct sockaddr_in);
+        } else {
+            cr_assert_eq(uv_ip6_addr(f->addrs[i], f->port,
+                                     (struct sockaddr_in6 *)&x->ss),
+                         0);
+            x->ai.ai_family = AF_INET6;
+            x->ai.ai_addrlen = sizeof(struct sockaddr_in6);
+        }
+        x->ai.ai_socktype = SOCK_STREAM;
+        x->ai.ai_protocol = IPPROTO_TCP;
+        x->ai.ai_addr = (struct sockaddr *)&x->ss;
+        *tail = &x->ai;
+        tail = &x->ai.ai_next;
+    }
+    uv_getaddrinfo_t *req = f->req;
+    f->req = NULL;
+    f->canceled = false;
+    f->cb(req, status, head);
+}
+
+static int fake_resolve(struct tr_raft_resolver *r,
+                        uv_loop_t *l,
+                        uv_getaddrinfo_t *req,
+                        uv_getaddrinfo_cb cb,
+                        const char *host,
+                        const char *port,
+                        const struct addrinfo *hints)
+{
+    struct fake_resolver *f = r->data;
+    (void)l;
+    cr_assert_eq(hints->ai_family, AF_UNSPEC);
+    cr_assert_eq(hints->ai_socktype, SOCK_STREAM);
+    if (f->sync_error != 0) {
+        return f->sync_error;
+    }
+    cr_assert_null(f->req, "one request at a time");
+    f->resolves++;
+    f->req = req;
+    f->cb = cb;
+    f->port = atoi(port);
+    snprintf(f->host, sizeof(f->host), "%s", host);
+    if (!f->hold) {
+        uv_timer_start(&f->timer, fake_answer, 0, 0);
+    }
+    return 0;
+}
+
+static void fake_cancel(struct tr_raft_resolver *r, uv_getaddrinfo_t *req)
+{
+    struct fake_resolver *f = r->data;
+    cr_assert_eq(req, f->req);
+    f->cancels++;
+    f->canceled = true;
+    uv_timer_start(&f->timer, fake_answer, 0, 0);
+}
+
+static void fake_free(struct tr_raft_resolver *r, struct addrinfo *res)
+{
+    struct fake_resolver *f = r->data;
+    f->frees++;
+    while (res != NULL) {
+        struct addrinfo *next = res->ai_next;
+        free(res); /* the struct fake_ai it begins */
+        res = next;
+    }
+}
+
+static void fake_init(struct fake_resolver *f)
+{
+    memset(f, 0, sizeof(*f));
+    f->r.version = TR_RAFT_RESOLVER_VERSION;
+    f->r.data = f;
+    f->r.resolve = fake_resolve;
+    f->r.cancel = fake_cancel;
+    f->r.free = fake_free;
+    uv_timer_init(&loop, &f->timer);
+    f->timer.data = f;
+}
+
+static void fake_close(struct fake_resolver *f)
+{
+    uv_close((uv_handle_t *)&f->timer, NULL);
 }
 
 /* A raw client writing fixed bytes then waiting for the server to close. */
@@ -478,21 +668,20 @@ Test(raft_mux, connect_accept_fail_cancel)
     uv_close((uv_handle_t *)c1.stream, free_stream);
     uv_close((uv_handle_t *)acc.stream, free_stream);
 
-    /* b -> a by host name (uv_getaddrinfo path) */
+    /* b -> a through the default resolver (uv_getaddrinfo): "127.1" is
+     * not a numeric address to uv_ip4_addr but getaddrinfo reads it as
+     * 127.0.0.1 without consulting /etc/hosts or DNS. */
     memset(&acc, 0, sizeof(acc));
     char host_a[32];
-    snprintf(host_a, sizeof(host_a), "localhost:%d", pa);
+    snprintf(host_a, sizeof(host_a), "127.1:%d", pa);
     struct conn_result c2;
     start_connect(&tb, &c2, 1, host_a);
     cr_assert(run_until(&c2.done, 5000));
-    if (c2.status == 0) {
-        cr_assert(run_until(&acc.done, 2000));
-        uv_close((uv_handle_t *)c2.stream, free_stream);
-        uv_close((uv_handle_t *)acc.stream, free_stream);
-    } else {
-        /* localhost may resolve to ::1 only where a is on 127.0.0.1. */
-        cr_log_warn("localhost connect status %d", c2.status);
-    }
+    cr_assert_eq(c2.status, 0);
+    cr_assert(run_until(&acc.done, 2000));
+    cr_assert_eq(acc.id, 2);
+    uv_close((uv_handle_t *)c2.stream, free_stream);
+    uv_close((uv_handle_t *)acc.stream, free_stream);
 
     /* a -> b: b is not listening for g1 (no t.listen) -> rejected, but the
      * connect itself succeeds (the handshake is written). */
@@ -528,18 +717,29 @@ Test(raft_mux, connect_accept_fail_cancel)
 
     struct tr_raft_mux_stats st;
     tr_raft_mux_stats(b, &st);
-    cr_assert_geq(st.connected, 1);
+    cr_assert_eq(st.connected, 2);
     cr_assert_eq(st.connect_failed, 1);
 
-    /* close with a connect in flight: canceled, then the close cb */
+    /* close with a TCP connect in flight (to a listener that never
+     * answers): canceled, then the close cb */
+    struct stuck sl;
+    stuck_open(&sl);
+    char stuck_addr[32];
+    snprintf(stuck_addr, sizeof(stuck_addr), "127.0.0.1:%d", sl.port);
     struct conn_result c6;
-    start_connect(&tb, &c6, 1, "10.255.255.1:9");
+    start_connect(&tb, &c6, 1, stuck_addr);
+    run_for(200);
+    cr_assert_not(c6.done, "connect to a full accept queue completed");
     transport_closed = false;
     tb.close(&tb, transport_close_cb);
     cr_assert_not(transport_closed, "close cb must be asynchronous");
     cr_assert(run_until(&transport_closed, 2000));
     cr_assert(c6.done);
     cr_assert_eq(c6.status, RAFT_CANCELED);
+    cr_assert_null(c6.stream);
+    stuck_close(&sl);
+    tr_raft_mux_stats(b, &st);
+    cr_assert_eq(st.connect_failed, 1, "a canceled connect is no failure");
     /* After close, connect refuses. */
     struct conn_result c7;
     memset(&c7, 0, sizeof(c7));
@@ -552,6 +752,155 @@ Test(raft_mux, connect_accept_fail_cancel)
     tr_raft_transport_close(&ta);
     close_mux(a);
     close_mux(b);
+    loop_teardown();
+}
+
+Test(raft_mux, connect_tries_every_address)
+{
+    loop_setup();
+    memset(&acc, 0, sizeof(acc));
+    int pa = 0;
+    int pb = 0;
+    struct tr_raft_mux *a = new_mux(&pa);
+    struct tr_raft_mux *b = new_mux(&pb);
+    char addr_a[32];
+    char addr_b[32];
+    snprintf(addr_a, sizeof(addr_a), "127.0.0.1:%d", pa);
+    snprintf(addr_b, sizeof(addr_b), "127.0.0.1:%d", pb);
+    struct raft_uv_transport ta;
+    struct raft_uv_transport tb;
+    cr_assert_eq(tr_raft_transport_init(&ta, a, "g1"), 0);
+    cr_assert_eq(tr_raft_transport_init(&tb, b, "g1"), 0);
+    cr_assert_eq(ta.init(&ta, 1, addr_a), 0);
+    cr_assert_eq(tb.init(&tb, 2, addr_b), 0);
+    cr_assert_eq(ta.listen(&ta, accept_cb), 0);
+    struct fake_resolver f;
+    fake_init(&f);
+    cr_assert_eq(tr_raft_mux_set_resolver(b, &f.r), 0);
+
+    /* As "localhost" on Debian 12 (::1, then 127.0.0.1) with the peer
+     * listening on 127.0.0.1 only: ::1 refuses (or fails at once where
+     * IPv6 is off), so does 127.0.0.2 (nothing listens there), and the
+     * last address accepts. */
+    f.addrs[0] = "::1";
+    f.addrs[1] = "127.0.0.2";
+    f.addrs[2] = "127.0.0.1";
+    f.n = 3;
+    char name[64];
+    snprintf(name, sizeof(name), "peer-a:%d", pa);
+    struct conn_result c1;
+    start_connect(&tb, &c1, 1, name);
+    cr_assert(run_until(&c1.done, 5000));
+    cr_assert_eq(c1.status, 0);
+    cr_assert_not_null(c1.stream);
+    cr_assert(run_until(&acc.done, 2000));
+    cr_assert_eq(acc.id, 2);
+    cr_assert_str_eq(acc.address, addr_b);
+    cr_assert_str_eq(f.host, "peer-a");
+    cr_assert_eq(f.resolves, 1);
+    cr_assert_eq(f.frees, 1);
+    struct tr_raft_mux_stats st;
+    tr_raft_mux_stats(b, &st);
+    cr_assert_eq(st.connected, 1);
+    cr_assert_eq(st.connect_failed, 0);
+    uv_close((uv_handle_t *)c1.stream, free_stream);
+    uv_close((uv_handle_t *)acc.stream, free_stream);
+
+    /* Every address refuses: one failure, reported after the last. */
+    memset(&acc, 0, sizeof(acc));
+    f.addrs[0] = "127.0.0.2";
+    f.addrs[1] = "127.0.0.3";
+    f.n = 2;
+    struct conn_result c2;
+    start_connect(&tb, &c2, 1, name);
+    cr_assert(run_until(&c2.done, 5000));
+    cr_assert_eq(c2.status, RAFT_NOCONNECTION);
+    cr_assert_null(c2.stream);
+    cr_assert_eq(f.frees, 2);
+    tr_raft_mux_stats(b, &st);
+    cr_assert_eq(st.connect_failed, 1);
+    cr_assert_not(acc.done);
+
+    /* The name has no address. */
+    f.n = 0;
+    struct conn_result c3;
+    start_connect(&tb, &c3, 1, name);
+    cr_assert(run_until(&c3.done, 5000));
+    cr_assert_eq(c3.status, RAFT_NOCONNECTION);
+    cr_assert_eq(f.frees, 2, "no list, nothing to free");
+    tr_raft_mux_stats(b, &st);
+    cr_assert_eq(st.connect_failed, 2);
+
+    /* The resolver refuses at once: a synchronous error, no callback. */
+    f.sync_error = UV_ENOMEM;
+    struct conn_result c4;
+    memset(&c4, 0, sizeof(c4));
+    c4.req.data = &c4;
+    cr_assert_eq(tb.connect(&tb, &c4.req, 1, name, connect_cb),
+                 RAFT_NOCONNECTION);
+    run_for(50);
+    cr_assert_not(c4.done);
+    f.sync_error = 0;
+
+    /* Closing cancels a connect on its second address (the first refused,
+     * the second never answers) and one still resolving. */
+    struct stuck sl;
+    stuck_open(&sl);
+    char stuck_name[64];
+    snprintf(stuck_name, sizeof(stuck_name), "peer-stuck:%d", sl.port);
+    f.addrs[0] = "127.0.0.2";
+    f.addrs[1] = "127.0.0.1";
+    f.n = 2;
+    struct conn_result c5;
+    start_connect(&tb, &c5, 1, stuck_name);
+    run_for(300);
+    cr_assert_not(c5.done, "connect to a full accept queue completed");
+    f.hold = true;
+    struct conn_result c6;
+    start_connect(&tb, &c6, 1, name);
+    run_for(50);
+    cr_assert_not(c6.done);
+    transport_closed = false;
+    tb.close(&tb, transport_close_cb);
+    cr_assert(run_until(&transport_closed, 2000));
+    cr_assert(c5.done);
+    cr_assert_eq(c5.status, RAFT_CANCELED);
+    cr_assert(c6.done);
+    cr_assert_eq(c6.status, RAFT_CANCELED);
+    cr_assert_eq(f.cancels, 1);
+    cr_assert_eq(f.resolves, f.frees + 2, "failed and canceled: no list");
+    tr_raft_mux_stats(b, &st);
+    cr_assert_eq(st.connect_failed, 2);
+    tr_raft_transport_close(&tb);
+    stuck_close(&sl);
+    fake_close(&f);
+
+    transport_closed = false;
+    ta.close(&ta, transport_close_cb);
+    cr_assert(run_until(&transport_closed, 2000));
+    tr_raft_transport_close(&ta);
+    close_mux(a);
+    close_mux(b);
+    loop_teardown();
+}
+
+Test(raft_mux, resolver_checked)
+{
+    loop_setup();
+    int port = 0;
+    struct tr_raft_mux *m = new_mux(&port);
+    struct fake_resolver f;
+    fake_init(&f);
+    f.r.version = TR_RAFT_RESOLVER_VERSION + 1;
+    cr_assert_eq(tr_raft_mux_set_resolver(m, &f.r), TR_EINVAL);
+    f.r.version = TR_RAFT_RESOLVER_VERSION;
+    f.r.cancel = NULL;
+    cr_assert_eq(tr_raft_mux_set_resolver(m, &f.r), TR_EINVAL);
+    f.r.cancel = fake_cancel;
+    cr_assert_eq(tr_raft_mux_set_resolver(m, &f.r), 0);
+    cr_assert_eq(tr_raft_mux_set_resolver(m, NULL), 0);
+    fake_close(&f);
+    close_mux(m);
     loop_teardown();
 }
 
