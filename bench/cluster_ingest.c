@@ -46,15 +46,51 @@
  *    Prints every failover time, p50 and p99 (target p99 <= 2 s) and the
  *    number of failed probe requests.
  *
+ * 4. Fixed load (--fixed-load runs only this, on its own RF=3 cluster as in
+ *    2): first the maximum: the RF=3 ingest phase of 2 (samples/s), unless
+ *    --load N gives the offered load (then round 0 of every series is sent
+ *    unpaced first, so that the phase creates no series). Then, once every
+ *    replica has lag 0, LOAD = N or half the measured maximum samples/s is
+ *    offered for DURATION s (default 300) by a rate-paced sender: CONNS
+ *    connections (round-robin over the nodes), each sending its next
+ *    BATCH-sample request at fixed times, CONNS x BATCH / LOAD s apart,
+ *    staggered across the connections; a request whose time has passed (the
+ *    connection was still waiting for the previous one) goes out at once and
+ *    counts as behind schedule. The data continue the rounds of the ingest
+ *    phase (15 s apart, so the timestamps run ahead of the clock; accepted
+ *    thanks to --ingest.creation-grace). Reported: achieved samples/s (acked
+ *    samples / DURATION, or until the last response if later) vs offered;
+ *    failed requests (non-2xx or transport error); client latency of every
+ *    request (p50/p99/max); per node the loop lag from the histogram
+ *    triad_loop_lag_seconds of GET /metrics (how late the event loop's
+ *    10 ms timer fires), bucket deltas between scrapes just before and just
+ *    after the phase: p99 interpolated inside its bucket as
+ *    histogram_quantile does, max = upper bound of the highest non-empty
+ *    bucket (target p99 <= 20 ms: met when >= 99% of the firings fall into
+ *    buckets <= 0.02); leader changes (target 0), counted twice: the increase
+ *    of triad_raft_leader_changes_total over the phase summed over nodes and
+ *    groups (shard groups {group="m<window>-<slot>",signal="metrics"} and
+ *    {group="meta",signal=""}; a change is seen by every node, so one
+ *    election counts up to 3; groups created during the phase are listed
+ *    apart), and by polling GET /api/v1/status/cluster every second (shards
+ *    and meta group whose leader differs from the previous poll's, term
+ *    increases, polls seeing a group without a leader); and the CPU of
+ *    every node over the phase.
+ *
  * Usage: build/bench/cluster_ingest [--series N] [--rounds N] [--batch N]
  *          [--conns N] [--failovers N] [--probes-per-shard N]
  *          [--only rf1|rf3] [--triad PATH] [--keep]
+ *        build/bench/cluster_ingest --fixed-load [--load N] [--duration S]
+ *          [--series N] [--rounds N] [--batch N] [--conns N] [--triad PATH]
+ *          [--keep]
  * Environment: BENCH_SERIES, BENCH_ROUNDS, BENCH_BATCH, BENCH_CONNS,
- * BENCH_FAILOVERS, BENCH_PROBES, BENCH_ONLY, TRIAD_BIN. --only rf3 skips the
- * single-node run; --failovers 0 skips the failover run. Exit status: 0 when
- * the runs completed (targets are reported, not asserted), 1 otherwise
- * (a node did not start, the cluster did not form or catch up, a failover
- * did not recover within 30 s). */
+ * BENCH_FAILOVERS, BENCH_PROBES, BENCH_ONLY, BENCH_LOAD, BENCH_DURATION,
+ * TRIAD_BIN. --only rf3 skips the single-node run; --failovers 0 skips the
+ * failover run; --fixed-load ignores --only, --failovers and
+ * --probes-per-shard; --load 0 (default) measures the maximum. Exit status:
+ * 0 when the runs completed (targets are reported, not asserted), 1
+ * otherwise (a node did not start, the cluster did not form or catch up, a
+ * failover did not recover within 30 s, GET /metrics failed). */
 #include "bench/lib/datagen.h"
 #include "bench/lib/proc.h"
 #include <curl/curl.h>
@@ -93,9 +129,19 @@ struct cfg {
     const char *only;
     const char *triad_bin;
     int keep;
+    int fixed;     /* --fixed-load: only the fixed-load run */
+    long load;     /* samples/s offered there; 0: half the measured maximum */
+    long duration; /* s of the fixed-load phase */
 };
 
-static struct cfg cfg = {50000, 100, 2000, 6, 10, 2, NULL, "build/triad", 0};
+static struct cfg cfg = {.series = 50000,
+                         .rounds = 100,
+                         .batch = 2000,
+                         .conns = 6,
+                         .failovers = 10,
+                         .probes_per_shard = 2,
+                         .triad_bin = "build/triad",
+                         .duration = 300};
 
 /* ---- sender threads -------------------------------------------------------
  */
@@ -159,6 +205,7 @@ struct worker {
     pthread_t th;
     struct target *t;
     long id;
+    long rounds; /* rounds 0..rounds-1 of its series */
     char url[128];
     struct lats lat;
 };
@@ -267,7 +314,7 @@ static void *worker_main(void *arg)
     curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
 
     long in_batch = 0;
-    for (long r = 0; r < cfg.rounds; r++) {
+    for (long r = 0; r < w->rounds; r++) {
         for (long i = 0; i < n_own; i++) {
             long s = w->id + i * cfg.conns;
             val[i] = next_value(s, r, val[i]);
@@ -464,7 +511,7 @@ struct shard_info {
     int64_t window;
     int slot;
     char leader[16];
-    uint64_t commit;
+    uint64_t term, commit;
     int nrep;
     struct replica_info rep[MAX_REPL];
 };
@@ -473,6 +520,8 @@ struct status {
     int nshards; /* every metrics shard of every window */
     struct shard_info sh[MAX_SHARDS];
     int64_t cur_window; /* the window holding "now" */
+    char meta_leader[16];
+    uint64_t meta_term;
 };
 
 static const char *find_in(const char *p, const char *end, const char *needle)
@@ -534,6 +583,11 @@ static int get_status(struct cluster *c, struct status *st)
     }
     const char *end = body + strlen(body);
     const char *p = strstr(body, "\"shards\":[");
+    const char *mv;
+    json_strcpy(json_val(body, p ? p : end, "metaLeader"), st->meta_leader,
+                sizeof st->meta_leader);
+    if ((mv = json_val(body, p ? p : end, "metaTerm")))
+        st->meta_term = strtoull(mv, NULL, 10);
     int64_t now = now_ms();
     st->cur_window = INT64_MIN;
     while (p && (p = find_in(p, end, "{\"signal\":")) != NULL) {
@@ -549,6 +603,8 @@ static int get_status(struct cluster *c, struct status *st)
             if ((v = json_val(p, e, "slot")))
                 s->slot = (int)strtol(v, NULL, 10);
             json_strcpy(json_val(p, e, "leader"), s->leader, sizeof s->leader);
+            if ((v = json_val(p, e, "term")))
+                s->term = strtoull(v, NULL, 10);
             if ((v = json_val(p, e, "commitIndex")))
                 s->commit = strtoull(v, NULL, 10);
             const char *r = json_val(p, e, "replicas");
@@ -655,7 +711,9 @@ struct result {
     double p50, p99, pmax; /* request latency, s */
 };
 
-static int run_ingest(int n, struct cluster *c, struct result *res)
+/* starts an n-node cluster into c and sends rounds 0..rounds-1 of the data
+ * set through cfg.conns connections */
+static int run_ingest(int n, struct cluster *c, struct result *res, long rounds)
 {
     memset(res, 0, sizeof *res);
     res->n = n;
@@ -689,6 +747,7 @@ static int run_ingest(int n, struct cluster *c, struct result *res)
     for (long i = 0; i < cfg.conns; i++) {
         ws[i].t = &t;
         ws[i].id = i;
+        ws[i].rounds = rounds;
         snprintf(ws[i].url, sizeof ws[i].url, "%s", c->nodes[i % n].url_write);
         if (pthread_create(&ws[i].th, NULL, worker_main, &ws[i]) != 0)
             die("pthread_create");
@@ -1104,6 +1163,486 @@ static int run_failover(struct cluster *c,
     return rv;
 }
 
+/* ---- fixed load
+ * --------------------------------------------------------------- */
+
+#define LAG_NB 16     /* buckets of triad_loop_lag_seconds kept */
+#define MAX_GROUPS 96 /* Raft groups of triad_raft_leader_changes_total */
+
+/* what GET /metrics of one node says at one moment */
+struct node_metrics {
+    int nb;                     /* buckets read */
+    double le[LAG_NB];          /* their upper bounds, INFINITY for +Inf */
+    double cum[LAG_NB];         /* cumulative counts */
+    int ng;                     /* groups read */
+    char key[MAX_GROUPS][80];   /* the label set, e.g. group="meta",signal="" */
+    double changes[MAX_GROUPS]; /* triad_raft_leader_changes_total */
+};
+
+/* GET /metrics of nd into m; 0 on success, -1 if the request failed or
+ * the loop-lag histogram is missing */
+static int scrape_metrics(const struct node *nd, struct node_metrics *m)
+{
+    static const char lag[] = "triad_loop_lag_seconds_bucket{le=\"";
+    static const char lc[] = "triad_raft_leader_changes_total{";
+    char url[128], *body = NULL;
+    snprintf(url, sizeof url, "http://%s/metrics", nd->http);
+    memset(m, 0, sizeof *m);
+    long code = http_get_all(url, &body, 10000);
+    if (code != 200 || !body) {
+        free(body);
+        return -1;
+    }
+    for (char *l = body; l && *l;) {
+        char *nl = strchr(l, '\n');
+        if (nl)
+            *nl = 0;
+        char *v = strrchr(l, ' ');
+        if (v && strncmp(l, lag, sizeof lag - 1) == 0 && m->nb < LAG_NB) {
+            m->le[m->nb] = strtod(l + sizeof lag - 1, NULL); /* "+Inf": inf */
+            m->cum[m->nb++] = strtod(v + 1, NULL);
+        } else if (v && strncmp(l, lc, sizeof lc - 1) == 0 &&
+                   m->ng < MAX_GROUPS) {
+            const char *k = l + sizeof lc - 1;
+            const char *ke = strchr(k, '}');
+            if (ke) {
+                snprintf(m->key[m->ng], sizeof m->key[0], "%.*s", (int)(ke - k),
+                         k);
+                m->changes[m->ng++] = strtod(v + 1, NULL);
+            }
+        }
+        l = nl ? nl + 1 : NULL;
+    }
+    free(body);
+    return m->nb > 0 && isinf(m->le[m->nb - 1]) ? 0 : -1;
+}
+
+/* Loop lag between two scrapes of one node (same bucket layout): *n =
+ * timer firings observed, *p99 = the 99th percentile interpolated linearly
+ * inside its bucket (as PromQL's histogram_quantile does; the upper bound
+ * of the last finite bucket if it falls into +Inf), *max = the upper bound
+ * of the highest non-empty bucket (INFINITY: above the last finite one),
+ * *within = firings at most `bound` seconds late (bound must be a bucket
+ * bound). -1 if the layouts differ or nothing was observed. */
+static int lag_between(const struct node_metrics *a,
+                       const struct node_metrics *b,
+                       double bound,
+                       double *n,
+                       double *p99,
+                       double *max,
+                       double *within)
+{
+    if (a->nb != b->nb || b->nb < 2)
+        return -1;
+    double d[LAG_NB];
+    for (int i = 0; i < b->nb; i++) {
+        if (a->le[i] != b->le[i])
+            return -1;
+        d[i] = b->cum[i] - a->cum[i];
+    }
+    *n = d[b->nb - 1];
+    if (*n <= 0)
+        return -1;
+    double rank = 0.99 * *n;
+    int i = 0;
+    while (i < b->nb - 1 && d[i] < rank)
+        i++;
+    double lo = i ? b->le[i - 1] : 0, lo_n = i ? d[i - 1] : 0;
+    if (isinf(b->le[i]))
+        *p99 = lo;
+    else
+        *p99 = lo + (b->le[i] - lo) * (rank - lo_n) / (d[i] - lo_n);
+    *max = 0;
+    *within = 0;
+    for (int k = 0; k < b->nb; k++) {
+        if (d[k] > (k ? d[k - 1] : 0))
+            *max = b->le[k];
+        if (b->le[k] == bound)
+            *within = d[k];
+    }
+    return 0;
+}
+
+/* Leader changes between two scrapes of one node: the increase of
+ * triad_raft_leader_changes_total summed over the groups present in both
+ * (*meta for the meta group, *shards for the others), and over the groups
+ * that appeared in between (*fresh, their first election included). */
+static void changes_between(const struct node_metrics *a,
+                            const struct node_metrics *b,
+                            double *shards,
+                            double *meta,
+                            double *fresh)
+{
+    for (int i = 0; i < b->ng; i++) {
+        int j = 0;
+        while (j < a->ng && strcmp(a->key[j], b->key[i]) != 0)
+            j++;
+        if (j == a->ng)
+            *fresh += b->changes[i];
+        else if (strncmp(b->key[i], "group=\"meta\"", 12) == 0)
+            *meta += b->changes[i] - a->changes[j];
+        else
+            *shards += b->changes[i] - a->changes[j];
+    }
+}
+
+/* Leader changes seen by polling GET /api/v1/status/cluster: a shard or the
+ * meta group whose leader is a different node than at its previous poll
+ * with a leader, term increases, and polls that found a shard (or the meta
+ * group) without a leader. */
+struct poll_stats {
+    long polls, failed_polls;
+    long leader_changes, term_increases, leaderless;
+    struct status prev;
+    int have_prev;
+};
+
+static void poll_cluster(struct cluster *c, struct poll_stats *ps)
+{
+    static struct status st;
+    if (get_status(c, &st) != 0) {
+        ps->failed_polls++;
+        return;
+    }
+    ps->polls++;
+    if (!st.meta_leader[0])
+        ps->leaderless++;
+    for (int i = 0; i < st.nshards; i++)
+        if (!st.sh[i].leader[0])
+            ps->leaderless++;
+    if (ps->have_prev) {
+        const struct status *p = &ps->prev;
+        if (st.meta_term > p->meta_term)
+            ps->term_increases += (long)(st.meta_term - p->meta_term);
+        if (st.meta_leader[0] && p->meta_leader[0] &&
+            strcmp(st.meta_leader, p->meta_leader) != 0)
+            ps->leader_changes++;
+        for (int i = 0; i < st.nshards; i++) {
+            const struct shard_info *s = &st.sh[i];
+            for (int j = 0; j < p->nshards; j++) {
+                const struct shard_info *q = &p->sh[j];
+                if (q->window != s->window || q->slot != s->slot)
+                    continue;
+                if (s->term > q->term)
+                    ps->term_increases += (long)(s->term - q->term);
+                if (s->leader[0] && q->leader[0] &&
+                    strcmp(s->leader, q->leader) != 0)
+                    ps->leader_changes++;
+            }
+        }
+    }
+    /* keep the last leader seen of a shard that has none now */
+    for (int i = 0; i < st.nshards && ps->have_prev; i++) {
+        if (st.sh[i].leader[0])
+            continue;
+        for (int j = 0; j < ps->prev.nshards; j++)
+            if (ps->prev.sh[j].window == st.sh[i].window &&
+                ps->prev.sh[j].slot == st.sh[i].slot)
+                memcpy(st.sh[i].leader, ps->prev.sh[j].leader,
+                       sizeof st.sh[i].leader);
+    }
+    if (!st.meta_leader[0] && ps->have_prev)
+        memcpy(st.meta_leader, ps->prev.meta_leader, sizeof st.meta_leader);
+    ps->prev = st;
+    ps->have_prev = 1;
+}
+
+/* One connection of the fixed-load phase: sends its series' rounds from
+ * round0 on in requests of cfg.batch samples, request j at
+ * start + offset + j * interval (CLOCK_MONOTONIC s), until end. A request
+ * whose time has passed is sent at once (the connection stays busy while
+ * the server is slow, so the offered load is an upper bound). */
+struct pacer {
+    struct worker w;
+    long round0; /* first round sent */
+    double start, offset, interval, end;
+    long late;         /* requests started more than `interval` late */
+    double max_behind; /* s, the latest start behind schedule */
+};
+
+static void sleep_until(double t)
+{
+    struct timespec ts;
+    ts.tv_sec = (time_t)t;
+    ts.tv_nsec = (long)((t - (double)ts.tv_sec) * 1e9);
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+        ;
+}
+
+static void *pacer_main(void *arg)
+{
+    struct pacer *pc = arg;
+    struct worker *w = &pc->w;
+    long n_own = 0;
+    for (long s = w->id; s < cfg.series; s += cfg.conns)
+        n_own++;
+    struct bytes labels = {0}, pb = {0}, z = {0};
+    size_t *loff = calloc((size_t)n_own + 1, sizeof *loff);
+    double *val = calloc((size_t)n_own, sizeof *val);
+    if (!loff || !val)
+        die("out of memory");
+    for (long i = 0; i < n_own; i++) {
+        long s = w->id + i * cfg.conns;
+        loff[i] = labels.len;
+        encode_labels(s, &labels);
+        val[i] = initial_value(s);
+        for (long r = 0; r < pc->round0; r++) /* the values sent so far */
+            val[i] = next_value(s, r, val[i]);
+    }
+    loff[n_own] = labels.len;
+
+    CURL *e = curl_easy_init();
+    struct curl_slist *hdr = prw_headers();
+    curl_easy_setopt(e, CURLOPT_URL, w->url);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, hdr);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, sink_write);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT, 60L);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
+
+    long r = pc->round0, i = 0;
+    for (long j = 0;; j++) {
+        double due = pc->start + pc->offset + (double)j * pc->interval;
+        if (due >= pc->end)
+            break;
+        long in_batch = 0;
+        pb.len = 0;
+        while (in_batch < cfg.batch) {
+            long s = w->id + i * cfg.conns;
+            val[i] = next_value(s, r, val[i]);
+            put_series(&pb, labels.p + loff[i], loff[i + 1] - loff[i], val[i],
+                       ts_of(s, r));
+            in_batch++;
+            if (++i == n_own) {
+                i = 0;
+                r++;
+            }
+        }
+        sleep_until(due);
+        double behind = mono_s() - due;
+        if (behind > pc->max_behind)
+            pc->max_behind = behind;
+        if (behind > pc->interval)
+            pc->late++;
+        send_batch(e, w, &pb, in_batch, &z);
+    }
+    curl_slist_free_all(hdr);
+    curl_easy_cleanup(e);
+    free(labels.p);
+    free(pb.p);
+    free(z.p);
+    free(loff);
+    free(val);
+    return NULL;
+}
+
+static void print_time_ms(int64_t ms)
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    char b[32];
+    gmtime_r(&t, &tm);
+    strftime(b, sizeof b, "%Y-%m-%d %H:%M:%SZ", &tm);
+    printf("%s", b);
+}
+
+/* The fixed-load run on an RF=3 cluster (c): measures the maximum with the
+ * ingest phase unless --load is given (then sends round 0 of every series
+ * unpaced first, so that the phase does not create series), then offers
+ * load samples/s for cfg.duration s and reports what the nodes and the
+ * client saw. 0 when the run completed. */
+static int run_fixed(struct cluster *c)
+{
+    static struct node_metrics m0[MAX_NODES], m1[MAX_NODES];
+    struct result r = {0};
+    double load = (double)cfg.load;
+    long round0;
+    if (cfg.load == 0) {
+        printf("fixed load: measuring the RF=3 maximum first\n");
+        fflush(stdout);
+        if (run_ingest(3, c, &r, cfg.rounds) != 0)
+            return -1;
+        print_result(&r);
+        load = 0.5 * (double)r.ok_samples / r.wall_s;
+        round0 = cfg.rounds;
+    } else {
+        if (run_ingest(3, c, &r, 1) != 0)
+            return -1;
+        printf(
+            "fixed load: warm-up: round 0 of every series (%ld samples, %ld "
+            "failed) in %.2f s\n",
+            r.ok_samples, r.failed_samples, r.wall_s);
+        round0 = 1;
+    }
+    if (r.failed_samples)
+        printf("WARNING: %ld failed samples before the fixed-load phase\n",
+               r.failed_samples);
+    if (wait_status(c, pred_caught_up, 0, 0, 120) != 0) {
+        fprintf(stderr,
+                "fixed load: replicas did not reach lag 0 within 120 s\n");
+        return -1;
+    }
+    double interval = (double)cfg.conns * (double)cfg.batch / load;
+    long rounds = (long)ceil(load * (double)cfg.duration / (double)cfg.series);
+    int64_t ts_end = t0_ms + (int64_t)(round0 + rounds) * SCRAPE_MS;
+    int64_t now = now_ms(), day = 86400000;
+    printf(
+        "fixed load: offering %.0f samples/s (%s) for %ld s on RF=3: %ld "
+        "connections, %ld samples per request, one request per connection "
+        "every %.3f s; rounds %ld..~%ld, timestamps up to ",
+        load, cfg.load ? "--load" : "50% of the measured RF=3 maximum",
+        cfg.duration, cfg.conns, cfg.batch, interval, round0,
+        round0 + rounds - 1);
+    print_time_ms(ts_end);
+    printf(" (now + %.1f h)\n", (double)(ts_end - now) / 3.6e6);
+    if (ts_end / day != now / day)
+        printf(
+            "  note: the phase's data crosses a 24 h placement-window "
+            "boundary; its series are created again in the next window's "
+            "shards during the phase\n");
+    fflush(stdout);
+
+    double cpu0[MAX_NODES];
+    for (int i = 0; i < c->n; i++) {
+        if (scrape_metrics(&c->nodes[i], &m0[i]) != 0) {
+            fprintf(stderr, "fixed load: GET /metrics of %s failed\n",
+                    c->nodes[i].name);
+            return -1;
+        }
+        cpu0[i] = cpu_seconds(c->nodes[i].pid);
+    }
+    static struct target t;
+    memset(&t, 0, sizeof t);
+    t.name = "fixed load";
+    pthread_mutex_init(&t.mu, NULL);
+    struct pacer *pc = calloc((size_t)cfg.conns, sizeof *pc);
+    if (!pc)
+        die("out of memory");
+    static struct poll_stats ps;
+    memset(&ps, 0, sizeof ps);
+    poll_cluster(c, &ps);
+    double start = mono_s() + 0.2, end = start + (double)cfg.duration;
+    for (long i = 0; i < cfg.conns; i++) {
+        pc[i].w.t = &t;
+        pc[i].w.id = i;
+        snprintf(pc[i].w.url, sizeof pc[i].w.url, "%s",
+                 c->nodes[i % c->n].url_write);
+        pc[i].round0 = round0;
+        pc[i].start = start;
+        pc[i].offset = interval * (double)i / (double)cfg.conns;
+        pc[i].interval = interval;
+        pc[i].end = end;
+        if (pthread_create(&pc[i].w.th, NULL, pacer_main, &pc[i]) != 0)
+            die("pthread_create");
+    }
+    for (long k = 1; start + (double)k < end; k++) {
+        sleep_until(start + (double)k);
+        poll_cluster(c, &ps);
+    }
+    for (long i = 0; i < cfg.conns; i++)
+        pthread_join(pc[i].w.th, NULL);
+    /* the phase: its duration, or until the last response if later */
+    double wall = mono_s() - start;
+    if (wall < (double)cfg.duration)
+        wall = (double)cfg.duration;
+    poll_cluster(c, &ps);
+    int rv = 0;
+    double cpu[MAX_NODES];
+    for (int i = 0; i < c->n; i++) {
+        cpu[i] = cpu_seconds(c->nodes[i].pid) - cpu0[i];
+        if (scrape_metrics(&c->nodes[i], &m1[i]) != 0) {
+            fprintf(stderr, "fixed load: GET /metrics of %s failed\n",
+                    c->nodes[i].name);
+            rv = -1;
+        }
+    }
+
+    long ok = atomic_load(&t.ok_samples), fs = atomic_load(&t.failed_samples);
+    long late = 0;
+    double behind = 0;
+    struct lats all = {0};
+    for (long i = 0; i < cfg.conns; i++) {
+        late += pc[i].late;
+        if (pc[i].max_behind > behind)
+            behind = pc[i].max_behind;
+        for (size_t k = 0; k < pc[i].w.lat.n; k++)
+            lat_add(&all, pc[i].w.lat.v[k]);
+        free(pc[i].w.lat.v);
+    }
+    free(pc);
+    qsort(all.v, all.n, sizeof *all.v, cmp_double);
+    printf("fixed load (RF=3, %d nodes, %ld s):\n", c->n, cfg.duration);
+    printf(
+        "  samples/s               offered %.0f, achieved %.0f (%.1f%%; "
+        "acked samples / %.2f s: the phase, or until the last response if "
+        "later)\n",
+        load, (double)ok / wall, 100.0 * (double)ok / wall / load, wall);
+    printf(
+        "  requests                %ld sent, %ld failed (non-2xx or "
+        "transport error; %ld samples); %ld started more than one interval "
+        "behind schedule (latest start %.1f ms behind)\n",
+        atomic_load(&t.requests), atomic_load(&t.failed_requests), fs, late,
+        behind * 1e3);
+    printf("  request latency         p50 %.1f ms, p99 %.1f ms, max %.1f ms\n",
+           pct(all.v, all.n, 50) * 1e3, pct(all.v, all.n, 99) * 1e3,
+           all.n ? all.v[all.n - 1] * 1e3 : NAN);
+    free(all.v);
+    printf(
+        "  loop lag (10 ms timer)  per node, from triad_loop_lag_seconds "
+        "(target p99 <= 20 ms):\n");
+    int lag_met = 1;
+    for (int i = 0; i < c->n && rv == 0; i++) {
+        double n, p99, max, within;
+        if (lag_between(&m0[i], &m1[i], 0.02, &n, &p99, &max, &within) != 0) {
+            printf("    %s                    no observations\n",
+                   c->nodes[i].name);
+            lag_met = 0;
+            continue;
+        }
+        int met = within >= 0.99 * n;
+        lag_met &= met;
+        printf("    %s                    p99 %.2f ms, max ", c->nodes[i].name,
+               p99 * 1e3);
+        if (isinf(max))
+            printf("> %g ms", m1[i].le[m1[i].nb - 2] * 1e3);
+        else
+            printf("<= %g ms", max * 1e3);
+        /* a stall is one late firing: the missing ones show it too */
+        printf(" (%.0f firings of ~%.0f due, %.2f%% <= 20 ms): %s\n", n,
+               wall / 0.010, 100.0 * within / n, met ? "met" : "NOT met");
+    }
+    double sh = 0, meta = 0, fresh = 0;
+    for (int i = 0; i < c->n && rv == 0; i++)
+        changes_between(&m0[i], &m1[i], &sh, &meta, &fresh);
+    printf(
+        "  leader changes          %.0f (target 0: %s): increase of "
+        "triad_raft_leader_changes_total summed over the nodes: shard groups "
+        "%.0f, meta %.0f",
+        sh + meta, sh + meta == 0 && ps.leader_changes == 0 ? "met" : "NOT met",
+        sh, meta);
+    if (fresh > 0)
+        printf(", groups created during the phase %.0f (first elections)",
+               fresh);
+    printf(
+        ";\n                          GET /api/v1/status/cluster every 1 s "
+        "(%ld polls, %ld failed): %ld leader changes, %ld term increases, "
+        "%ld leaderless sightings\n",
+        ps.polls, ps.failed_polls, ps.leader_changes, ps.term_increases,
+        ps.leaderless);
+    printf("  node CPU                ");
+    for (int i = 0; i < c->n; i++)
+        printf("%s%s %.0f%%", i ? ", " : "", c->nodes[i].name,
+               100.0 * cpu[i] / wall);
+    printf(" of one core\n");
+    printf(
+        "  targets                 0 leader changes: %s; loop lag p99 <= "
+        "20 ms on every node: %s\n",
+        sh + meta == 0 && ps.leader_changes == 0 ? "met" : "NOT met",
+        lag_met && rv == 0 ? "met" : "NOT met");
+    fflush(stdout);
+    return rv;
+}
+
 /* ---- main
  * -------------------------------------------------------------------- */
 
@@ -1119,7 +1658,11 @@ static void usage(void)
             "usage: cluster_ingest [--series N] [--rounds N] [--batch N] "
             "[--conns N]\n"
             "         [--failovers N] [--probes-per-shard N] [--only rf1|rf3]\n"
-            "         [--triad PATH] [--keep]\n");
+            "         [--triad PATH] [--keep]\n"
+            "       cluster_ingest --fixed-load [--load N] [--duration S] "
+            "[--series N]\n"
+            "         [--rounds N] [--batch N] [--conns N] [--triad PATH] "
+            "[--keep]\n");
     exit(2);
 }
 
@@ -1136,11 +1679,17 @@ int main(int argc, char **argv)
         cfg.only = getenv("BENCH_ONLY");
     if (getenv("TRIAD_BIN"))
         cfg.triad_bin = getenv("TRIAD_BIN");
+    cfg.load = env_long("BENCH_LOAD", cfg.load);
+    cfg.duration = env_long("BENCH_DURATION", cfg.duration);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(a, "--keep") == 0) {
             cfg.keep = 1;
+            continue;
+        }
+        if (strcmp(a, "--fixed-load") == 0) {
+            cfg.fixed = 1;
             continue;
         }
         if (!v)
@@ -1161,13 +1710,18 @@ int main(int argc, char **argv)
             cfg.only = v;
         else if (strcmp(a, "--triad") == 0)
             cfg.triad_bin = v;
+        else if (strcmp(a, "--load") == 0)
+            cfg.load = strtol(v, NULL, 10);
+        else if (strcmp(a, "--duration") == 0)
+            cfg.duration = strtol(v, NULL, 10);
         else
             usage();
         i++;
     }
     if (cfg.series < 1 || cfg.rounds < 1 || cfg.batch < 1 || cfg.conns < 1 ||
         cfg.conns > 64 || cfg.failovers < 0 || cfg.failovers > 1000 ||
-        cfg.probes_per_shard < 1 || cfg.probes_per_shard > 16)
+        cfg.probes_per_shard < 1 || cfg.probes_per_shard > 16 || cfg.load < 0 ||
+        cfg.duration < 1)
         usage();
     int do_rf1 = !cfg.only || strcmp(cfg.only, "rf1") == 0;
     int do_rf3 = !cfg.only || strcmp(cfg.only, "rf3") == 0;
@@ -1177,6 +1731,21 @@ int main(int argc, char **argv)
     curl_global_init(CURL_GLOBAL_DEFAULT);
 
     int64_t nw = now_ms();
+    if (cfg.fixed) {
+        static struct cluster cf;
+        /* with --load only round 0 precedes the phase: 15 s ago */
+        long before = cfg.load ? 1 : cfg.rounds;
+        t0_ms = (nw - (int64_t)before * SCRAPE_MS) / SCRAPE_MS * SCRAPE_MS;
+        printf(
+            "cluster ingest benchmark, fixed load: %ld series, %ld per "
+            "request, %ld connections spread over the nodes, %ld s\n",
+            cfg.series, cfg.batch, cfg.conns, cfg.duration);
+        fflush(stdout);
+        int rc = run_fixed(&cf);
+        stop_cluster(&cf);
+        curl_global_cleanup();
+        return rc != 0;
+    }
     t0_ms = (nw - (int64_t)cfg.rounds * SCRAPE_MS) / SCRAPE_MS * SCRAPE_MS;
     printf(
         "cluster ingest benchmark: %ld series x %ld rounds (15 s) = %ld "
@@ -1191,14 +1760,14 @@ int main(int argc, char **argv)
     static struct cluster c1, c3;
     struct result r1 = {0}, r3 = {0};
     if (do_rf1) {
-        if (run_ingest(1, &c1, &r1) == 0)
+        if (run_ingest(1, &c1, &r1, cfg.rounds) == 0)
             print_result(&r1);
         else
             failed = 1;
         stop_cluster(&c1);
     }
     if (do_rf3) {
-        if (run_ingest(3, &c3, &r3) == 0)
+        if (run_ingest(3, &c3, &r3, cfg.rounds) == 0)
             print_result(&r3);
         else
             failed = 1;
