@@ -119,6 +119,19 @@ static void write__series_str(const struct tr_label *ls,
     out[o < cap ? o : cap - 1] = '\0';
 }
 
+/* The series string for a message, formatted on first use only (most
+ * series are never rejected). */
+static const char *write__sstr(const struct tr_label *ls,
+                               size_t n,
+                               char *out,
+                               size_t cap)
+{
+    if (out[0] == '\0') {
+        write__series_str(ls, n, out, cap);
+    }
+    return out;
+}
+
 static void write__fmt_time(int64_t ms, char *buf, size_t n)
 {
     time_t sec = (time_t)(ms / 1000);
@@ -142,7 +155,9 @@ static bool write__series(struct write_ctx *w,
                           struct tr_entry_series *es)
 {
     const struct tr_limits *lim = &w->app->cfg->limits;
-    char sstr[320];
+    char sbuf[320];
+    sbuf[0] = '\0';
+#define SSTR write__sstr(ls, n, sbuf, sizeof(sbuf))
     struct tr_label *ls =
         tr_arena_alloc(a, (ps->n_labels ? ps->n_labels : 1) * sizeof(*ls));
     if (ls == NULL) {
@@ -165,12 +180,11 @@ static bool write__series(struct write_ctx *w,
                       "metric name)");
         return false;
     }
-    write__series_str(ls, n, sstr, sizeof(sstr));
     if (lim->max_label_names > 0 && n > lim->max_label_names) {
         write__reject(w, ps->n_samples, "max_label_names_per_series",
                       "series has too many labels (actual: %zu, limit: %u) "
                       "series: '%s' (limits.max-label-names)",
-                      n, lim->max_label_names, sstr);
+                      n, lim->max_label_names, SSTR);
         return false;
     }
     struct tr_slice name = {NULL, 0};
@@ -178,7 +192,7 @@ static bool write__series(struct write_ctx *w,
         if (i > 0 && tr_slice_eq(ls[i].name, ls[i - 1].name)) {
             write__reject(w, ps->n_samples, "duplicate_label_names",
                           "duplicate label name \"%.*s\" in series %s",
-                          (int)ls[i].name.len, ls[i].name.base, sstr);
+                          (int)ls[i].name.len, ls[i].name.base, SSTR);
             return false;
         }
         if (!write__label_name_ok(ls[i].name)) {
@@ -186,7 +200,7 @@ static bool write__series(struct write_ctx *w,
                           "invalid label name \"%.*s\" in series %s: label "
                           "names must match [a-zA-Z_][a-zA-Z0-9_]*",
                           (int)(ls[i].name.len > 128 ? 128 : ls[i].name.len),
-                          ls[i].name.base, sstr);
+                          ls[i].name.base, SSTR);
             return false;
         }
         if (lim->max_label_name_len > 0 &&
@@ -194,7 +208,7 @@ static bool write__series(struct write_ctx *w,
             write__reject(w, ps->n_samples, "label_name_too_long",
                           "label name too long (actual: %zu, limit: %u) in "
                           "series %s (limits.max-label-name-length)",
-                          ls[i].name.len, lim->max_label_name_len, sstr);
+                          ls[i].name.len, lim->max_label_name_len, SSTR);
             return false;
         }
         if (lim->max_label_value_len > 0 &&
@@ -204,14 +218,14 @@ static bool write__series(struct write_ctx *w,
                           "label \"%.*s\" in series %s "
                           "(limits.max-label-value-length)",
                           ls[i].value.len, lim->max_label_value_len,
-                          (int)ls[i].name.len, ls[i].name.base, sstr);
+                          (int)ls[i].name.len, ls[i].name.base, SSTR);
             return false;
         }
         if (!tr_utf8_valid(ls[i].value.base, ls[i].value.len)) {
             write__reject(w, ps->n_samples, "label_value_invalid_utf8",
                           "label value of \"%.*s\" is not valid UTF-8 in "
                           "series %s",
-                          (int)ls[i].name.len, ls[i].name.base, sstr);
+                          (int)ls[i].name.len, ls[i].name.base, SSTR);
             return false;
         }
         if (tr_slice_eq_cstr(ls[i].name, "__name__")) {
@@ -220,7 +234,7 @@ static bool write__series(struct write_ctx *w,
     }
     if (name.base == NULL) {
         write__reject(w, ps->n_samples, "missing_metric_name",
-                      "series has no metric name (__name__ label): %s", sstr);
+                      "series has no metric name (__name__ label): %s", SSTR);
         return false;
     }
     if (!write__metric_name_ok(name)) {
@@ -247,7 +261,7 @@ static bool write__series(struct write_ctx *w,
                           "sample too old: timestamp %s of series %s is before "
                           "%s, the oldest time still writable (its window "
                           "has ended and the late-write-grace has passed)",
-                          tb, sstr, lb);
+                          tb, SSTR, lb);
             continue;
         }
         if (t > w->max_ts) {
@@ -256,7 +270,7 @@ static bool write__series(struct write_ctx *w,
             write__reject(w, 1, "too_far_in_future",
                           "sample timestamp %s of series %s is too far in the "
                           "future (ingest.creation-grace)",
-                          tb, sstr);
+                          tb, SSTR);
             continue;
         }
         ts[m] = t;
@@ -269,6 +283,7 @@ static bool write__series(struct write_ctx *w,
     es->vs = vs;
     es->n_samples = m;
     return m > 0;
+#undef SSTR
 }
 
 /* Content-Type -> 1 or 2, or 0 (unsupported). */
