@@ -107,6 +107,96 @@ static struct tr_entry_series *sm__sub(struct tr_arena *a,
     return d->ts != NULL && d->vs != NULL ? d : NULL;
 }
 
+/* Admission of one shard's series on its leader (worker thread): the
+ * tenant's series limit, divided over the window's K shards (as Mimir
+ * divides a global limit over its ingesters), against the tenant's series
+ * count in this shard - replicated state that apply keeps - so every
+ * replica applies exactly what was accepted. Series the shard has become
+ * references (storage/entry.h); new series beyond the limit are dropped
+ * (their samples counted in res). series[].enc must hold the canonical
+ * labels of the series that are not references yet. *n shrinks. */
+static int sm__admit_series(struct tr_cluster *c,
+                            const struct tr_shard_id *id,
+                            struct tr_slice tenant,
+                            struct tr_entry_series *series,
+                            size_t *n,
+                            struct tr_arena *a,
+                            struct tr_apply_result *res,
+                            char *errmsg)
+{
+    char name[TR_CATALOG_TENANT_MAX];
+    snprintf(name, sizeof(name), "%.*s", (int)tenant.len, tenant.base);
+    uint64_t limit = c->cfg.max_series;
+    uint16_t k = 1;
+    pthread_mutex_lock(&c->meta_fsm.mu);
+    const struct tr_catalog_tenant *t =
+        tr_catalog_tenant(&c->meta_fsm.catalog, name);
+    if (t != NULL && t->max_series > 0) {
+        limit = t->max_series;
+    }
+    const struct tr_catalog_shard *sh = tr_catalog_shard(
+        &c->meta_fsm.catalog, id->signal, id->window, id->slot);
+    if (sh != NULL && sh->k > 0) {
+        k = sh->k;
+    }
+    pthread_mutex_unlock(&c->meta_fsm.mu);
+    uint64_t per_shard = limit == 0 ? UINT64_MAX : (limit + k - 1) / k;
+    size_t m = *n;
+    struct tr_slice *labels = tr_arena_alloc(a, (m ? m : 1) * sizeof(*labels));
+    size_t *at = tr_arena_alloc(a, (m ? m : 1) * sizeof(*at));
+    bool *is_new = tr_arena_alloc(a, (m ? m : 1) * sizeof(*is_new));
+    uint64_t *ids = tr_arena_alloc(a, (m ? m : 1) * sizeof(*ids));
+    if (labels == NULL || at == NULL || is_new == NULL || ids == NULL) {
+        return tr_errf(TR_ENOMEM, errmsg, "out of memory");
+    }
+    size_t q = 0;
+    for (size_t i = 0; i < m; i++) {
+        if (!series[i].is_ref) {
+            labels[q] = series[i].enc;
+            at[q++] = i;
+        }
+    }
+    uint64_t count = 0;
+    int rv = tr_storage_series_admit(c->storage, id, tenant, labels, q, is_new,
+                                     ids, &count);
+    if (rv != 0) {
+        return tr_errf(rv, errmsg, "series admission failed");
+    }
+    uint64_t refused = 0;
+    for (size_t x = 0; x < q; x++) {
+        struct tr_entry_series *es = &series[at[x]];
+        if (!is_new[x]) {
+            es->is_ref = true;
+            es->ref = ids[x];
+        } else if (count >= per_shard) {
+            refused += es->n_samples;
+            es->n_samples = 0; /* dropped below */
+        } else {
+            count++;
+        }
+    }
+    size_t o = 0;
+    for (size_t i = 0; i < m; i++) {
+        if (series[i].n_samples > 0) {
+            series[o++] = series[i];
+        }
+    }
+    *n = o;
+    if (refused > 0) {
+        res->rejected += refused;
+        if (res->first_error == 0) {
+            res->first_error = TR_ELIMIT;
+            snprintf(res->errmsg, sizeof(res->errmsg),
+                     "per-tenant series limit of %" PRIu64
+                     " exceeded, please contact administrator to raise it "
+                     "(limits.max-series; %" PRIu64
+                     " per shard over the window's %u shards)",
+                     limit, per_shard, k);
+        }
+    }
+    return 0;
+}
+
 int tr_cluster_write_metrics(struct tr_cluster *c,
                              const struct tr_entry_metrics *m,
                              struct tr_apply_result *res,
@@ -131,6 +221,7 @@ int tr_cluster_write_metrics(struct tr_cluster *c,
         tr_buf_reset(&enc);
         tr_labels_encode(es->labels, es->n_labels, &enc);
         uint64_t h = tr_hash64(enc.data, enc.len, tseed);
+        struct tr_slice canon = {NULL, 0};
         for (size_t j = 0; j < es->n_samples && rv == 0; j++) {
             int64_t w = cl_window_start(c, es->ts[j]);
             if (w != last_w) {
@@ -144,7 +235,14 @@ int tr_cluster_write_metrics(struct tr_cluster *c,
             uint16_t slot = (uint16_t)tr_jump_hash(h, last_k);
             struct sm_build *b = sm__batch(&bs, &nb, &capb, w, slot);
             struct tr_entry_series *d = b ? sm__sub(&a, b, es) : NULL;
-            if (d == NULL) {
+            if (d != NULL && d->enc.len == 0) {
+                if (canon.base == NULL) {
+                    canon.base = tr_arena_memdup(&a, enc.data, enc.len);
+                    canon.len = enc.len;
+                }
+                d->enc = canon;
+            }
+            if (d == NULL || canon.base == NULL) {
                 rv = tr_errf(TR_ENOMEM, errmsg, "out of memory");
                 break;
             }
@@ -169,7 +267,20 @@ int tr_cluster_write_metrics(struct tr_cluster *c,
         rv = tr_errf(TR_ENOMEM, errmsg, "out of memory");
     }
     int64_t ooo = rv == 0 ? sm__ooo_window(c) : 0;
+    struct tr_apply_result pre;
+    memset(&pre, 0, sizeof(pre));
     for (size_t b = 0; b < nb && rv == 0; b++) {
+        batches[b].id = bs[b].id;
+        tr_buf_init(&batches[b].entry);
+        /* this node leads the shard: admit the decoded series now (no
+         * decode of the entry later) */
+        struct cl_stat st;
+        if (cl_stat_get(c, &bs[b].id, &st) && st.state == RAFT_LEADER &&
+            !st.catching_up && !st.failed) {
+            rv = sm__admit_series(c, &bs[b].id, m->tenant, bs[b].series,
+                                  &bs[b].n, &a, &pre, errmsg);
+            batches[b].admitted = true;
+        }
         /* metadata travels with the first shard's entry */
         struct tr_entry_metrics em = {
             .tenant = m->tenant,
@@ -179,12 +290,13 @@ int tr_cluster_write_metrics(struct tr_cluster *c,
             .n_meta = b == 0 ? m->n_meta : 0,
             .ooo_window_ms = ooo,
         };
-        batches[b].id = bs[b].id;
-        tr_buf_init(&batches[b].entry);
-        rv = tr_entry_metrics_encode(&em, &batches[b].entry);
+        if (rv == 0) {
+            rv = tr_entry_metrics_encode(&em, &batches[b].entry);
+        }
     }
     if (rv == 0) {
         rv = cl_write_batches(c, batches, nb, deadline, res, errmsg);
+        tr_apply_result_add(res, &pre);
     }
     for (size_t b = 0; batches != NULL && b < nb; b++) {
         tr_buf_free(&batches[b].entry);
@@ -195,10 +307,8 @@ int tr_cluster_write_metrics(struct tr_cluster *c,
     return rv;
 }
 
-/* Leader: cuts the entry at the tenant's series limit, divided over the
- * window's K shards (as Mimir divides a global limit over its ingesters),
- * against the tenant's series count in this shard - replicated state that
- * apply keeps - so every replica applies exactly what was accepted. */
+/* Leader: admission of an entry that arrived encoded (forwarded by another
+ * node, or proposed after leadership moved here). */
 static int sm__admit(struct tr_cluster *c,
                      const struct tr_shard_id *id,
                      const void *entry,
@@ -219,93 +329,11 @@ static int sm__admit(struct tr_cluster *c,
         tr_arena_free(&a);
         return tr_errf(TR_EPROTO, errmsg, "malformed metrics entry");
     }
-    char tenant[TR_CATALOG_TENANT_MAX];
-    snprintf(tenant, sizeof(tenant), "%.*s", (int)m.tenant.len, m.tenant.base);
-    uint64_t limit = c->cfg.max_series;
-    uint16_t k = 1;
-    pthread_mutex_lock(&c->meta_fsm.mu);
-    const struct tr_catalog_tenant *t =
-        tr_catalog_tenant(&c->meta_fsm.catalog, tenant);
-    if (t != NULL && t->max_series > 0) {
-        limit = t->max_series;
+    rv = sm__admit_series(c, id, m.tenant, m.series, &m.n_series, &a, res,
+                          errmsg);
+    if (rv == 0) {
+        rv = tr_entry_metrics_encode(&m, out); /* labels stay canonical */
     }
-    const struct tr_catalog_shard *sh = tr_catalog_shard(
-        &c->meta_fsm.catalog, id->signal, id->window, id->slot);
-    if (sh != NULL && sh->k > 0) {
-        k = sh->k;
-    }
-    pthread_mutex_unlock(&c->meta_fsm.mu);
-    if (limit == 0 || m.n_series == 0) {
-        tr_arena_free(&a);
-        return tr_buf_append(out, entry, len);
-    }
-    uint64_t per_shard = (limit + k - 1) / k;
-    struct tr_slice *labels = tr_arena_alloc(&a, m.n_series * sizeof(*labels));
-    bool *is_new = tr_arena_alloc(&a, m.n_series * sizeof(*is_new));
-    if (labels == NULL || is_new == NULL) {
-        tr_arena_free(&a);
-        return tr_errf(TR_ENOMEM, errmsg, "out of memory");
-    }
-    for (size_t i = 0; i < m.n_series; i++) {
-        labels[i] = m.series[i].enc;
-    }
-    uint64_t count = 0;
-    rv = tr_storage_series_admit(c->storage, id, m.tenant, labels, m.n_series,
-                                 is_new, &count);
-    if (rv != 0) {
-        tr_arena_free(&a);
-        return tr_errf(rv, errmsg, "series admission failed");
-    }
-    size_t kept = 0;
-    uint64_t refused = 0;
-    const uint64_t base = count;
-    for (size_t i = 0; i < m.n_series; i++) {
-        if (is_new[i] && count >= per_shard) {
-            refused += m.series[i].n_samples;
-            continue;
-        }
-        count += is_new[i];
-        kept++;
-    }
-    if (refused == 0) {
-        tr_arena_free(&a);
-        return tr_buf_append(out, entry, len);
-    }
-    res->rejected += refused;
-    if (res->first_error == 0) {
-        res->first_error = TR_ELIMIT;
-        snprintf(res->errmsg, sizeof(res->errmsg),
-                 "per-tenant series limit of %" PRIu64
-                 " exceeded, please contact administrator to raise it "
-                 "(limits.max-series; %" PRIu64
-                 " per shard over the window's %u shards)",
-                 limit, per_shard, k);
-    }
-    /* the entry without the refused series: labels stay encoded */
-    struct tr_entry_series *keep =
-        tr_arena_alloc(&a, (kept ? kept : 1) * sizeof(*keep));
-    if (keep == NULL) {
-        tr_arena_free(&a);
-        return tr_errf(TR_ENOMEM, errmsg, "out of memory");
-    }
-    size_t o = 0;
-    uint64_t again = base;
-    for (size_t i = 0; i < m.n_series; i++) {
-        if (is_new[i] && again >= per_shard) {
-            continue;
-        }
-        again += is_new[i];
-        keep[o] = m.series[i];
-        if (tr_labels_decode(keep[o].enc.base, keep[o].enc.len, &a,
-                             &keep[o].labels, &keep[o].n_labels) != 0) {
-            tr_arena_free(&a);
-            return tr_errf(TR_EPROTO, errmsg, "malformed labels in entry");
-        }
-        o++;
-    }
-    m.series = keep;
-    m.n_series = o;
-    rv = tr_entry_metrics_encode(&m, out);
     tr_arena_free(&a);
     return rv;
 }

@@ -393,6 +393,7 @@ int cl_write_batches(struct tr_cluster *c,
     int rv = 0;
     for (size_t i = 0; i < n && rv == 0; i++) {
         op__init(&ops[i], c, &b[i].id);
+        ops[i].admitted = b[i].admitted;
         rv = tr_buf_append(&ops[i].body, b[i].entry.data, b[i].entry.len);
     }
     bool ran = rv == 0;

@@ -54,9 +54,16 @@ static int entry__encode_plain(const struct tr_entry_metrics *m,
         if (s->n_samples == 0) {
             continue;
         }
-        tr_buf_reset(&lb);
-        tr_labels_encode(s->labels, s->n_labels, &lb);
-        entry__put_bytes(out, (struct tr_slice){lb.data, lb.len});
+        if (s->is_ref) {
+            tr_buf_put_uvarint(out, 0);
+            tr_buf_put_u64be(out, s->ref);
+        } else if (s->enc.len > 0) {
+            entry__put_bytes(out, s->enc); /* already canonical */
+        } else {
+            tr_buf_reset(&lb);
+            tr_labels_encode(s->labels, s->n_labels, &lb);
+            entry__put_bytes(out, (struct tr_slice){lb.data, lb.len});
+        }
         tr_buf_put_uvarint(out, s->n_samples);
         tr_buf_reserve(out, s->n_samples * 12);
         uint64_t prev_t = 0, prev_d = 0;
@@ -276,7 +283,16 @@ int tr_entry_metrics_decode(const void *buf,
         struct tr_entry_series *s = &out->series[i];
         memset(s, 0, sizeof(*s));
         uint64_t n;
-        if (entry__bytes(&c, &s->enc) != 0 || tr_cursor_uvarint(&c, &n) != 0 ||
+        if (entry__bytes(&c, &s->enc) != 0) {
+            return TR_ECORRUPT;
+        }
+        if (s->enc.len == 0 && v3) {
+            if (tr_cursor_u64be(&c, &s->ref) != 0) {
+                return TR_ECORRUPT;
+            }
+            s->is_ref = true;
+        }
+        if (tr_cursor_uvarint(&c, &n) != 0 ||
             n > tr_cursor_left(&c) / (v3 ? 2 : 9) || (v3 && n == 0)) {
             return TR_ECORRUPT;
         }

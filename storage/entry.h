@@ -12,8 +12,14 @@
  *   .       uvarint  tenant length, then tenant bytes
  *   .       uvarint  number of series S
  *   .       per series:
- *             uvarint  length of the canonical label set, then its bytes
- *                      (storage/labels.h; sorted, validated)
+ *             uvarint  length L of the canonical label set, then its bytes
+ *                      (storage/labels.h; sorted, validated); L = 0: a
+ *                      series that exists in the shard, by reference:
+ *                      8 bytes, its series id (big-endian; storage/keys.h
+ *                      'S' keys) - the leader writes references for the
+ *                      series it found in the shard (series are never
+ *                      removed from a shard, so the id holds when the
+ *                      entry applies on every replica)
  *             uvarint  number of samples N (>= 1)
  *             varint   t0 (zig-zag, ms); if N >= 2: varint t1 - t0; then
  *                      varint delta-of-delta (t_i - t_i-1) - (t_i-1 - t_i-2)
@@ -55,6 +61,7 @@
 #ifndef TR_STORAGE_ENTRY_H
 #define TR_STORAGE_ENTRY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -78,7 +85,12 @@ struct tr_entry_series {
     const int64_t *ts; /* samples (any order) */
     const double *vs;
     size_t n_samples;
-    struct tr_slice enc; /* canonical labels (decode output only) */
+    struct tr_slice enc; /* canonical labels: set by decode (empty for a
+                            reference); when set, encode writes it instead
+                            of encoding labels */
+    bool is_ref;         /* by reference: ref is the series id in the shard
+                            (labels unused when encoding; version 3 only) */
+    uint64_t ref;
 };
 
 struct tr_entry_meta {

@@ -466,6 +466,59 @@ static int head__series_get(struct tr_storage *s,
     return tr_errf(TR_EIO, errmsg, "series id space exhausted");
 }
 
+/* The series with id `id` in window w (an entry's reference): in memory,
+ * else loaded from its 'S' key. A reference to an id the shard does not
+ * hold cannot be a property of the entry on a correct replica (the leader
+ * saw the series): TR_EIO, so this replica stops instead of diverging. */
+static int head__series_by_ref(struct tr_storage *s,
+                               struct head_tenant *t,
+                               struct head_window *w,
+                               uint64_t id,
+                               struct head_series **out,
+                               char *errmsg)
+{
+    struct head_series *hs = tr_u64map_get(&w->series, id);
+    if (hs != NULL) {
+        *out = hs;
+        return 0;
+    }
+    head__write_pending(s);
+    tr_buf_reset(&s->key);
+    tr_key_shard_prefix(&s->key, (struct tr_slice){t->name, t->name_len},
+                        w->start, w->slot, TR_KEY_SERIES);
+    tr_buf_put_u64be(&s->key, id);
+    tr_buf_reset(&s->val);
+    int rv =
+        tr_engine_get(s->eng, TR_CF_METRICS, s->key.data, s->key.len, &s->val);
+    if (rv != 0) {
+        return tr_errf(TR_EIO, errmsg,
+                       "series %016" PRIx64
+                       " referenced by the entry is not in the shard",
+                       id);
+    }
+    hs = tr_calloc(1, sizeof(*hs));
+    char *labels = hs ? tr_malloc(s->val.len ? s->val.len : 1) : NULL;
+    if (labels == NULL) {
+        tr_free(hs);
+        return tr_errf(TR_EIO, errmsg, "out of memory");
+    }
+    memcpy(labels, s->val.data, s->val.len);
+    hs->labels = labels;
+    hs->labels_len = (uint32_t)s->val.len;
+    hs->id = id;
+    hs->last_t = INT64_MIN;
+    hs->loaded = false; /* its persisted tail is looked up on append */
+    tr_xor_init(&hs->chunk);
+    if (tr_u64map_put(&w->series, id, hs) != 0) {
+        head__series_free(hs);
+        return tr_errf(TR_EIO, errmsg, "out of memory");
+    }
+    t->active_series++;
+    s->head_series++;
+    *out = hs;
+    return 0;
+}
+
 /* Is there a sample at t already? 1 with its bits in *bits, 0 if not. */
 static int head__find_sample(struct tr_storage *s,
                              struct head_tenant *t,
@@ -714,7 +767,8 @@ int head_apply(struct tr_storage *s,
         const struct tr_entry_series *es = &m.series[i];
         struct head_series *hs = NULL;
         char serr[TR_ERRMSG_SIZE];
-        rv = head__series_get(s, t, w, es->enc, res, &hs, serr);
+        rv = es->is_ref ? head__series_by_ref(s, t, w, es->ref, &hs, serr)
+                        : head__series_get(s, t, w, es->enc, res, &hs, serr);
         if (rv != 0) {
             /* not a property of the entry (memory, I/O): fail the apply
              * as a whole instead of refusing samples on this replica only */
@@ -840,7 +894,8 @@ static bool head__series_exists(struct tr_storage *s,
                                 uint16_t slot,
                                 struct tr_slice enc,
                                 struct tr_buf *key,
-                                struct tr_buf *val)
+                                struct tr_buf *val,
+                                uint64_t *found)
 {
     uint64_t id = tr_labels_hash(enc.base, enc.len);
     for (int probe = 0; probe < 1024; probe++, id++) {
@@ -848,6 +903,7 @@ static bool head__series_exists(struct tr_storage *s,
         if (hs != NULL) {
             if (hs->labels_len == enc.len &&
                 memcmp(hs->labels, enc.base, enc.len) == 0) {
+                *found = id;
                 return true;
             }
             continue;
@@ -861,6 +917,7 @@ static bool head__series_exists(struct tr_storage *s,
             return false; /* a free id: the series is not there */
         }
         if (val->len == enc.len && memcmp(val->data, enc.base, enc.len) == 0) {
+            *found = id;
             return true;
         }
     }
@@ -873,6 +930,7 @@ int tr_storage_series_admit(struct tr_storage *s,
                             const struct tr_slice *labels,
                             size_t n,
                             bool *is_new,
+                            uint64_t *ids,
                             uint64_t *count)
 {
     if (id->signal != TR_SIGNAL_METRICS) {
@@ -891,8 +949,9 @@ int tr_storage_series_admit(struct tr_storage *s,
         *count = head_series_count_load(s, tenant, id->window, id->slot);
     }
     for (size_t i = 0; i < n; i++) {
+        ids[i] = 0;
         is_new[i] = !head__series_exists(s, tenant, w, id->window, id->slot,
-                                         labels[i], &key, &val);
+                                         labels[i], &key, &val, &ids[i]);
     }
     pthread_rwlock_unlock(&s->head_mu);
     tr_buf_free(&key);

@@ -157,15 +157,18 @@ const struct tr_select_source *tr_storage_source(struct tr_storage *s);
 
 /* Series admission (metrics shards; any thread): for each of the n
  * canonical label sets, is_new[i] tells whether the series does not exist
- * in the shard yet, and *count gets the tenant's series count in the shard
- * (replicated state: kept by apply). The leader uses it to cut a write at
- * the tenant's series limit before proposing it. */
+ * in the shard yet (else ids[i] is its series id), and *count gets the
+ * tenant's series count in the shard (replicated state: kept by apply).
+ * The leader uses it to cut a write at the tenant's series limit before
+ * proposing it, and to write references instead of labels for series the
+ * shard has (storage/entry.h). */
 int tr_storage_series_admit(struct tr_storage *s,
                             const struct tr_shard_id *id,
                             struct tr_slice tenant,
                             const struct tr_slice *labels,
                             size_t n,
                             bool *is_new,
+                            uint64_t *ids,
                             uint64_t *count);
 
 /* Metric metadata (from remote-write). */
