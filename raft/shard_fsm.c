@@ -465,6 +465,11 @@ static int fsm__raft_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
     atomic_init(&it->refs, 1);
     pthread_mutex_lock(&f->mu);
     fsm__push(f, it);
+    /* once the queue drained, storage holds everything up to the marker
+     * (it had it, or the copy brings it): a snapshot may name it */
+    if (index > f->st.queued_index) {
+        f->st.queued_index = index;
+    }
     f->st.snapshots++;
     pthread_mutex_unlock(&f->mu);
     tr_lane_kick(f->lane);
@@ -509,6 +514,10 @@ int tr_shard_fsm_new(struct tr_storage *s,
      * forgotten: Raft replays it from the durable index */
     tr_storage_shard_reset(s, id);
     f->st.applied_index = tr_storage_shard_applied(s, id, false);
+    /* what storage holds counts as queued: a snapshot taken before the
+     * first entry arrives (raft replayed only configuration entries or
+     * barriers) names it, not 0 */
+    f->st.queued_index = f->st.applied_index;
     *out = f;
     return 0;
 }
