@@ -291,7 +291,10 @@ static void fsm__run(void *arg)
         }
         fsm__pop(f, it);
         if (it->kind == ITEM_ENTRY) {
-            f->st.applied_index = it->index;
+            /* entries a copy covered are skipped below its index */
+            if (it->index > f->st.applied_index) {
+                f->st.applied_index = it->index;
+            }
             f->st.applied_entries++;
             f->st.applied_bytes += it->len;
         }
