@@ -15,7 +15,10 @@
  *                    storage, so a read right after the ack sees it.
  *   verify entries:  (storage/entry.h) are applied by checkpointing and
  *                    checksumming the shard; every replica does it at the
- *                    same index, so the checksums must be equal.
+ *                    same index, so the checksums must be equal. A replica
+ *                    whose storage is already past the entry (it caught up
+ *                    by a copy of a later index, or replays after a
+ *                    restart) records no checksum for it.
  *   snapshot (loop): a marker, never data. raft asks at its last applied
  *                    index; snapshot() notes the newest index queued so far
  *                    (the target: an entry, a restored marker, or what
@@ -123,8 +126,8 @@ void tr_shard_fsm_state(struct tr_shard_fsm *f, struct tr_shard_fsm_state *st);
 void tr_shard_fsm_copy_done(struct tr_shard_fsm *f, bool ok, uint64_t loaded);
 
 /* The checksum this replica computed when it applied the verify entry with
- * this request id: 0 with its index, TR_ENOTFOUND when not applied (yet).
- * Any thread. */
+ * this request id: 0 with its index, TR_ENOTFOUND when not applied (yet)
+ * or applied when storage was past it. Any thread. */
 int tr_shard_fsm_verify_result(struct tr_shard_fsm *f,
                                uint64_t request,
                                uint64_t *index,
