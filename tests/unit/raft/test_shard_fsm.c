@@ -1830,6 +1830,82 @@ Test(raft_shard_fsm, newer_marker_while_catching_up)
     cr_assert_eq(a0, a1);
 }
 
+/* Applies the log of this test through r without waiting: index i holds
+ * test entry i - 1, except verify_at, which holds a verify entry for
+ * request 5. */
+static void apply_log_with_verify(struct raft_fsm *r,
+                                  uint64_t from,
+                                  uint64_t to,
+                                  uint64_t verify_at)
+{
+    struct tr_buf b;
+    tr_buf_init(&b);
+    for (uint64_t i = from; i <= to; i++) {
+        if (i == verify_at) {
+            uint8_t e[TR_ENTRY_VERIFY_SIZE];
+            tr_entry_verify_encode(5, e);
+            tr_buf_reset(&b);
+            tr_buf_append(&b, e, sizeof(e));
+        } else {
+            gen_entry((unsigned)i - 1, &b);
+        }
+        struct raft_buffer buf = {b.data, b.len};
+        void *result = NULL;
+        tr_raft_group_set_applying_index(i);
+        cr_assert_eq(r->apply(r, &buf, &result), 0);
+        tr_raft_group_set_applying_index(0);
+    }
+    tr_buf_free(&b);
+}
+
+/* A verify entry held in the queue of a catching-up replica is applied
+ * after the copy, when storage is past it: the replica cannot tell the
+ * shard's checksum at that index any more, and must not report another
+ * one (the coordinator would call consistent replicas different). */
+Test(raft_shard_fsm, verify_entry_below_a_copy_reports_no_checksum)
+{
+    /* the healthy replica: the log 1..90 with a verify entry at 86 */
+    struct node *src = standalone_i(1, 0);
+    apply_log_with_verify(inner(src), 1, 90, 86);
+    wait_drained_fsm(src->shard, "source");
+    uint64_t idx = 0, want = 0;
+    cr_assert_eq(tr_shard_fsm_verify_result(src->shard, 5, &idx, &want), 0);
+    cr_assert_eq(idx, 86);
+
+    /* the lagging one: entries 81..90 (with the verify) held behind a
+     * marker at 80, then a copy of the healthy replica at 90 */
+    struct node *n = standalone(30);
+    struct raft_buffer mb = marker_buf(80, &shard_id);
+    cr_assert_eq(inner(n)->restore(inner(n), &mb), 0);
+    wait_catching_up(n->shard, 80);
+    apply_log_with_verify(inner(n), 81, 90, 86);
+    struct tr_buf dump;
+    tr_buf_init(&dump);
+    cr_assert_eq(tr_storage_shard_dump(src->storage, &shard_id, &dump), 0);
+    uint64_t loaded = 0;
+    cr_assert_eq(tr_storage_shard_load(n->storage, &shard_id, dump.data,
+                                       dump.len, &loaded),
+                 0);
+    tr_buf_free(&dump);
+    cr_assert_eq(loaded, 90);
+    tr_shard_fsm_copy_done(n->shard, true, loaded);
+    wait_drained_fsm(n->shard, "copied replica");
+    uint64_t sum = 0;
+    int rv = tr_shard_fsm_verify_result(n->shard, 5, &idx, &sum);
+    if (rv == 0) {
+        cr_assert_eq(sum, want,
+                     "checksum %016llx at index %llu, the shard's there is "
+                     "%016llx",
+                     (unsigned long long)sum, (unsigned long long)idx,
+                     (unsigned long long)want);
+    } else {
+        cr_assert_eq(rv, TR_ENOTFOUND);
+    }
+    /* the replicas are equal all the same */
+    uint64_t a0, a1;
+    cr_assert_eq(checkpoint_checksum(0, &a0), checkpoint_checksum(1, &a1));
+}
+
 Test(raft_shard_fsm, restore_rejects_marker_of_another_shard)
 {
     struct node *n = standalone(10);
