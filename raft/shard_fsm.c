@@ -180,6 +180,13 @@ static int fsm__apply_entry(struct tr_shard_fsm *f,
 {
     uint64_t request;
     if (tr_entry_verify_decode(it->buf, it->len, &request) == 0) {
+        it->res.index = it->index;
+        if (tr_storage_shard_applied(f->storage, &f->id, false) > it->index) {
+            /* storage is past the entry (a copy loaded a later index, a
+             * restart replays what the data covers): the shard's checksum
+             * at this index is gone; report none rather than another */
+            return 0;
+        }
         uint64_t durable = 0, sum = 0;
         int rv = tr_storage_shard_verify(f->storage, &f->id, &durable, &sum);
         if (rv != 0) {
@@ -192,7 +199,6 @@ static int fsm__apply_entry(struct tr_shard_fsm *f,
         v->index = it->index;
         v->checksum = sum;
         pthread_mutex_unlock(&f->mu);
-        it->res.index = it->index;
         return 0;
     }
     int rv = tr_storage_shard_apply(f->storage, &f->id, it->index, it->buf,
@@ -291,7 +297,10 @@ static void fsm__run(void *arg)
         }
         fsm__pop(f, it);
         if (it->kind == ITEM_ENTRY) {
-            f->st.applied_index = it->index;
+            /* entries a copy covered are skipped below its index */
+            if (it->index > f->st.applied_index) {
+                f->st.applied_index = it->index;
+            }
             f->st.applied_entries++;
             f->st.applied_bytes += it->len;
         }
@@ -465,6 +474,11 @@ static int fsm__raft_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
     atomic_init(&it->refs, 1);
     pthread_mutex_lock(&f->mu);
     fsm__push(f, it);
+    /* once the queue drained, storage holds everything up to the marker
+     * (it had it, or the copy brings it): a snapshot may name it */
+    if (index > f->st.queued_index) {
+        f->st.queued_index = index;
+    }
     f->st.snapshots++;
     pthread_mutex_unlock(&f->mu);
     tr_lane_kick(f->lane);
@@ -509,6 +523,10 @@ int tr_shard_fsm_new(struct tr_storage *s,
      * forgotten: Raft replays it from the durable index */
     tr_storage_shard_reset(s, id);
     f->st.applied_index = tr_storage_shard_applied(s, id, false);
+    /* what storage holds counts as queued: a snapshot taken before the
+     * first entry arrives (raft replayed only configuration entries or
+     * barriers) names it, not 0 */
+    f->st.queued_index = f->st.applied_index;
     *out = f;
     return 0;
 }

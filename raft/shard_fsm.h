@@ -15,15 +15,21 @@
  *                    storage, so a read right after the ack sees it.
  *   verify entries:  (storage/entry.h) are applied by checkpointing and
  *                    checksumming the shard; every replica does it at the
- *                    same index, so the checksums must be equal.
+ *                    same index, so the checksums must be equal. A replica
+ *                    whose storage is already past the entry (it caught up
+ *                    by a copy of a later index, or replays after a
+ *                    restart) records no checksum for it.
  *   snapshot (loop): a marker, never data. raft asks at its last applied
- *                    index; snapshot() notes the newest entry queued so far
- *                    (the target) and snapshot_async() (raft's I/O thread
- *                    pool) queues a checkpoint behind it and waits: once
- *                    the storage thread ran it, everything up to the target
- *                    is durable in RocksDB and the marker names the target.
- *                    A marker never names an index whose data is not
- *                    durable.
+ *                    index; snapshot() notes the newest index queued so far
+ *                    (the target: an entry, a restored marker, or what
+ *                    storage held when the state machine started - never
+ *                    less than the replica's data, or a replica installing
+ *                    the snapshot would skip a copy it needs) and
+ *                    snapshot_async() (raft's I/O thread pool) queues a
+ *                    checkpoint behind it and waits: once the storage
+ *                    thread ran it, everything up to the target is durable
+ *                    in RocksDB and the marker names the target. A marker
+ *                    never names an index whose data is not durable.
  *   restore (loop):  queued like an entry. A marker at or below the local
  *                    durable index needs nothing (restart); a newer one
  *                    means this replica missed data: it is marked catching-
@@ -97,7 +103,9 @@ typedef void (*tr_shard_applied_cb)(void *arg,
 void tr_shard_fsm_when_applied(void *result, tr_shard_applied_cb cb, void *arg);
 
 struct tr_shard_fsm_state {
-    uint64_t queued_index;  /* newest entry handed to the queue */
+    uint64_t queued_index;  /* newest index handed to the queue (an
+                               entry, or a restored marker's index; at
+                               start, the index storage holds) */
     uint64_t applied_index; /* newest entry applied in storage */
     uint64_t queued;        /* entries waiting in the queue */
     uint64_t queued_bytes;
@@ -118,8 +126,8 @@ void tr_shard_fsm_state(struct tr_shard_fsm *f, struct tr_shard_fsm_state *st);
 void tr_shard_fsm_copy_done(struct tr_shard_fsm *f, bool ok, uint64_t loaded);
 
 /* The checksum this replica computed when it applied the verify entry with
- * this request id: 0 with its index, TR_ENOTFOUND when not applied (yet).
- * Any thread. */
+ * this request id: 0 with its index, TR_ENOTFOUND when not applied (yet)
+ * or applied when storage was past it. Any thread. */
 int tr_shard_fsm_verify_result(struct tr_shard_fsm *f,
                                uint64_t request,
                                uint64_t *index,

@@ -454,8 +454,11 @@ static int head__series_get(struct tr_storage *s,
             return TR_ENOMEM;
         }
         if (!on_disk) {
-            head__put_series_keys(s, t, w, id, enc.base, enc.len);
+            /* count first: loading the count may write the pending batch
+             * and count the series keys, which must not include this
+             * series' own key yet */
             head__count_series(s, t, w);
+            head__put_series_keys(s, t, w, id, enc.base, enc.len);
             res->created++;
         }
         t->active_series++;

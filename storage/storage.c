@@ -212,9 +212,15 @@ int tr_storage_shard_apply(struct tr_storage *s,
     pthread_rwlock_wrlock(&s->head_mu);
     tr_wbatch_clear(s->batch);
     s->write_failed = false;
-    int rv = head_apply(s, id->window, id->slot, index, entry, len, res,
-                        errmsg);
+    int rv =
+        head_apply(s, id->window, id->slot, index, entry, len, res, errmsg);
     char err[TR_ERRMSG_SIZE] = "";
+    if (rv == 0 && s->fail_writes > 0) {
+        /* test seam: as if RocksDB refused this apply's write */
+        s->fail_writes--;
+        s->write_failed = true;
+        snprintf(err, sizeof(err), "write failure injected by a test");
+    }
     if (tr_wbatch_count(s->batch) > 0 && !s->write_failed &&
         tr_engine_write(s->eng, s->batch, err) != 0) {
         s->write_failed = true;
@@ -442,6 +448,13 @@ void tr_storage_get_stats(struct tr_storage *s, struct tr_storage_stats *st)
         }
     }
     pthread_rwlock_unlock(&s->head_mu);
+}
+
+void tr_storage_fail_writes_for_test(struct tr_storage *s, unsigned n)
+{
+    pthread_mutex_lock(&s->write_mu);
+    s->fail_writes = n;
+    pthread_mutex_unlock(&s->write_mu);
 }
 
 struct tr_engine *tr_storage_engine(struct tr_storage *s)

@@ -152,6 +152,11 @@ int tr_storage_evict(struct tr_storage *s,
 int tr_storage_flush(struct tr_storage *s);
 void tr_storage_get_stats(struct tr_storage *s, struct tr_storage_stats *st);
 struct tr_engine *tr_storage_engine(struct tr_storage *s);
+/* Test seam (unit tests only): the next n applies that reach their write
+ * (entries above the shard's applied index that decode) fail with TR_EIO
+ * as if RocksDB refused the write: the entry's batch is not written while
+ * the head may hold part of it - the state a real write failure leaves. */
+void tr_storage_fail_writes_for_test(struct tr_storage *s, unsigned n);
 /* The local select source (storage/select.h). */
 const struct tr_select_source *tr_storage_source(struct tr_storage *s);
 

@@ -66,6 +66,7 @@ struct tr_storage {
     uint64_t checkpoints;
     struct tr_wbatch *batch; /* reused per apply (under write_mu) */
     bool write_failed;       /* a write of the current apply failed */
+    unsigned fail_writes;    /* test seam: applies left to fail (write_mu) */
     struct tr_buf key;       /* scratch key (under write_mu) */
     struct tr_buf val;       /* scratch value (under write_mu) */
     struct tr_select_source source;
