@@ -37,6 +37,7 @@ struct cl_group {
     bool change_inflight;      /* a membership change is being applied */
     bool replayed;             /* applied everything it had at start */
     int64_t last_transfer_ms;
+    uint64_t snap_before; /* shutdown: snapshot index to pass, or max */
     struct cl_group *next;
 };
 
@@ -114,6 +115,7 @@ struct tr_cluster {
     int close_phase; /* 0 groups and meta, 1 mux and rpc, 2 done */
     void (*shutdown_cb)(void *arg);
     void *shutdown_arg;
+    int64_t snap_deadline_ms; /* shutdown: stop waiting for snapshots */
     /* metrics */
     struct tr_sm_family *m_commit_seconds;
     struct tr_sm_family *m_forwarded;
@@ -173,6 +175,11 @@ void cl_groups_refresh_stats(struct tr_cluster *c);
 /* Shutdown: stops every group's state machine and closes its Raft group;
  * done(c) once per group when closed. Returns the number closing. */
 int cl_groups_close_all(struct tr_cluster *c, void (*done)(struct tr_cluster *));
+/* Shutdown: asks every shard group for a snapshot (the log then keeps
+ * only its trailing entries); returns how many have new entries to cover.
+ * cl_groups_snapshots_done tells when they all have one. */
+int cl_groups_snapshot_all(struct tr_cluster *c);
+bool cl_groups_snapshots_done(struct tr_cluster *c);
 /* Shutdown: transfers the leadership of every group this node leads to
  * another voter; true when any transfer started. */
 bool cl_groups_transfer_all(struct tr_cluster *c);

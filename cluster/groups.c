@@ -227,6 +227,35 @@ int cl_groups_close_all(struct tr_cluster *c, void (*done)(struct tr_cluster *))
     return n;
 }
 
+int cl_groups_snapshot_all(struct tr_cluster *c)
+{
+    int n = 0;
+    for (struct cl_group *g = c->groups; g != NULL; g = g->next) {
+        g->snap_before = UINT64_MAX;
+        if (g->closing) {
+            continue;
+        }
+        struct raft *r = tr_raft_group_raft(g->g);
+        uint64_t before = tr_raft_group_snapshot_soon(g->g);
+        if (raft_last_applied(r) > before) {
+            g->snap_before = before;
+            n++;
+        }
+    }
+    return n;
+}
+
+bool cl_groups_snapshots_done(struct tr_cluster *c)
+{
+    for (struct cl_group *g = c->groups; g != NULL; g = g->next) {
+        if (!g->closing && g->snap_before != UINT64_MAX &&
+            tr_raft_group_snapshot_index(g->g) <= g->snap_before) {
+            return false;
+        }
+    }
+    return true;
+}
+
 bool cl_groups_transfer_all(struct tr_cluster *c)
 {
     bool any = false;
@@ -483,27 +512,38 @@ void cl_groups_refresh_stats(struct tr_cluster *c)
 
 /* A Raft barrier on the shard's leader proves leadership and makes every
  * entry committed before it queued here; the read then waits until the
- * storage thread applied them. */
+ * storage thread applied them (tr_shard_fsm_when_index). */
 struct cl_barrier {
     struct tr_cluster *c;
     struct tr_shard_id id;
     int rv;
-    uint64_t index; /* what must be applied in storage */
     struct tr_shard_fsm *fsm;
     struct raft_barrier req;
     struct cl_call call;
 };
 
+static void barrier__applied(void *arg, int rv)
+{
+    struct cl_barrier *b = arg;
+    b->rv = rv == 0 ? 0 : TR_EUNAVAIL;
+    cl_call_done(&b->call);
+}
+
 static void barrier__done(struct raft_barrier *req, int status)
 {
     struct cl_barrier *b = req->data;
-    b->rv = status == 0 ? 0 : TR_EUNAVAIL;
-    if (b->rv == 0) {
-        struct tr_shard_fsm_state st;
-        tr_shard_fsm_state(b->fsm, &st);
-        b->index = st.queued_index;
+    if (status != 0) {
+        b->rv = TR_EUNAVAIL;
+        cl_call_done(&b->call);
+        return;
     }
-    cl_call_done(&b->call);
+    struct tr_shard_fsm_state st;
+    tr_shard_fsm_state(b->fsm, &st);
+    if (tr_shard_fsm_when_index(b->fsm, st.queued_index, barrier__applied, b) !=
+        0) {
+        b->rv = TR_ENOMEM;
+        cl_call_done(&b->call);
+    }
 }
 
 static void barrier__start(void *arg)
@@ -541,22 +581,5 @@ int cl_leader_barrier(struct tr_cluster *c, const struct tr_shard_id *id)
         b.rv = TR_ENOMEM;
     }
     cl_call_destroy(&b.call);
-    /* wait (bounded) until storage applied what the barrier covered */
-    int64_t deadline = cl_mono_ms() + c->cfg.write_timeout_ms;
-    while (b.rv == 0) {
-        struct cl_stat st;
-        if (!cl_stat_get(c, id, &st) || st.failed || st.catching_up) {
-            b.rv = TR_EUNAVAIL;
-            break;
-        }
-        if (tr_storage_shard_applied(c->storage, id, false) >= b.index) {
-            break;
-        }
-        if (cl_mono_ms() >= deadline) {
-            b.rv = TR_EUNAVAIL;
-            break;
-        }
-        cl_sleep_ms(1);
-    }
     return b.rv;
 }

@@ -18,6 +18,7 @@
 
 #define CL_TICK_MS 100
 #define CL_EVICT_EVERY_MS 60000
+#define CL_SHUTDOWN_SNAPSHOT_MS 3000
 
 int64_t cl_now_ms(void)
 {
@@ -534,13 +535,10 @@ static void cl__close_all(uv_timer_t *t)
     }
 }
 
-void tr_cluster_shutdown(struct tr_cluster *c, void (*cb)(void *arg), void *arg)
+/* Shutdown, second step: hand our leaderships to other voters, then (after
+ * two election timeouts) close. */
+static void cl__shutdown_transfer(struct tr_cluster *c)
 {
-    c->stopping = true;
-    c->shutdown_cb = cb;
-    c->shutdown_arg = arg;
-    c->close_phase = 0;
-    /* hand our leaderships to other voters first, then close */
     bool transferred = cl_groups_transfer_all(c);
     if (c->meta != NULL && tr_raft_group_is_leader(c->meta)) {
         struct tr_raft_server servers[CL_MAX_PEERS];
@@ -553,6 +551,33 @@ void tr_cluster_shutdown(struct tr_cluster *c, void (*cb)(void *arg), void *arg)
     uv_timer_stop(&c->tick);
     uv_timer_start(&c->tick, cl__close_all,
                    transferred ? (uint64_t)c->cfg.election_ms * 2 : 0, 0);
+}
+
+static void cl__shutdown_poll(uv_timer_t *t)
+{
+    struct tr_cluster *c = t->data;
+    if (cl_groups_snapshots_done(c) || cl_mono_ms() >= c->snap_deadline_ms) {
+        uv_timer_stop(&c->tick);
+        cl__shutdown_transfer(c);
+    }
+}
+
+void tr_cluster_shutdown(struct tr_cluster *c, void (*cb)(void *arg), void *arg)
+{
+    c->stopping = true;
+    c->shutdown_cb = cb;
+    c->shutdown_arg = arg;
+    c->close_phase = 0;
+    uv_timer_stop(&c->tick);
+    /* a last snapshot of every shard with new entries (bounded wait): the
+     * logs shrink to their trailing entries and the next start replays
+     * nothing */
+    if (cl_groups_snapshot_all(c) == 0) {
+        cl__shutdown_transfer(c);
+        return;
+    }
+    c->snap_deadline_ms = cl_mono_ms() + CL_SHUTDOWN_SNAPSHOT_MS;
+    uv_timer_start(&c->tick, cl__shutdown_poll, 10, 10);
 }
 
 void tr_cluster_free(struct tr_cluster *c)

@@ -792,3 +792,32 @@ size_t tr_raft_group_servers(struct tr_raft_group *g,
     }
     return n;
 }
+
+static void group__barrier_done(struct raft_barrier *req, int status)
+{
+    (void)status;
+    tr_free(req);
+}
+
+uint64_t tr_raft_group_snapshot_soon(struct tr_raft_group *g)
+{
+    uint64_t before = g->raft.log.snapshot.last_index;
+    if (g->closing || raft_last_applied(&g->raft) <= before) {
+        return before; /* nothing new since the last snapshot */
+    }
+    g->snap_forced = true;
+    raft_set_snapshot_threshold(&g->raft, 1);
+    if (raft_state(&g->raft) == RAFT_LEADER) {
+        struct raft_barrier *req = tr_calloc(1, sizeof(*req));
+        if (req != NULL &&
+            raft_barrier(&g->raft, req, group__barrier_done) != 0) {
+            tr_free(req);
+        }
+    }
+    return before;
+}
+
+uint64_t tr_raft_group_snapshot_index(struct tr_raft_group *g)
+{
+    return g->raft.log.snapshot.last_index;
+}

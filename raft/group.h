@@ -134,6 +134,16 @@ size_t tr_raft_group_servers(struct tr_raft_group *g,
                              struct tr_raft_server *out,
                              size_t max);
 
+/* Graceful shutdown: asks raft for a snapshot as soon as possible (its
+ * threshold drops to one entry) and, on the leader, proposes a barrier so
+ * that an entry applies and triggers it; followers take theirs when the
+ * barrier reaches them. Everything up to the snapshot leaves the log, so a
+ * stopped node keeps only the trailing entries on disk and replays nothing
+ * at the next start. Returns the newest snapshot index before the call. */
+uint64_t tr_raft_group_snapshot_soon(struct tr_raft_group *g);
+/* Index of the newest snapshot taken or installed (0 = none). */
+uint64_t tr_raft_group_snapshot_index(struct tr_raft_group *g);
+
 /* Closes the raft instance, its I/O and transport; cb runs on the loop when
  * the memory is released. */
 void tr_raft_group_close(struct tr_raft_group *g,

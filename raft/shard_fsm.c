@@ -45,6 +45,13 @@ struct fsm_verify {
     uint64_t checksum;
 };
 
+struct fsm_waiter {
+    uint64_t index;
+    void (*cb)(void *arg, int rv);
+    void *arg;
+    struct fsm_waiter *next;
+};
+
 struct tr_shard_fsm {
     struct raft_fsm fsm; /* handed to raft (version 3) */
     struct tr_storage *storage;
@@ -60,6 +67,7 @@ struct tr_shard_fsm {
     uint64_t snapshot_target;     /* loop: index the pending marker names */
     struct fsm_verify verify[FSM_VERIFY_KEEP]; /* under mu */
     unsigned next_verify;
+    struct fsm_waiter *waiters; /* under mu: tr_shard_fsm_when_index */
 };
 
 static void item__unref(struct fsm_item *it)
@@ -229,6 +237,59 @@ static bool fsm__restore(struct tr_shard_fsm *f, struct fsm_item *it)
     return true;
 }
 
+/* Fires the waiters whose index storage reached (all of them with rv when
+ * rv != 0). */
+static void fsm__fire_waiters(struct tr_shard_fsm *f, int rv)
+{
+    pthread_mutex_lock(&f->mu);
+    struct fsm_waiter *ready = NULL, **pp = &f->waiters;
+    while (*pp != NULL) {
+        struct fsm_waiter *w = *pp;
+        if (rv != 0 || w->index <= f->st.applied_index) {
+            *pp = w->next;
+            w->next = ready;
+            ready = w;
+        } else {
+            pp = &w->next;
+        }
+    }
+    pthread_mutex_unlock(&f->mu);
+    while (ready != NULL) {
+        struct fsm_waiter *w = ready;
+        ready = w->next;
+        w->cb(w->arg, rv);
+        tr_free(w);
+    }
+}
+
+int tr_shard_fsm_when_index(struct tr_shard_fsm *f,
+                            uint64_t index,
+                            void (*cb)(void *arg, int rv),
+                            void *arg)
+{
+    pthread_mutex_lock(&f->mu);
+    bool now = f->st.applied_index >= index;
+    bool closing = f->closing;
+    struct fsm_waiter *w = NULL;
+    if (!now && !closing) {
+        w = tr_calloc(1, sizeof(*w));
+        if (w == NULL) {
+            pthread_mutex_unlock(&f->mu);
+            return TR_ENOMEM;
+        }
+        w->index = index;
+        w->cb = cb;
+        w->arg = arg;
+        w->next = f->waiters;
+        f->waiters = w;
+    }
+    pthread_mutex_unlock(&f->mu);
+    if (now || closing) {
+        cb(arg, now ? 0 : TR_ECANCELED);
+    }
+    return 0;
+}
+
 static void fsm__cancel_all(struct tr_shard_fsm *f)
 {
     for (;;) {
@@ -258,6 +319,7 @@ static void fsm__run(void *arg)
         if (f->closing) {
             pthread_mutex_unlock(&f->mu);
             fsm__cancel_all(f);
+            fsm__fire_waiters(f, TR_ECANCELED);
             return;
         }
         struct fsm_item *it = f->head;
@@ -310,11 +372,15 @@ static void fsm__run(void *arg)
             fsm__fail_checkpoints(f, TR_EUNAVAIL);
         }
         tr_shard_applied_cb cb = fsm__done_locked(f, it, rv);
+        bool waiters = f->waiters != NULL;
         pthread_mutex_unlock(&f->mu);
         if (cb != NULL) {
             cb(it->cb_arg, rv, &it->res);
         }
         item__unref(it);
+        if (waiters) {
+            fsm__fire_waiters(f, 0);
+        }
     }
 }
 
@@ -584,6 +650,7 @@ void tr_shard_fsm_copy_done(struct tr_shard_fsm *f, bool ok, uint64_t loaded)
                     tr_signal_name(f->id.signal), f->id.window, f->id.slot,
                     loaded);
         tr_lane_kick(f->lane); /* entries above the copy apply now */
+        fsm__fire_waiters(f, 0);
     }
 }
 

@@ -102,6 +102,15 @@ typedef void (*tr_shard_applied_cb)(void *arg,
                                     const struct tr_apply_result *res);
 void tr_shard_fsm_when_applied(void *result, tr_shard_applied_cb cb, void *arg);
 
+/* cb(arg, rv) once the storage thread applied every entry up to index:
+ * right away (on this thread) when it has, else on the storage thread;
+ * rv TR_ECANCELED when the shard stops first. For strong reads after a
+ * Raft barrier. 0, or TR_ENOMEM (cb will not run). Loop thread. */
+int tr_shard_fsm_when_index(struct tr_shard_fsm *f,
+                            uint64_t index,
+                            void (*cb)(void *arg, int rv),
+                            void *arg);
+
 struct tr_shard_fsm_state {
     uint64_t queued_index;  /* newest index handed to the queue (an
                                entry, or a restored marker's index; at

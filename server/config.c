@@ -121,7 +121,7 @@ static const struct opt opts[] = {
      "log bytes between snapshots as well (0: entries only); bounds a "
      "shard's log (each snapshot checkpoints the shard's open chunks)"},
     {"raft.snapshot-trailing-bytes", K_SIZE, F(raft_snapshot_trailing_bytes),
-     "8MiB", NULL, 0, 0, 0, "SIZE",
+     "2MiB", NULL, 0, 0, 0, "SIZE",
      "about this much log is kept after a snapshot (0: entries only)"},
     {"cluster.write-timeout", K_DUR, F(cluster_write_timeout_ms), "10s", NULL,
      10, 0, 0, "DURATION",

@@ -573,12 +573,18 @@ static uint64_t st_admit(struct tr_storage *s,
         ls[i] = st_labels(&b[i], vals[i]);
     }
     bool is_new[3] = {false, false, false};
+    uint64_t ids[3] = {1, 1, 1};
     uint64_t count = 12345;
     cr_assert_eq(tr_storage_series_admit(s, id, tr_slice_cstr(tenant), ls, 3,
-                                         is_new, &count),
+                                         is_new, ids, &count),
                  0);
     for (int i = 0; i < 3; i++) {
         news[i] = is_new[i] ? 'y' : 'n';
+        /* an existing series has its id: its labels' hash (no collision
+         * among these) */
+        if (!is_new[i]) {
+            cr_assert_eq(ids[i], tr_labels_hash(ls[i].base, ls[i].len));
+        }
         tr_buf_free(&b[i]);
     }
     news[3] = '\0';
@@ -655,10 +661,10 @@ Test(storage, series_admit_is_new_and_count)
     struct tr_shard_id logs = id;
     logs.signal = TR_SIGNAL_LOGS;
     bool is_new;
-    uint64_t count;
+    uint64_t count, sid;
     struct tr_slice none = TR_SLICE_LIT("");
     cr_assert_eq(tr_storage_series_admit(s, &logs, TR_SLICE_LIT("t"), &none, 1,
-                                         &is_new, &count),
+                                         &is_new, &sid, &count),
                  TR_EINVAL);
 
     /* the count survives a restart through the 'N' key (the head is
