@@ -37,6 +37,7 @@ struct cl_group {
     bool change_inflight;      /* a membership change is being applied */
     bool replayed;             /* applied everything it had at start */
     int64_t last_transfer_ms;
+    int64_t leader_since_ms; /* when this node became leader, 0 = follower */
     uint64_t snap_before; /* shutdown: snapshot index to pass, or max */
     struct cl_group *next;
 };
@@ -53,6 +54,7 @@ struct cl_stat {
     uint64_t leader_changes;
     uint64_t snapshots;
     uint64_t bytes;
+    uint64_t trimmed; /* AppendEntries trimmed to the snapshot */
     uint64_t queued; /* entries waiting for the storage thread */
     uint64_t queued_bytes;
     bool catching_up;

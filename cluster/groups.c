@@ -237,7 +237,12 @@ int cl_groups_snapshot_all(struct tr_cluster *c)
         }
         struct raft *r = tr_raft_group_raft(g->g);
         uint64_t before = tr_raft_group_snapshot_soon(g->g);
-        if (raft_last_applied(r) > before) {
+        /* a leader forces its snapshot with a barrier; a follower takes
+         * one only when the leader sends an entry, which may not happen:
+         * shutdown waits for the leaders' only (a follower that got no
+         * entry replays its log at the next start, skipping what storage
+         * has) */
+        if (raft_last_applied(r) > before && raft_state(r) == RAFT_LEADER) {
             g->snap_before = before;
             n++;
         }
@@ -328,13 +333,20 @@ static void cl__reconcile(struct cl_group *g, const struct tr_catalog_shard *sh)
 
 /* Leader that is not the shard's preferred replica: hands leadership to
  * it, but only when it is a voter that answered recently and has the whole
- * log (a transfer to a dead or lagging node would stall writes). */
+ * log (a transfer to a dead or lagging node would stall writes), and not
+ * in the first CL_TRANSFER_EVERY_MS of its leadership (a preferred replica
+ * that is shutting down hands its leaderships away: handing them straight
+ * back would make it close as a leader). */
 static void cl__balance(struct cl_group *g,
                         const struct tr_catalog_shard *sh,
                         int64_t now)
 {
     struct tr_cluster *c = g->c;
+    if (g->leader_since_ms == 0) {
+        g->leader_since_ms = now;
+    }
     if (now - g->last_transfer_ms < CL_TRANSFER_EVERY_MS ||
+        now - g->leader_since_ms < CL_TRANSFER_EVERY_MS ||
         sh->n_replicas < 2 || sh->replicas[0] == c->self.id) {
         return;
     }
@@ -404,6 +416,8 @@ void cl_groups_tick(struct tr_cluster *c)
         if (sh != NULL && tr_raft_group_is_leader(g->g)) {
             cl__reconcile(g, sh);
             cl__balance(g, sh, now);
+        } else {
+            g->leader_since_ms = 0;
         }
     }
 }
@@ -468,6 +482,7 @@ void cl_groups_refresh_stats(struct tr_cluster *c)
             .leader_changes = gs.leader_changes,
             .snapshots = gs.snapshots,
             .bytes = gs.bytes_replicated,
+            .trimmed = gs.appends_trimmed,
             .queued = fs.queued,
             .queued_bytes = fs.queued_bytes,
             .catching_up = fs.catching_up,

@@ -622,6 +622,9 @@ void tr_cluster_metrics(struct tr_cluster *c, struct tr_buf *out)
         {"triad_raft_snapshots_total", "Snapshots taken or installed."},
         {"triad_raft_replicated_bytes_total", "Bytes of entries applied."},
         {"triad_raft_is_leader", "1 when this node leads the group."},
+        {"triad_raft_appends_trimmed_total",
+         "AppendEntries received from below this replica's snapshot and "
+         "trimmed to start after it (a libraft 0.15 workaround)."},
         {"triad_shard_catching_up", "1 while a replica copies its shard."},
         {"triad_shard_failed",
          "1 while a replica is stopped after a storage failure."},
@@ -649,7 +652,8 @@ void tr_cluster_metrics(struct tr_cluster *c, struct tr_buf *out)
                 m.snapshots = c->meta_stats.snapshots;
                 m.bytes = c->meta_stats.bytes_replicated;
                 cl__group_label(NULL, label, sizeof(label));
-                if (k >= 8) {
+                m.trimmed = c->meta_stats.appends_trimmed;
+                if (k >= 9) {
                     continue; /* shard-only families */
                 }
             } else {
@@ -683,12 +687,15 @@ void tr_cluster_metrics(struct tr_cluster *c, struct tr_buf *out)
                     v = m.state == RAFT_LEADER;
                     break;
                 case 8:
-                    v = m.catching_up;
+                    v = m.trimmed;
                     break;
                 case 9:
-                    v = m.failed;
+                    v = m.catching_up;
                     break;
                 case 10:
+                    v = m.failed;
+                    break;
+                case 11:
                     v = m.queued;
                     break;
                 default:

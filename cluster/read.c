@@ -28,7 +28,8 @@ struct rd_shard {
     struct tr_shard_id id;
     uint64_t replicas[TR_CATALOG_MAX_REPLICAS];
     uint8_t n;
-    bool local;
+    bool replica; /* this node holds a replica */
+    bool local;   /* read locally (this round) */
     bool done;
     int tried;       /* remote replicas asked */
     uint64_t leader; /* as this node knows it (0: unknown) */
@@ -68,14 +69,12 @@ static size_t rd__shards(struct tr_cluster *c,
         s->id = (struct tr_shard_id){sh->signal, sh->window, sh->slot};
         s->n = sh->n_replicas;
         memcpy(s->replicas, sh->replicas, sizeof(s->replicas));
-        s->local = cl_is_replica(sh, c->self.id);
+        s->replica = cl_is_replica(sh, c->self.id);
     }
     pthread_mutex_unlock(&c->meta_fsm.mu);
     for (size_t i = 0; v != NULL && i < n; i++) {
         struct cl_stat st;
-        bool have = v[i].local && cl_stat_get(c, &v[i].id, &st);
-        v[i].local = have && !st.catching_up && !st.failed &&
-                     (!r->leader_only || st.state == RAFT_LEADER);
+        bool have = v[i].replica && cl_stat_get(c, &v[i].id, &st);
         v[i].leader = have ? st.leader : 0;
     }
     *out = v;
@@ -280,6 +279,36 @@ static int rd__round(struct tr_cluster *c,
     return rv;
 }
 
+/* The shards to read locally this round (marked done): for an eventual
+ * read the ones this node serves, for a strong read the ones it leads now
+ * (after a barrier) - re-checked every round, leadership moves. */
+static size_t rd__locals(struct tr_cluster *c,
+                         const struct cl_read *r,
+                         struct rd_shard *shards,
+                         size_t ns,
+                         struct tr_shard_id *locals)
+{
+    size_t nl = 0;
+    for (size_t i = 0; i < ns; i++) {
+        struct rd_shard *sh = &shards[i];
+        if (sh->done || !sh->replica) {
+            continue;
+        }
+        struct cl_stat st;
+        bool ok = cl_stat_get(c, &sh->id, &st) && !st.catching_up &&
+                  !st.failed;
+        if (ok && r->leader_only) {
+            ok = st.state == RAFT_LEADER && cl_leader_barrier(c, &sh->id) == 0;
+        }
+        sh->local = ok;
+        if (ok) {
+            locals[nl++] = sh->id;
+            sh->done = true;
+        }
+    }
+    return nl;
+}
+
 int cl_read_run(struct tr_cluster *c, const struct cl_read *r, char *errmsg)
 {
     int64_t t0 = tr_mono_ns();
@@ -293,31 +322,20 @@ int cl_read_run(struct tr_cluster *c, const struct cl_read *r, char *errmsg)
         tr_free(shards);
         return tr_errf(TR_ENOMEM, errmsg, "out of memory");
     }
-    size_t nl = 0;
-    for (size_t i = 0; i < ns; i++) {
-        if (shards[i].local && r->leader_only &&
-            cl_leader_barrier(c, &shards[i].id) != 0) {
-            shards[i].local = false; /* lost leadership: ask the leader */
-        }
-        if (shards[i].local) {
-            locals[nl++] = shards[i].id;
-            shards[i].done = true;
-        }
-    }
     int64_t deadline = cl_mono_ms() + c->cfg.write_timeout_ms;
     int rv = 0;
-    bool first = true;
-    for (;;) {
-        bool retry = false, todo = false;
+    for (bool first = true;; first = false) {
+        size_t nl = first || r->leader_only
+                        ? rd__locals(c, r, shards, ns, locals)
+                        : 0;
+        bool retry = false, todo = nl > 0;
         for (size_t i = 0; i < ns; i++) {
             todo = todo || !shards[i].done;
         }
         if (!todo && !first) {
             break;
         }
-        rv = rd__round(c, r, shards, ns, first ? locals : NULL,
-                       first ? nl : 0, &retry, errmsg);
-        first = false;
+        rv = rd__round(c, r, shards, ns, locals, nl, &retry, errmsg);
         if (rv == 0 && !retry) {
             break;
         }

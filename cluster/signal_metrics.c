@@ -420,7 +420,7 @@ static int sm__decode_result(const void *buf,
 {
     memset(r, 0, sizeof(*r));
     tr_arena_init(&r->arena, 64 * 1024);
-    char *copy = tr_arena_memdup(&r->arena, buf, len ? len : 1);
+    char *copy = tr_arena_memdup(&r->arena, buf, len);
     if (copy == NULL) {
         return TR_ENOMEM;
     }
@@ -488,7 +488,7 @@ static int sm__decode_strings(const void *buf,
 {
     memset(l, 0, sizeof(*l));
     tr_arena_init(&l->arena, 16 * 1024);
-    char *copy = tr_arena_memdup(&l->arena, buf, len ? len : 1);
+    char *copy = tr_arena_memdup(&l->arena, buf, len);
     if (copy == NULL) {
         return TR_ENOMEM;
     }
@@ -534,7 +534,7 @@ static int sm__decode_metadata(const void *buf,
                                size_t *n,
                                size_t *cap)
 {
-    char *copy = tr_arena_memdup(a, buf, len ? len : 1);
+    char *copy = tr_arena_memdup(a, buf, len);
     if (copy == NULL) {
         return TR_ENOMEM;
     }
@@ -825,7 +825,8 @@ static int sm__merge(struct tr_select_result *parts,
 /* ---- the cluster-wide select source ----------------------------------------------
  */
 
-/* State of one select over the fan-out: parts[0] is the local one. */
+/* State of one select over the fan-out: one part per local read and per
+ * remote answer. */
 struct sm_select {
     struct tr_cluster *c;
     struct tr_slice tenant;
@@ -835,8 +836,23 @@ struct sm_select {
     struct tr_select_result *parts;
     size_t np;
     size_t cap;
-    bool have_local;
 };
+
+static struct tr_select_result *sm__select_part(struct sm_select *s)
+{
+    if (s->np == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 8;
+        struct tr_select_result *p = tr_realloc(s->parts, cap * sizeof(*p));
+        if (p == NULL) {
+            return NULL;
+        }
+        s->parts = p;
+        s->cap = cap;
+    }
+    struct tr_select_result *part = &s->parts[s->np];
+    memset(part, 0, sizeof(*part));
+    return part;
+}
 
 static int sm__select_local(void *arg,
                             const struct tr_shard_id *ids,
@@ -844,13 +860,19 @@ static int sm__select_local(void *arg,
                             char *errmsg)
 {
     struct sm_select *s = arg;
+    struct tr_select_result *part = sm__select_part(s);
+    if (part == NULL) {
+        return tr_errf(TR_ENOMEM, errmsg, "out of memory");
+    }
     const struct tr_select_source *local = tr_storage_source(s->c->storage);
     struct tr_select_hints hh = *s->h;
     hh.shards = ids;
     hh.n_shards = n;
-    int rv = local->select(local->impl, s->tenant, s->ms, s->n, &hh,
-                           &s->parts[0], errmsg);
-    s->have_local = rv == 0;
+    int rv = local->select(local->impl, s->tenant, s->ms, s->n, &hh, part,
+                           errmsg);
+    if (rv == 0) {
+        s->np++; /* the select frees its result on failure */
+    }
     return rv;
 }
 
@@ -864,16 +886,11 @@ static int sm__select_remote(void *arg,
     (void)ids;
     (void)n;
     struct sm_select *s = arg;
-    if (s->np == s->cap) {
-        size_t cap = s->cap * 2;
-        struct tr_select_result *p = tr_realloc(s->parts, cap * sizeof(*p));
-        if (p == NULL) {
-            return tr_errf(TR_ENOMEM, errmsg, "out of memory");
-        }
-        s->parts = p;
-        s->cap = cap;
+    struct tr_select_result *part = sm__select_part(s);
+    if (part == NULL) {
+        return tr_errf(TR_ENOMEM, errmsg, "out of memory");
     }
-    struct tr_select_result *part = &s->parts[s->np++];
+    s->np++;
     if (sm__decode_result(body, len, part) != 0) {
         return tr_errf(TR_EUNAVAIL, errmsg, "bad select response");
     }
@@ -889,11 +906,7 @@ static int sm__select(void *impl,
                       char *errmsg)
 {
     struct tr_cluster *c = impl;
-    struct sm_select s = {c, tenant, ms, n, h, NULL, 1, 8, false};
-    s.parts = tr_calloc(s.cap, sizeof(*s.parts));
-    if (s.parts == NULL) {
-        return tr_errf(TR_ENOMEM, errmsg, "out of memory");
-    }
+    struct sm_select s = {c, tenant, ms, n, h, NULL, 0, 0};
     struct tr_buf req;
     tr_buf_init(&req);
     sm__encode_req(&req, SEL_SELECT, tenant, h, NULL, ms, n);
@@ -910,12 +923,11 @@ static int sm__select(void *impl,
     };
     int rv = cl_read_run(c, &r, errmsg);
     if (rv == 0 && s.np == 1) {
-        *out = s.parts[0]; /* only local shards: nothing to merge */
-        memset(&s.parts[0], 0, sizeof(s.parts[0]));
-        if (!s.have_local) {
-            memset(out, 0, sizeof(*out));
-            tr_arena_init(&out->arena, 1024);
-        }
+        *out = s.parts[0]; /* one part: nothing to merge */
+        s.np = 0;
+    } else if (rv == 0 && s.np == 0) {
+        memset(out, 0, sizeof(*out));
+        tr_arena_init(&out->arena, 1024);
     } else if (rv == 0) {
         rv = sm__merge(s.parts, s.np, h, out, errmsg);
         if (rv != 0) {
@@ -925,9 +937,7 @@ static int sm__select(void *impl,
         memset(out, 0, sizeof(*out));
     }
     for (size_t i = 0; i < s.np; i++) {
-        if (i > 0 || s.have_local) {
-            tr_select_result_free(&s.parts[i]);
-        }
+        tr_select_result_free(&s.parts[i]);
     }
     tr_free(s.parts);
     tr_buf_free(&req);

@@ -128,7 +128,7 @@ void *tr_arena_alloc(struct tr_arena *a, size_t size)
 
 void *tr_arena_memdup(struct tr_arena *a, const void *p, size_t n)
 {
-    void *q = tr_arena_alloc(a, n);
+    void *q = tr_arena_alloc(a, n ? n : 1); /* never NULL for n == 0 */
     if (q != NULL && n > 0) {
         memcpy(q, p, n);
     }

@@ -35,6 +35,8 @@ struct tr_arena {
 
 void tr_arena_init(struct tr_arena *a, size_t block_size);
 void *tr_arena_alloc(struct tr_arena *a, size_t size); /* NULL on OOM */
+/* A copy of n bytes (an allocation of one byte when n is 0: never NULL
+ * unless out of memory). */
 void *tr_arena_memdup(struct tr_arena *a, const void *p, size_t n);
 char *tr_arena_strndup(struct tr_arena *a, const char *s, size_t n);
 void tr_arena_reset(struct tr_arena *a); /* keeps the first block */

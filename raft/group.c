@@ -61,6 +61,13 @@ struct tr_raft_group {
     void (*uv_close)(struct raft_io *io, raft_io_close_cb cb);
     raft_io_close_cb io_close_cb;
     bool io_closed;
+    /* raft_uv's start, wrapped so received messages pass io_recv_fix */
+    int (*uv_start)(struct raft_io *io,
+                    unsigned msecs,
+                    raft_io_tick_cb tick,
+                    raft_io_recv_cb recv);
+    raft_io_recv_cb raft_recv;
+    uint64_t trimmed; /* AppendEntries trimmed by io_recv_fix */
 };
 
 /* One client request (apply, membership change or transfer). */
@@ -336,6 +343,63 @@ static void io_close_wrapper(struct raft_io *io, raft_io_close_cb cb)
     g->uv_close(io, io_close_once_cb);
 }
 
+/* libraft 0.15 mishandles an AppendEntries whose prev_log_index lies
+ * below the follower's compacted log (a leader probing from match_index +
+ * 1 = 1 after a failed send, to a follower that restarted from a
+ * snapshot): logTermOf() reports the compacted entries as absent, so they
+ * are appended again at the end of the in-memory log under the wrong
+ * indices and the group stalls (seen: a replica silent for 30 s after a
+ * restart). Every entry up to the follower's snapshot is committed, so it
+ * equals the leader's (Leader Completeness): such a message is trimmed to
+ * start right after the snapshot, which the follower matches, before raft
+ * sees it. Messages of an older term are left alone (raft rejects them). */
+bool tr_raft_trim_append(const struct raft *r, struct raft_message *m)
+{
+    if (m->type != RAFT_IO_APPEND_ENTRIES) {
+        return false;
+    }
+    struct raft_append_entries *a = &m->append_entries;
+    raft_index snap = r->log.snapshot.last_index;
+    if (snap == 0 || a->prev_log_index >= snap || a->term < r->current_term) {
+        return false;
+    }
+    raft_index drop = snap - a->prev_log_index; /* entries <= snap */
+    if (drop >= a->n_entries) {
+        if (a->n_entries > 0 && a->entries[0].batch != NULL) {
+            raft_free(a->entries[0].batch); /* raft frees it only if n > 0 */
+        }
+        a->n_entries = 0;
+    } else {
+        memmove(a->entries, a->entries + drop,
+                (a->n_entries - (unsigned)drop) * sizeof(*a->entries));
+        a->n_entries -= (unsigned)drop;
+    }
+    a->prev_log_index = snap;
+    a->prev_log_term = r->log.snapshot.last_term;
+    return true;
+}
+
+static void io_recv_wrapper(struct raft_io *io, struct raft_message *m)
+{
+    struct raft *r = io->data;
+    struct tr_raft_group *g = r->data;
+    if (tr_raft_trim_append(r, m)) {
+        g->trimmed++;
+    }
+    g->raft_recv(io, m);
+}
+
+static int io_start_wrapper(struct raft_io *io,
+                            unsigned msecs,
+                            raft_io_tick_cb tick,
+                            raft_io_recv_cb recv)
+{
+    struct raft *r = io->data;
+    struct tr_raft_group *g = r->data;
+    g->raft_recv = recv;
+    return g->uv_start(io, msecs, tick, io_recv_wrapper);
+}
+
 static void poll_close_cb(uv_handle_t *h)
 {
     struct tr_raft_group *g = h->data;
@@ -484,6 +548,8 @@ int tr_raft_group_start(uv_loop_t *loop,
     raft_uv_set_connect_retry_delay(&g->io, election);
     g->uv_close = g->io.close;
     g->io.close = io_close_wrapper;
+    g->uv_start = g->io.start;
+    g->io.start = io_start_wrapper;
     rv = raft_init(&g->raft, &g->io, &g->fsm, cfg->id, cfg->address);
     if (rv != 0) {
         /* raft_init fails before or inside io->init; transport->init is
@@ -498,6 +564,12 @@ int tr_raft_group_start(uv_loop_t *loop,
     raft_set_election_timeout(&g->raft, election);
     raft_set_heartbeat_timeout(&g->raft, heartbeat);
     raft_set_pre_vote(&g->raft, cfg->pre_vote);
+    /* snapshots are small markers (state machines copy their data later,
+     * on their own): an InstallSnapshot lost on the way (the follower was
+     * restarting) is resent after a few election timeouts, not raft's
+     * default 30 s */
+    raft_set_install_snapshot_timeout(&g->raft,
+                                      election * 4 > 2000 ? election * 4 : 2000);
     g->snapshot_threshold =
         cfg->snapshot_threshold != 0 ? cfg->snapshot_threshold : 1024;
     g->snapshot_trailing =
@@ -772,6 +844,7 @@ void tr_raft_group_stats(struct tr_raft_group *g,
     st->last_applied = raft_last_applied(&g->raft);
     st->last_index = raft_last_index(&g->raft);
     st->leader_changes = g->leader_changes;
+    st->appends_trimmed = g->trimmed;
     st->snapshots = g->snapshots;
     st->bytes_replicated = g->bytes_replicated;
     st->leader = g->leader;

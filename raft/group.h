@@ -125,8 +125,17 @@ struct tr_raft_group_stats {
     uint64_t leader_changes;   /* observed by this node */
     uint64_t snapshots;        /* taken or installed */
     uint64_t bytes_replicated; /* bytes of entries applied */
+    uint64_t appends_trimmed;  /* AppendEntries trimmed to the snapshot */
     raft_id leader;
 };
+/* Every received message passes this before raft sees it: an
+ * AppendEntries of the current term whose prev_log_index lies below r's
+ * snapshot loses the entries the snapshot covers (they are committed, so
+ * equal to the leader's) and then starts right after the snapshot; the
+ * batch is freed when no entry is left. Works around libraft 0.15, which
+ * re-appends such entries under wrong indices. True when m was changed. */
+bool tr_raft_trim_append(const struct raft *r, struct raft_message *m);
+
 void tr_raft_group_stats(struct tr_raft_group *g,
                          struct tr_raft_group_stats *st);
 /* Configuration (servers) as this node knows it; returns count (<= max). */

@@ -404,6 +404,8 @@ static void incoming_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     }
     struct tport *tp = mux_find(in->m, hs.group);
     if (tp == NULL || tp->closing || tp->accept_cb == NULL) {
+        tr_log_debug("raft handshake for a group not served here",
+                     "group=%s from=%llu", hs.group, (unsigned long long)hs.id);
         incoming_reject(in, "unknown group");
         return;
     }
@@ -413,6 +415,8 @@ static void incoming_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     tcp->data = NULL;
     incoming_unlink(in);
     in->m->stats.accepted++;
+    tr_log_debug("raft handshake accepted", "group=%s from=%llu",
+                 hs.group, (unsigned long long)hs.id);
     tr_free(in);
     tp->accept_cb(tp->t, hs.id, hs.address, (uv_stream_t *)tcp);
 }
@@ -679,6 +683,8 @@ static void conn_write_cb(uv_write_t *w, int status)
     if (tp->m != NULL) {
         tp->m->stats.connected++;
     }
+    tr_log_debug("raft connected", "group=%s host=%s port=%s", tp->name,
+                 c->host, c->port);
     struct raft_uv_connect *req = c->req;
     raft_uv_connect_cb cb = c->cb;
     tr_free(c);

@@ -94,10 +94,10 @@ static int meta__decode(struct tr_arena *a,
         tr_cursor_bytes(&c, l, &m->unit) != 0) {
         return TR_ECORRUPT;
     }
-    m->metric.base = tr_arena_memdup(a, name.base, name.len ? name.len : 1);
+    m->metric.base = tr_arena_memdup(a, name.base, name.len);
     m->metric.len = name.len;
-    m->help.base = tr_arena_memdup(a, m->help.base, m->help.len ? m->help.len : 1);
-    m->unit.base = tr_arena_memdup(a, m->unit.base, m->unit.len ? m->unit.len : 1);
+    m->help.base = tr_arena_memdup(a, m->help.base, m->help.len);
+    m->unit.base = tr_arena_memdup(a, m->unit.base, m->unit.len);
     return m->metric.base && m->help.base && m->unit.base ? 0 : TR_ENOMEM;
 }
 

@@ -492,3 +492,116 @@ Test(raft_group, bad_config_and_duplicate_name, .fini = remove_root)
         TR_EINVAL);
     cluster_stop();
 }
+
+/* ---- tr_raft_trim_append: AppendEntries below the follower's snapshot --- */
+
+/* A message of n entries after prev (entry i has term 10 + index), all in
+ * one raft_malloc'd batch as raft_uv delivers them. */
+static struct raft_message append_msg(raft_term term,
+                                      raft_index prev,
+                                      unsigned n)
+{
+    struct raft_message m;
+    memset(&m, 0, sizeof(m));
+    m.type = RAFT_IO_APPEND_ENTRIES;
+    struct raft_append_entries *a = &m.append_entries;
+    a->term = term;
+    a->prev_log_index = prev;
+    a->prev_log_term = prev > 0 ? 10 + prev : 0;
+    a->leader_commit = prev + n;
+    a->n_entries = n;
+    if (n > 0) {
+        uint64_t *batch = raft_malloc(n * sizeof(uint64_t));
+        a->entries = raft_malloc(n * sizeof(*a->entries));
+        cr_assert(batch != NULL && a->entries != NULL);
+        for (unsigned i = 0; i < n; i++) {
+            batch[i] = prev + 1 + i; /* the entry's index, as its payload */
+            a->entries[i] = (struct raft_entry){
+                .term = 10 + prev + 1 + i,
+                .type = RAFT_COMMAND,
+                .buf = {.base = &batch[i], .len = sizeof(uint64_t)},
+                .batch = batch,
+            };
+        }
+    }
+    return m;
+}
+
+/* What raft does with a message it did not keep. */
+static void append_msg_free(struct raft_message *m)
+{
+    struct raft_append_entries *a = &m->append_entries;
+    if (a->n_entries > 0 && a->entries[0].batch != NULL) {
+        raft_free(a->entries[0].batch);
+    }
+    raft_free(a->entries);
+}
+
+static struct raft follower(raft_term term, raft_index snap)
+{
+    struct raft r;
+    memset(&r, 0, sizeof(r));
+    r.current_term = term;
+    r.log.snapshot.last_index = snap;
+    r.log.snapshot.last_term = snap > 0 ? 10 + snap : 0;
+    r.log.offset = snap > 2 ? snap - 2 : 0; /* two trailing entries kept */
+    return r;
+}
+
+Test(raft_trim, probe_from_zero_below_snapshot_becomes_heartbeat_after_it)
+{
+    struct raft r = follower(6, 5);
+    struct raft_message m = append_msg(6, 0, 5);
+    cr_assert(tr_raft_trim_append(&r, &m));
+    cr_assert_eq(m.append_entries.n_entries, 0);
+    cr_assert_eq(m.append_entries.prev_log_index, 5);
+    cr_assert_eq(m.append_entries.prev_log_term, 15);
+    cr_assert_eq(m.append_entries.leader_commit, 5);
+    append_msg_free(&m); /* the batch is gone already: only the array */
+}
+
+Test(raft_trim, overlapping_entries_keep_the_ones_after_the_snapshot)
+{
+    struct raft r = follower(6, 5);
+    struct raft_message m = append_msg(7, 2, 6); /* entries 3..8 */
+    cr_assert(tr_raft_trim_append(&r, &m));
+    struct raft_append_entries *a = &m.append_entries;
+    cr_assert_eq(a->n_entries, 3);
+    cr_assert_eq(a->prev_log_index, 5);
+    cr_assert_eq(a->prev_log_term, 15);
+    for (unsigned i = 0; i < 3; i++) {
+        uint64_t idx;
+        memcpy(&idx, a->entries[i].buf.base, sizeof(idx));
+        cr_assert_eq(idx, 6 + i);
+        cr_assert_eq(a->entries[i].term, 16 + i);
+        cr_assert(a->entries[i].batch != NULL);
+    }
+    append_msg_free(&m);
+}
+
+Test(raft_trim, messages_raft_handles_itself_are_untouched)
+{
+    struct raft r = follower(6, 5);
+    /* starts at the snapshot or later */
+    struct raft_message m = append_msg(6, 5, 2);
+    cr_assert_not(tr_raft_trim_append(&r, &m));
+    cr_assert_eq(m.append_entries.prev_log_index, 5);
+    cr_assert_eq(m.append_entries.n_entries, 2);
+    append_msg_free(&m);
+    /* an older term: raft rejects it whole */
+    m = append_msg(5, 0, 3);
+    cr_assert_not(tr_raft_trim_append(&r, &m));
+    cr_assert_eq(m.append_entries.n_entries, 3);
+    append_msg_free(&m);
+    /* no snapshot */
+    struct raft fresh = follower(6, 0);
+    m = append_msg(6, 0, 3);
+    cr_assert_not(tr_raft_trim_append(&fresh, &m));
+    cr_assert_eq(m.append_entries.n_entries, 3);
+    append_msg_free(&m);
+    /* other message types */
+    struct raft_message v;
+    memset(&v, 0, sizeof(v));
+    v.type = RAFT_IO_REQUEST_VOTE;
+    cr_assert_not(tr_raft_trim_append(&r, &v));
+}
