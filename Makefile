@@ -211,7 +211,7 @@ lint: $(GEN_H)
 	@for p in $(LINT_PKGS); do command -v $$p >/dev/null || { export DEBIAN_FRONTEND=noninteractive; apt-get install -y -qq $$p >/dev/null; }; done
 	clang-format --dry-run --Werror $(LINT_FILES)
 	cppcheck --quiet --error-exitcode=1 --std=c11 --enable=warning,portability \
-	  --suppress=missingIncludeSystem --inline-suppr -I. -Ibuild/gen lib server storage query proto raft
+	  --suppress=missingIncludeSystem --inline-suppr -I. -Ibuild/gen lib server storage query proto raft cluster
 
 format:
 	clang-format -i $(LINT_FILES)
