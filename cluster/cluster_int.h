@@ -278,6 +278,49 @@ int cl_apply_result_decode(const void *buf,
                            int *rv,
                            char *err);
 
+/* ---- status.c: one node's part of GET /api/v1/status/cluster -------------
+ */
+
+/* One shard replica as a node reports it (/internal/v1/status/local). */
+struct cl_shard_view {
+    uint64_t node;
+    struct tr_shard_id id;
+    int state;
+    uint64_t leader;
+    uint64_t term;
+    uint64_t commit;
+    uint64_t applied;
+    uint64_t queued;
+    bool catching_up;
+    bool failed;
+};
+
+/* Heartbeat health of the nodes, as the meta leader sees it. */
+struct cl_node_health {
+    uint64_t id[CL_MAX_PEERS];
+    bool ok[CL_MAX_PEERS];
+    size_t n;
+};
+
+/* Decodes node's /internal/v1/status/local answer into at most max views
+ * (returns how many; a malformed tail is ignored) and, when health is not
+ * NULL, the health list the meta leader appends. */
+size_t cl_status_decode(uint64_t node,
+                        const char *buf,
+                        size_t len,
+                        struct cl_shard_view *out,
+                        size_t max,
+                        struct cl_node_health *health);
+
+/* Decodes a /internal/v1/hello answer: whether the peer's cluster is
+ * formed, and up to max of the nodes it knows (undecodable records are
+ * skipped). Returns how many nodes, or -1 when the answer is malformed. */
+int cl_hello_decode(const char *body,
+                    size_t len,
+                    bool *formed,
+                    struct tr_catalog_node *nodes,
+                    size_t max);
+
 /* ---- read.c: parallel reads -------------------------------------------------
  */
 

@@ -122,6 +122,34 @@ struct cl_hello_ctx {
     char http[TR_CATALOG_ADDR_MAX];
 };
 
+int cl_hello_decode(const char *body,
+                    size_t len,
+                    bool *formed,
+                    struct tr_catalog_node *nodes,
+                    size_t max)
+{
+    struct tr_cursor cur = tr_cursor_make(body, len);
+    uint8_t f;
+    uint64_t n;
+    if (tr_cursor_u8(&cur, &f) != 0 || tr_cursor_uvarint(&cur, &n) != 0) {
+        return -1;
+    }
+    *formed = f != 0;
+    size_t k = 0;
+    for (uint64_t i = 0; i < n && k < max; i++) {
+        uint64_t l;
+        struct tr_slice rec;
+        if (tr_cursor_uvarint(&cur, &l) != 0 ||
+            tr_cursor_bytes(&cur, l, &rec) != 0) {
+            break;
+        }
+        if (cl_node_decode(rec.base, rec.len, &nodes[k]) == 0) {
+            k++;
+        }
+    }
+    return (int)k;
+}
+
 static void cl__on_hello(void *arg,
                          int status,
                          long http_status,
@@ -131,31 +159,19 @@ static void cl__on_hello(void *arg,
     struct cl_hello_ctx *h = arg;
     struct tr_cluster *c = h->c;
     c->hello_inflight--;
-    if (status == 0 && http_status == 200 && len >= 1) {
-        struct tr_cursor cur = tr_cursor_make(body, len);
-        uint8_t formed;
-        uint64_t n;
-        if (tr_cursor_u8(&cur, &formed) == 0 &&
-            tr_cursor_uvarint(&cur, &n) == 0) {
-            for (uint64_t i = 0; i < n && i < CL_MAX_PEERS; i++) {
-                uint64_t l;
-                struct tr_slice rec;
-                struct tr_catalog_node nd;
-                if (tr_cursor_uvarint(&cur, &l) != 0 ||
-                    tr_cursor_bytes(&cur, l, &rec) != 0) {
-                    break;
-                }
-                if (cl_node_decode(rec.base, rec.len, &nd) == 0) {
-                    cl__add_peer(c, &nd);
-                }
-            }
-            if (formed) {
-                pthread_mutex_lock(&c->mu);
-                c->peer_formed = true;
-                snprintf(c->formed_http, sizeof(c->formed_http), "%s", h->http);
-                pthread_mutex_unlock(&c->mu);
-            }
-        }
+    struct tr_catalog_node nodes[CL_MAX_PEERS];
+    bool formed = false;
+    int n = status == 0 && http_status == 200
+                ? cl_hello_decode(body, len, &formed, nodes, CL_MAX_PEERS)
+                : -1;
+    for (int i = 0; i < n; i++) {
+        cl__add_peer(c, &nodes[i]);
+    }
+    if (n >= 0 && formed) {
+        pthread_mutex_lock(&c->mu);
+        c->peer_formed = true;
+        snprintf(c->formed_http, sizeof(c->formed_http), "%s", h->http);
+        pthread_mutex_unlock(&c->mu);
     }
     tr_free(h);
 }

@@ -55,31 +55,12 @@ void cl_status_local(struct tr_cluster *c,
 }
 
 /* One replica's view of one shard. */
-struct shard_view {
-    uint64_t node;
-    struct tr_shard_id id;
-    int state;
-    uint64_t leader;
-    uint64_t term;
-    uint64_t commit;
-    uint64_t applied;
-    uint64_t queued;
-    bool catching_up;
-    bool failed;
-};
-
-struct node_health {
-    uint64_t id[CL_MAX_PEERS];
-    bool ok[CL_MAX_PEERS];
-    size_t n;
-};
-
-static size_t status__decode(uint64_t node,
+size_t cl_status_decode(uint64_t node,
                              const char *buf,
                              size_t len,
-                             struct shard_view *out,
+                             struct cl_shard_view *out,
                              size_t max,
-                             struct node_health *health)
+                             struct cl_node_health *health)
 {
     struct tr_cursor c = tr_cursor_make(buf, len);
     uint64_t n;
@@ -88,7 +69,7 @@ static size_t status__decode(uint64_t node,
         return 0;
     }
     for (uint64_t i = 0; i < n && k < max; i++) {
-        struct shard_view *v = &out[k];
+        struct cl_shard_view *v = &out[k];
         uint8_t state, flags;
         if (cl_get_shard(&c, &v->id) != 0 || tr_cursor_u8(&c, &state) != 0 ||
             tr_cursor_u64be(&c, &v->leader) != 0 ||
@@ -157,10 +138,10 @@ int cl_catalog_copy(struct tr_cluster *c, struct tr_catalog *out)
 static void status__json(struct tr_json *j,
                          struct tr_cluster *c,
                          const struct tr_catalog *cat,
-                         const struct shard_view *views,
+                         const struct cl_shard_view *views,
                          size_t nv,
                          const bool *reachable,
-                         const struct node_health *health)
+                         const struct cl_node_health *health)
 {
     pthread_mutex_lock(&c->mu);
     struct tr_raft_group_stats ms = c->meta_stats;
@@ -240,7 +221,7 @@ static void status__json(struct tr_json *j,
         tr_json_str(j, sh->state >= 1 && sh->state <= 4 ? states[sh->state]
                                                         : "unknown");
         /* the leader's view gives commit; lag is per replica */
-        const struct shard_view *lead = NULL;
+        const struct cl_shard_view *lead = NULL;
         for (size_t v = 0; v < nv; v++) {
             if (tr_shard_eq(&views[v].id, &id) &&
                 views[v].state == RAFT_LEADER) {
@@ -256,7 +237,7 @@ static void status__json(struct tr_json *j,
         tr_json_key(j, "replicas");
         tr_json_arr_begin(j);
         for (size_t r = 0; r < sh->n_replicas; r++) {
-            const struct shard_view *rv = NULL;
+            const struct cl_shard_view *rv = NULL;
             for (size_t v = 0; v < nv; v++) {
                 if (tr_shard_eq(&views[v].id, &id) &&
                     views[v].node == sh->replicas[r]) {
@@ -301,9 +282,9 @@ void cl_status_cluster(struct tr_cluster *c,
         return;
     }
     size_t cap = 4096, nv = 0;
-    struct shard_view *views = tr_calloc(cap, sizeof(*views));
+    struct cl_shard_view *views = tr_calloc(cap, sizeof(*views));
     bool *reachable = tr_calloc(cat.n_nodes ? cat.n_nodes : 1, sizeof(bool));
-    struct node_health health;
+    struct cl_node_health health;
     memset(&health, 0, sizeof(health));
     struct tr_buf body;
     tr_buf_init(&body);
@@ -321,7 +302,7 @@ void cl_status_cluster(struct tr_cluster *c,
         if (tr_rpc_call(c->rpc, url, "", 0, NULL, 1500, &status, &body) == 0 &&
             status == 200) {
             reachable[i] = true;
-            nv += status__decode(nd->id, body.data, body.len, views + nv,
+            nv += cl_status_decode(nd->id, body.data, body.len, views + nv,
                                  cap - nv, &health);
         }
     }
