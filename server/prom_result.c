@@ -17,6 +17,8 @@
 
 /* Points per piece below which one thread encodes everything. */
 #define RESULT_PAR_MIN_POINTS 20000
+/* Bytes a point takes, about: [1733400000.123,"0.016666666666666666"], */
+#define RES_POINT_BYTES 36
 
 size_t tr_prom_format_ts(char *buf, int64_t t)
 {
@@ -231,17 +233,28 @@ static void res__elements(struct tr_buf *out, const struct tr_pq_value *v)
         *out = one.out;
         return;
     }
-    /* cut at whole elements, about the same number of points each */
-    size_t per = points / np + 1, acc = 0, k = 0;
+    /* cut at whole elements, about the same number of points each; each
+     * piece's buffer sized for about what it will hold (labels as they
+     * are, RES_POINT_BYTES a point): the pieces and the joined response
+     * are the largest memory of a query */
+    size_t per = points / np + 1, acc = 0, est = 0, k = 0;
     for (size_t i = 0; i < n && k < np; i++) {
         if (acc == 0) {
             pieces[k].lo = i;
+            est = 0;
+        }
+        const struct tr_label *ls =
+            vec ? v->vec.s[i].labels : v->mat.s[i].labels;
+        size_t nl = vec ? v->vec.s[i].n_labels : v->mat.s[i].n_labels;
+        est += 32;
+        for (size_t l = 0; l < nl; l++) {
+            est += ls[l].name.len + ls[l].value.len + 6;
         }
         acc += vec ? 1 : v->mat.s[i].n;
         if (acc >= per || i + 1 == n) {
             pieces[k].hi = i + 1;
             tr_buf_init(&pieces[k].out);
-            tr_buf_reserve(&pieces[k].out, acc * 48);
+            tr_buf_reserve_exact(&pieces[k].out, est + acc * RES_POINT_BYTES);
             k++;
             acc = 0;
         }
@@ -258,7 +271,7 @@ static void res__elements(struct tr_buf *out, const struct tr_pq_value *v)
             out->oom = true;
         }
     }
-    tr_buf_reserve(out, total);
+    tr_buf_reserve_exact(out, total);
     for (size_t i = 0; i < k; i++) {
         if (i > 0) {
             tr_buf_putc(out, ',');

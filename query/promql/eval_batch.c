@@ -481,27 +481,47 @@ static int bt__vector_sel(struct tr_pq_ev *e,
     if (sel == NULL) {
         return bt__count(e, b);
     }
-    for (size_t i = 0; i < sel->res.n_series; i++) {
+    /* each series decoded in turn into buf (chunk form) */
+    struct tr_sample *buf = NULL;
+    size_t cap = 0;
+    int rv = 0;
+    for (size_t i = 0; i < sel->res.n_series && rv == 0; i++) {
         const struct tr_series_data *sd = &sel->res.series[i];
+        if (sd->samples == NULL && sd->n_samples > cap) {
+            struct tr_sample *nb = tr_realloc(buf, sd->n_samples * sizeof(*nb));
+            if (nb == NULL) {
+                rv = bt__oom(e);
+                break;
+            }
+            buf = nb;
+            cap = sd->n_samples;
+        }
+        const struct tr_sample *smps = tr_series_samples(sd, buf);
+        if (smps == NULL) {
+            rv = tr_errf(TR_ECORRUPT, e->errmsg,
+                         "corrupt chunk in selected data");
+            break;
+        }
         struct tr_pq_bser *s = bt__add(b, sd->labels, sd->n_labels);
         if (s == NULL) {
-            return bt__oom(e);
+            rv = bt__oom(e);
+            break;
         }
         size_t j = 0;
         bool any = false;
         for (size_t k = 0; k < g->n; k++) {
             int64_t ref = tr_pq_ev_at(e, n->vs.at, n->vs.at_ms, g->ts[k]) -
                           n->vs.offset_ms;
-            if (j > 0 && sd->samples[j - 1].t > ref) {
+            if (j > 0 && smps[j - 1].t > ref) {
                 j = 0; /* times went back (cannot happen on a grid) */
             }
-            while (j < sd->n_samples && sd->samples[j].t <= ref) {
+            while (j < sd->n_samples && smps[j].t <= ref) {
                 j++;
             }
             if (j == 0) {
                 continue;
             }
-            const struct tr_sample *smp = &sd->samples[j - 1];
+            const struct tr_sample *smp = &smps[j - 1];
             if (smp->t < ref - e->lookback || tr_pq_is_stale(smp->v)) {
                 continue;
             }
@@ -512,12 +532,10 @@ static int bt__vector_sel(struct tr_pq_ev *e,
         if (!any) {
             bt__pop(b);
         }
-        int late = (i & 63) == 63 ? tr_pq_ev_deadline(e) : 0;
-        if (late != 0) {
-            return late;
-        }
+        rv = (i & 63) == 63 ? tr_pq_ev_deadline(e) : 0;
     }
-    return bt__count(e, b);
+    tr_free(buf);
+    return rv != 0 ? rv : bt__count(e, b);
 }
 
 /* ---- range functions over a matrix selector or a subquery ------------ */
@@ -657,6 +675,8 @@ static void bt__rf_piece(void *arg, size_t pi)
     tr_arena_init(&tmp, 16 * 1024);
     struct tr_pq_point *buf = NULL;
     size_t cap = 0;
+    struct tr_sample *dec = NULL; /* a chunk-form series, decoded */
+    size_t cap_dec = 0;
     for (size_t i = pc->lo; i < pc->hi && pc->rv == 0; i++) {
         struct bt_input in = {NULL, 0, NULL, 0};
         size_t need =
@@ -673,10 +693,26 @@ static void bt__rf_piece(void *arg, size_t pi)
         size_t np = 0;
         if (rf->sel != NULL) {
             const struct tr_series_data *sd = &rf->sel->res.series[i];
+            if (sd->samples == NULL && sd->n_samples > cap_dec) {
+                struct tr_sample *nd =
+                    tr_realloc(dec, sd->n_samples * sizeof(*nd));
+                if (nd == NULL) {
+                    pc->rv = TR_ENOMEM;
+                    break;
+                }
+                dec = nd;
+                cap_dec = sd->n_samples;
+            }
+            const struct tr_sample *smps = tr_series_samples(sd, dec);
+            if (smps == NULL) {
+                pc->rv = tr_errf(TR_ECORRUPT, pc->errmsg,
+                                 "corrupt chunk in selected data");
+                break;
+            }
             for (size_t j = 0; j < sd->n_samples; j++) {
-                if (!tr_pq_is_stale(sd->samples[j].v)) {
-                    buf[np].t = sd->samples[j].t;
-                    buf[np++].v = sd->samples[j].v;
+                if (!tr_pq_is_stale(smps[j].v)) {
+                    buf[np].t = smps[j].t;
+                    buf[np++].v = smps[j].v;
                 }
             }
             in.labels = sd->labels;
@@ -727,6 +763,7 @@ static void bt__rf_piece(void *arg, size_t pi)
     if (pc->rv == TR_ENOMEM) {
         tr_errf(TR_ENOMEM, pc->errmsg, "out of memory");
     }
+    tr_free(dec);
     tr_free(buf);
     tr_arena_free(&tmp);
 }
