@@ -119,6 +119,7 @@ struct tr_cluster {
     struct tr_sm_family *m_commit_seconds;
     struct tr_sm_family *m_forwarded;
     struct tr_sm_family *m_read_seconds;
+    struct tr_sm_family *m_read_answers; /* {signal, result} */
 };
 
 /* ---- node.c ---------------------------------------------------------------

@@ -63,6 +63,7 @@ struct rd_target {
     long status;
     struct cl_call *call;
     struct tr_rpc_req *q; /* in flight (loop thread) */
+    bool sent;            /* rd__send tried it */
     /* framed answers, received on the loop thread */
     struct tr_arena fa;      /* frames' payloads */
     struct cl_frame *frames; /* heap */
@@ -242,6 +243,7 @@ static void rd__send(void *arg)
     for (size_t i = 0; i < rr->n; i++) {
         struct rd_target *t = &rr->targets[i];
         char url[CL_URL_MAX];
+        t->sent = true;
         if (!cl_node_url(rr->c, t->node, "/internal/v1/read", url,
                          sizeof(url)) ||
             tr_rpc_post_stream(rr->c->rpc, url, t->req.data, t->req.len, NULL,
@@ -417,6 +419,20 @@ static int rd__round(struct tr_cluster *c,
     for (size_t t = 0; t < nt; t++) {
         struct rd_target *tg = &targets[t];
         bool give_back = true;
+        const char *how = "failed";
+        if (tg->rv == 0 && tg->status == 200) {
+            how = "ok";
+        } else if (tg->rv == 0 && (tg->status == 400 || tg->status == 422)) {
+            how = "rejected";
+        } else if (tg->rv == TR_ELIMIT) {
+            how = "over_budget";
+        } else if (tg->rv == TR_ECANCELED) {
+            how = "cancelled";
+        }
+        if (tg->sent) {
+            tr_selfmetrics_inc(c->m_read_answers, 1, tr_signal_name(r->signal),
+                               how);
+        }
         if (rv == 0 && tg->rv == 0 && tg->status == 200) {
             struct tr_shard_id *ids =
                 tr_malloc((tg->n ? tg->n : 1) * sizeof(*ids));
