@@ -236,17 +236,20 @@ static int rd__sink(void *arg, long http_status, const char *p, size_t n)
     return 0;
 }
 
-/* Loop: sends every target's request. */
+/* Loop: sends every target's request. Once the last one is done the
+ * worker may free the round: nothing of it is read after that. */
 static void rd__send(void *arg)
 {
     struct rd_round *rr = arg;
-    for (size_t i = 0; i < rr->n; i++) {
-        struct rd_target *t = &rr->targets[i];
+    struct tr_cluster *c = rr->c;
+    struct rd_target *targets = rr->targets;
+    size_t n = rr->n;
+    for (size_t i = 0; i < n; i++) {
+        struct rd_target *t = &targets[i];
         char url[CL_URL_MAX];
         t->sent = true;
-        if (!cl_node_url(rr->c, t->node, "/internal/v1/read", url,
-                         sizeof(url)) ||
-            tr_rpc_post_stream(rr->c->rpc, url, t->req.data, t->req.len, NULL,
+        if (!cl_node_url(c, t->node, "/internal/v1/read", url, sizeof(url)) ||
+            tr_rpc_post_stream(c->rpc, url, t->req.data, t->req.len, NULL,
                                RD_TIMEOUT_MS, rd__sink, rd__on_reply, t,
                                &t->q) != 0) {
             t->q = NULL;
