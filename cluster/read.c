@@ -34,8 +34,9 @@
 
 #define RD_MAX_SHARDS 4096
 #define RD_TIMEOUT_MS 30000
-#define RD_FLAG_LEADER 1 /* only a shard's leader answers */
-#define RD_FLAG_UNITS 2  /* the answer's units are limited */
+#define RD_START_WAIT_MS 1000 /* for local groups just created */
+#define RD_FLAG_LEADER 1      /* only a shard's leader answers */
+#define RD_FLAG_UNITS 2       /* the answer's units are limited */
 
 struct rd_shard {
     struct tr_shard_id id;
@@ -108,9 +109,17 @@ static size_t rd__shards(struct tr_cluster *c,
         s->local = cl_is_replica(sh, c->self.id);
     }
     pthread_mutex_unlock(&c->meta_fsm.mu);
+    /* a group this node replicates but created a moment ago (a window
+     * placed ahead of time) has no stats until the next tick: wait a
+     * little for it rather than call its shard unavailable */
+    int64_t until = cl_mono_ms() + RD_START_WAIT_MS;
     for (size_t i = 0; v != NULL && i < n; i++) {
         struct cl_stat st;
         bool have = v[i].local && cl_stat_get(c, &v[i].id, &st);
+        while (v[i].local && !have && cl_mono_ms() < until) {
+            cl_sleep_ms(10);
+            have = cl_stat_get(c, &v[i].id, &st);
+        }
         v[i].local = have && !st.catching_up && !st.failed &&
                      (!r->leader_only || st.state == RAFT_LEADER);
         v[i].leader = have ? st.leader : 0;

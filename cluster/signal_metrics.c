@@ -17,8 +17,9 @@
  *                  canonical labels, uvarint n chunks, per chunk (in time
  *                  order, within [mint, maxt]): uvarint n samples, varint
  *                  first time, uvarint last - first time, uvarint + chunk
- *                  record (storage/chunk_record.h) holding exactly those
- *                  samples; then the end frame (units 0): u8 2, u8
+ *                  record (storage/chunk_record.h) whose samples in [first,
+ *                  last] are those (a record crossing the range's ends is
+ *                  sent whole); then the end frame (units 0): u8 2, u8
  *                  truncated. The samples stay compressed on the wire and
  *                  in the coordinator (about 2 bytes a sample instead of 9
  *                  on the wire and 16 in memory); the node answers at most
@@ -462,7 +463,7 @@ static int sm__decode_series(const struct cl_frame *f,
             tr_cursor_uvarint(&c, &span) != 0 || sm__get_bytes(&c, &rec) != 0 ||
             n == 0 || rec.len < TR_CHUNK_RECORD_HEADER ||
             span > UINT64_MAX - ((uint64_t)r->mint ^ (1ULL << 63)) ||
-            tr_chunk_record_count(rec.base, rec.len) != n) {
+            tr_chunk_record_count(rec.base, rec.len) < n) {
             return TR_EPROTO;
         }
         r->maxt = (int64_t)((uint64_t)r->mint + span);

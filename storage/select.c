@@ -648,9 +648,10 @@ static void sel__free_heads(struct head_copy *hcs, size_t n)
  * head's open chunk (as a format-1 record). The versions of one in-order
  * chunk (the open chunk and its checkpointed prefix, same first time) keep
  * only the longest. When the rest do not overlap (no out-of-order data) they
- * are answered as they are - chunk form: records inside the range copied,
- * the at most two that cross its ends decoded, clipped and encoded again;
- * decoded form: each decoded in turn. Otherwise (out-of-order samples) every
+ * are answered as they are - chunk form: records copied, the at most two
+ * that cross the range's ends with the times of their first and last
+ * sample inside it (readers clip them when decoding); decoded form: each
+ * decoded in turn. Otherwise (out-of-order samples) every
  * sample is decoded, sorted and deduplicated, then encoded again for the
  * chunk form. */
 
@@ -911,11 +912,15 @@ static int sel__read_group(struct tr_iter *it,
                          ? TR_ECORRUPT
                          : (r.rec == NULL ? TR_ENOMEM : sel__ref_push(g, &r));
             } else {
-                /* crosses an end of the range: clipped, encoded again */
+                /* crosses an end of the range: kept whole, clipped by the
+                 * times of its first and last sample in range */
                 g->sv.n = 0;
                 rv = svec_decode_record(&g->sv, rec, c->len, mint, maxt);
-                if (rv == 0) {
-                    rv = sel__encode_sv(g, a);
+                if (rv == 0 && g->sv.n > 0) {
+                    struct tr_chunk_ref r = {NULL, c->len, g->sv.v[0].t,
+                                             g->sv.v[g->sv.n - 1].t, g->sv.n};
+                    r.rec = tr_arena_memdup(a, rec, c->len);
+                    rv = r.rec == NULL ? TR_ENOMEM : sel__ref_push(g, &r);
                 }
                 g->sv.n = 0;
             }

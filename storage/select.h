@@ -29,15 +29,16 @@ struct tr_sample {
 };
 
 /* One encoded piece of a series in a select result: a chunk record
- * (storage/chunk_record.h: maxt, format, payload) holding exactly the n
- * samples of the series in [mint, maxt] (no sample of it lies outside the
- * select's range). */
+ * (storage/chunk_record.h: maxt, format, payload) whose samples in [mint,
+ * maxt] are the n samples of the series it holds. A record that crosses
+ * an end of the select's range is kept whole, clipped by mint and maxt
+ * when decoded (the record may hold more than n samples). */
 struct tr_chunk_ref {
     const uint8_t *rec; /* record bytes (the result's memory) */
     size_t len;
     int64_t mint; /* first sample's time */
     int64_t maxt; /* last sample's time */
-    size_t n;     /* samples, >= 1 */
+    size_t n;     /* samples in [mint, maxt], >= 1 */
 };
 
 /* A series of a select result, in one of two forms:
@@ -161,9 +162,10 @@ void tr_select_result_free(struct tr_select_result *r);
 
 /* The samples of sd: sd->samples when decoded, else its chunks decoded into
  * buf (room for sd->n_samples). NULL when a chunk is malformed (a record
- * not holding exactly its n samples in increasing time within [mint,
- * maxt], or chunks out of order): never trust a chunk from the network
- * further than that. */
+ * not holding exactly n samples in [mint, maxt], in increasing time from
+ * mint to maxt, or chunks out of order): never trust a chunk from the
+ * network further than that; NULL as well when a clipped record of more
+ * than 256 samples found no memory. */
 const struct tr_sample *tr_series_samples(const struct tr_series_data *sd,
                                           struct tr_sample *buf);
 

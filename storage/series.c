@@ -5,10 +5,10 @@
  * samples.
  *
  * Chunks may come from another node: every chunk is checked while it is
- * decoded (its record holds exactly its n samples, strictly increasing,
- * from mint to maxt, and it starts after the previous chunk ends), so a
- * malformed one is an error, never a read out of bounds or unsorted
- * samples. */
+ * decoded (its record holds its n samples in [mint, maxt], strictly
+ * increasing, from mint to maxt, and it starts after the previous chunk
+ * ends), so a malformed one is an error, never a read out of bounds or
+ * unsorted samples. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,29 +22,49 @@
 /* Samples per chunk that tr_series_encode writes. */
 #define SERIES_ENCODE_CHUNK 1024
 
-/* Decodes chunk c (after last_t) into dst (room for c->n): 0 or
- * TR_ECORRUPT. */
+/* Records holding at most this many samples are clipped on the stack. */
+#define SERIES_CLIP_STACK 256
+
+/* Decodes chunk c (after last_t) into dst (room for c->n): the record's
+ * samples in [c->mint, c->maxt], which must be c->n, increasing, from
+ * mint to maxt. 0, TR_ECORRUPT or TR_ENOMEM. */
 static int series__chunk(const struct tr_chunk_ref *c,
                          int64_t last_t,
                          bool first,
                          struct tr_sample *dst)
 {
+    size_t rc = tr_chunk_record_count(c->rec, c->len);
     if (c->n == 0 || c->mint > c->maxt || (!first && c->mint <= last_t) ||
-        tr_chunk_record_count(c->rec, c->len) != c->n) {
+        rc < c->n) {
         return TR_ECORRUPT;
     }
-    long got =
-        tr_chunk_record_decode(c->rec, c->len, INT64_MIN, INT64_MAX, dst);
-    if (got < 0 || (size_t)got != c->n || dst[0].t != c->mint ||
-        dst[c->n - 1].t != c->maxt) {
-        return TR_ECORRUPT;
-    }
-    for (size_t i = 1; i < c->n; i++) {
-        if (dst[i].t <= dst[i - 1].t) {
-            return TR_ECORRUPT;
+    /* a clipped record decodes more than it keeps (the decoder writes
+     * every sample before the window is kept) */
+    struct tr_sample stack[SERIES_CLIP_STACK];
+    struct tr_sample *out = dst, *heap = NULL;
+    if (rc > c->n) {
+        out = rc <= SERIES_CLIP_STACK ? stack
+                                      : (heap = tr_malloc(rc * sizeof(*heap)));
+        if (out == NULL) {
+            return TR_ENOMEM;
         }
     }
-    return 0;
+    long got = tr_chunk_record_decode(c->rec, c->len, c->mint, c->maxt, out);
+    int rv = 0;
+    if (got < 0 || (size_t)got != c->n || out[0].t != c->mint ||
+        out[c->n - 1].t != c->maxt) {
+        rv = TR_ECORRUPT;
+    }
+    for (size_t i = 1; rv == 0 && i < c->n; i++) {
+        if (out[i].t <= out[i - 1].t) {
+            rv = TR_ECORRUPT;
+        }
+    }
+    if (rv == 0 && out != dst) {
+        memcpy(dst, out, c->n * sizeof(*dst));
+    }
+    tr_free(heap);
+    return rv;
 }
 
 const struct tr_sample *tr_series_samples(const struct tr_series_data *sd,
@@ -102,8 +122,9 @@ int tr_series_iter_next(struct tr_series_iter *it,
         it->buf = nb;
         it->cap = c->n;
     }
-    if (series__chunk(c, it->last_t, it->next == 0, it->buf) != 0) {
-        return TR_ECORRUPT;
+    int rv = series__chunk(c, it->last_t, it->next == 0, it->buf);
+    if (rv != 0) {
+        return rv;
     }
     it->next++;
     it->last_t = c->maxt;

@@ -76,8 +76,9 @@ Test(series, encode_decode_round_trip_bit_exact)
     tr_arena_free(&a);
 }
 
-/* Chunks are checked as they are decoded: a record not holding exactly
- * its n samples from mint to maxt, or chunks out of order, is an error. */
+/* Chunks are checked as they are decoded: a record not holding exactly n
+ * samples in [mint, maxt], from mint to maxt, or chunks out of order, is
+ * an error; a record crossing the window is clipped by it. */
 Test(series, malformed_chunks_rejected)
 {
     enum { N = 300 };
@@ -127,6 +128,24 @@ Test(series, malformed_chunks_rejected)
     cr_assert_eq(tr_series_iter_next(&it, &s, &n), 1);
     cr_assert_eq(tr_series_iter_next(&it, &s, &n), TR_ECORRUPT);
     tr_series_iter_free(&it);
+    /* a record clipped by mint and maxt: samples 10..20 of its 300 (more
+     * than fit on the decoder's stack) */
+    struct tr_series_data clip;
+    memset(&clip, 0, sizeof(clip));
+    struct tr_chunk_ref cr = good;
+    cr.mint = v[10].t;
+    cr.maxt = v[20].t;
+    cr.n = 11;
+    clip.chunks = &cr;
+    clip.n_chunks = 1;
+    clip.n_samples = 11;
+    const struct tr_sample *cs = tr_series_samples(&clip, out);
+    cr_assert_not_null(cs);
+    cr_assert(ser_same(v + 10, cs, 11));
+    cr.maxt = v[20].t + 1; /* not a sample's time */
+    cr_assert_null(tr_series_samples(&clip, out));
+    cr.maxt = v[21].t; /* 12 samples in the window, 11 claimed */
+    cr_assert_null(tr_series_samples(&clip, out));
     /* n_samples larger than the chunks hold */
     sd.n_samples = N + 1;
     cr_assert_null(tr_series_samples(&sd, out));
