@@ -30,7 +30,8 @@
  * triad / Prometheus per query, and the median of those ratios; and the
  * peak RSS of each server over the query phase (VmHWM, reset to the current
  * RSS by writing 5 to /proc/PID/clear_refs when the phase starts; where
- * that is refused, the maximum of VmRSS polled every 20 ms) and its ratio.
+ * that is refused, the maximum of VmRSS polled every 20 ms) and its ratio,
+ * beside the RSS of both when the phase started.
  * Targets (every latency ratio <= 1.0, median <= 0.5, peak RSS ratio <=
  * 1.0) are reported, not asserted. A warning is printed if the two servers
  * return different numbers of result series.
@@ -435,6 +436,7 @@ struct rss_watch {
     atomic_int stop;  /* tells it to end */
     int hwm_reset[2]; /* VmHWM of server k was reset at the start */
     long polled[2];   /* KiB: the largest VmRSS polled */
+    long start[2];    /* KiB: VmRSS when the phase started */
 };
 
 static void rss_poll_once(struct rss_watch *w)
@@ -464,6 +466,7 @@ static void rss_watch_start(struct rss_watch *w)
     atomic_init(&w->stop, 0);
     int need_poll = 0;
     for (int k = 0; k < 2; k++) {
+        w->start[k] = vm_status_kib(srv[k].pid, "VmRSS:");
         w->hwm_reset[k] = reset_peak_rss(srv[k].pid) == 0;
         need_poll |= !w->hwm_reset[k];
     }
@@ -799,6 +802,10 @@ int main(int argc, char **argv)
         "MiB, ratio %.2f\n",
         peak_how, (double)peak_kib[0] / 1024.0, prom_name,
         (double)peak_kib[1] / 1024.0, rss_ratio);
+    printf(
+        "RSS when the query phase started: triad %.1f MiB, prometheus "
+        "%.1f MiB\n",
+        (double)rss.start[0] / 1024.0, (double)rss.start[1] / 1024.0);
     printf("RSS after the queries: triad %.1f MiB, prometheus %.1f MiB\n",
            (double)vm_status_kib(srv[0].pid, "VmRSS:") / 1024.0,
            (double)vm_status_kib(srv[1].pid, "VmRSS:") / 1024.0);

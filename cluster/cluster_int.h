@@ -16,6 +16,7 @@
 #include "raft/meta_fsm.h"
 #include "raft/shard_fsm.h"
 #include "raft/transport.h"
+#include "storage/select.h"
 
 #define CL_MAX_PEERS 64
 #define CL_URL_MAX 320
@@ -122,6 +123,7 @@ struct tr_cluster {
     struct tr_sm_family *m_commit_seconds;
     struct tr_sm_family *m_forwarded;
     struct tr_sm_family *m_read_seconds;
+    struct tr_sm_family *m_read_answers; /* {signal, result} */
 };
 
 /* ---- node.c ---------------------------------------------------------------
@@ -176,7 +178,8 @@ void cl_groups_tick(struct tr_cluster *c);
 void cl_groups_refresh_stats(struct tr_cluster *c);
 /* Shutdown: stops every group's state machine and closes its Raft group;
  * done(c) once per group when closed. Returns the number closing. */
-int cl_groups_close_all(struct tr_cluster *c, void (*done)(struct tr_cluster *));
+int cl_groups_close_all(struct tr_cluster *c,
+                        void (*done)(struct tr_cluster *));
 /* Shutdown: asks every shard group for a snapshot (the log then keeps
  * only its trailing entries); returns how many have new entries to cover.
  * cl_groups_snapshots_done tells when they all have one. */
@@ -329,13 +332,48 @@ int cl_hello_decode(const char *body,
  * asked of one replica (shards grouped per node, all nodes in parallel),
  * and each answer is handed to remote() - in a fixed order, on the calling
  * worker. A node that fails is replaced by the shards' next replicas; a
- * shard no replica serves fails the read (never partial data). */
+ * shard no replica serves fails the read (never partial data).
+ *
+ * Framed reads (framed = true): a node's 200 answer is a sequence of
+ * frames, each
+ *   u32 BE  payload length (<= CL_FRAME_MAX)
+ *   u32 BE  units (e.g. the samples it holds)
+ *   ...     payload
+ * received on the loop thread straight into memory of the answer (no copy
+ * of the whole body). With a budget, a frame's units are taken from it as
+ * soon as its header arrives (the local part takes its own through the
+ * select hints): once the budget is exceeded every transfer of the read is
+ * aborted or cancelled and the read fails with TR_ELIMIT, so the
+ * coordinator never holds much more than the budget. A node that fails
+ * gives back what its answer took. */
+#define CL_FRAME_HEADER 8
+#define CL_FRAME_MAX (256u << 20)
+
+struct cl_frame {
+    const char *p; /* payload (the answer's arena) */
+    uint32_t len;
+    uint32_t units;
+};
+
+/* A node's answer, handed to remote(). */
+struct cl_answer {
+    const char *body; /* plain reads: the 200 body */
+    size_t len;
+    struct cl_frame *frames; /* framed reads, in order */
+    size_t n_frames;
+    struct tr_arena *arena; /* owns the frames' payloads; remote() may adopt
+                               it (tr_arena_adopt) */
+};
+
 struct cl_read {
     uint8_t signal;
     int64_t mint;
     int64_t maxt;
-    bool leader_only;    /* consistency=strong */
-    const void *req;     /* the signal's read request */
+    bool leader_only;                /* consistency=strong */
+    bool framed;                     /* answers are frames (above) */
+    struct tr_select_budget *budget; /* framed reads: units drawn from it
+                                        (NULL: none) */
+    const void *req;                 /* the signal's read request */
     size_t req_len;
     int (*local)(void *arg,
                  const struct tr_shard_id *ids,
@@ -344,11 +382,15 @@ struct cl_read {
     int (*remote)(void *arg,
                   const struct tr_shard_id *ids,
                   size_t n,
-                  const char *body,
-                  size_t len,
+                  struct cl_answer *a,
                   char *errmsg);
     void *arg;
 };
+/* Serving side of framed reads: cl_frame_begin appends a frame header for
+ * units and returns where it is; cl_frame_end sets its length once the
+ * payload was appended after it. */
+size_t cl_frame_begin(struct tr_buf *out, uint32_t units);
+void cl_frame_end(struct tr_buf *out, size_t at);
 int cl_read_run(struct tr_cluster *c, const struct cl_read *r, char *errmsg);
 /* Serves /internal/v1/read (worker thread). */
 int cl_read_serve(struct tr_cluster *c,
@@ -357,7 +399,8 @@ int cl_read_serve(struct tr_cluster *c,
                   struct tr_buf *out,
                   char *errmsg);
 
-/* ---- handlers.c, status.c: endpoints --------------------------------------- */
+/* ---- handlers.c, status.c: endpoints ---------------------------------------
+ */
 void cl_resp_text(struct tr_cluster_response *resp,
                   int status,
                   const char *msg);
@@ -387,7 +430,8 @@ void cl_status_cluster(struct tr_cluster *c,
  * collects every replica's checksum at that index; JSON into out. */
 int cl_verify(struct tr_cluster *c, struct tr_buf *out, char *errmsg);
 
-/* ---- signal_metrics.c ------------------------------------------------------ */
+/* ---- signal_metrics.c ------------------------------------------------------
+ */
 void cl_signal_metrics_init_source(struct tr_cluster *c);
 
 /* ---- shard ids on the wire: u8 signal, varint window, uvarint slot ------ */

@@ -15,7 +15,7 @@
  *                                  u64 BE index, u64 BE checksum / 404
  *                                  (not applied yet) / 503
  *   POST /internal/v1/read         read request (read.c) -> the signal's
- *                                  response / 400 / 503
+ *                                  response / 400 / 422 (a limit) / 503
  *   POST /internal/v1/status/local -> local groups (status.c)
  *   POST /internal/v1/remove-node  u64 BE node id -> 200 / 404 / 503
  *   POST /internal/v1/meta-command catalog command -> 200 / 400 / 503
@@ -200,7 +200,8 @@ static void api__ensure_window(struct tr_cluster *c,
     cl_resp_text(resp, 200, "ok");
 }
 
-/* ---- removing a node ------------------------------------------------------------
+/* ---- removing a node
+ * ------------------------------------------------------------
  */
 
 struct remove_call {
@@ -286,7 +287,8 @@ static void api__meta_command(struct tr_cluster *c,
     }
 }
 
-/* ---- shard data ----------------------------------------------------------------
+/* ---- shard data
+ * ----------------------------------------------------------------
  */
 
 static void api__shard_apply(struct tr_cluster *c,
@@ -320,10 +322,11 @@ static void api__read(struct tr_cluster *c,
     char err[TR_ERRMSG_SIZE] = "";
     int rv = cl_read_serve(c, req->body, req->body_len, &b, err);
     if (rv != 0) {
-        cl_resp_text(
-            resp,
-            rv == TR_ELIMIT || rv == TR_EINVAL || rv == TR_EPROTO ? 400 : 503,
-            err);
+        cl_resp_text(resp,
+                     rv == TR_ELIMIT                      ? 422
+                     : rv == TR_EINVAL || rv == TR_EPROTO ? 400
+                                                          : 503,
+                     err);
     } else {
         cl__binary(resp, &b);
     }
@@ -435,18 +438,19 @@ static void api__admin_verify(struct tr_cluster *c,
     resp->content_type = "application/json";
 }
 
-/* ---- the route table ------------------------------------------------------------
+/* ---- the route table
+ * ------------------------------------------------------------
  */
 
 /* Checks the cluster secret, then runs the endpoint. */
-#define CL_ROUTE(fn)                                                      \
-    static void fn##__auth(struct tr_cluster *c,                          \
-                           const struct tr_cluster_request *req,          \
-                           struct tr_cluster_response *resp)              \
-    {                                                                     \
-        if (cl_authorized(c, req, resp)) {                                \
-            fn(c, req, resp);                                             \
-        }                                                                 \
+#define CL_ROUTE(fn)                                             \
+    static void fn##__auth(struct tr_cluster *c,                 \
+                           const struct tr_cluster_request *req, \
+                           struct tr_cluster_response *resp)     \
+    {                                                            \
+        if (cl_authorized(c, req, resp)) {                       \
+            fn(c, req, resp);                                    \
+        }                                                        \
     }
 
 CL_ROUTE(api__hello)

@@ -339,9 +339,9 @@ static int cl__copy_config(struct tr_cluster *c,
                            const struct tr_cluster_config *cfg)
 {
     c->cfg = *cfg;
-    const char **fields[] = {&c->cfg.data_dir,       &c->cfg.node_name,
-                             &c->cfg.cluster_addr,   &c->cfg.advertise_addr,
-                             &c->cfg.join,           &c->cfg.cluster_secret};
+    const char **fields[] = {&c->cfg.data_dir,     &c->cfg.node_name,
+                             &c->cfg.cluster_addr, &c->cfg.advertise_addr,
+                             &c->cfg.join,         &c->cfg.cluster_secret};
     size_t n = sizeof(fields) / sizeof(fields[0]), total = 0;
     for (size_t i = 0; i < n; i++) {
         if (*fields[i] == NULL) {
@@ -429,8 +429,8 @@ int tr_cluster_start(uv_loop_t *loop,
     static const char *const sl[] = {"signal"};
     c->m_commit_seconds = tr_selfmetrics_histogram(
         r, "triad_raft_commit_duration_seconds",
-        "Time from proposing a write to its commit and apply on the leader.",
-        1, sl, lat, sizeof(lat) / sizeof(lat[0]));
+        "Time from proposing a write to its commit and apply on the leader.", 1,
+        sl, lat, sizeof(lat) / sizeof(lat[0]));
     static const char *const rl[] = {"signal", "result"};
     c->m_forwarded = tr_selfmetrics_counter(
         r, "triad_shard_writes_total",
@@ -441,6 +441,13 @@ int tr_cluster_start(uv_loop_t *loop,
         r, "triad_cluster_read_duration_seconds",
         "Time of a read's fan-out to the shards' replicas.", 1, sl, lat,
         sizeof(lat) / sizeof(lat[0]));
+    c->m_read_answers = tr_selfmetrics_counter(
+        r, "triad_cluster_read_answers_total",
+        "Other nodes' answers to this node's reads, by how they ended: ok, "
+        "rejected (400/422), failed (the shards' next replicas were asked), "
+        "over_budget (stopped while arriving: the read's sample budget ran "
+        "out), cancelled (the read had failed).",
+        2, rl);
     cl_signal_metrics_init_source(c);
     uv_timer_init(loop, &c->tick);
     c->tick.data = c;

@@ -3,13 +3,24 @@
  * and /internal/v1/read, which serves them.
  *
  *   read request body:  u8 signal, u8 flags (1 = leader only: consistency=
- *                  strong), uvarint n shards (1..4096), per shard: varint
- *                  window, uvarint slot; then the signal's request bytes
- *   response:      200 + the signal's response; 400 (the request is
- *                  wrong: the coordinator fails the read); 503 (this
- *                  replica cannot serve a shard: the coordinator asks the
- *                  shard's next replica)
- */
+ *                  strong; 2 = units limited), uvarint n shards (1..4096),
+ *                  per shard: varint window, uvarint slot; (flags & 2)
+ *                  uvarint max units >= 1: the most the answer may hold
+ *                  (what is left of the read's budget when it was sent);
+ *                  then the signal's request bytes
+ *   response:      200 + the signal's response (framed reads: frames,
+ *                  cluster_int.h); 400 (the request is wrong: the
+ *                  coordinator fails the read); 422 (a limit, e.g. more
+ *                  units than allowed: the read fails with TR_ELIMIT); 503
+ *                  (this replica cannot serve a shard: the coordinator asks
+ *                  the shard's next replica)
+ *
+ * The coordinator receives answers on the loop thread through an rpc sink
+ * (rd__sink): framed answers go frame by frame into the answer's arena,
+ * each frame's units taken from the read's budget as its header arrives;
+ * when the budget is exceeded the sink aborts its transfer, whose callback
+ * cancels the round's other transfers, and a local part that fails cancels
+ * them too. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +34,9 @@
 
 #define RD_MAX_SHARDS 4096
 #define RD_TIMEOUT_MS 30000
+#define RD_START_WAIT_MS 1000 /* for local groups just created */
+#define RD_FLAG_LEADER 1      /* only a shard's leader answers */
+#define RD_FLAG_UNITS 2       /* the answer's units are limited */
 
 struct rd_shard {
     struct tr_shard_id id;
@@ -35,16 +49,40 @@ struct rd_shard {
     uint64_t leader; /* as this node knows it (0: unknown) */
 };
 
+struct rd_round;
+
 /* One request to one node. */
 struct rd_target {
     struct tr_cluster *c;
+    const struct cl_read *r;
+    struct rd_round *round;
     uint64_t node;
     size_t *shards; /* indexes into the shard list */
     size_t n;
     struct tr_buf req;
-    struct tr_buf resp;
+    struct tr_buf resp; /* plain answers, error texts */
     int rv;
     long status;
+    struct cl_call *call;
+    struct tr_rpc_req *q; /* in flight (loop thread) */
+    bool sent;            /* rd__send tried it */
+    /* framed answers, received on the loop thread */
+    struct tr_arena fa;      /* frames' payloads */
+    struct cl_frame *frames; /* heap */
+    size_t nf;
+    size_t capf;
+    uint8_t hdr[CL_FRAME_HEADER];
+    size_t hdr_have;  /* bytes of the next frame header received */
+    size_t body_have; /* bytes of the last frame's payload received */
+    bool in_frame;    /* the last frame's payload is incomplete */
+    size_t units;     /* taken from the read's budget */
+    int sink_rv;      /* why the sink stopped the transfer */
+};
+
+struct rd_round {
+    struct tr_cluster *c;
+    struct rd_target *targets;
+    size_t n;
     struct cl_call *call;
 };
 
@@ -72,13 +110,40 @@ static size_t rd__shards(struct tr_cluster *c,
         s->replica = cl_is_replica(sh, c->self.id);
     }
     pthread_mutex_unlock(&c->meta_fsm.mu);
+    /* a group this node replicates but created a moment ago (a window
+     * placed ahead of time) has no stats until the next tick: wait a
+     * little for it rather than call its shard unavailable */
+    int64_t until = cl_mono_ms() + RD_START_WAIT_MS;
     for (size_t i = 0; v != NULL && i < n; i++) {
         struct cl_stat st;
         bool have = v[i].replica && cl_stat_get(c, &v[i].id, &st);
+        while (v[i].replica && !have && cl_mono_ms() < until) {
+            cl_sleep_ms(10);
+            have = cl_stat_get(c, &v[i].id, &st);
+        }
         v[i].leader = have ? st.leader : 0;
     }
     *out = v;
     return n;
+}
+
+/* Loop thread: cancels the round's transfers still in flight (their
+ * callbacks run inside). */
+static void rd__cancel_pending(struct rd_round *rr)
+{
+    for (size_t i = 0; i < rr->n; i++) {
+        if (rr->targets[i].q != NULL) {
+            tr_rpc_cancel(rr->c->rpc, rr->targets[i].q);
+        }
+    }
+}
+
+/* Loop thread, queued by the worker when its local part failed. */
+static void rd__cancel_all(void *arg)
+{
+    struct rd_round *rr = arg;
+    rd__cancel_pending(rr);
+    cl_call_done(rr->call);
 }
 
 static void rd__on_reply(void *arg,
@@ -87,36 +152,134 @@ static void rd__on_reply(void *arg,
                          const char *body,
                          size_t len)
 {
+    (void)body;
+    (void)len;
     struct rd_target *t = arg;
+    t->q = NULL;
     t->rv = status;
     t->status = http_status;
-    if (status == 0 && tr_buf_append(&t->resp, body, len) != 0) {
-        t->rv = TR_ENOMEM;
+    if (status == TR_ECANCELED && t->sink_rv != 0) {
+        t->rv = t->sink_rv;
     }
-    cl_call_done(t->call);
+    if (t->rv == 0 && t->r->framed && http_status == 200 &&
+        (t->in_frame || t->hdr_have != 0)) {
+        t->rv = TR_EPROTO; /* the answer ended inside a frame */
+    }
+    if (t->r->budget != NULL && tr_select_budget_over(t->r->budget)) {
+        rd__cancel_pending(t->round); /* the read fails: stop the others */
+    }
+    cl_call_done(t->call); /* last: the worker may free the round then */
 }
 
-struct rd_round {
-    struct tr_cluster *c;
-    struct rd_target *targets;
-    size_t n;
-};
+/* Loop thread, inside libcurl: a piece of t's answer. Framed 200 answers
+ * go frame by frame into t->fa, every other body into t->resp. */
+static int rd__sink(void *arg, long http_status, const char *p, size_t n)
+{
+    struct rd_target *t = arg;
+    if (http_status != 200 || !t->r->framed) {
+        if (tr_buf_append(&t->resp, p, n) != 0) {
+            t->sink_rv = TR_ENOMEM;
+            return 1;
+        }
+        return 0;
+    }
+    struct tr_select_budget *b = t->r->budget;
+    if (b != NULL && tr_select_budget_over(b)) {
+        t->sink_rv = TR_ELIMIT; /* another part used the budget up */
+        return 1;
+    }
+    while (n > 0) {
+        if (!t->in_frame) {
+            size_t k = CL_FRAME_HEADER - t->hdr_have;
+            k = k < n ? k : n;
+            memcpy(t->hdr + t->hdr_have, p, k);
+            t->hdr_have += k;
+            p += k;
+            n -= k;
+            if (t->hdr_have < CL_FRAME_HEADER) {
+                break;
+            }
+            t->hdr_have = 0;
+            uint32_t flen = tr_get_u32be(t->hdr);
+            uint32_t units = tr_get_u32be(t->hdr + 4);
+            if (flen > CL_FRAME_MAX) {
+                t->sink_rv = TR_EPROTO;
+                return 1;
+            }
+            if (b != NULL) {
+                t->units += units;
+                if (!tr_select_budget_take(b, units)) {
+                    t->sink_rv = TR_ELIMIT;
+                    return 1;
+                }
+            }
+            if (t->nf == t->capf) {
+                size_t cap = t->capf ? t->capf * 2 : 256;
+                struct cl_frame *nv = tr_realloc(t->frames, cap * sizeof(*nv));
+                if (nv == NULL) {
+                    t->sink_rv = TR_ENOMEM;
+                    return 1;
+                }
+                t->frames = nv;
+                t->capf = cap;
+            }
+            char *dst = tr_arena_alloc(&t->fa, flen ? flen : 1);
+            if (dst == NULL) {
+                t->sink_rv = TR_ENOMEM;
+                return 1;
+            }
+            t->frames[t->nf++] = (struct cl_frame){dst, flen, units};
+            t->body_have = 0;
+            t->in_frame = true;
+        }
+        struct cl_frame *f = &t->frames[t->nf - 1];
+        size_t k = f->len - t->body_have;
+        k = k < n ? k : n;
+        memcpy((char *)f->p + t->body_have, p, k);
+        t->body_have += k;
+        p += k;
+        n -= k;
+        t->in_frame = t->body_have < f->len;
+    }
+    return 0;
+}
 
-/* Loop: sends every target's request. */
+/* Loop: sends every target's request. Once the last one is done the
+ * worker may free the round: nothing of it is read after that. */
 static void rd__send(void *arg)
 {
     struct rd_round *rr = arg;
-    for (size_t i = 0; i < rr->n; i++) {
-        struct rd_target *t = &rr->targets[i];
+    struct tr_cluster *c = rr->c;
+    struct rd_target *targets = rr->targets;
+    size_t n = rr->n;
+    for (size_t i = 0; i < n; i++) {
+        struct rd_target *t = &targets[i];
         char url[CL_URL_MAX];
-        if (!cl_node_url(rr->c, t->node, "/internal/v1/read", url,
-                         sizeof(url)) ||
-            tr_rpc_post(rr->c->rpc, url, t->req.data, t->req.len, NULL,
-                        RD_TIMEOUT_MS, rd__on_reply, t) != 0) {
+        t->sent = true;
+        if (!cl_node_url(c, t->node, "/internal/v1/read", url, sizeof(url)) ||
+            tr_rpc_post_stream(c->rpc, url, t->req.data, t->req.len, NULL,
+                               RD_TIMEOUT_MS, rd__sink, rd__on_reply, t,
+                               &t->q) != 0) {
+            t->q = NULL;
             t->rv = TR_EUNAVAIL;
             cl_call_done(t->call);
         }
     }
+}
+
+/* Drops what t received (its units go back to the budget). */
+static void rd__target_free(struct rd_target *t, bool give_back)
+{
+    if (give_back && t->r->budget != NULL && t->units > 0) {
+        tr_select_budget_give(t->r->budget, t->units);
+    }
+    t->units = 0;
+    tr_buf_free(&t->req);
+    tr_buf_free(&t->resp);
+    tr_free(t->frames);
+    t->frames = NULL;
+    t->nf = 0;
+    tr_arena_free(&t->fa);
 }
 
 /* The replica to ask next for shard s (skipping this node), or 0: the
@@ -174,11 +337,11 @@ static int rd__round(struct tr_cluster *c,
         }
         pick[i] = rd__pick(c, s);
         if (pick[i] == 0) {
-            rv = tr_errf(TR_EUNAVAIL, errmsg,
-                         "no replica of shard %s/%" PRId64
-                         "/%u answered (data of that shard is unavailable)",
-                         tr_signal_name(s->id.signal), s->id.window,
-                         s->id.slot);
+            rv =
+                tr_errf(TR_EUNAVAIL, errmsg,
+                        "no replica of shard %s/%" PRId64
+                        "/%u answered (data of that shard is unavailable)",
+                        tr_signal_name(s->id.signal), s->id.window, s->id.slot);
             /* a strong read waits for the shard's leader */
             *retry = r->leader_only;
         }
@@ -211,22 +374,33 @@ static int rd__round(struct tr_cluster *c,
     tr_free(pick);
     struct cl_call call;
     cl_call_init(&call, (int)nt);
+    struct rd_round rr = {c, targets, nt, &call};
     for (size_t t = 0; t < nt && rv == 0; t++) {
         struct rd_target *tg = &targets[t];
         tr_buf_init(&tg->req);
         tr_buf_init(&tg->resp);
+        tr_arena_init(&tg->fa, 64 * 1024);
+        tg->r = r;
+        tg->round = &rr;
         tg->call = &call;
+        bool limited = r->budget != NULL && r->budget->max > 0;
         tr_buf_putc(&tg->req, (char)r->signal);
-        tr_buf_putc(&tg->req, r->leader_only ? 1 : 0);
+        tr_buf_putc(&tg->req, (char)((r->leader_only ? RD_FLAG_LEADER : 0) |
+                                     (limited ? RD_FLAG_UNITS : 0)));
         tr_buf_put_uvarint(&tg->req, tg->n);
         for (size_t k = 0; k < tg->n; k++) {
             const struct rd_shard *s = &shards[tg->shards[k]];
             tr_buf_put_varint(&tg->req, s->id.window);
             tr_buf_put_uvarint(&tg->req, s->id.slot);
         }
+        if (limited) {
+            /* the most the node may answer: what is left of the budget */
+            size_t taken = atomic_load(&r->budget->used);
+            tr_buf_put_uvarint(
+                &tg->req, taken < r->budget->max ? r->budget->max - taken : 1);
+        }
         tr_buf_append(&tg->req, r->req, r->req_len);
     }
-    struct rd_round rr = {c, targets, nt};
     if (rv == 0 && nt > 0 && tr_rpc_run_on_loop(c->rpc, rd__send, &rr) != 0) {
         rv = tr_errf(TR_EUNAVAIL, errmsg, "node shutting down");
         call.pending = 0;
@@ -239,6 +413,15 @@ static int rd__round(struct tr_cluster *c,
     if (rv == 0 && nl > 0) {
         lrv = r->local(r->arg, locals, nl, errmsg);
     }
+    if (lrv != 0 && nt > 0) {
+        /* the read fails: stop the transfers (one more done to wait for) */
+        pthread_mutex_lock(&call.mu);
+        call.pending++;
+        pthread_mutex_unlock(&call.mu);
+        if (tr_rpc_run_on_loop(c->rpc, rd__cancel_all, &rr) != 0) {
+            cl_call_done(&call);
+        }
+    }
     cl_call_wait(&call);
     cl_call_destroy(&call);
     if (rv == 0) {
@@ -246,6 +429,21 @@ static int rd__round(struct tr_cluster *c,
     }
     for (size_t t = 0; t < nt; t++) {
         struct rd_target *tg = &targets[t];
+        bool give_back = true;
+        const char *how = "failed";
+        if (tg->rv == 0 && tg->status == 200) {
+            how = "ok";
+        } else if (tg->rv == 0 && (tg->status == 400 || tg->status == 422)) {
+            how = "rejected";
+        } else if (tg->rv == TR_ELIMIT) {
+            how = "over_budget";
+        } else if (tg->rv == TR_ECANCELED) {
+            how = "cancelled";
+        }
+        if (tg->sent) {
+            tr_selfmetrics_inc(c->m_read_answers, 1, tr_signal_name(r->signal),
+                               how);
+        }
         if (rv == 0 && tg->rv == 0 && tg->status == 200) {
             struct tr_shard_id *ids =
                 tr_malloc((tg->n ? tg->n : 1) * sizeof(*ids));
@@ -257,13 +455,21 @@ static int rd__round(struct tr_cluster *c,
                 shards[tg->shards[k]].done = true;
             }
             if (ids != NULL) {
-                rv = r->remote(r->arg, ids, tg->n, tg->resp.data,
-                               tg->resp.len, errmsg);
+                struct cl_answer a = {tg->resp.data, tg->resp.len, tg->frames,
+                                      tg->nf, &tg->fa};
+                rv = r->remote(r->arg, ids, tg->n, &a, errmsg);
+                give_back = false;
             }
             tr_free(ids);
-        } else if (rv == 0 && tg->rv == 0 && tg->status == 400) {
-            rv = tr_errf(TR_EINVAL, errmsg, "%.*s", (int)tg->resp.len,
-                         tg->resp.data);
+        } else if (rv == 0 && tg->rv == 0 &&
+                   (tg->status == 400 || tg->status == 422)) {
+            rv = tr_errf(tg->status == 422 ? TR_ELIMIT : TR_EINVAL, errmsg,
+                         "%.*s", (int)tg->resp.len,
+                         tg->resp.data ? tg->resp.data : "");
+        } else if (rv == 0 && tg->rv == TR_ELIMIT) {
+            rv = tr_errf(TR_ELIMIT, errmsg,
+                         "the read's answers exceed its sample budget");
+            give_back = false;
         } else if (rv == 0) {
             /* that node failed: its shards go to their next replicas */
             for (size_t k = 0; k < tg->n; k++) {
@@ -271,8 +477,7 @@ static int rd__round(struct tr_cluster *c,
             }
             *retry = true;
         }
-        tr_buf_free(&tg->req);
-        tr_buf_free(&tg->resp);
+        rd__target_free(tg, give_back);
     }
     tr_free(targets);
     tr_free(idx);
@@ -357,8 +562,7 @@ int cl_read_run(struct tr_cluster *c, const struct cl_read *r, char *errmsg)
     }
     tr_free(locals);
     tr_free(shards);
-    tr_selfmetrics_observe(c->m_read_seconds,
-                           (double)(tr_mono_ns() - t0) / 1e9,
+    tr_selfmetrics_observe(c->m_read_seconds, (double)(tr_mono_ns() - t0) / 1e9,
                            tr_signal_name(r->signal));
     return rv;
 }
@@ -371,7 +575,7 @@ int cl_read_serve(struct tr_cluster *c,
 {
     struct tr_cursor cur = tr_cursor_make(body, len);
     uint8_t signal, flags;
-    uint64_t n;
+    uint64_t n, max_units = 0;
     if (tr_cursor_u8(&cur, &signal) != 0 || tr_cursor_u8(&cur, &flags) != 0 ||
         tr_cursor_uvarint(&cur, &n) != 0 || n == 0 || n > RD_MAX_SHARDS) {
         return tr_errf(TR_EPROTO, errmsg, "malformed read request");
@@ -400,17 +604,38 @@ int cl_read_serve(struct tr_cluster *c,
             rv = tr_errf(TR_EUNAVAIL, errmsg,
                          "shard %s/%" PRId64 "/%u not served by this replica",
                          tr_signal_name(signal), ids[i].window, ids[i].slot);
-        } else if ((flags & 1) && cl_leader_barrier(c, &ids[i]) != 0) {
+        } else if ((flags & RD_FLAG_LEADER) &&
+                   cl_leader_barrier(c, &ids[i]) != 0) {
             /* strong consistency: only the shard's current leader answers */
-            rv = tr_errf(TR_EUNAVAIL, errmsg, "not the leader of shard %s/%" PRId64
-                         "/%u", tr_signal_name(signal), ids[i].window,
-                         ids[i].slot);
+            rv = tr_errf(TR_EUNAVAIL, errmsg,
+                         "not the leader of shard %s/%" PRId64 "/%u",
+                         tr_signal_name(signal), ids[i].window, ids[i].slot);
         }
     }
+    if (rv == 0 && (flags & RD_FLAG_UNITS) &&
+        (tr_cursor_uvarint(&cur, &max_units) != 0 || max_units == 0)) {
+        rv = tr_errf(TR_EPROTO, errmsg, "malformed read request");
+    }
     if (rv == 0) {
-        rv = ops->serve_read(c, ids, (size_t)n, cur.p, tr_cursor_left(&cur),
-                             out, errmsg);
+        rv = ops->serve_read(c, ids, (size_t)n, max_units, cur.p,
+                             tr_cursor_left(&cur), out, errmsg);
     }
     tr_free(ids);
     return rv;
+}
+
+size_t cl_frame_begin(struct tr_buf *out, uint32_t units)
+{
+    size_t at = out->len;
+    tr_buf_put_u32be(out, 0);
+    tr_buf_put_u32be(out, units);
+    return at;
+}
+
+void cl_frame_end(struct tr_buf *out, size_t at)
+{
+    if (out->oom || out->len < at + CL_FRAME_HEADER) {
+        return;
+    }
+    tr_put_u32be(out->data + at, (uint32_t)(out->len - at - CL_FRAME_HEADER));
 }

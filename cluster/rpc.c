@@ -40,17 +40,19 @@
 #define RPC_MAX_CONNECTS 256 /* connection cache size of the multi */
 
 /* One in-flight transfer. */
-struct rpc_req {
+struct tr_rpc_req {
     struct tr_rpc *r;
     CURL *easy;
     struct curl_slist *hdrs;
-    struct tr_buf resp; /* response body */
+    struct tr_buf resp; /* response body (without a sink) */
+    tr_rpc_sink sink;   /* NULL: the body is collected in resp */
+    bool sink_abort;    /* the sink stopped the transfer */
     tr_rpc_cb cb;
     void *arg;
-    struct rpc_req *prev, *next;  /* r->active */
-    char errbuf[CURL_ERROR_SIZE]; /* curl's message, for debug logs */
-    size_t len;                   /* body length */
-    char body[];                  /* the copied request body */
+    struct tr_rpc_req *prev, *next; /* r->active */
+    char errbuf[CURL_ERROR_SIZE];   /* curl's message, for debug logs */
+    size_t len;                     /* body length */
+    char body[];                    /* the copied request body */
 };
 
 /* One socket assignment of curl: a poll handle on fd. */
@@ -92,7 +94,7 @@ struct tr_rpc {
     uv_timer_t timer;              /* curl's timeout */
     uv_async_t async;              /* wakes the loop for r->queue */
     char *secret_header;           /* "X-Triad-Cluster-Secret: s" or NULL */
-    struct rpc_req *active;        /* transfers added to multi */
+    struct tr_rpc_req *active;     /* transfers added to multi */
     struct rpc_sock *socks;        /* open poll handles */
     CURL *pool[RPC_EASY_POOL_MAX]; /* idle easy handles */
     size_t n_pool;
@@ -176,7 +178,7 @@ static void sock_close(struct rpc_sock *s)
 
 /* ---- completion -------------------------------------------------------- */
 
-static void active_unlink(struct tr_rpc *r, struct rpc_req *q)
+static void active_unlink(struct tr_rpc *r, struct tr_rpc_req *q)
 {
     if (q->prev != NULL) {
         q->prev->next = q->next;
@@ -201,7 +203,7 @@ static void easy_release(struct tr_rpc *r, CURL *easy)
 
 /* Removes q from the multi, runs its callback once, frees it. */
 static void req_finish(struct tr_rpc *r,
-                       struct rpc_req *q,
+                       struct tr_rpc_req *q,
                        int status,
                        long http_status)
 {
@@ -220,7 +222,7 @@ static void req_finish(struct tr_rpc *r,
     tr_free(q);
 }
 
-static int map_curl_error(CURLcode rc, const struct rpc_req *q)
+static int map_curl_error(CURLcode rc, const struct tr_rpc_req *q)
 {
     switch (rc) {
         case CURLE_OK:
@@ -230,7 +232,8 @@ static int map_curl_error(CURLcode rc, const struct rpc_req *q)
         case CURLE_OUT_OF_MEMORY:
             return TR_ENOMEM;
         case CURLE_WRITE_ERROR:
-            return q->resp.oom ? TR_ENOMEM : TR_EUNAVAIL;
+            return q->sink_abort ? TR_ECANCELED
+                                 : (q->resp.oom ? TR_ENOMEM : TR_EUNAVAIL);
         default:
             return TR_EUNAVAIL;
     }
@@ -250,7 +253,7 @@ static void check_done(struct tr_rpc *r)
         CURLcode rc = msg->data.result;
         char *priv = NULL;
         curl_easy_getinfo(easy, CURLINFO_PRIVATE, &priv);
-        struct rpc_req *q = (struct rpc_req *)(void *)priv;
+        struct tr_rpc_req *q = (struct tr_rpc_req *)(void *)priv;
         long conns = 0;
         curl_easy_getinfo(easy, CURLINFO_NUM_CONNECTS, &conns);
         if (conns > 0) {
@@ -374,8 +377,17 @@ static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp)
 
 static size_t on_body(char *p, size_t size, size_t n, void *arg)
 {
-    struct rpc_req *q = arg;
+    struct tr_rpc_req *q = arg;
     size_t len = size * n;
+    if (q->sink != NULL) {
+        long code = 0;
+        curl_easy_getinfo(q->easy, CURLINFO_RESPONSE_CODE, &code);
+        if (q->sink(q->arg, code, p, len) != 0) {
+            q->sink_abort = true;
+            return 0; /* CURLE_WRITE_ERROR; mapped to TR_ECANCELED */
+        }
+        return len;
+    }
     if (tr_buf_append(&q->resp, p, len) != 0) {
         return 0; /* CURLE_WRITE_ERROR; mapped to TR_ENOMEM */
     }
@@ -408,22 +420,43 @@ int tr_rpc_post(struct tr_rpc *r,
                 tr_rpc_cb cb,
                 void *arg)
 {
+    return tr_rpc_post_stream(r, url, body, len, headers, timeout_ms, NULL, cb,
+                              arg, NULL);
+}
+
+void tr_rpc_cancel(struct tr_rpc *r, struct tr_rpc_req *q)
+{
+    req_finish(r, q, TR_ECANCELED, 0);
+}
+
+int tr_rpc_post_stream(struct tr_rpc *r,
+                       const char *url,
+                       const void *body,
+                       size_t len,
+                       const char *const *headers,
+                       uint64_t timeout_ms,
+                       tr_rpc_sink sink,
+                       tr_rpc_cb cb,
+                       void *arg,
+                       struct tr_rpc_req **req)
+{
     if (r->closing) {
         return TR_ECANCELED;
     }
     if (url == NULL || cb == NULL || (body == NULL && len > 0) ||
-        len > (size_t)INT64_MAX - sizeof(struct rpc_req)) {
+        len > (size_t)INT64_MAX - sizeof(struct tr_rpc_req)) {
         return TR_EINVAL;
     }
     if (timeout_ms == 0) {
         timeout_ms = TR_RPC_DEFAULT_TIMEOUT_MS;
     }
-    struct rpc_req *q = tr_malloc(sizeof(*q) + len + 1);
+    struct tr_rpc_req *q = tr_malloc(sizeof(*q) + len + 1);
     if (q == NULL) {
         return TR_ENOMEM;
     }
     memset(q, 0, sizeof(*q));
     q->r = r;
+    q->sink = sink;
     q->cb = cb;
     q->arg = arg;
     q->len = len;
@@ -496,6 +529,9 @@ int tr_rpc_post(struct tr_rpc *r,
     }
     r->active = q;
     atomic_fetch_add_explicit(&r->n_requests, 1, memory_order_relaxed);
+    if (req != NULL) {
+        *req = q;
+    }
     return 0;
 
 err_after_easy:

@@ -62,6 +62,37 @@ int tr_rpc_post(struct tr_rpc *r,
                 tr_rpc_cb cb,
                 void *arg);
 
+/* Streaming body: called on the loop thread with each piece of the response
+ * body as it arrives (http_status: the response's status). 0 goes on;
+ * anything else aborts the transfer, whose callback then runs with
+ * TR_ECANCELED. It runs inside libcurl: it must not call tr_rpc_post,
+ * tr_rpc_post_stream or tr_rpc_cancel. */
+typedef int (*tr_rpc_sink)(void *arg,
+                           long http_status,
+                           const char *p,
+                           size_t n);
+
+/* A transfer in flight (tr_rpc_post_stream). */
+struct tr_rpc_req;
+
+/* tr_rpc_post whose response body goes to sink (when not NULL) instead of
+ * being collected: cb then gets an empty body. *req (req may be NULL) is
+ * the transfer, valid until cb runs. */
+int tr_rpc_post_stream(struct tr_rpc *r,
+                       const char *url,
+                       const void *body,
+                       size_t len,
+                       const char *const *headers,
+                       uint64_t timeout_ms,
+                       tr_rpc_sink sink,
+                       tr_rpc_cb cb,
+                       void *arg,
+                       struct tr_rpc_req **req);
+
+/* Loop thread, not inside a sink: ends transfer q now; its callback runs
+ * (within this call) with TR_ECANCELED. */
+void tr_rpc_cancel(struct tr_rpc *r, struct tr_rpc_req *q);
+
 /* Blocking call from any thread except the loop thread (TR_EINVAL there:
  * it would deadlock). Response body appended to out (may be NULL);
  * *http_status (may be NULL) set, 0 when no response arrived. Returns as

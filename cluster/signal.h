@@ -47,11 +47,14 @@ struct cl_signal_ops {
                  char *errmsg);
     /* Worker thread: answers the signal's read request req over the local
      * shards ids (this node serves them all), appending the signal's
-     * response to out. TR_EINVAL/TR_EPROTO/TR_ELIMIT for the caller's
-     * mistakes (HTTP 400), anything else is a failure of this replica. */
+     * response to out; a framed answer (cluster_int.h) holds at most
+     * max_units units (0: no limit). TR_EINVAL/TR_EPROTO for the caller's
+     * mistakes (HTTP 400), TR_ELIMIT for a limit (422), anything else is
+     * a failure of this replica. */
     int (*serve_read)(struct tr_cluster *c,
                       const struct tr_shard_id *ids,
                       size_t n,
+                      uint64_t max_units,
                       const void *req,
                       size_t len,
                       struct tr_buf *out,

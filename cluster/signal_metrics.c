@@ -5,15 +5,26 @@
  * merging the shards' results.
  *
  *   metrics read request (after the generic read header, cluster/read.c):
- *                  u8 op (1 select, 2 label names, 3 label values,
- *                  4 metadata), uvarint + tenant, varint mint, varint
+ *                  u8 op (5 select, 2 label names, 3 label values,
+ *                  4 metadata; 1, a select answered with decoded samples,
+ *                  is retired), uvarint + tenant, varint mint, varint
  *                  maxt, u8 flags (1 = no samples), uvarint limit, max
  *                  series, max samples, uvarint + label name (op 3) or
  *                  metric name (op 4), uvarint n matchers (<= 256), per
  *                  matcher: u8 type, uvarint + name, uvarint + value
- *   select response: u8 truncated, uvarint n series, per series: uvarint +
- *                  canonical labels, uvarint n samples, per sample: varint
- *                  t delta, 8 bytes value bits (LE)
+ *   select response: frames (cluster_int.h), in label order, a series
+ *                  frame per series (units: its samples): u8 1, uvarint +
+ *                  canonical labels, uvarint n chunks, per chunk (in time
+ *                  order, within [mint, maxt]): uvarint n samples, varint
+ *                  first time, uvarint last - first time, uvarint + chunk
+ *                  record (storage/chunk_record.h) whose samples in [first,
+ *                  last] are those (a record crossing the range's ends is
+ *                  sent whole); then the end frame (units 0): u8 2, u8
+ *                  truncated. The samples stay compressed on the wire and
+ *                  in the coordinator (about 2 bytes a sample instead of 9
+ *                  on the wire and 16 in memory); the node answers at most
+ *                  the max units of the read header (what is left of the
+ *                  query's sample budget), else 422
  *   strings response: u8 truncated, uvarint n, per string uvarint + bytes
  *   metadata response: uvarint n, per item: uvarint + metric, u8 type,
  *                  uvarint + help, uvarint + unit
@@ -28,8 +39,12 @@
 #include "lib/err.h"
 #include "lib/hash.h"
 #include "lib/log.h"
+#include "storage/chunk_record.h"
 
-enum { SEL_SELECT = 1, SEL_NAMES = 2, SEL_VALUES = 3, SEL_METADATA = 4 };
+/* op 1 (a select answered with decoded samples) is retired: an older node
+ * asked with op 5 answers 400 instead of a format its peer cannot read */
+enum { SEL_NAMES = 2, SEL_VALUES = 3, SEL_METADATA = 4, SEL_SELECT = 5 };
+enum { SM_FRAME_SERIES = 1, SM_FRAME_END = 2 };
 
 /* ---- writes ----------------------------------------------------------------
  */
@@ -338,7 +353,8 @@ static int sm__admit(struct tr_cluster *c,
     return rv;
 }
 
-/* ---- read requests and responses ---------------------------------------------
+/* ---- read requests and responses
+ * ---------------------------------------------
  */
 
 static void sm__put_bytes(struct tr_buf *b, struct tr_slice s)
@@ -383,94 +399,148 @@ static void sm__encode_req(struct tr_buf *b,
     }
 }
 
-static void sm__encode_result(struct tr_buf *b, const struct tr_select_result *r)
+/* Appends r as frames (cluster_int.h): one per series, its samples as the
+ * frame's units, then the end frame. A decoded-form series is encoded as
+ * chunks first. 0, TR_ENOMEM, or TR_ELIMIT (a series larger than a
+ * frame). */
+static int sm__encode_result(struct tr_buf *b, const struct tr_select_result *r)
 {
     struct tr_buf lb;
     tr_buf_init(&lb);
-    tr_buf_putc(b, r->truncated ? 1 : 0);
-    tr_buf_put_uvarint(b, r->n_series);
-    for (size_t i = 0; i < r->n_series; i++) {
-        const struct tr_series_data *sd = &r->series[i];
-        tr_buf_reset(&lb);
-        tr_labels_encode(sd->labels, sd->n_labels, &lb);
-        sm__put_bytes(b, (struct tr_slice){lb.data, lb.len});
-        tr_buf_put_uvarint(b, sd->n_samples);
-        tr_buf_reserve(b, sd->n_samples * 12);
-        int64_t prev = 0;
-        for (size_t j = 0; j < sd->n_samples; j++) {
-            tr_buf_put_varint(
-                b, (int64_t)((uint64_t)sd->samples[j].t - (uint64_t)prev));
-            prev = sd->samples[j].t;
-            uint64_t bits;
-            memcpy(&bits, &sd->samples[j].v, 8);
-            unsigned char le[8];
-            for (int k = 0; k < 8; k++) {
-                le[k] = (unsigned char)(bits >> (8 * k));
+    struct tr_arena tmp;
+    tr_arena_init(&tmp, 16 * 1024);
+    int rv = 0;
+    for (size_t i = 0; i < r->n_series && rv == 0; i++) {
+        struct tr_series_data sd = r->series[i];
+        if (sd.samples != NULL && sd.n_samples > 0) {
+            tr_arena_reset(&tmp);
+            rv = tr_series_encode(&tmp, sd.samples, sd.n_samples, &sd);
+            if (rv != 0) {
+                break;
             }
-            tr_buf_append(b, le, 8);
         }
+        if (sd.n_samples > UINT32_MAX) {
+            rv = TR_ELIMIT;
+            break;
+        }
+        size_t at = cl_frame_begin(b, (uint32_t)sd.n_samples);
+        tr_buf_putc(b, SM_FRAME_SERIES);
+        tr_buf_reset(&lb);
+        tr_labels_encode(sd.labels, sd.n_labels, &lb);
+        sm__put_bytes(b, (struct tr_slice){lb.data, lb.len});
+        size_t nc = sd.n_samples > 0 ? sd.n_chunks : 0;
+        tr_buf_put_uvarint(b, nc);
+        for (size_t k = 0; k < nc; k++) {
+            const struct tr_chunk_ref *c = &sd.chunks[k];
+            tr_buf_put_uvarint(b, c->n);
+            tr_buf_put_varint(b, c->mint);
+            tr_buf_put_uvarint(b, (uint64_t)c->maxt - (uint64_t)c->mint);
+            sm__put_bytes(b, (struct tr_slice){(const char *)c->rec, c->len});
+        }
+        if (b->len - at - CL_FRAME_HEADER > CL_FRAME_MAX) {
+            rv = TR_ELIMIT;
+            break;
+        }
+        cl_frame_end(b, at);
     }
+    if (rv == 0) {
+        size_t at = cl_frame_begin(b, 0);
+        tr_buf_putc(b, SM_FRAME_END);
+        tr_buf_putc(b, r->truncated ? 1 : 0);
+        cl_frame_end(b, at);
+    }
+    tr_arena_free(&tmp);
     tr_buf_free(&lb);
+    return rv != 0 ? rv : (b->oom ? TR_ENOMEM : 0);
 }
 
-/* Decodes a select response into r (arena-backed; r initialised here). */
-static int sm__decode_result(const void *buf,
-                             size_t len,
-                             struct tr_select_result *r)
+/* One series frame into sd: labels decoded into a, chunks referencing the
+ * payload (never trusted: counts bounded by the bytes, chunks in time order,
+ * each record holding the samples it claims, their sum the frame's
+ * units). */
+static int sm__decode_series(const struct cl_frame *f,
+                             struct tr_arena *a,
+                             struct tr_series_data *sd)
 {
-    memset(r, 0, sizeof(*r));
-    tr_arena_init(&r->arena, 64 * 1024);
-    char *copy = tr_arena_memdup(&r->arena, buf, len);
-    if (copy == NULL) {
-        return TR_ENOMEM;
-    }
-    struct tr_cursor c = tr_cursor_make(copy, len);
-    uint8_t trunc;
-    uint64_t n;
-    if (tr_cursor_u8(&c, &trunc) != 0 || tr_cursor_uvarint(&c, &n) != 0 ||
-        n > len) {
+    struct tr_cursor c = tr_cursor_make(f->p, f->len);
+    uint8_t kind;
+    struct tr_slice enc;
+    uint64_t nc;
+    memset(sd, 0, sizeof(*sd));
+    if (tr_cursor_u8(&c, &kind) != 0 || kind != SM_FRAME_SERIES ||
+        sm__get_bytes(&c, &enc) != 0 ||
+        tr_labels_decode(enc.base, enc.len, a, &sd->labels, &sd->n_labels) !=
+            0 ||
+        tr_cursor_uvarint(&c, &nc) != 0 ||
+        nc > tr_cursor_left(&c) / (3 + TR_CHUNK_RECORD_HEADER)) {
         return TR_EPROTO;
     }
-    r->truncated = trunc != 0;
-    r->series = tr_arena_alloc(&r->arena, (n ? n : 1) * sizeof(*r->series));
+    if (nc > 0) {
+        sd->chunks = tr_arena_alloc(a, nc * sizeof(*sd->chunks));
+        if (sd->chunks == NULL) {
+            return TR_ENOMEM;
+        }
+    }
+    uint64_t total = 0;
+    for (uint64_t k = 0; k < nc; k++) {
+        struct tr_chunk_ref *r = &sd->chunks[k];
+        uint64_t n, span;
+        struct tr_slice rec;
+        if (tr_cursor_uvarint(&c, &n) != 0 ||
+            tr_cursor_varint(&c, &r->mint) != 0 ||
+            tr_cursor_uvarint(&c, &span) != 0 || sm__get_bytes(&c, &rec) != 0 ||
+            n == 0 || rec.len < TR_CHUNK_RECORD_HEADER ||
+            span > UINT64_MAX - ((uint64_t)r->mint ^ (1ULL << 63)) ||
+            tr_chunk_record_count(rec.base, rec.len) < n) {
+            return TR_EPROTO;
+        }
+        r->maxt = (int64_t)((uint64_t)r->mint + span);
+        r->n = (size_t)n;
+        r->rec = (const uint8_t *)rec.base;
+        r->len = rec.len;
+        if (k > 0 && r->mint <= sd->chunks[k - 1].maxt) {
+            return TR_EPROTO;
+        }
+        total += n;
+    }
+    if (tr_cursor_left(&c) != 0 || total != f->units) {
+        return TR_EPROTO;
+    }
+    sd->n_chunks = (size_t)nc;
+    sd->n_samples = (size_t)total;
+    return 0;
+}
+
+/* A framed select answer into r (initialised here; it adopts the answer's
+ * arena: the chunks stay where they arrived). */
+static int sm__decode_result(struct cl_answer *ans, struct tr_select_result *r)
+{
+    memset(r, 0, sizeof(*r));
+    tr_arena_init(&r->arena, 16 * 1024);
+    tr_arena_adopt(&r->arena, ans->arena);
+    if (ans->n_frames == 0) {
+        return TR_EPROTO;
+    }
+    size_t ns = ans->n_frames - 1;
+    r->series = tr_arena_alloc(&r->arena, (ns ? ns : 1) * sizeof(*r->series));
     if (r->series == NULL) {
         return TR_ENOMEM;
     }
-    for (uint64_t i = 0; i < n; i++) {
-        struct tr_series_data *sd = &r->series[i];
-        struct tr_slice enc;
-        uint64_t ns;
-        if (sm__get_bytes(&c, &enc) != 0 ||
-            tr_labels_decode(enc.base, enc.len, &r->arena, &sd->labels,
-                             &sd->n_labels) != 0 ||
-            tr_cursor_uvarint(&c, &ns) != 0 || ns > tr_cursor_left(&c)) {
-            return TR_EPROTO;
+    for (size_t i = 0; i < ns; i++) {
+        int rv = sm__decode_series(&ans->frames[i], &r->arena,
+                                   &r->series[r->n_series]);
+        if (rv != 0) {
+            return rv;
         }
-        sd->samples =
-            tr_arena_alloc(&r->arena, (ns ? ns : 1) * sizeof(struct tr_sample));
-        if (sd->samples == NULL) {
-            return TR_ENOMEM;
-        }
-        int64_t prev = 0;
-        for (uint64_t j = 0; j < ns; j++) {
-            int64_t d;
-            struct tr_slice vb;
-            if (tr_cursor_varint(&c, &d) != 0 ||
-                tr_cursor_bytes(&c, 8, &vb) != 0) {
-                return TR_EPROTO;
-            }
-            prev = (int64_t)((uint64_t)prev + (uint64_t)d);
-            uint64_t bits = 0;
-            for (int k = 7; k >= 0; k--) {
-                bits = (bits << 8) | (uint8_t)vb.base[k];
-            }
-            sd->samples[j].t = prev;
-            memcpy(&sd->samples[j].v, &bits, 8);
-        }
-        sd->n_samples = ns;
         r->n_series++;
     }
-    return tr_cursor_left(&c) == 0 ? 0 : TR_EPROTO;
+    const struct cl_frame *end = &ans->frames[ns];
+    if (end->len != 2 || end->units != 0 ||
+        (uint8_t)end->p[0] != SM_FRAME_END) {
+        return TR_EPROTO;
+    }
+    r->truncated = end->p[1] != 0;
+    return 0;
 }
 
 static void sm__encode_strings(struct tr_buf *b, const struct tr_string_list *l)
@@ -568,12 +638,14 @@ static int sm__decode_metadata(const void *buf,
     return 0;
 }
 
-/* ---- serving other nodes -----------------------------------------------------
+/* ---- serving other nodes
+ * -----------------------------------------------------
  */
 
 static int sm__serve_read(struct tr_cluster *c,
                           const struct tr_shard_id *ids,
                           size_t n_ids,
+                          uint64_t max_units,
                           const void *req,
                           size_t len,
                           struct tr_buf *out,
@@ -585,7 +657,7 @@ static int sm__serve_read(struct tr_cluster *c,
     uint64_t limit, max_series, max_samples, n;
     struct tr_select_hints h;
     memset(&h, 0, sizeof(h));
-    if (tr_cursor_u8(&cur, &op) != 0 || op < SEL_SELECT || op > SEL_METADATA ||
+    if (tr_cursor_u8(&cur, &op) != 0 || op < SEL_NAMES || op > SEL_SELECT ||
         sm__get_bytes(&cur, &tenant) != 0 ||
         tr_cursor_varint(&cur, &h.mint) != 0 ||
         tr_cursor_varint(&cur, &h.maxt) != 0 ||
@@ -601,7 +673,8 @@ static int sm__serve_read(struct tr_cluster *c,
     h.no_samples = flags & 1;
     h.limit = limit;
     h.max_series = max_series;
-    h.max_samples = max_samples;
+    h.max_samples = max_units > 0 ? max_units : max_samples;
+    h.chunks = true;
     h.shards = ids;
     h.n_shards = n_ids;
     if (op == SEL_METADATA) {
@@ -643,8 +716,13 @@ static int sm__serve_read(struct tr_cluster *c,
         struct tr_select_result r;
         rv = src->select(src->impl, tenant, ms, nm, &h, &r, errmsg);
         if (rv == 0) {
-            sm__encode_result(out, &r);
+            rv = sm__encode_result(out, &r);
             tr_select_result_free(&r);
+            if (rv == TR_ELIMIT) {
+                tr_errf(rv, errmsg, "a series is too large for one frame");
+            } else if (rv != 0) {
+                tr_errf(rv, errmsg, "out of memory");
+            }
         }
     } else if (rv == 0) {
         struct tr_string_list l;
@@ -675,71 +753,37 @@ const struct cl_signal_ops *cl_signal_ops(uint8_t signal)
     return signal == TR_SIGNAL_METRICS ? &cl_signal_metrics : NULL;
 }
 
-/* ---- merging shard results ------------------------------------------------------
+/* ---- merging shard results
+ * ------------------------------------------------------
  */
 
 struct merge_ref {
     const struct tr_series_data *sd;
+    size_t part;
 };
 
-static int merge__cmp(const void *a, const void *b)
+static int merge__labels_cmp(const struct merge_ref *x,
+                             const struct merge_ref *y)
 {
-    const struct merge_ref *x = a, *y = b;
     return tr_labels_cmp(x->sd->labels, x->sd->n_labels, y->sd->labels,
                          y->sd->n_labels);
 }
 
-static int merge__sample_cmp(const void *a, const void *b)
-{
-    const struct tr_sample *x = a, *y = b;
-    return x->t < y->t ? -1 : (x->t > y->t ? 1 : 0);
-}
-
-static int merge__first_cmp(const void *a, const void *b)
+/* By labels, then by part (the local one first). */
+static int merge__cmp(const void *a, const void *b)
 {
     const struct merge_ref *x = a, *y = b;
-    int64_t tx = x->sd->n_samples ? x->sd->samples[0].t : INT64_MIN;
-    int64_t ty = y->sd->n_samples ? y->sd->samples[0].t : INT64_MIN;
-    return tx < ty ? -1 : (tx > ty ? 1 : 0);
+    int c = merge__labels_cmp(x, y);
+    if (c != 0) {
+        return c;
+    }
+    return x->part < y->part ? -1 : (x->part > y->part ? 1 : 0);
 }
 
-/* The samples of one series from several shards into dst, sorted and
- * unique; returns their number. Shards of different windows hold disjoint
- * time ranges, so the parts ordered by their first sample are usually
- * already in order; overlapping parts are sorted and deduplicated. */
-static size_t merge__samples(struct merge_ref *refs,
-                             size_t n,
-                             struct tr_sample *dst)
-{
-    qsort(refs, n, sizeof(*refs), merge__first_cmp);
-    size_t o = 0;
-    bool sorted = true;
-    for (size_t r = 0; r < n; r++) {
-        const struct tr_series_data *sd = refs[r].sd;
-        if (sd->n_samples == 0) {
-            continue;
-        }
-        if (o > 0 && sd->samples[0].t <= dst[o - 1].t) {
-            sorted = false;
-        }
-        memcpy(dst + o, sd->samples, sd->n_samples * sizeof(*dst));
-        o += sd->n_samples;
-    }
-    if (sorted || o < 2) {
-        return o;
-    }
-    qsort(dst, o, sizeof(*dst), merge__sample_cmp);
-    size_t u = 1;
-    for (size_t s = 1; s < o; s++) {
-        if (dst[s].t != dst[u - 1].t) {
-            dst[u++] = dst[s];
-        }
-    }
-    return u;
-}
-
-/* Merges per-shard results into out: one series per label set, samples
- * sorted and unique. Takes over the parts' memory (their arenas are
+/* Merges per-shard results into out: one series per label set; a series
+ * found in several parts gets their chunk lists joined (storage/select.h:
+ * tr_series_merge; shards of different windows hold disjoint times, so
+ * this is a concatenation). Takes over the parts' memory (their arenas are
  * empty afterwards). */
 static int sm__merge(struct tr_select_result *parts,
                      size_t np,
@@ -755,16 +799,20 @@ static int sm__merge(struct tr_select_result *parts,
         out->truncated = out->truncated || parts[i].truncated;
     }
     struct merge_ref *refs = tr_malloc((total ? total : 1) * sizeof(*refs));
+    const struct tr_series_data **group =
+        tr_malloc((np ? np : 1) * sizeof(*group));
     out->series =
         tr_arena_alloc(&out->arena, (total ? total : 1) * sizeof(*out->series));
-    if (refs == NULL || out->series == NULL) {
+    if (refs == NULL || group == NULL || out->series == NULL) {
         tr_free(refs);
+        tr_free(group);
         return tr_errf(TR_ENOMEM, errmsg, "out of memory");
     }
     size_t k = 0;
     for (size_t i = 0; i < np; i++) {
         for (size_t j = 0; j < parts[i].n_series; j++) {
-            refs[k++].sd = &parts[i].series[j];
+            refs[k].sd = &parts[i].series[j];
+            refs[k++].part = i;
         }
     }
     if (k > 1) {
@@ -774,9 +822,7 @@ static int sm__merge(struct tr_select_result *parts,
     int rv = 0;
     for (size_t i = 0; i < k && rv == 0;) {
         size_t j = i + 1;
-        size_t ns = refs[i].sd->n_samples;
-        while (j < k && merge__cmp(&refs[i], &refs[j]) == 0) {
-            ns += refs[j].sd->n_samples;
+        while (j < k && merge__labels_cmp(&refs[i], &refs[j]) == 0) {
             j++;
         }
         if (h->limit > 0 && out->n_series >= h->limit) {
@@ -784,25 +830,21 @@ static int sm__merge(struct tr_select_result *parts,
             break;
         }
         struct tr_series_data *d = &out->series[out->n_series++];
-        /* labels and single-part samples stay in the parts' memory, which
-         * out adopts below */
-        d->n_labels = refs[i].sd->n_labels;
-        d->labels = refs[i].sd->labels;
-        size_t o;
         if (j - i == 1) {
-            d->samples = refs[i].sd->samples;
-            o = refs[i].sd->n_samples;
+            *d = *refs[i].sd; /* labels and chunks stay where they are */
         } else {
-            d->samples = tr_arena_alloc(&out->arena,
-                                        (ns ? ns : 1) * sizeof(*d->samples));
-            if (d->samples == NULL) {
-                rv = tr_errf(TR_ENOMEM, errmsg, "out of memory");
+            for (size_t g = i; g < j; g++) {
+                group[g - i] = refs[g].sd;
+            }
+            int mr = tr_series_merge(&out->arena, group, j - i, d);
+            if (mr != 0) {
+                rv = tr_errf(
+                    mr, errmsg,
+                    mr == TR_ENOMEM ? "out of memory" : "bad select response");
                 break;
             }
-            o = merge__samples(&refs[i], j - i, d->samples);
         }
-        d->n_samples = o;
-        samples += o;
+        samples += d->n_samples;
         if (h->max_samples > 0 && samples > h->max_samples) {
             rv = tr_errf(TR_ELIMIT, errmsg,
                          "query processing would load too many samples into "
@@ -818,11 +860,13 @@ static int sm__merge(struct tr_select_result *parts,
     for (size_t i = 0; i < np; i++) {
         tr_arena_adopt(&out->arena, &parts[i].arena);
     }
+    tr_free(group);
     tr_free(refs);
     return rv;
 }
 
-/* ---- the cluster-wide select source ----------------------------------------------
+/* ---- the cluster-wide select source
+ * ----------------------------------------------
  */
 
 /* State of one select over the fan-out: one part per local read and per
@@ -833,6 +877,7 @@ struct sm_select {
     const struct tr_matcher *ms;
     size_t n;
     const struct tr_select_hints *h;
+    struct tr_select_budget *budget; /* the local part and every answer */
     struct tr_select_result *parts;
     size_t np;
     size_t cap;
@@ -868,6 +913,7 @@ static int sm__select_local(void *arg,
     struct tr_select_hints hh = *s->h;
     hh.shards = ids;
     hh.n_shards = n;
+    hh.budget = s->budget;
     int rv = local->select(local->impl, s->tenant, s->ms, s->n, &hh, part,
                            errmsg);
     if (rv == 0) {
@@ -879,8 +925,7 @@ static int sm__select_local(void *arg,
 static int sm__select_remote(void *arg,
                              const struct tr_shard_id *ids,
                              size_t n,
-                             const char *body,
-                             size_t len,
+                             struct cl_answer *a,
                              char *errmsg)
 {
     (void)ids;
@@ -890,8 +935,12 @@ static int sm__select_remote(void *arg,
     if (part == NULL) {
         return tr_errf(TR_ENOMEM, errmsg, "out of memory");
     }
-    s->np++;
-    if (sm__decode_result(body, len, part) != 0) {
+    s->np++; /* decoding initialises it: freed with the others */
+    int rv = sm__decode_result(a, part);
+    if (rv == TR_ENOMEM) {
+        return tr_errf(rv, errmsg, "out of memory");
+    }
+    if (rv != 0) {
         return tr_errf(TR_EUNAVAIL, errmsg, "bad select response");
     }
     return 0;
@@ -906,7 +955,11 @@ static int sm__select(void *impl,
                       char *errmsg)
 {
     struct tr_cluster *c = impl;
-    struct sm_select s = {c, tenant, ms, n, h, NULL, 0, 0};
+    /* one sample budget for the local shards and every node's answer */
+    struct tr_select_budget own;
+    tr_select_budget_init(&own, h->budget != NULL ? 0 : h->max_samples);
+    struct sm_select s = {
+        c, tenant, ms, n, h, h->budget ? h->budget : &own, NULL, 0, 0};
     struct tr_buf req;
     tr_buf_init(&req);
     sm__encode_req(&req, SEL_SELECT, tenant, h, NULL, ms, n);
@@ -915,6 +968,8 @@ static int sm__select(void *impl,
         .mint = h->mint,
         .maxt = h->maxt,
         .leader_only = h->leader_only,
+        .framed = true,
+        .budget = s.budget,
         .req = req.data,
         .req_len = req.len,
         .local = sm__select_local,
@@ -922,6 +977,11 @@ static int sm__select(void *impl,
         .arg = &s,
     };
     int rv = cl_read_run(c, &r, errmsg);
+    if (rv == TR_ELIMIT && tr_select_budget_over(s.budget)) {
+        tr_errf(rv, errmsg,
+                "query processing would load too many samples into memory "
+                "in query execution");
+    }
     if (rv == 0 && s.np == 1) {
         *out = s.parts[0]; /* one part: nothing to merge */
         s.np = 0;
@@ -929,12 +989,22 @@ static int sm__select(void *impl,
         memset(out, 0, sizeof(*out));
         tr_arena_init(&out->arena, 1024);
     } else if (rv == 0) {
-        rv = sm__merge(s.parts, s.np, h, out, errmsg);
+        struct tr_select_hints mh = *h;
+        mh.max_samples = h->budget != NULL ? 0 : h->max_samples;
+        rv = sm__merge(s.parts, s.np, &mh, out, errmsg);
         if (rv != 0) {
             tr_select_result_free(out); /* as the storage's select does */
         }
     } else {
         memset(out, 0, sizeof(*out));
+    }
+    if (rv == 0 && !h->chunks && !h->no_samples) {
+        rv = tr_select_result_decode(out);
+        if (rv != 0) {
+            tr_errf(rv, errmsg,
+                    rv == TR_ENOMEM ? "out of memory" : "bad select response");
+            tr_select_result_free(out);
+        }
     }
     for (size_t i = 0; i < s.np; i++) {
         tr_select_result_free(&s.parts[i]);
@@ -997,8 +1067,8 @@ static int sm__strings_local(void *arg,
     }
     tr_string_list_free(l);
     return s->op == SEL_NAMES
-               ? local->label_names(local->impl, s->tenant, s->ms, s->n, &hh,
-                                    l, errmsg)
+               ? local->label_names(local->impl, s->tenant, s->ms, s->n, &hh, l,
+                                    errmsg)
                : local->label_values(local->impl, s->tenant, *s->name, s->ms,
                                      s->n, &hh, l, errmsg);
 }
@@ -1006,8 +1076,7 @@ static int sm__strings_local(void *arg,
 static int sm__strings_remote(void *arg,
                               const struct tr_shard_id *ids,
                               size_t n,
-                              const char *body,
-                              size_t len,
+                              struct cl_answer *a,
                               char *errmsg)
 {
     (void)ids;
@@ -1018,7 +1087,7 @@ static int sm__strings_remote(void *arg,
         return tr_errf(TR_ENOMEM, errmsg, "out of memory");
     }
     tr_string_list_free(l);
-    if (sm__decode_strings(body, len, l) != 0) {
+    if (sm__decode_strings(a->body, a->len, l) != 0) {
         return tr_errf(TR_EUNAVAIL, errmsg, "bad label response");
     }
     return 0;
@@ -1134,7 +1203,8 @@ const struct tr_select_source *tr_cluster_source(struct tr_cluster *c)
     return &c->source;
 }
 
-/* ---- metadata ----------------------------------------------------------------------
+/* ---- metadata
+ * ----------------------------------------------------------------------
  */
 
 struct sm_meta {
@@ -1156,8 +1226,8 @@ static int sm__meta_local(void *arg,
     struct sm_meta *m = arg;
     struct tr_metadata_item *items = NULL;
     size_t cnt = 0;
-    int rv = tr_storage_metadata(m->c->storage, m->tenant, m->metric, 0, ids,
-                                 n, m->a, &items, &cnt);
+    int rv = tr_storage_metadata(m->c->storage, m->tenant, m->metric, 0, ids, n,
+                                 m->a, &items, &cnt);
     if (rv != 0) {
         return tr_errf(rv, errmsg, "metadata read failed");
     }
@@ -1172,14 +1242,14 @@ static int sm__meta_local(void *arg,
 static int sm__meta_remote(void *arg,
                            const struct tr_shard_id *ids,
                            size_t n,
-                           const char *body,
-                           size_t len,
+                           struct cl_answer *a,
                            char *errmsg)
 {
     (void)ids;
     (void)n;
     struct sm_meta *m = arg;
-    int rv = sm__decode_metadata(body, len, m->a, &m->items, &m->n, &m->cap);
+    int rv =
+        sm__decode_metadata(a->body, a->len, m->a, &m->items, &m->n, &m->cap);
     return rv == 0 ? 0 : tr_errf(TR_EUNAVAIL, errmsg, "bad metadata response");
 }
 

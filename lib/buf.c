@@ -86,6 +86,29 @@ int tr_buf_reserve(struct tr_buf *b, size_t extra)
     return 0;
 }
 
+int tr_buf_reserve_exact(struct tr_buf *b, size_t extra)
+{
+    if (b->oom) {
+        return TR_ENOMEM;
+    }
+    if (extra > SIZE_MAX / 2 - b->len) {
+        b->oom = true;
+        return TR_ENOMEM;
+    }
+    size_t need = b->len + extra + 1;
+    if (need <= b->cap) {
+        return 0;
+    }
+    char *p = tr_realloc(b->data, need);
+    if (p == NULL) {
+        b->oom = true;
+        return TR_ENOMEM;
+    }
+    b->data = p;
+    b->cap = need;
+    return 0;
+}
+
 int tr_buf_append(struct tr_buf *b, const void *p, size_t n)
 {
     int rv = tr_buf_reserve(b, n);

@@ -32,6 +32,9 @@ void tr_buf_init(struct tr_buf *b);
 void tr_buf_free(struct tr_buf *b);
 void tr_buf_reset(struct tr_buf *b); /* len = 0, keeps memory, clears oom */
 int tr_buf_reserve(struct tr_buf *b, size_t extra);
+/* Like tr_buf_reserve, but when it must grow, to exactly len + extra (and
+ * the NUL) instead of the next power of two: for a size known in advance. */
+int tr_buf_reserve_exact(struct tr_buf *b, size_t extra);
 int tr_buf_append(struct tr_buf *b, const void *p, size_t n);
 int tr_buf_putc(struct tr_buf *b, char c);
 int tr_buf_puts(struct tr_buf *b, const char *s);

@@ -175,7 +175,7 @@ static void query__run(const struct tr_http_request *req,
     } else {
         struct tr_json j;
         tr_prom_success_begin(resp, &j);
-        tr_prom_write_result(&j, &v, start);
+        tr_prom_write_result(&j, resp, &v, start);
         tr_prom_success_end_annos(resp, &j, &annos, q.base, q.len);
     }
     tr_pq_annos_free(&annos);

@@ -253,12 +253,39 @@ void tr_http_resp_header(struct tr_http_response *resp,
     tr_buf_puts(&resp->headers, "\r\n");
 }
 
+static void resp__drop_front(struct tr_http_response *resp)
+{
+    for (size_t i = 0; i < resp->n_front; i++) {
+        tr_buf_free(&resp->front[i]);
+    }
+    tr_free(resp->front);
+    resp->front = NULL;
+    resp->n_front = resp->cap_front = 0;
+}
+
+int tr_http_resp_front(struct tr_http_response *resp, struct tr_buf *b)
+{
+    if (resp->n_front == resp->cap_front) {
+        size_t cap = resp->cap_front ? resp->cap_front * 2 : 16;
+        struct tr_buf *nv = tr_realloc(resp->front, cap * sizeof(*nv));
+        if (nv == NULL) {
+            return TR_ENOMEM;
+        }
+        resp->front = nv;
+        resp->cap_front = cap;
+    }
+    resp->front[resp->n_front++] = *b;
+    tr_buf_init(b);
+    return 0;
+}
+
 void tr_http_resp_text(struct tr_http_response *resp,
                        int status,
                        const char *text)
 {
     resp->status = status;
     resp->content_type = "text/plain; charset=utf-8";
+    resp__drop_front(resp);
     tr_buf_reset(&resp->body);
     tr_buf_puts(&resp->body, text);
     if (resp->body.len == 0 || resp->body.data[resp->body.len - 1] != '\n') {
@@ -404,6 +431,7 @@ static void exchange_free(struct exchange *x)
     tr_buf_free(&x->head);
     tr_buf_free(&x->resp.headers);
     tr_buf_free(&x->resp.body);
+    resp__drop_front(&x->resp);
     tr_free(x);
 }
 
@@ -1062,9 +1090,17 @@ static void write_response(struct exchange *x)
     if (r->status < 100 || r->status > 999) {
         r->status = 500;
     }
-    if (r->body.oom || r->headers.oom) {
+    bool oom = r->body.oom || r->headers.oom;
+    for (size_t i = 0; i < r->n_front; i++) {
+        oom = oom || r->front[i].oom;
+    }
+    if (oom) {
         tr_buf_reset(&r->headers);
         tr_http_resp_text(r, 503, "out of memory building the response");
+    }
+    size_t body_len = r->body.len;
+    for (size_t i = 0; i < r->n_front; i++) {
+        body_len += r->front[i].len;
     }
     int st = r->status;
     bool no_body = st == 204 || st == 304 || (st >= 100 && st < 200);
@@ -1078,7 +1114,7 @@ static void write_response(struct exchange *x)
         tr_buf_printf(h, "Content-Type: %s\r\n", r->content_type);
     }
     if (!no_body) {
-        tr_buf_printf(h, "Content-Length: %zu\r\n", r->body.len);
+        tr_buf_printf(h, "Content-Length: %zu\r\n", body_len);
     }
     if (x->close_after) {
         tr_buf_puts(h, "Connection: close\r\n");
@@ -1100,14 +1136,33 @@ static void write_response(struct exchange *x)
         conn_close(c);
         return;
     }
-    uv_buf_t bufs[2];
+    /* libuv copies the array; the bytes stay with x until on_written */
+    uv_buf_t two[2];
+    uv_buf_t *bufs = two;
+    if (r->n_front > 0) {
+        bufs = tr_malloc((r->n_front + 2) * sizeof(*bufs));
+        if (bufs == NULL) {
+            conn_close(c);
+            return;
+        }
+    }
     unsigned n = 0;
     bufs[n++] = uv_buf_init(h->data, (unsigned)h->len);
+    for (size_t i = 0; !no_body && !x->head_only && i < r->n_front; i++) {
+        if (r->front[i].len > 0) {
+            bufs[n++] =
+                uv_buf_init(r->front[i].data, (unsigned)r->front[i].len);
+        }
+    }
     if (!no_body && !x->head_only && r->body.len > 0) {
         bufs[n++] = uv_buf_init(r->body.data, (unsigned)r->body.len);
     }
     c->phase = PH_BUSY;
-    if (uv_write(&x->wreq, (uv_stream_t *)&c->tcp, bufs, n, on_written) != 0) {
+    int wrv = uv_write(&x->wreq, (uv_stream_t *)&c->tcp, bufs, n, on_written);
+    if (bufs != two) {
+        tr_free(bufs);
+    }
+    if (wrv != 0) {
         conn_close(c);
     }
 }

@@ -60,6 +60,12 @@ struct tr_http_response {
     const char *content_type; /* static string or arena; NULL = none */
     struct tr_buf headers;    /* extra "Name: value\r\n" lines */
     struct tr_buf body;       /* owned by the server */
+    /* sent before body, in order (owned by the server): parts of a large
+     * body built in separate buffers, handed over (tr_http_resp_front)
+     * instead of copied into body */
+    struct tr_buf *front;
+    size_t n_front;
+    size_t cap_front;
 };
 
 /* Handler: fills resp. Runs on a worker thread unless TR_ROUTE_INLINE. */
@@ -142,5 +148,8 @@ void tr_http_resp_header(struct tr_http_response *resp,
 void tr_http_resp_text(struct tr_http_response *resp,
                        int status,
                        const char *text);
+/* Moves b's bytes to the end of resp's front parts (sent before body); b is
+ * left empty. 0, or TR_ENOMEM (b unchanged). */
+int tr_http_resp_front(struct tr_http_response *resp, struct tr_buf *b);
 
 #endif

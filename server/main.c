@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include "cluster/cluster.h"
@@ -85,7 +86,8 @@ static void node__on_lag_timer(uv_timer_t *t)
     int64_t now = tr_mono_ns();
     if (n->lag_due_ns != 0) {
         int64_t late = now - n->lag_due_ns;
-        tr_selfmetrics_observe(n->m_loop_lag, late > 0 ? (double)late / 1e9 : 0);
+        tr_selfmetrics_observe(n->m_loop_lag,
+                               late > 0 ? (double)late / 1e9 : 0);
     }
     n->lag_due_ns = now + LAG_EVERY_MS * 1000000LL;
 }
@@ -296,9 +298,8 @@ static int node__serve(struct node *n)
     n->trim_timer.data = n;
     uv_timer_start(&n->trim_timer, node__on_trim_timer, TRIM_CHECK_MS,
                    TRIM_CHECK_MS);
-    static const double lag_buckets[] = {0.0005, 0.001, 0.002, 0.005, 0.01,
-                                         0.02,   0.05,  0.1,   0.25,  0.5,
-                                         1,      2.5};
+    static const double lag_buckets[] = {
+        0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5};
     n->m_loop_lag = tr_selfmetrics_histogram(
         tr_selfmetrics_default(), "triad_loop_lag_seconds",
         "How late the event loop's timers fire (the loop runs every socket "
@@ -319,11 +320,27 @@ static int node__serve(struct node *n)
     return 0;
 }
 
+/* glibc gives every thread that contends for the heap its own malloc
+ * arena (up to 8 per CPU) and each arena keeps its freed memory (the trim
+ * threshold above): a query's transient memory, freed on one of the 8
+ * worker threads, stays resident once per arena a query ever ran in. One
+ * arena per CPU is enough for threads that run at the same time (at least
+ * 2); MALLOC_ARENA_MAX in the environment still decides when set. */
+static void main__malloc_arenas(void)
+{
+    if (getenv("MALLOC_ARENA_MAX") != NULL) {
+        return;
+    }
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    mallopt(M_ARENA_MAX, cpus > 2 ? (int)cpus : 2);
+}
+
 int main(int argc, char **argv)
 {
     signal(SIGPIPE, SIG_IGN);
     mallopt(M_TRIM_THRESHOLD, 256 << 20);
     mallopt(M_MMAP_THRESHOLD, 64 << 20);
+    main__malloc_arenas();
     if (getenv("UV_THREADPOOL_SIZE") == NULL) {
         setenv("UV_THREADPOOL_SIZE", "8", 1);
     }

@@ -17,6 +17,8 @@
 
 /* Points per piece below which one thread encodes everything. */
 #define RESULT_PAR_MIN_POINTS 20000
+/* Bytes a point takes, about: [1733400000.123,"0.016666666666666666"], */
+#define RES_POINT_BYTES 36
 
 size_t tr_prom_format_ts(char *buf, int64_t t)
 {
@@ -203,8 +205,13 @@ static void res__encode_piece(void *arg, size_t i)
     ts_cache_free(tc);
 }
 
-/* Appends the elements of a vector or matrix, comma-separated. */
-static void res__elements(struct tr_buf *out, const struct tr_pq_value *v)
+/* Appends the elements of a vector or matrix, comma-separated. With resp
+ * (out is its body), pieces encoded apart are handed to the response as
+ * front parts instead of being copied into out: the response then holds
+ * the encoded elements once. */
+static void res__elements(struct tr_buf *out,
+                          struct tr_http_response *resp,
+                          const struct tr_pq_value *v)
 {
     bool vec = v->type == TR_PROMQL_TYPE_VECTOR;
     size_t n = vec ? v->vec.n : v->mat.n;
@@ -231,17 +238,29 @@ static void res__elements(struct tr_buf *out, const struct tr_pq_value *v)
         *out = one.out;
         return;
     }
-    /* cut at whole elements, about the same number of points each */
-    size_t per = points / np + 1, acc = 0, k = 0;
+    /* cut at whole elements, about the same number of points each; each
+     * piece's buffer sized for about what it will hold (labels as they
+     * are, RES_POINT_BYTES a point): the pieces and the joined response
+     * are the largest memory of a query */
+    size_t per = points / np + 1, acc = 0, est = 0, k = 0;
     for (size_t i = 0; i < n && k < np; i++) {
         if (acc == 0) {
             pieces[k].lo = i;
+            est = 0;
+        }
+        const struct tr_label *ls =
+            vec ? v->vec.s[i].labels : v->mat.s[i].labels;
+        size_t nl = vec ? v->vec.s[i].n_labels : v->mat.s[i].n_labels;
+        est += 32;
+        for (size_t l = 0; l < nl; l++) {
+            est += ls[l].name.len + ls[l].value.len + 6;
         }
         acc += vec ? 1 : v->mat.s[i].n;
         if (acc >= per || i + 1 == n) {
             pieces[k].hi = i + 1;
             tr_buf_init(&pieces[k].out);
-            tr_buf_reserve(&pieces[k].out, acc * 48);
+            tr_buf_reserve_exact(&pieces[k].out,
+                                 est + acc * RES_POINT_BYTES + 1);
             k++;
             acc = 0;
         }
@@ -251,16 +270,28 @@ static void res__elements(struct tr_buf *out, const struct tr_pq_value *v)
     }
     struct res_job job = {v, pieces};
     tr_par_for(k, res__encode_piece, &job);
+    /* handed over: the body so far, then the pieces, each but the last
+     * with its comma; what cannot be handed over (out of memory) goes into
+     * the body, which is sent after them */
+    size_t i0 = 0;
+    bool handed = resp != NULL && out == &resp->body && !out->oom &&
+                  tr_http_resp_front(resp, out) == 0;
+    for (size_t i = 0; handed && i + 1 < k; i++) {
+        tr_buf_putc(&pieces[i].out, ',');
+    }
+    while (handed && i0 < k && tr_http_resp_front(resp, &pieces[i0].out) == 0) {
+        i0++;
+    }
     size_t total = 0;
-    for (size_t i = 0; i < k; i++) {
+    for (size_t i = i0; i < k; i++) {
         total += pieces[i].out.len + 1;
         if (pieces[i].out.oom) {
             out->oom = true;
         }
     }
-    tr_buf_reserve(out, total);
-    for (size_t i = 0; i < k; i++) {
-        if (i > 0) {
+    tr_buf_reserve_exact(out, total);
+    for (size_t i = i0; i < k; i++) {
+        if (i > 0 && !handed) {
             tr_buf_putc(out, ',');
         }
         tr_buf_append(out, pieces[i].out.data, pieces[i].out.len);
@@ -270,6 +301,7 @@ static void res__elements(struct tr_buf *out, const struct tr_pq_value *v)
 }
 
 void tr_prom_write_result(struct tr_json *j,
+                          struct tr_http_response *resp,
                           const struct tr_pq_value *v,
                           int64_t ts)
 {
@@ -298,7 +330,7 @@ void tr_prom_write_result(struct tr_json *j,
         default:
             /* the elements go straight into the writer's buffer */
             tr_json_arr_begin(j);
-            res__elements(j->out, v);
+            res__elements(j->out, resp, v);
             tr_json_arr_end(j);
             break;
     }

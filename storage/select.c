@@ -514,45 +514,6 @@ struct sample_vec {
     size_t cap;
 };
 
-static int svec_push(struct sample_vec *sv, int64_t t, double v)
-{
-    if (sv->n == sv->cap) {
-        size_t cap = sv->cap ? sv->cap * 2 : 256;
-        struct tr_sample *nv = tr_realloc(sv->v, cap * sizeof(*nv));
-        if (nv == NULL) {
-            return TR_ENOMEM;
-        }
-        sv->v = nv;
-        sv->cap = cap;
-    }
-    sv->v[sv->n].t = t;
-    sv->v[sv->n].v = v;
-    sv->n++;
-    return 0;
-}
-
-static int svec_decode(struct sample_vec *sv,
-                       const void *bytes,
-                       size_t n,
-                       int64_t mint,
-                       int64_t maxt)
-{
-    struct tr_xor_iter it;
-    tr_xor_iter_init(&it, bytes, n);
-    int64_t t;
-    double v;
-    int r;
-    while ((r = tr_xor_iter_next(&it, &t, &v)) == 1) {
-        if (t > maxt) {
-            break;
-        }
-        if (t >= mint && svec_push(sv, t, v) != 0) {
-            return TR_ENOMEM;
-        }
-    }
-    return r < 0 ? TR_ECORRUPT : 0;
-}
-
 static int svec_reserve(struct sample_vec *sv, size_t more)
 {
     if (sv->n + more <= sv->cap) {
@@ -571,6 +532,18 @@ static int svec_reserve(struct sample_vec *sv, size_t more)
     return 0;
 }
 
+static int svec_push(struct sample_vec *sv, int64_t t, double v)
+{
+    if (svec_reserve(sv, 1) != 0) {
+        return TR_ENOMEM;
+    }
+    sv->v[sv->n].t = t;
+    sv->v[sv->n].v = v;
+    sv->n++;
+    return 0;
+}
+
+/* Appends the samples of record rec in [mint, maxt]. */
 static int svec_decode_record(struct sample_vec *sv,
                               const void *rec,
                               size_t n,
@@ -595,82 +568,6 @@ static int sample__cmp(const void *a, const void *b)
     return x->t < y->t ? -1 : (x->t > y->t ? 1 : 0);
 }
 
-/* Head part of a hit: copied under the head read lock. */
-struct head_copy {
-    struct tr_buf chunk; /* open chunk bytes */
-    int64_t *ooo_t;
-    double *ooo_v;
-    uint32_t ooo_n;
-};
-
-static void sel__copy_head(struct tr_storage *s,
-                           struct tr_slice tenant,
-                           const struct sel_hit *h,
-                           struct head_copy *hc)
-{
-    struct head_tenant *t = head_tenant_find(s, tenant);
-    struct head_window *w = t ? head_window_find(t, h->window, h->slot) : NULL;
-    struct head_series *hs = w ? tr_u64map_get(&w->series, h->id) : NULL;
-    if (hs == NULL) {
-        return;
-    }
-    if (hs->chunk.count > 0) {
-        tr_buf_append(&hc->chunk, hs->chunk.data, tr_xor_len(&hs->chunk));
-    }
-    if (hs->ooo.n > 0) {
-        hc->ooo_t = tr_malloc(hs->ooo.n * sizeof(int64_t));
-        hc->ooo_v = tr_malloc(hs->ooo.n * sizeof(double));
-        if (hc->ooo_t != NULL && hc->ooo_v != NULL) {
-            memcpy(hc->ooo_t, hs->ooo.t, hs->ooo.n * sizeof(int64_t));
-            memcpy(hc->ooo_v, hs->ooo.v, hs->ooo.n * sizeof(double));
-            hc->ooo_n = hs->ooo.n;
-        }
-    }
-}
-
-static int sel__read_samples(struct tr_iter *it,
-                             struct tr_slice tenant,
-                             const struct sel_hit *h,
-                             const struct head_copy *hc,
-                             int64_t mint,
-                             int64_t maxt,
-                             struct sample_vec *sv)
-{
-    struct tr_buf pk;
-    tr_buf_init(&pk);
-    tr_key_shard_prefix(&pk, tenant, h->window, h->slot, TR_KEY_CHUNK);
-    tr_buf_put_u64be(&pk, h->id);
-    size_t pl = pk.len;
-    int rv = 0;
-    for (tr_iter_seek(it, pk.data, pl);
-         rv == 0 && tr_iter_has_prefix(it, pk.data, pl); tr_iter_next(it)) {
-        struct tr_slice k = tr_iter_key(it);
-        struct tr_slice v = tr_iter_value(it);
-        if (k.len != pl + 16 || v.len < 8) {
-            continue;
-        }
-        int64_t cmin = tr_key_time_decode(tr_get_u64be(k.base + pl));
-        int64_t cmax = tr_chunk_record_maxt(v.base, v.len);
-        if (cmin > maxt) {
-            break;
-        }
-        if (cmax < mint) {
-            continue;
-        }
-        rv = svec_decode_record(sv, v.base, v.len, mint, maxt);
-    }
-    tr_buf_free(&pk);
-    if (rv == 0 && hc->chunk.len > 0) {
-        rv = svec_decode(sv, hc->chunk.data, hc->chunk.len, mint, maxt);
-    }
-    for (uint32_t i = 0; rv == 0 && i < hc->ooo_n; i++) {
-        if (hc->ooo_t[i] >= mint && hc->ooo_t[i] <= maxt) {
-            rv = svec_push(sv, hc->ooo_t[i], hc->ooo_v[i]);
-        }
-    }
-    return rv;
-}
-
 static void sel__sort_dedupe(struct sample_vec *sv)
 {
     bool sorted = true;
@@ -690,6 +587,43 @@ static void sel__sort_dedupe(struct sample_vec *sv)
     sv->n = o;
 }
 
+/* Head part of a hit: copied under the head read lock. */
+struct head_copy {
+    struct tr_buf chunk; /* open chunk bytes */
+    int64_t chunk_mint;  /* its first and last time */
+    int64_t chunk_maxt;
+    int64_t *ooo_t;
+    double *ooo_v;
+    uint32_t ooo_n;
+};
+
+static void sel__copy_head(struct tr_storage *s,
+                           struct tr_slice tenant,
+                           const struct sel_hit *h,
+                           struct head_copy *hc)
+{
+    struct head_tenant *t = head_tenant_find(s, tenant);
+    struct head_window *w = t ? head_window_find(t, h->window, h->slot) : NULL;
+    struct head_series *hs = w ? tr_u64map_get(&w->series, h->id) : NULL;
+    if (hs == NULL) {
+        return;
+    }
+    if (hs->chunk.count > 0) {
+        tr_buf_append(&hc->chunk, hs->chunk.data, tr_xor_len(&hs->chunk));
+        hc->chunk_mint = hs->chunk.min_t;
+        hc->chunk_maxt = hs->chunk.t;
+    }
+    if (hs->ooo.n > 0) {
+        hc->ooo_t = tr_malloc(hs->ooo.n * sizeof(int64_t));
+        hc->ooo_v = tr_malloc(hs->ooo.n * sizeof(double));
+        if (hc->ooo_t != NULL && hc->ooo_v != NULL) {
+            memcpy(hc->ooo_t, hs->ooo.t, hs->ooo.n * sizeof(int64_t));
+            memcpy(hc->ooo_v, hs->ooo.v, hs->ooo.n * sizeof(double));
+            hc->ooo_n = hs->ooo.n;
+        }
+    }
+}
+
 static void sel__free_heads(struct head_copy *hcs, size_t n)
 {
     if (hcs == NULL) {
@@ -707,9 +641,317 @@ static void sel__free_heads(struct head_copy *hcs, size_t n)
  * Series are cut into pieces of consecutive label groups (one piece, on the
  * caller, for few series or without helper threads); each piece is read
  * with its own RocksDB iterator (created after the head copies) into its own
- * arena, which the result adopts. */
+ * arena, which the result adopts.
+ *
+ * Per label group (one series, possibly in several windows) the stored
+ * chunks overlapping the range are gathered: the persisted records and the
+ * head's open chunk (as a format-1 record). The versions of one in-order
+ * chunk (the open chunk and its checkpointed prefix, same first time) keep
+ * only the longest. When the rest do not overlap (no out-of-order data) they
+ * are answered as they are - chunk form: records copied, the at most two
+ * that cross the range's ends with the times of their first and last
+ * sample inside it (readers clip them when decoding); decoded form: each
+ * decoded in turn. Otherwise (out-of-order samples) every
+ * sample is decoded, sorted and deduplicated, then encoded again for the
+ * chunk form. */
 
 #define SEL_PAR_MIN_SERIES 64
+
+/* One stored chunk of a label group, not yet clipped to the range. */
+struct sel_chunk {
+    size_t off; /* record bytes in sel_group.recs */
+    size_t len;
+    int64_t mint;
+    int64_t maxt;
+    bool in_order; /* seq 0 or the head's open chunk */
+};
+
+/* A piece's scratch space for one label group at a time (heap). */
+struct sel_group {
+    struct tr_buf recs; /* gathered records */
+    struct sel_chunk *v;
+    size_t n;
+    size_t cap;
+    size_t *order; /* [n]: chunks by first time */
+    size_t cap_order;
+    bool ooo;                  /* out-of-order data: chunks overlap */
+    struct sample_vec sv;      /* decoded samples */
+    struct tr_chunk_ref *refs; /* chunk form being built */
+    size_t n_refs;
+    size_t cap_refs;
+};
+
+static void sel__group_free(struct sel_group *g)
+{
+    tr_buf_free(&g->recs);
+    tr_free(g->v);
+    tr_free(g->order);
+    tr_free(g->sv.v);
+    tr_free(g->refs);
+}
+
+static int sel__group_push(struct sel_group *g,
+                           int64_t mint,
+                           int64_t maxt,
+                           bool in_order)
+{
+    if (g->n == g->cap) {
+        size_t cap = g->cap ? g->cap * 2 : 16;
+        struct sel_chunk *nv = tr_realloc(g->v, cap * sizeof(*nv));
+        if (nv == NULL) {
+            return TR_ENOMEM;
+        }
+        g->v = nv;
+        g->cap = cap;
+    }
+    g->v[g->n++] = (struct sel_chunk){g->recs.len, 0, mint, maxt, in_order};
+    return 0;
+}
+
+static int sel__ref_push(struct sel_group *g, const struct tr_chunk_ref *r)
+{
+    if (g->n_refs == g->cap_refs) {
+        size_t cap = g->cap_refs ? g->cap_refs * 2 : 16;
+        struct tr_chunk_ref *nv = tr_realloc(g->refs, cap * sizeof(*nv));
+        if (nv == NULL) {
+            return TR_ENOMEM;
+        }
+        g->refs = nv;
+        g->cap_refs = cap;
+    }
+    g->refs[g->n_refs++] = *r;
+    return 0;
+}
+
+/* Gathers the chunks of hit h overlapping [mint, maxt] into g. */
+static int sel__gather(struct tr_iter *it,
+                       struct tr_slice tenant,
+                       const struct sel_hit *h,
+                       const struct head_copy *hc,
+                       int64_t mint,
+                       int64_t maxt,
+                       struct sel_group *g)
+{
+    struct tr_buf pk;
+    tr_buf_init(&pk);
+    tr_key_shard_prefix(&pk, tenant, h->window, h->slot, TR_KEY_CHUNK);
+    tr_buf_put_u64be(&pk, h->id);
+    size_t pl = pk.len;
+    int rv = 0;
+    for (tr_iter_seek(it, pk.data, pl);
+         rv == 0 && tr_iter_has_prefix(it, pk.data, pl); tr_iter_next(it)) {
+        struct tr_slice k = tr_iter_key(it);
+        struct tr_slice v = tr_iter_value(it);
+        if (k.len != pl + 16 || v.len < TR_CHUNK_RECORD_HEADER) {
+            continue;
+        }
+        int64_t cmin = tr_key_time_decode(tr_get_u64be(k.base + pl));
+        uint64_t seq = tr_get_u64be(k.base + pl + 8);
+        int64_t cmax = tr_chunk_record_maxt(v.base, v.len);
+        if (cmin > maxt) {
+            break;
+        }
+        if (cmax < mint) {
+            continue;
+        }
+        rv = sel__group_push(g, cmin, cmax, seq == 0);
+        if (rv == 0 && tr_buf_append(&g->recs, v.base, v.len) != 0) {
+            rv = TR_ENOMEM;
+        }
+        if (rv == 0) {
+            g->v[g->n - 1].len = v.len;
+            g->ooo = g->ooo || seq != 0;
+        }
+    }
+    tr_buf_free(&pk);
+    if (rv == 0 && hc->chunk.len > 0 && hc->chunk_mint <= maxt &&
+        hc->chunk_maxt >= mint) {
+        uint8_t hdr[TR_CHUNK_RECORD_HEADER];
+        tr_put_u64be(hdr, tr_key_time(hc->chunk_maxt));
+        hdr[8] = TR_CHUNK_FMT_XOR;
+        rv = sel__group_push(g, hc->chunk_mint, hc->chunk_maxt, true);
+        if (rv == 0 &&
+            (tr_buf_append(&g->recs, hdr, sizeof(hdr)) != 0 ||
+             tr_buf_append(&g->recs, hc->chunk.data, hc->chunk.len) != 0)) {
+            rv = TR_ENOMEM;
+        }
+        if (rv == 0) {
+            g->v[g->n - 1].len = sizeof(hdr) + hc->chunk.len;
+        }
+    }
+    for (uint32_t i = 0; rv == 0 && i < hc->ooo_n; i++) {
+        g->ooo = g->ooo || (hc->ooo_t[i] >= mint && hc->ooo_t[i] <= maxt);
+    }
+    return rv;
+}
+
+/* Orders g's chunks by first time (g->order), keeping only the longest
+ * version of an in-order chunk; false when the rest overlap. */
+static bool sel__resolve(struct sel_group *g, size_t *kept)
+{
+    size_t k = 0;
+    bool sorted = true;
+    for (size_t i = 0; i < g->n; i++) {
+        g->order[i] = i;
+        sorted = sorted && (i == 0 || g->v[i - 1].mint <= g->v[i].mint);
+    }
+    /* insertion sort: the gathered order is sorted but for the head's
+     * open chunk and window boundaries */
+    for (size_t i = 1; !sorted && i < g->n; i++) {
+        size_t x = g->order[i], j = i;
+        while (j > 0 && g->v[g->order[j - 1]].mint > g->v[x].mint) {
+            g->order[j] = g->order[j - 1];
+            j--;
+        }
+        g->order[j] = x;
+    }
+    for (size_t i = 0; i < g->n; i++) {
+        const struct sel_chunk *c = &g->v[g->order[i]];
+        if (k > 0) {
+            struct sel_chunk *p = &g->v[g->order[k - 1]];
+            if (c->mint == p->mint && c->in_order && p->in_order) {
+                if (c->maxt > p->maxt) {
+                    g->order[k - 1] = g->order[i];
+                }
+                continue;
+            }
+            if (c->mint <= p->maxt) {
+                return false;
+            }
+        }
+        g->order[k++] = g->order[i];
+    }
+    *kept = k;
+    return true;
+}
+
+/* Appends g->sv (sorted, unique) to g's chunk refs as records in a. */
+static int sel__encode_sv(struct sel_group *g, struct tr_arena *a)
+{
+    if (g->sv.n == 0) {
+        return 0;
+    }
+    struct tr_series_data tmp;
+    memset(&tmp, 0, sizeof(tmp));
+    int rv = tr_series_encode(a, g->sv.v, g->sv.n, &tmp);
+    for (size_t i = 0; rv == 0 && i < tmp.n_chunks; i++) {
+        rv = sel__ref_push(g, &tmp.chunks[i]);
+    }
+    return rv;
+}
+
+/* Reads one label group (hits [h0, h1)) into sd: n_samples, and its
+ * samples (decoded) or chunks (chunks), memory from a. */
+static int sel__read_group(struct tr_iter *it,
+                           struct tr_slice tenant,
+                           const struct sel_hits *hits,
+                           const struct head_copy *hcs,
+                           size_t h0,
+                           size_t h1,
+                           int64_t mint,
+                           int64_t maxt,
+                           bool chunks,
+                           struct sel_group *g,
+                           struct tr_arena *a,
+                           struct tr_series_data *sd)
+{
+    tr_buf_reset(&g->recs);
+    g->n = 0;
+    g->ooo = false;
+    g->sv.n = 0;
+    g->n_refs = 0;
+    int rv = 0;
+    for (size_t k = h0; k < h1 && rv == 0; k++) {
+        rv = sel__gather(it, tenant, &hits->v[k], &hcs[k], mint, maxt, g);
+    }
+    if (rv != 0) {
+        return rv;
+    }
+    if (g->n > g->cap_order) {
+        size_t *no = tr_realloc(g->order, g->n * sizeof(*no));
+        if (no == NULL) {
+            return TR_ENOMEM;
+        }
+        g->order = no;
+        g->cap_order = g->n;
+    }
+    size_t kept = 0;
+    bool plain = !g->ooo && sel__resolve(g, &kept);
+    if (!plain) {
+        /* out-of-order data: every sample, in the gathered order, then the
+         * head's out-of-order buffers; sorted and deduplicated */
+        for (size_t i = 0; i < g->n && rv == 0; i++) {
+            rv = svec_decode_record(&g->sv, g->recs.data + g->v[i].off,
+                                    g->v[i].len, mint, maxt);
+        }
+        for (size_t k = h0; k < h1 && rv == 0; k++) {
+            const struct head_copy *hc = &hcs[k];
+            for (uint32_t i = 0; rv == 0 && i < hc->ooo_n; i++) {
+                if (hc->ooo_t[i] >= mint && hc->ooo_t[i] <= maxt) {
+                    rv = svec_push(&g->sv, hc->ooo_t[i], hc->ooo_v[i]);
+                }
+            }
+        }
+        if (rv == 0) {
+            sel__sort_dedupe(&g->sv);
+        }
+        if (rv == 0 && chunks) {
+            rv = sel__encode_sv(g, a);
+        }
+    } else {
+        for (size_t i = 0; i < kept && rv == 0; i++) {
+            const struct sel_chunk *c = &g->v[g->order[i]];
+            const char *rec = g->recs.data + c->off;
+            if (!chunks) {
+                rv = svec_decode_record(&g->sv, rec, c->len, mint, maxt);
+            } else if (c->mint >= mint && c->maxt <= maxt) {
+                struct tr_chunk_ref r = {NULL, c->len, c->mint, c->maxt,
+                                         tr_chunk_record_count(rec, c->len)};
+                r.rec = tr_arena_memdup(a, rec, c->len);
+                rv = r.n == 0
+                         ? TR_ECORRUPT
+                         : (r.rec == NULL ? TR_ENOMEM : sel__ref_push(g, &r));
+            } else {
+                /* crosses an end of the range: kept whole, clipped by the
+                 * times of its first and last sample in range */
+                g->sv.n = 0;
+                rv = svec_decode_record(&g->sv, rec, c->len, mint, maxt);
+                if (rv == 0 && g->sv.n > 0) {
+                    struct tr_chunk_ref r = {NULL, c->len, g->sv.v[0].t,
+                                             g->sv.v[g->sv.n - 1].t, g->sv.n};
+                    r.rec = tr_arena_memdup(a, rec, c->len);
+                    rv = r.rec == NULL ? TR_ENOMEM : sel__ref_push(g, &r);
+                }
+                g->sv.n = 0;
+            }
+        }
+    }
+    if (rv != 0) {
+        return rv;
+    }
+    sd->samples = NULL;
+    sd->chunks = NULL;
+    sd->n_chunks = 0;
+    if (!chunks) {
+        sd->n_samples = g->sv.n;
+        if (g->sv.n > 0) {
+            sd->samples =
+                tr_arena_memdup(a, g->sv.v, g->sv.n * sizeof(*g->sv.v));
+            rv = sd->samples == NULL ? TR_ENOMEM : 0;
+        }
+        return rv;
+    }
+    sd->n_samples = 0;
+    for (size_t i = 0; i < g->n_refs; i++) {
+        sd->n_samples += g->refs[i].n;
+    }
+    if (g->n_refs > 0) {
+        sd->chunks = tr_arena_memdup(a, g->refs, g->n_refs * sizeof(*g->refs));
+        sd->n_chunks = g->n_refs;
+        rv = sd->chunks == NULL ? TR_ENOMEM : 0;
+    }
+    return rv;
+}
 
 struct sel_piece {
     size_t g0; /* first group */
@@ -726,8 +968,8 @@ struct sel_par {
     const size_t *group_start; /* [ng + 1]: first hit of each group */
     int64_t mint;
     int64_t maxt;
-    size_t max_samples;
-    atomic_size_t total;
+    bool chunks;
+    struct tr_select_budget *budget;
     atomic_int stop;
     struct tr_series_data *tmp; /* [ng] */
     struct sel_piece *pieces;
@@ -738,7 +980,9 @@ static void sel__read_piece(void *arg, size_t pi)
     struct sel_par *p = arg;
     struct sel_piece *pc = &p->pieces[pi];
     struct tr_iter *it = tr_iter_new(p->s->eng, TR_CF_METRICS);
-    struct sample_vec sv = {0};
+    struct sel_group grp;
+    memset(&grp, 0, sizeof(grp));
+    tr_buf_init(&grp.recs);
     if (it == NULL) {
         pc->rv = TR_ENOMEM;
         return;
@@ -747,38 +991,25 @@ static void sel__read_piece(void *arg, size_t pi)
         if (atomic_load(&p->stop)) {
             break;
         }
-        sv.n = 0;
-        for (size_t k = p->group_start[g];
-             k < p->group_start[g + 1] && pc->rv == 0; k++) {
-            pc->rv = sel__read_samples(it, p->tenant, &p->hits->v[k],
-                                       &p->hcs[k], p->mint, p->maxt, &sv);
-        }
-        if (pc->rv != 0) {
-            break;
-        }
-        sel__sort_dedupe(&sv);
-        size_t total = atomic_fetch_add(&p->total, sv.n) + sv.n;
-        if (p->max_samples > 0 && total > p->max_samples) {
-            pc->rv = TR_ELIMIT;
+        if (tr_select_budget_over(p->budget)) {
+            pc->rv = TR_ELIMIT; /* another part of the read used it up */
             break;
         }
         struct tr_series_data *sd = &p->tmp[g];
         sd->labels = p->hits->v[p->group_start[g]].labels;
         sd->n_labels = p->hits->v[p->group_start[g]].n_labels;
-        sd->n_samples = sv.n;
-        sd->samples = NULL;
-        if (sv.n > 0) {
-            sd->samples =
-                tr_arena_memdup(&pc->arena, sv.v, sv.n * sizeof(*sv.v));
-            if (sd->samples == NULL) {
-                pc->rv = TR_ENOMEM;
-            }
+        pc->rv =
+            sel__read_group(it, p->tenant, p->hits, p->hcs, p->group_start[g],
+                            p->group_start[g + 1], p->mint, p->maxt, p->chunks,
+                            &grp, &pc->arena, sd);
+        if (pc->rv == 0 && !tr_select_budget_take(p->budget, sd->n_samples)) {
+            pc->rv = TR_ELIMIT;
         }
     }
     if (pc->rv != 0) {
         atomic_store(&p->stop, 1);
     }
-    tr_free(sv.v);
+    sel__group_free(&grp);
     tr_iter_free(it);
 }
 
@@ -821,6 +1052,8 @@ static int sel__read_series(struct tr_storage *s,
         }
     }
     starts[ng] = hits->n;
+    struct tr_select_budget own;
+    tr_select_budget_init(&own, h->max_samples);
     struct sel_par p;
     memset(&p, 0, sizeof(p));
     p.s = s;
@@ -830,8 +1063,8 @@ static int sel__read_series(struct tr_storage *s,
     p.group_start = starts;
     p.mint = h->mint;
     p.maxt = h->maxt;
-    p.max_samples = h->max_samples;
-    atomic_init(&p.total, 0);
+    p.chunks = h->chunks;
+    p.budget = h->budget != NULL ? h->budget : &own;
     atomic_init(&p.stop, 0);
     p.tmp = tmp;
     p.pieces = pieces;

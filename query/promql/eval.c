@@ -354,6 +354,7 @@ static int ev__fetch(struct tr_pq_ev *e)
         memset(&h, 0, sizeof(h));
         h.mint = s->mint;
         h.maxt = s->maxt;
+        h.chunks = true; /* decoded series by series (eval_batch.c) */
         if (e->max_samples != 0) {
             /* what is left (at least 1: 0 would mean unlimited) */
             h.max_samples =
@@ -396,6 +397,30 @@ const struct tr_pq_sel *tr_pq_ev_sel(const struct tr_pq_ev *e,
     return NULL;
 }
 
+const struct tr_pq_sel *tr_pq_ev_sel_decoded(struct tr_pq_ev *e,
+                                             const struct tr_promql_node *vs,
+                                             int *rv)
+{
+    *rv = 0;
+    struct tr_pq_sel *s = NULL;
+    for (size_t i = 0; i < e->n_sels && s == NULL; i++) {
+        if (e->sels[i].vs == vs) {
+            s = &e->sels[i];
+        }
+    }
+    if (s == NULL || s->decoded) {
+        return s;
+    }
+    int r = tr_select_result_decode(&s->res);
+    if (r == TR_ENOMEM) {
+        *rv = tr_errf(r, e->errmsg, "out of memory");
+    } else if (r != 0) {
+        *rv = tr_errf(r, e->errmsg, "corrupt chunk in selected data");
+    }
+    s->decoded = r == 0;
+    return r == 0 ? s : NULL;
+}
+
 /* Index of the first sample with t > ts. */
 static size_t ev__upper(const struct tr_series_data *sd, int64_t ts)
 {
@@ -419,10 +444,14 @@ static int ev__vector_sel(struct tr_pq_ev *e,
                           bool keep_ts,
                           struct tr_pq_value *out)
 {
-    const struct tr_pq_sel *s = tr_pq_ev_sel(e, vs);
+    int rv;
+    const struct tr_pq_sel *s = tr_pq_ev_sel_decoded(e, vs, &rv);
     out->type = TR_PROMQL_TYPE_VECTOR;
     out->vec.n = 0;
     out->vec.s = NULL;
+    if (rv != 0) {
+        return rv;
+    }
     if (s == NULL || s->res.n_series == 0) {
         return 0;
     }
@@ -461,10 +490,14 @@ static int ev__matrix_sel(struct tr_pq_ev *e,
                           struct tr_pq_value *out)
 {
     const struct tr_promql_node *vs = n->ms.vs;
-    const struct tr_pq_sel *s = tr_pq_ev_sel(e, vs);
+    int rv;
+    const struct tr_pq_sel *s = tr_pq_ev_sel_decoded(e, vs, &rv);
     out->type = TR_PROMQL_TYPE_MATRIX;
     out->mat.n = 0;
     out->mat.s = NULL;
+    if (rv != 0) {
+        return rv;
+    }
     if (s == NULL || s->res.n_series == 0) {
         return 0;
     }

@@ -467,6 +467,96 @@ static int bt__check_dups(struct tr_pq_ev *e, const struct tr_pq_bval *b)
 
 /* ---- vector selectors -------------------------------------------------- */
 
+/* A vector selector over many series, cut into pieces that lib/par runs
+ * in parallel: each piece decodes its series one at a time (chunk form)
+ * into its own buffer and writes their rows (memory from its arena);
+ * rows without points are dropped afterwards, in series order. */
+struct bt_vs_piece {
+    size_t lo, hi;
+    struct tr_arena ar; /* rows */
+    int rv;
+    char errmsg[TR_ERRMSG_SIZE];
+};
+
+struct bt_vs {
+    struct tr_pq_ev *e;
+    const struct tr_promql_node *n;
+    const struct tr_pq_grid *g;
+    const struct tr_pq_sel *sel;
+    struct tr_pq_bser *rows; /* [n_series] */
+    bool *has;               /* [n_series]: the row has a point */
+    struct bt_vs_piece *pieces;
+};
+
+static void bt__vs_piece(void *arg, size_t pi)
+{
+    struct bt_vs *vs = arg;
+    struct bt_vs_piece *pc = &vs->pieces[pi];
+    struct tr_pq_ev *e = vs->e;
+    const struct tr_promql_node *n = vs->n;
+    const struct tr_pq_grid *g = vs->g;
+    size_t gn = g->n ? g->n : 1;
+    struct tr_sample *buf = NULL;
+    size_t cap = 0;
+    for (size_t i = pc->lo; i < pc->hi && pc->rv == 0; i++) {
+        const struct tr_series_data *sd = &vs->sel->res.series[i];
+        vs->has[i] = false;
+        if (sd->samples == NULL && sd->n_samples > cap) {
+            struct tr_sample *nb = tr_realloc(buf, sd->n_samples * sizeof(*nb));
+            if (nb == NULL) {
+                pc->rv = tr_errf(TR_ENOMEM, pc->errmsg, "out of memory");
+                break;
+            }
+            buf = nb;
+            cap = sd->n_samples;
+        }
+        const struct tr_sample *smps = tr_series_samples(sd, buf);
+        if (smps == NULL) {
+            pc->rv = tr_errf(TR_ECORRUPT, pc->errmsg,
+                             "corrupt chunk in selected data");
+            break;
+        }
+        struct tr_pq_bser *s = &vs->rows[i];
+        s->labels = sd->labels;
+        s->n_labels = sd->n_labels;
+        s->v = tr_arena_alloc(&pc->ar, gn * sizeof(double));
+        s->ok = tr_arena_alloc(&pc->ar, gn);
+        if (s->v == NULL || s->ok == NULL) {
+            pc->rv = tr_errf(TR_ENOMEM, pc->errmsg, "out of memory");
+            break;
+        }
+        memset(s->ok, 0, gn);
+        size_t j = 0;
+        bool any = false;
+        for (size_t k = 0; k < g->n; k++) {
+            int64_t ref = tr_pq_ev_at(e, n->vs.at, n->vs.at_ms, g->ts[k]) -
+                          n->vs.offset_ms;
+            if (j > 0 && smps[j - 1].t > ref) {
+                j = 0; /* times went back (cannot happen on a grid) */
+            }
+            while (j < sd->n_samples && smps[j].t <= ref) {
+                j++;
+            }
+            if (j == 0) {
+                continue;
+            }
+            const struct tr_sample *smp = &smps[j - 1];
+            if (smp->t < ref - e->lookback || tr_pq_is_stale(smp->v)) {
+                continue;
+            }
+            s->v[k] = smp->v;
+            s->ok[k] = 1;
+            any = true;
+        }
+        vs->has[i] = any;
+        if ((i & 63) == 63 && e->deadline != 0 && tr_mono_ns() > e->deadline) {
+            pc->rv = tr_errf(TR_ETIMEOUT, pc->errmsg,
+                             "query timed out in expression evaluation");
+        }
+    }
+    tr_free(buf);
+}
+
 static int bt__vector_sel(struct tr_pq_ev *e,
                           const struct tr_promql_node *n,
                           const struct tr_pq_grid *g,
@@ -478,46 +568,59 @@ static int bt__vector_sel(struct tr_pq_ev *e,
     }
     *out = b;
     const struct tr_pq_sel *sel = tr_pq_ev_sel(e, n);
-    if (sel == NULL) {
+    size_t ns = sel != NULL ? sel->res.n_series : 0;
+    if (ns == 0) {
         return bt__count(e, b);
     }
-    for (size_t i = 0; i < sel->res.n_series; i++) {
-        const struct tr_series_data *sd = &sel->res.series[i];
-        struct tr_pq_bser *s = bt__add(b, sd->labels, sd->n_labels);
-        if (s == NULL) {
-            return bt__oom(e);
-        }
-        size_t j = 0;
-        bool any = false;
-        for (size_t k = 0; k < g->n; k++) {
-            int64_t ref = tr_pq_ev_at(e, n->vs.at, n->vs.at_ms, g->ts[k]) -
-                          n->vs.offset_ms;
-            if (j > 0 && sd->samples[j - 1].t > ref) {
-                j = 0; /* times went back (cannot happen on a grid) */
-            }
-            while (j < sd->n_samples && sd->samples[j].t <= ref) {
-                j++;
-            }
-            if (j == 0) {
-                continue;
-            }
-            const struct tr_sample *smp = &sd->samples[j - 1];
-            if (smp->t < ref - e->lookback || tr_pq_is_stale(smp->v)) {
-                continue;
-            }
-            s->v[k] = smp->v;
-            s->ok[k] = 1;
-            any = true;
-        }
-        if (!any) {
-            bt__pop(b);
-        }
-        int late = (i & 63) == 63 ? tr_pq_ev_deadline(e) : 0;
-        if (late != 0) {
-            return late;
+    size_t np = tr_par_threads() > 1 && ns >= 64 ? tr_par_threads() * 4 : 1;
+    if (np > ns) {
+        np = ns;
+    }
+    struct bt_vs vs = {e, n, g, sel, NULL, NULL, NULL};
+    vs.rows = tr_calloc(ns, sizeof(*vs.rows));
+    vs.has = tr_calloc(ns, sizeof(*vs.has));
+    vs.pieces = tr_calloc(np, sizeof(*vs.pieces));
+    int rv = 0;
+    if (vs.rows == NULL || vs.has == NULL || vs.pieces == NULL) {
+        rv = bt__oom(e);
+    }
+    for (size_t i = 0; rv == 0 && i < np; i++) {
+        vs.pieces[i].lo = ns * i / np;
+        vs.pieces[i].hi = ns * (i + 1) / np;
+        tr_arena_init(&vs.pieces[i].ar, 64 * 1024);
+    }
+    if (rv == 0) {
+        tr_par_for(np, bt__vs_piece, &vs);
+    }
+    for (size_t i = 0; rv == 0 && i < np; i++) {
+        if (vs.pieces[i].rv != 0) {
+            rv = vs.pieces[i].rv;
+            memcpy(e->errmsg, vs.pieces[i].errmsg, TR_ERRMSG_SIZE);
         }
     }
-    return bt__count(e, b);
+    for (size_t i = 0; vs.pieces != NULL && i < np; i++) {
+        tr_arena_adopt(&b->ar, &vs.pieces[i].ar); /* the rows go along */
+    }
+    for (size_t i = 0; rv == 0 && i < ns; i++) {
+        if (!vs.has[i]) {
+            continue;
+        }
+        if (b->n == b->cap) {
+            size_t cap = b->cap ? b->cap * 2 : 16;
+            struct tr_pq_bser *nv = tr_realloc(b->s, cap * sizeof(*nv));
+            if (nv == NULL) {
+                rv = bt__oom(e);
+                break;
+            }
+            b->s = nv;
+            b->cap = cap;
+        }
+        b->s[b->n++] = vs.rows[i];
+    }
+    tr_free(vs.rows);
+    tr_free(vs.has);
+    tr_free(vs.pieces);
+    return rv != 0 ? rv : bt__count(e, b);
 }
 
 /* ---- range functions over a matrix selector or a subquery ------------ */
@@ -657,6 +760,8 @@ static void bt__rf_piece(void *arg, size_t pi)
     tr_arena_init(&tmp, 16 * 1024);
     struct tr_pq_point *buf = NULL;
     size_t cap = 0;
+    struct tr_sample *dec = NULL; /* a chunk-form series, decoded */
+    size_t cap_dec = 0;
     for (size_t i = pc->lo; i < pc->hi && pc->rv == 0; i++) {
         struct bt_input in = {NULL, 0, NULL, 0};
         size_t need =
@@ -673,10 +778,26 @@ static void bt__rf_piece(void *arg, size_t pi)
         size_t np = 0;
         if (rf->sel != NULL) {
             const struct tr_series_data *sd = &rf->sel->res.series[i];
+            if (sd->samples == NULL && sd->n_samples > cap_dec) {
+                struct tr_sample *nd =
+                    tr_realloc(dec, sd->n_samples * sizeof(*nd));
+                if (nd == NULL) {
+                    pc->rv = TR_ENOMEM;
+                    break;
+                }
+                dec = nd;
+                cap_dec = sd->n_samples;
+            }
+            const struct tr_sample *smps = tr_series_samples(sd, dec);
+            if (smps == NULL) {
+                pc->rv = tr_errf(TR_ECORRUPT, pc->errmsg,
+                                 "corrupt chunk in selected data");
+                break;
+            }
             for (size_t j = 0; j < sd->n_samples; j++) {
-                if (!tr_pq_is_stale(sd->samples[j].v)) {
-                    buf[np].t = sd->samples[j].t;
-                    buf[np++].v = sd->samples[j].v;
+                if (!tr_pq_is_stale(smps[j].v)) {
+                    buf[np].t = smps[j].t;
+                    buf[np++].v = smps[j].v;
                 }
             }
             in.labels = sd->labels;
@@ -727,6 +848,7 @@ static void bt__rf_piece(void *arg, size_t pi)
     if (pc->rv == TR_ENOMEM) {
         tr_errf(TR_ENOMEM, pc->errmsg, "out of memory");
     }
+    tr_free(dec);
     tr_free(buf);
     tr_arena_free(&tmp);
 }

@@ -11,12 +11,16 @@
 #include "lib/hash.h"
 #include "query/promql/eval.h"
 
-/* One selector's fetched data. */
+/* One selector's fetched data: its series in chunk form (storage/select.h)
+ * when the source supports it. The batch evaluator decodes one series at a
+ * time; the step-by-step evaluator, which searches every series at every
+ * step, decodes the whole result once (tr_pq_ev_sel_decoded). */
 struct tr_pq_sel {
     const struct tr_promql_node *vs; /* the VECTOR_SEL node */
     int64_t mint;                    /* time range read, inclusive */
     int64_t maxt;
     bool fetched; /* res holds memory */
+    bool decoded; /* every series of res is in decoded form */
     struct tr_select_result res;
 };
 
@@ -209,6 +213,11 @@ int64_t tr_pq_ev_at(const struct tr_pq_ev *e,
 /* The fetched data of a vector selector node, NULL when none. */
 const struct tr_pq_sel *tr_pq_ev_sel(const struct tr_pq_ev *e,
                                      const struct tr_promql_node *vs);
+/* The same with every series decoded (in place, once); *rv is an error
+ * (errmsg set) when that failed. */
+const struct tr_pq_sel *tr_pq_ev_sel_decoded(struct tr_pq_ev *e,
+                                             const struct tr_promql_node *vs,
+                                             int *rv);
 /* Prometheus' vectorElemBinop for floats (*keep: a comparison holds). */
 double tr_pq_ev_binop(enum tr_promql_tok op, double l, double r, bool *keep);
 /* Arithmetic operators drop the metric name. */

@@ -43,6 +43,7 @@ struct rpc_fixture {
     bool ready;
     bool stopped;
     char url_echo[128], url_slow[128], url_fail[128], url_missing[128];
+    char url_front[128];
 };
 
 static struct rpc_fixture rfx;
@@ -101,6 +102,24 @@ static void h_fail(const struct tr_http_request *req,
     tr_http_resp_text(resp, 500, "boom");
 }
 
+/* The request body split into front parts of 1000 bytes, then "|end" in
+ * the body: the server sends them in order. */
+static void h_front(const struct tr_http_request *req,
+                    struct tr_http_response *resp)
+{
+    resp->content_type = "application/octet-stream";
+    for (size_t off = 0; off < req->body_len; off += 1000) {
+        struct tr_buf b;
+        tr_buf_init(&b);
+        size_t n = req->body_len - off < 1000 ? req->body_len - off : 1000;
+        tr_buf_append(&b, req->body + off, n);
+        if (tr_http_resp_front(resp, &b) != 0) {
+            tr_buf_free(&b);
+        }
+    }
+    tr_buf_puts(&resp->body, "|end");
+}
+
 static void *loop_main(void *arg)
 {
     (void)arg;
@@ -121,6 +140,7 @@ static void *loop_main(void *arg)
                       h_echo);
         tr_http_route(rfx.s, TR_HTTP_POST, "/internal/v1/slow", 0, h_slow);
         tr_http_route(rfx.s, TR_HTTP_POST, "/internal/v1/fail", 0, h_fail);
+        tr_http_route(rfx.s, TR_HTTP_POST, "/internal/v1/front", 0, h_front);
         rc = tr_http_listen(rfx.s, "127.0.0.1:0", &rfx.port, err);
     }
     if (rc == 0) {
@@ -186,6 +206,8 @@ static void start_fixture(uint64_t idle_ms)
              "http://127.0.0.1:%d/internal/v1/fail", rfx.port);
     snprintf(rfx.url_missing, sizeof(rfx.url_missing),
              "http://127.0.0.1:%d/internal/v1/nope", rfx.port);
+    snprintf(rfx.url_front, sizeof(rfx.url_front),
+             "http://127.0.0.1:%d/internal/v1/front", rfx.port);
 }
 
 static void setup_rpc(void)
@@ -504,6 +526,162 @@ Test(server_rpc, many_async_posts_on_loop)
     struct tr_rpc_stats st;
     tr_rpc_get_stats(rfx.rpc, &st);
     cr_assert_leq(st.connects, TR_RPC_MAX_HOST_CONNECTIONS);
+}
+
+/* ---- streaming bodies and cancel ---------------------------------------- */
+
+/* A transfer whose body goes to a sink (loop thread) as it arrives. */
+struct stream_t {
+    const char *url;
+    struct tr_buf body; /* what the sink got */
+    long sink_status;
+    int sink_calls;
+    int abort_after;    /* the sink stops after this many calls (0: never) */
+    bool cancel;        /* tr_rpc_cancel right after posting */
+    bool cancel_ran_cb; /* the callback had run when it returned */
+    int rc;             /* of the post */
+    int status;         /* of the callback */
+    long http;
+    size_t cb_len;
+    int done;
+    struct tr_rpc_req *q;
+    char *req;
+    size_t req_len;
+};
+
+static int stream_sink(void *arg, long http_status, const char *p, size_t n)
+{
+    struct stream_t *st = arg;
+    st->sink_status = http_status;
+    tr_buf_append(&st->body, p, n);
+    st->sink_calls++;
+    return st->abort_after > 0 && st->sink_calls >= st->abort_after;
+}
+
+static void stream_cb(void *arg,
+                      int status,
+                      long http_status,
+                      const char *body,
+                      size_t len)
+{
+    (void)body;
+    struct stream_t *st = arg;
+    pthread_mutex_lock(&rfx.mu);
+    st->status = status;
+    st->http = http_status;
+    st->cb_len = len;
+    st->q = NULL;
+    st->done++;
+    pthread_cond_broadcast(&rfx.cond);
+    pthread_mutex_unlock(&rfx.mu);
+}
+
+static void stream_post(void *arg)
+{
+    struct stream_t *st = arg;
+    st->rc = tr_rpc_post_stream(rfx.rpc, st->url, st->req, st->req_len, NULL,
+                                10000, stream_sink, stream_cb, st, &st->q);
+    if (st->rc == 0 && st->cancel) {
+        tr_rpc_cancel(rfx.rpc, st->q); /* the callback runs inside */
+        st->cancel_ran_cb = st->done == 1;
+    }
+}
+
+static void stream_run(struct stream_t *st)
+{
+    tr_buf_init(&st->body);
+    run_on_loop_sync(stream_post, st);
+    cr_assert_eq(st->rc, 0, "%s", tr_strerror(st->rc));
+    cr_assert(wait_count(&st->done, 1, 10000));
+    msleep(20);
+    cr_assert_eq(st->done, 1); /* exactly once */
+}
+
+Test(server_rpc, streaming_sink_gets_the_body)
+{
+    enum { N = 3 << 20 };
+    struct stream_t st;
+    memset(&st, 0, sizeof(st));
+    st.url = rfx.url_echo;
+    st.req = tr_malloc(N);
+    st.req_len = N;
+    for (size_t i = 0; i < N; i++) {
+        st.req[i] = (char)('a' + i % 23);
+    }
+    stream_run(&st);
+    cr_assert_eq(st.status, 0, "%s", tr_strerror(st.status));
+    cr_assert_eq(st.http, 200);
+    cr_assert_eq(st.sink_status, 200);
+    cr_assert_eq(st.cb_len, 0); /* the body went to the sink */
+    cr_assert_gt(st.sink_calls, 1);
+    struct tr_slice line, echoed;
+    split_echo(&st.body, &line, &echoed);
+    cr_assert_eq(echoed.len, N);
+    cr_assert_eq(memcmp(echoed.base, st.req, N), 0);
+    tr_buf_free(&st.body);
+    tr_free(st.req);
+    /* a sink that stops the transfer: its callback says cancelled */
+    memset(&st, 0, sizeof(st));
+    st.url = rfx.url_echo;
+    st.req = tr_malloc(N);
+    memset(st.req, 'x', N);
+    st.req_len = N;
+    st.abort_after = 1;
+    stream_run(&st);
+    cr_assert_eq(st.status, TR_ECANCELED, "%s", tr_strerror(st.status));
+    cr_assert_eq(st.sink_calls, 1);
+    tr_buf_free(&st.body);
+    tr_free(st.req);
+    /* the client keeps working */
+    long http = 0;
+    cr_assert_eq(
+        tr_rpc_call(rfx.rpc, rfx.url_echo, "y", 1, NULL, 5000, &http, NULL), 0);
+    cr_assert_eq(http, 200);
+}
+
+Test(server_rpc, cancel_ends_a_transfer_at_once)
+{
+    struct stream_t st;
+    memset(&st, 0, sizeof(st));
+    st.url = rfx.url_slow;
+    char x[] = "x";
+    st.req = x;
+    st.req_len = 1;
+    st.cancel = true;
+    double t0 = now_ms();
+    stream_run(&st);
+    cr_assert(st.cancel_ran_cb);
+    cr_assert_eq(st.status, TR_ECANCELED, "%s", tr_strerror(st.status));
+    cr_assert_lt(now_ms() - t0, SLOW_MS - 100);
+    cr_assert_eq(st.sink_calls, 0);
+    tr_buf_free(&st.body);
+    long http = 0;
+    cr_assert_eq(
+        tr_rpc_call(rfx.rpc, rfx.url_echo, "y", 1, NULL, 5000, &http, NULL), 0);
+    cr_assert_eq(http, 200);
+}
+
+/* server/http.c: front parts go out before the body, in order, counted in
+ * Content-Length. */
+Test(server_rpc, response_front_parts)
+{
+    enum { N = 10500 };
+    char *req = tr_malloc(N);
+    for (size_t i = 0; i < N; i++) {
+        req[i] = (char)('0' + i % 10);
+    }
+    long http = 0;
+    struct tr_buf out;
+    tr_buf_init(&out);
+    cr_assert_eq(
+        tr_rpc_call(rfx.rpc, rfx.url_front, req, N, NULL, 5000, &http, &out),
+        0);
+    cr_assert_eq(http, 200);
+    cr_assert_eq(out.len, N + 4);
+    cr_assert_eq(memcmp(out.data, req, N), 0);
+    cr_assert_eq(memcmp(out.data + N, "|end", 4), 0);
+    tr_buf_free(&out);
+    tr_free(req);
 }
 
 /* ---- errors ------------------------------------------------------------ */

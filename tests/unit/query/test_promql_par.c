@@ -97,9 +97,22 @@ static char *pp_run(const char *q, int64_t start, int64_t end, int64_t step)
     if (rv != 0) {
         tr_buf_printf(&b, "error %d: %s", rv, err);
     } else {
+        /* as the API writes it: large results in front parts of the
+         * response (with helpers), the rest in its body */
+        struct tr_http_response resp;
+        memset(&resp, 0, sizeof(resp));
+        tr_buf_init(&resp.body);
         struct tr_json j;
-        tr_json_init(&j, &b);
-        tr_prom_write_result(&j, &v, start);
+        tr_json_init(&j, &resp.body);
+        tr_prom_write_result(&j, &resp, &v, start);
+        for (size_t i = 0; i < resp.n_front; i++) {
+            cr_assert(!resp.front[i].oom);
+            tr_buf_append(&b, resp.front[i].data, resp.front[i].len);
+            tr_buf_free(&resp.front[i]);
+        }
+        tr_free(resp.front);
+        tr_buf_append(&b, resp.body.data, resp.body.len);
+        tr_buf_free(&resp.body);
     }
     tr_buf_putc(&b, '\0');
     tr_promql_ast_free(n);
