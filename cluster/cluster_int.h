@@ -39,7 +39,7 @@ struct cl_group {
     bool replayed;             /* applied everything it had at start */
     int64_t last_transfer_ms;
     int64_t leader_since_ms; /* when this node became leader, 0 = follower */
-    uint64_t snap_before; /* shutdown: snapshot index to pass, or max */
+    uint64_t snap_before;    /* shutdown: snapshot index to pass, or max */
     struct cl_group *next;
 };
 
@@ -56,7 +56,7 @@ struct cl_stat {
     uint64_t snapshots;
     uint64_t bytes;
     uint64_t trimmed; /* AppendEntries trimmed to the snapshot */
-    uint64_t queued; /* entries waiting for the storage thread */
+    uint64_t queued;  /* entries waiting for the storage thread */
     uint64_t queued_bytes;
     bool catching_up;
     bool failed;
@@ -355,6 +355,38 @@ struct cl_frame {
     uint32_t units;
 };
 
+/* Reads a framed answer from the pieces it arrives in (the pure part of
+ * the reads' rpc sink): each frame's payload goes into the reader's arena,
+ * and with a budget each frame's units are taken from it as soon as its
+ * header is complete. */
+struct cl_frame_reader {
+    struct tr_arena arena;   /* owns the frames' payloads */
+    struct cl_frame *frames; /* in order (tr_realloc) */
+    size_t n;                /* frames begun; the last may be
+                                incomplete (cl_frame_reader_done) */
+    size_t cap;
+    struct tr_select_budget *budget; /* NULL: none */
+    uint32_t max_len;                /* longest payload (CL_FRAME_MAX) */
+    size_t units;                    /* taken from budget */
+    uint8_t hdr[CL_FRAME_HEADER];    /* the next frame's header so far */
+    size_t hdr_have;
+    size_t body_have; /* bytes of the last frame's payload */
+    bool in_frame;    /* the last frame's payload is incomplete */
+};
+void cl_frame_reader_init(struct cl_frame_reader *r,
+                          struct tr_select_budget *budget,
+                          uint32_t max_len);
+/* Takes the next n bytes of the answer (any split of it gives the same
+ * frames): 0; TR_EPROTO (a frame longer than max_len); TR_ELIMIT (its
+ * units exceed the budget, or another part of the read exceeded it
+ * already; the units stay counted in r->units); TR_ENOMEM. After an error
+ * r is only freed. */
+int cl_frame_reader_feed(struct cl_frame_reader *r, const void *p, size_t n);
+/* True when the bytes fed so far end between two frames. */
+bool cl_frame_reader_done(const struct cl_frame_reader *r);
+/* Frees the frames and the arena (what r->units took stays taken). */
+void cl_frame_reader_free(struct cl_frame_reader *r);
+
 /* A node's answer, handed to remote(). */
 struct cl_answer {
     const char *body; /* plain reads: the 200 body */
@@ -392,6 +424,27 @@ struct cl_read {
 size_t cl_frame_begin(struct tr_buf *out, uint32_t units);
 void cl_frame_end(struct tr_buf *out, size_t at);
 int cl_read_run(struct tr_cluster *c, const struct cl_read *r, char *errmsg);
+
+/* A read request's generic header (the format at the top of read.c). */
+#define CL_READ_MAX_SHARDS 4096
+#define CL_READ_LEADER 1 /* flags: only a shard's leader answers */
+#define CL_READ_UNITS 2  /* flags: the answer's units are limited */
+struct cl_read_req {
+    uint8_t signal;
+    uint8_t flags;           /* CL_READ_* (other bits ignored) */
+    struct tr_shard_id *ids; /* n shards of signal (tr_calloc) */
+    size_t n;                /* 1..CL_READ_MAX_SHARDS */
+    uint64_t max_units;      /* >= 1 with CL_READ_UNITS, else 0 */
+    const void *req;         /* the signal's request: the rest of the body */
+    size_t req_len;
+};
+/* Parses a read request's header (no store or shard is looked at): 0 with
+ * out->ids the caller's (tr_free), else TR_EPROTO ("malformed read
+ * request") or TR_ENOMEM with errmsg. */
+int cl_read_req_parse(const void *body,
+                      size_t len,
+                      struct cl_read_req *out,
+                      char *errmsg);
 /* Serves /internal/v1/read (worker thread). */
 int cl_read_serve(struct tr_cluster *c,
                   const void *body,
@@ -401,6 +454,13 @@ int cl_read_serve(struct tr_cluster *c,
 
 /* ---- handlers.c, status.c: endpoints ---------------------------------------
  */
+/* Parses an ensure-window request (u8 signal with a store, varint window
+ * start aligned to window_ms): 0 or TR_EPROTO. */
+int cl_window_req_parse(const void *body,
+                        size_t len,
+                        int64_t window_ms,
+                        uint8_t *signal,
+                        int64_t *window);
 void cl_resp_text(struct tr_cluster_response *resp,
                   int status,
                   const char *msg);
@@ -433,6 +493,88 @@ int cl_verify(struct tr_cluster *c, struct tr_buf *out, char *errmsg);
 /* ---- signal_metrics.c ------------------------------------------------------
  */
 void cl_signal_metrics_init_source(struct tr_cluster *c);
+
+/* The metrics read request and its answers on the wire (formats at the top
+ * of signal_metrics.c). Decoders never trust the bytes: counts are bounded
+ * by the input, malformed input is TR_EPROTO. */
+#define CL_METRICS_MAX_MATCHERS 256
+#define CL_METRICS_MATCHER_NAME_MAX (TR_CATALOG_NAME_MAX + 100) /* NUL incl. \
+                                                                 */
+
+struct cl_metrics_matcher {
+    uint8_t type;         /* enum tr_match_type */
+    struct tr_slice name; /* < CL_METRICS_MATCHER_NAME_MAX bytes */
+    struct tr_slice value;
+};
+
+/* A parsed metrics read request; slices point into the request. */
+struct cl_metrics_req {
+    uint8_t op; /* 2 label names, 3 label values, 4 metadata, 5 select */
+    struct tr_slice tenant;
+    int64_t mint;
+    int64_t maxt;
+    uint8_t flags; /* 1: no samples (other bits ignored) */
+    uint64_t limit;
+    uint64_t max_series;
+    uint64_t max_samples;
+    struct tr_slice name;          /* label name (op 3), metric (op 4) */
+    struct cl_metrics_matcher *ms; /* n_ms (tr_calloc; NULL for op 4,
+                                      whose matchers are not read) */
+    size_t n_ms;
+};
+void cl_metrics_req_encode(struct tr_buf *b,
+                           int op,
+                           struct tr_slice tenant,
+                           const struct tr_select_hints *h,
+                           const struct tr_slice *name,
+                           const struct tr_matcher *ms,
+                           size_t n);
+/* Parses a metrics read request (regexes are not compiled here): 0 with
+ * out->ms the caller's (tr_free), else TR_EPROTO ("malformed select
+ * request", "malformed matcher") or TR_ENOMEM with errmsg. */
+int cl_metrics_req_parse(const void *req,
+                         size_t len,
+                         struct cl_metrics_req *out,
+                         char *errmsg);
+
+/* Appends a select result as frames: one per series, its samples as the
+ * frame's units, then the end frame. 0, TR_ENOMEM, or TR_ELIMIT (a series
+ * larger than a frame). */
+int cl_metrics_encode_result(struct tr_buf *b,
+                             const struct tr_select_result *r);
+/* One series frame into sd: labels decoded into a, chunks referencing the
+ * frame's payload, checked as far as their header goes (count bounded by
+ * the bytes, each record holding at least the samples it claims, chunks in
+ * time order, their samples summing to the frame's units); the samples
+ * themselves are checked when decoded (tr_series_samples). 0, TR_EPROTO or
+ * TR_ENOMEM. */
+int cl_metrics_decode_series(const struct cl_frame *f,
+                             struct tr_arena *a,
+                             struct tr_series_data *sd);
+/* A framed select answer into r (initialised here, to be freed with
+ * tr_select_result_free whatever the result; it adopts the answer's arena:
+ * the chunks stay where they arrived). 0, TR_EPROTO or TR_ENOMEM. */
+int cl_metrics_decode_result(struct cl_answer *ans, struct tr_select_result *r);
+void cl_metrics_encode_strings(struct tr_buf *b,
+                               const struct tr_string_list *l);
+/* A strings answer into l (initialised here, with a copy of buf: free
+ * with tr_string_list_free whatever the result). 0, TR_EPROTO or
+ * TR_ENOMEM. */
+int cl_metrics_decode_strings(const void *buf,
+                              size_t len,
+                              struct tr_string_list *l);
+void cl_metrics_encode_metadata(struct tr_buf *b,
+                                const struct tr_metadata_item *it,
+                                size_t n);
+/* Appends the items of a metadata answer to *items (*n of *cap used;
+ * memory, and a copy of buf, from a). On TR_EPROTO the items decoded
+ * before the malformed one stay appended. 0, TR_EPROTO or TR_ENOMEM. */
+int cl_metrics_decode_metadata(const void *buf,
+                               size_t len,
+                               struct tr_arena *a,
+                               struct tr_metadata_item **items,
+                               size_t *n,
+                               size_t *cap);
 
 /* ---- shard ids on the wire: u8 signal, varint window, uvarint slot ------ */
 void cl_put_shard(struct tr_buf *b, const struct tr_shard_id *id);

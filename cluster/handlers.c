@@ -179,17 +179,32 @@ static void window__start(void *arg)
     cl_ensure_window_loop(w->w.c, w->signal, w->window, wait__done, &w->w);
 }
 
+int cl_window_req_parse(const void *body,
+                        size_t len,
+                        int64_t window_ms,
+                        uint8_t *signal,
+                        int64_t *window)
+{
+    struct tr_cursor cur = tr_cursor_make(body, len);
+    /* aligned: the start of its window (window % window_ms == 0 is that,
+     * without cl_window_start's overflow just above INT64_MIN) */
+    if (tr_cursor_u8(&cur, signal) != 0 || cl_signal_ops(*signal) == NULL ||
+        tr_cursor_varint(&cur, window) != 0 || window_ms <= 0 ||
+        *window % window_ms != 0) {
+        return TR_EPROTO;
+    }
+    return 0;
+}
+
 static void api__ensure_window(struct tr_cluster *c,
                                const struct tr_cluster_request *req,
                                struct tr_cluster_response *resp)
 {
-    struct tr_cursor cur = tr_cursor_make(req->body, req->body_len);
     struct window_call w;
     memset(&w, 0, sizeof(w));
     w.w.c = c;
-    if (tr_cursor_u8(&cur, &w.signal) != 0 || cl_signal_ops(w.signal) == NULL ||
-        tr_cursor_varint(&cur, &w.window) != 0 ||
-        cl_window_start(c, w.window) != w.window) {
+    if (cl_window_req_parse(req->body, req->body_len, c->window_ms, &w.signal,
+                            &w.window) != 0) {
         cl_resp_text(resp, 400, "malformed window");
         return;
     }

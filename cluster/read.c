@@ -16,8 +16,10 @@
  *                  the shard's next replica)
  *
  * The coordinator receives answers on the loop thread through an rpc sink
- * (rd__sink): framed answers go frame by frame into the answer's arena,
- * each frame's units taken from the read's budget as its header arrives;
+ * (rd__sink): framed answers go frame by frame into the answer's arena
+ * (cl_frame_reader, at the end of this file: the pure part, which the wire
+ * fuzz driver feeds too), each frame's units taken from the read's budget
+ * as its header arrives;
  * when the budget is exceeded the sink aborts its transfer, whose callback
  * cancels the round's other transfers, and a local part that fails cancels
  * them too. */
@@ -32,11 +34,8 @@
 #include "lib/err.h"
 #include "lib/log.h"
 
-#define RD_MAX_SHARDS 4096
 #define RD_TIMEOUT_MS 30000
 #define RD_START_WAIT_MS 1000 /* for local groups just created */
-#define RD_FLAG_LEADER 1      /* only a shard's leader answers */
-#define RD_FLAG_UNITS 2       /* the answer's units are limited */
 
 struct rd_shard {
     struct tr_shard_id id;
@@ -64,19 +63,10 @@ struct rd_target {
     int rv;
     long status;
     struct cl_call *call;
-    struct tr_rpc_req *q; /* in flight (loop thread) */
-    bool sent;            /* rd__send tried it */
-    /* framed answers, received on the loop thread */
-    struct tr_arena fa;      /* frames' payloads */
-    struct cl_frame *frames; /* heap */
-    size_t nf;
-    size_t capf;
-    uint8_t hdr[CL_FRAME_HEADER];
-    size_t hdr_have;  /* bytes of the next frame header received */
-    size_t body_have; /* bytes of the last frame's payload received */
-    bool in_frame;    /* the last frame's payload is incomplete */
-    size_t units;     /* taken from the read's budget */
-    int sink_rv;      /* why the sink stopped the transfer */
+    struct tr_rpc_req *q;      /* in flight (loop thread) */
+    bool sent;                 /* rd__send tried it */
+    struct cl_frame_reader fr; /* framed answers (loop thread) */
+    int sink_rv;               /* why the sink stopped the transfer */
 };
 
 struct rd_round {
@@ -162,7 +152,7 @@ static void rd__on_reply(void *arg,
         t->rv = t->sink_rv;
     }
     if (t->rv == 0 && t->r->framed && http_status == 200 &&
-        (t->in_frame || t->hdr_have != 0)) {
+        !cl_frame_reader_done(&t->fr)) {
         t->rv = TR_EPROTO; /* the answer ended inside a frame */
     }
     if (t->r->budget != NULL && tr_select_budget_over(t->r->budget)) {
@@ -172,7 +162,7 @@ static void rd__on_reply(void *arg,
 }
 
 /* Loop thread, inside libcurl: a piece of t's answer. Framed 200 answers
- * go frame by frame into t->fa, every other body into t->resp. */
+ * go frame by frame into t->fr, every other body into t->resp. */
 static int rd__sink(void *arg, long http_status, const char *p, size_t n)
 {
     struct rd_target *t = arg;
@@ -183,63 +173,10 @@ static int rd__sink(void *arg, long http_status, const char *p, size_t n)
         }
         return 0;
     }
-    struct tr_select_budget *b = t->r->budget;
-    if (b != NULL && tr_select_budget_over(b)) {
-        t->sink_rv = TR_ELIMIT; /* another part used the budget up */
+    int rv = cl_frame_reader_feed(&t->fr, p, n);
+    if (rv != 0) {
+        t->sink_rv = rv;
         return 1;
-    }
-    while (n > 0) {
-        if (!t->in_frame) {
-            size_t k = CL_FRAME_HEADER - t->hdr_have;
-            k = k < n ? k : n;
-            memcpy(t->hdr + t->hdr_have, p, k);
-            t->hdr_have += k;
-            p += k;
-            n -= k;
-            if (t->hdr_have < CL_FRAME_HEADER) {
-                break;
-            }
-            t->hdr_have = 0;
-            uint32_t flen = tr_get_u32be(t->hdr);
-            uint32_t units = tr_get_u32be(t->hdr + 4);
-            if (flen > CL_FRAME_MAX) {
-                t->sink_rv = TR_EPROTO;
-                return 1;
-            }
-            if (b != NULL) {
-                t->units += units;
-                if (!tr_select_budget_take(b, units)) {
-                    t->sink_rv = TR_ELIMIT;
-                    return 1;
-                }
-            }
-            if (t->nf == t->capf) {
-                size_t cap = t->capf ? t->capf * 2 : 256;
-                struct cl_frame *nv = tr_realloc(t->frames, cap * sizeof(*nv));
-                if (nv == NULL) {
-                    t->sink_rv = TR_ENOMEM;
-                    return 1;
-                }
-                t->frames = nv;
-                t->capf = cap;
-            }
-            char *dst = tr_arena_alloc(&t->fa, flen ? flen : 1);
-            if (dst == NULL) {
-                t->sink_rv = TR_ENOMEM;
-                return 1;
-            }
-            t->frames[t->nf++] = (struct cl_frame){dst, flen, units};
-            t->body_have = 0;
-            t->in_frame = true;
-        }
-        struct cl_frame *f = &t->frames[t->nf - 1];
-        size_t k = f->len - t->body_have;
-        k = k < n ? k : n;
-        memcpy((char *)f->p + t->body_have, p, k);
-        t->body_have += k;
-        p += k;
-        n -= k;
-        t->in_frame = t->body_have < f->len;
     }
     return 0;
 }
@@ -270,16 +207,13 @@ static void rd__send(void *arg)
 /* Drops what t received (its units go back to the budget). */
 static void rd__target_free(struct rd_target *t, bool give_back)
 {
-    if (give_back && t->r->budget != NULL && t->units > 0) {
-        tr_select_budget_give(t->r->budget, t->units);
+    if (give_back && t->r->budget != NULL && t->fr.units > 0) {
+        tr_select_budget_give(t->r->budget, t->fr.units);
     }
-    t->units = 0;
+    t->fr.units = 0;
     tr_buf_free(&t->req);
     tr_buf_free(&t->resp);
-    tr_free(t->frames);
-    t->frames = NULL;
-    t->nf = 0;
-    tr_arena_free(&t->fa);
+    cl_frame_reader_free(&t->fr);
 }
 
 /* The replica to ask next for shard s (skipping this node), or 0: the
@@ -379,14 +313,14 @@ static int rd__round(struct tr_cluster *c,
         struct rd_target *tg = &targets[t];
         tr_buf_init(&tg->req);
         tr_buf_init(&tg->resp);
-        tr_arena_init(&tg->fa, 64 * 1024);
+        cl_frame_reader_init(&tg->fr, r->budget, CL_FRAME_MAX);
         tg->r = r;
         tg->round = &rr;
         tg->call = &call;
         bool limited = r->budget != NULL && r->budget->max > 0;
         tr_buf_putc(&tg->req, (char)r->signal);
-        tr_buf_putc(&tg->req, (char)((r->leader_only ? RD_FLAG_LEADER : 0) |
-                                     (limited ? RD_FLAG_UNITS : 0)));
+        tr_buf_putc(&tg->req, (char)((r->leader_only ? CL_READ_LEADER : 0) |
+                                     (limited ? CL_READ_UNITS : 0)));
         tr_buf_put_uvarint(&tg->req, tg->n);
         for (size_t k = 0; k < tg->n; k++) {
             const struct rd_shard *s = &shards[tg->shards[k]];
@@ -455,8 +389,8 @@ static int rd__round(struct tr_cluster *c,
                 shards[tg->shards[k]].done = true;
             }
             if (ids != NULL) {
-                struct cl_answer a = {tg->resp.data, tg->resp.len, tg->frames,
-                                      tg->nf, &tg->fa};
+                struct cl_answer a = {tg->resp.data, tg->resp.len,
+                                      tg->fr.frames, tg->fr.n, &tg->fr.arena};
                 rv = r->remote(r->arg, ids, tg->n, &a, errmsg);
                 give_back = false;
             }
@@ -500,8 +434,7 @@ static size_t rd__locals(struct tr_cluster *c,
             continue;
         }
         struct cl_stat st;
-        bool ok = cl_stat_get(c, &sh->id, &st) && !st.catching_up &&
-                  !st.failed;
+        bool ok = cl_stat_get(c, &sh->id, &st) && !st.catching_up && !st.failed;
         if (ok && r->leader_only) {
             ok = st.state == RAFT_LEADER && cl_leader_barrier(c, &sh->id) == 0;
         }
@@ -530,9 +463,8 @@ int cl_read_run(struct tr_cluster *c, const struct cl_read *r, char *errmsg)
     int64_t deadline = cl_mono_ms() + c->cfg.write_timeout_ms;
     int rv = 0;
     for (bool first = true;; first = false) {
-        size_t nl = first || r->leader_only
-                        ? rd__locals(c, r, shards, ns, locals)
-                        : 0;
+        size_t nl =
+            first || r->leader_only ? rd__locals(c, r, shards, ns, locals) : 0;
         bool retry = false, todo = nl > 0;
         for (size_t i = 0; i < ns; i++) {
             todo = todo || !shards[i].done;
@@ -567,60 +499,85 @@ int cl_read_run(struct tr_cluster *c, const struct cl_read *r, char *errmsg)
     return rv;
 }
 
+int cl_read_req_parse(const void *body,
+                      size_t len,
+                      struct cl_read_req *out,
+                      char *errmsg)
+{
+    struct tr_cursor cur = tr_cursor_make(body, len);
+    uint64_t n;
+    memset(out, 0, sizeof(*out));
+    /* a shard takes at least 2 bytes: a count beyond what is left is
+     * malformed before anything is allocated for it */
+    if (tr_cursor_u8(&cur, &out->signal) != 0 ||
+        tr_cursor_u8(&cur, &out->flags) != 0 ||
+        tr_cursor_uvarint(&cur, &n) != 0 || n == 0 || n > CL_READ_MAX_SHARDS ||
+        n > tr_cursor_left(&cur) / 2) {
+        return tr_errf(TR_EPROTO, errmsg, "malformed read request");
+    }
+    struct tr_shard_id *ids = tr_calloc(n, sizeof(*ids));
+    if (ids == NULL) {
+        return tr_errf(TR_ENOMEM, errmsg, "out of memory");
+    }
+    for (uint64_t i = 0; i < n; i++) {
+        uint64_t slot;
+        ids[i].signal = out->signal;
+        if (tr_cursor_varint(&cur, &ids[i].window) != 0 ||
+            tr_cursor_uvarint(&cur, &slot) != 0 || slot > UINT16_MAX) {
+            tr_free(ids);
+            return tr_errf(TR_EPROTO, errmsg, "malformed read request");
+        }
+        ids[i].slot = (uint16_t)slot;
+    }
+    if ((out->flags & CL_READ_UNITS) &&
+        (tr_cursor_uvarint(&cur, &out->max_units) != 0 ||
+         out->max_units == 0)) {
+        tr_free(ids);
+        return tr_errf(TR_EPROTO, errmsg, "malformed read request");
+    }
+    out->ids = ids;
+    out->n = (size_t)n;
+    out->req = cur.p;
+    out->req_len = tr_cursor_left(&cur);
+    return 0;
+}
+
 int cl_read_serve(struct tr_cluster *c,
                   const void *body,
                   size_t len,
                   struct tr_buf *out,
                   char *errmsg)
 {
-    struct tr_cursor cur = tr_cursor_make(body, len);
-    uint8_t signal, flags;
-    uint64_t n, max_units = 0;
-    if (tr_cursor_u8(&cur, &signal) != 0 || tr_cursor_u8(&cur, &flags) != 0 ||
-        tr_cursor_uvarint(&cur, &n) != 0 || n == 0 || n > RD_MAX_SHARDS) {
-        return tr_errf(TR_EPROTO, errmsg, "malformed read request");
+    struct cl_read_req q;
+    int rv = cl_read_req_parse(body, len, &q, errmsg);
+    if (rv != 0) {
+        return rv;
     }
-    const struct cl_signal_ops *ops = cl_signal_ops(signal);
+    const struct cl_signal_ops *ops = cl_signal_ops(q.signal);
     if (ops == NULL) {
-        return tr_errf(TR_EPROTO, errmsg, "no store for signal %u", signal);
+        rv = tr_errf(TR_EPROTO, errmsg, "no store for signal %u", q.signal);
     }
-    struct tr_shard_id *ids = tr_calloc(n, sizeof(*ids));
-    if (ids == NULL) {
-        return tr_errf(TR_ENOMEM, errmsg, "out of memory");
-    }
-    int rv = 0;
-    for (uint64_t i = 0; i < n && rv == 0; i++) {
-        uint64_t slot;
-        ids[i].signal = signal;
-        if (tr_cursor_varint(&cur, &ids[i].window) != 0 ||
-            tr_cursor_uvarint(&cur, &slot) != 0 || slot > UINT16_MAX) {
-            rv = tr_errf(TR_EPROTO, errmsg, "malformed read request");
-            break;
-        }
-        ids[i].slot = (uint16_t)slot;
+    for (size_t i = 0; i < q.n && rv == 0; i++) {
+        const struct tr_shard_id *id = &q.ids[i];
         /* a replica without a running, caught-up group for the shard may
          * hold partial data: let the coordinator ask another one */
-        if (!cl_serves(c, &ids[i])) {
+        if (!cl_serves(c, id)) {
             rv = tr_errf(TR_EUNAVAIL, errmsg,
                          "shard %s/%" PRId64 "/%u not served by this replica",
-                         tr_signal_name(signal), ids[i].window, ids[i].slot);
-        } else if ((flags & RD_FLAG_LEADER) &&
-                   cl_leader_barrier(c, &ids[i]) != 0) {
+                         tr_signal_name(q.signal), id->window, id->slot);
+        } else if ((q.flags & CL_READ_LEADER) &&
+                   cl_leader_barrier(c, id) != 0) {
             /* strong consistency: only the shard's current leader answers */
             rv = tr_errf(TR_EUNAVAIL, errmsg,
                          "not the leader of shard %s/%" PRId64 "/%u",
-                         tr_signal_name(signal), ids[i].window, ids[i].slot);
+                         tr_signal_name(q.signal), id->window, id->slot);
         }
     }
-    if (rv == 0 && (flags & RD_FLAG_UNITS) &&
-        (tr_cursor_uvarint(&cur, &max_units) != 0 || max_units == 0)) {
-        rv = tr_errf(TR_EPROTO, errmsg, "malformed read request");
-    }
     if (rv == 0) {
-        rv = ops->serve_read(c, ids, (size_t)n, max_units, cur.p,
-                             tr_cursor_left(&cur), out, errmsg);
+        rv = ops->serve_read(c, q.ids, q.n, q.max_units, q.req, q.req_len, out,
+                             errmsg);
     }
-    tr_free(ids);
+    tr_free(q.ids);
     return rv;
 }
 
@@ -638,4 +595,99 @@ void cl_frame_end(struct tr_buf *out, size_t at)
         return;
     }
     tr_put_u32be(out->data + at, (uint32_t)(out->len - at - CL_FRAME_HEADER));
+}
+
+/* ---- reading framed answers --------------------------------------------- */
+
+void cl_frame_reader_init(struct cl_frame_reader *r,
+                          struct tr_select_budget *budget,
+                          uint32_t max_len)
+{
+    memset(r, 0, sizeof(*r));
+    tr_arena_init(&r->arena, 64 * 1024);
+    r->budget = budget;
+    r->max_len = max_len;
+}
+
+/* The header in r->hdr is complete: checks it, takes its units, begins
+ * its frame. */
+static int frame__begin(struct cl_frame_reader *r)
+{
+    uint32_t flen = tr_get_u32be(r->hdr);
+    uint32_t units = tr_get_u32be(r->hdr + 4);
+    r->hdr_have = 0;
+    if (flen > r->max_len) {
+        return TR_EPROTO;
+    }
+    if (r->budget != NULL) {
+        r->units += units;
+        if (!tr_select_budget_take(r->budget, units)) {
+            return TR_ELIMIT;
+        }
+    }
+    if (r->n == r->cap) {
+        size_t cap = r->cap ? r->cap * 2 : 256;
+        struct cl_frame *nv = tr_realloc(r->frames, cap * sizeof(*nv));
+        if (nv == NULL) {
+            return TR_ENOMEM;
+        }
+        r->frames = nv;
+        r->cap = cap;
+    }
+    char *dst = tr_arena_alloc(&r->arena, flen ? flen : 1);
+    if (dst == NULL) {
+        return TR_ENOMEM;
+    }
+    r->frames[r->n++] = (struct cl_frame){dst, flen, units};
+    r->body_have = 0;
+    r->in_frame = true;
+    return 0;
+}
+
+int cl_frame_reader_feed(struct cl_frame_reader *r, const void *buf, size_t n)
+{
+    const char *p = buf;
+    if (r->budget != NULL && tr_select_budget_over(r->budget)) {
+        return TR_ELIMIT; /* another part of the read used the budget up */
+    }
+    while (n > 0) {
+        if (!r->in_frame) {
+            size_t k = CL_FRAME_HEADER - r->hdr_have;
+            k = k < n ? k : n;
+            memcpy(r->hdr + r->hdr_have, p, k);
+            r->hdr_have += k;
+            p += k;
+            n -= k;
+            if (r->hdr_have < CL_FRAME_HEADER) {
+                break;
+            }
+            int rv = frame__begin(r);
+            if (rv != 0) {
+                return rv;
+            }
+        }
+        struct cl_frame *f = &r->frames[r->n - 1];
+        size_t k = f->len - r->body_have;
+        k = k < n ? k : n;
+        memcpy((char *)f->p + r->body_have, p, k);
+        r->body_have += k;
+        p += k;
+        n -= k;
+        r->in_frame = r->body_have < f->len;
+    }
+    return 0;
+}
+
+bool cl_frame_reader_done(const struct cl_frame_reader *r)
+{
+    return !r->in_frame && r->hdr_have == 0;
+}
+
+void cl_frame_reader_free(struct cl_frame_reader *r)
+{
+    tr_free(r->frames);
+    r->frames = NULL;
+    r->n = 0;
+    r->cap = 0;
+    tr_arena_free(&r->arena);
 }

@@ -372,7 +372,7 @@ static int sm__get_bytes(struct tr_cursor *c, struct tr_slice *s)
     return tr_cursor_bytes(c, l, s) == 0 ? 0 : TR_EPROTO;
 }
 
-static void sm__encode_req(struct tr_buf *b,
+void cl_metrics_req_encode(struct tr_buf *b,
                            int op,
                            struct tr_slice tenant,
                            const struct tr_select_hints *h,
@@ -403,7 +403,7 @@ static void sm__encode_req(struct tr_buf *b,
  * frame's units, then the end frame. A decoded-form series is encoded as
  * chunks first. 0, TR_ENOMEM, or TR_ELIMIT (a series larger than a
  * frame). */
-static int sm__encode_result(struct tr_buf *b, const struct tr_select_result *r)
+int cl_metrics_encode_result(struct tr_buf *b, const struct tr_select_result *r)
 {
     struct tr_buf lb;
     tr_buf_init(&lb);
@@ -458,7 +458,7 @@ static int sm__encode_result(struct tr_buf *b, const struct tr_select_result *r)
  * payload (never trusted: counts bounded by the bytes, chunks in time order,
  * each record holding the samples it claims, their sum the frame's
  * units). */
-static int sm__decode_series(const struct cl_frame *f,
+int cl_metrics_decode_series(const struct cl_frame *f,
                              struct tr_arena *a,
                              struct tr_series_data *sd)
 {
@@ -513,7 +513,7 @@ static int sm__decode_series(const struct cl_frame *f,
 
 /* A framed select answer into r (initialised here; it adopts the answer's
  * arena: the chunks stay where they arrived). */
-static int sm__decode_result(struct cl_answer *ans, struct tr_select_result *r)
+int cl_metrics_decode_result(struct cl_answer *ans, struct tr_select_result *r)
 {
     memset(r, 0, sizeof(*r));
     tr_arena_init(&r->arena, 16 * 1024);
@@ -527,8 +527,8 @@ static int sm__decode_result(struct cl_answer *ans, struct tr_select_result *r)
         return TR_ENOMEM;
     }
     for (size_t i = 0; i < ns; i++) {
-        int rv = sm__decode_series(&ans->frames[i], &r->arena,
-                                   &r->series[r->n_series]);
+        int rv = cl_metrics_decode_series(&ans->frames[i], &r->arena,
+                                          &r->series[r->n_series]);
         if (rv != 0) {
             return rv;
         }
@@ -543,7 +543,7 @@ static int sm__decode_result(struct cl_answer *ans, struct tr_select_result *r)
     return 0;
 }
 
-static void sm__encode_strings(struct tr_buf *b, const struct tr_string_list *l)
+void cl_metrics_encode_strings(struct tr_buf *b, const struct tr_string_list *l)
 {
     tr_buf_putc(b, l->truncated ? 1 : 0);
     tr_buf_put_uvarint(b, l->n);
@@ -552,7 +552,7 @@ static void sm__encode_strings(struct tr_buf *b, const struct tr_string_list *l)
     }
 }
 
-static int sm__decode_strings(const void *buf,
+int cl_metrics_decode_strings(const void *buf,
                               size_t len,
                               struct tr_string_list *l)
 {
@@ -583,7 +583,7 @@ static int sm__decode_strings(const void *buf,
     return 0;
 }
 
-static void sm__encode_metadata(struct tr_buf *b,
+void cl_metrics_encode_metadata(struct tr_buf *b,
                                 const struct tr_metadata_item *it,
                                 size_t n)
 {
@@ -597,7 +597,7 @@ static void sm__encode_metadata(struct tr_buf *b,
 }
 
 /* Appends the decoded items to *items (arena a). */
-static int sm__decode_metadata(const void *buf,
+int cl_metrics_decode_metadata(const void *buf,
                                size_t len,
                                struct tr_arena *a,
                                struct tr_metadata_item **items,
@@ -642,6 +642,49 @@ static int sm__decode_metadata(const void *buf,
  * -----------------------------------------------------
  */
 
+int cl_metrics_req_parse(const void *req,
+                         size_t len,
+                         struct cl_metrics_req *out,
+                         char *errmsg)
+{
+    struct tr_cursor cur = tr_cursor_make(req, len);
+    uint64_t n;
+    memset(out, 0, sizeof(*out));
+    if (tr_cursor_u8(&cur, &out->op) != 0 || out->op < SEL_NAMES ||
+        out->op > SEL_SELECT || sm__get_bytes(&cur, &out->tenant) != 0 ||
+        tr_cursor_varint(&cur, &out->mint) != 0 ||
+        tr_cursor_varint(&cur, &out->maxt) != 0 ||
+        tr_cursor_u8(&cur, &out->flags) != 0 ||
+        tr_cursor_uvarint(&cur, &out->limit) != 0 ||
+        tr_cursor_uvarint(&cur, &out->max_series) != 0 ||
+        tr_cursor_uvarint(&cur, &out->max_samples) != 0 ||
+        ((out->op == SEL_VALUES || out->op == SEL_METADATA) &&
+         sm__get_bytes(&cur, &out->name) != 0) ||
+        tr_cursor_uvarint(&cur, &n) != 0 || n > CL_METRICS_MAX_MATCHERS) {
+        return tr_errf(TR_EPROTO, errmsg, "malformed select request");
+    }
+    if (out->op == SEL_METADATA) {
+        return 0; /* its matchers are not read */
+    }
+    out->ms = tr_calloc(n ? n : 1, sizeof(*out->ms));
+    if (out->ms == NULL) {
+        return tr_errf(TR_ENOMEM, errmsg, "out of memory");
+    }
+    for (uint64_t i = 0; i < n; i++) {
+        struct cl_metrics_matcher *m = &out->ms[i];
+        if (tr_cursor_u8(&cur, &m->type) != 0 || m->type > TR_MATCH_NRE ||
+            sm__get_bytes(&cur, &m->name) != 0 ||
+            sm__get_bytes(&cur, &m->value) != 0 ||
+            m->name.len >= CL_METRICS_MATCHER_NAME_MAX) {
+            tr_free(out->ms);
+            out->ms = NULL;
+            return tr_errf(TR_EPROTO, errmsg, "malformed matcher");
+        }
+    }
+    out->n_ms = (size_t)n;
+    return 0;
+}
+
 static int sm__serve_read(struct tr_cluster *c,
                           const struct tr_shard_id *ids,
                           size_t n_ids,
@@ -651,72 +694,56 @@ static int sm__serve_read(struct tr_cluster *c,
                           struct tr_buf *out,
                           char *errmsg)
 {
-    struct tr_cursor cur = tr_cursor_make(req, len);
-    uint8_t op, flags;
-    struct tr_slice tenant, name = {NULL, 0};
-    uint64_t limit, max_series, max_samples, n;
+    struct cl_metrics_req q;
+    int rv = cl_metrics_req_parse(req, len, &q, errmsg);
+    if (rv != 0) {
+        return rv;
+    }
     struct tr_select_hints h;
     memset(&h, 0, sizeof(h));
-    if (tr_cursor_u8(&cur, &op) != 0 || op < SEL_NAMES || op > SEL_SELECT ||
-        sm__get_bytes(&cur, &tenant) != 0 ||
-        tr_cursor_varint(&cur, &h.mint) != 0 ||
-        tr_cursor_varint(&cur, &h.maxt) != 0 ||
-        tr_cursor_u8(&cur, &flags) != 0 ||
-        tr_cursor_uvarint(&cur, &limit) != 0 ||
-        tr_cursor_uvarint(&cur, &max_series) != 0 ||
-        tr_cursor_uvarint(&cur, &max_samples) != 0 ||
-        ((op == SEL_VALUES || op == SEL_METADATA) &&
-         sm__get_bytes(&cur, &name) != 0) ||
-        tr_cursor_uvarint(&cur, &n) != 0 || n > 256) {
-        return tr_errf(TR_EPROTO, errmsg, "malformed select request");
-    }
-    h.no_samples = flags & 1;
-    h.limit = limit;
-    h.max_series = max_series;
-    h.max_samples = max_units > 0 ? max_units : max_samples;
+    h.mint = q.mint;
+    h.maxt = q.maxt;
+    h.no_samples = q.flags & 1;
+    h.limit = q.limit;
+    h.max_series = q.max_series;
+    h.max_samples = max_units > 0 ? max_units : q.max_samples;
     h.chunks = true;
     h.shards = ids;
     h.n_shards = n_ids;
-    if (op == SEL_METADATA) {
+    if (q.op == SEL_METADATA) {
         struct tr_arena a;
         tr_arena_init(&a, 16 * 1024);
         struct tr_metadata_item *items = NULL;
         size_t cnt = 0;
-        int rv = tr_storage_metadata(c->storage, tenant, name, limit, ids,
-                                     n_ids, &a, &items, &cnt);
+        rv = tr_storage_metadata(c->storage, q.tenant, q.name, q.limit, ids,
+                                 n_ids, &a, &items, &cnt);
         if (rv == 0) {
-            sm__encode_metadata(out, items, cnt);
+            cl_metrics_encode_metadata(out, items, cnt);
         }
         tr_arena_free(&a);
         return rv == 0 ? 0 : tr_errf(rv, errmsg, "metadata read failed");
     }
-    struct tr_matcher *ms = tr_calloc(n ? n : 1, sizeof(*ms));
+    struct tr_matcher *ms = tr_calloc(q.n_ms ? q.n_ms : 1, sizeof(*ms));
     size_t nm = 0;
-    int rv = ms ? 0 : TR_ENOMEM;
-    char tn[TR_CATALOG_NAME_MAX + 100];
-    for (uint64_t i = 0; i < n && rv == 0; i++) {
-        uint8_t t;
-        struct tr_slice mn, mv;
-        if (tr_cursor_u8(&cur, &t) != 0 || t > TR_MATCH_NRE ||
-            sm__get_bytes(&cur, &mn) != 0 || sm__get_bytes(&cur, &mv) != 0 ||
-            mn.len >= sizeof(tn)) {
-            rv = tr_errf(TR_EPROTO, errmsg, "malformed matcher");
-            break;
-        }
-        memcpy(tn, mn.base, mn.len);
-        tn[mn.len] = '\0';
-        rv = tr_matcher_init(&ms[nm], (enum tr_match_type)t, tn, mv.base,
-                             mv.len, errmsg);
+    rv = ms ? 0 : tr_errf(TR_ENOMEM, errmsg, "out of memory");
+    char tn[CL_METRICS_MATCHER_NAME_MAX];
+    for (size_t i = 0; i < q.n_ms && rv == 0; i++) {
+        const struct cl_metrics_matcher *m = &q.ms[i];
+        memcpy(tn, m->name.base, m->name.len);
+        tn[m->name.len] = '\0';
+        rv = tr_matcher_init(&ms[nm], (enum tr_match_type)m->type, tn,
+                             m->value.base, m->value.len, errmsg);
         if (rv == 0) {
             nm++;
         }
     }
+    tr_free(q.ms);
     const struct tr_select_source *src = tr_storage_source(c->storage);
-    if (rv == 0 && op == SEL_SELECT) {
+    if (rv == 0 && q.op == SEL_SELECT) {
         struct tr_select_result r;
-        rv = src->select(src->impl, tenant, ms, nm, &h, &r, errmsg);
+        rv = src->select(src->impl, q.tenant, ms, nm, &h, &r, errmsg);
         if (rv == 0) {
-            rv = sm__encode_result(out, &r);
+            rv = cl_metrics_encode_result(out, &r);
             tr_select_result_free(&r);
             if (rv == TR_ELIMIT) {
                 tr_errf(rv, errmsg, "a series is too large for one frame");
@@ -726,12 +753,12 @@ static int sm__serve_read(struct tr_cluster *c,
         }
     } else if (rv == 0) {
         struct tr_string_list l;
-        rv = op == SEL_NAMES
-                 ? src->label_names(src->impl, tenant, ms, nm, &h, &l, errmsg)
-                 : src->label_values(src->impl, tenant, name, ms, nm, &h, &l,
-                                     errmsg);
+        rv = q.op == SEL_NAMES
+                 ? src->label_names(src->impl, q.tenant, ms, nm, &h, &l, errmsg)
+                 : src->label_values(src->impl, q.tenant, q.name, ms, nm, &h,
+                                     &l, errmsg);
         if (rv == 0) {
-            sm__encode_strings(out, &l);
+            cl_metrics_encode_strings(out, &l);
             tr_string_list_free(&l);
         }
     }
@@ -914,8 +941,8 @@ static int sm__select_local(void *arg,
     hh.shards = ids;
     hh.n_shards = n;
     hh.budget = s->budget;
-    int rv = local->select(local->impl, s->tenant, s->ms, s->n, &hh, part,
-                           errmsg);
+    int rv =
+        local->select(local->impl, s->tenant, s->ms, s->n, &hh, part, errmsg);
     if (rv == 0) {
         s->np++; /* the select frees its result on failure */
     }
@@ -936,7 +963,7 @@ static int sm__select_remote(void *arg,
         return tr_errf(TR_ENOMEM, errmsg, "out of memory");
     }
     s->np++; /* decoding initialises it: freed with the others */
-    int rv = sm__decode_result(a, part);
+    int rv = cl_metrics_decode_result(a, part);
     if (rv == TR_ENOMEM) {
         return tr_errf(rv, errmsg, "out of memory");
     }
@@ -958,11 +985,11 @@ static int sm__select(void *impl,
     /* one sample budget for the local shards and every node's answer */
     struct tr_select_budget own;
     tr_select_budget_init(&own, h->budget != NULL ? 0 : h->max_samples);
-    struct sm_select s = {
-        c, tenant, ms, n, h, h->budget ? h->budget : &own, NULL, 0, 0};
+    struct sm_select s = {c,    tenant, ms, n, h, h->budget ? h->budget : &own,
+                          NULL, 0,      0};
     struct tr_buf req;
     tr_buf_init(&req);
-    sm__encode_req(&req, SEL_SELECT, tenant, h, NULL, ms, n);
+    cl_metrics_req_encode(&req, SEL_SELECT, tenant, h, NULL, ms, n);
     struct cl_read r = {
         .signal = TR_SIGNAL_METRICS,
         .mint = h->mint,
@@ -1087,7 +1114,7 @@ static int sm__strings_remote(void *arg,
         return tr_errf(TR_ENOMEM, errmsg, "out of memory");
     }
     tr_string_list_free(l);
-    if (sm__decode_strings(a->body, a->len, l) != 0) {
+    if (cl_metrics_decode_strings(a->body, a->len, l) != 0) {
         return tr_errf(TR_EUNAVAIL, errmsg, "bad label response");
     }
     return 0;
@@ -1106,7 +1133,7 @@ static int sm__strings(struct tr_cluster *c,
     struct sm_strings s = {c, op, tenant, name, ms, n, h, NULL, 0, 0};
     struct tr_buf req;
     tr_buf_init(&req);
-    sm__encode_req(&req, op, tenant, h, name, ms, n);
+    cl_metrics_req_encode(&req, op, tenant, h, name, ms, n);
     struct cl_read r = {
         .signal = TR_SIGNAL_METRICS,
         .mint = h->mint,
@@ -1233,8 +1260,9 @@ static int sm__meta_local(void *arg,
     }
     struct tr_buf b;
     tr_buf_init(&b);
-    sm__encode_metadata(&b, items, cnt);
-    rv = sm__decode_metadata(b.data, b.len, m->a, &m->items, &m->n, &m->cap);
+    cl_metrics_encode_metadata(&b, items, cnt);
+    rv = cl_metrics_decode_metadata(b.data, b.len, m->a, &m->items, &m->n,
+                                    &m->cap);
     tr_buf_free(&b);
     return rv == 0 ? 0 : tr_errf(rv, errmsg, "out of memory");
 }
@@ -1248,8 +1276,8 @@ static int sm__meta_remote(void *arg,
     (void)ids;
     (void)n;
     struct sm_meta *m = arg;
-    int rv =
-        sm__decode_metadata(a->body, a->len, m->a, &m->items, &m->n, &m->cap);
+    int rv = cl_metrics_decode_metadata(a->body, a->len, m->a, &m->items, &m->n,
+                                        &m->cap);
     return rv == 0 ? 0 : tr_errf(TR_EUNAVAIL, errmsg, "bad metadata response");
 }
 
@@ -1271,7 +1299,7 @@ int tr_cluster_metadata(struct tr_cluster *c,
     h.maxt = INT64_MAX;
     struct tr_buf req;
     tr_buf_init(&req);
-    sm__encode_req(&req, SEL_METADATA, tenant, &h, &metric, NULL, 0);
+    cl_metrics_req_encode(&req, SEL_METADATA, tenant, &h, &metric, NULL, 0);
     struct cl_read r = {
         .signal = TR_SIGNAL_METRICS,
         .mint = h.mint,
