@@ -306,8 +306,10 @@ struct cl_node_health {
 };
 
 /* Decodes node's /internal/v1/status/local answer into at most max views
- * (returns how many; a malformed tail is ignored) and, when health is not
- * NULL, the health list the meta leader appends. */
+ * (returns how many; views beyond max are read and dropped) and, when
+ * health is not NULL, appends the health list the meta leader adds after
+ * the views. A malformed view ends the answer: the views before it count,
+ * no health list is read. */
 size_t cl_status_decode(uint64_t node,
                         const char *buf,
                         size_t len,
@@ -498,8 +500,9 @@ void cl_signal_metrics_init_source(struct tr_cluster *c);
  * of signal_metrics.c). Decoders never trust the bytes: counts are bounded
  * by the input, malformed input is TR_EPROTO. */
 #define CL_METRICS_MAX_MATCHERS 256
-#define CL_METRICS_MATCHER_NAME_MAX (TR_CATALOG_NAME_MAX + 100) /* NUL incl. \
-                                                                 */
+#define CL_METRICS_MATCHER_NAME_MAX          \
+    (TR_CATALOG_NAME_MAX + 100) /* NUL incl. \
+                                 */
 
 struct cl_metrics_matcher {
     uint8_t type;         /* enum tr_match_type */

@@ -54,13 +54,12 @@ void cl_status_local(struct tr_cluster *c,
     resp->content_type = "application/octet-stream";
 }
 
-/* One replica's view of one shard. */
 size_t cl_status_decode(uint64_t node,
-                             const char *buf,
-                             size_t len,
-                             struct cl_shard_view *out,
-                             size_t max,
-                             struct cl_node_health *health)
+                        const char *buf,
+                        size_t len,
+                        struct cl_shard_view *out,
+                        size_t max,
+                        struct cl_node_health *health)
 {
     struct tr_cursor c = tr_cursor_make(buf, len);
     uint64_t n;
@@ -68,8 +67,10 @@ size_t cl_status_decode(uint64_t node,
     if (tr_cursor_uvarint(&c, &n) != 0) {
         return 0;
     }
-    for (uint64_t i = 0; i < n && k < max; i++) {
-        struct cl_shard_view *v = &out[k];
+    /* views beyond max are read and dropped: the health list follows them */
+    for (uint64_t i = 0; i < n; i++) {
+        struct cl_shard_view extra;
+        struct cl_shard_view *v = k < max ? &out[k] : &extra;
         uint8_t state, flags;
         if (cl_get_shard(&c, &v->id) != 0 || tr_cursor_u8(&c, &state) != 0 ||
             tr_cursor_u64be(&c, &v->leader) != 0 ||
@@ -78,13 +79,15 @@ size_t cl_status_decode(uint64_t node,
             tr_cursor_uvarint(&c, &v->applied) != 0 ||
             tr_cursor_u8(&c, &flags) != 0 ||
             tr_cursor_uvarint(&c, &v->queued) != 0) {
-            break;
+            return k; /* a malformed tail: no health list to find */
         }
         v->node = node;
         v->state = state;
         v->catching_up = flags & 1;
         v->failed = flags & 2;
-        k++;
+        if (v != &extra) {
+            k++;
+        }
     }
     /* heartbeat health, from the meta leader only */
     uint8_t leader;
@@ -303,7 +306,7 @@ void cl_status_cluster(struct tr_cluster *c,
             status == 200) {
             reachable[i] = true;
             nv += cl_status_decode(nd->id, body.data, body.len, views + nv,
-                                 cap - nv, &health);
+                                   cap - nv, &health);
         }
     }
     tr_buf_free(&body);

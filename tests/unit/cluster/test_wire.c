@@ -440,6 +440,40 @@ Test(wire, status_local_round_trip)
     tr_buf_free(&b);
 }
 
+/* Views beyond max are dropped, yet the health list after them is found;
+ * a malformed view ends the answer (no health read from its middle). */
+Test(wire, status_local_health_after_more_views_than_max)
+{
+    struct tr_buf b;
+    tr_buf_init(&b);
+    wire_status(&b, 3, true);
+    for (size_t max = 0; max <= 3; max++) {
+        struct cl_shard_view v[3];
+        struct cl_node_health h;
+        memset(&h, 0, sizeof(h));
+        cr_assert_eq(cl_status_decode(9, b.data, b.len, v, max, &h), max);
+        cr_assert_eq(h.n, 2, "max %zu", max);
+        cr_assert_eq(h.id[0], 7);
+        cr_assert_eq(h.id[1], 8);
+    }
+    struct cl_shard_view v[3];
+    struct cl_node_health h;
+    memset(&h, 0, sizeof(h));
+    /* 3 views claimed, the third malformed (signal 9), then bytes that
+     * would read as a health list */
+    tr_buf_reset(&b);
+    wire_status(&b, 2, false);
+    b.data[0] = 3;
+    b.data[b.len - 1] = 9;
+    tr_buf_putc(&b, 1);
+    tr_buf_put_uvarint(&b, 1);
+    tr_buf_put_u64be(&b, 7);
+    tr_buf_putc(&b, 1);
+    cr_assert_eq(cl_status_decode(9, b.data, b.len, v, 3, &h), 2);
+    cr_assert_eq(h.n, 0);
+    tr_buf_free(&b);
+}
+
 /* A hello answer as api__hello writes it. */
 Test(wire, hello_round_trip)
 {
