@@ -68,11 +68,7 @@ void cl_call_destroy(struct cl_call *w)
 
 int64_t cl_window_start(const struct tr_cluster *c, int64_t t)
 {
-    int64_t q = t / c->window_ms;
-    if (t % c->window_ms != 0 && t < 0) {
-        q--;
-    }
-    return q * c->window_ms;
+    return tr_window_floor(t, c->window_ms);
 }
 
 void cl_put_shard(struct tr_buf *b, const struct tr_shard_id *id)

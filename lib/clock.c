@@ -75,3 +75,15 @@ void tr_clock_fake_set(tr_ms now)
     while (v > cur && !atomic_compare_exchange_weak(&clock_fake_now, &cur, v)) {
     }
 }
+
+int64_t tr_window_floor(int64_t t, int64_t w)
+{
+    int64_t q = t / w;
+    if (t % w != 0 && t < 0) {
+        if (q == INT64_MIN / w) {
+            return q * w; /* q - 1 windows would lie below INT64_MIN */
+        }
+        q--;
+    }
+    return q * w;
+}

@@ -23,6 +23,11 @@ void tr_clock_fake_set(tr_ms now);
 tr_ns tr_now_ns(void);
 tr_ms tr_now_ms(void);
 tr_ns tr_mono_ns(void);
+/* The start of the window of length w (> 0) holding t: the multiple of w
+ * at or below t. Where that lies below INT64_MIN (t within one window of
+ * it) the lowest multiple of w that is representable instead: no overflow
+ * for any t a peer or a client sends. */
+int64_t tr_window_floor(int64_t t, int64_t w);
 /* CPU seconds used by this process (user+system). */
 double tr_process_cpu_seconds(void);
 

@@ -430,11 +430,8 @@ void tr_api_write(const struct tr_http_request *req,
     int64_t oldest_window_end = w.now_ms - grace;
     /* a sample is writable while its window's end + grace is in the future:
      * ts >= start of the window containing (now - grace) */
-    int64_t q = oldest_window_end / wl;
-    if (oldest_window_end % wl != 0 && oldest_window_end < 0) {
-        q--;
-    }
-    w.min_ts = grace >= INT64_MAX / 4 ? INT64_MIN : q * wl;
+    w.min_ts = grace >= INT64_MAX / 4 ? INT64_MIN
+                                      : tr_window_floor(oldest_window_end, wl);
     w.max_ts = cfg->creation_grace_ms >= INT64_MAX / 4
                    ? INT64_MAX
                    : w.now_ms + cfg->creation_grace_ms;

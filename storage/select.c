@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "lib/alloc.h"
+#include "lib/clock.h"
 #include "lib/par.h"
 #include "lib/err.h"
 #include "storage/chunk.h"
@@ -325,11 +326,7 @@ static bool sel__labels_match(const struct tr_label *ls,
 
 static int64_t sel__window_start(int64_t t, int64_t w)
 {
-    int64_t q = t / w;
-    if (t % w != 0 && t < 0) {
-        q--;
-    }
-    return q * w;
+    return tr_window_floor(t, w);
 }
 
 /* One matched series in one window. */
