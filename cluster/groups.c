@@ -80,8 +80,8 @@ static void cl__copy_done(uv_work_t *req, int status)
         tr_shard_fsm_copy_done(g->fsm, w->ok, w->loaded);
     }
     if (!w->ok) {
-        tr_log_warn("shard copy failed; retrying",
-                    "group=%s", g != NULL ? g->name : "?");
+        tr_log_warn("shard copy failed; retrying", "group=%s",
+                    g != NULL ? g->name : "?");
     }
     tr_free(w);
 }
@@ -92,9 +92,8 @@ static void cl__start_copy(struct cl_group *g)
     if (g->copying || c->stopping) {
         return;
     }
-    const struct tr_catalog_shard *sh =
-        tr_catalog_shard(&c->meta_fsm.catalog, g->id.signal, g->id.window,
-                         g->id.slot);
+    const struct tr_catalog_shard *sh = tr_catalog_shard(
+        &c->meta_fsm.catalog, g->id.signal, g->id.window, g->id.slot);
     if (sh == NULL) {
         return;
     }
@@ -275,7 +274,8 @@ bool cl_groups_transfer_all(struct tr_cluster *c)
     return any;
 }
 
-/* ---- membership and leadership -----------------------------------------------
+/* ---- membership and leadership
+ * -----------------------------------------------
  */
 
 static void cl__change_done(void *arg, int status, void *result)
@@ -346,8 +346,8 @@ static void cl__balance(struct cl_group *g,
         g->leader_since_ms = now;
     }
     if (now - g->last_transfer_ms < CL_TRANSFER_EVERY_MS ||
-        now - g->leader_since_ms < CL_TRANSFER_EVERY_MS ||
-        sh->n_replicas < 2 || sh->replicas[0] == c->self.id) {
+        now - g->leader_since_ms < CL_TRANSFER_EVERY_MS || sh->n_replicas < 2 ||
+        sh->replicas[0] == c->self.id) {
         return;
     }
     struct raft *r = tr_raft_group_raft(g->g);
@@ -522,7 +522,8 @@ void cl_groups_refresh_stats(struct tr_cluster *c)
     pthread_mutex_unlock(&c->mu);
 }
 
-/* ---- strong reads ------------------------------------------------------------
+/* ---- strong reads
+ * ------------------------------------------------------------
  */
 
 /* A Raft barrier on the shard's leader proves leadership and makes every
@@ -565,7 +566,7 @@ static void barrier__start(void *arg)
 {
     struct cl_barrier *b = arg;
     struct cl_group *g = cl_group_find(b->c, &b->id);
-    struct tr_shard_fsm_state st;
+    struct tr_shard_fsm_state st = {0};
     if (g != NULL) {
         tr_shard_fsm_state(g->fsm, &st);
     }

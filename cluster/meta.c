@@ -812,9 +812,8 @@ int cl_ensure_window_loop(struct tr_cluster *c,
     }
     uint16_t k =
         (uint16_t)(c->cfg.shards_per_window ? c->cfg.shards_per_window : n);
-    uint8_t rf =
-        (uint8_t)(c->cfg.replication_factor ? c->cfg.replication_factor
-                                             : (n < 3 ? n : 3));
+    uint8_t rf = (uint8_t)(c->cfg.replication_factor ? c->cfg.replication_factor
+                                                     : (n < 3 ? n : 3));
     if (rf > n) {
         rf = (uint8_t)n;
     }
@@ -830,7 +829,8 @@ int cl_ensure_window_loop(struct tr_cluster *c,
     tr_catalog_cmd_create_window(&cmd, signal, window, c->window_ms, k, place,
                                  used);
     tr_free(place);
-    tr_log_info("creating window", "signal=%s window=%" PRId64 " shards=%u rf=%u",
+    tr_log_info("creating window",
+                "signal=%s window=%" PRId64 " shards=%u rf=%u",
                 tr_signal_name(signal), window, k, used);
     int rv =
         tr_raft_group_apply(c->meta, cmd.data, cmd.len, cl__window_applied, w);
@@ -868,10 +868,11 @@ static void cl__leader_settings(struct tr_cluster *c, int64_t now)
         return;
     }
     if (cur->set) {
-        tr_log_warn("cluster settings differ from this meta leader's flags; "
-                    "the leader's apply",
-                    "ooo_window_ms=%" PRId64 " catalog_ooo_window_ms=%" PRId64,
-                    want.ooo_window_ms, cur->ooo_window_ms);
+        tr_log_warn(
+            "cluster settings differ from this meta leader's flags; "
+            "the leader's apply",
+            "ooo_window_ms=%" PRId64 " catalog_ooo_window_ms=%" PRId64,
+            want.ooo_window_ms, cur->ooo_window_ms);
     }
     c->last_settings_ms = now;
     struct tr_buf cmd;

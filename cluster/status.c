@@ -69,7 +69,7 @@ size_t cl_status_decode(uint64_t node,
     }
     /* views beyond max are read and dropped: the health list follows them */
     for (uint64_t i = 0; i < n; i++) {
-        struct cl_shard_view extra;
+        struct cl_shard_view extra = {0};
         struct cl_shard_view *v = k < max ? &out[k] : &extra;
         uint8_t state, flags;
         if (cl_get_shard(&c, &v->id) != 0 || tr_cursor_u8(&c, &state) != 0 ||

@@ -883,7 +883,8 @@ int tr_status_print_verify(FILE *out,
         tr_sjson_free(&d);
         return -1;
     }
-    static const char *const head[] = {"SIGNAL",     "WINDOW", "SLOT", "INDEX",
+    static const char *const head[] = {"SIGNAL",     "WINDOW",
+                                       "SLOT",       "INDEX",
                                        "CONSISTENT", "REPLICAS node:checksum"};
     static const bool right[] = {false, false, true, true, false, false};
     struct st_table t;
@@ -918,8 +919,8 @@ int tr_status_print_verify(FILE *out,
             }
         }
         tr_buf_putc(&reps, '\0');
-        const char *row[6] = {sig, win, slot, idx, cons,
-                              reps.oom ? "?" : reps.data};
+        const char *row[6] = {sig, win,  slot,
+                              idx, cons, reps.oom ? "?" : reps.data};
         st__row(&t, row);
     }
     tr_buf_free(&reps);
@@ -1045,8 +1046,7 @@ int tr_status_command(FILE *out,
         if (st__fetch(base, "/api/v1/admin/cluster/verify", true, secret,
                       &body) != 0) {
             rc = 1;
-        } else if (tr_status_print_verify(out, base,
-                                          body.data ? body.data : "",
+        } else if (tr_status_print_verify(out, base, body.data ? body.data : "",
                                           body.len, &consistent, err,
                                           sizeof(err)) != 0) {
             fprintf(stderr, "triad status: %s\n", err);

@@ -187,7 +187,7 @@ static void op__start(void *arg)
         return;
     }
     struct cl_group *g = cl_group_find(c, &op->id);
-    struct tr_shard_fsm_state st;
+    struct tr_shard_fsm_state st = {0};
     if (g != NULL) {
         tr_shard_fsm_state(g->fsm, &st);
     }
@@ -235,9 +235,8 @@ static void op__start(void *arg)
         return;
     }
     if (target == 0) {
-        const struct tr_catalog_shard *sh =
-            tr_catalog_shard(&c->meta_fsm.catalog, op->id.signal,
-                             op->id.window, op->id.slot);
+        const struct tr_catalog_shard *sh = tr_catalog_shard(
+            &c->meta_fsm.catalog, op->id.signal, op->id.window, op->id.slot);
         if (sh == NULL || sh->n_replicas == 0) {
             snprintf(op->err, sizeof(op->err),
                      "unknown shard %s/%" PRId64 "/%u", op__signal(op),

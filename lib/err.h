@@ -28,7 +28,7 @@
     X(TR_ETIMEOUT, -13, "timed out")                         \
     X(TR_ECANCELED, -14, "canceled")                         \
     X(TR_EAUTH, -15, "unauthorized")                         \
-    X(TR_EEXEC, -16, "execution error")                     \
+    X(TR_EEXEC, -16, "execution error")                      \
     X(TR_EBUSY, -17, "overloaded")
 
 enum {

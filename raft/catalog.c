@@ -917,8 +917,8 @@ int tr_catalog_decode(struct tr_catalog *c, const void *buf, size_t len)
             n_tenants > tr_cursor_left(&cur) / 8) {
             goto err_after_shards;
         }
-        tenants = tr_calloc((size_t)(n_tenants ? n_tenants : 1),
-                            sizeof(*tenants));
+        tenants =
+            tr_calloc((size_t)(n_tenants ? n_tenants : 1), sizeof(*tenants));
         if (tenants == NULL) {
             rv = TR_ENOMEM;
             goto err_after_shards;

@@ -66,7 +66,6 @@
 #define TR_CATALOG_NAME_MAX 64
 #define TR_CATALOG_ADDR_MAX 128
 
-
 enum tr_node_state { TR_NODE_ACTIVE = 1, TR_NODE_REMOVED = 2 };
 
 /* Shard states and their allowed transitions:

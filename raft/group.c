@@ -568,8 +568,8 @@ int tr_raft_group_start(uv_loop_t *loop,
      * on their own): an InstallSnapshot lost on the way (the follower was
      * restarting) is resent after a few election timeouts, not raft's
      * default 30 s */
-    raft_set_install_snapshot_timeout(&g->raft,
-                                      election * 4 > 2000 ? election * 4 : 2000);
+    raft_set_install_snapshot_timeout(
+        &g->raft, election * 4 > 2000 ? election * 4 : 2000);
     g->snapshot_threshold =
         cfg->snapshot_threshold != 0 ? cfg->snapshot_threshold : 1024;
     g->snapshot_trailing =

@@ -39,7 +39,7 @@ struct tr_raft_group_config {
      * most snapshot_trailing) */
     uint64_t snapshot_bytes;
     uint64_t snapshot_trailing_bytes;
-    size_t segment_size;         /* default 1 MiB */
+    size_t segment_size; /* default 1 MiB */
     /* Optional: called on the loop when this node's view of the leader
      * changes (new leader id, 0 = none) - for metrics and routing caches. */
     void (*on_leader_change)(void *arg,

@@ -58,8 +58,8 @@ struct tr_shard_fsm {
     struct tr_shard_id id;
     struct tr_lane *lane;
     pthread_mutex_t mu;
-    pthread_cond_t cv;        /* checkpoint items done */
-    struct fsm_item *head;    /* queue (under mu) */
+    pthread_cond_t cv;     /* checkpoint items done */
+    struct fsm_item *head; /* queue (under mu) */
     struct fsm_item *tail;
     struct tr_shard_fsm_state st; /* under mu */
     bool closing;                 /* under mu */
@@ -118,7 +118,8 @@ int tr_shard_marker_decode(const void *buf,
     return 0;
 }
 
-/* ---- the queue ------------------------------------------------------------ */
+/* ---- the queue ------------------------------------------------------------
+ */
 
 /* Caller holds f->mu. */
 static void fsm__push(struct tr_shard_fsm *f, struct fsm_item *it)
@@ -353,8 +354,8 @@ static void fsm__run(void *arg)
             tr_log_error("shard replica stopped: storage write failed",
                          "signal=%s window=%" PRId64 " slot=%u index=%" PRIu64
                          " err=\"%s\"",
-                         tr_signal_name(f->id.signal), f->id.window,
-                         f->id.slot, it->index, err);
+                         tr_signal_name(f->id.signal), f->id.window, f->id.slot,
+                         it->index, err);
             return;
         }
         fsm__pop(f, it);

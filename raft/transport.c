@@ -415,8 +415,8 @@ static void incoming_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     tcp->data = NULL;
     incoming_unlink(in);
     in->m->stats.accepted++;
-    tr_log_debug("raft handshake accepted", "group=%s from=%llu",
-                 hs.group, (unsigned long long)hs.id);
+    tr_log_debug("raft handshake accepted", "group=%s from=%llu", hs.group,
+                 (unsigned long long)hs.id);
     tr_free(in);
     tp->accept_cb(tp->t, hs.id, hs.address, (uv_stream_t *)tcp);
 }

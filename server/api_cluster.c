@@ -156,7 +156,8 @@ static bool admin__authorized(const struct tr_http_request *req,
     if (secret[0] == '\0') {
         return true;
     }
-    const struct tr_slice *h = tr_http_header_get(req, "X-Triad-Cluster-Secret");
+    const struct tr_slice *h =
+        tr_http_header_get(req, "X-Triad-Cluster-Secret");
     if (h == NULL || !tr_slice_eq_cstr(*h, secret)) {
         tr_http_resp_text(resp, 401, "bad or missing cluster secret");
         return false;
@@ -264,15 +265,15 @@ int tr_api_cluster_routes(struct tr_http_server *http)
     size_t n;
     const struct tr_cluster_route *routes = tr_cluster_routes(&n);
     for (size_t i = 0; i < n; i++) {
-        int rv =
-            tr_http_route(http, routes[i].methods, routes[i].path, 0, ac__handle);
+        int rv = tr_http_route(http, routes[i].methods, routes[i].path, 0,
+                               ac__handle);
         if (rv != 0) {
             return rv;
         }
     }
-    int rv = tr_http_route(http, TR_HTTP_GET | TR_HTTP_POST,
-                           "/api/v1/admin/tenants/limits", 0,
-                           admin__tenant_limits);
+    int rv =
+        tr_http_route(http, TR_HTTP_GET | TR_HTTP_POST,
+                      "/api/v1/admin/tenants/limits", 0, admin__tenant_limits);
     if (rv == 0) {
         rv = tr_http_route(http, TR_HTTP_POST, "/debug/clock", 0, admin__clock);
     }

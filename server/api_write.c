@@ -519,8 +519,8 @@ void tr_api_write(const struct tr_http_request *req,
                              : res.first_error == TR_ETOOOLD ? "out_of_order"
                              : res.first_error == TR_ELIMIT  ? "series_limit"
                                                              : "internal";
-        tr_selfmetrics_inc(app->m_rejected, (double)res.rejected,
-                           w.tenant, reason);
+        tr_selfmetrics_inc(app->m_rejected, (double)res.rejected, w.tenant,
+                           reason);
     }
     tr_http_resp_header(resp, "X-Prometheus-Remote-Write-Samples-Written",
                         "%" PRIu64, written);

@@ -116,8 +116,8 @@ static const struct opt opts[] = {
     {"raft.snapshot-trailing", K_U32, F(raft_snapshot_trailing), "1024", NULL,
      1, 0, 0, "N",
      "entries kept after a snapshot for followers that lag a little"},
-    {"raft.snapshot-bytes", K_SIZE, F(raft_snapshot_bytes), "64MiB", NULL, 0,
-     0, 0, "SIZE",
+    {"raft.snapshot-bytes", K_SIZE, F(raft_snapshot_bytes), "64MiB", NULL, 0, 0,
+     0, "SIZE",
      "log bytes between snapshots as well (0: entries only); bounds a "
      "shard's log (each snapshot checkpoints the shard's open chunks)"},
     {"raft.snapshot-trailing-bytes", K_SIZE, F(raft_snapshot_trailing_bytes),
@@ -176,8 +176,8 @@ static const struct opt opts[] = {
     {"storage.head-checkpoint-interval", K_DUR, F(head_flush_interval_ms), "5m",
      NULL, MS_S, 0, 0, "DURATION",
      "how often in-memory heads are checkpointed to disk"},
-    {"storage.apply-threads", K_U32, F(storage_apply_threads), "2", NULL, 1,
-     64, 0, "N", "storage threads applying committed Raft entries"},
+    {"storage.apply-threads", K_U32, F(storage_apply_threads), "2", NULL, 1, 64,
+     0, "N", "storage threads applying committed Raft entries"},
     {"storage.apply-queue-size", K_SIZE, F(apply_queue_bytes), "64MiB", NULL,
      1024, 0, 0, "SIZE",
      "committed bytes a shard may have waiting for its storage thread; "

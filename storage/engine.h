@@ -34,8 +34,9 @@ enum tr_cf {
 /* The column family holding a signal's shards (enum tr_signal). */
 static inline enum tr_cf tr_cf_of_signal(uint8_t signal)
 {
-    return signal == 2 ? TR_CF_LOGS : signal == 3 ? TR_CF_TRACES
-                                                  : TR_CF_METRICS;
+    return signal == 2   ? TR_CF_LOGS
+           : signal == 3 ? TR_CF_TRACES
+                         : TR_CF_METRICS;
 }
 
 struct tr_engine;

@@ -115,8 +115,8 @@ int tr_entry_metrics_encode(const struct tr_entry_metrics *m,
         tr_buf_free(&plain);
         return TR_ENOMEM;
     }
-    size_t n = ZSTD_compress(out->data + out->len, bound, plain.data,
-                             plain.len, ENTRY_ZSTD_LEVEL);
+    size_t n = ZSTD_compress(out->data + out->len, bound, plain.data, plain.len,
+                             ENTRY_ZSTD_LEVEL);
     tr_buf_free(&plain);
     if (ZSTD_isError(n)) {
         return TR_ENOMEM;

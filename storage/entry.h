@@ -119,9 +119,9 @@ int tr_entry_metrics_decode(const void *buf,
                             struct tr_arena *a,
                             struct tr_entry_metrics *out);
 
-
 /* Verify entry: encode / decode (TR_ECORRUPT unless exactly one). */
-void tr_entry_verify_encode(uint64_t request, uint8_t out[TR_ENTRY_VERIFY_SIZE]);
+void tr_entry_verify_encode(uint64_t request,
+                            uint8_t out[TR_ENTRY_VERIFY_SIZE]);
 int tr_entry_verify_decode(const void *buf, size_t len, uint64_t *request);
 
 #endif

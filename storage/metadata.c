@@ -41,9 +41,7 @@ static int meta__item_cmp(const void *a, const void *b)
     return c != 0 ? c : tr_slice_cmp(x->unit, y->unit);
 }
 
-size_t tr_metadata_merge(struct tr_metadata_item *items,
-                         size_t n,
-                         size_t limit)
+size_t tr_metadata_merge(struct tr_metadata_item *items, size_t n, size_t limit)
 {
     /* by name, then by content, so that every node picks the same record
      * whatever order the shards answered in */
@@ -197,8 +195,10 @@ int tr_storage_metadata(struct tr_storage *s,
     tr_key_metadata(&k, tenant, metric);
     size_t base = k.len - metric.len;
     it = rv == 0 ? tr_iter_new(s->eng, TR_CF_META) : NULL;
-    for (it ? tr_iter_seek(it, k.data, k.len) : (void)0;
-         it != NULL && rv == 0 && tr_iter_has_prefix(it, k.data, k.len);
+    if (it != NULL) {
+        tr_iter_seek(it, k.data, k.len);
+    }
+    for (; it != NULL && rv == 0 && tr_iter_has_prefix(it, k.data, k.len);
          tr_iter_next(it)) {
         struct tr_slice key = tr_iter_key(it);
         if (metric.len > 0 && key.len != k.len) {
@@ -228,7 +228,8 @@ int tr_storage_metadata(struct tr_storage *s,
             rv = TR_ENOMEM;
         }
         for (size_t i = 0; rv == 0 && i < l.n; i++) {
-            if (cnt > 0 && tr_slice_eq(l.v[i].item.metric, items[cnt - 1].metric)) {
+            if (cnt > 0 &&
+                tr_slice_eq(l.v[i].item.metric, items[cnt - 1].metric)) {
                 continue;
             }
             if (limit > 0 && cnt >= limit) {

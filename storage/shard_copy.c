@@ -165,8 +165,7 @@ static int copy__delete_range(void *arg,
 
 /* Caller holds write_mu. Deletes the shard's keys and applied index and
  * frees its head. */
-static int copy__drop_locked(struct tr_storage *s,
-                             const struct tr_shard_id *id)
+static int copy__drop_locked(struct tr_storage *s, const struct tr_shard_id *id)
 {
     struct tr_wbatch *b = tr_wbatch_new(s->eng);
     if (b == NULL) {
