@@ -626,13 +626,12 @@ static int frame__begin(struct cl_frame_reader *r)
         }
     }
     if (r->n == r->cap) {
-        size_t cap = r->cap ? r->cap * 2 : 256;
-        struct cl_frame *nv = tr_realloc(r->frames, cap * sizeof(*nv));
+        struct cl_frame *nv =
+            tr_array_grow(r->frames, &r->cap, sizeof(*nv), 256);
         if (nv == NULL) {
             return TR_ENOMEM;
         }
         r->frames = nv;
-        r->cap = cap;
     }
     char *dst = tr_arena_alloc(&r->arena, flen ? flen : 1);
     if (dst == NULL) {

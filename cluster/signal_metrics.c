@@ -78,13 +78,11 @@ static struct sm_build *sm__batch(struct sm_build **bs,
         }
     }
     if (*nb == *capb) {
-        size_t cap = *capb ? *capb * 2 : 8;
-        struct sm_build *n = tr_realloc(*bs, cap * sizeof(*n));
+        struct sm_build *n = tr_array_grow(*bs, capb, sizeof(*n), 8);
         if (n == NULL) {
             return NULL;
         }
         *bs = n;
-        *capb = cap;
     }
     struct sm_build *b = &(*bs)[(*nb)++];
     memset(b, 0, sizeof(*b));
@@ -102,16 +100,12 @@ static struct tr_entry_series *sm__sub(struct tr_arena *a,
         return &b->series[b->n - 1];
     }
     if (b->n == b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 64;
-        struct tr_entry_series *ns = tr_arena_alloc(a, cap * sizeof(*ns));
+        struct tr_entry_series *ns =
+            tr_arena_array_grow(a, b->series, b->n, &b->cap, sizeof(*ns), 64);
         if (ns == NULL) {
             return NULL;
         }
-        if (b->n > 0) {
-            memcpy(ns, b->series, b->n * sizeof(*ns));
-        }
         b->series = ns;
-        b->cap = cap;
     }
     struct tr_entry_series *d = &b->series[b->n++];
     memset(d, 0, sizeof(*d));
@@ -615,16 +609,12 @@ int cl_metrics_decode_metadata(const void *buf,
     }
     for (uint64_t i = 0; i < cnt; i++) {
         if (*n == *cap) {
-            size_t nc = *cap ? *cap * 2 : 64;
-            struct tr_metadata_item *ni = tr_arena_alloc(a, nc * sizeof(*ni));
+            struct tr_metadata_item *ni =
+                tr_arena_array_grow(a, *items, *n, cap, sizeof(*ni), 64);
             if (ni == NULL) {
                 return TR_ENOMEM;
             }
-            if (*n > 0) {
-                memcpy(ni, *items, *n * sizeof(*ni));
-            }
             *items = ni;
-            *cap = nc;
         }
         struct tr_metadata_item *m = &(*items)[*n];
         if (sm__get_bytes(&c, &m->metric) != 0 ||
@@ -913,13 +903,12 @@ struct sm_select {
 static struct tr_select_result *sm__select_part(struct sm_select *s)
 {
     if (s->np == s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 8;
-        struct tr_select_result *p = tr_realloc(s->parts, cap * sizeof(*p));
+        struct tr_select_result *p =
+            tr_array_grow(s->parts, &s->cap, sizeof(*p), 8);
         if (p == NULL) {
             return NULL;
         }
         s->parts = p;
-        s->cap = cap;
     }
     struct tr_select_result *part = &s->parts[s->np];
     memset(part, 0, sizeof(*part));
@@ -1041,12 +1030,6 @@ static int sm__select(void *impl,
     return rv;
 }
 
-static int strs__cmp(const void *a, const void *b)
-{
-    return tr_slice_cmp(*(const struct tr_slice *)a,
-                        *(const struct tr_slice *)b);
-}
-
 /* Label names or values over the fan-out: every part's strings. */
 struct sm_strings {
     struct tr_cluster *c;
@@ -1064,13 +1047,12 @@ struct sm_strings {
 static struct tr_string_list *sm__strings_part(struct sm_strings *s)
 {
     if (s->np == s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 8;
-        struct tr_string_list *p = tr_realloc(s->parts, cap * sizeof(*p));
+        struct tr_string_list *p =
+            tr_array_grow(s->parts, &s->cap, sizeof(*p), 8);
         if (p == NULL) {
             return NULL;
         }
         s->parts = p;
-        s->cap = cap;
     }
     struct tr_string_list *l = &s->parts[s->np++];
     memset(l, 0, sizeof(*l));
@@ -1146,44 +1128,14 @@ static int sm__strings(struct tr_cluster *c,
         .arg = &s,
     };
     int rv = cl_read_run(c, &r, errmsg);
-    memset(out, 0, sizeof(*out));
-    tr_arena_init(&out->arena, 16 * 1024);
-    size_t total = 0;
-    for (size_t i = 0; i < s.np; i++) {
-        total += s.parts[i].n;
-    }
     if (rv == 0) {
-        struct tr_slice *all = tr_malloc((total ? total : 1) * sizeof(*all));
-        out->items = tr_arena_alloc(&out->arena,
-                                    (total ? total : 1) * sizeof(*out->items));
-        if (all == NULL || out->items == NULL) {
-            rv = tr_errf(TR_ENOMEM, errmsg, "out of memory");
-        } else {
-            size_t k = 0;
-            for (size_t i = 0; i < s.np; i++) {
-                for (size_t j = 0; j < s.parts[i].n; j++) {
-                    all[k++] = s.parts[i].items[j];
-                }
-                out->truncated = out->truncated || s.parts[i].truncated;
-            }
-            if (k > 1) {
-                qsort(all, k, sizeof(*all), strs__cmp);
-            }
-            for (size_t i = 0; i < k; i++) {
-                if (i > 0 && tr_slice_eq(all[i], all[i - 1])) {
-                    continue;
-                }
-                if (h->limit > 0 && out->n >= h->limit) {
-                    out->truncated = true;
-                    break;
-                }
-                out->items[out->n].base =
-                    tr_arena_strndup(&out->arena, all[i].base, all[i].len);
-                out->items[out->n].len = all[i].len;
-                out->n++;
-            }
+        rv = tr_string_list_union(s.parts, s.np, h->limit, out);
+        if (rv != 0) {
+            rv = tr_errf(rv, errmsg, "out of memory");
         }
-        tr_free(all);
+    } else {
+        memset(out, 0, sizeof(*out));
+        tr_arena_init(&out->arena, 16 * 1024);
     }
     for (size_t i = 0; i < s.np; i++) {
         tr_string_list_free(&s.parts[i]);

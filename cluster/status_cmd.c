@@ -583,14 +583,13 @@ static void st__row(struct st_table *t, const char *const *vals)
         return;
     }
     if (t->nrows == t->cap) {
-        size_t cap = t->cap ? t->cap * 2 : 16;
-        char **cells = tr_realloc(t->cells, cap * t->ncols * sizeof(char *));
+        char **cells =
+            tr_array_grow(t->cells, &t->cap, t->ncols * sizeof(char *), 16);
         if (cells == NULL) {
             t->oom = true;
             return;
         }
         t->cells = cells;
-        t->cap = cap;
     }
     char **row = t->cells + t->nrows * t->ncols;
     for (size_t i = 0; i < t->ncols; i++) {

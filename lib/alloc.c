@@ -63,6 +63,26 @@ char *tr_strndup(const char *s, size_t n)
     return p;
 }
 
+/* The next capacity of a growable array, 0 on overflow. */
+static size_t array__next_cap(size_t cap, size_t elem, size_t first)
+{
+    size_t nc = cap ? cap * 2 : (first ? first : 1);
+    if (nc <= cap || elem == 0 || nc > SIZE_MAX / elem) {
+        return 0;
+    }
+    return nc;
+}
+
+void *tr_array_grow(void *p, size_t *cap, size_t elem, size_t first)
+{
+    size_t nc = array__next_cap(*cap, elem, first);
+    void *np = nc ? tr_realloc(p, nc * elem) : NULL;
+    if (np != NULL) {
+        *cap = nc;
+    }
+    return np;
+}
+
 char *tr_strdup(const char *s)
 {
     return tr_strndup(s, strlen(s));
@@ -133,6 +153,24 @@ void *tr_arena_memdup(struct tr_arena *a, const void *p, size_t n)
         memcpy(q, p, n);
     }
     return q;
+}
+
+void *tr_arena_array_grow(struct tr_arena *a,
+                          const void *p,
+                          size_t n,
+                          size_t *cap,
+                          size_t elem,
+                          size_t first)
+{
+    size_t nc = array__next_cap(*cap, elem, first);
+    void *np = nc ? tr_arena_alloc(a, nc * elem) : NULL;
+    if (np != NULL) {
+        if (n > 0) {
+            memcpy(np, p, n * elem);
+        }
+        *cap = nc;
+    }
+    return np;
 }
 
 char *tr_arena_strndup(struct tr_arena *a, const char *s, size_t n)

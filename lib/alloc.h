@@ -24,6 +24,13 @@ void tr_free(void *ptr);
 char *tr_strdup(const char *s);
 char *tr_strndup(const char *s, size_t n);
 
+/* Growable arrays: room for more elements of elem bytes in p, which holds
+ * *cap. The capacity doubles (the first one is first); returns the new
+ * array, or NULL when out of memory or on overflow, with p and *cap
+ * unchanged. tr_array_grow reallocates; tr_arena_array_grow copies the n
+ * elements in use into a new allocation from the arena. */
+void *tr_array_grow(void *p, size_t *cap, size_t elem, size_t first);
+
 /* Arena: bump allocation in blocks; everything freed by tr_arena_free.
  * Allocations are 16-byte aligned. Not thread-safe. */
 struct tr_arena_block;
@@ -39,6 +46,12 @@ void *tr_arena_alloc(struct tr_arena *a, size_t size); /* NULL on OOM */
  * unless out of memory). */
 void *tr_arena_memdup(struct tr_arena *a, const void *p, size_t n);
 char *tr_arena_strndup(struct tr_arena *a, const char *s, size_t n);
+void *tr_arena_array_grow(struct tr_arena *a,
+                          const void *p,
+                          size_t n,
+                          size_t *cap,
+                          size_t elem,
+                          size_t first);
 void tr_arena_reset(struct tr_arena *a); /* keeps the first block */
 /* Moves every block of src into dst: memory src handed out stays valid
  * and is freed with dst; src is left empty. */

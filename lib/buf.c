@@ -39,6 +39,12 @@ int tr_slice_cmp(struct tr_slice a, struct tr_slice b)
     return a.len < b.len ? -1 : (a.len > b.len ? 1 : 0);
 }
 
+int tr_slice_qsort_cmp(const void *a, const void *b)
+{
+    return tr_slice_cmp(*(const struct tr_slice *)a,
+                        *(const struct tr_slice *)b);
+}
+
 void tr_buf_init(struct tr_buf *b)
 {
     memset(b, 0, sizeof(*b));

@@ -18,6 +18,8 @@ bool tr_slice_eq(struct tr_slice a, struct tr_slice b);
 bool tr_slice_eq_cstr(struct tr_slice a, const char *s);
 bool tr_slice_eq_nocase(struct tr_slice a, const char *s);
 int tr_slice_cmp(struct tr_slice a, struct tr_slice b); /* memcmp order */
+/* tr_slice_cmp for qsort/bsearch over an array of struct tr_slice. */
+int tr_slice_qsort_cmp(const void *a, const void *b);
 
 /* Growable buffer owning its bytes (tr_malloc). data is always
  * NUL-terminated after a successful append (the NUL is not counted). */

@@ -168,12 +168,6 @@ void tr_api_series(const struct tr_http_request *req,
     }
 }
 
-static int read__slice_cmp(const void *a, const void *b)
-{
-    return tr_slice_cmp(*(const struct tr_slice *)a,
-                        *(const struct tr_slice *)b);
-}
-
 /* Shared by /labels and /label/<name>/values: union over match[] sets. */
 static void read__strings(const struct tr_http_request *req,
                           struct tr_http_response *resp,
@@ -202,7 +196,6 @@ static void read__strings(const struct tr_http_request *req,
     }
     int rv = 0;
     char err[TR_ERRMSG_SIZE];
-    size_t total = 0;
     const struct tr_select_source *src = app->source;
     for (size_t i = 0; i < sets && rv == 0; i++) {
         const struct tr_matcher *ms = pm.n ? pm.sets[i] : NULL;
@@ -212,41 +205,25 @@ static void read__strings(const struct tr_http_request *req,
                                     &h, &lists[i], err)
                  : src->label_values(src->impl, tr_slice_cstr(tenant),
                                      *value_of, ms, nm, &h, &lists[i], err);
-        total += lists[i].n;
     }
     if (rv == 0) {
-        struct tr_slice *all = tr_malloc((total ? total : 1) * sizeof(*all));
-        if (all == NULL) {
+        /* every part holds at most limit + 1: the union is cut at limit
+         * only when there are more */
+        struct tr_string_list u;
+        if (tr_string_list_union(lists, sets, limit, &u) != 0) {
             rv = tr_errf(TR_ENOMEM, err, "out of memory");
         } else {
-            size_t k = 0;
-            for (size_t i = 0; i < sets; i++) {
-                memcpy(all + k, lists[i].items, lists[i].n * sizeof(*all));
-                k += lists[i].n;
-            }
-            if (sets > 1) {
-                qsort(all, k, sizeof(*all), read__slice_cmp);
-            }
             struct tr_json j;
             tr_prom_success_begin(resp, &j);
             tr_json_arr_begin(&j);
-            size_t out = 0;
-            bool truncated = false;
-            for (size_t i = 0; i < k; i++) {
-                if (i > 0 && tr_slice_eq(all[i - 1], all[i])) {
-                    continue;
-                }
-                if (limit > 0 && out >= limit) {
-                    truncated = true;
-                    break;
-                }
-                tr_json_str_n(&j, all[i].base, all[i].len);
-                out++;
+            for (size_t i = 0; i < u.n; i++) {
+                tr_json_str_n(&j, u.items[i].base, u.items[i].len);
             }
             tr_json_arr_end(&j);
-            tr_prom_success_end(resp, &j, truncated ? TRUNCATED_WARNING : NULL);
-            tr_free(all);
+            tr_prom_success_end(resp, &j,
+                                u.truncated ? TRUNCATED_WARNING : NULL);
         }
+        tr_string_list_free(&u);
     }
     for (size_t i = 0; i < sets; i++) {
         tr_string_list_free(&lists[i]);

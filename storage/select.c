@@ -1213,12 +1213,6 @@ static int sel__select(void *impl,
     return rv;
 }
 
-static int sel__slice_cmp(const void *a, const void *b)
-{
-    return tr_slice_cmp(*(const struct tr_slice *)a,
-                        *(const struct tr_slice *)b);
-}
-
 struct strset {
     struct tr_slice *v;
     size_t n;
@@ -1228,13 +1222,11 @@ struct strset {
 static int strset_add(struct strset *ss, struct tr_arena *a, struct tr_slice s)
 {
     if (ss->n == ss->cap) {
-        size_t cap = ss->cap ? ss->cap * 2 : 64;
-        struct tr_slice *nv = tr_realloc(ss->v, cap * sizeof(*nv));
+        struct tr_slice *nv = tr_array_grow(ss->v, &ss->cap, sizeof(*nv), 64);
         if (nv == NULL) {
             return TR_ENOMEM;
         }
         ss->v = nv;
-        ss->cap = cap;
     }
     char *p = tr_arena_strndup(a, s.base, s.len);
     if (p == NULL) {
@@ -1251,7 +1243,7 @@ static int strset_finish(struct strset *ss,
                          struct tr_string_list *out)
 {
     if (ss->n > 1) {
-        qsort(ss->v, ss->n, sizeof(*ss->v), sel__slice_cmp);
+        qsort(ss->v, ss->n, sizeof(*ss->v), tr_slice_qsort_cmp);
         size_t o = 1;
         for (size_t i = 1; i < ss->n; i++) {
             if (!tr_slice_eq(ss->v[i], ss->v[o - 1])) {
@@ -1426,6 +1418,28 @@ void tr_select_result_free(struct tr_select_result *r)
 {
     tr_arena_free(&r->arena);
     memset(r, 0, sizeof(*r));
+}
+
+int tr_string_list_union(const struct tr_string_list *parts,
+                         size_t n,
+                         size_t limit,
+                         struct tr_string_list *out)
+{
+    memset(out, 0, sizeof(*out));
+    tr_arena_init(&out->arena, 16 * 1024);
+    struct strset ss = {0};
+    int rv = 0;
+    for (size_t i = 0; i < n && rv == 0; i++) {
+        out->truncated = out->truncated || parts[i].truncated;
+        for (size_t j = 0; j < parts[i].n && rv == 0; j++) {
+            rv = strset_add(&ss, &out->arena, parts[i].items[j]);
+        }
+    }
+    if (rv == 0) {
+        return strset_finish(&ss, limit, out);
+    }
+    tr_free(ss.v);
+    return rv;
 }
 
 void tr_string_list_free(struct tr_string_list *l)

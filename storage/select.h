@@ -207,6 +207,14 @@ int tr_series_merge(struct tr_arena *a,
 /* Decodes every chunk-form series of r in place (memory from r->arena).
  * 0, TR_ENOMEM or TR_ECORRUPT. */
 int tr_select_result_decode(struct tr_select_result *r);
+/* Makes out (initialised here; free it with tr_string_list_free whatever
+ * the result) the sorted union of n string lists without duplicates, at
+ * most limit strings (0: no limit). out->truncated when a part was or the
+ * union was cut at limit. The strings are copied. 0 or TR_ENOMEM. */
+int tr_string_list_union(const struct tr_string_list *parts,
+                         size_t n,
+                         size_t limit,
+                         struct tr_string_list *out);
 void tr_string_list_free(struct tr_string_list *l);
 
 #endif

@@ -2,6 +2,7 @@
 #include "lib/alloc.h"
 
 #include <criterion/criterion.h>
+#include <stdint.h>
 #include <string.h>
 
 Test(alloc, arena_adopt_keeps_memory)
@@ -33,4 +34,45 @@ Test(alloc, arena_adopt_keeps_memory)
     tr_arena_free(&empty);
     tr_arena_free(&src);
     tr_arena_free(&dst); /* ASan: every block freed exactly once */
+}
+
+Test(alloc, array_grow_doubles_and_refuses_overflow)
+{
+    int *v = NULL;
+    size_t cap = 0;
+    for (size_t n = 0; n < 100; n++) {
+        if (n == cap) {
+            int *nv = tr_array_grow(v, &cap, sizeof(*nv), 4);
+            cr_assert_not_null(nv);
+            v = nv;
+        }
+        v[n] = (int)n;
+    }
+    cr_assert_eq(cap, 128); /* 4, 8, ..., 128 */
+    cr_assert_eq(v[99], 99);
+    size_t huge = SIZE_MAX / 2 + 1;
+    cr_assert_null(tr_array_grow(v, &huge, 1, 4)); /* doubling overflows */
+    cr_assert_eq(huge, SIZE_MAX / 2 + 1);
+    size_t c2 = 8;
+    cr_assert_null(tr_array_grow(v, &c2, SIZE_MAX / 8, 4)); /* bytes */
+    cr_assert_eq(c2, 8);
+    tr_free(v);
+
+    struct tr_arena a;
+    tr_arena_init(&a, 256);
+    long *w = NULL;
+    size_t wcap = 0;
+    for (size_t n = 0; n < 20; n++) {
+        if (n == wcap) {
+            long *nw = tr_arena_array_grow(&a, w, n, &wcap, sizeof(*nw), 3);
+            cr_assert_not_null(nw);
+            w = nw;
+        }
+        w[n] = (long)n * 7;
+    }
+    cr_assert_eq(wcap, 24); /* 3, 6, 12, 24 */
+    for (size_t n = 0; n < 20; n++) {
+        cr_assert_eq(w[n], (long)n * 7); /* copied on every growth */
+    }
+    tr_arena_free(&a);
 }

@@ -264,3 +264,54 @@ Test(select_chunks, sample_budget, .init = sc_setup, .fini = sc_teardown)
     tr_select_result_free(&r);
     tr_storage_close(s);
 }
+
+static void sc_list(struct tr_string_list *l, const char *const *s, size_t n)
+{
+    memset(l, 0, sizeof(*l));
+    tr_arena_init(&l->arena, 256);
+    l->items = tr_arena_alloc(&l->arena, (n ? n : 1) * sizeof(*l->items));
+    for (size_t i = 0; i < n; i++) {
+        l->items[i] = tr_slice_cstr(s[i]);
+    }
+    l->n = n;
+}
+
+Test(select_chunks, string_list_union)
+{
+    static const char *const a[] = {"job", "le", "zone"};
+    static const char *const b[] = {"__name__", "job", "le\x01"};
+    static const char *const c[] = {"instance"};
+    struct tr_string_list parts[3], u;
+    sc_list(&parts[0], a, 3);
+    sc_list(&parts[1], b, 3);
+    sc_list(&parts[2], c, 1);
+    cr_assert_eq(tr_string_list_union(parts, 3, 0, &u), 0);
+    static const char *const want[] = {"__name__", "instance", "job",
+                                       "le",       "le\x01",   "zone"};
+    cr_assert_eq(u.n, 6);
+    for (size_t i = 0; i < u.n; i++) {
+        cr_assert(tr_slice_eq_cstr(u.items[i], want[i]), "item %zu", i);
+    }
+    cr_assert_not(u.truncated);
+    tr_string_list_free(&u);
+    /* cut at the limit after deduplication */
+    cr_assert_eq(tr_string_list_union(parts, 3, 5, &u), 0);
+    cr_assert_eq(u.n, 5);
+    cr_assert(u.truncated);
+    tr_string_list_free(&u);
+    cr_assert_eq(tr_string_list_union(parts, 3, 6, &u), 0);
+    cr_assert_not(u.truncated);
+    tr_string_list_free(&u);
+    /* a truncated part makes the union truncated; no parts: empty */
+    parts[2].truncated = true;
+    cr_assert_eq(tr_string_list_union(parts, 3, 0, &u), 0);
+    cr_assert(u.truncated);
+    tr_string_list_free(&u);
+    cr_assert_eq(tr_string_list_union(parts, 0, 0, &u), 0);
+    cr_assert_eq(u.n, 0);
+    cr_assert_not(u.truncated);
+    tr_string_list_free(&u);
+    for (size_t i = 0; i < 3; i++) {
+        tr_string_list_free(&parts[i]);
+    }
+}
