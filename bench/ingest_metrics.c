@@ -75,6 +75,7 @@ struct cfg {
     const char *triad_bin;
     const char *prom_bin;
     int keep;
+    long pairs;
 };
 
 static struct cfg cfg = {100000,
@@ -85,7 +86,8 @@ static struct cfg cfg = {100000,
                          NULL,
                          "build/triad",
                          "build/tools/prometheus-3.5/usr/bin/prometheus",
-                         0};
+                         0,
+                         1};
 
 /* ---- sender threads -------------------------------------------------------
  */
@@ -436,7 +438,7 @@ static int run_triad(struct result *res)
             stop_pid(pid);
         return -1;
     }
-    static struct target t = {.name = "triad"};
+    struct target t = {.name = "triad"}; /* fresh counters every run */
     pthread_mutex_init(&t.mu, NULL);
     snprintf(t.url, sizeof t.url, "http://%s/api/v1/write", http);
     printf("triad: pid %d on %s, data %s\n", (int)pid, http, data);
@@ -486,7 +488,7 @@ static int run_prometheus(struct result *res)
         stop_pid(pid);
         return -1;
     }
-    static struct target t = {.name = "prometheus"};
+    struct target t = {.name = "prometheus"};
     pthread_mutex_init(&t.mu, NULL);
     snprintf(t.url, sizeof t.url, "http://%s/api/v1/write", addr);
     printf("prometheus: pid %d on %s, tsdb %s\n", (int)pid, addr, tsdb);
@@ -513,6 +515,82 @@ static long env_long(const char *name, long def)
     return v && *v ? strtol(v, NULL, 10) : def;
 }
 
+/* triad / Prometheus figures of one pair of runs. */
+struct ratios {
+    double rate, cpu, cpu_all, disk, rss;
+};
+
+static int compare(const struct result *rt,
+                   const struct result *rp,
+                   const char *prom_name,
+                   struct ratios *q)
+{
+    if (!rt->ok || !rp->ok || !rt->ok_samples || !rp->ok_samples)
+        return 0;
+    double nt = (double)(rt->ok_samples + rt->failed_samples),
+           np = (double)(rp->ok_samples + rp->failed_samples);
+    q->rate = ((double)rt->ok_samples / rt->wall_s) /
+              ((double)rp->ok_samples / rp->wall_s);
+    q->cpu = (rt->cpu_ingest_s / nt) / (rp->cpu_ingest_s / np);
+    q->cpu_all = (rt->cpu_total_s / nt) / (rp->cpu_total_s / np);
+    q->disk = ((double)rt->disk_alloc / (double)rt->ok_samples) /
+              ((double)rp->disk_alloc / (double)rp->ok_samples);
+    q->rss = (double)rt->hwm_kib / (double)rp->hwm_kib;
+    printf("triad / %s:\n", prom_name);
+    printf("  samples/s                      %.2fx\n", q->rate);
+    printf("  CPU per sample, push           %.2fx  (target <= 0.5x: %s)\n",
+           q->cpu, q->cpu <= 0.5 ? "met" : "NOT met");
+    printf("  CPU per sample, push+idle+stop %.2fx  (target <= 0.5x: %s)\n",
+           q->cpu_all, q->cpu_all <= 0.5 ? "met" : "NOT met");
+    printf(
+        "  disk, whole data dir           %.2fx  (bytes per sample; %.1f "
+        "vs %.1f MiB; target <= 0.7x: %s)\n",
+        q->disk, mib(rt->disk_alloc), mib(rp->disk_alloc),
+        q->disk <= 0.7 ? "met" : "NOT met");
+    printf("  peak RSS                       %.2fx\n", q->rss);
+    fflush(stdout);
+    return 1;
+}
+
+static int dbl_cmp(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, long n)
+{
+    qsort(v, (size_t)n, sizeof(*v), dbl_cmp);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* The median of every ratio over the pairs, with its range. */
+static void print_medians(const struct ratios *rs, long n, const char *pn)
+{
+    static const char *const names[] = {"samples/s", "CPU per sample, push",
+                                        "CPU per sample, push+idle+stop",
+                                        "disk, whole data dir", "peak RSS"};
+    static const double targets[] = {0, 0.5, 0.5, 0.7, 0};
+    printf("triad / %s, median of %ld pairs (min - max):\n", pn, n);
+    for (int k = 0; k < 5; k++) {
+        double v[20];
+        for (long i = 0; i < n; i++) {
+            const struct ratios *q = &rs[i];
+            v[i] = k == 0   ? q->rate
+                   : k == 1 ? q->cpu
+                   : k == 2 ? q->cpu_all
+                   : k == 3 ? q->disk
+                            : q->rss;
+        }
+        double m = median(v, n);
+        printf("  %-30s %.2fx  (%.2f - %.2f)", names[k], m, v[0], v[n - 1]);
+        if (targets[k] > 0)
+            printf("  target <= %.1fx: %s", targets[k],
+                   m <= targets[k] ? "met" : "NOT met");
+        printf("\n");
+    }
+}
+
 static void usage(void)
 {
     fprintf(
@@ -520,7 +598,7 @@ static void usage(void)
         "usage: ingest_metrics [--series N] [--rounds N] [--batch N] [--conns "
         "N]\n"
         "         [--idle S] [--only triad|prometheus] [--triad PATH]\n"
-        "         [--prometheus PATH] [--keep]\n");
+        "         [--prometheus PATH] [--pairs N] [--keep]\n");
     exit(2);
 }
 
@@ -532,6 +610,7 @@ int main(int argc, char **argv)
     cfg.batch = env_long("BENCH_BATCH", cfg.batch);
     cfg.conns = env_long("BENCH_CONNS", cfg.conns);
     cfg.idle_s = env_long("BENCH_IDLE", cfg.idle_s);
+    cfg.pairs = env_long("BENCH_PAIRS", cfg.pairs);
     if (getenv("BENCH_ONLY") && *getenv("BENCH_ONLY"))
         cfg.only = getenv("BENCH_ONLY");
     if (getenv("TRIAD_BIN"))
@@ -563,12 +642,15 @@ int main(int argc, char **argv)
             cfg.triad_bin = v;
         else if (strcmp(a, "--prometheus") == 0)
             cfg.prom_bin = v;
+        else if (strcmp(a, "--pairs") == 0)
+            cfg.pairs = strtol(v, NULL, 10);
         else
             usage();
         i++;
     }
     if (cfg.series < 1 || cfg.rounds < 1 || cfg.batch < 1 || cfg.conns < 1 ||
-        cfg.conns > 64 || cfg.idle_s < 0 || cfg.idle_s > 3600)
+        cfg.conns > 64 || cfg.idle_s < 0 || cfg.idle_s > 3600 ||
+        cfg.pairs < 1 || cfg.pairs > 20)
         usage();
     int do_triad = !cfg.only || strcmp(cfg.only, "triad") == 0;
     int do_prom = !cfg.only || strcmp(cfg.only, "prometheus") == 0;
@@ -595,46 +677,41 @@ int main(int argc, char **argv)
         printf("baseline: %s (%s)\n", prom_name, cfg.prom_bin);
     fflush(stdout);
 
-    struct result rt = {0}, rp = {0};
     int failed = 0;
-    if (do_triad) {
-        if (run_triad(&rt) == 0)
-            print_result("triad", &rt);
-        else
-            failed = 1;
+    struct ratios *rs = calloc((size_t)cfg.pairs, sizeof(*rs));
+    if (rs == NULL)
+        die("out of memory");
+    long nr = 0;
+    for (long pair = 0; pair < cfg.pairs; pair++) {
+        struct result rt = {0}, rp = {0};
+        /* alternate the order, so that a drift in the machine's speed
+         * (other virtual machines on the host) favours neither server */
+        int prom_first = pair % 2 == 1;
+        if (cfg.pairs > 1)
+            printf("-- pair %ld of %ld (%s first)\n", pair + 1, cfg.pairs,
+                   prom_first ? "prometheus" : "triad");
+        for (int k = 0; k < 2; k++) {
+            if ((k == 0) == prom_first) {
+                if (do_prom && run_prometheus(&rp) == 0)
+                    print_result(prom_name, &rp);
+                else if (do_prom)
+                    failed = 1;
+            } else {
+                if (do_triad && run_triad(&rt) == 0)
+                    print_result("triad", &rt);
+                else if (do_triad)
+                    failed = 1;
+            }
+        }
+        if (compare(&rt, &rp, prom_name, &rs[nr]))
+            nr++;
+        if (rt.failed_samples || rp.failed_samples)
+            printf("WARNING: failed samples: triad %ld, prometheus %ld\n",
+                   rt.failed_samples, rp.failed_samples);
     }
-    if (do_prom) {
-        if (run_prometheus(&rp) == 0)
-            print_result(prom_name, &rp);
-        else
-            failed = 1;
-    }
-    if (rt.ok && rp.ok && rt.ok_samples && rp.ok_samples) {
-        double nt = (double)(rt.ok_samples + rt.failed_samples),
-               np = (double)(rp.ok_samples + rp.failed_samples);
-        double cpu = (rt.cpu_ingest_s / nt) / (rp.cpu_ingest_s / np);
-        double cpu_all = (rt.cpu_total_s / nt) / (rp.cpu_total_s / np);
-        double disk = ((double)rt.disk_alloc / (double)rt.ok_samples) /
-                      ((double)rp.disk_alloc / (double)rp.ok_samples);
-        printf("triad / %s:\n", prom_name);
-        printf("  samples/s                      %.2fx\n",
-               ((double)rt.ok_samples / rt.wall_s) /
-                   ((double)rp.ok_samples / rp.wall_s));
-        printf("  CPU per sample, push           %.2fx  (target <= 0.5x: %s)\n",
-               cpu, cpu <= 0.5 ? "met" : "NOT met");
-        printf("  CPU per sample, push+idle+stop %.2fx  (target <= 0.5x: %s)\n",
-               cpu_all, cpu_all <= 0.5 ? "met" : "NOT met");
-        printf(
-            "  disk, whole data dir           %.2fx  (bytes per sample; %.1f "
-            "vs %.1f MiB; target <= 0.7x: %s)\n",
-            disk, mib(rt.disk_alloc), mib(rp.disk_alloc),
-            disk <= 0.7 ? "met" : "NOT met");
-        printf("  peak RSS                       %.2fx\n",
-               (double)rt.hwm_kib / (double)rp.hwm_kib);
-    }
-    if (rt.failed_samples || rp.failed_samples)
-        printf("WARNING: failed samples: triad %ld, prometheus %ld\n",
-               rt.failed_samples, rp.failed_samples);
+    if (nr > 1)
+        print_medians(rs, nr, prom_name);
+    free(rs);
     curl_global_cleanup();
     return failed;
 }

@@ -397,6 +397,22 @@ bool tr_utf8_valid(const char *str, size_t n)
     const unsigned char *s = (const unsigned char *)str;
     size_t i = 0;
     while (i < n) {
+        /* ASCII runs (label values mostly are) eight bytes at a time */
+        while (n - i >= 8) {
+            uint64_t w;
+            memcpy(&w, s + i, 8);
+            if ((w & 0x8080808080808080ULL) != 0) {
+                break;
+            }
+            i += 8;
+        }
+        if (i == n) {
+            break;
+        }
+        if (s[i] < 0x80) {
+            i++;
+            continue;
+        }
         size_t l = tr_utf8_seq_len(s + i, n - i);
         if (l == 0) {
             return false;
