@@ -1451,6 +1451,44 @@ static void print_time_ms(int64_t ms)
  * unpaced first, so that the phase does not create series), then offers
  * load samples/s for cfg.duration s and reports what the nodes and the
  * client saw. 0 when the run completed. */
+/* Same shards, leaders and terms (and the meta group's) in a and b? */
+static int same_leaders(const struct status *a, const struct status *b)
+{
+    if (a->nshards != b->nshards || a->meta_term != b->meta_term ||
+        strcmp(a->meta_leader, b->meta_leader) != 0)
+        return 0;
+    for (int i = 0; i < a->nshards; i++) {
+        const struct shard_info *x = &a->sh[i], *y = &b->sh[i];
+        if (x->window != y->window || x->slot != y->slot ||
+            x->term != y->term || strcmp(x->leader, y->leader) != 0)
+            return 0;
+    }
+    return 1;
+}
+
+/* Waits until no leader or term changed for `quiet` polls 1 s apart (a new
+ * cluster's leader balancing moves leaders during its first seconds), at
+ * most max_s seconds. 0 when settled. */
+static int wait_leaders_settled(struct cluster *c, int quiet, int max_s)
+{
+    static struct status a, b;
+    int same = 0;
+    if (get_status(c, &a) != 0)
+        memset(&a, 0, sizeof a);
+    for (int s = 0; s < max_s; s++) {
+        sleep(1);
+        if (get_status(c, &b) != 0) {
+            same = 0;
+            continue;
+        }
+        same = same_leaders(&a, &b) ? same + 1 : 0;
+        a = b;
+        if (same >= quiet)
+            return 0;
+    }
+    return -1;
+}
+
 static int run_fixed(struct cluster *c)
 {
     static struct node_metrics m0[MAX_NODES], m1[MAX_NODES];
@@ -1482,6 +1520,13 @@ static int run_fixed(struct cluster *c)
                 "fixed load: replicas did not reach lag 0 within 120 s\n");
         return -1;
     }
+    double ws = mono_s();
+    if (wait_leaders_settled(c, 8, 120) != 0) {
+        fprintf(stderr, "fixed load: leaders kept moving for 120 s\n");
+        return -1;
+    }
+    printf("fixed load: leaders settled (8 s without a change) after %.0f s\n",
+           mono_s() - ws);
     double interval = (double)cfg.conns * (double)cfg.batch / load;
     long rounds = (long)ceil(load * (double)cfg.duration / (double)cfg.series);
     int64_t ts_end = t0_ms + (int64_t)(round0 + rounds) * SCRAPE_MS;

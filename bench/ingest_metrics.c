@@ -87,7 +87,7 @@ static struct cfg cfg = {100000,
                          "build/triad",
                          "build/tools/prometheus-3.5/usr/bin/prometheus",
                          0,
-                         1};
+                         3};
 
 /* ---- sender threads -------------------------------------------------------
  */

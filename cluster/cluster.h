@@ -52,6 +52,7 @@ struct tr_cluster_config {
     uint32_t snapshot_trailing;  /* entries */
     uint64_t snapshot_bytes;     /* log bytes that trigger a snapshot */
     uint64_t snapshot_trailing_bytes;
+    uint64_t segment_bytes; /* raft_uv segments of shard groups; 0: 4 MiB */
     int64_t write_timeout_ms;
     /* late-write grace per signal (index: enum tr_signal), resolved */
     int64_t late_write_grace_ms[TR_SIGNAL_MAX + 1];

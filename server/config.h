@@ -45,6 +45,7 @@ struct tr_config {
     uint32_t raft_snapshot_trailing;     /* --raft.snapshot-trailing, 1024 */
     size_t raft_snapshot_bytes;          /* --raft.snapshot-bytes, 4MiB */
     size_t raft_snapshot_trailing_bytes; /* --raft.snapshot-trailing-bytes */
+    size_t raft_segment_bytes;           /* --raft.segment-size */
     int64_t cluster_write_timeout_ms;    /* --cluster.write-timeout, 10s */
     int64_t retention_metrics_ms;        /* --retention.metrics, 20d */
     int64_t retention_logs_ms;           /* --retention.logs, 7d */

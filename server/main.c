@@ -177,6 +177,7 @@ static void node__cluster_config(const struct tr_config *cfg,
     cc->snapshot_trailing = cfg->raft_snapshot_trailing;
     cc->snapshot_bytes = cfg->raft_snapshot_bytes;
     cc->snapshot_trailing_bytes = cfg->raft_snapshot_trailing_bytes;
+    cc->segment_bytes = cfg->raft_segment_bytes;
     cc->write_timeout_ms = cfg->cluster_write_timeout_ms;
     cc->late_write_grace_ms[TR_SIGNAL_METRICS] =
         node__grace(cfg, cfg->late_write_grace_metrics_ms);
