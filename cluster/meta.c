@@ -54,8 +54,8 @@ void cl_group_config(struct tr_cluster *c,
     gc->snapshot_trailing = c->cfg.snapshot_trailing;
     gc->snapshot_bytes = c->cfg.snapshot_bytes;
     gc->snapshot_trailing_bytes = c->cfg.snapshot_trailing_bytes;
-    gc->segment_size = c->cfg.segment_bytes != 0 ? c->cfg.segment_bytes
-                                                 : CL_SEGMENT_SIZE;
+    gc->segment_size =
+        c->cfg.segment_bytes != 0 ? c->cfg.segment_bytes : CL_SEGMENT_SIZE;
 }
 
 /* Catalog changed (loop, after apply): the tick reacts to most changes; the
