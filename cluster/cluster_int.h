@@ -21,13 +21,14 @@
 #define CL_MAX_PEERS 64
 #define CL_URL_MAX 320
 /* raft_uv segment sizes: its open segments are preallocated (two or three
- * per group), so they stay small, the meta group's smallest (it writes
- * little). Shard groups default to 4 MiB (--raft.segment-size): every
- * segment that fills closes its writer, and raft_uv tears the writer's
- * kernel AIO context down on the loop thread (io_destroy waits for an RCU
- * grace period, ~30 ms); with 1 MiB that happened several times a second
- * at 110k samples/s and put the loop's lag p99 at 37 ms. */
-#define CL_SEGMENT_SIZE (4u << 20)
+ * per group), the meta group's small (it writes little). Shard groups
+ * default to 8 MiB (--raft.segment-size): every segment that fills closes
+ * its writer, and raft_uv tears the writer's kernel AIO context down on the
+ * loop thread (io_destroy waits for an RCU grace period, ~40 ms); O_DIRECT
+ * pads each entry's write to 4 KiB, so at 167k samples/s on RF=3 4 MiB
+ * segments closed every 5 s per group and put the loop's lag p99 at 27 ms
+ * (8 MiB: 7-8 ms). See docs/architecture.md section 10. */
+#define CL_SEGMENT_SIZE (8u << 20)
 #define CL_META_SEGMENT_SIZE (64u << 10)
 
 /* A shard group this node replicates. Loop thread only. */

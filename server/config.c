@@ -123,11 +123,11 @@ static const struct opt opts[] = {
     {"raft.snapshot-trailing-bytes", K_SIZE, F(raft_snapshot_trailing_bytes),
      "2MiB", NULL, 0, 0, 0, "SIZE",
      "about this much log is kept after a snapshot (0: entries only)"},
-    {"raft.segment-size", K_SIZE, F(raft_segment_bytes), "4MiB", NULL,
+    {"raft.segment-size", K_SIZE, F(raft_segment_bytes), "8MiB", NULL,
      256 * 1024, 1024 * 1024 * 1024, 0, "SIZE",
      "Raft log segment size of shard groups: each group preallocates two or "
      "three; smaller segments close more often and each close stalls the "
-     "event loop for a kernel AIO teardown (about 30 ms)"},
+     "event loop for a kernel AIO teardown (about 40 ms)"},
     {"cluster.write-timeout", K_DUR, F(cluster_write_timeout_ms), "10s", NULL,
      10, 0, 0, "DURATION",
      "how long a write waits for every shard to commit (then 503)"},
