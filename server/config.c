@@ -110,7 +110,7 @@ static const struct opt opts[] = {
      60000, 0, "DURATION", "Raft heartbeat interval of every group"},
     {"raft.pre-vote", K_BOOL, F(raft_pre_vote), "true", NULL, 0, 0, 0, "",
      "Raft pre-vote (avoids disruptive elections)"},
-    {"raft.snapshot-threshold", K_U32, F(raft_snapshot_threshold), "4096", NULL,
+    {"raft.snapshot-threshold", K_U32, F(raft_snapshot_threshold), "8192", NULL,
      2, 0, 0, "N",
      "entries between snapshots (a snapshot checkpoints the shard)"},
     {"raft.snapshot-trailing", K_U32, F(raft_snapshot_trailing), "1024", NULL,
