@@ -40,257 +40,13 @@
 
 #include "lib/err.h"
 #include "lib/hash.h"
+#include "proto/pbread.h"
 #include "proto/prw_int.h"
-
-/* ---- reading ------------------------------------------------------------ */
-
-/* Decoding context shared by both versions. */
-struct rd {
-    const uint8_t *base; /* first byte of the request (offsets in errors) */
-    char *errmsg;        /* caller's buffer or NULL */
-    size_t series_idx;   /* timeseries being decoded, SIZE_MAX outside */
-};
-
-__attribute__((format(printf, 4, 5))) static int rd_fail(const struct rd *rd,
-                                                         const uint8_t *at,
-                                                         const char *msg,
-                                                         const char *fmt,
-                                                         ...)
-{
-    char what[256];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(what, sizeof(what), fmt, ap);
-    va_end(ap);
-    size_t off = (size_t)(at - rd->base);
-    if (rd->series_idx != SIZE_MAX) {
-        tr_errf(TR_EPROTO, rd->errmsg, "%s: %s (timeseries[%zu]) at offset %zu",
-                msg, what, rd->series_idx, off);
-    } else {
-        tr_errf(TR_EPROTO, rd->errmsg, "%s: %s at offset %zu", msg, what, off);
-    }
-    return TR_EPROTO; /* a constant, so the compiler sees rv != 0 */
-}
-
-/* uvarint with a one-byte fast path; the general case is the library's
- * bounds-checked reader (rejects > 10 bytes and 64-bit overflow). */
-static inline int rd_uvarint(struct tr_cursor *c, uint64_t *v)
-{
-    if (c->p < c->end && *c->p < 0x80) {
-        *v = *c->p++;
-        return 0;
-    }
-    if (tr_cursor_left(c) >= 10) {
-        /* no bounds checks needed; same rules as tr_cursor_uvarint */
-        const uint8_t *p = c->p;
-        uint64_t x = 0;
-        for (unsigned i = 0; i < 9; i++) {
-            x |= (uint64_t)(p[i] & 0x7f) << (7 * i);
-            if (p[i] < 0x80) {
-                c->p = p + i + 1;
-                *v = x;
-                return 0;
-            }
-        }
-        if (p[9] > 1) {
-            return TR_EPROTO;
-        }
-        *v = x | (uint64_t)p[9] << 63;
-        c->p = p + 10;
-        return 0;
-    }
-    return tr_cursor_uvarint(c, v);
-}
-
-static inline uint64_t load_u64le(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--) {
-        v = (v << 8) | p[i];
-    }
-    return v;
-}
-
-static inline double bits_to_double(uint64_t u)
-{
-    double d;
-    memcpy(&d, &u, sizeof(d));
-    return d;
-}
-
-/* Reads a tag. *at is set to the tag's first byte (for later messages). */
-static inline int rd_tag(const struct rd *rd,
-                         struct tr_cursor *c,
-                         const char *msg,
-                         uint32_t *field,
-                         unsigned *wt)
-{
-    const uint8_t *at = c->p;
-    uint64_t t;
-    *field = 0;
-    *wt = 0;
-    if (c->p < c->end && *c->p < 0x80) {
-        t = *c->p++;
-    } else if (rd_uvarint(c, &t) != 0) {
-        return rd_fail(rd, at, msg, "truncated or overlong tag varint");
-    }
-    if (t > UINT32_MAX) {
-        return rd_fail(rd, at, msg, "tag %llu out of range",
-                       (unsigned long long)t);
-    }
-    *field = (uint32_t)(t >> 3);
-    *wt = (unsigned)(t & 7);
-    if (*field == 0) {
-        return rd_fail(rd, at, msg, "field number 0");
-    }
-    if (*wt == WT_SGROUP || *wt == WT_EGROUP) {
-        return rd_fail(rd, at, msg,
-                       "field %u uses deprecated group wire type %u", *field,
-                       *wt);
-    }
-    if (*wt > WT_I32) {
-        return rd_fail(rd, at, msg, "field %u has invalid wire type %u", *field,
-                       *wt);
-    }
-    return 0;
-}
-
-static inline int rd_want(const struct rd *rd,
-                          const uint8_t *at,
-                          const char *msg,
-                          uint32_t field,
-                          unsigned wt,
-                          unsigned want)
-{
-    if (wt != want) {
-        return rd_fail(rd, at, msg, "field %u has wire type %u, expected %u",
-                       field, wt, want);
-    }
-    return 0;
-}
-
-/* LEN payload: bounds-checked sub-cursor, c advanced past it. */
-static inline int rd_len(const struct rd *rd,
-                         struct tr_cursor *c,
-                         const char *msg,
-                         uint32_t field,
-                         struct tr_cursor *sub)
-{
-    const uint8_t *at = c->p;
-    uint64_t n;
-    sub->p = sub->end = c->p;
-    if (rd_uvarint(c, &n) != 0) {
-        return rd_fail(rd, at, msg, "truncated length of field %u", field);
-    }
-    if (n > tr_cursor_left(c)) {
-        return rd_fail(rd, at, msg,
-                       "length %llu of field %u exceeds the %zu bytes left",
-                       (unsigned long long)n, field, tr_cursor_left(c));
-    }
-    sub->p = c->p;
-    sub->end = c->p + n;
-    c->p += n;
-    return 0;
-}
-
-static inline int rd_slice(const struct rd *rd,
-                           struct tr_cursor *c,
-                           const char *msg,
-                           uint32_t field,
-                           struct tr_slice *out)
-{
-    struct tr_cursor sub;
-    int rv = rd_len(rd, c, msg, field, &sub);
-    if (rv == 0) {
-        out->base = (const char *)sub.p;
-        out->len = (size_t)(sub.end - sub.p);
-    }
-    return rv;
-}
-
-static inline int rd_double(const struct rd *rd,
-                            struct tr_cursor *c,
-                            const char *msg,
-                            uint32_t field,
-                            double *out)
-{
-    if (tr_cursor_left(c) < 8) {
-        return rd_fail(rd, c->p, msg, "truncated double field %u", field);
-    }
-    *out = bits_to_double(load_u64le(c->p));
-    c->p += 8;
-    return 0;
-}
-
-static inline int rd_u64(const struct rd *rd,
-                         struct tr_cursor *c,
-                         const char *msg,
-                         uint32_t field,
-                         uint64_t *out)
-{
-    const uint8_t *at = c->p;
-    if (rd_uvarint(c, out) != 0) {
-        return rd_fail(rd, at, msg, "truncated or overlong varint field %u",
-                       field);
-    }
-    return 0;
-}
-
-/* Skips the payload of an unknown field (tag already read). */
-static int rd_skip(const struct rd *rd,
-                   struct tr_cursor *c,
-                   const char *msg,
-                   uint32_t field,
-                   unsigned wt)
-{
-    uint64_t v;
-    struct tr_cursor sub;
-    switch (wt) {
-        case WT_VARINT:
-            return rd_u64(rd, c, msg, field, &v);
-        case WT_I64:
-            if (tr_cursor_left(c) < 8) {
-                return rd_fail(rd, c->p, msg, "truncated fixed64 field %u",
-                               field);
-            }
-            c->p += 8;
-            return 0;
-        case WT_I32:
-            if (tr_cursor_left(c) < 4) {
-                return rd_fail(rd, c->p, msg, "truncated fixed32 field %u",
-                               field);
-            }
-            c->p += 4;
-            return 0;
-        case WT_LEN:
-            return rd_len(rd, c, msg, field, &sub);
-        default:
-            /* rd_tag lets no other wire type through */
-            return rd_fail(rd, c->p, msg, "wire type %u", wt);
-    }
-}
-
-/* Arena array of n elements; NULL (and no error) when n == 0. */
-static void *arena_array(struct tr_arena *a, size_t n, size_t size, int *rv)
-{
-    if (n == 0 || *rv != 0) {
-        return NULL;
-    }
-    if (n > SIZE_MAX / size) {
-        *rv = TR_ENOMEM;
-        return NULL;
-    }
-    void *p = tr_arena_alloc(a, n * size);
-    if (p == NULL) {
-        *rv = TR_ENOMEM;
-    }
-    return p;
-}
 
 /* ---- shared leaf messages ----------------------------------------------- */
 
 /* Sample (both versions): value=1 double, timestamp=2 int64. */
-static int dec_sample(const struct rd *rd,
+static int dec_sample(const struct tr_pb_rd *rd,
                       struct tr_cursor c,
                       const char *msg,
                       struct tr_prw_sample *out)
@@ -302,26 +58,26 @@ static int dec_sample(const struct rd *rd,
         uint32_t field;
         unsigned wt;
         uint64_t u;
-        int rv = rd_tag(rd, &c, msg, &field, &wt);
+        int rv = tr_pb_tag(rd, &c, msg, &field, &wt);
         if (rv != 0) {
             return rv;
         }
         switch (field) {
             case 1:
-                if ((rv = rd_want(rd, at, msg, field, wt, WT_I64)) != 0 ||
-                    (rv = rd_double(rd, &c, msg, field, &out->value)) != 0) {
+                if ((rv = tr_pb_want(rd, at, msg, field, wt, WT_I64)) != 0 ||
+                    (rv = tr_pb_double(rd, &c, msg, field, &out->value)) != 0) {
                     return rv;
                 }
                 break;
             case 2:
-                if ((rv = rd_want(rd, at, msg, field, wt, WT_VARINT)) != 0 ||
-                    (rv = rd_u64(rd, &c, msg, field, &u)) != 0) {
+                if ((rv = tr_pb_want(rd, at, msg, field, wt, WT_VARINT)) != 0 ||
+                    (rv = tr_pb_u64(rd, &c, msg, field, &u)) != 0) {
                     return rv;
                 }
                 out->ts_ms = (int64_t)u;
                 break;
             default:
-                if ((rv = rd_skip(rd, &c, msg, field, wt)) != 0) {
+                if ((rv = tr_pb_skip(rd, &c, msg, field, wt)) != 0) {
                     return rv;
                 }
         }
@@ -339,7 +95,7 @@ static const char M1_EX[] = "prometheus.Exemplar";
 static const char M1_MD[] = "prometheus.MetricMetadata";
 
 struct v1 {
-    struct rd rd;
+    struct tr_pb_rd rd;
     bool fill; /* pass 2: arrays below are allocated */
     /* pass 1: totals; pass 2: next free index of each array */
     size_t n_series, n_labels, n_samples, n_exemplars, n_ex_labels;
@@ -353,7 +109,7 @@ struct v1 {
 };
 
 /* Label: name=1, value=2. */
-static int v1_label(const struct rd *rd,
+static int v1_label(const struct tr_pb_rd *rd,
                     struct tr_cursor c,
                     struct tr_prw_label *out)
 {
@@ -374,17 +130,18 @@ static int v1_label(const struct rd *rd,
         const uint8_t *at = c.p;
         uint32_t field;
         unsigned wt;
-        int rv = rd_tag(rd, &c, M1_LABEL, &field, &wt);
+        int rv = tr_pb_tag(rd, &c, M1_LABEL, &field, &wt);
         if (rv != 0) {
             return rv;
         }
         if (field == 1 || field == 2) {
-            if ((rv = rd_want(rd, at, M1_LABEL, field, wt, WT_LEN)) != 0 ||
-                (rv = rd_slice(rd, &c, M1_LABEL, field,
-                               field == 1 ? &out->name : &out->value)) != 0) {
+            if ((rv = tr_pb_want(rd, at, M1_LABEL, field, wt, WT_LEN)) != 0 ||
+                (rv = tr_pb_slice(rd, &c, M1_LABEL, field,
+                                  field == 1 ? &out->name : &out->value)) !=
+                    0) {
                 return rv;
             }
-        } else if ((rv = rd_skip(rd, &c, M1_LABEL, field, wt)) != 0) {
+        } else if ((rv = tr_pb_skip(rd, &c, M1_LABEL, field, wt)) != 0) {
             return rv;
         }
     }
@@ -405,14 +162,15 @@ static int v1_exemplar(struct v1 *x,
         unsigned wt;
         uint64_t u;
         struct tr_cursor sub;
-        int rv = rd_tag(&x->rd, &c, M1_EX, &field, &wt);
+        int rv = tr_pb_tag(&x->rd, &c, M1_EX, &field, &wt);
         if (rv != 0) {
             return rv;
         }
         switch (field) {
             case 1:
-                if ((rv = rd_want(&x->rd, at, M1_EX, field, wt, WT_LEN)) != 0 ||
-                    (rv = rd_len(&x->rd, &c, M1_EX, field, &sub)) != 0) {
+                if ((rv = tr_pb_want(&x->rd, at, M1_EX, field, wt, WT_LEN)) !=
+                        0 ||
+                    (rv = tr_pb_len(&x->rd, &c, M1_EX, field, &sub)) != 0) {
                     return rv;
                 }
                 if (x->fill &&
@@ -423,22 +181,23 @@ static int v1_exemplar(struct v1 *x,
                 x->n_ex_labels++;
                 break;
             case 2:
-                if ((rv = rd_want(&x->rd, at, M1_EX, field, wt, WT_I64)) != 0 ||
-                    (rv = rd_double(&x->rd, &c, M1_EX, field, &out->value)) !=
-                        0) {
+                if ((rv = tr_pb_want(&x->rd, at, M1_EX, field, wt, WT_I64)) !=
+                        0 ||
+                    (rv = tr_pb_double(&x->rd, &c, M1_EX, field,
+                                       &out->value)) != 0) {
                     return rv;
                 }
                 break;
             case 3:
-                if ((rv = rd_want(&x->rd, at, M1_EX, field, wt, WT_VARINT)) !=
-                        0 ||
-                    (rv = rd_u64(&x->rd, &c, M1_EX, field, &u)) != 0) {
+                if ((rv = tr_pb_want(&x->rd, at, M1_EX, field, wt,
+                                     WT_VARINT)) != 0 ||
+                    (rv = tr_pb_u64(&x->rd, &c, M1_EX, field, &u)) != 0) {
                     return rv;
                 }
                 out->ts_ms = (int64_t)u;
                 break;
             default:
-                if ((rv = rd_skip(&x->rd, &c, M1_EX, field, wt)) != 0) {
+                if ((rv = tr_pb_skip(&x->rd, &c, M1_EX, field, wt)) != 0) {
                     return rv;
                 }
         }
@@ -462,18 +221,18 @@ static int v1_series(struct v1 *x, struct tr_cursor c, struct tr_prw_series *s)
         uint32_t field;
         unsigned wt;
         struct tr_cursor sub;
-        int rv = rd_tag(&x->rd, &c, M1_TS, &field, &wt);
+        int rv = tr_pb_tag(&x->rd, &c, M1_TS, &field, &wt);
         if (rv != 0) {
             return rv;
         }
         if (field < 1 || field > 4) {
-            if ((rv = rd_skip(&x->rd, &c, M1_TS, field, wt)) != 0) {
+            if ((rv = tr_pb_skip(&x->rd, &c, M1_TS, field, wt)) != 0) {
                 return rv;
             }
             continue;
         }
-        if ((rv = rd_want(&x->rd, at, M1_TS, field, wt, WT_LEN)) != 0 ||
-            (rv = rd_len(&x->rd, &c, M1_TS, field, &sub)) != 0) {
+        if ((rv = tr_pb_want(&x->rd, at, M1_TS, field, wt, WT_LEN)) != 0 ||
+            (rv = tr_pb_len(&x->rd, &c, M1_TS, field, &sub)) != 0) {
             return rv;
         }
         switch (field) {
@@ -516,7 +275,7 @@ static int v1_series(struct v1 *x, struct tr_cursor c, struct tr_prw_series *s)
 }
 
 /* MetricMetadata: type=1, metric_family_name=2, help=4, unit=5. */
-static int v1_metadata(const struct rd *rd,
+static int v1_metadata(const struct tr_pb_rd *rd,
                        struct tr_cursor c,
                        struct tr_prw_metadata *out)
 {
@@ -527,14 +286,15 @@ static int v1_metadata(const struct rd *rd,
         unsigned wt;
         uint64_t u;
         struct tr_slice *dst = NULL;
-        int rv = rd_tag(rd, &c, M1_MD, &field, &wt);
+        int rv = tr_pb_tag(rd, &c, M1_MD, &field, &wt);
         if (rv != 0) {
             return rv;
         }
         switch (field) {
             case 1:
-                if ((rv = rd_want(rd, at, M1_MD, field, wt, WT_VARINT)) != 0 ||
-                    (rv = rd_u64(rd, &c, M1_MD, field, &u)) != 0) {
+                if ((rv = tr_pb_want(rd, at, M1_MD, field, wt, WT_VARINT)) !=
+                        0 ||
+                    (rv = tr_pb_u64(rd, &c, M1_MD, field, &u)) != 0) {
                     return rv;
                 }
                 out->type = (int)(int32_t)(uint32_t)u;
@@ -549,13 +309,13 @@ static int v1_metadata(const struct rd *rd,
                 dst = &out->unit;
                 break;
             default:
-                if ((rv = rd_skip(rd, &c, M1_MD, field, wt)) != 0) {
+                if ((rv = tr_pb_skip(rd, &c, M1_MD, field, wt)) != 0) {
                     return rv;
                 }
                 continue;
         }
-        if ((rv = rd_want(rd, at, M1_MD, field, wt, WT_LEN)) != 0 ||
-            (rv = rd_slice(rd, &c, M1_MD, field, dst)) != 0) {
+        if ((rv = tr_pb_want(rd, at, M1_MD, field, wt, WT_LEN)) != 0 ||
+            (rv = tr_pb_slice(rd, &c, M1_MD, field, dst)) != 0) {
             return rv;
         }
     }
@@ -574,25 +334,25 @@ static int v1_walk(struct v1 *x, const void *buf, size_t len)
         uint32_t field;
         unsigned wt;
         struct tr_cursor sub;
-        int rv = rd_tag(&x->rd, &c, M1_REQ, &field, &wt);
+        int rv = tr_pb_tag(&x->rd, &c, M1_REQ, &field, &wt);
         if (rv != 0) {
             return rv;
         }
         if (field != 1 && field != 3) {
-            if ((rv = rd_skip(&x->rd, &c, M1_REQ, field, wt)) != 0) {
+            if ((rv = tr_pb_skip(&x->rd, &c, M1_REQ, field, wt)) != 0) {
                 return rv;
             }
             continue;
         }
-        if ((rv = rd_want(&x->rd, at, M1_REQ, field, wt, WT_LEN)) != 0 ||
-            (rv = rd_len(&x->rd, &c, M1_REQ, field, &sub)) != 0) {
+        if ((rv = tr_pb_want(&x->rd, at, M1_REQ, field, wt, WT_LEN)) != 0 ||
+            (rv = tr_pb_len(&x->rd, &c, M1_REQ, field, &sub)) != 0) {
             return rv;
         }
         if (field == 1) {
-            x->rd.series_idx = x->n_series;
+            x->rd.item_idx = x->n_series;
             rv = v1_series(x, sub,
                            x->fill ? &x->series[x->n_series] : &series_scratch);
-            x->rd.series_idx = SIZE_MAX;
+            x->rd.item_idx = SIZE_MAX;
             x->n_series++;
         } else {
             if (x->fill) {
@@ -622,17 +382,18 @@ int tr_prw_decode_v1(const void *buf,
     memset(&x, 0, sizeof(x));
     x.rd.base = buf;
     x.rd.errmsg = errmsg;
-    x.rd.series_idx = SIZE_MAX;
+    x.rd.item = "timeseries";
+    x.rd.item_idx = SIZE_MAX;
     int rv = v1_walk(&x, buf, len);
     if (rv != 0) {
         return rv;
     }
-    x.series = arena_array(arena, x.n_series, sizeof(*x.series), &rv);
-    x.labels = arena_array(arena, x.n_labels, sizeof(*x.labels), &rv);
-    x.samples = arena_array(arena, x.n_samples, sizeof(*x.samples), &rv);
-    x.exemplars = arena_array(arena, x.n_exemplars, sizeof(*x.exemplars), &rv);
-    x.ex_labels = arena_array(arena, x.n_ex_labels, sizeof(*x.ex_labels), &rv);
-    x.metadata = arena_array(arena, x.n_metadata, sizeof(*x.metadata), &rv);
+    x.series = tr_pb_array(arena, x.n_series, sizeof(*x.series), &rv);
+    x.labels = tr_pb_array(arena, x.n_labels, sizeof(*x.labels), &rv);
+    x.samples = tr_pb_array(arena, x.n_samples, sizeof(*x.samples), &rv);
+    x.exemplars = tr_pb_array(arena, x.n_exemplars, sizeof(*x.exemplars), &rv);
+    x.ex_labels = tr_pb_array(arena, x.n_ex_labels, sizeof(*x.ex_labels), &rv);
+    x.metadata = tr_pb_array(arena, x.n_metadata, sizeof(*x.metadata), &rv);
     if (rv != 0) {
         return tr_errf(rv, errmsg, "prw: out of memory");
     }
@@ -657,7 +418,7 @@ static const char M2_EX[] = "io.prometheus.write.v2.Exemplar";
 static const char M2_MD[] = "io.prometheus.write.v2.Metadata";
 
 struct v2 {
-    struct rd rd;
+    struct tr_pb_rd rd;
     bool fill;
     size_t n_symbols; /* final after pass 1 */
     size_t n_series, n_labels, n_samples, n_exemplars, n_ex_labels;
@@ -678,9 +439,9 @@ static inline int v2_sym(const struct v2 *x,
                          struct tr_slice *out)
 {
     if (ref >= x->n_symbols) {
-        return rd_fail(&x->rd, at, msg,
-                       "%s reference %llu out of range (%zu symbols)", what,
-                       (unsigned long long)ref, x->n_symbols);
+        return tr_pb_fail(&x->rd, at, msg,
+                          "%s reference %llu out of range (%zu symbols)", what,
+                          (unsigned long long)ref, x->n_symbols);
     }
     *out = x->symbols[ref];
     return 0;
@@ -701,7 +462,7 @@ static int v2_refs(struct v2 *x,
     if (wt == WT_VARINT) {
         const uint8_t *at = c->p;
         uint64_t ref;
-        if ((rv = rd_u64(&x->rd, c, msg, 1, &ref)) != 0) {
+        if ((rv = tr_pb_u64(&x->rd, c, msg, 1, &ref)) != 0) {
             return rv;
         }
         if (x->fill) {
@@ -715,17 +476,17 @@ static int v2_refs(struct v2 *x,
         return 0;
     }
     if (wt == WT_LEN) {
-        if ((rv = rd_len(&x->rd, c, msg, 1, &sub)) != 0) {
+        if ((rv = tr_pb_len(&x->rd, c, msg, 1, &sub)) != 0) {
             return rv;
         }
     } else {
-        return rd_fail(&x->rd, c->p, msg,
-                       "field 1 has wire type %u, expected 0 or 2", wt);
+        return tr_pb_fail(&x->rd, c->p, msg,
+                          "field 1 has wire type %u, expected 0 or 2", wt);
     }
     if (!x->fill) {
         /* pass 1 counts varint terminators; pass 2 rejects overlong ones */
         if (sub.p < sub.end && sub.end[-1] >= 0x80) {
-            return rd_fail(&x->rd, sub.end - 1, msg, "truncated label ref");
+            return tr_pb_fail(&x->rd, sub.end - 1, msg, "truncated label ref");
         }
         for (const uint8_t *p = sub.p; p < sub.end; p++) {
             *k += *p < 0x80;
@@ -738,7 +499,8 @@ static int v2_refs(struct v2 *x,
         if (*sub.p < 0x80) {
             ref = *sub.p++;
         } else if (tr_cursor_uvarint(&sub, &ref) != 0) {
-            return rd_fail(&x->rd, at, msg, "truncated or overlong label ref");
+            return tr_pb_fail(&x->rd, at, msg,
+                              "truncated or overlong label ref");
         }
         if (x->fill) {
             struct tr_prw_label *l = &labels[*k / 2];
@@ -767,7 +529,7 @@ static int v2_exemplar(struct v2 *x,
         uint32_t field;
         unsigned wt;
         uint64_t u;
-        int rv = rd_tag(&x->rd, &c, M2_EX, &field, &wt);
+        int rv = tr_pb_tag(&x->rd, &c, M2_EX, &field, &wt);
         if (rv != 0) {
             return rv;
         }
@@ -776,27 +538,28 @@ static int v2_exemplar(struct v2 *x,
                 rv = v2_refs(x, &c, M2_EX, wt, labels, &k);
                 break;
             case 2:
-                if ((rv = rd_want(&x->rd, at, M2_EX, field, wt, WT_I64)) == 0) {
-                    rv = rd_double(&x->rd, &c, M2_EX, field, &out->value);
+                if ((rv = tr_pb_want(&x->rd, at, M2_EX, field, wt, WT_I64)) ==
+                    0) {
+                    rv = tr_pb_double(&x->rd, &c, M2_EX, field, &out->value);
                 }
                 break;
             case 3:
-                if ((rv = rd_want(&x->rd, at, M2_EX, field, wt, WT_VARINT)) ==
-                        0 &&
-                    (rv = rd_u64(&x->rd, &c, M2_EX, field, &u)) == 0) {
+                if ((rv = tr_pb_want(&x->rd, at, M2_EX, field, wt,
+                                     WT_VARINT)) == 0 &&
+                    (rv = tr_pb_u64(&x->rd, &c, M2_EX, field, &u)) == 0) {
                     out->ts_ms = (int64_t)u;
                 }
                 break;
             default:
-                rv = rd_skip(&x->rd, &c, M2_EX, field, wt);
+                rv = tr_pb_skip(&x->rd, &c, M2_EX, field, wt);
         }
         if (rv != 0) {
             return rv;
         }
     }
     if (k & 1) {
-        return rd_fail(&x->rd, c.end, M2_EX, "odd number (%zu) of labels_refs",
-                       k);
+        return tr_pb_fail(&x->rd, c.end, M2_EX,
+                          "odd number (%zu) of labels_refs", k);
     }
     out->labels = k ? labels : NULL;
     out->n_labels = k / 2;
@@ -816,7 +579,7 @@ static int v2_metadata(const struct v2 *x,
         const uint8_t *at = c.p;
         uint32_t field;
         unsigned wt;
-        int rv = rd_tag(&x->rd, &c, M2_MD, &field, &wt);
+        int rv = tr_pb_tag(&x->rd, &c, M2_MD, &field, &wt);
         if (rv != 0) {
             return rv;
         }
@@ -825,10 +588,10 @@ static int v2_metadata(const struct v2 *x,
                         : field == 4 ? unit_ref
                                      : NULL;
         if (dst == NULL) {
-            rv = rd_skip(&x->rd, &c, M2_MD, field, wt);
-        } else if ((rv = rd_want(&x->rd, at, M2_MD, field, wt, WT_VARINT)) ==
+            rv = tr_pb_skip(&x->rd, &c, M2_MD, field, wt);
+        } else if ((rv = tr_pb_want(&x->rd, at, M2_MD, field, wt, WT_VARINT)) ==
                    0) {
-            rv = rd_u64(&x->rd, &c, M2_MD, field, dst);
+            rv = tr_pb_u64(&x->rd, &c, M2_MD, field, dst);
         }
         if (rv != 0) {
             return rv;
@@ -856,7 +619,7 @@ static int v2_series(struct v2 *x, struct tr_cursor c, struct tr_prw_series *s)
         unsigned wt;
         uint64_t u;
         struct tr_cursor sub;
-        int rv = rd_tag(&x->rd, &c, M2_TS, &field, &wt);
+        int rv = tr_pb_tag(&x->rd, &c, M2_TS, &field, &wt);
         if (rv != 0) {
             return rv;
         }
@@ -868,8 +631,9 @@ static int v2_series(struct v2 *x, struct tr_cursor c, struct tr_prw_series *s)
             case 3:
             case 4:
             case 5:
-                if ((rv = rd_want(&x->rd, at, M2_TS, field, wt, WT_LEN)) != 0 ||
-                    (rv = rd_len(&x->rd, &c, M2_TS, field, &sub)) != 0) {
+                if ((rv = tr_pb_want(&x->rd, at, M2_TS, field, wt, WT_LEN)) !=
+                        0 ||
+                    (rv = tr_pb_len(&x->rd, &c, M2_TS, field, &sub)) != 0) {
                     return rv;
                 }
                 if (field == 2) {
@@ -894,22 +658,22 @@ static int v2_series(struct v2 *x, struct tr_cursor c, struct tr_prw_series *s)
                 }
                 break;
             case 6:
-                if ((rv = rd_want(&x->rd, at, M2_TS, field, wt, WT_VARINT)) ==
-                        0 &&
-                    (rv = rd_u64(&x->rd, &c, M2_TS, field, &u)) == 0) {
+                if ((rv = tr_pb_want(&x->rd, at, M2_TS, field, wt,
+                                     WT_VARINT)) == 0 &&
+                    (rv = tr_pb_u64(&x->rd, &c, M2_TS, field, &u)) == 0) {
                     s->created_ts_ms = (int64_t)u;
                 }
                 break;
             default:
-                rv = rd_skip(&x->rd, &c, M2_TS, field, wt);
+                rv = tr_pb_skip(&x->rd, &c, M2_TS, field, wt);
         }
         if (rv != 0) {
             return rv;
         }
     }
     if (k & 1) {
-        return rd_fail(&x->rd, c.end, M2_TS, "odd number (%zu) of labels_refs",
-                       k);
+        return tr_pb_fail(&x->rd, c.end, M2_TS,
+                          "odd number (%zu) of labels_refs", k);
     }
     s->n_labels = k / 2;
     s->n_samples = x->n_samples - first_sample;
@@ -956,18 +720,18 @@ static int v2_walk(struct v2 *x, const void *buf, size_t len)
         uint32_t field;
         unsigned wt;
         struct tr_cursor sub;
-        int rv = rd_tag(&x->rd, &c, M2_REQ, &field, &wt);
+        int rv = tr_pb_tag(&x->rd, &c, M2_REQ, &field, &wt);
         if (rv != 0) {
             return rv;
         }
         if (field != 4 && field != 5) {
-            if ((rv = rd_skip(&x->rd, &c, M2_REQ, field, wt)) != 0) {
+            if ((rv = tr_pb_skip(&x->rd, &c, M2_REQ, field, wt)) != 0) {
                 return rv;
             }
             continue;
         }
-        if ((rv = rd_want(&x->rd, at, M2_REQ, field, wt, WT_LEN)) != 0 ||
-            (rv = rd_len(&x->rd, &c, M2_REQ, field, &sub)) != 0) {
+        if ((rv = tr_pb_want(&x->rd, at, M2_REQ, field, wt, WT_LEN)) != 0 ||
+            (rv = tr_pb_len(&x->rd, &c, M2_REQ, field, &sub)) != 0) {
             return rv;
         }
         if (field == 4) {
@@ -976,10 +740,10 @@ static int v2_walk(struct v2 *x, const void *buf, size_t len)
             }
             continue;
         }
-        x->rd.series_idx = x->n_series;
+        x->rd.item_idx = x->n_series;
         rv = v2_series(x, sub,
                        x->fill ? &x->series[x->n_series] : &series_scratch);
-        x->rd.series_idx = SIZE_MAX;
+        x->rd.item_idx = SIZE_MAX;
         x->n_series++;
         if (rv != 0) {
             return rv;
@@ -997,17 +761,17 @@ static void v2_fill_symbols(struct v2 *x, const void *buf, size_t len)
         uint32_t field;
         unsigned wt;
         struct tr_cursor sub;
-        if (rd_tag(&x->rd, &c, M2_REQ, &field, &wt) != 0) {
+        if (tr_pb_tag(&x->rd, &c, M2_REQ, &field, &wt) != 0) {
             return;
         }
         if (field == 4 && wt == WT_LEN) {
-            if (rd_len(&x->rd, &c, M2_REQ, field, &sub) != 0) {
+            if (tr_pb_len(&x->rd, &c, M2_REQ, field, &sub) != 0) {
                 return;
             }
             x->symbols[n].base = (const char *)sub.p;
             x->symbols[n].len = (size_t)(sub.end - sub.p);
             n++;
-        } else if (rd_skip(&x->rd, &c, M2_REQ, field, wt) != 0) {
+        } else if (tr_pb_skip(&x->rd, &c, M2_REQ, field, wt) != 0) {
             return;
         }
     }
@@ -1028,7 +792,8 @@ int tr_prw_decode_v2(const void *buf,
     memset(&x, 0, sizeof(x));
     x.rd.base = buf;
     x.rd.errmsg = errmsg;
-    x.rd.series_idx = SIZE_MAX;
+    x.rd.item = "timeseries";
+    x.rd.item_idx = SIZE_MAX;
     int rv = v2_walk(&x, buf, len);
     if (rv != 0) {
         return rv;
@@ -1037,12 +802,12 @@ int tr_prw_decode_v2(const void *buf,
         return tr_errf(TR_EPROTO, errmsg,
                        "%s: no symbols (symbols[0] must be \"\")", M2_REQ);
     }
-    x.symbols = arena_array(arena, x.n_symbols, sizeof(*x.symbols), &rv);
-    x.series = arena_array(arena, x.n_series, sizeof(*x.series), &rv);
-    x.labels = arena_array(arena, x.n_labels, sizeof(*x.labels), &rv);
-    x.samples = arena_array(arena, x.n_samples, sizeof(*x.samples), &rv);
-    x.exemplars = arena_array(arena, x.n_exemplars, sizeof(*x.exemplars), &rv);
-    x.ex_labels = arena_array(arena, x.n_ex_labels, sizeof(*x.ex_labels), &rv);
+    x.symbols = tr_pb_array(arena, x.n_symbols, sizeof(*x.symbols), &rv);
+    x.series = tr_pb_array(arena, x.n_series, sizeof(*x.series), &rv);
+    x.labels = tr_pb_array(arena, x.n_labels, sizeof(*x.labels), &rv);
+    x.samples = tr_pb_array(arena, x.n_samples, sizeof(*x.samples), &rv);
+    x.exemplars = tr_pb_array(arena, x.n_exemplars, sizeof(*x.exemplars), &rv);
+    x.ex_labels = tr_pb_array(arena, x.n_ex_labels, sizeof(*x.ex_labels), &rv);
     if (rv != 0) {
         return tr_errf(rv, errmsg, "prw: out of memory");
     }
