@@ -345,8 +345,12 @@ int tr_loki_labels_parse(struct tr_slice s,
                          size_t *n,
                          char *errmsg)
 {
-    const char *p = s.base, *end = s.base + s.len;
     *n = 0;
+    if (s.len == 0) { /* also a stream without its labels field (NULL) */
+        return tr_errf(TR_EINVAL, errmsg,
+                       "error parsing labels: no labels for a stream");
+    }
+    const char *p = s.base, *end = s.base + s.len;
     skip_ws(&p, end);
     if (p >= end || *p != '{') {
         return tr_errf(TR_EINVAL, errmsg,

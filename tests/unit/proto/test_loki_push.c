@@ -333,6 +333,16 @@ Test(loki_push, label_text_form)
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         cr_assert_eq(parse(bad[i], ls, &n), TR_EINVAL, "%s", bad[i]);
     }
+    /* a stream without its labels field: a NULL slice */
+    {
+        struct tr_arena a;
+        tr_arena_init(&a, 64);
+        char err[TR_ERRMSG_SIZE];
+        cr_assert_eq(tr_loki_labels_parse((struct tr_slice){NULL, 0}, &a, ls,
+                                          15, &n, err),
+                     TR_EINVAL);
+        tr_arena_free(&a);
+    }
     /* more than max labels */
     char many[512] = "{";
     for (int i = 0; i < 16; i++) {
