@@ -1,5 +1,5 @@
 /* fuzz_status_json.c - libFuzzer driver for the bounded JSON parser of
- * `triad status` (cluster/status_cmd.h, tr_sjson_parse), which reads what
+ * `triad status` (lib/jsonparse.h, tr_sjson_parse), which reads what
  * another node (or anything listening on the address given) answers.
  *
  * Properties checked on arbitrary bytes:
@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "cluster/status_cmd.h"
+#include "lib/jsonparse.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
