@@ -1,13 +1,15 @@
-/* fuzz_loki_push.c - libFuzzer driver for the Loki push decoder and the
- * stream label text form (proto/loki_push.c).
+/* fuzz_loki_push.c - libFuzzer driver for the Loki push decoders
+ * (protobuf and JSON) and the stream label text form (proto/loki_push.c).
  *
  * The input is decoded as a PushRequest (an uncompressed protobuf body):
  * every slice must lie inside the input, the entry counts must add up, and
  * every stream's label text is parsed. The input is also parsed as label
  * text itself. Whatever parses is written back in the canonical form
  * ({name="value", ...} with \\ \" \n escaped) and must parse again to the
- * same labels. Seeds: fuzz/corpus/fuzz_loki_push/ (a snappy-decoded
- * winston-loki push, a request with structured metadata, label texts). */
+ * same labels. The input is finally decoded as a JSON push: counts add up,
+ * a failure leaves nothing behind. Seeds: fuzz/corpus/fuzz_loki_push/ (a
+ * snappy-decoded winston-loki push, JSON pushes of winston-loki and
+ * pino-loki, a request with structured metadata, label texts). */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -123,6 +125,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check(strstr(err, "offset") != NULL);
     }
     round_trip((struct tr_slice){(const char *)data, size}, &a);
+    /* the same bytes as a JSON push body */
+    rv = tr_loki_push_decode_json(data, size, &a, &p, err);
+    check(rv == 0 || rv == TR_EINVAL || rv == TR_ENOMEM);
+    if (rv == 0) {
+        size_t total = 0;
+        for (size_t s = 0; s < p.n_streams; s++) {
+            const struct tr_loki_stream *st = &p.streams[s];
+            check(st->labels.len == 0);
+            for (size_t e = 0; e < st->n_entries; e++) {
+                /* decoded strings are never longer than the body */
+                check(st->entries[e].line.len <= size);
+            }
+            total += st->n_entries;
+        }
+        check(total == p.n_entries);
+    } else {
+        check(p.n_streams == 0);
+    }
     tr_arena_free(&a);
     return 0;
 }

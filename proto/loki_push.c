@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "lib/err.h"
+#include "lib/jsonparse.h"
 #include "proto/pbread.h"
 
 static const char M_REQ[] = "logproto.PushRequest";
@@ -440,4 +441,184 @@ int tr_loki_labels_parse(struct tr_slice s,
                        "error at least one label pair is required per stream");
     }
     return 0;
+}
+
+/* ---- JSON push ------------------------------------------------------------
+ */
+
+/* A JSON object of string values into an arena array of labels. */
+static int json_pairs(const struct tr_sjson *d,
+                      long obj,
+                      struct tr_arena *a,
+                      const char *what,
+                      size_t stream,
+                      const struct tr_loki_label **out,
+                      size_t *n,
+                      char *errmsg)
+{
+    *out = NULL;
+    *n = 0;
+    const struct tr_sjson_tok *t = &d->toks[obj];
+    if (t->type != TR_SJSON_OBJECT) {
+        return tr_errf(TR_EINVAL, errmsg, "streams[%zu]: %s is not an object",
+                       stream, what);
+    }
+    int rv = 0;
+    struct tr_loki_label *ls = tr_pb_array(a, t->n, sizeof(*ls), &rv);
+    if (rv != 0) {
+        return tr_errf(rv, errmsg, "out of memory");
+    }
+    long k = obj + 1;
+    for (uint32_t i = 0; i < t->n; i++) {
+        long v = k + 1;
+        if (tr_sjson_string(d, k, a, &ls[i].name) != 0 ||
+            tr_sjson_string(d, v, a, &ls[i].value) != 0) {
+            return tr_errf(TR_EINVAL, errmsg,
+                           "streams[%zu]: %s: every value must be a string",
+                           stream, what);
+        }
+        k = (long)d->toks[v].next;
+    }
+    *out = ls;
+    *n = t->n;
+    return 0;
+}
+
+/* "<digits>" or a JSON integer: nanoseconds since the epoch. */
+static int json_ts(const struct tr_sjson *d, long idx, int64_t *out)
+{
+    const struct tr_sjson_tok *t = &d->toks[idx];
+    if (t->type != TR_SJSON_STRING && t->type != TR_SJSON_NUMBER) {
+        return TR_EINVAL;
+    }
+    const char *s = d->text + t->start;
+    size_t n = t->len, i = 0;
+    bool neg = n > 0 && s[0] == '-';
+    i = neg ? 1 : 0;
+    if (i == n) {
+        return TR_EINVAL;
+    }
+    int64_t v = 0;
+    for (; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9') {
+            return TR_EINVAL;
+        }
+        int dgt = s[i] - '0';
+        if (v > (INT64_MAX - dgt) / 10) {
+            return TR_EINVAL;
+        }
+        v = v * 10 + dgt;
+    }
+    *out = neg ? -v : v;
+    return 0;
+}
+
+static int json_stream(const struct tr_sjson *d,
+                       long st,
+                       size_t si,
+                       struct tr_arena *a,
+                       struct tr_loki_stream *out,
+                       char *errmsg)
+{
+    memset(out, 0, sizeof(*out));
+    if (d->toks[st].type != TR_SJSON_OBJECT) {
+        return tr_errf(TR_EINVAL, errmsg, "streams[%zu] is not an object", si);
+    }
+    long labels = tr_sjson_get(d, st, "stream");
+    long values = tr_sjson_get(d, st, "values");
+    if (labels < 0) {
+        return tr_errf(TR_EINVAL, errmsg, "streams[%zu] has no \"stream\"", si);
+    }
+    int rv = json_pairs(d, labels, a, "\"stream\"", si, &out->label_set,
+                        &out->n_labels, errmsg);
+    if (rv != 0) {
+        return rv;
+    }
+    if (values < 0) {
+        return 0; /* a stream without values pushes nothing */
+    }
+    const struct tr_sjson_tok *vt = &d->toks[values];
+    if (vt->type != TR_SJSON_ARRAY) {
+        return tr_errf(TR_EINVAL, errmsg,
+                       "streams[%zu]: \"values\" is not an array", si);
+    }
+    struct tr_loki_entry *es = tr_pb_array(a, vt->n, sizeof(*es), &rv);
+    if (rv != 0) {
+        return tr_errf(rv, errmsg, "out of memory");
+    }
+    for (size_t i = 0; i < vt->n; i++) {
+        long e = tr_sjson_at(d, values, i);
+        const struct tr_sjson_tok *et = &d->toks[e];
+        if (et->type != TR_SJSON_ARRAY || et->n < 2 || et->n > 3) {
+            return tr_errf(
+                TR_EINVAL, errmsg,
+                "streams[%zu].values[%zu]: expected [\"<ts>\", "
+                "\"<line>\"] or [\"<ts>\", \"<line>\", {<metadata>}]",
+                si, i);
+        }
+        memset(&es[i], 0, sizeof(es[i]));
+        if (json_ts(d, tr_sjson_at(d, e, 0), &es[i].ts_ns) != 0) {
+            return tr_errf(TR_EINVAL, errmsg,
+                           "streams[%zu].values[%zu]: the timestamp must be "
+                           "nanoseconds since the epoch as a string of digits",
+                           si, i);
+        }
+        if (tr_sjson_string(d, tr_sjson_at(d, e, 1), a, &es[i].line) != 0) {
+            return tr_errf(TR_EINVAL, errmsg,
+                           "streams[%zu].values[%zu]: the line must be a "
+                           "string",
+                           si, i);
+        }
+        if (et->n == 3) {
+            char what[64];
+            snprintf(what, sizeof(what), "values[%zu] metadata", i);
+            rv = json_pairs(d, tr_sjson_at(d, e, 2), a, what, si, &es[i].meta,
+                            &es[i].n_meta, errmsg);
+            if (rv != 0) {
+                return rv;
+            }
+        }
+    }
+    out->entries = es;
+    out->n_entries = vt->n;
+    return 0;
+}
+
+int tr_loki_push_decode_json(const void *buf,
+                             size_t len,
+                             struct tr_arena *a,
+                             struct tr_loki_push *out,
+                             char *errmsg)
+{
+    memset(out, 0, sizeof(*out));
+    struct tr_sjson d;
+    if (tr_sjson_parse(&d, buf, len) != 0) {
+        int rv = tr_errf(TR_EINVAL, errmsg, "invalid JSON: %s", d.err);
+        tr_sjson_free(&d);
+        return rv;
+    }
+    int rv = 0;
+    long streams =
+        d.toks[0].type == TR_SJSON_OBJECT ? tr_sjson_get(&d, 0, "streams") : -1;
+    if (streams < 0 || d.toks[streams].type != TR_SJSON_ARRAY) {
+        rv = tr_errf(TR_EINVAL, errmsg,
+                     "expected {\"streams\": [...]} as the JSON push body");
+    }
+    size_t n = rv == 0 ? d.toks[streams].n : 0;
+    struct tr_loki_stream *ss = tr_pb_array(a, n, sizeof(*ss), &rv);
+    if (rv == TR_ENOMEM) {
+        rv = tr_errf(rv, errmsg, "out of memory");
+    }
+    for (size_t i = 0; i < n && rv == 0; i++) {
+        rv = json_stream(&d, tr_sjson_at(&d, streams, i), i, a, &ss[i], errmsg);
+        out->n_entries += ss[i].n_entries;
+    }
+    if (rv == 0) {
+        out->streams = ss;
+        out->n_streams = n;
+    } else {
+        memset(out, 0, sizeof(*out));
+    }
+    tr_sjson_free(&d);
+    return rv;
 }

@@ -41,6 +41,9 @@ struct tr_loki_entry {
 
 struct tr_loki_stream {
     struct tr_slice labels; /* the text form, parse with tr_loki_labels_parse */
+    /* a JSON push's labels, already an object (then labels is empty) */
+    const struct tr_loki_label *label_set;
+    size_t n_labels;
     const struct tr_loki_entry *entries;
     size_t n_entries;
 };
@@ -60,6 +63,23 @@ int tr_loki_push_decode(const void *buf,
                         struct tr_arena *a,
                         struct tr_loki_push *out,
                         char *errmsg);
+
+/* Decodes a JSON push body:
+ *
+ *   {"streams": [{"stream": {"name": "value", ...},
+ *                 "values": [["<ns since the epoch>", "<line>",
+ *                             {"<metadata name>": "<value>", ...}], ...]}]}
+ *
+ * The timestamp is a string of digits (a JSON integer is taken too), the
+ * third element of an entry (structured metadata) is optional. Labels land
+ * in label_set. Strings are decoded (escapes resolved) into the arena when
+ * they hold escapes, else point into buf. 0, TR_EINVAL (what is wrong and
+ * where, in errmsg) or TR_ENOMEM. */
+int tr_loki_push_decode_json(const void *buf,
+                             size_t len,
+                             struct tr_arena *a,
+                             struct tr_loki_push *out,
+                             char *errmsg);
 
 /* Parses the text form `{name="value", ...}` (whitespace allowed between
  * tokens) into at most max labels in out (*n set), in the order written.

@@ -353,3 +353,93 @@ Test(loki_push, label_text_form)
     strcat(many, "}");
     cr_assert_eq(parse(many, ls, &n), TR_EINVAL);
 }
+
+static void json_golden(const char *file, const char *client, bool meta)
+{
+    size_t len;
+    char *body = lp_read(file, &len);
+    if (body == NULL) {
+        cr_skip_test("../shared/wire/logs absent (set TRIAD_WIRE_DIR)");
+    }
+    struct tr_arena a;
+    tr_arena_init(&a, 4096);
+    struct tr_loki_push p;
+    char err[TR_ERRMSG_SIZE];
+    cr_assert_eq(tr_loki_push_decode_json(body, len, &a, &p, err), 0, "%s: %s",
+                 file, err);
+    cr_assert_gt(p.n_streams, 0);
+    size_t total = 0, with_meta = 0;
+    for (size_t s = 0; s < p.n_streams; s++) {
+        const struct tr_loki_stream *st = &p.streams[s];
+        cr_assert_eq(st->labels.len, 0);
+        cr_assert(lp_has(st->label_set, st->n_labels, "job", "triad-harness"));
+        cr_assert(
+            lp_has(st->label_set, st->n_labels, "harness_client", client));
+        for (size_t e = 0; e < st->n_entries; e++) {
+            const struct tr_loki_entry *en = &st->entries[e];
+            cr_assert(en->ts_ns > 1770000000000000000LL &&
+                      en->ts_ns < 1830000000000000000LL);
+            cr_assert(memmem(en->line.base, en->line.len, "marker", 6) != NULL);
+            with_meta += en->n_meta > 0;
+            total++;
+        }
+    }
+    cr_assert_eq(total, p.n_entries);
+    if (meta) {
+        cr_assert_gt(with_meta, 0);
+    }
+    tr_arena_free(&a);
+    tr_free(body);
+}
+
+Test(loki_push, json_goldens)
+{
+    json_golden("winston-json_001_http_loki_api_v1_push.bin", "winston-json",
+                true);
+    json_golden("pino_001_http_loki_api_v1_push.bin", "pino", false);
+}
+
+Test(loki_push, json_hand_built_and_errors)
+{
+    static const char ok[] =
+        "{\"streams\":[{\"stream\":{\"app\":\"a\\\"pi\",\"env\":\"prod\"},"
+        "\"values\":[[\"1700000000000000005\",\"line \\u00fc\\n\"],"
+        "[\"1700000001000000000\",\"second\",{\"trace_id\":\"abc\"}]]},"
+        "{\"stream\":{\"app\":\"w\"}}]}";
+    struct tr_arena a;
+    tr_arena_init(&a, 512);
+    struct tr_loki_push p;
+    char err[TR_ERRMSG_SIZE];
+    cr_assert_eq(tr_loki_push_decode_json(ok, strlen(ok), &a, &p, err), 0, "%s",
+                 err);
+    cr_assert_eq(p.n_streams, 2);
+    cr_assert_eq(p.n_entries, 2);
+    const struct tr_loki_stream *s = &p.streams[0];
+    cr_assert(lp_has(s->label_set, s->n_labels, "app", "a\"pi"));
+    cr_assert_eq(s->entries[0].ts_ns, 1700000000000000005LL);
+    cr_assert(tr_slice_eq_cstr(s->entries[0].line, "line \xc3\xbc\n"));
+    cr_assert_eq(s->entries[1].n_meta, 1);
+    cr_assert(tr_slice_eq_cstr(s->entries[1].meta[0].name, "trace_id"));
+    cr_assert_eq(p.streams[1].n_entries, 0);
+    static const char *const bad[] = {
+        "",
+        "[]",
+        "{\"streams\":{}}",
+        "{\"streams\":[{\"values\":[]}]}",
+        "{\"streams\":[{\"stream\":{\"a\":1},\"values\":[]}]}",
+        "{\"streams\":[{\"stream\":{},\"values\":[[\"x\",\"l\"]]}]}",
+        "{\"streams\":[{\"stream\":{},\"values\":[[\"1\"]]}]}",
+        "{\"streams\":[{\"stream\":{},\"values\":[[\"1\",2]]}]}",
+        "{\"streams\":[{\"stream\":{},\"values\":[[\"99999999999999999999\","
+        "\"l\"]]}]}",
+        "{\"streams\":[{\"stream\":{},\"values\":[[\"1\",\"l\",{\"k\":1}]]}]}",
+        "{\"streams\":[{\"stream\":{},\"values\":[[\"1\",\"l\",{},4]]}]}",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        cr_assert_eq(
+            tr_loki_push_decode_json(bad[i], strlen(bad[i]), &a, &p, err),
+            TR_EINVAL, "%s", bad[i]);
+        cr_assert_eq(p.n_streams, 0);
+    }
+    tr_arena_free(&a);
+}
