@@ -65,7 +65,9 @@ void tr_buf_reset(struct tr_buf *b)
     }
 }
 
-int tr_buf_reserve(struct tr_buf *b, size_t extra)
+/* Room for extra more bytes and the NUL: the capacity doubles from 64 until
+ * it fits, or becomes exactly what is needed. */
+static int buf__reserve(struct tr_buf *b, size_t extra, bool exact)
 {
     if (b->oom) {
         return TR_ENOMEM;
@@ -78,9 +80,12 @@ int tr_buf_reserve(struct tr_buf *b, size_t extra)
     if (need <= b->cap) {
         return 0;
     }
-    size_t cap = b->cap ? b->cap : 64;
-    while (cap < need) {
-        cap *= 2;
+    size_t cap = need;
+    if (!exact) {
+        cap = b->cap ? b->cap : 64;
+        while (cap < need) {
+            cap *= 2;
+        }
     }
     char *p = tr_realloc(b->data, cap);
     if (p == NULL) {
@@ -92,27 +97,14 @@ int tr_buf_reserve(struct tr_buf *b, size_t extra)
     return 0;
 }
 
+int tr_buf_reserve(struct tr_buf *b, size_t extra)
+{
+    return buf__reserve(b, extra, false);
+}
+
 int tr_buf_reserve_exact(struct tr_buf *b, size_t extra)
 {
-    if (b->oom) {
-        return TR_ENOMEM;
-    }
-    if (extra > SIZE_MAX / 2 - b->len) {
-        b->oom = true;
-        return TR_ENOMEM;
-    }
-    size_t need = b->len + extra + 1;
-    if (need <= b->cap) {
-        return 0;
-    }
-    char *p = tr_realloc(b->data, need);
-    if (p == NULL) {
-        b->oom = true;
-        return TR_ENOMEM;
-    }
-    b->data = p;
-    b->cap = need;
-    return 0;
+    return buf__reserve(b, extra, true);
 }
 
 int tr_buf_append(struct tr_buf *b, const void *p, size_t n)

@@ -266,13 +266,12 @@ static void resp__drop_front(struct tr_http_response *resp)
 int tr_http_resp_front(struct tr_http_response *resp, struct tr_buf *b)
 {
     if (resp->n_front == resp->cap_front) {
-        size_t cap = resp->cap_front ? resp->cap_front * 2 : 16;
-        struct tr_buf *nv = tr_realloc(resp->front, cap * sizeof(*nv));
+        struct tr_buf *nv =
+            tr_array_grow(resp->front, &resp->cap_front, sizeof(*nv), 16);
         if (nv == NULL) {
             return TR_ENOMEM;
         }
         resp->front = nv;
-        resp->cap_front = cap;
     }
     resp->front[resp->n_front++] = *b;
     tr_buf_init(b);

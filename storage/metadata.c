@@ -107,13 +107,11 @@ struct meta_list {
 static struct meta_ref *meta__push(struct meta_list *l)
 {
     if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 64;
-        struct meta_ref *nv = tr_realloc(l->v, cap * sizeof(*nv));
+        struct meta_ref *nv = tr_array_grow(l->v, &l->cap, sizeof(*nv), 64);
         if (nv == NULL) {
             return NULL;
         }
         l->v = nv;
-        l->cap = cap;
     }
     struct meta_ref *r = &l->v[l->n];
     memset(r, 0, sizeof(*r));

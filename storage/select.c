@@ -470,14 +470,13 @@ static int sel__collect(struct tr_storage *s,
                 break;
             }
             if (hits->n == hits->cap) {
-                size_t cap = hits->cap ? hits->cap * 2 : 256;
-                struct sel_hit *nv = tr_realloc(hits->v, cap * sizeof(*nv));
+                struct sel_hit *nv =
+                    tr_array_grow(hits->v, &hits->cap, sizeof(*nv), 256);
                 if (nv == NULL) {
                     rv = TR_ENOMEM;
                     break;
                 }
                 hits->v = nv;
-                hits->cap = cap;
             }
             struct sel_hit *hit = &hits->v[hits->n];
             if (tr_labels_decode(enc, elen, arena, &hit->labels,
@@ -693,13 +692,11 @@ static int sel__group_push(struct sel_group *g,
                            bool in_order)
 {
     if (g->n == g->cap) {
-        size_t cap = g->cap ? g->cap * 2 : 16;
-        struct sel_chunk *nv = tr_realloc(g->v, cap * sizeof(*nv));
+        struct sel_chunk *nv = tr_array_grow(g->v, &g->cap, sizeof(*nv), 16);
         if (nv == NULL) {
             return TR_ENOMEM;
         }
         g->v = nv;
-        g->cap = cap;
     }
     g->v[g->n++] = (struct sel_chunk){g->recs.len, 0, mint, maxt, in_order};
     return 0;
@@ -708,13 +705,12 @@ static int sel__group_push(struct sel_group *g,
 static int sel__ref_push(struct sel_group *g, const struct tr_chunk_ref *r)
 {
     if (g->n_refs == g->cap_refs) {
-        size_t cap = g->cap_refs ? g->cap_refs * 2 : 16;
-        struct tr_chunk_ref *nv = tr_realloc(g->refs, cap * sizeof(*nv));
+        struct tr_chunk_ref *nv =
+            tr_array_grow(g->refs, &g->cap_refs, sizeof(*nv), 16);
         if (nv == NULL) {
             return TR_ENOMEM;
         }
         g->refs = nv;
-        g->cap_refs = cap;
     }
     g->refs[g->n_refs++] = *r;
     return 0;

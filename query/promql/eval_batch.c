@@ -105,13 +105,11 @@ static struct tr_pq_bser *bt__add(struct tr_pq_bval *b,
                                   size_t nl)
 {
     if (b->n == b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 16;
-        struct tr_pq_bser *s = tr_realloc(b->s, cap * sizeof(*s));
+        struct tr_pq_bser *s = tr_array_grow(b->s, &b->cap, sizeof(*s), 16);
         if (s == NULL) {
             return NULL;
         }
         b->s = s;
-        b->cap = cap;
     }
     size_t n = b->g.n ? b->g.n : 1;
     struct tr_pq_bser *s = &b->s[b->n];
@@ -196,13 +194,11 @@ static struct tr_pq_bser *bt__series_for(struct tr_pq_ev *e,
         j = (j + 1) & (b->nslots - 1);
     }
     if (b->n == b->cap_hash) {
-        size_t cap = b->cap_hash ? b->cap_hash * 2 : 16;
-        uint64_t *nh = tr_realloc(b->hash, cap * sizeof(*nh));
+        uint64_t *nh = tr_array_grow(b->hash, &b->cap_hash, sizeof(*nh), 16);
         if (nh == NULL) {
             return NULL;
         }
         b->hash = nh;
-        b->cap_hash = cap;
     }
     struct tr_label *own = tr_pq_ev_labels_dup(&e->larena, ls, n);
     if (own == NULL) {
@@ -606,14 +602,13 @@ static int bt__vector_sel(struct tr_pq_ev *e,
             continue;
         }
         if (b->n == b->cap) {
-            size_t cap = b->cap ? b->cap * 2 : 16;
-            struct tr_pq_bser *nv = tr_realloc(b->s, cap * sizeof(*nv));
+            struct tr_pq_bser *nv =
+                tr_array_grow(b->s, &b->cap, sizeof(*nv), 16);
             if (nv == NULL) {
                 rv = bt__oom(e);
                 break;
             }
             b->s = nv;
-            b->cap = cap;
         }
         b->s[b->n++] = vs.rows[i];
     }
@@ -897,14 +892,13 @@ static int bt__rf_run(struct bt_rf *rf, struct tr_pq_bval *b)
             continue;
         }
         if (b->n == b->cap) {
-            size_t cap = b->cap ? b->cap * 2 : 16;
-            struct tr_pq_bser *ns = tr_realloc(b->s, cap * sizeof(*ns));
+            struct tr_pq_bser *ns =
+                tr_array_grow(b->s, &b->cap, sizeof(*ns), 16);
             if (ns == NULL) {
                 rv = bt__oom(e);
                 break;
             }
             b->s = ns;
-            b->cap = cap;
         }
         b->s[b->n++] = rf->rows[i];
     }
