@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tests/lib/files.h"
 #include "lib/compress.h"
 #include "lib/err.h"
 
@@ -18,19 +19,7 @@ static char *lp_read(const char *name, size_t *len)
     char path[1024];
     snprintf(path, sizeof(path), "%s/logs/%s",
              base && *base ? base : "../shared/wire", name);
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) {
-        return NULL;
-    }
-    struct tr_buf b;
-    tr_buf_init(&b);
-    char chunk[4096];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
-        cr_assert_eq(tr_buf_append(&b, chunk, n), 0);
-    }
-    fclose(f);
-    return tr_buf_steal(&b, len);
+    return tr_test_read_file(path, len);
 }
 
 static bool lp_has(const struct tr_loki_label *ls,

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tests/lib/files.h"
 #include "lib/alloc.h"
 #include "lib/buf.h"
 #include "lib/err.h"
@@ -52,23 +53,6 @@ static const char *metrics_dir(char *path, size_t size)
     return path;
 }
 
-static char *read_all(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) {
-        return NULL;
-    }
-    struct tr_buf b;
-    tr_buf_init(&b);
-    char chunk[8192];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
-        cr_assert_eq(tr_buf_append(&b, chunk, n), 0);
-    }
-    fclose(f);
-    return tr_buf_steal(&b, len);
-}
-
 static int cmp_names(const void *a, const void *b)
 {
     return strcmp(((const struct wire_file *)a)->name,
@@ -97,7 +81,7 @@ static size_t load_wire(struct wire_file *files)
         char path[2048];
         snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
         size_t raw_len;
-        char *raw = read_all(path, &raw_len);
+        char *raw = tr_test_read_file(path, &raw_len);
         cr_assert_not_null(raw, "cannot read %s", path);
         size_t ulen;
         if (snappy_validate_compressed_buffer(raw, raw_len) == SNAPPY_OK &&

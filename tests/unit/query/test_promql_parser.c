@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tests/lib/files.h"
 #include "lib/alloc.h"
 #include "lib/buf.h"
 #include "lib/err.h"
@@ -634,24 +635,6 @@ static const char *pq_conf_dir(void)
     return d != NULL ? d : "../shared/conformance";
 }
 
-static char *pq_read_file(const char *path)
-{
-    FILE *fp = fopen(path, "rb");
-    if (fp == NULL) {
-        return NULL;
-    }
-    struct tr_buf b;
-    tr_buf_init(&b);
-    char tmp[4096];
-    size_t k;
-    while ((k = fread(tmp, 1, sizeof(tmp), fp)) > 0) {
-        tr_buf_append(&b, tmp, k);
-    }
-    fclose(fp);
-    tr_buf_putc(&b, '\0');
-    return tr_buf_steal(&b, NULL);
-}
-
 static const struct {
     const char *name;
     const char *values[10];
@@ -830,7 +813,7 @@ Test(promql_parser, compliance_queries)
     char path[1024];
     snprintf(path, sizeof(path), "%s/promql-compliance/promql-test-queries.yml",
              pq_conf_dir());
-    char *data = pq_read_file(path);
+    char *data = tr_test_read_file(path, NULL);
     if (data == NULL) {
         cr_skip_test("%s missing", path);
     }
@@ -878,7 +861,7 @@ Test(promql_parser, compliance_queries)
 
 static void pq_run_test_file(const char *path, int *ok, int *bad)
 {
-    char *data = pq_read_file(path);
+    char *data = tr_test_read_file(path, NULL);
     cr_assert_not_null(data, "%s", path);
     int lineno = 0;
     char *save = NULL;

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "tests/lib/files.h"
 #include "lib/alloc.h"
 #include "lib/err.h"
 #include "server/config.h"
@@ -692,24 +693,6 @@ Test(config, addr_split)
     cr_assert_str_eq(errmsg, "host name too long");
 }
 
-/* Reads a whole memstream/file into a tr_malloc'd string. */
-static char *cfg_slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) {
-        return NULL;
-    }
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = tr_malloc((size_t)n + 1);
-    cr_assert_not_null(s);
-    cr_assert_eq(fread(s, 1, (size_t)n, f), (size_t)n);
-    s[n] = '\0';
-    fclose(f);
-    return s;
-}
-
 Test(config, dump_round_trips)
 {
     struct tr_config a, b;
@@ -728,7 +711,7 @@ Test(config, dump_round_trips)
     tr_config_dump(&a, f);
     fclose(f);
     rc = LOAD(&b, errmsg, "--config", path);
-    char *text = cfg_slurp(path);
+    char *text = tr_test_read_file(path, NULL);
     unlink(path);
     cr_assert_eq(rc, 0, "%s\n%s", errmsg, text);
     cr_assert_neq(strstr(text, "retention.logs: 1d12h\n"), NULL, "%s", text);
@@ -849,7 +832,7 @@ Test(config, usage_lists_every_flag)
  * file loads. Skipped when not run from the repository root. */
 Test(config, docs_in_sync)
 {
-    char *doc = cfg_slurp("docs/configuration.md");
+    char *doc = tr_test_read_file("docs/configuration.md", NULL);
     if (doc == NULL) {
         cr_skip_test("docs/configuration.md not found (run from repo root)");
     }
