@@ -515,9 +515,22 @@ static long env_long(const char *name, long def)
     return v && *v ? strtol(v, NULL, 10) : def;
 }
 
-/* triad / Prometheus figures of one pair of runs. */
+/* triad / Prometheus figures of one pair of runs, and their targets. */
+enum { R_RATE, R_CPU, R_CPU_ALL, R_DISK, R_RSS, R_N };
+
+static const struct {
+    const char *name;
+    double target; /* 0: none */
+} ratio_def[R_N] = {
+    [R_RATE] = {"samples/s", 0},
+    [R_CPU] = {"CPU per sample, push", 0.5},
+    [R_CPU_ALL] = {"CPU per sample, push+idle+stop", 0.5},
+    [R_DISK] = {"disk, whole data dir", 0.7},
+    [R_RSS] = {"peak RSS", 0},
+};
+
 struct ratios {
-    double rate, cpu, cpu_all, disk, rss;
+    double v[R_N];
 };
 
 static int compare(const struct result *rt,
@@ -529,25 +542,27 @@ static int compare(const struct result *rt,
         return 0;
     double nt = (double)(rt->ok_samples + rt->failed_samples),
            np = (double)(rp->ok_samples + rp->failed_samples);
-    q->rate = ((double)rt->ok_samples / rt->wall_s) /
-              ((double)rp->ok_samples / rp->wall_s);
-    q->cpu = (rt->cpu_ingest_s / nt) / (rp->cpu_ingest_s / np);
-    q->cpu_all = (rt->cpu_total_s / nt) / (rp->cpu_total_s / np);
-    q->disk = ((double)rt->disk_alloc / (double)rt->ok_samples) /
-              ((double)rp->disk_alloc / (double)rp->ok_samples);
-    q->rss = (double)rt->hwm_kib / (double)rp->hwm_kib;
+    q->v[R_RATE] = ((double)rt->ok_samples / rt->wall_s) /
+                   ((double)rp->ok_samples / rp->wall_s);
+    q->v[R_CPU] = (rt->cpu_ingest_s / nt) / (rp->cpu_ingest_s / np);
+    q->v[R_CPU_ALL] = (rt->cpu_total_s / nt) / (rp->cpu_total_s / np);
+    q->v[R_DISK] = ((double)rt->disk_alloc / (double)rt->ok_samples) /
+                   ((double)rp->disk_alloc / (double)rp->ok_samples);
+    q->v[R_RSS] = (double)rt->hwm_kib / (double)rp->hwm_kib;
     printf("triad / %s:\n", prom_name);
-    printf("  samples/s                      %.2fx\n", q->rate);
-    printf("  CPU per sample, push           %.2fx  (target <= 0.5x: %s)\n",
-           q->cpu, q->cpu <= 0.5 ? "met" : "NOT met");
-    printf("  CPU per sample, push+idle+stop %.2fx  (target <= 0.5x: %s)\n",
-           q->cpu_all, q->cpu_all <= 0.5 ? "met" : "NOT met");
-    printf(
-        "  disk, whole data dir           %.2fx  (bytes per sample; %.1f "
-        "vs %.1f MiB; target <= 0.7x: %s)\n",
-        q->disk, mib(rt->disk_alloc), mib(rp->disk_alloc),
-        q->disk <= 0.7 ? "met" : "NOT met");
-    printf("  peak RSS                       %.2fx\n", q->rss);
+    for (int k = 0; k < R_N; k++) {
+        double v = q->v[k], t = ratio_def[k].target;
+        printf("  %-30s %.2fx", ratio_def[k].name, v);
+        if (k == R_DISK)
+            printf(
+                "  (bytes per sample; %.1f vs %.1f MiB; target <= %.1fx: "
+                "%s)",
+                mib(rt->disk_alloc), mib(rp->disk_alloc), t,
+                v <= t ? "met" : "NOT met");
+        else if (t > 0)
+            printf("  (target <= %.1fx: %s)", t, v <= t ? "met" : "NOT met");
+        printf("\n");
+    }
     fflush(stdout);
     return 1;
 }
@@ -567,26 +582,16 @@ static double median(double *v, long n)
 /* The median of every ratio over the pairs, with its range. */
 static void print_medians(const struct ratios *rs, long n, const char *pn)
 {
-    static const char *const names[] = {"samples/s", "CPU per sample, push",
-                                        "CPU per sample, push+idle+stop",
-                                        "disk, whole data dir", "peak RSS"};
-    static const double targets[] = {0, 0.5, 0.5, 0.7, 0};
     printf("triad / %s, median of %ld pairs (min - max):\n", pn, n);
-    for (int k = 0; k < 5; k++) {
-        double v[20];
-        for (long i = 0; i < n; i++) {
-            const struct ratios *q = &rs[i];
-            v[i] = k == 0   ? q->rate
-                   : k == 1 ? q->cpu
-                   : k == 2 ? q->cpu_all
-                   : k == 3 ? q->disk
-                            : q->rss;
-        }
+    for (int k = 0; k < R_N; k++) {
+        double v[20], t = ratio_def[k].target;
+        for (long i = 0; i < n; i++)
+            v[i] = rs[i].v[k];
         double m = median(v, n);
-        printf("  %-30s %.2fx  (%.2f - %.2f)", names[k], m, v[0], v[n - 1]);
-        if (targets[k] > 0)
-            printf("  target <= %.1fx: %s", targets[k],
-                   m <= targets[k] ? "met" : "NOT met");
+        printf("  %-30s %.2fx  (%.2f - %.2f)", ratio_def[k].name, m, v[0],
+               v[n - 1]);
+        if (t > 0)
+            printf("  target <= %.1fx: %s", t, m <= t ? "met" : "NOT met");
         printf("\n");
     }
 }
