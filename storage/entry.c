@@ -99,25 +99,29 @@ int tr_entry_metrics_encode(const struct tr_entry_metrics *m,
     struct tr_buf plain;
     tr_buf_init(&plain);
     int rv = entry__encode_plain(m, &plain);
-    if (rv != 0 || plain.len < TR_ENTRY_COMPRESS_MIN ||
-        plain.len > ENTRY_MAX_RAW) {
-        if (rv == 0) {
-            rv = tr_buf_append(out, plain.data, plain.len);
-        }
-        tr_buf_free(&plain);
-        return rv;
+    if (rv == 0) {
+        rv = tr_entry_pack(&plain, TR_ENTRY_METRICS_ZSTD, out);
     }
-    size_t bound = ZSTD_compressBound(plain.len);
-    tr_buf_putc(out, TR_ENTRY_METRICS);
-    tr_buf_putc(out, TR_ENTRY_METRICS_ZSTD);
-    tr_buf_put_uvarint(out, plain.len);
+    tr_buf_free(&plain);
+    return rv;
+}
+
+int tr_entry_pack(const struct tr_buf *plain,
+                  uint8_t zstd_version,
+                  struct tr_buf *out)
+{
+    if (plain->len < TR_ENTRY_COMPRESS_MIN || plain->len > ENTRY_MAX_RAW) {
+        return tr_buf_append(out, plain->data, plain->len);
+    }
+    size_t bound = ZSTD_compressBound(plain->len);
+    tr_buf_putc(out, plain->data[0]);
+    tr_buf_putc(out, (char)zstd_version);
+    tr_buf_put_uvarint(out, plain->len);
     if (tr_buf_reserve(out, bound) != 0) {
-        tr_buf_free(&plain);
         return TR_ENOMEM;
     }
-    size_t n = ZSTD_compress(out->data + out->len, bound, plain.data, plain.len,
-                             ENTRY_ZSTD_LEVEL);
-    tr_buf_free(&plain);
+    size_t n = ZSTD_compress(out->data + out->len, bound, plain->data,
+                             plain->len, ENTRY_ZSTD_LEVEL);
     if (ZSTD_isError(n)) {
         return TR_ENOMEM;
     }
@@ -134,13 +138,17 @@ static int entry__bytes(struct tr_cursor *c, struct tr_slice *s)
     return tr_cursor_bytes(c, n, s) == 0 ? 0 : TR_ECORRUPT;
 }
 
-/* Uncompresses a version 2 (LZ4) or 4 (zstd) entry into the arena. */
-static int entry__inflate(const uint8_t *b,
-                          size_t len,
-                          struct tr_arena *a,
-                          const void **plain_out,
-                          size_t *len_out)
+int tr_entry_unpack(const void *buf,
+                    size_t len,
+                    uint8_t want_version,
+                    struct tr_arena *a,
+                    const void **plain_out,
+                    size_t *len_out)
 {
+    const uint8_t *b = buf;
+    if (len < 3) {
+        return TR_ECORRUPT;
+    }
     struct tr_cursor lc = tr_cursor_make(b + 2, len - 2);
     uint64_t raw;
     if (tr_cursor_uvarint(&lc, &raw) != 0 || raw < 2 || raw > ENTRY_MAX_RAW ||
@@ -151,22 +159,19 @@ static int entry__inflate(const uint8_t *b,
     if (plain == NULL) {
         return TR_ENOMEM;
     }
-    uint8_t want;
-    if (b[1] == TR_ENTRY_METRICS_V1_LZ4) {
+    if (b[0] == TR_ENTRY_METRICS && b[1] == TR_ENTRY_METRICS_V1_LZ4) {
         int n = LZ4_decompress_safe((const char *)lc.p, plain,
                                     (int)tr_cursor_left(&lc), (int)raw);
         if (n < 0 || (uint64_t)n != raw) {
             return TR_ECORRUPT;
         }
-        want = TR_ENTRY_METRICS_V1;
     } else {
         size_t n = ZSTD_decompress(plain, raw, lc.p, tr_cursor_left(&lc));
         if (ZSTD_isError(n) || n != raw) {
             return TR_ECORRUPT;
         }
-        want = TR_ENTRY_METRICS_VERSION;
     }
-    if ((uint8_t)plain[0] != TR_ENTRY_METRICS || (uint8_t)plain[1] != want) {
+    if ((uint8_t)plain[0] != b[0] || (uint8_t)plain[1] != want_version) {
         return TR_ECORRUPT;
     }
     *plain_out = plain;
@@ -252,7 +257,11 @@ int tr_entry_metrics_decode(const void *buf,
     memset(out, 0, sizeof(*out));
     if (len >= 2 && b[0] == TR_ENTRY_METRICS &&
         (b[1] == TR_ENTRY_METRICS_V1_LZ4 || b[1] == TR_ENTRY_METRICS_ZSTD)) {
-        int rv = entry__inflate(b, len, a, &buf, &len);
+        int rv = tr_entry_unpack(b, len,
+                                 b[1] == TR_ENTRY_METRICS_V1_LZ4
+                                     ? TR_ENTRY_METRICS_V1
+                                     : TR_ENTRY_METRICS_VERSION,
+                                 a, &buf, &len);
         if (rv != 0) {
             return rv;
         }

@@ -119,6 +119,25 @@ int tr_entry_metrics_decode(const void *buf,
                             struct tr_arena *a,
                             struct tr_entry_metrics *out);
 
+/* Shared by every signal's entries: appends plain (an entry: type byte,
+ * version byte, ...) to out as is when small (under TR_ENTRY_COMPRESS_MIN
+ * bytes) or huge, else as the compressed form: plain's type byte, then
+ * zstd_version, uvarint plain length, the zstd frame of plain. 0 or
+ * TR_ENOMEM. */
+int tr_entry_pack(const struct tr_buf *plain,
+                  uint8_t zstd_version,
+                  struct tr_buf *out);
+/* Uncompresses a compressed entry (type, compressed version, uvarint
+ * length, frame: zstd, or LZ4 for metrics version 2) into the arena; the
+ * result must have the same type byte and the version want_version.
+ * *plain_out and *len_out get it. 0, TR_ECORRUPT or TR_ENOMEM. */
+int tr_entry_unpack(const void *buf,
+                    size_t len,
+                    uint8_t want_version,
+                    struct tr_arena *a,
+                    const void **plain_out,
+                    size_t *len_out);
+
 /* Verify entry: encode / decode (TR_ECORRUPT unless exactly one). */
 void tr_entry_verify_encode(uint64_t request,
                             uint8_t out[TR_ENTRY_VERIFY_SIZE]);
