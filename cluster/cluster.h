@@ -26,6 +26,8 @@
 #include "lib/buf.h"
 #include "raft/catalog.h"
 #include "storage/entry.h"
+#include "storage/log_entry.h"
+#include "storage/log_select.h"
 #include "storage/select.h"
 #include "storage/storage.h"
 
@@ -58,6 +60,7 @@ struct tr_cluster_config {
     int64_t late_write_grace_ms[TR_SIGNAL_MAX + 1];
     int64_t ooo_window_ms;       /* proposed into the catalog's settings */
     uint64_t max_series;         /* default per-tenant series limit */
+    uint64_t max_streams;        /* default per-tenant log stream limit */
     uint64_t apply_queue_bytes;  /* back-pressure: 503 above this */
     unsigned storage_threads;    /* apply threads (lanes) */
     bool fake_clock;             /* --debug.fake-clock given */
@@ -108,6 +111,23 @@ int tr_cluster_metadata(struct tr_cluster *c,
                         struct tr_metadata_item **out,
                         size_t *n,
                         char *errmsg);
+
+/* ---- logs (cluster/signal_logs.c) ----------------------------------------
+ */
+/* Worker threads: routes a validated logs push (one tenant; streams with
+ * canonical labels, lines valid) to its shards - stream = (tenant, labels),
+ * shard = (logs, window(ts), jump_hash(hash(tenant, labels), K)) - and
+ * waits until every touched shard committed and applied it. res sums the
+ * shards' results (lines refused at the tenant's stream limit by the
+ * leaders, too far behind, duplicates). 0, or TR_EUNAVAIL / TR_EBUSY (503)
+ * with errmsg. */
+int tr_cluster_write_logs(struct tr_cluster *c,
+                          const struct tr_entry_logs *e,
+                          struct tr_apply_result *res,
+                          char *errmsg);
+/* The cluster-wide logs read source (storage/log_select.h; parallel
+ * fan-out to one replica per shard, streams merged across windows). */
+const struct tr_log_source *tr_cluster_log_source(struct tr_cluster *c);
 
 /* ---- node state --------------------------------------------------------- */
 

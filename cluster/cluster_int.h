@@ -118,6 +118,7 @@ struct tr_cluster {
     } health[CL_MAX_PEERS];
     bool groups_replayed; /* every local group replayed its log */
     struct tr_select_source source;
+    struct tr_log_source log_source;
     /* shutdown */
     bool stopping;
     int closing;     /* close callbacks still to come */
@@ -501,6 +502,7 @@ int cl_verify(struct tr_cluster *c, struct tr_buf *out, char *errmsg);
 /* ---- signal_metrics.c ------------------------------------------------------
  */
 void cl_signal_metrics_init_source(struct tr_cluster *c);
+void cl_signal_logs_init_source(struct tr_cluster *c);
 
 /* The metrics read request and its answers on the wire (formats at the top
  * of signal_metrics.c). Decoders never trust the bytes: counts are bounded
@@ -564,6 +566,17 @@ int cl_metrics_decode_series(const struct cl_frame *f,
  * tr_select_result_free whatever the result; it adopts the answer's arena:
  * the chunks stay where they arrived). 0, TR_EPROTO or TR_ENOMEM. */
 int cl_metrics_decode_result(struct cl_answer *ans, struct tr_select_result *r);
+/* ---- signal_logs.c: the logs read wire (format at its top) ---------------- */
+void cl_logs_req_encode(struct tr_buf *b,
+                        int op,
+                        struct tr_slice tenant,
+                        const struct tr_log_hints *h,
+                        const struct tr_slice *name,
+                        const struct tr_matcher *ms,
+                        size_t n);
+int cl_logs_encode_result(struct tr_buf *b, const struct tr_log_result *r);
+int cl_logs_decode_result(struct cl_answer *ans, struct tr_log_result *r);
+
 void cl_metrics_encode_strings(struct tr_buf *b,
                                const struct tr_string_list *l);
 /* A strings answer into l (initialised here, with a copy of buf: free

@@ -445,6 +445,7 @@ int tr_cluster_start(uv_loop_t *loop,
         "out), cancelled (the read had failed).",
         2, rl);
     cl_signal_metrics_init_source(c);
+    cl_signal_logs_init_source(c);
     uv_timer_init(loop, &c->tick);
     c->tick.data = c;
     uv_timer_start(&c->tick, cl__on_tick, 0, CL_TICK_MS);

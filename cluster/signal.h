@@ -1,6 +1,6 @@
 /* signal.h - what a signal adds to the cluster layer: one "signal ops"
- * table per signal, in one file per signal (signal_metrics.c; logs and
- * traces add signal_logs.c and signal_traces.c).
+ * table per signal, in one file per signal (signal_metrics.c,
+ * signal_logs.c; traces will add signal_traces.c).
  *
  * The signal-independent machinery calls these; the signal's own entry
  * points (its write and read functions in cluster.h) use the generic
@@ -65,5 +65,6 @@ struct cl_signal_ops {
 const struct cl_signal_ops *cl_signal_ops(uint8_t signal);
 
 extern const struct cl_signal_ops cl_signal_metrics;
+extern const struct cl_signal_ops cl_signal_logs;
 
 #endif

@@ -767,7 +767,14 @@ const struct cl_signal_ops cl_signal_metrics = {
 
 const struct cl_signal_ops *cl_signal_ops(uint8_t signal)
 {
-    return signal == TR_SIGNAL_METRICS ? &cl_signal_metrics : NULL;
+    switch (signal) {
+    case TR_SIGNAL_METRICS:
+        return &cl_signal_metrics;
+    case TR_SIGNAL_LOGS:
+        return &cl_signal_logs;
+    default:
+        return NULL;
+    }
 }
 
 /* ---- merging shard results

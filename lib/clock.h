@@ -2,6 +2,7 @@
 #ifndef TR_LIB_CLOCK_H
 #define TR_LIB_CLOCK_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 typedef int64_t tr_ms; /* milliseconds since the Unix epoch */
@@ -28,6 +29,19 @@ tr_ns tr_mono_ns(void);
  * it) the lowest multiple of w that is representable instead: no overflow
  * for any t a peer or a client sends. */
 int64_t tr_window_floor(int64_t t, int64_t w);
+/* Parses RFC 3339 time s[0..len) (2006-01-02T15:04:05.999999999Z07:00; 'T'
+ * or 't', 'Z' or 'z' or a +hh:mm offset, any number of fraction digits, of
+ * which the first nine count) into seconds since the epoch and nanoseconds
+ * (0..999999999, so a time before 1970 has nsec > 0 and sec below it).
+ * 0 or TR_EINVAL. */
+int tr_rfc3339_parse(const char *s, size_t len, int64_t *sec, int32_t *nsec);
+/* The same as nanoseconds since the epoch: TR_EINVAL as well outside what
+ * int64 nanoseconds hold (years 1678..2262). */
+int tr_rfc3339_parse_ns(const char *s, size_t len, int64_t *ns);
+/* Formats ns as Go's RFC3339Nano in UTC ("2006-01-02T15:04:05.999999999Z",
+ * trailing fraction zeros dropped); buf of at least 40 bytes. Returns buf. */
+char *tr_rfc3339_format_ns(int64_t ns, char *buf, size_t n);
+
 /* CPU seconds used by this process (user+system). */
 double tr_process_cpu_seconds(void);
 

@@ -20,6 +20,14 @@ struct tr_limits {
     uint32_t max_label_name_len;  /* bytes */
     uint32_t max_label_value_len; /* bytes */
     uint32_t max_metadata_len;    /* help/unit bytes */
+    /* logs (Loki's limits and defaults) */
+    uint64_t max_streams;          /* per tenant; 0 = off */
+    size_t logs_max_line_size;     /* bytes per line; 0 = off */
+    uint32_t logs_max_label_names; /* per stream */
+    size_t logs_rate_bytes;        /* line bytes/s per tenant; 0 = off */
+    size_t logs_burst_bytes;       /* token bucket size */
+    char *discover_service_name;   /* labels that give service_name, "a,b" */
+    bool discover_log_levels;      /* detected_level metadata */
 };
 
 struct tr_config {

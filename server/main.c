@@ -187,6 +187,7 @@ static void node__cluster_config(const struct tr_config *cfg,
         node__grace(cfg, cfg->late_write_grace_traces_ms);
     cc->ooo_window_ms = cfg->ooo_window_ms;
     cc->max_series = cfg->limits.max_series;
+    cc->max_streams = cfg->limits.max_streams;
     cc->apply_queue_bytes = cfg->apply_queue_bytes;
     cc->storage_threads = cfg->storage_apply_threads;
     cc->fake_clock = cfg->debug_fake_clock[0] != '\0';

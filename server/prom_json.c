@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "lib/clock.h"
 #include "lib/err.h"
 #include "query/promql/selector.h"
 #include "server/app.h"
@@ -30,74 +31,6 @@ void tr_prom_error(struct tr_http_response *resp,
     tr_json_obj_end(&j);
     resp->status = status;
     resp->content_type = "application/json";
-}
-
-static int prom__days_from_civil(int y, int m, int d, int64_t *days)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    *days = era * 146097 + doe - 719468;
-    return 0;
-}
-
-/* RFC 3339 with optional fraction: 2006-01-02T15:04:05.999999999Z07:00 */
-static int prom__parse_rfc3339(const char *s, int64_t *ms)
-{
-    int y, mo, d, h, mi, sec, n = 0;
-    if (sscanf(s, "%4d-%2d-%2d%*1[Tt]%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec,
-               &n) != 6 ||
-        n != 19) {
-        return TR_EINVAL;
-    }
-    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 59) {
-        return TR_EINVAL;
-    }
-    const char *p = s + 19;
-    int64_t frac_ms = 0;
-    if (*p == '.') {
-        p++;
-        int digits = 0;
-        while (*p >= '0' && *p <= '9') {
-            if (digits < 3) {
-                frac_ms = frac_ms * 10 + (*p - '0');
-            }
-            digits++;
-            p++;
-        }
-        if (digits == 0) {
-            return TR_EINVAL;
-        }
-        for (int i = digits; i < 3; i++) {
-            frac_ms *= 10;
-        }
-    }
-    int64_t off = 0;
-    if (*p == 'Z' || *p == 'z') {
-        p++;
-    } else if (*p == '+' || *p == '-') {
-        int oh, om;
-        if (sscanf(p + 1, "%2d:%2d", &oh, &om) != 2 || strlen(p) != 6) {
-            return TR_EINVAL;
-        }
-        off = (oh * 60 + om) * 60;
-        if (*p == '-') {
-            off = -off;
-        }
-        p += 6;
-    } else {
-        return TR_EINVAL;
-    }
-    if (*p != '\0') {
-        return TR_EINVAL;
-    }
-    int64_t days;
-    prom__days_from_civil(y, mo, d, &days);
-    int64_t secs = days * 86400 + h * 3600 + mi * 60 + sec - off;
-    *ms = secs * 1000 + frac_ms;
-    return 0;
 }
 
 int tr_prom_parse_time(const char *s, int64_t *ms)
@@ -130,7 +63,14 @@ int tr_prom_parse_time(const char *s, int64_t *ms)
         *ms = TR_PROM_MAX_TIME;
         return 0;
     }
-    return prom__parse_rfc3339(s, ms);
+    int64_t sec;
+    int32_t nsec;
+    if (tr_rfc3339_parse(s, strlen(s), &sec, &nsec) != 0 ||
+        sec > INT64_MAX / 1000 - 1 || sec < INT64_MIN / 1000 + 1) {
+        return TR_EINVAL;
+    }
+    *ms = sec * 1000 + nsec / 1000000;
+    return 0;
 }
 
 int tr_prom_time_param(const struct tr_http_request *req,

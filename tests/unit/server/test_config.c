@@ -116,9 +116,19 @@ Test(config, defaults)
     cr_assert_eq(cfg.retention_traces_ms, 14 * MS_D);
     cr_assert_eq(cfg.late_write_grace_ms, 2 * MS_H);
     cr_assert_eq(cfg.late_write_grace_metrics_ms, -1);
-    cr_assert_eq(cfg.late_write_grace_logs_ms, -1);
+    cr_assert_eq(cfg.late_write_grace_logs_ms, 24 * MS_H);
     cr_assert_eq(cfg.late_write_grace_traces_ms, -1);
     cr_assert_eq(cfg.ooo_window_ms, MS_H);
+    cr_assert_eq(cfg.limits.max_streams, 100000);
+    cr_assert_eq(cfg.limits.logs_max_line_size, 256 * 1024);
+    cr_assert_eq(cfg.limits.logs_max_label_names, 15);
+    cr_assert_eq(cfg.limits.logs_rate_bytes, 4 * 1024 * 1024);
+    cr_assert_eq(cfg.limits.logs_burst_bytes, 6 * 1024 * 1024);
+    cr_assert_str_eq(cfg.limits.discover_service_name,
+                     "service,app,application,name,app_kubernetes_io_name,"
+                     "container,container_name,k8s_container_name,component,"
+                     "workload,job,k8s_job_name");
+    cr_assert(cfg.limits.discover_log_levels);
     cr_assert_eq(cfg.creation_grace_ms, 10 * MS_M);
     cr_assert_eq(cfg.auth_enabled, false);
     cr_assert_str_eq(cfg.cluster_secret, "");
@@ -716,7 +726,7 @@ Test(config, dump_round_trips)
     cr_assert_eq(rc, 0, "%s\n%s", errmsg, text);
     cr_assert_neq(strstr(text, "retention.logs: 1d12h\n"), NULL, "%s", text);
     cr_assert_neq(strstr(text, "storage.block-cache-size: 3GiB\n"), NULL);
-    cr_assert_neq(strstr(text, "late-write-grace.logs: inherit\n"), NULL);
+    cr_assert_neq(strstr(text, "late-write-grace.traces: inherit\n"), NULL);
     tr_free(text);
     cr_assert_str_eq(b.join, a.join);
     cr_assert_str_eq(b.tempo_http_addr, "");
@@ -725,7 +735,7 @@ Test(config, dump_round_trips)
     cr_assert_str_eq(b.log_level, "error");
     cr_assert_eq(b.retention_logs_ms, 36 * MS_H);
     cr_assert_eq(b.late_write_grace_metrics_ms, 15 * MS_M);
-    cr_assert_eq(b.late_write_grace_logs_ms, -1);
+    cr_assert_eq(b.late_write_grace_logs_ms, 24 * MS_H);
     cr_assert_eq(b.max_body_bytes, 1025);
     cr_assert_eq(b.storage_cache_bytes, (size_t)3 << 30);
     cr_assert_eq(b.limits.ingestion_rate, 1234.5);
