@@ -566,7 +566,8 @@ int cl_metrics_decode_series(const struct cl_frame *f,
  * tr_select_result_free whatever the result; it adopts the answer's arena:
  * the chunks stay where they arrived). 0, TR_EPROTO or TR_ENOMEM. */
 int cl_metrics_decode_result(struct cl_answer *ans, struct tr_select_result *r);
-/* ---- signal_logs.c: the logs read wire (format at its top) ---------------- */
+/* ---- signal_logs.c: the logs read wire (format at its top) ----------------
+ */
 void cl_logs_req_encode(struct tr_buf *b,
                         int op,
                         struct tr_slice tenant,

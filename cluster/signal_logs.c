@@ -139,8 +139,8 @@ static int sl__admit_streams(struct tr_cluster *c,
         labels[i] = streams[i].labels;
     }
     uint64_t count = 0;
-    int rv = tr_storage_streams_admit(c->storage, id, tenant, labels, m,
-                                      is_new, &count);
+    int rv = tr_storage_streams_admit(c->storage, id, tenant, labels, m, is_new,
+                                      &count);
     if (rv != 0) {
         return tr_errf(rv, errmsg, "stream admission failed");
     }
@@ -375,8 +375,7 @@ static int sl__req_parse(const void *req,
         q->op > SL_VALUES || sl__get_bytes(&cur, &q->tenant) != 0 ||
         tr_cursor_varint(&cur, &q->h.start) != 0 ||
         tr_cursor_varint(&cur, &q->h.end) != 0 ||
-        tr_cursor_u8(&cur, &flags) != 0 ||
-        tr_cursor_uvarint(&cur, &lim) != 0 ||
+        tr_cursor_u8(&cur, &flags) != 0 || tr_cursor_uvarint(&cur, &lim) != 0 ||
         tr_cursor_uvarint(&cur, &maxs) != 0 ||
         (q->op == SL_VALUES && sl__get_bytes(&cur, &q->name) != 0) ||
         tr_cursor_uvarint(&cur, &n) != 0 || n > SL_MAX_MATCHERS) {
@@ -663,19 +662,19 @@ static int sl__serve_read(struct tr_cluster *c,
         if (rv == 0) {
             rv = cl_logs_encode_result(out, &r);
             if (rv != 0) {
-                tr_errf(rv, errmsg, rv == TR_ELIMIT
-                                        ? "a log line is too large for a frame"
+                tr_errf(rv, errmsg,
+                        rv == TR_ELIMIT ? "a log line is too large for a frame"
                                         : "out of memory");
             }
         }
         tr_log_result_free(&r);
     } else {
         struct tr_string_list l;
-        rv = q.op == SL_NAMES ? src->label_names(src->impl, q.tenant, q.ms,
-                                                 q.n_ms, &q.h, &l, errmsg)
-                              : src->label_values(src->impl, q.tenant, q.name,
-                                                  q.ms, q.n_ms, &q.h, &l,
-                                                  errmsg);
+        rv = q.op == SL_NAMES
+                 ? src->label_names(src->impl, q.tenant, q.ms, q.n_ms, &q.h, &l,
+                                    errmsg)
+                 : src->label_values(src->impl, q.tenant, q.name, q.ms, q.n_ms,
+                                     &q.h, &l, errmsg);
         if (rv == 0) {
             cl_metrics_encode_strings(out, &l);
         }
@@ -818,7 +817,8 @@ static int sl__merge(struct tr_log_result *parts,
     return rv == TR_ENOMEM ? tr_errf(rv, errmsg, "out of memory") : rv;
 }
 
-/* ---- the cluster-wide logs source ----------------------------------------- */
+/* ---- the cluster-wide logs source -----------------------------------------
+ */
 
 struct sl_select {
     struct tr_cluster *c;
@@ -886,7 +886,8 @@ static int sl__select_remote(void *arg,
 }
 
 /* The windows a range of ns touches, in ms (inclusive). */
-static void sl__range_ms(const struct tr_log_hints *h, int64_t *mint,
+static void sl__range_ms(const struct tr_log_hints *h,
+                         int64_t *mint,
                          int64_t *maxt)
 {
     *mint = h->start / 1000000 - (h->start % 1000000 < 0);
@@ -924,7 +925,8 @@ static int sl__select(void *impl,
     sl__range_ms(h, &r.mint, &r.maxt);
     int rv = req.oom ? tr_errf(TR_ENOMEM, errmsg, "out of memory")
                      : cl_read_run(c, &r, errmsg);
-    if (rv == TR_ELIMIT && h->budget != NULL && tr_select_budget_over(h->budget)) {
+    if (rv == TR_ELIMIT && h->budget != NULL &&
+        tr_select_budget_over(h->budget)) {
         tr_errf(rv, errmsg,
                 "the query would read too many bytes (max_query_bytes_read)");
     }
@@ -989,8 +991,8 @@ static int sl__strings_local(void *arg,
     }
     tr_string_list_free(l);
     return s->op == SL_NAMES
-               ? local->label_names(local->impl, s->tenant, s->ms, s->n, &hh,
-                                    l, errmsg)
+               ? local->label_names(local->impl, s->tenant, s->ms, s->n, &hh, l,
+                                    errmsg)
                : local->label_values(local->impl, s->tenant, s->name, s->ms,
                                      s->n, &hh, l, errmsg);
 }

@@ -768,12 +768,12 @@ const struct cl_signal_ops cl_signal_metrics = {
 const struct cl_signal_ops *cl_signal_ops(uint8_t signal)
 {
     switch (signal) {
-    case TR_SIGNAL_METRICS:
-        return &cl_signal_metrics;
-    case TR_SIGNAL_LOGS:
-        return &cl_signal_logs;
-    default:
-        return NULL;
+        case TR_SIGNAL_METRICS:
+            return &cl_signal_metrics;
+        case TR_SIGNAL_LOGS:
+            return &cl_signal_logs;
+        default:
+            return NULL;
     }
 }
 

@@ -195,11 +195,13 @@ int tr_rfc3339_parse_ns(const char *s, size_t len, int64_t *ns)
     if (tr_rfc3339_parse(s, len, &sec, &nsec) != 0) {
         return TR_EINVAL;
     }
-    /* INT64_MIN/MAX ns lie in 1677/2262: bound sec so sec*1e9 + nsec fits */
-    if (sec < INT64_MIN / 1000000000 || sec > INT64_MAX / 1000000000 - 1) {
+    /* INT64_MIN/MAX ns lie in 1677/2262 */
+    int64_t v;
+    if (__builtin_mul_overflow(sec, (int64_t)1000000000, &v) ||
+        __builtin_add_overflow(v, (int64_t)nsec, &v)) {
         return TR_EINVAL;
     }
-    *ns = sec * 1000000000 + nsec;
+    *ns = v;
     return 0;
 }
 

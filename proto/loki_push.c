@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "lib/clock.h"
 #include "lib/err.h"
 #include "lib/jsonparse.h"
 #include "proto/pbread.h"
@@ -513,6 +514,61 @@ static int json_ts(const struct tr_sjson *d, long idx, int64_t *out)
     return 0;
 }
 
+/* The legacy form of /api/prom/push (Loki 1.x):
+ *   {"labels": "{a=\"b\"}", "entries": [{"ts": "<RFC 3339>", "line": ".."}]}
+ * The labels stay in their text form (out->labels). */
+static int json_legacy_stream(const struct tr_sjson *d,
+                              long st,
+                              size_t si,
+                              struct tr_arena *a,
+                              struct tr_loki_stream *out,
+                              char *errmsg)
+{
+    long labels = tr_sjson_get(d, st, "labels");
+    long entries = tr_sjson_get(d, st, "entries");
+    if (tr_sjson_string(d, labels, a, &out->labels) != 0) {
+        return tr_errf(TR_EINVAL, errmsg,
+                       "streams[%zu]: \"labels\" must be a string", si);
+    }
+    if (entries < 0) {
+        return 0;
+    }
+    const struct tr_sjson_tok *et = &d->toks[entries];
+    if (et->type != TR_SJSON_ARRAY) {
+        return tr_errf(TR_EINVAL, errmsg,
+                       "streams[%zu]: \"entries\" is not an array", si);
+    }
+    int rv = 0;
+    struct tr_loki_entry *es = tr_pb_array(a, et->n, sizeof(*es), &rv);
+    if (rv != 0) {
+        return tr_errf(rv, errmsg, "out of memory");
+    }
+    for (size_t i = 0; i < et->n; i++) {
+        long e = tr_sjson_at(d, entries, i);
+        memset(&es[i], 0, sizeof(es[i]));
+        long ts =
+            d->toks[e].type == TR_SJSON_OBJECT ? tr_sjson_get(d, e, "ts") : -1;
+        long line = ts >= 0 ? tr_sjson_get(d, e, "line") : -1;
+        struct tr_slice tss;
+        if (ts < 0 || tr_sjson_string(d, ts, a, &tss) != 0 ||
+            tr_rfc3339_parse_ns(tss.base, tss.len, &es[i].ts_ns) != 0) {
+            return tr_errf(TR_EINVAL, errmsg,
+                           "streams[%zu].entries[%zu]: expected {\"ts\": "
+                           "\"<RFC 3339 time>\", \"line\": \"...\"}",
+                           si, i);
+        }
+        if (line < 0 || tr_sjson_string(d, line, a, &es[i].line) != 0) {
+            return tr_errf(TR_EINVAL, errmsg,
+                           "streams[%zu].entries[%zu]: the line must be a "
+                           "string",
+                           si, i);
+        }
+    }
+    out->entries = es;
+    out->n_entries = et->n;
+    return 0;
+}
+
 static int json_stream(const struct tr_sjson *d,
                        long st,
                        size_t si,
@@ -526,6 +582,9 @@ static int json_stream(const struct tr_sjson *d,
     }
     long labels = tr_sjson_get(d, st, "stream");
     long values = tr_sjson_get(d, st, "values");
+    if (labels < 0 && tr_sjson_get(d, st, "labels") >= 0) {
+        return json_legacy_stream(d, st, si, a, out, errmsg);
+    }
     if (labels < 0) {
         return tr_errf(TR_EINVAL, errmsg, "streams[%zu] has no \"stream\"", si);
     }

@@ -71,7 +71,13 @@ int tr_loki_push_decode(const void *buf,
  *                             {"<metadata name>": "<value>", ...}], ...]}]}
  *
  * The timestamp is a string of digits (a JSON integer is taken too), the
- * third element of an entry (structured metadata) is optional. Labels land
+ * third element of an entry (structured metadata) is optional. A stream in
+ * the legacy form of /api/prom/push (Loki 1.x),
+ *
+ *   {"labels": "{name=\"value\"}", "entries": [{"ts": "<RFC 3339>",
+ *                                               "line": "<line>"}, ...]}
+ *
+ * is taken too (its labels stay text in `labels`). Labels land
  * in label_set. Strings are decoded (escapes resolved) into the arena when
  * they hold escapes, else point into buf. 0, TR_EINVAL (what is wrong and
  * where, in errmsg) or TR_ENOMEM. */

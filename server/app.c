@@ -94,6 +94,9 @@ int tr_app_init(struct tr_app *app, const struct tr_config *cfg, char *errmsg)
     app->source = tr_storage_source(app->storage);
     app->limiters = tr_rate_limiters_new(cfg->limits.ingestion_rate,
                                          (double)cfg->limits.ingestion_burst);
+    app->log_limiters =
+        tr_rate_limiters_new((double)cfg->limits.logs_rate_bytes,
+                             (double)cfg->limits.logs_burst_bytes);
     struct tr_selfmetrics *r = tr_selfmetrics_default();
     static const char *const tl[] = {"tenant"};
     static const char *const trl[] = {"tenant", "reason"};
@@ -114,6 +117,18 @@ int tr_app_init(struct tr_app *app, const struct tr_config *cfg, char *errmsg)
     app->m_metadata =
         tr_selfmetrics_counter(r, "triad_metadata_ingested_total",
                                "Metric metadata records stored.", 1, tl);
+    app->m_log_lines = tr_selfmetrics_counter(
+        r, "triad_log_lines_ingested_total",
+        "Log lines stored (Loki push and OTLP logs), per tenant.", 1, tl);
+    app->m_log_bytes = tr_selfmetrics_counter(
+        r, "triad_log_bytes_ingested_total",
+        "Bytes of the log lines received and accepted, per tenant.", 1, tl);
+    app->m_log_rejected = tr_selfmetrics_counter(
+        r, "triad_log_lines_rejected_total",
+        "Log lines rejected on ingest, per tenant and reason.", 2, trl);
+    app->m_log_streams =
+        tr_selfmetrics_counter(r, "triad_log_streams_created_total",
+                               "Log streams created, per tenant.", 1, tl);
     tr_selfmetrics_add_collector(r, app__collect, app);
     return 0;
 }
@@ -126,6 +141,8 @@ void tr_app_close(struct tr_app *app)
     app->storage = NULL;
     tr_rate_limiters_free(app->limiters);
     app->limiters = NULL;
+    tr_rate_limiters_free(app->log_limiters);
+    app->log_limiters = NULL;
 }
 
 int tr_app_routes(struct tr_app *app, struct tr_http_server *http)
@@ -145,6 +162,8 @@ int tr_app_routes(struct tr_app *app, struct tr_http_server *http)
         {TR_HTTP_POST | TR_HTTP_PUT, "/api/v1/write", 0, tr_api_write},
         {TR_HTTP_POST | TR_HTTP_PUT, "/api/v1/push", 0, tr_api_write},
         {TR_HTTP_POST, "/api/v1/read", 0, tr_api_remote_read},
+        {TR_HTTP_POST, "/loki/api/v1/push", 0, tr_api_loki_push},
+        {TR_HTTP_POST, "/api/prom/push", 0, tr_api_loki_push},
         {GP, "/api/v1/series", 0, tr_api_series},
         {GP, "/api/v1/labels", 0, tr_api_labels},
         {TR_HTTP_GET, "/api/v1/label/{}/values", 0, tr_api_label_values},

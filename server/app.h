@@ -25,6 +25,7 @@ struct tr_app {
     const struct tr_select_source *source; /* reads: the cluster fan-out */
     struct tr_cluster *cluster;            /* writes are routed through it */
     struct tr_rate_limiters *limiters;
+    struct tr_rate_limiters *log_limiters; /* line bytes per tenant */
     int64_t start_ms;
     /* self-metrics */
     struct tr_sm_family *m_samples; /* triad_samples_ingested_total{tenant} */
@@ -34,7 +35,11 @@ struct tr_app {
     struct tr_sm_family *m_exemplars; /* triad_exemplars_received_total */
     struct tr_sm_family
         *m_histograms; /* triad_native_histograms_received_total */
-    struct tr_sm_family *m_metadata; /* triad_metadata_ingested_total */
+    struct tr_sm_family *m_metadata;     /* triad_metadata_ingested_total */
+    struct tr_sm_family *m_log_lines;    /* triad_log_lines_ingested_total */
+    struct tr_sm_family *m_log_bytes;    /* triad_log_bytes_ingested_total */
+    struct tr_sm_family *m_log_rejected; /* ..._lines_rejected_total */
+    struct tr_sm_family *m_log_streams;  /* triad_log_streams_created_total */
     struct tr_sm_family
         *m_write_bytes; /* triad_write_request_bytes histogram */
     /* PromQL queries running and when the last one ended (tr_now_ms), for
@@ -97,6 +102,9 @@ void tr_api_metrics(const struct tr_http_request *req,
                     struct tr_http_response *resp);
 void tr_api_flush(const struct tr_http_request *req,
                   struct tr_http_response *resp);
+/* Loki push (server/api_loki_push.c). */
+void tr_api_loki_push(const struct tr_http_request *req,
+                      struct tr_http_response *resp);
 /* PromQL endpoints (server/api_query.c). */
 void tr_api_query(const struct tr_http_request *req,
                   struct tr_http_response *resp);

@@ -432,3 +432,43 @@ Test(loki_push, json_hand_built_and_errors)
     }
     tr_arena_free(&a);
 }
+
+Test(loki_push, legacy_json_of_api_prom_push)
+{
+    struct tr_arena a;
+    tr_arena_init(&a, 4096);
+    char errmsg[TR_ERRMSG_SIZE];
+    struct tr_loki_push p;
+    const char *body =
+        "{\"streams\":[{\"labels\":\"{app=\\\"api\\\", env=\\\"prod\\\"}\","
+        "\"entries\":[{\"ts\":\"2024-05-01T10:00:00.123456789Z\","
+        "\"line\":\"first\"},{\"ts\":\"2024-05-01T12:00:00+02:00\","
+        "\"line\":\"second \\u00e9\"}]}]}";
+    cr_assert_eq(tr_loki_push_decode_json(body, strlen(body), &a, &p, errmsg),
+                 0, "%s", errmsg);
+    cr_assert_eq(p.n_streams, 1);
+    cr_assert_eq(p.n_entries, 2);
+    const struct tr_loki_stream *s = &p.streams[0];
+    cr_assert_eq(s->n_labels, 0);
+    cr_assert_eq(s->labels.len, strlen("{app=\"api\", env=\"prod\"}"));
+    cr_assert_eq(s->entries[0].ts_ns, 1714557600123456789LL);
+    cr_assert_eq(s->entries[1].ts_ns, 1714557600000000000LL);
+    cr_assert_eq(s->entries[1].line.len, strlen("second \xc3\xa9"));
+    cr_assert_eq(memcmp(s->entries[1].line.base, "second \xc3\xa9", 9), 0);
+    /* a bad time, a missing line */
+    const char *bad1 =
+        "{\"streams\":[{\"labels\":\"{a=\\\"b\\\"}\","
+        "\"entries\":[{\"ts\":\"yesterday\",\"line\":\"x\"}]}]}";
+    cr_assert_eq(tr_loki_push_decode_json(bad1, strlen(bad1), &a, &p, errmsg),
+                 TR_EINVAL);
+    cr_assert_not_null(strstr(errmsg, "entries[0]"), "%s", errmsg);
+    const char *bad2 =
+        "{\"streams\":[{\"labels\":\"{a=\\\"b\\\"}\","
+        "\"entries\":[{\"ts\":\"2024-05-01T10:00:00Z\"}]}]}";
+    cr_assert_eq(tr_loki_push_decode_json(bad2, strlen(bad2), &a, &p, errmsg),
+                 TR_EINVAL);
+    const char *bad3 = "{\"streams\":[{\"labels\":5}]}";
+    cr_assert_eq(tr_loki_push_decode_json(bad3, strlen(bad3), &a, &p, errmsg),
+                 TR_EINVAL);
+    tr_arena_free(&a);
+}
