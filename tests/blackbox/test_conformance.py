@@ -51,3 +51,19 @@ def test_compliance():
     want = compliance.load_expected()
     assert passed >= want, "promql-compliance regression: %d passed, expected at least %d" % (
         passed, want)
+
+
+def test_logqltest():
+    """Loki's LogQL metric-query scripts through the push and query APIs
+    (tests/conformance/logqltest.py); fails on fewer passes than
+    tests/conformance/expected_logqltest.json."""
+    import logqltest
+    d = _data_dir("logqltest")
+    files = logqltest.test_files(d)
+    assert files, "no .logqltest files in %s" % d
+    n = sum(sum(1 for c in logqltest.parse_file(f) if c[0] == "eval") for f in files)
+    print("    parsed %d files, %d evals" % (len(files), n))
+    t = Triad(logqltest.TRIAD_FLAGS).start()
+    results = logqltest.run(t.port, files)
+    regressions = logqltest.summarize(results, logqltest.load_expected())
+    assert not regressions, "logqltest regressions:\n  " + "\n  ".join(regressions)
