@@ -116,6 +116,7 @@ struct exchange {
     tr_ns start;
     const char *method_label;
     struct tr_ws_conn *ws; /* upgrade accepted, 101 not yet written */
+    char ws_accept[TR_WS_ACCEPT_SIZE]; /* its Sec-WebSocket-Accept */
 };
 
 struct tr_http_server {
@@ -1182,6 +1183,12 @@ static void write_response(struct exchange *x)
     }
     struct tr_buf *h = &x->head;
     tr_buf_printf(h, "HTTP/1.1 %d %s\r\n", st, status_text(st));
+    if (upgrade) {
+        tr_buf_printf(h,
+                      "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                      "Sec-WebSocket-Accept: %s\r\n",
+                      x->ws_accept);
+    }
     if (r->content_type != NULL && !no_body) {
         tr_buf_printf(h, "Content-Type: %s\r\n", r->content_type);
     }
@@ -1334,13 +1341,12 @@ int tr_http_ws_upgrade(const struct tr_http_request *req,
         tr_http_resp_text(resp, 503, "out of memory accepting a websocket");
         return TR_ENOMEM;
     }
+    /* the upgrade headers are written with the 101 (write_response) */
+    memcpy(x->ws_accept, accept, sizeof(accept));
     resp->status = 101;
     resp->content_type = NULL;
     resp__drop_front(resp);
     tr_buf_reset(&resp->body);
-    tr_http_resp_header(resp, "Upgrade", "websocket");
-    tr_http_resp_header(resp, "Connection", "Upgrade");
-    tr_http_resp_header(resp, "Sec-WebSocket-Accept", "%s", accept);
     return 0;
 }
 

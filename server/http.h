@@ -185,7 +185,8 @@ int tr_http_resp_front(struct tr_http_response *resp, struct tr_buf *b);
  * pass the bound is dropped and returns TR_EBUSY; the connection stays
  * open, so the caller decides: report the drop (Loki's tail has a
  * droppedEntries field) or close (e.g. tr_ws_close(w, 1008, "too slow")).
- * Control frames (pong, ping, close) are never dropped.
+ * Our pings and close frames are never dropped; pongs are (a peer that
+ * pings without reading gets no answer once the queue is full).
  *
  * Liveness. A ping is sent after ping_interval_ms without pending pings;
  * if nothing at all arrives within pong_timeout_ms after it, the TCP
@@ -221,13 +222,14 @@ struct tr_ws_handler {
 
 /* Accepts req as a WebSocket opening handshake, from a route handler (any
  * thread; call it at most once, with the handler's own req and resp). On
- * success fills resp with the 101 response (status, Upgrade, Connection and
- * Sec-WebSocket-Accept headers; resp must not be changed afterwards, or the
- * upgrade is abandoned and on_close runs with 1006) and returns 0; the
- * handler struct is copied. Otherwise fills resp with the error response
- * and returns: TR_EPROTO (400 with the reason, or 426 with
- * "Sec-WebSocket-Version: 13", see tr_ws_handshake_check), TR_EINVAL (h
- * NULL, wrong version or without on_close, a second call), TR_ENOMEM (503);
+ * success sets resp->status to 101 (the server adds the Upgrade,
+ * Connection and Sec-WebSocket-Accept headers when it writes it; headers
+ * the handler adds are sent too) and returns 0; the handler struct is
+ * copied. A handler that then sets another status abandons the upgrade:
+ * that response is sent as usual and on_close runs with 1006. Otherwise fills
+ * resp with the error response and returns: TR_EPROTO (400 with the reason, or
+ * 426 with "Sec-WebSocket-Version: 13", see tr_ws_handshake_check), TR_EINVAL
+ * (h NULL, wrong version or without on_close, a second call), TR_ENOMEM (503);
  * no callback will run then. No subprotocol or extension is negotiated. */
 int tr_http_ws_upgrade(const struct tr_http_request *req,
                        struct tr_http_response *resp,

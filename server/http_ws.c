@@ -264,7 +264,9 @@ static void ws__write(struct tr_ws_conn *w, struct ws_out *o)
     }
 }
 
-/* A control frame (ping/pong), not bounded (loop thread). */
+/* A control frame (loop thread). Our pings are not bounded; pongs are:
+ * a peer that pings without reading gets no more pongs once the queue is
+ * full (RFC 6455 section 5.5.3 lets us answer only the latest ping). */
 static void ws__control(struct tr_ws_conn *w,
                         enum tr_ws_opcode op,
                         struct tr_slice payload)
@@ -274,7 +276,7 @@ static void ws__control(struct tr_ws_conn *w,
     if (o == NULL) {
         return; /* out of memory: the peer may ping again */
     }
-    if (ws__account(w, o, false) == 0) {
+    if (ws__account(w, o, op == TR_WS_OP_PONG) == 0) {
         ws__write(w, o);
     }
 }

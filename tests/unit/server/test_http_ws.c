@@ -168,6 +168,20 @@ static void h_ping(const struct tr_http_request *req,
     tr_http_ws_upgrade(req, resp, &h, NULL);
 }
 
+/* Accepts, then answers with a plain response after all. */
+static void h_abandon(const struct tr_http_request *req,
+                      struct tr_http_response *resp)
+{
+    struct tr_ws_handler h = {
+        .version = 1,
+        .on_open = on_open_rec,
+        .on_close = on_close_rec,
+    };
+    cr_assert_eq(tr_http_ws_upgrade(req, resp, &h, NULL), 0);
+    cr_assert_eq(tr_http_ws_upgrade(req, resp, &h, NULL), TR_EINVAL);
+    tr_http_resp_text(resp, 200, "changed my mind");
+}
+
 static void h_plain(const struct tr_http_request *req,
                     struct tr_http_response *resp)
 {
@@ -240,6 +254,7 @@ static void start_server(void)
     tr_http_route(fx.s, TR_HTTP_GET, "/ws/flood", 0, h_flood);
     tr_http_route(fx.s, TR_HTTP_GET, "/ws/ping", 0, h_ping);
     tr_http_route(fx.s, TR_HTTP_GET, "/plain", 0, h_plain);
+    tr_http_route(fx.s, TR_HTTP_GET, "/ws/abandon", 0, h_abandon);
     char err[TR_ERRMSG_SIZE];
     cr_assert_eq(tr_http_listen(fx.s, "127.0.0.1:0", &fx.port, err), 0, "%s",
                  err);
@@ -461,6 +476,8 @@ Test(http_ws, echo_ping_and_clean_close)
         ws_open(&c, paths[k], NULL);
         ws_send(&c, TR_WS_OP_TEXT, true, "hello", 5);
         expect(&c, TR_WS_MESSAGE, "hello");
+        ws_send(&c, TR_WS_OP_BINARY, true, "bin", 3);
+        expect(&c, TR_WS_MESSAGE, "bin");
         ws_send(&c, TR_WS_OP_PING, true, "p1", 2);
         expect(&c, TR_WS_PONG, "p1");
         /* fragmented, with a ping in the middle */
@@ -702,4 +719,26 @@ Test(http_ws, shutdown_sends_going_away)
         sleep_ms(10);
     }
     cr_assert(atomic_load(&fx.shutdown_done));
+}
+
+Test(http_ws, abandoned_upgrade_still_reports_close)
+{
+    int fd = raw_connect();
+    char req[512];
+    snprintf(req, sizeof(req), HANDSHAKE_FMT, "/ws/abandon");
+    send_all(fd, req, strlen(req));
+    struct client c = {.fd = fd};
+    tr_buf_init(&c.in);
+    struct tr_buf head;
+    tr_buf_init(&head);
+    read_head(&c, &head);
+    cr_assert(strncmp(head.data, "HTTP/1.1 200 OK\r\n", 17) == 0, "%s",
+              head.data);
+    cr_assert_null(strstr(head.data, "Sec-WebSocket-Accept"), "%s", head.data);
+    tr_buf_free(&head);
+    tr_buf_free(&c.in);
+    close(fd);
+    wait_closes(1);
+    cr_assert_eq(atomic_load(&last_code), TR_WS_CLOSE_ABNORMAL);
+    cr_assert_eq(atomic_load(&n_open), 0);
 }
