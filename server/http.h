@@ -188,9 +188,10 @@ int tr_http_resp_front(struct tr_http_response *resp, struct tr_buf *b);
  * Our pings and close frames are never dropped; pongs are (a peer that
  * pings without reading gets no answer once the queue is full).
  *
- * Liveness. A ping is sent after ping_interval_ms without pending pings;
- * if nothing at all arrives within pong_timeout_ms after it, the TCP
- * connection is closed (on_close gets 1006). Any frame counts as an answer.
+ * Liveness. ping_interval_ms after the connection opened, and again that
+ * long after each answer, the server sends a ping; if nothing at all
+ * arrives within pong_timeout_ms after it, the TCP connection is closed
+ * without a close frame (on_close gets 1006). Any bytes count as an answer.
  * A close handshake the server started (tr_ws_close, a protocol error,
  * server shutdown with 1001) waits close_timeout_ms for the peer's close
  * frame. */
