@@ -168,6 +168,28 @@ static void h_ping(const struct tr_http_request *req,
     tr_http_ws_upgrade(req, resp, &h, NULL);
 }
 
+/* Closes at once and waits 200 ms for the peer's close frame. */
+static void on_open_closer(struct tr_ws_conn *w, void *user)
+{
+    (void)user;
+    atomic_fetch_add(&n_open, 1);
+    cr_assert_eq(tr_ws_close(w, 999, NULL), TR_EINVAL);
+    cr_assert_eq(tr_ws_close(w, 3001, "not now"), 0);
+    cr_assert_eq(tr_ws_close(w, 3001, "twice"), TR_ECANCELED);
+}
+
+static void h_closer(const struct tr_http_request *req,
+                     struct tr_http_response *resp)
+{
+    struct tr_ws_handler h = {
+        .version = 1,
+        .on_open = on_open_closer,
+        .on_close = on_close_rec,
+        .close_timeout_ms = 200,
+    };
+    tr_http_ws_upgrade(req, resp, &h, NULL);
+}
+
 /* Accepts, then answers with a plain response after all. */
 static void h_abandon(const struct tr_http_request *req,
                       struct tr_http_response *resp)
@@ -255,6 +277,7 @@ static void start_server(void)
     tr_http_route(fx.s, TR_HTTP_GET, "/ws/ping", 0, h_ping);
     tr_http_route(fx.s, TR_HTTP_GET, "/plain", 0, h_plain);
     tr_http_route(fx.s, TR_HTTP_GET, "/ws/abandon", 0, h_abandon);
+    tr_http_route(fx.s, TR_HTTP_GET, "/ws/closer", TR_ROUTE_INLINE, h_closer);
     char err[TR_ERRMSG_SIZE];
     cr_assert_eq(tr_http_listen(fx.s, "127.0.0.1:0", &fx.port, err), 0, "%s",
                  err);
@@ -741,4 +764,21 @@ Test(http_ws, abandoned_upgrade_still_reports_close)
     wait_closes(1);
     cr_assert_eq(atomic_load(&last_code), TR_WS_CLOSE_ABNORMAL);
     cr_assert_eq(atomic_load(&n_open), 0);
+}
+
+Test(http_ws, close_timeout_when_the_peer_does_not_answer)
+{
+    struct client c;
+    ws_open(&c, "/ws/closer", NULL);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    expect_close(&c, 3001, "not now");
+    expect_eof(&c);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    long ms =
+        (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+    cr_assert(ms >= 100 && ms < 3000, "closed after %ld ms", ms);
+    ws_client_free(&c);
+    wait_closes(1);
+    cr_assert_eq(atomic_load(&last_code), 3001);
 }
