@@ -525,9 +525,8 @@ int tr_otlp_json_u64(struct tr_otlp_json *j, long idx, uint64_t *out)
     }
     bool neg;
     uint64_t mag;
-    if (parse_int(s, &neg, &mag) != 0 || (neg && mag != 0) ||
-        (s.len > 0 && s.base[0] == '+' &&
-         j->doc->toks[idx].type == TR_SJSON_NUMBER)) {
+    /* no sign at all, as Go's strconv.ParseUint */
+    if (parse_int(s, &neg, &mag) != 0 || s.base[0] == '-' || s.base[0] == '+') {
         return tr_otlp_json_fail(j, "not an unsigned 64-bit integer: %.*s",
                                  (int)(s.len > 40 ? 40 : s.len), s.base);
     }

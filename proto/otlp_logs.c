@@ -834,6 +834,11 @@ static int map_resource(struct map_ctx *m,
         }
     }
     labels.n = w;
+    if (w == 0) {
+        /* service.name was a map of nothing: no labels at all, a stream
+         * Loki's distributor refuses */
+        ri->keep = false;
+    }
     rv = copy_pairs(m, &labels, &ri->labels);
     if (rv == 0) {
         rv = copy_pairs(m, &meta, &ri->meta);

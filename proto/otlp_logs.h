@@ -136,8 +136,10 @@ int tr_otlp_logs_decode_json(const void *buf,
  *   (when not 0). event_name and schema URLs are not stored (Loki drops
  *   them too).
  * - A resource whose label values are not valid UTF-8 is skipped with its
- *   records (Loki records the error and goes on); their number is added to
- *   *dropped (may be NULL).
+ *   records (Loki records the error and goes on), and so is one left with
+ *   no label at all (service.name an empty map: Loki's distributor refuses
+ *   that stream); *dropped (may be NULL) is set to the number of records
+ *   skipped.
  *
  * Every string of the result points into the decoded request (and so into
  * its body) or into the arena. Resource and scope metadata are copied to

@@ -887,6 +887,14 @@ Test(otlp_logs, service_name_discovery_and_labels)
     cr_assert_eq(p.n_streams, 0);
     cr_assert_eq(p.n_entries, 0);
     cr_assert_eq(dropped, 1);
+    /* service.name an empty map: it "renders" ("{}"), so no discovery and
+     * no unknown_service, but makes no label: no stream */
+    struct tr_otlp_kv a8[] = {
+        {TR_SLICE_LIT("service.name"), {.type = TR_OTLP_KVLIST, .n = 0}}};
+    req = one_resource(a8, 1, &rl, &sl, &rec, 1);
+    cr_assert_eq(tr_otlp_logs_to_loki(&req, 0, &a, &p, &dropped, err), 0);
+    cr_assert_eq(p.n_streams, 0);
+    cr_assert_eq(dropped, 1);
     /* ... but invalid UTF-8 in metadata passes (the write path decides) */
     struct tr_otlp_kv a5[] = {{TR_SLICE_LIT("other"), vs("bad\xff")}};
     req = one_resource(a5, 1, &rl, &sl, &rec, 1);
@@ -1113,6 +1121,8 @@ Test(otlp_logs, json_errors)
         {REC("\"timeUnixNano\":\"18446744073709551616\""),
          "not an unsigned 64-bit integer"},
         {REC("\"timeUnixNano\":1.5"), "not an unsigned 64-bit integer: 1.5"},
+        {REC("\"timeUnixNano\":\"+5\""), "not an unsigned 64-bit integer: +5"},
+        {REC("\"timeUnixNano\":\"-0\""), "not an unsigned 64-bit integer: -0"},
         {REC("\"timeUnixNano\":true"),
          "timeUnixNano: expected an unsigned integer, not a boolean"},
         {REC("\"flags\":4294967296"), "flags: 4294967296 does not fit 32 bits"},
