@@ -1175,6 +1175,10 @@ static void json_string(struct tr_buf *b, struct tr_slice str)
     const unsigned char *s = (const unsigned char *)str.base;
     size_t n = str.len, start = 0, i = 0;
     tr_buf_putc(b, '"');
+    if (n == 0) { /* also an absent key: {NULL, 0} */
+        tr_buf_putc(b, '"');
+        return;
+    }
     while (i < n) {
         unsigned char c = s[i];
         if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {

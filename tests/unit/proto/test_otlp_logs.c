@@ -753,6 +753,10 @@ Test(otlp_logs, value_string)
                      "{\"B\":false,\"a\":\"last\",\"b\":\"1\",\"\\ufffd\":2}");
     v.n = 0;
     cr_assert_str_eq(render(&v), "{}");
+    /* a KeyValue without its key (absent in the body): the key "" */
+    struct tr_otlp_kv nokey[] = {{{NULL, 0}, vs("v")}};
+    v = (struct tr_otlp_value){.type = TR_OTLP_KVLIST, .kvs = nokey, .n = 1};
+    cr_assert_str_eq(render(&v), "{\"\":\"v\"}");
     /* a NaN anywhere inside: Go's encoder fails, pdata renders "" */
     struct tr_otlp_kv inner[] = {{TR_SLICE_LIT("x"), vd(NAN)}};
     struct tr_otlp_value nested[] = {
