@@ -212,10 +212,12 @@ bool tr_otlp_json_key(const struct tr_otlp_json *j,
                       const char *camel,
                       const char *snake);
 
-/* Scalars at idx (null leaves *out as the caller set it and returns 0).
+/* Scalars at idx (null leaves *out as the caller set it and returns 0);
+ * each returns 0, TR_EINVAL (path and reason in j->errmsg) or TR_ENOMEM.
  * u64/u32/i64: a JSON integer or a string of one (a sign only for i64),
- * within range; i32 likewise (an enum: also a name in `names`, an array
- * of n_names names indexed by value, may be NULL). */
+ * within range. enum: a JSON integer within int32, or a string naming one
+ * of `names` (n_names names indexed by value; NULL for none), as pdata
+ * reads enums. */
 int tr_otlp_json_u64(struct tr_otlp_json *j, long idx, uint64_t *out);
 int tr_otlp_json_u32(struct tr_otlp_json *j, long idx, uint32_t *out);
 int tr_otlp_json_i64(struct tr_otlp_json *j, long idx, int64_t *out);
@@ -232,11 +234,15 @@ int tr_otlp_json_id(struct tr_otlp_json *j,
                     size_t want,
                     struct tr_slice *out);
 
+/* Messages at idx: an AnyValue object (at nesting depth `depth`), an
+ * array of KeyValue objects (`attributes`, the `values` of a kvlist), a
+ * Resource, an InstrumentationScope. null is the empty message. Each
+ * returns 0, TR_EINVAL (the path and what is wrong in j->errmsg; deeper
+ * than TR_OTLP_MAX_DEPTH is one) or TR_ENOMEM. */
 int tr_otlp_json_value(struct tr_otlp_json *j,
                        long idx,
                        unsigned depth,
                        struct tr_otlp_value *out);
-/* An array of KeyValue objects (`attributes`, `values` of a kvlist). */
 int tr_otlp_json_kvs(struct tr_otlp_json *j,
                      long idx,
                      unsigned depth,
