@@ -41,6 +41,23 @@
  * Levels: like Loki, one tree per detected level (unknown, debug, info,
  * warn, error, fatal, critical, trace; any other level is unknown).
  *
+ * Where this differs from Loki (pkg/pattern/drain as of 2026-08):
+ *   - the limiter runs on log time in both directions (Loki: wall clock);
+ *   - lines may come in any time order and all are counted (Loki's stream
+ *     drops a line older than the previous one);
+ *   - a multi-byte punctuation character is one token (Loki cuts off its
+ *     first byte); Unicode letters/punctuation are approximated: ASCII is
+ *     exact, non-ASCII punctuation is a table of the common blocks, only
+ *     ASCII digits make a token "have numbers";
+ *   - leading spaces are kept (Loki loses every space of such a line);
+ *   - Loki prunes evicted clusters out of the tree on a timer; here after
+ *     every max(max_clusters, 64) evictions of a level, without LRU touches;
+ *   - the JSON fields are Loki's defaults (no per-tenant list).
+ * Current Loki does not replace numbers, hex or UUIDs before clustering
+ * (older experimental tokenizers did) nor drop patterns made mostly of
+ * `<_>`: tokens holding a digit take the wildcard branch of the tree, and
+ * the querier keeps patterns of at least 30 lines, at most 300.
+ *
  * HTTP response (Loki's pkg/util/marshal WriteQueryPatternsResponseJSON,
  * logproto.PatternSeries) for the handler to write from tr_drain_patterns:
  *
@@ -116,7 +133,8 @@ void tr_drain_free(struct tr_drain *d); /* NULL is a no-op */
  * unparsable for the format, or the level's eviction limiter is blocking:
  * see tr_drain_stats); TR_ELIMIT when the line joined a pattern that
  * already has max_buckets buckets and its bucket is a new one (nothing
- * changed); TR_EINVAL when line is NULL and len > 0; TR_ENOMEM (the miner
+ * changed); TR_EINVAL when line is NULL and len > 0 or ts_ns is so close
+ * to INT64_MIN that its bucket start does not fit; TR_ENOMEM (the miner
  * stays consistent: the line is not counted). */
 int tr_drain_add(struct tr_drain *d,
                  int64_t ts_ns,

@@ -312,14 +312,16 @@ Test(logql_patterns, logfmt_quoting)
     add(d, T0, "level=info msg=\"a \\\"quoted\\\" word\" path=/x1 bare");
     add(d, T0, "level=info msg=\"a \\\"quoted\\\" word\" path=/y2 bare");
     add(d, T0, "lvl=debug err=\"tab\\there\" empty= x=1");
+    add(d, T0, "a=1 b=\"\\u00e9\\ud83d\\ude00 \\ud800x\" c=\xffy");
     struct got g;
     list(d, &g);
     const char *want[] = {
         "level=info msg=\"a \\\"quoted\\\" word\" path=<_> bare=",
         "lvl=debug err=\"tab\\there\" empty= x=1",
+        "a=1 b=\"\xc3\xa9\xf0\x9f\x98\x80 \xef\xbf\xbdx\" c=\"\\ufffdy\"",
     };
-    const uint64_t tot[] = {2, 1};
-    expect(&g, want, tot, 2);
+    const uint64_t tot[] = {2, 1, 1};
+    expect(&g, want, tot, 3);
     tr_drain_free(d);
     tr_arena_free(&g.a);
 }
@@ -436,6 +438,8 @@ Test(logql_patterns, bucket_counts_exact)
     cr_assert_eq(g.p[0].samples[1].count, 2);
     cr_assert_eq(g.p[0].samples[2].ts_ns, T0 + 60 * SEC);
     cr_assert_eq(g.p[0].samples[2].count, 1);
+    cr_assert_eq(tr_drain_add(d, INT64_MIN, "worker 1 finished job ok", 24),
+                 TR_EINVAL);
     /* a negative timestamp floors */
     add(d, -1, "worker 9 finished job ok");
     tr_arena_free(&g.a);
