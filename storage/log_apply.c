@@ -111,7 +111,8 @@ static uint64_t la__line_hash(const struct tr_log_line *l)
     return h;
 }
 
-static bool la__line_eq(const struct tr_log_line *a, const struct tr_log_line *b)
+static bool la__line_eq(const struct tr_log_line *a,
+                        const struct tr_log_line *b)
 {
     if (a->ts != b->ts || a->n_meta != b->n_meta ||
         !tr_slice_eq(a->line, b->line)) {
@@ -327,8 +328,8 @@ static int la__stream(struct la_ctx *c,
             }
         }
         if (c->n_streams == c->cap_streams) {
-            struct la_stream **nv = tr_array_grow(c->streams, &c->cap_streams,
-                                                  sizeof(*nv), 16);
+            struct la_stream **nv =
+                tr_array_grow(c->streams, &c->cap_streams, sizeof(*nv), 16);
             if (nv == NULL) {
                 return TR_ENOMEM;
             }
@@ -360,7 +361,8 @@ static int la__line(struct la_ctx *c,
 {
     if (l->ts < window_ns) {
         la__reject(c->res, TR_EINVAL,
-                   "entry at %" PRId64 " routed to the shard of window %" PRId64,
+                   "entry at %" PRId64
+                   " routed to the shard of window %" PRId64,
                    l->ts, c->id->window);
         return 0;
     }
@@ -402,8 +404,7 @@ static int la__line(struct la_ctx *c,
         c->res->duplicate++; /* unreachable in practice: ts > newest */
         return 0;
     }
-    if (la__push_line(&ls->pending, &ls->n_pending, &ls->cap_pending, l) !=
-            0 ||
+    if (la__push_line(&ls->pending, &ls->n_pending, &ls->cap_pending, l) != 0 ||
         la__known_add(ls, l) != 0) {
         return TR_ENOMEM;
     }
@@ -624,11 +625,11 @@ int log_apply(struct tr_storage *s,
     tr_buf_init(&c.key);
     tr_buf_init(&c.val);
     int64_t ooo = e.ooo_window_ns < 0 ? 0 : e.ooo_window_ns;
-    int64_t window_ns = id->window > INT64_MAX / 1000000
-                            ? INT64_MAX
-                            : (id->window < INT64_MIN / 1000000
-                                   ? INT64_MIN
-                                   : id->window * 1000000);
+    int64_t window_ns =
+        id->window > INT64_MAX / 1000000
+            ? INT64_MAX
+            : (id->window < INT64_MIN / 1000000 ? INT64_MIN
+                                                : id->window * 1000000);
     uint64_t created0 = res->created;
     for (size_t i = 0; i < e.n_streams && rv == 0; i++) {
         const struct tr_log_entry_stream *es = &e.streams[i];

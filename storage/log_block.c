@@ -2,6 +2,7 @@
  * storage/log_block.h). */
 #include "storage/log_block.h"
 
+#include <stdbool.h>
 #include <string.h>
 #include <zstd.h>
 
@@ -75,6 +76,7 @@ static long blk__dict_index(struct blk_dict *d, struct tr_slice s)
 
 static int blk__payload(const struct tr_log_line *lines,
                         size_t n,
+                        bool newlines,
                         struct tr_buf *p)
 {
     struct blk_dict d = {0};
@@ -86,7 +88,7 @@ static int blk__payload(const struct tr_log_line *lines,
                          (uint64_t)(i == 0 ? lines[0].ts : lines[i - 1].ts);
         tr_buf_put_uvarint(p, delta);
     }
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n && !newlines; i++) {
         tr_buf_put_uvarint(p, lines[i].line.len);
     }
     for (size_t i = 0; i < n; i++) {
@@ -112,6 +114,9 @@ static int blk__payload(const struct tr_log_line *lines,
     tr_buf_append(p, refs.data, refs.len);
     for (size_t i = 0; i < n; i++) {
         tr_buf_append(p, lines[i].line.base, lines[i].line.len);
+        if (newlines) {
+            tr_buf_putc(p, '\n');
+        }
     }
     tr_buf_free(&refs);
     blk__dict_free(&d);
@@ -131,15 +136,19 @@ int tr_log_block_encode(const struct tr_log_line *lines,
         return TR_EINVAL;
     }
     uint64_t raw = 0;
+    bool newlines = true;
     for (size_t i = 0; i < n; i++) {
         if (i > 0 && lines[i].ts < lines[i - 1].ts) {
             return TR_EINVAL;
         }
         raw += lines[i].line.len;
+        newlines = newlines && (lines[i].line.len == 0 ||
+                                memchr(lines[i].line.base, '\n',
+                                       lines[i].line.len) == NULL);
     }
     struct tr_buf p;
     tr_buf_init(&p);
-    int rv = blk__payload(lines, n, &p);
+    int rv = blk__payload(lines, n, newlines, &p);
     if (rv == 0 && p.len > TR_LOG_BLOCK_MAX_PAYLOAD) {
         rv = TR_EINVAL;
     }
@@ -150,11 +159,12 @@ int tr_log_block_encode(const struct tr_log_line *lines,
     uint8_t h[TR_LOG_BLOCK_HEADER];
     h[0] = TR_LOG_BLOCK_VERSION;
     h[1] = compression;
-    tr_put_u64be(h + 2, (uint64_t)lines[0].ts);
-    tr_put_u64be(h + 10, (uint64_t)lines[n - 1].ts);
-    tr_put_u32be(h + 18, (uint32_t)n);
-    tr_put_u64be(h + 22, raw);
-    tr_put_u32be(h + 30, (uint32_t)p.len);
+    h[2] = newlines ? TR_LOG_BLOCK_NEWLINES : 0;
+    tr_put_u64be(h + 3, (uint64_t)lines[0].ts);
+    tr_put_u64be(h + 11, (uint64_t)lines[n - 1].ts);
+    tr_put_u32be(h + 19, (uint32_t)n);
+    tr_put_u64be(h + 23, raw);
+    tr_put_u32be(h + 31, (uint32_t)p.len);
     tr_buf_append(out, h, sizeof(h));
     if (compression == TR_LOG_BLOCK_NONE) {
         tr_buf_append(out, p.data, p.len);
@@ -185,15 +195,16 @@ int tr_log_block_info(const void *buf,
 {
     const uint8_t *b = buf;
     if (len < TR_LOG_BLOCK_HEADER || b[0] != TR_LOG_BLOCK_VERSION ||
-        b[1] > TR_LOG_BLOCK_ZSTD) {
+        b[1] > TR_LOG_BLOCK_ZSTD || (b[2] & ~TR_LOG_BLOCK_NEWLINES) != 0) {
         return TR_ECORRUPT;
     }
     out->compression = b[1];
-    out->mint = (int64_t)tr_get_u64be(b + 2);
-    out->maxt = (int64_t)tr_get_u64be(b + 10);
-    out->count = tr_get_u32be(b + 18);
-    out->raw_bytes = tr_get_u64be(b + 22);
-    out->payload_len = tr_get_u32be(b + 30);
+    out->flags = b[2];
+    out->mint = (int64_t)tr_get_u64be(b + 3);
+    out->maxt = (int64_t)tr_get_u64be(b + 11);
+    out->count = tr_get_u32be(b + 19);
+    out->raw_bytes = tr_get_u64be(b + 23);
+    out->payload_len = tr_get_u32be(b + 31);
     if (out->count == 0 || out->count > TR_LOG_BLOCK_MAX_ENTRIES ||
         out->mint > out->maxt || out->payload_len > TR_LOG_BLOCK_MAX_PAYLOAD ||
         out->raw_bytes > out->payload_len ||
@@ -205,7 +216,10 @@ int tr_log_block_info(const void *buf,
 }
 
 /* Reads n uvarints into v, each at most max. */
-static int blk__uvarints(struct tr_cursor *c, uint64_t *v, size_t n, uint64_t max)
+static int blk__uvarints(struct tr_cursor *c,
+                         uint64_t *v,
+                         size_t n,
+                         uint64_t max)
 {
     for (size_t i = 0; i < n; i++) {
         if (tr_cursor_uvarint(c, &v[i]) != 0 || v[i] > max) {
@@ -213,6 +227,28 @@ static int blk__uvarints(struct tr_cursor *c, uint64_t *v, size_t n, uint64_t ma
         }
     }
     return 0;
+}
+
+/* Newline-terminated lines: their lengths from the separators; exactly
+ * raw bytes + n must be left, every line ending in '\n'. */
+static int blk__split_lines(const struct tr_cursor *c,
+                            const struct tr_log_block_info *bi,
+                            uint64_t *lens,
+                            size_t n)
+{
+    if (tr_cursor_left(c) != bi->raw_bytes + n) {
+        return TR_ECORRUPT;
+    }
+    const char *p = (const char *)c->p, *end = p + tr_cursor_left(c);
+    for (size_t i = 0; i < n; i++) {
+        const char *e = memchr(p, '\n', (size_t)(end - p));
+        if (e == NULL) {
+            return TR_ECORRUPT;
+        }
+        lens[i] = (uint64_t)(e - p);
+        p = e + 1;
+    }
+    return p == end ? 0 : TR_ECORRUPT;
 }
 
 static int blk__decode_payload(const struct tr_log_block_info *bi,
@@ -232,18 +268,19 @@ static int blk__decode_payload(const struct tr_log_block_info *bi,
     struct tr_slice *dict = NULL;
     int rv = cols == NULL || lines == NULL ? TR_ENOMEM : 0;
     uint64_t *dts = cols, *lens = cols + n, *nmeta = cols + 2 * n;
+    bool newlines = bi->flags & TR_LOG_BLOCK_NEWLINES;
     if (rv == 0) {
         rv = blk__uvarints(&c, dts, n, UINT64_MAX);
     }
-    if (rv == 0) {
+    if (rv == 0 && !newlines) {
         rv = blk__uvarints(&c, lens, n, bi->raw_bytes);
     }
     if (rv == 0) {
         rv = blk__uvarints(&c, nmeta, n, bi->payload_len);
     }
     uint64_t nd = 0, total_meta = 0, total_len = 0;
-    if (rv == 0 && (tr_cursor_uvarint(&c, &nd) != 0 ||
-                    nd > tr_cursor_left(&c))) {
+    if (rv == 0 &&
+        (tr_cursor_uvarint(&c, &nd) != 0 || nd > tr_cursor_left(&c))) {
         rv = TR_ECORRUPT;
     }
     if (rv == 0 && nd > 0) {
@@ -261,13 +298,9 @@ static int blk__decode_payload(const struct tr_log_block_info *bi,
     }
     for (size_t i = 0; rv == 0 && i < n; i++) {
         total_meta += nmeta[i];
-        total_len += lens[i];
-        if (total_meta > tr_cursor_left(&c) / 2 || total_len > bi->raw_bytes) {
+        if (total_meta > tr_cursor_left(&c) / 2) {
             rv = TR_ECORRUPT;
         }
-    }
-    if (rv == 0 && total_len != bi->raw_bytes) {
-        rv = TR_ECORRUPT;
     }
     struct tr_label *meta = NULL;
     if (rv == 0 && total_meta > 0) {
@@ -284,11 +317,22 @@ static int blk__decode_payload(const struct tr_log_block_info *bi,
         meta[i].name = dict[ni];
         meta[i].value = dict[vi];
     }
-    if (rv == 0 && tr_cursor_left(&c) != bi->raw_bytes) {
+    if (rv == 0 && newlines) {
+        rv = blk__split_lines(&c, bi, lens, n);
+    }
+    for (size_t i = 0; rv == 0 && i < n && !newlines; i++) {
+        total_len += lens[i];
+        if (total_len > bi->raw_bytes) {
+            rv = TR_ECORRUPT;
+        }
+    }
+    if (rv == 0 && !newlines &&
+        (total_len != bi->raw_bytes || tr_cursor_left(&c) != bi->raw_bytes)) {
         rv = TR_ECORRUPT;
     }
     int64_t ts = bi->mint;
     size_t mo = 0;
+    struct tr_slice nl;
     for (size_t i = 0; rv == 0 && i < n; i++) {
         uint64_t nt = (uint64_t)ts + dts[i];
         if (dts[i] > (uint64_t)bi->maxt - (uint64_t)ts || (i == 0 && dts[i])) {
@@ -297,7 +341,8 @@ static int blk__decode_payload(const struct tr_log_block_info *bi,
         }
         ts = (int64_t)nt;
         lines[i].ts = ts;
-        if (tr_cursor_bytes(&c, lens[i], &lines[i].line) != 0) {
+        if (tr_cursor_bytes(&c, lens[i], &lines[i].line) != 0 ||
+            (newlines && tr_cursor_bytes(&c, 1, &nl) != 0)) {
             rv = TR_ECORRUPT;
             break;
         }

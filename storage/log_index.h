@@ -48,8 +48,12 @@
 #include "storage/log_entry.h"
 
 #define TR_LOG_INDEX_VERSION 1
+/* k = 4, w = 24: needles of 27 bytes or more prune; the index of the
+ * test's log-like data is 0.3% of the raw bytes (1.2% of the compressed
+ * blocks) with 8 bits per distinct selected k-gram. w = 16 (19-byte
+ * needles) cost 4x the index bytes. */
 #define TR_LOG_INDEX_K 4
-#define TR_LOG_INDEX_W 16
+#define TR_LOG_INDEX_W 24
 
 /* What an index record says about its block. */
 struct tr_log_index {

@@ -68,10 +68,10 @@
 
 /* The stream state record, decoded. */
 struct log_state {
-    int64_t newest;     /* INT64_MIN: no entry yet */
-    uint32_t frags;     /* open fragments */
-    uint64_t open_raw;  /* raw line bytes in them */
-    int64_t open_mint;  /* their time range (frags > 0) */
+    int64_t newest;    /* INT64_MIN: no entry yet */
+    uint32_t frags;    /* open fragments */
+    uint64_t open_raw; /* raw line bytes in them */
+    int64_t open_mint; /* their time range (frags > 0) */
     int64_t open_maxt;
 };
 

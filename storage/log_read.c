@@ -169,8 +169,8 @@ struct lr_src {
     uint32_t count;
     uint64_t raw;
     bool block;
-    size_t rank;           /* push order among the stream's sources */
-    int64_t window;        /* rank key: window, slot, seq */
+    size_t rank;    /* push order among the stream's sources */
+    int64_t window; /* rank key: window, slot, seq */
     uint16_t slot;
     uint64_t seq;
     struct tr_slice value; /* fragment: its block; block: its index */
@@ -387,8 +387,7 @@ static int lr__scan_src(struct tr_iter *it,
     struct tr_slice data = src->value;
     if (src->block) {
         tr_iter_seek(it, src->key.base, src->key.len);
-        if (!tr_iter_valid(it) ||
-            !tr_slice_eq(tr_iter_key(it), src->key)) {
+        if (!tr_iter_valid(it) || !tr_slice_eq(tr_iter_key(it), src->key)) {
             return TR_ECORRUPT; /* an index without its block */
         }
         data = tr_iter_value(it);
@@ -432,7 +431,8 @@ static int lr__copy_line(struct tr_arena *a,
                          struct tr_log_line *out)
 {
     out->ts = l->ts;
-    out->line.base = tr_arena_memdup(a, l->line.base, l->line.len ? l->line.len : 1);
+    out->line.base =
+        tr_arena_memdup(a, l->line.base, l->line.len ? l->line.len : 1);
     out->line.len = l->line.len;
     out->n_meta = l->n_meta;
     out->meta = NULL;
@@ -511,8 +511,7 @@ static int lr__stream(struct tr_iter *it,
         }
         if (prune && src->block) {
             struct tr_log_index ix;
-            if (tr_log_index_parse(src->value.base, src->value.len, &ix) ==
-                    0 &&
+            if (tr_log_index_parse(src->value.base, src->value.len, &ix) == 0 &&
                 !tr_log_index_may_match(&ix, h->needles, h->n_needles, h->meta,
                                         h->n_meta)) {
                 out->stats.blocks_skipped++;
@@ -557,15 +556,15 @@ done:
 static int lr__errf(int rv, char *errmsg)
 {
     switch (rv) {
-    case TR_ENOMEM:
-        return tr_errf(rv, errmsg, "out of memory");
-    case TR_ECORRUPT:
-        return tr_errf(TR_EIO, errmsg, "corrupt log block in storage");
-    case TR_ELIMIT:
-        return tr_errf(rv, errmsg,
-                       "the query would read too many bytes (query limit)");
-    default:
-        return tr_errf(rv, errmsg, "%s", tr_strerror(rv));
+        case TR_ENOMEM:
+            return tr_errf(rv, errmsg, "out of memory");
+        case TR_ECORRUPT:
+            return tr_errf(TR_EIO, errmsg, "corrupt log block in storage");
+        case TR_ELIMIT:
+            return tr_errf(rv, errmsg,
+                           "the query would read too many bytes (query limit)");
+        default:
+            return tr_errf(rv, errmsg, "%s", tr_strerror(rv));
     }
 }
 
@@ -587,9 +586,9 @@ static int lr__select(void *impl,
     int rv = lr__collect(s, it, tenant, ms, n, h, &out->arena, &hits);
     size_t groups = 0;
     for (size_t i = 0; rv == 0 && i < hits.n; i++) {
-        if (i == 0 || tr_labels_cmp(hits.v[i - 1].labels,
-                                    hits.v[i - 1].n_labels, hits.v[i].labels,
-                                    hits.v[i].n_labels) != 0) {
+        if (i == 0 ||
+            tr_labels_cmp(hits.v[i - 1].labels, hits.v[i - 1].n_labels,
+                          hits.v[i].labels, hits.v[i].n_labels) != 0) {
             groups++;
         }
     }
@@ -727,8 +726,8 @@ int tr_storage_streams_admit(struct tr_storage *s,
     tr_buf_init(&key);
     tr_buf_init(&val);
     int rv = 0;
-    *count = postings_count_load(s->eng, TR_CF_LOGS, tenant, id->window,
-                                 id->slot);
+    *count =
+        postings_count_load(s->eng, TR_CF_LOGS, tenant, id->window, id->slot);
     for (size_t i = 0; i < n && rv == 0; i++) {
         uint64_t sid = tr_labels_hash(labels[i].base, labels[i].len);
         is_new[i] = true;

@@ -96,13 +96,11 @@ void idvec_subtract(struct idvec *a, const struct idvec *b)
     a->n = o;
 }
 
-
-
 /* ids of postings P|name|value (exact) */
 static int postings__exact(struct win_ctx *wc,
-                               struct tr_slice name,
-                               struct tr_slice value,
-                               struct idvec *out)
+                           struct tr_slice name,
+                           struct tr_slice value,
+                           struct idvec *out)
 {
     tr_buf_reset(&wc->key);
     tr_key_shard_prefix(&wc->key, wc->tenant, wc->window, wc->slot,
@@ -125,10 +123,10 @@ static int postings__exact(struct win_ctx *wc,
 /* ids of series having label name whose value matches m (want = true) or
  * does not match m (want = false). m == NULL: any value. */
 static int postings__scan(struct win_ctx *wc,
-                              struct tr_slice name,
-                              const struct tr_matcher *m,
-                              bool want,
-                              struct idvec *out)
+                          struct tr_slice name,
+                          const struct tr_matcher *m,
+                          bool want,
+                          struct idvec *out)
 {
     tr_buf_reset(&wc->key);
     tr_key_shard_prefix(&wc->key, wc->tenant, wc->window, wc->slot,
@@ -207,10 +205,10 @@ static bool postings__cheap(const struct tr_matcher *m)
  * to the caller, which checks them on each candidate's labels
  * (*filter = true). */
 int postings_match_window(struct win_ctx *wc,
-                             const struct tr_matcher *ms,
-                             size_t n,
-                             struct idvec *out,
-                             bool *filter)
+                          const struct tr_matcher *ms,
+                          size_t n,
+                          struct idvec *out,
+                          bool *filter)
 {
     bool have = false;
     int rv = 0;
@@ -231,8 +229,8 @@ int postings_match_window(struct win_ctx *wc,
         } else {
             nl = tr_matcher_literals(m, &lits, &lens);
             for (size_t j = 0; j < nl && rv == 0; j++) {
-                rv = postings__exact(
-                    wc, name, (struct tr_slice){lits[j], lens[j]}, &set);
+                rv = postings__exact(wc, name,
+                                     (struct tr_slice){lits[j], lens[j]}, &set);
             }
             idvec_sort_unique(&set);
         }
@@ -296,9 +294,9 @@ int postings_match_window(struct win_ctx *wc,
 
 /* Whether labels ls satisfy every matcher (a missing label is ""). */
 bool postings_labels_match(const struct tr_label *ls,
-                              size_t nl,
-                              const struct tr_matcher *ms,
-                              size_t n)
+                           size_t nl,
+                           const struct tr_matcher *ms,
+                           size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         struct tr_slice v =
@@ -310,13 +308,12 @@ bool postings_labels_match(const struct tr_label *ls,
     return true;
 }
 
-
 /* Positions it at the first key of the shard after (window, slot). */
 void postings_seek_next_shard(struct tr_iter *it,
-                                 struct tr_buf *k,
-                                 struct tr_slice tenant,
-                                 int64_t window,
-                                 uint16_t slot)
+                              struct tr_buf *k,
+                              struct tr_slice tenant,
+                              int64_t window,
+                              uint16_t slot)
 {
     tr_buf_reset(k);
     tr_key_tenant_prefix(k, tenant);
@@ -328,7 +325,6 @@ void postings_seek_next_shard(struct tr_iter *it,
     }
     tr_iter_seek(it, k->data, k->len);
 }
-
 
 int strset_add(struct strset *ss, struct tr_arena *a, struct tr_slice s)
 {
@@ -349,9 +345,7 @@ int strset_add(struct strset *ss, struct tr_arena *a, struct tr_slice s)
     return 0;
 }
 
-int strset_finish(struct strset *ss,
-                         size_t limit,
-                         struct tr_string_list *out)
+int strset_finish(struct strset *ss, size_t limit, struct tr_string_list *out)
 {
     if (ss->n > 1) {
         qsort(ss->v, ss->n, sizeof(*ss->v), tr_slice_qsort_cmp);
@@ -374,7 +368,6 @@ int strset_finish(struct strset *ss,
     tr_free(ss->v);
     return out->items == NULL ? TR_ENOMEM : 0;
 }
-
 
 int postings_scan(struct tr_engine *eng,
                   enum tr_cf cf,

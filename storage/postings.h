@@ -39,11 +39,11 @@ void idvec_subtract(struct idvec *a, const struct idvec *b);
 
 /* Matcher evaluation in one shard of one tenant. */
 struct win_ctx {
-    struct tr_iter *it;    /* over the column family of the shard's signal */
+    struct tr_iter *it; /* over the column family of the shard's signal */
     struct tr_slice tenant;
-    int64_t window;        /* window start ms */
+    int64_t window; /* window start ms */
     uint16_t slot;
-    struct tr_buf key;     /* scratch */
+    struct tr_buf key; /* scratch */
 };
 
 /* Evaluates matchers ms (n >= 0; n == 0 = every id) in one shard into out

@@ -229,8 +229,8 @@ int tr_storage_shard_apply(struct tr_storage *s,
             tr_wbatch_put(s->batch, TR_CF_META, k, sizeof(k), a, 8);
         }
     } else {
-        rv = head_apply(s, id->window, id->slot, index, entry, len, res,
-                        errmsg);
+        rv =
+            head_apply(s, id->window, id->slot, index, entry, len, res, errmsg);
     }
     char err[TR_ERRMSG_SIZE] = "";
     if (rv == 0 && s->fail_writes > 0) {

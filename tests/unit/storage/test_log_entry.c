@@ -36,9 +36,10 @@ static void check_equal(const struct tr_entry_logs *a,
             for (size_t k = 0; k < p->n_meta; k++) {
                 cr_assert_eq(p->meta[k].name.len, q->meta[k].name.len);
                 cr_assert_eq(p->meta[k].value.len, q->meta[k].value.len);
-                cr_assert_eq(memcmp(p->meta[k].value.base,
-                                    q->meta[k].value.base, p->meta[k].value.len),
-                             0);
+                cr_assert_eq(
+                    memcmp(p->meta[k].value.base, q->meta[k].value.base,
+                           p->meta[k].value.len),
+                    0);
             }
         }
     }
@@ -96,7 +97,10 @@ Test(log_entry, large_entry_is_zstd_and_roundtrips)
         lines[i] = (struct tr_log_line){1700000000000000000LL + i * 1000LL,
                                         sl(text[i]), NULL, 0};
     }
-    struct tr_log_entry_stream st = {sl("\x01\x03""app\x03""web"), lines, N};
+    struct tr_log_entry_stream st = {sl("\x01\x03"
+                                        "app\x03"
+                                        "web"),
+                                     lines, N};
     struct tr_entry_logs e = {sl("t"), &st, 1, 0};
     struct tr_buf b;
     tr_buf_init(&b);
@@ -128,17 +132,17 @@ Test(log_entry, malformed_entries_are_refused)
     cr_assert_eq(tr_entry_logs_decode("\x02\x01\x01\x00\x00", 5, &a, &d),
                  TR_ECORRUPT);
     /* a stream with empty labels */
-    cr_assert_eq(tr_entry_logs_decode("\x02\x01\x00\x00\x01\x00\x01\x00\x00\x00",
-                                      10, &a, &d),
+    cr_assert_eq(tr_entry_logs_decode(
+                     "\x02\x01\x00\x00\x01\x00\x01\x00\x00\x00", 10, &a, &d),
                  TR_ECORRUPT);
     /* a stream with zero lines */
     cr_assert_eq(
         tr_entry_logs_decode("\x02\x01\x00\x00\x01\x01\x00\x00", 8, &a, &d),
         TR_ECORRUPT);
     /* huge counts do not allocate */
-    cr_assert_eq(tr_entry_logs_decode("\x02\x01\x00\x00\xff\xff\xff\xff\x0f", 9,
-                                      &a, &d),
-                 TR_ECORRUPT);
+    cr_assert_eq(
+        tr_entry_logs_decode("\x02\x01\x00\x00\xff\xff\xff\xff\x0f", 9, &a, &d),
+        TR_ECORRUPT);
     /* empty entry: no streams */
     cr_assert_eq(tr_entry_logs_decode("\x02\x01\x00\x00\x00", 5, &a, &d), 0);
     cr_assert_eq(d.n_streams, 0);
