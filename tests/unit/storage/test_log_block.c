@@ -25,17 +25,17 @@ static uint64_t lb_rand(void)
 }
 
 static const char *lb_words[] = {
-    "GET",     "POST",   "user",    "login",   "failed",  "ok",
-    "timeout", "db",     "query",   "cache",   "miss",    "hit",
-    "status",  "200",    "404",     "500",     "latency", "ms",
+    "GET",     "POST",     "user",       "login", "failed",   "ok",
+    "timeout", "db",       "query",      "cache", "miss",     "hit",
+    "status",  "200",      "404",        "500",   "latency",  "ms",
     "request", "upstream", "connection", "reset", "retrying", "worker"};
 
 /* A log-like line: level, words, a hex request id and a number. */
 static size_t lb_line(char *buf, size_t cap)
 {
     static const char *levels[] = {"info", "warn", "error", "debug"};
-    size_t o = (size_t)snprintf(buf, cap, "level=%s msg=\"",
-                                levels[lb_rand() % 4]);
+    size_t o =
+        (size_t)snprintf(buf, cap, "level=%s msg=\"", levels[lb_rand() % 4]);
     int nw = 3 + (int)(lb_rand() % 8);
     for (int i = 0; i < nw && o + 20 < cap; i++) {
         o += (size_t)snprintf(buf + o, cap - o, "%s%s", i ? " " : "",
@@ -113,7 +113,8 @@ static void lb_roundtrip(uint8_t compression)
         cr_assert(tr_slice_eq(out[i].line, s.lines[i].line), "line %zu", i);
         cr_assert_eq(out[i].n_meta, s.lines[i].n_meta);
         for (size_t j = 0; j < out[i].n_meta; j++) {
-            cr_assert(tr_slice_eq(out[i].meta[j].name, s.lines[i].meta[j].name));
+            cr_assert(
+                tr_slice_eq(out[i].meta[j].name, s.lines[i].meta[j].name));
             cr_assert(
                 tr_slice_eq(out[i].meta[j].value, s.lines[i].meta[j].value));
         }
@@ -231,8 +232,7 @@ Test(log_block, index_no_false_negatives)
         tried++;
         pruned += !tr_log_index_may_match(&x, &nd, 1, NULL, 0);
     }
-    cr_assert_geq(pruned * 100, tried * 95, "pruned %zu of %zu", pruned,
-                  tried);
+    cr_assert_geq(pruned * 100, tried * 95, "pruned %zu of %zu", pruned, tried);
     /* a short needle never prunes */
     struct tr_slice shortn = {"zzzzqqqq", 8};
     cr_assert(tr_log_index_may_match(&x, &shortn, 1, NULL, 0));
