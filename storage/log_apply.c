@@ -400,9 +400,6 @@ static int la__line(struct la_ctx *c,
             c->res->duplicate++;
             return 0;
         }
-    } else if (ls->n_known > 0 && la__known_has(ls, l)) {
-        c->res->duplicate++; /* unreachable in practice: ts > newest */
-        return 0;
     }
     if (la__push_line(&ls->pending, &ls->n_pending, &ls->cap_pending, l) != 0 ||
         la__known_add(ls, l) != 0) {
@@ -519,7 +516,6 @@ static int la__cut(struct la_ctx *c, struct la_stream *ls)
         ls->st.open_raw = 0;
         ls->st.open_mint = 0;
         ls->st.open_maxt = 0;
-        c->s->chunks_cut++;
     }
     tr_buf_free(&blk);
     tr_free(all);

@@ -8,6 +8,8 @@
  * replica equality, dump/load, stream counts and admission, label
  * listings. */
 #include <criterion/criterion.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,8 +70,9 @@ static void ls_teardown(void)
 
 TestSuite(log_store, .init = ls_setup, .fini = ls_teardown, .timeout = 120);
 
-static const struct tr_shard_id LS_ID = {
-    .signal = TR_SIGNAL_LOGS, .window = W0, .slot = 0};
+static const struct tr_shard_id LS_ID = {.signal = TR_SIGNAL_LOGS,
+                                         .window = W0,
+                                         .slot = 0};
 
 /* One line of a test entry. */
 struct tl {
@@ -124,17 +127,16 @@ static void eb_stream(struct eb *b,
     struct tr_log_line *ln = tr_arena_alloc(&b->a, n * sizeof(*ln));
     for (size_t i = 0; i < n; i++) {
         ln[i].ts = v[i].ts;
-        ln[i].line.base =
-            tr_arena_strndup(&b->a, v[i].line, strlen(v[i].line));
+        ln[i].line.base = tr_arena_strndup(&b->a, v[i].line, strlen(v[i].line));
         ln[i].line.len = strlen(v[i].line);
         ln[i].meta = NULL;
         ln[i].n_meta = 0;
         if (v[i].mk != NULL) {
             struct tr_label *m = tr_arena_alloc(&b->a, sizeof(*m));
-            m->name = tr_slice_cstr(tr_arena_strndup(&b->a, v[i].mk,
-                                                     strlen(v[i].mk)));
-            m->value = tr_slice_cstr(tr_arena_strndup(&b->a, v[i].mv,
-                                                      strlen(v[i].mv)));
+            m->name = tr_slice_cstr(
+                tr_arena_strndup(&b->a, v[i].mk, strlen(v[i].mk)));
+            m->value = tr_slice_cstr(
+                tr_arena_strndup(&b->a, v[i].mv, strlen(v[i].mv)));
             ln[i].meta = m;
             ln[i].n_meta = 1;
         }
@@ -206,13 +208,12 @@ static int sel(struct tr_storage *s,
     struct tr_matcher m[4];
     char err[TR_ERRMSG_SIZE];
     for (size_t i = 0; i < nq; i++) {
-        cr_assert_eq(tr_matcher_init(&m[i], qs[i].type, qs[i].name,
-                                     qs[i].value, strlen(qs[i].value), err),
+        cr_assert_eq(tr_matcher_init(&m[i], qs[i].type, qs[i].name, qs[i].value,
+                                     strlen(qs[i].value), err),
                      0);
     }
     const struct tr_log_source *src = tr_storage_log_source(s);
-    int rv =
-        src->select(src->impl, tr_slice_cstr("t1"), m, nq, h, r, err);
+    int rv = src->select(src->impl, tr_slice_cstr("t1"), m, nq, h, r, err);
     for (size_t i = 0; i < nq; i++) {
         tr_matcher_free(&m[i]);
     }
@@ -256,7 +257,8 @@ Test(log_store, order_direction_limit_equal_timestamps)
     struct tr_apply_result res = push(s, 1, "app=a", a, 4);
     cr_assert_eq(res.appended, 4);
     cr_assert_eq(res.created, 1);
-    struct tl b[] = {{T0 + SEC, "b3", NULL, NULL}, {T0 + 3 * SEC, "d", NULL, NULL}};
+    struct tl b[] = {{T0 + SEC, "b3", NULL, NULL},
+                     {T0 + 3 * SEC, "d", NULL, NULL}};
     res = push(s, 2, "app=a", b, 2);
     cr_assert_eq(res.appended, 2);
     cr_assert_eq(res.created, 0);
@@ -345,19 +347,19 @@ Test(log_store, exact_duplicates_dropped)
     struct tr_storage *s = ls_open_dir(ls_dir);
     struct tl a[] = {
         {T0, "x", NULL, NULL},
-        {T0, "x", NULL, NULL},         /* duplicate within the entry */
-        {T0, "y", NULL, NULL},         /* same ts, other line: kept */
-        {T0, "x", "trace_id", "1"},    /* other metadata: kept */
+        {T0, "x", NULL, NULL},      /* duplicate within the entry */
+        {T0, "y", NULL, NULL},      /* same ts, other line: kept */
+        {T0, "x", "trace_id", "1"}, /* other metadata: kept */
         {T0 + SEC, "z", NULL, NULL},
     };
     struct tr_apply_result res = push(s, 1, "app=a", a, 5);
     cr_assert_eq(res.appended, 4);
     cr_assert_eq(res.duplicate, 1);
     struct tl b[] = {
-        {T0, "x", NULL, NULL},         /* duplicate of a stored entry */
-        {T0, "x", "trace_id", "1"},    /* ditto with metadata */
-        {T0, "x", "trace_id", "2"},    /* new */
-        {T0 + SEC, "z", NULL, NULL},   /* duplicate of the newest */
+        {T0, "x", NULL, NULL},       /* duplicate of a stored entry */
+        {T0, "x", "trace_id", "1"},  /* ditto with metadata */
+        {T0, "x", "trace_id", "2"},  /* new */
+        {T0 + SEC, "z", NULL, NULL}, /* duplicate of the newest */
     };
     res = push(s, 2, "app=a", b, 4);
     cr_assert_eq(res.appended, 1);
@@ -395,9 +397,9 @@ static uint64_t rnd(void)
     return rng;
 }
 
-static const char *words[] = {"alpha", "beta",  "gamma", "delta", "error",
-                              "warn",  "user",  "login", "db",    "query",
-                              "cache", "miss",  "ok",    "GET",   "POST",
+static const char *words[] = {"alpha", "beta",    "gamma",   "delta", "error",
+                              "warn",  "user",    "login",   "db",    "query",
+                              "cache", "miss",    "ok",      "GET",   "POST",
                               "retry", "timeout", "upstream"};
 
 static void gen_line(char *buf, size_t cap)
@@ -407,8 +409,8 @@ static void gen_line(char *buf, size_t cap)
     for (int i = 0; i < nw && o + 40 < cap; i++) {
         o += (size_t)snprintf(buf + o, cap - o, "%s ", words[rnd() % 18]);
     }
-    snprintf(buf + o, cap - o, "id=%016llx n=%llu",
-             (unsigned long long)rnd(), (unsigned long long)(rnd() % 100000));
+    snprintf(buf + o, cap - o, "id=%016llx n=%llu", (unsigned long long)rnd(),
+             (unsigned long long)(rnd() % 100000));
 }
 
 /* Pushes n lines (per_entry a Raft entry) of one stream starting at entry
@@ -564,8 +566,8 @@ Test(log_store, needle_search_equals_brute_force)
         cr_assert_eq(got, want, "needle %.*s: got %zu want %zu", (int)nl, nd,
                      got, want);
         if (want > 0) {
-            cr_assert(tr_slice_eq_cstr(r.streams[0].lines[0].line,
-                                       lines[first]));
+            cr_assert(
+                tr_slice_eq_cstr(r.streams[0].lines[0].line, lines[first]));
         }
         if (kind == 2) {
             total_long_absent += r.stats.blocks_total;
@@ -662,10 +664,9 @@ Test(log_store, many_streams_and_matchers)
         cr_assert_eq(r.n_streams, cases[c].want, "case %zu: %zu streams", c,
                      r.n_streams);
         for (size_t i = 1; i < r.n_streams; i++) {
-            cr_assert_lt(tr_labels_cmp(r.streams[i - 1].labels,
-                                       r.streams[i - 1].n_labels,
-                                       r.streams[i].labels,
-                                       r.streams[i].n_labels),
+            cr_assert_lt(tr_labels_cmp(
+                             r.streams[i - 1].labels, r.streams[i - 1].n_labels,
+                             r.streams[i].labels, r.streams[i].n_labels),
                          0, "sorted by labels");
         }
         tr_log_result_free(&r);
@@ -713,9 +714,9 @@ Test(log_store, many_streams_and_matchers)
     tr_string_list_free(&sl);
     tr_matcher_free(&m);
     /* another tenant sees nothing */
-    cr_assert_eq(src->label_names(src->impl, tr_slice_cstr("t2"), NULL, 0, &h,
-                                  &sl, err),
-                 0);
+    cr_assert_eq(
+        src->label_names(src->impl, tr_slice_cstr("t2"), NULL, 0, &h, &sl, err),
+        0);
     cr_assert_eq(sl.n, 0);
     tr_string_list_free(&sl);
     tr_storage_close(s);
@@ -734,15 +735,15 @@ Test(log_store, stream_counts_and_admission)
                              eb_labels(&a, "app=b")};
     bool is_new[3];
     uint64_t count = 0;
-    cr_assert_eq(tr_storage_streams_admit(s, &LS_ID, tr_slice_cstr("t1"), ls,
-                                          3, is_new, &count),
+    cr_assert_eq(tr_storage_streams_admit(s, &LS_ID, tr_slice_cstr("t1"), ls, 3,
+                                          is_new, &count),
                  0);
     cr_assert_eq(count, 2);
     cr_assert_not(is_new[0]);
     cr_assert(is_new[1]);
     cr_assert_not(is_new[2]);
-    cr_assert_eq(tr_storage_streams_admit(s, &LS_ID, tr_slice_cstr("t2"), ls,
-                                          1, is_new, &count),
+    cr_assert_eq(tr_storage_streams_admit(s, &LS_ID, tr_slice_cstr("t2"), ls, 1,
+                                          is_new, &count),
                  0);
     cr_assert_eq(count, 0);
     cr_assert(is_new[0]);
@@ -868,5 +869,71 @@ Test(log_store, replay_restart_and_replicas_agree)
     mid.signal = TR_SIGNAL_METRICS;
     cr_assert_eq(tr_storage_shard_applied(s, &mid, false), 0);
     tr_storage_close(s2);
+    tr_storage_close(s);
+}
+
+struct reader {
+    struct tr_storage *s;
+    atomic_int stop;
+    size_t reads;
+    size_t last_n;
+    int bad;
+};
+
+static void *reader_main(void *arg)
+{
+    struct reader *rd = arg;
+    while (!atomic_load(&rd->stop)) {
+        struct tr_matcher m;
+        char err[TR_ERRMSG_SIZE];
+        if (tr_matcher_init(&m, TR_MATCH_EQ, "app", "a", 1, err) != 0) {
+            rd->bad = 1;
+            break;
+        }
+        struct tr_log_hints h = hints(TR_LOG_FORWARD, 0);
+        struct tr_log_result r;
+        const struct tr_log_source *src = tr_storage_log_source(rd->s);
+        int rv =
+            src->select(src->impl, tr_slice_cstr("t1"), &m, 1, &h, &r, err);
+        tr_matcher_free(&m);
+        if (rv != 0) {
+            rd->bad = 1;
+        } else if (r.n_streams == 1) {
+            const struct tr_log_stream *st = &r.streams[0];
+            /* a read sees whole entries, in order, never fewer than
+             * before */
+            if (st->n_lines < rd->last_n || st->n_lines % 50 != 0) {
+                rd->bad = 1;
+            }
+            for (size_t i = 1; i < st->n_lines; i++) {
+                if (st->lines[i - 1].ts > st->lines[i].ts) {
+                    rd->bad = 1;
+                }
+            }
+            rd->last_n = st->n_lines;
+        }
+        tr_log_result_free(&r);
+        rd->reads++;
+    }
+    return NULL;
+}
+
+Test(log_store, reads_while_applying)
+{
+    struct tr_storage *s = ls_open_dir(ls_dir);
+    struct reader rd = {.s = s};
+    pthread_t th;
+    cr_assert_eq(pthread_create(&th, NULL, reader_main, &rd), 0);
+    size_t n = 50 * 120;
+    char(*lines)[200] = calloc(n, 200);
+    int64_t *ts = calloc(n, sizeof(*ts));
+    uint64_t index = 1;
+    push_many(s, &index, "app=a", n, 50, lines, ts, NULL);
+    atomic_store(&rd.stop, 1);
+    pthread_join(th, NULL);
+    cr_assert_not(rd.bad, "a read saw a partial or unsorted state");
+    cr_assert_gt(rd.reads, 0);
+    free(lines);
+    free(ts);
     tr_storage_close(s);
 }
