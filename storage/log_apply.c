@@ -37,7 +37,8 @@ struct la_stream {
     size_t n_known;
     size_t cap_known;
     struct tr_u64map seen; /* line hash -> index into known + 1 */
-    bool frags_loaded;     /* the open fragments are in known */
+    /* lines of the open fragments at or after this ts are in known */
+    int64_t loaded_from;
 };
 
 /* The apply of one entry. */
@@ -176,12 +177,16 @@ static bool la__known_has(const struct la_stream *ls,
     return false;
 }
 
-/* Loads the lines of the stream's open fragments into its dedup set (the
- * decoded lines live in the apply's arena). */
-static int la__load_fragments(struct la_ctx *c, struct la_stream *ls)
+/* Adds the lines of the stream's open fragments with ts in [from,
+ * ls->loaded_from) to its dedup set (decoded lines live in the apply's
+ * arena); only fragments reaching `from` are decoded. */
+static int la__load_fragments(struct la_ctx *c,
+                              struct la_stream *ls,
+                              int64_t from)
 {
-    ls->frags_loaded = true;
-    if (ls->is_new || ls->st.frags == 0) {
+    int64_t upto = ls->loaded_from;
+    ls->loaded_from = from;
+    if (ls->is_new || ls->st.frags == 0 || ls->st.open_maxt < from) {
         return 0;
     }
     log_key_stream(&c->key, c->tenant, c->id->window, c->id->slot,
@@ -195,6 +200,14 @@ static int la__load_fragments(struct la_ctx *c, struct la_stream *ls)
          rv == 0 && tr_iter_has_prefix(it, c->key.data, c->key.len);
          tr_iter_next(it)) {
         struct tr_slice v = tr_iter_value(it);
+        struct tr_log_block_info bi;
+        if (tr_log_block_info(v.base, v.len, &bi) != 0) {
+            rv = TR_EIO; /* our own write is unreadable: stop the replica */
+            break;
+        }
+        if (bi.maxt < from || bi.mint >= upto) {
+            continue;
+        }
         void *copy = tr_arena_memdup(c->a, v.base, v.len ? v.len : 1);
         struct tr_log_line *lines;
         size_t n;
@@ -203,11 +216,13 @@ static int la__load_fragments(struct la_ctx *c, struct la_stream *ls)
             break;
         }
         if (tr_log_block_decode(copy, v.len, c->a, &lines, &n) != 0) {
-            rv = TR_EIO; /* our own write is unreadable: stop the replica */
+            rv = TR_EIO;
             break;
         }
         for (size_t i = 0; i < n && rv == 0; i++) {
-            rv = la__known_add(ls, &lines[i]);
+            if (lines[i].ts >= from && lines[i].ts < upto) {
+                rv = la__known_add(ls, &lines[i]);
+            }
         }
     }
     tr_iter_free(it);
@@ -221,7 +236,7 @@ static int la__blocks_have(struct la_ctx *c,
                            bool *found)
 {
     *found = false;
-    if (ls->is_new) {
+    if (ls->is_new || l->ts > ls->st.blocks_maxt) {
         return 0;
     }
     log_key_stream(&c->key, c->tenant, c->id->window, c->id->slot,
@@ -312,6 +327,8 @@ static int la__stream(struct la_ctx *c,
         ls->labels = enc;
         ls->is_new = rv == POSTINGS_FREE;
         ls->st.newest = INT64_MIN;
+        ls->st.blocks_maxt = INT64_MIN;
+        ls->loaded_from = INT64_MAX;
         tr_u64map_init(&ls->seen);
         if (!ls->is_new) {
             log_key_stream(&c->key, c->tenant, c->id->window, c->id->slot,
@@ -383,8 +400,8 @@ static int la__line(struct la_ctx *c,
     }
     if (newest != INT64_MIN && l->ts <= newest) {
         /* may duplicate a stored entry */
-        if (!ls->frags_loaded) {
-            int rv = la__load_fragments(c, ls);
+        if (l->ts < ls->loaded_from) {
+            int rv = la__load_fragments(c, ls, l->ts);
             if (rv != 0) {
                 return rv;
             }
@@ -516,6 +533,9 @@ static int la__cut(struct la_ctx *c, struct la_stream *ls)
         ls->st.open_raw = 0;
         ls->st.open_mint = 0;
         ls->st.open_maxt = 0;
+        if (all[n - 1].ts > ls->st.blocks_maxt) {
+            ls->st.blocks_maxt = all[n - 1].ts;
+        }
     }
     tr_buf_free(&blk);
     tr_free(all);

@@ -31,6 +31,9 @@
  *   12      8     raw line bytes in open fragments, BE
  *   20      8     min ts of the open fragments (int64 BE)
  *   28      8     max ts of the open fragments (int64 BE)
+ *   36      8     max ts over the stream's blocks (int64 BE; INT64_MIN
+ *                 without blocks): a duplicate check for a newer entry
+ *                 reads no block
  *
  * Lifecycle (all decided by apply from the entry and the stored state, so
  * every replica writes the same keys): each apply writes, per stream of
@@ -59,7 +62,7 @@
 #define TR_KEY_LOG_FRAGMENT 'F'
 #define TR_KEY_LOG_INDEX 'I'
 #define TR_KEY_LOG_BLOCK 'B'
-#define TR_LOG_STATE_SIZE 36
+#define TR_LOG_STATE_SIZE 44
 
 /* Open fragments of a stream are merged into a block at this size... */
 #define LOG_CUT_BYTES (256 * 1024)
@@ -73,6 +76,7 @@ struct log_state {
     uint64_t open_raw; /* raw line bytes in them */
     int64_t open_mint; /* their time range (frags > 0) */
     int64_t open_maxt;
+    int64_t blocks_maxt; /* INT64_MIN: no block */
 };
 
 static inline void log_state_encode(const struct log_state *st,
@@ -83,6 +87,7 @@ static inline void log_state_encode(const struct log_state *st,
     tr_put_u64be(out + 12, st->open_raw);
     tr_put_u64be(out + 20, (uint64_t)st->open_mint);
     tr_put_u64be(out + 28, (uint64_t)st->open_maxt);
+    tr_put_u64be(out + 36, (uint64_t)st->blocks_maxt);
 }
 
 /* 0 or TR_ECORRUPT (wrong size). */
@@ -99,6 +104,7 @@ static inline int log_state_decode(const void *p,
     st->open_raw = tr_get_u64be(b + 12);
     st->open_mint = (int64_t)tr_get_u64be(b + 20);
     st->open_maxt = (int64_t)tr_get_u64be(b + 28);
+    st->blocks_maxt = (int64_t)tr_get_u64be(b + 36);
     return 0;
 }
 

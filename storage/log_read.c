@@ -519,13 +519,19 @@ static int lr__stream(struct tr_iter *it,
             }
         }
         rv = lr__scan_src(it, src, h, &tmp, &out->stats, &items);
-        if (rv == 0 && items.n > 1) {
+        /* with a limit, keep only the first `limit` so far: the stop
+         * test above compares with the last of them */
+        if (rv == 0 && h->limit > 0 && items.n > 1) {
             qsort(items.v, items.n, sizeof(*items.v),
                   fwd ? lr__item_fwd : lr__item_bwd);
+            if (items.n > h->limit) {
+                items.n = h->limit;
+            }
         }
-        if (h->limit > 0 && items.n > h->limit) {
-            items.n = h->limit;
-        }
+    }
+    if (rv == 0 && h->limit == 0 && items.n > 1) {
+        qsort(items.v, items.n, sizeof(*items.v),
+              fwd ? lr__item_fwd : lr__item_bwd);
     }
     if (rv != 0) {
         goto done;
