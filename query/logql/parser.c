@@ -2039,38 +2039,36 @@ static int make_binop(struct parser *p,
     }
     bool llit = l->kind == TR_LOGQL_EXPR_LITERAL;
     bool rlit = r->kind == TR_LOGQL_EXPR_LITERAL;
-    const char *lerr = llit ? node_err_of(p, l) : NULL;
-    if (lerr != NULL) {
-        return node_err(p, e, "%s", lerr);
-    }
-    const char *rerr = rlit ? node_err_of(p, r) : NULL;
-    if (rerr != NULL) {
-        return node_err(p, e, "%s", rerr);
-    }
-    if (tr_logql_binop_is_set(e->binary.op)) {
-        if (llit) {
-            return node_err(
-                p, e,
-                "unexpected literal for left leg of logical/set binary "
-                "operation (%s): %f",
-                name, l->literal.value);
+    if (tr_logql_binop_is_set(e->binary.op) && (llit || rlit)) {
+        const char *lerr = llit ? node_err_of(p, l) : NULL;
+        const char *rerr = rlit ? node_err_of(p, r) : NULL;
+        if (lerr != NULL || rerr != NULL) {
+            return node_err(p, e, "%s", lerr != NULL ? lerr : rerr);
         }
-        if (rlit) {
-            return node_err(
-                p, e,
-                "unexpected literal for right leg of logical/set binary "
-                "operation (%s): %f",
-                name, r->literal.value);
-        }
+        return node_err(p, e,
+                        "unexpected literal for %s leg of logical/set binary "
+                        "operation (%s): %f",
+                        llit ? "left" : "right", name,
+                        llit ? l->literal.value : r->literal.value);
     }
+    /* a literal that is not a float is the operation's error (Loki); two
+     * literals fold into one, which then carries that error */
+    struct tr_logql_expr *res = e;
     if (llit && rlit) {
-        struct tr_logql_expr *lit = expr_new(p, TR_LOGQL_EXPR_LITERAL);
-        if (lit == NULL) {
+        res = expr_new(p, TR_LOGQL_EXPR_LITERAL);
+        if (res == NULL) {
             return p->rc;
         }
-        lit->literal.value =
+        res->literal.value =
             fold(e->binary.op, l->literal.value, r->literal.value);
-        *out = lit;
+        *out = res;
+    }
+    const char *err = llit ? node_err_of(p, l) : NULL;
+    if (err == NULL && rlit) {
+        err = node_err_of(p, r);
+    }
+    if (err != NULL) {
+        return node_err(p, res, "%s", err);
     }
     return 0;
 }
