@@ -408,7 +408,7 @@ static int run_range(struct tt_exec *x,
             }
             break;
         case TV_JSON:
-            rc = tt_range_json(x, &v, range_cb, &ctx, &count);
+            rc = tt_json_foreach(x, &v, range_cb, &ctx, &count);
             break;
         case TV_INVALID:
         case TV_NIL:
