@@ -432,6 +432,9 @@ static int run_node(struct tt_exec *x,
 {
     struct tt_val v;
     int rc;
+    if (++x->steps > TT_MAX_STEPS) {
+        return tt_fail(x, "template execution too long");
+    }
     x->pos = nd->pos;
     switch (nd->kind) {
         case TT_TEXT:

@@ -15,6 +15,7 @@
 
 #define TT_MAX_OUTPUT (1u << 20) /* bytes one execution may write */
 #define TT_MAX_DEPTH 64          /* nesting of parentheses and blocks */
+#define TT_MAX_STEPS 200000      /* nodes one execution may run */
 
 /* ---- parse tree -----------------------------------------------------------
  */
@@ -147,6 +148,7 @@ struct tt_exec {
     size_t n_vars;
     size_t cap_vars;
     int depth;
+    size_t steps;       /* nodes run so far (TT_MAX_STEPS) */
     bool brk;           /* break pending */
     bool cont;          /* continue pending */
     size_t pos;         /* position of the node being run, for messages */
