@@ -13,6 +13,34 @@
 
 #define ARENA(x) tr_logql_lb__arena((x)->lb)
 
+/* Simple case mapping of a two-byte UTF-8 rune r (U+0080..U+07FF):
+ * Latin-1, Greek and Cyrillic letters whose pair has the same length;
+ * other runes map to themselves. */
+static unsigned map_rune2(unsigned r, bool up)
+{
+    if (up) {
+        if ((r >= 0xe0 && r <= 0xfe && r != 0xf7) ||
+            (r >= 0x3b1 && r <= 0x3c9 && r != 0x3c2) ||
+            (r >= 0x430 && r <= 0x44f)) {
+            return r - 0x20;
+        }
+        if (r >= 0x450 && r <= 0x45f) {
+            return r - 0x50;
+        }
+        return r;
+    }
+    if ((r >= 0xc0 && r <= 0xde && r != 0xd7) ||
+        (r >= 0x391 && r <= 0x3a9 && r != 0x3a2) ||
+        (r >= 0x410 && r <= 0x42f)) {
+        return r + 0x20;
+    }
+    if (r >= 0x400 && r <= 0x40f) {
+        return r + 0x50;
+    }
+    return r;
+}
+
+/* strings.ToUpper / ToLower for ASCII and the two-byte letters above. */
 static int map_case(struct tt_exec *x,
                     struct tr_slice s,
                     bool up,
@@ -24,13 +52,22 @@ static int map_case(struct tt_exec *x,
         return TR_ENOMEM;
     }
     for (size_t i = 0; i < s.len; i++) {
-        char c = s.base[i];
+        unsigned char c = (unsigned char)s.base[i];
         if (up && c >= 'a' && c <= 'z') {
-            c = (char)(c - 'a' + 'A');
+            c = (unsigned char)(c - 'a' + 'A');
         } else if (!up && c >= 'A' && c <= 'Z') {
-            c = (char)(c - 'A' + 'a');
+            c = (unsigned char)(c - 'A' + 'a');
+        } else if (c >= 0xc2 && c <= 0xdf && i + 1 < s.len &&
+                   ((unsigned char)s.base[i + 1] & 0xc0) == 0x80) {
+            unsigned r =
+                ((c & 0x1fu) << 6) | ((unsigned char)s.base[i + 1] & 0x3fu);
+            r = map_rune2(r, up);
+            o[i] = (char)(0xc0 | (r >> 6));
+            o[i + 1] = (char)(0x80 | (r & 0x3f));
+            i++;
+            continue;
         }
-        o[i] = c;
+        o[i] = (char)c;
     }
     out->kind = TV_STR;
     out->s = (struct tr_slice){o, s.len};

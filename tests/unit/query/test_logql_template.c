@@ -216,6 +216,10 @@ Test(logql_template, loki_string_functions)
     EXPECT_T("{{ trunc 5 \"hello world\"}}|{{ trunc -5 \"hello world\"}}", "",
              "hello|world");
     EXPECT_T("{{ upper \"hello\"}} {{ lower \"HELLO\" }}", "", "HELLO hello");
+    EXPECT_T("{{ upper \"caf\xc3\xa9 \xd0\xbc\xd0\xb8\xd1\x80 \xce\xb1\" }}",
+             "", "CAF\xc3\x89 \xd0\x9c\xd0\x98\xd0\xa0 \xce\x91");
+    EXPECT_T("{{ lower \"\xc3\x89T\xc3\x89 \xd0\x81\" }}", "",
+             "\xc3\xa9t\xc3\xa9 \xd1\x91");
     EXPECT_T("{{ .u | urlencode }}", "u=a b&c/d", "a+b%26c%2Fd");
     EXPECT_T("{{ urldecode .u }}", "u=a+b%26c%2Fd", "a b&c/d");
     cr_expect(strstr(tpl("{{ urldecode \"%zz\" }}", ""), "invalid URL escape"));
