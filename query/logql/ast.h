@@ -98,24 +98,24 @@ struct tr_logql_label_filter {
         struct {
             struct tr_logql_label_filter *left;  /* first operand */
             struct tr_logql_label_filter *right; /* second operand */
-        } bin; /* AND, OR */
+        } bin;                                   /* AND, OR */
         struct tr_matcher matcher; /* STRING: compiled matcher (anchored
                                       regex for =~ !~); heap contents */
         struct {
-            const char *name;   /* label name (arena) */
+            const char *name;     /* label name (arena) */
             enum tr_logql_cmp op; /* comparison */
-            double value;       /* right-hand side */
-        } number; /* NUMBER */
+            double value;         /* right-hand side */
+        } number;                 /* NUMBER */
         struct {
-            const char *name;   /* label name (arena) */
+            const char *name;     /* label name (arena) */
             enum tr_logql_cmp op; /* comparison */
-            int64_t ns;         /* right-hand side in nanoseconds */
-        } duration; /* DURATION */
+            int64_t ns;           /* right-hand side in nanoseconds */
+        } duration;               /* DURATION */
         struct {
-            const char *name;   /* label name (arena) */
+            const char *name;     /* label name (arena) */
             enum tr_logql_cmp op; /* comparison */
-            uint64_t bytes;     /* right-hand side in bytes */
-        } bytes; /* BYTES */
+            uint64_t bytes;       /* right-hand side in bytes */
+        } bytes;                  /* BYTES */
         struct {
             const char *name;    /* label name (arena) */
             bool negate;         /* != ip(...) rather than = ip(...) */
@@ -123,7 +123,7 @@ struct tr_logql_label_filter {
                                     "a-b" or a CIDR (arena); syntax checked
                                     by the parser */
             size_t pattern_len;  /* bytes in pattern */
-        } ip; /* IP */
+        } ip;                    /* IP */
     };
 };
 
@@ -157,10 +157,10 @@ enum tr_logql_line_op {
 
 /* One operand of a line filter. */
 struct tr_logql_line_alt {
-    bool ip;          /* ip("...") rather than a string; only with |= and
-                         != (the parser rejects the others) */
-    const char *text; /* the string (arena, unquoted, NUL-terminated) */
-    size_t len;       /* bytes in text */
+    bool ip;             /* ip("...") rather than a string; only with |= and
+                            != (the parser rejects the others) */
+    const char *text;    /* the string (arena, unquoted, NUL-terminated) */
+    size_t len;          /* bytes in text */
     struct tr_regex *re; /* |~ !~: text compiled unanchored (Go's
                             regexp.MatchString semantics); heap, freed by
                             tr_logql_ast_free; else NULL */
@@ -217,12 +217,12 @@ struct tr_logql_stage {
             bool strict;     /* --strict: a malformed line is an error */
             bool keep_empty; /* --keep-empty: keep standalone keys as "" */
             struct tr_logql_extract *params; /* arena array or NULL */
-            size_t n_params; /* 0: extract every key */
-        } logfmt;            /* LOGFMT */
+            size_t n_params;                 /* 0: extract every key */
+        } logfmt;                            /* LOGFMT */
         struct {
-            const char *re; /* the regex text (arena, unquoted) with
-                               named captures (?P<name>...) */
-            size_t len;     /* bytes in re */
+            const char *re;     /* the regex text (arena, unquoted) with
+                                   named captures (?P<name>...) */
+            size_t len;         /* bytes in re */
             const char **names; /* named captures in order (arena); >= 1,
                                    no duplicates (checked) */
             size_t n_names;     /* number of named captures */
@@ -244,7 +244,7 @@ struct tr_logql_stage {
         struct {
             struct tr_logql_named_matcher *items; /* arena array, >= 1 */
             size_t n_items;                       /* number of entries */
-        } names; /* DROP and KEEP */
+        } names;                                  /* DROP and KEEP */
     };
 };
 
@@ -262,10 +262,10 @@ enum tr_logql_expr_kind {
 
 /* A stream selector and its pipeline: "{app="a"} |= "x" | json". */
 struct tr_logql_log {
-    struct tr_matcher *matchers; /* arena array, heap contents; >= 1 (the
-                                    parser requires a non-empty selector
-                                    with one matcher not matching "") */
-    size_t n_matchers;           /* number of matchers */
+    struct tr_matcher *matchers;   /* arena array, heap contents; >= 1 (the
+                                      parser requires a non-empty selector
+                                      with one matcher not matching "") */
+    size_t n_matchers;             /* number of matchers */
     struct tr_logql_stage *stages; /* arena array or NULL, in query order
                                       (not reordered) */
     size_t n_stages;               /* number of stages */
@@ -300,8 +300,8 @@ enum tr_logql_conv {
 /* "| unwrap bytes(size) | __error__=""": the sample value source and the
  * label filters applied after the conversion. */
 struct tr_logql_unwrap {
-    const char *label;        /* label to take the value from (arena) */
-    enum tr_logql_conv conv;  /* conversion of the value */
+    const char *label;       /* label to take the value from (arena) */
+    enum tr_logql_conv conv; /* conversion of the value */
     struct tr_logql_label_filter **post_filters; /* arena array or NULL */
     size_t n_post_filters;                       /* filters after unwrap */
 };
@@ -351,21 +351,21 @@ struct tr_logql_expr {
     union {
         struct tr_logql_log log; /* LOG */
         struct {
-            enum tr_logql_range_op op; /* the function */
-            struct tr_logql_log log;   /* selector + pipeline inside */
-            int64_t range_ns;          /* [range] */
-            int64_t offset_ns;         /* offset; 0 when absent (may be
-                                          negative: "offset -1h") */
-            bool has_unwrap;           /* unwrap is set */
+            enum tr_logql_range_op op;     /* the function */
+            struct tr_logql_log log;       /* selector + pipeline inside */
+            int64_t range_ns;              /* [range] */
+            int64_t offset_ns;             /* offset; 0 when absent (may be
+                                              negative: "offset -1h") */
+            bool has_unwrap;               /* unwrap is set */
             struct tr_logql_unwrap unwrap; /* "| unwrap ..." */
-            bool has_param;  /* quantile_over_time's first argument given
-                                (always for quantile, never otherwise) */
-            double param;    /* the quantile, e.g. 0.99 */
+            bool has_param; /* quantile_over_time's first argument given
+                               (always for quantile, never otherwise) */
+            double param;   /* the quantile, e.g. 0.99 */
             struct tr_logql_grouping grouping; /* by/without after the
                                                   call (avg, min, max,
                                                   stddev, stdvar, quantile,
                                                   first, last only) */
-        } range; /* RANGE_AGGR */
+        } range;                               /* RANGE_AGGR */
         struct {
             enum tr_logql_vector_op op;        /* the aggregation */
             int64_t k;                         /* topk/bottomk/approx_topk
@@ -373,20 +373,20 @@ struct tr_logql_expr {
             struct tr_logql_grouping grouping; /* by/without, before or
                                                   after the arguments */
             struct tr_logql_expr *expr;        /* metric expression */
-        } vector_aggr; /* VECTOR_AGGR */
+        } vector_aggr;                         /* VECTOR_AGGR */
         struct {
-            enum tr_logql_binop op;     /* the operator */
-            bool return_bool;           /* "bool" after a comparison */
-            enum tr_logql_card card;    /* group_left / group_right */
-            bool on;                    /* on(...) rather than ignoring */
+            enum tr_logql_binop op;          /* the operator */
+            bool return_bool;                /* "bool" after a comparison */
+            enum tr_logql_card card;         /* group_left / group_right */
+            bool on;                         /* on(...) rather than ignoring */
             struct tr_logql_labels matching; /* on/ignoring labels */
-            bool has_include;           /* group_x(labels) with >= 1 label
-                                           (Loki's Include != nil) */
-            struct tr_logql_labels include; /* group_left/right labels */
-            struct tr_logql_expr *lhs;  /* left operand (not both lhs and
-                                           rhs are literals: folded) */
-            struct tr_logql_expr *rhs;  /* right operand */
-        } binary; /* BINARY */
+            bool has_include;                /* group_x(labels) with >= 1 label
+                                                (Loki's Include != nil) */
+            struct tr_logql_labels include;  /* group_left/right labels */
+            struct tr_logql_expr *lhs;       /* left operand (not both lhs and
+                                                rhs are literals: folded) */
+            struct tr_logql_expr *rhs;       /* right operand */
+        } binary;                            /* BINARY */
         struct {
             double value; /* the number (negation applied) */
         } literal;        /* LITERAL */
@@ -404,7 +404,7 @@ struct tr_logql_expr {
             struct tr_regex *re;        /* regex compiled fully anchored
                                            (heap; freed by
                                            tr_logql_ast_free) */
-        } label_replace; /* LABEL_REPLACE */
+        } label_replace;                /* LABEL_REPLACE */
     };
 };
 
