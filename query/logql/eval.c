@@ -39,6 +39,16 @@ int tr_logql_ctx_check(struct tr_logql_ctx *c)
     return 0;
 }
 
+void tr_logql_sort(void *base,
+                   size_t n,
+                   size_t size,
+                   int (*cmp)(const void *, const void *))
+{
+    if (n > 1) {
+        qsort(base, n, size, cmp);
+    }
+}
+
 struct tr_label *tr_logql_labels_dup(struct tr_arena *a,
                                      const struct tr_label *ls,
                                      size_t n)
@@ -289,13 +299,13 @@ static int build_streams(struct tr_logql_ctx *c,
                          size_t limit,
                          struct tr_logql_streams *out)
 {
-    qsort(col->v, col->n, sizeof(*col->v),
-          col->dir == TR_LOG_FORWARD ? kept_cmp_fwd : kept_cmp_bwd);
+    tr_logql_sort(col->v, col->n, sizeof(*col->v),
+                  col->dir == TR_LOG_FORWARD ? kept_cmp_fwd : kept_cmp_bwd);
     size_t n = col->n < limit ? col->n : limit;
     for (size_t i = 0; i < n; i++) {
         col->v[i].seq = i;
     }
-    qsort(col->v, n, sizeof(*col->v), kept_cmp_group);
+    tr_logql_sort(col->v, n, sizeof(*col->v), kept_cmp_group);
     size_t n_streams = 0;
     for (size_t i = 0; i < n; i++) {
         n_streams += i == 0 ||

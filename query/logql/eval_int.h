@@ -94,6 +94,12 @@ int tr_logql_ctx_select(struct tr_logql_ctx *c,
                         size_t limit,
                         struct tr_log_result *res);
 
+/* qsort that accepts n == 0 with base NULL. */
+void tr_logql_sort(void *base,
+                   size_t n,
+                   size_t size,
+                   int (*cmp)(const void *, const void *));
+
 /* Copies labels into a (sorted input stays sorted). NULL on OOM (n > 0). */
 struct tr_label *tr_logql_labels_dup(struct tr_arena *a,
                                      const struct tr_label *ls,

@@ -425,7 +425,7 @@ static double quantile(double q, double *v, size_t n)
     if (q > 1) {
         return INFINITY;
     }
-    qsort(v, n, sizeof(*v), cmp_double);
+    tr_logql_sort(v, n, sizeof(*v), cmp_double);
     double rank = q * (double)(n - 1);
     size_t lo = (size_t)floor(rank);
     size_t hi = lo + 1 < n ? lo + 1 : n - 1;
@@ -823,7 +823,7 @@ int tr_logql_eval_metric(const struct tr_log_source *src,
         }
         out->type = TR_PROMQL_TYPE_VECTOR;
         if (!ordered) {
-            qsort(sv.v.s, sv.v.n, sizeof(*sv.v.s), sample_cmp);
+            tr_logql_sort(sv.v.s, sv.v.n, sizeof(*sv.v.s), sample_cmp);
             if ((rc = check_dups(&ev, &sv.v))) {
                 goto out;
             }
@@ -871,7 +871,7 @@ int tr_logql_eval_metric(const struct tr_log_source *src,
             sv.v.s[0] = (struct tr_pq_sample){NULL, 0, t / NS_PER_MS, sv.s};
             sv.v.n = 1;
         }
-        qsort(sv.v.s, sv.v.n, sizeof(*sv.v.s), sample_cmp);
+        tr_logql_sort(sv.v.s, sv.v.n, sizeof(*sv.v.s), sample_cmp);
         if ((rc = check_dups(&ev, &sv.v))) {
             goto out;
         }
@@ -948,7 +948,7 @@ int tr_logql_eval_metric(const struct tr_log_source *src,
         }
     }
     out->mat.n = n_ms;
-    qsort(out->mat.s, n_ms, sizeof(*out->mat.s), sample_cmp_series);
+    tr_logql_sort(out->mat.s, n_ms, sizeof(*out->mat.s), sample_cmp_series);
 out:
     for (size_t i = 0; i < n_ms; i++) {
         tr_free(ms[i].pts);

@@ -186,8 +186,8 @@ int tr_logql_vec_aggr(const struct tr_logql_expr *e,
                 return TR_ENOMEM;
             }
         }
-        qsort(out->s, out->n, sizeof(*out->s),
-              op == TR_LOGQL_VEC_SORT ? cmp_sort_asc : cmp_sort_desc);
+        tr_logql_sort(out->s, out->n, sizeof(*out->s),
+                      op == TR_LOGQL_VEC_SORT ? cmp_sort_asc : cmp_sort_desc);
         return 0;
     }
     struct group *gs = tr_arena_alloc(a, (in->n + 1) * sizeof(*gs));
