@@ -120,33 +120,43 @@ int tr_logql_ctx_select(struct tr_logql_ctx *c,
         tr_log_result_init(res);
         return rc;
     }
-    rc = c->src->select(c->src->impl, c->tenant, log->matchers, log->n_matchers,
-                        &h, res, c->errmsg);
-    if (rc || pd->n_meta == 0) {
-        goto done;
-    }
-    /* A metadata equality pushed down must not name a stream label of a
-     * selected stream (the pipeline reads the stream's value then): read
-     * again without it when one does. */
-    for (size_t s = 0; s < res->n_streams; s++) {
-        const struct tr_log_stream *st = &res->streams[s];
-        for (size_t i = 0; i < st->n_labels; i++) {
-            for (size_t m = 0; m < pd->n_meta; m++) {
-                if (st->labels[i].value.len &&
-                    st->labels[i].name.len == pd->meta[m].name.len &&
-                    memcmp(st->labels[i].name.base, pd->meta[m].name.base,
-                           pd->meta[m].name.len) == 0) {
-                    tr_log_result_free(res);
-                    h.meta = NULL;
-                    h.n_meta = 0;
-                    rc = c->src->select(c->src->impl, c->tenant, log->matchers,
-                                        log->n_matchers, &h, res, c->errmsg);
-                    goto done;
+    struct tr_label meta[8];
+    if (pd->n_meta > 0) {
+        /* A metadata equality may be pushed down only when no selected
+         * stream carries that name as a stream label (the pipeline reads
+         * the stream's value then): ask for the streams first. */
+        struct tr_log_hints sh = h;
+        sh.no_lines = true;
+        sh.n_needles = 0;
+        sh.n_meta = 0;
+        sh.budget = NULL;
+        rc = c->src->select(c->src->impl, c->tenant, log->matchers,
+                            log->n_matchers, &sh, res, c->errmsg);
+        if (rc) {
+            return rc;
+        }
+        h.n_meta = 0;
+        h.meta = meta;
+        for (size_t m = 0; m < pd->n_meta && h.n_meta < 8; m++) {
+            bool stream = false;
+            for (size_t s = 0; s < res->n_streams && !stream; s++) {
+                const struct tr_log_stream *st = &res->streams[s];
+                for (size_t i = 0; i < st->n_labels && !stream; i++) {
+                    stream =
+                        st->labels[i].value.len &&
+                        st->labels[i].name.len == pd->meta[m].name.len &&
+                        memcmp(st->labels[i].name.base, pd->meta[m].name.base,
+                               pd->meta[m].name.len) == 0;
                 }
             }
+            if (!stream) {
+                meta[h.n_meta++] = pd->meta[m];
+            }
         }
+        tr_log_result_free(res);
     }
-done:
+    rc = c->src->select(c->src->impl, c->tenant, log->matchers, log->n_matchers,
+                        &h, res, c->errmsg);
     if (rc == 0) {
         c->stats.blocks_total += res->stats.blocks_total;
         c->stats.blocks_skipped += res->stats.blocks_skipped;

@@ -142,8 +142,9 @@ int tr_logql_eval_metric(const struct tr_log_source *src,
                          struct tr_pq_value *out,
                          char *errmsg);
 
-/* True when the value (from tr_logql_eval_metric) must keep its order
- * (sort, sort_desc at the top of the expression): set in *ordered. */
+/* True when an instant query's vector (from tr_logql_eval_metric) keeps
+ * the order of sort / sort_desc at the top of the expression (also under
+ * an operation with a literal); other vectors are sorted by labels. */
 bool tr_logql_result_ordered(const struct tr_logql_expr *expr);
 
 #endif

@@ -278,7 +278,8 @@ static int load_range(struct ev *ev,
                        "parse error : invalid aggregation %s without unwrap",
                        tr_logql_range_op_name(op));
     }
-    if (!unwrap && e->range.has_unwrap && op != TR_LOGQL_RANGE_RATE) {
+    if (!unwrap && e->range.has_unwrap && op != TR_LOGQL_RANGE_RATE &&
+        op != TR_LOGQL_RANGE_ABSENT_OVER_TIME) {
         return tr_errf(TR_EINVAL, ev->c.errmsg,
                        "parse error : invalid aggregation %s with unwrap",
                        tr_logql_range_op_name(op));
@@ -433,16 +434,20 @@ static double quantile(double q, double *v, size_t n)
     return v[lo] * (1 - w) + v[hi] * w;
 }
 
-/* Loki's extrapolatedRate (rate_counter). */
+/* rate_counter: Prometheus 3's extrapolatedRate (counter, rate) over the
+ * window (lo, hi] (ns): each side extrapolated to the window's edge unless
+ * farther than 1.1 average intervals (then half an interval), the start
+ * then limited by the counter's zero point. */
 static double rate_counter(const int64_t *ts,
                            const double *v,
                            size_t n,
-                           int64_t range_ns)
+                           int64_t lo,
+                           int64_t hi)
 {
     if (n < 2) {
         return 0;
     }
-    double range_s = (double)range_ns / 1e9;
+    double range_s = (double)(hi - lo) / 1e9;
     double result = v[n - 1] - v[0];
     double lastv = 0;
     for (size_t i = 0; i < n; i++) {
@@ -451,28 +456,33 @@ static double rate_counter(const int64_t *ts,
         }
         lastv = v[i];
     }
-    double to_start = range_s;
-    double to_end = 0;
+    double to_start = (double)(ts[0] - lo) / 1e9;
+    double to_end = (double)(hi - ts[n - 1]) / 1e9;
     double sampled = (double)(ts[n - 1] - ts[0]) / 1e9;
     double avg = sampled / (double)(n - 1);
+    double thr = avg * 1.1;
+    if (to_start >= thr) {
+        to_start = avg / 2;
+    }
     if (result > 0 && v[0] >= 0) {
         double to_zero = sampled * (v[0] / result);
         if (to_zero < to_start) {
             to_start = to_zero;
         }
     }
-    double thr = avg * 1.1;
-    double ext = sampled;
-    ext += to_start < thr ? to_start : avg / 2;
-    ext += to_end < thr ? to_end : avg / 2;
-    result = result * (ext / sampled);
+    if (to_end >= thr) {
+        to_end = avg / 2;
+    }
+    result *= (sampled + to_start + to_end) / sampled;
     return result / range_s;
 }
 
 static double range_fn(const struct tr_logql_expr *e,
                        const int64_t *ts,
                        double *v,
-                       size_t n)
+                       size_t n,
+                       int64_t lo,
+                       int64_t hi)
 {
     double range_s = (double)e->range.range_ns / 1e9;
     double acc = 0;
@@ -498,7 +508,8 @@ static double range_fn(const struct tr_logql_expr *e,
         case TR_LOGQL_RANGE_AVG_OVER_TIME: {
             double mean = 0;
             for (size_t i = 0; i < n; i++) {
-                if (isinf(mean) && isinf(v[i]) && (mean > 0) == (v[i] > 0)) {
+                if (isinf(mean) && ((isinf(v[i]) && (mean > 0) == (v[i] > 0)) ||
+                                    (!isinf(v[i]) && !isnan(v[i])))) {
                     continue;
                 }
                 mean += (v[i] - mean) / (double)(i + 1);
@@ -535,7 +546,7 @@ static double range_fn(const struct tr_logql_expr *e,
         case TR_LOGQL_RANGE_LAST_OVER_TIME:
             return v[n - 1];
         case TR_LOGQL_RANGE_RATE_COUNTER:
-            return rate_counter(ts, v, n, e->range.range_ns);
+            return rate_counter(ts, v, n, lo, hi);
         case TR_LOGQL_RANGE_ABSENT_OVER_TIME:
             return 1;
     }
@@ -603,7 +614,7 @@ static int eval_range(struct ev *ev,
         o->labels = s->labels;
         o->n_labels = s->n_labels;
         o->t = t / NS_PER_MS;
-        o->v = range_fn(e, &s->ts[b], vals, en - b);
+        o->v = range_fn(e, &s->ts[b], vals, en - b, lo, hi);
     }
     if (e->range.op == TR_LOGQL_RANGE_ABSENT_OVER_TIME) {
         if (out->n) {
@@ -690,9 +701,25 @@ static int eval_node(struct ev *ev,
 
 bool tr_logql_result_ordered(const struct tr_logql_expr *expr)
 {
-    return expr && expr->kind == TR_LOGQL_EXPR_VECTOR_AGGR &&
-           (expr->vector_aggr.op == TR_LOGQL_VEC_SORT ||
-            expr->vector_aggr.op == TR_LOGQL_VEC_SORT_DESC);
+    if (!expr) {
+        return false;
+    }
+    switch (expr->kind) {
+        case TR_LOGQL_EXPR_VECTOR_AGGR:
+            return expr->vector_aggr.op == TR_LOGQL_VEC_SORT ||
+                   expr->vector_aggr.op == TR_LOGQL_VEC_SORT_DESC;
+        case TR_LOGQL_EXPR_BINARY:
+            /* an operation with a literal keeps the vector's order */
+            if (expr->binary.lhs->kind == TR_LOGQL_EXPR_LITERAL) {
+                return tr_logql_result_ordered(expr->binary.rhs);
+            }
+            if (expr->binary.rhs->kind == TR_LOGQL_EXPR_LITERAL) {
+                return tr_logql_result_ordered(expr->binary.lhs);
+            }
+            return false;
+        default:
+            return false;
+    }
 }
 
 static int sample_cmp(const void *x, const void *y)

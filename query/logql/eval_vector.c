@@ -240,7 +240,9 @@ int tr_logql_vec_aggr(const struct tr_logql_expr *e,
                 gr->value += v;
                 break;
             case TR_LOGQL_VEC_AVG:
-                if (isinf(gr->mean) && isinf(v) && (gr->mean > 0) == (v > 0)) {
+                if (isinf(gr->mean) &&
+                    ((isinf(v) && (gr->mean > 0) == (v > 0)) ||
+                     (!isinf(v) && !isnan(v)))) {
                     break;
                 }
                 gr->mean += (v - gr->mean) / (double)gr->count;

@@ -106,6 +106,13 @@ int tr_mem_log_push(struct tr_mem_log *m,
     if (!sorted) {
         return TR_ENOMEM;
     }
+    size_t k = 0; /* an empty stream label is dropped on write (Loki) */
+    for (size_t i = 0; i < n_labels; i++) {
+        if (sorted[i].value.len) {
+            sorted[k++] = sorted[i];
+        }
+    }
+    n_labels = k;
     tr_labels_sort(sorted, n_labels);
     struct mstream *st = NULL;
     for (size_t i = 0; i < m->n; i++) {

@@ -31,7 +31,8 @@ void tr_mem_log_free(struct tr_mem_log *m);
 /* Forgets every stream and resets the counters. */
 void tr_mem_log_clear(struct tr_mem_log *m);
 /* Appends one line to the stream of tenant with labels (any order;
- * copied), keeping lines sorted by time (push order among equal times).
+ * copied; labels with an empty value are dropped, as Loki's write path
+ * does), keeping lines sorted by time (push order among equal times).
  * meta may be NULL. 0 or TR_ENOMEM. */
 int tr_mem_log_push(struct tr_mem_log *m,
                     const char *tenant,
