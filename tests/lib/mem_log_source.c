@@ -1,6 +1,7 @@
 /* mem_log_source.c - in-memory tr_log_source for tests (see the header). */
 #include "tests/lib/mem_log_source.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "lib/err.h"
@@ -223,6 +224,12 @@ static bool line_passes(const struct mline *l, const struct tr_log_hints *h)
     return true;
 }
 
+static int stream_cmp(const void *x, const void *y)
+{
+    const struct tr_log_stream *a = x, *b = y;
+    return tr_labels_cmp(a->labels, a->n_labels, b->labels, b->n_labels);
+}
+
 static int mem_select(void *impl,
                       struct tr_slice tenant,
                       const struct tr_matcher *ms,
@@ -322,6 +329,9 @@ static int mem_select(void *impl,
         if (os->n_lines == 0) {
             out->n_streams--;
         }
+    }
+    if (out->n_streams > 1) {
+        qsort(out->streams, out->n_streams, sizeof(*out->streams), stream_cmp);
     }
     return 0;
 }
