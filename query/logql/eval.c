@@ -461,13 +461,14 @@ int tr_logql_select_logs(const struct tr_log_source *src,
     int64_t lo = start_ns, hi = end_ns;
     while (lo < hi && col.n < limit) {
         int64_t s, e;
+        bool all = (uint64_t)w >= (uint64_t)hi - (uint64_t)lo;
         if (direction == TR_LOG_BACKWARD) {
-            s = hi - w < lo || hi - w > hi ? lo : hi - w;
+            s = all ? lo : hi - w;
             e = hi;
             hi = s;
         } else {
             s = lo;
-            e = lo + w > hi || lo + w < lo ? hi : lo + w;
+            e = all ? hi : lo + w;
             lo = e;
         }
         struct tr_log_result res;
