@@ -548,25 +548,25 @@ int tr_logql_parser_new_regexp(const char *re,
                                struct tr_logql_parser **out,
                                char *errmsg)
 {
-    struct tr_regex *check = NULL;
-    int rc = tr_regex_compile(re, len, false, &check, errmsg);
-    if (rc) {
-        return rc;
-    }
-    tr_regex_free(check);
     struct tr_logql_parser *p = parser_alloc(TR_LOGQL_P_REGEXP);
     if (!p) {
         return TR_ENOMEM;
     }
-    int ec;
+    int rc, ec;
     PCRE2_SIZE eoff;
+    /* duplicate names compile (Go accepts them); Loki rejects them below */
     pcre2_code *code = pcre2_compile((PCRE2_SPTR)(len ? re : ""), len,
                                      PCRE2_UTF | PCRE2_MATCH_INVALID_UTF |
                                          PCRE2_DOLLAR_ENDONLY | PCRE2_DUPNAMES,
                                      &ec, &eoff, NULL);
     if (!code) {
-        rc = tr_errf(TR_EINVAL, errmsg, "error parsing regexp: `%.*s`",
-                     (int)(len > 200 ? 200 : len), re);
+        struct tr_regex *check = NULL;
+        rc = tr_regex_compile(re, len, false, &check, errmsg);
+        tr_regex_free(check);
+        if (rc == 0) {
+            rc = tr_errf(TR_EINVAL, errmsg, "error parsing regexp: `%.*s`",
+                         (int)(len > 200 ? 200 : len), re);
+        }
         goto err_after_p;
     }
     p->code = code;

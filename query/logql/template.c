@@ -133,6 +133,12 @@ static bool find_action_end(struct tp *p)
             while (i < p->n && p->s[i] != c && p->s[i] != '\n') {
                 i += p->s[i] == '\\' ? 2 : 1;
             }
+            if (i >= p->n || p->s[i] != c) {
+                /* the lexer reports the unterminated literal */
+                p->act_end = i < p->n ? i : p->n;
+                p->trim_right = false;
+                return true;
+            }
             i++;
             continue;
         }
@@ -994,9 +1000,8 @@ static enum end_kind parse_list(struct tp *p,
             }
             size_t k = (size_t)(e - p->s) + 2;
             bool tr = false;
-            if (k + 3 < p->n + 1 && k + 1 < p->n && p->s[k] == ' ' &&
-                p->s[k + 1] == '-' && k + 3 < p->n + 1 && k + 3 <= p->n &&
-                p->s[k + 2] == '}' && k + 3 < p->n && p->s[k + 3] == '}') {
+            if (k + 3 < p->n && p->s[k] == ' ' && p->s[k + 1] == '-' &&
+                p->s[k + 2] == '}' && p->s[k + 3] == '}') {
                 tr = true;
                 k += 2;
             }

@@ -25,7 +25,7 @@ int tt_fail(struct tt_exec *x, const char *fmt, ...)
         }
         snprintf(x->errmsg, TR_ERRMSG_SIZE,
                  "template: %.16s:%d:%zu: executing \"%.16s\" at <%.*s>: %s",
-                 x->t->name, tt_line_of(x->t, pos), col + 1, x->t->name,
+                 x->t->name, tt_line_of(x->t, pos), col, x->t->name,
                  (int)(x->at.len > 60 ? 60 : x->at.len), x->at.base, msg);
     }
     return TR_EEXEC;
@@ -179,12 +179,29 @@ static int call_func(struct tt_exec *x,
     return rc;
 }
 
+/* The source text of an operand with its fields, for messages. */
+static void arg_at(struct tt_exec *x, const struct tt_arg *a)
+{
+    size_t end = a->pos + a->s.len;
+    if (a->n_fields) {
+        const struct tr_slice *f = &a->fields[a->n_fields - 1];
+        end = (size_t)(f->base + f->len - x->t->src);
+    }
+    if (end > a->pos && end <= x->t->len) {
+        x->at = (struct tr_slice){x->t->src + a->pos, end - a->pos};
+        x->pos = a->pos;
+    }
+}
+
 static int eval_arg(struct tt_exec *x,
                     const struct tt_arg *a,
                     const struct tt_val *dot,
                     struct tt_val *out)
 {
     memset(out, 0, sizeof(*out));
+    if (a->n_fields && a->kind != TA_PIPE) {
+        arg_at(x, a);
+    }
     switch (a->kind) {
         case TA_DOT:
             *out = *dot;

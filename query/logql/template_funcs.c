@@ -492,7 +492,7 @@ void tt_fmt_float(char *buf, size_t size, double f)
     if (f < 0) {
         PUT('-');
     }
-    if (exp < -4 || exp >= 21) {
+    if (exp < -4 || exp >= 6) { /* %g with the shortest digits */
         PUT(d[0]);
         if (nd > 1) {
             PUT('.');
@@ -930,13 +930,36 @@ int tt_sprintf(struct tt_exec *x,
                     pad(b, sv.data, sv.len, width, minus, zero && !minus);
                     break;
                 }
-                snprintf(spec, sizeof(spec), "%%%s%s%s%s%s*.*ll%c",
-                         minus ? "-" : "", plus ? "+" : "",
-                         zero && prec < 0 ? "0" : "", space ? " " : "",
-                         sharp ? "#" : "", verb);
-                snprintf(tmp, sizeof(tmp), spec, width < 0 ? 0 : width,
-                         prec < 0 ? 1 : prec, (long long)v->i);
-                tr_buf_puts(b, tmp);
+                {
+                    bool neg = v->i < 0 && verb != 'd';
+                    unsigned long long u = neg ? 0ULL - (unsigned long long)v->i
+                                               : (unsigned long long)v->i;
+                    int w = width < 0 ? 0 : width;
+                    if (prec >= 0) {
+                        snprintf(spec, sizeof(spec), "%%%s%s%s%s*.*ll%c",
+                                 minus ? "-" : "", plus ? "+" : "",
+                                 space ? " " : "", sharp ? "#" : "", verb);
+                    } else {
+                        snprintf(spec, sizeof(spec), "%%%s%s%s%s%s*ll%c",
+                                 minus ? "-" : "", plus ? "+" : "",
+                                 zero && !minus ? "0" : "", space ? " " : "",
+                                 sharp ? "#" : "", verb);
+                    }
+                    if (neg) {
+                        tr_buf_putc(b, '-');
+                    }
+                    if (verb == 'd' && prec >= 0) {
+                        snprintf(tmp, sizeof(tmp), spec, w, prec,
+                                 (long long)v->i);
+                    } else if (verb == 'd') {
+                        snprintf(tmp, sizeof(tmp), spec, w, (long long)v->i);
+                    } else if (prec >= 0) {
+                        snprintf(tmp, sizeof(tmp), spec, w, prec, u);
+                    } else {
+                        snprintf(tmp, sizeof(tmp), spec, w, u);
+                    }
+                    tr_buf_puts(b, tmp);
+                }
                 break;
             case 'f':
             case 'F':
