@@ -1,10 +1,11 @@
 /* eval_vector.c - LogQL operations on instant vectors: vector aggregations
  * (sum avg count min max stddev stdvar topk bottomk sort sort_desc), binary
  * operations with Loki's vector matching, label_replace (PromQL's
- * implementation) and label grouping helpers. Vectors are small per step:
- * matching compares signatures pairwise. */
+ * implementation) and label grouping helpers. Groups and matching look
+ * signatures (encoded label subsets) up in hash tables. */
 #include "query/promql/funcs_int.h"
 
+#include "lib/hash.h"
 #include "query/logql/eval_int.h"
 
 /* ---- labels ---------------------------------------------------------------
@@ -84,6 +85,48 @@ static struct tr_slice sig(struct tr_arena *a,
 static bool slice_eq(struct tr_slice a, struct tr_slice b)
 {
     return a.len == b.len && (a.len == 0 || memcmp(a.base, b.base, a.len) == 0);
+}
+
+/* A set of signatures (slices owned by the caller) with an index each:
+ * open addressing, sized once for n keys (arena memory). */
+struct sigtab {
+    uint32_t *slots; /* index + 1; 0 empty */
+    struct tr_slice *keys;
+    size_t cap; /* power of two >= 2n */
+};
+
+static int sigtab_init(struct sigtab *t, struct tr_arena *a, size_t n)
+{
+    t->cap = 16;
+    while (t->cap < 2 * n + 2) {
+        t->cap *= 2;
+    }
+    t->slots = tr_arena_alloc(a, t->cap * sizeof(*t->slots));
+    t->keys = tr_arena_alloc(a, (n + 1) * sizeof(*t->keys));
+    if (!t->slots || !t->keys) {
+        return TR_ENOMEM;
+    }
+    memset(t->slots, 0, t->cap * sizeof(*t->slots));
+    return 0;
+}
+
+/* Index stored for key, or -1; with put >= 0 stores key -> put when
+ * absent (the caller never puts more keys than sized for). */
+static long sigtab_get(struct sigtab *t, struct tr_slice key, long put)
+{
+    size_t j = tr_hash64(key.base, key.len, 0) & (t->cap - 1);
+    while (t->slots[j]) {
+        uint32_t k = t->slots[j] - 1;
+        if (slice_eq(t->keys[k], key)) {
+            return (long)k;
+        }
+        j = (j + 1) & (t->cap - 1);
+    }
+    if (put >= 0) {
+        t->keys[put] = key;
+        t->slots[j] = (uint32_t)put + 1;
+    }
+    return -1;
 }
 
 static int push(struct tr_arena *a,
@@ -195,6 +238,10 @@ int tr_logql_vec_aggr(const struct tr_logql_expr *e,
         return TR_ENOMEM;
     }
     size_t n_g = 0;
+    struct sigtab gt;
+    if (sigtab_init(&gt, a, in->n)) {
+        return TR_ENOMEM;
+    }
     bool kop = op == TR_LOGQL_VEC_TOPK || op == TR_LOGQL_VEC_BOTTOMK ||
                op == TR_LOGQL_VEC_APPROX_TOPK;
     for (size_t i = 0; i < in->n; i++) {
@@ -203,13 +250,8 @@ int tr_logql_vec_aggr(const struct tr_logql_expr *e,
         if (!k.base) {
             return TR_ENOMEM;
         }
-        struct group *gr = NULL;
-        for (size_t j = 0; j < n_g; j++) {
-            if (slice_eq(gs[j].key, k)) {
-                gr = &gs[j];
-                break;
-            }
-        }
+        long gi = sigtab_get(&gt, k, (long)n_g);
+        struct group *gr = gi >= 0 ? &gs[gi] : NULL;
         double v = s->v;
         if (!gr) {
             gr = &gs[n_g++];
@@ -437,12 +479,19 @@ static int set_op(const struct tr_logql_expr *e,
             return TR_ENOMEM;
         }
     }
+    struct sigtab lt, rt;
+    if (sigtab_init(&lt, a, l->n) || sigtab_init(&rt, a, r->n)) {
+        return TR_ENOMEM;
+    }
+    for (size_t i = 0; i < l->n; i++) {
+        sigtab_get(&lt, ls[i], (long)i);
+    }
+    for (size_t j = 0; j < r->n; j++) {
+        sigtab_get(&rt, rsg[j], (long)j);
+    }
     enum tr_logql_binop op = e->binary.op;
     for (size_t i = 0; i < l->n; i++) {
-        bool found = false;
-        for (size_t j = 0; j < r->n && !found; j++) {
-            found = slice_eq(ls[i], rsg[j]);
-        }
+        bool found = sigtab_get(&rt, ls[i], -1) >= 0;
         bool keep = op == TR_LOGQL_OP_OR || (op == TR_LOGQL_OP_AND) == found;
         if (keep && push(a, out, &cap, l->s[i].labels, l->s[i].n_labels,
                          l->s[i].t, l->s[i].v)) {
@@ -451,10 +500,7 @@ static int set_op(const struct tr_logql_expr *e,
     }
     if (op == TR_LOGQL_OP_OR) {
         for (size_t j = 0; j < r->n; j++) {
-            bool found = false;
-            for (size_t i = 0; i < l->n && !found; i++) {
-                found = slice_eq(ls[i], rsg[j]);
-            }
+            bool found = sigtab_get(&lt, rsg[j], -1) >= 0;
             if (!found && push(a, out, &cap, r->s[j].labels, r->s[j].n_labels,
                                r->s[j].t, r->s[j].v)) {
                 return TR_ENOMEM;
@@ -478,7 +524,8 @@ static int vector_op(const struct tr_logql_expr *e,
     const struct tr_pq_vector *l = swap ? rhs : lhs, *r = swap ? lhs : rhs;
     size_t cap = 0;
     struct tr_slice *rsg = tr_arena_alloc(a, (r->n + 1) * sizeof(*rsg));
-    if (!rsg) {
+    struct sigtab rt, st;
+    if (!rsg || sigtab_init(&rt, a, r->n) || sigtab_init(&st, a, l->n)) {
         return TR_ENOMEM;
     }
     for (size_t i = 0; i < r->n; i++) {
@@ -486,40 +533,29 @@ static int vector_op(const struct tr_logql_expr *e,
         if (!rsg[i].base) {
             return TR_ENOMEM;
         }
-        for (size_t j = 0; j < i; j++) {
-            if (slice_eq(rsg[i], rsg[j])) {
-                return tr_errf(TR_EEXEC, errmsg,
-                               "found duplicate series on the %s hand-side "
-                               "of the operation: many-to-many matching not "
-                               "allowed: matching labels must be unique on "
-                               "one side",
-                               swap ? "left" : "right");
-            }
+        if (sigtab_get(&rt, rsg[i], (long)i) >= 0) {
+            return tr_errf(TR_EEXEC, errmsg,
+                           "found duplicate series on the %s hand-side "
+                           "of the operation: many-to-many matching not "
+                           "allowed: matching labels must be unique on "
+                           "one side",
+                           swap ? "left" : "right");
         }
     }
-    /* matched signatures (one-to-one) or result label keys (group_x) */
-    struct tr_slice *seen = tr_arena_alloc(a, (l->n + 1) * sizeof(*seen));
-    struct tr_slice *seen_sig = tr_arena_alloc(a, (l->n + 1) * sizeof(*seen));
+    /* st: matched signatures (one-to-one) or result label keys (group_x) */
     size_t n_seen = 0;
     struct tr_logql_labels none = {0};
-    if (!seen || !seen_sig) {
-        return TR_ENOMEM;
-    }
     for (size_t i = 0; i < l->n; i++) {
         const struct tr_pq_sample *ls = &l->s[i];
         struct tr_slice s = sig(a, ls->labels, ls->n_labels, m, on);
         if (!s.base) {
             return TR_ENOMEM;
         }
-        const struct tr_pq_sample *rs = NULL;
-        for (size_t j = 0; j < r->n && !rs; j++) {
-            if (slice_eq(s, rsg[j])) {
-                rs = &r->s[j];
-            }
-        }
-        if (!rs) {
+        long ri = sigtab_get(&rt, s, -1);
+        if (ri < 0) {
             continue;
         }
+        const struct tr_pq_sample *rs = &r->s[ri];
         double vl = ls->v, vr = rs->v;
         if (swap) {
             vl = rs->v;
@@ -544,18 +580,14 @@ static int vector_op(const struct tr_logql_expr *e,
                 return TR_ENOMEM;
             }
         }
-        for (size_t j = 0; j < n_seen; j++) {
-            if (slice_eq(one ? seen_sig[j] : seen[j], key)) {
-                return tr_errf(
-                    TR_EEXEC, errmsg,
-                    one ? "multiple matches for labels: many-to-one matching "
-                          "must be explicit (group_left/group_right)"
-                        : "multiple matches for labels: grouping labels must "
-                          "ensure unique matches");
-            }
+        if (sigtab_get(&st, key, (long)n_seen) >= 0) {
+            return tr_errf(
+                TR_EEXEC, errmsg,
+                one ? "multiple matches for labels: many-to-one matching "
+                      "must be explicit (group_left/group_right)"
+                    : "multiple matches for labels: grouping labels must "
+                      "ensure unique matches");
         }
-        seen[n_seen] = key;
-        seen_sig[n_seen] = key;
         n_seen++;
         if (push(a, out, &cap, ml, nl, ls->t, v)) {
             return TR_ENOMEM;
