@@ -175,6 +175,9 @@ struct kept {
     struct tr_label *labels; /* final set, sorted */
     uint8_t *cats;
     size_t n_labels;
+    struct tr_label *g; /* labels of the result stream: labels, or the
+                           stream labels only (categorize) */
+    size_t n_g;
     uint64_t seq; /* read order: ties keep it */
 };
 
@@ -184,6 +187,7 @@ struct collect {
     struct tr_arena scratch;
     uint64_t seq;
     enum tr_log_direction dir;
+    bool categorize; /* group by stream labels only */
 };
 
 static int kept_cmp_dir(const struct kept *a,
@@ -194,7 +198,7 @@ static int kept_cmp_dir(const struct kept *a,
         bool lt = a->ts < b->ts;
         return (dir == TR_LOG_FORWARD) == lt ? -1 : 1;
     }
-    int c = tr_labels_cmp(a->labels, a->n_labels, b->labels, b->n_labels);
+    int c = tr_labels_cmp(a->g, a->n_g, b->g, b->n_g);
     if (c) {
         return c;
     }
@@ -215,12 +219,18 @@ static int kept_cmp_bwd(const void *x, const void *y)
 static int kept_cmp_group(const void *x, const void *y)
 {
     const struct kept *a = x, *b = y;
-    int c = tr_labels_cmp(a->labels, a->n_labels, b->labels, b->n_labels);
+    int c = tr_labels_cmp(a->g, a->n_g, b->g, b->n_g);
     if (c) {
         return c;
     }
     return a->seq < b->seq ? -1 : a->seq > b->seq;
 }
+
+static int split_labels(struct tr_arena *a,
+                        const struct kept *k,
+                        uint8_t cat,
+                        struct tr_label **out,
+                        size_t *n);
 
 static int collect_result(struct tr_logql_ctx *c,
                           struct tr_logql_pipe *pipe,
@@ -267,6 +277,12 @@ static int collect_result(struct tr_logql_ctx *c,
             k->seq = col->seq++;
             if ((o.n_labels && (!k->labels || !k->cats)) ||
                 (o.line.len && !k->line.base)) {
+                return TR_ENOMEM;
+            }
+            k->g = k->labels;
+            k->n_g = k->n_labels;
+            if (col->categorize &&
+                split_labels(&col->scratch, k, 0, &k->g, &k->n_g)) {
                 return TR_ENOMEM;
             }
             col->n++;
@@ -318,9 +334,8 @@ static int build_streams(struct tr_logql_ctx *c,
     tr_logql_sort(col->v, n, sizeof(*col->v), kept_cmp_group);
     size_t n_streams = 0;
     for (size_t i = 0; i < n; i++) {
-        n_streams += i == 0 ||
-                     tr_labels_cmp(col->v[i - 1].labels, col->v[i - 1].n_labels,
-                                   col->v[i].labels, col->v[i].n_labels) != 0;
+        n_streams += i == 0 || tr_labels_cmp(col->v[i - 1].g, col->v[i - 1].n_g,
+                                             col->v[i].g, col->v[i].n_g) != 0;
     }
     if (c->max_series && n_streams > c->max_series) {
         return tr_errf(TR_ELIMIT, c->errmsg,
@@ -339,15 +354,14 @@ static int build_streams(struct tr_logql_ctx *c,
     out->n_entries = n;
     for (size_t i = 0; i < n; i++) {
         const struct kept *k = &col->v[i];
-        bool fresh = i == 0 ||
-                     tr_labels_cmp(col->v[i - 1].labels, col->v[i - 1].n_labels,
-                                   k->labels, k->n_labels) != 0;
+        bool fresh = i == 0 || tr_labels_cmp(col->v[i - 1].g, col->v[i - 1].n_g,
+                                             k->g, k->n_g) != 0;
         if (fresh) {
             struct tr_logql_stream *s = &out->streams[out->n_streams++];
             memset(s, 0, sizeof(*s));
-            s->labels = tr_logql_labels_dup(a, k->labels, k->n_labels);
-            s->n_labels = k->n_labels;
-            if (k->n_labels && !s->labels) {
+            s->labels = tr_logql_labels_dup(a, k->g, k->n_g);
+            s->n_labels = k->n_g;
+            if (k->n_g && !s->labels) {
                 return TR_ENOMEM;
             }
             if (split_labels(a, k, 0, &s->stream_labels, &s->n_stream_labels)) {
@@ -428,6 +442,7 @@ int tr_logql_select_logs(const struct tr_log_source *src,
     }
     tr_arena_init(&col.scratch, 64 * 1024);
     col.dir = direction;
+    col.categorize = opts->categorize_labels;
 
     const struct tr_logql_log *log = &expr->log;
     rc = tr_logql_pipe_new(log, NULL, &pipe, errmsg);

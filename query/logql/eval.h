@@ -66,6 +66,10 @@ struct tr_logql_opts {
     int64_t deadline_mono_ns; /* tr_mono_ns() deadline; 0: none */
     size_t max_points;        /* points per series of a range query
                                  (0: 11000, Loki's limit) */
+    bool categorize_labels;   /* log queries: group entries into streams
+                                 by their stream labels only (Loki's
+                                 categorize-labels response); metadata and
+                                 parsed labels stay with each entry */
 };
 
 /* One entry of a log query result. */
@@ -81,12 +85,13 @@ struct tr_logql_entry {
     size_t n_parsed;
 };
 
-/* One stream of a log query result: entries sharing a final label set. */
+/* One stream of a log query result: entries sharing a final label set
+ * (with categorize_labels: sharing their stream labels). */
 struct tr_logql_stream {
-    struct tr_label *labels; /* final label set, sorted by name */
+    struct tr_label *labels; /* final label set, sorted by name (with
+                                categorize_labels: the stream labels) */
     size_t n_labels;
-    /* The stream labels only (category stream of the final set), for the
-     * categorize-labels form. */
+    /* The stream labels only (category stream of the final set). */
     struct tr_label *stream_labels;
     size_t n_stream_labels;
     struct tr_logql_entry *entries; /* in the query's direction */

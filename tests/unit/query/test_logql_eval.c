@@ -243,6 +243,24 @@ Test(logql_eval, pipeline_groups_by_final_labels)
     cr_assert_eq(r.streams[0].n_stream_labels, 1);
 }
 
+Test(logql_eval, categorize_labels_groups_by_stream_labels)
+{
+    struct tr_logql_streams r;
+    struct tr_logql_opts o = {0};
+    two_streams();
+    o.categorize_labels = true;
+    cr_assert_eq(
+        logs("{app=\"b\"} | logfmt", 0, S(100), 100, TR_LOG_BACKWARD, &o, &r),
+        0, "%s", errmsg);
+    cr_assert_eq(r.n_streams, 1);
+    cr_assert_eq(r.streams[0].n_labels, 1);
+    cr_assert_eq(r.streams[0].n_entries, 4);
+    cr_assert_eq(r.streams[0].entries[0].ts, S(8));
+    cr_assert_eq(r.streams[0].entries[0].n_parsed, 1); /* level */
+    cr_assert(slice_is(r.streams[0].entries[0].parsed[0].value, "error"));
+    cr_assert(slice_is(r.streams[0].entries[1].parsed[0].value, "info"));
+}
+
 Test(logql_eval, log_limits)
 {
     struct tr_logql_streams r;
