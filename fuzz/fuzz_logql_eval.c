@@ -77,8 +77,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         struct tr_logql_streams r;
         (void)tr_logql_check_instant(expr, errmsg);
         tr_logql_select_logs(&src, tenant, expr, 0, S(400), 1 + mode % 7,
-                             mode & 0x80 ? TR_LOG_FORWARD : TR_LOG_BACKWARD,
-                             &o, &a, &r, errmsg);
+                             mode & 0x80 ? TR_LOG_FORWARD : TR_LOG_BACKWARD, &o,
+                             &a, &r, errmsg);
     } else {
         struct tr_pq_value v;
         int64_t step = (mode & 3) == 0 ? 0 : S(1 + mode % 60);
