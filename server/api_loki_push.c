@@ -52,8 +52,9 @@ void tr_api_loki_push(const struct tr_http_request *req,
             rv = tr_snappy_decode(req->body, req->body_len,
                                   app->cfg->max_body_bytes, &dec, errmsg);
             if (rv == TR_ETOOLARGE) {
-                push__fail(resp, 413, "the push body is too large after "
-                                      "snappy decompression");
+                push__fail(resp, 413,
+                           "the push body is too large after "
+                           "snappy decompression");
                 tr_buf_free(&dec);
                 return;
             }

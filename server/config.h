@@ -28,6 +28,9 @@ struct tr_limits {
     size_t logs_burst_bytes;       /* token bucket size */
     char *discover_service_name;   /* labels that give service_name, "a,b" */
     bool discover_log_levels;      /* detected_level metadata */
+    size_t logs_max_entries;       /* LogQL: limit of a log query */
+    size_t logs_max_query_series;  /* LogQL: streams/series of a result */
+    size_t logs_max_query_bytes;   /* LogQL: line bytes read; 0 = off */
 };
 
 struct tr_config {

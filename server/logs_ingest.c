@@ -15,10 +15,10 @@
 #include "storage/labels.h"
 #include "storage/log_entry.h"
 
-#define LI_MAX_LISTED 100           /* rejected lines listed in the body */
+#define LI_MAX_LISTED 100            /* rejected lines listed in the body */
 #define LI_MAX_META_BYTES (64 << 10) /* Loki's max_structured_metadata_size */
-#define LI_MAX_META_ENTRIES 128     /* ..._entries_count */
-#define LI_MAX_PARSED_LABELS 1024   /* text form labels parsed at most */
+#define LI_MAX_META_ENTRIES 128      /* ..._entries_count */
+#define LI_MAX_PARSED_LABELS 1024    /* text form labels parsed at most */
 
 struct li_ctx {
     struct tr_app *app;
@@ -93,11 +93,11 @@ static void li__labels_str(const struct tr_label *ls,
                            size_t cap)
 {
     size_t o = 0;
-#define LI_PUT(ch)              \
-    do {                        \
-        if (o + 5 < cap) {      \
-            out[o++] = (ch);    \
-        }                       \
+#define LI_PUT(ch)           \
+    do {                     \
+        if (o + 5 < cap) {   \
+            out[o++] = (ch); \
+        }                    \
     } while (0)
     LI_PUT('{');
     for (size_t i = 0; i < n; i++) {
@@ -132,10 +132,9 @@ static void li__labels_str(const struct tr_label *ls,
 /* ---- level detection (Loki 3's distributor field detection) ------------- */
 
 static const char *const li_level_fields[] = {
-    "level",    "LEVEL",         "Level",         "log.level",
-    "severity", "SEVERITY",      "Severity",      "SeverityText",
-    "lvl",      "LVL",           "Lvl",           "severity_text",
-    "Severity_Text", "SEVERITY_TEXT",
+    "level",    "LEVEL",         "Level",         "log.level",     "severity",
+    "SEVERITY", "Severity",      "SeverityText",  "lvl",           "LVL",
+    "Lvl",      "severity_text", "Severity_Text", "SEVERITY_TEXT",
 };
 #define LI_N_LEVEL_FIELDS (sizeof(li_level_fields) / sizeof(li_level_fields[0]))
 
@@ -362,8 +361,8 @@ const char *tr_logs_detect_level(const struct tr_loki_label *labels,
             ok = v.base[i] >= '0' && v.base[i] <= '9';
             num = num * 10 + (v.base[i] - '0');
         }
-        return !ok       ? "info"
-               : num == 0 ? "unknown"
+        return !ok         ? "info"
+               : num == 0  ? "unknown"
                : num <= 4  ? "trace"
                : num <= 8  ? "debug"
                : num <= 12 ? "info"
@@ -372,14 +371,15 @@ const char *tr_logs_detect_level(const struct tr_loki_label *labels,
                : num <= 24 ? "fatal"
                            : "unknown";
     }
-    bool found = li__is_json(line)            ? li__json_level(line, &v)
+    bool found = li__is_json(line)                  ? li__json_level(line, &v)
                  : memchr(line.base, '=', line.len) ? li__logfmt_level(line, &v)
                                                     : false;
     const char *lv = found ? li__norm_level(v) : NULL;
     return lv != NULL ? lv : li__level_from_words(line);
 }
 
-/* ---- streams -------------------------------------------------------------- */
+/* ---- streams --------------------------------------------------------------
+ */
 
 static bool li__name_ok(struct tr_slice s)
 {
@@ -396,8 +396,8 @@ static bool li__name_ok(struct tr_slice s)
     return true;
 }
 
-/* The stream's labels, validated and enriched, sorted into *ls_out and *n_out (arena).
- * false when the stream is rejected (listed). */
+/* The stream's labels, validated and enriched, sorted into *ls_out and *n_out
+ * (arena). false when the stream is rejected (listed). */
 static bool li__stream_labels(struct li_ctx *c,
                               const struct tr_loki_stream *st,
                               struct tr_label **ls_out,
@@ -411,8 +411,8 @@ static bool li__stream_labels(struct li_ctx *c,
         struct tr_loki_label *parsed =
             tr_arena_alloc(c->a, LI_MAX_PARSED_LABELS * sizeof(*parsed));
         if (parsed == NULL ||
-            tr_loki_labels_parse(st->labels, c->a, parsed,
-                                 LI_MAX_PARSED_LABELS, &n, errmsg) != 0) {
+            tr_loki_labels_parse(st->labels, c->a, parsed, LI_MAX_PARSED_LABELS,
+                                 &n, errmsg) != 0) {
             li__reject(c, st->n_entries, "invalid_labels", "%s",
                        parsed ? errmsg : "out of memory");
             return false;
@@ -592,8 +592,8 @@ static size_t li__stream_lines(struct li_ctx *c,
         struct tr_slice line = li__utf8(c->a, e->line);
         if (lim->discover_log_levels && !has_level) {
             struct tr_slice other = {NULL, 0};
-            const char *lv = tr_logs_detect_level(sl, nl, e->meta, e->n_meta,
-                                                  line, &other);
+            const char *lv =
+                tr_logs_detect_level(sl, nl, e->meta, e->n_meta, line, &other);
             meta[nm].name = (struct tr_slice){"detected_level", 14};
             meta[nm].value = lv != NULL ? tr_slice_cstr(lv) : other;
             nm++;
@@ -676,8 +676,8 @@ void tr_logs_ingest(struct tr_app *app,
             li__reject(&c, n, "internal", "out of memory");
             continue;
         }
-        streams[ns++] = (struct tr_log_entry_stream){
-            {canon, enc.len}, lines, n};
+        streams[ns++] =
+            (struct tr_log_entry_stream){{canon, enc.len}, lines, n};
         valid += n;
     }
     tr_buf_free(&enc);
@@ -735,7 +735,8 @@ void tr_logs_ingest(struct tr_app *app,
         }
     }
     if (c.listed > LI_MAX_LISTED) {
-        tr_buf_printf(&out->body, "(%" PRIu64 " more rejected lines not listed)\n",
+        tr_buf_printf(&out->body,
+                      "(%" PRIu64 " more rejected lines not listed)\n",
                       c.listed - LI_MAX_LISTED);
     }
     out->status = out->rejected == 0 ? 204 : stream_limit ? 429 : 400;

@@ -129,6 +129,9 @@ Test(config, defaults)
                      "container,container_name,k8s_container_name,component,"
                      "workload,job,k8s_job_name");
     cr_assert(cfg.limits.discover_log_levels);
+    cr_assert_eq(cfg.limits.logs_max_entries, 5000);
+    cr_assert_eq(cfg.limits.logs_max_query_series, 500);
+    cr_assert_eq(cfg.limits.logs_max_query_bytes, 0);
     cr_assert_eq(cfg.creation_grace_ms, 10 * MS_M);
     cr_assert_eq(cfg.auth_enabled, false);
     cr_assert_str_eq(cfg.cluster_secret, "");

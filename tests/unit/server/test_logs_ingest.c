@@ -39,7 +39,8 @@ Test(logs_ingest, level_from_the_line)
 
 Test(logs_ingest, level_from_labels_metadata_and_severity)
 {
-    struct tr_loki_label lab[] = {{sl("app"), sl("a")}, {sl("level"), sl("WARN")}};
+    struct tr_loki_label lab[] = {{sl("app"), sl("a")},
+                                  {sl("level"), sl("WARN")}};
     struct tr_loki_label meta[] = {{sl("severity_number"), sl("17")}};
     struct tr_slice other = {NULL, 0};
     cr_assert_str_eq(tr_logs_detect_level(lab, 2, meta, 1, sl("error"), &other),
@@ -47,8 +48,8 @@ Test(logs_ingest, level_from_labels_metadata_and_severity)
     cr_assert_str_eq(tr_logs_detect_level(lab, 1, meta, 1, sl("info"), &other),
                      "error");
     struct tr_loki_label meta2[] = {{sl("severity_number"), sl("0")}};
-    cr_assert_str_eq(tr_logs_detect_level(NULL, 0, meta2, 1, sl("info"), &other),
-                     "unknown");
+    cr_assert_str_eq(
+        tr_logs_detect_level(NULL, 0, meta2, 1, sl("info"), &other), "unknown");
     struct tr_loki_label odd[] = {{sl("level"), sl("notice")}};
     cr_assert_null(tr_logs_detect_level(odd, 1, NULL, 0, sl("x"), &other));
     cr_assert_eq(other.len, 6);
