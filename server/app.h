@@ -124,6 +124,13 @@ void tr_api_loki_buildinfo(const struct tr_http_request *req,
                            struct tr_http_response *resp);
 void tr_api_loki_drilldown_limits(const struct tr_http_request *req,
                                   struct tr_http_response *resp);
+/* LogQL endpoints (server/api_loki_query.c). */
+void tr_api_loki_query(const struct tr_http_request *req,
+                       struct tr_http_response *resp);
+void tr_api_loki_query_range(const struct tr_http_request *req,
+                             struct tr_http_response *resp);
+void tr_api_loki_format_query(const struct tr_http_request *req,
+                              struct tr_http_response *resp);
 /* PromQL endpoints (server/api_query.c). */
 void tr_api_query(const struct tr_http_request *req,
                   struct tr_http_response *resp);
