@@ -135,6 +135,7 @@ int tr_app_init(struct tr_app *app, const struct tr_config *cfg, char *errmsg)
 
 void tr_app_close(struct tr_app *app)
 {
+    tr_loki_tail_shutdown();
     tr_selfmetrics_remove_collector(tr_selfmetrics_default(), app__collect,
                                     app);
     tr_storage_close(app->storage);
@@ -172,6 +173,7 @@ int tr_app_routes(struct tr_app *app, struct tr_http_server *http)
         {GP, "/loki/api/v1/query", 0, tr_api_loki_query},
         {GP, "/loki/api/v1/query_range", 0, tr_api_loki_query_range},
         {GP, "/loki/api/v1/format_query", 0, tr_api_loki_format_query},
+        {TR_HTTP_GET, "/loki/api/v1/tail", 0, tr_api_loki_tail},
         {GP, "/loki/api/v1/index/stats", 0, tr_api_loki_index_stats},
         {GP, "/loki/api/v1/index/volume", 0, tr_api_loki_volume},
         {GP, "/loki/api/v1/index/volume_range", 0, tr_api_loki_volume_range},

@@ -131,6 +131,14 @@ void tr_api_loki_query_range(const struct tr_http_request *req,
                              struct tr_http_response *resp);
 void tr_api_loki_format_query(const struct tr_http_request *req,
                               struct tr_http_response *resp);
+/* Loki live tail over WebSocket (server/api_loki_tail.c); the tail thread
+ * stops in tr_loki_tail_shutdown (tr_app_close calls it). */
+void tr_api_loki_tail(const struct tr_http_request *req,
+                      struct tr_http_response *resp);
+void tr_loki_tail_shutdown(void);
+/* Asks the tail thread to stop (any thread, does not wait): graceful
+ * shutdown calls it first, while the loop still serves reads. */
+void tr_loki_tail_stop(void);
 /* PromQL endpoints (server/api_query.c). */
 void tr_api_query(const struct tr_http_request *req,
                   struct tr_http_response *resp);
