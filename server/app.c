@@ -174,6 +174,8 @@ int tr_app_routes(struct tr_app *app, struct tr_http_server *http)
         {GP, "/loki/api/v1/query_range", 0, tr_api_loki_query_range},
         {GP, "/loki/api/v1/format_query", 0, tr_api_loki_format_query},
         {TR_HTTP_GET, "/loki/api/v1/tail", 0, tr_api_loki_tail},
+        {TR_HTTP_POST, "/otlp/v1/logs", 0, tr_api_otlp_logs},
+        {TR_HTTP_POST, "/v1/logs", 0, tr_api_otlp_logs},
         {GP, "/loki/api/v1/index/stats", 0, tr_api_loki_index_stats},
         {GP, "/loki/api/v1/index/volume", 0, tr_api_loki_volume},
         {GP, "/loki/api/v1/index/volume_range", 0, tr_api_loki_volume_range},
