@@ -122,8 +122,7 @@ static int meta__streams(const struct tr_http_request *req,
     part.end = end;
     meta__hints(&part, &h);
     const struct tr_log_source *src = meta__src(req);
-    return src->select(src->impl, tr_slice_cstr(lr->tenant), ms, n, &h, r,
-                       err);
+    return src->select(src->impl, tr_slice_cstr(lr->tenant), ms, n, &h, r, err);
 }
 
 static void meta__labels_obj(struct tr_json *j,
@@ -341,7 +340,8 @@ static size_t vol__groups(const struct tr_log_result *r,
             while (*p != '\0' && nk < 64) {
                 const char *e = strchr(p, ',');
                 size_t len = e ? (size_t)(e - p) : strlen(p);
-                struct tr_slice v = tr_labels_get(s->labels, s->n_labels, p, len);
+                struct tr_slice v =
+                    tr_labels_get(s->labels, s->n_labels, p, len);
                 if (v.base != NULL) {
                     key[nk].name = (struct tr_slice){p, len};
                     key[nk++].value = v;
@@ -355,7 +355,8 @@ static size_t vol__groups(const struct tr_log_result *r,
             f++;
         }
         if (f == ng && ng < cap) {
-            g[ng].labels = nk ? tr_arena_memdup(a, key, nk * sizeof(*key)) : NULL;
+            g[ng].labels =
+                nk ? tr_arena_memdup(a, key, nk * sizeof(*key)) : NULL;
             g[ng].n = nk;
             g[ng++].bytes = 0;
         }
@@ -694,9 +695,9 @@ void tr_api_loki_drilldown_limits(const struct tr_http_request *req,
     tr_json_arr_end(&j);
     tr_json_key(&j, "log_level_fields");
     tr_json_arr_begin(&j);
-    static const char *const lf[] = {"level", "LEVEL", "Level", "severity",
-                                     "SEVERITY", "Severity", "lvl", "LVL",
-                                     "Lvl"};
+    static const char *const lf[] = {"level",    "LEVEL",    "Level",
+                                     "severity", "SEVERITY", "Severity",
+                                     "lvl",      "LVL",      "Lvl"};
     for (size_t i = 0; i < sizeof(lf) / sizeof(lf[0]); i++) {
         tr_json_str(&j, lf[i]);
     }

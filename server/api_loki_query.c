@@ -178,9 +178,7 @@ static void lq__stats(struct tr_json *j,
     tr_json_obj_end(j);
 }
 
-static void lq__labels(struct tr_json *j,
-                       const struct tr_label *ls,
-                       size_t n)
+static void lq__labels(struct tr_json *j, const struct tr_label *ls, size_t n)
 {
     tr_json_obj_begin(j);
     for (size_t i = 0; i < n; i++) {
@@ -266,13 +264,12 @@ static int lq__streams_categorized(struct tr_json *j,
     for (size_t i = 0; i < r->n_streams; i++) {
         for (size_t k = 0; k < r->streams[i].n_entries && n < r->n_entries;
              k++) {
-            refs[n++] = (struct lq_ref){&r->streams[i],
-                                        &r->streams[i].entries[k]};
+            refs[n++] =
+                (struct lq_ref){&r->streams[i], &r->streams[i].entries[k]};
         }
     }
-    qsort(refs, n,
-          sizeof(*refs), dir == TR_LOG_FORWARD ? lq__ref_cmp_fwd
-                                               : lq__ref_cmp_back);
+    qsort(refs, n, sizeof(*refs),
+          dir == TR_LOG_FORWARD ? lq__ref_cmp_fwd : lq__ref_cmp_back);
     for (size_t i = 0; i < n;) {
         const struct tr_logql_stream *s = refs[i].s;
         tr_json_obj_begin(j);
@@ -281,10 +278,10 @@ static int lq__streams_categorized(struct tr_json *j,
         tr_json_key(j, "values");
         tr_json_arr_begin(j);
         size_t e = i;
-        while (e < n && tr_labels_cmp(refs[e].s->stream_labels,
-                                      refs[e].s->n_stream_labels,
-                                      s->stream_labels,
-                                      s->n_stream_labels) == 0) {
+        while (e < n &&
+               tr_labels_cmp(refs[e].s->stream_labels,
+                             refs[e].s->n_stream_labels, s->stream_labels,
+                             s->n_stream_labels) == 0) {
             const struct tr_logql_entry *en = refs[e].e;
             tr_json_arr_begin(j);
             lq__ts(j, en->ts);

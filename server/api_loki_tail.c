@@ -62,9 +62,9 @@ struct tail_session {
     struct tr_logql_expr *expr;
     size_t limit;
     int64_t delay_ns;
-    int64_t from;     /* next poll reads (from - overlap, now - delay] */
-    bool first;       /* the first frame is not sent yet */
-    bool closed;      /* on_close ran (under the manager's lock) */
+    int64_t from;           /* next poll reads (from - overlap, now - delay] */
+    bool first;             /* the first frame is not sent yet */
+    bool closed;            /* on_close ran (under the manager's lock) */
     struct tail_sent *sent; /* entries sent with ts >= from - overlap */
     size_t n_sent, cap_sent;
     struct tr_buf dropped; /* JSON objects of dropped entries, comma-led */
@@ -141,10 +141,10 @@ static void tail__poll(struct tail_session *s)
     struct tr_logql_opts opts = {0};
     opts.deadline_mono_ns = tr_mono_ns() + 10LL * 1000000000;
     const struct tr_log_source *src = tr_cluster_log_source(s->app->cluster);
-    int rv = tr_logql_select_logs(
-        src, tr_slice_cstr(s->tenant), s->expr, start, end,
-        s->first ? s->limit : TAIL_POLL_LIMIT,
-        s->first ? TR_LOG_BACKWARD : TR_LOG_FORWARD, &opts, &a, &r, err);
+    int rv = tr_logql_select_logs(src, tr_slice_cstr(s->tenant), s->expr, start,
+                                  end, s->first ? s->limit : TAIL_POLL_LIMIT,
+                                  s->first ? TR_LOG_BACKWARD : TR_LOG_FORWARD,
+                                  &opts, &a, &r, err);
     if (rv != 0) {
         tr_log_warn("tail: read failed", "tenant=%s err=\"%s\"", s->tenant,
                     err);
@@ -393,8 +393,7 @@ void tr_api_loki_tail(const struct tr_http_request *req,
         char *e;
         long v = strtol(delay, &e, 10);
         if (*e != '\0' || v < 0 || v > TAIL_MAX_DELAY_S) {
-            rv = tr_errf(TR_EINVAL, err,
-                         "delay_for can't be greater than %d",
+            rv = tr_errf(TR_EINVAL, err, "delay_for can't be greater than %d",
                          TAIL_MAX_DELAY_S);
         }
         s->delay_ns = (int64_t)v * 1000000000;

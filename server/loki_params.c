@@ -151,8 +151,8 @@ int tr_loki_selector(const struct tr_http_request *req,
     int rv = tr_logql_parse(q, strlen(q), &a, &e, err);
     if (rv == 0 && e->kind != TR_LOGQL_EXPR_LOG) {
         rv = TR_EINVAL;
-        snprintf(err, sizeof(err),
-                 "only stream selectors are allowed in %s", param);
+        snprintf(err, sizeof(err), "only stream selectors are allowed in %s",
+                 param);
     }
     if (rv != 0) {
         tr_logql_ast_free(e);

@@ -260,8 +260,7 @@ static int node__serve(struct node *n)
      * not collide with the other APIs' */
     const char *addrs[3] = {n->cfg.http_addr, n->cfg.tempo_http_addr,
                             n->cfg.otlp_http_addr};
-    static const char *const api_names[3] = {"http", "tempo-http",
-                                             "otlp-http"};
+    static const char *const api_names[3] = {"http", "tempo-http", "otlp-http"};
     for (int i = 0; i < 3; i++) {
         bool dup = false;
         for (int k = 0; k < i; k++) {
