@@ -22,6 +22,7 @@
 #include "lib/err.h"
 #include "lib/matcher.h"
 #include "query/logql/lexer.h"
+#include "query/logql/convert.h"
 
 struct node_err {
     const void *node; /* the expression the error belongs to */
