@@ -222,10 +222,20 @@ Test(logql_eval, metadata_filter_on_stream_label_not_pushed)
 {
     struct tr_logql_streams r;
     push("app", "a", "env", "prod", S(1), "x", NULL, NULL);
-    cr_assert_eq(logs("{app=\"a\"} | env=\"prod\"", 0, S(10), 10,
-                      TR_LOG_FORWARD, NULL, &r),
+    push("app", "a", NULL, NULL, S(2), "y", "env", "prod");
+    push("app", "a", NULL, NULL, S(3), "z", "env", "dev");
+    push("app", "a", NULL, NULL, S(4), "w", "env", "dev");
+    cr_assert_eq(logs("{app=\"a\"} | env=\"prod\"", 0, S(10), 2,
+                      TR_LOG_BACKWARD, NULL, &r),
                  0, "%s", errmsg);
-    cr_assert_eq(r.n_entries, 1);
+    /* env is a stream label of one selected stream: the filter stays in
+     * the pipeline and the limit is still met although the newest lines
+     * of the other stream are dev ones */
+    cr_assert_eq(r.n_entries, 2);
+    cr_assert_eq(r.n_streams, 1);
+    cr_assert(slice_is(r.streams[0].entries[0].line, "y"));
+    cr_assert(slice_is(r.streams[0].entries[1].line, "x"));
+    cr_assert_eq(tr_mem_log_counters(m)->max_meta, 0);
 }
 
 Test(logql_eval, pipeline_groups_by_final_labels)
