@@ -1,6 +1,8 @@
 /* labels_builder.c - the labels of one log entry while a LogQL pipeline
  * runs (Loki's LabelsBuilder): stream labels as the base, per-entry
  * additions by category, deletions and the error pair. See stages.h. */
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -38,6 +40,8 @@ struct tr_logql_lb {
     struct tr_logql_label *out; /* tr_logql_lb_labels result (heap) */
     size_t out_cap;
     struct tr_buf scratch; /* tr_logql_lb__scratch */
+    pcre2_match_data *md;  /* tr_logql_lb__match_data */
+    uint32_t md_pairs;
 };
 
 static bool list_push(struct tr_logql_lb *lb,
@@ -117,6 +121,24 @@ struct tr_buf *tr_logql_lb__scratch(struct tr_logql_lb *lb)
     return &lb->scratch;
 }
 
+void *tr_logql_lb__match_data(struct tr_logql_lb *lb, uint32_t pairs)
+{
+    if (lb->md && lb->md_pairs >= pairs) {
+        return lb->md;
+    }
+    pcre2_match_data *md = pcre2_match_data_create(pairs, NULL);
+    if (!md) {
+        lb->oom = true;
+        return NULL;
+    }
+    if (lb->md) {
+        pcre2_match_data_free(lb->md);
+    }
+    lb->md = md;
+    lb->md_pairs = pairs;
+    return md;
+}
+
 void tr_logql_lb__set_oom(struct tr_logql_lb *lb)
 {
     lb->oom = true;
@@ -152,6 +174,9 @@ void tr_logql_lb_free(struct tr_logql_lb *lb)
     tr_free(lb->extracted.v);
     tr_free(lb->out);
     tr_buf_free(&lb->scratch);
+    if (lb->md) {
+        pcre2_match_data_free(lb->md);
+    }
     tr_free(lb);
 }
 

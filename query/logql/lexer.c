@@ -26,7 +26,7 @@ const char *tr_logql_tok_name(enum tr_logql_tok t)
     return tok_names[t];
 }
 
-/* ---- error positions ----------------------------------------------------- */
+/* ---- error positions --------------------------------------------------- */
 
 int tr_logql_errf_at(char *errmsg,
                      const char *q,
@@ -75,7 +75,7 @@ int tr_logql_errf_at(char *errmsg,
     return TR_EINVAL;
 }
 
-/* ---- characters ---------------------------------------------------------- */
+/* ---- characters -------------------------------------------------------- */
 
 /* Width of the valid UTF-8 sequence at s[i] (1 for ASCII), or 0 when the
  * byte starts no valid sequence. */
@@ -128,7 +128,7 @@ static int digit_val(int c)
     return 16;
 }
 
-/* ---- durations, sizes, floats -------------------------------------------- */
+/* ---- durations, sizes, floats ------------------------------------------ */
 
 int tr_logql_parse_prom_duration(const char *s,
                                  size_t n,
@@ -487,8 +487,7 @@ syntax:
     return TR_EINVAL;
 }
 
-/* ---- the scanner ----------------------------------------------------------
- */
+/* ---- the scanner ------------------------------------------------------- */
 
 void tr_logql_lex_init(struct tr_logql_lexer *l,
                        const char *q,

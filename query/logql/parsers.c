@@ -303,7 +303,7 @@ static void regexp_process(const struct tr_logql_parser *p,
                            struct tr_logql_lb *lb,
                            struct tr_slice line)
 {
-    pcre2_match_data *md = pcre2_match_data_create((uint32_t)p->n_groups, NULL);
+    pcre2_match_data *md = tr_logql_lb__match_data(lb, (uint32_t)p->n_groups);
     if (!md) {
         tr_logql_lb__set_oom(lb);
         return;
@@ -328,7 +328,6 @@ static void regexp_process(const struct tr_logql_parser *p,
             }
         }
     }
-    pcre2_match_data_free(md);
 }
 
 static void pattern_process(const struct tr_logql_parser *p,

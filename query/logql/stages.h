@@ -20,7 +20,7 @@
  *             tr_logql_decolorize(lb, &cur)
  *         if (tr_logql_lb_oom(lb)) -> TR_ENOMEM
  *         if keep: tr_logql_lb_labels(lb, &labels, &n) -> sorted final set
- *                  (with __error__ / __error__details__ when set);
+ *                  (with __error__ / __error_details__ when set);
  *                  for unwrap: tr_logql_unwrap(lb, name, conv, &v)
  *
  * Every stage returns "keep the line?" as a bool; none of them fails: what

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "lib/alloc.h"
 #include "lib/buf.h"
@@ -23,6 +24,10 @@ bool tr_logql_lb__extracted(const struct tr_logql_lb *lb, struct tr_slice key);
 /* A scratch buffer owned by the builder (emptied by this call), for
  * stages that build text before copying it into the arena. */
 struct tr_buf *tr_logql_lb__scratch(struct tr_logql_lb *lb);
+
+/* A PCRE2 match data of at least pairs ovector pairs owned by the builder
+ * (kept across entries: no allocation per line); NULL on OOM (flag set). */
+void *tr_logql_lb__match_data(struct tr_logql_lb *lb, uint32_t pairs);
 
 /* Sets __error__ = err and, when details is not NULL, __error_details__. */
 void tr_logql__set_error(struct tr_logql_lb *lb,

@@ -27,6 +27,14 @@
  * plus __line__ (the entry's current line) and __timestamp__ (its time).
  * Times print like Go's time.Time.String() in UTC.
  *
+ * Known differences from Go/sprig: there is no zone database (every zone,
+ * Local included, is UTC; toDateInZone ignores its zone); lower/upper/
+ * ToLower/ToUpper map ASCII, Latin-1, Greek and Cyrillic letters only;
+ * title capitalises after non-word bytes; addf/subf/mulf/divf round to 15
+ * significant digits instead of using decimal arithmetic; trunc and substr
+ * count runes (Loki's versions). Limits: TT_MAX_OUTPUT bytes of output and
+ * TT_MAX_STEPS nodes per execution, TT_MAX_DEPTH nesting (errors then).
+ *
  * A template is compiled once (immutable, shareable by threads) and
  * executed per entry; execution allocates only from the builder's entry
  * arena and the caller's output buffer. */

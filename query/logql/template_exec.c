@@ -408,7 +408,7 @@ static int run_range(struct tt_exec *x,
             }
             break;
         case TV_JSON:
-            rc = tt_range_json(x, &v, range_cb, &ctx, &count);
+            rc = tt_json_foreach(x, &v, range_cb, &ctx, &count);
             break;
         case TV_INVALID:
         case TV_NIL:
@@ -432,6 +432,9 @@ static int run_node(struct tt_exec *x,
 {
     struct tt_val v;
     int rc;
+    if (++x->steps > TT_MAX_STEPS) {
+        return tt_fail(x, "template execution too long");
+    }
     x->pos = nd->pos;
     switch (nd->kind) {
         case TT_TEXT:

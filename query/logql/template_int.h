@@ -15,6 +15,7 @@
 
 #define TT_MAX_OUTPUT (1u << 20) /* bytes one execution may write */
 #define TT_MAX_DEPTH 64          /* nesting of parentheses and blocks */
+#define TT_MAX_STEPS 200000      /* nodes one execution may run */
 
 /* ---- parse tree -----------------------------------------------------------
  */
@@ -147,6 +148,7 @@ struct tt_exec {
     size_t n_vars;
     size_t cap_vars;
     int depth;
+    size_t steps;       /* nodes run so far (TT_MAX_STEPS) */
     bool brk;           /* break pending */
     bool cont;          /* continue pending */
     size_t pos;         /* position of the node being run, for messages */
@@ -167,6 +169,10 @@ struct tt_func {
     int max_args; /* -1: variadic */
     tt_fn fn;
 };
+
+/* The string/regex half of the function map (template_strfuncs.c). */
+extern const struct tt_func tt_str_funcs[];
+extern const size_t tt_n_str_funcs;
 
 /* Function table lookup by name: index or -1. */
 int tt_func_find(const char *name, size_t len);
@@ -210,16 +216,77 @@ bool tt_time_parse(struct tr_slice layout,
                    int32_t *nsec);
 
 /* Calls each(key, value) for the members of the fromJson value v (object
- * keys as strings, array indexes as ints); *count gets their number. */
-int tt_range_json(struct tt_exec *x,
-                  const struct tt_val *v,
-                  int (*each)(struct tt_exec *,
-                              const struct tt_val *,
-                              const struct tt_val *,
-                              void *,
-                              bool *),
-                  void *arg,
-                  size_t *count);
+ * keys as strings, array indexes as ints) until *stop; *count gets how
+ * many were visited. */
+int tt_json_foreach(struct tt_exec *x,
+                    const struct tt_val *v,
+                    int (*each)(struct tt_exec *,
+                                const struct tt_val *,
+                                const struct tt_val *,
+                                void *,
+                                bool *),
+                    void *arg,
+                    size_t *count);
+
+/* The member key of a JSON object, or element index of a JSON array, in
+ * *out (*found false when absent: out is then <no value>). */
+int tt_json_find(struct tt_exec *x,
+                 const struct tt_val *v,
+                 struct tr_slice key,
+                 int64_t index,
+                 struct tt_val *out,
+                 bool *found);
+/* sprig's fromJson: the value of JSON text s (nil when it is not JSON). */
+struct tt_val tt_json_parse(struct tt_exec *x, struct tr_slice s);
+/* Go's type name of v for messages ("string", "int", ...). */
+const char *tt_type_name(const struct tt_val *v);
+struct tt_val tt_mk_int(int64_t i);
+struct tt_val tt_mk_float(double f);
+struct tt_val tt_mk_bool(bool b);
+/* Runes in s, and the byte length of its first n runes. */
+size_t tt_rune_count(const char *s, size_t n);
+size_t tt_rune_prefix(const char *s, size_t n, size_t runes);
+
+/* Argument checks of typed Go parameters: 0, or TR_EEXEC with Go's
+ * "wrong type for value; expected string; got int". */
+int tt_want_str(struct tt_exec *x, const struct tt_val *v, struct tr_slice *s);
+int tt_want_int(struct tt_exec *x, const struct tt_val *v, int64_t *i);
+/* *out = the string s (no copy); returns 0. */
+int tt_ret_slice(struct tt_val *out, struct tr_slice s);
+
+/* A string result built in the entry arena (at most TT_MAX_OUTPUT). */
+struct tt_sb {
+    struct tt_exec *x;
+    char *p;
+    size_t n;
+    size_t cap;
+};
+/* False when out of memory (flag set) or over TT_MAX_OUTPUT. */
+bool tt_sb_add(struct tt_sb *b, const char *s, size_t n);
+/* *out = the built string; 0 or TR_ENOMEM. */
+int tt_sb_done(struct tt_sb *b, struct tt_val *out);
+/* Go's url.QueryEscape of s appended to b. */
+void tt_query_escape(struct tt_sb *b, const char *s, size_t n);
+
+/* Declares var as string / int argument i of a function (returning the
+ * error on a wrong type). */
+#define STR_ARG(i, var)                          \
+    struct tr_slice var;                         \
+    do {                                         \
+        int rc_ = tt_want_str(x, &a[(i)], &var); \
+        if (rc_) {                               \
+            return rc_;                          \
+        }                                        \
+    } while (0)
+
+#define INT_ARG(i, var)                          \
+    int64_t var;                                 \
+    do {                                         \
+        int rc_ = tt_want_int(x, &a[(i)], &var); \
+        if (rc_) {                               \
+            return rc_;                          \
+        }                                        \
+    } while (0)
 
 /* Runs t over labels (a snapshot of the map). See tr_logql_template_exec. */
 int tt_exec_labels(const struct tr_logql_template *t,

@@ -426,3 +426,63 @@ Test(logql_stages_label_filter, unwrap)
                                "time: unknown unit \"d\" in duration \"1d\""));
     tr_logql_lb_free(lb);
 }
+
+/* A small pipeline: logfmt | filter | __error__="" over one line; returns
+ * whether the line survives and its labels in *labels. */
+static bool pipeline(const char *line,
+                     struct tr_logql_lf *f,
+                     bool drop_errors,
+                     char *labels)
+{
+    struct tr_logql_parser *p;
+    cr_assert_eq(tr_logql_parser_new_logfmt(false, false, NULL, 0, &p, NULL),
+                 0);
+    struct tr_logql_lf *noerr = lf_str(TR_MATCH_EQ, "__error__", "");
+    struct tr_logql_lb *lb = lbh_new("app=a");
+    struct tr_slice l = S(line);
+    bool keep = tr_logql_parser_process(p, lb, &l) && tr_logql_lf_eval(f, lb) &&
+                (!drop_errors || tr_logql_lf_eval(noerr, lb));
+    snprintf(labels, 512, "%s", lbh_str(lb));
+    tr_logql_lb_free(lb);
+    tr_logql_lf_free(noerr);
+    tr_logql_parser_free(p);
+    return keep;
+}
+
+Test(logql_stages_label_filter, conformance_error_pipelines)
+{
+    char labels[512];
+    struct tr_logql_lf *f = lf_dur(TR_LOGQL_CMP_GT, "took", "1s");
+    /* took=oops fails the conversion: kept with LabelFilterErr ... */
+    cr_expect(pipeline("took=oops size=3MB", f, false, labels));
+    cr_expect(strstr(labels, "__error__=\"LabelFilterErr\""), "%s", labels);
+    /* ... and dropped by __error__="" */
+    cr_expect(!pipeline("took=oops size=3MB", f, true, labels));
+    cr_expect(pipeline("took=2s size=500KB", f, true, labels));
+    cr_expect_str_eq(labels, "{app=\"a\", size=\"500KB\", took=\"2s\"}");
+    tr_logql_lf_free(f);
+    /* x > 1s and z > 1MB: the first failing filter owns the details */
+    f = lf_bin(true, lf_dur(TR_LOGQL_CMP_GT, "x", "1s"),
+               lf_bytes(TR_LOGQL_CMP_GT, "z", "1MB"));
+    cr_expect(pipeline("x=nope y=90 z=oops", f, false, labels));
+    cr_expect(strstr(labels, "time: invalid duration \"nope\""), "%s", labels);
+    tr_logql_lf_free(f);
+    f = lf_bin(true, lf_bytes(TR_LOGQL_CMP_GT, "z", "1MB"),
+               lf_dur(TR_LOGQL_CMP_GT, "x", "1s"));
+    cr_expect(pipeline("x=nope y=90 z=oops", f, false, labels));
+    cr_expect(strstr(labels, "parsing \"\": invalid syntax"), "%s", labels);
+    tr_logql_lf_free(f);
+    /* addr = ip(...) or took > 1s: ip decides first */
+    f = lf_bin(false, lf_ip(TR_LOGQL_CMP_EQ, "addr", "1.2.3.0/24"),
+               lf_dur(TR_LOGQL_CMP_GT, "took", "1s"));
+    cr_expect(pipeline("addr=1.2.3.4 took=oops", f, false, labels));
+    cr_expect(!strstr(labels, "__error__"), "%s", labels);
+    tr_logql_lf_free(f);
+    /* duration and bytes as label names */
+    f = lf_bin(true, lf_dur(TR_LOGQL_CMP_GT, "duration", "1m"),
+               lf_bytes(TR_LOGQL_CMP_GT, "bytes", "20MB"));
+    cr_expect(pipeline("duration=90s bytes=25MB", f, true, labels));
+    cr_expect(!pipeline("duration=30s bytes=25MB", f, true, labels));
+    cr_expect(!pipeline("duration=90s bytes=10MB", f, true, labels));
+    tr_logql_lf_free(f);
+}

@@ -3,8 +3,10 @@
  * execution errors (formatters.logqltest and Loki's documented examples). */
 #include <criterion/criterion.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "lib/alloc.h"
 #include "lib/err.h"
 #include "query/logql/stages.h"
 #include "query/logql/template.h"
@@ -214,6 +216,10 @@ Test(logql_template, loki_string_functions)
     EXPECT_T("{{ trunc 5 \"hello world\"}}|{{ trunc -5 \"hello world\"}}", "",
              "hello|world");
     EXPECT_T("{{ upper \"hello\"}} {{ lower \"HELLO\" }}", "", "HELLO hello");
+    EXPECT_T("{{ upper \"caf\xc3\xa9 \xd0\xbc\xd0\xb8\xd1\x80 \xce\xb1\" }}",
+             "", "CAF\xc3\x89 \xd0\x9c\xd0\x98\xd0\xa0 \xce\x91");
+    EXPECT_T("{{ lower \"\xc3\x89T\xc3\x89 \xd0\x81\" }}", "",
+             "\xc3\xa9t\xc3\xa9 \xd1\x91");
     EXPECT_T("{{ .u | urlencode }}", "u=a b&c/d", "a+b%26c%2Fd");
     EXPECT_T("{{ urldecode .u }}", "u=a+b%26c%2Fd", "a b&c/d");
     cr_expect(strstr(tpl("{{ urldecode \"%zz\" }}", ""), "invalid URL escape"));
@@ -485,4 +491,81 @@ Test(logql_template, label_format_stage)
     cr_expect_eq(tr_logql_template_compile("label", "{{", 2, &bad, err),
                  TR_EINVAL);
     cr_expect_str_eq(err, "template: label:1: unclosed action");
+}
+
+/* ---- out of memory ---------------------------------------------------- */
+
+static int oom_budget;
+
+static void *oom_malloc(void *data, size_t size)
+{
+    (void)data;
+    return oom_budget-- > 0 ? malloc(size) : NULL;
+}
+
+static void *oom_realloc(void *data, void *ptr, size_t size)
+{
+    (void)data;
+    return oom_budget-- > 0 ? realloc(ptr, size) : NULL;
+}
+
+static void oom_free(void *data, void *ptr)
+{
+    (void)data;
+    free(ptr);
+}
+
+Test(logql_template, out_of_memory_everywhere)
+{
+    static const struct tr_allocator oom = {1, NULL, oom_malloc, oom_realloc,
+                                            oom_free};
+    const char *src =
+        "{{ range $k, $v := . }}{{ $k | upper }}={{ printf \"%q\" $v }} {{ end "
+        "}}"
+        "{{ .level | replace \"e\" \"E\" | b64enc }} {{ fromJson __line__ }}";
+    const char *line = "{\"a\":{\"b\":[1,2]},\"c\":\"d\",\"_entry\":\"x=1\"}";
+    tr_allocator_set(&oom);
+    int ok = 0;
+    for (int budget = 0; budget < 120; budget++) {
+        char err[TR_ERRMSG_SIZE];
+        struct tr_logql_template *t = NULL;
+        struct tr_logql_parser *p = NULL, *u = NULL;
+        struct tr_logql_lb *lb = NULL;
+        oom_budget = budget;
+        int rc = tr_logql_template_compile("line", src, strlen(src), &t, err);
+        cr_assert(rc == 0 || rc == TR_ENOMEM, "budget %d: %d", budget, rc);
+        if (rc == 0 && tr_logql_lb_new(&lb) == 0) {
+            struct tr_logql_label st = {S("level"), S("error"), 0};
+            if (tr_logql_lb_set_stream(lb, &st, 1) == 0) {
+                tr_logql_lb_reset(lb, 0);
+                struct tr_buf out;
+                tr_buf_init(&out);
+                rc = tr_logql_template_exec(t, lb, S(line), &out, err);
+                cr_assert(rc == 0 || rc == TR_ENOMEM, "budget %d: %d %s",
+                          budget, rc, err);
+                if (rc == 0) {
+                    ok++;
+                }
+                tr_buf_free(&out);
+                if (tr_logql_parser_new_json(NULL, 0, &p, NULL) == 0 &&
+                    tr_logql_parser_new_unpack(&u) == 0) {
+                    struct tr_slice l = S(line);
+                    tr_logql_parser_process(p, lb, &l);
+                    tr_logql_parser_process(u, lb, &l);
+                    struct tr_logql_label *ls;
+                    size_t n;
+                    tr_logql_lb_labels(lb, &ls, &n);
+                    for (size_t i = 1; i < n; i++) {
+                        cr_assert(tr_slice_cmp(ls[i - 1].name, ls[i].name) < 0);
+                    }
+                }
+            }
+        }
+        tr_logql_parser_free(p);
+        tr_logql_parser_free(u);
+        tr_logql_lb_free(lb);
+        tr_logql_template_free(t);
+    }
+    tr_allocator_set(NULL);
+    cr_expect_gt(ok, 0);
 }
