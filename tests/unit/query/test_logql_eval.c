@@ -498,6 +498,20 @@ Test(logql_eval, literals_vector_label_replace_absent)
     cr_assert_eq(v.vec.n, 0);
 }
 
+Test(logql_eval, huge_range_and_offset_saturate)
+{
+    struct tr_pq_value v;
+    metric_data();
+    cr_assert_eq(metric("count_over_time({app=\"a\"}[290y] offset 290y)", S(60),
+                        0, 0, NULL, &v),
+                 0, "%s", errmsg);
+    cr_assert_eq(v.vec.n, 0);
+    cr_assert_eq(
+        metric("count_over_time({app=\"a\"}[290y])", S(60), 0, 0, NULL, &v), 0,
+        "%s", errmsg);
+    cr_assert_float_eq(v.vec.s[0].v, 7, 1e-12);
+}
+
 Test(logql_eval, metric_limits)
 {
     struct tr_pq_value v;
