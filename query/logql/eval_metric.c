@@ -467,7 +467,7 @@ static double rate_counter(const int64_t *ts,
     if (n < 2) {
         return 0;
     }
-    double range_s = (double)(hi - lo) / 1e9;
+    double range_s = ((double)hi - (double)lo) / 1e9;
     double result = v[n - 1] - v[0];
     double lastv = 0;
     for (size_t i = 0; i < n; i++) {
@@ -476,8 +476,8 @@ static double rate_counter(const int64_t *ts,
         }
         lastv = v[i];
     }
-    double to_start = (double)(ts[0] - lo) / 1e9;
-    double to_end = (double)(hi - ts[n - 1]) / 1e9;
+    double to_start = ((double)ts[0] - (double)lo) / 1e9;
+    double to_end = ((double)hi - (double)ts[n - 1]) / 1e9;
     double sampled = (double)(ts[n - 1] - ts[0]) / 1e9;
     double avg = sampled / (double)(n - 1);
     double thr = avg * 1.1;
