@@ -298,6 +298,21 @@ Test(logql_eval, log_limits)
                  TR_ETIMEOUT);
 }
 
+Test(logql_eval, bad_template_is_a_bad_request)
+{
+    struct tr_logql_streams r;
+    struct tr_pq_value v;
+    two_streams();
+    cr_assert_eq(logs("{app=\"a\"} | line_format \"{{nosuchfunc .x}}\"", 0,
+                      S(100), 10, TR_LOG_FORWARD, NULL, &r),
+                 TR_EINVAL);
+    cr_assert(strstr(errmsg, "invalid line template") != NULL, "%s", errmsg);
+    cr_assert_eq(metric("count_over_time({app=\"a\"} | line_format \"{{.x\" "
+                        "[1m])",
+                        S(60), 0, 0, NULL, &v),
+                 TR_EINVAL);
+}
+
 Test(logql_eval, instant_check)
 {
     parse("{app=\"a\"}");
