@@ -33,11 +33,12 @@
  *
  * Memory: the builder owns two arenas. The stream arena holds the stream
  * labels until the next tr_logql_lb_set_stream; the entry arena holds every
- * label value set during an entry, every rewritten line (line_format,
- * unpack, decolorize) and the result of tr_logql_lb_labels, until the next
- * tr_logql_lb_reset (which keeps the first block: no malloc per line in the
- * steady state). Lines handed in by the caller are read, never kept past the
- * stage call: values are copied.
+ * label value set during an entry and every rewritten line (line_format,
+ * unpack, decolorize) until the next tr_logql_lb_reset (which keeps the
+ * first block: no malloc per line in the steady state); the array of
+ * tr_logql_lb_labels is a buffer of the builder reused by the next call. Lines
+ * handed in by the caller are read, never kept past the stage call: values are
+ * copied.
  *
  * Compiled stages (filters, parsers, templates) are immutable after
  * construction and may be shared by several threads, each with its own
@@ -56,9 +57,13 @@
  *   does.
  * - a stream label whose value is "" does not exist (Loki's base.Get).
  * - __error__ and __error_details__ are kept apart from the labels: string
- *   label filters and templates see them, numeric/duration/bytes filters
- *   and tr_logql_lb_get do not; tr_logql_lb_labels lists them (category
- *   parsed).
+ *   label filters see __error__ (not __error_details__), templates see
+ *   both, numeric/duration/bytes filters and tr_logql_lb_get see neither;
+ *   tr_logql_lb_labels lists them (category parsed).
+ * - NOT here (the evaluator's job, as in Loki's metrics_extraction.go):
+ *   grouping (by/without), removing the unwrapped label from a sample's
+ *   series when the range aggregation has no by/without, dropping samples
+ *   or failing the query on a remaining __error__.
  */
 #ifndef TR_QUERY_LOGQL_STAGES_H
 #define TR_QUERY_LOGQL_STAGES_H
