@@ -363,3 +363,42 @@ def test_otlp_logs_json_and_protobuf_content_types():
     assert r.status == 400, r.status
     r = T.request("POST", "/otlp/v1/logs", b"<xml/>", {"Content-Type": "text/xml"})
     assert r.status == 415, r.status
+
+
+def test_detected_fields_and_patterns():
+    tenant = "drill"
+    base = NOW - 600 * SEC
+    lines = []
+    for i in range(120):
+        if i % 2:
+            lines.append((base + i * SEC, 'level=info status=%d took=%dms path=/api/%d'
+                          % (200 + (i % 3), i, i % 4)))
+        else:
+            lines.append((base + i * SEC, json.dumps({"level": "warn", "msg": "slow request %d took too long" % i,
+                                                      "req": {"id": i, "ok": i % 4 == 0}})))
+    loki.push_json(T, [({"app": "drill", "fmt": "logfmt"}, lines[1::2]),
+                       ({"app": "drill", "fmt": "json"}, lines[0::2])], tenant=tenant)
+    h = {"X-Scope-OrgID": tenant}
+    p = {"query": '{app="drill"}', "start": str(base - SEC), "end": str(NOW)}
+    r = T.request("GET", "/loki/api/v1/detected_fields?" + urllib.parse.urlencode(p), None, h)
+    assert r.status == 200, r.text
+    fields = {f["label"]: f for f in r.json()["fields"]}
+    assert fields["status"]["type"] == "int" and fields["status"]["cardinality"] == 3, fields
+    assert fields["status"]["parsers"] == ["logfmt"], fields["status"]
+    assert fields["took"]["type"] == "duration", fields["took"]
+    assert fields["req_id"]["parsers"] == ["json"] and fields["req_id"]["jsonPath"] == \
+        ["req", "id"], fields["req_id"]
+    assert fields["req_ok"]["type"] == "boolean", fields["req_ok"]
+    assert fields["detected_level"]["parsers"] is None, fields["detected_level"]
+    r = T.request("GET", "/loki/api/v1/detected_field/status/values?" +
+                  urllib.parse.urlencode(p), None, h)
+    assert r.json()["values"] == ["200", "201", "202"], r.text
+    p["step"] = "60s"
+    r = T.request("GET", "/loki/api/v1/patterns?" + urllib.parse.urlencode(p), None, h)
+    assert r.status == 200, r.text
+    assert "\\u003c_\\u003e" in r.text, r.text[:300]
+    data = r.json()["data"]
+    assert data, r.text
+    total = sum(c for pt in data for _, c in pt["samples"])
+    assert total == 120, (total, [(pt["pattern"], pt["level"]) for pt in data])
+    assert {pt["level"] for pt in data} == {"info", "warn"}, data
