@@ -17,6 +17,8 @@ DEB_PKGS := libraft-dev libuv1-dev libprotobuf-c-dev protobuf-c-compiler librock
 	libyaml-dev zlib1g-dev libzstd-dev liblz4-dev pkg-config python3 curl
 FUZZ_PKGS := clang libclang-rt-14-dev
 LINT_PKGS := clang-format cppcheck
+# the stock log clients the black-box tests drive (tests/clients/)
+CLIENT_PKGS := nodejs npm
 PC_LIBS := raft libuv libprotobuf-c rocksdb libcurl libnghttp2 libpcre2-8 yaml-0.1 zlib libzstd liblz4
 
 WARN := -std=c11 -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes \
@@ -136,7 +138,26 @@ $(PROM_3_5):
 unit: deps build/asan/unit_tests
 	./build/asan/unit_tests --jobs 2
 
-blackbox: deps build/triad build/asan/triad build/prometheus/usr/bin/prometheus
+# Stock log clients (winston-loki, pino-loki, OpenTelemetry log exporters)
+# at the versions of tests/clients/package.json, from the npm registry into
+# build/tools/node-clients; the black-box test skips with a notice when
+# Node.js or the registry is unavailable.
+NODE_CLIENTS := build/tools/node-clients/node_modules/.installed
+.PHONY: node-clients
+node-clients: $(NODE_CLIENTS)
+$(NODE_CLIENTS): tests/clients/package.json
+	@for p in $(CLIENT_PKGS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || \
+	  command -v $$p >/dev/null || { export DEBIAN_FRONTEND=noninteractive; \
+	    apt-get install -y -qq --no-install-recommends $$p >/dev/null || \
+	    echo "node-clients: cannot install $$p (the client test will skip)"; }; \
+	done
+	@mkdir -p build/tools/node-clients && cp tests/clients/package.json build/tools/node-clients/
+	@if command -v npm >/dev/null && npm install --no-audit --no-fund --silent \
+	    --prefix build/tools/node-clients >/dev/null 2>&1; then touch $@; \
+	  else echo "node-clients: npm install failed (the client test will skip)"; fi
+
+blackbox: deps build/triad build/asan/triad build/prometheus/usr/bin/prometheus node-clients
 	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp TRIAD_BIN=$(CURDIR)/build/asan/triad python3 tests/blackbox/run.py
 
 test: deps

@@ -163,7 +163,8 @@ static int detect__add(struct fields *fs,
     f->parsers |= p;
     f->types &= detect__types(val, vlen);
     for (size_t k = 0; k < f->n_values; k++) {
-        if (strlen(f->values[k]) == vlen && memcmp(f->values[k], val, vlen) == 0) {
+        if (strlen(f->values[k]) == vlen &&
+            memcmp(f->values[k], val, vlen) == 0) {
             return 0;
         }
     }
@@ -316,8 +317,7 @@ static int detect__collect(const struct tr_http_request *req,
     struct tr_logql_streams r;
     struct tr_logql_opts opts = {0};
     opts.categorize_labels = true;
-    opts.deadline_mono_ns =
-        tr_mono_ns() + app->cfg->query_timeout_ms * 1000000;
+    opts.deadline_mono_ns = tr_mono_ns() + app->cfg->query_timeout_ms * 1000000;
     if (rv == 0) {
         rv = tr_logql_select_logs(tr_cluster_log_source(app->cluster),
                                   tr_slice_cstr(lr->tenant), e, lr->start,
@@ -331,8 +331,8 @@ static int detect__collect(const struct tr_http_request *req,
         for (size_t k = 0; rv == 0 && k < r.streams[i].n_entries; k++) {
             const struct tr_logql_entry *en = &r.streams[i].entries[k];
             for (size_t m = 0; rv == 0 && m < en->n_meta; m++) {
-                rv = detect__add(fs, en->meta[m].name.base, en->meta[m].name.len,
-                                 en->meta[m].value.base,
+                rv = detect__add(fs, en->meta[m].name.base,
+                                 en->meta[m].name.len, en->meta[m].value.base,
                                  en->meta[m].value.len, P_META, NULL, 0);
             }
             struct tr_slice l = en->line;
@@ -527,13 +527,12 @@ void tr_api_loki_patterns(const struct tr_http_request *req,
     struct tr_logql_streams r;
     struct tr_logql_opts opts = {0};
     opts.categorize_labels = true;
-    opts.deadline_mono_ns =
-        tr_mono_ns() + app->cfg->query_timeout_ms * 1000000;
+    opts.deadline_mono_ns = tr_mono_ns() + app->cfg->query_timeout_ms * 1000000;
     if (rv == 0) {
         rv = tr_logql_select_logs(tr_cluster_log_source(app->cluster),
-                                  tr_slice_cstr(lr.tenant), e, lr.start,
-                                  lr.end, PATTERN_MAX_LINES, TR_LOG_BACKWARD,
-                                  &opts, &a, &r, err);
+                                  tr_slice_cstr(lr.tenant), e, lr.start, lr.end,
+                                  PATTERN_MAX_LINES, TR_LOG_BACKWARD, &opts, &a,
+                                  &r, err);
     }
     struct tr_drain_config cfg;
     tr_drain_config_default(&cfg);
@@ -592,8 +591,7 @@ void tr_api_loki_patterns(const struct tr_http_request *req,
                           ps[i].level);
             for (size_t k = 0; k < ps[i].n_samples; k++) {
                 tr_buf_printf(&resp->body, "%s[%" PRId64 ",%" PRIu64 "]",
-                              k ? "," : "",
-                              ps[i].samples[k].ts_ns / 1000000000,
+                              k ? "," : "", ps[i].samples[k].ts_ns / 1000000000,
                               ps[i].samples[k].count);
             }
             tr_buf_puts(&resp->body, "]}");

@@ -117,6 +117,7 @@ struct exchange {
     const char *method_label;
     struct tr_ws_conn *ws; /* upgrade accepted, 101 not yet written */
     char ws_accept[TR_WS_ACCEPT_SIZE]; /* its Sec-WebSocket-Accept */
+    struct exchange *pend_next;        /* waiting for a handler slot */
 };
 
 struct tr_http_server {
@@ -127,9 +128,12 @@ struct tr_http_server {
     struct listener *listeners;
     size_t n_listeners; /* not yet closed */
     struct conn *conns;
-    size_t n_conns;  /* allocated (incl. closing) */
-    size_t n_active; /* counted in the gauge */
-    size_t n_work;   /* exchanges on the thread pool */
+    size_t n_conns;   /* allocated (incl. closing) */
+    size_t n_active;  /* counted in the gauge */
+    size_t n_work;    /* exchanges on the thread pool or waiting for it */
+    size_t n_running; /* handlers running on the thread pool */
+    /* exchanges waiting for a handler slot (cfg.max_handlers), FIFO */
+    struct exchange *pend_head, *pend_tail;
     bool shutting_down;
     bool shutdown_timer_on;
     bool done;
@@ -976,6 +980,9 @@ static void work_cb(uv_work_t *w)
     x->route->fn(req, &x->resp);
 }
 
+static void start_pending(struct tr_http_server *s);
+static void run_handler(struct exchange *x);
+
 static void after_work_cb(uv_work_t *w, int status)
 {
     (void)status;
@@ -983,6 +990,8 @@ static void after_work_cb(uv_work_t *w, int status)
     struct conn *c = x->c;
     struct tr_http_server *s = c->s;
     s->n_work--;
+    s->n_running--;
+    start_pending(s);
     if (c->phase == PH_CLOSING) {
         /* The connection was force-closed meanwhile. */
         conn_unref(c);
@@ -1079,12 +1088,58 @@ static void dispatch(struct exchange *x)
     }
     c->refs++;
     s->n_work++;
+    if (s->cfg.max_handlers > 0 && s->n_running >= s->cfg.max_handlers) {
+        /* every handler slot is taken: wait in line (handlers may block
+         * on work that needs the thread pool, e.g. Raft's file I/O, so
+         * the pool must never fill with handlers) */
+        x->pend_next = NULL;
+        if (s->pend_tail != NULL) {
+            s->pend_tail->pend_next = x;
+        } else {
+            s->pend_head = x;
+        }
+        s->pend_tail = x;
+        return;
+    }
+    run_handler(x);
+}
+
+/* Puts x's handler on the thread pool (x counted in n_work, its
+ * connection referenced). */
+static void run_handler(struct exchange *x)
+{
+    struct conn *c = x->c;
+    struct tr_http_server *s = c->s;
+    s->n_running++;
     int rv = uv_queue_work(s->loop, &x->work, work_cb, after_work_cb);
     if (rv != 0) {
+        s->n_running--;
         c->refs--;
         s->n_work--;
         tr_http_resp_text(&x->resp, 503, "server busy: cannot queue request");
         write_response(x);
+    }
+}
+
+/* Starts waiting exchanges while handler slots are free; one whose
+ * connection was closed meanwhile is dropped. */
+static void start_pending(struct tr_http_server *s)
+{
+    while (s->pend_head != NULL &&
+           (s->cfg.max_handlers == 0 || s->n_running < s->cfg.max_handlers)) {
+        struct exchange *x = s->pend_head;
+        s->pend_head = x->pend_next;
+        if (s->pend_head == NULL) {
+            s->pend_tail = NULL;
+        }
+        struct conn *c = x->c;
+        if (c->phase == PH_CLOSING) {
+            s->n_work--;
+            conn_unref(c);
+            maybe_done(s);
+            continue;
+        }
+        run_handler(x);
     }
 }
 

@@ -88,6 +88,11 @@ struct tr_http_server_config {
     uint64_t idle_timeout_ms;   /* keep-alive idle -> close */
     size_t max_connections;     /* over it: accept and close */
     void *app;                  /* handed to handlers as req->app */
+    /* Handlers running on the thread pool at once; more requests wait in
+     * line (FIFO). Keep it below the pool's size: handlers that wait for
+     * work needing the pool (Raft's file I/O) must not fill it. 0: no
+     * limit. */
+    size_t max_handlers;
     /* Registry for triad_http_* metrics; NULL = tr_selfmetrics_default(). */
     struct tr_selfmetrics *metrics;
 };

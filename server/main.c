@@ -151,6 +151,15 @@ static void node__on_signal(uv_signal_t *s, int signum)
                             node__on_http_closed, n);
 }
 
+/* Two thread-pool threads stay free of HTTP handlers (which may wait for
+ * Raft commits whose file I/O runs on the pool). */
+static size_t main__max_handlers(void)
+{
+    const char *e = getenv("UV_THREADPOOL_SIZE");
+    long n = e != NULL ? strtol(e, NULL, 10) : 4;
+    return n > 3 ? (size_t)(n - 2) : 1;
+}
+
 static int64_t node__grace(const struct tr_config *cfg, int64_t per_signal)
 {
     return per_signal >= 0 ? per_signal : cfg->late_write_grace_ms;
@@ -243,6 +252,7 @@ static int node__serve(struct node *n)
         .idle_timeout_ms = (uint64_t)n->cfg.http_idle_timeout_ms,
         .max_connections = n->cfg.http_max_connections,
         .app = &n->app,
+        .max_handlers = main__max_handlers(),
     };
     if (tr_http_server_new(n->loop, &hc, &n->http) != 0) {
         tr_log_error("cannot create HTTP server", NULL);

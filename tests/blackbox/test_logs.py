@@ -402,3 +402,25 @@ def test_detected_fields_and_patterns():
     total = sum(c for pt in data for _, c in pt["samples"])
     assert total == 120, (total, [(pt["pattern"], pt["level"]) for pt in data])
     assert {pt["level"] for pt in data} == {"info", "warn"}, data
+
+
+def test_many_concurrent_pushes_complete():
+    """More concurrent pushes than the thread pool has threads (pino-loki
+    without batching sends one request per line): handlers wait in line
+    instead of filling the pool that Raft's file I/O needs."""
+    import threading
+    tenant = "conc"
+    res = []
+
+    def one(i):
+        r = loki.push_json(T, [({"app": "conc", "k": str(i % 4)}, [(NOW - 5 * SEC + i, "c %d" % i)])],
+                           tenant=tenant, expect=None)
+        res.append(r.status)
+    ts = [threading.Thread(target=one, args=(i,)) for i in range(48)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(60)
+    assert res == [204] * 48, res
+    got = loki.entries(loki.query_range(T, '{app="conc"}', NOW - 10 * SEC, NOW, tenant=tenant))
+    assert len(got) == 48, len(got)
