@@ -99,8 +99,8 @@ static void run_template(struct tr_slice src, struct tr_slice line)
         tr_buf_free(&out);
         struct tr_slice l = line;
         tr_logql_line_format(t, lb, &l);
-        struct tr_logql_label_fmt f[2] = {{"route", NULL, t},
-                                          {"verb", "level", NULL}};
+        struct tr_logql_label_fmt_operand f[2] = {{"route", NULL, t},
+                                                  {"verb", "level", NULL}};
         tr_logql_label_format(f, 2, lb, l);
         check_labels(lb);
         tr_logql_lb_free(lb);
@@ -174,15 +174,16 @@ static void run_matchers(struct tr_slice src, struct tr_slice line)
     char err[TR_ERRMSG_SIZE];
     struct tr_logql_line_operand ops[2] = {{false, src.base, src.len},
                                            {true, src.base, src.len}};
-    struct tr_logql_line_filter *f;
-    if (tr_logql_line_filter_new(TR_LOGQL_LINE_PATTERN, ops, 1, &f, err) == 0) {
-        (void)tr_logql_line_filter_match(f, line.base, line.len);
-        tr_logql_line_filter_free(f);
-    }
-    if (tr_logql_line_filter_new(TR_LOGQL_LINE_CONTAINS, ops, 2, &f, err) ==
+    struct tr_logql_line_matcher *f;
+    if (tr_logql_line_matcher_new(TR_LOGQL_LINE_PATTERN, ops, 1, &f, err) ==
         0) {
-        (void)tr_logql_line_filter_match(f, line.base, line.len);
-        tr_logql_line_filter_free(f);
+        (void)tr_logql_line_matcher_match(f, line.base, line.len);
+        tr_logql_line_matcher_free(f);
+    }
+    if (tr_logql_line_matcher_new(TR_LOGQL_LINE_CONTAINS, ops, 2, &f, err) ==
+        0) {
+        (void)tr_logql_line_matcher_match(f, line.base, line.len);
+        tr_logql_line_matcher_free(f);
     }
     double d;
     int64_t ns;

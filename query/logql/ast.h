@@ -35,8 +35,12 @@
 
 #include "lib/buf.h"
 #include "lib/matcher.h"
+#include "query/logql/ops.h"
 
 /* ---- pieces shared by several nodes ------------------------------------ */
+
+/* The operator enums (enum tr_logql_cmp, tr_logql_lf_kind, tr_logql_line_op,
+ * tr_logql_conv) are in ops.h, shared with the stages library. */
 
 /* A list of label names: grouping, on()/ignoring(), group_left()/right(). */
 struct tr_logql_labels {
@@ -68,29 +72,7 @@ struct tr_logql_pattern {
     size_t n_parts;                      /* 0 for the empty pattern "" */
 };
 
-/* Comparison of label filters and binary operators' comparison subset. */
-enum tr_logql_cmp {
-    TR_LOGQL_CMP_EQ,  /* = or == */
-    TR_LOGQL_CMP_NEQ, /* != */
-    TR_LOGQL_CMP_GT,  /* > */
-    TR_LOGQL_CMP_GTE, /* >= */
-    TR_LOGQL_CMP_LT,  /* < */
-    TR_LOGQL_CMP_LTE, /* <= */
-};
-
 /* ---- label filters ("| status >= 400 and method="GET"") ---------------- */
-
-enum tr_logql_lf_kind {
-    TR_LOGQL_LF_AND,      /* bin: both hold ("and", "," or juxtaposition) */
-    TR_LOGQL_LF_OR,       /* bin: either holds */
-    TR_LOGQL_LF_STRING,   /* matcher: name = != =~ !~ "string" */
-    TR_LOGQL_LF_NUMBER,   /* number: name op 1.5 (value parsed as float) */
-    TR_LOGQL_LF_DURATION, /* duration: name op 10s (value parsed as Go
-                             duration) */
-    TR_LOGQL_LF_BYTES,    /* bytes: name op 20MB (value parsed with
-                             humanize.ParseBytes) */
-    TR_LOGQL_LF_IP,       /* ip: name = ip("cidr") or name != ip(...) */
-};
 
 struct tr_logql_label_filter {
     enum tr_logql_lf_kind kind; /* which member of the union is set */
@@ -143,16 +125,6 @@ enum tr_logql_stage_kind {
     TR_LOGQL_STAGE_DECOLORIZE,   /* | decolorize */
     TR_LOGQL_STAGE_DROP,         /* | drop a, b="v" */
     TR_LOGQL_STAGE_KEEP,         /* | keep a, b="v" */
-};
-
-/* Line filter operators. */
-enum tr_logql_line_op {
-    TR_LOGQL_LINE_CONTAINS,     /* |= */
-    TR_LOGQL_LINE_NOT_CONTAINS, /* != */
-    TR_LOGQL_LINE_MATCH,        /* |~ */
-    TR_LOGQL_LINE_NOT_MATCH,    /* !~ */
-    TR_LOGQL_LINE_PATTERN,      /* |> */
-    TR_LOGQL_LINE_NOT_PATTERN,  /* !> */
 };
 
 /* One operand of a line filter. */
@@ -287,14 +259,6 @@ enum tr_logql_range_op {
     TR_LOGQL_RANGE_FIRST_OVER_TIME,
     TR_LOGQL_RANGE_LAST_OVER_TIME,
     TR_LOGQL_RANGE_ABSENT_OVER_TIME,
-};
-
-/* unwrap conversion. */
-enum tr_logql_conv {
-    TR_LOGQL_CONV_NONE,             /* unwrap x: the value as a float */
-    TR_LOGQL_CONV_BYTES,            /* unwrap bytes(x): "5 MB" etc. */
-    TR_LOGQL_CONV_DURATION,         /* unwrap duration(x): seconds */
-    TR_LOGQL_CONV_DURATION_SECONDS, /* unwrap duration_seconds(x): same */
 };
 
 /* "| unwrap bytes(size) | __error__=""": the sample value source and the

@@ -408,7 +408,8 @@ bool tr_logql_unwrap(struct tr_logql_lb *lb,
             *v = rc ? 0 : (double)b;
             break;
         }
-        case TR_LOGQL_CONV_DURATION: {
+        case TR_LOGQL_CONV_DURATION:
+        case TR_LOGQL_CONV_DURATION_SECONDS: {
             int64_t d;
             rc = tr_logql_parse_duration(val.base, val.len, &d, msg);
             *v = rc ? 0

@@ -2,11 +2,9 @@
  * pipeline (eval_pipeline.c), the push-down analysis, label helpers and the
  * deadline/limit context.
  *
- * The compiled pipeline hides stages.h from the rest of the evaluator:
- * stages.h and ast.h declare some of the same names (enum tr_logql_cmp,
- * struct tr_logql_line_filter, ...) with other members, so no file can
- * include both plainly; eval_pipeline.c includes ast.h under renaming
- * macros and is the only file that sees stages.h. */
+ * The compiled pipeline (struct tr_logql_pipe) hides stages.h from the rest
+ * of the evaluator: eval_pipeline.c is the only evaluator file that
+ * compiles AST stages into stages.h objects. */
 #ifndef TR_QUERY_LOGQL_EVAL_INT_H
 #define TR_QUERY_LOGQL_EVAL_INT_H
 

@@ -1,80 +1,17 @@
 /* eval_pipeline.c - compiles a LogQL AST pipeline (ast.h) into the log-line
- * stages of stages.h and runs it on entries.
- *
- * ast.h and stages.h declare some identical names with different members;
- * ast.h is included here under renaming macros (every clashing AST name
- * gets an "ast__" prefix) so that this file can see both. */
-#define tr_logql_cmp ast__cmp
-#define TR_LOGQL_CMP_EQ AST__CMP_EQ
-#define TR_LOGQL_CMP_NEQ AST__CMP_NEQ
-#define TR_LOGQL_CMP_GT AST__CMP_GT
-#define TR_LOGQL_CMP_GTE AST__CMP_GTE
-#define TR_LOGQL_CMP_LT AST__CMP_LT
-#define TR_LOGQL_CMP_LTE AST__CMP_LTE
-#define tr_logql_lf_kind ast__lf_kind
-#define TR_LOGQL_LF_AND AST__LF_AND
-#define TR_LOGQL_LF_OR AST__LF_OR
-#define TR_LOGQL_LF_STRING AST__LF_STRING
-#define TR_LOGQL_LF_NUMBER AST__LF_NUMBER
-#define TR_LOGQL_LF_DURATION AST__LF_DURATION
-#define TR_LOGQL_LF_BYTES AST__LF_BYTES
-#define TR_LOGQL_LF_IP AST__LF_IP
-#define tr_logql_pattern ast__pattern
-#define tr_logql_line_op ast__line_op
-#define TR_LOGQL_LINE_CONTAINS AST__LINE_CONTAINS
-#define TR_LOGQL_LINE_NOT_CONTAINS AST__LINE_NOT_CONTAINS
-#define TR_LOGQL_LINE_MATCH AST__LINE_MATCH
-#define TR_LOGQL_LINE_NOT_MATCH AST__LINE_NOT_MATCH
-#define TR_LOGQL_LINE_PATTERN AST__LINE_PATTERN
-#define TR_LOGQL_LINE_NOT_PATTERN AST__LINE_NOT_PATTERN
-#define tr_logql_line_filter ast__line_filter
-#define tr_logql_label_fmt ast__label_fmt
-#define tr_logql_conv ast__conv
-#define TR_LOGQL_CONV_NONE AST__CONV_NONE
-#define TR_LOGQL_CONV_BYTES AST__CONV_BYTES
-#define TR_LOGQL_CONV_DURATION AST__CONV_DURATION
-#define TR_LOGQL_CONV_DURATION_SECONDS AST__CONV_DURATION_SECONDS
-#include "query/logql/ast.h"
+ * stages of stages.h and runs it on entries. The operator enums (ops.h) are
+ * shared by both sides and pass through unchanged. */
 #include "query/logql/eval_int.h"
-#undef tr_logql_cmp
-#undef TR_LOGQL_CMP_EQ
-#undef TR_LOGQL_CMP_NEQ
-#undef TR_LOGQL_CMP_GT
-#undef TR_LOGQL_CMP_GTE
-#undef TR_LOGQL_CMP_LT
-#undef TR_LOGQL_CMP_LTE
-#undef tr_logql_lf_kind
-#undef TR_LOGQL_LF_AND
-#undef TR_LOGQL_LF_OR
-#undef TR_LOGQL_LF_STRING
-#undef TR_LOGQL_LF_NUMBER
-#undef TR_LOGQL_LF_DURATION
-#undef TR_LOGQL_LF_BYTES
-#undef TR_LOGQL_LF_IP
-#undef tr_logql_pattern
-#undef tr_logql_line_op
-#undef TR_LOGQL_LINE_CONTAINS
-#undef TR_LOGQL_LINE_NOT_CONTAINS
-#undef TR_LOGQL_LINE_MATCH
-#undef TR_LOGQL_LINE_NOT_MATCH
-#undef TR_LOGQL_LINE_PATTERN
-#undef TR_LOGQL_LINE_NOT_PATTERN
-#undef tr_logql_line_filter
-#undef tr_logql_label_fmt
-#undef tr_logql_conv
-#undef TR_LOGQL_CONV_NONE
-#undef TR_LOGQL_CONV_BYTES
-#undef TR_LOGQL_CONV_DURATION
-#undef TR_LOGQL_CONV_DURATION_SECONDS
 
 #include <string.h>
 
 #include "lib/err.h"
+#include "query/logql/ast.h"
 #include "query/logql/stages.h"
 #include "query/logql/template.h"
 
 struct pstage {
-    enum ast__stage_kind_tag {
+    enum pstage_kind {
         PS_LINE,
         PS_PARSER,
         PS_LF,
@@ -84,12 +21,12 @@ struct pstage {
         PS_KEEP,
         PS_DECOLORIZE,
     } kind;
-    struct tr_logql_line_filter *lf_line;
+    struct tr_logql_line_matcher *lf_line;
     struct tr_logql_parser *parser;
     struct tr_logql_lf *lf;
     struct tr_logql_template *tmpl;
-    struct tr_logql_label_fmt *fmts;      /* heap */
-    struct tr_logql_template **fmt_tmpls; /* heap, n_fmts */
+    struct tr_logql_label_fmt_operand *fmts; /* heap */
+    struct tr_logql_template **fmt_tmpls;    /* heap, n_fmts */
     size_t n_fmts;
     struct tr_logql_name_match *names; /* heap */
     size_t n_names;
@@ -111,32 +48,14 @@ struct tr_logql_pipe {
     size_t stream_cap;
 };
 
-static enum tr_logql_cmp conv_cmp(enum ast__cmp c)
-{
-    switch (c) {
-        case AST__CMP_EQ:
-            return TR_LOGQL_CMP_EQ;
-        case AST__CMP_NEQ:
-            return TR_LOGQL_CMP_NE;
-        case AST__CMP_GT:
-            return TR_LOGQL_CMP_GT;
-        case AST__CMP_GTE:
-            return TR_LOGQL_CMP_GE;
-        case AST__CMP_LT:
-            return TR_LOGQL_CMP_LT;
-        default:
-            return TR_LOGQL_CMP_LE;
-    }
-}
-
 static int build_lf(const struct tr_logql_label_filter *f,
                     struct tr_logql_lf **out,
                     char *errmsg)
 {
     int rc;
     switch (f->kind) {
-        case AST__LF_AND:
-        case AST__LF_OR: {
+        case TR_LOGQL_LF_AND:
+        case TR_LOGQL_LF_OR: {
             struct tr_logql_lf *l = NULL, *r = NULL;
             rc = build_lf(f->bin.left, &l, errmsg);
             if (rc) {
@@ -147,46 +66,28 @@ static int build_lf(const struct tr_logql_label_filter *f,
                 tr_logql_lf_free(l);
                 return rc;
             }
-            return tr_logql_lf_new_binary(f->kind == AST__LF_AND, l, r, out);
+            return tr_logql_lf_new_binary(f->kind == TR_LOGQL_LF_AND, l, r,
+                                          out);
         }
-        case AST__LF_STRING:
+        case TR_LOGQL_LF_STRING:
             return tr_logql_lf_new_string(f->matcher.type, f->matcher.name,
                                           f->matcher.value,
                                           f->matcher.value_len, out, errmsg);
-        case AST__LF_NUMBER:
-            return tr_logql_lf_new_number(conv_cmp(f->number.op),
-                                          f->number.name, f->number.value, out);
-        case AST__LF_DURATION:
-            return tr_logql_lf_new_duration(conv_cmp(f->duration.op),
-                                            f->duration.name, f->duration.ns,
-                                            out);
-        case AST__LF_BYTES:
-            return tr_logql_lf_new_bytes(conv_cmp(f->bytes.op), f->bytes.name,
+        case TR_LOGQL_LF_NUMBER:
+            return tr_logql_lf_new_number(f->number.op, f->number.name,
+                                          f->number.value, out);
+        case TR_LOGQL_LF_DURATION:
+            return tr_logql_lf_new_duration(f->duration.op, f->duration.name,
+                                            f->duration.ns, out);
+        case TR_LOGQL_LF_BYTES:
+            return tr_logql_lf_new_bytes(f->bytes.op, f->bytes.name,
                                          f->bytes.bytes, out);
-        case AST__LF_IP:
+        case TR_LOGQL_LF_IP:
             return tr_logql_lf_new_ip(
-                f->ip.negate ? TR_LOGQL_CMP_NE : TR_LOGQL_CMP_EQ, f->ip.name,
+                f->ip.negate ? TR_LOGQL_CMP_NEQ : TR_LOGQL_CMP_EQ, f->ip.name,
                 f->ip.pattern, f->ip.pattern_len, out, errmsg);
     }
     return TR_EINVAL;
-}
-
-static enum tr_logql_line_op conv_line_op(enum ast__line_op op)
-{
-    switch (op) {
-        case AST__LINE_CONTAINS:
-            return TR_LOGQL_LINE_CONTAINS;
-        case AST__LINE_NOT_CONTAINS:
-            return TR_LOGQL_LINE_NOT_CONTAINS;
-        case AST__LINE_MATCH:
-            return TR_LOGQL_LINE_RE;
-        case AST__LINE_NOT_MATCH:
-            return TR_LOGQL_LINE_NOT_RE;
-        case AST__LINE_PATTERN:
-            return TR_LOGQL_LINE_PATTERN;
-        default:
-            return TR_LOGQL_LINE_NOT_PATTERN;
-    }
 }
 
 static int build_extracts(const struct tr_logql_extract *x,
@@ -242,7 +143,7 @@ static int build_label_fmt(const struct tr_logql_stage *s,
     }
     p->n_fmts = n;
     for (size_t i = 0; i < n; i++) {
-        const struct ast__label_fmt *f = &s->label_format.fmts[i];
+        const struct tr_logql_label_fmt *f = &s->label_format.fmts[i];
         p->fmts[i].dst = f->dst;
         if (f->rename) {
             p->fmts[i].src = f->value;
@@ -270,7 +171,7 @@ static int build_stage(const struct tr_logql_stage *s,
     int rc = 0;
     switch (s->kind) {
         case TR_LOGQL_STAGE_LINE_FILTER: {
-            const struct ast__line_filter *f = &s->line_filter;
+            const struct tr_logql_line_filter *f = &s->line_filter;
             struct tr_logql_line_operand ops[16] = {0};
             struct tr_logql_line_operand *o = ops;
             if (f->n_alts > 16) {
@@ -285,8 +186,8 @@ static int build_stage(const struct tr_logql_stage *s,
                 o[i].len = f->alts[i].len;
             }
             p->kind = PS_LINE;
-            rc = tr_logql_line_filter_new(conv_line_op(f->op), o, f->n_alts,
-                                          &p->lf_line, errmsg);
+            rc = tr_logql_line_matcher_new(f->op, o, f->n_alts, &p->lf_line,
+                                           errmsg);
             if (o != ops) {
                 tr_free(o);
             }
@@ -359,7 +260,7 @@ static int build_stage(const struct tr_logql_stage *s,
 
 static void free_stage(struct pstage *p)
 {
-    tr_logql_line_filter_free(p->lf_line);
+    tr_logql_line_matcher_free(p->lf_line);
     tr_logql_parser_free(p->parser);
     tr_logql_lf_free(p->lf);
     tr_logql_template_free(p->tmpl);
@@ -423,9 +324,7 @@ int tr_logql_pipe_new(const struct tr_logql_log *log,
     if (unwrap) {
         p->has_unwrap = true;
         p->unwrap_label = unwrap->label;
-        p->conv = unwrap->conv == AST__CONV_BYTES  ? TR_LOGQL_CONV_BYTES
-                  : unwrap->conv == AST__CONV_NONE ? TR_LOGQL_CONV_FLOAT
-                                                   : TR_LOGQL_CONV_DURATION;
+        p->conv = unwrap->conv;
         if (unwrap->n_post_filters) {
             rc = TR_ENOMEM;
             p->post = tr_calloc(unwrap->n_post_filters, sizeof(*p->post));
@@ -475,7 +374,7 @@ static bool run_stage(struct pstage *s,
 {
     switch (s->kind) {
         case PS_LINE:
-            return tr_logql_line_filter_match(s->lf_line, cur->base, cur->len);
+            return tr_logql_line_matcher_match(s->lf_line, cur->base, cur->len);
         case PS_PARSER:
             return tr_logql_parser_process(s->parser, lb, cur);
         case PS_LF:
@@ -580,14 +479,14 @@ int tr_logql_pushdown_plan(const struct tr_logql_log *log,
     for (; i < n; i++) {
         const struct tr_logql_stage *s = &log->stages[i];
         if (s->kind == TR_LOGQL_STAGE_LINE_FILTER) {
-            const struct ast__line_filter *f = &s->line_filter;
-            if (f->op == AST__LINE_CONTAINS && f->n_alts == 1 &&
+            const struct tr_logql_line_filter *f = &s->line_filter;
+            if (f->op == TR_LOGQL_LINE_CONTAINS && f->n_alts == 1 &&
                 !f->alts[0].ip && f->alts[0].len > 0) {
                 pd->needles[pd->n_needles++] =
                     (struct tr_slice){(char *)f->alts[0].text, f->alts[0].len};
                 continue;
             }
-            if (f->op == AST__LINE_CONTAINS && f->n_alts == 1 &&
+            if (f->op == TR_LOGQL_LINE_CONTAINS && f->n_alts == 1 &&
                 !f->alts[0].ip) {
                 continue; /* |= "" keeps every line */
             }
@@ -595,7 +494,7 @@ int tr_logql_pushdown_plan(const struct tr_logql_log *log,
             continue;
         }
         if (s->kind == TR_LOGQL_STAGE_LABEL_FILTER &&
-            s->label_filter->kind == AST__LF_STRING &&
+            s->label_filter->kind == TR_LOGQL_LF_STRING &&
             s->label_filter->matcher.type == TR_MATCH_EQ &&
             s->label_filter->matcher.value_len > 0 &&
             strncmp(s->label_filter->matcher.name, "__", 2) != 0) {

@@ -33,7 +33,7 @@ bool tr_logql_line_format(const struct tr_logql_template *t,
     return true;
 }
 
-int tr_logql_label_format_check(const struct tr_logql_label_fmt *f,
+int tr_logql_label_format_check(const struct tr_logql_label_fmt_operand *f,
                                 size_t n,
                                 char *errmsg)
 {
@@ -54,7 +54,7 @@ int tr_logql_label_format_check(const struct tr_logql_label_fmt *f,
     return 0;
 }
 
-bool tr_logql_label_format(const struct tr_logql_label_fmt *f,
+bool tr_logql_label_format(const struct tr_logql_label_fmt_operand *f,
                            size_t n,
                            struct tr_logql_lb *lb,
                            struct tr_slice line)

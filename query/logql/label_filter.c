@@ -111,7 +111,7 @@ int tr_logql_lf_new_ip(enum tr_logql_cmp cmp,
                        struct tr_logql_lf **out,
                        char *errmsg)
 {
-    if (cmp != TR_LOGQL_CMP_EQ && cmp != TR_LOGQL_CMP_NE) {
+    if (cmp != TR_LOGQL_CMP_EQ && cmp != TR_LOGQL_CMP_NEQ) {
         return tr_errf(TR_EINVAL, errmsg, "syntax error: unexpected ip");
     }
     struct tr_logql_ip *ip;
@@ -145,13 +145,13 @@ int tr_logql_lf_new_binary(bool is_and,
     return 0;
 }
 
-#define CMP(a, b, op)                       \
-    ((op) == TR_LOGQL_CMP_EQ   ? (a) == (b) \
-     : (op) == TR_LOGQL_CMP_NE ? (a) != (b) \
-     : (op) == TR_LOGQL_CMP_GT ? (a) > (b)  \
-     : (op) == TR_LOGQL_CMP_GE ? (a) >= (b) \
-     : (op) == TR_LOGQL_CMP_LT ? (a) < (b)  \
-                               : (a) <= (b))
+#define CMP(a, b, op)                        \
+    ((op) == TR_LOGQL_CMP_EQ    ? (a) == (b) \
+     : (op) == TR_LOGQL_CMP_NEQ ? (a) != (b) \
+     : (op) == TR_LOGQL_CMP_GT  ? (a) > (b)  \
+     : (op) == TR_LOGQL_CMP_GTE ? (a) >= (b) \
+     : (op) == TR_LOGQL_CMP_LT  ? (a) < (b)  \
+                                : (a) <= (b))
 
 static void conv_error(struct tr_logql_lb *lb, const char *msg)
 {

@@ -21,11 +21,11 @@ struct lf_operand {
     char *lit; /* owned: substring (CONTAINS, ICONTAINS lower-cased) */
     size_t len;
     struct tr_regex *re;
-    struct tr_logql_pattern *pat;
+    struct tr_logql_pattern_matcher *pat;
     struct tr_logql_ip *ip;
 };
 
-struct tr_logql_line_filter {
+struct tr_logql_line_matcher {
     bool negate;
     size_t n;
     struct lf_operand ops[];
@@ -86,15 +86,15 @@ static void operand_free(struct lf_operand *o)
     if (o->re) {
         tr_regex_free(o->re);
     }
-    tr_logql_pattern_free(o->pat);
+    tr_logql_pattern_matcher_free(o->pat);
     tr_logql_ip_free(o->ip);
 }
 
-int tr_logql_line_filter_new(enum tr_logql_line_op op,
-                             const struct tr_logql_line_operand *ops,
-                             size_t n,
-                             struct tr_logql_line_filter **out,
-                             char *errmsg)
+int tr_logql_line_matcher_new(enum tr_logql_line_op op,
+                              const struct tr_logql_line_operand *ops,
+                              size_t n,
+                              struct tr_logql_line_matcher **out,
+                              char *errmsg)
 {
     if (n == 0) {
         return tr_errf(TR_EINVAL, errmsg, "line filter without operand");
@@ -105,13 +105,14 @@ int tr_logql_line_filter_new(enum tr_logql_line_op op,
             return tr_errf(TR_EINVAL, errmsg, "ip: invalid operation");
         }
     }
-    struct tr_logql_line_filter *f =
+    struct tr_logql_line_matcher *f =
         tr_calloc(1, sizeof(*f) + n * sizeof(f->ops[0]));
     if (!f) {
         return TR_ENOMEM;
     }
     f->negate = op == TR_LOGQL_LINE_NOT_CONTAINS ||
-                op == TR_LOGQL_LINE_NOT_RE || op == TR_LOGQL_LINE_NOT_PATTERN;
+                op == TR_LOGQL_LINE_NOT_MATCH ||
+                op == TR_LOGQL_LINE_NOT_PATTERN;
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
         struct lf_operand *o = &f->ops[i];
@@ -127,7 +128,7 @@ int tr_logql_line_filter_new(enum tr_logql_line_op op,
             o->lit = tr_strndup(s, len);
             o->len = len;
             rc = o->lit ? 0 : TR_ENOMEM;
-        } else if (op == TR_LOGQL_LINE_RE || op == TR_LOGQL_LINE_NOT_RE) {
+        } else if (op == TR_LOGQL_LINE_MATCH || op == TR_LOGQL_LINE_NOT_MATCH) {
             if (icase_literal(s, len)) {
                 o->kind = LF_ICONTAINS;
                 o->lit = tr_strndup(s + 4, len - 4);
@@ -145,11 +146,11 @@ int tr_logql_line_filter_new(enum tr_logql_line_op op,
             }
         } else {
             o->kind = LF_PATTERN;
-            rc = tr_logql_pattern_new(s, len, true, &o->pat, errmsg);
+            rc = tr_logql_pattern_matcher_new(s, len, true, &o->pat, errmsg);
         }
     }
     if (rc) {
-        tr_logql_line_filter_free(f);
+        tr_logql_line_matcher_free(f);
         return rc;
     }
     *out = f;
@@ -166,15 +167,15 @@ static bool operand_match(const struct lf_operand *o, const char *s, size_t n)
         case LF_REGEX:
             return tr_regex_match(o->re, s, n);
         case LF_PATTERN:
-            return tr_logql_pattern_test(o->pat, s, n);
+            return tr_logql_pattern_matcher_test(o->pat, s, n);
         default:
             return tr_logql_ip_match(o->ip, s, n);
     }
 }
 
-bool tr_logql_line_filter_match(const struct tr_logql_line_filter *f,
-                                const char *line,
-                                size_t len)
+bool tr_logql_line_matcher_match(const struct tr_logql_line_matcher *f,
+                                 const char *line,
+                                 size_t len)
 {
     for (size_t i = 0; i < f->n; i++) {
         if (operand_match(&f->ops[i], line, len)) {
@@ -184,7 +185,7 @@ bool tr_logql_line_filter_match(const struct tr_logql_line_filter *f,
     return f->negate;
 }
 
-void tr_logql_line_filter_free(struct tr_logql_line_filter *f)
+void tr_logql_line_matcher_free(struct tr_logql_line_matcher *f)
 {
     if (!f) {
         return;

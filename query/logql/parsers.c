@@ -340,7 +340,8 @@ static void pattern_process(const struct tr_logql_parser *p,
         tr_logql_lb__set_oom(lb);
         return;
     }
-    size_t nc = tr_logql_pattern_matches(p->pat, line.base, line.len, caps);
+    size_t nc =
+        tr_logql_pattern_matcher_matches(p->pat, line.base, line.len, caps);
     size_t ci = 0;
     for (size_t k = 0; k < p->pat->n && ci < nc; k++) {
         const struct tr_logql_pnode *nd = &p->pat->nodes[k];
@@ -409,7 +410,7 @@ void tr_logql_parser_free(struct tr_logql_parser *p)
         }
         tr_free(p->names);
     }
-    tr_logql_pattern_free(p->pat);
+    tr_logql_pattern_matcher_free(p->pat);
     tr_free(p);
 }
 
@@ -533,7 +534,7 @@ int tr_logql_parser_new_pattern(const char *src,
     if (!p) {
         return TR_ENOMEM;
     }
-    int rc = tr_logql_pattern_new(src, len, false, &p->pat, errmsg);
+    int rc = tr_logql_pattern_matcher_new(src, len, false, &p->pat, errmsg);
     if (rc) {
         tr_logql_parser_free(p);
         return rc;

@@ -47,7 +47,7 @@ struct tr_logql_parser {
     void *code;      /* regexp: pcre2_code */
     char **names;    /* regexp: name of each group (NULL: unnamed) */
     size_t n_groups; /* regexp: capture groups + 1 */
-    struct tr_logql_pattern *pat; /* pattern */
+    struct tr_logql_pattern_matcher *pat; /* pattern */
 };
 
 bool tr_logql__json_process(const struct tr_logql_parser *p,

@@ -32,7 +32,7 @@ static size_t capture_len(const char *s, size_t n)
     return i < n && s[i] == '>' ? i + 1 : 0;
 }
 
-static int add_node(struct tr_logql_pattern *p,
+static int add_node(struct tr_logql_pattern_matcher *p,
                     bool cap,
                     const char *s,
                     size_t n)
@@ -53,14 +53,14 @@ static int add_node(struct tr_logql_pattern *p,
     return 0;
 }
 
-int tr_logql_pattern_new(const char *src,
-                         size_t len,
-                         bool for_line_filter,
-                         struct tr_logql_pattern **out,
-                         char *errmsg)
+int tr_logql_pattern_matcher_new(const char *src,
+                                 size_t len,
+                                 bool for_line_filter,
+                                 struct tr_logql_pattern_matcher **out,
+                                 char *errmsg)
 {
     int rc = TR_ENOMEM;
-    struct tr_logql_pattern *p = tr_calloc(1, sizeof(*p));
+    struct tr_logql_pattern_matcher *p = tr_calloc(1, sizeof(*p));
     if (!p) {
         return TR_ENOMEM;
     }
@@ -135,11 +135,11 @@ int tr_logql_pattern_new(const char *src,
     return 0;
 
 err_after_p:
-    tr_logql_pattern_free(p);
+    tr_logql_pattern_matcher_free(p);
     return rc;
 }
 
-void tr_logql_pattern_free(struct tr_logql_pattern *p)
+void tr_logql_pattern_matcher_free(struct tr_logql_pattern_matcher *p)
 {
     if (!p) {
         return;
@@ -157,10 +157,11 @@ static const char *find(const char *h, size_t hn, const char *nd, size_t nn)
     return memmem(h, hn, nd, nn);
 }
 
-size_t tr_logql_pattern_matches(const struct tr_logql_pattern *p,
-                                const char *in,
-                                size_t n,
-                                struct tr_slice *caps)
+size_t tr_logql_pattern_matcher_matches(
+    const struct tr_logql_pattern_matcher *p,
+    const char *in,
+    size_t n,
+    struct tr_slice *caps)
 {
     size_t nc = 0, k = 0;
     if (n == 0 || p->n == 0) {
@@ -205,9 +206,9 @@ size_t tr_logql_pattern_matches(const struct tr_logql_pattern *p,
     return nc;
 }
 
-bool tr_logql_pattern_test(const struct tr_logql_pattern *p,
-                           const char *s,
-                           size_t n)
+bool tr_logql_pattern_matcher_test(const struct tr_logql_pattern_matcher *p,
+                                   const char *s,
+                                   size_t n)
 {
     if (n == 0 || p->n == 0) {
         return n == 0 && p->n == 0;

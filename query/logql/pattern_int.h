@@ -16,7 +16,7 @@ struct tr_logql_pnode {
     size_t len;
 };
 
-struct tr_logql_pattern {
+struct tr_logql_pattern_matcher {
     char *text; /* owned copy of the source */
     struct tr_logql_pnode *nodes;
     size_t n;
@@ -27,9 +27,10 @@ struct tr_logql_pattern {
 /* Loki's Matcher.Matches: the named captures of in (slices into in) into
  * caps (room for p->n_named); a line that ends early fills only the leading
  * captures. Returns how many were filled. */
-size_t tr_logql_pattern_matches(const struct tr_logql_pattern *p,
-                                const char *in,
-                                size_t n,
-                                struct tr_slice *caps);
+size_t tr_logql_pattern_matcher_matches(
+    const struct tr_logql_pattern_matcher *p,
+    const char *in,
+    size_t n,
+    struct tr_slice *caps);
 
 #endif

@@ -1,8 +1,8 @@
 /* patterns.c - Drain log pattern mining (see patterns.h).
  *
- * Layout: tokenizers (text, logfmt, JSON message) and the format guess,
- * then the per-level tree (prefix tree + clusters in an LRU list + the
- * eviction limiter), then training and the pattern listing. */
+ * Layout: the per-level tree (prefix tree + clusters in an LRU list + the
+ * eviction limiter), then training and the pattern listing. The tokenizers
+ * and the format guess are in patterns_tokenize.c. */
 #include "query/logql/patterns.h"
 
 #include <math.h>
@@ -13,23 +13,16 @@
 
 #include "lib/err.h"
 #include "lib/u64map.h"
+#include "query/logql/patterns_int.h"
 
 #define PARAM TR_DRAIN_PARAM
 #define PARAM_LEN 3
 #define MAX_TOKENS_LIMIT 1024
 #define N_LEVELS 8
-#define N_JSON_FIELDS 6
 
 static const char *const level_names[N_LEVELS] = {
     "unknown", "debug", "info", "warn", "error", "fatal", "critical", "trace",
 };
-
-/* Loki's default pattern_ingester_tokenizable_json_fields, by priority. */
-static const char *const json_fields[N_JSON_FIELDS] = {
-    "log", "message", "msg", "msg_", "_msg", "content",
-};
-
-static const struct tr_slice param_slice = {PARAM, PARAM_LEN};
 
 void tr_drain_config_default(struct tr_drain_config *c)
 {
@@ -56,7 +49,7 @@ struct cluster {
     uint64_t id;
     struct cluster *newer; /* LRU list, towards the most recently used */
     struct cluster *older;
-    struct tr_slice *tok; /* n_tok tokens: into text, or param_slice */
+    struct tr_slice *tok; /* n_tok tokens: into text, or drain__param */
     uint32_t *spaces;     /* text: [0] leading, [i + 1] after token i */
     char *text;           /* the first line's token bytes (owned) */
     uint32_t n_tok;
@@ -101,680 +94,9 @@ struct tr_drain {
     struct tr_drain_config cfg;
     enum tr_drain_format format;
     struct tree *trees[N_LEVELS];
-    struct tr_slice *tok; /* scratch tokens, max_tokens + 1 */
-    uint32_t *spaces;     /* scratch spaces, max_tokens + 2 */
-    size_t n_tok;
-    struct tr_buf scratch; /* unescaped logfmt values */
+    struct drain_toks toks; /* the current line's tokens (max_tokens) */
     struct tr_drain_stats st;
 };
-
-enum tok_result {
-    TOK_OK,
-    TOK_UNPARSABLE,
-    TOK_TOO_MANY,
-    TOK_TOO_LONG,
-    TOK_NOMEM,
-};
-
-/* ---- text tokenizer -------------------------------------------------- */
-
-/* ASCII punctuation Go's unicode.IsPunct accepts, minus the characters
- * Loki keeps inside tokens (_ - . : /). */
-static bool ascii_punct(unsigned char c)
-{
-    switch (c) {
-        case '!':
-        case '"':
-        case '#':
-        case '%':
-        case '&':
-        case '\'':
-        case '(':
-        case ')':
-        case '*':
-        case ',':
-        case ';':
-        case '?':
-        case '@':
-        case '[':
-        case '\\':
-        case ']':
-        case '{':
-        case '}':
-            return true;
-        default:
-            return false;
-    }
-}
-
-/* The common non-ASCII punctuation of Unicode categories P* (Latin-1,
- * General Punctuation, CJK, fullwidth forms). */
-static bool unicode_punct(uint32_t r)
-{
-    static const uint32_t ranges[][2] = {
-        {0xA1, 0xA1},     {0xA7, 0xA7},     {0xAB, 0xAB},     {0xB6, 0xB7},
-        {0xBB, 0xBB},     {0xBF, 0xBF},     {0x37E, 0x37E},   {0x387, 0x387},
-        {0x2010, 0x2027}, {0x2030, 0x2043}, {0x2045, 0x2051}, {0x2053, 0x205E},
-        {0x3001, 0x3003}, {0x3008, 0x3011}, {0x3014, 0x301F}, {0xFF01, 0xFF03},
-        {0xFF05, 0xFF0A}, {0xFF0C, 0xFF0F}, {0xFF1A, 0xFF1B}, {0xFF1F, 0xFF20},
-        {0xFF3B, 0xFF3D}, {0xFF3F, 0xFF3F}, {0xFF5B, 0xFF5B}, {0xFF5D, 0xFF5D},
-        {0xFF5F, 0xFF65},
-    };
-    for (size_t i = 0; i < sizeof(ranges) / sizeof(ranges[0]); i++) {
-        if (r >= ranges[i][0] && r <= ranges[i][1]) {
-            return true;
-        }
-    }
-    return false;
-}
-
-/* Decodes the UTF-8 rune at s (n >= 1 bytes); its length, 0 if invalid. */
-static size_t utf8_rune(const char *s, size_t n, uint32_t *r)
-{
-    const unsigned char *u = (const unsigned char *)s;
-    size_t w = tr_utf8_seq_len(u, n);
-    if (w == 0) {
-        return 0;
-    }
-    if (w == 1) {
-        *r = u[0];
-    } else if (w == 2) {
-        *r = ((uint32_t)(u[0] & 0x1f) << 6) | (u[1] & 0x3f);
-    } else if (w == 3) {
-        *r = ((uint32_t)(u[0] & 0x0f) << 12) | ((uint32_t)(u[1] & 0x3f) << 6) |
-             (u[2] & 0x3f);
-    } else {
-        *r = ((uint32_t)(u[0] & 0x07) << 18) | ((uint32_t)(u[1] & 0x3f) << 12) |
-             ((uint32_t)(u[2] & 0x3f) << 6) | (u[3] & 0x3f);
-    }
-    return w;
-}
-
-static bool tok_push(struct tr_drain *d, const char *p, size_t n)
-{
-    if (d->n_tok >= d->cfg.max_tokens) {
-        return false;
-    }
-    d->tok[d->n_tok].base = p;
-    d->tok[d->n_tok].len = n;
-    d->n_tok++;
-    d->spaces[d->n_tok] = 0;
-    return true;
-}
-
-/* Loki's punctuationTokenizer: a space ends a token (and is remembered), '='
- * and punctuation end a token and are one themselves; everything else
- * (letters, digits, _ - . : /, symbols, control bytes, invalid UTF-8) is
- * part of a token. */
-static enum tok_result tok_text(struct tr_drain *d, const char *s, size_t n)
-{
-    size_t start = 0, i = 0;
-    d->n_tok = 0;
-    d->spaces[0] = 0;
-    while (i < n) {
-        unsigned char c = (unsigned char)s[i];
-        size_t w = 1;
-        bool delim = false;
-        if (c < 0x80) {
-            delim = c == ' ' || c == '=' || ascii_punct(c);
-        } else {
-            uint32_t r = 0;
-            w = utf8_rune(s + i, n - i, &r);
-            if (w == 0) {
-                w = 1;
-            } else {
-                delim = unicode_punct(r);
-            }
-        }
-        if (delim) {
-            if (i > start && !tok_push(d, s + start, i - start)) {
-                return TOK_TOO_MANY;
-            }
-            if (c == ' ') {
-                d->spaces[d->n_tok]++;
-            } else if (!tok_push(d, s + i, w)) {
-                return TOK_TOO_MANY;
-            }
-            start = i + w;
-        }
-        i += w;
-    }
-    if (start < n && !tok_push(d, s + start, n - start)) {
-        return TOK_TOO_MANY;
-    }
-    return TOK_OK;
-}
-
-/* ---- logfmt tokenizer ------------------------------------------------ */
-
-static bool ascii_eq_nocase(const char *a, size_t n, const char *b)
-{
-    size_t m = strlen(b);
-    if (n != m) {
-        return false;
-    }
-    for (size_t i = 0; i < n; i++) {
-        unsigned char x = (unsigned char)a[i], y = (unsigned char)b[i];
-        if (x >= 'A' && x <= 'Z') {
-            x = (unsigned char)(x + 32);
-        }
-        if (y >= 'A' && y <= 'Z') {
-            y = (unsigned char)(y + 32);
-        }
-        if (x != y) {
-            return false;
-        }
-    }
-    return true;
-}
-
-/* Loki's isVariableField: values replaced by the placeholder. */
-static bool variable_field(const char *k, size_t n)
-{
-    return ascii_eq_nocase(k, n, "ts") || (n == 1 && k[0] == 't') ||
-           ascii_eq_nocase(k, n, "traceID") || ascii_eq_nocase(k, n, "time") ||
-           ascii_eq_nocase(k, n, "timestamp");
-}
-
-/* A key with a byte >= 0x80 must be valid UTF-8 without U+FFFD. */
-static bool key_ok(const char *k, size_t n)
-{
-    size_t i = 0;
-    while (i < n) {
-        uint32_t r = 0;
-        size_t w = utf8_rune(k + i, n - i, &r);
-        if (w == 0 || r == 0xFFFD) {
-            return false;
-        }
-        i += w;
-    }
-    return true;
-}
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
-/* \uXXXX at s (n bytes left), or -1. */
-static int32_t get_u4(const char *s, size_t n)
-{
-    if (n < 6 || s[0] != '\\' || s[1] != 'u') {
-        return -1;
-    }
-    int32_t r = 0;
-    for (int i = 2; i < 6; i++) {
-        int h = hexval(s[i]);
-        if (h < 0) {
-            return -1;
-        }
-        r = r * 16 + h;
-    }
-    return r;
-}
-
-static char *put_rune(char *w, uint32_t r)
-{
-    if (r < 0x80) {
-        *w++ = (char)r;
-    } else if (r < 0x800) {
-        *w++ = (char)(0xC0 | (r >> 6));
-        *w++ = (char)(0x80 | (r & 0x3F));
-    } else if (r < 0x10000) {
-        *w++ = (char)(0xE0 | (r >> 12));
-        *w++ = (char)(0x80 | ((r >> 6) & 0x3F));
-        *w++ = (char)(0x80 | (r & 0x3F));
-    } else {
-        *w++ = (char)(0xF0 | (r >> 18));
-        *w++ = (char)(0x80 | ((r >> 12) & 0x3F));
-        *w++ = (char)(0x80 | ((r >> 6) & 0x3F));
-        *w++ = (char)(0x80 | (r & 0x3F));
-    }
-    return w;
-}
-
-/* Unquotes the body s[0..n) of a quoted logfmt value with escapes into w
- * (room for 3 * n bytes): \" \\ \/ \' \b \f \n \r \t \uXXXX (surrogate
- * pairs joined, a lone one U+FFFD), invalid UTF-8 as U+FFFD, as Loki's
- * unquoteBytes. Returns the end of the output, or NULL if invalid. */
-static char *logfmt_unquote(const char *s, size_t n, char *w)
-{
-    size_t r = 0;
-    while (r < n) {
-        unsigned char c = (unsigned char)s[r];
-        if (c == '\\') {
-            if (++r >= n) {
-                return NULL;
-            }
-            switch (s[r]) {
-                case '"':
-                case '\\':
-                case '/':
-                case '\'':
-                    *w++ = s[r++];
-                    break;
-                case 'b':
-                    *w++ = '\b';
-                    r++;
-                    break;
-                case 'f':
-                    *w++ = '\f';
-                    r++;
-                    break;
-                case 'n':
-                    *w++ = '\n';
-                    r++;
-                    break;
-                case 'r':
-                    *w++ = '\r';
-                    r++;
-                    break;
-                case 't':
-                    *w++ = '\t';
-                    r++;
-                    break;
-                case 'u': {
-                    int32_t u = get_u4(s + r - 1, n - r + 1);
-                    if (u < 0) {
-                        return NULL;
-                    }
-                    r += 5;
-                    if (u >= 0xD800 && u < 0xE000) {
-                        int32_t u2 = get_u4(s + r, n - r);
-                        if (u < 0xDC00 && u2 >= 0xDC00 && u2 < 0xE000) {
-                            r += 6;
-                            u = 0x10000 + ((u - 0xD800) << 10) + (u2 - 0xDC00);
-                        } else {
-                            u = 0xFFFD;
-                        }
-                    }
-                    w = put_rune(w, (uint32_t)u);
-                    break;
-                }
-                default:
-                    return NULL;
-            }
-        } else if (c == '"') {
-            return NULL;
-        } else if (c < 0x80) {
-            *w++ = (char)c;
-            r++;
-        } else {
-            uint32_t rr = 0;
-            size_t sz = utf8_rune(s + r, n - r, &rr);
-            if (sz == 0) {
-                w = put_rune(w, 0xFFFD);
-                r++;
-            } else {
-                memcpy(w, s + r, sz);
-                w += sz;
-                r += sz;
-            }
-        }
-    }
-    return w;
-}
-
-static enum tok_result logfmt_pair(struct tr_drain *d,
-                                   const char *k,
-                                   size_t kn,
-                                   const char *v,
-                                   size_t vn)
-{
-    if (d->n_tok + 2 > d->cfg.max_tokens) {
-        return TOK_TOO_MANY;
-    }
-    tok_push(d, k, kn);
-    if (variable_field(k, kn)) {
-        tok_push(d, param_slice.base, param_slice.len);
-    } else {
-        tok_push(d, v, vn);
-    }
-    return TOK_OK;
-}
-
-/* Loki's logfmtTokenizer over its logfmt decoder: key and value tokens,
- * a bare key has the value "", any syntax error skips the line. */
-static enum tok_result tok_logfmt(struct tr_drain *d, const char *s, size_t n)
-{
-    size_t pos = 0;
-    d->n_tok = 0;
-    d->spaces[0] = 0;
-    tr_buf_reset(&d->scratch);
-    if (tr_buf_reserve(&d->scratch, 3 * n + 16) != 0) {
-        return TOK_NOMEM;
-    }
-    char *w = d->scratch.data;
-    while (pos < n) {
-        while (pos < n && (unsigned char)s[pos] <= ' ') {
-            pos++;
-        }
-        if (pos >= n) {
-            break;
-        }
-        size_t ks = pos;
-        while (pos < n && s[pos] != '=' && s[pos] != '"' &&
-               (unsigned char)s[pos] > ' ') {
-            pos++;
-        }
-        size_t kn = pos - ks;
-        if (pos < n && s[pos] == '"') {
-            return TOK_UNPARSABLE;
-        }
-        if (kn == 0 || !key_ok(s + ks, kn)) {
-            return TOK_UNPARSABLE;
-        }
-        enum tok_result tr;
-        if (pos >= n || s[pos] != '=') { /* bare key */
-            tr = logfmt_pair(d, s + ks, kn, "", 0);
-            if (tr != TOK_OK) {
-                return tr;
-            }
-            continue;
-        }
-        pos++; /* '=' */
-        if (pos >= n || (unsigned char)s[pos] <= ' ') {
-            tr = logfmt_pair(d, s + ks, kn, "", 0);
-        } else if (s[pos] != '"') {
-            size_t vs = pos;
-            while (pos < n && (unsigned char)s[pos] > ' ') {
-                if (s[pos] == '=' || s[pos] == '"') {
-                    return TOK_UNPARSABLE;
-                }
-                pos++;
-            }
-            tr = logfmt_pair(d, s + ks, kn, s + vs, pos - vs);
-        } else {
-            size_t qs = pos + 1, q = qs;
-            bool esc = false, has_esc = false;
-            while (q < n) {
-                if (esc) {
-                    esc = false;
-                } else if (s[q] == '\\') {
-                    esc = has_esc = true;
-                } else if (s[q] == '"') {
-                    break;
-                }
-                q++;
-            }
-            if (q >= n) {
-                return TOK_UNPARSABLE; /* unterminated */
-            }
-            pos = q + 1;
-            if (!has_esc) {
-                tr = logfmt_pair(d, s + ks, kn, s + qs, q - qs);
-            } else {
-                char *e = logfmt_unquote(s + qs, q - qs, w);
-                if (e == NULL) {
-                    return TOK_UNPARSABLE;
-                }
-                tr = logfmt_pair(d, s + ks, kn, w, (size_t)(e - w));
-                w = e;
-            }
-        }
-        if (tr != TOK_OK) {
-            return tr;
-        }
-    }
-    return TOK_OK;
-}
-
-/* ---- JSON message ---------------------------------------------------- */
-
-static size_t json_ws(const char *s, size_t n, size_t i)
-{
-    while (i < n &&
-           (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r')) {
-        i++;
-    }
-    return i;
-}
-
-/* s[i] is '"': index after the closing quote, or 0 when unterminated. */
-static size_t json_str_end(const char *s, size_t n, size_t i)
-{
-    for (i++; i < n; i++) {
-        if (s[i] == '\\') {
-            i++;
-        } else if (s[i] == '"') {
-            return i + 1;
-        }
-    }
-    return 0;
-}
-
-/* Index after the value at i (object, array, string or a literal). */
-static size_t json_skip(const char *s, size_t n, size_t i)
-{
-    if (i >= n) {
-        return n;
-    }
-    if (s[i] == '"') {
-        size_t e = json_str_end(s, n, i);
-        return e ? e : n;
-    }
-    if (s[i] == '{' || s[i] == '[') {
-        size_t depth = 0;
-        while (i < n) {
-            char c = s[i];
-            if (c == '"') {
-                i = json_str_end(s, n, i);
-                if (i == 0) {
-                    return n;
-                }
-                continue;
-            }
-            if (c == '{' || c == '[') {
-                depth++;
-            } else if (c == '}' || c == ']') {
-                if (--depth == 0) {
-                    return i + 1;
-                }
-            }
-            i++;
-        }
-        return n;
-    }
-    while (i < n && s[i] != ',' && s[i] != '}' && s[i] != ']' && s[i] != ' ' &&
-           s[i] != '\t' && s[i] != '\n' && s[i] != '\r') {
-        i++;
-    }
-    return i;
-}
-
-/* The raw (still escaped) text of the first top-level string field named
- * like one of json_fields, by their priority; false if none. Lenient like
- * jsonparser.Get: only the path to the value has to parse. */
-static bool json_message(const char *s, size_t n, struct tr_slice *out)
-{
-    struct tr_slice found[N_JSON_FIELDS];
-    bool seen[N_JSON_FIELDS] = {false};
-    size_t i = json_ws(s, n, 0);
-    if (i >= n || s[i] != '{') {
-        return false;
-    }
-    i++;
-    for (;;) {
-        i = json_ws(s, n, i);
-        if (i >= n || s[i] != '"') {
-            break;
-        }
-        size_t ke = json_str_end(s, n, i);
-        if (ke == 0) {
-            break;
-        }
-        const char *key = s + i + 1;
-        size_t kn = ke - i - 2;
-        i = json_ws(s, n, ke);
-        if (i >= n || s[i] != ':') {
-            break;
-        }
-        i = json_ws(s, n, i + 1);
-        if (i >= n) {
-            break;
-        }
-        bool is_str = s[i] == '"' && json_str_end(s, n, i) != 0;
-        size_t ve = json_skip(s, n, i);
-        for (size_t f = 0; f < N_JSON_FIELDS; f++) {
-            if (!seen[f] && strlen(json_fields[f]) == kn &&
-                memcmp(json_fields[f], key, kn) == 0) {
-                seen[f] = true;
-                found[f].base = NULL;
-                found[f].len = 0;
-                if (is_str) {
-                    found[f].base = s + i + 1;
-                    found[f].len = ve - i - 2;
-                }
-            }
-        }
-        i = json_ws(s, n, ve);
-        if (i >= n || s[i] != ',') {
-            break;
-        }
-        i++;
-    }
-    for (size_t f = 0; f < N_JSON_FIELDS; f++) {
-        if (seen[f] && found[f].base != NULL) {
-            *out = found[f];
-            return true;
-        }
-    }
-    return false;
-}
-
-/* ---- format guess ---------------------------------------------------- */
-
-static bool re_word(unsigned char c)
-{
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
-           (c >= 'A' && c <= 'Z') || c == '_';
-}
-
-static bool re_space(unsigned char c)
-{
-    return c == ' ' || c == '\t' || c == '\n' || c == '\f' || c == '\r';
-}
-
-enum {
-    LF_START_SP = 1, /* a pair may start here, spaces still allowed */
-    LF_START_CC = 2, /* a pair may start here, in the final run */
-    LF_END_SP = 4,   /* a pair that started in space mode ends here */
-    LF_END_CC = 8,
-};
-
-/* Loki's logfmt regexp, anchored at both ends:
- *   (\w+?=([^"]\S*?|".+?") )*?(\w+?=([^"]\S*?|".+?"))+
- * decided in one left-to-right pass over the possible pair boundaries
- * (linear, no backtracking). */
-static bool logfmt_like(const char *s, size_t n)
-{
-    if (n > ((size_t)1 << 30)) {
-        return false;
-    }
-    size_t m = n + 2;
-    uint8_t *flags = tr_calloc(m, 1);
-    int32_t *cnt = tr_calloc(m * 4, sizeof(int32_t));
-    uint32_t *word_end = tr_malloc(m * sizeof(uint32_t));
-    uint32_t *ws_next = tr_malloc(m * sizeof(uint32_t));
-    bool ok = false;
-    if (flags == NULL || cnt == NULL || word_end == NULL || ws_next == NULL) {
-        goto out;
-    }
-    int32_t *dsp = cnt, *dcc = cnt + m, *asp = cnt + 2 * m, *acc = cnt + 3 * m;
-    word_end[n] = (uint32_t)n;
-    ws_next[n] = (uint32_t)n;
-    for (size_t i = n; i-- > 0;) {
-        unsigned char c = (unsigned char)s[i];
-        word_end[i] = re_word(c) ? word_end[i + 1] : (uint32_t)i;
-        ws_next[i] = re_space(c) ? (uint32_t)i : ws_next[i + 1];
-    }
-    int32_t run_sp = 0, run_cc = 0, act_sp = 0, act_cc = 0;
-    flags[0] |= LF_START_SP;
-    for (size_t i = 0;; i++) {
-        run_sp += dsp[i];
-        run_cc += dcc[i];
-        if (run_sp > 0) {
-            flags[i] |= LF_END_SP;
-        }
-        if (run_cc > 0) {
-            flags[i] |= LF_END_CC;
-        }
-        if (i == n) {
-            ok = (flags[n] & (LF_END_SP | LF_END_CC)) != 0;
-            break;
-        }
-        unsigned char c = (unsigned char)s[i];
-        if (flags[i] & (LF_END_SP | LF_END_CC)) {
-            flags[i] |= LF_START_CC;
-        }
-        if ((flags[i] & LF_END_SP) && c == ' ') {
-            flags[i + 1] |= LF_START_SP;
-        }
-        /* quoted values open earlier may close at this quote */
-        act_sp += asp[i];
-        act_cc += acc[i];
-        if (c == '\n') {
-            act_sp = act_cc = 0;
-        } else if (c == '"') {
-            if (act_sp > 0) {
-                flags[i + 1] |= LF_END_SP;
-            }
-            if (act_cc > 0) {
-                flags[i + 1] |= LF_END_CC;
-            }
-        }
-        if (!(flags[i] & (LF_START_SP | LF_START_CC))) {
-            continue;
-        }
-        size_t k = word_end[i];
-        if (k == i || k >= n || s[k] != '=' || k + 1 >= n) {
-            continue;
-        }
-        size_t v = k + 1;
-        for (int mode = 0; mode < 2; mode++) {
-            if (!(flags[i] & (mode == 0 ? LF_START_SP : LF_START_CC))) {
-                continue;
-            }
-            int32_t *diff = mode == 0 ? dsp : dcc;
-            int32_t *act = mode == 0 ? asp : acc;
-            if (s[v] != '"') {
-                diff[v + 1]++;
-                diff[ws_next[v + 1] + 1]--;
-            } else if (v + 1 < n && s[v + 1] != '\n') {
-                act[v + 2]++;
-            }
-        }
-    }
-out:
-    tr_free(flags);
-    tr_free(cnt);
-    tr_free(word_end);
-    tr_free(ws_next);
-    return ok;
-}
-
-enum tr_drain_format tr_drain_detect_format(const char *line, size_t len)
-{
-    if (line == NULL || len < 2) {
-        return TR_DRAIN_FORMAT_TEXT;
-    }
-    if (line[0] == '{' && line[len - 1] == '}') {
-        return TR_DRAIN_FORMAT_JSON;
-    }
-    if (logfmt_like(line, len)) {
-        return TR_DRAIN_FORMAT_LOGFMT;
-    }
-    return TR_DRAIN_FORMAT_TEXT;
-}
 
 /* ---- prefix tree and clusters ---------------------------------------- */
 
@@ -993,7 +315,7 @@ static long seq_distance(const struct cluster *c,
         if (a.len > 0 && a.base[0] == '\0' && !eq) {
             return -1;
         }
-        if (tr_slice_eq(a, param_slice)) {
+        if (tr_slice_eq(a, drain__param)) {
             params++;
         } else if (eq) {
             same++;
@@ -1011,7 +333,7 @@ static size_t max_node_depth(const struct tr_drain *d)
 /* Loki's treeSearch + fastMatch for the scratch tokens. */
 static struct cluster *tree_search(struct tr_drain *d, struct tree *t)
 {
-    size_t n = d->n_tok;
+    size_t n = d->toks.n;
     struct node *nd = t->by_count[n];
     if (nd == NULL) {
         return NULL;
@@ -1024,9 +346,9 @@ static struct cluster *tree_search(struct tr_drain *d, struct tree *t)
         if (depth >= max_node_depth(d) || depth == n) {
             break;
         }
-        struct node *next = node_find(nd, d->tok[i]);
+        struct node *next = node_find(nd, d->toks.tok[i]);
         if (next == NULL) {
-            next = node_find(nd, param_slice);
+            next = node_find(nd, drain__param);
         }
         if (next == NULL) {
             return NULL;
@@ -1043,7 +365,7 @@ static struct cluster *tree_search(struct tr_drain *d, struct tree *t)
             continue;
         }
         double sim = 0;
-        long params = seq_distance(c, d->tok, &sim);
+        long params = seq_distance(c, d->toks.tok, &sim);
         if (params < 0) {
             continue;
         }
@@ -1099,7 +421,7 @@ static int tree_add_seq(struct tr_drain *d, struct tree *t, struct cluster *c)
         struct tr_slice tok = c->tok[i];
         struct node *next = node_find(nd, tok);
         if (next == NULL) {
-            struct node *param = node_find(nd, param_slice);
+            struct node *param = node_find(nd, drain__param);
             size_t max = d->cfg.max_children;
             if (!has_digit(tok)) {
                 if (param != NULL) {
@@ -1107,10 +429,10 @@ static int tree_add_seq(struct tr_drain *d, struct tree *t, struct cluster *c)
                 } else if (nd->n_kids + 1 < max) {
                     next = node_add(nd, tok);
                 } else {
-                    next = node_add(nd, param_slice);
+                    next = node_add(nd, drain__param);
                 }
             } else {
-                next = param != NULL ? param : node_add(nd, param_slice);
+                next = param != NULL ? param : node_add(nd, drain__param);
             }
             if (next == NULL) {
                 return TR_ENOMEM;
@@ -1174,9 +496,9 @@ static int cluster_count(struct tr_drain *d, struct cluster *c, int64_t b)
 /* A new cluster holding a copy of the scratch tokens (and spaces). */
 static struct cluster *cluster_new(struct tr_drain *d, uint64_t id)
 {
-    size_t n = d->n_tok, bytes = 0;
+    size_t n = d->toks.n, bytes = 0;
     for (size_t i = 0; i < n; i++) {
-        bytes += d->tok[i].len;
+        bytes += d->toks.tok[i].len;
     }
     size_t size = sizeof(struct cluster) + n * sizeof(struct tr_slice) +
                   (n + 1) * sizeof(uint32_t) + bytes + 1;
@@ -1189,19 +511,19 @@ static struct cluster *cluster_new(struct tr_drain *d, uint64_t id)
     c->tok = (struct tr_slice *)(c + 1);
     c->spaces = (uint32_t *)(c->tok + n);
     c->text = (char *)(c->spaces + n + 1);
-    memcpy(c->spaces, d->spaces, (n + 1) * sizeof(uint32_t));
+    memcpy(c->spaces, d->toks.spaces, (n + 1) * sizeof(uint32_t));
     char *p = c->text;
     for (size_t i = 0; i < n; i++) {
-        if (d->tok[i].base == param_slice.base) {
-            c->tok[i] = param_slice;
+        if (d->toks.tok[i].base == drain__param.base) {
+            c->tok[i] = drain__param;
             continue;
         }
-        if (d->tok[i].len > 0) {
-            memcpy(p, d->tok[i].base, d->tok[i].len);
+        if (d->toks.tok[i].len > 0) {
+            memcpy(p, d->toks.tok[i].base, d->toks.tok[i].len);
         }
         c->tok[i].base = p;
-        c->tok[i].len = d->tok[i].len;
-        p += d->tok[i].len;
+        c->tok[i].len = d->toks.tok[i].len;
+        p += d->toks.tok[i].len;
     }
     return c;
 }
@@ -1215,8 +537,8 @@ static int tree_train(struct tr_drain *d, struct tree *t, int64_t bucket)
             return rv;
         }
         for (uint32_t i = 0; i < c->n_tok; i++) {
-            if (!tr_slice_eq(c->tok[i], d->tok[i])) {
-                c->tok[i] = param_slice;
+            if (!tr_slice_eq(c->tok[i], d->toks.tok[i])) {
+                c->tok[i] = drain__param;
             }
         }
         tree_get(t, c->id);
@@ -1283,10 +605,11 @@ int tr_drain_new(const struct tr_drain_config *cfg,
     }
     d->cfg = *cfg;
     d->format = cfg->format;
-    tr_buf_init(&d->scratch);
-    d->tok = tr_calloc(cfg->max_tokens + 1, sizeof(struct tr_slice));
-    d->spaces = tr_calloc(cfg->max_tokens + 2, sizeof(uint32_t));
-    if (d->tok == NULL || d->spaces == NULL) {
+    tr_buf_init(&d->toks.scratch);
+    d->toks.max = cfg->max_tokens;
+    d->toks.tok = tr_calloc(cfg->max_tokens + 1, sizeof(struct tr_slice));
+    d->toks.spaces = tr_calloc(cfg->max_tokens + 2, sizeof(uint32_t));
+    if (d->toks.tok == NULL || d->toks.spaces == NULL) {
         tr_drain_free(d);
         return TR_ENOMEM;
     }
@@ -1303,9 +626,9 @@ void tr_drain_free(struct tr_drain *d)
     for (size_t i = 0; i < N_LEVELS; i++) {
         tree_free(d, d->trees[i]);
     }
-    tr_free(d->tok);
-    tr_free(d->spaces);
-    tr_buf_free(&d->scratch);
+    tr_free(d->toks.tok);
+    tr_free(d->toks.spaces);
+    tr_buf_free(&d->toks.scratch);
     tr_free(d);
 }
 
@@ -1313,7 +636,7 @@ static size_t level_index(struct tr_slice level)
 {
     for (size_t i = 1; i < N_LEVELS; i++) {
         if (level.base != NULL &&
-            ascii_eq_nocase(level.base, level.len, level_names[i])) {
+            drain__ascii_eq_nocase(level.base, level.len, level_names[i])) {
             return i;
         }
     }
@@ -1367,39 +690,39 @@ int tr_drain_add_level(struct tr_drain *d,
         d->st.limited++;
         return 0;
     }
-    enum tok_result tr;
+    enum drain_tok_result tr;
     if (d->format == TR_DRAIN_FORMAT_JSON) {
         struct tr_slice msg;
-        if (!json_message(line, len, &msg)) {
-            tr = TOK_UNPARSABLE;
+        if (!drain__json_message(line, len, &msg)) {
+            tr = DRAIN_TOK_UNPARSABLE;
         } else if (msg.len > d->cfg.max_line_length) {
-            tr = TOK_TOO_LONG;
+            tr = DRAIN_TOK_TOO_LONG;
         } else {
-            tr = tok_text(d, msg.base, msg.len);
+            tr = drain__tok_text(&d->toks, msg.base, msg.len);
         }
     } else if (len > d->cfg.max_line_length) {
-        tr = TOK_TOO_LONG;
+        tr = DRAIN_TOK_TOO_LONG;
     } else if (d->format == TR_DRAIN_FORMAT_LOGFMT) {
-        tr = tok_logfmt(d, line, len);
+        tr = drain__tok_logfmt(&d->toks, line, len);
     } else {
-        tr = tok_text(d, line, len);
+        tr = drain__tok_text(&d->toks, line, len);
     }
     switch (tr) {
-        case TOK_OK:
+        case DRAIN_TOK_OK:
             break;
-        case TOK_NOMEM:
+        case DRAIN_TOK_NOMEM:
             return TR_ENOMEM;
-        case TOK_UNPARSABLE:
+        case DRAIN_TOK_UNPARSABLE:
             d->st.unparsable++;
             return 0;
-        case TOK_TOO_MANY:
+        case DRAIN_TOK_TOO_MANY:
             d->st.too_many_tokens++;
             return 0;
-        case TOK_TOO_LONG:
+        case DRAIN_TOK_TOO_LONG:
             d->st.too_long++;
             return 0;
     }
-    if (d->n_tok < d->cfg.min_tokens) {
+    if (d->toks.n < d->cfg.min_tokens) {
         d->st.too_few_tokens++;
         return 0;
     }
@@ -1438,7 +761,7 @@ static bool logfmt_needs_quote(struct tr_slice v)
             continue;
         }
         uint32_t r = 0;
-        size_t w = utf8_rune(v.base + i, v.len - i, &r);
+        size_t w = drain__utf8_rune(v.base + i, v.len - i, &r);
         if (w == 0 || r == 0xFFFD) {
             return true;
         }
@@ -1475,7 +798,7 @@ static void logfmt_quote(struct tr_buf *b, struct tr_slice v)
             continue;
         }
         uint32_t r = 0;
-        size_t w = utf8_rune(v.base + i, v.len - i, &r);
+        size_t w = drain__utf8_rune(v.base + i, v.len - i, &r);
         if (w == 0) {
             tr_buf_puts(b, "\\ufffd");
             i++;

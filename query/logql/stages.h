@@ -11,7 +11,7 @@
  *         for each metadata pair: tr_logql_lb_add_meta(lb, name, value);
  *         struct tr_slice cur = line;           // caller keeps line alive
  *         keep = every stage in order:
- *             tr_logql_line_filter_match(f, cur.base, cur.len)
+ *             tr_logql_line_matcher_match(f, cur.base, cur.len)
  *             tr_logql_parser_process(p, lb, &cur)
  *             tr_logql_lf_eval(lf, lb)
  *             tr_logql_line_format(t, lb, &cur)
@@ -72,9 +72,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "query/logql/convert.h"
 #include "lib/buf.h"
 #include "lib/matcher.h"
+#include "query/logql/convert.h"
+#include "query/logql/ops.h"
 
 #define TR_LOGQL_ERROR_LABEL "__error__"
 #define TR_LOGQL_ERROR_DETAILS_LABEL "__error_details__"
@@ -179,14 +180,9 @@ struct tr_slice tr_logql_lb_dup(struct tr_logql_lb *lb,
 
 /* ---- line filters (line_filter.c, ip.c, pattern.c) ----------------------- */
 
-enum tr_logql_line_op {
-    TR_LOGQL_LINE_CONTAINS,     /* |=  */
-    TR_LOGQL_LINE_NOT_CONTAINS, /* !=  */
-    TR_LOGQL_LINE_RE,           /* |~  unanchored Go RE2 search */
-    TR_LOGQL_LINE_NOT_RE,       /* !~  */
-    TR_LOGQL_LINE_PATTERN,      /* |>  Loki pattern, only <_> captures */
-    TR_LOGQL_LINE_NOT_PATTERN,  /* !>  */
-};
+/* A compiled line filter is a struct tr_logql_line_matcher (the AST's
+ * struct tr_logql_line_filter is the parsed form); its operator is the
+ * shared enum tr_logql_line_op of ops.h. */
 
 /* One operand of a line filter: a string literal (already unquoted) or
  * ip("pattern"). */
@@ -196,7 +192,7 @@ struct tr_logql_line_operand {
     size_t len;
 };
 
-struct tr_logql_line_filter; /* opaque */
+struct tr_logql_line_matcher; /* opaque, immutable once built */
 
 /* One filter `op a or b or c` (n >= 1 operands; every operand takes op's
  * kind). Positive ops keep a line matching any operand; negative ops drop a
@@ -206,15 +202,15 @@ struct tr_logql_line_filter; /* opaque */
  * Pattern errors: "named captures are not allowed: found '<x>'",
  * "found consecutive capture '<_><_>': invalid expression". 0, TR_EINVAL
  * or TR_ENOMEM. */
-int tr_logql_line_filter_new(enum tr_logql_line_op op,
-                             const struct tr_logql_line_operand *ops,
-                             size_t n,
-                             struct tr_logql_line_filter **out,
-                             char *errmsg);
-bool tr_logql_line_filter_match(const struct tr_logql_line_filter *f,
-                                const char *line,
-                                size_t len);
-void tr_logql_line_filter_free(struct tr_logql_line_filter *f);
+int tr_logql_line_matcher_new(enum tr_logql_line_op op,
+                              const struct tr_logql_line_operand *ops,
+                              size_t n,
+                              struct tr_logql_line_matcher **out,
+                              char *errmsg);
+bool tr_logql_line_matcher_match(const struct tr_logql_line_matcher *f,
+                                 const char *line,
+                                 size_t len);
+void tr_logql_line_matcher_free(struct tr_logql_line_matcher *f);
 
 /* IP matcher (ip.c): an address, range or CIDR as Loki's ip(). */
 struct tr_logql_ip;
@@ -229,21 +225,22 @@ bool tr_logql_ip_match(const struct tr_logql_ip *ip, const char *s, size_t n);
 void tr_logql_ip_free(struct tr_logql_ip *ip);
 
 /* Loki pattern expressions (pattern.c): literals and <name> / <_>
- * captures. */
-struct tr_logql_pattern;
+ * captures, compiled for matching (Loki's pattern.Matcher; the AST's
+ * struct tr_logql_pattern is the parsed form kept in the tree). */
+struct tr_logql_pattern_matcher; /* opaque, immutable once built */
 /* for_line_filter: no named captures allowed; else at least one named
  * capture ("at least one capture is required"), unique names. No two
  * captures in a row either way. 0, TR_EINVAL or TR_ENOMEM. */
-int tr_logql_pattern_new(const char *p,
-                         size_t len,
-                         bool for_line_filter,
-                         struct tr_logql_pattern **out,
-                         char *errmsg);
+int tr_logql_pattern_matcher_new(const char *p,
+                                 size_t len,
+                                 bool for_line_filter,
+                                 struct tr_logql_pattern_matcher **out,
+                                 char *errmsg);
 /* Loki's Matcher.Test: the whole line fits the pattern. */
-bool tr_logql_pattern_test(const struct tr_logql_pattern *p,
-                           const char *s,
-                           size_t n);
-void tr_logql_pattern_free(struct tr_logql_pattern *p);
+bool tr_logql_pattern_matcher_test(const struct tr_logql_pattern_matcher *p,
+                                   const char *s,
+                                   size_t n);
+void tr_logql_pattern_matcher_free(struct tr_logql_pattern_matcher *p);
 
 /* ---- parsers (parsers.c, json_parser.c) ----------------------------------
  *
@@ -309,30 +306,14 @@ void tr_logql_parser_free(struct tr_logql_parser *p);
 
 /* ---- label filters (label_filter.c) -------------------------------------- */
 
-enum tr_logql_cmp {
-    TR_LOGQL_CMP_EQ, /* = or == */
-    TR_LOGQL_CMP_NE,
-    TR_LOGQL_CMP_GT,
-    TR_LOGQL_CMP_GE,
-    TR_LOGQL_CMP_LT,
-    TR_LOGQL_CMP_LE,
-};
-
-enum tr_logql_lf_kind {
-    TR_LOGQL_LF_STRING,   /* name op "value" with =, !=, =~, !~ */
-    TR_LOGQL_LF_NUMBER,   /* name cmp 1.5 (strconv.ParseFloat) */
-    TR_LOGQL_LF_DURATION, /* name cmp 1h2m (time.ParseDuration) */
-    TR_LOGQL_LF_BYTES,    /* name cmp 20MB (humanize.ParseBytes) */
-    TR_LOGQL_LF_IP,       /* name = ip("..."), name != ip("...") */
-    TR_LOGQL_LF_AND,
-    TR_LOGQL_LF_OR,
-};
+/* The kinds and comparisons are the shared enum tr_logql_lf_kind and enum
+ * tr_logql_cmp of ops.h. */
 
 /* A label filter expression tree; build with the constructors below, free
  * the root with tr_logql_lf_free. Fields are read-only for callers. */
 struct tr_logql_lf {
     enum tr_logql_lf_kind kind;
-    enum tr_logql_cmp cmp;     /* NUMBER/DURATION/BYTES/IP (EQ or NE) */
+    enum tr_logql_cmp cmp;     /* NUMBER/DURATION/BYTES/IP (EQ or NEQ) */
     char *name;                /* owned; NULL for AND/OR */
     struct tr_matcher m;       /* STRING */
     double num;                /* NUMBER */
@@ -387,13 +368,8 @@ bool tr_logql_lf_eval(const struct tr_logql_lf *f, struct tr_logql_lb *lb);
 
 /* ---- conversions (convert.c; the value parsers are in convert.h) -------- */
 
-enum tr_logql_conv {
-    TR_LOGQL_CONV_FLOAT,    /* unwrap x */
-    TR_LOGQL_CONV_BYTES,    /* unwrap bytes(x) */
-    TR_LOGQL_CONV_DURATION, /* unwrap duration(x) / duration_seconds(x) */
-};
-
-/* unwrap: the value of label name converted. Returns false (drop the
+/* unwrap: the value of label name converted (enum tr_logql_conv of ops.h:
+ * DURATION and DURATION_SECONDS both give seconds). Returns false (drop the
  * sample, no error) when the label is absent or empty; otherwise true with
  * *v (0 when the conversion failed, in which case __error__ is
  * SampleExtractionErr and __error_details__ the Go error). */
@@ -436,9 +412,10 @@ bool tr_logql_line_format(const struct tr_logql_template *t,
                           struct tr_logql_lb *lb,
                           struct tr_slice *line);
 
-/* One label_format operand: dst=src (rename: tmpl NULL, src set) or
- * dst="template" (tmpl set). */
-struct tr_logql_label_fmt {
+/* One compiled label_format operand: dst=src (rename: tmpl NULL, src set) or
+ * dst="template" (tmpl set). The AST's struct tr_logql_label_fmt is the
+ * parsed form (template text, not compiled). */
+struct tr_logql_label_fmt_operand {
     const char *dst;
     const char *src;
     const struct tr_logql_template *tmpl; /* borrowed */
@@ -447,14 +424,14 @@ struct tr_logql_label_fmt {
 /* Checks a label_format operand list at parse time: no "__error__" target
  * ("__error__ cannot be formatted"), no target twice ("multiple label name
  * 'x' not allowed in a single format operation"). 0 or TR_EINVAL. */
-int tr_logql_label_format_check(const struct tr_logql_label_fmt *f,
+int tr_logql_label_format_check(const struct tr_logql_label_fmt_operand *f,
                                 size_t n,
                                 char *errmsg);
 /* label_format: renames (when src exists: set parsed dst, delete src) and
  * templates (every template sees the labels as they were when the first
  * template operand ran; sets parsed dst; on an execution error sets
  * TemplateFormatErr and skips that operand). Returns true. */
-bool tr_logql_label_format(const struct tr_logql_label_fmt *f,
+bool tr_logql_label_format(const struct tr_logql_label_fmt_operand *f,
                            size_t n,
                            struct tr_logql_lb *lb,
                            struct tr_slice line);

@@ -256,7 +256,7 @@ Test(logql_stages_label_filter, string_filters)
 
 Test(logql_stages_label_filter, numeric_filters_and_errors)
 {
-    struct tr_logql_lf *f = lf_num(TR_LOGQL_CMP_GE, "status", 500);
+    struct tr_logql_lf *f = lf_num(TR_LOGQL_CMP_GTE, "status", 500);
     cr_expect(ev(f, "", "status=503", NULL));
     cr_expect(!ev(f, "", "status=200", NULL));
     cr_expect(ev(f, "status=500", "", NULL));
@@ -275,7 +275,7 @@ Test(logql_stages_label_filter, numeric_filters_and_errors)
     f = lf_num(TR_LOGQL_CMP_LT, "code", 0);
     cr_expect(ev(f, "", "code=-3", NULL));
     tr_logql_lf_free(f);
-    f = lf_num(TR_LOGQL_CMP_NE, "code", 200);
+    f = lf_num(TR_LOGQL_CMP_NEQ, "code", 200);
     cr_expect(!ev(f, "", "code=200", NULL));
     cr_expect(ev(f, "", "code=201", NULL));
     tr_logql_lf_free(f);
@@ -283,7 +283,7 @@ Test(logql_stages_label_filter, numeric_filters_and_errors)
     cr_expect(ev(f, "", "code=1500", NULL));
     cr_expect(!ev(f, "", "code=1000", NULL));
     tr_logql_lf_free(f);
-    f = lf_num(TR_LOGQL_CMP_LE, "code", 1.5e3);
+    f = lf_num(TR_LOGQL_CMP_LTE, "code", 1.5e3);
     cr_expect(ev(f, "", "code=1500", NULL));
     tr_logql_lf_free(f);
 }
@@ -329,7 +329,7 @@ Test(logql_stages_label_filter, ip_filter)
     cr_expect(ev(f, "", "addr=host-192.168.3.4:80", NULL));
     cr_expect(!ev(f, "", "", NULL));
     tr_logql_lf_free(f);
-    f = lf_ip(TR_LOGQL_CMP_NE, "addr", "192.168.0.0/16");
+    f = lf_ip(TR_LOGQL_CMP_NEQ, "addr", "192.168.0.0/16");
     cr_expect(!ev(f, "", "addr=192.168.3.4", NULL));
     cr_expect(ev(f, "", "addr=none", NULL));
     cr_expect(!ev(f, "", "", NULL));
@@ -411,12 +411,15 @@ Test(logql_stages_label_filter, unwrap)
     cr_expect_eq(v, 1024);
     cr_expect(tr_logql_unwrap(lb, S("d"), TR_LOGQL_CONV_DURATION, &v));
     cr_expect_eq(v, 5400);
-    cr_expect(tr_logql_unwrap(lb, S("f"), TR_LOGQL_CONV_FLOAT, &v));
+    v = 0; /* duration_seconds(x) is the same conversion as duration(x) */
+    cr_expect(tr_logql_unwrap(lb, S("d"), TR_LOGQL_CONV_DURATION_SECONDS, &v));
+    cr_expect_eq(v, 5400);
+    cr_expect(tr_logql_unwrap(lb, S("f"), TR_LOGQL_CONV_NONE, &v));
     cr_expect_eq(v, 2.5);
-    cr_expect(!tr_logql_unwrap(lb, S("e"), TR_LOGQL_CONV_FLOAT, &v));
-    cr_expect(!tr_logql_unwrap(lb, S("missing"), TR_LOGQL_CONV_FLOAT, &v));
+    cr_expect(!tr_logql_unwrap(lb, S("e"), TR_LOGQL_CONV_NONE, &v));
+    cr_expect(!tr_logql_unwrap(lb, S("missing"), TR_LOGQL_CONV_NONE, &v));
     cr_expect(!tr_logql_lb_has_err(lb));
-    cr_expect(tr_logql_unwrap(lb, S("d"), TR_LOGQL_CONV_FLOAT, &v));
+    cr_expect(tr_logql_unwrap(lb, S("d"), TR_LOGQL_CONV_NONE, &v));
     cr_expect_eq(v, 0);
     cr_expect(tr_slice_eq_cstr(tr_logql_lb_err(lb), "SampleExtractionErr"));
     tr_logql_lb_reset(lb, 0);

@@ -449,28 +449,28 @@ Test(logql_template, line_format_stage)
 Test(logql_template, label_format_stage)
 {
     struct tr_logql_lb *lb = lbh_new("app=a,method=get");
-    struct tr_logql_label_fmt ren = {"verb", "method", NULL};
+    struct tr_logql_label_fmt_operand ren = {"verb", "method", NULL};
     tr_logql_label_format(&ren, 1, lb, S("msg"));
     cr_expect_str_eq(lbh_str_cat(lb, true), "{app=\"a\"s, verb=\"get\"p}");
     tr_logql_lb_reset(lb, 0);
     /* renaming a missing label does nothing */
-    struct tr_logql_label_fmt ren2 = {"x", "nope", NULL};
+    struct tr_logql_label_fmt_operand ren2 = {"x", "nope", NULL};
     tr_logql_label_format(&ren2, 1, lb, S("msg"));
     LBH_EXPECT(lb, "{app=\"a\", method=\"get\"}");
 
     struct tr_logql_template *t1 = ct("label", "{{.method}}-ok");
     struct tr_logql_template *t2 = ct("label", "{{.method}}!");
-    struct tr_logql_label_fmt f1 = {"route", NULL, t1};
+    struct tr_logql_label_fmt_operand f1 = {"route", NULL, t1};
     tr_logql_label_format(&f1, 1, lb, S("msg"));
     LBH_EXPECT(lb, "{app=\"a\", method=\"get\", route=\"get-ok\"}");
     tr_logql_lb_reset(lb, 0);
-    struct tr_logql_label_fmt f2 = {"method", NULL, t2};
+    struct tr_logql_label_fmt_operand f2 = {"method", NULL, t2};
     tr_logql_label_format(&f2, 1, lb, S("msg"));
     LBH_EXPECT(lb, "{app=\"a\", method=\"get!\"}");
     tr_logql_lb_reset(lb, 0);
     /* every template sees the labels as of the first template */
-    struct tr_logql_label_fmt both[2] = {{"method", NULL, t2},
-                                         {"route", NULL, t1}};
+    struct tr_logql_label_fmt_operand both[2] = {{"method", NULL, t2},
+                                                 {"route", NULL, t1}};
     tr_logql_label_format(both, 2, lb, S("msg"));
     LBH_EXPECT(lb, "{app=\"a\", method=\"get!\", route=\"get-ok\"}");
     tr_logql_template_free(t1);
@@ -478,17 +478,18 @@ Test(logql_template, label_format_stage)
     /* __line__ inside label_format */
     tr_logql_lb_reset(lb, 0);
     struct tr_logql_template *t3 = ct("label", "{{ __line__ }}");
-    struct tr_logql_label_fmt f3 = {"l", NULL, t3};
+    struct tr_logql_label_fmt_operand f3 = {"l", NULL, t3};
     tr_logql_label_format(&f3, 1, lb, S("the line"));
     LBH_EXPECT(lb, "{app=\"a\", l=\"the line\", method=\"get\"}");
     tr_logql_template_free(t3);
     tr_logql_lb_free(lb);
 
     char err[TR_ERRMSG_SIZE];
-    struct tr_logql_label_fmt dup[2] = {{"a", "b", NULL}, {"a", "c", NULL}};
+    struct tr_logql_label_fmt_operand dup[2] = {{"a", "b", NULL},
+                                                {"a", "c", NULL}};
     cr_expect_eq(tr_logql_label_format_check(dup, 2, err), TR_EINVAL);
     cr_expect(strstr(err, "multiple label name 'a' not allowed"));
-    struct tr_logql_label_fmt er = {"__error__", "b", NULL};
+    struct tr_logql_label_fmt_operand er = {"__error__", "b", NULL};
     cr_expect_eq(tr_logql_label_format_check(&er, 1, err), TR_EINVAL);
     cr_expect(strstr(err, "__error__ cannot be formatted"));
     cr_expect_eq(tr_logql_label_format_check(dup, 1, err), 0);
