@@ -12,7 +12,7 @@
 #include "lib/alloc.h"
 #include "lib/buf.h"
 
-#define TR_SJSON_MAX_DEPTH 32
+#define TR_SJSON_MAX_DEPTH 128
 #define TR_SJSON_MAX_INPUT ((size_t)256 << 20)
 
 enum tr_sjson_type {

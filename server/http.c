@@ -18,10 +18,16 @@
  *   |  written, keep-alive           |
  *   +--------------------------------+
  *                                    | written, close: shutdown(SHUT_WR)
- *                                    v
- *                                  DRAIN (read and discard until EOF or
- *                                    |    a short timer; avoids a RST
- *                                    v    that would eat the response)
+ *                                    |
+ *                                    |  101 written (tr_http_ws_upgrade)
+ *                                    +-------------->  WS (frames; reads,
+ *                                    |                  |  timer and writes
+ *                                    |   close          |  are http_ws.c's)
+ *                                    v   handshake done |
+ *                                  DRAIN <--------------+
+ *                                    |  (read and discard until EOF or
+ *                                    |   a short timer; avoids a RST
+ *                                    v   that would eat the response)
  *                                 CLOSING (uv_close; freed when both
  *                                          handles are closed and no
  *                                          work item refers to it)
@@ -31,6 +37,7 @@
 #include "server/http.h"
 
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,7 +69,15 @@ struct listener {
     struct listener *next;
 };
 
-enum phase { PH_IDLE, PH_HEAD, PH_BODY, PH_BUSY, PH_DRAIN, PH_CLOSING };
+enum phase {
+    PH_IDLE,
+    PH_HEAD,
+    PH_BODY,
+    PH_BUSY,
+    PH_WS, /* a WebSocket: c->ws */
+    PH_DRAIN,
+    PH_CLOSING
+};
 
 struct exchange;
 
@@ -79,7 +94,8 @@ struct conn {
     bool counted;     /* included in the connections gauge */
     struct tr_buf in; /* received, not yet consumed */
     struct tr_http_parser parser;
-    struct exchange *x; /* current request (NULL only when closing) */
+    struct exchange *x;    /* current request (NULL when closing or PH_WS) */
+    struct tr_ws_conn *ws; /* PH_WS and after: the WebSocket (http_ws.c) */
     char remote[64];
 };
 
@@ -99,6 +115,8 @@ struct exchange {
     bool head_only; /* HEAD request: no body bytes */
     tr_ns start;
     const char *method_label;
+    struct tr_ws_conn *ws; /* upgrade accepted, 101 not yet written */
+    char ws_accept[TR_WS_ACCEPT_SIZE]; /* its Sec-WebSocket-Accept */
 };
 
 struct tr_http_server {
@@ -126,6 +144,7 @@ struct tr_http_server {
 static void conn_close(struct conn *c);
 static void conn_process(struct conn *c);
 static void write_response(struct exchange *x);
+static void ws_begin(struct conn *c, struct exchange *x);
 static void maybe_done(struct tr_http_server *s);
 
 /* ---- small helpers ----------------------------------------------------- */
@@ -135,6 +154,8 @@ static const char *status_text(int status)
     switch (status) {
         case 100:
             return "Continue";
+        case 101:
+            return "Switching Protocols";
         case 200:
             return "OK";
         case 201:
@@ -179,6 +200,8 @@ static const char *status_text(int status)
             return "Unsupported Media Type";
         case 422:
             return "Unprocessable Entity";
+        case 426:
+            return "Upgrade Required";
         case 429:
             return "Too Many Requests";
         case 431:
@@ -424,6 +447,9 @@ static void exchange_free(struct exchange *x)
     if (x == NULL) {
         return;
     }
+    if (x->ws != NULL) {
+        tr_http__ws_release(x->ws); /* the upgrade never happened */
+    }
     tr_arena_free(&x->arena);
     tr_buf_free(&x->raw);
     tr_buf_free(&x->decoded);
@@ -638,6 +664,9 @@ static void conn_unref(struct conn *c)
         c->next->prev = c->prev;
     }
     s->n_conns--;
+    if (c->ws != NULL) {
+        tr_http__ws_release(c->ws);
+    }
     exchange_free(c->x);
     tr_http_parser_free(&c->parser);
     tr_buf_free(&c->in);
@@ -657,6 +686,9 @@ static void conn_close(struct conn *c)
     }
     c->phase = PH_CLOSING;
     c->reading = false;
+    if (c->ws != NULL) {
+        tr_http__ws_closing(c->ws);
+    }
     if (c->counted) {
         c->counted = false;
         c->s->n_active--;
@@ -709,7 +741,6 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 
 static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 {
-    (void)buf;
     struct conn *c = st->data;
     if (nread == 0) {
         return;
@@ -721,6 +752,11 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
     }
     if (c->phase == PH_DRAIN) {
         return; /* discarded (on_alloc resets the buffer) */
+    }
+    if (c->phase == PH_WS) {
+        c->in.len = 0; /* the frame parser keeps what it needs */
+        tr_http__ws_input(c->ws, buf->base, (size_t)nread);
+        return;
     }
     c->in.len += (size_t)nread;
     c->in.data[c->in.len] = '\0';
@@ -752,6 +788,9 @@ static void on_timer(uv_timer_t *t)
         case PH_IDLE:
         case PH_DRAIN:
             conn_close(c);
+            break;
+        case PH_WS:
+            tr_http__ws_on_timer(c->ws);
             break;
         default:
             break;
@@ -1063,6 +1102,10 @@ static void on_written(uv_write_t *w, int status)
         conn_close(c);
         return;
     }
+    if (x->ws != NULL && x->resp.status == 101) {
+        ws_begin(c, x);
+        return;
+    }
     if (x->close_after || s->shutting_down) {
         conn_linger(c);
         return;
@@ -1079,6 +1122,32 @@ static void on_written(uv_write_t *w, int status)
     set_timer(c, s->cfg.idle_timeout_ms);
     start_reading(c);
     conn_process(c);
+}
+
+/* The 101 of x is written: the connection carries WebSocket frames. */
+static void ws_begin(struct conn *c, struct exchange *x)
+{
+    struct tr_http_server *s = c->s;
+    c->ws = x->ws;
+    x->ws = NULL;
+    exchange_free(x);
+    c->x = NULL;
+    c->phase = PH_WS;
+    set_timer(c, 0);
+    if (tr_http__ws_start(c->ws, s->loop, (uv_stream_t *)&c->tcp, c) != 0) {
+        conn_close(c);
+        return;
+    }
+    start_reading(c);
+    if (c->phase == PH_WS && c->in.len > 0) {
+        /* frames sent right after the request */
+        size_t n = c->in.len;
+        c->in.len = 0;
+        tr_http__ws_input(c->ws, c->in.data, n);
+    }
+    if (c->phase == PH_WS && s->shutting_down) {
+        tr_http__ws_shutdown(c->ws);
+    }
 }
 
 static void write_response(struct exchange *x)
@@ -1101,14 +1170,25 @@ static void write_response(struct exchange *x)
     for (size_t i = 0; i < r->n_front; i++) {
         body_len += r->front[i].len;
     }
+    if (x->ws != NULL && r->status == 101 && s->shutting_down) {
+        tr_buf_reset(&r->headers);
+        tr_http_resp_text(r, 503, "server shutting down");
+    }
     int st = r->status;
     bool no_body = st == 204 || st == 304 || (st >= 100 && st < 200);
     bool keep_alive_10 = !x->close_after && c->parser.minor == 0;
-    if (s->shutting_down) {
-        x->close_after = true;
+    bool upgrade = x->ws != NULL && st == 101;
+    if (s->shutting_down || upgrade) {
+        x->close_after = !upgrade; /* no more HTTP either way */
     }
     struct tr_buf *h = &x->head;
     tr_buf_printf(h, "HTTP/1.1 %d %s\r\n", st, status_text(st));
+    if (upgrade) {
+        tr_buf_printf(h,
+                      "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                      "Sec-WebSocket-Accept: %s\r\n",
+                      x->ws_accept);
+    }
     if (r->content_type != NULL && !no_body) {
         tr_buf_printf(h, "Content-Type: %s\r\n", r->content_type);
     }
@@ -1117,7 +1197,7 @@ static void write_response(struct exchange *x)
     }
     if (x->close_after) {
         tr_buf_puts(h, "Connection: close\r\n");
-    } else if (keep_alive_10) {
+    } else if (keep_alive_10 && !upgrade) {
         tr_buf_puts(h, "Connection: keep-alive\r\n");
     }
     tr_buf_append(h, r->headers.data ? r->headers.data : "", r->headers.len);
@@ -1215,13 +1295,75 @@ void tr_http_server_shutdown(struct tr_http_server *s,
     }
     s->listeners = NULL;
     /* Idle or half-read connections close now; busy ones after their
-     * response (write_response forces Connection: close). */
+     * response (write_response forces Connection: close); WebSockets after
+     * their closing handshake. */
     for (struct conn *c = s->conns; c; c = c->next) {
-        if (c->phase != PH_BUSY) {
+        if (c->phase == PH_WS) {
+            tr_http__ws_shutdown(c->ws); /* close 1001, then the end */
+        } else if (c->phase != PH_BUSY) {
             conn_close(c);
         }
     }
     uv_timer_start(&s->shutdown_timer, on_shutdown_timeout,
                    timeout_ms ? timeout_ms : 1, 0);
     maybe_done(s);
+}
+
+/* ---- WebSocket upgrade and the seam for http_ws.c ---------------------- */
+
+int tr_http_ws_upgrade(const struct tr_http_request *req,
+                       struct tr_http_response *resp,
+                       const struct tr_ws_handler *h,
+                       void *user_data)
+{
+    /* req is the exchange's own (handlers only see those) */
+    struct exchange *x =
+        (struct exchange *)((char *)req - offsetof(struct exchange, req));
+    if (resp != &x->resp || h == NULL || h->version != 1 ||
+        h->on_close == NULL || x->ws != NULL) {
+        return TR_EINVAL;
+    }
+    char accept[TR_WS_ACCEPT_SIZE];
+    char msg[TR_ERRMSG_SIZE];
+    int status;
+    /* the parser is not touched while the handler runs */
+    int rv =
+        tr_ws_handshake_check(req, x->c->parser.minor, accept, &status, msg);
+    if (rv != 0) {
+        tr_http_resp_text(resp, status, msg);
+        if (status == 426) {
+            tr_http_resp_header(resp, "Sec-WebSocket-Version", "13");
+        }
+        return rv;
+    }
+    x->ws = tr_http__ws_new(h, user_data);
+    if (x->ws == NULL) {
+        tr_http_resp_text(resp, 503, "out of memory accepting a websocket");
+        return TR_ENOMEM;
+    }
+    /* the upgrade headers are written with the 101 (write_response) */
+    memcpy(x->ws_accept, accept, sizeof(accept));
+    resp->status = 101;
+    resp->content_type = NULL;
+    resp__drop_front(resp);
+    tr_buf_reset(&resp->body);
+    return 0;
+}
+
+void tr_http__conn_close(void *conn)
+{
+    conn_close(conn);
+}
+
+void tr_http__conn_linger(void *conn)
+{
+    conn_linger(conn);
+}
+
+void tr_http__conn_timer(void *conn, uint64_t ms)
+{
+    struct conn *c = conn;
+    if (c->phase != PH_CLOSING) {
+        set_timer(c, ms);
+    }
 }

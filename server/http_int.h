@@ -1,6 +1,7 @@
 /* http_int.h - private types of the HTTP server: the incremental request
- * parser (http_parse.c, pure: no libuv, fuzzable) and helpers shared by
- * http.c and http_form.c.
+ * parser (http_parse.c, pure: no libuv, fuzzable), helpers shared by
+ * http.c and http_form.c, and the seam between http.c and its WebSocket
+ * connections (http_ws.c; at the end).
  *
  * Parser contract. The caller keeps the unconsumed input in one contiguous
  * buffer and calls tr_http_parse() with it after every read; the parser
@@ -128,5 +129,45 @@ size_t tr_http__unescape(const char *s,
                          bool plus,
                          bool strict,
                          char *out);
+
+/* ---- WebSocket seam: http.c <-> http_ws.c ------------------------------
+ * http.c owns the connection (socket, timer, read buffer, close and
+ * linger); http_ws.c owns a struct tr_ws_conn that writes frames on the
+ * connection's stream and reacts to input and timer expiry. Connection
+ * phases: the 101 is written -> tr_http__ws_start; each read ->
+ * tr_http__ws_input; the connection's timer -> tr_http__ws_on_timer; server
+ * shutdown -> tr_http__ws_shutdown; conn_close -> tr_http__ws_closing (no
+ * callbacks run, the stream is no longer used); the connection's memory is
+ * freed -> tr_http__ws_release (on_close runs). Loop thread only, except
+ * tr_http__ws_new. */
+
+/* A connection object for an accepted upgrade, not started (any thread).
+ * NULL when out of memory. */
+struct tr_ws_conn *tr_http__ws_new(const struct tr_ws_handler *h,
+                                   void *user_data);
+/* The 101 was written on stream: start (on_open runs). conn is http.c's
+ * connection for the tr_http__conn_* calls. 0, or a negative libuv code
+ * (then the caller closes the connection). */
+int tr_http__ws_start(struct tr_ws_conn *w,
+                      uv_loop_t *loop,
+                      uv_stream_t *stream,
+                      void *conn);
+/* Bytes read from the connection (all consumed). */
+void tr_http__ws_input(struct tr_ws_conn *w, const char *data, size_t len);
+/* The connection's timer (armed with tr_http__conn_timer) expired. */
+void tr_http__ws_on_timer(struct tr_ws_conn *w);
+/* Server shutdown: close with 1001. */
+void tr_http__ws_shutdown(struct tr_ws_conn *w);
+/* The connection is being closed (uv_close called). */
+void tr_http__ws_closing(struct tr_ws_conn *w);
+/* The connection is gone (or never started): runs on_close if it has not
+ * run and drops the server's reference. */
+void tr_http__ws_release(struct tr_ws_conn *w);
+
+/* Provided by http.c for http_ws.c; conn as given to tr_http__ws_start. */
+void tr_http__conn_close(void *conn);  /* close now (pending writes fail) */
+void tr_http__conn_linger(void *conn); /* after pending writes: FIN, drain,
+                                          close */
+void tr_http__conn_timer(void *conn, uint64_t ms); /* arm (0: stop) */
 
 #endif

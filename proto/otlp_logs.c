@@ -1,0 +1,1133 @@
+/* otlp_logs.c - OTLP logs decoding and the mapping to Loki streams
+ * (otlp_logs.h).
+ *
+ * Decoding follows proto/loki_push.c: each message is walked once to
+ * count its repeated sub-messages, then decoded into arrays allocated once
+ * from the arena. The nesting is fixed (request > resource_logs >
+ * scope_logs > log record), AnyValue recursion is bounded in
+ * otlp_common.c.
+ *
+ * The mapping builds each resource's label set and metadata first, groups
+ * resources with equal label sets by sorting them (no quadratic search),
+ * numbers the streams in order of first appearance, then fills every
+ * stream's entries in record order. */
+#include "proto/otlp_logs.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/err.h"
+#include "lib/jsonparse.h"
+#include "proto/pbread.h"
+
+static const char M_REQ[] =
+    "opentelemetry.proto.collector.logs.v1.ExportLogsServiceRequest";
+static const char M_RL[] = "opentelemetry.proto.logs.v1.ResourceLogs";
+static const char M_SL[] = "opentelemetry.proto.logs.v1.ScopeLogs";
+static const char M_REC[] = "opentelemetry.proto.logs.v1.LogRecord";
+
+const char *const tr_otlp_loki_index_attrs[] = {
+    "service.name",
+    "service.namespace",
+    "service.instance.id",
+    "deployment.environment",
+    "deployment.environment.name",
+    "cloud.region",
+    "cloud.availability_zone",
+    "k8s.cluster.name",
+    "k8s.namespace.name",
+    "k8s.pod.name",
+    "k8s.container.name",
+    "container.name",
+    "k8s.replicaset.name",
+    "k8s.deployment.name",
+    "k8s.statefulset.name",
+    "k8s.daemonset.name",
+    "k8s.cronjob.name",
+    "k8s.job.name",
+    NULL,
+};
+
+/* Loki's default discover_service_name list (pkg/validation/limits.go). */
+static const char *const discover_service_name[] = {
+    "service",
+    "app",
+    "application",
+    "app_name",
+    "name",
+    "app_kubernetes_io_name",
+    "container",
+    "container_name",
+    "k8s_container_name",
+    "component",
+    "workload",
+    "job",
+    "k8s_job_name",
+    NULL,
+};
+
+static const char *const severity_names[] = {
+    "SEVERITY_NUMBER_UNSPECIFIED", "SEVERITY_NUMBER_TRACE",
+    "SEVERITY_NUMBER_TRACE2",      "SEVERITY_NUMBER_TRACE3",
+    "SEVERITY_NUMBER_TRACE4",      "SEVERITY_NUMBER_DEBUG",
+    "SEVERITY_NUMBER_DEBUG2",      "SEVERITY_NUMBER_DEBUG3",
+    "SEVERITY_NUMBER_DEBUG4",      "SEVERITY_NUMBER_INFO",
+    "SEVERITY_NUMBER_INFO2",       "SEVERITY_NUMBER_INFO3",
+    "SEVERITY_NUMBER_INFO4",       "SEVERITY_NUMBER_WARN",
+    "SEVERITY_NUMBER_WARN2",       "SEVERITY_NUMBER_WARN3",
+    "SEVERITY_NUMBER_WARN4",       "SEVERITY_NUMBER_ERROR",
+    "SEVERITY_NUMBER_ERROR2",      "SEVERITY_NUMBER_ERROR3",
+    "SEVERITY_NUMBER_ERROR4",      "SEVERITY_NUMBER_FATAL",
+    "SEVERITY_NUMBER_FATAL2",      "SEVERITY_NUMBER_FATAL3",
+    "SEVERITY_NUMBER_FATAL4",
+};
+
+/* ---- protobuf ------------------------------------------------------------
+ */
+
+static int dec_record(const struct tr_pb_rd *rd,
+                      struct tr_cursor c,
+                      struct tr_arena *a,
+                      struct tr_otlp_log_record *out)
+{
+    memset(out, 0, sizeof(*out));
+    size_t n;
+    int rv = tr_otlp_pb_count(rd, c, M_REC, 6, &n);
+    struct tr_otlp_kv *attrs = tr_pb_array(a, n, sizeof(*attrs), &rv);
+    while (rv == 0 && c.p < c.end) {
+        const uint8_t *at = c.p;
+        uint32_t field;
+        unsigned wt;
+        uint64_t u = 0;
+        struct tr_cursor sub;
+        rv = tr_pb_tag(rd, &c, M_REC, &field, &wt);
+        if (rv != 0) {
+            break;
+        }
+        switch (field) {
+            case 1:
+                rv = tr_otlp_pb_fixed64(rd, &c, at, M_REC, field, wt,
+                                        &out->time_unix_nano);
+                break;
+            case 11:
+                rv = tr_otlp_pb_fixed64(rd, &c, at, M_REC, field, wt,
+                                        &out->observed_time_unix_nano);
+                break;
+            case 2:
+                rv = tr_otlp_pb_varint(rd, &c, at, M_REC, field, wt, &u);
+                /* an int32 enum: Go keeps the low 32 bits */
+                out->severity_number = (int32_t)(uint32_t)u;
+                break;
+            case 3:
+                rv = tr_otlp_pb_str(rd, &c, at, M_REC, field, wt,
+                                    &out->severity_text);
+                break;
+            case 5:
+            case 6:
+                rv = tr_pb_want(rd, at, M_REC, field, wt, WT_LEN);
+                if (rv == 0) {
+                    rv = tr_pb_len(rd, &c, M_REC, field, &sub);
+                }
+                if (rv == 0 && field == 5) {
+                    rv = tr_otlp_pb_value(rd, sub, a, 0, &out->body);
+                } else if (rv == 0) {
+                    rv = tr_otlp_pb_kv(rd, sub, a, 0, &attrs[out->n_attrs++]);
+                }
+                break;
+            case 7:
+                rv = tr_otlp_pb_varint(rd, &c, at, M_REC, field, wt, &u);
+                out->dropped_attributes_count = (uint32_t)u;
+                break;
+            case 8:
+                rv = tr_otlp_pb_fixed32(rd, &c, at, M_REC, field, wt,
+                                        &out->flags);
+                break;
+            case 9:
+                rv = tr_otlp_pb_id(rd, &c, at, M_REC, "trace_id", field, wt, 16,
+                                   &out->trace_id);
+                break;
+            case 10:
+                rv = tr_otlp_pb_id(rd, &c, at, M_REC, "span_id", field, wt, 8,
+                                   &out->span_id);
+                break;
+            case 12:
+                rv = tr_otlp_pb_str(rd, &c, at, M_REC, field, wt,
+                                    &out->event_name);
+                break;
+            default:
+                rv = tr_pb_skip(rd, &c, M_REC, field, wt);
+                break;
+        }
+    }
+    out->attrs = attrs;
+    return rv;
+}
+
+static int dec_scope_logs(const struct tr_pb_rd *rd,
+                          struct tr_cursor c,
+                          struct tr_arena *a,
+                          struct tr_otlp_scope_logs *out)
+{
+    memset(out, 0, sizeof(*out));
+    size_t n;
+    int rv = tr_otlp_pb_count(rd, c, M_SL, 2, &n);
+    struct tr_otlp_log_record *recs = tr_pb_array(a, n, sizeof(*recs), &rv);
+    size_t k = 0;
+    while (rv == 0 && c.p < c.end) {
+        const uint8_t *at = c.p;
+        uint32_t field;
+        unsigned wt;
+        struct tr_cursor sub;
+        rv = tr_pb_tag(rd, &c, M_SL, &field, &wt);
+        if (rv == 0 && (field == 1 || field == 2)) {
+            rv = tr_pb_want(rd, at, M_SL, field, wt, WT_LEN);
+            if (rv == 0) {
+                rv = tr_pb_len(rd, &c, M_SL, field, &sub);
+            }
+            if (rv == 0 && field == 1) {
+                rv = tr_otlp_pb_scope(rd, sub, a, &out->scope);
+            } else if (rv == 0) {
+                rv = dec_record(rd, sub, a, &recs[k++]);
+            }
+        } else if (rv == 0 && field == 3) {
+            rv = tr_otlp_pb_str(rd, &c, at, M_SL, field, wt, &out->schema_url);
+        } else if (rv == 0) {
+            rv = tr_pb_skip(rd, &c, M_SL, field, wt);
+        }
+    }
+    out->records = recs;
+    out->n_records = k;
+    return rv;
+}
+
+static int dec_resource_logs(const struct tr_pb_rd *rd,
+                             struct tr_cursor c,
+                             struct tr_arena *a,
+                             struct tr_otlp_resource_logs *out,
+                             size_t *n_records)
+{
+    memset(out, 0, sizeof(*out));
+    size_t n;
+    int rv = tr_otlp_pb_count(rd, c, M_RL, 2, &n);
+    struct tr_otlp_scope_logs *sls = tr_pb_array(a, n, sizeof(*sls), &rv);
+    size_t k = 0;
+    while (rv == 0 && c.p < c.end) {
+        const uint8_t *at = c.p;
+        uint32_t field;
+        unsigned wt;
+        struct tr_cursor sub;
+        rv = tr_pb_tag(rd, &c, M_RL, &field, &wt);
+        if (rv == 0 && (field == 1 || field == 2)) {
+            rv = tr_pb_want(rd, at, M_RL, field, wt, WT_LEN);
+            if (rv == 0) {
+                rv = tr_pb_len(rd, &c, M_RL, field, &sub);
+            }
+            if (rv == 0 && field == 1) {
+                rv = tr_otlp_pb_resource(rd, sub, a, &out->resource);
+            } else if (rv == 0) {
+                rv = dec_scope_logs(rd, sub, a, &sls[k]);
+                *n_records += sls[k].n_records;
+                k++;
+            }
+        } else if (rv == 0 && field == 3) {
+            rv = tr_otlp_pb_str(rd, &c, at, M_RL, field, wt, &out->schema_url);
+        } else if (rv == 0) {
+            rv = tr_pb_skip(rd, &c, M_RL, field, wt);
+        }
+    }
+    out->scopes = sls;
+    out->n_scopes = k;
+    return rv;
+}
+
+int tr_otlp_logs_decode(const void *buf,
+                        size_t len,
+                        struct tr_arena *a,
+                        struct tr_otlp_logs *out,
+                        char *errmsg)
+{
+    memset(out, 0, sizeof(*out));
+    if (buf == NULL && len > 0) {
+        return tr_errf(TR_EINVAL, errmsg, "otlp logs: NULL buffer");
+    }
+    struct tr_pb_rd rd = {buf, errmsg, "resource_logs", SIZE_MAX};
+    struct tr_cursor c = tr_cursor_make(buf, len);
+    size_t n, k = 0, records = 0;
+    int rv = tr_otlp_pb_count(&rd, c, M_REQ, 1, &n);
+    struct tr_otlp_resource_logs *rls = tr_pb_array(a, n, sizeof(*rls), &rv);
+    while (rv == 0 && c.p < c.end) {
+        uint32_t field;
+        unsigned wt;
+        struct tr_cursor sub;
+        rv = tr_pb_tag(&rd, &c, M_REQ, &field, &wt);
+        if (rv == 0 && field == 1) {
+            rv = tr_pb_len(&rd, &c, M_REQ, field, &sub);
+            if (rv == 0) {
+                rd.item_idx = k;
+                rv = dec_resource_logs(&rd, sub, a, &rls[k], &records);
+                rd.item_idx = SIZE_MAX;
+                k++;
+            }
+        } else if (rv == 0) {
+            rv = tr_pb_skip(&rd, &c, M_REQ, field, wt);
+        }
+    }
+    if (rv == TR_ENOMEM) {
+        return tr_errf(rv, errmsg, "otlp logs: out of memory");
+    }
+    if (rv != 0) {
+        return rv;
+    }
+    out->resources = rls;
+    out->n_resources = k;
+    out->n_records = records;
+    out->body_len = len;
+    return 0;
+}
+
+/* ---- OTLP/JSON -----------------------------------------------------------
+ */
+
+/* Checks that idx is an array (null: *n = 0, returns 1). */
+static int json_array(struct tr_otlp_json *j, long idx, size_t *n)
+{
+    const struct tr_sjson_tok *t = &j->doc->toks[idx];
+    *n = 0;
+    if (t->type == TR_SJSON_NULL) {
+        return 1;
+    }
+    if (t->type != TR_SJSON_ARRAY) {
+        return tr_otlp_json_fail(j, "expected an array");
+    }
+    *n = t->n;
+    return 0;
+}
+
+static int json_object(struct tr_otlp_json *j, long idx, const char *what)
+{
+    if (j->doc->toks[idx].type != TR_SJSON_OBJECT) {
+        return tr_otlp_json_fail(j, "expected a %s object", what);
+    }
+    return 0;
+}
+
+static int json_record(struct tr_otlp_json *j,
+                       long obj,
+                       struct tr_otlp_log_record *out)
+{
+    const struct tr_sjson *d = j->doc;
+    memset(out, 0, sizeof(*out));
+    int rv = json_object(j, obj, "LogRecord");
+    long k = obj + 1;
+    for (uint32_t i = 0; rv == 0 && i < d->toks[obj].n; i++) {
+        long v = k + 1;
+        size_t p0 = j->path_len;
+        if (tr_otlp_json_key(j, k, "timeUnixNano", "time_unix_nano")) {
+            tr_otlp_json_push(j, "timeUnixNano", 0);
+            rv = tr_otlp_json_u64(j, v, &out->time_unix_nano);
+        } else if (tr_otlp_json_key(j, k, "observedTimeUnixNano",
+                                    "observed_time_unix_nano")) {
+            tr_otlp_json_push(j, "observedTimeUnixNano", 0);
+            rv = tr_otlp_json_u64(j, v, &out->observed_time_unix_nano);
+        } else if (tr_otlp_json_key(j, k, "severityNumber",
+                                    "severity_number")) {
+            tr_otlp_json_push(j, "severityNumber", 0);
+            rv = tr_otlp_json_enum(
+                j, v, severity_names,
+                sizeof(severity_names) / sizeof(severity_names[0]),
+                &out->severity_number);
+        } else if (tr_otlp_json_key(j, k, "severityText", "severity_text")) {
+            tr_otlp_json_push(j, "severityText", 0);
+            rv = tr_otlp_json_str(j, v, &out->severity_text);
+        } else if (tr_otlp_json_key(j, k, "body", NULL)) {
+            tr_otlp_json_push(j, "body", 0);
+            rv = tr_otlp_json_value(j, v, 0, &out->body);
+        } else if (tr_otlp_json_key(j, k, "attributes", NULL)) {
+            tr_otlp_json_push(j, "attributes", 0);
+            rv = tr_otlp_json_kvs(j, v, 0, &out->attrs, &out->n_attrs);
+        } else if (tr_otlp_json_key(j, k, "droppedAttributesCount",
+                                    "dropped_attributes_count")) {
+            tr_otlp_json_push(j, "droppedAttributesCount", 0);
+            rv = tr_otlp_json_u32(j, v, &out->dropped_attributes_count);
+        } else if (tr_otlp_json_key(j, k, "flags", NULL)) {
+            tr_otlp_json_push(j, "flags", 0);
+            rv = tr_otlp_json_u32(j, v, &out->flags);
+        } else if (tr_otlp_json_key(j, k, "traceId", "trace_id")) {
+            tr_otlp_json_push(j, "traceId", 0);
+            rv = tr_otlp_json_id(j, v, 16, &out->trace_id);
+        } else if (tr_otlp_json_key(j, k, "spanId", "span_id")) {
+            tr_otlp_json_push(j, "spanId", 0);
+            rv = tr_otlp_json_id(j, v, 8, &out->span_id);
+        } else if (tr_otlp_json_key(j, k, "eventName", "event_name")) {
+            tr_otlp_json_push(j, "eventName", 0);
+            rv = tr_otlp_json_str(j, v, &out->event_name);
+        }
+        if (rv == 0) {
+            tr_otlp_json_pop(j, p0);
+        }
+        k = (long)d->toks[v].next;
+    }
+    return rv;
+}
+
+static int json_scope_logs(struct tr_otlp_json *j,
+                           long obj,
+                           struct tr_otlp_scope_logs *out)
+{
+    const struct tr_sjson *d = j->doc;
+    memset(out, 0, sizeof(*out));
+    int rv = json_object(j, obj, "ScopeLogs");
+    long k = obj + 1;
+    for (uint32_t i = 0; rv == 0 && i < d->toks[obj].n; i++) {
+        long v = k + 1;
+        size_t p0 = j->path_len;
+        if (tr_otlp_json_key(j, k, "scope", NULL)) {
+            tr_otlp_json_push(j, "scope", 0);
+            rv = tr_otlp_json_scope(j, v, &out->scope);
+        } else if (tr_otlp_json_key(j, k, "schemaUrl", "schema_url")) {
+            tr_otlp_json_push(j, "schemaUrl", 0);
+            rv = tr_otlp_json_str(j, v, &out->schema_url);
+        } else if (tr_otlp_json_key(j, k, "logRecords", "log_records")) {
+            tr_otlp_json_push(j, "logRecords", 0);
+            size_t n;
+            rv = json_array(j, v, &n);
+            struct tr_otlp_log_record *recs = NULL;
+            if (rv == 0) {
+                recs = tr_pb_array(j->a, n, sizeof(*recs), &rv);
+                if (rv != 0) {
+                    rv = tr_errf(rv, j->errmsg, "out of memory");
+                }
+            }
+            long e = v + 1;
+            for (size_t r = 0; rv == 0 && r < n; r++) {
+                size_t p1 = tr_otlp_json_push(j, NULL, r);
+                rv = json_record(j, e, &recs[r]);
+                if (rv == 0) {
+                    tr_otlp_json_pop(j, p1);
+                }
+                e = (long)d->toks[e].next;
+            }
+            rv = rv > 0 ? 0 : rv;
+            out->records = recs;
+            out->n_records = rv == 0 ? n : 0;
+        }
+        if (rv == 0) {
+            tr_otlp_json_pop(j, p0);
+        }
+        k = (long)d->toks[v].next;
+    }
+    return rv;
+}
+
+static int json_resource_logs(struct tr_otlp_json *j,
+                              long obj,
+                              struct tr_otlp_resource_logs *out)
+{
+    const struct tr_sjson *d = j->doc;
+    memset(out, 0, sizeof(*out));
+    int rv = json_object(j, obj, "ResourceLogs");
+    long k = obj + 1;
+    for (uint32_t i = 0; rv == 0 && i < d->toks[obj].n; i++) {
+        long v = k + 1;
+        size_t p0 = j->path_len;
+        if (tr_otlp_json_key(j, k, "resource", NULL)) {
+            tr_otlp_json_push(j, "resource", 0);
+            rv = tr_otlp_json_resource(j, v, &out->resource);
+        } else if (tr_otlp_json_key(j, k, "schemaUrl", "schema_url")) {
+            tr_otlp_json_push(j, "schemaUrl", 0);
+            rv = tr_otlp_json_str(j, v, &out->schema_url);
+        } else if (tr_otlp_json_key(j, k, "scopeLogs", "scope_logs")) {
+            tr_otlp_json_push(j, "scopeLogs", 0);
+            size_t n;
+            rv = json_array(j, v, &n);
+            struct tr_otlp_scope_logs *sls = NULL;
+            if (rv == 0) {
+                sls = tr_pb_array(j->a, n, sizeof(*sls), &rv);
+                if (rv != 0) {
+                    rv = tr_errf(rv, j->errmsg, "out of memory");
+                }
+            }
+            long e = v + 1;
+            for (size_t s = 0; rv == 0 && s < n; s++) {
+                size_t p1 = tr_otlp_json_push(j, NULL, s);
+                rv = json_scope_logs(j, e, &sls[s]);
+                if (rv == 0) {
+                    tr_otlp_json_pop(j, p1);
+                }
+                e = (long)d->toks[e].next;
+            }
+            rv = rv > 0 ? 0 : rv;
+            out->scopes = sls; /* a repeated key replaces the earlier one */
+            out->n_scopes = rv == 0 ? n : 0;
+        }
+        if (rv == 0) {
+            tr_otlp_json_pop(j, p0);
+        }
+        k = (long)d->toks[v].next;
+    }
+    return rv;
+}
+
+int tr_otlp_logs_decode_json(const void *buf,
+                             size_t len,
+                             struct tr_arena *a,
+                             struct tr_otlp_logs *out,
+                             char *errmsg)
+{
+    memset(out, 0, sizeof(*out));
+    struct tr_sjson d;
+    if (tr_sjson_parse(&d, buf, len) != 0) {
+        int rv = tr_errf(TR_EINVAL, errmsg, "invalid JSON: %s", d.err);
+        tr_sjson_free(&d);
+        return rv;
+    }
+    struct tr_otlp_json j = {.doc = &d, .a = a, .errmsg = errmsg};
+    struct tr_otlp_resource_logs *rls = NULL;
+    size_t n = 0;
+    int rv = d.toks[0].type == TR_SJSON_OBJECT
+                 ? 0
+                 : tr_errf(TR_EINVAL, errmsg,
+                           "expected an ExportLogsServiceRequest object as "
+                           "the JSON body");
+    long k = 1;
+    for (uint32_t i = 0; rv == 0 && i < d.toks[0].n; i++) {
+        long v = k + 1;
+        if (tr_otlp_json_key(&j, k, "resourceLogs", "resource_logs")) {
+            tr_otlp_json_push(&j, "resourceLogs", 0);
+            rv = json_array(&j, v, &n);
+            if (rv == 0) {
+                rls = tr_pb_array(a, n, sizeof(*rls), &rv);
+                if (rv != 0) {
+                    rv = tr_errf(rv, errmsg, "out of memory");
+                }
+            }
+            long e = v + 1;
+            for (size_t r = 0; rv == 0 && r < n; r++) {
+                size_t p1 = tr_otlp_json_push(&j, NULL, r);
+                rv = json_resource_logs(&j, e, &rls[r]);
+                if (rv == 0) {
+                    tr_otlp_json_pop(&j, p1);
+                }
+                e = (long)d.toks[e].next;
+            }
+            rv = rv > 0 ? 0 : rv;
+            tr_otlp_json_pop(&j, 0);
+        }
+        k = (long)d.toks[v].next;
+    }
+    if (rv == 0) {
+        out->resources = rls;
+        out->n_resources = n;
+        out->body_len = len;
+        for (size_t r = 0; r < n; r++) {
+            for (size_t s = 0; s < rls[r].n_scopes; s++) {
+                out->n_records += rls[r].scopes[s].n_records;
+            }
+        }
+    }
+    tr_sjson_free(&d);
+    return rv;
+}
+
+/* ---- mapping to Loki streams ---------------------------------------------
+ */
+
+/* A growable list of name/value pairs (tr_malloc). */
+struct pairs {
+    struct tr_loki_label *v;
+    size_t n;
+    size_t cap;
+};
+
+struct map_ctx {
+    struct tr_arena *a;
+    char *errmsg;
+    struct tr_buf full; /* scratch: prefix_key */
+    struct tr_buf name; /* scratch: the label name */
+    struct tr_buf val;  /* scratch: a rendered value */
+    struct pairs own;   /* scratch: one record's metadata */
+    size_t meta_total;  /* metadata pairs made so far */
+    size_t meta_max;
+};
+
+static int pairs_add(struct pairs *p, struct tr_slice name, struct tr_slice v)
+{
+    if (p->n == p->cap) {
+        struct tr_loki_label *g =
+            tr_array_grow(p->v, &p->cap, sizeof(*p->v), 16);
+        if (g == NULL) {
+            return TR_ENOMEM;
+        }
+        p->v = g;
+    }
+    p->v[p->n++] = (struct tr_loki_label){name, v};
+    return 0;
+}
+
+/* A copy of b's bytes in the arena (an empty slice for none). */
+static int arena_slice(struct tr_arena *a,
+                       const struct tr_buf *b,
+                       struct tr_slice *out)
+{
+    if (b->len == 0) {
+        *out = (struct tr_slice){"", 0};
+        return 0;
+    }
+    char *p = tr_arena_memdup(a, b->data, b->len);
+    if (p == NULL) {
+        return TR_ENOMEM;
+    }
+    *out = (struct tr_slice){p, b->len};
+    return 0;
+}
+
+/* v rendered (a string as is, without a copy). */
+static int render(struct map_ctx *m,
+                  const struct tr_otlp_value *v,
+                  struct tr_slice *out)
+{
+    if (v->type == TR_OTLP_STRING) {
+        *out = v->s;
+        return 0;
+    }
+    tr_buf_reset(&m->val);
+    if (tr_otlp_value_string(v, &m->val) != 0) {
+        return TR_ENOMEM;
+    }
+    return arena_slice(m->a, &m->val, out);
+}
+
+/* Loki's attributeToLabels: the pairs for attribute key = v (under the
+ * label name prefix when prefix.base != NULL), maps flattened. */
+static int flatten(struct map_ctx *m,
+                   struct pairs *out,
+                   struct tr_slice key,
+                   const struct tr_otlp_value *v,
+                   struct tr_slice prefix)
+{
+    tr_buf_reset(&m->full);
+    if (prefix.base != NULL) {
+        tr_buf_append(&m->full, prefix.base, prefix.len);
+        tr_buf_putc(&m->full, '_');
+    }
+    tr_buf_append(&m->full, key.base, key.len);
+    if (m->full.oom) {
+        return tr_errf(TR_ENOMEM, m->errmsg, "out of memory");
+    }
+    tr_buf_reset(&m->name);
+    struct tr_slice full = {m->full.data ? m->full.data : "", m->full.len};
+    int rv = tr_otlp_label_name(full, &m->name, m->errmsg);
+    if (rv == TR_EINVAL) {
+        return tr_errf(rv, m->errmsg,
+                       "attribute \"%.*s\": normalization resulted in an "
+                       "invalid label name",
+                       (int)(full.len > 100 ? 100 : full.len), full.base);
+    }
+    if (rv != 0) {
+        return rv;
+    }
+    struct tr_slice name;
+    if (prefix.base == NULL &&
+        tr_slice_eq((struct tr_slice){m->name.data, m->name.len}, key)) {
+        name = key; /* already a label name: no copy */
+    } else if (arena_slice(m->a, &m->name, &name) != 0) {
+        return tr_errf(TR_ENOMEM, m->errmsg, "out of memory");
+    }
+    if (v->type == TR_OTLP_KVLIST) {
+        for (size_t i = 0; i < v->n; i++) {
+            rv = flatten(m, out, v->kvs[i].key, &v->kvs[i].value, name);
+            if (rv != 0) {
+                return rv;
+            }
+        }
+        return 0;
+    }
+    struct tr_slice value;
+    if (render(m, v, &value) != 0 || pairs_add(out, name, value) != 0) {
+        return tr_errf(TR_ENOMEM, m->errmsg, "out of memory");
+    }
+    return 0;
+}
+
+static int add_cstr(struct map_ctx *m,
+                    struct pairs *out,
+                    const char *name,
+                    struct tr_slice value)
+{
+    if (pairs_add(out, tr_slice_cstr(name), value) != 0) {
+        return tr_errf(TR_ENOMEM, m->errmsg, "out of memory");
+    }
+    return 0;
+}
+
+/* name = the decimal (or hex) text fmt makes, copied into the arena. */
+__attribute__((format(printf, 4, 5))) static int add_fmt(struct map_ctx *m,
+                                                         struct pairs *out,
+                                                         const char *name,
+                                                         const char *fmt,
+                                                         ...)
+{
+    char tmp[64];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+    va_end(ap);
+    char *p = tr_arena_memdup(m->a, tmp, (size_t)n);
+    if (p == NULL) {
+        return tr_errf(TR_ENOMEM, m->errmsg, "out of memory");
+    }
+    return add_cstr(m, out, name, (struct tr_slice){p, (size_t)n});
+}
+
+static bool all_zero(struct tr_slice s)
+{
+    for (size_t i = 0; i < s.len; i++) {
+        if (s.base[i] != 0) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static int add_hex(struct map_ctx *m,
+                   struct pairs *out,
+                   const char *name,
+                   struct tr_slice id)
+{
+    static const char hex[] = "0123456789abcdef";
+    char *p = tr_arena_alloc(m->a, id.len * 2);
+    if (p == NULL) {
+        return tr_errf(TR_ENOMEM, m->errmsg, "out of memory");
+    }
+    for (size_t i = 0; i < id.len; i++) {
+        uint8_t b = (uint8_t)id.base[i];
+        p[2 * i] = hex[b >> 4];
+        p[2 * i + 1] = hex[b & 15];
+    }
+    return add_cstr(m, out, name, (struct tr_slice){p, id.len * 2});
+}
+
+static bool in_list(struct tr_slice s, const char *const *list)
+{
+    for (size_t i = 0; list[i] != NULL; i++) {
+        if (tr_slice_eq_cstr(s, list[i])) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* What the mapping knows of one resource. */
+struct res_info {
+    struct tr_loki_label *labels; /* sorted by name, arena */
+    size_t n_labels;
+    struct tr_loki_label *meta; /* the other attributes, arena */
+    size_t n_meta;
+    size_t n_records;
+    size_t stream; /* index in the output, SIZE_MAX: none */
+    bool keep;     /* has records and valid labels */
+};
+
+struct label_ref {
+    struct tr_loki_label l;
+    size_t idx;
+};
+
+static int label_ref_cmp(const void *a, const void *b)
+{
+    const struct label_ref *x = a, *y = b;
+    int c = tr_slice_cmp(x->l.name, y->l.name);
+    return c != 0 ? c : (x->idx > y->idx) - (x->idx < y->idx);
+}
+
+static int copy_pairs(struct map_ctx *m,
+                      const struct pairs *p,
+                      struct tr_loki_label **out)
+{
+    int rv = 0;
+    *out = tr_pb_array(m->a, p->n, sizeof(**out), &rv);
+    if (rv != 0) {
+        return tr_errf(rv, m->errmsg, "out of memory");
+    }
+    if (p->n > 0) {
+        memcpy(*out, p->v, p->n * sizeof(**out));
+    }
+    return 0;
+}
+
+/* Labels and metadata of one resource (Loki's loop over resAttrs). */
+static int map_resource(struct map_ctx *m,
+                        const struct tr_otlp_resource *res,
+                        struct res_info *ri)
+{
+    struct pairs labels = {0}, meta = {0};
+    struct label_ref *refs = NULL;
+    int rv = 0;
+    /* service.name present and rendering non-empty (pdata's Get: the
+     * first one) */
+    bool has_service = false;
+    for (size_t i = 0; i < res->n_attrs; i++) {
+        if (tr_slice_eq_cstr(res->attrs[i].key, "service.name")) {
+            const struct tr_otlp_value *v = &res->attrs[i].value;
+            struct tr_slice s = {"", 0};
+            if (render(m, v, &s) != 0) {
+                rv = tr_errf(TR_ENOMEM, m->errmsg, "out of memory");
+                goto done;
+            }
+            has_service = s.len > 0;
+            break;
+        }
+    }
+    for (size_t i = 0; i < res->n_attrs && rv == 0; i++) {
+        const struct tr_otlp_kv *kv = &res->attrs[i];
+        if (!in_list(kv->key, tr_otlp_loki_index_attrs)) {
+            rv = flatten(m, &meta, kv->key, &kv->value,
+                         (struct tr_slice){NULL, 0});
+            continue;
+        }
+        size_t from = labels.n;
+        rv = flatten(m, &labels, kv->key, &kv->value,
+                     (struct tr_slice){NULL, 0});
+        for (size_t k = from; rv == 0 && k < labels.n && !has_service; k++) {
+            if (in_list(labels.v[k].name, discover_service_name)) {
+                rv = add_cstr(m, &labels, "service_name", labels.v[k].value);
+                has_service = true;
+            }
+        }
+    }
+    if (rv == 0 && !has_service) {
+        rv = add_cstr(m, &labels, "service_name",
+                      TR_SLICE_LIT("unknown_service"));
+    }
+    if (rv != 0) {
+        goto done;
+    }
+    /* a Go map: the last value of a name wins; then empty values go (as
+     * absent labels), and the set is sorted by name */
+    if (labels.n > 0) {
+        refs = tr_calloc(labels.n, sizeof(*refs));
+        if (refs == NULL) {
+            rv = tr_errf(TR_ENOMEM, m->errmsg, "out of memory");
+            goto done;
+        }
+    }
+    for (size_t i = 0; i < labels.n; i++) {
+        refs[i] = (struct label_ref){labels.v[i], i};
+    }
+    if (labels.n > 1) {
+        qsort(refs, labels.n, sizeof(*refs), label_ref_cmp);
+    }
+    size_t w = 0;
+    ri->keep = true;
+    for (size_t i = 0; i < labels.n; i++) {
+        if (i + 1 < labels.n &&
+            tr_slice_eq(refs[i].l.name, refs[i + 1].l.name)) {
+            continue;
+        }
+        if (!tr_utf8_valid(refs[i].l.value.base, refs[i].l.value.len)) {
+            ri->keep = false; /* Loki: "invalid labels", resource skipped */
+        }
+        if (refs[i].l.value.len > 0) {
+            labels.v[w++] = refs[i].l;
+        }
+    }
+    labels.n = w;
+    if (w == 0) {
+        /* service.name was a map of nothing: no labels at all, a stream
+         * Loki's distributor refuses */
+        ri->keep = false;
+    }
+    rv = copy_pairs(m, &labels, &ri->labels);
+    if (rv == 0) {
+        rv = copy_pairs(m, &meta, &ri->meta);
+    }
+    ri->n_labels = labels.n;
+    ri->n_meta = meta.n;
+done:
+    tr_free(refs);
+    tr_free(labels.v);
+    tr_free(meta.v);
+    return rv;
+}
+
+static int label_set_cmp(const struct res_info *x, const struct res_info *y)
+{
+    if (x->n_labels != y->n_labels) {
+        return x->n_labels < y->n_labels ? -1 : 1;
+    }
+    for (size_t i = 0; i < x->n_labels; i++) {
+        int c = tr_slice_cmp(x->labels[i].name, y->labels[i].name);
+        if (c == 0) {
+            c = tr_slice_cmp(x->labels[i].value, y->labels[i].value);
+        }
+        if (c != 0) {
+            return c;
+        }
+    }
+    return 0;
+}
+
+struct res_ref {
+    const struct res_info *ri;
+    size_t idx;
+};
+
+static int res_ref_cmp(const void *a, const void *b)
+{
+    const struct res_ref *x = a, *y = b;
+    int c = label_set_cmp(x->ri, y->ri);
+    return c != 0 ? c : (x->idx > y->idx) - (x->idx < y->idx);
+}
+
+/* The scope's metadata: its attributes, scope_name, scope_version,
+ * scope_dropped_attributes_count. */
+static int map_scope(struct map_ctx *m,
+                     const struct tr_otlp_scope *sc,
+                     struct pairs *out)
+{
+    int rv = 0;
+    out->n = 0;
+    for (size_t i = 0; i < sc->n_attrs && rv == 0; i++) {
+        rv = flatten(m, out, sc->attrs[i].key, &sc->attrs[i].value,
+                     (struct tr_slice){NULL, 0});
+    }
+    if (rv == 0 && sc->name.len > 0) {
+        rv = add_cstr(m, out, "scope_name", sc->name);
+    }
+    if (rv == 0 && sc->version.len > 0) {
+        rv = add_cstr(m, out, "scope_version", sc->version);
+    }
+    if (rv == 0 && sc->dropped_attributes_count != 0) {
+        rv = add_fmt(m, out, "scope_dropped_attributes_count", "%u",
+                     (unsigned)sc->dropped_attributes_count);
+    }
+    return rv;
+}
+
+/* One record into *e (Loki's otlpLogToPushEntry plus the resource's and
+ * the scope's metadata). */
+static int map_record(struct map_ctx *m,
+                      const struct tr_otlp_log_record *r,
+                      const struct res_info *ri,
+                      const struct pairs *scope_meta,
+                      int64_t now_ns,
+                      struct tr_loki_entry *e)
+{
+    struct pairs *own = &m->own;
+    int rv = 0;
+    own->n = 0;
+    for (size_t i = 0; i < r->n_attrs && rv == 0; i++) {
+        rv = flatten(m, own, r->attrs[i].key, &r->attrs[i].value,
+                     (struct tr_slice){NULL, 0});
+    }
+    if (rv == 0 && r->time_unix_nano != 0 && r->observed_time_unix_nano != 0) {
+        rv = add_fmt(m, own, "observed_timestamp", "%lld",
+                     (long long)(int64_t)r->observed_time_unix_nano);
+    }
+    if (rv == 0 && r->severity_number != 0) {
+        rv = add_fmt(m, own, "severity_number", "%d", (int)r->severity_number);
+    }
+    if (rv == 0 && r->severity_text.len > 0) {
+        rv = add_cstr(m, own, "severity_text", r->severity_text);
+    }
+    if (rv == 0 && r->dropped_attributes_count != 0) {
+        rv = add_fmt(m, own, "dropped_attributes_count", "%u",
+                     (unsigned)r->dropped_attributes_count);
+    }
+    if (rv == 0 && r->flags != 0) {
+        rv = add_fmt(m, own, "flags", "%u", (unsigned)r->flags);
+    }
+    if (rv == 0 && r->trace_id.len > 0 && !all_zero(r->trace_id)) {
+        rv = add_hex(m, own, "trace_id", r->trace_id);
+    }
+    if (rv == 0 && r->span_id.len > 0 && !all_zero(r->span_id)) {
+        rv = add_hex(m, own, "span_id", r->span_id);
+    }
+    if (rv != 0) {
+        return rv;
+    }
+    size_t n = own->n + ri->n_meta + scope_meta->n;
+    m->meta_total += n;
+    if (m->meta_total > m->meta_max) {
+        return tr_errf(TR_ETOOLARGE, m->errmsg,
+                       "the request maps to more than %zu structured "
+                       "metadata entries",
+                       m->meta_max);
+    }
+    struct tr_loki_label *meta = tr_pb_array(m->a, n, sizeof(*meta), &rv);
+    if (rv != 0) {
+        return tr_errf(rv, m->errmsg, "out of memory");
+    }
+    if (own->n > 0) {
+        memcpy(meta, own->v, own->n * sizeof(*meta));
+    }
+    if (ri->n_meta > 0) {
+        memcpy(meta + own->n, ri->meta, ri->n_meta * sizeof(*meta));
+    }
+    if (scope_meta->n > 0) {
+        memcpy(meta + own->n + ri->n_meta, scope_meta->v,
+               scope_meta->n * sizeof(*meta));
+    }
+    e->meta = meta;
+    e->n_meta = n;
+    e->ts_ns = r->time_unix_nano != 0 ? (int64_t)r->time_unix_nano
+               : r->observed_time_unix_nano != 0
+                   ? (int64_t)r->observed_time_unix_nano
+                   : now_ns;
+    if (render(m, &r->body, &e->line) != 0) {
+        return tr_errf(TR_ENOMEM, m->errmsg, "out of memory");
+    }
+    return 0;
+}
+
+int tr_otlp_logs_to_loki(const struct tr_otlp_logs *req,
+                         int64_t now_ns,
+                         struct tr_arena *a,
+                         struct tr_loki_push *out,
+                         size_t *dropped,
+                         char *errmsg)
+{
+    memset(out, 0, sizeof(*out));
+    if (dropped != NULL) {
+        *dropped = 0;
+    }
+    if (req->n_records == 0) {
+        return 0; /* Loki: an empty push */
+    }
+    size_t nr = req->n_resources;
+    struct map_ctx m = {.a = a, .errmsg = errmsg};
+    tr_buf_init(&m.full);
+    tr_buf_init(&m.name);
+    tr_buf_init(&m.val);
+    m.meta_max = TR_OTLP_LOGS_META_SLACK + req->body_len;
+    struct pairs scope_meta = {0};
+    struct tr_loki_stream *streams = NULL;
+    size_t *num = NULL, *fill = NULL, n_streams = 0, n_entries = 0;
+    struct res_ref *order = NULL;
+    int rv = 0;
+    struct res_info *infos = tr_calloc(nr, sizeof(*infos));
+    order = tr_calloc(nr, sizeof(*order));
+    num = tr_calloc(nr, sizeof(*num));
+    if (infos == NULL || order == NULL || num == NULL) {
+        rv = tr_errf(TR_ENOMEM, errmsg, "out of memory");
+        goto done;
+    }
+    /* 1. labels and metadata of every resource */
+    for (size_t r = 0; r < nr && rv == 0; r++) {
+        const struct tr_otlp_resource_logs *rl = &req->resources[r];
+        infos[r].stream = SIZE_MAX;
+        for (size_t s = 0; s < rl->n_scopes; s++) {
+            infos[r].n_records += rl->scopes[s].n_records;
+        }
+        rv = map_resource(&m, &rl->resource, &infos[r]);
+        if (rv == 0 && infos[r].n_records == 0) {
+            infos[r].keep = false;
+        } else if (rv == 0 && !infos[r].keep && dropped != NULL) {
+            *dropped += infos[r].n_records;
+        }
+    }
+    if (rv != 0) {
+        goto done;
+    }
+    /* 2. group equal label sets; streams in order of first appearance */
+    size_t n_keep = 0;
+    for (size_t r = 0; r < nr; r++) {
+        if (infos[r].keep) {
+            order[n_keep++] = (struct res_ref){&infos[r], r};
+        }
+    }
+    if (n_keep > 1) {
+        qsort(order, n_keep, sizeof(*order), res_ref_cmp);
+    }
+    for (size_t i = 0; i < n_keep; i++) {
+        /* the group's first (lowest) index leads; stream holds the leader
+         * for now */
+        size_t lead =
+            (i > 0 && label_set_cmp(order[i].ri, order[i - 1].ri) == 0)
+                ? infos[order[i - 1].idx].stream
+                : order[i].idx;
+        infos[order[i].idx].stream = lead;
+    }
+    /* number the leaders by first appearance */
+    for (size_t r = 0; r < nr; r++) {
+        num[r] = SIZE_MAX;
+    }
+    for (size_t r = 0; r < nr; r++) {
+        if (!infos[r].keep) {
+            continue;
+        }
+        size_t lead = infos[r].stream;
+        if (num[lead] == SIZE_MAX) {
+            num[lead] = n_streams++;
+        }
+        infos[r].stream = num[lead];
+    }
+    streams = tr_pb_array(a, n_streams, sizeof(*streams), &rv);
+    fill = tr_calloc(n_streams ? n_streams : 1, sizeof(*fill));
+    if (rv != 0 || fill == NULL) {
+        rv = tr_errf(TR_ENOMEM, errmsg, "out of memory");
+        goto done;
+    }
+    if (n_streams > 0) {
+        memset(streams, 0, n_streams * sizeof(*streams));
+    }
+    for (size_t r = 0; r < nr; r++) {
+        if (infos[r].keep) {
+            struct tr_loki_stream *st = &streams[infos[r].stream];
+            st->label_set = infos[r].labels;
+            st->n_labels = infos[r].n_labels;
+            st->n_entries += infos[r].n_records;
+        }
+    }
+    for (size_t s = 0; s < n_streams && rv == 0; s++) {
+        struct tr_loki_entry *es =
+            tr_pb_array(a, streams[s].n_entries, sizeof(*es), &rv);
+        streams[s].entries = es;
+    }
+    if (rv != 0) {
+        rv = tr_errf(rv, errmsg, "out of memory");
+        goto done;
+    }
+    /* 3. the entries, in record order */
+    for (size_t r = 0; r < nr && rv == 0; r++) {
+        const struct tr_otlp_resource_logs *rl = &req->resources[r];
+        if (!infos[r].keep) {
+            continue;
+        }
+        size_t si = infos[r].stream;
+        struct tr_loki_entry *es = (struct tr_loki_entry *)streams[si].entries;
+        for (size_t s = 0; s < rl->n_scopes && rv == 0; s++) {
+            const struct tr_otlp_scope_logs *sl = &rl->scopes[s];
+            if (sl->n_records == 0) {
+                continue;
+            }
+            rv = map_scope(&m, &sl->scope, &scope_meta);
+            for (size_t k = 0; k < sl->n_records && rv == 0; k++) {
+                rv = map_record(&m, &sl->records[k], &infos[r], &scope_meta,
+                                now_ns, &es[fill[si]++]);
+            }
+        }
+        n_entries += infos[r].n_records;
+    }
+    if (rv == 0) {
+        out->streams = streams;
+        out->n_streams = n_streams;
+        out->n_entries = n_entries;
+    }
+done:
+    if (rv != 0 && dropped != NULL) {
+        *dropped = 0;
+    }
+    tr_free(fill);
+    tr_free(num);
+    tr_free(order);
+    tr_free(infos);
+    tr_free(scope_meta.v);
+    tr_free(m.own.v);
+    tr_buf_free(&m.full);
+    tr_buf_free(&m.name);
+    tr_buf_free(&m.val);
+    return rv;
+}
