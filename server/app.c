@@ -135,6 +135,7 @@ int tr_app_init(struct tr_app *app, const struct tr_config *cfg, char *errmsg)
 
 void tr_app_close(struct tr_app *app)
 {
+    tr_loki_tail_shutdown();
     tr_selfmetrics_remove_collector(tr_selfmetrics_default(), app__collect,
                                     app);
     tr_storage_close(app->storage);
@@ -164,6 +165,26 @@ int tr_app_routes(struct tr_app *app, struct tr_http_server *http)
         {TR_HTTP_POST, "/api/v1/read", 0, tr_api_remote_read},
         {TR_HTTP_POST, "/loki/api/v1/push", 0, tr_api_loki_push},
         {TR_HTTP_POST, "/api/prom/push", 0, tr_api_loki_push},
+        {TR_HTTP_GET, "/loki/api/v1/labels", 0, tr_api_loki_labels},
+        {TR_HTTP_GET, "/loki/api/v1/label", 0, tr_api_loki_labels},
+        {TR_HTTP_GET, "/loki/api/v1/label/{}/values", 0,
+         tr_api_loki_label_values},
+        {GP, "/loki/api/v1/series", 0, tr_api_loki_series},
+        {GP, "/loki/api/v1/query", 0, tr_api_loki_query},
+        {GP, "/loki/api/v1/query_range", 0, tr_api_loki_query_range},
+        {GP, "/loki/api/v1/format_query", 0, tr_api_loki_format_query},
+        {TR_HTTP_GET, "/loki/api/v1/tail", 0, tr_api_loki_tail},
+        {TR_HTTP_POST, "/otlp/v1/logs", 0, tr_api_otlp_logs},
+        {TR_HTTP_POST, "/v1/logs", 0, tr_api_otlp_logs},
+        {GP, "/loki/api/v1/index/stats", 0, tr_api_loki_index_stats},
+        {GP, "/loki/api/v1/index/volume", 0, tr_api_loki_volume},
+        {GP, "/loki/api/v1/index/volume_range", 0, tr_api_loki_volume_range},
+        {TR_HTTP_GET, "/loki/api/v1/detected_labels", 0,
+         tr_api_loki_detected_labels},
+        {TR_HTTP_GET, "/loki/api/v1/status/buildinfo", TR_ROUTE_INLINE,
+         tr_api_loki_buildinfo},
+        {TR_HTTP_GET, "/loki/api/v1/drilldown-limits", TR_ROUTE_INLINE,
+         tr_api_loki_drilldown_limits},
         {GP, "/api/v1/series", 0, tr_api_series},
         {GP, "/api/v1/labels", 0, tr_api_labels},
         {TR_HTTP_GET, "/api/v1/label/{}/values", 0, tr_api_label_values},

@@ -105,6 +105,43 @@ void tr_api_flush(const struct tr_http_request *req,
 /* Loki push (server/api_loki_push.c). */
 void tr_api_loki_push(const struct tr_http_request *req,
                       struct tr_http_response *resp);
+/* Loki read endpoints without LogQL pipelines (server/api_loki_meta.c). */
+void tr_api_loki_labels(const struct tr_http_request *req,
+                        struct tr_http_response *resp);
+void tr_api_loki_label_values(const struct tr_http_request *req,
+                              struct tr_http_response *resp);
+void tr_api_loki_series(const struct tr_http_request *req,
+                        struct tr_http_response *resp);
+void tr_api_loki_index_stats(const struct tr_http_request *req,
+                             struct tr_http_response *resp);
+void tr_api_loki_volume(const struct tr_http_request *req,
+                        struct tr_http_response *resp);
+void tr_api_loki_volume_range(const struct tr_http_request *req,
+                              struct tr_http_response *resp);
+void tr_api_loki_detected_labels(const struct tr_http_request *req,
+                                 struct tr_http_response *resp);
+void tr_api_loki_buildinfo(const struct tr_http_request *req,
+                           struct tr_http_response *resp);
+void tr_api_loki_drilldown_limits(const struct tr_http_request *req,
+                                  struct tr_http_response *resp);
+/* LogQL endpoints (server/api_loki_query.c). */
+void tr_api_loki_query(const struct tr_http_request *req,
+                       struct tr_http_response *resp);
+void tr_api_loki_query_range(const struct tr_http_request *req,
+                             struct tr_http_response *resp);
+void tr_api_loki_format_query(const struct tr_http_request *req,
+                              struct tr_http_response *resp);
+/* Loki live tail over WebSocket (server/api_loki_tail.c); the tail thread
+ * stops in tr_loki_tail_shutdown (tr_app_close calls it). */
+void tr_api_loki_tail(const struct tr_http_request *req,
+                      struct tr_http_response *resp);
+void tr_loki_tail_shutdown(void);
+/* Asks the tail thread to stop (any thread, does not wait): graceful
+ * shutdown calls it first, while the loop still serves reads. */
+void tr_loki_tail_stop(void);
+/* OTLP logs over HTTP (server/api_otlp_logs.c). */
+void tr_api_otlp_logs(const struct tr_http_request *req,
+                      struct tr_http_response *resp);
 /* PromQL endpoints (server/api_query.c). */
 void tr_api_query(const struct tr_http_request *req,
                   struct tr_http_response *resp);

@@ -143,6 +143,7 @@ static void node__on_signal(uv_signal_t *s, int signum)
     }
     n->stopping = true;
     tr_log_info("shutting down", "signal=%d", signum);
+    tr_loki_tail_stop();
     uv_timer_stop(&n->checkpoint_timer);
     uv_timer_stop(&n->trim_timer);
     uv_timer_stop(&n->lag_timer);
@@ -255,10 +256,18 @@ static int node__serve(struct node *n)
         return 1;
     }
     int http_port = 0;
-    const char *addrs[2] = {n->cfg.http_addr, n->cfg.tempo_http_addr};
-    for (int i = 0; i < 2; i++) {
-        if (addrs[i] == NULL || addrs[i][0] == '\0' ||
-            (i == 1 && strcmp(addrs[1], addrs[0]) == 0)) {
+    /* one router on every API port: OTLP/HTTP's /v1/{logs,...} paths do
+     * not collide with the other APIs' */
+    const char *addrs[3] = {n->cfg.http_addr, n->cfg.tempo_http_addr,
+                            n->cfg.otlp_http_addr};
+    static const char *const api_names[3] = {"http", "tempo-http", "otlp-http"};
+    for (int i = 0; i < 3; i++) {
+        bool dup = false;
+        for (int k = 0; k < i; k++) {
+            dup = dup || (addrs[k] != NULL && addrs[i] != NULL &&
+                          strcmp(addrs[i], addrs[k]) == 0);
+        }
+        if (addrs[i] == NULL || addrs[i][0] == '\0' || dup) {
             continue;
         }
         int port = 0;
@@ -269,7 +278,7 @@ static int node__serve(struct node *n)
             return 1;
         }
         tr_log_info("listening", "addr=%s port=%d api=%s", addrs[i], port,
-                    i == 0 ? "http" : "tempo-http");
+                    api_names[i]);
         if (http_port == 0) {
             http_port = port;
         }

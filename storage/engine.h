@@ -7,7 +7,8 @@
  *                  identity carried its signal, legacy metric metadata)
  *   metrics        series, postings, chunks and metadata of metrics shards
  *                  (keys in storage/keys.h)
- *   logs           data of logs shards
+ *   logs           streams, postings, fragments, blocks and block indexes
+ *                  of logs shards (keys in storage/log_keys.h)
  *   traces         data of traces shards
  *
  * Compression: none for level 0 (short-lived), LZ4 for levels 1-5, ZSTD

@@ -12,6 +12,7 @@
 #include "storage/entry.h"
 #include "storage/keys.h"
 #include "storage/labels.h"
+#include "storage/postings.h"
 #include "storage/storage_int.h"
 
 #define HEAD_OOO_MAX TR_CHUNK_MAX_SAMPLES
@@ -320,27 +321,9 @@ static void head__put_series_keys(struct tr_storage *s,
                                   const char *enc,
                                   size_t len)
 {
-    struct tr_slice tenant = {t->name, t->name_len};
-    tr_buf_reset(&s->key);
-    tr_key_shard_prefix(&s->key, tenant, w->start, w->slot, TR_KEY_SERIES);
-    tr_buf_put_u64be(&s->key, id);
-    tr_wbatch_put(s->batch, TR_CF_METRICS, s->key.data, s->key.len, enc, len);
-    struct tr_arena a;
-    tr_arena_init(&a, 4096);
-    struct tr_label *ls;
-    size_t n;
-    if (tr_labels_decode(enc, len, &a, &ls, &n) == 0) {
-        for (size_t i = 0; i < n; i++) {
-            tr_buf_reset(&s->key);
-            tr_key_shard_prefix(&s->key, tenant, w->start, w->slot,
-                                TR_KEY_POSTING);
-            tr_key_posting(&s->key, ls[i].name, ls[i].value);
-            tr_buf_put_u64be(&s->key, id);
-            tr_wbatch_put(s->batch, TR_CF_METRICS, s->key.data, s->key.len, "",
-                          0);
-        }
-    }
-    tr_arena_free(&a);
+    postings_put_series(s->batch, TR_CF_METRICS, &s->key,
+                        (struct tr_slice){t->name, t->name_len}, w->start,
+                        w->slot, id, enc, len);
 }
 
 /* The tenant's series count in the shard: its 'N' key, or (a shard
@@ -351,29 +334,7 @@ uint64_t head_series_count_load(struct tr_storage *s,
                                 int64_t window,
                                 uint16_t slot)
 {
-    struct tr_buf k, v;
-    tr_buf_init(&k);
-    tr_buf_init(&v);
-    tr_key_shard_prefix(&k, tenant, window, slot, TR_KEY_COUNT);
-    uint64_t n = 0;
-    if (tr_engine_get(s->eng, TR_CF_METRICS, k.data, k.len, &v) == 0 &&
-        v.len == 8) {
-        n = tr_get_u64be(v.data);
-    } else {
-        tr_buf_reset(&k);
-        tr_key_shard_prefix(&k, tenant, window, slot, TR_KEY_SERIES);
-        struct tr_iter *it = tr_iter_new(s->eng, TR_CF_METRICS);
-        if (it != NULL) {
-            for (tr_iter_seek(it, k.data, k.len);
-                 tr_iter_has_prefix(it, k.data, k.len); tr_iter_next(it)) {
-                n++;
-            }
-            tr_iter_free(it);
-        }
-    }
-    tr_buf_free(&k);
-    tr_buf_free(&v);
-    return n;
+    return postings_count_load(s->eng, TR_CF_METRICS, tenant, window, slot);
 }
 
 static void head__count_series(struct tr_storage *s,
@@ -387,11 +348,8 @@ static void head__count_series(struct tr_storage *s,
         w->n_loaded = true;
     }
     w->n_series++;
-    uint8_t v[8];
-    tr_put_u64be(v, w->n_series);
-    tr_buf_reset(&s->key);
-    tr_key_shard_prefix(&s->key, tenant, w->start, w->slot, TR_KEY_COUNT);
-    tr_wbatch_put(s->batch, TR_CF_METRICS, s->key.data, s->key.len, v, 8);
+    postings_put_count(s->batch, TR_CF_METRICS, &s->key, tenant, w->start,
+                       w->slot, w->n_series);
 }
 
 /* Finds or creates the series with canonical labels enc in window w.
@@ -417,23 +375,16 @@ static int head__series_get(struct tr_storage *s,
             continue; /* id collision: probe the next id */
         }
         /* not in memory: maybe on disk (written before a restart) */
-        bool on_disk = false;
-        tr_buf_reset(&s->key);
-        tr_key_shard_prefix(&s->key, (struct tr_slice){t->name, t->name_len},
-                            w->start, w->slot, TR_KEY_SERIES);
-        tr_buf_put_u64be(&s->key, id);
-        tr_buf_reset(&s->val);
-        int rv = tr_engine_get(s->eng, TR_CF_METRICS, s->key.data, s->key.len,
-                               &s->val);
-        if (rv == 0) {
-            if (s->val.len != enc.len ||
-                memcmp(s->val.data, enc.base, enc.len) != 0) {
-                continue; /* taken by other labels */
-            }
-            on_disk = true;
-        } else if (rv != TR_ENOTFOUND) {
+        int rv = postings_probe(s->eng, TR_CF_METRICS,
+                                (struct tr_slice){t->name, t->name_len},
+                                w->start, w->slot, id, enc, &s->key, &s->val);
+        if (rv < 0) {
             return tr_errf(TR_EIO, errmsg, "storage read failed");
         }
+        if (rv == POSTINGS_TAKEN) {
+            continue; /* taken by other labels */
+        }
+        bool on_disk = rv == POSTINGS_SAME;
         hs = tr_calloc(1, sizeof(*hs));
         if (hs == NULL) {
             return TR_ENOMEM;
@@ -911,17 +862,14 @@ static bool head__series_exists(struct tr_storage *s,
             }
             continue;
         }
-        tr_buf_reset(key);
-        tr_key_shard_prefix(key, tenant, window, slot, TR_KEY_SERIES);
-        tr_buf_put_u64be(key, id);
-        tr_buf_reset(val);
-        if (tr_engine_get(s->eng, TR_CF_METRICS, key->data, key->len, val) !=
-            0) {
-            return false; /* a free id: the series is not there */
-        }
-        if (val->len == enc.len && memcmp(val->data, enc.base, enc.len) == 0) {
+        int rv = postings_probe(s->eng, TR_CF_METRICS, tenant, window, slot, id,
+                                enc, key, val);
+        if (rv == POSTINGS_SAME) {
             *found = id;
             return true;
+        }
+        if (rv != POSTINGS_TAKEN) {
+            return false; /* a free id: the series is not there */
         }
     }
     return false;

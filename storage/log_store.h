@@ -2,8 +2,23 @@
  * column family of the node's RocksDB (storage/storage.h owns it; applies,
  * checkpoints, copies, checksums and drops of logs shards go through the
  * same tr_storage_shard_* calls as metrics shards, dispatched by the
- * shard's signal). The key layout and the block format are documented in
- * storage/log_keys.h and storage/log_block.h. */
+ * shard's signal). The key layout and the lifecycle of a stream's data are
+ * documented in storage/log_keys.h, the block format in storage/log_block.h
+ * and the blocks' search index in storage/log_index.h.
+ *
+ * Design: nothing of a logs shard lives in memory between applies (memory
+ * stays bounded with any number of streams). Each apply writes, per stream
+ * of its entry, one uncompressed "fragment" and the stream's small state
+ * record, in the RocksDB batch that also carries the shard's applied index;
+ * when a stream's fragments reach ~256 KiB of lines or span an hour, that
+ * apply merges them into one zstd block plus its index (deterministic: the
+ * same entries give the same bytes on every replica). A logs shard is thus
+ * durable at every applied index: checkpoints only rewrite that index,
+ * and crash recovery replays the Raft log from it (storage/storage.h).
+ * Semantics (Loki's): an entry more than the entry's out-of-order window
+ * behind its stream's newest is refused ("entry too far behind ..."), an
+ * exact duplicate (ts, line, structured metadata) of an entry the stream
+ * holds is dropped, everything else is stored (storage/log_apply.c). */
 #ifndef TR_STORAGE_LOG_STORE_H
 #define TR_STORAGE_LOG_STORE_H
 

@@ -11,318 +11,8 @@
 #include "storage/chunk.h"
 #include "storage/chunk_record.h"
 #include "storage/keys.h"
+#include "storage/postings.h"
 #include "storage/storage_int.h"
-
-struct idvec {
-    uint64_t *v;
-    size_t n;
-    size_t cap;
-};
-
-static int idvec_push(struct idvec *iv, uint64_t id)
-{
-    if (iv->n == iv->cap) {
-        size_t cap = iv->cap ? iv->cap * 2 : 64;
-        uint64_t *nv = tr_realloc(iv->v, cap * sizeof(uint64_t));
-        if (nv == NULL) {
-            return TR_ENOMEM;
-        }
-        iv->v = nv;
-        iv->cap = cap;
-    }
-    iv->v[iv->n++] = id;
-    return 0;
-}
-
-static int idvec__cmp(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : (x > y ? 1 : 0);
-}
-
-static void idvec_sort_unique(struct idvec *iv)
-{
-    if (iv->n < 2) {
-        return;
-    }
-    bool sorted = true;
-    for (size_t i = 1; i < iv->n && sorted; i++) {
-        sorted = iv->v[i - 1] < iv->v[i];
-    }
-    if (sorted) {
-        return;
-    }
-    qsort(iv->v, iv->n, sizeof(uint64_t), idvec__cmp);
-    size_t o = 1;
-    for (size_t i = 1; i < iv->n; i++) {
-        if (iv->v[i] != iv->v[o - 1]) {
-            iv->v[o++] = iv->v[i];
-        }
-    }
-    iv->n = o;
-}
-
-static void idvec_free(struct idvec *iv)
-{
-    tr_free(iv->v);
-    memset(iv, 0, sizeof(*iv));
-}
-
-/* a := a AND b (both sorted unique) */
-static void idvec_intersect(struct idvec *a, const struct idvec *b)
-{
-    size_t i = 0, j = 0, o = 0;
-    while (i < a->n && j < b->n) {
-        if (a->v[i] < b->v[j]) {
-            i++;
-        } else if (a->v[i] > b->v[j]) {
-            j++;
-        } else {
-            a->v[o++] = a->v[i];
-            i++;
-            j++;
-        }
-    }
-    a->n = o;
-}
-
-/* a := a AND NOT b */
-static void idvec_subtract(struct idvec *a, const struct idvec *b)
-{
-    size_t i = 0, j = 0, o = 0;
-    while (i < a->n) {
-        while (j < b->n && b->v[j] < a->v[i]) {
-            j++;
-        }
-        if (j < b->n && b->v[j] == a->v[i]) {
-            i++;
-            continue;
-        }
-        a->v[o++] = a->v[i++];
-    }
-    a->n = o;
-}
-
-/* Context for one window of one tenant. */
-struct win_ctx {
-    struct tr_iter *it;
-    struct tr_slice tenant;
-    int64_t window;
-    uint16_t slot;
-    struct tr_buf key;
-};
-
-/* ids of postings P|name|value (exact) */
-static int sel__postings_exact(struct win_ctx *wc,
-                               struct tr_slice name,
-                               struct tr_slice value,
-                               struct idvec *out)
-{
-    tr_buf_reset(&wc->key);
-    tr_key_shard_prefix(&wc->key, wc->tenant, wc->window, wc->slot,
-                        TR_KEY_POSTING);
-    tr_key_posting(&wc->key, name, value);
-    size_t pl = wc->key.len;
-    for (tr_iter_seek(wc->it, wc->key.data, pl);
-         tr_iter_has_prefix(wc->it, wc->key.data, pl); tr_iter_next(wc->it)) {
-        struct tr_slice k = tr_iter_key(wc->it);
-        if (k.len != pl + 8) {
-            continue;
-        }
-        if (idvec_push(out, tr_get_u64be(k.base + pl)) != 0) {
-            return TR_ENOMEM;
-        }
-    }
-    return 0;
-}
-
-/* ids of series having label name whose value matches m (want = true) or
- * does not match m (want = false). m == NULL: any value. */
-static int sel__postings_scan(struct win_ctx *wc,
-                              struct tr_slice name,
-                              const struct tr_matcher *m,
-                              bool want,
-                              struct idvec *out)
-{
-    tr_buf_reset(&wc->key);
-    tr_key_shard_prefix(&wc->key, wc->tenant, wc->window, wc->slot,
-                        TR_KEY_POSTING);
-    tr_buf_put_uvarint(&wc->key, name.len);
-    tr_buf_append(&wc->key, name.base, name.len);
-    size_t pl = wc->key.len;
-    struct tr_buf last; /* the previous value (key memory moves on next) */
-    tr_buf_init(&last);
-    bool have_last = false, last_ok = false;
-    int rv = 0;
-    for (tr_iter_seek(wc->it, wc->key.data, pl);
-         rv == 0 && tr_iter_has_prefix(wc->it, wc->key.data, pl);
-         tr_iter_next(wc->it)) {
-        struct tr_slice k = tr_iter_key(wc->it);
-        struct tr_cursor c = tr_cursor_make(k.base + pl, k.len - pl);
-        uint64_t vl;
-        struct tr_slice value;
-        if (tr_cursor_uvarint(&c, &vl) != 0 ||
-            tr_cursor_bytes(&c, vl, &value) != 0 || tr_cursor_left(&c) != 8) {
-            continue;
-        }
-        if (!have_last ||
-            !tr_slice_eq((struct tr_slice){last.data, last.len}, value)) {
-            last_ok = m == NULL ||
-                      tr_matcher_matches(m, value.base, value.len) == want;
-            tr_buf_reset(&last);
-            tr_buf_append(&last, value.base, value.len);
-            have_last = true;
-        }
-        if (last_ok) {
-            rv = idvec_push(out, tr_get_u64be(c.p));
-        }
-    }
-    tr_buf_free(&last);
-    if (rv != 0) {
-        return rv;
-    }
-    idvec_sort_unique(out);
-    return 0;
-}
-
-static int sel__all_series(struct win_ctx *wc, struct idvec *out)
-{
-    tr_buf_reset(&wc->key);
-    tr_key_shard_prefix(&wc->key, wc->tenant, wc->window, wc->slot,
-                        TR_KEY_SERIES);
-    size_t pl = wc->key.len;
-    for (tr_iter_seek(wc->it, wc->key.data, pl);
-         tr_iter_has_prefix(wc->it, wc->key.data, pl); tr_iter_next(wc->it)) {
-        struct tr_slice k = tr_iter_key(wc->it);
-        if (k.len == pl + 8 &&
-            idvec_push(out, tr_get_u64be(k.base + pl)) != 0) {
-            return TR_ENOMEM;
-        }
-    }
-    return 0;
-}
-
-/* Matchers answered by exact postings look-ups: equality with a non-empty
- * value, regexes that are a set of literals not matching "". */
-static bool sel__cheap(const struct tr_matcher *m)
-{
-    const char *const *lits;
-    const size_t *lens;
-    if (tr_matcher_matches_empty(m)) {
-        return false;
-    }
-    return m->type == TR_MATCH_EQ ||
-           (m->type == TR_MATCH_RE && tr_matcher_literals(m, &lits, &lens) > 0);
-}
-
-/* Evaluates matchers in one window into out (sorted unique ids). When a
- * cheap matcher narrows the candidates, the other matchers are not
- * evaluated over postings (a scan of every value of their label) but left
- * to the caller, which checks them on each candidate's labels
- * (*filter = true). */
-static int sel__match_window(struct win_ctx *wc,
-                             const struct tr_matcher *ms,
-                             size_t n,
-                             struct idvec *out,
-                             bool *filter)
-{
-    bool have = false;
-    int rv = 0;
-    *filter = false;
-    for (size_t i = 0; i < n && rv == 0; i++) {
-        const struct tr_matcher *m = &ms[i];
-        if (!sel__cheap(m)) {
-            continue;
-        }
-        struct idvec set = {0};
-        struct tr_slice name = tr_slice_cstr(m->name);
-        const char *const *lits;
-        const size_t *lens;
-        size_t nl;
-        if (m->type == TR_MATCH_EQ) {
-            rv = sel__postings_exact(
-                wc, name, (struct tr_slice){m->value, m->value_len}, &set);
-        } else {
-            nl = tr_matcher_literals(m, &lits, &lens);
-            for (size_t j = 0; j < nl && rv == 0; j++) {
-                rv = sel__postings_exact(
-                    wc, name, (struct tr_slice){lits[j], lens[j]}, &set);
-            }
-            idvec_sort_unique(&set);
-        }
-        if (!have) {
-            *out = set;
-            have = true;
-        } else {
-            idvec_intersect(out, &set);
-            idvec_free(&set);
-        }
-        if (out->n == 0) {
-            return rv;
-        }
-    }
-    if (have) {
-        for (size_t i = 0; i < n; i++) {
-            *filter = *filter || !sel__cheap(&ms[i]);
-        }
-        return rv;
-    }
-    /* no cheap matcher: postings scans */
-    for (size_t i = 0; i < n && rv == 0; i++) {
-        const struct tr_matcher *m = &ms[i];
-        if (tr_matcher_matches_empty(m)) {
-            continue;
-        }
-        struct idvec set = {0};
-        rv = sel__postings_scan(wc, tr_slice_cstr(m->name), m, true, &set);
-        if (!have) {
-            *out = set;
-            have = true;
-        } else {
-            idvec_intersect(out, &set);
-            idvec_free(&set);
-        }
-        if (out->n == 0) {
-            return rv;
-        }
-    }
-    for (size_t i = 0; i < n && rv == 0; i++) {
-        const struct tr_matcher *m = &ms[i];
-        if (!tr_matcher_matches_empty(m)) {
-            continue;
-        }
-        if (!have) {
-            rv = sel__all_series(wc, out);
-            have = true;
-        }
-        struct idvec set = {0};
-        if (rv == 0) {
-            rv = sel__postings_scan(wc, tr_slice_cstr(m->name), m, false, &set);
-        }
-        idvec_subtract(out, &set);
-        idvec_free(&set);
-    }
-    if (!have && rv == 0) {
-        rv = sel__all_series(wc, out);
-    }
-    return rv;
-}
-
-/* Whether labels ls satisfy every matcher (a missing label is ""). */
-static bool sel__labels_match(const struct tr_label *ls,
-                              size_t nl,
-                              const struct tr_matcher *ms,
-                              size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        struct tr_slice v =
-            tr_labels_get(ls, nl, ms[i].name, strlen(ms[i].name));
-        if (!tr_matcher_matches(&ms[i], v.base ? v.base : "", v.len)) {
-            return false;
-        }
-    }
-    return true;
-}
 
 static int64_t sel__window_start(int64_t t, int64_t w)
 {
@@ -374,24 +64,6 @@ static bool sel__shard_wanted(const struct tr_select_hints *h,
     return false;
 }
 
-/* Positions it at the first key of the shard after (window, slot). */
-static void sel__seek_next_shard(struct tr_iter *it,
-                                 struct tr_buf *k,
-                                 struct tr_slice tenant,
-                                 int64_t window,
-                                 uint16_t slot)
-{
-    tr_buf_reset(k);
-    tr_key_tenant_prefix(k, tenant);
-    if (slot == UINT16_MAX) {
-        tr_buf_put_u64be(k, tr_key_time(window) + 1);
-    } else {
-        tr_buf_put_u64be(k, tr_key_time(window));
-        tr_buf_put_u16be(k, (uint16_t)(slot + 1));
-    }
-    tr_iter_seek(it, k->data, k->len);
-}
-
 static int sel__collect(struct tr_storage *s,
                         struct tr_slice tenant,
                         const struct tr_matcher *ms,
@@ -429,14 +101,14 @@ static int sel__collect(struct tr_storage *s,
             break;
         }
         if (!sel__shard_wanted(h, window, slot)) {
-            sel__seek_next_shard(wc.it, &k2, tenant, window, slot);
+            postings_seek_next_shard(wc.it, &k2, tenant, window, slot);
             continue;
         }
         wc.window = window;
         wc.slot = slot;
         struct idvec ids = {0};
         bool filter;
-        rv = sel__match_window(&wc, ms, n, &ids, &filter);
+        rv = postings_match_window(&wc, ms, n, &ids, &filter);
         /* labels of series in memory come from the head, the others from
          * their 'S' key */
         pthread_rwlock_rdlock(&s->head_mu);
@@ -482,7 +154,7 @@ static int sel__collect(struct tr_storage *s,
             if (tr_labels_decode(enc, elen, arena, &hit->labels,
                                  &hit->n_labels) != 0 ||
                 (filter &&
-                 !sel__labels_match(hit->labels, hit->n_labels, ms, n))) {
+                 !postings_labels_match(hit->labels, hit->n_labels, ms, n))) {
                 continue;
             }
             hit->window = window;
@@ -493,7 +165,7 @@ static int sel__collect(struct tr_storage *s,
         pthread_rwlock_unlock(&s->head_mu);
         tr_buf_free(&lv);
         idvec_free(&ids);
-        sel__seek_next_shard(wc.it, &k2, tenant, window, slot);
+        postings_seek_next_shard(wc.it, &k2, tenant, window, slot);
     }
     tr_iter_free(wc.it);
     tr_buf_free(&wc.key);
@@ -1209,131 +881,6 @@ static int sel__select(void *impl,
     return rv;
 }
 
-struct strset {
-    struct tr_slice *v;
-    size_t n;
-    size_t cap;
-};
-
-static int strset_add(struct strset *ss, struct tr_arena *a, struct tr_slice s)
-{
-    if (ss->n == ss->cap) {
-        struct tr_slice *nv = tr_array_grow(ss->v, &ss->cap, sizeof(*nv), 64);
-        if (nv == NULL) {
-            return TR_ENOMEM;
-        }
-        ss->v = nv;
-    }
-    char *p = tr_arena_strndup(a, s.base, s.len);
-    if (p == NULL) {
-        return TR_ENOMEM;
-    }
-    ss->v[ss->n].base = p;
-    ss->v[ss->n].len = s.len;
-    ss->n++;
-    return 0;
-}
-
-static int strset_finish(struct strset *ss,
-                         size_t limit,
-                         struct tr_string_list *out)
-{
-    if (ss->n > 1) {
-        qsort(ss->v, ss->n, sizeof(*ss->v), tr_slice_qsort_cmp);
-        size_t o = 1;
-        for (size_t i = 1; i < ss->n; i++) {
-            if (!tr_slice_eq(ss->v[i], ss->v[o - 1])) {
-                ss->v[o++] = ss->v[i];
-            }
-        }
-        ss->n = o;
-    }
-    if (limit > 0 && ss->n > limit) {
-        ss->n = limit;
-        out->truncated = true;
-    }
-    out->items =
-        ss->n > 0 ? tr_arena_memdup(&out->arena, ss->v, ss->n * sizeof(*ss->v))
-                  : tr_arena_alloc(&out->arena, sizeof(*ss->v));
-    out->n = ss->n;
-    tr_free(ss->v);
-    return out->items == NULL ? TR_ENOMEM : 0;
-}
-
-/* Distinct posting names (value_of == NULL) or values of one name, over the
- * windows overlapping [mint, maxt], skipping from one distinct key part to
- * the next with seeks. */
-static int sel__scan_postings(struct tr_storage *s,
-                              struct tr_slice tenant,
-                              const struct tr_slice *value_of,
-                              const struct tr_select_hints *h,
-                              struct tr_string_list *out,
-                              struct strset *ss)
-{
-    struct tr_iter *it = tr_iter_new(s->eng, TR_CF_METRICS);
-    struct tr_iter *wit = tr_iter_new(s->eng, TR_CF_METRICS);
-    struct tr_buf k, wk;
-    tr_buf_init(&k);
-    tr_buf_init(&wk);
-    int rv = 0;
-    tr_key_tenant_prefix(&wk, tenant);
-    size_t tpl = wk.len;
-    tr_buf_put_u64be(&wk,
-                     tr_key_time(sel__window_start(h->mint, s->cfg.window_ms)));
-    uint8_t succ[2048];
-    for (tr_iter_seek(wit, wk.data, wk.len);
-         rv == 0 && tr_iter_has_prefix(wit, wk.data, tpl);) {
-        int64_t window;
-        uint16_t slot;
-        char kind;
-        if (tr_key_parse_shard(tr_iter_key(wit), tenant.len, &window, &slot,
-                               &kind) != 0 ||
-            window > h->maxt) {
-            break;
-        }
-        if (!sel__shard_wanted(h, window, slot)) {
-            sel__seek_next_shard(wit, &wk, tenant, window, slot);
-            continue;
-        }
-        tr_buf_reset(&k);
-        tr_key_shard_prefix(&k, tenant, window, slot, TR_KEY_POSTING);
-        if (value_of != NULL) {
-            tr_buf_put_uvarint(&k, value_of->len);
-            tr_buf_append(&k, value_of->base, value_of->len);
-        }
-        size_t pl = k.len;
-        tr_iter_seek(it, k.data, pl);
-        while (rv == 0 && tr_iter_has_prefix(it, k.data, pl)) {
-            struct tr_slice key = tr_iter_key(it);
-            struct tr_cursor c = tr_cursor_make(key.base + pl, key.len - pl);
-            uint64_t l;
-            struct tr_slice part;
-            if (tr_cursor_uvarint(&c, &l) != 0 ||
-                tr_cursor_bytes(&c, l, &part) != 0) {
-                tr_iter_next(it);
-                continue;
-            }
-            rv = strset_add(ss, &out->arena, part);
-            size_t upto = (size_t)((const char *)c.p - key.base);
-            if (upto > sizeof(succ)) {
-                tr_iter_next(it);
-                continue;
-            }
-            size_t sl = tr_prefix_successor(key.base, upto, succ);
-            if (sl == 0) {
-                break;
-            }
-            tr_iter_seek(it, succ, sl);
-        }
-        sel__seek_next_shard(wit, &wk, tenant, window, slot);
-    }
-    tr_iter_free(it);
-    tr_iter_free(wit);
-    tr_buf_free(&k);
-    tr_buf_free(&wk);
-    return rv;
-}
-
 static int sel__labels_common(struct tr_storage *s,
                               struct tr_slice tenant,
                               const struct tr_slice *value_of,
@@ -1348,7 +895,14 @@ static int sel__labels_common(struct tr_storage *s,
     struct strset ss = {0};
     int rv;
     if (n == 0) {
-        rv = sel__scan_postings(s, tenant, value_of, h, out, &ss);
+        struct postings_range r = {
+            .first_window = sel__window_start(h->mint, s->cfg.window_ms),
+            .last_window = h->maxt,
+            .shards = h->shards,
+            .n_shards = h->n_shards,
+        };
+        rv = postings_scan(s->eng, TR_CF_METRICS, tenant, value_of, &r,
+                           &out->arena, &ss);
     } else {
         struct sel_hits hits = {0};
         struct tr_arena tmp;

@@ -157,6 +157,7 @@ int tr_storage_open(const struct tr_storage_config *cfg,
         goto err_after_alloc;
     }
     select_init_source(s);
+    log_init_source(s);
     *out = s;
     return 0;
 
@@ -194,7 +195,8 @@ int tr_storage_shard_apply(struct tr_storage *s,
 {
     memset(res, 0, sizeof(*res));
     res->index = index;
-    if (id->signal != TR_SIGNAL_METRICS) {
+    bool logs = id->signal == TR_SIGNAL_LOGS;
+    if (id->signal != TR_SIGNAL_METRICS && !logs) {
         return tr_errf(TR_EUNSUPPORTED, errmsg, "no store for %s shards",
                        tr_signal_name(id->signal));
     }
@@ -209,11 +211,27 @@ int tr_storage_shard_apply(struct tr_storage *s,
         pthread_mutex_unlock(&s->write_mu);
         return 0;
     }
-    pthread_rwlock_wrlock(&s->head_mu);
+    /* logs shards keep nothing in memory: readers need no head lock */
+    if (!logs) {
+        pthread_rwlock_wrlock(&s->head_mu);
+    }
     tr_wbatch_clear(s->batch);
     s->write_failed = false;
-    int rv =
-        head_apply(s, id->window, id->slot, index, entry, len, res, errmsg);
+    int rv;
+    if (logs) {
+        rv = log_apply(s, id, index, entry, len, res, errmsg);
+        if (rv == 0 || rv == TR_ECORRUPT) {
+            /* everything of the entry is in this batch: its applied index
+             * goes with it (a logs shard is durable at every apply) */
+            uint8_t k[TR_KEY_APPLIED_SIZE], a[8];
+            storage_applied_key(k, id);
+            tr_put_u64be(a, index);
+            tr_wbatch_put(s->batch, TR_CF_META, k, sizeof(k), a, 8);
+        }
+    } else {
+        rv =
+            head_apply(s, id->window, id->slot, index, entry, len, res, errmsg);
+    }
     char err[TR_ERRMSG_SIZE] = "";
     if (rv == 0 && s->fail_writes > 0) {
         /* test seam: as if RocksDB refused this apply's write */
@@ -226,7 +244,9 @@ int tr_storage_shard_apply(struct tr_storage *s,
         s->write_failed = true;
     }
     tr_wbatch_clear(s->batch);
-    pthread_rwlock_unlock(&s->head_mu);
+    if (!logs) {
+        pthread_rwlock_unlock(&s->head_mu);
+    }
     if (s->write_failed || rv == TR_EIO || rv == TR_ENOMEM) {
         /* A replicated state machine cannot skip part of an entry: the
          * applied index stays, and the caller stops this replica until
@@ -238,6 +258,9 @@ int tr_storage_shard_apply(struct tr_storage *s,
                        index, err[0] ? ": " : "", err);
     }
     sh->applied = index;
+    if (logs) {
+        sh->durable = index;
+    }
     sh->entries++;
     pthread_mutex_unlock(&s->write_mu);
     return rv;
@@ -271,9 +294,11 @@ int tr_storage_shard_reset(struct tr_storage *s, const struct tr_shard_id *id)
     pthread_mutex_lock(&s->write_mu);
     struct storage_shard *sh = storage_shard_get(s, id);
     if (sh != NULL) {
-        pthread_rwlock_wrlock(&s->head_mu);
-        head_evict_window(s, id->window, id->slot);
-        pthread_rwlock_unlock(&s->head_mu);
+        if (id->signal == TR_SIGNAL_METRICS) {
+            pthread_rwlock_wrlock(&s->head_mu);
+            head_evict_window(s, id->window, id->slot);
+            pthread_rwlock_unlock(&s->head_mu);
+        }
         sh->applied = sh->durable;
     }
     pthread_mutex_unlock(&s->write_mu);
@@ -289,7 +314,9 @@ static int storage__checkpoint_locked(struct tr_storage *s,
     char err[TR_ERRMSG_SIZE];
     pthread_rwlock_wrlock(&s->head_mu);
     tr_wbatch_clear(s->batch);
-    head_persist(s, sh->id.window, sh->id.slot, sh->applied, cut_all);
+    if (sh->id.signal == TR_SIGNAL_METRICS) {
+        head_persist(s, sh->id.window, sh->id.slot, sh->applied, cut_all);
+    }
     uint8_t k[TR_KEY_APPLIED_SIZE], a[8];
     storage_applied_key(k, &sh->id);
     tr_put_u64be(a, sh->applied);
@@ -373,9 +400,11 @@ int tr_storage_evict(struct tr_storage *s,
             continue;
         }
         rv |= storage__checkpoint_locked(s, sh, true);
-        pthread_rwlock_wrlock(&s->head_mu);
-        head_evict_window(s, sh->id.window, sh->id.slot);
-        pthread_rwlock_unlock(&s->head_mu);
+        if (signal == TR_SIGNAL_METRICS) {
+            pthread_rwlock_wrlock(&s->head_mu);
+            head_evict_window(s, sh->id.window, sh->id.slot);
+            pthread_rwlock_unlock(&s->head_mu);
+        }
     }
     pthread_mutex_unlock(&s->write_mu);
     return rv;

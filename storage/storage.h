@@ -14,6 +14,14 @@
  * its applied index in one RocksDB write batch: everything up to that
  * index is then in RocksDB, and the snapshot is just that index.
  *
+ * Logs shards (signal 2; storage/log_store.h) keep nothing in memory: each
+ * apply writes its lines, the streams' state and the shard's applied index
+ * in one batch (storage/log_keys.h), so a logs shard is durable at every
+ * applied index and its checkpoint only rewrites that index. Both kinds
+ * rely on the same contract: RocksDB's WAL (fsync per write only with
+ * wal_sync) holds what was written, and after a crash the Raft log is
+ * replayed from the applied index found in RocksDB.
+ *
  * Threading: applies and checkpoints are serialized by one lock; reads run
  * concurrently from any thread. */
 #ifndef TR_STORAGE_STORAGE_H
@@ -74,7 +82,8 @@ int tr_storage_open(const struct tr_storage_config *cfg,
 /* Checkpoints every shard and closes. */
 void tr_storage_close(struct tr_storage *s);
 
-/* Applies one entry of the shard's signal (metrics: storage/entry.h) at
+/* Applies one entry of the shard's signal (metrics: storage/entry.h; logs:
+ * storage/log_entry.h, Loki's semantics in storage/log_apply.c) at
  * Raft index `index`. Entries at or below the shard's applied index are
  * skipped (res->skipped). Apply is deterministic: it depends only on the
  * entry and on the shard's stored state, never on limits, clocks or flags
@@ -143,7 +152,9 @@ int tr_storage_shard_verify(struct tr_storage *s,
                             uint64_t *index,
                             uint64_t *checksum);
 /* Persists (cutting every chunk) and frees from memory the shards of
- * signal whose window ended before older_than_ms. */
+ * signal whose window ended before older_than_ms. Logs shards hold nothing
+ * in memory: their open fragments stay as they are (blocks are cut by
+ * apply only, so replicas stay byte-equal). */
 int tr_storage_evict(struct tr_storage *s,
                      uint8_t signal,
                      int64_t older_than_ms);

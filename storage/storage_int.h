@@ -10,6 +10,7 @@
 #include "storage/chunk.h"
 #include "storage/engine.h"
 #include "storage/keys.h"
+#include "storage/log_select.h"
 #include "storage/storage.h"
 
 /* Out-of-order samples of a series, sorted by time, not yet in a chunk. */
@@ -70,6 +71,7 @@ struct tr_storage {
     struct tr_buf key;       /* scratch key (under write_mu) */
     struct tr_buf val;       /* scratch value (under write_mu) */
     struct tr_select_source source;
+    struct tr_log_source log_source;
 };
 
 /* A shard's progress (one per shard applied on this node). */
@@ -132,5 +134,18 @@ void head_chunk_record(struct tr_buf *out,
 
 /* select.c */
 void select_init_source(struct tr_storage *s);
+
+/* log_apply.c: applies a logs write entry of shard id at index into
+ * s->batch (caller holds write_mu; storage.c writes the batch with the
+ * applied index). Same contract as tr_storage_shard_apply. */
+int log_apply(struct tr_storage *s,
+              const struct tr_shard_id *id,
+              uint64_t index,
+              const void *entry,
+              size_t len,
+              struct tr_apply_result *res,
+              char *errmsg);
+/* log_read.c */
+void log_init_source(struct tr_storage *s);
 
 #endif

@@ -1,0 +1,97 @@
+/* log_block.h - log blocks: the entries of one stream, sorted by (ts, push
+ * order), in a column layout, compressed with zstd. A block is also how a
+ * stream's open "fragment" (its lines of one Raft entry, not compressed)
+ * is stored, so readers decode both alike. Blocks are read from RocksDB
+ * and arrive over the network in shard copies: the decoder checks every
+ * length and count, and never trusts the header.
+ *
+ *   block
+ *   OFFSET  SIZE  DESCRIPTION
+ *   0       1     version = 1
+ *   1       1     compression: 0 none, 1 zstd
+ *   2       1     flags: bit 0 = lines are newline-terminated (no line
+ *                 holds a '\n'; the length column is left out); other
+ *                 bits 0
+ *   3       8     min ts, ns, int64 big-endian (the first entry's)
+ *   11      8     max ts, ns, int64 big-endian (the last entry's)
+ *   19      4     number of entries N (1 .. 2^24), big-endian
+ *   23      8     raw bytes: the sum of the line lengths, big-endian
+ *   31      4     payload length P (uncompressed; at most 256 MiB)
+ *   35      .     the payload: P bytes (compression 0) or one zstd frame
+ *                 of exactly P bytes (compression 1)
+ *
+ *   payload (columns: similar values sit together, for the compressor)
+ *   OFFSET  SIZE     DESCRIPTION
+ *   0       N x uv   timestamp deltas: the first entry's minus min ts,
+ *                    then each minus the previous one (non-decreasing)
+ *   .       N x uv   line lengths (only without flag bit 0)
+ *   .       N x uv   number of structured metadata pairs of each entry
+ *   .       uvarint  number D of dictionary strings, then D times:
+ *                    uvarint length, bytes (in the order of first use)
+ *   .       M x 2uv  per metadata pair in entry order: dictionary index
+ *                    of the name, then of the value (M = the sum of the
+ *                    counts above)
+ *   .       raw      the lines, concatenated (exactly `raw bytes` left),
+ *                    or with flag bit 0 each line followed by '\n'
+ *                    (exactly raw bytes + N left)
+ *
+ * Newline-terminated lines compress better than a length column (the
+ * separator is nearly free for zstd), and log lines rarely hold one.
+ */
+#ifndef TR_STORAGE_LOG_BLOCK_H
+#define TR_STORAGE_LOG_BLOCK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lib/alloc.h"
+#include "lib/buf.h"
+#include "storage/log_entry.h"
+
+#define TR_LOG_BLOCK_VERSION 1
+#define TR_LOG_BLOCK_HEADER 35
+#define TR_LOG_BLOCK_NEWLINES 0x01
+#define TR_LOG_BLOCK_NONE 0
+#define TR_LOG_BLOCK_ZSTD 1
+#define TR_LOG_BLOCK_MAX_ENTRIES (1u << 24)
+#define TR_LOG_BLOCK_MAX_PAYLOAD (256u << 20)
+/* zstd level of blocks. Level 3 left blocks + indexes at 1.03x `zstd -3`
+ * of the raw lines on log-like data (the timestamps are stored on top of
+ * the lines); level 7 gives 0.96x (test_log_block.c, size_against_zstd3)
+ * at about half level 3's speed, paid once per ~256 KiB block. */
+#define TR_LOG_BLOCK_ZSTD_LEVEL 7
+
+/* The header of a block. */
+struct tr_log_block_info {
+    uint8_t compression;
+    uint8_t flags;
+    int64_t mint;
+    int64_t maxt;
+    uint32_t count;
+    uint64_t raw_bytes;
+    uint32_t payload_len;
+};
+
+/* Appends a block of the n >= 1 lines (sorted by ts by the caller; their
+ * order is kept) to out. The same lines give the same bytes (zstd at a
+ * fixed level, the dictionary in first-use order). 0, TR_EINVAL (n == 0,
+ * unsorted, too many or too large), TR_ENOMEM. */
+int tr_log_block_encode(const struct tr_log_line *lines,
+                        size_t n,
+                        uint8_t compression,
+                        struct tr_buf *out);
+/* Reads and checks the header (not the payload). 0 or TR_ECORRUPT. */
+int tr_log_block_info(const void *buf,
+                      size_t len,
+                      struct tr_log_block_info *out);
+/* Decodes every entry: *lines is an arena array of *n lines whose bytes
+ * live in the arena (compressed blocks) or in buf (uncompressed: buf must
+ * outlive them). Every count, length, index and the time order are
+ * checked. 0, TR_ECORRUPT, TR_ENOMEM. */
+int tr_log_block_decode(const void *buf,
+                        size_t len,
+                        struct tr_arena *a,
+                        struct tr_log_line **lines,
+                        size_t *n);
+
+#endif

@@ -1,0 +1,302 @@
+/* log_index.c - the needle (winnowing) and metadata sketches of a log
+ * block (format and reasoning in storage/log_index.h). */
+#include "storage/log_index.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/alloc.h"
+#include "lib/err.h"
+#include "lib/hash.h"
+
+#define IX_NEEDLE_BITS_PER_ITEM 5
+#define IX_NEEDLE_PROBES 3
+#define IX_META_BITS_PER_ITEM 10
+#define IX_META_PROBES 7
+#define IX_MAX_W 64
+#define IX_FIXED 40
+
+static uint64_t ix__mix(uint64_t x)
+{
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ULL;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebULL;
+    x ^= x >> 31;
+    return x;
+}
+
+/* Hash of the k bytes at p (byte order fixed: the same on every host). */
+static uint64_t ix__gram(const unsigned char *p, unsigned k)
+{
+    uint64_t g = 0;
+    for (unsigned i = 0; i < k; i++) {
+        g |= (uint64_t)p[i] << (8 * i);
+    }
+    return ix__mix(g ^ ((uint64_t)k << 56) ^ 0x5851f42d4c957f2dULL);
+}
+
+static uint64_t ix__meta_hash(struct tr_slice name, struct tr_slice value)
+{
+    uint64_t h = tr_hash64(name.base, name.len, 0x6d657461ULL);
+    return ix__mix(tr_hash64(value.base, value.len, h));
+}
+
+/* Calls out for the hash selected in every window of w k-grams of s
+ * (once per change of the selected position). */
+typedef int (*ix_emit_fn)(void *arg, uint64_t h);
+
+static int ix__winnow(const unsigned char *s,
+                      size_t len,
+                      unsigned k,
+                      unsigned w,
+                      ix_emit_fn emit,
+                      void *arg)
+{
+    if (len < (size_t)w + k - 1) {
+        return 0;
+    }
+    size_t ng = len - k + 1;
+    uint64_t ring[IX_MAX_W];
+    size_t minpos = SIZE_MAX, last = SIZE_MAX;
+    for (size_t j = 0; j < ng; j++) {
+        uint64_t h = ix__gram(s + j, k);
+        ring[j % w] = h;
+        if (j + 1 < w) {
+            if (minpos == SIZE_MAX || h <= ring[minpos % w]) {
+                minpos = j;
+            }
+            continue;
+        }
+        size_t lo = j + 1 - w; /* window [lo, j] */
+        if (minpos == SIZE_MAX || minpos < lo) {
+            minpos = lo;
+            for (size_t q = lo + 1; q <= j; q++) {
+                if (ring[q % w] <= ring[minpos % w]) {
+                    minpos = q;
+                }
+            }
+        } else if (h <= ring[minpos % w]) {
+            minpos = j;
+        }
+        if (minpos != last) {
+            last = minpos;
+            int rv = emit(arg, ring[minpos % w]);
+            if (rv != 0) {
+                return rv;
+            }
+        }
+    }
+    return 0;
+}
+
+struct ix_hashes {
+    uint64_t *v;
+    size_t n;
+    size_t cap;
+};
+
+static int ix__push(void *arg, uint64_t h)
+{
+    struct ix_hashes *hs = arg;
+    if (hs->n == hs->cap) {
+        uint64_t *nv = tr_array_grow(hs->v, &hs->cap, sizeof(*nv), 1024);
+        if (nv == NULL) {
+            return TR_ENOMEM;
+        }
+        hs->v = nv;
+    }
+    hs->v[hs->n++] = h;
+    return 0;
+}
+
+static int ix__cmp(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : (x > y ? 1 : 0);
+}
+
+static size_t ix__unique(struct ix_hashes *hs)
+{
+    if (hs->n > 1) {
+        qsort(hs->v, hs->n, sizeof(*hs->v), ix__cmp);
+    }
+    size_t o = 0;
+    for (size_t i = 0; i < hs->n; i++) {
+        if (o == 0 || hs->v[i] != hs->v[o - 1]) {
+            hs->v[o++] = hs->v[i];
+        }
+    }
+    hs->n = o;
+    return o;
+}
+
+static uint32_t ix__probe(uint64_t h, unsigned i, uint32_t m)
+{
+    uint32_t lo = (uint32_t)h, hi = (uint32_t)(h >> 32) | 1u;
+    return (uint32_t)(((uint64_t)lo + (uint64_t)i * hi) % m);
+}
+
+/* Appends probes, bits and the bloom of the unique hashes. */
+static void ix__bloom(struct tr_buf *out,
+                      const struct ix_hashes *hs,
+                      unsigned bits_per_item,
+                      unsigned probes)
+{
+    uint64_t m = hs->n == 0 ? 0 : (uint64_t)hs->n * bits_per_item;
+    if (m > 0 && m < 64) {
+        m = 64;
+    }
+    m = (m + 7) / 8 * 8;
+    if (m > UINT32_MAX - 7) {
+        m = (uint64_t)UINT32_MAX / 8 * 8;
+    }
+    tr_buf_putc(out, (char)probes);
+    tr_buf_put_u32be(out, (uint32_t)m);
+    size_t at = out->len;
+    if (tr_buf_reserve(out, (size_t)(m / 8)) != 0) {
+        return;
+    }
+    memset(out->data + at, 0, (size_t)(m / 8));
+    out->len += (size_t)(m / 8);
+    uint8_t *bits = (uint8_t *)out->data + at;
+    for (size_t i = 0; i < hs->n; i++) {
+        for (unsigned p = 0; p < probes; p++) {
+            uint32_t b = ix__probe(hs->v[i], p, (uint32_t)m);
+            bits[b / 8] |= (uint8_t)(1u << (b % 8));
+        }
+    }
+}
+
+static bool ix__bloom_has(const uint8_t *bits,
+                          uint32_t m,
+                          unsigned probes,
+                          uint64_t h)
+{
+    if (m == 0) {
+        return false;
+    }
+    for (unsigned p = 0; p < probes; p++) {
+        uint32_t b = ix__probe(h, p, m);
+        if (!(bits[b / 8] & (1u << (b % 8)))) {
+            return false;
+        }
+    }
+    return true;
+}
+
+int tr_log_index_build(const struct tr_log_line *lines,
+                       size_t n,
+                       size_t block_bytes,
+                       struct tr_buf *out)
+{
+    struct ix_hashes grams = {0}, metas = {0};
+    uint64_t raw = 0;
+    int rv = 0;
+    for (size_t i = 0; i < n && rv == 0; i++) {
+        raw += lines[i].line.len;
+        rv = ix__winnow((const unsigned char *)lines[i].line.base,
+                        lines[i].line.len, TR_LOG_INDEX_K, TR_LOG_INDEX_W,
+                        ix__push, &grams);
+        for (size_t j = 0; j < lines[i].n_meta && rv == 0; j++) {
+            rv = ix__push(&metas, ix__meta_hash(lines[i].meta[j].name,
+                                                lines[i].meta[j].value));
+        }
+    }
+    if (rv == 0) {
+        ix__unique(&grams);
+        ix__unique(&metas);
+        tr_buf_putc(out, TR_LOG_INDEX_VERSION);
+        tr_buf_put_u64be(out, n ? (uint64_t)lines[0].ts : 0);
+        tr_buf_put_u64be(out, n ? (uint64_t)lines[n - 1].ts : 0);
+        tr_buf_put_u32be(out, (uint32_t)n);
+        tr_buf_put_u64be(out, raw);
+        tr_buf_put_u32be(out, (uint32_t)block_bytes);
+        tr_buf_putc(out, TR_LOG_INDEX_K);
+        tr_buf_putc(out, TR_LOG_INDEX_W);
+        ix__bloom(out, &grams, IX_NEEDLE_BITS_PER_ITEM, IX_NEEDLE_PROBES);
+        ix__bloom(out, &metas, IX_META_BITS_PER_ITEM, IX_META_PROBES);
+        rv = out->oom ? TR_ENOMEM : 0;
+    }
+    tr_free(grams.v);
+    tr_free(metas.v);
+    return rv;
+}
+
+static int ix__parse_bloom(struct tr_cursor *c,
+                           uint8_t *probes,
+                           uint32_t *bits,
+                           const uint8_t **bytes)
+{
+    struct tr_slice b;
+    if (tr_cursor_u8(c, probes) != 0 || tr_cursor_u32be(c, bits) != 0 ||
+        *probes < 1 || *probes > 16 || *bits % 8 != 0 ||
+        tr_cursor_bytes(c, *bits / 8, &b) != 0) {
+        return TR_ECORRUPT;
+    }
+    *bytes = (const uint8_t *)b.base;
+    return 0;
+}
+
+int tr_log_index_parse(const void *buf, size_t len, struct tr_log_index *out)
+{
+    struct tr_cursor c = tr_cursor_make(buf, len);
+    uint8_t v;
+    uint64_t mint, maxt;
+    if (tr_cursor_u8(&c, &v) != 0 || v != TR_LOG_INDEX_VERSION ||
+        tr_cursor_u64be(&c, &mint) != 0 || tr_cursor_u64be(&c, &maxt) != 0 ||
+        tr_cursor_u32be(&c, &out->count) != 0 ||
+        tr_cursor_u64be(&c, &out->raw_bytes) != 0 ||
+        tr_cursor_u32be(&c, &out->block_bytes) != 0 ||
+        tr_cursor_u8(&c, &out->k) != 0 || tr_cursor_u8(&c, &out->w) != 0 ||
+        out->k < 1 || out->k > 8 || out->w < 1 || out->w > IX_MAX_W ||
+        ix__parse_bloom(&c, &out->needle_probes, &out->needle_bits,
+                        &out->needle_bloom) != 0 ||
+        ix__parse_bloom(&c, &out->meta_probes, &out->meta_bits,
+                        &out->meta_bloom) != 0 ||
+        tr_cursor_left(&c) != 0) {
+        return TR_ECORRUPT;
+    }
+    out->mint = (int64_t)mint;
+    out->maxt = (int64_t)maxt;
+    return out->mint <= out->maxt ? 0 : TR_ECORRUPT;
+}
+
+struct ix_check {
+    const struct tr_log_index *ix;
+    bool miss;
+};
+
+static int ix__check(void *arg, uint64_t h)
+{
+    struct ix_check *c = arg;
+    if (!ix__bloom_has(c->ix->needle_bloom, c->ix->needle_bits,
+                       c->ix->needle_probes, h)) {
+        c->miss = true;
+        return 1; /* stop: the block cannot hold the needle */
+    }
+    return 0;
+}
+
+bool tr_log_index_may_match(const struct tr_log_index *ix,
+                            const struct tr_slice *needles,
+                            size_t n_needles,
+                            const struct tr_label *meta,
+                            size_t n_meta)
+{
+    for (size_t i = 0; i < n_needles; i++) {
+        struct ix_check c = {ix, false};
+        ix__winnow((const unsigned char *)needles[i].base, needles[i].len,
+                   ix->k, ix->w, ix__check, &c);
+        if (c.miss) {
+            return false;
+        }
+    }
+    for (size_t i = 0; i < n_meta; i++) {
+        if (!ix__bloom_has(ix->meta_bloom, ix->meta_bits, ix->meta_probes,
+                           ix__meta_hash(meta[i].name, meta[i].value))) {
+            return false;
+        }
+    }
+    return true;
+}

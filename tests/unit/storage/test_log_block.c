@@ -1,0 +1,319 @@
+/* Tests for storage/log_block.c and storage/log_index.c: block round
+ * trips (metadata, equal timestamps, both compressions), determinism,
+ * rejection of malformed blocks and index records, the needle sketch
+ * (never a false negative; long absent needles mostly pruned), the
+ * metadata sketch, and the size of blocks plus indexes against zstd -3 of
+ * the raw lines. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zstd.h>
+
+#include "lib/err.h"
+#include "storage/log_block.h"
+#include "storage/log_index.h"
+
+static uint64_t lb_rng = 88172645463325252ULL;
+
+static uint64_t lb_rand(void)
+{
+    lb_rng ^= lb_rng << 13;
+    lb_rng ^= lb_rng >> 7;
+    lb_rng ^= lb_rng << 17;
+    return lb_rng;
+}
+
+static const char *lb_words[] = {
+    "GET",     "POST",     "user",       "login", "failed",   "ok",
+    "timeout", "db",       "query",      "cache", "miss",     "hit",
+    "status",  "200",      "404",        "500",   "latency",  "ms",
+    "request", "upstream", "connection", "reset", "retrying", "worker"};
+
+/* A log-like line: level, words, a hex request id and a number. */
+static size_t lb_line(char *buf, size_t cap)
+{
+    static const char *levels[] = {"info", "warn", "error", "debug"};
+    size_t o =
+        (size_t)snprintf(buf, cap, "level=%s msg=\"", levels[lb_rand() % 4]);
+    int nw = 3 + (int)(lb_rand() % 8);
+    for (int i = 0; i < nw && o + 20 < cap; i++) {
+        o += (size_t)snprintf(buf + o, cap - o, "%s%s", i ? " " : "",
+                              lb_words[lb_rand() % 24]);
+    }
+    o += (size_t)snprintf(buf + o, cap - o,
+                          "\" request_id=%08llx%08llx duration=%llums",
+                          (unsigned long long)(lb_rand() & 0xffffffff),
+                          (unsigned long long)(lb_rand() & 0xffffffff),
+                          (unsigned long long)(lb_rand() % 5000));
+    return o;
+}
+
+struct lb_set {
+    struct tr_log_line *lines;
+    char *bytes;
+    size_t n;
+};
+
+static struct lb_set lb_make(size_t n, int64_t t0, bool meta)
+{
+    struct lb_set s;
+    s.n = n;
+    s.lines = calloc(n, sizeof(*s.lines));
+    s.bytes = malloc(n * 256);
+    static struct tr_label m[2] = {
+        {{"trace_id", 8}, {"abc", 3}},
+        {{"pod", 3}, {"p-1", 3}},
+    };
+    int64_t t = t0;
+    for (size_t i = 0; i < n; i++) {
+        char *b = s.bytes + i * 256;
+        size_t l = lb_line(b, 256);
+        t += (int64_t)(lb_rand() % 3) * 1000; /* equal timestamps too */
+        s.lines[i].ts = t;
+        s.lines[i].line = (struct tr_slice){b, l};
+        if (meta && i % 3 == 0) {
+            s.lines[i].meta = m;
+            s.lines[i].n_meta = 1 + (i % 2);
+        }
+    }
+    return s;
+}
+
+static void lb_free(struct lb_set *s)
+{
+    free(s->lines);
+    free(s->bytes);
+}
+
+static void lb_roundtrip(uint8_t compression)
+{
+    struct lb_set s = lb_make(500, 1700000000000000000LL, true);
+    struct tr_buf b, b2;
+    tr_buf_init(&b);
+    tr_buf_init(&b2);
+    cr_assert_eq(tr_log_block_encode(s.lines, s.n, compression, &b), 0);
+    cr_assert_eq(tr_log_block_encode(s.lines, s.n, compression, &b2), 0);
+    cr_assert_eq(b.len, b2.len, "deterministic");
+    cr_assert_eq(memcmp(b.data, b2.data, b.len), 0, "deterministic");
+    struct tr_log_block_info bi;
+    cr_assert_eq(tr_log_block_info(b.data, b.len, &bi), 0);
+    cr_assert_eq(bi.count, 500);
+    cr_assert_eq(bi.mint, s.lines[0].ts);
+    cr_assert_eq(bi.maxt, s.lines[499].ts);
+    cr_assert_eq(bi.compression, compression);
+    struct tr_arena a;
+    tr_arena_init(&a, 4096);
+    struct tr_log_line *out;
+    size_t n;
+    cr_assert_eq(tr_log_block_decode(b.data, b.len, &a, &out, &n), 0);
+    cr_assert_eq(n, 500);
+    for (size_t i = 0; i < n; i++) {
+        cr_assert_eq(out[i].ts, s.lines[i].ts);
+        cr_assert(tr_slice_eq(out[i].line, s.lines[i].line), "line %zu", i);
+        cr_assert_eq(out[i].n_meta, s.lines[i].n_meta);
+        for (size_t j = 0; j < out[i].n_meta; j++) {
+            cr_assert(
+                tr_slice_eq(out[i].meta[j].name, s.lines[i].meta[j].name));
+            cr_assert(
+                tr_slice_eq(out[i].meta[j].value, s.lines[i].meta[j].value));
+        }
+    }
+    tr_arena_free(&a);
+    tr_buf_free(&b);
+    tr_buf_free(&b2);
+    lb_free(&s);
+}
+
+Test(log_block, roundtrip_zstd)
+{
+    lb_roundtrip(TR_LOG_BLOCK_ZSTD);
+}
+
+Test(log_block, roundtrip_uncompressed)
+{
+    lb_roundtrip(TR_LOG_BLOCK_NONE);
+}
+
+Test(log_block, encode_refuses_bad_input)
+{
+    struct tr_log_line l[2] = {
+        {.ts = 10, .line = {"a", 1}},
+        {.ts = 5, .line = {"b", 1}},
+    };
+    struct tr_buf b;
+    tr_buf_init(&b);
+    cr_assert_eq(tr_log_block_encode(l, 0, TR_LOG_BLOCK_ZSTD, &b), TR_EINVAL);
+    cr_assert_eq(tr_log_block_encode(l, 2, TR_LOG_BLOCK_ZSTD, &b), TR_EINVAL);
+    cr_assert_eq(tr_log_block_encode(l, 1, 7, &b), TR_EINVAL);
+    /* an empty line is a line */
+    struct tr_log_line e = {.ts = -5, .line = {"", 0}};
+    cr_assert_eq(tr_log_block_encode(&e, 1, TR_LOG_BLOCK_NONE, &b), 0);
+    struct tr_arena a;
+    tr_arena_init(&a, 4096);
+    struct tr_log_line *out;
+    size_t n;
+    cr_assert_eq(tr_log_block_decode(b.data, b.len, &a, &out, &n), 0);
+    cr_assert_eq(n, 1);
+    cr_assert_eq(out[0].ts, -5);
+    cr_assert_eq(out[0].line.len, 0);
+    tr_arena_free(&a);
+    tr_buf_free(&b);
+}
+
+Test(log_block, decode_rejects_damage)
+{
+    struct lb_set s = lb_make(40, 1000, true);
+    for (int comp = 0; comp <= 1; comp++) {
+        struct tr_buf b;
+        tr_buf_init(&b);
+        cr_assert_eq(tr_log_block_encode(s.lines, s.n, (uint8_t)comp, &b), 0);
+        struct tr_arena a;
+        tr_arena_init(&a, 4096);
+        struct tr_log_line *out;
+        size_t n;
+        /* every truncation is refused */
+        for (size_t l = 0; l < b.len; l++) {
+            tr_arena_reset(&a);
+            cr_assert_neq(tr_log_block_decode(b.data, l, &a, &out, &n), 0,
+                          "truncated at %zu", l);
+        }
+        /* byte flips never crash; header damage is refused */
+        for (size_t i = 0; i < b.len; i++) {
+            char saved = b.data[i];
+            b.data[i] = (char)(b.data[i] ^ 0x5a);
+            tr_arena_reset(&a);
+            int rv = tr_log_block_decode(b.data, b.len, &a, &out, &n);
+            if (i < 3 || (i >= 19 && i < 23) || (i >= 31 && i < 35)) {
+                cr_assert_neq(rv, 0, "flip at %zu", i);
+            }
+            if (rv == 0) {
+                cr_assert(n > 0);
+                for (size_t j = 1; j < n; j++) {
+                    cr_assert(out[j - 1].ts <= out[j].ts);
+                }
+            }
+            b.data[i] = saved;
+        }
+        tr_arena_free(&a);
+        tr_buf_free(&b);
+    }
+    lb_free(&s);
+}
+
+/* k-gram needle sketch: every substring of a line is found; long random
+ * needles are almost always ruled out. */
+Test(log_block, index_no_false_negatives)
+{
+    struct lb_set s = lb_make(2000, 0, true);
+    struct tr_buf ix;
+    tr_buf_init(&ix);
+    cr_assert_eq(tr_log_index_build(s.lines, s.n, 1234, &ix), 0);
+    struct tr_log_index x;
+    cr_assert_eq(tr_log_index_parse(ix.data, ix.len, &x), 0);
+    cr_assert_eq(x.count, 2000);
+    cr_assert_eq(x.block_bytes, 1234);
+    for (int i = 0; i < 20000; i++) {
+        const struct tr_log_line *l = &s.lines[lb_rand() % s.n];
+        size_t len = 1 + lb_rand() % l->line.len;
+        size_t off = lb_rand() % (l->line.len - len + 1);
+        struct tr_slice nd = {l->line.base + off, len};
+        cr_assert(tr_log_index_may_match(&x, &nd, 1, NULL, 0),
+                  "false negative for %.*s", (int)len, nd.base);
+    }
+    size_t pruned = 0, tried = 0;
+    for (int i = 0; i < 2000; i++) {
+        char nb[64];
+        size_t len = TR_LOG_INDEX_W + TR_LOG_INDEX_K - 1 + lb_rand() % 20;
+        for (size_t j = 0; j < len; j++) {
+            nb[j] = (char)('a' + lb_rand() % 26);
+        }
+        struct tr_slice nd = {nb, len};
+        tried++;
+        pruned += !tr_log_index_may_match(&x, &nd, 1, NULL, 0);
+    }
+    cr_assert_geq(pruned * 100, tried * 95, "pruned %zu of %zu", pruned, tried);
+    /* a short needle never prunes */
+    struct tr_slice shortn = {"zzzzqqqq", 8};
+    cr_assert(tr_log_index_may_match(&x, &shortn, 1, NULL, 0));
+    /* metadata pairs */
+    struct tr_label have = {{"trace_id", 8}, {"abc", 3}};
+    struct tr_label swapped = {{"abc", 3}, {"trace_id", 8}};
+    struct tr_label other = {{"trace_id", 8}, {"abd", 3}};
+    cr_assert(tr_log_index_may_match(&x, NULL, 0, &have, 1));
+    cr_assert_not(tr_log_index_may_match(&x, NULL, 0, &swapped, 1));
+    cr_assert_not(tr_log_index_may_match(&x, NULL, 0, &other, 1));
+    /* malformed records */
+    for (size_t l = 0; l < ix.len; l++) {
+        cr_assert_neq(tr_log_index_parse(ix.data, l, &x), 0);
+    }
+    tr_buf_free(&ix);
+    lb_free(&s);
+}
+
+Test(log_block, index_without_long_lines_prunes_every_long_needle)
+{
+    struct tr_log_line l[2] = {
+        {.ts = 1, .line = {"short", 5}},
+        {.ts = 2, .line = {"tiny", 4}},
+    };
+    struct tr_buf ix;
+    tr_buf_init(&ix);
+    cr_assert_eq(tr_log_index_build(l, 2, 10, &ix), 0);
+    struct tr_log_index x;
+    cr_assert_eq(tr_log_index_parse(ix.data, ix.len, &x), 0);
+    cr_assert_eq(x.needle_bits, 0);
+    cr_assert_eq(x.meta_bits, 0);
+    struct tr_slice nd = {
+        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", 62};
+    cr_assert_not(tr_log_index_may_match(&x, &nd, 1, NULL, 0));
+    struct tr_label m = {{"a", 1}, {"b", 1}};
+    cr_assert_not(tr_log_index_may_match(&x, NULL, 0, &m, 1));
+    tr_buf_free(&ix);
+}
+
+/* The disk budget: blocks + indexes of log-like lines against zstd -3 of
+ * the same lines (newline separated), in blocks of ~256 KiB. */
+Test(log_block, size_against_zstd3)
+{
+    struct lb_set s = lb_make(40000, 1700000000000000000LL, false);
+    struct tr_buf raw, b, ix;
+    tr_buf_init(&raw);
+    tr_buf_init(&b);
+    tr_buf_init(&ix);
+    size_t stored = 0, index = 0, zstd = 0, rawn = 0;
+    size_t i = 0;
+    while (i < s.n) {
+        size_t j = i, bytes = 0;
+        tr_buf_reset(&raw);
+        while (j < s.n && bytes < 256 * 1024) {
+            bytes += s.lines[j].line.len;
+            tr_buf_append(&raw, s.lines[j].line.base, s.lines[j].line.len);
+            tr_buf_putc(&raw, '\n');
+            j++;
+        }
+        tr_buf_reset(&b);
+        tr_buf_reset(&ix);
+        cr_assert_eq(
+            tr_log_block_encode(s.lines + i, j - i, TR_LOG_BLOCK_ZSTD, &b), 0);
+        cr_assert_eq(tr_log_index_build(s.lines + i, j - i, b.len, &ix), 0);
+        stored += b.len;
+        index += ix.len;
+        size_t bound = ZSTD_compressBound(raw.len);
+        void *z = malloc(bound);
+        zstd += ZSTD_compress(z, bound, raw.data, raw.len, 3);
+        free(z);
+        rawn += raw.len;
+        i = j;
+    }
+    double ratio = (double)(stored + index) / (double)zstd;
+    fprintf(stderr,
+            "log blocks: raw %zu, zstd-3 %zu, blocks %zu + index %zu = %.3fx "
+            "zstd-3 (index %.1f%% of raw)\n",
+            rawn, zstd, stored, index, ratio, 100.0 * index / rawn);
+    cr_assert_leq(ratio, 1.0, "blocks + index %.3fx zstd -3", ratio);
+    tr_buf_free(&raw);
+    tr_buf_free(&b);
+    tr_buf_free(&ix);
+    lb_free(&s);
+}
