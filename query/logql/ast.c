@@ -130,8 +130,7 @@ bool tr_logql_binop_is_set(enum tr_logql_binop op)
            op == TR_LOGQL_OP_UNLESS;
 }
 
-/* ---- freeing ---------------------------------------------------------------
- */
+/* ---- freeing ----------------------------------------------------------- */
 
 static void free_label_filter(struct tr_logql_label_filter *f)
 {

@@ -262,9 +262,9 @@ enum tr_logql_expr_kind {
 
 /* A stream selector and its pipeline: "{app="a"} |= "x" | json". */
 struct tr_logql_log {
-    struct tr_matcher *matchers;   /* arena array, heap contents; >= 1 (the
-                                      parser requires a non-empty selector
-                                      with one matcher not matching "") */
+    struct tr_matcher *matchers;   /* arena array, heap contents; >= 1,
+                                      one of them not matching "" (checked
+                                      unless TR_LOGQL_PARSE_NO_VALIDATE) */
     size_t n_matchers;             /* number of matchers */
     struct tr_logql_stage *stages; /* arena array or NULL, in query order
                                       (not reordered) */

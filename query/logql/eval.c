@@ -151,6 +151,8 @@ int tr_logql_ctx_select(struct tr_logql_ctx *c,
             }
             if (!stream) {
                 meta[h.n_meta++] = pd->meta[m];
+            } else {
+                c->meta_unpushed = true;
             }
         }
         tr_log_result_free(res);
@@ -460,14 +462,19 @@ int tr_logql_select_logs(const struct tr_log_source *src,
         struct tr_log_result res;
         rc = tr_logql_ctx_select(&c, log, &pd, start_ns, end_ns, direction,
                                  limit, &res);
-        if (rc == 0) {
+        /* a metadata equality that could not be pushed down filters in
+         * the pipeline: the per-stream limit is not enough then */
+        bool again = rc == 0 && c.meta_unpushed;
+        if (rc == 0 && !again) {
             rc = collect_result(&c, pipe, &res, &col);
         }
         tr_log_result_free(&res);
         if (rc) {
             goto out;
         }
-        goto build;
+        if (!again) {
+            goto build;
+        }
     }
     /* Time slices from the direction's edge, doubling, until limit lines
      * came out of the pipeline: entries of later slices all come after the

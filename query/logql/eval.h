@@ -6,10 +6,12 @@
  * by their final label set and the `limit` entries first in the query's
  * direction across every stream are returned (backward: the newest
  * `limit`, newest first; forward: the oldest, oldest first), as Loki's
- * merge of stream iterators. What is read is kept small:
+ * merge of stream iterators (equal times: by labels, then read order).
+ * What is read is kept small:
  *   - leading `|= "x"` filters become needles and a leading `| name="v"`
  *     (a name no selected stream carries, v non-empty) a metadata
- *     equality, pushed down to the source (both exact there);
+ *     equality, pushed down to the source (both exact there; whether a
+ *     stream carries the name is learnt from a no_lines select first);
  *   - when nothing else can drop a line, one select with `limit` entries
  *     per stream is enough;
  *   - otherwise the range is read in time slices from the direction's edge

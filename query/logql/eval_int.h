@@ -80,6 +80,8 @@ struct tr_logql_ctx {
     struct tr_select_budget *budget; /* NULL: none */
     struct tr_select_budget budget_store;
     struct tr_log_stats stats;
+    bool meta_unpushed; /* a select kept a metadata equality in the
+                           pipeline (a stream carries that label) */
 };
 
 /* TR_ETIMEOUT with Loki's message once the deadline passed; else 0. */

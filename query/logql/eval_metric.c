@@ -94,6 +94,25 @@ static int labels_key(const struct tr_label *ls, size_t n, struct tr_buf *b)
     return b->oom ? TR_ENOMEM : 0;
 }
 
+/* Saturating int64 arithmetic: ranges and offsets come from the query. */
+static int64_t sat_sub(int64_t a, int64_t b)
+{
+    int64_t r;
+    if (__builtin_sub_overflow(a, b, &r)) {
+        return b > 0 ? INT64_MIN : INT64_MAX;
+    }
+    return r;
+}
+
+static int64_t sat_add(int64_t a, int64_t b)
+{
+    int64_t r;
+    if (__builtin_add_overflow(a, b, &r)) {
+        return b > 0 ? INT64_MAX : INT64_MIN;
+    }
+    return r;
+}
+
 /* ---- range aggregation data ---------------------------------------------- */
 
 struct rseries {
@@ -304,7 +323,8 @@ static int load_range(struct ev *ev,
         goto out;
     }
     int64_t off = e->range.offset_ns, range = e->range.range_ns;
-    int64_t s = first - off - range + 1, en = last - off + 1;
+    int64_t s = sat_add(sat_sub(sat_sub(first, off), range), 1);
+    int64_t en = sat_add(sat_sub(last, off), 1);
     tr_log_result_free(&res);
     rc = tr_logql_ctx_select(&ev->c, &e->range.log, &pd, s, en, TR_LOG_FORWARD,
                              0, &res);
@@ -447,7 +467,7 @@ static double rate_counter(const int64_t *ts,
     if (n < 2) {
         return 0;
     }
-    double range_s = (double)(hi - lo) / 1e9;
+    double range_s = ((double)hi - (double)lo) / 1e9;
     double result = v[n - 1] - v[0];
     double lastv = 0;
     for (size_t i = 0; i < n; i++) {
@@ -456,8 +476,8 @@ static double rate_counter(const int64_t *ts,
         }
         lastv = v[i];
     }
-    double to_start = (double)(ts[0] - lo) / 1e9;
-    double to_end = (double)(hi - ts[n - 1]) / 1e9;
+    double to_start = ((double)ts[0] - (double)lo) / 1e9;
+    double to_end = ((double)hi - (double)ts[n - 1]) / 1e9;
     double sampled = (double)(ts[n - 1] - ts[0]) / 1e9;
     double avg = sampled / (double)(n - 1);
     double thr = avg * 1.1;
@@ -584,7 +604,8 @@ static int eval_range(struct ev *ev,
     if (!rn) {
         return TR_EINVAL;
     }
-    int64_t hi = t - e->range.offset_ns, lo = hi - e->range.range_ns;
+    int64_t hi = sat_sub(t, e->range.offset_ns);
+    int64_t lo = sat_sub(hi, e->range.range_ns);
     out->s = rn->n ? tr_arena_alloc(a, (rn->n + 1) * sizeof(*out->s))
                    : tr_arena_alloc(a, sizeof(*out->s));
     if (!out->s) {
@@ -808,7 +829,8 @@ int tr_logql_eval_metric(const struct tr_log_source *src,
     size_t max_points =
         opts->max_points ? opts->max_points : DEFAULT_MAX_POINTS;
     if (step_ns > 0 &&
-        (end_ns - start_ns) / step_ns + 1 > (int64_t)max_points) {
+        ((uint64_t)end_ns - (uint64_t)start_ns) / (uint64_t)step_ns + 1 >
+            max_points) {
         return tr_errf(TR_EINVAL, errmsg,
                        "exceeded maximum resolution of 11,000 points per "
                        "timeseries. Try decreasing the query resolution "
@@ -830,7 +852,8 @@ int tr_logql_eval_metric(const struct tr_log_source *src,
     tr_buf_init(&ev.key);
     int64_t last = start_ns;
     if (step_ns > 0) {
-        last = start_ns + (end_ns - start_ns) / step_ns * step_ns;
+        last = start_ns + (int64_t)(((uint64_t)end_ns - (uint64_t)start_ns) /
+                                    (uint64_t)step_ns * (uint64_t)step_ns);
     }
     rc = load_all(&ev, expr, start_ns, last);
     if (rc) {

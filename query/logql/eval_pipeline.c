@@ -271,7 +271,7 @@ static int build_stage(const struct tr_logql_stage *s,
     switch (s->kind) {
         case TR_LOGQL_STAGE_LINE_FILTER: {
             const struct ast__line_filter *f = &s->line_filter;
-            struct tr_logql_line_operand ops[16];
+            struct tr_logql_line_operand ops[16] = {0};
             struct tr_logql_line_operand *o = ops;
             if (f->n_alts > 16) {
                 o = tr_calloc(f->n_alts, sizeof(*o));

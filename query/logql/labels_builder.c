@@ -447,6 +447,16 @@ static bool out_push(struct tr_logql_lb *lb,
     return true;
 }
 
+/* A label literally named __error__ (or __error_details__), e.g. a json
+ * key, gives way to the builder's error of that name so that the result
+ * never holds a name twice. */
+static bool err_shadowed(const struct tr_logql_lb *lb, struct tr_slice name)
+{
+    return (lb->err.len && tr_slice_eq_cstr(name, TR_LOGQL_ERROR_LABEL)) ||
+           (lb->err_details.len &&
+            tr_slice_eq_cstr(name, TR_LOGQL_ERROR_DETAILS_LABEL));
+}
+
 static int label_cmp(const void *a, const void *b)
 {
     const struct tr_logql_label *x = a, *y = b;
@@ -474,12 +484,16 @@ void tr_logql_lb_labels(struct tr_logql_lb *lb,
         ok = out_push(lb, &k, p.name, p.value, TR_LOGQL_CAT_STREAM);
     }
     for (size_t i = 0; ok && i < sm->n; i++) {
-        if (list_find(pa, sm->v[i].name) < 0) {
+        if (list_find(pa, sm->v[i].name) < 0 &&
+            !err_shadowed(lb, sm->v[i].name)) {
             ok = out_push(lb, &k, sm->v[i].name, sm->v[i].value,
                           TR_LOGQL_CAT_META);
         }
     }
     for (size_t i = 0; ok && i < pa->n; i++) {
+        if (err_shadowed(lb, pa->v[i].name)) {
+            continue;
+        }
         ok = out_push(lb, &k, pa->v[i].name, pa->v[i].value,
                       TR_LOGQL_CAT_PARSED);
     }

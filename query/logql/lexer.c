@@ -1,6 +1,7 @@
 /* lexer.c - LogQL tokenizer: Go text/scanner's tokens, classified the way
  * Loki's lexer does (see lexer.h). */
 #include "query/logql/lexer.h"
+#include "query/logql/convert.h"
 
 #include <errno.h>
 #include <math.h>
@@ -26,7 +27,7 @@ const char *tr_logql_tok_name(enum tr_logql_tok t)
     return tok_names[t];
 }
 
-/* ---- error positions ----------------------------------------------------- */
+/* ---- error positions --------------------------------------------------- */
 
 int tr_logql_errf_at(char *errmsg,
                      const char *q,
@@ -75,7 +76,7 @@ int tr_logql_errf_at(char *errmsg,
     return TR_EINVAL;
 }
 
-/* ---- characters ---------------------------------------------------------- */
+/* ---- characters -------------------------------------------------------- */
 
 /* Width of the valid UTF-8 sequence at s[i] (1 for ASCII), or 0 when the
  * byte starts no valid sequence. */
@@ -128,7 +129,7 @@ static int digit_val(int c)
     return 16;
 }
 
-/* ---- durations, sizes, floats -------------------------------------------- */
+/* ---- durations, sizes, floats ------------------------------------------ */
 
 int tr_logql_parse_prom_duration(const char *s,
                                  size_t n,
@@ -203,288 +204,6 @@ int tr_logql_parse_prom_duration(const char *s,
 bad:
     return tr_errf(TR_EINVAL, errmsg, "not a valid duration string: \"%.*s\"",
                    (int)n, s);
-}
-
-int tr_logql_parse_go_duration(const char *s, size_t n, int64_t *ns)
-{
-    static const struct {
-        const char *unit;
-        uint64_t mult;
-    } units[] = {
-        {"ns", 1},
-        {"us", 1000},
-        {"\xc2\xb5s", 1000}, /* U+00B5 micro sign */
-        {"\xce\xbcs", 1000}, /* U+03BC greek mu */
-        {"ms", 1000000},
-        {"s", 1000000000ULL},
-        {"m", 60ULL * 1000000000ULL},
-        {"h", 3600ULL * 1000000000ULL},
-    };
-    size_t i = 0;
-    bool neg = false;
-    if (i < n && (s[i] == '-' || s[i] == '+')) {
-        neg = s[i] == '-';
-        i++;
-    }
-    if (n - i == 1 && s[i] == '0') {
-        *ns = 0;
-        return 0;
-    }
-    if (i == n) {
-        return TR_EINVAL;
-    }
-    uint64_t d = 0;
-    while (i < n) {
-        if (!(s[i] == '.' || is_digit(s[i]))) {
-            return TR_EINVAL;
-        }
-        uint64_t v = 0;
-        size_t p0 = i;
-        for (; i < n && is_digit(s[i]); i++) {
-            if (v > (1ULL << 63) / 10) {
-                return TR_EINVAL;
-            }
-            v = v * 10 + (uint64_t)(s[i] - '0');
-            if (v > 1ULL << 63) {
-                return TR_EINVAL;
-            }
-        }
-        bool pre = i != p0;
-        bool post = false;
-        uint64_t f = 0;
-        double scale = 1;
-        if (i < n && s[i] == '.') {
-            i++;
-            size_t f0 = i;
-            bool overflow = false;
-            for (; i < n && is_digit(s[i]); i++) {
-                if (overflow) {
-                    continue;
-                }
-                if (f > (1ULL << 63) / 10) {
-                    overflow = true; /* ignore digits past precision */
-                    continue;
-                }
-                f = f * 10 + (uint64_t)(s[i] - '0');
-                scale *= 10;
-            }
-            post = i != f0;
-        }
-        if (!pre && !post) {
-            return TR_EINVAL;
-        }
-        size_t u0 = i;
-        for (; i < n && s[i] != '.' && !is_digit(s[i]); i++) {
-        }
-        if (i == u0) {
-            return TR_EINVAL; /* missing unit */
-        }
-        size_t k;
-        for (k = 0; k < sizeof(units) / sizeof(units[0]); k++) {
-            if (strlen(units[k].unit) == i - u0 &&
-                memcmp(units[k].unit, s + u0, i - u0) == 0) {
-                break;
-            }
-        }
-        if (k == sizeof(units) / sizeof(units[0])) {
-            return TR_EINVAL;
-        }
-        uint64_t unit = units[k].mult;
-        if (v > (1ULL << 63) / unit) {
-            return TR_EINVAL;
-        }
-        v *= unit;
-        if (f > 0) {
-            v += (uint64_t)((double)f * ((double)unit / scale));
-            if (v > 1ULL << 63) {
-                return TR_EINVAL;
-            }
-        }
-        d += v;
-        if (d > 1ULL << 63) {
-            return TR_EINVAL;
-        }
-    }
-    if (neg) {
-        *ns = d == 1ULL << 63 ? INT64_MIN : -(int64_t)d;
-        return 0;
-    }
-    if (d > (uint64_t)INT64_MAX) {
-        return TR_EINVAL;
-    }
-    *ns = (int64_t)d;
-    return 0;
-}
-
-int tr_logql_parse_bytes(const char *s, size_t n, uint64_t *out)
-{
-    static const struct {
-        const char *name;
-        double mult;
-    } table[] = {
-        {"b", 1},
-        {"", 1},
-        {"kib", 1024.0},
-        {"ki", 1024.0},
-        {"kb", 1e3},
-        {"k", 1e3},
-        {"mib", 1048576.0},
-        {"mi", 1048576.0},
-        {"mb", 1e6},
-        {"m", 1e6},
-        {"gib", 1073741824.0},
-        {"gi", 1073741824.0},
-        {"gb", 1e9},
-        {"g", 1e9},
-        {"tib", 1099511627776.0},
-        {"ti", 1099511627776.0},
-        {"tb", 1e12},
-        {"t", 1e12},
-        {"pib", 1125899906842624.0},
-        {"pi", 1125899906842624.0},
-        {"pb", 1e15},
-        {"p", 1e15},
-        {"eib", 1152921504606846976.0},
-        {"ei", 1152921504606846976.0},
-        {"eb", 1e18},
-        {"e", 1e18},
-    };
-    char num[64] = {0};
-    size_t nn = 0;
-    size_t i = 0;
-    for (; i < n && (is_digit(s[i]) || s[i] == '.' || s[i] == ','); i++) {
-        if (s[i] == ',') {
-            continue;
-        }
-        if (nn + 1 >= sizeof(num)) {
-            return TR_EINVAL;
-        }
-        num[nn++] = s[i];
-    }
-    double f;
-    if (tr_logql_parse_float(num, nn, &f, NULL) != 0) {
-        return TR_EINVAL;
-    }
-    /* the rest, trimmed and lower-cased */
-    size_t a = i, b = n;
-    while (a < b && is_uspace(s[a])) {
-        a++;
-    }
-    while (b > a && is_uspace(s[b - 1])) {
-        b--;
-    }
-    char unit[8];
-    if (b - a >= sizeof(unit)) {
-        return TR_EINVAL;
-    }
-    for (size_t k = a; k < b; k++) {
-        unit[k - a] = (char)lower(s[k]);
-    }
-    unit[b - a] = '\0';
-    for (size_t k = 0; k < sizeof(table) / sizeof(table[0]); k++) {
-        if (strcmp(table[k].name, unit) == 0) {
-            f *= table[k].mult;
-            if (f >= 18446744073709551616.0) {
-                return TR_EINVAL;
-            }
-            *out = (uint64_t)f;
-            return 0;
-        }
-    }
-    return TR_EINVAL;
-}
-
-int tr_logql_parse_float(const char *s, size_t n, double *out, char *errmsg)
-{
-    char buf[128];
-    size_t i = 0;
-    bool hex = false;
-    if (n == 0 || n >= sizeof(buf)) {
-        goto syntax;
-    }
-    if (s[i] == '+' || s[i] == '-') {
-        i++;
-    }
-    /* inf, infinity, nan (any case) */
-    size_t rest = n - i;
-    if ((rest == 3 || rest == 8) && lower(s[i]) == 'i') {
-        const char *w = rest == 3 ? "inf" : "infinity";
-        for (size_t k = 0; k < rest; k++) {
-            if (lower(s[i + k]) != w[k]) {
-                goto syntax;
-            }
-        }
-        *out = s[0] == '-' ? -INFINITY : INFINITY;
-        return 0;
-    }
-    if (rest == 3 && lower(s[i]) == 'n') {
-        if (lower(s[i + 1]) != 'a' || lower(s[i + 2]) != 'n' || i != 0) {
-            goto syntax;
-        }
-        *out = NAN;
-        return 0;
-    }
-    if (rest > 2 && s[i] == '0' && lower(s[i + 1]) == 'x') {
-        hex = true;
-        i += 2;
-    }
-    size_t digits = 0;
-    bool dot = false;
-    for (; i < n; i++) {
-        if (s[i] == '.' && !dot) {
-            dot = true;
-        } else if (hex ? digit_val(s[i]) < 16 : is_digit(s[i])) {
-            digits++;
-        } else {
-            break;
-        }
-    }
-    if (digits == 0) {
-        goto syntax;
-    }
-    if (i < n && lower(s[i]) == (hex ? 'p' : 'e')) {
-        i++;
-        if (i < n && (s[i] == '+' || s[i] == '-')) {
-            i++;
-        }
-        size_t e0 = i;
-        while (i < n && is_digit(s[i])) {
-            i++;
-        }
-        if (i == e0) {
-            goto syntax;
-        }
-    } else if (hex) {
-        goto syntax; /* a hexadecimal mantissa requires a 'p' exponent */
-    }
-    if (i != n) {
-        goto syntax;
-    }
-    memcpy(buf, s, n);
-    buf[n] = '\0';
-    errno = 0;
-    char *end;
-    double v = strtod(buf, &end);
-    if (end != buf + n) {
-        goto syntax;
-    }
-    if (isinf(v)) {
-        if (errmsg != NULL) {
-            snprintf(errmsg, TR_ERRMSG_SIZE,
-                     "strconv.ParseFloat: parsing \"%.*s\": value out of range",
-                     (int)n, s);
-        }
-        return TR_EINVAL;
-    }
-    *out = v;
-    return 0;
-syntax:
-    if (errmsg != NULL) {
-        snprintf(errmsg, TR_ERRMSG_SIZE,
-                 "strconv.ParseFloat: parsing \"%.*s\": invalid syntax",
-                 (int)(n > 100 ? 100 : n), s);
-    }
-    return TR_EINVAL;
 }
 
 /* ---- the scanner ----------------------------------------------------------
@@ -881,7 +600,7 @@ static int lex_number(struct tr_logql_lexer *l,
         int64_t ns;
         if (tr_logql_parse_prom_duration(l->in + start, q - start, &ns, NULL) ==
                 0 ||
-            tr_logql_parse_go_duration(l->in + start, q - start, &ns) == 0) {
+            tr_logql_parse_duration(l->in + start, q - start, &ns, NULL) == 0) {
             set_tok(l, tok, TR_LOGQL_T_DURATION, start, q, true);
             tok->dur_ns = ns;
             return 0;
@@ -900,7 +619,7 @@ static int lex_number(struct tr_logql_lexer *l,
     }
     if (q > p) {
         uint64_t b;
-        if (tr_logql_parse_bytes(l->in + start, q - start, &b) == 0) {
+        if (tr_logql_parse_bytes(l->in + start, q - start, &b, NULL) == 0) {
             set_tok(l, tok, TR_LOGQL_T_BYTES, start, q, true);
             tok->bytes = b;
             return 0;
@@ -1098,7 +817,7 @@ static int lex_minus(struct tr_logql_lexer *l,
         int64_t ns;
         if (tr_logql_parse_prom_duration(l->in + start, q - start, &ns, NULL) ==
                 0 ||
-            tr_logql_parse_go_duration(l->in + start, q - start, &ns) == 0) {
+            tr_logql_parse_duration(l->in + start, q - start, &ns, NULL) == 0) {
             set_tok(l, tok, TR_LOGQL_T_DURATION, start, q, true);
             tok->dur_ns = ns;
             return 0;

@@ -199,18 +199,15 @@ int tr_logql_errf_at(char *errmsg,
 
 /* Loki's duration syntaxes: Prometheus' model.ParseDuration ("1h30m",
  * "5d", units y w d h m s ms in order) and Go's time.ParseDuration ("1.5h",
- * "-3s", "10us"). Both return 0 or TR_EINVAL; the Prometheus one writes
- * Prometheus' message to errmsg (may be NULL). */
+ * "-3s", "10us": tr_logql_parse_duration of stages.h). 0 or TR_EINVAL
+ * with Prometheus' message in errmsg (may be NULL). */
 int tr_logql_parse_prom_duration(const char *s,
                                  size_t n,
                                  int64_t *ns,
                                  char *errmsg);
-int tr_logql_parse_go_duration(const char *s, size_t n, int64_t *ns);
-/* go-humanize's ParseBytes ("20MB", "1.5 KiB", "1k"): 0 or TR_EINVAL. */
-int tr_logql_parse_bytes(const char *s, size_t n, uint64_t *out);
-/* Go's strconv.ParseFloat(s, 64): 0, or TR_EINVAL with Go's message
- * (`strconv.ParseFloat: parsing "0x10": invalid syntax` / `value out of
- * range`) in errmsg (may be NULL). */
-int tr_logql_parse_float(const char *s, size_t n, double *out, char *errmsg);
+/* Go's time.ParseDuration, go-humanize's ParseBytes and strconv.ParseFloat
+ * are the value conversions of query/logql/stages.h
+ * (tr_logql_parse_duration, tr_logql_parse_bytes, tr_logql_parse_float):
+ * one implementation serves the lexer and the pipeline stages. */
 
 #endif

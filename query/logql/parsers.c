@@ -25,7 +25,7 @@ struct lfdec {
     struct tr_slice val;
     bool has_val_copy; /* val unescaped into the arena */
     bool err;
-    char errmsg[64]; /* the first error, as go-logfmt words it */
+    char errmsg[128]; /* the first error, as go-logfmt words it */
     struct tr_logql_lb *lb;
 };
 

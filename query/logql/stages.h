@@ -33,11 +33,12 @@
  *
  * Memory: the builder owns two arenas. The stream arena holds the stream
  * labels until the next tr_logql_lb_set_stream; the entry arena holds every
- * label value set during an entry, every rewritten line (line_format,
- * unpack, decolorize) and the result of tr_logql_lb_labels, until the next
- * tr_logql_lb_reset (which keeps the first block: no malloc per line in the
- * steady state). Lines handed in by the caller are read, never kept past the
- * stage call: values are copied.
+ * label value set during an entry and every rewritten line (line_format,
+ * unpack, decolorize) until the next tr_logql_lb_reset (which keeps the
+ * first block: no malloc per line in the steady state); the array of
+ * tr_logql_lb_labels is a buffer of the builder reused by the next call. Lines
+ * handed in by the caller are read, never kept past the stage call: values are
+ * copied.
  *
  * Compiled stages (filters, parsers, templates) are immutable after
  * construction and may be shared by several threads, each with its own
@@ -56,9 +57,13 @@
  *   does.
  * - a stream label whose value is "" does not exist (Loki's base.Get).
  * - __error__ and __error_details__ are kept apart from the labels: string
- *   label filters and templates see them, numeric/duration/bytes filters
- *   and tr_logql_lb_get do not; tr_logql_lb_labels lists them (category
- *   parsed).
+ *   label filters see __error__ (not __error_details__), templates see
+ *   both, numeric/duration/bytes filters and tr_logql_lb_get see neither;
+ *   tr_logql_lb_labels lists them (category parsed).
+ * - NOT here (the evaluator's job, as in Loki's metrics_extraction.go):
+ *   grouping (by/without), removing the unwrapped label from a sample's
+ *   series when the range aggregation has no by/without, dropping samples
+ *   or failing the query on a remaining __error__.
  */
 #ifndef TR_QUERY_LOGQL_STAGES_H
 #define TR_QUERY_LOGQL_STAGES_H
@@ -67,6 +72,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "query/logql/convert.h"
 #include "lib/buf.h"
 #include "lib/matcher.h"
 
@@ -379,23 +385,7 @@ void tr_logql_lf_free(struct tr_logql_lf *f);
  * at the first operand that keeps the line; and runs both. */
 bool tr_logql_lf_eval(const struct tr_logql_lf *f, struct tr_logql_lb *lb);
 
-/* ---- conversions (convert.c) --------------------------------------------- */
-
-/* Go's strconv.ParseFloat(s, 64): decimal or hex (0x1p-2) floats, inf,
- * infinity, nan (any case), optional sign; out of range gives +-Inf with
- * an error. 0 or TR_EINVAL with errmsg "strconv.ParseFloat: parsing
- * \"s\": invalid syntax" (or "value out of range"). errmsg may be NULL. */
-int tr_logql_parse_float(const char *s, size_t n, double *out, char *errmsg);
-/* Go's time.ParseDuration: [-+]([0-9]*(\.[0-9]*)?unit)+ with units ns us
- * µs μs ms s m h, or "0". 0 or TR_EINVAL with "time: invalid duration
- * \"s\"", "time: missing unit in duration \"s\"", "time: unknown unit
- * \"u\" in duration \"s\"". */
-int tr_logql_parse_duration(const char *s, size_t n, int64_t *ns, char *errmsg);
-/* go-humanize's ParseBytes: digits with '.' and ',' then an optional space
- * and a case-insensitive unit (b, k/kb, ki/kib, m/mb, mi/mib ... e/eb,
- * ei/eib); 1.5B is 1. 0 or TR_EINVAL ("strconv.ParseFloat: parsing \"\":
- * invalid syntax", "unhandled size name: x", "too large: s"). */
-int tr_logql_parse_bytes(const char *s, size_t n, uint64_t *out, char *errmsg);
+/* ---- conversions (convert.c; the value parsers are in convert.h) -------- */
 
 enum tr_logql_conv {
     TR_LOGQL_CONV_FLOAT,    /* unwrap x */

@@ -58,7 +58,11 @@ static int64_t cast_int(const struct tt_val *v)
         case TV_INT:
             return v->i;
         case TV_FLOAT:
-            return isnan(v->f) ? 0 : (int64_t)v->f;
+            /* Go's out-of-range float conversion gives the minimum on amd64 */
+            return (isnan(v->f) || v->f >= 9223372036854775808.0 ||
+                    v->f < -9223372036854775808.0)
+                       ? INT64_MIN
+                       : (int64_t)v->f;
         case TV_BOOL:
             return v->b;
         case TV_STR: {
@@ -949,7 +953,8 @@ static int f_unixEpochMillis(struct tt_exec *x,
     }
     char buf[32];
     snprintf(buf, sizeof(buf), "%lld",
-             (long long)(a[0].i * 1000 + a[0].nsec / 1000000));
+             (long long)((uint64_t)a[0].i * 1000u +
+                         (uint64_t)(a[0].nsec / 1000000)));
     *out = tt_str(x, buf, strlen(buf));
     return 0;
 }
@@ -988,7 +993,8 @@ static int f_unixToTime(struct tt_exec *x,
     buf[s.len] = 0;
     char *end;
     long long v = strtoll(buf, &end, 10);
-    if (*end || buf[0] == ' ') {
+    if (*end ||
+        !((buf[0] >= '0' && buf[0] <= '9') || buf[0] == '-' || buf[0] == '+')) {
         return tt_fail(x,
                        "error calling unixToTime: unable to parse time '%s': "
                        "strconv.ParseInt: parsing \"%s\": invalid syntax",

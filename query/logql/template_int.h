@@ -271,7 +271,7 @@ void tt_query_escape(struct tt_sb *b, const char *s, size_t n);
 /* Declares var as string / int argument i of a function (returning the
  * error on a wrong type). */
 #define STR_ARG(i, var)                          \
-    struct tr_slice var;                         \
+    struct tr_slice var = {NULL, 0};             \
     do {                                         \
         int rc_ = tt_want_str(x, &a[(i)], &var); \
         if (rc_) {                               \
@@ -280,7 +280,7 @@ void tt_query_escape(struct tt_sb *b, const char *s, size_t n);
     } while (0)
 
 #define INT_ARG(i, var)                          \
-    int64_t var;                                 \
+    int64_t var = 0;                             \
     do {                                         \
         int rc_ = tt_want_int(x, &a[(i)], &var); \
         if (rc_) {                               \

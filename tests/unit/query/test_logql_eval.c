@@ -222,10 +222,20 @@ Test(logql_eval, metadata_filter_on_stream_label_not_pushed)
 {
     struct tr_logql_streams r;
     push("app", "a", "env", "prod", S(1), "x", NULL, NULL);
-    cr_assert_eq(logs("{app=\"a\"} | env=\"prod\"", 0, S(10), 10,
-                      TR_LOG_FORWARD, NULL, &r),
+    push("app", "a", NULL, NULL, S(2), "y", "env", "prod");
+    push("app", "a", NULL, NULL, S(3), "z", "env", "dev");
+    push("app", "a", NULL, NULL, S(4), "w", "env", "dev");
+    cr_assert_eq(logs("{app=\"a\"} | env=\"prod\"", 0, S(10), 2,
+                      TR_LOG_BACKWARD, NULL, &r),
                  0, "%s", errmsg);
-    cr_assert_eq(r.n_entries, 1);
+    /* env is a stream label of one selected stream: the filter stays in
+     * the pipeline and the limit is still met although the newest lines
+     * of the other stream are dev ones */
+    cr_assert_eq(r.n_entries, 2);
+    cr_assert_eq(r.n_streams, 1);
+    cr_assert(slice_is(r.streams[0].entries[0].line, "y"));
+    cr_assert(slice_is(r.streams[0].entries[1].line, "x"));
+    cr_assert_eq(tr_mem_log_counters(m)->max_meta, 0);
 }
 
 Test(logql_eval, pipeline_groups_by_final_labels)
@@ -286,6 +296,21 @@ Test(logql_eval, log_limits)
     o.deadline_mono_ns = tr_mono_ns() - 1;
     cr_assert_eq(logs("{app=~\"a|b\"}", 0, S(100), 100, TR_LOG_FORWARD, &o, &r),
                  TR_ETIMEOUT);
+}
+
+Test(logql_eval, bad_template_is_a_bad_request)
+{
+    struct tr_logql_streams r;
+    struct tr_pq_value v;
+    two_streams();
+    cr_assert_eq(logs("{app=\"a\"} | line_format \"{{nosuchfunc .x}}\"", 0,
+                      S(100), 10, TR_LOG_FORWARD, NULL, &r),
+                 TR_EINVAL);
+    cr_assert(strstr(errmsg, "invalid line template") != NULL, "%s", errmsg);
+    cr_assert_eq(metric("count_over_time({app=\"a\"} | line_format \"{{.x\" "
+                        "[1m])",
+                        S(60), 0, 0, NULL, &v),
+                 TR_EINVAL);
 }
 
 Test(logql_eval, instant_check)
@@ -486,6 +511,20 @@ Test(logql_eval, literals_vector_label_replace_absent)
     cr_assert_eq(
         metric("absent_over_time({app=\"a\"}[1m])", S(60), 0, 0, NULL, &v), 0);
     cr_assert_eq(v.vec.n, 0);
+}
+
+Test(logql_eval, huge_range_and_offset_saturate)
+{
+    struct tr_pq_value v;
+    metric_data();
+    cr_assert_eq(metric("count_over_time({app=\"a\"}[290y] offset 290y)", S(60),
+                        0, 0, NULL, &v),
+                 0, "%s", errmsg);
+    cr_assert_eq(v.vec.n, 0);
+    cr_assert_eq(
+        metric("count_over_time({app=\"a\"}[290y])", S(60), 0, 0, NULL, &v), 0,
+        "%s", errmsg);
+    cr_assert_float_eq(v.vec.s[0].v, 7, 1e-12);
 }
 
 Test(logql_eval, metric_limits)

@@ -139,3 +139,13 @@ Test(logql_stages_labels, set_stream_replaces)
     cr_expect(tr_slice_eq_cstr(d, "abc"));
     tr_logql_lb_free(lb);
 }
+
+Test(logql_stages_labels, parsed_error_names_never_duplicate)
+{
+    struct tr_logql_lb *lb = lbh_new("app=a");
+    tr_logql_lb_set_extracted(lb, S("__error__"), S("from json"));
+    LBH_EXPECT(lb, "{__error__=\"from json\", app=\"a\"}");
+    tr_logql_lb_set_err(lb, TR_LOGQL_ERR_JSON);
+    LBH_EXPECT(lb, "{__error__=\"JSONParserErr\", app=\"a\"}");
+    tr_logql_lb_free(lb);
+}

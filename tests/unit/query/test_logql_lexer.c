@@ -11,6 +11,7 @@
 #include "lib/buf.h"
 #include "lib/err.h"
 #include "query/logql/lexer.h"
+#include "query/logql/convert.h"
 
 /* Tokens of q rendered as "NAME NAME(text) ..." (text for identifiers,
  * numbers and flags; the unquoted value for strings; ns for durations and
@@ -257,32 +258,32 @@ Test(logql_lexer, durations)
     cr_expect_str_eq(msg, "not a valid duration string: \"1s1m\"");
     cr_expect_eq(tr_logql_parse_prom_duration("300y", 4, &ns, msg), TR_EINVAL);
     cr_expect_str_eq(msg, "duration out of range");
-    cr_expect_eq(tr_logql_parse_go_duration("1.5h", 4, &ns), 0);
+    cr_expect_eq(tr_logql_parse_duration("1.5h", 4, &ns, NULL), 0);
     cr_expect_eq(ns, 5400LL * 1000000000);
-    cr_expect_eq(tr_logql_parse_go_duration("-3s", 3, &ns), 0);
+    cr_expect_eq(tr_logql_parse_duration("-3s", 3, &ns, NULL), 0);
     cr_expect_eq(ns, -3000000000LL);
-    cr_expect_eq(tr_logql_parse_go_duration("2h45m0.5s", 9, &ns), 0);
+    cr_expect_eq(tr_logql_parse_duration("2h45m0.5s", 9, &ns, NULL), 0);
     cr_expect_eq(ns, 9900500000000LL);
-    cr_expect_eq(tr_logql_parse_go_duration("10\xc2\xb5s", 5, &ns), 0);
+    cr_expect_eq(tr_logql_parse_duration("10\xc2\xb5s", 5, &ns, NULL), 0);
     cr_expect_eq(ns, 10000);
-    cr_expect_eq(tr_logql_parse_go_duration("5", 1, &ns), TR_EINVAL);
-    cr_expect_eq(tr_logql_parse_go_duration("1d", 2, &ns), TR_EINVAL);
-    cr_expect_eq(tr_logql_parse_go_duration(".s", 2, &ns), TR_EINVAL);
-    cr_expect_eq(tr_logql_parse_go_duration("3000000h", 8, &ns), TR_EINVAL);
+    cr_expect_eq(tr_logql_parse_duration("5", 1, &ns, NULL), TR_EINVAL);
+    cr_expect_eq(tr_logql_parse_duration("1d", 2, &ns, NULL), TR_EINVAL);
+    cr_expect_eq(tr_logql_parse_duration(".s", 2, &ns, NULL), TR_EINVAL);
+    cr_expect_eq(tr_logql_parse_duration("3000000h", 8, &ns, NULL), TR_EINVAL);
 }
 
 Test(logql_lexer, bytes_and_floats)
 {
     uint64_t b;
-    cr_expect_eq(tr_logql_parse_bytes("20MB", 4, &b), 0);
+    cr_expect_eq(tr_logql_parse_bytes("20MB", 4, &b, NULL), 0);
     cr_expect_eq(b, 20000000);
-    cr_expect_eq(tr_logql_parse_bytes("1.5 KiB", 7, &b), 0);
+    cr_expect_eq(tr_logql_parse_bytes("1.5 KiB", 7, &b, NULL), 0);
     cr_expect_eq(b, 1536);
-    cr_expect_eq(tr_logql_parse_bytes("1,000", 5, &b), 0);
+    cr_expect_eq(tr_logql_parse_bytes("1,000", 5, &b, NULL), 0);
     cr_expect_eq(b, 1000);
-    cr_expect_eq(tr_logql_parse_bytes("1XB", 3, &b), TR_EINVAL);
-    cr_expect_eq(tr_logql_parse_bytes("KB", 2, &b), TR_EINVAL);
-    cr_expect_eq(tr_logql_parse_bytes("100EB", 5, &b), TR_EINVAL);
+    cr_expect_eq(tr_logql_parse_bytes("1XB", 3, &b, NULL), TR_EINVAL);
+    cr_expect_eq(tr_logql_parse_bytes("KB", 2, &b, NULL), TR_EINVAL);
+    cr_expect_eq(tr_logql_parse_bytes("100EB", 5, &b, NULL), TR_EINVAL);
 
     double v;
     char msg[TR_ERRMSG_SIZE];

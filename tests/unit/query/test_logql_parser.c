@@ -247,6 +247,11 @@ static const struct {
     {"sum(rate({app=\"foo\"}[5m])) or vector(0)",
      "(sum(rate({app=\"foo\"}[5m])) or vector(0.000000))"},
     {"{app=\"foo\"} # trailing comment", "{app=\"foo\"}"},
+    /* keywords and function names in any case; comments; several lines */
+    {"SUM BY (a) (RATE({a=\"b\"} | JSON | LogFmt [1m]))",
+     "sum by (a)(rate({a=\"b\"} | json | logfmt[1m]))"},
+    {"{a=\"b\"}\n  |= \"x\"  # first\n  | json # second",
+     "{a=\"b\"} |= \"x\" | json"},
 };
 
 Test(logql_parser, canonical_forms)

@@ -274,6 +274,11 @@ Test(logql_template, math_functions)
     EXPECT_T("{{ addf 0.1 0.2 }}", "", "0.3");
     EXPECT_T("{{ add .a .b }}", "a=3,b=4", "7");
     EXPECT_T("{{ add \"x\" 1 }}", "", "1");
+    /* a float beyond int64 converts as Go does on amd64 */
+    EXPECT_T("{{ add 1e30 0 }} {{ int 1e19 }}", "",
+             "-9223372036854775808 -9223372036854775808");
+    cr_expect(
+        strstr(tpl("{{ unixToTime \" 12345678\" }}", ""), "invalid syntax"));
     EXPECT_T(
         "{{ float64 1000000 }} {{ float64 100000 }} {{ divf 1 3 }} {{ 0.00001 "
         "}}",
