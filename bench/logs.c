@@ -899,8 +899,8 @@ static double quiesce(pid_t pid, double timeout_s)
  * entry of dir, largest first. */
 static void disk_parts(const char *dir, char *out, size_t n)
 {
-    struct {
-        char name[128];
+    struct part {
+        char name[256];
         long long alloc;
     } parts[32];
     int np = 0;
@@ -927,7 +927,7 @@ static void disk_parts(const char *dir, char *out, size_t n)
             if (parts[k].alloc > parts[best].alloc)
                 best = k;
         if (best != i) {
-            __typeof__(parts[0]) tmp = parts[i];
+            struct part tmp = parts[i];
             parts[i] = parts[best];
             parts[best] = tmp;
         }
