@@ -514,7 +514,9 @@ static void volume(const struct tr_http_request *req,
             tr_arena_adopt(&a, &r.arena);
             tr_log_result_free(&r);
         }
-        qsort(ss, nss, sizeof(*ss), vol__cmp);
+        if (nss > 1) {
+            qsort(ss, nss, sizeof(*ss), vol__cmp);
+        }
         for (size_t i = 0; i < nss && rv == 0 && i < limit; i++) {
             tr_json_obj_begin(&j);
             vol__metric(&j, &ss[i].g);

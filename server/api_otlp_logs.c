@@ -27,11 +27,17 @@
 #include "server/logs_ingest.h"
 
 /* google.rpc.Status codes */
-enum { RPC_INVALID_ARGUMENT = 3, RPC_RESOURCE_EXHAUSTED = 8,
-       RPC_INTERNAL = 13, RPC_UNAVAILABLE = 14 };
+enum {
+    RPC_INVALID_ARGUMENT = 3,
+    RPC_RESOURCE_EXHAUSTED = 8,
+    RPC_INTERNAL = 13,
+    RPC_UNAVAILABLE = 14
+};
 
-static void otlp__put_str_field(struct tr_buf *b, unsigned field,
-                                const char *s, size_t n)
+static void otlp__put_str_field(struct tr_buf *b,
+                                unsigned field,
+                                const char *s,
+                                size_t n)
 {
     tr_buf_put_uvarint(b, (field << 3) | 2);
     tr_buf_put_uvarint(b, n);
@@ -136,8 +142,8 @@ void tr_api_otlp_logs(const struct tr_http_request *req,
     struct tr_otlp_logs logs;
     rv = json ? tr_otlp_logs_decode_json(req->body, req->body_len, req->arena,
                                          &logs, errmsg)
-              : tr_otlp_logs_decode(req->body, req->body_len, req->arena,
-                                    &logs, errmsg);
+              : tr_otlp_logs_decode(req->body, req->body_len, req->arena, &logs,
+                                    errmsg);
     if (rv != 0) {
         otlp__status(resp, json, rv == TR_ENOMEM ? 500 : 400,
                      rv == TR_ENOMEM ? RPC_INTERNAL : RPC_INVALID_ARGUMENT,
@@ -150,7 +156,9 @@ void tr_api_otlp_logs(const struct tr_http_request *req,
                               errmsg);
     if (rv != 0) {
         otlp__status(resp, json,
-                     rv == TR_ENOMEM ? 500 : rv == TR_ETOOLARGE ? 413 : 400,
+                     rv == TR_ENOMEM      ? 500
+                     : rv == TR_ETOOLARGE ? 413
+                                          : 400,
                      rv == TR_ENOMEM ? RPC_INTERNAL : RPC_INVALID_ARGUMENT,
                      errmsg);
         return;
@@ -168,8 +176,9 @@ void tr_api_otlp_logs(const struct tr_http_request *req,
     if (r.status == 204 || r.status == 400) {
         uint64_t rejected = r.rejected + dropped;
         if (dropped > 0 && msg_len == 0) {
-            msg = "records of resources whose labels are not valid were "
-                  "dropped";
+            msg =
+                "records of resources whose labels are not valid were "
+                "dropped";
             msg_len = strlen(msg);
         }
         otlp__success(resp, json, rejected, msg, msg_len);

@@ -124,6 +124,13 @@ void tr_api_loki_buildinfo(const struct tr_http_request *req,
                            struct tr_http_response *resp);
 void tr_api_loki_drilldown_limits(const struct tr_http_request *req,
                                   struct tr_http_response *resp);
+/* Logs Drilldown exploration (server/api_loki_detect.c). */
+void tr_api_loki_detected_fields(const struct tr_http_request *req,
+                                 struct tr_http_response *resp);
+void tr_api_loki_detected_field_values(const struct tr_http_request *req,
+                                       struct tr_http_response *resp);
+void tr_api_loki_patterns(const struct tr_http_request *req,
+                          struct tr_http_response *resp);
 /* LogQL endpoints (server/api_loki_query.c). */
 void tr_api_loki_query(const struct tr_http_request *req,
                        struct tr_http_response *resp);

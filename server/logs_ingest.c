@@ -86,7 +86,8 @@ static struct tr_slice li__utf8(struct tr_arena *a, struct tr_slice s)
 }
 
 /* {a="b", c="d"} of sorted labels, values escaped as Go's %q does for
- * the common cases, cut at about 1 KiB. */
+ * the common cases, cut at cap (a message must still say what is wrong
+ * after it). */
 static void li__labels_str(const struct tr_label *ls,
                            size_t n,
                            char *out,
@@ -124,8 +125,13 @@ static void li__labels_str(const struct tr_label *ls,
         }
         LI_PUT('"');
     }
-    LI_PUT('}');
 #undef LI_PUT
+    if (o + 5 >= cap) { /* cut: the 5 bytes kept free take "...}" */
+        memcpy(out + o, "...}", 4);
+        o += 4;
+    } else {
+        out[o++] = '}';
+    }
     out[o] = '\0';
 }
 
@@ -435,7 +441,7 @@ static bool li__stream_labels(struct li_ctx *c,
         m++;
     }
     tr_labels_sort(ls, m);
-    char sstr[1200];
+    char sstr[320];
     li__labels_str(ls, m, sstr, sizeof(sstr));
     if (m == 0) {
         li__reject(c, st->n_entries, "invalid_labels",
@@ -513,7 +519,7 @@ static size_t li__stream_lines(struct li_ctx *c,
                                uint64_t *bytes)
 {
     const struct tr_limits *lim = &c->app->cfg->limits;
-    char sstr[1200];
+    char sstr[320];
     li__labels_str(ls, nl, sstr, sizeof(sstr));
     /* the stream labels as Loki labels for level detection */
     struct tr_loki_label *sl = tr_arena_alloc(c->a, (nl + 1) * sizeof(*sl));

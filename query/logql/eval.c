@@ -317,8 +317,9 @@ static int split_labels(struct tr_arena *a,
             o[(*n)++] = k->labels[i];
         }
     }
-    *out = o;
-    return 0;
+    /* the bytes too: k's live in the collection's scratch arena */
+    *out = tr_logql_labels_dup(a, o, cnt);
+    return *out != NULL ? 0 : TR_ENOMEM;
 }
 
 /* Sorts col in direction, cuts it to limit and groups it into out. */

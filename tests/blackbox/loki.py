@@ -89,7 +89,7 @@ def push_json(t, streams, tenant=None, expect=204, path="/loki/api/v1/push"):
         h["X-Scope-OrgID"] = tenant
     r = t.request("POST", path, json.dumps(body).encode(), h)
     if expect is not None:
-        assert r.status == expect, "push: %d %s" % (r.status, r.text()[:500])
+        assert r.status == expect, "push: %d %s" % (r.status, r.text[:500])
     return r
 
 
@@ -100,7 +100,7 @@ def push_pb(t, streams, tenant=None, expect=204, headers=None):
     h.update(headers or {})
     r = t.request("POST", "/loki/api/v1/push", encode_push(streams), h)
     if expect is not None:
-        assert r.status == expect, "push: %d %s" % (r.status, r.text()[:500])
+        assert r.status == expect, "push: %d %s" % (r.status, r.text[:500])
     return r
 
 
@@ -115,7 +115,7 @@ def query_range(t, query, start_ns, end_ns, limit=1000, direction="forward", ten
         h["X-Scope-OrgID"] = tenant
     r = t.request("GET", "/loki/api/v1/query_range?" + urllib.parse.urlencode(p), None, h)
     if expect is not None:
-        assert r.status == expect, "query_range %s: %d %s" % (query, r.status, r.text()[:500])
+        assert r.status == expect, "query_range %s: %d %s" % (query, r.status, r.text[:500])
     return r
 
 

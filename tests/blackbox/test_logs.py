@@ -12,6 +12,7 @@ import gzip
 import json
 import os
 import random
+import re
 import time
 import urllib.parse
 
@@ -58,10 +59,8 @@ def _golden_expected(name, body, headers):
                 out.append((s["stream"], int(v[0]), v[1], v[2] if len(v) > 2 else {}))
     else:
         for text, es in loki.decode_push(body):
-            labels = {}
-            for part in text.strip("{}").split(", "):
-                k, v = part.split("=", 1)
-                labels[k] = json.loads(v)
+            labels = {m.group(1): json.loads('"%s"' % m.group(2)) for m in
+                      re.finditer(r'([A-Za-z_][A-Za-z0-9_]*)="((?:[^"\\]|\\.)*)"', text)}
             for ts, line, meta in es:
                 out.append((labels, ts, line.decode(), meta))
     return out
@@ -74,7 +73,7 @@ def test_golden_pushes_read_back_exactly():
         tenant = "golden-" + name.split("_")[0]
         headers["X-Scope-OrgID"] = tenant
         r = T.request("POST", meta["path"], body, headers)
-        assert r.status == 204, "%s: %d %s" % (name, r.status, r.text())
+        assert r.status == 204, "%s: %d %s" % (name, r.status, r.text)
         want = _golden_expected(name, body, headers)
         assert want, name
         ts = [w[1] for w in want]
@@ -97,19 +96,21 @@ def test_golden_pushes_read_back_exactly():
             # enrichment: service_name from the job label, detected_level
             assert g[0]["service_name"] == "triad-harness", g[0]
             for k, v in md.items():
-                assert g[3].get(k) == v, (k, g[3])
+                # metadata named like a stream label gets Loki's suffix
+                name = k + "_extracted" if k in labels else k
+                assert g[3].get(name) == v, (name, g[3])
             assert "detected_level" in g[3], g[3]
 
 
 def test_push_semantics_rejects_listed_others_stored():
     tenant = "sem"
-    base = NOW - 30 * 60 * SEC
+    base = NOW - 90 * 60 * SEC
     big = "x" * (256 * 1024 + 1)
     r = loki.push_json(T, [
         ({"app": "a"}, [(base, "line one"), (base + SEC, big), (base + 2 * SEC, "line three"),
                         (NOW + 3600 * SEC, "from the future"), (NOW - 3 * 86400 * SEC, "ancient")]),
     ], tenant=tenant, expect=400)
-    body = r.text()
+    body = r.text
     assert "max entry size '262144' bytes exceeded for stream '{app=\"a\", service_name=\"a\"}'" \
         in body, body
     assert "has timestamp too new" in body and "has timestamp too old" in body, body
@@ -127,7 +128,7 @@ def test_push_semantics_rejects_listed_others_stored():
     loki.push_json(T, [({"app": "a"}, [(base + 1800 * SEC, "late but fine")])], tenant=tenant)
     r = loki.push_json(T, [({"app": "a"}, [(base - 100 * SEC, "too far behind")])],
                        tenant=tenant, expect=400)
-    assert "entry too far behind" in r.text(), r.text()
+    assert "entry too far behind" in r.text, r.text
     got = [e[1] for e in loki.entries(loki.query_range(T, '{app="a"}', base - 200 * SEC, NOW,
                                                        tenant=tenant))]
     assert "late but fine" in got and "too far behind" not in got, got
@@ -139,7 +140,7 @@ def test_labels_and_utf8():
     many = {"l%d" % i: "v" for i in range(1000)}
     r = loki.push_json(T, [(many, [(ts, "x")]), ({"app": "ok"}, [(ts, "kept")])],
                        tenant=tenant, expect=400)
-    assert "label names; limit 15" in r.text(), r.text()[:300]
+    assert "label names; limit 15" in r.text, r.text[:300]
     # unescaped backslashes in a protobuf label text are tolerated
     loki.push_pb(T, [('{app="win", path="C:\\Users\\x"}', [(ts, b"bad \xff\xfe utf8")])],
                  tenant=tenant)
@@ -167,21 +168,23 @@ def test_bad_bodies_get_400_and_change_nothing():
         hh = dict(h)
         hh.update(extra)
         r = T.request("POST", "/loki/api/v1/push", body, hh)
-        assert r.status == 400, (extra, body[:40], r.status, r.text())
+        assert r.status == 400, (extra, body[:40], r.status, r.text)
     # gzip JSON works
     body = json.dumps({"streams": [{"stream": {"app": "gz"}, "values": [[str(ts), "zipped"]]}]})
     r = T.request("POST", "/loki/api/v1/push", gzip.compress(body.encode()),
                   {"X-Scope-OrgID": tenant, "Content-Type": "application/json",
                    "Content-Encoding": "gzip"})
-    assert r.status == 204, r.text()
+    assert r.status == 204, r.text
     # a query of death: deep nesting, a huge regex
+    form = dict(h)
+    form["Content-Type"] = "application/x-www-form-urlencoded"
     deep = "sum(" * 2000 + 'count_over_time({app="keep"}[1m])' + ")" * 2000
-    r = T.request("GET", "/loki/api/v1/query?" + urllib.parse.urlencode({"query": deep}),
-                  None, h)
-    assert r.status == 400, r.status
-    r = T.request("GET", "/loki/api/v1/query_range?" + urllib.parse.urlencode(
-        {"query": '{app="keep"} |~ "' + "(a|b)*" * 5000 + '"'}), None, h)
-    assert r.status == 400, r.status
+    r = T.request("POST", "/loki/api/v1/query", urllib.parse.urlencode(
+        {"query": deep}).encode(), form)
+    assert r.status == 400, (r.status, r.text[:200])
+    r = T.request("POST", "/loki/api/v1/query_range", urllib.parse.urlencode(
+        {"query": '{app="keep"} |~ "' + "((a|b)*)*c" * 3000 + '"'}).encode(), form)
+    assert r.status == 400, (r.status, r.text[:200])
     assert T.ready()
     got = loki.entries(loki.query_range(T, '{app=~"keep|gz"}', ts - SEC, NOW, tenant=tenant))
     assert sorted(e[1] for e in got) == ["precious", "zipped"], got
@@ -194,7 +197,7 @@ def test_legacy_prom_push():
         {"ts": "2026-11-24T11:59:01Z", "line": "legacy two"}]}]}
     r = T.request("POST", "/api/prom/push", json.dumps(body).encode(),
                   {"X-Scope-OrgID": tenant, "Content-Type": "application/json"})
-    assert r.status == 204, r.text()
+    assert r.status == 204, r.text
     got = loki.entries(loki.query_range(T, '{app="old"}', NOW - 120 * SEC, NOW, tenant=tenant))
     assert [(e[0], e[1]) for e in got] == [(NOW - 60 * SEC + SEC // 2, "legacy one"),
                                           (NOW - 59 * SEC, "legacy two")], got
@@ -228,12 +231,12 @@ def test_log_queries_order_limit_direction():
     # a metric query and Grafana's health check
     r = T.request("GET", "/loki/api/v1/query?" + urllib.parse.urlencode(
         {"query": "vector(1)+vector(1)", "time": str(NOW // SEC)}))
-    assert r.status == 200 and r.json()["data"]["result"][0]["value"][1] == "2", r.text()
+    assert r.status == 200 and r.json()["data"]["result"][0]["value"][1] == "2", r.text
     r = T.request("GET", "/loki/api/v1/query?" + urllib.parse.urlencode(
         {"query": '{app="o"}'}), None, {"X-Scope-OrgID": tenant})
-    assert r.status == 400, r.text()
+    assert r.status == 400, r.text
     r = T.request("GET", "/loki/api/v1/query?" + urllib.parse.urlencode(
-        {"query": 'sum by (pod) (count_over_time({app="o"}[10m]))', "time": str(NOW // SEC)}),
+        {"query": 'sum by (pod) (count_over_time({app="o"}[11m]))', "time": str(NOW // SEC)}),
         None, {"X-Scope-OrgID": tenant})
     res = r.json()["data"]["result"]
     assert sorted((x["metric"]["pod"], x["value"][1]) for x in res) == \
@@ -257,7 +260,7 @@ def test_needle_equals_grep():
         q = 'sum(count_over_time({app="needle"} |= "%s" [1h]))' % needle
         r = T.request("GET", "/loki/api/v1/query?" + urllib.parse.urlencode(
             {"query": q, "time": str(NOW // SEC)}), None, {"X-Scope-OrgID": tenant})
-        assert r.status == 200, r.text()
+        assert r.status == 200, r.text
         res = r.json()["data"]["result"]
         got = int(res[0]["value"][1]) if res else 0
         assert got == want, (needle, got, want)
@@ -274,7 +277,7 @@ def test_metadata_endpoints():
     def get(path, **p):
         p.update(rng)
         r = T.request("GET", path + "?" + urllib.parse.urlencode(p), None, h)
-        assert r.status == 200, (path, r.status, r.text())
+        assert r.status == 200, (path, r.status, r.text)
         return r.json()
     assert get("/loki/api/v1/labels")["data"] == ["app", "env", "service_name"]
     assert get("/loki/api/v1/label/env/values")["data"] == ["dev", "prod"]
@@ -338,8 +341,8 @@ def test_otlp_logs_json_and_protobuf_content_types():
              "attributes": [{"key": "order.id", "value": {"intValue": "42"}}]}]}]}]}
     r = T.request("POST", "/otlp/v1/logs", json.dumps(req).encode(),
                   {"Content-Type": "application/json", "X-Scope-OrgID": tenant})
-    assert r.status == 200, r.text()
-    assert r.json() == {}, r.text()
+    assert r.status == 200, r.text
+    assert r.json() == {}, r.text
     r = loki.query_range(T, '{service_name="checkout"}', ts - SEC, NOW, tenant=tenant,
                          headers={"X-Loki-Response-Encoding-Flags": "categorize-labels"})
     res = r.json()["data"]["result"]
@@ -360,3 +363,42 @@ def test_otlp_logs_json_and_protobuf_content_types():
     assert r.status == 400, r.status
     r = T.request("POST", "/otlp/v1/logs", b"<xml/>", {"Content-Type": "text/xml"})
     assert r.status == 415, r.status
+
+
+def test_detected_fields_and_patterns():
+    tenant = "drill"
+    base = NOW - 600 * SEC
+    lines = []
+    for i in range(120):
+        if i % 2:
+            lines.append((base + i * SEC, 'level=info status=%d took=%dms path=/api/%d'
+                          % (200 + (i % 3), i, i % 4)))
+        else:
+            lines.append((base + i * SEC, json.dumps({"level": "warn", "msg": "slow request %d took too long" % i,
+                                                      "req": {"id": i, "ok": i % 4 == 0}})))
+    loki.push_json(T, [({"app": "drill", "fmt": "logfmt"}, lines[1::2]),
+                       ({"app": "drill", "fmt": "json"}, lines[0::2])], tenant=tenant)
+    h = {"X-Scope-OrgID": tenant}
+    p = {"query": '{app="drill"}', "start": str(base - SEC), "end": str(NOW)}
+    r = T.request("GET", "/loki/api/v1/detected_fields?" + urllib.parse.urlencode(p), None, h)
+    assert r.status == 200, r.text
+    fields = {f["label"]: f for f in r.json()["fields"]}
+    assert fields["status"]["type"] == "int" and fields["status"]["cardinality"] == 3, fields
+    assert fields["status"]["parsers"] == ["logfmt"], fields["status"]
+    assert fields["took"]["type"] == "duration", fields["took"]
+    assert fields["req_id"]["parsers"] == ["json"] and fields["req_id"]["jsonPath"] == \
+        ["req", "id"], fields["req_id"]
+    assert fields["req_ok"]["type"] == "boolean", fields["req_ok"]
+    assert fields["detected_level"]["parsers"] is None, fields["detected_level"]
+    r = T.request("GET", "/loki/api/v1/detected_field/status/values?" +
+                  urllib.parse.urlencode(p), None, h)
+    assert r.json()["values"] == ["200", "201", "202"], r.text
+    p["step"] = "60s"
+    r = T.request("GET", "/loki/api/v1/patterns?" + urllib.parse.urlencode(p), None, h)
+    assert r.status == 200, r.text
+    assert "\\u003c_\\u003e" in r.text, r.text[:300]
+    data = r.json()["data"]
+    assert data, r.text
+    total = sum(c for pt in data for _, c in pt["samples"])
+    assert total == 120, (total, [(pt["pattern"], pt["level"]) for pt in data])
+    assert {pt["level"] for pt in data} == {"info", "warn"}, data

@@ -283,7 +283,7 @@ def load_block(client, tenant, entries):
     for st in streams.values():
         st["values"].sort(key=lambda v: int(v[0]))
     r = client.push(tenant, list(streams.values()))
-    return r.status in (200, 204), "%d %s" % (r.status, r.text()[:300])
+    return r.status in (200, 204), "%d %s" % (r.status, r.text[:300])
 
 
 def _fmt_labels(d):
@@ -365,18 +365,18 @@ def run_eval(client, tenant, ev):
     else:
         r = client.get(tenant, "/loki/api/v1/query_range",
                        {"query": ev.query, "start": "%.3f" % (ev.t0 / 1000.0),
-                        "end": "%.3f" % (ev.t1 / 1000.0), "step": "%.3fs" % (ev.step / 1000.0),
+                        "end": "%.3f" % (ev.t1 / 1000.0), "step": "%g" % (ev.step / 1000.0),
                         "limit": "5000"})
     if ev.fail:
         if r.status == 200:
             return "expected a failure, got 200"
-        if ev.fail_msg and ev.fail_msg not in r.text():
-            return "error %r does not contain %r" % (r.text()[:300], ev.fail_msg)
-        if ev.fail_re and not re.search(ev.fail_re, r.text()):
-            return "error %r does not match /%s/" % (r.text()[:300], ev.fail_re)
+        if ev.fail_msg and ev.fail_msg not in r.text:
+            return "error %r does not contain %r" % (r.text[:300], ev.fail_msg)
+        if ev.fail_re and not re.search(ev.fail_re, r.text):
+            return "error %r does not match /%s/" % (r.text[:300], ev.fail_re)
         return None
     if r.status != 200:
-        return "HTTP %d: %s" % (r.status, r.text()[:300])
+        return "HTTP %d: %s" % (r.status, r.text[:300])
     try:
         data = r.json()["data"]
     except (ValueError, KeyError) as e:
