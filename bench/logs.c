@@ -18,7 +18,8 @@
  * logs. The raw file (in the temp dir) holds the entries in time order, one
  * line per line: a stack-trace entry is its lines. A needle (the trace id)
  * or the token occurs at most once per entry, so grep's line count and
- * LogQL's entry count are the same number.
+ * LogQL's entry count are the same number. Everything but the timestamps
+ * (which end at the time of the run) is the same for a seed and binary.
  *
  * Run: build/triad serve (release) with a temp --data-dir, free 127.0.0.1
  * ports, --limits.logs-ingestion-rate 0 and --limits.ingestion-rate 0,
