@@ -51,9 +51,12 @@ def status(t):
     return r.json()["data"]
 
 
-def current_shards(st):
-    w = max(s["window"] for s in st["shards"] if s["window"] <= now_ms())
-    return [s for s in st["shards"] if s["window"] == w]
+def current_shards(st, signal="metrics"):
+    """The shards of the signal's current window (metrics: what these tests
+    write; logs shards of the same window exist alongside)."""
+    mine = [s for s in st["shards"] if s.get("signal", "metrics") == signal]
+    w = max(s["window"] for s in mine if s["window"] <= now_ms())
+    return [s for s in mine if s["window"] == w]
 
 
 def test_cluster_formed():

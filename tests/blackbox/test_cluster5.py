@@ -60,7 +60,8 @@ def windows_of(st):
     """{window start ms: [shards]} of the metrics signal."""
     out = {}
     for s in st["shards"]:
-        out.setdefault(s["window"], []).append(s)
+        if s.get("signal", "metrics") == "metrics":
+            out.setdefault(s["window"], []).append(s)
     return out
 
 
