@@ -14,6 +14,7 @@
 #define IX_META_BITS_PER_ITEM 10
 #define IX_META_PROBES 7
 #define IX_MAX_W 64
+#define IX_RING_MASK (IX_MAX_W - 1)
 #define IX_FIXED 40
 
 static uint64_t ix__mix(uint64_t x)
@@ -57,13 +58,15 @@ static int ix__winnow(const unsigned char *s,
         return 0;
     }
     size_t ng = len - k + 1;
+    /* indexed by position mod IX_MAX_W (>= w, a power of two: no
+     * division per byte) */
     uint64_t ring[IX_MAX_W];
     size_t minpos = SIZE_MAX, last = SIZE_MAX;
     for (size_t j = 0; j < ng; j++) {
         uint64_t h = ix__gram(s + j, k);
-        ring[j % w] = h;
+        ring[j & IX_RING_MASK] = h;
         if (j + 1 < w) {
-            if (minpos == SIZE_MAX || h <= ring[minpos % w]) {
+            if (minpos == SIZE_MAX || h <= ring[minpos & IX_RING_MASK]) {
                 minpos = j;
             }
             continue;
@@ -72,16 +75,16 @@ static int ix__winnow(const unsigned char *s,
         if (minpos == SIZE_MAX || minpos < lo) {
             minpos = lo;
             for (size_t q = lo + 1; q <= j; q++) {
-                if (ring[q % w] <= ring[minpos % w]) {
+                if (ring[q & IX_RING_MASK] <= ring[minpos & IX_RING_MASK]) {
                     minpos = q;
                 }
             }
-        } else if (h <= ring[minpos % w]) {
+        } else if (h <= ring[minpos & IX_RING_MASK]) {
             minpos = j;
         }
         if (minpos != last) {
             last = minpos;
-            int rv = emit(arg, ring[minpos % w]);
+            int rv = emit(arg, ring[minpos & IX_RING_MASK]);
             if (rv != 0) {
                 return rv;
             }
@@ -131,19 +134,80 @@ static size_t ix__unique(struct ix_hashes *hs)
     return o;
 }
 
+/* The distinct selected k-gram hashes of a block: an open-addressing set
+ * (most selections repeat: the lines of a stream share their templates),
+ * so no sort of every selection. A slot of 0 is empty; hash 0 is kept in
+ * has_zero. The bloom does not depend on the order of its items, so the
+ * set's order is no concern for determinism. */
+struct ix_set {
+    uint64_t *slots;
+    size_t cap; /* a power of two, or 0 */
+    size_t n;   /* distinct nonzero hashes */
+    bool has_zero;
+};
+
+static int ix__set_grow(struct ix_set *set)
+{
+    size_t ncap = set->cap ? set->cap * 2 : 4096;
+    uint64_t *ns = tr_calloc(ncap, sizeof(*ns));
+    if (ns == NULL) {
+        return TR_ENOMEM;
+    }
+    for (size_t i = 0; i < set->cap; i++) {
+        uint64_t h = set->slots[i];
+        if (h != 0) {
+            size_t at = (size_t)h & (ncap - 1);
+            while (ns[at] != 0) {
+                at = (at + 1) & (ncap - 1);
+            }
+            ns[at] = h;
+        }
+    }
+    tr_free(set->slots);
+    set->slots = ns;
+    set->cap = ncap;
+    return 0;
+}
+
+static int ix__set_add(void *arg, uint64_t h)
+{
+    struct ix_set *set = arg;
+    if (h == 0) {
+        set->has_zero = true;
+        return 0;
+    }
+    if ((set->n + 1) * 2 > set->cap && ix__set_grow(set) != 0) {
+        return TR_ENOMEM;
+    }
+    size_t at = (size_t)h & (set->cap - 1);
+    while (set->slots[at] != 0) {
+        if (set->slots[at] == h) {
+            return 0;
+        }
+        at = (at + 1) & (set->cap - 1);
+    }
+    set->slots[at] = h;
+    set->n++;
+    return 0;
+}
+
 static uint32_t ix__probe(uint64_t h, unsigned i, uint32_t m)
 {
     uint32_t lo = (uint32_t)h, hi = (uint32_t)(h >> 32) | 1u;
     return (uint32_t)(((uint64_t)lo + (uint64_t)i * hi) % m);
 }
 
-/* Appends probes, bits and the bloom of the unique hashes. */
+/* Appends probes, bits and the bloom of n unique hashes: those of
+ * v[0..nv) but zeros, and hash 0 when zero is set. */
 static void ix__bloom(struct tr_buf *out,
-                      const struct ix_hashes *hs,
+                      const uint64_t *v,
+                      size_t nv,
+                      size_t n,
+                      bool zero,
                       unsigned bits_per_item,
                       unsigned probes)
 {
-    uint64_t m = hs->n == 0 ? 0 : (uint64_t)hs->n * bits_per_item;
+    uint64_t m = n == 0 ? 0 : (uint64_t)n * bits_per_item;
     if (m > 0 && m < 64) {
         m = 64;
     }
@@ -160,9 +224,13 @@ static void ix__bloom(struct tr_buf *out,
     memset(out->data + at, 0, (size_t)(m / 8));
     out->len += (size_t)(m / 8);
     uint8_t *bits = (uint8_t *)out->data + at;
-    for (size_t i = 0; i < hs->n; i++) {
+    for (size_t i = 0; i <= nv; i++) {
+        uint64_t h = i < nv ? v[i] : 0;
+        if (i < nv ? h == 0 : !zero) {
+            continue;
+        }
         for (unsigned p = 0; p < probes; p++) {
-            uint32_t b = ix__probe(hs->v[i], p, (uint32_t)m);
+            uint32_t b = ix__probe(h, p, (uint32_t)m);
             bits[b / 8] |= (uint8_t)(1u << (b % 8));
         }
     }
@@ -190,21 +258,21 @@ int tr_log_index_build(const struct tr_log_line *lines,
                        size_t block_bytes,
                        struct tr_buf *out)
 {
-    struct ix_hashes grams = {0}, metas = {0};
+    struct ix_set grams = {0};
+    struct ix_hashes metas = {0};
     uint64_t raw = 0;
     int rv = 0;
     for (size_t i = 0; i < n && rv == 0; i++) {
         raw += lines[i].line.len;
         rv = ix__winnow((const unsigned char *)lines[i].line.base,
                         lines[i].line.len, TR_LOG_INDEX_K, TR_LOG_INDEX_W,
-                        ix__push, &grams);
+                        ix__set_add, &grams);
         for (size_t j = 0; j < lines[i].n_meta && rv == 0; j++) {
             rv = ix__push(&metas, ix__meta_hash(lines[i].meta[j].name,
                                                 lines[i].meta[j].value));
         }
     }
     if (rv == 0) {
-        ix__unique(&grams);
         ix__unique(&metas);
         tr_buf_putc(out, TR_LOG_INDEX_VERSION);
         tr_buf_put_u64be(out, n ? (uint64_t)lines[0].ts : 0);
@@ -214,11 +282,13 @@ int tr_log_index_build(const struct tr_log_line *lines,
         tr_buf_put_u32be(out, (uint32_t)block_bytes);
         tr_buf_putc(out, TR_LOG_INDEX_K);
         tr_buf_putc(out, TR_LOG_INDEX_W);
-        ix__bloom(out, &grams, IX_NEEDLE_BITS_PER_ITEM, IX_NEEDLE_PROBES);
-        ix__bloom(out, &metas, IX_META_BITS_PER_ITEM, IX_META_PROBES);
+        ix__bloom(out, grams.slots, grams.cap, grams.n + grams.has_zero,
+                  grams.has_zero, IX_NEEDLE_BITS_PER_ITEM, IX_NEEDLE_PROBES);
+        ix__bloom(out, metas.v, metas.n, metas.n, false, IX_META_BITS_PER_ITEM,
+                  IX_META_PROBES);
         rv = out->oom ? TR_ENOMEM : 0;
     }
-    tr_free(grams.v);
+    tr_free(grams.slots);
     tr_free(metas.v);
     return rv;
 }

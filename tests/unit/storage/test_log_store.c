@@ -574,9 +574,11 @@ Test(log_store, needle_search_equals_brute_force)
             total_long_absent += r.stats.blocks_total;
             skipped_long_absent += r.stats.blocks_skipped;
         }
-        if (kind == 0 && nl >= 27) {
+        /* the last ~256 KiB of lines may still sit in open fragments,
+         * which are always scanned: a line before them is in a block */
+        if (kind == 0 && nl >= 27 && first + 3000 < n) {
             cr_assert_lt(r.stats.blocks_skipped, r.stats.blocks_total,
-                         "a present needle's block is read");
+                         "a present needle's block is read (line %zu)", first);
         }
         tr_log_result_free(&r);
     }
@@ -945,9 +947,10 @@ Test(log_store, reads_while_applying)
 /* The disk budget of the logs column family (streams, postings, states,
  * fragments, blocks, indexes) against zstd -3 of the raw lines. Open
  * fragments are stored uncompressed and left to RocksDB's block
- * compression (zstd 9 at the bottom level); a manual compaction of one
- * flushed file only moves it, so the fragments are counted here at their
- * zstd -9 size, and RocksDB's own figure is printed beside. */
+ * compression (LZ4 on every level of the logs column family since the
+ * blocks are zstd already; storage/engine.c); the fragments are counted
+ * here at their zstd -9 size (a model of a compressed store), and
+ * RocksDB's own figure is printed beside. */
 Test(log_store, disk_size_against_zstd3)
 {
     struct tr_storage *s = ls_open_dir(ls_dir);
