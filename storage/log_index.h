@@ -48,16 +48,17 @@
 #include "storage/log_entry.h"
 
 #define TR_LOG_INDEX_VERSION 1
-/* k = 4, w = 24: needles of 27 bytes or more prune. With 5 bits and 3
- * probes per distinct selected k-gram (log_index.c) the index of the
- * tests' log-like data is 0.2% of the raw bytes (under 3% of the
- * compressed blocks), and a long absent needle still skips ~97% of the
- * blocks (several windows of the needle must all hit). w = 16 (19-byte
- * needles) cost 4x the index bytes. Measured: a logs column family holds
- * 0.998x `zstd -3` of its raw lines (test_log_store.c,
- * disk_size_against_zstd3). */
-#define TR_LOG_INDEX_K 4
-#define TR_LOG_INDEX_W 24
+/* k = 6, w = 22: needles of 27 bytes or more prune. k = 4 was too short
+ * for hex: a block of lines that each carry a random trace id holds most
+ * of the 65,536 hex 4-grams, so a third of absent trace ids passed every
+ * block (bench/logs: needle 0.74x grep's time); with k = 6 none do in the
+ * same simulation, and the needle query fell to 0.19x. 5 bits and 3 probes
+ * per distinct selected k-gram (log_index.c); the index is a little over
+ * 1% of the compressed blocks on the tests' log-like data
+ * (test_log_store.c, disk_size_against_zstd3). The k and w of each index
+ * record are stored in it, so records made with other values still read. */
+#define TR_LOG_INDEX_K 6
+#define TR_LOG_INDEX_W 22
 
 /* What an index record says about its block. */
 struct tr_log_index {
