@@ -566,6 +566,30 @@ int cl_metrics_decode_series(const struct cl_frame *f,
  * tr_select_result_free whatever the result; it adopts the answer's arena:
  * the chunks stay where they arrived). 0, TR_EPROTO or TR_ENOMEM. */
 int cl_metrics_decode_result(struct cl_answer *ans, struct tr_select_result *r);
+/* A read of label names or values over the fan-out: the signal's request
+ * sent to every node, local shards read by local(); the answers (strings
+ * responses, cl_strings_encode) united, at most limit (0 = all). */
+struct cl_strings_read {
+    uint8_t signal;
+    int64_t mint; /* ms: the windows asked */
+    int64_t maxt;
+    bool leader_only;
+    const void *req; /* the signal's read request */
+    size_t req_len;
+    size_t limit;
+    /* fills l (initialised by it) from the local shards ids */
+    int (*local)(void *arg,
+                 const struct tr_shard_id *ids,
+                 size_t n,
+                 struct tr_string_list *l,
+                 char *errmsg);
+    void *arg;
+};
+int cl_strings_run(struct tr_cluster *c,
+                   const struct cl_strings_read *r,
+                   struct tr_string_list *out,
+                   char *errmsg);
+
 /* ---- signal_logs.c: the logs read wire (format at its top) ----------------
  */
 void cl_logs_req_encode(struct tr_buf *b,
@@ -578,14 +602,11 @@ void cl_logs_req_encode(struct tr_buf *b,
 int cl_logs_encode_result(struct tr_buf *b, const struct tr_log_result *r);
 int cl_logs_decode_result(struct cl_answer *ans, struct tr_log_result *r);
 
-void cl_metrics_encode_strings(struct tr_buf *b,
-                               const struct tr_string_list *l);
+void cl_strings_encode(struct tr_buf *b, const struct tr_string_list *l);
 /* A strings answer into l (initialised here, with a copy of buf: free
  * with tr_string_list_free whatever the result). 0, TR_EPROTO or
  * TR_ENOMEM. */
-int cl_metrics_decode_strings(const void *buf,
-                              size_t len,
-                              struct tr_string_list *l);
+int cl_strings_decode(const void *buf, size_t len, struct tr_string_list *l);
 void cl_metrics_encode_metadata(struct tr_buf *b,
                                 const struct tr_metadata_item *it,
                                 size_t n);

@@ -690,3 +690,96 @@ void cl_frame_reader_free(struct cl_frame_reader *r)
     r->cap = 0;
     tr_arena_free(&r->arena);
 }
+
+/* ---- string lists over the fan-out (label names and values) -------------- */
+
+struct cl_strings_state {
+    const struct cl_strings_read *r;
+    struct tr_string_list *parts;
+    size_t np;
+    size_t cap;
+};
+
+static struct tr_string_list *cl__strings_part(struct cl_strings_state *s)
+{
+    if (s->np == s->cap) {
+        struct tr_string_list *p =
+            tr_array_grow(s->parts, &s->cap, sizeof(*p), 8);
+        if (p == NULL) {
+            return NULL;
+        }
+        s->parts = p;
+    }
+    struct tr_string_list *l = &s->parts[s->np++];
+    memset(l, 0, sizeof(*l));
+    tr_arena_init(&l->arena, 1024);
+    return l;
+}
+
+static int cl__strings_local(void *arg,
+                             const struct tr_shard_id *ids,
+                             size_t n,
+                             char *errmsg)
+{
+    struct cl_strings_state *s = arg;
+    struct tr_string_list *l = cl__strings_part(s);
+    if (l == NULL) {
+        return tr_errf(TR_ENOMEM, errmsg, "out of memory");
+    }
+    tr_string_list_free(l); /* the local read initialises it */
+    return s->r->local(s->r->arg, ids, n, l, errmsg);
+}
+
+static int cl__strings_remote(void *arg,
+                              const struct tr_shard_id *ids,
+                              size_t n,
+                              struct cl_answer *a,
+                              char *errmsg)
+{
+    (void)ids;
+    (void)n;
+    struct cl_strings_state *s = arg;
+    struct tr_string_list *l = cl__strings_part(s);
+    if (l == NULL) {
+        return tr_errf(TR_ENOMEM, errmsg, "out of memory");
+    }
+    tr_string_list_free(l);
+    if (cl_strings_decode(a->body, a->len, l) != 0) {
+        return tr_errf(TR_EUNAVAIL, errmsg, "bad label response");
+    }
+    return 0;
+}
+
+int cl_strings_run(struct tr_cluster *c,
+                   const struct cl_strings_read *r,
+                   struct tr_string_list *out,
+                   char *errmsg)
+{
+    struct cl_strings_state s = {r, NULL, 0, 0};
+    struct cl_read rd = {
+        .signal = r->signal,
+        .mint = r->mint,
+        .maxt = r->maxt,
+        .leader_only = r->leader_only,
+        .req = r->req,
+        .req_len = r->req_len,
+        .local = cl__strings_local,
+        .remote = cl__strings_remote,
+        .arg = &s,
+    };
+    int rv = cl_read_run(c, &rd, errmsg);
+    if (rv == 0) {
+        rv = tr_string_list_union(s.parts, s.np, r->limit, out);
+        if (rv != 0) {
+            rv = tr_errf(rv, errmsg, "out of memory");
+        }
+    } else {
+        memset(out, 0, sizeof(*out));
+        tr_arena_init(&out->arena, 1024);
+    }
+    for (size_t i = 0; i < s.np; i++) {
+        tr_string_list_free(&s.parts[i]);
+    }
+    tr_free(s.parts);
+    return rv;
+}

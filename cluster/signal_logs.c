@@ -25,7 +25,7 @@
  *                  has the same labels; then the end frame (units 0):
  *                  u8 2, uvarint blocks total, blocks skipped, bytes
  *                  decompressed, lines scanned
- *   strings response: as the metrics signal's (cl_metrics_encode_strings)
+ *   strings response: as the metrics signal's (cl_strings_encode)
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -676,7 +676,7 @@ static int sl__serve_read(struct tr_cluster *c,
                  : src->label_values(src->impl, q.tenant, q.name, q.ms, q.n_ms,
                                      &q.h, &l, errmsg);
         if (rv == 0) {
-            cl_metrics_encode_strings(out, &l);
+            cl_strings_encode(out, &l);
         }
         tr_string_list_free(&l);
     }
@@ -946,6 +946,7 @@ static int sl__select(void *impl,
     return rv;
 }
 
+/* Label names or values of the local shards ids (cl_strings_run). */
 struct sl_strings {
     struct tr_cluster *c;
     int op;
@@ -954,30 +955,12 @@ struct sl_strings {
     const struct tr_matcher *ms;
     size_t n;
     const struct tr_log_hints *h;
-    struct tr_string_list *parts;
-    size_t np;
-    size_t cap;
 };
-
-static struct tr_string_list *sl__strings_part(struct sl_strings *s)
-{
-    if (s->np == s->cap) {
-        struct tr_string_list *p =
-            tr_array_grow(s->parts, &s->cap, sizeof(*p), 8);
-        if (p == NULL) {
-            return NULL;
-        }
-        s->parts = p;
-    }
-    struct tr_string_list *l = &s->parts[s->np++];
-    memset(l, 0, sizeof(*l));
-    tr_arena_init(&l->arena, 1024);
-    return l;
-}
 
 static int sl__strings_local(void *arg,
                              const struct tr_shard_id *ids,
                              size_t n,
+                             struct tr_string_list *l,
                              char *errmsg)
 {
     struct sl_strings *s = arg;
@@ -985,36 +968,11 @@ static int sl__strings_local(void *arg,
     struct tr_log_hints hh = *s->h;
     hh.shards = ids;
     hh.n_shards = n;
-    struct tr_string_list *l = sl__strings_part(s);
-    if (l == NULL) {
-        return tr_errf(TR_ENOMEM, errmsg, "out of memory");
-    }
-    tr_string_list_free(l);
     return s->op == SL_NAMES
                ? local->label_names(local->impl, s->tenant, s->ms, s->n, &hh, l,
                                     errmsg)
                : local->label_values(local->impl, s->tenant, s->name, s->ms,
                                      s->n, &hh, l, errmsg);
-}
-
-static int sl__strings_remote(void *arg,
-                              const struct tr_shard_id *ids,
-                              size_t n,
-                              struct cl_answer *a,
-                              char *errmsg)
-{
-    (void)ids;
-    (void)n;
-    struct sl_strings *s = arg;
-    struct tr_string_list *l = sl__strings_part(s);
-    if (l == NULL) {
-        return tr_errf(TR_ENOMEM, errmsg, "out of memory");
-    }
-    tr_string_list_free(l);
-    if (cl_metrics_decode_strings(a->body, a->len, l) != 0) {
-        return tr_errf(TR_EUNAVAIL, errmsg, "bad label response");
-    }
-    return 0;
 }
 
 static int sl__strings(struct tr_cluster *c,
@@ -1027,34 +985,20 @@ static int sl__strings(struct tr_cluster *c,
                        struct tr_string_list *out,
                        char *errmsg)
 {
-    struct sl_strings s = {c, op, tenant, name, ms, n, h, NULL, 0, 0};
+    struct sl_strings s = {c, op, tenant, name, ms, n, h};
     struct tr_buf req;
     tr_buf_init(&req);
     cl_logs_req_encode(&req, op, tenant, h, &name, ms, n);
-    struct cl_read r = {
+    struct cl_strings_read r = {
         .signal = TR_SIGNAL_LOGS,
         .leader_only = h->leader_only,
         .req = req.data,
         .req_len = req.len,
         .local = sl__strings_local,
-        .remote = sl__strings_remote,
         .arg = &s,
     };
     sl__range_ms(h, &r.mint, &r.maxt);
-    int rv = cl_read_run(c, &r, errmsg);
-    if (rv == 0) {
-        rv = tr_string_list_union(s.parts, s.np, 0, out);
-        if (rv != 0) {
-            rv = tr_errf(rv, errmsg, "out of memory");
-        }
-    } else {
-        memset(out, 0, sizeof(*out));
-        tr_arena_init(&out->arena, 1024);
-    }
-    for (size_t i = 0; i < s.np; i++) {
-        tr_string_list_free(&s.parts[i]);
-    }
-    tr_free(s.parts);
+    int rv = cl_strings_run(c, &r, out, errmsg);
     tr_buf_free(&req);
     return rv;
 }

@@ -537,7 +537,7 @@ int cl_metrics_decode_result(struct cl_answer *ans, struct tr_select_result *r)
     return 0;
 }
 
-void cl_metrics_encode_strings(struct tr_buf *b, const struct tr_string_list *l)
+void cl_strings_encode(struct tr_buf *b, const struct tr_string_list *l)
 {
     tr_buf_putc(b, l->truncated ? 1 : 0);
     tr_buf_put_uvarint(b, l->n);
@@ -546,9 +546,7 @@ void cl_metrics_encode_strings(struct tr_buf *b, const struct tr_string_list *l)
     }
 }
 
-int cl_metrics_decode_strings(const void *buf,
-                              size_t len,
-                              struct tr_string_list *l)
+int cl_strings_decode(const void *buf, size_t len, struct tr_string_list *l)
 {
     memset(l, 0, sizeof(*l));
     tr_arena_init(&l->arena, 16 * 1024);
@@ -748,7 +746,7 @@ static int sm__serve_read(struct tr_cluster *c,
                  : src->label_values(src->impl, q.tenant, q.name, ms, nm, &h,
                                      &l, errmsg);
         if (rv == 0) {
-            cl_metrics_encode_strings(out, &l);
+            cl_strings_encode(out, &l);
             tr_string_list_free(&l);
         }
     }
@@ -1037,7 +1035,7 @@ static int sm__select(void *impl,
     return rv;
 }
 
-/* Label names or values over the fan-out: every part's strings. */
+/* Label names or values of the local shards ids (cl_strings_run). */
 struct sm_strings {
     struct tr_cluster *c;
     int op;
@@ -1046,30 +1044,12 @@ struct sm_strings {
     const struct tr_matcher *ms;
     size_t n;
     const struct tr_select_hints *h;
-    struct tr_string_list *parts;
-    size_t np;
-    size_t cap;
 };
-
-static struct tr_string_list *sm__strings_part(struct sm_strings *s)
-{
-    if (s->np == s->cap) {
-        struct tr_string_list *p =
-            tr_array_grow(s->parts, &s->cap, sizeof(*p), 8);
-        if (p == NULL) {
-            return NULL;
-        }
-        s->parts = p;
-    }
-    struct tr_string_list *l = &s->parts[s->np++];
-    memset(l, 0, sizeof(*l));
-    tr_arena_init(&l->arena, 1024);
-    return l;
-}
 
 static int sm__strings_local(void *arg,
                              const struct tr_shard_id *ids,
                              size_t n,
+                             struct tr_string_list *l,
                              char *errmsg)
 {
     struct sm_strings *s = arg;
@@ -1077,36 +1057,11 @@ static int sm__strings_local(void *arg,
     struct tr_select_hints hh = *s->h;
     hh.shards = ids;
     hh.n_shards = n;
-    struct tr_string_list *l = sm__strings_part(s);
-    if (l == NULL) {
-        return tr_errf(TR_ENOMEM, errmsg, "out of memory");
-    }
-    tr_string_list_free(l);
     return s->op == SEL_NAMES
                ? local->label_names(local->impl, s->tenant, s->ms, s->n, &hh, l,
                                     errmsg)
                : local->label_values(local->impl, s->tenant, *s->name, s->ms,
                                      s->n, &hh, l, errmsg);
-}
-
-static int sm__strings_remote(void *arg,
-                              const struct tr_shard_id *ids,
-                              size_t n,
-                              struct cl_answer *a,
-                              char *errmsg)
-{
-    (void)ids;
-    (void)n;
-    struct sm_strings *s = arg;
-    struct tr_string_list *l = sm__strings_part(s);
-    if (l == NULL) {
-        return tr_errf(TR_ENOMEM, errmsg, "out of memory");
-    }
-    tr_string_list_free(l);
-    if (cl_metrics_decode_strings(a->body, a->len, l) != 0) {
-        return tr_errf(TR_EUNAVAIL, errmsg, "bad label response");
-    }
-    return 0;
 }
 
 static int sm__strings(struct tr_cluster *c,
@@ -1119,35 +1074,22 @@ static int sm__strings(struct tr_cluster *c,
                        struct tr_string_list *out,
                        char *errmsg)
 {
-    struct sm_strings s = {c, op, tenant, name, ms, n, h, NULL, 0, 0};
+    struct sm_strings s = {c, op, tenant, name, ms, n, h};
     struct tr_buf req;
     tr_buf_init(&req);
     cl_metrics_req_encode(&req, op, tenant, h, name, ms, n);
-    struct cl_read r = {
+    struct cl_strings_read r = {
         .signal = TR_SIGNAL_METRICS,
         .mint = h->mint,
         .maxt = h->maxt,
         .leader_only = h->leader_only,
         .req = req.data,
         .req_len = req.len,
+        .limit = h->limit,
         .local = sm__strings_local,
-        .remote = sm__strings_remote,
         .arg = &s,
     };
-    int rv = cl_read_run(c, &r, errmsg);
-    if (rv == 0) {
-        rv = tr_string_list_union(s.parts, s.np, h->limit, out);
-        if (rv != 0) {
-            rv = tr_errf(rv, errmsg, "out of memory");
-        }
-    } else {
-        memset(out, 0, sizeof(*out));
-        tr_arena_init(&out->arena, 16 * 1024);
-    }
-    for (size_t i = 0; i < s.np; i++) {
-        tr_string_list_free(&s.parts[i]);
-    }
-    tr_free(s.parts);
+    int rv = cl_strings_run(c, &r, out, errmsg);
     tr_buf_free(&req);
     return rv;
 }

@@ -14,7 +14,7 @@
  *                                  allocate up to 256 MiB), bytes 2-5 u32
  *                                  BE budget (0: none), then the stream
  *   5  metrics select answer       a framed stream, cl_metrics_decode_result
- *   6  metrics strings answer      cl_metrics_decode_strings
+ *   6  strings answer              cl_strings_decode
  *   7  metrics metadata answer     cl_metrics_decode_metadata
  *   8  read request header         cl_read_req_parse
  *   9  metrics read request        cl_metrics_req_parse
@@ -492,17 +492,17 @@ static void fuzz_select(const uint8_t *p, size_t n)
 static void fuzz_strings(const uint8_t *p, size_t n)
 {
     struct tr_string_list l;
-    int rv = cl_metrics_decode_strings(p, n, &l);
+    int rv = cl_strings_decode(p, n, &l);
     CHECK(rv == 0 || rv == TR_EPROTO);
     /* u8 truncated, uvarint n, then at least a length byte a string */
     CHECK(l.n == 0 || 2 + l.n <= n);
     if (rv == 0) {
         struct tr_buf b;
         tr_buf_init(&b);
-        cl_metrics_encode_strings(&b, &l);
+        cl_strings_encode(&b, &l);
         CHECK(!b.oom && b.len <= n);
         struct tr_string_list l2;
-        CHECK(cl_metrics_decode_strings(b.data, b.len, &l2) == 0);
+        CHECK(cl_strings_decode(b.data, b.len, &l2) == 0);
         CHECK(l2.n == l.n && l2.truncated == l.truncated);
         for (size_t i = 0; i < l.n; i++) {
             CHECK(slice_same(l.items[i], l2.items[i]));

@@ -589,15 +589,15 @@ Test(wire, metrics_strings_and_metadata_round_trip)
     l.truncated = true;
     struct tr_buf b;
     tr_buf_init(&b);
-    cl_metrics_encode_strings(&b, &l);
+    cl_strings_encode(&b, &l);
     struct tr_string_list d;
-    cr_assert_eq(cl_metrics_decode_strings(b.data, b.len, &d), 0);
+    cr_assert_eq(cl_strings_decode(b.data, b.len, &d), 0);
     cr_assert_eq(d.n, 3);
     cr_assert(d.truncated);
     cr_assert(tr_slice_eq_cstr(d.items[2], "job"));
     cr_assert_eq(d.items[1].len, 0);
     tr_string_list_free(&d);
-    cr_assert_eq(cl_metrics_decode_strings(b.data, b.len - 1, &d), TR_EPROTO);
+    cr_assert_eq(cl_strings_decode(b.data, b.len - 1, &d), TR_EPROTO);
     tr_string_list_free(&d);
 
     struct tr_metadata_item md[] = {
