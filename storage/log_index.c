@@ -9,8 +9,8 @@
 #include "lib/err.h"
 #include "lib/hash.h"
 
-#define IX_NEEDLE_BITS_PER_ITEM 5
-#define IX_NEEDLE_PROBES 3
+#define IX_NEEDLE_BITS_PER_ITEM 10
+#define IX_NEEDLE_PROBES 7
 #define IX_META_BITS_PER_ITEM 10
 #define IX_META_PROBES 7
 #define IX_MAX_W 64

@@ -51,12 +51,14 @@
 /* k = 6, w = 22: needles of 27 bytes or more prune. k = 4 was too short
  * for hex: a block of lines that each carry a random trace id holds most
  * of the 65,536 hex 4-grams, so a third of absent trace ids passed every
- * block (bench/logs: needle 0.74x grep's time); with k = 6 none do in the
- * same simulation, and the needle query fell to 0.19x. 5 bits and 3 probes
- * per distinct selected k-gram (log_index.c); the index is a little over
- * 1% of the compressed blocks on the tests' log-like data
- * (test_log_store.c, disk_size_against_zstd3). The k and w of each index
- * record are stored in it, so records made with other values still read. */
+ * block. The needle bloom takes 10 bits and 7 probes per distinct selected
+ * k-gram (log_index.c): with 5 bits / 3 probes 9 % of a 1 GiB corpus's
+ * blocks still passed an absent trace id (bench/logs: needle 0.34x grep's
+ * time); with 10 / 7 the needle took 0.10x, for an index of about 2 % of
+ * the compressed blocks (the whole data directory grew from 1.21x to 1.27x
+ * `zstd -3`; test_log_store.c, disk_size_against_zstd3, measures the
+ * layout). Each record stores its k, w, bits and probes, so records made
+ * with other values still read. */
 #define TR_LOG_INDEX_K 6
 #define TR_LOG_INDEX_W 22
 

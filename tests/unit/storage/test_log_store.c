@@ -999,10 +999,10 @@ Test(log_store, disk_size_against_zstd3)
             raw.len, zl, by['B'], by['I'], by['F'],
             model - by['B'] - by['I'] - by['F'], ratio,
             (unsigned long long)live);
-    /* a regression guard on the layout (1.008x with k = 6 needle
-     * indexes, storage/log_index.h); the target (<= 1.0x of the whole data
-     * directory) is measured by bench/logs */
-    cr_assert_leq(ratio, 1.02);
+    /* a regression guard on the layout (1.041x with k = 6 needle grams in
+     * 10-bit, 7-probe blooms, storage/log_index.h); the target (<= 1.0x of
+     * the whole data directory) is measured by bench/logs */
+    cr_assert_leq(ratio, 1.05);
     free(z);
     tr_buf_free(&raw);
     free(lines);
