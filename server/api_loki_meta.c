@@ -10,7 +10,6 @@
 #include "cluster/cluster.h"
 #include "lib/err.h"
 #include "lib/json.h"
-#include "query/logql/parser.h"
 #include "server/app.h"
 #include "server/loki_params.h"
 #include "server/version.h"
@@ -52,9 +51,11 @@ static void meta__strings(struct tr_http_response *resp,
     resp->status = 200;
 }
 
-/* GET /loki/api/v1/labels (and /label): stream label names. */
-void tr_api_loki_labels(const struct tr_http_request *req,
-                        struct tr_http_response *resp)
+/* Stream label names (name NULL) or the values of label *name among the
+ * streams of the optional `query` selector. */
+static void meta__labels(const struct tr_http_request *req,
+                         struct tr_http_response *resp,
+                         const struct tr_slice *name)
 {
     struct tr_loki_req lr;
     struct tr_matcher *ms;
@@ -68,8 +69,11 @@ void tr_api_loki_labels(const struct tr_http_request *req,
     const struct tr_log_source *src = meta__src(req);
     struct tr_string_list l;
     char err[TR_ERRMSG_SIZE];
-    int rv = src->label_names(src->impl, tr_slice_cstr(lr.tenant), ms, n, &h,
-                              &l, err);
+    struct tr_slice tenant = tr_slice_cstr(lr.tenant);
+    int rv =
+        name == NULL
+            ? src->label_names(src->impl, tenant, ms, n, &h, &l, err)
+            : src->label_values(src->impl, tenant, *name, ms, n, &h, &l, err);
     if (rv == 0) {
         meta__strings(resp, &l);
     } else {
@@ -79,31 +83,18 @@ void tr_api_loki_labels(const struct tr_http_request *req,
     tr_loki_matchers_free(ms, n);
 }
 
+/* GET /loki/api/v1/labels (and /label): stream label names. */
+void tr_api_loki_labels(const struct tr_http_request *req,
+                        struct tr_http_response *resp)
+{
+    meta__labels(req, resp, NULL);
+}
+
 /* GET /loki/api/v1/label/<name>/values */
 void tr_api_loki_label_values(const struct tr_http_request *req,
                               struct tr_http_response *resp)
 {
-    struct tr_loki_req lr;
-    struct tr_matcher *ms;
-    size_t n;
-    if (tr_loki_req_init(req, resp, &lr) != 0 ||
-        tr_loki_selector(req, resp, "query", true, &ms, &n) != 0) {
-        return;
-    }
-    struct tr_log_hints h;
-    meta__hints(&lr, &h);
-    const struct tr_log_source *src = meta__src(req);
-    struct tr_string_list l;
-    char err[TR_ERRMSG_SIZE];
-    int rv = src->label_values(src->impl, tr_slice_cstr(lr.tenant),
-                               req->params[0], ms, n, &h, &l, err);
-    if (rv == 0) {
-        meta__strings(resp, &l);
-    } else {
-        tr_loki_error(resp, rv, err);
-    }
-    tr_string_list_free(&l);
-    tr_loki_matchers_free(ms, n);
+    meta__labels(req, resp, &req->params[0]);
 }
 
 /* The streams of one selector (no lines), for series, stats and volume. */
@@ -163,42 +154,14 @@ void tr_api_loki_series(const struct tr_http_request *req,
     for (size_t i = 0; i < todo && rv == 0; i++) {
         struct tr_matcher *ms = NULL;
         size_t n = 0;
-        if (ns > 0 || (q != NULL && q[0] != '\0')) {
-            /* tr_loki_selector reads a parameter: parse this value */
-            const char *text = ns > 0 ? sels[i].base : q;
-            struct tr_arena a;
-            tr_arena_init(&a, 4096);
-            struct tr_logql_expr *e = NULL;
-            rv = tr_logql_parse(text, strlen(text), &a, &e, err);
-            if (rv == 0 && e->kind != TR_LOGQL_EXPR_LOG) {
-                rv = tr_errf(TR_EINVAL, err,
-                             "only stream selectors are allowed in match[]");
-            }
-            if (rv == 0) {
-                n = e->log.n_matchers;
-                ms = tr_calloc(n, sizeof(*ms));
-                size_t k = 0;
-                for (; ms != NULL && k < n; k++) {
-                    const struct tr_matcher *m = &e->log.matchers[k];
-                    if (tr_matcher_init(&ms[k], m->type, m->name, m->value,
-                                        m->value_len, err) != 0) {
-                        break;
-                    }
-                }
-                if (ms == NULL || k < n) {
-                    tr_loki_matchers_free(ms, k);
-                    ms = NULL;
-                    rv = tr_errf(TR_ENOMEM, err, "out of memory");
-                }
-            }
-            tr_logql_ast_free(e);
-            tr_arena_free(&a);
-            if (rv != 0) {
-                break;
-            }
-        } else {
+        if (ns == 0 && (q == NULL || q[0] == '\0')) {
             tr_http_resp_text(resp, 400, "match[] parameter is required");
             return;
+        }
+        rv = tr_loki_parse_selector(ns > 0 ? sels[i].base : q, "match[]", &ms,
+                                    &n, err);
+        if (rv != 0) {
+            break;
         }
         rv = meta__streams(req, &lr, ms, n, lr.start, lr.end, &parts[np], err);
         np++;

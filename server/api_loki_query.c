@@ -195,41 +195,6 @@ static void lq__ts(struct tr_json *j, int64_t ns)
     tr_json_str(j, b);
 }
 
-/* Entry refs of the categorized form: streams with equal stream labels
- * are one stream there. */
-struct lq_ref {
-    const struct tr_logql_stream *s;
-    const struct tr_logql_entry *e;
-};
-
-static int lq__ref_cmp_fwd(const void *a, const void *b)
-{
-    const struct lq_ref *x = a, *y = b;
-    int c = tr_labels_cmp(x->s->stream_labels, x->s->n_stream_labels,
-                          y->s->stream_labels, y->s->n_stream_labels);
-    if (c != 0) {
-        return c;
-    }
-    if (x->e->ts != y->e->ts) {
-        return x->e->ts < y->e->ts ? -1 : 1;
-    }
-    return x->e < y->e ? -1 : x->e > y->e;
-}
-
-static int lq__ref_cmp_back(const void *a, const void *b)
-{
-    const struct lq_ref *x = a, *y = b;
-    int c = tr_labels_cmp(x->s->stream_labels, x->s->n_stream_labels,
-                          y->s->stream_labels, y->s->n_stream_labels);
-    if (c != 0) {
-        return c;
-    }
-    if (x->e->ts != y->e->ts) {
-        return x->e->ts > y->e->ts ? -1 : 1;
-    }
-    return x->e < y->e ? -1 : x->e > y->e;
-}
-
 static void lq__streams_default(struct tr_json *j,
                                 const struct tr_logql_streams *r)
 {
@@ -251,38 +216,20 @@ static void lq__streams_default(struct tr_json *j,
     }
 }
 
-static int lq__streams_categorized(struct tr_json *j,
-                                   const struct tr_logql_streams *r,
-                                   enum tr_log_direction dir)
+/* The categorize-labels form of a result evaluated with
+ * opts.categorize_labels (streams grouped by their stream labels). */
+static void lq__streams_categorized(struct tr_json *j,
+                                    const struct tr_logql_streams *r)
 {
-    struct lq_ref *refs =
-        tr_malloc((r->n_entries ? r->n_entries : 1) * sizeof(*refs));
-    if (refs == NULL) {
-        return TR_ENOMEM;
-    }
-    size_t n = 0;
     for (size_t i = 0; i < r->n_streams; i++) {
-        for (size_t k = 0; k < r->streams[i].n_entries && n < r->n_entries;
-             k++) {
-            refs[n++] =
-                (struct lq_ref){&r->streams[i], &r->streams[i].entries[k]};
-        }
-    }
-    qsort(refs, n, sizeof(*refs),
-          dir == TR_LOG_FORWARD ? lq__ref_cmp_fwd : lq__ref_cmp_back);
-    for (size_t i = 0; i < n;) {
-        const struct tr_logql_stream *s = refs[i].s;
+        const struct tr_logql_stream *s = &r->streams[i];
         tr_json_obj_begin(j);
         tr_json_key(j, "stream");
         lq__labels(j, s->stream_labels, s->n_stream_labels);
         tr_json_key(j, "values");
         tr_json_arr_begin(j);
-        size_t e = i;
-        while (e < n &&
-               tr_labels_cmp(refs[e].s->stream_labels,
-                             refs[e].s->n_stream_labels, s->stream_labels,
-                             s->n_stream_labels) == 0) {
-            const struct tr_logql_entry *en = refs[e].e;
+        for (size_t k = 0; k < s->n_entries; k++) {
+            const struct tr_logql_entry *en = &s->entries[k];
             tr_json_arr_begin(j);
             lq__ts(j, en->ts);
             tr_json_str_n(j, en->line.base, en->line.len);
@@ -299,14 +246,10 @@ static int lq__streams_categorized(struct tr_json *j,
                 tr_json_obj_end(j);
             }
             tr_json_arr_end(j);
-            e++;
         }
         tr_json_arr_end(j);
         tr_json_obj_end(j);
-        i = e;
     }
-    tr_free(refs);
-    return 0;
 }
 
 static bool lq__categorize(const struct tr_http_request *req)
@@ -392,6 +335,8 @@ static void lq__run_range(const struct tr_http_request *req,
         return;
     }
     if (!tr_logql_is_metric(q.expr)) {
+        bool cat = lq__categorize(req);
+        q.opts.categorize_labels = cat;
         struct tr_logql_streams r;
         rv = tr_logql_select_logs(src, tenant, q.expr, q.lr.start, q.lr.end,
                                   limit, dir, &q.opts, &q.arena, &r, err);
@@ -400,7 +345,6 @@ static void lq__run_range(const struct tr_http_request *req,
             lq__free(&q);
             return;
         }
-        bool cat = lq__categorize(req);
         struct tr_json j;
         tr_buf_reset(&resp->body);
         tr_json_init(&j, &resp->body);
@@ -419,9 +363,8 @@ static void lq__run_range(const struct tr_http_request *req,
         }
         tr_json_key(&j, "result");
         tr_json_arr_begin(&j);
-        rv = 0;
         if (cat) {
-            rv = lq__streams_categorized(&j, &r, dir);
+            lq__streams_categorized(&j, &r);
         } else {
             lq__streams_default(&j, &r);
         }
@@ -430,9 +373,6 @@ static void lq__run_range(const struct tr_http_request *req,
         tr_json_obj_end(&j);
         tr_json_obj_end(&j);
         resp->content_type = "application/json";
-        if (rv != 0) {
-            tr_loki_error(resp, rv, "out of memory");
-        }
         lq__free(&q);
         return;
     }

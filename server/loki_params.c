@@ -145,38 +145,50 @@ int tr_loki_selector(const struct tr_http_request *req,
         return -1;
     }
     char err[TR_ERRMSG_SIZE];
-    struct tr_arena a;
-    tr_arena_init(&a, 4096);
-    struct tr_logql_expr *e = NULL;
-    int rv = tr_logql_parse(q, strlen(q), &a, &e, err);
-    if (rv == 0 && e->kind != TR_LOGQL_EXPR_LOG) {
-        rv = TR_EINVAL;
-        snprintf(err, sizeof(err), "only stream selectors are allowed in %s",
-                 param);
-    }
+    int rv = tr_loki_parse_selector(q, param, ms, n, err);
     if (rv != 0) {
-        tr_logql_ast_free(e);
-        tr_arena_free(&a);
         tr_loki_error(resp, rv, err);
         return -1;
     }
-    /* move the matchers out of the tree: compile copies */
-    size_t k = e->log.n_matchers;
-    struct tr_matcher *out = tr_calloc(k ? k : 1, sizeof(*out));
+    return 0;
+}
+
+int tr_loki_parse_selector(const char *q,
+                           const char *what,
+                           struct tr_matcher **ms,
+                           size_t *n,
+                           char *errmsg)
+{
+    *ms = NULL;
+    *n = 0;
+    struct tr_arena a;
+    tr_arena_init(&a, 4096);
+    struct tr_logql_expr *e = NULL;
+    int rv = tr_logql_parse(q, strlen(q), &a, &e, errmsg);
+    if (rv == 0 && e->kind != TR_LOGQL_EXPR_LOG) {
+        rv = tr_errf(TR_EINVAL, errmsg,
+                     "only stream selectors are allowed in %s", what);
+    }
+    /* copies of the matchers: the tree's go with it */
+    size_t k = rv == 0 ? e->log.n_matchers : 0;
+    struct tr_matcher *out =
+        rv == 0 ? tr_calloc(k ? k : 1, sizeof(*out)) : NULL;
     size_t done = 0;
     for (; out != NULL && done < k; done++) {
         const struct tr_matcher *m = &e->log.matchers[done];
         if (tr_matcher_init(&out[done], m->type, m->name, m->value,
-                            m->value_len, err) != 0) {
+                            m->value_len, errmsg) != 0) {
             break;
         }
     }
     tr_logql_ast_free(e);
     tr_arena_free(&a);
+    if (rv != 0) {
+        return rv;
+    }
     if (out == NULL || done < k) {
         tr_loki_matchers_free(out, done);
-        tr_loki_error(resp, TR_ENOMEM, "out of memory");
-        return -1;
+        return tr_errf(TR_ENOMEM, errmsg, "out of memory");
     }
     *ms = out;
     *n = k;

@@ -50,6 +50,14 @@ int tr_loki_selector(const struct tr_http_request *req,
                      struct tr_matcher **ms,
                      size_t *n);
 void tr_loki_matchers_free(struct tr_matcher *ms, size_t n);
+/* The stream selector of query text q (a LogQL log query) as matchers,
+ * as tr_loki_selector; what names the parameter in messages. 0, TR_EINVAL
+ * (Loki's parse error), TR_ENOMEM, with errmsg. */
+int tr_loki_parse_selector(const char *q,
+                           const char *what,
+                           struct tr_matcher **ms,
+                           size_t *n,
+                           char *errmsg);
 
 /* Writes a Loki error (text/plain): 400 for bad input, 422/400 for limits
  * as Loki, 503 when data is unavailable, 504 on timeout, 500 otherwise. */
