@@ -5,7 +5,9 @@
  * The input is decoded as a block: whatever decodes has as many entries as
  * its header says, sorted by time inside [min ts, max ts], with line and
  * metadata bytes that can be read; encoding those entries again (same
- * compression) and decoding the result gives the same entries. The input
+ * compression) and decoding the result gives the same entries; a
+ * filtered select (tr_log_block_select, a needle cut from a line) keeps
+ * exactly the decoded entries that pass the filter. The input
  * is also parsed as an index record and, when it parses, probed with
  * needles and metadata cut from the input itself. Seeds:
  * fuzz/corpus/fuzz_log_block/ (blocks with and without zstd, with
@@ -98,6 +100,39 @@ static void fuzz_block(const uint8_t *data, size_t size)
         }
     }
     tr_buf_free(&again);
+    /* a filtered select keeps exactly the decoded lines in its range that
+     * hold its needles (cut from a line, so some lines match) */
+    const struct tr_log_line *pick = &lines[n / 2];
+    struct tr_slice nd = {pick->line.base + pick->line.len / 3,
+                          pick->line.len / 2};
+    struct tr_log_block_filter f = {
+        .start = lines[n / 3].ts,
+        .end = bi.maxt,
+        .needles = &nd,
+        .n_needles = 1,
+    };
+    struct tr_log_line *kept;
+    uint32_t *pos;
+    size_t nk, in_range;
+    rv = tr_log_block_select(data, size, &f, &a, &kept, &pos, &nk, &in_range);
+    check(rv == 0 || rv == TR_ENOMEM);
+    if (rv == 0) {
+        size_t want = 0, ranged = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (lines[i].ts < f.start || lines[i].ts >= f.end) {
+                continue;
+            }
+            ranged++;
+            if (nd.len > 0 && memmem(lines[i].line.base, lines[i].line.len,
+                                     nd.base, nd.len) == NULL) {
+                continue;
+            }
+            check(want < nk && pos[want] == i &&
+                  same_line(&kept[want], &lines[i]));
+            want++;
+        }
+        check(want == nk && ranged == in_range);
+    }
     tr_arena_free(&a);
 }
 

@@ -254,7 +254,7 @@ int tr_cursor_u64be(struct tr_cursor *c, uint64_t *v)
     return 0;
 }
 
-int tr_cursor_uvarint(struct tr_cursor *c, uint64_t *v)
+int tr_cursor_uvarint_slow(struct tr_cursor *c, uint64_t *v)
 {
     uint64_t x = 0;
     unsigned shift = 0;

@@ -68,7 +68,18 @@ int tr_cursor_u8(struct tr_cursor *c, uint8_t *v);
 int tr_cursor_u16be(struct tr_cursor *c, uint16_t *v);
 int tr_cursor_u32be(struct tr_cursor *c, uint32_t *v);
 int tr_cursor_u64be(struct tr_cursor *c, uint64_t *v);
-int tr_cursor_uvarint(struct tr_cursor *c, uint64_t *v);
+/* Reads an unsigned LEB128 varint (at most 10 bytes, 64 bits). 0 or
+ * TR_EPROTO (truncated or too long; the cursor is then unspecified). The
+ * one-byte case is inline: decode loops read mostly small numbers. */
+int tr_cursor_uvarint_slow(struct tr_cursor *c, uint64_t *v);
+static inline int tr_cursor_uvarint(struct tr_cursor *c, uint64_t *v)
+{
+    if (c->p < c->end && *c->p < 0x80) {
+        *v = *c->p++;
+        return 0;
+    }
+    return tr_cursor_uvarint_slow(c, v);
+}
 int tr_cursor_varint(struct tr_cursor *c, int64_t *v);
 int tr_cursor_bytes(struct tr_cursor *c, size_t n, struct tr_slice *out);
 

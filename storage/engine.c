@@ -34,6 +34,7 @@ struct tr_iter {
     rocksdb_readoptions_t *ropts;
     const rocksdb_snapshot_t *snap;
     struct tr_engine *e;
+    bool owns_snap; /* false for clones: the original releases it */
 };
 
 static rocksdb_options_t *engine__cf_options(struct tr_engine *e, int cf)
@@ -306,9 +307,25 @@ struct tr_iter *tr_iter_new(struct tr_engine *e, enum tr_cf cf)
     }
     it->e = e;
     it->snap = rocksdb_create_snapshot(e->db);
+    it->owns_snap = true;
     it->ropts = rocksdb_readoptions_create();
     rocksdb_readoptions_set_snapshot(it->ropts, it->snap);
     it->it = rocksdb_create_iterator_cf(e->db, it->ropts, e->cf[cf]);
+    return it;
+}
+
+struct tr_iter *tr_iter_clone(struct tr_iter *base, enum tr_cf cf)
+{
+    struct tr_iter *it = tr_malloc(sizeof(*it));
+    if (it == NULL) {
+        return NULL;
+    }
+    it->e = base->e;
+    it->snap = base->snap;
+    it->owns_snap = false;
+    it->ropts = rocksdb_readoptions_create();
+    rocksdb_readoptions_set_snapshot(it->ropts, it->snap);
+    it->it = rocksdb_create_iterator_cf(it->e->db, it->ropts, it->e->cf[cf]);
     return it;
 }
 
@@ -319,7 +336,9 @@ void tr_iter_free(struct tr_iter *it)
     }
     rocksdb_iter_destroy(it->it);
     rocksdb_readoptions_destroy(it->ropts);
-    rocksdb_release_snapshot(it->e->db, it->snap);
+    if (it->owns_snap) {
+        rocksdb_release_snapshot(it->e->db, it->snap);
+    }
     tr_free(it);
 }
 

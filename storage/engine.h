@@ -89,6 +89,9 @@ int tr_engine_write(struct tr_engine *e, struct tr_wbatch *b, char *errmsg);
 
 /* Iterators see a consistent point-in-time view. */
 struct tr_iter *tr_iter_new(struct tr_engine *e, enum tr_cf cf);
+/* Another iterator over cf at base's point in time (for the parallel
+ * parts of one read); free it before base. NULL on OOM. */
+struct tr_iter *tr_iter_clone(struct tr_iter *base, enum tr_cf cf);
 void tr_iter_free(struct tr_iter *it);
 void tr_iter_seek(struct tr_iter *it, const void *k, size_t kl);
 void tr_iter_seek_for_prev(struct tr_iter *it, const void *k, size_t kl);

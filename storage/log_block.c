@@ -215,150 +215,339 @@ int tr_log_block_info(const void *buf,
     return 0;
 }
 
-/* Reads n uvarints into v, each at most max. */
-static int blk__uvarints(struct tr_cursor *c,
-                         uint64_t *v,
-                         size_t n,
-                         uint64_t max)
+/* The columns of a payload, located and checked (format in
+ * storage/log_block.h), as cursors that the walk advances together. */
+struct blk_cols {
+    struct tr_cursor ts;    /* timestamp deltas */
+    struct tr_cursor lens;  /* line lengths (no newline flag) */
+    struct tr_cursor nmeta; /* metadata pair counts */
+    struct tr_cursor pairs; /* metadata pairs */
+    struct tr_cursor lines; /* the lines */
+    struct tr_slice *dict;  /* tr_malloc'ed, nd strings */
+    uint64_t nd;
+    uint64_t total_meta;
+};
+
+/* Skips n uvarints, each at most max; *sum (when not NULL) gets their
+ * sum, which must stay at most max too. */
+static int blk__skip_uvarints(struct tr_cursor *c,
+                              size_t n,
+                              uint64_t max,
+                              uint64_t *sum)
 {
+    uint64_t total = 0;
     for (size_t i = 0; i < n; i++) {
-        if (tr_cursor_uvarint(c, &v[i]) != 0 || v[i] > max) {
+        uint64_t v;
+        if (tr_cursor_uvarint(c, &v) != 0 || v > max) {
             return TR_ECORRUPT;
         }
+        if (sum != NULL) {
+            total += v;
+            if (total > max) {
+                return TR_ECORRUPT;
+            }
+        }
+    }
+    if (sum != NULL) {
+        *sum = total;
     }
     return 0;
 }
 
-/* Newline-terminated lines: their lengths from the separators; exactly
- * raw bytes + n must be left, every line ending in '\n'. */
-static int blk__split_lines(const struct tr_cursor *c,
-                            const struct tr_log_block_info *bi,
-                            uint64_t *lens,
-                            size_t n)
-{
-    if (tr_cursor_left(c) != bi->raw_bytes + n) {
-        return TR_ECORRUPT;
-    }
-    const char *p = (const char *)c->p, *end = p + tr_cursor_left(c);
-    for (size_t i = 0; i < n; i++) {
-        const char *e = memchr(p, '\n', (size_t)(end - p));
-        if (e == NULL) {
-            return TR_ECORRUPT;
-        }
-        lens[i] = (uint64_t)(e - p);
-        p = e + 1;
-    }
-    return p == end ? 0 : TR_ECORRUPT;
-}
-
-static int blk__decode_payload(const struct tr_log_block_info *bi,
-                               const uint8_t *p,
-                               struct tr_arena *a,
-                               struct tr_log_line **lines_out)
+/* Locates every column of the payload p of bi and checks the sizes, the
+ * dictionary and the metadata references. */
+static int blk__columns(const struct tr_log_block_info *bi,
+                        const uint8_t *p,
+                        struct blk_cols *k)
 {
     size_t n = bi->count;
-    /* every entry takes at least 3 payload bytes: bounds n before any
-     * allocation sized by it */
+    bool newlines = bi->flags & TR_LOG_BLOCK_NEWLINES;
+    memset(k, 0, sizeof(*k));
+    /* every entry takes at least 3 payload bytes */
     if (n > bi->payload_len / 3) {
         return TR_ECORRUPT;
     }
     struct tr_cursor c = tr_cursor_make(p, bi->payload_len);
-    uint64_t *cols = tr_malloc(3 * n * sizeof(*cols));
-    struct tr_log_line *lines = tr_arena_alloc(a, n * sizeof(*lines));
-    struct tr_slice *dict = NULL;
-    int rv = cols == NULL || lines == NULL ? TR_ENOMEM : 0;
-    uint64_t *dts = cols, *lens = cols + n, *nmeta = cols + 2 * n;
-    bool newlines = bi->flags & TR_LOG_BLOCK_NEWLINES;
-    if (rv == 0) {
-        rv = blk__uvarints(&c, dts, n, UINT64_MAX);
+    k->ts = c;
+    if (blk__skip_uvarints(&c, n, UINT64_MAX, NULL) != 0) {
+        return TR_ECORRUPT;
     }
-    if (rv == 0 && !newlines) {
-        rv = blk__uvarints(&c, lens, n, bi->raw_bytes);
+    k->ts.end = c.p;
+    k->lens = c;
+    uint64_t total_len = 0;
+    if (!newlines &&
+        (blk__skip_uvarints(&c, n, bi->raw_bytes, &total_len) != 0 ||
+         total_len != bi->raw_bytes)) {
+        return TR_ECORRUPT;
     }
-    if (rv == 0) {
-        rv = blk__uvarints(&c, nmeta, n, bi->payload_len);
+    k->lens.end = c.p;
+    k->nmeta = c;
+    if (blk__skip_uvarints(&c, n, bi->payload_len, &k->total_meta) != 0) {
+        return TR_ECORRUPT;
     }
-    uint64_t nd = 0, total_meta = 0, total_len = 0;
-    if (rv == 0 &&
-        (tr_cursor_uvarint(&c, &nd) != 0 || nd > tr_cursor_left(&c))) {
-        rv = TR_ECORRUPT;
+    k->nmeta.end = c.p;
+    if (tr_cursor_uvarint(&c, &k->nd) != 0 || k->nd > tr_cursor_left(&c)) {
+        return TR_ECORRUPT;
     }
-    if (rv == 0 && nd > 0) {
-        dict = tr_malloc(nd * sizeof(*dict));
-        rv = dict == NULL ? TR_ENOMEM : 0;
+    if (k->nd > 0) {
+        k->dict = tr_malloc(k->nd * sizeof(*k->dict));
+        if (k->dict == NULL) {
+            return TR_ENOMEM;
+        }
     }
-    for (uint64_t i = 0; rv == 0 && i < nd; i++) {
+    for (uint64_t i = 0; i < k->nd; i++) {
         uint64_t l;
-        struct tr_slice s;
-        if (tr_cursor_uvarint(&c, &l) != 0 || tr_cursor_bytes(&c, l, &s) != 0) {
-            rv = TR_ECORRUPT;
-            break;
-        }
-        dict[i] = s;
-    }
-    for (size_t i = 0; rv == 0 && i < n; i++) {
-        total_meta += nmeta[i];
-        if (total_meta > tr_cursor_left(&c) / 2) {
-            rv = TR_ECORRUPT;
+        if (tr_cursor_uvarint(&c, &l) != 0 ||
+            tr_cursor_bytes(&c, l, &k->dict[i]) != 0) {
+            return TR_ECORRUPT;
         }
     }
-    struct tr_label *meta = NULL;
-    if (rv == 0 && total_meta > 0) {
-        meta = tr_arena_alloc(a, total_meta * sizeof(*meta));
-        rv = meta == NULL ? TR_ENOMEM : 0;
+    if (k->total_meta > tr_cursor_left(&c) / 2) {
+        return TR_ECORRUPT;
     }
-    for (uint64_t i = 0; rv == 0 && i < total_meta; i++) {
-        uint64_t ni, vi;
-        if (tr_cursor_uvarint(&c, &ni) != 0 ||
-            tr_cursor_uvarint(&c, &vi) != 0 || ni >= nd || vi >= nd) {
-            rv = TR_ECORRUPT;
-            break;
+    k->pairs = c;
+    if (k->nd == 0
+            ? k->total_meta != 0
+            : blk__skip_uvarints(&c, 2 * k->total_meta, k->nd - 1, NULL) != 0) {
+        return TR_ECORRUPT;
+    }
+    k->pairs.end = c.p;
+    k->lines = c;
+    return tr_cursor_left(&c) == bi->raw_bytes + (newlines ? n : 0)
+               ? 0
+               : TR_ECORRUPT;
+}
+
+/* The next occurrence of needle in [p, end), or NULL. */
+static const char *blk__find(const char *p,
+                             const char *end,
+                             struct tr_slice needle)
+{
+    return p < end ? memmem(p, (size_t)(end - p), needle.base, needle.len)
+                   : NULL;
+}
+
+static bool blk__has_all(struct tr_slice line,
+                         const struct tr_slice *needles,
+                         size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (needles[i].len > 0 && memmem(line.base, line.len, needles[i].base,
+                                         needles[i].len) == NULL) {
+            return false;
         }
-        meta[i].name = dict[ni];
-        meta[i].value = dict[vi];
     }
-    if (rv == 0 && newlines) {
-        rv = blk__split_lines(&c, bi, lens, n);
-    }
-    for (size_t i = 0; rv == 0 && i < n && !newlines; i++) {
-        total_len += lens[i];
-        if (total_len > bi->raw_bytes) {
-            rv = TR_ECORRUPT;
+    return true;
+}
+
+/* The walk over the entries: keeps those f passes (every entry without
+ * f) in out/pos. With newline-terminated lines and needles without a
+ * newline, the longest needle is searched once over the whole line
+ * column and only the lines it hits are tested further (a line cannot
+ * hold a needle that the column search skipped). */
+static int blk__walk(const struct tr_log_block_info *bi,
+                     struct blk_cols *k,
+                     const struct tr_log_block_filter *f,
+                     struct tr_arena *a,
+                     struct tr_log_line *out,
+                     uint32_t *pos,
+                     size_t *n_out,
+                     size_t *in_range)
+{
+    bool newlines = bi->flags & TR_LOG_BLOCK_NEWLINES;
+    struct tr_slice lead = {0};
+    for (size_t i = 0; f != NULL && i < f->n_needles; i++) {
+        if (f->needles[i].len > lead.len) {
+            lead = f->needles[i];
         }
     }
-    if (rv == 0 && !newlines &&
-        (total_len != bi->raw_bytes || tr_cursor_left(&c) != bi->raw_bytes)) {
-        rv = TR_ECORRUPT;
-    }
+    bool column_search =
+        newlines && lead.len > 0 && memchr(lead.base, '\n', lead.len) == NULL;
+    const char *col_end = (const char *)k->lines.end;
+    const char *hit = column_search
+                          ? blk__find((const char *)k->lines.p, col_end, lead)
+                          : NULL;
     int64_t ts = bi->mint;
-    size_t mo = 0;
-    struct tr_slice nl;
-    for (size_t i = 0; rv == 0 && i < n; i++) {
-        uint64_t nt = (uint64_t)ts + dts[i];
-        if (dts[i] > (uint64_t)bi->maxt - (uint64_t)ts || (i == 0 && dts[i])) {
-            rv = TR_ECORRUPT; /* past max ts, or the first is not min ts */
-            break;
+    size_t kept = 0, ranged = 0;
+    for (size_t i = 0; i < bi->count; i++) {
+        uint64_t dt, len, nm;
+        if (tr_cursor_uvarint(&k->ts, &dt) != 0 ||
+            dt > (uint64_t)bi->maxt - (uint64_t)ts || (i == 0 && dt != 0) ||
+            tr_cursor_uvarint(&k->nmeta, &nm) != 0) {
+            return TR_ECORRUPT; /* past max ts, or the first is not min ts */
         }
-        ts = (int64_t)nt;
-        lines[i].ts = ts;
-        if (tr_cursor_bytes(&c, lens[i], &lines[i].line) != 0 ||
-            (newlines && tr_cursor_bytes(&c, 1, &nl) != 0)) {
-            rv = TR_ECORRUPT;
-            break;
+        ts = (int64_t)((uint64_t)ts + dt);
+        struct tr_slice line = {.base = (const char *)k->lines.p};
+        if (newlines) {
+            const char *e =
+                memchr(line.base, '\n', (size_t)(col_end - line.base));
+            if (e == NULL) {
+                return TR_ECORRUPT;
+            }
+            len = (uint64_t)(e - line.base);
+        } else if (tr_cursor_uvarint(&k->lens, &len) != 0) {
+            return TR_ECORRUPT;
         }
-        lines[i].meta = nmeta[i] ? meta + mo : NULL;
-        lines[i].n_meta = nmeta[i];
-        mo += nmeta[i];
+        struct tr_slice sep;
+        if (tr_cursor_bytes(&k->lines, len, &line) != 0 ||
+            (newlines && tr_cursor_bytes(&k->lines, 1, &sep) != 0)) {
+            return TR_ECORRUPT;
+        }
+        const uint8_t *meta_at = k->pairs.p;
+        for (uint64_t j = 0; j < 2 * nm; j++) {
+            uint64_t ref;
+            if (tr_cursor_uvarint(&k->pairs, &ref) != 0) {
+                return TR_ECORRUPT;
+            }
+        }
+        bool keep = true;
+        if (f != NULL) {
+            keep = ts >= f->start && ts < f->end;
+            ranged += keep;
+            if (column_search) {
+                bool in_line = hit != NULL && hit < line.base + line.len;
+                keep = keep && in_line &&
+                       blk__has_all(line, f->needles, f->n_needles);
+                if (in_line) {
+                    hit = blk__find((const char *)k->lines.p, col_end, lead);
+                }
+            } else {
+                keep = keep && blk__has_all(line, f->needles, f->n_needles);
+            }
+        }
+        if (!keep) {
+            continue;
+        }
+        struct tr_log_line *l = &out[kept];
+        l->ts = ts;
+        l->line = line;
+        l->n_meta = nm;
+        l->meta = NULL;
+        if (nm > 0) {
+            struct tr_label *m = tr_arena_alloc(a, nm * sizeof(*m));
+            if (m == NULL) {
+                return TR_ENOMEM;
+            }
+            struct tr_cursor pc = {meta_at, k->pairs.p};
+            for (uint64_t j = 0; j < nm; j++) {
+                uint64_t ni = 0, vi = 0;
+                tr_cursor_uvarint(&pc, &ni); /* checked by blk__columns */
+                tr_cursor_uvarint(&pc, &vi);
+                m[j].name = k->dict[ni];
+                m[j].value = k->dict[vi];
+            }
+            l->meta = m;
+        }
+        if (pos != NULL) {
+            pos[kept] = (uint32_t)i;
+        }
+        kept++;
     }
-    if (rv == 0 && ts != bi->maxt) {
-        rv = TR_ECORRUPT;
+    /* every column used up exactly */
+    if (ts != bi->maxt || tr_cursor_left(&k->ts) != 0 ||
+        tr_cursor_left(&k->lens) != 0 || tr_cursor_left(&k->nmeta) != 0 ||
+        tr_cursor_left(&k->pairs) != 0 || tr_cursor_left(&k->lines) != 0) {
+        return TR_ECORRUPT;
     }
-    tr_free(cols);
-    tr_free(dict);
+    *n_out = kept;
+    if (in_range != NULL) {
+        *in_range = f != NULL ? ranged : bi->count;
+    }
+    return 0;
+}
+
+/* The payload of the block in buf (decompressed into a), with its
+ * header. */
+static int blk__payload_of(const void *buf,
+                           size_t len,
+                           struct tr_arena *a,
+                           struct tr_log_block_info *bi,
+                           const uint8_t **payload)
+{
+    if (tr_log_block_info(buf, len, bi) != 0) {
+        return TR_ECORRUPT;
+    }
+    const uint8_t *p = (const uint8_t *)buf + TR_LOG_BLOCK_HEADER;
+    if (bi->compression == TR_LOG_BLOCK_ZSTD) {
+        size_t zl = len - TR_LOG_BLOCK_HEADER;
+        unsigned long long fs = ZSTD_getFrameContentSize(p, zl);
+        if (fs != bi->payload_len) {
+            return TR_ECORRUPT;
+        }
+        uint8_t *plain =
+            tr_arena_alloc(a, bi->payload_len ? bi->payload_len : 1);
+        if (plain == NULL) {
+            return TR_ENOMEM;
+        }
+        size_t got = ZSTD_decompress(plain, bi->payload_len, p, zl);
+        if (ZSTD_isError(got) || got != bi->payload_len) {
+            return TR_ECORRUPT;
+        }
+        p = plain;
+    }
+    *payload = p;
+    return 0;
+}
+
+int tr_log_block_select(const void *buf,
+                        size_t len,
+                        const struct tr_log_block_filter *f,
+                        struct tr_arena *a,
+                        struct tr_log_line **lines,
+                        uint32_t **pos,
+                        size_t *n,
+                        size_t *in_range)
+{
+    struct tr_log_block_info bi;
+    const uint8_t *p;
+    int rv = blk__payload_of(buf, len, a, &bi, &p);
+    if (rv != 0) {
+        return rv;
+    }
+    struct blk_cols k;
+    rv = blk__columns(&bi, p, &k);
+    /* a filter keeps few lines: the walk writes into scratch space sized
+     * for all of them, copied into the arena once at the end */
+    bool scratch = f != NULL && f->n_needles > 0;
+    size_t ls = bi.count * sizeof(struct tr_log_line);
+    size_t ps = bi.count * sizeof(uint32_t);
+    struct tr_log_line *out = NULL;
+    uint32_t *po = NULL;
     if (rv == 0) {
-        *lines_out = lines;
+        out = scratch ? tr_malloc(ls) : tr_arena_alloc(a, ls);
+        if (pos != NULL) {
+            po = scratch ? tr_malloc(ps) : tr_arena_alloc(a, ps);
+        }
+        rv = out == NULL || (pos != NULL && po == NULL) ? TR_ENOMEM : 0;
     }
-    return rv;
+    size_t kept = 0, ranged = 0;
+    if (rv == 0) {
+        rv = blk__walk(&bi, &k, f, a, out, po, &kept, &ranged);
+    }
+    struct tr_log_line *lo = out;
+    uint32_t *pk = po;
+    if (rv == 0 && scratch) {
+        lo = tr_arena_memdup(a, out, kept * sizeof(*lo));
+        pk = pos != NULL ? tr_arena_memdup(a, po, kept * sizeof(*pk)) : NULL;
+        rv = lo == NULL || (pos != NULL && pk == NULL) ? TR_ENOMEM : 0;
+    }
+    if (scratch) {
+        tr_free(out);
+        tr_free(po);
+    }
+    tr_free(k.dict);
+    if (rv != 0) {
+        return rv;
+    }
+    *lines = lo;
+    if (pos != NULL) {
+        *pos = pk;
+    }
+    *n = kept;
+    if (in_range != NULL) {
+        *in_range = ranged;
+    }
+    return 0;
 }
 
 int tr_log_block_decode(const void *buf,
@@ -367,30 +556,5 @@ int tr_log_block_decode(const void *buf,
                         struct tr_log_line **lines,
                         size_t *n)
 {
-    struct tr_log_block_info bi;
-    if (tr_log_block_info(buf, len, &bi) != 0) {
-        return TR_ECORRUPT;
-    }
-    const uint8_t *p = (const uint8_t *)buf + TR_LOG_BLOCK_HEADER;
-    if (bi.compression == TR_LOG_BLOCK_ZSTD) {
-        size_t zl = len - TR_LOG_BLOCK_HEADER;
-        unsigned long long fs = ZSTD_getFrameContentSize(p, zl);
-        if (fs != bi.payload_len) {
-            return TR_ECORRUPT;
-        }
-        uint8_t *plain = tr_arena_alloc(a, bi.payload_len ? bi.payload_len : 1);
-        if (plain == NULL) {
-            return TR_ENOMEM;
-        }
-        size_t got = ZSTD_decompress(plain, bi.payload_len, p, zl);
-        if (ZSTD_isError(got) || got != bi.payload_len) {
-            return TR_ECORRUPT;
-        }
-        p = plain;
-    }
-    int rv = blk__decode_payload(&bi, p, a, lines);
-    if (rv == 0) {
-        *n = bi.count;
-    }
-    return rv;
+    return tr_log_block_select(buf, len, NULL, a, lines, NULL, n, NULL);
 }

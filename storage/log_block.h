@@ -84,6 +84,30 @@ int tr_log_block_encode(const struct tr_log_line *lines,
 int tr_log_block_info(const void *buf,
                       size_t len,
                       struct tr_log_block_info *out);
+/* Which entries tr_log_block_select keeps: ts in [start, end) and a line
+ * holding every needle (empty needles match every line). */
+struct tr_log_block_filter {
+    int64_t start;
+    int64_t end;
+    const struct tr_slice *needles;
+    size_t n_needles;
+};
+
+/* Decodes the entries of the block that f keeps (every entry when f is
+ * NULL): *lines is an arena array of the *n kept lines (bytes as with
+ * tr_log_block_decode), *pos (when pos is not NULL) an arena array of
+ * their positions in the block, *in_range (when not NULL) the number of
+ * entries in f's time range. Lines that cannot match are not
+ * materialised, but the whole block is checked as by
+ * tr_log_block_decode. 0, TR_ECORRUPT, TR_ENOMEM. */
+int tr_log_block_select(const void *buf,
+                        size_t len,
+                        const struct tr_log_block_filter *f,
+                        struct tr_arena *a,
+                        struct tr_log_line **lines,
+                        uint32_t **pos,
+                        size_t *n,
+                        size_t *in_range);
 /* Decodes every entry: *lines is an arena array of *n lines whose bytes
  * live in the arena (compressed blocks) or in buf (uncompressed: buf must
  * outlive them). Every count, length, index and the time order are

@@ -9,9 +9,10 @@
 #include "lib/err.h"
 #include "lib/hash.h"
 
-#define IX_NEEDLE_BITS_PER_ITEM 10
-#define IX_NEEDLE_PROBES 7
-#define IX_META_BITS_PER_ITEM 10
+/* needle bloom: see TR_LOG_INDEX_K in storage/log_index.h */
+#define IX_NEEDLE_TENTHS_OF_BITS_PER_ITEM 35
+#define IX_NEEDLE_PROBES 3
+#define IX_META_TENTHS_OF_BITS_PER_ITEM 100
 #define IX_META_PROBES 7
 #define IX_MAX_W 64
 #define IX_RING_MASK (IX_MAX_W - 1)
@@ -204,10 +205,10 @@ static void ix__bloom(struct tr_buf *out,
                       size_t nv,
                       size_t n,
                       bool zero,
-                      unsigned bits_per_item,
+                      unsigned tenths_of_bits_per_item,
                       unsigned probes)
 {
-    uint64_t m = n == 0 ? 0 : (uint64_t)n * bits_per_item;
+    uint64_t m = n == 0 ? 0 : (uint64_t)n * tenths_of_bits_per_item / 10;
     if (m > 0 && m < 64) {
         m = 64;
     }
@@ -283,9 +284,10 @@ int tr_log_index_build(const struct tr_log_line *lines,
         tr_buf_putc(out, TR_LOG_INDEX_K);
         tr_buf_putc(out, TR_LOG_INDEX_W);
         ix__bloom(out, grams.slots, grams.cap, grams.n + grams.has_zero,
-                  grams.has_zero, IX_NEEDLE_BITS_PER_ITEM, IX_NEEDLE_PROBES);
-        ix__bloom(out, metas.v, metas.n, metas.n, false, IX_META_BITS_PER_ITEM,
-                  IX_META_PROBES);
+                  grams.has_zero, IX_NEEDLE_TENTHS_OF_BITS_PER_ITEM,
+                  IX_NEEDLE_PROBES);
+        ix__bloom(out, metas.v, metas.n, metas.n, false,
+                  IX_META_TENTHS_OF_BITS_PER_ITEM, IX_META_PROBES);
         rv = out->oom ? TR_ENOMEM : 0;
     }
     tr_free(grams.slots);

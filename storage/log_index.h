@@ -48,19 +48,20 @@
 #include "storage/log_entry.h"
 
 #define TR_LOG_INDEX_VERSION 1
-/* k = 6, w = 22: needles of 27 bytes or more prune. k = 4 was too short
- * for hex: a block of lines that each carry a random trace id holds most
- * of the 65,536 hex 4-grams, so a third of absent trace ids passed every
- * block. The needle bloom takes 10 bits and 7 probes per distinct selected
- * k-gram (log_index.c): with 5 bits / 3 probes 9 % of a 1 GiB corpus's
- * blocks still passed an absent trace id (bench/logs: needle 0.34x grep's
- * time); with 10 / 7 the needle took 0.10x, for an index of about 2 % of
- * the compressed blocks (the whole data directory grew from 1.21x to 1.27x
- * `zstd -3`; test_log_store.c, disk_size_against_zstd3, measures the
- * layout). Each record stores its k, w, bits and probes, so records made
- * with other values still read. */
-#define TR_LOG_INDEX_K 6
-#define TR_LOG_INDEX_W 22
+/* k = 5, w = 8: needles of 12 bytes or more prune. Shorter k-grams were
+ * too few for hex (k = 4: a block of lines that each carry a random trace
+ * id holds most of the 65,536 hex 4-grams). A smaller w selects more
+ * k-grams per line, but a needle then holds several windows whose minima
+ * must all be in the bloom, so fewer bits per item give fewer false
+ * positives for the same index size: measured on 600 blocks of the
+ * bench/logs corpus (absent random 32-hex needles), k = 6, w = 22 with
+ * 10 bits / 7 probes let 0.64 % of blocks through for 7.0 KiB of index
+ * per block; k = 5, w = 8 with 3.5 bits / 3 probes lets ~0.05 % through
+ * for ~6 KiB, and a 17-byte token such as DEADLINE_EXCEEDED now prunes (364
+ * of 600 blocks passed, 346 held it). Each record stores its k, w, bits
+ * and probes, so records made with other values still read. */
+#define TR_LOG_INDEX_K 5
+#define TR_LOG_INDEX_W 8
 
 /* What an index record says about its block. */
 struct tr_log_index {

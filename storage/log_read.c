@@ -9,12 +9,14 @@
  * point-in-time view: an apply that cuts fragments into a block while the
  * select runs is seen either before or after, never half. Logs shards keep
  * nothing in memory, so reads take no lock. */
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "lib/alloc.h"
 #include "lib/clock.h"
 #include "lib/err.h"
+#include "lib/par.h"
 #include "storage/keys.h"
 #include "storage/log_block.h"
 #include "storage/log_index.h"
@@ -166,14 +168,12 @@ static int lr__collect(struct tr_storage *s,
 struct lr_src {
     int64_t mint;
     int64_t maxt;
-    uint32_t count;
-    uint64_t raw;
     bool block;
     size_t rank;    /* push order among the stream's sources */
     int64_t window; /* rank key: window, slot, seq */
     uint16_t slot;
     uint64_t seq;
-    struct tr_slice value; /* fragment: its block; block: its index */
+    struct tr_slice value; /* fragment: its block */
     struct tr_slice key;   /* block: its 'B' key */
 };
 
@@ -196,18 +196,38 @@ static int lr__src_push(struct lr_srcs *ss, const struct lr_src *src)
     return 0;
 }
 
-/* Lists the sources of stream hit overlapping [start, end) (values copied
- * into a). */
+/* Whether a fragment (an uncompressed block in v) can hold a line with
+ * every needle: a needle found nowhere in its bytes is in no line. */
+static bool lr__fragment_may_match(struct tr_slice v,
+                                   const struct tr_log_hints *h)
+{
+    for (size_t i = 0; i < h->n_needles; i++) {
+        if (h->needles[i].len > 0 && memmem(v.base, v.len, h->needles[i].base,
+                                            h->needles[i].len) == NULL) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Lists the sources of stream hit overlapping [start, end) that can hold
+ * a match (a block's key and a fragment's value copied into a); every
+ * source in the range counts in ls's totals and st. Blocks whose index
+ * rules out the pushed-down needles or metadata, and fragments without
+ * the needles, are counted as skipped and not listed. */
 static int lr__sources(struct tr_iter *it,
                        struct tr_slice tenant,
                        const struct lr_hit *hit,
                        const struct tr_log_hints *h,
                        struct tr_arena *a,
+                       struct tr_log_stream *ls,
+                       struct tr_log_stats *st,
                        struct lr_srcs *out)
 {
     struct tr_buf k;
     tr_buf_init(&k);
     int rv = 0;
+    bool prune = h->n_needles > 0 || h->n_meta > 0;
     /* blocks, by their index records */
     log_key_stream(&k, tenant, hit->window, hit->slot, TR_KEY_LOG_INDEX,
                    hit->id);
@@ -229,21 +249,28 @@ static int lr__sources(struct tr_iter *it,
         if (ix.maxt < h->start) {
             continue;
         }
+        ls->total_entries += ix.count;
+        ls->total_bytes += ix.raw_bytes;
+        st->blocks_total++;
+        if (h->no_lines) {
+            continue;
+        }
+        if (prune && !tr_log_index_may_match(&ix, h->needles, h->n_needles,
+                                             h->meta, h->n_meta)) {
+            st->blocks_skipped++;
+            continue;
+        }
         struct lr_src src = {
             .mint = ix.mint,
             .maxt = ix.maxt,
-            .count = ix.count,
-            .raw = ix.raw_bytes,
             .block = true,
             .window = hit->window,
             .slot = hit->slot,
             .seq = tr_get_u64be(key.base + pl + 8),
         };
-        src.value.base = tr_arena_memdup(a, v.base, v.len);
-        src.value.len = v.len;
         src.key.base = tr_arena_memdup(a, key.base, key.len);
         src.key.len = key.len;
-        if (src.value.base == NULL || src.key.base == NULL) {
+        if (src.key.base == NULL) {
             rv = TR_ENOMEM;
             break;
         }
@@ -268,11 +295,14 @@ static int lr__sources(struct tr_iter *it,
         if (bi.maxt < h->start || bi.mint >= h->end) {
             continue;
         }
+        ls->total_entries += bi.count;
+        ls->total_bytes += bi.raw_bytes;
+        if (h->no_lines || !lr__fragment_may_match(v, h)) {
+            continue;
+        }
         struct lr_src src = {
             .mint = bi.mint,
             .maxt = bi.maxt,
-            .count = bi.count,
-            .raw = bi.raw_bytes,
             .block = false,
             .window = hit->window,
             .slot = hit->slot,
@@ -346,16 +376,10 @@ static int lr__item_bwd(const void *a, const void *b)
     return lr__item_fwd(b, a);
 }
 
-static bool lr__line_matches(const struct tr_log_line *l,
+/* Whether line l carries every pushed-down metadata pair. */
+static bool lr__meta_matches(const struct tr_log_line *l,
                              const struct tr_log_hints *h)
 {
-    for (size_t i = 0; i < h->n_needles; i++) {
-        if (h->needles[i].len > 0 &&
-            memmem(l->line.base, l->line.len, h->needles[i].base,
-                   h->needles[i].len) == NULL) {
-            return false;
-        }
-    }
     for (size_t i = 0; i < h->n_meta; i++) {
         bool have = false;
         for (size_t j = 0; j < l->n_meta && !have; j++) {
@@ -392,9 +416,17 @@ static int lr__scan_src(struct tr_iter *it,
         }
         data = tr_iter_value(it);
     }
+    struct tr_log_block_filter f = {
+        .start = h->start,
+        .end = h->end,
+        .needles = h->needles,
+        .n_needles = h->n_needles,
+    };
     struct tr_log_line *lines;
-    size_t n;
-    int rv = tr_log_block_decode(data.base, data.len, tmp, &lines, &n);
+    uint32_t *pos;
+    size_t n, in_range;
+    int rv = tr_log_block_select(data.base, data.len, &f, tmp, &lines, &pos, &n,
+                                 &in_range);
     if (rv != 0) {
         return rv;
     }
@@ -404,12 +436,9 @@ static int lr__scan_src(struct tr_iter *it,
             st->bytes_decompressed += bi.payload_len;
         }
     }
+    st->lines_scanned += in_range;
     for (size_t i = 0; i < n; i++) {
-        if (lines[i].ts < h->start || lines[i].ts >= h->end) {
-            continue;
-        }
-        st->lines_scanned++;
-        if (!lr__line_matches(&lines[i], h)) {
+        if (!lr__meta_matches(&lines[i], h)) {
             continue;
         }
         if (items->n == items->cap) {
@@ -420,7 +449,7 @@ static int lr__scan_src(struct tr_iter *it,
             }
             items->v = nv;
         }
-        items->v[items->n++] = (struct lr_item){lines[i], src->rank, i};
+        items->v[items->n++] = (struct lr_item){lines[i], src->rank, pos[i]};
     }
     return 0;
 }
@@ -476,16 +505,13 @@ static int lr__stream(struct tr_iter *it,
     struct lr_src **order = NULL;
     int rv = 0;
     for (size_t i = 0; i < nh && rv == 0; i++) {
-        rv = lr__sources(it, tenant, &hits[i], h, &tmp, &ss);
+        rv = lr__sources(it, tenant, &hits[i], h, &tmp, ls, &out->stats, &ss);
     }
     if (rv == 0 && ss.n > 1) {
         qsort(ss.v, ss.n, sizeof(*ss.v), lr__rank_cmp);
     }
     for (size_t i = 0; i < ss.n; i++) {
         ss.v[i].rank = i;
-        ls->total_entries += ss.v[i].count;
-        ls->total_bytes += ss.v[i].raw;
-        out->stats.blocks_total += ss.v[i].block;
     }
     if (rv != 0 || h->no_lines || ss.n == 0) {
         goto done;
@@ -500,22 +526,12 @@ static int lr__stream(struct tr_iter *it,
     }
     bool fwd = h->direction == TR_LOG_FORWARD;
     qsort(order, ss.n, sizeof(*order), fwd ? lr__fwd_cmp : lr__bwd_cmp);
-    bool prune = h->n_needles > 0 || h->n_meta > 0;
     for (size_t i = 0; i < ss.n && rv == 0; i++) {
         const struct lr_src *src = order[i];
         if (h->limit > 0 && items.n >= h->limit) {
             int64_t edge = items.v[h->limit - 1].l.ts;
             if (fwd ? src->mint > edge : src->maxt < edge) {
                 break; /* nothing further can enter the first `limit` */
-            }
-        }
-        if (prune && src->block) {
-            struct tr_log_index ix;
-            if (tr_log_index_parse(src->value.base, src->value.len, &ix) == 0 &&
-                !tr_log_index_may_match(&ix, h->needles, h->n_needles, h->meta,
-                                        h->n_meta)) {
-                out->stats.blocks_skipped++;
-                continue;
             }
         }
         rv = lr__scan_src(it, src, h, &tmp, &out->stats, &items);
@@ -574,6 +590,122 @@ static int lr__errf(int rv, char *errmsg)
     }
 }
 
+/* A part of a parallel read: stream groups [g0, g1), with its own arena
+ * and stats. */
+struct lr_piece {
+    size_t g0;
+    size_t g1;
+    struct tr_log_result part;
+    int rv;
+};
+
+struct lr_par {
+    struct tr_iter *base; /* the read's point in time */
+    struct tr_slice tenant;
+    const struct lr_hits *hits;
+    const size_t *group_start; /* [ng + 1]: first hit of each group */
+    const struct tr_log_hints *h;
+    struct tr_log_stream *streams; /* [ng] */
+    struct lr_piece *pieces;
+    atomic_int stop;
+};
+
+static void lr__read_piece(void *arg, size_t pi)
+{
+    struct lr_par *p = arg;
+    struct lr_piece *pc = &p->pieces[pi];
+    struct tr_iter *it = tr_iter_clone(p->base, TR_CF_LOGS);
+    pc->rv = it == NULL ? TR_ENOMEM : 0;
+    for (size_t g = pc->g0; g < pc->g1 && pc->rv == 0; g++) {
+        if (atomic_load(&p->stop)) {
+            break;
+        }
+        const struct lr_hit *hit = &p->hits->v[p->group_start[g]];
+        struct tr_log_stream *ls = &p->streams[g];
+        ls->labels = hit->labels;
+        ls->n_labels = hit->n_labels;
+        pc->rv = lr__stream(it, p->tenant, hit,
+                            p->group_start[g + 1] - p->group_start[g], p->h,
+                            &pc->part, ls);
+    }
+    if (pc->rv != 0) {
+        atomic_store(&p->stop, 1);
+    }
+    tr_iter_free(it);
+}
+
+/* Reads the ng stream groups of hits (sorted by labels) into
+ * out->streams, in label order, on the tr_par helpers: streams are
+ * independent, and every part reads at the point in time of it. Streams
+ * without lines are left out (unless h->no_lines). */
+static int lr__read_streams(struct tr_iter *it,
+                            struct tr_slice tenant,
+                            const struct lr_hits *hits,
+                            size_t ng,
+                            const struct tr_log_hints *h,
+                            struct tr_log_result *out)
+{
+    out->streams =
+        tr_arena_alloc(&out->arena, (ng ? ng : 1) * sizeof(*out->streams));
+    size_t np = tr_par_threads() > 1 && ng > 1 ? tr_par_threads() * 8 : 1;
+    np = np > ng ? (ng ? ng : 1) : np;
+    size_t *starts = tr_malloc((ng + 1) * sizeof(*starts));
+    struct lr_piece *pieces = tr_calloc(np, sizeof(*pieces));
+    if (out->streams == NULL || starts == NULL || pieces == NULL) {
+        tr_free(starts);
+        tr_free(pieces);
+        return TR_ENOMEM;
+    }
+    memset(out->streams, 0, ng * sizeof(*out->streams));
+    size_t g = 0;
+    for (size_t i = 0; i < hits->n; i++) {
+        if (i == 0 ||
+            tr_labels_cmp(hits->v[i - 1].labels, hits->v[i - 1].n_labels,
+                          hits->v[i].labels, hits->v[i].n_labels) != 0) {
+            starts[g++] = i;
+        }
+    }
+    starts[ng] = hits->n;
+    struct lr_par p = {
+        .base = it,
+        .tenant = tenant,
+        .hits = hits,
+        .group_start = starts,
+        .h = h,
+        .streams = out->streams,
+        .pieces = pieces,
+    };
+    atomic_init(&p.stop, 0);
+    for (size_t i = 0; i < np; i++) {
+        pieces[i].g0 = ng * i / np;
+        pieces[i].g1 = ng * (i + 1) / np;
+        tr_log_result_init(&pieces[i].part);
+    }
+    tr_par_for(ng > 0 ? np : 0, lr__read_piece, &p);
+    int rv = 0;
+    for (size_t i = 0; i < np; i++) {
+        if (rv == 0) {
+            rv = pieces[i].rv;
+        }
+        const struct tr_log_stats *ps = &pieces[i].part.stats;
+        out->stats.blocks_total += ps->blocks_total;
+        out->stats.blocks_skipped += ps->blocks_skipped;
+        out->stats.bytes_decompressed += ps->bytes_decompressed;
+        out->stats.lines_scanned += ps->lines_scanned;
+        tr_arena_adopt(&out->arena, &pieces[i].part.arena);
+    }
+    size_t kept = 0;
+    for (size_t i = 0; rv == 0 && i < ng; i++) {
+        if (h->no_lines || out->streams[i].n_lines > 0) {
+            out->streams[kept++] = out->streams[i];
+        }
+    }
+    out->n_streams = rv == 0 ? kept : 0;
+    tr_free(starts);
+    tr_free(pieces);
+    return rv;
+}
+
 static int lr__select(void *impl,
                       struct tr_slice tenant,
                       const struct tr_matcher *ms,
@@ -606,26 +738,7 @@ static int lr__select(void *impl,
                        h->max_streams);
     }
     if (rv == 0) {
-        out->streams = tr_arena_alloc(
-            &out->arena, (groups ? groups : 1) * sizeof(*out->streams));
-        rv = out->streams == NULL ? TR_ENOMEM : 0;
-    }
-    for (size_t i = 0; rv == 0 && i < hits.n;) {
-        size_t j = i + 1;
-        while (j < hits.n &&
-               tr_labels_cmp(hits.v[i].labels, hits.v[i].n_labels,
-                             hits.v[j].labels, hits.v[j].n_labels) == 0) {
-            j++;
-        }
-        struct tr_log_stream *ls = &out->streams[out->n_streams];
-        memset(ls, 0, sizeof(*ls));
-        ls->labels = hits.v[i].labels;
-        ls->n_labels = hits.v[i].n_labels;
-        rv = lr__stream(it, tenant, &hits.v[i], j - i, h, out, ls);
-        if (rv == 0 && (h->no_lines || ls->n_lines > 0)) {
-            out->n_streams++;
-        }
-        i = j;
+        rv = lr__read_streams(it, tenant, &hits, groups, h, out);
     }
     tr_free(hits.v);
     tr_iter_free(it);

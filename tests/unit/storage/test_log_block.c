@@ -201,6 +201,78 @@ Test(log_block, decode_rejects_damage)
     lb_free(&s);
 }
 
+/* A filtered select keeps exactly the entries in range that hold every
+ * needle, with their positions and metadata, through the column search
+ * (newline-terminated lines) and the per-line path (lines with a
+ * newline). */
+static void lb_select(bool with_newline)
+{
+    struct lb_set s = lb_make(800, 1000000, true);
+    if (with_newline) {
+        s.bytes[7 * 256 + 3] = '\n'; /* the block keeps a length column */
+    }
+    struct tr_buf b;
+    tr_buf_init(&b);
+    cr_assert_eq(tr_log_block_encode(s.lines, s.n, TR_LOG_BLOCK_ZSTD, &b), 0);
+    static const char *const needles[][2] = {
+        {"error", ""}, {"request_id=0", "ms"},
+        {"zzzz", ""},  {"duration=1", "e"},
+        {"", ""},
+    };
+    struct tr_arena a;
+    tr_arena_init(&a, 4096);
+    for (size_t q = 0; q < sizeof(needles) / sizeof(needles[0]); q++) {
+        struct tr_slice nd[2] = {{needles[q][0], strlen(needles[q][0])},
+                                 {needles[q][1], strlen(needles[q][1])}};
+        struct tr_log_block_filter f = {s.lines[100].ts, s.lines[700].ts, nd,
+                                        2};
+        struct tr_log_line *kept;
+        uint32_t *pos;
+        size_t n, in_range, want = 0, ranged = 0;
+        cr_assert_eq(tr_log_block_select(b.data, b.len, &f, &a, &kept, &pos, &n,
+                                         &in_range),
+                     0);
+        for (size_t i = 0; i < s.n; i++) {
+            const struct tr_log_line *l = &s.lines[i];
+            if (l->ts < f.start || l->ts >= f.end) {
+                continue;
+            }
+            ranged++;
+            bool hit = true;
+            for (int k = 0; k < 2; k++) {
+                hit = hit &&
+                      (nd[k].len == 0 || memmem(l->line.base, l->line.len,
+                                                nd[k].base, nd[k].len) != NULL);
+            }
+            if (!hit) {
+                continue;
+            }
+            cr_assert_lt(want, n, "query %zu: too few kept", q);
+            cr_assert_eq(pos[want], i);
+            cr_assert_eq(kept[want].ts, l->ts);
+            cr_assert(tr_slice_eq(kept[want].line, l->line));
+            cr_assert_eq(kept[want].n_meta, l->n_meta);
+            want++;
+        }
+        cr_assert_eq(n, want, "query %zu: %zu kept, %zu expected", q, n, want);
+        cr_assert_eq(in_range, ranged);
+        cr_assert(q == 2 ? n == 0 : n > 0, "query %zu keeps %zu", q, n);
+    }
+    tr_arena_free(&a);
+    tr_buf_free(&b);
+    lb_free(&s);
+}
+
+Test(log_block, select_column_search)
+{
+    lb_select(false);
+}
+
+Test(log_block, select_lines_with_newlines)
+{
+    lb_select(true);
+}
+
 /* k-gram needle sketch: every substring of a line is found; long random
  * needles are almost always ruled out. */
 Test(log_block, index_no_false_negatives)
