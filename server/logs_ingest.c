@@ -179,32 +179,56 @@ static const char *li__norm_level(struct tr_slice v)
     return NULL;
 }
 
-static bool li__has(struct tr_slice s, const char *w)
-{
-    return memmem(s.base, s.len, w, strlen(w)) != NULL;
-}
+/* The keywords of Loki's level detection, by level in its order of
+ * precedence (info first). */
+static const struct {
+    const char *word;
+    uint8_t len;
+    uint8_t level; /* index into li_word_levels */
+} li_words[] = {
+    {"info", 4, 0},      {"INFO", 4, 0},        {"err:", 4, 1},
+    {"ERR:", 4, 1},      {"[err]", 5, 1},       {"[ERR]", 5, 1},
+    {"[error]", 7, 1},   {"[ERROR]", 7, 1},     {"warn:", 5, 2},
+    {"WARN:", 5, 2},     {"[warn]", 6, 2},      {"[WARN]", 6, 2},
+    {"warning", 7, 2},   {"WARNING", 7, 2},     {"critical:", 9, 3},
+    {"CRITICAL:", 9, 3}, {"[critical]", 10, 3}, {"[CRITICAL]", 10, 3},
+    {"debug", 5, 4},     {"DEBUG", 5, 4},
+};
+static const char *const li_word_levels[] = {"info", "error", "warn",
+                                             "critical", "debug"};
+#define LI_N_WORDS (sizeof(li_words) / sizeof(li_words[0]))
 
-/* Keywords anywhere in the line, in Loki's order. */
+/* Keywords anywhere in the line, in Loki's order: one pass over the line
+ * that tries the keywords starting with each byte (the first byte of
+ * every keyword is one of "iIeEwWcCdD["). */
 static const char *li__level_from_words(struct tr_slice l)
 {
-    if (li__has(l, "info") || li__has(l, "INFO")) {
-        return "info";
+    static const bool first[256] = {
+        ['i'] = true, ['I'] = true, ['e'] = true, ['E'] = true,
+        ['w'] = true, ['W'] = true, ['c'] = true, ['C'] = true,
+        ['d'] = true, ['D'] = true, ['['] = true,
+    };
+    unsigned found = 0; /* bit per level */
+    const char *p = l.base, *end = l.base + l.len;
+    for (; p < end; p++) {
+        if (!first[(unsigned char)*p]) {
+            continue;
+        }
+        for (size_t i = 0; i < LI_N_WORDS; i++) {
+            if (li_words[i].word[0] == *p &&
+                (size_t)(end - p) >= li_words[i].len &&
+                memcmp(p, li_words[i].word, li_words[i].len) == 0) {
+                found |= 1u << li_words[i].level;
+            }
+        }
+        if (found & 1u) {
+            break; /* info wins over everything */
+        }
     }
-    if (li__has(l, "err:") || li__has(l, "ERR:") || li__has(l, "[err]") ||
-        li__has(l, "[ERR]") || li__has(l, "[error]") || li__has(l, "[ERROR]")) {
-        return "error";
-    }
-    if (li__has(l, "warn:") || li__has(l, "WARN:") || li__has(l, "[warn]") ||
-        li__has(l, "[WARN]") || li__has(l, "warning") ||
-        li__has(l, "WARNING")) {
-        return "warn";
-    }
-    if (li__has(l, "critical:") || li__has(l, "CRITICAL:") ||
-        li__has(l, "[critical]") || li__has(l, "[CRITICAL]")) {
-        return "critical";
-    }
-    if (li__has(l, "debug") || li__has(l, "DEBUG")) {
-        return "debug";
+    for (unsigned lv = 0; lv < 5; lv++) {
+        if (found & (1u << lv)) {
+            return li_word_levels[lv];
+        }
     }
     return "unknown";
 }

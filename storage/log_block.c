@@ -74,9 +74,119 @@ static long blk__dict_index(struct blk_dict *d, struct tr_slice s)
     return (long)d->n++;
 }
 
+/* Hex runs: [0-9a-f] bytes, as in trace, span and request ids. */
+static const uint8_t blk_hexval[256] = {
+    ['0'] = 1,  ['1'] = 2,  ['2'] = 3,  ['3'] = 4,  ['4'] = 5,  ['5'] = 6,
+    ['6'] = 7,  ['7'] = 8,  ['8'] = 9,  ['9'] = 10, ['a'] = 11, ['b'] = 12,
+    ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16,
+}; /* digit value + 1; 0: not a lower-case hex digit */
+
+#define BLK_MARK 0x01
+#define BLK_MIN_RUN 16 /* hex digits */
+
+/* Packs the line section p[0..n) (storage/log_block.h, flag bit 1): text
+ * into t, the packed bytes into ids. */
+static void blk__pack(const uint8_t *p,
+                      size_t n,
+                      struct tr_buf *t,
+                      struct tr_buf *ids)
+{
+    size_t i = 0, lit = 0; /* lit: start of the pending literal bytes */
+    while (i < n) {
+        if (p[i] == BLK_MARK) {
+            tr_buf_append(t, p + lit, i - lit);
+            tr_buf_putc(t, (char)BLK_MARK);
+            tr_buf_putc(t, 0);
+            lit = ++i;
+            continue;
+        }
+        if (blk_hexval[p[i]] == 0) {
+            i++;
+            continue;
+        }
+        size_t j = i;
+        bool digit = false, letter = false;
+        while (j < n && blk_hexval[p[j]] != 0) {
+            digit = digit || p[j] <= '9';
+            letter = letter || p[j] >= 'a';
+            j++;
+        }
+        size_t m = (j - i) / 2;
+        if (j - i < BLK_MIN_RUN || !digit || !letter) {
+            i = j;
+            continue;
+        }
+        m = m > 255 ? 255 : m;
+        tr_buf_append(t, p + lit, i - lit);
+        tr_buf_putc(t, (char)BLK_MARK);
+        tr_buf_putc(t, (char)m);
+        if (tr_buf_reserve(ids, m) == 0) {
+            uint8_t *o = (uint8_t *)ids->data + ids->len;
+            for (size_t q = 0; q < m; q++) {
+                o[q] = (uint8_t)(((blk_hexval[p[i + 2 * q]] - 1) << 4) |
+                                 (blk_hexval[p[i + 2 * q + 1]] - 1));
+            }
+            ids->len += m;
+        }
+        i += 2 * m;
+        lit = i;
+    }
+    tr_buf_append(t, p + lit, n - lit);
+}
+
+/* Expands a packed line section (text t, packed bytes ids) into exactly
+ * out_len bytes at out. 0 or TR_ECORRUPT. */
+static int blk__unpack(struct tr_slice t,
+                       struct tr_slice ids,
+                       uint8_t *out,
+                       size_t out_len)
+{
+    static const char hex[] = "0123456789abcdef";
+    const uint8_t *p = (const uint8_t *)t.base, *end = p + t.len;
+    const uint8_t *id = (const uint8_t *)ids.base, *id_end = id + ids.len;
+    uint8_t *o = out, *o_end = out + out_len;
+    while (p < end) {
+        const uint8_t *mk = memchr(p, BLK_MARK, (size_t)(end - p));
+        size_t lit = (size_t)((mk != NULL ? mk : end) - p);
+        if (lit > (size_t)(o_end - o)) {
+            return TR_ECORRUPT;
+        }
+        memcpy(o, p, lit);
+        o += lit;
+        p += lit;
+        if (mk == NULL) {
+            break;
+        }
+        if (end - p < 2) {
+            return TR_ECORRUPT;
+        }
+        size_t m = p[1];
+        p += 2;
+        if (m == 0) {
+            if (o == o_end) {
+                return TR_ECORRUPT;
+            }
+            *o++ = BLK_MARK;
+            continue;
+        }
+        if (m * 2 < BLK_MIN_RUN || m > (size_t)(id_end - id) ||
+            2 * m > (size_t)(o_end - o)) {
+            return TR_ECORRUPT;
+        }
+        for (size_t q = 0; q < m; q++) {
+            o[2 * q] = (uint8_t)hex[id[q] >> 4];
+            o[2 * q + 1] = (uint8_t)hex[id[q] & 15];
+        }
+        o += 2 * m;
+        id += m;
+    }
+    return o == o_end && id == id_end ? 0 : TR_ECORRUPT;
+}
+
 static int blk__payload(const struct tr_log_line *lines,
                         size_t n,
                         bool newlines,
+                        bool packed,
                         struct tr_buf *p)
 {
     struct blk_dict d = {0};
@@ -112,11 +222,31 @@ static int blk__payload(const struct tr_log_line *lines,
         tr_buf_append(p, d.strs[i].base, d.strs[i].len);
     }
     tr_buf_append(p, refs.data, refs.len);
+    /* the line section: in p, or first in refs (reused) to be packed */
+    struct tr_buf *sec = p;
+    if (packed) {
+        tr_buf_reset(&refs);
+        sec = &refs;
+    }
     for (size_t i = 0; i < n; i++) {
-        tr_buf_append(p, lines[i].line.base, lines[i].line.len);
+        tr_buf_append(sec, lines[i].line.base, lines[i].line.len);
         if (newlines) {
-            tr_buf_putc(p, '\n');
+            tr_buf_putc(sec, '\n');
         }
+    }
+    if (packed && !refs.oom) {
+        struct tr_buf text, ids;
+        tr_buf_init(&text);
+        tr_buf_init(&ids);
+        blk__pack((const uint8_t *)refs.data, refs.len, &text, &ids);
+        tr_buf_put_uvarint(p, text.len);
+        tr_buf_append(p, text.data, text.len);
+        tr_buf_append(p, ids.data, ids.len);
+        if (text.oom || ids.oom) {
+            rv = TR_ENOMEM;
+        }
+        tr_buf_free(&text);
+        tr_buf_free(&ids);
     }
     tr_buf_free(&refs);
     blk__dict_free(&d);
@@ -148,7 +278,8 @@ int tr_log_block_encode(const struct tr_log_line *lines,
     }
     struct tr_buf p;
     tr_buf_init(&p);
-    int rv = blk__payload(lines, n, newlines, &p);
+    bool packed = compression == TR_LOG_BLOCK_ZSTD;
+    int rv = blk__payload(lines, n, newlines, packed, &p);
     if (rv == 0 && p.len > TR_LOG_BLOCK_MAX_PAYLOAD) {
         rv = TR_EINVAL;
     }
@@ -159,7 +290,8 @@ int tr_log_block_encode(const struct tr_log_line *lines,
     uint8_t h[TR_LOG_BLOCK_HEADER];
     h[0] = TR_LOG_BLOCK_VERSION;
     h[1] = compression;
-    h[2] = newlines ? TR_LOG_BLOCK_NEWLINES : 0;
+    h[2] = (uint8_t)((newlines ? TR_LOG_BLOCK_NEWLINES : 0) |
+                     (packed ? TR_LOG_BLOCK_PACKED : 0));
     tr_put_u64be(h + 3, (uint64_t)lines[0].ts);
     tr_put_u64be(h + 11, (uint64_t)lines[n - 1].ts);
     tr_put_u32be(h + 19, (uint32_t)n);
@@ -195,7 +327,9 @@ int tr_log_block_info(const void *buf,
 {
     const uint8_t *b = buf;
     if (len < TR_LOG_BLOCK_HEADER || b[0] != TR_LOG_BLOCK_VERSION ||
-        b[1] > TR_LOG_BLOCK_ZSTD || (b[2] & ~TR_LOG_BLOCK_NEWLINES) != 0) {
+        b[1] > TR_LOG_BLOCK_ZSTD ||
+        (b[2] & ~(TR_LOG_BLOCK_NEWLINES | TR_LOG_BLOCK_PACKED)) != 0 ||
+        ((b[2] & TR_LOG_BLOCK_PACKED) && b[1] != TR_LOG_BLOCK_ZSTD)) {
         return TR_ECORRUPT;
     }
     out->compression = b[1];
@@ -207,7 +341,9 @@ int tr_log_block_info(const void *buf,
     out->payload_len = tr_get_u32be(b + 31);
     if (out->count == 0 || out->count > TR_LOG_BLOCK_MAX_ENTRIES ||
         out->mint > out->maxt || out->payload_len > TR_LOG_BLOCK_MAX_PAYLOAD ||
-        out->raw_bytes > out->payload_len ||
+        /* packed runs hold two digits per byte */
+        out->raw_bytes > (uint64_t)out->payload_len *
+                             ((out->flags & TR_LOG_BLOCK_PACKED) ? 2 : 1) ||
         (out->compression == TR_LOG_BLOCK_NONE &&
          len - TR_LOG_BLOCK_HEADER != out->payload_len)) {
         return TR_ECORRUPT;
@@ -258,6 +394,7 @@ static int blk__skip_uvarints(struct tr_cursor *c,
  * dictionary and the metadata references. */
 static int blk__columns(const struct tr_log_block_info *bi,
                         const uint8_t *p,
+                        struct tr_arena *a,
                         struct blk_cols *k)
 {
     size_t n = bi->count;
@@ -312,10 +449,28 @@ static int blk__columns(const struct tr_log_block_info *bi,
         return TR_ECORRUPT;
     }
     k->pairs.end = c.p;
-    k->lines = c;
-    return tr_cursor_left(&c) == bi->raw_bytes + (newlines ? n : 0)
-               ? 0
-               : TR_ECORRUPT;
+    uint64_t sec_len = bi->raw_bytes + (newlines ? n : 0);
+    if (!(bi->flags & TR_LOG_BLOCK_PACKED)) {
+        k->lines = c;
+        return tr_cursor_left(&c) == sec_len ? 0 : TR_ECORRUPT;
+    }
+    uint64_t tl;
+    struct tr_slice text, ids;
+    if (tr_cursor_uvarint(&c, &tl) != 0 ||
+        tr_cursor_bytes(&c, tl, &text) != 0 ||
+        tr_cursor_bytes(&c, tr_cursor_left(&c), &ids) != 0 ||
+        sec_len > TR_LOG_BLOCK_MAX_PAYLOAD * 2ULL) {
+        return TR_ECORRUPT;
+    }
+    uint8_t *sec = tr_arena_alloc(a, sec_len ? sec_len : 1);
+    if (sec == NULL) {
+        return TR_ENOMEM;
+    }
+    if (blk__unpack(text, ids, sec, sec_len) != 0) {
+        return TR_ECORRUPT;
+    }
+    k->lines = tr_cursor_make(sec, sec_len);
+    return 0;
 }
 
 /* The next occurrence of needle in [p, end), or NULL. */
@@ -505,7 +660,7 @@ int tr_log_block_select(const void *buf,
         return rv;
     }
     struct blk_cols k;
-    rv = blk__columns(&bi, p, &k);
+    rv = blk__columns(&bi, p, a, &k);
     /* a filter keeps few lines: the walk writes into scratch space sized
      * for all of them, copied into the arena once at the end */
     bool scratch = f != NULL && f->n_needles > 0;

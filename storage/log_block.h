@@ -10,8 +10,8 @@
  *   0       1     version = 1
  *   1       1     compression: 0 none, 1 zstd
  *   2       1     flags: bit 0 = lines are newline-terminated (no line
- *                 holds a '\n'; the length column is left out); other
- *                 bits 0
+ *                 holds a '\n'; the length column is left out); bit 1 =
+ *                 hex runs packed (below; zstd blocks only); other bits 0
  *   3       8     min ts, ns, int64 big-endian (the first entry's)
  *   11      8     max ts, ns, int64 big-endian (the last entry's)
  *   19      4     number of entries N (1 .. 2^24), big-endian
@@ -35,6 +35,22 @@
  *                    or with flag bit 0 each line followed by '\n'
  *                    (exactly raw bytes + N left)
  *
+ *   with flag bit 1 the line section above (lines, with or without the
+ *   newlines) is stored packed: random ids written as hex digits cost a
+ *   compressor more than their 4 bits each (they share its literal
+ *   statistics with the text), and the text around them repeats far
+ *   better without them
+ *   .       uvarint  T: length of the text
+ *   .       T        the text: the section with every packed run replaced
+ *                    by 0x01 and m (1 byte, 8..255), and every 0x01 byte
+ *                    of the section by 0x01 0x00
+ *   .       rest     the packed runs' bytes, m per run in order, each two
+ *                    hex digits [0-9a-f] (high nibble first)
+ *   The encoder packs maximal runs of at least 16 lower-case hex digits
+ *   holding a digit and a letter (2 x min(floor(len / 2), 255) digits of
+ *   each); the decoder only expands, and checks that the result has the
+ *   section's exact size and uses every packed byte.
+ *
  * Newline-terminated lines compress better than a length column (the
  * separator is nearly free for zstd), and log lines rarely hold one.
  */
@@ -51,15 +67,16 @@
 #define TR_LOG_BLOCK_VERSION 1
 #define TR_LOG_BLOCK_HEADER 35
 #define TR_LOG_BLOCK_NEWLINES 0x01
+#define TR_LOG_BLOCK_PACKED 0x02
 #define TR_LOG_BLOCK_NONE 0
 #define TR_LOG_BLOCK_ZSTD 1
 #define TR_LOG_BLOCK_MAX_ENTRIES (1u << 24)
 #define TR_LOG_BLOCK_MAX_PAYLOAD (256u << 20)
-/* zstd level of blocks. Level 3 left blocks + indexes at 1.03x `zstd -3`
- * of the raw lines on log-like data (the timestamps are stored on top of
- * the lines); level 7 gives 0.96x (test_log_block.c, size_against_zstd3)
- * at about half level 3's speed, paid once per ~256 KiB block. */
-#define TR_LOG_BLOCK_ZSTD_LEVEL 7
+/* zstd level of blocks. With hex runs packed (flag bit 1), level 5 gives
+ * blocks + indexes of 0.93x `zstd -3` of the raw lines on log-like data
+ * (test_log_block.c, size_against_zstd3; level 7 without packing gave
+ * 0.96x) at about 60 % of level 7's CPU, paid once per ~256 KiB block. */
+#define TR_LOG_BLOCK_ZSTD_LEVEL 5
 
 /* The header of a block. */
 struct tr_log_block_info {

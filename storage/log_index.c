@@ -28,14 +28,33 @@ static uint64_t ix__mix(uint64_t x)
     return x;
 }
 
-/* Hash of the k bytes at p (byte order fixed: the same on every host). */
-static uint64_t ix__gram(const unsigned char *p, unsigned k)
+/* The k bytes at p as a number, the first byte lowest (the same on every
+ * host). */
+static uint64_t ix__gram_bytes(const unsigned char *p, unsigned k)
 {
     uint64_t g = 0;
     for (unsigned i = 0; i < k; i++) {
         g |= (uint64_t)p[i] << (8 * i);
     }
-    return ix__mix(g ^ ((uint64_t)k << 56) ^ 0x5851f42d4c957f2dULL);
+    return g;
+}
+
+/* Version 1 records: every k-gram's strong hash, minima by it. */
+static uint64_t ix__gram(const unsigned char *p, unsigned k)
+{
+    return ix__mix(ix__gram_bytes(p, k) ^ ((uint64_t)k << 56) ^
+                   0x5851f42d4c957f2dULL);
+}
+
+/* Version 2 records: windows are ranked by one multiplication of the
+ * k-gram (odd: distinct k-grams get distinct ranks), and only the
+ * selected minima get the strong hash that goes into the bloom; a
+ * fraction of the work per byte of version 1. */
+#define IX_RANK_MUL 0x9e3779b97f4a7c15ULL
+
+static uint64_t ix__rank(const unsigned char *p, unsigned k)
+{
+    return ix__gram_bytes(p, k) * IX_RANK_MUL;
 }
 
 static uint64_t ix__meta_hash(struct tr_slice name, struct tr_slice value)
@@ -45,13 +64,15 @@ static uint64_t ix__meta_hash(struct tr_slice name, struct tr_slice value)
 }
 
 /* Calls out for the hash selected in every window of w k-grams of s
- * (once per change of the selected position). */
+ * (once per change of the selected position), ranked and hashed as
+ * records of the given version do. */
 typedef int (*ix_emit_fn)(void *arg, uint64_t h);
 
 static int ix__winnow(const unsigned char *s,
                       size_t len,
                       unsigned k,
                       unsigned w,
+                      unsigned version,
                       ix_emit_fn emit,
                       void *arg)
 {
@@ -59,12 +80,25 @@ static int ix__winnow(const unsigned char *s,
         return 0;
     }
     size_t ng = len - k + 1;
+    uint64_t mask = k >= 8 ? UINT64_MAX : (1ULL << (8 * k)) - 1;
     /* indexed by position mod IX_MAX_W (>= w, a power of two: no
      * division per byte) */
     uint64_t ring[IX_MAX_W];
     size_t minpos = SIZE_MAX, last = SIZE_MAX;
     for (size_t j = 0; j < ng; j++) {
-        uint64_t h = ix__gram(s + j, k);
+        uint64_t h;
+        if (version == 1) {
+            h = ix__gram(s + j, k);
+        } else if (j + 8 <= len) {
+            uint64_t g;
+            memcpy(&g, s + j, 8); /* then the first k bytes, lowest first */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+            g = __builtin_bswap64(g);
+#endif
+            h = (g & mask) * IX_RANK_MUL;
+        } else {
+            h = ix__rank(s + j, k);
+        }
         ring[j & IX_RING_MASK] = h;
         if (j + 1 < w) {
             if (minpos == SIZE_MAX || h <= ring[minpos & IX_RING_MASK]) {
@@ -85,7 +119,9 @@ static int ix__winnow(const unsigned char *s,
         }
         if (minpos != last) {
             last = minpos;
-            int rv = emit(arg, ring[minpos & IX_RING_MASK]);
+            uint64_t sel = ring[minpos & IX_RING_MASK];
+            int rv = emit(
+                arg, version == 1 ? sel : ix__mix(sel ^ ((uint64_t)k << 56)));
             if (rv != 0) {
                 return rv;
             }
@@ -267,7 +303,7 @@ int tr_log_index_build(const struct tr_log_line *lines,
         raw += lines[i].line.len;
         rv = ix__winnow((const unsigned char *)lines[i].line.base,
                         lines[i].line.len, TR_LOG_INDEX_K, TR_LOG_INDEX_W,
-                        ix__set_add, &grams);
+                        TR_LOG_INDEX_VERSION, ix__set_add, &grams);
         for (size_t j = 0; j < lines[i].n_meta && rv == 0; j++) {
             rv = ix__push(&metas, ix__meta_hash(lines[i].meta[j].name,
                                                 lines[i].meta[j].value));
@@ -315,7 +351,7 @@ int tr_log_index_parse(const void *buf, size_t len, struct tr_log_index *out)
     struct tr_cursor c = tr_cursor_make(buf, len);
     uint8_t v;
     uint64_t mint, maxt;
-    if (tr_cursor_u8(&c, &v) != 0 || v != TR_LOG_INDEX_VERSION ||
+    if (tr_cursor_u8(&c, &v) != 0 || v < 1 || v > TR_LOG_INDEX_VERSION ||
         tr_cursor_u64be(&c, &mint) != 0 || tr_cursor_u64be(&c, &maxt) != 0 ||
         tr_cursor_u32be(&c, &out->count) != 0 ||
         tr_cursor_u64be(&c, &out->raw_bytes) != 0 ||
@@ -329,6 +365,7 @@ int tr_log_index_parse(const void *buf, size_t len, struct tr_log_index *out)
         tr_cursor_left(&c) != 0) {
         return TR_ECORRUPT;
     }
+    out->version = v;
     out->mint = (int64_t)mint;
     out->maxt = (int64_t)maxt;
     return out->mint <= out->maxt ? 0 : TR_ECORRUPT;
@@ -359,7 +396,7 @@ bool tr_log_index_may_match(const struct tr_log_index *ix,
     for (size_t i = 0; i < n_needles; i++) {
         struct ix_check c = {ix, false};
         ix__winnow((const unsigned char *)needles[i].base, needles[i].len,
-                   ix->k, ix->w, ix__check, &c);
+                   ix->k, ix->w, ix->version, ix__check, &c);
         if (c.miss) {
             return false;
         }

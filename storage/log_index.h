@@ -19,7 +19,8 @@
  *
  *   index record
  *   OFFSET  SIZE  DESCRIPTION
- *   0       1     version = 1
+ *   0       1     version: 1 or 2 (how k-grams are ranked and hashed,
+ *                 storage/log_index.c; both read)
  *   1       8     min ts, ns, int64 big-endian
  *   9       8     max ts
  *   17      4     number of entries, big-endian
@@ -47,7 +48,7 @@
 #include "storage/labels.h"
 #include "storage/log_entry.h"
 
-#define TR_LOG_INDEX_VERSION 1
+#define TR_LOG_INDEX_VERSION 2
 /* k = 5, w = 8: needles of 12 bytes or more prune. Shorter k-grams were
  * too few for hex (k = 4: a block of lines that each carry a random trace
  * id holds most of the 65,536 hex 4-grams). A smaller w selects more
@@ -65,6 +66,7 @@
 
 /* What an index record says about its block. */
 struct tr_log_index {
+    uint8_t version;
     int64_t mint;
     int64_t maxt;
     uint32_t count;

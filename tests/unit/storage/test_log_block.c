@@ -201,6 +201,73 @@ Test(log_block, decode_rejects_damage)
     lb_free(&s);
 }
 
+/* Hex runs are packed in zstd blocks and come back byte for byte: runs
+ * at the ends of lines, odd and very long runs, runs of only digits or
+ * only letters (left as text), 0x01 bytes (the packing's marker) and
+ * lines with a newline (length column). */
+static void lb_hex_roundtrip(bool with_newline)
+{
+    char big[700];
+    for (size_t i = 0; i < sizeof(big) - 1; i++) {
+        big[i] = "0123456789abcdef"[(i * 7 + i / 3) % 16];
+    }
+    big[sizeof(big) - 1] = 0;
+    const char *texts[] = {
+        "trace_id=4bf92f3577b34da6a3ce929d0e0e4736 span=00f067aa0ba902b7",
+        "4bf92f3577b34da6a3ce929d0e0e4736",
+        "odd 4bf92f3577b34da6a3ce929d0e0e473 end",
+        "only letters deadbeefdeadbeefcafe, only digits 01234567890123456789",
+        "marker \x01 byte \x01\x01 and a run \x01"
+        "4bf92f3577b34da6\x01",
+        big,
+        "",
+        "UPPER 4BF92F3577B34DA6A3CE929D0E0E4736 and mixed 4bf92f3577B34da6a3",
+        with_newline ? "two\nlines 4bf92f3577b34da6a3ce929d0e0e4736" : "x",
+    };
+    size_t n = sizeof(texts) / sizeof(texts[0]);
+    struct tr_log_line lines[16];
+    for (size_t i = 0; i < n; i++) {
+        lines[i] = (struct tr_log_line){
+            .ts = 1000 + (int64_t)i,
+            .line = {texts[i], strlen(texts[i])},
+        };
+    }
+    struct tr_buf b;
+    tr_buf_init(&b);
+    cr_assert_eq(tr_log_block_encode(lines, n, TR_LOG_BLOCK_ZSTD, &b), 0);
+    struct tr_log_block_info bi;
+    cr_assert_eq(tr_log_block_info(b.data, b.len, &bi), 0);
+    cr_assert(bi.flags & TR_LOG_BLOCK_PACKED);
+    cr_assert_eq(!!(bi.flags & TR_LOG_BLOCK_NEWLINES), !with_newline);
+    struct tr_arena a;
+    tr_arena_init(&a, 4096);
+    struct tr_log_line *out;
+    size_t got;
+    cr_assert_eq(tr_log_block_decode(b.data, b.len, &a, &out, &got), 0);
+    cr_assert_eq(got, n);
+    for (size_t i = 0; i < n; i++) {
+        cr_assert(tr_slice_eq(out[i].line, lines[i].line), "line %zu: %.*s", i,
+                  (int)out[i].line.len, out[i].line.base);
+    }
+    /* uncompressed blocks (fragments) are never packed */
+    tr_buf_reset(&b);
+    cr_assert_eq(tr_log_block_encode(lines, n, TR_LOG_BLOCK_NONE, &b), 0);
+    cr_assert_eq(tr_log_block_info(b.data, b.len, &bi), 0);
+    cr_assert_eq(bi.flags & TR_LOG_BLOCK_PACKED, 0);
+    tr_arena_free(&a);
+    tr_buf_free(&b);
+}
+
+Test(log_block, hex_runs_packed_and_restored)
+{
+    lb_hex_roundtrip(false);
+}
+
+Test(log_block, hex_runs_packed_with_length_column)
+{
+    lb_hex_roundtrip(true);
+}
+
 /* A filtered select keeps exactly the entries in range that hold every
  * needle, with their positions and metadata, through the column search
  * (newline-terminated lines) and the per-line path (lines with a
