@@ -3,9 +3,11 @@
  * decoding stops as soon as max_out would be exceeded). */
 #include "lib/compress.h"
 
+#include <pthread.h>
 #include <snappy-c.h>
 #include <string.h>
 #include <zlib.h>
+#include <zstd.h>
 
 #include "lib/alloc.h"
 #include "lib/err.h"
@@ -239,4 +241,42 @@ err_after_init:
         out->data[out->len] = '\0';
     }
     return rv;
+}
+
+/* One zstd compression context per thread, freed when the thread ends. */
+static pthread_key_t zstd_key;
+static pthread_once_t zstd_once = PTHREAD_ONCE_INIT;
+
+static void zstd__free(void *cctx)
+{
+    ZSTD_freeCCtx(cctx);
+}
+
+static void zstd__key(void)
+{
+    (void)pthread_key_create(&zstd_key, zstd__free);
+}
+
+int tr_zstd_encode(const void *in, size_t n, int level, struct tr_buf *out)
+{
+    pthread_once(&zstd_once, zstd__key);
+    ZSTD_CCtx *cctx = pthread_getspecific(zstd_key);
+    if (cctx == NULL) {
+        cctx = ZSTD_createCCtx();
+        if (cctx == NULL || pthread_setspecific(zstd_key, cctx) != 0) {
+            ZSTD_freeCCtx(cctx);
+            return TR_ENOMEM;
+        }
+    }
+    size_t bound = ZSTD_compressBound(n);
+    if (tr_buf_reserve(out, bound) != 0) {
+        return TR_ENOMEM;
+    }
+    size_t z = ZSTD_compressCCtx(cctx, out->data + out->len, bound, in, n,
+                                 level);
+    if (ZSTD_isError(z)) {
+        return TR_ENOMEM;
+    }
+    out->len += z;
+    return 0;
 }

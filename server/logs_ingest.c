@@ -143,6 +143,10 @@ static const char *const li_level_fields[] = {
     "Lvl",      "severity_text", "Severity_Text", "SEVERITY_TEXT",
 };
 #define LI_N_LEVEL_FIELDS (sizeof(li_level_fields) / sizeof(li_level_fields[0]))
+/* their lengths (per line, several lookups each: no strlen) */
+static const uint8_t li_level_field_lens[LI_N_LEVEL_FIELDS] = {
+    5, 5, 5, 9, 8, 8, 8, 12, 3, 3, 3, 13, 13, 13,
+};
 
 static bool li__eqfold(struct tr_slice s, const char *w)
 {
@@ -281,7 +285,7 @@ static bool li__json_level(struct tr_slice l, struct tr_slice *v)
         }
         bool field = false;
         for (size_t i = 0; i < LI_N_LEVEL_FIELDS && !field; i++) {
-            field = key.len == strlen(li_level_fields[i]) &&
+            field = key.len == li_level_field_lens[i] &&
                     memcmp(key.base, li_level_fields[i], key.len) == 0;
         }
         if (field && q < end && *q == '"') {
@@ -336,7 +340,8 @@ static bool li__logfmt_level(struct tr_slice l, struct tr_slice *v)
             p++;
         }
         for (size_t i = 0; i < best && key.len > 0; i++) {
-            if (li__eqfold(key, li_level_fields[i])) {
+            if (key.len == li_level_field_lens[i] &&
+                strncasecmp(key.base, li_level_fields[i], key.len) == 0) {
                 best = i;
                 *v = val;
                 if (i == 0) {
@@ -351,9 +356,9 @@ static bool li__logfmt_level(struct tr_slice l, struct tr_slice *v)
 static bool li__find(const struct tr_loki_label *ls,
                      size_t n,
                      const char *name,
+                     size_t k,
                      struct tr_slice *v)
 {
-    size_t k = strlen(name);
     for (size_t i = 0; i < n; i++) {
         if (ls[i].name.len == k && memcmp(ls[i].name.base, name, k) == 0) {
             *v = ls[i].value;
@@ -375,7 +380,8 @@ const char *tr_logs_detect_level(const struct tr_loki_label *labels,
         const struct tr_loki_label *ls = pass == 0 ? labels : meta;
         size_t n = pass == 0 ? n_labels : n_meta;
         for (size_t i = 0; i < LI_N_LEVEL_FIELDS; i++) {
-            if (li__find(ls, n, li_level_fields[i], &v)) {
+            if (li__find(ls, n, li_level_fields[i], li_level_field_lens[i],
+                         &v)) {
                 const char *lv = li__norm_level(v);
                 if (lv == NULL) {
                     *other = v;
@@ -384,7 +390,7 @@ const char *tr_logs_detect_level(const struct tr_loki_label *labels,
             }
         }
     }
-    if (li__find(meta, n_meta, "severity_number", &v)) {
+    if (li__find(meta, n_meta, "severity_number", 15, &v)) {
         int64_t num = 0;
         bool ok = v.len > 0 && v.len < 10;
         for (size_t i = 0; i < v.len && ok; i++) {

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <zstd.h>
 
+#include "lib/compress.h"
 #include "lib/err.h"
 
 #define ENTRY_ZSTD_LEVEL 1
@@ -113,20 +114,10 @@ int tr_entry_pack(const struct tr_buf *plain,
     if (plain->len < TR_ENTRY_COMPRESS_MIN || plain->len > ENTRY_MAX_RAW) {
         return tr_buf_append(out, plain->data, plain->len);
     }
-    size_t bound = ZSTD_compressBound(plain->len);
     tr_buf_putc(out, plain->data[0]);
     tr_buf_putc(out, (char)zstd_version);
     tr_buf_put_uvarint(out, plain->len);
-    if (tr_buf_reserve(out, bound) != 0) {
-        return TR_ENOMEM;
-    }
-    size_t n = ZSTD_compress(out->data + out->len, bound, plain->data,
-                             plain->len, ENTRY_ZSTD_LEVEL);
-    if (ZSTD_isError(n)) {
-        return TR_ENOMEM;
-    }
-    out->len += n;
-    return 0;
+    return tr_zstd_encode(plain->data, plain->len, ENTRY_ZSTD_LEVEL, out);
 }
 
 static int entry__bytes(struct tr_cursor *c, struct tr_slice *s)

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <zstd.h>
 
+#include "lib/compress.h"
 #include "lib/err.h"
 #include "lib/hash.h"
 
@@ -301,18 +302,7 @@ int tr_log_block_encode(const struct tr_log_line *lines,
     if (compression == TR_LOG_BLOCK_NONE) {
         tr_buf_append(out, p.data, p.len);
     } else {
-        size_t bound = ZSTD_compressBound(p.len);
-        if (tr_buf_reserve(out, bound) != 0) {
-            rv = TR_ENOMEM;
-        } else {
-            size_t z = ZSTD_compress(out->data + out->len, bound, p.data, p.len,
-                                     TR_LOG_BLOCK_ZSTD_LEVEL);
-            if (ZSTD_isError(z)) {
-                rv = TR_ENOMEM;
-            } else {
-                out->len += z;
-            }
-        }
+        rv = tr_zstd_encode(p.data, p.len, TR_LOG_BLOCK_ZSTD_LEVEL, out);
     }
     tr_buf_free(&p);
     if (rv == 0 && out->oom) {

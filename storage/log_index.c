@@ -84,7 +84,10 @@ static int ix__winnow(const unsigned char *s,
     /* indexed by position mod IX_MAX_W (>= w, a power of two: no
      * division per byte) */
     uint64_t ring[IX_MAX_W];
+    /* the window's minimum, kept in registers (reloading it from the ring
+     * made every position wait for the previous one) */
     size_t minpos = SIZE_MAX, last = SIZE_MAX;
+    uint64_t minval = UINT64_MAX;
     for (size_t j = 0; j < ng; j++) {
         uint64_t h;
         if (version == 1) {
@@ -100,28 +103,31 @@ static int ix__winnow(const unsigned char *s,
             h = ix__rank(s + j, k);
         }
         ring[j & IX_RING_MASK] = h;
+        if (minpos == SIZE_MAX || h <= minval) {
+            minpos = j;
+            minval = h;
+        }
         if (j + 1 < w) {
-            if (minpos == SIZE_MAX || h <= ring[minpos & IX_RING_MASK]) {
-                minpos = j;
-            }
             continue;
         }
         size_t lo = j + 1 - w; /* window [lo, j] */
-        if (minpos == SIZE_MAX || minpos < lo) {
+        if (minpos < lo) {
+            /* the minimum left the window: the rightmost smallest of it */
             minpos = lo;
+            minval = ring[lo & IX_RING_MASK];
             for (size_t q = lo + 1; q <= j; q++) {
-                if (ring[q & IX_RING_MASK] <= ring[minpos & IX_RING_MASK]) {
+                uint64_t r = ring[q & IX_RING_MASK];
+                if (r <= minval) {
                     minpos = q;
+                    minval = r;
                 }
             }
-        } else if (h <= ring[minpos & IX_RING_MASK]) {
-            minpos = j;
         }
         if (minpos != last) {
             last = minpos;
-            uint64_t sel = ring[minpos & IX_RING_MASK];
-            int rv = emit(
-                arg, version == 1 ? sel : ix__mix(sel ^ ((uint64_t)k << 56)));
+            int rv = emit(arg, version == 1
+                                   ? minval
+                                   : ix__mix(minval ^ ((uint64_t)k << 56)));
             if (rv != 0) {
                 return rv;
             }
