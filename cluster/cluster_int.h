@@ -29,6 +29,8 @@
  * segments closed every 5 s per group and put the loop's lag p99 at 27 ms
  * (8 MiB: 7-8 ms). See docs/architecture.md section 10. */
 #define CL_SEGMENT_SIZE (8u << 20)
+/* Raft log bytes between snapshots of a logs shard, at most (groups.c). */
+#define CL_LOGS_SNAPSHOT_BYTES (8u << 20)
 #define CL_META_SEGMENT_SIZE (64u << 10)
 
 /* A shard group this node replicates. Loop thread only. */

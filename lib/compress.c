@@ -272,8 +272,8 @@ int tr_zstd_encode(const void *in, size_t n, int level, struct tr_buf *out)
     if (tr_buf_reserve(out, bound) != 0) {
         return TR_ENOMEM;
     }
-    size_t z = ZSTD_compressCCtx(cctx, out->data + out->len, bound, in, n,
-                                 level);
+    size_t z =
+        ZSTD_compressCCtx(cctx, out->data + out->len, bound, in, n, level);
     if (ZSTD_isError(z)) {
         return TR_ENOMEM;
     }

@@ -184,11 +184,14 @@ static int blk__unpack(struct tr_slice t,
     return o == o_end && id == id_end ? 0 : TR_ECORRUPT;
 }
 
+/* Builds the payload of a block in p; *sec_off gets the offset of the
+ * line section in it. */
 static int blk__payload(const struct tr_log_line *lines,
                         size_t n,
                         bool newlines,
                         bool packed,
-                        struct tr_buf *p)
+                        struct tr_buf *p,
+                        size_t *sec_off)
 {
     struct blk_dict d = {0};
     struct tr_buf refs;
@@ -224,6 +227,7 @@ static int blk__payload(const struct tr_log_line *lines,
     }
     tr_buf_append(p, refs.data, refs.len);
     /* the line section: in p, or first in refs (reused) to be packed */
+    *sec_off = p->len;
     struct tr_buf *sec = p;
     if (packed) {
         tr_buf_reset(&refs);
@@ -280,7 +284,8 @@ int tr_log_block_encode(const struct tr_log_line *lines,
     struct tr_buf p;
     tr_buf_init(&p);
     bool packed = compression == TR_LOG_BLOCK_ZSTD;
-    int rv = blk__payload(lines, n, newlines, packed, &p);
+    size_t sec_off = 0;
+    int rv = blk__payload(lines, n, newlines, packed, &p, &sec_off);
     if (rv == 0 && p.len > TR_LOG_BLOCK_MAX_PAYLOAD) {
         rv = TR_EINVAL;
     }
@@ -302,7 +307,12 @@ int tr_log_block_encode(const struct tr_log_line *lines,
     if (compression == TR_LOG_BLOCK_NONE) {
         tr_buf_append(out, p.data, p.len);
     } else {
-        rv = tr_zstd_encode(p.data, p.len, TR_LOG_BLOCK_ZSTD_LEVEL, out);
+        /* two frames: the numeric columns and the line section */
+        rv = tr_zstd_encode(p.data, sec_off, TR_LOG_BLOCK_ZSTD_LEVEL, out);
+        if (rv == 0) {
+            rv = tr_zstd_encode(p.data + sec_off, p.len - sec_off,
+                                TR_LOG_BLOCK_ZSTD_LEVEL, out);
+        }
     }
     tr_buf_free(&p);
     if (rv == 0 && out->oom) {
@@ -615,8 +625,20 @@ static int blk__payload_of(const void *buf,
     const uint8_t *p = (const uint8_t *)buf + TR_LOG_BLOCK_HEADER;
     if (bi->compression == TR_LOG_BLOCK_ZSTD) {
         size_t zl = len - TR_LOG_BLOCK_HEADER;
-        unsigned long long fs = ZSTD_getFrameContentSize(p, zl);
-        if (fs != bi->payload_len) {
+        /* one or more frames, each saying its size, together exactly the
+         * payload */
+        unsigned long long total = 0;
+        for (size_t off = 0; off < zl;) {
+            size_t fl = ZSTD_findFrameCompressedSize(p + off, zl - off);
+            unsigned long long fs = ZSTD_getFrameContentSize(p + off, zl - off);
+            if (ZSTD_isError(fl) || fs == ZSTD_CONTENTSIZE_UNKNOWN ||
+                fs == ZSTD_CONTENTSIZE_ERROR || fs > bi->payload_len - total) {
+                return TR_ECORRUPT;
+            }
+            total += fs;
+            off += fl;
+        }
+        if (total != bi->payload_len) {
             return TR_ECORRUPT;
         }
         uint8_t *plain =

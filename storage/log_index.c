@@ -125,9 +125,9 @@ static int ix__winnow(const unsigned char *s,
         }
         if (minpos != last) {
             last = minpos;
-            int rv = emit(arg, version == 1
-                                   ? minval
-                                   : ix__mix(minval ^ ((uint64_t)k << 56)));
+            int rv =
+                emit(arg, version == 1 ? minval
+                                       : ix__mix(minval ^ ((uint64_t)k << 56)));
             if (rv != 0) {
                 return rv;
             }
