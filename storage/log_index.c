@@ -15,7 +15,6 @@
 #define IX_META_TENTHS_OF_BITS_PER_ITEM 100
 #define IX_META_PROBES 7
 #define IX_MAX_W 64
-#define IX_RING_MASK (IX_MAX_W - 1)
 #define IX_FIXED 40
 
 static uint64_t ix__mix(uint64_t x)
@@ -63,9 +62,21 @@ static uint64_t ix__meta_hash(struct tr_slice name, struct tr_slice value)
     return ix__mix(tr_hash64(value.base, value.len, h));
 }
 
-/* Calls out for the hash selected in every window of w k-grams of s
- * (once per change of the selected position), ranked and hashed as
- * records of the given version do. */
+/* Scratch arrays of a winnowing pass, grown to the longest line. */
+struct ix_scratch {
+    uint64_t *v; /* 2 x cap: ranks, then prefix minima */
+    size_t cap;
+    bool heap; /* v is tr_malloc'ed (else the caller's array) */
+};
+
+/* Calls out for the hash of the minimum of every window of w k-grams of
+ * s (once per change of the window minimum: the set of hashes emitted is
+ * the set of window minima, which is all a bloom and a needle check need),
+ * ranked and hashed as records of the given version do. The minima come
+ * from block prefix and suffix minima (van Herk / Gil-Werman: three
+ * comparisons per position, no branches on the data); equal to tracking
+ * the minimum position, at a fraction of the cost. 0, TR_ENOMEM or the
+ * first nonzero emit result. */
 typedef int (*ix_emit_fn)(void *arg, uint64_t h);
 
 static int ix__winnow(const unsigned char *s,
@@ -73,61 +84,75 @@ static int ix__winnow(const unsigned char *s,
                       unsigned k,
                       unsigned w,
                       unsigned version,
+                      struct ix_scratch *sc,
                       ix_emit_fn emit,
                       void *arg)
 {
-    if (len < (size_t)w + k - 1) {
+    if (w == 0 || len < (size_t)w + k - 1) {
         return 0;
     }
     size_t ng = len - k + 1;
+    if (ng > sc->cap) {
+        uint64_t *nv = tr_malloc(2 * ng * sizeof(*nv));
+        if (nv == NULL) {
+            return TR_ENOMEM;
+        }
+        if (sc->heap) {
+            tr_free(sc->v);
+        }
+        sc->v = nv;
+        sc->cap = ng;
+        sc->heap = true;
+    }
+    uint64_t *r = sc->v, *pre = sc->v + sc->cap;
     uint64_t mask = k >= 8 ? UINT64_MAX : (1ULL << (8 * k)) - 1;
-    /* indexed by position mod IX_MAX_W (>= w, a power of two: no
-     * division per byte) */
-    uint64_t ring[IX_MAX_W];
-    /* the window's minimum, kept in registers (reloading it from the ring
-     * made every position wait for the previous one) */
-    size_t minpos = SIZE_MAX, last = SIZE_MAX;
-    uint64_t minval = UINT64_MAX;
-    for (size_t j = 0; j < ng; j++) {
-        uint64_t h;
-        if (version == 1) {
-            h = ix__gram(s + j, k);
-        } else if (j + 8 <= len) {
+    size_t j = 0;
+    if (version == 1) {
+        for (; j < ng; j++) {
+            r[j] = ix__gram(s + j, k);
+        }
+    } else {
+        for (; j < ng && j + 8 <= len; j++) {
             uint64_t g;
             memcpy(&g, s + j, 8); /* then the first k bytes, lowest first */
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
             g = __builtin_bswap64(g);
 #endif
-            h = (g & mask) * IX_RANK_MUL;
-        } else {
-            h = ix__rank(s + j, k);
+            r[j] = (g & mask) * IX_RANK_MUL;
         }
-        ring[j & IX_RING_MASK] = h;
-        if (minpos == SIZE_MAX || h <= minval) {
-            minpos = j;
-            minval = h;
+        for (; j < ng; j++) {
+            r[j] = ix__rank(s + j, k);
         }
-        if (j + 1 < w) {
-            continue;
+    }
+    /* prefix minima inside each block of w positions */
+    for (size_t b0 = 0; b0 < ng; b0 += w) {
+        size_t b1 = b0 + w < ng ? b0 + w : ng;
+        uint64_t m = UINT64_MAX;
+        for (size_t q = b0; q < b1; q++) {
+            m = r[q] < m ? r[q] : m;
+            pre[q] = m;
         }
-        size_t lo = j + 1 - w; /* window [lo, j] */
-        if (minpos < lo) {
-            /* the minimum left the window: the rightmost smallest of it */
-            minpos = lo;
-            minval = ring[lo & IX_RING_MASK];
-            for (size_t q = lo + 1; q <= j; q++) {
-                uint64_t r = ring[q & IX_RING_MASK];
-                if (r <= minval) {
-                    minpos = q;
-                    minval = r;
-                }
-            }
+    }
+    /* suffix minima in place of the ranks (each rank is read before its
+     * slot is overwritten), then window [i, i + w - 1] = min(suffix of i
+     * in its block, prefix of i + w - 1 in the next) */
+    size_t nb = (ng + w - 1) / w;
+    for (size_t bi = nb; bi-- > 0;) {
+        size_t b0 = bi * w, b1 = b0 + w < ng ? b0 + w : ng;
+        uint64_t m = UINT64_MAX;
+        for (size_t q = b1; q-- > b0;) {
+            m = r[q] < m ? r[q] : m;
+            r[q] = m;
         }
-        if (minpos != last) {
-            last = minpos;
+    }
+    uint64_t last = 0;
+    for (size_t i = 0; i + w <= ng; i++) {
+        uint64_t a = r[i], b = pre[i + w - 1];
+        uint64_t m = a < b ? a : b;
+        if (i == 0 || m != last) {
+            last = m;
             int rv =
-                emit(arg, version == 1 ? minval
-                                       : ix__mix(minval ^ ((uint64_t)k << 56)));
+                emit(arg, version == 1 ? m : ix__mix(m ^ ((uint64_t)k << 56)));
             if (rv != 0) {
                 return rv;
             }
@@ -317,10 +342,11 @@ int tr_log_index_build(const struct tr_log_line *lines,
     grams.slots = tr_calloc(cap, sizeof(*grams.slots));
     grams.cap = grams.slots != NULL ? cap : 0;
     rv = grams.slots != NULL ? 0 : TR_ENOMEM;
+    struct ix_scratch sc = {NULL, 0, false};
     for (size_t i = 0; i < n && rv == 0; i++) {
         rv = ix__winnow((const unsigned char *)lines[i].line.base,
                         lines[i].line.len, TR_LOG_INDEX_K, TR_LOG_INDEX_W,
-                        TR_LOG_INDEX_VERSION, ix__set_add, &grams);
+                        TR_LOG_INDEX_VERSION, &sc, ix__set_add, &grams);
         for (size_t j = 0; j < lines[i].n_meta && rv == 0; j++) {
             rv = ix__push(&metas, ix__meta_hash(lines[i].meta[j].name,
                                                 lines[i].meta[j].value));
@@ -342,6 +368,9 @@ int tr_log_index_build(const struct tr_log_line *lines,
         ix__bloom(out, metas.v, metas.n, metas.n, false,
                   IX_META_TENTHS_OF_BITS_PER_ITEM, IX_META_PROBES);
         rv = out->oom ? TR_ENOMEM : 0;
+    }
+    if (sc.heap) {
+        tr_free(sc.v);
     }
     tr_free(grams.slots);
     tr_free(metas.v);
@@ -410,13 +439,21 @@ bool tr_log_index_may_match(const struct tr_log_index *ix,
                             const struct tr_label *meta,
                             size_t n_meta)
 {
-    for (size_t i = 0; i < n_needles; i++) {
+    bool miss = false;
+    uint64_t local[2 * 64]; /* needles of up to 68 bytes need no heap */
+    struct ix_scratch sc = {local, 64, false};
+    for (size_t i = 0; i < n_needles && !miss; i++) {
         struct ix_check c = {ix, false};
+        /* out of memory: no pruning (c.miss stays false) */
         ix__winnow((const unsigned char *)needles[i].base, needles[i].len,
-                   ix->k, ix->w, ix->version, ix__check, &c);
-        if (c.miss) {
-            return false;
-        }
+                   ix->k, ix->w, ix->version, &sc, ix__check, &c);
+        miss = c.miss;
+    }
+    if (sc.heap) {
+        tr_free(sc.v);
+    }
+    if (miss) {
+        return false;
     }
     for (size_t i = 0; i < n_meta; i++) {
         if (!ix__bloom_has(ix->meta_bloom, ix->meta_bits, ix->meta_probes,
