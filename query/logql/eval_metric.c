@@ -212,22 +212,76 @@ static int rnode_add(struct ev *ev,
     return 0;
 }
 
-/* Sorts one series' samples by time (stable: insertion for runs that are
- * almost sorted, as merged streams are). */
-static void rseries_sort(struct rseries *s)
+/* Sorts one series' samples by time, stably: insertion for short or
+ * sorted series; a series that gathers several streams (a grouping at
+ * load time) holds one sorted run per stream, merged bottom-up. 0 or
+ * TR_ENOMEM. */
+static int rseries_sort(struct rseries *s)
 {
-    for (size_t i = 1; i < s->n; i++) {
-        int64_t t = s->ts[i];
-        double v = s->v[i];
-        size_t j = i;
-        while (j > 0 && s->ts[j - 1] > t) {
-            s->ts[j] = s->ts[j - 1];
-            s->v[j] = s->v[j - 1];
-            j--;
-        }
-        s->ts[j] = t;
-        s->v[j] = v;
+    size_t n = s->n, inv = 0;
+    for (size_t i = 1; i < n; i++) {
+        inv += s->ts[i - 1] > s->ts[i];
     }
+    if (inv == 0) {
+        return 0;
+    }
+    if (n <= 64 || inv < 4) {
+        for (size_t i = 1; i < n; i++) {
+            int64_t t = s->ts[i];
+            double v = s->v[i];
+            size_t j = i;
+            while (j > 0 && s->ts[j - 1] > t) {
+                s->ts[j] = s->ts[j - 1];
+                s->v[j] = s->v[j - 1];
+                j--;
+            }
+            s->ts[j] = t;
+            s->v[j] = v;
+        }
+        return 0;
+    }
+    int64_t *ts2 = tr_malloc(n * sizeof(*ts2));
+    double *v2 = tr_malloc(n * sizeof(*v2));
+    if (ts2 == NULL || v2 == NULL) {
+        tr_free(ts2);
+        tr_free(v2);
+        return TR_ENOMEM;
+    }
+    int64_t *ts = s->ts, *tsb = ts2;
+    double *v = s->v, *vb = v2;
+    for (size_t w = 1; w < n; w *= 2) {
+        for (size_t lo = 0; lo < n; lo += 2 * w) {
+            size_t mid = lo + w < n ? lo + w : n;
+            size_t hi = lo + 2 * w < n ? lo + 2 * w : n;
+            size_t a = lo, b = mid, o = lo;
+            while (a < mid && b < hi) {
+                bool right = ts[b] < ts[a]; /* equal: left first (stable) */
+                tsb[o] = right ? ts[b] : ts[a];
+                vb[o++] = right ? v[b++] : v[a++];
+            }
+            while (a < mid) {
+                tsb[o] = ts[a];
+                vb[o++] = v[a++];
+            }
+            while (b < hi) {
+                tsb[o] = ts[b];
+                vb[o++] = v[b++];
+            }
+        }
+        int64_t *tt = ts;
+        ts = tsb;
+        tsb = tt;
+        double *vt = v;
+        v = vb;
+        vb = vt;
+    }
+    if (ts != s->ts) {
+        memcpy(s->ts, ts, n * sizeof(*ts));
+        memcpy(s->v, v, n * sizeof(*v));
+    }
+    tr_free(ts2);
+    tr_free(v2);
+    return 0;
 }
 
 static int absent_labels(struct ev *ev, struct rnode *rn)
@@ -273,10 +327,14 @@ static int absent_labels(struct ev *ev, struct rnode *rn)
 
 /* Reads the selector of range node e for the steps [first, last] (ns) and
  * extracts its samples. */
+/* Loads the samples of range aggregation e. pre (may be NULL): the
+ * labels of an enclosing `sum by (...)` that the samples may be grouped
+ * by right away (see load_all). */
 static int load_range(struct ev *ev,
                       const struct tr_logql_expr *e,
                       int64_t first,
-                      int64_t last)
+                      int64_t last,
+                      const struct tr_logql_labels *pre)
 {
     int rc;
     if (ev->n_nodes == ev->cap_nodes) {
@@ -337,6 +395,7 @@ static int load_range(struct ev *ev,
     struct tr_logql_labels wo = {0};
     const char *wo_names[64];
     bool group = g->present && !g->without;
+    const struct tr_logql_labels *by = group ? &g->labels : pre;
     bool drop = e->range.has_unwrap && (!g->present || g->without);
     if (g->present && g->without) {
         wo = g->labels;
@@ -375,9 +434,9 @@ static int load_range(struct ev *ev,
             struct tr_label *ls = o.labels;
             size_t n = o.n_labels;
             tr_arena_reset(&la);
-            if (!o.has_err && (group || wo.n)) {
+            if (!o.has_err && (by != NULL || wo.n)) {
                 rc = tr_logql_labels_group(o.labels, o.n_labels,
-                                           group ? &g->labels : &wo, !group,
+                                           by != NULL ? by : &wo, by == NULL,
                                            &la, &ls, &n);
                 if (rc) {
                     break;
@@ -387,14 +446,32 @@ static int load_range(struct ev *ev,
         }
     }
     tr_arena_free(&la);
-    for (size_t i = 0; i < rn->n; i++) {
-        rseries_sort(&rn->s[i]);
+    for (size_t i = 0; i < rn->n && rc == 0; i++) {
+        rc = rseries_sort(&rn->s[i]);
     }
 out:
     tr_log_result_free(&res);
     tr_arena_free(&tmp);
     tr_logql_pipe_free(pipe);
     return rc;
+}
+
+/* Whether e (a range aggregation) sums a value per line over the range
+ * (so summing its series equals aggregating their lines together). */
+static bool range_additive(const struct tr_logql_expr *e)
+{
+    if (e->range.has_unwrap || e->range.grouping.present) {
+        return false;
+    }
+    switch (e->range.op) {
+        case TR_LOGQL_RANGE_COUNT_OVER_TIME:
+        case TR_LOGQL_RANGE_RATE:
+        case TR_LOGQL_RANGE_BYTES_OVER_TIME:
+        case TR_LOGQL_RANGE_BYTES_RATE:
+            return true;
+        default:
+            return false;
+    }
 }
 
 static int load_all(struct ev *ev,
@@ -404,9 +481,22 @@ static int load_all(struct ev *ev,
 {
     switch (e->kind) {
         case TR_LOGQL_EXPR_RANGE_AGGR:
-            return load_range(ev, e, first, last);
-        case TR_LOGQL_EXPR_VECTOR_AGGR:
-            return load_all(ev, e->vector_aggr.expr, first, last);
+            return load_range(ev, e, first, last, NULL);
+        case TR_LOGQL_EXPR_VECTOR_AGGR: {
+            const struct tr_logql_expr *in = e->vector_aggr.expr;
+            const struct tr_logql_grouping *g = &e->vector_aggr.grouping;
+            if (e->vector_aggr.op == TR_LOGQL_VEC_SUM && g->present &&
+                !g->without && in->kind == TR_LOGQL_EXPR_RANGE_AGGR &&
+                range_additive(in)) {
+                /* sum by (L) of a range aggregation that adds per line:
+                 * the samples are grouped by L as they load, so a parser
+                 * that gives every line its own label set (json) does not
+                 * make one series per line to aggregate at every step;
+                 * lines with a pipeline error keep all their labels */
+                return load_range(ev, in, first, last, &g->labels);
+            }
+            return load_all(ev, in, first, last);
+        }
         case TR_LOGQL_EXPR_BINARY: {
             int rc = load_all(ev, e->binary.lhs, first, last);
             return rc ? rc : load_all(ev, e->binary.rhs, first, last);

@@ -389,6 +389,58 @@ Test(logql_eval, range_query_matrix)
     cr_assert_float_eq(v.mat.s[1].pts[1].v, 1, 1e-12);
 }
 
+/* sum by (L) over count_over_time/rate of a parser that gives every line
+ * its own labels groups the samples as they load: the same matrix as
+ * summing the per-line series, with streams interleaved in time (the
+ * grouped series must be sorted across streams) and with a pipeline
+ * error kept apart. */
+Test(logql_eval, sum_by_groups_at_load_like_summing_series)
+{
+    for (int i = 0; i < 300; i++) {
+        char line[96];
+        snprintf(line, sizeof(line), "{\"level\":\"%s\",\"id\":%d}",
+                 i % 3 ? "info" : "error", i);
+        push("app", i % 2 ? "a" : "b", NULL, NULL, S(i) + (i % 7) * 1000, line,
+             NULL, NULL);
+    }
+    push("app", "a", NULL, NULL, S(100) + 1, "not json", NULL, NULL);
+    static const char *const pairs[][2] = {
+        {"sum by (level) (count_over_time({app=~\"a|b\"} | json [30s]))",
+         "sum by (level) (count_over_time({app=~\"a|b\"} | json [30s]) + "
+         "0)"},
+        {"sum by (level) (rate({app=~\"a|b\"} | json | __error__=\"\" "
+         "[1m]))",
+         "sum by (level) (rate({app=~\"a|b\"} | json | __error__=\"\" "
+         "[1m]) * 1)"},
+        {"sum by (level) (bytes_over_time({app=~\"a|b\"} | json [45s]))",
+         "sum by (level) (bytes_over_time({app=~\"a|b\"} | json [45s]) + "
+         "0)"},
+    };
+    for (size_t q = 0; q < sizeof(pairs) / sizeof(pairs[0]); q++) {
+        struct tr_pq_value v1, v2;
+        int r1 = metric(pairs[q][0], S(0), S(320), S(10), NULL, &v1);
+        char e1[TR_ERRMSG_SIZE];
+        snprintf(e1, sizeof(e1), "%s", errmsg);
+        int r2 = metric(pairs[q][1], S(0), S(320), S(10), NULL, &v2);
+        cr_assert_eq(r1, r2, "%s: %d (%s) vs %d (%s)", pairs[q][0], r1, e1, r2,
+                     errmsg);
+        if (r1 != 0) {
+            cr_assert_str_eq(e1, errmsg);
+            continue;
+        }
+        cr_assert_eq(v1.mat.n, v2.mat.n, "%s", pairs[q][0]);
+        cr_assert_geq(v1.mat.n, 2, "%s", pairs[q][0]);
+        for (size_t i = 0; i < v1.mat.n; i++) {
+            cr_assert_eq(v1.mat.s[i].n, v2.mat.s[i].n);
+            for (size_t j = 0; j < v1.mat.s[i].n; j++) {
+                cr_assert_eq(v1.mat.s[i].pts[j].t, v2.mat.s[i].pts[j].t);
+                cr_assert_float_eq(v1.mat.s[i].pts[j].v, v2.mat.s[i].pts[j].v,
+                                   1e-9, "%s", pairs[q][0]);
+            }
+        }
+    }
+}
+
 Test(logql_eval, unwrap_aggregations)
 {
     struct tr_pq_value v;
