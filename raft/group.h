@@ -35,8 +35,8 @@ struct tr_raft_group_config {
     unsigned snapshot_trailing;  /* entries kept after a snapshot, def. 512 */
     /* version 1 also: a snapshot once this many log bytes were applied
      * since the last one (0: entries only), keeping about
-     * snapshot_trailing_bytes of log behind it (at least 4 entries, at
-     * most snapshot_trailing) */
+     * snapshot_trailing_bytes of log behind it (at least 16 entries, 4 in
+     * a group of one server; at most snapshot_trailing) */
     uint64_t snapshot_bytes;
     uint64_t snapshot_trailing_bytes;
     size_t segment_size; /* default 1 MiB */
