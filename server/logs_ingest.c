@@ -137,16 +137,25 @@ static void li__labels_str(const struct tr_label *ls,
 
 /* ---- level detection (Loki 3's distributor field detection) ------------- */
 
-static const char *const li_level_fields[] = {
-    "level",    "LEVEL",         "Level",         "log.level",     "severity",
-    "SEVERITY", "Severity",      "SeverityText",  "lvl",           "LVL",
-    "Lvl",      "severity_text", "Severity_Text", "SEVERITY_TEXT",
+/* The level fields in Loki's order, with their lengths (looked up
+ * several times per line: no strlen). */
+#define LI_FIELD(s)      \
+    {                    \
+        s, sizeof(s) - 1 \
+    }
+static const struct {
+    const char *name;
+    size_t len;
+} li_level_fields[] = {
+    LI_FIELD("level"),         LI_FIELD("LEVEL"),
+    LI_FIELD("Level"),         LI_FIELD("log.level"),
+    LI_FIELD("severity"),      LI_FIELD("SEVERITY"),
+    LI_FIELD("Severity"),      LI_FIELD("SeverityText"),
+    LI_FIELD("lvl"),           LI_FIELD("LVL"),
+    LI_FIELD("Lvl"),           LI_FIELD("severity_text"),
+    LI_FIELD("Severity_Text"), LI_FIELD("SEVERITY_TEXT"),
 };
 #define LI_N_LEVEL_FIELDS (sizeof(li_level_fields) / sizeof(li_level_fields[0]))
-/* their lengths (per line, several lookups each: no strlen) */
-static const uint8_t li_level_field_lens[LI_N_LEVEL_FIELDS] = {
-    5, 5, 5, 9, 8, 8, 8, 12, 3, 3, 3, 13, 13, 13,
-};
 
 static bool li__eqfold(struct tr_slice s, const char *w)
 {
@@ -183,6 +192,10 @@ static const char *li__norm_level(struct tr_slice v)
     return NULL;
 }
 
+#define LI_WORD(s, level)       \
+    {                           \
+        s, sizeof(s) - 1, level \
+    }
 /* The keywords of Loki's level detection, by level in its order of
  * precedence (info first). */
 static const struct {
@@ -190,13 +203,13 @@ static const struct {
     uint8_t len;
     uint8_t level; /* index into li_word_levels */
 } li_words[] = {
-    {"info", 4, 0},      {"INFO", 4, 0},        {"err:", 4, 1},
-    {"ERR:", 4, 1},      {"[err]", 5, 1},       {"[ERR]", 5, 1},
-    {"[error]", 7, 1},   {"[ERROR]", 7, 1},     {"warn:", 5, 2},
-    {"WARN:", 5, 2},     {"[warn]", 6, 2},      {"[WARN]", 6, 2},
-    {"warning", 7, 2},   {"WARNING", 7, 2},     {"critical:", 9, 3},
-    {"CRITICAL:", 9, 3}, {"[critical]", 10, 3}, {"[CRITICAL]", 10, 3},
-    {"debug", 5, 4},     {"DEBUG", 5, 4},
+    LI_WORD("info", 0),      LI_WORD("INFO", 0),       LI_WORD("err:", 1),
+    LI_WORD("ERR:", 1),      LI_WORD("[err]", 1),      LI_WORD("[ERR]", 1),
+    LI_WORD("[error]", 1),   LI_WORD("[ERROR]", 1),    LI_WORD("warn:", 2),
+    LI_WORD("WARN:", 2),     LI_WORD("[warn]", 2),     LI_WORD("[WARN]", 2),
+    LI_WORD("warning", 2),   LI_WORD("WARNING", 2),    LI_WORD("critical:", 3),
+    LI_WORD("CRITICAL:", 3), LI_WORD("[critical]", 3), LI_WORD("[CRITICAL]", 3),
+    LI_WORD("debug", 4),     LI_WORD("DEBUG", 4),
 };
 static const char *const li_word_levels[] = {"info", "error", "warn",
                                              "critical", "debug"};
@@ -285,8 +298,8 @@ static bool li__json_level(struct tr_slice l, struct tr_slice *v)
         }
         bool field = false;
         for (size_t i = 0; i < LI_N_LEVEL_FIELDS && !field; i++) {
-            field = key.len == li_level_field_lens[i] &&
-                    memcmp(key.base, li_level_fields[i], key.len) == 0;
+            field = key.len == li_level_fields[i].len &&
+                    memcmp(key.base, li_level_fields[i].name, key.len) == 0;
         }
         if (field && q < end && *q == '"') {
             const char *vs = ++q;
@@ -340,8 +353,8 @@ static bool li__logfmt_level(struct tr_slice l, struct tr_slice *v)
             p++;
         }
         for (size_t i = 0; i < best && key.len > 0; i++) {
-            if (key.len == li_level_field_lens[i] &&
-                strncasecmp(key.base, li_level_fields[i], key.len) == 0) {
+            if (key.len == li_level_fields[i].len &&
+                strncasecmp(key.base, li_level_fields[i].name, key.len) == 0) {
                 best = i;
                 *v = val;
                 if (i == 0) {
@@ -380,7 +393,7 @@ const char *tr_logs_detect_level(const struct tr_loki_label *labels,
         const struct tr_loki_label *ls = pass == 0 ? labels : meta;
         size_t n = pass == 0 ? n_labels : n_meta;
         for (size_t i = 0; i < LI_N_LEVEL_FIELDS; i++) {
-            if (li__find(ls, n, li_level_fields[i], li_level_field_lens[i],
+            if (li__find(ls, n, li_level_fields[i].name, li_level_fields[i].len,
                          &v)) {
                 const char *lv = li__norm_level(v);
                 if (lv == NULL) {

@@ -299,34 +299,37 @@ int tr_engine_write(struct tr_engine *e, struct tr_wbatch *b, char *errmsg)
     return 0;
 }
 
-struct tr_iter *tr_iter_new(struct tr_engine *e, enum tr_cf cf)
+/* An iterator over cf at snapshot snap (released with the iterator when
+ * owned). */
+static struct tr_iter *engine__iter(struct tr_engine *e,
+                                    enum tr_cf cf,
+                                    const rocksdb_snapshot_t *snap,
+                                    bool owns_snap)
 {
     struct tr_iter *it = tr_malloc(sizeof(*it));
     if (it == NULL) {
+        if (owns_snap) {
+            rocksdb_release_snapshot(e->db, snap);
+        }
         return NULL;
     }
     it->e = e;
-    it->snap = rocksdb_create_snapshot(e->db);
-    it->owns_snap = true;
+    it->snap = snap;
+    it->owns_snap = owns_snap;
     it->ropts = rocksdb_readoptions_create();
-    rocksdb_readoptions_set_snapshot(it->ropts, it->snap);
+    rocksdb_readoptions_set_snapshot(it->ropts, snap);
     it->it = rocksdb_create_iterator_cf(e->db, it->ropts, e->cf[cf]);
     return it;
 }
 
+struct tr_iter *tr_iter_new(struct tr_engine *e, enum tr_cf cf)
+{
+    return engine__iter(e, cf, rocksdb_create_snapshot(e->db), true);
+}
+
 struct tr_iter *tr_iter_clone(struct tr_iter *base, enum tr_cf cf)
 {
-    struct tr_iter *it = tr_malloc(sizeof(*it));
-    if (it == NULL) {
-        return NULL;
-    }
-    it->e = base->e;
-    it->snap = base->snap;
-    it->owns_snap = false;
-    it->ropts = rocksdb_readoptions_create();
-    rocksdb_readoptions_set_snapshot(it->ropts, it->snap);
-    it->it = rocksdb_create_iterator_cf(it->e->db, it->ropts, it->e->cf[cf]);
-    return it;
+    return engine__iter(base->e, cf, base->snap, false);
 }
 
 void tr_iter_free(struct tr_iter *it)

@@ -482,13 +482,13 @@ static const char *blk__find(const char *p,
                    : NULL;
 }
 
-static bool blk__has_all(struct tr_slice line,
-                         const struct tr_slice *needles,
-                         size_t n)
+bool tr_log_has_needles(struct tr_slice s,
+                        const struct tr_slice *needles,
+                        size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        if (needles[i].len > 0 && memmem(line.base, line.len, needles[i].base,
-                                         needles[i].len) == NULL) {
+        if (needles[i].len > 0 &&
+            memmem(s.base, s.len, needles[i].base, needles[i].len) == NULL) {
             return false;
         }
     }
@@ -562,12 +562,13 @@ static int blk__walk(const struct tr_log_block_info *bi,
             if (column_search) {
                 bool in_line = hit != NULL && hit < line.base + line.len;
                 keep = keep && in_line &&
-                       blk__has_all(line, f->needles, f->n_needles);
+                       tr_log_has_needles(line, f->needles, f->n_needles);
                 if (in_line) {
                     hit = blk__find((const char *)k->lines.p, col_end, lead);
                 }
             } else {
-                keep = keep && blk__has_all(line, f->needles, f->n_needles);
+                keep =
+                    keep && tr_log_has_needles(line, f->needles, f->n_needles);
             }
         }
         if (!keep) {

@@ -60,6 +60,7 @@
 #ifndef TR_STORAGE_LOG_BLOCK_H
 #define TR_STORAGE_LOG_BLOCK_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -104,6 +105,12 @@ int tr_log_block_encode(const struct tr_log_line *lines,
 int tr_log_block_info(const void *buf,
                       size_t len,
                       struct tr_log_block_info *out);
+/* Whether s holds every one of the n needles as a substring (an empty
+ * needle is held by anything). */
+bool tr_log_has_needles(struct tr_slice s,
+                        const struct tr_slice *needles,
+                        size_t n);
+
 /* Which entries tr_log_block_select keeps: ts in [start, end) and a line
  * holding every needle (empty needles match every line). */
 struct tr_log_block_filter {

@@ -196,20 +196,6 @@ static int lr__src_push(struct lr_srcs *ss, const struct lr_src *src)
     return 0;
 }
 
-/* Whether a fragment (an uncompressed block in v) can hold a line with
- * every needle: a needle found nowhere in its bytes is in no line. */
-static bool lr__fragment_may_match(struct tr_slice v,
-                                   const struct tr_log_hints *h)
-{
-    for (size_t i = 0; i < h->n_needles; i++) {
-        if (h->needles[i].len > 0 && memmem(v.base, v.len, h->needles[i].base,
-                                            h->needles[i].len) == NULL) {
-            return false;
-        }
-    }
-    return true;
-}
-
 /* Lists the sources of stream hit overlapping [start, end) that can hold
  * a match (a block's key and a fragment's value copied into a); every
  * source in the range counts in ls's totals and st. Blocks whose index
@@ -297,7 +283,8 @@ static int lr__sources(struct tr_iter *it,
         }
         ls->total_entries += bi.count;
         ls->total_bytes += bi.raw_bytes;
-        if (h->no_lines || !lr__fragment_may_match(v, h)) {
+        /* a needle found nowhere in the fragment's bytes is in no line */
+        if (h->no_lines || !tr_log_has_needles(v, h->needles, h->n_needles)) {
             continue;
         }
         struct lr_src src = {
@@ -634,13 +621,39 @@ static void lr__read_piece(void *arg, size_t pi)
     tr_iter_free(it);
 }
 
-/* Reads the ng stream groups of hits (sorted by labels) into
+/* Reads the ng stream groups of hits (sorted by labels; starts: the
+ * first hit of each, see lr__group_starts) into
  * out->streams, in label order, on the tr_par helpers: streams are
  * independent, and every part reads at the point in time of it. Streams
  * without lines are left out (unless h->no_lines). */
+/* The first hit of each label set of hits (sorted by labels), then
+ * hits->n: *starts (tr_malloc'ed) gets *ng + 1 entries. 0 or TR_ENOMEM. */
+static int lr__group_starts(const struct lr_hits *hits,
+                            size_t **starts,
+                            size_t *ng)
+{
+    size_t *v = tr_malloc((hits->n + 1) * sizeof(*v));
+    if (v == NULL) {
+        return TR_ENOMEM;
+    }
+    size_t g = 0;
+    for (size_t i = 0; i < hits->n; i++) {
+        if (i == 0 ||
+            tr_labels_cmp(hits->v[i - 1].labels, hits->v[i - 1].n_labels,
+                          hits->v[i].labels, hits->v[i].n_labels) != 0) {
+            v[g++] = i;
+        }
+    }
+    v[g] = hits->n;
+    *starts = v;
+    *ng = g;
+    return 0;
+}
+
 static int lr__read_streams(struct tr_iter *it,
                             struct tr_slice tenant,
                             const struct lr_hits *hits,
+                            const size_t *starts,
                             size_t ng,
                             const struct tr_log_hints *h,
                             struct tr_log_result *out)
@@ -649,23 +662,12 @@ static int lr__read_streams(struct tr_iter *it,
         tr_arena_alloc(&out->arena, (ng ? ng : 1) * sizeof(*out->streams));
     size_t np = tr_par_threads() > 1 && ng > 1 ? tr_par_threads() * 8 : 1;
     np = np > ng ? (ng ? ng : 1) : np;
-    size_t *starts = tr_malloc((ng + 1) * sizeof(*starts));
     struct lr_piece *pieces = tr_calloc(np, sizeof(*pieces));
-    if (out->streams == NULL || starts == NULL || pieces == NULL) {
-        tr_free(starts);
+    if (out->streams == NULL || pieces == NULL) {
         tr_free(pieces);
         return TR_ENOMEM;
     }
     memset(out->streams, 0, ng * sizeof(*out->streams));
-    size_t g = 0;
-    for (size_t i = 0; i < hits->n; i++) {
-        if (i == 0 ||
-            tr_labels_cmp(hits->v[i - 1].labels, hits->v[i - 1].n_labels,
-                          hits->v[i].labels, hits->v[i].n_labels) != 0) {
-            starts[g++] = i;
-        }
-    }
-    starts[ng] = hits->n;
     struct lr_par p = {
         .base = it,
         .tenant = tenant,
@@ -701,7 +703,6 @@ static int lr__read_streams(struct tr_iter *it,
         }
     }
     out->n_streams = rv == 0 ? kept : 0;
-    tr_free(starts);
     tr_free(pieces);
     return rv;
 }
@@ -722,15 +723,12 @@ static int lr__select(void *impl,
     }
     struct lr_hits hits = {0};
     int rv = lr__collect(s, it, tenant, ms, n, h, &out->arena, &hits);
-    size_t groups = 0;
-    for (size_t i = 0; rv == 0 && i < hits.n; i++) {
-        if (i == 0 ||
-            tr_labels_cmp(hits.v[i - 1].labels, hits.v[i - 1].n_labels,
-                          hits.v[i].labels, hits.v[i].n_labels) != 0) {
-            groups++;
-        }
+    size_t *starts = NULL, groups = 0;
+    if (rv == 0) {
+        rv = lr__group_starts(&hits, &starts, &groups);
     }
     if (rv == 0 && h->max_streams > 0 && groups > h->max_streams) {
+        tr_free(starts);
         tr_free(hits.v);
         tr_iter_free(it);
         return tr_errf(TR_ELIMIT, errmsg,
@@ -738,8 +736,9 @@ static int lr__select(void *impl,
                        h->max_streams);
     }
     if (rv == 0) {
-        rv = lr__read_streams(it, tenant, &hits, groups, h, out);
+        rv = lr__read_streams(it, tenant, &hits, starts, groups, h, out);
     }
+    tr_free(starts);
     tr_free(hits.v);
     tr_iter_free(it);
     return rv == 0 ? 0 : lr__errf(rv, errmsg);
