@@ -215,25 +215,36 @@ static const char *const li_word_levels[] = {"info", "error", "warn",
                                              "critical", "debug"};
 #define LI_N_WORDS (sizeof(li_words) / sizeof(li_words[0]))
 
+/* For each byte, the keywords (bits: indexes into li_words) that start
+ * with it; checked by a unit test against li_words. */
+static const uint32_t li_word_starts[256] = {
+    ['i'] = 1u << 0,
+    ['I'] = 1u << 1,
+    ['e'] = 1u << 2,
+    ['E'] = 1u << 3,
+    ['['] = (1u << 4) | (1u << 5) | (1u << 6) | (1u << 7) | (1u << 10) |
+            (1u << 11) | (1u << 16) | (1u << 17),
+    ['w'] = (1u << 8) | (1u << 12),
+    ['W'] = (1u << 9) | (1u << 13),
+    ['c'] = 1u << 14,
+    ['C'] = 1u << 15,
+    ['d'] = 1u << 18,
+    ['D'] = 1u << 19,
+};
+
 /* Keywords anywhere in the line, in Loki's order: one pass over the line
- * that tries the keywords starting with each byte (the first byte of
- * every keyword is one of "iIeEwWcCdD["). */
+ * that tries only the keywords starting with each byte. */
 static const char *li__level_from_words(struct tr_slice l)
 {
-    static const bool first[256] = {
-        ['i'] = true, ['I'] = true, ['e'] = true, ['E'] = true,
-        ['w'] = true, ['W'] = true, ['c'] = true, ['C'] = true,
-        ['d'] = true, ['D'] = true, ['['] = true,
-    };
     unsigned found = 0; /* bit per level */
-    const char *p = l.base, *end = l.base + l.len;
+    const unsigned char *p = (const unsigned char *)l.base;
+    const unsigned char *end = p + l.len;
     for (; p < end; p++) {
-        if (!first[(unsigned char)*p]) {
-            continue;
-        }
-        for (size_t i = 0; i < LI_N_WORDS; i++) {
-            if (li_words[i].word[0] == *p &&
-                (size_t)(end - p) >= li_words[i].len &&
+        uint32_t cand = li_word_starts[*p];
+        while (cand != 0) {
+            unsigned i = (unsigned)__builtin_ctz(cand);
+            cand &= cand - 1;
+            if ((size_t)(end - p) >= li_words[i].len &&
                 memcmp(p, li_words[i].word, li_words[i].len) == 0) {
                 found |= 1u << li_words[i].level;
             }
@@ -248,6 +259,20 @@ static const char *li__level_from_words(struct tr_slice l)
         }
     }
     return "unknown";
+}
+
+bool tr_logs_level_words_consistent(void)
+{
+    for (unsigned b = 0; b < 256; b++) {
+        uint32_t want = 0;
+        for (size_t i = 0; i < LI_N_WORDS; i++) {
+            want |= (unsigned char)li_words[i].word[0] == b ? 1u << i : 0;
+        }
+        if (li_word_starts[b] != want) {
+            return false;
+        }
+    }
+    return true;
 }
 
 static bool li__is_json(struct tr_slice l)
@@ -381,27 +406,38 @@ static bool li__find(const struct tr_loki_label *ls,
     return false;
 }
 
-const char *tr_logs_detect_level(const struct tr_loki_label *labels,
-                                 size_t n_labels,
-                                 const struct tr_loki_label *meta,
-                                 size_t n_meta,
-                                 struct tr_slice line,
-                                 struct tr_slice *other)
+/* The level of the first of Loki's level fields among ls: true with the
+ * normalised level in *lv (NULL and the value in *other when it is none of
+ * Loki's), false when ls has none of the fields. */
+static bool li__level_field(const struct tr_loki_label *ls,
+                            size_t n,
+                            const char **lv,
+                            struct tr_slice *other)
 {
     struct tr_slice v;
-    for (int pass = 0; pass < 2; pass++) {
-        const struct tr_loki_label *ls = pass == 0 ? labels : meta;
-        size_t n = pass == 0 ? n_labels : n_meta;
-        for (size_t i = 0; i < LI_N_LEVEL_FIELDS; i++) {
-            if (li__find(ls, n, li_level_fields[i].name, li_level_fields[i].len,
-                         &v)) {
-                const char *lv = li__norm_level(v);
-                if (lv == NULL) {
-                    *other = v;
-                }
-                return lv;
+    for (size_t i = 0; i < LI_N_LEVEL_FIELDS; i++) {
+        if (li__find(ls, n, li_level_fields[i].name, li_level_fields[i].len,
+                     &v)) {
+            *lv = li__norm_level(v);
+            if (*lv == NULL) {
+                *other = v;
             }
+            return true;
         }
+    }
+    return false;
+}
+
+/* tr_logs_detect_level after the stream labels held no level field. */
+static const char *li__detect_entry_level(const struct tr_loki_label *meta,
+                                          size_t n_meta,
+                                          struct tr_slice line,
+                                          struct tr_slice *other)
+{
+    const char *lv;
+    struct tr_slice v;
+    if (li__level_field(meta, n_meta, &lv, other)) {
+        return lv;
     }
     if (li__find(meta, n_meta, "severity_number", 15, &v)) {
         int64_t num = 0;
@@ -423,8 +459,22 @@ const char *tr_logs_detect_level(const struct tr_loki_label *labels,
     bool found = li__is_json(line)                  ? li__json_level(line, &v)
                  : memchr(line.base, '=', line.len) ? li__logfmt_level(line, &v)
                                                     : false;
-    const char *lv = found ? li__norm_level(v) : NULL;
+    lv = found ? li__norm_level(v) : NULL;
     return lv != NULL ? lv : li__level_from_words(line);
+}
+
+const char *tr_logs_detect_level(const struct tr_loki_label *labels,
+                                 size_t n_labels,
+                                 const struct tr_loki_label *meta,
+                                 size_t n_meta,
+                                 struct tr_slice line,
+                                 struct tr_slice *other)
+{
+    const char *lv;
+    if (li__level_field(labels, n_labels, &lv, other)) {
+        return lv;
+    }
+    return li__detect_entry_level(meta, n_meta, line, other);
 }
 
 /* ---- streams --------------------------------------------------------------
@@ -570,6 +620,11 @@ static size_t li__stream_lines(struct li_ctx *c,
         sl[i].name = ls[i].name;
         sl[i].value = ls[i].value;
     }
+    /* a level field among the stream labels decides for every entry */
+    const char *label_lv = NULL;
+    struct tr_slice label_other = {NULL, 0};
+    bool by_label =
+        sl != NULL && li__level_field(sl, nl, &label_lv, &label_other);
     size_t o = 0;
     for (size_t i = 0; i < st->n_entries; i++) {
         const struct tr_loki_entry *e = &st->entries[i];
@@ -640,9 +695,10 @@ static size_t li__stream_lines(struct li_ctx *c,
         }
         struct tr_slice line = li__utf8(c->a, e->line);
         if (lim->discover_log_levels && !has_level) {
-            struct tr_slice other = {NULL, 0};
-            const char *lv =
-                tr_logs_detect_level(sl, nl, e->meta, e->n_meta, line, &other);
+            struct tr_slice other = label_other;
+            const char *lv = by_label ? label_lv
+                                      : li__detect_entry_level(
+                                            e->meta, e->n_meta, line, &other);
             meta[nm].name = (struct tr_slice){"detected_level", 14};
             meta[nm].value = lv != NULL ? tr_slice_cstr(lv) : other;
             nm++;

@@ -53,6 +53,10 @@ void tr_logs_ingest(struct tr_app *app,
                     struct tr_arena *a,
                     struct tr_logs_push_result *out);
 
+/* Whether the keyword table of the level detection's line scan agrees
+ * with its keyword list (for tests). */
+bool tr_logs_level_words_consistent(void);
+
 /* Loki 3's level detection (exposed for tests): the detected_level of a
  * line with the given stream labels and structured metadata; a static
  * string ("trace", "debug", "info", "warn", "error", "critical", "fatal",

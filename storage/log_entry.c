@@ -47,11 +47,33 @@ static int log_entry__encode_plain(const struct tr_entry_logs *e,
     return out->oom ? TR_ENOMEM : 0;
 }
 
+/* An upper bound of the plain encoding's size (so it is built without
+ * growing its buffer: the lines are most of it). */
+static size_t log_entry__plain_bound(const struct tr_entry_logs *e)
+{
+    size_t n = 32 + e->tenant.len;
+    for (size_t i = 0; i < e->n_streams; i++) {
+        const struct tr_log_entry_stream *s = &e->streams[i];
+        n += 20 + s->labels.len;
+        for (size_t j = 0; j < s->n_lines; j++) {
+            const struct tr_log_line *l = &s->lines[j];
+            n += 30 + l->line.len;
+            for (size_t k = 0; k < l->n_meta; k++) {
+                n += 20 + l->meta[k].name.len + l->meta[k].value.len;
+            }
+        }
+    }
+    return n;
+}
+
 int tr_entry_logs_encode(const struct tr_entry_logs *e, struct tr_buf *out)
 {
     struct tr_buf plain;
     tr_buf_init(&plain);
-    int rv = log_entry__encode_plain(e, &plain);
+    int rv = tr_buf_reserve_exact(&plain, log_entry__plain_bound(e));
+    if (rv == 0) {
+        rv = log_entry__encode_plain(e, &plain);
+    }
     if (rv == 0) {
         rv = tr_entry_pack(&plain, TR_ENTRY_LOGS_ZSTD, out);
     }

@@ -79,6 +79,40 @@ struct ix_scratch {
  * first nonzero emit result. */
 typedef int (*ix_emit_fn)(void *arg, uint64_t h);
 
+/* Grows the scratch to hold ng ranks and ng prefix minima. */
+static int ix__scratch_fit(struct ix_scratch *sc, size_t ng)
+{
+    if (ng <= sc->cap) {
+        return 0;
+    }
+    uint64_t *nv = tr_malloc(2 * ng * sizeof(*nv));
+    if (nv == NULL) {
+        return TR_ENOMEM;
+    }
+    if (sc->heap) {
+        tr_free(sc->v);
+    }
+    sc->v = nv;
+    sc->cap = ng;
+    sc->heap = true;
+    return 0;
+}
+
+/* Replaces r[0..ng) by the minima of each suffix inside its block of w
+ * positions (each rank is read before its slot is overwritten). */
+static void ix__suffix_minima(uint64_t *r, size_t ng, size_t w)
+{
+    size_t nb = (ng + w - 1) / w;
+    for (size_t bi = nb; bi-- > 0;) {
+        size_t b0 = bi * w, b1 = b0 + w < ng ? b0 + w : ng;
+        uint64_t m = UINT64_MAX;
+        for (size_t q = b1; q-- > b0;) {
+            m = r[q] < m ? r[q] : m;
+            r[q] = m;
+        }
+    }
+}
+
 static int ix__winnow(const unsigned char *s,
                       size_t len,
                       unsigned k,
@@ -92,17 +126,8 @@ static int ix__winnow(const unsigned char *s,
         return 0;
     }
     size_t ng = len - k + 1;
-    if (ng > sc->cap) {
-        uint64_t *nv = tr_malloc(2 * ng * sizeof(*nv));
-        if (nv == NULL) {
-            return TR_ENOMEM;
-        }
-        if (sc->heap) {
-            tr_free(sc->v);
-        }
-        sc->v = nv;
-        sc->cap = ng;
-        sc->heap = true;
+    if (ix__scratch_fit(sc, ng) != 0) {
+        return TR_ENOMEM;
     }
     uint64_t *r = sc->v, *pre = sc->v + sc->cap;
     uint64_t mask = k >= 8 ? UINT64_MAX : (1ULL << (8 * k)) - 1;
@@ -133,18 +158,9 @@ static int ix__winnow(const unsigned char *s,
             pre[q] = m;
         }
     }
-    /* suffix minima in place of the ranks (each rank is read before its
-     * slot is overwritten), then window [i, i + w - 1] = min(suffix of i
-     * in its block, prefix of i + w - 1 in the next) */
-    size_t nb = (ng + w - 1) / w;
-    for (size_t bi = nb; bi-- > 0;) {
-        size_t b0 = bi * w, b1 = b0 + w < ng ? b0 + w : ng;
-        uint64_t m = UINT64_MAX;
-        for (size_t q = b1; q-- > b0;) {
-            m = r[q] < m ? r[q] : m;
-            r[q] = m;
-        }
-    }
+    /* suffix minima in place of the ranks, then window [i, i + w - 1] =
+     * min(suffix of i in its block, prefix of i + w - 1 in the next) */
+    ix__suffix_minima(r, ng, w);
     uint64_t last = 0;
     for (size_t i = 0; i + w <= ng; i++) {
         uint64_t a = r[i], b = pre[i + w - 1];
@@ -202,52 +218,67 @@ static size_t ix__unique(struct ix_hashes *hs)
     return o;
 }
 
-/* The distinct selected k-gram hashes of a block: an open-addressing set
- * (most selections repeat: the lines of a stream share their templates),
- * so no sort of every selection. A slot of 0 is empty; hash 0 is kept in
- * has_zero. The bloom does not depend on the order of its items, so the
- * set's order is no concern for determinism. */
+/* The distinct window minima of a block, by their version-2 rank: an
+ * open-addressing set (most minima repeat: the lines of a stream share
+ * their templates), so no sort and no strong hash of every selection
+ * (ranks are hashed once each when the bloom is built). Minima have
+ * small ranks, so a slot is picked by the top bits of the rank times
+ * another odd constant. A slot of 0 is
+ * empty; rank 0 (the k-gram of k zero bytes) is kept in has_zero. The
+ * bloom does not depend on the order of its items, so the set's order is
+ * no concern for determinism. */
 struct ix_set {
     uint64_t *slots;
-    size_t cap; /* a power of two, or 0 */
-    size_t n;   /* distinct nonzero hashes */
+    size_t cap;     /* a power of two, or 0 */
+    unsigned shift; /* 64 - log2(cap) */
+    size_t n;       /* distinct nonzero ranks */
     bool has_zero;
 };
 
+static inline size_t ix__set_slot(const struct ix_set *set, uint64_t h)
+{
+    return (size_t)((h * 0xbf58476d1ce4e5b9ULL) >> set->shift);
+}
+
+static int ix__set_init(struct ix_set *set, size_t cap)
+{
+    set->slots = tr_calloc(cap, sizeof(*set->slots));
+    if (set->slots == NULL) {
+        return TR_ENOMEM;
+    }
+    set->cap = cap;
+    set->shift = 64 - (unsigned)__builtin_ctzll(cap);
+    return 0;
+}
+
 static int ix__set_grow(struct ix_set *set)
 {
-    size_t ncap = set->cap ? set->cap * 2 : 4096;
-    uint64_t *ns = tr_calloc(ncap, sizeof(*ns));
-    if (ns == NULL) {
+    struct ix_set ns = *set;
+    if (ix__set_init(&ns, set->cap * 2) != 0) {
         return TR_ENOMEM;
     }
     for (size_t i = 0; i < set->cap; i++) {
         uint64_t h = set->slots[i];
         if (h != 0) {
-            size_t at = (size_t)h & (ncap - 1);
-            while (ns[at] != 0) {
-                at = (at + 1) & (ncap - 1);
+            size_t at = ix__set_slot(&ns, h);
+            while (ns.slots[at] != 0) {
+                at = (at + 1) & (ns.cap - 1);
             }
-            ns[at] = h;
+            ns.slots[at] = h;
         }
     }
     tr_free(set->slots);
-    set->slots = ns;
-    set->cap = ncap;
+    *set = ns;
     return 0;
 }
 
-static int ix__set_add(void *arg, uint64_t h)
+static inline int ix__set_add(struct ix_set *set, uint64_t h)
 {
-    struct ix_set *set = arg;
     if (h == 0) {
         set->has_zero = true;
         return 0;
     }
-    if ((set->n + 1) * 2 > set->cap && ix__set_grow(set) != 0) {
-        return TR_ENOMEM;
-    }
-    size_t at = (size_t)h & (set->cap - 1);
+    size_t at = ix__set_slot(set, h);
     while (set->slots[at] != 0) {
         if (set->slots[at] == h) {
             return 0;
@@ -256,7 +287,96 @@ static int ix__set_add(void *arg, uint64_t h)
     }
     set->slots[at] = h;
     set->n++;
+    if (set->n * 2 > set->cap) {
+        return ix__set_grow(set);
+    }
     return 0;
+}
+
+/* The window minima of a line into the set (ranks of records of version
+ * 2, TR_LOG_INDEX_K and TR_LOG_INDEX_W; ix__winnow's minima, without its
+ * per-minimum call and hash): ranks and block prefix minima in one pass,
+ * suffix minima in a second, the windows in a third. */
+_Static_assert(TR_LOG_INDEX_VERSION == 2,
+               "ix__winnow_into ranks as records of version 2 do");
+
+static int ix__winnow_into(const unsigned char *s,
+                           size_t len,
+                           struct ix_scratch *sc,
+                           struct ix_set *set)
+{
+    const size_t k = TR_LOG_INDEX_K, w = TR_LOG_INDEX_W;
+    if (len < w + k - 1) {
+        return 0;
+    }
+    size_t ng = len - k + 1;
+    if (ix__scratch_fit(sc, ng) != 0) {
+        return TR_ENOMEM;
+    }
+    uint64_t *r = sc->v, *pre = sc->v + sc->cap;
+    const uint64_t mask = (1ULL << (8 * k)) - 1;
+    for (size_t b0 = 0; b0 < ng; b0 += w) {
+        size_t b1 = b0 + w < ng ? b0 + w : ng;
+        uint64_t m = UINT64_MAX;
+        for (size_t q = b0; q < b1; q++) {
+            uint64_t g;
+            if (q + 8 <= len) {
+                memcpy(&g, s + q, 8); /* then the first k bytes */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+                g = __builtin_bswap64(g);
+#endif
+                g &= mask;
+            } else {
+                g = ix__gram_bytes(s + q, k);
+            }
+            uint64_t rk = g * IX_RANK_MUL;
+            r[q] = rk;
+            m = rk < m ? rk : m;
+            pre[q] = m;
+        }
+    }
+    ix__suffix_minima(r, ng, w);
+    /* the minima, each change kept (branch-free: a change of minimum is
+     * unpredictable), compacted into r: r[i] is read before r[ne <= i]
+     * is written */
+    size_t ne = 0;
+    uint64_t last = 0;
+    for (size_t i = 0; i + w <= ng; i++) {
+        uint64_t a = r[i], b = pre[i + w - 1];
+        uint64_t m = a < b ? a : b;
+        r[ne] = m;
+        ne += (size_t)(i == 0 || m != last);
+        last = m;
+    }
+    for (size_t i = 0; i < ne; i++) {
+        if (ix__set_add(set, r[i]) != 0) {
+            return TR_ENOMEM;
+        }
+    }
+    return 0;
+}
+
+/* Replaces the set's ranks by their record hashes in place, for the bloom:
+ * *zero tells that hash 0 is among them (its slot then reads empty). */
+static void ix__set_hash(struct ix_set *set, bool *zero)
+{
+    const uint64_t kk = (uint64_t)TR_LOG_INDEX_K << 56;
+    *zero = false;
+    for (size_t i = 0; i < set->cap; i++) {
+        if (set->slots[i] != 0) {
+            set->slots[i] = ix__mix(set->slots[i] ^ kk);
+            *zero |= set->slots[i] == 0;
+        }
+    }
+    if (set->has_zero) {
+        uint64_t h = ix__mix(kk);
+        size_t at = 0;
+        while (set->slots[at] != 0) { /* the set is at most half full */
+            at++;
+        }
+        set->slots[at] = h;
+        *zero |= h == 0;
+    }
 }
 
 static uint32_t ix__probe(uint64_t h, unsigned i, uint32_t m)
@@ -339,14 +459,11 @@ int tr_log_index_build(const struct tr_log_line *lines,
     while (cap < raw / 10) {
         cap *= 2;
     }
-    grams.slots = tr_calloc(cap, sizeof(*grams.slots));
-    grams.cap = grams.slots != NULL ? cap : 0;
-    rv = grams.slots != NULL ? 0 : TR_ENOMEM;
+    rv = ix__set_init(&grams, cap);
     struct ix_scratch sc = {NULL, 0, false};
     for (size_t i = 0; i < n && rv == 0; i++) {
-        rv = ix__winnow((const unsigned char *)lines[i].line.base,
-                        lines[i].line.len, TR_LOG_INDEX_K, TR_LOG_INDEX_W,
-                        TR_LOG_INDEX_VERSION, &sc, ix__set_add, &grams);
+        rv = ix__winnow_into((const unsigned char *)lines[i].line.base,
+                             lines[i].line.len, &sc, &grams);
         for (size_t j = 0; j < lines[i].n_meta && rv == 0; j++) {
             rv = ix__push(&metas, ix__meta_hash(lines[i].meta[j].name,
                                                 lines[i].meta[j].value));
@@ -354,6 +471,8 @@ int tr_log_index_build(const struct tr_log_line *lines,
     }
     if (rv == 0) {
         ix__unique(&metas);
+        bool zero;
+        ix__set_hash(&grams, &zero);
         tr_buf_putc(out, TR_LOG_INDEX_VERSION);
         tr_buf_put_u64be(out, n ? (uint64_t)lines[0].ts : 0);
         tr_buf_put_u64be(out, n ? (uint64_t)lines[n - 1].ts : 0);
@@ -362,9 +481,8 @@ int tr_log_index_build(const struct tr_log_line *lines,
         tr_buf_put_u32be(out, (uint32_t)block_bytes);
         tr_buf_putc(out, TR_LOG_INDEX_K);
         tr_buf_putc(out, TR_LOG_INDEX_W);
-        ix__bloom(out, grams.slots, grams.cap, grams.n + grams.has_zero,
-                  grams.has_zero, IX_NEEDLE_TENTHS_OF_BITS_PER_ITEM,
-                  IX_NEEDLE_PROBES);
+        ix__bloom(out, grams.slots, grams.cap, grams.n + grams.has_zero, zero,
+                  IX_NEEDLE_TENTHS_OF_BITS_PER_ITEM, IX_NEEDLE_PROBES);
         ix__bloom(out, metas.v, metas.n, metas.n, false,
                   IX_META_TENTHS_OF_BITS_PER_ITEM, IX_META_PROBES);
         rv = out->oom ? TR_ENOMEM : 0;

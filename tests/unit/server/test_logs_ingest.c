@@ -55,3 +55,18 @@ Test(logs_ingest, level_from_labels_metadata_and_severity)
     cr_assert_eq(other.len, 6);
     cr_assert_eq(memcmp(other.base, "notice", 6), 0);
 }
+
+Test(logs_ingest, level_keyword_table)
+{
+    cr_assert(tr_logs_level_words_consistent());
+    /* every keyword, also as the line's last bytes and cut short */
+    cr_assert_str_eq(level_of("x err:"), "error");
+    cr_assert_str_eq(level_of("x err"), "unknown");
+    cr_assert_str_eq(level_of("[CRITICAL]"), "critical");
+    cr_assert_str_eq(level_of("critical: disk"), "critical");
+    cr_assert_str_eq(level_of("a warning"), "warn");
+    cr_assert_str_eq(level_of("a warnin"), "unknown");
+    cr_assert_str_eq(level_of("[warn] then DEBUG"), "warn");
+    cr_assert_str_eq(level_of("debug then info"), "info");
+    cr_assert_str_eq(level_of("error: [err] and [ERROR]"), "error");
+}
