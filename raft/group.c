@@ -211,25 +211,25 @@ static int fsm_apply(struct raft_fsm *fsm,
 
 /* Entries kept behind a snapshot at least, whatever their size: a
  * follower further behind needs a snapshot install, which for a shard
- * means copying its data. A group of one server has no follower: a few
- * entries do (16 logs entries of ~0.5 MiB were 8 MiB of log per shard of
- * a single node). */
+ * means copying its data. A group of one server has no follower to keep
+ * entries for: none stay (everything up to a snapshot is durable in
+ * storage, and a voter added later gets a snapshot install), so its log
+ * holds only what came after the last snapshot (16 logs entries of
+ * ~0.5 MiB were 8 MiB of log per shard of a single node). */
 #define GROUP_MIN_TRAILING 16
-#define GROUP_MIN_TRAILING_ALONE 4
 
 /* A snapshot is being taken: start counting again, restore the entry
  * threshold, and keep about snapshot_trailing_bytes of log behind it. */
 static void group__snapshot_taken(struct tr_raft_group *g)
 {
     unsigned trailing = g->snapshot_trailing;
-    if (g->snapshot_trailing_bytes > 0 && g->snap_entries > 0) {
+    if (g->raft.configuration.n <= 1) {
+        trailing = 0;
+    } else if (g->snapshot_trailing_bytes > 0 && g->snap_entries > 0) {
         uint64_t avg = g->snap_bytes / g->snap_entries;
         uint64_t by_bytes = g->snapshot_trailing_bytes / (avg ? avg : 1);
-        uint64_t min_keep = g->raft.configuration.n <= 1
-                                ? GROUP_MIN_TRAILING_ALONE
-                                : GROUP_MIN_TRAILING;
-        if (by_bytes < min_keep) {
-            by_bytes = min_keep;
+        if (by_bytes < GROUP_MIN_TRAILING) {
+            by_bytes = GROUP_MIN_TRAILING;
         }
         if (by_bytes < trailing) {
             trailing = (unsigned)by_bytes;

@@ -135,3 +135,43 @@ def test_sigterm_during_writes():
     t.start()
     verify(t, base, list(w.acked), w.sent)
     assert t.stop() == 0
+
+
+def test_single_server_raft_log_empty_after_graceful_stop():
+    """A group of one server keeps no entries behind a snapshot (it has no
+    follower), so after a graceful stop (every group snapshots) no closed
+    segment of a shard's Raft log lies at or below its last snapshot; and
+    everything is still there after the restart."""
+    import os
+    import re
+    import loki
+    t = Triad().start()
+    base = (now_ms() - 10 * 60_000) * 1_000_000
+    for r in range(8):
+        loki.push_pb(t, [({"app": "seg", "n": str(s)},
+                          [(base + (r * 100 + i) * 1_000_000,
+                            "request %d of %d handled %s" % (i, r, "x" * (i % 50)))
+                           for i in range(100)]) for s in range(3)])
+        t.write_v1(Writer.batch(now_ms() - 5 * 60_000, r), tenant="seg")
+    assert t.stop() == 0
+    groups = 0
+    raft_dir = os.path.join(t.data_dir, "raft")
+    for name in sorted(os.listdir(raft_dir)):
+        if name == "meta":
+            continue
+        files = os.listdir(os.path.join(raft_dir, name))
+        snaps = [int(m.group(1)) for f in files
+                 for m in [re.match(r"snapshot-\d+-(\d+)-\d+$", f)] if m]
+        if not snaps:
+            continue
+        groups += 1
+        last = max(snaps)
+        for f in files:
+            m = re.match(r"(\d+)-(\d+)$", f)
+            assert not (m and int(m.group(2)) <= last), \
+                "%s: segment %s kept behind snapshot %d" % (name, f, last)
+    assert groups >= 2, "no snapshotted shard groups in %s" % os.listdir(raft_dir)
+    t.start()
+    got = loki.entries(loki.query_range(t, '{app="seg"}', base, base + 10**12, limit=5000))
+    assert len(got) == 8 * 100 * 3, len(got)
+    assert t.stop() == 0

@@ -144,11 +144,18 @@ class Process:
             self.proc.wait()
 
     def stderr_tail(self, n=40):
+        """The last n lines of stderr; a sanitizer report instead (from its
+        first line, its stacks whole), which a tail would cut."""
         try:
             with open(self.stderr_path, "rb") as f:
                 lines = f.read().decode("utf-8", errors="replace").splitlines()
         except OSError:
             return ""
+        for i, line in enumerate(lines):
+            if "ERROR: AddressSanitizer" in line or "runtime error:" in line \
+                    or "ERROR: LeakSanitizer" in line:
+                report = [x for x in lines[i:] if not x.lstrip().startswith("0x0")]
+                return "\n".join(report[:n + 60])
         return "\n".join(lines[-n:])
 
     def cleanup(self):
