@@ -4,6 +4,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "lib/alloc.h"
 #include "lib/err.h"
@@ -412,4 +415,39 @@ bool tr_utf8_valid(const char *str, size_t n)
         i += l;
     }
     return true;
+}
+
+const char *tr_memmem(const char *h, size_t hn, const char *needle, size_t nn)
+{
+    if (nn == 0) {
+        return h;
+    }
+    if (nn > hn) {
+        return NULL;
+    }
+    if (nn == 1) {
+        return memchr(h, needle[0], hn);
+    }
+    size_t i = 0;
+#if defined(__SSE2__)
+    const __m128i first = _mm_set1_epi8(needle[0]);
+    const __m128i last = _mm_set1_epi8(needle[nn - 1]);
+    /* candidates i + b: h[i + b] is the first byte and h[i + b + nn - 1]
+     * the last; both loads stay inside h */
+    for (; i + nn - 1 + 16 <= hn; i += 16) {
+        __m128i bf = _mm_loadu_si128((const __m128i *)(const void *)(h + i));
+        __m128i bl =
+            _mm_loadu_si128((const __m128i *)(const void *)(h + i + nn - 1));
+        unsigned m = (unsigned)_mm_movemask_epi8(
+            _mm_and_si128(_mm_cmpeq_epi8(first, bf), _mm_cmpeq_epi8(last, bl)));
+        while (m != 0) {
+            unsigned b = (unsigned)__builtin_ctz(m);
+            if (memcmp(h + i + b + 1, needle + 1, nn - 2) == 0) {
+                return h + i + b;
+            }
+            m &= m - 1;
+        }
+    }
+#endif
+    return memmem(h + i, hn - i, needle, nn);
 }

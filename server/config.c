@@ -115,7 +115,8 @@ static const struct opt opts[] = {
      "entries between snapshots (a snapshot checkpoints the shard)"},
     {"raft.snapshot-trailing", K_U32, F(raft_snapshot_trailing), "1024", NULL,
      1, 0, 0, "N",
-     "entries kept after a snapshot for followers that lag a little"},
+     "entries kept after a snapshot for followers that lag a little (none "
+     "in a group of one server)"},
     {"raft.snapshot-bytes", K_SIZE, F(raft_snapshot_bytes), "64MiB", NULL, 0, 0,
      0, "SIZE",
      "log bytes between snapshots as well (0: entries only); bounds a "

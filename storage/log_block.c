@@ -478,7 +478,7 @@ static const char *blk__find(const char *p,
                              const char *end,
                              struct tr_slice needle)
 {
-    return p < end ? memmem(p, (size_t)(end - p), needle.base, needle.len)
+    return p < end ? tr_memmem(p, (size_t)(end - p), needle.base, needle.len)
                    : NULL;
 }
 
@@ -488,7 +488,7 @@ bool tr_log_has_needles(struct tr_slice s,
 {
     for (size_t i = 0; i < n; i++) {
         if (needles[i].len > 0 &&
-            memmem(s.base, s.len, needles[i].base, needles[i].len) == NULL) {
+            tr_memmem(s.base, s.len, needles[i].base, needles[i].len) == NULL) {
             return false;
         }
     }

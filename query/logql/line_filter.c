@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "lib/alloc.h"
+#include "lib/buf.h"
 #include "lib/err.h"
 #include "lib/matcher.h"
 #include "query/logql/stages.h"
@@ -161,7 +162,8 @@ static bool operand_match(const struct lf_operand *o, const char *s, size_t n)
 {
     switch (o->kind) {
         case LF_CONTAINS:
-            return o->len == 0 || (n >= o->len && memmem(s, n, o->lit, o->len));
+            return o->len == 0 ||
+                   (n >= o->len && tr_memmem(s, n, o->lit, o->len));
         case LF_ICONTAINS:
             return icontains(s, n, o->lit, o->len);
         case LF_REGEX:
