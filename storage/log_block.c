@@ -93,16 +93,33 @@ static void blk__pack(const uint8_t *p,
                       struct tr_buf *ids)
 {
     size_t i = 0, lit = 0; /* lit: start of the pending literal bytes */
+    const uint8_t *mk = memchr(p, BLK_MARK, n);
+    size_t mark = mk != NULL ? (size_t)(mk - p) : n; /* the next 0x01 */
     while (i < n) {
-        if (p[i] == BLK_MARK) {
+        if (i == mark) {
             tr_buf_append(t, p + lit, i - lit);
             tr_buf_putc(t, (char)BLK_MARK);
             tr_buf_putc(t, 0);
             lit = ++i;
+            mk = i < n ? memchr(p + i, BLK_MARK, n - i) : NULL;
+            mark = mk != NULL ? (size_t)(mk - p) : n;
             continue;
         }
-        if (blk_hexval[p[i]] == 0) {
-            i++;
+        /* no run long enough fits before the mark (0x01 is no digit) */
+        if (mark - i < BLK_MIN_RUN) {
+            i = mark;
+            continue;
+        }
+        /* the maximal run starting at i is too short when the window of
+         * BLK_MIN_RUN bytes from i holds a non-digit; runs starting
+         * before that byte end at it too, so scanning goes on after it
+         * (what a byte-by-byte walk of the runs would conclude) */
+        size_t k = i + BLK_MIN_RUN;
+        while (k > i && blk_hexval[p[k - 1]] != 0) {
+            k--;
+        }
+        if (k > i) {
+            i = k;
             continue;
         }
         size_t j = i;
@@ -112,11 +129,11 @@ static void blk__pack(const uint8_t *p,
             letter = letter || p[j] >= 'a';
             j++;
         }
-        size_t m = (j - i) / 2;
-        if (j - i < BLK_MIN_RUN || !digit || !letter) {
+        if (!digit || !letter) {
             i = j;
             continue;
         }
+        size_t m = (j - i) / 2;
         m = m > 255 ? 255 : m;
         tr_buf_append(t, p + lit, i - lit);
         tr_buf_putc(t, (char)BLK_MARK);

@@ -268,6 +268,100 @@ Test(log_block, hex_runs_packed_with_length_column)
     lb_hex_roundtrip(true);
 }
 
+/* The packing as the format defines it, byte by byte: the size of the
+ * packed line section (uvarint T, T text bytes, the packed bytes). */
+static size_t lb_ref_packed_size(const unsigned char *p, size_t n)
+{
+    size_t t = 0, ids = 0, i = 0;
+    while (i < n) {
+        bool hex = (p[i] >= '0' && p[i] <= '9') || (p[i] >= 'a' && p[i] <= 'f');
+        if (!hex) {
+            t += p[i] == 0x01 ? 2 : 1;
+            i++;
+            continue;
+        }
+        size_t j = i;
+        bool digit = false, letter = false;
+        while (j < n &&
+               ((p[j] >= '0' && p[j] <= '9') || (p[j] >= 'a' && p[j] <= 'f'))) {
+            digit = digit || p[j] <= '9';
+            letter = letter || p[j] >= 'a';
+            j++;
+        }
+        size_t m = (j - i) / 2;
+        if (j - i < 16 || !digit || !letter) {
+            t += j - i;
+            i = j;
+            continue;
+        }
+        m = m > 255 ? 255 : m;
+        t += 2;
+        ids += m;
+        i += 2 * m;
+    }
+    size_t uv = 1;
+    for (size_t v = t; v >= 0x80; v >>= 7) {
+        uv++;
+    }
+    return uv + t + ids;
+}
+
+/* The encoder packs exactly the runs the format's definition packs (its
+ * scan skips ahead; the bytes it writes must not depend on how): random
+ * lines of hex runs of every length around 16, other letters, spaces and
+ * 0x01 markers; the packed section's size is the payload's size minus the
+ * columns (the payload of the same lines unpacked minus their bytes). */
+Test(log_block, hex_packing_matches_the_definition)
+{
+    unsigned seed = 99;
+    char buf[64][200];
+    struct tr_log_line lines[64];
+    for (int round = 0; round < 300; round++) {
+        size_t n = 1 + round % 64, section = 0;
+        unsigned char all[64 * 201];
+        for (size_t i = 0; i < n; i++) {
+            size_t len = 0;
+            while (len < 180) {
+                seed = seed * 1103515245u + 12345u;
+                unsigned kind = (seed >> 16) % 6, run = 1 + (seed >> 8) % 40;
+                for (unsigned k = 0; k < run && len < 199; k++) {
+                    seed = seed * 1103515245u + 12345u;
+                    unsigned r = (seed >> 16) % 16;
+                    buf[i][len++] = kind == 0   ? "0123456789"[r % 10]
+                                    : kind == 1 ? "abcdef"[r % 6]
+                                    : kind == 5 ? (r == 0 ? 0x01 : 'g')
+                                    : kind == 4 ? ' '
+                                                : "0123456789abcdef"[r];
+                }
+            }
+            lines[i] = (struct tr_log_line){
+                .ts = 1000 + (int64_t)i,
+                .line = {buf[i], len},
+            };
+            memcpy(all + section, buf[i], len);
+            section += len;
+            all[section++] = '\n';
+        }
+        struct tr_buf z, u;
+        tr_buf_init(&z);
+        tr_buf_init(&u);
+        cr_assert_eq(tr_log_block_encode(lines, n, TR_LOG_BLOCK_ZSTD, &z), 0);
+        cr_assert_eq(tr_log_block_encode(lines, n, TR_LOG_BLOCK_NONE, &u), 0);
+        struct tr_log_block_info bz, bu;
+        cr_assert_eq(tr_log_block_info(z.data, z.len, &bz), 0);
+        cr_assert_eq(tr_log_block_info(u.data, u.len, &bu), 0);
+        cr_assert(bu.flags & TR_LOG_BLOCK_NEWLINES);
+        size_t columns = bu.payload_len - section;
+        size_t want = columns + lb_ref_packed_size(all, section);
+        if (bz.flags & TR_LOG_BLOCK_PACKED) {
+            cr_assert_eq(bz.payload_len, want, "round %d: payload %u, want %zu",
+                         round, bz.payload_len, want);
+        }
+        tr_buf_free(&z);
+        tr_buf_free(&u);
+    }
+}
+
 /* A filtered select keeps exactly the entries in range that hold every
  * needle, with their positions and metadata, through the column search
  * (newline-terminated lines) and the per-line path (lines with a
