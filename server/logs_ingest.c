@@ -263,6 +263,12 @@ static const char *li__level_from_words(struct tr_slice l)
 
 bool tr_logs_level_words_consistent(void)
 {
+    for (size_t i = 0; i < LI_N_LEVEL_FIELDS; i++) {
+        char c = li_level_fields[i].name[li_level_fields[i].len - 1];
+        if ((c | 0x20) != 'l' && (c | 0x20) != 'y' && (c | 0x20) != 't') {
+            return false; /* li__maybe_logfmt_level_field would miss it */
+        }
+    }
     for (unsigned b = 0; b < 256; b++) {
         uint32_t want = 0;
         for (size_t i = 0; i < LI_N_WORDS; i++) {
@@ -338,6 +344,32 @@ static bool li__json_level(struct tr_slice l, struct tr_slice *v)
             return true;
         }
         p = q;
+    }
+    return false;
+}
+
+/* Whether a logfmt key could be a level field: every field name ends in
+ * l, y or t (either case), so some '=' must follow one (a URL's "?a=b"
+ * in an access line seldom does; the full parse finds nothing else). */
+static bool li__maybe_logfmt_level_field(struct tr_slice l)
+{
+    const char *p = l.base, *end = l.base + l.len;
+    while (p < end) {
+        const char *eq = memchr(p, '=', (size_t)(end - p));
+        if (eq == NULL) {
+            return false;
+        }
+        if (eq > l.base) {
+            switch (eq[-1] | 0x20) {
+                case 'l':
+                case 'y':
+                case 't':
+                    return true;
+                default:
+                    break;
+            }
+        }
+        p = eq + 1;
     }
     return false;
 }
@@ -456,9 +488,10 @@ static const char *li__detect_entry_level(const struct tr_loki_label *meta,
                : num <= 24 ? "fatal"
                            : "unknown";
     }
-    bool found = li__is_json(line)                  ? li__json_level(line, &v)
-                 : memchr(line.base, '=', line.len) ? li__logfmt_level(line, &v)
-                                                    : false;
+    bool found = li__is_json(line) ? li__json_level(line, &v)
+                 : li__maybe_logfmt_level_field(line)
+                     ? li__logfmt_level(line, &v)
+                     : false;
     lv = found ? li__norm_level(v) : NULL;
     return lv != NULL ? lv : li__level_from_words(line);
 }

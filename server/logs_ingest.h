@@ -54,7 +54,8 @@ void tr_logs_ingest(struct tr_app *app,
                     struct tr_logs_push_result *out);
 
 /* Whether the keyword table of the level detection's line scan agrees
- * with its keyword list (for tests). */
+ * with its keyword list, and every level field name ends in a letter its
+ * logfmt pre-check looks for (for tests). */
 bool tr_logs_level_words_consistent(void);
 
 /* Loki 3's level detection (exposed for tests): the detected_level of a

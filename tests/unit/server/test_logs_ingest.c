@@ -69,4 +69,10 @@ Test(logs_ingest, level_keyword_table)
     cr_assert_str_eq(level_of("[warn] then DEBUG"), "warn");
     cr_assert_str_eq(level_of("debug then info"), "info");
     cr_assert_str_eq(level_of("error: [err] and [ERROR]"), "error");
+    /* logfmt fields behind other '=' (the pre-check looks at every one) */
+    cr_assert_str_eq(level_of("GET /x?sort=price&a=b level=warn"), "warn");
+    cr_assert_str_eq(level_of("GET /x?sort=price info"), "info");
+    cr_assert_str_eq(level_of("a=b c=d LVL=error"), "error");
+    cr_assert_str_eq(level_of("x=1 Severity_Text=debug"), "debug");
+    cr_assert_str_eq(level_of("=x SeverityText=fatal"), "fatal");
 }
