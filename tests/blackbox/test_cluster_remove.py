@@ -57,8 +57,13 @@ def test_remove_dead_node():
     # still writable with n4 down (every shard keeps a majority)
     for i in range(40, 60):
         NODES[i % 3].write_v1(_series(i))
-    r = NODES[1].request("POST", "/api/v1/admin/cluster/remove-node?name=n4", b"")
-    assert r.status == 200, (r.status, r.text)
+    # n4 may have led the meta group: until a new leader is elected the
+    # answer is 503 "retry", as the API documents
+    def removed():
+        r = NODES[1].request("POST", "/api/v1/admin/cluster/remove-node?name=n4", b"")
+        assert r.status in (200, 503), (r.status, r.text)
+        return r.status == 200
+    wait_until(removed, 20, 0.25, "n4 removed")
     r = NODES[1].request("POST", "/api/v1/admin/cluster/remove-node?name=nope", b"")
     assert r.status == 404, (r.status, r.text)
 
