@@ -261,7 +261,7 @@ static const char *li__level_from_words(struct tr_slice l)
     return "unknown";
 }
 
-bool tr_logs_level_words_consistent(void)
+bool tr_logs_level_tables_consistent(void)
 {
     for (size_t i = 0; i < LI_N_LEVEL_FIELDS; i++) {
         char c = li_level_fields[i].name[li_level_fields[i].len - 1];

@@ -56,7 +56,7 @@ void tr_logs_ingest(struct tr_app *app,
 /* Whether the keyword table of the level detection's line scan agrees
  * with its keyword list, and every level field name ends in a letter its
  * logfmt pre-check looks for (for tests). */
-bool tr_logs_level_words_consistent(void);
+bool tr_logs_level_tables_consistent(void);
 
 /* Loki 3's level detection (exposed for tests): the detected_level of a
  * line with the given stream labels and structured metadata; a static

@@ -69,16 +69,6 @@ struct ix_scratch {
     bool heap; /* v is tr_malloc'ed (else the caller's array) */
 };
 
-/* Calls out for the hash of the minimum of every window of w k-grams of
- * s (once per change of the window minimum: the set of hashes emitted is
- * the set of window minima, which is all a bloom and a needle check need),
- * ranked and hashed as records of the given version do. The minima come
- * from block prefix and suffix minima (van Herk / Gil-Werman: three
- * comparisons per position, no branches on the data); equal to tracking
- * the minimum position, at a fraction of the cost. 0, TR_ENOMEM or the
- * first nonzero emit result. */
-typedef int (*ix_emit_fn)(void *arg, uint64_t h);
-
 /* Grows the scratch to hold ng ranks and ng prefix minima. */
 static int ix__scratch_fit(struct ix_scratch *sc, size_t ng)
 {
@@ -113,15 +103,48 @@ static void ix__suffix_minima(uint64_t *r, size_t ng, size_t w)
     }
 }
 
-static int ix__winnow(const unsigned char *s,
-                      size_t len,
-                      unsigned k,
-                      unsigned w,
-                      unsigned version,
-                      struct ix_scratch *sc,
-                      ix_emit_fn emit,
-                      void *arg)
+/* The rank of the k-gram at s + q as records of the version rank them
+ * (mask: the low k bytes). */
+static inline uint64_t ix__rank_at(const unsigned char *s,
+                                   size_t q,
+                                   size_t len,
+                                   unsigned k,
+                                   unsigned version,
+                                   uint64_t mask)
 {
+    if (version == 1) {
+        return ix__gram(s + q, k);
+    }
+    if (q + 8 > len) {
+        return ix__rank(s + q, k);
+    }
+    uint64_t g;
+    memcpy(&g, s + q, 8); /* then the first k bytes, lowest first */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    g = __builtin_bswap64(g);
+#endif
+    return (g & mask) * IX_RANK_MUL;
+}
+
+/* The minimum rank of every window of w k-grams of s, once per change of
+ * the minimum (the set of window minima is all a bloom and a needle check
+ * need), ranked as records of the version do, into sc->v[0..*ne). The
+ * minima come from block prefix and suffix minima (van Herk / Gil-Werman:
+ * three comparisons per position, no branches on the data): ranks and
+ * block prefix minima in one pass, suffix minima in a second, the windows
+ * in a third, which keeps each change of minimum without a branch (a
+ * change is unpredictable) by compacting into the ranks' array (r[i] is
+ * read before r[*ne <= i] is written). Inlined, so that the index build's
+ * constant k, w and version fold. 0 or TR_ENOMEM. */
+static inline int ix__window_minima(const unsigned char *s,
+                                    size_t len,
+                                    unsigned k,
+                                    unsigned w,
+                                    unsigned version,
+                                    struct ix_scratch *sc,
+                                    size_t *ne)
+{
+    *ne = 0;
     if (w == 0 || len < (size_t)w + k - 1) {
         return 0;
     }
@@ -130,51 +153,36 @@ static int ix__winnow(const unsigned char *s,
         return TR_ENOMEM;
     }
     uint64_t *r = sc->v, *pre = sc->v + sc->cap;
-    uint64_t mask = k >= 8 ? UINT64_MAX : (1ULL << (8 * k)) - 1;
-    size_t j = 0;
-    if (version == 1) {
-        for (; j < ng; j++) {
-            r[j] = ix__gram(s + j, k);
-        }
-    } else {
-        for (; j < ng && j + 8 <= len; j++) {
-            uint64_t g;
-            memcpy(&g, s + j, 8); /* then the first k bytes, lowest first */
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-            g = __builtin_bswap64(g);
-#endif
-            r[j] = (g & mask) * IX_RANK_MUL;
-        }
-        for (; j < ng; j++) {
-            r[j] = ix__rank(s + j, k);
-        }
-    }
-    /* prefix minima inside each block of w positions */
+    const uint64_t mask = k >= 8 ? UINT64_MAX : (1ULL << (8 * k)) - 1;
     for (size_t b0 = 0; b0 < ng; b0 += w) {
         size_t b1 = b0 + w < ng ? b0 + w : ng;
         uint64_t m = UINT64_MAX;
         for (size_t q = b0; q < b1; q++) {
-            m = r[q] < m ? r[q] : m;
+            uint64_t rk = ix__rank_at(s, q, len, k, version, mask);
+            r[q] = rk;
+            m = rk < m ? rk : m;
             pre[q] = m;
         }
     }
-    /* suffix minima in place of the ranks, then window [i, i + w - 1] =
-     * min(suffix of i in its block, prefix of i + w - 1 in the next) */
     ix__suffix_minima(r, ng, w);
+    size_t n = 0;
     uint64_t last = 0;
     for (size_t i = 0; i + w <= ng; i++) {
         uint64_t a = r[i], b = pre[i + w - 1];
         uint64_t m = a < b ? a : b;
-        if (i == 0 || m != last) {
-            last = m;
-            int rv =
-                emit(arg, version == 1 ? m : ix__mix(m ^ ((uint64_t)k << 56)));
-            if (rv != 0) {
-                return rv;
-            }
-        }
+        r[n] = m;
+        n += (size_t)(i == 0 || m != last);
+        last = m;
     }
+    *ne = n;
     return 0;
+}
+
+/* The bloom item of a window minimum: version 1 ranks are the strong
+ * hash already; version 2 hashes only the selected minima. */
+static uint64_t ix__minimum_hash(uint64_t m, unsigned k, unsigned version)
+{
+    return version == 1 ? m : ix__mix(m ^ ((uint64_t)k << 56));
 }
 
 struct ix_hashes {
@@ -293,83 +301,35 @@ static inline int ix__set_add(struct ix_set *set, uint64_t h)
     return 0;
 }
 
-/* The window minima of a line into the set (ranks of records of version
- * 2, TR_LOG_INDEX_K and TR_LOG_INDEX_W; ix__winnow's minima, without its
- * per-minimum call and hash): ranks and block prefix minima in one pass,
- * suffix minima in a second, the windows in a third. */
-_Static_assert(TR_LOG_INDEX_VERSION == 2,
-               "ix__winnow_into ranks as records of version 2 do");
-
+/* The window minima of a line into the set. */
 static int ix__winnow_into(const unsigned char *s,
                            size_t len,
                            struct ix_scratch *sc,
                            struct ix_set *set)
 {
-    const size_t k = TR_LOG_INDEX_K, w = TR_LOG_INDEX_W;
-    if (len < w + k - 1) {
-        return 0;
+    size_t ne;
+    int rv = ix__window_minima(s, len, TR_LOG_INDEX_K, TR_LOG_INDEX_W,
+                               TR_LOG_INDEX_VERSION, sc, &ne);
+    for (size_t i = 0; i < ne && rv == 0; i++) {
+        rv = ix__set_add(set, sc->v[i]);
     }
-    size_t ng = len - k + 1;
-    if (ix__scratch_fit(sc, ng) != 0) {
-        return TR_ENOMEM;
-    }
-    uint64_t *r = sc->v, *pre = sc->v + sc->cap;
-    const uint64_t mask = (1ULL << (8 * k)) - 1;
-    for (size_t b0 = 0; b0 < ng; b0 += w) {
-        size_t b1 = b0 + w < ng ? b0 + w : ng;
-        uint64_t m = UINT64_MAX;
-        for (size_t q = b0; q < b1; q++) {
-            uint64_t g;
-            if (q + 8 <= len) {
-                memcpy(&g, s + q, 8); /* then the first k bytes */
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-                g = __builtin_bswap64(g);
-#endif
-                g &= mask;
-            } else {
-                g = ix__gram_bytes(s + q, k);
-            }
-            uint64_t rk = g * IX_RANK_MUL;
-            r[q] = rk;
-            m = rk < m ? rk : m;
-            pre[q] = m;
-        }
-    }
-    ix__suffix_minima(r, ng, w);
-    /* the minima, each change kept (branch-free: a change of minimum is
-     * unpredictable), compacted into r: r[i] is read before r[ne <= i]
-     * is written */
-    size_t ne = 0;
-    uint64_t last = 0;
-    for (size_t i = 0; i + w <= ng; i++) {
-        uint64_t a = r[i], b = pre[i + w - 1];
-        uint64_t m = a < b ? a : b;
-        r[ne] = m;
-        ne += (size_t)(i == 0 || m != last);
-        last = m;
-    }
-    for (size_t i = 0; i < ne; i++) {
-        if (ix__set_add(set, r[i]) != 0) {
-            return TR_ENOMEM;
-        }
-    }
-    return 0;
+    return rv;
 }
 
 /* Replaces the set's ranks by their record hashes in place, for the bloom:
  * *zero tells that hash 0 is among them (its slot then reads empty). */
 static void ix__set_hash(struct ix_set *set, bool *zero)
 {
-    const uint64_t kk = (uint64_t)TR_LOG_INDEX_K << 56;
     *zero = false;
     for (size_t i = 0; i < set->cap; i++) {
         if (set->slots[i] != 0) {
-            set->slots[i] = ix__mix(set->slots[i] ^ kk);
+            set->slots[i] = ix__minimum_hash(set->slots[i], TR_LOG_INDEX_K,
+                                             TR_LOG_INDEX_VERSION);
             *zero |= set->slots[i] == 0;
         }
     }
     if (set->has_zero) {
-        uint64_t h = ix__mix(kk);
+        uint64_t h = ix__minimum_hash(0, TR_LOG_INDEX_K, TR_LOG_INDEX_VERSION);
         size_t at = 0;
         while (set->slots[at] != 0) { /* the set is at most half full */
             at++;
@@ -535,22 +495,6 @@ int tr_log_index_parse(const void *buf, size_t len, struct tr_log_index *out)
     return out->mint <= out->maxt ? 0 : TR_ECORRUPT;
 }
 
-struct ix_check {
-    const struct tr_log_index *ix;
-    bool miss;
-};
-
-static int ix__check(void *arg, uint64_t h)
-{
-    struct ix_check *c = arg;
-    if (!ix__bloom_has(c->ix->needle_bloom, c->ix->needle_bits,
-                       c->ix->needle_probes, h)) {
-        c->miss = true;
-        return 1; /* stop: the block cannot hold the needle */
-    }
-    return 0;
-}
-
 bool tr_log_index_may_match(const struct tr_log_index *ix,
                             const struct tr_slice *needles,
                             size_t n_needles,
@@ -561,11 +505,15 @@ bool tr_log_index_may_match(const struct tr_log_index *ix,
     uint64_t local[2 * 64]; /* needles of up to 68 bytes need no heap */
     struct ix_scratch sc = {local, 64, false};
     for (size_t i = 0; i < n_needles && !miss; i++) {
-        struct ix_check c = {ix, false};
-        /* out of memory: no pruning (c.miss stays false) */
-        ix__winnow((const unsigned char *)needles[i].base, needles[i].len,
-                   ix->k, ix->w, ix->version, &sc, ix__check, &c);
-        miss = c.miss;
+        size_t ne;
+        /* out of memory: no minima, no pruning */
+        ix__window_minima((const unsigned char *)needles[i].base,
+                          needles[i].len, ix->k, ix->w, ix->version, &sc, &ne);
+        for (size_t j = 0; j < ne && !miss; j++) {
+            miss = !ix__bloom_has(
+                ix->needle_bloom, ix->needle_bits, ix->needle_probes,
+                ix__minimum_hash(sc.v[j], ix->k, ix->version));
+        }
     }
     if (sc.heap) {
         tr_free(sc.v);

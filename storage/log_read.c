@@ -621,11 +621,6 @@ static void lr__read_piece(void *arg, size_t pi)
     tr_iter_free(it);
 }
 
-/* Reads the ng stream groups of hits (sorted by labels; starts: the
- * first hit of each, see lr__group_starts) into
- * out->streams, in label order, on the tr_par helpers: streams are
- * independent, and every part reads at the point in time of it. Streams
- * without lines are left out (unless h->no_lines). */
 /* The first hit of each label set of hits (sorted by labels), then
  * hits->n: *starts (tr_malloc'ed) gets *ng + 1 entries. 0 or TR_ENOMEM. */
 static int lr__group_starts(const struct lr_hits *hits,
@@ -650,6 +645,11 @@ static int lr__group_starts(const struct lr_hits *hits,
     return 0;
 }
 
+/* Reads the ng stream groups of hits (sorted by labels; starts: the
+ * first hit of each, see lr__group_starts) into
+ * out->streams, in label order, on the tr_par helpers: streams are
+ * independent, and every part reads at the point in time of it. Streams
+ * without lines are left out (unless h->no_lines). */
 static int lr__read_streams(struct tr_iter *it,
                             struct tr_slice tenant,
                             const struct lr_hits *hits,

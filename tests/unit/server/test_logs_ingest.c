@@ -58,7 +58,7 @@ Test(logs_ingest, level_from_labels_metadata_and_severity)
 
 Test(logs_ingest, level_keyword_table)
 {
-    cr_assert(tr_logs_level_words_consistent());
+    cr_assert(tr_logs_level_tables_consistent());
     /* every keyword, also as the line's last bytes and cut short */
     cr_assert_str_eq(level_of("x err:"), "error");
     cr_assert_str_eq(level_of("x err"), "unknown");
