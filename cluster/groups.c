@@ -235,6 +235,54 @@ int cl_groups_close_all(struct tr_cluster *c, void (*done)(struct tr_cluster *))
     return n;
 }
 
+/* What waits for a group's stop entry to apply. */
+struct cl_stop_wait {
+    struct tr_cluster *c;
+    struct tr_shard_id id;
+};
+
+/* The stop entry applied (or failed): a snapshot after it, now that the
+ * one the barrier forced may have been taken before it. */
+static void cl__stop_entry_applied(void *arg, int status, void *result)
+{
+    (void)result;
+    struct cl_stop_wait *w = arg;
+    struct cl_group *g = cl_group_find(w->c, &w->id);
+    if (status == 0 && g != NULL && !g->closing) {
+        tr_raft_group_snapshot_soon(g->g);
+    }
+    tr_free(w);
+}
+
+/* Proposes the signal's stop entry (leader with entries since the last
+ * snapshot): its index, or 0 when none was proposed. */
+static uint64_t cl__propose_stop_entry(struct cl_group *g)
+{
+    const struct cl_signal_ops *ops = cl_signal_ops(g->id.signal);
+    struct raft *r = tr_raft_group_raft(g->g);
+    if (ops == NULL || ops->stop_entry == NULL ||
+        raft_state(r) != RAFT_LEADER ||
+        raft_last_applied(r) <= tr_raft_group_snapshot_index(g->g)) {
+        return 0;
+    }
+    struct tr_buf e;
+    tr_buf_init(&e);
+    ops->stop_entry(&e);
+    struct cl_stop_wait *w = tr_malloc(sizeof(*w));
+    uint64_t index = 0;
+    if (w != NULL && !e.oom) {
+        *w = (struct cl_stop_wait){.c = g->c, .id = g->id};
+        if (tr_raft_group_apply(g->g, e.data, e.len, cl__stop_entry_applied,
+                                w) == 0) {
+            index = raft_last_index(r);
+            w = NULL;
+        }
+    }
+    tr_free(w);
+    tr_buf_free(&e);
+    return index;
+}
+
 int cl_groups_snapshot_all(struct tr_cluster *c)
 {
     int n = 0;
@@ -244,6 +292,7 @@ int cl_groups_snapshot_all(struct tr_cluster *c)
             continue;
         }
         struct raft *r = tr_raft_group_raft(g->g);
+        uint64_t stop = cl__propose_stop_entry(g);
         uint64_t before = tr_raft_group_snapshot_soon(g->g);
         /* a leader forces its snapshot with a barrier; a follower takes
          * one only when the leader sends an entry, which may not happen:
@@ -251,7 +300,8 @@ int cl_groups_snapshot_all(struct tr_cluster *c)
          * entry replays its log at the next start, skipping what storage
          * has) */
         if (raft_last_applied(r) > before && raft_state(r) == RAFT_LEADER) {
-            g->snap_before = before;
+            /* past the stop entry when there is one */
+            g->snap_before = stop > before + 1 ? stop - 1 : before;
             n++;
         }
     }

@@ -573,9 +573,10 @@ void tr_cluster_shutdown(struct tr_cluster *c, void (*cb)(void *arg), void *arg)
     c->shutdown_arg = arg;
     c->close_phase = 0;
     uv_timer_stop(&c->tick);
-    /* a last snapshot of every shard with new entries (bounded wait): the
-     * logs shrink to their trailing entries and the next start replays
-     * nothing */
+    /* a last snapshot of every shard with new entries (bounded wait),
+     * after its signal's stop entry where it has one (logs: open
+     * fragments cut into blocks): the logs shrink to their trailing
+     * entries and the next start replays nothing */
     if (cl_groups_snapshot_all(c) == 0) {
         cl__shutdown_transfer(c);
         return;

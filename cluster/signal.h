@@ -15,6 +15,8 @@
  *                            the shard's signal) on the storage threads
  *   serve a shard-local read ops->serve_read, for /internal/v1/read
  *   merge shard results      the signal's read fns over cl_read_run
+ *   graceful stop (leader)   ops->stop_entry, proposed before the last
+ *                            snapshot (cl_groups_snapshot_all)
  */
 #ifndef TR_CLUSTER_SIGNAL_H
 #define TR_CLUSTER_SIGNAL_H
@@ -59,6 +61,11 @@ struct cl_signal_ops {
                       size_t len,
                       struct tr_buf *out,
                       char *errmsg);
+    /* Loop thread, leader of a shard with entries since its last snapshot,
+     * graceful stop: appends to out an entry to propose before the last
+     * snapshot (the logs cut entry: open fragments become blocks, so a
+     * stopped node holds its shards in their compact form). NULL: none. */
+    void (*stop_entry)(struct tr_buf *out);
 };
 
 /* The ops of a signal with a store on this build, else NULL. */

@@ -684,10 +684,18 @@ static int sl__serve_read(struct tr_cluster *c,
     return rv;
 }
 
+static void sl__stop_entry(struct tr_buf *out)
+{
+    uint8_t e[TR_ENTRY_LOGS_CUT_SIZE];
+    tr_entry_logs_cut_encode(e);
+    tr_buf_append(out, e, sizeof(e));
+}
+
 const struct cl_signal_ops cl_signal_logs = {
     .signal = TR_SIGNAL_LOGS,
     .admit = sl__admit,
     .serve_read = sl__serve_read,
+    .stop_entry = sl__stop_entry,
 };
 
 /* ---- merging shard results ----------------------------------------------- */

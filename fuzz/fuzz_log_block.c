@@ -11,7 +11,8 @@
  * is also parsed as an index record and, when it parses, probed with
  * needles and metadata cut from the input itself. Seeds:
  * fuzz/corpus/fuzz_log_block/ (blocks with and without zstd, with
- * metadata, with lines holding newlines, an index record). */
+ * metadata, with lines holding newlines, with time references in both line
+ * layouts: block_time_refs*, an index record). */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>

@@ -93,8 +93,7 @@ int64_t tr_window_floor(int64_t t, int64_t w)
     return q * w;
 }
 
-/* Days since 1970-01-01 of a proleptic Gregorian date. */
-static int64_t clock__days_from_civil(int64_t y, int m, int d)
+int64_t tr_days_from_civil(int64_t y, int m, int d)
 {
     y -= m <= 2;
     int64_t era = (y >= 0 ? y : y - 399) / 400;
@@ -104,7 +103,7 @@ static int64_t clock__days_from_civil(int64_t y, int m, int d)
     return era * 146097 + doe - 719468;
 }
 
-static void clock__civil_from_days(int64_t z, int64_t *y, int *m, int *d)
+void tr_civil_from_days(int64_t z, int64_t *y, int *m, int *d)
 {
     z += 719468;
     int64_t era = (z >= 0 ? z : z - 146096) / 146097;
@@ -182,7 +181,7 @@ int tr_rfc3339_parse(const char *s, size_t len, int64_t *sec, int32_t *nsec)
     if (i != len) {
         return TR_EINVAL;
     }
-    int64_t days = clock__days_from_civil(y, mo, d);
+    int64_t days = tr_days_from_civil(y, mo, d);
     *sec = days * 86400 + h * 3600 + mi * 60 + se - off;
     *nsec = frac;
     return 0;
@@ -221,7 +220,7 @@ char *tr_rfc3339_format_ns(int64_t ns, char *buf, size_t n)
     }
     int64_t y;
     int m, d;
-    clock__civil_from_days(days, &y, &m, &d);
+    tr_civil_from_days(days, &y, &m, &d);
     int w = snprintf(buf, n, "%04" PRId64 "-%02d-%02dT%02d:%02d:%02d", y, m, d,
                      (int)(rem / 3600), (int)(rem / 60 % 60), (int)(rem % 60));
     size_t o = w < 0 ? 0 : (size_t)w;

@@ -42,6 +42,12 @@ int tr_rfc3339_parse_ns(const char *s, size_t len, int64_t *ns);
  * trailing fraction zeros dropped); buf of at least 40 bytes. Returns buf. */
 char *tr_rfc3339_format_ns(int64_t ns, char *buf, size_t n);
 
+/* Days since 1970-01-01 of the proleptic Gregorian date y-m-d (month
+ * 1..12, day 1..31; no check), and back. Exact for every int64 day
+ * count a time in nanoseconds or seconds gives. */
+int64_t tr_days_from_civil(int64_t y, int m, int d);
+void tr_civil_from_days(int64_t z, int64_t *y, int *m, int *d);
+
 /* CPU seconds used by this process (user+system). */
 double tr_process_cpu_seconds(void);
 

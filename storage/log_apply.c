@@ -470,6 +470,17 @@ static int la__sort(struct tr_log_line *lines, size_t n)
     return 0;
 }
 
+/* Writes the stream's state record. */
+static void la__put_state(struct la_ctx *c, struct la_stream *ls)
+{
+    uint8_t sv[TR_LOG_STATE_SIZE];
+    log_state_encode(&ls->st, sv);
+    log_key_stream(&c->key, c->tenant, c->id->window, c->id->slot,
+                   TR_KEY_LOG_STATE, ls->id);
+    tr_wbatch_put(c->s->batch, TR_CF_LOGS, c->key.data, c->key.len, sv,
+                  sizeof(sv));
+}
+
 /* Merges the stream's open fragments and its pending lines into one block
  * (keys 'B' and 'I' at (mint, this index)); deletes the fragments. */
 static int la__cut(struct la_ctx *c, struct la_stream *ls)
@@ -589,12 +600,7 @@ static int la__flush(struct la_ctx *c, struct la_stream *ls)
     if (rv != 0) {
         return rv;
     }
-    uint8_t sv[TR_LOG_STATE_SIZE];
-    log_state_encode(st, sv);
-    log_key_stream(&c->key, c->tenant, c->id->window, c->id->slot,
-                   TR_KEY_LOG_STATE, ls->id);
-    tr_wbatch_put(c->s->batch, TR_CF_LOGS, c->key.data, c->key.len, sv,
-                  sizeof(sv));
+    la__put_state(c, ls);
     return 0;
 }
 
@@ -612,6 +618,76 @@ static void la__ctx_free(struct la_ctx *c)
     tr_buf_free(&c->val);
 }
 
+/* The cut entry, for one tenant's part of the shard: every stream with
+ * open fragments gets a block (in stream id order). */
+static int la__cut_tenant(void *arg,
+                          struct tr_iter *it,
+                          const struct tr_buf *prefix)
+{
+    struct la_ctx *c = arg;
+    const char *z = memchr(prefix->data, '\0', prefix->len);
+    if (z == NULL) {
+        return TR_EIO;
+    }
+    c->tenant = (struct tr_slice){prefix->data, (size_t)(z - prefix->data)};
+    struct tr_buf sk;
+    tr_buf_init(&sk);
+    tr_buf_append(&sk, prefix->data, prefix->len);
+    tr_buf_putc(&sk, TR_KEY_LOG_STATE);
+    int rv = sk.oom ? TR_ENOMEM : 0;
+    for (tr_iter_seek(it, sk.data, sk.len);
+         rv == 0 && tr_iter_has_prefix(it, sk.data, sk.len); tr_iter_next(it)) {
+        struct tr_slice k = tr_iter_key(it), v = tr_iter_value(it);
+        struct la_stream ls;
+        memset(&ls, 0, sizeof(ls));
+        if (k.len != sk.len + 8 || log_state_decode(v.base, v.len, &ls.st)) {
+            rv = TR_EIO; /* storage holds what apply never writes */
+            break;
+        }
+        if (ls.st.frags == 0) {
+            continue;
+        }
+        ls.id = tr_get_u64be(k.base + sk.len);
+        rv = la__cut(c, &ls);
+        if (rv == 0) {
+            la__put_state(c, &ls);
+        }
+        tr_arena_reset(c->a); /* the fragments' copies */
+    }
+    tr_buf_free(&sk);
+    return rv;
+}
+
+/* Applies the logs cut entry (storage/log_entry.h). */
+static int la__cut_all(struct tr_storage *s,
+                       const struct tr_shard_id *id,
+                       uint64_t index,
+                       struct tr_apply_result *res,
+                       char *errmsg)
+{
+    struct tr_arena a;
+    tr_arena_init(&a, 64 * 1024);
+    struct la_ctx c;
+    memset(&c, 0, sizeof(c));
+    c.s = s;
+    c.id = id;
+    c.index = index;
+    c.a = &a;
+    c.res = res;
+    tr_u64map_init(&c.by_id);
+    tr_buf_init(&c.key);
+    tr_buf_init(&c.val);
+    int rv = storage_shard_ranges(s, id, la__cut_tenant, &c);
+    la__ctx_free(&c);
+    tr_arena_free(&a);
+    if (rv != 0) {
+        return tr_errf(TR_EIO, errmsg,
+                       "logs cut failed at index %" PRIu64 ": %s", index,
+                       tr_strerror(rv));
+    }
+    return 0;
+}
+
 int log_apply(struct tr_storage *s,
               const struct tr_shard_id *id,
               uint64_t index,
@@ -620,6 +696,9 @@ int log_apply(struct tr_storage *s,
               struct tr_apply_result *res,
               char *errmsg)
 {
+    if (tr_entry_logs_is_cut(entry, len)) {
+        return la__cut_all(s, id, index, res, errmsg);
+    }
     struct tr_arena a;
     tr_arena_init(&a, 64 * 1024);
     struct tr_entry_logs e;

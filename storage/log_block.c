@@ -9,6 +9,7 @@
 #include "lib/compress.h"
 #include "lib/err.h"
 #include "lib/hash.h"
+#include "storage/log_timeref.h"
 
 /* The dictionary of metadata strings while encoding: open addressing over
  * indexes into strs (slot value 0 = empty, else index + 1). */
@@ -83,6 +84,7 @@ static const uint8_t blk_hexval[256] = {
 }; /* digit value + 1; 0: not a lower-case hex digit */
 
 #define BLK_MARK 0x01
+#define BLK_TIME 0x01  /* after BLK_MARK: a time reference follows */
 #define BLK_MIN_RUN 16 /* hex digits */
 
 /* Packs the line section p[0..n) (storage/log_block.h, flag bit 1): text
@@ -152,10 +154,72 @@ static void blk__pack(const uint8_t *p,
     tr_buf_append(t, p + lit, n - lit);
 }
 
-/* Expands a packed line section (text t, packed bytes ids) into exactly
- * out_len bytes at out. 0 or TR_ECORRUPT. */
+/* What expanding time references needs (flag bit 2): the timestamp and
+ * length columns, walked as far as the references reach. */
+struct blk_times {
+    struct tr_cursor ts;   /* deltas of the entries not read yet */
+    struct tr_cursor lens; /* their lengths (no newline flag) */
+    bool newlines;
+    size_t n;        /* entries in the block */
+    size_t next;     /* entries read */
+    int64_t cur;     /* ts of entry next - 1 */
+    size_t line_end; /* lengths: where entry next - 1 ends in the section */
+    size_t scanned;  /* newlines: section bytes counted, holding nl '\n' */
+    size_t nl;
+    struct tr_log_timeref_cache cache;
+};
+
+/* Reads the next entry's ts (and length). */
+static int blk__times_next(struct blk_times *tm)
+{
+    uint64_t dt, len = 0;
+    if (tm->next == tm->n || tr_cursor_uvarint(&tm->ts, &dt) != 0 ||
+        (!tm->newlines && tr_cursor_uvarint(&tm->lens, &len) != 0)) {
+        return TR_ECORRUPT;
+    }
+    tm->cur = (int64_t)((uint64_t)tm->cur + dt);
+    tm->line_end += (size_t)len;
+    tm->next++;
+    return 0;
+}
+
+/* Writes the time text of descriptor desc for the entry whose line holds
+ * section offset o (section written up to o at out) into w (room for
+ * TR_LOG_TIMEREF_MAX bytes); its length, or 0 when corrupt. */
+static size_t blk__time_text(struct blk_times *tm,
+                             const uint8_t *out,
+                             size_t o,
+                             uint8_t desc,
+                             char *w)
+{
+    if (tm->newlines) {
+        for (const uint8_t *q = out + tm->scanned, *e = out + o;
+             (q = memchr(q, '\n', (size_t)(e - q))) != NULL; q++) {
+            tm->nl++;
+        }
+        tm->scanned = o;
+        while (tm->next <= tm->nl) {
+            if (blk__times_next(tm) != 0) {
+                return 0;
+            }
+        }
+    } else {
+        while (tm->next == 0 || o >= tm->line_end) {
+            if (blk__times_next(tm) != 0) {
+                return 0;
+            }
+        }
+    }
+    size_t l = tr_log_timeref_format(desc, tm->cur, &tm->cache, w);
+    return !tm->newlines && o + l > tm->line_end ? 0 : l;
+}
+
+/* Expands a packed line section (text t, packed bytes ids; time
+ * references with tm, NULL when the block has none) into exactly out_len
+ * bytes at out. 0 or TR_ECORRUPT. */
 static int blk__unpack(struct tr_slice t,
                        struct tr_slice ids,
+                       struct blk_times *tm,
                        uint8_t *out,
                        size_t out_len)
 {
@@ -187,6 +251,19 @@ static int blk__unpack(struct tr_slice t,
             *o++ = BLK_MARK;
             continue;
         }
+        if (m == BLK_TIME) {
+            char w[TR_LOG_TIMEREF_MAX];
+            size_t l = 0;
+            if (tm == NULL || p == end ||
+                (l = blk__time_text(tm, out, (size_t)(o - out), *p, w)) == 0 ||
+                l > (size_t)(o_end - o)) {
+                return TR_ECORRUPT;
+            }
+            memcpy(o, w, l);
+            o += l;
+            p++;
+            continue;
+        }
         if (m * 2 < BLK_MIN_RUN || m > (size_t)(id_end - id) ||
             2 * m > (size_t)(o_end - o)) {
             return TR_ECORRUPT;
@@ -201,14 +278,53 @@ static int blk__unpack(struct tr_slice t,
     return o == o_end && id == id_end ? 0 : TR_ECORRUPT;
 }
 
+/* A time text of the line section replaced by a reference. */
+struct blk_tref {
+    size_t off; /* in the section */
+    uint8_t len;
+    uint8_t desc;
+};
+
+/* Packs the line section sec (flag bit 1) with its n_tr time references
+ * (flag bit 2; in section order) into p: uvarint text length, text, packed
+ * bytes. Hex runs are packed between the references. */
+static int blk__pack_section(struct tr_slice sec,
+                             const struct blk_tref *tr,
+                             size_t n_tr,
+                             struct tr_buf *p)
+{
+    const uint8_t *b = (const uint8_t *)sec.base;
+    struct tr_buf text, ids;
+    tr_buf_init(&text);
+    tr_buf_init(&ids);
+    size_t at = 0;
+    for (size_t i = 0; i < n_tr; i++) {
+        blk__pack(b + at, tr[i].off - at, &text, &ids);
+        tr_buf_putc(&text, (char)BLK_MARK);
+        tr_buf_putc(&text, (char)BLK_TIME);
+        tr_buf_putc(&text, (char)tr[i].desc);
+        at = tr[i].off + tr[i].len;
+    }
+    blk__pack(b + at, sec.len - at, &text, &ids);
+    tr_buf_put_uvarint(p, text.len);
+    tr_buf_append(p, text.data, text.len);
+    tr_buf_append(p, ids.data, ids.len);
+    int rv = text.oom || ids.oom ? TR_ENOMEM : 0;
+    tr_buf_free(&text);
+    tr_buf_free(&ids);
+    return rv;
+}
+
 /* Builds the payload of a block in p; *sec_off gets the offset of the
- * line section in it. */
+ * line section in it, *times whether time references were made (packed
+ * blocks only). */
 static int blk__payload(const struct tr_log_line *lines,
                         size_t n,
                         bool newlines,
                         bool packed,
                         struct tr_buf *p,
-                        size_t *sec_off)
+                        size_t *sec_off,
+                        bool *times)
 {
     struct blk_dict d = {0};
     struct tr_buf refs;
@@ -245,31 +361,38 @@ static int blk__payload(const struct tr_log_line *lines,
     tr_buf_append(p, refs.data, refs.len);
     /* the line section: in p, or first in refs (reused) to be packed */
     *sec_off = p->len;
+    *times = false;
     struct tr_buf *sec = p;
+    struct blk_tref *tr = NULL;
+    size_t n_tr = 0;
     if (packed) {
         tr_buf_reset(&refs);
         sec = &refs;
+        tr = tr_malloc(n * sizeof(*tr));
+        if (tr == NULL) {
+            rv = TR_ENOMEM;
+        }
     }
-    for (size_t i = 0; i < n; i++) {
+    struct tr_log_timeref_cache cache = {0};
+    for (size_t i = 0; i < n && rv == 0; i++) {
+        size_t off, len;
+        uint8_t desc;
+        if (packed && tr_log_timeref_find(lines[i].line, lines[i].ts, &cache,
+                                          &off, &len, &desc)) {
+            tr[n_tr++] = (struct blk_tref){
+                .off = sec->len + off, .len = (uint8_t)len, .desc = desc};
+        }
         tr_buf_append(sec, lines[i].line.base, lines[i].line.len);
         if (newlines) {
             tr_buf_putc(sec, '\n');
         }
     }
-    if (packed && !refs.oom) {
-        struct tr_buf text, ids;
-        tr_buf_init(&text);
-        tr_buf_init(&ids);
-        blk__pack((const uint8_t *)refs.data, refs.len, &text, &ids);
-        tr_buf_put_uvarint(p, text.len);
-        tr_buf_append(p, text.data, text.len);
-        tr_buf_append(p, ids.data, ids.len);
-        if (text.oom || ids.oom) {
-            rv = TR_ENOMEM;
-        }
-        tr_buf_free(&text);
-        tr_buf_free(&ids);
+    if (packed && rv == 0 && !refs.oom) {
+        rv = blk__pack_section(
+            (struct tr_slice){.base = refs.data, .len = refs.len}, tr, n_tr, p);
+        *times = n_tr > 0;
     }
+    tr_free(tr);
     tr_buf_free(&refs);
     blk__dict_free(&d);
     if (rv == 0 && (p->oom || refs.oom)) {
@@ -302,8 +425,13 @@ int tr_log_block_encode(const struct tr_log_line *lines,
     tr_buf_init(&p);
     bool packed = compression == TR_LOG_BLOCK_ZSTD;
     size_t sec_off = 0;
-    int rv = blk__payload(lines, n, newlines, packed, &p, &sec_off);
-    if (rv == 0 && p.len > TR_LOG_BLOCK_MAX_PAYLOAD) {
+    bool times = false;
+    int rv = blk__payload(lines, n, newlines, packed, &p, &sec_off, &times);
+    /* a packed section expands to at most twice the payload's size (the
+     * decoder's bound) */
+    if (rv == 0 && (p.len > TR_LOG_BLOCK_MAX_PAYLOAD ||
+                    (packed && raw + (newlines ? n : 0) >
+                                   2ULL * TR_LOG_BLOCK_MAX_PAYLOAD))) {
         rv = TR_EINVAL;
     }
     if (rv != 0) {
@@ -314,7 +442,8 @@ int tr_log_block_encode(const struct tr_log_line *lines,
     h[0] = TR_LOG_BLOCK_VERSION;
     h[1] = compression;
     h[2] = (uint8_t)((newlines ? TR_LOG_BLOCK_NEWLINES : 0) |
-                     (packed ? TR_LOG_BLOCK_PACKED : 0));
+                     (packed ? TR_LOG_BLOCK_PACKED : 0) |
+                     (times ? TR_LOG_BLOCK_TIMES : 0));
     tr_put_u64be(h + 3, (uint64_t)lines[0].ts);
     tr_put_u64be(h + 11, (uint64_t)lines[n - 1].ts);
     tr_put_u32be(h + 19, (uint32_t)n);
@@ -345,8 +474,10 @@ int tr_log_block_info(const void *buf,
     const uint8_t *b = buf;
     if (len < TR_LOG_BLOCK_HEADER || b[0] != TR_LOG_BLOCK_VERSION ||
         b[1] > TR_LOG_BLOCK_ZSTD ||
-        (b[2] & ~(TR_LOG_BLOCK_NEWLINES | TR_LOG_BLOCK_PACKED)) != 0 ||
-        ((b[2] & TR_LOG_BLOCK_PACKED) && b[1] != TR_LOG_BLOCK_ZSTD)) {
+        (b[2] & ~(TR_LOG_BLOCK_NEWLINES | TR_LOG_BLOCK_PACKED |
+                  TR_LOG_BLOCK_TIMES)) != 0 ||
+        ((b[2] & TR_LOG_BLOCK_PACKED) && b[1] != TR_LOG_BLOCK_ZSTD) ||
+        ((b[2] & TR_LOG_BLOCK_TIMES) && !(b[2] & TR_LOG_BLOCK_PACKED))) {
         return TR_ECORRUPT;
     }
     out->compression = b[1];
@@ -358,9 +489,13 @@ int tr_log_block_info(const void *buf,
     out->payload_len = tr_get_u32be(b + 31);
     if (out->count == 0 || out->count > TR_LOG_BLOCK_MAX_ENTRIES ||
         out->mint > out->maxt || out->payload_len > TR_LOG_BLOCK_MAX_PAYLOAD ||
-        /* packed runs hold two digits per byte */
+        /* packed runs hold two digits per byte, time references (3
+         * bytes) at most TR_LOG_TIMEREF_MAX */
         out->raw_bytes > (uint64_t)out->payload_len *
-                             ((out->flags & TR_LOG_BLOCK_PACKED) ? 2 : 1) ||
+                             ((out->flags & TR_LOG_BLOCK_TIMES)
+                                  ? TR_LOG_TIMEREF_MAX / 3
+                              : (out->flags & TR_LOG_BLOCK_PACKED) ? 2
+                                                                   : 1) ||
         (out->compression == TR_LOG_BLOCK_NONE &&
          len - TR_LOG_BLOCK_HEADER != out->payload_len)) {
         return TR_ECORRUPT;
@@ -483,7 +618,13 @@ static int blk__columns(const struct tr_log_block_info *bi,
     if (sec == NULL) {
         return TR_ENOMEM;
     }
-    if (blk__unpack(text, ids, sec, sec_len) != 0) {
+    struct blk_times tm = {.ts = k->ts,
+                           .lens = k->lens,
+                           .newlines = newlines,
+                           .n = n,
+                           .cur = bi->mint};
+    bool times = bi->flags & TR_LOG_BLOCK_TIMES;
+    if (blk__unpack(text, ids, times ? &tm : NULL, sec, sec_len) != 0) {
         return TR_ECORRUPT;
     }
     k->lines = tr_cursor_make(sec, sec_len);

@@ -11,7 +11,9 @@
  *   1       1     compression: 0 none, 1 zstd
  *   2       1     flags: bit 0 = lines are newline-terminated (no line
  *                 holds a '\n'; the length column is left out); bit 1 =
- *                 hex runs packed (below; zstd blocks only); other bits 0
+ *                 hex runs packed (below; zstd blocks only); bit 2 = time
+ *                 references in the packed text (below; with bit 1 only);
+ *                 other bits 0
  *   3       8     min ts, ns, int64 big-endian (the first entry's)
  *   11      8     max ts, ns, int64 big-endian (the last entry's)
  *   19      4     number of entries N (1 .. 2^24), big-endian
@@ -45,14 +47,20 @@
  *   better without them
  *   .       uvarint  T: length of the text
  *   .       T        the text: the section with every packed run replaced
- *                    by 0x01 and m (1 byte, 8..255), and every 0x01 byte
- *                    of the section by 0x01 0x00
+ *                    by 0x01 and m (1 byte, 8..255), every 0x01 byte of
+ *                    the section by 0x01 0x00, and (flag bit 2) time
+ *                    texts by 0x01 0x01 and a layout descriptor (1 byte,
+ *                    storage/log_timeref.h): the text of that layout for
+ *                    the timestamp of the entry whose line holds it, which
+ *                    must end inside that line
  *   .       rest     the packed runs' bytes, m per run in order, each two
  *                    hex digits [0-9a-f] (high nibble first)
  *   The encoder packs maximal runs of at least 16 lower-case hex digits
  *   holding a digit and a letter (2 x min(floor(len / 2), 255) digits of
- *   each); the decoder only expands, and checks that the result has the
- *   section's exact size and uses every packed byte.
+ *   each), and refers to the first time text of a line that spells its
+ *   timestamp (storage/log_timeref.h), packing hex runs on either side of
+ *   it apart; the decoder only expands, and checks that the result has
+ *   the section's exact size and uses every packed byte.
  *
  * Newline-terminated lines compress better than a length column (the
  * separator is nearly free for zstd), and log lines rarely hold one.
@@ -72,6 +80,7 @@
 #define TR_LOG_BLOCK_HEADER 35
 #define TR_LOG_BLOCK_NEWLINES 0x01
 #define TR_LOG_BLOCK_PACKED 0x02
+#define TR_LOG_BLOCK_TIMES 0x04
 #define TR_LOG_BLOCK_NONE 0
 #define TR_LOG_BLOCK_ZSTD 1
 #define TR_LOG_BLOCK_MAX_ENTRIES (1u << 24)

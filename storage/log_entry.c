@@ -187,3 +187,16 @@ int tr_entry_logs_decode(const void *buf,
     out->n_streams = ns;
     return 0;
 }
+
+void tr_entry_logs_cut_encode(uint8_t out[TR_ENTRY_LOGS_CUT_SIZE])
+{
+    out[0] = TR_ENTRY_LOGS;
+    out[1] = TR_ENTRY_LOGS_CUT;
+}
+
+bool tr_entry_logs_is_cut(const void *buf, size_t len)
+{
+    const uint8_t *b = buf;
+    return len == TR_ENTRY_LOGS_CUT_SIZE && b[0] == TR_ENTRY_LOGS &&
+           b[1] == TR_ENTRY_LOGS_CUT;
+}

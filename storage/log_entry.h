@@ -34,11 +34,20 @@
  *   2       uvarint  length of the version 1 entry (at most 1 GiB)
  *   .       ...      zstd frame of the whole version 1 entry
  *
+ *   logs cut entry (type 2, version 3): every stream of the shard with
+ *   open fragments gets them merged into a block (storage/log_keys.h), as
+ *   if it had reached its size; proposed by a leader before its last
+ *   snapshot at a graceful stop, so that a stopped shard holds blocks only
+ *   OFFSET  SIZE     DESCRIPTION
+ *   0       1        type = 2
+ *   1       1        version = 3
+ *
  * Lines of one stream are in push order (Loki keeps that order for equal
  * timestamps); apply sorts nothing away. */
 #ifndef TR_STORAGE_LOG_ENTRY_H
 #define TR_STORAGE_LOG_ENTRY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -49,6 +58,8 @@
 #define TR_ENTRY_LOGS 2
 #define TR_ENTRY_LOGS_VERSION 1
 #define TR_ENTRY_LOGS_ZSTD 2
+#define TR_ENTRY_LOGS_CUT 3
+#define TR_ENTRY_LOGS_CUT_SIZE 2
 
 /* One log line: what a select returns too (storage/log_select.h). */
 struct tr_log_line {
@@ -83,5 +94,8 @@ int tr_entry_logs_decode(const void *buf,
                          size_t len,
                          struct tr_arena *a,
                          struct tr_entry_logs *out);
+/* The logs cut entry. */
+void tr_entry_logs_cut_encode(uint8_t out[TR_ENTRY_LOGS_CUT_SIZE]);
+bool tr_entry_logs_is_cut(const void *buf, size_t len);
 
 #endif

@@ -24,16 +24,10 @@ static uint64_t copy__fnv(uint64_t h, const void *p, size_t n)
     return h;
 }
 
-/* Calls fn for every (tenant, shard range) with the iterator positioned at
- * the range's first key; fn iterates the range itself. */
-typedef int (*copy_range_fn)(void *arg,
-                             struct tr_iter *it,
-                             const struct tr_buf *prefix);
-
-static int copy__ranges(struct tr_storage *s,
-                        const struct tr_shard_id *id,
-                        copy_range_fn fn,
-                        void *arg)
+int storage_shard_ranges(struct tr_storage *s,
+                         const struct tr_shard_id *id,
+                         storage_range_fn fn,
+                         void *arg)
 {
     int64_t window = id->window;
     uint16_t slot = id->slot;
@@ -89,7 +83,7 @@ uint64_t storage_shard_checksum_locked(struct tr_storage *s,
                                        const struct tr_shard_id *id)
 {
     uint64_t h = FNV_OFFSET;
-    copy__ranges(s, id, copy__sum_range, &h);
+    storage_shard_ranges(s, id, copy__sum_range, &h);
     return h;
 }
 
@@ -133,7 +127,7 @@ int tr_storage_shard_dump(struct tr_storage *s,
     }
     size_t start = out->len;
     struct copy_dump d = {out, (uint8_t)tr_cf_of_signal(id->signal)};
-    rv = copy__ranges(s, id, copy__dump_range, &d);
+    rv = storage_shard_ranges(s, id, copy__dump_range, &d);
     if (rv != 0) {
         return rv;
     }
@@ -172,7 +166,7 @@ static int copy__drop_locked(struct tr_storage *s, const struct tr_shard_id *id)
         return TR_ENOMEM;
     }
     struct copy_delete d = {b, tr_cf_of_signal(id->signal)};
-    int rv = copy__ranges(s, id, copy__delete_range, &d);
+    int rv = storage_shard_ranges(s, id, copy__delete_range, &d);
     uint8_t k[TR_KEY_APPLIED_SIZE];
     storage_applied_key(k, id);
     tr_wbatch_delete(b, TR_CF_META, k, sizeof(k));

@@ -92,7 +92,18 @@ struct storage_shard *storage_shard_get(struct tr_storage *s,
 void storage_applied_key(uint8_t out[TR_KEY_APPLIED_SIZE],
                          const struct tr_shard_id *id);
 
-/* shard_copy.c: checksum of the shard's keys (caller holds write_mu). */
+/* shard_copy.c: calls fn for every tenant's key range of the shard (its
+ * prefix: tenant | 0 | window | slot) with it positioned at the range's
+ * first key; fn iterates the range itself and may move it. Stops at the
+ * first fn that does not return 0 and returns that. */
+typedef int (*storage_range_fn)(void *arg,
+                                struct tr_iter *it,
+                                const struct tr_buf *prefix);
+int storage_shard_ranges(struct tr_storage *s,
+                         const struct tr_shard_id *id,
+                         storage_range_fn fn,
+                         void *arg);
+/* Checksum of the shard's keys (caller holds write_mu). */
 uint64_t storage_shard_checksum_locked(struct tr_storage *s,
                                        const struct tr_shard_id *id);
 

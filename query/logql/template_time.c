@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "lib/clock.h"
 #include "query/logql/template_int.h"
 
 static const char *const months[] = {
@@ -12,31 +13,6 @@ static const char *const months[] = {
 static const char *const wdays[] = {"Sunday",    "Monday",   "Tuesday",
                                     "Wednesday", "Thursday", "Friday",
                                     "Saturday"};
-
-/* Days since 1970-01-01 of a civil date, and back (proleptic Gregorian). */
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    unsigned yoe = (unsigned)(y - era * 400);
-    unsigned doy = (153 * (m + (m > 2 ? (unsigned)-3 : 9)) + 2) / 5 + d - 1;
-    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (int64_t)doe - 719468;
-}
-
-static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
-{
-    z += 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    unsigned doe = (unsigned)(z - era * 146097);
-    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t yy = (int64_t)yoe + era * 400;
-    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    unsigned mp = (5 * doy + 2) / 153;
-    *d = doy - (153 * mp + 2) / 5 + 1;
-    *m = mp < 10 ? mp + 3 : mp - 9;
-    *y = yy + (*m <= 2);
-}
 
 static int64_t floor_div(int64_t a, int64_t b)
 {
@@ -235,12 +211,12 @@ int tt_time_format(struct tr_buf *b,
     int64_t days = floor_div(sec, 86400);
     int64_t secs = sec - days * 86400;
     int64_t year;
-    unsigned month, day;
-    civil_from_days(days, &year, &month, &day);
+    int month, day;
+    tr_civil_from_days(days, &year, &month, &day);
     int hour = (int)(secs / 3600), min = (int)(secs / 60 % 60),
         s = (int)(secs % 60);
     int wday = (int)((days % 7 + 11) % 7); /* 1970-01-01 was a Thursday */
-    int yday = (int)(days - days_from_civil(year, 1, 1)) + 1;
+    int yday = (int)(days - tr_days_from_civil(year, 1, 1)) + 1;
     const char *l = layout.base;
     size_t n = layout.len;
     for (size_t i = 0; i < n;) {
@@ -595,9 +571,9 @@ bool tt_time_parse(struct tr_slice layout,
     if (day > mdays[month - 1]) {
         return false;
     }
-    int64_t d = days_from_civil(year, (unsigned)month, (unsigned)day);
+    int64_t d = tr_days_from_civil(year, month, day);
     if (yday > 0) {
-        d = days_from_civil(year, 1, 1) + yday - 1;
+        d = tr_days_from_civil(year, 1, 1) + yday - 1;
     }
     *sec = d * 86400 + hour * 3600 + min * 60 + s - off;
     *nsec = (int32_t)ns;

@@ -2,12 +2,13 @@
  * trips (metadata, equal timestamps, both compressions), determinism,
  * rejection of malformed blocks and index records, the needle sketch
  * (never a false negative; long absent needles mostly pruned), the
- * metadata sketch, and the size of blocks plus indexes against zstd -3 of
- * the raw lines. */
+ * metadata sketch, time texts stored as references, and the size of
+ * blocks plus indexes against zstd -3 of the raw lines. */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <zstd.h>
 
 #include "lib/err.h"
@@ -306,6 +307,122 @@ static size_t lb_ref_packed_size(const unsigned char *p, size_t n)
     return uv + t + ids;
 }
 
+/* Time texts that spell the entry's timestamp (storage/log_timeref.h)
+ * are stored as references and come back byte for byte: every layout,
+ * texts at the start and the end of a line, right after a hex run, texts
+ * of another second (left as text), lines without one, and (with_newline)
+ * entries of several lines (length column). The texts are written here
+ * with gmtime_r, independently of the encoder. The same lines with every
+ * timestamp a second off (no text matches) make a larger block. */
+static void lb_time_roundtrip(bool with_newline)
+{
+    enum { N = 400 };
+    static char buf[N][160];
+    struct tr_log_line lines[N], shifted[N];
+    int64_t ts = 1796464650LL * 1000000000LL;
+    for (size_t i = 0; i < N; i++) {
+        ts += (int64_t)(lb_rand() % 40000000000ULL); /* up to 40 s */
+        int64_t sec = ts / 1000000000LL, frac = ts % 1000000000LL;
+        time_t t = (time_t)sec;
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        char date[16], hms[16], clf[32];
+        strftime(date, sizeof(date), "%Y-%m-%d", &tm);
+        strftime(hms, sizeof(hms), "%H:%M:%S", &tm);
+        strftime(clf, sizeof(clf), "%d/%b/%Y:%H:%M:%S", &tm);
+        char *b = buf[i];
+        size_t cap = sizeof(buf[i]);
+        unsigned id = (unsigned)(lb_rand() & 0xffffff);
+        switch (i % 9) {
+            case 0:
+                snprintf(b, cap, "{\"ts\":\"%sT%s.%06lldZ\",\"id\":\"%06x\"}",
+                         date, hms, (long long)(frac / 1000), id);
+                break;
+            case 1:
+                snprintf(b, cap, "ts=%sT%s.%03lldZ level=info n=%u", date, hms,
+                         (long long)(frac / 1000000), id);
+                break;
+            case 2:
+                snprintf(b, cap, "%s %s,%03lld  INFO [main]%s", date, hms,
+                         (long long)(frac / 1000000),
+                         with_newline ? "\n\tat x.y(Z.java:1)" : "");
+                break;
+            case 3:
+                snprintf(b, cap, "10.0.0.%u - - [%s +0000] \"GET / HTTP/1.1\"",
+                         id % 256, clf);
+                break;
+            case 4:
+                snprintf(b, cap, "{\"time\":%lld%03lld,\"msg\":\"m%u\"}",
+                         (long long)sec, (long long)(frac / 1000000), id);
+                break;
+            case 5: /* at the end of the line, right after a hex run */
+                snprintf(b, cap, "req=4bf92f3577b34da6a3ce929d0e0e%04x%sT%s",
+                         id & 0xffff, date, hms);
+                break;
+            case 6: /* another second: stays text */
+                snprintf(b, cap, "ts=%sT%s.000Z late", date, "00:00:00");
+                break;
+            case 7:
+                snprintf(b, cap, "no time here %u", id);
+                break;
+            default:
+                snprintf(b, cap, "%s %s.%09lld x", date, hms, (long long)frac);
+                break;
+        }
+        lines[i] = (struct tr_log_line){.ts = ts, .line = {b, strlen(b)}};
+        shifted[i] = lines[i];
+        shifted[i].ts += 1000000000LL;
+    }
+    struct tr_buf z, zs;
+    tr_buf_init(&z);
+    tr_buf_init(&zs);
+    cr_assert_eq(tr_log_block_encode(lines, N, TR_LOG_BLOCK_ZSTD, &z), 0);
+    cr_assert_eq(tr_log_block_encode(shifted, N, TR_LOG_BLOCK_ZSTD, &zs), 0);
+    struct tr_log_block_info bi, bs;
+    cr_assert_eq(tr_log_block_info(z.data, z.len, &bi), 0);
+    cr_assert_eq(tr_log_block_info(zs.data, zs.len, &bs), 0);
+    cr_assert(bi.flags & TR_LOG_BLOCK_TIMES);
+    cr_assert_not(bs.flags & TR_LOG_BLOCK_TIMES);
+    cr_assert_eq(!!(bi.flags & TR_LOG_BLOCK_NEWLINES), !with_newline);
+    cr_assert(z.len < zs.len, "with references %zu, without %zu", z.len,
+              zs.len);
+    struct tr_arena a;
+    tr_arena_init(&a, 4096);
+    struct tr_log_line *out;
+    size_t got;
+    cr_assert_eq(tr_log_block_decode(z.data, z.len, &a, &out, &got), 0);
+    cr_assert_eq(got, (size_t)N);
+    for (size_t i = 0; i < N; i++) {
+        cr_assert_eq(out[i].ts, lines[i].ts);
+        cr_assert(tr_slice_eq(out[i].line, lines[i].line),
+                  "line %zu: %.*s\nwant %.*s", i, (int)out[i].line.len,
+                  out[i].line.base, (int)lines[i].line.len, lines[i].line.base);
+    }
+    /* a needle spanning a reference and the text around it */
+    struct tr_slice needle = {lines[1].line.base, 20};
+    struct tr_log_block_filter f = {.start = INT64_MIN,
+                                    .end = INT64_MAX,
+                                    .needles = &needle,
+                                    .n_needles = 1};
+    cr_assert_eq(
+        tr_log_block_select(z.data, z.len, &f, &a, &out, NULL, &got, NULL), 0);
+    cr_assert_eq(got, 1);
+    cr_assert_eq(out[0].ts, lines[1].ts);
+    tr_arena_free(&a);
+    tr_buf_free(&z);
+    tr_buf_free(&zs);
+}
+
+Test(log_block, time_texts_referenced_and_restored)
+{
+    lb_time_roundtrip(false);
+}
+
+Test(log_block, time_texts_with_length_column)
+{
+    lb_time_roundtrip(true);
+}
+
 /* The encoder packs exactly the runs the format's definition packs (its
  * scan skips ahead; the bytes it writes must not depend on how): random
  * lines of hex runs of every length around 16, other letters, spaces and
@@ -351,6 +468,7 @@ Test(log_block, hex_packing_matches_the_definition)
         cr_assert_eq(tr_log_block_info(z.data, z.len, &bz), 0);
         cr_assert_eq(tr_log_block_info(u.data, u.len, &bu), 0);
         cr_assert(bu.flags & TR_LOG_BLOCK_NEWLINES);
+        cr_assert_not(bz.flags & TR_LOG_BLOCK_TIMES); /* no time texts */
         size_t columns = bu.payload_len - section;
         size_t want = columns + lb_ref_packed_size(all, section);
         if (bz.flags & TR_LOG_BLOCK_PACKED) {
