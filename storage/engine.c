@@ -11,7 +11,7 @@
 #include "lib/log.h"
 
 static const char *const engine_cf_names[TR_CF_COUNT] = {
-    "default", "meta", "metrics", "logs", "traces"};
+    "default", "meta", "metrics", "logs", "traces", "logs_open"};
 
 struct tr_engine {
     rocksdb_t *db;
@@ -52,7 +52,7 @@ static rocksdb_options_t *engine__cf_options(struct tr_engine *e, int cf)
     /* (window_bits, level, strategy, max_dict_bytes, enabled): sealed data
      * is written once and read often, so spend compaction CPU on size */
     rocksdb_options_set_bottommost_compression_options(o, -14, 9, 0, 0, 1);
-    if (cf == TR_CF_LOGS) {
+    if (cf == TR_CF_LOGS || cf == TR_CF_LOGS_OPEN) {
         /* log blocks are zstd frames already (storage/log_block.h): zstd-9
          * over them gained nothing and was ~46% of the ingest CPU. LZ4 on
          * every level still shrinks the raw open fragments, the indexes

@@ -7,9 +7,14 @@
  *                  identity carried its signal, legacy metric metadata)
  *   metrics        series, postings, chunks and metadata of metrics shards
  *                  (keys in storage/keys.h)
- *   logs           streams, postings, fragments, blocks and block indexes
- *                  of logs shards (keys in storage/log_keys.h)
+ *   logs           streams, postings, blocks and block indexes of logs
+ *                  shards (keys in storage/log_keys.h)
  *   traces         data of traces shards
+ *   logs_open      the open fragments of logs shards (storage/log_keys.h):
+ *                  written by one apply and deleted by a later one, they
+ *                  live apart from the blocks, so that the LSM's rewrites
+ *                  of long-lived blocks never carry them and what they
+ *                  leave behind is dropped by compacting a small family
  *
  * Compression: none for level 0 (short-lived), LZ4 for levels 1-5, ZSTD
  * (level 9) for the bottom level. Writes go
@@ -29,8 +34,20 @@ enum tr_cf {
     TR_CF_METRICS,
     TR_CF_LOGS,
     TR_CF_TRACES,
+    TR_CF_LOGS_OPEN,
     TR_CF_COUNT
 };
+
+/* The column families of a signal's shards (enum tr_signal) into
+ * out[0..return): the signal's own first. */
+static inline size_t tr_cfs_of_signal(uint8_t signal, enum tr_cf out[2])
+{
+    out[0] = signal == 2   ? TR_CF_LOGS
+             : signal == 3 ? TR_CF_TRACES
+                           : TR_CF_METRICS;
+    out[1] = TR_CF_LOGS_OPEN;
+    return signal == 2 ? 2 : 1;
+}
 
 /* The column family holding a signal's shards (enum tr_signal). */
 static inline enum tr_cf tr_cf_of_signal(uint8_t signal)

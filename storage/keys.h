@@ -38,6 +38,11 @@
  *                                       -> u64 BE applied index of the shard:
  *                                          every Raft entry <= it is durable
  *                                          in the signal's column family
+ *   "F"                                 -> u8 1: the logs shards' open
+ *                                          fragments are in the logs_open
+ *                                          column family (directories
+ *                                          written before it had them in
+ *                                          logs: moved when it opens)
  *   legacy (directories written before shard ids carried their signal):
  *   "A" | window | slot (11 bytes)      -> rewritten as a metrics shard's
  *                                          key when the storage opens

@@ -3,8 +3,10 @@
  * storage/log_keys.h), with Loki's semantics: an entry more than the
  * entry's out-of-order window behind its stream's newest entry is refused,
  * an exact duplicate (ts, line, structured metadata) of an entry the stream
- * holds is dropped, everything else is stored. Every decision reads only
- * the entry and the shard's keys, so every replica writes the same bytes. */
+ * holds is dropped, everything else is stored; and of the logs cut entry
+ * (every stream's open fragments become a block). Every decision reads
+ * only the entry and the shard's keys, so every replica writes the same
+ * bytes. */
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -191,7 +193,7 @@ static int la__load_fragments(struct la_ctx *c,
     }
     log_key_stream(&c->key, c->tenant, c->id->window, c->id->slot,
                    TR_KEY_LOG_FRAGMENT, ls->id);
-    struct tr_iter *it = tr_iter_new(c->s->eng, TR_CF_LOGS);
+    struct tr_iter *it = tr_iter_new(c->s->eng, TR_CF_LOGS_OPEN);
     if (it == NULL) {
         return TR_ENOMEM;
     }
@@ -490,7 +492,7 @@ static int la__cut(struct la_ctx *c, struct la_stream *ls)
     int rv = 0;
     log_key_stream(&c->key, c->tenant, c->id->window, c->id->slot,
                    TR_KEY_LOG_FRAGMENT, ls->id);
-    struct tr_iter *it = tr_iter_new(c->s->eng, TR_CF_LOGS);
+    struct tr_iter *it = tr_iter_new(c->s->eng, TR_CF_LOGS_OPEN);
     if (it == NULL) {
         return TR_ENOMEM;
     }
@@ -512,7 +514,7 @@ static int la__cut(struct la_ctx *c, struct la_stream *ls)
         for (size_t i = 0; i < ln && rv == 0; i++) {
             rv = la__push_line(&all, &n, &cap, &lines[i]);
         }
-        tr_wbatch_delete(c->s->batch, TR_CF_LOGS, k.base, k.len);
+        tr_wbatch_delete(c->s->batch, TR_CF_LOGS_OPEN, k.base, k.len);
     }
     tr_iter_free(it);
     for (size_t i = 0; i < ls->n_pending && rv == 0; i++) {
@@ -587,7 +589,7 @@ static int la__flush(struct la_ctx *c, struct la_stream *ls)
             log_key_stream(&c->key, c->tenant, c->id->window, c->id->slot,
                            TR_KEY_LOG_FRAGMENT, ls->id);
             tr_buf_put_u64be(&c->key, c->index);
-            tr_wbatch_put(c->s->batch, TR_CF_LOGS, c->key.data, c->key.len,
+            tr_wbatch_put(c->s->batch, TR_CF_LOGS_OPEN, c->key.data, c->key.len,
                           frag.data, frag.len);
             st->frags++;
             st->open_raw += raw;
@@ -677,7 +679,7 @@ static int la__cut_all(struct tr_storage *s,
     tr_u64map_init(&c.by_id);
     tr_buf_init(&c.key);
     tr_buf_init(&c.val);
-    int rv = storage_shard_ranges(s, id, la__cut_tenant, &c);
+    int rv = storage_shard_ranges(s, id, TR_CF_LOGS, la__cut_tenant, &c);
     la__ctx_free(&c);
     tr_arena_free(&a);
     if (rv != 0) {
@@ -752,4 +754,64 @@ int log_apply(struct tr_storage *s,
                        tr_strerror(rv));
     }
     return 0;
+}
+
+int log_upgrade_fragments(struct tr_storage *s, char *errmsg)
+{
+    static const char marker[] = "F";
+    struct tr_buf v;
+    tr_buf_init(&v);
+    bool done = tr_engine_get(s->eng, TR_CF_META, marker, 1, &v) == 0;
+    tr_buf_free(&v);
+    if (done) {
+        return 0;
+    }
+    struct tr_iter *it = tr_iter_new(s->eng, TR_CF_LOGS);
+    struct tr_wbatch *b = tr_wbatch_new(s->eng);
+    if (it == NULL || b == NULL) {
+        tr_iter_free(it);
+        tr_wbatch_free(b);
+        return tr_errf(TR_ENOMEM, errmsg, "out of memory");
+    }
+    /* each shard prefix (tenant | 0 | window | slot): its 'F' range,
+     * then on to the next prefix */
+    size_t moved = 0;
+    uint8_t fk[520], next[520];
+    tr_iter_seek(it, "", 0);
+    while (tr_iter_valid(it)) {
+        struct tr_slice k = tr_iter_key(it);
+        const char *z = memchr(k.base, '\0', k.len);
+        size_t pl = z != NULL ? (size_t)(z - k.base) + 11 : 0;
+        if (z == NULL || k.len < pl || pl + 1 > sizeof(fk)) {
+            tr_iter_next(it); /* no key of a shard: skip */
+            continue;
+        }
+        memcpy(fk, k.base, pl);
+        fk[pl] = TR_KEY_LOG_FRAGMENT;
+        size_t nl = tr_prefix_successor(fk, pl, next);
+        for (tr_iter_seek(it, fk, pl + 1); tr_iter_has_prefix(it, fk, pl + 1);
+             tr_iter_next(it)) {
+            struct tr_slice fkey = tr_iter_key(it), fv = tr_iter_value(it);
+            tr_wbatch_put(b, TR_CF_LOGS_OPEN, fkey.base, fkey.len, fv.base,
+                          fv.len);
+            tr_wbatch_delete(b, TR_CF_LOGS, fkey.base, fkey.len);
+            moved++;
+        }
+        if (nl == 0) {
+            break;
+        }
+        tr_iter_seek(it, next, nl);
+    }
+    tr_iter_free(it);
+    uint8_t one = 1;
+    tr_wbatch_put(b, TR_CF_META, marker, 1, &one, 1);
+    int rv = tr_engine_write(s->eng, b, errmsg);
+    tr_wbatch_free(b);
+    if (rv == 0 && moved > 0) {
+        tr_log_info(
+            "data directory upgraded: open log fragments moved to "
+            "their own column family",
+            "fragments=%zu", moved);
+    }
+    return rv;
 }

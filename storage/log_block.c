@@ -154,10 +154,42 @@ static void blk__pack(const uint8_t *p,
     tr_buf_append(t, p + lit, n - lit);
 }
 
+/* The timestamp delta column: uvarints, or (flag bit 3) byte planes. */
+struct blk_ts {
+    struct tr_cursor c;    /* uvarints: the column */
+    const uint8_t *planes; /* planes: w planes of n bytes */
+    size_t n;
+    size_t i;   /* planes: deltas read */
+    unsigned w; /* 0: uvarints */
+};
+
+/* The next delta. 0 or TR_ECORRUPT. */
+static inline int blk__ts_next(struct blk_ts *t, uint64_t *dt)
+{
+    if (t->w == 0) {
+        return tr_cursor_uvarint(&t->c, dt);
+    }
+    if (t->i >= t->n) {
+        return TR_ECORRUPT;
+    }
+    uint64_t v = 0;
+    for (unsigned p = 0; p < t->w; p++) {
+        v = v << 8 | t->planes[p * t->n + t->i];
+    }
+    t->i++;
+    *dt = v;
+    return 0;
+}
+
+static bool blk__ts_done(const struct blk_ts *t)
+{
+    return t->w == 0 ? tr_cursor_left(&t->c) == 0 : t->i == t->n;
+}
+
 /* What expanding time references needs (flag bit 2): the timestamp and
  * length columns, walked as far as the references reach. */
 struct blk_times {
-    struct tr_cursor ts;   /* deltas of the entries not read yet */
+    struct blk_ts ts;      /* deltas of the entries not read yet */
     struct tr_cursor lens; /* their lengths (no newline flag) */
     bool newlines;
     size_t n;        /* entries in the block */
@@ -173,7 +205,7 @@ struct blk_times {
 static int blk__times_next(struct blk_times *tm)
 {
     uint64_t dt, len = 0;
-    if (tm->next == tm->n || tr_cursor_uvarint(&tm->ts, &dt) != 0 ||
+    if (tm->next == tm->n || blk__ts_next(&tm->ts, &dt) != 0 ||
         (!tm->newlines && tr_cursor_uvarint(&tm->lens, &len) != 0)) {
         return TR_ECORRUPT;
     }
@@ -330,10 +362,36 @@ static int blk__payload(const struct tr_log_line *lines,
     struct tr_buf refs;
     tr_buf_init(&refs);
     int rv = 0;
-    for (size_t i = 0; i < n; i++) {
-        uint64_t delta = (uint64_t)lines[i].ts -
-                         (uint64_t)(i == 0 ? lines[0].ts : lines[i - 1].ts);
-        tr_buf_put_uvarint(p, delta);
+    if (packed) {
+        /* byte planes, most significant first (flag bit 3) */
+        uint64_t max = 0;
+        for (size_t i = 1; i < n; i++) {
+            uint64_t dt = (uint64_t)lines[i].ts - (uint64_t)lines[i - 1].ts;
+            max = dt > max ? dt : max;
+        }
+        unsigned w = 1;
+        while (w < 8 && (max >> (8 * w)) != 0) {
+            w++;
+        }
+        tr_buf_putc(p, (char)w);
+        if (tr_buf_reserve(p, (size_t)w * n) == 0) {
+            uint8_t *o = (uint8_t *)p->data + p->len;
+            for (size_t i = 0; i < n; i++) {
+                uint64_t dt =
+                    i == 0 ? 0
+                           : (uint64_t)lines[i].ts - (uint64_t)lines[i - 1].ts;
+                for (unsigned q = 0; q < w; q++) {
+                    o[q * n + i] = (uint8_t)(dt >> (8 * (w - 1 - q)));
+                }
+            }
+            p->len += (size_t)w * n;
+        }
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            uint64_t delta = (uint64_t)lines[i].ts -
+                             (uint64_t)(i == 0 ? lines[0].ts : lines[i - 1].ts);
+            tr_buf_put_uvarint(p, delta);
+        }
     }
     for (size_t i = 0; i < n && !newlines; i++) {
         tr_buf_put_uvarint(p, lines[i].line.len);
@@ -441,9 +499,10 @@ int tr_log_block_encode(const struct tr_log_line *lines,
     uint8_t h[TR_LOG_BLOCK_HEADER];
     h[0] = TR_LOG_BLOCK_VERSION;
     h[1] = compression;
-    h[2] = (uint8_t)((newlines ? TR_LOG_BLOCK_NEWLINES : 0) |
-                     (packed ? TR_LOG_BLOCK_PACKED : 0) |
-                     (times ? TR_LOG_BLOCK_TIMES : 0));
+    h[2] =
+        (uint8_t)((newlines ? TR_LOG_BLOCK_NEWLINES : 0) |
+                  (packed ? TR_LOG_BLOCK_PACKED | TR_LOG_BLOCK_TS_PLANES : 0) |
+                  (times ? TR_LOG_BLOCK_TIMES : 0));
     tr_put_u64be(h + 3, (uint64_t)lines[0].ts);
     tr_put_u64be(h + 11, (uint64_t)lines[n - 1].ts);
     tr_put_u32be(h + 19, (uint32_t)n);
@@ -475,7 +534,7 @@ int tr_log_block_info(const void *buf,
     if (len < TR_LOG_BLOCK_HEADER || b[0] != TR_LOG_BLOCK_VERSION ||
         b[1] > TR_LOG_BLOCK_ZSTD ||
         (b[2] & ~(TR_LOG_BLOCK_NEWLINES | TR_LOG_BLOCK_PACKED |
-                  TR_LOG_BLOCK_TIMES)) != 0 ||
+                  TR_LOG_BLOCK_TIMES | TR_LOG_BLOCK_TS_PLANES)) != 0 ||
         ((b[2] & TR_LOG_BLOCK_PACKED) && b[1] != TR_LOG_BLOCK_ZSTD) ||
         ((b[2] & TR_LOG_BLOCK_TIMES) && !(b[2] & TR_LOG_BLOCK_PACKED))) {
         return TR_ECORRUPT;
@@ -506,7 +565,7 @@ int tr_log_block_info(const void *buf,
 /* The columns of a payload, located and checked (format in
  * storage/log_block.h), as cursors that the walk advances together. */
 struct blk_cols {
-    struct tr_cursor ts;    /* timestamp deltas */
+    struct blk_ts ts;       /* timestamp deltas */
     struct tr_cursor lens;  /* line lengths (no newline flag) */
     struct tr_cursor nmeta; /* metadata pair counts */
     struct tr_cursor pairs; /* metadata pairs */
@@ -557,11 +616,21 @@ static int blk__columns(const struct tr_log_block_info *bi,
         return TR_ECORRUPT;
     }
     struct tr_cursor c = tr_cursor_make(p, bi->payload_len);
-    k->ts = c;
-    if (blk__skip_uvarints(&c, n, UINT64_MAX, NULL) != 0) {
-        return TR_ECORRUPT;
+    if (bi->flags & TR_LOG_BLOCK_TS_PLANES) {
+        uint8_t w;
+        if (tr_cursor_u8(&c, &w) != 0 || w < 1 || w > 8 ||
+            n > tr_cursor_left(&c) / w) {
+            return TR_ECORRUPT;
+        }
+        k->ts = (struct blk_ts){.planes = c.p, .n = n, .w = w};
+        c.p += (size_t)w * n;
+    } else {
+        k->ts.c = c;
+        if (blk__skip_uvarints(&c, n, UINT64_MAX, NULL) != 0) {
+            return TR_ECORRUPT;
+        }
+        k->ts.c.end = c.p;
     }
-    k->ts.end = c.p;
     k->lens = c;
     uint64_t total_len = 0;
     if (!newlines &&
@@ -684,7 +753,7 @@ static int blk__walk(const struct tr_log_block_info *bi,
     size_t kept = 0, ranged = 0;
     for (size_t i = 0; i < bi->count; i++) {
         uint64_t dt, len, nm;
-        if (tr_cursor_uvarint(&k->ts, &dt) != 0 ||
+        if (blk__ts_next(&k->ts, &dt) != 0 ||
             dt > (uint64_t)bi->maxt - (uint64_t)ts || (i == 0 && dt != 0) ||
             tr_cursor_uvarint(&k->nmeta, &nm) != 0) {
             return TR_ECORRUPT; /* past max ts, or the first is not min ts */
@@ -758,7 +827,7 @@ static int blk__walk(const struct tr_log_block_info *bi,
         kept++;
     }
     /* every column used up exactly */
-    if (ts != bi->maxt || tr_cursor_left(&k->ts) != 0 ||
+    if (ts != bi->maxt || !blk__ts_done(&k->ts) ||
         tr_cursor_left(&k->lens) != 0 || tr_cursor_left(&k->nmeta) != 0 ||
         tr_cursor_left(&k->pairs) != 0 || tr_cursor_left(&k->lines) != 0) {
         return TR_ECORRUPT;

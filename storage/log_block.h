@@ -13,7 +13,8 @@
  *                 holds a '\n'; the length column is left out); bit 1 =
  *                 hex runs packed (below; zstd blocks only); bit 2 = time
  *                 references in the packed text (below; with bit 1 only);
- *                 other bits 0
+ *                 bit 3 = timestamp deltas in byte planes (below; the
+ *                 encoder sets it on zstd blocks); other bits 0
  *   3       8     min ts, ns, int64 big-endian (the first entry's)
  *   11      8     max ts, ns, int64 big-endian (the last entry's)
  *   19      4     number of entries N (1 .. 2^24), big-endian
@@ -28,7 +29,12 @@
  *   payload (columns: similar values sit together, for the compressor)
  *   OFFSET  SIZE     DESCRIPTION
  *   0       N x uv   timestamp deltas: the first entry's minus min ts,
- *                    then each minus the previous one (non-decreasing)
+ *                    then each minus the previous one (non-decreasing);
+ *                    with flag bit 3 instead 1 byte W (1..8), then W
+ *                    planes of N bytes, plane q holding byte W - 1 - q of
+ *                    every delta (the high bytes of a stream's deltas
+ *                    repeat, the low ones do not: -7 % of the column's
+ *                    compressed bytes on bench/logs' corpus)
  *   .       N x uv   line lengths (only without flag bit 0)
  *   .       N x uv   number of structured metadata pairs of each entry
  *   .       uvarint  number D of dictionary strings, then D times:
@@ -81,6 +87,7 @@
 #define TR_LOG_BLOCK_NEWLINES 0x01
 #define TR_LOG_BLOCK_PACKED 0x02
 #define TR_LOG_BLOCK_TIMES 0x04
+#define TR_LOG_BLOCK_TS_PLANES 0x08
 #define TR_LOG_BLOCK_NONE 0
 #define TR_LOG_BLOCK_ZSTD 1
 #define TR_LOG_BLOCK_MAX_ENTRIES (1u << 24)

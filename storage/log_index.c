@@ -10,8 +10,8 @@
 #include "lib/hash.h"
 
 /* needle bloom: see TR_LOG_INDEX_K in storage/log_index.h */
-#define IX_NEEDLE_TENTHS_OF_BITS_PER_ITEM 35
-#define IX_NEEDLE_PROBES 3
+#define IX_NEEDLE_TENTHS_OF_BITS_PER_ITEM 28
+#define IX_NEEDLE_PROBES 2
 #define IX_META_TENTHS_OF_BITS_PER_ITEM 100
 #define IX_META_PROBES 7
 #define IX_MAX_W 64

@@ -17,7 +17,8 @@
  *   'F' fragment:  prefix | id u64 BE | index u64 BE
  *                  -> the stream's lines of the Raft entry at `index`, as
  *                  an uncompressed block (storage/log_block.h), sorted by
- *                  (ts, push order)
+ *                  (ts, push order); in the logs_open column family, every
+ *                  other key in logs (storage/engine.h)
  *   'I' index:     prefix | id u64 BE | mint (sign-flipped u64 BE) |
  *                  seq u64 BE  -> the block's index record
  *                  (storage/log_index.h)
@@ -41,7 +42,9 @@
  * batch as the shard's applied index. When a stream's open fragments reach
  * LOG_CUT_BYTES of raw lines or span more than LOG_CUT_SPAN_NS, that apply
  * merges them (with its own lines) into one block: 'B' + 'I' keys written,
- * the fragments deleted, in the same batch. Nothing of a logs shard lives
+ * the fragments deleted, in the same batch; the logs cut entry
+ * (storage/log_entry.h, a leader's graceful stop) does that for every
+ * stream with open fragments, at its own index. Nothing of a logs shard lives
  * only in memory: a checkpoint has nothing to persist, and after a crash
  * the Raft log is replayed from the applied index in RocksDB.
  *

@@ -202,6 +202,7 @@ static int lr__src_push(struct lr_srcs *ss, const struct lr_src *src)
  * rules out the pushed-down needles or metadata, and fragments without
  * the needles, are counted as skipped and not listed. */
 static int lr__sources(struct tr_iter *it,
+                       struct tr_iter *oit,
                        struct tr_slice tenant,
                        const struct lr_hit *hit,
                        const struct tr_log_hints *h,
@@ -267,9 +268,9 @@ static int lr__sources(struct tr_iter *it,
     log_key_stream(&k, tenant, hit->window, hit->slot, TR_KEY_LOG_FRAGMENT,
                    hit->id);
     pl = k.len;
-    for (tr_iter_seek(it, k.data, pl);
-         rv == 0 && tr_iter_has_prefix(it, k.data, pl); tr_iter_next(it)) {
-        struct tr_slice key = tr_iter_key(it), v = tr_iter_value(it);
+    for (tr_iter_seek(oit, k.data, pl);
+         rv == 0 && tr_iter_has_prefix(oit, k.data, pl); tr_iter_next(oit)) {
+        struct tr_slice key = tr_iter_key(oit), v = tr_iter_value(oit);
         struct tr_log_block_info bi;
         if (key.len != pl + 8) {
             continue;
@@ -476,8 +477,10 @@ static int lr__copy_line(struct tr_arena *a,
     return 0;
 }
 
-/* Reads one stream (its hits in several shards) into st. */
+/* Reads one stream (its hits in several shards) into st: blocks through
+ * it, open fragments through oit (one snapshot). */
 static int lr__stream(struct tr_iter *it,
+                      struct tr_iter *oit,
                       struct tr_slice tenant,
                       const struct lr_hit *hits,
                       size_t nh,
@@ -492,7 +495,8 @@ static int lr__stream(struct tr_iter *it,
     struct lr_src **order = NULL;
     int rv = 0;
     for (size_t i = 0; i < nh && rv == 0; i++) {
-        rv = lr__sources(it, tenant, &hits[i], h, &tmp, ls, &out->stats, &ss);
+        rv = lr__sources(it, oit, tenant, &hits[i], h, &tmp, ls, &out->stats,
+                         &ss);
     }
     if (rv == 0 && ss.n > 1) {
         qsort(ss.v, ss.n, sizeof(*ss.v), lr__rank_cmp);
@@ -602,7 +606,8 @@ static void lr__read_piece(void *arg, size_t pi)
     struct lr_par *p = arg;
     struct lr_piece *pc = &p->pieces[pi];
     struct tr_iter *it = tr_iter_clone(p->base, TR_CF_LOGS);
-    pc->rv = it == NULL ? TR_ENOMEM : 0;
+    struct tr_iter *oit = tr_iter_clone(p->base, TR_CF_LOGS_OPEN);
+    pc->rv = it == NULL || oit == NULL ? TR_ENOMEM : 0;
     for (size_t g = pc->g0; g < pc->g1 && pc->rv == 0; g++) {
         if (atomic_load(&p->stop)) {
             break;
@@ -611,7 +616,7 @@ static void lr__read_piece(void *arg, size_t pi)
         struct tr_log_stream *ls = &p->streams[g];
         ls->labels = hit->labels;
         ls->n_labels = hit->n_labels;
-        pc->rv = lr__stream(it, p->tenant, hit,
+        pc->rv = lr__stream(it, oit, p->tenant, hit,
                             p->group_start[g + 1] - p->group_start[g], p->h,
                             &pc->part, ls);
     }
@@ -619,6 +624,7 @@ static void lr__read_piece(void *arg, size_t pi)
         atomic_store(&p->stop, 1);
     }
     tr_iter_free(it);
+    tr_iter_free(oit);
 }
 
 /* The first hit of each label set of hits (sorted by labels), then

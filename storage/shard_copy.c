@@ -26,12 +26,13 @@ static uint64_t copy__fnv(uint64_t h, const void *p, size_t n)
 
 int storage_shard_ranges(struct tr_storage *s,
                          const struct tr_shard_id *id,
+                         enum tr_cf cf,
                          storage_range_fn fn,
                          void *arg)
 {
     int64_t window = id->window;
     uint16_t slot = id->slot;
-    struct tr_iter *it = tr_iter_new(s->eng, tr_cf_of_signal(id->signal));
+    struct tr_iter *it = tr_iter_new(s->eng, cf);
     if (it == NULL) {
         return TR_ENOMEM;
     }
@@ -83,7 +84,11 @@ uint64_t storage_shard_checksum_locked(struct tr_storage *s,
                                        const struct tr_shard_id *id)
 {
     uint64_t h = FNV_OFFSET;
-    storage_shard_ranges(s, id, copy__sum_range, &h);
+    enum tr_cf cfs[2];
+    size_t n = tr_cfs_of_signal(id->signal, cfs);
+    for (size_t i = 0; i < n; i++) {
+        storage_shard_ranges(s, id, cfs[i], copy__sum_range, &h);
+    }
     return h;
 }
 
@@ -126,8 +131,12 @@ int tr_storage_shard_dump(struct tr_storage *s,
         return rv;
     }
     size_t start = out->len;
-    struct copy_dump d = {out, (uint8_t)tr_cf_of_signal(id->signal)};
-    rv = storage_shard_ranges(s, id, copy__dump_range, &d);
+    enum tr_cf cfs[2];
+    size_t ncf = tr_cfs_of_signal(id->signal, cfs);
+    for (size_t i = 0; i < ncf && rv == 0; i++) {
+        struct copy_dump d = {out, (uint8_t)cfs[i]};
+        rv = storage_shard_ranges(s, id, cfs[i], copy__dump_range, &d);
+    }
     if (rv != 0) {
         return rv;
     }
@@ -165,8 +174,13 @@ static int copy__drop_locked(struct tr_storage *s, const struct tr_shard_id *id)
     if (b == NULL) {
         return TR_ENOMEM;
     }
-    struct copy_delete d = {b, tr_cf_of_signal(id->signal)};
-    int rv = storage_shard_ranges(s, id, copy__delete_range, &d);
+    enum tr_cf cfs[2];
+    size_t ncf = tr_cfs_of_signal(id->signal, cfs);
+    int rv = 0;
+    for (size_t i = 0; i < ncf && rv == 0; i++) {
+        struct copy_delete d = {b, cfs[i]};
+        rv = storage_shard_ranges(s, id, cfs[i], copy__delete_range, &d);
+    }
     uint8_t k[TR_KEY_APPLIED_SIZE];
     storage_applied_key(k, id);
     tr_wbatch_delete(b, TR_CF_META, k, sizeof(k));
@@ -216,7 +230,8 @@ int tr_storage_shard_load(struct tr_storage *s,
     uint8_t tail[10];
     tr_put_u64be(tail, tr_key_time(id->window));
     tr_put_u16be(tail + 8, id->slot);
-    uint8_t want_cf = (uint8_t)tr_cf_of_signal(id->signal);
+    enum tr_cf cfs[2];
+    size_t ncf = tr_cfs_of_signal(id->signal, cfs);
     struct tr_cursor c = tr_cursor_make(d, len - 16);
     struct tr_wbatch *b = tr_wbatch_new(s->eng);
     if (b == NULL) {
@@ -227,7 +242,8 @@ int tr_storage_shard_load(struct tr_storage *s,
         uint8_t cf;
         uint64_t kl, vl;
         struct tr_slice k, v;
-        if (tr_cursor_u8(&c, &cf) != 0 || cf != want_cf ||
+        if (tr_cursor_u8(&c, &cf) != 0 ||
+            (cf != cfs[0] && (ncf < 2 || cf != cfs[1])) ||
             tr_cursor_uvarint(&c, &kl) != 0 ||
             tr_cursor_bytes(&c, kl, &k) != 0 ||
             tr_cursor_uvarint(&c, &vl) != 0 ||
@@ -242,7 +258,7 @@ int tr_storage_shard_load(struct tr_storage *s,
             rv = TR_ECORRUPT;
             break;
         }
-        tr_wbatch_put(b, (enum tr_cf)want_cf, k.base, k.len, v.base, v.len);
+        tr_wbatch_put(b, (enum tr_cf)cf, k.base, k.len, v.base, v.len);
     }
     pthread_mutex_lock(&s->write_mu);
     if (rv == 0) {

@@ -118,6 +118,9 @@ static int storage__upgrade_applied_keys(struct tr_storage *s, char *errmsg)
     return rv;
 }
 
+/* The largest logs_open column family compacted when the storage closes. */
+#define STORAGE_COMPACT_OPEN_MAX (1ULL << 30)
+
 int tr_storage_open(const struct tr_storage_config *cfg,
                     struct tr_storage **out,
                     char *errmsg)
@@ -151,7 +154,8 @@ int tr_storage_open(const struct tr_storage_config *cfg,
         goto err_after_alloc;
     }
     s->batch = tr_wbatch_new(s->eng);
-    if (storage__upgrade_applied_keys(s, errmsg) != 0) {
+    if (storage__upgrade_applied_keys(s, errmsg) != 0 ||
+        log_upgrade_fragments(s, errmsg) != 0) {
         tr_wbatch_free(s->batch);
         tr_engine_close(s->eng);
         goto err_after_alloc;
@@ -438,6 +442,13 @@ void tr_storage_close(struct tr_storage *s)
     }
     pthread_mutex_unlock(&s->write_mu);
     tr_engine_flush(s->eng);
+    /* what the logs shards' cut fragments left behind (all of it after a
+     * graceful stop's cut entries): the family is small by design, so
+     * dropping it costs little (skipped when it is not) */
+    if (tr_engine_live_bytes(s->eng, TR_CF_LOGS_OPEN) <=
+        STORAGE_COMPACT_OPEN_MAX) {
+        tr_engine_compact(s->eng, TR_CF_LOGS_OPEN);
+    }
     head_free(s);
     while (s->shards != NULL) {
         struct storage_shard *next = s->shards->next;

@@ -423,6 +423,46 @@ Test(log_block, time_texts_with_length_column)
     lb_time_roundtrip(true);
 }
 
+/* Timestamp deltas in byte planes (zstd blocks): every width from one
+ * to eight bytes, from equal timestamps to the whole int64 range, come
+ * back exactly. */
+Test(log_block, timestamp_planes_every_width)
+{
+    for (unsigned w = 1; w <= 8; w++) {
+        struct tr_log_line lines[40];
+        int64_t ts = INT64_MIN / 2;
+        for (size_t i = 0; i < 40; i++) {
+            /* deltas of up to 8w - 6 bits on every 8th entry, small ones
+             * between (the sum stays inside int64) */
+            uint64_t d =
+                i % 8 == 1 ? (lb_rand() >> (64 - 8 * w)) >> 6 : lb_rand() % 3;
+            if (w == 8 && i == 39) {
+                ts = INT64_MAX; /* a delta of more than 2^63 */
+            } else {
+                ts += (int64_t)d;
+            }
+            lines[i] = (struct tr_log_line){.ts = ts, .line = {"x", 1}};
+        }
+        struct tr_buf b;
+        tr_buf_init(&b);
+        cr_assert_eq(tr_log_block_encode(lines, 40, TR_LOG_BLOCK_ZSTD, &b), 0);
+        struct tr_log_block_info bi;
+        cr_assert_eq(tr_log_block_info(b.data, b.len, &bi), 0);
+        cr_assert(bi.flags & TR_LOG_BLOCK_TS_PLANES);
+        struct tr_arena a;
+        tr_arena_init(&a, 4096);
+        struct tr_log_line *out;
+        size_t n;
+        cr_assert_eq(tr_log_block_decode(b.data, b.len, &a, &out, &n), 0);
+        cr_assert_eq(n, 40);
+        for (size_t i = 0; i < 40; i++) {
+            cr_assert_eq(out[i].ts, lines[i].ts, "width %u, entry %zu", w, i);
+        }
+        tr_arena_free(&a);
+        tr_buf_free(&b);
+    }
+}
+
 /* The encoder packs exactly the runs the format's definition packs (its
  * scan skips ahead; the bytes it writes must not depend on how): random
  * lines of hex runs of every length around 16, other letters, spaces and
@@ -469,7 +509,10 @@ Test(log_block, hex_packing_matches_the_definition)
         cr_assert_eq(tr_log_block_info(u.data, u.len, &bu), 0);
         cr_assert(bu.flags & TR_LOG_BLOCK_NEWLINES);
         cr_assert_not(bz.flags & TR_LOG_BLOCK_TIMES); /* no time texts */
-        size_t columns = bu.payload_len - section;
+        /* the zstd block's timestamps are one plane (deltas < 256) after
+         * its width byte: one byte more than the varints (deltas < 128) */
+        cr_assert(bz.flags & TR_LOG_BLOCK_TS_PLANES);
+        size_t columns = bu.payload_len - section + 1;
         size_t want = columns + lb_ref_packed_size(all, section);
         if (bz.flags & TR_LOG_BLOCK_PACKED) {
             cr_assert_eq(bz.payload_len, want, "round %d: payload %u, want %zu",
@@ -583,7 +626,10 @@ Test(log_block, index_no_false_negatives)
         tried++;
         pruned += !tr_log_index_may_match(&x, &nd, 1, NULL, 0);
     }
-    cr_assert_geq(pruned * 100, tried * 95, "pruned %zu of %zu", pruned, tried);
+    /* 2.8 bits and 2 probes per item (storage/log_index.h): ~93 % of
+     * these 12..31-byte needles pruned (95 % with 3.5 bits / 3 probes; a
+     * 12-byte needle holds one window, so its minimum alone decides) */
+    cr_assert_geq(pruned * 100, tried * 90, "pruned %zu of %zu", pruned, tried);
     /* a short needle never prunes */
     struct tr_slice shortn = {"zzzzqqqq", 8};
     cr_assert(tr_log_index_may_match(&x, &shortn, 1, NULL, 0));

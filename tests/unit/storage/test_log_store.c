@@ -20,6 +20,7 @@
 #include "lib/matcher.h"
 #include "storage/labels.h"
 #include "storage/log_entry.h"
+#include "storage/engine.h"
 #include "storage/log_store.h"
 #include "storage/storage.h"
 
@@ -596,6 +597,63 @@ Test(log_store, cut_entry_turns_open_fragments_into_blocks)
     tr_storage_close(s);
 }
 
+/* A directory of a build that kept open fragments in the logs column
+ * family (simulated: fragments moved back, the marker deleted) gets them
+ * moved to logs_open when it opens; every line reads back and the next
+ * cut finds them. */
+Test(log_store, fragments_of_older_directories_moved)
+{
+    struct tr_storage *s = ls_open_dir(ls_dir);
+    struct tl v[] = {{T0, "old one", NULL, NULL},
+                     {T0 + 1, "old two", NULL, NULL}};
+    push(s, 1, "app=a", v, 2);
+    struct tr_engine *e = tr_storage_engine(s);
+    struct tr_wbatch *b = tr_wbatch_new(e);
+    struct tr_iter *it = tr_iter_new(e, TR_CF_LOGS_OPEN);
+    size_t n = 0;
+    for (tr_iter_seek(it, "", 0); tr_iter_valid(it); tr_iter_next(it)) {
+        struct tr_slice k = tr_iter_key(it), val = tr_iter_value(it);
+        tr_wbatch_put(b, TR_CF_LOGS, k.base, k.len, val.base, val.len);
+        tr_wbatch_delete(b, TR_CF_LOGS_OPEN, k.base, k.len);
+        n++;
+    }
+    tr_iter_free(it);
+    cr_assert_eq(n, 1, "one fragment");
+    tr_wbatch_delete(b, TR_CF_META, "F", 1);
+    char err[TR_ERRMSG_SIZE];
+    cr_assert_eq(tr_engine_write(e, b, err), 0);
+    tr_wbatch_free(b);
+    tr_storage_close(s);
+
+    s = ls_open_dir(ls_dir);
+    e = tr_storage_engine(s);
+    size_t in_logs = 0, in_open = 0;
+    it = tr_iter_new(e, TR_CF_LOGS);
+    for (tr_iter_seek(it, "", 0); tr_iter_valid(it); tr_iter_next(it)) {
+        in_logs += tr_iter_key(it).base[13] == 'F';
+    }
+    tr_iter_free(it);
+    it = tr_iter_new(e, TR_CF_LOGS_OPEN);
+    for (tr_iter_seek(it, "", 0); tr_iter_valid(it); tr_iter_next(it)) {
+        in_open++;
+    }
+    tr_iter_free(it);
+    cr_assert_eq(in_logs, 0);
+    cr_assert_eq(in_open, 1);
+    struct tr_log_result r;
+    struct tr_log_hints h = hints(TR_LOG_FORWARD, 0);
+    cr_assert_eq(sel(s, &APP_A, 1, &h, &r), 0);
+    const char *want[] = {"old one", "old two"};
+    expect_lines(&r.streams[0], want, 2);
+    tr_log_result_free(&r);
+    cr_assert_eq(apply_cut(s, 2), 0);
+    cr_assert_eq(sel(s, &APP_A, 1, &h, &r), 0);
+    cr_assert_eq(r.stats.blocks_total, 1);
+    expect_lines(&r.streams[0], want, 2);
+    tr_log_result_free(&r);
+    tr_storage_close(s);
+}
+
 static size_t brute(char (*lines)[200],
                     size_t n,
                     const char *needle,
@@ -1055,22 +1113,28 @@ Test(log_store, disk_size_against_zstd3)
     }
     cr_assert_eq(tr_storage_flush(s), 0);
     size_t by[256] = {0}, model = 0;
-    struct tr_iter *it = tr_iter_new(tr_storage_engine(s), TR_CF_LOGS);
-    for (tr_iter_seek(it, "", 0); tr_iter_valid(it); tr_iter_next(it)) {
-        struct tr_slice k = tr_iter_key(it), v = tr_iter_value(it);
-        unsigned char kind = (unsigned char)k.base[13]; /* "t1" | 0 | ... */
-        size_t vl = v.len;
-        if (kind == 'F') {
-            size_t bound = ZSTD_compressBound(v.len);
-            void *z = malloc(bound);
-            vl = ZSTD_compress(z, bound, v.base, v.len, 9);
-            free(z);
+    static const enum tr_cf cfs[] = {TR_CF_LOGS, TR_CF_LOGS_OPEN};
+    uint64_t live = 0;
+    for (size_t c = 0; c < 2; c++) {
+        struct tr_iter *it = tr_iter_new(tr_storage_engine(s), cfs[c]);
+        for (tr_iter_seek(it, "", 0); tr_iter_valid(it); tr_iter_next(it)) {
+            struct tr_slice k = tr_iter_key(it), v = tr_iter_value(it);
+            unsigned char kind = (unsigned char)k.base[13]; /* "t1" | 0 | */
+            cr_assert_eq(kind == 'F', cfs[c] == TR_CF_LOGS_OPEN,
+                         "fragments, and only they, in logs_open");
+            size_t vl = v.len;
+            if (kind == 'F') {
+                size_t bound = ZSTD_compressBound(v.len);
+                void *z = malloc(bound);
+                vl = ZSTD_compress(z, bound, v.base, v.len, 9);
+                free(z);
+            }
+            by[kind] += k.len + vl;
+            model += k.len + vl;
         }
-        by[kind] += k.len + vl;
-        model += k.len + vl;
+        tr_iter_free(it);
+        live += tr_engine_live_bytes(tr_storage_engine(s), cfs[c]);
     }
-    tr_iter_free(it);
-    uint64_t live = tr_engine_live_bytes(tr_storage_engine(s), TR_CF_LOGS);
     struct tr_buf raw;
     tr_buf_init(&raw);
     for (size_t i = 0; i < n; i++) {
@@ -1082,7 +1146,7 @@ Test(log_store, disk_size_against_zstd3)
     size_t zl = ZSTD_compress(z, bound, raw.data, raw.len, 3);
     double ratio = (double)model / (double)zl;
     fprintf(stderr,
-            "logs column family: raw %zu, zstd-3 %zu; blocks %zu, indexes "
+            "logs column families: raw %zu, zstd-3 %zu; blocks %zu, indexes "
             "%zu, fragments (zstd-9) %zu, other keys %zu: %.3fx zstd-3 "
             "(RocksDB live SST bytes %llu)\n",
             raw.len, zl, by['B'], by['I'], by['F'],
