@@ -257,6 +257,9 @@ int cl_window_k(struct tr_cluster *c,
 struct cl_batch {
     struct tr_shard_id id;
     struct tr_buf entry;
+    struct tr_buf plain;        /* the entry uncompressed, or empty: a
+                                 * leader here applies it without
+                                 * decompressing (tr_shard_fsm_hint) */
     bool admitted;              /* the signal's admission ran already */
     int rv;                     /* out: 0 or why it failed */
     struct tr_apply_result res; /* out: index, counts */

@@ -223,6 +223,7 @@ int tr_cluster_write_logs(struct tr_cluster *c,
     for (size_t b = 0; b < nb && rv == 0; b++) {
         batches[b].id = bs[b].id;
         tr_buf_init(&batches[b].entry);
+        tr_buf_init(&batches[b].plain);
         struct cl_stat st;
         if (cl_stat_get(c, &bs[b].id, &st) && st.state == RAFT_LEADER &&
             !st.catching_up && !st.failed) {
@@ -237,7 +238,9 @@ int tr_cluster_write_logs(struct tr_cluster *c,
             .ooo_window_ns = e->ooo_window_ns,
         };
         if (rv == 0) {
-            rv = tr_entry_logs_encode(&el, &batches[b].entry);
+            rv = tr_entry_logs_encode_both(
+                &el, &batches[b].entry,
+                batches[b].admitted ? &batches[b].plain : NULL);
         }
     }
     if (rv == 0) {
@@ -246,6 +249,7 @@ int tr_cluster_write_logs(struct tr_cluster *c,
     }
     for (size_t b = 0; batches != NULL && b < nb; b++) {
         tr_buf_free(&batches[b].entry);
+        tr_buf_free(&batches[b].plain);
     }
     tr_free(batches);
     tr_free(bs);

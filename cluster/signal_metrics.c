@@ -281,6 +281,7 @@ int tr_cluster_write_metrics(struct tr_cluster *c,
     for (size_t b = 0; b < nb && rv == 0; b++) {
         batches[b].id = bs[b].id;
         tr_buf_init(&batches[b].entry);
+        tr_buf_init(&batches[b].plain);
         /* this node leads the shard: admit the decoded series now (no
          * decode of the entry later) */
         struct cl_stat st;
@@ -300,7 +301,9 @@ int tr_cluster_write_metrics(struct tr_cluster *c,
             .ooo_window_ms = ooo,
         };
         if (rv == 0) {
-            rv = tr_entry_metrics_encode(&em, &batches[b].entry);
+            rv = tr_entry_metrics_encode_both(
+                &em, &batches[b].entry,
+                batches[b].admitted ? &batches[b].plain : NULL);
         }
     }
     if (rv == 0) {
@@ -309,6 +312,7 @@ int tr_cluster_write_metrics(struct tr_cluster *c,
     }
     for (size_t b = 0; batches != NULL && b < nb; b++) {
         tr_buf_free(&batches[b].entry);
+        tr_buf_free(&batches[b].plain);
     }
     tr_free(batches);
     tr_free(bs);

@@ -84,6 +84,7 @@ struct cl_op {
     struct tr_cluster *c;
     struct tr_shard_id id;
     struct tr_buf body;  /* shard id, entry */
+    struct tr_buf plain; /* the entry uncompressed, or empty */
     size_t entry_off;    /* where the entry starts in body */
     bool admitted;       /* this node cut the entry at the shard's limits */
     bool no_forward;     /* apply here or fail (already forwarded) */
@@ -212,6 +213,12 @@ static void op__start(void *arg)
         int rv = tr_raft_group_apply(g->g, op->body.data + op->entry_off,
                                      op->body.len - op->entry_off,
                                      op__committed, op);
+        if (rv == 0 && op->plain.len > 0) {
+            /* raft appended it: the newest index is this entry's */
+            tr_shard_fsm_hint(g->fsm, raft_last_index(tr_raft_group_raft(g->g)),
+                              op->body.data + op->entry_off,
+                              op->body.len - op->entry_off, &op->plain);
+        }
         if (rv != 0) {
             snprintf(op->err, sizeof(op->err), "shard %s/%" PRId64 "/%u: %s",
                      op__signal(op), op->id.window, op->id.slot,
@@ -280,6 +287,7 @@ static void op__init(struct cl_op *op,
     op->c = c;
     op->id = *id;
     tr_buf_init(&op->body);
+    tr_buf_init(&op->plain);
     cl_put_shard(&op->body, id);
     op->entry_off = op->body.len;
 }
@@ -394,6 +402,10 @@ int cl_write_batches(struct tr_cluster *c,
         op__init(&ops[i], c, &b[i].id);
         ops[i].admitted = b[i].admitted;
         rv = tr_buf_append(&ops[i].body, b[i].entry.data, b[i].entry.len);
+        if (b[i].admitted) {
+            ops[i].plain = b[i].plain; /* moved */
+            tr_buf_init(&b[i].plain);
+        }
     }
     bool ran = rv == 0;
     if (rv != 0) {
@@ -423,6 +435,7 @@ int cl_write_batches(struct tr_cluster *c,
     }
     for (size_t i = 0; i < n; i++) {
         tr_buf_free(&ops[i].body);
+        tr_buf_free(&ops[i].plain);
     }
     tr_free(ops);
     return rv;

@@ -28,6 +28,7 @@ struct fsm_item {
     uint64_t index; /* entry: Raft index; restore: the marker's index */
     void *buf;
     size_t len;
+    size_t raft_len; /* entry: its size in the Raft log (queued bytes) */
     atomic_int refs;
     /* under f->mu */
     bool done;
@@ -38,6 +39,16 @@ struct fsm_item {
     struct tr_shard_fsm *f;
     struct fsm_item *next;
 };
+
+/* An entry this node proposed, in the form apply reads without
+ * decompressing (tr_shard_fsm_hint). Loop thread only. */
+struct fsm_hint {
+    uint64_t index;
+    struct tr_buf entry; /* the bytes proposed */
+    struct tr_buf plain; /* the same entry, uncompressed */
+    struct fsm_hint *next;
+};
+#define FSM_HINTS_MAX 32
 
 struct fsm_verify {
     uint64_t request;
@@ -68,6 +79,8 @@ struct tr_shard_fsm {
     struct fsm_verify verify[FSM_VERIFY_KEEP]; /* under mu */
     unsigned next_verify;
     struct fsm_waiter *waiters; /* under mu: tr_shard_fsm_when_index */
+    struct fsm_hint *hints;     /* loop: by index */
+    size_t n_hints;
 };
 
 static void item__unref(struct fsm_item *it)
@@ -133,7 +146,7 @@ static void fsm__push(struct tr_shard_fsm *f, struct fsm_item *it)
     }
     f->tail = it;
     f->st.queued++;
-    f->st.queued_bytes += it->len;
+    f->st.queued_bytes += it->raft_len;
 }
 
 /* Caller holds f->mu; it is the head. */
@@ -144,7 +157,7 @@ static void fsm__pop(struct tr_shard_fsm *f, struct fsm_item *it)
         f->tail = NULL;
     }
     f->st.queued--;
-    f->st.queued_bytes -= it->len;
+    f->st.queued_bytes -= it->raft_len;
 }
 
 /* Marks it done (caller holds f->mu); returns the callback to run after
@@ -387,23 +400,90 @@ static void fsm__run(void *arg)
 
 /* ---- raft's side (loop thread) ------------------------------------------ */
 
+static void fsm__hint_free(struct fsm_hint *h)
+{
+    tr_buf_free(&h->entry);
+    tr_buf_free(&h->plain);
+    tr_free(h);
+}
+
+int tr_shard_fsm_hint(struct tr_shard_fsm *f,
+                      uint64_t index,
+                      const void *entry,
+                      size_t len,
+                      struct tr_buf *plain)
+{
+    if (plain->len == 0 || f->n_hints >= FSM_HINTS_MAX) {
+        return 0;
+    }
+    struct fsm_hint *h = tr_calloc(1, sizeof(*h));
+    if (h == NULL) {
+        return TR_ENOMEM;
+    }
+    h->index = index;
+    tr_buf_init(&h->entry);
+    if (tr_buf_append(&h->entry, entry, len) != 0) {
+        fsm__hint_free(h);
+        return TR_ENOMEM;
+    }
+    h->plain = *plain;
+    tr_buf_init(plain);
+    struct fsm_hint **pp = &f->hints;
+    while (*pp != NULL && (*pp)->index < index) {
+        pp = &(*pp)->next;
+    }
+    h->next = *pp;
+    *pp = h;
+    f->n_hints++;
+    return 0;
+}
+
+/* The hint of the entry at index when it holds exactly the bytes raft
+ * applies (an entry proposed at an index another leader then filled is
+ * not): its plain form moves to *plain. Hints at or below index go. */
+static void fsm__take_hint(struct tr_shard_fsm *f,
+                           uint64_t index,
+                           const struct raft_buffer *buf,
+                           struct tr_buf *plain)
+{
+    while (f->hints != NULL && f->hints->index <= index) {
+        struct fsm_hint *h = f->hints;
+        f->hints = h->next;
+        f->n_hints--;
+        if (h->index == index && h->entry.len == buf->len &&
+            memcmp(h->entry.data, buf->base, buf->len) == 0) {
+            *plain = h->plain;
+            tr_buf_init(&h->plain);
+        }
+        fsm__hint_free(h);
+    }
+}
+
 static int fsm__raft_apply(struct raft_fsm *fsm,
                            const struct raft_buffer *buf,
                            void **result)
 {
     struct tr_shard_fsm *f = fsm->data;
+    uint64_t index = tr_raft_group_applying_index();
     struct fsm_item *it = tr_calloc(1, sizeof(*it));
-    void *copy = tr_malloc(buf->len ? buf->len : 1);
+    struct tr_buf plain;
+    tr_buf_init(&plain);
+    fsm__take_hint(f, index, buf, &plain);
+    void *copy =
+        plain.len > 0 ? plain.data : tr_malloc(buf->len ? buf->len : 1);
     if (it == NULL || copy == NULL) {
         tr_free(it);
         tr_free(copy);
         return RAFT_NOMEM; /* raft applies it again later */
     }
-    memcpy(copy, buf->base, buf->len);
+    if (plain.len == 0) {
+        memcpy(copy, buf->base, buf->len);
+    }
     it->kind = ITEM_ENTRY;
-    it->index = tr_raft_group_applying_index();
+    it->index = index;
     it->buf = copy;
-    it->len = buf->len;
+    it->len = plain.len > 0 ? plain.len : buf->len;
+    it->raft_len = buf->len;
     it->res.index = it->index;
     atomic_init(&it->refs, 2); /* the queue and the ticket */
     pthread_mutex_lock(&f->mu);
@@ -626,6 +706,12 @@ void tr_shard_fsm_release(struct tr_shard_fsm *f)
     tr_shard_fsm_stop(f);
     item__unref(f->last);
     f->last = NULL;
+    while (f->hints != NULL) {
+        struct fsm_hint *h = f->hints;
+        f->hints = h->next;
+        fsm__hint_free(h);
+    }
+    f->n_hints = 0;
     tr_lane_release(f->lane, fsm__free, f);
 }
 

@@ -66,6 +66,7 @@
 
 #include "lib/lanes.h"
 #include "storage/shard.h"
+#include "lib/buf.h"
 #include "storage/storage.h"
 
 #define TR_SHARD_MARKER_SIZE 24
@@ -128,6 +129,18 @@ struct tr_shard_fsm_state {
 };
 /* Any thread. */
 void tr_shard_fsm_state(struct tr_shard_fsm *f, struct tr_shard_fsm_state *st);
+/* Loop thread, after this node proposed entry[0..len) at index: plain is
+ * the same entry uncompressed (storage decodes both forms alike). When
+ * raft applies exactly these bytes at that index, storage gets plain
+ * instead and skips the decompression (the leader's apply of its own
+ * entries); any other entry there (a new leader's) is applied as it is.
+ * Takes plain's memory (empty on return); nothing when plain is empty or
+ * FSM_HINTS_MAX wait already. 0 or TR_ENOMEM. */
+int tr_shard_fsm_hint(struct tr_shard_fsm *f,
+                      uint64_t index,
+                      const void *entry,
+                      size_t len,
+                      struct tr_buf *plain);
 
 /* The copy finished (any thread): ok = the shard was loaded from another
  * replica at index `loaded`; the queue is released when loaded reaches the

@@ -94,17 +94,24 @@ static int entry__encode_plain(const struct tr_entry_metrics *m,
     return out->oom ? TR_ENOMEM : 0;
 }
 
-int tr_entry_metrics_encode(const struct tr_entry_metrics *m,
-                            struct tr_buf *out)
+int tr_entry_metrics_encode_both(const struct tr_entry_metrics *m,
+                                 struct tr_buf *out,
+                                 struct tr_buf *plain_out)
 {
     struct tr_buf plain;
     tr_buf_init(&plain);
     int rv = entry__encode_plain(m, &plain);
-    if (rv == 0) {
-        rv = tr_entry_pack(&plain, TR_ENTRY_METRICS_ZSTD, out);
+    if (rv != 0) {
+        tr_buf_free(&plain);
+        return rv;
     }
-    tr_buf_free(&plain);
-    return rv;
+    return tr_entry_pack_move(&plain, TR_ENTRY_METRICS_ZSTD, out, plain_out);
+}
+
+int tr_entry_metrics_encode(const struct tr_entry_metrics *m,
+                            struct tr_buf *out)
+{
+    return tr_entry_metrics_encode_both(m, out, NULL);
 }
 
 int tr_entry_pack(const struct tr_buf *plain,
@@ -118,6 +125,22 @@ int tr_entry_pack(const struct tr_buf *plain,
     tr_buf_putc(out, (char)zstd_version);
     tr_buf_put_uvarint(out, plain->len);
     return tr_zstd_encode(plain->data, plain->len, ENTRY_ZSTD_LEVEL, out);
+}
+
+int tr_entry_pack_move(struct tr_buf *plain,
+                       uint8_t zstd_version,
+                       struct tr_buf *out,
+                       struct tr_buf *plain_out)
+{
+    size_t before = out->len;
+    int rv = tr_entry_pack(plain, zstd_version, out);
+    if (rv == 0 && plain_out != NULL && out->len - before != plain->len) {
+        tr_buf_free(plain_out);
+        *plain_out = *plain;
+        tr_buf_init(plain);
+    }
+    tr_buf_free(plain);
+    return rv;
 }
 
 static int entry__bytes(struct tr_cursor *c, struct tr_slice *s)

@@ -111,6 +111,11 @@ struct tr_entry_metrics {
 
 int tr_entry_metrics_encode(const struct tr_entry_metrics *m,
                             struct tr_buf *out);
+/* The same, and when the entry was compressed, its plain form in
+ * *plain_out (tr_entry_pack_move). */
+int tr_entry_metrics_encode_both(const struct tr_entry_metrics *m,
+                                 struct tr_buf *out,
+                                 struct tr_buf *plain_out);
 /* Decodes; slices point into buf (or into the arena for compressed
  * entries), arrays in arena. labels are not decoded (enc holds the
  * canonical bytes; n_labels = 0). TR_ECORRUPT. */
@@ -127,6 +132,14 @@ int tr_entry_metrics_decode(const void *buf,
 int tr_entry_pack(const struct tr_buf *plain,
                   uint8_t zstd_version,
                   struct tr_buf *out);
+/* tr_entry_pack, consuming plain: when it was compressed and plain_out is
+ * not NULL, plain's memory moves to *plain_out (replacing it: the form a
+ * leader's apply reads without decompressing, raft/shard_fsm.h), else it
+ * is freed. */
+int tr_entry_pack_move(struct tr_buf *plain,
+                       uint8_t zstd_version,
+                       struct tr_buf *out,
+                       struct tr_buf *plain_out);
 /* Uncompresses a compressed entry (type, compressed version, uvarint
  * length, frame: zstd, or LZ4 for metrics version 2) into the arena; the
  * result must have the same type byte and the version want_version.

@@ -35,6 +35,7 @@ struct la_stream {
     struct tr_log_line *pending; /* accepted lines, push order */
     size_t n_pending;
     size_t cap_pending;
+    size_t pending_known;      /* pending lines already in the dedup set */
     struct tr_log_line *known; /* lines the dedup set refers to */
     size_t n_known;
     size_t cap_known;
@@ -401,7 +402,14 @@ static int la__line(struct la_ctx *c,
         }
     }
     if (newest != INT64_MIN && l->ts <= newest) {
-        /* may duplicate a stored entry */
+        /* may duplicate a stored entry or one of this entry's: the dedup
+         * set takes this entry's lines only now (a stream whose entries
+         * come in order never hashes one) */
+        for (; ls->pending_known < ls->n_pending; ls->pending_known++) {
+            if (la__known_add(ls, &ls->pending[ls->pending_known]) != 0) {
+                return TR_ENOMEM;
+            }
+        }
         if (l->ts < ls->loaded_from) {
             int rv = la__load_fragments(c, ls, l->ts);
             if (rv != 0) {
@@ -420,8 +428,7 @@ static int la__line(struct la_ctx *c,
             return 0;
         }
     }
-    if (la__push_line(&ls->pending, &ls->n_pending, &ls->cap_pending, l) != 0 ||
-        la__known_add(ls, l) != 0) {
+    if (la__push_line(&ls->pending, &ls->n_pending, &ls->cap_pending, l) != 0) {
         return TR_ENOMEM;
     }
     if (l->ts > ls->st.newest) {

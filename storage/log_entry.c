@@ -66,7 +66,9 @@ static size_t log_entry__plain_bound(const struct tr_entry_logs *e)
     return n;
 }
 
-int tr_entry_logs_encode(const struct tr_entry_logs *e, struct tr_buf *out)
+int tr_entry_logs_encode_both(const struct tr_entry_logs *e,
+                              struct tr_buf *out,
+                              struct tr_buf *plain_out)
 {
     struct tr_buf plain;
     tr_buf_init(&plain);
@@ -74,11 +76,16 @@ int tr_entry_logs_encode(const struct tr_entry_logs *e, struct tr_buf *out)
     if (rv == 0) {
         rv = log_entry__encode_plain(e, &plain);
     }
-    if (rv == 0) {
-        rv = tr_entry_pack(&plain, TR_ENTRY_LOGS_ZSTD, out);
+    if (rv != 0) {
+        tr_buf_free(&plain);
+        return rv;
     }
-    tr_buf_free(&plain);
-    return rv;
+    return tr_entry_pack_move(&plain, TR_ENTRY_LOGS_ZSTD, out, plain_out);
+}
+
+int tr_entry_logs_encode(const struct tr_entry_logs *e, struct tr_buf *out)
+{
+    return tr_entry_logs_encode_both(e, out, NULL);
 }
 
 static int log_entry__bytes(struct tr_cursor *c, struct tr_slice *s)

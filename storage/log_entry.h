@@ -86,6 +86,11 @@ struct tr_entry_logs {
 /* Appends the entry (compressed when large). Streams without lines are
  * left out. 0 or TR_ENOMEM. */
 int tr_entry_logs_encode(const struct tr_entry_logs *e, struct tr_buf *out);
+/* The same, and when the entry was compressed, its version 1 form (what
+ * it decompresses to) in *plain_out (replaced; left as it is otherwise). */
+int tr_entry_logs_encode_both(const struct tr_entry_logs *e,
+                              struct tr_buf *out,
+                              struct tr_buf *plain_out);
 /* Decodes; slices point into buf (or into the arena for a compressed
  * entry), arrays in arena. TR_ECORRUPT for anything malformed (a stream
  * with no labels or no lines, lengths past the end, trailing bytes),

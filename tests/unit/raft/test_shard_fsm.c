@@ -887,6 +887,65 @@ Test(raft_shard_fsm, when_applied_fires_after_storage_applied)
     tr_lane_release(gate, NULL, NULL);
 }
 
+/* Applies entry e at index through raft's callback, waits until storage
+ * applied it (the calls-th record) and returns the items it counted. */
+static uint64_t hint_apply(struct node *n,
+                           struct reclog *lg,
+                           const struct tr_buf *e,
+                           uint64_t index,
+                           unsigned calls)
+{
+    struct raft_fsm *r = inner(n);
+    struct raft_buffer buf = {e->data, e->len};
+    void *result = NULL;
+    tr_raft_group_set_applying_index(index);
+    cr_assert_eq(r->apply(r, &buf, &result), 0);
+    tr_raft_group_set_applying_index(0);
+    rec_wait(lg, result, index, true);
+    wait_drained_fsm(n->shard, "replica");
+    wait_calls(lg, calls);
+    return lg->last_res.appended + lg->last_res.duplicate +
+           lg->last_res.rejected;
+}
+
+/* A hint (tr_shard_fsm_hint: what this node proposed, uncompressed) is
+ * used only for exactly the bytes it names at its index: here its plain
+ * form is another entry, so which one storage applied shows in the
+ * counts (a real hint's plain form is the same entry). */
+Test(raft_shard_fsm, hint_used_only_for_its_own_bytes)
+{
+    cr_assert_eq(tr_lanes_new(1, &lanes), 0);
+    struct node *n = standalone(5);
+    struct reclog lg;
+    reclog_init(&lg, n->storage);
+    struct tr_buf a, other, plain;
+    tr_buf_init(&a);
+    tr_buf_init(&other);
+    tr_buf_init(&plain);
+    unsigned na = gen_entry(5, &a);
+    unsigned np = gen_entry(17, &plain);
+    cr_assert_neq(na, np);
+    cr_assert_eq(tr_shard_fsm_hint(n->shard, 6, a.data, a.len, &plain), 0);
+    cr_assert_eq(plain.len, 0, "the hint took the plain form");
+    cr_assert_eq(hint_apply(n, &lg, &a, 6, 1), np,
+                 "the hint's plain form was applied");
+
+    /* another entry at the hinted index (a new leader's): applied as it is */
+    tr_buf_reset(&a);
+    unsigned nc = gen_entry(8, &a);
+    gen_entry(7, &other);
+    np = gen_entry(17, &plain);
+    cr_assert_neq(nc, np);
+    cr_assert_eq(tr_shard_fsm_hint(n->shard, 7, other.data, other.len, &plain),
+                 0);
+    cr_assert_eq(hint_apply(n, &lg, &a, 7, 2), nc,
+                 "the entry raft applied, not the hint");
+    cr_assert_eq(lg.errors, 0);
+    tr_buf_free(&a);
+    tr_buf_free(&other);
+    tr_buf_free(&plain);
+}
+
 struct snap_call {
     struct raft_fsm *fsm;
     struct raft_buffer *bufs;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "lib/err.h"
+#include "storage/entry.h"
 #include "storage/log_entry.h"
 
 static struct tr_slice sl(const char *s)
@@ -112,6 +113,34 @@ Test(log_entry, large_entry_is_zstd_and_roundtrips)
     struct tr_entry_logs d;
     cr_assert_eq(tr_entry_logs_decode(b.data, b.len, &a, &d), 0);
     check_equal(&e, &d);
+    /* encode_both: the same bytes, and the plain form they decompress to
+     * (a leader's apply reads it without decompressing) */
+    struct tr_buf b2, plain;
+    tr_buf_init(&b2);
+    tr_buf_init(&plain);
+    cr_assert_eq(tr_entry_logs_encode_both(&e, &b2, &plain), 0);
+    cr_assert_eq(b2.len, b.len);
+    cr_assert_eq(memcmp(b2.data, b.data, b.len), 0);
+    const void *unpacked;
+    size_t ul;
+    cr_assert_eq(tr_entry_unpack(b.data, b.len, TR_ENTRY_LOGS_VERSION, &a,
+                                 &unpacked, &ul),
+                 0);
+    cr_assert_eq(plain.len, ul);
+    cr_assert_eq(memcmp(plain.data, unpacked, ul), 0);
+    cr_assert_eq(tr_entry_logs_decode(plain.data, plain.len, &a, &d), 0);
+    check_equal(&e, &d);
+    /* a small entry is not compressed: no plain form */
+    struct tr_log_entry_stream one = {st.labels, lines, 1};
+    struct tr_entry_logs small = {sl("t"), &one, 1, 0};
+    tr_buf_reset(&b2);
+    tr_buf_free(&plain);
+    tr_buf_init(&plain);
+    cr_assert_eq(tr_entry_logs_encode_both(&small, &b2, &plain), 0);
+    cr_assert_eq((uint8_t)b2.data[1], TR_ENTRY_LOGS_VERSION);
+    cr_assert_eq(plain.len, 0);
+    tr_buf_free(&b2);
+    tr_buf_free(&plain);
     b.data[b.len - 3] ^= 0x55; /* corrupt the frame */
     cr_assert_eq(tr_entry_logs_decode(b.data, b.len, &a, &d), TR_ECORRUPT);
     tr_arena_free(&a);
