@@ -1,5 +1,6 @@
 /* log_store.h - the node's log store: logs shards (signal 2) in the logs
- * column family of the node's RocksDB (storage/storage.h owns it; applies,
+ * and logs_open column families of the node's RocksDB (storage/engine.h;
+ * storage/storage.h owns it; applies,
  * checkpoints, copies, checksums and drops of logs shards go through the
  * same tr_storage_shard_* calls as metrics shards, dispatched by the
  * shard's signal). The key layout and the lifecycle of a stream's data are
@@ -12,7 +13,9 @@
  * record, in the RocksDB batch that also carries the shard's applied index;
  * when a stream's fragments reach ~256 KiB of lines or span an hour, that
  * apply merges them into one zstd block plus its index (deterministic: the
- * same entries give the same bytes on every replica). A logs shard is thus
+ * same entries give the same bytes on every replica); the logs cut entry
+ * of a leader's graceful stop does that for every stream with open
+ * fragments (storage/log_entry.h). A logs shard is thus
  * durable at every applied index: checkpoints only rewrite that index,
  * and crash recovery replays the Raft log from it (storage/storage.h).
  * Semantics (Loki's): an entry more than the entry's out-of-order window
