@@ -49,14 +49,6 @@ static inline size_t tr_cfs_of_signal(uint8_t signal, enum tr_cf out[2])
     return signal == 2 ? 2 : 1;
 }
 
-/* The column family holding a signal's shards (enum tr_signal). */
-static inline enum tr_cf tr_cf_of_signal(uint8_t signal)
-{
-    return signal == 2   ? TR_CF_LOGS
-           : signal == 3 ? TR_CF_TRACES
-                         : TR_CF_METRICS;
-}
-
 struct tr_engine;
 struct tr_wbatch;
 struct tr_iter;

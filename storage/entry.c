@@ -114,11 +114,17 @@ int tr_entry_metrics_encode(const struct tr_entry_metrics *m,
     return tr_entry_metrics_encode_both(m, out, NULL);
 }
 
+/* Whether tr_entry_pack compresses an entry of len bytes. */
+static bool entry__packs(size_t len)
+{
+    return len >= TR_ENTRY_COMPRESS_MIN && len <= ENTRY_MAX_RAW;
+}
+
 int tr_entry_pack(const struct tr_buf *plain,
                   uint8_t zstd_version,
                   struct tr_buf *out)
 {
-    if (plain->len < TR_ENTRY_COMPRESS_MIN || plain->len > ENTRY_MAX_RAW) {
+    if (!entry__packs(plain->len)) {
         return tr_buf_append(out, plain->data, plain->len);
     }
     tr_buf_putc(out, plain->data[0]);
@@ -132,9 +138,8 @@ int tr_entry_pack_move(struct tr_buf *plain,
                        struct tr_buf *out,
                        struct tr_buf *plain_out)
 {
-    size_t before = out->len;
     int rv = tr_entry_pack(plain, zstd_version, out);
-    if (rv == 0 && plain_out != NULL && out->len - before != plain->len) {
+    if (rv == 0 && plain_out != NULL && entry__packs(plain->len)) {
         tr_buf_free(plain_out);
         *plain_out = *plain;
         tr_buf_init(plain);

@@ -630,10 +630,14 @@ static void la__ctx_free(struct la_ctx *c)
 /* The cut entry, for one tenant's part of the shard: every stream with
  * open fragments gets a block (in stream id order). */
 static int la__cut_tenant(void *arg,
+                          enum tr_cf cf,
                           struct tr_iter *it,
                           const struct tr_buf *prefix)
 {
     struct la_ctx *c = arg;
+    if (cf != TR_CF_LOGS) {
+        return 0; /* state records live in logs; la__cut reads fragments */
+    }
     const char *z = memchr(prefix->data, '\0', prefix->len);
     if (z == NULL) {
         return TR_EIO;
@@ -686,7 +690,7 @@ static int la__cut_all(struct tr_storage *s,
     tr_u64map_init(&c.by_id);
     tr_buf_init(&c.key);
     tr_buf_init(&c.val);
-    int rv = storage_shard_ranges(s, id, TR_CF_LOGS, la__cut_tenant, &c);
+    int rv = storage_shard_ranges(s, id, la__cut_tenant, &c);
     la__ctx_free(&c);
     tr_arena_free(&a);
     if (rv != 0) {

@@ -24,11 +24,12 @@ static uint64_t copy__fnv(uint64_t h, const void *p, size_t n)
     return h;
 }
 
-int storage_shard_ranges(struct tr_storage *s,
-                         const struct tr_shard_id *id,
-                         enum tr_cf cf,
-                         storage_range_fn fn,
-                         void *arg)
+/* storage_shard_ranges for one column family. */
+static int copy__ranges_cf(struct tr_storage *s,
+                           const struct tr_shard_id *id,
+                           enum tr_cf cf,
+                           storage_range_fn fn,
+                           void *arg)
 {
     int64_t window = id->window;
     uint16_t slot = id->slot;
@@ -57,7 +58,7 @@ int storage_shard_ranges(struct tr_storage *s,
         tr_buf_append(&next, tenant.base, tenant.len);
         tr_buf_putc(&next, '\1'); /* first key after this tenant's keys */
         tr_iter_seek(it, prefix.data, prefix.len);
-        rv = fn(arg, it, &prefix);
+        rv = fn(arg, cf, it, &prefix);
         tr_iter_seek(it, next.data, next.len);
     }
     tr_iter_free(it);
@@ -66,10 +67,26 @@ int storage_shard_ranges(struct tr_storage *s,
     return rv;
 }
 
+int storage_shard_ranges(struct tr_storage *s,
+                         const struct tr_shard_id *id,
+                         storage_range_fn fn,
+                         void *arg)
+{
+    enum tr_cf cfs[2];
+    size_t n = tr_cfs_of_signal(id->signal, cfs);
+    int rv = 0;
+    for (size_t i = 0; i < n && rv == 0; i++) {
+        rv = copy__ranges_cf(s, id, cfs[i], fn, arg);
+    }
+    return rv;
+}
+
 static int copy__sum_range(void *arg,
+                           enum tr_cf cf,
                            struct tr_iter *it,
                            const struct tr_buf *prefix)
 {
+    (void)cf;
     uint64_t *h = arg;
     for (; tr_iter_has_prefix(it, prefix->data, prefix->len);
          tr_iter_next(it)) {
@@ -84,11 +101,7 @@ uint64_t storage_shard_checksum_locked(struct tr_storage *s,
                                        const struct tr_shard_id *id)
 {
     uint64_t h = FNV_OFFSET;
-    enum tr_cf cfs[2];
-    size_t n = tr_cfs_of_signal(id->signal, cfs);
-    for (size_t i = 0; i < n; i++) {
-        storage_shard_ranges(s, id, cfs[i], copy__sum_range, &h);
-    }
+    storage_shard_ranges(s, id, copy__sum_range, &h);
     return h;
 }
 
@@ -98,21 +111,16 @@ uint64_t tr_storage_shard_checksum(struct tr_storage *s,
     return storage_shard_checksum_locked(s, id);
 }
 
-struct copy_dump {
-    struct tr_buf *out;
-    uint8_t cf;
-};
-
 static int copy__dump_range(void *arg,
+                            enum tr_cf cf,
                             struct tr_iter *it,
                             const struct tr_buf *prefix)
 {
-    struct copy_dump *d = arg;
-    struct tr_buf *out = d->out;
+    struct tr_buf *out = arg;
     for (; tr_iter_has_prefix(it, prefix->data, prefix->len);
          tr_iter_next(it)) {
         struct tr_slice k = tr_iter_key(it), v = tr_iter_value(it);
-        tr_buf_putc(out, (char)d->cf);
+        tr_buf_putc(out, (char)cf);
         tr_buf_put_uvarint(out, k.len);
         tr_buf_append(out, k.base, k.len);
         tr_buf_put_uvarint(out, v.len);
@@ -131,12 +139,7 @@ int tr_storage_shard_dump(struct tr_storage *s,
         return rv;
     }
     size_t start = out->len;
-    enum tr_cf cfs[2];
-    size_t ncf = tr_cfs_of_signal(id->signal, cfs);
-    for (size_t i = 0; i < ncf && rv == 0; i++) {
-        struct copy_dump d = {out, (uint8_t)cfs[i]};
-        rv = storage_shard_ranges(s, id, cfs[i], copy__dump_range, &d);
-    }
+    rv = storage_shard_ranges(s, id, copy__dump_range, out);
     if (rv != 0) {
         return rv;
     }
@@ -146,23 +149,19 @@ int tr_storage_shard_dump(struct tr_storage *s,
     return out->oom ? TR_ENOMEM : 0;
 }
 
-struct copy_delete {
-    struct tr_wbatch *b;
-    enum tr_cf cf;
-};
-
 static int copy__delete_range(void *arg,
+                              enum tr_cf cf,
                               struct tr_iter *it,
                               const struct tr_buf *prefix)
 {
     (void)it;
-    struct copy_delete *d = arg;
+    struct tr_wbatch *b = arg;
     uint8_t to[512];
     if (prefix->len > sizeof(to)) {
         return TR_EINVAL;
     }
     size_t tl = tr_prefix_successor(prefix->data, prefix->len, to);
-    tr_wbatch_delete_range(d->b, d->cf, prefix->data, prefix->len, to, tl);
+    tr_wbatch_delete_range(b, cf, prefix->data, prefix->len, to, tl);
     return 0;
 }
 
@@ -174,13 +173,7 @@ static int copy__drop_locked(struct tr_storage *s, const struct tr_shard_id *id)
     if (b == NULL) {
         return TR_ENOMEM;
     }
-    enum tr_cf cfs[2];
-    size_t ncf = tr_cfs_of_signal(id->signal, cfs);
-    int rv = 0;
-    for (size_t i = 0; i < ncf && rv == 0; i++) {
-        struct copy_delete d = {b, cfs[i]};
-        rv = storage_shard_ranges(s, id, cfs[i], copy__delete_range, &d);
-    }
+    int rv = storage_shard_ranges(s, id, copy__delete_range, b);
     uint8_t k[TR_KEY_APPLIED_SIZE];
     storage_applied_key(k, id);
     tr_wbatch_delete(b, TR_CF_META, k, sizeof(k));

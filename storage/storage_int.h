@@ -97,17 +97,17 @@ void storage_applied_key(uint8_t out[TR_KEY_APPLIED_SIZE],
  * says it is done). 0 or TR_EIO/TR_ENOMEM with errmsg. */
 int log_upgrade_fragments(struct tr_storage *s, char *errmsg);
 
-/* shard_copy.c: calls fn for every tenant's key range of the shard in
- * column family cf (its prefix: tenant | 0 | window | slot) with it
- * positioned at the range's first key; fn iterates the range itself and
- * may move it. Stops at the first fn that does not return 0 and returns
- * that. */
+/* shard_copy.c: calls fn for every tenant's key range of the shard (its
+ * prefix: tenant | 0 | window | slot) in every column family of its
+ * signal (tr_cfs_of_signal, in that order), with it positioned at the
+ * range's first key; fn iterates the range itself and may move it. Stops
+ * at the first fn that does not return 0 and returns that. */
 typedef int (*storage_range_fn)(void *arg,
+                                enum tr_cf cf,
                                 struct tr_iter *it,
                                 const struct tr_buf *prefix);
 int storage_shard_ranges(struct tr_storage *s,
                          const struct tr_shard_id *id,
-                         enum tr_cf cf,
                          storage_range_fn fn,
                          void *arg);
 /* Checksum of the shard's keys (caller holds write_mu). */
