@@ -10,11 +10,12 @@
 #include "lib/hash.h"
 
 /* needle bloom: see TR_LOG_INDEX_K in storage/log_index.h */
-#define IX_NEEDLE_TENTHS_OF_BITS_PER_ITEM 28
+#define IX_NEEDLE_TENTHS_OF_BITS_PER_ITEM 26
 #define IX_NEEDLE_PROBES 2
 #define IX_META_TENTHS_OF_BITS_PER_ITEM 100
 #define IX_META_PROBES 7
 #define IX_MAX_W 64
+#define IX_MAX_SHIFT 16
 #define IX_FIXED 40
 
 static uint64_t ix__mix(uint64_t x)
@@ -126,6 +127,31 @@ static inline uint64_t ix__rank_at(const unsigned char *s,
     return (g & mask) * IX_RANK_MUL;
 }
 
+/* Version 3 records: the ranks of the k-grams of s that are sampled (rank
+ * below 2^64 >> shift: one in 2^shift), in order, into out[0..return).
+ * One pass, no branch on the data (every rank is written, the count
+ * advances only for sampled ones), so out must hold len entries. Inlined,
+ * so that the index build's constant k and shift fold. */
+static inline size_t ix__sampled(const unsigned char *s,
+                                 size_t len,
+                                 unsigned k,
+                                 unsigned shift,
+                                 uint64_t *out)
+{
+    if (len < k) {
+        return 0;
+    }
+    const uint64_t mask = k >= 8 ? UINT64_MAX : (1ULL << (8 * k)) - 1;
+    const unsigned drop = 64 - shift;
+    size_t ng = len - k + 1, n = 0;
+    for (size_t q = 0; q < ng; q++) {
+        uint64_t rk = ix__rank_at(s, q, len, k, 2, mask);
+        out[n] = rk;
+        n += (size_t)((rk >> drop) == 0);
+    }
+    return n;
+}
+
 /* The minimum rank of every window of w k-grams of s, once per change of
  * the minimum (the set of window minima is all a bloom and a needle check
  * need), ranked as records of the version do, into sc->v[0..*ne). The
@@ -178,8 +204,8 @@ static inline int ix__window_minima(const unsigned char *s,
     return 0;
 }
 
-/* The bloom item of a window minimum: version 1 ranks are the strong
- * hash already; version 2 hashes only the selected minima. */
+/* The bloom item of a selected k-gram's rank: version 1 ranks are the
+ * strong hash already; versions 2 and 3 hash only the selected ranks. */
 static uint64_t ix__minimum_hash(uint64_t m, unsigned k, unsigned version)
 {
     return version == 1 ? m : ix__mix(m ^ ((uint64_t)k << 56));
@@ -301,15 +327,17 @@ static inline int ix__set_add(struct ix_set *set, uint64_t h)
     return 0;
 }
 
-/* The window minima of a line into the set. */
-static int ix__winnow_into(const unsigned char *s,
+/* The sampled k-grams of a line into the set. */
+static int ix__sample_into(const unsigned char *s,
                            size_t len,
                            struct ix_scratch *sc,
                            struct ix_set *set)
 {
-    size_t ne;
-    int rv = ix__window_minima(s, len, TR_LOG_INDEX_K, TR_LOG_INDEX_W,
-                               TR_LOG_INDEX_VERSION, sc, &ne);
+    int rv = ix__scratch_fit(sc, len);
+    size_t ne = 0;
+    if (rv == 0) {
+        ne = ix__sampled(s, len, TR_LOG_INDEX_K, TR_LOG_INDEX_SHIFT, sc->v);
+    }
     for (size_t i = 0; i < ne && rv == 0; i++) {
         rv = ix__set_add(set, sc->v[i]);
     }
@@ -422,7 +450,7 @@ int tr_log_index_build(const struct tr_log_line *lines,
     rv = ix__set_init(&grams, cap);
     struct ix_scratch sc = {NULL, 0, false};
     for (size_t i = 0; i < n && rv == 0; i++) {
-        rv = ix__winnow_into((const unsigned char *)lines[i].line.base,
+        rv = ix__sample_into((const unsigned char *)lines[i].line.base,
                              lines[i].line.len, &sc, &grams);
         for (size_t j = 0; j < lines[i].n_meta && rv == 0; j++) {
             rv = ix__push(&metas, ix__meta_hash(lines[i].meta[j].name,
@@ -440,7 +468,7 @@ int tr_log_index_build(const struct tr_log_line *lines,
         tr_buf_put_u64be(out, raw);
         tr_buf_put_u32be(out, (uint32_t)block_bytes);
         tr_buf_putc(out, TR_LOG_INDEX_K);
-        tr_buf_putc(out, TR_LOG_INDEX_W);
+        tr_buf_putc(out, TR_LOG_INDEX_SHIFT);
         ix__bloom(out, grams.slots, grams.cap, grams.n + grams.has_zero, zero,
                   IX_NEEDLE_TENTHS_OF_BITS_PER_ITEM, IX_NEEDLE_PROBES);
         ix__bloom(out, metas.v, metas.n, metas.n, false,
@@ -481,7 +509,8 @@ int tr_log_index_parse(const void *buf, size_t len, struct tr_log_index *out)
         tr_cursor_u64be(&c, &out->raw_bytes) != 0 ||
         tr_cursor_u32be(&c, &out->block_bytes) != 0 ||
         tr_cursor_u8(&c, &out->k) != 0 || tr_cursor_u8(&c, &out->w) != 0 ||
-        out->k < 1 || out->k > 8 || out->w < 1 || out->w > IX_MAX_W ||
+        out->k < 1 || out->k > 8 || out->w < 1 ||
+        out->w > (v >= 3 ? IX_MAX_SHIFT : IX_MAX_W) ||
         ix__parse_bloom(&c, &out->needle_probes, &out->needle_bits,
                         &out->needle_bloom) != 0 ||
         ix__parse_bloom(&c, &out->meta_probes, &out->meta_bits,
@@ -505,10 +534,17 @@ bool tr_log_index_may_match(const struct tr_log_index *ix,
     uint64_t local[2 * 64]; /* needles of up to 68 bytes need no heap */
     struct ix_scratch sc = {local, 64, false};
     for (size_t i = 0; i < n_needles && !miss; i++) {
-        size_t ne;
-        /* out of memory: no minima, no pruning */
-        ix__window_minima((const unsigned char *)needles[i].base,
-                          needles[i].len, ix->k, ix->w, ix->version, &sc, &ne);
+        const unsigned char *nd = (const unsigned char *)needles[i].base;
+        size_t ne = 0;
+        /* out of memory: no selections, no pruning */
+        if (ix->version >= 3) {
+            if (ix__scratch_fit(&sc, needles[i].len) == 0) {
+                ne = ix__sampled(nd, needles[i].len, ix->k, ix->w, sc.v);
+            }
+        } else {
+            ix__window_minima(nd, needles[i].len, ix->k, ix->w, ix->version,
+                              &sc, &ne);
+        }
         for (size_t j = 0; j < ne && !miss; j++) {
             miss = !ix__bloom_has(
                 ix->needle_bloom, ix->needle_bits, ix->needle_probes,

@@ -4,30 +4,42 @@
  * may let through a block that holds no match (false positives), never
  * rule out one that does.
  *
- * Needles (`|= "x"`, byte substrings): winnowing over k-grams. In every
- * window of w consecutive k-grams of a line, the k-gram with the smallest
- * hash is selected; the block keeps a bloom filter of the selected
- * hashes. A needle of at least w + k - 1 bytes holds a full window; if a
- * line contains the needle it contains that window, whose minimum the
- * line selected too. So every full window of the needle must have its
- * minimum in the bloom, else the block cannot hold the needle. Shorter
- * needles never prune. Lines shorter than w + k - 1 bytes select nothing
- * (no needle that can prune fits in them).
+ * Needles (`|= "x"`, byte substrings): sampled k-grams (version 3, what
+ * is written). Every k-gram (k consecutive bytes) of a line gets a rank, a
+ * multiplicative hash of its bytes; the k-grams whose rank falls in the
+ * lowest 1/2^shift of the range are sampled, and the block keeps a bloom
+ * filter of the sampled ones. Whether a k-gram is sampled depends on its
+ * bytes only, so if a line contains the needle it sampled every sampled
+ * k-gram of the needle: each must be in the bloom, else the block cannot
+ * hold the needle. A needle with no sampled k-gram (most likely for short
+ * ones: with shift 2, 0.75^(len - 4) of needles) prunes nothing; the rest
+ * are checked against several bloom items at once, which makes short
+ * needles prune too (measured below).
+ *
+ * Versions 1 and 2 (still read) used winnowing over k-grams instead: in
+ * every window of w consecutive k-grams the one with the smallest rank was
+ * selected (a needle of w + k - 1 bytes or more holds a full window, whose
+ * minimum the line selected too). It guarantees a selection for every
+ * needle that long, but finding the window minima cost 2.5 of the 4.4 CPU
+ * seconds per GB the index took, and at the same index size it pruned
+ * less on average (one item per window against a needle's several
+ * sampled k-grams).
  *
  * Metadata (`| name="value"`): a bloom filter of hash(name, value) of
  * every structured metadata pair of the block.
  *
  *   index record
  *   OFFSET  SIZE  DESCRIPTION
- *   0       1     version: 1 or 2 (how k-grams are ranked and hashed,
- *                 storage/log_index.c; both read)
+ *   0       1     version: 3 (sampled k-grams); 1 and 2 (winnowing, k-grams
+ *                 ranked and hashed as storage/log_index.c says) are read
  *   1       8     min ts, ns, int64 big-endian
  *   9       8     max ts
  *   17      4     number of entries, big-endian
  *   21      8     raw bytes (sum of the line lengths)
  *   29      4     stored size of the block value, big-endian
  *   33      1     k: k-gram length in bytes (1..8)
- *   34      1     w: winnowing window in k-grams (1..64)
+ *   34      1     version 3: shift, one k-gram in 2^shift sampled (1..16);
+ *                 versions 1, 2: w, the winnowing window in k-grams (1..64)
  *   35      1     needle bloom: number of probes (1..16)
  *   36      4     needle bloom: number of bits m (0 = no k-gram selected)
  *   40      .     ceil(m / 8) bytes of bits (bit i = byte i/8, 1 << i%8)
@@ -48,25 +60,22 @@
 #include "storage/labels.h"
 #include "storage/log_entry.h"
 
-#define TR_LOG_INDEX_VERSION 2
-/* k = 5, w = 8: needles of 12 bytes or more prune. Shorter k-grams were
- * too few for hex (k = 4: a block of lines that each carry a random trace
- * id holds most of the 65,536 hex 4-grams). A smaller w selects more
- * k-grams per line, but a needle then holds several windows whose minima
- * must all be in the bloom, so fewer bits per item give fewer false
- * positives for the same index size: measured on 600 blocks of the
- * bench/logs corpus (absent random 32-hex needles), k = 6, w = 22 with
- * 10 bits / 7 probes let 0.64 % of blocks through for 7.0 KiB of index
- * per block; k = 5, w = 8 with 3.5 bits / 3 probes lets ~0.05 % through
- * for ~6 KiB, and a 17-byte token such as DEADLINE_EXCEEDED now prunes (364
- * of 600 blocks passed, 346 held it). On all 3,651 blocks of a 1 GiB run
- * (100 absent needles each): 3.5 bits / 3 probes 21.5 MiB, 0.075 % pass;
- * 3.0 / 2 18.4 MiB, 0.145 %; 2.8 / 2 (written now) 17.2 MiB, 0.22 %
- * (about 8 blocks of 3,651 read in vain, ~2 ms); 2.5 / 2 15.4 MiB,
- * 0.42 %. Each record stores its k, w, bits and probes, so records made
- * with other values still read. */
+#define TR_LOG_INDEX_VERSION 3
+/* k = 5, one k-gram in 4 sampled, 2.6 bits and 2 probes per distinct
+ * sampled k-gram. Shorter k-grams were too few for hex (k = 4: a block of
+ * lines that each carry a random trace id holds most of the 65,536 hex
+ * 4-grams). Measured on the first 1,500 blocks of the bench/logs corpus
+ * (423 MiB of lines; 100 absent random 32-hex needles per block): version
+ * 2 (winnowing k = 5, w = 8, 2.8 bits / 2 probes) 4.5 CPU s per GB of
+ * lines, 7.00 MiB of index, 0.25 % of blocks let through; version 3 with
+ * one in 4 sampled: 2.6 bits 2.9 s/GB, 7.10 MiB, 0.46 %; 2.4 bits 6.56
+ * MiB, 0.59 %; 2.8 bits 7.64 MiB, 0.35 %; one in 8 sampled (1.8 s/GB)
+ * let 5-8 % through (too many needles with one sampled k-gram or none).
+ * DEADLINE_EXCEEDED (17 bytes) passed 1,007 blocks against 1,030; the
+ * 17-byte `GET /api/v1/users` 560 against 842. Each record stores its k,
+ * shift, bits and probes, so records made with other values still read. */
 #define TR_LOG_INDEX_K 5
-#define TR_LOG_INDEX_W 8
+#define TR_LOG_INDEX_SHIFT 2
 
 /* What an index record says about its block. */
 struct tr_log_index {
@@ -77,7 +86,7 @@ struct tr_log_index {
     uint64_t raw_bytes;
     uint32_t block_bytes;
     uint8_t k;
-    uint8_t w;
+    uint8_t w; /* version 3: the sampling shift; 1, 2: the window */
     uint8_t needle_probes;
     uint32_t needle_bits;
     const uint8_t *needle_bloom;

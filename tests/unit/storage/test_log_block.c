@@ -595,16 +595,44 @@ Test(log_block, select_lines_with_newlines)
     lb_select(true);
 }
 
+/* 2,000 test lines, their index record (block size 1234) in *ix, parsed
+ * into *x. */
+static struct lb_set lb_indexed(struct tr_buf *ix, struct tr_log_index *x)
+{
+    struct lb_set s = lb_make(2000, 0, true);
+    tr_buf_init(ix);
+    cr_assert_eq(tr_log_index_build(s.lines, s.n, 1234, ix), 0);
+    cr_assert_eq(tr_log_index_parse(ix->data, ix->len, x), 0);
+    return s;
+}
+
+/* How many of `tries` random lower-case needles of min_len .. min_len +
+ * spread - 1 bytes the index rules out. */
+static size_t lb_pruned_random(const struct tr_log_index *x,
+                               size_t min_len,
+                               size_t spread,
+                               int tries)
+{
+    size_t pruned = 0;
+    for (int i = 0; i < tries; i++) {
+        char nb[64];
+        size_t len = min_len + lb_rand() % spread;
+        for (size_t j = 0; j < len; j++) {
+            nb[j] = (char)('a' + lb_rand() % 26);
+        }
+        struct tr_slice nd = {nb, len};
+        pruned += !tr_log_index_may_match(x, &nd, 1, NULL, 0);
+    }
+    return pruned;
+}
+
 /* k-gram needle sketch: every substring of a line is found; long random
  * needles are almost always ruled out. */
 Test(log_block, index_no_false_negatives)
 {
-    struct lb_set s = lb_make(2000, 0, true);
     struct tr_buf ix;
-    tr_buf_init(&ix);
-    cr_assert_eq(tr_log_index_build(s.lines, s.n, 1234, &ix), 0);
     struct tr_log_index x;
-    cr_assert_eq(tr_log_index_parse(ix.data, ix.len, &x), 0);
+    struct lb_set s = lb_indexed(&ix, &x);
     cr_assert_eq(x.count, 2000);
     cr_assert_eq(x.block_bytes, 1234);
     for (int i = 0; i < 20000; i++) {
@@ -615,23 +643,13 @@ Test(log_block, index_no_false_negatives)
         cr_assert(tr_log_index_may_match(&x, &nd, 1, NULL, 0),
                   "false negative for %.*s", (int)len, nd.base);
     }
-    size_t pruned = 0, tried = 0;
-    for (int i = 0; i < 2000; i++) {
-        char nb[64];
-        size_t len = TR_LOG_INDEX_W + TR_LOG_INDEX_K - 1 + lb_rand() % 20;
-        for (size_t j = 0; j < len; j++) {
-            nb[j] = (char)('a' + lb_rand() % 26);
-        }
-        struct tr_slice nd = {nb, len};
-        tried++;
-        pruned += !tr_log_index_may_match(&x, &nd, 1, NULL, 0);
-    }
-    /* 2.8 bits and 2 probes per item (storage/log_index.h): ~93 % of
-     * these 12..31-byte needles pruned (95 % with 3.5 bits / 3 probes; a
-     * 12-byte needle holds one window, so its minimum alone decides) */
+    size_t tried = 2000, pruned = lb_pruned_random(&x, 12, 20, 2000);
+    /* one k-gram in 4 sampled, 2.6 bits and 2 probes per item
+     * (storage/log_index.h): ~94 % of these 12..31-byte needles pruned
+     * (~93 % with version 2's winnowing at 2.8 bits) */
     cr_assert_geq(pruned * 100, tried * 90, "pruned %zu of %zu", pruned, tried);
-    /* a short needle never prunes */
-    struct tr_slice shortn = {"zzzzqqqq", 8};
+    /* a needle shorter than a k-gram never prunes */
+    struct tr_slice shortn = {"zzzq", 4};
     cr_assert(tr_log_index_may_match(&x, &shortn, 1, NULL, 0));
     /* metadata pairs */
     struct tr_label have = {{"trace_id", 8}, {"abc", 3}};
@@ -667,6 +685,82 @@ Test(log_block, index_without_long_lines_prunes_every_long_needle)
     struct tr_label m = {{"a", 1}, {"b", 1}};
     cr_assert_not(tr_log_index_may_match(&x, NULL, 0, &m, 1));
     tr_buf_free(&ix);
+}
+
+/* Needles shorter than a winnowing window (12 bytes) never pruned a
+ * version 2 record; with sampled k-grams about half of the absent ones of
+ * 6..11 bytes are pruned. */
+Test(log_block, index_short_needles_prune)
+{
+    struct tr_buf ix;
+    struct tr_log_index x;
+    struct lb_set s = lb_indexed(&ix, &x);
+    cr_assert_eq(x.version, 3);
+    cr_assert_eq(x.w, TR_LOG_INDEX_SHIFT);
+    size_t pruned = lb_pruned_random(&x, 6, 6, 2000);
+    /* measured: ~55 % (a 6-byte needle has 2 k-grams, 44 % of them have
+     * one sampled or more) */
+    cr_assert_geq(pruned, 800, "pruned %zu of 2000", pruned);
+    tr_buf_free(&ix);
+    lb_free(&s);
+}
+
+/* Line i of the version 2 fixture below: a trace id made of i. */
+static void lb_v2_line(unsigned i, char *out, size_t cap)
+{
+    unsigned long long a = 0x9e3779b97f4a7c15ULL * (i + 1);
+    unsigned long long b = 0xbf58476d1ce4e5b9ULL * (i + 7);
+    snprintf(out, cap,
+             "level=info msg=\"request %u done\" trace_id=%016llx%016llx "
+             "status=200",
+             i, a, b);
+}
+
+/* A version 2 record (winnowing k = 5, w = 8, 2.8 bits / 2 probes) as the
+ * previous build wrote it for lines 0..39 of lb_v2_line (ts 1000 + i,
+ * block size 777) still reads: every trace id of it may match, absent
+ * ones are pruned by its window minima. */
+Test(log_block, index_version2_records_still_read)
+{
+    static const uint8_t rec[] = {
+        0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x03, 0xe8, 0x00, 0x00, 0x00,
+        0x00, 0x00, 0x00, 0x04, 0x0f, 0x00, 0x00, 0x00, 0x28, 0x00, 0x00, 0x00,
+        0x00, 0x00, 0x00, 0x0d, 0x3e, 0x00, 0x00, 0x03, 0x09, 0x05, 0x08, 0x02,
+        0x00, 0x00, 0x03, 0xc8, 0x35, 0xa5, 0xf9, 0x24, 0xee, 0x7c, 0x4f, 0xfb,
+        0xdb, 0x67, 0xf8, 0x8f, 0xac, 0x73, 0x59, 0x90, 0x86, 0x18, 0x25, 0x66,
+        0xd4, 0xea, 0x43, 0x23, 0xa1, 0x29, 0xac, 0x3a, 0x7e, 0xfc, 0x9d, 0xa2,
+        0xac, 0x90, 0xb4, 0xca, 0x37, 0xbf, 0x45, 0x6a, 0xde, 0x9e, 0x5f, 0x26,
+        0x93, 0x2d, 0xaa, 0x53, 0xde, 0xfe, 0x6f, 0xe3, 0x09, 0x04, 0xa6, 0xce,
+        0x64, 0xf7, 0x5e, 0x08, 0x42, 0x41, 0xf3, 0x01, 0xc2, 0x0d, 0xcb, 0x3c,
+        0xcf, 0xc0, 0x8b, 0x40, 0x4b, 0x85, 0x78, 0x66, 0x25, 0x16, 0x52, 0x4c,
+        0xe6, 0x2f, 0x67, 0x44, 0xdb, 0x69, 0x29, 0xb5, 0xff, 0xd7, 0x2c, 0xb8,
+        0xd8, 0xeb, 0x28, 0x16, 0x86, 0xb3, 0x98, 0x29, 0x44, 0x54, 0x48, 0x33,
+        0x6c, 0x6c, 0x95, 0xee, 0x5e, 0xc1, 0x54, 0x06, 0x07, 0xc2, 0xaf, 0x38,
+        0xf8, 0x1c, 0xd8, 0x5d, 0x16, 0x07, 0x00, 0x00, 0x00, 0x00,
+    };
+    struct tr_log_index x;
+    cr_assert_eq(tr_log_index_parse(rec, sizeof rec, &x), 0);
+    cr_assert_eq(x.version, 2);
+    cr_assert_eq(x.k, 5);
+    cr_assert_eq(x.w, 8);
+    cr_assert_eq(x.count, 40);
+    cr_assert_eq(x.mint, 1000);
+    cr_assert_eq(x.maxt, 1039);
+    cr_assert_eq(x.block_bytes, 777);
+    char line[160];
+    for (unsigned i = 0; i < 40; i++) {
+        lb_v2_line(i, line, sizeof line);
+        const char *id = strstr(line, "trace_id=") + 9;
+        struct tr_slice nd = {id, 32};
+        cr_assert(tr_log_index_may_match(&x, &nd, 1, NULL, 0), "line %u", i);
+    }
+    size_t pruned = 0;
+    for (unsigned i = 40; i < 240; i++) {
+        lb_v2_line(i, line, sizeof line);
+        struct tr_slice nd = {strstr(line, "trace_id=") + 9, 32};
+        pruned += !tr_log_index_may_match(&x, &nd, 1, NULL, 0);
+    }
+    cr_assert_geq(pruned, 190, "pruned %zu of 200", pruned);
 }
 
 /* The disk budget: blocks + indexes of log-like lines against zstd -3 of
