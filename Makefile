@@ -135,8 +135,12 @@ $(PROM_3_5):
 	$(DEBIAN_PKG) sid prometheus=3.5.3+ds1-6 build/tools/prometheus-3.5
 	@touch $@
 
+# LeakSanitizer reports a leak when a test's process exits, after criterion
+# has counted the test as passed: a report anywhere fails the run.
 unit: deps build/asan/unit_tests
-	./build/asan/unit_tests --jobs 2
+	@set -o pipefail; ./build/asan/unit_tests --jobs 2 2>&1 | tee build/unit.log
+	@! grep -q 'ERROR: LeakSanitizer' build/unit.log || \
+	  { echo "unit: LeakSanitizer reported leaks (build/unit.log)" >&2; exit 1; }
 
 # Stock log clients (winston-loki, pino-loki, OpenTelemetry log exporters)
 # at the versions of tests/clients/package.json, from the npm registry into

@@ -252,20 +252,21 @@ static size_t ix__unique(struct ix_hashes *hs)
     return o;
 }
 
-/* The distinct window minima of a block, by their version-2 rank: an
- * open-addressing set (most minima repeat: the lines of a stream share
- * their templates), so no sort and no strong hash of every selection
- * (ranks are hashed once each when the bloom is built). Minima have
- * small ranks, so a slot is picked by the top bits of the rank times
- * another odd constant. A slot of 0 is
- * empty; rank 0 (the k-gram of k zero bytes) is kept in has_zero. The
- * bloom does not depend on the order of its items, so the set's order is
- * no concern for determinism. */
+/* The distinct sampled k-grams of a block, by their rank: an
+ * open-addressing set (most samples repeat: the lines of a stream share
+ * their templates), so no sort and no strong hash of every sample (ranks
+ * are hashed once each when the bloom is built). A slot is picked by the
+ * top bits of the rank times another odd constant; a slot of 0 is empty
+ * (rank 0, the k-gram of k zero bytes, is only flagged in has_zero).
+ * items lists every distinct rank once (0 too), in the order first seen,
+ * so the bloom is built from n items instead of a scan of cap slots; the
+ * bloom does not depend on the order of its items. */
 struct ix_set {
     uint64_t *slots;
-    size_t cap;     /* a power of two, or 0 */
-    unsigned shift; /* 64 - log2(cap) */
-    size_t n;       /* distinct nonzero ranks */
+    size_t cap;      /* a power of two */
+    unsigned shift;  /* 64 - log2(cap) */
+    uint64_t *items; /* cap / 2 + 1 entries */
+    size_t n;        /* items */
     bool has_zero;
 };
 
@@ -274,57 +275,54 @@ static inline size_t ix__set_slot(const struct ix_set *set, uint64_t h)
     return (size_t)((h * 0xbf58476d1ce4e5b9ULL) >> set->shift);
 }
 
-static int ix__set_init(struct ix_set *set, size_t cap)
+/* Slots for cap ranks, items kept; the nonzero items re-inserted. */
+static int ix__set_resize(struct ix_set *set, size_t cap)
 {
-    set->slots = tr_calloc(cap, sizeof(*set->slots));
-    if (set->slots == NULL) {
-        return TR_ENOMEM;
+    uint64_t *slots = tr_calloc(cap, sizeof(*slots));
+    uint64_t *items = tr_realloc(set->items, (cap / 2 + 1) * sizeof(*items));
+    if (items != NULL) {
+        set->items = items;
     }
-    set->cap = cap;
-    set->shift = 64 - (unsigned)__builtin_ctzll(cap);
-    return 0;
-}
-
-static int ix__set_grow(struct ix_set *set)
-{
-    struct ix_set ns = *set;
-    if (ix__set_init(&ns, set->cap * 2) != 0) {
+    if (slots == NULL || items == NULL) {
+        tr_free(slots);
         return TR_ENOMEM;
-    }
-    for (size_t i = 0; i < set->cap; i++) {
-        uint64_t h = set->slots[i];
-        if (h != 0) {
-            size_t at = ix__set_slot(&ns, h);
-            while (ns.slots[at] != 0) {
-                at = (at + 1) & (ns.cap - 1);
-            }
-            ns.slots[at] = h;
-        }
     }
     tr_free(set->slots);
-    *set = ns;
+    set->slots = slots;
+    set->cap = cap;
+    set->shift = 64 - (unsigned)__builtin_ctzll(cap);
+    for (size_t i = 0; i < set->n; i++) {
+        uint64_t h = set->items[i];
+        if (h != 0) {
+            size_t at = ix__set_slot(set, h);
+            while (set->slots[at] != 0) {
+                at = (at + 1) & (cap - 1);
+            }
+            set->slots[at] = h;
+        }
+    }
     return 0;
 }
 
 static inline int ix__set_add(struct ix_set *set, uint64_t h)
 {
     if (h == 0) {
-        set->has_zero = true;
-        return 0;
-    }
-    size_t at = ix__set_slot(set, h);
-    while (set->slots[at] != 0) {
-        if (set->slots[at] == h) {
-            return 0;
+        if (!set->has_zero) {
+            set->has_zero = true;
+            set->items[set->n++] = 0;
         }
-        at = (at + 1) & (set->cap - 1);
+    } else {
+        size_t at = ix__set_slot(set, h);
+        while (set->slots[at] != 0) {
+            if (set->slots[at] == h) {
+                return 0;
+            }
+            at = (at + 1) & (set->cap - 1);
+        }
+        set->slots[at] = h;
+        set->items[set->n++] = h;
     }
-    set->slots[at] = h;
-    set->n++;
-    if (set->n * 2 > set->cap) {
-        return ix__set_grow(set);
-    }
-    return 0;
+    return set->n * 2 > set->cap ? ix__set_resize(set, set->cap * 2) : 0;
 }
 
 /* The sampled k-grams of a line into the set. */
@@ -344,42 +342,16 @@ static int ix__sample_into(const unsigned char *s,
     return rv;
 }
 
-/* Replaces the set's ranks by their record hashes in place, for the bloom:
- * *zero tells that hash 0 is among them (its slot then reads empty). */
-static void ix__set_hash(struct ix_set *set, bool *zero)
-{
-    *zero = false;
-    for (size_t i = 0; i < set->cap; i++) {
-        if (set->slots[i] != 0) {
-            set->slots[i] = ix__minimum_hash(set->slots[i], TR_LOG_INDEX_K,
-                                             TR_LOG_INDEX_VERSION);
-            *zero |= set->slots[i] == 0;
-        }
-    }
-    if (set->has_zero) {
-        uint64_t h = ix__minimum_hash(0, TR_LOG_INDEX_K, TR_LOG_INDEX_VERSION);
-        size_t at = 0;
-        while (set->slots[at] != 0) { /* the set is at most half full */
-            at++;
-        }
-        set->slots[at] = h;
-        *zero |= h == 0;
-    }
-}
-
 static uint32_t ix__probe(uint64_t h, unsigned i, uint32_t m)
 {
     uint32_t lo = (uint32_t)h, hi = (uint32_t)(h >> 32) | 1u;
     return (uint32_t)(((uint64_t)lo + (uint64_t)i * hi) % m);
 }
 
-/* Appends probes, bits and the bloom of n unique hashes: those of
- * v[0..nv) but zeros, and hash 0 when zero is set. */
+/* Appends probes, bits and the bloom of the n distinct hashes v. */
 static void ix__bloom(struct tr_buf *out,
                       const uint64_t *v,
-                      size_t nv,
                       size_t n,
-                      bool zero,
                       unsigned tenths_of_bits_per_item,
                       unsigned probes)
 {
@@ -400,13 +372,9 @@ static void ix__bloom(struct tr_buf *out,
     memset(out->data + at, 0, (size_t)(m / 8));
     out->len += (size_t)(m / 8);
     uint8_t *bits = (uint8_t *)out->data + at;
-    for (size_t i = 0; i <= nv; i++) {
-        uint64_t h = i < nv ? v[i] : 0;
-        if (i < nv ? h == 0 : !zero) {
-            continue;
-        }
+    for (size_t i = 0; i < n; i++) {
         for (unsigned p = 0; p < probes; p++) {
-            uint32_t b = ix__probe(h, p, (uint32_t)m);
+            uint32_t b = ix__probe(v[i], p, (uint32_t)m);
             bits[b / 8] |= (uint8_t)(1u << (b % 8));
         }
     }
@@ -441,13 +409,13 @@ int tr_log_index_build(const struct tr_log_line *lines,
     for (size_t i = 0; i < n; i++) {
         raw += lines[i].line.len;
     }
-    /* sized for about one distinct selection per 20 bytes at half load
-     * (log lines select ~1 per 20): the set seldom grows */
+    /* sized for one distinct sample per 16 bytes at half load (the bench's
+     * log lines sample ~1 distinct per 19): the set seldom grows */
     size_t cap = 4096;
-    while (cap < raw / 10) {
+    while (cap < raw / 8) {
         cap *= 2;
     }
-    rv = ix__set_init(&grams, cap);
+    rv = ix__set_resize(&grams, cap);
     struct ix_scratch sc = {NULL, 0, false};
     for (size_t i = 0; i < n && rv == 0; i++) {
         rv = ix__sample_into((const unsigned char *)lines[i].line.base,
@@ -459,8 +427,10 @@ int tr_log_index_build(const struct tr_log_line *lines,
     }
     if (rv == 0) {
         ix__unique(&metas);
-        bool zero;
-        ix__set_hash(&grams, &zero);
+        for (size_t i = 0; i < grams.n; i++) {
+            grams.items[i] = ix__minimum_hash(grams.items[i], TR_LOG_INDEX_K,
+                                              TR_LOG_INDEX_VERSION);
+        }
         tr_buf_putc(out, TR_LOG_INDEX_VERSION);
         tr_buf_put_u64be(out, n ? (uint64_t)lines[0].ts : 0);
         tr_buf_put_u64be(out, n ? (uint64_t)lines[n - 1].ts : 0);
@@ -469,16 +439,17 @@ int tr_log_index_build(const struct tr_log_line *lines,
         tr_buf_put_u32be(out, (uint32_t)block_bytes);
         tr_buf_putc(out, TR_LOG_INDEX_K);
         tr_buf_putc(out, TR_LOG_INDEX_SHIFT);
-        ix__bloom(out, grams.slots, grams.cap, grams.n + grams.has_zero, zero,
-                  IX_NEEDLE_TENTHS_OF_BITS_PER_ITEM, IX_NEEDLE_PROBES);
-        ix__bloom(out, metas.v, metas.n, metas.n, false,
-                  IX_META_TENTHS_OF_BITS_PER_ITEM, IX_META_PROBES);
+        ix__bloom(out, grams.items, grams.n, IX_NEEDLE_TENTHS_OF_BITS_PER_ITEM,
+                  IX_NEEDLE_PROBES);
+        ix__bloom(out, metas.v, metas.n, IX_META_TENTHS_OF_BITS_PER_ITEM,
+                  IX_META_PROBES);
         rv = out->oom ? TR_ENOMEM : 0;
     }
     if (sc.heap) {
         tr_free(sc.v);
     }
     tr_free(grams.slots);
+    tr_free(grams.items);
     tr_free(metas.v);
     return rv;
 }

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "tests/lib/files.h"
+#include "tests/lib/oom.h"
 #include "lib/alloc.h"
 #include "lib/buf.h"
 #include "lib/err.h"
@@ -654,27 +655,6 @@ Test(prw_roundtrip, v2_many_series)
     tr_buf_free(&b);
 }
 
-/* Allocator failing after a budget of calls, to reach every OOM path. */
-static int oom_budget;
-
-static void *oom_malloc(void *data, size_t size)
-{
-    (void)data;
-    return oom_budget-- > 0 ? malloc(size) : NULL;
-}
-
-static void *oom_realloc(void *data, void *ptr, size_t size)
-{
-    (void)data;
-    return oom_budget-- > 0 ? realloc(ptr, size) : NULL;
-}
-
-static void oom_free(void *data, void *ptr)
-{
-    (void)data;
-    free(ptr);
-}
-
 Test(prw_roundtrip, out_of_memory)
 {
     struct fixture f;
@@ -684,31 +664,29 @@ Test(prw_roundtrip, out_of_memory)
     tr_buf_init(&enc2);
     cr_assert_eq(tr_prw_encode_v1(&f.req, &enc1), 0);
     cr_assert_eq(tr_prw_encode_v2(&f.req, &enc2), 0);
-    static const struct tr_allocator oom = {1, NULL, oom_malloc, oom_realloc,
-                                            oom_free};
-    tr_allocator_set(&oom);
+    tr_test_oom_install(1000);
     for (int budget = 0; budget < 8; budget++) {
         struct tr_arena arena;
         tr_arena_init(&arena, 256);
         struct tr_prw_request r;
-        oom_budget = budget;
+        tr_test_oom_budget(budget);
         int rv = tr_prw_decode_v1(enc1.data, enc1.len, &arena, &r, NULL);
         cr_assert(rv == 0 || rv == TR_ENOMEM, "v1 budget %d: %d", budget, rv);
         tr_arena_free(&arena);
         tr_arena_init(&arena, 256);
-        oom_budget = budget;
+        tr_test_oom_budget(budget);
         rv = tr_prw_decode_v2(enc2.data, enc2.len, &arena, &r, NULL);
         cr_assert(rv == 0 || rv == TR_ENOMEM, "v2 budget %d: %d", budget, rv);
         tr_arena_free(&arena);
         struct tr_buf b;
         tr_buf_init(&b);
-        oom_budget = budget;
+        tr_test_oom_budget(budget);
         rv = tr_prw_encode_v2(&f.req, &b);
         cr_assert(rv == 0 || rv == TR_ENOMEM);
-        oom_budget = 1000;
+        tr_test_oom_budget(1000);
         tr_buf_free(&b);
     }
-    tr_allocator_set(NULL);
+    tr_test_oom_remove();
     tr_buf_free(&enc1);
     tr_buf_free(&enc2);
 }

@@ -11,6 +11,7 @@
 #include "query/logql/stages.h"
 #include "query/logql/template.h"
 #include "tests/unit/query/logql_stages_helpers.h"
+#include "tests/lib/oom.h"
 
 /* Output of src over stream labels and line at ts ns, or "ERR: <msg>". */
 static const char *tplt(const char *src,
@@ -501,43 +502,21 @@ Test(logql_template, label_format_stage)
 
 /* ---- out of memory ---------------------------------------------------- */
 
-static int oom_budget;
-
-static void *oom_malloc(void *data, size_t size)
-{
-    (void)data;
-    return oom_budget-- > 0 ? malloc(size) : NULL;
-}
-
-static void *oom_realloc(void *data, void *ptr, size_t size)
-{
-    (void)data;
-    return oom_budget-- > 0 ? realloc(ptr, size) : NULL;
-}
-
-static void oom_free(void *data, void *ptr)
-{
-    (void)data;
-    free(ptr);
-}
-
 Test(logql_template, out_of_memory_everywhere)
 {
-    static const struct tr_allocator oom = {1, NULL, oom_malloc, oom_realloc,
-                                            oom_free};
     const char *src =
         "{{ range $k, $v := . }}{{ $k | upper }}={{ printf \"%q\" $v }} {{ end "
         "}}"
         "{{ .level | replace \"e\" \"E\" | b64enc }} {{ fromJson __line__ }}";
     const char *line = "{\"a\":{\"b\":[1,2]},\"c\":\"d\",\"_entry\":\"x=1\"}";
-    tr_allocator_set(&oom);
+    tr_test_oom_install(1000);
     int ok = 0;
     for (int budget = 0; budget < 120; budget++) {
         char err[TR_ERRMSG_SIZE];
         struct tr_logql_template *t = NULL;
         struct tr_logql_parser *p = NULL, *u = NULL;
         struct tr_logql_lb *lb = NULL;
-        oom_budget = budget;
+        tr_test_oom_budget(budget);
         int rc = tr_logql_template_compile("line", src, strlen(src), &t, err);
         cr_assert(rc == 0 || rc == TR_ENOMEM, "budget %d: %d", budget, rc);
         if (rc == 0 && tr_logql_lb_new(&lb) == 0) {
@@ -572,6 +551,6 @@ Test(logql_template, out_of_memory_everywhere)
         tr_logql_lb_free(lb);
         tr_logql_template_free(t);
     }
-    tr_allocator_set(NULL);
+    tr_test_oom_remove();
     cr_expect_gt(ok, 0);
 }

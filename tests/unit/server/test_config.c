@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "tests/lib/files.h"
+#include "tests/lib/oom.h"
 #include "lib/alloc.h"
 #include "lib/err.h"
 #include "server/config.h"
@@ -870,36 +871,8 @@ Test(config, docs_in_sync)
 
 /* Allocation failures anywhere give TR_ENOMEM (or a clean success), never a
  * leak or a crash (ASan checks the leaks). */
-static int oom_left;
-
-static void *oom_malloc(void *data, size_t size)
-{
-    (void)data;
-    if (oom_left-- <= 0) {
-        return NULL;
-    }
-    return malloc(size);
-}
-
-static void *oom_realloc(void *data, void *ptr, size_t size)
-{
-    (void)data;
-    if (oom_left-- <= 0) {
-        return NULL;
-    }
-    return realloc(ptr, size);
-}
-
-static void oom_free(void *data, void *ptr)
-{
-    (void)data;
-    free(ptr);
-}
-
 Test(config, out_of_memory)
 {
-    static const struct tr_allocator oom = {1, NULL, oom_malloc, oom_realloc,
-                                            oom_free};
     char path[64];
     cfg_tmpfile(path,
                 "join: [a:1, b:2]\nretention: {logs: 1d}\n"
@@ -909,11 +882,10 @@ Test(config, out_of_memory)
     int rc = TR_ENOMEM;
     int n;
     for (n = 0; n < 1000 && rc == TR_ENOMEM; n++) {
-        oom_left = n;
-        tr_allocator_set(&oom);
+        tr_test_oom_install(n);
         rc = LOAD(&cfg, errmsg, "--config", path, "--join", "c:3, d:4",
                   "--node-name", "n");
-        tr_allocator_set(NULL);
+        tr_test_oom_remove();
         if (rc == TR_ENOMEM) {
             cr_assert_str_eq(errmsg, "out of memory");
             cr_assert_null(cfg.data_dir);

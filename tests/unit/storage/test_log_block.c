@@ -14,6 +14,7 @@
 #include "lib/err.h"
 #include "storage/log_block.h"
 #include "storage/log_index.h"
+#include "tests/lib/oom.h"
 
 static uint64_t lb_rng = 88172645463325252ULL;
 
@@ -703,6 +704,41 @@ Test(log_block, index_short_needles_prune)
     cr_assert_geq(pruned, 800, "pruned %zu of 2000", pruned);
     tr_buf_free(&ix);
     lb_free(&s);
+}
+
+/* Out of memory at every allocation of an index build (random lines: the
+ * set of samples outgrows its first size) is TR_ENOMEM, nothing leaks;
+ * with memory the build equals the one made without a failing allocator. */
+Test(log_block, index_build_out_of_memory)
+{
+    static char text[64][200];
+    struct tr_log_line l[64];
+    for (int i = 0; i < 64; i++) {
+        for (int j = 0; j < 200; j++) {
+            text[i][j] = (char)('!' + lb_rand() % 90);
+        }
+        l[i] = (struct tr_log_line){.ts = i, .line = {text[i], 200}};
+    }
+    struct tr_buf want;
+    tr_buf_init(&want);
+    cr_assert_eq(tr_log_index_build(l, 64, 1, &want), 0);
+    int failed = 0;
+    for (int budget = 0; budget < 40; budget++) {
+        struct tr_buf b;
+        tr_buf_init(&b);
+        tr_test_oom_install(budget);
+        int rv = tr_log_index_build(l, 64, 1, &b);
+        tr_test_oom_remove();
+        cr_assert(rv == 0 || rv == TR_ENOMEM, "budget %d: %d", budget, rv);
+        if (rv == 0) {
+            cr_assert(b.len == want.len && !memcmp(b.data, want.data, b.len));
+        }
+        failed += rv != 0;
+        tr_buf_free(&b);
+    }
+    cr_assert_geq(failed, 3);
+    cr_assert_lt(failed, 40);
+    tr_buf_free(&want);
 }
 
 /* Line i of the version 2 fixture below: a trace id made of i. */
