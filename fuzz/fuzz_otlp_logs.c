@@ -92,20 +92,20 @@ static void check_decoded(const struct tr_otlp_logs *req,
 {
     size_t records = 0;
     for (size_t r = 0; r < req->n_resources; r++) {
-        const struct tr_otlp_resource_logs *rl = &req->resources[r];
+        const struct tr_otlp_resource_group *rl = &req->resources[r];
         if (proto) {
             kvs_inside(rl->resource.attrs, rl->resource.n_attrs, data, size);
             inside(rl->schema_url, data, size);
         }
         for (size_t s = 0; s < rl->n_scopes; s++) {
-            const struct tr_otlp_scope_logs *sl = &rl->scopes[s];
-            records += sl->n_records;
+            const struct tr_otlp_scope_group *sl = &rl->scopes[s];
+            records += sl->n_items;
             if (proto) {
                 inside(sl->scope.name, data, size);
                 inside(sl->scope.version, data, size);
                 kvs_inside(sl->scope.attrs, sl->scope.n_attrs, data, size);
             }
-            for (size_t k = 0; k < sl->n_records; k++) {
+            for (size_t k = 0; k < sl->n_items; k++) {
                 const struct tr_otlp_log_record *rec = &sl->records[k];
                 check(rec->trace_id.len == 0 || rec->trace_id.len == 16);
                 check(rec->span_id.len == 0 || rec->span_id.len == 8);

@@ -20,6 +20,7 @@
 
 #include "lib/err.h"
 #include "lib/jsonparse.h"
+#include "proto/otlp_groups.h"
 #include "proto/pbread.h"
 
 static const char M_REQ[] =
@@ -165,81 +166,43 @@ static int dec_record(const struct tr_pb_rd *rd,
     return rv;
 }
 
-static int dec_scope_logs(const struct tr_pb_rd *rd,
+static int pb_record_item(const struct tr_pb_rd *rd,
                           struct tr_cursor c,
                           struct tr_arena *a,
-                          struct tr_otlp_scope_logs *out)
+                          void *out)
 {
-    memset(out, 0, sizeof(*out));
-    size_t n;
-    int rv = tr_otlp_pb_count(rd, c, M_SL, 2, &n);
-    struct tr_otlp_log_record *recs = tr_pb_array(a, n, sizeof(*recs), &rv);
-    size_t k = 0;
-    while (rv == 0 && c.p < c.end) {
-        const uint8_t *at = c.p;
-        uint32_t field;
-        unsigned wt;
-        struct tr_cursor sub;
-        rv = tr_pb_tag(rd, &c, M_SL, &field, &wt);
-        if (rv == 0 && (field == 1 || field == 2)) {
-            rv = tr_pb_want(rd, at, M_SL, field, wt, WT_LEN);
-            if (rv == 0) {
-                rv = tr_pb_len(rd, &c, M_SL, field, &sub);
-            }
-            if (rv == 0 && field == 1) {
-                rv = tr_otlp_pb_scope(rd, sub, a, &out->scope);
-            } else if (rv == 0) {
-                rv = dec_record(rd, sub, a, &recs[k++]);
-            }
-        } else if (rv == 0 && field == 3) {
-            rv = tr_otlp_pb_str(rd, &c, at, M_SL, field, wt, &out->schema_url);
-        } else if (rv == 0) {
-            rv = tr_pb_skip(rd, &c, M_SL, field, wt);
-        }
-    }
-    out->records = recs;
-    out->n_records = k;
-    return rv;
+    return dec_record(rd, c, a, out);
 }
 
-static int dec_resource_logs(const struct tr_pb_rd *rd,
-                             struct tr_cursor c,
-                             struct tr_arena *a,
-                             struct tr_otlp_resource_logs *out,
-                             size_t *n_records)
+static int json_record_item(struct tr_otlp_json *j, long obj, void *out);
+
+static const struct tr_otlp_signal logs_signal = {
+    .what = "otlp logs",
+    .m_request = M_REQ,
+    .m_resource = M_RL,
+    .m_scope = M_SL,
+    .pb_resources = "resource_logs",
+    .json_resources = {"resourceLogs", "resource_logs"},
+    .json_scopes = {"scopeLogs", "scope_logs"},
+    .json_items = {"logRecords", "log_records"},
+    .item_size = sizeof(struct tr_otlp_log_record),
+    .pb_item = pb_record_item,
+    .json_item = json_record_item,
+};
+
+/* The request's groups as the logs result (empty after an error). */
+static void logs_from_groups(int rv,
+                             const struct tr_otlp_groups *g,
+                             size_t len,
+                             struct tr_otlp_logs *out)
 {
     memset(out, 0, sizeof(*out));
-    size_t n;
-    int rv = tr_otlp_pb_count(rd, c, M_RL, 2, &n);
-    struct tr_otlp_scope_logs *sls = tr_pb_array(a, n, sizeof(*sls), &rv);
-    size_t k = 0;
-    while (rv == 0 && c.p < c.end) {
-        const uint8_t *at = c.p;
-        uint32_t field;
-        unsigned wt;
-        struct tr_cursor sub;
-        rv = tr_pb_tag(rd, &c, M_RL, &field, &wt);
-        if (rv == 0 && (field == 1 || field == 2)) {
-            rv = tr_pb_want(rd, at, M_RL, field, wt, WT_LEN);
-            if (rv == 0) {
-                rv = tr_pb_len(rd, &c, M_RL, field, &sub);
-            }
-            if (rv == 0 && field == 1) {
-                rv = tr_otlp_pb_resource(rd, sub, a, &out->resource);
-            } else if (rv == 0) {
-                rv = dec_scope_logs(rd, sub, a, &sls[k]);
-                *n_records += sls[k].n_records;
-                k++;
-            }
-        } else if (rv == 0 && field == 3) {
-            rv = tr_otlp_pb_str(rd, &c, at, M_RL, field, wt, &out->schema_url);
-        } else if (rv == 0) {
-            rv = tr_pb_skip(rd, &c, M_RL, field, wt);
-        }
+    if (rv == 0) {
+        out->resources = g->resources;
+        out->n_resources = g->n_resources;
+        out->n_records = g->n_items;
+        out->body_len = len;
     }
-    out->scopes = sls;
-    out->n_scopes = k;
-    return rv;
 }
 
 int tr_otlp_logs_decode(const void *buf,
@@ -248,70 +211,14 @@ int tr_otlp_logs_decode(const void *buf,
                         struct tr_otlp_logs *out,
                         char *errmsg)
 {
-    memset(out, 0, sizeof(*out));
-    if (buf == NULL && len > 0) {
-        return tr_errf(TR_EINVAL, errmsg, "otlp logs: NULL buffer");
-    }
-    struct tr_pb_rd rd = {buf, errmsg, "resource_logs", SIZE_MAX};
-    struct tr_cursor c = tr_cursor_make(buf, len);
-    size_t n, k = 0, records = 0;
-    int rv = tr_otlp_pb_count(&rd, c, M_REQ, 1, &n);
-    struct tr_otlp_resource_logs *rls = tr_pb_array(a, n, sizeof(*rls), &rv);
-    while (rv == 0 && c.p < c.end) {
-        uint32_t field;
-        unsigned wt;
-        struct tr_cursor sub;
-        rv = tr_pb_tag(&rd, &c, M_REQ, &field, &wt);
-        if (rv == 0 && field == 1) {
-            rv = tr_pb_len(&rd, &c, M_REQ, field, &sub);
-            if (rv == 0) {
-                rd.item_idx = k;
-                rv = dec_resource_logs(&rd, sub, a, &rls[k], &records);
-                rd.item_idx = SIZE_MAX;
-                k++;
-            }
-        } else if (rv == 0) {
-            rv = tr_pb_skip(&rd, &c, M_REQ, field, wt);
-        }
-    }
-    if (rv == TR_ENOMEM) {
-        return tr_errf(rv, errmsg, "otlp logs: out of memory");
-    }
-    if (rv != 0) {
-        return rv;
-    }
-    out->resources = rls;
-    out->n_resources = k;
-    out->n_records = records;
-    out->body_len = len;
-    return 0;
+    struct tr_otlp_groups g;
+    int rv = tr_otlp_groups_decode(&logs_signal, buf, len, a, &g, errmsg);
+    logs_from_groups(rv, &g, len, out);
+    return rv;
 }
 
 /* ---- OTLP/JSON -----------------------------------------------------------
  */
-
-/* Checks that idx is an array (null: *n = 0, returns 1). */
-static int json_array(struct tr_otlp_json *j, long idx, size_t *n)
-{
-    const struct tr_sjson_tok *t = &j->doc->toks[idx];
-    *n = 0;
-    if (t->type == TR_SJSON_NULL) {
-        return 1;
-    }
-    if (t->type != TR_SJSON_ARRAY) {
-        return tr_otlp_json_fail(j, "expected an array");
-    }
-    *n = t->n;
-    return 0;
-}
-
-static int json_object(struct tr_otlp_json *j, long idx, const char *what)
-{
-    if (j->doc->toks[idx].type != TR_SJSON_OBJECT) {
-        return tr_otlp_json_fail(j, "expected a %s object", what);
-    }
-    return 0;
-}
 
 static int json_record(struct tr_otlp_json *j,
                        long obj,
@@ -319,7 +226,7 @@ static int json_record(struct tr_otlp_json *j,
 {
     const struct tr_sjson *d = j->doc;
     memset(out, 0, sizeof(*out));
-    int rv = json_object(j, obj, "LogRecord");
+    int rv = tr_otlp_json_object(j, obj, "LogRecord");
     long k = obj + 1;
     for (uint32_t i = 0; rv == 0 && i < d->toks[obj].n; i++) {
         long v = k + 1;
@@ -372,102 +279,9 @@ static int json_record(struct tr_otlp_json *j,
     return rv;
 }
 
-static int json_scope_logs(struct tr_otlp_json *j,
-                           long obj,
-                           struct tr_otlp_scope_logs *out)
+static int json_record_item(struct tr_otlp_json *j, long obj, void *out)
 {
-    const struct tr_sjson *d = j->doc;
-    memset(out, 0, sizeof(*out));
-    int rv = json_object(j, obj, "ScopeLogs");
-    long k = obj + 1;
-    for (uint32_t i = 0; rv == 0 && i < d->toks[obj].n; i++) {
-        long v = k + 1;
-        size_t p0 = j->path_len;
-        if (tr_otlp_json_key(j, k, "scope", NULL)) {
-            tr_otlp_json_push(j, "scope", 0);
-            rv = tr_otlp_json_scope(j, v, &out->scope);
-        } else if (tr_otlp_json_key(j, k, "schemaUrl", "schema_url")) {
-            tr_otlp_json_push(j, "schemaUrl", 0);
-            rv = tr_otlp_json_str(j, v, &out->schema_url);
-        } else if (tr_otlp_json_key(j, k, "logRecords", "log_records")) {
-            tr_otlp_json_push(j, "logRecords", 0);
-            size_t n;
-            rv = json_array(j, v, &n);
-            struct tr_otlp_log_record *recs = NULL;
-            if (rv == 0) {
-                recs = tr_pb_array(j->a, n, sizeof(*recs), &rv);
-                if (rv != 0) {
-                    rv = tr_errf(rv, j->errmsg, "out of memory");
-                }
-            }
-            long e = v + 1;
-            for (size_t r = 0; rv == 0 && r < n; r++) {
-                size_t p1 = tr_otlp_json_push(j, NULL, r);
-                rv = json_record(j, e, &recs[r]);
-                if (rv == 0) {
-                    tr_otlp_json_pop(j, p1);
-                }
-                e = (long)d->toks[e].next;
-            }
-            rv = rv > 0 ? 0 : rv;
-            out->records = recs;
-            out->n_records = rv == 0 ? n : 0;
-        }
-        if (rv == 0) {
-            tr_otlp_json_pop(j, p0);
-        }
-        k = (long)d->toks[v].next;
-    }
-    return rv;
-}
-
-static int json_resource_logs(struct tr_otlp_json *j,
-                              long obj,
-                              struct tr_otlp_resource_logs *out)
-{
-    const struct tr_sjson *d = j->doc;
-    memset(out, 0, sizeof(*out));
-    int rv = json_object(j, obj, "ResourceLogs");
-    long k = obj + 1;
-    for (uint32_t i = 0; rv == 0 && i < d->toks[obj].n; i++) {
-        long v = k + 1;
-        size_t p0 = j->path_len;
-        if (tr_otlp_json_key(j, k, "resource", NULL)) {
-            tr_otlp_json_push(j, "resource", 0);
-            rv = tr_otlp_json_resource(j, v, &out->resource);
-        } else if (tr_otlp_json_key(j, k, "schemaUrl", "schema_url")) {
-            tr_otlp_json_push(j, "schemaUrl", 0);
-            rv = tr_otlp_json_str(j, v, &out->schema_url);
-        } else if (tr_otlp_json_key(j, k, "scopeLogs", "scope_logs")) {
-            tr_otlp_json_push(j, "scopeLogs", 0);
-            size_t n;
-            rv = json_array(j, v, &n);
-            struct tr_otlp_scope_logs *sls = NULL;
-            if (rv == 0) {
-                sls = tr_pb_array(j->a, n, sizeof(*sls), &rv);
-                if (rv != 0) {
-                    rv = tr_errf(rv, j->errmsg, "out of memory");
-                }
-            }
-            long e = v + 1;
-            for (size_t s = 0; rv == 0 && s < n; s++) {
-                size_t p1 = tr_otlp_json_push(j, NULL, s);
-                rv = json_scope_logs(j, e, &sls[s]);
-                if (rv == 0) {
-                    tr_otlp_json_pop(j, p1);
-                }
-                e = (long)d->toks[e].next;
-            }
-            rv = rv > 0 ? 0 : rv;
-            out->scopes = sls; /* a repeated key replaces the earlier one */
-            out->n_scopes = rv == 0 ? n : 0;
-        }
-        if (rv == 0) {
-            tr_otlp_json_pop(j, p0);
-        }
-        k = (long)d->toks[v].next;
-    }
-    return rv;
+    return json_record(j, obj, out);
 }
 
 int tr_otlp_logs_decode_json(const void *buf,
@@ -476,58 +290,9 @@ int tr_otlp_logs_decode_json(const void *buf,
                              struct tr_otlp_logs *out,
                              char *errmsg)
 {
-    memset(out, 0, sizeof(*out));
-    struct tr_sjson d;
-    if (tr_sjson_parse(&d, buf, len) != 0) {
-        int rv = tr_errf(TR_EINVAL, errmsg, "invalid JSON: %s", d.err);
-        tr_sjson_free(&d);
-        return rv;
-    }
-    struct tr_otlp_json j = {.doc = &d, .a = a, .errmsg = errmsg};
-    struct tr_otlp_resource_logs *rls = NULL;
-    size_t n = 0;
-    int rv = d.toks[0].type == TR_SJSON_OBJECT
-                 ? 0
-                 : tr_errf(TR_EINVAL, errmsg,
-                           "expected an ExportLogsServiceRequest object as "
-                           "the JSON body");
-    long k = 1;
-    for (uint32_t i = 0; rv == 0 && i < d.toks[0].n; i++) {
-        long v = k + 1;
-        if (tr_otlp_json_key(&j, k, "resourceLogs", "resource_logs")) {
-            tr_otlp_json_push(&j, "resourceLogs", 0);
-            rv = json_array(&j, v, &n);
-            if (rv == 0) {
-                rls = tr_pb_array(a, n, sizeof(*rls), &rv);
-                if (rv != 0) {
-                    rv = tr_errf(rv, errmsg, "out of memory");
-                }
-            }
-            long e = v + 1;
-            for (size_t r = 0; rv == 0 && r < n; r++) {
-                size_t p1 = tr_otlp_json_push(&j, NULL, r);
-                rv = json_resource_logs(&j, e, &rls[r]);
-                if (rv == 0) {
-                    tr_otlp_json_pop(&j, p1);
-                }
-                e = (long)d.toks[e].next;
-            }
-            rv = rv > 0 ? 0 : rv;
-            tr_otlp_json_pop(&j, 0);
-        }
-        k = (long)d.toks[v].next;
-    }
-    if (rv == 0) {
-        out->resources = rls;
-        out->n_resources = n;
-        out->body_len = len;
-        for (size_t r = 0; r < n; r++) {
-            for (size_t s = 0; s < rls[r].n_scopes; s++) {
-                out->n_records += rls[r].scopes[s].n_records;
-            }
-        }
-    }
-    tr_sjson_free(&d);
+    struct tr_otlp_groups g;
+    int rv = tr_otlp_groups_decode_json(&logs_signal, buf, len, a, &g, errmsg);
+    logs_from_groups(rv, &g, len, out);
     return rv;
 }
 
@@ -1016,10 +781,10 @@ int tr_otlp_logs_to_loki(const struct tr_otlp_logs *req,
     }
     /* 1. labels and metadata of every resource */
     for (size_t r = 0; r < nr && rv == 0; r++) {
-        const struct tr_otlp_resource_logs *rl = &req->resources[r];
+        const struct tr_otlp_resource_group *rl = &req->resources[r];
         infos[r].stream = SIZE_MAX;
         for (size_t s = 0; s < rl->n_scopes; s++) {
-            infos[r].n_records += rl->scopes[s].n_records;
+            infos[r].n_records += rl->scopes[s].n_items;
         }
         rv = map_resource(&m, &rl->resource, &infos[r]);
         if (rv == 0 && infos[r].n_records == 0) {
@@ -1092,19 +857,19 @@ int tr_otlp_logs_to_loki(const struct tr_otlp_logs *req,
     }
     /* 3. the entries, in record order */
     for (size_t r = 0; r < nr && rv == 0; r++) {
-        const struct tr_otlp_resource_logs *rl = &req->resources[r];
+        const struct tr_otlp_resource_group *rl = &req->resources[r];
         if (!infos[r].keep) {
             continue;
         }
         size_t si = infos[r].stream;
         struct tr_loki_entry *es = (struct tr_loki_entry *)streams[si].entries;
         for (size_t s = 0; s < rl->n_scopes && rv == 0; s++) {
-            const struct tr_otlp_scope_logs *sl = &rl->scopes[s];
-            if (sl->n_records == 0) {
+            const struct tr_otlp_scope_group *sl = &rl->scopes[s];
+            if (sl->n_items == 0) {
                 continue;
             }
             rv = map_scope(&m, &sl->scope, &scope_meta);
-            for (size_t k = 0; k < sl->n_records && rv == 0; k++) {
+            for (size_t k = 0; k < sl->n_items && rv == 0; k++) {
                 rv = map_record(&m, &sl->records[k], &infos[r], &scope_meta,
                                 now_ns, &es[fill[si]++]);
             }

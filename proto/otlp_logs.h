@@ -4,7 +4,8 @@
  * does with its default configuration.
  *
  * Protobuf messages (wire types: V varint, L length-delimited, 8 fixed64,
- * 4 fixed32; shared messages in proto/otlp_common.h):
+ * 4 fixed32; shared messages in proto/otlp_common.h, the resource and
+ * scope levels decoded by proto/otlp_groups.c):
  *
  *   MESSAGE                   FIELD                     NO  WT  DESCRIPTION
  *   ExportLogsServiceRequest  resource_logs             1   L   ResourceLogs*
@@ -45,6 +46,7 @@
 #include "lib/buf.h"
 #include "proto/loki_push.h"
 #include "proto/otlp_common.h"
+#include "proto/otlp_groups.h"
 
 struct tr_otlp_log_record {
     uint64_t time_unix_nano;          /* 0: unset */
@@ -61,22 +63,10 @@ struct tr_otlp_log_record {
     struct tr_slice event_name;
 };
 
-struct tr_otlp_scope_logs {
-    struct tr_otlp_scope scope; /* zero when absent */
-    const struct tr_otlp_log_record *records;
-    size_t n_records;
-    struct tr_slice schema_url;
-};
-
-struct tr_otlp_resource_logs {
-    struct tr_otlp_resource resource; /* zero when absent */
-    const struct tr_otlp_scope_logs *scopes;
-    size_t n_scopes;
-    struct tr_slice schema_url;
-};
-
+/* A decoded request: resources > scopes > records (scope->records,
+ * scope->n_items; proto/otlp_groups.h). */
 struct tr_otlp_logs {
-    const struct tr_otlp_resource_logs *resources;
+    const struct tr_otlp_resource_group *resources;
     size_t n_resources;
     size_t n_records; /* over all resources and scopes */
     size_t body_len;  /* bytes decoded: bounds what the mapping may make */

@@ -76,7 +76,7 @@ static void check_shop_decoded(const struct tr_otlp_logs *req)
 {
     cr_assert_eq(req->n_resources, 1);
     cr_assert_eq(req->n_records, 4);
-    const struct tr_otlp_resource_logs *rl = &req->resources[0];
+    const struct tr_otlp_resource_group *rl = &req->resources[0];
     cr_assert_eq(rl->resource.n_attrs, 8);
     const struct tr_otlp_kv *pid =
         find_attr(rl->resource.attrs, rl->resource.n_attrs, "process.pid");
@@ -84,13 +84,13 @@ static void check_shop_decoded(const struct tr_otlp_logs *req)
     cr_assert_eq(pid->value.type, TR_OTLP_INT);
     cr_assert_eq(pid->value.i, 4242);
     cr_assert_eq(rl->n_scopes, 2);
-    const struct tr_otlp_scope_logs *sl = &rl->scopes[0];
+    const struct tr_otlp_scope_group *sl = &rl->scopes[0];
     cr_assert(tr_slice_eq_cstr(sl->scope.name, "checkout"));
     cr_assert(tr_slice_eq_cstr(sl->scope.version, "1.4.2"));
     cr_assert_eq(sl->scope.n_attrs, 1);
     cr_assert(tr_slice_eq_cstr(sl->schema_url,
                                "https://opentelemetry.io/schemas/1.24.0"));
-    cr_assert_eq(sl->n_records, 2);
+    cr_assert_eq(sl->n_items, 2);
     const struct tr_otlp_log_record *r = &sl->records[0];
     cr_assert_eq(r->time_unix_nano, 1767225600123456789ULL);
     cr_assert_eq(r->observed_time_unix_nano, 1767225600223456789ULL);
@@ -135,7 +135,7 @@ static void check_shop_decoded(const struct tr_otlp_logs *req)
     sl = &rl->scopes[1];
     cr_assert(tr_slice_eq_cstr(sl->scope.name, "db-client"));
     cr_assert_eq(sl->scope.version.len, 0);
-    cr_assert_eq(sl->n_records, 2);
+    cr_assert_eq(sl->n_items, 2);
     cr_assert(tr_slice_eq_cstr(sl->records[0].event_name, "db.failure"));
     cr_assert_eq(sl->records[0].body.type, TR_OTLP_INT);
     cr_assert_eq(sl->records[0].body.i, 500);
@@ -810,14 +810,14 @@ Test(otlp_logs, label_names)
 /* One resource with attrs, one scope, records with the given bodies. */
 static struct tr_otlp_logs one_resource(const struct tr_otlp_kv *attrs,
                                         size_t n_attrs,
-                                        struct tr_otlp_resource_logs *rl,
-                                        struct tr_otlp_scope_logs *sl,
+                                        struct tr_otlp_resource_group *rl,
+                                        struct tr_otlp_scope_group *sl,
                                         const struct tr_otlp_log_record *recs,
                                         size_t n_recs)
 {
     memset(sl, 0, sizeof(*sl));
     sl->records = recs;
-    sl->n_records = n_recs;
+    sl->n_items = n_recs;
     memset(rl, 0, sizeof(*rl));
     rl->resource.attrs = attrs;
     rl->resource.n_attrs = n_attrs;
@@ -840,8 +840,8 @@ Test(otlp_logs, service_name_discovery_and_labels)
     tr_arena_init(&a, 1024);
     char err[TR_ERRMSG_SIZE];
     struct tr_loki_push p;
-    struct tr_otlp_resource_logs rl;
-    struct tr_otlp_scope_logs sl;
+    struct tr_otlp_resource_group rl;
+    struct tr_otlp_scope_group sl;
     struct tr_otlp_log_record rec = {.body = vs("x")};
     /* k8s.job.name first in wire order wins over k8s.container.name */
     struct tr_otlp_kv a1[] = {
@@ -926,8 +926,8 @@ Test(otlp_logs, metadata_flattening_and_order)
     tr_arena_init(&a, 1024);
     char err[TR_ERRMSG_SIZE];
     struct tr_loki_push p;
-    struct tr_otlp_resource_logs rl;
-    struct tr_otlp_scope_logs sl;
+    struct tr_otlp_resource_group rl;
+    struct tr_otlp_scope_group sl;
     struct tr_otlp_kv deep[] = {{TR_SLICE_LIT("e"), vs("x")},
                                 {TR_SLICE_LIT(".f"), vd(1.5)}};
     struct tr_otlp_kv mid[] = {
@@ -988,8 +988,8 @@ Test(otlp_logs, metadata_budget)
     tr_arena_init(&a, 4096);
     char err[TR_ERRMSG_SIZE];
     struct tr_loki_push p;
-    struct tr_otlp_resource_logs rl;
-    struct tr_otlp_scope_logs sl;
+    struct tr_otlp_resource_group rl;
+    struct tr_otlp_scope_group sl;
     struct tr_otlp_logs req =
         one_resource(attrs, N_ATTRS, &rl, &sl, recs, N_RECS);
     cr_assert_eq(map(&req, &a, &p, err), TR_ETOOLARGE);

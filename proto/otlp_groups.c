@@ -1,0 +1,332 @@
+/* otlp_groups.c - the resource > scope > item nesting of OTLP export
+ * requests, for every signal (otlp_groups.h). */
+#include "proto/otlp_groups.h"
+
+#include <string.h>
+
+#include "lib/err.h"
+#include "lib/jsonparse.h"
+
+/* The message's name without its package ("ScopeLogs"). */
+static const char *short_name(const char *m)
+{
+    const char *dot = strrchr(m, '.');
+    return dot != NULL ? dot + 1 : m;
+}
+
+/* ---- protobuf ------------------------------------------------------------
+ */
+
+static int pb_scope(const struct tr_otlp_signal *sig,
+                    const struct tr_pb_rd *rd,
+                    struct tr_cursor c,
+                    struct tr_arena *a,
+                    struct tr_otlp_scope_group *out)
+{
+    memset(out, 0, sizeof(*out));
+    size_t n;
+    int rv = tr_otlp_pb_count(rd, c, sig->m_scope, 2, &n);
+    char *items = tr_pb_array(a, n, sig->item_size, &rv);
+    size_t k = 0;
+    while (rv == 0 && c.p < c.end) {
+        const uint8_t *at = c.p;
+        uint32_t field;
+        unsigned wt;
+        struct tr_cursor sub;
+        rv = tr_pb_tag(rd, &c, sig->m_scope, &field, &wt);
+        if (rv == 0 && (field == 1 || field == 2)) {
+            rv = tr_pb_want(rd, at, sig->m_scope, field, wt, WT_LEN);
+            if (rv == 0) {
+                rv = tr_pb_len(rd, &c, sig->m_scope, field, &sub);
+            }
+            if (rv == 0 && field == 1) {
+                rv = tr_otlp_pb_scope(rd, sub, a, &out->scope);
+            } else if (rv == 0) {
+                rv = sig->pb_item(rd, sub, a, items + k++ * sig->item_size);
+            }
+        } else if (rv == 0 && field == 3) {
+            rv = tr_otlp_pb_str(rd, &c, at, sig->m_scope, field, wt,
+                                &out->schema_url);
+        } else if (rv == 0) {
+            rv = tr_pb_skip(rd, &c, sig->m_scope, field, wt);
+        }
+    }
+    out->items = items;
+    out->n_items = k;
+    return rv;
+}
+
+static int pb_resource(const struct tr_otlp_signal *sig,
+                       const struct tr_pb_rd *rd,
+                       struct tr_cursor c,
+                       struct tr_arena *a,
+                       struct tr_otlp_resource_group *out,
+                       size_t *n_items)
+{
+    memset(out, 0, sizeof(*out));
+    size_t n;
+    int rv = tr_otlp_pb_count(rd, c, sig->m_resource, 2, &n);
+    struct tr_otlp_scope_group *sgs = tr_pb_array(a, n, sizeof(*sgs), &rv);
+    size_t k = 0;
+    while (rv == 0 && c.p < c.end) {
+        const uint8_t *at = c.p;
+        uint32_t field;
+        unsigned wt;
+        struct tr_cursor sub;
+        rv = tr_pb_tag(rd, &c, sig->m_resource, &field, &wt);
+        if (rv == 0 && (field == 1 || field == 2)) {
+            rv = tr_pb_want(rd, at, sig->m_resource, field, wt, WT_LEN);
+            if (rv == 0) {
+                rv = tr_pb_len(rd, &c, sig->m_resource, field, &sub);
+            }
+            if (rv == 0 && field == 1) {
+                rv = tr_otlp_pb_resource(rd, sub, a, &out->resource);
+            } else if (rv == 0) {
+                rv = pb_scope(sig, rd, sub, a, &sgs[k]);
+                *n_items += sgs[k].n_items;
+                k++;
+            }
+        } else if (rv == 0 && field == 3) {
+            rv = tr_otlp_pb_str(rd, &c, at, sig->m_resource, field, wt,
+                                &out->schema_url);
+        } else if (rv == 0) {
+            rv = tr_pb_skip(rd, &c, sig->m_resource, field, wt);
+        }
+    }
+    out->scopes = sgs;
+    out->n_scopes = k;
+    return rv;
+}
+
+int tr_otlp_groups_decode(const struct tr_otlp_signal *sig,
+                          const void *buf,
+                          size_t len,
+                          struct tr_arena *a,
+                          struct tr_otlp_groups *out,
+                          char *errmsg)
+{
+    memset(out, 0, sizeof(*out));
+    if (buf == NULL && len > 0) {
+        return tr_errf(TR_EINVAL, errmsg, "%s: NULL buffer", sig->what);
+    }
+    struct tr_pb_rd rd = {buf, errmsg, sig->pb_resources, SIZE_MAX};
+    struct tr_cursor c = tr_cursor_make(buf, len);
+    size_t n, k = 0, items = 0;
+    int rv = tr_otlp_pb_count(&rd, c, sig->m_request, 1, &n);
+    struct tr_otlp_resource_group *rgs = tr_pb_array(a, n, sizeof(*rgs), &rv);
+    while (rv == 0 && c.p < c.end) {
+        uint32_t field;
+        unsigned wt;
+        struct tr_cursor sub;
+        rv = tr_pb_tag(&rd, &c, sig->m_request, &field, &wt);
+        if (rv == 0 && field == 1) {
+            rv = tr_pb_len(&rd, &c, sig->m_request, field, &sub);
+            if (rv == 0) {
+                rd.item_idx = k;
+                rv = pb_resource(sig, &rd, sub, a, &rgs[k], &items);
+                rd.item_idx = SIZE_MAX;
+                k++;
+            }
+        } else if (rv == 0) {
+            rv = tr_pb_skip(&rd, &c, sig->m_request, field, wt);
+        }
+    }
+    if (rv == TR_ENOMEM) {
+        return tr_errf(rv, errmsg, "%s: out of memory", sig->what);
+    }
+    if (rv != 0) {
+        return rv;
+    }
+    out->resources = rgs;
+    out->n_resources = k;
+    out->n_items = items;
+    return 0;
+}
+
+/* ---- OTLP/JSON -----------------------------------------------------------
+ */
+
+int tr_otlp_json_array(struct tr_otlp_json *j, long idx, size_t *n)
+{
+    const struct tr_sjson_tok *t = &j->doc->toks[idx];
+    *n = 0;
+    if (t->type == TR_SJSON_NULL) {
+        return 1;
+    }
+    if (t->type != TR_SJSON_ARRAY) {
+        return tr_otlp_json_fail(j, "expected an array");
+    }
+    *n = t->n;
+    return 0;
+}
+
+int tr_otlp_json_object(struct tr_otlp_json *j, long idx, const char *what)
+{
+    if (j->doc->toks[idx].type != TR_SJSON_OBJECT) {
+        return tr_otlp_json_fail(j, "expected a %s object", what);
+    }
+    return 0;
+}
+
+int tr_otlp_json_list(
+    struct tr_otlp_json *j,
+    long idx,
+    size_t size,
+    int (*fn)(struct tr_otlp_json *j, long obj, void *out, const void *arg),
+    const void *arg,
+    void **out,
+    size_t *n)
+{
+    const struct tr_sjson *d = j->doc;
+    size_t len;
+    char *v = NULL;
+    int rv = tr_otlp_json_array(j, idx, &len);
+    if (rv == 0) {
+        v = tr_pb_array(j->a, len, size, &rv);
+        if (rv != 0) {
+            rv = tr_errf(rv, j->errmsg, "out of memory");
+        }
+    }
+    long e = idx + 1;
+    for (size_t i = 0; rv == 0 && i < len; i++) {
+        size_t p = tr_otlp_json_push(j, NULL, i);
+        rv = fn(j, e, v + i * size, arg);
+        if (rv == 0) {
+            tr_otlp_json_pop(j, p);
+        }
+        e = (long)d->toks[e].next;
+    }
+    rv = rv > 0 ? 0 : rv;
+    *out = v;
+    *n = rv == 0 ? len : 0;
+    return rv;
+}
+
+static int json_item(struct tr_otlp_json *j,
+                     long obj,
+                     void *out,
+                     const void *arg)
+{
+    const struct tr_otlp_signal *sig = arg;
+    return sig->json_item(j, obj, out);
+}
+
+static int json_scope(struct tr_otlp_json *j,
+                      long obj,
+                      void *vout,
+                      const void *arg)
+{
+    const struct tr_otlp_signal *sig = arg;
+    const struct tr_sjson *d = j->doc;
+    struct tr_otlp_scope_group *out = vout;
+    memset(out, 0, sizeof(*out));
+    int rv = tr_otlp_json_object(j, obj, short_name(sig->m_scope));
+    long k = obj + 1;
+    for (uint32_t i = 0; rv == 0 && i < d->toks[obj].n; i++) {
+        long v = k + 1;
+        size_t p0 = j->path_len;
+        if (tr_otlp_json_key(j, k, "scope", NULL)) {
+            tr_otlp_json_push(j, "scope", 0);
+            rv = tr_otlp_json_scope(j, v, &out->scope);
+        } else if (tr_otlp_json_key(j, k, "schemaUrl", "schema_url")) {
+            tr_otlp_json_push(j, "schemaUrl", 0);
+            rv = tr_otlp_json_str(j, v, &out->schema_url);
+        } else if (tr_otlp_json_key(j, k, sig->json_items[0],
+                                    sig->json_items[1])) {
+            tr_otlp_json_push(j, sig->json_items[0], 0);
+            void *items;
+            rv = tr_otlp_json_list(j, v, sig->item_size, json_item, sig, &items,
+                                   &out->n_items);
+            out->items = items;
+        }
+        if (rv == 0) {
+            tr_otlp_json_pop(j, p0);
+        }
+        k = (long)d->toks[v].next;
+    }
+    return rv;
+}
+
+static int json_resource(struct tr_otlp_json *j,
+                         long obj,
+                         void *vout,
+                         const void *arg)
+{
+    const struct tr_otlp_signal *sig = arg;
+    const struct tr_sjson *d = j->doc;
+    struct tr_otlp_resource_group *out = vout;
+    memset(out, 0, sizeof(*out));
+    int rv = tr_otlp_json_object(j, obj, short_name(sig->m_resource));
+    long k = obj + 1;
+    for (uint32_t i = 0; rv == 0 && i < d->toks[obj].n; i++) {
+        long v = k + 1;
+        size_t p0 = j->path_len;
+        if (tr_otlp_json_key(j, k, "resource", NULL)) {
+            tr_otlp_json_push(j, "resource", 0);
+            rv = tr_otlp_json_resource(j, v, &out->resource);
+        } else if (tr_otlp_json_key(j, k, "schemaUrl", "schema_url")) {
+            tr_otlp_json_push(j, "schemaUrl", 0);
+            rv = tr_otlp_json_str(j, v, &out->schema_url);
+        } else if (tr_otlp_json_key(j, k, sig->json_scopes[0],
+                                    sig->json_scopes[1])) {
+            tr_otlp_json_push(j, sig->json_scopes[0], 0);
+            void *sgs;
+            rv = tr_otlp_json_list(j, v, sizeof(struct tr_otlp_scope_group),
+                                   json_scope, sig, &sgs, &out->n_scopes);
+            out->scopes = sgs;
+        }
+        if (rv == 0) {
+            tr_otlp_json_pop(j, p0);
+        }
+        k = (long)d->toks[v].next;
+    }
+    return rv;
+}
+
+int tr_otlp_groups_decode_json(const struct tr_otlp_signal *sig,
+                               const void *buf,
+                               size_t len,
+                               struct tr_arena *a,
+                               struct tr_otlp_groups *out,
+                               char *errmsg)
+{
+    memset(out, 0, sizeof(*out));
+    struct tr_sjson d;
+    if (tr_sjson_parse(&d, buf, len) != 0) {
+        int rv = tr_errf(TR_EINVAL, errmsg, "invalid JSON: %s", d.err);
+        tr_sjson_free(&d);
+        return rv;
+    }
+    struct tr_otlp_json j = {.doc = &d, .a = a, .errmsg = errmsg};
+    void *rgs = NULL;
+    size_t n = 0;
+    int rv = d.toks[0].type == TR_SJSON_OBJECT
+                 ? 0
+                 : tr_errf(TR_EINVAL, errmsg,
+                           "expected an %s object as the JSON body",
+                           short_name(sig->m_request));
+    long k = 1;
+    for (uint32_t i = 0; rv == 0 && i < d.toks[0].n; i++) {
+        long v = k + 1;
+        if (tr_otlp_json_key(&j, k, sig->json_resources[0],
+                             sig->json_resources[1])) {
+            tr_otlp_json_push(&j, sig->json_resources[0], 0);
+            rv = tr_otlp_json_list(&j, v, sizeof(struct tr_otlp_resource_group),
+                                   json_resource, sig, &rgs, &n);
+            tr_otlp_json_pop(&j, 0);
+        }
+        k = (long)d.toks[v].next;
+    }
+    if (rv == 0) {
+        const struct tr_otlp_resource_group *r = rgs;
+        out->resources = r;
+        out->n_resources = n;
+        for (size_t i = 0; i < n; i++) {
+            for (size_t s = 0; s < r[i].n_scopes; s++) {
+                out->n_items += r[i].scopes[s].n_items;
+            }
+        }
+    }
+    tr_sjson_free(&d);
+    return rv;
+}

@@ -1,0 +1,122 @@
+/* otlp_groups.h - the resource > scope > item nesting that every OTLP
+ * export request shares (logs: ResourceLogs > ScopeLogs > LogRecord;
+ * traces: ResourceSpans > ScopeSpans > Span; metrics: ResourceMetrics >
+ * ScopeMetrics > Metric), decoded once for all signals from protobuf and
+ * from OTLP/JSON; each signal describes its message names and decodes its
+ * own items (struct tr_otlp_signal).
+ *
+ * Protobuf messages (field numbers are the same for every signal):
+ *
+ *   MESSAGE              FIELD                  NO  WT  DESCRIPTION
+ *   Export<S>Request     resource_<s>           1   L   Resource<S>*
+ *   Resource<S>          resource               1   L   Resource
+ *                        scope_<s>              2   L   Scope<S>*
+ *                        schema_url             3   L   string
+ *   Scope<S>             scope                  1   L   InstrumentationScope
+ *                        <items>                2   L   the signal's items*
+ *                        schema_url             3   L   string
+ *
+ * Each message is walked once to count its repeated sub-messages, then
+ * decoded into arrays allocated once from the arena (no regrowth). JSON
+ * names are the signal's camelCase ones (`resourceSpans`, `scopeSpans`,
+ * `spans`) or their snake_case forms; a repeated key replaces the earlier
+ * one; null is an empty list. Errors: protobuf TR_EPROTO naming the
+ * message, the resource index and the byte offset; JSON TR_EINVAL with the
+ * JSON path; TR_ENOMEM. */
+#ifndef TR_PROTO_OTLP_GROUPS_H
+#define TR_PROTO_OTLP_GROUPS_H
+
+#include <stddef.h>
+
+#include "lib/alloc.h"
+#include "lib/buf.h"
+#include "proto/otlp_common.h"
+#include "proto/pbread.h"
+
+struct tr_otlp_log_record; /* proto/otlp_logs.h */
+struct tr_otlp_span;       /* proto/otlp_traces.h */
+
+/* One Scope<S>: its items are the signal's (the union names them). */
+struct tr_otlp_scope_group {
+    struct tr_otlp_scope scope; /* zero when absent */
+    union {
+        const void *items;
+        const struct tr_otlp_log_record *records; /* logs */
+        const struct tr_otlp_span *spans;         /* traces */
+    };
+    size_t n_items;
+    struct tr_slice schema_url;
+};
+
+/* One Resource<S>. */
+struct tr_otlp_resource_group {
+    struct tr_otlp_resource resource; /* zero when absent */
+    const struct tr_otlp_scope_group *scopes;
+    size_t n_scopes;
+    struct tr_slice schema_url;
+};
+
+/* What differs between the signals. */
+struct tr_otlp_signal {
+    const char *what;       /* error prefix: "otlp logs" */
+    const char *m_request;  /* protobuf message names, for errors */
+    const char *m_resource; /* "opentelemetry.proto.logs.v1.ResourceLogs" */
+    const char *m_scope;
+    const char *pb_resources;      /* what the resource index counts: */
+                                   /* "resource_logs" */
+    const char *json_resources[2]; /* camelCase, snake_case */
+    const char *json_scopes[2];
+    const char *json_items[2];
+    size_t item_size;
+    /* Decodes one item message (its bytes in c) into *out (item_size
+     * bytes, zeroed first by the callee): 0, TR_EPROTO or TR_ENOMEM. */
+    int (*pb_item)(const struct tr_pb_rd *rd,
+                   struct tr_cursor c,
+                   struct tr_arena *a,
+                   void *out);
+    /* Decodes the JSON object at obj: 0, TR_EINVAL or TR_ENOMEM. */
+    int (*json_item)(struct tr_otlp_json *j, long obj, void *out);
+};
+
+/* The decoded request. */
+struct tr_otlp_groups {
+    const struct tr_otlp_resource_group *resources;
+    size_t n_resources;
+    size_t n_items; /* over all resources and scopes */
+};
+
+/* Decodes a protobuf Export<S>Request. Slices point into buf, arrays come
+ * from the arena. On error *out is empty. */
+int tr_otlp_groups_decode(const struct tr_otlp_signal *sig,
+                          const void *buf,
+                          size_t len,
+                          struct tr_arena *a,
+                          struct tr_otlp_groups *out,
+                          char *errmsg);
+
+/* Decodes an OTLP/JSON Export<S>Request (an object; every member
+ * optional). On error *out is empty. */
+int tr_otlp_groups_decode_json(const struct tr_otlp_signal *sig,
+                               const void *buf,
+                               size_t len,
+                               struct tr_arena *a,
+                               struct tr_otlp_groups *out,
+                               char *errmsg);
+
+/* For item decoders: checks that idx is a JSON object (TR_EINVAL naming
+ * `what` otherwise) / an array (null: *n = 0 and 1 is returned). */
+int tr_otlp_json_object(struct tr_otlp_json *j, long idx, const char *what);
+int tr_otlp_json_array(struct tr_otlp_json *j, long idx, size_t *n);
+/* The JSON array at idx decoded element by element with fn (its path
+ * "[i]" pushed) into a new arena array of elements of `size` bytes: *out,
+ * *n (null: none). 0, TR_EINVAL or TR_ENOMEM. */
+int tr_otlp_json_list(
+    struct tr_otlp_json *j,
+    long idx,
+    size_t size,
+    int (*fn)(struct tr_otlp_json *j, long obj, void *out, const void *arg),
+    const void *arg,
+    void **out,
+    size_t *n);
+
+#endif

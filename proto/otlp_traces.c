@@ -1,0 +1,548 @@
+/* otlp_traces.c - OTLP traces decoding (otlp_traces.h). The resource and
+ * scope levels are proto/otlp_groups.c's; this file decodes a span with
+ * its events, links and status. */
+#include "proto/otlp_traces.h"
+
+#include <string.h>
+
+#include "lib/err.h"
+#include "lib/jsonparse.h"
+#include "proto/pbread.h"
+
+static const char M_REQ[] =
+    "opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest";
+static const char M_RS[] = "opentelemetry.proto.trace.v1.ResourceSpans";
+static const char M_SS[] = "opentelemetry.proto.trace.v1.ScopeSpans";
+static const char M_SPAN[] = "opentelemetry.proto.trace.v1.Span";
+static const char M_EVENT[] = "opentelemetry.proto.trace.v1.Span.Event";
+static const char M_LINK[] = "opentelemetry.proto.trace.v1.Span.Link";
+static const char M_STATUS[] = "opentelemetry.proto.trace.v1.Status";
+
+static const char *const kind_names[] = {
+    "SPAN_KIND_UNSPECIFIED", "SPAN_KIND_INTERNAL", "SPAN_KIND_SERVER",
+    "SPAN_KIND_CLIENT",      "SPAN_KIND_PRODUCER", "SPAN_KIND_CONSUMER",
+};
+
+static const char *const status_names[] = {
+    "STATUS_CODE_UNSET",
+    "STATUS_CODE_OK",
+    "STATUS_CODE_ERROR",
+};
+
+/* ---- protobuf ------------------------------------------------------------
+ */
+
+/* The payload of a LEN field whose tag (at `at`) was read. */
+static int pb_sub(const struct tr_pb_rd *rd,
+                  struct tr_cursor *c,
+                  const uint8_t *at,
+                  const char *msg,
+                  uint32_t field,
+                  unsigned wt,
+                  struct tr_cursor *sub)
+{
+    int rv = tr_pb_want(rd, at, msg, field, wt, WT_LEN);
+    return rv != 0 ? rv : tr_pb_len(rd, c, msg, field, sub);
+}
+
+static int pb_event(const struct tr_pb_rd *rd,
+                    struct tr_cursor c,
+                    struct tr_arena *a,
+                    struct tr_otlp_event *out)
+{
+    memset(out, 0, sizeof(*out));
+    size_t n;
+    int rv = tr_otlp_pb_count(rd, c, M_EVENT, 3, &n);
+    struct tr_otlp_kv *attrs = tr_pb_array(a, n, sizeof(*attrs), &rv);
+    while (rv == 0 && c.p < c.end) {
+        const uint8_t *at = c.p;
+        uint32_t field;
+        unsigned wt;
+        uint64_t u = 0;
+        struct tr_cursor sub;
+        rv = tr_pb_tag(rd, &c, M_EVENT, &field, &wt);
+        if (rv != 0) {
+            break;
+        }
+        switch (field) {
+            case 1:
+                rv = tr_otlp_pb_fixed64(rd, &c, at, M_EVENT, field, wt,
+                                        &out->time_unix_nano);
+                break;
+            case 2:
+                rv = tr_otlp_pb_str(rd, &c, at, M_EVENT, field, wt, &out->name);
+                break;
+            case 3:
+                rv = pb_sub(rd, &c, at, M_EVENT, field, wt, &sub);
+                if (rv == 0) {
+                    rv = tr_otlp_pb_kv(rd, sub, a, 0, &attrs[out->n_attrs++]);
+                }
+                break;
+            case 4:
+                rv = tr_otlp_pb_varint(rd, &c, at, M_EVENT, field, wt, &u);
+                out->dropped_attributes_count = (uint32_t)u;
+                break;
+            default:
+                rv = tr_pb_skip(rd, &c, M_EVENT, field, wt);
+                break;
+        }
+    }
+    out->attrs = attrs;
+    return rv;
+}
+
+static int pb_link(const struct tr_pb_rd *rd,
+                   struct tr_cursor c,
+                   struct tr_arena *a,
+                   struct tr_otlp_link *out)
+{
+    memset(out, 0, sizeof(*out));
+    size_t n;
+    int rv = tr_otlp_pb_count(rd, c, M_LINK, 4, &n);
+    struct tr_otlp_kv *attrs = tr_pb_array(a, n, sizeof(*attrs), &rv);
+    while (rv == 0 && c.p < c.end) {
+        const uint8_t *at = c.p;
+        uint32_t field;
+        unsigned wt;
+        uint64_t u = 0;
+        struct tr_cursor sub;
+        rv = tr_pb_tag(rd, &c, M_LINK, &field, &wt);
+        if (rv != 0) {
+            break;
+        }
+        switch (field) {
+            case 1:
+                rv = tr_otlp_pb_id(rd, &c, at, M_LINK, "trace_id", field, wt,
+                                   16, &out->trace_id);
+                break;
+            case 2:
+                rv = tr_otlp_pb_id(rd, &c, at, M_LINK, "span_id", field, wt, 8,
+                                   &out->span_id);
+                break;
+            case 3:
+                rv = tr_otlp_pb_str(rd, &c, at, M_LINK, field, wt,
+                                    &out->trace_state);
+                break;
+            case 4:
+                rv = pb_sub(rd, &c, at, M_LINK, field, wt, &sub);
+                if (rv == 0) {
+                    rv = tr_otlp_pb_kv(rd, sub, a, 0, &attrs[out->n_attrs++]);
+                }
+                break;
+            case 5:
+                rv = tr_otlp_pb_varint(rd, &c, at, M_LINK, field, wt, &u);
+                out->dropped_attributes_count = (uint32_t)u;
+                break;
+            case 6:
+                rv = tr_otlp_pb_fixed32(rd, &c, at, M_LINK, field, wt,
+                                        &out->flags);
+                break;
+            default:
+                rv = tr_pb_skip(rd, &c, M_LINK, field, wt);
+                break;
+        }
+    }
+    out->attrs = attrs;
+    return rv;
+}
+
+static int pb_status(const struct tr_pb_rd *rd,
+                     struct tr_cursor c,
+                     struct tr_otlp_span *out)
+{
+    int rv = 0;
+    while (rv == 0 && c.p < c.end) {
+        const uint8_t *at = c.p;
+        uint32_t field;
+        unsigned wt;
+        uint64_t u = 0;
+        rv = tr_pb_tag(rd, &c, M_STATUS, &field, &wt);
+        if (rv == 0 && field == 2) {
+            rv = tr_otlp_pb_str(rd, &c, at, M_STATUS, field, wt,
+                                &out->status_message);
+        } else if (rv == 0 && field == 3) {
+            rv = tr_otlp_pb_varint(rd, &c, at, M_STATUS, field, wt, &u);
+            out->status_code = (int32_t)(uint32_t)u;
+        } else if (rv == 0) {
+            rv = tr_pb_skip(rd, &c, M_STATUS, field, wt);
+        }
+    }
+    return rv;
+}
+
+/* The span's attributes, events and links arrays, sized by one count of
+ * each. */
+struct span_arrays {
+    struct tr_otlp_kv *attrs;
+    struct tr_otlp_event *events;
+    struct tr_otlp_link *links;
+};
+
+static int pb_span_arrays(const struct tr_pb_rd *rd,
+                          struct tr_cursor c,
+                          struct tr_arena *a,
+                          struct span_arrays *arr)
+{
+    size_t na = 0, ne = 0, nl = 0;
+    int rv = tr_otlp_pb_count(rd, c, M_SPAN, 9, &na);
+    if (rv == 0) {
+        rv = tr_otlp_pb_count(rd, c, M_SPAN, 11, &ne);
+    }
+    if (rv == 0) {
+        rv = tr_otlp_pb_count(rd, c, M_SPAN, 13, &nl);
+    }
+    arr->attrs = tr_pb_array(a, rv == 0 ? na : 0, sizeof(*arr->attrs), &rv);
+    arr->events = tr_pb_array(a, rv == 0 ? ne : 0, sizeof(*arr->events), &rv);
+    arr->links = tr_pb_array(a, rv == 0 ? nl : 0, sizeof(*arr->links), &rv);
+    return rv;
+}
+
+/* The scalar fields of a span (its tag at `at` read). */
+static int pb_span_scalar(const struct tr_pb_rd *rd,
+                          struct tr_cursor *c,
+                          const uint8_t *at,
+                          uint32_t field,
+                          unsigned wt,
+                          struct tr_otlp_span *out)
+{
+    uint64_t u = 0;
+    int rv;
+    switch (field) {
+        case 1:
+            return tr_otlp_pb_id(rd, c, at, M_SPAN, "trace_id", field, wt, 16,
+                                 &out->trace_id);
+        case 2:
+            return tr_otlp_pb_id(rd, c, at, M_SPAN, "span_id", field, wt, 8,
+                                 &out->span_id);
+        case 3:
+            return tr_otlp_pb_str(rd, c, at, M_SPAN, field, wt,
+                                  &out->trace_state);
+        case 4:
+            return tr_otlp_pb_id(rd, c, at, M_SPAN, "parent_span_id", field, wt,
+                                 8, &out->parent_span_id);
+        case 16:
+            return tr_otlp_pb_fixed32(rd, c, at, M_SPAN, field, wt,
+                                      &out->flags);
+        case 5:
+            return tr_otlp_pb_str(rd, c, at, M_SPAN, field, wt, &out->name);
+        case 6:
+            rv = tr_otlp_pb_varint(rd, c, at, M_SPAN, field, wt, &u);
+            out->kind = (int32_t)(uint32_t)u; /* an int32 enum */
+            return rv;
+        case 7:
+            return tr_otlp_pb_fixed64(rd, c, at, M_SPAN, field, wt,
+                                      &out->start_time_unix_nano);
+        case 8:
+            return tr_otlp_pb_fixed64(rd, c, at, M_SPAN, field, wt,
+                                      &out->end_time_unix_nano);
+        case 10:
+        case 12:
+        case 14:
+            rv = tr_otlp_pb_varint(rd, c, at, M_SPAN, field, wt, &u);
+            *(field == 10   ? &out->dropped_attributes_count
+              : field == 12 ? &out->dropped_events_count
+                            : &out->dropped_links_count) = (uint32_t)u;
+            return rv;
+        default:
+            return tr_pb_skip(rd, c, M_SPAN, field, wt);
+    }
+}
+
+static int pb_span(const struct tr_pb_rd *rd,
+                   struct tr_cursor c,
+                   struct tr_arena *a,
+                   void *vout)
+{
+    struct tr_otlp_span *out = vout;
+    memset(out, 0, sizeof(*out));
+    struct span_arrays arr = {0};
+    int rv = pb_span_arrays(rd, c, a, &arr);
+    while (rv == 0 && c.p < c.end) {
+        const uint8_t *at = c.p;
+        uint32_t field;
+        unsigned wt;
+        struct tr_cursor sub;
+        rv = tr_pb_tag(rd, &c, M_SPAN, &field, &wt);
+        if (rv != 0) {
+            break;
+        }
+        if (field == 9 || field == 11 || field == 13 || field == 15) {
+            rv = pb_sub(rd, &c, at, M_SPAN, field, wt, &sub);
+            if (rv == 0 && field == 9) {
+                rv = tr_otlp_pb_kv(rd, sub, a, 0, &arr.attrs[out->n_attrs++]);
+            } else if (rv == 0 && field == 11) {
+                rv = pb_event(rd, sub, a, &arr.events[out->n_events++]);
+            } else if (rv == 0 && field == 13) {
+                rv = pb_link(rd, sub, a, &arr.links[out->n_links++]);
+            } else if (rv == 0) {
+                /* a repeated message field merges (protobuf's rule) */
+                rv = pb_status(rd, sub, out);
+            }
+        } else {
+            rv = pb_span_scalar(rd, &c, at, field, wt, out);
+        }
+    }
+    out->attrs = arr.attrs;
+    out->events = arr.events;
+    out->links = arr.links;
+    return rv;
+}
+
+/* ---- OTLP/JSON -----------------------------------------------------------
+ */
+
+static int json_event(struct tr_otlp_json *j,
+                      long obj,
+                      void *vout,
+                      const void *arg)
+{
+    (void)arg;
+    const struct tr_sjson *d = j->doc;
+    struct tr_otlp_event *out = vout;
+    memset(out, 0, sizeof(*out));
+    int rv = tr_otlp_json_object(j, obj, "Event");
+    long k = obj + 1;
+    for (uint32_t i = 0; rv == 0 && i < d->toks[obj].n; i++) {
+        long v = k + 1;
+        size_t p0 = j->path_len;
+        if (tr_otlp_json_key(j, k, "timeUnixNano", "time_unix_nano")) {
+            tr_otlp_json_push(j, "timeUnixNano", 0);
+            rv = tr_otlp_json_u64(j, v, &out->time_unix_nano);
+        } else if (tr_otlp_json_key(j, k, "name", NULL)) {
+            tr_otlp_json_push(j, "name", 0);
+            rv = tr_otlp_json_str(j, v, &out->name);
+        } else if (tr_otlp_json_key(j, k, "attributes", NULL)) {
+            tr_otlp_json_push(j, "attributes", 0);
+            rv = tr_otlp_json_kvs(j, v, 0, &out->attrs, &out->n_attrs);
+        } else if (tr_otlp_json_key(j, k, "droppedAttributesCount",
+                                    "dropped_attributes_count")) {
+            tr_otlp_json_push(j, "droppedAttributesCount", 0);
+            rv = tr_otlp_json_u32(j, v, &out->dropped_attributes_count);
+        }
+        if (rv == 0) {
+            tr_otlp_json_pop(j, p0);
+        }
+        k = (long)d->toks[v].next;
+    }
+    return rv;
+}
+
+static int json_link(struct tr_otlp_json *j,
+                     long obj,
+                     void *vout,
+                     const void *arg)
+{
+    (void)arg;
+    const struct tr_sjson *d = j->doc;
+    struct tr_otlp_link *out = vout;
+    memset(out, 0, sizeof(*out));
+    int rv = tr_otlp_json_object(j, obj, "Link");
+    long k = obj + 1;
+    for (uint32_t i = 0; rv == 0 && i < d->toks[obj].n; i++) {
+        long v = k + 1;
+        size_t p0 = j->path_len;
+        if (tr_otlp_json_key(j, k, "traceId", "trace_id")) {
+            tr_otlp_json_push(j, "traceId", 0);
+            rv = tr_otlp_json_id(j, v, 16, &out->trace_id);
+        } else if (tr_otlp_json_key(j, k, "spanId", "span_id")) {
+            tr_otlp_json_push(j, "spanId", 0);
+            rv = tr_otlp_json_id(j, v, 8, &out->span_id);
+        } else if (tr_otlp_json_key(j, k, "traceState", "trace_state")) {
+            tr_otlp_json_push(j, "traceState", 0);
+            rv = tr_otlp_json_str(j, v, &out->trace_state);
+        } else if (tr_otlp_json_key(j, k, "attributes", NULL)) {
+            tr_otlp_json_push(j, "attributes", 0);
+            rv = tr_otlp_json_kvs(j, v, 0, &out->attrs, &out->n_attrs);
+        } else if (tr_otlp_json_key(j, k, "droppedAttributesCount",
+                                    "dropped_attributes_count")) {
+            tr_otlp_json_push(j, "droppedAttributesCount", 0);
+            rv = tr_otlp_json_u32(j, v, &out->dropped_attributes_count);
+        } else if (tr_otlp_json_key(j, k, "flags", NULL)) {
+            tr_otlp_json_push(j, "flags", 0);
+            rv = tr_otlp_json_u32(j, v, &out->flags);
+        }
+        if (rv == 0) {
+            tr_otlp_json_pop(j, p0);
+        }
+        k = (long)d->toks[v].next;
+    }
+    return rv;
+}
+
+static int json_status(struct tr_otlp_json *j,
+                       long obj,
+                       struct tr_otlp_span *out)
+{
+    const struct tr_sjson *d = j->doc;
+    if (d->toks[obj].type == TR_SJSON_NULL) {
+        return 0;
+    }
+    int rv = tr_otlp_json_object(j, obj, "Status");
+    long k = obj + 1;
+    for (uint32_t i = 0; rv == 0 && i < d->toks[obj].n; i++) {
+        long v = k + 1;
+        size_t p0 = j->path_len;
+        if (tr_otlp_json_key(j, k, "message", NULL)) {
+            tr_otlp_json_push(j, "message", 0);
+            rv = tr_otlp_json_str(j, v, &out->status_message);
+        } else if (tr_otlp_json_key(j, k, "code", NULL)) {
+            tr_otlp_json_push(j, "code", 0);
+            rv = tr_otlp_json_enum(
+                j, v, status_names,
+                sizeof(status_names) / sizeof(status_names[0]),
+                &out->status_code);
+        }
+        if (rv == 0) {
+            tr_otlp_json_pop(j, p0);
+        }
+        k = (long)d->toks[v].next;
+    }
+    return rv;
+}
+
+/* The span member at key k (value at v); unknown members are skipped. */
+static int json_span_member(struct tr_otlp_json *j,
+                            long k,
+                            long v,
+                            struct tr_otlp_span *out)
+{
+    void *list;
+    int rv = 0;
+    if (tr_otlp_json_key(j, k, "traceId", "trace_id")) {
+        tr_otlp_json_push(j, "traceId", 0);
+        rv = tr_otlp_json_id(j, v, 16, &out->trace_id);
+    } else if (tr_otlp_json_key(j, k, "spanId", "span_id")) {
+        tr_otlp_json_push(j, "spanId", 0);
+        rv = tr_otlp_json_id(j, v, 8, &out->span_id);
+    } else if (tr_otlp_json_key(j, k, "traceState", "trace_state")) {
+        tr_otlp_json_push(j, "traceState", 0);
+        rv = tr_otlp_json_str(j, v, &out->trace_state);
+    } else if (tr_otlp_json_key(j, k, "parentSpanId", "parent_span_id")) {
+        tr_otlp_json_push(j, "parentSpanId", 0);
+        rv = tr_otlp_json_id(j, v, 8, &out->parent_span_id);
+    } else if (tr_otlp_json_key(j, k, "flags", NULL)) {
+        tr_otlp_json_push(j, "flags", 0);
+        rv = tr_otlp_json_u32(j, v, &out->flags);
+    } else if (tr_otlp_json_key(j, k, "name", NULL)) {
+        tr_otlp_json_push(j, "name", 0);
+        rv = tr_otlp_json_str(j, v, &out->name);
+    } else if (tr_otlp_json_key(j, k, "kind", NULL)) {
+        tr_otlp_json_push(j, "kind", 0);
+        rv = tr_otlp_json_enum(j, v, kind_names,
+                               sizeof(kind_names) / sizeof(kind_names[0]),
+                               &out->kind);
+    } else if (tr_otlp_json_key(j, k, "startTimeUnixNano",
+                                "start_time_unix_nano")) {
+        tr_otlp_json_push(j, "startTimeUnixNano", 0);
+        rv = tr_otlp_json_u64(j, v, &out->start_time_unix_nano);
+    } else if (tr_otlp_json_key(j, k, "endTimeUnixNano",
+                                "end_time_unix_nano")) {
+        tr_otlp_json_push(j, "endTimeUnixNano", 0);
+        rv = tr_otlp_json_u64(j, v, &out->end_time_unix_nano);
+    } else if (tr_otlp_json_key(j, k, "attributes", NULL)) {
+        tr_otlp_json_push(j, "attributes", 0);
+        rv = tr_otlp_json_kvs(j, v, 0, &out->attrs, &out->n_attrs);
+    } else if (tr_otlp_json_key(j, k, "droppedAttributesCount",
+                                "dropped_attributes_count")) {
+        tr_otlp_json_push(j, "droppedAttributesCount", 0);
+        rv = tr_otlp_json_u32(j, v, &out->dropped_attributes_count);
+    } else if (tr_otlp_json_key(j, k, "events", NULL)) {
+        tr_otlp_json_push(j, "events", 0);
+        rv = tr_otlp_json_list(j, v, sizeof(struct tr_otlp_event), json_event,
+                               NULL, &list, &out->n_events);
+        out->events = list;
+    } else if (tr_otlp_json_key(j, k, "droppedEventsCount",
+                                "dropped_events_count")) {
+        tr_otlp_json_push(j, "droppedEventsCount", 0);
+        rv = tr_otlp_json_u32(j, v, &out->dropped_events_count);
+    } else if (tr_otlp_json_key(j, k, "links", NULL)) {
+        tr_otlp_json_push(j, "links", 0);
+        rv = tr_otlp_json_list(j, v, sizeof(struct tr_otlp_link), json_link,
+                               NULL, &list, &out->n_links);
+        out->links = list;
+    } else if (tr_otlp_json_key(j, k, "droppedLinksCount",
+                                "dropped_links_count")) {
+        tr_otlp_json_push(j, "droppedLinksCount", 0);
+        rv = tr_otlp_json_u32(j, v, &out->dropped_links_count);
+    } else if (tr_otlp_json_key(j, k, "status", NULL)) {
+        tr_otlp_json_push(j, "status", 0);
+        rv = json_status(j, v, out);
+    }
+    return rv;
+}
+
+static int json_span(struct tr_otlp_json *j, long obj, void *vout)
+{
+    const struct tr_sjson *d = j->doc;
+    struct tr_otlp_span *out = vout;
+    memset(out, 0, sizeof(*out));
+    int rv = tr_otlp_json_object(j, obj, "Span");
+    long k = obj + 1;
+    for (uint32_t i = 0; rv == 0 && i < d->toks[obj].n; i++) {
+        long v = k + 1;
+        size_t p0 = j->path_len;
+        rv = json_span_member(j, k, v, out);
+        if (rv == 0) {
+            tr_otlp_json_pop(j, p0);
+        }
+        k = (long)d->toks[v].next;
+    }
+    return rv;
+}
+
+/* ---- requests ------------------------------------------------------------
+ */
+
+static const struct tr_otlp_signal traces_signal = {
+    .what = "otlp traces",
+    .m_request = M_REQ,
+    .m_resource = M_RS,
+    .m_scope = M_SS,
+    .pb_resources = "resource_spans",
+    .json_resources = {"resourceSpans", "resource_spans"},
+    .json_scopes = {"scopeSpans", "scope_spans"},
+    .json_items = {"spans", NULL},
+    .item_size = sizeof(struct tr_otlp_span),
+    .pb_item = pb_span,
+    .json_item = json_span,
+};
+
+/* The request's groups as the traces result (empty after an error). */
+static void traces_from_groups(int rv,
+                               const struct tr_otlp_groups *g,
+                               size_t len,
+                               struct tr_otlp_traces *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (rv == 0) {
+        out->resources = g->resources;
+        out->n_resources = g->n_resources;
+        out->n_spans = g->n_items;
+        out->body_len = len;
+    }
+}
+
+int tr_otlp_traces_decode(const void *buf,
+                          size_t len,
+                          struct tr_arena *a,
+                          struct tr_otlp_traces *out,
+                          char *errmsg)
+{
+    struct tr_otlp_groups g;
+    int rv = tr_otlp_groups_decode(&traces_signal, buf, len, a, &g, errmsg);
+    traces_from_groups(rv, &g, len, out);
+    return rv;
+}
+
+int tr_otlp_traces_decode_json(const void *buf,
+                               size_t len,
+                               struct tr_arena *a,
+                               struct tr_otlp_traces *out,
+                               char *errmsg)
+{
+    struct tr_otlp_groups g;
+    int rv =
+        tr_otlp_groups_decode_json(&traces_signal, buf, len, a, &g, errmsg);
+    traces_from_groups(rv, &g, len, out);
+    return rv;
+}
