@@ -21,52 +21,10 @@
 #include "lib/alloc.h"
 #include "lib/buf.h"
 #include "lib/err.h"
+#include "fuzz/fuzz_otlp.h"
 #include "proto/otlp_logs.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static void check(int cond)
-{
-    if (!cond) {
-        abort();
-    }
-}
-
-static void inside(struct tr_slice s, const uint8_t *data, size_t size)
-{
-    if (s.len == 0) {
-        return;
-    }
-    const uint8_t *p = (const uint8_t *)s.base;
-    check(p >= data && p + s.len <= data + size);
-}
-
-static void value_inside(const struct tr_otlp_value *v,
-                         const uint8_t *data,
-                         size_t size)
-{
-    if (v->type == TR_OTLP_STRING || v->type == TR_OTLP_BYTES) {
-        inside(v->s, data, size);
-    }
-    for (size_t i = 0; v->type == TR_OTLP_ARRAY && i < v->n; i++) {
-        value_inside(&v->items[i], data, size);
-    }
-    for (size_t i = 0; v->type == TR_OTLP_KVLIST && i < v->n; i++) {
-        inside(v->kvs[i].key, data, size);
-        value_inside(&v->kvs[i].value, data, size);
-    }
-}
-
-static void kvs_inside(const struct tr_otlp_kv *kvs,
-                       size_t n,
-                       const uint8_t *data,
-                       size_t size)
-{
-    for (size_t i = 0; i < n; i++) {
-        inside(kvs[i].key, data, size);
-        value_inside(&kvs[i].value, data, size);
-    }
-}
 
 /* Rendering is a pure function of the value. */
 static void render_twice(const struct tr_otlp_value *v)

@@ -195,6 +195,8 @@ struct tr_otlp_json {
     char *errmsg;
     char path[256];  /* "resourceLogs[0].scopeLogs[1]", truncated */
     size_t path_len; /* strlen(path) */
+    const void *ctx; /* the request decoder's own (proto/otlp_groups.c: the
+                        signal) */
 };
 
 /* Appends ".name" (or "[i]" when name is NULL) to j->path; returns the

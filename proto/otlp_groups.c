@@ -2,6 +2,7 @@
  * requests, for every signal (otlp_groups.h). */
 #include "proto/otlp_groups.h"
 
+#include <stddef.h>
 #include <string.h>
 
 #include "lib/err.h"
@@ -160,6 +161,60 @@ int tr_otlp_json_array(struct tr_otlp_json *j, long idx, size_t *n)
     return 0;
 }
 
+/* One member by its field. */
+static int json_field(struct tr_otlp_json *j,
+                      long v,
+                      const struct tr_otlp_jfield *f,
+                      char *out)
+{
+    void *at = out + f->off;
+    switch (f->kind) {
+        case TR_OTLP_J_U64:
+            return tr_otlp_json_u64(j, v, at);
+        case TR_OTLP_J_U32:
+            return tr_otlp_json_u32(j, v, at);
+        case TR_OTLP_J_STR:
+            return tr_otlp_json_str(j, v, at);
+        case TR_OTLP_J_ID:
+            return tr_otlp_json_id(j, v, f->arg, at);
+        case TR_OTLP_J_ENUM:
+            return tr_otlp_json_enum(j, v, f->names, f->arg, at);
+        case TR_OTLP_J_KVS:
+            return tr_otlp_json_kvs(j, v, 0, at, (size_t *)(out + f->arg));
+        case TR_OTLP_J_VALUE:
+            return tr_otlp_json_value(j, v, 0, at);
+        default:
+            return f->call(j, v, out);
+    }
+}
+
+int tr_otlp_json_fields(struct tr_otlp_json *j,
+                        long obj,
+                        const char *what,
+                        const struct tr_otlp_jfield *fields,
+                        size_t n,
+                        void *out)
+{
+    const struct tr_sjson *d = j->doc;
+    int rv = tr_otlp_json_object(j, obj, what);
+    long k = obj + 1;
+    for (uint32_t i = 0; rv == 0 && i < d->toks[obj].n; i++) {
+        long v = k + 1;
+        for (size_t f = 0; f < n; f++) {
+            if (tr_otlp_json_key(j, k, fields[f].camel, fields[f].snake)) {
+                size_t p0 = tr_otlp_json_push(j, fields[f].camel, 0);
+                rv = json_field(j, v, &fields[f], out);
+                if (rv == 0) {
+                    tr_otlp_json_pop(j, p0);
+                }
+                break;
+            }
+        }
+        k = (long)d->toks[v].next;
+    }
+    return rv;
+}
+
 int tr_otlp_json_object(struct tr_otlp_json *j, long idx, const char *what)
 {
     if (j->doc->toks[idx].type != TR_SJSON_OBJECT) {
@@ -208,79 +263,77 @@ static int json_item(struct tr_otlp_json *j,
                      const void *arg)
 {
     const struct tr_otlp_signal *sig = arg;
+    memset(out, 0, sig->item_size);
     return sig->json_item(j, obj, out);
+}
+
+static int json_scope_scope(struct tr_otlp_json *j, long v, void *out)
+{
+    return tr_otlp_json_scope(j, v,
+                              &((struct tr_otlp_scope_group *)out)->scope);
+}
+
+static int json_scope_items(struct tr_otlp_json *j, long v, void *vout)
+{
+    const struct tr_otlp_signal *sig = j->ctx;
+    struct tr_otlp_scope_group *out = vout;
+    void *items;
+    int rv = tr_otlp_json_list(j, v, sig->item_size, json_item, sig, &items,
+                               &out->n_items);
+    out->items = items;
+    return rv;
 }
 
 static int json_scope(struct tr_otlp_json *j,
                       long obj,
-                      void *vout,
+                      void *out,
                       const void *arg)
 {
     const struct tr_otlp_signal *sig = arg;
-    const struct tr_sjson *d = j->doc;
-    struct tr_otlp_scope_group *out = vout;
-    memset(out, 0, sizeof(*out));
-    int rv = tr_otlp_json_object(j, obj, short_name(sig->m_scope));
-    long k = obj + 1;
-    for (uint32_t i = 0; rv == 0 && i < d->toks[obj].n; i++) {
-        long v = k + 1;
-        size_t p0 = j->path_len;
-        if (tr_otlp_json_key(j, k, "scope", NULL)) {
-            tr_otlp_json_push(j, "scope", 0);
-            rv = tr_otlp_json_scope(j, v, &out->scope);
-        } else if (tr_otlp_json_key(j, k, "schemaUrl", "schema_url")) {
-            tr_otlp_json_push(j, "schemaUrl", 0);
-            rv = tr_otlp_json_str(j, v, &out->schema_url);
-        } else if (tr_otlp_json_key(j, k, sig->json_items[0],
-                                    sig->json_items[1])) {
-            tr_otlp_json_push(j, sig->json_items[0], 0);
-            void *items;
-            rv = tr_otlp_json_list(j, v, sig->item_size, json_item, sig, &items,
-                                   &out->n_items);
-            out->items = items;
-        }
-        if (rv == 0) {
-            tr_otlp_json_pop(j, p0);
-        }
-        k = (long)d->toks[v].next;
-    }
+    const struct tr_otlp_jfield fields[] = {
+        {"scope", NULL, TR_OTLP_J_CALL, 0, 0, NULL, json_scope_scope},
+        {"schemaUrl", "schema_url", TR_OTLP_J_STR,
+         offsetof(struct tr_otlp_scope_group, schema_url), 0, NULL, NULL},
+        {sig->json_items[0], sig->json_items[1], TR_OTLP_J_CALL, 0, 0, NULL,
+         json_scope_items},
+    };
+    memset(out, 0, sizeof(struct tr_otlp_scope_group));
+    return tr_otlp_json_fields(j, obj, short_name(sig->m_scope), fields, 3,
+                               out);
+}
+
+static int json_resource_resource(struct tr_otlp_json *j, long v, void *out)
+{
+    return tr_otlp_json_resource(
+        j, v, &((struct tr_otlp_resource_group *)out)->resource);
+}
+
+static int json_resource_scopes(struct tr_otlp_json *j, long v, void *vout)
+{
+    struct tr_otlp_resource_group *out = vout;
+    void *sgs;
+    int rv = tr_otlp_json_list(j, v, sizeof(struct tr_otlp_scope_group),
+                               json_scope, j->ctx, &sgs, &out->n_scopes);
+    out->scopes = sgs;
     return rv;
 }
 
 static int json_resource(struct tr_otlp_json *j,
                          long obj,
-                         void *vout,
+                         void *out,
                          const void *arg)
 {
     const struct tr_otlp_signal *sig = arg;
-    const struct tr_sjson *d = j->doc;
-    struct tr_otlp_resource_group *out = vout;
-    memset(out, 0, sizeof(*out));
-    int rv = tr_otlp_json_object(j, obj, short_name(sig->m_resource));
-    long k = obj + 1;
-    for (uint32_t i = 0; rv == 0 && i < d->toks[obj].n; i++) {
-        long v = k + 1;
-        size_t p0 = j->path_len;
-        if (tr_otlp_json_key(j, k, "resource", NULL)) {
-            tr_otlp_json_push(j, "resource", 0);
-            rv = tr_otlp_json_resource(j, v, &out->resource);
-        } else if (tr_otlp_json_key(j, k, "schemaUrl", "schema_url")) {
-            tr_otlp_json_push(j, "schemaUrl", 0);
-            rv = tr_otlp_json_str(j, v, &out->schema_url);
-        } else if (tr_otlp_json_key(j, k, sig->json_scopes[0],
-                                    sig->json_scopes[1])) {
-            tr_otlp_json_push(j, sig->json_scopes[0], 0);
-            void *sgs;
-            rv = tr_otlp_json_list(j, v, sizeof(struct tr_otlp_scope_group),
-                                   json_scope, sig, &sgs, &out->n_scopes);
-            out->scopes = sgs;
-        }
-        if (rv == 0) {
-            tr_otlp_json_pop(j, p0);
-        }
-        k = (long)d->toks[v].next;
-    }
-    return rv;
+    const struct tr_otlp_jfield fields[] = {
+        {"resource", NULL, TR_OTLP_J_CALL, 0, 0, NULL, json_resource_resource},
+        {"schemaUrl", "schema_url", TR_OTLP_J_STR,
+         offsetof(struct tr_otlp_resource_group, schema_url), 0, NULL, NULL},
+        {sig->json_scopes[0], sig->json_scopes[1], TR_OTLP_J_CALL, 0, 0, NULL,
+         json_resource_scopes},
+    };
+    memset(out, 0, sizeof(struct tr_otlp_resource_group));
+    return tr_otlp_json_fields(j, obj, short_name(sig->m_resource), fields, 3,
+                               out);
 }
 
 int tr_otlp_groups_decode_json(const struct tr_otlp_signal *sig,
@@ -297,7 +350,7 @@ int tr_otlp_groups_decode_json(const struct tr_otlp_signal *sig,
         tr_sjson_free(&d);
         return rv;
     }
-    struct tr_otlp_json j = {.doc = &d, .a = a, .errmsg = errmsg};
+    struct tr_otlp_json j = {.doc = &d, .a = a, .errmsg = errmsg, .ctx = sig};
     void *rgs = NULL;
     size_t n = 0;
     int rv = d.toks[0].type == TR_SJSON_OBJECT

@@ -103,6 +103,63 @@ int tr_otlp_groups_decode_json(const struct tr_otlp_signal *sig,
                                struct tr_otlp_groups *out,
                                char *errmsg);
 
+/* A table-driven JSON object decoder for the messages of the requests:
+ * each field names its member (camelCase and, when it differs, snake_case),
+ * how its value decodes and where it goes in the output struct. Members not
+ * in the table are skipped; a member decodes with its camelCase name pushed
+ * on the path (errors read "spans[0].traceId: ..."). */
+enum tr_otlp_jkind {
+    TR_OTLP_J_U64,   /* uint64_t at off (integer or string of one) */
+    TR_OTLP_J_U32,   /* uint32_t at off */
+    TR_OTLP_J_STR,   /* struct tr_slice at off */
+    TR_OTLP_J_ID,    /* struct tr_slice at off: hex id of arg bytes */
+    TR_OTLP_J_ENUM,  /* int32_t at off: an integer or one of names[arg] */
+    TR_OTLP_J_KVS,   /* const struct tr_otlp_kv * at off, size_t count */
+                     /* at arg */
+    TR_OTLP_J_VALUE, /* struct tr_otlp_value at off */
+    TR_OTLP_J_CALL,  /* call(j, value, out): the whole output struct */
+};
+
+struct tr_otlp_jfield {
+    const char *camel;
+    const char *snake; /* NULL when the same as camel */
+    uint8_t kind;      /* enum tr_otlp_jkind */
+    size_t off;        /* offsetof the target in the output struct */
+    size_t arg;        /* ID: bytes; ENUM: names; KVS: offsetof the count */
+    const char *const *names;                               /* ENUM */
+    int (*call)(struct tr_otlp_json *j, long v, void *out); /* CALL */
+};
+
+/* Table rows: a field of `type` (TR_OTLP_JF; arg as above), its
+ * attributes with their count, an enum with its names array, a call. */
+#define TR_OTLP_JF(camel, snake, kind, type, field, arg)           \
+    {                                                              \
+        camel, snake, kind, offsetof(type, field), arg, NULL, NULL \
+    }
+#define TR_OTLP_JF_KVS(type, field, count)                     \
+    TR_OTLP_JF("attributes", NULL, TR_OTLP_J_KVS, type, field, \
+               offsetof(type, count))
+#define TR_OTLP_JF_ENUM(camel, snake, type, field, names)    \
+    {                                                        \
+        camel, snake, TR_OTLP_J_ENUM, offsetof(type, field), \
+            sizeof(names) / sizeof(names[0]), names, NULL    \
+    }
+#define TR_OTLP_JF_CALL(camel, snake, fn)            \
+    {                                                \
+        camel, snake, TR_OTLP_J_CALL, 0, 0, NULL, fn \
+    }
+#define TR_OTLP_JF_N(fields) (sizeof(fields) / sizeof(fields[0]))
+
+/* Decodes the JSON object at obj (anything else is TR_EINVAL "expected a
+ * <what> object") into out (not cleared: the caller zeroes it) by the n
+ * fields. 0, TR_EINVAL or TR_ENOMEM. */
+int tr_otlp_json_fields(struct tr_otlp_json *j,
+                        long obj,
+                        const char *what,
+                        const struct tr_otlp_jfield *fields,
+                        size_t n,
+                        void *out);
+
 /* For item decoders: checks that idx is a JSON object (TR_EINVAL naming
  * `what` otherwise) / an array (null: *n = 0 and 1 is returned). */
 int tr_otlp_json_object(struct tr_otlp_json *j, long idx, const char *what);

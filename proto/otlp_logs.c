@@ -14,6 +14,7 @@
 #include "proto/otlp_logs.h"
 
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -220,68 +221,75 @@ int tr_otlp_logs_decode(const void *buf,
 /* ---- OTLP/JSON -----------------------------------------------------------
  */
 
-static int json_record(struct tr_otlp_json *j,
-                       long obj,
-                       struct tr_otlp_log_record *out)
+static int json_body(struct tr_otlp_json *j, long v, void *rec)
 {
-    const struct tr_sjson *d = j->doc;
-    memset(out, 0, sizeof(*out));
-    int rv = tr_otlp_json_object(j, obj, "LogRecord");
-    long k = obj + 1;
-    for (uint32_t i = 0; rv == 0 && i < d->toks[obj].n; i++) {
-        long v = k + 1;
-        size_t p0 = j->path_len;
-        if (tr_otlp_json_key(j, k, "timeUnixNano", "time_unix_nano")) {
-            tr_otlp_json_push(j, "timeUnixNano", 0);
-            rv = tr_otlp_json_u64(j, v, &out->time_unix_nano);
-        } else if (tr_otlp_json_key(j, k, "observedTimeUnixNano",
-                                    "observed_time_unix_nano")) {
-            tr_otlp_json_push(j, "observedTimeUnixNano", 0);
-            rv = tr_otlp_json_u64(j, v, &out->observed_time_unix_nano);
-        } else if (tr_otlp_json_key(j, k, "severityNumber",
-                                    "severity_number")) {
-            tr_otlp_json_push(j, "severityNumber", 0);
-            rv = tr_otlp_json_enum(
-                j, v, severity_names,
-                sizeof(severity_names) / sizeof(severity_names[0]),
-                &out->severity_number);
-        } else if (tr_otlp_json_key(j, k, "severityText", "severity_text")) {
-            tr_otlp_json_push(j, "severityText", 0);
-            rv = tr_otlp_json_str(j, v, &out->severity_text);
-        } else if (tr_otlp_json_key(j, k, "body", NULL)) {
-            tr_otlp_json_push(j, "body", 0);
-            rv = tr_otlp_json_value(j, v, 0, &out->body);
-        } else if (tr_otlp_json_key(j, k, "attributes", NULL)) {
-            tr_otlp_json_push(j, "attributes", 0);
-            rv = tr_otlp_json_kvs(j, v, 0, &out->attrs, &out->n_attrs);
-        } else if (tr_otlp_json_key(j, k, "droppedAttributesCount",
-                                    "dropped_attributes_count")) {
-            tr_otlp_json_push(j, "droppedAttributesCount", 0);
-            rv = tr_otlp_json_u32(j, v, &out->dropped_attributes_count);
-        } else if (tr_otlp_json_key(j, k, "flags", NULL)) {
-            tr_otlp_json_push(j, "flags", 0);
-            rv = tr_otlp_json_u32(j, v, &out->flags);
-        } else if (tr_otlp_json_key(j, k, "traceId", "trace_id")) {
-            tr_otlp_json_push(j, "traceId", 0);
-            rv = tr_otlp_json_id(j, v, 16, &out->trace_id);
-        } else if (tr_otlp_json_key(j, k, "spanId", "span_id")) {
-            tr_otlp_json_push(j, "spanId", 0);
-            rv = tr_otlp_json_id(j, v, 8, &out->span_id);
-        } else if (tr_otlp_json_key(j, k, "eventName", "event_name")) {
-            tr_otlp_json_push(j, "eventName", 0);
-            rv = tr_otlp_json_str(j, v, &out->event_name);
-        }
-        if (rv == 0) {
-            tr_otlp_json_pop(j, p0);
-        }
-        k = (long)d->toks[v].next;
-    }
-    return rv;
+    return tr_otlp_json_value(j, v, 0,
+                              &((struct tr_otlp_log_record *)rec)->body);
 }
+
+static const struct tr_otlp_jfield record_fields[] = {
+    TR_OTLP_JF("timeUnixNano",
+               "time_unix_nano",
+               TR_OTLP_J_U64,
+               struct tr_otlp_log_record,
+               time_unix_nano,
+               0),
+    TR_OTLP_JF("observedTimeUnixNano",
+               "observed_time_unix_nano",
+               TR_OTLP_J_U64,
+               struct tr_otlp_log_record,
+               observed_time_unix_nano,
+               0),
+    TR_OTLP_JF_ENUM("severityNumber",
+                    "severity_number",
+                    struct tr_otlp_log_record,
+                    severity_number,
+                    severity_names),
+    TR_OTLP_JF("severityText",
+               "severity_text",
+               TR_OTLP_J_STR,
+               struct tr_otlp_log_record,
+               severity_text,
+               0),
+    TR_OTLP_JF_CALL("body", NULL, json_body),
+    TR_OTLP_JF_KVS(struct tr_otlp_log_record, attrs, n_attrs),
+    TR_OTLP_JF("droppedAttributesCount",
+               "dropped_attributes_count",
+               TR_OTLP_J_U32,
+               struct tr_otlp_log_record,
+               dropped_attributes_count,
+               0),
+    TR_OTLP_JF("flags",
+               NULL,
+               TR_OTLP_J_U32,
+               struct tr_otlp_log_record,
+               flags,
+               0),
+    TR_OTLP_JF("traceId",
+               "trace_id",
+               TR_OTLP_J_ID,
+               struct tr_otlp_log_record,
+               trace_id,
+               16),
+    TR_OTLP_JF("spanId",
+               "span_id",
+               TR_OTLP_J_ID,
+               struct tr_otlp_log_record,
+               span_id,
+               8),
+    TR_OTLP_JF("eventName",
+               "event_name",
+               TR_OTLP_J_STR,
+               struct tr_otlp_log_record,
+               event_name,
+               0),
+};
 
 static int json_record_item(struct tr_otlp_json *j, long obj, void *out)
 {
-    return json_record(j, obj, out);
+    memset(out, 0, sizeof(struct tr_otlp_log_record));
+    return tr_otlp_json_fields(j, obj, "LogRecord", record_fields,
+                               TR_OTLP_JF_N(record_fields), out);
 }
 
 int tr_otlp_logs_decode_json(const void *buf,

@@ -3,6 +3,7 @@
  * its events, links and status. */
 #include "proto/otlp_traces.h"
 
+#include <stddef.h>
 #include <string.h>
 
 #include "lib/err.h"
@@ -291,203 +292,187 @@ static int pb_span(const struct tr_pb_rd *rd,
 /* ---- OTLP/JSON -----------------------------------------------------------
  */
 
+static const struct tr_otlp_jfield event_fields[] = {
+    TR_OTLP_JF("timeUnixNano",
+               "time_unix_nano",
+               TR_OTLP_J_U64,
+               struct tr_otlp_event,
+               time_unix_nano,
+               0),
+    TR_OTLP_JF("name", NULL, TR_OTLP_J_STR, struct tr_otlp_event, name, 0),
+    TR_OTLP_JF_KVS(struct tr_otlp_event, attrs, n_attrs),
+    TR_OTLP_JF("droppedAttributesCount",
+               "dropped_attributes_count",
+               TR_OTLP_J_U32,
+               struct tr_otlp_event,
+               dropped_attributes_count,
+               0),
+};
+
+static const struct tr_otlp_jfield link_fields[] = {
+    TR_OTLP_JF("traceId",
+               "trace_id",
+               TR_OTLP_J_ID,
+               struct tr_otlp_link,
+               trace_id,
+               16),
+    TR_OTLP_JF("spanId",
+               "span_id",
+               TR_OTLP_J_ID,
+               struct tr_otlp_link,
+               span_id,
+               8),
+    TR_OTLP_JF("traceState",
+               "trace_state",
+               TR_OTLP_J_STR,
+               struct tr_otlp_link,
+               trace_state,
+               0),
+    TR_OTLP_JF_KVS(struct tr_otlp_link, attrs, n_attrs),
+    TR_OTLP_JF("droppedAttributesCount",
+               "dropped_attributes_count",
+               TR_OTLP_J_U32,
+               struct tr_otlp_link,
+               dropped_attributes_count,
+               0),
+    TR_OTLP_JF("flags", NULL, TR_OTLP_J_U32, struct tr_otlp_link, flags, 0),
+};
+
+static const struct tr_otlp_jfield status_fields[] = {
+    TR_OTLP_JF("message",
+               NULL,
+               TR_OTLP_J_STR,
+               struct tr_otlp_span,
+               status_message,
+               0),
+    TR_OTLP_JF_ENUM("code",
+                    NULL,
+                    struct tr_otlp_span,
+                    status_code,
+                    status_names),
+};
+
 static int json_event(struct tr_otlp_json *j,
                       long obj,
-                      void *vout,
+                      void *out,
                       const void *arg)
 {
     (void)arg;
-    const struct tr_sjson *d = j->doc;
-    struct tr_otlp_event *out = vout;
-    memset(out, 0, sizeof(*out));
-    int rv = tr_otlp_json_object(j, obj, "Event");
-    long k = obj + 1;
-    for (uint32_t i = 0; rv == 0 && i < d->toks[obj].n; i++) {
-        long v = k + 1;
-        size_t p0 = j->path_len;
-        if (tr_otlp_json_key(j, k, "timeUnixNano", "time_unix_nano")) {
-            tr_otlp_json_push(j, "timeUnixNano", 0);
-            rv = tr_otlp_json_u64(j, v, &out->time_unix_nano);
-        } else if (tr_otlp_json_key(j, k, "name", NULL)) {
-            tr_otlp_json_push(j, "name", 0);
-            rv = tr_otlp_json_str(j, v, &out->name);
-        } else if (tr_otlp_json_key(j, k, "attributes", NULL)) {
-            tr_otlp_json_push(j, "attributes", 0);
-            rv = tr_otlp_json_kvs(j, v, 0, &out->attrs, &out->n_attrs);
-        } else if (tr_otlp_json_key(j, k, "droppedAttributesCount",
-                                    "dropped_attributes_count")) {
-            tr_otlp_json_push(j, "droppedAttributesCount", 0);
-            rv = tr_otlp_json_u32(j, v, &out->dropped_attributes_count);
-        }
-        if (rv == 0) {
-            tr_otlp_json_pop(j, p0);
-        }
-        k = (long)d->toks[v].next;
-    }
-    return rv;
+    memset(out, 0, sizeof(struct tr_otlp_event));
+    return tr_otlp_json_fields(j, obj, "Event", event_fields,
+                               TR_OTLP_JF_N(event_fields), out);
 }
 
 static int json_link(struct tr_otlp_json *j,
                      long obj,
-                     void *vout,
+                     void *out,
                      const void *arg)
 {
     (void)arg;
-    const struct tr_sjson *d = j->doc;
-    struct tr_otlp_link *out = vout;
-    memset(out, 0, sizeof(*out));
-    int rv = tr_otlp_json_object(j, obj, "Link");
-    long k = obj + 1;
-    for (uint32_t i = 0; rv == 0 && i < d->toks[obj].n; i++) {
-        long v = k + 1;
-        size_t p0 = j->path_len;
-        if (tr_otlp_json_key(j, k, "traceId", "trace_id")) {
-            tr_otlp_json_push(j, "traceId", 0);
-            rv = tr_otlp_json_id(j, v, 16, &out->trace_id);
-        } else if (tr_otlp_json_key(j, k, "spanId", "span_id")) {
-            tr_otlp_json_push(j, "spanId", 0);
-            rv = tr_otlp_json_id(j, v, 8, &out->span_id);
-        } else if (tr_otlp_json_key(j, k, "traceState", "trace_state")) {
-            tr_otlp_json_push(j, "traceState", 0);
-            rv = tr_otlp_json_str(j, v, &out->trace_state);
-        } else if (tr_otlp_json_key(j, k, "attributes", NULL)) {
-            tr_otlp_json_push(j, "attributes", 0);
-            rv = tr_otlp_json_kvs(j, v, 0, &out->attrs, &out->n_attrs);
-        } else if (tr_otlp_json_key(j, k, "droppedAttributesCount",
-                                    "dropped_attributes_count")) {
-            tr_otlp_json_push(j, "droppedAttributesCount", 0);
-            rv = tr_otlp_json_u32(j, v, &out->dropped_attributes_count);
-        } else if (tr_otlp_json_key(j, k, "flags", NULL)) {
-            tr_otlp_json_push(j, "flags", 0);
-            rv = tr_otlp_json_u32(j, v, &out->flags);
-        }
-        if (rv == 0) {
-            tr_otlp_json_pop(j, p0);
-        }
-        k = (long)d->toks[v].next;
-    }
-    return rv;
+    memset(out, 0, sizeof(struct tr_otlp_link));
+    return tr_otlp_json_fields(j, obj, "Link", link_fields,
+                               TR_OTLP_JF_N(link_fields), out);
 }
 
-static int json_status(struct tr_otlp_json *j,
-                       long obj,
-                       struct tr_otlp_span *out)
+/* status: a Status object (or null) read into the span's own fields */
+static int json_status(struct tr_otlp_json *j, long v, void *span)
 {
-    const struct tr_sjson *d = j->doc;
-    if (d->toks[obj].type == TR_SJSON_NULL) {
+    if (j->doc->toks[v].type == TR_SJSON_NULL) {
         return 0;
     }
-    int rv = tr_otlp_json_object(j, obj, "Status");
-    long k = obj + 1;
-    for (uint32_t i = 0; rv == 0 && i < d->toks[obj].n; i++) {
-        long v = k + 1;
-        size_t p0 = j->path_len;
-        if (tr_otlp_json_key(j, k, "message", NULL)) {
-            tr_otlp_json_push(j, "message", 0);
-            rv = tr_otlp_json_str(j, v, &out->status_message);
-        } else if (tr_otlp_json_key(j, k, "code", NULL)) {
-            tr_otlp_json_push(j, "code", 0);
-            rv = tr_otlp_json_enum(
-                j, v, status_names,
-                sizeof(status_names) / sizeof(status_names[0]),
-                &out->status_code);
-        }
-        if (rv == 0) {
-            tr_otlp_json_pop(j, p0);
-        }
-        k = (long)d->toks[v].next;
-    }
-    return rv;
+    return tr_otlp_json_fields(j, v, "Status", status_fields,
+                               TR_OTLP_JF_N(status_fields), span);
 }
 
-/* The span member at key k (value at v); unknown members are skipped. */
-static int json_span_member(struct tr_otlp_json *j,
-                            long k,
-                            long v,
-                            struct tr_otlp_span *out)
+static int json_events(struct tr_otlp_json *j, long v, void *vspan)
 {
+    struct tr_otlp_span *sp = vspan;
     void *list;
-    int rv = 0;
-    if (tr_otlp_json_key(j, k, "traceId", "trace_id")) {
-        tr_otlp_json_push(j, "traceId", 0);
-        rv = tr_otlp_json_id(j, v, 16, &out->trace_id);
-    } else if (tr_otlp_json_key(j, k, "spanId", "span_id")) {
-        tr_otlp_json_push(j, "spanId", 0);
-        rv = tr_otlp_json_id(j, v, 8, &out->span_id);
-    } else if (tr_otlp_json_key(j, k, "traceState", "trace_state")) {
-        tr_otlp_json_push(j, "traceState", 0);
-        rv = tr_otlp_json_str(j, v, &out->trace_state);
-    } else if (tr_otlp_json_key(j, k, "parentSpanId", "parent_span_id")) {
-        tr_otlp_json_push(j, "parentSpanId", 0);
-        rv = tr_otlp_json_id(j, v, 8, &out->parent_span_id);
-    } else if (tr_otlp_json_key(j, k, "flags", NULL)) {
-        tr_otlp_json_push(j, "flags", 0);
-        rv = tr_otlp_json_u32(j, v, &out->flags);
-    } else if (tr_otlp_json_key(j, k, "name", NULL)) {
-        tr_otlp_json_push(j, "name", 0);
-        rv = tr_otlp_json_str(j, v, &out->name);
-    } else if (tr_otlp_json_key(j, k, "kind", NULL)) {
-        tr_otlp_json_push(j, "kind", 0);
-        rv = tr_otlp_json_enum(j, v, kind_names,
-                               sizeof(kind_names) / sizeof(kind_names[0]),
-                               &out->kind);
-    } else if (tr_otlp_json_key(j, k, "startTimeUnixNano",
-                                "start_time_unix_nano")) {
-        tr_otlp_json_push(j, "startTimeUnixNano", 0);
-        rv = tr_otlp_json_u64(j, v, &out->start_time_unix_nano);
-    } else if (tr_otlp_json_key(j, k, "endTimeUnixNano",
-                                "end_time_unix_nano")) {
-        tr_otlp_json_push(j, "endTimeUnixNano", 0);
-        rv = tr_otlp_json_u64(j, v, &out->end_time_unix_nano);
-    } else if (tr_otlp_json_key(j, k, "attributes", NULL)) {
-        tr_otlp_json_push(j, "attributes", 0);
-        rv = tr_otlp_json_kvs(j, v, 0, &out->attrs, &out->n_attrs);
-    } else if (tr_otlp_json_key(j, k, "droppedAttributesCount",
-                                "dropped_attributes_count")) {
-        tr_otlp_json_push(j, "droppedAttributesCount", 0);
-        rv = tr_otlp_json_u32(j, v, &out->dropped_attributes_count);
-    } else if (tr_otlp_json_key(j, k, "events", NULL)) {
-        tr_otlp_json_push(j, "events", 0);
-        rv = tr_otlp_json_list(j, v, sizeof(struct tr_otlp_event), json_event,
-                               NULL, &list, &out->n_events);
-        out->events = list;
-    } else if (tr_otlp_json_key(j, k, "droppedEventsCount",
-                                "dropped_events_count")) {
-        tr_otlp_json_push(j, "droppedEventsCount", 0);
-        rv = tr_otlp_json_u32(j, v, &out->dropped_events_count);
-    } else if (tr_otlp_json_key(j, k, "links", NULL)) {
-        tr_otlp_json_push(j, "links", 0);
-        rv = tr_otlp_json_list(j, v, sizeof(struct tr_otlp_link), json_link,
-                               NULL, &list, &out->n_links);
-        out->links = list;
-    } else if (tr_otlp_json_key(j, k, "droppedLinksCount",
-                                "dropped_links_count")) {
-        tr_otlp_json_push(j, "droppedLinksCount", 0);
-        rv = tr_otlp_json_u32(j, v, &out->dropped_links_count);
-    } else if (tr_otlp_json_key(j, k, "status", NULL)) {
-        tr_otlp_json_push(j, "status", 0);
-        rv = json_status(j, v, out);
-    }
+    int rv = tr_otlp_json_list(j, v, sizeof(struct tr_otlp_event), json_event,
+                               NULL, &list, &sp->n_events);
+    sp->events = list;
     return rv;
 }
 
-static int json_span(struct tr_otlp_json *j, long obj, void *vout)
+static int json_links(struct tr_otlp_json *j, long v, void *vspan)
 {
-    const struct tr_sjson *d = j->doc;
-    struct tr_otlp_span *out = vout;
-    memset(out, 0, sizeof(*out));
-    int rv = tr_otlp_json_object(j, obj, "Span");
-    long k = obj + 1;
-    for (uint32_t i = 0; rv == 0 && i < d->toks[obj].n; i++) {
-        long v = k + 1;
-        size_t p0 = j->path_len;
-        rv = json_span_member(j, k, v, out);
-        if (rv == 0) {
-            tr_otlp_json_pop(j, p0);
-        }
-        k = (long)d->toks[v].next;
-    }
+    struct tr_otlp_span *sp = vspan;
+    void *list;
+    int rv = tr_otlp_json_list(j, v, sizeof(struct tr_otlp_link), json_link,
+                               NULL, &list, &sp->n_links);
+    sp->links = list;
     return rv;
+}
+
+static const struct tr_otlp_jfield span_fields[] = {
+    TR_OTLP_JF("traceId",
+               "trace_id",
+               TR_OTLP_J_ID,
+               struct tr_otlp_span,
+               trace_id,
+               16),
+    TR_OTLP_JF("spanId",
+               "span_id",
+               TR_OTLP_J_ID,
+               struct tr_otlp_span,
+               span_id,
+               8),
+    TR_OTLP_JF("traceState",
+               "trace_state",
+               TR_OTLP_J_STR,
+               struct tr_otlp_span,
+               trace_state,
+               0),
+    TR_OTLP_JF("parentSpanId",
+               "parent_span_id",
+               TR_OTLP_J_ID,
+               struct tr_otlp_span,
+               parent_span_id,
+               8),
+    TR_OTLP_JF("flags", NULL, TR_OTLP_J_U32, struct tr_otlp_span, flags, 0),
+    TR_OTLP_JF("name", NULL, TR_OTLP_J_STR, struct tr_otlp_span, name, 0),
+    TR_OTLP_JF_ENUM("kind", NULL, struct tr_otlp_span, kind, kind_names),
+    TR_OTLP_JF("startTimeUnixNano",
+               "start_time_unix_nano",
+               TR_OTLP_J_U64,
+               struct tr_otlp_span,
+               start_time_unix_nano,
+               0),
+    TR_OTLP_JF("endTimeUnixNano",
+               "end_time_unix_nano",
+               TR_OTLP_J_U64,
+               struct tr_otlp_span,
+               end_time_unix_nano,
+               0),
+    TR_OTLP_JF_KVS(struct tr_otlp_span, attrs, n_attrs),
+    TR_OTLP_JF("droppedAttributesCount",
+               "dropped_attributes_count",
+               TR_OTLP_J_U32,
+               struct tr_otlp_span,
+               dropped_attributes_count,
+               0),
+    TR_OTLP_JF_CALL("events", NULL, json_events),
+    TR_OTLP_JF("droppedEventsCount",
+               "dropped_events_count",
+               TR_OTLP_J_U32,
+               struct tr_otlp_span,
+               dropped_events_count,
+               0),
+    TR_OTLP_JF_CALL("links", NULL, json_links),
+    TR_OTLP_JF("droppedLinksCount",
+               "dropped_links_count",
+               TR_OTLP_J_U32,
+               struct tr_otlp_span,
+               dropped_links_count,
+               0),
+    TR_OTLP_JF_CALL("status", NULL, json_status),
+};
+
+static int json_span(struct tr_otlp_json *j, long obj, void *out)
+{
+    memset(out, 0, sizeof(struct tr_otlp_span));
+    return tr_otlp_json_fields(j, obj, "Span", span_fields,
+                               TR_OTLP_JF_N(span_fields), out);
 }
 
 /* ---- requests ------------------------------------------------------------
