@@ -75,6 +75,7 @@ enum phase {
     PH_BODY,
     PH_BUSY,
     PH_WS, /* a WebSocket: c->ws */
+    PH_H2, /* HTTP/2 with prior knowledge (h2c): c->h2 */
     PH_DRAIN,
     PH_CLOSING
 };
@@ -92,10 +93,12 @@ struct conn {
     enum phase phase;
     bool reading;
     bool counted;     /* included in the connections gauge */
+    unsigned served;  /* HTTP/1 requests answered (h2c only as the first) */
     struct tr_buf in; /* received, not yet consumed */
     struct tr_http_parser parser;
     struct exchange *x;    /* current request (NULL when closing or PH_WS) */
     struct tr_ws_conn *ws; /* PH_WS and after: the WebSocket (http_ws.c) */
+    struct tr_h2_conn *h2; /* PH_H2 and after: the HTTP/2 session (http_h2.c) */
     char remote[64];
 };
 
@@ -118,6 +121,9 @@ struct exchange {
     struct tr_ws_conn *ws; /* upgrade accepted, 101 not yet written */
     char ws_accept[TR_WS_ACCEPT_SIZE]; /* its Sec-WebSocket-Accept */
     struct exchange *pend_next;        /* waiting for a handler slot */
+    struct tr_h2_stream *h2s; /* HTTP/2: its stream (NULL once the stream
+                                 is gone); responses go to http_h2.c */
+    bool is_h2;
 };
 
 struct tr_http_server {
@@ -671,6 +677,9 @@ static void conn_unref(struct conn *c)
     if (c->ws != NULL) {
         tr_http__ws_release(c->ws);
     }
+    if (c->h2 != NULL) {
+        tr_http__h2_release(c->h2);
+    }
     exchange_free(c->x);
     tr_http_parser_free(&c->parser);
     tr_buf_free(&c->in);
@@ -692,6 +701,9 @@ static void conn_close(struct conn *c)
     c->reading = false;
     if (c->ws != NULL) {
         tr_http__ws_closing(c->ws);
+    }
+    if (c->h2 != NULL) {
+        tr_http__h2_closing(c->h2);
     }
     if (c->counted) {
         c->counted = false;
@@ -762,6 +774,11 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
         tr_http__ws_input(c->ws, buf->base, (size_t)nread);
         return;
     }
+    if (c->phase == PH_H2) {
+        c->in.len = 0; /* nghttp2 keeps what it needs */
+        tr_http__h2_input(c->h2, buf->base, (size_t)nread);
+        return;
+    }
     c->in.len += (size_t)nread;
     c->in.data[c->in.len] = '\0';
     conn_process(c);
@@ -796,6 +813,9 @@ static void on_timer(uv_timer_t *t)
         case PH_WS:
             tr_http__ws_on_timer(c->ws);
             break;
+        case PH_H2:
+            tr_http__h2_on_timer(c->h2);
+            break;
         default:
             break;
     }
@@ -820,12 +840,51 @@ static void in_consume(struct conn *c, size_t n)
 
 static void dispatch(struct exchange *x);
 
+/* The HTTP/2 connection preface (RFC 9113 3.4): a client speaking h2c
+ * with prior knowledge (gRPC) starts with it. */
+static const char h2_preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+#define H2_PREFACE_LEN (sizeof(h2_preface) - 1)
+
+/* At the start of a connection's first request: 1 when the input is the
+ * HTTP/2 preface (the connection switches to http_h2.c), 0 when it is
+ * not, -1 while it is a proper prefix of it (wait for more). */
+static int conn_h2_start(struct conn *c)
+{
+    size_t n = c->in.len < H2_PREFACE_LEN ? c->in.len : H2_PREFACE_LEN;
+    if (c->x == NULL || tr_http_parser_started(&c->parser) ||
+        memcmp(c->in.data, h2_preface, n) != 0) {
+        return 0;
+    }
+    if (n < H2_PREFACE_LEN) {
+        return -1;
+    }
+    c->h2 = tr_http__h2_new(c, (uv_stream_t *)&c->tcp, &c->s->cfg);
+    if (c->h2 == NULL) {
+        conn_close(c);
+        return 1;
+    }
+    exchange_free(c->x);
+    c->x = NULL;
+    c->phase = PH_H2;
+    set_timer(c, c->s->cfg.idle_timeout_ms);
+    size_t len = c->in.len;
+    c->in.len = 0;
+    tr_http__h2_input(c->h2, c->in.data, len);
+    return 1;
+}
+
 static void conn_process(struct conn *c)
 {
     struct tr_http_server *s = c->s;
     while (c->phase == PH_IDLE || c->phase == PH_HEAD || c->phase == PH_BODY) {
         if (c->phase == PH_IDLE && c->in.len == 0) {
             return;
+        }
+        if (c->phase == PH_IDLE && c->served == 0) {
+            int h2 = conn_h2_start(c);
+            if (h2 != 0) {
+                return;
+            }
         }
         size_t used = 0;
         int rv = tr_http_parse(&c->parser, c->in.data ? c->in.data : "",
@@ -994,6 +1053,9 @@ static void after_work_cb(uv_work_t *w, int status)
     start_pending(s);
     if (c->phase == PH_CLOSING) {
         /* The connection was force-closed meanwhile. */
+        if (x->is_h2) {
+            exchange_free(x); /* its stream is gone (tr_http__h2_closing) */
+        }
         conn_unref(c);
         maybe_done(s);
         return;
@@ -1003,6 +1065,9 @@ static void after_work_cb(uv_work_t *w, int status)
     maybe_done(s);
 }
 
+static void route_and_run(struct exchange *x, const char *method_str);
+
+/* An HTTP/1 request is complete in the parser: x's request from it. */
 static void dispatch(struct exchange *x)
 {
     struct conn *c = x->c;
@@ -1024,7 +1089,17 @@ static void dispatch(struct exchange *x)
     req->body_len = x->raw.len;
     x->head_only = p->method == TR_HTTP_HEAD;
     x->close_after = !p->keep_alive;
-    x->method_label = method_name(p->method);
+    route_and_run(x, p->method_str);
+}
+
+/* Routes x's request and runs its handler (inline or on the pool); the
+ * response goes out through write_response. */
+static void route_and_run(struct exchange *x, const char *method_str)
+{
+    struct conn *c = x->c;
+    struct tr_http_server *s = c->s;
+    struct tr_http_request *req = &x->req;
+    x->method_label = method_name(req->method);
     if (x->start == 0) {
         x->start = tr_mono_ns();
     }
@@ -1045,13 +1120,15 @@ static void dispatch(struct exchange *x)
         char msg[256];
         if (allow) {
             snprintf(msg, sizeof(msg), "method %s not allowed for %.*s",
-                     p->method_str,
-                     (int)(p->path_len > 150 ? 150 : p->path_len), p->path);
+                     method_str,
+                     (int)(req->path.len > 150 ? 150 : req->path.len),
+                     req->path.base);
             tr_http_resp_text(&x->resp, 405, msg);
             put_allow(&x->resp, allow);
         } else {
             snprintf(msg, sizeof(msg), "404 page not found: %.*s",
-                     (int)(p->path_len > 150 ? 150 : p->path_len), p->path);
+                     (int)(req->path.len > 150 ? 150 : req->path.len),
+                     req->path.base);
             tr_http_resp_text(&x->resp, 404, msg);
         }
         req->n_params = 0;
@@ -1135,6 +1212,9 @@ static void start_pending(struct tr_http_server *s)
         struct conn *c = x->c;
         if (c->phase == PH_CLOSING) {
             s->n_work--;
+            if (x->is_h2) {
+                exchange_free(x);
+            }
             conn_unref(c);
             maybe_done(s);
             continue;
@@ -1166,6 +1246,7 @@ static void on_written(uv_write_t *w, int status)
         return;
     }
     /* Next request on this connection. */
+    c->served++;
     exchange_free(x);
     c->x = exchange_new(c);
     if (c->x == NULL) {
@@ -1205,6 +1286,20 @@ static void ws_begin(struct conn *c, struct exchange *x)
     }
 }
 
+/* Counts x's response in the request metrics. */
+static void observe(struct exchange *x)
+{
+    struct tr_http_server *s = x->c->s;
+    char status_str[8];
+    snprintf(status_str, sizeof(status_str), "%d", x->resp.status);
+    const char *route = x->route ? x->route->pattern : "other";
+    tr_selfmetrics_inc(s->m_requests, 1, route, x->method_label, status_str);
+    if (x->start != 0) {
+        tr_selfmetrics_observe(s->m_duration,
+                               (double)(tr_mono_ns() - x->start) / 1e9, route);
+    }
+}
+
 static void write_response(struct exchange *x)
 {
     struct conn *c = x->c;
@@ -1212,6 +1307,15 @@ static void write_response(struct exchange *x)
     struct tr_http_response *r = &x->resp;
     if (r->status < 100 || r->status > 999) {
         r->status = 500;
+    }
+    if (x->is_h2) {
+        observe(x);
+        if (x->h2s != NULL && c->phase != PH_CLOSING) {
+            tr_http__h2_respond(x->h2s, r, x); /* frees x when sent */
+        } else {
+            exchange_free(x);
+        }
+        return;
     }
     bool oom = r->body.oom || r->headers.oom;
     for (size_t i = 0; i < r->n_front; i++) {
@@ -1258,14 +1362,7 @@ static void write_response(struct exchange *x)
     tr_buf_append(h, r->headers.data ? r->headers.data : "", r->headers.len);
     tr_buf_puts(h, "\r\n");
 
-    char status_str[8];
-    snprintf(status_str, sizeof(status_str), "%d", st);
-    const char *route = x->route ? x->route->pattern : "other";
-    tr_selfmetrics_inc(s->m_requests, 1, route, x->method_label, status_str);
-    if (x->start != 0) {
-        tr_selfmetrics_observe(s->m_duration,
-                               (double)(tr_mono_ns() - x->start) / 1e9, route);
-    }
+    observe(x);
     if (h->oom) {
         conn_close(c);
         return;
@@ -1355,6 +1452,8 @@ void tr_http_server_shutdown(struct tr_http_server *s,
     for (struct conn *c = s->conns; c; c = c->next) {
         if (c->phase == PH_WS) {
             tr_http__ws_shutdown(c->ws); /* close 1001, then the end */
+        } else if (c->phase == PH_H2) {
+            tr_http__h2_shutdown(c->h2); /* GOAWAY, then the end */
         } else if (c->phase != PH_BUSY) {
             conn_close(c);
         }
@@ -1376,6 +1475,12 @@ int tr_http_ws_upgrade(const struct tr_http_request *req,
         (struct exchange *)((char *)req - offsetof(struct exchange, req));
     if (resp != &x->resp || h == NULL || h->version != 1 ||
         h->on_close == NULL || x->ws != NULL) {
+        return TR_EINVAL;
+    }
+    if (x->is_h2) {
+        tr_http_resp_text(resp, 400,
+                          "WebSocket over HTTP/2 is not supported: use "
+                          "HTTP/1.1");
         return TR_EINVAL;
     }
     char accept[TR_WS_ACCEPT_SIZE];
@@ -1421,4 +1526,60 @@ void tr_http__conn_timer(void *conn, uint64_t ms)
     if (c->phase != PH_CLOSING) {
         set_timer(c, ms);
     }
+}
+
+/* ---- the seam for http_h2.c --------------------------------------------- */
+
+void *tr_http__h2_exchange(void *conn, struct tr_h2_stream *st)
+{
+    struct conn *c = conn;
+    struct exchange *x = exchange_new(c);
+    if (x != NULL) {
+        x->is_h2 = true;
+        x->h2s = st;
+        x->req.arena = &x->arena;
+        x->req.app = c->s->cfg.app;
+        memcpy(x->req.remote_addr, c->remote, sizeof(x->req.remote_addr));
+    }
+    return x;
+}
+
+struct tr_http_request *tr_http__x_req(void *x)
+{
+    return &((struct exchange *)x)->req;
+}
+
+struct tr_buf *tr_http__x_body(void *x)
+{
+    return &((struct exchange *)x)->raw;
+}
+
+void tr_http__x_dispatch(void *vx)
+{
+    struct exchange *x = vx;
+    struct tr_http_request *req = &x->req;
+    req->body = x->raw.data ? x->raw.data : "";
+    req->body_len = x->raw.len;
+    x->head_only = req->method == TR_HTTP_HEAD;
+    route_and_run(x, method_name(req->method));
+}
+
+void tr_http__x_detach(void *x)
+{
+    ((struct exchange *)x)->h2s = NULL;
+}
+
+void tr_http__x_free(void *x)
+{
+    exchange_free(x);
+}
+
+size_t tr_http__max_body(void *conn)
+{
+    return ((struct conn *)conn)->s->cfg.max_body_bytes;
+}
+
+bool tr_http__shutting_down(void *conn)
+{
+    return ((struct conn *)conn)->s->shutting_down;
 }

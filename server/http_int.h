@@ -1,7 +1,8 @@
 /* http_int.h - private types of the HTTP server: the incremental request
  * parser (http_parse.c, pure: no libuv, fuzzable), helpers shared by
- * http.c and http_form.c, and the seam between http.c and its WebSocket
- * connections (http_ws.c; at the end).
+ * http.c and http_form.c, and the seams between http.c and its WebSocket
+ * connections (http_ws.c) and its HTTP/2 connections (http_h2.c; at the
+ * end).
  *
  * Parser contract. The caller keeps the unconsumed input in one contiguous
  * buffer and calls tr_http_parse() with it after every read; the parser
@@ -169,5 +170,42 @@ void tr_http__conn_close(void *conn);  /* close now (pending writes fail) */
 void tr_http__conn_linger(void *conn); /* after pending writes: FIN, drain,
                                           close */
 void tr_http__conn_timer(void *conn, uint64_t ms); /* arm (0: stop) */
+
+/* ---- HTTP/2 seam: http.c <-> http_h2.c ----------------------------------
+ * A connection whose first bytes are the HTTP/2 preface becomes an h2c
+ * session (tr_http__h2_new, then every read -> tr_http__h2_input). Each
+ * request stream gets an exchange from http.c (tr_http__h2_exchange; its
+ * request and raw body filled through tr_http__x_req / tr_http__x_body)
+ * and is dispatched through the same routes and handler pool as HTTP/1
+ * (tr_http__x_dispatch); the response comes back through
+ * tr_http__h2_respond, and http_h2.c frees the exchange (tr_http__x_free)
+ * once the stream is done. conn_close -> tr_http__h2_closing (exchanges
+ * on the pool are detached: http.c frees them when they return); the
+ * connection freed -> tr_http__h2_release. Loop thread only. */
+struct tr_h2_conn;
+struct tr_h2_stream;
+
+struct tr_h2_conn *tr_http__h2_new(void *conn,
+                                   uv_stream_t *tcp,
+                                   const struct tr_http_server_config *cfg);
+void tr_http__h2_input(struct tr_h2_conn *h, const char *data, size_t len);
+/* The response of x, the exchange of stream st (x freed when sent). */
+void tr_http__h2_respond(struct tr_h2_stream *st,
+                         struct tr_http_response *resp,
+                         void *x);
+void tr_http__h2_on_timer(struct tr_h2_conn *h);
+void tr_http__h2_shutdown(struct tr_h2_conn *h);
+void tr_http__h2_closing(struct tr_h2_conn *h);
+void tr_http__h2_release(struct tr_h2_conn *h);
+
+/* Provided by http.c for http_h2.c. */
+void *tr_http__h2_exchange(void *conn, struct tr_h2_stream *st);
+struct tr_http_request *tr_http__x_req(void *x);
+struct tr_buf *tr_http__x_body(void *x);
+void tr_http__x_dispatch(void *x);
+void tr_http__x_detach(void *x); /* its stream is gone */
+void tr_http__x_free(void *x);
+size_t tr_http__max_body(void *conn);
+bool tr_http__shutting_down(void *conn);
 
 #endif

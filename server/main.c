@@ -267,11 +267,14 @@ static int node__serve(struct node *n)
     }
     int http_port = 0;
     /* one router on every API port: OTLP/HTTP's /v1/{logs,...} paths do
-     * not collide with the other APIs' */
-    const char *addrs[3] = {n->cfg.http_addr, n->cfg.tempo_http_addr,
-                            n->cfg.otlp_http_addr};
-    static const char *const api_names[3] = {"http", "tempo-http", "otlp-http"};
-    for (int i = 0; i < 3; i++) {
+     * not collide with the other APIs', and every port takes HTTP/2 with
+     * prior knowledge (gRPC) next to HTTP/1.1 (server/http_h2.c), so the
+     * OTLP gRPC port is one more listener of the same router */
+    const char *addrs[4] = {n->cfg.http_addr, n->cfg.tempo_http_addr,
+                            n->cfg.otlp_http_addr, n->cfg.otlp_grpc_addr};
+    static const char *const api_names[4] = {"http", "tempo-http", "otlp-http",
+                                             "otlp-grpc"};
+    for (int i = 0; i < 4; i++) {
         bool dup = false;
         for (int k = 0; k < i; k++) {
             dup = dup || (addrs[k] != NULL && addrs[i] != NULL &&

@@ -2,12 +2,13 @@
 // unique marker the test reads back:
 //   winston-loki (protobuf + snappy, its default), winston-loki (JSON),
 //   pino-loki (JSON), the OpenTelemetry SDK's OTLP/HTTP exporters (JSON
-//   and protobuf) to /otlp/v1/logs.
+//   and protobuf) to /otlp/v1/logs, and its OTLP/gRPC exporter (plain and
+//   gzip) to the API port (h2c next to HTTP/1.1) and to GRPC_PORT.
 //
-//   node log_clients.js PORT TENANT RUN_ID N
+//   node log_clients.js PORT TENANT RUN_ID N GRPC_PORT
 // Prints one JSON line per client: {"client":..,"sent":[markers...]}.
 'use strict';
-const [port, tenant, runId, nStr] = process.argv.slice(2);
+const [port, tenant, runId, nStr, grpcPort] = process.argv.slice(2);
 const N = parseInt(nStr, 10);
 const base = `http://127.0.0.1:${port}`;
 const headers = { 'X-Scope-OrgID': tenant };
@@ -53,13 +54,32 @@ async function pinoLoki() {
   return { client, sent };
 }
 
+function exporterOf(kind) {
+  if (kind.startsWith('grpc')) {
+    const { OTLPLogExporter } = require('@opentelemetry/exporter-logs-otlp-grpc');
+    const grpc = require('@grpc/grpc-js');
+    const metadata = new grpc.Metadata();
+    metadata.set('x-scope-orgid', tenant);
+    const p = kind === 'grpc-port' ? grpcPort : port;
+    return new OTLPLogExporter({ url: `http://127.0.0.1:${p}`, metadata,
+      compression: kind === 'grpc-gzip' ? 'gzip' : 'none' });
+  }
+  const mod = kind === 'proto' ? require('@opentelemetry/exporter-logs-otlp-proto')
+    : require('@opentelemetry/exporter-logs-otlp-http');
+  return new mod.OTLPLogExporter({ url: `${base}/otlp/v1/logs`, headers });
+}
+
 async function otlp(kind) {
   const { LoggerProvider, BatchLogRecordProcessor } = require('@opentelemetry/sdk-logs');
   const { resourceFromAttributes } = require('@opentelemetry/resources');
-  const mod = kind === 'proto' ? require('@opentelemetry/exporter-logs-otlp-proto')
-    : require('@opentelemetry/exporter-logs-otlp-http');
   const client = `otlp-${kind}`;
-  const exporter = new mod.OTLPLogExporter({ url: `${base}/otlp/v1/logs`, headers });
+  const exporter = exporterOf(kind);
+  let failed = null;
+  const orig = exporter.export.bind(exporter);
+  exporter.export = (logs, cb) => orig(logs, (r) => {
+    if (r.code !== 0) failed = (r.error && r.error.message) || 'export failed';
+    cb(r);
+  });
   const provider = new LoggerProvider({
     resource: resourceFromAttributes({ 'service.name': 'clients', 'run.id': runId,
       'k8s.namespace.name': client }),
@@ -73,12 +93,14 @@ async function otlp(kind) {
   }
   await provider.forceFlush();
   await provider.shutdown();
+  if (failed) throw new Error(`${client}: ${failed}`);
   return { client, sent };
 }
 
 (async () => {
   for (const f of [() => winston(false), () => winston(true), pinoLoki, () => otlp('json'),
-    () => otlp('proto')]) {
+    () => otlp('proto'), () => otlp('grpc'), () => otlp('grpc-gzip'),
+    () => otlp('grpc-port')]) {
     const r = await f();
     console.log(JSON.stringify(r));
   }
