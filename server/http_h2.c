@@ -35,24 +35,13 @@
 
 #include "lib/alloc.h"
 #include "lib/err.h"
+#include "server/grpc.h"
 #include "server/http_int.h"
 
 #define H2_MAX_STREAMS 100
 #define H2_WINDOW (1u << 20) /* per stream; the connection gets 16 of it */
-#define GRPC_PREFIX 5
-
-enum grpc_code {
-    GRPC_OK = 0,
-    GRPC_UNKNOWN = 2,
-    GRPC_INVALID_ARGUMENT = 3,
-    GRPC_DEADLINE_EXCEEDED = 4,
-    GRPC_PERMISSION_DENIED = 7,
-    GRPC_RESOURCE_EXHAUSTED = 8,
-    GRPC_UNIMPLEMENTED = 12,
-    GRPC_INTERNAL = 13,
-    GRPC_UNAVAILABLE = 14,
-    GRPC_UNAUTHENTICATED = 16,
-};
+#define GRPC_PREFIX TR_GRPC_PREFIX
+#define GRPC_MESSAGE_MAX 1024
 
 /* gRPC methods served, and the route each one runs. */
 static const struct grpc_method {
@@ -220,48 +209,6 @@ static ssize_t data_read(nghttp2_session *ng,
     return (ssize_t)n;
 }
 
-static int grpc_code_of(int http_status)
-{
-    switch (http_status) {
-        case 200:
-        case 204:
-            return GRPC_OK;
-        case 400:
-        case 413:
-        case 415:
-            return GRPC_INVALID_ARGUMENT;
-        case 401:
-            return GRPC_UNAUTHENTICATED;
-        case 403:
-            return GRPC_PERMISSION_DENIED;
-        case 404:
-        case 405:
-            return GRPC_UNIMPLEMENTED;
-        case 429:
-        case 503:
-            return GRPC_UNAVAILABLE;
-        case 504:
-            return GRPC_DEADLINE_EXCEEDED;
-        case 500:
-            return GRPC_INTERNAL;
-        default:
-            return GRPC_UNKNOWN;
-    }
-}
-
-/* grpc-message: percent-encoded outside printable ASCII and '%'. */
-static void grpc_message(const char *msg, size_t n, struct tr_buf *out)
-{
-    for (size_t i = 0; i < n && out->len < 1024; i++) {
-        unsigned char c = (unsigned char)msg[i];
-        if (c >= 0x20 && c <= 0x7e && c != '%') {
-            tr_buf_putc(out, (char)c);
-        } else {
-            tr_buf_printf(out, "%%%02X", c);
-        }
-    }
-}
-
 /* The error text of a route's response: the message of a google.rpc.Status
  * body (field 2) when the body is protobuf, else the body as text. */
 static void error_text(const struct tr_http_response *resp, struct tr_buf *out)
@@ -289,7 +236,7 @@ static void error_text(const struct tr_http_response *resp, struct tr_buf *out)
                 break;
             }
             if (tag >> 3 == 2) {
-                grpc_message(s.base, s.len, out);
+                tr_grpc_message(s.base, s.len, GRPC_MESSAGE_MAX, out);
                 return;
             }
         }
@@ -298,7 +245,7 @@ static void error_text(const struct tr_http_response *resp, struct tr_buf *out)
     while (n > 0 && (p[n - 1] == '\n' || p[n - 1] == ' ')) {
         n--;
     }
-    grpc_message((const char *)p, n, out);
+    tr_grpc_message((const char *)p, n, GRPC_MESSAGE_MAX, out);
 }
 
 /* Answers a gRPC call without a message: "trailers only". */
@@ -306,7 +253,7 @@ static void grpc_fail(struct tr_h2_stream *st, int code, const char *msg)
 {
     struct tr_buf m;
     tr_buf_init(&m);
-    grpc_message(msg, strlen(msg), &m);
+    tr_grpc_message(msg, strlen(msg), GRPC_MESSAGE_MAX, &m);
     char cs[12];
     snprintf(cs, sizeof(cs), "%d", code);
     nghttp2_nv nv[] = {
@@ -335,8 +282,8 @@ static void take_body(struct tr_h2_stream *st,
 static void respond_grpc(struct tr_h2_stream *st,
                          const struct tr_http_response *resp)
 {
-    int code = grpc_code_of(resp->status);
-    if (code != GRPC_OK) {
+    int code = tr_grpc_code_of_http(resp->status);
+    if (code != TR_GRPC_OK) {
         struct tr_buf m;
         tr_buf_init(&m);
         error_text(resp, &m);
@@ -345,18 +292,15 @@ static void respond_grpc(struct tr_h2_stream *st,
         tr_buf_free(&m);
         return;
     }
-    uint8_t pre[GRPC_PREFIX] = {0};
     size_t n = resp->body.len;
     for (size_t i = 0; i < resp->n_front; i++) {
         n += resp->front[i].len;
     }
-    pre[1] = (uint8_t)(n >> 24);
-    pre[2] = (uint8_t)(n >> 16);
-    pre[3] = (uint8_t)(n >> 8);
-    pre[4] = (uint8_t)n;
+    uint8_t pre[GRPC_PREFIX];
+    tr_grpc_prefix(n, pre);
     tr_buf_append(&st->out, pre, sizeof(pre));
     take_body(st, resp);
-    st->grpc_status = GRPC_OK;
+    st->grpc_status = TR_GRPC_OK;
     nghttp2_nv nv[] = {
         {(uint8_t *)":status", (uint8_t *)"200", 7, 3, NGHTTP2_NV_FLAG_NONE},
         {(uint8_t *)"content-type", (uint8_t *)"application/grpc", 12, 16,
@@ -471,40 +415,34 @@ static bool grpc_request(struct tr_h2_stream *st)
         snprintf(msg, sizeof(msg), "unknown method %.*s",
                  (int)(req->path.len > 160 ? 160 : req->path.len),
                  req->path.base);
-        grpc_fail(st, GRPC_UNIMPLEMENTED, msg);
+        grpc_fail(st, TR_GRPC_UNIMPLEMENTED, msg);
         return false;
     }
     if (st->too_large) {
         snprintf(msg, sizeof(msg),
                  "grpc: received message larger than max (%zu bytes)",
                  tr_http__max_body(st->h->conn));
-        grpc_fail(st, GRPC_RESOURCE_EXHAUSTED, msg);
+        grpc_fail(st, TR_GRPC_RESOURCE_EXHAUSTED, msg);
         return false;
     }
     const uint8_t *b = (const uint8_t *)body->data;
-    size_t len = body->len;
-    uint32_t mlen = len >= GRPC_PREFIX
-                        ? ((uint32_t)b[1] << 24) | ((uint32_t)b[2] << 16) |
-                              ((uint32_t)b[3] << 8) | b[4]
-                        : 0;
-    if (len < GRPC_PREFIX || b[0] > 1 || (size_t)mlen != len - GRPC_PREFIX) {
-        grpc_fail(st, GRPC_INTERNAL,
-                  len < GRPC_PREFIX || (size_t)mlen > len - GRPC_PREFIX
-                      ? "grpc: the request ended inside a message"
-                  : b[0] > 1 ? "grpc: invalid compressed flag"
-                             : "grpc: a unary call carries one message");
+    bool compressed;
+    size_t mlen;
+    const char *why;
+    if (tr_grpc_unframe(b, body->len, &compressed, &mlen, &why) != 0) {
+        grpc_fail(st, TR_GRPC_INTERNAL, why);
         return false;
     }
-    if (b[0] == 1 && !st->compressed_ok) {
+    if (compressed && !st->compressed_ok) {
         snprintf(msg, sizeof(msg),
                  "grpc: compressed message with grpc-encoding \"%s\" (gzip "
                  "and deflate are supported)",
                  st->encoding[0] ? st->encoding : "identity");
-        grpc_fail(st, st->encoding[0] ? GRPC_UNIMPLEMENTED : GRPC_INTERNAL,
+        grpc_fail(st,
+                  st->encoding[0] ? TR_GRPC_UNIMPLEMENTED : TR_GRPC_INTERNAL,
                   msg);
         return false;
     }
-    bool compressed = b[0] == 1;
     memmove(body->data, body->data + GRPC_PREFIX, mlen);
     body->len = mlen;
     req->method = TR_HTTP_POST;
@@ -517,7 +455,7 @@ static bool grpc_request(struct tr_h2_stream *st)
                          : TR_ENOMEM;
     }
     if (rv != 0) {
-        grpc_fail(st, GRPC_UNAVAILABLE, "out of memory");
+        grpc_fail(st, TR_GRPC_UNAVAILABLE, "out of memory");
         return false;
     }
     return true;
