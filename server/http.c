@@ -159,104 +159,6 @@ static void maybe_done(struct tr_http_server *s);
 
 /* ---- small helpers ----------------------------------------------------- */
 
-static const char *status_text(int status)
-{
-    switch (status) {
-        case 100:
-            return "Continue";
-        case 101:
-            return "Switching Protocols";
-        case 200:
-            return "OK";
-        case 201:
-            return "Created";
-        case 202:
-            return "Accepted";
-        case 204:
-            return "No Content";
-        case 206:
-            return "Partial Content";
-        case 301:
-            return "Moved Permanently";
-        case 302:
-            return "Found";
-        case 304:
-            return "Not Modified";
-        case 307:
-            return "Temporary Redirect";
-        case 400:
-            return "Bad Request";
-        case 401:
-            return "Unauthorized";
-        case 403:
-            return "Forbidden";
-        case 404:
-            return "Not Found";
-        case 405:
-            return "Method Not Allowed";
-        case 406:
-            return "Not Acceptable";
-        case 408:
-            return "Request Timeout";
-        case 409:
-            return "Conflict";
-        case 410:
-            return "Gone";
-        case 411:
-            return "Length Required";
-        case 413:
-            return "Request Entity Too Large";
-        case 415:
-            return "Unsupported Media Type";
-        case 422:
-            return "Unprocessable Entity";
-        case 426:
-            return "Upgrade Required";
-        case 429:
-            return "Too Many Requests";
-        case 431:
-            return "Request Header Fields Too Large";
-        case 499:
-            return "Client Closed Request";
-        case 500:
-            return "Internal Server Error";
-        case 501:
-            return "Not Implemented";
-        case 502:
-            return "Bad Gateway";
-        case 503:
-            return "Service Unavailable";
-        case 504:
-            return "Gateway Timeout";
-        case 505:
-            return "HTTP Version Not Supported";
-        default:
-            return "Status";
-    }
-}
-
-static const char *method_name(enum tr_http_method m)
-{
-    switch (m) {
-        case TR_HTTP_GET:
-            return "GET";
-        case TR_HTTP_POST:
-            return "POST";
-        case TR_HTTP_PUT:
-            return "PUT";
-        case TR_HTTP_DELETE:
-            return "DELETE";
-        case TR_HTTP_HEAD:
-            return "HEAD";
-        case TR_HTTP_OPTIONS:
-            return "OPTIONS";
-        case TR_HTTP_PATCH:
-            return "PATCH";
-        default:
-            return "OTHER";
-    }
-}
-
 void tr_http_resp_header(struct tr_http_response *resp,
                          const char *name,
                          const char *fmt,
@@ -992,7 +894,7 @@ static void put_allow(struct tr_http_response *resp, unsigned mask)
             if (list[0]) {
                 strcat(list, ", ");
             }
-            strcat(list, method_name(all[i]));
+            strcat(list, tr_http__method_name(all[i]));
         }
     }
     tr_http_resp_header(resp, "Allow", "%s", list);
@@ -1099,7 +1001,7 @@ static void route_and_run(struct exchange *x, const char *method_str)
     struct conn *c = x->c;
     struct tr_http_server *s = c->s;
     struct tr_http_request *req = &x->req;
-    x->method_label = method_name(req->method);
+    x->method_label = tr_http__method_name(req->method);
     if (x->start == 0) {
         x->start = tr_mono_ns();
     }
@@ -1341,7 +1243,7 @@ static void write_response(struct exchange *x)
         x->close_after = !upgrade; /* no more HTTP either way */
     }
     struct tr_buf *h = &x->head;
-    tr_buf_printf(h, "HTTP/1.1 %d %s\r\n", st, status_text(st));
+    tr_buf_printf(h, "HTTP/1.1 %d %s\r\n", st, tr_http__status_text(st));
     if (upgrade) {
         tr_buf_printf(h,
                       "Upgrade: websocket\r\nConnection: Upgrade\r\n"
@@ -1561,7 +1463,7 @@ void tr_http__x_dispatch(void *vx)
     req->body = x->raw.data ? x->raw.data : "";
     req->body_len = x->raw.len;
     x->head_only = req->method == TR_HTTP_HEAD;
-    route_and_run(x, method_name(req->method));
+    route_and_run(x, tr_http__method_name(req->method));
 }
 
 void tr_http__x_detach(void *x)

@@ -120,6 +120,10 @@ int tr_http_parse(struct tr_http_parser *p,
 /* True if the parser has consumed bytes of a request not yet complete. */
 bool tr_http_parser_started(const struct tr_http_parser *p);
 
+/* The reason phrase of a status code ("Not Found"; "" when unknown) and
+ * the name of a method ("GET"; "OTHER"), server/http_status.c. */
+const char *tr_http__status_text(int status);
+const char *tr_http__method_name(enum tr_http_method m);
 /* Method name to enum (TR_HTTP_OTHER if unknown). */
 enum tr_http_method tr_http__method(const char *s, size_t n);
 /* Decodes %XX (and '+' as space if plus) from s into out (room for n+1
