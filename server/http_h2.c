@@ -34,6 +34,7 @@
 #include <strings.h>
 
 #include "lib/alloc.h"
+#include "lib/clock.h"
 #include "lib/err.h"
 #include "server/grpc.h"
 #include "server/http_int.h"
@@ -65,7 +66,9 @@ struct tr_h2_stream {
     size_t cap_headers;
     struct tr_buf out; /* response body to send */
     size_t out_off;
-    int grpc_status; /* sent in the trailers of a successful call */
+    int grpc_status;      /* sent in the trailers of a successful call */
+    bool responded;       /* a response was submitted */
+    uint64_t deadline_ms; /* grpc-timeout, monotonic ms (0: none) */
     struct tr_h2_stream *prev, *next;
 };
 
@@ -266,6 +269,7 @@ static void grpc_fail(struct tr_h2_stream *st, int code, const char *msg)
          m.len, NGHTTP2_NV_FLAG_NONE},
     };
     nghttp2_submit_response(st->h->ng, st->id, nv, m.len > 0 ? 4 : 3, NULL);
+    st->responded = true;
     tr_buf_free(&m);
 }
 
@@ -308,6 +312,7 @@ static void respond_grpc(struct tr_h2_stream *st,
     };
     nghttp2_data_provider dp = {{.ptr = st}, data_read};
     nghttp2_submit_response(st->h->ng, st->id, nv, 2, &dp);
+    st->responded = true;
 }
 
 /* Connection-specific headers HTTP/2 forbids (RFC 9113 8.2.2). */
@@ -374,6 +379,7 @@ static void respond_http(struct tr_h2_stream *st,
     /* nghttp2 copies the header fields when the frame is submitted */
     nghttp2_submit_response(st->h->ng, st->id, nv, n,
                             body && st->out.len > 0 ? &dp : NULL);
+    st->responded = true;
     tr_free(lines);
 }
 
@@ -487,6 +493,52 @@ static void stream_complete(struct tr_h2_stream *st)
 /* ---- nghttp2 callbacks ---------------------------------------------------
  */
 
+static uint64_t now_ms(void)
+{
+    return (uint64_t)(tr_mono_ns() / 1000000);
+}
+
+/* The deadline a grpc-timeout value sets ("100m": 1 to 8 digits and a unit
+ * of H, M, S, m, u, n), in monotonic ms rounded up; 0 when malformed (no
+ * deadline, as gRPC servers treat it). */
+static uint64_t grpc_deadline(const uint8_t *v, size_t n)
+{
+    if (n < 2 || n > 9) {
+        return 0;
+    }
+    uint64_t x = 0;
+    for (size_t i = 0; i + 1 < n; i++) {
+        if (v[i] < '0' || v[i] > '9') {
+            return 0;
+        }
+        x = x * 10 + (uint64_t)(v[i] - '0');
+    }
+    uint64_t ms;
+    switch (v[n - 1]) {
+        case 'H':
+            ms = x * 3600000;
+            break;
+        case 'M':
+            ms = x * 60000;
+            break;
+        case 'S':
+            ms = x * 1000;
+            break;
+        case 'm':
+            ms = x;
+            break;
+        case 'u':
+            ms = (x + 999) / 1000;
+            break;
+        case 'n':
+            ms = (x + 999999) / 1000000;
+            break;
+        default:
+            return 0;
+    }
+    return now_ms() + (ms > 0 ? ms : 1);
+}
+
 static int on_begin_headers(nghttp2_session *ng,
                             const nghttp2_frame *frame,
                             void *user)
@@ -561,6 +613,9 @@ static int on_header(nghttp2_session *ng,
     if (slice_is(name, nlen, "content-type") && vlen >= 16 &&
         memcmp(value, "application/grpc", 16) == 0) {
         st->grpc = true;
+    }
+    if (slice_is(name, nlen, "grpc-timeout")) {
+        st->deadline_ms = grpc_deadline(value, vlen);
     }
     if (slice_is(name, nlen, "grpc-encoding")) {
         size_t n =
@@ -657,6 +712,27 @@ static void on_written(uv_write_t *w, int status)
 
 /* Writes what nghttp2 has to send; closes the connection once the session
  * wants neither to read nor to write. */
+/* The connection's timer: the idle timeout when no stream is open, else
+ * the earliest gRPC deadline of a call not answered yet (none: off). */
+static void h2__arm(struct tr_h2_conn *h)
+{
+    if (h->n_streams == 0) {
+        tr_http__conn_timer(h->conn, h->cfg->idle_timeout_ms);
+        return;
+    }
+    uint64_t first = 0;
+    for (struct tr_h2_stream *st = h->streams; st; st = st->next) {
+        if (st->deadline_ms != 0 && !st->responded &&
+            (first == 0 || st->deadline_ms < first)) {
+            first = st->deadline_ms;
+        }
+    }
+    uint64_t now = now_ms();
+    tr_http__conn_timer(h->conn, first == 0    ? 0
+                                 : first > now ? first - now
+                                               : 1);
+}
+
 static void h2__flush(struct tr_h2_conn *h)
 {
     if (h->closing || h->writing) {
@@ -692,9 +768,7 @@ static void h2__flush(struct tr_h2_conn *h)
         tr_http__conn_linger(h->conn);
         return;
     }
-    /* idle: no stream open */
-    tr_http__conn_timer(h->conn,
-                        h->n_streams == 0 ? h->cfg->idle_timeout_ms : 0);
+    h2__arm(h);
 }
 
 struct tr_h2_conn *tr_http__h2_new(void *conn,
@@ -760,6 +834,24 @@ void tr_http__h2_input(struct tr_h2_conn *h, const char *data, size_t len)
 
 void tr_http__h2_on_timer(struct tr_h2_conn *h)
 {
+    uint64_t now = now_ms();
+    for (struct tr_h2_stream *st = h->streams; st; st = st->next) {
+        if (st->deadline_ms == 0 || st->responded || st->deadline_ms > now) {
+            continue;
+        }
+        /* the call is abandoned: its handler may still finish, but its
+         * answer goes nowhere */
+        if (st->x != NULL) {
+            if (st->dispatched) {
+                tr_http__x_detach(st->x);
+            } else {
+                tr_http__x_free(st->x);
+            }
+            st->x = NULL;
+            st->dispatched = false;
+        }
+        grpc_fail(st, TR_GRPC_DEADLINE_EXCEEDED, "Deadline Exceeded");
+    }
     if (h->n_streams == 0) {
         nghttp2_submit_goaway(h->ng, NGHTTP2_FLAG_NONE,
                               nghttp2_session_get_last_proc_stream_id(h->ng),
@@ -768,7 +860,9 @@ void tr_http__h2_on_timer(struct tr_h2_conn *h)
         if (!h->closing) {
             tr_http__conn_linger(h->conn);
         }
+        return;
     }
+    h2__flush(h);
 }
 
 void tr_http__h2_shutdown(struct tr_h2_conn *h)

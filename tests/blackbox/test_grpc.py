@@ -154,12 +154,16 @@ def test_grpc_errors_as_the_spec_says():
     assert T.request("GET", "/ready").status == 200
 
 
-def raw_h2(payload, read_for=1.0):
+def raw_h2(payload, read_for=1.0, until=None):
+    """Sends the preface and payload on a new connection and reads for
+    read_for seconds (less once until(data) holds): (data, seconds from the
+    send to the read after which until held, or None)."""
     s = socket.create_connection(("127.0.0.1", T.port), timeout=5)
     try:
+        start = time.time()
         s.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + payload)
-        data, end = b"", time.time() + read_for
-        s.settimeout(0.2)
+        data, end = b"", start + read_for
+        s.settimeout(0.1)
         while time.time() < end:
             try:
                 chunk = s.recv(65536)
@@ -168,38 +172,82 @@ def raw_h2(payload, read_for=1.0):
             if not chunk:
                 break
             data += chunk
-        return data
+            if until is not None and until(data):
+                return data, time.time() - start
+        return data, None
     finally:
         s.close()
 
 
-def frames(data):
+def frames(data, payload=False):
+    """(type, flags, stream id[, payload]) of every whole frame in data."""
     out = []
     while len(data) >= 9:
         n = int.from_bytes(data[:3], "big")
-        out.append((data[3], data[4], int.from_bytes(data[5:9], "big") & 0x7fffffff))
+        f = (data[3], data[4], int.from_bytes(data[5:9], "big") & 0x7fffffff)
+        out.append(f + (data[9:9 + n],) if payload else f)
         data = data[9 + n:]
     return out
 
 
+# HPACK: :method GET (static index 2), :path / (4), :scheme http (6),
+# :authority "t" (name index 1, literal value)
+GET_ROOT = b"\x82\x84\x86\x01\x01t"
+
+
 def test_broken_frames_and_stream_floods():
     # garbage after the preface: a GOAWAY (type 7), then the end
-    got = frames(raw_h2(b"\xff" * 64))
+    got = frames(raw_h2(b"\xff" * 64)[0])
     assert any(t == 7 for t, _, _ in got), got
     # a HEADERS frame on stream 0 (a protocol error): GOAWAY
     got = frames(raw_h2(b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"  # SETTINGS
-                        + b"\x00\x00\x01\x01\x05\x00\x00\x00\x00\x82"))
+                        + b"\x00\x00\x01\x01\x05\x00\x00\x00\x00\x82")[0])
     assert any(t == 7 for t, _, _ in got), got
-    # 300 streams opened at once (HEADERS without END_STREAM, :method GET
-    # as HPACK index 2, :path / index 4, :scheme http index 6): past the
-    # 100 allowed, streams are refused (RST_STREAM, type 3) or the session
-    # ends (GOAWAY); the server stays up
+    # a well-formed GET / on stream 1 is answered (the frames above are
+    # refused for being broken, not for their shape)
+    one = (len(GET_ROOT).to_bytes(3, "big") + b"\x01\x05" + (1).to_bytes(4, "big")
+           + GET_ROOT)
+    got = frames(raw_h2(b"\x00\x00\x00\x04\x00\x00\x00\x00\x00" + one)[0])
+    assert any(t == 1 and sid == 1 for t, _, sid in got), got
+    assert not any(t == 3 for t, _, _ in got), got
+    # 300 streams opened at once (HEADERS without END_STREAM: each waits
+    # for a body): past the 100 allowed, streams are refused (RST_STREAM
+    # with REFUSED_STREAM, 7); the first 100 are not; the server stays up
     flood = b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"
     for i in range(300):
         sid = 2 * i + 1
-        flood += b"\x00\x00\x03\x01\x04" + sid.to_bytes(4, "big") + b"\x82\x84\x86"
-    got = frames(raw_h2(flood, read_for=2.0))
-    assert any(t in (3, 7) for t, _, _ in got), got[:10]
+        flood += (len(GET_ROOT).to_bytes(3, "big") + b"\x01\x04" + sid.to_bytes(4, "big")
+                  + GET_ROOT)
+    got = frames(raw_h2(flood, read_for=2.0)[0], payload=True)
+    refused = [sid for t, _, sid, p in got if t == 3 and p == (7).to_bytes(4, "big")]
+    goaway = [p for t, _, _, p in got if t == 7]
+    assert len(refused) >= 100 or goaway, got[:10]
+    assert all(sid > 200 for sid in refused), refused[:5]
     assert T.request("GET", "/ready").status == 200
     status, _, _ = h2("/ready")
     assert status == 200
+
+
+def hpack_literal(name, value):
+    """A literal header field without indexing, new name, no Huffman."""
+    return (b"\x00" + bytes([len(name)]) + name + bytes([len(value)]) + value)
+
+
+def test_grpc_timeout_ends_a_call_with_deadline_exceeded():
+    # a call whose request never ends: HEADERS without END_STREAM carrying
+    # grpc-timeout 300m; the server answers on its own once it passes
+    block = (b"\x83\x86\x01\x01t" + b"\x04" + bytes([len(LOGS)]) + LOGS.encode()
+             + hpack_literal(b"content-type", b"application/grpc")
+             + hpack_literal(b"grpc-timeout", b"300m")
+             + hpack_literal(b"x-scope-orgid", b"grpc"))
+    headers = len(block).to_bytes(3, "big") + b"\x01\x04" + (1).to_bytes(4, "big") + block
+
+    def ended(data):
+        return any(sid == 1 and t == 1 and flags & 1 for t, flags, sid in frames(data))
+    data, after = raw_h2(b"\x00\x00\x00\x04\x00\x00\x00\x00\x00" + headers, 5, ended)
+    assert after is not None, frames(data)
+    # answered after the deadline (not at once), well before 5 s; a
+    # trailers-only answer: no DATA on the stream
+    assert 0.25 <= after < 3, after
+    assert not any(t == 0 and sid == 1 for t, _, sid in frames(data))
+    assert T.request("GET", "/ready").status == 200
