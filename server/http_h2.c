@@ -83,6 +83,9 @@ struct tr_h2_conn {
     struct tr_buf wbuf; /* bytes of the write in flight */
     bool writing;
     bool closing; /* the connection is closing: no more output */
+    bool in_recv; /* inside nghttp2_session_mem_recv: callbacks may submit
+                     frames, but sending waits until it returns (nghttp2
+                     may still use a stream that sending would close) */
     bool released_while_writing;
 };
 
@@ -604,7 +607,8 @@ static int on_header(nghttp2_session *ng,
         size_t n =
             tr_http__unescape((const char *)value, plen, false, false, path);
         req->path = (struct tr_slice){path, n};
-        req->raw_query = (struct tr_slice){query, q ? vlen - plen - 1 : 0};
+        req->raw_query =
+            (struct tr_slice){q ? query : "", q ? vlen - plen - 1 : 0};
         return 0;
     }
     if (nlen > 0 && name[0] == ':') {
@@ -735,7 +739,7 @@ static void h2__arm(struct tr_h2_conn *h)
 
 static void h2__flush(struct tr_h2_conn *h)
 {
-    if (h->closing || h->writing) {
+    if (h->closing || h->writing || h->in_recv) {
         return;
     }
     for (;;) {
@@ -820,7 +824,9 @@ void tr_http__h2_input(struct tr_h2_conn *h, const char *data, size_t len)
     if (h->closing) {
         return;
     }
+    h->in_recv = true;
     ssize_t rv = nghttp2_session_mem_recv(h->ng, (const uint8_t *)data, len);
+    h->in_recv = false;
     if (rv < 0) {
         /* a connection error: nghttp2 queued a GOAWAY; send it, then end */
         h2__flush(h);
