@@ -121,6 +121,18 @@ int tr_otlp_pb_fixed32(const struct tr_pb_rd *rd,
     return 0;
 }
 
+int tr_otlp_pb_msg(const struct tr_pb_rd *rd,
+                   struct tr_cursor *c,
+                   const uint8_t *at,
+                   const char *msg,
+                   uint32_t field,
+                   unsigned wt,
+                   struct tr_cursor *sub)
+{
+    int rv = tr_pb_want(rd, at, msg, field, wt, WT_LEN);
+    return rv != 0 ? rv : tr_pb_len(rd, c, msg, field, sub);
+}
+
 int tr_otlp_pb_id(const struct tr_pb_rd *rd,
                   struct tr_cursor *c,
                   const uint8_t *at,

@@ -172,6 +172,14 @@ int tr_otlp_pb_fixed32(const struct tr_pb_rd *rd,
                        uint32_t field,
                        unsigned wt,
                        uint32_t *out);
+/* The payload of a message field (LEN) whose tag was read into *sub. */
+int tr_otlp_pb_msg(const struct tr_pb_rd *rd,
+                   struct tr_cursor *c,
+                   const uint8_t *at,
+                   const char *msg,
+                   uint32_t field,
+                   unsigned wt,
+                   struct tr_cursor *sub);
 /* A trace or span id (bytes): empty, or exactly `want` bytes; any other
  * length is TR_EPROTO naming `name` ("trace_id must be 16 bytes, not 5"). */
 int tr_otlp_pb_id(const struct tr_pb_rd *rd,

@@ -33,19 +33,6 @@ static const char *const status_names[] = {
 /* ---- protobuf ------------------------------------------------------------
  */
 
-/* The payload of a LEN field whose tag (at `at`) was read. */
-static int pb_sub(const struct tr_pb_rd *rd,
-                  struct tr_cursor *c,
-                  const uint8_t *at,
-                  const char *msg,
-                  uint32_t field,
-                  unsigned wt,
-                  struct tr_cursor *sub)
-{
-    int rv = tr_pb_want(rd, at, msg, field, wt, WT_LEN);
-    return rv != 0 ? rv : tr_pb_len(rd, c, msg, field, sub);
-}
-
 static int pb_event(const struct tr_pb_rd *rd,
                     struct tr_cursor c,
                     struct tr_arena *a,
@@ -74,7 +61,7 @@ static int pb_event(const struct tr_pb_rd *rd,
                 rv = tr_otlp_pb_str(rd, &c, at, M_EVENT, field, wt, &out->name);
                 break;
             case 3:
-                rv = pb_sub(rd, &c, at, M_EVENT, field, wt, &sub);
+                rv = tr_otlp_pb_msg(rd, &c, at, M_EVENT, field, wt, &sub);
                 if (rv == 0) {
                     rv = tr_otlp_pb_kv(rd, sub, a, 0, &attrs[out->n_attrs++]);
                 }
@@ -125,7 +112,7 @@ static int pb_link(const struct tr_pb_rd *rd,
                                     &out->trace_state);
                 break;
             case 4:
-                rv = pb_sub(rd, &c, at, M_LINK, field, wt, &sub);
+                rv = tr_otlp_pb_msg(rd, &c, at, M_LINK, field, wt, &sub);
                 if (rv == 0) {
                     rv = tr_otlp_pb_kv(rd, sub, a, 0, &attrs[out->n_attrs++]);
                 }
@@ -268,7 +255,7 @@ static int pb_span(const struct tr_pb_rd *rd,
             break;
         }
         if (field == 9 || field == 11 || field == 13 || field == 15) {
-            rv = pb_sub(rd, &c, at, M_SPAN, field, wt, &sub);
+            rv = tr_otlp_pb_msg(rd, &c, at, M_SPAN, field, wt, &sub);
             if (rv == 0 && field == 9) {
                 rv = tr_otlp_pb_kv(rd, sub, a, 0, &arr.attrs[out->n_attrs++]);
             } else if (rv == 0 && field == 11) {

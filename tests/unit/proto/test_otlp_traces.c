@@ -13,6 +13,7 @@
 #include "lib/err.h"
 #include "proto/otlp_traces.h"
 #include "tests/lib/files.h"
+#include "tests/lib/pbwrite.h"
 
 static const char *wire_path(char *path, size_t size, const char *file)
 {
@@ -200,48 +201,6 @@ Test(otlp_traces, captured_json_requests_match_protobuf)
 
 /* ---- hand-built protobuf ------------------------------------------------ */
 
-static void put_varint(struct tr_buf *b, uint64_t v)
-{
-    while (v >= 0x80) {
-        tr_buf_putc(b, (char)(v | 0x80));
-        v >>= 7;
-    }
-    tr_buf_putc(b, (char)v);
-}
-
-static void put_tag(struct tr_buf *b, uint32_t field, unsigned wt)
-{
-    put_varint(b, ((uint64_t)field << 3) | wt);
-}
-
-static void put_bytes(struct tr_buf *b, uint32_t field, const void *p, size_t n)
-{
-    put_tag(b, field, 2);
-    put_varint(b, n);
-    tr_buf_append(b, p, n);
-}
-
-static void put_msg(struct tr_buf *b, uint32_t field, const struct tr_buf *m)
-{
-    put_bytes(b, field, m->data, m->len);
-}
-
-static void put_fixed64(struct tr_buf *b, uint32_t field, uint64_t v)
-{
-    put_tag(b, field, 1);
-    for (int i = 0; i < 8; i++) {
-        tr_buf_putc(b, (char)(v >> (8 * i)));
-    }
-}
-
-static void put_fixed32(struct tr_buf *b, uint32_t field, uint32_t v)
-{
-    put_tag(b, field, 5);
-    for (int i = 0; i < 4; i++) {
-        tr_buf_putc(b, (char)(v >> (8 * i)));
-    }
-}
-
 /* A request of one resource, one scope and the given span message. */
 static struct tr_buf request_of(const struct tr_buf *span)
 {
@@ -249,9 +208,9 @@ static struct tr_buf request_of(const struct tr_buf *span)
     tr_buf_init(&ss);
     tr_buf_init(&rs);
     tr_buf_init(&req);
-    put_msg(&ss, 2, span);
-    put_msg(&rs, 2, &ss);
-    put_msg(&req, 1, &rs);
+    tr_pbw_msg(&ss, 2, span);
+    tr_pbw_msg(&rs, 2, &ss);
+    tr_pbw_msg(&req, 1, &rs);
     tr_buf_free(&ss);
     tr_buf_free(&rs);
     return req;
@@ -272,46 +231,46 @@ static struct tr_buf full_span(void)
     tr_buf_init(&st);
     tr_buf_init(&kv);
     tr_buf_init(&val);
-    put_bytes(&val, 1, "v", 1);
-    put_bytes(&kv, 1, "k", 1);
-    put_msg(&kv, 2, &val);
-    put_fixed64(&ev, 1, 1500);
-    put_bytes(&ev, 2, "exception", 9);
-    put_msg(&ev, 3, &kv);
-    put_tag(&ev, 4, 0);
-    put_varint(&ev, 2);
-    put_bytes(&ln, 1, TID, 16);
-    put_bytes(&ln, 2, "linked-1", 8);
-    put_bytes(&ln, 3, "k=v", 3);
-    put_msg(&ln, 4, &kv);
-    put_fixed32(&ln, 6, 0x101);
-    put_bytes(&sp, 5, "op", 2);
-    put_bytes(&sp, 1, TID, 16);
-    put_bytes(&sp, 2, SID, 8);
-    put_bytes(&sp, 4, PID, 8);
-    put_bytes(&sp, 3, "ts=1", 4);
-    put_fixed32(&sp, 16, 1);
-    put_tag(&sp, 6, 0);
-    put_varint(&sp, TR_OTLP_KIND_CLIENT);
-    put_fixed64(&sp, 7, 1000);
-    put_fixed64(&sp, 8, 2000);
-    put_msg(&sp, 9, &kv);
-    put_tag(&sp, 10, 0);
-    put_varint(&sp, 3);
-    put_msg(&sp, 11, &ev);
-    put_tag(&sp, 12, 0);
-    put_varint(&sp, 4);
-    put_msg(&sp, 13, &ln);
-    put_tag(&sp, 14, 0);
-    put_varint(&sp, 5);
-    put_tag(&sp, 99, 0); /* unknown: skipped */
-    put_varint(&sp, 7);
-    put_bytes(&st, 2, "boom", 4);
-    put_msg(&sp, 15, &st);
+    tr_pbw_bytes(&val, 1, "v", 1);
+    tr_pbw_bytes(&kv, 1, "k", 1);
+    tr_pbw_msg(&kv, 2, &val);
+    tr_pbw_fixed64(&ev, 1, 1500);
+    tr_pbw_bytes(&ev, 2, "exception", 9);
+    tr_pbw_msg(&ev, 3, &kv);
+    tr_pbw_tag(&ev, 4, 0);
+    tr_pbw_varint(&ev, 2);
+    tr_pbw_bytes(&ln, 1, TID, 16);
+    tr_pbw_bytes(&ln, 2, "linked-1", 8);
+    tr_pbw_bytes(&ln, 3, "k=v", 3);
+    tr_pbw_msg(&ln, 4, &kv);
+    tr_pbw_fixed32(&ln, 6, 0x101);
+    tr_pbw_bytes(&sp, 5, "op", 2);
+    tr_pbw_bytes(&sp, 1, TID, 16);
+    tr_pbw_bytes(&sp, 2, SID, 8);
+    tr_pbw_bytes(&sp, 4, PID, 8);
+    tr_pbw_bytes(&sp, 3, "ts=1", 4);
+    tr_pbw_fixed32(&sp, 16, 1);
+    tr_pbw_tag(&sp, 6, 0);
+    tr_pbw_varint(&sp, TR_OTLP_KIND_CLIENT);
+    tr_pbw_fixed64(&sp, 7, 1000);
+    tr_pbw_fixed64(&sp, 8, 2000);
+    tr_pbw_msg(&sp, 9, &kv);
+    tr_pbw_tag(&sp, 10, 0);
+    tr_pbw_varint(&sp, 3);
+    tr_pbw_msg(&sp, 11, &ev);
+    tr_pbw_tag(&sp, 12, 0);
+    tr_pbw_varint(&sp, 4);
+    tr_pbw_msg(&sp, 13, &ln);
+    tr_pbw_tag(&sp, 14, 0);
+    tr_pbw_varint(&sp, 5);
+    tr_pbw_tag(&sp, 99, 0); /* unknown: skipped */
+    tr_pbw_varint(&sp, 7);
+    tr_pbw_bytes(&st, 2, "boom", 4);
+    tr_pbw_msg(&sp, 15, &st);
     tr_buf_reset(&st);
-    put_tag(&st, 3, 0);
-    put_varint(&st, TR_OTLP_STATUS_ERROR);
-    put_msg(&sp, 15, &st);
+    tr_pbw_tag(&st, 3, 0);
+    tr_pbw_varint(&st, TR_OTLP_STATUS_ERROR);
+    tr_pbw_msg(&sp, 15, &st);
     tr_buf_free(&ev);
     tr_buf_free(&ln);
     tr_buf_free(&st);
@@ -418,7 +377,7 @@ Test(otlp_traces, bad_requests)
     /* a 5-byte trace id */
     struct tr_buf sp, req;
     tr_buf_init(&sp);
-    put_bytes(&sp, 1, "short", 5);
+    tr_pbw_bytes(&sp, 1, "short", 5);
     req = request_of(&sp);
     cr_assert_eq(tr_otlp_traces_decode(req.data, req.len, &a, &t, err),
                  TR_EPROTO);
@@ -428,8 +387,8 @@ Test(otlp_traces, bad_requests)
     tr_buf_free(&req);
     /* start time as a varint */
     tr_buf_reset(&sp);
-    put_tag(&sp, 7, 0);
-    put_varint(&sp, 5);
+    tr_pbw_tag(&sp, 7, 0);
+    tr_pbw_varint(&sp, 5);
     req = request_of(&sp);
     cr_assert_eq(tr_otlp_traces_decode(req.data, req.len, &a, &t, err),
                  TR_EPROTO);
@@ -437,8 +396,8 @@ Test(otlp_traces, bad_requests)
     tr_buf_free(&req);
     /* an event that is not a message */
     tr_buf_reset(&sp);
-    put_tag(&sp, 11, 0);
-    put_varint(&sp, 1);
+    tr_pbw_tag(&sp, 11, 0);
+    tr_pbw_varint(&sp, 1);
     req = request_of(&sp);
     cr_assert_eq(tr_otlp_traces_decode(req.data, req.len, &a, &t, err),
                  TR_EPROTO);
