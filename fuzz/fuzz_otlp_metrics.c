@@ -1,11 +1,12 @@
 /* fuzz_otlp_metrics.c - libFuzzer driver for the OTLP metrics protobuf
  * decoder (proto/otlp_metrics.c over proto/otlp_groups.c).
  *
- * The input is decoded as an ExportMetricsServiceRequest: every string,
+ * The input is decoded as a protobuf ExportMetricsServiceRequest: every string,
  * bytes and id slice lies inside the input, exemplar ids are empty or of
  * their length, metric and point counts add up, histogram arrays are
  * bounded by the input (8 bytes per packed element at least), and a
- * failure leaves an empty result and a message. Seeds:
+ * failure leaves an empty result and a message. The same bytes are then
+ * decoded as OTLP/JSON with the same count checks. Seeds:
  * fuzz/corpus/fuzz_otlp_metrics/ (a request with one metric of each data
  * type, as tests/unit/proto/test_otlp_metrics.c builds it). */
 #include <stddef.h>
@@ -72,31 +73,38 @@ static size_t metric_ok(const struct tr_otlp_metric *m,
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    struct tr_arena a;
-    tr_arena_init(&a, 4096);
-    struct tr_otlp_metrics m;
-    char err[TR_ERRMSG_SIZE] = "";
-    int rv = tr_otlp_metrics_decode(data, size, &a, &m, err);
-    if (rv == 0) {
-        size_t metrics = 0, points = 0;
-        for (size_t r = 0; r < m.n_resources; r++) {
-            const struct tr_otlp_resource_group *rg = &m.resources[r];
-            kvs_inside(rg->resource.attrs, rg->resource.n_attrs, data, size);
-            for (size_t s = 0; s < rg->n_scopes; s++) {
-                const struct tr_otlp_scope_group *sg = &rg->scopes[s];
-                const struct tr_otlp_metric *ms = sg->items;
-                for (size_t i = 0; i < sg->n_items; i++) {
-                    points += metric_ok(&ms[i], data, size);
+    for (int json = 0; json <= 1; json++) {
+        struct tr_arena a;
+        tr_arena_init(&a, 4096);
+        struct tr_otlp_metrics m;
+        char err[TR_ERRMSG_SIZE] = "";
+        int rv = json ? tr_otlp_metrics_decode_json(data, size, &a, &m, err)
+                      : tr_otlp_metrics_decode(data, size, &a, &m, err);
+        if (rv == 0) {
+            size_t metrics = 0, points = 0;
+            for (size_t r = 0; r < m.n_resources; r++) {
+                const struct tr_otlp_resource_group *rg = &m.resources[r];
+                if (!json) {
+                    kvs_inside(rg->resource.attrs, rg->resource.n_attrs, data,
+                               size);
                 }
-                metrics += sg->n_items;
+                for (size_t s = 0; s < rg->n_scopes; s++) {
+                    const struct tr_otlp_scope_group *sg = &rg->scopes[s];
+                    const struct tr_otlp_metric *ms = sg->items;
+                    for (size_t i = 0; i < sg->n_items; i++) {
+                        points += json ? ms[i].n_points
+                                       : metric_ok(&ms[i], data, size);
+                    }
+                    metrics += sg->n_items;
+                }
             }
+            check(metrics == m.n_metrics && points == m.n_points);
+            check(m.body_len == size);
+        } else {
+            check(rv == (json ? TR_EINVAL : TR_EPROTO) || rv == TR_ENOMEM);
+            check(m.n_resources == 0 && m.n_metrics == 0 && err[0] != '\0');
         }
-        check(metrics == m.n_metrics && points == m.n_points);
-        check(m.body_len == size);
-    } else {
-        check(rv == TR_EPROTO || rv == TR_ENOMEM);
-        check(m.n_resources == 0 && m.n_metrics == 0 && err[0] != '\0');
+        tr_arena_free(&a);
     }
-    tr_arena_free(&a);
     return 0;
 }

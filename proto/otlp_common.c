@@ -820,7 +820,7 @@ static int parse_double(struct tr_slice s, struct tr_arena *a, double *out)
     return 0;
 }
 
-static int json_double(struct tr_otlp_json *j, long idx, double *out)
+int tr_otlp_json_double(struct tr_otlp_json *j, long idx, double *out)
 {
     const struct tr_sjson_tok *t = &j->doc->toks[idx];
     struct tr_slice s;
@@ -842,6 +842,20 @@ static int json_double(struct tr_otlp_json *j, long idx, double *out)
         return tr_otlp_json_fail(j, "not a 64-bit float: %.*s",
                                  (int)(s.len > 40 ? 40 : s.len), s.base);
     }
+    return 0;
+}
+
+int tr_otlp_json_bool(struct tr_otlp_json *j, long idx, bool *out)
+{
+    int t = j->doc->toks[idx].type;
+    if (t == TR_SJSON_NULL) {
+        return 0;
+    }
+    if (t != TR_SJSON_TRUE && t != TR_SJSON_FALSE) {
+        return tr_otlp_json_fail(j, "expected true or false, not %s",
+                                 json_kind(t));
+    }
+    *out = t == TR_SJSON_TRUE;
     return 0;
 }
 
@@ -959,7 +973,7 @@ int tr_otlp_json_value(struct tr_otlp_json *j,
                 rv = tr_otlp_json_i64(j, v, &out->i);
                 break;
             case TR_OTLP_DOUBLE:
-                rv = json_double(j, v, &out->d);
+                rv = tr_otlp_json_double(j, v, &out->d);
                 break;
             case TR_OTLP_ARRAY:
                 rv = json_array_value(j, v, depth + 1, out);

@@ -236,6 +236,11 @@ int tr_otlp_json_enum(struct tr_otlp_json *j,
                       const char *const *names,
                       size_t n_names,
                       int32_t *out);
+/* A double: a JSON number, or a string of one ("1.5", "NaN", "Infinity",
+ * "-Infinity", as pdata writes the ones JSON has no number for). */
+int tr_otlp_json_double(struct tr_otlp_json *j, long idx, double *out);
+/* true or false. */
+int tr_otlp_json_bool(struct tr_otlp_json *j, long idx, bool *out);
 /* A JSON string (escapes resolved: into the arena when it has any). */
 int tr_otlp_json_str(struct tr_otlp_json *j, long idx, struct tr_slice *out);
 /* A hex id of `want` bytes (decoded into the arena) or "" (empty). */

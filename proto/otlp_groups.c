@@ -183,6 +183,26 @@ static int json_field(struct tr_otlp_json *j,
             return tr_otlp_json_kvs(j, v, 0, at, (size_t *)(out + f->arg));
         case TR_OTLP_J_VALUE:
             return tr_otlp_json_value(j, v, 0, at);
+        case TR_OTLP_J_DOUBLE: {
+            int rv = tr_otlp_json_double(j, v, at);
+            if (rv == 0 && f->arg != 0 &&
+                j->doc->toks[v].type != TR_SJSON_NULL) {
+                *(bool *)(out + f->arg) = true;
+            }
+            return rv;
+        }
+        case TR_OTLP_J_BOOL:
+            return tr_otlp_json_bool(j, v, at);
+        case TR_OTLP_J_I32: {
+            int64_t x = *(int32_t *)at;
+            int rv = tr_otlp_json_i64(j, v, &x);
+            if (rv == 0 && (x < INT32_MIN || x > INT32_MAX)) {
+                return tr_otlp_json_fail(j, "%lld does not fit 32 bits",
+                                         (long long)x);
+            }
+            *(int32_t *)at = (int32_t)x;
+            return rv;
+        }
         default:
             return f->call(j, v, out);
     }

@@ -109,15 +109,19 @@ int tr_otlp_groups_decode_json(const struct tr_otlp_signal *sig,
  * in the table are skipped; a member decodes with its camelCase name pushed
  * on the path (errors read "spans[0].traceId: ..."). */
 enum tr_otlp_jkind {
-    TR_OTLP_J_U64,   /* uint64_t at off (integer or string of one) */
-    TR_OTLP_J_U32,   /* uint32_t at off */
-    TR_OTLP_J_STR,   /* struct tr_slice at off */
-    TR_OTLP_J_ID,    /* struct tr_slice at off: hex id of arg bytes */
-    TR_OTLP_J_ENUM,  /* int32_t at off: an integer or one of names[arg] */
-    TR_OTLP_J_KVS,   /* const struct tr_otlp_kv * at off, size_t count */
-                     /* at arg */
-    TR_OTLP_J_VALUE, /* struct tr_otlp_value at off */
-    TR_OTLP_J_CALL,  /* call(j, value, out): the whole output struct */
+    TR_OTLP_J_U64,    /* uint64_t at off (integer or string of one) */
+    TR_OTLP_J_U32,    /* uint32_t at off */
+    TR_OTLP_J_STR,    /* struct tr_slice at off */
+    TR_OTLP_J_ID,     /* struct tr_slice at off: hex id of arg bytes */
+    TR_OTLP_J_ENUM,   /* int32_t at off: an integer or one of names[arg] */
+    TR_OTLP_J_KVS,    /* const struct tr_otlp_kv * at off, size_t count */
+                      /* at arg */
+    TR_OTLP_J_VALUE,  /* struct tr_otlp_value at off */
+    TR_OTLP_J_DOUBLE, /* double at off; bool at arg set when present (arg
+                         0: no presence flag) */
+    TR_OTLP_J_BOOL,   /* bool at off */
+    TR_OTLP_J_I32,    /* int32_t at off (integer or string of one) */
+    TR_OTLP_J_CALL,   /* call(j, value, out): the whole output struct */
 };
 
 struct tr_otlp_jfield {

@@ -5,9 +5,11 @@
  * arrays allocated once from the arena. */
 #include "proto/otlp_metrics.h"
 
+#include <stddef.h>
 #include <string.h>
 
 #include "lib/err.h"
+#include "lib/jsonparse.h"
 #include "proto/pbread.h"
 
 static const char M_REQ[] =
@@ -573,6 +575,424 @@ static int pb_metric(const struct tr_pb_rd *rd,
     return rv;
 }
 
+/* ---- OTLP/JSON -----------------------------------------------------------
+ */
+
+static const char *const temporality_names[] = {
+    "AGGREGATION_TEMPORALITY_UNSPECIFIED",
+    "AGGREGATION_TEMPORALITY_DELTA",
+    "AGGREGATION_TEMPORALITY_CUMULATIVE",
+};
+
+static int j_u64_item(struct tr_otlp_json *j, long v, void *out, const void *a)
+{
+    (void)a;
+    return tr_otlp_json_u64(j, v, out);
+}
+
+static int j_double_item(struct tr_otlp_json *j,
+                         long v,
+                         void *out,
+                         const void *a)
+{
+    (void)a;
+    return tr_otlp_json_double(j, v, out);
+}
+
+/* An array of uint64 (or double) into *items, *n. */
+static int j_u64s(struct tr_otlp_json *j,
+                  long v,
+                  const uint64_t **items,
+                  size_t *n)
+{
+    void *list;
+    int rv =
+        tr_otlp_json_list(j, v, sizeof(uint64_t), j_u64_item, NULL, &list, n);
+    *items = list;
+    return rv;
+}
+
+/* exemplars */
+static int jx_as_double(struct tr_otlp_json *j, long v, void *out)
+{
+    struct tr_otlp_exemplar *x = out;
+    x->is_int = false;
+    x->i = 0;
+    return tr_otlp_json_double(j, v, &x->d);
+}
+
+static int jx_as_int(struct tr_otlp_json *j, long v, void *out)
+{
+    struct tr_otlp_exemplar *x = out;
+    x->is_int = true;
+    x->d = 0;
+    return tr_otlp_json_i64(j, v, &x->i);
+}
+
+static const struct tr_otlp_jfield exemplar_fields[] = {
+    TR_OTLP_JF("filteredAttributes",
+               "filtered_attributes",
+               TR_OTLP_J_KVS,
+               struct tr_otlp_exemplar,
+               attrs,
+               offsetof(struct tr_otlp_exemplar, n_attrs)),
+    TR_OTLP_JF("timeUnixNano",
+               "time_unix_nano",
+               TR_OTLP_J_U64,
+               struct tr_otlp_exemplar,
+               time_unix_nano,
+               0),
+    TR_OTLP_JF_CALL("asDouble", "as_double", jx_as_double),
+    TR_OTLP_JF_CALL("asInt", "as_int", jx_as_int),
+    TR_OTLP_JF("spanId",
+               "span_id",
+               TR_OTLP_J_ID,
+               struct tr_otlp_exemplar,
+               span_id,
+               8),
+    TR_OTLP_JF("traceId",
+               "trace_id",
+               TR_OTLP_J_ID,
+               struct tr_otlp_exemplar,
+               trace_id,
+               16),
+};
+
+static int j_exemplar(struct tr_otlp_json *j, long v, void *out, const void *a)
+{
+    (void)a;
+    memset(out, 0, sizeof(struct tr_otlp_exemplar));
+    return tr_otlp_json_fields(j, v, "Exemplar", exemplar_fields,
+                               TR_OTLP_JF_N(exemplar_fields), out);
+}
+
+/* every point starts with its tr_otlp_point_common */
+static int j_exemplars(struct tr_otlp_json *j, long v, void *out)
+{
+    struct tr_otlp_point_common *c = out;
+    void *list;
+    int rv = tr_otlp_json_list(j, v, sizeof(struct tr_otlp_exemplar),
+                               j_exemplar, NULL, &list, &c->n_exemplars);
+    c->exemplars = list;
+    return rv;
+}
+
+#define JF_COMMON(type)                                                        \
+    TR_OTLP_JF_KVS(type, c.attrs, c.n_attrs),                                  \
+        TR_OTLP_JF("startTimeUnixNano", "start_time_unix_nano", TR_OTLP_J_U64, \
+                   type, c.start_time_unix_nano, 0),                           \
+        TR_OTLP_JF("timeUnixNano", "time_unix_nano", TR_OTLP_J_U64, type,      \
+                   c.time_unix_nano, 0),                                       \
+        TR_OTLP_JF("flags", NULL, TR_OTLP_J_U32, type, c.flags, 0),            \
+        TR_OTLP_JF_CALL("exemplars", NULL, j_exemplars)
+
+/* number points */
+static int jn_as_double(struct tr_otlp_json *j, long v, void *out)
+{
+    struct tr_otlp_number_point *p = out;
+    p->is_int = false;
+    p->i = 0;
+    return tr_otlp_json_double(j, v, &p->d);
+}
+
+static int jn_as_int(struct tr_otlp_json *j, long v, void *out)
+{
+    struct tr_otlp_number_point *p = out;
+    p->is_int = true;
+    p->d = 0;
+    return tr_otlp_json_i64(j, v, &p->i);
+}
+
+static const struct tr_otlp_jfield number_fields[] = {
+    JF_COMMON(struct tr_otlp_number_point),
+    TR_OTLP_JF_CALL("asDouble", "as_double", jn_as_double),
+    TR_OTLP_JF_CALL("asInt", "as_int", jn_as_int),
+};
+
+/* histogram points */
+static int jh_buckets(struct tr_otlp_json *j, long v, void *out)
+{
+    struct tr_otlp_histogram_point *p = out;
+    return j_u64s(j, v, &p->bucket_counts, &p->n_bucket_counts);
+}
+
+static int jh_bounds(struct tr_otlp_json *j, long v, void *out)
+{
+    struct tr_otlp_histogram_point *p = out;
+    void *list;
+    int rv = tr_otlp_json_list(j, v, sizeof(double), j_double_item, NULL, &list,
+                               &p->n_bounds);
+    p->bounds = list;
+    return rv;
+}
+
+#define JF_OPT(camel, type, field, has) \
+    TR_OTLP_JF(camel, NULL, TR_OTLP_J_DOUBLE, type, field, offsetof(type, has))
+
+static const struct tr_otlp_jfield histogram_fields[] = {
+    JF_COMMON(struct tr_otlp_histogram_point),
+    TR_OTLP_JF("count",
+               NULL,
+               TR_OTLP_J_U64,
+               struct tr_otlp_histogram_point,
+               count,
+               0),
+    JF_OPT("sum", struct tr_otlp_histogram_point, sum, has_sum),
+    JF_OPT("min", struct tr_otlp_histogram_point, min, has_min),
+    JF_OPT("max", struct tr_otlp_histogram_point, max, has_max),
+    TR_OTLP_JF_CALL("bucketCounts", "bucket_counts", jh_buckets),
+    TR_OTLP_JF_CALL("explicitBounds", "explicit_bounds", jh_bounds),
+};
+
+/* exponential histogram points */
+static int jb_counts(struct tr_otlp_json *j, long v, void *out)
+{
+    struct tr_otlp_exp_buckets *b = out;
+    return j_u64s(j, v, &b->counts, &b->n_counts);
+}
+
+static const struct tr_otlp_jfield bucket_fields[] = {
+    TR_OTLP_JF("offset",
+               NULL,
+               TR_OTLP_J_I32,
+               struct tr_otlp_exp_buckets,
+               offset,
+               0),
+    TR_OTLP_JF_CALL("bucketCounts", "bucket_counts", jb_counts),
+};
+
+static int je_buckets(struct tr_otlp_json *j,
+                      long v,
+                      struct tr_otlp_exp_buckets *b)
+{
+    if (j->doc->toks[v].type == TR_SJSON_NULL) {
+        return 0;
+    }
+    return tr_otlp_json_fields(j, v, "Buckets", bucket_fields,
+                               TR_OTLP_JF_N(bucket_fields), b);
+}
+
+static int je_positive(struct tr_otlp_json *j, long v, void *out)
+{
+    return je_buckets(j, v,
+                      &((struct tr_otlp_exp_histogram_point *)out)->positive);
+}
+
+static int je_negative(struct tr_otlp_json *j, long v, void *out)
+{
+    return je_buckets(j, v,
+                      &((struct tr_otlp_exp_histogram_point *)out)->negative);
+}
+
+static const struct tr_otlp_jfield exp_fields[] = {
+    JF_COMMON(struct tr_otlp_exp_histogram_point),
+    TR_OTLP_JF("count",
+               NULL,
+               TR_OTLP_J_U64,
+               struct tr_otlp_exp_histogram_point,
+               count,
+               0),
+    JF_OPT("sum", struct tr_otlp_exp_histogram_point, sum, has_sum),
+    JF_OPT("min", struct tr_otlp_exp_histogram_point, min, has_min),
+    JF_OPT("max", struct tr_otlp_exp_histogram_point, max, has_max),
+    TR_OTLP_JF("scale",
+               NULL,
+               TR_OTLP_J_I32,
+               struct tr_otlp_exp_histogram_point,
+               scale,
+               0),
+    TR_OTLP_JF("zeroCount",
+               "zero_count",
+               TR_OTLP_J_U64,
+               struct tr_otlp_exp_histogram_point,
+               zero_count,
+               0),
+    TR_OTLP_JF("zeroThreshold",
+               "zero_threshold",
+               TR_OTLP_J_DOUBLE,
+               struct tr_otlp_exp_histogram_point,
+               zero_threshold,
+               0),
+    TR_OTLP_JF_CALL("positive", NULL, je_positive),
+    TR_OTLP_JF_CALL("negative", NULL, je_negative),
+};
+
+/* summary points */
+static const struct tr_otlp_jfield quantile_fields[] = {
+    TR_OTLP_JF("quantile",
+               NULL,
+               TR_OTLP_J_DOUBLE,
+               struct tr_otlp_quantile,
+               quantile,
+               0),
+    TR_OTLP_JF("value",
+               NULL,
+               TR_OTLP_J_DOUBLE,
+               struct tr_otlp_quantile,
+               value,
+               0),
+};
+
+static int j_quantile(struct tr_otlp_json *j, long v, void *out, const void *a)
+{
+    (void)a;
+    memset(out, 0, sizeof(struct tr_otlp_quantile));
+    return tr_otlp_json_fields(j, v, "ValueAtQuantile", quantile_fields,
+                               TR_OTLP_JF_N(quantile_fields), out);
+}
+
+static int js_quantiles(struct tr_otlp_json *j, long v, void *out)
+{
+    struct tr_otlp_summary_point *p = out;
+    void *list;
+    int rv = tr_otlp_json_list(j, v, sizeof(struct tr_otlp_quantile),
+                               j_quantile, NULL, &list, &p->n_quantiles);
+    p->quantiles = list;
+    return rv;
+}
+
+static const struct tr_otlp_jfield summary_fields[] = {
+    JF_COMMON(struct tr_otlp_summary_point),
+    TR_OTLP_JF("count",
+               NULL,
+               TR_OTLP_J_U64,
+               struct tr_otlp_summary_point,
+               count,
+               0),
+    TR_OTLP_JF("sum",
+               NULL,
+               TR_OTLP_J_DOUBLE,
+               struct tr_otlp_summary_point,
+               sum,
+               0),
+    TR_OTLP_JF_CALL("quantileValues", "quantile_values", js_quantiles),
+};
+
+/* The point tables by kind. */
+static const struct {
+    const struct tr_otlp_jfield *fields;
+    size_t n;
+    const char *what;
+} j_points[] = {
+    [PT_NUMBER] = {number_fields, TR_OTLP_JF_N(number_fields),
+                   "NumberDataPoint"},
+    [PT_HIST] = {histogram_fields, TR_OTLP_JF_N(histogram_fields),
+                 "HistogramDataPoint"},
+    [PT_EXP] = {exp_fields, TR_OTLP_JF_N(exp_fields),
+                "ExponentialHistogramDataPoint"},
+    [PT_SUMMARY] = {summary_fields, TR_OTLP_JF_N(summary_fields),
+                    "SummaryDataPoint"},
+};
+
+static int j_point(struct tr_otlp_json *j, long v, void *out, const void *a)
+{
+    enum pt_kind kind = *(const enum pt_kind *)a;
+    memset(out, 0, pt_specs[kind].size);
+    return tr_otlp_json_fields(j, v, j_points[kind].what, j_points[kind].fields,
+                               j_points[kind].n, out);
+}
+
+static const enum pt_kind kinds[] = {PT_NUMBER, PT_HIST, PT_EXP, PT_SUMMARY};
+
+static int jd_points(struct tr_otlp_json *j, long v, void *out)
+{
+    struct tr_otlp_metric *m = out;
+    enum pt_kind kind = m->type == TR_OTLP_METRIC_HISTOGRAM       ? PT_HIST
+                        : m->type == TR_OTLP_METRIC_EXP_HISTOGRAM ? PT_EXP
+                        : m->type == TR_OTLP_METRIC_SUMMARY       ? PT_SUMMARY
+                                                                  : PT_NUMBER;
+    void *list;
+    int rv = tr_otlp_json_list(j, v, pt_specs[kind].size, j_point, &kinds[kind],
+                               &list, &m->n_points);
+    m->points = list;
+    return rv;
+}
+
+static const struct tr_otlp_jfield data_fields[] = {
+    TR_OTLP_JF_CALL("dataPoints", "data_points", jd_points),
+    TR_OTLP_JF_ENUM("aggregationTemporality",
+                    "aggregation_temporality",
+                    struct tr_otlp_metric,
+                    temporality,
+                    temporality_names),
+    TR_OTLP_JF("isMonotonic",
+               "is_monotonic",
+               TR_OTLP_J_BOOL,
+               struct tr_otlp_metric,
+               monotonic,
+               0),
+};
+
+/* A data member: the metric takes its type and its fields (the last one
+ * decoded wins, as the oneof does). */
+static int j_data(struct tr_otlp_json *j,
+                  long v,
+                  struct tr_otlp_metric *m,
+                  uint8_t type)
+{
+    m->type = type;
+    m->points = NULL;
+    m->n_points = 0;
+    m->temporality = 0;
+    m->monotonic = false;
+    return tr_otlp_json_fields(j, v, "Metric data", data_fields,
+                               TR_OTLP_JF_N(data_fields), m);
+}
+
+static int jm_gauge(struct tr_otlp_json *j, long v, void *m)
+{
+    return j_data(j, v, m, TR_OTLP_METRIC_GAUGE);
+}
+
+static int jm_sum(struct tr_otlp_json *j, long v, void *m)
+{
+    return j_data(j, v, m, TR_OTLP_METRIC_SUM);
+}
+
+static int jm_histogram(struct tr_otlp_json *j, long v, void *m)
+{
+    return j_data(j, v, m, TR_OTLP_METRIC_HISTOGRAM);
+}
+
+static int jm_exp(struct tr_otlp_json *j, long v, void *m)
+{
+    return j_data(j, v, m, TR_OTLP_METRIC_EXP_HISTOGRAM);
+}
+
+static int jm_summary(struct tr_otlp_json *j, long v, void *m)
+{
+    return j_data(j, v, m, TR_OTLP_METRIC_SUMMARY);
+}
+
+static const struct tr_otlp_jfield metric_fields[] = {
+    TR_OTLP_JF("name", NULL, TR_OTLP_J_STR, struct tr_otlp_metric, name, 0),
+    TR_OTLP_JF("description",
+               NULL,
+               TR_OTLP_J_STR,
+               struct tr_otlp_metric,
+               description,
+               0),
+    TR_OTLP_JF("unit", NULL, TR_OTLP_J_STR, struct tr_otlp_metric, unit, 0),
+    TR_OTLP_JF_CALL("gauge", NULL, jm_gauge),
+    TR_OTLP_JF_CALL("sum", NULL, jm_sum),
+    TR_OTLP_JF_CALL("histogram", NULL, jm_histogram),
+    TR_OTLP_JF_CALL("exponentialHistogram", "exponential_histogram", jm_exp),
+    TR_OTLP_JF_CALL("summary", NULL, jm_summary),
+    TR_OTLP_JF("metadata",
+               NULL,
+               TR_OTLP_J_KVS,
+               struct tr_otlp_metric,
+               metadata,
+               offsetof(struct tr_otlp_metric, n_metadata)),
+};
+
+static int json_metric(struct tr_otlp_json *j, long obj, void *out)
+{
+    memset(out, 0, sizeof(struct tr_otlp_metric));
+    return tr_otlp_json_fields(j, obj, "Metric", metric_fields,
+                               TR_OTLP_JF_N(metric_fields), out);
+}
+
 static const struct tr_otlp_signal metrics_signal = {
     .what = "otlp metrics",
     .m_request = M_REQ,
@@ -584,8 +1004,34 @@ static const struct tr_otlp_signal metrics_signal = {
     .json_items = {"metrics", NULL},
     .item_size = sizeof(struct tr_otlp_metric),
     .pb_item = pb_metric,
-    .json_item = NULL, /* OTLP/JSON metrics: with the mapping (issue 10) */
+    .json_item = json_metric,
 };
+
+/* The request's groups as the metrics result (empty after an error). */
+static int metrics_from_groups(int rv,
+                               const struct tr_otlp_groups *g,
+                               size_t len,
+                               struct tr_otlp_metrics *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (rv != 0) {
+        return rv;
+    }
+    out->resources = g->resources;
+    out->n_resources = g->n_resources;
+    out->n_metrics = g->n_items;
+    out->body_len = len;
+    for (size_t r = 0; r < g->n_resources; r++) {
+        for (size_t s = 0; s < g->resources[r].n_scopes; s++) {
+            const struct tr_otlp_scope_group *sg = &g->resources[r].scopes[s];
+            const struct tr_otlp_metric *m = sg->items;
+            for (size_t i = 0; i < sg->n_items; i++) {
+                out->n_points += m[i].n_points;
+            }
+        }
+    }
+    return 0;
+}
 
 int tr_otlp_metrics_decode(const void *buf,
                            size_t len,
@@ -595,22 +1041,17 @@ int tr_otlp_metrics_decode(const void *buf,
 {
     struct tr_otlp_groups g;
     int rv = tr_otlp_groups_decode(&metrics_signal, buf, len, a, &g, errmsg);
-    memset(out, 0, sizeof(*out));
-    if (rv != 0) {
-        return rv;
-    }
-    out->resources = g.resources;
-    out->n_resources = g.n_resources;
-    out->n_metrics = g.n_items;
-    out->body_len = len;
-    for (size_t r = 0; r < g.n_resources; r++) {
-        for (size_t s = 0; s < g.resources[r].n_scopes; s++) {
-            const struct tr_otlp_scope_group *sg = &g.resources[r].scopes[s];
-            const struct tr_otlp_metric *m = sg->items;
-            for (size_t i = 0; i < sg->n_items; i++) {
-                out->n_points += m[i].n_points;
-            }
-        }
-    }
-    return 0;
+    return metrics_from_groups(rv, &g, len, out);
+}
+
+int tr_otlp_metrics_decode_json(const void *buf,
+                                size_t len,
+                                struct tr_arena *a,
+                                struct tr_otlp_metrics *out,
+                                char *errmsg)
+{
+    struct tr_otlp_groups g;
+    int rv =
+        tr_otlp_groups_decode_json(&metrics_signal, buf, len, a, &g, errmsg);
+    return metrics_from_groups(rv, &g, len, out);
 }

@@ -1,7 +1,7 @@
 /* otlp_metrics.h - OTLP metrics: ExportMetricsServiceRequest decoding from
- * protobuf (the body of POST /v1/metrics and of the gRPC
- * MetricsService/Export method). The OTLP/JSON form, the mapping to
- * Prometheus series and the routes come with the rest of issue 10.
+ * protobuf and OTLP/JSON (the body of POST /v1/metrics and of the gRPC
+ * MetricsService/Export method). The mapping to Prometheus series and the
+ * routes come with the rest of issue 10.
  *
  * Protobuf messages (wire types: V varint, L length-delimited, 8 fixed64 /
  * double; the resource and scope levels in proto/otlp_groups.h):
@@ -78,10 +78,22 @@
  *                           span_id                   4   L   0 or 8 bytes
  *                           trace_id                  5   L   0 or 16 bytes
  *
+ * JSON names: resourceMetrics, scopeMetrics, metrics, name, description,
+ * unit, gauge / sum / histogram / exponentialHistogram / summary, metadata,
+ * dataPoints, aggregationTemporality (an integer or its
+ * AGGREGATION_TEMPORALITY_* name), isMonotonic, attributes,
+ * startTimeUnixNano, timeUnixNano, asDouble, asInt, flags, exemplars
+ * (filteredAttributes, timeUnixNano, asDouble, asInt, spanId, traceId),
+ * count, sum, min, max, bucketCounts, explicitBounds, scale, zeroCount,
+ * zeroThreshold, positive / negative {offset, bucketCounts},
+ * quantileValues {quantile, value}; the snake_case forms too; 64-bit
+ * integers as strings or numbers, doubles as numbers or "NaN" /
+ * "Infinity" strings, ids in hex.
+ *
  * A metric keeps the data member decoded last (a oneof), a value oneof
  * the member decoded last; a point without a value has is_int false and d
- * 0. Errors are TR_EPROTO with the message, the resource_metrics index and
- * the byte offset. */
+ * 0. Errors: protobuf TR_EPROTO with the message, the resource_metrics
+ * index and the byte offset; JSON TR_EINVAL with the JSON path. */
 #ifndef TR_PROTO_OTLP_METRICS_H
 #define TR_PROTO_OTLP_METRICS_H
 
@@ -216,5 +228,14 @@ int tr_otlp_metrics_decode(const void *buf,
                            struct tr_arena *a,
                            struct tr_otlp_metrics *out,
                            char *errmsg);
+
+/* Decodes an OTLP/JSON ExportMetricsServiceRequest (an object; every
+ * member optional). 0, TR_EINVAL (the JSON path and what is wrong in
+ * errmsg) or TR_ENOMEM; on error *out is empty. */
+int tr_otlp_metrics_decode_json(const void *buf,
+                                size_t len,
+                                struct tr_arena *a,
+                                struct tr_otlp_metrics *out,
+                                char *errmsg);
 
 #endif

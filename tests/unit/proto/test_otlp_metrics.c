@@ -293,3 +293,94 @@ Test(otlp_metrics, bad_requests)
     cr_assert_eq(m.n_resources, 0);
     tr_arena_free(&a);
 }
+
+/* The same request as request() in OTLP/JSON (enum names, 64-bit integers
+ * as strings, a double as "Infinity"): decodes to the same fields. */
+Test(otlp_metrics, json_every_data_type)
+{
+    const char *js =
+        "{\"resourceMetrics\":[{\"resource\":{\"attributes\":[{\"key\":"
+        "\"service.name\",\"value\":{\"stringValue\":\"svc\"}}]},"
+        "\"scopeMetrics\":[{\"metrics\":["
+        "{\"name\":\"g\",\"description\":\"help text\",\"unit\":\"s\","
+        "\"metadata\":[{\"key\":\"meta\",\"value\":{\"stringValue\":\"x\"}}],"
+        "\"gauge\":{\"dataPoints\":[{\"attributes\":[{\"key\":\"host\","
+        "\"value\":{\"stringValue\":\"a\"}}],\"startTimeUnixNano\":\"100\","
+        "\"timeUnixNano\":200,\"asDouble\":1.5,\"flags\":1,\"exemplars\":[{"
+        "\"filteredAttributes\":[{\"key\":\"user\",\"value\":{\"stringValue\":"
+        "\"u1\"}}],\"timeUnixNano\":\"150\",\"asDouble\":0.25,\"spanId\":"
+        "\"7370616e69642d31\",\"traceId\":"
+        "\"30313233343536373839616263646566\"}]}]}},"
+        "{\"name\":\"s\",\"sum\":{\"dataPoints\":[{\"timeUnixNano\":\"300\","
+        "\"asInt\":\"-7\"}],\"aggregationTemporality\":"
+        "\"AGGREGATION_TEMPORALITY_CUMULATIVE\",\"isMonotonic\":true}},"
+        "{\"name\":\"h\",\"histogram\":{\"dataPoints\":[{\"attributes\":[{"
+        "\"key\":\"route\",\"value\":{\"stringValue\":\"/"
+        "x\"}}],\"count\":\"6\","
+        "\"sum\":12.5,\"bucketCounts\":[\"1\",2,\"3\"],\"explicitBounds\":"
+        "[0.5,2.5],\"min\":0.1,\"max\":\"Infinity\"}],"
+        "\"aggregationTemporality\":1}},"
+        "{\"name\":\"e\",\"exponentialHistogram\":{\"dataPoints\":[{\"count\":"
+        "\"5\",\"scale\":-1,\"zeroCount\":\"2\",\"zeroThreshold\":0.001,"
+        "\"positive\":{\"offset\":2,\"bucketCounts\":[\"1\",\"300\"]},"
+        "\"negative\":{\"offset\":-1,\"bucketCounts\":[\"7\"]}}],"
+        "\"aggregationTemporality\":2}},"
+        "{\"name\":\"q\",\"summary\":{\"dataPoints\":[{\"count\":\"10\","
+        "\"sum\":4,\"quantileValues\":[{\"quantile\":0.5,\"value\":1},"
+        "{\"quantile\":0.99,\"value\":3}]}]}}]}]}]}";
+    struct tr_arena a;
+    tr_arena_init(&a, 4096);
+    struct tr_otlp_metrics m;
+    char err[TR_ERRMSG_SIZE];
+    cr_assert_eq(tr_otlp_metrics_decode_json(js, strlen(js), &a, &m, err), 0,
+                 "%s", err);
+    cr_assert_eq(m.n_metrics, 5);
+    cr_assert_eq(m.n_points, 5);
+    const struct tr_otlp_metric *ms = m.resources[0].scopes[0].items;
+    const struct tr_otlp_number_point *g = &ms[0].numbers[0];
+    cr_assert(ms[0].type == TR_OTLP_METRIC_GAUGE && is(ms[0].unit, "s"));
+    cr_assert_eq(ms[0].n_metadata, 1);
+    cr_assert(!g->is_int && g->d == 1.5 && g->c.flags == 1);
+    cr_assert(g->c.start_time_unix_nano == 100 && g->c.time_unix_nano == 200);
+    cr_assert(g->c.n_exemplars == 1 && g->c.exemplars[0].d == 0.25);
+    cr_assert(is(g->c.exemplars[0].span_id, "spanid-1"));
+    cr_assert(ms[1].type == TR_OTLP_METRIC_SUM && ms[1].monotonic);
+    cr_assert_eq(ms[1].temporality, TR_OTLP_TEMPORALITY_CUMULATIVE);
+    cr_assert(ms[1].numbers[0].is_int && ms[1].numbers[0].i == -7);
+    const struct tr_otlp_histogram_point *h = &ms[2].histograms[0];
+    cr_assert_eq(ms[2].temporality, TR_OTLP_TEMPORALITY_DELTA);
+    cr_assert(h->count == 6 && h->has_sum && h->sum == 12.5);
+    cr_assert(h->has_min && h->has_max && h->max > 1e308);
+    cr_assert(h->n_bucket_counts == 3 && h->bucket_counts[1] == 2);
+    cr_assert(h->n_bounds == 2 && h->bounds[1] == 2.5);
+    const struct tr_otlp_exp_histogram_point *e = &ms[3].exp_histograms[0];
+    cr_assert(e->scale == -1 && e->zero_count == 2 && !e->has_sum);
+    cr_assert(e->positive.offset == 2 && e->positive.counts[1] == 300);
+    cr_assert(e->negative.offset == -1 && e->negative.n_counts == 1);
+    const struct tr_otlp_summary_point *q = &ms[4].summaries[0];
+    cr_assert(q->count == 10 && q->sum == 4.0 && q->n_quantiles == 2);
+    cr_assert(q->quantiles[1].quantile == 0.99);
+    /* errors carry the JSON path */
+    static const char *const bad[] = {
+        "{\"resourceMetrics\":[{\"scopeMetrics\":[{\"metrics\":[{\"sum\":{"
+        "\"isMonotonic\":1}}]}]}]}",
+        "{\"resourceMetrics\":[{\"scopeMetrics\":[{\"metrics\":[{\"histogram\":"
+        "{\"dataPoints\":[{\"bucketCounts\":[\"-1\"]}]}}]}]}]}",
+        "{\"resourceMetrics\":[{\"scopeMetrics\":[{\"metrics\":[{"
+        "\"exponentialHistogram\":{\"dataPoints\":[{\"scale\":4294967296}]}}]}"
+        "]}]}",
+    };
+    static const char *const want[] = {
+        "metrics[0].sum.isMonotonic",
+        "metrics[0].histogram.dataPoints[0].bucketCounts[0]",
+        "dataPoints[0].scale",
+    };
+    for (size_t i = 0; i < 3; i++) {
+        cr_assert_eq(
+            tr_otlp_metrics_decode_json(bad[i], strlen(bad[i]), &a, &m, err),
+            TR_EINVAL, "%s", bad[i]);
+        cr_assert(strstr(err, want[i]) != NULL, "%s", err);
+        cr_assert_eq(m.n_metrics, 0);
+    }
+    tr_arena_free(&a);
+}
