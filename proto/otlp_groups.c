@@ -161,6 +161,14 @@ int tr_otlp_json_array(struct tr_otlp_json *j, long idx, size_t *n)
     return 0;
 }
 
+static int json_sub_item(struct tr_otlp_json *j,
+                         long v,
+                         void *out,
+                         const void *arg)
+{
+    return tr_otlp_json_msg(j, v, arg, out);
+}
+
 /* One member by its field. */
 static int json_field(struct tr_otlp_json *j,
                       long v,
@@ -203,9 +211,29 @@ static int json_field(struct tr_otlp_json *j,
             *(int32_t *)at = (int32_t)x;
             return rv;
         }
+        case TR_OTLP_J_MSG:
+            return j->doc->toks[v].type == TR_SJSON_NULL
+                       ? 0
+                       : tr_otlp_json_msg(j, v, f->sub, at);
+        case TR_OTLP_J_LIST: {
+            void *list;
+            int rv = tr_otlp_json_list(j, v, f->sub->size, json_sub_item,
+                                       f->sub, &list, (size_t *)(out + f->arg));
+            memcpy(at, &list, sizeof(list));
+            return rv;
+        }
         default:
             return f->call(j, v, out);
     }
+}
+
+int tr_otlp_json_msg(struct tr_otlp_json *j,
+                     long obj,
+                     const struct tr_otlp_jmsg *m,
+                     void *out)
+{
+    memset(out, 0, m->size);
+    return tr_otlp_json_fields(j, obj, m->what, m->fields, m->n, out);
 }
 
 int tr_otlp_json_fields(struct tr_otlp_json *j,
@@ -277,16 +305,6 @@ int tr_otlp_json_list(
     return rv;
 }
 
-static int json_item(struct tr_otlp_json *j,
-                     long obj,
-                     void *out,
-                     const void *arg)
-{
-    const struct tr_otlp_signal *sig = arg;
-    memset(out, 0, sig->item_size);
-    return sig->json_item(j, obj, out);
-}
-
 static int json_scope_scope(struct tr_otlp_json *j, long v, void *out)
 {
     return tr_otlp_json_scope(j, v,
@@ -298,8 +316,8 @@ static int json_scope_items(struct tr_otlp_json *j, long v, void *vout)
     const struct tr_otlp_signal *sig = j->ctx;
     struct tr_otlp_scope_group *out = vout;
     void *items;
-    int rv = tr_otlp_json_list(j, v, sig->item_size, json_item, sig, &items,
-                               &out->n_items);
+    int rv = tr_otlp_json_list(j, v, sig->item_size, json_sub_item,
+                               sig->json_item, &items, &out->n_items);
     out->items = items;
     return rv;
 }
@@ -311,11 +329,11 @@ static int json_scope(struct tr_otlp_json *j,
 {
     const struct tr_otlp_signal *sig = arg;
     const struct tr_otlp_jfield fields[] = {
-        {"scope", NULL, TR_OTLP_J_CALL, 0, 0, NULL, json_scope_scope},
+        {"scope", NULL, TR_OTLP_J_CALL, 0, 0, NULL, json_scope_scope, NULL},
         {"schemaUrl", "schema_url", TR_OTLP_J_STR,
-         offsetof(struct tr_otlp_scope_group, schema_url), 0, NULL, NULL},
+         offsetof(struct tr_otlp_scope_group, schema_url), 0, NULL, NULL, NULL},
         {sig->json_items[0], sig->json_items[1], TR_OTLP_J_CALL, 0, 0, NULL,
-         json_scope_items},
+         json_scope_items, NULL},
     };
     memset(out, 0, sizeof(struct tr_otlp_scope_group));
     return tr_otlp_json_fields(j, obj, short_name(sig->m_scope), fields, 3,
@@ -345,11 +363,13 @@ static int json_resource(struct tr_otlp_json *j,
 {
     const struct tr_otlp_signal *sig = arg;
     const struct tr_otlp_jfield fields[] = {
-        {"resource", NULL, TR_OTLP_J_CALL, 0, 0, NULL, json_resource_resource},
+        {"resource", NULL, TR_OTLP_J_CALL, 0, 0, NULL, json_resource_resource,
+         NULL},
         {"schemaUrl", "schema_url", TR_OTLP_J_STR,
-         offsetof(struct tr_otlp_resource_group, schema_url), 0, NULL, NULL},
+         offsetof(struct tr_otlp_resource_group, schema_url), 0, NULL, NULL,
+         NULL},
         {sig->json_scopes[0], sig->json_scopes[1], TR_OTLP_J_CALL, 0, 0, NULL,
-         json_resource_scopes},
+         json_resource_scopes, NULL},
     };
     memset(out, 0, sizeof(struct tr_otlp_resource_group));
     return tr_otlp_json_fields(j, obj, short_name(sig->m_resource), fields, 3,

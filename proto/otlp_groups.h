@@ -74,8 +74,8 @@ struct tr_otlp_signal {
                    struct tr_cursor c,
                    struct tr_arena *a,
                    void *out);
-    /* Decodes the JSON object at obj: 0, TR_EINVAL or TR_ENOMEM. */
-    int (*json_item)(struct tr_otlp_json *j, long obj, void *out);
+    /* The item message in OTLP/JSON (its size is item_size). */
+    const struct tr_otlp_jmsg *json_item;
 };
 
 /* The decoded request. */
@@ -121,7 +121,21 @@ enum tr_otlp_jkind {
                          0: no presence flag) */
     TR_OTLP_J_BOOL,   /* bool at off */
     TR_OTLP_J_I32,    /* int32_t at off (integer or string of one) */
+    TR_OTLP_J_MSG,    /* a sub message (object or null) at off, by sub */
+    TR_OTLP_J_LIST,   /* an array of sub messages: the arena array's
+                         pointer at off, size_t count at arg */
     TR_OTLP_J_CALL,   /* call(j, value, out): the whole output struct */
+};
+
+struct tr_otlp_jfield;
+
+/* A message decoded by a field table: its name in errors, the size of its
+ * output struct (zeroed before it is decoded) and its fields. */
+struct tr_otlp_jmsg {
+    const char *what;
+    size_t size;
+    const struct tr_otlp_jfield *fields;
+    size_t n;
 };
 
 struct tr_otlp_jfield {
@@ -132,27 +146,45 @@ struct tr_otlp_jfield {
     size_t arg;        /* ID: bytes; ENUM: names; KVS: offsetof the count */
     const char *const *names;                               /* ENUM */
     int (*call)(struct tr_otlp_json *j, long v, void *out); /* CALL */
+    const struct tr_otlp_jmsg *sub;                         /* MSG, LIST */
 };
 
 /* Table rows: a field of `type` (TR_OTLP_JF; arg as above), its
- * attributes with their count, an enum with its names array, a call. */
-#define TR_OTLP_JF(camel, snake, kind, type, field, arg)           \
-    {                                                              \
-        camel, snake, kind, offsetof(type, field), arg, NULL, NULL \
+ * attributes with their count, an enum with its names array, a call, a
+ * sub message, a list of sub messages with its count. */
+#define TR_OTLP_JF(camel, snake, kind, type, field, arg)                 \
+    {                                                                    \
+        camel, snake, kind, offsetof(type, field), arg, NULL, NULL, NULL \
     }
 #define TR_OTLP_JF_KVS(type, field, count)                     \
     TR_OTLP_JF("attributes", NULL, TR_OTLP_J_KVS, type, field, \
                offsetof(type, count))
-#define TR_OTLP_JF_ENUM(camel, snake, type, field, names)    \
-    {                                                        \
-        camel, snake, TR_OTLP_J_ENUM, offsetof(type, field), \
-            sizeof(names) / sizeof(names[0]), names, NULL    \
+#define TR_OTLP_JF_ENUM(camel, snake, type, field, names)       \
+    {                                                           \
+        camel, snake, TR_OTLP_J_ENUM, offsetof(type, field),    \
+            sizeof(names) / sizeof(names[0]), names, NULL, NULL \
     }
-#define TR_OTLP_JF_CALL(camel, snake, fn)            \
-    {                                                \
-        camel, snake, TR_OTLP_J_CALL, 0, 0, NULL, fn \
+#define TR_OTLP_JF_CALL(camel, snake, fn)                  \
+    {                                                      \
+        camel, snake, TR_OTLP_J_CALL, 0, 0, NULL, fn, NULL \
+    }
+#define TR_OTLP_JF_MSG(camel, snake, type, field, msg)                         \
+    {                                                                          \
+        camel, snake, TR_OTLP_J_MSG, offsetof(type, field), 0, NULL, NULL, msg \
+    }
+#define TR_OTLP_JF_LIST(camel, snake, type, field, count, msg) \
+    {                                                          \
+        camel, snake, TR_OTLP_J_LIST, offsetof(type, field),   \
+            offsetof(type, count), NULL, NULL, msg             \
     }
 #define TR_OTLP_JF_N(fields) (sizeof(fields) / sizeof(fields[0]))
+
+/* Decodes the JSON object at obj into out as message m (out zeroed
+ * first). 0, TR_EINVAL or TR_ENOMEM. */
+int tr_otlp_json_msg(struct tr_otlp_json *j,
+                     long obj,
+                     const struct tr_otlp_jmsg *m,
+                     void *out);
 
 /* Decodes the JSON object at obj (anything else is TR_EINVAL "expected a
  * <what> object") into out (not cleared: the caller zeroes it) by the n

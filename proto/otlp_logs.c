@@ -175,7 +175,7 @@ static int pb_record_item(const struct tr_pb_rd *rd,
     return dec_record(rd, c, a, out);
 }
 
-static int json_record_item(struct tr_otlp_json *j, long obj, void *out);
+static const struct tr_otlp_jmsg record_msg;
 
 static const struct tr_otlp_signal logs_signal = {
     .what = "otlp logs",
@@ -188,7 +188,7 @@ static const struct tr_otlp_signal logs_signal = {
     .json_items = {"logRecords", "log_records"},
     .item_size = sizeof(struct tr_otlp_log_record),
     .pb_item = pb_record_item,
-    .json_item = json_record_item,
+    .json_item = &record_msg,
 };
 
 /* The request's groups as the logs result (empty after an error). */
@@ -285,12 +285,9 @@ static const struct tr_otlp_jfield record_fields[] = {
                0),
 };
 
-static int json_record_item(struct tr_otlp_json *j, long obj, void *out)
-{
-    memset(out, 0, sizeof(struct tr_otlp_log_record));
-    return tr_otlp_json_fields(j, obj, "LogRecord", record_fields,
-                               TR_OTLP_JF_N(record_fields), out);
-}
+static const struct tr_otlp_jmsg record_msg = {
+    "LogRecord", sizeof(struct tr_otlp_log_record), record_fields,
+    TR_OTLP_JF_N(record_fields)};
 
 int tr_otlp_logs_decode_json(const void *buf,
                              size_t len,

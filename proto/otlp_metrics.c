@@ -470,6 +470,15 @@ static int pb_point(const struct tr_pb_rd *rd,
 /* ---- metrics -------------------------------------------------------------
  */
 
+/* The point type of a metric type. */
+static enum pt_kind kind_of(uint8_t type)
+{
+    return type == TR_OTLP_METRIC_HISTOGRAM       ? PT_HIST
+           : type == TR_OTLP_METRIC_EXP_HISTOGRAM ? PT_EXP
+           : type == TR_OTLP_METRIC_SUMMARY       ? PT_SUMMARY
+                                                  : PT_NUMBER;
+}
+
 /* A data member (Gauge, Sum, Histogram, ExponentialHistogram, Summary). */
 static int pb_data(const struct tr_pb_rd *rd,
                    struct tr_cursor c,
@@ -477,10 +486,7 @@ static int pb_data(const struct tr_pb_rd *rd,
                    uint8_t type,
                    struct tr_otlp_metric *out)
 {
-    enum pt_kind kind = type == TR_OTLP_METRIC_HISTOGRAM       ? PT_HIST
-                        : type == TR_OTLP_METRIC_EXP_HISTOGRAM ? PT_EXP
-                        : type == TR_OTLP_METRIC_SUMMARY       ? PT_SUMMARY
-                                                               : PT_NUMBER;
+    enum pt_kind kind = kind_of(type);
     size_t n, size = pt_specs[kind].size;
     int rv = tr_otlp_pb_count(rd, c, M_DATA, 1, &n);
     char *points = tr_pb_array(a, n, size, &rv);
@@ -658,24 +664,9 @@ static const struct tr_otlp_jfield exemplar_fields[] = {
                16),
 };
 
-static int j_exemplar(struct tr_otlp_json *j, long v, void *out, const void *a)
-{
-    (void)a;
-    memset(out, 0, sizeof(struct tr_otlp_exemplar));
-    return tr_otlp_json_fields(j, v, "Exemplar", exemplar_fields,
-                               TR_OTLP_JF_N(exemplar_fields), out);
-}
-
-/* every point starts with its tr_otlp_point_common */
-static int j_exemplars(struct tr_otlp_json *j, long v, void *out)
-{
-    struct tr_otlp_point_common *c = out;
-    void *list;
-    int rv = tr_otlp_json_list(j, v, sizeof(struct tr_otlp_exemplar),
-                               j_exemplar, NULL, &list, &c->n_exemplars);
-    c->exemplars = list;
-    return rv;
-}
+static const struct tr_otlp_jmsg exemplar_msg = {
+    "Exemplar", sizeof(struct tr_otlp_exemplar), exemplar_fields,
+    TR_OTLP_JF_N(exemplar_fields)};
 
 #define JF_COMMON(type)                                                        \
     TR_OTLP_JF_KVS(type, c.attrs, c.n_attrs),                                  \
@@ -684,7 +675,8 @@ static int j_exemplars(struct tr_otlp_json *j, long v, void *out)
         TR_OTLP_JF("timeUnixNano", "time_unix_nano", TR_OTLP_J_U64, type,      \
                    c.time_unix_nano, 0),                                       \
         TR_OTLP_JF("flags", NULL, TR_OTLP_J_U32, type, c.flags, 0),            \
-        TR_OTLP_JF_CALL("exemplars", NULL, j_exemplars)
+        TR_OTLP_JF_LIST("exemplars", NULL, type, c.exemplars, c.n_exemplars,   \
+                        &exemplar_msg)
 
 /* number points */
 static int jn_as_double(struct tr_otlp_json *j, long v, void *out)
@@ -761,28 +753,9 @@ static const struct tr_otlp_jfield bucket_fields[] = {
     TR_OTLP_JF_CALL("bucketCounts", "bucket_counts", jb_counts),
 };
 
-static int je_buckets(struct tr_otlp_json *j,
-                      long v,
-                      struct tr_otlp_exp_buckets *b)
-{
-    if (j->doc->toks[v].type == TR_SJSON_NULL) {
-        return 0;
-    }
-    return tr_otlp_json_fields(j, v, "Buckets", bucket_fields,
-                               TR_OTLP_JF_N(bucket_fields), b);
-}
-
-static int je_positive(struct tr_otlp_json *j, long v, void *out)
-{
-    return je_buckets(j, v,
-                      &((struct tr_otlp_exp_histogram_point *)out)->positive);
-}
-
-static int je_negative(struct tr_otlp_json *j, long v, void *out)
-{
-    return je_buckets(j, v,
-                      &((struct tr_otlp_exp_histogram_point *)out)->negative);
-}
+static const struct tr_otlp_jmsg bucket_msg = {
+    "Buckets", sizeof(struct tr_otlp_exp_buckets), bucket_fields,
+    TR_OTLP_JF_N(bucket_fields)};
 
 static const struct tr_otlp_jfield exp_fields[] = {
     JF_COMMON(struct tr_otlp_exp_histogram_point),
@@ -813,8 +786,16 @@ static const struct tr_otlp_jfield exp_fields[] = {
                struct tr_otlp_exp_histogram_point,
                zero_threshold,
                0),
-    TR_OTLP_JF_CALL("positive", NULL, je_positive),
-    TR_OTLP_JF_CALL("negative", NULL, je_negative),
+    TR_OTLP_JF_MSG("positive",
+                   NULL,
+                   struct tr_otlp_exp_histogram_point,
+                   positive,
+                   &bucket_msg),
+    TR_OTLP_JF_MSG("negative",
+                   NULL,
+                   struct tr_otlp_exp_histogram_point,
+                   negative,
+                   &bucket_msg),
 };
 
 /* summary points */
@@ -833,23 +814,9 @@ static const struct tr_otlp_jfield quantile_fields[] = {
                0),
 };
 
-static int j_quantile(struct tr_otlp_json *j, long v, void *out, const void *a)
-{
-    (void)a;
-    memset(out, 0, sizeof(struct tr_otlp_quantile));
-    return tr_otlp_json_fields(j, v, "ValueAtQuantile", quantile_fields,
-                               TR_OTLP_JF_N(quantile_fields), out);
-}
-
-static int js_quantiles(struct tr_otlp_json *j, long v, void *out)
-{
-    struct tr_otlp_summary_point *p = out;
-    void *list;
-    int rv = tr_otlp_json_list(j, v, sizeof(struct tr_otlp_quantile),
-                               j_quantile, NULL, &list, &p->n_quantiles);
-    p->quantiles = list;
-    return rv;
-}
+static const struct tr_otlp_jmsg quantile_msg = {
+    "ValueAtQuantile", sizeof(struct tr_otlp_quantile), quantile_fields,
+    TR_OTLP_JF_N(quantile_fields)};
 
 static const struct tr_otlp_jfield summary_fields[] = {
     JF_COMMON(struct tr_otlp_summary_point),
@@ -865,45 +832,40 @@ static const struct tr_otlp_jfield summary_fields[] = {
                struct tr_otlp_summary_point,
                sum,
                0),
-    TR_OTLP_JF_CALL("quantileValues", "quantile_values", js_quantiles),
+    TR_OTLP_JF_LIST("quantileValues",
+                    "quantile_values",
+                    struct tr_otlp_summary_point,
+                    quantiles,
+                    n_quantiles,
+                    &quantile_msg),
 };
 
-/* The point tables by kind. */
-static const struct {
-    const struct tr_otlp_jfield *fields;
-    size_t n;
-    const char *what;
-} j_points[] = {
-    [PT_NUMBER] = {number_fields, TR_OTLP_JF_N(number_fields),
-                   "NumberDataPoint"},
-    [PT_HIST] = {histogram_fields, TR_OTLP_JF_N(histogram_fields),
-                 "HistogramDataPoint"},
-    [PT_EXP] = {exp_fields, TR_OTLP_JF_N(exp_fields),
-                "ExponentialHistogramDataPoint"},
-    [PT_SUMMARY] = {summary_fields, TR_OTLP_JF_N(summary_fields),
-                    "SummaryDataPoint"},
+/* The point messages by kind. */
+static const struct tr_otlp_jmsg point_msgs[] = {
+    [PT_NUMBER] = {"NumberDataPoint", sizeof(struct tr_otlp_number_point),
+                   number_fields, TR_OTLP_JF_N(number_fields)},
+    [PT_HIST] = {"HistogramDataPoint", sizeof(struct tr_otlp_histogram_point),
+                 histogram_fields, TR_OTLP_JF_N(histogram_fields)},
+    [PT_EXP] = {"ExponentialHistogramDataPoint",
+                sizeof(struct tr_otlp_exp_histogram_point), exp_fields,
+                TR_OTLP_JF_N(exp_fields)},
+    [PT_SUMMARY] = {"SummaryDataPoint", sizeof(struct tr_otlp_summary_point),
+                    summary_fields, TR_OTLP_JF_N(summary_fields)},
 };
 
-static int j_point(struct tr_otlp_json *j, long v, void *out, const void *a)
+static int j_point(struct tr_otlp_json *j, long v, void *out, const void *msg)
 {
-    enum pt_kind kind = *(const enum pt_kind *)a;
-    memset(out, 0, pt_specs[kind].size);
-    return tr_otlp_json_fields(j, v, j_points[kind].what, j_points[kind].fields,
-                               j_points[kind].n, out);
+    return tr_otlp_json_msg(j, v, msg, out);
 }
 
-static const enum pt_kind kinds[] = {PT_NUMBER, PT_HIST, PT_EXP, PT_SUMMARY};
-
+/* dataPoints: the metric's type (set by its data member) says which */
 static int jd_points(struct tr_otlp_json *j, long v, void *out)
 {
     struct tr_otlp_metric *m = out;
-    enum pt_kind kind = m->type == TR_OTLP_METRIC_HISTOGRAM       ? PT_HIST
-                        : m->type == TR_OTLP_METRIC_EXP_HISTOGRAM ? PT_EXP
-                        : m->type == TR_OTLP_METRIC_SUMMARY       ? PT_SUMMARY
-                                                                  : PT_NUMBER;
+    const struct tr_otlp_jmsg *pm = &point_msgs[kind_of(m->type)];
     void *list;
-    int rv = tr_otlp_json_list(j, v, pt_specs[kind].size, j_point, &kinds[kind],
-                               &list, &m->n_points);
+    int rv =
+        tr_otlp_json_list(j, v, pm->size, j_point, pm, &list, &m->n_points);
     m->points = list;
     return rv;
 }
@@ -986,12 +948,9 @@ static const struct tr_otlp_jfield metric_fields[] = {
                offsetof(struct tr_otlp_metric, n_metadata)),
 };
 
-static int json_metric(struct tr_otlp_json *j, long obj, void *out)
-{
-    memset(out, 0, sizeof(struct tr_otlp_metric));
-    return tr_otlp_json_fields(j, obj, "Metric", metric_fields,
-                               TR_OTLP_JF_N(metric_fields), out);
-}
+static const struct tr_otlp_jmsg metric_msg = {
+    "Metric", sizeof(struct tr_otlp_metric), metric_fields,
+    TR_OTLP_JF_N(metric_fields)};
 
 static const struct tr_otlp_signal metrics_signal = {
     .what = "otlp metrics",
@@ -1004,7 +963,7 @@ static const struct tr_otlp_signal metrics_signal = {
     .json_items = {"metrics", NULL},
     .item_size = sizeof(struct tr_otlp_metric),
     .pb_item = pb_metric,
-    .json_item = json_metric,
+    .json_item = &metric_msg,
 };
 
 /* The request's groups as the metrics result (empty after an error). */

@@ -339,27 +339,13 @@ static const struct tr_otlp_jfield status_fields[] = {
                     status_names),
 };
 
-static int json_event(struct tr_otlp_json *j,
-                      long obj,
-                      void *out,
-                      const void *arg)
-{
-    (void)arg;
-    memset(out, 0, sizeof(struct tr_otlp_event));
-    return tr_otlp_json_fields(j, obj, "Event", event_fields,
-                               TR_OTLP_JF_N(event_fields), out);
-}
+static const struct tr_otlp_jmsg event_msg = {
+    "Event", sizeof(struct tr_otlp_event), event_fields,
+    TR_OTLP_JF_N(event_fields)};
 
-static int json_link(struct tr_otlp_json *j,
-                     long obj,
-                     void *out,
-                     const void *arg)
-{
-    (void)arg;
-    memset(out, 0, sizeof(struct tr_otlp_link));
-    return tr_otlp_json_fields(j, obj, "Link", link_fields,
-                               TR_OTLP_JF_N(link_fields), out);
-}
+static const struct tr_otlp_jmsg link_msg = {
+    "Link", sizeof(struct tr_otlp_link), link_fields,
+    TR_OTLP_JF_N(link_fields)};
 
 /* status: a Status object (or null) read into the span's own fields */
 static int json_status(struct tr_otlp_json *j, long v, void *span)
@@ -369,26 +355,6 @@ static int json_status(struct tr_otlp_json *j, long v, void *span)
     }
     return tr_otlp_json_fields(j, v, "Status", status_fields,
                                TR_OTLP_JF_N(status_fields), span);
-}
-
-static int json_events(struct tr_otlp_json *j, long v, void *vspan)
-{
-    struct tr_otlp_span *sp = vspan;
-    void *list;
-    int rv = tr_otlp_json_list(j, v, sizeof(struct tr_otlp_event), json_event,
-                               NULL, &list, &sp->n_events);
-    sp->events = list;
-    return rv;
-}
-
-static int json_links(struct tr_otlp_json *j, long v, void *vspan)
-{
-    struct tr_otlp_span *sp = vspan;
-    void *list;
-    int rv = tr_otlp_json_list(j, v, sizeof(struct tr_otlp_link), json_link,
-                               NULL, &list, &sp->n_links);
-    sp->links = list;
-    return rv;
 }
 
 static const struct tr_otlp_jfield span_fields[] = {
@@ -438,14 +404,24 @@ static const struct tr_otlp_jfield span_fields[] = {
                struct tr_otlp_span,
                dropped_attributes_count,
                0),
-    TR_OTLP_JF_CALL("events", NULL, json_events),
+    TR_OTLP_JF_LIST("events",
+                    NULL,
+                    struct tr_otlp_span,
+                    events,
+                    n_events,
+                    &event_msg),
     TR_OTLP_JF("droppedEventsCount",
                "dropped_events_count",
                TR_OTLP_J_U32,
                struct tr_otlp_span,
                dropped_events_count,
                0),
-    TR_OTLP_JF_CALL("links", NULL, json_links),
+    TR_OTLP_JF_LIST("links",
+                    NULL,
+                    struct tr_otlp_span,
+                    links,
+                    n_links,
+                    &link_msg),
     TR_OTLP_JF("droppedLinksCount",
                "dropped_links_count",
                TR_OTLP_J_U32,
@@ -455,12 +431,9 @@ static const struct tr_otlp_jfield span_fields[] = {
     TR_OTLP_JF_CALL("status", NULL, json_status),
 };
 
-static int json_span(struct tr_otlp_json *j, long obj, void *out)
-{
-    memset(out, 0, sizeof(struct tr_otlp_span));
-    return tr_otlp_json_fields(j, obj, "Span", span_fields,
-                               TR_OTLP_JF_N(span_fields), out);
-}
+static const struct tr_otlp_jmsg span_msg = {
+    "Span", sizeof(struct tr_otlp_span), span_fields,
+    TR_OTLP_JF_N(span_fields)};
 
 /* ---- requests ------------------------------------------------------------
  */
@@ -476,7 +449,7 @@ static const struct tr_otlp_signal traces_signal = {
     .json_items = {"spans", NULL},
     .item_size = sizeof(struct tr_otlp_span),
     .pb_item = pb_span,
-    .json_item = json_span,
+    .json_item = &span_msg,
 };
 
 /* The request's groups as the traces result (empty after an error). */
