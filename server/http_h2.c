@@ -66,9 +66,12 @@ struct tr_h2_stream {
     size_t cap_headers;
     struct tr_buf out; /* response body to send */
     size_t out_off;
-    int grpc_status;      /* sent in the trailers of a successful call */
-    bool responded;       /* a response was submitted */
-    uint64_t deadline_ms; /* grpc-timeout, monotonic ms (0: none) */
+    int grpc_status;           /* sent in the trailers of a successful call */
+    bool responded;            /* a response was submitted */
+    uint64_t deadline_ms;      /* grpc-timeout, monotonic ms (0: none) */
+    uint64_t recv_deadline_ms; /* the request must be whole by then, as the
+                                  header and body timeouts of HTTP/1.1
+                                  allow (0: it is) */
     struct tr_h2_stream *prev, *next;
 };
 
@@ -403,6 +406,19 @@ void tr_http__h2_respond(struct tr_h2_stream *st,
     h2__flush(h);
 }
 
+/* Answers an HTTP (not gRPC) request with a text status (its exchange
+ * stays the caller's to free). */
+static void respond_text(struct tr_h2_stream *st, int status, const char *msg)
+{
+    struct tr_http_response r = {.status = status,
+                                 .content_type = "text/plain"};
+    tr_buf_init(&r.headers);
+    tr_buf_init(&r.body);
+    tr_buf_printf(&r.body, "%s\n", msg);
+    respond_http(st, &r, false);
+    tr_buf_free(&r.body);
+}
+
 /* ---- requests ------------------------------------------------------------
  */
 
@@ -478,17 +494,14 @@ static void stream_complete(struct tr_h2_stream *st)
             return;
         }
     } else if (st->too_large) {
-        struct tr_http_response r = {.status = 413,
-                                     .content_type = "text/plain"};
-        tr_buf_init(&r.headers);
-        tr_buf_init(&r.body);
-        tr_buf_printf(&r.body, "request body too large (limit %zu bytes)\n",
-                      tr_http__max_body(st->h->conn));
-        respond_http(st, &r, false);
-        tr_buf_free(&r.body);
+        char msg[128];
+        snprintf(msg, sizeof(msg), "request body too large (limit %zu bytes)",
+                 tr_http__max_body(st->h->conn));
+        respond_text(st, 413, msg);
         h2__flush(st->h);
         return;
     }
+    st->recv_deadline_ms = 0;
     st->dispatched = true;
     tr_http__x_dispatch(st->x); /* may answer at once */
 }
@@ -557,6 +570,8 @@ static int on_begin_headers(nghttp2_session *ng,
     }
     st->h = h;
     st->id = frame->hd.stream_id;
+    st->recv_deadline_ms =
+        now_ms() + h->cfg->header_timeout_ms + h->cfg->body_timeout_ms;
     tr_buf_init(&st->out);
     st->x = tr_http__h2_exchange(h->conn, st);
     if (st->x == NULL) {
@@ -726,9 +741,9 @@ static void h2__arm(struct tr_h2_conn *h)
     }
     uint64_t first = 0;
     for (struct tr_h2_stream *st = h->streams; st; st = st->next) {
-        if (st->deadline_ms != 0 && !st->responded &&
-            (first == 0 || st->deadline_ms < first)) {
-            first = st->deadline_ms;
+        uint64_t d[2] = {st->deadline_ms, st->recv_deadline_ms};
+        for (int i = 0; i < 2 && !st->responded; i++) {
+            first = d[i] != 0 && (first == 0 || d[i] < first) ? d[i] : first;
         }
     }
     uint64_t now = now_ms();
@@ -842,6 +857,19 @@ void tr_http__h2_on_timer(struct tr_h2_conn *h)
 {
     uint64_t now = now_ms();
     for (struct tr_h2_stream *st = h->streams; st; st = st->next) {
+        if (!st->responded && st->recv_deadline_ms != 0 &&
+            st->recv_deadline_ms <= now && st->x != NULL) {
+            /* the request did not arrive whole in time (HTTP/1.1's 408) */
+            tr_http__x_free(st->x);
+            st->x = NULL;
+            if (st->grpc) {
+                grpc_fail(st, TR_GRPC_DEADLINE_EXCEEDED,
+                          "request not received in time");
+            } else {
+                respond_text(st, 408, "request not received in time");
+            }
+            continue;
+        }
         if (st->deadline_ms == 0 || st->responded || st->deadline_ms > now) {
             continue;
         }

@@ -251,3 +251,28 @@ def test_grpc_timeout_ends_a_call_with_deadline_exceeded():
     assert 0.25 <= after < 3, after
     assert not any(t == 0 and sid == 1 for t, _, sid in frames(data))
     assert T.request("GET", "/ready").status == 200
+
+
+def test_request_not_whole_in_time_gets_408():
+    # a stream whose request never ends (no END_STREAM, no DATA) is
+    # answered as HTTP/1.1 answers a request not received within the header
+    # and body timeouts: 408 with a text body (checked here by the body and
+    # the end of the stream, not by decoding HPACK); the server stays up
+    global T
+    keep, T = T, Triad(extra_args=["--http.header-timeout", "200ms",
+                                   "--http.body-timeout", "200ms"]).start()
+    try:
+        post = len(GET_ROOT).to_bytes(3, "big") + b"\x01\x04" + (1).to_bytes(4, "big") + GET_ROOT
+
+        def ended(data):
+            return any(sid == 1 and flags & 1 for t, flags, sid in frames(data) if t in (0, 1))
+        data, after = raw_h2(b"\x00\x00\x00\x04\x00\x00\x00\x00\x00" + post, 5, ended)
+        assert after is not None, frames(data)
+        assert 0.35 <= after < 3, after
+        body = b"".join(p for t, _, sid, p in frames(data, payload=True) if t == 0 and sid == 1)
+        assert b"not received in time" in body, body
+        assert T.request("GET", "/ready").status == 200
+    finally:
+        T.stop()
+        T.cleanup()
+        T = keep
