@@ -1,5 +1,6 @@
-/* log_index.c - the needle (winnowing) and metadata sketches of a log
- * block (format and reasoning in storage/log_index.h). */
+/* log_index.c - the needle (sampled k-grams; winnowing for the records of
+ * earlier builds) and metadata sketches of a log block (format and
+ * reasoning in storage/log_index.h). */
 #include "storage/log_index.h"
 
 #include <stdlib.h>
@@ -63,7 +64,8 @@ static uint64_t ix__meta_hash(struct tr_slice name, struct tr_slice value)
     return ix__mix(tr_hash64(value.base, value.len, h));
 }
 
-/* Scratch arrays of a winnowing pass, grown to the longest line. */
+/* Scratch arrays of a line's selections (sampled ranks; for winnowing,
+ * ranks then prefix minima), grown to the longest line. */
 struct ix_scratch {
     uint64_t *v; /* 2 x cap: ranks, then prefix minima */
     size_t cap;
@@ -206,7 +208,7 @@ static inline int ix__window_minima(const unsigned char *s,
 
 /* The bloom item of a selected k-gram's rank: version 1 ranks are the
  * strong hash already; versions 2 and 3 hash only the selected ranks. */
-static uint64_t ix__minimum_hash(uint64_t m, unsigned k, unsigned version)
+static uint64_t ix__selection_hash(uint64_t m, unsigned k, unsigned version)
 {
     return version == 1 ? m : ix__mix(m ^ ((uint64_t)k << 56));
 }
@@ -428,8 +430,8 @@ int tr_log_index_build(const struct tr_log_line *lines,
     if (rv == 0) {
         ix__unique(&metas);
         for (size_t i = 0; i < grams.n; i++) {
-            grams.items[i] = ix__minimum_hash(grams.items[i], TR_LOG_INDEX_K,
-                                              TR_LOG_INDEX_VERSION);
+            grams.items[i] = ix__selection_hash(grams.items[i], TR_LOG_INDEX_K,
+                                                TR_LOG_INDEX_VERSION);
         }
         tr_buf_putc(out, TR_LOG_INDEX_VERSION);
         tr_buf_put_u64be(out, n ? (uint64_t)lines[0].ts : 0);
@@ -519,7 +521,7 @@ bool tr_log_index_may_match(const struct tr_log_index *ix,
         for (size_t j = 0; j < ne && !miss; j++) {
             miss = !ix__bloom_has(
                 ix->needle_bloom, ix->needle_bits, ix->needle_probes,
-                ix__minimum_hash(sc.v[j], ix->k, ix->version));
+                ix__selection_hash(sc.v[j], ix->k, ix->version));
         }
     }
     if (sc.heap) {
