@@ -199,7 +199,8 @@ int tr_storage_shard_apply(struct tr_storage *s,
 {
     memset(res, 0, sizeof(*res));
     res->index = index;
-    bool logs = id->signal == TR_SIGNAL_LOGS;
+    /* logs and traces shards are durable at every apply */
+    bool logs = id->signal == TR_SIGNAL_LOGS || id->signal == TR_SIGNAL_TRACES;
     if (id->signal != TR_SIGNAL_METRICS && !logs) {
         return tr_errf(TR_EUNSUPPORTED, errmsg, "no store for %s shards",
                        tr_signal_name(id->signal));
@@ -223,7 +224,9 @@ int tr_storage_shard_apply(struct tr_storage *s,
     s->write_failed = false;
     int rv;
     if (logs) {
-        rv = log_apply(s, id, index, entry, len, res, errmsg);
+        rv = id->signal == TR_SIGNAL_LOGS
+                 ? log_apply(s, id, index, entry, len, res, errmsg)
+                 : trace_apply(s, id, index, entry, len, res, errmsg);
         if (rv == 0 || rv == TR_ECORRUPT) {
             /* everything of the entry is in this batch: its applied index
              * goes with it (a logs shard is durable at every apply) */

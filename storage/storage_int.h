@@ -163,6 +163,17 @@ int log_apply(struct tr_storage *s,
               size_t len,
               struct tr_apply_result *res,
               char *errmsg);
+/* trace_apply.c: applies a traces write or cut entry of shard id at
+ * index into s->batch (storage/trace_keys.h). 0, TR_ECORRUPT (an entry
+ * that does not decode) or TR_EIO/TR_ENOMEM (errmsg). */
+int trace_apply(struct tr_storage *s,
+                const struct tr_shard_id *id,
+                uint64_t index,
+                const void *entry,
+                size_t len,
+                struct tr_apply_result *res,
+                char *errmsg);
+
 /* log_read.c */
 void log_init_source(struct tr_storage *s);
 
