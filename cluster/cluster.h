@@ -30,6 +30,7 @@
 #include "storage/log_select.h"
 #include "storage/select.h"
 #include "storage/storage.h"
+#include "storage/trace_entry.h"
 
 struct tr_cluster;
 
@@ -128,6 +129,35 @@ int tr_cluster_write_logs(struct tr_cluster *c,
 /* The cluster-wide logs read source (storage/log_select.h; parallel
  * fan-out to one replica per shard, streams merged across windows). */
 const struct tr_log_source *tr_cluster_log_source(struct tr_cluster *c);
+
+/* ---- traces (cluster/signal_traces.c) -------------------------------------
+ */
+/* Worker threads: routes the spans of a decoded OTLP export (one tenant;
+ * ids validated: 16-byte trace ids, 8-byte span ids) to their shards -
+ * trace = (tenant, trace id), shard = (traces, window(span start),
+ * jump_hash(hash(tenant, trace id), K)) - leaving out the spans whose
+ * skip[k] is true (k counts spans in request order; skip may be NULL),
+ * and waits until every touched shard committed and applied them. 0, or
+ * TR_EUNAVAIL / TR_EBUSY (503) with errmsg. */
+int tr_cluster_write_traces(struct tr_cluster *c,
+                            struct tr_slice tenant,
+                            const struct tr_otlp_traces *req,
+                            const bool *skip,
+                            struct tr_apply_result *res,
+                            char *errmsg);
+/* Worker threads: every span of trace id for tenant in the traces shards
+ * of windows overlapping [start_ms, end_ms], asked of one replica per
+ * shard in parallel; a span id seen twice is kept once. out's arrays and
+ * data live in arena a. 0 (no span: out->n_spans = 0), or an error with
+ * errmsg (TR_EUNAVAIL: a shard had no replica to answer). */
+int tr_cluster_trace_get(struct tr_cluster *c,
+                         struct tr_slice tenant,
+                         const uint8_t id[TR_TRACE_ID_SIZE],
+                         int64_t start_ms,
+                         int64_t end_ms,
+                         struct tr_arena *a,
+                         struct tr_span_batch *out,
+                         char *errmsg);
 
 /* ---- node state --------------------------------------------------------- */
 

@@ -264,6 +264,17 @@ struct cl_batch {
     int rv;                     /* out: 0 or why it failed */
     struct tr_apply_result res; /* out: index, counts */
 };
+/* A signal's write split builds one element per touched shard in a
+ * growable array (tr_array_grow) whose elements start with their struct
+ * tr_shard_id: the element of shard (signal, w, slot), zeroed and added
+ * when new; NULL when out of memory. */
+void *cl_shard_elem(void **arr,
+                    size_t *n,
+                    size_t *cap,
+                    size_t elem_size,
+                    uint8_t signal,
+                    int64_t w,
+                    uint16_t slot);
 /* Worker thread: commits each batch's entry on its shard (the leader cuts it
  * at the shard's limits first: the signal's admit op), in parallel, and
  * waits until each is applied in the leader's storage; retries

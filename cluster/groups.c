@@ -154,11 +154,12 @@ static int cl__group_start(struct tr_cluster *c,
     }
     struct tr_raft_group_config gc;
     cl_group_config(c, &gc, g->name, dir, tr_shard_fsm_raft(g->fsm));
-    if (sh->signal == TR_SIGNAL_LOGS &&
+    if ((sh->signal == TR_SIGNAL_LOGS || sh->signal == TR_SIGNAL_TRACES) &&
         (gc.snapshot_bytes == 0 ||
          gc.snapshot_bytes > CL_LOGS_SNAPSHOT_BYTES)) {
-        /* a logs shard holds nothing in memory: its snapshot writes only
-         * the applied index (storage/log_store.h), so snapshot often and
+        /* a logs or traces shard holds nothing in memory: its snapshot
+         * writes only the applied index (storage/log_store.h,
+         * storage/trace_store.h), so snapshot often and
          * keep its Raft log short (bench/logs: the log was 10-25 MiB of a
          * 1 GiB data directory at 64 MiB) */
         gc.snapshot_bytes = CL_LOGS_SNAPSHOT_BYTES;

@@ -1,6 +1,6 @@
 /* signal.h - what a signal adds to the cluster layer: one "signal ops"
  * table per signal, in one file per signal (signal_metrics.c,
- * signal_logs.c; traces will add signal_traces.c).
+ * signal_logs.c, signal_traces.c).
  *
  * The signal-independent machinery calls these; the signal's own entry
  * points (its write and read functions in cluster.h) use the generic
@@ -73,5 +73,6 @@ const struct cl_signal_ops *cl_signal_ops(uint8_t signal);
 
 extern const struct cl_signal_ops cl_signal_metrics;
 extern const struct cl_signal_ops cl_signal_logs;
+extern const struct cl_signal_ops cl_signal_traces;
 
 #endif

@@ -62,22 +62,8 @@ static struct sl_build *sl__batch(struct sl_build **bs,
                                   int64_t w,
                                   uint16_t slot)
 {
-    for (size_t b = 0; b < *nb; b++) {
-        if ((*bs)[b].id.window == w && (*bs)[b].id.slot == slot) {
-            return &(*bs)[b];
-        }
-    }
-    if (*nb == *capb) {
-        struct sl_build *n = tr_array_grow(*bs, capb, sizeof(*n), 8);
-        if (n == NULL) {
-            return NULL;
-        }
-        *bs = n;
-    }
-    struct sl_build *b = &(*bs)[(*nb)++];
-    memset(b, 0, sizeof(*b));
-    b->id = (struct tr_shard_id){TR_SIGNAL_LOGS, w, slot};
-    return b;
+    return cl_shard_elem((void **)bs, nb, capb, sizeof(**bs), TR_SIGNAL_LOGS, w,
+                         slot);
 }
 
 /* The part of stream s in batch b (the last one added when it came from

@@ -72,22 +72,8 @@ static struct sm_build *sm__batch(struct sm_build **bs,
                                   int64_t w,
                                   uint16_t slot)
 {
-    for (size_t b = 0; b < *nb; b++) {
-        if ((*bs)[b].id.window == w && (*bs)[b].id.slot == slot) {
-            return &(*bs)[b];
-        }
-    }
-    if (*nb == *capb) {
-        struct sm_build *n = tr_array_grow(*bs, capb, sizeof(*n), 8);
-        if (n == NULL) {
-            return NULL;
-        }
-        *bs = n;
-    }
-    struct sm_build *b = &(*bs)[(*nb)++];
-    memset(b, 0, sizeof(*b));
-    b->id = (struct tr_shard_id){TR_SIGNAL_METRICS, w, slot};
-    return b;
+    return cl_shard_elem((void **)bs, nb, capb, sizeof(**bs), TR_SIGNAL_METRICS,
+                         w, slot);
 }
 
 /* The sub-series of es in batch b (the last one added when it came from
@@ -774,6 +760,8 @@ const struct cl_signal_ops *cl_signal_ops(uint8_t signal)
             return &cl_signal_metrics;
         case TR_SIGNAL_LOGS:
             return &cl_signal_logs;
+        case TR_SIGNAL_TRACES:
+            return &cl_signal_traces;
         default:
             return NULL;
     }

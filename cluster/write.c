@@ -475,3 +475,31 @@ int cl_shard_apply_here(struct tr_cluster *c,
     tr_buf_free(&op.body);
     return rv;
 }
+
+void *cl_shard_elem(void **arr,
+                    size_t *n,
+                    size_t *cap,
+                    size_t elem_size,
+                    uint8_t signal,
+                    int64_t w,
+                    uint16_t slot)
+{
+    char *base = *arr;
+    for (size_t i = 0; i < *n; i++) {
+        struct tr_shard_id *id = (struct tr_shard_id *)(base + i * elem_size);
+        if (id->window == w && id->slot == slot) {
+            return id;
+        }
+    }
+    if (*n == *cap) {
+        char *nb = tr_array_grow(base, cap, elem_size, 8);
+        if (nb == NULL) {
+            return NULL;
+        }
+        *arr = base = nb;
+    }
+    char *e = base + (*n)++ * elem_size;
+    memset(e, 0, elem_size);
+    *(struct tr_shard_id *)e = (struct tr_shard_id){signal, w, slot};
+    return e;
+}

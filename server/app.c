@@ -97,6 +97,9 @@ int tr_app_init(struct tr_app *app, const struct tr_config *cfg, char *errmsg)
     app->log_limiters =
         tr_rate_limiters_new((double)cfg->limits.logs_rate_bytes,
                              (double)cfg->limits.logs_burst_bytes);
+    app->trace_limiters =
+        tr_rate_limiters_new((double)cfg->limits.traces_rate_bytes,
+                             (double)cfg->limits.traces_burst_bytes);
     struct tr_selfmetrics *r = tr_selfmetrics_default();
     static const char *const tl[] = {"tenant"};
     static const char *const trl[] = {"tenant", "reason"};
@@ -129,6 +132,17 @@ int tr_app_init(struct tr_app *app, const struct tr_config *cfg, char *errmsg)
     app->m_log_streams =
         tr_selfmetrics_counter(r, "triad_log_streams_created_total",
                                "Log streams created, per tenant.", 1, tl);
+    app->m_spans = tr_selfmetrics_counter(
+        r, "triad_spans_ingested_total",
+        "Spans stored (OTLP traces over HTTP and gRPC), per tenant.", 1, tl);
+    app->m_spans_rejected = tr_selfmetrics_counter(
+        r, "triad_spans_rejected_total",
+        "Spans refused on ingest, per tenant and reason.", 2, trl);
+    app->m_attrs_truncated = tr_selfmetrics_counter(
+        r, "triad_span_attributes_truncated_total",
+        "Attribute values cut to limits.traces-max-attribute-bytes, per "
+        "tenant.",
+        1, tl);
     tr_selfmetrics_add_collector(r, app__collect, app);
     return 0;
 }
@@ -144,6 +158,8 @@ void tr_app_close(struct tr_app *app)
     app->limiters = NULL;
     tr_rate_limiters_free(app->log_limiters);
     app->log_limiters = NULL;
+    tr_rate_limiters_free(app->trace_limiters);
+    app->trace_limiters = NULL;
 }
 
 int tr_app_routes(struct tr_app *app, struct tr_http_server *http)
@@ -181,6 +197,13 @@ int tr_app_routes(struct tr_app *app, struct tr_http_server *http)
         {TR_HTTP_GET, "/loki/api/v1/patterns", 0, tr_api_loki_patterns},
         {TR_HTTP_POST, "/otlp/v1/logs", 0, tr_api_otlp_logs},
         {TR_HTTP_POST, "/v1/logs", 0, tr_api_otlp_logs},
+        {TR_HTTP_POST, "/otlp/v1/traces", 0, tr_api_otlp_traces},
+        {TR_HTTP_POST, "/v1/traces", 0, tr_api_otlp_traces},
+        {TR_HTTP_GET, "/api/traces/{}", 0, tr_api_tempo_trace},
+        {TR_HTTP_GET, "/api/v2/traces/{}", 0, tr_api_tempo_trace_v2},
+        {TR_HTTP_GET, "/api/echo", TR_ROUTE_INLINE, tr_api_tempo_echo},
+        {TR_HTTP_GET, "/api/status/buildinfo", TR_ROUTE_INLINE,
+         tr_api_tempo_buildinfo},
         {GP, "/loki/api/v1/index/stats", 0, tr_api_loki_index_stats},
         {GP, "/loki/api/v1/index/volume", 0, tr_api_loki_volume},
         {GP, "/loki/api/v1/index/volume_range", 0, tr_api_loki_volume_range},

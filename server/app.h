@@ -25,7 +25,8 @@ struct tr_app {
     const struct tr_select_source *source; /* reads: the cluster fan-out */
     struct tr_cluster *cluster;            /* writes are routed through it */
     struct tr_rate_limiters *limiters;
-    struct tr_rate_limiters *log_limiters; /* line bytes per tenant */
+    struct tr_rate_limiters *log_limiters;   /* line bytes per tenant */
+    struct tr_rate_limiters *trace_limiters; /* OTLP trace bytes */
     int64_t start_ms;
     /* self-metrics */
     struct tr_sm_family *m_samples; /* triad_samples_ingested_total{tenant} */
@@ -35,11 +36,14 @@ struct tr_app {
     struct tr_sm_family *m_exemplars; /* triad_exemplars_received_total */
     struct tr_sm_family
         *m_histograms; /* triad_native_histograms_received_total */
-    struct tr_sm_family *m_metadata;     /* triad_metadata_ingested_total */
-    struct tr_sm_family *m_log_lines;    /* triad_log_lines_ingested_total */
-    struct tr_sm_family *m_log_bytes;    /* triad_log_bytes_ingested_total */
-    struct tr_sm_family *m_log_rejected; /* ..._lines_rejected_total */
-    struct tr_sm_family *m_log_streams;  /* triad_log_streams_created_total */
+    struct tr_sm_family *m_metadata;       /* triad_metadata_ingested_total */
+    struct tr_sm_family *m_log_lines;      /* triad_log_lines_ingested_total */
+    struct tr_sm_family *m_log_bytes;      /* triad_log_bytes_ingested_total */
+    struct tr_sm_family *m_log_rejected;   /* ..._lines_rejected_total */
+    struct tr_sm_family *m_log_streams;    /* triad_log_streams_created_total */
+    struct tr_sm_family *m_spans;          /* triad_spans_ingested_total */
+    struct tr_sm_family *m_spans_rejected; /* ..._spans_rejected_total */
+    struct tr_sm_family *m_attrs_truncated; /* ..._attributes_truncated */
     struct tr_sm_family
         *m_write_bytes; /* triad_write_request_bytes histogram */
     /* PromQL queries running and when the last one ended (tr_now_ms), for
@@ -149,6 +153,19 @@ void tr_loki_tail_stop(void);
 /* OTLP logs over HTTP (server/api_otlp_logs.c). */
 void tr_api_otlp_logs(const struct tr_http_request *req,
                       struct tr_http_response *resp);
+/* OTLP traces over HTTP and gRPC (server/api_otlp_traces.c). */
+void tr_api_otlp_traces(const struct tr_http_request *req,
+                        struct tr_http_response *resp);
+/* Tempo's API (server/api_tempo.c): trace by id (v1 and v2), echo and
+ * build information. */
+void tr_api_tempo_trace(const struct tr_http_request *req,
+                        struct tr_http_response *resp);
+void tr_api_tempo_trace_v2(const struct tr_http_request *req,
+                           struct tr_http_response *resp);
+void tr_api_tempo_echo(const struct tr_http_request *req,
+                       struct tr_http_response *resp);
+void tr_api_tempo_buildinfo(const struct tr_http_request *req,
+                            struct tr_http_response *resp);
 /* PromQL endpoints (server/api_query.c). */
 void tr_api_query(const struct tr_http_request *req,
                   struct tr_http_response *resp);

@@ -236,6 +236,22 @@ static const struct opt opts[] = {
     {"limits.logs-max-query-bytes-read", K_SIZE, F(limits.logs_max_query_bytes),
      "0", NULL, 0, 0, 0, "SIZE",
      "log line bytes a LogQL query may read; 0: unlimited (400)"},
+    {"limits.traces-max-bytes-per-trace", K_SIZE,
+     F(limits.traces_max_bytes_per_trace), "5000000", NULL, 0, 0, 0, "SIZE",
+     "bytes of one trace's spans in one export (Tempo's "
+     "max_bytes_per_trace); its spans beyond are refused; 0: unlimited"},
+    {"limits.traces-max-attribute-bytes", K_SIZE,
+     F(limits.traces_max_attr_bytes), "2048", NULL, 0, 0, 0, "SIZE",
+     "longer span, resource, event and link attribute strings are cut to it "
+     "(Tempo's max_attribute_bytes); 0: unlimited"},
+    {"limits.traces-ingestion-rate", K_SIZE, F(limits.traces_rate_bytes),
+     "15000000", NULL, 0, 0, 0, "SIZE",
+     "OTLP trace bytes per second per tenant (Tempo's "
+     "ingestion_rate_limit_bytes; 429 beyond); 0: unlimited"},
+    {"limits.traces-ingestion-burst", K_SIZE, F(limits.traces_burst_bytes),
+     "20000000", NULL, 0, 0, 0, "SIZE",
+     "burst size of the traces ingestion rate limit (Tempo's "
+     "ingestion_burst_size_bytes)"},
     /* PromQL queries */
     {"query.timeout", K_DUR, F(query_timeout_ms), "2m", NULL, 1, 0, 0,
      "DURATION",

@@ -31,6 +31,11 @@ struct tr_limits {
     size_t logs_max_entries;       /* LogQL: limit of a log query */
     size_t logs_max_query_series;  /* LogQL: streams/series of a result */
     size_t logs_max_query_bytes;   /* LogQL: line bytes read; 0 = off */
+    /* traces (Tempo's limits and defaults) */
+    size_t traces_max_bytes_per_trace; /* per trace and request; 0 = off */
+    size_t traces_max_attr_bytes;      /* longer values cut; 0 = off */
+    size_t traces_rate_bytes;          /* request bytes/s per tenant; 0 = off */
+    size_t traces_burst_bytes;         /* token bucket size */
 };
 
 struct tr_config {
