@@ -907,17 +907,28 @@ struct tr_traceql_spanset *tr_tql_p_filter(struct tr_tql_parser *p)
  * parenthesised pipelines in spansetPipelineExpression (pipes). */
 
 static struct tr_traceql_spanset *p_spanset_primary(struct tr_tql_parser *p,
-                                                    bool pipes)
+                                                    int mode)
 {
     size_t save = p->i;
     struct tr_traceql_spanset *s = NULL;
+    bool pipes = mode != TR_TQL_SS_FILTERS;
     if (!tr_tql_enter(p)) {
         return NULL;
     }
     if (!pipes && tok_cur(p) == TR_TQL_T_OPEN_BRACE) {
         s = tr_tql_p_filter(p);
     } else if (tok_accept(p, TR_TQL_T_OPEN_PARENS)) {
-        s = tr_tql_p_spanset(p, 1, pipes);
+        if (mode == TR_TQL_SS_PIPES_FIRST) {
+            /* where a pipeline may start too, "( spanset )" is a spanset
+             * expression, not a pipeline: Tempo's yacc shifts the ")" */
+            if (tr_tql_p_spanset(p, 1, TR_TQL_SS_FILTERS) &&
+                tok_cur(p) == TR_TQL_T_CLOSE_PARENS) {
+                tok_fail(p);
+                goto out;
+            }
+            p->i = save + 1;
+        }
+        s = tr_tql_p_spanset(p, 1, pipes ? TR_TQL_SS_PIPES_FIRST : mode);
         if (s && !tok_expect(p, TR_TQL_T_CLOSE_PARENS)) {
             s = NULL;
         }
@@ -934,6 +945,7 @@ static struct tr_traceql_spanset *p_spanset_primary(struct tr_tql_parser *p,
     } else {
         tok_fail(p);
     }
+out:
     if (!s) {
         p->i = save;
     }
@@ -943,9 +955,9 @@ static struct tr_traceql_spanset *p_spanset_primary(struct tr_tql_parser *p,
 
 struct tr_traceql_spanset *tr_tql_p_spanset(struct tr_tql_parser *p,
                                             int min,
-                                            bool pipes)
+                                            int mode)
 {
-    struct tr_traceql_spanset *lhs = p_spanset_primary(p, pipes);
+    struct tr_traceql_spanset *lhs = p_spanset_primary(p, mode);
     while (lhs) {
         enum tr_traceql_op op;
         int prec = spanset_prec(tok_cur(p), &op);
@@ -954,7 +966,9 @@ struct tr_traceql_spanset *tr_tql_p_spanset(struct tr_tql_parser *p,
         }
         size_t save = p->i;
         tok_advance(p);
-        struct tr_traceql_spanset *rhs = tr_tql_p_spanset(p, prec + 1, pipes);
+        struct tr_traceql_spanset *rhs = tr_tql_p_spanset(
+            p, prec + 1,
+            mode == TR_TQL_SS_PIPES_FIRST ? TR_TQL_SS_PIPES : mode);
         if (!rhs) {
             p->i = save;
             break;
@@ -1028,7 +1042,7 @@ static bool p_stage(struct tr_tql_parser *p,
         return false;
     }
     bool ok = true;
-    struct tr_traceql_spanset *s = tr_tql_p_spanset(p, 1, false);
+    struct tr_traceql_spanset *s = tr_tql_p_spanset(p, 1, TR_TQL_SS_FILTERS);
     if (s) {
         st->kind = TR_TQL_STAGE_SPANSET;
         st->u.spanset = s;

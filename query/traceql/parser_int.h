@@ -93,11 +93,13 @@ bool tr_tql_p_static(struct tr_tql_parser *p, struct tr_traceql_static *st);
 bool tr_tql_p_attribute(struct tr_tql_parser *p, struct tr_traceql_attr *a);
 struct tr_traceql_spanset *tr_tql_p_filter(struct tr_tql_parser *p);
 struct tr_traceql_pipeline *tr_tql_p_pipeline(struct tr_tql_parser *p);
-/* Spanset operators over filters (pipes false: spansetExpression) or
- * over parenthesised pipelines (pipes true: spansetPipelineExpression). */
+/* Spanset operators over filters (mode FILTERS: spansetExpression) or
+ * over parenthesised pipelines (PIPES: spansetPipelineExpression; FIRST:
+ * where a pipeline may start too, so that "( spanset )" is not one). */
+enum { TR_TQL_SS_FILTERS, TR_TQL_SS_PIPES, TR_TQL_SS_PIPES_FIRST };
 struct tr_traceql_spanset *tr_tql_p_spanset(struct tr_tql_parser *p,
                                             int min,
-                                            bool pipes);
+                                            int mode);
 bool tr_tql_p_aggregate(struct tr_tql_parser *p,
                         struct tr_traceql_scalar **out);
 bool tr_tql_p_cmp(struct tr_tql_parser *p, enum tr_traceql_op *op);

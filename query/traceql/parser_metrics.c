@@ -515,7 +515,8 @@ static bool root_pipeline(struct tr_tql_parser *p, struct tr_traceql_query *q)
 static bool root_spanset_expr(struct tr_tql_parser *p,
                               struct tr_traceql_query *q)
 {
-    struct tr_traceql_spanset *s = tr_tql_p_spanset(p, 1, true);
+    struct tr_traceql_spanset *s =
+        tr_tql_p_spanset(p, 1, TR_TQL_SS_PIPES_FIRST);
     if (!s) {
         return false;
     }

@@ -340,6 +340,11 @@ Test(traceql_parser, structural)
           "(({ .a } | count() > 1) >> ({ .b } | { .c }))");
     canon("(({ .a } | { .b }))", "{ .a } | { .b }");
     parse_error("({ .a } | { .b }) && { .c }", "unexpected");
+    canon("({ .a } | { .b }) && ({ .c })", "(({ .a } | { .b }) && ({ .c }))");
+    /* where a pipeline may start, "({ .c })" is a spanset expression (the
+     * ")" is shifted by Tempo's yacc), so a pipeline cannot follow */
+    parse_error("({ .c }) && ({ .a } | { .b })", "col 21: syntax error");
+    parse_error("(({ .c }) && ({ .a } | { .b }))", "syntax error");
     parse_error("{ true } + { true }", "unexpected +");
     parse_error("{ true } <= { true }", "unexpected <=");
     parse_error("{ true } & { true }", "unexpected IDENTIFIER &");
