@@ -31,11 +31,26 @@
 #include "storage/select.h"
 #include "storage/storage.h"
 #include "storage/trace_entry.h"
+#include "storage/trace_select.h"
 
 struct tr_cluster;
 
 /* What the cluster layer needs from the node's configuration (server/
  * fills it from its flags). Strings are borrowed for the cluster's life. */
+/* Traces queries pushed down to the nodes that hold the shards (search,
+ * tag names and values: the TraceQL engine belongs to server/, which
+ * gives the function in tr_cluster_config; the cluster only carries requests
+ * and answers). fn answers req over src (the node's local trace source)
+ * restricted to the shards ids[0..n), appending its answer to out; 0 or
+ * an error with errmsg (TR_EINVAL: the caller's mistake, 400). */
+typedef int (*tr_cluster_traces_fn)(void *arg,
+                                    const struct tr_trace_source *src,
+                                    const struct tr_shard_id *ids,
+                                    size_t n,
+                                    const void *req,
+                                    size_t len,
+                                    struct tr_buf *out,
+                                    char *errmsg);
 struct tr_cluster_config {
     int version;                /* 1 */
     const char *data_dir;       /* Raft state in <data_dir>/raft */
@@ -59,13 +74,15 @@ struct tr_cluster_config {
     int64_t write_timeout_ms;
     /* late-write grace per signal (index: enum tr_signal), resolved */
     int64_t late_write_grace_ms[TR_SIGNAL_MAX + 1];
-    int64_t ooo_window_ms;       /* proposed into the catalog's settings */
-    uint64_t max_series;         /* default per-tenant series limit */
-    uint64_t max_streams;        /* default per-tenant log stream limit */
-    uint64_t apply_queue_bytes;  /* back-pressure: 503 above this */
-    unsigned storage_threads;    /* apply threads (lanes) */
-    bool fake_clock;             /* --debug.fake-clock given */
-    int64_t fake_clock_start_ms; /* its start */
+    int64_t ooo_window_ms;          /* proposed into the catalog's settings */
+    uint64_t max_series;            /* default per-tenant series limit */
+    uint64_t max_streams;           /* default per-tenant log stream limit */
+    uint64_t apply_queue_bytes;     /* back-pressure: 503 above this */
+    unsigned storage_threads;       /* apply threads (lanes) */
+    bool fake_clock;                /* --debug.fake-clock given */
+    int64_t fake_clock_start_ms;    /* its start */
+    tr_cluster_traces_fn traces_fn; /* NULL: this node serves none */
+    void *traces_arg;
 };
 
 /* Starts the cluster layer on loop: the Raft listener, the meta group
@@ -158,6 +175,20 @@ int tr_cluster_trace_get(struct tr_cluster *c,
                          struct tr_arena *a,
                          struct tr_span_batch *out,
                          char *errmsg);
+
+/* Worker threads: runs req on one replica of every traces shard of the
+ * windows overlapping [start_ms, end_ms] (local shards in this thread,
+ * other nodes in parallel) and hands each answer to merge (in a fixed
+ * order, on this thread). 0 or an error with errmsg. */
+int tr_cluster_traces_query(
+    struct tr_cluster *c,
+    const void *req,
+    size_t len,
+    int64_t start_ms,
+    int64_t end_ms,
+    int (*merge)(void *arg, const void *answer, size_t len, char *errmsg),
+    void *arg,
+    char *errmsg);
 
 /* ---- node state --------------------------------------------------------- */
 

@@ -6,11 +6,14 @@
  * is kept once).
  *
  *   traces read request (after the generic read header, cluster/read.c):
- *                  u8 op (1 = trace by id), uvarint + tenant, 16 bytes
- *                  trace id
+ *                  u8 op: 1 = trace by id: uvarint + tenant, 16 bytes
+ *                  trace id; 2 = a pushed-down query: the bytes of the
+ *                  server's request (tr_cluster_traces_fn)
  *   trace-by-id response: one span batch (storage/trace_entry.h) with the
  *                  trace's spans in the node's shards that were asked
+ *   pushed-down response: the server function's answer
  */
+#include "storage/trace_store.h"
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,7 +26,7 @@
 #include "storage/trace_entry.h"
 #include "storage/trace_store.h"
 
-enum { ST_TRACE_BY_ID = 1 };
+enum { ST_TRACE_BY_ID = 1, ST_PUSHED = 2 };
 
 /* ---- writes ------------------------------------------------------------- */
 
@@ -172,6 +175,16 @@ static int st__serve_read(struct tr_cluster *c,
                           char *errmsg)
 {
     (void)max_units;
+    const uint8_t *p = req;
+    if (len >= 1 && p[0] == ST_PUSHED) {
+        if (c->cfg.traces_fn == NULL) {
+            return tr_errf(TR_EUNSUPPORTED, errmsg,
+                           "traces queries are not served by this node");
+        }
+        return c->cfg.traces_fn(c->cfg.traces_arg,
+                                tr_storage_trace_source(c->storage), ids, n,
+                                p + 1, len - 1, out, errmsg);
+    }
     struct tr_slice tenant, id;
     int rv = st__req_parse(req, len, &tenant, &id, errmsg);
     if (rv != 0) {
@@ -292,5 +305,83 @@ int tr_cluster_trace_get(struct tr_cluster *c,
     if (rv == 0) {
         *out = g.bb.b;
     }
+    return rv;
+}
+
+/* ---- pushed-down queries ------------------------------------------------- */
+
+struct st_pushed {
+    struct tr_cluster *c;
+    const void *req; /* the server's request (without the op byte) */
+    size_t len;
+    int (*merge)(void *arg, const void *answer, size_t len, char *errmsg);
+    void *arg;
+};
+
+static int st__pushed_local(void *arg,
+                            const struct tr_shard_id *ids,
+                            size_t n,
+                            char *errmsg)
+{
+    struct st_pushed *p = arg;
+    if (p->c->cfg.traces_fn == NULL) {
+        return tr_errf(TR_EUNSUPPORTED, errmsg,
+                       "traces queries are not served by this node");
+    }
+    struct tr_buf out;
+    tr_buf_init(&out);
+    int rv = p->c->cfg.traces_fn(p->c->cfg.traces_arg,
+                                 tr_storage_trace_source(p->c->storage), ids, n,
+                                 p->req, p->len, &out, errmsg);
+    if (rv == 0 && out.oom) {
+        rv = tr_errf(TR_ENOMEM, errmsg, "out of memory");
+    }
+    if (rv == 0) {
+        rv = p->merge(p->arg, out.data, out.len, errmsg);
+    }
+    tr_buf_free(&out);
+    return rv;
+}
+
+static int st__pushed_remote(void *arg,
+                             const struct tr_shard_id *ids,
+                             size_t n,
+                             struct cl_answer *ans,
+                             char *errmsg)
+{
+    (void)ids;
+    (void)n;
+    struct st_pushed *p = arg;
+    return p->merge(p->arg, ans->body, ans->len, errmsg);
+}
+
+int tr_cluster_traces_query(
+    struct tr_cluster *c,
+    const void *req,
+    size_t len,
+    int64_t start_ms,
+    int64_t end_ms,
+    int (*merge)(void *arg, const void *answer, size_t len, char *errmsg),
+    void *arg,
+    char *errmsg)
+{
+    struct st_pushed p = {c, req, len, merge, arg};
+    struct tr_buf r;
+    tr_buf_init(&r);
+    tr_buf_putc(&r, ST_PUSHED);
+    tr_buf_append(&r, req, len);
+    struct cl_read rd = {
+        .signal = TR_SIGNAL_TRACES,
+        .mint = start_ms,
+        .maxt = end_ms,
+        .req = r.data,
+        .req_len = r.len,
+        .local = st__pushed_local,
+        .remote = st__pushed_remote,
+        .arg = &p,
+    };
+    int rv = r.oom ? tr_errf(TR_ENOMEM, errmsg, "out of memory")
+                   : cl_read_run(c, &rd, errmsg);
+    tr_buf_free(&r);
     return rv;
 }

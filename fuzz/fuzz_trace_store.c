@@ -9,7 +9,7 @@
  * parser is reached) and as a block index record. Whatever decodes is
  * encoded again and decoded again to the same bytes (entries and
  * batches); a decoded block's spans are rebuilt into a block whose decode
- * holds the same spans; an index record's postings are walked to the end.
+ * holds the same spans; an index record decodes only at its size.
  * Seeds: fuzz/corpus/fuzz_trace_store/ (entries of the stock exporters'
  * spans, a batch, raw block contents). */
 #include <stddef.h>
@@ -74,9 +74,12 @@ static void rebuild(const struct tr_trace_block *blk, struct tr_arena *a)
             ordered = 0;
         }
     }
+    struct tr_buf values, keys;
+    tr_buf_init(&values);
+    tr_buf_init(&keys);
     if (ordered && n > 0 &&
-        tr_trace_block_build(&blk->batch, 1, in, n, &block, &index, &recs) ==
-            0) {
+        tr_trace_block_build(&blk->batch, 1, in, n, &block, &index, &recs,
+                             &values, &keys) == 0) {
         struct tr_trace_block d;
         check(tr_trace_block_decode(block.data, block.len, a, &d) == 0);
         check(d.batch.n_spans == n);
@@ -89,30 +92,16 @@ static void rebuild(const struct tr_trace_block *blk, struct tr_arena *a)
     tr_buf_free(&block);
     tr_buf_free(&index);
     tr_buf_free(&recs);
+    tr_buf_free(&values);
+    tr_buf_free(&keys);
     tr_free(in);
 }
 
-static void walk_postings(struct tr_slice rec)
+static void index_record(struct tr_slice rec)
 {
     struct tr_trace_block_index bi;
-    if (tr_trace_block_index_decode(rec, &bi) != 0) {
-        return;
-    }
-    struct tr_cursor c = bi.postings;
-    for (uint64_t i = 0; i < bi.n_postings; i++) {
-        uint8_t field;
-        uint64_t kl, vl, n, d;
-        struct tr_slice k, v;
-        if (tr_cursor_u8(&c, &field) != 0 || tr_cursor_uvarint(&c, &kl) ||
-            tr_cursor_bytes(&c, kl, &k) || tr_cursor_uvarint(&c, &vl) ||
-            tr_cursor_bytes(&c, vl, &v) || tr_cursor_uvarint(&c, &n)) {
-            return;
-        }
-        for (uint64_t j = 0; j < n; j++) {
-            if (tr_cursor_uvarint(&c, &d) != 0) {
-                return;
-            }
-        }
+    if (tr_trace_block_index_decode(rec, &bi) == 0) {
+        check(rec.len >= 19);
     }
 }
 
@@ -140,7 +129,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
     }
     tr_buf_free(&z);
-    walk_postings((struct tr_slice){(const char *)data, size});
+    index_record((struct tr_slice){(const char *)data, size});
     tr_arena_free(&a);
     return 0;
 }

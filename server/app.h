@@ -166,6 +166,29 @@ void tr_api_tempo_echo(const struct tr_http_request *req,
                        struct tr_http_response *resp);
 void tr_api_tempo_buildinfo(const struct tr_http_request *req,
                             struct tr_http_response *resp);
+/* Tempo's search, tags and tag values (server/api_tempo_search.c); the
+ * node side of their pushed-down queries, tr_tempo_search_node, is the
+ * cluster's traces_fn (tr_cluster_config). */
+void tr_api_tempo_search(const struct tr_http_request *req,
+                         struct tr_http_response *resp);
+void tr_api_tempo_tags(const struct tr_http_request *req,
+                       struct tr_http_response *resp);
+void tr_api_tempo_tags_v2(const struct tr_http_request *req,
+                          struct tr_http_response *resp);
+void tr_api_tempo_tag_values(const struct tr_http_request *req,
+                             struct tr_http_response *resp);
+void tr_api_tempo_tag_values_v2(const struct tr_http_request *req,
+                                struct tr_http_response *resp);
+struct tr_trace_source;
+struct tr_shard_id;
+int tr_tempo_search_node(void *arg,
+                         const struct tr_trace_source *src,
+                         const struct tr_shard_id *ids,
+                         size_t n,
+                         const void *req,
+                         size_t len,
+                         struct tr_buf *out,
+                         char *errmsg);
 /* PromQL endpoints (server/api_query.c). */
 void tr_api_query(const struct tr_http_request *req,
                   struct tr_http_response *resp);

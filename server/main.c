@@ -298,6 +298,7 @@ static int node__serve(struct node *n)
     }
     struct tr_cluster_config cc;
     node__cluster_config(&n->cfg, &cc);
+    cc.traces_fn = tr_tempo_search_node;
     if (tr_cluster_start(n->loop, &cc, n->app.storage, http_port, &n->cluster,
                          err) != 0) {
         tr_log_error("cannot start the cluster layer", "err=\"%s\"", err);

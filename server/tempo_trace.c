@@ -386,7 +386,7 @@ static void js_u64_str(struct tr_json *j, uint64_t v)
 
 static void js_kvs(struct tr_json *j, const struct tr_otlp_kv *kvs, size_t n);
 
-static void js_value(struct tr_json *j, const struct tr_otlp_value *v)
+void tr_tempo_json_value(struct tr_json *j, const struct tr_otlp_value *v)
 {
     tr_json_obj_begin(j);
     switch (v->type) {
@@ -422,7 +422,7 @@ static void js_value(struct tr_json *j, const struct tr_otlp_value *v)
                 tr_json_key(j, "values");
                 tr_json_arr_begin(j);
                 for (size_t i = 0; i < v->n; i++) {
-                    js_value(j, &v->items[i]);
+                    tr_tempo_json_value(j, &v->items[i]);
                 }
                 tr_json_arr_end(j);
             }
@@ -455,7 +455,7 @@ static void js_kvs(struct tr_json *j, const struct tr_otlp_kv *kvs, size_t n)
         tr_json_key(j, "key");
         tr_json_str_n(j, kvs[i].key.base, kvs[i].key.len);
         tr_json_key(j, "value");
-        js_value(j, &kvs[i].value);
+        tr_tempo_json_value(j, &kvs[i].value);
         tr_json_obj_end(j);
     }
     tr_json_arr_end(j);

@@ -34,4 +34,9 @@ int tr_tempo_trace_json(const struct tr_span_batch *b,
                         uint64_t inspected_bytes,
                         struct tr_buf *out);
 
+/* An OTLP AnyValue in OTLP/JSON ({"stringValue": ...}; 64-bit integers
+ * as strings, bytes in base64, NaN and infinities as strings). */
+struct tr_json;
+void tr_tempo_json_value(struct tr_json *j, const struct tr_otlp_value *v);
+
 #endif

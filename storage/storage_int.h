@@ -11,6 +11,7 @@
 #include "storage/engine.h"
 #include "storage/keys.h"
 #include "storage/log_select.h"
+#include "storage/trace_select.h"
 #include "storage/storage.h"
 
 /* Out-of-order samples of a series, sorted by time, not yet in a chunk. */
@@ -72,6 +73,7 @@ struct tr_storage {
     struct tr_buf val;       /* scratch value (under write_mu) */
     struct tr_select_source source;
     struct tr_log_source log_source;
+    struct tr_trace_source trace_source;
 };
 
 /* A shard's progress (one per shard applied on this node). */

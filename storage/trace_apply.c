@@ -83,7 +83,37 @@ static int ta__block_cmp(const void *pa, const void *pb)
     return memcmp(x->span_id.base, y->span_id.base, TR_SPAN_ID_SIZE);
 }
 
-/* Writes the block of batches[0..n) (B, I and X keys) at seq = index. */
+/* Writes one key of kind per item of list (u8 field, str key[, str
+ * value]): prefix | the item's bytes | seq. */
+static int ta__value_keys(struct ta_ctx *c,
+                          struct tr_slice tenant,
+                          const struct tr_buf *list,
+                          char kind,
+                          bool with_value)
+{
+    struct tr_cursor lc = tr_cursor_make(list->data, list->len);
+    while (tr_cursor_left(&lc) > 0) {
+        const uint8_t *start = lc.p;
+        uint8_t field;
+        uint64_t l;
+        struct tr_slice part;
+        if (tr_cursor_u8(&lc, &field) != 0 || tr_cursor_uvarint(&lc, &l) != 0 ||
+            tr_cursor_bytes(&lc, l, &part) != 0 ||
+            (with_value && (tr_cursor_uvarint(&lc, &l) != 0 ||
+                            tr_cursor_bytes(&lc, l, &part) != 0))) {
+            return TR_ENOMEM; /* only a failed append leaves it short */
+        }
+        trace_key(&c->key, tenant, c->id->window, c->id->slot, kind);
+        tr_buf_append(&c->key, start, (size_t)(lc.p - start));
+        tr_buf_put_u64be(&c->key, c->index);
+        tr_wbatch_put(c->s->batch, TR_CF_TRACES, c->key.data, c->key.len, "",
+                      0);
+    }
+    return 0;
+}
+
+/* Writes the block of batches[0..n) (B, I, X, V and K keys) at seq =
+ * index. */
 static int ta__write_block(struct ta_ctx *c,
                            struct tr_slice tenant,
                            const struct tr_span_batch *batches,
@@ -130,11 +160,14 @@ static int ta__write_block(struct ta_ctx *c,
     for (size_t i = 0; i < m; i++) {
         in[i] = sp[i].in;
     }
-    struct tr_buf block, index, recs;
+    struct tr_buf block, index, recs, values, keys;
     tr_buf_init(&block);
     tr_buf_init(&index);
     tr_buf_init(&recs);
-    int rv = tr_trace_block_build(batches, n, in, m, &block, &index, &recs);
+    tr_buf_init(&values);
+    tr_buf_init(&keys);
+    int rv = tr_trace_block_build(batches, n, in, m, &block, &index, &recs,
+                                  &values, &keys);
     if (rv == 0) {
         trace_key(&c->key, tenant, c->id->window, c->id->slot,
                   TR_KEY_TRACE_BLOCK);
@@ -163,11 +196,19 @@ static int ta__write_block(struct ta_ctx *c,
             tr_wbatch_put(c->s->batch, TR_CF_TRACES, c->key.data, c->key.len,
                           rec.base, rec.len);
         }
+        if (rv == 0) {
+            rv = ta__value_keys(c, tenant, &values, TR_KEY_TRACE_VALUE, true);
+        }
+        if (rv == 0) {
+            rv = ta__value_keys(c, tenant, &keys, TR_KEY_TRACE_NAME, false);
+        }
         rv = rv == 0 && c->key.oom ? TR_ENOMEM : rv;
     }
     tr_buf_free(&block);
     tr_buf_free(&index);
     tr_buf_free(&recs);
+    tr_buf_free(&values);
+    tr_buf_free(&keys);
     tr_free(sp);
     tr_free(in);
     return rv;

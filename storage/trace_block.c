@@ -116,6 +116,8 @@ struct tb_build {
     struct tr_buf tmp;
     struct tb_post *posts;
     size_t n_posts, cap_posts;
+    struct tb_post *keys; /* (scope, attribute name) */
+    size_t n_keys, cap_keys;
     int err;
 };
 
@@ -272,12 +274,6 @@ static void tb__post(struct tb_build *x,
         (struct tb_post){field, key, (struct tr_slice){val, x->tmp.len}, ord};
 }
 
-static bool tb__posted_key(struct tr_slice k)
-{
-    return (k.len > 5 && memcmp(k.base, "http.", 5) == 0) ||
-           (k.len > 3 && memcmp(k.base, "db.", 3) == 0);
-}
-
 static int tb__post_cmp(const void *pa, const void *pb)
 {
     const struct tb_post *a = pa, *b = pb;
@@ -300,48 +296,91 @@ static bool tb__same_group(const struct tb_post *a, const struct tb_post *b)
            tr_slice_eq(a->val, b->val);
 }
 
-static void tb__index(struct tb_build *x,
-                      size_t traces,
+static void tb__index(size_t traces,
                       size_t spans,
                       uint64_t mint,
                       uint64_t maxt,
                       struct tr_buf *out)
 {
-    if (x->n_posts > 0) {
-        qsort(x->posts, x->n_posts, sizeof(*x->posts), tb__post_cmp);
-    }
-    size_t groups = 0;
-    for (size_t i = 0; i < x->n_posts; i++) {
-        groups += i == 0 || !tb__same_group(&x->posts[i - 1], &x->posts[i]);
-    }
     tr_buf_putc(out, TB_VERSION);
     tr_buf_put_uvarint(out, traces);
     tr_buf_put_uvarint(out, spans);
     tr_buf_put_u64be(out, mint);
     tr_buf_put_u64be(out, maxt);
-    tr_buf_put_uvarint(out, groups);
+}
+
+static bool tb__same_key(const struct tb_post *a, const struct tb_post *b)
+{
+    return a->field == b->field && tr_slice_eq(a->key, b->key);
+}
+
+/* The distinct (field, key, value) of the block; a (field, key) with more
+ * than TB_VALUES_MAX values gets one entry with an empty value instead
+ * (any value). */
+static void tb__values(struct tb_build *x, struct tr_buf *out)
+{
+    if (x->n_posts > 0) {
+        qsort(x->posts, x->n_posts, sizeof(*x->posts), tb__post_cmp);
+    }
     for (size_t i = 0; i < x->n_posts;) {
-        size_t j = i, n = 0;
-        while (j < x->n_posts && tb__same_group(&x->posts[i], &x->posts[j])) {
-            n += j == i || x->posts[j].ord != x->posts[j - 1].ord;
+        size_t j = i, distinct = 0;
+        while (j < x->n_posts && tb__same_key(&x->posts[i], &x->posts[j])) {
+            distinct +=
+                j == i || !tb__same_group(&x->posts[j - 1], &x->posts[j]);
             j++;
         }
-        const struct tb_post *p = &x->posts[i];
-        tr_buf_putc(out, (char)p->field);
-        tr_buf_put_uvarint(out, p->key.len);
-        tr_buf_append(out, p->key.base, p->key.len);
-        tr_buf_put_uvarint(out, p->val.len);
-        tr_buf_append(out, p->val.base, p->val.len);
-        tr_buf_put_uvarint(out, n);
-        uint32_t prev = 0;
         for (size_t k = i; k < j; k++) {
-            if (k > i && x->posts[k].ord == x->posts[k - 1].ord) {
+            if (k > i && tb__same_group(&x->posts[k - 1], &x->posts[k])) {
                 continue;
             }
-            tr_buf_put_uvarint(out, x->posts[k].ord - prev);
-            prev = x->posts[k].ord;
+            const struct tb_post *p = &x->posts[k];
+            tr_buf_putc(out, (char)p->field);
+            tr_buf_put_uvarint(out, p->key.len);
+            tr_buf_append(out, p->key.base, p->key.len);
+            if (distinct > TB_VALUES_MAX) {
+                tr_buf_put_uvarint(out, 0);
+                break;
+            }
+            tr_buf_put_uvarint(out, p->val.len);
+            tr_buf_append(out, p->val.base, p->val.len);
         }
         i = j;
+    }
+}
+
+/* The distinct (scope, attribute name) of the block. */
+static void tb__keys(struct tb_build *x, struct tr_buf *out)
+{
+    if (x->n_keys > 0) {
+        qsort(x->keys, x->n_keys, sizeof(*x->keys), tb__post_cmp);
+    }
+    for (size_t i = 0; i < x->n_keys; i++) {
+        if (i > 0 && tb__same_key(&x->keys[i - 1], &x->keys[i])) {
+            continue;
+        }
+        tr_buf_putc(out, (char)x->keys[i].field);
+        tr_buf_put_uvarint(out, x->keys[i].key.len);
+        tr_buf_append(out, x->keys[i].key.base, x->keys[i].key.len);
+    }
+}
+
+static void tb__key(struct tb_build *x,
+                    uint8_t scope,
+                    const struct tr_otlp_kv *kvs,
+                    size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (x->n_keys == x->cap_keys) {
+            struct tb_post *nk =
+                tr_array_grow(x->keys, &x->cap_keys, sizeof(*nk), 256);
+            if (nk == NULL) {
+                x->err = TR_ENOMEM;
+                return;
+            }
+            x->keys = nk;
+        }
+        x->keys[x->n_keys++] =
+            (struct tb_post){scope, kvs[i].key, (struct tr_slice){"", 0}, 0};
     }
 }
 
@@ -409,10 +448,14 @@ static void tb__span(struct tb_build *x,
     tb__post(x, TB_FIELD_KIND, (struct tr_slice){"", 0},
              &(struct tr_otlp_value){.type = TR_OTLP_INT, .i = s->kind}, ord);
     for (size_t i = 0; i < s->n_attrs; i++) {
-        if (tb__posted_key(s->attrs[i].key)) {
-            tb__post(x, TB_FIELD_SPAN, s->attrs[i].key, &s->attrs[i].value,
-                     ord);
-        }
+        tb__post(x, TB_FIELD_SPAN, s->attrs[i].key, &s->attrs[i].value, ord);
+    }
+    tb__key(x, TB_SCOPE_SPAN, s->attrs, s->n_attrs);
+    for (size_t i = 0; i < s->n_events; i++) {
+        tb__key(x, TB_SCOPE_EVENT, s->events[i].attrs, s->events[i].n_attrs);
+    }
+    for (size_t i = 0; i < s->n_links; i++) {
+        tb__key(x, TB_SCOPE_LINK, s->links[i].attrs, s->links[i].n_attrs);
     }
 }
 
@@ -489,6 +532,9 @@ static void tb__trace(struct tb_build *x,
                 tb__post(x, TB_FIELD_RESOURCE, res->attrs[k].key,
                          &res->attrs[k].value, ord);
             }
+            tb__key(x, TB_SCOPE_RESOURCE, res->attrs, res->n_attrs);
+            const struct tr_otlp_scope *isc = &bt->scopes[sc].scope;
+            tb__key(x, TB_SCOPE_INSTRUMENTATION, isc->attrs, isc->n_attrs);
         }
     }
     /* the trace record */
@@ -518,6 +564,7 @@ static void tb__build_free(struct tb_build *x, size_t n_batches)
     tr_arena_free(&x->a);
     tr_buf_free(&x->tmp);
     tr_free(x->posts);
+    tr_free(x->keys);
     (void)n_batches;
 }
 
@@ -527,7 +574,9 @@ int tr_trace_block_build(const struct tr_span_batch *batches,
                          size_t n,
                          struct tr_buf *block,
                          struct tr_buf *index,
-                         struct tr_buf *recs)
+                         struct tr_buf *recs,
+                         struct tr_buf *values,
+                         struct tr_buf *keys)
 {
     struct tb_build x;
     memset(&x, 0, sizeof(x));
@@ -592,8 +641,10 @@ int tr_trace_block_build(const struct tr_span_batch *batches,
         rv = tr_zstd_encode(raw.data, raw.len, TB_ZSTD_LEVEL, block);
     }
     if (rv == 0) {
-        tb__index(&x, traces, n, n ? mint : 0, maxt, index);
-        rv = index->oom || x.err ? TR_ENOMEM : 0;
+        tb__index(traces, n, n ? mint : 0, maxt, index);
+        tb__values(&x, values);
+        tb__keys(&x, keys);
+        rv = index->oom || values->oom || keys->oom || x.err ? TR_ENOMEM : 0;
     }
     tr_buf_free(&raw);
     tb__build_free(&x, n_batches);
@@ -1038,11 +1089,8 @@ int tr_trace_block_index_decode(struct tr_slice rec,
         tr_cursor_uvarint(&c, &out->traces) != 0 ||
         tr_cursor_uvarint(&c, &out->spans) != 0 ||
         tr_cursor_u64be(&c, &out->start) != 0 ||
-        tr_cursor_u64be(&c, &out->end) != 0 ||
-        tr_cursor_uvarint(&c, &out->n_postings) != 0 ||
-        out->n_postings > tr_cursor_left(&c)) {
+        tr_cursor_u64be(&c, &out->end) != 0 || tr_cursor_left(&c) != 0) {
         return TR_ECORRUPT;
     }
-    out->postings = c;
     return 0;
 }

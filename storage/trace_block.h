@@ -44,14 +44,17 @@
  *   1       uvarint  traces, spans
  *   .       8        min span start ns, u64 BE
  *   .       8        max span end ns, u64 BE
- *   .       uvarint  postings P, then P postings in ascending (field, key,
- *                    value) order: u8 field (TB_FIELD_*), str key (empty
- *                    for intrinsics), str value (trace_entry.h's value
- *                    encoding), uvarint n, n trace ordinals (uvarint
- *                    deltas, ascending)
- *   Postings cover resource attributes, the span name, status and kind,
- *   and span attributes named http.* and db.*, for values of at most
- *   TB_POSTING_MAX bytes that are strings, integers or booleans. */
+ *
+ *   Building a block also lists, for the shard's value and name keys
+ *   (storage/trace_keys.h):
+ *   values  the distinct (u8 field, str key, str value) of the block, in
+ *           ascending order: fields TB_FIELD_* (resource and span
+ *           attributes, span name, status and kind as INT), values in the
+ *           value encoding of storage/trace_entry.h, strings of at most
+ *           TB_POSTING_MAX bytes, integers and booleans; a (field, key)
+ *           with more than TB_VALUES_MAX distinct values is listed once
+ *           with an empty value ("any value")
+ *   keys    the distinct (u8 scope TB_SCOPE_*, str attribute name) */
 #ifndef TR_STORAGE_TRACE_BLOCK_H
 #define TR_STORAGE_TRACE_BLOCK_H
 
@@ -61,19 +64,28 @@
 #include "lib/alloc.h"
 #include "lib/buf.h"
 #include "storage/trace_entry.h"
+#include "storage/trace_select.h"
 
 #define TB_VERSION 1
 #define TB_COLS 12
 #define TB_POSTING_MAX 128
 #define TB_PARENT_OUTSIDE 0xFFFFFFFFu
+#define TB_VALUES_MAX 64
 
-enum tb_field {
-    TB_FIELD_RESOURCE = 'r',
-    TB_FIELD_SPAN = 's',
-    TB_FIELD_NAME = 'n',
-    TB_FIELD_STATUS = 'S',
-    TB_FIELD_KIND = 'k',
+enum tb_scope {
+    TB_SCOPE_RESOURCE = 'r',
+    TB_SCOPE_SPAN = 's',
+    TB_SCOPE_EVENT = 'e',
+    TB_SCOPE_LINK = 'l',
+    TB_SCOPE_INSTRUMENTATION = 'i',
 };
+
+/* Fields of the values: enum tr_trace_field (storage/trace_select.h). */
+#define TB_FIELD_RESOURCE TR_TRACE_FIELD_RESOURCE
+#define TB_FIELD_SPAN TR_TRACE_FIELD_SPAN
+#define TB_FIELD_NAME TR_TRACE_FIELD_NAME
+#define TB_FIELD_STATUS TR_TRACE_FIELD_STATUS
+#define TB_FIELD_KIND TR_TRACE_FIELD_KIND
 
 /* One span to put in a block: the index of its batch and the span. */
 struct tr_trace_block_in {
@@ -83,16 +95,18 @@ struct tr_trace_block_in {
 
 /* Builds a block from n spans sorted by (trace id, start, span id), no
  * span id twice within a trace, from batches. Appends the block to
- * block, its index record to index, and per trace to recs: the 16-byte
- * id, uvarint length, its trace record (storage/trace_keys.h). 0 or
- * TR_ENOMEM. */
+ * block, its index record to index, per trace to recs: the 16-byte id,
+ * uvarint length, its trace record (storage/trace_keys.h); and the
+ * block's values and keys (above). 0 or TR_ENOMEM. */
 int tr_trace_block_build(const struct tr_span_batch *batches,
                          size_t n_batches,
                          const struct tr_trace_block_in *spans,
                          size_t n,
                          struct tr_buf *block,
                          struct tr_buf *index,
-                         struct tr_buf *recs);
+                         struct tr_buf *recs,
+                         struct tr_buf *values,
+                         struct tr_buf *keys);
 
 /* A decoded block: its spans as a batch, in trace order; trace t holds
  * spans [first[t], first[t + 1]). */
@@ -109,12 +123,10 @@ int tr_trace_block_decode(const void *p,
                           struct tr_arena *a,
                           struct tr_trace_block *out);
 
-/* The index record's header, and its postings through a cursor. */
+/* An index record. */
 struct tr_trace_block_index {
     uint64_t traces, spans;
     uint64_t start, end;
-    uint64_t n_postings;
-    struct tr_cursor postings; /* at the first posting */
 };
 int tr_trace_block_index_decode(struct tr_slice rec,
                                 struct tr_trace_block_index *out);

@@ -15,6 +15,14 @@
  *                  whose apply cut it
  *   'I' index:     prefix | seq u64 BE        -> the block's index record:
  *                  time range, counts and postings (storage/trace_block.h)
+ *   'V' value:     prefix | u8 field | uvarint + key | uvarint + value |
+ *                  seq u64 BE -> empty: block seq holds a span with that
+ *                  value (fields and values as storage/trace_block.h
+ *                  lists them; an empty value = any value of the key). A
+ *                  search for key = value reads only the blocks named by
+ *                  its value key or by the key's "any value" key
+ *   'K' name:      prefix | u8 scope | uvarint + attribute name | seq u64
+ *                  BE -> empty: block seq has the attribute (tag names)
  *   'X' trace:     prefix | trace id (16) | seq u64 BE -> trace record
  *                  (below): the trace's part in block seq. A trace-by-id
  *                  lookup seeks here and reads only the blocks named; a
@@ -48,10 +56,10 @@
  * fragments, that apply merges them into one block: spans grouped per
  * trace, a span id seen twice in a trace kept once (the earliest entry's),
  * 'B', 'I' and one 'X' per trace written and the fragments deleted in the
- * same batch. The traces cut entry (a leader's graceful stop) does that
- * for every tenant with open fragments. A trace whose spans arrive across
- * cuts has an 'X' key per block; reads merge them (and drop a span id a
- * later block repeats). */
+ * same batch, with the block's 'V' and 'K' keys. The traces cut entry (a
+ * leader's graceful stop) does that for every tenant with open fragments. A
+ * trace whose spans arrive across cuts has an 'X' key per block; reads merge
+ * them (and drop a span id a later block repeats). */
 #ifndef TR_STORAGE_TRACE_KEYS_H
 #define TR_STORAGE_TRACE_KEYS_H
 
@@ -66,6 +74,8 @@
 #define TR_KEY_TRACE_BLOCK 'B'
 #define TR_KEY_TRACE_INDEX 'I'
 #define TR_KEY_TRACE_ID 'X'
+#define TR_KEY_TRACE_VALUE 'V'
+#define TR_KEY_TRACE_NAME 'K'
 #define TR_TRACE_STATE_SIZE 28
 
 #define TRACE_CUT_SPANS 4096

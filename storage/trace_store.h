@@ -25,6 +25,7 @@
 #include "storage/shard.h"
 #include "storage/storage.h"
 #include "storage/trace_entry.h"
+#include "storage/trace_select.h"
 
 /* Adds to bb (arrays and copies of the data in arena a) every span of
  * trace id held by the local traces shards ids[0..n) for tenant: the
@@ -40,5 +41,9 @@ int tr_storage_trace_get(struct tr_storage *s,
                          struct tr_arena *a,
                          struct tr_span_batch_builder *bb,
                          char *errmsg);
+
+/* The local trace read source (storage/trace_select.h) over every traces
+ * shard of this node, or only hints->shards when n_shards > 0. */
+const struct tr_trace_source *tr_storage_trace_source(struct tr_storage *s);
 
 #endif
