@@ -149,6 +149,9 @@ void tr_loki_tail_stop(void);
 /* OTLP logs over HTTP (server/api_otlp_logs.c). */
 void tr_api_otlp_logs(const struct tr_http_request *req,
                       struct tr_http_response *resp);
+/* OTLP metrics over HTTP (server/api_otlp_metrics.c). */
+void tr_api_otlp_metrics(const struct tr_http_request *req,
+                         struct tr_http_response *resp);
 /* PromQL endpoints (server/api_query.c). */
 void tr_api_query(const struct tr_http_request *req,
                   struct tr_http_response *resp);

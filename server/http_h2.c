@@ -18,6 +18,8 @@
  *
  *   /opentelemetry.proto.collector.logs.v1.LogsService/Export
  *       -> POST /otlp/v1/logs (application/x-protobuf)
+ *   /opentelemetry.proto.collector.metrics.v1.MetricsService/Export
+ *       -> POST /otlp/v1/metrics (application/x-protobuf)
  *
  * and the route's HTTP status maps to the gRPC status the OTLP spec asks
  * for (200 OK; 400/413/415 INVALID_ARGUMENT; 401 UNAUTHENTICATED; 403
@@ -51,6 +53,8 @@ static const struct grpc_method {
 } grpc_methods[] = {
     {"/opentelemetry.proto.collector.logs.v1.LogsService/Export",
      "/otlp/v1/logs"},
+    {"/opentelemetry.proto.collector.metrics.v1.MetricsService/Export",
+     "/otlp/v1/metrics"},
 };
 
 struct tr_h2_stream {
