@@ -26,9 +26,11 @@ struct write_ctx {
     struct tr_app *app;
     char tenant[TR_TENANT_MAX + 1];
     int64_t now_ms;
-    int64_t min_ts;    /* older -> too old */
-    int64_t max_ts;    /* newer -> too far in the future */
-    uint64_t rejected; /* samples rejected by validation */
+    int64_t min_ts;       /* older -> too old */
+    int64_t max_ts;       /* newer -> too far in the future */
+    uint64_t rejected;    /* samples rejected by validation */
+    uint64_t ex_valid;    /* exemplars passed on */
+    uint64_t ex_rejected; /* exemplars refused by validation */
     char first_err[TR_ERRMSG_SIZE];
     const char *first_reason; /* metric label for the rejection */
 };
@@ -145,6 +147,60 @@ static void write__fmt_time(int64_t ms, char *buf, size_t n)
     snprintf(buf, n, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
              tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
              (int)(((ms % 1000) + 1000) % 1000));
+}
+
+/* Validates exemplar pe into ex (labels without empty values, sorted,
+ * valid unique names, UTF-8 values, at most 128 characters in all, as
+ * Prometheus checks them); false (counted) when it is refused. */
+static bool write__exemplar(struct write_ctx *w,
+                            struct tr_arena *a,
+                            const struct tr_prw_exemplar *pe,
+                            struct tr_entry_exemplar *ex)
+{
+    memset(ex, 0, sizeof(*ex));
+    struct tr_label *ls =
+        tr_arena_alloc(a, (pe->n_labels ? pe->n_labels : 1) * sizeof(*ls));
+    if (ls == NULL) {
+        w->ex_rejected++;
+        return false;
+    }
+    size_t n = 0, runes = 0;
+    for (size_t i = 0; i < pe->n_labels; i++) {
+        const struct tr_prw_label *l = &pe->labels[i];
+        if (l->value.len == 0) {
+            continue;
+        }
+        if (!write__label_name_ok(l->name) ||
+            !tr_utf8_valid(l->value.base, l->value.len)) {
+            w->ex_rejected++;
+            return false;
+        }
+        for (size_t k = 0; k < l->name.len; k++) {
+            runes += ((unsigned char)l->name.base[k] & 0xC0) != 0x80;
+        }
+        for (size_t k = 0; k < l->value.len; k++) {
+            runes += ((unsigned char)l->value.base[k] & 0xC0) != 0x80;
+        }
+        ls[n].name = l->name;
+        ls[n++].value = l->value;
+    }
+    tr_labels_sort(ls, n);
+    for (size_t i = 1; i < n; i++) {
+        if (tr_slice_eq(ls[i].name, ls[i - 1].name)) {
+            w->ex_rejected++;
+            return false;
+        }
+    }
+    if (runes > 128) {
+        w->ex_rejected++;
+        return false;
+    }
+    ex->labels = ls;
+    ex->n_labels = n;
+    ex->ts = pe->ts_ms;
+    ex->v = pe->value;
+    w->ex_valid++;
+    return true;
 }
 
 /* Validates and normalises one series into es (labels sorted, empty values
@@ -283,7 +339,20 @@ static bool write__series(struct write_ctx *w,
     es->ts = ts;
     es->vs = vs;
     es->n_samples = m;
-    return m > 0;
+    es->exemplars = NULL;
+    es->n_exemplars = 0;
+    if (ps->n_exemplars > 0) {
+        struct tr_entry_exemplar *ex =
+            tr_arena_alloc(a, ps->n_exemplars * sizeof(*ex));
+        for (size_t i = 0; ex != NULL && i < ps->n_exemplars; i++) {
+            if (write__exemplar(w, a, &ps->exemplars[i],
+                                &ex[es->n_exemplars])) {
+                es->n_exemplars++;
+            }
+        }
+        es->exemplars = ex;
+    }
+    return m > 0 || es->n_exemplars > 0;
 #undef SSTR
 }
 
@@ -416,7 +485,7 @@ void tr_metrics_write(struct tr_app *app,
         n_samples += ps->n_samples;
         n_exemplars += ps->n_exemplars;
         n_hist += ps->n_histograms;
-        if (ps->n_samples > 0 &&
+        if ((ps->n_samples > 0 || ps->n_exemplars > 0) &&
             write__series(&w, arena, ps, &em.series[em.n_series])) {
             em.n_series++;
         }
@@ -475,6 +544,8 @@ void tr_metrics_write(struct tr_app *app,
     }
     uint64_t written = res.appended + res.duplicate;
     out->written = written;
+    out->exemplars = w.ex_valid;
+    out->exemplars_rejected = w.ex_rejected;
     tr_selfmetrics_inc(app->m_samples, (double)res.appended, w.tenant);
     tr_selfmetrics_inc(app->m_series, (double)res.created, w.tenant);
     tr_selfmetrics_inc(app->m_metadata, (double)res.metadata, w.tenant);
@@ -566,7 +637,7 @@ void tr_api_write(const struct tr_http_request *req,
     tr_http_resp_header(resp, "X-Prometheus-Remote-Write-Histograms-Written",
                         "0");
     tr_http_resp_header(resp, "X-Prometheus-Remote-Write-Exemplars-Written",
-                        "0");
+                        "%" PRIu64, r.exemplars);
     if (r.status == 400) {
         write__fail(resp, r.code, r.msg);
         return;

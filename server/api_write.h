@@ -19,11 +19,14 @@ struct tr_metrics_write_result {
      * (the valid ones stored); 503 rate-limited (rate_limited) or not
      * committed (retry); 500 out of memory */
     int status;
-    int code;          /* TR_* code of a failure (tr_status_for maps it) */
-    bool rate_limited; /* the tenant's ingestion rate refused the request */
-    bool retry_after;  /* answer with Retry-After: 1 */
-    uint64_t samples;  /* received */
-    uint64_t written;  /* appended or duplicates */
+    int code;           /* TR_* code of a failure (tr_status_for maps it) */
+    bool rate_limited;  /* the tenant's ingestion rate refused the request */
+    bool retry_after;   /* answer with Retry-After: 1 */
+    uint64_t samples;   /* received */
+    uint64_t written;   /* appended or duplicates */
+    uint64_t exemplars; /* passed validation and written with their series
+                           (a shard keeps them when it has the series) */
+    uint64_t exemplars_rejected; /* refused by validation */
     uint64_t rejected; /* by validation, limits or the shards (all of them
                           when the whole request failed) */
     char msg[TR_ERRMSG_SIZE * 2]; /* first problem and the counts */
