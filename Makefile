@@ -142,7 +142,8 @@ unit: deps build/asan/unit_tests
 	@! grep -q 'ERROR: LeakSanitizer' build/unit.log || \
 	  { echo "unit: LeakSanitizer reported leaks (build/unit.log)" >&2; exit 1; }
 
-# Stock log clients (winston-loki, pino-loki, OpenTelemetry log exporters)
+# Stock log and metric clients (winston-loki, pino-loki, OpenTelemetry log
+# and metric exporters)
 # at the versions of tests/clients/package.json, from the npm registry into
 # build/tools/node-clients; the black-box test skips with a notice when
 # Node.js or the registry is unavailable.

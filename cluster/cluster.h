@@ -119,6 +119,21 @@ int tr_cluster_write_metrics(struct tr_cluster *c,
 /* The cluster-wide metrics select source (parallel fan-out to one replica
  * per shard). */
 const struct tr_select_source *tr_cluster_source(struct tr_cluster *c);
+/* Exemplars in [mint, maxt] of the tenant's series matching ms, from
+ * one replica of every metrics shard overlapping the range (worker
+ * thread): one item per series, sorted by labels, exemplars by time
+ * (storage/storage.h, tr_storage_exemplars); arrays in arena. 0 or an
+ * error with errmsg (TR_EUNAVAIL: a shard could not be read). */
+int tr_cluster_exemplars(struct tr_cluster *c,
+                         struct tr_slice tenant,
+                         const struct tr_matcher *ms,
+                         size_t n_ms,
+                         int64_t mint,
+                         int64_t maxt,
+                         struct tr_arena *a,
+                         struct tr_exemplar_series **out,
+                         size_t *n,
+                         char *errmsg);
 /* Metric metadata of a tenant from the metrics shards of the last two
  * windows, from any node alike (worker thread; arrays in arena). */
 int tr_cluster_metadata(struct tr_cluster *c,

@@ -623,6 +623,18 @@ void cl_strings_encode(struct tr_buf *b, const struct tr_string_list *l);
  * with tr_string_list_free whatever the result). 0, TR_EPROTO or
  * TR_ENOMEM. */
 int cl_strings_decode(const void *buf, size_t len, struct tr_string_list *l);
+/* Exemplars response (format at the top of signal_metrics.c): encode
+ * (sets b->oom on failure) / decode appending to *v (*n used, *cap
+ * allocated, grown in arena a): 0, TR_EPROTO or TR_ENOMEM. */
+void cl_metrics_encode_exemplars(struct tr_buf *b,
+                                 const struct tr_exemplar_series *v,
+                                 size_t n);
+int cl_metrics_decode_exemplars(const void *buf,
+                                size_t len,
+                                struct tr_arena *a,
+                                struct tr_exemplar_series **v,
+                                size_t *n,
+                                size_t *cap);
 void cl_metrics_encode_metadata(struct tr_buf *b,
                                 const struct tr_metadata_item *it,
                                 size_t n);

@@ -6,8 +6,9 @@
  *
  *   metrics read request (after the generic read header, cluster/read.c):
  *                  u8 op (5 select, 2 label names, 3 label values,
- *                  4 metadata; 1, a select answered with decoded samples,
- *                  is retired), uvarint + tenant, varint mint, varint
+ *                  4 metadata, 6 exemplars; 1, a select answered with
+ *                  decoded samples, is retired; a node that does not know
+ *                  an op answers 400), uvarint + tenant, varint mint, varint
  *                  maxt, u8 flags (1 = no samples), uvarint limit, max
  *                  series, max samples, uvarint + label name (op 3) or
  *                  metric name (op 4), uvarint n matchers (<= 256), per
@@ -28,6 +29,9 @@
  *   strings response: u8 truncated, uvarint n, per string uvarint + bytes
  *   metadata response: uvarint n, per item: uvarint + metric, u8 type,
  *                  uvarint + help, uvarint + unit
+ *   exemplars response: uvarint n series, per series: uvarint + canonical
+ *                  labels, uvarint n exemplars, per exemplar: varint time
+ *                  (ms), u64 BE value bits, uvarint + canonical labels
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -43,7 +47,13 @@
 
 /* op 1 (a select answered with decoded samples) is retired: an older node
  * asked with op 5 answers 400 instead of a format its peer cannot read */
-enum { SEL_NAMES = 2, SEL_VALUES = 3, SEL_METADATA = 4, SEL_SELECT = 5 };
+enum {
+    SEL_NAMES = 2,
+    SEL_VALUES = 3,
+    SEL_METADATA = 4,
+    SEL_SELECT = 5,
+    SEL_EXEMPLARS = 6
+};
 enum { SM_FRAME_SERIES = 1, SM_FRAME_END = 2 };
 
 /* ---- writes ----------------------------------------------------------------
@@ -100,6 +110,65 @@ static struct tr_entry_series *sm__sub(struct tr_arena *a,
     d->ts = tr_arena_alloc(a, es->n_samples * sizeof(int64_t));
     d->vs = tr_arena_alloc(a, es->n_samples * sizeof(double));
     return d->ts != NULL && d->vs != NULL ? d : NULL;
+}
+
+/* Puts exemplar x of es with es's sub-series in the batch of the window
+ * of its timestamp when es has samples there, else in the first batch es
+ * has samples in; a series without samples (remote-write senders send
+ * exemplars apart from samples) gets a sub-series without samples in the
+ * shard of (window of the exemplar, its slot there): admission keeps it
+ * only when the shard has the series. 0 or an error (errmsg). */
+static int sm__exemplar_route(struct tr_cluster *c,
+                              struct tr_arena *a,
+                              struct sm_build **bs,
+                              size_t *nb,
+                              size_t *capb,
+                              const struct tr_entry_series *es,
+                              uint64_t h,
+                              int64_t deadline,
+                              const struct tr_entry_exemplar *x,
+                              char *errmsg)
+{
+    int64_t w = cl_window_start(c, x->ts);
+    struct tr_entry_series *first = NULL, *sub = NULL;
+    for (size_t b = 0; b < *nb && sub == NULL; b++) {
+        struct sm_build *bb = &(*bs)[b];
+        struct tr_entry_series *d = bb->n > 0 ? &bb->series[bb->n - 1] : NULL;
+        if (d == NULL || d->labels != es->labels) {
+            continue;
+        }
+        if (first == NULL) {
+            first = d;
+        }
+        if (bb->id.window == w) {
+            sub = d;
+        }
+    }
+    if (sub == NULL) {
+        sub = first;
+    }
+    if (sub == NULL) {
+        uint16_t k;
+        int rv = cl_window_k(c, TR_SIGNAL_METRICS, w, deadline, &k, errmsg);
+        if (rv != 0) {
+            return rv;
+        }
+        uint16_t slot = (uint16_t)tr_jump_hash(h, k);
+        struct sm_build *b = sm__batch(bs, nb, capb, w, slot);
+        sub = b ? sm__sub(a, b, es) : NULL;
+        if (sub == NULL) {
+            return tr_errf(TR_ENOMEM, errmsg, "out of memory");
+        }
+    }
+    if (sub->n_exemplars == 0) {
+        sub->exemplars =
+            tr_arena_alloc(a, es->n_exemplars * sizeof(*sub->exemplars));
+        if (sub->exemplars == NULL) {
+            return tr_errf(TR_ENOMEM, errmsg, "out of memory");
+        }
+    }
+    ((struct tr_entry_exemplar *)sub->exemplars)[sub->n_exemplars++] = *x;
+    return 0;
 }
 
 /* Admission of one shard's series on its leader (worker thread): the
@@ -163,16 +232,20 @@ static int sm__admit_series(struct tr_cluster *c,
         if (!is_new[x]) {
             es->is_ref = true;
             es->ref = ids[x];
+        } else if (es->n_samples == 0) {
+            es->n_exemplars = 0; /* exemplars of an unknown series: dropped
+                                    below (as Prometheus refuses them) */
         } else if (count >= per_shard) {
             refused += es->n_samples;
             es->n_samples = 0; /* dropped below */
+            es->n_exemplars = 0;
         } else {
             count++;
         }
     }
     size_t o = 0;
     for (size_t i = 0; i < m; i++) {
-        if (series[i].n_samples > 0) {
+        if (series[i].n_samples > 0 || series[i].n_exemplars > 0) {
             series[o++] = series[i];
         }
     }
@@ -244,6 +317,25 @@ int tr_cluster_write_metrics(struct tr_cluster *c,
             ((int64_t *)d->ts)[d->n_samples] = es->ts[j];
             ((double *)d->vs)[d->n_samples] = es->vs[j];
             d->n_samples++;
+        }
+        for (size_t x = 0; x < es->n_exemplars && rv == 0; x++) {
+            rv = sm__exemplar_route(c, &a, &bs, &nb, &capb, es, h, deadline,
+                                    &es->exemplars[x], errmsg);
+            if (rv == 0 && canon.base == NULL) {
+                /* a series with exemplars only: its canonical labels */
+                canon.base = tr_arena_memdup(&a, enc.data, enc.len);
+                canon.len = enc.len;
+                if (canon.base == NULL) {
+                    rv = tr_errf(TR_ENOMEM, errmsg, "out of memory");
+                }
+            }
+        }
+        for (size_t b = 0; b < nb && rv == 0 && es->n_samples == 0; b++) {
+            struct tr_entry_series *d =
+                bs[b].n > 0 ? &bs[b].series[bs[b].n - 1] : NULL;
+            if (d != NULL && d->labels == es->labels && d->enc.len == 0) {
+                d->enc = canon;
+            }
         }
     }
     tr_buf_free(&enc);
@@ -629,7 +721,7 @@ int cl_metrics_req_parse(const void *req,
     uint64_t n;
     memset(out, 0, sizeof(*out));
     if (tr_cursor_u8(&cur, &out->op) != 0 || out->op < SEL_NAMES ||
-        out->op > SEL_SELECT || sm__get_bytes(&cur, &out->tenant) != 0 ||
+        out->op > SEL_EXEMPLARS || sm__get_bytes(&cur, &out->tenant) != 0 ||
         tr_cursor_varint(&cur, &out->mint) != 0 ||
         tr_cursor_varint(&cur, &out->maxt) != 0 ||
         tr_cursor_u8(&cur, &out->flags) != 0 ||
@@ -717,7 +809,19 @@ static int sm__serve_read(struct tr_cluster *c,
     }
     tr_free(q.ms);
     const struct tr_select_source *src = tr_storage_source(c->storage);
-    if (rv == 0 && q.op == SEL_SELECT) {
+    if (rv == 0 && q.op == SEL_EXEMPLARS) {
+        struct tr_arena a;
+        tr_arena_init(&a, 16 * 1024);
+        struct tr_exemplar_series *items = NULL;
+        size_t cnt = 0;
+        rv = tr_storage_exemplars(c->storage, q.tenant, ms, nm, q.mint, q.maxt,
+                                  ids, n_ids, &a, &items, &cnt, errmsg);
+        if (rv == 0) {
+            cl_metrics_encode_exemplars(out, items, cnt);
+            rv = out->oom ? tr_errf(TR_ENOMEM, errmsg, "out of memory") : 0;
+        }
+        tr_arena_free(&a);
+    } else if (rv == 0 && q.op == SEL_SELECT) {
         struct tr_select_result r;
         rv = src->select(src->impl, q.tenant, ms, nm, &h, &r, errmsg);
         if (rv == 0) {
@@ -1210,5 +1314,204 @@ int tr_cluster_metadata(struct tr_cluster *c,
     }
     *n = tr_metadata_merge(m.items, m.n, limit);
     *out = m.items;
+    return 0;
+}
+
+/* ---- exemplars
+ * ---------------------------------------------------------------------
+ */
+
+void cl_metrics_encode_exemplars(struct tr_buf *b,
+                                 const struct tr_exemplar_series *v,
+                                 size_t n)
+{
+    struct tr_buf lb;
+    tr_buf_init(&lb);
+    tr_buf_put_uvarint(b, n);
+    for (size_t i = 0; i < n; i++) {
+        tr_buf_reset(&lb);
+        tr_labels_encode(v[i].labels, v[i].n_labels, &lb);
+        sm__put_bytes(b, (struct tr_slice){lb.data, lb.len});
+        tr_buf_put_uvarint(b, v[i].n);
+        for (size_t j = 0; j < v[i].n; j++) {
+            const struct tr_exemplar *e = &v[i].ex[j];
+            uint64_t bits;
+            memcpy(&bits, &e->value, 8);
+            tr_buf_put_varint(b, e->ts);
+            tr_buf_put_u64be(b, bits);
+            tr_buf_reset(&lb);
+            tr_labels_encode(e->labels, e->n_labels, &lb);
+            sm__put_bytes(b, (struct tr_slice){lb.data, lb.len});
+        }
+    }
+    if (lb.oom) {
+        b->oom = true;
+    }
+    tr_buf_free(&lb);
+}
+
+/* Decodes canonical labels enc into arena a, its bytes copied there (an
+ * answer's body goes away after its remote() call). 0, TR_EPROTO or
+ * TR_ENOMEM. */
+static int sm__labels_copy(struct tr_arena *a,
+                           struct tr_slice enc,
+                           struct tr_label **ls,
+                           size_t *n)
+{
+    const char *cp = enc.len > 0 ? tr_arena_memdup(a, enc.base, enc.len) : "";
+    if (cp == NULL) {
+        return TR_ENOMEM;
+    }
+    return tr_labels_decode(cp, enc.len, a, ls, n) == 0 ? 0 : TR_EPROTO;
+}
+
+int cl_metrics_decode_exemplars(const void *buf,
+                                size_t len,
+                                struct tr_arena *a,
+                                struct tr_exemplar_series **v,
+                                size_t *n,
+                                size_t *cap)
+{
+    struct tr_cursor cur = tr_cursor_make(buf, len);
+    uint64_t ns;
+    if (tr_cursor_uvarint(&cur, &ns) != 0 || ns > len) {
+        return TR_EPROTO;
+    }
+    for (uint64_t i = 0; i < ns; i++) {
+        if (*n == *cap) {
+            struct tr_exemplar_series *nv =
+                tr_arena_array_grow(a, *v, *n, cap, sizeof(**v), 64);
+            if (nv == NULL) {
+                return TR_ENOMEM;
+            }
+            *v = nv;
+        }
+        struct tr_exemplar_series *s = &(*v)[*n];
+        memset(s, 0, sizeof(*s));
+        struct tr_slice enc;
+        uint64_t ne;
+        if (sm__get_bytes(&cur, &enc) != 0 ||
+            sm__labels_copy(a, enc, &s->labels, &s->n_labels) != 0 ||
+            tr_cursor_uvarint(&cur, &ne) != 0 ||
+            ne > tr_cursor_left(&cur) / 10) {
+            return TR_EPROTO;
+        }
+        s->ex = tr_arena_alloc(a, (ne ? ne : 1) * sizeof(*s->ex));
+        if (s->ex == NULL) {
+            return TR_ENOMEM;
+        }
+        for (uint64_t j = 0; j < ne; j++) {
+            struct tr_exemplar *e = &s->ex[j];
+            uint64_t bits;
+            if (tr_cursor_varint(&cur, &e->ts) != 0 ||
+                tr_cursor_u64be(&cur, &bits) != 0 ||
+                sm__get_bytes(&cur, &enc) != 0 ||
+                sm__labels_copy(a, enc, &e->labels, &e->n_labels) != 0) {
+                return TR_EPROTO;
+            }
+            memcpy(&e->value, &bits, 8);
+        }
+        s->n = (size_t)ne;
+        (*n)++;
+    }
+    return tr_cursor_left(&cur) == 0 ? 0 : TR_EPROTO;
+}
+
+struct sm_ex {
+    struct tr_cluster *c;
+    struct tr_slice tenant;
+    const struct tr_matcher *ms;
+    size_t n_ms;
+    int64_t mint, maxt;
+    struct tr_arena *a;
+    struct tr_exemplar_series *items;
+    size_t n;
+    size_t cap;
+};
+
+static int sm__ex_local(void *arg,
+                        const struct tr_shard_id *ids,
+                        size_t n,
+                        char *errmsg)
+{
+    struct sm_ex *m = arg;
+    struct tr_exemplar_series *items = NULL;
+    size_t cnt = 0;
+    int rv =
+        tr_storage_exemplars(m->c->storage, m->tenant, m->ms, m->n_ms, m->mint,
+                             m->maxt, ids, n, m->a, &items, &cnt, errmsg);
+    for (size_t i = 0; rv == 0 && i < cnt; i++) {
+        if (m->n == m->cap) {
+            struct tr_exemplar_series *nv = tr_arena_array_grow(
+                m->a, m->items, m->n, &m->cap, sizeof(*nv), 64);
+            if (nv == NULL) {
+                return tr_errf(TR_ENOMEM, errmsg, "out of memory");
+            }
+            m->items = nv;
+        }
+        m->items[m->n++] = items[i];
+    }
+    return rv;
+}
+
+static int sm__ex_remote(void *arg,
+                         const struct tr_shard_id *ids,
+                         size_t n,
+                         struct cl_answer *a,
+                         char *errmsg)
+{
+    (void)ids;
+    (void)n;
+    struct sm_ex *m = arg;
+    int rv = cl_metrics_decode_exemplars(a->body, a->len, m->a, &m->items,
+                                         &m->n, &m->cap);
+    return rv == 0 ? 0
+                   : tr_errf(rv == TR_ENOMEM ? rv : TR_EUNAVAIL, errmsg,
+                             "bad exemplars response");
+}
+
+int tr_cluster_exemplars(struct tr_cluster *c,
+                         struct tr_slice tenant,
+                         const struct tr_matcher *ms,
+                         size_t n_ms,
+                         int64_t mint,
+                         int64_t maxt,
+                         struct tr_arena *a,
+                         struct tr_exemplar_series **out,
+                         size_t *n,
+                         char *errmsg)
+{
+    struct sm_ex m = {c, tenant, ms, n_ms, mint, maxt, a, NULL, 0, 0};
+    struct tr_select_hints h;
+    memset(&h, 0, sizeof(h));
+    h.mint = mint;
+    h.maxt = maxt;
+    struct tr_buf req;
+    tr_buf_init(&req);
+    cl_metrics_req_encode(&req, SEL_EXEMPLARS, tenant, &h, NULL, ms, n_ms);
+    struct cl_read r = {
+        .signal = TR_SIGNAL_METRICS,
+        .mint = mint,
+        .maxt = maxt,
+        .req = req.data,
+        .req_len = req.len,
+        .local = sm__ex_local,
+        .remote = sm__ex_remote,
+        .arg = &m,
+    };
+    int rv = req.oom ? tr_errf(TR_ENOMEM, errmsg, "out of memory")
+                     : cl_read_run(c, &r, errmsg);
+    tr_buf_free(&req);
+    if (rv == 0) {
+        rv = tr_exemplar_series_merge(m.items, &m.n, a);
+        if (rv != 0) {
+            tr_errf(rv, errmsg, "out of memory");
+        }
+    }
+    if (rv != 0) {
+        return rv;
+    }
+    *out = m.items;
+    *n = m.n;
     return 0;
 }

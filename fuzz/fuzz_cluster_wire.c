@@ -3,7 +3,7 @@
  * (cluster/cluster_int.h; formats at the top of cluster/read.c, write.c,
  * status.c, handlers.c, signal_metrics.c and raft/catalog.h).
  *
- * Input: byte 0 % 11 picks the message, the rest is its bytes:
+ * Input: byte 0 % 12 picks the message, the rest is its bytes:
  *   0  node record                 cl_node_decode
  *   1  apply result                cl_apply_result_decode
  *   2  status/local answer         cl_status_decode
@@ -20,6 +20,9 @@
  *   9  metrics read request        cl_metrics_req_parse
  *   10 ensure-window request       cl_window_req_parse: byte 1 picks the
  *                                  window length, then the body
+ *   11 metrics exemplars answer    cl_metrics_decode_exemplars (counts
+ *                                  bounded by the input; a decoded answer
+ *                                  re-encodes to the same items)
  *
  * Properties checked on arbitrary bytes, beyond no crash and no ASan/UBSan
  * report:
@@ -78,6 +81,7 @@ enum {
     W_READ_REQ,
     W_METRICS_REQ,
     W_WINDOW,
+    W_EXEMPLARS,
     W_KINDS
 };
 
@@ -559,6 +563,48 @@ static void fuzz_metadata(const uint8_t *p, size_t n)
     tr_arena_free(&a);
 }
 
+static void fuzz_exemplars(const uint8_t *p, size_t n)
+{
+    struct tr_arena a;
+    tr_arena_init(&a, 4096);
+    struct tr_exemplar_series *v = NULL;
+    size_t cnt = 0, cap = 0;
+    int rv = cl_metrics_decode_exemplars(p, n, &a, &v, &cnt, &cap);
+    CHECK(rv == 0 || rv == TR_EPROTO);
+    /* uvarint n, then at least 2 bytes a series */
+    CHECK(cnt == 0 || 1 + cnt * 2 <= n);
+    if (rv == 0) {
+        size_t total = 0;
+        for (size_t i = 0; i < cnt; i++) {
+            total += v[i].n;
+        }
+        CHECK(total * 10 <= n);
+        struct tr_buf b;
+        tr_buf_init(&b);
+        cl_metrics_encode_exemplars(&b, v, cnt);
+        CHECK(!b.oom);
+        struct tr_arena a2;
+        tr_arena_init(&a2, 4096);
+        struct tr_exemplar_series *v2 = NULL;
+        size_t cnt2 = 0, cap2 = 0;
+        CHECK(cl_metrics_decode_exemplars(b.data, b.len, &a2, &v2, &cnt2,
+                                          &cap2) == 0 &&
+              cnt2 == cnt);
+        for (size_t i = 0; i < cnt; i++) {
+            CHECK(v2[i].n == v[i].n &&
+                  tr_labels_cmp(v[i].labels, v[i].n_labels, v2[i].labels,
+                                v2[i].n_labels) == 0);
+            for (size_t k = 0; k < v[i].n; k++) {
+                CHECK(v2[i].ex[k].ts == v[i].ex[k].ts &&
+                      memcmp(&v2[i].ex[k].value, &v[i].ex[k].value, 8) == 0);
+            }
+        }
+        tr_arena_free(&a2);
+        tr_buf_free(&b);
+    }
+    tr_arena_free(&a);
+}
+
 /* ---- requests ------------------------------------------------------------ */
 
 static void fuzz_read_req(const uint8_t *p, size_t n)
@@ -625,7 +671,7 @@ static void fuzz_metrics_req(const uint8_t *p, size_t n)
         CHECK(q.ms == NULL);
         return;
     }
-    CHECK(q.op >= 2 && q.op <= 5 && q.n_ms <= CL_METRICS_MAX_MATCHERS);
+    CHECK(q.op >= 2 && q.op <= 6 && q.n_ms <= CL_METRICS_MAX_MATCHERS);
     CHECK(q.op != 4 ? q.ms != NULL : (q.ms == NULL && q.n_ms == 0));
     CHECK(q.op == 3 || q.op == 4 || q.name.len == 0);
     check_in(q.tenant.base, q.tenant.len, p, n);
@@ -742,6 +788,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             break;
         case W_METRICS_REQ:
             fuzz_metrics_req(p, n);
+            break;
+        case W_EXEMPLARS:
+            fuzz_exemplars(p, n);
             break;
         default:
             fuzz_window(p, n);

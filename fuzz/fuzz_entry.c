@@ -163,8 +163,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         goto out_arena;
     }
     /* compressed entries decode into the arena, the others in place */
-    bool plain =
-        data[1] == TR_ENTRY_METRICS_V1 || data[1] == TR_ENTRY_METRICS_VERSION;
+    bool plain = data[1] == TR_ENTRY_METRICS_V1 ||
+                 data[1] == TR_ENTRY_METRICS_VERSION ||
+                 data[1] == TR_ENTRY_METRICS_EX;
     bool v3 = data[1] == TR_ENTRY_METRICS_VERSION;
     if (plain && (m.n_series > size || m.n_meta > size)) {
         abort();

@@ -6,7 +6,10 @@
  * their length, metric and point counts add up, histogram arrays are
  * bounded by the input (8 bytes per packed element at least), and a
  * failure leaves an empty result and a message. The same bytes are then
- * decoded as OTLP/JSON with the same count checks. Seeds:
+ * decoded as OTLP/JSON with the same count checks. A request that decodes
+ * is also mapped to Prometheus series (proto/otlp_prom.c): every series
+ * has a metric name and a sample, and no more points are rejected than
+ * were sent. Seeds:
  * fuzz/corpus/fuzz_otlp_metrics/ (a request with one metric of each data
  * type, as tests/unit/proto/test_otlp_metrics.c builds it). */
 #include <stddef.h>
@@ -18,6 +21,7 @@
 #include "lib/alloc.h"
 #include "lib/err.h"
 #include "proto/otlp_metrics.h"
+#include "proto/otlp_prom.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -100,6 +104,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             }
             check(metrics == m.n_metrics && points == m.n_points);
             check(m.body_len == size);
+            struct tr_prw_request pr;
+            struct tr_otlp_prom_stats st;
+            if (tr_otlp_prom_convert(&m, &a, &pr, &st) == 0) {
+                check(st.points == m.n_points);
+                check(st.rejected_points <= st.points);
+                for (size_t i = 0; i < pr.n_series; i++) {
+                    const struct tr_prw_series *ps = &pr.series[i];
+                    check(ps->n_samples >= 1 && ps->n_labels >= 1);
+                    check(tr_slice_eq_cstr(ps->labels[ps->n_labels - 1].name,
+                                           "__name__"));
+                }
+            }
         } else {
             check(rv == (json ? TR_EINVAL : TR_EPROTO) || rv == TR_ENOMEM);
             check(m.n_resources == 0 && m.n_metrics == 0 && err[0] != '\0');

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "lib/clock.h"
+#include "cluster/cluster.h"
 #include "lib/err.h"
 #include "query/promql/eval.h"
 #include "query/promql/lexer.h"
@@ -325,6 +326,67 @@ static int query__exemplar_time(const struct tr_http_request *req,
     return tr_prom_time_param(req, resp, name, def, ms);
 }
 
+/* The vector selectors of a query (Prometheus' parser.ExtractSelectors:
+ * every vector selector, also those of range selectors and subqueries). */
+static int query__selectors(struct tr_promql_node *n,
+                            struct tr_promql_node **out,
+                            size_t *n_out,
+                            size_t cap)
+{
+    if (n == NULL) {
+        return 0;
+    }
+    switch (n->kind) {
+        case TR_PROMQL_NODE_VECTOR_SEL:
+            if (*n_out == cap) {
+                return TR_ELIMIT;
+            }
+            out[(*n_out)++] = n;
+            return 0;
+        case TR_PROMQL_NODE_MATRIX_SEL:
+            return query__selectors(n->ms.vs, out, n_out, cap);
+        case TR_PROMQL_NODE_SUBQUERY:
+            return query__selectors(n->sq.expr, out, n_out, cap);
+        case TR_PROMQL_NODE_UNARY:
+            return query__selectors(n->unary.expr, out, n_out, cap);
+        case TR_PROMQL_NODE_PAREN:
+            return query__selectors(n->paren.expr, out, n_out, cap);
+        case TR_PROMQL_NODE_BINARY: {
+            int rv = query__selectors(n->bin.lhs, out, n_out, cap);
+            return rv != 0 ? rv : query__selectors(n->bin.rhs, out, n_out, cap);
+        }
+        case TR_PROMQL_NODE_AGGREGATE: {
+            int rv = query__selectors(n->agg.param, out, n_out, cap);
+            return rv != 0 ? rv
+                           : query__selectors(n->agg.expr, out, n_out, cap);
+        }
+        case TR_PROMQL_NODE_CALL:
+            for (size_t i = 0; i < n->call.n_args; i++) {
+                int rv = query__selectors(n->call.args[i], out, n_out, cap);
+                if (rv != 0) {
+                    return rv;
+                }
+            }
+            return 0;
+        default:
+            return 0;
+    }
+}
+
+static void query__labels_json(struct tr_json *j,
+                               const struct tr_label *ls,
+                               size_t n)
+{
+    tr_json_obj_begin(j);
+    for (size_t i = 0; i < n; i++) {
+        tr_json_key_n(j, ls[i].name.base, ls[i].name.len);
+        tr_json_str_n(j, ls[i].value.base, ls[i].value.len);
+    }
+    tr_json_obj_end(j);
+}
+
+#define QUERY_MAX_SELECTORS 64
+
 void tr_api_query_exemplars(const struct tr_http_request *req,
                             struct tr_http_response *resp)
 {
@@ -339,23 +401,92 @@ void tr_api_query_exemplars(const struct tr_http_request *req,
                          "end timestamp must not be before start time");
         return;
     }
+    struct tr_app *app = req->app;
+    char err[TR_ERRMSG_SIZE] = "";
+    char tenant[TR_TENANT_MAX + 1];
+    int rv = tr_app_tenant(app, req, tenant, err);
+    if (rv != 0) {
+        tr_prom_error(resp, tr_status_for(rv), "bad_data", err);
+        return;
+    }
     struct tr_slice q = query__text(req);
     struct tr_arena a;
     tr_arena_init(&a, 16 * 1024);
     struct tr_promql_node *expr = NULL;
-    char err[TR_ERRMSG_SIZE] = "";
     if (tr_promql_parse(q.base, q.len, &a, &expr, err) != 0) {
         tr_prom_error(resp, 400, "bad_data", err);
         tr_arena_free(&a);
         return;
     }
+    struct tr_promql_node *sels[QUERY_MAX_SELECTORS];
+    size_t n_sels = 0;
+    if (query__selectors(expr, sels, &n_sels, QUERY_MAX_SELECTORS) != 0) {
+        tr_prom_error(resp, 400, "bad_data",
+                      "too many selectors in an exemplar query (at most 64)");
+        tr_promql_ast_free(expr);
+        tr_arena_free(&a);
+        return;
+    }
+    struct tr_exemplar_series *all = NULL;
+    size_t n_all = 0, cap_all = 0;
+    for (size_t i = 0; i < n_sels && rv == 0; i++) {
+        struct tr_exemplar_series *v = NULL;
+        size_t n = 0;
+        rv = tr_cluster_exemplars(app->cluster, tr_slice_cstr(tenant),
+                                  sels[i]->vs.matchers, sels[i]->vs.n_matchers,
+                                  start, end, &a, &v, &n, err);
+        for (size_t k = 0; rv == 0 && k < n; k++) {
+            if (n_all == cap_all) {
+                struct tr_exemplar_series *nv = tr_arena_array_grow(
+                    &a, all, n_all, &cap_all, sizeof(*nv), 64);
+                if (nv == NULL) {
+                    rv = tr_errf(TR_ENOMEM, err, "out of memory");
+                    break;
+                }
+                all = nv;
+            }
+            all[n_all++] = v[k];
+        }
+    }
+    if (rv == 0 && n_sels > 1) {
+        rv = tr_exemplar_series_merge(all, &n_all, &a);
+    }
     tr_promql_ast_free(expr);
-    tr_arena_free(&a);
+    if (rv != 0) {
+        tr_prom_error(resp, rv == TR_ENOMEM ? 503 : tr_status_for(rv),
+                      rv == TR_EUNAVAIL ? "unavailable" : "internal", err);
+        tr_arena_free(&a);
+        return;
+    }
     struct tr_json j;
     tr_prom_success_begin(resp, &j);
     tr_json_arr_begin(&j);
+    for (size_t i = 0; i < n_all; i++) {
+        tr_json_obj_begin(&j);
+        tr_json_key(&j, "seriesLabels");
+        query__labels_json(&j, all[i].labels, all[i].n_labels);
+        tr_json_key(&j, "exemplars");
+        tr_json_arr_begin(&j);
+        for (size_t k = 0; k < all[i].n; k++) {
+            const struct tr_exemplar *e = &all[i].ex[k];
+            char num[TR_DOUBLE_BUF];
+            tr_json_obj_begin(&j);
+            tr_json_key(&j, "labels");
+            query__labels_json(&j, e->labels, e->n_labels);
+            tr_json_key(&j, "value");
+            size_t nl = tr_format_double(num, e->value);
+            tr_json_str_n(&j, num, nl);
+            tr_json_key(&j, "timestamp");
+            nl = tr_prom_format_ts(num, e->ts);
+            tr_json_raw(&j, num, nl);
+            tr_json_obj_end(&j);
+        }
+        tr_json_arr_end(&j);
+        tr_json_obj_end(&j);
+    }
     tr_json_arr_end(&j);
     tr_prom_success_end(resp, &j, NULL);
+    tr_arena_free(&a);
 }
 
 void tr_api_rules(const struct tr_http_request *req,

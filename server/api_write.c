@@ -18,6 +18,7 @@
 #include "proto/prw.h"
 #include "raft/catalog.h"
 #include "server/app.h"
+#include "server/api_write.h"
 #include "cluster/cluster.h"
 #include "storage/entry.h"
 
@@ -25,9 +26,11 @@ struct write_ctx {
     struct tr_app *app;
     char tenant[TR_TENANT_MAX + 1];
     int64_t now_ms;
-    int64_t min_ts;    /* older -> too old */
-    int64_t max_ts;    /* newer -> too far in the future */
-    uint64_t rejected; /* samples rejected by validation */
+    int64_t min_ts;       /* older -> too old */
+    int64_t max_ts;       /* newer -> too far in the future */
+    uint64_t rejected;    /* samples rejected by validation */
+    uint64_t ex_valid;    /* exemplars passed on */
+    uint64_t ex_rejected; /* exemplars refused by validation */
     char first_err[TR_ERRMSG_SIZE];
     const char *first_reason; /* metric label for the rejection */
 };
@@ -144,6 +147,60 @@ static void write__fmt_time(int64_t ms, char *buf, size_t n)
     snprintf(buf, n, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
              tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
              (int)(((ms % 1000) + 1000) % 1000));
+}
+
+/* Validates exemplar pe into ex (labels without empty values, sorted,
+ * valid unique names, UTF-8 values, at most 128 characters in all, as
+ * Prometheus checks them); false (counted) when it is refused. */
+static bool write__exemplar(struct write_ctx *w,
+                            struct tr_arena *a,
+                            const struct tr_prw_exemplar *pe,
+                            struct tr_entry_exemplar *ex)
+{
+    memset(ex, 0, sizeof(*ex));
+    struct tr_label *ls =
+        tr_arena_alloc(a, (pe->n_labels ? pe->n_labels : 1) * sizeof(*ls));
+    if (ls == NULL) {
+        w->ex_rejected++;
+        return false;
+    }
+    size_t n = 0, runes = 0;
+    for (size_t i = 0; i < pe->n_labels; i++) {
+        const struct tr_prw_label *l = &pe->labels[i];
+        if (l->value.len == 0) {
+            continue;
+        }
+        if (!write__label_name_ok(l->name) ||
+            !tr_utf8_valid(l->value.base, l->value.len)) {
+            w->ex_rejected++;
+            return false;
+        }
+        for (size_t k = 0; k < l->name.len; k++) {
+            runes += ((unsigned char)l->name.base[k] & 0xC0) != 0x80;
+        }
+        for (size_t k = 0; k < l->value.len; k++) {
+            runes += ((unsigned char)l->value.base[k] & 0xC0) != 0x80;
+        }
+        ls[n].name = l->name;
+        ls[n++].value = l->value;
+    }
+    tr_labels_sort(ls, n);
+    for (size_t i = 1; i < n; i++) {
+        if (tr_slice_eq(ls[i].name, ls[i - 1].name)) {
+            w->ex_rejected++;
+            return false;
+        }
+    }
+    if (runes > 128) {
+        w->ex_rejected++;
+        return false;
+    }
+    ex->labels = ls;
+    ex->n_labels = n;
+    ex->ts = pe->ts_ms;
+    ex->v = pe->value;
+    w->ex_valid++;
+    return true;
 }
 
 /* Validates and normalises one series into es (labels sorted, empty values
@@ -282,7 +339,20 @@ static bool write__series(struct write_ctx *w,
     es->ts = ts;
     es->vs = vs;
     es->n_samples = m;
-    return m > 0;
+    es->exemplars = NULL;
+    es->n_exemplars = 0;
+    if (ps->n_exemplars > 0) {
+        struct tr_entry_exemplar *ex =
+            tr_arena_alloc(a, ps->n_exemplars * sizeof(*ex));
+        for (size_t i = 0; ex != NULL && i < ps->n_exemplars; i++) {
+            if (write__exemplar(w, a, &ps->exemplars[i],
+                                &ex[es->n_exemplars])) {
+                es->n_exemplars++;
+            }
+        }
+        es->exemplars = ex;
+    }
+    return m > 0 || es->n_exemplars > 0;
 #undef SSTR
 }
 
@@ -369,15 +439,147 @@ static void write__fail(struct tr_http_response *resp,
     tr_http_resp_text(resp, tr_status_for(code), msg);
 }
 
+void tr_metrics_write(struct tr_app *app,
+                      const char *tenant,
+                      struct tr_arena *arena,
+                      const struct tr_prw_request *pr,
+                      struct tr_metrics_write_result *out)
+{
+    memset(out, 0, sizeof(*out));
+    char errmsg[TR_ERRMSG_SIZE];
+    struct write_ctx w;
+    memset(&w, 0, sizeof(w));
+    w.app = app;
+    snprintf(w.tenant, sizeof(w.tenant), "%s", tenant);
+    /* time bounds */
+    const struct tr_config *cfg = app->cfg;
+    int64_t grace = cfg->late_write_grace_metrics_ms >= 0
+                        ? cfg->late_write_grace_metrics_ms
+                        : cfg->late_write_grace_ms;
+    w.now_ms = tr_now_ms();
+    int64_t wl = cfg->placement_window_ms;
+    int64_t oldest_window_end = w.now_ms - grace;
+    /* a sample is writable while its window's end + grace is in the future:
+     * ts >= start of the window containing (now - grace) */
+    w.min_ts = grace >= INT64_MAX / 4 ? INT64_MIN
+                                      : tr_window_floor(oldest_window_end, wl);
+    w.max_ts = cfg->creation_grace_ms >= INT64_MAX / 4
+                   ? INT64_MAX
+                   : w.now_ms + cfg->creation_grace_ms;
+
+    struct tr_entry_metrics em;
+    memset(&em, 0, sizeof(em));
+    em.tenant = tr_slice_cstr(w.tenant);
+    em.series = tr_arena_alloc(arena, (pr->n_series + 1) * sizeof(*em.series));
+    size_t n_meta_max = pr->n_metadata + pr->n_series + 1;
+    em.meta = tr_arena_alloc(arena, n_meta_max * sizeof(*em.meta));
+    if (em.series == NULL || em.meta == NULL) {
+        out->status = 500;
+        out->code = TR_ENOMEM;
+        snprintf(out->msg, sizeof(out->msg), "out of memory");
+        return;
+    }
+    uint64_t n_samples = 0, n_exemplars = 0, n_hist = 0;
+    for (size_t i = 0; i < pr->n_series; i++) {
+        const struct tr_prw_series *ps = &pr->series[i];
+        n_samples += ps->n_samples;
+        n_exemplars += ps->n_exemplars;
+        n_hist += ps->n_histograms;
+        if ((ps->n_samples > 0 || ps->n_exemplars > 0) &&
+            write__series(&w, arena, ps, &em.series[em.n_series])) {
+            em.n_series++;
+        }
+        if (ps->has_metadata &&
+            (ps->metadata.type != 0 || ps->metadata.help.len > 0 ||
+             ps->metadata.unit.len > 0)) {
+            write__metadata(&em, &ps->metadata, cfg->limits.max_metadata_len);
+        }
+    }
+    for (size_t i = 0; i < pr->n_metadata; i++) {
+        write__metadata(&em, &pr->metadata[i], cfg->limits.max_metadata_len);
+    }
+    out->samples = n_samples;
+    tr_selfmetrics_inc(app->m_exemplars, (double)n_exemplars, w.tenant);
+    tr_selfmetrics_inc(app->m_histograms, (double)n_hist, w.tenant);
+    uint64_t valid = n_samples - w.rejected;
+    /* the tenant's overrides from the catalog, else the node defaults */
+    double rate = cfg->limits.ingestion_rate;
+    double burst = (double)cfg->limits.ingestion_burst;
+    struct tr_catalog_tenant ov;
+    if (tr_cluster_tenant(app->cluster, w.tenant, &ov)) {
+        rate = ov.ingestion_rate >= 0 ? ov.ingestion_rate : rate;
+        burst = ov.ingestion_burst > 0 ? (double)ov.ingestion_burst : burst;
+    }
+    if (valid > 0 && !tr_rate_limit_take_with(app->limiters, w.tenant,
+                                              (double)valid, rate, burst)) {
+        snprintf(out->msg, sizeof(out->msg),
+                 "ingestion rate limit (%g samples/s, burst %.0f) exceeded by "
+                 "tenant %s while adding %" PRIu64
+                 " samples; retry later (limits.ingestion-rate)",
+                 rate, burst, w.tenant, valid);
+        tr_selfmetrics_inc(app->m_rejected, (double)valid, w.tenant,
+                           "rate_limited");
+        out->status = 503;
+        out->code = TR_EUNAVAIL;
+        out->rate_limited = true;
+        out->retry_after = true;
+        out->rejected = n_samples;
+        return;
+    }
+    struct tr_apply_result res;
+    memset(&res, 0, sizeof(res));
+    if (em.n_series > 0 || em.n_meta > 0) {
+        int rv = tr_cluster_write_metrics(app->cluster, &em, &res, errmsg);
+        if (rv != 0) {
+            tr_log_warn("metrics write: not committed", "tenant=%s err=\"%s\"",
+                        w.tenant, errmsg);
+            snprintf(out->msg, sizeof(out->msg),
+                     "write not committed, retry: %s", errmsg);
+            out->retry_after = rv == TR_EBUSY;
+            out->status = rv == TR_ENOMEM ? 500 : 503;
+            out->code = rv == TR_ENOMEM ? TR_ENOMEM : TR_EUNAVAIL;
+            out->rejected = n_samples;
+            return;
+        }
+    }
+    uint64_t written = res.appended + res.duplicate;
+    out->written = written;
+    out->exemplars = w.ex_valid;
+    out->exemplars_rejected = w.ex_rejected;
+    tr_selfmetrics_inc(app->m_samples, (double)res.appended, w.tenant);
+    tr_selfmetrics_inc(app->m_series, (double)res.created, w.tenant);
+    tr_selfmetrics_inc(app->m_metadata, (double)res.metadata, w.tenant);
+    if (res.rejected > 0) {
+        const char *reason = res.first_error == TR_EDUP ? "duplicate_timestamp"
+                             : res.first_error == TR_ETOOOLD ? "out_of_order"
+                             : res.first_error == TR_ELIMIT  ? "series_limit"
+                                                             : "internal";
+        tr_selfmetrics_inc(app->m_rejected, (double)res.rejected, w.tenant,
+                           reason);
+    }
+    uint64_t bad = w.rejected + res.rejected;
+    out->rejected = bad;
+    if (bad > 0) {
+        const char *first = w.first_err[0] ? w.first_err : res.errmsg;
+        int code = w.first_err[0] ? TR_EINVAL : res.first_error;
+        snprintf(out->msg, sizeof(out->msg),
+                 "%s (%" PRIu64 " of %" PRIu64 " samples rejected, %" PRIu64
+                 " written)",
+                 first, bad, n_samples, written);
+        out->code = code == TR_ENOMEM ? TR_ENOMEM : TR_EINVAL;
+        out->status = code == TR_ENOMEM ? 500 : 400;
+        return;
+    }
+    out->status = 204;
+}
+
 void tr_api_write(const struct tr_http_request *req,
                   struct tr_http_response *resp)
 {
     struct tr_app *app = req->app;
     char errmsg[TR_ERRMSG_SIZE];
-    struct write_ctx w;
-    memset(&w, 0, sizeof(w));
-    w.app = app;
-    int rv = tr_app_tenant(app, req, w.tenant, errmsg);
+    char tenant[TR_TENANT_MAX + 1];
+    int rv = tr_app_tenant(app, req, tenant, errmsg);
     if (rv != 0) {
         write__fail(resp, rv, errmsg);
         return;
@@ -420,124 +622,24 @@ void tr_api_write(const struct tr_http_request *req,
         tr_buf_free(&dec);
         return;
     }
-    /* time bounds */
-    const struct tr_config *cfg = app->cfg;
-    int64_t grace = cfg->late_write_grace_metrics_ms >= 0
-                        ? cfg->late_write_grace_metrics_ms
-                        : cfg->late_write_grace_ms;
-    w.now_ms = tr_now_ms();
-    int64_t wl = cfg->placement_window_ms;
-    int64_t oldest_window_end = w.now_ms - grace;
-    /* a sample is writable while its window's end + grace is in the future:
-     * ts >= start of the window containing (now - grace) */
-    w.min_ts = grace >= INT64_MAX / 4 ? INT64_MIN
-                                      : tr_window_floor(oldest_window_end, wl);
-    w.max_ts = cfg->creation_grace_ms >= INT64_MAX / 4
-                   ? INT64_MAX
-                   : w.now_ms + cfg->creation_grace_ms;
-
-    struct tr_entry_metrics em;
-    memset(&em, 0, sizeof(em));
-    em.tenant = tr_slice_cstr(w.tenant);
-    em.series =
-        tr_arena_alloc(req->arena, (pr.n_series + 1) * sizeof(*em.series));
-    size_t n_meta_max = pr.n_metadata + pr.n_series + 1;
-    em.meta = tr_arena_alloc(req->arena, n_meta_max * sizeof(*em.meta));
-    if (em.series == NULL || em.meta == NULL) {
-        write__fail(resp, TR_ENOMEM, "out of memory");
-        tr_buf_free(&dec);
-        return;
-    }
-    uint64_t n_samples = 0, n_exemplars = 0, n_hist = 0;
-    for (size_t i = 0; i < pr.n_series; i++) {
-        const struct tr_prw_series *ps = &pr.series[i];
-        n_samples += ps->n_samples;
-        n_exemplars += ps->n_exemplars;
-        n_hist += ps->n_histograms;
-        if (ps->n_samples > 0 &&
-            write__series(&w, req->arena, ps, &em.series[em.n_series])) {
-            em.n_series++;
-        }
-        if (ps->has_metadata &&
-            (ps->metadata.type != 0 || ps->metadata.help.len > 0 ||
-             ps->metadata.unit.len > 0)) {
-            write__metadata(&em, &ps->metadata, cfg->limits.max_metadata_len);
-        }
-    }
-    for (size_t i = 0; i < pr.n_metadata; i++) {
-        write__metadata(&em, &pr.metadata[i], cfg->limits.max_metadata_len);
-    }
-    tr_selfmetrics_inc(app->m_exemplars, (double)n_exemplars, w.tenant);
-    tr_selfmetrics_inc(app->m_histograms, (double)n_hist, w.tenant);
-    uint64_t valid = n_samples - w.rejected;
-    /* the tenant's overrides from the catalog, else the node defaults */
-    double rate = cfg->limits.ingestion_rate;
-    double burst = (double)cfg->limits.ingestion_burst;
-    struct tr_catalog_tenant ov;
-    if (tr_cluster_tenant(app->cluster, w.tenant, &ov)) {
-        rate = ov.ingestion_rate >= 0 ? ov.ingestion_rate : rate;
-        burst = ov.ingestion_burst > 0 ? (double)ov.ingestion_burst : burst;
-    }
-    if (valid > 0 && !tr_rate_limit_take_with(app->limiters, w.tenant,
-                                              (double)valid, rate, burst)) {
-        snprintf(errmsg, sizeof(errmsg),
-                 "ingestion rate limit (%g samples/s, burst %.0f) exceeded by "
-                 "tenant %s while adding %" PRIu64
-                 " samples; retry later (limits.ingestion-rate)",
-                 rate, burst, w.tenant, valid);
-        tr_selfmetrics_inc(app->m_rejected, (double)valid, w.tenant,
-                           "rate_limited");
-        tr_http_resp_header(resp, "Retry-After", "1");
-        write__fail(resp, TR_EUNAVAIL, errmsg);
-        tr_buf_free(&dec);
-        return;
-    }
-    struct tr_apply_result res;
-    memset(&res, 0, sizeof(res));
-    if (em.n_series > 0 || em.n_meta > 0) {
-        rv = tr_cluster_write_metrics(app->cluster, &em, &res, errmsg);
-        if (rv != 0) {
-            tr_log_warn("remote write: not committed", "tenant=%s err=\"%s\"",
-                        w.tenant, errmsg);
-            char m[TR_ERRMSG_SIZE + 64];
-            snprintf(m, sizeof(m), "write not committed, retry: %s", errmsg);
-            if (rv == TR_EBUSY) {
-                tr_http_resp_header(resp, "Retry-After", "1");
-            }
-            write__fail(resp, rv == TR_ENOMEM ? TR_ENOMEM : TR_EUNAVAIL, m);
-            tr_buf_free(&dec);
-            return;
-        }
-    }
+    struct tr_metrics_write_result r;
+    tr_metrics_write(app, tenant, req->arena, &pr, &r);
     tr_buf_free(&dec);
-    uint64_t written = res.appended + res.duplicate;
-    tr_selfmetrics_inc(app->m_samples, (double)res.appended, w.tenant);
-    tr_selfmetrics_inc(app->m_series, (double)res.created, w.tenant);
-    tr_selfmetrics_inc(app->m_metadata, (double)res.metadata, w.tenant);
-    if (res.rejected > 0) {
-        const char *reason = res.first_error == TR_EDUP ? "duplicate_timestamp"
-                             : res.first_error == TR_ETOOOLD ? "out_of_order"
-                             : res.first_error == TR_ELIMIT  ? "series_limit"
-                                                             : "internal";
-        tr_selfmetrics_inc(app->m_rejected, (double)res.rejected, w.tenant,
-                           reason);
+    if (r.retry_after) {
+        tr_http_resp_header(resp, "Retry-After", "1");
+    }
+    if (r.status == 503 || r.status == 500) {
+        write__fail(resp, r.code, r.msg);
+        return;
     }
     tr_http_resp_header(resp, "X-Prometheus-Remote-Write-Samples-Written",
-                        "%" PRIu64, written);
+                        "%" PRIu64, r.written);
     tr_http_resp_header(resp, "X-Prometheus-Remote-Write-Histograms-Written",
                         "0");
     tr_http_resp_header(resp, "X-Prometheus-Remote-Write-Exemplars-Written",
-                        "0");
-    uint64_t bad = w.rejected + res.rejected;
-    if (bad > 0) {
-        const char *first = w.first_err[0] ? w.first_err : res.errmsg;
-        int code = w.first_err[0] ? TR_EINVAL : res.first_error;
-        char m[TR_ERRMSG_SIZE * 2];
-        snprintf(m, sizeof(m),
-                 "%s (%" PRIu64 " of %" PRIu64 " samples rejected, %" PRIu64
-                 " written)",
-                 first, bad, n_samples, written);
-        write__fail(resp, code == TR_ENOMEM ? TR_ENOMEM : TR_EINVAL, m);
+                        "%" PRIu64, r.exemplars);
+    if (r.status == 400) {
+        write__fail(resp, r.code, r.msg);
         return;
     }
     resp->status = 204;

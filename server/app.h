@@ -189,6 +189,9 @@ int tr_tempo_search_node(void *arg,
                          size_t len,
                          struct tr_buf *out,
                          char *errmsg);
+/* OTLP metrics over HTTP (server/api_otlp_metrics.c). */
+void tr_api_otlp_metrics(const struct tr_http_request *req,
+                         struct tr_http_response *resp);
 /* PromQL endpoints (server/api_query.c). */
 void tr_api_query(const struct tr_http_request *req,
                   struct tr_http_response *resp);

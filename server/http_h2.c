@@ -20,6 +20,8 @@
  *       -> POST /otlp/v1/logs (application/x-protobuf)
  *   /opentelemetry.proto.collector.trace.v1.TraceService/Export
  *       -> POST /otlp/v1/traces (application/x-protobuf)
+ *   /opentelemetry.proto.collector.metrics.v1.MetricsService/Export
+ *       -> POST /otlp/v1/metrics (application/x-protobuf)
  *
  * and the route's HTTP status maps to the gRPC status the OTLP spec asks
  * for (200 OK; 400/413/415 INVALID_ARGUMENT; 401 UNAUTHENTICATED; 403
@@ -55,6 +57,8 @@ static const struct grpc_method {
      "/otlp/v1/logs"},
     {"/opentelemetry.proto.collector.trace.v1.TraceService/Export",
      "/otlp/v1/traces"},
+    {"/opentelemetry.proto.collector.metrics.v1.MetricsService/Export",
+     "/otlp/v1/metrics"},
 };
 
 struct tr_h2_stream {

@@ -36,23 +36,34 @@ static void entry__put_xor(struct tr_buf *b, uint64_t x)
     tr_buf_append(b, tmp, 1 + n);
 }
 
+static bool entry__written(const struct tr_entry_series *s)
+{
+    return s->n_samples > 0 || s->n_exemplars > 0;
+}
+
 static int entry__encode_plain(const struct tr_entry_metrics *m,
                                struct tr_buf *out)
 {
     struct tr_buf lb;
     tr_buf_init(&lb);
+    size_t n_ex = 0; /* records: series with exemplars */
+    for (size_t i = 0; i < m->n_series; i++) {
+        n_ex += m->series[i].n_exemplars > 0;
+    }
     tr_buf_putc(out, TR_ENTRY_METRICS);
-    tr_buf_putc(out, TR_ENTRY_METRICS_VERSION);
+    tr_buf_putc(out, n_ex > 0 ? TR_ENTRY_METRICS_EX : TR_ENTRY_METRICS_VERSION);
     tr_buf_put_varint(out, m->ooo_window_ms);
     entry__put_bytes(out, m->tenant);
+    /* a series without samples is written only for its exemplars
+     * (version 5) */
     size_t n_series = 0;
     for (size_t i = 0; i < m->n_series; i++) {
-        n_series += m->series[i].n_samples > 0;
+        n_series += entry__written(&m->series[i]);
     }
     tr_buf_put_uvarint(out, n_series);
     for (size_t i = 0; i < m->n_series; i++) {
         const struct tr_entry_series *s = &m->series[i];
-        if (s->n_samples == 0) {
+        if (!entry__written(s)) {
             continue;
         }
         if (s->is_ref) {
@@ -90,6 +101,38 @@ static int entry__encode_plain(const struct tr_entry_metrics *m,
         entry__put_bytes(out, m->meta[i].help);
         entry__put_bytes(out, m->meta[i].unit);
     }
+    if (n_ex > 0) {
+        tr_buf_put_uvarint(out, n_ex);
+        size_t idx = 0; /* index among the series written */
+        for (size_t i = 0; i < m->n_series; i++) {
+            const struct tr_entry_series *s = &m->series[i];
+            if (!entry__written(s)) {
+                continue;
+            }
+            if (s->n_exemplars > 0) {
+                tr_buf_put_uvarint(out, idx);
+                tr_buf_put_uvarint(out, s->n_exemplars);
+                for (size_t j = 0; j < s->n_exemplars; j++) {
+                    const struct tr_entry_exemplar *e = &s->exemplars[j];
+                    uint64_t bits;
+                    memcpy(&bits, &e->v, 8);
+                    tr_buf_put_varint(out, e->ts);
+                    for (int k = 0; k < 8; k++) {
+                        tr_buf_putc(out, (char)(bits >> (8 * k)));
+                    }
+                    if (e->enc.len > 0 || e->n_labels == 0) {
+                        entry__put_bytes(out, e->enc);
+                    } else {
+                        tr_buf_reset(&lb);
+                        tr_labels_encode(e->labels, e->n_labels, &lb);
+                        entry__put_bytes(out,
+                                         (struct tr_slice){lb.data, lb.len});
+                    }
+                }
+            }
+            idx++;
+        }
+    }
     tr_buf_free(&lb);
     return out->oom ? TR_ENOMEM : 0;
 }
@@ -105,7 +148,10 @@ int tr_entry_metrics_encode_both(const struct tr_entry_metrics *m,
         tr_buf_free(&plain);
         return rv;
     }
-    return tr_entry_pack_move(&plain, TR_ENTRY_METRICS_ZSTD, out, plain_out);
+    uint8_t zv = plain.len > 1 && plain.data[1] == TR_ENTRY_METRICS_EX
+                     ? TR_ENTRY_METRICS_EX_ZSTD
+                     : TR_ENTRY_METRICS_ZSTD;
+    return tr_entry_pack_move(&plain, zv, out, plain_out);
 }
 
 int tr_entry_metrics_encode(const struct tr_entry_metrics *m,
@@ -267,6 +313,48 @@ static int entry__samples_v3(struct tr_cursor *c,
     return 0;
 }
 
+/* Version 5: the exemplar records after the metadata. */
+static int entry__exemplars(struct tr_cursor *c,
+                            struct tr_arena *a,
+                            struct tr_entry_metrics *out)
+{
+    uint64_t nr;
+    if (tr_cursor_uvarint(c, &nr) != 0 || nr == 0 || nr > out->n_series) {
+        return TR_ECORRUPT;
+    }
+    uint64_t next = 0; /* indexes strictly increase */
+    for (uint64_t r = 0; r < nr; r++) {
+        uint64_t idx, ne;
+        if (tr_cursor_uvarint(c, &idx) != 0 || idx < next ||
+            idx >= out->n_series || tr_cursor_uvarint(c, &ne) != 0 || ne == 0 ||
+            ne > tr_cursor_left(c) / 10) {
+            return TR_ECORRUPT;
+        }
+        next = idx + 1;
+        struct tr_entry_exemplar *ev = tr_arena_alloc(a, ne * sizeof(*ev));
+        if (ev == NULL) {
+            return TR_ENOMEM;
+        }
+        for (uint64_t j = 0; j < ne; j++) {
+            struct tr_entry_exemplar *e = &ev[j];
+            memset(e, 0, sizeof(*e));
+            struct tr_slice vb;
+            if (tr_cursor_varint(c, &e->ts) != 0 ||
+                tr_cursor_bytes(c, 8, &vb) != 0 || entry__bytes(c, &e->enc)) {
+                return TR_ECORRUPT;
+            }
+            uint64_t bits = 0;
+            for (int k = 7; k >= 0; k--) {
+                bits = (bits << 8) | (uint8_t)vb.base[k];
+            }
+            memcpy(&e->v, &bits, 8);
+        }
+        out->series[idx].exemplars = ev;
+        out->series[idx].n_exemplars = ne;
+    }
+    return 0;
+}
+
 int tr_entry_metrics_decode(const void *buf,
                             size_t len,
                             struct tr_arena *a,
@@ -275,12 +363,14 @@ int tr_entry_metrics_decode(const void *buf,
     const uint8_t *b = buf;
     memset(out, 0, sizeof(*out));
     if (len >= 2 && b[0] == TR_ENTRY_METRICS &&
-        (b[1] == TR_ENTRY_METRICS_V1_LZ4 || b[1] == TR_ENTRY_METRICS_ZSTD)) {
-        int rv = tr_entry_unpack(b, len,
-                                 b[1] == TR_ENTRY_METRICS_V1_LZ4
-                                     ? TR_ENTRY_METRICS_V1
-                                     : TR_ENTRY_METRICS_VERSION,
-                                 a, &buf, &len);
+        (b[1] == TR_ENTRY_METRICS_V1_LZ4 || b[1] == TR_ENTRY_METRICS_ZSTD ||
+         b[1] == TR_ENTRY_METRICS_EX_ZSTD)) {
+        int rv = tr_entry_unpack(
+            b, len,
+            b[1] == TR_ENTRY_METRICS_V1_LZ4 ? TR_ENTRY_METRICS_V1
+            : b[1] == TR_ENTRY_METRICS_ZSTD ? TR_ENTRY_METRICS_VERSION
+                                            : TR_ENTRY_METRICS_EX,
+            a, &buf, &len);
         if (rv != 0) {
             return rv;
         }
@@ -290,10 +380,12 @@ int tr_entry_metrics_decode(const void *buf,
     uint64_t ns;
     if (tr_cursor_u8(&c, &type) != 0 || type != TR_ENTRY_METRICS ||
         tr_cursor_u8(&c, &ver) != 0 ||
-        (ver != TR_ENTRY_METRICS_V1 && ver != TR_ENTRY_METRICS_VERSION)) {
+        (ver != TR_ENTRY_METRICS_V1 && ver != TR_ENTRY_METRICS_VERSION &&
+         ver != TR_ENTRY_METRICS_EX)) {
         return TR_ECORRUPT;
     }
-    bool v3 = ver == TR_ENTRY_METRICS_VERSION;
+    bool ex = ver == TR_ENTRY_METRICS_EX;
+    bool v3 = ver == TR_ENTRY_METRICS_VERSION || ex;
     out->ooo_window_ms = TR_ENTRY_LEGACY_OOO_MS;
     if (v3 && (tr_cursor_varint(&c, &out->ooo_window_ms) != 0 ||
                out->ooo_window_ms < 0)) {
@@ -321,7 +413,7 @@ int tr_entry_metrics_decode(const void *buf,
             s->is_ref = true;
         }
         if (tr_cursor_uvarint(&c, &n) != 0 ||
-            n > tr_cursor_left(&c) / (v3 ? 2 : 9) || (v3 && n == 0)) {
+            n > tr_cursor_left(&c) / (v3 ? 2 : 9) || (v3 && !ex && n == 0)) {
             return TR_ECORRUPT;
         }
         int64_t *ts = tr_arena_alloc(a, (n ? n : 1) * sizeof(int64_t));
@@ -357,6 +449,17 @@ int tr_entry_metrics_decode(const void *buf,
         }
     }
     out->n_meta = nm;
+    if (ex) {
+        int rv = entry__exemplars(&c, a, out);
+        if (rv != 0) {
+            return rv;
+        }
+        for (size_t i = 0; i < out->n_series; i++) {
+            if (!entry__written(&out->series[i])) {
+                return TR_ECORRUPT; /* neither samples nor exemplars */
+            }
+        }
+    }
     if (!v3 && tr_cursor_left(&c) > 0) {
         uint64_t legacy_limit; /* ignored: limits come before proposing */
         if (tr_cursor_uvarint(&c, &legacy_limit) != 0 || legacy_limit == 0) {

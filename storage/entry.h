@@ -35,8 +35,25 @@
  *   .       per record: u8 type, uvarint+bytes metric family name,
  *                      uvarint+bytes help, uvarint+bytes unit
  *
- *   compressed metrics write entry (type 1, version 4): a version 3 entry
- *   of 512 bytes or more, compressed with zstd
+ *   metrics write entry with exemplars (type 1, version 5; written only
+ *   when a series of the entry has exemplars, so that entries without
+ *   them stay readable by older builds): a version 3 entry (version byte
+ *   5) in which a series may have N = 0 samples when it has exemplars
+ *   (remote-write senders send exemplars apart from samples), followed by
+ *   OFFSET  SIZE     DESCRIPTION
+ *   .       uvarint  number of records R (>= 1)
+ *   .       per record (series indexes strictly increasing):
+ *             uvarint  index of the series in the entry (< S)
+ *             uvarint  number of exemplars E (>= 1)
+ *             per exemplar:
+ *               varint   timestamp (zig-zag, ms)
+ *               8        value bits, little-endian
+ *               uvarint  length of the exemplar's canonical label set
+ *                        (storage/labels.h; 0 = no labels), then its bytes
+ *
+ *   compressed metrics write entry (type 1, version 4 or, for version 5,
+ *   version 6): a version 3 (5) entry of 512 bytes or more, compressed
+ *   with zstd
  *   OFFSET  SIZE     DESCRIPTION
  *   0       1        type = 1
  *   1       1        version = 4
@@ -74,10 +91,22 @@
 #define TR_ENTRY_METRICS_V1_LZ4 2
 #define TR_ENTRY_METRICS_VERSION 3
 #define TR_ENTRY_METRICS_ZSTD 4
+#define TR_ENTRY_METRICS_EX 5      /* version 3 + exemplars */
+#define TR_ENTRY_METRICS_EX_ZSTD 6 /* zstd of a version 5 entry */
 #define TR_ENTRY_COMPRESS_MIN 512
 #define TR_ENTRY_LEGACY_OOO_MS (3600 * 1000LL)
 #define TR_ENTRY_VERIFY 0x56
 #define TR_ENTRY_VERIFY_SIZE 10
+
+/* One exemplar of a series (remote-write or OTLP): labels sorted and
+ * unique (trace_id, span_id, ...). */
+struct tr_entry_exemplar {
+    struct tr_label *labels; /* for encoding (when enc is empty) */
+    size_t n_labels;
+    struct tr_slice enc; /* canonical labels: set by decode */
+    int64_t ts;          /* ms */
+    double v;
+};
 
 struct tr_entry_series {
     struct tr_label *labels; /* sorted by name, unique names */
@@ -91,6 +120,8 @@ struct tr_entry_series {
     bool is_ref;         /* by reference: ref is the series id in the shard
                             (labels unused when encoding; version 3 only) */
     uint64_t ref;
+    const struct tr_entry_exemplar *exemplars; /* version 5 */
+    size_t n_exemplars;
 };
 
 struct tr_entry_meta {

@@ -3,6 +3,7 @@
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "lib/alloc.h"
@@ -693,6 +694,51 @@ static void head__put_metadata(struct tr_storage *s,
                   s->val.len);
 }
 
+/* An exemplar of the entry being applied and its series. */
+struct head_ex {
+    uint64_t id;
+    size_t seq; /* entry order: keeps the sort stable */
+    const struct tr_entry_exemplar *e;
+};
+
+static int head__ex_cmp(const void *a, const void *b)
+{
+    const struct head_ex *x = a, *y = b;
+    if (x->id != y->id) {
+        return x->id < y->id ? -1 : 1;
+    }
+    return x->seq < y->seq ? -1 : (x->seq > y->seq);
+}
+
+/* Stores the entry's exemplars, one call per series (storage/exemplars.c). */
+static int head__exemplars(struct tr_storage *s,
+                           struct tr_slice tenant,
+                           int64_t window,
+                           uint16_t slot,
+                           struct tr_arena *a,
+                           struct head_ex *exs,
+                           size_t n)
+{
+    qsort(exs, n, sizeof(*exs), head__ex_cmp);
+    const struct tr_entry_exemplar **v = tr_arena_alloc(a, n * sizeof(*v));
+    if (v == NULL) {
+        return TR_ENOMEM;
+    }
+    for (size_t i = 0; i < n;) {
+        size_t j = i;
+        while (j < n && exs[j].id == exs[i].id) {
+            v[j - i] = exs[j].e;
+            j++;
+        }
+        int rv = exemplars_apply(s, tenant, window, slot, exs[i].id, v, j - i);
+        if (rv != 0) {
+            return rv;
+        }
+        i = j;
+    }
+    return 0;
+}
+
 int head_apply(struct tr_storage *s,
                int64_t window,
                uint16_t slot,
@@ -717,6 +763,18 @@ int head_apply(struct tr_storage *s,
         tr_arena_free(&a);
         return tr_errf(TR_ENOMEM, errmsg, "out of memory");
     }
+    /* exemplars by series id, stored after the samples */
+    size_t n_ex = 0;
+    for (size_t i = 0; i < m.n_series; i++) {
+        n_ex += m.series[i].n_exemplars;
+    }
+    struct head_ex *exs =
+        n_ex > 0 ? tr_arena_alloc(&a, n_ex * sizeof(*exs)) : NULL;
+    if (n_ex > 0 && exs == NULL) {
+        tr_arena_free(&a);
+        return tr_errf(TR_ENOMEM, errmsg, "out of memory");
+    }
+    n_ex = 0;
     for (size_t i = 0; i < m.n_series; i++) {
         const struct tr_entry_series *es = &m.series[i];
         struct head_series *hs = NULL;
@@ -745,6 +803,18 @@ int head_apply(struct tr_storage *s,
                 head__append(s, index, m.ooo_window_ms, t, w, hs, es->ts[j],
                              es->vs[j], res);
             }
+        }
+        for (size_t j = 0; j < es->n_exemplars; j++) {
+            exs[n_ex].id = hs->id;
+            exs[n_ex].seq = n_ex;
+            exs[n_ex++].e = &es->exemplars[j];
+        }
+    }
+    if (n_ex > 0) {
+        rv = head__exemplars(s, m.tenant, window, slot, &a, exs, n_ex);
+        if (rv != 0) {
+            tr_arena_free(&a);
+            return tr_errf(TR_EIO, errmsg, "out of memory storing exemplars");
         }
     }
     for (size_t i = 0; i < m.n_meta; i++) {

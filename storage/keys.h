@@ -31,6 +31,13 @@
  *                 checkpoint (rewritten in place, so the shard's bytes do
  *                 not depend on when replicas checkpoint)
  *
+ *   'E' exemplar: prefix | id u64 BE | timestamp (sign-flipped u64 BE) |
+ *                 u64 BE hash of the value bits and the labels
+ *                                                   -> u64 BE value bits,
+ *                 canonical exemplar labels (storage/labels.h). At most
+ *                 TR_EXEMPLARS_PER_SERIES per series: the greatest keys
+ *                 (storage/exemplars.c)
+ *
  *   chunk record (value of a 'C' key): storage/chunk_record.h
  *
  * meta column family:
@@ -62,6 +69,7 @@
 #define TR_KEY_CHUNK 'C'
 #define TR_KEY_COUNT 'N'
 #define TR_KEY_META 'M'
+#define TR_KEY_EXEMPLAR 'E'
 #define TR_KEY_APPLIED_SIZE 12
 #define TR_KEY_MAX_TENANT 150
 

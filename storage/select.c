@@ -997,3 +997,65 @@ void tr_string_list_free(struct tr_string_list *l)
     tr_arena_free(&l->arena);
     memset(l, 0, sizeof(*l));
 }
+
+int tr_storage_exemplars(struct tr_storage *s,
+                         struct tr_slice tenant,
+                         const struct tr_matcher *ms,
+                         size_t n_ms,
+                         int64_t mint,
+                         int64_t maxt,
+                         const struct tr_shard_id *shards,
+                         size_t n_shards,
+                         struct tr_arena *a,
+                         struct tr_exemplar_series **out,
+                         size_t *n,
+                         char *errmsg)
+{
+    *out = NULL;
+    *n = 0;
+    struct tr_select_hints h;
+    memset(&h, 0, sizeof(h));
+    h.mint = mint;
+    h.maxt = maxt;
+    h.shards = shards;
+    h.n_shards = n_shards;
+    struct sel_hits hits = {0};
+    int rv = sel__collect(s, tenant, ms, n_ms, &h, a, &hits, errmsg);
+    if (rv != 0) {
+        tr_free(hits.v);
+        return rv;
+    }
+    struct tr_exemplar_series *v =
+        tr_arena_alloc(a, (hits.n ? hits.n : 1) * sizeof(*v));
+    struct tr_iter *it = tr_iter_new(s->eng, TR_CF_METRICS);
+    if (v == NULL || it == NULL) {
+        tr_iter_free(it);
+        tr_free(hits.v);
+        return tr_errf(TR_ENOMEM, errmsg, "out of memory");
+    }
+    size_t o = 0;
+    for (size_t i = 0; i < hits.n && rv == 0; i++) {
+        const struct sel_hit *hit = &hits.v[i];
+        struct tr_exemplar_series *es = &v[o];
+        memset(es, 0, sizeof(*es));
+        size_t cap = 0;
+        rv = exemplars_read(it, tenant, hit->window, hit->slot, hit->id, mint,
+                            maxt, a, &es->ex, &es->n, &cap);
+        if (rv == 0 && es->n > 0) {
+            es->labels = hit->labels;
+            es->n_labels = hit->n_labels;
+            o++;
+        }
+    }
+    tr_iter_free(it);
+    tr_free(hits.v);
+    if (rv == 0) {
+        rv = tr_exemplar_series_merge(v, &o, a);
+    }
+    if (rv != 0) {
+        return tr_errf(rv, errmsg, "out of memory");
+    }
+    *out = v;
+    *n = o;
+    return 0;
+}

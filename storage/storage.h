@@ -215,4 +215,44 @@ size_t tr_metadata_merge(struct tr_metadata_item *items,
                          size_t n,
                          size_t limit);
 
+/* Exemplars (storage/exemplars.c): at most TR_EXEMPLARS_PER_SERIES per
+ * series in a shard, the newest. */
+#define TR_EXEMPLARS_PER_SERIES 64
+struct tr_exemplar {
+    struct tr_label *labels; /* sorted (trace_id, span_id, ...) */
+    size_t n_labels;
+    double value;
+    int64_t ts; /* ms */
+};
+struct tr_exemplar_series {
+    struct tr_label *labels; /* the series' labels, sorted */
+    size_t n_labels;
+    struct tr_exemplar *ex; /* by time */
+    size_t n;
+};
+/* The exemplars in [mint, maxt] of the tenant's series matching ms (n_ms
+ * matchers), in the shards listed (every local metrics shard when
+ * n_shards is 0), one item per series (merged over windows), sorted by
+ * series labels, exemplars by time. Arrays and bytes in arena. 0,
+ * TR_ENOMEM or TR_EIO (errmsg). */
+int tr_storage_exemplars(struct tr_storage *s,
+                         struct tr_slice tenant,
+                         const struct tr_matcher *ms,
+                         size_t n_ms,
+                         int64_t mint,
+                         int64_t maxt,
+                         const struct tr_shard_id *shards,
+                         size_t n_shards,
+                         struct tr_arena *a,
+                         struct tr_exemplar_series **out,
+                         size_t *n,
+                         char *errmsg);
+/* Sorts items by series labels, merges the items of one series (their
+ * exemplars sorted by time, value and labels, exact duplicates dropped)
+ * and drops items without exemplars; the same items in any order give the
+ * same result. *n shrinks. 0 or TR_ENOMEM. */
+int tr_exemplar_series_merge(struct tr_exemplar_series *v,
+                             size_t *n,
+                             struct tr_arena *a);
+
 #endif

@@ -9,6 +9,7 @@
 #include "lib/u64map.h"
 #include "storage/chunk.h"
 #include "storage/engine.h"
+#include "storage/entry.h"
 #include "storage/keys.h"
 #include "storage/log_select.h"
 #include "storage/trace_select.h"
@@ -154,6 +155,31 @@ void head_chunk_record(struct tr_buf *out,
 
 /* select.c */
 void select_init_source(struct tr_storage *s);
+
+/* exemplars.c: merges the exemplars ex (n of them) of series id into its
+ * stored ones, keeping the TR_EXEMPLARS_PER_SERIES greatest keys; the
+ * changes go into s->batch (caller holds write_mu). The exemplars' enc
+ * must be set. 0 or TR_ENOMEM. */
+int exemplars_apply(struct tr_storage *s,
+                    struct tr_slice tenant,
+                    int64_t window,
+                    uint16_t slot,
+                    uint64_t id,
+                    const struct tr_entry_exemplar *const *ex,
+                    size_t n);
+/* Appends the stored exemplars of series id in [mint, maxt] to *v (*n
+ * used, *cap allocated; grown in arena a), by time. 0 or TR_ENOMEM. */
+int exemplars_read(struct tr_iter *it,
+                   struct tr_slice tenant,
+                   int64_t window,
+                   uint16_t slot,
+                   uint64_t id,
+                   int64_t mint,
+                   int64_t maxt,
+                   struct tr_arena *a,
+                   struct tr_exemplar **v,
+                   size_t *n,
+                   size_t *cap);
 
 /* log_apply.c: applies a logs write entry of shard id at index into
  * s->batch (caller holds write_mu; storage.c writes the batch with the

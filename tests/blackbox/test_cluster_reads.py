@@ -189,3 +189,31 @@ def test_budget_failures_leave_nodes_healthy():
         assert len(got) == BUDGET_SERIES
         assert all(len(v) == 4 for v in got.values())
         assert wait_until(lambda: t.ready(), 5, 0.1, "ready")
+
+
+def test_exemplars_from_every_node():
+    # 30 series with an exemplar each, spread over the three shards (one
+    # per node): /api/v1/query_exemplars on any node fans out to all
+    t = now_ms() - 60000
+    body = b""
+    for i in range(30):
+        labels = [("__name__", "ex_total"), ("i", "%02d" % i)]
+        ex = prw.pb_bytes(1, prw.pb_bytes(1, "trace_id") + prw.pb_bytes(2, "t%02d" % i))
+        ex += prw.pb_double(2, float(i)) + prw.pb_varint(3, t)
+        body += prw.pb_bytes(1, prw._labels_pb(labels)
+                             + prw.pb_bytes(2, prw._sample_pb(t, float(i))) + prw.pb_bytes(3, ex))
+    r = NODES[0].write_raw(prw.snappy_compress(body))
+    assert r.status == 204, (r.status, r.text)
+    params = {"query": "ex_total", "start": str((t - 60000) / 1000),
+              "end": str((t + 60000) / 1000)}
+    for node in NODES:
+        got = {}
+
+        def ok():
+            got["d"] = node.get_json("/api/v1/query_exemplars", params)["data"]
+            return len(got["d"]) == 30
+        wait_until(ok, 10, 0.2, "30 series' exemplars on %s" % node.port)
+        assert [x["seriesLabels"]["i"] for x in got["d"]] == ["%02d" % i for i in range(30)]
+        for i, x in enumerate(got["d"]):
+            assert x["exemplars"] == [{"labels": {"trace_id": "t%02d" % i},
+                                       "value": str(i), "timestamp": t / 1000}], x
