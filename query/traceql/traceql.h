@@ -414,8 +414,10 @@ int tr_traceql_parse(const char *q,
 int tr_traceql_validate(const struct tr_traceql_query *q, char *errmsg);
 
 /* Canonical text of q appended to b (b->oom on allocation failure). The
- * text parses back to the same tree. Fully parenthesised binary
- * operations; durations in the largest exact unit ("1500ms"). */
+ * text parses back to the same tree: binary operations parenthesised but
+ * for left-associative chains ("{ (.a = 1) && (.b = 2) && (.c = 3) }"),
+ * durations in the largest exact unit ("1500ms"), floats with a "." or an
+ * exponent. */
 void tr_traceql_format(const struct tr_traceql_query *q, struct tr_buf *b);
 
 /* Text of an intrinsic ("duration", "span:id") and of an operator. */

@@ -66,7 +66,7 @@ static void canon(const char *q, const char *want)
     parse(&p, q);
     cr_expect_eq(p.rv, 0, "%s: %s", q, p.err);
     if (p.rv == 0) {
-        cr_expect_str_eq(p.fmt, want, "%s", q);
+        cr_expect_str_eq(p.fmt, want, "%s: got %s, want %s", q, p.fmt, want);
     }
     done(&p);
 }
@@ -112,7 +112,7 @@ Test(traceql_parser, filters_and_literals)
     canon("{ .a =~ \"x.*\" || .b !~ `raw\\n` }",
           "{ (.a =~ \"x.*\") || (.b !~ \"raw\\\\n\") }");
     canon("{ .a >= -1 && .b <= -1.5 && .c < 1e3 }",
-          "{ ((.a >= -1) && (.b <= -1.5)) && (.c < 1000.0) }");
+          "{ (.a >= -1) && (.b <= -1.5) && (.c < 1000.0) }");
     canon("{ .a = \"tab\\there\" }", "{ .a = \"tab\\there\" }");
     canon("{ .a = \"\\u00e9\\x41\" }",
           "{ .a = \"\xc3\xa9"
@@ -124,8 +124,8 @@ Test(traceql_parser, filters_and_literals)
     canon(
         "{ kind = unspecified || kind = internal || kind = client || "
         "kind = producer || kind = consumer }",
-        "{ ((((kind = unspecified) || (kind = internal)) || (kind = "
-        "client)) || (kind = producer)) || (kind = consumer) }");
+        "{ (kind = unspecified) || (kind = internal) || (kind = client) || "
+        "(kind = producer) || (kind = consumer) }");
     canon("{ .a = minInt || .b = maxInt }",
           "{ (.a = minInt) || (.b = 9223372036854775807) }");
     canon("{ .a != nil }", "{ .a != nil }");
@@ -138,11 +138,19 @@ Test(traceql_parser, filters_and_literals)
 Test(traceql_parser, precedence)
 {
     /* && and || share one level, left-associative, as in Tempo */
-    canon("{ .a || .b && .c }", "{ (.a || .b) && .c }");
-    canon("{ .a && .b || .c }", "{ (.a && .b) || .c }");
+    canon("{ .a || .b && .c }", "{ .a || .b && .c }");
+    struct parsed p;
+    parse(&p, "{ .a || .b && .c }");
+    cr_assert_eq(p.rv, 0, "%s", p.err);
+    const struct tr_traceql_field *f =
+        p.q->spanset->u.pipeline->stages[0].u.spanset->u.filter;
+    cr_expect_eq(f->u.bin.op, TR_TQL_OP_AND); /* (.a || .b) && .c */
+    cr_expect_eq(f->u.bin.lhs->u.bin.op, TR_TQL_OP_OR);
+    done(&p);
+    canon("{ .a && .b || .c }", "{ .a && .b || .c }");
     canon("{ .a + 1 * 2 = 3 }", "{ (.a + (1 * 2)) = 3 }");
     canon("{ (.a + 1) * 2 = 3 }", "{ ((.a + 1) * 2) = 3 }");
-    canon("{ .a - 1 - 2 = 3 }", "{ ((.a - 1) - 2) = 3 }");
+    canon("{ .a - 1 - 2 = 3 }", "{ (.a - 1 - 2) = 3 }");
     canon("{ .a ^ 2 ^ 3 = 1 }", "{ (.a ^ (2 ^ 3)) = 1 }");
     canon("{ .a % 2 = 1 }", "{ (.a % 2) = 1 }");
     /* unary minus has the precedence of binary minus, ! that of a level
@@ -156,9 +164,9 @@ Test(traceql_parser, precedence)
     canon("{ .a && .b = nil }", "{ .a && (.b = nil) }");
     canon("{ nil = .a + 1 }", "{ (.a + 1) = nil }");
     canon("{ true } && { false } > { true }",
-          "({ true } && ({ false } > { true }))");
+          "{ true } && { false } > { true }");
     canon("{ true } >> { false } << { true }",
-          "(({ true } >> { false }) << { true })");
+          "{ true } >> { false } << { true }");
 }
 
 Test(traceql_parser, durations)
@@ -197,8 +205,8 @@ Test(traceql_parser, attributes)
     canon("{ resource.service.name = \"x\" }",
           "{ resource.service.name = \"x\" }");
     canon("{ event.foo = 1 && link.foo = 2 && instrumentation.foo = 3 }",
-          "{ ((event.foo = 1) && (link.foo = 2)) && (instrumentation.foo = "
-          "3) }");
+          "{ (event.foo = 1) && (link.foo = 2) && (instrumentation.foo = 3) "
+          "}");
     canon("{ span.\"foo bar\" = 1 }", "{ span.\"foo bar\" = 1 }");
     canon("{ .\"a\\\"b\" = 1 }", "{ .\"a\\\"b\" = 1 }");
     canon("{ .\"a\\\\b\" = 1 }", "{ .\"a\\\\b\" = 1 }");
@@ -322,7 +330,7 @@ Test(traceql_parser, structural)
     for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
         char q[128], want[128];
         snprintf(q, sizeof(q), "{ .a } %s { .b }", ops[i]);
-        snprintf(want, sizeof(want), "({ .a } %s { .b })", ops[i]);
+        snprintf(want, sizeof(want), "{ .a } %s { .b }", ops[i]);
         canon(q, want);
         struct parsed p;
         parse(&p, q);
@@ -337,10 +345,10 @@ Test(traceql_parser, structural)
     }
     /* between parenthesised pipelines */
     canon("({ .a } | count() > 1) >> ({ .b } | { .c })",
-          "(({ .a } | count() > 1) >> ({ .b } | { .c }))");
+          "({ .a } | count() > 1) >> ({ .b } | { .c })");
     canon("(({ .a } | { .b }))", "{ .a } | { .b }");
     parse_error("({ .a } | { .b }) && { .c }", "unexpected");
-    canon("({ .a } | { .b }) && ({ .c })", "(({ .a } | { .b }) && ({ .c }))");
+    canon("({ .a } | { .b }) && ({ .c })", "({ .a } | { .b }) && ({ .c })");
     /* where a pipeline may start, "({ .c })" is a spanset expression (the
      * ")" is shifted by Tempo's yacc), so a pipeline cannot follow */
     parse_error("({ .c }) && ({ .a } | { .b })", "col 21: syntax error");
@@ -548,4 +556,38 @@ Test(traceql_parser, validation)
     validates("{ } | histogram_over_time(duration) by (.a, .b, .c, .d, .e)",
               TR_EUNSUPPORTED, "group by 5 values");
     validates("{ } | rate() by (.a, .b, .c, .d, .e)", 0, NULL);
+}
+
+Test(traceql_parser, long_and_deep)
+{
+    struct tr_buf q;
+    tr_buf_init(&q);
+    /* a long flat chain formats without nesting, so it parses back */
+    tr_buf_puts(&q, "{ .a0 = 0");
+    for (int i = 1; i < 3000; i++) {
+        tr_buf_printf(&q, " && .a%d = %d", i, i);
+    }
+    tr_buf_puts(&q, " } | rate()");
+    tr_buf_putc(&q, '\0');
+    struct parsed p;
+    parse(&p, q.data);
+    cr_expect_eq(p.rv, 0, "%s", p.err);
+    done(&p);
+    /* nested parentheses stay linear (memoized alternatives) */
+    tr_buf_reset(&q);
+    for (int i = 0; i < 200; i++) {
+        tr_buf_putc(&q, '(');
+    }
+    tr_buf_puts(&q, "({ .a } | count())");
+    for (int i = 0; i < 200; i++) {
+        tr_buf_puts(&q, " + ({ .b } | count()))");
+    }
+    tr_buf_puts(&q, " > 1");
+    tr_buf_putc(&q, '\0');
+    parse(&p, q.data);
+    cr_expect_eq(p.rv, 0, "%s", p.err);
+    done(&p);
+    canon("({ .x } | { .y }) && ({ .c }) > ({ .d } | { .e })",
+          "({ .x } | { .y }) && ({ .c }) > ({ .d } | { .e })");
+    tr_buf_free(&q);
 }
