@@ -554,6 +554,37 @@ static struct tr_traceql_field *p_field_primary(struct tr_tql_parser *p)
     return r;
 }
 
+/* A string compared with trace:id loses its leading zeros, as in Tempo
+ * (trace IDs are compared without them). Returns operand or its new copy;
+ * NULL when out of memory. */
+static struct tr_traceql_field *trace_id_operand(
+    struct tr_tql_parser *p,
+    const struct tr_traceql_field *other,
+    struct tr_traceql_field *operand)
+{
+    if (other->kind != TR_TQL_F_ATTR ||
+        other->u.attr.intrinsic != TR_TQL_INTR_TRACE_ID ||
+        operand->kind != TR_TQL_F_STATIC ||
+        operand->u.st.type != TR_TQL_TYPE_STRING) {
+        return operand;
+    }
+    const char *s = operand->u.st.v.str.s;
+    size_t n = operand->u.st.v.str.len, k = 0;
+    while (k < n && s[k] == '0') {
+        k++;
+    }
+    if (k == 0) {
+        return operand;
+    }
+    struct tr_traceql_field *c = f_new(p, TR_TQL_F_STATIC);
+    if (c) {
+        c->u.st = operand->u.st;
+        c->u.st.v.str.s = s + k; /* still NUL-terminated */
+        c->u.st.v.str.len = n - k;
+    }
+    return c;
+}
+
 static struct tr_traceql_field *p_field(struct tr_tql_parser *p, int min)
 {
     struct tr_traceql_field *lhs = p_field_primary(p);
@@ -583,8 +614,11 @@ static struct tr_traceql_field *p_field(struct tr_tql_parser *p, int min)
             return NULL;
         }
         b->u.bin.op = op;
-        b->u.bin.lhs = lhs;
-        b->u.bin.rhs = rhs;
+        b->u.bin.lhs = trace_id_operand(p, rhs, lhs);
+        b->u.bin.rhs = trace_id_operand(p, lhs, rhs);
+        if (!b->u.bin.lhs || !b->u.bin.rhs) {
+            return NULL;
+        }
         lhs = b;
     }
     return lhs;

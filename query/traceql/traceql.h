@@ -31,7 +31,8 @@
  * literal false; "x = nil" / "x != nil" are the unary NOT_EXISTS / EXISTS;
  * literal arithmetic in scalar positions (metrics math, scalar filters,
  * metrics filters) is folded at parse time (Go's int/float semantics:
- * "1 / 2" is 0); "minInt" / "maxInt" are the int64 limits. */
+ * "1 / 2" is 0); "minInt" / "maxInt" are the int64 limits; a string
+ * compared with trace:id loses its leading zeros. */
 #ifndef TR_QUERY_TRACEQL_TRACEQL_H
 #define TR_QUERY_TRACEQL_TRACEQL_H
 

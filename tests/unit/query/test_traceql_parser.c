@@ -132,6 +132,10 @@ Test(traceql_parser, filters_and_literals)
     canon("{ nil = .a }", "{ .a = nil }");
     canon("{ nil != nil }", "{ false }");
     canon("{ .a = 1 // comment\n }", "{ .a = 1 }");
+    /* trace IDs compare without leading zeros, as in Tempo */
+    canon("{ trace:id = \"000abc\" }", "{ trace:id = \"abc\" }");
+    canon("{ \"00ab\" != trace:id }", "{ \"ab\" != trace:id }");
+    canon("{ span:id = \"00ab\" }", "{ span:id = \"00ab\" }");
     canon("{ /* c */ .a = 1 }", "{ .a = 1 }");
 }
 
