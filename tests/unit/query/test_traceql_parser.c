@@ -496,6 +496,8 @@ Test(traceql_parser, errors)
     parse_error("{ .a = 1 }\n| { .b = }", "line 2, col 10: syntax error");
     parse_error("{ .a = 0x10 }", "strconv.Atoi");
     parse_error("{ .a = 1e }", "exponent has no digits");
+    parse_error("{ .a = 08 }", "invalid digit '8' in octal literal");
+    canon("{ .a = 017 }", "{ .a = 17 }");
     parse_error("/* open", "comment not terminated");
     parse_error("{ .a = \"\xff\" }", "invalid UTF-8 encoding");
     char nul[] = "{ .a = 1 }";
