@@ -552,6 +552,14 @@ Test(traceql_parser, validation)
     validates("{ } | compare({ .a }) | topk(1)", TR_EINVAL, "compare()");
     validates("{ } | compare({ .a })", 0, NULL);
     validates("({ } | compare({ .a }))", 0, NULL);
+    validates("{ } | compare({ .a }, 1000, 1, 2)", 0, NULL);
+    validates("{ } | compare({ .a }, 0)", TR_EINVAL, "between 1 and 1000");
+    validates("{ } | compare({ .a }, 1001)", TR_EINVAL, "between 1 and 1000");
+    validates("{ } | compare({ .a }, 5, 0, 2)", TR_EINVAL,
+              "timestamps must be positive");
+    validates("{ } | compare({ .a }, 5, 2, 2)", TR_EINVAL,
+              "end timestamp must be greater");
+    validates("{ } | compare({ 1 })", TR_EINVAL, "must resolve to a boolean");
     validates("{ parent.a = 1 }", TR_EUNSUPPORTED, "parent not yet supported");
     validates("{ parent }", TR_EUNSUPPORTED, "not yet supported");
     validates("{ } | select(parent.a)", TR_EUNSUPPORTED, "parent");
