@@ -12,6 +12,7 @@
 #include "lib/buf.h"
 #include "lib/err.h"
 #include "query/traceql/traceql.h"
+#include "tests/lib/oom.h"
 
 struct parsed {
     struct tr_arena a;
@@ -604,4 +605,46 @@ Test(traceql_parser, long_and_deep)
     canon("({ .x } | { .y }) && ({ .c }) > ({ .d } | { .e })",
           "({ .x } | { .y }) && ({ .c }) > ({ .d } | { .e })");
     tr_buf_free(&q);
+}
+
+/* Every allocation failure gives TR_ENOMEM (or a result), never a crash
+ * or a leak. */
+Test(traceql_parser, out_of_memory)
+{
+    static const char *const queries[] = {
+        "{ span.\"a b\" =~ \"x.*\" && duration > 1.5s } >> { .c = \"d\" } | "
+        "count() > 2 | by(.e) | select(.f)",
+        "({ .a } | count()) + ({ .b } | avg(duration)) > 2",
+        "({} | rate() by (name)) / ({} | count_over_time()) * 100 > 5 | "
+        "topk(3) with(sample=0.1)",
+        "{ .a = \"unterminated }",
+    };
+    for (size_t k = 0; k < sizeof(queries) / sizeof(queries[0]); k++) {
+        int rc = TR_ENOMEM, n;
+        for (n = 0; n < 5000 && rc == TR_ENOMEM; n++) {
+            struct tr_arena a;
+            struct tr_traceql_query *q = NULL;
+            char err[TR_ERRMSG_SIZE];
+            struct tr_buf b;
+            tr_buf_init(&b);
+            tr_test_oom_install(n);
+            tr_arena_init(&a, 256);
+            rc = tr_traceql_parse(queries[k], strlen(queries[k]), &a, &q, err);
+            if (rc == 0) {
+                int vr = tr_traceql_validate(q, err);
+                tr_traceql_format(q, &b);
+                if (vr == TR_ENOMEM || b.oom) {
+                    rc = TR_ENOMEM;
+                }
+            }
+            tr_test_oom_remove();
+            cr_assert(rc == 0 || rc == TR_ENOMEM || rc == TR_EINVAL,
+                      "%s: n=%d rc=%d", queries[k], n, rc);
+            tr_buf_free(&b);
+            tr_arena_free(&a);
+        }
+        cr_expect(rc != TR_ENOMEM, "%s: still out of memory at n=%d",
+                  queries[k], n);
+        cr_expect_gt(n, 2, "%s", queries[k]);
+    }
 }
