@@ -408,7 +408,7 @@ int tr_traceql_parse(const char *q,
 
 /* Tempo's semantic validation of a parsed query. Returns 0; TR_EINVAL for
  * an invalid query ("span filter field expressions must resolve to a
- * boolean: { 1.1 }", "invalid regex: ...", "limit must be greater than
+ * boolean: 1.1", "invalid regex: \"[\"", "limit must be greater than
  * 0", ...); or TR_EUNSUPPORTED for what Tempo parses but does not run yet
  * ("parent not yet supported", "scalar filter lhs ... not yet supported").
  * errmsg as above. */
