@@ -249,3 +249,12 @@ bool tr_tql_fold_arith(enum tr_traceql_op op,
             return false;
     }
 }
+
+void tr_tql_negate(struct tr_traceql_static *s)
+{
+    if (s->type == TR_TQL_TYPE_FLOAT) {
+        s->v.f = -s->v.f;
+    } else if (s->type == TR_TQL_TYPE_INT || s->type == TR_TQL_TYPE_DURATION) {
+        s->v.i = (int64_t)(0 - (uint64_t)s->v.i); /* wraps, as Go's */
+    }
+}

@@ -1,11 +1,13 @@
 /* format.c - canonical TraceQL text of a parsed query.
  *
- * Every binary and unary operation is parenthesised (but the outermost one
- * inside { }), so the text parses back to the same tree whatever the
- * precedences; literals print so that they lex back to the same value
- * (floats with a "." or exponent, durations in the largest exact unit,
- * minInt for the int64 minimum); attribute names that the lexer would
- * split are quoted (span."foo bar"). */
+ * Binary and unary operations are parenthesised, but the outermost one
+ * inside { } and a left operand of the same precedence level (so that
+ * long chains do not nest); spanset operators get only the parentheses
+ * their precedences need. The text parses back to the same tree. Literals
+ * print so that they lex back to the same value (floats with a "." or
+ * exponent, durations in the largest exact unit, minInt for the int64
+ * minimum); attribute names that the lexer would split are quoted
+ * (span."foo bar"). */
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -196,6 +198,36 @@ void tr_tql_format_attr(const struct tr_traceql_attr *a, struct tr_buf *b)
     tr_buf_putc(b, '"');
 }
 
+/* Precedence level of a binary operator (higher binds tighter); an
+ * operand on the left of the same level needs no parentheses (all are
+ * left-associative but ^). */
+static int op_level(enum tr_traceql_op op)
+{
+    switch (op) {
+        case TR_TQL_OP_AND:
+        case TR_TQL_OP_OR:
+        case TR_TQL_OP_SS_AND:
+        case TR_TQL_OP_SS_UNION:
+            return 1;
+        case TR_TQL_OP_ADD:
+        case TR_TQL_OP_SUB:
+            return 3;
+        case TR_TQL_OP_MUL:
+        case TR_TQL_OP_DIV:
+        case TR_TQL_OP_MOD:
+            return 5;
+        case TR_TQL_OP_POW:
+            return 6;
+        default:
+            return 2; /* comparisons; structural spanset operators */
+    }
+}
+
+static bool bare_left(enum tr_traceql_op parent, enum tr_traceql_op child)
+{
+    return parent != TR_TQL_OP_POW && op_level(parent) == op_level(child);
+}
+
 static void format_field(const struct tr_traceql_field *f,
                          bool top,
                          struct tr_buf *b)
@@ -211,7 +243,10 @@ static void format_field(const struct tr_traceql_field *f,
             if (!top) {
                 tr_buf_putc(b, '(');
             }
-            format_field(f->u.bin.lhs, false, b);
+            format_field(f->u.bin.lhs,
+                         f->u.bin.lhs->kind == TR_TQL_F_BINARY &&
+                             bare_left(f->u.bin.op, f->u.bin.lhs->u.bin.op),
+                         b);
             tr_buf_printf(b, " %s ", tr_traceql_op_name(f->u.bin.op));
             format_field(f->u.bin.rhs, false, b);
             if (!top) {
@@ -257,7 +292,9 @@ static void format_aggregate(const struct tr_traceql_scalar *s,
     tr_buf_putc(b, ')');
 }
 
-static void format_scalar(const struct tr_traceql_scalar *s, struct tr_buf *b)
+static void format_scalar(const struct tr_traceql_scalar *s,
+                          bool bare,
+                          struct tr_buf *b)
 {
     switch (s->kind) {
         case TR_TQL_S_AGGREGATE:
@@ -267,11 +304,18 @@ static void format_scalar(const struct tr_traceql_scalar *s, struct tr_buf *b)
             tr_tql_format_static(&s->u.st, b);
             break;
         case TR_TQL_S_BINARY:
-            tr_buf_putc(b, '(');
-            format_scalar(s->u.bin.lhs, b);
+            if (!bare) {
+                tr_buf_putc(b, '(');
+            }
+            format_scalar(s->u.bin.lhs,
+                          s->u.bin.lhs->kind == TR_TQL_S_BINARY &&
+                              bare_left(s->u.bin.op, s->u.bin.lhs->u.bin.op),
+                          b);
             tr_buf_printf(b, " %s ", tr_traceql_op_name(s->u.bin.op));
-            format_scalar(s->u.bin.rhs, b);
-            tr_buf_putc(b, ')');
+            format_scalar(s->u.bin.rhs, false, b);
+            if (!bare) {
+                tr_buf_putc(b, ')');
+            }
             break;
         case TR_TQL_S_PIPELINE:
             tr_buf_putc(b, '(');
@@ -284,13 +328,19 @@ static void format_scalar(const struct tr_traceql_scalar *s, struct tr_buf *b)
 static void format_sfilter(const struct tr_traceql_scalar_filter *f,
                            struct tr_buf *b)
 {
-    format_scalar(f->lhs, b);
+    format_scalar(f->lhs, false, b);
     tr_buf_printf(b, " %s ", tr_traceql_op_name(f->op));
-    format_scalar(f->rhs, b);
+    format_scalar(f->rhs, false, b);
 }
 
+/* Spanset operators print with the parentheses their precedences need
+ * only: an added pair could turn "({ .a })" after it into a spanset
+ * expression where it was a pipeline (see parser.c). parent: the level of
+ * the operator s is an operand of (0: none), right: s is its right
+ * operand. */
 static void format_spanset(const struct tr_traceql_spanset *s,
-                           bool top,
+                           int parent,
+                           bool right,
                            struct tr_buf *b)
 {
     switch (s->kind) {
@@ -299,19 +349,26 @@ static void format_spanset(const struct tr_traceql_spanset *s,
             format_field(s->u.filter, true, b);
             tr_buf_puts(b, " }");
             break;
-        case TR_TQL_SS_OP:
-            tr_buf_putc(b, '(');
-            format_spanset(s->u.op.lhs, false, b);
+        case TR_TQL_SS_OP: {
+            int level = op_level(s->u.op.op);
+            bool parens = level < parent || (right && level == parent);
+            if (parens) {
+                tr_buf_putc(b, '(');
+            }
+            format_spanset(s->u.op.lhs, level, false, b);
             tr_buf_printf(b, " %s ", tr_traceql_op_name(s->u.op.op));
-            format_spanset(s->u.op.rhs, false, b);
-            tr_buf_putc(b, ')');
+            format_spanset(s->u.op.rhs, level, true, b);
+            if (parens) {
+                tr_buf_putc(b, ')');
+            }
             break;
+        }
         case TR_TQL_SS_PIPELINE:
-            if (!top) {
+            if (parent > 0) {
                 tr_buf_putc(b, '(');
             }
             format_pipeline(s->u.pipeline, b);
-            if (!top) {
+            if (parent > 0) {
                 tr_buf_putc(b, ')');
             }
             break;
@@ -328,7 +385,7 @@ static void format_pipeline(const struct tr_traceql_pipeline *pl,
         }
         switch (st->kind) {
             case TR_TQL_STAGE_SPANSET:
-                format_spanset(st->u.spanset, false, b);
+                format_spanset(st->u.spanset, 0, false, b);
                 break;
             case TR_TQL_STAGE_SCALAR_FILTER:
                 format_sfilter(&st->u.sfilter, b);
@@ -372,7 +429,7 @@ static void format_metrics_agg(const struct tr_traceql_metrics_agg *m,
                                         "compare"};
     tr_buf_printf(b, "%s(", names[m->fn]);
     if (m->fn == TR_TQL_M_COMPARE) {
-        format_spanset(m->compare, false, b);
+        format_spanset(m->compare, 0, false, b);
         if (m->n_compare_args >= 2) {
             tr_buf_printf(b, ", %" PRId64, m->topn);
         }
@@ -404,6 +461,7 @@ static void format_metrics_agg(const struct tr_traceql_metrics_agg *m,
 
 static void format_metrics(const struct tr_traceql_metrics *m,
                            bool top,
+                           bool bare,
                            struct tr_buf *b)
 {
     switch (m->kind) {
@@ -416,11 +474,19 @@ static void format_metrics(const struct tr_traceql_metrics *m,
             format_metrics_agg(&m->agg, b);
             break;
         case TR_TQL_ME_BINARY:
-            tr_buf_putc(b, '(');
-            format_metrics(m->lhs, false, b);
+            if (!bare) {
+                tr_buf_putc(b, '(');
+            }
+            format_metrics(m->lhs, false,
+                           m->lhs->kind == TR_TQL_ME_BINARY &&
+                               m->lhs->n_stages == 0 &&
+                               bare_left(m->op, m->lhs->op),
+                           b);
             tr_buf_printf(b, " %s ", tr_traceql_op_name(m->op));
-            format_metrics(m->rhs, false, b);
-            tr_buf_putc(b, ')');
+            format_metrics(m->rhs, false, false, b);
+            if (!bare) {
+                tr_buf_putc(b, ')');
+            }
             break;
         case TR_TQL_ME_SCALAR:
             tr_tql_format_float(m->value, b);
@@ -446,13 +512,13 @@ void tr_traceql_format(const struct tr_traceql_query *q, struct tr_buf *b)
 {
     switch (q->kind) {
         case TR_TQL_Q_SPANSET:
-            format_spanset(q->spanset, true, b);
+            format_spanset(q->spanset, 0, false, b);
             break;
         case TR_TQL_Q_SCALAR_FILTER:
             format_sfilter(&q->sfilter, b);
             break;
         case TR_TQL_Q_METRICS:
-            format_metrics(q->metrics, true, b);
+            format_metrics(q->metrics, true, false, b);
             break;
     }
     if (q->n_hints > 0) {

@@ -426,6 +426,17 @@ static int lex_number(struct lx *l)
         }
     }
     size_t num_end = i;
+    /* Go's scanner reads a leading 0 as an octal prefix (strconv.Atoi
+     * later reads the digits as decimal) */
+    if (!is_float && q[start] == '0' && num_end - start > 1 &&
+        is_digit((unsigned char)q[start + 1])) {
+        for (size_t k = start + 1; k < num_end; k++) {
+            if (q[k] == '8' || q[k] == '9') {
+                return lex_error(l, start,
+                                 "invalid digit '%c' in octal literal", q[k]);
+            }
+        }
+    }
 
     /* A duration: the number and the duration characters after it. */
     size_t j = i;

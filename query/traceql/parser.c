@@ -51,7 +51,7 @@ bool tr_tql_enter(struct tr_tql_parser *p)
     if (p->abort) {
         return false;
     }
-    if (++p->steps > TR_TQL_MAX_STEPS) {
+    if (++p->steps > p->max_steps) {
         snprintf(p->abort_msg, sizeof(p->abort_msg),
                  "parse error : query too complex");
         p->abort = true;
@@ -104,6 +104,37 @@ bool tr_tql_push(struct tr_tql_parser *p,
     memcpy((char *)*ap + *n * sz, elem, sz);
     (*n)++;
     return true;
+}
+
+int tr_tql_memo_get(struct tr_tql_parser *p, int fn, void **node)
+{
+    const struct tr_tql_memo *m = p->memo[fn] ? &p->memo[fn][p->i] : NULL;
+    if (!m || m->state == 0) {
+        return -1;
+    }
+    *node = m->node;
+    if (m->state == 2) {
+        return 0;
+    }
+    p->i = m->end;
+    return 1;
+}
+
+void tr_tql_memo_put(struct tr_tql_parser *p, int fn, size_t start, void *node)
+{
+    if (p->abort) {
+        return;
+    }
+    if (!p->memo[fn]) {
+        p->memo[fn] = tr_tql_alloc(p, p->nt * sizeof(*p->memo[fn]));
+        if (!p->memo[fn]) {
+            return;
+        }
+    }
+    struct tr_tql_memo *m = &p->memo[fn][start];
+    m->node = node;
+    m->end = (uint32_t)p->i;
+    m->state = node ? 1 : 2;
 }
 
 /* ---- statics and attributes ------------------------------------------- */
@@ -350,17 +381,18 @@ static struct tr_traceql_field *f_unary(struct tr_tql_parser *p,
                                         enum tr_traceql_op op,
                                         struct tr_traceql_field *e)
 {
-    /* -literal is a literal (Tempo folds it) */
-    if (op == TR_TQL_OP_SUB && e->kind == TR_TQL_F_STATIC) {
-        struct tr_traceql_static *st = &e->u.st;
-        if (st->type == TR_TQL_TYPE_INT || st->type == TR_TQL_TYPE_DURATION) {
-            st->v.i = (int64_t)(0 - (uint64_t)st->v.i);
-            return e;
+    /* -literal is a literal (Tempo folds it); nodes are not changed once
+     * built (the parser memoizes them), so this is a new one */
+    if (op == TR_TQL_OP_SUB && e->kind == TR_TQL_F_STATIC &&
+        (e->u.st.type == TR_TQL_TYPE_INT ||
+         e->u.st.type == TR_TQL_TYPE_DURATION ||
+         e->u.st.type == TR_TQL_TYPE_FLOAT)) {
+        struct tr_traceql_field *n = f_new(p, TR_TQL_F_STATIC);
+        if (n) {
+            n->u.st = e->u.st;
+            tr_tql_negate(&n->u.st);
         }
-        if (st->type == TR_TQL_TYPE_FLOAT) {
-            st->v.f = -st->v.f;
-            return e;
-        }
+        return n;
     }
     struct tr_traceql_field *f = f_new(p, TR_TQL_F_UNARY);
     if (f) {
@@ -430,7 +462,7 @@ static int field_prec(enum tr_tql_tok t, enum tr_traceql_op *op, bool *right)
 
 static struct tr_traceql_field *p_field(struct tr_tql_parser *p, int min);
 
-static struct tr_traceql_field *p_field_primary(struct tr_tql_parser *p)
+static struct tr_traceql_field *p_field_primary_raw(struct tr_tql_parser *p)
 {
     size_t save = p->i;
     struct tr_traceql_field *f = NULL;
@@ -510,6 +542,49 @@ static struct tr_traceql_field *p_field_primary(struct tr_tql_parser *p)
     return f;
 }
 
+static struct tr_traceql_field *p_field_primary(struct tr_tql_parser *p)
+{
+    void *n;
+    size_t start = p->i;
+    if (tr_tql_memo_get(p, TR_TQL_MEMO_FIELD, &n) >= 0) {
+        return n;
+    }
+    struct tr_traceql_field *r = p_field_primary_raw(p);
+    tr_tql_memo_put(p, TR_TQL_MEMO_FIELD, start, r);
+    return r;
+}
+
+/* A string compared with trace:id loses its leading zeros, as in Tempo
+ * (trace IDs are compared without them). Returns operand or its new copy;
+ * NULL when out of memory. */
+static struct tr_traceql_field *trace_id_operand(
+    struct tr_tql_parser *p,
+    const struct tr_traceql_field *other,
+    struct tr_traceql_field *operand)
+{
+    if (other->kind != TR_TQL_F_ATTR ||
+        other->u.attr.intrinsic != TR_TQL_INTR_TRACE_ID ||
+        operand->kind != TR_TQL_F_STATIC ||
+        operand->u.st.type != TR_TQL_TYPE_STRING) {
+        return operand;
+    }
+    const char *s = operand->u.st.v.str.s;
+    size_t n = operand->u.st.v.str.len, k = 0;
+    while (k < n && s[k] == '0') {
+        k++;
+    }
+    if (k == 0) {
+        return operand;
+    }
+    struct tr_traceql_field *c = f_new(p, TR_TQL_F_STATIC);
+    if (c) {
+        c->u.st = operand->u.st;
+        c->u.st.v.str.s = s + k; /* still NUL-terminated */
+        c->u.st.v.str.len = n - k;
+    }
+    return c;
+}
+
 static struct tr_traceql_field *p_field(struct tr_tql_parser *p, int min)
 {
     struct tr_traceql_field *lhs = p_field_primary(p);
@@ -539,8 +614,11 @@ static struct tr_traceql_field *p_field(struct tr_tql_parser *p, int min)
             return NULL;
         }
         b->u.bin.op = op;
-        b->u.bin.lhs = lhs;
-        b->u.bin.rhs = rhs;
+        b->u.bin.lhs = trace_id_operand(p, rhs, lhs);
+        b->u.bin.rhs = trace_id_operand(p, lhs, rhs);
+        if (!b->u.bin.lhs || !b->u.bin.rhs) {
+            return NULL;
+        }
         lhs = b;
     }
     return lhs;
@@ -625,7 +703,9 @@ struct tr_traceql_scalar *tr_tql_s_static(struct tr_tql_parser *p,
     return s;
 }
 
-static struct tr_traceql_scalar *p_arith_primary(struct tr_tql_parser *p)
+static struct tr_traceql_scalar *p_arith_primary(struct tr_tql_parser *p);
+
+static struct tr_traceql_scalar *p_arith_primary_raw(struct tr_tql_parser *p)
 {
     size_t save = p->i;
     struct tr_traceql_scalar *s = NULL;
@@ -649,12 +729,9 @@ static struct tr_traceql_scalar *p_arith_primary(struct tr_tql_parser *p)
                 tok_fail(p);
                 s = NULL;
             } else if (s) {
-                struct tr_traceql_static *st = &s->u.st;
-                if (st->type == TR_TQL_TYPE_FLOAT) {
-                    st->v.f = -st->v.f;
-                } else {
-                    st->v.i = (int64_t)(0 - (uint64_t)st->v.i);
-                }
+                struct tr_traceql_static st = s->u.st;
+                tr_tql_negate(&st);
+                s = tr_tql_s_static(p, &st);
             }
             break;
         }
@@ -676,6 +753,18 @@ static struct tr_traceql_scalar *p_arith_primary(struct tr_tql_parser *p)
     }
     tr_tql_leave(p);
     return s;
+}
+
+static struct tr_traceql_scalar *p_arith_primary(struct tr_tql_parser *p)
+{
+    void *n;
+    size_t start = p->i;
+    if (tr_tql_memo_get(p, TR_TQL_MEMO_ARITH, &n) >= 0) {
+        return n;
+    }
+    struct tr_traceql_scalar *r = p_arith_primary_raw(p);
+    tr_tql_memo_put(p, TR_TQL_MEMO_ARITH, start, r);
+    return r;
 }
 
 /* Arithmetic of aggregates and literals (scalarExpression / scalar):
@@ -715,7 +804,10 @@ static struct tr_traceql_scalar *p_arith(struct tr_tql_parser *p, int min)
                 tr_tql_semantic(p, save, "division by zero");
                 return NULL;
             }
-            lhs->u.st = r;
+            lhs = tr_tql_s_static(p, &r);
+            if (!lhs) {
+                return NULL;
+            }
             continue;
         }
         struct tr_traceql_scalar *b = tr_tql_alloc(p, sizeof(*b));
@@ -906,8 +998,8 @@ struct tr_traceql_spanset *tr_tql_p_filter(struct tr_tql_parser *p)
 /* The operands of spanset operators: filters in spansetExpression, or
  * parenthesised pipelines in spansetPipelineExpression (pipes). */
 
-static struct tr_traceql_spanset *p_spanset_primary(struct tr_tql_parser *p,
-                                                    int mode)
+static struct tr_traceql_spanset *p_spanset_primary_raw(struct tr_tql_parser *p,
+                                                        int mode)
 {
     size_t save = p->i;
     struct tr_traceql_spanset *s = NULL;
@@ -951,6 +1043,19 @@ out:
     }
     tr_tql_leave(p);
     return s;
+}
+
+static struct tr_traceql_spanset *p_spanset_primary(struct tr_tql_parser *p,
+                                                    int mode)
+{
+    void *n;
+    size_t start = p->i;
+    if (tr_tql_memo_get(p, TR_TQL_MEMO_SS + mode, &n) >= 0) {
+        return n;
+    }
+    struct tr_traceql_spanset *r = p_spanset_primary_raw(p, mode);
+    tr_tql_memo_put(p, TR_TQL_MEMO_SS + mode, start, r);
+    return r;
 }
 
 struct tr_traceql_spanset *tr_tql_p_spanset(struct tr_tql_parser *p,
@@ -1055,7 +1160,7 @@ static bool p_stage(struct tr_tql_parser *p,
     return ok;
 }
 
-struct tr_traceql_pipeline *tr_tql_p_pipeline(struct tr_tql_parser *p)
+static struct tr_traceql_pipeline *p_pipeline_raw(struct tr_tql_parser *p)
 {
     struct tr_traceql_stage st;
     struct tr_traceql_pipeline *pl;
@@ -1079,4 +1184,16 @@ struct tr_traceql_pipeline *tr_tql_p_pipeline(struct tr_tql_parser *p)
         }
     }
     return pl;
+}
+
+struct tr_traceql_pipeline *tr_tql_p_pipeline(struct tr_tql_parser *p)
+{
+    void *n;
+    size_t start = p->i;
+    if (tr_tql_memo_get(p, TR_TQL_MEMO_PIPELINE, &n) >= 0) {
+        return n;
+    }
+    struct tr_traceql_pipeline *r = p_pipeline_raw(p);
+    tr_tql_memo_put(p, TR_TQL_MEMO_PIPELINE, start, r);
+    return r;
 }

@@ -7,10 +7,35 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "query/traceql/traceql_int.h"
 
-#define TR_TQL_MAX_STEPS 2000000
+/* Budget of parse steps (primaries and stages tried, over every
+ * alternative): TR_TQL_STEPS_BASE + TR_TQL_STEPS_PER_TOKEN per token. Real
+ * queries need a few per token; the budget bounds the time and the arena
+ * memory that backtracking can spend on a hostile query. */
+#define TR_TQL_STEPS_BASE 4096
+#define TR_TQL_STEPS_PER_TOKEN 32
+
+/* Memoized parse functions (packrat): the result of each at each token is
+ * kept, so that backtracking over nested parentheses stays linear. Nodes
+ * are never changed once built, so a result may be reused. */
+enum {
+    TR_TQL_MEMO_FIELD, /* field expression primary */
+    TR_TQL_MEMO_ARITH, /* aggregate/literal arithmetic primary */
+    TR_TQL_MEMO_SS,    /* spanset primary, 3 modes: + mode */
+    TR_TQL_MEMO_PIPELINE = TR_TQL_MEMO_SS + 3,
+    TR_TQL_MEMO_SPX, /* scalar pipeline expression primary */
+    TR_TQL_MEMO_MX,  /* metrics math primary */
+    TR_TQL_MEMO__COUNT
+};
+
+struct tr_tql_memo {
+    void *node;    /* the result (NULL: failed) */
+    uint32_t end;  /* token after it */
+    uint8_t state; /* 0 unknown, 1 parsed, 2 failed */
+};
 
 /* Parser state: the tokens, the position, limits and the errors seen. */
 struct tr_tql_parser {
@@ -22,12 +47,14 @@ struct tr_tql_parser {
     struct tr_arena *a;
     int depth;
     size_t steps;
+    size_t max_steps;
     bool oom;
     bool abort; /* too deep or too complex: stop everything */
     size_t far; /* furthest token a syntax error was seen at */
     bool have_sem;
     char sem[TR_ERRMSG_SIZE]; /* first semantic error */
     char abort_msg[TR_ERRMSG_SIZE];
+    struct tr_tql_memo *memo[TR_TQL_MEMO__COUNT]; /* nt entries each */
 };
 
 /* ---- helpers ---------------------------------------------------------- */
@@ -87,6 +114,13 @@ bool tr_tql_push(struct tr_tql_parser *p,
                  size_t *cap,
                  const void *elem,
                  size_t sz);
+
+/* The memoized result of fn at p->i: 1 (p->i moved past it, *node set),
+ * 0 (it failed there) or -1 (not known yet). */
+int tr_tql_memo_get(struct tr_tql_parser *p, int fn, void **node);
+/* Records the result of fn that started at start and ended at p->i (node
+ * NULL: it failed). */
+void tr_tql_memo_put(struct tr_tql_parser *p, int fn, size_t start, void *node);
 
 /* Each parse function restores p->i when it fails. */
 bool tr_tql_p_static(struct tr_tql_parser *p, struct tr_traceql_static *st);

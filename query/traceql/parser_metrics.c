@@ -45,7 +45,7 @@ static struct tr_traceql_scalar *p_wrapped_scalar_pipeline(
     return s;
 }
 
-static struct tr_traceql_scalar *p_spx_primary(struct tr_tql_parser *p)
+static struct tr_traceql_scalar *p_spx_primary_raw(struct tr_tql_parser *p)
 {
     size_t save = p->i;
     if (!tr_tql_enter(p)) {
@@ -63,6 +63,18 @@ static struct tr_traceql_scalar *p_spx_primary(struct tr_tql_parser *p)
     }
     tr_tql_leave(p);
     return s;
+}
+
+static struct tr_traceql_scalar *p_spx_primary(struct tr_tql_parser *p)
+{
+    void *n;
+    size_t start = p->i;
+    if (tr_tql_memo_get(p, TR_TQL_MEMO_SPX, &n) >= 0) {
+        return n;
+    }
+    struct tr_traceql_scalar *r = p_spx_primary_raw(p);
+    tr_tql_memo_put(p, TR_TQL_MEMO_SPX, start, r);
+    return r;
 }
 
 static struct tr_traceql_scalar *p_spx(struct tr_tql_parser *p, int min)
@@ -317,7 +329,9 @@ static struct tr_traceql_metrics *p_wrapped_metrics(struct tr_tql_parser *p)
     return m;
 }
 
-static bool p_mx_primary(struct tr_tql_parser *p, struct mx *out)
+static bool p_mx_primary(struct tr_tql_parser *p, struct mx *out);
+
+static bool p_mx_primary_raw(struct tr_tql_parser *p, struct mx *out)
 {
     size_t save = p->i;
     bool ok = false;
@@ -345,11 +359,7 @@ static bool p_mx_primary(struct tr_tql_parser *p, struct mx *out)
                 p->i = save + 1;
                 ok = tok_fail(p);
             } else if (ok) {
-                if (out->st.type == TR_TQL_TYPE_FLOAT) {
-                    out->st.v.f = -out->st.v.f;
-                } else {
-                    out->st.v.i = (int64_t)(0 - (uint64_t)out->st.v.i);
-                }
+                tr_tql_negate(&out->st);
             }
             break;
         case TR_TQL_T_INTEGER:
@@ -366,6 +376,30 @@ static bool p_mx_primary(struct tr_tql_parser *p, struct mx *out)
     }
     tr_tql_leave(p);
     return ok;
+}
+
+static bool p_mx_primary(struct tr_tql_parser *p, struct mx *out)
+{
+    void *n;
+    size_t start = p->i;
+    int m = tr_tql_memo_get(p, TR_TQL_MEMO_MX, &n);
+    if (m >= 0) {
+        if (m > 0) {
+            *out = *(const struct mx *)n;
+        }
+        return m > 0;
+    }
+    if (!p_mx_primary_raw(p, out)) {
+        tr_tql_memo_put(p, TR_TQL_MEMO_MX, start, NULL);
+        return false;
+    }
+    struct mx *copy = tr_tql_alloc(p, sizeof(*copy));
+    if (!copy) {
+        return false;
+    }
+    *copy = *out;
+    tr_tql_memo_put(p, TR_TQL_MEMO_MX, start, copy);
+    return true;
 }
 
 static struct tr_traceql_metrics *me_scalar(struct tr_tql_parser *p,
@@ -557,6 +591,12 @@ static bool root_metrics_expr(struct tr_tql_parser *p,
     }
     /* second stages after the whole expression (appended to the stages
      * a wrapped pipeline may already have: the same meaning) */
+    struct tr_traceql_metrics *top = tr_tql_alloc(p, sizeof(*top));
+    if (!top) {
+        return false;
+    }
+    *top = *x.m; /* x.m may be a memoized node: not changed */
+    x.m = top;
     if (!p_second_stages(p, x.m)) {
         return false;
     }
@@ -592,6 +632,7 @@ int tr_traceql_parse(const char *q,
         return rv;
     }
     struct tr_tql_parser p = {.q = q, .n = len, .t = toks, .nt = nt, .a = a};
+    p.max_steps = TR_TQL_STEPS_BASE + TR_TQL_STEPS_PER_TOKEN * nt;
     struct tr_traceql_query *res = NULL;
     for (size_t k = 0; k < sizeof(roots) / sizeof(roots[0]) && !p.abort; k++) {
         struct tr_traceql_query *cand = tr_tql_alloc(&p, sizeof(*cand));

@@ -31,7 +31,8 @@
  * literal false; "x = nil" / "x != nil" are the unary NOT_EXISTS / EXISTS;
  * literal arithmetic in scalar positions (metrics math, scalar filters,
  * metrics filters) is folded at parse time (Go's int/float semantics:
- * "1 / 2" is 0); "minInt" / "maxInt" are the int64 limits. */
+ * "1 / 2" is 0); "minInt" / "maxInt" are the int64 limits; a string
+ * compared with trace:id loses its leading zeros. */
 #ifndef TR_QUERY_TRACEQL_TRACEQL_H
 #define TR_QUERY_TRACEQL_TRACEQL_H
 
@@ -407,15 +408,17 @@ int tr_traceql_parse(const char *q,
 
 /* Tempo's semantic validation of a parsed query. Returns 0; TR_EINVAL for
  * an invalid query ("span filter field expressions must resolve to a
- * boolean: { 1.1 }", "invalid regex: ...", "limit must be greater than
+ * boolean: 1.1", "invalid regex: \"[\"", "limit must be greater than
  * 0", ...); or TR_EUNSUPPORTED for what Tempo parses but does not run yet
  * ("parent not yet supported", "scalar filter lhs ... not yet supported").
  * errmsg as above. */
 int tr_traceql_validate(const struct tr_traceql_query *q, char *errmsg);
 
 /* Canonical text of q appended to b (b->oom on allocation failure). The
- * text parses back to the same tree. Fully parenthesised binary
- * operations; durations in the largest exact unit ("1500ms"). */
+ * text parses back to the same tree: binary operations parenthesised but
+ * for left-associative chains ("{ (.a = 1) && (.b = 2) && (.c = 3) }"),
+ * durations in the largest exact unit ("1500ms"), floats with a "." or an
+ * exponent. */
 void tr_traceql_format(const struct tr_traceql_query *q, struct tr_buf *b);
 
 /* Text of an intrinsic ("duration", "span:id") and of an operator. */

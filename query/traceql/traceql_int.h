@@ -182,6 +182,9 @@ bool tr_tql_fold_arith(enum tr_traceql_op op,
                        const struct tr_traceql_static *rhs,
                        struct tr_traceql_static *out);
 
+/* Negates a numeric static in place (int64 wraps, as in Go). */
+void tr_tql_negate(struct tr_traceql_static *s);
+
 /* Float of a numeric static (durations in nanoseconds). */
 double tr_tql_static_float(const struct tr_traceql_static *s);
 

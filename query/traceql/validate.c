@@ -15,6 +15,7 @@
 #include "query/traceql/traceql_int.h"
 
 #define MAX_GROUP_BYS 5
+#define MAX_COMPARE_TOPN 1000
 
 struct vs {
     char *errmsg;
@@ -394,6 +395,25 @@ static int v_metrics_agg(struct vs *v, const struct tr_traceql_metrics_agg *m)
         case TR_TQL_M_COMPARE:
             if ((rv = v_spanset(v, m->compare)) != 0) {
                 return rv;
+            }
+            if (m->topn <= 0 || m->topn > MAX_COMPARE_TOPN) {
+                return verr(v, TR_EINVAL, NULL,
+                            "compare() top number of values must be an "
+                            "integer between 1 and %d",
+                            MAX_COMPARE_TOPN);
+            }
+            if (m->start == 0 && m->end == 0) {
+                break;
+            }
+            if (m->start <= 0 || m->end <= 0) {
+                return verr(v, TR_EINVAL, NULL,
+                            "compare() timestamps must be positive integer "
+                            "unix nanoseconds");
+            }
+            if (m->end <= m->start) {
+                return verr(v, TR_EINVAL, NULL,
+                            "compare() end timestamp must be greater than "
+                            "start timestamp");
             }
             break;
         default:

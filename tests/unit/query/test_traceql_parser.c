@@ -12,6 +12,7 @@
 #include "lib/buf.h"
 #include "lib/err.h"
 #include "query/traceql/traceql.h"
+#include "tests/lib/oom.h"
 
 struct parsed {
     struct tr_arena a;
@@ -66,7 +67,7 @@ static void canon(const char *q, const char *want)
     parse(&p, q);
     cr_expect_eq(p.rv, 0, "%s: %s", q, p.err);
     if (p.rv == 0) {
-        cr_expect_str_eq(p.fmt, want, "%s", q);
+        cr_expect_str_eq(p.fmt, want, "%s: got %s, want %s", q, p.fmt, want);
     }
     done(&p);
 }
@@ -112,7 +113,7 @@ Test(traceql_parser, filters_and_literals)
     canon("{ .a =~ \"x.*\" || .b !~ `raw\\n` }",
           "{ (.a =~ \"x.*\") || (.b !~ \"raw\\\\n\") }");
     canon("{ .a >= -1 && .b <= -1.5 && .c < 1e3 }",
-          "{ ((.a >= -1) && (.b <= -1.5)) && (.c < 1000.0) }");
+          "{ (.a >= -1) && (.b <= -1.5) && (.c < 1000.0) }");
     canon("{ .a = \"tab\\there\" }", "{ .a = \"tab\\there\" }");
     canon("{ .a = \"\\u00e9\\x41\" }",
           "{ .a = \"\xc3\xa9"
@@ -124,25 +125,37 @@ Test(traceql_parser, filters_and_literals)
     canon(
         "{ kind = unspecified || kind = internal || kind = client || "
         "kind = producer || kind = consumer }",
-        "{ ((((kind = unspecified) || (kind = internal)) || (kind = "
-        "client)) || (kind = producer)) || (kind = consumer) }");
+        "{ (kind = unspecified) || (kind = internal) || (kind = client) || "
+        "(kind = producer) || (kind = consumer) }");
     canon("{ .a = minInt || .b = maxInt }",
           "{ (.a = minInt) || (.b = 9223372036854775807) }");
     canon("{ .a != nil }", "{ .a != nil }");
     canon("{ nil = .a }", "{ .a = nil }");
     canon("{ nil != nil }", "{ false }");
     canon("{ .a = 1 // comment\n }", "{ .a = 1 }");
+    /* trace IDs compare without leading zeros, as in Tempo */
+    canon("{ trace:id = \"000abc\" }", "{ trace:id = \"abc\" }");
+    canon("{ \"00ab\" != trace:id }", "{ \"ab\" != trace:id }");
+    canon("{ span:id = \"00ab\" }", "{ span:id = \"00ab\" }");
     canon("{ /* c */ .a = 1 }", "{ .a = 1 }");
 }
 
 Test(traceql_parser, precedence)
 {
     /* && and || share one level, left-associative, as in Tempo */
-    canon("{ .a || .b && .c }", "{ (.a || .b) && .c }");
-    canon("{ .a && .b || .c }", "{ (.a && .b) || .c }");
+    canon("{ .a || .b && .c }", "{ .a || .b && .c }");
+    struct parsed p;
+    parse(&p, "{ .a || .b && .c }");
+    cr_assert_eq(p.rv, 0, "%s", p.err);
+    const struct tr_traceql_field *f =
+        p.q->spanset->u.pipeline->stages[0].u.spanset->u.filter;
+    cr_expect_eq(f->u.bin.op, TR_TQL_OP_AND); /* (.a || .b) && .c */
+    cr_expect_eq(f->u.bin.lhs->u.bin.op, TR_TQL_OP_OR);
+    done(&p);
+    canon("{ .a && .b || .c }", "{ .a && .b || .c }");
     canon("{ .a + 1 * 2 = 3 }", "{ (.a + (1 * 2)) = 3 }");
     canon("{ (.a + 1) * 2 = 3 }", "{ ((.a + 1) * 2) = 3 }");
-    canon("{ .a - 1 - 2 = 3 }", "{ ((.a - 1) - 2) = 3 }");
+    canon("{ .a - 1 - 2 = 3 }", "{ (.a - 1 - 2) = 3 }");
     canon("{ .a ^ 2 ^ 3 = 1 }", "{ (.a ^ (2 ^ 3)) = 1 }");
     canon("{ .a % 2 = 1 }", "{ (.a % 2) = 1 }");
     /* unary minus has the precedence of binary minus, ! that of a level
@@ -156,9 +169,9 @@ Test(traceql_parser, precedence)
     canon("{ .a && .b = nil }", "{ .a && (.b = nil) }");
     canon("{ nil = .a + 1 }", "{ (.a + 1) = nil }");
     canon("{ true } && { false } > { true }",
-          "({ true } && ({ false } > { true }))");
+          "{ true } && { false } > { true }");
     canon("{ true } >> { false } << { true }",
-          "(({ true } >> { false }) << { true })");
+          "{ true } >> { false } << { true }");
 }
 
 Test(traceql_parser, durations)
@@ -197,8 +210,8 @@ Test(traceql_parser, attributes)
     canon("{ resource.service.name = \"x\" }",
           "{ resource.service.name = \"x\" }");
     canon("{ event.foo = 1 && link.foo = 2 && instrumentation.foo = 3 }",
-          "{ ((event.foo = 1) && (link.foo = 2)) && (instrumentation.foo = "
-          "3) }");
+          "{ (event.foo = 1) && (link.foo = 2) && (instrumentation.foo = 3) "
+          "}");
     canon("{ span.\"foo bar\" = 1 }", "{ span.\"foo bar\" = 1 }");
     canon("{ .\"a\\\"b\" = 1 }", "{ .\"a\\\"b\" = 1 }");
     canon("{ .\"a\\\\b\" = 1 }", "{ .\"a\\\\b\" = 1 }");
@@ -322,7 +335,7 @@ Test(traceql_parser, structural)
     for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
         char q[128], want[128];
         snprintf(q, sizeof(q), "{ .a } %s { .b }", ops[i]);
-        snprintf(want, sizeof(want), "({ .a } %s { .b })", ops[i]);
+        snprintf(want, sizeof(want), "{ .a } %s { .b }", ops[i]);
         canon(q, want);
         struct parsed p;
         parse(&p, q);
@@ -337,10 +350,10 @@ Test(traceql_parser, structural)
     }
     /* between parenthesised pipelines */
     canon("({ .a } | count() > 1) >> ({ .b } | { .c })",
-          "(({ .a } | count() > 1) >> ({ .b } | { .c }))");
+          "({ .a } | count() > 1) >> ({ .b } | { .c })");
     canon("(({ .a } | { .b }))", "{ .a } | { .b }");
     parse_error("({ .a } | { .b }) && { .c }", "unexpected");
-    canon("({ .a } | { .b }) && ({ .c })", "(({ .a } | { .b }) && ({ .c }))");
+    canon("({ .a } | { .b }) && ({ .c })", "({ .a } | { .b }) && ({ .c })");
     /* where a pipeline may start, "({ .c })" is a spanset expression (the
      * ")" is shifted by Tempo's yacc), so a pipeline cannot follow */
     parse_error("({ .c }) && ({ .a } | { .b })", "col 21: syntax error");
@@ -484,6 +497,8 @@ Test(traceql_parser, errors)
     parse_error("{ .a = 1 }\n| { .b = }", "line 2, col 10: syntax error");
     parse_error("{ .a = 0x10 }", "strconv.Atoi");
     parse_error("{ .a = 1e }", "exponent has no digits");
+    parse_error("{ .a = 08 }", "invalid digit '8' in octal literal");
+    canon("{ .a = 017 }", "{ .a = 17 }");
     parse_error("/* open", "comment not terminated");
     parse_error("{ .a = \"\xff\" }", "invalid UTF-8 encoding");
     char nul[] = "{ .a = 1 }";
@@ -538,6 +553,14 @@ Test(traceql_parser, validation)
     validates("{ } | compare({ .a }) | topk(1)", TR_EINVAL, "compare()");
     validates("{ } | compare({ .a })", 0, NULL);
     validates("({ } | compare({ .a }))", 0, NULL);
+    validates("{ } | compare({ .a }, 1000, 1, 2)", 0, NULL);
+    validates("{ } | compare({ .a }, 0)", TR_EINVAL, "between 1 and 1000");
+    validates("{ } | compare({ .a }, 1001)", TR_EINVAL, "between 1 and 1000");
+    validates("{ } | compare({ .a }, 5, 0, 2)", TR_EINVAL,
+              "timestamps must be positive");
+    validates("{ } | compare({ .a }, 5, 2, 2)", TR_EINVAL,
+              "end timestamp must be greater");
+    validates("{ } | compare({ 1 })", TR_EINVAL, "must resolve to a boolean");
     validates("{ parent.a = 1 }", TR_EUNSUPPORTED, "parent not yet supported");
     validates("{ parent }", TR_EUNSUPPORTED, "not yet supported");
     validates("{ } | select(parent.a)", TR_EUNSUPPORTED, "parent");
@@ -548,4 +571,80 @@ Test(traceql_parser, validation)
     validates("{ } | histogram_over_time(duration) by (.a, .b, .c, .d, .e)",
               TR_EUNSUPPORTED, "group by 5 values");
     validates("{ } | rate() by (.a, .b, .c, .d, .e)", 0, NULL);
+}
+
+Test(traceql_parser, long_and_deep)
+{
+    struct tr_buf q;
+    tr_buf_init(&q);
+    /* a long flat chain formats without nesting, so it parses back */
+    tr_buf_puts(&q, "{ .a0 = 0");
+    for (int i = 1; i < 3000; i++) {
+        tr_buf_printf(&q, " && .a%d = %d", i, i);
+    }
+    tr_buf_puts(&q, " } | rate()");
+    tr_buf_putc(&q, '\0');
+    struct parsed p;
+    parse(&p, q.data);
+    cr_expect_eq(p.rv, 0, "%s", p.err);
+    done(&p);
+    /* nested parentheses stay linear (memoized alternatives) */
+    tr_buf_reset(&q);
+    for (int i = 0; i < 200; i++) {
+        tr_buf_putc(&q, '(');
+    }
+    tr_buf_puts(&q, "({ .a } | count())");
+    for (int i = 0; i < 200; i++) {
+        tr_buf_puts(&q, " + ({ .b } | count()))");
+    }
+    tr_buf_puts(&q, " > 1");
+    tr_buf_putc(&q, '\0');
+    parse(&p, q.data);
+    cr_expect_eq(p.rv, 0, "%s", p.err);
+    done(&p);
+    canon("({ .x } | { .y }) && ({ .c }) > ({ .d } | { .e })",
+          "({ .x } | { .y }) && ({ .c }) > ({ .d } | { .e })");
+    tr_buf_free(&q);
+}
+
+/* Every allocation failure gives TR_ENOMEM (or a result), never a crash
+ * or a leak. */
+Test(traceql_parser, out_of_memory)
+{
+    static const char *const queries[] = {
+        "{ span.\"a b\" =~ \"x.*\" && duration > 1.5s } >> { .c = \"d\" } | "
+        "count() > 2 | by(.e) | select(.f)",
+        "({ .a } | count()) + ({ .b } | avg(duration)) > 2",
+        "({} | rate() by (name)) / ({} | count_over_time()) * 100 > 5 | "
+        "topk(3) with(sample=0.1)",
+        "{ .a = \"unterminated }",
+    };
+    for (size_t k = 0; k < sizeof(queries) / sizeof(queries[0]); k++) {
+        int rc = TR_ENOMEM, n;
+        for (n = 0; n < 5000 && rc == TR_ENOMEM; n++) {
+            struct tr_arena a;
+            struct tr_traceql_query *q = NULL;
+            char err[TR_ERRMSG_SIZE];
+            struct tr_buf b;
+            tr_buf_init(&b);
+            tr_test_oom_install(n);
+            tr_arena_init(&a, 256);
+            rc = tr_traceql_parse(queries[k], strlen(queries[k]), &a, &q, err);
+            if (rc == 0) {
+                int vr = tr_traceql_validate(q, err);
+                tr_traceql_format(q, &b);
+                if (vr == TR_ENOMEM || b.oom) {
+                    rc = TR_ENOMEM;
+                }
+            }
+            tr_test_oom_remove();
+            cr_assert(rc == 0 || rc == TR_ENOMEM || rc == TR_EINVAL,
+                      "%s: n=%d rc=%d", queries[k], n, rc);
+            tr_buf_free(&b);
+            tr_arena_free(&a);
+        }
+        cr_expect(rc != TR_ENOMEM, "%s: still out of memory at n=%d",
+                  queries[k], n);
+        cr_expect_gt(n, 2, "%s", queries[k]);
+    }
 }
