@@ -8,7 +8,9 @@
  * without reading a block: storage/trace_keys.h). The answer is OTLP
  * protobuf when the Accept header asks for application/protobuf (what
  * Grafana does), else Tempo's JSON (server/tempo_trace.h); 404 "trace not
- * found" when no span exists; 400 for a malformed id or time. */
+ * found" when no span exists; 400 for a malformed id or time. With start
+ * and end, the windows asked reach one window further on each side, so a
+ * trace that crosses a window boundary comes back whole. */
 #include <ctype.h>
 #include <inttypes.h>
 #include <stdio.h>

@@ -332,6 +332,7 @@ static int ts__visit(void *arg, const struct tr_span_batch *t, char *errmsg)
             size_t i = m.sets[k].spans[j];
             const struct tr_otlp_span *sp = &t->spans[i].span;
             struct ts_span *o = &s->spans[s->n_spans++];
+            memset(o, 0, sizeof(*o));
             o->id = sp->span_id;
             o->start = sp->start_time_unix_nano;
             o->end = sp->end_time_unix_nano;
@@ -559,6 +560,39 @@ static int ts__node_search(const struct tr_trace_source *src,
             .n_shards = n,
         };
         rv = src->scan(src->impl, tenant, &h, ts__visit, &r, errmsg);
+    }
+    /* a trace matched through a part without its root: the root and the
+     * time range from the whole trace in these shards */
+    for (size_t i = 0; rv == 0 && i < r.n; i++) {
+        struct ts_trace *t = &r.t[i];
+        if (t->has_root) {
+            continue;
+        }
+        struct tr_span_batch_builder bb;
+        tr_span_batch_builder_init(&bb);
+        rv = src->get(src->impl, tenant, ids, n, t->id, &a, &bb, errmsg);
+        for (size_t k = 0; rv == 0 && k < bb.b.n_spans; k++) {
+            const struct tr_otlp_span *s = &bb.b.spans[k].span;
+            t->start = s->start_time_unix_nano < t->start
+                           ? s->start_time_unix_nano
+                           : t->start;
+            t->end =
+                s->end_time_unix_nano > t->end ? s->end_time_unix_nano : t->end;
+            if (s->parent_span_id.len == 0 && !t->has_root) {
+                const struct tr_batch_scope *sc =
+                    &bb.b.scopes[bb.b.spans[k].scope];
+                const struct tr_otlp_resource *res =
+                    &bb.b.resources[sc->resource];
+                t->has_root = true;
+                t->root_name = s->name;
+                for (size_t ka = 0; ka < res->n_attrs; ka++) {
+                    if (tr_slice_eq_cstr(res->attrs[ka].key, "service.name") &&
+                        res->attrs[ka].value.type == TR_OTLP_STRING) {
+                        t->root_service = res->attrs[ka].value.s;
+                    }
+                }
+            }
+        }
     }
     if (rv == 0) {
         ts__encode_answer(&r, out);

@@ -170,11 +170,26 @@ static int ts__fragments(struct ts_shard *sh, struct ts_frags *f, char *errmsg)
 /* ---- scans -----------------------------------------------------------------
  */
 
+/* A trace of the shard whose spans lie in several places (blocks, open
+ * fragments): its parts are gathered while the shard is scanned and it
+ * is visited whole at the end (fetched by id when the scan did not read
+ * every part, e.g. blocks left out by pruning). */
+struct ts_pending {
+    uint8_t id[TR_TRACE_ID_SIZE];
+    struct tr_span_batch_builder bb;
+    size_t seen;  /* parts gathered */
+    size_t parts; /* trace records, plus 1 with spans in fragments */
+};
+
 struct ts_scan {
     const struct tr_trace_hints *h;
     tr_trace_visit_fn fn;
     void *arg;
-    struct tr_u64map visited; /* whole traces visited in this shard */
+    struct tr_u64map pending; /* hash(id) -> index + 1 into pend */
+    struct ts_pending *pend;
+    size_t n_pend, cap_pend;
+    const struct ts_frags *frags; /* the shard's open fragments */
+    struct tr_u64map blocks;      /* seq -> decoded block (flush) */
 };
 
 static uint64_t ts__id_hash(const char *id)
@@ -195,41 +210,158 @@ static bool ts__overlaps(const struct tr_trace_hints *h,
     return false;
 }
 
-/* Whether trace id has spans elsewhere in the shard than in one place:
- * two trace records, or a record and open fragments. */
-static bool ts__split(struct ts_shard *sh, const char *id, bool in_frags)
+/* How many places hold trace id in the shard: its trace records, plus
+ * one when open fragments have spans of it. */
+static size_t ts__parts(struct ts_shard *sh, const char *id, bool in_frags)
 {
     trace_key(&sh->key, sh->tenant, sh->window, sh->slot, TR_KEY_TRACE_ID);
     tr_buf_append(&sh->key, id, TR_TRACE_ID_SIZE);
     size_t n = 0;
     for (tr_iter_seek(sh->it, sh->key.data, sh->key.len);
-         n < 2 && tr_iter_valid(sh->it) &&
+         tr_iter_valid(sh->it) &&
          tr_iter_has_prefix(sh->it, sh->key.data, sh->key.len);
          tr_iter_next(sh->it)) {
         n++;
     }
-    return n + (in_frags ? 1 : 0) >= 2;
+    return n + (in_frags ? 1 : 0);
 }
 
-/* Visits trace t (a part of trace id): whole when asked and split. */
+static int ts__add_spans(struct tr_span_batch_builder *bb,
+                         struct tr_arena *a,
+                         const struct tr_span_batch *t)
+{
+    for (size_t i = 0; i < t->n_spans; i++) {
+        const struct tr_batch_scope *sc = &t->scopes[t->spans[i].scope];
+        int rv = tr_span_batch_builder_add(bb, a, &t->resources[sc->resource],
+                                           &sc->scope, &t->spans[i].span);
+        if (rv != 0) {
+            return rv;
+        }
+    }
+    return 0;
+}
+
+static bool ts__value_eq(const struct tr_otlp_value *a,
+                         const struct tr_otlp_value *b)
+{
+    if (a->type != b->type) {
+        return false;
+    }
+    switch (a->type) {
+        case TR_OTLP_STRING:
+            return tr_slice_eq(a->s, b->s);
+        case TR_OTLP_INT:
+            return a->i == b->i;
+        case TR_OTLP_BOOL:
+            return a->b == b->b;
+        default:
+            return false;
+    }
+}
+
+static bool ts__kvs_have(const struct tr_otlp_kv *kvs,
+                         size_t n,
+                         const struct tr_trace_eq *e)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (tr_slice_eq(kvs[i].key, e->key) &&
+            ts__value_eq(&kvs[i].value, &e->value)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Whether a span of part t (or its resource) has e's value. */
+static bool ts__part_has(const struct tr_span_batch *t,
+                         const struct tr_trace_eq *e)
+{
+    for (size_t i = 0; i < t->n_spans; i++) {
+        const struct tr_otlp_span *s = &t->spans[i].span;
+        const struct tr_batch_scope *sc = &t->scopes[t->spans[i].scope];
+        const struct tr_otlp_resource *r = &t->resources[sc->resource];
+        for (int f = 0; f < 2 && e->fields[f] != 0; f++) {
+            struct tr_otlp_value v = {.type = TR_OTLP_INT};
+            switch (e->fields[f]) {
+                case TR_TRACE_FIELD_RESOURCE:
+                    if (ts__kvs_have(r->attrs, r->n_attrs, e)) {
+                        return true;
+                    }
+                    continue;
+                case TR_TRACE_FIELD_SPAN:
+                    if (ts__kvs_have(s->attrs, s->n_attrs, e)) {
+                        return true;
+                    }
+                    continue;
+                case TR_TRACE_FIELD_NAME:
+                    v = (struct tr_otlp_value){.type = TR_OTLP_STRING,
+                                               .s = s->name};
+                    break;
+                case TR_TRACE_FIELD_STATUS:
+                    v.i = s->status_code;
+                    break;
+                case TR_TRACE_FIELD_KIND:
+                    v.i = s->kind;
+                    break;
+                default:
+                    continue;
+            }
+            if (ts__value_eq(&v, &e->value)) {
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
+/* Visits trace part t: at once when it is the whole trace (or whole
+ * traces are not asked for), else gathered (ts__flush). With
+ * equalities, a part without the first one's value is passed over: a
+ * matching trace has it in another part, in a block the scan reads. */
 static int ts__visit(struct ts_scan *x,
                      struct ts_shard *sh,
                      const struct tr_span_batch *t,
                      bool in_frags,
                      char *errmsg)
 {
-    if (t->n_spans == 0 || !ts__overlaps(x->h, t)) {
+    if (t->n_spans == 0) {
         return 0;
     }
     const char *id = t->spans[0].span.trace_id.base;
-    if (x->h->whole && ts__split(sh, id, in_frags)) {
-        uint64_t hid = ts__id_hash(id);
-        if (tr_u64map_get(&x->visited, hid) != NULL) {
-            return 0;
+    if (!x->h->whole) {
+        return ts__overlaps(x->h, t) ? x->fn(x->arg, t, errmsg) : 0;
+    }
+    uint64_t hid = ts__id_hash(id);
+    uintptr_t at = (uintptr_t)tr_u64map_get(&x->pending, hid);
+    if (at == 0 && x->h->n_eq > 0 && !ts__part_has(t, &x->h->eq[0])) {
+        return 0;
+    }
+    if (at == 0) {
+        size_t parts = ts__parts(sh, id, in_frags);
+        if (parts <= 1) {
+            return ts__overlaps(x->h, t) ? x->fn(x->arg, t, errmsg) : 0;
         }
-        if (tr_u64map_put(&x->visited, hid, (void *)1) != 0) {
+        if (x->n_pend == x->cap_pend) {
+            struct ts_pending *np =
+                tr_array_grow(x->pend, &x->cap_pend, sizeof(*np), 64);
+            if (np == NULL) {
+                return tr_errf(TR_ENOMEM, errmsg, "out of memory");
+            }
+            x->pend = np;
+        }
+        struct ts_pending *p = &x->pend[x->n_pend++];
+        memset(p, 0, sizeof(*p));
+        memcpy(p->id, id, TR_TRACE_ID_SIZE);
+        tr_span_batch_builder_init(&p->bb);
+        p->parts = parts;
+        at = x->n_pend;
+        if (tr_u64map_put(&x->pending, hid, (void *)at) != 0) {
             return tr_errf(TR_ENOMEM, errmsg, "out of memory");
         }
+    }
+    struct ts_pending *p = &x->pend[at - 1];
+    if (memcmp(p->id, id, TR_TRACE_ID_SIZE) != 0) {
+        /* two ids of one hash: the second is fetched whole on its own */
         struct tr_span_batch_builder bb;
         tr_span_batch_builder_init(&bb);
         struct tr_shard_id one = {TR_SIGNAL_TRACES, sh->window, sh->slot};
@@ -238,9 +370,114 @@ static int ts__visit(struct ts_scan *x,
         if (rv == 0) {
             rv = tr_span_batch_dedup(&bb.b);
         }
-        return rv != 0 ? rv : x->fn(x->arg, &bb.b, errmsg);
+        return rv != 0 || !ts__overlaps(x->h, &bb.b)
+                   ? rv
+                   : x->fn(x->arg, &bb.b, errmsg);
     }
-    return x->fn(x->arg, t, errmsg);
+    p->seen++;
+    int rv = ts__add_spans(&p->bb, sh->a, t);
+    return rv == 0 ? 0 : tr_errf(rv, errmsg, "out of memory");
+}
+
+static int ts__block(struct ts_shard *sh,
+                     uint64_t seq,
+                     bool check_time,
+                     struct tr_trace_block *blk,
+                     char *errmsg);
+
+/* Every part of pending trace p: the blocks its trace records name
+ * (decoded once per flush: x->blocks) and the open fragments. */
+static int ts__fetch(struct ts_scan *x,
+                     struct ts_shard *sh,
+                     struct ts_pending *p,
+                     char *errmsg)
+{
+    tr_span_batch_builder_init(&p->bb);
+    struct tr_buf prefix;
+    tr_buf_init(&prefix);
+    trace_key(&prefix, sh->tenant, sh->window, sh->slot, TR_KEY_TRACE_ID);
+    tr_buf_append(&prefix, p->id, TR_TRACE_ID_SIZE);
+    int rv = prefix.oom ? tr_errf(TR_ENOMEM, errmsg, "out of memory") : 0;
+    /* the records first (the block reads move the iterator) */
+    uint64_t seqs[64];
+    uint32_t ords[64];
+    size_t n = 0;
+    for (tr_iter_seek(sh->it, prefix.data, prefix.len);
+         rv == 0 && n < 64 && tr_iter_valid(sh->it) &&
+         tr_iter_has_prefix(sh->it, prefix.data, prefix.len);
+         tr_iter_next(sh->it)) {
+        struct tr_slice k = tr_iter_key(sh->it);
+        struct trace_rec r;
+        if (k.len != prefix.len + 8 ||
+            trace_rec_decode(tr_iter_value(sh->it), &r) != 0) {
+            rv = tr_errf(TR_ECORRUPT, errmsg, "corrupt trace record");
+            break;
+        }
+        seqs[n] = tr_get_u64be(k.base + prefix.len);
+        ords[n++] = r.ordinal;
+    }
+    tr_buf_free(&prefix);
+    for (size_t i = 0; i < n && rv == 0; i++) {
+        struct tr_trace_block *blk = tr_u64map_get(&x->blocks, seqs[i]);
+        if (blk == NULL) {
+            blk = tr_arena_alloc(sh->a, sizeof(*blk));
+            if (blk == NULL) {
+                return tr_errf(TR_ENOMEM, errmsg, "out of memory");
+            }
+            rv = ts__block(sh, seqs[i], false, blk, errmsg);
+            if (rv == 0 && tr_u64map_put(&x->blocks, seqs[i], blk) != 0) {
+                rv = tr_errf(TR_ENOMEM, errmsg, "out of memory");
+            }
+        }
+        if (rv == 0 && ords[i] >= blk->n_traces) {
+            rv = tr_errf(TR_ECORRUPT, errmsg, "corrupt trace record");
+        }
+        if (rv == 0) {
+            struct tr_span_batch part = blk->batch;
+            part.spans = &blk->batch.spans[blk->first[ords[i]]];
+            part.n_spans = blk->first[ords[i] + 1] - blk->first[ords[i]];
+            rv = ts__add_spans(&p->bb, sh->a, &part);
+        }
+    }
+    for (size_t i = 0; rv == 0 && x->frags != NULL && i < x->frags->n; i++) {
+        const struct tr_span_batch *b = &x->frags->b[i];
+        for (size_t j = 0; j < b->n_spans && rv == 0; j++) {
+            const struct tr_batch_span *sp = &b->spans[j];
+            if (memcmp(sp->span.trace_id.base, p->id, TR_TRACE_ID_SIZE) != 0) {
+                continue;
+            }
+            const struct tr_batch_scope *sc = &b->scopes[sp->scope];
+            rv = tr_span_batch_builder_add(&p->bb, sh->a,
+                                           &b->resources[sc->resource],
+                                           &sc->scope, &sp->span);
+        }
+    }
+    return rv;
+}
+
+/* Visits the gathered traces of the shard, whole. */
+static int ts__flush(struct ts_scan *x, struct ts_shard *sh, char *errmsg)
+{
+    int rv = 0;
+    tr_u64map_init(&x->blocks);
+    for (size_t i = 0; i < x->n_pend && rv == 0; i++) {
+        struct ts_pending *p = &x->pend[i];
+        if (p->seen < p->parts) {
+            /* parts the scan did not read */
+            rv = ts__fetch(x, sh, p, errmsg);
+        }
+        if (rv == 0) {
+            rv = tr_span_batch_dedup(&p->bb.b);
+        }
+        if (rv == 0 && ts__overlaps(x->h, &p->bb.b)) {
+            rv = x->fn(x->arg, &p->bb.b, errmsg);
+        }
+    }
+    x->n_pend = 0;
+    tr_u64map_free(&x->pending);
+    tr_u64map_init(&x->pending);
+    tr_u64map_free(&x->blocks);
+    return rv;
 }
 
 /* The blocks (seqs) that value key eq names in the shard, sorted. */
@@ -344,7 +581,10 @@ static int ts__blocks(struct ts_shard *sh, uint64_t **out, size_t *n)
     }
     uint64_t *acc = NULL;
     size_t na = 0;
-    for (size_t e = 0; e < h->n_eq; e++) {
+    /* a span holds every equality of a span-local query; a whole trace
+     * holds them in any of its parts: the first finds its blocks */
+    size_t n_eq = h->whole ? 1 : h->n_eq;
+    for (size_t e = 0; e < n_eq; e++) {
         uint64_t *v;
         size_t nv;
         if (ts__eq_seqs(sh, &h->eq[e], &v, &nv) != 0) {
@@ -380,6 +620,7 @@ static int ts__blocks(struct ts_shard *sh, uint64_t **out, size_t *n)
  * is 0 when it does not. */
 static int ts__block(struct ts_shard *sh,
                      uint64_t seq,
+                     bool check_time,
                      struct tr_trace_block *blk,
                      char *errmsg)
 {
@@ -395,7 +636,8 @@ static int ts__block(struct ts_shard *sh,
                                                &bi) != 0) {
         rv = TR_ECORRUPT;
     }
-    if (rv == 0 && (bi.start > sh->h->end || bi.end < sh->h->start)) {
+    if (rv == 0 && check_time &&
+        (bi.start > sh->h->end || bi.end < sh->h->start)) {
         tr_buf_free(&v);
         return 0;
     }
@@ -519,10 +761,9 @@ static int ts__frag_visit(void *arg,
 static int ts__scan_shard(void *arg, struct ts_shard *sh, char *errmsg)
 {
     struct ts_scan *x = arg;
-    tr_u64map_free(&x->visited);
-    tr_u64map_init(&x->visited);
     struct ts_frags f;
     int rv = ts__fragments(sh, &f, errmsg);
+    x->frags = &f;
     if (rv == 0) {
         rv = ts__frag_traces(sh, &f, ts__frag_visit, x, errmsg);
     }
@@ -543,7 +784,7 @@ static int ts__scan_shard(void *arg, struct ts_shard *sh, char *errmsg)
     }
     for (size_t i = 0; i < n && rv == 0; i++) {
         struct tr_trace_block blk;
-        rv = ts__block(sh, seqs[i], &blk, errmsg);
+        rv = ts__block(sh, seqs[i], true, &blk, errmsg);
         for (size_t t = 0; t < blk.n_traces && rv == 0; t++) {
             struct tr_span_batch part = blk.batch;
             part.spans = &blk.batch.spans[blk.first[t]];
@@ -556,6 +797,13 @@ static int ts__scan_shard(void *arg, struct ts_shard *sh, char *errmsg)
     }
     tr_free(seqs);
     tr_u64map_free(&in_frags);
+    if (rv == 0) {
+        rv = ts__flush(x, sh, errmsg);
+    }
+    x->frags = NULL;
+    x->n_pend = 0;
+    tr_u64map_free(&x->pending);
+    tr_u64map_init(&x->pending);
     return rv;
 }
 
@@ -566,10 +814,15 @@ static int ts__scan(void *impl,
                     void *arg,
                     char *errmsg)
 {
-    struct ts_scan x = {h, fn, arg, {0}};
-    tr_u64map_init(&x.visited);
+    struct ts_scan x;
+    memset(&x, 0, sizeof(x));
+    x.h = h;
+    x.fn = fn;
+    x.arg = arg;
+    tr_u64map_init(&x.pending);
     int rv = ts__shards(impl, tenant, h, ts__scan_shard, &x, errmsg);
-    tr_u64map_free(&x.visited);
+    tr_u64map_free(&x.pending);
+    tr_free(x.pend);
     return rv;
 }
 
@@ -796,7 +1049,7 @@ static int ts__values_shard(void *arg, struct ts_shard *sh, char *errmsg)
     }
     for (size_t i = 0; i < n_wild && rv == 0; i++) {
         struct tr_trace_block blk;
-        rv = ts__block(sh, wild[i], &blk, errmsg);
+        rv = ts__block(sh, wild[i], true, &blk, errmsg);
         if (rv == 0 && blk.n_traces > 0) {
             ts__batch_values(x, &blk.batch);
         }
@@ -817,11 +1070,24 @@ static int ts__tag_values(void *impl,
     return ts__shards(impl, tenant, h, ts__values_shard, &x, errmsg);
 }
 
+static int ts__get(void *impl,
+                   struct tr_slice tenant,
+                   const struct tr_shard_id *ids,
+                   size_t n,
+                   const uint8_t id[TR_TRACE_ID_SIZE],
+                   struct tr_arena *a,
+                   struct tr_span_batch_builder *bb,
+                   char *errmsg)
+{
+    return tr_storage_trace_get(impl, ids, n, tenant, id, a, bb, errmsg);
+}
+
 const struct tr_trace_source *tr_storage_trace_source(struct tr_storage *s)
 {
     s->trace_source = (struct tr_trace_source){
         .impl = s,
         .scan = ts__scan,
+        .get = ts__get,
         .tag_names = ts__tag_names,
         .tag_values = ts__tag_values,
     };

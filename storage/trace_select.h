@@ -81,6 +81,17 @@ struct tr_trace_source {
                 tr_trace_visit_fn fn,
                 void *arg,
                 char *errmsg);
+    /* Every span of trace id in the shards ids[0..n) (all local traces
+     * shards when n is 0), added to bb (memory from a); a span stored
+     * twice comes twice (tr_span_batch_dedup). */
+    int (*get)(void *impl,
+               struct tr_slice tenant,
+               const struct tr_shard_id *ids,
+               size_t n,
+               const uint8_t id[TR_TRACE_ID_SIZE],
+               struct tr_arena *a,
+               struct tr_span_batch_builder *bb,
+               char *errmsg);
     /* Calls fn(arg, scope, name) for every attribute name of the scopes
      * in mask seen in blocks and fragments overlapping h's range (a name
      * may come more than once). */

@@ -1442,8 +1442,10 @@ static int ev__group(struct ev_trace *t,
                 if (out[no].spans == NULL || out[no].by == NULL) {
                     return TR_ENOMEM;
                 }
-                memcpy(out[no].by, m->sets[k].by,
-                       m->sets[k].n_by * sizeof(*out[no].by));
+                if (m->sets[k].n_by > 0) {
+                    memcpy(out[no].by, m->sets[k].by,
+                           m->sets[k].n_by * sizeof(*out[no].by));
+                }
                 out[no].by[m->sets[k].n_by] = (struct tr_otlp_kv){
                     (struct tr_slice){label, label_len}, ev__to_otlp(&v)};
                 out[no].n_by = m->sets[k].n_by + 1;
