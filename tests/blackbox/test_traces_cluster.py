@@ -1,0 +1,265 @@
+"""Traces on a 3-node cluster (RF=3): spans exported to one node (OTLP
+protobuf over HTTP, and gRPC) are read back from every node, trace by id
+through Tempo's API (traces spread over the window's traces shards); a node
+leading traces shards is SIGKILLed while a thread keeps exporting distinct
+traces to the surviving nodes (retrying on 503 as an OTLP SDK does), and
+every acknowledged span stays readable on the survivors, and on the killed
+node once it is restarted and has caught up; the replicas then verify
+equal."""
+
+import http.client
+import json
+import os
+import struct
+import threading
+import time
+
+from test_traces import grpc_export, json_spans, pb_parse, pb_request, pb_span
+from triad import Triad, wait_until
+
+NODES = []
+PB = {"Content-Type": "application/x-protobuf", "X-Scope-OrgID": "tc"}
+
+
+def setup_module():
+    # ports come from the OS and are free when picked, but another process
+    # on the machine may take one before a node binds it: form the cluster
+    # again on fresh ports then (a node exits at once when it cannot listen)
+    for attempt in range(3):
+        nodes = [Triad() for _ in range(3)]
+        joins = ",".join("127.0.0.1:%d" % t.port for t in nodes)
+        for i, t in enumerate(nodes):
+            t.extra_args += ["--node-name", "n%d" % (i + 1), "--bootstrap-expect", "3",
+                             "--join", joins, "--replication-factor", "3"]
+        for t in nodes:
+            t._spawn(t.argv())
+        failed = None
+        for t in nodes:
+            failed = _wait_ready_or_exit(t, nodes, 60)
+            if failed is not None:
+                break
+        if failed is None:
+            NODES.extend(nodes)
+            return
+        rc = failed.proc.returncode
+        tail = failed.stderr_tail(30)
+        for n in nodes:
+            n.kill9()
+        if "address already in use" not in tail or attempt == 2:
+            raise AssertionError("node exited with %s:\n%s" % (rc, tail))
+        for n in nodes:
+            n.cleanup()
+        print("    NOTICE: a port was taken before the node bound it; forming the "
+              "cluster again on other ports")
+
+
+def _wait_ready_or_exit(t, nodes, timeout):
+    """None once t is ready; the node of the cluster (t or another) that
+    exited first (the others would wait for it in vain)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        for n in nodes:
+            if n.proc.poll() is not None:
+                return n
+        try:
+            if t.request("GET", "/ready", timeout=2).status == 200:
+                return None
+        except (OSError, http.client.HTTPException):
+            pass
+        time.sleep(0.05)
+    raise AssertionError("node %d not ready within %ds:\n%s" % (t.port, timeout,
+                                                                   t.stderr_tail(30)))
+
+
+def teardown_module():
+    for t in NODES:
+        if t.running():
+            t.stop()
+
+
+def _status(t):
+    r = t.request("GET", "/api/v1/status/cluster", timeout=10)
+    assert r.status == 200
+    return r.json()["data"]
+
+
+def _traces_shards_led():
+    """The traces shards of the windows begun so far, once each has a
+    leader."""
+    st = _status(next(t for t in NODES if t.running()))
+    now_ms = time.time() * 1000
+    shards = [s for s in st["shards"]
+              if s.get("signal") == "traces" and s["window"] <= now_ms]
+    return shards if shards and all(s["leader"] for s in shards) else None
+
+
+def _trace(i, tag):
+    """A distinct trace of three spans (root, child, grandchild) in the
+    current second: (trace id, {span id hex: (name, parent hex)}, spans)."""
+    tid = struct.pack(">4sI", tag, i) + os.urandom(8)
+    now = time.time_ns()
+    ids = [struct.pack(">IHH", i, j, 0xbeef) for j in range(1, 4)]
+    want, spans = {}, []
+    for j, sid in enumerate(ids):
+        parent = ids[j - 1] if j else b""
+        name = "%s-%d-op%d" % (tag.decode(), i, j)
+        spans.append(pb_span(tid, sid, name, now + j, now + 1000 + j,
+                             attrs=[("i", str(i))], parent=parent))
+        want[sid.hex()] = (name, parent.hex())
+    return tid.hex(), want, spans
+
+
+def _read(t, tid):
+    """{span id hex: (name, parent hex)} of a trace as node t serves it
+    (JSON and protobuf must agree); {} when absent."""
+    r = t.request("GET", "/api/traces/" + tid, headers={"X-Scope-OrgID": "tc"},
+                  timeout=15)
+    if r.status == 404:
+        return {}
+    assert r.status == 200, (t.port, tid, r.status, r.body[:300])
+    got = {}
+    for _, sp in json_spans(r.json()):
+        sid = _b64hex(sp["spanId"])
+        assert sid not in got, (t.port, tid, "span twice", sid)
+        got[sid] = (sp["name"], _b64hex(sp.get("parentSpanId", "")))
+    r = t.request("GET", "/api/traces/" + tid,
+                  headers={"X-Scope-OrgID": "tc", "Accept": "application/protobuf"},
+                  timeout=15)
+    assert r.status == 200, (t.port, tid, r.status)
+    pb = {}
+    for f, _, rs in pb_parse(r.body):
+        for f2, _, ss in pb_parse(rs):
+            if f2 != 2:
+                continue
+            for f3, _, sp in pb_parse(ss):
+                if f3 == 2:
+                    d = dict((a, b) for a, _, b in pb_parse(sp))
+                    pb[d[2].hex()] = (d[5].decode(), d.get(4, b"").hex())
+    assert pb == got, (t.port, tid, pb, got)
+    return got
+
+
+def _b64hex(s):
+    import base64
+    return base64.b64decode(s).hex() if s else ""
+
+
+def _all_served(t, traces):
+    """The traces node t does not serve exactly as sent ({} when all)."""
+    return {tid: want for tid, want in traces.items() if _read(t, tid) != want}
+
+
+def _wait_served(t, traces, timeout, what):
+    try:
+        wait_until(lambda: not _all_served(t, traces), timeout, 0.2, what)
+    except AssertionError:
+        bad = _all_served(t, traces)
+        raise AssertionError("node %d (port %d): %d of %d acknowledged traces not served "
+                             "as sent, e.g. %s" % (NODES.index(t) + 1, t.port, len(bad),
+                                                   len(traces), sorted(bad.items())[:3]))
+
+
+def test_export_on_one_read_on_all():
+    traces, spans = {}, []
+    for i in range(30):
+        tid, want, sp = _trace(i, b"one0")
+        traces[tid] = want
+        spans += sp
+    r = NODES[0].request("POST", "/v1/traces", body=pb_request(spans, "cl-http"), headers=PB)
+    assert r.status == 200, (r.status, r.body[:300])
+    # the same kind of export over gRPC (h2c on the API port) to another node
+    gspans = []
+    for i in range(30, 40):
+        tid, want, sp = _trace(i, b"one0")
+        traces[tid] = want
+        gspans += sp
+    fields, _ = grpc_export(NODES[1].port, pb_request(gspans, "cl-grpc"), tenant="tc")
+    assert fields.get("grpc-status") == "0", fields
+    for t in NODES:
+        _wait_served(t, traces, 15, "node %d to serve every trace" % t.port)
+    # spread over more than one shard: the status names traces shards
+    shards = wait_until(_traces_shards_led, 20, 0.2, "every traces shard led")
+    assert len(shards) >= 2, shards
+
+
+class Exporter(threading.Thread):
+    """Exports one distinct trace per request to the live nodes but the
+    victim, round robin; a request answered 503 (or not answered) is
+    retried with backoff, as the OTLP exporters do, up to 8 times."""
+
+    def __init__(self, victim):
+        super().__init__(daemon=True)
+        self.victim = victim
+        self.acked, self.failed, self.statuses = {}, [], {}
+        self.stop_flag = threading.Event()
+        self.i = 0
+
+    def run(self):
+        targets = [t for t in NODES if t is not self.victim]
+        while not self.stop_flag.is_set():
+            tid, want, spans = _trace(self.i, b"fo00")
+            body = pb_request(spans, "failover")
+            status = None
+            for attempt in range(8):
+                t = targets[(self.i + attempt) % len(targets)]
+                try:
+                    r = t.request("POST", "/v1/traces", body=body, headers=PB, timeout=15)
+                    status = r.status
+                except (OSError, http.client.HTTPException) as e:
+                    status = type(e).__name__
+                self.statuses[status] = self.statuses.get(status, 0) + 1
+                if status not in (503, 502, 504) and not isinstance(status, str):
+                    break
+                time.sleep(min(0.05 * 2 ** attempt, 1.0))
+            if status == 200:
+                self.acked[tid] = want
+            else:
+                self.failed.append((tid, status))
+            self.i += 1
+            time.sleep(0.01)
+
+
+def test_kill_traces_shard_leader_no_acknowledged_span_lost():
+    shards = wait_until(_traces_shards_led, 20, 0.2, "every traces shard led")
+    counts = {}
+    for s in shards:
+        counts[s["leader"]] = counts.get(s["leader"], 0) + 1
+    victim_name = max(counts, key=counts.get)
+    victim = NODES[int(victim_name[1:]) - 1]
+    survivors = [t for t in NODES if t is not victim]
+    ex = Exporter(victim)
+    ex.start()
+    wait_until(lambda: len(ex.acked) >= 20, 20, 0.05, "20 exports acknowledged before the kill")
+    before = len(ex.acked)
+    victim.kill9()
+    # exports continue until the survivors have elected new leaders and
+    # acknowledged a good number more
+    wait_until(lambda: len(ex.acked) >= before + 100, 30, 0.1,
+               "100 more exports acknowledged after the kill (statuses %r)" % ex.statuses)
+    ex.stop_flag.set()
+    ex.join(60)
+    assert not ex.is_alive()
+    print("    victim %s (led %d of %d traces shards); %d exports acknowledged (%d before "
+          "the kill), %d failed; answers %r" % (victim_name, counts[victim_name],
+                                                len(shards), len(ex.acked), before,
+                                                len(ex.failed), ex.statuses))
+    # only 200 and the retryable 503 (no leader yet) are expected
+    assert set(k for k in ex.statuses if k != 200) <= {503}, ex.statuses
+    for t in survivors:
+        _wait_served(t, ex.acked, 15, "survivor %d to serve every acknowledged trace" % t.port)
+    # the killed node restarts, catches up and serves them too
+    victim.start()
+    wait_until(_traces_shards_led, 20, 0.2, "every traces shard led again")
+    _wait_served(victim, ex.acked, 20, "the restarted node to serve every acknowledged trace")
+    # and every replica of every traces shard holds the same data
+    def consistent():
+        r = victim.request("POST", "/api/v1/admin/cluster/verify", body=b"", timeout=30)
+        if r.status != 200:
+            return None
+        v = json.loads(r.text)
+        return v if v["consistent"] else None
+    v = wait_until(consistent, 30, 0.5, "every shard consistent")
+    traces_shards = [s for s in v["shards"] if s.get("signal") == "traces"]
+    assert traces_shards, v
+    for s in traces_shards:
+        assert len(s["replicas"]) == 3 and len({r["checksum"] for r in s["replicas"]}) == 1, s
