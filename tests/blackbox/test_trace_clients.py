@@ -1,7 +1,9 @@
 """Stock trace clients against triad: the OpenTelemetry JS SDK
 (sdk-trace-base) builds traces with known ids, names, kinds, times,
 attributes of every type, events, links and statuses over three services
-(three resources, several scopes), and the stock exporters send them
+(three resources, several scopes), plus one trace of 1,501 spans (~500
+KiB: many HTTP/2 DATA frames, HTTP chunks and, through the SDK's
+BatchSpanProcessor, several requests), and the stock exporters send them
 (tests/clients/trace_clients.js): exporter-trace-otlp-grpc (h2c on the API
 port, plain and gzip, and on --otlp-grpc-addr), exporter-trace-otlp-proto
 (/v1/traces through the SDK's BatchSpanProcessor, and gzip to
@@ -244,6 +246,37 @@ def read_back(t, client, tid, sent):
         compare(client, tid, path + " protobuf", pb_trace(body), sent)
 
 
+def check_bulk(t, client, bulk):
+    """The large trace: the root and every child, each once, with its
+    name, parent and attributes (JSON and protobuf)."""
+    root = bulk["rootSpanId"]
+    n = bulk["children"]
+    want = {root: ("bulk root", "", [])}
+    for i in range(n):
+        pad = ("%d:" % i).ljust(bulk["padBytes"], "p")
+        want[root[:3] + "%013x" % (0x1001 + i)] = (
+            "bulk %d" % i, root, [["bulk.i", {"int": str(i)}], ["bulk.pad", {"string": pad}]])
+    assert bulk["childSpanIds"] == "%s..%s" % (root[:3] + "%013x" % 0x1001,
+                                                root[:3] + "%013x" % (0x1000 + n))
+    h = {"X-Scope-OrgID": TENANT}
+    path = "/api/traces/" + bulk["traceId"]
+    r = t.request("GET", path, headers=h, timeout=60)
+    assert r.status == 200, (client, path, r.status, r.body[:300])
+    j = json_trace(r.json(), False)
+    r = t.request("GET", path, headers=dict(h, Accept="application/protobuf"), timeout=60)
+    assert r.status == 200, (client, path, r.status, r.body[:300])
+    p = pb_trace(r.body)
+    for how, batches in (("json", j), ("protobuf", p)):
+        got = {}
+        for _, spans in batches:
+            for sp in spans:
+                assert sp["spanId"] not in got, (client, how, "span twice", sp["spanId"])
+                got[sp["spanId"]] = (sp["name"], sp["parentSpanId"], sp["attributes"])
+        assert len(got) == n + 1, (client, how, len(got), n + 1)
+        bad = [(sid, got.get(sid), w) for sid, w in want.items() if got.get(sid) != w]
+        assert not bad, (client, how, len(bad), bad[:2])
+
+
 def test_stock_trace_exporters_span_for_span():
     node = _ensure_clients()
     grpc_port = free_port()
@@ -272,8 +305,10 @@ def test_stock_trace_exporters_span_for_span():
             for tid in o["traces"]:
                 # the ack came after the commit: readable at once
                 read_back(t, client, tid, spans)
+            check_bulk(t, client, o["bulk"])
             print("    %-10s %d traces, %d spans read back span for span (JSON and "
-                  "protobuf, v1 and v2)" % (client, len(o["traces"]), len(spans)))
+                  "protobuf, v1 and v2); a trace of %d spans read back whole"
+                  % (client, len(o["traces"]), len(spans), o["bulk"]["children"] + 1))
         # another tenant sees none of it
         tid = sent["grpc"]["traces"][0]
         r = t.request("GET", "/api/traces/" + tid, headers={"X-Scope-OrgID": "other"})

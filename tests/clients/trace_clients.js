@@ -27,8 +27,13 @@
 // arrays of each, an empty array), and on a resource a bytes and a kvlist
 // value.
 //
+// Each client also sends a third trace of a root and 1,500 children with
+// 300-byte attributes (~500 KiB in the request: many HTTP/2 DATA frames and
+// HTTP chunks), described in short as "bulk".
+//
 // Prints one JSON line per client:
-//   {"client":..., "traces":[hex ids], "spans":[span...]}
+//   {"client":..., "traces":[hex ids], "spans":[span...],
+//    "bulk":{traceId, rootSpanId, children, childSpanIds, padBytes}}
 // span: {traceId, spanId, parentSpanId ("" for none), traceState, flags,
 //   name, kind (OTLP number: 1 internal .. 5 consumer), start, end (ns as
 //   decimal strings), attributes, events:[{name, time, attributes}],
@@ -51,6 +56,7 @@ const {
 const { resourceFromAttributes } = require('@opentelemetry/resources');
 
 const base = `http://127.0.0.1:${port}`;
+const BULK = 1500;
 const CLIENTS = ['grpc', 'grpc-gzip', 'grpc-port', 'proto', 'proto-gzip', 'json', 'json-gzip'];
 
 // ---- what was sent, typed as OTLP types it ---------------------------------
@@ -243,7 +249,26 @@ function buildTraces(ci, processorsFor) {
   root.status(api.SpanStatusCode.ERROR, 'upstream failed');
   root.end(hr(400, 987654321));
 
-  return { providers, collected, sent, traces: [traceA, traceB] };
+  // Trace C: large enough that the request spans many HTTP/2 DATA frames
+  // and HTTP chunks (~500 KiB): a root and BULK children, described in
+  // short (bulk.*) rather than span by span.
+  const traceC = tid('0c');
+  ids.trace = traceC;
+  ids.span = sid(0x1000);
+  const bulkTracer = tracer('worker', 'trace-clients/bulk', '1.0.0');
+  const bulkRoot = bulkTracer.startSpan('bulk root', { startTime: hr(500, 0) }, api.ROOT_CONTEXT);
+  const bulkCtx = api.trace.setSpan(api.ROOT_CONTEXT, bulkRoot);
+  for (let i = 0; i < BULK; i++) {
+    ids.span = sid(0x1001 + i);
+    const c = bulkTracer.startSpan(`bulk ${i}`, { startTime: hr(501, i),
+      attributes: { 'bulk.i': i, 'bulk.pad': `${i}:`.padEnd(300, 'p') } }, bulkCtx);
+    c.end(hr(502, i));
+  }
+  bulkRoot.end(hr(503, 0));
+  const bulk = { traceId: traceC, rootSpanId: sid(0x1000), children: BULK,
+    childSpanIds: `${sid(0x1001)}..${sid(0x1000 + BULK)}`, padBytes: 300 };
+
+  return { providers, collected, sent, bulk, traces: [traceA, traceB] };
 }
 
 // ---- exporters -------------------------------------------------------------
@@ -300,11 +325,11 @@ async function run(kind, ci) {
     await exporter.shutdown();
     for (const p of Object.values(built.providers)) await p.shutdown();
   }
-  if (finished !== built.sent.length) {
-    errors.push(`${client}: the SDK finished ${finished} spans of ${built.sent.length}`);
+  if (finished !== built.sent.length + 1 + BULK) {
+    errors.push(`${client}: the SDK finished ${finished} spans of ${built.sent.length + 1 + BULK}`);
   }
   if (errors.length) throw new Error(errors.join('; '));
-  return { client, traces: built.traces, spans: built.sent };
+  return { client, traces: built.traces, spans: built.sent, bulk: built.bulk };
 }
 
 (async () => {
