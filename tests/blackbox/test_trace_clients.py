@@ -277,38 +277,51 @@ def check_bulk(t, client, bulk):
         assert not bad, (client, how, len(bad), bad[:2])
 
 
-def test_stock_trace_exporters_span_for_span():
+def run_clients(t, grpc_port=None, clients=CLIENTS):
+    """Runs trace_clients.js against node t (the clients named; grpc-port
+    needs grpc_port); {client: what it printed}."""
     node = _ensure_clients()
+    run_id = os.urandom(4).hex()
+    env = dict(os.environ, NODE_PATH=os.path.join(TOOLS, "node_modules"),
+               TRACE_CLIENTS=",".join(clients))
+    r = subprocess.run([node, SCRIPT, str(t.port), TENANT, run_id, str(grpc_port or 0)],
+                       capture_output=True, text=True, timeout=180, env=env)
+    assert r.returncode == 0, r.stderr[-2000:]
+    sent = {}
+    for line in r.stdout.splitlines():
+        o = json.loads(line)
+        sent[o["client"]] = o
+    assert sorted(sent) == sorted(clients), sorted(sent)
+    return sent
+
+
+def check_client(t, client, o):
+    """Every trace client sent, read back from node t span for span."""
+    # what the script claims covers what the test is about
+    spans = o["spans"]
+    assert len(o["traces"]) == 2 and len(spans) == 8
+    assert set(s["kind"] for s in spans) == {1, 2, 3, 4, 5}
+    assert set(s["status"]["code"] for s in spans) == {0, 1, 2}
+    assert len(set(s["service"] for s in spans)) == 3
+    assert any(s["links"] for s in spans) and any(s["events"] for s in spans)
+    assert any(s["traceState"] for s in spans)
+    for tid in o["traces"]:
+        read_back(t, client, tid, spans)
+    check_bulk(t, client, o["bulk"])
+    return "%-10s %d traces, %d spans read back span for span (JSON and protobuf, v1 and " \
+        "v2); a trace of %d spans read back whole" % (client, len(o["traces"]), len(spans),
+                                                      o["bulk"]["children"] + 1)
+
+
+def test_stock_trace_exporters_span_for_span():
+    _ensure_clients()
     grpc_port = free_port()
     t = Triad(extra_args=["--otlp-grpc-addr", "127.0.0.1:%d" % grpc_port]).start()
     try:
-        run_id = os.urandom(4).hex()
-        env = dict(os.environ, NODE_PATH=os.path.join(TOOLS, "node_modules"))
-        r = subprocess.run([node, SCRIPT, str(t.port), TENANT, run_id, str(grpc_port)],
-                           capture_output=True, text=True, timeout=180, env=env)
-        assert r.returncode == 0, r.stderr[-2000:]
-        sent = {}
-        for line in r.stdout.splitlines():
-            o = json.loads(line)
-            sent[o["client"]] = o
-        assert sorted(sent) == sorted(CLIENTS), sorted(sent)
+        sent = run_clients(t, grpc_port)
         for client in CLIENTS:
-            o = sent[client]
-            # what the script claims covers what the test is about
-            spans = o["spans"]
-            assert len(o["traces"]) == 2 and len(spans) == 8
-            assert set(s["kind"] for s in spans) == {1, 2, 3, 4, 5}
-            assert set(s["status"]["code"] for s in spans) == {0, 1, 2}
-            assert len(set(s["service"] for s in spans)) == 3
-            assert any(s["links"] for s in spans) and any(s["events"] for s in spans)
-            assert any(s["traceState"] for s in spans)
-            for tid in o["traces"]:
-                # the ack came after the commit: readable at once
-                read_back(t, client, tid, spans)
-            check_bulk(t, client, o["bulk"])
-            print("    %-10s %d traces, %d spans read back span for span (JSON and "
-                  "protobuf, v1 and v2); a trace of %d spans read back whole"
-                  % (client, len(o["traces"]), len(spans), o["bulk"]["children"] + 1))
+            # the ack came after the commit: readable at once on one node
+            print("    " + check_client(t, client, sent[client]))
         # another tenant sees none of it
         tid = sent["grpc"]["traces"][0]
         r = t.request("GET", "/api/traces/" + tid, headers={"X-Scope-OrgID": "other"})

@@ -192,6 +192,25 @@ def test_export_on_one_read_on_all():
     assert len(shards) >= 2, shards
 
 
+def test_stock_exporters_to_one_node_read_on_all():
+    """The stock OpenTelemetry JS exporters (tests/clients/trace_clients.js:
+    gRPC plain and gzip, protobuf, JSON, each also a trace of 1,501 spans
+    in ~570 KB) export to one node, which forwards to the shards' leaders;
+    every span reads back from every node as test_trace_clients checks it
+    on one node (skipped with a notice without Node.js / the npm
+    packages)."""
+    import test_trace_clients as tc
+    clients = [c for c in tc.CLIENTS if c != "grpc-port"]
+    sent = tc.run_clients(NODES[1], clients=clients)
+    for t in NODES:
+        for c in clients:
+            # followers serve what they applied: wait for it
+            line = wait_until(lambda: tc.check_client(t, c, sent[c]), 20, 0.2,
+                              "node %d to serve %s's traces" % (t.port, c))
+            if t is NODES[0]:
+                print("    node 1: " + line)
+
+
 class Exporter(threading.Thread):
     """Exports distinct traces (`per_request` to a request) to the nodes
     targets() names, round robin; a request answered 502/503/504 or not
