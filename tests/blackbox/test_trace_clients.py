@@ -1,9 +1,10 @@
 """Stock trace clients against triad: the OpenTelemetry JS SDK
 (sdk-trace-base) builds traces with known ids, names, kinds, times,
 attributes of every type, events, links and statuses over three services
-(three resources, several scopes), plus one trace of 1,501 spans (~500
-KiB: many HTTP/2 DATA frames, HTTP chunks and, through the SDK's
-BatchSpanProcessor, several requests), and the stock exporters send them
+(three resources, several scopes), plus one trace of 1,501 spans (~630 KB
+as protobuf, 1.1 MB as JSON: many HTTP/2 DATA frames, HTTP chunks and,
+through the SDK's BatchSpanProcessor, several requests), and the stock
+exporters send them
 (tests/clients/trace_clients.js): exporter-trace-otlp-grpc (h2c on the API
 port, plain and gzip, and on --otlp-grpc-addr), exporter-trace-otlp-proto
 (/v1/traces through the SDK's BatchSpanProcessor, and gzip to

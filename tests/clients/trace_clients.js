@@ -28,8 +28,8 @@
 // value.
 //
 // Each client also sends a third trace of a root and 1,500 children with
-// 300-byte attributes (~500 KiB in the request: many HTTP/2 DATA frames and
-// HTTP chunks), described in short as "bulk".
+// 300-byte attributes (~630 KB as protobuf, 1.1 MB as JSON: many HTTP/2
+// DATA frames and HTTP chunks), described in short as "bulk".
 //
 // Prints one JSON line per client:
 //   {"client":..., "traces":[hex ids], "spans":[span...],
@@ -217,7 +217,8 @@ function buildTraces(ci, processorsFor) {
     flags: [true, false] }, hr(0, 123456790));
   root.event('no-attributes', undefined, hr(1, 0));
   const db = start('frontend', 'trace-clients/http', '1.2.3', 'SELECT orders', CLIENT, root,
-    hr(2, 500), { attributes: { 'db.system': 'postgresql', 'db.statement': 'SELECT * FROM orders WHERE id = $1' } });
+    hr(2, 500), { attributes: { 'db.system': 'postgresql',
+      'db.statement': 'SELECT * FROM orders WHERE id = $1' } });
   db.event('exception', { 'exception.type': 'TimeoutError',
     'exception.message': 'db timeout after 5s',
     'exception.stacktrace': 'TimeoutError: db timeout\n    at query (db.js:10:5)' }, hr(300, 7));
@@ -250,8 +251,8 @@ function buildTraces(ci, processorsFor) {
   root.end(hr(400, 987654321));
 
   // Trace C: large enough that the request spans many HTTP/2 DATA frames
-  // and HTTP chunks (~500 KiB): a root and BULK children, described in
-  // short (bulk.*) rather than span by span.
+  // and HTTP chunks (~630 KB as protobuf): a root and BULK children,
+  // described in short (bulk.*) rather than span by span.
   const traceC = tid('0c');
   ids.trace = traceC;
   ids.span = sid(0x1000);
