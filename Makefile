@@ -142,11 +142,10 @@ unit: deps build/asan/unit_tests
 	@! grep -q 'ERROR: LeakSanitizer' build/unit.log || \
 	  { echo "unit: LeakSanitizer reported leaks (build/unit.log)" >&2; exit 1; }
 
-# Stock log and metric clients (winston-loki, pino-loki, OpenTelemetry log
-# and metric exporters)
-# at the versions of tests/clients/package.json, from the npm registry into
-# build/tools/node-clients; the black-box test skips with a notice when
-# Node.js or the registry is unavailable.
+# Stock log, metric and trace clients (winston-loki, pino-loki, OpenTelemetry
+# log, metric and trace exporters) at the versions of tests/clients/package.json,
+# from the npm registry into build/tools/node-clients; the black-box tests skip
+# with a notice when Node.js or the registry is unavailable.
 NODE_CLIENTS := build/tools/node-clients/node_modules/.installed
 .PHONY: node-clients
 node-clients: $(NODE_CLIENTS)
