@@ -66,8 +66,15 @@
  *
  * Usage: build/bench/traces [--spans N] [--seed S] [--streams N]
  *          [--reads N] [--triad PATH] [--perf FILE] [--keep]
- * --perf FILE runs `perf record -g -p <triad pid> -o FILE` during the
- * ingest (its overhead lands in the CPU figures of that run).
+ *          [--reads-only DIR]
+ * --keep keeps /tmp/bench-traces-* (data dir, server log); --reads-only DIR
+ * (such a kept dir, with the same --spans and --seed) skips the ingest:
+ * the data set is generated again (not sent) to know the ids, and only
+ * the reads run against DIR/data.
+ * --perf FILE runs `perf record -F 499 --call-graph dwarf,16384 -p <triad
+ * pid> -o FILE` during the ingest (DWARF unwinding: the release build has
+ * no frame pointers; the sampling overhead lands in that run's CPU
+ * figures).
  * Environment: BENCH_SPANS, BENCH_SEED, TRIAD_BIN. Exit status: 0 when the
  * run completed (targets are reported), 1 when the server did not start,
  * an export failed or a read answered wrong. */
@@ -110,10 +117,11 @@ struct cfg {
     long reads;
     const char *triad_bin;
     const char *perf_out;
+    const char *reuse; /* --reads-only DIR */
     int keep;
 };
 
-static struct cfg cfg = {10000000, 42, 8, 1000, "build/triad", NULL, 0};
+static struct cfg cfg = {10000000, 42, 8, 1000, "build/triad", NULL, NULL, 0};
 
 /* ---- PRNG (splitmix64) ---------------------------------------------------
  */
@@ -1136,6 +1144,8 @@ static int cmp_gspan(const void *a, const void *b)
 /* Gathers whole traces until 100-300 spans, encodes them into w as a gRPC
  * message (5-byte prefix + ExportTraceServiceRequest). Returns the span
  * count, 0 when everything was sent. */
+static int gen_only; /* --reads-only: generate, do not encode */
+
 static int next_request(struct pbw *w)
 {
     static long long generated;
@@ -1149,6 +1159,8 @@ static int next_request(struct pbw *w)
         gen_trace(t_begin_ns + (uint64_t)(at * 1e9) + rn(1000000));
     }
     generated += n_req;
+    if (gen_only)
+        return n_req;
     static struct gspan *order[MAX_REQ_SPANS];
     for (int i = 0; i < n_req; i++)
         order[i] = &req[i];
@@ -1595,7 +1607,8 @@ static void usage(void)
 {
     fprintf(stderr,
             "usage: traces [--spans N] [--seed S] [--streams N] [--reads N]\n"
-            "              [--triad PATH] [--perf FILE] [--keep]\n");
+            "              [--triad PATH] [--perf FILE] [--keep]\n"
+            "              [--reads-only DIR]\n");
     exit(2);
 }
 
@@ -1647,6 +1660,8 @@ int main(int argc, char **argv)
             cfg.triad_bin = v;
         else if (strcmp(a, "--perf") == 0)
             cfg.perf_out = v;
+        else if (strcmp(a, "--reads-only") == 0)
+            cfg.reuse = v;
         else
             usage();
         i++;
@@ -1678,88 +1693,117 @@ int main(int argc, char **argv)
         (unsigned long long)cfg.seed, cfg.spans, cfg.streams, N_SVC,
         (int)(sizeof pods / sizeof pods[0][0]));
 
-    /* 1. ingest */
-    if (start_triad(&srv) != 0)
-        die("triad did not start (log %s)", srv.log);
-    printf("triad: pid %d on %s, data %s\n", (int)srv.pid, srv.http, srv.data);
-    fflush(stdout);
-    quiesce(srv.pid, 10);
-    pid_t perf = 0;
-    if (cfg.perf_out) {
-        char pids[16];
-        snprintf(pids, sizeof pids, "%d", (int)srv.pid);
-        char *pargv[] = {"/usr/bin/perf",      "record", "-g", "-p", pids, "-o",
-                         (char *)cfg.perf_out, NULL};
-        char plog[320];
-        snprintf(plog, sizeof plog, "%s/perf.log", dir);
-        perf = spawn(pargv, plog);
-        sleep(1);
+    /* 1. ingest (or, --reads-only, the data set again without sending) */
+    double push_s = 0, cpu_push = 0, cpu_all = 0, mspans = 1;
+    long long disk_alloc = 0;
+    if (cfg.reuse) {
+        snprintf(srv.data, sizeof srv.data, "%s/data", cfg.reuse);
+        snprintf(srv.log, sizeof srv.log, "%s/triad-reads.log", cfg.reuse);
+        gen_only = 1;
+        while (next_request(NULL) > 0)
+            ;
+        printf(
+            "reads only: %s, the data set generated again: %zu traces, "
+            "%lld spans\n",
+            srv.data, n_traces, gs.spans);
+    } else {
+        if (start_triad(&srv) != 0)
+            die("triad did not start (log %s)", srv.log);
+        printf("triad: pid %d on %s, data %s\n", (int)srv.pid, srv.http,
+               srv.data);
+        fflush(stdout);
+        quiesce(srv.pid, 10);
+        pid_t perf = 0;
+        if (cfg.perf_out) {
+            char pids[16];
+            snprintf(pids, sizeof pids, "%d", (int)srv.pid);
+            /* DWARF unwinding: build/triad has no frame pointers (-O2) */
+            char *pargv[] = {"/usr/bin/perf",
+                             "record",
+                             "-F",
+                             "499",
+                             "--call-graph",
+                             "dwarf,16384",
+                             "-p",
+                             pids,
+                             "-o",
+                             (char *)cfg.perf_out,
+                             NULL};
+            char plog[320];
+            snprintf(plog, sizeof plog, "%s/perf.log", dir);
+            perf = spawn(pargv, plog);
+            sleep(1);
+        }
+        double cpu_before = cpu_seconds(srv.pid);
+        push_s = export_all(&srv);
+        cpu_push = cpu_seconds(srv.pid) - cpu_before;
+        if (perf) {
+            kill(perf, SIGINT);
+            waitpid(perf, NULL, 0);
+            printf("perf: %s (perf record -p %d during the ingest)\n",
+                   cfg.perf_out, (int)srv.pid);
+        }
+        long hwm_kib = vm_status_kib(srv.pid, "VmHWM:");
+        double cpu_life = 0, stop_s = 0;
+        int st = stop_pid_measured(srv.pid, &cpu_life, &stop_s);
+        srv.pid = 0;
+        cpu_all = cpu_life - cpu_before;
+        long long disk_app = 0;
+        disk_usage(srv.data, &disk_alloc, &disk_app);
+        char parts[512];
+        disk_parts(srv.data, parts, sizeof parts);
+        mspans = (double)ex.spans_ok / 1e6;
+        qsort(ex.lat, ex.n_lat, sizeof *ex.lat, dbl_cmp);
+        printf(
+            "data: %zu traces, %lld spans (%.1f per trace), %.2f%% error "
+            "spans, "
+            "%lld events, %lld spans > 1 s; kinds internal %lld server %lld "
+            "client %lld producer %lld consumer %lld\n",
+            n_traces, gs.spans, (double)gs.spans / (double)n_traces,
+            100.0 * (double)gs.errors / (double)gs.spans, gs.events, gs.over_1s,
+            gs.kinds[1], gs.kinds[2], gs.kinds[3], gs.kinds[4], gs.kinds[5]);
+        {
+            char hex[33];
+            hex_id(traces[0].id, hex);
+            printf("  first trace: %s (%d spans)\n", hex, traces[0].spans);
+        }
+        printf(
+            "export: %ld requests (%ld ok, %ld failed), %lld spans sent, %lld "
+            "acknowledged, %lld rejected; %.1f MiB of OTLP protobuf (%.1f "
+            "B/span, "
+            "%.0f spans/request) in %.1f s = %.0f spans/s; export latency p50 "
+            "%.1f ms p99 %.1f ms max %.1f ms\n",
+            ex.requests, ex.ok, ex.failed, ex.spans_sent, ex.spans_ok,
+            ex.spans_rejected, mib(ex.bytes),
+            (double)ex.bytes / (double)ex.spans_sent,
+            (double)ex.spans_sent / (double)ex.requests, push_s,
+            (double)ex.spans_ok / push_s, pct(ex.lat, ex.n_lat, 50) * 1e3,
+            pct(ex.lat, ex.n_lat, 99) * 1e3,
+            ex.n_lat ? ex.lat[ex.n_lat - 1] * 1e3 : 0);
+        printf(
+            "  server CPU: %.2f s over the ingest = %.2f CPU s per 1M spans; "
+            "%.2f s with the graceful stop (%.2f s, exit status %d) = %.2f CPU "
+            "s "
+            "per 1M spans; peak RSS %.1f MiB\n",
+            cpu_push, cpu_push / mspans, cpu_all, stop_s, st, cpu_all / mspans,
+            (double)hwm_kib / 1024);
+        printf(
+            "  disk, whole data dir after the stop: %.1f MiB allocated "
+            "(apparent "
+            "%.1f MiB) = %.1f B/span (%s)\n",
+            mib(disk_alloc), mib(disk_app),
+            (double)disk_alloc / (double)ex.spans_ok, parts);
+        fflush(stdout);
+        if (push_s < 0 || ex.failed || ex.spans_ok != gs.spans) {
+            fprintf(stderr, "export failed (%ld failed requests); log %s\n",
+                    ex.failed, srv.log);
+            failed = 1;
+            goto out;
+        }
+        if (st != 0)
+            fprintf(stderr, "  triad exit status %d after SIGTERM (log %s)\n",
+                    st, srv.log);
     }
-    double cpu_before = cpu_seconds(srv.pid);
-    double push_s = export_all(&srv);
-    double cpu_push = cpu_seconds(srv.pid) - cpu_before;
-    if (perf) {
-        kill(perf, SIGINT);
-        waitpid(perf, NULL, 0);
-        printf("perf: %s (perf record -g -p %d during the ingest)\n",
-               cfg.perf_out, (int)srv.pid);
-    }
-    long hwm_kib = vm_status_kib(srv.pid, "VmHWM:");
-    double cpu_life = 0, stop_s = 0;
-    int st = stop_pid_measured(srv.pid, &cpu_life, &stop_s);
-    srv.pid = 0;
-    double cpu_all = cpu_life - cpu_before;
-    long long disk_alloc = 0, disk_app = 0;
-    disk_usage(srv.data, &disk_alloc, &disk_app);
-    char parts[512];
-    disk_parts(srv.data, parts, sizeof parts);
-    double mspans = (double)ex.spans_ok / 1e6;
-    qsort(ex.lat, ex.n_lat, sizeof *ex.lat, dbl_cmp);
-    printf(
-        "data: %zu traces, %lld spans (%.1f per trace), %.2f%% error spans, "
-        "%lld events, %lld spans > 1 s; kinds internal %lld server %lld "
-        "client %lld producer %lld consumer %lld\n",
-        n_traces, gs.spans, (double)gs.spans / (double)n_traces,
-        100.0 * (double)gs.errors / (double)gs.spans, gs.events, gs.over_1s,
-        gs.kinds[1], gs.kinds[2], gs.kinds[3], gs.kinds[4], gs.kinds[5]);
-    {
-        char hex[33];
-        hex_id(traces[0].id, hex);
-        printf("  first trace: %s (%d spans)\n", hex, traces[0].spans);
-    }
-    printf(
-        "export: %ld requests (%ld ok, %ld failed), %lld spans sent, %lld "
-        "acknowledged, %lld rejected; %.1f MiB of OTLP protobuf (%.1f B/span, "
-        "%.0f spans/request) in %.1f s = %.0f spans/s; export latency p50 "
-        "%.1f ms p99 %.1f ms max %.1f ms\n",
-        ex.requests, ex.ok, ex.failed, ex.spans_sent, ex.spans_ok,
-        ex.spans_rejected, mib(ex.bytes),
-        (double)ex.bytes / (double)ex.spans_sent,
-        (double)ex.spans_sent / (double)ex.requests, push_s,
-        (double)ex.spans_ok / push_s, pct(ex.lat, ex.n_lat, 50) * 1e3,
-        pct(ex.lat, ex.n_lat, 99) * 1e3,
-        ex.n_lat ? ex.lat[ex.n_lat - 1] * 1e3 : 0);
-    printf(
-        "  server CPU: %.2f s over the ingest = %.2f CPU s per 1M spans; "
-        "%.2f s with the graceful stop (%.2f s, exit status %d) = %.2f CPU s "
-        "per 1M spans; peak RSS %.1f MiB\n",
-        cpu_push, cpu_push / mspans, cpu_all, stop_s, st, cpu_all / mspans,
-        (double)hwm_kib / 1024);
-    printf(
-        "  disk, whole data dir after the stop: %.1f MiB allocated (apparent "
-        "%.1f MiB) = %.1f B/span (%s)\n",
-        mib(disk_alloc), mib(disk_app),
-        (double)disk_alloc / (double)ex.spans_ok, parts);
-    fflush(stdout);
-    if (push_s < 0 || ex.failed || ex.spans_ok != gs.spans) {
-        fprintf(stderr, "export failed (%ld failed requests); log %s\n",
-                ex.failed, srv.log);
-        failed = 1;
-        goto out;
-    }
-    if (st != 0)
-        fprintf(stderr, "  triad exit status %d after SIGTERM (log %s)\n", st,
-                srv.log);
 
     /* 2. reads on the restarted server */
     if (start_triad(&srv) != 0) {
@@ -1825,9 +1869,11 @@ int main(int argc, char **argv)
             "\ntraces benchmark, %lld spans (seed %llu), one node, 2 cores "
             "shared with the client; Tempo figures are published ones, not "
             "measured (no Tempo binary is available here):\n",
-            ex.spans_ok, (unsigned long long)cfg.seed);
+            cfg.reuse ? gs.spans : ex.spans_ok, (unsigned long long)cfg.seed);
         printf("  %-34s %-22s %-16s %-4s %s\n", "metric", "triad", "target",
                "ok", "Tempo (reference)");
+        if (cfg.reuse)
+            goto reads;
         snprintf(a, sizeof a, "%.0f", (double)ex.spans_ok / push_s);
         row("ingest spans/s (wall)", a, "", -1, "");
         snprintf(a, sizeof a, "%.0f", (double)ex.spans_ok / cpu_all);
@@ -1842,6 +1888,7 @@ int main(int argc, char **argv)
         row("bytes/span on disk (whole dir)", a, "<= 40",
             (double)disk_alloc / (double)ex.spans_ok <= 40,
             "~58 B/span (Parquet blocks)");
+    reads:
         snprintf(a, sizeof a, "%.2f / %.2f ms", present.p50 * 1e3,
                  present.p99 * 1e3);
         row("trace by id p50/p99, present", a, "p99 <= 10 ms",
