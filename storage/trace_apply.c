@@ -27,18 +27,8 @@ static int ta__state_load(struct ta_ctx *c,
                           struct tr_slice tenant,
                           struct trace_state *st)
 {
-    memset(st, 0, sizeof(*st));
-    trace_key(&c->key, tenant, c->id->window, c->id->slot, TR_KEY_TRACE_STATE);
-    tr_buf_reset(&c->val);
-    int rv = tr_engine_get(c->s->eng, TR_CF_TRACES, c->key.data, c->key.len,
-                           &c->val);
-    if (rv == TR_ENOTFOUND) {
-        return 0;
-    }
-    if (rv != 0) {
-        return rv;
-    }
-    return trace_state_decode(c->val.data, c->val.len, st);
+    return trace_state_load(c->s->eng, &c->key, tenant, c->id->window,
+                            c->id->slot, st);
 }
 
 static void ta__state_put(struct ta_ctx *c,
@@ -233,8 +223,7 @@ static int ta__cut(struct ta_ctx *c,
     }
     struct tr_buf prefix;
     tr_buf_init(&prefix);
-    trace_key(&prefix, tenant, c->id->window, c->id->slot,
-              TR_KEY_TRACE_FRAGMENT);
+    trace_key_fragments(&prefix, tenant, c->id->window, c->id->slot, st);
     int rv = prefix.oom ? TR_ENOMEM : 0;
     for (tr_iter_seek(it, prefix.data, prefix.len);
          rv == 0 && tr_iter_valid(it) &&
@@ -343,8 +332,8 @@ static int ta__entry(struct ta_ctx *c, const struct tr_entry_traces *e)
     } else {
         rv = ta__fragment(&e->batch, &enc, &c->val);
         if (rv == 0) {
-            trace_key(&c->key, e->tenant, c->id->window, c->id->slot,
-                      TR_KEY_TRACE_FRAGMENT);
+            trace_key_fragments(&c->key, e->tenant, c->id->window, c->id->slot,
+                                &st);
             tr_buf_put_u64be(&c->key, c->index);
             tr_wbatch_put(c->s->batch, TR_CF_TRACES, c->key.data, c->key.len,
                           c->val.data, c->val.len);

@@ -95,6 +95,23 @@ static int tb__dict_ref(struct tb_dict *d,
     return 0;
 }
 
+/* Whether s is in the dictionary (no insertion). */
+static bool tb__dict_find(const struct tb_dict *d, struct tr_slice s)
+{
+    if (d->cap == 0) {
+        return false;
+    }
+    uint64_t h = tr_hash64(s.base, s.len, 7);
+    size_t j = (size_t)h & (d->cap - 1);
+    while (d->slots[j] != 0) {
+        if (tr_slice_eq(d->strs[d->slots[j] - 1], s)) {
+            return true;
+        }
+        j = (j + 1) & (d->cap - 1);
+    }
+    return false;
+}
+
 /* ---- building ------------------------------------------------------------ */
 
 struct tb_post {
@@ -118,6 +135,9 @@ struct tb_build {
     size_t n_posts, cap_posts;
     struct tb_post *keys; /* (scope, attribute name) */
     size_t n_keys, cap_keys;
+    struct tb_dict post_dict; /* interned values */
+    struct tb_dict key_dict;  /* interned names */
+    struct tr_buf tmp2;
     int err;
 };
 
@@ -178,6 +198,15 @@ static void tb__dkvs(struct tb_build *x,
     }
 }
 
+static void tb__post(struct tb_build *x,
+                     uint8_t field,
+                     struct tr_slice key,
+                     const struct tr_otlp_value *v);
+static void tb__key(struct tb_build *x,
+                    uint8_t scope,
+                    const struct tr_otlp_kv *kvs,
+                    size_t n);
+
 /* The block ref of batch bi's resource r (added when new). */
 static uint32_t tb__resource(struct tb_build *x,
                              const struct tr_span_batch *bt,
@@ -203,6 +232,12 @@ static uint32_t tb__resource(struct tb_build *x,
     if (added) {
         tr_buf_append(&x->col[COL_RESOURCES], copy, x->tmp.len);
         x->n_res++;
+        /* the block's values and names: once per distinct resource */
+        for (size_t k = 0; k < res->n_attrs; k++) {
+            tb__post(x, TB_FIELD_RESOURCE, res->attrs[k].key,
+                     &res->attrs[k].value);
+        }
+        tb__key(x, TB_SCOPE_RESOURCE, res->attrs, res->n_attrs);
     }
     x->res_map[bi][r] = ref;
     return ref;
@@ -235,17 +270,65 @@ static uint32_t tb__scope(struct tb_build *x,
     } else if (added) {
         tr_buf_append(&x->col[COL_SCOPES], copy, enc.len);
         x->n_scopes++;
+        tb__key(x, TB_SCOPE_INSTRUMENTATION, sc->scope.attrs,
+                sc->scope.n_attrs);
     }
     tr_buf_free(&enc);
     x->scope_map[bi][s] = ref;
     return ref;
 }
 
+/* Adds (field, key, value) to the block's values once: a dictionary of
+ * their bytes interns them, so each span costs a hash lookup per
+ * attribute and only the distinct ones are sorted at the end. */
+static void tb__intern(struct tb_build *x,
+                       struct tb_dict *d,
+                       struct tb_post **arr,
+                       size_t *n,
+                       size_t *cap,
+                       uint8_t field,
+                       struct tr_slice key,
+                       struct tr_slice val)
+{
+    tr_buf_reset(&x->tmp2);
+    tr_buf_putc(&x->tmp2, (char)field);
+    tr_buf_put_uvarint(&x->tmp2, key.len);
+    tr_buf_append(&x->tmp2, key.base, key.len);
+    tr_buf_append(&x->tmp2, val.base, val.len);
+    if (x->tmp2.oom) {
+        x->err = TR_ENOMEM;
+        return;
+    }
+    uint32_t ref;
+    bool added;
+    /* the dictionary keeps its slices: look up a scratch copy first */
+    if (tb__dict_find(d, (struct tr_slice){x->tmp2.data, x->tmp2.len})) {
+        return;
+    }
+    char *copy = tr_arena_memdup(&x->a, x->tmp2.data, x->tmp2.len);
+    if (copy == NULL || tb__dict_ref(d, (struct tr_slice){copy, x->tmp2.len},
+                                     &ref, &added) != 0) {
+        x->err = TR_ENOMEM;
+        return;
+    }
+    if (*n == *cap) {
+        struct tb_post *na = tr_array_grow(*arr, cap, sizeof(*na), 256);
+        if (na == NULL) {
+            x->err = TR_ENOMEM;
+            return;
+        }
+        *arr = na;
+    }
+    size_t koff = 1 + tr_uvarint_len(key.len);
+    (*arr)[(*n)++] =
+        (struct tb_post){field, (struct tr_slice){copy + koff, key.len},
+                         (struct tr_slice){copy + koff + key.len, val.len}, 0};
+}
+
 static void tb__post(struct tb_build *x,
                      uint8_t field,
                      struct tr_slice key,
-                     const struct tr_otlp_value *v,
-                     uint32_t ord)
+                     const struct tr_otlp_value *v)
 {
     if (v->type != TR_OTLP_STRING && v->type != TR_OTLP_INT &&
         v->type != TR_OTLP_BOOL) {
@@ -256,22 +339,8 @@ static void tb__post(struct tb_build *x,
     }
     tr_buf_reset(&x->tmp);
     tr_trace_value_put(&x->tmp, v);
-    char *val = tr_arena_memdup(&x->a, x->tmp.data, x->tmp.len);
-    if (x->n_posts == x->cap_posts) {
-        struct tb_post *n =
-            tr_array_grow(x->posts, &x->cap_posts, sizeof(*n), 1024);
-        if (n == NULL) {
-            x->err = TR_ENOMEM;
-            return;
-        }
-        x->posts = n;
-    }
-    if (val == NULL) {
-        x->err = TR_ENOMEM;
-        return;
-    }
-    x->posts[x->n_posts++] =
-        (struct tb_post){field, key, (struct tr_slice){val, x->tmp.len}, ord};
+    tb__intern(x, &x->post_dict, &x->posts, &x->n_posts, &x->cap_posts, field,
+               key, (struct tr_slice){x->tmp.data, x->tmp.len});
 }
 
 static int tb__post_cmp(const void *pa, const void *pb)
@@ -370,17 +439,8 @@ static void tb__key(struct tb_build *x,
                     size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        if (x->n_keys == x->cap_keys) {
-            struct tb_post *nk =
-                tr_array_grow(x->keys, &x->cap_keys, sizeof(*nk), 256);
-            if (nk == NULL) {
-                x->err = TR_ENOMEM;
-                return;
-            }
-            x->keys = nk;
-        }
-        x->keys[x->n_keys++] =
-            (struct tb_post){scope, kvs[i].key, (struct tr_slice){"", 0}, 0};
+        tb__intern(x, &x->key_dict, &x->keys, &x->n_keys, &x->cap_keys, scope,
+                   kvs[i].key, (struct tr_slice){"", 0});
     }
 }
 
@@ -399,8 +459,7 @@ static const struct tr_otlp_value *tb__attr(const struct tr_otlp_kv *kvs,
 /* One span's columns (but its id and parent). */
 static void tb__span(struct tb_build *x,
                      const struct tr_span_batch *bt,
-                     const struct tr_trace_block_in *in,
-                     uint32_t ord)
+                     const struct tr_trace_block_in *in)
 {
     const struct tr_otlp_span *s = &in->span->span;
     struct tr_buf *nm = &x->col[COL_NAMES];
@@ -440,15 +499,13 @@ static void tb__span(struct tb_build *x,
     tr_buf_put_uvarint(lk, s->dropped_links_count);
     /* postings */
     tb__post(x, TB_FIELD_NAME, (struct tr_slice){"", 0},
-             &(struct tr_otlp_value){.type = TR_OTLP_STRING, .s = s->name},
-             ord);
+             &(struct tr_otlp_value){.type = TR_OTLP_STRING, .s = s->name});
     tb__post(x, TB_FIELD_STATUS, (struct tr_slice){"", 0},
-             &(struct tr_otlp_value){.type = TR_OTLP_INT, .i = s->status_code},
-             ord);
+             &(struct tr_otlp_value){.type = TR_OTLP_INT, .i = s->status_code});
     tb__post(x, TB_FIELD_KIND, (struct tr_slice){"", 0},
-             &(struct tr_otlp_value){.type = TR_OTLP_INT, .i = s->kind}, ord);
+             &(struct tr_otlp_value){.type = TR_OTLP_INT, .i = s->kind});
     for (size_t i = 0; i < s->n_attrs; i++) {
-        tb__post(x, TB_FIELD_SPAN, s->attrs[i].key, &s->attrs[i].value, ord);
+        tb__post(x, TB_FIELD_SPAN, s->attrs[i].key, &s->attrs[i].value);
     }
     tb__key(x, TB_SCOPE_SPAN, s->attrs, s->n_attrs);
     for (size_t i = 0; i < s->n_events; i++) {
@@ -474,7 +531,6 @@ static void tb__trace(struct tb_build *x,
     uint64_t mint = UINT64_MAX, maxt = 0, prev = 0;
     uint8_t flags = 0;
     struct tr_slice root_svc = {"", 0}, root_name = {"", 0};
-    uint32_t last_res = UINT32_MAX;
     for (size_t i = b; i < e; i++) {
         const struct tr_span_batch *bt = &batches[in[i].batch];
         const struct tr_otlp_span *s = &in[i].span->span;
@@ -524,18 +580,7 @@ static void tb__trace(struct tb_build *x,
             }
             root_name = s->name;
         }
-        tb__span(x, bt, &in[i], ord);
-        uint32_t r = x->res_map[in[i].batch][bt->scopes[sc].resource];
-        if (r != last_res) {
-            last_res = r;
-            for (size_t k = 0; k < res->n_attrs; k++) {
-                tb__post(x, TB_FIELD_RESOURCE, res->attrs[k].key,
-                         &res->attrs[k].value, ord);
-            }
-            tb__key(x, TB_SCOPE_RESOURCE, res->attrs, res->n_attrs);
-            const struct tr_otlp_scope *isc = &bt->scopes[sc].scope;
-            tb__key(x, TB_SCOPE_INSTRUMENTATION, isc->attrs, isc->n_attrs);
-        }
+        tb__span(x, bt, &in[i]);
     }
     /* the trace record */
     tr_buf_reset(&x->tmp);
@@ -565,6 +610,9 @@ static void tb__build_free(struct tb_build *x, size_t n_batches)
     tr_buf_free(&x->tmp);
     tr_free(x->posts);
     tr_free(x->keys);
+    tb__dict_free(&x->post_dict);
+    tb__dict_free(&x->key_dict);
+    tr_buf_free(&x->tmp2);
     (void)n_batches;
 }
 
@@ -584,6 +632,7 @@ int tr_trace_block_build(const struct tr_span_batch *batches,
         tr_buf_init(&x.col[i]);
     }
     tr_buf_init(&x.tmp);
+    tr_buf_init(&x.tmp2);
     tr_arena_init(&x.a, 64 * 1024);
     x.res_map = tr_arena_alloc(&x.a, (n_batches + 1) * sizeof(*x.res_map));
     x.scope_map = tr_arena_alloc(&x.a, (n_batches + 1) * sizeof(*x.scope_map));

@@ -6,10 +6,14 @@
  * (bulk copy, checksums and drops work on traces shards unchanged):
  *
  *   'T' state:     prefix                     -> tenant state record (below)
- *   'F' fragment:  prefix | index u64 BE      -> the spans of the Raft entry
- *                  at `index`: uvarint n, n distinct trace ids (16 bytes
- *                  each, ascending), then the entry's span batch
- *                  (storage/trace_entry.h)
+ *   'F' fragment:  prefix | generation u64 BE | index u64 BE -> the spans
+ *                  of the Raft entry at `index`: uvarint n, n distinct
+ *                  trace ids (16 bytes each, ascending), then the entry's
+ *                  span batch (storage/trace_entry.h). The generation is
+ *                  the tenant's count of blocks cut so far (state record):
+ *                  the open fragments are the keys of the current one, so
+ *                  a read seeks straight to them, past the deletions that
+ *                  earlier cuts left for compaction to drop
  *   'B' block:     prefix | seq u64 BE        -> a block of whole traces
  *                  (storage/trace_block.h); seq = Raft index of the entry
  *                  whose apply cut it
@@ -64,9 +68,11 @@
 #define TR_STORAGE_TRACE_KEYS_H
 
 #include <stdint.h>
+#include <string.h>
 
 #include "lib/buf.h"
 #include "lib/err.h"
+#include "storage/engine.h"
 #include "storage/keys.h"
 
 #define TR_KEY_TRACE_STATE 'T'
@@ -144,6 +150,48 @@ static inline int trace_rec_decode(struct tr_slice v, struct trace_rec *r)
     r->ordinal = (uint32_t)o;
     r->spans = (uint32_t)n;
     return 0;
+}
+
+/* The tenant's state in a shard (all zero when it has none); key is
+ * scratch. 0, TR_ECORRUPT or TR_EIO. */
+static inline int trace_state_load(struct tr_engine *e,
+                                   struct tr_buf *key,
+                                   struct tr_slice tenant,
+                                   int64_t window,
+                                   uint16_t slot,
+                                   struct trace_state *st)
+{
+    memset(st, 0, sizeof(*st));
+    tr_buf_reset(key);
+    tr_key_shard_prefix(key, tenant, window, slot, TR_KEY_TRACE_STATE);
+    uint8_t v[TR_TRACE_STATE_SIZE + 1];
+    struct tr_buf val;
+    tr_buf_init(&val);
+    int rv = tr_engine_get(e, TR_CF_TRACES, key->data, key->len, &val);
+    if (rv == 0) {
+        rv = val.len == TR_TRACE_STATE_SIZE ? 0 : TR_ECORRUPT;
+        if (rv == 0) {
+            memcpy(v, val.data, TR_TRACE_STATE_SIZE);
+            rv = trace_state_decode(v, TR_TRACE_STATE_SIZE, st);
+        }
+    } else if (rv == TR_ENOTFOUND) {
+        rv = 0;
+    }
+    tr_buf_free(&val);
+    return rv;
+}
+
+/* Appends the prefix of the tenant's open fragments in a shard (the
+ * current generation: st->blocks). */
+static inline void trace_key_fragments(struct tr_buf *k,
+                                       struct tr_slice tenant,
+                                       int64_t window,
+                                       uint16_t slot,
+                                       const struct trace_state *st)
+{
+    tr_buf_reset(k);
+    tr_key_shard_prefix(k, tenant, window, slot, TR_KEY_TRACE_FRAGMENT);
+    tr_buf_put_u64be(k, st->blocks);
 }
 
 /* Appends the shard prefix of kind. */

@@ -133,7 +133,19 @@ static int tr__shard(struct tr_storage *s,
         rv = tr__from_block(s, key, tenant, sh, seq,
                             (struct tr_slice){rec, v.len}, a, bb, errmsg);
     }
-    trace_key(&prefix, tenant, sh->window, sh->slot, TR_KEY_TRACE_FRAGMENT);
+    struct trace_state st;
+    memset(&st, 0, sizeof(st));
+    if (rv == 0) {
+        rv = trace_state_load(s->eng, key, tenant, sh->window, sh->slot, &st);
+        if (rv != 0) {
+            rv = tr_errf(rv, errmsg, "reading a trace state failed");
+        }
+    }
+    if (rv != 0 || st.frags == 0) {
+        tr_buf_free(&prefix);
+        return rv;
+    }
+    trace_key_fragments(&prefix, tenant, sh->window, sh->slot, &st);
     for (tr_iter_seek(it, prefix.data, prefix.len);
          rv == 0 && tr_iter_valid(it) &&
          tr_iter_has_prefix(it, prefix.data, prefix.len);

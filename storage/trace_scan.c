@@ -132,9 +132,16 @@ struct ts_frags {
 static int ts__fragments(struct ts_shard *sh, struct ts_frags *f, char *errmsg)
 {
     memset(f, 0, sizeof(*f));
-    trace_key(&sh->key, sh->tenant, sh->window, sh->slot,
-              TR_KEY_TRACE_FRAGMENT);
-    int rv = 0;
+    struct trace_state st;
+    int rv = trace_state_load(sh->s->eng, &sh->key, sh->tenant, sh->window,
+                              sh->slot, &st);
+    if (rv != 0) {
+        return tr_errf(rv, errmsg, "reading a trace state failed");
+    }
+    if (st.frags == 0) {
+        return 0;
+    }
+    trace_key_fragments(&sh->key, sh->tenant, sh->window, sh->slot, &st);
     for (tr_iter_seek(sh->it, sh->key.data, sh->key.len);
          rv == 0 && tr_iter_valid(sh->it) &&
          tr_iter_has_prefix(sh->it, sh->key.data, sh->key.len);
