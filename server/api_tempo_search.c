@@ -11,7 +11,8 @@
  * parts in several windows or blocks join), keeps the `limit` most recent
  * and writes Tempo's JSON.
  *
- *   pushed request  u8 kind (1 search, 2 tag names, 3 tag values), str
+ *   pushed request  u8 kind (1 search, 2 tag names, 3 tag values, 4
+ *                   metrics: server/api_tempo_metrics.c), str
  *                   tenant, u64 BE start ns, u64 BE end ns, then
  *                   search: str TraceQL, uvarint limit, uvarint spss;
  *                   names: uvarint scope mask (storage/trace_select.h);
@@ -42,7 +43,7 @@
 #include "server/app.h"
 #include "server/tempo_trace.h"
 
-enum { TS_SEARCH = 1, TS_NAMES = 2, TS_VALUES = 3 };
+enum { TS_SEARCH = 1, TS_NAMES = 2, TS_VALUES = 3, TS_METRICS = 4 };
 #define TS_DEFAULT_LIMIT 20
 #define TS_MAX_LIMIT 10000
 #define TS_DEFAULT_SPSS 3
@@ -699,6 +700,10 @@ int tr_tempo_search_node(void *arg,
     if (kind == TS_SEARCH) {
         return ts__node_search(src, ids, n, tenant, start, end, &c, out,
                                errmsg);
+    }
+    if (kind == TS_METRICS) {
+        return tr_tempo_metrics_node(src, ids, n, tenant, start, end, &c, out,
+                                     errmsg);
     }
     struct tr_trace_hints h = {
         .start = start, .end = end, .shards = ids, .n_shards = n};

@@ -203,6 +203,8 @@ int tr_app_routes(struct tr_app *app, struct tr_http_server *http)
         {TR_HTTP_GET, "/api/v2/traces/{}", 0, tr_api_tempo_trace_v2},
         {TR_HTTP_GET, "/api/echo", TR_ROUTE_INLINE, tr_api_tempo_echo},
         {GP, "/api/search", 0, tr_api_tempo_search},
+        {GP, "/api/metrics/query_range", 0, tr_api_tempo_metrics_range},
+        {GP, "/api/metrics/query", 0, tr_api_tempo_metrics_instant},
         {TR_HTTP_GET, "/api/search/tags", 0, tr_api_tempo_tags},
         {TR_HTTP_GET, "/api/v2/search/tags", 0, tr_api_tempo_tags_v2},
         {TR_HTTP_GET, "/api/search/tag/{}/values", 0, tr_api_tempo_tag_values},

@@ -181,6 +181,23 @@ void tr_api_tempo_tag_values_v2(const struct tr_http_request *req,
                                 struct tr_http_response *resp);
 struct tr_trace_source;
 struct tr_shard_id;
+/* TraceQL metrics (server/api_tempo_metrics.c): the endpoints, and the
+ * node side of their pushed-down query (kind 4 of the search node's
+ * requests: c is after the common head). */
+void tr_api_tempo_metrics_range(const struct tr_http_request *req,
+                                struct tr_http_response *resp);
+void tr_api_tempo_metrics_instant(const struct tr_http_request *req,
+                                  struct tr_http_response *resp);
+struct tr_cursor;
+int tr_tempo_metrics_node(const struct tr_trace_source *src,
+                          const struct tr_shard_id *ids,
+                          size_t n,
+                          struct tr_slice tenant,
+                          uint64_t start,
+                          uint64_t end,
+                          struct tr_cursor *c,
+                          struct tr_buf *out,
+                          char *errmsg);
 int tr_tempo_search_node(void *arg,
                          const struct tr_trace_source *src,
                          const struct tr_shard_id *ids,
