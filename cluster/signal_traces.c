@@ -104,7 +104,7 @@ int tr_cluster_write_traces(struct tr_cluster *c,
         batches[b].id = bs[b].id;
         tr_buf_init(&batches[b].entry);
         tr_buf_init(&batches[b].plain);
-        struct tr_entry_traces e = {tenant, bs[b].bb.b};
+        struct tr_entry_traces e = {.tenant = tenant, .batch = bs[b].bb.b};
         rv = tr_entry_traces_encode(&e, &batches[b].entry, &batches[b].plain);
         if (rv != 0) {
             rv = tr_errf(rv, errmsg,

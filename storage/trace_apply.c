@@ -284,7 +284,7 @@ static int ta__id_cmp(const void *a, const void *b)
 /* The fragment value of batch b (encoded as enc): its distinct trace ids
  * ascending, then enc. */
 static int ta__fragment(const struct tr_span_batch *b,
-                        const struct tr_buf *enc,
+                        struct tr_slice enc,
                         struct tr_buf *out)
 {
     const char **ids = tr_malloc((b->n_spans + 1) * sizeof(*ids));
@@ -306,7 +306,7 @@ static int ta__fragment(const struct tr_span_batch *b,
     for (size_t i = 0; i < m; i++) {
         tr_buf_append(out, ids[i], TR_TRACE_ID_SIZE);
     }
-    tr_buf_append(out, enc->data, enc->len);
+    tr_buf_append(out, enc.base, enc.len);
     tr_free(ids);
     return out->oom ? TR_ENOMEM : 0;
 }
@@ -318,19 +318,14 @@ static int ta__entry(struct ta_ctx *c, const struct tr_entry_traces *e)
     if (rv != 0) {
         return rv;
     }
-    struct tr_buf enc;
-    tr_buf_init(&enc);
-    rv = tr_span_batch_encode(&e->batch, &enc);
-    if (rv != 0) {
-        tr_buf_free(&enc);
-        return rv == TR_EINVAL ? TR_ECORRUPT : rv;
-    }
+    /* the entry's batch bytes are the fragment's (decoded and checked) */
+    struct tr_slice enc = e->batch_bytes;
     if (st.spans + e->batch.n_spans >= TRACE_CUT_SPANS ||
         st.bytes + enc.len >= TRACE_CUT_BYTES ||
         st.frags + 1 >= TRACE_CUT_FRAGS) {
         rv = ta__cut(c, e->tenant, &e->batch, &st);
     } else {
-        rv = ta__fragment(&e->batch, &enc, &c->val);
+        rv = ta__fragment(&e->batch, enc, &c->val);
         if (rv == 0) {
             trace_key_fragments(&c->key, e->tenant, c->id->window, c->id->slot,
                                 &st);
@@ -342,7 +337,6 @@ static int ta__entry(struct ta_ctx *c, const struct tr_entry_traces *e)
             st.bytes += enc.len;
         }
     }
-    tr_buf_free(&enc);
     if (rv == 0) {
         ta__state_put(c, e->tenant, &st);
         c->res->appended += e->batch.n_spans;

@@ -604,9 +604,14 @@ int tr_entry_traces_decode(const void *buf,
         te__str_get(&c, &out->tenant) != 0) {
         return TR_ECORRUPT;
     }
+    const uint8_t *from = c.p;
     int rv = tr_span_batch_decode(&c, a, &out->batch);
     if (rv == 0 && (out->batch.n_spans == 0 || tr_cursor_left(&c) != 0)) {
         rv = TR_ECORRUPT;
+    }
+    if (rv == 0) {
+        out->batch_bytes =
+            (struct tr_slice){(const char *)from, (size_t)(c.p - from)};
     }
     return rv;
 }

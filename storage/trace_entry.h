@@ -106,6 +106,7 @@ struct tr_span_batch {
 struct tr_entry_traces {
     struct tr_slice tenant;
     struct tr_span_batch batch;
+    struct tr_slice batch_bytes; /* decode: the batch's encoded bytes */
 };
 
 /* Appends the batch. 0 or TR_ENOMEM (ids of other sizes: TR_EINVAL). */

@@ -244,7 +244,7 @@ static void ts_apply_batch(struct tr_storage *s,
                            const char *tenant,
                            const struct tr_span_batch *b)
 {
-    struct tr_entry_traces e = {S(tenant), *b};
+    struct tr_entry_traces e = {.tenant = S(tenant), .batch = *b};
     struct tr_buf enc;
     tr_buf_init(&enc);
     cr_assert_eq(tr_entry_traces_encode(&e, &enc, NULL), 0);
@@ -281,7 +281,7 @@ Test(trace_store, entry_round_trip_every_field)
     struct tr_span_batch b = ts_fix_batch(&f, 3, &a);
     cr_assert_eq(b.n_resources, 1);
     cr_assert_eq(b.n_scopes, 1);
-    struct tr_entry_traces e = {S("tenant-a"), b}, d;
+    struct tr_entry_traces e = {.tenant = S("tenant-a"), .batch = b}, d;
     struct tr_buf enc, plain;
     tr_buf_init(&enc);
     tr_buf_init(&plain);
