@@ -11,96 +11,13 @@
 #include "lib/err.h"
 #include "query/traceql/eval.h"
 #include "query/traceql/traceql.h"
+#include "tests/lib/trace_fixture.h"
 
-#define MS 1000000ULL
-#define T0 1700000000000000000ULL
-
-static struct tr_slice S(const char *s) {
-    return (struct tr_slice){s, strlen(s)};
-}
-
-/*   A  GET /        frontend server  100ms  http.status_code=200
- *   |- B auth       frontend internal 10ms
- *   |- C POST /pay  checkout client    50ms  status error
- *   |  |- D SELECT  db client          20ms  db.system, event "retry"
- *   |  `- E UPDATE  db client           5ms  db.system, a link
- *   `- F render     frontend internal  30ms  tags = ["a", "b"] */
-struct fix {
-    struct tr_otlp_kv res_attrs[3][1];
-    struct tr_otlp_resource res[3];
-    struct tr_batch_scope scopes[3];
-    struct tr_otlp_kv a_attrs[1], c_attrs[1], db_attrs[1], f_attrs[1];
-    struct tr_otlp_value tags[2];
-    struct tr_otlp_event ev;
-    struct tr_otlp_link link;
-    uint8_t tid[16], ltid[16], ids[6][8];
-    struct tr_batch_span spans[6];
-    struct tr_span_batch b;
-};
-
-static struct fix F;
+#define F tr_test_trace
 
 static void fix_init(void)
 {
-    memset(&F, 0, sizeof(F));
-    const char *svc[] = {"frontend", "checkout", "db"};
-    for (int r = 0; r < 3; r++) {
-        F.res_attrs[r][0] = (struct tr_otlp_kv){
-            S("service.name"), {.type = TR_OTLP_STRING, .s = S(svc[r])}};
-        F.res[r] = (struct tr_otlp_resource){F.res_attrs[r], 1, 0};
-        F.scopes[r] = (struct tr_batch_scope){
-            .resource = (uint32_t)r,
-            .scope = {.name = S("lib"), .version = S("1")}};
-    }
-    memset(F.tid, 0x42, 16);
-    memset(F.ltid, 0x77, 16);
-    const char *names[] = {"GET /",  "auth",   "POST /pay",
-                           "SELECT", "UPDATE", "render"};
-    int scope[] = {0, 0, 1, 2, 2, 0};
-    int parent[] = {-1, 0, 0, 2, 2, 0};
-    int kind[] = {2, 1, 3, 3, 3, 1};
-    uint64_t dur[] = {100, 10, 50, 20, 5, 30};
-    F.a_attrs[0] = (struct tr_otlp_kv){S("http.status_code"),
-                                       {.type = TR_OTLP_INT, .i = 200}};
-    F.db_attrs[0] = (struct tr_otlp_kv){
-        S("db.system"), {.type = TR_OTLP_STRING, .s = S("postgresql")}};
-    F.tags[0] = (struct tr_otlp_value){.type = TR_OTLP_STRING, .s = S("a")};
-    F.tags[1] = (struct tr_otlp_value){.type = TR_OTLP_STRING, .s = S("b")};
-    F.f_attrs[0] = (struct tr_otlp_kv){
-        S("tags"), {.type = TR_OTLP_ARRAY, .items = F.tags, .n = 2}};
-    F.ev = (struct tr_otlp_event){T0 + 5 * MS, S("retry"), NULL, 0, 0};
-    F.link = (struct tr_otlp_link){.trace_id = {(const char *)F.ltid, 16},
-                                   .span_id = {"\1\2\3\4\5\6\7\10", 8}};
-    for (int i = 0; i < 6; i++) {
-        memset(F.ids[i], 0, 8);
-        F.ids[i][7] = (uint8_t)(i + 1);
-        struct tr_otlp_span *s = &F.spans[i].span;
-        F.spans[i].scope = (uint32_t)scope[i];
-        s->trace_id = (struct tr_slice){(const char *)F.tid, 16};
-        s->span_id = (struct tr_slice){(const char *)F.ids[i], 8};
-        if (parent[i] >= 0) {
-            s->parent_span_id =
-                (struct tr_slice){(const char *)F.ids[parent[i]], 8};
-        }
-        s->name = S(names[i]);
-        s->kind = kind[i];
-        s->start_time_unix_nano = T0 + (uint64_t)i * MS;
-        s->end_time_unix_nano = s->start_time_unix_nano + dur[i] * MS;
-    }
-    F.spans[0].span.attrs = F.a_attrs;
-    F.spans[0].span.n_attrs = 1;
-    F.spans[2].span.status_code = TR_OTLP_STATUS_ERROR;
-    F.spans[3].span.attrs = F.db_attrs;
-    F.spans[3].span.n_attrs = 1;
-    F.spans[3].span.events = &F.ev;
-    F.spans[3].span.n_events = 1;
-    F.spans[4].span.attrs = F.db_attrs;
-    F.spans[4].span.n_attrs = 1;
-    F.spans[4].span.links = &F.link;
-    F.spans[4].span.n_links = 1;
-    F.spans[5].span.attrs = F.f_attrs;
-    F.spans[5].span.n_attrs = 1;
-    F.b = (struct tr_span_batch){F.res, 3, F.scopes, 3, F.spans, 6};
+    tr_test_trace_init();
 }
 
 TestSuite(traceql_eval, .init = fix_init);
