@@ -25,6 +25,7 @@ struct ts_shard {
     const struct tr_trace_hints *h;
     struct tr_arena *a;
     struct tr_buf key;
+    struct tr_arena *decode; /* blocks of a scan (reset per block) or a */
 };
 
 /* ---- shards of a range -----------------------------------------------------
@@ -91,7 +92,8 @@ static int ts__shards(struct tr_storage *s,
             break;
         }
         if (ts__wanted(h, window, slot)) {
-            struct ts_shard sh = {s, sit, tenant, window, slot, h, &a, {0}};
+            struct ts_shard sh = {s, sit, tenant, window, slot,
+                                  h, &a,  {0},    NULL};
             tr_buf_init(&sh.key);
             rv = fn(arg, &sh, errmsg);
             tr_buf_free(&sh.key);
@@ -382,7 +384,23 @@ static int ts__visit(struct ts_scan *x,
                    : x->fn(x->arg, &bb.b, errmsg);
     }
     p->seen++;
-    int rv = ts__add_spans(&p->bb, sh->a, t);
+    /* a copy of the part (it may live in a block's arena of its own) */
+    struct tr_buf enc;
+    tr_buf_init(&enc);
+    int rv = tr_span_batch_encode(t, &enc);
+    char *copy = rv == 0 ? tr_arena_memdup(sh->a, enc.data, enc.len) : NULL;
+    struct tr_span_batch own;
+    if (rv == 0 && copy == NULL) {
+        rv = TR_ENOMEM;
+    }
+    if (rv == 0) {
+        struct tr_cursor c = tr_cursor_make(copy, enc.len);
+        rv = tr_span_batch_decode(&c, sh->a, &own);
+    }
+    tr_buf_free(&enc);
+    if (rv == 0) {
+        rv = ts__add_spans(&p->bb, sh->a, &own);
+    }
     return rv == 0 ? 0 : tr_errf(rv, errmsg, "out of memory");
 }
 
@@ -657,7 +675,8 @@ static int ts__block(struct ts_shard *sh,
                            &v);
     }
     if (rv == 0) {
-        rv = tr_trace_block_decode(v.data, v.len, sh->a, blk);
+        rv = tr_trace_block_decode(v.data, v.len,
+                                   sh->decode ? sh->decode : sh->a, blk);
     }
     tr_buf_free(&v);
     if (rv == TR_ENOTFOUND) {
@@ -789,9 +808,16 @@ static int ts__scan_shard(void *arg, struct ts_shard *sh, char *errmsg)
     if (rv == 0 && ts__blocks(sh, &seqs, &n) != 0) {
         rv = tr_errf(TR_ENOMEM, errmsg, "out of memory");
     }
+    /* each block is decoded into an arena of its own, freed once its
+     * traces are visited (gathered parts are copied out) */
+    struct tr_arena blk_a;
+    tr_arena_init(&blk_a, 256 * 1024);
     for (size_t i = 0; i < n && rv == 0; i++) {
         struct tr_trace_block blk;
+        tr_arena_reset(&blk_a);
+        sh->decode = &blk_a;
         rv = ts__block(sh, seqs[i], true, &blk, errmsg);
+        sh->decode = NULL;
         for (size_t t = 0; t < blk.n_traces && rv == 0; t++) {
             struct tr_span_batch part = blk.batch;
             part.spans = &blk.batch.spans[blk.first[t]];
@@ -802,6 +828,7 @@ static int ts__scan_shard(void *arg, struct ts_shard *sh, char *errmsg)
             rv = ts__visit(x, sh, &part, frag, errmsg);
         }
     }
+    tr_arena_free(&blk_a);
     tr_free(seqs);
     tr_u64map_free(&in_frags);
     if (rv == 0) {
