@@ -32,6 +32,9 @@ struct tr_traceql_metrics_job {
     struct tr_traceql_spanset ss;
     struct tr_traceql_query fq; /* the pipeline as a search query */
     struct tr_traceql_eval *ev;
+    /* compare(): its filter as a search query */
+    struct tr_traceql_query cq;
+    struct tr_traceql_eval *cmp;
     int64_t start, end, step;
     uint32_t n_steps;
     bool hist;     /* quantiles or histogram */
@@ -69,9 +72,6 @@ int tr_traceql_metrics_new(const struct tr_traceql_query *q,
         return tr_errf(TR_EUNSUPPORTED, errmsg,
                        "arithmetic between metrics queries is not supported");
     }
-    if (m->agg.fn == TR_TQL_M_COMPARE) {
-        return tr_errf(TR_EUNSUPPORTED, errmsg, "compare() is not supported");
-    }
     if (step <= 0 || end < start) {
         return tr_errf(TR_EINVAL, errmsg, "invalid start, end or step");
     }
@@ -102,6 +102,11 @@ int tr_traceql_metrics_new(const struct tr_traceql_query *q,
               m->agg.fn == TR_TQL_M_HISTOGRAM_OVER_TIME;
     j->duration = m->agg.has_attr && mx__is_duration(&m->agg.attr);
     int rv = tr_traceql_eval_new(&j->fq, &j->ev, errmsg);
+    if (rv == 0 && m->agg.fn == TR_TQL_M_COMPARE) {
+        j->cq.kind = TR_TQL_Q_SPANSET;
+        j->cq.spanset = m->agg.compare;
+        rv = tr_traceql_eval_new(&j->cq, &j->cmp, errmsg);
+    }
     if (rv != 0) {
         tr_traceql_metrics_free(j);
         return rv;
@@ -127,6 +132,7 @@ void tr_traceql_metrics_free(struct tr_traceql_metrics_job *j)
     tr_u64map_free(&j->by_key);
     tr_buf_free(&j->key);
     tr_traceql_eval_free(j->ev);
+    tr_traceql_eval_free(j->cmp);
     tr_arena_free(&j->a);
     tr_free(j);
 }
@@ -241,6 +247,100 @@ static void mx__add(struct mx_cell *c, double v, double raw, bool hist)
     }
 }
 
+/* compare(): counts one value (or, with v NULL, the total) of attribute
+ * label for the selection or the baseline at step. */
+static int mx__cmp_count(struct tr_traceql_metrics_job *j,
+                         bool sel,
+                         bool total,
+                         struct tr_slice label,
+                         const struct tr_otlp_value *v,
+                         uint32_t step)
+{
+    static const char *const types[] = {"baseline", "selection",
+                                        "baseline_total", "selection_total"};
+    struct tr_otlp_value mt = {
+        .type = TR_OTLP_STRING,
+        .s = tr_slice_cstr(types[(total ? 2 : 0) + (sel ? 1 : 0)])};
+    struct tr_otlp_value empty = {.type = TR_OTLP_EMPTY};
+    tr_buf_reset(&j->key);
+    tr_buf_put_uvarint(&j->key, 2);
+    tr_buf_put_uvarint(&j->key, 11);
+    tr_buf_append(&j->key, "__meta_type", 11);
+    tr_trace_value_put(&j->key, &mt);
+    tr_buf_put_uvarint(&j->key, label.len);
+    tr_buf_append(&j->key, label.base, label.len);
+    tr_trace_value_put(&j->key, total ? &empty : v);
+    if (j->key.oom) {
+        return TR_ENOMEM;
+    }
+    int rv = 0;
+    struct mx_series *s = mx__series(j, &rv);
+    struct mx_cell *c = s != NULL ? mx__cell(j, s, step, &rv) : NULL;
+    if (c != NULL) {
+        mx__add(c, 1, 1, false);
+    }
+    return rv;
+}
+
+static bool mx__scalar(const struct tr_otlp_value *v)
+{
+    return v->type == TR_OTLP_STRING || v->type == TR_OTLP_INT ||
+           v->type == TR_OTLP_DOUBLE || v->type == TR_OTLP_BOOL;
+}
+
+/* compare(): every attribute of span i counted for its side. */
+static int mx__cmp_span(struct tr_traceql_metrics_job *j,
+                        const struct tr_span_batch *t,
+                        size_t i,
+                        bool sel,
+                        uint32_t step)
+{
+    const struct tr_otlp_span *sp = &t->spans[i].span;
+    const struct tr_batch_scope *sc = &t->scopes[t->spans[i].scope];
+    const struct tr_otlp_resource *r = &t->resources[sc->resource];
+    char name[600];
+    int rv = 0;
+    for (int side = 0; side < 2 && rv == 0; side++) {
+        const struct tr_otlp_kv *kvs = side ? sp->attrs : r->attrs;
+        size_t n = side ? sp->n_attrs : r->n_attrs;
+        for (size_t k = 0; k < n && rv == 0; k++) {
+            if (!mx__scalar(&kvs[k].value) || kvs[k].key.len > 500) {
+                continue;
+            }
+            int l = snprintf(name, sizeof(name), "%s%.*s",
+                             side ? "span." : "resource.", (int)kvs[k].key.len,
+                             kvs[k].key.base);
+            struct tr_slice label = {name, (size_t)l};
+            rv = mx__cmp_count(j, sel, false, label, &kvs[k].value, step);
+            if (rv == 0) {
+                rv = mx__cmp_count(j, sel, true, label, NULL, step);
+            }
+        }
+    }
+    static const char *const kinds[] = {"unspecified", "internal", "server",
+                                        "client",      "producer", "consumer"};
+    static const char *const status[] = {"unset", "ok", "error"};
+    struct tr_otlp_value intr[3] = {
+        {.type = TR_OTLP_STRING, .s = sp->name},
+        {.type = TR_OTLP_STRING,
+         .s = tr_slice_cstr(status[sp->status_code >= 0 && sp->status_code <= 2
+                                       ? sp->status_code
+                                       : 0])},
+        {.type = TR_OTLP_STRING,
+         .s = tr_slice_cstr(
+             kinds[sp->kind >= 0 && sp->kind <= 5 ? sp->kind : 0])}};
+    const char *labels[3] = {"name", "status", "kind"};
+    for (int k = 0; k < 3 && rv == 0; k++) {
+        rv = mx__cmp_count(j, sel, false, tr_slice_cstr(labels[k]), &intr[k],
+                           step);
+        if (rv == 0) {
+            rv = mx__cmp_count(j, sel, true, tr_slice_cstr(labels[k]), NULL,
+                               step);
+        }
+    }
+    return rv;
+}
+
 int tr_traceql_metrics_observe(struct tr_traceql_metrics_job *j,
                                const struct tr_span_batch *trace)
 {
@@ -249,12 +349,33 @@ int tr_traceql_metrics_observe(struct tr_traceql_metrics_job *j,
     struct tr_traceql_match mt;
     int rv = tr_traceql_eval_trace(j->ev, trace, &tmp, &mt);
     const struct tr_traceql_metrics_agg *ag = &j->m->agg;
+    /* compare(): which spans its filter selects */
+    bool *sel = NULL;
+    if (rv == 0 && j->cmp != NULL) {
+        struct tr_traceql_match cm;
+        sel = tr_arena_alloc(&tmp, (trace->n_spans + 1) * sizeof(*sel));
+        rv = sel != NULL ? tr_traceql_eval_trace(j->cmp, trace, &tmp, &cm)
+                         : TR_ENOMEM;
+        if (rv == 0) {
+            memset(sel, 0, (trace->n_spans + 1) * sizeof(*sel));
+            for (size_t k = 0; k < cm.n; k++) {
+                for (size_t x = 0; x < cm.sets[k].n; x++) {
+                    sel[cm.sets[k].spans[x]] = true;
+                }
+            }
+        }
+    }
     for (size_t k = 0; k < mt.n && rv == 0; k++) {
         for (size_t x = 0; x < mt.sets[k].n && rv == 0; x++) {
             size_t i = mt.sets[k].spans[x];
             const struct tr_otlp_span *sp = &trace->spans[i].span;
             int64_t t = (int64_t)sp->start_time_unix_nano;
             if (t < j->start || t > j->end) {
+                continue;
+            }
+            if (sel != NULL) {
+                rv = mx__cmp_span(j, trace, i, sel[i],
+                                  (uint32_t)((t - j->start) / j->step));
                 continue;
             }
             double v = 1, raw = 1;
@@ -483,6 +604,7 @@ static double mx__value(const struct tr_traceql_metrics_job *j,
         case TR_TQL_M_RATE:
             return (double)c->count / ((double)j->step / 1e9);
         case TR_TQL_M_COUNT_OVER_TIME:
+        case TR_TQL_M_COMPARE:
             return (double)c->count;
         case TR_TQL_M_MIN_OVER_TIME:
             return c->min;
@@ -615,6 +737,54 @@ static void mx__stages(struct tr_traceql_metrics_job *j)
     j->n_out = k;
 }
 
+static double mx__total(const struct tr_traceql_series *s)
+{
+    double t = 0;
+    for (size_t i = 0; i < s->n_samples; i++) {
+        t += s->samples[i].value;
+    }
+    return t;
+}
+
+/* compare(): per (side, attribute) only the topn values with the most
+ * spans over the range stay (totals always stay). */
+static void mx__compare_topn(struct tr_traceql_metrics_job *j)
+{
+    int64_t topn = j->m->agg.topn > 0 ? j->m->agg.topn : 10;
+    bool *drop = tr_calloc(j->n_out + 1, sizeof(*drop));
+    if (drop == NULL) {
+        return;
+    }
+    for (size_t i = 0; i < j->n_out; i++) {
+        const struct tr_traceql_series *a = &j->out[i];
+        if (a->n_labels < 2 || a->labels[1].value.type == TR_OTLP_EMPTY) {
+            continue;
+        }
+        double ta = mx__total(a);
+        int64_t better = 0;
+        for (size_t k = 0; k < j->n_out && better < topn; k++) {
+            const struct tr_traceql_series *b = &j->out[k];
+            if (k == i || b->n_labels < 2 ||
+                b->labels[1].value.type == TR_OTLP_EMPTY ||
+                !tr_slice_eq(a->labels[0].value.s, b->labels[0].value.s) ||
+                !tr_slice_eq(a->labels[1].key, b->labels[1].key)) {
+                continue;
+            }
+            double tb = mx__total(b);
+            better += tb > ta || (tb == ta && k < i);
+        }
+        drop[i] = better >= topn;
+    }
+    size_t o = 0;
+    for (size_t i = 0; i < j->n_out; i++) {
+        if (!drop[i]) {
+            j->out[o++] = j->out[i];
+        }
+    }
+    j->n_out = o;
+    tr_free(drop);
+}
+
 int tr_traceql_metrics_result(struct tr_traceql_metrics_job *j,
                               struct tr_traceql_series **out,
                               size_t *n)
@@ -673,6 +843,9 @@ int tr_traceql_metrics_result(struct tr_traceql_metrics_job *j,
                     (j->start + (int64_t)k * j->step) / 1000000, v};
             }
         }
+    }
+    if (ag->fn == TR_TQL_M_COMPARE) {
+        mx__compare_topn(j);
     }
     mx__stages(j);
     *out = j->out;

@@ -10,8 +10,15 @@
  * comparisons with a number (samples that fail are dropped). A span counts
  * at its start time. Durations are reported in seconds. Quantiles and
  * histograms use power-of-two buckets (of nanoseconds for durations) and
- * interpolate within a bucket, as Tempo's do. compare() and arithmetic
- * between metrics queries are refused (TR_EUNSUPPORTED).
+ * interpolate within a bucket, as Tempo's do. compare({filter}, topn):
+ * every kept span counted per step under each of its scalar resource and
+ * span attributes ("resource.x", "span.x") and its name, status and kind,
+ * as "selection" when the filter holds for it, else "baseline" (label
+ * __meta_type), with the totals per attribute ("baseline_total",
+ * "selection_total", the attribute's value empty); only the topn values
+ * (default 10) with the most spans per side and attribute stay; its start
+ * and end arguments are not applied. Arithmetic between metrics queries is
+ * refused (TR_EUNSUPPORTED).
  *
  * Evaluation is split so that nodes aggregate their own spans: each node
  * observes its traces into a job and encodes the partial state; the

@@ -108,8 +108,22 @@ def test_second_stages_and_instant():
         "series"] == []
 
 
+def test_compare():
+    doc = rng('{ } | compare({ status = error })')
+    counts = {}
+    for s in doc["series"]:
+        labels = {l["key"]: list(l["value"].values())[0] if l["value"]
+                  else None for l in s["labels"]}
+        key = (labels["__meta_type"],) + tuple(
+            (k, v) for k, v in labels.items() if k != "__meta_type")
+        counts[key] = sum(x["value"] for x in s["samples"])
+    assert counts[("selection", ("name", "POST /pay"))] == 1
+    assert counts[("selection", ("resource.service.name", "checkout"))] == 1
+    assert counts[("selection_total", ("name", None))] == 1
+    assert counts[("baseline_total", ("name", None))] > 9000
+
+
 def test_errors():
-    rng("{ } | compare({ status = error })", expect=400)
     rng("{ status = error }", expect=400)
     rng("{ } | rate(", expect=400)
     rng("{ } | rate()", step="abc", expect=400)

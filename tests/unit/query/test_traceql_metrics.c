@@ -142,10 +142,11 @@ Test(traceql_metrics, refused)
     char err[TR_ERRMSG_SIZE];
     struct tr_traceql_query *q;
     struct tr_traceql_metrics_job *j;
-    const char *cmp = "{ } | compare({ status = error })";
-    cr_assert_eq(tr_traceql_parse(cmp, strlen(cmp), &a, &q, err), 0);
-    cr_assert_eq(tr_traceql_metrics_new(q, 0, 1000, 1, &j, err),
-                 TR_EUNSUPPORTED);
+    const char *math = "({ } | rate()) + ({ } | rate())";
+    if (tr_traceql_parse(math, strlen(math), &a, &q, err) == 0) {
+        cr_assert_eq(tr_traceql_metrics_new(q, 0, 1000, 1, &j, err),
+                     TR_EUNSUPPORTED);
+    }
     const char *search = "{ status = error }";
     cr_assert_eq(tr_traceql_parse(search, strlen(search), &a, &q, err), 0);
     cr_assert_eq(tr_traceql_metrics_new(q, 0, 1000, 1, &j, err), TR_EINVAL);
@@ -153,5 +154,57 @@ Test(traceql_metrics, refused)
     cr_assert_eq(tr_traceql_parse(rate, strlen(rate), &a, &q, err), 0);
     cr_assert_eq(tr_traceql_metrics_new(q, 0, 1000000000, 1, &j, err),
                  TR_EINVAL, "too many steps");
+    tr_arena_free(&a);
+}
+
+/* The count of the series with __meta_type = type and label = value
+ * (value NULL: the total of label). */
+static double cmp_count(struct tr_traceql_series *s,
+                        size_t n,
+                        const char *type,
+                        const char *label,
+                        const char *value)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (s[i].n_labels != 2 ||
+            !tr_slice_eq_cstr(s[i].labels[0].value.s, type) ||
+            !tr_slice_eq_cstr(s[i].labels[1].key, label)) {
+            continue;
+        }
+        const struct tr_otlp_value *v = &s[i].labels[1].value;
+        if ((value == NULL && v->type == TR_OTLP_EMPTY) ||
+            (value != NULL && v->type == TR_OTLP_STRING &&
+             tr_slice_eq_cstr(v->s, value))) {
+            return s[i].samples[0].value;
+        }
+    }
+    return 0;
+}
+
+Test(traceql_metrics, compare)
+{
+    struct tr_arena a;
+    tr_arena_init(&a, 4096);
+    struct tr_traceql_metrics_job *j =
+        job("{ } | compare({ resource.service.name = \"db\" }, 2)", &a);
+    cr_assert_eq(tr_traceql_metrics_observe(j, &tr_test_trace.b), 0);
+    struct tr_traceql_series *s;
+    size_t n;
+    cr_assert_eq(tr_traceql_metrics_result(j, &s, &n), 0);
+    cr_assert_eq(cmp_count(s, n, "selection", "kind", "client"), 2);
+    cr_assert_eq(cmp_count(s, n, "baseline", "kind", "internal"), 2);
+    cr_assert_eq(cmp_count(s, n, "selection", "span.db.system", "postgresql"),
+                 2);
+    cr_assert_eq(cmp_count(s, n, "selection_total", "name", NULL), 2);
+    cr_assert_eq(cmp_count(s, n, "baseline_total", "name", NULL), 4);
+    /* topn 2: of the baseline's four names only two stay */
+    size_t names = 0;
+    for (size_t i = 0; i < n; i++) {
+        names += s[i].n_labels == 2 &&
+                 tr_slice_eq_cstr(s[i].labels[0].value.s, "baseline") &&
+                 tr_slice_eq_cstr(s[i].labels[1].key, "name");
+    }
+    cr_assert_eq(names, 2);
+    tr_traceql_metrics_free(j);
     tr_arena_free(&a);
 }
