@@ -251,11 +251,11 @@ static void mx__add(struct mx_cell *c, double v, double raw, bool hist)
  * label for the selection or the baseline at step. */
 static int mx__cmp_count(struct tr_traceql_metrics_job *j,
                          bool sel,
-                         bool total,
                          struct tr_slice label,
                          const struct tr_otlp_value *v,
                          uint32_t step)
 {
+    bool total = v == NULL;
     static const char *const types[] = {"baseline", "selection",
                                         "baseline_total", "selection_total"};
     struct tr_otlp_value mt = {
@@ -269,7 +269,7 @@ static int mx__cmp_count(struct tr_traceql_metrics_job *j,
     tr_trace_value_put(&j->key, &mt);
     tr_buf_put_uvarint(&j->key, label.len);
     tr_buf_append(&j->key, label.base, label.len);
-    tr_trace_value_put(&j->key, total ? &empty : v);
+    tr_trace_value_put(&j->key, v != NULL ? v : &empty);
     if (j->key.oom) {
         return TR_ENOMEM;
     }
@@ -311,9 +311,9 @@ static int mx__cmp_span(struct tr_traceql_metrics_job *j,
                              side ? "span." : "resource.", (int)kvs[k].key.len,
                              kvs[k].key.base);
             struct tr_slice label = {name, (size_t)l};
-            rv = mx__cmp_count(j, sel, false, label, &kvs[k].value, step);
+            rv = mx__cmp_count(j, sel, label, &kvs[k].value, step);
             if (rv == 0) {
-                rv = mx__cmp_count(j, sel, true, label, NULL, step);
+                rv = mx__cmp_count(j, sel, label, NULL, step);
             }
         }
     }
@@ -331,11 +331,9 @@ static int mx__cmp_span(struct tr_traceql_metrics_job *j,
              kinds[sp->kind >= 0 && sp->kind <= 5 ? sp->kind : 0])}};
     const char *labels[3] = {"name", "status", "kind"};
     for (int k = 0; k < 3 && rv == 0; k++) {
-        rv = mx__cmp_count(j, sel, false, tr_slice_cstr(labels[k]), &intr[k],
-                           step);
+        rv = mx__cmp_count(j, sel, tr_slice_cstr(labels[k]), &intr[k], step);
         if (rv == 0) {
-            rv = mx__cmp_count(j, sel, true, tr_slice_cstr(labels[k]), NULL,
-                               step);
+            rv = mx__cmp_count(j, sel, tr_slice_cstr(labels[k]), NULL, step);
         }
     }
     return rv;
