@@ -110,7 +110,7 @@ int tr_buf_reserve_exact(struct tr_buf *b, size_t extra)
     return buf__reserve(b, extra, true);
 }
 
-int tr_buf_append(struct tr_buf *b, const void *p, size_t n)
+int tr_buf_append_grow(struct tr_buf *b, const void *p, size_t n)
 {
     int rv = tr_buf_reserve(b, n);
     if (rv != 0) {
@@ -122,11 +122,6 @@ int tr_buf_append(struct tr_buf *b, const void *p, size_t n)
     b->len += n;
     b->data[b->len] = '\0';
     return 0;
-}
-
-int tr_buf_putc(struct tr_buf *b, char c)
-{
-    return tr_buf_append(b, &c, 1);
 }
 
 int tr_buf_puts(struct tr_buf *b, const char *s)
@@ -176,18 +171,6 @@ int tr_buf_put_u64be(struct tr_buf *b, uint64_t v)
     unsigned char x[8];
     tr_put_u64be(x, v);
     return tr_buf_append(b, x, 8);
-}
-
-int tr_buf_put_uvarint(struct tr_buf *b, uint64_t v)
-{
-    unsigned char x[10];
-    size_t n = 0;
-    while (v >= 0x80) {
-        x[n++] = (unsigned char)(v | 0x80);
-        v >>= 7;
-    }
-    x[n++] = (unsigned char)v;
-    return tr_buf_append(b, x, n);
 }
 
 int tr_buf_put_varint(struct tr_buf *b, int64_t v)

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 struct tr_slice {
     const char *base; /* not NUL-terminated */
@@ -37,15 +38,42 @@ int tr_buf_reserve(struct tr_buf *b, size_t extra);
 /* Like tr_buf_reserve, but when it must grow, to exactly len + extra (and
  * the NUL) instead of the next power of two: for a size known in advance. */
 int tr_buf_reserve_exact(struct tr_buf *b, size_t extra);
-int tr_buf_append(struct tr_buf *b, const void *p, size_t n);
-int tr_buf_putc(struct tr_buf *b, char c);
+/* tr_buf_append when the bytes fit (inline: the encoders of the hot paths
+ * append a few bytes at a time), else the general path. */
+int tr_buf_append_grow(struct tr_buf *b, const void *p, size_t n);
+static inline int tr_buf_append(struct tr_buf *b, const void *p, size_t n)
+{
+    if (!b->oom && n < b->cap && b->len < b->cap - n) {
+        if (n > 0) {
+            memcpy(b->data + b->len, p, n);
+        }
+        b->len += n;
+        b->data[b->len] = '\0';
+        return 0;
+    }
+    return tr_buf_append_grow(b, p, n);
+}
+static inline int tr_buf_putc(struct tr_buf *b, char c)
+{
+    return tr_buf_append(b, &c, 1);
+}
 int tr_buf_puts(struct tr_buf *b, const char *s);
 int tr_buf_printf(struct tr_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 int tr_buf_put_u16be(struct tr_buf *b, uint16_t v);
 int tr_buf_put_u32be(struct tr_buf *b, uint32_t v);
 int tr_buf_put_u64be(struct tr_buf *b, uint64_t v);
-int tr_buf_put_uvarint(struct tr_buf *b, uint64_t v);
+static inline int tr_buf_put_uvarint(struct tr_buf *b, uint64_t v)
+{
+    unsigned char x[10];
+    size_t n = 0;
+    while (v >= 0x80) {
+        x[n++] = (unsigned char)(v | 0x80);
+        v >>= 7;
+    }
+    x[n++] = (unsigned char)v;
+    return tr_buf_append(b, x, n);
+}
 int tr_buf_put_varint(struct tr_buf *b, int64_t v); /* zig-zag */
 /* Hands the bytes to the caller (free with tr_free); b becomes empty. */
 char *tr_buf_steal(struct tr_buf *b, size_t *len);
