@@ -6,7 +6,9 @@ SearchTagValues and SearchTagValuesV2 answer one response message then
 trailers with grpc-status 0, and that message says exactly what the HTTP
 API answers for the same query; the tenant comes from x-scope-orgid; a bad
 query, a bad tag or a malformed message is INVALID_ARGUMENT and the
-TraceQL metrics methods are UNIMPLEMENTED."""
+TraceQL metrics methods are UNIMPLEMENTED. A stock gRPC library
+(@grpc/grpc-js, from `make node-clients`; skipped without it) reads each
+answer as a server stream of one message, the same bytes curl gets."""
 
 import shutil
 import struct
@@ -348,3 +350,74 @@ def test_errors():
         assert "not implemented" in msg, msg
     call("NoSuchMethod", b"", code=12)
     assert T.ready()
+
+
+# ---- a stock gRPC client ---------------------------------------------------
+
+NODE_CLIENT = r"""
+const grpc = require('@grpc/grpc-js');
+const args = process.argv.slice(1);  // node -e: no script name
+const [addr, tenant, calls] = [args[0], args[1], JSON.parse(args[2])];
+const client = new grpc.Client(addr, grpc.credentials.createInsecure());
+const id = (x) => x;
+const out = [];
+function next(i) {
+  if (i === calls.length) {
+    console.log(JSON.stringify(out));
+    client.close();
+    return;
+  }
+  const md = new grpc.Metadata();
+  md.set('x-scope-orgid', tenant);
+  const msgs = [];
+  const call = client.makeServerStreamRequest(
+      calls[i][0], id, id, Buffer.from(calls[i][1], 'hex'), md);
+  call.on('data', (m) => msgs.push(m.toString('hex')));
+  call.on('error', () => {});
+  call.on('status', (s) => {
+    out.push({code: s.code, details: s.details, msgs: msgs});
+    next(i + 1);
+  });
+}
+next(0);
+"""
+
+
+def node_calls(calls, tenant="grpc"):
+    """[(method, request message)] through @grpc/grpc-js (the library of
+    the OpenTelemetry JS gRPC exporters): [{code, details, msgs}]."""
+    import json
+    import os
+    import subprocess
+    import test_trace_clients as tc
+    node = shutil.which("node") or shutil.which("nodejs")
+    mods = os.path.join(tc.TOOLS, "node_modules")
+    if not node or not os.path.isdir(os.path.join(mods, "@grpc", "grpc-js")):
+        raise Skip("Node.js or @grpc/grpc-js missing (make node-clients)")
+    arg = json.dumps([[SVC + m, req.hex()] for m, req in calls])
+    r = subprocess.run([node, "-e", NODE_CLIENT, "127.0.0.1:%d" % T.port,
+                        tenant, arg], capture_output=True, timeout=60,
+                       env=dict(os.environ, NODE_PATH=mods))
+    assert r.returncode == 0, r.stderr[-2000:]
+    return json.loads(r.stdout)
+
+
+def test_stock_grpc_client_reads_one_message_streams():
+    calls = [("Search", search_request(q='{ resource.service.name = "db" }')),
+             ("Search", search_request(tags={"service.name": "frontend"},
+                                       min_ms=1000)),
+             ("SearchTags", b""),
+             ("SearchTagsV2", f_str(1, "resource")),
+             ("SearchTagValues", f_str(1, "service.name")),
+             ("SearchTagValuesV2", f_str(1, "status"))]
+    got = node_calls(calls)
+    assert len(got) == len(calls)
+    for (method, req), g in zip(calls, got):
+        assert g["code"] == 0, (method, g)
+        assert len(g["msgs"]) == 1, (method, g)
+        assert bytes.fromhex(g["msgs"][0]) == call(method, req), method
+    assert ids(search_response(bytes.fromhex(got[0]["msgs"][0]))) == [1]
+    bad = node_calls([("Search", search_request(q="{ .a = ")),
+                      ("MetricsQueryRange", f_str(1, "{ } | rate()"))])
+    assert bad[0]["code"] == 3 and "parse error" in bad[0]["details"], bad
+    assert bad[1]["code"] == 12 and bad[1]["msgs"] == [], bad
