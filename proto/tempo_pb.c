@@ -265,11 +265,6 @@ static void pb_sub(struct tr_buf *b, unsigned field, struct tr_buf *m)
     tr_buf_reset(m);
 }
 
-static void pb_kvs(struct tr_buf *b,
-                   unsigned field,
-                   const struct tr_otlp_kv *kvs,
-                   size_t n);
-
 /* An OTLP AnyValue's fields (1 string, 2 bool, 3 int, 4 double, 5 array,
  * 6 kvlist, 7 bytes) into b. */
 static void pb_value(struct tr_buf *b, const struct tr_otlp_value *v)
@@ -311,7 +306,7 @@ static void pb_value(struct tr_buf *b, const struct tr_otlp_value *v)
             break;
         case TR_OTLP_KVLIST:
             tr_buf_init(&m);
-            pb_kvs(&m, 1, v->kvs, v->n);
+            tr_tempo_pb_kvs(&m, 1, v->kvs, v->n);
             pb_sub(b, 6, &m);
             tr_buf_free(&m);
             break;
@@ -323,11 +318,10 @@ static void pb_value(struct tr_buf *b, const struct tr_otlp_value *v)
     }
 }
 
-/* Each pair as an OTLP KeyValue (1 key, 2 value) in field. */
-static void pb_kvs(struct tr_buf *b,
-                   unsigned field,
-                   const struct tr_otlp_kv *kvs,
-                   size_t n)
+void tr_tempo_pb_kvs(struct tr_buf *b,
+                     unsigned field,
+                     const struct tr_otlp_kv *kvs,
+                     size_t n)
 {
     struct tr_buf kv, val;
     tr_buf_init(&kv);
@@ -374,11 +368,11 @@ static void pb_spanset(struct tr_buf *b, const struct tr_tempo_spanset *s)
         pb_str(&sp, 2, o->name);
         pb_uint(&sp, 3, o->start);
         pb_uint(&sp, 4, o->end > o->start ? o->end - o->start : 0);
-        pb_kvs(&sp, 5, o->attrs, o->n_attrs);
+        tr_tempo_pb_kvs(&sp, 5, o->attrs, o->n_attrs);
         pb_sub(b, 1, &sp);
     }
     pb_uint(b, 2, (uint32_t)s->matched);
-    pb_kvs(b, 3, s->by, s->n_by);
+    tr_tempo_pb_kvs(b, 3, s->by, s->n_by);
     tr_buf_free(&sp);
 }
 

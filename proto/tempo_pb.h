@@ -171,6 +171,15 @@ struct tr_tempo_tag_value {
  * the length. */
 size_t tr_tempo_hex_id(const uint8_t *id, size_t n, bool trim, char out[33]);
 
+/* Appends each pair as an OTLP KeyValue message (1 key, left out when
+ * empty; 2 AnyValue: 1 string, 2 bool, 3 int, 4 double, 5 array, 6
+ * kvlist, 7 bytes, the value written even when zero) in field of b (the
+ * trace-by-id encoder of server/tempo_trace.c shares it). */
+void tr_tempo_pb_kvs(struct tr_buf *b,
+                     unsigned field,
+                     const struct tr_otlp_kv *kvs,
+                     size_t n);
+
 /* Append the response message to out. 0 or TR_ENOMEM (out->oom). */
 int tr_tempo_pb_search_resp(const struct tr_tempo_trace *t,
                             size_t n,
