@@ -9,7 +9,10 @@
  * local traces (query/traceql/eval.h) and answers with at most `limit`
  * matching traces; this node merges the answers by trace id (a trace's
  * parts in several windows or blocks join), keeps the `limit` most recent
- * and writes Tempo's JSON.
+ * and writes Tempo's JSON. The coordinator's runs take their parameters
+ * as values (server/tempo_search.h) and return results in
+ * proto/tempo_pb.h's types, so that the StreamingQuerier gRPC service
+ * (server/api_tempo_grpc.c) runs them too and writes protobuf instead.
  *
  *   pushed request  u8 kind (1 search, 2 tag names, 3 tag values), str
  *                   tenant, u64 BE start ns, u64 BE end ns, then
