@@ -9,7 +9,10 @@
  * local traces (query/traceql/eval.h) and answers with at most `limit`
  * matching traces; this node merges the answers by trace id (a trace's
  * parts in several windows or blocks join), keeps the `limit` most recent
- * and writes Tempo's JSON.
+ * and writes Tempo's JSON. The coordinator's runs take their parameters
+ * as values (server/tempo_search.h) and return results in
+ * proto/tempo_pb.h's types, so that the StreamingQuerier gRPC service
+ * (server/api_tempo_grpc.c) runs them too and writes protobuf instead.
  *
  *   pushed request  u8 kind (1 search, 2 tag names, 3 tag values, 4
  *                   metrics: server/api_tempo_metrics.c), str
@@ -38,19 +41,21 @@
 #include "lib/hash.h"
 #include "lib/json.h"
 #include "lib/u64map.h"
+#include "proto/tempo_pb.h"
 #include "query/traceql/eval.h"
 #include "query/traceql/traceql.h"
 #include "server/app.h"
+#include "server/tempo_search.h"
 #include "server/tempo_trace.h"
 
 enum { TS_SEARCH = 1, TS_NAMES = 2, TS_VALUES = 3, TS_METRICS = 4 };
-#define TS_DEFAULT_LIMIT 20
-#define TS_MAX_LIMIT 10000
-#define TS_DEFAULT_SPSS 3
-#define TS_MAX_SPSS 1000
-#define TS_MAX_NAMES 10000
-#define TS_MAX_VALUES 10000
-#define TS_NO_ROOT "<root span not yet received>"
+#define TS_DEFAULT_LIMIT TR_TEMPO_DEFAULT_LIMIT
+#define TS_MAX_LIMIT TR_TEMPO_MAX_LIMIT
+#define TS_DEFAULT_SPSS TR_TEMPO_DEFAULT_SPSS
+#define TS_MAX_SPSS TR_TEMPO_MAX_SPSS
+#define TS_MAX_NAMES TR_TEMPO_MAX_NAMES
+#define TS_MAX_VALUES TR_TEMPO_MAX_VALUES
+#define TS_MAX_TAGS 256 /* legacy tags of a protobuf search */
 
 /* ---- small helpers ---------------------------------------------------------
  */
@@ -78,34 +83,26 @@ static void ts__text(struct tr_http_response *resp, int status, const char *m)
     resp->status = status;
 }
 
-/* start/end (Unix seconds) of a request; defaults: the traces retention
- * up to now. 0 or TR_EINVAL. */
-static int ts__range(const struct tr_http_request *req,
-                     uint64_t *start_ns,
-                     uint64_t *end_ns)
+int tr_tempo_range(const struct tr_app *app,
+                   int64_t start_s,
+                   int64_t end_s,
+                   uint64_t *start_ns,
+                   uint64_t *end_ns)
 {
-    struct tr_app *app = req->app;
     int64_t now = tr_now_ms();
     int64_t ret = app->cfg->retention_traces_ms > 0
                       ? app->cfg->retention_traces_ms
                       : 14 * 86400000LL;
     int64_t s = now - ret, e = now + 3600000;
-    const char *v = tr_http_form_get(req, "start");
-    char *end;
-    if (v != NULL && *v != '\0') {
-        long long x = strtoll(v, &end, 10);
-        if (*end != '\0' || x < 0 || x > INT64_MAX / 1000000000LL) {
-            return TR_EINVAL;
-        }
-        s = x * 1000;
+    if (start_s > INT64_MAX / 1000000000LL ||
+        end_s > INT64_MAX / 1000000000LL) {
+        return TR_EINVAL;
     }
-    v = tr_http_form_get(req, "end");
-    if (v != NULL && *v != '\0') {
-        long long x = strtoll(v, &end, 10);
-        if (*end != '\0' || x < 0 || x > INT64_MAX / 1000000000LL) {
-            return TR_EINVAL;
-        }
-        e = x * 1000 + 999;
+    if (start_s >= 0) {
+        s = start_s * 1000;
+    }
+    if (end_s >= 0) {
+        e = end_s * 1000 + 999;
     }
     if (s < 0) {
         s = 0;
@@ -116,6 +113,28 @@ static int ts__range(const struct tr_http_request *req,
     *start_ns = (uint64_t)s * 1000000;
     *end_ns = (uint64_t)e * 1000000 + 999999;
     return 0;
+}
+
+/* start/end (Unix seconds) of a request (tr_tempo_range). 0 or
+ * TR_EINVAL. */
+static int ts__range(const struct tr_http_request *req,
+                     uint64_t *start_ns,
+                     uint64_t *end_ns)
+{
+    static const char *const names[2] = {"start", "end"};
+    int64_t se[2] = {-1, -1};
+    for (int i = 0; i < 2; i++) {
+        const char *v = tr_http_form_get(req, names[i]);
+        if (v != NULL && *v != '\0') {
+            char *end;
+            long long x = strtoll(v, &end, 10);
+            if (*end != '\0' || x < 0 || x > INT64_MAX / 1000000000LL) {
+                return TR_EINVAL;
+            }
+            se[i] = x;
+        }
+    }
+    return tr_tempo_range(req->app, se[0], se[1], start_ns, end_ns);
 }
 
 static void ts__req_head(struct tr_buf *b,
@@ -133,34 +152,9 @@ static void ts__req_head(struct tr_buf *b,
 /* ---- one node's search
  * -------------------------------------------------------- */
 
-struct ts_span {
-    struct tr_slice id; /* 8 bytes */
-    uint64_t start, end;
-    struct tr_slice name;
-    struct tr_otlp_kv *attrs;
-    size_t n_attrs;
-};
-
-struct ts_set {
-    uint64_t matched;
-    struct tr_otlp_kv *by;
-    size_t n_by;
-    struct ts_span *spans;
-    size_t n_spans;
-};
-
-struct ts_trace {
-    uint8_t id[16];
-    bool has_root;
-    struct tr_slice root_service, root_name;
-    uint64_t start, end;
-    struct ts_set *sets;
-    size_t n_sets;
-};
-
 struct ts_results {
     struct tr_arena *a;
-    struct ts_trace *t;
+    struct tr_tempo_trace *t;
     size_t n, cap;
     struct tr_u64map by_id; /* hash(id) -> index + 1 */
     size_t limit, spss;
@@ -196,7 +190,8 @@ static bool ts__kvs_eq(const struct tr_otlp_kv *a,
 /* Merges src (a part of a trace, memory that lives in r->a) into r: a new
  * trace, or joined with the one of the same id. Over the limit, the
  * oldest trace gives way. 0 or TR_ENOMEM. */
-static int ts__merge_trace(struct ts_results *r, const struct ts_trace *src)
+static int ts__merge_trace(struct ts_results *r,
+                           const struct tr_tempo_trace *src)
 {
     uint64_t h = ts__idh(src->id);
     uintptr_t at = (uintptr_t)tr_u64map_get(&r->by_id, h);
@@ -229,7 +224,7 @@ static int ts__merge_trace(struct ts_results *r, const struct ts_trace *src)
         r->t[r->n++] = *src;
         return tr_u64map_put(&r->by_id, h, (void *)(uintptr_t)r->n);
     }
-    struct ts_trace *d = &r->t[at - 1];
+    struct tr_tempo_trace *d = &r->t[at - 1];
     d->start = src->start < d->start ? src->start : d->start;
     d->end = src->end > d->end ? src->end : d->end;
     if (!d->has_root && src->has_root) {
@@ -238,14 +233,14 @@ static int ts__merge_trace(struct ts_results *r, const struct ts_trace *src)
         d->root_name = src->root_name;
     }
     for (size_t i = 0; i < src->n_sets; i++) {
-        const struct ts_set *s = &src->sets[i];
+        const struct tr_tempo_spanset *s = &src->sets[i];
         size_t k = 0;
         while (k < d->n_sets &&
                !ts__kvs_eq(d->sets[k].by, d->sets[k].n_by, s->by, s->n_by)) {
             k++;
         }
         if (k == d->n_sets) {
-            struct ts_set *ns =
+            struct tr_tempo_spanset *ns =
                 tr_arena_alloc(r->a, (d->n_sets + 1) * sizeof(*ns));
             if (ns == NULL) {
                 return TR_ENOMEM;
@@ -255,12 +250,12 @@ static int ts__merge_trace(struct ts_results *r, const struct ts_trace *src)
             d->sets = ns;
             continue;
         }
-        struct ts_set *ds = &d->sets[k];
+        struct tr_tempo_spanset *ds = &d->sets[k];
         ds->matched += s->matched;
         size_t room = r->spss > ds->n_spans ? r->spss - ds->n_spans : 0;
         size_t add = s->n_spans < room ? s->n_spans : room;
         if (add > 0) {
-            struct ts_span *sp =
+            struct tr_tempo_span *sp =
                 tr_arena_alloc(r->a, (ds->n_spans + add) * sizeof(*sp));
             if (sp == NULL) {
                 return TR_ENOMEM;
@@ -288,7 +283,7 @@ static int ts__visit(void *arg, const struct tr_span_batch *t, char *errmsg)
         tr_arena_free(&tmp);
         return rv == 0 ? 0 : tr_errf(rv, errmsg, "out of memory");
     }
-    struct ts_trace tr;
+    struct tr_tempo_trace tr;
     memset(&tr, 0, sizeof(tr));
     memcpy(tr.id, t->spans[0].span.trace_id.base, 16);
     tr.start = UINT64_MAX;
@@ -318,7 +313,7 @@ static int ts__visit(void *arg, const struct tr_span_batch *t, char *errmsg)
     tr.n_sets = m.n;
     rv = tr.sets != NULL ? 0 : TR_ENOMEM;
     for (size_t k = 0; k < m.n && rv == 0; k++) {
-        struct ts_set *s = &tr.sets[k];
+        struct tr_tempo_spanset *s = &tr.sets[k];
         memset(s, 0, sizeof(*s));
         s->matched = m.sets[k].n;
         s->by = m.sets[k].by;
@@ -332,7 +327,7 @@ static int ts__visit(void *arg, const struct tr_span_batch *t, char *errmsg)
         for (size_t j = 0; j < ns; j++) {
             size_t i = m.sets[k].spans[j];
             const struct tr_otlp_span *sp = &t->spans[i].span;
-            struct ts_span *o = &s->spans[s->n_spans++];
+            struct tr_tempo_span *o = &s->spans[s->n_spans++];
             memset(o, 0, sizeof(*o));
             o->id = sp->span_id;
             o->start = sp->start_time_unix_nano;
@@ -371,12 +366,12 @@ static int ts__visit(void *arg, const struct tr_span_batch *t, char *errmsg)
         tr_buf_put_u64be(&enc, tr.end);
         tr_buf_put_uvarint(&enc, tr.n_sets);
         for (size_t k = 0; k < tr.n_sets; k++) {
-            const struct ts_set *s = &tr.sets[k];
+            const struct tr_tempo_spanset *s = &tr.sets[k];
             tr_buf_put_uvarint(&enc, s->matched);
             tr_trace_kvs_put(&enc, s->by, s->n_by);
             tr_buf_put_uvarint(&enc, s->n_spans);
             for (size_t j = 0; j < s->n_spans; j++) {
-                const struct ts_span *o = &s->spans[j];
+                const struct tr_tempo_span *o = &s->spans[j];
                 tr_buf_append(&enc, o->id.base, 8);
                 tr_buf_put_u64be(&enc, o->start);
                 tr_buf_put_u64be(&enc, o->end);
@@ -411,7 +406,7 @@ static int ts__decode_answer(struct ts_results *r, const void *p, size_t len)
         return TR_EPROTO;
     }
     for (uint64_t i = 0; i < nt; i++) {
-        struct ts_trace t;
+        struct tr_tempo_trace t;
         memset(&t, 0, sizeof(t));
         struct tr_slice id;
         uint8_t hr;
@@ -432,7 +427,7 @@ static int ts__decode_answer(struct ts_results *r, const void *p, size_t len)
             return TR_ENOMEM;
         }
         for (uint64_t k = 0; k < ns; k++) {
-            struct ts_set *s = &t.sets[k];
+            struct tr_tempo_spanset *s = &t.sets[k];
             uint64_t nsp;
             memset(s, 0, sizeof(*s));
             if (tr_cursor_uvarint(&c, &s->matched) != 0 ||
@@ -449,7 +444,7 @@ static int ts__decode_answer(struct ts_results *r, const void *p, size_t len)
                 return TR_ENOMEM;
             }
             for (uint64_t j = 0; j < nsp; j++) {
-                struct ts_span *o = &s->spans[j];
+                struct tr_tempo_span *o = &s->spans[j];
                 if (tr_cursor_bytes(&c, 8, &o->id) != 0 ||
                     tr_cursor_u64be(&c, &o->start) != 0 ||
                     tr_cursor_u64be(&c, &o->end) != 0 ||
@@ -474,7 +469,7 @@ static void ts__encode_answer(const struct ts_results *r, struct tr_buf *out)
 {
     tr_buf_put_uvarint(out, r->n);
     for (size_t i = 0; i < r->n; i++) {
-        const struct ts_trace *t = &r->t[i];
+        const struct tr_tempo_trace *t = &r->t[i];
         tr_buf_append(out, t->id, 16);
         tr_buf_putc(out, t->has_root ? 1 : 0);
         ts__str(out, t->root_service);
@@ -483,12 +478,12 @@ static void ts__encode_answer(const struct ts_results *r, struct tr_buf *out)
         tr_buf_put_u64be(out, t->end);
         tr_buf_put_uvarint(out, t->n_sets);
         for (size_t k = 0; k < t->n_sets; k++) {
-            const struct ts_set *s = &t->sets[k];
+            const struct tr_tempo_spanset *s = &t->sets[k];
             tr_buf_put_uvarint(out, s->matched);
             tr_trace_kvs_put(out, s->by, s->n_by);
             tr_buf_put_uvarint(out, s->n_spans);
             for (size_t j = 0; j < s->n_spans; j++) {
-                const struct ts_span *o = &s->spans[j];
+                const struct tr_tempo_span *o = &s->spans[j];
                 tr_buf_append(out, o->id.base, 8);
                 tr_buf_put_u64be(out, o->start);
                 tr_buf_put_u64be(out, o->end);
@@ -565,7 +560,7 @@ static int ts__node_search(const struct tr_trace_source *src,
     /* a trace matched through a part without its root: the root and the
      * time range from the whole trace in these shards */
     for (size_t i = 0; rv == 0 && i < r.n; i++) {
-        struct ts_trace *t = &r.t[i];
+        struct tr_tempo_trace *t = &r.t[i];
         if (t->has_root) {
             continue;
         }
@@ -778,6 +773,36 @@ static int ts__uint(const struct tr_http_request *req,
     return 0;
 }
 
+/* Appends the legacy condition .k = "v" (*n conditions so far); v is
+ * escaped unless quoted (then it is taken as written between quotes). */
+static void ts__cond(struct tr_buf *q,
+                     int *n,
+                     const char *k,
+                     size_t kl,
+                     const char *v,
+                     size_t vl,
+                     bool quoted)
+{
+    if ((*n)++ > 0) {
+        tr_buf_puts(q, " && ");
+    }
+    tr_buf_puts(q, ".\"");
+    for (size_t i = 0; i < kl; i++) {
+        if (k[i] == '"' || k[i] == '\\') {
+            tr_buf_putc(q, '\\');
+        }
+        tr_buf_putc(q, k[i]);
+    }
+    tr_buf_puts(q, "\" = \"");
+    for (size_t i = 0; i < vl; i++) {
+        if ((v[i] == '"' || v[i] == '\\') && !quoted) {
+            tr_buf_putc(q, '\\');
+        }
+        tr_buf_putc(q, v[i]);
+    }
+    tr_buf_putc(q, '"');
+}
+
 /* The legacy search parameters as a TraceQL query: every tag (logfmt
  * key=value pairs) an attribute of a span or its resource, the trace's
  * duration within minDuration and maxDuration. */
@@ -823,30 +848,46 @@ static int ts__legacy(const struct tr_http_request *req, struct tr_buf *q)
             }
             vl = (size_t)(p - v);
         }
-        if (n++ > 0) {
-            tr_buf_puts(q, " && ");
-        }
-        tr_buf_puts(q, ".\"");
-        for (size_t i = 0; i < kl; i++) {
-            if (k[i] == '"' || k[i] == '\\') {
-                tr_buf_putc(q, '\\');
-            }
-            tr_buf_putc(q, k[i]);
-        }
-        tr_buf_puts(q, "\" = \"");
-        for (size_t i = 0; i < vl; i++) {
-            if ((v[i] == '"' || v[i] == '\\') && !quoted) {
-                tr_buf_putc(q, '\\');
-            }
-            tr_buf_putc(q, v[i]);
-        }
-        tr_buf_putc(q, '"');
+        ts__cond(q, &n, k, kl, v, vl, quoted);
     }
     if (mind != NULL && *mind != '\0') {
         tr_buf_printf(q, "%straceDuration >= %s", n++ ? " && " : "", mind);
     }
     if (maxd != NULL && *maxd != '\0') {
         tr_buf_printf(q, "%straceDuration <= %s", n++ ? " && " : "", maxd);
+    }
+    tr_buf_puts(q, " }");
+    return q->oom ? TR_ENOMEM : 0;
+}
+
+int tr_tempo_legacy_query(const struct tr_tempo_pb_tag *tags,
+                          size_t n,
+                          uint32_t min_ms,
+                          uint32_t max_ms,
+                          struct tr_buf *q)
+{
+    if (n > TS_MAX_TAGS) {
+        return TR_EINVAL;
+    }
+    int k = 0;
+    tr_buf_puts(q, "{ ");
+    for (size_t i = 0; i < n; i++) {
+        bool later = false; /* a later entry of the same key wins */
+        for (size_t j = i + 1; j < n && !later; j++) {
+            later = tr_slice_eq(tags[i].key, tags[j].key);
+        }
+        if (!later) {
+            ts__cond(q, &k, tags[i].key.base, tags[i].key.len,
+                     tags[i].value.base, tags[i].value.len, false);
+        }
+    }
+    if (min_ms > 0) {
+        tr_buf_printf(q, "%straceDuration >= %" PRIu32 "ms", k++ ? " && " : "",
+                      min_ms);
+    }
+    if (max_ms > 0) {
+        tr_buf_printf(q, "%straceDuration <= %" PRIu32 "ms", k++ ? " && " : "",
+                      max_ms);
     }
     tr_buf_puts(q, " }");
     return q->oom ? TR_ENOMEM : 0;
@@ -867,24 +908,64 @@ static int ts__merge_search(void *arg,
 
 static int ts__recent_first(const void *pa, const void *pb)
 {
-    const struct ts_trace *a = pa, *b = pb;
+    const struct tr_tempo_trace *a = pa, *b = pb;
     return a->start > b->start ? -1 : a->start < b->start;
+}
+
+int tr_tempo_search_run(struct tr_app *app,
+                        const char *tenant,
+                        const struct tr_tempo_search_params *p,
+                        struct tr_arena *a,
+                        struct tr_tempo_trace **t,
+                        size_t *n,
+                        char *errmsg)
+{
+    /* the query NUL-terminated, in a */
+    char *q = tr_arena_strndup(a, p->q.base ? p->q.base : "", p->q.len);
+    if (q == NULL) {
+        tr_errf(TR_ENOMEM, errmsg, "out of memory");
+        return 500;
+    }
+    struct tr_traceql_query *parsed;
+    int rv = ts__parse(q, p->q.len, a, &parsed, errmsg);
+    if (rv != 0) {
+        return 400;
+    }
+    struct tr_buf r;
+    tr_buf_init(&r);
+    ts__req_head(&r, TS_SEARCH, tenant, p->start, p->end);
+    ts__str(&r, (struct tr_slice){q, p->q.len});
+    tr_buf_put_uvarint(&r, p->limit);
+    tr_buf_put_uvarint(&r, p->spss);
+    struct ts_results res;
+    memset(&res, 0, sizeof(res));
+    res.a = a;
+    res.limit = p->limit;
+    res.spss = p->spss;
+    tr_u64map_init(&res.by_id);
+    rv = r.oom
+             ? tr_errf(TR_ENOMEM, errmsg, "out of memory")
+             : tr_cluster_traces_query(
+                   app->cluster, r.data, r.len, (int64_t)(p->start / 1000000),
+                   (int64_t)(p->end / 1000000), ts__merge_search, &res, errmsg);
+    tr_buf_free(&r);
+    tr_u64map_free(&res.by_id);
+    if (rv != 0) {
+        return tr_status_for(rv);
+    }
+    if (res.n > 1) {
+        qsort(res.t, res.n, sizeof(*res.t), ts__recent_first);
+    }
+    *t = res.t;
+    *n = res.n;
+    return 0;
 }
 
 static void ts__hex(struct tr_json *j, const uint8_t *id, size_t n, bool trim)
 {
-    static const char hx[] = "0123456789abcdef";
-    char s[40];
-    size_t o = 0;
-    for (size_t i = 0; i < n; i++) {
-        s[o++] = hx[id[i] >> 4];
-        s[o++] = hx[id[i] & 15];
-    }
-    size_t skip = 0;
-    while (trim && skip + 1 < o && s[skip] == '0') {
-        skip++;
-    }
-    tr_json_str_n(j, s + skip, o - skip);
+    char s[33];
+    size_t len = tr_tempo_hex_id(id, n, trim, s);
+    tr_json_str_n(j, s, len);
 }
 
 static void ts__u64s(struct tr_json *j, uint64_t v)
@@ -910,13 +991,13 @@ static void ts__json_kvs(struct tr_json *j,
     tr_json_arr_end(j);
 }
 
-static void ts__json_set(struct tr_json *j, const struct ts_set *s)
+static void ts__json_set(struct tr_json *j, const struct tr_tempo_spanset *s)
 {
     tr_json_obj_begin(j);
     tr_json_key(j, "spans");
     tr_json_arr_begin(j);
     for (size_t k = 0; k < s->n_spans; k++) {
-        const struct ts_span *o = &s->spans[k];
+        const struct tr_tempo_span *o = &s->spans[k];
         tr_json_obj_begin(j);
         tr_json_key(j, "spanID");
         ts__hex(j, (const uint8_t *)o->id.base, 8, false);
@@ -944,108 +1025,43 @@ static void ts__json_set(struct tr_json *j, const struct ts_set *s)
     tr_json_obj_end(j);
 }
 
-void tr_api_tempo_search(const struct tr_http_request *req,
-                         struct tr_http_response *resp)
+/* Tempo's JSON of a search answer. */
+static void ts__search_json(const struct tr_tempo_trace *t,
+                            size_t n,
+                            struct tr_buf *out)
 {
-    struct tr_app *app = req->app;
-    char tenant[TR_TENANT_MAX + 1], errmsg[TR_ERRMSG_SIZE];
-    if (ts__tenant(req, resp, tenant) != 0) {
-        return;
-    }
-    uint64_t start, end, limit, spss;
-    if (ts__range(req, &start, &end) != 0) {
-        ts__text(resp, 400, "invalid start or end: Unix seconds expected");
-        return;
-    }
-    if (ts__uint(req, "limit", TS_DEFAULT_LIMIT, TS_MAX_LIMIT, &limit) != 0 ||
-        ts__uint(req, "spss", TS_DEFAULT_SPSS, TS_MAX_SPSS, &spss) != 0) {
-        ts__text(resp, 400, "invalid limit or spss: a positive integer");
-        return;
-    }
-    struct tr_buf q;
-    tr_buf_init(&q);
-    const char *qp = tr_http_form_get(req, "q");
-    if (qp != NULL && *qp != '\0') {
-        tr_buf_puts(&q, qp);
-    } else if (ts__legacy(req, &q) != 0) {
-        tr_buf_free(&q);
-        ts__text(resp, 400, "invalid tags: logfmt key=value pairs expected");
-        return;
-    }
-    struct tr_arena a;
-    tr_arena_init(&a, 64 * 1024);
-    struct tr_traceql_query *parsed;
-    int rv = ts__parse(q.data ? q.data : "", q.len, &a, &parsed, errmsg);
-    if (rv != 0) {
-        tr_arena_free(&a);
-        tr_buf_free(&q);
-        ts__text(resp, 400, errmsg);
-        return;
-    }
-    struct tr_buf r;
-    tr_buf_init(&r);
-    ts__req_head(&r, TS_SEARCH, tenant, start, end);
-    ts__str(&r, (struct tr_slice){q.data ? q.data : "", q.len});
-    tr_buf_put_uvarint(&r, limit);
-    tr_buf_put_uvarint(&r, spss);
-    struct ts_results res;
-    memset(&res, 0, sizeof(res));
-    res.a = &a;
-    res.limit = limit;
-    res.spss = spss;
-    tr_u64map_init(&res.by_id);
-    rv = r.oom ? tr_errf(TR_ENOMEM, errmsg, "out of memory")
-               : tr_cluster_traces_query(
-                     app->cluster, r.data, r.len, (int64_t)(start / 1000000),
-                     (int64_t)(end / 1000000), ts__merge_search, &res, errmsg);
-    tr_buf_free(&r);
-    tr_buf_free(&q);
-    if (rv != 0) {
-        int status = tr_status_for(rv);
-        if (status == 503) {
-            tr_http_resp_header(resp, "Retry-After", "1");
-        }
-        ts__text(resp, status, errmsg);
-        tr_u64map_free(&res.by_id);
-        tr_arena_free(&a);
-        return;
-    }
-    if (res.n > 1) {
-        qsort(res.t, res.n, sizeof(*res.t), ts__recent_first);
-    }
-    tr_buf_reset(&resp->body);
     struct tr_json j;
-    tr_json_init(&j, &resp->body);
+    tr_json_init(&j, out);
     tr_json_obj_begin(&j);
     tr_json_key(&j, "traces");
     tr_json_arr_begin(&j);
-    for (size_t i = 0; i < res.n; i++) {
-        const struct ts_trace *t = &res.t[i];
+    for (size_t i = 0; i < n; i++) {
         tr_json_obj_begin(&j);
         tr_json_key(&j, "traceID");
-        ts__hex(&j, t->id, 16, true);
+        ts__hex(&j, t[i].id, 16, true);
         tr_json_key(&j, "rootServiceName");
-        if (t->has_root) {
-            tr_json_str_n(&j, t->root_service.base, t->root_service.len);
+        if (t[i].has_root) {
+            tr_json_str_n(&j, t[i].root_service.base, t[i].root_service.len);
         } else {
-            tr_json_str(&j, TS_NO_ROOT);
+            tr_json_str(&j, TR_TEMPO_NO_ROOT);
         }
-        if (t->has_root) {
+        if (t[i].has_root) {
             tr_json_key(&j, "rootTraceName");
-            tr_json_str_n(&j, t->root_name.base, t->root_name.len);
+            tr_json_str_n(&j, t[i].root_name.base, t[i].root_name.len);
         }
         tr_json_key(&j, "startTimeUnixNano");
-        ts__u64s(&j, t->start);
+        ts__u64s(&j, t[i].start);
         tr_json_key(&j, "durationMs");
-        tr_json_uint(&j, t->end > t->start ? (t->end - t->start) / 1000000 : 0);
-        if (t->n_sets > 0) {
+        tr_json_uint(
+            &j, t[i].end > t[i].start ? (t[i].end - t[i].start) / 1000000 : 0);
+        if (t[i].n_sets > 0) {
             tr_json_key(&j, "spanSet");
-            ts__json_set(&j, &t->sets[0]);
+            ts__json_set(&j, &t[i].sets[0]);
         }
         tr_json_key(&j, "spanSets");
         tr_json_arr_begin(&j);
-        for (size_t k = 0; k < t->n_sets; k++) {
-            ts__json_set(&j, &t->sets[k]);
+        for (size_t k = 0; k < t[i].n_sets; k++) {
+            ts__json_set(&j, &t[i].sets[k]);
         }
         tr_json_arr_end(&j);
         tr_json_obj_end(&j);
@@ -1061,8 +1077,53 @@ void tr_api_tempo_search(const struct tr_http_request *req,
     tr_json_uint(&j, 1);
     tr_json_obj_end(&j);
     tr_json_obj_end(&j);
+}
+
+void tr_api_tempo_search(const struct tr_http_request *req,
+                         struct tr_http_response *resp)
+{
+    char tenant[TR_TENANT_MAX + 1], errmsg[TR_ERRMSG_SIZE];
+    if (ts__tenant(req, resp, tenant) != 0) {
+        return;
+    }
+    struct tr_tempo_search_params p;
+    if (ts__range(req, &p.start, &p.end) != 0) {
+        ts__text(resp, 400, "invalid start or end: Unix seconds expected");
+        return;
+    }
+    if (ts__uint(req, "limit", TS_DEFAULT_LIMIT, TS_MAX_LIMIT, &p.limit) != 0 ||
+        ts__uint(req, "spss", TS_DEFAULT_SPSS, TS_MAX_SPSS, &p.spss) != 0) {
+        ts__text(resp, 400, "invalid limit or spss: a positive integer");
+        return;
+    }
+    struct tr_buf q;
+    tr_buf_init(&q);
+    const char *qp = tr_http_form_get(req, "q");
+    if (qp != NULL && *qp != '\0') {
+        tr_buf_puts(&q, qp);
+    } else if (ts__legacy(req, &q) != 0) {
+        tr_buf_free(&q);
+        ts__text(resp, 400, "invalid tags: logfmt key=value pairs expected");
+        return;
+    }
+    p.q = (struct tr_slice){q.data ? q.data : "", q.len};
+    struct tr_arena a;
+    tr_arena_init(&a, 64 * 1024);
+    struct tr_tempo_trace *t = NULL;
+    size_t n = 0;
+    int status = tr_tempo_search_run(req->app, tenant, &p, &a, &t, &n, errmsg);
+    tr_buf_free(&q);
+    if (status != 0) {
+        if (status == 503) {
+            tr_http_resp_header(resp, "Retry-After", "1");
+        }
+        ts__text(resp, status, errmsg);
+        tr_arena_free(&a);
+        return;
+    }
+    tr_buf_reset(&resp->body);
+    ts__search_json(t, n, &resp->body);
     resp->content_type = "application/json";
-    tr_u64map_free(&res.by_id);
     tr_arena_free(&a);
 }
 
@@ -1099,31 +1160,36 @@ static int ts__merge_items(void *arg,
     return 0;
 }
 
-static const char *const TS_INTRINSICS[] = {"duration",
-                                            "event:name",
-                                            "event:timeSinceStart",
-                                            "instrumentation:name",
-                                            "instrumentation:version",
-                                            "kind",
-                                            "link:spanID",
-                                            "link:traceID",
-                                            "name",
-                                            "rootName",
-                                            "rootServiceName",
-                                            "span:duration",
-                                            "span:id",
-                                            "span:kind",
-                                            "span:name",
-                                            "span:parentID",
-                                            "span:status",
-                                            "span:statusMessage",
-                                            "status",
-                                            "statusMessage",
-                                            "trace:duration",
-                                            "trace:id",
-                                            "trace:rootName",
-                                            "trace:rootService",
-                                            "traceDuration"};
+#define TS_LIT(s)          \
+    {                      \
+        (s), sizeof(s) - 1 \
+    }
+static const struct tr_slice TS_INTRINSICS[] = {
+    TS_LIT("duration"),
+    TS_LIT("event:name"),
+    TS_LIT("event:timeSinceStart"),
+    TS_LIT("instrumentation:name"),
+    TS_LIT("instrumentation:version"),
+    TS_LIT("kind"),
+    TS_LIT("link:spanID"),
+    TS_LIT("link:traceID"),
+    TS_LIT("name"),
+    TS_LIT("rootName"),
+    TS_LIT("rootServiceName"),
+    TS_LIT("span:duration"),
+    TS_LIT("span:id"),
+    TS_LIT("span:kind"),
+    TS_LIT("span:name"),
+    TS_LIT("span:parentID"),
+    TS_LIT("span:status"),
+    TS_LIT("span:statusMessage"),
+    TS_LIT("status"),
+    TS_LIT("statusMessage"),
+    TS_LIT("trace:duration"),
+    TS_LIT("trace:id"),
+    TS_LIT("trace:rootName"),
+    TS_LIT("trace:rootService"),
+    TS_LIT("traceDuration")};
 
 static int ts__slice_cmp(const void *a, const void *b)
 {
@@ -1140,41 +1206,50 @@ static const struct {
     {"instrumentation", TR_TRACE_TAGS_SCOPE},
 };
 
-static void ts__tags(const struct tr_http_request *req,
-                     struct tr_http_response *resp,
-                     bool v2)
+/* Sorts names[0..n) and keeps the distinct ones, at most limit; returns
+ * how many are kept. */
+static size_t ts__distinct(struct tr_slice *names, size_t n, uint64_t limit)
 {
-    struct tr_app *app = req->app;
-    char tenant[TR_TENANT_MAX + 1], errmsg[TR_ERRMSG_SIZE];
-    if (ts__tenant(req, resp, tenant) != 0) {
-        return;
+    if (n > 1) {
+        qsort(names, n, sizeof(*names), ts__slice_cmp);
     }
-    uint64_t start, end, limit;
-    if (ts__range(req, &start, &end) != 0 ||
-        ts__uint(req, "limit", TS_MAX_NAMES, TS_MAX_NAMES, &limit) != 0) {
-        ts__text(resp, 400, "invalid start, end or limit");
-        return;
+    size_t out = 0;
+    for (size_t i = 0; i < n && out < limit; i++) {
+        if (i == 0 || !tr_slice_eq(names[i - 1], names[i])) {
+            names[out++] = names[i];
+        }
     }
-    const char *scope = tr_http_form_get(req, "scope");
-    unsigned mask = v2 ? TR_TRACE_TAGS_RESOURCE | TR_TRACE_TAGS_SPAN |
-                             TR_TRACE_TAGS_EVENT | TR_TRACE_TAGS_LINK |
-                             TR_TRACE_TAGS_SCOPE
-                       : TR_TRACE_TAGS_RESOURCE | TR_TRACE_TAGS_SPAN;
-    bool intrinsic = v2;
-    if (scope != NULL && *scope != '\0' && strcmp(scope, "none") != 0 &&
-        strcmp(scope, "all") != 0) {
+    return out;
+}
+
+int tr_tempo_tags_run(struct tr_app *app,
+                      const char *tenant,
+                      const struct tr_tempo_tags_params *p,
+                      struct tr_arena *a,
+                      struct tr_tempo_tag_scope **scopes_out,
+                      size_t *n_out,
+                      char *errmsg)
+{
+    unsigned mask = p->v2 ? TR_TRACE_TAGS_RESOURCE | TR_TRACE_TAGS_SPAN |
+                                TR_TRACE_TAGS_EVENT | TR_TRACE_TAGS_LINK |
+                                TR_TRACE_TAGS_SCOPE
+                          : TR_TRACE_TAGS_RESOURCE | TR_TRACE_TAGS_SPAN;
+    bool intrinsic = p->v2;
+    struct tr_slice scope = p->scope;
+    if (scope.len > 0 && !tr_slice_eq_cstr(scope, "none") &&
+        !tr_slice_eq_cstr(scope, "all")) {
         mask = 0;
-        intrinsic = strcmp(scope, "intrinsic") == 0;
+        intrinsic = tr_slice_eq_cstr(scope, "intrinsic");
         for (size_t i = 0; i < sizeof(TS_SCOPES) / sizeof(TS_SCOPES[0]); i++) {
-            if (strcmp(scope, TS_SCOPES[i].name) == 0) {
+            if (tr_slice_eq_cstr(scope, TS_SCOPES[i].name)) {
                 mask = TS_SCOPES[i].bit;
             }
         }
         if (mask == 0 && !intrinsic) {
-            ts__text(resp, 400,
-                     "invalid scope: resource, span, event, link, "
-                     "instrumentation, intrinsic or none");
-            return;
+            tr_errf(TR_EINVAL, errmsg,
+                    "invalid scope: resource, span, event, link, "
+                    "instrumentation, intrinsic or none");
+            return 400;
         }
     }
     struct ts_set_of set;
@@ -1183,113 +1258,145 @@ static void ts__tags(const struct tr_http_request *req,
     if (mask != 0) {
         struct tr_buf r;
         tr_buf_init(&r);
-        ts__req_head(&r, TS_NAMES, tenant, start, end);
+        ts__req_head(&r, TS_NAMES, tenant, p->start, p->end);
         tr_buf_put_uvarint(&r, mask);
         rv = tr_cluster_traces_query(
-            app->cluster, r.data, r.len, (int64_t)(start / 1000000),
-            (int64_t)(end / 1000000), ts__merge_items, &set, errmsg);
+            app->cluster, r.data, r.len, (int64_t)(p->start / 1000000),
+            (int64_t)(p->end / 1000000), ts__merge_items, &set, errmsg);
         tr_buf_free(&r);
     }
     if (rv != 0) {
         ts__set_free(&set);
-        ts__text(resp, tr_status_for(rv), errmsg);
-        return;
+        return tr_status_for(rv);
     }
-    /* names per scope, sorted */
-    struct tr_slice *names = tr_calloc(set.n + 1, sizeof(*names));
-    uint8_t *scopes = tr_calloc(set.n + 1, 1);
-    if (names == NULL || scopes == NULL) {
-        tr_free(names);
-        tr_free(scopes);
-        ts__set_free(&set);
-        ts__text(resp, 500, "out of memory");
-        return;
-    }
-    struct tr_cursor c = tr_cursor_make(set.out.data, set.out.len);
+    /* the names (in a) and their scope bits */
+    struct tr_slice *names = tr_arena_alloc(a, (set.n + 1) * sizeof(*names));
+    uint8_t *bits = tr_arena_alloc(a, set.n + 1);
+    struct tr_tempo_tag_scope *scopes = tr_arena_alloc(
+        a, (sizeof(TS_SCOPES) / sizeof(TS_SCOPES[0]) + 1) * sizeof(*scopes));
+    char *items =
+        tr_arena_memdup(a, set.out.data ? set.out.data : "", set.out.len);
     size_t n = 0;
+    if (names == NULL || bits == NULL || scopes == NULL || items == NULL) {
+        ts__set_free(&set);
+        tr_errf(TR_ENOMEM, errmsg, "out of memory");
+        return 500;
+    }
+    struct tr_cursor c = tr_cursor_make(items, set.out.len);
     while (tr_cursor_left(&c) > 0 && n < set.n) {
-        if (tr_cursor_u8(&c, &scopes[n]) != 0 ||
+        if (tr_cursor_u8(&c, &bits[n]) != 0 ||
             ts__str_get(&c, &names[n]) != 0) {
             break;
         }
         n++;
+    }
+    ts__set_free(&set);
+    size_t ns = 0;
+    if (!p->v2) {
+        scopes[ns++] = (struct tr_tempo_tag_scope){
+            TR_SLICE_LIT(""), names, ts__distinct(names, n, p->limit)};
+        *scopes_out = scopes;
+        *n_out = ns;
+        return 0;
+    }
+    for (size_t s = 0; s < sizeof(TS_SCOPES) / sizeof(TS_SCOPES[0]); s++) {
+        if (!(mask & TS_SCOPES[s].bit)) {
+            continue;
+        }
+        size_t m = 0;
+        struct tr_slice *sub = tr_arena_alloc(a, (n + 1) * sizeof(*sub));
+        for (size_t i = 0; sub != NULL && i < n; i++) {
+            if (bits[i] == TS_SCOPES[s].bit) {
+                sub[m++] = names[i];
+            }
+        }
+        if (m == 0) {
+            continue;
+        }
+        scopes[ns++] =
+            (struct tr_tempo_tag_scope){tr_slice_cstr(TS_SCOPES[s].name), sub,
+                                        ts__distinct(sub, m, p->limit)};
+    }
+    if (intrinsic) {
+        scopes[ns++] = (struct tr_tempo_tag_scope){
+            TR_SLICE_LIT("intrinsic"), TS_INTRINSICS,
+            sizeof(TS_INTRINSICS) / sizeof(TS_INTRINSICS[0])};
+    }
+    *scopes_out = scopes;
+    *n_out = ns;
+    return 0;
+}
+
+static void ts__json_strs(struct tr_json *j, const struct tr_slice *s, size_t n)
+{
+    tr_json_arr_begin(j);
+    for (size_t i = 0; i < n; i++) {
+        tr_json_str_n(j, s[i].base, s[i].len);
+    }
+    tr_json_arr_end(j);
+}
+
+/* "metrics" of a tags or values answer. */
+static void ts__json_meta_metrics(struct tr_json *j)
+{
+    tr_json_key(j, "metrics");
+    tr_json_obj_begin(j);
+    tr_json_key(j, "inspectedBytes");
+    tr_json_str(j, "0");
+    tr_json_obj_end(j);
+}
+
+static void ts__tags(const struct tr_http_request *req,
+                     struct tr_http_response *resp,
+                     bool v2)
+{
+    char tenant[TR_TENANT_MAX + 1], errmsg[TR_ERRMSG_SIZE];
+    if (ts__tenant(req, resp, tenant) != 0) {
+        return;
+    }
+    struct tr_tempo_tags_params p = {.v2 = v2};
+    if (ts__range(req, &p.start, &p.end) != 0 ||
+        ts__uint(req, "limit", TS_MAX_NAMES, TS_MAX_NAMES, &p.limit) != 0) {
+        ts__text(resp, 400, "invalid start, end or limit");
+        return;
+    }
+    const char *scope = tr_http_form_get(req, "scope");
+    p.scope = tr_slice_cstr(scope != NULL ? scope : "");
+    struct tr_arena a;
+    tr_arena_init(&a, 16 * 1024);
+    struct tr_tempo_tag_scope *scopes = NULL;
+    size_t n = 0;
+    int status =
+        tr_tempo_tags_run(req->app, tenant, &p, &a, &scopes, &n, errmsg);
+    if (status != 0) {
+        ts__text(resp, status, errmsg);
+        tr_arena_free(&a);
+        return;
     }
     tr_buf_reset(&resp->body);
     struct tr_json j;
     tr_json_init(&j, &resp->body);
     tr_json_obj_begin(&j);
     if (!v2) {
-        qsort(names, n, sizeof(*names), ts__slice_cmp);
         tr_json_key(&j, "tagNames");
-        tr_json_arr_begin(&j);
-        size_t out = 0;
-        for (size_t i = 0; i < n && out < limit; i++) {
-            if (i == 0 || !tr_slice_eq(names[i - 1], names[i])) {
-                tr_json_str_n(&j, names[i].base, names[i].len);
-                out++;
-            }
-        }
-        tr_json_arr_end(&j);
+        ts__json_strs(&j, scopes[0].tags, scopes[0].n_tags);
     } else {
         tr_json_key(&j, "scopes");
         tr_json_arr_begin(&j);
-        for (size_t s = 0; s < sizeof(TS_SCOPES) / sizeof(TS_SCOPES[0]); s++) {
-            if (!(mask & TS_SCOPES[s].bit)) {
-                continue;
-            }
-            size_t m = 0;
-            struct tr_slice *sub = tr_calloc(n + 1, sizeof(*sub));
-            for (size_t i = 0; sub != NULL && i < n; i++) {
-                if (scopes[i] == TS_SCOPES[s].bit) {
-                    sub[m++] = names[i];
-                }
-            }
-            if (m == 0) {
-                tr_free(sub);
-                continue;
-            }
-            qsort(sub, m, sizeof(*sub), ts__slice_cmp);
+        for (size_t s = 0; s < n; s++) {
             tr_json_obj_begin(&j);
             tr_json_key(&j, "name");
-            tr_json_str(&j, TS_SCOPES[s].name);
+            tr_json_str_n(&j, scopes[s].name.base, scopes[s].name.len);
             tr_json_key(&j, "tags");
-            tr_json_arr_begin(&j);
-            size_t out = 0;
-            for (size_t i = 0; i < m && out < limit; i++) {
-                if (i == 0 || !tr_slice_eq(sub[i - 1], sub[i])) {
-                    tr_json_str_n(&j, sub[i].base, sub[i].len);
-                    out++;
-                }
-            }
-            tr_json_arr_end(&j);
-            tr_json_obj_end(&j);
-            tr_free(sub);
-        }
-        if (intrinsic) {
-            tr_json_obj_begin(&j);
-            tr_json_key(&j, "name");
-            tr_json_str(&j, "intrinsic");
-            tr_json_key(&j, "tags");
-            tr_json_arr_begin(&j);
-            for (size_t i = 0;
-                 i < sizeof(TS_INTRINSICS) / sizeof(TS_INTRINSICS[0]); i++) {
-                tr_json_str(&j, TS_INTRINSICS[i]);
-            }
-            tr_json_arr_end(&j);
+            ts__json_strs(&j, scopes[s].tags, scopes[s].n_tags);
             tr_json_obj_end(&j);
         }
         tr_json_arr_end(&j);
     }
-    tr_json_key(&j, "metrics");
-    tr_json_obj_begin(&j);
-    tr_json_key(&j, "inspectedBytes");
-    tr_json_str(&j, "0");
-    tr_json_obj_end(&j);
+    ts__json_meta_metrics(&j);
     tr_json_obj_end(&j);
     resp->content_type = "application/json";
-    tr_free(names);
-    tr_free(scopes);
-    ts__set_free(&set);
+    tr_arena_free(&a);
 }
 
 void tr_api_tempo_tags(const struct tr_http_request *req,
@@ -1359,6 +1466,15 @@ static int ts__tag(struct tr_slice t, bool v2, struct tr_trace_eq *w)
     return 0;
 }
 
+static int ts__bad_tag(bool v2, char *errmsg)
+{
+    tr_errf(TR_EINVAL, errmsg, "%s",
+            v2 ? "invalid tag: a scoped attribute (span.x, resource.x, "
+                 ".x) or an intrinsic (name, status, kind)"
+               : "invalid tag");
+    return 400;
+}
+
 static int ts__value_cmp(const void *pa, const void *pb)
 {
     const struct tr_otlp_value *a = pa, *b = pb;
@@ -1379,28 +1495,21 @@ static int ts__value_cmp(const void *pa, const void *pb)
     }
 }
 
-static void ts__tag_values(const struct tr_http_request *req,
-                           struct tr_http_response *resp,
-                           bool v2)
+int tr_tempo_tag_values_run(struct tr_app *app,
+                            const char *tenant,
+                            struct tr_slice tag,
+                            bool v2,
+                            uint64_t start,
+                            uint64_t end,
+                            uint64_t limit,
+                            struct tr_arena *a,
+                            struct tr_tempo_tag_value **out,
+                            size_t *n_out,
+                            char *errmsg)
 {
-    struct tr_app *app = req->app;
-    char tenant[TR_TENANT_MAX + 1], errmsg[TR_ERRMSG_SIZE];
-    if (ts__tenant(req, resp, tenant) != 0) {
-        return;
-    }
     struct tr_trace_eq w;
-    if (req->n_params < 1 || ts__tag(req->params[0], v2, &w) != 0) {
-        ts__text(resp, 400,
-                 v2 ? "invalid tag: a scoped attribute (span.x, resource.x, "
-                      ".x) or an intrinsic (name, status, kind)"
-                    : "invalid tag");
-        return;
-    }
-    uint64_t start, end, limit;
-    if (ts__range(req, &start, &end) != 0 ||
-        ts__uint(req, "limit", TS_MAX_VALUES, TS_MAX_VALUES, &limit) != 0) {
-        ts__text(resp, 400, "invalid start, end or limit");
-        return;
+    if (ts__tag(tag, v2, &w) != 0) {
+        return ts__bad_tag(v2, errmsg);
     }
     struct ts_set_of set;
     ts__set_init(&set, TS_MAX_VALUES, false);
@@ -1416,23 +1525,30 @@ static void ts__tag_values(const struct tr_http_request *req,
     tr_buf_free(&r);
     if (rv != 0) {
         ts__set_free(&set);
-        ts__text(resp, tr_status_for(rv), errmsg);
-        return;
+        return tr_status_for(rv);
     }
-    struct tr_arena a;
-    tr_arena_init(&a, 16 * 1024);
-    struct tr_otlp_value *vals = tr_calloc(set.n + 1, sizeof(*vals));
+    struct tr_otlp_value *vals = tr_arena_alloc(a, (set.n + 1) * sizeof(*vals));
+    struct tr_tempo_tag_value *tv =
+        tr_arena_alloc(a, (set.n + 1) * sizeof(*tv));
+    char *items =
+        tr_arena_memdup(a, set.out.data ? set.out.data : "", set.out.len);
     size_t n = 0;
-    struct tr_cursor c = tr_cursor_make(set.out.data, set.out.len);
-    while (vals != NULL && tr_cursor_left(&c) > 0 && n < set.n) {
+    struct tr_cursor c = tr_cursor_make(items, set.out.len);
+    while (vals != NULL && items != NULL && tr_cursor_left(&c) > 0 &&
+           n < set.n) {
         struct tr_slice enc;
         if (ts__str_get(&c, &enc) != 0) {
             break;
         }
         struct tr_cursor vc = tr_cursor_make(enc.base, enc.len);
-        if (tr_trace_value_get(&vc, &a, 0, &vals[n]) == 0) {
+        if (tr_trace_value_get(&vc, a, 0, &vals[n]) == 0) {
             n++;
         }
+    }
+    ts__set_free(&set);
+    if (vals == NULL || tv == NULL || items == NULL) {
+        tr_errf(TR_ENOMEM, errmsg, "out of memory");
+        return 500;
     }
     if (n > 1) {
         qsort(vals, n, sizeof(*vals), ts__value_cmp);
@@ -1440,17 +1556,11 @@ static void ts__tag_values(const struct tr_http_request *req,
     static const char *const status[] = {"unset", "ok", "error"};
     static const char *const kind[] = {"unspecified", "internal", "server",
                                        "client",      "producer", "consumer"};
-    tr_buf_reset(&resp->body);
-    struct tr_json j;
-    tr_json_init(&j, &resp->body);
-    tr_json_obj_begin(&j);
-    tr_json_key(&j, "tagValues");
-    tr_json_arr_begin(&j);
+    size_t k = 0;
     for (size_t i = 0; i < n && i < limit; i++) {
         const struct tr_otlp_value *v = &vals[i];
         char num[40];
         const char *type = "string", *text = NULL;
-        size_t tl = 0;
         if (w.fields[0] == TR_TRACE_FIELD_STATUS && v->type == TR_OTLP_INT) {
             type = "keyword";
             text = status[v->i >= 0 && v->i <= 2 ? v->i : 0];
@@ -1459,8 +1569,8 @@ static void ts__tag_values(const struct tr_http_request *req,
             type = "keyword";
             text = kind[v->i >= 0 && v->i <= 5 ? v->i : 0];
         } else if (v->type == TR_OTLP_STRING) {
-            text = v->s.base;
-            tl = v->s.len;
+            tv[k++] = (struct tr_tempo_tag_value){tr_slice_cstr(type), v->s};
+            continue;
         } else if (v->type == TR_OTLP_INT) {
             type = "int";
             snprintf(num, sizeof(num), "%" PRId64, v->i);
@@ -1475,31 +1585,73 @@ static void ts__tag_values(const struct tr_http_request *req,
         } else {
             continue;
         }
-        if (tl == 0 && text != NULL && v->type != TR_OTLP_STRING) {
-            tl = strlen(text);
+        char *copy = tr_arena_strndup(a, text, strlen(text));
+        if (copy == NULL) {
+            tr_errf(TR_ENOMEM, errmsg, "out of memory");
+            return 500;
         }
+        tv[k++] = (struct tr_tempo_tag_value){tr_slice_cstr(type),
+                                              tr_slice_cstr(copy)};
+    }
+    *out = tv;
+    *n_out = k;
+    return 0;
+}
+
+static void ts__tag_values(const struct tr_http_request *req,
+                           struct tr_http_response *resp,
+                           bool v2)
+{
+    char tenant[TR_TENANT_MAX + 1], errmsg[TR_ERRMSG_SIZE];
+    if (ts__tenant(req, resp, tenant) != 0) {
+        return;
+    }
+    struct tr_trace_eq w;
+    if (req->n_params < 1 || ts__tag(req->params[0], v2, &w) != 0) {
+        ts__bad_tag(v2, errmsg);
+        ts__text(resp, 400, errmsg);
+        return;
+    }
+    uint64_t start, end, limit;
+    if (ts__range(req, &start, &end) != 0 ||
+        ts__uint(req, "limit", TS_MAX_VALUES, TS_MAX_VALUES, &limit) != 0) {
+        ts__text(resp, 400, "invalid start, end or limit");
+        return;
+    }
+    struct tr_arena a;
+    tr_arena_init(&a, 16 * 1024);
+    struct tr_tempo_tag_value *v = NULL;
+    size_t n = 0;
+    int status = tr_tempo_tag_values_run(req->app, tenant, req->params[0], v2,
+                                         start, end, limit, &a, &v, &n, errmsg);
+    if (status != 0) {
+        ts__text(resp, status, errmsg);
+        tr_arena_free(&a);
+        return;
+    }
+    tr_buf_reset(&resp->body);
+    struct tr_json j;
+    tr_json_init(&j, &resp->body);
+    tr_json_obj_begin(&j);
+    tr_json_key(&j, "tagValues");
+    tr_json_arr_begin(&j);
+    for (size_t i = 0; i < n; i++) {
         if (v2) {
             tr_json_obj_begin(&j);
             tr_json_key(&j, "type");
-            tr_json_str(&j, type);
+            tr_json_str_n(&j, v[i].type.base, v[i].type.len);
             tr_json_key(&j, "value");
-            tr_json_str_n(&j, text, tl);
+            tr_json_str_n(&j, v[i].value.base, v[i].value.len);
             tr_json_obj_end(&j);
         } else {
-            tr_json_str_n(&j, text, tl);
+            tr_json_str_n(&j, v[i].value.base, v[i].value.len);
         }
     }
     tr_json_arr_end(&j);
-    tr_json_key(&j, "metrics");
-    tr_json_obj_begin(&j);
-    tr_json_key(&j, "inspectedBytes");
-    tr_json_str(&j, "0");
-    tr_json_obj_end(&j);
+    ts__json_meta_metrics(&j);
     tr_json_obj_end(&j);
     resp->content_type = "application/json";
-    tr_free(vals);
     tr_arena_free(&a);
-    ts__set_free(&set);
 }
 
 void tr_api_tempo_tag_values(const struct tr_http_request *req,

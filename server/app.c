@@ -212,6 +212,7 @@ int tr_app_routes(struct tr_app *app, struct tr_http_server *http)
          tr_api_tempo_tag_values_v2},
         {TR_HTTP_GET, "/api/status/buildinfo", TR_ROUTE_INLINE,
          tr_api_tempo_buildinfo},
+        {TR_HTTP_POST, "/internal-grpc/tempo/{}", 0, tr_api_tempo_grpc},
         {TR_HTTP_POST, "/otlp/v1/metrics", 0, tr_api_otlp_metrics},
         {TR_HTTP_POST, "/api/v1/otlp/v1/metrics", 0, tr_api_otlp_metrics},
         {TR_HTTP_POST, "/v1/metrics", 0, tr_api_otlp_metrics},

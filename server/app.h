@@ -179,6 +179,10 @@ void tr_api_tempo_tag_values(const struct tr_http_request *req,
                              struct tr_http_response *resp);
 void tr_api_tempo_tag_values_v2(const struct tr_http_request *req,
                                 struct tr_http_response *resp);
+/* Tempo's StreamingQuerier gRPC methods as the route
+ * /internal-grpc/tempo/{} (server/api_tempo_grpc.c; http_h2.c maps them). */
+void tr_api_tempo_grpc(const struct tr_http_request *req,
+                       struct tr_http_response *resp);
 struct tr_trace_source;
 struct tr_shard_id;
 /* TraceQL metrics (server/api_tempo_metrics.c): the endpoints, and the

@@ -23,7 +23,24 @@
  *   /opentelemetry.proto.collector.metrics.v1.MetricsService/Export
  *       -> POST /otlp/v1/metrics (application/x-protobuf)
  *
- * and the route's HTTP status maps to the gRPC status the OTLP spec asks
+ * Tempo's tempopb.StreamingQuerier (Grafana's Tempo data source with
+ * streaming on) is served the same way:
+ *
+ *   /tempopb.StreamingQuerier/Search            -> /internal-grpc/tempo/search
+ *   /tempopb.StreamingQuerier/SearchTags        -> .../tags
+ *   /tempopb.StreamingQuerier/SearchTagsV2      -> .../tags-v2
+ *   /tempopb.StreamingQuerier/SearchTagValues   -> .../tag-values
+ *   /tempopb.StreamingQuerier/SearchTagValuesV2 -> .../tag-values-v2
+ *   /tempopb.StreamingQuerier/MetricsQuery{Range,Instant}: UNIMPLEMENTED
+ *
+ * The /internal-grpc/tempo/{} route (server/api_tempo_grpc.c) takes the
+ * request message as its protobuf body and answers the response message
+ * as its protobuf body: a table entry stays a (method, route) pair and
+ * this file knows nothing of Tempo. These methods are server-streaming;
+ * their one response message followed by the trailers is a valid server
+ * stream, so they are framed exactly as unary answers are.
+ *
+ * The route's HTTP status maps to the gRPC status the OTLP spec asks
  * for (200 OK; 400/413/415 INVALID_ARGUMENT; 401 UNAUTHENTICATED; 403
  * PERMISSION_DENIED; 404 UNIMPLEMENTED; 429 and 503 UNAVAILABLE, which
  * clients retry; 504 DEADLINE_EXCEEDED; 500 INTERNAL; else UNKNOWN). A
@@ -48,7 +65,8 @@
 #define GRPC_PREFIX TR_GRPC_PREFIX
 #define GRPC_MESSAGE_MAX 1024
 
-/* gRPC methods served, and the route each one runs. */
+/* gRPC methods served, and the route each one runs (NULL: known but not
+ * implemented, UNIMPLEMENTED with a message saying so). */
 static const struct grpc_method {
     const char *path;
     const char *route;
@@ -59,6 +77,16 @@ static const struct grpc_method {
      "/otlp/v1/traces"},
     {"/opentelemetry.proto.collector.metrics.v1.MetricsService/Export",
      "/otlp/v1/metrics"},
+    {"/tempopb.StreamingQuerier/Search", "/internal-grpc/tempo/search"},
+    {"/tempopb.StreamingQuerier/SearchTags", "/internal-grpc/tempo/tags"},
+    {"/tempopb.StreamingQuerier/SearchTagsV2", "/internal-grpc/tempo/tags-v2"},
+    {"/tempopb.StreamingQuerier/SearchTagValues",
+     "/internal-grpc/tempo/tag-values"},
+    {"/tempopb.StreamingQuerier/SearchTagValuesV2",
+     "/internal-grpc/tempo/tag-values-v2"},
+    /* TraceQL metrics: no /api/metrics/query_range to run yet */
+    {"/tempopb.StreamingQuerier/MetricsQueryRange", NULL},
+    {"/tempopb.StreamingQuerier/MetricsQueryInstant", NULL},
 };
 
 struct tr_h2_stream {
@@ -448,6 +476,12 @@ static bool grpc_request(struct tr_h2_stream *st)
         snprintf(msg, sizeof(msg), "unknown method %.*s",
                  (int)(req->path.len > 160 ? 160 : req->path.len),
                  req->path.base);
+        grpc_fail(st, TR_GRPC_UNIMPLEMENTED, msg);
+        return false;
+    }
+    if (m->route == NULL) {
+        snprintf(msg, sizeof(msg), "%s is not implemented by triad yet",
+                 m->path);
         grpc_fail(st, TR_GRPC_UNIMPLEMENTED, msg);
         return false;
     }

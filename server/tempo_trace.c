@@ -10,6 +10,7 @@
 #include "lib/base64.h"
 #include "lib/err.h"
 #include "lib/json.h"
+#include "proto/tempo_pb.h"
 
 /* ---- grouping ------------------------------------------------------------ */
 
@@ -150,87 +151,6 @@ static void pb_msg(struct tr_buf *b, unsigned field, const struct tr_buf *m)
     tr_buf_append(b, m->data, m->len);
 }
 
-static void pb_kvs(struct tr_buf *b,
-                   unsigned field,
-                   const struct tr_otlp_kv *kvs,
-                   size_t n);
-
-/* AnyValue's fields into b. */
-static void pb_value(struct tr_buf *b, const struct tr_otlp_value *v)
-{
-    struct tr_buf m;
-    switch (v->type) {
-        case TR_OTLP_STRING:
-            pb_tag(b, 1, 2);
-            tr_buf_put_uvarint(b, v->s.len);
-            tr_buf_append(b, v->s.base, v->s.len);
-            break;
-        case TR_OTLP_BOOL:
-            pb_tag(b, 2, 0);
-            tr_buf_put_uvarint(b, v->b ? 1 : 0);
-            break;
-        case TR_OTLP_INT:
-            pb_tag(b, 3, 0);
-            tr_buf_put_uvarint(b, (uint64_t)v->i);
-            break;
-        case TR_OTLP_DOUBLE: {
-            uint64_t u;
-            memcpy(&u, &v->d, 8);
-            pb_tag(b, 4, 1);
-            uint8_t le[8];
-            for (int i = 0; i < 8; i++) {
-                le[i] = (uint8_t)(u >> (8 * i));
-            }
-            tr_buf_append(b, le, 8);
-            break;
-        }
-        case TR_OTLP_ARRAY:
-            tr_buf_init(&m);
-            for (size_t i = 0; i < v->n; i++) {
-                struct tr_buf e;
-                tr_buf_init(&e);
-                pb_value(&e, &v->items[i]);
-                pb_msg(&m, 1, &e);
-                tr_buf_free(&e);
-            }
-            pb_msg(b, 5, &m);
-            tr_buf_free(&m);
-            break;
-        case TR_OTLP_KVLIST:
-            tr_buf_init(&m);
-            pb_kvs(&m, 1, v->kvs, v->n);
-            pb_msg(b, 6, &m);
-            tr_buf_free(&m);
-            break;
-        case TR_OTLP_BYTES:
-            pb_tag(b, 7, 2);
-            tr_buf_put_uvarint(b, v->s.len);
-            tr_buf_append(b, v->s.base, v->s.len);
-            break;
-        default:
-            break;
-    }
-}
-
-/* Each pair as a KeyValue message in field. */
-static void pb_kvs(struct tr_buf *b,
-                   unsigned field,
-                   const struct tr_otlp_kv *kvs,
-                   size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        struct tr_buf kv, val;
-        tr_buf_init(&kv);
-        tr_buf_init(&val);
-        pb_bytes(&kv, 1, kvs[i].key);
-        pb_value(&val, &kvs[i].value);
-        pb_msg(&kv, 2, &val);
-        pb_msg(b, field, &kv);
-        tr_buf_free(&kv);
-        tr_buf_free(&val);
-    }
-}
-
 static void pb_span(struct tr_buf *b, const struct tr_otlp_span *s)
 {
     pb_bytes(b, 1, s->trace_id);
@@ -241,7 +161,7 @@ static void pb_span(struct tr_buf *b, const struct tr_otlp_span *s)
     pb_varint(b, 6, (uint64_t)(uint32_t)s->kind);
     pb_fixed64(b, 7, s->start_time_unix_nano);
     pb_fixed64(b, 8, s->end_time_unix_nano);
-    pb_kvs(b, 9, s->attrs, s->n_attrs);
+    tr_tempo_pb_kvs(b, 9, s->attrs, s->n_attrs);
     pb_varint(b, 10, s->dropped_attributes_count);
     for (size_t i = 0; i < s->n_events; i++) {
         const struct tr_otlp_event *e = &s->events[i];
@@ -249,7 +169,7 @@ static void pb_span(struct tr_buf *b, const struct tr_otlp_span *s)
         tr_buf_init(&m);
         pb_fixed64(&m, 1, e->time_unix_nano);
         pb_bytes(&m, 2, e->name);
-        pb_kvs(&m, 3, e->attrs, e->n_attrs);
+        tr_tempo_pb_kvs(&m, 3, e->attrs, e->n_attrs);
         pb_varint(&m, 4, e->dropped_attributes_count);
         pb_msg(b, 11, &m);
         tr_buf_free(&m);
@@ -262,7 +182,7 @@ static void pb_span(struct tr_buf *b, const struct tr_otlp_span *s)
         pb_bytes(&m, 1, l->trace_id);
         pb_bytes(&m, 2, l->span_id);
         pb_bytes(&m, 3, l->trace_state);
-        pb_kvs(&m, 4, l->attrs, l->n_attrs);
+        tr_tempo_pb_kvs(&m, 4, l->attrs, l->n_attrs);
         pb_varint(&m, 5, l->dropped_attributes_count);
         pb_fixed32(&m, 6, l->flags);
         pb_msg(b, 13, &m);
@@ -289,7 +209,8 @@ static int tt__pb_trace(const struct tr_span_batch *b,
         struct tr_buf rs, res;
         tr_buf_init(&rs);
         tr_buf_init(&res);
-        pb_kvs(&res, 1, b->resources[r].attrs, b->resources[r].n_attrs);
+        tr_tempo_pb_kvs(&res, 1, b->resources[r].attrs,
+                        b->resources[r].n_attrs);
         pb_varint(&res, 2, b->resources[r].dropped_attributes_count);
         pb_msg(&rs, 1, &res);
         bool any = false;
@@ -303,7 +224,7 @@ static int tt__pb_trace(const struct tr_span_batch *b,
             const struct tr_otlp_scope *scope = &b->scopes[s].scope;
             pb_bytes(&sc, 1, scope->name);
             pb_bytes(&sc, 2, scope->version);
-            pb_kvs(&sc, 3, scope->attrs, scope->n_attrs);
+            tr_tempo_pb_kvs(&sc, 3, scope->attrs, scope->n_attrs);
             pb_varint(&sc, 4, scope->dropped_attributes_count);
             pb_msg(&ss, 1, &sc);
             bool spans = false;
