@@ -7,7 +7,11 @@
 #include "lib/alloc.h"
 #include "lib/err.h"
 
-#define CAT_VERSION 1
+/* Version 2: tenant records ('T' commands and snapshots) carry the traces
+ * limits too. Version 1 commands and snapshots are still read (without
+ * them); every command is written in version 2. */
+#define CAT_VERSION 2
+#define CAT_VERSION_MIN 1
 #define CAT_MAX_K 65535u
 
 /* Smallest encodings, to bound counts by the bytes left: a snapshot node is
@@ -121,21 +125,27 @@ const struct tr_catalog_tenant *tr_catalog_tenant(const struct tr_catalog *c,
 }
 
 static void put_tenant(struct tr_buf *out, const struct tr_catalog_tenant *t);
-static int get_tenant(struct tr_cursor *cur, struct tr_catalog_tenant *t);
+static int get_tenant(struct tr_cursor *cur,
+                      uint8_t version,
+                      struct tr_catalog_tenant *t);
 
 static bool tenant_is_default(const struct tr_catalog_tenant *t)
 {
     return t->max_series == 0 && t->ingestion_rate < 0 &&
            t->ingestion_burst == 0 && t->retention_metrics_ms < 0 &&
-           t->retention_logs_ms < 0 && t->retention_traces_ms < 0;
+           t->retention_logs_ms < 0 && t->retention_traces_ms < 0 &&
+           t->traces_max_bytes_per_trace == 0 &&
+           t->traces_max_attr_bytes == 0 && t->traces_rate_bytes == 0 &&
+           t->traces_burst_bytes == 0;
 }
 
 static int apply_set_tenant(struct tr_catalog *c,
                             struct tr_cursor *cur,
+                            uint8_t version,
                             char *errmsg)
 {
     struct tr_catalog_tenant t;
-    if (get_tenant(cur, &t) != 0 || tr_cursor_left(cur) != 0 ||
+    if (get_tenant(cur, version, &t) != 0 || tr_cursor_left(cur) != 0 ||
         t.name[0] == '\0') {
         return tr_errf(TR_ECORRUPT, errmsg, "catalog: bad set-tenant command");
     }
@@ -321,6 +331,10 @@ static void put_tenant(struct tr_buf *out, const struct tr_catalog_tenant *t)
     tr_buf_put_varint(out, t->retention_metrics_ms);
     tr_buf_put_varint(out, t->retention_logs_ms);
     tr_buf_put_varint(out, t->retention_traces_ms);
+    tr_buf_put_uvarint(out, t->traces_max_bytes_per_trace);
+    tr_buf_put_uvarint(out, t->traces_max_attr_bytes);
+    tr_buf_put_uvarint(out, t->traces_rate_bytes);
+    tr_buf_put_uvarint(out, t->traces_burst_bytes);
 }
 
 void tr_catalog_cmd_set_tenant(struct tr_buf *out,
@@ -348,7 +362,9 @@ static int get_str(struct tr_cursor *cur, char *dst, size_t cap)
     return 0;
 }
 
-static int get_tenant(struct tr_cursor *cur, struct tr_catalog_tenant *t)
+static int get_tenant(struct tr_cursor *cur,
+                      uint8_t version,
+                      struct tr_catalog_tenant *t)
 {
     uint64_t bits;
     memset(t, 0, sizeof(*t));
@@ -364,6 +380,13 @@ static int get_tenant(struct tr_cursor *cur, struct tr_catalog_tenant *t)
     memcpy(&t->ingestion_rate, &bits, 8);
     if (t->ingestion_rate != t->ingestion_rate) {
         return TR_ECORRUPT; /* NaN */
+    }
+    if (version >= 2 &&
+        (tr_cursor_uvarint(cur, &t->traces_max_bytes_per_trace) != 0 ||
+         tr_cursor_uvarint(cur, &t->traces_max_attr_bytes) != 0 ||
+         tr_cursor_uvarint(cur, &t->traces_rate_bytes) != 0 ||
+         tr_cursor_uvarint(cur, &t->traces_burst_bytes) != 0)) {
+        return TR_ECORRUPT;
     }
     return 0;
 }
@@ -731,7 +754,7 @@ int tr_catalog_apply(struct tr_catalog *c,
     if (tr_cursor_u8(&cur, &type) != 0 || tr_cursor_u8(&cur, &version) != 0) {
         return tr_errf(TR_ECORRUPT, errmsg, "catalog: short command");
     }
-    if (version != CAT_VERSION) {
+    if (version < CAT_VERSION_MIN || version > CAT_VERSION) {
         return tr_errf(TR_ECORRUPT, errmsg, "catalog: command version %u",
                        version);
     }
@@ -753,7 +776,7 @@ int tr_catalog_apply(struct tr_catalog *c,
             rv = apply_set_replicas(c, &cur, errmsg);
             break;
         case 'T':
-            rv = apply_set_tenant(c, &cur, errmsg);
+            rv = apply_set_tenant(c, &cur, version, errmsg);
             break;
         case 'G':
             rv = apply_set_settings(c, &cur, errmsg);
@@ -862,8 +885,8 @@ int tr_catalog_decode(struct tr_catalog *c, const void *buf, size_t len)
     struct tr_catalog_shard *shards = NULL;
     int rv = TR_ECORRUPT;
     if (tr_cursor_u8(&cur, &type) != 0 || type != 'C' ||
-        tr_cursor_u8(&cur, &version) != 0 || version != CAT_VERSION ||
-        tr_cursor_uvarint(&cur, &n_nodes) != 0 ||
+        tr_cursor_u8(&cur, &version) != 0 || version < CAT_VERSION_MIN ||
+        version > CAT_VERSION || tr_cursor_uvarint(&cur, &n_nodes) != 0 ||
         n_nodes > tr_cursor_left(&cur) / NODE_MIN_BYTES) {
         return TR_ECORRUPT;
     }
@@ -924,7 +947,7 @@ int tr_catalog_decode(struct tr_catalog *c, const void *buf, size_t len)
             goto err_after_shards;
         }
         for (size_t i = 0; i < n_tenants; i++) {
-            if (get_tenant(&cur, &tenants[i]) != 0 ||
+            if (get_tenant(&cur, version, &tenants[i]) != 0 ||
                 tenants[i].name[0] == '\0' ||
                 (i > 0 && strcmp(tenants[i - 1].name, tenants[i].name) >= 0)) {
                 tr_free(tenants);

@@ -112,6 +112,11 @@ struct tr_catalog_tenant {
     int64_t retention_metrics_ms; /* -1 = --retention.metrics */
     int64_t retention_logs_ms;    /* -1 = default */
     int64_t retention_traces_ms;  /* -1 = default */
+    /* traces limits (Tempo's names; catalog version 2); 0 = the flag */
+    uint64_t traces_max_bytes_per_trace;
+    uint64_t traces_max_attr_bytes;
+    uint64_t traces_rate_bytes; /* per second */
+    uint64_t traces_burst_bytes;
 };
 
 /* Cluster-wide settings that apply depends on (replicated, so every

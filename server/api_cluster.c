@@ -140,6 +140,21 @@ static void limits__json(struct tr_http_response *resp,
     limits__dur(&j, "retention_traces",
                 t && t->retention_traces_ms >= 0 ? t->retention_traces_ms
                                                  : cfg->retention_traces_ms);
+    tr_json_key(&j, "traces_max_bytes_per_trace");
+    tr_json_uint(&j, t && t->traces_max_bytes_per_trace
+                         ? t->traces_max_bytes_per_trace
+                         : cfg->limits.traces_max_bytes_per_trace);
+    tr_json_key(&j, "traces_max_attribute_bytes");
+    tr_json_uint(&j, t && t->traces_max_attr_bytes
+                         ? t->traces_max_attr_bytes
+                         : cfg->limits.traces_max_attr_bytes);
+    tr_json_key(&j, "traces_ingestion_rate_bytes");
+    tr_json_uint(&j, t && t->traces_rate_bytes ? t->traces_rate_bytes
+                                               : cfg->limits.traces_rate_bytes);
+    tr_json_key(&j, "traces_ingestion_burst_bytes");
+    tr_json_uint(&j, t && t->traces_burst_bytes
+                         ? t->traces_burst_bytes
+                         : cfg->limits.traces_burst_bytes);
     tr_json_obj_end(&j);
     tr_json_obj_end(&j);
     resp->status = 200;
@@ -168,7 +183,10 @@ static bool admin__authorized(const struct tr_http_request *req,
 /* GET shows a tenant's effective limits; POST sets its overrides:
  * /api/v1/admin/tenants/limits?tenant=T&max_series=N&ingestion_rate=R&
  * ingestion_burst=B&retention_metrics=D&retention_logs=D&retention_traces=D
- * (absent = default; a POST with none of them removes the overrides). */
+ * &traces_max_bytes_per_trace=N&traces_max_attribute_bytes=N&
+ * traces_ingestion_rate_bytes=N&traces_ingestion_burst_bytes=N
+ * (absent or 0 for the traces limits = default; a POST with none of them
+ * removes the overrides). */
 static void admin__tenant_limits(const struct tr_http_request *req,
                                  struct tr_http_response *resp)
 {
@@ -206,6 +224,16 @@ static void admin__tenant_limits(const struct tr_http_request *req,
     t.retention_metrics_ms = admin__dur(req, "retention_metrics", &bad);
     t.retention_logs_ms = admin__dur(req, "retention_logs", &bad);
     t.retention_traces_ms = admin__dur(req, "retention_traces", &bad);
+    static const char *const traces[] = {
+        "traces_max_bytes_per_trace", "traces_max_attribute_bytes",
+        "traces_ingestion_rate_bytes", "traces_ingestion_burst_bytes"};
+    uint64_t *tf[] = {&t.traces_max_bytes_per_trace, &t.traces_max_attr_bytes,
+                      &t.traces_rate_bytes, &t.traces_burst_bytes};
+    for (size_t i = 0; i < 4; i++) {
+        double v = admin__num(req, traces[i]);
+        bad |= v == -3;
+        *tf[i] = v > 0 ? (uint64_t)v : 0;
+    }
     if (bad) {
         tr_http_resp_text(resp, 400,
                           "bad value: numbers must be >= 0, retentions "

@@ -15,6 +15,8 @@
  *   - the request's bytes are taken from the tenant's token bucket
  *     (limits.traces-ingestion-rate / -burst): 429 RATE_LIMITED with
  *     Retry-After when over it.
+ * A tenant's catalog overrides (/api/v1/admin/tenants/limits) replace the
+ * flags' values.
  * The rest is routed to the traces shards (cluster/signal_traces.c) and
  * acknowledged once committed: 200 with an ExportTraceServiceResponse
  * (partial_success with the refused count and the first reason), 400 for
@@ -150,14 +152,47 @@ static void ot__refuse(struct ot_check *k,
     tr_selfmetrics_inc(app->m_spans_rejected, 1, tenant, metric_reason);
 }
 
+/* The tenant's traces limits: the flags, or its catalog overrides. */
+struct ot_limits {
+    size_t max_bytes_per_trace;
+    size_t max_attr_bytes;
+    size_t rate, burst;
+};
+
+static void ot__limits(struct tr_app *app,
+                       const char *tenant,
+                       struct ot_limits *l)
+{
+    const struct tr_limits *f = &app->cfg->limits;
+    *l = (struct ot_limits){f->traces_max_bytes_per_trace,
+                            f->traces_max_attr_bytes, f->traces_rate_bytes,
+                            f->traces_burst_bytes};
+    struct tr_catalog_tenant o;
+    if (app->cluster == NULL || !tr_cluster_tenant(app->cluster, tenant, &o)) {
+        return;
+    }
+    if (o.traces_max_bytes_per_trace > 0) {
+        l->max_bytes_per_trace = (size_t)o.traces_max_bytes_per_trace;
+    }
+    if (o.traces_max_attr_bytes > 0) {
+        l->max_attr_bytes = (size_t)o.traces_max_attr_bytes;
+    }
+    if (o.traces_rate_bytes > 0) {
+        l->rate = (size_t)o.traces_rate_bytes;
+    }
+    if (o.traces_burst_bytes > 0) {
+        l->burst = (size_t)o.traces_burst_bytes;
+    }
+}
+
 /* Marks in k->skip the spans refused, cuts long attributes. */
 static int ot__check(struct tr_app *app,
                      const char *tenant,
                      const struct tr_otlp_traces *t,
+                     const struct ot_limits *lim,
                      struct ot_check *k,
                      struct tr_arena *a)
 {
-    const struct tr_limits *lim = &app->cfg->limits;
     k->skip = tr_arena_alloc(a, (t->n_spans ? t->n_spans : 1) * sizeof(bool));
     if (k->skip == NULL) {
         return TR_ENOMEM;
@@ -165,7 +200,7 @@ static int ot__check(struct tr_app *app,
     memset(k->skip, 0, (t->n_spans ? t->n_spans : 1) * sizeof(bool));
     struct tr_u64map per_trace;
     tr_u64map_init(&per_trace);
-    size_t max_attr = lim->traces_max_attr_bytes;
+    size_t max_attr = lim->max_attr_bytes;
     size_t i = 0;
     int rv = 0;
     for (size_t r = 0; r < t->n_resources; r++) {
@@ -209,18 +244,18 @@ static int ot__check(struct tr_app *app,
                             sp->links[l].attrs, sp->links[l].n_attrs, max_attr);
                     }
                 }
-                if (lim->traces_max_bytes_per_trace == 0) {
+                if (lim->max_bytes_per_trace == 0) {
                     continue;
                 }
                 uint64_t h = tr_hash64(sp->trace_id.base, 16, 0x62797465);
                 uintptr_t have = (uintptr_t)tr_u64map_get(&per_trace, h);
                 uintptr_t now = have + ot__span_size(sp);
-                if (now > lim->traces_max_bytes_per_trace) {
+                if (now > lim->max_bytes_per_trace) {
                     char why[200];
                     snprintf(why, sizeof(why),
                              "TRACE_TOO_LARGE: max size of trace (%zu) "
                              "exceeded while adding spans",
-                             lim->traces_max_bytes_per_trace);
+                             lim->max_bytes_per_trace);
                     ot__refuse(k, app, tenant, i, why, "trace_too_large");
                     continue;
                 }
@@ -270,13 +305,16 @@ void tr_api_otlp_traces(const struct tr_http_request *req,
         tr_otlp_resp_success(resp, json, "rejectedSpans", 0, "", 0);
         return;
     }
-    if (!tr_rate_limit_take(app->trace_limiters, tenant,
-                            (double)req->body_len)) {
+    struct ot_limits lim;
+    ot__limits(app, tenant, &lim);
+    if (!tr_rate_limit_take_with(app->trace_limiters, tenant,
+                                 (double)req->body_len, (double)lim.rate,
+                                 (double)lim.burst)) {
         char m[300];
         snprintf(m, sizeof(m),
                  "RATE_LIMITED: ingestion rate limit (%zu bytes) exceeded "
                  "while adding %zu bytes for user %s",
-                 app->cfg->limits.traces_rate_bytes, req->body_len, tenant);
+                 lim.rate, req->body_len, tenant);
         tr_selfmetrics_inc(app->m_spans_rejected, (double)t.n_spans, tenant,
                            "rate_limited");
         tr_http_resp_header(resp, "Retry-After", "1");
@@ -285,7 +323,7 @@ void tr_api_otlp_traces(const struct tr_http_request *req,
     }
     struct ot_check k;
     memset(&k, 0, sizeof(k));
-    if (ot__check(app, tenant, &t, &k, req->arena) != 0) {
+    if (ot__check(app, tenant, &t, &lim, &k, req->arena) != 0) {
         tr_otlp_resp_status(resp, json, 500, TR_RPC_INTERNAL, "out of memory");
         return;
     }

@@ -599,3 +599,41 @@ def test_tempo_echo_and_buildinfo():
     info = T.get_json("/api/status/buildinfo")
     major, minor = (int(x) for x in info["version"].split(".")[:2])
     assert (major, minor) >= (2, 7)
+
+
+def test_tenant_overrides():
+    """A tenant's traces limits from the catalog replace the flags'."""
+    r = T.request("POST", "/api/v1/admin/tenants/limits?tenant=small&"
+                  "traces_max_attribute_bytes=10&"
+                  "traces_max_bytes_per_trace=3000")
+    assert r.status == 200, r.body
+    d = r.json()["data"]
+    assert d["traces_max_attribute_bytes"] == 10
+    assert d["traces_max_bytes_per_trace"] == 3000
+    assert d["traces_ingestion_rate_bytes"] == 15000000  # the flag's
+    now = int(time.time() * 1e9)
+    for tenant, want in (("small", 10), ("other", 50)):
+        tid = os.urandom(16)
+        req = pb_request([pb_span(tid, b"override", "o", now, now + 1,
+                                  attrs=[("a", "x" * 50)])])
+        r = T.request("POST", "/v1/traces", body=req,
+                      headers={"Content-Type": "application/x-protobuf",
+                               "X-Scope-OrgID": tenant})
+        assert r.status == 200
+        (_, sp), = json_spans(get_trace(T, tid.hex(), tenant=tenant).json())
+        assert len(sp["attributes"][0]["value"]["stringValue"]) == want
+    # 40 spans of ~100 bytes in one trace pass 3000 bytes: some refused
+    tid = os.urandom(16)
+    spans = [pb_span(tid, struct.pack(">Q", i + 1), "s" * 40, now, now + 1)
+             for i in range(40)]
+    r = T.request("POST", "/v1/traces", body=pb_request(spans),
+                  headers={"Content-Type": "application/x-protobuf",
+                           "X-Scope-OrgID": "small"})
+    assert r.status == 200
+    ps = dict((f, v) for f, _, v in pb_parse(
+        dict((f, v) for f, _, v in pb_parse(r.body))[1]))
+    assert ps[1] > 0 and b"TRACE_TOO_LARGE" in ps[2]
+    # removing the overrides restores the flags
+    r = T.request("POST", "/api/v1/admin/tenants/limits?tenant=small")
+    assert r.status == 200
+    assert r.json()["data"]["traces_max_attribute_bytes"] == 2048

@@ -376,7 +376,7 @@ Test(catalog, invalid_commands_leave_catalog_unchanged)
     CMD(TR_ECORRUPT) raw(&cmds[n], "", 0);
     CMD(TR_ECORRUPT) raw(&cmds[n], "N", 1);
     CMD(TR_ECORRUPT) raw(&cmds[n], "X\x01", 2);
-    CMD(TR_ECORRUPT) raw(&cmds[n], "R\x02\0\0\0\0\0\0\0\x01", 10);
+    CMD(TR_ECORRUPT) raw(&cmds[n], "R\x03\0\0\0\0\0\0\0\x01", 10);
     CMD(TR_ECORRUPT) raw(&cmds[n], "R\x01\0\0\0\0\0\0\0\x01\0", 11);
     CMD(TR_ECORRUPT) raw(&cmds[n], "R\x01\0\0\0\0\0\0\x01", 9);
     /* string with a NUL, string too long */
@@ -636,7 +636,7 @@ Test(catalog, corrupt_snapshots)
     size_t node_len = 8 + 7 + 14 + 14 + 1;
     size_t n1 = 3, n2 = n1 + node_len, shards = n2 + node_len + 1;
     cat_expect_corrupt(&s, 0, 'D', &d);               /* type */
-    cat_expect_corrupt(&s, 1, 2, &d);                 /* version */
+    cat_expect_corrupt(&s, 1, 3, &d);                 /* version */
     cat_expect_corrupt(&s, 2, 200, &d);               /* node count */
     cat_expect_corrupt(&s, n1 + 7, 0, &d);            /* node id 0 */
     cat_expect_corrupt(&s, n2 + 7, 1, &d);            /* ids not ascending */
@@ -1061,6 +1061,68 @@ Test(catalog, tenant_overrides)
     cr_assert_eq(c.n_tenants, 1);
     tr_buf_free(&enc);
     tr_buf_free(&cmd);
+    tr_catalog_free(&c);
+    tr_catalog_free(&d);
+}
+
+/* Version 2 tenant records carry the traces limits; a version 1 set-tenant
+ * command (written by an earlier build) still applies, without them. */
+Test(catalog, tenant_traces_limits_and_version_1)
+{
+    struct tr_catalog c;
+    tr_catalog_init(&c);
+    struct tr_catalog_tenant t;
+    memset(&t, 0, sizeof(t));
+    snprintf(t.name, sizeof(t.name), "acme");
+    t.ingestion_rate = -1;
+    t.retention_metrics_ms = t.retention_logs_ms = t.retention_traces_ms = -1;
+    t.traces_max_bytes_per_trace = 1000;
+    t.traces_rate_bytes = 5000;
+    struct tr_buf cmd;
+    tr_buf_init(&cmd);
+    tr_catalog_cmd_set_tenant(&cmd, &t);
+    char err[TR_ERRMSG_SIZE];
+    cr_assert_eq(tr_catalog_apply(&c, cmd.data, cmd.len, err), 0, "%s", err);
+    cr_assert_eq(c.n_tenants, 1);
+    cr_assert_eq(c.tenants[0].traces_max_bytes_per_trace, 1000);
+    cr_assert_eq(c.tenants[0].traces_rate_bytes, 5000);
+    /* the snapshot keeps them */
+    struct tr_buf snap;
+    tr_buf_init(&snap);
+    cr_assert_eq(tr_catalog_encode(&c, &snap), 0);
+    struct tr_catalog d;
+    tr_catalog_init(&d);
+    cr_assert_eq(tr_catalog_decode(&d, snap.data, snap.len), 0);
+    cr_assert_eq(d.n_tenants, 1);
+    cr_assert_eq(d.tenants[0].traces_rate_bytes, 5000);
+    /* a tenant with only traces limits is not a default one */
+    t.traces_max_bytes_per_trace = 0;
+    t.traces_rate_bytes = 0;
+    t.traces_max_attr_bytes = 7;
+    tr_buf_reset(&cmd);
+    tr_catalog_cmd_set_tenant(&cmd, &t);
+    cr_assert_eq(tr_catalog_apply(&c, cmd.data, cmd.len, err), 0, "%s", err);
+    cr_assert_eq(c.n_tenants, 1);
+    cr_assert_eq(c.tenants[0].traces_max_attr_bytes, 7);
+    /* version 1: the same command without the four traces fields */
+    const char v1[] =
+        "T\x01\x04"
+        "beta"
+        "\x05"                             /* max series */
+        "\x00\x00\x00\x00\x00\x00\x00\x00" /* rate 0 */
+        "\x00"                             /* burst */
+        "\x01\x01\x01";                    /* retentions -1 */
+    cr_assert_eq(tr_catalog_apply(&c, v1, sizeof(v1) - 1, err), 0, "%s", err);
+    cr_assert_eq(c.n_tenants, 2);
+    cr_assert_eq(c.tenants[1].max_series, 5);
+    cr_assert_eq(c.tenants[1].traces_rate_bytes, 0);
+    /* version 1 with version 2's fields is corrupt (trailing bytes) */
+    char v1x[sizeof(v1) + 4];
+    memcpy(v1x, v1, sizeof(v1) - 1);
+    memcpy(v1x + sizeof(v1) - 1, "\x01\x01\x01\x01", 4);
+    cr_assert_eq(tr_catalog_apply(&c, v1x, sizeof(v1) + 3, err), TR_ECORRUPT);
+    tr_buf_free(&cmd);
+    tr_buf_free(&snap);
     tr_catalog_free(&c);
     tr_catalog_free(&d);
 }
