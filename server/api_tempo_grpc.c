@@ -156,8 +156,8 @@ static int tg__tag_values(const struct tr_http_request *req,
         tg__limit(m.max_tag_values, TR_TEMPO_MAX_VALUES, TR_TEMPO_MAX_VALUES);
     struct tr_tempo_tag_value *v = NULL;
     size_t n = 0;
-    status = tr_tempo_tag_values_run(req->app, tenant, m.tag_name, v2, start,
-                                     end, limit, a, &v, &n, errmsg);
+    status = tr_tempo_tag_values_run(req->app, tenant, m.tag_name, m.query, v2,
+                                     start, end, limit, a, &v, &n, errmsg);
     if (status != 0) {
         return status;
     }

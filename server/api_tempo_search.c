@@ -713,16 +713,41 @@ int tr_tempo_search_node(void *arg,
         rv = src->tag_names(src->impl, tenant, &h, (unsigned)mask, ts__name_cb,
                             &set, errmsg);
     } else if (kind == TS_VALUES) {
-        struct tr_trace_eq which;
+        struct tr_trace_eq which, eqs[TR_TRACE_MAX_EQ];
         memset(&which, 0, sizeof(which));
+        uint64_t n_eq = 0;
         if (tr_cursor_u8(&c, &which.fields[0]) != 0 ||
             tr_cursor_u8(&c, &which.fields[1]) != 0 ||
-            ts__str_get(&c, &which.key) != 0) {
+            ts__str_get(&c, &which.key) != 0 ||
+            tr_cursor_uvarint(&c, &n_eq) != 0 || n_eq > TR_TRACE_MAX_EQ) {
             return tr_errf(TR_EPROTO, errmsg, "malformed tag values request");
         }
+        struct tr_arena ea;
+        tr_arena_init(&ea, 1024);
+        for (uint64_t i = 0; i < n_eq; i++) {
+            struct tr_slice enc;
+            memset(&eqs[i], 0, sizeof(eqs[i]));
+            if (tr_cursor_u8(&c, &eqs[i].fields[0]) != 0 ||
+                tr_cursor_u8(&c, &eqs[i].fields[1]) != 0 ||
+                ts__str_get(&c, &eqs[i].key) != 0 ||
+                ts__str_get(&c, &enc) != 0) {
+                tr_arena_free(&ea);
+                return tr_errf(TR_EPROTO, errmsg,
+                               "malformed tag values request");
+            }
+            struct tr_cursor vc = tr_cursor_make(enc.base, enc.len);
+            if (tr_trace_value_get(&vc, &ea, 0, &eqs[i].value) != 0) {
+                tr_arena_free(&ea);
+                return tr_errf(TR_EPROTO, errmsg,
+                               "malformed tag values request");
+            }
+        }
+        h.eq = eqs;
+        h.n_eq = (size_t)n_eq;
         ts__set_init(&set, TS_MAX_VALUES, false);
         rv = src->tag_values(src->impl, tenant, &h, &which, ts__value_cb, &set,
                              errmsg);
+        tr_arena_free(&ea);
     } else {
         return tr_errf(TR_EPROTO, errmsg, "unknown traces query");
     }
@@ -1495,9 +1520,67 @@ static int ts__value_cmp(const void *pa, const void *pb)
     }
 }
 
+/* The equalities of a TraceQL query q for pruning (slices in a), trying q
+ * as it is, then completed with "}", then cut back to its last whole
+ * condition; 0 when none of them parses. */
+static size_t ts__q_eqs(struct tr_slice q,
+                        struct tr_arena *a,
+                        struct tr_trace_eq *out,
+                        size_t max)
+{
+    if (q.len == 0 || q.len > 65536) {
+        return 0;
+    }
+    struct tr_buf t;
+    tr_buf_init(&t);
+    size_t n = 0;
+    for (int attempt = 0; attempt < 3 && n == 0; attempt++) {
+        tr_buf_reset(&t);
+        tr_buf_append(&t, q.base, q.len);
+        if (attempt == 2) {
+            /* cut at the last "&&" */
+            size_t cut = 0;
+            for (size_t i = 0; i + 1 < t.len; i++) {
+                if (t.data[i] == '&' && t.data[i + 1] == '&') {
+                    cut = i;
+                }
+            }
+            if (cut == 0) {
+                break;
+            }
+            t.len = cut;
+        }
+        if (attempt >= 1) {
+            tr_buf_puts(&t, " }");
+        }
+        if (t.oom) {
+            break;
+        }
+        char err[TR_ERRMSG_SIZE];
+        struct tr_traceql_query *query;
+        struct tr_traceql_eval *ev;
+        char *text = tr_arena_memdup(a, t.data, t.len);
+        if (text == NULL ||
+            tr_traceql_parse(text, t.len, a, &query, err) != 0 ||
+            tr_traceql_validate(query, err) != 0 ||
+            query->kind == TR_TQL_Q_METRICS ||
+            tr_traceql_eval_new(query, &ev, err) != 0) {
+            continue;
+        }
+        n = tr_traceql_eval_prune(ev, out, max);
+        tr_traceql_eval_free(ev);
+        if (n == 0) {
+            break; /* a whole query without equalities: nothing to narrow */
+        }
+    }
+    tr_buf_free(&t);
+    return n;
+}
+
 int tr_tempo_tag_values_run(struct tr_app *app,
                             const char *tenant,
                             struct tr_slice tag,
+                            struct tr_slice q,
                             bool v2,
                             uint64_t start,
                             uint64_t end,
@@ -1519,6 +1602,19 @@ int tr_tempo_tag_values_run(struct tr_app *app,
     tr_buf_putc(&r, (char)w.fields[0]);
     tr_buf_putc(&r, (char)w.fields[1]);
     ts__str(&r, w.key);
+    struct tr_trace_eq eqs[TR_TRACE_MAX_EQ];
+    size_t n_eq = ts__q_eqs(q, a, eqs, TR_TRACE_MAX_EQ);
+    tr_buf_put_uvarint(&r, n_eq);
+    for (size_t i = 0; i < n_eq; i++) {
+        tr_buf_putc(&r, (char)eqs[i].fields[0]);
+        tr_buf_putc(&r, (char)eqs[i].fields[1]);
+        ts__str(&r, eqs[i].key);
+        struct tr_buf enc;
+        tr_buf_init(&enc);
+        tr_trace_value_put(&enc, &eqs[i].value);
+        ts__str(&r, (struct tr_slice){enc.data ? enc.data : "", enc.len});
+        tr_buf_free(&enc);
+    }
     int rv = tr_cluster_traces_query(
         app->cluster, r.data, r.len, (int64_t)(start / 1000000),
         (int64_t)(end / 1000000), ts__merge_items, &set, errmsg);
@@ -1622,8 +1718,10 @@ static void ts__tag_values(const struct tr_http_request *req,
     tr_arena_init(&a, 16 * 1024);
     struct tr_tempo_tag_value *v = NULL;
     size_t n = 0;
-    int status = tr_tempo_tag_values_run(req->app, tenant, req->params[0], v2,
-                                         start, end, limit, &a, &v, &n, errmsg);
+    const char *qp = tr_http_form_get(req, "q");
+    int status = tr_tempo_tag_values_run(req->app, tenant, req->params[0],
+                                         tr_slice_cstr(qp ? qp : ""), v2, start,
+                                         end, limit, &a, &v, &n, errmsg);
     if (status != 0) {
         ts__text(resp, status, errmsg);
         tr_arena_free(&a);

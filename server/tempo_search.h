@@ -80,10 +80,15 @@ int tr_tempo_tags_run(struct tr_app *app,
                       char *errmsg);
 
 /* Values of tag (v1 an attribute name; v2 a scoped attribute or an
- * intrinsic), sorted, at most limit (*v in a). */
+ * intrinsic), sorted, at most limit (*v in a). q (may be empty) narrows
+ * them to the blocks holding the equalities of a TraceQL query; an
+ * incomplete q (what an editor sends while one types) is completed or
+ * cut back to its last whole condition, and ignored when even that does
+ * not parse. */
 int tr_tempo_tag_values_run(struct tr_app *app,
                             const char *tenant,
                             struct tr_slice tag,
+                            struct tr_slice q,
                             bool v2,
                             uint64_t start,
                             uint64_t end,

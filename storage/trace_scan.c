@@ -1024,13 +1024,40 @@ static void ts__batch_values(struct ts_values *x, const struct tr_span_batch *b)
     }
 }
 
+static bool ts__seq_in(const uint64_t *v, size_t n, uint64_t x)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t m = lo + (hi - lo) / 2;
+        if (v[m] == x) {
+            return true;
+        }
+        if (v[m] < x) {
+            lo = m + 1;
+        } else {
+            hi = m;
+        }
+    }
+    return false;
+}
+
 static int ts__values_shard(void *arg, struct ts_shard *sh, char *errmsg)
 {
     struct ts_values *x = arg;
     struct ts_frags f;
     int rv = ts__fragments(sh, &f, errmsg);
+    /* with equalities (a query narrowing the values): only the blocks
+     * holding them, only the fragments with a span or resource of the
+     * first */
+    uint64_t *allowed = NULL;
+    size_t n_allowed = 0;
+    if (rv == 0 && sh->h->n_eq > 0 && ts__blocks(sh, &allowed, &n_allowed)) {
+        rv = tr_errf(TR_ENOMEM, errmsg, "out of memory");
+    }
     for (size_t i = 0; rv == 0 && i < f.n; i++) {
-        ts__batch_values(x, &f.b[i]);
+        if (sh->h->n_eq == 0 || ts__part_has(&f.b[i], &sh->h->eq[0])) {
+            ts__batch_values(x, &f.b[i]);
+        }
     }
     uint64_t *wild = NULL;
     size_t n_wild = 0, cap_wild = 0;
@@ -1055,6 +1082,10 @@ static int ts__values_shard(void *arg, struct ts_shard *sh, char *errmsg)
                 tr_cursor_bytes(&c, l, &enc) != 0 || tr_cursor_left(&c) != 8) {
                 rv = tr_errf(TR_ECORRUPT, errmsg, "corrupt trace value key");
                 break;
+            }
+            if (sh->h->n_eq > 0 &&
+                !ts__seq_in(allowed, n_allowed, tr_get_u64be(c.p))) {
+                continue;
             }
             if (l == 0) {
                 /* too many values to list: read the block */
@@ -1089,6 +1120,7 @@ static int ts__values_shard(void *arg, struct ts_shard *sh, char *errmsg)
         }
     }
     tr_free(wild);
+    tr_free(allowed);
     return rv;
 }
 

@@ -218,3 +218,28 @@ def test_tags_and_values():
     r = T.get("/api/v2/search/tags", params={"scope": "bogus"},
               tenant="search")
     assert r.status == 400
+
+
+def test_tag_values_narrowed_by_q():
+    """q= narrows tag values to the blocks holding its equalities; an
+    incomplete q is completed or cut back, a hopeless one ignored."""
+    t0 = NOW - 30 * 10**9
+    for svc, prefix in (("svc-a", "a"), ("svc-b", "b")):
+        spans = [tt.pb_span(os.urandom(16), os.urandom(8),
+                            "%s-%d" % (prefix, i % 3), t0, t0 + 1)
+                 for i in range(4200)]  # past a cut: a block of its own
+        post(spans, svc, tenant="qfilter")
+
+    def names(q=None):
+        params = {"q": q} if q is not None else None
+        r = T.get_json("/api/v2/search/tag/name/values", params=params,
+                       tenant="qfilter")
+        return sorted(v["value"] for v in r["tagValues"])
+
+    every = ["a-0", "a-1", "a-2", "b-0", "b-1", "b-2"]
+    assert names() == every
+    assert names('{ resource.service.name = "svc-a" }') == every[:3]
+    assert names('{ resource.service.name = "svc-b" && ') == every[3:]
+    assert names('{ resource.service.name = "svc-b"') == every[3:]
+    assert names('{ resource.service.name = ') == every
+    assert names('{ resource.service.name = "nope" }') == []
