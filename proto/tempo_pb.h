@@ -78,7 +78,7 @@ struct tr_tempo_search_req {
 
 struct tr_tempo_tags_req {
     struct tr_slice scope; /* empty: none */
-    struct tr_slice query; /* TraceQL: narrows the values (tag values) */
+    struct tr_slice query; /* TraceQL (tag names are not filtered by it) */
     uint32_t start, end;   /* Unix seconds, 0: absent */
     uint32_t max_tags_per_scope;
     uint32_t stale_values_threshold;
@@ -86,7 +86,7 @@ struct tr_tempo_tags_req {
 
 struct tr_tempo_tag_values_req {
     struct tr_slice tag_name;
-    struct tr_slice query; /* TraceQL: narrows the values (tag values) */
+    struct tr_slice query; /* TraceQL: narrows the values by block */
     uint32_t start, end;   /* Unix seconds, 0: absent */
     uint32_t max_tag_values;
     uint32_t stale_value_threshold;
