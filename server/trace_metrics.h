@@ -1,0 +1,34 @@
+/* trace_metrics.h - span metrics and the service graph built in: at every
+ * accepted OTLP traces export the spans are added to the tenant's totals
+ * (proto/otlp_spanmetrics.h, Tempo's metrics-generator names and labels),
+ * and at most every --traces.metrics-flush-interval the tenant's current
+ * totals are written into its own metric store through tr_metrics_write
+ * (server/api_write.h). See docs/compatibility/tempo-metrics-generator.md. */
+#ifndef TR_SERVER_TRACE_METRICS_H
+#define TR_SERVER_TRACE_METRICS_H
+
+#include <stdbool.h>
+
+#include "lib/alloc.h"
+#include "proto/otlp_traces.h"
+#include "server/app.h"
+
+struct tr_trace_metrics; /* the registry and its self-metrics */
+
+/* Builds app->trace_metrics from app->cfg (NULL when both processors are
+ * off). 0 or TR_ENOMEM. */
+int tr_trace_metrics_init(struct tr_app *app);
+void tr_trace_metrics_close(struct tr_app *app);
+
+/* Worker thread, after the spans of t (those without skip[k]) were
+ * committed: adds them to tenant's totals and, when the tenant's flush is
+ * due, writes its totals (arena: the request's). Never fails the export:
+ * a write that fails is logged and counted, and the next flush writes the
+ * totals again (they are cumulative). */
+void tr_trace_metrics_ingest(struct tr_app *app,
+                             const char *tenant,
+                             struct tr_arena *arena,
+                             const struct tr_otlp_traces *t,
+                             const bool *skip);
+
+#endif

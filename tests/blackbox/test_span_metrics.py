@@ -1,0 +1,231 @@
+"""Span metrics and the service graph built in, against a real triad:
+traces exported through POST /v1/traces with known client/server pairs,
+durations and statuses come back through the Prometheus API as Tempo's
+metrics-generator names them (traces_spanmetrics_calls_total,
+traces_spanmetrics_latency_*, traces_service_graph_request_total, ..._failed_total,
+..._server_seconds_* / ..._client_seconds_*), with the database and
+virtual-node edges; a pair split over two exports is still paired; the
+counters are cumulative; tenants are isolated; triad's /metrics reports the
+series and edges; the flags turn the processors off and the series limit
+holds."""
+
+import struct
+import time
+
+from triad import Triad
+import test_traces as tt
+
+T = None
+
+KIND_SERVER, KIND_CLIENT = 2, 3
+ERROR = 2
+
+
+def setup_module():
+    global T
+    # every export flushes the tenant's totals, so reads see them at once
+    T = Triad(["--traces.metrics-flush-interval", "0s"]).start()
+
+
+def teardown_module():
+    if T is not None:
+        T.stop()
+        T.cleanup()
+
+
+def span(tid, sid, name, kind, start, ms, parent=b"", status=0, attrs=()):
+    s = tt.pb_field(1, 2, tid) + tt.pb_field(2, 2, sid)
+    if parent:
+        s += tt.pb_field(4, 2, parent)
+    s += tt.pb_field(5, 2, name.encode()) + tt.pb_field(6, 0, kind)
+    s += tt.pb_field(7, 1, start) + tt.pb_field(8, 1, start + ms * 1000000)
+    for k, v in attrs:
+        s += tt.pb_field(9, 2, tt.pb_kv(k, v))
+    if status:
+        s += tt.pb_field(15, 2, tt.pb_field(3, 0, status))
+    return s
+
+
+def request(resources):
+    """resources: [(service, [span bytes])] -> ExportTraceServiceRequest."""
+    out = b""
+    for service, spans in resources:
+        res = tt.pb_field(1, 2, tt.pb_kv("service.name", service))
+        ss = tt.pb_field(1, 2, tt.pb_field(1, 2, b"lib")) + b"".join(
+            tt.pb_field(2, 2, s) for s in spans)
+        out += tt.pb_field(1, 2, tt.pb_field(1, 2, res) + tt.pb_field(2, 2, ss))
+    return out
+
+
+def export(t, body, tenant):
+    r = t.request("POST", "/v1/traces", body=body,
+                  headers={"Content-Type": "application/x-protobuf",
+                           "X-Scope-OrgID": tenant})
+    assert r.status == 200, "export -> %d %s" % (r.status, r.text[:300])
+
+
+def query(t, expr, tenant):
+    """{frozenset(labels without __name__/__metrics_gen_instance): value}"""
+    j = t.get_json("/api/v1/query", {"query": expr}, tenant=tenant)
+    assert j["status"] == "success", j
+    out = {}
+    for r in j["data"]["result"]:
+        m = {k: v for k, v in r["metric"].items()
+             if k not in ("__name__", "__metrics_gen_instance")}
+        out[frozenset(m.items())] = float(r["value"][1])
+    return out
+
+
+def value(t, expr, tenant):
+    got = query(t, expr, tenant)
+    assert len(got) == 1, "%s -> %r" % (expr, got)
+    return list(got.values())[0]
+
+
+def tid(n):
+    return struct.pack(">QQ", 0x5350414e, n)
+
+
+def sid(n):
+    return struct.pack(">Q", n)
+
+
+def test_span_metrics_and_service_graph():
+    """Three traces frontend -> backend -> postgresql in one export."""
+    now = time.time_ns()
+    front, back = [], []
+    for i in range(3):
+        t = tid(100 + i)
+        front.append(span(t, sid(1), "GET /", KIND_SERVER, now, 120))
+        front.append(span(t, sid(2), "GET /api", KIND_CLIENT, now, 80,
+                          parent=sid(1)))
+        back.append(span(t, sid(3), "/api", KIND_SERVER, now, 50,
+                         parent=sid(2), status=ERROR))
+        back.append(span(t, sid(4), "SELECT", KIND_CLIENT, now, 10,
+                         parent=sid(3), attrs=[("db.system", "postgresql")]))
+    export(T, request([("frontend", front), ("backend", back)]), "sm1")
+
+    calls = query(T, "traces_spanmetrics_calls_total", "sm1")
+    assert calls == {
+        frozenset({("service", "frontend"), ("span_name", "GET /"),
+                   ("span_kind", "SPAN_KIND_SERVER"),
+                   ("status_code", "STATUS_CODE_UNSET")}): 3,
+        frozenset({("service", "frontend"), ("span_name", "GET /api"),
+                   ("span_kind", "SPAN_KIND_CLIENT"),
+                   ("status_code", "STATUS_CODE_UNSET")}): 3,
+        frozenset({("service", "backend"), ("span_name", "/api"),
+                   ("span_kind", "SPAN_KIND_SERVER"),
+                   ("status_code", "STATUS_CODE_ERROR")}): 3,
+        frozenset({("service", "backend"), ("span_name", "SELECT"),
+                   ("span_kind", "SPAN_KIND_CLIENT"),
+                   ("status_code", "STATUS_CODE_UNSET")}): 3,
+    }, calls
+    lat = 'traces_spanmetrics_latency_bucket{service="frontend",' \
+          'span_name="GET /api",le="%s"}'
+    assert value(T, lat % "0.064", "sm1") == 0
+    assert value(T, lat % "0.128", "sm1") == 3
+    assert value(T, lat % "+Inf", "sm1") == 3
+    s = value(T, 'traces_spanmetrics_latency_sum{span_name="GET /api"}',
+              "sm1")
+    assert abs(s - 0.24) < 1e-6, s
+    assert value(T, 'traces_spanmetrics_size_total{span_name="SELECT"}',
+                 "sm1") > 0
+
+    edges = query(T, "traces_service_graph_request_total", "sm1")
+    assert edges == {
+        frozenset({("client", "user"), ("server", "frontend"),
+                   ("connection_type", "virtual_node")}): 3,
+        frozenset({("client", "frontend"), ("server", "backend")}): 3,
+        frozenset({("client", "backend"), ("server", "postgresql"),
+                   ("connection_type", "database")}): 3,
+    }, edges
+    failed = query(T, "traces_service_graph_request_failed_total", "sm1")
+    assert failed == {
+        frozenset({("client", "frontend"), ("server", "backend")}): 3,
+    }, failed
+    fb = '{client="frontend",server="backend"%s}'
+    assert value(T, "traces_service_graph_request_server_seconds_bucket" +
+                 fb % ',le="0.1"', "sm1") == 3
+    assert value(T, "traces_service_graph_request_client_seconds_count" +
+                 fb % "", "sm1") == 3
+    cs = value(T, "traces_service_graph_request_client_seconds_sum" +
+               fb % "", "sm1")
+    assert abs(cs - 0.24) < 1e-6, cs
+    ss = value(T, "traces_service_graph_request_server_seconds_sum" +
+               fb % "", "sm1")
+    assert abs(ss - 0.15) < 1e-6, ss
+    # the PromQL Grafana's service graph runs
+    rate = value(T, 'sum by (client, server) (rate(traces_service_graph_'
+                 'request_total{client="frontend",server="backend"}[5m]))',
+                 "sm1")
+    assert rate > 0, rate
+
+
+def test_pair_across_exports_and_cumulative_counters():
+    now = time.time_ns()
+    for n in range(2):
+        t = tid(200 + n)
+        export(T, request([("a", [span(t, sid(7), "call", KIND_CLIENT, now,
+                                       30)])]), "sm2")
+        export(T, request([("b", [span(t, sid(8), "serve", KIND_SERVER, now,
+                                       20, parent=sid(7))])]), "sm2")
+        got = value(T, 'traces_service_graph_request_total{client="a",'
+                    'server="b"}', "sm2")
+        assert got == n + 1, (n, got)
+    assert value(T, 'traces_spanmetrics_calls_total{service="a"}',
+                 "sm2") == 2
+
+
+def test_tenants_isolated():
+    assert query(T, "traces_service_graph_request_total", "sm2") != {}
+    got = query(T, 'traces_service_graph_request_total{client="frontend"}',
+                "sm2")
+    assert got == {}, got
+    assert query(T, "traces_spanmetrics_calls_total", "nobody") == {}
+
+
+def test_self_metrics():
+    r = T.request("GET", "/metrics")
+    assert r.status == 200
+    text = r.text
+    series = [ln for ln in text.splitlines()
+              if ln.startswith('triad_traces_metrics_series{tenant="sm1"}')]
+    # 4 span-metrics label sets of 19 series, 2 edges of 23 and one of 24
+    assert series and float(series[0].split()[-1]) == 4 * 19 + 2 * 23 + 24, \
+        series
+    assert 'triad_service_graph_edges_total{tenant="sm1"} 9' in text
+    assert 'triad_traces_metrics_flushes_total{tenant="sm1",result="ok"}' \
+        in text
+
+
+def test_flags_off_and_series_limit():
+    off = Triad(["--traces.metrics-flush-interval", "0s",
+                 "--traces.span-metrics=false",
+                 "--traces.service-graph=false"]).start()
+    lim = Triad(["--traces.metrics-flush-interval", "0s",
+                 "--traces.service-graph=false",
+                 "--limits.traces-metrics-max-series", "19"]).start()
+    try:
+        now = time.time_ns()
+        body = request([("a", [span(tid(300), sid(1), "one", KIND_SERVER,
+                                    now, 5),
+                               span(tid(300), sid(2), "two", KIND_SERVER,
+                                    now, 5, parent=sid(1))])])
+        export(off, body, "t")
+        assert query(off, "traces_spanmetrics_calls_total", "t") == {}
+        assert query(off, "traces_service_graph_request_total", "t") == {}
+        export(lim, body, "t")
+        got = query(lim, "traces_spanmetrics_calls_total", "t")
+        assert got == {frozenset({("service", "a"), ("span_name", "one"),
+                                  ("span_kind", "SPAN_KIND_SERVER"),
+                                  ("status_code", "STATUS_CODE_UNSET")}): 1}, \
+            got
+        assert query(lim, "traces_service_graph_request_total", "t") == {}
+        text = lim.request("GET", "/metrics").text
+        assert 'triad_traces_metrics_dropped_total{tenant="t",' \
+            'reason="series_limit"} 1' in text, \
+            [ln for ln in text.splitlines() if "traces_metrics" in ln]
+    finally:
+        for t in (off, lim):
+            t.stop()
+            t.cleanup()
