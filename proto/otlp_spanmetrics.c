@@ -1006,6 +1006,19 @@ int tr_spanmetrics_collect(struct tr_spanmetrics *r,
     return rv;
 }
 
+int tr_spanmetrics_tenants(struct tr_spanmetrics *r, struct tr_buf *out)
+{
+    pthread_mutex_lock(&r->mu);
+    for (size_t i = 0; i < r->tenants.cap; i++) {
+        for (struct sm_tenant *t = r->tenants.slots[i].value; t != NULL;
+             t = t->chain) {
+            tr_buf_append(out, t->name, strlen(t->name) + 1);
+        }
+    }
+    pthread_mutex_unlock(&r->mu);
+    return out->oom ? TR_ENOMEM : 0;
+}
+
 /* ---- span size --------------------------------------------------------------
  */
 

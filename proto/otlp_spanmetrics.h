@@ -92,6 +92,7 @@
 #include <stdint.h>
 
 #include "lib/alloc.h"
+#include "lib/buf.h"
 #include "proto/otlp_traces.h"
 #include "proto/prw.h"
 
@@ -155,6 +156,10 @@ int tr_spanmetrics_collect(struct tr_spanmetrics *r,
                            struct tr_arena *a,
                            struct tr_prw_request *out,
                            struct tr_spanmetrics_stats *st);
+
+/* Appends the name of every tenant the registry holds, each followed by
+ * a NUL, to out (for a periodic flush of every tenant). 0 or TR_ENOMEM. */
+int tr_spanmetrics_tenants(struct tr_spanmetrics *r, struct tr_buf *out);
 
 /* The protobuf size of span s as encoded (fields in canonical order,
  * proto3 defaults left out): traces_spanmetrics_size_total's measure. */

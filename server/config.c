@@ -272,8 +272,9 @@ static const struct opt opts[] = {
      "into the tenant's metrics"},
     {"traces.metrics-flush-interval", K_DUR, F(traces_metrics_flush_ms), "15s",
      NULL, 0, 0, 0, "DURATION",
-     "at most this often a tenant's span metrics and service graph totals "
-     "are written, at one of its exports (Tempo's collection_interval)"},
+     "how often a tenant's span metrics and service graph totals are "
+     "written (at an export, else by a flusher thread; Tempo's "
+     "collection_interval)"},
     {"traces.service-graph-wait", K_DUR, F(service_graph_wait_ms), "10s", NULL,
      0, 0, 0, "DURATION",
      "how long a client or server span waits for its other side (Tempo's "

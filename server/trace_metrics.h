@@ -3,7 +3,8 @@
  * (proto/otlp_spanmetrics.h, Tempo's metrics-generator names and labels),
  * and at most every --traces.metrics-flush-interval the tenant's current
  * totals are written into its own metric store through tr_metrics_write
- * (server/api_write.h). See docs/compatibility/tempo-metrics-generator.md. */
+ * (server/api_write.h); a flusher thread writes idle tenants' totals on
+ * the same schedule. See docs/compatibility/tempo-metrics-generator.md. */
 #ifndef TR_SERVER_TRACE_METRICS_H
 #define TR_SERVER_TRACE_METRICS_H
 
@@ -19,6 +20,17 @@ struct tr_trace_metrics; /* the registry and its self-metrics */
  * off). 0 or TR_ENOMEM. */
 int tr_trace_metrics_init(struct tr_app *app);
 void tr_trace_metrics_close(struct tr_app *app);
+
+/* Starts the flusher thread (after the cluster started): every
+ * --traces.metrics-flush-interval (at least 1 s) it writes the totals of
+ * the tenants whose last flush is that old (idle tenants, and edges that
+ * expired meanwhile). 0 or TR_ENOMEM / TR_EIO; nothing to do when off. */
+int tr_trace_metrics_start(struct tr_app *app);
+/* Asks the flusher to stop (any thread, does not wait). */
+void tr_trace_metrics_stop(struct tr_app *app);
+/* Waits for the flusher to end (not on the loop thread: its last write
+ * needs the loop; call it before the cluster shuts down). */
+void tr_trace_metrics_join(struct tr_app *app);
 
 /* Worker thread, after the spans of t (those without skip[k]) were
  * committed: adds them to tenant's totals and, when the tenant's flush is

@@ -12,7 +12,7 @@ holds."""
 import struct
 import time
 
-from triad import Triad
+from triad import Triad, wait_until
 import test_traces as tt
 
 T = None
@@ -229,3 +229,32 @@ def test_flags_off_and_series_limit():
         for t in (off, lim):
             t.stop()
             t.cleanup()
+
+
+def test_idle_tenant_flushed_by_the_flusher():
+    """Nothing exported after a client span naming its peer: the flusher
+    thread expires the edge (a virtual_node edge to the peer) and writes it
+    without another export; the node then shuts down cleanly."""
+    t = Triad(["--traces.metrics-flush-interval", "1s",
+               "--traces.service-graph-wait", "1s"]).start()
+    try:
+        now = time.time_ns()
+        export(t, request([("a", [span(tid(400), sid(1), "pay", KIND_CLIENT,
+                                       now, 40,
+                                       attrs=[("peer.service",
+                                               "payments")])])]), "idle")
+        expr = ('traces_service_graph_request_total{client="a",'
+                'server="payments",connection_type="virtual_node"}')
+        assert query(t, expr, "idle") == {}
+        wait_until(lambda: query(t, expr, "idle"), 15,
+                   what="the expired edge written by the flusher")
+        assert value(t, expr, "idle") == 1
+        assert value(t, "traces_service_graph_request_client_seconds_sum" +
+                     expr[len("traces_service_graph_request_total"):],
+                     "idle") > 0.039
+        # SIGTERM: the flusher is joined before the cluster stops
+        rc = t.stop()
+        assert rc == 0, "exit code %s:\n%s" % (rc, t.stderr_tail(20))
+    finally:
+        t.stop()
+        t.cleanup()

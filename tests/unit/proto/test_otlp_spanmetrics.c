@@ -275,6 +275,13 @@ Test(otlp_spanmetrics, span_metrics)
     cr_assert_eq(
         tr_spanmetrics_collect(r, "t1", T0 + 20001, 15000, &a, &pr, &st), 0);
     cr_assert_gt(pr.n_series, 0);
+    /* the registry lists the tenant for the flusher */
+    struct tr_buf names;
+    tr_buf_init(&names);
+    cr_assert_eq(tr_spanmetrics_tenants(r, &names), 0);
+    cr_assert_eq(names.len, 3);
+    cr_assert_str_eq(names.data, "t1");
+    tr_buf_free(&names);
     /* another tenant sees nothing */
     cr_assert_eq(tr_spanmetrics_collect(r, "t2", T0 + 30000, 0, &a, &pr, &st),
                  0);
