@@ -271,10 +271,9 @@ static const struct opt opts[] = {
      "derive traces_service_graph_* metrics from client/server span pairs "
      "into the tenant's metrics"},
     {"traces.metrics-flush-interval", K_DUR, F(traces_metrics_flush_ms), "15s",
-     NULL, 0, 0, 0, "DURATION",
-     "how often a tenant's span metrics and service graph totals are "
-     "written (at an export, else by a flusher thread; Tempo's "
-     "collection_interval)"},
+     NULL, 100, 0, 0, "DURATION",
+     "how often every tenant's span metrics and service graph totals are "
+     "written (>= 100ms; Tempo's collection_interval)"},
     {"traces.service-graph-wait", K_DUR, F(service_graph_wait_ms), "10s", NULL,
      0, 0, 0, "DURATION",
      "how long a client or server span waits for its other side (Tempo's "

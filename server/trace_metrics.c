@@ -5,16 +5,17 @@
  *
  * Spans are added on the export's worker thread after they were committed
  * (a refused or failed export adds nothing, so a client's retry is not
- * counted twice). A tenant is flushed when its previous flush is at least
- * --traces.metrics-flush-interval old: at one of its exports (on that
- * worker thread), or by the flusher thread that looks every interval (at
- * least 1 s) for tenants nobody flushed - idle ones, whose last increments
- * and expired edges are written that way. The flusher's writes wait for
- * the cluster like a handler's, so it is stopped and joined after the HTTP
- * server drained and before the cluster shuts down (server/main.c). The
- * write goes through tr_metrics_write like any remote-write (validation,
- * the tenant's ingestion rate and series limit); a failure only delays
- * the values to the next flush. */
+ * counted twice); that costs the export a few hash lookups per span and
+ * never a write. A flusher thread writes, every
+ * --traces.metrics-flush-interval, the totals of every tenant the registry
+ * holds (expiring their pending edges first), so an export never waits for
+ * the metrics shards and idle tenants' last increments get written. Its
+ * writes wait for the cluster like a handler's, so it is stopped and
+ * joined after the HTTP server drained and before the cluster shuts down
+ * (server/main.c). The write goes through tr_metrics_write like any
+ * remote-write (validation, the tenant's ingestion rate and series
+ * limit); a failure only delays the values to the next flush. When the
+ * thread could not start, exports flush their tenant instead. */
 #include "server/trace_metrics.h"
 
 #include <inttypes.h>
@@ -37,7 +38,7 @@ struct tr_trace_metrics {
     pthread_mutex_t mu; /* with cv: wakes the flusher */
     pthread_cond_t cv;
     atomic_bool stop;
-    bool running; /* the flusher thread exists (joinable) */
+    atomic_bool running; /* the flusher thread exists (joinable) */
     pthread_t thread;
     struct tr_sm_family *m_series;  /* gauge {tenant} */
     struct tr_sm_family *m_pending; /* gauge {tenant} */
@@ -123,7 +124,7 @@ void tr_trace_metrics_close(struct tr_app *app)
         return;
     }
     tr_trace_metrics_stop(app);
-    if (tm->running) {
+    if (atomic_load(&tm->running)) {
         /* normally joined before the cluster stopped; a thread still in a
          * write now would never return: leave it and its registry */
         struct timespec ts;
@@ -134,7 +135,7 @@ void tr_trace_metrics_close(struct tr_app *app)
             app->trace_metrics = NULL;
             return;
         }
-        tm->running = false;
+        atomic_store(&tm->running, false);
     }
     tr_spanmetrics_free(tm->reg);
     pthread_cond_destroy(&tm->cv);
@@ -162,17 +163,18 @@ static void tm__stats(struct tr_trace_metrics *tm,
     }
 }
 
-/* Collects tenant's totals when its flush is due and writes them. */
+/* Collects tenant's totals when its last flush is at least min_interval
+ * old and writes them. */
 static void tm__flush(struct tr_trace_metrics *tm,
                       const char *tenant,
                       struct tr_arena *arena,
                       int64_t now,
+                      int64_t min_interval,
                       struct tr_spanmetrics_stats *st)
 {
     struct tr_app *app = tm->app;
     struct tr_prw_request pr;
-    int rv = tr_spanmetrics_collect(tm->reg, tenant, now,
-                                    app->cfg->traces_metrics_flush_ms, arena,
+    int rv = tr_spanmetrics_collect(tm->reg, tenant, now, min_interval, arena,
                                     &pr, st);
     if (rv != 0) {
         tr_log_warn("span metrics: out of memory", "tenant=%s", tenant);
@@ -196,8 +198,8 @@ static void *tm__run(void *arg)
 {
     struct tr_trace_metrics *tm = arg;
     int64_t every = tm->app->cfg->traces_metrics_flush_ms;
-    if (every < 1000) {
-        every = 1000;
+    if (every < 100) {
+        every = 100;
     }
     struct tr_buf names;
     tr_buf_init(&names);
@@ -223,7 +225,7 @@ static void *tm__run(void *arg)
                 tr_arena_init(&a, 64 * 1024);
                 struct tr_spanmetrics_stats st;
                 memset(&st, 0, sizeof(st));
-                tm__flush(tm, names.data + o, &a, tr_now_ms(), &st);
+                tm__flush(tm, names.data + o, &a, tr_now_ms(), 0, &st);
                 tr_arena_free(&a);
             }
         }
@@ -237,13 +239,13 @@ static void *tm__run(void *arg)
 int tr_trace_metrics_start(struct tr_app *app)
 {
     struct tr_trace_metrics *tm = app->trace_metrics;
-    if (tm == NULL || tm->running) {
+    if (tm == NULL || atomic_load(&tm->running)) {
         return 0;
     }
     if (pthread_create(&tm->thread, NULL, tm__run, tm) != 0) {
         return TR_EIO;
     }
-    tm->running = true;
+    atomic_store(&tm->running, true);
     return 0;
 }
 
@@ -262,12 +264,12 @@ void tr_trace_metrics_stop(struct tr_app *app)
 void tr_trace_metrics_join(struct tr_app *app)
 {
     struct tr_trace_metrics *tm = app->trace_metrics;
-    if (tm == NULL || !tm->running) {
+    if (tm == NULL || !atomic_load(&tm->running)) {
         return;
     }
     tr_trace_metrics_stop(app);
     pthread_join(tm->thread, NULL);
-    tm->running = false;
+    atomic_store(&tm->running, false);
 }
 
 void tr_trace_metrics_ingest(struct tr_app *app,
@@ -286,5 +288,11 @@ void tr_trace_metrics_ingest(struct tr_app *app,
     if (tr_spanmetrics_add(tm->reg, tenant, t, skip, now, &st) != 0) {
         tr_log_warn("span metrics: out of memory", "tenant=%s", tenant);
     }
-    tm__flush(tm, tenant, arena, now, &st);
+    if (atomic_load(&tm->running)) {
+        tm__stats(tm, tenant, &st);
+    } else {
+        /* no flusher thread */
+        tm__flush(tm, tenant, arena, now, app->cfg->traces_metrics_flush_ms,
+                  &st);
+    }
 }
