@@ -763,8 +763,8 @@ int tr_spanmetrics_add(struct tr_spanmetrics *r,
                 }
                 bool edge_kind = sp->kind >= TR_OTLP_KIND_SERVER &&
                                  sp->kind <= TR_OTLP_KIND_CONSUMER;
-                if (rv == 0 && r->cfg.service_graph && has_svc && edge_kind &&
-                    sp->trace_id.len == 16) {
+                if (rv == 0 && r->cfg.service_graph && has_svc && svc.len > 0 &&
+                    edge_kind && sp->trace_id.len == 16) {
                     rv = sm__edge_side(r, tn, svc.data, &rg->resource, sp,
                                        now_ms, &x, st);
                 }

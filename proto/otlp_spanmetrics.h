@@ -41,12 +41,13 @@
  *                                                   0.1, 2, 8))
  *   connection_type: "" (so absent), messaging_system, database or
  *   virtual_node.
- * Edges, as Tempo builds them. Only spans of a resource with service.name
- * take part. A CLIENT (PRODUCER: messaging_system) span is the client side
- * of the edge keyed (trace id, its span id); a SERVER (CONSUMER:
- * messaging_system) span the server side of the edge keyed (trace id, its
- * parent span id). Either side with status ERROR fails the edge. An edge
- * completes - one request counted - when both sides are known:
+ * Edges, as Tempo builds them. Only spans of a resource with a non-empty
+ * service.name take part. A CLIENT (PRODUCER: messaging_system) span is
+ * the client side of the edge keyed (trace id, its span id); a SERVER
+ * (CONSUMER: messaging_system) span the server side of the edge keyed
+ * (trace id, its parent span id). Either side with status ERROR fails
+ * the edge. An edge completes - one request counted - when both sides are
+ * known:
  *   - in the same add call (one export request) whatever the span order;
  *   - across calls of the same tenant on this registry, while the first
  *     side waits in the tenant's pending store (at most wait_ms, at most

@@ -398,6 +398,12 @@ Test(otlp_spanmetrics, pair_across_calls_and_expiry)
     add(r, &q, T0 + 7000, &st);
     cr_assert_eq(st.pending, 2);
     cr_assert_eq(st.edges, 0);
+    /* nor one whose service.name is empty */
+    memset(&q, 0, sizeof(q));
+    req_add(&q, "", s2, 1);
+    add(r, &q, T0 + 7000, &st);
+    cr_assert_eq(st.pending, 2);
+    cr_assert_eq(st.edges, 0);
     struct tr_arena a;
     tr_arena_init(&a, 4096);
     struct tr_prw_request pr;
@@ -413,10 +419,11 @@ Test(otlp_spanmetrics, pair_across_calls_and_expiry)
     cr_assert_eq(VAL(&pr, "traces_service_graph_request_total", "client=a",
                      "server=payments", "connection_type=virtual_node"),
                  1);
-    /* the span without service.name still counts in span metrics */
+    /* the spans without service.name (absent or empty) still count in
+     * span metrics, without a service label */
     cr_assert_eq(VAL(&pr, "traces_spanmetrics_calls_total", "span_name=s", SRV,
                      "status_code=STATUS_CODE_UNSET"),
-                 1);
+                 2);
     tr_arena_free(&a);
     tr_spanmetrics_free(r);
 }
