@@ -7,7 +7,9 @@ traces_spanmetrics_latency_*, traces_service_graph_request_total, ..._failed_tot
 virtual-node edges; a pair split over two exports is still paired; the
 counters are cumulative; tenants are isolated; triad's /metrics reports the
 series and edges; the flags turn the processors off and the series limit
-holds."""
+holds; an idle tenant is flushed by the flusher thread (and SIGTERM joins
+it); on a 2-node cluster each node writes its own series
+(__metrics_gen_instance) and sides split over the nodes are not paired."""
 
 import struct
 import time
@@ -274,3 +276,71 @@ def test_idle_tenant_flushed_by_the_flusher():
     finally:
         t.stop()
         t.cleanup()
+
+
+def test_two_nodes_keep_their_own_series():
+    """A 2-node cluster (RF 2): each node counts the pairs it receives in
+    its own series (__metrics_gen_instance = its node name), readable from
+    either node; a pair whose sides reach different nodes is not paired."""
+    nodes = [Triad() for _ in range(2)]
+    joins = ",".join("127.0.0.1:%d" % t.port for t in nodes)
+    for i, t in enumerate(nodes):
+        t.extra_args += ["--node-name", "sm%d" % (i + 1),
+                         "--bootstrap-expect", "2", "--join", joins,
+                         "--replication-factor", "2",
+                         "--traces.metrics-flush-interval", "200ms",
+                         "--traces.service-graph-wait", "1s"]
+    try:
+        for t in nodes:
+            t._spawn(t.argv())
+        for t in nodes:
+            rc = t._wait_ready(60)
+            assert rc is None, "node exited with %s:\n%s" % (
+                rc, t.stderr_tail(30))
+        now = time.time_ns()
+
+        def pair(n):
+            t = tid(500 + n)
+            return request([
+                ("a", [span(t, sid(1), "call", KIND_CLIENT, now, 30)]),
+                ("b", [span(t, sid(2), "serve", KIND_SERVER, now, 20,
+                            parent=sid(1))])])
+
+        def export_retry(t, body):
+            def ok():
+                r = t.request("POST", "/v1/traces", body=body,
+                              headers={"Content-Type":
+                                       "application/x-protobuf",
+                                       "X-Scope-OrgID": "cl"})
+                return r.status == 200
+            wait_until(ok, 30, interval=0.2, what="export accepted")
+
+        export_retry(nodes[0], pair(1))
+        export_retry(nodes[1], pair(2))
+        # the sides of one more pair split over the nodes
+        t3 = tid(503)
+        export_retry(nodes[0], request([("a", [span(t3, sid(1), "call",
+                                                    KIND_CLIENT, now, 30)])]))
+        export_retry(nodes[1], request([("b", [span(t3, sid(2), "serve",
+                                                    KIND_SERVER, now, 20,
+                                                    parent=sid(1))])]))
+        expr = 'traces_service_graph_request_total{client="a",server="b"}'
+        for t in nodes:
+            def both():
+                j = t.get_json("/api/v1/query", {"query": expr},
+                               tenant="cl")
+                return sorted((r["metric"].get("__metrics_gen_instance"),
+                               r["value"][1]) for r in j["data"]["result"])
+            wait_until(lambda: both() == [("sm1", "1"), ("sm2", "1")], 30,
+                       what="one series per node")
+        # past the wait: the split pair expired on both nodes, unpaired
+        time.sleep(1.5)
+        wait_until(lambda: all(
+            "triad_service_graph_edges_expired_total{tenant=\"cl\"} 1"
+            in t.request("GET", "/metrics").text for t in nodes), 15,
+            what="the split sides expired on each node")
+        assert value(nodes[0], "sum(%s)" % expr, "cl") == 2
+    finally:
+        for t in nodes:
+            t.stop()
+            t.cleanup()
