@@ -109,6 +109,16 @@ static char *sm__dup(const char *p, size_t n)
     return s;
 }
 
+/* Points key (present) at v. tr_u64map_put may grow the map even for a
+ * present key (and fail); after a delete it never grows (the map kept
+ * count * 4 <= cap * 3 when the key went in), so this cannot fail. */
+static void sm__map_replace(struct tr_u64map *m, uint64_t key, void *v)
+{
+    tr_u64map_del(m, key);
+    int rv = tr_u64map_put(m, key, v);
+    (void)rv;
+}
+
 /* Cuts s to max bytes at a UTF-8 boundary (max 0: no cut). */
 static struct tr_slice sm__cut(struct tr_slice s, size_t max)
 {
@@ -346,8 +356,7 @@ static void sm__set_unlink(struct sm_tenant *t, struct sm_set *s)
     struct sm_set *first = tr_u64map_get(&t->sets, s->hash);
     if (first == s) {
         if (s->chain != NULL) {
-            tr_u64map_put(&t->sets, s->hash, s->chain); /* replaces: no
-                                                            allocation */
+            sm__map_replace(&t->sets, s->hash, s->chain);
         } else {
             tr_u64map_del(&t->sets, s->hash);
         }
@@ -482,7 +491,7 @@ static void sm__edge_remove(struct sm_tenant *t, struct sm_edge *e)
     struct sm_edge *first = tr_u64map_get(&t->edges, e->hash);
     if (first == e) {
         if (e->chain != NULL) {
-            tr_u64map_put(&t->edges, e->hash, e->chain);
+            sm__map_replace(&t->edges, e->hash, e->chain);
         } else {
             tr_u64map_del(&t->edges, e->hash);
         }
@@ -988,7 +997,7 @@ int tr_spanmetrics_collect(struct tr_spanmetrics *r,
         struct sm_tenant *first = tr_u64map_get(&r->tenants, t->hash);
         if (first == t) {
             if (t->chain != NULL) {
-                tr_u64map_put(&r->tenants, t->hash, t->chain);
+                sm__map_replace(&r->tenants, t->hash, t->chain);
             } else {
                 tr_u64map_del(&r->tenants, t->hash);
             }

@@ -613,3 +613,55 @@ Test(otlp_spanmetrics, span_size)
     tr_buf_free(&rs);
     tr_buf_free(&req);
 }
+
+/* Many label sets and edges: stale ones leave the map (slots move on
+ * every removal) while the others keep their totals; the pending store
+ * stays at its bound. */
+Test(otlp_spanmetrics, many_sets_and_edges)
+{
+    enum { N = 3000 };
+    struct tr_spanmetrics *r = reg_new(0, 500);
+    static struct tr_otlp_span sp[2 * N];
+    static char names[2 * N][16];
+    static uint8_t ids[2 * N][16];
+    for (int i = 0; i < 2 * N; i++) {
+        snprintf(names[i], sizeof(names[i]), "op-%d", i);
+        memset(ids[i], 0, 16);
+        memcpy(ids[i], &i, sizeof(i));
+        ids[i][15] = 1;
+        sp[i] = span(TR_OTLP_KIND_CLIENT, names[i], 1, 0, ids[i], ID1, NULL);
+    }
+    struct req q;
+    struct tr_spanmetrics_stats st;
+    for (int half = 0; half < 2; half++) {
+        memset(&q, 0, sizeof(q));
+        req_add(&q, "a", sp + half * N, N);
+        add(r, &q, T0 + half * 10 * 60000, &st);
+        cr_assert_eq(st.spans, N);
+        cr_assert_eq(st.pending, 500);
+    }
+    cr_assert_eq(st.series, 2 * N * TR_SPANMETRICS_SPAN_SERIES);
+    /* the second half again: counts 2 */
+    add(r, &q, T0 + 11 * 60000, &st);
+    struct tr_arena a;
+    tr_arena_init(&a, 1 << 16);
+    struct tr_prw_request pr;
+    memset(&st, 0, sizeof(st));
+    cr_assert_eq(
+        tr_spanmetrics_collect(r, "t1", T0 + 15 * 60000, 0, &a, &pr, &st), 0);
+    cr_assert_eq(st.series, N * TR_SPANMETRICS_SPAN_SERIES);
+    cr_assert_eq(pr.n_series, N * TR_SPANMETRICS_SPAN_SERIES);
+    for (int i = N; i < 2 * N; i += 97) {
+        char nm[32];
+        snprintf(nm, sizeof(nm), "span_name=%s", names[i]);
+        cr_assert_eq(
+            VAL(&pr, "traces_spanmetrics_calls_total", "service=a", nm,
+                "span_kind=SPAN_KIND_CLIENT", "status_code=STATUS_CODE_UNSET"),
+            2);
+    }
+    cr_assert_null(find(&pr, "traces_spanmetrics_calls_total", "service=a",
+                        "span_name=op-0", "span_kind=SPAN_KIND_CLIENT",
+                        "status_code=STATUS_CODE_UNSET", NULL));
+    tr_arena_free(&a);
+    tr_spanmetrics_free(r);
+}
