@@ -13,6 +13,7 @@
 
 #include "lib/err.h"
 #include "proto/otlp_spanmetrics.h"
+#include "tests/lib/oom.h"
 #include "tests/lib/pbwrite.h"
 
 #define T0 1800000000000LL /* ms, on a minute boundary + 0 */
@@ -664,4 +665,70 @@ Test(otlp_spanmetrics, many_sets_and_edges)
                         "status_code=STATUS_CODE_UNSET", NULL));
     tr_arena_free(&a);
     tr_spanmetrics_free(r);
+}
+
+/* Every allocation failure gives TR_ENOMEM or success, never a crash or a
+ * leak (ASan), and the registry stays usable. */
+Test(otlp_spanmetrics, out_of_memory)
+{
+    struct tr_otlp_kv db[1] = {kv("db.system", "postgresql")};
+    struct tr_otlp_kv peer[1] = {kv("peer.service", "ext")};
+    struct tr_otlp_span sa[5] = {
+        span(TR_OTLP_KIND_SERVER, "in", 50, 0, TRACE, ID1, NULL),
+        span(TR_OTLP_KIND_CLIENT, "call", 30, 0, TRACE, ID2, ID1),
+        span(TR_OTLP_KIND_CLIENT, "q", 3, 0, TRACE, ID3, ID1),
+        span(TR_OTLP_KIND_CLIENT, "pay", 3, 0, TRACE2, ID1, NULL),
+        span(TR_OTLP_KIND_SERVER, "serve", 20, TR_OTLP_STATUS_ERROR, TRACE, ID3,
+             ID2),
+    };
+    sa[2].attrs = db;
+    sa[2].n_attrs = 1;
+    sa[3].attrs = peer;
+    sa[3].n_attrs = 1;
+    struct req q;
+    memset(&q, 0, sizeof(q));
+    req_add(&q, "a", sa, 4);
+    req_add(&q, "b", sa + 4, 1);
+    tr_test_oom_install(100000);
+    for (int budget = 0; budget < 80; budget++) {
+        struct tr_spanmetrics *r = NULL;
+        tr_test_oom_budget(budget);
+        int rv = tr_spanmetrics_new(
+            &(struct tr_spanmetrics_config){
+                .span_metrics = true,
+                .service_graph = true,
+                .max_pending = 10,
+                .wait_ms = 1000,
+                .stale_ms = 60000,
+                .instance = "node-a",
+            },
+            &r);
+        if (rv != 0) {
+            cr_assert_eq(rv, TR_ENOMEM);
+            continue;
+        }
+        struct tr_spanmetrics_stats st;
+        memset(&st, 0, sizeof(st));
+        rv = tr_spanmetrics_add(r, "t1", &q.t, NULL, T0, &st);
+        cr_assert(rv == 0 || rv == TR_ENOMEM, "budget %d: %d", budget, rv);
+        struct tr_arena a;
+        tr_arena_init(&a, 256);
+        struct tr_prw_request pr;
+        memset(&st, 0, sizeof(st));
+        rv = tr_spanmetrics_collect(r, "t1", T0 + 5000, 0, &a, &pr, &st);
+        cr_assert(rv == 0 || rv == TR_ENOMEM, "budget %d: %d", budget, rv);
+        tr_arena_free(&a);
+        /* memory again: the registry still works */
+        tr_test_oom_budget(100000);
+        tr_arena_init(&a, 256);
+        memset(&st, 0, sizeof(st));
+        cr_assert_eq(tr_spanmetrics_add(r, "t1", &q.t, NULL, T0 + 6000, &st),
+                     0);
+        cr_assert_eq(
+            tr_spanmetrics_collect(r, "t1", T0 + 7000, 0, &a, &pr, &st), 0);
+        cr_assert_gt(pr.n_series, 0);
+        tr_arena_free(&a);
+        tr_spanmetrics_free(r);
+    }
+    tr_test_oom_remove();
 }
