@@ -34,6 +34,7 @@
 #include "proto/otlp_traces.h"
 #include "server/app.h"
 #include "server/otlp_resp.h"
+#include "server/trace_metrics.h"
 
 /* Bytes a span takes, roughly as encoded (for the per-trace limit). */
 static size_t ot__kvs_size(const struct tr_otlp_kv *kvs, size_t n);
@@ -349,6 +350,10 @@ void tr_api_otlp_traces(const struct tr_http_request *req,
         }
     }
     tr_selfmetrics_inc(app->m_spans, (double)res.appended, tenant);
+    if (k.rejected < t.n_spans) {
+        /* committed: span metrics and the service graph count them */
+        tr_trace_metrics_ingest(app, tenant, req->arena, &t, k.skip);
+    }
     tr_otlp_resp_success(resp, json, "rejectedSpans", k.rejected, k.reason,
                          strlen(k.reason));
 }

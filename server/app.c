@@ -11,6 +11,7 @@
 #include "lib/err.h"
 #include "lib/log.h"
 #include "cluster/cluster.h"
+#include "server/trace_metrics.h"
 #include "server/version.h"
 
 static void app__collect(struct tr_buf *out, void *arg)
@@ -144,6 +145,10 @@ int tr_app_init(struct tr_app *app, const struct tr_config *cfg, char *errmsg)
         "tenant.",
         1, tl);
     tr_selfmetrics_add_collector(r, app__collect, app);
+    if (tr_trace_metrics_init(app) != 0) {
+        snprintf(errmsg, TR_ERRMSG_SIZE, "span metrics: out of memory");
+        return TR_ENOMEM;
+    }
     return 0;
 }
 
@@ -160,6 +165,7 @@ void tr_app_close(struct tr_app *app)
     app->log_limiters = NULL;
     tr_rate_limiters_free(app->trace_limiters);
     app->trace_limiters = NULL;
+    tr_trace_metrics_close(app);
 }
 
 int tr_app_routes(struct tr_app *app, struct tr_http_server *http)

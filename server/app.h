@@ -18,6 +18,7 @@
 
 struct tr_rate_limiters; /* server/limits.c */
 struct tr_cluster;       /* cluster/cluster.h */
+struct tr_trace_metrics; /* server/trace_metrics.h */
 
 struct tr_app {
     const struct tr_config *cfg;
@@ -27,6 +28,7 @@ struct tr_app {
     struct tr_rate_limiters *limiters;
     struct tr_rate_limiters *log_limiters;   /* line bytes per tenant */
     struct tr_rate_limiters *trace_limiters; /* OTLP trace bytes */
+    struct tr_trace_metrics *trace_metrics;  /* span metrics, service graph */
     int64_t start_ms;
     /* self-metrics */
     struct tr_sm_family *m_samples; /* triad_samples_ingested_total{tenant} */

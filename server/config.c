@@ -252,6 +252,32 @@ static const struct opt opts[] = {
      "20000000", NULL, 0, 0, 0, "SIZE",
      "burst size of the traces ingestion rate limit (Tempo's "
      "ingestion_burst_size_bytes)"},
+    {"limits.traces-metrics-max-series", K_U64,
+     F(limits.traces_metrics_max_series), "100000", NULL, 0, 0, 0, "N",
+     "series of span metrics and the service graph a tenant may have on a "
+     "node (Tempo's max_active_series); new label sets beyond are not "
+     "counted; 0: unlimited"},
+    {"limits.service-graph-max-pending", K_U64,
+     F(limits.service_graph_max_pending), "10000", NULL, 1, 0, 0, "N",
+     "service graph edges per tenant waiting for their other side (Tempo's "
+     "max_items); the oldest beyond are expired"},
+    /* span metrics and the service graph (Tempo's metrics-generator) */
+    {"traces.span-metrics", K_BOOL, F(traces_span_metrics), "true", NULL, 0, 0,
+     0, "",
+     "derive traces_spanmetrics_* metrics from ingested spans into the "
+     "tenant's metrics"},
+    {"traces.service-graph", K_BOOL, F(traces_service_graph), "true", NULL, 0,
+     0, 0, "",
+     "derive traces_service_graph_* metrics from client/server span pairs "
+     "into the tenant's metrics"},
+    {"traces.metrics-flush-interval", K_DUR, F(traces_metrics_flush_ms), "15s",
+     NULL, 100, 0, 0, "DURATION",
+     "how often every tenant's span metrics and service graph totals are "
+     "written (>= 100ms; Tempo's collection_interval)"},
+    {"traces.service-graph-wait", K_DUR, F(service_graph_wait_ms), "10s", NULL,
+     0, 0, 0, "DURATION",
+     "how long a client or server span waits for its other side (Tempo's "
+     "wait)"},
     /* PromQL queries */
     {"query.timeout", K_DUR, F(query_timeout_ms), "2m", NULL, 1, 0, 0,
      "DURATION",

@@ -36,6 +36,9 @@ struct tr_limits {
     size_t traces_max_attr_bytes;      /* longer values cut; 0 = off */
     size_t traces_rate_bytes;          /* request bytes/s per tenant; 0 = off */
     size_t traces_burst_bytes;         /* token bucket size */
+    uint64_t traces_metrics_max_series; /* span metrics + service graph
+                                           series per tenant; 0 = off */
+    uint64_t service_graph_max_pending; /* half-seen edges per tenant */
 };
 
 struct tr_config {
@@ -90,12 +93,16 @@ struct tr_config {
     size_t apply_queue_bytes;       /* --storage.apply-queue-size, 64MiB */
     char *debug_fake_clock;         /* --debug.fake-clock RFC3339, "" off */
     struct tr_limits limits;        /* --limits.* (defaults for every tenant) */
-    int64_t query_timeout_ms;       /* --query.timeout, 2m */
-    uint64_t query_max_samples;     /* --query.max-samples, 50000000; 0: none */
-    uint64_t query_max_series;      /* --query.max-series, 0: none */
-    int64_t query_lookback_ms;      /* --query.lookback-delta, 5m */
-    char *status_addr;              /* `triad status --addr URL` */
-    bool status_verify;             /* `triad status --verify` */
+    bool traces_span_metrics;       /* --traces.span-metrics, true */
+    bool traces_service_graph;      /* --traces.service-graph, true */
+    int64_t traces_metrics_flush_ms; /* --traces.metrics-flush-interval */
+    int64_t service_graph_wait_ms;   /* --traces.service-graph-wait, 10s */
+    int64_t query_timeout_ms;        /* --query.timeout, 2m */
+    uint64_t query_max_samples; /* --query.max-samples, 50000000; 0: none */
+    uint64_t query_max_series;  /* --query.max-series, 0: none */
+    int64_t query_lookback_ms;  /* --query.lookback-delta, 5m */
+    char *status_addr;          /* `triad status --addr URL` */
+    bool status_verify;         /* `triad status --verify` */
 };
 
 /* Fills cfg with defaults, then the YAML file named by --config (if any),

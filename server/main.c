@@ -19,6 +19,7 @@
 #include "server/config.h"
 #include "server/http.h"
 #include "server/prom_json.h"
+#include "server/trace_metrics.h"
 #include "server/version.h"
 
 struct node {
@@ -40,6 +41,7 @@ struct node {
     bool trim_running;
     int64_t trimmed_after; /* last_query_end_ms the last trim followed */
     bool stopping;
+    uv_work_t trace_metrics_join; /* shutdown: the span metrics flusher */
 };
 
 /* glibc keeps freed memory for the next query (mallopt in main); once no
@@ -127,11 +129,27 @@ static void node__on_cluster_closed(void *arg)
     uv_close((uv_handle_t *)&n->lag_timer, NULL);
 }
 
+static void node__trace_metrics_join(uv_work_t *w)
+{
+    struct node *n = w->data;
+    tr_trace_metrics_join(&n->app); /* its last write needs the loop */
+}
+
+static void node__trace_metrics_joined(uv_work_t *w, int status)
+{
+    (void)status;
+    struct node *n = w->data;
+    /* in-flight requests and span metrics writes are done: hand
+     * leaderships over, close groups */
+    tr_cluster_shutdown(n->cluster, node__on_cluster_closed, n);
+}
+
 static void node__on_http_closed(void *arg)
 {
     struct node *n = arg;
-    /* in-flight requests are done: hand leaderships over, close groups */
-    tr_cluster_shutdown(n->cluster, node__on_cluster_closed, n);
+    n->trace_metrics_join.data = n;
+    uv_queue_work(n->loop, &n->trace_metrics_join, node__trace_metrics_join,
+                  node__trace_metrics_joined);
 }
 
 static void node__on_signal(uv_signal_t *s, int signum)
@@ -144,6 +162,7 @@ static void node__on_signal(uv_signal_t *s, int signum)
     n->stopping = true;
     tr_log_info("shutting down", "signal=%d", signum);
     tr_loki_tail_stop();
+    tr_trace_metrics_stop(&n->app);
     uv_timer_stop(&n->checkpoint_timer);
     uv_timer_stop(&n->trim_timer);
     uv_timer_stop(&n->lag_timer);
@@ -308,6 +327,12 @@ static int node__serve(struct node *n)
     }
     n->app.cluster = n->cluster;
     n->app.source = tr_cluster_source(n->cluster);
+    if (tr_trace_metrics_start(&n->app) != 0) {
+        tr_log_warn(
+            "span metrics: cannot start the flusher thread; tenants "
+            "are flushed at their exports only",
+            NULL);
+    }
     uv_signal_init(n->loop, &n->sigterm);
     uv_signal_init(n->loop, &n->sigint);
     n->sigterm.data = n;
