@@ -737,10 +737,13 @@ int tr_spanmetrics_add(struct tr_spanmetrics *r,
                        const char *tenant,
                        const struct tr_otlp_traces *t,
                        const bool *skip,
+                       unsigned which,
                        int64_t now_ms,
                        struct tr_spanmetrics_stats *st)
 {
-    if (!r->cfg.span_metrics && !r->cfg.service_graph) {
+    bool span_on = r->cfg.span_metrics && (which & TR_SPANMETRICS_SPAN);
+    bool graph_on = r->cfg.service_graph && (which & TR_SPANMETRICS_GRAPH);
+    if (!span_on && !graph_on) {
         return 0;
     }
     struct sm_scratch x;
@@ -767,12 +770,12 @@ int tr_spanmetrics_add(struct tr_spanmetrics *r,
                 if (rv != 0 || (skip != NULL && skip[k])) {
                     continue;
                 }
-                if (r->cfg.span_metrics) {
+                if (span_on) {
                     rv = sm__observe_span(r, tn, service, sp, now_ms, st);
                 }
                 bool edge_kind = sp->kind >= TR_OTLP_KIND_SERVER &&
                                  sp->kind <= TR_OTLP_KIND_CONSUMER;
-                if (rv == 0 && r->cfg.service_graph && has_svc && svc.len > 0 &&
+                if (rv == 0 && graph_on && has_svc && svc.len > 0 &&
                     edge_kind && sp->trace_id.len == 16) {
                     rv = sm__edge_side(r, tn, svc.data, &rg->resource, sp,
                                        now_ms, &x, st);

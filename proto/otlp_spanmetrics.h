@@ -137,10 +137,16 @@ void tr_spanmetrics_free(struct tr_spanmetrics *r);
  * skip may be NULL) to tenant's totals at now_ms, and expires the tenant's
  * pending edges older than wait_ms. Nothing points into t afterwards.
  * 0 or TR_ENOMEM (what was added so far stays). */
+/* Processors of one call (a tenant may turn off what the configuration
+ * runs): */
+#define TR_SPANMETRICS_SPAN 1u
+#define TR_SPANMETRICS_GRAPH 2u
+#define TR_SPANMETRICS_ALL 3u
 int tr_spanmetrics_add(struct tr_spanmetrics *r,
                        const char *tenant,
                        const struct tr_otlp_traces *t,
                        const bool *skip,
+                       unsigned which,
                        int64_t now_ms,
                        struct tr_spanmetrics_stats *st);
 

@@ -136,7 +136,8 @@ static bool tenant_is_default(const struct tr_catalog_tenant *t)
            t->retention_logs_ms < 0 && t->retention_traces_ms < 0 &&
            t->traces_max_bytes_per_trace == 0 &&
            t->traces_max_attr_bytes == 0 && t->traces_rate_bytes == 0 &&
-           t->traces_burst_bytes == 0;
+           t->traces_burst_bytes == 0 && t->traces_span_metrics == 0 &&
+           t->traces_service_graph == 0;
 }
 
 static int apply_set_tenant(struct tr_catalog *c,
@@ -335,6 +336,8 @@ static void put_tenant(struct tr_buf *out, const struct tr_catalog_tenant *t)
     tr_buf_put_uvarint(out, t->traces_max_attr_bytes);
     tr_buf_put_uvarint(out, t->traces_rate_bytes);
     tr_buf_put_uvarint(out, t->traces_burst_bytes);
+    tr_buf_putc(out, (char)t->traces_span_metrics);
+    tr_buf_putc(out, (char)t->traces_service_graph);
 }
 
 void tr_catalog_cmd_set_tenant(struct tr_buf *out,
@@ -385,7 +388,10 @@ static int get_tenant(struct tr_cursor *cur,
         (tr_cursor_uvarint(cur, &t->traces_max_bytes_per_trace) != 0 ||
          tr_cursor_uvarint(cur, &t->traces_max_attr_bytes) != 0 ||
          tr_cursor_uvarint(cur, &t->traces_rate_bytes) != 0 ||
-         tr_cursor_uvarint(cur, &t->traces_burst_bytes) != 0)) {
+         tr_cursor_uvarint(cur, &t->traces_burst_bytes) != 0 ||
+         tr_cursor_u8(cur, &t->traces_span_metrics) != 0 ||
+         tr_cursor_u8(cur, &t->traces_service_graph) != 0 ||
+         t->traces_span_metrics > 2 || t->traces_service_graph > 2)) {
         return TR_ECORRUPT;
     }
     return 0;

@@ -117,6 +117,8 @@ struct tr_catalog_tenant {
     uint64_t traces_max_attr_bytes;
     uint64_t traces_rate_bytes; /* per second */
     uint64_t traces_burst_bytes;
+    uint8_t traces_span_metrics;  /* 0 = the flag, 1 = on, 2 = off */
+    uint8_t traces_service_graph; /* 0 = the flag, 1 = on, 2 = off */
 };
 
 /* Cluster-wide settings that apply depends on (replicated, so every

@@ -155,6 +155,12 @@ static void limits__json(struct tr_http_response *resp,
     tr_json_uint(&j, t && t->traces_burst_bytes
                          ? t->traces_burst_bytes
                          : cfg->limits.traces_burst_bytes);
+    tr_json_key(&j, "traces_span_metrics");
+    tr_json_bool(&j, t && t->traces_span_metrics ? t->traces_span_metrics == 1
+                                                 : cfg->traces_span_metrics);
+    tr_json_key(&j, "traces_service_graph");
+    tr_json_bool(&j, t && t->traces_service_graph ? t->traces_service_graph == 1
+                                                  : cfg->traces_service_graph);
     tr_json_obj_end(&j);
     tr_json_obj_end(&j);
     resp->status = 200;
@@ -184,7 +190,8 @@ static bool admin__authorized(const struct tr_http_request *req,
  * /api/v1/admin/tenants/limits?tenant=T&max_series=N&ingestion_rate=R&
  * ingestion_burst=B&retention_metrics=D&retention_logs=D&retention_traces=D
  * &traces_max_bytes_per_trace=N&traces_max_attribute_bytes=N&
- * traces_ingestion_rate_bytes=N&traces_ingestion_burst_bytes=N
+ * traces_ingestion_rate_bytes=N&traces_ingestion_burst_bytes=N&
+ * traces_span_metrics=on|off&traces_service_graph=on|off
  * (absent or 0 for the traces limits = default; a POST with none of them
  * removes the overrides). */
 static void admin__tenant_limits(const struct tr_http_request *req,
@@ -234,10 +241,26 @@ static void admin__tenant_limits(const struct tr_http_request *req,
         bad |= v == -3;
         *tf[i] = v > 0 ? (uint64_t)v : 0;
     }
+    static const char *const toggles[] = {"traces_span_metrics",
+                                          "traces_service_graph"};
+    uint8_t *tg[] = {&t.traces_span_metrics, &t.traces_service_graph};
+    for (size_t i = 0; i < 2; i++) {
+        const char *v = tr_http_form_get(req, toggles[i]);
+        if (v == NULL || v[0] == '\0') {
+            continue;
+        }
+        if (strcmp(v, "true") == 0 || strcmp(v, "on") == 0) {
+            *tg[i] = 1;
+        } else if (strcmp(v, "false") == 0 || strcmp(v, "off") == 0) {
+            *tg[i] = 2;
+        } else {
+            bad = 1;
+        }
+    }
     if (bad) {
         tr_http_resp_text(resp, 400,
                           "bad value: numbers must be >= 0, retentions "
-                          "durations like 30d");
+                          "durations like 30d, switches on or off");
         return;
     }
     if (tr_cluster_set_tenant(app->cluster, &t) != 0) {

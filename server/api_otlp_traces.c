@@ -31,6 +31,7 @@
 #include "lib/hash.h"
 #include "lib/selfmetrics.h"
 #include "lib/u64map.h"
+#include "proto/otlp_spanmetrics.h"
 #include "proto/otlp_traces.h"
 #include "server/app.h"
 #include "server/otlp_resp.h"
@@ -158,6 +159,7 @@ struct ot_limits {
     size_t max_bytes_per_trace;
     size_t max_attr_bytes;
     size_t rate, burst;
+    unsigned metrics; /* TR_SPANMETRICS_* the tenant has on */
 };
 
 static void ot__limits(struct tr_app *app,
@@ -167,7 +169,7 @@ static void ot__limits(struct tr_app *app,
     const struct tr_limits *f = &app->cfg->limits;
     *l = (struct ot_limits){f->traces_max_bytes_per_trace,
                             f->traces_max_attr_bytes, f->traces_rate_bytes,
-                            f->traces_burst_bytes};
+                            f->traces_burst_bytes, TR_SPANMETRICS_ALL};
     struct tr_catalog_tenant o;
     if (app->cluster == NULL || !tr_cluster_tenant(app->cluster, tenant, &o)) {
         return;
@@ -183,6 +185,12 @@ static void ot__limits(struct tr_app *app,
     }
     if (o.traces_burst_bytes > 0) {
         l->burst = (size_t)o.traces_burst_bytes;
+    }
+    if (o.traces_span_metrics == 2) {
+        l->metrics &= ~TR_SPANMETRICS_SPAN;
+    }
+    if (o.traces_service_graph == 2) {
+        l->metrics &= ~TR_SPANMETRICS_GRAPH;
     }
 }
 
@@ -352,7 +360,8 @@ void tr_api_otlp_traces(const struct tr_http_request *req,
     tr_selfmetrics_inc(app->m_spans, (double)res.appended, tenant);
     if (k.rejected < t.n_spans) {
         /* committed: span metrics and the service graph count them */
-        tr_trace_metrics_ingest(app, tenant, req->arena, &t, k.skip);
+        tr_trace_metrics_ingest(app, tenant, req->arena, &t, k.skip,
+                                lim.metrics);
     }
     tr_otlp_resp_success(resp, json, "rejectedSpans", k.rejected, k.reason,
                          strlen(k.reason));

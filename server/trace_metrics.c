@@ -276,7 +276,8 @@ void tr_trace_metrics_ingest(struct tr_app *app,
                              const char *tenant,
                              struct tr_arena *arena,
                              const struct tr_otlp_traces *t,
-                             const bool *skip)
+                             const bool *skip,
+                             unsigned which)
 {
     struct tr_trace_metrics *tm = app->trace_metrics;
     if (tm == NULL) {
@@ -285,7 +286,7 @@ void tr_trace_metrics_ingest(struct tr_app *app,
     struct tr_spanmetrics_stats st;
     memset(&st, 0, sizeof(st));
     int64_t now = tr_now_ms();
-    if (tr_spanmetrics_add(tm->reg, tenant, t, skip, now, &st) != 0) {
+    if (tr_spanmetrics_add(tm->reg, tenant, t, skip, which, now, &st) != 0) {
         tr_log_warn("span metrics: out of memory", "tenant=%s", tenant);
     }
     if (atomic_load(&tm->running)) {

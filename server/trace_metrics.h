@@ -33,14 +33,16 @@ void tr_trace_metrics_stop(struct tr_app *app);
 void tr_trace_metrics_join(struct tr_app *app);
 
 /* Worker thread, after the spans of t (those without skip[k]) were
- * committed: adds them to tenant's totals (arena: the request's, used
- * only without a flusher thread). Never fails nor delays the export: a
- * write that fails is logged and counted, and the next flush writes the
- * totals again (they are cumulative). */
+ * committed: adds them to tenant's totals (the processors in which,
+ * TR_SPANMETRICS_*: a tenant's overrides may turn one off) (arena: the
+ * request's, used only without a flusher thread). Never fails nor delays the
+ * export: a write that fails is logged and counted, and the next flush writes
+ * the totals again (they are cumulative). */
 void tr_trace_metrics_ingest(struct tr_app *app,
                              const char *tenant,
                              struct tr_arena *arena,
                              const struct tr_otlp_traces *t,
-                             const bool *skip);
+                             const bool *skip,
+                             unsigned which);
 
 #endif

@@ -344,3 +344,34 @@ def test_two_nodes_keep_their_own_series():
         for t in nodes:
             t.stop()
             t.cleanup()
+
+
+def test_tenant_override_turns_span_metrics_off():
+    """traces_span_metrics=off in the tenant's overrides: no span metrics
+    for it (its service graph still runs); other tenants unaffected."""
+    r = T.request("POST", "/api/v1/admin/tenants/limits?tenant=quiet&"
+                  "traces_span_metrics=off")
+    assert r.status == 200, r.body
+    assert r.json()["data"]["traces_span_metrics"] is False
+    assert r.json()["data"]["traces_service_graph"] is True
+    now = time.time_ns()
+    for tenant in ("quiet", "loud"):
+        t = tid(900)
+        body = request([("web", [span(t, sid(1), "GET /", KIND_CLIENT, now,
+                                      10)]),
+                        ("api", [span(t, sid(2), "/", KIND_SERVER, now, 5,
+                                      parent=sid(1))])])
+        export(T, body, tenant)
+    settle(T, "traces_service_graph_request_total", "quiet", {
+        frozenset({("client", "web"), ("server", "api")}): 1})
+    settle(T, "traces_spanmetrics_calls_total", "loud", {
+        frozenset({("service", "web"), ("span_name", "GET /"),
+                   ("span_kind", "SPAN_KIND_CLIENT"),
+                   ("status_code", "STATUS_CODE_UNSET")}): 1,
+        frozenset({("service", "api"), ("span_name", "/"),
+                   ("span_kind", "SPAN_KIND_SERVER"),
+                   ("status_code", "STATUS_CODE_UNSET")}): 1})
+    assert query(T, "traces_spanmetrics_calls_total", "quiet") == {}
+    r = T.request("POST", "/api/v1/admin/tenants/limits?tenant=quiet&"
+                  "traces_span_metrics=maybe")
+    assert r.status == 400

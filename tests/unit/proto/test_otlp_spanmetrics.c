@@ -116,7 +116,9 @@ static void add(struct tr_spanmetrics *r,
                 struct tr_spanmetrics_stats *st)
 {
     memset(st, 0, sizeof(*st));
-    cr_assert_eq(tr_spanmetrics_add(r, "t1", &q->t, NULL, now, st), 0);
+    cr_assert_eq(
+        tr_spanmetrics_add(r, "t1", &q->t, NULL, TR_SPANMETRICS_ALL, now, st),
+        0);
 }
 
 /* The series whose labels (besides __metrics_gen_instance) are exactly
@@ -709,7 +711,8 @@ Test(otlp_spanmetrics, out_of_memory)
         }
         struct tr_spanmetrics_stats st;
         memset(&st, 0, sizeof(st));
-        rv = tr_spanmetrics_add(r, "t1", &q.t, NULL, T0, &st);
+        rv = tr_spanmetrics_add(r, "t1", &q.t, NULL, TR_SPANMETRICS_ALL, T0,
+                                &st);
         cr_assert(rv == 0 || rv == TR_ENOMEM, "budget %d: %d", budget, rv);
         struct tr_arena a;
         tr_arena_init(&a, 256);
@@ -722,7 +725,8 @@ Test(otlp_spanmetrics, out_of_memory)
         tr_test_oom_budget(100000);
         tr_arena_init(&a, 256);
         memset(&st, 0, sizeof(st));
-        cr_assert_eq(tr_spanmetrics_add(r, "t1", &q.t, NULL, T0 + 6000, &st),
+        cr_assert_eq(tr_spanmetrics_add(r, "t1", &q.t, NULL, TR_SPANMETRICS_ALL,
+                                        T0 + 6000, &st),
                      0);
         cr_assert_eq(
             tr_spanmetrics_collect(r, "t1", T0 + 7000, 0, &a, &pr, &st), 0);

@@ -1078,6 +1078,7 @@ Test(catalog, tenant_traces_limits_and_version_1)
     t.retention_metrics_ms = t.retention_logs_ms = t.retention_traces_ms = -1;
     t.traces_max_bytes_per_trace = 1000;
     t.traces_rate_bytes = 5000;
+    t.traces_span_metrics = 2;
     struct tr_buf cmd;
     tr_buf_init(&cmd);
     tr_catalog_cmd_set_tenant(&cmd, &t);
@@ -1095,9 +1096,12 @@ Test(catalog, tenant_traces_limits_and_version_1)
     cr_assert_eq(tr_catalog_decode(&d, snap.data, snap.len), 0);
     cr_assert_eq(d.n_tenants, 1);
     cr_assert_eq(d.tenants[0].traces_rate_bytes, 5000);
+    cr_assert_eq(d.tenants[0].traces_span_metrics, 2);
+    cr_assert_eq(d.tenants[0].traces_service_graph, 0);
     /* a tenant with only traces limits is not a default one */
     t.traces_max_bytes_per_trace = 0;
     t.traces_rate_bytes = 0;
+    t.traces_span_metrics = 0;
     t.traces_max_attr_bytes = 7;
     tr_buf_reset(&cmd);
     tr_catalog_cmd_set_tenant(&cmd, &t);
