@@ -22,11 +22,11 @@ struct tr_app;
 struct tr_traceql_metrics_job;
 
 struct tr_tempo_metrics_params {
-    struct tr_slice q;   /* TraceQL metrics query */
-    int64_t start, end;  /* ns, start <= end */
-    int64_t step;        /* ns; 0: the default (the range / 100, at least
-                            1 s); ignored when instant */
-    bool instant;        /* one step [start, end] */
+    struct tr_slice q;  /* TraceQL metrics query */
+    int64_t start, end; /* ns, start <= end */
+    int64_t step;       /* ns; 0: the default (the range / 100, at least
+                           1 s); ignored when instant */
+    bool instant;       /* one step [start, end] */
 };
 
 struct tr_tempo_metrics_result {
