@@ -1,14 +1,17 @@
 /* fuzz_tempo_pb.c - libFuzzer driver for the tempopb.StreamingQuerier
  * request decoders and response encoders (proto/tempo_pb.h).
  *
- * The input is decoded as a SearchRequest, a SearchTagsRequest and a
- * SearchTagValuesRequest: 0 or TR_EPROTO only, every slice inside the
+ * The input is decoded as a SearchRequest, a SearchTagsRequest, a
+ * SearchTagValuesRequest, a QueryRangeRequest and a QueryInstantRequest:
+ * 0 or TR_EPROTO only, every slice inside the
  * input, the tag count bounded by the input. Whatever decodes is written
  * back through the response encoders (the tags as tag names, scopes and
- * typed values, the query as a span name of a trace), which must succeed
- * and write at least the metrics message. Seeds:
+ * typed values, the query as a span name of a trace; a metrics request's
+ * query as a label and prom labels, its start, end and step as samples),
+ * which must succeed and write at least the metrics message. Seeds:
  * fuzz/corpus/fuzz_tempo_pb/ (requests as Grafana sends them: TraceQL
- * search, legacy tags and durations, tags v2 with a scope, tag values). */
+ * search, legacy tags and durations, tags v2 with a scope, tag values,
+ * metrics query_range and instant). */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -106,6 +109,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (rv == 0) {
         inside(v.tag_name, data, size);
         inside(v.query, data, size);
+    }
+    for (int instant = 0; instant < 2; instant++) {
+        struct tr_tempo_metrics_req m;
+        rv = tr_tempo_pb_metrics_req(data, size, instant, &m, err);
+        check(rv == 0 || rv == TR_EPROTO);
+        if (rv != 0) {
+            continue;
+        }
+        inside(m.query, data, size);
+        check(!instant || (m.step == 0 && m.exemplars == 0));
+        struct tr_otlp_kv kv = {m.query,
+                                {.type = TR_OTLP_STRING, .s = m.query}};
+        double d;
+        memcpy(&d, &m.step, sizeof(d)); /* any bits: NaN, infinities */
+        struct tr_tempo_sample sm[2] = {{(int64_t)m.start, d},
+                                        {(int64_t)m.end, (double)m.step}};
+        struct tr_tempo_series se = {&kv, 1, sm, 2, m.query};
+        struct tr_tempo_search_metrics mt = {.completed_jobs = 1};
+        tr_buf_reset(&out);
+        check(tr_tempo_pb_metrics_resp(&se, 1, instant, &mt, &out) == 0);
+        check(out.len > 2);
     }
     tr_buf_free(&out);
     tr_arena_free(&a);

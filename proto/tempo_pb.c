@@ -13,11 +13,15 @@
 #define M_TAGS "SearchTagsRequest"
 #define M_VALUES "SearchTagValuesRequest"
 #define M_ENTRY "SearchRequest.Tags entry"
+#define M_RANGE "QueryRangeRequest"
+#define M_INSTANT "QueryInstantRequest"
+
+enum { F_U32, F_STR, F_U64 };
 
 /* A scalar field of a flat message: where it goes in the output struct. */
 struct fieldspec {
     uint32_t field;
-    bool str;      /* string (struct tr_slice), else uint32 */
+    unsigned kind; /* F_STR (struct tr_slice), F_U32 or F_U64 */
     size_t offset; /* in the output struct */
 };
 
@@ -38,7 +42,7 @@ static int flat_field(const struct tr_pb_rd *rd,
             continue;
         }
         char *dst = (char *)out + specs[i].offset;
-        if (specs[i].str) {
+        if (specs[i].kind == F_STR) {
             struct tr_slice s;
             int rv = tr_pb_want(rd, at, msg, field, wt, WT_LEN);
             if (rv == 0) {
@@ -54,7 +58,9 @@ static int flat_field(const struct tr_pb_rd *rd,
         if (rv == 0) {
             rv = tr_pb_u64(rd, c, msg, field, &v);
         }
-        if (rv == 0) {
+        if (rv == 0 && specs[i].kind == F_U64) {
+            memcpy(dst, &v, sizeof(v));
+        } else if (rv == 0) {
             uint32_t u = (uint32_t)v; /* Go keeps the low 32 bits */
             memcpy(dst, &u, sizeof(u));
         }
@@ -88,13 +94,17 @@ static int flat_decode(const void *p,
     return 0;
 }
 
-#define SPEC_STR(type, f, member)       \
-    {                                   \
-        f, true, offsetof(type, member) \
+#define SPEC_STR(type, f, member)        \
+    {                                    \
+        f, F_STR, offsetof(type, member) \
     }
 #define SPEC_U32(type, f, member)        \
     {                                    \
-        f, false, offsetof(type, member) \
+        f, F_U32, offsetof(type, member) \
+    }
+#define SPEC_U64(type, f, member)        \
+    {                                    \
+        f, F_U64, offsetof(type, member) \
     }
 
 int tr_tempo_pb_tags_req(const void *p,
@@ -131,6 +141,26 @@ int tr_tempo_pb_tag_values_req(const void *p,
     memset(out, 0, sizeof(*out));
     return flat_decode(p, n, M_VALUES, specs, sizeof(specs) / sizeof(specs[0]),
                        out, errmsg);
+}
+
+int tr_tempo_pb_metrics_req(const void *p,
+                            size_t n,
+                            bool instant,
+                            struct tr_tempo_metrics_req *out,
+                            char *errmsg)
+{
+    static const struct fieldspec range[] = {
+        SPEC_STR(struct tr_tempo_metrics_req, 1, query),
+        SPEC_U64(struct tr_tempo_metrics_req, 2, start),
+        SPEC_U64(struct tr_tempo_metrics_req, 3, end),
+        SPEC_U64(struct tr_tempo_metrics_req, 4, step),
+        SPEC_U32(struct tr_tempo_metrics_req, 16, exemplars),
+    };
+    memset(out, 0, sizeof(*out));
+    /* QueryInstantRequest's fields 1-3 are QueryRangeRequest's */
+    return flat_decode(p, n, instant ? M_INSTANT : M_RANGE, range,
+                       instant ? 3 : sizeof(range) / sizeof(range[0]), out,
+                       errmsg);
 }
 
 /* A Tags map entry (1 key, 2 value; either may be absent: empty). */
@@ -265,6 +295,19 @@ static void pb_sub(struct tr_buf *b, unsigned field, struct tr_buf *m)
     tr_buf_reset(m);
 }
 
+/* A double (fixed64, little-endian), written even when zero. */
+static void pb_double(struct tr_buf *b, unsigned field, double d)
+{
+    uint64_t u;
+    uint8_t le[8];
+    memcpy(&u, &d, 8);
+    for (int i = 0; i < 8; i++) {
+        le[i] = (uint8_t)(u >> (8 * i));
+    }
+    pb_tag(b, field, WT_I64);
+    tr_buf_append(b, le, 8);
+}
+
 /* An OTLP AnyValue's fields (1 string, 2 bool, 3 int, 4 double, 5 array,
  * 6 kvlist, 7 bytes) into b. */
 static void pb_value(struct tr_buf *b, const struct tr_otlp_value *v)
@@ -282,17 +325,9 @@ static void pb_value(struct tr_buf *b, const struct tr_otlp_value *v)
             pb_tag(b, 3, WT_VARINT);
             tr_buf_put_uvarint(b, (uint64_t)v->i);
             break;
-        case TR_OTLP_DOUBLE: {
-            uint64_t u;
-            uint8_t le[8];
-            memcpy(&u, &v->d, 8);
-            for (int i = 0; i < 8; i++) {
-                le[i] = (uint8_t)(u >> (8 * i));
-            }
-            pb_tag(b, 4, WT_I64);
-            tr_buf_append(b, le, 8);
+        case TR_OTLP_DOUBLE:
+            pb_double(b, 4, v->d);
             break;
-        }
         case TR_OTLP_ARRAY:
             tr_buf_init(&m);
             tr_buf_init(&e);
@@ -381,6 +416,21 @@ static int done(struct tr_buf *out)
     return out->oom ? TR_ENOMEM : 0;
 }
 
+/* SearchMetrics as field 2 of out (search and metrics answers). */
+static void pb_search_metrics(struct tr_buf *out,
+                              const struct tr_tempo_search_metrics *m)
+{
+    struct tr_buf b;
+    tr_buf_init(&b);
+    pb_uint(&b, 1, m->inspected_traces);
+    pb_uint(&b, 2, m->inspected_bytes);
+    pb_uint(&b, 3, m->total_blocks);
+    pb_uint(&b, 4, m->completed_jobs);
+    pb_uint(&b, 5, m->total_jobs);
+    pb_sub(out, 2, &b);
+    tr_buf_free(&b);
+}
+
 int tr_tempo_pb_search_resp(const struct tr_tempo_trace *t,
                             size_t n,
                             const struct tr_tempo_search_metrics *m,
@@ -414,14 +464,9 @@ int tr_tempo_pb_search_resp(const struct tr_tempo_trace *t,
         }
         pb_sub(out, 1, &tm);
     }
-    pb_uint(&tm, 1, m->inspected_traces);
-    pb_uint(&tm, 2, m->inspected_bytes);
-    pb_uint(&tm, 3, m->total_blocks);
-    pb_uint(&tm, 4, m->completed_jobs);
-    pb_uint(&tm, 5, m->total_jobs);
-    pb_sub(out, 2, &tm);
     tr_buf_free(&tm);
     tr_buf_free(&set);
+    pb_search_metrics(out, m);
     return done(out);
 }
 
@@ -488,5 +533,43 @@ int tr_tempo_pb_tag_values_resp(const struct tr_tempo_tag_value *v,
     }
     tr_buf_free(&tv);
     pb_meta_metrics(out, m);
+    return done(out);
+}
+
+/* A double of a proto3 message: left out when 0 (NaN is written). */
+static void pb_double_nz(struct tr_buf *b, unsigned field, double d)
+{
+    if (d != 0) {
+        pb_double(b, field, d);
+    }
+}
+
+int tr_tempo_pb_metrics_resp(const struct tr_tempo_series *s,
+                             size_t n,
+                             bool instant,
+                             const struct tr_tempo_search_metrics *m,
+                             struct tr_buf *out)
+{
+    struct tr_buf ts, sm;
+    tr_buf_init(&ts);
+    tr_buf_init(&sm);
+    for (size_t i = 0; i < n; i++) {
+        tr_tempo_pb_kvs(&ts, 1, s[i].labels, s[i].n_labels);
+        if (instant) {
+            pb_double_nz(&ts, 2,
+                         s[i].n_samples > 0 ? s[i].samples[0].value : 0);
+        }
+        for (size_t k = 0; !instant && k < s[i].n_samples; k++) {
+            pb_double_nz(&sm, 1, s[i].samples[k].value);
+            /* int64: a negative one is its 64-bit two's complement */
+            pb_uint(&sm, 2, (uint64_t)s[i].samples[k].ts_ms);
+            pb_sub(&ts, 2, &sm);
+        }
+        pb_str(&ts, 3, s[i].prom_labels);
+        pb_sub(out, 1, &ts);
+    }
+    tr_buf_free(&ts);
+    tr_buf_free(&sm);
+    pb_search_metrics(out, m);
     return done(out);
 }

@@ -16,6 +16,13 @@
  *   SearchTagValuesRequest   1 string tagName, 2 string query, 4 uint32
  *                            start, 5 uint32 end, 6 uint32 maxTagValues,
  *                            7 uint32 staleValueThreshold; 8 skipped
+ *   QueryRangeRequest        1 string query (TraceQL metrics), 2 uint64
+ *                            start, 3 uint64 end (Unix ns), 4 uint64 step
+ *                            (ns), 16 uint32 exemplars; 7 queryMode, 8-15
+ *                            (RF1 block fields, dedicated columns), 17
+ *                            maxSeries, 18 instant, 19: skipped
+ *   QueryInstantRequest      1 string query, 2 uint64 start, 3 uint64 end
+ *                            (Unix ns)
  *
  *   SearchResponse           1 repeated TraceSearchMetadata traces,
  *                            2 SearchMetrics metrics
@@ -41,6 +48,19 @@
  *                            type, 2 string value), 2 metrics
  *   MetadataMetrics          1 uint64 inspectedBytes, 2 uint32 totalJobs,
  *                            3 uint32 completedJobs, 4 uint32 totalBlocks
+ *   QueryRangeResponse       1 repeated TimeSeries series, 2 SearchMetrics
+ *                            metrics (3 status, 4 message: not written,
+ *                            COMPLETE)
+ *   TimeSeries               1 repeated KeyValue labels (OTLP), 2 repeated
+ *                            Sample samples, 3 string prom_labels (Tempo
+ *                            2.7's; reserved by later versions, which skip
+ *                            it), 4 repeated Exemplar exemplars (none)
+ *   Sample                   1 double value (fixed64), 2 int64
+ *                            timestamp_ms
+ *   QueryInstantResponse     1 repeated InstantSeries series, 2
+ *                            SearchMetrics metrics
+ *   InstantSeries            1 repeated KeyValue labels, 2 double value,
+ *                            3 string prom_labels
  *
  * As proto3 wants, singular fields equal to zero or empty are left out;
  * repeated strings are written even when empty; the metrics message is
@@ -92,6 +112,15 @@ struct tr_tempo_tag_values_req {
     uint32_t stale_value_threshold;
 };
 
+/* A QueryRangeRequest (instant: false) or a QueryInstantRequest (instant:
+ * true; step and exemplars 0). */
+struct tr_tempo_metrics_req {
+    struct tr_slice query; /* TraceQL metrics, empty: none */
+    uint64_t start, end;   /* Unix ns, 0: absent */
+    uint64_t step;         /* ns, 0: the default */
+    uint32_t exemplars;    /* read, not used (triad keeps no exemplars) */
+};
+
 /* Decode the message p[0..n) into *out (slices into p; the tags array in
  * a). 0, TR_EPROTO (a precise message in errmsg, when not NULL: the field
  * and the byte offset) or TR_ENOMEM. */
@@ -108,6 +137,12 @@ int tr_tempo_pb_tag_values_req(const void *p,
                                size_t n,
                                struct tr_tempo_tag_values_req *out,
                                char *errmsg);
+/* instant: a QueryInstantRequest, else a QueryRangeRequest. */
+int tr_tempo_pb_metrics_req(const void *p,
+                            size_t n,
+                            bool instant,
+                            struct tr_tempo_metrics_req *out,
+                            char *errmsg);
 
 /* ---- responses ----------------------------------------------------------- */
 
@@ -166,6 +201,20 @@ struct tr_tempo_tag_value {
     struct tr_slice value;
 };
 
+struct tr_tempo_sample {
+    int64_t ts_ms;
+    double value;
+};
+
+/* A series of a TraceQL metrics answer. */
+struct tr_tempo_series {
+    const struct tr_otlp_kv *labels;
+    size_t n_labels;
+    const struct tr_tempo_sample *samples; /* oldest first */
+    size_t n_samples;
+    struct tr_slice prom_labels; /* {k="v", ...} as the JSON's promLabels */
+};
+
 /* Lower-case hex of id[0..n) (n <= 16) into out, NUL-terminated; with trim,
  * leading zeros dropped but the last digit (Tempo's trace ids). Returns
  * the length. */
@@ -200,5 +249,13 @@ int tr_tempo_pb_tag_values_resp(const struct tr_tempo_tag_value *v,
                                 bool v2,
                                 const struct tr_tempo_meta_metrics *m,
                                 struct tr_buf *out);
+/* instant: QueryInstantResponse (each series' value its first sample's,
+ * 0 without samples, as the HTTP API's); else QueryRangeResponse. Values
+ * of 0 are left out (proto3), NaN and infinities written. */
+int tr_tempo_pb_metrics_resp(const struct tr_tempo_series *s,
+                             size_t n,
+                             bool instant,
+                             const struct tr_tempo_search_metrics *m,
+                             struct tr_buf *out);
 
 #endif

@@ -10,8 +10,11 @@
  *   tags-v2         SearchTagsRequest            SearchTagsV2Response
  *   tag-values      SearchTagValuesRequest       SearchTagValuesResponse
  *   tag-values-v2   SearchTagValuesRequest       SearchTagValuesV2Response
+ *   metrics-range   QueryRangeRequest            QueryRangeResponse
+ *   metrics-instant QueryInstantRequest          QueryInstantResponse
  *
- * Each runs the same coordinator as the HTTP API (server/tempo_search.h)
+ * Each runs the same coordinator as the HTTP API (server/tempo_search.h;
+ * TraceQL metrics: server/tempo_metrics.h)
  * and answers one response message holding the whole result (a server
  * stream of one message; Tempo streams partial results, each one whole
  * up to then, so the last message is what a client keeps). Errors are
@@ -23,13 +26,18 @@
  * limits; Query (TraceQL) wins over the legacy Tags / MinDurationMs /
  * MaxDurationMs, which become a TraceQL query as the HTTP API's tags=
  * do; SearchTagsRequest.query and SearchTagValuesRequest.query are not
- * used to filter (as on the HTTP API). */
+ * used to filter (as on the HTTP API). The metrics requests' start and
+ * end are Unix ns (0: absent; default: the hour up to now, as the HTTP
+ * API's since=1h), step ns (0: the HTTP API's default); exemplars and
+ * QueryRangeRequest's block and paging fields are not used. */
 #include <string.h>
 
 #include "lib/alloc.h"
+#include "lib/clock.h"
 #include "lib/err.h"
 #include "proto/tempo_pb.h"
 #include "server/app.h"
+#include "server/tempo_metrics.h"
 #include "server/tempo_search.h"
 
 static void tg__fail(struct tr_http_response *resp, int status, const char *m)
@@ -165,6 +173,47 @@ static int tg__tag_values(const struct tr_http_request *req,
     return tr_tempo_pb_tag_values_resp(v, n, v2, &mt, out) == 0 ? 0 : 500;
 }
 
+static int tg__metrics(const struct tr_http_request *req,
+                       const char *tenant,
+                       bool instant,
+                       struct tr_arena *a,
+                       struct tr_buf *out,
+                       char *errmsg)
+{
+    struct tr_tempo_metrics_req m;
+    if (tr_tempo_pb_metrics_req(req->body, req->body_len, instant, &m,
+                                errmsg) != 0) {
+        return 400;
+    }
+    if (m.query.len == 0) {
+        tr_errf(TR_EINVAL, errmsg, "missing query: a TraceQL metrics query");
+        return 400;
+    }
+    if (m.start > INT64_MAX || m.end > INT64_MAX || m.step > INT64_MAX) {
+        tr_errf(TR_EINVAL, errmsg,
+                "invalid start, end or step: beyond 2^63 ns");
+        return 400;
+    }
+    struct tr_tempo_metrics_params p = {
+        .q = m.query,
+        .end = m.end > 0 ? (int64_t)m.end : tr_now_ms() * 1000000,
+        .step = (int64_t)m.step,
+        .instant = instant,
+    };
+    p.start = m.start > 0 ? (int64_t)m.start : p.end - 3600000000000LL;
+    struct tr_tempo_metrics_result r;
+    int status = tr_tempo_metrics_run(req->app, tenant, &p, a, &r, errmsg);
+    if (status == 0) {
+        struct tr_tempo_search_metrics mt = {.completed_jobs = 1,
+                                             .total_jobs = 1};
+        status = tr_tempo_pb_metrics_resp(r.series, r.n, instant, &mt, out) == 0
+                     ? 0
+                     : 500;
+    }
+    tr_tempo_metrics_release(&r);
+    return status;
+}
+
 void tr_api_tempo_grpc(const struct tr_http_request *req,
                        struct tr_http_response *resp)
 {
@@ -190,6 +239,9 @@ void tr_api_tempo_grpc(const struct tr_http_request *req,
     } else if (tr_slice_eq_cstr(method, "tag-values") ||
                tr_slice_eq_cstr(method, "tag-values-v2")) {
         status = tg__tag_values(req, tenant, method.len > 10, &a, out, errmsg);
+    } else if (tr_slice_eq_cstr(method, "metrics-range") ||
+               tr_slice_eq_cstr(method, "metrics-instant")) {
+        status = tg__metrics(req, tenant, method.len > 13, &a, out, errmsg);
     } else {
         status = 404;
         tr_errf(TR_ENOTFOUND, errmsg, "unknown method %.*s",

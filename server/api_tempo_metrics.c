@@ -31,6 +31,7 @@
 #include "query/traceql/metrics.h"
 #include "query/traceql/traceql.h"
 #include "server/app.h"
+#include "server/tempo_metrics.h"
 #include "server/tempo_trace.h"
 
 #define TM_KIND 4
@@ -194,8 +195,10 @@ static int tm__merge(void *arg, const void *answer, size_t len, char *errmsg)
                              "bad metrics answer from a node");
 }
 
-static void tm__prom_labels(struct tr_json *j,
-                            const struct tr_traceql_series *s)
+/* The series' labels as Tempo's promLabels ({k="v", ...}) into a. */
+static int tm__prom_labels(const struct tr_traceql_series *s,
+                           struct tr_arena *a,
+                           struct tr_slice *out)
 {
     struct tr_buf b;
     tr_buf_init(&b);
@@ -225,9 +228,109 @@ static void tm__prom_labels(struct tr_json *j,
         tr_buf_putc(&b, '"');
     }
     tr_buf_putc(&b, '}');
-    tr_json_key(j, "promLabels");
-    tr_json_str_n(j, b.data ? b.data : "{}", b.len);
+    char *p = b.oom ? NULL : tr_arena_memdup(a, b.data, b.len);
+    *out = (struct tr_slice){p, p ? b.len : 0};
     tr_buf_free(&b);
+    return p ? 0 : TR_ENOMEM;
+}
+
+/* The job's result as tempo_pb.h's series (in a). */
+static int tm__series(struct tr_traceql_metrics_job *job,
+                      struct tr_arena *a,
+                      struct tr_tempo_series **out,
+                      size_t *n_out)
+{
+    struct tr_traceql_series *series = NULL;
+    size_t n = 0;
+    int rv = tr_traceql_metrics_result(job, &series, &n);
+    if (rv != 0) {
+        return rv;
+    }
+    struct tr_tempo_series *o = tr_arena_alloc(a, (n + 1) * sizeof(*o));
+    if (o == NULL) {
+        return TR_ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const struct tr_traceql_series *s = &series[i];
+        struct tr_tempo_sample *sm =
+            tr_arena_alloc(a, (s->n_samples + 1) * sizeof(*sm));
+        if (sm == NULL || tm__prom_labels(s, a, &o[i].prom_labels) != 0) {
+            return TR_ENOMEM;
+        }
+        for (size_t k = 0; k < s->n_samples; k++) {
+            sm[k] = (struct tr_tempo_sample){s->samples[k].ts_ms,
+                                             s->samples[k].value};
+        }
+        o[i].labels = s->labels;
+        o[i].n_labels = s->n_labels;
+        o[i].samples = sm;
+        o[i].n_samples = s->n_samples;
+    }
+    *out = o;
+    *n_out = n;
+    return 0;
+}
+
+int tr_tempo_metrics_run(struct tr_app *app,
+                         const char *tenant,
+                         const struct tr_tempo_metrics_params *p,
+                         struct tr_arena *a,
+                         struct tr_tempo_metrics_result *out,
+                         char *errmsg)
+{
+    memset(out, 0, sizeof(*out));
+    int64_t start = p->start, end = p->end, step = p->step;
+    if (end < start) {
+        tr_errf(TR_EINVAL, errmsg, "invalid start and end: end before start");
+        return 400;
+    }
+    if (p->instant) {
+        step = end - start + 1;
+    } else if (step <= 0) {
+        step = (end - start) / 100;
+        step = step < 1000000000 ? 1000000000 : step;
+    }
+    struct tr_traceql_query *query;
+    struct tm_node x = {NULL};
+    int rv = tr_traceql_parse(p->q.base, p->q.len, a, &query, errmsg);
+    if (rv == 0) {
+        rv = tr_traceql_validate(query, errmsg);
+    }
+    if (rv == 0) {
+        rv = tr_traceql_metrics_new(query, start, end, step, &x.job, errmsg);
+    }
+    if (rv != 0) {
+        return rv == TR_ENOMEM ? 500 : 400;
+    }
+    out->job = x.job;
+    struct tr_buf r;
+    tr_buf_init(&r);
+    tr_buf_putc(&r, TM_KIND);
+    tr_buf_put_uvarint(&r, strlen(tenant));
+    tr_buf_puts(&r, tenant);
+    tr_buf_put_u64be(&r, (uint64_t)start);
+    tr_buf_put_u64be(&r, (uint64_t)end);
+    tr_buf_put_uvarint(&r, p->q.len);
+    tr_buf_append(&r, p->q.base, p->q.len);
+    tr_buf_put_varint(&r, step);
+    rv = r.oom ? tr_errf(TR_ENOMEM, errmsg, "out of memory")
+               : tr_cluster_traces_query(app->cluster, r.data, r.len,
+                                         start / 1000000, end / 1000000,
+                                         tm__merge, &x, errmsg);
+    tr_buf_free(&r);
+    if (rv == 0) {
+        rv = tm__series(x.job, a, &out->series, &out->n);
+        if (rv != 0) {
+            tr_errf(rv, errmsg, "out of memory");
+        }
+    }
+    return rv == 0 ? 0 : tr_status_for(rv);
+}
+
+void tr_tempo_metrics_release(struct tr_tempo_metrics_result *r)
+{
+    tr_traceql_metrics_free(r->job);
+    r->job = NULL;
 }
 
 static void tm__number(struct tr_json *j, double v)
@@ -239,6 +342,63 @@ static void tm__number(struct tr_json *j, double v)
     } else {
         tr_json_double(j, v);
     }
+}
+
+static void tm__json(const struct tr_tempo_series *series,
+                     size_t n,
+                     bool instant,
+                     struct tr_buf *out)
+{
+    struct tr_json j;
+    tr_json_init(&j, out);
+    tr_json_obj_begin(&j);
+    tr_json_key(&j, "series");
+    tr_json_arr_begin(&j);
+    for (size_t i = 0; i < n; i++) {
+        const struct tr_tempo_series *s = &series[i];
+        tr_json_obj_begin(&j);
+        tr_json_key(&j, "labels");
+        tr_json_arr_begin(&j);
+        for (size_t k = 0; k < s->n_labels; k++) {
+            tr_json_obj_begin(&j);
+            tr_json_key(&j, "key");
+            tr_json_str_n(&j, s->labels[k].key.base, s->labels[k].key.len);
+            tr_json_key(&j, "value");
+            tr_tempo_json_value(&j, &s->labels[k].value);
+            tr_json_obj_end(&j);
+        }
+        tr_json_arr_end(&j);
+        if (instant) {
+            tr_json_key(&j, "value");
+            tm__number(&j, s->n_samples > 0 ? s->samples[0].value : 0);
+        } else {
+            tr_json_key(&j, "samples");
+            tr_json_arr_begin(&j);
+            for (size_t k = 0; k < s->n_samples; k++) {
+                char ts[24];
+                snprintf(ts, sizeof(ts), "%" PRId64, s->samples[k].ts_ms);
+                tr_json_obj_begin(&j);
+                tr_json_key(&j, "timestampMs");
+                tr_json_str(&j, ts);
+                tr_json_key(&j, "value");
+                tm__number(&j, s->samples[k].value);
+                tr_json_obj_end(&j);
+            }
+            tr_json_arr_end(&j);
+        }
+        tr_json_key(&j, "promLabels");
+        tr_json_str_n(&j, s->prom_labels.base, s->prom_labels.len);
+        tr_json_obj_end(&j);
+    }
+    tr_json_arr_end(&j);
+    tr_json_key(&j, "metrics");
+    tr_json_obj_begin(&j);
+    tr_json_key(&j, "completedJobs");
+    tr_json_uint(&j, 1);
+    tr_json_key(&j, "totalJobs");
+    tr_json_uint(&j, 1);
+    tr_json_obj_end(&j);
+    tr_json_obj_end(&j);
 }
 
 static void tm__run(const struct tr_http_request *req,
@@ -276,117 +436,28 @@ static void tm__run(const struct tr_http_request *req,
     if (start == INT64_MIN) {
         start = end - since;
     }
-    if (end < start) {
-        tm__text(resp, 400, "invalid start and end: end before start");
-        return;
-    }
-    if (instant) {
-        step = end - start + 1;
-    } else if (step == 0) {
-        step = (end - start) / 100;
-        step = step < 1000000000 ? 1000000000 : step;
-    }
+    struct tr_tempo_metrics_params p = {
+        .q = {q, strlen(q)},
+        .start = start,
+        .end = end,
+        .step = step,
+        .instant = instant,
+    };
     struct tr_arena a;
     tr_arena_init(&a, 16 * 1024);
-    struct tr_traceql_query *query;
-    struct tm_node x = {NULL};
-    rv = tr_traceql_parse(q, strlen(q), &a, &query, errmsg);
-    if (rv == 0) {
-        rv = tr_traceql_validate(query, errmsg);
-    }
-    if (rv == 0) {
-        rv = tr_traceql_metrics_new(query, start, end, step, &x.job, errmsg);
-    }
-    if (rv != 0) {
-        tr_arena_free(&a);
-        tm__text(resp, rv == TR_ENOMEM ? 500 : 400, errmsg);
-        return;
-    }
-    struct tr_buf r;
-    tr_buf_init(&r);
-    tr_buf_putc(&r, TM_KIND);
-    tr_buf_put_uvarint(&r, strlen(tenant));
-    tr_buf_puts(&r, tenant);
-    tr_buf_put_u64be(&r, (uint64_t)start);
-    tr_buf_put_u64be(&r, (uint64_t)end);
-    tr_buf_put_uvarint(&r, strlen(q));
-    tr_buf_puts(&r, q);
-    tr_buf_put_varint(&r, step);
-    rv = r.oom ? tr_errf(TR_ENOMEM, errmsg, "out of memory")
-               : tr_cluster_traces_query(app->cluster, r.data, r.len,
-                                         start / 1000000, end / 1000000,
-                                         tm__merge, &x, errmsg);
-    tr_buf_free(&r);
-    struct tr_traceql_series *series = NULL;
-    size_t n = 0;
-    if (rv == 0) {
-        rv = tr_traceql_metrics_result(x.job, &series, &n);
-        if (rv != 0) {
-            tr_errf(rv, errmsg, "out of memory");
-        }
-    }
-    if (rv != 0) {
-        int status = tr_status_for(rv);
+    struct tr_tempo_metrics_result r;
+    int status = tr_tempo_metrics_run(app, tenant, &p, &a, &r, errmsg);
+    if (status != 0) {
         if (status == 503) {
             tr_http_resp_header(resp, "Retry-After", "1");
         }
         tm__text(resp, status, errmsg);
-        tr_traceql_metrics_free(x.job);
-        tr_arena_free(&a);
-        return;
+    } else {
+        tr_buf_reset(&resp->body);
+        tm__json(r.series, r.n, instant, &resp->body);
+        resp->content_type = "application/json";
     }
-    tr_buf_reset(&resp->body);
-    struct tr_json j;
-    tr_json_init(&j, &resp->body);
-    tr_json_obj_begin(&j);
-    tr_json_key(&j, "series");
-    tr_json_arr_begin(&j);
-    for (size_t i = 0; i < n; i++) {
-        const struct tr_traceql_series *s = &series[i];
-        tr_json_obj_begin(&j);
-        tr_json_key(&j, "labels");
-        tr_json_arr_begin(&j);
-        for (size_t k = 0; k < s->n_labels; k++) {
-            tr_json_obj_begin(&j);
-            tr_json_key(&j, "key");
-            tr_json_str_n(&j, s->labels[k].key.base, s->labels[k].key.len);
-            tr_json_key(&j, "value");
-            tr_tempo_json_value(&j, &s->labels[k].value);
-            tr_json_obj_end(&j);
-        }
-        tr_json_arr_end(&j);
-        if (instant) {
-            tr_json_key(&j, "value");
-            tm__number(&j, s->n_samples > 0 ? s->samples[0].value : 0);
-        } else {
-            tr_json_key(&j, "samples");
-            tr_json_arr_begin(&j);
-            for (size_t k = 0; k < s->n_samples; k++) {
-                char ts[24];
-                snprintf(ts, sizeof(ts), "%" PRId64, s->samples[k].ts_ms);
-                tr_json_obj_begin(&j);
-                tr_json_key(&j, "timestampMs");
-                tr_json_str(&j, ts);
-                tr_json_key(&j, "value");
-                tm__number(&j, s->samples[k].value);
-                tr_json_obj_end(&j);
-            }
-            tr_json_arr_end(&j);
-        }
-        tm__prom_labels(&j, s);
-        tr_json_obj_end(&j);
-    }
-    tr_json_arr_end(&j);
-    tr_json_key(&j, "metrics");
-    tr_json_obj_begin(&j);
-    tr_json_key(&j, "completedJobs");
-    tr_json_uint(&j, 1);
-    tr_json_key(&j, "totalJobs");
-    tr_json_uint(&j, 1);
-    tr_json_obj_end(&j);
-    tr_json_obj_end(&j);
-    resp->content_type = "application/json";
-    tr_traceql_metrics_free(x.job);
+    tr_tempo_metrics_release(&r);
     tr_arena_free(&a);
 }
 

@@ -31,7 +31,8 @@
  *   /tempopb.StreamingQuerier/SearchTagsV2      -> .../tags-v2
  *   /tempopb.StreamingQuerier/SearchTagValues   -> .../tag-values
  *   /tempopb.StreamingQuerier/SearchTagValuesV2 -> .../tag-values-v2
- *   /tempopb.StreamingQuerier/MetricsQuery{Range,Instant}: UNIMPLEMENTED
+ *   /tempopb.StreamingQuerier/MetricsQueryRange -> .../metrics-range
+ *   /tempopb.StreamingQuerier/MetricsQueryInstant -> .../metrics-instant
  *
  * The /internal-grpc/tempo/{} route (server/api_tempo_grpc.c) takes the
  * request message as its protobuf body and answers the response message
@@ -84,9 +85,10 @@ static const struct grpc_method {
      "/internal-grpc/tempo/tag-values"},
     {"/tempopb.StreamingQuerier/SearchTagValuesV2",
      "/internal-grpc/tempo/tag-values-v2"},
-    /* TraceQL metrics: no /api/metrics/query_range to run yet */
-    {"/tempopb.StreamingQuerier/MetricsQueryRange", NULL},
-    {"/tempopb.StreamingQuerier/MetricsQueryInstant", NULL},
+    {"/tempopb.StreamingQuerier/MetricsQueryRange",
+     "/internal-grpc/tempo/metrics-range"},
+    {"/tempopb.StreamingQuerier/MetricsQueryInstant",
+     "/internal-grpc/tempo/metrics-instant"},
 };
 
 struct tr_h2_stream {

@@ -52,11 +52,12 @@ static rocksdb_options_t *engine__cf_options(struct tr_engine *e, int cf)
     /* (window_bits, level, strategy, max_dict_bytes, enabled): sealed data
      * is written once and read often, so spend compaction CPU on size */
     rocksdb_options_set_bottommost_compression_options(o, -14, 9, 0, 0, 1);
-    if (cf == TR_CF_LOGS || cf == TR_CF_LOGS_OPEN) {
-        /* log blocks are zstd frames already (storage/log_block.h): zstd-9
-         * over them gained nothing and was ~46% of the ingest CPU. LZ4 on
-         * every level still shrinks the raw open fragments, the indexes
-         * and the keys, and gives up fast on the compressed blocks. */
+    if (cf == TR_CF_LOGS || cf == TR_CF_LOGS_OPEN || cf == TR_CF_TRACES) {
+        /* log and trace blocks are zstd frames already
+         * (storage/log_block.h, storage/trace_block.h): zstd-9 over them
+         * gained nothing and was ~46% of the logs ingest CPU. LZ4 on every
+         * level still shrinks the raw open fragments, the indexes and the
+         * keys, and gives up fast on the compressed blocks. */
         int lz4[7];
         for (int i = 0; i < 7; i++) {
             lz4[i] = rocksdb_lz4_compression;

@@ -17,7 +17,8 @@
  *                  leave behind is dropped by compacting a small family
  *
  * Compression: none for level 0 (short-lived), LZ4 for levels 1-5, ZSTD
- * (level 9) for the bottom level. Writes go
+ * (level 9) for the bottom level; LZ4 on every level of logs, logs_open
+ * and traces, whose blocks are zstd frames already. Writes go
  * through RocksDB's WAL (fsync per write only with sync=true). */
 #ifndef TR_STORAGE_ENGINE_H
 #define TR_STORAGE_ENGINE_H

@@ -5,6 +5,7 @@
 #include "proto/tempo_pb.h"
 
 #include <criterion/criterion.h>
+#include <math.h>
 #include <string.h>
 
 #include "lib/err.h"
@@ -433,4 +434,167 @@ Test(tempo_pb, tags_and_values_response_bytes)
     tr_buf_free(&got);
     tr_buf_free(&want);
     tr_buf_free(&sub);
+}
+
+/* A QueryRangeRequest with every field Tempo's frontend sends. */
+static void range_request(struct tr_buf *b)
+{
+    tr_pbw_str(b, 1, "{ } | rate() by (resource.service.name)");
+    tr_pbw_uint(b, 2, 1700000000000000000ull);
+    tr_pbw_uint(b, 3, 1700003600000000000ull);
+    tr_pbw_uint(b, 4, 60000000000ull);
+    tr_pbw_str(b, 7, "all");   /* queryMode: skipped */
+    tr_pbw_str(b, 8, "block"); /* blockID: skipped */
+    tr_pbw_uint(b, 9, 3);      /* startPage: skipped */
+    tr_pbw_uint(b, 13, 4096);  /* size: skipped */
+    struct tr_buf dc;
+    tr_buf_init(&dc);
+    tr_pbw_str(&dc, 2, "http.url");
+    tr_pbw_msg(b, 15, &dc); /* dedicatedColumns: skipped */
+    tr_buf_free(&dc);
+    tr_pbw_uint(b, 16, ((uint64_t)1 << 32) | 100); /* keeps 100 */
+    tr_pbw_uint(b, 17, 500);                       /* maxSeries: skipped */
+    tr_pbw_uint(b, 18, 1);                         /* instant: skipped */
+    tr_pbw_str(b, 19, "x");                        /* skipped */
+}
+
+Test(tempo_pb, metrics_requests)
+{
+    struct tr_buf b;
+    tr_buf_init(&b);
+    range_request(&b);
+    struct tr_tempo_metrics_req r;
+    char err[TR_ERRMSG_SIZE] = "";
+    cr_assert_eq(tr_tempo_pb_metrics_req(b.data, b.len, false, &r, err), 0,
+                 "%s", err);
+    cr_assert(
+        tr_slice_eq_cstr(r.query, "{ } | rate() by (resource.service.name)"));
+    cr_assert_eq(r.start, 1700000000000000000ull);
+    cr_assert_eq(r.end, 1700003600000000000ull);
+    cr_assert_eq(r.step, 60000000000ull);
+    cr_assert_eq(r.exemplars, 100);
+
+    /* an instant request has fields 1-3 only: step and exemplars skipped */
+    cr_assert_eq(tr_tempo_pb_metrics_req(b.data, b.len, true, &r, err), 0, "%s",
+                 err);
+    cr_assert_eq(r.end, 1700003600000000000ull);
+    cr_assert_eq(r.step, 0);
+    cr_assert_eq(r.exemplars, 0);
+
+    cr_assert_eq(tr_tempo_pb_metrics_req(NULL, 0, false, &r, NULL), 0);
+    cr_assert_eq(r.query.len, 0);
+    cr_assert_eq(r.start, 0);
+    cr_assert_eq(r.step, 0);
+
+    /* every prefix decodes or fails cleanly */
+    size_t ok = 0;
+    for (size_t n = 0; n < b.len; n++) {
+        char *copy = malloc(n ? n : 1);
+        memcpy(copy, b.data, n);
+        for (int instant = 0; instant < 2; instant++) {
+            int rv = tr_tempo_pb_metrics_req(copy, n, instant, &r, err);
+            cr_assert(rv == 0 || rv == TR_EPROTO);
+            ok += rv == 0;
+        }
+        free(copy);
+    }
+    cr_assert_gt(ok, 2);
+
+    /* wrong wire types */
+    tr_buf_reset(&b);
+    tr_pbw_str(&b, 4, "60s");
+    cr_assert_eq(tr_tempo_pb_metrics_req(b.data, b.len, false, &r, err),
+                 TR_EPROTO);
+    cr_assert(strstr(err, "QueryRangeRequest") != NULL, "%s", err);
+    tr_buf_reset(&b);
+    tr_pbw_uint(&b, 1, 7);
+    cr_assert_eq(tr_tempo_pb_metrics_req(b.data, b.len, true, &r, err),
+                 TR_EPROTO);
+    cr_assert(strstr(err, "QueryInstantRequest") != NULL, "%s", err);
+    tr_buf_free(&b);
+}
+
+Test(tempo_pb, metrics_response_bytes)
+{
+    struct tr_otlp_kv labels[2] = {
+        {TR_SLICE_LIT("resource.service.name"),
+         {.type = TR_OTLP_STRING, .s = TR_SLICE_LIT("db")}},
+        {TR_SLICE_LIT("p"), {.type = TR_OTLP_DOUBLE, .d = 0.9}},
+    };
+    struct tr_tempo_sample samples[3] = {
+        {1700000000000, 0.5}, {1700000060000, 0}, {-1, NAN}};
+    struct tr_tempo_series s[2] = {
+        {labels, 2, samples, 3, TR_SLICE_LIT("{p=\"0.9\"}")},
+        {NULL, 0, NULL, 0, TR_SLICE_LIT("{}")},
+    };
+    struct tr_tempo_search_metrics m = {.completed_jobs = 1, .total_jobs = 1};
+    struct tr_buf got, want, ts, sub, val;
+    tr_buf_init(&got);
+    tr_buf_init(&want);
+    tr_buf_init(&ts);
+    tr_buf_init(&sub);
+    tr_buf_init(&val);
+    cr_assert_eq(tr_tempo_pb_metrics_resp(s, 2, false, &m, &got), 0);
+    kv_str(&ts, 1, "resource.service.name", "db");
+    tr_pbw_str(&sub, 1, "p");
+    tr_pbw_double(&val, 4, 0.9);
+    tr_pbw_msg(&sub, 2, &val);
+    tr_pbw_msg(&ts, 1, &sub);
+    tr_buf_reset(&sub);
+    tr_pbw_double(&sub, 1, 0.5);
+    tr_pbw_uint(&sub, 2, 1700000000000);
+    tr_pbw_msg(&ts, 2, &sub);
+    tr_buf_reset(&sub);
+    tr_pbw_uint(&sub, 2, 1700000060000); /* value 0 left out */
+    tr_pbw_msg(&ts, 2, &sub);
+    tr_buf_reset(&sub);
+    tr_pbw_double(&sub, 1, NAN);
+    tr_pbw_uint(&sub, 2, UINT64_MAX); /* int64 -1 */
+    tr_pbw_msg(&ts, 2, &sub);
+    tr_buf_reset(&sub);
+    tr_pbw_str(&ts, 3, "{p=\"0.9\"}");
+    tr_pbw_msg(&want, 1, &ts);
+    tr_buf_reset(&ts);
+    tr_pbw_str(&ts, 3, "{}");
+    tr_pbw_msg(&want, 1, &ts);
+    tr_buf_reset(&ts);
+    tr_pbw_uint(&sub, 4, 1);
+    tr_pbw_uint(&sub, 5, 1);
+    tr_pbw_msg(&want, 2, &sub);
+    assert_same(&got, &want);
+
+    /* instant: the first sample's value; none: 0, left out */
+    tr_buf_reset(&got);
+    tr_buf_reset(&want);
+    cr_assert_eq(tr_tempo_pb_metrics_resp(s, 2, true, &m, &got), 0);
+    kv_str(&ts, 1, "resource.service.name", "db");
+    tr_buf_reset(&sub);
+    tr_pbw_str(&sub, 1, "p");
+    tr_pbw_msg(&sub, 2, &val);
+    tr_pbw_msg(&ts, 1, &sub);
+    tr_pbw_double(&ts, 2, 0.5);
+    tr_pbw_str(&ts, 3, "{p=\"0.9\"}");
+    tr_pbw_msg(&want, 1, &ts);
+    tr_buf_reset(&ts);
+    tr_pbw_str(&ts, 3, "{}");
+    tr_pbw_msg(&want, 1, &ts);
+    tr_buf_reset(&sub);
+    tr_pbw_uint(&sub, 4, 1);
+    tr_pbw_uint(&sub, 5, 1);
+    tr_pbw_msg(&want, 2, &sub);
+    assert_same(&got, &want);
+
+    /* no series: the metrics message alone */
+    tr_buf_reset(&got);
+    tr_buf_reset(&want);
+    struct tr_tempo_search_metrics zero = {0};
+    cr_assert_eq(tr_tempo_pb_metrics_resp(NULL, 0, false, &zero, &got), 0);
+    tr_buf_reset(&sub);
+    tr_pbw_msg(&want, 2, &sub);
+    assert_same(&got, &want);
+    tr_buf_free(&got);
+    tr_buf_free(&want);
+    tr_buf_free(&ts);
+    tr_buf_free(&sub);
+    tr_buf_free(&val);
 }
