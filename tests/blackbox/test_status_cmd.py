@@ -197,7 +197,7 @@ def test_status_single_node():
     assert res["header"]["meta leader"] == "solo"
     assert res["shards"], out
     for s in res["shards"]:
-        assert s["leader"] == "solo" and s["signal"] in ("metrics", "logs"), s
+        assert s["leader"] == "solo" and s["signal"] in ("metrics", "logs", "traces"), s
         assert re.match(r"^solo:\d+\(0\)$", s["replicas"]), s
     # a trailing slash and the host:port form reach the same node
     for a in (addr + "/", "127.0.0.1:%d" % t.port):
