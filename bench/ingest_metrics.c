@@ -310,14 +310,9 @@ static void ingest(struct target *t, struct result *res, pid_t pid)
     free(ws);
 }
 
-static double mib(long long bytes)
-{
-    return (double)bytes / (1024.0 * 1024.0);
-}
-
 /* res->parts: the allocated size of every top-level entry of dir, largest
  * first. */
-static void disk_parts(const char *dir, struct result *res)
+static void result_parts(const char *dir, struct result *res)
 {
     struct part {
         char name[256];
@@ -377,7 +372,7 @@ static void idle_stop_measure(const char *name,
                 name, res->exit_status, log);
     if (disk_usage(data_dir, &res->disk_alloc, &res->disk_apparent) != 0)
         fprintf(stderr, "  %s: cannot walk %s\n", name, data_dir);
-    disk_parts(data_dir, res);
+    result_parts(data_dir, res);
 }
 
 static void print_result(const char *name, const struct result *r)
@@ -565,12 +560,6 @@ static int compare(const struct result *rt,
     }
     fflush(stdout);
     return 1;
-}
-
-static int dbl_cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
 }
 
 static double median(double *v, long n)

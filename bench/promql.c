@@ -107,31 +107,6 @@ struct server {
 
 static struct server srv[2] = {{.name = "triad"}, {.name = "prometheus"}};
 
-struct body {
-    char *p;
-    size_t len, cap;
-};
-
-static size_t body_write(char *p, size_t size, size_t n, void *ud)
-{
-    struct body *b = ud;
-    size_t k = size * n;
-    if (b->len + k + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 65536;
-        while (cap < b->len + k + 1)
-            cap *= 2;
-        char *q = realloc(b->p, cap);
-        if (!q)
-            return 0;
-        b->p = q;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, p, k);
-    b->len += k;
-    b->p[b->len] = 0;
-    return k;
-}
-
 static int start_triad(struct server *s)
 {
     snprintf(s->dir, sizeof s->dir, "/tmp/bench-pq-triad-XXXXXX");
@@ -404,7 +379,7 @@ static double wait_prom_compaction(double timeout_s)
 
 /* Waits until both servers use < 5% CPU over 1 s (background compaction
  * done), at most timeout_s. Returns the seconds waited. */
-static double quiesce(double timeout_s)
+static double idle_wait(double timeout_s)
 {
     double t0 = mono_s();
     double c[2] = {cpu_seconds(srv[0].pid), cpu_seconds(srv[1].pid)};
@@ -668,7 +643,7 @@ int main(int argc, char **argv)
     printf("prometheus: head spans %.2f h, %.0f blocks (%.1f s wait)\n", span,
            scrape_value(blocks_url, "prometheus_tsdb_blocks_loaded"),
            mono_s() - w0);
-    printf("waiting for both servers to be idle: %.1f s\n", quiesce(90));
+    printf("waiting for both servers to be idle: %.1f s\n", idle_wait(90));
     fflush(stdout);
 
     /* queries */

@@ -1254,65 +1254,6 @@ static int start_triad(struct server *s)
     return 0;
 }
 
-/* Waits until pid uses < 5 % of a CPU over 1 s, at most timeout_s; returns
- * the seconds waited. */
-static double quiesce(pid_t pid, double timeout_s)
-{
-    double t0 = mono_s(), c = cpu_seconds(pid);
-    while (mono_s() - t0 < timeout_s) {
-        sleep(1);
-        double c2 = cpu_seconds(pid);
-        if (c2 - c < 0.05)
-            break;
-        c = c2;
-    }
-    return mono_s() - t0;
-}
-
-/* "db 33.5 MiB, raft 7.9 MiB": the allocated size of every top-level
- * entry of dir, largest first. */
-static void disk_parts(const char *dir, char *out, size_t n)
-{
-    struct part {
-        char name[256];
-        long long alloc;
-    } parts[32];
-    int np = 0;
-    DIR *d = opendir(dir);
-    struct dirent *de;
-    while (d && np < 32 && (de = readdir(d)) != NULL) {
-        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-            continue;
-        char path[600];
-        long long al, ap;
-        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
-        if (disk_usage(path, &al, &ap) != 0)
-            continue;
-        snprintf(parts[np].name, sizeof parts[np].name, "%s", de->d_name);
-        parts[np++].alloc = al;
-    }
-    if (d)
-        closedir(d);
-    size_t len = 0;
-    out[0] = 0;
-    for (int i = 0; i < np; i++) {
-        int best = i;
-        for (int k = i + 1; k < np; k++)
-            if (parts[k].alloc > parts[best].alloc)
-                best = k;
-        if (best != i) {
-            struct part tmp = parts[i];
-            parts[i] = parts[best];
-            parts[best] = tmp;
-        }
-        int k = snprintf(out + len, n - len, "%s%s %.1f MiB", i ? ", " : "",
-                         parts[i].name, (double)parts[i].alloc / 1048576.0);
-        if (k < 0 || (size_t)k >= n - len)
-            break;
-        len += (size_t)k;
-    }
-}
-
 /* ---- export --------------------------------------------------------------
  */
 
@@ -1432,31 +1373,6 @@ static double export_all(const struct server *srv)
 /* ---- reads ---------------------------------------------------------------
  */
 
-struct body {
-    char *p;
-    size_t len, cap;
-};
-
-static size_t body_write(char *p, size_t size, size_t n, void *ud)
-{
-    struct body *b = ud;
-    size_t k = size * n;
-    if (b->len + k + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 65536;
-        while (cap < b->len + k + 1)
-            cap *= 2;
-        char *q = realloc(b->p, cap);
-        if (!q)
-            return 0;
-        b->p = q;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, p, k);
-    b->len += k;
-    b->p[b->len] = 0;
-    return k;
-}
-
 /* GET url; the status (0 on a transport error), the body in *b. */
 static long http_get(CURL *h,
                      const char *url,
@@ -1480,12 +1396,6 @@ static long http_get(CURL *h,
     if (rc == CURLE_OK)
         curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
     return status;
-}
-
-static int dbl_cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
 }
 
 /* nearest-rank percentile of sorted v */
@@ -1610,11 +1520,6 @@ static void usage(void)
             "              [--triad PATH] [--perf FILE] [--keep]\n"
             "              [--reads-only DIR]\n");
     exit(2);
-}
-
-static double mib(long long b)
-{
-    return (double)b / 1048576.0;
 }
 
 static void row(const char *metric,

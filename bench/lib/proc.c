@@ -2,6 +2,7 @@
 #include "bench/lib/proc.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -253,4 +254,90 @@ static int rm_cb(const char *p,
 void rm_rf(const char *dir)
 {
     nftw(dir, rm_cb, 32, FTW_DEPTH | FTW_PHYS);
+}
+
+double quiesce(pid_t pid, double timeout_s)
+{
+    double t0 = mono_s(), c = cpu_seconds(pid);
+    while (mono_s() - t0 < timeout_s) {
+        sleep(1);
+        double c2 = cpu_seconds(pid);
+        if (c2 - c < 0.05)
+            break;
+        c = c2;
+    }
+    return mono_s() - t0;
+}
+
+void disk_parts(const char *dir, char *out, size_t n)
+{
+    struct part {
+        char name[256];
+        long long alloc;
+    } parts[32];
+    int np = 0;
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    while (d && np < 32 && (de = readdir(d)) != NULL) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        char path[600];
+        long long al, ap;
+        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+        if (disk_usage(path, &al, &ap) != 0)
+            continue;
+        snprintf(parts[np].name, sizeof parts[np].name, "%s", de->d_name);
+        parts[np++].alloc = al;
+    }
+    if (d)
+        closedir(d);
+    size_t len = 0;
+    out[0] = 0;
+    for (int i = 0; i < np; i++) {
+        int best = i;
+        for (int k = i + 1; k < np; k++)
+            if (parts[k].alloc > parts[best].alloc)
+                best = k;
+        if (best != i) {
+            struct part tmp = parts[i];
+            parts[i] = parts[best];
+            parts[best] = tmp;
+        }
+        int k = snprintf(out + len, n - len, "%s%s %.1f MiB", i ? ", " : "",
+                         parts[i].name, (double)parts[i].alloc / 1048576.0);
+        if (k < 0 || (size_t)k >= n - len)
+            break;
+        len += (size_t)k;
+    }
+}
+
+double mib(long long b)
+{
+    return (double)b / 1048576.0;
+}
+
+int dbl_cmp(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+size_t body_write(char *p, size_t size, size_t n, void *ud)
+{
+    struct body *b = ud;
+    size_t k = size * n;
+    if (b->len + k + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 65536;
+        while (cap < b->len + k + 1)
+            cap *= 2;
+        char *q = realloc(b->p, cap);
+        if (!q)
+            return 0;
+        b->p = q;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, p, k);
+    b->len += k;
+    b->p[b->len] = 0;
+    return k;
 }

@@ -40,5 +40,22 @@ int disk_usage(const char *path, long long *alloc, long long *apparent);
 void program_version(const char *binary, char *out, size_t n);
 /* rm -rf dir (no symlinks followed). */
 void rm_rf(const char *dir);
+/* Waits until pid uses < 5 % of a CPU over 1 s, at most timeout_s; returns
+ * the seconds waited. */
+double quiesce(pid_t pid, double timeout_s);
+/* The entries of dir with their allocated sizes, largest first, as
+ * "name 12.3 MiB, ..." into out[n]. */
+void disk_parts(const char *dir, char *out, size_t n);
+/* Bytes in MiB. */
+double mib(long long b);
+/* qsort comparison of doubles, ascending. */
+int dbl_cmp(const void *a, const void *b);
+/* A response body libcurl's write callback body_write appends to (p is
+ * NUL-terminated; free with free). */
+struct body {
+    char *p;
+    size_t len, cap;
+};
+size_t body_write(char *p, size_t size, size_t n, void *ud);
 
 #endif
