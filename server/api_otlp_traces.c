@@ -10,6 +10,10 @@
  *   - attribute strings (span, resource, event, link, scope) longer than
  *     limits.traces-max-attribute-bytes are cut to it (at a UTF-8
  *     boundary), counted in triad_span_attributes_truncated_total;
+ *   - a span starting before the window that holds now - the traces'
+ *     late-write grace (--late-write-grace.traces), or after now + the
+ *     creation grace, is refused ("too old" / "too far in the future"),
+ *     as samples and log lines are;
  *   - the spans of one trace in one request beyond
  *     limits.traces-max-bytes-per-trace are refused (TRACE_TOO_LARGE);
  *   - the request's bytes are taken from the tenant's token bucket
@@ -27,6 +31,7 @@
 #include <string.h>
 
 #include "cluster/cluster.h"
+#include "lib/clock.h"
 #include "lib/err.h"
 #include "lib/hash.h"
 #include "lib/selfmetrics.h"
@@ -210,6 +215,23 @@ static int ot__check(struct tr_app *app,
     struct tr_u64map per_trace;
     tr_u64map_init(&per_trace);
     size_t max_attr = lim->max_attr_bytes;
+    /* writable start times: from the start of the window that holds (now -
+     * the traces' late-write grace) to now + the creation grace, as for
+     * samples and log lines */
+    const struct tr_config *cfg = app->cfg;
+    int64_t grace = cfg->late_write_grace_traces_ms >= 0
+                        ? cfg->late_write_grace_traces_ms
+                        : cfg->late_write_grace_ms;
+    int64_t now_ms = tr_now_ms();
+    int64_t min_ms =
+        grace >= INT64_MAX / 4
+            ? INT64_MIN
+            : tr_window_floor(now_ms - grace, cfg->placement_window_ms);
+    uint64_t min_ns = min_ms <= 0 ? 0 : (uint64_t)min_ms * 1000000;
+    uint64_t max_ns =
+        cfg->creation_grace_ms >= INT64_MAX / 4000000
+            ? UINT64_MAX
+            : (uint64_t)(now_ms + cfg->creation_grace_ms) * 1000000;
     size_t i = 0;
     int rv = 0;
     for (size_t r = 0; r < t->n_resources; r++) {
@@ -238,6 +260,20 @@ static int ot__check(struct tr_app *app,
                                "span with an invalid span id (8 bytes, not "
                                "all zero)",
                                "invalid_span_id");
+                    continue;
+                }
+                if (sp->start_time_unix_nano < min_ns) {
+                    ot__refuse(k, app, tenant, i,
+                               "span too old: its start is before the oldest "
+                               "writable time (--late-write-grace.traces)",
+                               "too_old");
+                    continue;
+                }
+                if (sp->start_time_unix_nano > max_ns) {
+                    ot__refuse(k, app, tenant, i,
+                               "span too far in the future: its start is past "
+                               "now + --ingest.creation-grace",
+                               "too_far_in_future");
                     continue;
                 }
                 if (max_attr > 0) {

@@ -25,6 +25,8 @@ from triad import Skip, Triad, wait_until
 WIRE = os.path.join(os.environ.get("TRIAD_WIRE_DIR", "../shared/wire"),
                     "traces")
 TRACES = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
+# the captures are days old: a late-write grace that still takes them
+HISTORIC = ["--late-write-grace.traces", "36500d"]
 T = None
 
 
@@ -32,7 +34,7 @@ def setup_module():
     global T
     if not os.path.isdir(WIRE):
         raise Skip("wire captures absent: %s (set TRIAD_WIRE_DIR)" % WIRE)
-    T = Triad().start()
+    T = Triad(extra_args=HISTORIC).start()
 
 
 def teardown_module():
@@ -271,7 +273,7 @@ def test_http_captures_read_back():
 def test_json_capture_span_for_span():
     """Every field of every span of a JSON export reads back as sent (on a
     fresh node: the other captures carry the same ids at other times)."""
-    t = Triad().start()
+    t = Triad(extra_args=HISTORIC).start()
     try:
         check_json_capture(t)
     finally:
@@ -330,7 +332,7 @@ def check_json_capture(t):
 
 
 def test_grpc_captures_read_back():
-    t = Triad().start()
+    t = Triad(extra_args=HISTORIC).start()
     try:
         names = sorted(n[:-4] for n in os.listdir(WIRE)
                        if n.startswith("otlp-grpc") and n.endswith(".bin"))
@@ -355,7 +357,7 @@ def test_raw_http2_replay():
     files = sorted(f for f in os.listdir(raw_dir) if f.endswith(".c2s.bin"))
     assert files
     for f in files:
-        t = Triad().start()
+        t = Triad(extra_args=HISTORIC).start()
         try:
             with open(os.path.join(raw_dir, f), "rb") as fh:
                 data = fh.read()
@@ -548,7 +550,7 @@ def test_100k_spans_in_one_request():
 
 
 def test_spans_survive_restart():
-    t = Triad().start()
+    t = Triad(extra_args=HISTORIC).start()
     try:
         tid, now = os.urandom(16), int(time.time() * 1e9)
         req = pb_request([pb_span(tid, b"restart1", "before", now, now + 1)])
@@ -569,7 +571,7 @@ def test_spans_survive_restart():
 
 
 def test_rate_limit():
-    t = Triad(extra_args=["--limits.traces-ingestion-rate", "1000",
+    t = Triad(extra_args=HISTORIC + ["--limits.traces-ingestion-rate", "1000",
                           "--limits.traces-ingestion-burst", "2000"]).start()
     try:
         now = int(time.time() * 1e9)
@@ -637,3 +639,32 @@ def test_tenant_overrides():
     r = T.request("POST", "/api/v1/admin/tenants/limits?tenant=small")
     assert r.status == 200
     assert r.json()["data"]["traces_max_attribute_bytes"] == 2048
+
+
+def test_too_old_and_future_spans_refused():
+    """Spans outside [window of now - grace, now + creation grace] are
+    refused in partial_success; the others are stored."""
+    t = Triad(extra_args=["--late-write-grace.traces", "1h",
+                          "--placement-window", "1h"]).start()
+    try:
+        now = int(time.time() * 1e9)
+        tid = os.urandom(16)
+        req = pb_request([
+            pb_span(tid, b"oldspan1", "old", now - 3 * 3600 * 10**9,
+                    now - 3 * 3600 * 10**9 + 1),
+            pb_span(tid, b"futspan1", "future", now + 3600 * 10**9,
+                    now + 3600 * 10**9 + 1),
+            pb_span(tid, b"okspan01", "ok", now, now + 1)])
+        r = t.request("POST", "/v1/traces", body=req,
+                      headers={"Content-Type": "application/x-protobuf"})
+        assert r.status == 200
+        ps = dict((f, v) for f, _, v in pb_parse(
+            dict((f, v) for f, _, v in pb_parse(r.body))[1]))
+        assert ps[1] == 2 and b"too old" in ps[2], ps
+        doc = get_trace(t, tid.hex(), tenant="anonymous").json()
+        assert [sp["name"] for _, sp in json_spans(doc)] == ["ok"]
+        m = t.get("/metrics").text
+        assert 'reason="too_old"' in m and 'reason="too_far_in_future"' in m
+    finally:
+        t.stop()
+        t.cleanup()
