@@ -34,6 +34,7 @@
 #include "storage/trace_select.h"
 
 struct tr_cluster;
+struct tr_jobs;
 
 /* What the cluster layer needs from the node's configuration (server/
  * fills it from its flags). Strings are borrowed for the cluster's life. */
@@ -74,7 +75,10 @@ struct tr_cluster_config {
     int64_t write_timeout_ms;
     /* late-write grace per signal (index: enum tr_signal), resolved */
     int64_t late_write_grace_ms[TR_SIGNAL_MAX + 1];
-    int64_t ooo_window_ms;          /* proposed into the catalog's settings */
+    int64_t ooo_window_ms; /* proposed into the catalog's settings */
+    /* retention per signal (index: enum tr_signal); 0 = forever */
+    int64_t retention_ms[TR_SIGNAL_MAX + 1];
+    struct tr_jobs *jobs;           /* drop jobs go here (NULL: no drops) */
     uint64_t max_series;            /* default per-tenant series limit */
     uint64_t max_streams;           /* default per-tenant log stream limit */
     uint64_t apply_queue_bytes;     /* back-pressure: 503 above this */
@@ -209,6 +213,12 @@ int tr_cluster_traces_query(
 
 /* The tenant's limit overrides from the catalog; false when it has none
  * (any thread). */
+/* The oldest time (ms) a read of tenant's signal may return: now minus
+ * the tenant's retention (its override, else the flag); INT64_MIN when it
+ * keeps data forever. Any thread. */
+int64_t tr_cluster_retention_start(struct tr_cluster *c,
+                                   uint8_t signal,
+                                   const char *tenant);
 bool tr_cluster_tenant(struct tr_cluster *c,
                        const char *tenant,
                        struct tr_catalog_tenant *out);

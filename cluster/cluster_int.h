@@ -11,6 +11,7 @@
 #include "cluster/signal.h"
 #include "lib/lanes.h"
 #include "lib/selfmetrics.h"
+#include "lib/u64map.h"
 #include "raft/catalog.h"
 #include "raft/group.h"
 #include "raft/meta_fsm.h"
@@ -105,6 +106,13 @@ struct tr_cluster {
     uv_work_t evict_work;
     bool evict_running;
     int64_t evict_before[TR_SIGNAL_MAX + 1];
+    /* retention (retention.c) */
+    int retention_inflight;       /* DELETED proposals (meta leader) */
+    struct tr_u64map dropped;     /* DELETED shards handled here */
+    bool sweep_running;           /* drop jobs being submitted */
+    bool tenants_running;         /* shards' tenants being listed */
+    int64_t last_tenants_ms;      /* monotonic */
+    int64_t last_tenants_wall_ms; /* the cluster's clock */
     /* shared with workers */
     pthread_mutex_t mu;
     struct cl_stat *stats;
@@ -228,6 +236,17 @@ void cl_remove_node_loop(struct tr_cluster *c,
                          uint64_t id,
                          void (*cb)(void *arg, int rv),
                          void *arg);
+/* retention.c: the meta leader's DELETED proposals, the drop jobs of
+ * DELETED shards, the shard leaders' drop-tenant entries (each tick). */
+void cl_retention_tick(struct tr_cluster *c);
+void cl_leader_retention(struct tr_cluster *c);
+/* mint raised to the tenant's retention start (ms): reads never return
+ * what waits for its drop. */
+int64_t cl_retention_clip(struct tr_cluster *c,
+                          uint8_t signal,
+                          struct tr_slice tenant,
+                          int64_t mint);
+
 /* Proposes a catalog command on the meta leader (here or forwarded). */
 void cl_meta_propose_loop(struct tr_cluster *c,
                           const void *cmd,
@@ -327,6 +346,28 @@ struct cl_node_health {
     bool ok[CL_MAX_PEERS];
     size_t n;
 };
+
+/* A compaction job as a node reports it in its status/local answer. */
+#define CL_STATUS_JOBS 256 /* jobs a node reports */
+struct cl_job_view {
+    uint64_t node;
+    int kind;  /* enum tr_job_kind */
+    int state; /* enum tr_job_state */
+    struct tr_shard_id id;
+    unsigned step, steps;
+    uint64_t attempts;
+    int64_t queued_ms, started_ms; /* 0: not started */
+};
+/* The jobs section of a status/local answer (after the views and health):
+ * at most max into out, returns how many; *done and *failed get the node's
+ * totals (0 when the answer has no jobs section: an older node). */
+size_t cl_status_jobs_decode(uint64_t node,
+                             const char *buf,
+                             size_t len,
+                             struct cl_job_view *out,
+                             size_t max,
+                             uint64_t *done,
+                             uint64_t *failed);
 
 /* Decodes node's /internal/v1/status/local answer into at most max views
  * (returns how many; views beyond max are read and dropped) and, when

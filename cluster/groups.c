@@ -473,6 +473,12 @@ void cl_groups_tick(struct tr_cluster *c)
             cl__group_close(g, NULL);
             continue;
         }
+        if (sh != NULL && sh->state == TR_SHARD_DELETED) {
+            /* retention: its drop job (retention.c) runs once closed */
+            tr_log_info("closing a deleted shard's group", "group=%s", g->name);
+            cl__group_close(g, NULL);
+            continue;
+        }
         if (sh != NULL && tr_raft_group_is_leader(g->g)) {
             cl__reconcile(g, sh);
             cl__balance(g, sh, now);

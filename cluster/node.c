@@ -239,6 +239,7 @@ static void cl__on_tick(uv_timer_t *t)
     cl_register(c);
     cl__check_window_length(c);
     cl_leader_windows(c);
+    cl_retention_tick(c);
     cl_groups_tick(c);
     cl_groups_refresh_stats(c);
     cl__maybe_evict(c);
@@ -595,6 +596,7 @@ void tr_cluster_free(struct tr_cluster *c)
     tr_lanes_free(c->lanes);
     tr_meta_fsm_close(&c->meta_fsm);
     tr_free(c->stats);
+    tr_u64map_free(&c->dropped);
     pthread_mutex_destroy(&c->mu);
     tr_free(c->strings);
     tr_free(c);

@@ -893,6 +893,19 @@ static void sl__range_ms(const struct tr_log_hints *h,
     *maxt = e / 1000000 - (e % 1000000 < 0);
 }
 
+/* The start raised to the tenant's retention start (a range entirely
+ * past it becomes empty: start >= end). */
+static void sl__clip(struct tr_cluster *c,
+                     struct tr_slice tenant,
+                     struct tr_log_hints *h)
+{
+    int64_t from = cl_retention_clip(c, TR_SIGNAL_LOGS, tenant, INT64_MIN);
+    if (from != INT64_MIN && from < INT64_MAX / 1000000 &&
+        from * 1000000 > h->start) {
+        h->start = from * 1000000;
+    }
+}
+
 static int sl__select(void *impl,
                       struct tr_slice tenant,
                       const struct tr_matcher *ms,
@@ -902,6 +915,9 @@ static int sl__select(void *impl,
                       char *errmsg)
 {
     struct tr_cluster *c = impl;
+    struct tr_log_hints clipped = *h;
+    sl__clip(c, tenant, &clipped);
+    h = &clipped;
     struct tr_select_budget own;
     tr_select_budget_init(&own, 0);
     struct sl_select s = {c,    tenant, ms, n, h, h->budget ? h->budget : &own,
@@ -983,6 +999,9 @@ static int sl__strings(struct tr_cluster *c,
                        struct tr_string_list *out,
                        char *errmsg)
 {
+    struct tr_log_hints clipped = *h;
+    sl__clip(c, tenant, &clipped);
+    h = &clipped;
     struct sl_strings s = {c, op, tenant, name, ms, n, h};
     struct tr_buf req;
     tr_buf_init(&req);

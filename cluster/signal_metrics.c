@@ -1072,6 +1072,9 @@ static int sm__select(void *impl,
                       char *errmsg)
 {
     struct tr_cluster *c = impl;
+    struct tr_select_hints clipped = *h;
+    clipped.mint = cl_retention_clip(c, TR_SIGNAL_METRICS, tenant, h->mint);
+    h = &clipped;
     /* one sample budget for the local shards and every node's answer */
     struct tr_select_budget own;
     tr_select_budget_init(&own, h->budget != NULL ? 0 : h->max_samples);
@@ -1170,6 +1173,9 @@ static int sm__strings(struct tr_cluster *c,
                        struct tr_string_list *out,
                        char *errmsg)
 {
+    struct tr_select_hints clipped = *h;
+    clipped.mint = cl_retention_clip(c, TR_SIGNAL_METRICS, tenant, h->mint);
+    h = &clipped;
     struct sm_strings s = {c, op, tenant, name, ms, n, h};
     struct tr_buf req;
     tr_buf_init(&req);
@@ -1481,6 +1487,7 @@ int tr_cluster_exemplars(struct tr_cluster *c,
                          size_t *n,
                          char *errmsg)
 {
+    mint = cl_retention_clip(c, TR_SIGNAL_METRICS, tenant, mint);
     struct sm_ex m = {c, tenant, ms, n_ms, mint, maxt, a, NULL, 0, 0};
     struct tr_select_hints h;
     memset(&h, 0, sizeof(h));

@@ -278,6 +278,8 @@ int tr_cluster_trace_get(struct tr_cluster *c,
                          char *errmsg)
 {
     memset(out, 0, sizeof(*out));
+    /* a trace in a window past the tenant's retention is not returned */
+    start_ms = cl_retention_clip(c, TR_SIGNAL_TRACES, tenant, start_ms);
     struct st_get g = {.c = c, .tenant = tenant, .id = id, .a = a};
     tr_span_batch_builder_init(&g.bb);
     struct tr_buf req;

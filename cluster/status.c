@@ -7,7 +7,11 @@
  *   uvarint commit index, uvarint applied index (in storage), u8 flags
  *   (1 catching-up, 2 failed), uvarint queued entries; then u8 1 and the
  *   heartbeat health (uvarint n, n x (u64 BE id, u8 ok)) on the meta
- *   leader, else u8 0.
+ *   leader, else u8 0; then u8 1 and the node's compaction jobs: uvarint
+ *   done, uvarint failed (since it started), uvarint n (at most
+ *   CL_STATUS_JOBS), per job: u8 kind, shard (signal, varint window,
+ *   uvarint slot), u8 state, uvarint step, uvarint steps, uvarint
+ *   attempts, varint queued ms, varint started ms (0: not yet).
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -19,6 +23,7 @@
 #include "lib/alloc.h"
 #include "lib/err.h"
 #include "lib/json.h"
+#include "storage/jobs.h"
 
 void cl_status_local(struct tr_cluster *c,
                      const struct tr_cluster_request *req,
@@ -50,18 +55,45 @@ void cl_status_local(struct tr_cluster *c,
         }
     }
     pthread_mutex_unlock(&c->mu);
+    /* then the compaction jobs (section 1; absent from older nodes) */
+    tr_buf_putc(b, 1);
+    struct tr_job_info jobs[CL_STATUS_JOBS];
+    size_t nj = c->cfg.jobs != NULL
+                    ? tr_jobs_list(c->cfg.jobs, jobs, CL_STATUS_JOBS)
+                    : 0;
+    nj = nj < CL_STATUS_JOBS ? nj : CL_STATUS_JOBS;
+    struct tr_jobs_stats js;
+    memset(&js, 0, sizeof(js));
+    if (c->cfg.jobs != NULL) {
+        tr_jobs_get_stats(c->cfg.jobs, &js);
+    }
+    tr_buf_put_uvarint(b, js.done);
+    tr_buf_put_uvarint(b, js.failed);
+    tr_buf_put_uvarint(b, nj);
+    for (size_t i = 0; i < nj; i++) {
+        tr_buf_putc(b, (char)jobs[i].spec.kind);
+        cl_put_shard(b, &jobs[i].spec.id);
+        tr_buf_putc(b, (char)jobs[i].state);
+        tr_buf_put_uvarint(b, jobs[i].step);
+        tr_buf_put_uvarint(b, jobs[i].steps);
+        tr_buf_put_uvarint(b, jobs[i].attempts);
+        tr_buf_put_varint(b, jobs[i].queued_ms);
+        tr_buf_put_varint(b, jobs[i].started_ms);
+    }
     resp->status = 200;
     resp->content_type = "application/octet-stream";
 }
 
-size_t cl_status_decode(uint64_t node,
-                        const char *buf,
-                        size_t len,
-                        struct cl_shard_view *out,
-                        size_t max,
-                        struct cl_node_health *health)
+/* cl_status_decode, leaving c after the health section (at the end when
+ * the answer is malformed before it). */
+static size_t status__decode(uint64_t node,
+                             struct tr_cursor *cp,
+                             struct cl_shard_view *out,
+                             size_t max,
+                             struct cl_node_health *health)
 {
-    struct tr_cursor c = tr_cursor_make(buf, len);
+    struct tr_cursor c = *cp;
+    *cp = tr_cursor_make(NULL, 0);
     uint64_t n;
     size_t k = 0;
     if (tr_cursor_uvarint(&c, &n) != 0) {
@@ -92,18 +124,79 @@ size_t cl_status_decode(uint64_t node,
     /* heartbeat health, from the meta leader only */
     uint8_t leader;
     uint64_t nh;
-    if (health != NULL && tr_cursor_u8(&c, &leader) == 0 && leader == 1 &&
-        tr_cursor_uvarint(&c, &nh) == 0) {
-        for (uint64_t i = 0; i < nh && health->n < CL_MAX_PEERS; i++) {
+    if (tr_cursor_u8(&c, &leader) != 0) {
+        return k;
+    }
+    if (leader == 1 && tr_cursor_uvarint(&c, &nh) == 0) {
+        for (uint64_t i = 0; i < nh; i++) {
             uint64_t id;
             uint8_t ok;
             if (tr_cursor_u64be(&c, &id) != 0 || tr_cursor_u8(&c, &ok) != 0) {
-                break;
+                return k;
             }
-            health->id[health->n] = id;
-            health->ok[health->n] = ok != 0;
-            health->n++;
+            if (health != NULL && health->n < CL_MAX_PEERS) {
+                health->id[health->n] = id;
+                health->ok[health->n] = ok != 0;
+                health->n++;
+            }
         }
+    } else if (leader != 0) {
+        return k;
+    }
+    *cp = c;
+    return k;
+}
+
+size_t cl_status_decode(uint64_t node,
+                        const char *buf,
+                        size_t len,
+                        struct cl_shard_view *out,
+                        size_t max,
+                        struct cl_node_health *health)
+{
+    struct tr_cursor c = tr_cursor_make(buf, len);
+    return status__decode(node, &c, out, max, health);
+}
+
+size_t cl_status_jobs_decode(uint64_t node,
+                             const char *buf,
+                             size_t len,
+                             struct cl_job_view *out,
+                             size_t max,
+                             uint64_t *done,
+                             uint64_t *failed)
+{
+    struct tr_cursor c = tr_cursor_make(buf, len);
+    status__decode(node, &c, NULL, 0, NULL);
+    uint8_t section;
+    uint64_t n;
+    *done = *failed = 0;
+    if (tr_cursor_u8(&c, &section) != 0 || section != 1 ||
+        tr_cursor_uvarint(&c, done) != 0 ||
+        tr_cursor_uvarint(&c, failed) != 0 || tr_cursor_uvarint(&c, &n) != 0) {
+        return 0;
+    }
+    size_t k = 0;
+    for (uint64_t i = 0; i < n && k < max; i++) {
+        struct cl_job_view *v = &out[k];
+        uint8_t kind, state;
+        uint64_t step, steps, attempts;
+        if (tr_cursor_u8(&c, &kind) != 0 || cl_get_shard(&c, &v->id) != 0 ||
+            tr_cursor_u8(&c, &state) != 0 ||
+            tr_cursor_uvarint(&c, &step) != 0 ||
+            tr_cursor_uvarint(&c, &steps) != 0 ||
+            tr_cursor_uvarint(&c, &attempts) != 0 ||
+            tr_cursor_varint(&c, &v->queued_ms) != 0 ||
+            tr_cursor_varint(&c, &v->started_ms) != 0) {
+            break;
+        }
+        v->node = node;
+        v->kind = kind;
+        v->state = state;
+        v->step = (unsigned)(step < 1000 ? step : 1000);
+        v->steps = (unsigned)(steps < 1000 ? steps : 1000);
+        v->attempts = attempts;
+        k++;
     }
     return k;
 }
@@ -144,7 +237,10 @@ static void status__json(struct tr_json *j,
                          const struct cl_shard_view *views,
                          size_t nv,
                          const bool *reachable,
-                         const struct cl_node_health *health)
+                         const struct cl_node_health *health,
+                         const struct cl_job_view *jobs,
+                         size_t nj,
+                         const uint64_t (*totals)[2])
 {
     pthread_mutex_lock(&c->mu);
     struct tr_raft_group_stats ms = c->meta_stats;
@@ -196,6 +292,10 @@ static void status__json(struct tr_json *j,
         } else {
             tr_json_bool(j, hb == 1);
         }
+        tr_json_key(j, "jobsDone");
+        tr_json_uint(j, totals[i][0]);
+        tr_json_key(j, "jobsFailed");
+        tr_json_uint(j, totals[i][1]);
         tr_json_obj_end(j);
     }
     tr_json_arr_end(j);
@@ -270,6 +370,44 @@ static void status__json(struct tr_json *j,
         tr_json_obj_end(j);
     }
     tr_json_arr_end(j);
+    /* compaction jobs queued or running on every node */
+    tr_json_key(j, "jobs");
+    tr_json_arr_begin(j);
+    for (size_t i = 0; i < nj; i++) {
+        const struct cl_job_view *v = &jobs[i];
+        tr_json_obj_begin(j);
+        tr_json_key(j, "node");
+        tr_json_str(j, status__node_name(cat, v->node));
+        tr_json_key(j, "kind");
+        tr_json_str(j, v->kind == TR_JOB_DROP ? "drop" : "unknown");
+        tr_json_key(j, "signal");
+        tr_json_str(j, tr_signal_name(v->id.signal));
+        tr_json_key(j, "window");
+        tr_json_int(j, v->id.window);
+        char ws[40];
+        status__time(v->id.window, ws, sizeof(ws));
+        tr_json_key(j, "windowStart");
+        tr_json_str(j, ws);
+        tr_json_key(j, "slot");
+        tr_json_uint(j, v->id.slot);
+        char gname[48];
+        tr_json_key(j, "group");
+        tr_json_str(j, tr_shard_group_name(&v->id, gname, sizeof(gname)));
+        tr_json_key(j, "state");
+        tr_json_str(j, v->state == TR_JOB_RUNNING ? "running" : "queued");
+        tr_json_key(j, "step");
+        tr_json_uint(j, v->step);
+        tr_json_key(j, "steps");
+        tr_json_uint(j, v->steps);
+        tr_json_key(j, "attempts");
+        tr_json_uint(j, v->attempts);
+        char tb[40];
+        status__time(v->queued_ms, tb, sizeof(tb));
+        tr_json_key(j, "queued");
+        tr_json_str(j, tb);
+        tr_json_obj_end(j);
+    }
+    tr_json_arr_end(j);
     tr_json_obj_end(j);
     tr_json_obj_end(j);
 }
@@ -287,12 +425,17 @@ void cl_status_cluster(struct tr_cluster *c,
     size_t cap = 4096, nv = 0;
     struct cl_shard_view *views = tr_calloc(cap, sizeof(*views));
     bool *reachable = tr_calloc(cat.n_nodes ? cat.n_nodes : 1, sizeof(bool));
+    uint64_t(*totals)[2] =
+        tr_calloc(cat.n_nodes ? cat.n_nodes : 1, sizeof(*totals));
+    size_t jcap = 1024, nj = 0;
+    struct cl_job_view *jobs = tr_calloc(jcap, sizeof(*jobs));
     struct cl_node_health health;
     memset(&health, 0, sizeof(health));
     struct tr_buf body;
     tr_buf_init(&body);
-    for (size_t i = 0; views != NULL && reachable != NULL && i < cat.n_nodes;
-         i++) {
+    bool room =
+        views != NULL && reachable != NULL && totals != NULL && jobs != NULL;
+    for (size_t i = 0; room && i < cat.n_nodes; i++) {
         const struct tr_catalog_node *nd = &cat.nodes[i];
         if (nd->state != TR_NODE_ACTIVE) {
             continue;
@@ -307,20 +450,26 @@ void cl_status_cluster(struct tr_cluster *c,
             reachable[i] = true;
             nv += cl_status_decode(nd->id, body.data, body.len, views + nv,
                                    cap - nv, &health);
+            nj +=
+                cl_status_jobs_decode(nd->id, body.data, body.len, jobs + nj,
+                                      jcap - nj, &totals[i][0], &totals[i][1]);
         }
     }
     tr_buf_free(&body);
-    if (views == NULL || reachable == NULL) {
+    if (!room) {
         cl_resp_text(resp, 503, "out of memory");
     } else {
         struct tr_json j;
         tr_buf_reset(resp->body);
         tr_json_init(&j, resp->body);
-        status__json(&j, c, &cat, views, nv, reachable, &health);
+        status__json(&j, c, &cat, views, nv, reachable, &health, jobs, nj,
+                     (const uint64_t(*)[2])totals);
         resp->status = 200;
         resp->content_type = "application/json";
     }
     tr_free(views);
     tr_free(reachable);
+    tr_free(totals);
+    tr_free(jobs);
     tr_catalog_free(&cat);
 }

@@ -16,7 +16,7 @@
 /* ---- tables -----------------------------------------------------------------
  */
 
-#define ST_MAX_COLS 8
+#define ST_MAX_COLS 9
 
 struct st_table {
     size_t ncols;
@@ -271,7 +271,7 @@ int tr_status_print(FILE *out,
     st__init(&stt, 8, shead, sright);
     struct tr_buf reps;
     tr_buf_init(&reps);
-    size_t n_shards = d.toks[shards].n, n_led = 0;
+    size_t n_shards = d.toks[shards].n, n_led = 0, n_deleted = 0;
     for (size_t i = 0; i < n_shards; i++) {
         long e = tr_sjson_at(&d, shards, i);
         char sig[64], ws[64], slot[32], state[64], lead[ST_FIELD], sterm[32],
@@ -284,6 +284,10 @@ int tr_status_print(FILE *out,
         snprintf(slot, sizeof(slot), "%" PRIu64,
                  tr_sjson_u64(&d, tr_sjson_get(&d, e, "slot")));
         tr_sjson_text(&d, tr_sjson_get(&d, e, "state"), state, sizeof(state));
+        if (strcmp(state, "deleted") == 0) {
+            n_deleted++; /* retention dropped it: counted, not listed */
+            continue;
+        }
         tr_sjson_text(&d, tr_sjson_get(&d, e, "leader"), lead, sizeof(lead));
         if (lead[0] != '\0') {
             n_led++;
@@ -301,8 +305,47 @@ int tr_status_print(FILE *out,
     }
     tr_buf_free(&reps);
 
+    /* JOBS (absent from older servers' answers) */
+    static const char *const jhead[] = {"NODE",         "KIND",  "SIGNAL",
+                                        "WINDOW START", "SLOT",  "STATE",
+                                        "STEP",         "TRIES", "QUEUED"};
+    static const bool jright[] = {false, false, false, false, true,
+                                  false, true,  true,  false};
+    struct st_table jt;
+    st__init(&jt, 9, jhead, jright);
+    long jobs = tr_sjson_get(&d, data, "jobs");
+    size_t n_jobs =
+        jobs >= 0 && d.toks[jobs].type == TR_SJSON_ARRAY ? d.toks[jobs].n : 0;
+    uint64_t jdone = 0, jfailed = 0;
+    for (size_t i = 0; i < n_nodes; i++) {
+        long e = tr_sjson_at(&d, nodes, i);
+        jdone += tr_sjson_u64(&d, tr_sjson_get(&d, e, "jobsDone"));
+        jfailed += tr_sjson_u64(&d, tr_sjson_get(&d, e, "jobsFailed"));
+    }
+    for (size_t i = 0; i < n_jobs; i++) {
+        long e = tr_sjson_at(&d, jobs, i);
+        char v[9][ST_FIELD];
+        static const char *const keys[] = {"node",        "kind", "signal",
+                                           "windowStart", "slot", "state"};
+        const char *row[9];
+        for (int k = 0; k < 6; k++) {
+            row[k] = tr_sjson_text(&d, tr_sjson_get(&d, e, keys[k]), v[k],
+                                   sizeof(v[k]));
+        }
+        snprintf(v[6], sizeof(v[6]), "%" PRIu64 "/%" PRIu64,
+                 tr_sjson_u64(&d, tr_sjson_get(&d, e, "step")),
+                 tr_sjson_u64(&d, tr_sjson_get(&d, e, "steps")));
+        snprintf(v[7], sizeof(v[7]), "%" PRIu64,
+                 tr_sjson_u64(&d, tr_sjson_get(&d, e, "attempts")));
+        tr_sjson_text(&d, tr_sjson_get(&d, e, "queued"), v[8], sizeof(v[8]));
+        row[6] = v[6];
+        row[7] = v[7];
+        row[8] = v[8];
+        st__row(&jt, row);
+    }
+
     int rv = 0;
-    if (nt.oom || stt.oom) {
+    if (nt.oom || stt.oom || jt.oom) {
         rv = st__fail(err, errlen, "out of memory");
     } else {
         char nodeline[2 * ST_FIELD + 8];
@@ -330,15 +373,30 @@ int tr_status_print(FILE *out,
         st__free(&kv);
         fprintf(out, "\nNODES (%zu, %zu up)\n", n_nodes, n_up);
         st__print(out, &nt);
-        fprintf(out, "\nSHARDS (%zu, %zu with a leader)\n", n_shards, n_led);
-        if (n_shards > 0) {
+        fprintf(out, "\nSHARDS (%zu, %zu with a leader", n_shards - n_deleted,
+                n_led);
+        if (n_deleted > 0) {
+            fprintf(out, "; %zu deleted by retention not listed", n_deleted);
+        }
+        fputs(")\n", out);
+        if (n_shards > n_deleted) {
             st__print(out, &stt);
+        } else {
+            fputs("(none)\n", out);
+        }
+        fprintf(out,
+                "\nJOBS (%zu queued or running; %" PRIu64 " done, %" PRIu64
+                " failed since the nodes started)\n",
+                n_jobs, jdone, jfailed);
+        if (n_jobs > 0) {
+            st__print(out, &jt);
         } else {
             fputs("(none)\n", out);
         }
     }
     st__free(&nt);
     st__free(&stt);
+    st__free(&jt);
     tr_sjson_free(&d);
     return rv;
 }

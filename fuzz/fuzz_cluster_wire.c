@@ -214,6 +214,16 @@ static void fuzz_status(const uint8_t *p, size_t n)
         CHECK(h2.id[i] == h.id[i] && h2.ok[i] == h.ok[i]);
     }
     CHECK(cl_status_decode(42, (const char *)p, n, w, STATUS_ROOM, NULL) == k);
+    /* the jobs section after them */
+    static struct cl_job_view jobs[8];
+    uint64_t done = 1, failed = 1;
+    size_t nj =
+        cl_status_jobs_decode(42, (const char *)p, n, jobs, 8, &done, &failed);
+    CHECK(nj <= 8 && nj * 8 <= n);
+    for (size_t i = 0; i < nj; i++) {
+        CHECK(jobs[i].node == 42 && jobs[i].step <= 1000 &&
+              jobs[i].steps <= 1000);
+    }
 }
 
 #define HELLO_ROOM 16

@@ -115,6 +115,21 @@ int tr_tempo_range(const struct tr_app *app,
     return 0;
 }
 
+/* start (ns) raised to the tenant's retention start: what waits for its
+ * drop is never returned. */
+static uint64_t ts__from(const struct tr_app *app,
+                         const char *tenant,
+                         uint64_t start)
+{
+    if (app->cluster == NULL) {
+        return start;
+    }
+    int64_t ms =
+        tr_cluster_retention_start(app->cluster, TR_SIGNAL_TRACES, tenant);
+    return ms > 0 && (uint64_t)ms * 1000000 > start ? (uint64_t)ms * 1000000
+                                                    : start;
+}
+
 /* start/end (Unix seconds) of a request (tr_tempo_range). 0 or
  * TR_EINVAL. */
 static int ts__range(const struct tr_http_request *req,
@@ -958,7 +973,8 @@ int tr_tempo_search_run(struct tr_app *app,
     }
     struct tr_buf r;
     tr_buf_init(&r);
-    ts__req_head(&r, TS_SEARCH, tenant, p->start, p->end);
+    uint64_t from = ts__from(app, tenant, p->start);
+    ts__req_head(&r, TS_SEARCH, tenant, from, p->end);
     ts__str(&r, (struct tr_slice){q, p->q.len});
     tr_buf_put_uvarint(&r, p->limit);
     tr_buf_put_uvarint(&r, p->spss);
@@ -971,7 +987,7 @@ int tr_tempo_search_run(struct tr_app *app,
     rv = r.oom
              ? tr_errf(TR_ENOMEM, errmsg, "out of memory")
              : tr_cluster_traces_query(
-                   app->cluster, r.data, r.len, (int64_t)(p->start / 1000000),
+                   app->cluster, r.data, r.len, (int64_t)(from / 1000000),
                    (int64_t)(p->end / 1000000), ts__merge_search, &res, errmsg);
     tr_buf_free(&r);
     tr_u64map_free(&res.by_id);
@@ -1283,10 +1299,11 @@ int tr_tempo_tags_run(struct tr_app *app,
     if (mask != 0) {
         struct tr_buf r;
         tr_buf_init(&r);
-        ts__req_head(&r, TS_NAMES, tenant, p->start, p->end);
+        uint64_t from = ts__from(app, tenant, p->start);
+        ts__req_head(&r, TS_NAMES, tenant, from, p->end);
         tr_buf_put_uvarint(&r, mask);
         rv = tr_cluster_traces_query(
-            app->cluster, r.data, r.len, (int64_t)(p->start / 1000000),
+            app->cluster, r.data, r.len, (int64_t)(from / 1000000),
             (int64_t)(p->end / 1000000), ts__merge_items, &set, errmsg);
         tr_buf_free(&r);
     }
@@ -1598,6 +1615,7 @@ int tr_tempo_tag_values_run(struct tr_app *app,
     ts__set_init(&set, TS_MAX_VALUES, false);
     struct tr_buf r;
     tr_buf_init(&r);
+    start = ts__from(app, tenant, start);
     ts__req_head(&r, TS_VALUES, tenant, start, end);
     tr_buf_putc(&r, (char)w.fields[0]);
     tr_buf_putc(&r, (char)w.fields[1]);

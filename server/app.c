@@ -11,6 +11,7 @@
 #include "lib/err.h"
 #include "lib/log.h"
 #include "cluster/cluster.h"
+#include "storage/jobs.h"
 #include "server/trace_metrics.h"
 #include "server/version.h"
 
@@ -43,6 +44,9 @@ static void app__collect(struct tr_buf *out, void *arg)
         tr_cluster_metrics(app->cluster, out);
     }
     tr_engine_stats(tr_storage_engine(app->storage), out);
+    if (app->jobs != NULL) {
+        tr_jobs_metrics(app->jobs, out);
+    }
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     double cpu = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
@@ -90,6 +94,12 @@ int tr_app_init(struct tr_app *app, const struct tr_config *cfg, char *errmsg)
     };
     int rv = tr_storage_open(&sc, &app->storage, errmsg);
     if (rv != 0) {
+        return rv;
+    }
+    rv = tr_jobs_open(app->storage, &app->jobs, errmsg);
+    if (rv != 0) {
+        tr_storage_close(app->storage);
+        app->storage = NULL;
         return rv;
     }
     app->source = tr_storage_source(app->storage);
@@ -157,6 +167,8 @@ void tr_app_close(struct tr_app *app)
     tr_loki_tail_shutdown();
     tr_selfmetrics_remove_collector(tr_selfmetrics_default(), app__collect,
                                     app);
+    tr_jobs_close(app->jobs); /* a running job stops after its step */
+    app->jobs = NULL;
     tr_storage_close(app->storage);
     app->storage = NULL;
     tr_rate_limiters_free(app->limiters);

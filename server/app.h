@@ -23,6 +23,7 @@ struct tr_trace_metrics; /* server/trace_metrics.h */
 struct tr_app {
     const struct tr_config *cfg;
     struct tr_storage *storage;
+    struct tr_jobs *jobs; /* compaction jobs (storage/jobs.h) */
     const struct tr_select_source *source; /* reads: the cluster fan-out */
     struct tr_cluster *cluster;            /* writes are routed through it */
     struct tr_rate_limiters *limiters;

@@ -208,6 +208,9 @@ static void node__cluster_config(const struct tr_config *cfg,
     cc->snapshot_trailing_bytes = cfg->raft_snapshot_trailing_bytes;
     cc->segment_bytes = cfg->raft_segment_bytes;
     cc->write_timeout_ms = cfg->cluster_write_timeout_ms;
+    cc->retention_ms[TR_SIGNAL_METRICS] = cfg->retention_metrics_ms;
+    cc->retention_ms[TR_SIGNAL_LOGS] = cfg->retention_logs_ms;
+    cc->retention_ms[TR_SIGNAL_TRACES] = cfg->retention_traces_ms;
     cc->late_write_grace_ms[TR_SIGNAL_METRICS] =
         node__grace(cfg, cfg->late_write_grace_metrics_ms);
     cc->late_write_grace_ms[TR_SIGNAL_LOGS] =
@@ -318,6 +321,7 @@ static int node__serve(struct node *n)
     struct tr_cluster_config cc;
     node__cluster_config(&n->cfg, &cc);
     cc.traces_fn = tr_tempo_search_node;
+    cc.jobs = n->app.jobs;
     if (tr_cluster_start(n->loop, &cc, n->app.storage, http_port, &n->cluster,
                          err) != 0) {
         tr_log_error("cannot start the cluster layer", "err=\"%s\"", err);

@@ -189,6 +189,20 @@ void tr_engine_compact(struct tr_engine *e, enum tr_cf cf)
     rocksdb_compact_range_cf(e->db, e->cf[cf], NULL, 0, NULL, 0);
 }
 
+void tr_engine_compact_range(struct tr_engine *e,
+                             enum tr_cf cf,
+                             const void *from,
+                             size_t fl,
+                             const void *to,
+                             size_t tl)
+{
+    rocksdb_compactoptions_t *o = rocksdb_compactoptions_create();
+    /* other compactions (of ingest) keep running meanwhile */
+    rocksdb_compactoptions_set_exclusive_manual_compaction(o, 0);
+    rocksdb_compact_range_cf_opt(e->db, e->cf[cf], o, from, fl, to, tl);
+    rocksdb_compactoptions_destroy(o);
+}
+
 uint64_t tr_engine_live_bytes(struct tr_engine *e, enum tr_cf cf)
 {
     uint64_t v = 0;

@@ -70,6 +70,14 @@ int tr_engine_get(struct tr_engine *e,
 int tr_engine_flush(struct tr_engine *e);
 /* Full compaction of one column family. */
 void tr_engine_compact(struct tr_engine *e, enum tr_cf cf);
+/* Compaction of the keys in [from, to) of cf (to_len 0: to the end), not
+ * exclusive: background compactions go on. */
+void tr_engine_compact_range(struct tr_engine *e,
+                             enum tr_cf cf,
+                             const void *from,
+                             size_t fl,
+                             const void *to,
+                             size_t tl);
 /* Appends Prometheus text-format gauges about the engine. */
 void tr_engine_stats(struct tr_engine *e, struct tr_buf *out);
 uint64_t tr_engine_live_bytes(struct tr_engine *e, enum tr_cf cf);

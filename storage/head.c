@@ -891,6 +891,29 @@ void head_evict_window(struct tr_storage *s, int64_t window, int slot)
     }
 }
 
+void head_evict_tenant(struct tr_storage *s,
+                       struct tr_slice tenant,
+                       int64_t window,
+                       uint16_t slot)
+{
+    for (struct head_tenant *t = s->tenants; t != NULL; t = t->next) {
+        if (t->name_len != tenant.len ||
+            memcmp(t->name, tenant.base, tenant.len) != 0) {
+            continue;
+        }
+        struct head_window **pw = &t->windows;
+        while (*pw != NULL) {
+            struct head_window *w = *pw;
+            if (w->start == window && w->slot == slot) {
+                *pw = w->next;
+                head__window_free(s, t, w);
+            } else {
+                pw = &w->next;
+            }
+        }
+    }
+}
+
 void head_free(struct tr_storage *s)
 {
     struct head_tenant *t = s->tenants;

@@ -19,15 +19,7 @@
 #define IX_MAX_SHIFT 16
 #define IX_FIXED 40
 
-static uint64_t ix__mix(uint64_t x)
-{
-    x ^= x >> 30;
-    x *= 0xbf58476d1ce4e5b9ULL;
-    x ^= x >> 27;
-    x *= 0x94d049bb133111ebULL;
-    x ^= x >> 31;
-    return x;
-}
+#define ix__mix tr_hash_mix64
 
 /* The k bytes at p as a number, the first byte lowest (the same on every
  * host). */

@@ -11,6 +11,7 @@
 #include "lib/clock.h"
 #include "lib/log.h"
 #include "storage/keys.h"
+#include "storage/retention.h"
 #include "storage/storage_int.h"
 
 static int storage__mkdirs(const char *dir)
@@ -223,7 +224,23 @@ int tr_storage_shard_apply(struct tr_storage *s,
     tr_wbatch_clear(s->batch);
     s->write_failed = false;
     int rv;
-    if (logs) {
+    struct tr_slice drop;
+    int dr = tr_entry_drop_tenant_decode(entry, len, &drop);
+    if (dr != TR_ENOTFOUND) {
+        /* a drop-tenant entry (storage/retention.h), any signal */
+        rv = dr == 0
+                 ? 0
+                 : tr_errf(TR_ECORRUPT, errmsg, "corrupt drop-tenant entry");
+        if (dr == 0) {
+            retention_apply_drop(s, id, drop);
+        }
+        if (logs) {
+            uint8_t k[TR_KEY_APPLIED_SIZE], a[8];
+            storage_applied_key(k, id);
+            tr_put_u64be(a, index);
+            tr_wbatch_put(s->batch, TR_CF_META, k, sizeof(k), a, 8);
+        }
+    } else if (logs) {
         rv = id->signal == TR_SIGNAL_LOGS
                  ? log_apply(s, id, index, entry, len, res, errmsg)
                  : trace_apply(s, id, index, entry, len, res, errmsg);

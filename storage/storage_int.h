@@ -136,6 +136,18 @@ void head_persist(struct tr_storage *s,
                   bool cut_all);
 /* Frees window's slot (-1: every slot) from memory; persist it first. */
 void head_evict_window(struct tr_storage *s, int64_t window, int slot);
+/* Frees one tenant's series of the shard (window, slot) from memory
+ * without persisting them (a drop-tenant entry; caller holds head_mu). */
+void head_evict_tenant(struct tr_storage *s,
+                       struct tr_slice tenant,
+                       int64_t window,
+                       uint16_t slot);
+/* retention.c: adds the drop of tenant's ranges in the shard to s->batch
+ * and evicts its metrics head (caller holds write_mu, and head_mu for a
+ * metrics shard). */
+void retention_apply_drop(struct tr_storage *s,
+                          const struct tr_shard_id *id,
+                          struct tr_slice tenant);
 void head_free(struct tr_storage *s);
 /* The tenant's series count in a shard as stored ('N' key, else counted). */
 uint64_t head_series_count_load(struct tr_storage *s,

@@ -1,0 +1,591 @@
+/* jobs.c - the compaction job queue and its worker (storage/jobs.h). */
+#include "storage/jobs.h"
+
+#include <errno.h>
+#include <ftw.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lib/alloc.h"
+#include "lib/buf.h"
+#include "lib/clock.h"
+#include "lib/err.h"
+#include "lib/log.h"
+#include "storage/keys.h"
+#include "storage/retention.h"
+#include "storage/storage_int.h"
+
+#define JOB_KEY_SIZE 13
+#define JOB_RETRY_MS 200 /* the shard is still owned: look again */
+#define JOB_DROP_STEPS 5
+
+const double tr_jobs_duration_bounds[TR_JOB_DURATION_BUCKETS] = {
+    0.01, 0.05, 0.1, 0.5, 1, 5, 10, 60, 300, 1800};
+
+struct job {
+    struct tr_job_info info;
+    int64_t not_before_mono; /* ms: retry no sooner */
+    int64_t started_mono;    /* ms: first run (duration) */
+    struct job *next;
+};
+
+struct tr_jobs {
+    struct tr_storage *s;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    pthread_t thread;
+    bool started;
+    bool stopping;
+    struct job *queue; /* FIFO; the running job stays at its place */
+    struct tr_jobs_stats st;
+};
+
+static int64_t jobs__mono_ms(void)
+{
+    return tr_mono_ns() / 1000000;
+}
+
+static void jobs__key(uint8_t k[JOB_KEY_SIZE], const struct tr_job_spec *sp)
+{
+    k[0] = 'J';
+    k[1] = (uint8_t)sp->kind;
+    k[2] = sp->id.signal;
+    tr_put_u64be(k + 3, tr_key_time(sp->id.window));
+    tr_put_u16be(k + 11, sp->id.slot);
+}
+
+/* The job's record: version, directory, then extra (tenants) if any. */
+static int jobs__put_record(struct tr_jobs *j,
+                            const struct tr_job_spec *sp,
+                            const void *extra,
+                            size_t extra_len)
+{
+    uint8_t k[JOB_KEY_SIZE];
+    jobs__key(k, sp);
+    struct tr_buf v;
+    tr_buf_init(&v);
+    tr_buf_putc(&v, 1);
+    size_t dl = strlen(sp->dir);
+    tr_buf_put_uvarint(&v, dl);
+    tr_buf_append(&v, sp->dir, dl);
+    tr_buf_append(&v, extra, extra_len);
+    int rv = v.oom ? TR_ENOMEM : 0;
+    struct tr_wbatch *b = rv == 0 ? tr_wbatch_new(j->s->eng) : NULL;
+    char err[TR_ERRMSG_SIZE];
+    if (rv == 0 && b == NULL) {
+        rv = TR_ENOMEM;
+    }
+    if (rv == 0) {
+        tr_wbatch_put(b, TR_CF_META, k, sizeof(k), v.data, v.len);
+        rv = tr_engine_write(j->s->eng, b, err);
+    }
+    tr_wbatch_free(b);
+    tr_buf_free(&v);
+    return rv;
+}
+
+static int jobs__delete_record(struct tr_jobs *j, const struct tr_job_spec *sp)
+{
+    uint8_t k[JOB_KEY_SIZE];
+    jobs__key(k, sp);
+    struct tr_wbatch *b = tr_wbatch_new(j->s->eng);
+    if (b == NULL) {
+        return TR_ENOMEM;
+    }
+    char err[TR_ERRMSG_SIZE];
+    tr_wbatch_delete(b, TR_CF_META, k, sizeof(k));
+    int rv = tr_engine_write(j->s->eng, b, err);
+    tr_wbatch_free(b);
+    return rv;
+}
+
+/* Parses a record's value: the spec's directory and the tenants listed
+ * after it (*extra points into v; NULL when not listed yet). */
+static int jobs__parse_record(struct tr_slice v,
+                              struct tr_job_spec *sp,
+                              struct tr_slice *extra)
+{
+    struct tr_cursor c = tr_cursor_make(v.base, v.len);
+    uint8_t version;
+    uint64_t dl;
+    struct tr_slice d;
+    if (tr_cursor_u8(&c, &version) != 0 || version != 1 ||
+        tr_cursor_uvarint(&c, &dl) != 0 || dl >= TR_JOB_DIR_MAX ||
+        tr_cursor_bytes(&c, dl, &d) != 0) {
+        return TR_ECORRUPT;
+    }
+    memcpy(sp->dir, d.base, dl);
+    sp->dir[dl] = '\0';
+    size_t left = tr_cursor_left(&c);
+    extra->base = left > 0 ? v.base + (v.len - left) : NULL;
+    extra->len = left;
+    return 0;
+}
+
+static int jobs__rm_entry(const char *path,
+                          const struct stat *sb,
+                          int flag,
+                          struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    if (remove(path) != 0 && errno != ENOENT) {
+        tr_log_warn("cannot remove", "path=%s errno=%d", path, errno);
+    }
+    return 0;
+}
+
+/* Removes dir and everything below it; a missing dir is fine. */
+static void jobs__remove_dir(const char *dir)
+{
+    if (dir[0] == '\0' || access(dir, F_OK) != 0) {
+        return;
+    }
+    nftw(dir, jobs__rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static uint64_t jobs__live_bytes(struct tr_jobs *j, uint8_t signal)
+{
+    enum tr_cf cfs[2];
+    size_t n = tr_cfs_of_signal(signal, cfs);
+    uint64_t sum = 0;
+    for (size_t i = 0; i < n; i++) {
+        sum += tr_engine_live_bytes(j->s->eng, cfs[i]);
+    }
+    return sum;
+}
+
+static void jobs__set_step(struct tr_jobs *j, struct job *jb, unsigned step)
+{
+    pthread_mutex_lock(&j->mu);
+    jb->info.step = step;
+    pthread_mutex_unlock(&j->mu);
+}
+
+/* Worker: runs a drop job. 0 (done), TR_EUNAVAIL (the shard is still
+ * owned: retry later) or an error (the job failed; its record stays, so
+ * the next open tries again). */
+static int jobs__run_drop(struct tr_jobs *j, struct job *jb)
+{
+    struct tr_storage *s = j->s;
+    const struct tr_job_spec *sp = &jb->info.spec;
+    int rv = tr_storage_shard_claim(s, &sp->id);
+    if (rv != 0) {
+        return rv;
+    }
+    jobs__set_step(j, jb, 1);
+    uint64_t before = jobs__live_bytes(j, sp->id.signal);
+    /* the tenants: from the record when an earlier run listed them (the
+     * data may be gone already), else listed now and recorded first */
+    uint8_t k[JOB_KEY_SIZE];
+    jobs__key(k, sp);
+    struct tr_buf rec, tenants;
+    tr_buf_init(&rec);
+    tr_buf_init(&tenants);
+    struct tr_job_spec parsed = *sp;
+    struct tr_slice extra = {NULL, 0};
+    rv = tr_engine_get(s->eng, TR_CF_META, k, sizeof(k), &rec);
+    if (rv == 0) {
+        rv = jobs__parse_record(
+            (struct tr_slice){(const char *)rec.data, rec.len}, &parsed,
+            &extra);
+    }
+    if (rv == 0 && extra.len > 0) {
+        tr_buf_append(&tenants, extra.base, extra.len);
+    } else if (rv == 0) {
+        tr_buf_put_uvarint(&tenants, 0); /* a listed, maybe empty, list */
+        rv = tr_storage_shard_tenants(s, &sp->id, &tenants);
+        if (rv == 0) {
+            rv = jobs__put_record(j, sp, tenants.data, tenants.len);
+        }
+    }
+    if (rv == 0) {
+        jobs__set_step(j, jb, 2);
+        rv = tr_storage_shard_drop(s, &sp->id);
+    }
+    if (rv == 0) {
+        jobs__set_step(j, jb, 3);
+        /* skip the leading 0 that marks the list as made */
+        struct tr_cursor c = tr_cursor_make(tenants.data, tenants.len);
+        uint64_t zero;
+        if (tr_cursor_uvarint(&c, &zero) == 0 && zero == 0) {
+            size_t left = tr_cursor_left(&c);
+            rv = tr_storage_shard_compact(
+                s, &sp->id, tenants.data + (tenants.len - left), left);
+        } else {
+            rv = TR_ECORRUPT;
+        }
+    }
+    if (rv == 0) {
+        jobs__set_step(j, jb, 4);
+        jobs__remove_dir(sp->dir);
+        rv = jobs__delete_record(j, sp);
+    }
+    if (rv == 0) {
+        jobs__set_step(j, jb, JOB_DROP_STEPS);
+        uint64_t after = jobs__live_bytes(j, sp->id.signal);
+        pthread_mutex_lock(&j->mu);
+        j->st.bytes_freed += before > after ? before - after : 0;
+        pthread_mutex_unlock(&j->mu);
+    }
+    tr_storage_shard_unclaim(s, &sp->id);
+    tr_buf_free(&rec);
+    tr_buf_free(&tenants);
+    return rv;
+}
+
+/* The first queued job that may run now, or NULL (*wait_ms: until the
+ * next one may). Caller holds mu. */
+static struct job *jobs__next(struct tr_jobs *j, int64_t now, int64_t *wait)
+{
+    *wait = -1;
+    for (struct job *jb = j->queue; jb != NULL; jb = jb->next) {
+        if (jb->info.state != TR_JOB_QUEUED) {
+            continue;
+        }
+        if (jb->not_before_mono <= now) {
+            return jb;
+        }
+        int64_t w = jb->not_before_mono - now;
+        if (*wait < 0 || w < *wait) {
+            *wait = w;
+        }
+    }
+    return NULL;
+}
+
+static void jobs__unlink(struct tr_jobs *j, struct job *jb)
+{
+    for (struct job **pp = &j->queue; *pp != NULL; pp = &(*pp)->next) {
+        if (*pp == jb) {
+            *pp = jb->next;
+            return;
+        }
+    }
+}
+
+static void jobs__finished(struct tr_jobs *j, struct job *jb, int rv)
+{
+    double secs = (double)(jobs__mono_ms() - jb->started_mono) / 1000.0;
+    if (secs < 0) {
+        secs = 0;
+    }
+    if (rv == 0) {
+        j->st.done++;
+        j->st.duration_count++;
+        j->st.duration_sum += secs;
+        for (int i = 0; i < TR_JOB_DURATION_BUCKETS; i++) {
+            if (secs <= tr_jobs_duration_bounds[i]) {
+                j->st.duration_le[i]++;
+            }
+        }
+        tr_log_info("compaction job done",
+                    "kind=drop signal=%s window=%" PRId64 " slot=%u secs=%.3f",
+                    tr_signal_name(jb->info.spec.id.signal),
+                    jb->info.spec.id.window, jb->info.spec.id.slot, secs);
+    } else {
+        j->st.failed++;
+        tr_log_error("compaction job failed; it runs again at the next start",
+                     "kind=drop signal=%s window=%" PRId64 " slot=%u rv=%d",
+                     tr_signal_name(jb->info.spec.id.signal),
+                     jb->info.spec.id.window, jb->info.spec.id.slot, rv);
+    }
+}
+
+static void *jobs__main(void *arg)
+{
+    struct tr_jobs *j = arg;
+    pthread_mutex_lock(&j->mu);
+    while (!j->stopping) {
+        int64_t wait;
+        struct job *jb = jobs__next(j, jobs__mono_ms(), &wait);
+        if (jb == NULL) {
+            if (wait < 0) {
+                pthread_cond_wait(&j->cv, &j->mu);
+            } else {
+                struct timespec ts;
+                clock_gettime(CLOCK_REALTIME, &ts);
+                ts.tv_nsec += (long)(wait % 1000) * 1000000L;
+                ts.tv_sec += wait / 1000 + ts.tv_nsec / 1000000000L;
+                ts.tv_nsec %= 1000000000L;
+                pthread_cond_timedwait(&j->cv, &j->mu, &ts);
+            }
+            continue;
+        }
+        jb->info.state = TR_JOB_RUNNING;
+        if (jb->info.started_ms == 0) {
+            jb->info.started_ms = tr_now_ms();
+            jb->started_mono = jobs__mono_ms();
+        }
+        pthread_mutex_unlock(&j->mu);
+        int rv = jobs__run_drop(j, jb);
+        pthread_mutex_lock(&j->mu);
+        if (rv == TR_EUNAVAIL) {
+            jb->info.state = TR_JOB_QUEUED;
+            jb->info.attempts++;
+            jb->not_before_mono = jobs__mono_ms() + JOB_RETRY_MS;
+            continue;
+        }
+        jobs__finished(j, jb, rv);
+        jobs__unlink(j, jb);
+        tr_free(jb);
+    }
+    pthread_mutex_unlock(&j->mu);
+    return NULL;
+}
+
+static struct job *jobs__find(struct tr_jobs *j, const struct tr_job_spec *sp)
+{
+    for (struct job *jb = j->queue; jb != NULL; jb = jb->next) {
+        if (jb->info.spec.kind == sp->kind &&
+            tr_shard_eq(&jb->info.spec.id, &sp->id)) {
+            return jb;
+        }
+    }
+    return NULL;
+}
+
+/* Appends a job to the queue (caller holds mu). */
+static int jobs__enqueue(struct tr_jobs *j,
+                         const struct tr_job_spec *sp,
+                         bool resumed)
+{
+    struct job *jb = tr_calloc(1, sizeof(*jb));
+    if (jb == NULL) {
+        return TR_ENOMEM;
+    }
+    jb->info.spec = *sp;
+    jb->info.state = TR_JOB_QUEUED;
+    jb->info.steps = JOB_DROP_STEPS;
+    jb->info.queued_ms = tr_now_ms();
+    jb->info.resumed = resumed;
+    struct job **pp = &j->queue;
+    while (*pp != NULL) {
+        pp = &(*pp)->next;
+    }
+    *pp = jb;
+    pthread_cond_signal(&j->cv);
+    return 0;
+}
+
+/* Queues the recorded jobs (at open). */
+static int jobs__load(struct tr_jobs *j)
+{
+    struct tr_iter *it = tr_iter_new(j->s->eng, TR_CF_META);
+    if (it == NULL) {
+        return TR_ENOMEM;
+    }
+    int rv = 0;
+    for (tr_iter_seek(it, "J", 1); rv == 0 && tr_iter_has_prefix(it, "J", 1);
+         tr_iter_next(it)) {
+        struct tr_slice k = tr_iter_key(it);
+        const uint8_t *p = (const uint8_t *)k.base;
+        struct tr_job_spec sp;
+        memset(&sp, 0, sizeof(sp));
+        struct tr_slice extra;
+        if (k.len != JOB_KEY_SIZE || p[1] != TR_JOB_DROP ||
+            jobs__parse_record(tr_iter_value(it), &sp, &extra) != 0) {
+            tr_log_warn("unknown compaction job record skipped", "len=%zu",
+                        k.len);
+            continue;
+        }
+        sp.kind = p[1];
+        sp.id.signal = p[2];
+        sp.id.window = tr_key_time_decode(tr_get_u64be(p + 3));
+        sp.id.slot = tr_get_u16be(p + 11);
+        rv = jobs__enqueue(j, &sp, true);
+        j->st.resumed++;
+    }
+    tr_iter_free(it);
+    return rv;
+}
+
+/* Frees the queue (the records stay) and j; no worker may run. */
+static void jobs__free(struct tr_jobs *j)
+{
+    while (j->queue != NULL) {
+        struct job *n = j->queue->next;
+        tr_free(j->queue);
+        j->queue = n;
+    }
+    pthread_cond_destroy(&j->cv);
+    pthread_mutex_destroy(&j->mu);
+    tr_free(j);
+}
+
+int tr_jobs_open(struct tr_storage *s, struct tr_jobs **out, char *errmsg)
+{
+    struct tr_jobs *j = tr_calloc(1, sizeof(*j));
+    if (j == NULL) {
+        return tr_errf(TR_ENOMEM, errmsg, "out of memory");
+    }
+    j->s = s;
+    pthread_mutex_init(&j->mu, NULL);
+    pthread_cond_init(&j->cv, NULL);
+    int rv = jobs__load(j);
+    if (rv != 0) {
+        tr_errf(rv, errmsg, "cannot read the compaction jobs");
+        goto err_after_init;
+    }
+    if (j->st.resumed > 0) {
+        tr_log_info("compaction jobs resumed", "jobs=%" PRIu64, j->st.resumed);
+    }
+    if (pthread_create(&j->thread, NULL, jobs__main, j) != 0) {
+        rv = tr_errf(TR_ENOMEM, errmsg, "cannot start the compaction thread");
+        goto err_after_init;
+    }
+    j->started = true;
+    *out = j;
+    return 0;
+
+err_after_init:
+    jobs__free(j);
+    return rv;
+}
+
+void tr_jobs_close(struct tr_jobs *j)
+{
+    if (j == NULL) {
+        return;
+    }
+    pthread_mutex_lock(&j->mu);
+    j->stopping = true;
+    pthread_cond_broadcast(&j->cv);
+    pthread_mutex_unlock(&j->mu);
+    if (j->started) {
+        pthread_join(j->thread, NULL);
+    }
+    jobs__free(j);
+}
+
+int tr_jobs_submit(struct tr_jobs *j, const struct tr_job_spec *spec)
+{
+    if (spec->kind != TR_JOB_DROP ||
+        memchr(spec->dir, '\0', TR_JOB_DIR_MAX) == NULL) {
+        return TR_EINVAL;
+    }
+    pthread_mutex_lock(&j->mu);
+    bool have = jobs__find(j, spec) != NULL;
+    pthread_mutex_unlock(&j->mu);
+    if (have) {
+        return 0;
+    }
+    /* recorded before it is queued: a crash from here on resumes it */
+    int rv = jobs__put_record(j, spec, NULL, 0);
+    if (rv != 0) {
+        return rv;
+    }
+    pthread_mutex_lock(&j->mu);
+    if (jobs__find(j, spec) == NULL) {
+        rv = jobs__enqueue(j, spec, false);
+    }
+    pthread_mutex_unlock(&j->mu);
+    return rv;
+}
+
+bool tr_jobs_pending(struct tr_jobs *j, const struct tr_shard_id *id)
+{
+    pthread_mutex_lock(&j->mu);
+    bool found = false;
+    for (struct job *jb = j->queue; jb != NULL && !found; jb = jb->next) {
+        found = tr_shard_eq(&jb->info.spec.id, id);
+    }
+    pthread_mutex_unlock(&j->mu);
+    return found;
+}
+
+size_t tr_jobs_list(struct tr_jobs *j, struct tr_job_info *out, size_t max)
+{
+    pthread_mutex_lock(&j->mu);
+    size_t n = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        int want = pass == 0 ? TR_JOB_RUNNING : TR_JOB_QUEUED;
+        for (struct job *jb = j->queue; jb != NULL; jb = jb->next) {
+            if (jb->info.state != want) {
+                continue;
+            }
+            if (n < max) {
+                out[n] = jb->info;
+            }
+            n++;
+        }
+    }
+    pthread_mutex_unlock(&j->mu);
+    return n;
+}
+
+void tr_jobs_get_stats(struct tr_jobs *j, struct tr_jobs_stats *st)
+{
+    pthread_mutex_lock(&j->mu);
+    *st = j->st;
+    st->queued = st->running = 0;
+    for (struct job *jb = j->queue; jb != NULL; jb = jb->next) {
+        if (jb->info.state == TR_JOB_RUNNING) {
+            st->running++;
+        } else {
+            st->queued++;
+        }
+    }
+    pthread_mutex_unlock(&j->mu);
+}
+
+void tr_jobs_metrics(struct tr_jobs *j, struct tr_buf *out)
+{
+    struct tr_jobs_stats st;
+    tr_jobs_get_stats(j, &st);
+    tr_buf_printf(
+        out,
+        "# HELP triad_compaction_jobs Compaction jobs (drops, sealing) by "
+        "state: queued and running now; done and failed since start.\n"
+        "# TYPE triad_compaction_jobs gauge\n"
+        "triad_compaction_jobs{state=\"queued\"} %" PRIu64
+        "\n"
+        "triad_compaction_jobs{state=\"running\"} %" PRIu64
+        "\n"
+        "triad_compaction_jobs{state=\"done\"} %" PRIu64
+        "\n"
+        "triad_compaction_jobs{state=\"failed\"} %" PRIu64
+        "\n"
+        "# HELP triad_compaction_jobs_resumed_total Jobs found unfinished "
+        "at start and run again.\n"
+        "# TYPE triad_compaction_jobs_resumed_total counter\n"
+        "triad_compaction_jobs_resumed_total %" PRIu64
+        "\n"
+        "# HELP triad_compaction_read_bytes_total Bytes compaction jobs "
+        "read.\n"
+        "# TYPE triad_compaction_read_bytes_total counter\n"
+        "triad_compaction_read_bytes_total %" PRIu64
+        "\n"
+        "# HELP triad_compaction_written_bytes_total Bytes compaction jobs "
+        "wrote.\n"
+        "# TYPE triad_compaction_written_bytes_total counter\n"
+        "triad_compaction_written_bytes_total %" PRIu64
+        "\n"
+        "# HELP triad_retention_freed_bytes_total Live SST bytes that "
+        "retention drops gave back.\n"
+        "# TYPE triad_retention_freed_bytes_total counter\n"
+        "triad_retention_freed_bytes_total %" PRIu64
+        "\n"
+        "# HELP triad_compaction_job_duration_seconds Duration of finished "
+        "compaction jobs.\n"
+        "# TYPE triad_compaction_job_duration_seconds histogram\n",
+        st.queued, st.running, st.done, st.failed, st.resumed, st.bytes_read,
+        st.bytes_written, st.bytes_freed);
+    for (int i = 0; i < TR_JOB_DURATION_BUCKETS; i++) {
+        tr_buf_printf(out,
+                      "triad_compaction_job_duration_seconds_bucket{le=\"%g\"}"
+                      " %" PRIu64 "\n",
+                      tr_jobs_duration_bounds[i], st.duration_le[i]);
+    }
+    tr_buf_printf(out,
+                  "triad_compaction_job_duration_seconds_bucket{le=\"+Inf\"} "
+                  "%" PRIu64
+                  "\n"
+                  "triad_compaction_job_duration_seconds_sum %.6f\n"
+                  "triad_compaction_job_duration_seconds_count %" PRIu64 "\n",
+                  st.duration_count, st.duration_sum, st.duration_count);
+}
