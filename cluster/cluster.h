@@ -219,6 +219,8 @@ int tr_cluster_traces_query(
 int64_t tr_cluster_retention_start(struct tr_cluster *c,
                                    uint8_t signal,
                                    const char *tenant);
+/* Does this node lead the meta group (as of its last tick)? Any thread. */
+bool tr_cluster_is_meta_leader(struct tr_cluster *c);
 bool tr_cluster_tenant(struct tr_cluster *c,
                        const char *tenant,
                        struct tr_catalog_tenant *out);

@@ -96,6 +96,7 @@ struct tr_cluster {
     char formed_http[TR_CATALOG_ADDR_MAX];
     int hello_inflight;
     bool join_inflight;
+    bool replace_inflight; /* removing this node's earlier incarnation */
     int64_t last_join_ms;
     bool window_inflight;
     /* shard groups (loop thread) */
@@ -240,6 +241,9 @@ void cl_remove_node_loop(struct tr_cluster *c,
  * DELETED shards, the shard leaders' drop-tenant entries (each tick). */
 void cl_retention_tick(struct tr_cluster *c);
 void cl_leader_retention(struct tr_cluster *c);
+/* Is window of signal dropped, or due to be (past the longest retention)?
+ * Writes into it are refused as too old. Any thread. */
+bool cl_retention_expired(struct tr_cluster *c, uint8_t signal, int64_t window);
 /* mint raised to the tenant's retention start (ms): reads never return
  * what waits for its drop. */
 int64_t cl_retention_clip(struct tr_cluster *c,

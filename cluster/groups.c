@@ -350,7 +350,10 @@ static void cl__change_done(void *arg, int status, void *result)
 }
 
 /* Leader: makes the group's Raft configuration follow the catalog's
- * replica list, one change at a time (new voters first). */
+ * replica list, one change at a time: replicas the catalog dropped leave
+ * first (a replaced replica is down, or a new incarnation of it may share
+ * its address: messages to the old id would reach the new one), then the
+ * new ones are added. */
 static void cl__reconcile(struct cl_group *g, const struct tr_catalog_shard *sh)
 {
     struct tr_cluster *c = g->c;
@@ -359,6 +362,18 @@ static void cl__reconcile(struct cl_group *g, const struct tr_catalog_shard *sh)
     }
     struct tr_raft_server servers[16];
     size_t ns = tr_raft_group_servers(g->g, servers, 16);
+    for (size_t i = 0; i < ns; i++) {
+        if (!cl_is_replica(sh, servers[i].id) && servers[i].id != c->self.id) {
+            tr_log_info("removing shard replica", "group=%s id=%" PRIu64,
+                        g->name, (uint64_t)servers[i].id);
+            g->change_inflight = true;
+            if (tr_raft_group_remove(g->g, servers[i].id, cl__change_done, g) !=
+                0) {
+                g->change_inflight = false;
+            }
+            return;
+        }
+    }
     for (size_t r = 0; r < sh->n_replicas; r++) {
         bool in = false;
         for (size_t i = 0; i < ns; i++) {
@@ -372,18 +387,6 @@ static void cl__reconcile(struct cl_group *g, const struct tr_catalog_shard *sh)
             g->change_inflight = true;
             if (tr_raft_group_add(g->g, nd->id, nd->raft_addr, RAFT_VOTER,
                                   cl__change_done, g) != 0) {
-                g->change_inflight = false;
-            }
-            return;
-        }
-    }
-    for (size_t i = 0; i < ns; i++) {
-        if (!cl_is_replica(sh, servers[i].id) && servers[i].id != c->self.id) {
-            tr_log_info("removing shard replica", "group=%s id=%" PRIu64,
-                        g->name, (uint64_t)servers[i].id);
-            g->change_inflight = true;
-            if (tr_raft_group_remove(g->g, servers[i].id, cl__change_done, g) !=
-                0) {
                 g->change_inflight = false;
             }
             return;

@@ -275,8 +275,11 @@ static void api__admin_remove_node(struct tr_cluster *c,
     uint64_t id = 0;
     pthread_mutex_lock(&c->meta_fsm.mu);
     const struct tr_catalog *cat = &c->meta_fsm.catalog;
+    /* an active node of that name first (a node that restarted with an
+     * empty data directory left a removed incarnation of the name) */
     for (size_t i = 0; i < cat->n_nodes; i++) {
-        if (strcmp(cat->nodes[i].name, name) == 0) {
+        if (strcmp(cat->nodes[i].name, name) == 0 &&
+            (id == 0 || cat->nodes[i].state == TR_NODE_ACTIVE)) {
             id = cat->nodes[i].id;
         }
     }

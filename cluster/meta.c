@@ -358,9 +358,34 @@ void cl_join_loop(struct tr_cluster *c,
         }
         return;
     }
-    /* in the meta configuration already? then only the catalog record */
     struct tr_raft_server servers[CL_MAX_PEERS];
     size_t ns = tr_raft_group_servers(c->meta, servers, CL_MAX_PEERS);
+    /* a new incarnation of a node (same name, new id: its data directory
+     * was emptied): its predecessor leaves the meta group first - it may
+     * have the same address, and Raft messages to it would reach the new
+     * incarnation and be taken for its answers. The joiner retries. */
+    const struct tr_catalog *cat = &c->meta_fsm.catalog;
+    for (size_t i = 0; i < cat->n_nodes; i++) {
+        const struct tr_catalog_node *p = &cat->nodes[i];
+        if (p->id == n->id || p->state != TR_NODE_ACTIVE ||
+            strcmp(p->name, n->name) != 0 || p->id == c->self.id) {
+            continue;
+        }
+        for (size_t k = 0; k < ns; k++) {
+            if (servers[k].id != p->id) {
+                continue;
+            }
+            tr_log_warn(
+                "a node restarted with an empty data directory: its "
+                "earlier incarnation leaves the meta group",
+                "name=%s old_id=%016" PRIx64 " id=%016" PRIx64, n->name, p->id,
+                n->id);
+            tr_raft_group_remove(c->meta, p->id, NULL, NULL);
+            cl__join_finish(j, TR_EUNAVAIL);
+            return;
+        }
+    }
+    /* in the meta configuration already? then only the catalog record */
     size_t voters = 0;
     bool member = false;
     for (size_t i = 0; i < ns; i++) {
@@ -404,6 +429,46 @@ static void cl__on_join_rpc(void *arg,
     }
 }
 
+static void cl__on_replaced(void *arg, int rv)
+{
+    struct tr_cluster *c = arg;
+    c->replace_inflight = false;
+    if (rv != 0) {
+        tr_log_warn("replacing this node's earlier incarnation failed; retried",
+                    "rv=%d", rv);
+    }
+}
+
+/* This node is active in the catalog. Another active node of the same name
+ * is this node's earlier incarnation (its data directory was emptied, so
+ * it got a new Raft id: cl__identity): it is removed, which re-places its
+ * replicas - on this node first, which holds none of them - and takes its
+ * id out of the meta group; the shards' leaders then add this node, which
+ * refills by copy. Node names must be unique (a StatefulSet's are). */
+static void cl__replace_predecessor(struct tr_cluster *c)
+{
+    if (c->replace_inflight) {
+        return;
+    }
+    const struct tr_catalog *cat = &c->meta_fsm.catalog;
+    for (size_t i = 0; i < cat->n_nodes; i++) {
+        const struct tr_catalog_node *n = &cat->nodes[i];
+        if (n->id == c->self.id || n->state != TR_NODE_ACTIVE ||
+            strcmp(n->name, c->self.name) != 0) {
+            continue;
+        }
+        tr_log_warn(
+            "replacing this node's earlier incarnation (restarted "
+            "with an empty data directory): removing its old id; "
+            "its replicas move here and are copied",
+            "name=%s old_id=%016" PRIx64 " id=%016" PRIx64, n->name, n->id,
+            c->self.id);
+        c->replace_inflight = true;
+        cl_remove_node_loop(c, n->id, cl__on_replaced, c);
+        return;
+    }
+}
+
 /* Makes sure this node is in the catalog with its current addresses. */
 void cl_register(struct tr_cluster *c)
 {
@@ -427,6 +492,7 @@ void cl_register(struct tr_cluster *c)
     if (me != NULL && me->state == TR_NODE_ACTIVE &&
         strcmp(me->raft_addr, c->self.raft_addr) == 0 &&
         strcmp(me->http_addr, c->self.http_addr) == 0) {
+        cl__replace_predecessor(c);
         return;
     }
     c->last_join_ms = cl_mono_ms();
@@ -984,6 +1050,12 @@ int cl_window_k(struct tr_cluster *c,
                 uint16_t *k,
                 char *errmsg)
 {
+    if (cl_retention_expired(c, signal, w)) {
+        return tr_errf(TR_ETOOOLD, errmsg,
+                       "too old: the %s window starting at %" PRId64
+                       " is past its retention",
+                       tr_signal_name(signal), w);
+    }
     for (;;) {
         pthread_mutex_lock(&c->meta_fsm.mu);
         long idx = tr_catalog_window(&c->meta_fsm.catalog, signal, w);

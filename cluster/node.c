@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cluster/cluster_int.h"
 #include "lib/alloc.h"
@@ -245,6 +246,14 @@ static void cl__on_tick(uv_timer_t *t)
     cl__maybe_evict(c);
 }
 
+bool tr_cluster_is_meta_leader(struct tr_cluster *c)
+{
+    pthread_mutex_lock(&c->mu);
+    bool leader = c->meta_leader;
+    pthread_mutex_unlock(&c->mu);
+    return leader;
+}
+
 bool tr_cluster_tenant(struct tr_cluster *c,
                        const char *tenant,
                        struct tr_catalog_tenant *out)
@@ -360,6 +369,69 @@ static int cl__copy_config(struct tr_cluster *c,
     return 0;
 }
 
+/* The node's Raft id, kept in <data-dir>/raft/identity (16 hex digits and
+ * a newline). A data directory without one gets a new random id - unless
+ * it holds Raft state written before identities were kept, whose id was
+ * the hash of the node name. So a node that restarts with an emptied data
+ * directory is a new member (its old id, which may have voted in terms it
+ * no longer remembers, is never used again); it replaces its predecessor
+ * of the same name (cl_register). */
+static int cl__identity(struct tr_cluster *c, char *errmsg)
+{
+    char path[2200], tmp[2300], meta[2200];
+    snprintf(path, sizeof(path), "%s/identity", c->raft_dir);
+    FILE *f = fopen(path, "r");
+    if (f != NULL) {
+        char line[64] = "";
+        char *end = NULL;
+        unsigned long long v = 0;
+        if (fgets(line, sizeof(line), f) != NULL) {
+            v = strtoull(line, &end, 16);
+        }
+        fclose(f);
+        if (v == 0 || end != line + 16 || *end != '\n') {
+            return tr_errf(TR_ECORRUPT, errmsg,
+                           "%s is not a node identity (16 hex digits)", path);
+        }
+        c->self.id = v;
+        return 0;
+    }
+    snprintf(meta, sizeof(meta), "%s/meta", c->raft_dir);
+    struct stat st;
+    const char *how;
+    uint64_t id;
+    if (stat(meta, &st) == 0) {
+        const char *name = c->cfg.node_name;
+        id = tr_hash64(name, strlen(name), 0x6e6f6465); /* earlier builds */
+        how = "kept from the existing Raft state";
+    } else {
+        uint64_t seed[3] = {0, (uint64_t)tr_mono_ns(), (uint64_t)getpid()};
+        FILE *r = fopen("/dev/urandom", "r");
+        if (r == NULL || fread(&seed[0], sizeof(seed[0]), 1, r) != 1) {
+            seed[0] = (uint64_t)tr_now_ns();
+        }
+        if (r != NULL) {
+            fclose(r);
+        }
+        id = tr_hash64(seed, sizeof(seed), 0x6e6f6465);
+        how = "new data directory";
+    }
+    id = id ? id : 1;
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    f = fopen(tmp, "w");
+    bool ok = f != NULL && fprintf(f, "%016" PRIx64 "\n", id) == 17 &&
+              fflush(f) == 0 && fsync(fileno(f)) == 0;
+    if (f != NULL) {
+        ok = fclose(f) == 0 && ok;
+    }
+    if (!ok || rename(tmp, path) != 0) {
+        return tr_errf(TR_EIO, errmsg, "cannot write %s", path);
+    }
+    c->self.id = id;
+    tr_log_info("node identity", "id=%016" PRIx64 " how=\"%s\"", id, how);
+    return 0;
+}
+
 int tr_cluster_start(uv_loop_t *loop,
                      const struct tr_cluster_config *cfg,
                      struct tr_storage *storage,
@@ -381,14 +453,18 @@ int tr_cluster_start(uv_loop_t *loop,
                                                   : 24 * 3600 * 1000LL;
     pthread_mutex_init(&c->mu, NULL);
     tr_meta_fsm_init(&c->meta_fsm, cl_meta_changed, c);
-    /* identity: a stable raft id from the node name */
+    /* identity: the Raft id this data directory was given */
     const char *name = c->cfg.node_name;
-    uint64_t id = tr_hash64(name, strlen(name), 0x6e6f6465);
-    c->self.id = id ? id : 1;
+    snprintf(c->raft_dir, sizeof(c->raft_dir), "%s/raft", c->cfg.data_dir);
+    mkdir(c->raft_dir, 0755);
+    int rv = cl__identity(c, errmsg);
+    if (rv != 0) {
+        goto err_after_init;
+    }
     snprintf(c->self.name, sizeof(c->self.name), "%s", name);
     c->self.state = TR_NODE_ACTIVE;
-    int rv = tr_lanes_new(c->cfg.storage_threads ? c->cfg.storage_threads : 2,
-                          &c->lanes);
+    rv = tr_lanes_new(c->cfg.storage_threads ? c->cfg.storage_threads : 2,
+                      &c->lanes);
     if (rv != 0) {
         tr_errf(rv, errmsg, "cannot start the storage threads");
         goto err_after_alloc;
@@ -418,8 +494,6 @@ int tr_cluster_start(uv_loop_t *loop,
         tr_errf(rv, errmsg, "cannot create the RPC client");
         goto err_after_mux;
     }
-    snprintf(c->raft_dir, sizeof(c->raft_dir), "%s/raft", c->cfg.data_dir);
-    mkdir(c->raft_dir, 0755);
     struct tr_selfmetrics *r = tr_selfmetrics_default();
     static const double lat[] = {0.001, 0.002, 0.005, 0.01, 0.025, 0.05,
                                  0.1,   0.25,  0.5,   1,    2.5,   5};
@@ -461,6 +535,7 @@ err_after_mux:
 err_after_lanes:
     tr_lanes_free(c->lanes);
 err_after_alloc:
+err_after_init:
     tr_meta_fsm_close(&c->meta_fsm);
     pthread_mutex_destroy(&c->mu);
     tr_free(c->strings);

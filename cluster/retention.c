@@ -107,6 +107,20 @@ int64_t cl_retention_clip(struct tr_cluster *c,
     return from > mint ? from : mint;
 }
 
+bool cl_retention_expired(struct tr_cluster *c, uint8_t signal, int64_t window)
+{
+    if (signal < TR_SIGNAL_MIN || signal > TR_SIGNAL_MAX) {
+        return false;
+    }
+    pthread_mutex_lock(&c->meta_fsm.mu);
+    int64_t r = rt__longest(c, &c->meta_fsm.catalog, signal);
+    long idx = tr_catalog_window(&c->meta_fsm.catalog, signal, window);
+    bool deleted =
+        idx >= 0 && c->meta_fsm.catalog.shards[idx].state == TR_SHARD_DELETED;
+    pthread_mutex_unlock(&c->meta_fsm.mu);
+    return deleted || (r > 0 && window + c->window_ms <= cl_now_ms() - r);
+}
+
 /* ---- whole windows (meta leader) -------------------------------------- */
 
 static void rt__deleted(void *arg, int rv)

@@ -12,6 +12,7 @@
 #include "lib/err.h"
 #include "lib/json.h"
 #include "server/app.h"
+#include "server/overrides.h"
 #include "server/prom_json.h"
 
 _Static_assert((int)TR_CLUSTER_GET == (int)TR_HTTP_GET &&
@@ -66,36 +67,6 @@ static void ac__handle(const struct tr_http_request *req,
  */
 
 /* Reads an optional numeric form value; -2 = absent, -3 = malformed. */
-static double admin__num(const struct tr_http_request *req, const char *key)
-{
-    const char *v = tr_http_form_get(req, key);
-    if (v == NULL || v[0] == '\0') {
-        return -2;
-    }
-    char *end;
-    double d = strtod(v, &end);
-    if (*end != '\0' || d != d || d < 0) {
-        return -3;
-    }
-    return d;
-}
-
-static int64_t admin__dur(const struct tr_http_request *req,
-                          const char *key,
-                          int *bad)
-{
-    const char *v = tr_http_form_get(req, key);
-    int64_t ms;
-    if (v == NULL || v[0] == '\0') {
-        return -1;
-    }
-    if (tr_parse_duration_ms(v, &ms) != 0) {
-        *bad = 1;
-        return -1;
-    }
-    return ms;
-}
-
 static void limits__dur(struct tr_json *j, const char *key, int64_t ms)
 {
     char d[64];
@@ -219,43 +190,14 @@ static void admin__tenant_limits(const struct tr_http_request *req,
         return;
     }
     struct tr_catalog_tenant t;
-    memset(&t, 0, sizeof(t));
-    snprintf(t.name, sizeof(t.name), "%s", tenant);
-    double ms = admin__num(req, "max_series");
-    double rate = admin__num(req, "ingestion_rate");
-    double burst = admin__num(req, "ingestion_burst");
-    int bad = ms == -3 || rate == -3 || burst == -3;
-    t.max_series = ms >= 0 ? (uint64_t)ms : 0;
-    t.ingestion_rate = rate >= 0 ? rate : -1;
-    t.ingestion_burst = burst >= 0 ? (uint64_t)burst : 0;
-    t.retention_metrics_ms = admin__dur(req, "retention_metrics", &bad);
-    t.retention_logs_ms = admin__dur(req, "retention_logs", &bad);
-    t.retention_traces_ms = admin__dur(req, "retention_traces", &bad);
-    static const char *const traces[] = {
-        "traces_max_bytes_per_trace", "traces_max_attribute_bytes",
-        "traces_ingestion_rate_bytes", "traces_ingestion_burst_bytes"};
-    uint64_t *tf[] = {&t.traces_max_bytes_per_trace, &t.traces_max_attr_bytes,
-                      &t.traces_rate_bytes, &t.traces_burst_bytes};
-    for (size_t i = 0; i < 4; i++) {
-        double v = admin__num(req, traces[i]);
-        bad |= v == -3;
-        *tf[i] = v > 0 ? (uint64_t)v : 0;
-    }
-    static const char *const toggles[] = {"traces_span_metrics",
-                                          "traces_service_graph"};
-    uint8_t *tg[] = {&t.traces_span_metrics, &t.traces_service_graph};
-    for (size_t i = 0; i < 2; i++) {
-        const char *v = tr_http_form_get(req, toggles[i]);
+    tr_overrides_init(&t, tenant);
+    int bad = 0;
+    for (size_t i = 0; tr_overrides_keys[i] != NULL; i++) {
+        const char *v = tr_http_form_get(req, tr_overrides_keys[i]);
         if (v == NULL || v[0] == '\0') {
-            continue;
+            continue; /* absent: the default */
         }
-        if (strcmp(v, "true") == 0 || strcmp(v, "on") == 0) {
-            *tg[i] = 1;
-        } else if (strcmp(v, "false") == 0 || strcmp(v, "off") == 0) {
-            *tg[i] = 2;
-        } else {
-            bad = 1;
-        }
+        bad |= tr_overrides_set(&t, tr_overrides_keys[i], v) != 0;
     }
     if (bad) {
         tr_http_resp_text(resp, 400,

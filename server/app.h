@@ -16,16 +16,18 @@
 
 #define TR_TENANT_MAX 150
 
-struct tr_rate_limiters; /* server/limits.c */
-struct tr_cluster;       /* cluster/cluster.h */
-struct tr_trace_metrics; /* server/trace_metrics.h */
+struct tr_rate_limiters;      /* server/limits.c */
+struct tr_cluster;            /* cluster/cluster.h */
+struct tr_trace_metrics;      /* server/trace_metrics.h */
+struct tr_overrides_reloader; /* server/overrides.h */
 
 struct tr_app {
     const struct tr_config *cfg;
     struct tr_storage *storage;
     struct tr_jobs *jobs; /* compaction jobs (storage/jobs.h) */
-    const struct tr_select_source *source; /* reads: the cluster fan-out */
-    struct tr_cluster *cluster;            /* writes are routed through it */
+    struct tr_overrides_reloader *overrides; /* --runtime-config.file */
+    const struct tr_select_source *source;   /* reads: the cluster fan-out */
+    struct tr_cluster *cluster;              /* writes are routed through it */
     struct tr_rate_limiters *limiters;
     struct tr_rate_limiters *log_limiters;   /* line bytes per tenant */
     struct tr_rate_limiters *trace_limiters; /* OTLP trace bytes */

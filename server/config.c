@@ -139,6 +139,12 @@ static const struct opt opts[] = {
      "DURATION", "how long log lines are kept"},
     {"retention.traces", K_DUR, F(retention_traces_ms), "14d", NULL, MS_M, 0, 0,
      "DURATION", "how long spans are kept"},
+    {"runtime-config.file", K_STR, F(runtime_config_file), "", "none", 0, 0, 0,
+     "FILE",
+     "per-tenant overrides (YAML: overrides: {TENANT: {retention_logs: 3d}}) "
+     "read every reload period; the meta leader stores them"},
+    {"runtime-config.reload-period", K_DUR, F(runtime_config_reload_ms), "10s",
+     NULL, MS_S, 0, 0, "DURATION", "how often --runtime-config.file is read"},
     {"late-write-grace", K_DUR, F(late_write_grace_ms), "2h", NULL, 0, 0, 0,
      "DURATION", "how long after a window ends it still accepts writes"},
     {"late-write-grace.metrics", K_DUR_INHERIT, F(late_write_grace_metrics_ms),

@@ -92,9 +92,11 @@ struct tr_config {
     uint32_t storage_apply_threads; /* --storage.apply-threads, 2 */
     size_t apply_queue_bytes;       /* --storage.apply-queue-size, 64MiB */
     char *debug_fake_clock;         /* --debug.fake-clock RFC3339, "" off */
-    struct tr_limits limits;        /* --limits.* (defaults for every tenant) */
-    bool traces_span_metrics;       /* --traces.span-metrics, true */
-    bool traces_service_graph;      /* --traces.service-graph, true */
+    char *runtime_config_file;      /* --runtime-config.file, "" none */
+    int64_t runtime_config_reload_ms; /* --runtime-config.reload-period */
+    struct tr_limits limits;   /* --limits.* (defaults for every tenant) */
+    bool traces_span_metrics;  /* --traces.span-metrics, true */
+    bool traces_service_graph; /* --traces.service-graph, true */
     int64_t traces_metrics_flush_ms; /* --traces.metrics-flush-interval */
     int64_t service_graph_wait_ms;   /* --traces.service-graph-wait, 10s */
     int64_t query_timeout_ms;        /* --query.timeout, 2m */

@@ -16,6 +16,7 @@
 #include "lib/par.h"
 #include "lib/selfmetrics.h"
 #include "server/app.h"
+#include "server/overrides.h"
 #include "server/config.h"
 #include "server/http.h"
 #include "server/prom_json.h"
@@ -133,6 +134,7 @@ static void node__trace_metrics_join(uv_work_t *w)
 {
     struct node *n = w->data;
     tr_trace_metrics_join(&n->app); /* its last write needs the loop */
+    tr_overrides_join(&n->app);     /* its catalog writes too */
 }
 
 static void node__trace_metrics_joined(uv_work_t *w, int status)
@@ -163,6 +165,7 @@ static void node__on_signal(uv_signal_t *s, int signum)
     tr_log_info("shutting down", "signal=%d", signum);
     tr_loki_tail_stop();
     tr_trace_metrics_stop(&n->app);
+    tr_overrides_stop(&n->app);
     uv_timer_stop(&n->checkpoint_timer);
     uv_timer_stop(&n->trim_timer);
     uv_timer_stop(&n->lag_timer);
@@ -331,6 +334,10 @@ static int node__serve(struct node *n)
     }
     n->app.cluster = n->cluster;
     n->app.source = tr_cluster_source(n->cluster);
+    if (tr_overrides_start(&n->app) != 0) {
+        tr_log_error("cannot start the runtime overrides reloader", NULL);
+        return 1;
+    }
     if (tr_trace_metrics_start(&n->app) != 0) {
         tr_log_warn(
             "span metrics: cannot start the flusher thread; tenants "

@@ -13,7 +13,7 @@ T0 = 1_700_000_000_000  # ms; old data, accepted through the grace flags
 
 def setup_module():
     global T
-    T = Triad(["--late-write-grace", "1000000h",
+    T = Triad(["--late-write-grace", "1000000h", "--retention.metrics", "1000000h",
                "--ingest.creation-grace", "1000000h",
                "--ingest.ooo-window", "1000000h"]).start()
     series = []
@@ -194,7 +194,7 @@ def test_query_limit_flags():
     # --query.max-series / --query.max-samples: 422 execution (the series
     # limit in Mimir's wording, the samples one in Prometheus')
     t = Triad(["--late-write-grace", "1000000h", "--ingest.creation-grace", "1000000h",
-               "--query.max-series", "2", "--query.max-samples", "100"]).start()
+               "--retention.metrics", "1000000h", "--query.max-series", "2", "--query.max-samples", "100"]).start()
     try:
         t.write_v1([([("__name__", "up"), ("instance", i)],
                      [(T0 + k * 15_000, float(k)) for k in range(21)]) for i in "abc"])

@@ -17,7 +17,7 @@ import urllib.parse
 
 import loki
 import prw
-from triad import Triad, wait_until
+from triad import start_cluster, wait_until
 
 DAY = 86_400_000
 START = "2030-01-01T00:30:00Z"
@@ -32,16 +32,7 @@ RET = {  # days: flags (defaults), then the tenants' overrides
 
 
 def setup_module():
-    nodes = [Triad() for _ in range(3)]
-    joins = ",".join("127.0.0.1:%d" % t.port for t in nodes)
-    for i, t in enumerate(nodes):
-        t.extra_args += ["--node-name", "r%d" % (i + 1), "--bootstrap-expect", "3",
-                         "--join", joins, "--debug.fake-clock", START,
-                         "--shards-per-window", "1"]
-    for t in nodes:
-        t._spawn(t.argv())
-    for t in nodes:
-        assert t._wait_ready(60) is None, t.stderr_tail(30)
+    nodes = start_cluster(3, "r", ["--debug.fake-clock", START, "--shards-per-window", "1"])
     NODES.extend(nodes)
     t = nodes[0]
     for tenant, q in (("short", "retention_metrics=2d&retention_logs=1d&retention_traces=3d"),

@@ -1,4 +1,4 @@
-"""`triad status --addr URL`: prints the header, the NODES and the SHARDS
+"""`triad status --addr URL`: prints the header, the NODES, the SHARDS and the JOBS
 tables from GET /api/v1/status/cluster (against one node and against a
 3-node cluster, compared with the JSON), columns aligned; exits 1 with a
 clear message when the node cannot be reached, answers non-200, or answers
@@ -72,14 +72,29 @@ def parse(out):
         if not line.strip():
             cur = None
             continue
-        m = re.match(r"^(NODES|SHARDS) \((\d+), (\d+) (up|with a leader)\)$", line)
+        m = re.match(r"^(NODES|SHARDS) \((\d+), (\d+) (up|with a leader)"
+                     r"(?:; (\d+) deleted by retention not listed)?\)$", line)
         if m:
             cur = m.group(1)
-            sections[cur] = {"count": int(m.group(2)), "ok": int(m.group(3)), "lines": []}
+            sections[cur] = {"count": int(m.group(2)), "ok": int(m.group(3)), "lines": [],
+                             "deleted": int(m.group(5) or 0)}
+            continue
+        m = re.match(r"^JOBS \((\d+) queued or running; (\d+) done, (\d+) failed since "
+                     r"the nodes started\)$", line)
+        if m:
+            cur = "JOBS"
+            sections[cur] = {"count": int(m.group(1)), "done": int(m.group(2)),
+                             "failed": int(m.group(3)), "lines": []}
             continue
         assert cur, "line outside a section: %r\n%s" % (line, out)
         sections[cur]["lines"].append(line)
-    assert set(sections) == {"NODES", "SHARDS"}, out
+    assert set(sections) == {"NODES", "SHARDS", "JOBS"}, out
+    jl = sections["JOBS"]["lines"]
+    if sections["JOBS"]["count"]:
+        assert jl[0].split()[:4] == ["NODE", "KIND", "SIGNAL", "WINDOW"], jl[0]
+        assert len(jl) == 1 + sections["JOBS"]["count"], jl
+    else:
+        assert jl == ["(none)"], jl
     res["sections"] = sections
     nl = sections["NODES"]["lines"]
     assert nl[0].split() == ["NAME", "ID", "RAFT", "ADDR", "HTTP", "ADDR", "STATE"], nl[0]

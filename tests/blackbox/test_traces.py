@@ -26,7 +26,7 @@ WIRE = os.path.join(os.environ.get("TRIAD_WIRE_DIR", "../shared/wire"),
                     "traces")
 TRACES = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 # the captures are days old: a late-write grace that still takes them
-HISTORIC = ["--late-write-grace.traces", "36500d"]
+HISTORIC = ["--late-write-grace.traces", "36500d", "--retention.traces", "36500d"]
 T = None
 
 

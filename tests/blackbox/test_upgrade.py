@@ -28,6 +28,7 @@ T = None
 def setup_module():
     global T
     t = Triad(["--late-write-grace", "1000000h", "--ingest.creation-grace", "1000000h",
+               "--retention.metrics", "1000000h",
                "--node-name", "fixture-node"])
     shutil.rmtree(t.data_dir)
     with tarfile.open(FIXTURE) as tar:

@@ -16,7 +16,9 @@ WIRE_DIR = os.environ.get("TRIAD_WIRE_DIR", os.path.join(REPO, "..", "shared", "
 
 # The captures carry the timestamps of the day they were recorded (possibly
 # "in the future" or far in the past of the machine clock): accept anything.
-GRACE_ARGS = ["--late-write-grace", "1000000h", "--ingest.creation-grace", "1000000h"]
+GRACE_ARGS = ["--late-write-grace", "1000000h", "--ingest.creation-grace", "1000000h",
+              "--retention.metrics", "1000000h", "--retention.logs", "1000000h",
+              "--retention.traces", "1000000h"]
 
 T = None
 CAPTURES = []  # (name, meta, body, decoded request, tenant)

@@ -325,6 +325,22 @@ def now_ms():
     return int(time.time() * 1000)
 
 
+def start_cluster(n, name_prefix, extra_args=(), timeout=60):
+    """n Triad nodes named <prefix>1..n that form one cluster together
+    (--bootstrap-expect n, --join every node), started in parallel and
+    ready; returns them."""
+    nodes = [Triad() for _ in range(n)]
+    joins = ",".join("127.0.0.1:%d" % t.port for t in nodes)
+    for i, t in enumerate(nodes):
+        t.extra_args += ["--node-name", "%s%d" % (name_prefix, i + 1),
+                         "--bootstrap-expect", str(n), "--join", joins] + list(extra_args)
+    for t in nodes:
+        t._spawn(t.argv())
+    for t in nodes:
+        assert t._wait_ready(timeout) is None, t.stderr_tail(30)
+    return nodes
+
+
 def wait_until(fn, timeout, interval=0.25, what="condition"):
     """Poll fn() until it returns a truthy value; returns it or raises."""
     deadline = time.time() + timeout

@@ -62,6 +62,7 @@ STALE_BITS = prw.STALE_NAN_BITS
 EXPECTED_FILE = os.path.join(HERE, "expected_promqltest.json")
 FAILURES_FILE = os.path.join(REPO, "build", "promqltest-failures.txt")
 TRIAD_FLAGS = ["--late-write-grace", "1000000h", "--ingest.creation-grace", "1000000h",
+               "--retention.metrics", "1000000h",
                "--ingest.ooo-window", "1000000h"]
 DEFAULT_EPSILON = 1e-6
 MIN_NORMAL = 2.2250738585072014e-308
