@@ -93,7 +93,7 @@ static size_t status__decode(uint64_t node,
                              struct cl_node_health *health)
 {
     struct tr_cursor c = *cp;
-    *cp = tr_cursor_make(NULL, 0);
+    cp->p = cp->end; /* nothing left unless the health section is whole */
     uint64_t n;
     size_t k = 0;
     if (tr_cursor_uvarint(&c, &n) != 0) {
