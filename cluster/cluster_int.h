@@ -114,6 +114,10 @@ struct tr_cluster {
     bool tenants_running;         /* shards' tenants being listed */
     int64_t last_tenants_ms;      /* monotonic */
     int64_t last_tenants_wall_ms; /* the cluster's clock */
+    /* sealing (seal.c, meta leader) */
+    int seal_inflight;    /* SEALING proposals */
+    bool seal_running;    /* a sealing round on a worker */
+    int64_t seal_next_ms; /* monotonic: no round before */
     /* shared with workers */
     pthread_mutex_t mu;
     struct cl_stat *stats;
@@ -142,6 +146,7 @@ struct tr_cluster {
     struct tr_sm_family *m_forwarded;
     struct tr_sm_family *m_read_seconds;
     struct tr_sm_family *m_read_answers; /* {signal, result} */
+    struct tr_sm_family *m_seals;        /* {result} */
 };
 
 /* ---- node.c ---------------------------------------------------------------
@@ -240,6 +245,12 @@ void cl_remove_node_loop(struct tr_cluster *c,
 /* retention.c: the meta leader's DELETED proposals, the drop jobs of
  * DELETED shards, the shard leaders' drop-tenant entries (each tick). */
 void cl_retention_tick(struct tr_cluster *c);
+/* seal.c: the meta leader marks ended windows' shards SEALING and seals
+ * them (each tick). */
+void cl_leader_seal(struct tr_cluster *c);
+/* node.c: a background worker that uses the RPC client (sealing, drop
+ * sweeps, tenant listing) finished; shutdown may go on. Loop thread. */
+void cl_background_done(struct tr_cluster *c);
 void cl_leader_retention(struct tr_cluster *c);
 /* Is window of signal dropped, or due to be (past the longest retention)?
  * Writes into it are refused as too old. Any thread. */
@@ -250,6 +261,17 @@ int64_t cl_retention_clip(struct tr_cluster *c,
                           uint8_t signal,
                           struct tr_slice tenant,
                           int64_t mint);
+
+/* Several catalog commands in one buffer, each framed by a u32 BE length:
+ * cl_cmd_open before appending one (returns where its frame starts),
+ * cl_cmd_close after. cl_meta_propose_each proposes them one by one (cb
+ * once per command) and returns how many. */
+size_t cl_cmd_open(struct tr_buf *cmds);
+void cl_cmd_close(struct tr_buf *cmds, size_t at);
+size_t cl_meta_propose_each(struct tr_cluster *c,
+                            const struct tr_buf *cmds,
+                            void (*cb)(void *arg, int rv),
+                            void *arg);
 
 /* Proposes a catalog command on the meta leader (here or forwarded). */
 void cl_meta_propose_loop(struct tr_cluster *c,
@@ -350,6 +372,22 @@ struct cl_node_health {
     bool ok[CL_MAX_PEERS];
     size_t n;
 };
+
+/* verify.c: one replica's checksum at the verify (or seal) entry with
+ * this request id, asked until it applied it or deadline (r->node set by
+ * the caller; r->ok, index, checksum or err filled). Worker thread. */
+struct cl_replica_sum {
+    uint64_t node;
+    bool ok;
+    uint64_t index;
+    uint64_t checksum;
+    char err[120];
+};
+void cl_verify_ask(struct tr_cluster *c,
+                   const struct tr_shard_id *id,
+                   uint64_t request,
+                   int64_t deadline,
+                   struct cl_replica_sum *r);
 
 /* A compaction job as a node reports it in its status/local answer. */
 #define CL_STATUS_JOBS 256 /* jobs a node reports */

@@ -436,7 +436,8 @@ void cl_groups_tick(struct tr_cluster *c)
     for (size_t i = 0; i < cat->n_shards; i++) {
         const struct tr_catalog_shard *sh = &cat->shards[i];
         struct tr_shard_id id = {sh->signal, sh->window, sh->slot};
-        if (sh->state != TR_SHARD_ACTIVE || cl_signal_ops(sh->signal) == NULL ||
+        if (sh->state == TR_SHARD_DELETED ||
+            cl_signal_ops(sh->signal) == NULL ||
             !cl_is_replica(sh, c->self.id) || cl_group_find(c, &id) != NULL) {
             continue;
         }
@@ -498,7 +499,7 @@ static bool cl__all_groups_started(struct tr_cluster *c)
     for (size_t i = 0; i < cat->n_shards; i++) {
         const struct tr_catalog_shard *sh = &cat->shards[i];
         struct tr_shard_id id = {sh->signal, sh->window, sh->slot};
-        if (sh->state == TR_SHARD_ACTIVE && cl_signal_ops(sh->signal) &&
+        if (sh->state != TR_SHARD_DELETED && cl_signal_ops(sh->signal) &&
             cl_is_replica(sh, c->self.id) && cl_group_find(c, &id) == NULL) {
             return false;
         }

@@ -376,6 +376,42 @@ static void api__shard_dump(struct tr_cluster *c,
     tr_buf_free(&b);
 }
 
+/* Loop: marks the local replica for a copy from a healthy one. */
+struct recopy_look {
+    struct loop_wait w; /* first */
+    struct tr_shard_id id;
+};
+
+static void recopy__start(void *arg)
+{
+    struct recopy_look *r = arg;
+    struct cl_group *g = cl_group_find(r->w.c, &r->id);
+    if (g != NULL) {
+        tr_shard_fsm_recopy(g->fsm);
+    }
+    wait__done(&r->w, g != NULL ? 0 : TR_ENOTFOUND);
+}
+
+/* POST /internal/v1/shard/recopy (body: shard): the meta leader found this
+ * replica's checksum at a seal entry different from the majority's; the
+ * replica copies the shard again from a healthy one. */
+static void api__shard_recopy(struct tr_cluster *c,
+                              const struct tr_cluster_request *req,
+                              struct tr_cluster_response *resp)
+{
+    struct tr_cursor cur = tr_cursor_make(req->body, req->body_len);
+    struct recopy_look r;
+    memset(&r, 0, sizeof(r));
+    r.w.c = c;
+    if (cl_get_shard(&cur, &r.id) != 0) {
+        cl_resp_text(resp, 400, "malformed recopy request");
+        return;
+    }
+    int rv = wait__run(&r.w, recopy__start);
+    cl_resp_text(resp, rv == 0 ? 200 : 404,
+                 rv == 0 ? "copying" : "no replica of the shard here");
+}
+
 /* Loop: the local group's verify result for a request. */
 struct verify_look {
     struct loop_wait w; /* first */
@@ -477,6 +513,7 @@ CL_ROUTE(api__ensure_window)
 CL_ROUTE(api__shard_apply)
 CL_ROUTE(api__shard_dump)
 CL_ROUTE(api__shard_verify)
+CL_ROUTE(api__shard_recopy)
 CL_ROUTE(api__read)
 CL_ROUTE(api__remove_node)
 CL_ROUTE(api__meta_command)
@@ -491,6 +528,7 @@ static const struct tr_cluster_route cl_routes[] = {
     {TR_CLUSTER_POST, "/internal/v1/shard/apply", api__shard_apply__auth},
     {TR_CLUSTER_POST, "/internal/v1/shard/dump", api__shard_dump__auth},
     {TR_CLUSTER_POST, "/internal/v1/shard/verify", api__shard_verify__auth},
+    {TR_CLUSTER_POST, "/internal/v1/shard/recopy", api__shard_recopy__auth},
     {TR_CLUSTER_POST, "/internal/v1/read", api__read__auth},
     {TR_CLUSTER_POST, "/internal/v1/status/local", cl_status_local__auth},
     {TR_CLUSTER_POST, "/internal/v1/remove-node", api__remove_node__auth},

@@ -676,8 +676,7 @@ void cl_remove_node_loop(struct tr_cluster *c,
                 }
             }
         }
-        if ((sh->state != TR_SHARD_ACTIVE && sh->state != TR_SHARD_SEALING) ||
-            !cl_is_replica(sh, id)) {
+        if (sh->state == TR_SHARD_DELETED || !cl_is_replica(sh, id)) {
             continue;
         }
         uint64_t ids[TR_CATALOG_MAX_REPLICAS];
@@ -787,6 +786,34 @@ void cl_meta_propose_loop(struct tr_cluster *c,
         tr_free(p);
         cb(arg, TR_EUNAVAIL);
     }
+}
+
+size_t cl_cmd_open(struct tr_buf *cmds)
+{
+    size_t at = cmds->len;
+    tr_buf_put_u32be(cmds, 0);
+    return at;
+}
+
+void cl_cmd_close(struct tr_buf *cmds, size_t at)
+{
+    if (!cmds->oom) {
+        tr_put_u32be(cmds->data + at, (uint32_t)(cmds->len - at - 4));
+    }
+}
+
+size_t cl_meta_propose_each(struct tr_cluster *c,
+                            const struct tr_buf *cmds,
+                            void (*cb)(void *arg, int rv),
+                            void *arg)
+{
+    size_t n = 0;
+    for (size_t off = 0; !cmds->oom && off + 4 <= cmds->len; n++) {
+        uint32_t len = tr_get_u32be(cmds->data + off);
+        cl_meta_propose_loop(c, cmds->data + off + 4, len, cb, arg);
+        off += 4 + len;
+    }
+    return n;
 }
 
 /* ---- windows (meta leader) ---------------------------------------------- */

@@ -241,6 +241,7 @@ static void cl__on_tick(uv_timer_t *t)
     cl__check_window_length(c);
     cl_leader_windows(c);
     cl_retention_tick(c);
+    cl_leader_seal(c);
     cl_groups_tick(c);
     cl_groups_refresh_stats(c);
     cl__maybe_evict(c);
@@ -519,6 +520,13 @@ int tr_cluster_start(uv_loop_t *loop,
         "over_budget (stopped while arriving: the read's sample budget ran "
         "out), cancelled (the read had failed).",
         2, rl);
+    static const char *const seal_l[] = {"result"};
+    c->m_seals = tr_selfmetrics_counter(
+        r, "triad_seal_total",
+        "Shard sealing attempts by the meta leader: sealed, mismatch (a "
+        "replica differed from the majority and copies again), failed "
+        "(retried).",
+        1, seal_l);
     cl_signal_metrics_init_source(c);
     cl_signal_logs_init_source(c);
     uv_timer_init(loop, &c->tick);
@@ -587,6 +595,10 @@ static void cl__maybe_finish(struct tr_cluster *c)
     if (c->closing > 0) {
         return;
     }
+    if (c->close_phase == 0 &&
+        (c->seal_running || c->sweep_running || c->tenants_running)) {
+        return; /* their workers use the RPC client: cl_background_done */
+    }
     if (c->close_phase == 0) {
         c->close_phase = 1;
         c->closing = 2;
@@ -599,6 +611,14 @@ static void cl__maybe_finish(struct tr_cluster *c)
         if (c->shutdown_cb != NULL) {
             c->shutdown_cb(c->shutdown_arg);
         }
+    }
+}
+
+void cl_background_done(struct tr_cluster *c)
+{
+    if (c->stopping && c->close_phase == 0 && c->tick.data == c &&
+        uv_is_closing((uv_handle_t *)&c->tick)) {
+        cl__maybe_finish(c);
     }
 }
 

@@ -156,23 +156,19 @@ void cl_leader_retention(struct tr_cluster *c)
             sh->window + sh->window_ms > now - r) {
             continue;
         }
-        size_t at = cmds.len;
-        tr_buf_put_u32be(&cmds, 0);
+        size_t at = cl_cmd_open(&cmds);
         tr_catalog_cmd_set_state(&cmds, sh->signal, sh->window, sh->slot,
                                  TR_SHARD_DELETED);
-        tr_put_u32be(cmds.data + at, (uint32_t)(cmds.len - at - 4));
+        cl_cmd_close(&cmds, at);
         tr_log_info("retention: dropping a shard",
                     "signal=%s window=%" PRId64
                     " slot=%u retention_ms=%" PRId64,
                     tr_signal_name(sh->signal), sh->window, sh->slot, r);
         n++;
     }
-    for (size_t off = 0; !cmds.oom && off + 4 <= cmds.len;) {
-        uint32_t len = tr_get_u32be(cmds.data + off);
-        c->retention_inflight++;
-        cl_meta_propose_loop(c, cmds.data + off + 4, len, rt__deleted, c);
-        off += 4 + len;
-    }
+    /* counted before proposing: a refused proposal calls back at once */
+    c->retention_inflight += cmds.oom ? 0 : (int)n;
+    cl_meta_propose_each(c, &cmds, rt__deleted, c);
     tr_buf_free(&cmds);
 }
 
@@ -232,6 +228,7 @@ static void rt__sweep_done(uv_work_t *req, int status)
     tr_free(w->ids);
     tr_free(w->submitted);
     tr_free(w);
+    cl_background_done(c);
 }
 
 /* Every node: DELETED shards not handled since this process started get a
@@ -310,8 +307,8 @@ static void rt__tenants_work(uv_work_t *req)
         while (tr_cursor_uvarint(&cur, &tl) == 0 &&
                tr_cursor_bytes(&cur, tl, &t) == 0) {
             char name[TR_CATALOG_TENANT_MAX];
-            if (tl >= sizeof(name)) {
-                continue;
+            if (tl == 0 || tl >= sizeof(name)) {
+                continue; /* the empty tenant holds the sealed marker */
             }
             memcpy(name, t.base, tl);
             name[tl] = '\0';
@@ -376,6 +373,7 @@ static void rt__tenants_done(uv_work_t *req, int status)
     tr_free(w->ids);
     tr_free(w->tenants);
     tr_free(w);
+    cl_background_done(c);
 }
 
 /* Shard leaders: every minute (or minute of a fake clock), the shards led

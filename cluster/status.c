@@ -323,6 +323,15 @@ static void status__json(struct tr_json *j,
         tr_json_key(j, "state");
         tr_json_str(j, sh->state >= 1 && sh->state <= 4 ? states[sh->state]
                                                         : "unknown");
+        if (sh->state == TR_SHARD_SEALED) {
+            /* what every replica agreed on when it was sealed */
+            char hex[24];
+            snprintf(hex, sizeof(hex), "%016" PRIx64, sh->sealed_checksum);
+            tr_json_key(j, "sealedIndex");
+            tr_json_uint(j, sh->sealed_index);
+            tr_json_key(j, "sealedChecksum");
+            tr_json_str(j, hex);
+        }
         /* the leader's view gives commit; lag is per replica */
         const struct cl_shard_view *lead = NULL;
         for (size_t v = 0; v < nv; v++) {

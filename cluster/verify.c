@@ -23,20 +23,11 @@
 #include "lib/hash.h"
 #include "lib/json.h"
 
-struct vf_replica {
-    uint64_t node;
-    bool ok;
-    uint64_t index;
-    uint64_t checksum;
-    char err[120];
-};
-
-/* One replica's checksum for the request, waiting until it applied it. */
-static void vf__ask(struct tr_cluster *c,
-                    const struct tr_shard_id *id,
-                    uint64_t request,
-                    int64_t deadline,
-                    struct vf_replica *r)
+void cl_verify_ask(struct tr_cluster *c,
+                   const struct tr_shard_id *id,
+                   uint64_t request,
+                   int64_t deadline,
+                   struct cl_replica_sum *r)
 {
     struct tr_buf body, out;
     tr_buf_init(&body);
@@ -72,7 +63,7 @@ static void vf__ask(struct tr_cluster *c,
             r->ok = true;
             break;
         }
-        if (cl_mono_ms() >= deadline) {
+        if (cl_mono_ms() >= deadline || c->stopping) {
             snprintf(r->err, sizeof(r->err), "%s",
                      rv == TR_ENOTFOUND
                          ? "has not applied the verify entry in time"
@@ -109,8 +100,9 @@ int cl_verify(struct tr_cluster *c, struct tr_buf *out, char *errmsg)
     size_t n = 0;
     for (size_t i = 0; i < cat.n_shards; i++) {
         const struct tr_catalog_shard *sh = &cat.shards[i];
-        if (sh->state != TR_SHARD_ACTIVE || cl_signal_ops(sh->signal) == NULL) {
-            continue; /* sealed shards report their sealed checksum later */
+        if (sh->state == TR_SHARD_DELETED ||
+            cl_signal_ops(sh->signal) == NULL) {
+            continue; /* sealing and sealed shards keep their groups */
         }
         uint8_t e[TR_ENTRY_VERIFY_SIZE];
         tr_entry_verify_encode(request, e);
@@ -132,13 +124,13 @@ int cl_verify(struct tr_cluster *c, struct tr_buf *out, char *errmsg)
     bool all = true;
     for (size_t i = 0; i < n; i++) {
         const struct tr_catalog_shard *sh = shs[i];
-        struct vf_replica reps[TR_CATALOG_MAX_REPLICAS];
+        struct cl_replica_sum reps[TR_CATALOG_MAX_REPLICAS];
         memset(reps, 0, sizeof(reps));
         bool consistent = b[i].rv == 0;
         for (size_t r = 0; r < sh->n_replicas; r++) {
             reps[r].node = sh->replicas[r];
             if (b[i].rv == 0) {
-                vf__ask(c, &b[i].id, request, deadline, &reps[r]);
+                cl_verify_ask(c, &b[i].id, request, deadline, &reps[r]);
             } else {
                 snprintf(reps[r].err, sizeof(reps[r].err),
                          "verify entry not committed");

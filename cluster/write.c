@@ -15,6 +15,9 @@
 #include <string.h>
 
 #include "cluster/cluster_int.h"
+#include "storage/entry.h"
+#include "storage/log_entry.h"
+#include "storage/trace_entry.h"
 #include "lib/alloc.h"
 #include "lib/clock.h"
 #include "lib/err.h"
@@ -305,6 +308,30 @@ static int op__admit(struct cl_op *op)
     const struct cl_signal_ops *ops = cl_signal_ops(op->id.signal);
     if (ops == NULL) {
         return tr_errf(TR_EINVAL, op->err, "no store for %s", op__signal(op));
+    }
+    const uint8_t *e = (const uint8_t *)op->body.data + op->entry_off;
+    size_t elen = op->body.len - op->entry_off;
+    /* data: metrics entries, logs and traces entries but their cut entry
+     * (version 3); verify, seal and cut entries pass as they are */
+    bool data =
+        elen >= 2 && (e[0] == TR_ENTRY_METRICS ||
+                      (e[0] == TR_ENTRY_LOGS && e[1] != TR_ENTRY_LOGS_CUT) ||
+                      (e[0] == TR_ENTRY_TRACES && e[1] != TR_ENTRY_TRACES_CUT));
+    if (!data) {
+        op->admitted = true;
+        return 0;
+    }
+    pthread_mutex_lock(&c->meta_fsm.mu);
+    const struct tr_catalog_shard *sh = tr_catalog_shard(
+        &c->meta_fsm.catalog, op->id.signal, op->id.window, op->id.slot);
+    int state = sh != NULL ? sh->state : TR_SHARD_ACTIVE;
+    pthread_mutex_unlock(&c->meta_fsm.mu);
+    if (state != TR_SHARD_ACTIVE) {
+        return tr_errf(
+            TR_ETOOOLD, op->err,
+            "too old: the %s window starting at %" PRId64 " is %s",
+            op__signal(op), op->id.window,
+            state == TR_SHARD_DELETED ? "past its retention" : "sealed");
     }
     struct tr_buf out;
     tr_buf_init(&out);

@@ -490,6 +490,21 @@ void tr_catalog_cmd_create_window(struct tr_buf *out,
     }
 }
 
+void tr_catalog_cmd_seal(struct tr_buf *out,
+                         uint8_t signal,
+                         int64_t window,
+                         uint16_t slot,
+                         uint64_t index,
+                         uint64_t checksum)
+{
+    put_head(out, 'Z');
+    tr_buf_putc(out, (char)signal);
+    tr_buf_put_varint(out, window);
+    tr_buf_put_uvarint(out, slot);
+    tr_buf_put_uvarint(out, index);
+    tr_buf_put_u64be(out, checksum);
+}
+
 void tr_catalog_cmd_set_state(struct tr_buf *out,
                               uint8_t signal,
                               int64_t window,
@@ -716,6 +731,37 @@ static int apply_set_state(struct tr_catalog *c,
                        state);
     }
     s->state = state;
+    if (state != TR_SHARD_SEALED) {
+        s->sealed_index = 0; /* only a sealed shard has them */
+        s->sealed_checksum = 0;
+    }
+    return 0;
+}
+
+static int apply_seal(struct tr_catalog *c, struct tr_cursor *cur, char *errmsg)
+{
+    uint8_t signal;
+    int64_t window;
+    uint64_t slot, index, checksum;
+    if (get_window(cur, &signal, &window) != 0 ||
+        tr_cursor_uvarint(cur, &slot) != 0 ||
+        tr_cursor_uvarint(cur, &index) != 0 ||
+        tr_cursor_u64be(cur, &checksum) != 0 || tr_cursor_left(cur) != 0 ||
+        index == 0) {
+        return tr_errf(TR_ECORRUPT, errmsg, "catalog: bad seal command");
+    }
+    struct tr_catalog_shard *s = find_target(c, signal, window, slot, errmsg);
+    if (s == NULL) {
+        return TR_EINVAL;
+    }
+    if (s->state != TR_SHARD_SEALING) {
+        return tr_errf(TR_EINVAL, errmsg,
+                       "catalog: only a sealing shard is sealed (state %d)",
+                       s->state);
+    }
+    s->state = TR_SHARD_SEALED;
+    s->sealed_index = index;
+    s->sealed_checksum = checksum;
     return 0;
 }
 
@@ -790,6 +836,9 @@ int tr_catalog_apply(struct tr_catalog *c,
         case 'K':
             rv = apply_set_clock(c, &cur, errmsg);
             break;
+        case 'Z':
+            rv = apply_seal(c, &cur, errmsg);
+            break;
         default:
             return tr_errf(TR_ECORRUPT, errmsg, "catalog: command type 0x%02x",
                            type);
@@ -820,6 +869,10 @@ int tr_catalog_encode(const struct tr_catalog *c, struct tr_buf *out)
         tr_buf_putc(out, (char)(uint8_t)s->state);
         put_ids(out, s->replicas, s->n_replicas);
         put_ids(out, s->initial, s->n_initial);
+        if (s->state == TR_SHARD_SEALED) {
+            tr_buf_put_uvarint(out, s->sealed_index);
+            tr_buf_put_u64be(out, s->sealed_checksum);
+        }
     }
     tr_buf_put_uvarint(out, c->version);
     bool extra = c->settings.set || c->clock_ms != 0;
@@ -860,6 +913,11 @@ static int get_shard(struct tr_cursor *cur,
         slot >= CAT_MAX_K || !shard_state_ok(state) ||
         check_replicas(nodes, n_nodes, s->replicas, n, NULL) != 0 ||
         check_replicas(nodes, n_nodes, s->initial, ni, NULL) != 0) {
+        return TR_ECORRUPT;
+    }
+    if (state == TR_SHARD_SEALED &&
+        (tr_cursor_uvarint(cur, &s->sealed_index) != 0 ||
+         tr_cursor_u64be(cur, &s->sealed_checksum) != 0)) {
         return TR_ECORRUPT;
     }
     s->n_initial = (uint8_t)ni;

@@ -28,10 +28,14 @@
  *          window ms (>= 0); replaces the settings
  *     'K': cluster clock (--debug.fake-clock): varint now ms (> 0, never
  *          below the current one)
+ *     'Z': seal: signal u8, window start, slot uvarint, uvarint index of
+ *          the seal entry (> 0), u64 BE checksum the replicas agreed on;
+ *          a SEALING shard becomes SEALED with them (storage/seal.h)
  *
  *   snapshot: 'C' version 1, uvarint node count, nodes as in 'N' plus a
  *   state byte, uvarint shard count, shards as (signal, window, length,
- *   slot, state, replicas, initial replicas), uvarint catalog version,
+ *   slot, state, replicas, initial replicas, and for a SEALED shard
+ *   uvarint sealed index + u64 BE checksum), uvarint catalog version,
  *   then (optional: when there are tenants, settings or a clock) uvarint
  *   tenant count and tenants as in 'T', then (optional: when settings or
  *   a clock are set) 'G', u8 settings set (0/1), varint out-of-order
@@ -99,6 +103,10 @@ struct tr_catalog_shard {
      * leader (a second bootstrap would fork the log) */
     uint64_t initial[TR_CATALOG_MAX_REPLICAS];
     uint8_t n_initial;
+    /* SEALED: the index of the seal entry and the checksum every replica
+     * reported there (0 in other states) */
+    uint64_t sealed_index;
+    uint64_t sealed_checksum;
 };
 
 /* Per-tenant overrides of the node-wide defaults (0 / -1 = default). */
@@ -172,6 +180,12 @@ void tr_catalog_cmd_set_state(struct tr_buf *out,
                               int64_t window,
                               uint16_t slot,
                               int state);
+void tr_catalog_cmd_seal(struct tr_buf *out,
+                         uint8_t signal,
+                         int64_t window,
+                         uint16_t slot,
+                         uint64_t index,
+                         uint64_t checksum);
 void tr_catalog_cmd_set_replicas(struct tr_buf *out,
                                  uint8_t signal,
                                  int64_t window,

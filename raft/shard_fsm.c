@@ -14,6 +14,7 @@
 #include "lib/log.h"
 #include "raft/group.h"
 #include "storage/entry.h"
+#include "storage/seal.h"
 #include "storage/keys.h"
 
 #define FSM_VERIFY_KEEP 16
@@ -201,7 +202,17 @@ static int fsm__apply_entry(struct tr_shard_fsm *f,
                             char *err)
 {
     uint64_t request;
-    if (tr_entry_verify_decode(it->buf, it->len, &request) == 0) {
+    bool seal = tr_entry_seal_decode(it->buf, it->len, &request) == 0;
+    if (seal) {
+        /* the marker first (storage/seal.h), then the checksum as for a
+         * verify entry */
+        int rv = tr_storage_shard_apply(f->storage, &f->id, it->index, it->buf,
+                                        it->len, &it->res, err);
+        if (rv == TR_EIO) {
+            return rv;
+        }
+    }
+    if (seal || tr_entry_verify_decode(it->buf, it->len, &request) == 0) {
         it->res.index = it->index;
         if (tr_storage_shard_applied(f->storage, &f->id, false) > it->index) {
             /* storage is past the entry (a copy loaded a later index, a
@@ -739,6 +750,26 @@ void tr_shard_fsm_copy_done(struct tr_shard_fsm *f, bool ok, uint64_t loaded)
         tr_lane_kick(f->lane); /* entries above the copy apply now */
         fsm__fire_waiters(f, 0);
     }
+}
+
+bool tr_shard_fsm_recopy(struct tr_shard_fsm *f)
+{
+    pthread_mutex_lock(&f->mu);
+    bool start = !f->st.catching_up && !f->st.failed && !f->closing;
+    if (start) {
+        f->st.catching_up = true;
+        f->st.copy_target = f->st.applied_index;
+        fsm__fail_checkpoints(f, TR_EUNAVAIL);
+    }
+    pthread_mutex_unlock(&f->mu);
+    if (start) {
+        tr_log_warn(
+            "shard replica differs from the others: copying it "
+            "again from a healthy replica",
+            "signal=%s window=%" PRId64 " slot=%u",
+            tr_signal_name(f->id.signal), f->id.window, f->id.slot);
+    }
+    return start;
 }
 
 int tr_shard_fsm_verify_result(struct tr_shard_fsm *f,

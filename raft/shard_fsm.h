@@ -147,6 +147,12 @@ int tr_shard_fsm_hint(struct tr_shard_fsm *f,
  * marker's index, else the shard stays catching-up (copy again). */
 void tr_shard_fsm_copy_done(struct tr_shard_fsm *f, bool ok, uint64_t loaded);
 
+/* Repair: holds the queue and marks the replica catching-up, so that its
+ * owner copies the shard from a healthy replica (as after a snapshot
+ * install); any copy at or past the current applied index releases it.
+ * False when it was catching up, failed or closing already. Any thread. */
+bool tr_shard_fsm_recopy(struct tr_shard_fsm *f);
+
 /* The checksum this replica computed when it applied the verify entry with
  * this request id: 0 with its index, TR_ENOTFOUND when not applied (yet)
  * or applied when storage was past it. Any thread. */

@@ -191,6 +191,7 @@ static int copy__drop_locked(struct tr_storage *s, const struct tr_shard_id *id)
         if (tr_shard_eq(&sh->id, id)) {
             sh->applied = 0;
             sh->durable = 0;
+            sh->sealed = false; /* its marker went with the ranges */
         }
     }
     return rv;
@@ -273,6 +274,7 @@ int tr_storage_shard_load(struct tr_storage *s,
         if (sh != NULL) {
             sh->applied = idx;
             sh->durable = idx;
+            sh->sealed = seal_marker_load(s, id); /* copied with the data */
         }
     }
     pthread_mutex_unlock(&s->write_mu);

@@ -12,6 +12,7 @@
 #include "lib/log.h"
 #include "storage/keys.h"
 #include "storage/retention.h"
+#include "storage/seal.h"
 #include "storage/storage_int.h"
 
 static int storage__mkdirs(const char *dir)
@@ -70,6 +71,7 @@ struct storage_shard *storage_shard_get(struct tr_storage *s,
         sh->applied = sh->durable;
     }
     tr_buf_free(&v);
+    sh->sealed = seal_marker_load(s, id);
     sh->next = s->shards;
     s->shards = sh;
     return sh;
@@ -225,8 +227,38 @@ int tr_storage_shard_apply(struct tr_storage *s,
     s->write_failed = false;
     int rv;
     struct tr_slice drop;
+    uint64_t seal_request;
     int dr = tr_entry_drop_tenant_decode(entry, len, &drop);
-    if (dr != TR_ENOTFOUND) {
+    int sr = dr == TR_ENOTFOUND
+                 ? tr_entry_seal_decode(entry, len, &seal_request)
+                 : TR_ENOTFOUND;
+    if (sr != TR_ENOTFOUND || (sh->sealed && dr == TR_ENOTFOUND)) {
+        /* the seal entry writes the marker (once); after it, data entries
+         * are refused alike on every replica (storage/seal.h) */
+        rv = 0;
+        if (sr == TR_ECORRUPT) {
+            rv = tr_errf(TR_ECORRUPT, errmsg, "corrupt seal entry");
+        } else if (sr == 0 && !sh->sealed) {
+            enum tr_cf cfs[2];
+            tr_cfs_of_signal(id->signal, cfs);
+            uint8_t mk[SEAL_MARKER_KEY_SIZE], mv[8];
+            seal_marker_key(mk, id);
+            tr_put_u64be(mv, index);
+            tr_wbatch_put(s->batch, cfs[0], mk, sizeof(mk), mv, 8);
+        } else if (sr != 0) {
+            res->rejected = 1;
+            res->first_error = TR_ETOOOLD;
+            snprintf(res->errmsg, sizeof(res->errmsg),
+                     "too old: the %s window of this entry is sealed",
+                     tr_signal_name(id->signal));
+        }
+        if (logs) {
+            uint8_t k[TR_KEY_APPLIED_SIZE], a[8];
+            storage_applied_key(k, id);
+            tr_put_u64be(a, index);
+            tr_wbatch_put(s->batch, TR_CF_META, k, sizeof(k), a, 8);
+        }
+    } else if (dr != TR_ENOTFOUND) {
         /* a drop-tenant entry (storage/retention.h), any signal */
         rv = dr == 0
                  ? 0
@@ -284,6 +316,9 @@ int tr_storage_shard_apply(struct tr_storage *s,
     sh->applied = index;
     if (logs) {
         sh->durable = index;
+    }
+    if (sr == 0) {
+        sh->sealed = true;
     }
     sh->entries++;
     pthread_mutex_unlock(&s->write_mu);

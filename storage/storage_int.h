@@ -84,6 +84,7 @@ struct storage_shard {
     uint64_t durable; /* everything <= durable is in RocksDB */
     uint64_t entries; /* applied since open */
     bool claimed;     /* a state machine owns it */
+    bool sealed;      /* its sealed marker exists (storage/seal.h) */
     struct storage_shard *next;
 };
 
@@ -142,6 +143,13 @@ void head_evict_tenant(struct tr_storage *s,
                        struct tr_slice tenant,
                        int64_t window,
                        uint16_t slot);
+/* seal.c: the sealed marker's key (storage/seal.h) and whether it is in
+ * RocksDB. */
+#define SEAL_MARKER_KEY_SIZE 12
+void seal_marker_key(uint8_t out[SEAL_MARKER_KEY_SIZE],
+                     const struct tr_shard_id *id);
+bool seal_marker_load(struct tr_storage *s, const struct tr_shard_id *id);
+
 /* retention.c: adds the drop of tenant's ranges in the shard to s->batch
  * and evicts its metrics head (caller holds write_mu, and head_mu for a
  * metrics shard). */

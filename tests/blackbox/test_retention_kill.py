@@ -1,7 +1,8 @@
-"""Retention survives kill -9: a node with short retentions gets a day of
-metrics, logs and traces, its fake clock moves a day (windows fall out of
-retention: catalog entries, group closes, drop jobs), and it is killed
-with SIGKILL at a random moment of that - 20 times. After every restart
+"""Retention and sealing survive kill -9: a node with short retentions gets
+a day of metrics, logs and traces, its fake clock moves a day (the day
+before is sealed; windows fall out of retention: catalog entries, group
+closes, drop jobs), and it is killed with SIGKILL at a random moment of
+that - 20 times. After every restart
 exactly the days inside each retention are returned (nothing outside the
 dropped windows lost); at the end no drop job is left or failed, every
 deleted shard's Raft files are gone, and a job cut short was resumed from
@@ -133,3 +134,14 @@ def test_kill9_during_drops():
     for s in st["shards"]:
         gone = s["window"] + DAY <= now - RET[s["signal"]] * DAY
         assert (s["state"] == "deleted") == gone, (s, now)
+
+    # the windows that ended before the grace (2 h; logs 24 h) are sealed
+    def sealed():
+        d = T.get_json("/api/v1/status/cluster")["data"]
+        for s in d["shards"]:
+            grace = (24 if s["signal"] == "logs" else 2) * 3_600_000
+            due = s["window"] + DAY <= now - grace and s["state"] != "deleted"
+            if due and s["state"] != "sealed":
+                return None
+        return d
+    wait_until(sealed, 60, 0.25, "every ended window sealed")

@@ -482,6 +482,55 @@ Test(catalog, shard_state_machine)
     }
 }
 
+Test(catalog, seal_records_index_and_checksum)
+{
+    struct tr_catalog c;
+    cat_basic(&c, 2);
+    struct tr_buf b;
+    tr_buf_init(&b);
+    /* only a sealing shard is sealed */
+    tr_catalog_cmd_seal(&b, TR_SIGNAL_METRICS, 0, 1, 7, 0xabcdef);
+    cr_assert_eq(cat_apply_buf(&c, &b), TR_EINVAL);
+    cr_assert_eq(cat_state(&c, TR_SIGNAL_METRICS, 0, 1, TR_SHARD_SEALING), 0);
+    tr_catalog_cmd_seal(&b, TR_SIGNAL_METRICS, 0, 1, 0, 0xabcdef);
+    cr_assert_eq(cat_apply_buf(&c, &b), TR_ECORRUPT, "index 0");
+    tr_catalog_cmd_seal(&b, TR_SIGNAL_METRICS, 0, 1, 7, 0xabcdef);
+    cr_assert_eq(cat_apply_buf(&c, &b), 0);
+    const struct tr_catalog_shard *sh =
+        tr_catalog_shard(&c, TR_SIGNAL_METRICS, 0, 1);
+    cr_assert_eq(sh->state, TR_SHARD_SEALED);
+    cr_assert_eq(sh->sealed_index, 7);
+    cr_assert_eq(sh->sealed_checksum, 0xabcdef);
+    /* the snapshot keeps them */
+    struct tr_buf snap = cat_enc(&c);
+    struct tr_catalog d;
+    tr_catalog_init(&d);
+    cr_assert_eq(tr_catalog_decode(&d, snap.data, snap.len), 0);
+    sh = tr_catalog_shard(&d, TR_SIGNAL_METRICS, 0, 1);
+    cr_assert_eq(sh->state, TR_SHARD_SEALED);
+    cr_assert_eq(sh->sealed_index, 7);
+    cr_assert_eq(sh->sealed_checksum, 0xabcdef);
+    struct tr_buf again = cat_enc(&d);
+    cr_assert(cat_same(&snap, &again));
+    /* a truncated seal command, or one with a byte too many */
+    tr_catalog_cmd_seal(&b, TR_SIGNAL_METRICS, 0, 0, 3, 1);
+    char err[TR_ERRMSG_SIZE];
+    cr_assert_eq(tr_catalog_apply(&c, b.data, b.len - 1, err), TR_ECORRUPT);
+    tr_buf_putc(&b, 0);
+    cr_assert_eq(tr_catalog_apply(&c, b.data, b.len, err), TR_ECORRUPT);
+    tr_buf_reset(&b);
+    /* deleting a sealed shard clears them */
+    cr_assert_eq(cat_state(&c, TR_SIGNAL_METRICS, 0, 1, TR_SHARD_DELETED), 0);
+    sh = tr_catalog_shard(&c, TR_SIGNAL_METRICS, 0, 1);
+    cr_assert_eq(sh->sealed_index, 0);
+    cr_assert_eq(sh->sealed_checksum, 0);
+    tr_buf_free(&b);
+    tr_buf_free(&snap);
+    tr_buf_free(&again);
+    tr_catalog_free(&c);
+    tr_catalog_free(&d);
+}
+
 /* ---- snapshots ------------------------------------------------------- */
 
 /* A random but valid command for a catalog with nodes 1..8 (some may not

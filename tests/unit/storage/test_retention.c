@@ -1,7 +1,8 @@
-/* Tests for storage/retention.c and storage/jobs.c: the drop-tenant entry
- * (codec, apply on metrics and logs shards, replicas equal, durable after
- * a restart), the tenants of a shard, and drop jobs (done, waiting for
- * the shard's owner, resumed after a stop, the group's files removed). */
+/* Tests for storage/retention.c, storage/jobs.c and storage/seal.c: the
+ * drop-tenant entry (codec, apply on metrics and logs shards, replicas equal,
+ * durable after a restart), the tenants of a shard, and drop jobs (done,
+ * waiting for the shard's owner, resumed after a stop, the group's files
+ * removed). */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@
 #include "storage/log_entry.h"
 #include "storage/log_store.h"
 #include "storage/retention.h"
+#include "storage/seal.h"
 #include "storage/storage.h"
 
 #define HOUR (3600 * 1000LL)
@@ -388,4 +390,77 @@ Test(retention, drop_job_waits_for_owner_and_resumes_after_stop)
     cr_assert_eq(st.resumed, 0);
     tr_jobs_close(j);
     tr_storage_close(s);
+}
+
+/* ---- sealing (storage/seal.c) --------------------------------------------
+ */
+
+Test(retention, seal_entry_codec)
+{
+    uint8_t e[TR_ENTRY_SEAL_SIZE];
+    tr_entry_seal_encode(42, e);
+    uint64_t req = 0;
+    cr_assert_eq(tr_entry_seal_decode(e, sizeof(e), &req), 0);
+    cr_assert_eq(req, 42);
+    cr_assert_eq(tr_entry_seal_decode(e, sizeof(e) - 1, &req), TR_ECORRUPT);
+    tr_entry_seal_encode(0, e);
+    cr_assert_eq(tr_entry_seal_decode(e, sizeof(e), &req), TR_ECORRUPT);
+    struct tr_buf m;
+    tr_buf_init(&m);
+    rt_metrics(&m, "x", "up", W0);
+    cr_assert_eq(tr_entry_seal_decode(m.data, m.len, &req), TR_ENOTFOUND);
+    tr_buf_free(&m);
+}
+
+/* After the seal entry every replica refuses data entries alike; drop
+ * entries still apply; the marker is part of the shard's data (checksum,
+ * restart, copy). */
+Test(retention, seal_marker_refuses_later_data)
+{
+    char dir2[300];
+    snprintf(dir2, sizeof(dir2), "%s-b", rt_dir);
+    struct tr_storage *s[2] = {rt_open(rt_dir), rt_open(dir2)};
+    uint64_t sum[2];
+    for (int r = 0; r < 2; r++) {
+        rt_index = 0;
+        rt_put(s[r], &M0, "a", "m1");
+        rt_log(s[r], "a", "x");
+        cr_assert(!tr_storage_shard_sealed(s[r], &M0));
+        uint8_t e[TR_ENTRY_SEAL_SIZE];
+        tr_entry_seal_encode(9, e);
+        rt_apply_raw(s[r], &M0, ++rt_index, e, sizeof(e));
+        rt_apply_raw(s[r], &L0, ++rt_index, e, sizeof(e));
+        cr_assert(tr_storage_shard_sealed(s[r], &M0));
+        cr_assert(tr_storage_shard_sealed(s[r], &L0));
+        /* a later metrics write is refused, as too old */
+        struct tr_buf b;
+        tr_buf_init(&b);
+        rt_metrics(&b, "a", "m2", W0 + 2 * HOUR);
+        struct tr_apply_result res;
+        char err[TR_ERRMSG_SIZE];
+        cr_assert_eq(tr_storage_shard_apply(s[r], &M0, ++rt_index, b.data,
+                                            b.len, &res, err),
+                     0);
+        cr_assert_eq(res.first_error, TR_ETOOOLD);
+        cr_assert_eq(res.appended, 0);
+        cr_assert_not_null(strstr(res.errmsg, "sealed"));
+        tr_buf_free(&b);
+        rt_log(s[r], "a", "y"); /* refused too */
+        cr_assert_eq(rt_series(s[r], "a"), 1);
+        cr_assert_eq(rt_streams(s[r], "a"), 1);
+        cr_assert_eq(tr_storage_shard_applied(s[r], &L0, true), rt_index,
+                     "a refused entry still advances the applied index");
+        uint64_t idx;
+        cr_assert_eq(tr_storage_shard_verify(s[r], &M0, &idx, &sum[r]), 0);
+    }
+    cr_assert_eq(sum[0], sum[1]);
+    /* the marker survives a restart and goes with a drop */
+    tr_storage_close(s[0]);
+    s[0] = rt_open(rt_dir);
+    cr_assert(tr_storage_shard_sealed(s[0], &M0));
+    cr_assert_eq(tr_storage_shard_checksum(s[0], &M0), sum[0]);
+    cr_assert_eq(tr_storage_shard_drop(s[0], &M0), 0);
+    cr_assert(!tr_storage_shard_sealed(s[0], &M0));
+    tr_storage_close(s[0]);
+    tr_storage_close(s[1]);
 }

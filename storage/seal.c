@@ -1,0 +1,60 @@
+/* seal.c - the seal entry and the sealed marker (storage/seal.h). */
+#include "storage/seal.h"
+
+#include <string.h>
+
+#include "lib/buf.h"
+#include "lib/err.h"
+#include "storage/keys.h"
+#include "storage/storage_int.h"
+
+void tr_entry_seal_encode(uint64_t request, uint8_t out[TR_ENTRY_SEAL_SIZE])
+{
+    out[0] = TR_ENTRY_SEAL;
+    out[1] = 1;
+    tr_put_u64be(out + 2, request);
+}
+
+int tr_entry_seal_decode(const void *e, size_t len, uint64_t *request)
+{
+    const uint8_t *p = e;
+    if (len < 1 || p[0] != TR_ENTRY_SEAL) {
+        return TR_ENOTFOUND;
+    }
+    if (len != TR_ENTRY_SEAL_SIZE || p[1] != 1) {
+        return TR_ECORRUPT;
+    }
+    *request = tr_get_u64be(p + 2);
+    return *request != 0 ? 0 : TR_ECORRUPT;
+}
+
+void seal_marker_key(uint8_t out[SEAL_MARKER_KEY_SIZE],
+                     const struct tr_shard_id *id)
+{
+    out[0] = 0;
+    tr_put_u64be(out + 1, tr_key_time(id->window));
+    tr_put_u16be(out + 9, id->slot);
+    out[11] = 'Z';
+}
+
+bool seal_marker_load(struct tr_storage *s, const struct tr_shard_id *id)
+{
+    enum tr_cf cfs[2];
+    tr_cfs_of_signal(id->signal, cfs);
+    uint8_t k[SEAL_MARKER_KEY_SIZE];
+    seal_marker_key(k, id);
+    struct tr_buf v;
+    tr_buf_init(&v);
+    bool found = tr_engine_get(s->eng, cfs[0], k, sizeof(k), &v) == 0;
+    tr_buf_free(&v);
+    return found;
+}
+
+bool tr_storage_shard_sealed(struct tr_storage *s, const struct tr_shard_id *id)
+{
+    pthread_mutex_lock(&s->write_mu);
+    struct storage_shard *sh = storage_shard_get(s, id);
+    bool sealed = sh != NULL && sh->sealed;
+    pthread_mutex_unlock(&s->write_mu);
+    return sealed;
+}

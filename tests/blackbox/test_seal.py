@@ -1,0 +1,141 @@
+"""Sealing on a 3-node cluster with the fake clock: metrics, logs and traces
+written into one day, every answer recorded on every node; the clock moves
+past the window's end plus the late-write grace, the meta leader marks the
+window's shards sealing, has the signal's cut entry and the seal entry
+go through each shard's log, compares the replicas' checksums and records
+each shard sealed with the one they agree on. Afterwards every node gives
+the same answers as before, writes into the window are refused, verify
+proves the replicas equal, and a node killed with SIGKILL right after the
+clock moved does not keep a window from being sealed."""
+
+import json
+import urllib.parse
+
+import loki
+import prw
+from triad import start_cluster, wait_until
+
+DAY = 86_400_000
+START = "2030-02-01T23:00:00Z"
+START_MS = 1896217200000  # 2030-02-01T23:00:00Z
+W0 = START_MS - 23 * 3_600_000  # the day's window
+NODES = []
+
+
+def setup_module():
+    NODES.extend(start_cluster(3, "s", ["--debug.fake-clock", START,
+                                        "--late-write-grace", "1h",
+                                        "--late-write-grace.logs", "1h"]))
+
+
+def teardown_module():
+    for t in NODES:
+        if t.running():
+            t.stop()
+
+
+def status(t):
+    r = t.request("GET", "/api/v1/status/cluster", timeout=15)
+    assert r.status == 200, r.text[:300]
+    return r.json()["data"]
+
+
+def clock_of(t):
+    r = t.get_json("/api/v1/query", {"query": "time()"})
+    return int(round(float(r["data"]["result"][1]) * 1000))
+
+
+def advance(what):
+    r = NODES[0].request("POST", "/debug/clock?advance=" + what, body=b"", timeout=15)
+    assert r.status == 200, (r.status, r.text)
+    now = int(r.text.strip())
+    for n in NODES:
+        if n.running():
+            wait_until(lambda n=n: clock_of(n) == now, 10, 0.05, "clock on %d" % n.port)
+    return now
+
+
+def write(t, i):
+    ts = START_MS - 3_600_000 + i * 1000
+    t.write_v1([([("__name__", "seal_m"), ("i", str(i % 7))], [(ts, float(i))])])
+    loki.push_json(t, [({"app": "seal", "i": str(i % 3)}, [(ts * 1_000_000, "line %d" % i)])])
+    span = {"traceId": "%032x" % (0x5ea1000 + i), "spanId": "%016x" % (i + 1),
+            "name": "op-%d" % (i % 5), "kind": 2,
+            "startTimeUnixNano": str(ts * 1_000_000),
+            "endTimeUnixNano": str(ts * 1_000_000 + 2_000_000)}
+    body = {"resourceSpans": [{"resource": {"attributes": [
+        {"key": "service.name", "value": {"stringValue": "seal"}}]},
+        "scopeSpans": [{"spans": [span]}]}]}
+    r = t.request("POST", "/otlp/v1/traces", json.dumps(body).encode(),
+                  {"Content-Type": "application/json"})
+    assert r.status == 200 and "rejected" not in r.text, (r.status, r.text)
+
+
+def answers(t, now):
+    """What node t answers about the day, for all three signals."""
+    q = t.get_json("/api/v1/query_range", {
+        "query": "sum by (i) (seal_m)", "start": "%.3f" % ((START_MS - 3_600_000) / 1000),
+        "end": "%.3f" % (START_MS / 1000), "step": "60"})
+    metrics = sorted(json.dumps(s, sort_keys=True) for s in q["data"]["result"])
+    r = loki.query_range(t, '{app="seal"}', (START_MS - 3_600_000) * 1_000_000,
+                         now * 1_000_000, limit=5000)
+    logs = sorted((ts, line) for ts, line, _ in loki.entries(r))
+    s = t.request("GET", "/api/search?" + urllib.parse.urlencode(
+        {"q": '{ resource.service.name = "seal" }', "limit": "1000",
+         "start": str((START_MS - 3_600_000) // 1000), "end": str(now // 1000 + 1)}))
+    assert s.status == 200, s.text[:300]
+    traces = sorted(tr["traceID"] for tr in s.json()["traces"])
+    one = t.request("GET", "/api/traces/%032x" % (0x5ea1000 + 3))
+    assert one.status == 200, one.status
+    return metrics, logs, traces, len(one.body)
+
+
+def test_seal_keeps_answers_and_refuses_writes():
+    for i in range(60):
+        write(NODES[i % 3], i)
+    def agreed():
+        got = [answers(t, START_MS) for t in NODES]
+        return got if got[0] == got[1] == got[2] and len(got[0][1]) == 60 else None
+    before = wait_until(agreed, 20, 0.25, "every node answering the same")
+    assert len(before[0][1]) == 60 and len(before[0][2]) == 60, before[0][:3]
+
+    now = advance("150m")  # past 00:00 + 1 h grace for every signal
+    # a node dies right after the clock moved; sealing waits for it
+    NODES[2].kill9()
+
+    def day_sealed():
+        st = status(NODES[0])
+        day = [s for s in st["shards"] if s["window"] == W0]
+        return len(day) == 9 and all(s["state"] == "sealed" for s in day) and day
+    NODES[2].start()
+    day = wait_until(day_sealed, 90, 0.5, "the day's 9 shards sealed")
+    for s in day:
+        assert len(s["sealedChecksum"]) == 16 and s["sealedIndex"] > 0, s
+    # the next day is still active
+    nxt = [s for s in status(NODES[1])["shards"] if s["window"] == W0 + DAY]
+    assert nxt and all(s["state"] == "active" for s in nxt), nxt
+
+    after = [answers(t, now) for t in NODES]
+    for a in after:
+        for k, what in enumerate(("metrics", "logs", "traces", "trace by id")):
+            assert a[k] == before[0][k], "sealing changed the %s answer" % what
+    # writes into the sealed day are refused (too old), nothing changes
+    r = NODES[1].write_raw(prw.write_body_v1([([("__name__", "seal_m"), ("i", "9")],
+                                               [(START_MS - 60_000, 1.0)])]))
+    assert r.status == 400 and "too old" in r.text, (r.status, r.text)
+    r = loki.push_json(NODES[2], [({"app": "seal"}, [((START_MS - 60_000) * 1_000_000, "x")])],
+                       expect=None)
+    assert r.status == 400, (r.status, r.text)
+    assert answers(NODES[0], now) == before[0]
+
+    r = NODES[0].request("POST", "/api/v1/admin/cluster/verify", body=b"", timeout=60)
+    assert r.status == 200, r.text[:300]
+    v = json.loads(r.text)
+    assert v["consistent"], v
+    sealed_groups = {(s["signal"], s["window"], s["slot"]) for s in day}
+    checked = [s for s in v["shards"] if (s["signal"], s["window"], s["slot"]) in sealed_groups]
+    assert len(checked) == 9, v
+    sealed = sum(float(ln.split()[1]) for t in NODES
+                 for ln in t.request("GET", "/metrics").text.splitlines()
+                 if ln.startswith('triad_seal_total{result="sealed"}'))
+    assert sealed >= 9, sealed
