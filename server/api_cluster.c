@@ -253,6 +253,45 @@ static void admin__clock(const struct tr_http_request *req,
     tr_http_resp_text(resp, 200, body);
 }
 
+/* POST /debug/corrupt?signal=S&window=MS&slot=N: deletes one key of this
+ * node's replica of the shard, as a damaged disk would (tests of the
+ * replicas' comparison at sealing). Same guards as /debug/clock. */
+static void admin__corrupt(const struct tr_http_request *req,
+                           struct tr_http_response *resp)
+{
+    struct tr_app *app = req->app;
+    if (app->cfg->debug_fake_clock[0] == '\0') {
+        tr_http_resp_text(resp, 404,
+                          "not found (start with --debug.fake-clock)");
+        return;
+    }
+    if (app->cfg->auth_enabled) {
+        tr_http_resp_text(resp, 403, "refused with --auth.enabled");
+        return;
+    }
+    const char *sig = tr_http_form_get(req, "signal");
+    const char *win = tr_http_form_get(req, "window");
+    const char *slot = tr_http_form_get(req, "slot");
+    struct tr_shard_id id = {0, 0, 0};
+    char *end = NULL;
+    int signal = sig ? tr_signal_parse(sig) : 0;
+    long long w = win ? strtoll(win, &end, 10) : 0;
+    unsigned long sl = slot ? strtoul(slot, NULL, 10) : 0;
+    if (signal == 0 || win == NULL || end == win || *end != '\0' ||
+        sl > 65535) {
+        tr_http_resp_text(resp, 400,
+                          "signal (metrics, logs, traces), window (ms) and "
+                          "slot expected");
+        return;
+    }
+    id.signal = (uint8_t)signal;
+    id.window = w;
+    id.slot = (uint16_t)sl;
+    int rv = tr_storage_shard_corrupt_for_test(app->storage, &id);
+    tr_http_resp_text(resp, rv == 0 ? 200 : 404,
+                      rv == 0 ? "one key deleted\n" : "no data here\n");
+}
+
 int tr_api_cluster_routes(struct tr_http_server *http)
 {
     size_t n;
@@ -269,6 +308,10 @@ int tr_api_cluster_routes(struct tr_http_server *http)
                       "/api/v1/admin/tenants/limits", 0, admin__tenant_limits);
     if (rv == 0) {
         rv = tr_http_route(http, TR_HTTP_POST, "/debug/clock", 0, admin__clock);
+    }
+    if (rv == 0) {
+        rv = tr_http_route(http, TR_HTTP_POST, "/debug/corrupt", 0,
+                           admin__corrupt);
     }
     return rv;
 }

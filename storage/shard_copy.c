@@ -284,3 +284,35 @@ int tr_storage_shard_load(struct tr_storage *s,
     }
     return rv;
 }
+
+static int copy__corrupt_range(void *arg,
+                               enum tr_cf cf,
+                               struct tr_iter *it,
+                               const struct tr_buf *prefix)
+{
+    struct tr_storage *s = arg;
+    /* the first key of a tenant's range (not the empty tenant's marker) */
+    if (prefix->len <= 11 ||
+        !tr_iter_has_prefix(it, prefix->data, prefix->len)) {
+        return 0;
+    }
+    struct tr_slice k = tr_iter_key(it);
+    struct tr_wbatch *b = tr_wbatch_new(s->eng);
+    if (b == NULL) {
+        return TR_ENOMEM;
+    }
+    tr_wbatch_delete(b, cf, k.base, k.len);
+    char err[TR_ERRMSG_SIZE];
+    int rv = tr_engine_write(s->eng, b, err);
+    tr_wbatch_free(b);
+    return rv == 0 ? 1 : rv; /* 1 stops the walk: one key is enough */
+}
+
+int tr_storage_shard_corrupt_for_test(struct tr_storage *s,
+                                      const struct tr_shard_id *id)
+{
+    pthread_mutex_lock(&s->write_mu);
+    int rv = storage_shard_ranges(s, id, copy__corrupt_range, s);
+    pthread_mutex_unlock(&s->write_mu);
+    return rv == 1 ? 0 : rv == 0 ? TR_ENOTFOUND : rv;
+}

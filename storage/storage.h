@@ -168,6 +168,11 @@ struct tr_engine *tr_storage_engine(struct tr_storage *s);
  * as if RocksDB refused the write: the entry's batch is not written while
  * the head may hold part of it - the state a real write failure leaves. */
 void tr_storage_fail_writes_for_test(struct tr_storage *s, unsigned n);
+/* Test seam (POST /debug/corrupt, with --debug.fake-clock only): deletes
+ * one key of the shard's data on this node, as a damaged disk would. 0 or
+ * TR_ENOTFOUND (no data). */
+int tr_storage_shard_corrupt_for_test(struct tr_storage *s,
+                                      const struct tr_shard_id *id);
 /* The local select source (storage/select.h). */
 const struct tr_select_source *tr_storage_source(struct tr_storage *s);
 

@@ -139,3 +139,50 @@ def test_seal_keeps_answers_and_refuses_writes():
                  for ln in t.request("GET", "/metrics").text.splitlines()
                  if ln.startswith('triad_seal_total{result="sealed"}'))
     assert sealed >= 9, sealed
+
+
+def test_a_damaged_replica_is_found_at_sealing_and_copied_again():
+    """One key of one replica of the next day's metrics shards is deleted
+    (POST /debug/corrupt, as a damaged disk would); sealing finds its
+    checksum different from the other two, has it copied again, and seals
+    the shard once all three agree."""
+    day2 = W0 + DAY
+    now = clock_of(NODES[0])
+    NODES[0].write_v1([([("__name__", "dmg"), ("i", str(i))], [(now - 60_000, float(i))])
+                       for i in range(30)])
+
+    def wanted():
+        q = NODES[0].get_json("/api/v1/query", {"query": "count(dmg)",
+                                                "time": "%.3f" % (now / 1000)})
+        return q["data"]["result"] and q["data"]["result"][0]["value"][1] == "30"
+    wait_until(wanted, 20, 0.2, "the day's series everywhere")
+    damaged = 0
+    for slot in range(3):
+        r = NODES[1].request("POST", "/debug/corrupt?signal=metrics&window=%d&slot=%d"
+                             % (day2, slot), body=b"")
+        assert r.status in (200, 404), (r.status, r.text)
+        damaged += r.status == 200
+    assert damaged > 0
+    advance("24h")
+
+    def sealed():
+        st = status(NODES[0])
+        day = [s for s in st["shards"] if s["window"] == day2 and s["signal"] == "metrics"]
+        return len(day) == 3 and all(s["state"] == "sealed" for s in day)
+    wait_until(sealed, 90, 0.5, "the damaged day sealed after the copy")
+    mismatches = sum(float(ln.split()[1]) for t in NODES
+                     for ln in t.request("GET", "/metrics").text.splitlines()
+                     if ln.startswith('triad_seal_total{result="mismatch"}'))
+    assert mismatches >= damaged, mismatches
+    log = ""
+    for t in NODES:
+        with open(t.stderr_path, "rb") as f:
+            log += f.read().decode("utf-8", errors="replace")
+    assert "checksum differs from the majority" in log
+    assert "copying it again from a healthy replica" in log
+    # the repaired replica answers like the others
+    q = NODES[1].get_json("/api/v1/query", {"query": "count(dmg)",
+                                            "time": "%.3f" % (now / 1000)})
+    assert q["data"]["result"][0]["value"][1] == "30", q
+    r = NODES[0].request("POST", "/api/v1/admin/cluster/verify", body=b"", timeout=60)
+    assert r.status == 200 and json.loads(r.text)["consistent"], r.text[:500]
