@@ -388,7 +388,9 @@ static void status__json(struct tr_json *j,
         tr_json_key(j, "node");
         tr_json_str(j, status__node_name(cat, v->node));
         tr_json_key(j, "kind");
-        tr_json_str(j, v->kind == TR_JOB_DROP ? "drop" : "unknown");
+        tr_json_str(j, v->kind == TR_JOB_DROP   ? "drop"
+                       : v->kind == TR_JOB_SEAL ? "seal"
+                                                : "unknown");
         tr_json_key(j, "signal");
         tr_json_str(j, tr_signal_name(v->id.signal));
         tr_json_key(j, "window");

@@ -55,6 +55,7 @@ struct fsm_verify {
     uint64_t request;
     uint64_t index;
     uint64_t checksum;
+    bool deferred; /* a seal job was pending: its checksum answers */
 };
 
 struct fsm_waiter {
@@ -221,7 +222,10 @@ static int fsm__apply_entry(struct tr_shard_fsm *f,
             return 0;
         }
         uint64_t durable = 0, sum = 0;
-        int rv = tr_storage_shard_verify(f->storage, &f->id, &durable, &sum);
+        bool deferred = tr_storage_shard_seal_pending(f->storage, &f->id);
+        int rv = deferred ? 0
+                          : tr_storage_shard_verify(f->storage, &f->id,
+                                                    &durable, &sum);
         if (rv != 0) {
             snprintf(err, TR_ERRMSG_SIZE, "verify checkpoint failed");
             return TR_EIO;
@@ -231,6 +235,7 @@ static int fsm__apply_entry(struct tr_shard_fsm *f,
         v->request = request;
         v->index = it->index;
         v->checksum = sum;
+        v->deferred = deferred;
         pthread_mutex_unlock(&f->mu);
         return 0;
     }
@@ -778,14 +783,25 @@ int tr_shard_fsm_verify_result(struct tr_shard_fsm *f,
                                uint64_t *checksum)
 {
     int rv = TR_ENOTFOUND;
+    bool deferred = false;
     pthread_mutex_lock(&f->mu);
     for (unsigned i = 0; i < FSM_VERIFY_KEEP; i++) {
         if (f->verify[i].request == request && request != 0) {
             *index = f->verify[i].index;
             *checksum = f->verify[i].checksum;
             rv = 0;
+            deferred = f->verify[i].deferred;
         }
     }
     pthread_mutex_unlock(&f->mu);
+    if (rv == 0 && deferred) {
+        /* compared in the compact form: the seal job's checksum, once it
+         * finished (at or after the entry) */
+        uint64_t at = *index;
+        rv = tr_storage_shard_seal_sum(f->storage, &f->id, index, checksum);
+        if (rv != 0 || *index < at) {
+            rv = TR_ENOTFOUND;
+        }
+    }
     return rv;
 }

@@ -155,7 +155,9 @@ bool tr_shard_fsm_recopy(struct tr_shard_fsm *f);
 
 /* The checksum this replica computed when it applied the verify entry with
  * this request id: 0 with its index, TR_ENOTFOUND when not applied (yet)
- * or applied when storage was past it. Any thread. */
+ * or applied when storage was past it. While a seal job of the shard was
+ * pending when the entry applied, the job's checksum answers once it
+ * finished (storage/seal.h), with the index it was taken at. Any thread. */
 int tr_shard_fsm_verify_result(struct tr_shard_fsm *f,
                                uint64_t request,
                                uint64_t *index,

@@ -91,6 +91,7 @@ int tr_app_init(struct tr_app *app, const struct tr_config *cfg, char *errmsg)
         .wal_sync = cfg->wal_sync,
         .window_ms = cfg->placement_window_ms,
         .chunk_max_ms = 2 * 3600 * 1000LL,
+        .compact_write_rate = cfg->compaction_write_rate,
     };
     int rv = tr_storage_open(&sc, &app->storage, errmsg);
     if (rv != 0) {

@@ -139,6 +139,10 @@ static const struct opt opts[] = {
      "DURATION", "how long log lines are kept"},
     {"retention.traces", K_DUR, F(retention_traces_ms), "14d", NULL, MS_M, 0, 0,
      "DURATION", "how long spans are kept"},
+    {"compaction.max-write-rate", K_SIZE, F(compaction_write_rate), "64MiB",
+     NULL, 0, 0, 0, "SIZE",
+     "bytes per second a sealing compaction job writes (it sleeps beyond, "
+     "so ingest and queries keep their latency); 0: unlimited"},
     {"runtime-config.file", K_STR, F(runtime_config_file), "", "none", 0, 0, 0,
      "FILE",
      "per-tenant overrides (YAML: overrides: {TENANT: {retention_logs: 3d}}) "

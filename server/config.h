@@ -66,10 +66,11 @@ struct tr_config {
     size_t raft_snapshot_trailing_bytes; /* --raft.snapshot-trailing-bytes */
     size_t raft_segment_bytes;           /* --raft.segment-size */
     int64_t cluster_write_timeout_ms;    /* --cluster.write-timeout, 10s */
-    int64_t retention_metrics_ms;        /* --retention.metrics, 20d */
-    int64_t retention_logs_ms;           /* --retention.logs, 7d */
-    int64_t retention_traces_ms;         /* --retention.traces, 14d */
-    int64_t late_write_grace_ms;         /* --late-write-grace, 2h */
+    size_t compaction_write_rate; /* --compaction.max-write-rate, 64MiB */
+    int64_t retention_metrics_ms; /* --retention.metrics, 20d */
+    int64_t retention_logs_ms;    /* --retention.logs, 7d */
+    int64_t retention_traces_ms;  /* --retention.traces, 14d */
+    int64_t late_write_grace_ms;  /* --late-write-grace, 2h */
     int64_t late_write_grace_metrics_ms; /* --late-write-grace.metrics, -1 =
                                             inherit */
     int64_t late_write_grace_logs_ms;    /* --late-write-grace.logs */

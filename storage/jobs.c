@@ -21,6 +21,7 @@
 #define JOB_KEY_SIZE 13
 #define JOB_RETRY_MS 200 /* the shard is still owned: look again */
 #define JOB_DROP_STEPS 5
+#define JOB_SEAL_STEPS 4
 
 const double tr_jobs_duration_bounds[TR_JOB_DURATION_BUCKETS] = {
     0.01, 0.05, 0.1, 0.5, 1, 5, 10, 60, 300, 1800};
@@ -57,6 +58,16 @@ static void jobs__key(uint8_t k[JOB_KEY_SIZE], const struct tr_job_spec *sp)
     tr_put_u16be(k + 11, sp->id.slot);
 }
 
+static unsigned jobs__steps(int kind)
+{
+    return kind == TR_JOB_SEAL ? JOB_SEAL_STEPS : JOB_DROP_STEPS;
+}
+
+static const char *jobs__kind_name(int kind)
+{
+    return kind == TR_JOB_SEAL ? "seal" : "drop";
+}
+
 /* The job's record: version, directory, then extra (tenants) if any. */
 static int jobs__put_record(struct tr_jobs *j,
                             const struct tr_job_spec *sp,
@@ -85,6 +96,17 @@ static int jobs__put_record(struct tr_jobs *j,
     tr_wbatch_free(b);
     tr_buf_free(&v);
     return rv;
+}
+
+void jobs_record_seal(struct tr_wbatch *b, const struct tr_shard_id *id)
+{
+    struct tr_job_spec sp;
+    memset(&sp, 0, sizeof(sp));
+    sp.kind = TR_JOB_SEAL;
+    sp.id = *id;
+    uint8_t k[JOB_KEY_SIZE], v[2] = {1, 0}; /* version 1, no directory */
+    jobs__key(k, &sp);
+    tr_wbatch_put(b, TR_CF_META, k, sizeof(k), v, sizeof(v));
 }
 
 static int jobs__delete_record(struct tr_jobs *j, const struct tr_job_spec *sp)
@@ -238,6 +260,87 @@ static int jobs__run_drop(struct tr_jobs *j, struct job *jb)
     return rv;
 }
 
+static bool jobs__stopping(struct tr_jobs *j)
+{
+    pthread_mutex_lock(&j->mu);
+    bool stop = j->stopping;
+    pthread_mutex_unlock(&j->mu);
+    return stop;
+}
+
+/* Sleeps so that `written` bytes since t0 (mono ms) keep to the rate. */
+static void jobs__pace(struct tr_jobs *j, int64_t t0, uint64_t written)
+{
+    size_t rate = j->s->cfg.compact_write_rate;
+    if (rate == 0) {
+        return;
+    }
+    int64_t due = t0 + (int64_t)(written * 1000 / rate);
+    int64_t now = jobs__mono_ms();
+    if (due > now) {
+        int64_t ms = due - now > 1000 ? 1000 : due - now;
+        struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+}
+
+/* Worker: runs a seal job (storage/seal.h): every tenant's series of the
+ * shard compacted step by step at the configured write rate, the ranges
+ * compacted, the checksum taken, the record deleted. 0, TR_ECANCELED (the
+ * node stops: resumed at the next open) or an error. */
+static int jobs__run_seal(struct tr_jobs *j, struct job *jb)
+{
+    struct tr_storage *s = j->s;
+    const struct tr_job_spec *sp = &jb->info.spec;
+    struct tr_buf tenants;
+    tr_buf_init(&tenants);
+    int rv = tr_storage_shard_tenants(s, &sp->id, &tenants);
+    jobs__set_step(j, jb, 1);
+    uint64_t read = 0, written = 0;
+    int64_t t0 = jobs__mono_ms();
+    struct tr_cursor c = tr_cursor_make(tenants.data, tenants.len);
+    while (rv == 0 && tr_cursor_left(&c) > 0) {
+        uint64_t n;
+        struct tr_slice t;
+        if (tr_cursor_uvarint(&c, &n) != 0 || tr_cursor_bytes(&c, n, &t) != 0) {
+            rv = TR_ECORRUPT;
+            break;
+        }
+        uint64_t next = 0;
+        bool done = false;
+        while (rv == 0 && !done) {
+            if (jobs__stopping(j)) {
+                rv = TR_ECANCELED;
+                break;
+            }
+            uint64_t r0 = read, w0 = written;
+            rv =
+                seal_compact_step(s, &sp->id, t, &next, &done, &read, &written);
+            pthread_mutex_lock(&j->mu);
+            j->st.bytes_read += read - r0;
+            j->st.bytes_written += written - w0;
+            pthread_mutex_unlock(&j->mu);
+            jobs__pace(j, t0, written);
+        }
+    }
+    if (rv == 0) {
+        jobs__set_step(j, jb, 2);
+        rv = tr_storage_shard_compact(s, &sp->id, tenants.data, tenants.len);
+    }
+    if (rv == 0) {
+        jobs__set_step(j, jb, 3);
+        rv = storage_seal_finish(s, &sp->id);
+    }
+    if (rv == 0) {
+        rv = jobs__delete_record(j, sp);
+    }
+    if (rv == 0) {
+        jobs__set_step(j, jb, JOB_SEAL_STEPS);
+    }
+    tr_buf_free(&tenants);
+    return rv;
+}
+
 /* The first queued job that may run now, or NULL (*wait_ms: until the
  * next one may). Caller holds mu. */
 static struct job *jobs__next(struct tr_jobs *j, int64_t now, int64_t *wait)
@@ -284,13 +387,15 @@ static void jobs__finished(struct tr_jobs *j, struct job *jb, int rv)
             }
         }
         tr_log_info("compaction job done",
-                    "kind=drop signal=%s window=%" PRId64 " slot=%u secs=%.3f",
+                    "kind=%s signal=%s window=%" PRId64 " slot=%u secs=%.3f",
+                    jobs__kind_name(jb->info.spec.kind),
                     tr_signal_name(jb->info.spec.id.signal),
                     jb->info.spec.id.window, jb->info.spec.id.slot, secs);
     } else {
         j->st.failed++;
         tr_log_error("compaction job failed; it runs again at the next start",
-                     "kind=drop signal=%s window=%" PRId64 " slot=%u rv=%d",
+                     "kind=%s signal=%s window=%" PRId64 " slot=%u rv=%d",
+                     jobs__kind_name(jb->info.spec.kind),
                      tr_signal_name(jb->info.spec.id.signal),
                      jb->info.spec.id.window, jb->info.spec.id.slot, rv);
     }
@@ -322,8 +427,13 @@ static void *jobs__main(void *arg)
             jb->started_mono = jobs__mono_ms();
         }
         pthread_mutex_unlock(&j->mu);
-        int rv = jobs__run_drop(j, jb);
+        int rv = jb->info.spec.kind == TR_JOB_SEAL ? jobs__run_seal(j, jb)
+                                                   : jobs__run_drop(j, jb);
         pthread_mutex_lock(&j->mu);
+        if (rv == TR_ECANCELED) {
+            jb->info.state = TR_JOB_QUEUED; /* stopping: resumed at open */
+            break;
+        }
         if (rv == TR_EUNAVAIL) {
             jb->info.state = TR_JOB_QUEUED;
             jb->info.attempts++;
@@ -360,7 +470,7 @@ static int jobs__enqueue(struct tr_jobs *j,
     }
     jb->info.spec = *sp;
     jb->info.state = TR_JOB_QUEUED;
-    jb->info.steps = JOB_DROP_STEPS;
+    jb->info.steps = jobs__steps(sp->kind);
     jb->info.queued_ms = tr_now_ms();
     jb->info.resumed = resumed;
     struct job **pp = &j->queue;
@@ -387,7 +497,8 @@ static int jobs__load(struct tr_jobs *j)
         struct tr_job_spec sp;
         memset(&sp, 0, sizeof(sp));
         struct tr_slice extra;
-        if (k.len != JOB_KEY_SIZE || p[1] != TR_JOB_DROP ||
+        if (k.len != JOB_KEY_SIZE ||
+            (p[1] != TR_JOB_DROP && p[1] != TR_JOB_SEAL) ||
             jobs__parse_record(tr_iter_value(it), &sp, &extra) != 0) {
             tr_log_warn("unknown compaction job record skipped", "len=%zu",
                         k.len);
@@ -399,6 +510,9 @@ static int jobs__load(struct tr_jobs *j)
         sp.id.slot = tr_get_u16be(p + 11);
         rv = jobs__enqueue(j, &sp, true);
         j->st.resumed++;
+        if (sp.kind == TR_JOB_SEAL) {
+            storage_seal_compacting(j->s, &sp.id);
+        }
     }
     tr_iter_free(it);
     return rv;
@@ -439,6 +553,7 @@ int tr_jobs_open(struct tr_storage *s, struct tr_jobs **out, char *errmsg)
         goto err_after_init;
     }
     j->started = true;
+    s->jobs = j;
     *out = j;
     return 0;
 
@@ -459,6 +574,9 @@ void tr_jobs_close(struct tr_jobs *j)
     if (j->started) {
         pthread_join(j->thread, NULL);
     }
+    pthread_mutex_lock(&j->s->write_mu); /* apply queues no more jobs */
+    j->s->jobs = NULL;
+    pthread_mutex_unlock(&j->s->write_mu);
     jobs__free(j);
 }
 
@@ -485,6 +603,23 @@ int tr_jobs_submit(struct tr_jobs *j, const struct tr_job_spec *spec)
     }
     pthread_mutex_unlock(&j->mu);
     return rv;
+}
+
+void jobs_queue_recorded(struct tr_jobs *j, const struct tr_shard_id *id)
+{
+    if (j == NULL) {
+        return;
+    }
+    struct tr_job_spec sp;
+    memset(&sp, 0, sizeof(sp));
+    sp.kind = TR_JOB_SEAL;
+    sp.id = *id;
+    pthread_mutex_lock(&j->mu);
+    if (jobs__find(j, &sp) == NULL && jobs__enqueue(j, &sp, false) != 0) {
+        tr_log_error("cannot queue a seal job; it runs at the next start",
+                     NULL);
+    }
+    pthread_mutex_unlock(&j->mu);
 }
 
 bool tr_jobs_pending(struct tr_jobs *j, const struct tr_shard_id *id)

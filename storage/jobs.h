@@ -16,6 +16,13 @@
  *         batch (tr_storage_shard_drop), compact those ranges, remove the
  *         group's directory, delete the record.
  *
+ *   seal  (a metrics shard's seal entry recorded it, storage/seal.h) -
+ *         merge every series' chunks into full-length chunks, step by step
+ *         at --compaction.max-write-rate (storage/seal_compact.c), compact
+ *         the shard's ranges, take its checksum (tr_storage_shard_seal_sum),
+ *         delete the record. Runs while the shard's state machine applies
+ *         on (each step holds the storage's write lock).
+ *
  *   job record (meta column family)
  *   key:   "J" | kind u8 | signal u8 | window (8, sign-flipped BE) |
  *          slot (2 BE)
@@ -39,7 +46,7 @@
 #define TR_JOB_DIR_MAX 2304
 #define TR_JOB_DURATION_BUCKETS 10
 
-enum tr_job_kind { TR_JOB_DROP = 1 };
+enum tr_job_kind { TR_JOB_DROP = 1, TR_JOB_SEAL = 2 };
 enum tr_job_state { TR_JOB_QUEUED = 1, TR_JOB_RUNNING = 2 };
 
 struct tr_job_spec {

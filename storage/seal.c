@@ -58,3 +58,29 @@ bool tr_storage_shard_sealed(struct tr_storage *s, const struct tr_shard_id *id)
     pthread_mutex_unlock(&s->write_mu);
     return sealed;
 }
+
+bool tr_storage_shard_seal_pending(struct tr_storage *s,
+                                   const struct tr_shard_id *id)
+{
+    pthread_mutex_lock(&s->write_mu);
+    struct storage_shard *sh = storage_shard_get(s, id);
+    bool pending = sh != NULL && sh->compacting;
+    pthread_mutex_unlock(&s->write_mu);
+    return pending;
+}
+
+int tr_storage_shard_seal_sum(struct tr_storage *s,
+                              const struct tr_shard_id *id,
+                              uint64_t *index,
+                              uint64_t *checksum)
+{
+    pthread_mutex_lock(&s->write_mu);
+    struct storage_shard *sh = storage_shard_get(s, id);
+    int rv = sh != NULL && sh->sum_ok ? 0 : TR_ENOTFOUND;
+    if (rv == 0) {
+        *index = sh->sum_index;
+        *checksum = sh->sum;
+    }
+    pthread_mutex_unlock(&s->write_mu);
+    return rv;
+}

@@ -18,6 +18,15 @@
  *   2       8     request id, u64 BE, non-zero (the replicas report their
  *                 checksum under it: tr_shard_fsm_verify_result)
  *
+ * Metrics shards are compacted after the marker: the seal entry's apply
+ * persists the whole head of the shard (open chunks cut, out-of-order
+ * buffers as chunks), evicts it from memory and records a seal job in the
+ * same batch; the job (storage/jobs.h) merges every series' chunks into
+ * full-length chunks (storage/seal_compact.c). While the job is pending,
+ * verify and seal entries of the shard report their checksum only once it
+ * finished (tr_storage_shard_seal_sum), so replicas are compared in their
+ * compact form.
+ *
  *   sealed marker (in the signal's first column family, so that it is part
  *   of the shard's key ranges: copied, checksummed and dropped with them)
  *   key:   0x00 (the empty tenant) | window (8, sign-flipped BE) |
@@ -42,6 +51,20 @@ void tr_entry_seal_encode(uint64_t request, uint8_t out[TR_ENTRY_SEAL_SIZE]);
 /* 0 with *request; TR_ENOTFOUND when e is not a seal entry; TR_ECORRUPT
  * when it is one but malformed. */
 int tr_entry_seal_decode(const void *e, size_t len, uint64_t *request);
+
+#define TR_SEAL_CHUNK_SAMPLES 8192 /* samples per chunk once sealed */
+
+/* Is a seal job of the shard pending on this node (its compaction not
+ * finished)? Any thread. */
+bool tr_storage_shard_seal_pending(struct tr_storage *s,
+                                   const struct tr_shard_id *id);
+/* The shard's checksum taken when its seal job finished, and the applied
+ * index it was taken at: 0, or TR_ENOTFOUND (no job finished since the
+ * storage opened). Any thread. */
+int tr_storage_shard_seal_sum(struct tr_storage *s,
+                              const struct tr_shard_id *id,
+                              uint64_t *index,
+                              uint64_t *checksum);
 
 /* Is the shard sealed on this node (its marker written)? Any thread. */
 bool tr_storage_shard_sealed(struct tr_storage *s,

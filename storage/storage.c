@@ -226,6 +226,7 @@ int tr_storage_shard_apply(struct tr_storage *s,
     tr_wbatch_clear(s->batch);
     s->write_failed = false;
     int rv;
+    bool seal_compacts = false;
     struct tr_slice drop;
     uint64_t seal_request;
     int dr = tr_entry_drop_tenant_decode(entry, len, &drop);
@@ -245,6 +246,17 @@ int tr_storage_shard_apply(struct tr_storage *s,
             seal_marker_key(mk, id);
             tr_put_u64be(mv, index);
             tr_wbatch_put(s->batch, cfs[0], mk, sizeof(mk), mv, 8);
+            if (!logs) {
+                /* the whole head with the marker, durable at this index,
+                 * and the job that compacts it (storage/seal.h) */
+                head_persist(s, id->window, id->slot, index, true);
+                uint8_t k[TR_KEY_APPLIED_SIZE], a[8];
+                storage_applied_key(k, id);
+                tr_put_u64be(a, index);
+                tr_wbatch_put(s->batch, TR_CF_META, k, sizeof(k), a, 8);
+                jobs_record_seal(s->batch, id);
+                seal_compacts = true;
+            }
         } else if (sr != 0) {
             res->rejected = 1;
             res->first_error = TR_ETOOOLD;
@@ -300,6 +312,9 @@ int tr_storage_shard_apply(struct tr_storage *s,
         s->write_failed = true;
     }
     tr_wbatch_clear(s->batch);
+    if (seal_compacts && !s->write_failed) {
+        head_evict_window(s, id->window, id->slot);
+    }
     if (!logs) {
         pthread_rwlock_unlock(&s->head_mu);
     }
@@ -319,6 +334,12 @@ int tr_storage_shard_apply(struct tr_storage *s,
     }
     if (sr == 0) {
         sh->sealed = true;
+    }
+    if (seal_compacts) {
+        sh->durable = index;
+        sh->sum_ok = false;
+        sh->compacting = true;
+        jobs_queue_recorded(s->jobs, id);
     }
     sh->entries++;
     pthread_mutex_unlock(&s->write_mu);
@@ -421,6 +442,32 @@ int tr_storage_shard_verify(struct tr_storage *s,
     }
     pthread_mutex_unlock(&s->write_mu);
     return rv;
+}
+
+int storage_seal_finish(struct tr_storage *s, const struct tr_shard_id *id)
+{
+    pthread_mutex_lock(&s->write_mu);
+    struct storage_shard *sh = storage_shard_get(s, id);
+    int rv = sh ? storage__checkpoint_locked(s, sh, false) : TR_ENOMEM;
+    if (rv == 0) {
+        sh->sum_index = sh->durable;
+        sh->sum = storage_shard_checksum_locked(s, id);
+        sh->sum_ok = true;
+        sh->compacting = false;
+    }
+    pthread_mutex_unlock(&s->write_mu);
+    return rv;
+}
+
+void storage_seal_compacting(struct tr_storage *s, const struct tr_shard_id *id)
+{
+    pthread_mutex_lock(&s->write_mu);
+    struct storage_shard *sh = storage_shard_get(s, id);
+    if (sh != NULL) {
+        sh->compacting = true;
+        sh->sum_ok = false;
+    }
+    pthread_mutex_unlock(&s->write_mu);
 }
 
 int tr_storage_checkpoint_all(struct tr_storage *s)

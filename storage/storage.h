@@ -40,9 +40,10 @@ struct tr_storage_config {
     int version; /* 1 */
     const char *data_dir;
     size_t cache_bytes;
-    bool wal_sync;        /* fsync RocksDB writes */
-    int64_t window_ms;    /* placement window, 24 h */
-    int64_t chunk_max_ms; /* cut chunks spanning this (2 h) */
+    bool wal_sync;             /* fsync RocksDB writes */
+    int64_t window_ms;         /* placement window, 24 h */
+    int64_t chunk_max_ms;      /* cut chunks spanning this (2 h) */
+    size_t compact_write_rate; /* bytes/s a seal compaction writes; 0 any */
 };
 
 /* What applying one entry did. Counts are of the signal's items: samples

@@ -56,6 +56,8 @@ struct head_tenant {
     struct head_tenant *next;
 };
 
+struct tr_jobs;
+
 struct tr_storage {
     struct tr_storage_config cfg;
     char *data_dir;
@@ -75,6 +77,7 @@ struct tr_storage {
     struct tr_select_source source;
     struct tr_log_source log_source;
     struct tr_trace_source trace_source;
+    struct tr_jobs *jobs; /* the job queue, while open (storage/jobs.h) */
 };
 
 /* A shard's progress (one per shard applied on this node). */
@@ -85,6 +88,10 @@ struct storage_shard {
     uint64_t entries; /* applied since open */
     bool claimed;     /* a state machine owns it */
     bool sealed;      /* its sealed marker exists (storage/seal.h) */
+    bool compacting;  /* a seal job is pending (storage/seal.h) */
+    bool sum_ok;      /* sum_index/sum: the seal job's checksum */
+    uint64_t sum_index;
+    uint64_t sum;
     struct storage_shard *next;
 };
 
@@ -149,6 +156,32 @@ void head_evict_tenant(struct tr_storage *s,
 void seal_marker_key(uint8_t out[SEAL_MARKER_KEY_SIZE],
                      const struct tr_shard_id *id);
 bool seal_marker_load(struct tr_storage *s, const struct tr_shard_id *id);
+
+/* seal_compact.c: one step of compacting the sealed metrics shard id's
+ * chunks of tenant, from series *next_series on: reads about
+ * SEAL_STEP_BYTES, writes the merged chunks, moves *next_series on and
+ * sets *done after the tenant's last series; adds to *read and *written.
+ * Takes write_mu. 0, TR_ENOMEM, TR_ECORRUPT (a chunk that does not
+ * decode) or TR_EIO. */
+int seal_compact_step(struct tr_storage *s,
+                      const struct tr_shard_id *id,
+                      struct tr_slice tenant,
+                      uint64_t *next_series,
+                      bool *done,
+                      uint64_t *read,
+                      uint64_t *written);
+/* storage.c: a seal job finished: checkpoints and checksums the shard
+ * (tr_storage_shard_seal_sum) and clears its compacting flag. 0 or
+ * TR_EIO/TR_ENOMEM. */
+int storage_seal_finish(struct tr_storage *s, const struct tr_shard_id *id);
+/* storage.c: a seal job of the shard is pending (found at open). */
+void storage_seal_compacting(struct tr_storage *s,
+                             const struct tr_shard_id *id);
+/* jobs.c: adds the record of a seal job for shard id to b; once b is
+ * written, jobs_queue_recorded queues it (j may be NULL: it is queued at
+ * the next open). */
+void jobs_record_seal(struct tr_wbatch *b, const struct tr_shard_id *id);
+void jobs_queue_recorded(struct tr_jobs *j, const struct tr_shard_id *id);
 
 /* retention.c: adds the drop of tenant's ranges in the shard to s->batch
  * and evicts its metrics head (caller holds write_mu, and head_mu for a

@@ -71,6 +71,20 @@ def write(t, i):
     assert r.status == 200 and "rejected" not in r.text, (r.status, r.text)
 
 
+def write_long(t):
+    """Series long enough for several chunks (cut at 120 samples), and
+    samples out of order between them: sealing merges them into one chunk
+    per series (storage/seal_compact.c)."""
+    base = START_MS - 3_600_000
+    for part in range(3):
+        t.write_v1([([("__name__", "seal_long"), ("k", str(k))],
+                     [(base + i * 5000, float(i * (k + 1)) + 0.25)
+                      for i in range(part * 200, part * 200 + 200)]) for k in range(4)])
+    t.write_v1([([("__name__", "seal_long"), ("k", str(k))],
+                 [(base + i * 5000 + 2500, -float(i)) for i in range(0, 600, 6)])
+                for k in range(4)])
+
+
 def answers(t, now):
     """What node t answers about the day, for all three signals."""
     q = t.get_json("/api/v1/query_range", {
@@ -87,17 +101,23 @@ def answers(t, now):
     traces = sorted(tr["traceID"] for tr in s.json()["traces"])
     one = t.request("GET", "/api/traces/%032x" % (0x5ea1000 + 3))
     assert one.status == 200, one.status
-    return metrics, logs, traces, len(one.body)
+    raw = t.get_json("/api/v1/query", {"query": "seal_long[1h]",
+                                       "time": "%.3f" % (START_MS / 1000)})
+    raw = sorted(json.dumps(s, sort_keys=True) for s in raw["data"]["result"])
+    return metrics, logs, traces, len(one.body), raw
 
 
 def test_seal_keeps_answers_and_refuses_writes():
+    write_long(NODES[1])
     for i in range(60):
         write(NODES[i % 3], i)
     def agreed():
         got = [answers(t, START_MS) for t in NODES]
-        return got if got[0] == got[1] == got[2] and len(got[0][1]) == 60 else None
+        return got if (got[0] == got[1] == got[2] and len(got[0][1]) == 60 and
+                       len(got[0][4]) == 4) else None
     before = wait_until(agreed, 20, 0.25, "every node answering the same")
     assert len(before[0][1]) == 60 and len(before[0][2]) == 60, before[0][:3]
+    assert all(len(json.loads(s)["values"]) == 700 for s in before[0][4]), before[0][4][:1]
 
     now = advance("150m")  # past 00:00 + 1 h grace for every signal
     # a node dies right after the clock moved; sealing waits for it
@@ -117,7 +137,8 @@ def test_seal_keeps_answers_and_refuses_writes():
 
     after = [answers(t, now) for t in NODES]
     for a in after:
-        for k, what in enumerate(("metrics", "logs", "traces", "trace by id")):
+        for k, what in enumerate(("metrics", "logs", "traces", "trace by id",
+                                  "raw samples")):
             assert a[k] == before[0][k], "sealing changed the %s answer" % what
     # writes into the sealed day are refused (too old), nothing changes
     r = NODES[1].write_raw(prw.write_body_v1([([("__name__", "seal_m"), ("i", "9")],
@@ -139,6 +160,15 @@ def test_seal_keeps_answers_and_refuses_writes():
                  for ln in t.request("GET", "/metrics").text.splitlines()
                  if ln.startswith('triad_seal_total{result="sealed"}'))
     assert sealed >= 9, sealed
+    # every node compacted its metrics replicas of the day (seal jobs)
+    for t in NODES:
+        m = t.request("GET", "/metrics").text
+        done = [float(ln.split()[1]) for ln in m.splitlines()
+                if ln.startswith('triad_compaction_jobs{state="done"}')]
+        assert done and done[0] >= 1, m[:200]
+        written = [float(ln.split()[1]) for ln in m.splitlines()
+                   if ln.startswith("triad_compaction_written_bytes_total")]
+        assert written and written[0] > 0
 
 
 def test_a_damaged_replica_is_found_at_sealing_and_copied_again():
