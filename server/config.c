@@ -141,8 +141,9 @@ static const struct opt opts[] = {
      "DURATION", "how long spans are kept"},
     {"compaction.max-write-rate", K_SIZE, F(compaction_write_rate), "64MiB",
      NULL, 0, 0, 0, "SIZE",
-     "bytes per second a sealing compaction job writes (it sleeps beyond, "
-     "so ingest and queries keep their latency); 0: unlimited"},
+     "bytes per second a sealing compaction job writes at most (it also "
+     "sleeps as long as each step took, so it uses at most half a core); "
+     "0: no byte limit"},
     {"runtime-config.file", K_STR, F(runtime_config_file), "", "none", 0, 0, 0,
      "FILE",
      "per-tenant overrides (YAML: overrides: {TENANT: {retention_logs: 3d}}) "

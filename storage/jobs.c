@@ -268,18 +268,26 @@ static bool jobs__stopping(struct tr_jobs *j)
     return stop;
 }
 
-/* Sleeps so that `written` bytes since t0 (mono ms) keep to the rate. */
-static void jobs__pace(struct tr_jobs *j, int64_t t0, uint64_t written)
+/* Sleeps after a step that took step_ns: at least as long again (a job
+ * uses at most half of one core), and so that `written` bytes since t0
+ * (mono ms) keep to the configured rate. */
+static void jobs__pace(struct tr_jobs *j,
+                       int64_t t0,
+                       uint64_t written,
+                       int64_t step_ns)
 {
     size_t rate = j->s->cfg.compact_write_rate;
-    if (rate == 0) {
-        return;
+    int64_t ns = step_ns;
+    if (rate > 0) {
+        int64_t due = t0 + (int64_t)(written * 1000 / rate);
+        int64_t ahead = (due - jobs__mono_ms()) * 1000000;
+        ns = ahead > ns ? ahead : ns;
     }
-    int64_t due = t0 + (int64_t)(written * 1000 / rate);
-    int64_t now = jobs__mono_ms();
-    if (due > now) {
-        int64_t ms = due - now > 1000 ? 1000 : due - now;
-        struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    if (ns > 1000000000) {
+        ns = 1000000000;
+    }
+    if (ns > 0) {
+        struct timespec ts = {ns / 1000000000, (long)(ns % 1000000000)};
         nanosleep(&ts, NULL);
     }
 }
@@ -314,13 +322,15 @@ static int jobs__run_seal(struct tr_jobs *j, struct job *jb)
                 break;
             }
             uint64_t r0 = read, w0 = written;
+            int64_t s0 = tr_mono_ns();
             rv =
                 seal_compact_step(s, &sp->id, t, &next, &done, &read, &written);
+            int64_t step_ns = tr_mono_ns() - s0;
             pthread_mutex_lock(&j->mu);
             j->st.bytes_read += read - r0;
             j->st.bytes_written += written - w0;
             pthread_mutex_unlock(&j->mu);
-            jobs__pace(j, t0, written);
+            jobs__pace(j, t0, written, step_ns);
         }
     }
     if (rv == 0) {

@@ -39,6 +39,7 @@ void retention_apply_drop(struct tr_storage *s,
                           const struct tr_shard_id *id,
                           struct tr_slice tenant)
 {
+    s->reshape++;
     struct tr_buf prefix;
     tr_buf_init(&prefix);
     tr_key_tenant_prefix(&prefix, tenant);

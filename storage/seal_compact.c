@@ -7,12 +7,13 @@
  * replica reaches the same bytes however its chunks were cut, and running
  * it again over its own output changes nothing (resumable by rerunning).
  *
- * Work is done in steps of about SEAL_STEP_BYTES read, each under the
- * storage's write lock from reading the series to writing their merged
- * chunks (a drop-tenant entry or a shard copy never interleaves with a
- * step), so a step holds other shards' applies for a few milliseconds
- * only; the job (storage/jobs.c) paces the steps to the configured write
- * rate. */
+ * Work is done in steps of about SEAL_STEP_BYTES read. A step reads and
+ * merges from an iterator's snapshot without locks, then takes the
+ * storage's write lock only to write its batch - and only if no range was
+ * deleted or replaced meanwhile (s->reshape: a drop-tenant entry, a shard
+ * copy), else it is done again from the same series. So a step holds
+ * other shards' applies for one batch write; the job (storage/jobs.c)
+ * paces the steps. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -202,12 +203,15 @@ int seal_compact_step(struct tr_storage *s,
     tr_buf_init(&cs.recs);
     struct tr_wbatch *b = tr_wbatch_new(s->eng);
     int rv = prefix.oom || seek.oom || b == NULL ? TR_ENOMEM : 0;
+    uint64_t from = *next_series;
     pthread_mutex_lock(&s->write_mu);
+    uint64_t reshape = s->reshape;
+    pthread_mutex_unlock(&s->write_mu);
     struct tr_iter *it = rv == 0 ? tr_iter_new(s->eng, TR_CF_METRICS) : NULL;
     if (rv == 0 && it == NULL) {
         rv = TR_ENOMEM;
     }
-    uint64_t cur = 0, step_read = 0;
+    uint64_t cur = 0, step_read = 0, step_written = 0;
     bool have = false;
     if (rv == 0) {
         tr_iter_seek(it, seek.data, seek.len);
@@ -220,7 +224,7 @@ int seal_compact_step(struct tr_storage *s,
         }
         uint64_t sid = more ? tr_get_u64be(k.base + prefix.len) : 0;
         if (have && (!more || sid != cur)) {
-            rv = compact__flush(&cs, &sp, b, written);
+            rv = compact__flush(&cs, &sp, b, &step_written);
             have = false;
             if (rv != 0) {
                 break;
@@ -252,9 +256,16 @@ int seal_compact_step(struct tr_storage *s,
     }
     tr_iter_free(it);
     char err[TR_ERRMSG_SIZE];
-    if (rv == 0 && b != NULL && tr_wbatch_count(b) > 0 &&
-        tr_engine_write(s->eng, b, err) != 0) {
-        rv = TR_EIO;
+    pthread_mutex_lock(&s->write_mu);
+    if (rv == 0 && s->reshape != reshape) {
+        *next_series = from; /* the ranges changed under the step: again */
+        *done = false;
+    } else if (rv == 0 && b != NULL && tr_wbatch_count(b) > 0) {
+        if (tr_engine_write(s->eng, b, err) != 0) {
+            rv = TR_EIO;
+        } else {
+            *written += step_written;
+        }
     }
     pthread_mutex_unlock(&s->write_mu);
     *read += step_read;

@@ -169,6 +169,7 @@ static int copy__delete_range(void *arg,
  * frees its head. */
 static int copy__drop_locked(struct tr_storage *s, const struct tr_shard_id *id)
 {
+    s->reshape++;
     struct tr_wbatch *b = tr_wbatch_new(s->eng);
     if (b == NULL) {
         return TR_ENOMEM;
@@ -312,6 +313,7 @@ int tr_storage_shard_corrupt_for_test(struct tr_storage *s,
                                       const struct tr_shard_id *id)
 {
     pthread_mutex_lock(&s->write_mu);
+    s->reshape++;
     int rv = storage_shard_ranges(s, id, copy__corrupt_range, s);
     pthread_mutex_unlock(&s->write_mu);
     return rv == 1 ? 0 : rv == 0 ? TR_ENOTFOUND : rv;

@@ -78,6 +78,9 @@ struct tr_storage {
     struct tr_log_source log_source;
     struct tr_trace_source trace_source;
     struct tr_jobs *jobs; /* the job queue, while open (storage/jobs.h) */
+    uint64_t reshape;     /* ranges deleted or replaced (drops, copies):
+                             a seal job's step reads without write_mu and
+                             writes only if it did not move (write_mu) */
 };
 
 /* A shard's progress (one per shard applied on this node). */
@@ -161,8 +164,9 @@ bool seal_marker_load(struct tr_storage *s, const struct tr_shard_id *id);
  * chunks of tenant, from series *next_series on: reads about
  * SEAL_STEP_BYTES, writes the merged chunks, moves *next_series on and
  * sets *done after the tenant's last series; adds to *read and *written.
- * Takes write_mu. 0, TR_ENOMEM, TR_ECORRUPT (a chunk that does not
- * decode) or TR_EIO. */
+ * Takes write_mu for its write only (and not at all when a range changed
+ * meanwhile: then *next_series stays). 0, TR_ENOMEM, TR_ECORRUPT (a chunk
+ * that does not decode) or TR_EIO. */
 int seal_compact_step(struct tr_storage *s,
                       const struct tr_shard_id *id,
                       struct tr_slice tenant,

@@ -6,7 +6,9 @@ that - 20 times. After every restart
 exactly the days inside each retention are returned (nothing outside the
 dropped windows lost); at the end no drop job is left or failed, every
 deleted shard's Raft files are gone, and a job cut short was resumed from
-its record when the kill hit one."""
+its record when the kill hit one. Seal jobs (a sealed metrics day merged
+into full-length chunks) are paced slowly here so that kills land in them
+too; the days' answers must stay exact through their resumption."""
 
 import json
 import os
@@ -30,8 +32,10 @@ T = None
 
 def setup_module():
     global T
+    # seal jobs paced to ~4 KiB/s last seconds here, so kills land in them
     T = Triad(["--debug.fake-clock", START, "--retention.metrics", "3d",
-               "--retention.logs", "2d", "--retention.traces", "4d"]).start()
+               "--retention.logs", "2d", "--retention.traces", "4d",
+               "--compaction.max-write-rate", "4KiB"]).start()
 
 
 def teardown_module():
