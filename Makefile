@@ -118,14 +118,18 @@ build/prometheus/usr/bin/prometheus:
 #                    reference (semantics triad implements; compliance runner)
 #   prometheus-3.5   build/tools/prometheus-3.5/usr/bin/prometheus   current LTS:
 #                    the benchmark baseline, a remote-write 1.0/2.0 sender
+#   promtool-3.5     build/tools/promtool-3.5/usr/bin/promtool  its blocks of
+#                    the sealing benchmark's data (tsdb create-blocks-from)
 # The black-box tests fetch them on demand the same way and skip (visibly)
 # when the tool or the Debian mirror is unavailable.
 DEBIAN_PKG ?= ../shared/tools/debian-pkg
 PROM_2_53 := build/tools/prometheus-2.53/usr/bin/prometheus
 PROM_3_5 := build/tools/prometheus-3.5/usr/bin/prometheus
-.PHONY: prometheus-2.53 prometheus-3.5
+PROMTOOL_3_5 := build/tools/promtool-3.5/usr/bin/promtool
+.PHONY: prometheus-2.53 prometheus-3.5 promtool-3.5
 prometheus-2.53: $(PROM_2_53)
 prometheus-3.5: $(PROM_3_5)
+promtool-3.5: $(PROMTOOL_3_5)
 $(PROM_2_53):
 	@test -x $(DEBIAN_PKG) || { echo "$@: $(DEBIAN_PKG) not found (needed for Prometheus 2.53.3)" >&2; exit 1; }
 	$(DEBIAN_PKG) trixie prometheus=2.53.3+ds1-2 build/tools/prometheus-2.53
@@ -133,6 +137,10 @@ $(PROM_2_53):
 $(PROM_3_5):
 	@test -x $(DEBIAN_PKG) || { echo "$@: $(DEBIAN_PKG) not found (needed for Prometheus 3.5.3)" >&2; exit 1; }
 	$(DEBIAN_PKG) sid prometheus=3.5.3+ds1-6 build/tools/prometheus-3.5
+	@touch $@
+$(PROMTOOL_3_5):
+	@test -x $(DEBIAN_PKG) || { echo "$@: $(DEBIAN_PKG) not found (needed for promtool 3.5.3)" >&2; exit 1; }
+	$(DEBIAN_PKG) sid promtool=3.5.3+ds1-6 build/tools/promtool-3.5
 	@touch $@
 
 # LeakSanitizer reports a leak when a test's process exits, after criterion
@@ -173,7 +181,7 @@ build/bench/%: bench/%.c $(wildcard bench/lib/*.c) build/libtriad.a
 	@mkdir -p build/bench
 	$(CC) $(WARN) $(BASE_CFLAGS) -O2 -o $@ $^ $(PC_LDLIBS)
 
-bench: deps build/triad $(PROM_3_5) $(patsubst bench/%.c,build/bench/%,$(BENCH_SRCS))
+bench: deps build/triad $(PROM_3_5) $(PROMTOOL_3_5) $(patsubst bench/%.c,build/bench/%,$(BENCH_SRCS))
 	@for b in $(patsubst bench/%.c,build/bench/%,$(BENCH_SRCS)); do echo "== $$b"; $$b || exit 1; done
 
 # ---- fuzzing ------------------------------------------------------------------

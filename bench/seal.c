@@ -49,6 +49,7 @@
  * query failed, the counts differ). */
 #include "bench/lib/datagen.h"
 #include "bench/lib/proc.h"
+#include "bench/lib/sealing.h"
 
 #include <curl/curl.h>
 #include <dirent.h>
@@ -64,8 +65,6 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-
-#include "lib/jsonparse.h"
 
 #define DAY_MS 86400000LL
 #define DAY0_MS 1767571200000LL /* 2026-01-05T00:00:00Z */
@@ -394,14 +393,6 @@ static void stop_running(void)
     running = -1;
 }
 
-static void rfc3339(int64_t ms, char *out, size_t n)
-{
-    time_t s = (time_t)(ms / 1000);
-    struct tm tm;
-    gmtime_r(&s, &tm);
-    strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 static void node_start(struct node *nd,
                        const char *tmp,
                        const char *name,
@@ -501,74 +492,6 @@ static double node_query(const struct node *nd, const char *q, int64_t t_ms)
     }
     free(b.p);
     return v;
-}
-
-/* Metrics shards of the status: how many, how many sealed; and whether a
- * compaction job is listed. */
-static void node_shards(const struct node *nd,
-                        int64_t before_window,
-                        int *total,
-                        int *sealed,
-                        int *jobs)
-{
-    char url[128];
-    snprintf(url, sizeof(url), "%s/api/v1/status/cluster", nd->base);
-    struct body b = {0};
-    *total = *sealed = *jobs = -1;
-    if (http("GET", url, NULL, 0, &b) != 200 || !b.p) {
-        free(b.p);
-        return;
-    }
-    struct tr_sjson doc;
-    if (tr_sjson_parse(&doc, b.p, b.len) == 0) {
-        long data = tr_sjson_get(&doc, 0, "data");
-        long shards = tr_sjson_get(&doc, data, "shards");
-        long js = tr_sjson_get(&doc, data, "jobs");
-        *total = *sealed = 0;
-        *jobs = js >= 0 ? (int)doc.toks[js].n : 0;
-        for (size_t i = 0; shards >= 0 && i < doc.toks[shards].n; i++) {
-            long sh = tr_sjson_at(&doc, shards, i);
-            char sig[16], state[16];
-            tr_sjson_text(&doc, tr_sjson_get(&doc, sh, "signal"), sig,
-                          sizeof(sig));
-            tr_sjson_text(&doc, tr_sjson_get(&doc, sh, "state"), state,
-                          sizeof(state));
-            int64_t w =
-                (int64_t)tr_sjson_u64(&doc, tr_sjson_get(&doc, sh, "window"));
-            if (strcmp(sig, "metrics") != 0 || w >= before_window)
-                continue;
-            (*total)++;
-            *sealed += strcmp(state, "sealed") == 0;
-        }
-    }
-    tr_sjson_free(&doc);
-    free(b.p);
-}
-
-/* Moves the cluster's clock on; the new time (ms). */
-static void node_advance(const struct node *nd, const char *by)
-{
-    char url[128];
-    snprintf(url, sizeof(url), "%s/debug/clock?advance=%s", nd->base, by);
-    long st = http("POST", url, "", 0, NULL);
-    if (st != 200)
-        die("advancing the clock: HTTP %ld", st);
-}
-
-/* Polls until every metrics shard of windows before `before` is sealed and
- * no job is listed; the seconds it took. */
-static double wait_sealed(const struct node *nd, int64_t before, double t0)
-{
-    for (;;) {
-        int total, sealed, jobs;
-        node_shards(nd, before, &total, &sealed, &jobs);
-        if (total > 0 && sealed == total && jobs == 0)
-            return mono_s() - t0;
-        if (mono_s() - t0 > 1800)
-            die("the window was not sealed in 30 min");
-        struct timespec ts = {0, 50 * 1000000L};
-        nanosleep(&ts, NULL);
-    }
 }
 
 /* ---- pushing --------------------------------------------------------------
@@ -793,8 +716,8 @@ static void part_bytes(const char *tmp)
         die("triad counts %.0f samples, %lld were pushed", cnt_q, n_samples);
     int64_t next_window = (set_maxt / DAY_MS + 1) * DAY_MS + DAY_MS;
     double t1 = mono_s();
-    node_advance(&nd, "3d");
-    double seal_s = wait_sealed(&nd, next_window, t1);
+    clock_advance(nd.base, "3d");
+    double seal_s = wait_sealed(nd.base, "metrics", next_window, t1);
     node_flush(&nd);
     double after = sst_metrics(&nd);
     double cnt_after = 0, sum_after = 0;
@@ -997,8 +920,8 @@ static double seal_during(const struct node *nd, void *arg)
     struct timespec ts = {2, 0};
     nanosleep(&ts, NULL);
     double t0 = mono_s();
-    node_advance(nd, "2h");
-    *seal_s = wait_sealed(nd, DAY0_MS + DAY_MS, t0);
+    clock_advance(nd->base, "2h");
+    *seal_s = wait_sealed(nd->base, "metrics", DAY0_MS + DAY_MS, t0);
     return t0;
 }
 
