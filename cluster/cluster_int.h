@@ -32,6 +32,12 @@
 #define CL_SEGMENT_SIZE (8u << 20)
 /* Raft log bytes between snapshots of a logs shard, at most (groups.c). */
 #define CL_LOGS_SNAPSHOT_BYTES (8u << 20)
+/* A sealed shard's group carries only drop-tenant entries: its segments and
+ * snapshots are small, so it does not hold --raft.segment-size of
+ * preallocated log per group (two or three each) for the life of the
+ * window. */
+#define CL_SEALED_SEGMENT_BYTES (256u << 10)
+#define CL_SEALED_SNAPSHOT_BYTES (64u << 10)
 #define CL_META_SEGMENT_SIZE (64u << 10)
 
 /* A shard group this node replicates. Loop thread only. */
@@ -43,6 +49,7 @@ struct cl_group {
     struct tr_shard_fsm *fsm;
     bool closing;
     bool copying;
+    bool sealed_log;           /* started as a sealed shard (CL_SEALED_*) */
     uint64_t start_last_index; /* newest log entry when the group started */
     bool change_inflight;      /* a membership change is being applied */
     bool replayed;             /* applied everything it had at start */
@@ -186,8 +193,12 @@ bool cl_stat_get(struct tr_cluster *c,
                  const struct tr_shard_id *id,
                  struct cl_stat *out);
 /* Can this replica answer reads of the shard (running group, caught up,
- * not failed)? Any thread. */
+ * not failed; or, with no group running, sealed here)? Any thread. */
 bool cl_serves(struct tr_cluster *c, const struct tr_shard_id *id);
+/* Is the shard sealed in local storage, its seal job done, so that it
+ * answers reads without its group (which a sealed shard's restart, or a
+ * node's start, leaves briefly absent)? Any thread. */
+bool cl_sealed_local(struct tr_cluster *c, const struct tr_shard_id *id);
 
 /* ---- groups.c: shard groups (loop) ----------------------------------------
  */

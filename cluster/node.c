@@ -16,6 +16,7 @@
 #include "lib/err.h"
 #include "lib/hash.h"
 #include "lib/log.h"
+#include "storage/seal.h"
 
 #define CL_TICK_MS 100
 #define CL_EVICT_EVERY_MS 60000
@@ -160,10 +161,19 @@ bool cl_stat_get(struct tr_cluster *c,
     return found;
 }
 
+bool cl_sealed_local(struct tr_cluster *c, const struct tr_shard_id *id)
+{
+    return tr_storage_shard_sealed(c->storage, id) &&
+           !tr_storage_shard_seal_pending(c->storage, id);
+}
+
 bool cl_serves(struct tr_cluster *c, const struct tr_shard_id *id)
 {
     struct cl_stat st;
-    return cl_stat_get(c, id, &st) && !st.catching_up && !st.failed;
+    if (cl_stat_get(c, id, &st)) {
+        return !st.catching_up && !st.failed;
+    }
+    return cl_sealed_local(c, id);
 }
 
 /* ---- tick ------------------------------------------------------------------

@@ -107,7 +107,8 @@ static size_t rd__shards(struct tr_cluster *c,
     for (size_t i = 0; v != NULL && i < n; i++) {
         struct cl_stat st;
         bool have = v[i].replica && cl_stat_get(c, &v[i].id, &st);
-        while (v[i].replica && !have && cl_mono_ms() < until) {
+        bool sealed = v[i].replica && !have && cl_sealed_local(c, &v[i].id);
+        while (v[i].replica && !have && !sealed && cl_mono_ms() < until) {
             cl_sleep_ms(10);
             have = cl_stat_get(c, &v[i].id, &st);
         }
@@ -434,7 +435,9 @@ static size_t rd__locals(struct tr_cluster *c,
             continue;
         }
         struct cl_stat st;
-        bool ok = cl_stat_get(c, &sh->id, &st) && !st.catching_up && !st.failed;
+        bool ok = cl_stat_get(c, &sh->id, &st)
+                      ? !st.catching_up && !st.failed
+                      : !r->leader_only && cl_sealed_local(c, &sh->id);
         if (ok && r->leader_only) {
             ok = st.state == RAFT_LEADER && cl_leader_barrier(c, &sh->id) == 0;
         }

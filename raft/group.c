@@ -14,10 +14,14 @@
  * counted; every wrapper calls the user's function with the user's fsm. */
 #include "raft/group.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <raft/uv.h>
 
@@ -505,6 +509,60 @@ out:
     return rv;
 }
 
+/* A bootstrap that a crash cut short leaves raft_uv's metadata (term 1, no
+ * vote) without the first segment holding the configuration: raft then
+ * refuses to bootstrap again ("already has state") and the replica never
+ * elects. When dir holds nothing but such metadata files, they go, and the
+ * bootstrap runs again (no vote was cast, so nothing is forgotten). */
+static void undo_cut_bootstrap(const char *dir, const char *name)
+{
+    DIR *d = opendir(dir);
+    if (d == NULL) {
+        return;
+    }
+    bool only_meta = true, any = false;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL && only_meta) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0) {
+            continue;
+        }
+        bool meta = strcmp(de->d_name, "metadata1") == 0 ||
+                    strcmp(de->d_name, "metadata2") == 0;
+        only_meta = meta;
+        any = any || meta;
+    }
+    closedir(d);
+    if (!only_meta || !any) {
+        return;
+    }
+    for (int i = 1; i <= 2; i++) {
+        char path[2400];
+        snprintf(path, sizeof(path), "%s/metadata%d", dir, i);
+        FILE *f = fopen(path, "rb");
+        if (f == NULL) {
+            continue;
+        }
+        uint8_t b[32];
+        size_t got = fread(b, 1, sizeof(b), f);
+        fclose(f);
+        uint64_t term = 0, vote = 0;
+        for (int k = 7; got == sizeof(b) && k >= 0; k--) {
+            term = term << 8 | b[16 + k]; /* little-endian u64s: format, */
+            vote = vote << 8 | b[24 + k]; /* version, term, vote */
+        }
+        if (got != sizeof(b) || term > 1 || vote != 0) {
+            return; /* it took part in an election: keep it */
+        }
+    }
+    for (int i = 1; i <= 2; i++) {
+        char path[2400];
+        snprintf(path, sizeof(path), "%s/metadata%d", dir, i);
+        unlink(path);
+    }
+    tr_log_warn("raft group: bootstrap cut short by a crash; done again",
+                "group=%s", name);
+}
+
 int tr_raft_group_start(uv_loop_t *loop,
                         struct tr_raft_mux *mux,
                         const struct tr_raft_group_config *cfg,
@@ -521,6 +579,9 @@ int tr_raft_group_start(uv_loop_t *loop,
     if (e != 0) {
         return tr_errf(TR_EIO, errmsg, "raft group %s: mkdir %s: %s", cfg->name,
                        cfg->dir, strerror(e));
+    }
+    if (bootstrap != NULL && n > 0) {
+        undo_cut_bootstrap(cfg->dir, cfg->name);
     }
     struct tr_raft_group *g = tr_calloc(1, sizeof(*g));
     if (g == NULL) {

@@ -161,13 +161,16 @@ static int jobs__rm_entry(const char *path,
     return 0;
 }
 
-/* Removes dir and everything below it; a missing dir is fine. */
-static void jobs__remove_dir(const char *dir)
+/* Removes dir and everything below it; a missing dir is fine. False when
+ * it is still there (a closed group's Raft library may finish a segment
+ * in it a moment after its close: the job tries again). */
+static bool jobs__remove_dir(const char *dir)
 {
     if (dir[0] == '\0' || access(dir, F_OK) != 0) {
-        return;
+        return true;
     }
     nftw(dir, jobs__rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    return access(dir, F_OK) != 0;
 }
 
 static uint64_t jobs__live_bytes(struct tr_jobs *j, uint8_t signal)
@@ -244,8 +247,8 @@ static int jobs__run_drop(struct tr_jobs *j, struct job *jb)
     }
     if (rv == 0) {
         jobs__set_step(j, jb, 4);
-        jobs__remove_dir(sp->dir);
-        rv = jobs__delete_record(j, sp);
+        rv = jobs__remove_dir(sp->dir) ? jobs__delete_record(j, sp)
+                                       : TR_EUNAVAIL;
     }
     if (rv == 0) {
         jobs__set_step(j, jb, JOB_DROP_STEPS);
