@@ -634,6 +634,11 @@ static int count_dirs(const char *path)
     return n;
 }
 
+static int str_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
 /* The number and the sum of every sample, by PromQL per metric name
  * (count_over_time drops names, so names are asked one by one). */
 static void answers(const struct node *nd, double *count, double *sum)
@@ -643,13 +648,19 @@ static void answers(const struct node *nd, double *count, double *sum)
         if (set[i].n && (set_maxt - set[i].t[0]) / 3600000 + 2 > span_h)
             span_h = (set_maxt - set[i].t[0]) / 3600000 + 2;
     *count = *sum = 0;
+    /* each name once (a dump holds a series once per block) */
+    char **names = calloc(n_set, sizeof(*names));
+    size_t nn = 0;
+    for (size_t i = 0; names && i < n_set; i++)
+        names[nn++] = strndup(set[i].om, strcspn(set[i].om, "{"));
+    if (!names)
+        die("out of memory");
+    qsort(names, nn, sizeof(*names), str_cmp);
     char last[512] = "";
-    for (size_t i = 0; i < n_set; i++) {
-        size_t nl = strcspn(set[i].om, "{");
-        if (nl >= sizeof(last) ||
-            (strncmp(last, set[i].om, nl) == 0 && last[nl] == 0))
+    for (size_t i = 0; i < nn; i++) {
+        if (strlen(names[i]) >= sizeof(last) || strcmp(last, names[i]) == 0)
             continue;
-        snprintf(last, sizeof(last), "%.*s", (int)nl, set[i].om);
+        snprintf(last, sizeof(last), "%s", names[i]);
         char q[700];
         snprintf(q, sizeof(q), "sum(count_over_time({__name__=\"%s\"}[%lldh]))",
                  last, (long long)span_h);
@@ -662,6 +673,9 @@ static void answers(const struct node *nd, double *count, double *sum)
         *count += c;
         *sum += v;
     }
+    for (size_t i = 0; i < nn; i++)
+        free(names[i]);
+    free(names);
 }
 
 static void part_bytes(const char *tmp)
