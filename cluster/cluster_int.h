@@ -34,10 +34,11 @@
 #define CL_LOGS_SNAPSHOT_BYTES (8u << 20)
 /* A sealed shard's group carries only drop-tenant entries: its segments and
  * snapshots are small, so it does not hold --raft.segment-size of
- * preallocated log per group (two or three each) for the life of the
- * window. */
+ * preallocated log per group (two or three each), nor the window's write
+ * entries, for the life of the window. */
 #define CL_SEALED_SEGMENT_BYTES (256u << 10)
 #define CL_SEALED_SNAPSHOT_BYTES (64u << 10)
+#define CL_SEALED_SNAPSHOT_ENTRIES 16u
 #define CL_META_SEGMENT_SIZE (64u << 10)
 
 /* A shard group this node replicates. Loop thread only. */

@@ -165,8 +165,14 @@ static int cl__group_start(struct tr_cluster *c,
         gc.snapshot_bytes = CL_LOGS_SNAPSHOT_BYTES;
     }
     if (sh->state == TR_SHARD_SEALED) {
+        /* small segments, and a snapshot within CL_SEALED_SNAPSHOT_ENTRIES
+         * (taken while the log replays at this start) that keeps as many:
+         * the window's write entries leave the log */
         gc.segment_size = CL_SEALED_SEGMENT_BYTES;
         gc.snapshot_bytes = CL_SEALED_SNAPSHOT_BYTES;
+        gc.snapshot_trailing_bytes = CL_SEALED_SNAPSHOT_BYTES;
+        gc.snapshot_threshold = CL_SEALED_SNAPSHOT_ENTRIES;
+        gc.snapshot_trailing = CL_SEALED_SNAPSHOT_ENTRIES;
         g->sealed_log = true;
     }
     char err[TR_ERRMSG_SIZE];

@@ -335,6 +335,26 @@ static int jobs__run_seal(struct tr_jobs *j, struct job *jb)
             pthread_mutex_unlock(&j->mu);
             jobs__pace(j, t0, written, step_ns);
         }
+        struct tr_buf resume;
+        tr_buf_init(&resume);
+        done = false;
+        while (rv == 0 && !done) {
+            if (jobs__stopping(j)) {
+                rv = TR_ECANCELED;
+                break;
+            }
+            uint64_t r0 = read, w0 = written;
+            int64_t s0 = tr_mono_ns();
+            rv = seal_compact_postings_step(s, &sp->id, t, &resume, &done,
+                                            &read, &written);
+            int64_t step_ns = tr_mono_ns() - s0;
+            pthread_mutex_lock(&j->mu);
+            j->st.bytes_read += read - r0;
+            j->st.bytes_written += written - w0;
+            pthread_mutex_unlock(&j->mu);
+            jobs__pace(j, t0, written, step_ns);
+        }
+        tr_buf_free(&resume);
     }
     if (rv == 0) {
         jobs__set_step(j, jb, 2);

@@ -96,6 +96,43 @@ void idvec_subtract(struct idvec *a, const struct idvec *b)
     a->n = o;
 }
 
+int postings_list_decode(struct tr_slice v, struct idvec *out)
+{
+    struct tr_cursor c = tr_cursor_make(v.base, v.len);
+    uint64_t n, id = 0;
+    if (tr_cursor_uvarint(&c, &n) != 0 || n > v.len) {
+        return TR_ECORRUPT;
+    }
+    for (uint64_t i = 0; i < n; i++) {
+        uint64_t d;
+        if (tr_cursor_uvarint(&c, &d) != 0 || (i > 0 && d == 0) ||
+            d > UINT64_MAX - id) {
+            return TR_ECORRUPT;
+        }
+        id += d;
+        if (idvec_push(out, id) != 0) {
+            return TR_ENOMEM;
+        }
+    }
+    return tr_cursor_left(&c) == 0 ? 0 : TR_ECORRUPT;
+}
+
+/* The ids of one posting key (k's bytes after the value: 8 = one id; 'L' =
+ * a list in the value); other keys hold none. */
+static int postings__ids(struct tr_slice rest,
+                         struct tr_iter *it,
+                         struct idvec *out)
+{
+    if (rest.len == 8) {
+        return idvec_push(out, tr_get_u64be(rest.base));
+    }
+    if (rest.len == 1 && rest.base[0] == TR_POSTING_LIST) {
+        int rv = postings_list_decode(tr_iter_value(it), out);
+        return rv == TR_ECORRUPT ? 0 : rv; /* a bad list: no ids */
+    }
+    return 0;
+}
+
 /* ids of postings P|name|value (exact) */
 static int postings__exact(struct win_ctx *wc,
                            struct tr_slice name,
@@ -110,13 +147,12 @@ static int postings__exact(struct win_ctx *wc,
     for (tr_iter_seek(wc->it, wc->key.data, pl);
          tr_iter_has_prefix(wc->it, wc->key.data, pl); tr_iter_next(wc->it)) {
         struct tr_slice k = tr_iter_key(wc->it);
-        if (k.len != pl + 8) {
-            continue;
-        }
-        if (idvec_push(out, tr_get_u64be(k.base + pl)) != 0) {
+        if (postings__ids((struct tr_slice){k.base + pl, k.len - pl}, wc->it,
+                          out) != 0) {
             return TR_ENOMEM;
         }
     }
+    idvec_sort_unique(out);
     return 0;
 }
 
@@ -146,7 +182,8 @@ static int postings__scan(struct win_ctx *wc,
         uint64_t vl;
         struct tr_slice value;
         if (tr_cursor_uvarint(&c, &vl) != 0 ||
-            tr_cursor_bytes(&c, vl, &value) != 0 || tr_cursor_left(&c) != 8) {
+            tr_cursor_bytes(&c, vl, &value) != 0 ||
+            (tr_cursor_left(&c) != 8 && tr_cursor_left(&c) != 1)) {
             continue;
         }
         if (!have_last ||
@@ -158,7 +195,9 @@ static int postings__scan(struct win_ctx *wc,
             have_last = true;
         }
         if (last_ok) {
-            rv = idvec_push(out, tr_get_u64be(c.p));
+            rv = postings__ids(
+                (struct tr_slice){(const char *)c.p, tr_cursor_left(&c)},
+                wc->it, out);
         }
     }
     tr_buf_free(&last);

@@ -21,6 +21,14 @@
 #include "storage/labels.h"
 #include "storage/shard.h"
 
+/* A sealed shard's label index (storage/seal_compact.c) holds one key per
+ * label name and value instead of one per series:
+ *   'P' list: prefix | uvarint len(name) | name | uvarint len(value) |
+ *             value | 'L'          -> uvarint n, then the n ids ascending
+ *                                     as uvarint deltas (the first from 0)
+ * Readers take both forms (postings_match_window, postings_scan). */
+#define TR_POSTING_LIST 'L'
+
 /* A growable vector of ids. */
 struct idvec {
     uint64_t *v;
@@ -30,6 +38,9 @@ struct idvec {
 
 /* 0 or TR_ENOMEM. */
 int idvec_push(struct idvec *iv, uint64_t id);
+/* Appends the ids of a posting list's value to out: 0, TR_ECORRUPT or
+ * TR_ENOMEM. */
+int postings_list_decode(struct tr_slice v, struct idvec *out);
 void idvec_sort_unique(struct idvec *iv);
 void idvec_free(struct idvec *iv);
 /* a := a AND b (both sorted unique) */

@@ -7,6 +7,10 @@
  * replica reaches the same bytes however its chunks were cut, and running
  * it again over its own output changes nothing (resumable by rerunning).
  *
+ * The label index goes the same way: every series' 'P' keys of one label
+ * name and value become one list key (storage/postings.h), written by
+ * seal_compact_postings_step after the chunks.
+ *
  * Work is done in steps of about SEAL_STEP_BYTES read. A step reads and
  * merges from an iterator's snapshot without locks, then takes the
  * storage's write lock only to write its batch - and only if no range was
@@ -23,6 +27,7 @@
 #include "storage/chunk.h"
 #include "storage/chunk_record.h"
 #include "storage/keys.h"
+#include "storage/postings.h"
 #include "storage/seal.h"
 #include "storage/storage_int.h"
 
@@ -276,5 +281,176 @@ int seal_compact_step(struct tr_storage *s,
     tr_buf_free(&prefix);
     tr_buf_free(&seek);
     tr_buf_free(&sp);
+    return rv;
+}
+
+/* The length of a posting key's name-and-value part (prefix included), or
+ * 0 when k is not a posting key of this prefix. */
+static size_t compact__posting_group(struct tr_slice k, size_t pl)
+{
+    struct tr_cursor c = tr_cursor_make(k.base + pl, k.len - pl);
+    uint64_t l;
+    struct tr_slice part;
+    if (tr_cursor_uvarint(&c, &l) != 0 || tr_cursor_bytes(&c, l, &part) != 0 ||
+        tr_cursor_uvarint(&c, &l) != 0 || tr_cursor_bytes(&c, l, &part) != 0) {
+        return 0;
+    }
+    size_t left = tr_cursor_left(&c);
+    if (left != 8 && !(left == 1 && c.p[0] == TR_POSTING_LIST)) {
+        return 0;
+    }
+    return k.len - left;
+}
+
+/* Puts the group's list key (and deletes its keys) into b, unless it is
+ * one list key holding exactly these ids already. */
+static int compact__posting_flush(struct tr_buf *group,
+                                  struct tr_buf *keys,
+                                  size_t n_keys,
+                                  bool only_list,
+                                  struct idvec *ids,
+                                  struct tr_wbatch *b,
+                                  uint64_t *written)
+{
+    if (n_keys == 0) {
+        return 0;
+    }
+    idvec_sort_unique(ids);
+    struct tr_buf v;
+    tr_buf_init(&v);
+    tr_buf_put_uvarint(&v, ids->n);
+    uint64_t prev = 0;
+    for (size_t i = 0; i < ids->n; i++) {
+        tr_buf_put_uvarint(&v, ids->v[i] - prev);
+        prev = ids->v[i];
+    }
+    int rv = v.oom ? TR_ENOMEM : 0;
+    if (rv == 0 && !(only_list && n_keys == 1)) {
+        struct tr_cursor c = tr_cursor_make(keys->data, keys->len);
+        struct tr_slice k;
+        while (compact__next(&c, &k)) {
+            tr_wbatch_delete(b, TR_CF_METRICS, k.base, k.len);
+        }
+        tr_buf_putc(group, TR_POSTING_LIST);
+        tr_wbatch_put(b, TR_CF_METRICS, group->data, group->len, v.data, v.len);
+        *written += group->len + v.len;
+    }
+    tr_buf_free(&v);
+    tr_buf_reset(keys);
+    ids->n = 0;
+    return rv;
+}
+
+int seal_compact_postings_step(struct tr_storage *s,
+                               const struct tr_shard_id *id,
+                               struct tr_slice tenant,
+                               struct tr_buf *resume,
+                               bool *done,
+                               uint64_t *read,
+                               uint64_t *written)
+{
+    *done = false;
+    struct tr_buf prefix, group, keys, from;
+    tr_buf_init(&prefix);
+    tr_buf_init(&group);
+    tr_buf_init(&keys);
+    tr_buf_init(&from);
+    tr_key_shard_prefix(&prefix, tenant, id->window, id->slot, TR_KEY_POSTING);
+    tr_buf_append(&from, resume->data, resume->len);
+    struct idvec ids = {0};
+    struct tr_wbatch *b = tr_wbatch_new(s->eng);
+    int rv = prefix.oom || from.oom || b == NULL ? TR_ENOMEM : 0;
+    pthread_mutex_lock(&s->write_mu);
+    uint64_t reshape = s->reshape;
+    pthread_mutex_unlock(&s->write_mu);
+    struct tr_iter *it = rv == 0 ? tr_iter_new(s->eng, TR_CF_METRICS) : NULL;
+    if (rv == 0 && it == NULL) {
+        rv = TR_ENOMEM;
+    }
+    size_t n_keys = 0;
+    bool only_list = true;
+    uint64_t step_read = 0, step_written = 0;
+    if (rv == 0) {
+        if (from.len > 0) {
+            tr_iter_seek(it, from.data, from.len);
+        } else {
+            tr_iter_seek(it, prefix.data, prefix.len);
+        }
+    }
+    for (; rv == 0; tr_iter_next(it)) {
+        bool more = tr_iter_has_prefix(it, prefix.data, prefix.len);
+        struct tr_slice k = more ? tr_iter_key(it) : (struct tr_slice){0};
+        size_t gl = more ? compact__posting_group(k, prefix.len) : 0;
+        if (more && gl == 0) {
+            continue; /* not a posting key: left as it is */
+        }
+        bool same = more && n_keys > 0 && gl == group.len &&
+                    memcmp(k.base, group.data, gl) == 0;
+        if (n_keys > 0 && !same) {
+            rv = compact__posting_flush(&group, &keys, n_keys, only_list, &ids,
+                                        b, &step_written);
+            n_keys = 0;
+            only_list = true;
+            if (rv != 0) {
+                break;
+            }
+            if (!more || step_read >= SEAL_STEP_BYTES) {
+                tr_buf_reset(resume);
+                if (more) {
+                    tr_buf_append(resume, k.base, gl);
+                }
+                *done = !more;
+                break;
+            }
+        }
+        if (!more) {
+            *done = true;
+            break;
+        }
+        if (n_keys == 0) {
+            tr_buf_reset(&group);
+            tr_buf_append(&group, k.base, gl);
+        }
+        struct tr_slice rest = {k.base + gl, k.len - gl};
+        struct tr_slice v = tr_iter_value(it);
+        if (rest.len == 8) {
+            only_list = false;
+            rv = idvec_push(&ids, tr_get_u64be(rest.base));
+        } else {
+            rv = postings_list_decode(v, &ids);
+        }
+        tr_buf_put_uvarint(&keys, k.len);
+        tr_buf_append(&keys, k.base, k.len);
+        n_keys++;
+        step_read += k.len + v.len;
+        if (rv == 0 && keys.oom) {
+            rv = TR_ENOMEM;
+        }
+    }
+    tr_iter_free(it);
+    char err[TR_ERRMSG_SIZE];
+    pthread_mutex_lock(&s->write_mu);
+    if (rv == 0 && s->reshape != reshape) {
+        tr_buf_reset(resume); /* the ranges changed under the step: again */
+        tr_buf_append(resume, from.data, from.len);
+        *done = false;
+    } else if (rv == 0 && b != NULL && tr_wbatch_count(b) > 0) {
+        if (tr_engine_write(s->eng, b, err) != 0) {
+            rv = TR_EIO;
+        } else {
+            *written += step_written;
+        }
+    }
+    pthread_mutex_unlock(&s->write_mu);
+    *read += step_read;
+    if (rv == 0 && resume->oom) {
+        rv = TR_ENOMEM;
+    }
+    tr_wbatch_free(b);
+    idvec_free(&ids);
+    tr_buf_free(&prefix);
+    tr_buf_free(&group);
+    tr_buf_free(&keys);
+    tr_buf_free(&from);
     return rv;
 }

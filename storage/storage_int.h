@@ -181,6 +181,16 @@ int storage_seal_finish(struct tr_storage *s, const struct tr_shard_id *id);
 /* storage.c: a seal job of the shard is pending (found at open). */
 void storage_seal_compacting(struct tr_storage *s,
                              const struct tr_shard_id *id);
+/* seal_compact.c: the same for the tenant's label index: its posting keys
+ * of one label name and value become one list key (storage/postings.h),
+ * from *resume on (empty: the first; a key to seek to after a step). */
+int seal_compact_postings_step(struct tr_storage *s,
+                               const struct tr_shard_id *id,
+                               struct tr_slice tenant,
+                               struct tr_buf *resume,
+                               bool *done,
+                               uint64_t *read,
+                               uint64_t *written);
 /* jobs.c: adds the record of a seal job for shard id to b; once b is
  * written, jobs_queue_recorded queues it (j may be NULL: it is queued at
  * the next open). */

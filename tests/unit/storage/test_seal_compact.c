@@ -166,12 +166,31 @@ static size_t sc_samples(struct tr_storage *s, uint64_t *out, size_t max)
     return n;
 }
 
-/* Chunk keys of the shard. */
-static size_t sc_chunks(struct tr_storage *s)
+/* Series of the tenant matching __name__=~re (a postings scan). */
+static size_t sc_match(struct tr_storage *s, const char *re)
+{
+    const struct tr_select_source *src = tr_storage_source(s);
+    struct tr_matcher m;
+    char err[TR_ERRMSG_SIZE];
+    cr_assert_eq(
+        tr_matcher_init(&m, TR_MATCH_RE, "__name__", re, strlen(re), err), 0);
+    struct tr_select_hints h = {
+        .mint = W0, .maxt = W0 + DAY, .no_samples = true};
+    struct tr_select_result r;
+    cr_assert_eq(src->select(src->impl, TR_SLICE_LIT("t"), &m, 1, &h, &r, err),
+                 0, "select: %s", err);
+    size_t n = r.n_series;
+    tr_select_result_free(&r);
+    tr_matcher_free(&m);
+    return n;
+}
+
+/* Keys of one kind in the shard. */
+static size_t sc_keys(struct tr_storage *s, char kind)
 {
     struct tr_buf p;
     tr_buf_init(&p);
-    tr_key_shard_prefix(&p, TR_SLICE_LIT("t"), W0, 0, TR_KEY_CHUNK);
+    tr_key_shard_prefix(&p, TR_SLICE_LIT("t"), W0, 0, kind);
     struct tr_iter *it = tr_iter_new(tr_storage_engine(s), TR_CF_METRICS);
     size_t n = 0;
     for (tr_iter_seek(it, p.data, p.len); tr_iter_has_prefix(it, p.data, p.len);
@@ -181,6 +200,11 @@ static size_t sc_chunks(struct tr_storage *s)
     tr_iter_free(it);
     tr_buf_free(&p);
     return n;
+}
+
+static size_t sc_chunks(struct tr_storage *s)
+{
+    return sc_keys(s, TR_KEY_CHUNK);
 }
 
 static void sc_wait_sum(struct tr_storage *s, uint64_t *index, uint64_t *sum)
@@ -212,6 +236,9 @@ Test(seal_compact, replicas_reach_the_same_bytes_and_samples)
     cr_assert(tr_storage_shard_seal_pending(a, &M0));
     size_t chunks_before = sc_chunks(a);
     cr_assert_gt(chunks_before, (size_t)SERIES * 3);
+    cr_assert_eq(sc_keys(a, TR_KEY_POSTING), (size_t)SERIES * 2,
+                 "a posting key per series and label");
+    cr_assert_eq(sc_match(a, "m0.*"), 10);
     struct tr_jobs *ja, *jb;
     char err[TR_ERRMSG_SIZE];
     cr_assert_eq(tr_jobs_open(a, &ja, err), 0, "%s", err);
@@ -223,6 +250,10 @@ Test(seal_compact, replicas_reach_the_same_bytes_and_samples)
     cr_assert_eq(ib, sb);
     cr_assert_eq(suma, sumb, "replicas compact to the same bytes");
     cr_assert_eq(sc_chunks(a), (size_t)SERIES, "one full-length chunk each");
+    cr_assert_eq(sc_keys(a, TR_KEY_POSTING), (size_t)SERIES + 1,
+                 "a posting list per label name and value");
+    cr_assert_eq(sc_match(a, "m0.*"), 10, "a scan reads the lists");
+    cr_assert_eq(sc_match(a, "m01|m22|m39|m99"), 3, "literals too");
     size_t na = sc_samples(a, after, MAXS);
     cr_assert_eq(na, nb);
     cr_assert_eq(memcmp(before, after, nb * 8), 0, "the same samples");
@@ -239,6 +270,15 @@ Test(seal_compact, replicas_reach_the_same_bytes_and_samples)
                                        &rd, &wr),
                      0);
     }
+    struct tr_buf resume;
+    tr_buf_init(&resume);
+    done = false;
+    while (!done) {
+        cr_assert_eq(seal_compact_postings_step(a, &M0, TR_SLICE_LIT("t"),
+                                                &resume, &done, &rd, &wr),
+                     0);
+    }
+    tr_buf_free(&resume);
     cr_assert_eq(wr, 0);
     cr_assert_gt(rd, 0);
     cr_assert_eq(tr_storage_shard_checksum(a, &M0), suma);
