@@ -186,13 +186,18 @@ def test_a_damaged_replica_is_found_at_sealing_and_copied_again():
                                                 "time": "%.3f" % (now / 1000)})
         return q["data"]["result"] and q["data"]["result"][0]["value"][1] == "30"
     wait_until(wanted, 20, 0.2, "the day's series everywhere")
-    damaged = 0
-    for slot in range(3):
-        r = NODES[1].request("POST", "/debug/corrupt?signal=metrics&window=%d&slot=%d"
-                             % (day2, slot), body=b"")
-        assert r.status in (200, 404), (r.status, r.text)
-        damaged += r.status == 200
-    assert damaged > 0
+
+    def damage():
+        # node 1 (a follower of some shards) may not have applied them yet:
+        # 404 until it has data to damage
+        n = 0
+        for slot in range(3):
+            r = NODES[1].request("POST", "/debug/corrupt?signal=metrics&window=%d&slot=%d"
+                                 % (day2, slot), body=b"")
+            assert r.status in (200, 404), (r.status, r.text)
+            n += r.status == 200
+        return n or None
+    damaged = wait_until(damage, 20, 0.2, "a replica of node 1 damaged")
     advance("24h")
 
     def sealed():
