@@ -295,6 +295,39 @@ static void jobs__pace(struct tr_jobs *j,
     }
 }
 
+/* Runs step over the tenant t of shard id until it is done (paced, the
+ * bytes counted). 0, TR_ECANCELED (the node stops) or the step's error. */
+static int jobs__seal_steps(struct tr_jobs *j,
+                            seal_step_fn step,
+                            const struct tr_shard_id *id,
+                            struct tr_slice t,
+                            int64_t t0,
+                            uint64_t *read,
+                            uint64_t *written)
+{
+    struct tr_buf resume;
+    tr_buf_init(&resume);
+    bool done = false;
+    int rv = 0;
+    while (rv == 0 && !done) {
+        if (jobs__stopping(j)) {
+            rv = TR_ECANCELED;
+            break;
+        }
+        uint64_t r0 = *read, w0 = *written;
+        int64_t s0 = tr_mono_ns();
+        rv = step(j->s, id, t, &resume, &done, read, written);
+        int64_t step_ns = tr_mono_ns() - s0;
+        pthread_mutex_lock(&j->mu);
+        j->st.bytes_read += *read - r0;
+        j->st.bytes_written += *written - w0;
+        pthread_mutex_unlock(&j->mu);
+        jobs__pace(j, t0, *written, step_ns);
+    }
+    tr_buf_free(&resume);
+    return rv;
+}
+
 /* Worker: runs a seal job (storage/seal.h): every tenant's series of the
  * shard compacted step by step at the configured write rate, the ranges
  * compacted, the checksum taken, the record deleted. 0, TR_ECANCELED (the
@@ -317,44 +350,12 @@ static int jobs__run_seal(struct tr_jobs *j, struct job *jb)
             rv = TR_ECORRUPT;
             break;
         }
-        uint64_t next = 0;
-        bool done = false;
-        while (rv == 0 && !done) {
-            if (jobs__stopping(j)) {
-                rv = TR_ECANCELED;
-                break;
-            }
-            uint64_t r0 = read, w0 = written;
-            int64_t s0 = tr_mono_ns();
-            rv =
-                seal_compact_step(s, &sp->id, t, &next, &done, &read, &written);
-            int64_t step_ns = tr_mono_ns() - s0;
-            pthread_mutex_lock(&j->mu);
-            j->st.bytes_read += read - r0;
-            j->st.bytes_written += written - w0;
-            pthread_mutex_unlock(&j->mu);
-            jobs__pace(j, t0, written, step_ns);
+        static const seal_step_fn steps[] = {seal_compact_step,
+                                             seal_compact_postings_step};
+        for (size_t k = 0; rv == 0 && k < sizeof(steps) / sizeof(steps[0]);
+             k++) {
+            rv = jobs__seal_steps(j, steps[k], &sp->id, t, t0, &read, &written);
         }
-        struct tr_buf resume;
-        tr_buf_init(&resume);
-        done = false;
-        while (rv == 0 && !done) {
-            if (jobs__stopping(j)) {
-                rv = TR_ECANCELED;
-                break;
-            }
-            uint64_t r0 = read, w0 = written;
-            int64_t s0 = tr_mono_ns();
-            rv = seal_compact_postings_step(s, &sp->id, t, &resume, &done,
-                                            &read, &written);
-            int64_t step_ns = tr_mono_ns() - s0;
-            pthread_mutex_lock(&j->mu);
-            j->st.bytes_read += read - r0;
-            j->st.bytes_written += written - w0;
-            pthread_mutex_unlock(&j->mu);
-            jobs__pace(j, t0, written, step_ns);
-        }
-        tr_buf_free(&resume);
     }
     if (rv == 0) {
         jobs__set_step(j, jb, 2);

@@ -186,10 +186,49 @@ static int compact__flush(struct compact_series *cs,
     return rv;
 }
 
+/* A step's view of the storage's ranges before it reads. */
+static uint64_t compact__reshape(struct tr_storage *s)
+{
+    pthread_mutex_lock(&s->write_mu);
+    uint64_t r = s->reshape;
+    pthread_mutex_unlock(&s->write_mu);
+    return r;
+}
+
+/* Writes a step's batch under write_mu, unless a range was deleted or
+ * replaced since it read (reshape moved): then *resume goes back to from
+ * and the step is done again. Adds step_written to *written once written. */
+static int compact__commit(struct tr_storage *s,
+                           struct tr_wbatch *b,
+                           uint64_t reshape,
+                           const struct tr_buf *from,
+                           struct tr_buf *resume,
+                           bool *done,
+                           uint64_t step_written,
+                           uint64_t *written)
+{
+    char err[TR_ERRMSG_SIZE];
+    int rv = 0;
+    pthread_mutex_lock(&s->write_mu);
+    if (s->reshape != reshape) {
+        tr_buf_reset(resume);
+        tr_buf_append(resume, from->data, from->len);
+        *done = false;
+    } else if (tr_wbatch_count(b) > 0) {
+        if (tr_engine_write(s->eng, b, err) != 0) {
+            rv = TR_EIO;
+        } else {
+            *written += step_written;
+        }
+    }
+    pthread_mutex_unlock(&s->write_mu);
+    return rv == 0 && resume->oom ? TR_ENOMEM : rv;
+}
+
 int seal_compact_step(struct tr_storage *s,
                       const struct tr_shard_id *id,
                       struct tr_slice tenant,
-                      uint64_t *next_series,
+                      struct tr_buf *resume,
                       bool *done,
                       uint64_t *read,
                       uint64_t *written)
@@ -201,17 +240,17 @@ int seal_compact_step(struct tr_storage *s,
     tr_buf_init(&sp);
     tr_key_shard_prefix(&prefix, tenant, id->window, id->slot, TR_KEY_CHUNK);
     tr_buf_append(&seek, prefix.data, prefix.len);
-    tr_buf_put_u64be(&seek, *next_series);
+    tr_buf_append(&seek, resume->data, resume->len); /* the next series id */
+    struct tr_buf from;
+    tr_buf_init(&from);
+    tr_buf_append(&from, resume->data, resume->len);
     struct compact_series cs;
     memset(&cs, 0, sizeof(cs));
     tr_buf_init(&cs.keys);
     tr_buf_init(&cs.recs);
     struct tr_wbatch *b = tr_wbatch_new(s->eng);
-    int rv = prefix.oom || seek.oom || b == NULL ? TR_ENOMEM : 0;
-    uint64_t from = *next_series;
-    pthread_mutex_lock(&s->write_mu);
-    uint64_t reshape = s->reshape;
-    pthread_mutex_unlock(&s->write_mu);
+    int rv = prefix.oom || seek.oom || from.oom || b == NULL ? TR_ENOMEM : 0;
+    uint64_t reshape = compact__reshape(s);
     struct tr_iter *it = rv == 0 ? tr_iter_new(s->eng, TR_CF_METRICS) : NULL;
     if (rv == 0 && it == NULL) {
         rv = TR_ENOMEM;
@@ -235,7 +274,8 @@ int seal_compact_step(struct tr_storage *s,
                 break;
             }
             if (!more || step_read >= SEAL_STEP_BYTES) {
-                *next_series = sid; /* resume here (unless done) */
+                tr_buf_reset(resume); /* resume here (unless done) */
+                tr_buf_put_u64be(resume, sid);
                 *done = !more;
                 break;
             }
@@ -260,19 +300,11 @@ int seal_compact_step(struct tr_storage *s,
         rv = cs.keys.oom || cs.recs.oom ? TR_ENOMEM : compact__decode(&cs, v);
     }
     tr_iter_free(it);
-    char err[TR_ERRMSG_SIZE];
-    pthread_mutex_lock(&s->write_mu);
-    if (rv == 0 && s->reshape != reshape) {
-        *next_series = from; /* the ranges changed under the step: again */
-        *done = false;
-    } else if (rv == 0 && b != NULL && tr_wbatch_count(b) > 0) {
-        if (tr_engine_write(s->eng, b, err) != 0) {
-            rv = TR_EIO;
-        } else {
-            *written += step_written;
-        }
+    if (rv == 0) {
+        rv = compact__commit(s, b, reshape, &from, resume, done, step_written,
+                             written);
     }
-    pthread_mutex_unlock(&s->write_mu);
+    tr_buf_free(&from);
     *read += step_read;
     tr_wbatch_free(b);
     tr_buf_free(&cs.keys);
@@ -360,9 +392,7 @@ int seal_compact_postings_step(struct tr_storage *s,
     struct idvec ids = {0};
     struct tr_wbatch *b = tr_wbatch_new(s->eng);
     int rv = prefix.oom || from.oom || b == NULL ? TR_ENOMEM : 0;
-    pthread_mutex_lock(&s->write_mu);
-    uint64_t reshape = s->reshape;
-    pthread_mutex_unlock(&s->write_mu);
+    uint64_t reshape = compact__reshape(s);
     struct tr_iter *it = rv == 0 ? tr_iter_new(s->eng, TR_CF_METRICS) : NULL;
     if (rv == 0 && it == NULL) {
         rv = TR_ENOMEM;
@@ -428,24 +458,11 @@ int seal_compact_postings_step(struct tr_storage *s,
         }
     }
     tr_iter_free(it);
-    char err[TR_ERRMSG_SIZE];
-    pthread_mutex_lock(&s->write_mu);
-    if (rv == 0 && s->reshape != reshape) {
-        tr_buf_reset(resume); /* the ranges changed under the step: again */
-        tr_buf_append(resume, from.data, from.len);
-        *done = false;
-    } else if (rv == 0 && b != NULL && tr_wbatch_count(b) > 0) {
-        if (tr_engine_write(s->eng, b, err) != 0) {
-            rv = TR_EIO;
-        } else {
-            *written += step_written;
-        }
+    if (rv == 0) {
+        rv = compact__commit(s, b, reshape, &from, resume, done, step_written,
+                             written);
     }
-    pthread_mutex_unlock(&s->write_mu);
     *read += step_read;
-    if (rv == 0 && resume->oom) {
-        rv = TR_ENOMEM;
-    }
     tr_wbatch_free(b);
     idvec_free(&ids);
     tr_buf_free(&prefix);

@@ -161,29 +161,29 @@ void seal_marker_key(uint8_t out[SEAL_MARKER_KEY_SIZE],
 bool seal_marker_load(struct tr_storage *s, const struct tr_shard_id *id);
 
 /* seal_compact.c: one step of compacting the sealed metrics shard id's
- * chunks of tenant, from series *next_series on: reads about
- * SEAL_STEP_BYTES, writes the merged chunks, moves *next_series on and
- * sets *done after the tenant's last series; adds to *read and *written.
- * Takes write_mu for its write only (and not at all when a range changed
- * meanwhile: then *next_series stays). 0, TR_ENOMEM, TR_ECORRUPT (a chunk
- * that does not decode) or TR_EIO. */
+ * tenant: seal_compact_step merges series' chunks, then
+ * seal_compact_postings_step turns the label index's posting keys into
+ * lists (storage/postings.h). Each reads about SEAL_STEP_BYTES from
+ * *resume on (empty: the start; a step leaves there where the next one
+ * begins), writes the result, sets *done after the tenant's last series or
+ * label, and adds to *read and *written. It takes write_mu for its write
+ * only, and writes nothing when a range changed meanwhile (*resume then
+ * stays). 0, TR_ENOMEM, TR_ECORRUPT (a chunk that does not decode) or
+ * TR_EIO. */
+typedef int (*seal_step_fn)(struct tr_storage *s,
+                            const struct tr_shard_id *id,
+                            struct tr_slice tenant,
+                            struct tr_buf *resume,
+                            bool *done,
+                            uint64_t *read,
+                            uint64_t *written);
 int seal_compact_step(struct tr_storage *s,
                       const struct tr_shard_id *id,
                       struct tr_slice tenant,
-                      uint64_t *next_series,
+                      struct tr_buf *resume,
                       bool *done,
                       uint64_t *read,
                       uint64_t *written);
-/* storage.c: a seal job finished: checkpoints and checksums the shard
- * (tr_storage_shard_seal_sum) and clears its compacting flag. 0 or
- * TR_EIO/TR_ENOMEM. */
-int storage_seal_finish(struct tr_storage *s, const struct tr_shard_id *id);
-/* storage.c: a seal job of the shard is pending (found at open). */
-void storage_seal_compacting(struct tr_storage *s,
-                             const struct tr_shard_id *id);
-/* seal_compact.c: the same for the tenant's label index: its posting keys
- * of one label name and value become one list key (storage/postings.h),
- * from *resume on (empty: the first; a key to seek to after a step). */
 int seal_compact_postings_step(struct tr_storage *s,
                                const struct tr_shard_id *id,
                                struct tr_slice tenant,
@@ -191,6 +191,13 @@ int seal_compact_postings_step(struct tr_storage *s,
                                bool *done,
                                uint64_t *read,
                                uint64_t *written);
+/* storage.c: a seal job finished: checkpoints and checksums the shard
+ * (tr_storage_shard_seal_sum) and clears its compacting flag. 0 or
+ * TR_EIO/TR_ENOMEM. */
+int storage_seal_finish(struct tr_storage *s, const struct tr_shard_id *id);
+/* storage.c: a seal job of the shard is pending (found at open). */
+void storage_seal_compacting(struct tr_storage *s,
+                             const struct tr_shard_id *id);
 /* jobs.c: adds the record of a seal job for shard id to b; once b is
  * written, jobs_queue_recorded queues it (j may be NULL: it is queued at
  * the next open). */
