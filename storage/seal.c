@@ -69,18 +69,52 @@ bool tr_storage_shard_seal_pending(struct tr_storage *s,
     return pending;
 }
 
+void seal_sum_set(struct tr_storage *s,
+                  const struct tr_shard_id *id,
+                  bool ok,
+                  uint64_t index,
+                  uint64_t sum)
+{
+    pthread_mutex_lock(&s->sum_mu);
+    size_t i = 0;
+    while (i < s->n_sums && !tr_shard_eq(&s->sums[i].id, id)) {
+        i++;
+    }
+    if (!ok) {
+        if (i < s->n_sums) {
+            s->sums[i] = s->sums[--s->n_sums];
+        }
+    } else {
+        if (i == s->n_sums && s->n_sums == s->cap_sums) {
+            size_t cap = s->cap_sums ? s->cap_sums * 2 : 16;
+            struct seal_sum *v = tr_realloc(s->sums, cap * sizeof(*v));
+            if (v != NULL) {
+                s->sums = v;
+                s->cap_sums = cap;
+            }
+        }
+        if (i < s->cap_sums) {
+            s->sums[i] = (struct seal_sum){*id, index, sum};
+            s->n_sums += i == s->n_sums;
+        }
+    }
+    pthread_mutex_unlock(&s->sum_mu);
+}
+
 int tr_storage_shard_seal_sum(struct tr_storage *s,
                               const struct tr_shard_id *id,
                               uint64_t *index,
                               uint64_t *checksum)
 {
-    pthread_mutex_lock(&s->write_mu);
-    struct storage_shard *sh = storage_shard_get(s, id);
-    int rv = sh != NULL && sh->sum_ok ? 0 : TR_ENOTFOUND;
-    if (rv == 0) {
-        *index = sh->sum_index;
-        *checksum = sh->sum;
+    int rv = TR_ENOTFOUND;
+    pthread_mutex_lock(&s->sum_mu);
+    for (size_t i = 0; i < s->n_sums; i++) {
+        if (tr_shard_eq(&s->sums[i].id, id)) {
+            *index = s->sums[i].index;
+            *checksum = s->sums[i].sum;
+            rv = 0;
+        }
     }
-    pthread_mutex_unlock(&s->write_mu);
+    pthread_mutex_unlock(&s->sum_mu);
     return rv;
 }

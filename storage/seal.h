@@ -60,7 +60,8 @@ bool tr_storage_shard_seal_pending(struct tr_storage *s,
                                    const struct tr_shard_id *id);
 /* The shard's checksum taken when its seal job finished, and the applied
  * index it was taken at: 0, or TR_ENOTFOUND (no job finished since the
- * storage opened). Any thread. */
+ * storage opened). Any thread, the loop's too: it never waits for a
+ * storage write. */
 int tr_storage_shard_seal_sum(struct tr_storage *s,
                               const struct tr_shard_id *id,
                               uint64_t *index,

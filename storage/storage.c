@@ -142,6 +142,7 @@ int tr_storage_open(const struct tr_storage_config *cfg,
     s->data_dir = tr_strdup(cfg->data_dir);
     s->cfg.data_dir = s->data_dir;
     pthread_mutex_init(&s->write_mu, NULL);
+    pthread_mutex_init(&s->sum_mu, NULL);
     pthread_rwlock_init(&s->head_mu, NULL);
     tr_buf_init(&s->key);
     tr_buf_init(&s->val);
@@ -173,6 +174,8 @@ err_after_alloc:
     tr_buf_free(&s->val);
     pthread_rwlock_destroy(&s->head_mu);
     pthread_mutex_destroy(&s->write_mu);
+    pthread_mutex_destroy(&s->sum_mu);
+    tr_free(s->sums);
     tr_free(s->data_dir);
     tr_free(s);
     return TR_EIO;
@@ -337,7 +340,7 @@ int tr_storage_shard_apply(struct tr_storage *s,
     }
     if (seal_compacts) {
         sh->durable = index;
-        sh->sum_ok = false;
+        seal_sum_set(s, id, false, 0, 0);
         sh->compacting = true;
         jobs_queue_recorded(s->jobs, id);
     }
@@ -450,9 +453,8 @@ int storage_seal_finish(struct tr_storage *s, const struct tr_shard_id *id)
     struct storage_shard *sh = storage_shard_get(s, id);
     int rv = sh ? storage__checkpoint_locked(s, sh, false) : TR_ENOMEM;
     if (rv == 0) {
-        sh->sum_index = sh->durable;
-        sh->sum = storage_shard_checksum_locked(s, id);
-        sh->sum_ok = true;
+        seal_sum_set(s, id, true, sh->durable,
+                     storage_shard_checksum_locked(s, id));
         sh->compacting = false;
     }
     pthread_mutex_unlock(&s->write_mu);
@@ -465,7 +467,7 @@ void storage_seal_compacting(struct tr_storage *s, const struct tr_shard_id *id)
     struct storage_shard *sh = storage_shard_get(s, id);
     if (sh != NULL) {
         sh->compacting = true;
-        sh->sum_ok = false;
+        seal_sum_set(s, id, false, 0, 0);
     }
     pthread_mutex_unlock(&s->write_mu);
 }
@@ -563,6 +565,8 @@ void tr_storage_close(struct tr_storage *s)
     tr_buf_free(&s->val);
     pthread_rwlock_destroy(&s->head_mu);
     pthread_mutex_destroy(&s->write_mu);
+    pthread_mutex_destroy(&s->sum_mu);
+    tr_free(s->sums);
     tr_free(s->data_dir);
     tr_free(s);
 }

@@ -58,6 +58,13 @@ struct head_tenant {
 
 struct tr_jobs;
 
+/* A seal job's checksum of a shard (seal.c). */
+struct seal_sum {
+    struct tr_shard_id id;
+    uint64_t index; /* the applied index it was taken at */
+    uint64_t sum;
+};
+
 struct tr_storage {
     struct tr_storage_config cfg;
     char *data_dir;
@@ -78,9 +85,15 @@ struct tr_storage {
     struct tr_log_source log_source;
     struct tr_trace_source trace_source;
     struct tr_jobs *jobs; /* the job queue, while open (storage/jobs.h) */
-    uint64_t reshape;     /* ranges deleted or replaced (drops, copies):
-                             a seal job's step reads without write_mu and
-                             writes only if it did not move (write_mu) */
+    /* the checksums seal jobs took (tr_storage_shard_seal_sum), under
+     * sum_mu: the loop thread reads them, and write_mu is held across
+     * RocksDB writes */
+    pthread_mutex_t sum_mu;
+    struct seal_sum *sums;
+    size_t n_sums, cap_sums;
+    uint64_t reshape; /* ranges deleted or replaced (drops, copies):
+                         a seal job's step reads without write_mu and
+                         writes only if it did not move (write_mu) */
 };
 
 /* A shard's progress (one per shard applied on this node). */
@@ -92,9 +105,6 @@ struct storage_shard {
     bool claimed;     /* a state machine owns it */
     bool sealed;      /* its sealed marker exists (storage/seal.h) */
     bool compacting;  /* a seal job is pending (storage/seal.h) */
-    bool sum_ok;      /* sum_index/sum: the seal job's checksum */
-    uint64_t sum_index;
-    uint64_t sum;
     struct storage_shard *next;
 };
 
@@ -159,6 +169,13 @@ void head_evict_tenant(struct tr_storage *s,
 void seal_marker_key(uint8_t out[SEAL_MARKER_KEY_SIZE],
                      const struct tr_shard_id *id);
 bool seal_marker_load(struct tr_storage *s, const struct tr_shard_id *id);
+/* Records (ok) or forgets the seal job's checksum of a shard (takes
+ * sum_mu). */
+void seal_sum_set(struct tr_storage *s,
+                  const struct tr_shard_id *id,
+                  bool ok,
+                  uint64_t index,
+                  uint64_t sum);
 
 /* seal_compact.c: one step of compacting the sealed metrics shard id's
  * tenant: seal_compact_step merges series' chunks, then
