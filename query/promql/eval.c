@@ -39,14 +39,13 @@ struct tr_label *tr_pq_ev_labels_dup(struct tr_arena *a,
         return NULL;
     }
     for (size_t i = 0; i < n; i++) {
-        char *nm = tr_arena_memdup(a, ls[i].name.base, ls[i].name.len + 1);
-        char *vl = tr_arena_memdup(a, ls[i].value.len ? ls[i].value.base : "",
-                                   ls[i].value.len + 1);
+        /* NUL-terminated copies that read only the slices' bytes (a slice
+         * may end where its buffer does) */
+        char *nm = tr_arena_strndup(a, ls[i].name.base, ls[i].name.len);
+        char *vl = tr_arena_strndup(a, ls[i].value.base, ls[i].value.len);
         if (nm == NULL || vl == NULL) {
             return NULL;
         }
-        nm[ls[i].name.len] = '\0';
-        vl[ls[i].value.len] = '\0';
         o[i].name = (struct tr_slice){nm, ls[i].name.len};
         o[i].value = (struct tr_slice){vl, ls[i].value.len};
     }

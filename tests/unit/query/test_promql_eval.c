@@ -12,6 +12,7 @@
 #include "lib/err.h"
 #include "lib/json.h"
 #include "query/promql/eval.h"
+#include "query/promql/eval_int.h"
 #include "query/promql/parser.h"
 
 #define MIN_MS (60 * 1000)
@@ -963,4 +964,29 @@ Test(promql_eval, go_fmt_g)
     cr_expect_str_eq(buf, "NaN");
     tr_pq_go_fmt_g(buf, sizeof(buf), -INFINITY);
     cr_expect_str_eq(buf, "-Inf");
+}
+
+/* Result labels are copied NUL-terminated without reading past a slice:
+ * a label whose bytes end where their buffer ends (an arena block's end, in
+ * a cluster read) was read one byte too far (ASan, fresh-machine run). */
+Test(promql_eval, labels_dup_reads_only_the_slices)
+{
+    char *buf = malloc(13);
+    cr_assert_not_null(buf);
+    memcpy(buf, "__name__up_1x", 13);
+    struct tr_label ls[2] = {
+        {{buf, 8}, {buf + 8, 5}}, /* the value ends at the buffer's end */
+        {{buf + 8, 2}, {NULL, 0}},
+    };
+    struct tr_arena a;
+    tr_arena_init(&a, 4096);
+    struct tr_label *o = tr_pq_ev_labels_dup(&a, ls, 2);
+    cr_assert_not_null(o);
+    cr_assert_str_eq(o[0].name.base, "__name__");
+    cr_assert_str_eq(o[0].value.base, "up_1x");
+    cr_assert_eq(o[0].value.len, 5);
+    cr_assert_str_eq(o[1].name.base, "up");
+    cr_assert_str_eq(o[1].value.base, "");
+    tr_arena_free(&a);
+    free(buf);
 }
