@@ -24,12 +24,11 @@
  *     files: series, postings, chunks). Sealing: POST /debug/clock?advance=
  *     3d, then status polled every 50 ms until every metrics shard that
  *     existed is sealed and no job is left: the time to seal. After: flush
- *     again, the same figure; 3 s later (the sealed groups restart with
- *     small logs, their write entries leaving the Raft log) a graceful
- *     stop and the whole data dir. The count and the sum of every sample
- *     (PromQL count_over_time / sum_over_time per metric name) must be the
- *     same before and after, the count equal to the samples pushed.
- * Part 2, ingest latency while sealing (synthetic set only; skipped with
+ *     again, the same figure; then a graceful stop and the whole data dir. The
+ * count and the sum of every sample (PromQL count_over_time / sum_over_time per
+ * metric name) must be the same before and after, the count equal to the
+ * samples pushed. Part 2, ingest latency while sealing (synthetic set only;
+ * skipped with
  *   --openmetrics): a fresh node whose clock stands 30 min into the next
  *   day; the set is pushed into the day before (inside the late-write
  *   grace). A load of --load-series (20,000) series, one sample each per
@@ -745,10 +744,6 @@ static void part_bytes(const char *tmp)
     if (memcmp(&sum_after, &sum_q, sizeof(double)) != 0)
         die("after sealing the sum of all samples is %.17g, before %.17g",
             sum_after, sum_q);
-    /* sealed groups restart with small logs (cluster/groups.c), their
-     * write entries leaving with the snapshot taken as they replay: the
-     * data dir below is measured once that happened */
-    sleep(3);
     double w = node_metric(&nd, "triad_compaction_written_bytes_total");
     double rd = node_metric(&nd, "triad_compaction_read_bytes_total");
     stop_running();

@@ -32,13 +32,6 @@
 #define CL_SEGMENT_SIZE (8u << 20)
 /* Raft log bytes between snapshots of a logs shard, at most (groups.c). */
 #define CL_LOGS_SNAPSHOT_BYTES (8u << 20)
-/* A sealed shard's group carries only drop-tenant entries: its segments and
- * snapshots are small, so it does not hold --raft.segment-size of
- * preallocated log per group (two or three each), nor the window's write
- * entries, for the life of the window. */
-#define CL_SEALED_SEGMENT_BYTES (256u << 10)
-#define CL_SEALED_SNAPSHOT_BYTES (64u << 10)
-#define CL_SEALED_SNAPSHOT_ENTRIES 16u
 #define CL_META_SEGMENT_SIZE (64u << 10)
 
 /* A shard group this node replicates. Loop thread only. */
@@ -50,7 +43,6 @@ struct cl_group {
     struct tr_shard_fsm *fsm;
     bool closing;
     bool copying;
-    bool sealed_log;           /* started as a sealed shard (CL_SEALED_*) */
     uint64_t start_last_index; /* newest log entry when the group started */
     bool change_inflight;      /* a membership change is being applied */
     bool replayed;             /* applied everything it had at start */

@@ -164,17 +164,6 @@ static int cl__group_start(struct tr_cluster *c,
          * 1 GiB data directory at 64 MiB) */
         gc.snapshot_bytes = CL_LOGS_SNAPSHOT_BYTES;
     }
-    if (sh->state == TR_SHARD_SEALED) {
-        /* small segments, and a snapshot within CL_SEALED_SNAPSHOT_ENTRIES
-         * (taken while the log replays at this start) that keeps as many:
-         * the window's write entries leave the log */
-        gc.segment_size = CL_SEALED_SEGMENT_BYTES;
-        gc.snapshot_bytes = CL_SEALED_SNAPSHOT_BYTES;
-        gc.snapshot_trailing_bytes = CL_SEALED_SNAPSHOT_BYTES;
-        gc.snapshot_threshold = CL_SEALED_SNAPSHOT_ENTRIES;
-        gc.snapshot_trailing = CL_SEALED_SNAPSHOT_ENTRIES;
-        g->sealed_log = true;
-    }
     char err[TR_ERRMSG_SIZE];
     rv = tr_raft_group_start(c->loop, c->mux, &gc, initial ? servers : NULL,
                              initial ? n : 0, &g->g, err);
@@ -491,16 +480,6 @@ void cl_groups_tick(struct tr_cluster *c)
         if (sh != NULL && sh->state == TR_SHARD_DELETED) {
             /* retention: its drop job (retention.c) runs once closed */
             tr_log_info("closing a deleted shard's group", "group=%s", g->name);
-            cl__group_close(g, NULL);
-            continue;
-        }
-        if (sh != NULL && sh->state == TR_SHARD_SEALED && !g->sealed_log) {
-            /* started again by the next tick, with a sealed shard's small
-             * log segments: the large preallocated ones go */
-            tr_log_info(
-                "restarting a sealed shard's group with small log "
-                "segments",
-                "group=%s", g->name);
             cl__group_close(g, NULL);
             continue;
         }
