@@ -298,7 +298,7 @@ static void jobs__pace(struct tr_jobs *j,
 /* Runs step over the tenant t of shard id until it is done (paced, the
  * bytes counted). 0, TR_ECANCELED (the node stops) or the step's error. */
 static int jobs__seal_steps(struct tr_jobs *j,
-                            seal_step_fn step,
+                            seal_step_fn *step,
                             const struct tr_shard_id *id,
                             struct tr_slice t,
                             int64_t t0,
@@ -350,8 +350,8 @@ static int jobs__run_seal(struct tr_jobs *j, struct job *jb)
             rv = TR_ECORRUPT;
             break;
         }
-        static const seal_step_fn steps[] = {seal_compact_step,
-                                             seal_compact_postings_step};
+        static seal_step_fn *const steps[] = {seal_compact_step,
+                                              seal_compact_postings_step};
         for (size_t k = 0; rv == 0 && k < sizeof(steps) / sizeof(steps[0]);
              k++) {
             rv = jobs__seal_steps(j, steps[k], &sp->id, t, t0, &read, &written);

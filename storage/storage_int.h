@@ -187,27 +187,15 @@ void seal_sum_set(struct tr_storage *s,
  * only, and writes nothing when a range changed meanwhile (*resume then
  * stays). 0, TR_ENOMEM, TR_ECORRUPT (a chunk that does not decode) or
  * TR_EIO. */
-typedef int (*seal_step_fn)(struct tr_storage *s,
-                            const struct tr_shard_id *id,
-                            struct tr_slice tenant,
-                            struct tr_buf *resume,
-                            bool *done,
-                            uint64_t *read,
-                            uint64_t *written);
-int seal_compact_step(struct tr_storage *s,
-                      const struct tr_shard_id *id,
-                      struct tr_slice tenant,
-                      struct tr_buf *resume,
-                      bool *done,
-                      uint64_t *read,
-                      uint64_t *written);
-int seal_compact_postings_step(struct tr_storage *s,
-                               const struct tr_shard_id *id,
-                               struct tr_slice tenant,
-                               struct tr_buf *resume,
-                               bool *done,
-                               uint64_t *read,
-                               uint64_t *written);
+typedef int seal_step_fn(struct tr_storage *s,
+                         const struct tr_shard_id *id,
+                         struct tr_slice tenant,
+                         struct tr_buf *resume,
+                         bool *done,
+                         uint64_t *read,
+                         uint64_t *written);
+seal_step_fn seal_compact_step;
+seal_step_fn seal_compact_postings_step;
 /* storage.c: a seal job finished: checkpoints and checksums the shard
  * (tr_storage_shard_seal_sum) and clears its compacting flag. 0 or
  * TR_EIO/TR_ENOMEM. */
