@@ -108,18 +108,30 @@ struct tr_cluster {
     bool evict_running;
     int64_t evict_before[TR_SIGNAL_MAX + 1];
     /* retention (retention.c) */
-    int retention_inflight;       /* DELETED proposals (meta leader) */
-    struct tr_u64map dropped;     /* DELETED shards handled here */
-    bool sweep_running;           /* drop jobs being submitted */
-    bool tenants_running;         /* shards' tenants being listed */
-    int64_t last_tenants_ms;      /* monotonic */
-    int64_t last_tenants_wall_ms; /* the cluster's clock */
+    int retention_inflight;         /* DELETED proposals (meta leader) */
+    struct tr_u64map dropped;       /* DELETED shards handled here */
+    bool sweep_running;             /* drop jobs being submitted */
+    bool tenants_running;           /* shards' tenants being listed */
+    int64_t last_tenants_ms;        /* monotonic */
+    int64_t last_tenants_wall_ms;   /* the cluster's clock */
+    bool sealed_tenants_running;    /* sealed shards' tenants (meta leader) */
+    int64_t last_sealed_tenants_ms; /* monotonic */
+    int64_t last_sealed_tenants_wall_ms; /* the cluster's clock */
     /* sealing (seal.c, meta leader) */
     int seal_inflight;    /* SEALING proposals */
     bool seal_running;    /* a sealing round on a worker */
     int64_t seal_next_ms; /* monotonic: no round before */
+    /* sealed shards without groups (sealed.c) */
+    struct tr_u64map sealed_state;  /* cl_shard_key -> enum cl_sealed_state
+                                       of the replica here, last pass */
+    struct tr_u64map sealed_recopy; /* cl_shard_key -> 1: copy again */
+    struct tr_u64map sealed_drops;  /* tenant drops done here (this run) */
+    bool sealed_running;            /* a pass on a worker */
+    int64_t sealed_last_ms;         /* monotonic: the last pass */
     /* shared with workers */
     pthread_mutex_t mu;
+    struct cl_sealed_view *sealed_views; /* the last pass's (status) */
+    size_t n_sealed_views;
     struct cl_stat *stats;
     size_t n_stats;
     struct tr_raft_group_stats meta_stats;
@@ -147,6 +159,7 @@ struct tr_cluster {
     struct tr_sm_family *m_read_seconds;
     struct tr_sm_family *m_read_answers; /* {signal, result} */
     struct tr_sm_family *m_seals;        /* {result} */
+    struct tr_sm_family *m_sealed;       /* {event} (sealed.c) */
 };
 
 /* ---- node.c ---------------------------------------------------------------
@@ -192,6 +205,42 @@ bool cl_serves(struct tr_cluster *c, const struct tr_shard_id *id);
  * answers reads without its group (which a sealed shard's restart, or a
  * node's start, leaves briefly absent)? Any thread. */
 bool cl_sealed_local(struct tr_cluster *c, const struct tr_shard_id *id);
+
+/* ---- sealed.c: sealed shards without groups -------------------------------
+ */
+
+/* A SEALED shard's replica here, as the last pass saw it. */
+enum cl_sealed_state {
+    CL_SEALED_MISSING = 1, /* no sealed data: copied from another replica */
+    CL_SEALED_PENDING = 2, /* sealed, its seal job not done yet */
+    CL_SEALED_HERE = 3,    /* sealed and compacted: serves, group closed */
+};
+
+struct cl_sealed_view {
+    struct tr_shard_id id;
+    int state;  /* enum cl_sealed_state */
+    bool group; /* its group was still running */
+};
+
+/* A bijective mix of (signal, window in s, slot): map keys per shard. */
+uint64_t cl_shard_key(const struct tr_shard_id *id);
+/* May the group of this SEALED shard close (sealed here, or to be copied
+ * without it)? */
+bool cl_sealed_group_done(struct tr_cluster *c, const struct tr_shard_id *id);
+/* Every CL_SEALED_EVERY_MS: copies, retires and tenant drops of the SEALED
+ * shards this node replicates, on a worker. */
+void cl_sealed_tick(struct tr_cluster *c);
+/* The shard is to be copied again from another replica. */
+void cl_sealed_recopy(struct tr_cluster *c, const struct tr_shard_id *id);
+void cl_sealed_free(struct tr_cluster *c);
+/* Worker: the checksum of the sealed shard here after the window's tenant
+ * drops (at least known_drops of them) are applied. 0; TR_ENOTFOUND (not
+ * every drop learnt yet: ask again); TR_EUNAVAIL (not sealed here). */
+int cl_sealed_sum(struct tr_cluster *c,
+                  const struct tr_shard_id *id,
+                  uint64_t known_drops,
+                  uint64_t *checksum,
+                  char *errmsg);
 
 /* ---- groups.c: shard groups (loop) ----------------------------------------
  */
@@ -368,6 +417,7 @@ struct cl_shard_view {
     uint64_t queued;
     bool catching_up;
     bool failed;
+    int sealed; /* enum cl_sealed_state when sealed without a group here */
 };
 
 /* Heartbeat health of the nodes, as the meta leader sees it. */

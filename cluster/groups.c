@@ -436,7 +436,8 @@ void cl_groups_tick(struct tr_cluster *c)
     for (size_t i = 0; i < cat->n_shards; i++) {
         const struct tr_catalog_shard *sh = &cat->shards[i];
         struct tr_shard_id id = {sh->signal, sh->window, sh->slot};
-        if (sh->state == TR_SHARD_DELETED ||
+        /* a sealed shard runs no group (sealed.c) */
+        if (sh->state == TR_SHARD_DELETED || sh->state == TR_SHARD_SEALED ||
             cl_signal_ops(sh->signal) == NULL ||
             !cl_is_replica(sh, c->self.id) || cl_group_find(c, &id) != NULL) {
             continue;
@@ -483,6 +484,16 @@ void cl_groups_tick(struct tr_cluster *c)
             cl__group_close(g, NULL);
             continue;
         }
+        if (sh != NULL && sh->state == TR_SHARD_SEALED &&
+            cl_sealed_group_done(c, &g->id)) {
+            /* nothing goes through its log any more: a retire job removes
+             * it once closed (sealed.c) */
+            tr_log_info("closing a sealed shard's group; its log goes",
+                        "group=%s", g->name);
+            tr_selfmetrics_inc(c->m_sealed, 1, "group_closed");
+            cl__group_close(g, NULL);
+            continue;
+        }
         if (sh != NULL && tr_raft_group_is_leader(g->g)) {
             cl__reconcile(g, sh);
             cl__balance(g, sh, now);
@@ -492,15 +503,16 @@ void cl_groups_tick(struct tr_cluster *c)
     }
 }
 
-/* Has every active shard this node replicates a local group? */
+/* Has every active or sealing shard this node replicates a local group? */
 static bool cl__all_groups_started(struct tr_cluster *c)
 {
     const struct tr_catalog *cat = &c->meta_fsm.catalog;
     for (size_t i = 0; i < cat->n_shards; i++) {
         const struct tr_catalog_shard *sh = &cat->shards[i];
         struct tr_shard_id id = {sh->signal, sh->window, sh->slot};
-        if (sh->state != TR_SHARD_DELETED && cl_signal_ops(sh->signal) &&
-            cl_is_replica(sh, c->self.id) && cl_group_find(c, &id) == NULL) {
+        if (sh->state != TR_SHARD_DELETED && sh->state != TR_SHARD_SEALED &&
+            cl_signal_ops(sh->signal) && cl_is_replica(sh, c->self.id) &&
+            cl_group_find(c, &id) == NULL) {
             return false;
         }
     }

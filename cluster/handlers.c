@@ -14,6 +14,14 @@
  *   POST /internal/v1/shard/verify shard id, u64 BE request id -> 200 +
  *                                  u64 BE index, u64 BE checksum / 404
  *                                  (not applied yet) / 503
+ *   POST /internal/v1/shard/recopy shard id -> 200 (copies it again) / 404
+ *   POST /internal/v1/shard/sealed-sum  shard id, uvarint tenant drops the
+ *                                  asker knows -> 200 + u64 BE checksum of
+ *                                  the sealed copy here / 404 (drops not
+ *                                  learnt yet) / 503 (not sealed here)
+ *   POST /internal/v1/shard/tenants shard id -> 200 + the sealed shard's
+ *                                  tenants (uvarint length + name each) /
+ *                                  503 (not sealed here)
  *   POST /internal/v1/read         read request (read.c) -> the signal's
  *                                  response / 400 / 422 (a limit) / 503
  *   POST /internal/v1/status/local -> local groups (status.c)
@@ -30,6 +38,7 @@
 #include "lib/alloc.h"
 #include "lib/err.h"
 #include "lib/log.h"
+#include "storage/retention.h"
 
 void cl_resp_text(struct tr_cluster_response *resp, int status, const char *msg)
 {
@@ -385,11 +394,20 @@ struct recopy_look {
 static void recopy__start(void *arg)
 {
     struct recopy_look *r = arg;
-    struct cl_group *g = cl_group_find(r->w.c, &r->id);
+    struct tr_cluster *c = r->w.c;
+    struct cl_group *g = cl_group_find(c, &r->id);
+    const struct tr_catalog_shard *sh = tr_catalog_shard(
+        &c->meta_fsm.catalog, r->id.signal, r->id.window, r->id.slot);
+    int rv = 0;
     if (g != NULL) {
         tr_shard_fsm_recopy(g->fsm);
+    } else if (sh != NULL && sh->state == TR_SHARD_SEALED &&
+               cl_is_replica(sh, c->self.id)) {
+        cl_sealed_recopy(c, &r->id); /* without its group (sealed.c) */
+    } else {
+        rv = TR_ENOTFOUND;
     }
-    wait__done(&r->w, g != NULL ? 0 : TR_ENOTFOUND);
+    wait__done(&r->w, rv);
 }
 
 /* POST /internal/v1/shard/recopy (body: shard): the meta leader found this
@@ -476,6 +494,53 @@ static void api__shard_verify(struct tr_cluster *c,
     tr_buf_free(&b);
 }
 
+static void api__shard_sealed_sum(struct tr_cluster *c,
+                                  const struct tr_cluster_request *req,
+                                  struct tr_cluster_response *resp)
+{
+    struct tr_cursor cur = tr_cursor_make(req->body, req->body_len);
+    struct tr_shard_id id;
+    uint64_t known, sum = 0;
+    if (cl_get_shard(&cur, &id) != 0 || tr_cursor_uvarint(&cur, &known) != 0 ||
+        tr_cursor_left(&cur) != 0) {
+        cl_resp_text(resp, 400, "malformed sealed-sum request");
+        return;
+    }
+    char err[TR_ERRMSG_SIZE] = "";
+    int rv = cl_sealed_sum(c, &id, known, &sum, err);
+    if (rv != 0) {
+        cl_resp_text(resp, rv == TR_ENOTFOUND ? 404 : 503, err);
+        return;
+    }
+    struct tr_buf b;
+    tr_buf_init(&b);
+    tr_buf_put_u64be(&b, sum);
+    cl__binary(resp, &b);
+    tr_buf_free(&b);
+}
+
+static void api__shard_tenants(struct tr_cluster *c,
+                               const struct tr_cluster_request *req,
+                               struct tr_cluster_response *resp)
+{
+    struct tr_cursor cur = tr_cursor_make(req->body, req->body_len);
+    struct tr_shard_id id;
+    if (cl_get_shard(&cur, &id) != 0 || tr_cursor_left(&cur) != 0) {
+        cl_resp_text(resp, 400, "malformed tenants request");
+        return;
+    }
+    struct tr_buf b;
+    tr_buf_init(&b);
+    if (!cl_sealed_local(c, &id) ||
+        tr_storage_shard_tenants(c->storage, &id, &b) != 0) {
+        tr_buf_free(&b);
+        cl_resp_text(resp, 503, "the shard is not sealed here");
+        return;
+    }
+    cl__binary(resp, &b);
+    tr_buf_free(&b);
+}
+
 static void api__admin_verify(struct tr_cluster *c,
                               const struct tr_cluster_request *req,
                               struct tr_cluster_response *resp)
@@ -514,6 +579,8 @@ CL_ROUTE(api__shard_apply)
 CL_ROUTE(api__shard_dump)
 CL_ROUTE(api__shard_verify)
 CL_ROUTE(api__shard_recopy)
+CL_ROUTE(api__shard_sealed_sum)
+CL_ROUTE(api__shard_tenants)
 CL_ROUTE(api__read)
 CL_ROUTE(api__remove_node)
 CL_ROUTE(api__meta_command)
@@ -529,6 +596,9 @@ static const struct tr_cluster_route cl_routes[] = {
     {TR_CLUSTER_POST, "/internal/v1/shard/dump", api__shard_dump__auth},
     {TR_CLUSTER_POST, "/internal/v1/shard/verify", api__shard_verify__auth},
     {TR_CLUSTER_POST, "/internal/v1/shard/recopy", api__shard_recopy__auth},
+    {TR_CLUSTER_POST, "/internal/v1/shard/sealed-sum",
+     api__shard_sealed_sum__auth},
+    {TR_CLUSTER_POST, "/internal/v1/shard/tenants", api__shard_tenants__auth},
     {TR_CLUSTER_POST, "/internal/v1/read", api__read__auth},
     {TR_CLUSTER_POST, "/internal/v1/status/local", cl_status_local__auth},
     {TR_CLUSTER_POST, "/internal/v1/remove-node", api__remove_node__auth},

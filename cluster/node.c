@@ -253,6 +253,7 @@ static void cl__on_tick(uv_timer_t *t)
     cl_retention_tick(c);
     cl_leader_seal(c);
     cl_groups_tick(c);
+    cl_sealed_tick(c);
     cl_groups_refresh_stats(c);
     cl__maybe_evict(c);
 }
@@ -537,6 +538,14 @@ int tr_cluster_start(uv_loop_t *loop,
         "replica differed from the majority and copies again), failed "
         "(retried).",
         1, seal_l);
+    static const char *const sealed_l[] = {"event"};
+    c->m_sealed = tr_selfmetrics_counter(
+        r, "triad_sealed_shard_events_total",
+        "What this node did for sealed shards without their Raft groups: "
+        "group_closed (its log deleted), copied / copy_failed (a replica "
+        "without the sealed data copied it from another), tenant_dropped "
+        "(retention of a tenant, recorded in the catalog).",
+        1, sealed_l);
     cl_signal_metrics_init_source(c);
     cl_signal_logs_init_source(c);
     uv_timer_init(loop, &c->tick);
@@ -606,7 +615,8 @@ static void cl__maybe_finish(struct tr_cluster *c)
         return;
     }
     if (c->close_phase == 0 &&
-        (c->seal_running || c->sweep_running || c->tenants_running)) {
+        (c->seal_running || c->sweep_running || c->tenants_running ||
+         c->sealed_running || c->sealed_tenants_running)) {
         return; /* their workers use the RPC client: cl_background_done */
     }
     if (c->close_phase == 0) {
@@ -702,6 +712,7 @@ void tr_cluster_free(struct tr_cluster *c)
     tr_meta_fsm_close(&c->meta_fsm);
     tr_free(c->stats);
     tr_u64map_free(&c->dropped);
+    cl_sealed_free(c);
     pthread_mutex_destroy(&c->mu);
     tr_free(c->strings);
     tr_free(c);

@@ -42,6 +42,7 @@ struct rd_shard {
     uint64_t replicas[TR_CATALOG_MAX_REPLICAS];
     uint8_t n;
     bool replica; /* this node holds a replica */
+    bool sealed;  /* SEALED in the catalog: replicas serve without a group */
     bool local;   /* read locally (this round) */
     bool done;
     int tried;       /* remote replicas asked */
@@ -98,6 +99,7 @@ static size_t rd__shards(struct tr_cluster *c,
         s->n = sh->n_replicas;
         memcpy(s->replicas, sh->replicas, sizeof(s->replicas));
         s->replica = cl_is_replica(sh, c->self.id);
+        s->sealed = sh->state == TR_SHARD_SEALED;
     }
     pthread_mutex_unlock(&c->meta_fsm.mu);
     /* a group this node replicates but created a moment ago (a window
@@ -108,7 +110,8 @@ static size_t rd__shards(struct tr_cluster *c,
         struct cl_stat st;
         bool have = v[i].replica && cl_stat_get(c, &v[i].id, &st);
         bool sealed = v[i].replica && !have && cl_sealed_local(c, &v[i].id);
-        while (v[i].replica && !have && !sealed && cl_mono_ms() < until) {
+        while (v[i].replica && !have && !sealed && !v[i].sealed &&
+               cl_mono_ms() < until) {
             cl_sleep_ms(10);
             have = cl_stat_get(c, &v[i].id, &st);
         }
@@ -435,10 +438,12 @@ static size_t rd__locals(struct tr_cluster *c,
             continue;
         }
         struct cl_stat st;
-        bool ok = cl_stat_get(c, &sh->id, &st)
-                      ? !st.catching_up && !st.failed
-                      : !r->leader_only && cl_sealed_local(c, &sh->id);
-        if (ok && r->leader_only) {
+        bool group = cl_stat_get(c, &sh->id, &st);
+        /* a sealed replica without its group holds what the leader held
+         * (nothing changes after the seal): good for a strong read too */
+        bool ok =
+            group ? !st.catching_up && !st.failed : cl_sealed_local(c, &sh->id);
+        if (ok && r->leader_only && group) {
             ok = st.state == RAFT_LEADER && cl_leader_barrier(c, &sh->id) == 0;
         }
         sh->local = ok;
@@ -562,13 +567,14 @@ int cl_read_serve(struct tr_cluster *c,
     }
     for (size_t i = 0; i < q.n && rv == 0; i++) {
         const struct tr_shard_id *id = &q.ids[i];
+        struct cl_stat st;
         /* a replica without a running, caught-up group for the shard may
          * hold partial data: let the coordinator ask another one */
         if (!cl_serves(c, id)) {
             rv = tr_errf(TR_EUNAVAIL, errmsg,
                          "shard %s/%" PRId64 "/%u not served by this replica",
                          tr_signal_name(q.signal), id->window, id->slot);
-        } else if ((q.flags & CL_READ_LEADER) &&
+        } else if ((q.flags & CL_READ_LEADER) && cl_stat_get(c, id, &st) &&
                    cl_leader_barrier(c, id) != 0) {
             /* strong consistency: only the shard's current leader answers */
             rv = tr_errf(TR_EUNAVAIL, errmsg,

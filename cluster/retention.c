@@ -8,10 +8,13 @@
  *    drop job for each DELETED shard it still has data or Raft files of
  *    (storage/jobs.h; resumed after a crash, so nothing stays half
  *    deleted);
- *  - the leader of a shard whose window ended more than some tenant's
- *    retention ago (a tenant shorter than the longest) lists the shard's
- *    tenants on a worker and proposes a drop-tenant entry for each tenant
- *    past its retention, applied in order with the shard's writes.
+ *  - the leader of an active shard whose window ended more than some
+ *    tenant's retention ago (a tenant shorter than the longest) lists the
+ *    shard's tenants on a worker and proposes a drop-tenant entry for each
+ *    tenant past its retention, applied in order with the shard's writes;
+ *  - for a sealed shard (no group: sealed.c) the meta leader lists its
+ *    tenants from a replica and records each drop in the catalog ('X');
+ *    every replica then drops the tenant from its sealed copy.
  *
  * Retention 0 keeps data forever. Reads clip their start to now minus the
  * tenant's retention (tr_cluster_retention_start), so what waits for its
@@ -174,14 +177,6 @@ void cl_leader_retention(struct tr_cluster *c)
 
 /* ---- drops on every node ----------------------------------------------- */
 
-/* A bijective mix of the exact key (signal, window in s, slot), so the
- * handled set never confuses two shards. */
-static uint64_t rt__key(const struct tr_shard_id *id)
-{
-    return tr_hash_mix64(((uint64_t)id->signal << 56) ^
-                         ((uint64_t)(id->window / 1000) << 16) ^ id->slot);
-}
-
 struct rt_sweep {
     uv_work_t req;
     struct tr_cluster *c;
@@ -221,7 +216,7 @@ static void rt__sweep_done(uv_work_t *req, int status)
     struct tr_cluster *c = w->c;
     for (size_t i = 0; i < w->n; i++) {
         if (w->submitted[i]) {
-            tr_u64map_put(&c->dropped, rt__key(&w->ids[i]), (void *)1);
+            tr_u64map_put(&c->dropped, cl_shard_key(&w->ids[i]), (void *)1);
         }
     }
     c->sweep_running = false;
@@ -245,7 +240,7 @@ static void rt__sweep(struct tr_cluster *c)
         const struct tr_catalog_shard *sh = &cat->shards[i];
         struct tr_shard_id id = {sh->signal, sh->window, sh->slot};
         n += sh->state == TR_SHARD_DELETED &&
-             tr_u64map_get(&c->dropped, rt__key(&id)) == NULL;
+             tr_u64map_get(&c->dropped, cl_shard_key(&id)) == NULL;
     }
     if (n == 0) {
         return;
@@ -267,7 +262,7 @@ static void rt__sweep(struct tr_cluster *c)
         const struct tr_catalog_shard *sh = &cat->shards[i];
         struct tr_shard_id id = {sh->signal, sh->window, sh->slot};
         if (sh->state == TR_SHARD_DELETED &&
-            tr_u64map_get(&c->dropped, rt__key(&id)) == NULL) {
+            tr_u64map_get(&c->dropped, cl_shard_key(&id)) == NULL) {
             w->ids[w->n++] = id;
         }
     }
@@ -290,6 +285,42 @@ struct rt_tenants {
     struct tr_buf drops; /* per drop: shard (cl_put_shard), u8 len, tenant */
 };
 
+/* Appends to drops (shard, u8 length, tenant) every tenant of list (as
+ * tr_storage_shard_tenants gives them) of shard id whose retention (its
+ * override among tenants, else the flag) ended before now. */
+static void rt__expired(const struct tr_cluster *c,
+                        const struct tr_shard_id *id,
+                        const struct tr_buf *list,
+                        const struct tr_catalog_tenant *tenants,
+                        size_t n_tenants,
+                        int64_t now,
+                        struct tr_buf *drops)
+{
+    struct tr_cursor cur = tr_cursor_make(list->data, list->len);
+    uint64_t tl;
+    struct tr_slice t;
+    while (tr_cursor_uvarint(&cur, &tl) == 0 &&
+           tr_cursor_bytes(&cur, tl, &t) == 0) {
+        char name[TR_CATALOG_TENANT_MAX];
+        if (tl == 0 || tl >= sizeof(name)) {
+            continue; /* the empty tenant holds the sealed marker */
+        }
+        memcpy(name, t.base, tl);
+        name[tl] = '\0';
+        const struct tr_catalog_tenant *ov = NULL;
+        for (size_t k = 0; k < n_tenants && ov == NULL; k++) {
+            ov = strcmp(tenants[k].name, name) == 0 ? &tenants[k] : NULL;
+        }
+        int64_t r = rt__of(c, ov, id->signal);
+        if (r <= 0 || id->window + c->window_ms > now - r) {
+            continue;
+        }
+        cl_put_shard(drops, id);
+        tr_buf_putc(drops, (char)tl);
+        tr_buf_append(drops, t.base, tl);
+    }
+}
+
 static void rt__tenants_work(uv_work_t *req)
 {
     struct rt_tenants *w = req->data;
@@ -298,32 +329,9 @@ static void rt__tenants_work(uv_work_t *req)
     tr_buf_init(&list);
     for (size_t i = 0; i < w->n; i++) {
         tr_buf_reset(&list);
-        if (tr_storage_shard_tenants(c->storage, &w->ids[i], &list) != 0) {
-            continue;
-        }
-        struct tr_cursor cur = tr_cursor_make(list.data, list.len);
-        uint64_t tl;
-        struct tr_slice t;
-        while (tr_cursor_uvarint(&cur, &tl) == 0 &&
-               tr_cursor_bytes(&cur, tl, &t) == 0) {
-            char name[TR_CATALOG_TENANT_MAX];
-            if (tl == 0 || tl >= sizeof(name)) {
-                continue; /* the empty tenant holds the sealed marker */
-            }
-            memcpy(name, t.base, tl);
-            name[tl] = '\0';
-            const struct tr_catalog_tenant *ov = NULL;
-            for (size_t k = 0; k < w->n_tenants && ov == NULL; k++) {
-                ov = strcmp(w->tenants[k].name, name) == 0 ? &w->tenants[k]
-                                                           : NULL;
-            }
-            int64_t r = rt__of(c, ov, w->ids[i].signal);
-            if (r <= 0 || w->ids[i].window + c->window_ms > w->now - r) {
-                continue;
-            }
-            cl_put_shard(&w->drops, &w->ids[i]);
-            tr_buf_putc(&w->drops, (char)tl);
-            tr_buf_append(&w->drops, t.base, tl);
+        if (tr_storage_shard_tenants(c->storage, &w->ids[i], &list) == 0) {
+            rt__expired(c, &w->ids[i], &list, w->tenants, w->n_tenants, w->now,
+                        &w->drops);
         }
     }
     tr_buf_free(&list);
@@ -413,9 +421,13 @@ static void rt__tenants(struct tr_cluster *c)
     for (struct cl_group *g = c->groups; g != NULL; g = g->next) {
         uint8_t s = g->id.signal;
         int64_t end = g->id.window + c->window_ms;
-        /* a shard past the shortest retention but not yet due for its
-         * whole drop */
-        if (g->closing || !tr_raft_group_is_leader(g->g) || shortest[s] <= 0 ||
+        const struct tr_catalog_shard *sh =
+            tr_catalog_shard(cat, s, g->id.window, g->id.slot);
+        /* an active shard past the shortest retention but not yet due for
+         * its whole drop (a sealed one's tenants go through the catalog,
+         * rt__sealed; a sealing one's wait until it is sealed) */
+        if (g->closing || !tr_raft_group_is_leader(g->g) || sh == NULL ||
+            sh->state != TR_SHARD_ACTIVE || shortest[s] <= 0 ||
             end > now - shortest[s] ||
             (longest[s] > 0 && end <= now - longest[s])) {
             continue;
@@ -440,9 +452,188 @@ static void rt__tenants(struct tr_cluster *c)
     uv_queue_work(c->loop, &w->req, rt__tenants_work, rt__tenants_done);
 }
 
+/* ---- one tenant's data in sealed shards (meta leader) ------------------ */
+
+struct rt_sealed {
+    uv_work_t req;
+    struct tr_cluster *c;
+    struct tr_catalog_shard *shards; /* SEALED, past the shortest */
+    size_t n;
+    struct tr_catalog_tenant *tenants; /* copy of the overrides */
+    size_t n_tenants;
+    int64_t now;
+};
+
+/* Worker: the tenants of a sealed shard, from a replica that has it
+ * sealed (this node first). 0 or TR_EUNAVAIL. */
+static int rt__sealed_list(struct tr_cluster *c,
+                           const struct tr_catalog_shard *sh,
+                           struct tr_buf *list)
+{
+    struct tr_shard_id id = {sh->signal, sh->window, sh->slot};
+    if (cl_is_replica(sh, c->self.id) && cl_sealed_local(c, &id)) {
+        return tr_storage_shard_tenants(c->storage, &id, list);
+    }
+    struct tr_buf body;
+    tr_buf_init(&body);
+    cl_put_shard(&body, &id);
+    int rv = TR_EUNAVAIL;
+    for (size_t r = 0; r < sh->n_replicas && rv != 0; r++) {
+        char url[CL_URL_MAX];
+        long status = 0;
+        tr_buf_reset(list);
+        if (sh->replicas[r] != c->self.id &&
+            cl_node_url(c, sh->replicas[r], "/internal/v1/shard/tenants", url,
+                        sizeof(url)) &&
+            tr_rpc_call(c->rpc, url, body.data, body.len, NULL, 10000, &status,
+                        list) == 0 &&
+            status == 200) {
+            rv = 0;
+        }
+    }
+    tr_buf_free(&body);
+    return rv;
+}
+
+/* Worker: lists each sealed shard's tenants and records in the catalog
+ * ('X') those past their retention that it does not have yet; every
+ * replica then drops them (sealed.c). */
+static void rt__sealed_work(uv_work_t *req)
+{
+    struct rt_sealed *w = req->data;
+    struct tr_cluster *c = w->c;
+    struct tr_buf list, drops, cmd;
+    tr_buf_init(&list);
+    tr_buf_init(&drops);
+    tr_buf_init(&cmd);
+    for (size_t i = 0; i < w->n && !c->stopping; i++) {
+        const struct tr_catalog_shard *sh = &w->shards[i];
+        struct tr_shard_id id = {sh->signal, sh->window, sh->slot};
+        tr_buf_reset(&list);
+        tr_buf_reset(&drops);
+        if (rt__sealed_list(c, sh, &list) != 0) {
+            continue; /* asked again next time */
+        }
+        rt__expired(c, &id, &list, w->tenants, w->n_tenants, w->now, &drops);
+        struct tr_cursor cur = tr_cursor_make(drops.data, drops.len);
+        struct tr_shard_id did;
+        uint8_t tl;
+        struct tr_slice t;
+        while (!drops.oom && cl_get_shard(&cur, &did) == 0 &&
+               tr_cursor_u8(&cur, &tl) == 0 &&
+               tr_cursor_bytes(&cur, tl, &t) == 0) {
+            char name[TR_CATALOG_TENANT_MAX];
+            memcpy(name, t.base, tl);
+            name[tl] = '\0';
+            pthread_mutex_lock(&c->meta_fsm.mu);
+            bool have = tr_catalog_dropped(&c->meta_fsm.catalog, did.signal,
+                                           did.window, name);
+            pthread_mutex_unlock(&c->meta_fsm.mu);
+            if (have) {
+                continue;
+            }
+            tr_buf_reset(&cmd);
+            tr_catalog_cmd_drop_tenant(&cmd, did.signal, did.window, name);
+            int rv =
+                cmd.oom ? TR_ENOMEM : cl_meta_propose(c, cmd.data, cmd.len);
+            tr_log_info(
+                "retention: dropping a tenant's data from a sealed "
+                "window",
+                "signal=%s window=%" PRId64 " tenant=%s rv=%d",
+                tr_signal_name(did.signal), did.window, name, rv);
+        }
+    }
+    tr_buf_free(&list);
+    tr_buf_free(&drops);
+    tr_buf_free(&cmd);
+}
+
+static void rt__sealed_done(uv_work_t *req, int status)
+{
+    (void)status;
+    struct rt_sealed *w = req->data;
+    struct tr_cluster *c = w->c;
+    c->sealed_tenants_running = false;
+    tr_free(w->shards);
+    tr_free(w->tenants);
+    tr_free(w);
+    cl_background_done(c);
+}
+
+/* Meta leader: every minute (or minute of a fake clock), the sealed
+ * shards whose window ended more than the shortest retention ago but not
+ * the longest. */
+static void rt__sealed(struct tr_cluster *c)
+{
+    int64_t mono = cl_mono_ms(), now = cl_now_ms();
+    if (c->sealed_tenants_running || c->stopping ||
+        !tr_raft_group_is_leader(c->meta) ||
+        (mono - c->last_sealed_tenants_ms < RT_TENANTS_EVERY_MS &&
+         now - c->last_sealed_tenants_wall_ms < RT_TENANTS_EVERY_MS)) {
+        return;
+    }
+    c->last_sealed_tenants_ms = mono;
+    c->last_sealed_tenants_wall_ms = now;
+    const struct tr_catalog *cat = &c->meta_fsm.catalog;
+    int64_t shortest[TR_SIGNAL_MAX + 1], longest[TR_SIGNAL_MAX + 1];
+    for (uint8_t s = TR_SIGNAL_MIN; s <= TR_SIGNAL_MAX; s++) {
+        shortest[s] = rt__shortest(c, cat, s);
+        longest[s] = rt__longest(c, cat, s);
+    }
+    size_t n = 0;
+    for (size_t pass = 0; pass < 2; pass++) {
+        struct rt_sealed *w = NULL;
+        if (pass == 1) {
+            if (n == 0) {
+                return;
+            }
+            w = tr_calloc(1, sizeof(*w));
+            if (w == NULL) {
+                return;
+            }
+            w->shards = tr_calloc(n, sizeof(*w->shards));
+            w->tenants = tr_calloc(cat->n_tenants ? cat->n_tenants : 1,
+                                   sizeof(*w->tenants));
+            if (w->shards == NULL || w->tenants == NULL) {
+                tr_free(w->shards);
+                tr_free(w->tenants);
+                tr_free(w);
+                return;
+            }
+        }
+        for (size_t i = 0; i < cat->n_shards; i++) {
+            const struct tr_catalog_shard *sh = &cat->shards[i];
+            uint8_t s = sh->signal;
+            int64_t end = sh->window + sh->window_ms;
+            if (sh->state != TR_SHARD_SEALED || s < TR_SIGNAL_MIN ||
+                s > TR_SIGNAL_MAX || shortest[s] <= 0 ||
+                end > now - shortest[s] ||
+                (longest[s] > 0 && end <= now - longest[s])) {
+                continue;
+            }
+            if (pass == 0) {
+                n++;
+            } else {
+                w->shards[w->n++] = *sh;
+            }
+        }
+        if (pass == 1) {
+            memcpy(w->tenants, cat->tenants,
+                   cat->n_tenants * sizeof(*w->tenants));
+            w->n_tenants = cat->n_tenants;
+            w->c = c;
+            w->now = now;
+            w->req.data = w;
+            c->sealed_tenants_running = true;
+            uv_queue_work(c->loop, &w->req, rt__sealed_work, rt__sealed_done);
+        }
+    }
+}
+
 void cl_retention_tick(struct tr_cluster *c)
 {
     cl_leader_retention(c);
     rt__sweep(c);
     rt__tenants(c);
+    rt__sealed(c);
 }

@@ -16,8 +16,9 @@
  *      stays SEALING and is sealed again in a later round. Unreachable
  *      replicas leave it SEALING too.
  *
- * A sealed shard keeps its Raft group (retention's drop-tenant entries go
- * through it) until its window is dropped. Loop thread unless noted. */
+ * Once SEALED, the shard's replicas close its Raft group and delete its
+ * log; what the group did for it is done without it (sealed.c). Loop
+ * thread unless noted. */
 #include <inttypes.h>
 #include <stdatomic.h>
 #include <stdio.h>

@@ -5,7 +5,9 @@
  *   status/local response: uvarint n, per local group: u8 signal, varint
  *   window, uvarint slot, u8 Raft state, u64 BE leader id, uvarint term,
  *   uvarint commit index, uvarint applied index (in storage), u8 flags
- *   (1 catching-up, 2 failed), uvarint queued entries; then u8 1 and the
+ *   (1 catching-up, 2 failed, bits 2-3: enum cl_sealed_state of a sealed
+ *   shard replicated here without a group - its entry then has Raft state
+ *   0 and zero numbers), uvarint queued entries; then u8 1 and the
  *   heartbeat health (uvarint n, n x (u64 BE id, u8 ok)) on the meta
  *   leader, else u8 0; then u8 1 and the node's compaction jobs: uvarint
  *   done, uvarint failed (since it started), uvarint n (at most
@@ -33,7 +35,25 @@ void cl_status_local(struct tr_cluster *c,
     struct tr_buf *b = resp->body;
     tr_buf_reset(b);
     pthread_mutex_lock(&c->mu);
-    tr_buf_put_uvarint(b, c->n_stats);
+    size_t ns = 0;
+    for (size_t i = 0; i < c->n_sealed_views; i++) {
+        ns += !c->sealed_views[i].group;
+    }
+    tr_buf_put_uvarint(b, c->n_stats + ns);
+    for (size_t i = 0; i < c->n_sealed_views; i++) {
+        const struct cl_sealed_view *v = &c->sealed_views[i];
+        if (v->group) {
+            continue; /* listed with the groups */
+        }
+        cl_put_shard(b, &v->id);
+        tr_buf_putc(b, 0);
+        tr_buf_put_u64be(b, 0);
+        tr_buf_put_uvarint(b, 0);
+        tr_buf_put_uvarint(b, 0);
+        tr_buf_put_uvarint(b, 0);
+        tr_buf_putc(b, (char)((v->state & 3) << 2));
+        tr_buf_put_uvarint(b, 0);
+    }
     for (size_t i = 0; i < c->n_stats; i++) {
         const struct cl_stat *s = &c->stats[i];
         cl_put_shard(b, &s->id);
@@ -117,6 +137,7 @@ static size_t status__decode(uint64_t node,
         v->state = state;
         v->catching_up = flags & 1;
         v->failed = flags & 2;
+        v->sealed = (flags >> 2) & 3;
         if (v != &extra) {
             k++;
         }
@@ -368,11 +389,17 @@ static void status__json(struct tr_json *j,
             tr_json_key(j, "queued");
             tr_json_uint(j, rv ? rv->queued : 0);
             tr_json_key(j, "state");
-            tr_json_str(j, rv == NULL                 ? "unknown"
-                           : rv->failed               ? "failed"
-                           : rv->catching_up          ? "catching-up"
-                           : rv->state == RAFT_LEADER ? "leader"
-                                                      : "follower");
+            /* a sealed shard's replicas have no group: "sealed" (serves),
+             * "sealing" (its seal job runs), "copying" (no sealed data
+             * here yet: copied from another replica) */
+            tr_json_str(j, rv == NULL                        ? "unknown"
+                           : rv->sealed == CL_SEALED_HERE    ? "sealed"
+                           : rv->sealed == CL_SEALED_PENDING ? "sealing"
+                           : rv->sealed == CL_SEALED_MISSING ? "copying"
+                           : rv->failed                      ? "failed"
+                           : rv->catching_up                 ? "catching-up"
+                           : rv->state == RAFT_LEADER        ? "leader"
+                                                             : "follower");
             tr_json_obj_end(j);
         }
         tr_json_arr_end(j);
@@ -388,9 +415,10 @@ static void status__json(struct tr_json *j,
         tr_json_key(j, "node");
         tr_json_str(j, status__node_name(cat, v->node));
         tr_json_key(j, "kind");
-        tr_json_str(j, v->kind == TR_JOB_DROP   ? "drop"
-                       : v->kind == TR_JOB_SEAL ? "seal"
-                                                : "unknown");
+        tr_json_str(j, v->kind == TR_JOB_DROP     ? "drop"
+                       : v->kind == TR_JOB_SEAL   ? "seal"
+                       : v->kind == TR_JOB_RETIRE ? "retire"
+                                                  : "unknown");
         tr_json_key(j, "signal");
         tr_json_str(j, tr_signal_name(v->id.signal));
         tr_json_key(j, "window");

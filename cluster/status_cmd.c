@@ -271,7 +271,7 @@ int tr_status_print(FILE *out,
     st__init(&stt, 8, shead, sright);
     struct tr_buf reps;
     tr_buf_init(&reps);
-    size_t n_shards = d.toks[shards].n, n_led = 0, n_deleted = 0;
+    size_t n_shards = d.toks[shards].n, n_led = 0, n_deleted = 0, n_sealed = 0;
     for (size_t i = 0; i < n_shards; i++) {
         long e = tr_sjson_at(&d, shards, i);
         char sig[64], ws[64], slot[32], state[64], lead[ST_FIELD], sterm[32],
@@ -291,6 +291,9 @@ int tr_status_print(FILE *out,
         tr_sjson_text(&d, tr_sjson_get(&d, e, "leader"), lead, sizeof(lead));
         if (lead[0] != '\0') {
             n_led++;
+        } else if (strcmp(state, "sealed") == 0) {
+            n_sealed++; /* no group: nothing to lead */
+            strcpy(lead, "-");
         } else {
             strcpy(lead, "-");
         }
@@ -375,6 +378,9 @@ int tr_status_print(FILE *out,
         st__print(out, &nt);
         fprintf(out, "\nSHARDS (%zu, %zu with a leader", n_shards - n_deleted,
                 n_led);
+        if (n_sealed > 0) {
+            fprintf(out, ", %zu sealed without a group", n_sealed);
+        }
         if (n_deleted > 0) {
             fprintf(out, "; %zu deleted by retention not listed", n_deleted);
         }

@@ -53,6 +53,7 @@ void tr_catalog_free(struct tr_catalog *c)
     tr_free(c->nodes);
     tr_free(c->shards);
     tr_free(c->tenants);
+    tr_free(c->drops);
     tr_catalog_init(c);
 }
 
@@ -177,6 +178,77 @@ static int apply_set_tenant(struct tr_catalog *c,
     nt[at] = t;
     c->n_tenants++;
     return 0;
+}
+
+/* ---- tenants dropped from sealed windows ------------------------------- */
+
+static int drop_cmp(const struct tr_catalog_drop *d,
+                    uint8_t signal,
+                    int64_t window,
+                    const char *tenant)
+{
+    if (d->signal != signal) {
+        return d->signal < signal ? -1 : 1;
+    }
+    if (d->window != window) {
+        return d->window < window ? -1 : 1;
+    }
+    return strcmp(d->tenant, tenant);
+}
+
+/* Index of the first drop >= (signal, window, tenant). */
+static size_t drop_lower(const struct tr_catalog *c,
+                         uint8_t signal,
+                         int64_t window,
+                         const char *tenant)
+{
+    size_t lo = 0, hi = c->n_drops;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (drop_cmp(&c->drops[mid], signal, window, tenant) < 0) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    return lo;
+}
+
+bool tr_catalog_dropped(const struct tr_catalog *c,
+                        uint8_t signal,
+                        int64_t window,
+                        const char *tenant)
+{
+    size_t i = drop_lower(c, signal, window, tenant);
+    return i < c->n_drops &&
+           drop_cmp(&c->drops[i], signal, window, tenant) == 0;
+}
+
+size_t tr_catalog_drops_of(const struct tr_catalog *c,
+                           uint8_t signal,
+                           int64_t window)
+{
+    size_t n = 0;
+    for (size_t i = drop_lower(c, signal, window, "");
+         i < c->n_drops && c->drops[i].signal == signal &&
+         c->drops[i].window == window;
+         i++) {
+        n++;
+    }
+    return n;
+}
+
+/* Forgets the drops of (signal, window) (its last shard was deleted). */
+static void drops_forget(struct tr_catalog *c, uint8_t signal, int64_t window)
+{
+    size_t at = drop_lower(c, signal, window, "");
+    size_t n = tr_catalog_drops_of(c, signal, window);
+    if (n == 0) {
+        return;
+    }
+    memmove(&c->drops[at], &c->drops[at + n],
+            (c->n_drops - at - n) * sizeof(c->drops[0]));
+    c->n_drops -= n;
 }
 
 /* ---- search ---------------------------------------------------------- */
@@ -518,6 +590,17 @@ void tr_catalog_cmd_set_state(struct tr_buf *out,
     tr_buf_putc(out, (char)(uint8_t)state);
 }
 
+void tr_catalog_cmd_drop_tenant(struct tr_buf *out,
+                                uint8_t signal,
+                                int64_t window,
+                                const char *tenant)
+{
+    put_head(out, 'X');
+    tr_buf_putc(out, (char)signal);
+    tr_buf_put_varint(out, window);
+    put_str(out, tenant, TR_CATALOG_TENANT_MAX);
+}
+
 void tr_catalog_cmd_set_replicas(struct tr_buf *out,
                                  uint8_t signal,
                                  int64_t window,
@@ -735,6 +818,59 @@ static int apply_set_state(struct tr_catalog *c,
         s->sealed_index = 0; /* only a sealed shard has them */
         s->sealed_checksum = 0;
     }
+    if (state == TR_SHARD_DELETED) {
+        long w = tr_catalog_window(c, signal, window);
+        bool left = false;
+        for (long i = w;
+             i >= 0 && (size_t)i < c->n_shards &&
+             c->shards[i].signal == signal && c->shards[i].window == window;
+             i++) {
+            left = left || c->shards[i].state != TR_SHARD_DELETED;
+        }
+        if (!left) {
+            drops_forget(c, signal, window);
+        }
+    }
+    return 0;
+}
+
+static int apply_drop_tenant(struct tr_catalog *c,
+                             struct tr_cursor *cur,
+                             char *errmsg)
+{
+    struct tr_catalog_drop d;
+    memset(&d, 0, sizeof(d));
+    if (get_window(cur, &d.signal, &d.window) != 0 ||
+        get_str(cur, d.tenant, sizeof(d.tenant)) != 0 ||
+        tr_cursor_left(cur) != 0 || d.tenant[0] == '\0') {
+        return tr_errf(TR_ECORRUPT, errmsg, "catalog: bad drop-tenant command");
+    }
+    long w = tr_catalog_window(c, d.signal, d.window);
+    bool sealed = false;
+    for (long i = w;
+         i >= 0 && (size_t)i < c->n_shards && c->shards[i].signal == d.signal &&
+         c->shards[i].window == d.window;
+         i++) {
+        sealed = sealed || c->shards[i].state == TR_SHARD_SEALED;
+    }
+    if (!sealed) {
+        return tr_errf(TR_EINVAL, errmsg,
+                       "catalog: tenants are dropped from sealed windows only");
+    }
+    size_t at = drop_lower(c, d.signal, d.window, d.tenant);
+    if (at < c->n_drops &&
+        drop_cmp(&c->drops[at], d.signal, d.window, d.tenant) == 0) {
+        return tr_errf(TR_EINVAL, errmsg, "catalog: tenant already dropped");
+    }
+    struct tr_catalog_drop *nd =
+        tr_realloc(c->drops, (c->n_drops + 1) * sizeof(d));
+    if (nd == NULL) {
+        return tr_errf(TR_ENOMEM, errmsg, "out of memory");
+    }
+    c->drops = nd;
+    memmove(&nd[at + 1], &nd[at], (c->n_drops - at) * sizeof(d));
+    nd[at] = d;
+    c->n_drops++;
     return 0;
 }
 
@@ -839,6 +975,9 @@ int tr_catalog_apply(struct tr_catalog *c,
         case 'Z':
             rv = apply_seal(c, &cur, errmsg);
             break;
+        case 'X':
+            rv = apply_drop_tenant(c, &cur, errmsg);
+            break;
         default:
             return tr_errf(TR_ECORRUPT, errmsg, "catalog: command type 0x%02x",
                            type);
@@ -875,7 +1014,7 @@ int tr_catalog_encode(const struct tr_catalog *c, struct tr_buf *out)
         }
     }
     tr_buf_put_uvarint(out, c->version);
-    bool extra = c->settings.set || c->clock_ms != 0;
+    bool extra = c->settings.set || c->clock_ms != 0 || c->n_drops > 0;
     if (c->n_tenants > 0 || extra) {
         tr_buf_put_uvarint(out, c->n_tenants);
         for (size_t i = 0; i < c->n_tenants; i++) {
@@ -887,6 +1026,15 @@ int tr_catalog_encode(const struct tr_catalog *c, struct tr_buf *out)
         tr_buf_putc(out, c->settings.set ? 1 : 0);
         tr_buf_put_varint(out, c->settings.ooo_window_ms);
         tr_buf_put_varint(out, c->clock_ms);
+    }
+    if (c->n_drops > 0) {
+        tr_buf_putc(out, 'X');
+        tr_buf_put_uvarint(out, c->n_drops);
+        for (size_t i = 0; i < c->n_drops; i++) {
+            tr_buf_putc(out, (char)c->drops[i].signal);
+            tr_buf_put_varint(out, c->drops[i].window);
+            put_str(out, c->drops[i].tenant, TR_CATALOG_TENANT_MAX);
+        }
     }
     return out->oom ? TR_ENOMEM : 0;
 }
@@ -937,6 +1085,35 @@ static int get_shard(struct tr_cursor *cur,
                (prev != NULL && shard_cmp(prev, s->signal, s->window, 0) > 0)) {
         return TR_ECORRUPT;
     }
+    return 0;
+}
+
+/* The snapshot's drop section ('X', count, drops in strict order). */
+static int get_drops(struct tr_cursor *cur,
+                     struct tr_catalog_drop **out,
+                     uint64_t *n)
+{
+    uint8_t tag;
+    if (tr_cursor_u8(cur, &tag) != 0 || tag != 'X' ||
+        tr_cursor_uvarint(cur, n) != 0 || *n == 0 ||
+        *n > tr_cursor_left(cur) / 4) {
+        return TR_ECORRUPT;
+    }
+    struct tr_catalog_drop *d = tr_calloc((size_t)*n, sizeof(*d));
+    if (d == NULL) {
+        return TR_ENOMEM;
+    }
+    for (size_t i = 0; i < *n; i++) {
+        if (get_window(cur, &d[i].signal, &d[i].window) != 0 ||
+            get_str(cur, d[i].tenant, sizeof(d[i].tenant)) != 0 ||
+            d[i].tenant[0] == '\0' || !signal_ok(d[i].signal) ||
+            (i > 0 &&
+             drop_cmp(&d[i - 1], d[i].signal, d[i].window, d[i].tenant) >= 0)) {
+            tr_free(d);
+            return TR_ECORRUPT;
+        }
+    }
+    *out = d;
     return 0;
 }
 
@@ -999,6 +1176,7 @@ int tr_catalog_decode(struct tr_catalog *c, const void *buf, size_t len)
     }
     struct tr_catalog_settings settings = {false, 0};
     int64_t clock_ms = 0;
+    bool g_block = false; /* written exactly when something is in it */
     if (tr_cursor_left(&cur) > 0) {
         if (tr_cursor_uvarint(&cur, &n_tenants) != 0 ||
             n_tenants > tr_cursor_left(&cur) / 8) {
@@ -1027,17 +1205,30 @@ int tr_catalog_decode(struct tr_catalog *c, const void *buf, size_t len)
                 tr_cursor_varint(&cur, &settings.ooo_window_ms) != 0 ||
                 tr_cursor_varint(&cur, &clock_ms) != 0 ||
                 settings.ooo_window_ms < 0 || clock_ms < 0 ||
-                (set == 0 && (settings.ooo_window_ms != 0 || clock_ms == 0))) {
+                (set == 0 && settings.ooo_window_ms != 0)) {
                 tr_free(tenants);
                 goto err_after_shards;
             }
             settings.set = set == 1;
+            g_block = true;
         }
     }
-    if (tr_cursor_left(&cur) != 0) {
+    struct tr_catalog_drop *drops = NULL;
+    uint64_t n_drops = 0;
+    if (tr_cursor_left(&cur) > 0 && get_drops(&cur, &drops, &n_drops) != 0) {
         tr_free(tenants);
         goto err_after_shards;
     }
+    if (tr_cursor_left(&cur) != 0 ||
+        g_block != (settings.set || clock_ms != 0 || n_drops > 0)) {
+        /* trailing bytes, or sections written for nothing */
+        tr_free(tenants);
+        tr_free(drops);
+        goto err_after_shards;
+    }
+    tr_free(c->drops);
+    c->drops = drops;
+    c->n_drops = (size_t)n_drops;
     tr_free(c->nodes);
     tr_free(c->shards);
     tr_free(c->tenants);

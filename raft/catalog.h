@@ -31,6 +31,11 @@
  *     'Z': seal: signal u8, window start, slot uvarint, uvarint index of
  *          the seal entry (> 0), u64 BE checksum the replicas agreed on;
  *          a SEALING shard becomes SEALED with them (storage/seal.h)
+ *     'X': tenant dropped from a sealed window (retention): signal u8,
+ *          window start, tenant name (1..TENANT_MAX-1 bytes); every
+ *          replica of the window's SEALED shards deletes the tenant's keys
+ *          (cluster/sealed.c); rejected when the window has no SEALED
+ *          shard or the record exists
  *
  *   snapshot: 'C' version 1, uvarint node count, nodes as in 'N' plus a
  *   state byte, uvarint shard count, shards as (signal, window, length,
@@ -39,7 +44,9 @@
  *   then (optional: when there are tenants, settings or a clock) uvarint
  *   tenant count and tenants as in 'T', then (optional: when settings or
  *   a clock are set) 'G', u8 settings set (0/1), varint out-of-order
- *   window ms, varint clock ms (0 = the real clock).
+ *   window ms, varint clock ms (0 = the real clock), then (optional: when
+ *   there are tenant drops; the tenant count and 'G' are then written too)
+ *   'X', uvarint count, drops as in 'X' sorted by (signal, window, name).
  *
  *   Details (both forms): ids are u64 BE everywhere (also in 'N' and 'R');
  *   strings are uvarint length + bytes without NUL, name < NAME_MAX and
@@ -54,7 +61,8 @@
  *   (old shards still name it; removing a removed node is a no-op); 'W' is
  *   rejected when the window exists for that signal, K must be 1..65535 and
  *   each slot's list 1..MAX distinct known nodes (shards start ACTIVE); 'P'
- *   replaces the list (same rules; not on a DELETED shard).
+ *   replaces the list (same rules; not on a DELETED shard). A window's
+ *   'X' records go when its last shard becomes DELETED.
  */
 #ifndef TR_RAFT_CATALOG_H
 #define TR_RAFT_CATALOG_H
@@ -137,6 +145,14 @@ struct tr_catalog_settings {
     int64_t ooo_window_ms; /* --ingest.ooo-window */
 };
 
+/* A tenant whose retention ended inside a sealed window: its data there is
+ * dropped by every replica of the window's sealed shards. */
+struct tr_catalog_drop {
+    uint8_t signal;
+    int64_t window;
+    char tenant[TR_CATALOG_TENANT_MAX];
+};
+
 struct tr_catalog {
     struct tr_catalog_node *nodes; /* sorted by id */
     size_t n_nodes;
@@ -146,7 +162,9 @@ struct tr_catalog {
     struct tr_catalog_tenant *tenants; /* sorted by name */
     size_t n_tenants;
     struct tr_catalog_settings settings;
-    int64_t clock_ms; /* the cluster's fake clock; 0 = real time */
+    int64_t clock_ms;              /* the cluster's fake clock; 0 = real time */
+    struct tr_catalog_drop *drops; /* sorted by (signal, window, tenant) */
+    size_t n_drops;
 };
 
 void tr_catalog_init(struct tr_catalog *c);
@@ -195,6 +213,19 @@ void tr_catalog_cmd_set_replicas(struct tr_buf *out,
 
 void tr_catalog_cmd_set_tenant(struct tr_buf *out,
                                const struct tr_catalog_tenant *t);
+void tr_catalog_cmd_drop_tenant(struct tr_buf *out,
+                                uint8_t signal,
+                                int64_t window,
+                                const char *tenant);
+/* Is the tenant's drop from (signal, window) recorded? */
+bool tr_catalog_dropped(const struct tr_catalog *c,
+                        uint8_t signal,
+                        int64_t window,
+                        const char *tenant);
+/* How many tenants are dropped from (signal, window). */
+size_t tr_catalog_drops_of(const struct tr_catalog *c,
+                           uint8_t signal,
+                           int64_t window);
 void tr_catalog_cmd_set_settings(struct tr_buf *out,
                                  const struct tr_catalog_settings *st);
 void tr_catalog_cmd_set_clock(struct tr_buf *out, int64_t now_ms);

@@ -22,6 +22,7 @@
 #define JOB_RETRY_MS 200 /* the shard is still owned: look again */
 #define JOB_DROP_STEPS 5
 #define JOB_SEAL_STEPS 4
+#define JOB_RETIRE_STEPS 2
 
 const double tr_jobs_duration_bounds[TR_JOB_DURATION_BUCKETS] = {
     0.01, 0.05, 0.1, 0.5, 1, 5, 10, 60, 300, 1800};
@@ -60,12 +61,16 @@ static void jobs__key(uint8_t k[JOB_KEY_SIZE], const struct tr_job_spec *sp)
 
 static unsigned jobs__steps(int kind)
 {
-    return kind == TR_JOB_SEAL ? JOB_SEAL_STEPS : JOB_DROP_STEPS;
+    return kind == TR_JOB_SEAL     ? JOB_SEAL_STEPS
+           : kind == TR_JOB_RETIRE ? JOB_RETIRE_STEPS
+                                   : JOB_DROP_STEPS;
 }
 
 static const char *jobs__kind_name(int kind)
 {
-    return kind == TR_JOB_SEAL ? "seal" : "drop";
+    return kind == TR_JOB_SEAL     ? "seal"
+           : kind == TR_JOB_RETIRE ? "retire"
+                                   : "drop";
 }
 
 /* The job's record: version, directory, then extra (tenants) if any. */
@@ -260,6 +265,25 @@ static int jobs__run_drop(struct tr_jobs *j, struct job *jb)
     tr_storage_shard_unclaim(s, &sp->id);
     tr_buf_free(&rec);
     tr_buf_free(&tenants);
+    return rv;
+}
+
+/* Worker: runs a retire job (a sealed shard's closed group: its Raft
+ * directory goes). 0, or TR_EUNAVAIL (still owned, or the directory not
+ * yet gone: retry later). */
+static int jobs__run_retire(struct tr_jobs *j, struct job *jb)
+{
+    const struct tr_job_spec *sp = &jb->info.spec;
+    int rv = tr_storage_shard_claim(j->s, &sp->id);
+    if (rv != 0) {
+        return rv;
+    }
+    jobs__set_step(j, jb, 1);
+    rv = jobs__remove_dir(sp->dir) ? jobs__delete_record(j, sp) : TR_EUNAVAIL;
+    if (rv == 0) {
+        jobs__set_step(j, jb, JOB_RETIRE_STEPS);
+    }
+    tr_storage_shard_unclaim(j->s, &sp->id);
     return rv;
 }
 
@@ -461,8 +485,10 @@ static void *jobs__main(void *arg)
             jb->started_mono = jobs__mono_ms();
         }
         pthread_mutex_unlock(&j->mu);
-        int rv = jb->info.spec.kind == TR_JOB_SEAL ? jobs__run_seal(j, jb)
-                                                   : jobs__run_drop(j, jb);
+        int kind = jb->info.spec.kind;
+        int rv = kind == TR_JOB_SEAL     ? jobs__run_seal(j, jb)
+                 : kind == TR_JOB_RETIRE ? jobs__run_retire(j, jb)
+                                         : jobs__run_drop(j, jb);
         pthread_mutex_lock(&j->mu);
         if (rv == TR_ECANCELED) {
             jb->info.state = TR_JOB_QUEUED; /* stopping: resumed at open */
@@ -532,7 +558,8 @@ static int jobs__load(struct tr_jobs *j)
         memset(&sp, 0, sizeof(sp));
         struct tr_slice extra;
         if (k.len != JOB_KEY_SIZE ||
-            (p[1] != TR_JOB_DROP && p[1] != TR_JOB_SEAL) ||
+            (p[1] != TR_JOB_DROP && p[1] != TR_JOB_SEAL &&
+             p[1] != TR_JOB_RETIRE) ||
             jobs__parse_record(tr_iter_value(it), &sp, &extra) != 0) {
             tr_log_warn("unknown compaction job record skipped", "len=%zu",
                         k.len);
@@ -616,7 +643,7 @@ void tr_jobs_close(struct tr_jobs *j)
 
 int tr_jobs_submit(struct tr_jobs *j, const struct tr_job_spec *spec)
 {
-    if (spec->kind != TR_JOB_DROP ||
+    if ((spec->kind != TR_JOB_DROP && spec->kind != TR_JOB_RETIRE) ||
         memchr(spec->dir, '\0', TR_JOB_DIR_MAX) == NULL) {
         return TR_EINVAL;
     }

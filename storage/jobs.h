@@ -23,6 +23,11 @@
  *         delete the record. Runs while the shard's state machine applies
  *         on (each step holds the storage's write lock).
  *
+ *   retire (the catalog recorded the shard SEALED and its group here
+ *         closed, cluster/sealed.c) - wait until no state machine owns the
+ *         shard, remove the group's directory (its Raft log), delete the
+ *         record. The shard's data stays.
+ *
  *   job record (meta column family)
  *   key:   "J" | kind u8 | signal u8 | window (8, sign-flipped BE) |
  *          slot (2 BE)
@@ -46,7 +51,7 @@
 #define TR_JOB_DIR_MAX 2304
 #define TR_JOB_DURATION_BUCKETS 10
 
-enum tr_job_kind { TR_JOB_DROP = 1, TR_JOB_SEAL = 2 };
+enum tr_job_kind { TR_JOB_DROP = 1, TR_JOB_SEAL = 2, TR_JOB_RETIRE = 3 };
 enum tr_job_state { TR_JOB_QUEUED = 1, TR_JOB_RUNNING = 2 };
 
 struct tr_job_spec {

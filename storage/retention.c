@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "lib/err.h"
+#include "lib/log.h"
 #include "storage/keys.h"
 #include "storage/retention.h"
 #include "storage/storage_int.h"
@@ -59,6 +60,34 @@ void retention_apply_drop(struct tr_storage *s,
         head_evict_tenant(s, tenant, id->window, id->slot);
     }
     tr_buf_free(&prefix);
+}
+
+int tr_storage_shard_drop_tenant(struct tr_storage *s,
+                                 const struct tr_shard_id *id,
+                                 struct tr_slice tenant)
+{
+    bool head = id->signal == TR_SIGNAL_METRICS;
+    pthread_mutex_lock(&s->write_mu);
+    if (head) {
+        pthread_rwlock_wrlock(&s->head_mu);
+    }
+    tr_wbatch_clear(s->batch);
+    retention_apply_drop(s, id, tenant);
+    char err[TR_ERRMSG_SIZE] = "";
+    int rv = tr_wbatch_count(s->batch) > 0 &&
+                     tr_engine_write(s->eng, s->batch, err) != 0
+                 ? TR_EIO
+                 : 0;
+    tr_wbatch_clear(s->batch);
+    if (head) {
+        pthread_rwlock_unlock(&s->head_mu);
+    }
+    pthread_mutex_unlock(&s->write_mu);
+    if (rv != 0) {
+        tr_log_warn("cannot drop a tenant from a sealed shard", "err=\"%s\"",
+                    err);
+    }
+    return rv;
 }
 
 bool tr_storage_shard_present(struct tr_storage *s,

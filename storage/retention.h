@@ -8,9 +8,12 @@
  *    leaves all or nothing), then they are compacted away and the group's
  *    files removed.
  *  - one tenant's data in a shard (a tenant whose retention is shorter
- *    than the signal's): the shard's leader proposes a drop entry, which
- *    every replica applies in order with the shard's writes (DeleteRange
- *    of the tenant's ranges in the shard, and its series in memory).
+ *    than the signal's): in an active shard, the shard's leader proposes a
+ *    drop entry, which every replica applies in order with the shard's
+ *    writes (DeleteRange of the tenant's ranges in the shard, and its
+ *    series in memory); in a sealed shard (its group closed), the meta
+ *    leader records the drop in the catalog and every replica applies it
+ *    with tr_storage_shard_drop_tenant.
  *
  *   drop-tenant entry (a shard Raft entry of any signal)
  *   OFFSET  SIZE  DESCRIPTION
@@ -39,6 +42,13 @@ int tr_entry_drop_tenant_decode(const void *e,
                                 size_t len,
                                 struct tr_slice *tenant);
 
+/* Drops one tenant's data from a sealed shard outside its Raft log (the
+ * catalog recorded the decision, so every replica drops the same): one
+ * batch of DeleteRange over the tenant's ranges in the shard. Idempotent.
+ * 0, TR_EIO or TR_ENOMEM. Any thread but the loop. */
+int tr_storage_shard_drop_tenant(struct tr_storage *s,
+                                 const struct tr_shard_id *id,
+                                 struct tr_slice tenant);
 /* Does this node hold anything of the shard (its applied-index record)?
  * A drop removes the record in the same batch as the data. */
 bool tr_storage_shard_present(struct tr_storage *s,

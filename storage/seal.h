@@ -6,7 +6,9 @@
  * has the seal entry proposed. Every replica applies it at the same index:
  * the shard's sealed marker is written with the entry, so every data entry
  * after it is refused alike on every replica (too old: the window is
- * sealed); drop-tenant entries still apply. Right after it the replica
+ * sealed), and drop-tenant entries change nothing (a sealed shard's tenants
+ * are dropped by tr_storage_shard_drop_tenant, decided through the
+ * catalog). Right after it the replica
  * checkpoints and checksums the shard (as for a verify entry, under the
  * entry's request id), and the meta leader compares the replicas' checksums
  * before it records the shard SEALED, with that checksum, in the catalog.

@@ -278,7 +278,10 @@ int tr_storage_shard_apply(struct tr_storage *s,
         rv = dr == 0
                  ? 0
                  : tr_errf(TR_ECORRUPT, errmsg, "corrupt drop-tenant entry");
-        if (dr == 0) {
+        if (dr == 0 && !sh->sealed) {
+            /* after the seal entry a drop-tenant entry changes nothing:
+             * a sealed shard's tenants are dropped through the catalog
+             * (tr_storage_shard_drop_tenant) once its group is closed */
             retention_apply_drop(s, id, drop);
         }
         if (logs) {

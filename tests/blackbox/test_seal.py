@@ -9,6 +9,8 @@ proves the replicas equal, and a node killed with SIGKILL right after the
 clock moved does not keep a window from being sealed."""
 
 import json
+import os
+import shutil
 import urllib.parse
 
 import loki
@@ -135,6 +137,22 @@ def test_seal_keeps_answers_and_refuses_writes():
     nxt = [s for s in status(NODES[1])["shards"] if s["window"] == W0 + DAY]
     assert nxt and all(s["state"] == "active" for s in nxt), nxt
 
+    # every replica closes the sealed shards' Raft groups and removes their
+    # logs; no group runs for them any more, the replicas say "sealed"
+    wait_until(lambda: sealed_dirs_left(day) == [], 30, 0.2,
+               "the sealed groups' directories removed on every node")
+    def replicas_sealed():
+        st = status(NODES[1])
+        reps = [r for s in st["shards"] if s["window"] == W0 for r in s["replicas"]]
+        return len(reps) == 27 and all(r["state"] == "sealed" for r in reps)
+    wait_until(replicas_sealed, 20, 0.2, "every replica of the day sealed")
+    assert all(s["leader"] == "" for s in status(NODES[0])["shards"]
+               if s["window"] == W0)
+    closed = sum(float(ln.split()[1]) for t in NODES
+                 for ln in t.request("GET", "/metrics").text.splitlines()
+                 if ln.startswith('triad_sealed_shard_events_total{event="group_closed"}'))
+    assert closed >= 27 - 3, closed  # the restarted node may have had none running
+
     after = [answers(t, now) for t in NODES]
     for a in after:
         for k, what in enumerate(("metrics", "logs", "traces", "trace by id",
@@ -169,6 +187,74 @@ def test_seal_keeps_answers_and_refuses_writes():
         written = [float(ln.split()[1]) for ln in m.splitlines()
                    if ln.startswith("triad_compaction_written_bytes_total")]
         assert written and written[0] > 0
+
+
+def sealed_dirs_left(day):
+    left = []
+    for n in NODES:
+        groups = set(os.listdir(os.path.join(n.data_dir, "raft")))
+        left += [(n.port, s["group"]) for s in day if s["group"] in groups]
+    return left
+
+
+def test_a_restarted_node_starts_no_sealed_group_and_answers():
+    """A node stopped and started again starts no group for the sealed
+    day (its replicas answer from the sealed data) and gives the same
+    answers; a strong read of the sealed day is answered too."""
+    now = clock_of(NODES[0])
+    before = answers(NODES[1], now)
+    NODES[0].stop()
+    NODES[0].start()
+    day = [s for s in status(NODES[0])["shards"] if s["window"] == W0]
+    assert len(day) == 9
+    assert sealed_dirs_left(day) == []
+    wait_until(lambda: answers(NODES[0], now) == before, 20, 0.25,
+               "the restarted node answering as before")
+    with open(NODES[0].stderr_path, "rb") as f:
+        log = f.read().decode("utf-8", errors="replace")
+    last = log[log.rindex("=== start"):]
+    for s in day:
+        assert "group=%s " % s["group"] not in last.replace("\n", " \n"), s["group"]
+    q = NODES[0].get_json("/api/v1/query", {"query": "sum(count_over_time(seal_m[2h]))",
+                                            "time": "%.3f" % (START_MS / 1000),
+                                            "consistency": "strong"})
+    assert q["data"]["result"][0]["value"][1] == "60", q
+
+
+def test_a_damaged_sealed_replica_is_found_by_verify_and_copied_again():
+    """One key of one sealed replica (no group any more) is deleted; verify
+    reports it different from the other two and has it copied from a
+    healthy replica; the next verify proves all three equal again."""
+    damaged = None
+    for slot in range(3):
+        r = NODES[1].request("POST", "/debug/corrupt?signal=metrics&window=%d&slot=%d"
+                             % (W0, slot), body=b"")
+        assert r.status in (200, 404), (r.status, r.text)
+        if r.status == 200:
+            damaged = slot
+            break
+    assert damaged is not None, "node 1 holds a metrics replica of the day"
+    r = NODES[0].request("POST", "/api/v1/admin/cluster/verify", body=b"", timeout=60)
+    assert r.status == 200, r.text[:300]
+    v = json.loads(r.text)
+    assert not v["consistent"], v
+    bad = [s for s in v["shards"] if s["window"] == W0 and s["signal"] == "metrics"
+           and s["slot"] == damaged][0]
+    assert bad["sealed"] and not bad["consistent"], bad
+    errs = [rep["error"] for rep in bad["replicas"] if rep["error"]]
+    assert errs and "copying it again" in errs[0], bad
+
+    def repaired():
+        r = NODES[2].request("POST", "/api/v1/admin/cluster/verify", body=b"", timeout=60)
+        return r.status == 200 and json.loads(r.text)["consistent"]
+    wait_until(repaired, 30, 0.5, "the damaged sealed replica copied again")
+    copied = sum(float(ln.split()[1]) for ln in
+                 NODES[1].request("GET", "/metrics").text.splitlines()
+                 if ln.startswith('triad_sealed_shard_events_total{event="copied"}'))
+    assert copied >= 1, copied
+    q = NODES[1].get_json("/api/v1/query", {"query": "sum(count_over_time(seal_m[2h]))",
+                                            "time": "%.3f" % (START_MS / 1000)})
+    assert q["data"]["result"][0]["value"][1] == "60", q
 
 
 def test_a_damaged_replica_is_found_at_sealing_and_copied_again():
@@ -219,5 +305,51 @@ def test_a_damaged_replica_is_found_at_sealing_and_copied_again():
     q = NODES[1].get_json("/api/v1/query", {"query": "count(dmg)",
                                             "time": "%.3f" % (now / 1000)})
     assert q["data"]["result"][0]["value"][1] == "30", q
+    r = NODES[0].request("POST", "/api/v1/admin/cluster/verify", body=b"", timeout=60)
+    assert r.status == 200 and json.loads(r.text)["consistent"], r.text[:500]
+
+
+def test_a_node_with_an_emptied_disk_refills_sealed_shards_by_copy():
+    """A node that comes back with an emptied data directory joins as a new
+    member; its earlier incarnation's replicas of the sealed day move to it
+    and, with no Raft group to catch up through, are copied from a healthy
+    replica (checked against the catalog's sealed checksum). It then
+    answers the sealed day alone like before, and verify proves the
+    replicas equal."""
+    now = clock_of(NODES[0])
+    want = answers(NODES[0], now)
+    victim, name = NODES[2], "s3"
+    old = [n["id"] for n in status(NODES[0])["nodes"] if n["name"] == name]
+    assert len(old) == 1, old
+    victim.stop()
+    shutil.rmtree(victim.data_dir)
+    os.makedirs(victim.data_dir)
+    victim.start(60)
+
+    def refilled():
+        st = status(NODES[0])
+        ids = {n["id"]: n["state"] for n in st["nodes"] if n["name"] == name}
+        if len(ids) != 2 or ids.get(old[0]) != "removed":
+            return None
+        day = [s for s in st["shards"] if s["window"] == W0]
+        reps = [r for s in day for r in s["replicas"] if r["node"] == name]
+        return len(reps) == 9 and all(r["state"] == "sealed" for r in reps)
+    wait_until(refilled, 90, 0.5, "the new member's sealed replicas copied")
+    with open(victim.stderr_path, "rb") as f:
+        f.seek(victim.log_mark)
+        log = f.read().decode("utf-8", errors="replace")
+    assert log.count("sealed shard copied from a healthy replica") >= 9, log[-3000:]
+    assert "sealed shard copy differs" not in log
+    day = [s for s in status(NODES[0])["shards"] if s["window"] == W0]
+    assert sealed_dirs_left(day) == []  # copied without any Raft group
+    # the new member alone answers the sealed day as before
+    for other in NODES[:2]:
+        other.stop()
+    try:
+        got = answers(victim, now)
+    finally:
+        for other in NODES[:2]:
+            other.start()
+    assert got == want
     r = NODES[0].request("POST", "/api/v1/admin/cluster/verify", body=b"", timeout=60)
     assert r.status == 200 and json.loads(r.text)["consistent"], r.text[:500]

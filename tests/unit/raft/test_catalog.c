@@ -531,6 +531,57 @@ Test(catalog, seal_records_index_and_checksum)
     tr_catalog_free(&d);
 }
 
+Test(catalog, tenants_dropped_from_sealed_windows)
+{
+    struct tr_catalog c;
+    cat_basic(&c, 2);
+    struct tr_buf b;
+    tr_buf_init(&b);
+    /* window 0 has no sealed shard yet */
+    tr_catalog_cmd_drop_tenant(&b, TR_SIGNAL_METRICS, 0, "short");
+    cr_assert_eq(cat_apply_buf(&c, &b), TR_EINVAL);
+    cr_assert_eq(cat_state(&c, TR_SIGNAL_METRICS, 0, 0, TR_SHARD_SEALING), 0);
+    tr_catalog_cmd_seal(&b, TR_SIGNAL_METRICS, 0, 0, 7, 0x1234);
+    cr_assert_eq(cat_apply_buf(&c, &b), 0);
+    uint64_t v = c.version;
+    tr_catalog_cmd_drop_tenant(&b, TR_SIGNAL_METRICS, 0, "short");
+    cr_assert_eq(cat_apply_buf(&c, &b), 0);
+    cr_assert_eq(c.version, v + 1);
+    tr_catalog_cmd_drop_tenant(&b, TR_SIGNAL_METRICS, 0, "a");
+    cr_assert_eq(cat_apply_buf(&c, &b), 0);
+    tr_catalog_cmd_drop_tenant(&b, TR_SIGNAL_METRICS, 0, "short");
+    cr_assert_eq(cat_apply_buf(&c, &b), TR_EINVAL, "recorded once");
+    cr_assert_eq(c.version, v + 2);
+    tr_catalog_cmd_drop_tenant(&b, TR_SIGNAL_METRICS, 0, "");
+    cr_assert_eq(cat_apply_buf(&c, &b), TR_ECORRUPT, "no tenant name");
+    cr_assert(tr_catalog_dropped(&c, TR_SIGNAL_METRICS, 0, "short"));
+    cr_assert(tr_catalog_dropped(&c, TR_SIGNAL_METRICS, 0, "a"));
+    cr_assert(!tr_catalog_dropped(&c, TR_SIGNAL_METRICS, 0, "b"));
+    cr_assert(!tr_catalog_dropped(&c, TR_SIGNAL_LOGS, 0, "short"));
+    cr_assert_eq(tr_catalog_drops_of(&c, TR_SIGNAL_METRICS, 0), 2);
+    cr_assert_eq(c.drops[0].tenant[0], 'a', "sorted");
+    /* the snapshot keeps them, byte for byte */
+    struct tr_buf snap = cat_enc(&c);
+    struct tr_catalog d;
+    tr_catalog_init(&d);
+    cr_assert_eq(tr_catalog_decode(&d, snap.data, snap.len), 0);
+    cr_assert(tr_catalog_dropped(&d, TR_SIGNAL_METRICS, 0, "short"));
+    struct tr_buf again = cat_enc(&d);
+    cr_assert(cat_same(&snap, &again));
+    /* they go with the window's last shard */
+    cr_assert_eq(cat_state(&c, TR_SIGNAL_METRICS, 0, 0, TR_SHARD_DELETED), 0);
+    cr_assert_eq(tr_catalog_drops_of(&c, TR_SIGNAL_METRICS, 0), 2,
+                 "slot 1 is not deleted yet");
+    cr_assert_eq(cat_state(&c, TR_SIGNAL_METRICS, 0, 1, TR_SHARD_DELETED), 0);
+    cr_assert_eq(tr_catalog_drops_of(&c, TR_SIGNAL_METRICS, 0), 0);
+    cr_assert_eq(c.n_drops, 0);
+    tr_buf_free(&b);
+    tr_buf_free(&snap);
+    tr_buf_free(&again);
+    tr_catalog_free(&c);
+    tr_catalog_free(&d);
+}
+
 /* ---- snapshots ------------------------------------------------------- */
 
 /* A random but valid command for a catalog with nodes 1..8 (some may not
@@ -542,7 +593,18 @@ static void cat_random_cmd(struct tr_buf *b)
     uint64_t ids[TR_CATALOG_MAX_REPLICAS * 4];
     uint8_t rf = (uint8_t)(1 + cat_rand() % 3);
     uint16_t k = (uint16_t)(1 + cat_rand() % 4);
-    switch (cat_rand() % 6) {
+    switch (cat_rand() % 8) {
+        case 6:
+            tr_catalog_cmd_seal(b, signal, window, (uint16_t)(cat_rand() % 4),
+                                1 + cat_rand() % 100, cat_rand());
+            break;
+        case 7: {
+            char tenant[16];
+            snprintf(tenant, sizeof(tenant), "t%llu",
+                     (unsigned long long)(cat_rand() % 5));
+            tr_catalog_cmd_drop_tenant(b, signal, window, tenant);
+            break;
+        }
         case 0: {
             uint64_t id = 1 + cat_rand() % 8;
             char name[32];

@@ -464,3 +464,38 @@ Test(retention, seal_marker_refuses_later_data)
     tr_storage_close(s[0]);
     tr_storage_close(s[1]);
 }
+
+Test(retention, sealed_shard_drops_tenants_outside_its_log)
+{
+    char dir2[300];
+    snprintf(dir2, sizeof(dir2), "%s-b", rt_dir);
+    struct tr_storage *s[2] = {rt_open(rt_dir), rt_open(dir2)};
+    uint64_t sum[2];
+    for (int r = 0; r < 2; r++) {
+        rt_index = 0;
+        rt_put(s[r], &M0, "a", "m1");
+        rt_put(s[r], &M0, "b", "m1");
+        uint8_t e[TR_ENTRY_SEAL_SIZE];
+        tr_entry_seal_encode(7, e);
+        rt_apply_raw(s[r], &M0, ++rt_index, e, sizeof(e));
+        uint64_t sealed = tr_storage_shard_checksum(s[r], &M0);
+        /* after the seal entry a drop-tenant entry changes nothing */
+        rt_drop_tenant(s[r], &M0, "a");
+        cr_assert_eq(rt_series(s[r], "a"), 1);
+        cr_assert_eq(tr_storage_shard_checksum(s[r], &M0), sealed);
+        /* the catalog's drop does, on each replica alike, once */
+        cr_assert_eq(
+            tr_storage_shard_drop_tenant(s[r], &M0, tr_slice_cstr("a")), 0);
+        cr_assert_eq(rt_series(s[r], "a"), 0);
+        cr_assert_eq(rt_series(s[r], "b"), 1);
+        sum[r] = tr_storage_shard_checksum(s[r], &M0);
+        cr_assert_neq(sum[r], sealed);
+        cr_assert_eq(
+            tr_storage_shard_drop_tenant(s[r], &M0, tr_slice_cstr("a")), 0);
+        cr_assert_eq(tr_storage_shard_checksum(s[r], &M0), sum[r]);
+        cr_assert(tr_storage_shard_sealed(s[r], &M0), "the marker stays");
+    }
+    cr_assert_eq(sum[0], sum[1]);
+    tr_storage_close(s[0]);
+    tr_storage_close(s[1]);
+}
