@@ -294,6 +294,11 @@ void cl_sealed_tick(struct tr_cluster *c)
              cl_is_replica(&cat->shards[i], c->self.id);
     }
     if (n == 0) {
+        pthread_mutex_lock(&c->mu); /* none left to show */
+        tr_free(c->sealed_views);
+        c->sealed_views = NULL;
+        c->n_sealed_views = 0;
+        pthread_mutex_unlock(&c->mu);
         return;
     }
     struct sealed_work *w = tr_calloc(1, sizeof(*w));

@@ -199,6 +199,12 @@ static void jobs__set_step(struct tr_jobs *j, struct job *jb, unsigned step)
 /* Worker: runs a drop job. 0 (done), TR_EUNAVAIL (the shard is still
  * owned: retry later) or an error (the job failed; its record stays, so
  * the next open tries again). */
+static bool jobs__stopping(struct tr_jobs *j);
+static void jobs__pace(struct tr_jobs *j,
+                       int64_t t0,
+                       uint64_t written,
+                       int64_t step_ns);
+
 static int jobs__run_drop(struct tr_jobs *j, struct job *jb)
 {
     struct tr_storage *s = j->s;
@@ -239,15 +245,31 @@ static int jobs__run_drop(struct tr_jobs *j, struct job *jb)
     }
     if (rv == 0) {
         jobs__set_step(j, jb, 3);
-        /* skip the leading 0 that marks the list as made */
+        /* after the leading 0 that marks the list as made, one tenant's
+         * ranges at a time, paced as seal steps are (a job uses at most
+         * half a core): a compaction rewrites the files the deleted ranges
+         * overlap */
         struct tr_cursor c = tr_cursor_make(tenants.data, tenants.len);
-        uint64_t zero;
-        if (tr_cursor_uvarint(&c, &zero) == 0 && zero == 0) {
-            size_t left = tr_cursor_left(&c);
-            rv = tr_storage_shard_compact(
-                s, &sp->id, tenants.data + (tenants.len - left), left);
-        } else {
+        uint64_t zero, tl;
+        struct tr_slice t;
+        if (tr_cursor_uvarint(&c, &zero) != 0 || zero != 0) {
             rv = TR_ECORRUPT;
+        }
+        while (rv == 0 && tr_cursor_left(&c) > 0) {
+            const uint8_t *one = (const uint8_t *)c.p;
+            if (tr_cursor_uvarint(&c, &tl) != 0 ||
+                tr_cursor_bytes(&c, tl, &t) != 0) {
+                rv = TR_ECORRUPT;
+                break;
+            }
+            if (jobs__stopping(j)) {
+                rv = TR_ECANCELED; /* resumed at the next open */
+                break;
+            }
+            int64_t s0 = tr_mono_ns();
+            rv = tr_storage_shard_compact(s, &sp->id, one,
+                                          (size_t)((const uint8_t *)c.p - one));
+            jobs__pace(j, jobs__mono_ms(), 0, tr_mono_ns() - s0);
         }
     }
     if (rv == 0) {

@@ -13,7 +13,8 @@
  *         no state machine owns the shard (its Raft group closed and its
  *         storage thread idle), list the shard's tenants into the record,
  *         delete every range of the shard and its applied index in one
- *         batch (tr_storage_shard_drop), compact those ranges, remove the
+ *         batch (tr_storage_shard_drop), compact those ranges (one
+ *         tenant at a time, sleeping as long as each took), remove the
  *         group's directory, delete the record.
  *
  *   seal  (a metrics shard's seal entry recorded it, storage/seal.h) -
