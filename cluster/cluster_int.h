@@ -437,6 +437,11 @@ struct cl_replica_sum {
     uint64_t checksum;
     char err[120];
 };
+/* Worker: tells node to copy its replica of the shard again from a healthy
+ * one (its checksum differed from the majority's at a seal or verify). */
+void cl_recopy_ask(struct tr_cluster *c,
+                   const struct tr_shard_id *id,
+                   uint64_t node);
 void cl_verify_ask(struct tr_cluster *c,
                    const struct tr_shard_id *id,
                    uint64_t request,

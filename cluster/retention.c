@@ -124,6 +124,33 @@ bool cl_retention_expired(struct tr_cluster *c, uint8_t signal, int64_t window)
     return deleted || (r > 0 && window + c->window_ms <= cl_now_ms() - r);
 }
 
+/* Is a once-a-minute pass due (a minute of the monotonic clock or of the
+ * cluster's, which a fake clock moves in jumps)? Records now when it is. */
+static bool rt__due(int64_t *last_mono, int64_t *last_wall)
+{
+    int64_t mono = cl_mono_ms(), now = cl_now_ms();
+    if (mono - *last_mono < RT_TENANTS_EVERY_MS &&
+        now - *last_wall < RT_TENANTS_EVERY_MS) {
+        return false;
+    }
+    *last_mono = mono;
+    *last_wall = now;
+    return true;
+}
+
+/* Per signal, the shortest and longest retention over the flag and the
+ * tenants' overrides. */
+static void rt__band(const struct tr_cluster *c,
+                     const struct tr_catalog *cat,
+                     int64_t shortest[TR_SIGNAL_MAX + 1],
+                     int64_t longest[TR_SIGNAL_MAX + 1])
+{
+    for (uint8_t s = TR_SIGNAL_MIN; s <= TR_SIGNAL_MAX; s++) {
+        shortest[s] = rt__shortest(c, cat, s);
+        longest[s] = rt__longest(c, cat, s);
+    }
+}
+
 /* ---- whole windows (meta leader) -------------------------------------- */
 
 static void rt__deleted(void *arg, int rv)
@@ -389,18 +416,14 @@ static void rt__tenants_done(uv_work_t *req, int status)
  * tenants listed; those past their own retention are dropped. */
 static void rt__tenants(struct tr_cluster *c)
 {
-    int64_t mono = cl_mono_ms(), now = cl_now_ms();
     if (c->tenants_running || c->stopping ||
-        (mono - c->last_tenants_ms < RT_TENANTS_EVERY_MS &&
-         now - c->last_tenants_wall_ms < RT_TENANTS_EVERY_MS)) {
+        !rt__due(&c->last_tenants_ms, &c->last_tenants_wall_ms)) {
         return;
     }
+    int64_t now = cl_now_ms();
     const struct tr_catalog *cat = &c->meta_fsm.catalog;
     int64_t shortest[TR_SIGNAL_MAX + 1], longest[TR_SIGNAL_MAX + 1];
-    for (uint8_t s = TR_SIGNAL_MIN; s <= TR_SIGNAL_MAX; s++) {
-        shortest[s] = rt__shortest(c, cat, s);
-        longest[s] = rt__longest(c, cat, s);
-    }
+    rt__band(c, cat, shortest, longest);
     size_t n = 0;
     for (struct cl_group *g = c->groups; g != NULL; g = g->next) {
         n++;
@@ -434,8 +457,6 @@ static void rt__tenants(struct tr_cluster *c)
         }
         w->ids[w->n++] = g->id;
     }
-    c->last_tenants_ms = mono;
-    c->last_tenants_wall_ms = now;
     if (w->n == 0) {
         tr_free(w->ids);
         tr_free(w->tenants);
@@ -565,21 +586,15 @@ static void rt__sealed_done(uv_work_t *req, int status)
  * the longest. */
 static void rt__sealed(struct tr_cluster *c)
 {
-    int64_t mono = cl_mono_ms(), now = cl_now_ms();
     if (c->sealed_tenants_running || c->stopping ||
         !tr_raft_group_is_leader(c->meta) ||
-        (mono - c->last_sealed_tenants_ms < RT_TENANTS_EVERY_MS &&
-         now - c->last_sealed_tenants_wall_ms < RT_TENANTS_EVERY_MS)) {
+        !rt__due(&c->last_sealed_tenants_ms, &c->last_sealed_tenants_wall_ms)) {
         return;
     }
-    c->last_sealed_tenants_ms = mono;
-    c->last_sealed_tenants_wall_ms = now;
+    int64_t now = cl_now_ms();
     const struct tr_catalog *cat = &c->meta_fsm.catalog;
     int64_t shortest[TR_SIGNAL_MAX + 1], longest[TR_SIGNAL_MAX + 1];
-    for (uint8_t s = TR_SIGNAL_MIN; s <= TR_SIGNAL_MAX; s++) {
-        shortest[s] = rt__shortest(c, cat, s);
-        longest[s] = rt__longest(c, cat, s);
-    }
+    rt__band(c, cat, shortest, longest);
     size_t n = 0;
     for (size_t pass = 0; pass < 2; pass++) {
         struct rt_sealed *w = NULL;

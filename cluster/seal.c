@@ -116,25 +116,6 @@ static int seal__propose(struct tr_cluster *c,
     return rv;
 }
 
-/* Tells node to copy its replica of the shard again. */
-static void seal__recopy(struct tr_cluster *c,
-                         const struct tr_shard_id *id,
-                         uint64_t node)
-{
-    char url[CL_URL_MAX];
-    if (!cl_node_url(c, node, "/internal/v1/shard/recopy", url, sizeof(url))) {
-        return;
-    }
-    struct tr_buf body, out;
-    tr_buf_init(&body);
-    tr_buf_init(&out);
-    cl_put_shard(&body, id);
-    long status = 0;
-    tr_rpc_call(c->rpc, url, body.data, body.len, NULL, 5000, &status, &out);
-    tr_buf_free(&body);
-    tr_buf_free(&out);
-}
-
 /* Seals one shard: 0 (SEALED recorded), or why not (it stays SEALING). */
 static int seal__one(struct tr_cluster *c, const struct tr_catalog_shard *sh)
 {
@@ -229,7 +210,7 @@ static int seal__one(struct tr_cluster *c, const struct tr_catalog_shard *sh)
                     " majority=%016" PRIx64,
                     name, node, reps[r].checksum, best);
                 tr_selfmetrics_inc(c->m_seals, 1, "mismatch");
-                seal__recopy(c, &id, reps[r].node);
+                cl_recopy_ask(c, &id, reps[r].node);
                 mismatch = true;
             }
         }

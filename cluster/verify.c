@@ -138,11 +138,9 @@ static void verify__sealed_ask(struct tr_cluster *c,
     tr_buf_free(&out);
 }
 
-/* Tells node to copy its replica of the shard again (verify found it
- * different from the majority). */
-static void verify__recopy(struct tr_cluster *c,
-                           const struct tr_shard_id *id,
-                           uint64_t node)
+void cl_recopy_ask(struct tr_cluster *c,
+                   const struct tr_shard_id *id,
+                   uint64_t node)
 {
     char url[CL_URL_MAX];
     if (!cl_node_url(c, node, "/internal/v1/shard/recopy", url, sizeof(url))) {
@@ -224,7 +222,7 @@ static bool verify__sealed(struct tr_cluster *c,
                     name, nd != NULL ? nd->name : "?", reps[r].checksum, best);
                 snprintf(reps[r].err, sizeof(reps[r].err),
                          "differs from the majority: copying it again");
-                verify__recopy(c, &id, reps[r].node);
+                cl_recopy_ask(c, &id, reps[r].node);
             }
         }
     }
