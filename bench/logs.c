@@ -1493,6 +1493,10 @@ int main(int argc, char **argv)
     double seal_s = wait_sealed(
         srv.base, "logs",
         fake_clock_ms / BENCH_DAY_MS * BENCH_DAY_MS + BENCH_DAY_MS, t_seal);
+    /* the whole data dir once the sealed groups' logs are gone */
+    wait_retired(srv.base, "logs",
+                 fake_clock_ms / BENCH_DAY_MS * BENCH_DAY_MS + BENCH_DAY_MS,
+                 t_seal);
     stop_pid(srv.pid);
     srv.pid = 0;
     long long sealed_alloc = 0, sealed_app = 0;

@@ -114,3 +114,67 @@ double wait_sealed(const char *base,
         nanosleep(&ts, NULL);
     }
 }
+
+/* Replicas of the signal's shards before `before`, and how many of them
+ * are sealed without a group; -1 when the status cannot be read. */
+static void sealing__replicas(const char *base,
+                              const char *signal,
+                              int64_t before,
+                              int *total,
+                              int *retired,
+                              int *jobs)
+{
+    char url[256];
+    snprintf(url, sizeof(url), "%s/api/v1/status/cluster", base);
+    struct body b = {0};
+    *total = *retired = *jobs = -1;
+    if (sealing__http("GET", url, &b) != 200 || !b.p) {
+        free(b.p);
+        return;
+    }
+    struct tr_sjson doc;
+    if (tr_sjson_parse(&doc, b.p, b.len) == 0) {
+        long data = tr_sjson_get(&doc, 0, "data");
+        long shards = tr_sjson_get(&doc, data, "shards");
+        long js = tr_sjson_get(&doc, data, "jobs");
+        *total = *retired = 0;
+        *jobs = js >= 0 ? (int)doc.toks[js].n : 0;
+        for (size_t i = 0; shards >= 0 && i < doc.toks[shards].n; i++) {
+            long sh = tr_sjson_at(&doc, shards, i);
+            char sig[16], state[16];
+            tr_sjson_text(&doc, tr_sjson_get(&doc, sh, "signal"), sig,
+                          sizeof(sig));
+            int64_t w =
+                (int64_t)tr_sjson_u64(&doc, tr_sjson_get(&doc, sh, "window"));
+            if (strcmp(sig, signal) != 0 || w >= before)
+                continue;
+            long reps = tr_sjson_get(&doc, sh, "replicas");
+            for (size_t r = 0; reps >= 0 && r < doc.toks[reps].n; r++) {
+                long rep = tr_sjson_at(&doc, reps, r);
+                tr_sjson_text(&doc, tr_sjson_get(&doc, rep, "state"), state,
+                              sizeof(state));
+                (*total)++;
+                *retired += strcmp(state, "sealed") == 0;
+            }
+        }
+    }
+    tr_sjson_free(&doc);
+    free(b.p);
+}
+
+double wait_retired(const char *base,
+                    const char *signal,
+                    int64_t before,
+                    double t0)
+{
+    for (;;) {
+        int total, retired, jobs;
+        sealing__replicas(base, signal, before, &total, &retired, &jobs);
+        if (total > 0 && retired == total && jobs == 0)
+            return mono_s() - t0;
+        if (mono_s() - t0 > 1800)
+            die("the sealed %s groups were not closed in 30 min", signal);
+        struct timespec ts = {0, 50 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+}

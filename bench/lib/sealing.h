@@ -30,5 +30,12 @@ double wait_sealed(const char *base,
                    const char *signal,
                    int64_t before,
                    double t0);
+/* Then polls until every replica of those shards runs no Raft group any
+ * more (state "sealed" in the status) and no job is left (their retire
+ * jobs removed the groups' logs); seconds since t0. */
+double wait_retired(const char *base,
+                    const char *signal,
+                    int64_t before,
+                    double t0);
 
 #endif
