@@ -26,6 +26,10 @@
  *                                  response / 400 / 422 (a limit) / 503
  *   POST /internal/v1/status/local -> local groups (status.c)
  *   POST /internal/v1/remove-node  u64 BE node id -> 200 / 404 / 503
+ *   POST /api/v1/admin/cluster/drain?timeout_ms=N  hands this node's Raft
+ *                                  leaderships to other replicas; 200 when
+ *                                  it leads none, 503 when it still leads
+ *                                  some after N ms (default 30000)
  *   POST /internal/v1/meta-command catalog command -> 200 / 400 / 503
  *   (shard id: u8 signal, varint window, uvarint slot)
  */
@@ -494,6 +498,79 @@ static void api__shard_verify(struct tr_cluster *c,
     tr_buf_free(&b);
 }
 
+/* Loop: transfers every leadership this node holds (shard groups with
+ * other voters, the meta group) and counts them. */
+struct drain_look {
+    struct loop_wait w; /* first */
+    int leading;
+};
+
+static void drain__start(void *arg)
+{
+    struct drain_look *d = arg;
+    struct tr_cluster *c = d->w.c;
+    d->leading = 0;
+    for (struct cl_group *g = c->groups; g != NULL; g = g->next) {
+        struct tr_raft_server servers[TR_CATALOG_MAX_REPLICAS];
+        d->leading +=
+            !g->closing && tr_raft_group_is_leader(g->g) &&
+            tr_raft_group_servers(g->g, servers, TR_CATALOG_MAX_REPLICAS) > 1;
+    }
+    if (c->meta != NULL && tr_raft_group_is_leader(c->meta)) {
+        struct tr_raft_server servers[CL_MAX_PEERS];
+        d->leading += tr_raft_group_servers(c->meta, servers, CL_MAX_PEERS) > 1;
+    }
+    if (d->leading > 0) {
+        cl_groups_transfer_all(c);
+        if (c->meta != NULL && tr_raft_group_is_leader(c->meta)) {
+            tr_raft_group_transfer(c->meta, 0, NULL, NULL);
+        }
+    }
+    wait__done(&d->w, 0);
+}
+
+/* POST /api/v1/admin/cluster/drain: before a planned stop (the Helm
+ * chart's preStop hook runs `triad drain`), hands this node's leaderships
+ * away - again every 500 ms, elections may give some back - until it leads
+ * nothing that another voter could lead, or the timeout. */
+static void api__admin_drain(struct tr_cluster *c,
+                             const struct tr_cluster_request *req,
+                             struct tr_cluster_response *resp)
+{
+    const char *t = req->form(req->ctx, "timeout_ms");
+    char *end = NULL;
+    long long ms = t != NULL ? strtoll(t, &end, 10) : 30000;
+    if (t != NULL && (end == t || *end != '\0' || ms < 0 || ms > 600000)) {
+        cl_resp_text(resp, 400,
+                     "bad timeout_ms: milliseconds from 0 to 600000");
+        return;
+    }
+    int64_t deadline = cl_mono_ms() + ms;
+    struct drain_look d;
+    memset(&d, 0, sizeof(d));
+    d.w.c = c;
+    for (;;) {
+        if (wait__run(&d.w, drain__start) != 0) {
+            cl_resp_text(resp, 503, "cannot reach the loop; retry");
+            return;
+        }
+        if (d.leading == 0 || cl_mono_ms() >= deadline || c->stopping) {
+            break;
+        }
+        cl_sleep_ms(500);
+    }
+    char msg[160];
+    if (d.leading == 0) {
+        snprintf(msg, sizeof(msg), "drained: this node leads no group\n");
+    } else {
+        snprintf(msg, sizeof(msg),
+                 "still leading %d group(s) after %lld ms; retry\n", d.leading,
+                 ms);
+    }
+    cl_resp_text(resp, d.leading == 0 ? 200 : 503, msg);
+    tr_log_info("drain", "leading=%d", d.leading);
+}
+
 static void api__shard_sealed_sum(struct tr_cluster *c,
                                   const struct tr_cluster_request *req,
                                   struct tr_cluster_response *resp)
@@ -586,6 +663,7 @@ CL_ROUTE(api__remove_node)
 CL_ROUTE(api__meta_command)
 CL_ROUTE(api__admin_remove_node)
 CL_ROUTE(api__admin_verify)
+CL_ROUTE(api__admin_drain)
 CL_ROUTE(cl_status_local)
 
 static const struct tr_cluster_route cl_routes[] = {
@@ -607,6 +685,7 @@ static const struct tr_cluster_route cl_routes[] = {
     {TR_CLUSTER_POST, "/api/v1/admin/cluster/remove-node",
      api__admin_remove_node__auth},
     {TR_CLUSTER_POST, "/api/v1/admin/cluster/verify", api__admin_verify__auth},
+    {TR_CLUSTER_POST, "/api/v1/admin/cluster/drain", api__admin_drain__auth},
 };
 
 const struct tr_cluster_route *tr_cluster_routes(size_t *n)

@@ -7,6 +7,7 @@
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "lib/alloc.h"
@@ -604,6 +605,42 @@ int tr_status_command(FILE *out,
         } else if (!consistent) {
             rc = 1; /* replicas differ (or did not answer) */
         }
+    }
+    tr_buf_free(&body);
+    return rc;
+}
+
+int tr_drain_command(FILE *out,
+                     const char *addr,
+                     int64_t timeout_ms,
+                     const char *secret)
+{
+    char base[900];
+    snprintf(base, sizeof(base), "%s%s",
+             strstr(addr, "://") == NULL ? "http://" : "", addr);
+    size_t bl = strlen(base);
+    while (bl > 0 && base[bl - 1] == '/') {
+        base[--bl] = '\0';
+    }
+    if (secret == NULL || secret[0] == '\0') {
+        secret = getenv("TRIAD_CLUSTER_SECRET"); /* the chart's variable */
+    }
+    char path[96];
+    snprintf(path, sizeof(path), "/api/v1/admin/cluster/drain?timeout_ms=%lld",
+             (long long)timeout_ms);
+    struct tr_buf body;
+    tr_buf_init(&body);
+    long code = 0;
+    int rc = 0;
+    if (st__http(base, path, true, secret, (long)(timeout_ms / 1000) + 10,
+                 &body, &code) != 0) {
+        fprintf(stderr, "triad drain: cannot reach %s\n", base);
+        rc = 1;
+    } else {
+        fprintf(code == 200 ? out : stderr, "triad drain: %s%s",
+                body.data ? body.data : "",
+                body.len > 0 && body.data[body.len - 1] == '\n' ? "" : "\n");
+        rc = code == 200 ? 0 : 1;
     }
     tr_buf_free(&body);
     return rc;

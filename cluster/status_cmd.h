@@ -38,4 +38,14 @@ int tr_status_command(FILE *out,
                       bool verify,
                       const char *secret);
 
+/* `triad drain --addr URL [--timeout D]`: asks the node at addr to hand
+ * its Raft leaderships to other replicas (POST /api/v1/admin/cluster/drain)
+ * and waits up to timeout_ms; the Helm chart's preStop hook. secret (NULL:
+ * $TRIAD_CLUSTER_SECRET) is sent as the cluster secret. Exit status 0 when
+ * the node leads no group, else 1. */
+int tr_drain_command(FILE *out,
+                     const char *addr,
+                     int64_t timeout_ms,
+                     const char *secret);
+
 #endif

@@ -312,6 +312,10 @@ static const struct opt opts[] = {
     {"verify", K_BOOL, F(status_verify), "false", NULL, 0, 0, O_NOYAML, "",
      "triad status: also prove replicas equal (POST "
      "/api/v1/admin/cluster/verify)"},
+    {"timeout", K_DUR, F(drain_timeout_ms), "30s", NULL, 0, 0, O_NOYAML,
+     "DURATION",
+     "triad drain: how long to wait for the node at --addr to hand its "
+     "Raft leaderships away"},
 };
 
 #define N_OPTS (sizeof(opts) / sizeof(opts[0]))
@@ -1189,9 +1193,8 @@ static int parse_command(const char *s, enum tr_command *out, char *errmsg)
         const char *name;
         enum tr_command cmd;
     } cmds[] = {
-        {"serve", TR_CMD_SERVE},
-        {"status", TR_CMD_STATUS},
-        {"version", TR_CMD_VERSION},
+        {"serve", TR_CMD_SERVE}, {"status", TR_CMD_STATUS},
+        {"drain", TR_CMD_DRAIN}, {"version", TR_CMD_VERSION},
         {"help", TR_CMD_HELP},
     };
     for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
@@ -1338,11 +1341,13 @@ void tr_config_usage(FILE *f)
         }
     }
     fprintf(f,
-            "usage: triad [serve|status|version|help] [flags]\n"
+            "usage: triad [serve|status|drain|version|help] [flags]\n"
             "\n"
             "commands:\n"
             "  serve    run the server (the default)\n"
             "  status   print the cluster status of the node at --addr\n"
+            "  drain    have the node at --addr hand its Raft leaderships\n"
+            "           away (before a planned stop; --timeout)\n"
             "  version  print the version\n"
             "  help     print this help (also -h, --help)\n"
             "\n"

@@ -10,7 +10,13 @@
 #include <stdint.h>
 #include <stdio.h>
 
-enum tr_command { TR_CMD_SERVE, TR_CMD_STATUS, TR_CMD_VERSION, TR_CMD_HELP };
+enum tr_command {
+    TR_CMD_SERVE,
+    TR_CMD_STATUS,
+    TR_CMD_DRAIN,
+    TR_CMD_VERSION,
+    TR_CMD_HELP
+};
 
 struct tr_limits {
     uint64_t max_series;          /* per tenant, active series; 0 = off */
@@ -106,6 +112,7 @@ struct tr_config {
     int64_t query_lookback_ms;  /* --query.lookback-delta, 5m */
     char *status_addr;          /* `triad status --addr URL` */
     bool status_verify;         /* `triad status --verify` */
+    int64_t drain_timeout_ms;   /* `triad drain --timeout D` */
 };
 
 /* Fills cfg with defaults, then the YAML file named by --config (if any),

@@ -1,4 +1,4 @@
-/* main.c - `triad serve | status | version | help`. */
+/* main.c - `triad serve | status | drain | version | help`. */
 #include <curl/curl.h>
 #include <malloc.h>
 #include <signal.h>
@@ -425,6 +425,13 @@ int main(int argc, char **argv)
             rc = tr_status_command(stdout,
                                    n.cfg.status_addr ? n.cfg.status_addr : "",
                                    n.cfg.status_verify, n.cfg.cluster_secret);
+            curl_global_cleanup();
+            break;
+        case TR_CMD_DRAIN:
+            curl_global_init(CURL_GLOBAL_DEFAULT);
+            rc = tr_drain_command(stdout,
+                                  n.cfg.status_addr ? n.cfg.status_addr : "",
+                                  n.cfg.drain_timeout_ms, n.cfg.cluster_secret);
             curl_global_cleanup();
             break;
         case TR_CMD_SERVE:
