@@ -14,6 +14,7 @@
 #include "lib/log.h"
 
 #define CL_TRANSFER_EVERY_MS 5000
+#define CL_READY_MAX_LAG 256 /* committed entries not applied yet */
 
 struct cl_group *cl_group_find(struct tr_cluster *c,
                                const struct tr_shard_id *id)
@@ -570,6 +571,11 @@ void cl_groups_refresh_stats(struct tr_cluster *c)
             .catching_up = fs.catching_up,
             .failed = fs.failed,
         };
+        /* ready also means caught up: not copying the shard, not stopped,
+         * and applied what the leader committed (within a batch's worth:
+         * a replica under load always trails by the entries in flight) */
+        replayed = replayed && !fs.catching_up && !fs.failed &&
+                   st[i].commit <= st[i].applied + CL_READY_MAX_LAG;
         i++;
     }
     struct tr_raft_group_stats ms;
