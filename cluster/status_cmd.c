@@ -567,6 +567,17 @@ static int st__fetch(const char *base,
     return 0;
 }
 
+/* "http://" + addr unless it has a scheme, without trailing slashes. */
+static void st__base(const char *addr, char *base, size_t n)
+{
+    snprintf(base, n, "%s%s", strstr(addr, "://") == NULL ? "http://" : "",
+             addr);
+    size_t bl = strlen(base);
+    while (bl > 0 && base[bl - 1] == '/') {
+        base[--bl] = '\0';
+    }
+}
+
 int tr_status_command(FILE *out,
                       const char *addr,
                       bool verify,
@@ -574,11 +585,9 @@ int tr_status_command(FILE *out,
 {
     static const char path[] = "/api/v1/status/cluster";
     char base[900];
-    snprintf(base, sizeof(base), "%s%s",
-             strstr(addr, "://") == NULL ? "http://" : "", addr);
-    size_t bl = strlen(base);
-    while (bl > 0 && base[bl - 1] == '/') {
-        base[--bl] = '\0';
+    st__base(addr, base, sizeof(base));
+    if (secret == NULL || secret[0] == '\0') {
+        secret = getenv("TRIAD_CLUSTER_SECRET"); /* the chart's variable */
     }
     struct tr_buf body;
     tr_buf_init(&body);
@@ -616,12 +625,7 @@ int tr_drain_command(FILE *out,
                      const char *secret)
 {
     char base[900];
-    snprintf(base, sizeof(base), "%s%s",
-             strstr(addr, "://") == NULL ? "http://" : "", addr);
-    size_t bl = strlen(base);
-    while (bl > 0 && base[bl - 1] == '/') {
-        base[--bl] = '\0';
-    }
+    st__base(addr, base, sizeof(base));
     if (secret == NULL || secret[0] == '\0') {
         secret = getenv("TRIAD_CLUSTER_SECRET"); /* the chart's variable */
     }

@@ -32,7 +32,8 @@ int tr_status_print_verify(FILE *out,
  * node at addr (and the verify table). Returns the exit status: 0, or 1
  * when the node cannot be reached, answers non-200, sends something that
  * is not the expected JSON, or (verify) a shard is not consistent.
- * secret (may be NULL) is sent as the cluster secret. */
+ * secret (NULL or "": $TRIAD_CLUSTER_SECRET) is sent as the cluster
+ * secret. */
 int tr_status_command(FILE *out,
                       const char *addr,
                       bool verify,

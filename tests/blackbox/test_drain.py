@@ -6,7 +6,7 @@ when the node cannot be reached. A wrong cluster secret is refused."""
 
 import subprocess
 
-from triad import TRIAD_BIN, now_ms, start_cluster, wait_until
+from triad import TRIAD_BIN, cluster_status, now_ms, start_cluster, wait_until
 
 NODES = []
 
@@ -22,10 +22,7 @@ def teardown_module():
 
 
 def status(t):
-    r = t.request("GET", "/api/v1/status/cluster", timeout=10,
-                  headers={"X-Triad-Cluster-Secret": "s3cret"})
-    assert r.status == 200, (r.status, r.text[:300])
-    return r.json()["data"]
+    return cluster_status(t, "s3cret")
 
 
 def led_by(st, name):
@@ -64,3 +61,23 @@ def test_drain_errors():
     p = subprocess.run([TRIAD_BIN, "drain", "--addr", "127.0.0.1:1", "--timeout", "1s"],
                        capture_output=True, text=True, timeout=30)
     assert p.returncode == 1 and "cannot reach" in p.stderr, p.stderr
+
+
+def test_status_and_drain_take_the_secret_from_the_environment():
+    """In the chart's pods the secret is $TRIAD_CLUSTER_SECRET: `kubectl exec
+    triad-0 -- triad status` works without repeating it."""
+    import os
+    env = dict(os.environ, TRIAD_CLUSTER_SECRET="s3cret")
+    addr = "127.0.0.1:%d" % NODES[2].port
+    # --verify POSTs the admin verify endpoint, which needs the secret
+    p = subprocess.run([TRIAD_BIN, "status", "--addr", addr, "--verify"],
+                       capture_output=True, text=True, timeout=120, env=env)
+    assert p.returncode == 0 and "SHARDS" in p.stdout, (p.returncode, p.stderr)
+    env.pop("TRIAD_CLUSTER_SECRET")
+    p = subprocess.run([TRIAD_BIN, "status", "--addr", addr, "--verify"],
+                       capture_output=True, text=True, timeout=120, env=env)
+    assert p.returncode == 1, (p.returncode, p.stdout[:200])
+    env["TRIAD_CLUSTER_SECRET"] = "s3cret"
+    p = subprocess.run([TRIAD_BIN, "drain", "--addr", addr, "--timeout", "20s"],
+                       capture_output=True, text=True, timeout=60, env=env)
+    assert p.returncode == 0, (p.stdout, p.stderr)

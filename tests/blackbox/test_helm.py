@@ -166,6 +166,12 @@ def test_every_value_set_renders_valid_objects():
             assert [p.get("nodePort") for p in svc["spec"]["ports"]] == [31100, None, None, None]
         on = "serviceMonitor.enabled=true" in sets
         assert ("ServiceMonitor" in kinds) == on and ("PrometheusRule" in kinds) == on, kinds
+        if on:
+            # it selects one Service (the headless one): every pod scraped once
+            sel = one(objs, "ServiceMonitor")["spec"]["selector"]["matchLabels"]
+            hits = [o["metadata"]["name"] for o in objs if o["kind"] == "Service" and
+                    all(o["metadata"]["labels"].get(k) == v for k, v in sel.items())]
+            assert hits == [FULL + "-headless"], hits
         assert ("grafana.datasources.enabled=true" in sets) == \
             any(o["metadata"]["name"] == FULL + "-datasources" for o in objs)
 

@@ -9,11 +9,11 @@ that are up, retrying a 503 a few times), each restarted node's replicas
 show lag 0 once it is ready, and every acknowledged sample is there at
 the end, on every node."""
 
+import subprocess
 import threading
 import time
 
-from triad import TRIAD_BIN, now_ms, start_cluster, wait_until
-import subprocess
+from triad import TRIAD_BIN, cluster_status, now_ms, start_cluster, wait_until
 
 NODES = []
 
@@ -29,9 +29,7 @@ def teardown_module():
 
 
 def status(t):
-    r = t.request("GET", "/api/v1/status/cluster", timeout=10)
-    assert r.status == 200, (r.status, r.text[:300])
-    return r.json()["data"]
+    return cluster_status(t)
 
 
 class Writer(threading.Thread):

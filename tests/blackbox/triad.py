@@ -341,6 +341,14 @@ def start_cluster(n, name_prefix, extra_args=(), timeout=60):
     return nodes
 
 
+def cluster_status(t, secret=None):
+    """The `data` of GET /api/v1/status/cluster on node t (200 asserted)."""
+    headers = {"X-Triad-Cluster-Secret": secret} if secret else None
+    r = t.request("GET", "/api/v1/status/cluster", timeout=10, headers=headers)
+    assert r.status == 200, (r.status, r.text[:300])
+    return r.json()["data"]
+
+
 def wait_until(fn, timeout, interval=0.25, what="condition"):
     """Poll fn() until it returns a truthy value; returns it or raises."""
     deadline = time.time() + timeout
