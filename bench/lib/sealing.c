@@ -57,17 +57,22 @@ void clock_advance(const char *base, const char *by)
     free(b.p);
 }
 
-void shards_sealed(const char *base,
-                   const char *signal,
-                   int64_t before,
-                   int *total,
-                   int *sealed,
-                   int *jobs)
+/* Counts, over the shards of signal in windows before `before`, either the
+ * shards (replicas false; *done = those sealed) or their replicas (true;
+ * *done = those sealed without a group), and the jobs listed; -1s when the
+ * status cannot be read. */
+static void sealing__count(const char *base,
+                           const char *signal,
+                           int64_t before,
+                           bool replicas,
+                           int *total,
+                           int *done,
+                           int *jobs)
 {
     char url[256];
     snprintf(url, sizeof(url), "%s/api/v1/status/cluster", base);
     struct body b = {0};
-    *total = *sealed = *jobs = -1;
+    *total = *done = *jobs = -1;
     if (sealing__http("GET", url, &b) != 200 || !b.p) {
         free(b.p);
         return;
@@ -77,67 +82,7 @@ void shards_sealed(const char *base,
         long data = tr_sjson_get(&doc, 0, "data");
         long shards = tr_sjson_get(&doc, data, "shards");
         long js = tr_sjson_get(&doc, data, "jobs");
-        *total = *sealed = 0;
-        *jobs = js >= 0 ? (int)doc.toks[js].n : 0;
-        for (size_t i = 0; shards >= 0 && i < doc.toks[shards].n; i++) {
-            long sh = tr_sjson_at(&doc, shards, i);
-            char sig[16], state[16];
-            tr_sjson_text(&doc, tr_sjson_get(&doc, sh, "signal"), sig,
-                          sizeof(sig));
-            tr_sjson_text(&doc, tr_sjson_get(&doc, sh, "state"), state,
-                          sizeof(state));
-            int64_t w =
-                (int64_t)tr_sjson_u64(&doc, tr_sjson_get(&doc, sh, "window"));
-            if (strcmp(sig, signal) != 0 || w >= before)
-                continue;
-            (*total)++;
-            *sealed += strcmp(state, "sealed") == 0;
-        }
-    }
-    tr_sjson_free(&doc);
-    free(b.p);
-}
-
-double wait_sealed(const char *base,
-                   const char *signal,
-                   int64_t before,
-                   double t0)
-{
-    for (;;) {
-        int total, sealed, jobs;
-        shards_sealed(base, signal, before, &total, &sealed, &jobs);
-        if (total > 0 && sealed == total && jobs == 0)
-            return mono_s() - t0;
-        if (mono_s() - t0 > 1800)
-            die("the %s windows were not sealed in 30 min", signal);
-        struct timespec ts = {0, 50 * 1000000L};
-        nanosleep(&ts, NULL);
-    }
-}
-
-/* Replicas of the signal's shards before `before`, and how many of them
- * are sealed without a group; -1 when the status cannot be read. */
-static void sealing__replicas(const char *base,
-                              const char *signal,
-                              int64_t before,
-                              int *total,
-                              int *retired,
-                              int *jobs)
-{
-    char url[256];
-    snprintf(url, sizeof(url), "%s/api/v1/status/cluster", base);
-    struct body b = {0};
-    *total = *retired = *jobs = -1;
-    if (sealing__http("GET", url, &b) != 200 || !b.p) {
-        free(b.p);
-        return;
-    }
-    struct tr_sjson doc;
-    if (tr_sjson_parse(&doc, b.p, b.len) == 0) {
-        long data = tr_sjson_get(&doc, 0, "data");
-        long shards = tr_sjson_get(&doc, data, "shards");
-        long js = tr_sjson_get(&doc, data, "jobs");
-        *total = *retired = 0;
+        *total = *done = 0;
         *jobs = js >= 0 ? (int)doc.toks[js].n : 0;
         for (size_t i = 0; shards >= 0 && i < doc.toks[shards].n; i++) {
             long sh = tr_sjson_at(&doc, shards, i);
@@ -149,12 +94,13 @@ static void sealing__replicas(const char *base,
             if (strcmp(sig, signal) != 0 || w >= before)
                 continue;
             long reps = tr_sjson_get(&doc, sh, "replicas");
-            for (size_t r = 0; reps >= 0 && r < doc.toks[reps].n; r++) {
-                long rep = tr_sjson_at(&doc, reps, r);
-                tr_sjson_text(&doc, tr_sjson_get(&doc, rep, "state"), state,
+            size_t n = !replicas ? 1 : reps >= 0 ? doc.toks[reps].n : 0;
+            for (size_t r = 0; r < n; r++) {
+                long e = replicas ? tr_sjson_at(&doc, reps, r) : sh;
+                tr_sjson_text(&doc, tr_sjson_get(&doc, e, "state"), state,
                               sizeof(state));
                 (*total)++;
-                *retired += strcmp(state, "sealed") == 0;
+                *done += strcmp(state, "sealed") == 0;
             }
         }
     }
@@ -162,19 +108,50 @@ static void sealing__replicas(const char *base,
     free(b.p);
 }
 
+void shards_sealed(const char *base,
+                   const char *signal,
+                   int64_t before,
+                   int *total,
+                   int *sealed,
+                   int *jobs)
+{
+    sealing__count(base, signal, before, false, total, sealed, jobs);
+}
+
+/* Polls every 50 ms (at most 30 min) until every counted shard or replica
+ * is sealed and no job is left; seconds since t0. */
+static double sealing__wait(const char *base,
+                            const char *signal,
+                            int64_t before,
+                            double t0,
+                            bool replicas)
+{
+    for (;;) {
+        int total, done, jobs;
+        sealing__count(base, signal, before, replicas, &total, &done, &jobs);
+        if (total > 0 && done == total && jobs == 0)
+            return mono_s() - t0;
+        if (mono_s() - t0 > 1800)
+            die(replicas ? "the sealed %s groups were not closed in 30 min"
+                         : "the %s windows were not sealed in 30 min",
+                signal);
+        struct timespec ts = {0, 50 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+}
+
+double wait_sealed(const char *base,
+                   const char *signal,
+                   int64_t before,
+                   double t0)
+{
+    return sealing__wait(base, signal, before, t0, false);
+}
+
 double wait_retired(const char *base,
                     const char *signal,
                     int64_t before,
                     double t0)
 {
-    for (;;) {
-        int total, retired, jobs;
-        sealing__replicas(base, signal, before, &total, &retired, &jobs);
-        if (total > 0 && retired == total && jobs == 0)
-            return mono_s() - t0;
-        if (mono_s() - t0 > 1800)
-            die("the sealed %s groups were not closed in 30 min", signal);
-        struct timespec ts = {0, 50 * 1000000L};
-        nanosleep(&ts, NULL);
-    }
+    return sealing__wait(base, signal, before, t0, true);
 }
